@@ -1,0 +1,1 @@
+"""Order-flow features computed from events and books, returned as xarray."""

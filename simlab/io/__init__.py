@@ -1,0 +1,1 @@
+"""Readers of real market-data formats into the simlab schema."""

@@ -1,0 +1,407 @@
+"""A fast, strict CSV parser for numeric market data (numba), with line-and-column error messages.
+
+Each column is declared with a :class:`Column`: ``int``, ``decimal`` (a decimal string parsed *exactly* into an
+int64 scaled by ``10**scale``), ``float``, ``bool``, ``char`` (one byte), ``str`` (kept as byte offsets and decoded
+on request) or ``skip``. Any field that does not parse, a wrong field count, an empty required field or an
+overflow raises :class:`~simlab.errors.DataError` naming the file, line, column, rule and the text found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from simlab.errors import DataError
+
+_KINDS = {"skip": 0, "int": 1, "decimal": 2, "float": 3, "bool": 4, "char": 5, "str": 6}
+_EXPECTED = {
+    1: "an integer",
+    2: "a decimal number",
+    3: "a number",
+    4: "true or false",
+    5: "a single character",
+    6: "text",
+}
+# error codes of the kernel
+_TOO_FEW, _TOO_MANY, _BAD_FIELD, _EMPTY, _OVERFLOW, _SCALE, _QUOTE = 1, 2, 3, 4, 5, 6, 7
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+@dataclass(frozen=True)
+class Column:
+    """One CSV column: its name, how to parse it, and whether an empty field is allowed.
+
+    ``scale`` is the number of decimals kept by a ``decimal`` column. An empty ``optional`` field becomes
+    ``fill`` (ints, decimals, chars), NaN (floats) or -1 (bools).
+    """
+
+    name: str
+    kind: str = "int"
+    scale: int = 0
+    optional: bool = False
+    fill: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in _KINDS:
+            raise ValueError(f"Column {self.name!r}: kind must be one of {sorted(_KINDS)}; got {self.kind!r}")
+        if not 0 <= self.scale <= 18:
+            raise ValueError(f"Column {self.name!r}: scale must be in [0, 18]; got {self.scale}")
+
+
+class Table:
+    """Parsed columns of one CSV file, with the bookkeeping to name a row's file line in an error."""
+
+    def __init__(self, source: str, buf: np.ndarray, starts: np.ndarray, first_line: int, header: list[str] | None):
+        self.source = source
+        self.header = header
+        self.first_line = first_line
+        self.columns: dict[str, np.ndarray] = {}
+        self._buf = buf
+        self._starts = starts
+        self._offsets: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return int(self._starts.shape[0])
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name in self._offsets and name not in self.columns:
+            self.columns[name] = self._decode(name)
+        return self.columns[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.columns or name in self._offsets
+
+    def line(self, row: int) -> int:
+        """Return the 1-based file line of data row ``row``."""
+        return self.first_line + int(row)
+
+    def text(self, row: int) -> str:
+        """Return the text of data row ``row`` (without its line break)."""
+        start = int(self._starts[row])
+        stop = int(self._starts[row + 1]) if row + 1 < len(self) else self._buf.shape[0]
+        return bytes(self._buf[start:stop]).decode("utf-8", "replace").rstrip("\r\n")
+
+    def error(self, row: int, rule: str, column: str | None = None, found: object = None) -> DataError:
+        """Build the error for data row ``row``: file, line, column, the rule broken and what was found."""
+        where = f"{self.source} line {self.line(row)}" + (f", column {column!r}" if column else "")
+        shown = found if found is not None else self.text(row)
+        return DataError(f"{where}: {rule}; found {shown!r}")
+
+    def require(self, ok: np.ndarray, rule: str, column: str | None = None) -> None:
+        """Raise :meth:`error` at the first row where ``ok`` is False."""
+        bad = np.flatnonzero(~np.asarray(ok, dtype=bool))
+        if bad.size:
+            row = int(bad[0])
+            found = self.columns[column][row] if column in self.columns else None
+            raise self.error(row, rule, column, found.item() if hasattr(found, "item") else found)
+
+    def _decode(self, name: str) -> np.ndarray:
+        offsets = self._offsets[name]
+        raw = self._buf.tobytes()
+        return np.array([raw[s:e].decode("utf-8", "replace") for s, e in offsets], dtype=object)
+
+
+def split_lines(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the start and end offsets of every line in ``buf`` (a final empty line is dropped)."""
+    breaks = np.flatnonzero(buf == 10)
+    starts = np.concatenate(([0], breaks + 1)).astype(np.int64)
+    ends = np.concatenate((breaks, [buf.shape[0]])).astype(np.int64)
+    if starts.shape[0] and starts[-1] >= buf.shape[0]:
+        starts, ends = starts[:-1], ends[:-1]
+    return starts, ends
+
+
+def parse_csv(
+    buf: np.ndarray,
+    columns: Sequence[Column],
+    *,
+    source: str,
+    header: bool | None = None,
+    delimiter: str = ",",
+) -> Table:
+    """Parse CSV bytes into a :class:`Table`.
+
+    Parameters
+    ----------
+    buf
+        The file's bytes as a uint8 array (see :func:`simlab.io._source.read_bytes`).
+    columns
+        One :class:`Column` per field, in file order; every line must have exactly this many fields.
+    source
+        The file name used in error messages.
+    header
+        True if the first line is a header, False if not, None to detect it (a first line that does not parse
+        as data is a header).
+    delimiter
+        The one-byte field separator.
+    """
+    starts, ends = split_lines(buf)
+    if header is None:
+        header = bool(starts.shape[0]) and _first_line_fails(buf, starts, ends, columns, ord(delimiter))
+    names = None
+    if header:
+        if not starts.shape[0]:
+            raise DataError(f"{source} line 1: expected a header line; found an empty file")
+        names = bytes(buf[starts[0] : ends[0]]).decode("utf-8", "replace").rstrip("\r").split(delimiter)
+        if len(names) != len(columns):
+            raise DataError(
+                f"{source} line 1: the header has {len(names)} columns; expected {len(columns)} "
+                f"({', '.join(c.name for c in columns)}); found {names}"
+            )
+        starts, ends = starts[1:], ends[1:]
+    table = Table(source, buf, starts, 2 if header else 1, names)
+    out_i, out_f, slots, err = _run(buf, starts, ends, columns, ord(delimiter))
+    if err[0]:
+        raise _kernel_error(table, columns, err, ord(delimiter))
+    for index, column in enumerate(columns):
+        kind, slot = column.kind, slots[index]
+        if kind in ("int", "decimal", "char"):
+            table.columns[column.name] = out_i[slot]
+        elif kind == "bool":
+            table.columns[column.name] = out_i[slot].astype(np.int8 if column.optional else np.bool_)
+        elif kind == "float":
+            table.columns[column.name] = out_f[slot]
+        elif kind == "str":
+            table._offsets[column.name] = np.stack((out_i[slot], out_i[slot + 1]), axis=1)
+    return table
+
+
+def _run(buf, starts, ends, columns, delimiter):
+    kinds = np.array([_KINDS[c.kind] for c in columns], dtype=np.int8)
+    scales = np.array([c.scale for c in columns], dtype=np.int64)
+    optional = np.array([c.optional for c in columns], dtype=np.bool_)
+    fills = np.array([c.fill for c in columns], dtype=np.int64)
+    slots = np.zeros(len(columns), dtype=np.int64)
+    n_int = n_float = 0
+    for index, column in enumerate(columns):
+        if column.kind == "float":
+            slots[index], n_float = n_float, n_float + 1
+        elif column.kind != "skip":
+            slots[index], n_int = n_int, n_int + (2 if column.kind == "str" else 1)
+    n = starts.shape[0]
+    out_i = np.empty((n_int, n), dtype=np.int64)
+    out_f = np.empty((n_float, n), dtype=np.float64)
+    err = np.zeros(5, dtype=np.int64)
+    _parse_kernel(buf, starts, ends, kinds, scales, optional, fills, slots, delimiter, out_i, out_f, err)
+    return out_i, out_f, slots, err
+
+
+def _first_line_fails(buf, starts, ends, columns, delimiter) -> bool:
+    _, _, _, err = _run(buf, starts[:1], ends[:1], columns, delimiter)
+    return bool(err[0] in (_BAD_FIELD, _SCALE, _OVERFLOW, _EMPTY))
+
+
+def _kernel_error(table: Table, columns: Sequence[Column], err: np.ndarray, delimiter: int) -> DataError:
+    code, row, col = int(err[0]), int(err[1]), int(err[2])
+    text = table.text(row)
+    if code in (_TOO_FEW, _TOO_MANY):
+        found = _count_fields(text, chr(delimiter))
+        return table.error(row, f"expected {len(columns)} fields", None, f"{found} fields in {text[:200]!r}")
+    if code == _QUOTE:
+        return table.error(row, "a quoted field must close its quote before the next field", None, text[:200])
+    column = columns[col]
+    field = bytes(table._buf[err[3] : err[4]]).decode("utf-8", "replace")
+    if code == _EMPTY:
+        return table.error(row, f"expected {_EXPECTED[_KINDS[column.kind]]}, not an empty field", column.name, field)
+    if code == _OVERFLOW:
+        return table.error(row, "the number does not fit in a 64-bit integer at this scale", column.name, field)
+    if code == _SCALE:
+        rule = f"expected at most {column.scale} decimals (the column's precision)"
+        return table.error(row, rule, column.name, field)
+    return table.error(row, f"expected {_EXPECTED[_KINDS[column.kind]]}", column.name, field)
+
+
+def _count_fields(text: str, delimiter: str) -> int:
+    return text.count(delimiter) + 1 if text else 0
+
+
+@numba.njit(cache=True)
+def _parse_kernel(buf, starts, ends, kinds, scales, optional, fills, slots, delim, out_i, out_f, err):
+    n_cols = kinds.shape[0]
+    for r in range(starts.shape[0]):
+        pos = starts[r]
+        end = ends[r]
+        if end > pos and buf[end - 1] == 13:
+            end -= 1
+        for c in range(n_cols):
+            if pos > end:
+                _set_err(err, _TOO_FEW, r, c, pos, pos)
+                return
+            lo = pos
+            if lo < end and buf[lo] == 34:
+                hi = lo + 1
+                while hi < end and buf[hi] != 34:
+                    hi += 1
+                if hi >= end or (hi + 1 < end and buf[hi + 1] != delim):
+                    _set_err(err, _QUOTE, r, c, lo, end)
+                    return
+                nxt = hi + 1
+                lo += 1
+            else:
+                hi = lo
+                while hi < end and buf[hi] != delim:
+                    hi += 1
+                nxt = hi
+            pos = nxt + 1
+            code = _parse_field(buf, lo, hi, kinds[c], scales[c], optional[c], fills[c], slots[c], r, out_i, out_f)
+            if code != 0:
+                _set_err(err, code, r, c, lo, hi)
+                return
+        if pos <= end:
+            _set_err(err, _TOO_MANY, r, n_cols, pos, end)
+            return
+
+
+@numba.njit(cache=True)
+def _set_err(err, code, row, col, lo, hi):
+    err[0] = code
+    err[1] = row
+    err[2] = col
+    err[3] = lo
+    err[4] = hi
+
+
+@numba.njit(cache=True)
+def _parse_field(buf, lo, hi, kind, scale, optional, fill, slot, r, out_i, out_f):
+    if kind == 0:
+        return 0
+    if kind == 6:
+        out_i[slot, r] = lo
+        out_i[slot + 1, r] = hi
+        return 0
+    if lo == hi:
+        if not optional:
+            return _EMPTY
+        if kind == 3:
+            out_f[slot, r] = np.nan
+        elif kind == 4:
+            out_i[slot, r] = -1
+        else:
+            out_i[slot, r] = fill
+        return 0
+    if kind == 1 or kind == 2:
+        return _parse_decimal(buf, lo, hi, scale if kind == 2 else 0, kind == 2, slot, r, out_i)
+    if kind == 3:
+        return _parse_float(buf, lo, hi, slot, r, out_f)
+    if kind == 4:
+        return _parse_bool(buf, lo, hi, slot, r, out_i)
+    if hi - lo != 1:
+        return _BAD_FIELD
+    out_i[slot, r] = buf[lo]
+    return 0
+
+
+@numba.njit(cache=True)
+def _parse_decimal(buf, lo, hi, scale, allow_point, slot, r, out_i):
+    negative = buf[lo] == 45
+    i = lo + 1 if (buf[lo] == 45 or buf[lo] == 43) else lo
+    value = 0
+    digits = 0
+    frac = 0
+    seen_point = False
+    limit = (_INT64_MAX - 9) // 10
+    while i < hi:
+        ch = buf[i]
+        if ch == 46 and allow_point and not seen_point:
+            seen_point = True
+        elif 48 <= ch <= 57:
+            if seen_point and frac >= scale:
+                if ch != 48:
+                    return _SCALE
+            else:
+                if value > limit:
+                    return _OVERFLOW
+                value = value * 10 + (ch - 48)
+                frac += 1 if seen_point else 0
+            digits += 1
+        else:
+            return _BAD_FIELD
+        i += 1
+    if digits == 0:
+        return _BAD_FIELD
+    for _ in range(scale - frac):
+        if value > limit:
+            return _OVERFLOW
+        value *= 10
+    out_i[slot, r] = -value if negative else value
+    return 0
+
+
+@numba.njit(cache=True)
+def _parse_float(buf, lo, hi, slot, r, out_f):
+    negative = buf[lo] == 45
+    i = lo + 1 if (buf[lo] == 45 or buf[lo] == 43) else lo
+    mantissa = 0
+    exponent = 0
+    digits = 0
+    seen_point = False
+    while i < hi:
+        ch = buf[i]
+        if ch == 46 and not seen_point:
+            seen_point = True
+        elif 48 <= ch <= 57:
+            if mantissa < 100_000_000_000_000_000:
+                mantissa = mantissa * 10 + (ch - 48)
+                exponent -= 1 if seen_point else 0
+            elif not seen_point:
+                exponent += 1
+            digits += 1
+        elif (ch == 101 or ch == 69) and digits > 0:
+            break
+        else:
+            return _BAD_FIELD
+        i += 1
+    if digits == 0:
+        return _BAD_FIELD
+    if i < hi:
+        i += 1
+        exp_negative = i < hi and buf[i] == 45
+        if i < hi and (buf[i] == 45 or buf[i] == 43):
+            i += 1
+        if i == hi:
+            return _BAD_FIELD
+        e = 0
+        while i < hi:
+            ch = buf[i]
+            if not 48 <= ch <= 57 or e > 100_000:
+                return _BAD_FIELD
+            e = e * 10 + (ch - 48)
+            i += 1
+        exponent += -e if exp_negative else e
+    # exact when mantissa < 2**53 and |exponent| <= 22 (Clinger's fast path); within an ulp otherwise
+    if exponent >= 0:
+        value = mantissa * 10.0**exponent
+    elif exponent >= -308:
+        value = mantissa / 10.0**-exponent
+    else:
+        value = (mantissa / 10.0**308) / 10.0 ** (-exponent - 308)
+    if not np.isfinite(value):
+        return _OVERFLOW
+    out_f[slot, r] = -value if negative else value
+    return 0
+
+
+@numba.njit(cache=True)
+def _parse_bool(buf, lo, hi, slot, r, out_i):
+    n = hi - lo
+    first = buf[lo] | 32
+    if n == 1 and (buf[lo] == 49 or buf[lo] == 48):
+        out_i[slot, r] = buf[lo] - 48
+        return 0
+    if n == 4 and first == 116 and (buf[lo + 1] | 32) == 114 and (buf[lo + 2] | 32) == 117 and (buf[lo + 3] | 32) == 101:
+        out_i[slot, r] = 1
+        return 0
+    if (
+        n == 5
+        and first == 102
+        and (buf[lo + 1] | 32) == 97
+        and (buf[lo + 2] | 32) == 108
+        and (buf[lo + 3] | 32) == 115
+        and (buf[lo + 4] | 32) == 101
+    ):
+        out_i[slot, r] = 0
+        return 0
+    return _BAD_FIELD

@@ -1,0 +1,224 @@
+"""One schema for order flow: events, L2 books and bars (DESIGN.md section 2).
+
+* **Events** are an xarray Dataset over the dimension ``event`` with the variables ``ts_ns`` (int64, ns since the
+  epoch, UTC), ``kind`` (int8, :class:`EventKind`), ``side`` (int8: +1 bid/buy, -1 ask/sell, 0 none; for a trade,
+  the aggressor), ``price_ticks`` and ``qty_lots`` (int64), ``order_id`` (int64, -1 none) and ``agent_id`` (int32,
+  -1 exogenous). Readers may add further variables along ``event`` (a trade id, an exchange code). Tick size, lot
+  size, instrument, venue and schema version are attributes.
+* **Books** are L2 snapshots over ``(time, level)`` with ``bid_price``, ``bid_qty``, ``ask_price``, ``ask_qty``
+  (int64 ticks and lots) and the coordinate ``ts_ns`` along ``time``. An empty level has quantity 0 and price
+  :data:`NO_PRICE`.
+* **Bars** are time-binned features over ``time`` with the coordinate ``ts_ns`` holding each bin's end.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from simlab.errors import DataError
+from simlab.provenance import SCHEMA_VERSION
+
+NO_PRICE = np.iinfo(np.int64).min
+"""Price of an empty book level (its quantity is 0)."""
+
+
+class EventKind(IntEnum):
+    """What an event record does."""
+
+    ADD = 1  # a new limit order rests at price_ticks with qty_lots
+    CANCEL = 2  # partial cancellation: qty_lots leave the order
+    DELETE = 3  # the whole remaining order leaves the book
+    MODIFY = 4  # the order order_id now rests at price_ticks with qty_lots
+    TRADE = 5  # an execution of visible liquidity; side is the aggressor's
+    TRADE_HIDDEN = 6  # an execution against hidden liquidity; side is the aggressor's
+    AUCTION = 7  # a cross / auction trade
+    HALT = 8  # trading status change (halt, resume)
+    SET_LEVEL = 9  # L2 update: the level at price_ticks on side now holds qty_lots (0 removes it)
+    CLEAR = 10  # the book is reset (an L2 snapshot's SET_LEVEL events follow)
+    SWAP = 11  # an AMM swap; side +1 when the trader buys the base token; price_ticks is the pool price after
+
+
+class Side(IntEnum):
+    """Order or aggressor side."""
+
+    BID = 1
+    ASK = -1
+    NONE = 0
+
+
+BUY = Side.BID
+SELL = Side.ASK
+
+EVENT_FIELDS: dict[str, np.dtype] = {
+    "ts_ns": np.dtype(np.int64),
+    "kind": np.dtype(np.int8),
+    "side": np.dtype(np.int8),
+    "price_ticks": np.dtype(np.int64),
+    "qty_lots": np.dtype(np.int64),
+    "order_id": np.dtype(np.int64),
+    "agent_id": np.dtype(np.int32),
+}
+BOOK_FIELDS = ("bid_price", "bid_qty", "ask_price", "ask_qty")
+REQUIRED_EVENT_ATTRS = ("tick_size", "lot_size", "instrument", "venue", "schema_version")
+
+
+def make_events(
+    *,
+    ts_ns: np.ndarray,
+    kind: np.ndarray | int,
+    side: np.ndarray | int,
+    price_ticks: np.ndarray | int,
+    qty_lots: np.ndarray | int,
+    tick_size: float,
+    lot_size: float,
+    instrument: str,
+    venue: str,
+    order_id: np.ndarray | int = -1,
+    agent_id: np.ndarray | int = -1,
+    extra: dict[str, np.ndarray] | None = None,
+    attrs: dict[str, Any] | None = None,
+    source: str = "events",
+) -> xr.Dataset:
+    """Build and validate an events Dataset.
+
+    Scalars broadcast to the length of ``ts_ns``. ``extra`` holds further per-event variables; ``attrs`` further
+    dataset attributes (provenance, time zone, ...). ``source`` names the data in error messages.
+    """
+    ts = np.asarray(ts_ns)
+    n = ts.shape[0] if ts.ndim == 1 else -1
+    if n < 0:
+        raise DataError(f"{source}: `ts_ns` must be a 1-D array; got shape {ts.shape}")
+    columns = dict(ts_ns=ts, kind=kind, side=side, price_ticks=price_ticks, qty_lots=qty_lots)
+    columns.update(order_id=order_id, agent_id=agent_id)
+    data_vars = {}
+    for name, dtype in EVENT_FIELDS.items():
+        values = np.asarray(columns[name])
+        values = np.full(n, values, dtype=dtype) if values.ndim == 0 else values
+        data_vars[name] = ("event", _cast(values, dtype, name, n, source))
+    for name, values in (extra or {}).items():
+        values = np.asarray(values)
+        if values.shape[:1] != (n,):
+            raise DataError(f"{source}: extra variable {name!r} must have length {n}; got shape {values.shape}")
+        data_vars[name] = (("event",) + tuple(f"{name}_dim{i}" for i in range(1, values.ndim)), values)
+    all_attrs = {"tick_size": float(tick_size), "lot_size": float(lot_size)}
+    all_attrs.update(instrument=str(instrument), venue=str(venue), schema_version=SCHEMA_VERSION)
+    all_attrs.update(attrs or {})
+    events = xr.Dataset(data_vars, attrs=all_attrs)
+    validate_events(events, source=source)
+    return events
+
+
+def validate_events(events: xr.Dataset, *, source: str = "events") -> xr.Dataset:
+    """Check an events Dataset against the schema; raise :class:`DataError` naming the first bad row."""
+    for name, dtype in EVENT_FIELDS.items():
+        if name not in events:
+            raise DataError(f"{source}: events lack the variable {name!r}; expected {list(EVENT_FIELDS)}")
+        if events[name].dims != ("event",) or events[name].dtype != dtype:
+            found = f"dims {events[name].dims} and dtype {events[name].dtype}"
+            raise DataError(f"{source}: variable {name!r} must be ('event',) of {dtype}; got {found}")
+    for name in REQUIRED_EVENT_ATTRS:
+        if name not in events.attrs:
+            raise DataError(f"{source}: events lack the attribute {name!r}; expected {REQUIRED_EVENT_ATTRS}")
+    for name in ("tick_size", "lot_size"):
+        value = events.attrs[name]
+        if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
+            raise DataError(f"{source}: attribute {name!r} must be a finite number > 0; got {value!r}")
+    ts = events["ts_ns"].values
+    _first_bad(np.diff(ts) < 0, source, "ts_ns must not decrease", ts, offset=1)
+    kind = events["kind"].values
+    known = np.array([k.value for k in EventKind], dtype=np.int8)
+    _first_bad(~np.isin(kind, known), source, f"kind must be one of {known.tolist()}", kind)
+    _first_bad(~np.isin(events["side"].values, (-1, 0, 1)), source, "side must be -1, 0 or +1", events["side"].values)
+    _first_bad(events["qty_lots"].values < 0, source, "qty_lots must be >= 0", events["qty_lots"].values)
+    return events
+
+
+def make_books(
+    *,
+    ts_ns: np.ndarray,
+    bid_price: np.ndarray,
+    bid_qty: np.ndarray,
+    ask_price: np.ndarray,
+    ask_qty: np.ndarray,
+    attrs: dict[str, Any] | None = None,
+    source: str = "books",
+    allow_crossed: bool = False,
+) -> xr.Dataset:
+    """Build and validate an L2 books Dataset from ``(time, level)`` arrays (level 1 is the best)."""
+    ts = np.asarray(ts_ns, dtype=np.int64)
+    arrays = {}
+    for name, values in zip(BOOK_FIELDS, (bid_price, bid_qty, ask_price, ask_qty), strict=True):
+        values = np.asarray(values)
+        if values.ndim == 1:
+            values = values[:, None]
+        if values.ndim != 2 or values.shape[0] != ts.shape[0]:
+            raise DataError(f"{source}: {name} must have shape (time={ts.shape[0]}, level); got {values.shape}")
+        arrays[name] = (("time", "level"), _cast(values, np.dtype(np.int64), name, None, source))
+    n_levels = arrays["bid_price"][1].shape[1]
+    coords = {"ts_ns": ("time", ts), "level": ("level", np.arange(1, n_levels + 1, dtype=np.int16))}
+    all_attrs = {"schema_version": SCHEMA_VERSION}
+    all_attrs.update(attrs or {})
+    books = xr.Dataset(arrays, coords=coords, attrs=all_attrs)
+    validate_books(books, source=source, allow_crossed=allow_crossed)
+    return books
+
+
+def validate_books(books: xr.Dataset, *, source: str = "books", allow_crossed: bool = False) -> xr.Dataset:
+    """Check an L2 books Dataset: shapes, non-negative sizes, empty levels, ordered levels, no crossed touch."""
+    for name in BOOK_FIELDS:
+        if name not in books or books[name].dims != ("time", "level"):
+            raise DataError(f"{source}: books need {name!r} over ('time', 'level'); got {list(books.data_vars)}")
+    ts = books["ts_ns"].values
+    _first_bad(np.diff(ts) < 0, source, "ts_ns must not decrease", ts, offset=1)
+    for side in ("bid", "ask"):
+        price, qty = books[f"{side}_price"].values, books[f"{side}_qty"].values
+        _first_bad((qty < 0).any(axis=1), source, f"{side}_qty must be >= 0", qty)
+        empty_ok = (qty > 0) | (price == NO_PRICE)
+        _first_bad(~empty_ok.all(axis=1), source, f"an empty {side} level must carry NO_PRICE", price)
+        step = np.diff(price, axis=1) if price.shape[1] > 1 else np.zeros((price.shape[0], 0), np.int64)
+        both = (qty[:, 1:] > 0) & (qty[:, :-1] > 0)
+        wrong = (step >= 0) if side == "bid" else (step <= 0)
+        _first_bad((wrong & both).any(axis=1), source, f"{side} levels must be strictly ordered from the touch", price)
+    if not allow_crossed:
+        touch = (books["bid_qty"].values[:, 0] > 0) & (books["ask_qty"].values[:, 0] > 0)
+        crossed = touch & (books["bid_price"].values[:, 0] >= books["ask_price"].values[:, 0])
+        _first_bad(crossed, source, "the book must not be crossed (best bid < best ask)", books["bid_price"].values)
+    return books
+
+
+def make_bars(ts_ns: np.ndarray, variables: dict[str, np.ndarray], attrs: dict[str, Any] | None = None) -> xr.Dataset:
+    """Build a bars Dataset over ``time`` whose coordinate ``ts_ns`` is each bin's end (ns since the epoch)."""
+    ts = np.asarray(ts_ns, dtype=np.int64)
+    data_vars = {}
+    for name, values in variables.items():
+        values = np.asarray(values)
+        dims = ("time",) + tuple(f"{name}_dim{i}" for i in range(1, values.ndim))
+        data_vars[name] = (dims, values)
+    all_attrs = {"schema_version": SCHEMA_VERSION}
+    all_attrs.update(attrs or {})
+    return xr.Dataset(data_vars, coords={"ts_ns": ("time", ts)}, attrs=all_attrs)
+
+
+def _cast(values: np.ndarray, dtype: np.dtype, name: str, n: int | None, source: str) -> np.ndarray:
+    if n is not None and values.shape != (n,):
+        raise DataError(f"{source}: {name} must have length {n} like ts_ns; got shape {values.shape}")
+    if values.dtype == dtype:
+        return values
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        row = int(np.flatnonzero(~np.isfinite(values).reshape(values.shape[0], -1).all(axis=1))[0])
+        raise DataError(f"{source}: {name} must be finite; row {row} holds {values.reshape(-1)[row]!r}")
+    cast = values.astype(dtype)
+    if values.dtype.kind in "fiub" and not np.array_equal(cast, values):
+        bad = np.flatnonzero((cast != values).reshape(values.shape[0], -1).any(axis=1))[0]
+        raise DataError(f"{source}: {name} must hold whole numbers fitting {dtype}; row {bad} does not")
+    return cast
+
+
+def _first_bad(bad: np.ndarray, source: str, rule: str, values: np.ndarray, offset: int = 0) -> None:
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0]) + offset
+        raise DataError(f"{source}: row {row}: {rule}; found {values[row]!r}")
