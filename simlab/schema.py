@@ -210,7 +210,7 @@ def _cast(values: np.ndarray, dtype: np.dtype, name: str, n: int | None, source:
         return values
     if values.dtype.kind == "f" and not np.isfinite(values).all():
         row = int(np.flatnonzero(~np.isfinite(values).reshape(values.shape[0], -1).all(axis=1))[0])
-        raise DataError(f"{source}: {name} must be finite; row {row} holds {values.reshape(-1)[row]!r}")
+        raise DataError(f"{source}: {name} must be finite; row {row} holds {values.reshape(values.shape[0], -1)[row].tolist()}")
     cast = values.astype(dtype)
     if values.dtype.kind in "fiub" and not np.array_equal(cast, values):
         bad = np.flatnonzero((cast != values).reshape(values.shape[0], -1).any(axis=1))[0]
@@ -221,4 +221,5 @@ def _cast(values: np.ndarray, dtype: np.dtype, name: str, n: int | None, source:
 def _first_bad(bad: np.ndarray, source: str, rule: str, values: np.ndarray, offset: int = 0) -> None:
     if bad.any():
         row = int(np.flatnonzero(bad)[0]) + offset
-        raise DataError(f"{source}: row {row}: {rule}; found {values[row]!r}")
+        found = values[row].tolist() if hasattr(values[row], "tolist") else values[row]
+        raise DataError(f"{source}: row {row}: {rule}; found {found!r}")

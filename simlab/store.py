@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ _COMPLETE_ATTR = "simlab_complete"
 
 
 def write_store(
-    dataset: xr.Dataset,
+    dataset: xr.Dataset | Mapping[str, xr.Dataset],
     path: str | Path,
     *,
     attrs: dict[str, Any] | None = None,
@@ -36,7 +36,8 @@ def write_store(
     Parameters
     ----------
     dataset
-        Events, books or bars (any Dataset whose attributes are JSON-serialisable).
+        Events, books or bars (any Dataset whose attributes are JSON-serialisable), or a mapping of group names
+        to Datasets (``{"events": ..., "books": ...}``), each written as a zarr group.
     path
         The store directory (conventionally ``*.zarr``).
     attrs
@@ -46,16 +47,21 @@ def write_store(
     overwrite
         Replace an existing store; otherwise an existing path is an error.
     """
+    groups = {None: dataset} if isinstance(dataset, xr.Dataset) else dict(dataset)
+    if not groups:
+        raise StoreError(f"store {path}: nothing to write (an empty mapping of groups)")
     with StoreWriter(path, attrs=attrs, chunk=chunk, overwrite=overwrite) as writer:
-        writer.append(dataset)
+        for group, data in groups.items():
+            writer.append(data, group=group)
     return Path(path)
 
 
 class StoreWriter:
     """Write a store piece by piece along its first dimension, then publish it atomically.
 
-    Use as a context manager: ``with StoreWriter(path) as w: w.append(piece)``. On a clean exit the store is
-    renamed into place; on an exception the partial store is deleted and nothing appears at ``path``.
+    Use as a context manager: ``with StoreWriter(path) as w: w.append(piece)``. Pieces may go to named groups
+    (``w.append(events, group="events")``). The store's provenance ``attrs`` go on its root. On a clean exit the
+    store is renamed into place; on an exception the partial store is deleted and nothing appears at ``path``.
     """
 
     def __init__(
@@ -73,7 +79,7 @@ class StoreWriter:
         self.chunk = int(chunk)
         self.overwrite = overwrite
         self._tmp = self.path.parent / f".{self.path.name}.partial-{uuid.uuid4().hex[:12]}"
-        self._dim: str | None = None
+        self._dims: dict[str | None, str] = {}
         self._pieces = 0
 
     def __enter__(self) -> StoreWriter:
@@ -82,27 +88,34 @@ class StoreWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         return self
 
-    def append(self, piece: xr.Dataset) -> None:
-        """Append one piece; every piece must share the variables of the first along its first dimension."""
-        dim = next(iter(piece.dims)) if self._dim is None else self._dim
-        if dim not in piece.dims:
-            raise StoreError(f"piece {self._pieces} of store {self.path} lacks the dimension {dim!r}")
+    def append(self, piece: xr.Dataset, group: str | None = None) -> None:
+        """Append one piece to ``group`` (the root when None) along the first dimension of its first piece."""
+        if group is not None and (not group.isidentifier() or group.startswith("_")):
+            raise StoreError(f"store {self.path}: group names must be identifiers; got {group!r}")
+        dim = self._dims.get(group) or next(iter(piece.dims), None)
+        if dim is None or dim not in piece.dims:
+            raise StoreError(f"piece {self._pieces} of store {self.path} (group {group!r}) lacks dimension {dim!r}")
         piece = piece.copy()
-        if self._dim is None:
-            self._dim = dim
-            piece.attrs = {**piece.attrs, **self.attrs, _COMPLETE_ATTR: False}
+        if group not in self._dims:
+            root_attrs = {**self.attrs, _COMPLETE_ATTR: False} if not self._dims else {}
+            if group is None:
+                piece.attrs = {**piece.attrs, **root_attrs}
+            elif root_attrs:
+                xr.Dataset(attrs=root_attrs).to_zarr(self._tmp, mode="w-", zarr_format=3, consolidated=False)
+            self._dims[group] = dim
             encoding = {name: {"chunks": self._chunks(piece[name])} for name in piece.variables}
-            piece.to_zarr(self._tmp, mode="w-", zarr_format=3, consolidated=False, encoding=encoding)
+            mode = "w-" if not root_attrs or group is None else "a"
+            piece.to_zarr(self._tmp, group=group, mode=mode, zarr_format=3, consolidated=False, encoding=encoding)
         else:
             piece.attrs = {}
-            piece.to_zarr(self._tmp, append_dim=dim, zarr_format=3, consolidated=False)
+            piece.to_zarr(self._tmp, group=group, append_dim=dim, zarr_format=3, consolidated=False)
         self._pieces += 1
 
     def _chunks(self, variable: xr.Variable) -> tuple[int, ...]:
         return tuple(min(self.chunk, max(size, 1)) if i == 0 else max(size, 1) for i, size in enumerate(variable.shape))
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None or self._pieces == 0:
+        if exc_type is not None or not self._dims:
             shutil.rmtree(self._tmp, ignore_errors=True)
             if exc_type is None:
                 raise StoreError(f"store {self.path}: nothing was appended, so nothing was written")
@@ -127,31 +140,56 @@ def _publish(tmp: Path, final: Path, overwrite: bool) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def open_store(path: str | Path) -> xr.Dataset:
-    """Open a store lazily (nothing is loaded until indexed) after checking it is complete."""
+def open_store(path: str | Path, group: str | None = None) -> xr.Dataset:
+    """Open a store (or one of its groups) lazily, after checking that its writer finished.
+
+    Nothing is loaded until indexed. A group's Dataset carries the store's provenance attributes too.
+    """
     path = Path(path)
-    if not path.exists():
-        raise StoreError(f"store {path} does not exist")
+    root_attrs = _root_attrs(path)
     try:
-        dataset = xr.open_dataset(path, engine="zarr", chunks=None, consolidated=False, zarr_format=3)
-    except Exception as exc:  # zarr raises many kinds of errors on a damaged store
-        raise StoreError(f"store {path} cannot be opened as a zarr v3 store: {exc}") from exc
-    if dataset.attrs.get(_COMPLETE_ATTR) is not True:
-        raise StoreError(f"store {path} is incomplete (its writer did not finish); write it again")
-    dataset.attrs = {k: v for k, v in dataset.attrs.items() if k != _COMPLETE_ATTR}
+        dataset = xr.open_dataset(path, group=group, engine="zarr", chunks=None, consolidated=False, zarr_format=3)
+    except Exception as exc:  # zarr raises many kinds of errors on a damaged store or a missing group
+        where = f"group {group!r} of store {path}" if group else f"store {path}"
+        raise StoreError(f"{where} cannot be opened (groups: {list_groups(path)}): {exc}") from exc
+    dataset.attrs = {**root_attrs, **dataset.attrs}
+    dataset.attrs.pop(_COMPLETE_ATTR, None)
     return dataset
 
 
-def load_store(path: str | Path) -> xr.Dataset:
-    """Open a store and load it into memory."""
-    return open_store(path).load()
+def list_groups(path: str | Path) -> list[str]:
+    """Return the names of the groups of a store (empty for a single-Dataset store)."""
+    import zarr
+
+    _root_attrs(Path(path))
+    root = zarr.open_group(path, mode="r", zarr_format=3)
+    return sorted(name for name, _ in root.groups())
 
 
-def iter_store(path: str | Path, *, piece: int = DEFAULT_CHUNK) -> Iterator[xr.Dataset]:
-    """Yield a store in loaded pieces of ``piece`` entries along its first dimension."""
+def _root_attrs(path: Path) -> dict[str, Any]:
+    import zarr
+
+    if not path.exists():
+        raise StoreError(f"store {path} does not exist")
+    try:
+        attrs = dict(zarr.open_group(path, mode="r", zarr_format=3).attrs)
+    except Exception as exc:
+        raise StoreError(f"store {path} is not a zarr v3 store: {exc}") from exc
+    if attrs.get(_COMPLETE_ATTR) is not True:
+        raise StoreError(f"store {path} is incomplete (its writer did not finish); write it again")
+    return attrs
+
+
+def load_store(path: str | Path, group: str | None = None) -> xr.Dataset:
+    """Open a store (or one of its groups) and load it into memory."""
+    return open_store(path, group).load()
+
+
+def iter_store(path: str | Path, *, group: str | None = None, piece: int = DEFAULT_CHUNK) -> Iterator[xr.Dataset]:
+    """Yield a store (or one of its groups) in loaded pieces of ``piece`` entries along its first dimension."""
     if isinstance(piece, bool) or not isinstance(piece, (int, np.integer)) or piece <= 0:
         raise ParameterError(f"`piece` of iter_store must be a positive int; got {piece!r}")
-    dataset = open_store(path)
+    dataset = open_store(path, group)
     dim = next(iter(dataset.dims))
     for start in range(0, dataset.sizes[dim], piece):
         yield dataset.isel({dim: slice(start, start + piece)}).load()

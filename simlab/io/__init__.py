@@ -1,1 +1,194 @@
-"""Readers of real market-data formats into the simlab schema."""
+"""Readers of real market-data formats into the simlab schema, and one entry point, :func:`read`.
+
+Every reader returns a ``dict`` of Datasets: ``"events"`` (order flow in the event schema), ``"books"`` (L2 books
+over ``(time, level)``), and format-specific extras. :data:`FORMATS` maps a format name to its reader and to the
+rule that binds input paths to the reader's arguments; ``format="auto"`` picks the format from the file names.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import xarray as xr
+
+from simlab.errors import DataError, ParameterError
+
+
+@dataclass(frozen=True)
+class FormatSpec:
+    """An input format: its reader, how paths bind to the reader's arguments, and how to recognise its files."""
+
+    description: str
+    function: str  # "module:function" under simlab.io
+    pattern: str  # regex matched against each file name by format="auto"
+    bind: Callable[[list[Path]], tuple[tuple, dict[str, Any]]]
+
+    def reader(self) -> Callable[..., dict[str, xr.Dataset]]:
+        """Import and return the reader function."""
+        module, function = self.function.split(":")
+        return getattr(importlib.import_module(f"simlab.io.{module}"), function)
+
+
+def _one(paths: list[Path]) -> tuple[tuple, dict[str, Any]]:
+    if len(paths) != 1:
+        raise ParameterError(f"this format reads one file; got {len(paths)}: {[p.name for p in paths]}")
+    return (paths[0],), {}
+
+
+def _many(paths: list[Path]) -> tuple[tuple, dict[str, Any]]:
+    return (list(paths),), {}
+
+
+def _by_role(roles: dict[str, str], required: int = 1) -> Callable[[list[Path]], tuple[tuple, dict[str, Any]]]:
+    """Bind each path to the keyword argument whose name pattern it matches (e.g. message / orderbook)."""
+
+    def bind(paths: list[Path]) -> tuple[tuple, dict[str, Any]]:
+        kwargs: dict[str, Any] = {}
+        for path in paths:
+            matches = [arg for arg, pattern in roles.items() if re.search(pattern, path.name)]
+            if len(matches) != 1 or matches[0] in kwargs:
+                raise ParameterError(
+                    f"cannot tell the role of {path.name}: expected names matching {roles} (one file per role)"
+                )
+            kwargs[matches[0]] = path
+        if len(kwargs) < required:
+            raise ParameterError(f"expected {required} file(s) with names matching {roles}; got {len(paths)}")
+        return (), kwargs
+
+    return bind
+
+
+FORMATS: dict[str, FormatSpec] = {
+    "binance-trades": FormatSpec(
+        "Binance trades / aggTrades dumps (.csv/.csv.gz/.zip, with or without header), hftbacktest *.trades.csv.gz",
+        "binance:read_binance_trades",
+        r"(-(agg)?[Tt]rades-.*|\.trades)\.(csv|csv\.gz|zip)$",
+        _one,
+    ),
+    "binance-ws": FormatSpec(
+        "Binance WebSocket captures (<ts> <json> lines: trade, depth diffs + REST snapshot, bookTicker)",
+        "binance_ws:read_binance_ws",
+        r"^[a-z0-9]+_\d{8}(\.dat)?\.gz$",
+        _many,
+    ),
+    "binance-depth-csv": FormatSpec(
+        "Binance depth snapshot + update CSV pair (symbol,timestamp,first/last_update_id,side,update_type,price,qty,pu)",
+        "binance_ws:read_binance_depth_csv",
+        r"depth-(snap|update)\.csv$",
+        _by_role({"snapshot_path": r"depth-snap", "update_path": r"depth-update"}, required=2),
+    ),
+    "ccxt-json": FormatSpec(
+        "ccxt trade lists as JSON (.json/.json.gz) with raw Binance aggTrades in `info`",
+        "binance:read_ccxt_trades_json",
+        r"\.json(\.gz)?$",
+        _one,
+    ),
+    "binance-parquet": FormatSpec(
+        "Binance spot trades or quotes in parquet (nautilus fixture layout)",
+        "binance:read_binance_parquet",
+        r"\.parquet$",
+        _one,
+    ),
+    "tardis": FormatSpec(
+        "Tardis.dev CSV: book_snapshot_N, trades, incremental_book_L2, quotes",
+        "tardis:read_tardis",
+        r"_(book_snapshot_\d+|trades|incremental_book_L2|quotes)_.*\.csv(\.gz)?$",
+        _one,
+    ),
+    "lobster": FormatSpec(
+        "LOBSTER message and/or orderbook files (any level, with or without header)",
+        "lobster:read_lobster",
+        r"_(message|orderbook)_\d+",
+        _by_role({"message_path": r"_message_", "orderbook_path": r"_orderbook_"}),
+    ),
+    "lean-equity": FormatSpec(
+        "LEAN/AlgoSeek equity tick zips: {date}_trade.zip and/or {date}_quote.zip (NBBO, Lee-Ready signs)",
+        "lean:read_lean_equity",
+        r"^\d{8}_(trade|quote)\.zip$",
+        _by_role({"trade_path": r"_trade\.", "quote_path": r"_quote\."}),
+    ),
+    "uniswap-v2": FormatSpec(
+        "Uniswap v2 swaps CSV from The Graph (amount0In/Out, amount1In/Out, reserves at query time)",
+        "uniswap:read_uniswap_v2_swaps",
+        r"univ2|uniswap_v2",
+        _one,
+    ),
+    "uniswap-v3": FormatSpec(
+        "Uniswap v3 swaps CSV from The Graph (amount0, amount1, tick, timestamp)",
+        "uniswap:read_uniswap_v3_swaps",
+        r"univ3|uniswap_v3",
+        _one,
+    ),
+}
+
+
+def detect_format(paths: Sequence[Path]) -> str:
+    """Return the format whose file-name pattern matches every path; raise if none or several do."""
+    names = [Path(p).name for p in paths]
+    found = [name for name, spec in FORMATS.items() if all(re.search(spec.pattern, n) for n in names)]
+    if len(found) != 1:
+        raise ParameterError(
+            f"cannot detect the format of {names}: {'several match ' + str(found) if found else 'none matches'}; "
+            f"pass --format, one of {sorted(FORMATS)}"
+        )
+    return found[0]
+
+
+def read(paths: Path | str | Sequence[Path | str], format: str = "auto", **options: Any) -> dict[str, xr.Dataset]:
+    """Read files of one format into ``{"events": ..., "books": ..., ...}`` Datasets.
+
+    Parameters
+    ----------
+    paths
+        One file, or the files the format pairs (LOBSTER message + orderbook, LEAN trade + quote, consecutive
+        WebSocket captures).
+    format
+        A key of :data:`FORMATS`, or ``"auto"`` to detect it from the file names.
+    **options
+        Keyword options passed to the format's reader.
+    """
+    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    if not paths:
+        raise ParameterError("`paths` of read must name at least one file")
+    for path in paths:
+        if not path.is_file():
+            raise DataError(f"{path}: no such file")
+    name = detect_format(paths) if format == "auto" else format
+    if name not in FORMATS:
+        raise ParameterError(f"`format` must be one of {sorted(FORMATS)} or 'auto'; got {format!r}")
+    args, kwargs = FORMATS[name].bind(paths)
+    return FORMATS[name].reader()(*args, **kwargs, **options)
+
+
+def ingest(
+    paths: Path | str | Sequence[Path | str],
+    output: Path | str,
+    *,
+    format: str = "auto",
+    overwrite: bool = False,
+    **options: Any,
+) -> dict[str, Any]:
+    """Read files with :func:`read` and write them to the store ``output``; return a summary.
+
+    The store's root attributes record the format, the reader options and each source file's SHA-256.
+    """
+    from simlab.provenance import provenance
+    from simlab.store import write_store
+
+    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    name = detect_format(paths) if format == "auto" else format
+    started = time.perf_counter()
+    groups = read(paths, name, **options)
+    elapsed = time.perf_counter() - started
+    config = {"format": name, "options": options, "paths": [p.name for p in paths]}
+    write_store(groups, output, attrs=provenance(seed=None, config=config, sources=paths), overwrite=overwrite)
+    rows = {group: int(next(iter(ds.sizes.values()), 0)) for group, ds in groups.items()}
+    total = sum(rows.values())
+    return {"format": name, **{f"rows[{g}]": n for g, n in rows.items()}, "read_seconds": round(elapsed, 3),
+            "rows_per_second": round(total / elapsed) if elapsed > 0 else None}

@@ -1,0 +1,70 @@
+"""Schema validation: every rule names the row and the value."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simlab.errors import DataError, ParameterError
+from simlab.random import as_generator, spawn
+from simlab.schema import NO_PRICE, EventKind, make_bars, make_books, make_events, validate_events
+
+BASE = dict(kind=EventKind.TRADE, side=1, price_ticks=100, tick_size=0.01, lot_size=1.0, instrument="X", venue="V")
+
+
+def test_make_events_broadcasts_and_types():
+    events = make_events(ts_ns=np.arange(3), qty_lots=[1, 2, 3], **BASE)
+    assert events["kind"].dtype == np.int8 and events["agent_id"].dtype == np.int32
+    assert events["order_id"].values.tolist() == [-1, -1, -1]
+    assert events.attrs["schema_version"] == "1.0"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (dict(ts_ns=[3, 2, 4]), r"row 1: ts_ns must not decrease; found 2"),
+        (dict(qty_lots=[1, -1, 1]), r"row 1: qty_lots must be >= 0"),
+        (dict(side=[1, 2, 1]), r"row 1: side must be -1, 0 or \+1"),
+        (dict(kind=[5, 5, 99]), r"row 2: kind must be one of"),
+        (dict(price_ticks=[1.0, 1.5, 2.0]), r"price_ticks must hold whole numbers"),
+        (dict(price_ticks=[1.0, np.nan, 2.0]), r"price_ticks must be finite; row 1 holds \[nan\]"),
+        (dict(tick_size=-1.0), r"attribute 'tick_size' must be a finite number > 0; got -1.0"),
+    ],
+)
+def test_bad_events_name_the_row(change, message):
+    args = {**BASE, "ts_ns": [1, 2, 3], "qty_lots": [1, 1, 1], **change}
+    with pytest.raises(DataError, match=message):
+        make_events(**args)
+
+
+def test_validate_events_needs_the_fields():
+    events = make_events(ts_ns=[1], qty_lots=[1], **BASE).drop_vars("side")
+    with pytest.raises(DataError, match="lack the variable 'side'"):
+        validate_events(events)
+
+
+def test_books_validation():
+    ok = dict(ts_ns=[1], bid_price=[[99, NO_PRICE]], bid_qty=[[5, 0]], ask_price=[[100, 101]], ask_qty=[[1, 2]])
+    books = make_books(**ok)
+    assert books.sizes == {"time": 1, "level": 2} and books["level"].values.tolist() == [1, 2]
+    with pytest.raises(DataError, match="must not be crossed"):
+        make_books(**{**ok, "bid_price": [[100, 99]], "bid_qty": [[5, 1]]})
+    with pytest.raises(DataError, match="empty bid level must carry NO_PRICE"):
+        make_books(**{**ok, "bid_price": [[99, 98]]})
+    with pytest.raises(DataError, match="ask levels must be strictly ordered"):
+        make_books(**{**ok, "ask_price": [[101, 100]]})
+    assert make_books(**{**ok, "bid_price": [[100, 99]], "bid_qty": [[5, 1]]}, allow_crossed=True).sizes["time"] == 1
+
+
+def test_bars_are_indexed_by_bin_end():
+    bars = make_bars(np.array([10, 20]), {"count": np.array([1, 2])})
+    assert bars["ts_ns"].values.tolist() == [10, 20] and bars["count"].dims == ("time",)
+
+
+def test_seeds_are_explicit_and_split():
+    assert as_generator(3).integers(1 << 30) == np.random.default_rng(3).integers(1 << 30)
+    first = [g.integers(1 << 30) for g in spawn(11, 3)]
+    assert first == [g.integers(1 << 30) for g in spawn(11, 3)] and len(set(first)) == 3
+    for bad in (None, -1, 1.5, True):
+        with pytest.raises(ParameterError):
+            as_generator(bad)
