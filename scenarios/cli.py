@@ -12,8 +12,11 @@ from rich.table import Table
 
 from simlab.errors import SimlabError
 
-app = typer.Typer(help="simlab: synthetic market simulator and stress-testing lab.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="simlab: synthetic market simulator and stress-testing lab.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 console = Console()
 
 
@@ -56,7 +59,9 @@ def ingest(
 @app.command()
 def features(
     store: Annotated[Path, typer.Argument(help="A store written by `simlab ingest`.")],
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Bars store (default STORE + .bars.zarr).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Bars store (default STORE + .bars.zarr).")
+    ] = None,
     bin: Annotated[str, typer.Option("--bin", help="Bar length, e.g. 1s, 100ms, 1min.")] = "1s",
     threshold: Annotated[float, typer.Option(help="OFI signal threshold.")] = 0.1,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing bars store.")] = False,

@@ -38,8 +38,10 @@ def describe_store(store: Path) -> dict[str, Any]:
     description: dict[str, Any] = {"store": str(store), "groups": {}}
     for group in groups:
         dataset = open_store(store, group)
-        attrs = {k: (v if len(json.dumps(v, default=str)) < 300 else f"<{len(str(v))} chars>")
-                 for k, v in dataset.attrs.items()}
+        attrs = {
+            k: (v if len(json.dumps(v, default=str)) < 300 else f"<{len(str(v))} chars>")
+            for k, v in dataset.attrs.items()
+        }
         description["groups"][group or "/"] = {
             "sizes": dict(dataset.sizes),
             "variables": {name: str(var.dtype) for name, var in dataset.variables.items()},

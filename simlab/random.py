@@ -20,9 +20,7 @@ def as_generator(rng: RandomLike) -> np.random.Generator:
         return np.random.default_rng(rng)
     if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0:
         return np.random.default_rng(int(rng))
-    raise ParameterError(
-        f"`rng` must be a non-negative int seed, a numpy SeedSequence or Generator; got {rng!r}"
-    )
+    raise ParameterError(f"`rng` must be a non-negative int seed, a numpy SeedSequence or Generator; got {rng!r}")
 
 
 def spawn(seed: int | np.random.SeedSequence, n: int) -> list[np.random.Generator]:

@@ -182,7 +182,12 @@ def validate_books(books: xr.Dataset, *, source: str = "books", allow_crossed: b
         step = np.diff(price, axis=1) if price.shape[1] > 1 else np.zeros((price.shape[0], 0), np.int64)
         both = (qty[:, 1:] > 0) & (qty[:, :-1] > 0)
         wrong = (step >= 0) if side == "bid" else (step <= 0)
-        _first_bad((wrong & both).any(axis=1), source, f"{side} levels must be strictly ordered from the touch", price)
+        _first_bad(
+            (wrong & both).any(axis=1),
+            source,
+            f"{side} levels must be strictly ordered from the touch",
+            price,
+        )
     if not allow_crossed:
         touch = (books["bid_qty"].values[:, 0] > 0) & (books["ask_qty"].values[:, 0] > 0)
         crossed = touch & (books["bid_price"].values[:, 0] >= books["ask_price"].values[:, 0])
@@ -210,7 +215,9 @@ def _cast(values: np.ndarray, dtype: np.dtype, name: str, n: int | None, source:
         return values
     if values.dtype.kind == "f" and not np.isfinite(values).all():
         row = int(np.flatnonzero(~np.isfinite(values).reshape(values.shape[0], -1).all(axis=1))[0])
-        raise DataError(f"{source}: {name} must be finite; row {row} holds {values.reshape(values.shape[0], -1)[row].tolist()}")
+        raise DataError(
+            f"{source}: {name} must be finite; row {row} holds {values.reshape(values.shape[0], -1)[row].tolist()}"
+        )
     cast = values.astype(dtype)
     if values.dtype.kind in "fiub" and not np.array_equal(cast, values):
         bad = np.flatnonzero((cast != values).reshape(values.shape[0], -1).any(axis=1))[0]

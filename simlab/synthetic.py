@@ -61,16 +61,32 @@ def toy_market(seed: int, duration_s: float = 600.0, params: ToyMarketParams | N
     price = np.where(side > 0, bid_before + 1, bid_before)
     config = {"seed": seed, "duration_s": duration_s, **asdict(params)}
     attrs = {"toy_model": True, **provenance(seed=seed, config=config, true_params=asdict(params))}
-    events = make_events(ts_ns=ts_ns, kind=EventKind.TRADE, side=side, price_ticks=price, qty_lots=qty,
-                         tick_size=params.tick_size, lot_size=params.lot_size, instrument="TOY",
-                         venue="simlab-toy", attrs=attrs, source="toy_market")
+    events = make_events(
+        ts_ns=ts_ns,
+        kind=EventKind.TRADE,
+        side=side,
+        price_ticks=price,
+        qty_lots=qty,
+        tick_size=params.tick_size,
+        lot_size=params.lot_size,
+        instrument="TOY",
+        venue="simlab-toy",
+        attrs=attrs,
+        source="toy_market",
+    )
     grid = np.arange(0, int(duration_s * 1e9), params.book_interval_ms * 1_000_000, dtype=np.int64)
     last = np.searchsorted(ts_ns, grid, side="right") - 1
     bid = np.where(last >= 0, bid_after[np.maximum(last, 0)], params.start_bid_ticks)
     offsets = np.arange(params.levels)
     shape = (grid.shape[0], params.levels)
     depth = params.depth_lots * (1 + offsets)
-    books = make_books(ts_ns=grid, bid_price=bid[:, None] - offsets, ask_price=bid[:, None] + 1 + offsets,
-                       bid_qty=depth_rng.poisson(depth, shape) + 1, ask_qty=depth_rng.poisson(depth, shape) + 1,
-                       attrs=attrs, source="toy_market")
+    books = make_books(
+        ts_ns=grid,
+        bid_price=bid[:, None] - offsets,
+        ask_price=bid[:, None] + 1 + offsets,
+        bid_qty=depth_rng.poisson(depth, shape) + 1,
+        ask_qty=depth_rng.poisson(depth, shape) + 1,
+        attrs=attrs,
+        source="toy_market",
+    )
     return {"events": events, "books": books}

@@ -11,7 +11,15 @@ import numpy as np
 
 from simlab.errors import ParameterError
 
-_UNITS_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 10**9, "min": 60 * 10**9, "h": 3600 * 10**9, "d": 86400 * 10**9}
+_UNITS_NS = {
+    "ns": 1,
+    "us": 1_000,
+    "ms": 1_000_000,
+    "s": 10**9,
+    "min": 60 * 10**9,
+    "h": 3600 * 10**9,
+    "d": 86400 * 10**9,
+}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ns|us|ms|s|min|m|h|d)\s*$")
 
 
@@ -23,8 +31,13 @@ def parse_duration_ns(text: str | int) -> int:
         return int(text)
     match = _DURATION.match(str(text))
     if not match:
-        raise ParameterError(f"a duration must look like 250ms, 1s, 5min or 1h (units {sorted(_UNITS_NS)}); got {text!r}")
-    value, unit = float(match.group(1)), match.group(2).replace("m", "min") if match.group(2) == "m" else match.group(2)
+        raise ParameterError(
+            f"a duration must look like 250ms, 1s, 5min or 1h (units {sorted(_UNITS_NS)}); got {text!r}"
+        )
+    value, unit = (
+        float(match.group(1)),
+        match.group(2).replace("m", "min") if match.group(2) == "m" else match.group(2),
+    )
     ns = round(value * _UNITS_NS[unit])
     if ns <= 0:
         raise ParameterError(f"a duration must be > 0; got {text!r}")

@@ -78,7 +78,7 @@ FORMATS: dict[str, FormatSpec] = {
         _many,
     ),
     "binance-depth-csv": FormatSpec(
-        "Binance depth snapshot + update CSV pair (symbol,timestamp,first/last_update_id,side,update_type,price,qty,pu)",
+        "Binance depth snapshot + update CSV pair (first/last update id, side, snap/set, price, qty, pu)",
         "binance_ws:read_binance_depth_csv",
         r"depth-(snap|update)\.csv$",
         _by_role({"snapshot_path": r"depth-snap", "update_path": r"depth-update"}, required=2),
@@ -190,5 +190,9 @@ def ingest(
     write_store(groups, output, attrs=provenance(seed=None, config=config, sources=paths), overwrite=overwrite)
     rows = {group: int(next(iter(ds.sizes.values()), 0)) for group, ds in groups.items()}
     total = sum(rows.values())
-    return {"format": name, **{f"rows[{g}]": n for g, n in rows.items()}, "read_seconds": round(elapsed, 3),
-            "rows_per_second": round(total / elapsed) if elapsed > 0 else None}
+    return {
+        "format": name,
+        **{f"rows[{g}]": n for g, n in rows.items()},
+        "read_seconds": round(elapsed, 3),
+        "rows_per_second": round(total / elapsed) if elapsed > 0 else None,
+    }

@@ -391,7 +391,13 @@ def _parse_bool(buf, lo, hi, slot, r, out_i):
     if n == 1 and (buf[lo] == 49 or buf[lo] == 48):
         out_i[slot, r] = buf[lo] - 48
         return 0
-    if n == 4 and first == 116 and (buf[lo + 1] | 32) == 114 and (buf[lo + 2] | 32) == 117 and (buf[lo + 3] | 32) == 101:
+    if (
+        n == 4
+        and first == 116
+        and (buf[lo + 1] | 32) == 114
+        and (buf[lo + 2] | 32) == 117
+        and (buf[lo + 3] | 32) == 101
+    ):
         out_i[slot, r] = 1
         return 0
     if (

@@ -34,7 +34,9 @@ def _gunzip(path: Path) -> bytes:
     try:
         return gzip.decompress(path.read_bytes())
     except (EOFError, OSError, zlib.error) as exc:
-        raise DataError(f"{path}: the gzip stream is truncated or corrupt ({exc}); expected a complete .gz file") from exc
+        raise DataError(
+            f"{path}: the gzip stream is truncated or corrupt ({exc}); expected a complete .gz file"
+        ) from exc
 
 
 def _unzip(path: Path, member: str | None) -> bytes:

@@ -42,8 +42,13 @@ def test_events_round_trip(tmp_path_factory, n, chunk, seed):
 
 
 def test_groups_round_trip_and_carry_provenance(tmp_path):
-    books = make_books(ts_ns=[1, 2], bid_price=[[99, 98]] * 2, bid_qty=[[1, 2]] * 2, ask_price=[[101, 102]] * 2,
-                       ask_qty=[[3, 4]] * 2)
+    books = make_books(
+        ts_ns=[1, 2],
+        bid_price=[[99, 98]] * 2,
+        bid_qty=[[1, 2]] * 2,
+        ask_price=[[101, 102]] * 2,
+        ask_qty=[[3, 4]] * 2,
+    )
     path = write_store({"events": _events(50), "books": books}, tmp_path / "m.zarr", attrs={"seed": 7})
     assert list_groups(path) == ["books", "events"]
     assert load_store(path, "books").drop_attrs().identical(books.drop_attrs())

@@ -41,7 +41,11 @@ def _twin(text: str, columns: list[Column]) -> dict[str, list]:
 decimals = st.decimals(min_value=-(10**9), max_value=10**9, places=6, allow_nan=False, allow_infinity=False)
 floats = st.floats(min_value=-1e30, max_value=1e30, allow_nan=False).filter(lambda x: x == 0 or abs(x) > 1e-30)
 rows = st.tuples(
-    st.integers(-(2**62), 2**62), decimals, floats, st.booleans(), st.text("abcXYZ_-#", min_size=0, max_size=8)
+    st.integers(-(2**62), 2**62),
+    decimals,
+    floats,
+    st.booleans(),
+    st.text("abcXYZ_-#", min_size=0, max_size=8),
 )
 COLUMNS = [
     Column("i", "int"),
@@ -79,7 +83,11 @@ def test_header_is_detected_and_lines_are_numbered():
     [
         ("1,2\n3\n", [Column("a"), Column("b")], r"line 2: expected 2 fields; found .1 fields"),
         ("1,2\n3,4,5\n", [Column("a"), Column("b")], r"line 2: expected 2 fields; found .3 fields"),
-        ("1,nan\n", [Column("a"), Column("b", "float")], r"line 1, column 'b': expected a number; found 'nan'"),
+        (
+            "1,nan\n",
+            [Column("a"), Column("b", "float")],
+            r"line 1, column 'b': expected a number; found 'nan'",
+        ),
         ("1,\n", [Column("a"), Column("b", "float")], r"expected a number, not an empty field"),
         ("1,2.125\n", [Column("a"), Column("b", "decimal", 2)], r"at most 2 decimals"),
         ("99999999999999999999,1\n", [Column("a"), Column("b")], r"does not fit in a 64-bit integer"),
@@ -102,8 +110,12 @@ def test_optional_fields_fill_and_quotes_strip():
 
 
 def test_exponent_floats_and_decimal_trailing_zeros():
-    table = parse_csv(_buf("1.4069E+33,61800.01000000\n"), [Column("f", "float"), Column("d", "decimal", 2)],
-                      source="t.csv", header=False)
+    table = parse_csv(
+        _buf("1.4069E+33,61800.01000000\n"),
+        [Column("f", "float"), Column("d", "decimal", 2)],
+        source="t.csv",
+        header=False,
+    )
     # outside the exact fast path (|exponent| > 22) the value is within one ulp
     assert abs(table["f"][0] - 1.4069e33) <= np.spacing(1.4069e33) and table["d"][0] == 6180001
 
