@@ -60,7 +60,6 @@ def lee_ready(
     b, a = bid[safe], ask[safe]
     valid = has_quote & np.isfinite(b) & np.isfinite(a) & (b > 0) & (a > b)
     twice_mid = b + a
-    signs = np.sign(2.0 * price - twice_mid).astype(np.int8)
-    signs[~valid] = 0
+    signs = np.where(valid, np.sign(2.0 * price - twice_mid), 0).astype(np.int8)
     by_tick = tick_rule(price)
     return np.where(signs != 0, signs, by_tick).astype(np.int8)
