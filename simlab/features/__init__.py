@@ -15,7 +15,6 @@ from simlab.features.trades import (
     bin_ends,
     cumulative_volume_delta,
     large_trade_threshold,
-    positive_ns,
     rolling_trade_flow,
     select_trades,
     trade_bars,
