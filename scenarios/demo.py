@@ -126,7 +126,8 @@ def _plot(output: Path, bars: xr.Dataset, instrument: str) -> Path:
     axes[0].set_ylabel(f"{price.name}")
     axes[1].plot(minutes, bars["cvd_lots"].values, lw=0.8, color="tab:green")
     axes[1].set_ylabel("CVD (lots)")
-    axes[2].bar(minutes, bars["ofi"].values, width=1 / 60, color=np.where(bars["ofi_signal"] > 0, "g", "r"))
+    colors = np.array(["tab:red", "tab:gray", "tab:green"])[bars["ofi_signal"].values.astype(int) + 1]
+    axes[2].bar(minutes, bars["ofi"].values, width=1 / 60, color=colors)
     axes[2].set_ylabel("OFI (1 s)")
     axes[2].set_xlabel("minutes")
     fig.suptitle(f"{instrument}: order flow")

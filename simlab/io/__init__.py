@@ -140,6 +140,16 @@ def detect_format(paths: Sequence[Path]) -> str:
     return found[0]
 
 
+def _existing(paths: Path | str | Sequence[Path | str]) -> list[Path]:
+    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    if not paths:
+        raise ParameterError("`paths` must name at least one file")
+    for path in paths:
+        if not path.is_file():
+            raise DataError(f"{path}: no such file")
+    return paths
+
+
 def read(paths: Path | str | Sequence[Path | str], format: str = "auto", **options: Any) -> dict[str, xr.Dataset]:
     """Read files of one format into ``{"events": ..., "books": ..., ...}`` Datasets.
 
@@ -153,12 +163,7 @@ def read(paths: Path | str | Sequence[Path | str], format: str = "auto", **optio
     **options
         Keyword options passed to the format's reader.
     """
-    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
-    if not paths:
-        raise ParameterError("`paths` of read must name at least one file")
-    for path in paths:
-        if not path.is_file():
-            raise DataError(f"{path}: no such file")
+    paths = _existing(paths)
     name = detect_format(paths) if format == "auto" else format
     if name not in FORMATS:
         raise ParameterError(f"`format` must be one of {sorted(FORMATS)} or 'auto'; got {format!r}")
@@ -181,7 +186,7 @@ def ingest(
     from simlab.provenance import provenance
     from simlab.store import write_store
 
-    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    paths = _existing(paths)
     name = detect_format(paths) if format == "auto" else format
     started = time.perf_counter()
     groups = read(paths, name, **options)

@@ -1,0 +1,50 @@
+"""The CLI end to end: demo on the synthetic sample, info, features, and error exits."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from scenarios.cli import app
+from simlab.store import list_groups, load_store
+
+runner = CliRunner()
+
+
+def test_demo_on_the_synthetic_sample_writes_report_and_stores(tmp_path):
+    result = runner.invoke(app, ["demo", "--synthetic", "-o", str(tmp_path), "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    report = (tmp_path / "report.md").read_text()
+    assert "55/30 | +0.294 BUY" in report and "45/40 | +0.059 HOLD" in report and "60/125 | -0.351 SELL" in report
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    bars = load_store(tmp_path / "features.zarr")
+    assert metrics["Order-flow feature bars (1 s)"]["bars"] == bars.sizes["time"] == 600
+    assert bars.attrs["seed"] == 3 and (tmp_path / "order_flow.png").stat().st_size > 10_000
+    assert list_groups(tmp_path / "toy_market.zarr") == ["books", "events"]
+
+
+def test_demo_is_reproducible(tmp_path):
+    for name in ("a", "b"):
+        assert runner.invoke(app, ["demo", "--synthetic", "-o", str(tmp_path / name), "--seed", "5"]).exit_code == 0
+    first, second = (load_store(tmp_path / n / "toy_market.zarr", "events") for n in ("a", "b"))
+    assert first.identical(second)
+
+
+def test_info_and_features_on_a_store(tmp_path):
+    assert runner.invoke(app, ["demo", "--synthetic", "-o", str(tmp_path)]).exit_code == 0
+    result = runner.invoke(app, ["info", str(tmp_path / "toy_market.zarr")])
+    assert result.exit_code == 0 and '"event": ' in result.output and '"seed": 20240809' in result.output
+    out = tmp_path / "bars.zarr"
+    result = runner.invoke(app, ["features", str(tmp_path / "toy_market.zarr"), "-o", str(out), "--bin", "10s"])
+    assert result.exit_code == 0, result.output
+    assert load_store(out).sizes["time"] == 60 and load_store(out).attrs["config"].count("10000000000") == 1
+
+
+def test_errors_exit_2_with_the_sentence(tmp_path):
+    result = runner.invoke(app, ["info", str(tmp_path / "missing.zarr")])
+    assert result.exit_code == 2 and "does not exist" in result.output
+    result = runner.invoke(app, ["features", str(tmp_path / "missing.zarr"), "--bin", "soon"])
+    assert result.exit_code == 2
+    result = runner.invoke(app, ["ingest", str(tmp_path / "nothing.csv"), "-o", str(tmp_path / "x.zarr")])
+    assert result.exit_code == 2 and "no such file" in result.output
