@@ -62,6 +62,7 @@ class Table:
         self._buf = buf
         self._starts = starts
         self._offsets: dict[str, np.ndarray] = {}
+        self._rows = np.arange(starts.shape[0], dtype=np.int64)
 
     def __len__(self) -> int:
         return int(self._starts.shape[0])
@@ -76,13 +77,15 @@ class Table:
 
     def line(self, row: int) -> int:
         """Return the 1-based file line of data row ``row``."""
-        return self.first_line + int(row)
+        return self.first_line + int(self._rows[row])
 
     def text(self, row: int) -> str:
         """Return the text of data row ``row`` (without its line break)."""
         start = int(self._starts[row])
-        stop = int(self._starts[row + 1]) if row + 1 < len(self) else self._buf.shape[0]
-        return bytes(self._buf[start:stop]).decode("utf-8", "replace").rstrip("\r\n")
+        stop = start
+        while stop < self._buf.shape[0] and self._buf[stop] != 10:
+            stop += 1
+        return bytes(self._buf[start:stop]).decode("utf-8", "replace").rstrip("\r")
 
     def error(self, row: int, rule: str, column: str | None = None, found: object = None) -> DataError:
         """Build the error for data row ``row``: file, line, column, the rule broken and what was found."""
@@ -97,6 +100,37 @@ class Table:
             row = int(bad[0])
             found = self.columns[column][row] if column in self.columns else None
             raise self.error(row, rule, column, found.item() if hasattr(found, "item") else found)
+
+    def offsets(self, name: str) -> np.ndarray:
+        """Return the (start, stop) byte offsets of a ``str`` column's fields, shape (rows, 2)."""
+        return self._offsets[name]
+
+    def field(self, name: str, row: int) -> str:
+        """Return the text of one field of a ``str`` column."""
+        lo, hi = self._offsets[name][row]
+        return bytes(self._buf[lo:hi]).decode("utf-8", "replace")
+
+    def codes(self, name: str, vocabulary: Sequence[str]) -> np.ndarray:
+        """Return, per row, the index of a ``str`` column's text in ``vocabulary`` (int16, -1 when absent).
+
+        The fields are matched as bytes in a numba kernel, without decoding them.
+        """
+        words = [word.encode() for word in vocabulary]
+        vocab = np.frombuffer(b"".join(words) or b"\0", dtype=np.uint8)
+        starts = np.cumsum([0] + [len(word) for word in words]).astype(np.int64)
+        return _match_tokens(self._buf, self._offsets[name], vocab, starts)
+
+    def reorder(self, order: np.ndarray) -> None:
+        """Permute every row of the table (parsed columns and text offsets) by ``order``.
+
+        Error messages then name the file line of each row's original position.
+        """
+        for name in list(self.columns):
+            self.columns[name] = self.columns[name][order]
+        for name in list(self._offsets):
+            self._offsets[name] = self._offsets[name][order]
+        self._starts = self._starts[order]
+        self._rows = self._rows[order]
 
     def _decode(self, name: str) -> np.ndarray:
         offsets = self._offsets[name]
@@ -255,7 +289,7 @@ def _parse_kernel(buf, starts, ends, kinds, scales, optional, fills, slots, deli
             return
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _set_err(err, code, row, col, lo, hi):
     err[0] = code
     err[1] = row
@@ -264,7 +298,7 @@ def _set_err(err, code, row, col, lo, hi):
     err[4] = hi
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _parse_field(buf, lo, hi, kind, scale, optional, fill, slot, r, out_i, out_f):
     if kind == 0:
         return 0
@@ -294,7 +328,7 @@ def _parse_field(buf, lo, hi, kind, scale, optional, fill, slot, r, out_i, out_f
     return 0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _parse_decimal(buf, lo, hi, scale, allow_point, slot, r, out_i):
     negative = buf[lo] == 45
     i = lo + 1 if (buf[lo] == 45 or buf[lo] == 43) else lo
@@ -330,7 +364,7 @@ def _parse_decimal(buf, lo, hi, scale, allow_point, slot, r, out_i):
     return 0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _parse_float(buf, lo, hi, slot, r, out_f):
     negative = buf[lo] == 45
     i = lo + 1 if (buf[lo] == 45 or buf[lo] == 43) else lo
@@ -384,7 +418,7 @@ def _parse_float(buf, lo, hi, slot, r, out_f):
     return 0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _parse_bool(buf, lo, hi, slot, r, out_i):
     n = hi - lo
     first = buf[lo] | 32
@@ -411,3 +445,21 @@ def _parse_bool(buf, lo, hi, slot, r, out_i):
         out_i[slot, r] = 0
         return 0
     return _BAD_FIELD
+
+
+@numba.njit(cache=True)
+def _match_tokens(buf, offsets, vocab, starts):
+    codes = np.full(offsets.shape[0], -1, dtype=np.int16)
+    for r in range(offsets.shape[0]):
+        lo = offsets[r, 0]
+        width = offsets[r, 1] - lo
+        for v in range(starts.shape[0] - 1):
+            if starts[v + 1] - starts[v] != width:
+                continue
+            k = 0
+            while k < width and buf[lo + k] == vocab[starts[v] + k]:
+                k += 1
+            if k == width:
+                codes[r] = v
+                break
+    return codes

@@ -8,6 +8,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+from isal import igzip
 
 from simlab.errors import DataError
 
@@ -32,8 +33,8 @@ def read_bytes(path: str | Path, member: str | None = None) -> np.ndarray:
 
 def _gunzip(path: Path) -> bytes:
     try:
-        return gzip.decompress(path.read_bytes())
-    except (EOFError, OSError, zlib.error) as exc:
+        return igzip.decompress(path.read_bytes())
+    except (EOFError, OSError, zlib.error, gzip.BadGzipFile) as exc:
         raise DataError(
             f"{path}: the gzip stream is truncated or corrupt ({exc}); expected a complete .gz file"
         ) from exc

@@ -131,3 +131,16 @@ def test_twin_is_decimal_exact_where_float_is_not():
     assert table["d"][0] == 30000001
     with pytest.raises(InvalidOperation):
         Decimal("abc")
+
+
+def test_text_columns_codes_and_reorder_keep_original_lines():
+    text = "3,MARKET\n1,LIMIT\n2,MARKET\n"
+    table = parse_csv(_buf(text), [Column("t"), Column("kind", "str")], source="t.csv", header=False)
+    assert table.codes("kind", ["LIMIT", "MARKET"]).tolist() == [1, 0, 1]
+    assert table.codes("kind", ["MARKET"]).tolist() == [0, -1, 0]
+    assert table.field("kind", 1) == "LIMIT" and table.offsets("kind").shape == (3, 2)
+    table.reorder(np.argsort(table["t"], kind="stable"))
+    assert table["t"].tolist() == [1, 2, 3] and table["kind"].tolist() == ["LIMIT", "MARKET", "MARKET"]
+    assert table.line(0) == 2 and table.text(0) == "1,LIMIT"
+    with pytest.raises(DataError, match=r"t\.csv line 1, column 't': must be small; found 3"):
+        table.require(table["t"] < 3, "must be small", "t")
