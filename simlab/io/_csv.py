@@ -28,6 +28,7 @@ _EXPECTED = {
 # error codes of the kernel
 _TOO_FEW, _TOO_MANY, _BAD_FIELD, _EMPTY, _OVERFLOW, _SCALE, _QUOTE = 1, 2, 3, 4, 5, 6, 7
 _INT64_MAX = np.iinfo(np.int64).max
+_ROWS_PER_CHUNK = 4096  # rows below which a file is parsed by one thread
 
 
 @dataclass(frozen=True)
@@ -218,9 +219,11 @@ def _run(buf, starts, ends, columns, delimiter):
     n = starts.shape[0]
     out_i = np.empty((n_int, n), dtype=np.int64)
     out_f = np.empty((n_float, n), dtype=np.float64)
-    err = np.zeros(5, dtype=np.int64)
-    _parse_kernel(buf, starts, ends, kinds, scales, optional, fills, slots, delimiter, out_i, out_f, err)
-    return out_i, out_f, slots, err
+    n_chunks = max(1, min(4 * numba.get_num_threads(), n // _ROWS_PER_CHUNK))
+    errors = np.zeros((n_chunks, 5), dtype=np.int64)
+    _parse_parallel(buf, starts, ends, kinds, scales, optional, fills, slots, delimiter, out_i, out_f, errors)
+    failed = np.flatnonzero(errors[:, 0])
+    return out_i, out_f, slots, errors[failed[0]] if failed.size else errors[0]
 
 
 def _first_line_fails(buf, starts, ends, columns, delimiter) -> bool:
@@ -252,10 +255,22 @@ def _count_fields(text: str, delimiter: str) -> int:
     return text.count(delimiter) + 1 if text else 0
 
 
+@numba.njit(cache=True, parallel=True)
+def _parse_parallel(buf, starts, ends, kinds, scales, optional, fills, slots, delim, out_i, out_f, errors):
+    # rows split into contiguous chunks, one error slot each: the first failed chunk holds the earliest error
+    n_chunks = errors.shape[0]
+    n = starts.shape[0]
+    for k in numba.prange(n_chunks):
+        first, stop = k * n // n_chunks, (k + 1) * n // n_chunks
+        _parse_rows(
+            buf, starts, ends, first, stop, kinds, scales, optional, fills, slots, delim, out_i, out_f, errors[k]
+        )
+
+
 @numba.njit(cache=True)
-def _parse_kernel(buf, starts, ends, kinds, scales, optional, fills, slots, delim, out_i, out_f, err):
+def _parse_rows(buf, starts, ends, first, stop, kinds, scales, optional, fills, slots, delim, out_i, out_f, err):
     n_cols = kinds.shape[0]
-    for r in range(starts.shape[0]):
+    for r in range(first, stop):
         pos = starts[r]
         end = ends[r]
         if end > pos and buf[end - 1] == 13:
