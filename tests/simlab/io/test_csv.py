@@ -144,3 +144,13 @@ def test_text_columns_codes_and_reorder_keep_original_lines():
     assert table.line(0) == 2 and table.text(0) == "1,LIMIT"
     with pytest.raises(DataError, match=r"t\.csv line 1, column 't': must be small; found 3"):
         table.require(table["t"] < 3, "must be small", "t")
+
+
+def test_parallel_chunks_report_the_earliest_error_and_match_the_single_thread_result():
+    rows = [f"{i},{i}.5" for i in range(50_000)]
+    good = parse_csv(_buf("\n".join(rows) + "\n"), [Column("a"), Column("b", "decimal", 1)], source="big.csv")
+    assert good["a"].tolist() == list(range(50_000)) and good["b"][-1] == 499_995
+    rows[45_000] = "45000,late"
+    rows[20_000] = "20000,early"
+    with pytest.raises(DataError, match=r"big\.csv line 20001, column 'b': expected a decimal number; found 'early'"):
+        parse_csv(_buf("\n".join(rows) + "\n"), [Column("a"), Column("b", "decimal", 1)], source="big.csv")
