@@ -73,7 +73,7 @@ def run_demo(
     else:
         events, books = _synthetic_step(demo)
     bars = demo.step("Order-flow feature bars (1 s)", lambda: _features(demo, events, books))
-    figure = _plot(output, bars.pop("_bars"), events.attrs.get("instrument", "?"))
+    figure = _plot(output, bars.pop("_bars"), events.attrs.get("instrument", "?"), events.attrs["tick_size"])
     return _write_report(demo, figure, "real data from " + str(data) if use_real else "built-in synthetic sample")
 
 
@@ -113,7 +113,7 @@ def _features(demo: Demo, events: xr.Dataset, books: xr.Dataset | None) -> dict[
     return metrics
 
 
-def _plot(output: Path, bars: xr.Dataset, instrument: str) -> Path:
+def _plot(output: Path, bars: xr.Dataset, instrument: str, tick_size: float) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -122,8 +122,8 @@ def _plot(output: Path, bars: xr.Dataset, instrument: str) -> Path:
     minutes = (bars["ts_ns"].values - bars["ts_ns"].values[0]) / 6e10 if bars.sizes["time"] else []
     fig, axes = plt.subplots(3, 1, figsize=(9, 7), sharex=True)
     price = bars["mid_ticks"] if "mid_ticks" in bars else bars["vwap_ticks"]
-    axes[0].plot(minutes, price.values, lw=0.8)
-    axes[0].set_ylabel(f"{price.name}")
+    axes[0].plot(minutes, price.values * tick_size, lw=0.8)
+    axes[0].set_ylabel("mid price" if price.name == "mid_ticks" else "VWAP")
     axes[1].plot(minutes, bars["cvd_lots"].values, lw=0.8, color="tab:green")
     axes[1].set_ylabel("CVD (lots)")
     colors = np.array(["tab:red", "tab:gray", "tab:green"])[bars["ofi_signal"].values.astype(int) + 1]

@@ -1,0 +1,31 @@
+"""The demo on the real data: every step runs and its checks hold (slow: it ingests one file of each family)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from scenarios.demo import run_demo
+from simlab.store import list_groups
+from tests.conftest import shared_path
+
+
+@pytest.mark.slow
+def test_demo_on_real_data(tmp_path):
+    data = shared_path("")
+    report = run_demo(tmp_path, seed=1, data_dir=data)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    binance = metrics["Binance USD-M BTCUSDT capture: trades, depth diffs, L2 rebuild vs bookTicker"]
+    matched, equal = (int(x) for x in binance["bookTicker ids matched / equal"].split(" / "))
+    assert binance["trades"] == 21_313 and matched > 0 and equal == matched
+    lobster = metrics["LOBSTER AAPL level 10 and AMZN level 1: replay against the orderbook files"]
+    assert lobster["AAPL L10 with revealed levels: rows equal to the file"] == "999 / 999"
+    assert lobster["AMZN L1 with revealed levels: rows equal to the file"] == "57515 / 57515"
+    assert lobster["AAPL L10 messages only: determined cells equal"] == "6423 / 6423"
+    assert metrics["Binance XRP/ETH aggTrades (2.5 days): ingest"]["rows"] == 12_477
+    assert metrics["BAC equity ticks 2013-10-07: NBBO and Lee-Ready signs"]["trades"] == 88_172
+    assert metrics["Uniswap v3 USDC/WETH swaps: swap events and pool price path"]["swaps"] == 13_413
+    assert metrics["Order-flow feature bars (1 s)"]["bars"] > 300
+    assert list_groups(tmp_path / "btcusdt_usdm.zarr") == ["bbo", "books", "events"]
+    assert "![order flow](order_flow.png)" in report.read_text()
