@@ -43,6 +43,7 @@ def provenance(
     config: str | dict[str, Any] | None = None,
     true_params: dict[str, Any] | None = None,
     sources: list[str | Path] | None = None,
+    digests: bool = False,
 ) -> dict[str, Any]:
     """Build the provenance attributes of an output.
 
@@ -55,7 +56,9 @@ def provenance(
     true_params
         For synthetic data, the parameters that generated it (JSON-serialisable).
     sources
-        Input files; each is recorded by name and SHA-256.
+        Input files; each is recorded by name and size in bytes.
+    digests
+        Also record each source's SHA-256 (reads the files again; :func:`simlab.io.ingest` does it once per store).
     """
     from simlab import __version__
 
@@ -69,5 +72,9 @@ def provenance(
     if true_params is not None:
         attrs["true_params"] = json.dumps(true_params, sort_keys=True)
     if sources:
-        attrs["sources"] = json.dumps([{"name": Path(s).name, "sha256": file_sha256(s)} for s in sources])
+        described = [{"name": Path(s).name, "bytes": Path(s).stat().st_size} for s in sources]
+        if digests:
+            for entry, source in zip(described, sources, strict=True):
+                entry["sha256"] = file_sha256(source)
+        attrs["sources"] = json.dumps(described)
     return attrs

@@ -143,7 +143,8 @@ def _publish(tmp: Path, final: Path, overwrite: bool) -> None:
 def open_store(path: str | Path, group: str | None = None) -> xr.Dataset:
     """Open a store (or one of its groups) lazily, after checking that its writer finished.
 
-    Nothing is loaded until indexed. A group's Dataset carries the store's provenance attributes too.
+    Nothing is loaded until indexed. A group's Dataset carries the store's root (provenance) attributes too; they
+    take precedence over the group's own attributes of the same name.
     """
     path = Path(path)
     root_attrs = _root_attrs(path)
@@ -152,7 +153,7 @@ def open_store(path: str | Path, group: str | None = None) -> xr.Dataset:
     except Exception as exc:  # zarr raises many kinds of errors on a damaged store or a missing group
         where = f"group {group!r} of store {path}" if group else f"store {path}"
         raise StoreError(f"{where} cannot be opened (groups: {list_groups(path)}): {exc}") from exc
-    dataset.attrs = {**root_attrs, **dataset.attrs}
+    dataset.attrs = {**dataset.attrs, **root_attrs}
     dataset.attrs.pop(_COMPLETE_ATTR, None)
     return dataset
 

@@ -181,7 +181,8 @@ def ingest(
 ) -> dict[str, Any]:
     """Read files with :func:`read` and write them to the store ``output``; return a summary.
 
-    The store's root attributes record the format, the reader options and each source file's SHA-256.
+    The store's root attributes record the format, the reader options and each source file's size and SHA-256;
+    they take precedence over a group's own attributes when the store is opened.
     """
     from simlab.provenance import provenance
     from simlab.store import write_store
@@ -192,7 +193,9 @@ def ingest(
     groups = read(paths, name, **options)
     elapsed = time.perf_counter() - started
     config = {"format": name, "options": options, "paths": [p.name for p in paths]}
-    write_store(groups, output, attrs=provenance(seed=None, config=config, sources=paths), overwrite=overwrite)
+    write_store(
+        groups, output, attrs=provenance(seed=None, config=config, sources=paths, digests=True), overwrite=overwrite
+    )
     rows = {group: int(next(iter(ds.sizes.values()), 0)) for group, ds in groups.items()}
     total = sum(rows.values())
     return {

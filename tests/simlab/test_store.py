@@ -91,3 +91,24 @@ def test_incomplete_or_missing_store_is_refused(tmp_path):
     path = write_store(_events(5), tmp_path / "ok.zarr")
     with pytest.raises(StoreError, match="cannot be opened"):
         open_store(path, "nope")
+
+
+def test_ingest_records_source_digests_at_the_root(tmp_path):
+    import hashlib
+    import json
+
+    from simlab.io import ingest
+
+    source = tmp_path / "BTCUSDT-trades-2024-08-08.csv"
+    source.write_text(
+        "1,61800.10,0.001,61.8001,1723075200000,true,true\n2,61800.20,0.002,123.6004,1723075200001,false,true\n"
+    )
+    ingest(source, tmp_path / "t.zarr")
+    events = open_store(tmp_path / "t.zarr", "events")
+    (entry,) = json.loads(events.attrs["sources"])
+    assert entry == {
+        "name": source.name,
+        "bytes": source.stat().st_size,
+        "sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
+    }
+    assert json.loads(events.attrs["config"])["format"] == "binance-trades" and events.attrs["seed"] is None
