@@ -71,8 +71,11 @@ def pandas_lobster(message: Path, orderbook: Path) -> tuple[pd.DataFrame, pd.Dat
     msg["price_ticks"] = msg["price"] // 100
     book = pd.read_csv(orderbook, header=0 if header == 0 else None)
     levels = book.shape[1] // 4
-    book.columns = [f"{s}_{f}_{i}" for i in range(1, levels + 1) for s, f in
-                    (("ask", "price"), ("ask", "qty"), ("bid", "price"), ("bid", "qty"))]
+    book.columns = [
+        f"{s}_{f}_{i}"
+        for i in range(1, levels + 1)
+        for s, f in (("ask", "price"), ("ask", "qty"), ("bid", "price"), ("bid", "qty"))
+    ]
     for side in ("ask", "bid"):
         for i in range(1, levels + 1):
             empty = book[f"{side}_qty_{i}"] == 0
@@ -89,19 +92,35 @@ def pandas_trade_bars(df: pd.DataFrame, threshold: float = 0.1) -> pd.DataFrame:
     bins = (df["ts_ns"] - start) // BIN_NS
     buy = df["side"] > 0
     large = df["qty_lots"] > np.percentile(df["qty_lots"], 95)
-    frame = pd.DataFrame({
-        "bin": bins, "buy": buy, "sell": df["side"] < 0, "qty": df["qty_lots"],
-        "buy_qty": df["qty_lots"].where(buy, 0), "sell_qty": df["qty_lots"].where(df["side"] < 0, 0),
-        "pq": df["price_ticks"] * df["qty_lots"], "large": large, "large_qty": df["qty_lots"].where(large, 0),
-        "price": df["price_ticks"],
-    })
+    frame = pd.DataFrame(
+        {
+            "bin": bins,
+            "buy": buy,
+            "sell": df["side"] < 0,
+            "qty": df["qty_lots"],
+            "buy_qty": df["qty_lots"].where(buy, 0),
+            "sell_qty": df["qty_lots"].where(df["side"] < 0, 0),
+            "pq": df["price_ticks"] * df["qty_lots"],
+            "large": large,
+            "large_qty": df["qty_lots"].where(large, 0),
+            "price": df["price_ticks"],
+        }
+    )
     g = frame.groupby("bin")
-    bars = pd.DataFrame({
-        "trade_count": g.size(), "buy_count": g["buy"].sum(), "sell_count": g["sell"].sum(),
-        "volume_lots": g["qty"].sum(), "buy_volume_lots": g["buy_qty"].sum(), "sell_volume_lots": g["sell_qty"].sum(),
-        "vwap_ticks": g["pq"].sum() / g["qty"].sum(), "close_ticks": g["price"].last(),
-        "large_trade_share": g["large"].mean(), "large_volume_share": g["large_qty"].sum() / g["qty"].sum(),
-    })
+    bars = pd.DataFrame(
+        {
+            "trade_count": g.size(),
+            "buy_count": g["buy"].sum(),
+            "sell_count": g["sell"].sum(),
+            "volume_lots": g["qty"].sum(),
+            "buy_volume_lots": g["buy_qty"].sum(),
+            "sell_volume_lots": g["sell_qty"].sum(),
+            "vwap_ticks": g["pq"].sum() / g["qty"].sum(),
+            "close_ticks": g["price"].last(),
+            "large_trade_share": g["large"].mean(),
+            "large_volume_share": g["large_qty"].sum() / g["qty"].sum(),
+        }
+    )
     bars = bars.reindex(range(int(bins.iloc[-1]) + 1))
     for column in ("trade_count", "buy_count", "sell_count", "volume_lots", "buy_volume_lots", "sell_volume_lots"):
         bars[column] = bars[column].fillna(0)
@@ -132,15 +151,23 @@ def pandas_book_bars(book: pd.DataFrame, levels: int) -> pd.DataFrame:
     depth = min(levels, 5)
     bid, ask = book["bid_price_1"], book["ask_price_1"]
     qb, qa = book["bid_qty_1"], book["ask_qty_1"]
-    e = ((bid >= bid.shift()) * qb - (bid <= bid.shift()) * qb.shift()
-         - (ask <= ask.shift()) * qa + (ask >= ask.shift()) * qa.shift()).fillna(0)
-    frame = pd.DataFrame({
-        "bin": (book["ts_ns"] - book["ts_ns"].iloc[0] // BIN_NS * BIN_NS) // BIN_NS,
-        "mid_ticks": (bid + ask) / 2, "spread_ticks": ask - bid,
-        "bid_depth_lots": book[[f"bid_qty_{i}" for i in range(1, depth + 1)]].sum(axis=1),
-        "ask_depth_lots": book[[f"ask_qty_{i}" for i in range(1, depth + 1)]].sum(axis=1),
-        "imbalance_l1": (qb - qa) / (qb + qa), "cks": e,
-    })
+    e = (
+        (bid >= bid.shift()) * qb
+        - (bid <= bid.shift()) * qb.shift()
+        - (ask <= ask.shift()) * qa
+        + (ask >= ask.shift()) * qa.shift()
+    ).fillna(0)
+    frame = pd.DataFrame(
+        {
+            "bin": (book["ts_ns"] - book["ts_ns"].iloc[0] // BIN_NS * BIN_NS) // BIN_NS,
+            "mid_ticks": (bid + ask) / 2,
+            "spread_ticks": ask - bid,
+            "bid_depth_lots": book[[f"bid_qty_{i}" for i in range(1, depth + 1)]].sum(axis=1),
+            "ask_depth_lots": book[[f"ask_qty_{i}" for i in range(1, depth + 1)]].sum(axis=1),
+            "imbalance_l1": (qb - qa) / (qb + qa),
+            "cks": e,
+        }
+    )
     g = frame.groupby("bin")
     bars = g[["mid_ticks", "spread_ticks", "bid_depth_lots", "ask_depth_lots", "imbalance_l1"]].last()
     bars["cks_ofi_lots"] = g["cks"].sum()
@@ -197,8 +224,12 @@ def main() -> int:
     cases: list[tuple[str, Callable[[], tuple[int, float, float]]]] = [
         (f"binance {p.parent.name}/{p.name}", lambda p=p: bench_trades(p)) for p in sorted(ws.glob("*/*.trades.csv.gz"))
     ]
-    cases.append(("binance XRPETH aggTrades 2.5 days", lambda: bench_trades(
-        DATA / "binance_trades_xrpeth_2019-10" / "XRPETH-aggTrades-2019-10-11_to_13.csv.gz")))
+    cases.append(
+        (
+            "binance XRPETH aggTrades 2.5 days",
+            lambda: bench_trades(DATA / "binance_trades_xrpeth_2019-10" / "XRPETH-aggTrades-2019-10-11_to_13.csv.gz"),
+        )
+    )
     amzn = lob / "AMZN_2012-06-21_level1_fullday"
     aapl = lob / "AAPL_2012-06-21_level10_first1000"
     for label, folder in (("lobster AMZN L1 full day", amzn), ("lobster AAPL L10 first 999", aapl)):
@@ -210,8 +241,10 @@ def main() -> int:
         rows, ours_t, theirs_t = case()
         total_rows, total_ours, total_theirs = total_rows + rows, total_ours + ours_t, total_theirs + theirs_t
         print(f"{label:48s} {rows:9d} {rows / ours_t:14,.0f} {rows / theirs_t:14,.0f} {theirs_t / ours_t:6.1f}x")
-    print(f"{'all files':48s} {int(total_rows):9d} {total_rows / total_ours:14,.0f} "
-          f"{total_rows / total_theirs:14,.0f} {total_theirs / total_ours:6.1f}x")
+    print(
+        f"{'all files':48s} {int(total_rows):9d} {total_rows / total_ours:14,.0f} "
+        f"{total_rows / total_theirs:14,.0f} {total_theirs / total_ours:6.1f}x"
+    )
     return 0
 
 
