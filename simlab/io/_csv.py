@@ -96,9 +96,9 @@ class Table:
 
     def require(self, ok: np.ndarray, rule: str, column: str | None = None) -> None:
         """Raise :meth:`error` at the first row where ``ok`` is False."""
-        bad = np.flatnonzero(~np.asarray(ok, dtype=bool))
-        if bad.size:
-            row = int(bad[0])
+        ok = np.asarray(ok, dtype=bool)
+        if not ok.all():
+            row = int(np.argmin(ok))
             found = self.columns[column][row] if column in self.columns else None
             raise self.error(row, rule, column, found.item() if hasattr(found, "item") else found)
 
@@ -280,6 +280,19 @@ def _parse_rows(buf, starts, ends, first, stop, kinds, scales, optional, fills, 
                 _set_err(err, _TOO_FEW, r, c, pos, pos)
                 return
             lo = pos
+            kind = kinds[c]
+            if (kind == 1 or kind == 2) and lo < end and buf[lo] != 34 and buf[lo] != delim:
+                # fast path: parse the number while scanning for the delimiter (one pass over the field)
+                code, hi = _scan_number(
+                    buf, lo, end, delim, scales[c] if kind == 2 else 0, kind == 2, slots[c], r, out_i
+                )
+                if code != 0:
+                    while hi < end and buf[hi] != delim:
+                        hi += 1
+                    _set_err(err, code, r, c, lo, hi)
+                    return
+                pos = hi + 1
+                continue
             if lo < end and buf[lo] == 34:
                 hi = lo + 1
                 while hi < end and buf[hi] != 34:
@@ -302,6 +315,46 @@ def _parse_rows(buf, starts, ends, first, stop, kinds, scales, optional, fills, 
         if pos <= end:
             _set_err(err, _TOO_MANY, r, n_cols, pos, end)
             return
+
+
+@numba.njit(cache=True, inline="always")
+def _scan_number(buf, lo, end, delim, scale, allow_point, slot, r, out_i):
+    # an integer or decimal field from lo up to the delimiter; returns (code, index of the delimiter or end)
+    negative = buf[lo] == 45
+    i = lo + 1 if (buf[lo] == 45 or buf[lo] == 43) else lo
+    value = 0
+    digits = 0
+    frac = 0
+    seen_point = False
+    limit = (_INT64_MAX - 9) // 10
+    while i < end:
+        ch = buf[i]
+        if ch == delim:
+            break
+        if 48 <= ch <= 57:
+            if seen_point and frac >= scale:
+                if ch != 48:
+                    return _SCALE, i
+            else:
+                if value > limit:
+                    return _OVERFLOW, i
+                value = value * 10 + (ch - 48)
+                if seen_point:
+                    frac += 1
+            digits += 1
+        elif ch == 46 and allow_point and not seen_point:
+            seen_point = True
+        else:
+            return _BAD_FIELD, i
+        i += 1
+    if digits == 0:
+        return _BAD_FIELD, i
+    for _ in range(scale - frac):
+        if value > limit:
+            return _OVERFLOW, i
+        value *= 10
+    out_i[slot, r] = -value if negative else value
+    return 0, i
 
 
 @numba.njit(cache=True, inline="always")
