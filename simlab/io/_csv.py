@@ -398,38 +398,9 @@ def _parse_field(buf, lo, hi, kind, scale, optional, fill, slot, r, out_i, out_f
 
 @numba.njit(cache=True, inline="always")
 def _parse_decimal(buf, lo, hi, scale, allow_point, slot, r, out_i):
-    negative = buf[lo] == 45
-    i = lo + 1 if (buf[lo] == 45 or buf[lo] == 43) else lo
-    value = 0
-    digits = 0
-    frac = 0
-    seen_point = False
-    limit = (_INT64_MAX - 9) // 10
-    while i < hi:
-        ch = buf[i]
-        if ch == 46 and allow_point and not seen_point:
-            seen_point = True
-        elif 48 <= ch <= 57:
-            if seen_point and frac >= scale:
-                if ch != 48:
-                    return _SCALE
-            else:
-                if value > limit:
-                    return _OVERFLOW
-                value = value * 10 + (ch - 48)
-                frac += 1 if seen_point else 0
-            digits += 1
-        else:
-            return _BAD_FIELD
-        i += 1
-    if digits == 0:
-        return _BAD_FIELD
-    for _ in range(scale - frac):
-        if value > limit:
-            return _OVERFLOW
-        value *= 10
-    out_i[slot, r] = -value if negative else value
-    return 0
+    # the whole of [lo, hi) is the field: a delimiter of -1 never matches a byte
+    code, _ = _scan_number(buf, lo, hi, -1, scale, allow_point, slot, r, out_i)
+    return code
 
 
 @numba.njit(cache=True, inline="always")
