@@ -11,14 +11,16 @@ import numpy as np
 import xarray as xr
 
 from simlab.errors import DataError, ParameterError
+from simlab.features import _kernels
 from simlab.features.ofi import cks_ofi, order_flow_imbalance
 from simlab.features.trades import bin_ends, positive_ns
 from simlab.schema import BOOK_FIELDS, make_bars
 
 
 def _checked(books: xr.Dataset, owner: str) -> xr.Dataset:
+    variables = books.variables
     for name in BOOK_FIELDS:
-        if name not in books or books[name].dims != ("time", "level"):
+        if name not in variables or variables[name].dims != ("time", "level"):
             raise DataError(f"books: {owner} needs {name!r} over ('time', 'level'); got {list(books.data_vars)}")
     if "ts_ns" not in books.coords:
         raise DataError(f"books: {owner} needs the coordinate 'ts_ns' along 'time'")
@@ -123,19 +125,19 @@ def book_bars(
     """
     bin_ns = positive_ns(bin_ns, "bin_ns", "book_bars")
     levels = _levels(_checked(books, "book_bars"), levels, "book_bars")
-    ts = books["ts_ns"].values
     if ends is None:
-        ends = bin_ends(ts, bin_ns, start_ns=start_ns, end_ns=end_ns)
-    index = np.searchsorted(ts, ends, side="left") - 1
-    valid = index >= 0
-    names = ("mid_ticks", "spread_ticks", "bid_depth_lots", "ask_depth_lots", "imbalance_l1", "imbalance_depth")
-    if ts.size:
-        sampled = book_features(books.isel(time=np.where(valid, index, 0)), levels=levels)
-        variables = {name: np.where(valid, sampled[name].values, np.nan) for name in names}
-    else:
-        variables = {name: np.full(ends.shape, np.nan) for name in names}
-    total = np.concatenate(([0], np.cumsum(cks_ofi(books).values)))
-    first = np.searchsorted(ts, ends - bin_ns, side="left")
-    variables["cks_ofi_lots"] = total[index + 1] - total[first]
+        ends = bin_ends(books.variables["ts_ns"].values, bin_ns, start_ns=start_ns, end_ns=end_ns)
     attrs = {"bin_ns": bin_ns, "depth_levels": levels}
-    return make_bars(ends, variables, attrs)
+    return make_bars(ends, _book_bar_variables(books, bin_ns, levels, ends), attrs)
+
+
+def _book_bar_variables(books: xr.Dataset, bin_ns: int, levels: int, ends: np.ndarray) -> dict[str, np.ndarray]:
+    # the variables of book_bars, from checked books and levels (one numba pass)
+    variables = books.variables
+    arrays = (np.asarray(variables[name].values, dtype=np.int64) for name in BOOK_FIELDS)
+    ts = variables["ts_ns"].values
+    ends = np.asarray(ends, dtype=np.int64)
+    state, flow = _kernels.book_bins(ts, *arrays, ends, bin_ns, levels)
+    bars = dict(zip(_kernels.BOOK_ROWS, state, strict=True))
+    bars["cks_ofi_lots"] = flow
+    return bars

@@ -8,7 +8,8 @@ import numpy as np
 import xarray as xr
 
 from simlab.errors import DataError, ParameterError
-from simlab.schema import BOOK_FIELDS, NO_PRICE
+from simlab.features import _kernels
+from simlab.schema import BOOK_FIELDS
 
 ArrayLike = TypeVar("ArrayLike", np.ndarray, xr.DataArray)
 
@@ -34,11 +35,17 @@ def ofi_signal(ofi: ArrayLike, *, threshold: float = 0.1) -> ArrayLike:
 
     NaN (no trades) is HOLD. The result is int8 (a DataArray for a DataArray input).
     """
-    if not (np.isfinite(threshold) and threshold >= 0):
-        raise ParameterError(f"`threshold` of ofi_signal must be a finite number >= 0; got {threshold!r}")
+    checked_threshold(threshold)
     if not isinstance(ofi, xr.DataArray):
         ofi = np.asarray(ofi, dtype=np.float64)
     return (ofi > threshold).astype(np.int8) - (ofi < -threshold).astype(np.int8)
+
+
+def checked_threshold(threshold: float) -> float:
+    """Return the OFI signal ``threshold`` as a float after checking it is finite and >= 0 (raise ParameterError)."""
+    if not (np.isfinite(threshold) and threshold >= 0):
+        raise ParameterError(f"`threshold` of ofi_signal must be a finite number >= 0; got {threshold!r}")
+    return float(threshold)
 
 
 def cks_ofi(books: xr.Dataset) -> xr.DataArray:
@@ -54,14 +61,9 @@ def cks_ofi(books: xr.Dataset) -> xr.DataArray:
     xarray.DataArray
         int64 over ``time`` with the books' ``ts_ns`` coordinate.
     """
+    variables = books.variables
     for name in BOOK_FIELDS:
-        if name not in books or books[name].dims != ("time", "level"):
+        if name not in variables or variables[name].dims != ("time", "level"):
             raise DataError(f"books: cks_ofi needs {name!r} over ('time', 'level'); got {list(books.data_vars)}")
-    bid_qty, ask_qty = books["bid_qty"].values[:, 0], books["ask_qty"].values[:, 0]
-    bid = np.where(bid_qty > 0, books["bid_price"].values[:, 0], NO_PRICE)
-    ask = np.where(ask_qty > 0, books["ask_price"].values[:, 0], np.iinfo(np.int64).max)
-    e = np.zeros(bid.shape[0], dtype=np.int64)
-    up_bid, down_bid = bid[1:] >= bid[:-1], bid[1:] <= bid[:-1]
-    up_ask, down_ask = ask[1:] >= ask[:-1], ask[1:] <= ask[:-1]
-    e[1:] = up_bid * bid_qty[1:] - down_bid * bid_qty[:-1] - down_ask * ask_qty[1:] + up_ask * ask_qty[:-1]
-    return xr.DataArray(e, dims="time", coords={"ts_ns": ("time", books["ts_ns"].values)}, name="cks_ofi_lots")
+    e = _kernels.cks_increments(*(np.asarray(variables[name].values, dtype=np.int64) for name in BOOK_FIELDS))
+    return xr.DataArray(e, dims="time", coords={"ts_ns": ("time", variables["ts_ns"].values)}, name="cks_ofi_lots")

@@ -20,7 +20,7 @@ import xarray as xr
 
 from simlab.errors import DataError, ParameterError
 from simlab.features import _kernels
-from simlab.features.ofi import ofi_signal, order_flow_imbalance
+from simlab.features.ofi import checked_threshold, ofi_signal, order_flow_imbalance
 from simlab.schema import EventKind, make_bars
 
 TRADE_KINDS = (int(EventKind.TRADE), int(EventKind.TRADE_HIDDEN))
@@ -36,13 +36,27 @@ def select_trades(events: xr.Dataset) -> xr.Dataset:
     DataError
         When ``events`` lacks one of ``ts_ns``, ``kind``, ``side``, ``price_ticks``, ``qty_lots`` along ``event``.
     """
-    for name in ("kind", *_TRADE_FIELDS):
-        if name not in events or events[name].dims != ("event",):
-            raise DataError(f"events: features need the variable {name!r} along 'event'; got {list(events.data_vars)}")
-    kind = events["kind"].values
+    is_trade = _trade_mask(events)
     trades = events[list(_TRADE_FIELDS)]
+    return trades if is_trade is None else trades.isel(event=np.flatnonzero(is_trade))
+
+
+def _trade_mask(events: xr.Dataset) -> np.ndarray | None:
+    """Check the trade fields of ``events``; return the trade mask, None when every event is a trade."""
+    variables = events.variables
+    for name in ("kind", *_TRADE_FIELDS):
+        if name not in variables or variables[name].dims != ("event",):
+            raise DataError(f"events: features need the variable {name!r} along 'event'; got {list(events.data_vars)}")
+    kind = variables["kind"].values
     is_trade = (kind == TRADE_KINDS[0]) | (kind == TRADE_KINDS[1])
-    return trades if is_trade.all() else trades.isel(event=np.flatnonzero(is_trade))
+    return None if is_trade.all() else is_trade
+
+
+def _trade_arrays(events: xr.Dataset) -> list[np.ndarray]:
+    """The trades' ts_ns, side, price_ticks and qty_lots arrays (checked as select_trades does)."""
+    is_trade = _trade_mask(events)
+    arrays = [events.variables[name].values for name in _TRADE_FIELDS]
+    return arrays if is_trade is None else [values[is_trade] for values in arrays]
 
 
 def positive_ns(value: int, name: str, owner: str) -> int:
@@ -120,45 +134,47 @@ def trade_bars(
         (a look-ahead over the whole input: pass a fixed threshold for causal use).
     """
     bin_ns = positive_ns(bin_ns, "bin_ns", "trade_bars")
-    trades = select_trades(events)
-    ts, side = trades["ts_ns"].values, trades["side"].values
-    price, qty = trades["price_ticks"].values, trades["qty_lots"].values
-    ends = bin_ends(events["ts_ns"].values, bin_ns, start_ns=start_ns, end_ns=end_ns)
+    arrays = _trade_arrays(events)
+    ends = bin_ends(events.variables["ts_ns"].values, bin_ns, start_ns=start_ns, end_ns=end_ns)
+    variables, attrs = _trade_bar_variables(events, arrays, ends, bin_ns, threshold, large_lots, large_percentile)
+    return make_bars(ends, variables, attrs)
+
+
+def _trade_bar_variables(events, arrays, ends, bin_ns, threshold, large_lots, large_percentile=95.0):
+    # the variables and attributes of trade_bars on the grid `ends` from the trades' arrays (see _trade_arrays)
+    ts, side, price, qty = arrays
     large = large_trade_threshold(qty, large_percentile) if large_lots is None else float(large_lots)
+    attrs = {key: events.attrs[key] for key in _KEPT_ATTRS if key in events.attrs}
+    attrs.update(bin_ns=bin_ns, ofi_threshold=float(threshold), large_trade_lots=large)
+    threshold = checked_threshold(threshold)
     origin = int(ends[0]) - bin_ns if ends.size else 0
     limit = np.inf if np.isnan(large) else large
     counts, volumes, prices = _kernels.bin_trades(ts, side, price, qty, origin, bin_ns, ends.size, limit)
-    attrs = {key: events.attrs[key] for key in _KEPT_ATTRS if key in events.attrs}
-    attrs.update(bin_ns=bin_ns, ofi_threshold=float(threshold), large_trade_lots=large)
-    return make_bars(ends, _bar_variables(counts, volumes, prices, threshold), attrs)
+    ints, floats, signal = _kernels.trade_bar_table(counts, volumes, prices, threshold)
+    variables = dict(zip(_kernels.INT_ROWS, ints, strict=True))
+    variables.update(zip(_kernels.FLOAT_ROWS, floats, strict=True))
+    variables["ofi_signal"] = signal
+    return {name: variables[name] for name in _BAR_ORDER}, attrs
 
 
-def _bar_variables(counts, volumes, prices, threshold) -> dict[str, np.ndarray]:
-    k = _kernels
-    ofi = order_flow_imbalance(counts[:, k.BUY], counts[:, k.SELL])
-    vwap, close = prices[:, k.VWAP], prices[:, k.CLOSE]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        large_share = np.where(counts[:, k.TOTAL] > 0, counts[:, k.LARGE] / counts[:, k.TOTAL], np.nan)
-        large_volume = np.where(volumes[:, k.TOTAL] > 0, volumes[:, k.LARGE] / volumes[:, k.TOTAL], np.nan)
-        deviation = 1e4 * (close - vwap) / vwap
-    return {
-        "trade_count": counts[:, k.TOTAL],
-        "buy_count": counts[:, k.BUY],
-        "sell_count": counts[:, k.SELL],
-        "volume_lots": volumes[:, k.TOTAL],
-        "buy_volume_lots": volumes[:, k.BUY],
-        "sell_volume_lots": volumes[:, k.SELL],
-        "cvd_lots": np.cumsum(volumes[:, k.BUY] - volumes[:, k.SELL]),
-        "trade_imbalance": order_flow_imbalance(volumes[:, k.BUY], volumes[:, k.SELL]),
-        "ofi": ofi,
-        "ofi_signal": ofi_signal(ofi, threshold=threshold),
-        "vwap_ticks": vwap,
-        "twap_ticks": prices[:, k.TWAP],
-        "close_ticks": close,
-        "vwap_deviation_bps": deviation,
-        "large_trade_share": large_share,
-        "large_volume_share": large_volume,
-    }
+_BAR_ORDER = (
+    "trade_count",
+    "buy_count",
+    "sell_count",
+    "volume_lots",
+    "buy_volume_lots",
+    "sell_volume_lots",
+    "cvd_lots",
+    "trade_imbalance",
+    "ofi",
+    "ofi_signal",
+    "vwap_ticks",
+    "twap_ticks",
+    "close_ticks",
+    "vwap_deviation_bps",
+    "large_trade_share",
+    "large_volume_share",
+)
 
 
 def rolling_trade_flow(events: xr.Dataset, *, window_ns: int, threshold: float = 0.1) -> xr.Dataset:

@@ -134,5 +134,5 @@ def _check(name: str, value: np.ndarray, ok: np.ndarray, rule: str) -> None:
     if not np.isfinite(value).all() or not ok.all():
         bad = np.argwhere(~(np.isfinite(value) & ok))[0]
         raise ParameterError(
-            f"`{name}` of HawkesParams must be finite and {rule}; {name}{list(bad)} = {value[tuple(bad)]}"
+            f"`{name}` of HawkesParams must be finite and {rule}; {name}{[int(i) for i in bad]} = {value[tuple(bad)]}"
         )

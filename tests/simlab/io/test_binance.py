@@ -22,6 +22,7 @@ from simlab.io.binance import (
 )
 from simlab.schema import NO_PRICE, EventKind, validate_books, validate_events
 from tests.conftest import shared_path
+from tests.corruption import corrupt, corruptions
 
 XRP = "binance_trades_xrpeth_2019-10/XRPETH-aggTrades-2019-10-11_to_13.csv.gz"
 XRP_JSON = "binance_trades_xrpeth_2019-10/XRP_ETH-trades_ccxt_raw.json.gz"
@@ -458,39 +459,21 @@ def test_token_kernel_matches_twin():
 # ---------------------------------------------------------------- corruption properties
 
 
-def _corrupt(data: bytes, action: str, position: int, payload: bytes) -> bytes:
-    position %= max(len(data), 1)
-    if action == "truncate":
-        return data[:position]
-    if action == "flip":
-        return data[:position] + bytes([data[position] ^ 0xFF]) + data[position + 1 :]
-    if action == "replace":
-        return data[:position] + payload + data[position + len(payload) :]
-    if action == "delete_field":
-        comma = data.find(b",", position)
-        nxt = data.find(b",", comma + 1) if comma >= 0 else -1
-        return data if nxt < 0 else data[:comma] + data[nxt:]
-    return data[:position] + payload + data[position:]  # insert text
-
-
-CORRUPTION = dict(
-    action=st.sampled_from(["truncate", "flip", "replace", "delete_field", "insert"]),
-    position=st.integers(0, 10**6),
-    payload=st.sampled_from([b"abc", b",", b"\n", b"-", b"NaN", b".", b"9999999999999999999", b"\xff", b"true"]),
-)
-
-
 def _head(relative: str, lines: int) -> bytes:
     with gzip.open(shared_path(relative), "rb") as handle:
         return b"".join(handle.readline() for _ in range(lines))
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(**CORRUPTION, source=st.sampled_from([XRP, f"{HFT}/usdm/btcusdt_20230405.trades.csv.gz"]))
-def test_corrupted_trade_csv_parses_or_raises_data_error(tmp_path, action, position, payload, source):
-    data = _corrupt(_head(source, 120), action, position, payload)
+@given(
+    corruption=corruptions,
+    source=st.sampled_from([XRP, f"{HFT}/usdm/btcusdt_20230405.trades.csv.gz"]),
+    cut_trailer=st.booleans(),
+)
+def test_corrupted_trade_csv_parses_or_raises_data_error(tmp_path, corruption, source, cut_trailer):
+    data = gzip.compress(corrupt(_head(source, 120), *corruption))
     path = tmp_path / ("XRPETH-aggTrades.csv.gz" if source == XRP else "x.trades.csv.gz")
-    path.write_bytes(gzip.compress(data) if action != "flip" or position % 3 else gzip.compress(data)[:-4])
+    path.write_bytes(data[:-4] if cut_trailer and corruption[0] == "flip" else data)  # flips also lose the gz trailer
     try:
         events = read_binance_trades(path)["events"]
     except SimlabError:
@@ -500,22 +483,17 @@ def test_corrupted_trade_csv_parses_or_raises_data_error(tmp_path, action, posit
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(**CORRUPTION)
-def test_corrupted_ccxt_json_parses_or_raises_data_error(tmp_path, action, position, payload):
+@given(corruption=corruptions)
+def test_corrupted_ccxt_json_parses_or_raises_data_error(tmp_path, corruption):
     with gzip.open(shared_path(XRP_JSON), "rb") as handle:
         data = handle.read(6000)
     data = data[: data.rfind(b"}, {") + 1] + b"]"
     path = tmp_path / "c.json"
-    path.write_bytes(_corrupt(data, action, position, payload))
+    path.write_bytes(corrupt(data, *corruption))
     try:
         validate_events(read_ccxt_trades_json(path)["events"])
     except SimlabError:
         pass
-
-
-def test_corrupt_helper_is_exercised():
-    assert _corrupt(b"a,b,c", "delete_field", 0, b"") == b"a,c"
-    assert _corrupt(b"abc", "insert", 1, b"X") == b"aXbc"
 
 
 def test_hftbacktest_sort_keeps_text_columns_aligned(tmp_path):

@@ -16,6 +16,7 @@ from simlab.errors import DataError, SimlabError
 from simlab.io.binance_ws import check_bbo, read_binance_depth_csv, read_binance_ws
 from simlab.schema import EventKind, validate_events
 from tests.conftest import shared_path
+from tests.corruption import corrupt, corruptions
 
 FOLDER = "binance_ws_l2_trades_hftbacktest"
 # window -> (files, (depth, bookTicker, trade) messages, tick, lot, check_bbo stats)
@@ -242,26 +243,12 @@ def _small() -> bytes:
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    how=st.sampled_from(["truncate", "flip", "replace", "delete", "insert"]),
-    where=st.floats(0, 1, exclude_max=True),
-    width=st.integers(1, 40),
-    text=st.sampled_from([b"abc", b",", b'"', b"]", b"-1", b"\n", b" ", b"1e5", b"null"]),
-)
+@given(corruption=corruptions, mask=st.sampled_from([0x20, 0xFF]))
 def test_corrupted_capture_parses_or_raises_data_error(
-    tmp_path: Path, how: str, where: float, width: int, text: bytes
+    tmp_path: Path, corruption: tuple[str, float, bytes], mask: int
 ) -> None:
-    data = _small()
-    at = int(where * len(data))
-    corrupted = {
-        "truncate": data[:at],
-        "flip": data[:at] + bytes([data[at] ^ 0x20]) + data[at + 1 :],
-        "replace": data[:at] + text + data[at + len(text) :],
-        "delete": data[:at] + data[at + width :],
-        "insert": data[:at] + text + data[at:],
-    }[how]
     path = tmp_path / "btcusdt_20240718"
-    path.write_bytes(corrupted)
+    path.write_bytes(corrupt(_small(), *corruption, mask=mask))  # 0x20 swaps a key's case ("b" / "B") or a digit
     try:
         result = read_binance_ws(path)
     except SimlabError:

@@ -15,6 +15,7 @@ from simlab.io._nbbo import carry_kernel, nbbo_kernel
 from simlab.io.lean import read_lean_equity
 from simlab.schema import NO_PRICE, EventKind
 from tests.conftest import shared_path
+from tests.corruption import corrupt, corruptions
 
 FOLDER = "equity_ticks_lean_algoseek_2013-10"
 DAYS = ("20131007", "20131008", "20131009", "20131010", "20131011")
@@ -274,30 +275,11 @@ def real_heads():
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    kind=st.sampled_from(["trade", "quote"]),
-    action=st.sampled_from(["truncate", "flip", "replace", "delete_field", "insert_text"]),
-    position=st.floats(0, 1, exclude_max=True),
-    junk=st.binary(min_size=1, max_size=4),
-)
-def test_corrupted_real_files_parse_or_raise_data_error(tmp_path, real_heads, kind, action, position, junk):
-    data = bytearray(real_heads[kind])
-    at = int(position * len(data))
-    if action == "truncate":
-        data = data[:at]
-    elif action == "flip":
-        data[at] ^= 0xFF
-    elif action == "replace":
-        data[at : at + len(junk)] = junk
-    elif action == "delete_field":
-        comma = data.find(b",", at)
-        end = data.find(b",", comma + 1) if comma >= 0 else -1
-        data = data[:comma] + data[end:] if end > comma >= 0 else data
-    else:
-        data[at:at] = b"abc"
+@given(kind=st.sampled_from(["trade", "quote"]), corruption=corruptions)
+def test_corrupted_real_files_parse_or_raise_data_error(tmp_path, real_heads, kind, corruption):
     path = tmp_path / f"20131008_{kind}.zip"
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr(f"20131008_bac_{kind}.csv", bytes(data))
+        archive.writestr(f"20131008_bac_{kind}.csv", corrupt(real_heads[kind], *corruption))
     try:
         result = read_lean_equity(**{f"{kind}_path": path}, ticker="BAC")
     except SimlabError:

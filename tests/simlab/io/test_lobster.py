@@ -16,6 +16,7 @@ from simlab.errors import DataError, SimlabError
 from simlab.io.lobster import compare_books, parse_lobster_name, read_lobster, replay_lobster
 from simlab.schema import NO_PRICE, EventKind, validate_books, validate_events
 from tests.conftest import shared_path
+from tests.corruption import corrupt, corruptions
 
 L10 = "lobster_samples/AAPL_2012-06-21_level10_first1000/AAPL_2012-06-21_34200000_57600000_{}_10_first998.csv"
 AMZN = "lobster_samples/AMZN_2012-06-21_level1_fullday/AMZN_2012-06-21_34200000_57600000_{}_1.csv"
@@ -329,32 +330,12 @@ def test_sort_and_halts_and_dates(tmp_path):
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    op=st.sampled_from(["truncate", "flip", "replace", "delete_field", "insert_text"]),
-    where=st.floats(0, 1, exclude_max=True),
-    byte=st.integers(0, 255),
-    text=st.sampled_from(["abc", ",", "\n", "-", ".", "1e5", "nan", "99999999999999999999", " "]),
-)
-def test_corrupted_level10_messages(op, where, byte, text):
+@given(corruption=corruptions, bit=st.integers(0, 7))
+def test_corrupted_level10_messages(corruption, bit):
     message, book = _pair(L10)
-    raw = bytearray(message.read_bytes())
-    pos = int(where * len(raw))
-    if op == "truncate":
-        raw = raw[:pos]
-    elif op == "flip":
-        raw[pos] ^= 1 << (byte % 8)
-    elif op == "replace":
-        raw[pos] = byte
-    elif op == "delete_field":
-        start = raw.rfind(b",", 0, pos + 1)
-        end = raw.find(b",", start + 1)
-        if start >= 0 and end > 0:
-            del raw[start:end]
-    else:
-        raw[pos:pos] = text.encode()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / message.name
-        path.write_bytes(bytes(raw))
+        path.write_bytes(corrupt(message.read_bytes(), *corruption, mask=1 << bit))  # one bit: a digit stays a digit
         try:
             data = read_lobster(path, book)
             validate_events(data["events"])

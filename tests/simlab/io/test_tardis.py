@@ -15,6 +15,7 @@ from simlab.io._csv import Column, parse_csv
 from simlab.io.tardis import _parse_ids, read_tardis
 from simlab.schema import NO_PRICE, EventKind, validate_books, validate_events
 from tests.conftest import shared_path
+from tests.corruption import corrupt, corruptions
 
 NAUTILUS = "crypto_format_fixtures_nautilus"
 FILES = {
@@ -231,25 +232,10 @@ def test_id_kernel_matches_twin():
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    key=st.sampled_from(sorted(FILES)),
-    action=st.sampled_from(["truncate", "flip", "replace", "insert"]),
-    position=st.integers(0, 10**5),
-    payload=st.sampled_from([b"abc", b",", b"\n", b"-", b".", b"true", b"99999999999999999999", b"\xff", b"bid"]),
-)
-def test_corrupted_tardis_parses_or_raises_data_error(tmp_path, key, action, position, payload):
-    data = _fixture(key).read_bytes()
-    position %= len(data)
-    if action == "truncate":
-        data = data[:position]
-    elif action == "flip":
-        data = data[:position] + bytes([data[position] ^ 0x5A]) + data[position + 1 :]
-    elif action == "replace":
-        data = data[:position] + payload + data[position + len(payload) :]
-    else:
-        data = data[:position] + payload + data[position:]
+@given(key=st.sampled_from(sorted(FILES)), corruption=corruptions)
+def test_corrupted_tardis_parses_or_raises_data_error(tmp_path, key, corruption):
     path = tmp_path / "c.csv"
-    path.write_bytes(data)
+    path.write_bytes(corrupt(_fixture(key).read_bytes(), *corruption))
     try:
         result = read_tardis(path)
     except SimlabError:

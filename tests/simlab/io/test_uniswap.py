@@ -14,6 +14,7 @@ from simlab.errors import DataError, ParameterError, SimlabError
 from simlab.io.uniswap import read_uniswap_v2_swaps, read_uniswap_v3_swaps
 from simlab.schema import EventKind
 from tests.conftest import shared_path
+from tests.corruption import corrupt, corruptions
 
 V3 = "uniswap_v3_usdc_weth_swaps_2021-08_credmark/univ3_usdc_weth_swaps_2021-08-10_to_09-05.csv.gz"
 V2 = "uniswap_v2_uni_weth_swaps_2021-06/univ2_uni_weth_swaps_2021-06-14_to_06-22.csv.gz"
@@ -183,29 +184,10 @@ def heads():
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    which=st.sampled_from(["v2", "v3"]),
-    action=st.sampled_from(["truncate", "flip", "replace", "delete_field", "insert_text"]),
-    position=st.floats(0, 1, exclude_max=True),
-    junk=st.binary(min_size=1, max_size=4),
-)
-def test_corrupted_real_files_parse_or_raise_data_error(tmp_path, heads, which, action, position, junk):
-    data = bytearray(heads[which])
-    at = int(position * len(data))
-    if action == "truncate":
-        data = data[:at]
-    elif action == "flip":
-        data[at] ^= 0xFF
-    elif action == "replace":
-        data[at : at + len(junk)] = junk
-    elif action == "delete_field":
-        comma = data.find(b",", at)
-        end = data.find(b",", comma + 1) if comma >= 0 else -1
-        data = data[:comma] + data[end:] if end > comma >= 0 else data
-    else:
-        data[at:at] = b"abc"
+@given(which=st.sampled_from(["v2", "v3"]), corruption=corruptions)
+def test_corrupted_real_files_parse_or_raise_data_error(tmp_path, heads, which, corruption):
     path = tmp_path / f"{which}.csv"
-    path.write_bytes(bytes(data))
+    path.write_bytes(corrupt(heads[which], *corruption))
     reader = read_uniswap_v2_swaps if which == "v2" else read_uniswap_v3_swaps
     try:
         result = reader(path)
