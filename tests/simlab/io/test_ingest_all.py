@@ -17,6 +17,7 @@ WS = "binance_ws_l2_trades_hftbacktest"
 LOB = "lobster_samples"
 LEAN = "equity_ticks_lean_algoseek_2013-10"
 NAUTILUS = "crypto_format_fixtures_nautilus"
+BOOKED = ["bbo", "books", "events"]  # a capture with a REST snapshot: events, rebuilt books and bookTicker
 # (files of one ingest command, detected format, reader options, expected groups)
 CASES = [
     (["binance_trades_xrpeth_2019-10/XRPETH-aggTrades-2019-10-11_to_13.csv.gz"], "binance-trades", {}, ["events"]),
@@ -26,14 +27,13 @@ CASES = [
         ("usdm", "btcusdt_20230404"), ("usdm", "btcusdt_20230405"), ("usdm", "btcusdt_20240718"),
         ("usdm", "btcusdt_20240719"), ("usdm", "btcusdt_20240808"), ("usdm", "ethusdt_20240718"),
         ("usdm", "ethusdt_20240719"), ("usdm", "ethusdt_20240808")]],
-    ([f"{WS}/spot/btcusdt_20240808.gz"], "binance-ws", {}, ["bbo", "books", "events"]),
-    ([f"{WS}/spot/ethusdt_20240808.gz"], "binance-ws", {}, ["bbo", "books", "events"]),
-    ([f"{WS}/usdm/btcusdt_20240808.gz"], "binance-ws", {}, ["bbo", "books", "events"]),
-    ([f"{WS}/usdm/ethusdt_20240808.gz"], "binance-ws", {}, ["bbo", "books", "events"]),
-    ([f"{WS}/usdm/btcusdt_20240718.gz", f"{WS}/usdm/btcusdt_20240719.gz"], "binance-ws", {}, ["bbo", "books", "events"]),
-    ([f"{WS}/usdm/ethusdt_20240718.gz", f"{WS}/usdm/ethusdt_20240719.gz"], "binance-ws", {}, ["bbo", "books", "events"]),
-    ([f"{WS}/usdm/btcusdt_20230404.dat.gz", f"{WS}/usdm/btcusdt_20230405.dat.gz"], "binance-ws", {},
-     ["bbo", "books", "events"]),
+    ([f"{WS}/spot/btcusdt_20240808.gz"], "binance-ws", {}, BOOKED),
+    ([f"{WS}/spot/ethusdt_20240808.gz"], "binance-ws", {}, BOOKED),
+    ([f"{WS}/usdm/btcusdt_20240808.gz"], "binance-ws", {}, BOOKED),
+    ([f"{WS}/usdm/ethusdt_20240808.gz"], "binance-ws", {}, BOOKED),
+    ([f"{WS}/usdm/btcusdt_20240718.gz", f"{WS}/usdm/btcusdt_20240719.gz"], "binance-ws", {}, BOOKED),
+    ([f"{WS}/usdm/ethusdt_20240718.gz", f"{WS}/usdm/ethusdt_20240719.gz"], "binance-ws", {}, BOOKED),
+    ([f"{WS}/usdm/btcusdt_20230404.dat.gz", f"{WS}/usdm/btcusdt_20230405.dat.gz"], "binance-ws", {}, BOOKED),
     ([f"{WS}/spot/btcusdt_20230405.dat.gz"], "binance-ws", {"rebuild_book": False}, ["bbo", "events"]),
     ([f"{NAUTILUS}/btcusdt-depth-snap.csv", f"{NAUTILUS}/btcusdt-depth-update.csv"], "binance-depth-csv",
      {"rebuild_book": False}, ["events"]),
@@ -60,7 +60,8 @@ CASES = [
        ["books", "events", "quotes"]) for d in (10, 11)],
     *[([f"{LEAN}/spy/2013100{d}_trade.zip"], "lean-equity", {}, ["events"]) for d in range(7, 10)],
     *[([f"{LEAN}/spy/201310{d}_trade.zip"], "lean-equity", {}, ["events"]) for d in (10, 11)],
-    (["uniswap_v2_uni_weth_swaps_2021-06/univ2_uni_weth_swaps_2021-06-14_to_06-22.csv.gz"], "uniswap-v2", {}, ["events"]),
+    (["uniswap_v2_uni_weth_swaps_2021-06/univ2_uni_weth_swaps_2021-06-14_to_06-22.csv.gz"], "uniswap-v2", {},
+     ["events"]),
     (["uniswap_v3_usdc_weth_swaps_2021-08_credmark/univ3_usdc_weth_swaps_2021-08-10_to_09-05.csv.gz"], "uniswap-v3", {},
      ["events"]),
 ]  # fmt: skip
