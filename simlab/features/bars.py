@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from simlab.features.book import book_bars
-from simlab.features.trades import bin_ends, positive_ns, trade_bars
+from simlab.features.book import _book_bar_variables, _checked, _levels
+from simlab.features.trades import _trade_arrays, _trade_bar_variables, bin_ends, positive_ns
+from simlab.schema import make_bars
 
 
 def compute_features(
@@ -40,17 +41,17 @@ def compute_features(
         Bar length in nanoseconds.
     """
     bin_ns = positive_ns(bin_ns, "bin_ns", "compute_features")
-    stamps = [events["ts_ns"].values[[0, -1]]] if events.sizes.get("event", 0) else []
+    arrays = _trade_arrays(events)
+    event_ts = events.variables["ts_ns"].values
+    stamps = [event_ts[[0, -1]]] if event_ts.size else []
     if books is not None and books.sizes.get("time", 0):
-        stamps.append(books["ts_ns"].values[[0, -1]])
+        stamps.append(books.variables["ts_ns"].values[[0, -1]])
     span = np.concatenate(stamps) if stamps else np.zeros(0, dtype=np.int64)
     ends = bin_ends(span, bin_ns, start_ns=start_ns, end_ns=end_ns)
-    origin = int(ends[0]) - bin_ns if ends.size else 0
-    last = int(ends[-1]) if ends.size else 0
-    bars = trade_bars(events, bin_ns=bin_ns, start_ns=origin, end_ns=last, threshold=threshold, large_lots=large_lots)
+    variables, attrs = _trade_bar_variables(events, arrays, ends, bin_ns, threshold, large_lots)
     if books is not None:
         depth_levels = min(int(levels), books.sizes["level"])
-        sampled = book_bars(books, bin_ns=bin_ns, levels=depth_levels, ends=ends)
-        bars = bars.assign({name: sampled[name] for name in sampled.data_vars})
-        bars.attrs["depth_levels"] = depth_levels
-    return bars
+        depth_levels = _levels(_checked(books, "book_bars"), depth_levels, "book_bars")
+        variables.update(_book_bar_variables(books, bin_ns, depth_levels, ends))
+        attrs["depth_levels"] = depth_levels
+    return make_bars(ends, variables, attrs)

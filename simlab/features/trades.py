@@ -56,7 +56,10 @@ def _trade_arrays(events: xr.Dataset) -> list[np.ndarray]:
     """The trades' ts_ns, side, price_ticks and qty_lots arrays (checked as select_trades does)."""
     is_trade = _trade_mask(events)
     arrays = [events.variables[name].values for name in _TRADE_FIELDS]
-    return arrays if is_trade is None else [values[is_trade] for values in arrays]
+    if is_trade is None:
+        return arrays
+    rows = np.flatnonzero(is_trade)  # one scan of the mask, then fast takes
+    return [values[rows] for values in arrays]
 
 
 def positive_ns(value: int, name: str, owner: str) -> int:
@@ -149,8 +152,7 @@ def _trade_bar_variables(events, arrays, ends, bin_ns, threshold, large_lots, la
     threshold = checked_threshold(threshold)
     origin = int(ends[0]) - bin_ns if ends.size else 0
     limit = np.inf if np.isnan(large) else large
-    counts, volumes, prices = _kernels.bin_trades(ts, side, price, qty, origin, bin_ns, ends.size, limit)
-    ints, floats, signal = _kernels.trade_bar_table(counts, volumes, prices, threshold)
+    ints, floats, signal = _kernels.bin_trades(ts, side, price, qty, origin, bin_ns, ends.size, limit, threshold)
     variables = dict(zip(_kernels.INT_ROWS, ints, strict=True))
     variables.update(zip(_kernels.FLOAT_ROWS, floats, strict=True))
     variables["ofi_signal"] = signal
