@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from scenarios import hawkes_cli
+from scenarios.console import console, fail, print_summary
 from simlab.errors import SimlabError
 
 app = typer.Typer(
@@ -17,12 +18,12 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console()
-
-
-def _fail(exc: Exception) -> None:
-    console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, markup=True, highlight=False)
-    raise typer.Exit(2) from exc
+calibrate_app = typer.Typer(help="Fit models to real data.", no_args_is_help=True, pretty_exceptions_enable=False)
+simulate_app = typer.Typer(help="Simulate from fitted models.", no_args_is_help=True, pretty_exceptions_enable=False)
+app.add_typer(calibrate_app, name="calibrate")
+app.add_typer(simulate_app, name="simulate")
+calibrate_app.command("hawkes")(hawkes_cli.calibrate_hawkes)
+simulate_app.command("hawkes")(hawkes_cli.simulate_hawkes)
 
 
 def _options(pairs: list[str]) -> dict[str, object]:
@@ -52,8 +53,8 @@ def ingest(
     try:
         summary = run_ingest(paths, output, format=format, overwrite=overwrite, **_options(option))
     except SimlabError as exc:
-        _fail(exc)
-    _print_summary(f"ingested {output}", summary)
+        fail(exc)
+    print_summary(f"ingested {output}", summary)
 
 
 @app.command()
@@ -73,8 +74,8 @@ def features(
     try:
         summary = features_to_store(store, output, bin=bin, threshold=threshold, overwrite=overwrite)
     except SimlabError as exc:
-        _fail(exc)
-    _print_summary(f"features {output}", summary)
+        fail(exc)
+    print_summary(f"features {output}", summary)
 
 
 @app.command()
@@ -85,7 +86,7 @@ def info(store: Annotated[Path, typer.Argument(help="A simlab store.")]) -> None
     try:
         description = describe_store(store)
     except SimlabError as exc:
-        _fail(exc)
+        fail(exc)
     console.print_json(data=description)
 
 
@@ -115,15 +116,8 @@ def demo(
     try:
         report = run_demo(output, seed=seed, data_dir=data, synthetic=synthetic, console=console)
     except SimlabError as exc:
-        _fail(exc)
+        fail(exc)
     console.print(f"[bold green]demo done[/]: report at {report}")
-
-
-def _print_summary(title: str, summary: dict) -> None:
-    table = Table(title=title, show_header=False)
-    for key, value in summary.items():
-        table.add_row(str(key), str(value))
-    console.print(table)
 
 
 if __name__ == "__main__":
