@@ -44,24 +44,29 @@ def merge_streams(flat: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np
 
 
 @numba.njit(cache=True, nogil=True)
-def target_features(times, dims, bounds, end_times, target, decays, with_q, out_x, out_h):
-    """Fill the features of one target's events and return its compensator terms.
+def target_features(times, dims, bounds, end_times, target, decays, order, out_x, out_h, out_g):
+    """Fill the features of one target's events (and their decay derivatives) and return its compensator terms.
 
-    ``decays`` (d, K) are b_target,j,k. Row m of ``out_x`` (n_target, d K) holds ``b R`` at the m-th event of
-    ``target`` (all realizations in order); with ``with_q`` row m of ``out_h`` holds ``d(b R)/db = R - b Q``.
-    Returns ``C`` (d, K) = sum_j-events (1 - exp(-b (T - t))) and ``dC`` (d, K) = sum (T - t) exp(-b (T - t)).
+    ``decays`` (d, K) are b_target,j,k. Row m of ``out_x`` (n_target, d K) holds ``X = b R`` at the m-th event of
+    ``target`` (all realizations in order); with ``order >= 1`` row m of ``out_h`` holds ``dX/db = R - b Q``, with
+    ``order >= 2`` row m of ``out_g`` holds ``d2X/db2 = -2 Q + b S`` (``S = sum (t - t_j)^2 exp(-b (t - t_j))``).
+    Returns ``C`` (d, K) = sum_j-events (1 - exp(-b (T - t))), ``dC/db`` = sum (T - t) exp(-b (T - t)) (order
+    >= 1) and ``d2C/db2`` = -sum (T - t)^2 exp(-b (T - t)) (order 2; zeros below).
     """
     d, n_comp = decays.shape
     comp = np.zeros((d, n_comp))
     dcomp = np.zeros((d, n_comp))
+    d2comp = np.zeros((d, n_comp))
     state_a = np.zeros((d, n_comp))
     state_b = np.zeros((d, n_comp))
+    state_c = np.zeros((d, n_comp))  # sum (t_last - t_j)^2 exp(-b (t_last - t_j))
     last = np.zeros(d)
     count = np.zeros(d)
     row = 0
     for r in range(bounds.shape[0] - 1):
         state_a[:] = 0.0
         state_b[:] = 0.0
+        state_c[:] = 0.0
         last[:] = 0.0
         count[:] = 0.0
         for m in range(bounds[r], bounds[r + 1]):
@@ -75,12 +80,18 @@ def target_features(times, dims, bounds, end_times, target, decays, with_q, out_
                         e = np.exp(-b * dt)
                         rr = state_a[s, k] * e
                         out_x[row, s * n_comp + k] = b * rr
-                        if with_q:
-                            out_h[row, s * n_comp + k] = rr - b * (state_b[s, k] + dt * state_a[s, k]) * e
+                        if order >= 1:
+                            qq = (state_b[s, k] + dt * state_a[s, k]) * e
+                            out_h[row, s * n_comp + k] = rr - b * qq
+                            if order >= 2:
+                                ss = (state_c[s, k] + dt * (2.0 * state_b[s, k] + dt * state_a[s, k])) * e
+                                out_g[row, s * n_comp + k] = b * ss - 2.0 * qq
                 row += 1
             dt = t - last[j]
             for k in range(n_comp):
                 e = np.exp(-decays[j, k] * dt)
+                if order >= 2:
+                    state_c[j, k] = (state_c[j, k] + dt * (2.0 * state_b[j, k] + dt * state_a[j, k])) * e
                 state_b[j, k] = (state_b[j, k] + dt * state_a[j, k]) * e
                 state_a[j, k] = state_a[j, k] * e + 1.0
             last[j] = t
@@ -92,7 +103,9 @@ def target_features(times, dims, bounds, end_times, target, decays, with_q, out_
                 e = np.exp(-decays[s, k] * tail)
                 comp[s, k] += count[s] - state_a[s, k] * e
                 dcomp[s, k] += (state_b[s, k] + tail * state_a[s, k]) * e
-    return comp, dcomp
+                if order >= 2:
+                    d2comp[s, k] -= (state_c[s, k] + tail * (2.0 * state_b[s, k] + tail * state_a[s, k])) * e
+    return comp, dcomp, d2comp
 
 
 @numba.njit(cache=True, nogil=True)
@@ -202,7 +215,7 @@ def fit_fixed_decays(times, dims, bounds, end_times, decays, counts, theta0, low
     info = np.empty((d, 1 + p, 1 + p))
     for i in numba.prange(d):
         x = np.empty((counts[i], p))
-        comp, _ = target_features(times, dims, bounds, end_times, i, decays[i], False, x, x)
+        comp, _, _ = target_features(times, dims, bounds, end_times, i, decays[i], 0, x, x, x)
         th, ll, ok, _ = newton_target(x, comp.ravel(), total_time, theta0[i], lower[i], max_iter, tol)
         theta[i] = th
         loglik[i] = ll
@@ -256,15 +269,48 @@ def rescaled_increments(times, dims, bounds, baseline, adjacency, decays):
 
 
 @numba.njit(cache=True, nogil=True)
-def decay_gradient(x, h, dcomp, theta):
-    """Partial derivative of a target's log-likelihood in its decays: a (sum_n H_n / lambda_n - dC)."""
+def joint_derivatives(x, h, g, comp, dcomp, d2comp, total_time, theta):
+    """Gradient (1 + 2p,) and negative Hessian of a target's log-likelihood in (mu, a (p), b (p)), p = d K.
+
+    From features of order 2 (:func:`target_features`). With ``z_n = (1, X_n, a H_n)`` and ``lambda_n`` the
+    intensity: ``grad = sum z / lambda - (T, C, a dC)``, ``-Hess = sum z z^T / lambda^2`` minus the terms
+    linear in the second derivatives: ``d2l/da_c db_c = sum H_c / lambda - dC_c`` and
+    ``d2l/db_c^2 += a_c (sum G_c / lambda - d2C_c)``.
+    """
     p = x.shape[1]
-    acc = np.zeros(p)
+    q = 1 + 2 * p
+    grad = np.zeros(q)
+    info = np.zeros((q, q))
+    acc_h = np.zeros(p)
+    acc_g = np.zeros(p)
+    z = np.empty(q)
+    z[0] = 1.0
     for m in range(x.shape[0]):
         lam = theta[0]
         for c in range(p):
             lam += theta[1 + c] * x[m, c]
         inv = 1.0 / lam
+        inv2 = inv * inv
         for c in range(p):
-            acc[c] += h[m, c] * inv
-    return theta[1:] * (acc - dcomp)
+            z[1 + c] = x[m, c]
+            z[1 + p + c] = theta[1 + c] * h[m, c]
+            acc_h[c] += h[m, c] * inv
+            acc_g[c] += g[m, c] * inv
+        for u in range(q):
+            grad[u] += z[u] * inv
+            zu = z[u] * inv2
+            for v in range(u + 1):
+                info[u, v] += zu * z[v]
+    for u in range(q):
+        for v in range(u):
+            info[v, u] = info[u, v]
+    grad[0] -= total_time
+    for c in range(p):
+        a = theta[1 + c]
+        grad[1 + c] -= comp[c]
+        grad[1 + p + c] -= a * dcomp[c]
+        cross = acc_h[c] - dcomp[c]
+        info[1 + c, 1 + p + c] -= cross
+        info[1 + p + c, 1 + c] -= cross
+        info[1 + p + c, 1 + p + c] -= a * (acc_g[c] - d2comp[c])
+    return grad, info

@@ -7,34 +7,30 @@ targets are fitted independently (in parallel):
   a projected Newton method on the bounds mu_i >= tiny > 0, a_ijk >= 0 finds the unique optimum (one start suffices;
   ``n_starts`` is not used);
 * decays estimated: the profile log-likelihood ``max_{mu, a} l_i(mu, a, b)`` is maximised over ``log b`` by
-  L-BFGS-B (bounds on log b) with its exact gradient (the envelope theorem: the partial derivative in b at the inner
-  optimum), from ``n_starts`` seeded starts; the best start per target is kept.
+  Newton's method with its exact gradient and Hessian (:mod:`calibration.hawkes._decays`), ``n_starts`` seeded
+  starts screened on a prefix of the events; decays of pairs without significant excitation are tied to a default
+  and reported as not estimated (``decays_estimated_``).
 
-Standard errors come from the observed Fisher information: the analytic Hessian in (mu, a), and the analytic
-gradient differenced in b when the decays are estimated. Parameters on their bound (a_ijk = 0) get NaN.
+Standard errors come from the observed Fisher information: the analytic Hessian in (mu, a), or in (mu, a, b) when
+the decays are estimated. Parameters on their bound (a_ijk = 0) and tied decays get NaN.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize
 
+from calibration.hawkes import _decays
 from calibration.hawkes import _likelihood as lik
 from simlab.errors import DataError, ParameterError, SimlabError
 from simlab.hawkes import HawkesParams
 from simlab.random import as_generator
 
 TIE_POLICIES = ("jitter", "error")
-DECAY_RANGE = (1e-4, 1e5)  # decays searched in [1e-4, 1e5] x the mean event rate (events/s) when estimated
-DECAY_START_SPREAD = 1.5  # extra starts move each log10 decay uniformly within +-1.5 decades
-SCREEN_EVENTS = 200_000  # starts are screened on a prefix of about this many events, the best one refined on all
-SCREEN_ITER, SCREEN_FTOL = 25, 1e-6  # screening runs are short and loose (L-BFGS-B maxiter, relative ftol)
 
 
 class NonStationaryFitWarning(UserWarning):
@@ -191,7 +187,7 @@ def log_likelihood(params: HawkesParams, events: Events) -> np.ndarray:
     out = np.empty(d)
     for i in range(d):
         x = np.empty((events.counts[i], p))
-        comp, _ = lik.target_features(*_stream(events), i, np.ascontiguousarray(params.decays[i]), False, x, x)
+        comp, _, _ = lik.target_features(*_stream(events), i, np.ascontiguousarray(params.decays[i]), 0, x, x, x)
         theta = np.concatenate([[params.baseline[i]], params.adjacency[i].ravel()])
         out[i] = lik.target_loglik(x, comp.ravel(), events.total_time, theta)
     return out
@@ -209,7 +205,7 @@ class HawkesMLE:
     decays : float, array (K,), (d, d) or (d, d, K), optional
         Decays b in 1/s: the fixed decays, or the first start when ``fit_decays``. Required unless ``fit_decays``.
     fit_decays : bool
-        Estimate the decays too (profile likelihood over log b, L-BFGS-B, ``n_starts`` seeded starts).
+        Estimate the decays too (profile likelihood over log b, Newton's method, ``n_starts`` seeded starts).
     n_components : int
         K, the exponentials per kernel, when ``decays`` is None or a scalar (an array's own K wins).
     n_starts : int
@@ -220,6 +216,10 @@ class HawkesMLE:
         Width of the tie jitter, seconds (set it to the timestamp resolution, e.g. 1e-3 for ms stamps).
     max_iter, tol : int, float
         Iteration cap and tolerance (nats) of the optimisers.
+    decay_min_z : float
+        With ``fit_decays``, the decay of a pair is estimated only where its adjacency is at least this many standard
+        errors above 0; other decays (not identified) are tied to the target's mean log decay, NaN stderr, and
+        ``decays_estimated_`` is False there. 0 estimates every decay with a nonzero adjacency.
     rng : int, SeedSequence or Generator
         Seed of the tie jitter and of the extra starts.
     on_nonstationary : {"warn", "raise"}
@@ -228,7 +228,8 @@ class HawkesMLE:
     Attributes
     ----------
     baseline_ (d,), adjacency_ (d, d, K), decays_ (d, d, K), params_ (HawkesParams), stderr_ (dict name -> array),
-    loglik_ (nats), n_events_ (d,), branching_ratio_, converged_, stationary_, tie_policy_, n_ties_, end_times_.
+    loglik_ (nats), n_events_ (d,), branching_ratio_, converged_, stationary_, tie_policy_, n_ties_, end_times_,
+    decays_estimated_ (d, d, K) bool: decays fitted (False where fixed, tied or without excitation).
     """
 
     def __init__(
@@ -242,6 +243,7 @@ class HawkesMLE:
         tie_jitter_s: float = 1e-6,
         max_iter: int = 500,
         tol: float = 1e-8,
+        decay_min_z: float = 3.0,
         rng: Any = 0,
         on_nonstationary: str = "warn",
     ) -> None:
@@ -253,13 +255,14 @@ class HawkesMLE:
         self.tie_jitter_s = tie_jitter_s
         self.max_iter = max_iter
         self.tol = tol
+        self.decay_min_z = decay_min_z
         self.rng = rng
         self.on_nonstationary = on_nonstationary
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """Return the constructor's keyword arguments (scikit-learn contract)."""
         names = ("decays", "fit_decays", "n_components", "n_starts", "tie_policy", "tie_jitter_s", "max_iter", "tol")
-        return {n: getattr(self, n) for n in (*names, "rng", "on_nonstationary")}
+        return {n: getattr(self, n) for n in (*names, "decay_min_z", "rng", "on_nonstationary")}
 
     def set_params(self, **params: Any) -> HawkesMLE:
         """Set constructor arguments (scikit-learn contract); return self."""
@@ -291,15 +294,19 @@ class HawkesMLE:
             raise DataError(f"`times` of HawkesMLE.fit: dimension(s) {empty} have no events; every one needs some")
         rate = events.counts.sum() / events.total_time
         decays0 = _initial_decays(self.decays, self.fit_decays, self.n_components, d, rate)
+        theta0, lower = _start(events, decays0.shape[2])
         if self.fit_decays:
-            theta, decays, loglik, converged = _fit_with_decays(events, decays0, rate, self, rng)
+            prefix = _prefix(events, _decays.SCREEN_EVENTS)
+            settings = (self.n_starts, self.max_iter, self.tol, self.decay_min_z)
+            theta, decays, loglik, converged, infos, estimated = _decays.fit_with_decays(
+                events, decays0, rate, theta0, lower, prefix, settings, rng
+            )
         else:
-            theta0, lower = _start(events, decays0.shape[2])
             theta, loglik, converged, infos = lik.fit_fixed_decays(
                 *_stream(events), decays0, events.counts, theta0, lower, self.max_iter, self.tol
             )
-            decays = decays0
-        self._store(events, theta, decays, loglik, converged, names, None if self.fit_decays else infos)
+            decays, estimated = decays0, np.zeros(decays0.shape, bool)
+        self._store(events, theta, decays, loglik, converged, names, infos, estimated)
         return self
 
     def _check_settings(self) -> None:
@@ -313,12 +320,15 @@ class HawkesMLE:
                 raise ParameterError(f"`{name}` of HawkesMLE must be an int >= 1; got {value!r}")
         if not (np.isfinite(self.tol) and self.tol > 0):
             raise ParameterError(f"`tol` of HawkesMLE must be a finite number > 0; got {self.tol!r}")
+        if not (np.isfinite(self.decay_min_z) and self.decay_min_z >= 0):
+            raise ParameterError(f"`decay_min_z` of HawkesMLE must be a finite number >= 0; got {self.decay_min_z!r}")
 
-    def _store(self, events, theta, decays, loglik, converged, names, infos) -> None:
+    def _store(self, events, theta, decays, loglik, converged, names, infos, estimated) -> None:
         d, k = decays.shape[0], decays.shape[2]
         self.baseline_ = theta[:, 0].copy()
         self.adjacency_ = theta[:, 1:].reshape(d, d, k).copy()
         self.decays_ = np.array(decays, dtype=np.float64)
+        self.decays_estimated_ = estimated
         self.params_ = HawkesParams(self.baseline_, self.adjacency_, self.decays_, names=tuple(names or ()))
         self.loglik_ = float(np.sum(loglik))
         self.n_events_ = events.counts.copy()
@@ -328,7 +338,7 @@ class HawkesMLE:
         self.converged_ = bool(np.all(converged))
         self.branching_ratio_ = self.params_.branching_ratio
         self.stationary_ = self.branching_ratio_ < 1.0
-        self.stderr_ = _standard_errors(events, self.params_, self.fit_decays, infos)
+        self.stderr_ = _standard_errors(self.params_, self.fit_decays, infos, estimated)
         if not self.converged_:
             warnings.warn("HawkesMLE.fit did not converge within max_iter; the estimate may be off", stacklevel=3)
         if not self.stationary_:
@@ -401,39 +411,6 @@ def _start(events: Events, n_comp: int) -> tuple[np.ndarray, np.ndarray]:
     return theta0, lower
 
 
-def _fit_with_decays(events: Events, decays0: np.ndarray, rate: float, est: HawkesMLE, rng: np.random.Generator):
-    """Fit each target (two threads; the kernels release the GIL): screen the starts on a prefix, refine the best."""
-    d, _, k = decays0.shape
-    log_bounds = (np.log(DECAY_RANGE[0] * rate), np.log(DECAY_RANGE[1] * rate))
-    starts = np.repeat(np.log(decays0).reshape(1, d, d * k), est.n_starts, axis=0)
-    starts[1:] += rng.uniform(-DECAY_START_SPREAD, DECAY_START_SPREAD, starts[1:].shape) * np.log(10.0)
-    starts = np.clip(starts, *log_bounds)
-    prefix = _prefix(events, SCREEN_EVENTS)
-
-    def one(i: int) -> tuple[np.ndarray, np.ndarray, float, bool]:
-        phi = starts[0, i]
-        if est.n_starts > 1:
-            screen = _ProfileTarget(prefix, i, k, est.max_iter, est.tol)
-            screened = (_maximise(screen, s0, log_bounds, SCREEN_ITER, SCREEN_FTOL) for s0 in starts[:, i])
-            phi = min(screened, key=lambda r: r.fun).x
-        target = _ProfileTarget(events, i, k, est.max_iter, est.tol)
-        res = _maximise(target, phi, log_bounds, est.max_iter, max(est.tol * 0.1, 1e-12))
-        target(res.x)
-        return target.theta, np.exp(res.x).reshape(d, k), target.value, bool(res.success and target.ok)
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(one, range(d)))
-    theta = np.stack([r[0] for r in results])
-    decays = np.stack([r[1] for r in results])
-    return theta, decays, np.array([r[2] for r in results]), np.array([r[3] for r in results])
-
-
-def _maximise(target: _ProfileTarget, phi0: np.ndarray, log_bounds: tuple[float, float], max_iter: int, ftol: float):
-    target.reset()
-    options = {"maxiter": max_iter, "ftol": ftol, "gtol": 1e-7}
-    return minimize(target, phi0, jac=True, method="L-BFGS-B", bounds=[log_bounds] * phi0.size, options=options)
-
-
 def _prefix(events: Events, max_events: int) -> Events:
     """The first ``max_events`` / n share of every realization (for screening starts); all of it when small."""
     n = events.times.shape[0]
@@ -453,83 +430,22 @@ def _prefix(events: Events, max_events: int) -> Events:
     return Events(events.times[keep], events.dims[keep], bounds, ends, counts, events.n_ties)
 
 
-class _ProfileTarget:
-    """Negative profile log-likelihood of one target in log decays (per event), with its exact gradient."""
-
-    def __init__(self, events, i, n_comp, max_iter, tol):
-        self.events, self.i, self.k = events, i, n_comp
-        theta0, lower = _start(events, n_comp)
-        self.theta0, self.lower, self.max_iter, self.tol = theta0[i], lower[i], max_iter, tol
-        p = events.dimension * n_comp
-        self.x = np.empty((events.counts[i], p))
-        self.h = np.empty((events.counts[i], p))
-        self.reset()
-
-    def reset(self) -> None:
-        self.theta = self.theta0.copy()
-        self.ok = True
-        self.value = -np.inf
-
-    def __call__(self, phi: np.ndarray) -> tuple[float, np.ndarray]:
-        b = np.exp(phi).reshape(self.events.dimension, self.k)
-        comp, dcomp = lik.target_features(*_stream(self.events), self.i, b, True, self.x, self.h)
-        theta, value, ok, _ = lik.newton_target(
-            self.x, comp.ravel(), self.events.total_time, self.theta, self.lower, self.max_iter, self.tol
-        )
-        self.theta, self.value, self.ok = theta, value, ok
-        grad_b = lik.decay_gradient(self.x, self.h, dcomp.ravel(), theta)
-        n = self.x.shape[0]
-        return -value / n, -(grad_b * b.ravel()) / n
+def _target_derivatives(events: Events, i: int, theta: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient and negative Hessian of target i's log-likelihood in (mu, a (d K), b (d K))."""
+    x, h, g = (np.empty((events.counts[i], b.size)) for _ in range(3))
+    comps = lik.target_features(*_stream(events), i, b, 2, x, h, g)
+    return lik.joint_derivatives(x, h, g, *(c.ravel() for c in comps), events.total_time, theta)
 
 
-def _target_gradient(events: Events, i: int, theta: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Gradient of target i's log-likelihood in (mu, a (d K), b (d K))."""
-    p = b.size
-    x, h = np.empty((events.counts[i], p)), np.empty((events.counts[i], p))
-    comp, dcomp = lik.target_features(*_stream(events), i, b, True, x, h)
-    inv = 1.0 / (theta[0] + x @ theta[1:])
-    grad_mu = inv.sum() - events.total_time
-    grad_a = inv @ x - comp.ravel()
-    grad_b = theta[1:] * (inv @ h - dcomp.ravel())
-    return np.concatenate([[grad_mu], grad_a, grad_b])
-
-
-def _target_information(events: Events, params: HawkesParams, i: int, with_decays: bool) -> np.ndarray:
-    """Observed Fisher information (minus the Hessian) of target i in (mu, a) or (mu, a, b)."""
-    b = np.ascontiguousarray(params.decays[i])
-    theta = np.concatenate([[params.baseline[i]], params.adjacency[i].ravel()])
-    p = b.size
-    x = np.empty((events.counts[i], p))
-    comp, _ = lik.target_features(*_stream(events), i, b, False, x, x)
-    _, info = lik.target_derivatives(x, comp.ravel(), events.total_time, theta)
-    if not with_decays:
-        return info
-    full = np.zeros((1 + 2 * p, 1 + 2 * p))
-    full[: 1 + p, : 1 + p] = info
-    flat = b.ravel()
-    for c in range(p):
-        step = 1e-5 * flat[c]
-        up, down = flat.copy(), flat.copy()
-        up[c] += step
-        down[c] -= step
-        diff = _target_gradient(events, i, theta, up.reshape(b.shape))
-        diff -= _target_gradient(events, i, theta, down.reshape(b.shape))
-        full[:, 1 + p + c] = -diff / (2 * step)
-    full[1 + p :, : 1 + p] = full[: 1 + p, 1 + p :].T
-    full[1 + p :, 1 + p :] = 0.5 * (full[1 + p :, 1 + p :] + full[1 + p :, 1 + p :].T)
-    return full
-
-
-def _standard_errors(events: Events, params: HawkesParams, with_decays: bool, infos: Any = None) -> dict[str, Any]:
+def _standard_errors(params: HawkesParams, with_decays: bool, infos: Any, estimated: np.ndarray) -> dict[str, Any]:
     d, k = params.dimension, params.n_components
     p = d * k
     se_mu, se_a, se_b = np.full(d, np.nan), np.full((d, p), np.nan), np.full((d, p), np.nan)
     var_rho = 0.0
     drho = _spectral_radius_gradient(params.branching_matrix)
     for i in range(d):
-        info = infos[i] if infos is not None else _target_information(events, params, i, with_decays)
-        a = params.adjacency[i].ravel()
-        free = np.concatenate([[True], a > 0, a > 0] if with_decays else [[True], a > 0])
+        info, a = infos[i], params.adjacency[i].ravel()
+        free = np.concatenate([[True], a > 0, estimated[i].ravel()] if with_decays else [[True], a > 0])
         try:
             cov = np.linalg.inv(info[np.ix_(free, free)])
         except np.linalg.LinAlgError:

@@ -10,7 +10,7 @@ from scipy.optimize import minimize
 
 from calibration.hawkes import HawkesMLE, NonStationaryFitError, NonStationaryFitWarning, time_rescaling
 from calibration.hawkes import _likelihood as lik
-from calibration.hawkes.mle import _target_gradient, log_likelihood, prepare_events
+from calibration.hawkes.mle import _target_derivatives, log_likelihood, prepare_events
 from simlab.errors import DataError, ParameterError
 from simlab.hawkes import HawkesParams, simulate_hawkes
 
@@ -87,7 +87,7 @@ def test_gradient_matches_finite_differences(d, k):
     for i in range(d):
         theta = np.concatenate([[params.baseline[i]], params.adjacency[i].ravel()])
         b = np.ascontiguousarray(params.decays[i])
-        grad = _target_gradient(events, i, theta, b)
+        grad = _target_derivatives(events, i, theta, b)[0]
         x0 = np.concatenate([theta, b.ravel()])
         p = b.size
 
@@ -106,6 +106,55 @@ def test_gradient_matches_finite_differences(d, k):
             down[c] -= h
             numeric[c] = (value(up) - value(down)) / (2 * h)
         np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize(("d", "k"), [(1, 1), (2, 2), (3, 1)])
+def test_joint_hessian_matches_finite_differences_of_the_gradient(d, k):
+    params = _random_params(d, k, 11)
+    times = _split(simulate_hawkes(params, 80.0, rng=12)[0], d)
+    events = prepare_events(times, 80.0)
+    for i in range(d):
+        theta = np.concatenate([[params.baseline[i]], params.adjacency[i].ravel()])
+        b = np.ascontiguousarray(params.decays[i])
+        _, info = _target_derivatives(events, i, theta, b)
+        x0 = np.concatenate([theta, b.ravel()])
+        numeric = np.empty((x0.size, x0.size))
+        for c in range(x0.size):
+            h = 1e-6 * abs(x0[c])
+            up, down = x0.copy(), x0.copy()
+            up[c] += h
+            down[c] -= h
+            grad_up = _target_derivatives(events, i, up[: theta.size], up[theta.size :].reshape(b.shape))[0]
+            grad_down = _target_derivatives(events, i, down[: theta.size], down[theta.size :].reshape(b.shape))[0]
+            numeric[:, c] = -(grad_up - grad_down) / (2 * h)
+        np.testing.assert_allclose(info, info.T, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(info, numeric, rtol=1e-5, atol=1e-5 * np.abs(info).max())
+
+
+def test_second_moment_features_match_a_direct_sum():
+    params = _random_params(2, 2, 13)
+    times = _split(simulate_hawkes(params, 30.0, rng=14)[0], 2)
+    events = prepare_events(times, 30.0)
+    b = np.ascontiguousarray(params.decays[1])
+    x, h, g = (np.empty((events.counts[1], 4)) for _ in range(3))
+    comp, dcomp, d2comp = lik.target_features(
+        events.times, events.dims, events.bounds, events.end_times, 1, b, 2, x, h, g
+    )
+    for m, t in enumerate(times[1]):
+        for j in range(2):
+            lag = t - times[j][times[j] < t]
+            for c in range(2):
+                e = np.exp(-b[j, c] * lag)
+                col = j * 2 + c
+                assert x[m, col] == pytest.approx(b[j, c] * e.sum(), rel=1e-10, abs=1e-12)
+                assert h[m, col] == pytest.approx(e.sum() - b[j, c] * (lag * e).sum(), rel=1e-9, abs=1e-12)
+                assert g[m, col] == pytest.approx(
+                    b[j, c] * (lag**2 * e).sum() - 2 * (lag * e).sum(), rel=1e-9, abs=1e-12
+                )
+    tail = 30.0 - times[0]
+    np.testing.assert_allclose(d2comp[0], [-(tail**2 * np.exp(-b[0, c] * tail)).sum() for c in range(2)], rtol=1e-10)
+    np.testing.assert_allclose(dcomp[0], [(tail * np.exp(-b[0, c] * tail)).sum() for c in range(2)], rtol=1e-10)
+    np.testing.assert_allclose(comp[0], [(1 - np.exp(-b[0, c] * tail)).sum() for c in range(2)], rtol=1e-10)
 
 
 def test_newton_matches_scipy_on_the_twin():
