@@ -1,4 +1,14 @@
-"""Order-book building blocks shared by readers and engines.
+"""Order books: the matching engine and the book simulators built on it.
 
-``simlab.book._levels`` holds a dense price-grid L2 level book for numba kernels (see its module docstring).
+``simlab.book._levels`` holds a dense price-grid L2 level book for numba kernels (see its module docstring);
+``simlab.book._engine`` the price-time priority matching engine's state and kernels (its docstring is the contract
+for simulators and agents) and :func:`match_events` replays an order-level events Dataset through it.
+:func:`simulate_zi` runs the Santa Fe zero-intelligence model on that engine; :func:`simulate_qr` the
+queue-reactive model of Huang, Lehalle and Rosenbaum (2015) on queue sizes at the best levels.
 """
+
+from simlab.book.engine import match_events
+from simlab.book.queue_reactive import QRParams, simulate_qr
+from simlab.book.zero_intelligence import ZIParams, simulate_zi
+
+__all__ = ["QRParams", "ZIParams", "match_events", "simulate_qr", "simulate_zi"]
