@@ -16,6 +16,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Any
 
+import numba
 import numpy as np
 import xarray as xr
 
@@ -62,6 +63,9 @@ EVENT_FIELDS: dict[str, np.dtype] = {
     "order_id": np.dtype(np.int64),
     "agent_id": np.dtype(np.int32),
 }
+_KINDS = [kind.value for kind in EventKind]
+_KNOWN_KIND = np.zeros(256, dtype=np.bool_)  # indexed by the int8 kind + 128
+_KNOWN_KIND[np.array(_KINDS) + 128] = True
 BOOK_FIELDS = ("bid_price", "bid_qty", "ask_price", "ask_qty")
 REQUIRED_EVENT_ATTRS = ("tick_size", "lot_size", "instrument", "venue", "schema_version")
 
@@ -127,13 +131,12 @@ def validate_events(events: xr.Dataset, *, source: str = "events") -> xr.Dataset
         value = events.attrs[name]
         if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
             raise DataError(f"{source}: attribute {name!r} must be a finite number > 0; got {value!r}")
-    ts = events["ts_ns"].values
-    _first_bad(np.diff(ts) < 0, source, "ts_ns must not decrease", ts, offset=1)
-    kind = events["kind"].values
-    known = np.array([k.value for k in EventKind], dtype=np.int8)
-    _first_bad(~np.isin(kind, known), source, f"kind must be one of {known.tolist()}", kind)
-    _first_bad(~np.isin(events["side"].values, (-1, 0, 1)), source, "side must be -1, 0 or +1", events["side"].values)
-    _first_bad(events["qty_lots"].values < 0, source, "qty_lots must be >= 0", events["qty_lots"].values)
+    columns = [events[name].values for name in ("ts_ns", "kind", "side", "qty_lots")]
+    bad = _scan_events(*columns, _KNOWN_KIND)
+    rules = ("ts_ns must not decrease", f"kind must be one of {_KINDS}", "side must be -1, 0 or +1")
+    for rule, row, values in zip(rules + ("qty_lots must be >= 0",), bad, columns, strict=True):
+        if row >= 0:
+            _raise_at(int(row), source, rule, values)
     return events
 
 
@@ -227,6 +230,25 @@ def _cast(values: np.ndarray, dtype: np.dtype, name: str, n: int | None, source:
 
 def _first_bad(bad: np.ndarray, source: str, rule: str, values: np.ndarray, offset: int = 0) -> None:
     if bad.any():
-        row = int(np.flatnonzero(bad)[0]) + offset
-        found = values[row].tolist() if hasattr(values[row], "tolist") else values[row]
-        raise DataError(f"{source}: row {row}: {rule}; found {found!r}")
+        _raise_at(int(np.flatnonzero(bad)[0]) + offset, source, rule, values)
+
+
+def _raise_at(row: int, source: str, rule: str, values: np.ndarray) -> None:
+    found = values[row].tolist() if hasattr(values[row], "tolist") else values[row]
+    raise DataError(f"{source}: row {row}: {rule}; found {found!r}")
+
+
+@numba.njit(cache=True)
+def _scan_events(ts, kind, side, qty, known_kind):
+    # the first row breaking each rule of validate_events (-1 none): ts decreases, unknown kind, side, qty < 0
+    bad = np.full(4, -1, dtype=np.int64)
+    for i in range(ts.shape[0]):
+        if i > 0 and ts[i] < ts[i - 1] and bad[0] < 0:
+            bad[0] = i
+        if not known_kind[np.int64(kind[i]) + 128] and bad[1] < 0:
+            bad[1] = i
+        if (side[i] < -1 or side[i] > 1) and bad[2] < 0:
+            bad[2] = i
+        if qty[i] < 0 and bad[3] < 0:
+            bad[3] = i
+    return bad

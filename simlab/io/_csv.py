@@ -29,6 +29,7 @@ _EXPECTED = {
 _TOO_FEW, _TOO_MANY, _BAD_FIELD, _EMPTY, _OVERFLOW, _SCALE, _QUOTE = 1, 2, 3, 4, 5, 6, 7
 _INT64_MAX = np.iinfo(np.int64).max
 _ROWS_PER_CHUNK = 4096  # rows below which a file is parsed by one thread
+_BYTES_PER_CHUNK = 1 << 16  # bytes below which line breaks are found by one thread
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ class Table:
         self._starts = starts
         self._offsets: dict[str, np.ndarray] = {}
         self._rows = np.arange(starts.shape[0], dtype=np.int64)
+        self._ints = np.empty((0, starts.shape[0]), dtype=np.int64)  # the parsed integer rows, by slot
+        self._slots: dict[str, int] = {}
 
     def __len__(self) -> int:
         return int(self._starts.shape[0])
@@ -101,6 +104,15 @@ class Table:
             row = int(np.argmin(ok))
             found = self.columns[column][row] if column in self.columns else None
             raise self.error(row, rule, column, found.item() if hasattr(found, "item") else found)
+
+    def matrix(self, names: Sequence[str]) -> np.ndarray:
+        """Return integer columns as the rows of one (len(names), rows) array: a view when parsed side by side."""
+        first = self._slots.get(names[0], -1)
+        if first >= 0 and all(
+            self._slots.get(name) == first + k and self.columns[name].base is self._ints for k, name in enumerate(names)
+        ):
+            return self._ints[first : first + len(names)]
+        return np.stack([self.columns[name] for name in names])
 
     def offsets(self, name: str) -> np.ndarray:
         """Return the (start, stop) byte offsets of a ``str`` column's fields, shape (rows, 2)."""
@@ -141,10 +153,14 @@ class Table:
 
 def split_lines(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return the start and end offsets of every line in ``buf`` (a final empty line is dropped)."""
-    breaks = np.flatnonzero(buf == 10)
-    starts = np.concatenate(([0], breaks + 1)).astype(np.int64)
-    ends = np.concatenate((breaks, [buf.shape[0]])).astype(np.int64)
-    if starts.shape[0] and starts[-1] >= buf.shape[0]:
+    n_chunks = max(1, min(4 * numba.get_num_threads(), buf.shape[0] // _BYTES_PER_CHUNK))
+    bounds = np.arange(n_chunks + 1, dtype=np.int64) * buf.shape[0] // n_chunks
+    row0 = _count_breaks(buf, bounds)
+    n = int(row0[-1]) + 1
+    starts, ends = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    starts[0], ends[-1] = 0, buf.shape[0]
+    _fill_breaks(buf, bounds, row0, starts[1:], ends[:-1])
+    if starts[-1] >= buf.shape[0]:
         starts, ends = starts[:-1], ends[:-1]
     return starts, ends
 
@@ -191,10 +207,12 @@ def parse_csv(
     out_i, out_f, slots, err = _run(buf, starts, ends, columns, ord(delimiter))
     if err[0]:
         raise _kernel_error(table, columns, err, ord(delimiter))
+    table._ints = out_i
     for index, column in enumerate(columns):
         kind, slot = column.kind, slots[index]
         if kind in ("int", "decimal", "char"):
             table.columns[column.name] = out_i[slot]
+            table._slots[column.name] = int(slot)
         elif kind == "bool":
             table.columns[column.name] = out_i[slot].astype(np.int8 if column.optional else np.bool_)
         elif kind == "float":
@@ -502,3 +520,41 @@ def _match_tokens(buf, offsets, vocab, starts):
                 codes[r] = v
                 break
     return codes
+
+
+@numba.njit(cache=True, parallel=True)
+def _count_breaks(buf, bounds):
+    # newlines in each byte range [bounds[k], bounds[k + 1]), as a running total starting at 0
+    n_chunks = bounds.shape[0] - 1
+    counts = np.zeros(n_chunks + 1, dtype=np.int64)
+    for k in numba.prange(n_chunks):
+        part = buf[bounds[k] : bounds[k + 1]]
+        c = 0
+        for i in range(part.shape[0]):
+            c += part[i] == 10
+        counts[k + 1] = c
+    return np.cumsum(counts)
+
+
+@numba.njit(cache=True, parallel=True)
+def _fill_breaks(buf, bounds, row0, after, at):
+    # the offset of every newline (at) and of the byte after it (after), each byte range writing its own rows;
+    # eight bytes at a time are skipped when none is a newline (the zero-byte test on word ^ 0x0a0a...)
+    ones, highs = np.uint64(0x0101010101010101), np.uint64(0x8080808080808080)
+    newlines = np.uint64(0x0A0A0A0A0A0A0A0A)
+    for k in numba.prange(bounds.shape[0] - 1):
+        lo = bounds[k]
+        part = buf[lo : bounds[k + 1]]
+        words = part[: part.shape[0] // 8 * 8].view(np.uint64)
+        r = row0[k]
+        for j in range(words.shape[0]):
+            x = words[j] ^ newlines
+            if (x - ones) & ~x & highs:
+                for i in range(8 * j, 8 * j + 8):
+                    if part[i] == 10:
+                        at[r], after[r] = lo + i, lo + i + 1
+                        r += 1
+        for i in range(words.shape[0] * 8, part.shape[0]):
+            if part[i] == 10:
+                at[r], after[r] = lo + i, lo + i + 1
+                r += 1

@@ -68,3 +68,23 @@ def test_seeds_are_explicit_and_split():
     for bad in (None, -1, 1.5, True):
         with pytest.raises(ParameterError):
             as_generator(bad)
+
+
+def test_event_scan_matches_twin():
+    from simlab.schema import _KNOWN_KIND, _scan_events
+
+    rng = np.random.default_rng(7)
+    for n in (0, 1, 5, 50):
+        for _ in range(40):
+            ts = np.cumsum(rng.choice([-1, 0, 1, 2, 3, 4, 5, 6], n)).astype(np.int64)
+            kind = rng.choice(np.array([-128, 0, 1, 5, 11, 12, 127] + [3] * 20, dtype=np.int8), n)
+            side = rng.choice(np.array([-2, -1, 0, 1, 2] + [1] * 10, dtype=np.int8), n)
+            qty = rng.choice(np.array([-1] + [3] * 10, dtype=np.int64), n)
+            rules = [
+                np.concatenate(([False], np.diff(ts) < 0))[:n],
+                ~np.isin(kind, [k.value for k in EventKind]),
+                ~np.isin(side, (-1, 0, 1)),
+                qty < 0,
+            ]
+            twin = [int(np.argmax(rule)) if rule.any() else -1 for rule in rules]
+            assert _scan_events(ts, kind, side, qty, _KNOWN_KIND).tolist() == twin

@@ -154,3 +154,31 @@ def test_parallel_chunks_report_the_earliest_error_and_match_the_single_thread_r
     rows[20_000] = "20000,early"
     with pytest.raises(DataError, match=r"big\.csv line 20001, column 'b': expected a decimal number; found 'early'"):
         parse_csv(_buf("\n".join(rows) + "\n"), [Column("a"), Column("b", "decimal", 1)], source="big.csv")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=400).map(lambda raw: bytes(b if b % 5 else 10 for b in raw)), st.integers(1, 64))
+def test_split_lines_matches_twin_across_byte_ranges(raw, chunk):
+    import simlab.io._csv as module
+
+    twin_lines = raw.split(b"\n")
+    if raw.endswith(b"\n") or not raw:
+        twin_lines = twin_lines[:-1]
+    twin_starts = np.cumsum([0] + [len(line) + 1 for line in twin_lines])[:-1]
+    saved, module._BYTES_PER_CHUNK = module._BYTES_PER_CHUNK, chunk  # many ranges, unaligned eight-byte words
+    try:
+        starts, ends = module.split_lines(np.frombuffer(raw, dtype=np.uint8))
+    finally:
+        module._BYTES_PER_CHUNK = saved
+    assert starts.tolist() == twin_starts.tolist()
+    assert ends.tolist() == [int(s) + len(line) for s, line in zip(twin_starts, twin_lines, strict=True)]
+
+
+def test_matrix_is_a_view_of_side_by_side_columns_and_a_copy_after_reorder():
+    table = parse_csv(
+        _buf("1,2,x,3\n4,5,y,6\n"), [Column("a"), Column("b"), Column("s", "str"), Column("c")], source="t"
+    )
+    assert table.matrix(["a", "b"]).tolist() == [[1, 4], [2, 5]] and table.matrix(["a", "b"]).base is not None
+    assert table.matrix(["b", "c"]).tolist() == [[2, 5], [3, 6]]
+    table.reorder(np.array([1, 0]))
+    assert table.matrix(["a", "b"]).tolist() == [[4, 1], [5, 2]]
