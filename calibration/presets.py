@@ -273,16 +273,24 @@ def simulate_to_store(
 
 def load_preset(path_or_name: str | Path) -> Preset:
     """Load a preset from a TOML file, or by name from ``calibration/presets/`` (e.g. ``"binance-usdm-btcusdt"``)."""
+    path, data = read_preset_toml(path_or_name)
+    return Preset.from_dict(data, source=f"preset {path.name}", path=path)
+
+
+def read_preset_toml(path_or_name: str | Path, *, model: str = "hawkes") -> tuple[Path, dict[str, Any]]:
+    """Return the path and parsed tables of a preset file, or of a preset shipped in ``calibration/presets/``.
+
+    ``model`` names the kind of preset asked for, so that a missing name lists the shipped presets of that kind.
+    """
     path = Path(path_or_name)
     if not path.suffix and not path.exists():
         path = PRESET_DIR / f"{path_or_name}.toml"
     if not path.is_file():
-        raise DataError(f"preset {path_or_name!r}: no such file; shipped presets are {list_presets()}")
+        raise DataError(f"preset {path_or_name!r}: no such file; shipped presets are {list_presets(model)}")
     try:
-        data = tomllib.loads(path.read_text())
+        return path, tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise DataError(f"preset {path}: not valid TOML: {exc}") from exc
-    return Preset.from_dict(data, source=f"preset {path.name}", path=path)
 
 
 def save_preset(preset: Preset, path: str | Path) -> Path:
@@ -293,9 +301,14 @@ def save_preset(preset: Preset, path: str | Path) -> Path:
     return path
 
 
-def list_presets() -> list[str]:
-    """Return the names of the presets shipped in ``calibration/presets/``."""
-    return sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+def list_presets(model: str = "hawkes") -> list[str]:
+    """Return the names of the presets of ``model`` (``[preset] model``) shipped in ``calibration/presets/``."""
+    names = []
+    for path in sorted(PRESET_DIR.glob("*.toml")):
+        head = tomllib.loads(path.read_text()).get("preset", {})
+        if head.get("model", "hawkes") == model:
+            names.append(path.stem)
+    return names
 
 
 def dumps_toml(data: dict[str, Any]) -> str:

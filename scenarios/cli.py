@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from scenarios import hawkes_cli
+from scenarios import book_cli, hawkes_cli
 from scenarios.console import console, fail, print_summary
 from simlab.errors import SimlabError
 
@@ -24,6 +24,13 @@ app.add_typer(calibrate_app, name="calibrate")
 app.add_typer(simulate_app, name="simulate")
 calibrate_app.command("hawkes")(hawkes_cli.calibrate_hawkes)
 simulate_app.command("hawkes")(hawkes_cli.simulate_hawkes)
+simulate_app.command("book")(book_cli.simulate_book)
+export_app = typer.Typer(
+    help="Export stores to other tools' formats.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+app.add_typer(export_app, name="export")
+export_app.command("lobster")(book_cli.export_lobster)
+app.command("replay")(book_cli.replay)
 
 
 def _options(pairs: list[str]) -> dict[str, object]:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from scenarios.demo_book import book_step
 from scenarios.demo_hawkes import hawkes_step
 from simlab.features import compute_features, ofi_signal, order_flow_imbalance
 from simlab.provenance import provenance
@@ -75,6 +76,7 @@ def run_demo(
         events, books = _synthetic_step(demo)
     bars = demo.step("Order-flow feature bars (1 s)", lambda: _features(demo, events, books))
     demo.step("Hawkes: simulate the Binance BTCUSDT preset (4 x 10 min)", lambda: hawkes_step(demo, data))
+    demo.step("Order book: ZI and QR AMZN presets vs the real day, LOBSTER export", lambda: book_step(demo, data))
     figure = _plot(output, bars.pop("_bars"), events.attrs.get("instrument", "?"), events.attrs["tick_size"])
     return _write_report(demo, figure, "real data from " + str(data) if use_real else "built-in synthetic sample")
 
