@@ -4,11 +4,23 @@
 ``simlab.book._engine`` the price-time priority matching engine's state and kernels (its docstring is the contract
 for simulators and agents) and :func:`match_events` replays an order-level events Dataset through it.
 :func:`simulate_zi` runs the Santa Fe zero-intelligence model on that engine; :func:`simulate_qr` the
-queue-reactive model of Huang, Lehalle and Rosenbaum (2015) on queue sizes at the best levels.
+queue-reactive model of Huang, Lehalle and Rosenbaum (2015) on queue sizes at the best levels;
+:func:`simulate_hawkes_book` drives the engine with a multivariate Hawkes order flow and fitted placement and size
+laws (no feedback from the book to the intensities).
 """
 
 from simlab.book.engine import match_events
+from simlab.book.hawkes_book import EmpiricalLaw, HawkesBookParams, simulate_hawkes_book
 from simlab.book.queue_reactive import QRParams, simulate_qr
 from simlab.book.zero_intelligence import ZIParams, simulate_zi
 
-__all__ = ["QRParams", "ZIParams", "match_events", "simulate_qr", "simulate_zi"]
+__all__ = [
+    "EmpiricalLaw",
+    "HawkesBookParams",
+    "QRParams",
+    "ZIParams",
+    "match_events",
+    "simulate_hawkes_book",
+    "simulate_qr",
+    "simulate_zi",
+]

@@ -1,0 +1,382 @@
+"""A Hawkes-driven order book: event times and types from a multivariate Hawkes process, prices and sizes from laws.
+
+The model (in the spirit of Abergel and Jedidi 2015 and of Morariu-Patrichi and Pakkanen 2022, without the state
+dependence):
+
+* **event times and types** are one path of the 6-D Hawkes process of :class:`simlab.hawkes.HawkesParams` with
+  dimensions ``ORDER_FLOW`` = (limit_bid, limit_ask, cancel_bid, cancel_ask, market_buy, market_sell), e.g. the
+  preset ``lobster-aapl-order-flow`` fitted on the AAPL LOBSTER hour. The book does **not** feed back into the
+  intensities: given the path, the book is an exact deterministic-plus-independent-draws function of it, and
+  every path event is applied (the counts per type in the output equal the path's);
+* a **limit order** of side s rests at ``distance`` ticks behind the same-side best quote (``bid - distance`` for
+  a buy, ``ask + distance`` for a sell), ``distance`` drawn from the fitted placement law of that side; negative
+  distances are inside the spread. A price at or through the opposite best quote (``distance <= -spread``)
+  becomes one tick inside the opposite best, a new best quote (joining the best when the spread is one tick):
+  the model has no marketable limit orders (LOBSTER shows those as executions, i.e. market orders). The attribute
+  ``capped_limit_orders`` counts them. When the same side is empty its last best quote is the reference;
+* its **size** is drawn from the fitted size law of limit orders of that side (lots);
+* a **cancellation** of side s removes one whole resting order of that side: a level at ``d`` ticks from the
+  same-side best is chosen with probability proportional to ``cancel_hazard[s, d] x`` its lots, then a lot
+  uniformly inside it (so an order with probability proportional to its size). ``cancel_hazard`` is the fitted
+  per-lot cancellation rate profile (cancelled lots over resting lot-seconds at each distance); a flat profile
+  makes the choice proportional to size. A cancel that finds its side empty is skipped (attribute
+  ``skipped_cancels``). Partial cancels (1 % of AAPL's) are modelled as full ones;
+* a **market order** of side s (buy lifts the asks) has a size drawn from the fitted law of that side (the lots
+  of one aggressive order: the visible executions sharing a timestamp) and executes through the matching engine;
+  what an empty side cannot fill is dropped (``unfilled_market_lots``).
+
+Every order runs through the price-time priority engine of :mod:`simlab.book._engine`. The run starts from
+``initial_book`` (one order per level) and a warm-up (default 60 s of the same process, not recorded) whose
+resting orders open the events as ADD records at ``start_ns`` (attribute ``initial_orders``).
+
+Without feedback the book is stationary only when the path's flows balance: with the AAPL preset, cancels
+(12.2/s) plus the orders taken by market orders outnumber the limit orders (13.1/s), so the simulated book
+thins out and its spread wanders (see the AAPL side-by-side in ``tests/calibration/test_hawkes_book.py``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from simlab.book import _engine, _hawkes_book, _zi
+from simlab.errors import ParameterError
+from simlab.hawkes import HawkesParams, simulate_hawkes
+from simlab.provenance import provenance
+from simlab.random import RandomLike, as_generator
+from simlab.schema import NO_PRICE, make_books, make_events
+
+ORDER_FLOW = ("limit_bid", "limit_ask", "cancel_bid", "cancel_ask", "market_buy", "market_sell")
+
+
+@dataclass(frozen=True, eq=False)
+class EmpiricalLaw:
+    """A law on integers: ``values`` (sorted, distinct) with ``probabilities`` (> 0, normalised to sum 1).
+
+    Parameters
+    ----------
+    values
+        The support, int64 (ticks or lots).
+    probabilities
+        Their probabilities (any positive weights; normalised).
+    """
+
+    values: np.ndarray
+    probabilities: np.ndarray
+
+    def __post_init__(self) -> None:
+        values, weights = np.asarray(self.values), np.asarray(self.probabilities, dtype=np.float64)
+        if values.ndim != 1 or values.size == 0 or values.shape != weights.shape or values.dtype.kind not in "iu":
+            raise ParameterError(
+                f"`values` and `probabilities` of EmpiricalLaw must be non-empty 1-D arrays of the same length, "
+                f"values integers; got {values.dtype} {values.shape} and {weights.shape}"
+            )
+        if np.any(np.diff(values) <= 0) or not np.all(np.isfinite(weights)) or np.any(weights <= 0):
+            raise ParameterError("`values` of EmpiricalLaw must increase strictly and `probabilities` be finite > 0")
+        values, weights = values.astype(np.int64), weights / weights.sum()
+        for name, array in (("values", values), ("probabilities", weights)):
+            array.setflags(write=False)
+            object.__setattr__(self, name, array)
+
+    @classmethod
+    def from_samples(cls, samples: np.ndarray) -> EmpiricalLaw:
+        """Return the empirical law of integer ``samples``."""
+        values, counts = np.unique(np.asarray(samples, dtype=np.int64), return_counts=True)
+        return cls(values, counts.astype(np.float64))
+
+    @property
+    def mean(self) -> float:
+        """The law's mean."""
+        return float(np.dot(self.values, self.probabilities))
+
+    def cdf(self) -> np.ndarray:
+        """Cumulative probabilities, the last one exactly 1."""
+        cdf = np.cumsum(self.probabilities)
+        cdf[-1] = 1.0
+        return cdf
+
+    def to_dict(self) -> dict[str, list]:
+        """Return the law as JSON-serialisable lists."""
+        return {"values": self.values.tolist(), "probabilities": self.probabilities.tolist()}
+
+
+@dataclass(frozen=True, eq=False)
+class HawkesBookParams:
+    """Parameters of the Hawkes-driven book (see the module docstring).
+
+    Parameters
+    ----------
+    hawkes
+        The 6-D order-flow Hawkes process; its ``names`` must be ``ORDER_FLOW`` in that order (times in seconds).
+    placement
+        (bid, ask) laws of the limit order distance in ticks from the same-side best (negative: inside the spread).
+    limit_sizes
+        (bid, ask) laws of the limit order sizes in lots (>= 1).
+    market_sizes
+        (buy, sell) laws of the market order sizes in lots (>= 1).
+    cancel_hazard
+        float ``(2, H)``: relative cancellation weight per resting lot at 0..H-1 ticks from the same-side best
+        (row 0 bid, row 1 ask; the last column holds for farther levels); >= 0, each row with a positive value.
+    initial_book
+        int64 ``(4, L)``: bid prices, bid lots, ask prices, ask lots of the starting book (one order per level with
+        lots > 0; empty levels ``NO_PRICE`` / 0); both sides quoted, not crossed.
+    tick_size, lot_size, instrument, venue
+        Written to the output's attributes.
+    """
+
+    hawkes: HawkesParams
+    placement: tuple[EmpiricalLaw, EmpiricalLaw]
+    limit_sizes: tuple[EmpiricalLaw, EmpiricalLaw]
+    market_sizes: tuple[EmpiricalLaw, EmpiricalLaw]
+    cancel_hazard: np.ndarray
+    initial_book: np.ndarray
+    tick_size: float = 0.01
+    lot_size: float = 1.0
+    instrument: str = "HAWKES"
+    venue: str = "simlab"
+    _tables: tuple[np.ndarray, np.ndarray] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.hawkes, HawkesParams) or tuple(self.hawkes.names) != ORDER_FLOW:
+            got = getattr(self.hawkes, "names", type(self.hawkes).__name__)
+            raise ParameterError(f"`hawkes` of HawkesBookParams must be a HawkesParams named {ORDER_FLOW}; got {got}")
+        for name in ("placement", "limit_sizes", "market_sizes"):
+            laws = tuple(getattr(self, name))
+            if len(laws) != 2 or not all(isinstance(law, EmpiricalLaw) for law in laws):
+                raise ParameterError(f"`{name}` of HawkesBookParams must be two EmpiricalLaw (per side); got {laws!r}")
+            if name != "placement" and any(law.values[0] < 1 for law in laws):
+                raise ParameterError(f"`{name}` of HawkesBookParams must be laws on lots >= 1")
+            object.__setattr__(self, name, laws)
+        hazard = np.array(self.cancel_hazard, dtype=np.float64, ndmin=2)
+        if hazard.ndim != 2 or hazard.shape[0] != 2 or not np.all(np.isfinite(hazard) & (hazard >= 0)):
+            raise ParameterError(
+                f"`cancel_hazard` of HawkesBookParams must be finite >= 0 of shape (2, H); got {hazard.shape}"
+            )
+        if not np.all(hazard.max(axis=1) > 0):
+            raise ParameterError("`cancel_hazard` of HawkesBookParams needs a positive value on each side")
+        object.__setattr__(self, "cancel_hazard", _frozen(hazard))
+        object.__setattr__(self, "initial_book", _frozen(_check_book(self.initial_book)))
+        for name in ("tick_size", "lot_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ParameterError(f"`{name}` of HawkesBookParams must be a finite number > 0; got {value!r}")
+        object.__setattr__(self, "_tables", _law_tables(self))
+
+    @property
+    def band_ticks(self) -> int:
+        """The widest placement distance (ticks): the engine's grid margin."""
+        return int(max(abs(v) for law in self.placement for v in (law.values[0], law.values[-1])))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the parameters as a JSON-serialisable dict."""
+        return {
+            "hawkes": self.hawkes.to_dict(),
+            "placement": [law.to_dict() for law in self.placement],
+            "limit_sizes": [law.to_dict() for law in self.limit_sizes],
+            "market_sizes": [law.to_dict() for law in self.market_sizes],
+            "cancel_hazard": self.cancel_hazard.tolist(),
+            "initial_book": self.initial_book.tolist(),
+            "tick_size": self.tick_size,
+            "lot_size": self.lot_size,
+            "instrument": self.instrument,
+            "venue": self.venue,
+        }
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array = np.array(array)
+    array.setflags(write=False)
+    return array
+
+
+def _check_book(book: Any) -> np.ndarray:
+    book = np.array(book, dtype=np.int64, ndmin=2)
+    if book.ndim != 2 or book.shape[0] != 4:
+        raise ParameterError(f"`initial_book` of HawkesBookParams must have shape (4, levels); got {book.shape}")
+    bid_p, bid_q, ask_p, ask_q = book
+    if np.any(bid_q < 0) or np.any(ask_q < 0) or not (bid_q > 0).any() or not (ask_q > 0).any():
+        raise ParameterError("`initial_book` of HawkesBookParams needs lots >= 0 and at least one level per side")
+    if np.any((bid_q > 0) & (bid_p == NO_PRICE)) or np.any((ask_q > 0) & (ask_p == NO_PRICE)):
+        raise ParameterError("`initial_book` of HawkesBookParams has lots at a level without a price")
+    best_bid, best_ask = bid_p[bid_q > 0].max(), ask_p[ask_q > 0].min()
+    if best_bid >= best_ask:
+        raise ParameterError(f"`initial_book` of HawkesBookParams is crossed: bid {best_bid} >= ask {best_ask}")
+    return book
+
+
+def _law_tables(params: HawkesBookParams) -> tuple[np.ndarray, np.ndarray]:
+    """The kernel's (cdf, values) rows in the order of ``_hawkes_book.PLACE_BID..SIZE_MARKET_SELL``."""
+    laws = (*params.placement, *params.limit_sizes, *params.market_sizes)
+    width = max(law.values.size for law in laws)
+    cdf, values = np.ones((len(laws), width)), np.zeros((len(laws), width), np.int64)
+    for row, law in enumerate(laws):
+        n = law.values.size
+        cdf[row, :n], values[row, :n], values[row, n:] = law.cdf(), law.values, law.values[-1]
+    return cdf, values
+
+
+def simulate_hawkes_book(
+    params: HawkesBookParams,
+    duration_s: float,
+    *,
+    rng: RandomLike,
+    depth: int = 10,
+    sample_ns: int | None = None,
+    warmup_s: float = 60.0,
+    start_ns: int = 0,
+) -> dict[str, xr.Dataset]:
+    """Simulate the Hawkes-driven book for ``duration_s`` seconds on the matching engine.
+
+    Parameters
+    ----------
+    params
+        The model's parameters.
+    duration_s
+        Length of the recorded simulation in seconds (> 0).
+    rng
+        Seed: an int, a SeedSequence or a Generator. The Hawkes path is ``simulate_hawkes(params.hawkes,
+        warmup_s + duration_s, rng=gen)`` with ``gen = as_generator(rng)``; the book's draws follow on ``gen``.
+    depth
+        Levels per side in the L2 snapshots (>= 1).
+    sample_ns
+        ``None``: the book after every event record (row *i* follows event *i*; the trades of one market order all
+        get the book after the whole order). An int > 0: the book at every multiple of ``sample_ns`` ns from
+        ``start_ns``.
+    warmup_s
+        Seconds of the process (from ``initial_book``) before the recording starts (>= 0); the orders resting then
+        open the events as ADD records at ``start_ns`` (attribute ``initial_orders``).
+    start_ns
+        Time of the recording's start, ns since the epoch.
+
+    Returns
+    -------
+    dict
+        ``"events"``: ADD, DELETE and TRADE (one per fill; ``side`` the aggressor's, ``order_id`` the resting
+        order's) records; attributes: provenance with the true parameters, ``initial_orders``, ``hawkes_counts``
+        (path events per dimension in the recorded span, all applied), ``skipped_cancels``,
+        ``capped_limit_orders``, ``unfilled_market_lots``, ``events_per_second`` (book kernel speed).
+        ``"books"``: L2 snapshots.
+    """
+    duration_s, depth, sample_ns, warmup_s = _check_run(params, duration_s, depth, sample_ns, warmup_s, start_ns)
+    gen = as_generator(rng)
+    (path,) = simulate_hawkes(params.hawkes, warmup_s + duration_s, rng=gen)
+    sim = _Simulation(params, path.times_s.size, depth, sample_ns, duration_s, int(start_ns))
+    cut = int(np.searchsorted(path.times_s, warmup_s))
+    sim.run(gen, path, 0, cut, warmup_s, record=False)
+    initial_orders = sim.open_book()
+    elapsed = sim.run(gen, path, cut, path.times_s.size, warmup_s, record=True)
+    config = dict(engine="simlab.book.simulate_hawkes_book", duration_s=duration_s, depth=depth)
+    config.update(sample_ns=sample_ns or None, warmup_s=warmup_s, start_ns=int(start_ns))
+    seed = int(rng) if isinstance(rng, (int, np.integer)) else None
+    attrs = provenance(seed=seed, config=config, true_params=params.to_dict())
+    ctr, n_events = sim.ctr, path.times_s.size - cut
+    attrs.update(model="hawkes_book", initial_orders=initial_orders, duration_s=duration_s)
+    attrs.update(
+        hawkes_dimensions=list(ORDER_FLOW),
+        hawkes_counts=[int(c) for c in ctr[_hawkes_book.C_DONE : _hawkes_book.C_DONE + 6]],
+        skipped_cancels=int(ctr[_hawkes_book.C_SKIPPED]),
+        capped_limit_orders=int(ctr[_hawkes_book.C_CAPPED]),
+        unfilled_market_lots=int(ctr[_zi.C_UNFILLED]),
+        events_per_second=float(n_events / elapsed) if elapsed > 0 else float("nan"),
+    )
+    return sim.datasets(attrs)
+
+
+class _Simulation:
+    """The engine state, the kernel's work arrays and counters of one simulation."""
+
+    def __init__(
+        self, params: HawkesBookParams, n_path: int, depth: int, sample_ns: int, duration_s: float, start_ns: int
+    ):
+        self.params, self.sample_ns, self.start_ns, self.duration_s = params, sample_ns, start_ns, duration_s
+        book = params.initial_book
+        levels = int((book[1] > 0).sum() + (book[3] > 0).sum())
+        n_records = int(1.3 * n_path) + 4 * levels + 1024
+        n_books = n_records if sample_ns == 0 else int(duration_s * 1e9 // sample_ns) + 1
+        half = 4 * params.band_ticks + 256
+        mid = int(book[0][book[1] > 0].max() + book[2][book[3] > 0].min()) // 2
+        self.state = _engine.new_engine(mid - half, 2 * half, 4 * levels + 1024)
+        self.out = _engine.new_fills(1024)
+        self.ev = np.zeros((n_records, _zi.EV_FIELDS), np.int64)
+        self.books = np.zeros((4, n_books, depth), np.int64)
+        self.book_ts = np.zeros(n_books, np.int64)
+        self.ctr = np.zeros(_hawkes_book.CTR_SIZE, np.int64)
+        self.ctr[_zi.C_NEXT_ID] = 1
+        for side, prices, qtys in ((1, book[0], book[1]), (-1, book[2], book[3])):
+            self.state = _hawkes_book.place_initial(self.state, self.ctr, prices, qtys, side, params.band_ticks)
+        self.ctr[_zi.C_LAST_BID], self.ctr[_zi.C_LAST_ASK] = _engine.best_bid(self.state), _engine.best_ask(self.state)
+
+    def run(
+        self, gen: np.random.Generator, path: Any, first: int, last: int, offset_s: float, *, record: bool
+    ) -> float:
+        """Apply path events ``first..last-1``; return the seconds it took."""
+        cdf, values = self.params._tables
+        sample_ns = self.sample_ns if record else 0
+        began = time.perf_counter()
+        result = _hawkes_book.run(
+            self.state, self.out, gen, path.times_s, path.dims.astype(np.int64), first, last, offset_s, cdf, values,
+            self.params.cancel_hazard, self.params.band_ticks, self.start_ns, sample_ns, record, self.ev,
+            self.books, self.book_ts, self.ctr,
+        )  # fmt: skip
+        elapsed = time.perf_counter() - began
+        self.state, self.out, self.ev, self.books, self.book_ts = result
+        if record and sample_ns > 0:  # the samples after the last event, up to the end of the recording
+            end_ns = np.int64(self.start_ns + round(self.duration_s * 1e9))
+            _zi._samples(self.state, self.books, self.book_ts, self.ctr, self.start_ns, sample_ns, end_ns)
+        return elapsed
+
+    def open_book(self) -> int:
+        """Record the resting orders as ADDs at ``start_ns``; reset the counters; return their number."""
+        per_event = self.sample_ns == 0
+        self.ev, self.books, self.book_ts = _hawkes_book.emit_resting(
+            self.state, self.ev, self.books, self.book_ts, self.ctr, np.int64(self.start_ns), per_event
+        )
+        self.ctr[_zi.C_UNFILLED] = 0
+        self.ctr[_hawkes_book.C_DONE :] = 0
+        return int(self.ctr[_zi.C_EVENTS])
+
+    def datasets(self, attrs: dict[str, Any]) -> dict[str, xr.Dataset]:
+        """Return the events and books Datasets of the records so far."""
+        p, n, m = self.params, int(self.ctr[_zi.C_EVENTS]), int(self.ctr[_zi.C_BOOKS])
+        ev = self.ev[:n]
+        events = make_events(
+            ts_ns=ev[:, _zi.EV_TS], kind=ev[:, _zi.EV_KIND], side=ev[:, _zi.EV_SIDE],
+            price_ticks=ev[:, _zi.EV_PRICE], qty_lots=ev[:, _zi.EV_QTY], order_id=ev[:, _zi.EV_ID],
+            tick_size=p.tick_size, lot_size=p.lot_size, instrument=p.instrument, venue=p.venue,
+            attrs=attrs, source="simulate_hawkes_book",
+        )  # fmt: skip
+        book_attrs = dict(attrs, tick_size=p.tick_size, lot_size=p.lot_size, instrument=p.instrument, venue=p.venue)
+        books = make_books(
+            ts_ns=self.book_ts[:m], bid_price=self.books[0, :m], bid_qty=self.books[1, :m],
+            ask_price=self.books[2, :m], ask_qty=self.books[3, :m], attrs=book_attrs, source="simulate_hawkes_book",
+        )  # fmt: skip
+        return {"events": events, "books": books}
+
+
+def _check_run(
+    params: HawkesBookParams, duration_s: float, depth: int, sample_ns: int | None, warmup_s: float, start_ns: int
+) -> tuple[float, int, int, float]:
+    if not isinstance(params, HawkesBookParams):
+        raise ParameterError(
+            f"`params` of simulate_hawkes_book must be a HawkesBookParams; got {type(params).__name__}"
+        )
+    for name, value, low in (("duration_s", duration_s, None), ("warmup_s", warmup_s, 0.0)):
+        good = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+        if not good or (value <= 0 if low is None else value < low):
+            rule = "> 0" if low is None else ">= 0"
+            raise ParameterError(f"`{name}` of simulate_hawkes_book must be a finite number {rule}; got {value!r}")
+    depth = _whole(depth, "depth", 1)
+    sample_ns = 0 if sample_ns is None else _whole(sample_ns, "sample_ns", 1)
+    _whole(start_ns, "start_ns", 0)
+    return float(duration_s), depth, sample_ns, float(warmup_s)
+
+
+def _whole(value: Any, name: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ParameterError(f"`{name}` of simulate_hawkes_book must be an int >= {low}; got {value!r}")
+    return int(value)
