@@ -15,6 +15,16 @@ order id (an order resting before the stream starts) is not an error: the event 
 ``counts[UNKNOWN_CANCEL + ...]``. ``counts`` also holds cancels and executions asking more than rests (``CAPPED``:
 the engine removes what rests), executions of an order that is not first in the best queue (``OUT_OF_PRIORITY``)
 and ADDs that traded on arrival (``ADD_TRADED``); ``first`` holds each counter's first event index (-1 when none).
+
+**Level orders** (for a replay that starts mid-stream, e.g. a LOBSTER window whose earlier orders are known only as
+price levels): ``add_level_lots(state, side, price_ticks, qty_lots, ts_ns)`` adds lots to the level's one *level
+order* (id ``level_order_id(side, price_ticks)``, a reserved negative id; created at the tail of the queue when
+absent; it never matches: the caller keeps the book uncrossed); ``reduce_at_level(state, side, price_ticks,
+qty_lots)`` removes ``min(qty_lots, level lots)`` from the level, from its level order first, then from the head of
+the queue, and returns the lots it took from other orders than the level order; ``level_order_qty`` reads a level
+order's lots; ``clear_beyond(state, side, keep)`` removes every order of the levels beyond the ``keep`` best and
+returns the price of the ``keep``-th (NO_PRICE when the side has fewer). Removed lots count as ``CANCELLED``, added
+ones as ``SUBMITTED``.
 """
 
 from __future__ import annotations
@@ -113,3 +123,97 @@ def replay(state, out, fill_event, columns, start, resting_trades, lenient, grid
         E.top_k(state, depth, bid_price, bid_qty, ask_price, ask_qty, g)
         g += 1
     return E.OK, kind.shape[0], g
+
+
+# ---------------------------------------------------------------- level orders: lots known only as a price level
+
+LEVEL_ID_BASE = -(
+    1 << 62
+)  # level_order_id(side, price) = LEVEL_ID_BASE + 2 * price + (side == -1): < 0 for |price| < 2**60
+
+
+@numba.njit(cache=True)
+def level_order_id(side, price_ticks):
+    return LEVEL_ID_BASE + 2 * price_ticks + (1 if side == -1 else 0)
+
+
+@numba.njit(cache=True)
+def level_order_qty(state, side, price_ticks):
+    slot = E.order_slot(state, level_order_id(side, price_ticks))
+    return 0 if slot < 0 else state[1][slot, E.O_QTY]
+
+
+@numba.njit(cache=True)
+def _grid_index(state, side, price_ticks):
+    i = price_ticks - state[0][E.ORIGIN]
+    if (side != 1 and side != -1) or price_ticks == E.NO_PRICE or i < 0 or i >= state[2].shape[1]:
+        return -1
+    return i
+
+
+@numba.njit(cache=True)
+def add_level_lots(state, side, price_ticks, qty_lots, ts_ns):
+    """Add ``qty_lots`` to the level order at ``price_ticks``; return a status (``OK``, ``CAPACITY``, ...)."""
+    meta, orders, levels = state[0], state[1], state[2]
+    if side != 1 and side != -1:
+        return E.BAD_SIDE
+    if qty_lots <= 0:
+        return E.NON_POSITIVE_QTY
+    i = _grid_index(state, side, price_ticks)
+    if i < 0:
+        return E.OFF_GRID
+    oid = level_order_id(side, price_ticks)
+    slot = E.order_slot(state, oid)
+    if slot >= 0:
+        orders[slot, E.O_QTY] += qty_lots
+        levels[E.BID_ROW if side == 1 else E.ASK_ROW, i, E.L_QTY] += qty_lots
+    elif meta[E.FREE] < 0:
+        return E.CAPACITY
+    else:
+        E._rest(state, side, price_ticks, qty_lots, oid, ts_ns)
+    meta[E.SUBMITTED] += qty_lots
+    return E.OK
+
+
+@numba.njit(cache=True)
+def reduce_at_level(state, side, price_ticks, qty_lots):
+    """Remove ``min(qty_lots, lots at the level)``: the level order's first, then from the queue's head.
+
+    Returns the lots taken from other orders than the level order (0 when the level order held enough).
+    """
+    i = _grid_index(state, side, price_ticks)
+    if i < 0 or qty_lots <= 0:
+        return 0
+    meta, levels = state[0], state[2]
+    row = E.BID_ROW if side == 1 else E.ASK_ROW
+    done = min(qty_lots, levels[row, i, E.L_QTY])
+    left = done
+    slot = E.order_slot(state, level_order_id(side, price_ticks))
+    if slot >= 0:
+        left -= E._reduce(state, slot, left)
+    others = left
+    while left > 0:
+        left -= E._reduce(state, levels[row, i, E.L_HEAD], left)
+    meta[E.CANCELLED] += done
+    return others
+
+
+@numba.njit(cache=True)
+def clear_beyond(state, side, keep):
+    """Remove every order of the levels beyond the ``keep`` best; return the ``keep``-th level's price."""
+    meta, levels = state[0], state[2]
+    row, step = (E.BID_ROW, -1) if side == 1 else (E.ASK_ROW, 1)
+    n_levels = meta[E.N_BID] if side == 1 else meta[E.N_ASK]
+    i = meta[E.BEST_BID] if side == 1 else meta[E.BEST_ASK]
+    seen, kept = 0, E.NO_PRICE
+    while seen < n_levels:
+        if levels[row, i, E.L_COUNT] > 0:
+            seen += 1
+            if seen == keep:
+                kept = meta[E.ORIGIN] + i
+            elif seen > keep:
+                meta[E.CANCELLED] += levels[row, i, E.L_QTY]
+                while levels[row, i, E.L_HEAD] >= 0:
+                    E._unlink(state, levels[row, i, E.L_HEAD])
+        i += step
+    return kept

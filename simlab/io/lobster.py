@@ -12,8 +12,10 @@ LOBSTER (lobsterdata.com) reconstructs NASDAQ TotalView-ITCH into two CSV files 
 
 Either file may carry a header line (detected). A level-N file only shows the events that touch the N best levels
 of a side, so a replay cannot know a level that enters the window from beyond it (its size, even its price, may
-have changed unseen): :func:`replay_lobster` marks such cells as *undetermined* and is exact on every other cell
-(see :mod:`simlab.io._lobster_replay`); with ``reveal=True`` it takes exactly those cells from the orderbook file.
+have changed unseen): :func:`replay_lobster` replays the messages on the order-level matching engine
+(:mod:`simlab.book._engine`; orders resting before the window are one *level order* per price level), marks such cells
+as *undetermined* and is exact on every other cell (see :mod:`simlab.io._lobster_replay`); with ``reveal=True`` it
+takes exactly those cells from the orderbook file.
 A deeper message file (level 50) started from a shallower book (a level-10 row) fixes the shallow book whole.
 :func:`compare_books` counts determined, undetermined and mismatched cells.
 """
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numba
 import numpy as np
 import xarray as xr
 
@@ -152,7 +155,11 @@ def replay_lobster(
     levels: int | None = None,
     reveal: bool = False,
 ) -> xr.Dataset:
-    """Replay LOBSTER messages through a price-level book and return the book after each message.
+    """Replay LOBSTER messages on the matching engine and return the book after each message.
+
+    New orders (type 1) are engine orders; cancels, deletes and executions (types 2-4) take their lots from the order
+    they name, or, for an order resting before the window (known only as part of a level of the start state or of a
+    revealed level), from that price level's *level order*. Level totals follow the messages' sizes exactly.
 
     Parameters
     ----------
@@ -175,32 +182,27 @@ def replay_lobster(
     xarray.Dataset
         Books over ``(time, level)`` plus ``bid_determined`` / ``ask_determined`` (bool): True where the cell is
         fixed by the start state and the messages alone. Undetermined cells hold NO_PRICE/0 (or, with ``reveal``,
-        the file's values). Without ``books`` or ``initial_book`` nothing is known at the start.
+        the file's values). Without ``books`` or ``initial_book`` nothing is known at the start. Attributes count
+        ``level_order_removals`` (removals naming an order the engine does not hold), ``unattributed_lots`` (lots a
+        removal had to take from orders it does not name: an order-level inconsistency the L2 file cannot show) and
+        ``duplicate_id_adds`` (new orders whose id already rests; their lots join the level order).
     """
     levels = int(levels or events.attrs.get("levels") or 0)
     if levels < 1:
         raise ParameterError(f"replay_lobster needs the file's level count `levels` >= 1; got {levels}")
     if reveal and books is None:
         raise ParameterError("replay_lobster(reveal=True) needs the orderbook file's `books`")
-    side, key, delta = _replay_inputs(events)
-    if books is not None and books.sizes["time"] != key.shape[0]:
-        raise DataError(f"replay_lobster: {key.shape[0]} messages but {books.sizes['time']} book rows")
-    keys, qtys = np.zeros((2, levels + 2), np.int64), np.zeros((2, levels + 2), np.int64)
-    counts, bounds = np.zeros(2, np.int64), np.full(2, _rp.UNKNOWN, np.int64)
+    columns = _replay_inputs(events)
+    n = columns[0].shape[0]
+    if books is not None and books.sizes["time"] != n:
+        raise DataError(f"replay_lobster: {n} messages but {books.sizes['time']} book rows")
     start = books if books is not None else initial_book
-    if start is not None:
-        _load_state(start, levels, keys, qtys, counts, bounds)
-    if books is not None and key.shape[0]:
-        code, held = _rp.apply_delta(keys, qtys, counts, bounds, side[0], key[0], -delta[0])
-        if code != _rp.OK:
-            raise _replay_error(events, np.array([code, 0, side[0], key[0], held]), "undoing it from book row 1")
-    n = key.shape[0]
+    state = None if start is None else (*_start_levels(start, levels), books is not None)
     file_key, file_qty = _file_keys(books, levels) if reveal else (np.zeros((0, 2, levels), np.int64),) * 2
-    out, known, err = np.zeros((2, n, 2, levels), np.int64), np.zeros((n, 2), np.int64), np.zeros(5, np.int64)
-    _rp.replay_kernel(side, key, delta, keys, qtys, counts, bounds, levels, file_key, file_qty, out, known, err)
+    out, known, counts, err, phase = _rp.replay(columns, levels, state, file_key, file_qty)
     if err[0]:
-        raise _replay_error(events, err, "replaying it")
-    return _replay_books(events, out, known, levels, reveal)
+        raise _replay_error(events, err, "replaying it" if phase else "undoing it from book row 1")
+    return _replay_books(events, out, known, counts, levels, reveal)
 
 
 def compare_books(replayed: xr.Dataset, books: xr.Dataset) -> dict[str, int]:
@@ -255,28 +257,31 @@ def _read_messages(
     path: Path, day: dt.date, step: int, sort: bool, attrs: dict[str, Any]
 ) -> tuple[xr.Dataset, np.ndarray | None]:
     table = parse_csv(read_bytes(path), MESSAGE_COLUMNS, source=path.name)
-    _check_messages(table, step)
-    sub_ns = table["time"] % 1000
-    table.columns["time"] = (table["time"] + 500) // 1000
-    attrs = dict(attrs, time_rounded_to_ns_rows=int((sub_ns != 0).sum()))
-    seconds_ns = table["time"]
+    typ, direction, price = table["type"], table["direction"], table["price"]
+    offsets, midnight_ns = _utc_offsets(day)
+    columns, bad, counts = _scan_messages(table["time"], typ, table["order_id"], table["size"], price, direction,
+                                          step, offsets, midnight_ns)  # fmt: skip
+    _check_messages(table, step, bad)
+    seconds_ns, ts_ns, kind, side, price_ticks = columns
+    table.columns["time"] = seconds_ns
+    attrs = dict(attrs, time_rounded_to_ns_rows=int(counts[0]))
     order = None
     if sort:
         order = np.argsort(seconds_ns, kind="stable")
         attrs = dict(attrs, sorted=True, rows_moved_by_sort=int((order != np.arange(order.shape[0])).sum()))
+        ts_ns, kind, side, price_ticks = ts_ns[order], kind[order], side[order], price_ticks[order]
         table.columns = {name: values[order] for name, values in table.columns.items()}
+        typ, direction, price = table["type"], table["direction"], table["price"]
     else:
-        _check_sorted(table)
+        _check_sorted(table, int(bad[-1]))
         attrs = dict(attrs, sorted=False)
-    typ, direction, price = table["type"], table["direction"], table["price"]
-    halt = typ == 7
+    attrs["sub_tick_price_rows"] = int(counts[1])
     lines = (order if order is not None else np.arange(len(table))) + table.first_line
-    attrs["sub_tick_price_rows"] = int((~halt & (price % step != 0)).sum())
     events = make_events(
-        ts_ns=_utc_ns(table["time"], day),
-        kind=_KIND[typ],
-        side=direction * _SIDE_SIGN[typ],
-        price_ticks=np.where(halt, NO_PRICE, price // step),
+        ts_ns=ts_ns,
+        kind=kind,
+        side=side,
+        price_ticks=price_ticks,
         qty_lots=table["size"],
         order_id=table["order_id"],
         tick_size=attrs["tick_size"],
@@ -295,44 +300,88 @@ def _read_messages(
     return events, order
 
 
-def _check_messages(table: Table, step: int) -> None:
-    typ, size, price = table["type"], table["size"], table["price"]
-    table.require((typ >= 1) & (typ <= 7), "unknown LOBSTER event type: expected 1 to 7", "type")
-    table.require(np.isin(table["direction"], (-1, 1)), "expected direction 1 (buy) or -1 (sell)", "direction")
-    seconds = table["time"]
-    in_day = (seconds >= 0) & (seconds < 86_400 * 10**12)
-    table.require(in_day, "seconds after midnight must be in [0, 86400)", "time")
-    order = typ <= 5
-    table.require(~order | (size > 0), "an order event needs size > 0", "size")
-    table.require(size >= 0, "size must be >= 0", "size")
-    table.require(~order | (table["order_id"] >= 0), "an order event needs order_id >= 0", "order_id")
-    halt = typ == 7
-    table.require(~halt | np.isin(price, (-1, 0, 1)), "a halt (type 7) needs price -1, 0 or 1", "price")
-    table.require(halt | (price > 0), "price must be > 0", "price")
-    rule = f"an order's price must be a whole multiple of the tick ({step} in USD x 10000)"
-    table.require(~order | (typ == 5) | (price % step == 0), rule, "price")
+# the message rules, in the order they are checked: (column, rule); slot i of _scan_messages' `bad` is rule i
+_MESSAGE_RULES = (
+    ("type", "unknown LOBSTER event type: expected 1 to 7"),
+    ("direction", "expected direction 1 (buy) or -1 (sell)"),
+    ("time", "seconds after midnight must be in [0, 86400)"),
+    ("size", "an order event needs size > 0"),
+    ("size", "size must be >= 0"),
+    ("order_id", "an order event needs order_id >= 0"),
+    ("price", "a halt (type 7) needs price -1, 0 or 1"),
+    ("price", "price must be > 0"),
+    ("price", "an order's price must be a whole multiple of the tick ({step} in USD x 10000)"),
+)
 
 
-def _check_sorted(table: Table) -> None:
+def _check_messages(table: Table, step: int, bad: np.ndarray) -> None:
+    for index, (column, rule) in enumerate(_MESSAGE_RULES):
+        if bad[index] >= 0:
+            row = int(bad[index])
+            raise table.error(row, rule.format(step=step), column, table.columns[column][row].item())
+
+
+def _check_sorted(table: Table, row: int) -> None:
     seconds = table["time"]
-    bad = np.flatnonzero(np.diff(seconds) < 0)
-    if bad.size:
-        row = int(bad[0]) + 1
+    if row >= 0:
         prev = f"line {table.line(row - 1)} ({seconds[row - 1] / 1e9:.9f})"
         rule = f"time must not decrease: earlier than {prev}; pass sort=True to sort"
         raise table.error(row, rule, "time", f"{seconds[row] / 1e9:.9f}")
 
 
-def _utc_ns(seconds_ns: np.ndarray, day: dt.date) -> np.ndarray:
-    """Convert ns after local midnight (America/New_York wall clock) on ``day`` into ns since the epoch, UTC."""
+def _utc_offsets(day: dt.date) -> tuple[np.ndarray, int]:
+    """Return the UTC offset (ns) of each hour 0..24 after local midnight (America/New_York) on ``day``, and the
+    UTC midnight of ``day`` in ns since the epoch: ns after local midnight ``t`` is ``midnight + t - offset``."""
     zone = ZoneInfo(TIME_ZONE)
-    hours = seconds_ns // 3_600_000_000_000
     offsets = np.zeros(25, dtype=np.int64)
     for hour in range(25):
         local = dt.datetime.combine(day, dt.time()) + dt.timedelta(hours=hour)
         offsets[hour] = int(local.replace(tzinfo=zone).utcoffset().total_seconds()) * 10**9
-    midnight_ns = calendar.timegm(day.timetuple()) * 10**9
-    return midnight_ns + seconds_ns - offsets[hours]
+    return offsets, calendar.timegm(day.timetuple()) * 10**9
+
+
+@numba.njit(cache=True)
+def _scan_messages(time_ps, typ, order_id, size, price, direction, step, offsets, midnight_ns):
+    # one pass: the first row breaking each of _MESSAGE_RULES (-1 none) and, last, the first row whose rounded
+    # time decreases; the rounded times (ns after midnight), UTC times, kinds, sides and price ticks; and the
+    # counts of rows rounded to the ns and of sub-tick prices
+    n = typ.shape[0]
+    bad = np.full(10, -1, dtype=np.int64)
+    counts = np.zeros(2, dtype=np.int64)
+    seconds_ns, ts_ns = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    kind, side, ticks = np.empty(n, dtype=np.int8), np.empty(n, dtype=np.int8), np.empty(n, dtype=np.int64)
+    for i in range(n):
+        t, p, q = typ[i], price[i], size[i]
+        ticks_floor = p // step  # one division: the remainder follows
+        off_tick = p - ticks_floor * step != 0
+        known = 1 <= t <= 7
+        order, halt = t <= 5, t == 7
+        in_day = 0 <= time_ps[i] < 86_400 * 10**12
+        _first(bad, 0, i, not known)
+        _first(bad, 1, i, direction[i] != 1 and direction[i] != -1)
+        _first(bad, 2, i, not in_day)
+        _first(bad, 3, i, order and q <= 0)
+        _first(bad, 4, i, q < 0)
+        _first(bad, 5, i, order and order_id[i] < 0)
+        _first(bad, 6, i, halt and not (-1 <= p <= 1))
+        _first(bad, 7, i, not halt and p <= 0)
+        _first(bad, 8, i, order and t != 5 and off_tick)
+        counts[0] += time_ps[i] % 1000 != 0
+        counts[1] += not halt and off_tick
+        seconds_ns[i] = (time_ps[i] + 500) // 1000
+        _first(bad, 9, i, i > 0 and seconds_ns[i] < seconds_ns[i - 1])
+        hour = seconds_ns[i] // 3_600_000_000_000 if in_day else 0
+        ts_ns[i] = midnight_ns + seconds_ns[i] - offsets[hour]
+        kind[i] = _KIND[t] if known else 0
+        side[i] = direction[i] * _SIDE_SIGN[t] if known else 0
+        ticks[i] = NO_PRICE if halt else ticks_floor
+    return (seconds_ns, ts_ns, kind, side, ticks), bad, counts
+
+
+@numba.njit(cache=True, inline="always")
+def _first(bad, slot, row, broken):
+    if broken and bad[slot] < 0:
+        bad[slot] = row
 
 
 def _book_columns(levels: int) -> list[Column]:
@@ -356,8 +405,7 @@ def _read_orderbook(
         first = bytes(buf[: int(np.argmax(buf == 10)) or buf.shape[0]]).decode("utf-8", "replace")
         levels = max(1, (first.count(",") + 1) // 4)
     table = parse_csv(buf, _book_columns(levels), source=path.name)
-    arrays = {name: _book_side(table, name, levels, step) for name in ("ask", "bid")}
-    _check_book(table, arrays)
+    arrays = _book_arrays(table, levels, step)
     attrs = dict(attrs, orderbook_file=path.name, levels=int(levels))
     if events is None:
         ts, attrs["time_axis"] = np.arange(len(table), dtype=np.int64), "event_index"
@@ -374,75 +422,103 @@ def _read_orderbook(
     return books
 
 
-def _book_side(table: Table, name: str, levels: int, step: int) -> tuple[np.ndarray, np.ndarray]:
-    price = np.stack([table[f"{name}_price_{k}"] for k in range(1, levels + 1)], axis=1)
-    size = np.stack([table[f"{name}_size_{k}"] for k in range(1, levels + 1)], axis=1)
-    empty = price == (EMPTY_ASK if name == "ask" else EMPTY_BID)
-    _require_cells(table, ~empty | (size == 0), f"an empty {name} level needs size 0", f"{name}_size")
-    _require_cells(table, empty | (size > 0), "a level needs size > 0 (or LOBSTER's empty-level price)",
-                   f"{name}_size")  # fmt: skip
-    _require_cells(table, empty | (price > 0), "price must be > 0 (or LOBSTER's empty-level price)", f"{name}_price")
-    rule = f"price must be a whole multiple of the tick ({step} in USD x 10000)"
-    _require_cells(table, empty | (price % step == 0), rule, f"{name}_price")
-    if levels > 1:
-        gap = empty[:, :-1] & ~empty[:, 1:]
-        _require_cells(table, ~np.pad(gap, ((0, 0), (1, 0))), "a level follows an empty level", f"{name}_price")
-        step_ok = (np.diff(price, axis=1) > 0) if name == "ask" else (np.diff(price, axis=1) < 0)
-        ordered = step_ok | empty[:, 1:]
-        rule = "levels must be strictly ordered away from the touch"
-        _require_cells(table, np.pad(ordered, ((0, 0), (1, 0)), constant_values=True), rule, f"{name}_price")
-    return np.where(empty, NO_PRICE, price // step), size
+# the book rules, checked for the asks and then the bids: (column prefix, rule); a rule's first bad cell in row-major
+# order is slot (side, rule) of _scan_book's `bad`
+_BOOK_RULES = (
+    ("size", "an empty {name} level needs size 0"),
+    ("size", "a level needs size > 0 (or LOBSTER's empty-level price)"),
+    ("price", "price must be > 0 (or LOBSTER's empty-level price)"),
+    ("price", "price must be a whole multiple of the tick ({step} in USD x 10000)"),
+    ("price", "a level follows an empty level"),
+    ("price", "levels must be strictly ordered away from the touch"),
+)
 
 
-def _require_cells(table: Table, ok: np.ndarray, rule: str, prefix: str) -> None:
-    if ok.all():
-        return
-    bad = np.argwhere(~ok)
-    if bad.size:
-        row, level = (int(v) for v in bad[0])
-        column = f"{prefix}_{level + 1}"
-        raise table.error(row, rule, column, int(table[column][row]))
+def _book_arrays(table: Table, levels: int, step: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    cells = table.matrix([column.name for column in _book_columns(levels)])
+    ask_price, ask_qty, bid_price, bid_qty, bad = _scan_book(cells, levels, step)
+    for side, name in enumerate(("ask", "bid")):
+        for index, (prefix, rule) in enumerate(_BOOK_RULES):
+            row, level = (int(v) for v in bad[side, index])
+            if row >= 0:
+                column = f"{name}_{prefix}_{level + 1}"
+                raise table.error(row, rule.format(name=name, step=step), column, int(table[column][row]))
+    if bad[2, 0, 0] >= 0:
+        row = int(bad[2, 0, 0])
+        rule = "the book is crossed: bid_price_1 must be < ask_price_1"
+        raise table.error(row, rule, "bid_price_1", table.columns["bid_price_1"][row].item())
+    return {"ask": (ask_price, ask_qty), "bid": (bid_price, bid_qty)}
 
 
-def _check_book(table: Table, arrays: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
-    (ask, ask_qty), (bid, bid_qty) = arrays["ask"], arrays["bid"]
-    crossed = (ask_qty[:, 0] > 0) & (bid_qty[:, 0] > 0) & (bid[:, 0] >= ask[:, 0])
-    table.require(~crossed, "the book is crossed: bid_price_1 must be < ask_price_1", "bid_price_1")
+@numba.njit(cache=True)
+def _scan_book(cells, levels, step):
+    # cells: the orderbook file's columns as rows (ask_price_1, ask_size_1, bid_price_1, bid_size_1, ask_price_2...);
+    # returns per side the (rows, levels) price ticks (NO_PRICE when empty) and sizes, and the first bad
+    # (row, level) of each of _BOOK_RULES per side, then the first crossed row at [2, 0, 0] (-1 none)
+    n = cells.shape[1]
+    bad = np.full((3, 6, 2), -1, dtype=np.int64)
+    out = np.empty((4, n, levels), dtype=np.int64)
+    for i in range(n):
+        for side in range(2):
+            empty_price = EMPTY_ASK if side == 0 else EMPTY_BID
+            for k in range(levels):
+                price, size = cells[4 * k + 2 * side, i], cells[4 * k + 2 * side + 1, i]
+                empty = price == empty_price
+                ticks = price // step  # one division: the remainder follows
+                _first_cell(bad, side, 0, i, k, empty and size != 0)
+                _first_cell(bad, side, 1, i, k, not empty and size <= 0)
+                _first_cell(bad, side, 2, i, k, not empty and price <= 0)
+                _first_cell(bad, side, 3, i, k, not empty and price - ticks * step != 0)
+                if k > 0:
+                    before = cells[4 * k + 2 * side - 4, i]
+                    _first_cell(bad, side, 4, i, k, before == empty_price and not empty)
+                    ordered = price - before > 0 if side == 0 else price - before < 0
+                    _first_cell(bad, side, 5, i, k, not (ordered or empty))
+                out[2 * side, i, k] = NO_PRICE if empty else ticks
+                out[2 * side + 1, i, k] = size
+        if out[1, i, 0] > 0 and out[3, i, 0] > 0 and out[2, i, 0] >= out[0, i, 0] and bad[2, 0, 0] < 0:
+            bad[2, 0, 0] = i
+    return out[0], out[1], out[2], out[3], bad
 
 
-def _replay_inputs(events: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@numba.njit(cache=True, inline="always")
+def _first_cell(bad, side, rule, row, level, broken):
+    if broken and bad[side, rule, 0] < 0:
+        bad[side, rule, 0] = row
+        bad[side, rule, 1] = level
+
+
+def _replay_inputs(events: xr.Dataset) -> tuple[np.ndarray, ...]:
+    """Return the kernel's columns: LOBSTER type, side (0 bid, 1 ask), signed key, signed lots, order id, time."""
     for name in ("lobster_type", "direction"):
         if name not in events:
             raise ParameterError(f"replay_lobster needs LOBSTER events with {name!r} (from read_lobster)")
     typ = events["lobster_type"].values.astype(np.int64)
-    direction = events["direction"].values
-    side = np.where(direction == 1, 0, 1).astype(np.int8)
-    delta = events["qty_lots"].values * _DELTA_SIGN[typ]
+    side = np.where(events["direction"].values == 1, 0, 1).astype(np.int64)
+    delta = (events["qty_lots"].values * _DELTA_SIGN[typ]).astype(np.int64)
     price = events["price_ticks"].values
-    key = np.where(delta == 0, 0, np.where(side == 0, -price, price))
-    return side, key.astype(np.int64), delta.astype(np.int64)
+    key = np.where(delta == 0, 0, np.where(side == 0, -price, price)).astype(np.int64)
+    order_id = np.ascontiguousarray(events["order_id"].values, dtype=np.int64)
+    return typ, side, key, delta, order_id, np.ascontiguousarray(events["ts_ns"].values, dtype=np.int64)
 
 
-def _load_state(start: xr.Dataset, levels: int, keys, qtys, counts, bounds) -> None:
-    """Fill the replay state from the first row of a books Dataset.
+def _start_levels(start: xr.Dataset, levels: int) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """Per side (bid, ask) the known levels of a books Dataset's first row: prices, sizes and the side's bound.
 
     A side is known up to its last determined level (all levels unless the row carries ``{side}_determined``, as a
-    replay's rows do); a side whose determined levels include an empty one is known whole.
+    replay's rows do); a side whose determined levels include an empty one is known whole (bound ``UNBOUNDED``).
     """
-    for index, name in enumerate(("bid", "ask")):
+    sides = []
+    for name in ("bid", "ask"):
         width = min(levels, start[f"{name}_price"].shape[-1])
         price = start[f"{name}_price"].values.reshape(-1, start[f"{name}_price"].shape[-1])[0][:width]
         qty = start[f"{name}_qty"].values.reshape(-1, start[f"{name}_qty"].shape[-1])[0][:width]
         mask = f"{name}_determined"
         known = int(start[mask].values.reshape(-1, width)[0].sum()) if mask in start else width
         n = min(int((qty > 0).sum()), known)
-        keys[index, :n] = -price[:n] if name == "bid" else price[:n]
-        qtys[index, :n] = qty[:n]
-        counts[index] = n
-        if n < known:
-            bounds[index] = _rp.UNBOUNDED
-        else:
-            bounds[index] = keys[index, n - 1] if n else _rp.UNKNOWN
+        bound = int(-price[n - 1] if name == "bid" else price[n - 1]) if n else _rp.UNKNOWN
+        sides.append((price[:n].astype(np.int64), qty[:n].astype(np.int64), _rp.UNBOUNDED if n < known else bound))
+    return sides
 
 
 def _replay_error(events: xr.Dataset, err: np.ndarray, doing: str) -> DataError:
@@ -455,7 +531,9 @@ def _replay_error(events: xr.Dataset, err: np.ndarray, doing: str) -> DataError:
     if code == _rp.REVEAL_CONFLICT:
         where = f"the orderbook row of this message shows the {name} level at {price} ticks ({held} lots)"
         return DataError(f"{source} line {line}: {where} inside the range the replay knows, where it has no level")
-    if code == _rp.CROSSED:
+    if code == _rp.GROW:
+        rule = f"{doing} needs a price grid wider than the engine's {_rp.MAX_TICKS} ticks"
+    elif code == _rp.CROSSED:
         rule = f"the replayed book is crossed after {doing}: best bid {held} >= best ask"
     elif code == _rp.OVER_REMOVE:
         rule = f"{doing} removes {size} lots from the {name} level at {price} ticks, which holds only {held}"
@@ -477,13 +555,15 @@ def _file_keys(books: xr.Dataset, levels: int) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(key), np.ascontiguousarray(qty)
 
 
-def _replay_books(events: xr.Dataset, out: np.ndarray, known: np.ndarray, levels: int, reveal: bool) -> xr.Dataset:
-    price, qty = out
+def _replay_books(events: xr.Dataset, out: tuple, known: np.ndarray, counts: np.ndarray, levels: int,
+                  reveal: bool) -> xr.Dataset:  # fmt: skip
+    bid_price, bid_qty, ask_price, ask_qty = out
     attrs = {k: v for k, v in events.attrs.items() if k not in ("sorted", "rows_moved_by_sort")}
-    attrs.update(replay="lobster messages through a price-level book", levels=levels, time_axis="utc_ns")
+    attrs.update(replay="lobster messages on the matching engine", levels=levels, time_axis="utc_ns")
     attrs["reveal"] = bool(reveal)
-    books = make_books(ts_ns=events["ts_ns"].values, bid_price=price[:, 0], bid_qty=qty[:, 0],
-                       ask_price=price[:, 1], ask_qty=qty[:, 1], attrs=attrs, source="replay")  # fmt: skip
+    attrs.update({name: int(counts[i]) for i, name in enumerate(_rp.COUNT_NAMES)})
+    books = make_books(ts_ns=events["ts_ns"].values, bid_price=bid_price, bid_qty=bid_qty, ask_price=ask_price,
+                       ask_qty=ask_qty, attrs=attrs, source="replay")  # fmt: skip
     depth = np.arange(levels)[None, :]
     books["bid_determined"] = (("time", "level"), depth < known[:, 0:1])
     books["ask_determined"] = (("time", "level"), depth < known[:, 1:2])

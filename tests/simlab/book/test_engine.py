@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from simlab.book import _engine as E
+from simlab.book import _engine_replay as R
 from simlab.book import match_events
 from simlab.errors import DataError, ParameterError
 from simlab.schema import NO_PRICE, EventKind, make_events
@@ -180,3 +181,102 @@ def test_aapl_level50_hour_replays_as_an_l3_stream():
     bid, ask = books["bid_price"].values[:, 0], books["ask_price"].values[:, 0]
     both = (bid != NO_PRICE) & (ask != NO_PRICE)
     assert (bid[both] < ask[both]).all() and both[1000:].all()
+
+
+# ---------------------------------------------------------------- level orders (replay from a book of price levels)
+
+
+def _twin_add_level(twin: ListBook, side: int, price: int, qty: int, ts: int) -> None:
+    oid = R.level_order_id(side, price)
+    order = twin._find(oid)
+    if order is None:
+        twin._rest(side, price, qty, oid, ts)
+    else:
+        order[1] += qty
+    twin.totals["submitted"] += qty
+
+
+def _twin_take(twin: ListBook, order: list[int], qty: int) -> int:
+    take = min(qty, order[1])
+    order[1] -= take
+    if order[1] == 0:
+        twin._remove(order[0])
+    return take
+
+
+def _twin_reduce_at_level(twin: ListBook, side: int, price: int, qty: int) -> int:
+    """Level order first, then the queue's head; returns the lots taken from other orders."""
+    queue = twin.sides[side].get(price, [])
+    done = min(qty, sum(o[1] for o in queue))
+    order = twin._find(R.level_order_id(side, price))
+    left = done - (_twin_take(twin, order, done) if order is not None else 0)
+    others = left
+    while left:
+        left -= _twin_take(twin, twin.sides[side][price][0], left)
+    twin.totals["cancelled"] += done
+    return others
+
+
+def _twin_clear_beyond(twin: ListBook, side: int, keep: int) -> int:
+    prices = sorted(twin.sides[side], reverse=side == 1)
+    for price in prices[keep:]:
+        for order in list(twin.sides[side][price]):
+            twin.totals["cancelled"] += twin._remove(order[0])
+    return prices[keep - 1] if 1 <= keep <= len(prices) else NO_PRICE
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_level_orders_equal_twin(seed):
+    """add_level_lots, reduce_at_level and clear_beyond mixed with limit orders and cancels: same queues as the twin."""
+    rng = np.random.default_rng(seed)
+    state, out, twin = E.new_engine(0, 40, 512), E.new_fills(1 << 12), ListBook(0, 40, 512)
+    next_id, seen = 0, {"others": 0, "cleared": 0}
+    for ts in range(3000):
+        side, what = int(rng.choice([1, -1])), int(rng.integers(0, 6))
+        bid, ask = twin.top(1, 1)[0][0], twin.top(-1, 1)[0][0]
+        price = (ask if side == 1 else bid) if (bid != NO_PRICE and ask != NO_PRICE) else 20
+        price = int(np.clip(price - side * int(rng.integers(1, 8)), 0, 39))
+        qty = int(rng.integers(1, 40))
+        if what == 0:
+            free = out[0].shape[0] - int(out[1][0])
+            assert E.limit(state, side, price, qty, next_id, ts, out) == twin.limit(side, price, qty, next_id, ts, free)
+            next_id += 1
+        elif what == 1 and twin.where:
+            oid = int(rng.choice([o for o in twin.where if o >= 0] or [-1]))
+            assert E.cancel(state, oid, qty, out) == twin.cancel(oid, qty)
+        elif what == 2:
+            assert R.add_level_lots(state, side, price, qty, ts) == E.OK
+            _twin_add_level(twin, side, price, qty, ts)
+        elif what in (3, 4) and twin.sides[side]:
+            price = int(rng.choice(sorted(twin.sides[side])))
+            qty = qty if what == 3 else 10 * qty  # often more than the level order: the queue's head pays
+            others = R.reduce_at_level(state, side, price, qty)
+            assert others == _twin_reduce_at_level(twin, side, price, qty)
+            seen["others"] += others > 0
+        elif what == 5 and rng.random() < 0.2:
+            keep = int(rng.integers(1, 6))
+            cleared = twin.n_orders()
+            assert R.clear_beyond(state, side, keep) == _twin_clear_beyond(twin, side, keep)
+            seen["cleared"] += twin.n_orders() < cleared
+        _compare_level_orders(state, twin)
+    assert twin.fills and out[1][0] == len(twin.fills) and seen["others"] > 10 and seen["cleared"] > 5
+    assert any(fill[4] < 0 for fill in twin.fills)  # level orders trade like any resting order
+
+
+def _compare_level_orders(state, twin: ListBook) -> None:
+    for side in (1, -1):
+        for price, queue in twin.sides[side].items():
+            assert E.level_qty(state, side, price) == sum(o[1] for o in queue)
+            assert R.level_order_qty(state, side, price) == next(
+                (o[1] for o in queue if o[0] == R.level_order_id(side, price)), 0
+            )
+    for oid in twin.where:
+        assert E.queue_ahead(state, oid) == twin.queue_ahead(oid)
+    meta = state[0]
+    assert meta[E.N_ORDERS] == twin.n_orders() and E.best_bid(state) == twin.top(1, 1)[0][0]
+    assert [meta[E.SUBMITTED], meta[E.TRADED], meta[E.CANCELLED], meta[E.EXPIRED]] == list(twin.totals.values())
+
+
+def test_level_order_ids_are_reserved_and_distinct():
+    ids = {R.level_order_id(side, price) for side in (1, -1) for price in (-5, 0, 1, 10**9)}
+    assert len(ids) == 8 and max(ids) < 0

@@ -157,6 +157,10 @@ def test_amzn_level1_replay(amzn):
     stats = compare_books(replayed, books)
     assert stats["mismatched_cells"] == 0 and stats["equal_rows"] == stats["determined_rows"] == 43_562
     assert stats["undetermined_cells"] == 13_953
+    # on the engine: 10,446 removals name orders resting before the window (or revealed from beyond it) and take
+    # their lots from the level's level order; no removal ever needs lots of an order it does not name
+    attrs = replayed.attrs
+    assert (attrs["level_order_removals"], attrs["unattributed_lots"], attrs["duplicate_id_adds"]) == (10_446, 0, 0)
     for name in ("bid_price", "bid_qty", "ask_price", "ask_qty"):
         np.testing.assert_array_equal(replayed[name].values, books[name].values)
 
@@ -201,6 +205,23 @@ def test_level50_messages_reproduce_the_level10_book_row_by_row(aapl10):
     stats = compare_books(top10, books.isel(time=slice(1, None)))
     assert stats == dict(rows=998, determined_rows=998, determined_cells=19_960, undetermined_cells=0,
                          mismatched_cells=0, first_mismatch_row=-1, equal_rows=998)  # fmt: skip
+    assert (replayed.attrs["level_order_removals"], replayed.attrs["unattributed_lots"]) == (10, 0)
+
+
+def test_replay_grid_grows_and_is_bounded(amzn, monkeypatch):
+    """The engine's dense price grid starts at the book when the messages span MAX_TICKS or more, grows when a
+    message inside the known range needs it, and refuses a book wider than MAX_TICKS."""
+    from simlab.io import _lobster_replay
+
+    events, books = amzn["events"], amzn["books"]  # the messages span 552 ticks, the start book 77
+    full = replay_lobster(events, books)
+    monkeypatch.setattr(_lobster_replay, "MAX_TICKS", 552)
+    grown = replay_lobster(events, books)
+    for name in ("bid_price", "bid_qty", "ask_price", "ask_qty", "bid_determined", "ask_determined"):
+        np.testing.assert_array_equal(grown[name].values, full[name].values)
+    monkeypatch.setattr(_lobster_replay, "MAX_TICKS", 548)
+    with pytest.raises(DataError, match=r"line 57507: replaying it needs a price grid wider than the engine's 548"):
+        replay_lobster(events, books)
 
 
 def test_reveal_conflict_names_the_line(tmp_path):
@@ -542,3 +563,90 @@ def test_kernel_matches_twin_on_inconsistent_streams(tmp_path, seed):
     else:
         with pytest.raises(DataError, match=rf"line {problem[1] + 1}:"):
             replay_lobster(data["events"], data["books"])
+
+
+# ---------------------------------------------------------------- the check kernels against numpy twins
+
+
+def _messages_twin(time_ps, typ, order_id, size, price, direction, step):
+    """The message rules and outputs, written with whole-array numpy."""
+    order, halt = typ <= 5, typ == 7
+    rules = [
+        (typ < 1) | (typ > 7),
+        ~np.isin(direction, (-1, 1)),
+        (time_ps < 0) | (time_ps >= 86_400 * 10**12),
+        order & (size <= 0),
+        size < 0,
+        order & (order_id < 0),
+        halt & ~np.isin(price, (-1, 0, 1)),
+        ~halt & (price <= 0),
+        order & (typ != 5) & (price % step != 0),
+    ]
+    seconds_ns = (time_ps + 500) // 1000
+    rules.append(np.concatenate(([False], np.diff(seconds_ns) < 0)))
+    bad = [int(np.argmax(rule)) if rule.any() else -1 for rule in rules]
+    counts = [int((time_ps % 1000 != 0).sum()), int((~halt & (price % step != 0)).sum())]
+    return seconds_ns, np.where(halt, NO_PRICE, price // step), bad, counts
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 40))
+def test_message_scan_matches_twin(seed, n):
+    from simlab.io.lobster import _KIND, _SIDE_SIGN, _scan_messages, _utc_offsets
+
+    rng = np.random.default_rng(seed)
+    time_ps = np.sort(rng.integers(34_200, 34_260, n)) * 10**12 + rng.choice([0, 499, 500, 10**9], n)
+    time_ps[rng.random(n) < 0.05] = -1
+    typ = rng.choice([0, 1, 2, 3, 4, 5, 6, 7, 7, 8], n)
+    order_id, size = rng.integers(-1, 3, n), rng.integers(-1, 3, n)
+    price, direction = rng.choice([-2, -1, 0, 1, 100, 150, 200], n), rng.choice([-1, 1, 1, 1, 0, 2], n)
+    offsets, midnight = _utc_offsets(dt.date(2012, 6, 21))
+    (seconds_ns, ts_ns, kind, side, ticks), bad, counts = _scan_messages(
+        time_ps, typ, order_id, size, price, direction, 100, offsets, midnight
+    )
+    twin_seconds, twin_ticks, twin_bad, twin_counts = _messages_twin(
+        time_ps, typ, order_id, size, price, direction, 100
+    )
+    assert bad.tolist() == twin_bad and counts.tolist() == twin_counts
+    assert seconds_ns.tolist() == twin_seconds.tolist() and ticks.tolist() == twin_ticks.tolist()
+    if max(twin_bad[:9]) < 0:  # every value valid: the kinds, sides and UTC times are defined
+        assert kind.tolist() == _KIND[typ].tolist() and side.tolist() == (direction * _SIDE_SIGN[typ]).tolist()
+        assert (ts_ns == midnight + seconds_ns - 4 * 3600 * 10**9).all()  # EDT all day
+
+
+def _book_twin(cells, levels, step):
+    """The orderbook rules with whole-array numpy: per side, the first bad (row, level) of each rule."""
+    bad, out = [], []
+    for side, empty_price in enumerate((9_999_999_999, -9_999_999_999)):
+        price, size = cells[2 * side :: 4].T, cells[2 * side + 1 :: 4].T
+        empty = price == empty_price
+        after = lambda ok: np.pad(ok, ((0, 0), (1, 0)), constant_values=True)  # noqa: E731
+        step_ok = np.diff(price, axis=1) > 0 if side == 0 else np.diff(price, axis=1) < 0
+        rules = [~empty | (size == 0), empty | (size > 0), empty | (price > 0), empty | (price % step == 0)]
+        rules += [after(~(empty[:, :-1] & ~empty[:, 1:])), after(step_ok | empty[:, 1:])]
+        bad.append([list(np.argwhere(~ok)[0]) if not ok.all() else [-1, -1] for ok in rules])
+        out += [np.where(empty, NO_PRICE, price // step), size]
+    crossed = (out[1][:, 0] > 0) & (out[3][:, 0] > 0) & (out[2][:, 0] >= out[0][:, 0])
+    bad.append([[int(np.argmax(crossed)) if crossed.any() else -1, -1]] + [[-1, -1]] * 5)
+    return out, bad
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 30), st.integers(1, 4))
+def test_book_scan_matches_twin(seed, n, levels):
+    from simlab.io.lobster import _scan_book
+
+    rng = np.random.default_rng(seed)
+    cells = np.empty((4 * levels, n), dtype=np.int64)
+    for side, sign, empty in ((0, 1, 9_999_999_999), (1, -1, -9_999_999_999)):
+        price = 1_000_000 + sign * np.cumsum(rng.choice([0, 100, 100, 150], (n, levels)), axis=1)
+        price[rng.random((n, levels)) < 0.15] = empty
+        price[rng.random((n, levels)) < 0.03] = rng.choice([0, -100], 1)
+        cells[2 * side :: 4] = price.T
+        cells[2 * side + 1 :: 4] = np.where(price.T == empty, 0, rng.integers(1, 5, (levels, n)))
+        cells[2 * side + 1 :: 4][rng.random((levels, n)) < 0.05] = rng.choice([-1, 0, 3], 1)
+    *out, bad = _scan_book(cells, levels, 100)
+    twin_out, twin_bad = _book_twin(cells, levels, 100)
+    assert bad.tolist() == twin_bad
+    for got, want in zip(out, twin_out, strict=True):
+        assert got.tolist() == want.tolist()
