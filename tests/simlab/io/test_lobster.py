@@ -589,6 +589,18 @@ def _messages_twin(time_ps, typ, order_id, size, price, direction, step):
     return seconds_ns, np.where(halt, NO_PRICE, price // step), bad, counts
 
 
+def test_message_scan_utc_of_a_valid_day():
+    """Valid rows only (the random twin test rarely draws a fully valid stream): 09:30 EDT is 13:30 UTC."""
+    from simlab.io.lobster import _scan_messages, _utc_offsets
+
+    offsets, midnight = _utc_offsets(dt.date(2012, 6, 21))
+    time_ps = np.array([34_200, 34_200, 57_599]) * 10**12
+    one = np.ones(3, dtype=np.int64)
+    (_, ts_ns, _, _, _), bad, _ = _scan_messages(time_ps, one, one, one, one * 100, one, 100, offsets, midnight)
+    assert (bad == -1).all()
+    assert ts_ns.tolist() == [1_340_285_400 * 10**9, 1_340_285_400 * 10**9, 1_340_308_799 * 10**9]
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.integers(0, 40))
 def test_message_scan_matches_twin(seed, n):
@@ -611,7 +623,7 @@ def test_message_scan_matches_twin(seed, n):
     assert seconds_ns.tolist() == twin_seconds.tolist() and ticks.tolist() == twin_ticks.tolist()
     if max(twin_bad[:9]) < 0:  # every value valid: the kinds, sides and UTC times are defined
         assert kind.tolist() == _KIND[typ].tolist() and side.tolist() == (direction * _SIDE_SIGN[typ]).tolist()
-        assert (ts_ns == midnight + seconds_ns - 4 * 3600 * 10**9).all()  # EDT all day
+        assert (ts_ns == midnight + seconds_ns + 4 * 3600 * 10**9).all()  # EDT (UTC-4) all day: UTC = local + 4 h
 
 
 def _book_twin(cells, levels, step):
