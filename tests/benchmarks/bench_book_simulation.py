@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simlab.book.queue_reactive import QRParams, simulate_qr
 from simlab.book.zero_intelligence import ZIParams, _Simulation, simulate_zi
 
 REPEATS = 3
@@ -66,6 +67,18 @@ def public_run(params: ZIParams, duration_s: float, depth: int, sample_ns: int |
     return run
 
 
+def _qr_events(params: QRParams, seed: int) -> int:
+    return simulate_qr(params, DAY_S, rng=seed)["events"].sizes["event"]
+
+
+def calibrated_qr() -> QRParams:
+    """The queue-reactive model fitted to the AMZN LOBSTER day (K = 1), as the demo's preset does."""
+    from calibration.queue_reactive import QREstimator
+    from simlab.io import read
+
+    return QREstimator(levels=1, n_max=20).fit(**read(sorted(AMZN.glob("*.csv")), "lobster")).params_
+
+
 def main() -> int:
     params = amzn_params()
     simulate_zi(params, 10.0, rng=0, depth=1)
@@ -78,6 +91,9 @@ def main() -> int:
         ("simulate_zi, book every event, depth 1", public_run(params, DAY_S, 1, None)),
         ("simulate_zi, book every 1 s, depth 10", public_run(params, DAY_S, 10, 10**9)),
     ]
+    qr = calibrated_qr()
+    simulate_qr(qr, 10.0, rng=0)  # compile
+    cases.append(("simulate_qr (AMZN fit), book every event", lambda seed: _qr_events(qr, seed)))
     for label, run in cases:
         seconds, rate, n = best(run)
         good = rate >= 2e6 and seconds < 1.0
