@@ -4,7 +4,7 @@ Kernels trust their input (``simlab.book.hawkes_book`` validates it). Every rand
 (uniform on [0, 1)), in this order per event: a limit order draws its placement then its size, a cancel draws
 the order to remove, a market order draws its size; so a slow twin fed by the same generator reproduces a run.
 
-Work arrays (the record, book and growth helpers and the first counters are those of :mod:`simlab.book._zi`):
+Work arrays (the event and book buffers and the first counters are those of :mod:`simlab.book._sim`):
 
 * ``laws`` float64 ``(N_LAWS, n)``: cumulative probabilities (each row non-decreasing, 1.0 from its last value
   on) of ``law_values`` int64 ``(N_LAWS, n)``: rows ``PLACE_BID``, ``PLACE_ASK`` (ticks from the same-side best,
@@ -12,7 +12,7 @@ Work arrays (the record, book and growth helpers and the first counters are thos
   (lots);
 * ``hazard`` float64 ``(2, H)``: relative cancellation weight per resting lot at ``0..H-1`` ticks from the
   same-side best (row 0 bid, 1 ask; ``H-1`` and beyond share the last value);
-* ``ctr``: the ``_zi`` counters, then ``C_DONE + dim`` (events of each Hawkes dimension applied), ``C_SKIPPED``
+* ``ctr``: the ``_sim`` counters, then ``C_DONE + dim`` (events of each Hawkes dimension applied), ``C_SKIPPED``
   (cancels that found no order to remove), ``C_CAPPED`` (limit orders moved inside the spread so as not to cross).
 """
 
@@ -22,15 +22,16 @@ import numba
 import numpy as np
 
 from simlab.book import _engine as eng
-from simlab.book import _zi
+from simlab.book import _sim
 
 LIMIT_BID, LIMIT_ASK, CANCEL_BID, CANCEL_ASK, MARKET_BUY, MARKET_SELL = range(6)
 PLACE_BID, PLACE_ASK, SIZE_LIMIT_BID, SIZE_LIMIT_ASK, SIZE_MARKET_BUY, SIZE_MARKET_SELL = range(6)
 N_LAWS = 6
-C_DONE = _zi.CTR_SIZE
-C_SKIPPED, C_CAPPED, C_GROWS = C_DONE + 6, C_DONE + 7, C_DONE + 8
-CTR_SIZE = C_DONE + 9
-ADD, DELETE, TRADE = _zi.ADD, _zi.DELETE, _zi.TRADE
+C_DONE = _sim.CTR_SIZE
+C_SKIPPED, C_CAPPED = C_DONE + 6, C_DONE + 7
+CTR_SIZE = C_DONE + 8
+C_GROWS = _sim.C_GROWS
+ADD, DELETE, TRADE = _sim.ADD, _sim.DELETE, _sim.TRADE
 
 
 @numba.njit(cache=True)
@@ -47,28 +48,13 @@ def draw(cdf, values, u):
 
 
 @numba.njit(cache=True)
-def _limit(state, out, ctr, side, price, qty, ts_ns, band):
-    order_id = ctr[_zi.C_NEXT_ID]
-    status = eng.limit(state, side, price, qty, order_id, ts_ns, out)
-    while status != eng.OK:  # OFF_GRID or CAPACITY (the order never crosses): grow and retry
-        if status == eng.OFF_GRID:
-            state = _zi._fit_grid(state, price, band)
-        else:
-            state = eng.grow_engine(state, state[0][eng.ORIGIN], state[2].shape[1], 2 * state[1].shape[0])
-        ctr[C_GROWS] += 1
-        status = eng.limit(state, side, price, qty, order_id, ts_ns, out)
-    ctr[_zi.C_NEXT_ID] = order_id + 1
-    return state
-
-
-@numba.njit(cache=True)
 def limit_price(ctr, state, side, distance):
     """Price ``distance`` ticks behind the same-side best (its last value when empty), capped inside the spread.
 
     A price at or through the opposite best becomes one tick inside it (joining the best at a one-tick spread).
     Returns (price, capped).
     """
-    same = ctr[_zi.C_LAST_BID] if side == 1 else ctr[_zi.C_LAST_ASK]
+    same = ctr[_sim.C_LAST_BID] if side == 1 else ctr[_sim.C_LAST_ASK]
     price = same - side * distance
     opposite = eng.best_ask(state) if side == 1 else eng.best_bid(state)
     if opposite != eng.NO_PRICE and side * (price - opposite) >= 0:
@@ -122,22 +108,17 @@ def _cancel(state, out, ctr, side, hazard_row, u, ts_ns, ev, record):
     order_id, price, qty = orders[slot, eng.O_ID], orders[slot, eng.O_PRICE], orders[slot, eng.O_QTY]
     eng.delete(state, order_id, out)
     if record:
-        _zi._record(ev, ctr, ts_ns, DELETE, side, price, qty, order_id)
+        _sim.record(ev, ctr, ts_ns, DELETE, side, price, qty, order_id)
     return 1
 
 
 @numba.njit(cache=True)
 def _market(state, out, ctr, side, qty, ts_ns, ev, record):
-    out[1][0] = 0
-    status = eng.market(state, side, qty, -1, ts_ns, out)
-    while status == eng.FILL_CAPACITY:
-        out = eng.grow_fills(out, 2 * out[0].shape[0])
-        status = eng.market(state, side, qty, -1, ts_ns, out)
-    rows, n_fills = out[0], out[1][0]
+    out, n_fills = _sim.match_market(state, out, ctr, side, qty, ts_ns)
+    rows = out[0]
     if record:
         for j in range(n_fills):
-            _zi._record(ev, ctr, ts_ns, TRADE, side, rows[j, eng.F_PRICE], rows[j, eng.F_QTY], rows[j, eng.F_PASSIVE])
-    ctr[_zi.C_UNFILLED] += state[0][eng.LAST_UNFILLED]
+            _sim.record(ev, ctr, ts_ns, TRADE, side, rows[j, eng.F_PRICE], rows[j, eng.F_QTY], rows[j, eng.F_PASSIVE])
     return out, n_fills
 
 
@@ -150,9 +131,9 @@ def _step(state, out, gen, dim, laws, law_values, hazard, band, ts_ns, ev, ctr, 
         qty = draw(laws[SIZE_LIMIT_BID + dim], law_values[SIZE_LIMIT_BID + dim], gen.random())
         price, capped = limit_price(ctr, state, side, distance)
         ctr[C_CAPPED] += capped
-        state = _limit(state, out, ctr, side, price, qty, ts_ns, band)
+        state = _sim.rest_limit(state, out, ctr, side, price, qty, ts_ns, band)
         if record:
-            _zi._record(ev, ctr, ts_ns, ADD, side, price, qty, ctr[_zi.C_NEXT_ID] - 1)
+            _sim.record(ev, ctr, ts_ns, ADD, side, price, qty, ctr[_sim.C_NEXT_ID] - 1)
         return state, out, 1
     if dim <= CANCEL_ASK:
         side = 1 if dim == CANCEL_BID else -1
@@ -174,19 +155,19 @@ def run(state, out, gen, times_s, dims, first, last, offset_s, laws, law_values,
     per_event = sample_ns <= 0
     for j in range(first, last):
         ts_ns = start_ns + np.int64(np.round((times_s[j] - offset_s) * 1e9))
-        need = ctr[_zi.C_EVENTS] + state[0][eng.N_ORDERS] + 2  # a market order writes at most one row per order
-        ev = _zi._grow_rows(ev, need)
+        need = ctr[_sim.C_EVENTS] + state[0][eng.N_ORDERS] + 2  # a market order writes at most one row per order
+        ev = _sim.grow_rows(ev, need)
         if record and per_event:
-            books, book_ts = _zi._grow_books(books, need), _zi._grow_rows(book_ts, need)
+            books, book_ts = _sim.grow_books(books, need), _sim.grow_rows(book_ts, need)
         if record and not per_event:
-            _zi._samples(state, books, book_ts, ctr, start_ns, sample_ns, ts_ns - 1)
-        _zi._update_quotes(state, ctr)
+            _sim.samples(state, books, book_ts, ctr, start_ns, sample_ns, ts_ns - 1)
+        _sim.update_quotes(state, ctr)
         dim = dims[j]
         state, out, rows = _step(state, out, gen, dim, laws, law_values, hazard, band, ts_ns, ev, ctr, record)
         ctr[C_DONE + dim] += 1
         if record and per_event:
             for _ in range(rows):
-                _zi._snapshot(state, books, book_ts, ctr, ts_ns)
+                _sim.snapshot(state, books, book_ts, ctr, ts_ns)
     return state, out, ev, books, book_ts
 
 
@@ -196,7 +177,7 @@ def place_initial(state, ctr, prices, qtys, side, band):
     out = eng.new_fills(1)
     for k in range(prices.shape[0]):
         if qtys[k] > 0:
-            state = _limit(state, out, ctr, side, prices[k], qtys[k], 0, band)
+            state = _sim.rest_limit(state, out, ctr, side, prices[k], qtys[k], 0, band)
     return state
 
 
@@ -206,14 +187,4 @@ def emit_resting(state, ev, books, book_ts, ctr, ts_ns, per_event):
     orders = state[1]
     slots = np.flatnonzero(orders[:, eng.O_QTY] > 0)
     slots = slots[np.argsort(orders[slots, eng.O_ID])]
-    n = slots.shape[0]
-    ev = _zi._grow_rows(ev, ctr[_zi.C_EVENTS] + n + 1)
-    if per_event:
-        books = _zi._grow_books(books, ctr[_zi.C_BOOKS] + n + 1)
-        book_ts = _zi._grow_rows(book_ts, ctr[_zi.C_BOOKS] + n + 1)
-    for slot in slots:
-        side, price, qty = orders[slot, eng.O_SIDE], orders[slot, eng.O_PRICE], orders[slot, eng.O_QTY]
-        _zi._record(ev, ctr, ts_ns, ADD, side, price, qty, orders[slot, eng.O_ID])
-        if per_event:
-            _zi._snapshot(state, books, book_ts, ctr, ts_ns)
-    return ev, books, book_ts
+    return _sim.emit_slots(state, ev, books, book_ts, ctr, slots, ts_ns, per_event)

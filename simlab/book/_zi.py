@@ -3,14 +3,12 @@
 Kernels trust their input (``simlab.book.zero_intelligence`` validates it). The engine state, the fill buffer and
 the output buffers grow inside the kernels when full (doubling), so :func:`run` returns them all.
 
-Work arrays:
+Work arrays (the event and book buffers and the first counters are those of :mod:`simlab.book._sim`):
 
-* ``ev`` int64 ``(capacity, EV_FIELDS)``: event records ``EV_TS`` (ns), ``EV_KIND`` (schema EventKind),
-  ``EV_SIDE``, ``EV_PRICE`` (ticks), ``EV_QTY`` (lots), ``EV_ID`` (order id; for a trade the resting order's);
-* ``books`` int64 ``(4, capacity, depth)``: bid price, bid qty, ask price, ask qty; ``book_ts`` ``(capacity,)``;
 * ``live`` ``(capacity,)``: ids of the resting orders (in no order) and ``pos`` (indexed by order id) their place
   in ``live``, for an O(1) uniform choice and removal;
-* ``ctr`` int64 ``(CTR_SIZE,)``: counters and the last best quotes (see the ``C_*`` names).
+* ``ctr`` int64 ``(CTR_SIZE,)``: the ``_sim`` counters, then ``C_LIMITS``, ``C_MARKETS``, ``C_CANCELS`` (events
+  of each type applied).
 """
 
 from __future__ import annotations
@@ -19,53 +17,12 @@ import numba
 import numpy as np
 
 from simlab.book import _engine as eng
+from simlab.book import _sim
+from simlab.book._sim import ADD, C_EVENTS, C_LAST_ASK, C_LAST_BID, C_LIVE, C_NEXT_ID, DELETE, TRADE
 
-EV_TS, EV_KIND, EV_SIDE, EV_PRICE, EV_QTY, EV_ID = range(6)
-EV_FIELDS = 6
-ADD, DELETE, TRADE = 1, 3, 5  # simlab.schema.EventKind values
-(C_EVENTS, C_BOOKS, C_NEXT_ID, C_LIVE, C_LAST_BID, C_LAST_ASK, C_UNFILLED, C_SAMPLE) = range(8)
-(C_LIMITS, C_MARKETS, C_CANCELS, C_GROWS) = range(8, 12)
-CTR_SIZE = 12
-
-
-@numba.njit(cache=True)
-def _grow_rows(values, need):
-    size = values.shape[0]
-    while size < need:
-        size *= 2
-    if size == values.shape[0]:
-        return values
-    out = np.zeros((size,) + values.shape[1:], dtype=values.dtype)
-    out[: values.shape[0]] = values
-    return out
-
-
-@numba.njit(cache=True)
-def _grow_books(books, need):
-    size = books.shape[1]
-    while size < need:
-        size *= 2
-    if size == books.shape[1]:
-        return books
-    out = np.zeros((4, size, books.shape[2]), dtype=books.dtype)
-    out[:, : books.shape[1]] = books
-    return out
-
-
-@numba.njit(cache=True)
-def _snapshot(state, books, book_ts, ctr, ts_ns):
-    row = ctr[C_BOOKS]
-    eng.top_k(state, books.shape[2], books[0], books[1], books[2], books[3], row)
-    book_ts[row] = ts_ns
-    ctr[C_BOOKS] = row + 1
-
-
-@numba.njit(cache=True, inline="always")
-def _record(ev, ctr, ts_ns, kind, side, price, qty, order_id):
-    n = ctr[C_EVENTS]
-    ev[n, EV_TS], ev[n, EV_KIND], ev[n, EV_SIDE] = ts_ns, kind, side
-    ev[n, EV_PRICE], ev[n, EV_QTY], ev[n, EV_ID] = price, qty, order_id
-    ctr[C_EVENTS] = n + 1
+C_GROWS = _sim.C_GROWS  # the shared counters keep their _zi names
+C_LIMITS, C_MARKETS, C_CANCELS = range(_sim.CTR_SIZE, _sim.CTR_SIZE + 3)
+CTR_SIZE = _sim.CTR_SIZE + 3
 
 
 @numba.njit(cache=True, inline="always")
@@ -79,39 +36,11 @@ def _live_remove(live, pos, ctr, order_id):
 
 
 @numba.njit(cache=True, inline="always")
-def _update_quotes(state, ctr):
-    """Remember the best quotes; a side's last one stays the reference of the other side's orders while it is empty."""
-    bid, ask = eng.best_bid(state), eng.best_ask(state)
-    if bid != eng.NO_PRICE:
-        ctr[C_LAST_BID] = bid
-    if ask != eng.NO_PRICE:
-        ctr[C_LAST_ASK] = ask
-
-
-@numba.njit(cache=True)
-def _fit_grid(state, price, band):
-    """Grow the engine's grid (doubling, with a band of margin) until ``price`` is on it."""
-    low, n = state[0][eng.ORIGIN], state[2].shape[1]
-    while price - band < low or price + band >= low + n:
-        low, n = low - n // 2, 2 * n
-    return eng.grow_engine(state, low, n, state[1].shape[0])
-
-
-@numba.njit(cache=True, inline="always")
 def _limit(state, out, ctr, live, pos, side, price, qty, ts_ns, band):
-    order_id = ctr[C_NEXT_ID]
-    status = eng.limit(state, side, price, qty, order_id, ts_ns, out)
-    while status != eng.OK:  # OFF_GRID or CAPACITY: grow and retry (a ZI limit order never crosses)
-        if status == eng.OFF_GRID:
-            state = _fit_grid(state, price, band)
-        else:
-            state = eng.grow_engine(state, state[0][eng.ORIGIN], state[2].shape[1], 2 * state[1].shape[0])
-        ctr[C_GROWS] += 1
-        status = eng.limit(state, side, price, qty, order_id, ts_ns, out)
-    ctr[C_NEXT_ID] = order_id + 1
+    state = _sim.rest_limit(state, out, ctr, side, price, qty, ts_ns, band)  # a ZI limit order never crosses
     n = ctr[C_LIVE]
-    live[n] = order_id
-    pos[order_id] = n
+    live[n] = ctr[C_NEXT_ID] - 1
+    pos[ctr[C_NEXT_ID] - 1] = n
     ctr[C_LIVE] = n + 1
     return state
 
@@ -119,19 +48,14 @@ def _limit(state, out, ctr, live, pos, side, price, qty, ts_ns, band):
 @numba.njit(cache=True, inline="always")
 def _market(state, out, ctr, live, pos, side, qty, ts_ns, ev, record):
     """Run a market order; drop the resting orders it fills from ``live``; record one trade per fill."""
-    out[1][0] = 0
-    status = eng.market(state, side, qty, -1, ts_ns, out)
-    while status == eng.FILL_CAPACITY:
-        out = eng.grow_fills(out, 2 * out[0].shape[0])
-        status = eng.market(state, side, qty, -1, ts_ns, out)
-    rows, n_fills = out[0], out[1][0]
+    out, n_fills = _sim.match_market(state, out, ctr, side, qty, ts_ns)
+    rows = out[0]
     for j in range(n_fills):
         passive = rows[j, eng.F_PASSIVE]
         if j < n_fills - 1 or eng.order_slot(state, passive) < 0:
             _live_remove(live, pos, ctr, passive)
         if record:
-            _record(ev, ctr, ts_ns, TRADE, side, rows[j, eng.F_PRICE], rows[j, eng.F_QTY], passive)
-    ctr[C_UNFILLED] += state[0][eng.LAST_UNFILLED]
+            _sim.record(ev, ctr, ts_ns, TRADE, side, rows[j, eng.F_PRICE], rows[j, eng.F_QTY], passive)
     return out, n_fills
 
 
@@ -144,7 +68,7 @@ def _cancel(state, out, ctr, live, pos, at, ts_ns, ev, record):
     eng.delete(state, order_id, out)
     _live_remove(live, pos, ctr, order_id)
     if record:
-        _record(ev, ctr, ts_ns, DELETE, side, price, qty, order_id)
+        _sim.record(ev, ctr, ts_ns, DELETE, side, price, qty, order_id)
 
 
 @numba.njit(cache=True, inline="always")
@@ -158,12 +82,12 @@ def _size(gen, sigma, geometric):
 def _room(ev, books, book_ts, live, pos, ctr, per_event):
     """Grow the buffers so that one more model event fits (a market order writes at most one row per live order)."""
     need = ctr[C_EVENTS] + ctr[C_LIVE] + 2
-    ev = _grow_rows(ev, need)
+    ev = _sim.grow_rows(ev, need)
     if per_event:
-        books = _grow_books(books, need)
-        book_ts = _grow_rows(book_ts, need)
-    live = _grow_rows(live, ctr[C_LIVE] + 2)
-    pos = _grow_rows(pos, ctr[C_NEXT_ID] + 2)
+        books = _sim.grow_books(books, need)
+        book_ts = _sim.grow_rows(book_ts, need)
+    live = _sim.grow_rows(live, ctr[C_LIVE] + 2)
+    pos = _sim.grow_rows(pos, ctr[C_NEXT_ID] + 2)
     return ev, books, book_ts, live, pos
 
 
@@ -187,7 +111,7 @@ def _step(state, out, gen, rates, band, geometric, u, ts_ns, ev, live, pos, ctr,
         state = _limit(state, out, ctr, live, pos, side, price, qty, ts_ns, band)
         ctr[C_LIMITS] += 1
         if record:
-            _record(ev, ctr, ts_ns, ADD, side, price, qty, ctr[C_NEXT_ID] - 1)
+            _sim.record(ev, ctr, ts_ns, ADD, side, price, qty, ctr[C_NEXT_ID] - 1)
         return state, out, 1
     u -= 2.0 * band_rate
     if u < 2.0 * mu:  # market order
@@ -238,40 +162,23 @@ def run(
         if _short(ev, books, live, pos, ctr, per_event):
             ev, books, book_ts, live, pos = _room(ev, books, book_ts, live, pos, ctr, per_event)
         if record and not per_event:
-            _samples(state, books, book_ts, ctr, start_ns, sample_ns, ts_ns - 1)
-        _update_quotes(state, ctr)
+            _sim.samples(state, books, book_ts, ctr, start_ns, sample_ns, ts_ns - 1)
+        _sim.update_quotes(state, ctr)
         u = gen.random() * (arrivals + delta * ctr[C_LIVE])
         state, out, rows = _step(state, out, gen, rates, band, geometric, u, ts_ns, ev, live, pos, ctr, record)
         if record and per_event:
             for _ in range(rows):
-                _snapshot(state, books, book_ts, ctr, ts_ns)
+                _sim.snapshot(state, books, book_ts, ctr, ts_ns)
     if record and not per_event:
-        _samples(state, books, book_ts, ctr, start_ns, sample_ns, start_ns + np.int64(np.round(t_end * 1e9)))
+        _sim.samples(state, books, book_ts, ctr, start_ns, sample_ns, start_ns + np.int64(np.round(t_end * 1e9)))
     return state, out, ev, books, book_ts, live, pos
-
-
-@numba.njit(cache=True)
-def _samples(state, books, book_ts, ctr, start_ns, sample_ns, until_ns):
-    """Write the book at every sampling time up to ``until_ns`` not yet written (the buffer is sized for all)."""
-    while start_ns + ctr[C_SAMPLE] * sample_ns <= until_ns and ctr[C_BOOKS] < books.shape[1]:
-        _snapshot(state, books, book_ts, ctr, start_ns + ctr[C_SAMPLE] * sample_ns)
-        ctr[C_SAMPLE] += 1
 
 
 @numba.njit(cache=True)
 def emit_resting(state, ev, books, book_ts, live, ctr, ts_ns, per_event):
     """Record every resting order as an ADD at ``ts_ns`` in id order (their arrival order, so FIFO is kept)."""
-    n = ctr[C_LIVE]
-    ids = np.sort(live[:n])
-    ev = _grow_rows(ev, ctr[C_EVENTS] + n + 1)
-    if per_event:
-        books = _grow_books(books, ctr[C_BOOKS] + n + 1)
-        book_ts = _grow_rows(book_ts, ctr[C_BOOKS] + n + 1)
-    orders = state[1]
-    for order_id in ids:
-        slot = eng.order_slot(state, order_id)
-        side, price, qty = orders[slot, eng.O_SIDE], orders[slot, eng.O_PRICE], orders[slot, eng.O_QTY]
-        _record(ev, ctr, ts_ns, ADD, side, price, qty, order_id)
-        if per_event:
-            _snapshot(state, books, book_ts, ctr, ts_ns)
-    return ev, books, book_ts
+    ids = np.sort(live[: ctr[C_LIVE]])
+    slots = np.empty(ids.shape[0], np.int64)
+    for k in range(ids.shape[0]):
+        slots[k] = eng.order_slot(state, ids[k])
+    return _sim.emit_slots(state, ev, books, book_ts, ctr, slots, ts_ns, per_event)

@@ -44,12 +44,12 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from simlab.book import _engine, _hawkes_book, _zi
+from simlab.book import _engine, _hawkes_book, _sim
+from simlab.book._sim_output import BookSimulation, check_recording, positive_float, run_attrs
 from simlab.errors import ParameterError
 from simlab.hawkes import HawkesParams, simulate_hawkes
-from simlab.provenance import provenance
 from simlab.random import RandomLike, as_generator
-from simlab.schema import NO_PRICE, make_books, make_events
+from simlab.schema import NO_PRICE
 
 ORDER_FLOW = ("limit_bid", "limit_ask", "cancel_bid", "cancel_ask", "market_buy", "market_sell")
 
@@ -270,46 +270,48 @@ def simulate_hawkes_book(
     sim.run(gen, path, 0, cut, warmup_s, record=False)
     initial_orders = sim.open_book()
     elapsed = sim.run(gen, path, cut, path.times_s.size, warmup_s, record=True)
-    config = dict(engine="simlab.book.simulate_hawkes_book", duration_s=duration_s, depth=depth)
-    config.update(sample_ns=sample_ns or None, warmup_s=warmup_s, start_ns=int(start_ns))
-    seed = int(rng) if isinstance(rng, (int, np.integer)) else None
-    attrs = provenance(seed=seed, config=config, true_params=params.to_dict())
+    attrs = run_attrs(
+        sim, rng, "hawkes_book", initial_orders,
+        duration_s=duration_s, depth=depth, sample_ns=sample_ns, warmup_s=warmup_s, start_ns=start_ns,
+    )  # fmt: skip
     ctr, n_events = sim.ctr, path.times_s.size - cut
-    attrs.update(model="hawkes_book", initial_orders=initial_orders, duration_s=duration_s)
     attrs.update(
         hawkes_dimensions=list(ORDER_FLOW),
         hawkes_counts=[int(c) for c in ctr[_hawkes_book.C_DONE : _hawkes_book.C_DONE + 6]],
         skipped_cancels=int(ctr[_hawkes_book.C_SKIPPED]),
         capped_limit_orders=int(ctr[_hawkes_book.C_CAPPED]),
-        unfilled_market_lots=int(ctr[_zi.C_UNFILLED]),
+        unfilled_market_lots=int(ctr[_sim.C_UNFILLED]),
         events_per_second=float(n_events / elapsed) if elapsed > 0 else float("nan"),
     )
     return sim.datasets(attrs)
 
 
-class _Simulation:
+class _Simulation(BookSimulation):
     """The engine state, the kernel's work arrays and counters of one simulation."""
+
+    reset_counters = (_sim.C_UNFILLED, *range(_hawkes_book.C_DONE, _hawkes_book.CTR_SIZE))
 
     def __init__(
         self, params: HawkesBookParams, n_path: int, depth: int, sample_ns: int, duration_s: float, start_ns: int
     ):
-        self.params, self.sample_ns, self.start_ns, self.duration_s = params, sample_ns, start_ns, duration_s
         book = params.initial_book
         levels = int((book[1] > 0).sum() + (book[3] > 0).sum())
         n_records = int(1.3 * n_path) + 4 * levels + 1024
         n_books = n_records if sample_ns == 0 else int(duration_s * 1e9 // sample_ns) + 1
         half = 4 * params.band_ticks + 256
         mid = int(book[0][book[1] > 0].max() + book[2][book[3] > 0].min()) // 2
-        self.state = _engine.new_engine(mid - half, 2 * half, 4 * levels + 1024)
-        self.out = _engine.new_fills(1024)
-        self.ev = np.zeros((n_records, _zi.EV_FIELDS), np.int64)
-        self.books = np.zeros((4, n_books, depth), np.int64)
-        self.book_ts = np.zeros(n_books, np.int64)
-        self.ctr = np.zeros(_hawkes_book.CTR_SIZE, np.int64)
-        self.ctr[_zi.C_NEXT_ID] = 1
+        super().__init__(
+            params, _engine.new_engine(mid - half, 2 * half, 4 * levels + 1024), fills=1024, n_records=n_records,
+            n_books=n_books, depth=depth, ctr_size=_hawkes_book.CTR_SIZE, sample_ns=sample_ns, start_ns=start_ns,
+            source="simulate_hawkes_book",
+        )  # fmt: skip
+        self.duration_s = duration_s
         for side, prices, qtys in ((1, book[0], book[1]), (-1, book[2], book[3])):
             self.state = _hawkes_book.place_initial(self.state, self.ctr, prices, qtys, side, params.band_ticks)
-        self.ctr[_zi.C_LAST_BID], self.ctr[_zi.C_LAST_ASK] = _engine.best_bid(self.state), _engine.best_ask(self.state)
+        self.ctr[_sim.C_LAST_BID], self.ctr[_sim.C_LAST_ASK] = (
+            _engine.best_bid(self.state),
+            _engine.best_ask(self.state),
+        )
 
     def run(
         self, gen: np.random.Generator, path: Any, first: int, last: int, offset_s: float, *, record: bool
@@ -327,35 +329,14 @@ class _Simulation:
         self.state, self.out, self.ev, self.books, self.book_ts = result
         if record and sample_ns > 0:  # the samples after the last event, up to the end of the recording
             end_ns = np.int64(self.start_ns + round(self.duration_s * 1e9))
-            _zi._samples(self.state, self.books, self.book_ts, self.ctr, self.start_ns, sample_ns, end_ns)
+            _sim.samples(self.state, self.books, self.book_ts, self.ctr, self.start_ns, sample_ns, end_ns)
         return elapsed
 
-    def open_book(self) -> int:
-        """Record the resting orders as ADDs at ``start_ns``; reset the counters; return their number."""
-        per_event = self.sample_ns == 0
+    def emit_resting(self, per_event: bool) -> None:
+        """Record the resting orders as ADDs at ``start_ns`` in arrival order."""
         self.ev, self.books, self.book_ts = _hawkes_book.emit_resting(
             self.state, self.ev, self.books, self.book_ts, self.ctr, np.int64(self.start_ns), per_event
         )
-        self.ctr[_zi.C_UNFILLED] = 0
-        self.ctr[_hawkes_book.C_DONE :] = 0
-        return int(self.ctr[_zi.C_EVENTS])
-
-    def datasets(self, attrs: dict[str, Any]) -> dict[str, xr.Dataset]:
-        """Return the events and books Datasets of the records so far."""
-        p, n, m = self.params, int(self.ctr[_zi.C_EVENTS]), int(self.ctr[_zi.C_BOOKS])
-        ev = self.ev[:n]
-        events = make_events(
-            ts_ns=ev[:, _zi.EV_TS], kind=ev[:, _zi.EV_KIND], side=ev[:, _zi.EV_SIDE],
-            price_ticks=ev[:, _zi.EV_PRICE], qty_lots=ev[:, _zi.EV_QTY], order_id=ev[:, _zi.EV_ID],
-            tick_size=p.tick_size, lot_size=p.lot_size, instrument=p.instrument, venue=p.venue,
-            attrs=attrs, source="simulate_hawkes_book",
-        )  # fmt: skip
-        book_attrs = dict(attrs, tick_size=p.tick_size, lot_size=p.lot_size, instrument=p.instrument, venue=p.venue)
-        books = make_books(
-            ts_ns=self.book_ts[:m], bid_price=self.books[0, :m], bid_qty=self.books[1, :m],
-            ask_price=self.books[2, :m], ask_qty=self.books[3, :m], attrs=book_attrs, source="simulate_hawkes_book",
-        )  # fmt: skip
-        return {"events": events, "books": books}
 
 
 def _check_run(
@@ -365,18 +346,9 @@ def _check_run(
         raise ParameterError(
             f"`params` of simulate_hawkes_book must be a HawkesBookParams; got {type(params).__name__}"
         )
-    for name, value, low in (("duration_s", duration_s, None), ("warmup_s", warmup_s, 0.0)):
-        good = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-        if not good or (value <= 0 if low is None else value < low):
-            rule = "> 0" if low is None else ">= 0"
-            raise ParameterError(f"`{name}` of simulate_hawkes_book must be a finite number {rule}; got {value!r}")
-    depth = _whole(depth, "depth", 1)
-    sample_ns = 0 if sample_ns is None else _whole(sample_ns, "sample_ns", 1)
-    _whole(start_ns, "start_ns", 0)
-    return float(duration_s), depth, sample_ns, float(warmup_s)
-
-
-def _whole(value: Any, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ParameterError(f"`{name}` of simulate_hawkes_book must be an int >= {low}; got {value!r}")
-    return int(value)
+    duration_s = positive_float(duration_s, "duration_s", "simulate_hawkes_book")
+    good = not isinstance(warmup_s, bool) and isinstance(warmup_s, (int, float)) and math.isfinite(warmup_s)
+    if not good or warmup_s < 0:
+        raise ParameterError(f"`warmup_s` of simulate_hawkes_book must be a finite number >= 0; got {warmup_s!r}")
+    depth, sample_ns = check_recording(depth, sample_ns, start_ns, "simulate_hawkes_book")
+    return duration_s, depth, sample_ns, float(warmup_s)

@@ -36,11 +36,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from simlab.book import _engine, _zi
+from simlab.book import _engine, _sim, _zi
+from simlab.book._sim_output import BookSimulation, check_recording, positive_float, run_attrs, whole
 from simlab.errors import ParameterError
-from simlab.provenance import provenance
 from simlab.random import RandomLike, as_generator
-from simlab.schema import make_books, make_events
 
 SIZE_LAWS = ("fixed", "geometric")
 
@@ -188,20 +187,19 @@ def simulate_zi(
         found an empty side) and the counts of limit, market and cancel events. ``"books"``: L2 snapshots.
     """
     duration_s, depth, sample_ns, warmup_s = _check_run(params, duration_s, depth, sample_ns, warmup_s, start_ns)
-    capacity = _whole(capacity, "capacity", 1) if capacity is not None else None
+    capacity = whole(capacity, "capacity", 1, "simulate_zi") if capacity is not None else None
     gen = as_generator(rng)
     sim = _Simulation(params, duration_s, depth, sample_ns, capacity, start_ns)
     sim.run(gen, -warmup_s, 0.0, record=False)
     initial_orders = sim.open_book()
     sim.run(gen, 0.0, duration_s, record=True)
-    config = dict(engine="simlab.book.simulate_zi", duration_s=duration_s, depth=depth, sample_ns=sample_ns or None)
-    config.update(warmup_s=warmup_s, start_ns=int(start_ns))
-    seed = int(rng) if isinstance(rng, (int, np.integer)) else None
-    attrs = provenance(seed=seed, config=config, true_params=params.to_dict())
+    attrs = run_attrs(
+        sim, rng, "zero_intelligence", initial_orders,
+        duration_s=duration_s, depth=depth, sample_ns=sample_ns, warmup_s=warmup_s, start_ns=start_ns,
+    )  # fmt: skip
     ctr = sim.ctr
-    attrs.update(model="zero_intelligence", initial_orders=initial_orders, duration_s=duration_s)
     attrs.update(
-        unfilled_market_lots=int(ctr[_zi.C_UNFILLED]),
+        unfilled_market_lots=int(ctr[_sim.C_UNFILLED]),
         limit_orders=int(ctr[_zi.C_LIMITS]),
         market_orders=int(ctr[_zi.C_MARKETS]),
         cancellations=int(ctr[_zi.C_CANCELS]),
@@ -209,26 +207,25 @@ def simulate_zi(
     return sim.datasets(attrs)
 
 
-class _Simulation:
+class _Simulation(BookSimulation):
     """The engine state, the kernel's work arrays and counters of one simulation."""
 
+    reset_counters = (_sim.C_UNFILLED, _zi.C_LIMITS, _zi.C_MARKETS, _zi.C_CANCELS)
+
     def __init__(self, params: ZIParams, duration_s: float, depth: int, sample_ns: int, capacity, start_ns: int):
-        self.params, self.sample_ns, self.start_ns = params, sample_ns, int(start_ns)
         expected = params.expected_resting_orders()
         capacity = capacity or int(1.5 * expected) + 64
         n_records = int(1.2 * params.expected_event_rate() * duration_s + 1.5 * expected) + 1024
         n_books = n_records if sample_ns == 0 else int(duration_s * 1e9 // sample_ns) + 1
         half = 4 * params.band_ticks + 256
-        self.state = _engine.new_engine(params.start_price_ticks - half, 2 * half, capacity)
-        self.out = _engine.new_fills(max(capacity, 64))
-        self.ev = np.zeros((n_records, _zi.EV_FIELDS), np.int64)
-        self.books = np.zeros((4, n_books, depth), np.int64)
-        self.book_ts = np.zeros(n_books, np.int64)
+        state = _engine.new_engine(params.start_price_ticks - half, 2 * half, capacity)
+        super().__init__(
+            params, state, fills=max(capacity, 64), n_records=n_records, n_books=n_books, depth=depth,
+            ctr_size=_zi.CTR_SIZE, sample_ns=sample_ns, start_ns=start_ns, source="simulate_zi",
+        )  # fmt: skip
         self.live = np.zeros(capacity + 2, np.int64)
         self.pos = np.zeros(n_records + 2, np.int64)
-        self.ctr = np.zeros(_zi.CTR_SIZE, np.int64)
-        self.ctr[_zi.C_NEXT_ID] = 1
-        self.ctr[_zi.C_LAST_BID], self.ctr[_zi.C_LAST_ASK] = params.start_price_ticks, params.start_price_ticks + 1
+        self.ctr[_sim.C_LAST_BID], self.ctr[_sim.C_LAST_ASK] = params.start_price_ticks, params.start_price_ticks + 1
         self.rates = np.array([params.limit_rate, params.market_rate, params.cancel_rate, params.order_size])
 
     def run(self, gen: np.random.Generator, t_start: float, t_end: float, *, record: bool) -> None:
@@ -241,31 +238,11 @@ class _Simulation:
         )  # fmt: skip
         self.state, self.out, self.ev, self.books, self.book_ts, self.live, self.pos = result
 
-    def open_book(self) -> int:
-        """Record the resting orders as ADDs at ``start_ns``; reset the counters; return their number."""
-        per_event = self.sample_ns == 0
+    def emit_resting(self, per_event: bool) -> None:
+        """Record the resting orders as ADDs at ``start_ns`` in arrival order."""
         self.ev, self.books, self.book_ts = _zi.emit_resting(
             self.state, self.ev, self.books, self.book_ts, self.live, self.ctr, np.int64(self.start_ns), per_event
         )
-        self.ctr[[_zi.C_UNFILLED, _zi.C_LIMITS, _zi.C_MARKETS, _zi.C_CANCELS]] = 0
-        return int(self.ctr[_zi.C_EVENTS])
-
-    def datasets(self, attrs: dict[str, Any]) -> dict[str, xr.Dataset]:
-        """Return the events and books Datasets of the records so far."""
-        p, n, m = self.params, int(self.ctr[_zi.C_EVENTS]), int(self.ctr[_zi.C_BOOKS])
-        ev = self.ev[:n]
-        events = make_events(
-            ts_ns=ev[:, _zi.EV_TS], kind=ev[:, _zi.EV_KIND], side=ev[:, _zi.EV_SIDE],
-            price_ticks=ev[:, _zi.EV_PRICE], qty_lots=ev[:, _zi.EV_QTY], order_id=ev[:, _zi.EV_ID],
-            tick_size=p.tick_size, lot_size=p.lot_size, instrument=p.instrument, venue=p.venue,
-            attrs=attrs, source="simulate_zi",
-        )  # fmt: skip
-        book_attrs = dict(attrs, tick_size=p.tick_size, lot_size=p.lot_size, instrument=p.instrument, venue=p.venue)
-        books = make_books(
-            ts_ns=self.book_ts[:m], bid_price=self.books[0, :m], bid_qty=self.books[1, :m],
-            ask_price=self.books[2, :m], ask_qty=self.books[3, :m], attrs=book_attrs, source="simulate_zi",
-        )  # fmt: skip
-        return {"events": events, "books": books}
 
 
 def _check_run(
@@ -273,24 +250,10 @@ def _check_run(
 ) -> tuple[float, int, int, float]:
     if not isinstance(params, ZIParams):
         raise ParameterError(f"`params` of simulate_zi must be a ZIParams; got {type(params).__name__}")
-    duration_s = _positive_float(duration_s, "duration_s")
-    depth = _whole(depth, "depth", 1)
-    sample_ns = 0 if sample_ns is None else _whole(sample_ns, "sample_ns", 1)
+    duration_s = positive_float(duration_s, "duration_s", "simulate_zi")
+    depth, sample_ns = check_recording(depth, sample_ns, start_ns, "simulate_zi")
     if warmup_s is None:
         warmup_s = min(10.0 * params.characteristic_time_s, 3600.0)
     elif not (isinstance(warmup_s, (int, float)) and math.isfinite(warmup_s) and warmup_s >= 0):
         raise ParameterError(f"`warmup_s` of simulate_zi must be a finite number >= 0; got {warmup_s!r}")
-    _whole(start_ns, "start_ns", 0)
     return duration_s, depth, sample_ns, float(warmup_s)
-
-
-def _positive_float(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ParameterError(f"`{name}` of simulate_zi must be a finite number > 0; got {value!r}")
-    return float(value)
-
-
-def _whole(value: Any, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ParameterError(f"`{name}` of simulate_zi must be an int >= {low}; got {value!r}")
-    return int(value)
