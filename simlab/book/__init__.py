@@ -1,8 +1,9 @@
 """Order books: the matching engine and the book simulators built on it.
 
-``simlab.book._levels`` holds a dense price-grid L2 level book for numba kernels (see its module docstring);
-``simlab.book._engine`` the price-time priority matching engine's state and kernels (its docstring is the contract
-for simulators and agents) and :func:`match_events` replays an order-level events Dataset through it.
+``simlab.book._engine`` holds the price-time priority matching engine's state and kernels (its docstring is the
+contract for simulators and agents): it is the one book of the house, serving the LOBSTER and Binance replays
+(``simlab.book._engine_replay``: synthetic level orders for L2 updates and unseen liquidity), the simulators and later
+the agents. :func:`match_events` replays an order-level events Dataset through it.
 :func:`simulate_zi` runs the Santa Fe zero-intelligence model on that engine; :func:`simulate_qr` the
 queue-reactive model of Huang, Lehalle and Rosenbaum (2015) on queue sizes at the best levels;
 :func:`simulate_hawkes_book` drives the engine with a multivariate Hawkes order flow and fitted placement and size

@@ -23,8 +23,10 @@ absent; it never matches: the caller keeps the book uncrossed); ``reduce_at_leve
 qty_lots)`` removes ``min(qty_lots, level lots)`` from the level, from its level order first, then from the head of
 the queue, and returns the lots it took from other orders than the level order; ``level_order_qty`` reads a level
 order's lots; ``clear_beyond(state, side, keep)`` removes every order of the levels beyond the ``keep`` best and
-returns the price of the ``keep``-th (NO_PRICE when the side has fewer). Removed lots count as ``CANCELLED``, added
-ones as ``SUBMITTED``.
+returns the price of the ``keep``-th (NO_PRICE when the side has fewer); ``set_level_lots(state, side, price_ticks,
+qty_lots, ts_ns)`` is an L2 "the level now holds ``qty_lots``" update (0 empties it): it adds the difference with
+``add_level_lots`` or removes it with ``reduce_at_level`` (the Binance diff-depth rebuild). Removed lots count as
+``CANCELLED``, added ones as ``SUBMITTED``.
 """
 
 from __future__ import annotations
@@ -196,6 +198,48 @@ def reduce_at_level(state, side, price_ticks, qty_lots):
         left -= E._reduce(state, levels[row, i, E.L_HEAD], left)
     meta[E.CANCELLED] += done
     return others
+
+
+@numba.njit(cache=True, inline="always")
+def set_level_lots(state, side, price_ticks, qty_lots, ts_ns):
+    """An L2 update: the level at ``price_ticks`` now holds ``qty_lots`` (0 empties it); return a status.
+
+    The same as adding the difference with ``add_level_lots`` (the level order, created at ``ts_ns``) or removing it
+    with ``reduce_at_level`` (the level order first, then the queue's head). An empty level, or one whose only order
+    is its level order (a pure L2 book), is changed directly (no hash look-up). ``OK``, ``BAD_SIDE``, ``OFF_GRID``,
+    ``NON_POSITIVE_QTY`` (``qty_lots < 0``) or ``CAPACITY`` (a new level order and no free slot); nothing changes
+    unless ``OK``.
+    """
+    meta, orders, levels = state[0], state[1], state[2]
+    if side != 1 and side != -1:
+        return E.BAD_SIDE
+    if qty_lots < 0:
+        return E.NON_POSITIVE_QTY
+    i = price_ticks - meta[E.ORIGIN]
+    if price_ticks == E.NO_PRICE or i < 0 or i >= levels.shape[1]:
+        return E.OFF_GRID
+    row = E.BID_ROW if side == 1 else E.ASK_ROW
+    now, head = levels[row, i, E.L_QTY], levels[row, i, E.L_HEAD]
+    if qty_lots == now:
+        return E.OK
+    if now == 0:  # an empty level: a new level order is its whole queue
+        if meta[E.FREE] < 0:
+            return E.CAPACITY
+        E._rest(state, side, price_ticks, qty_lots, level_order_id(side, price_ticks), ts_ns)
+        meta[E.SUBMITTED] += qty_lots
+        return E.OK
+    if levels[row, i, E.L_COUNT] != 1 or orders[head, E.O_ID] != level_order_id(side, price_ticks):
+        if qty_lots > now:  # a mixed queue: the general path
+            return add_level_lots(state, side, price_ticks, qty_lots - now, ts_ns)
+        reduce_at_level(state, side, price_ticks, now - qty_lots)
+    elif qty_lots == 0:
+        E._unlink(state, head)
+        meta[E.CANCELLED] += now
+    else:
+        orders[head, E.O_QTY] = qty_lots
+        levels[row, i, E.L_QTY] = qty_lots
+        meta[E.SUBMITTED if qty_lots > now else E.CANCELLED] += abs(qty_lots - now)
+    return E.OK
 
 
 @numba.njit(cache=True)

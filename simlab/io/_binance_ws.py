@@ -1,11 +1,17 @@
-"""Numba kernels of the Binance WebSocket reader: exact decimals from JSON strings, and the L2 book rebuild."""
+"""Numba kernels of the Binance WebSocket reader: exact decimals from JSON strings, and the L2 book rebuild.
+
+The rebuild runs on the matching engine (``simlab.book._engine``), the book of the LOBSTER replay and the simulators:
+each price level is one level order (``simlab.book._engine_replay``), and an L2 "set level to qty" update changes it
+with ``set_level_lots``. Prices are keys (ranks in the sorted distinct prices), so the engine's grid is dense.
+"""
 
 from __future__ import annotations
 
 import numba
 import numpy as np
 
-from simlab.book import _levels
+from simlab.book import _engine as E
+from simlab.book import _engine_replay as R
 from simlab.io._csv import _parse_decimal
 
 # status codes of _rebuild
@@ -42,6 +48,8 @@ def rebuild(
     snap_sides,
     snap_keys,
     snap_qtys,
+    ts_ns,
+    snap_ts_ns,
     last_update_id,
     futures,
     n_keys,
@@ -49,17 +57,18 @@ def rebuild(
 ):
     """Apply the depth diffs on the snapshot by Binance's procedure; record the top-``depth`` book after each.
 
-    Prices are keys (ranks in the sorted distinct prices). Return ``(status, message, level, applied, rows, books)``:
+    Prices are keys (ranks in the sorted distinct prices); ``ts_ns`` (per diff) and ``snap_ts_ns`` stamp the level
+    orders the diffs and the snapshot create. Return ``(status, message, level, applied, rows, books)``:
     ``status`` OK or the failure (then ``message`` / ``level`` name the diff and its level), ``applied`` a bool per
     diff, ``rows`` the diff index of each book row, and ``books`` int64 ``(4, n_rows, depth)``.
     """
     n = first_ids.shape[0]
-    levels, state = _levels.new_book(0, n_keys)
+    state = E.new_engine(0, n_keys, 2 * n_keys)  # at most one level order per (side, key)
     applied = np.zeros(n, dtype=np.bool_)
     rows = np.empty(n, dtype=np.int64)
     books = np.empty((4, n, depth), dtype=np.int64)
     for j in range(snap_keys.shape[0]):
-        if _levels.set_level(levels, state, snap_sides[j], snap_keys[j], snap_qtys[j]) != _levels.OK:
+        if R.set_level_lots(state, snap_sides[j], snap_keys[j], snap_qtys[j], snap_ts_ns) != E.OK:
             return LEVEL, -1, j, applied, rows[:0], books[:, :0]
     started = False
     previous = -1
@@ -76,12 +85,12 @@ def rebuild(
         elif (futures and prev_ids[m] != previous) or (not futures and first_ids[m] != previous + 1):
             return GAP, m, -1, applied, rows[:0], books[:, :0]
         for k in range(offsets[m], offsets[m + 1]):
-            if _levels.set_level(levels, state, sides[k], keys[k], qtys[k]) != _levels.OK:
+            if R.set_level_lots(state, sides[k], keys[k], qtys[k], ts_ns[m]) != E.OK:
                 return LEVEL, m, k, applied, rows[:0], books[:, :0]
-        bid, ask = _levels.best_bid(levels, state), _levels.best_ask(levels, state)
-        if bid != _levels.NO_PRICE and ask != _levels.NO_PRICE and bid >= ask:
+        bid, ask = E.best_bid(state), E.best_ask(state)
+        if bid != E.NO_PRICE and ask != E.NO_PRICE and bid >= ask:
             return CROSSED, m, -1, applied, rows[:0], books[:, :0]
-        _levels.top_k(levels, state, depth, books[0], books[1], books[2], books[3], count)
+        E.top_k(state, depth, books[0], books[1], books[2], books[3], count)
         applied[m] = True
         rows[count] = m
         count += 1

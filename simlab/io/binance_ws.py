@@ -207,6 +207,8 @@ class _Book:
             snap.level_side,
             keys[n_levels:].astype(np.int64),
             snap.level_qty // units.lot,
+            depth_msgs.ts_ns,
+            int(snap.ts_ns[0]),
             self.last_update_id,
             capture.futures,
             max(distinct.shape[0], 1),

@@ -23,7 +23,6 @@ import numpy as np
 
 from simlab.book import _engine as E
 from simlab.book import _engine_replay as R
-from simlab.book import _levels as L
 from simlab.book import match_events
 from simlab.schema import NO_PRICE, EventKind, make_events
 
@@ -194,12 +193,12 @@ def _l2_stream(cols, low, n_ticks):
 
 @numba.njit(cache=True)
 def _levels_replay(rows, low, n_ticks):
-    """Our L2 level book (simlab.book._levels) on the depth updates, with the touch read after each."""
-    levels, state = L.new_book(low, n_ticks)
+    """The matching engine as an L2 book (set_level_lots, as the Binance reader uses it), touch read after each."""
+    state = E.new_engine(low, n_ticks, 2 * n_ticks + 16)
     check = 0
     for j in range(rows.shape[1]):
-        L.set_level(levels, state, rows[0, j], rows[1, j], rows[2, j])
-        check += L.best_bid(levels, state)
+        R.set_level_lots(state, rows[0, j], rows[1, j], rows[2, j], rows[3, j])
+        check += E.best_bid(state)
     return check
 
 
@@ -214,7 +213,7 @@ def l2_peers(events) -> None:
     t0 = time.process_time()
     _levels_replay(rows, low, n_ticks)
     ours = m / (time.process_time() - t0)
-    print(f"[L2 stream of the same flow: {m:,} depth updates] simlab _levels L2 book: {ours / 1e6:.2f} M updates/s")
+    print(f"[L2 stream of the same flow: {m:,} depth updates] simlab engine as L2 book: {ours / 1e6:.2f} M updates/s")
     try:
         from hftbacktest import BacktestAsset, HashMapMarketDepthBacktest
         from hftbacktest.types import BUY_EVENT, DEPTH_EVENT, EXCH_EVENT, LOCAL_EVENT, SELL_EVENT, event_dtype

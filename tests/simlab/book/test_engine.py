@@ -280,3 +280,61 @@ def _compare_level_orders(state, twin: ListBook) -> None:
 def test_level_order_ids_are_reserved_and_distinct():
     ids = {R.level_order_id(side, price) for side in (1, -1) for price in (-5, 0, 1, 10**9)}
     assert len(ids) == 8 and max(ids) < 0
+
+
+def _twin_set_level(twin: ListBook, side: int, price: int, qty: int, ts: int) -> None:
+    """The slow twin of set_level_lots: add the difference to the level order, or reduce the level by it."""
+    now = sum(o[1] for o in twin.sides[side].get(price, []))
+    if qty > now:
+        _twin_add_level(twin, side, price, qty - now, ts)
+    elif qty < now:
+        _twin_reduce_at_level(twin, side, price, now - qty)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_set_level_lots_equals_twin(seed):
+    """L2 "level now holds qty" updates (pure level books, and mixed with limit orders): same queues as the twin."""
+    rng = np.random.default_rng(seed)
+    state, out, twin = E.new_engine(0, 40, 512), E.new_fills(1 << 12), ListBook(0, 40, 512)
+    next_id, seen = 0, {"zero": 0, "same": 0, "mixed": 0}
+    for ts in range(3000):
+        side = int(rng.choice([1, -1]))
+        bid, ask = twin.top(1, 1)[0][0], twin.top(-1, 1)[0][0]
+        price = (ask if side == 1 else bid) if (bid != NO_PRICE and ask != NO_PRICE) else 20
+        price = int(np.clip(price - side * int(rng.integers(1, 8)), 0, 39))
+        if seed >= 2 and rng.random() < 0.15:  # seeds 2, 3: limit orders join the level orders' queues
+            free = out[0].shape[0] - int(out[1][0])
+            qty = int(rng.integers(1, 40))
+            assert E.limit(state, side, price, qty, next_id, ts, out) == twin.limit(side, price, qty, next_id, ts, free)
+            next_id += 1
+            continue
+        if twin.sides[side] and rng.random() < 0.5:
+            price = int(rng.choice(sorted(twin.sides[side])))
+        now = E.level_qty(state, side, price)
+        qty = int(rng.choice([0, now, int(rng.integers(1, 60))]))
+        seen["zero"] += qty == 0 < now
+        seen["same"] += qty == now
+        seen["mixed"] += len(twin.sides[side].get(price, [])) > 1
+        assert R.set_level_lots(state, side, price, qty, ts) == E.OK
+        _twin_set_level(twin, side, price, qty, ts)
+        assert E.level_qty(state, side, price) == qty
+        _compare_level_orders(state, twin)
+    assert seen["zero"] > 10 and seen["same"] > 10 and (seen["mixed"] > 10) == (seed >= 2)
+
+
+def test_set_level_lots_statuses_change_nothing():
+    state = E.new_engine(100, 10, 1)
+    assert R.set_level_lots(state, 1, 105, 7, 0) == E.OK and E.best_bid(state) == 105
+    before = [a.copy() for a in state]
+    for side, price, qty, status in [
+        (0, 105, 3, E.BAD_SIDE),
+        (1, 105, -1, E.NON_POSITIVE_QTY),
+        (1, 99, 3, E.OFF_GRID),
+        (1, 110, 3, E.OFF_GRID),
+        (1, NO_PRICE, 3, E.OFF_GRID),
+        (-1, 106, 3, E.CAPACITY),  # a second level order, one slot
+    ]:
+        assert R.set_level_lots(state, side, price, qty, 0) == status
+        assert all((a == b).all() for a, b in zip(state, before, strict=True))
+    assert R.set_level_lots(state, 1, 105, 0, 0) == E.OK and E.best_bid(state) == NO_PRICE
+    assert state[0][E.N_ORDERS] == 0 and state[0][E.SUBMITTED] == state[0][E.CANCELLED] == 7
