@@ -1,13 +1,21 @@
-"""Book presets: zero-intelligence (``zi-*``) and queue-reactive (``qr-*``) models fitted to real books.
+"""Book presets: zero-intelligence (``zi-*``), queue-reactive (``qr-*``) and Hawkes-driven (``hawkes-*``) books.
 
 A book preset is a small TOML file in ``calibration/presets/`` (written with :func:`calibration.presets.dumps_toml`)
-with the tables ``[preset]`` (name, model ``zi`` or ``qr``, description, instrument, venue, tick and lot size),
-``[fitted_on]`` (files, estimator and its options, the span and event counts), ``[params]``
-(:meth:`ZIParams.to_dict` or :meth:`QRParams.to_dict`), ``[simulation]`` (how a simulation starts: ``start_ns``,
-``initial_bid_ticks`` for the queue-reactive book, ``depth``) and ``[comparison]``: a seeded simulated day set side
-by side with the real one by :func:`simlab.book.stats.compare_statistics` (spread, L1 queues, imbalance,
-inter-arrival times, mid returns with KS distances; event mix; return autocorrelations). Unknown tables or keys
-are an error naming them.
+with the tables ``[preset]`` (name, model, description, instrument, venue, tick and lot size), ``[fitted_on]``
+(files, estimator and its options, the span and event counts), ``[params]`` (:meth:`ZIParams.to_dict`,
+:meth:`QRParams.to_dict` or :meth:`HawkesBookParams.to_dict`), ``[simulation]`` (how a simulation starts:
+``start_ns``, ``initial_bid_ticks`` for the queue-reactive book, ``depth``) and ``[comparison]``: a seeded
+simulation of the fitted span (the AMZN day, the AAPL hour) set side by side with the real one by
+:func:`simlab.book.stats.compare_statistics` (spread, L1 queues, imbalance, inter-arrival times, mid returns with
+KS distances; event mix; return autocorrelations). Unknown tables or keys are an error naming them.
+
+The model ``hawkes`` (:mod:`simlab.book.hawkes_book`) is written ``model = "hawkes-book"`` in the file, since
+``model = "hawkes"`` marks the Hawkes process presets sharing the folder; its laws are per-side tables
+(``[params.placement.bid]``, ...). To keep the file small its fitted laws are compacted (:func:`compact_law`):
+values of probability >= 1e-3 are kept as they are, the rarer ones are pooled per gap between kept values and per
+power-of-two band of ``|value|`` at their probability-weighted mean (rounded), so each law keeps its mean (to
+rounding) and its reach; probabilities and the cancellation hazard are rounded to 6 significant digits. The shipped
+parameters, and the comparison, are the compacted ones.
 
 Rebuild the shipped presets with ``python -m calibration.book_presets [DATA_DIR]``.
 """
@@ -15,7 +23,7 @@ Rebuild the shipped presets with ``python -m calibration.book_presets [DATA_DIR]
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +32,15 @@ import xarray as xr
 
 from calibration.presets import PRESET_DIR, dumps_toml, list_presets, read_preset_toml
 from simlab.book import QRParams, ZIParams, simulate_qr, simulate_zi
+from simlab.book.hawkes_book import EmpiricalLaw, HawkesBookParams, simulate_hawkes_book
 from simlab.book.stats import DISTRIBUTIONS, book_statistics, compare_statistics
 from simlab.errors import ParameterError
 
-MODELS = ("zi", "qr")
+MODELS = ("zi", "qr", "hawkes")
+FILE_MODEL = {"zi": "zi", "qr": "qr", "hawkes": "hawkes-book"}  # ``[preset] model`` in the file
+LAW_SIDES = {"placement": ("bid", "ask"), "limit_sizes": ("bid", "ask"), "market_sizes": ("buy", "sell")}
 DAY_S = 23_400.0
+HOUR_S = 3_600.0
 COMPARISON_SEED = 20120621
 SCHEMA: dict[str, set[str]] = {
     "preset": {"name", "model", "description", "instrument", "venue", "tick_size", "lot_size"},
@@ -51,6 +63,11 @@ class BookSpec:
     folder: str
     options: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    start_folder: str = ""  # hawkes: the level-10 files whose first book row starts the deep message file
+
+
+AAPL = "lobster_samples/AAPL_2012-06-21_level50_0930-1030_messages"
+AAPL_START = "lobster_samples/AAPL_2012-06-21_level10_first1000"
 
 
 AMZN = "lobster_samples/AMZN_2012-06-21_level1_fullday"
@@ -63,6 +80,20 @@ SPECS = (
         {"levels": 1, "n_max": 20},
         "Queue-reactive book (Huang, Lehalle, Rosenbaum 2015) fitted to NASDAQ AMZN 2012-06-21 (level 1)",
     ),
+    BookSpec(
+        "hawkes-aapl",
+        "hawkes",
+        AAPL,
+        {"hawkes": "lobster-aapl-order-flow", "max_distance_ticks": 500, "hazard_ticks": 200},
+        "Hawkes-driven book fitted to NASDAQ AAPL 2012-06-21 09:30-10:30 (level 50): event times from the "
+        "lobster-aapl-order-flow Hawkes preset, placement, size and cancellation laws from the hour (rare values "
+        "pooled, see calibration.book_presets). The book does not feed back into the intensities and cancels plus "
+        "market orders outnumber limit orders, so the simulated book drains: its sides thin out to a few hundred "
+        "lots and drift apart, the spread is thousands of ticks once the 60 s warm-up ends and about 1e5 ticks on "
+        "average over the hour (20 real, see [comparison]), and over a quarter of the market order lots find no "
+        "book. Use it for the order flow's timing and mix, not for prices, spreads or depth.",
+        start_folder=AAPL_START,
+    ),
 )
 
 
@@ -72,7 +103,7 @@ class BookPreset:
 
     name: str
     model: str
-    params: ZIParams | QRParams
+    params: ZIParams | QRParams | HawkesBookParams
     preset: dict[str, Any]
     fitted_on: dict[str, Any]
     simulation: dict[str, Any]
@@ -82,9 +113,9 @@ class BookPreset:
     def to_dict(self) -> dict[str, Any]:
         """Return the preset as the nested mapping written to TOML."""
         return {
-            "preset": {**self.preset, "name": self.name, "model": self.model},
+            "preset": {**self.preset, "name": self.name, "model": FILE_MODEL[self.model]},
             "fitted_on": self.fitted_on,
-            "params": self.params.to_dict(),
+            "params": _params_table(self.params),
             "simulation": self.simulation,
             "comparison": self.comparison,
         }
@@ -101,13 +132,14 @@ class BookPreset:
             extra = sorted(set(values) - SCHEMA[table]) if table != "params" else []
             if extra:
                 raise ParameterError(f"{source}: unknown key(s) {extra} in [{table}]; allowed {sorted(SCHEMA[table])}")
-        head = data["preset"]
-        if "name" not in head or head.get("model") not in MODELS:
-            raise ParameterError(f"{source}: [preset] needs a `name` and `model` in {MODELS}; got {head}")
+        head, models = data["preset"], {file_model: model for model, file_model in FILE_MODEL.items()}
+        if "name" not in head or head.get("model") not in models:
+            raise ParameterError(f"{source}: [preset] needs a `name` and `model` in {sorted(models)}; got {head}")
+        model = models[head["model"]]
         return cls(
             name=str(head["name"]),
-            model=str(head["model"]),
-            params=_params(head["model"], data["params"], source),
+            model=model,
+            params=_params(model, data["params"], source),
             preset=dict(head),
             fitted_on=dict(data["fitted_on"]),
             simulation=dict(data["simulation"]),
@@ -132,7 +164,7 @@ def save_book_preset(preset: BookPreset, path: str | Path) -> Path:
 
 def list_book_presets() -> list[str]:
     """Return the names of the book presets shipped in ``calibration/presets/``."""
-    return sorted(name for model in MODELS for name in list_presets(model))
+    return sorted(name for model in MODELS for name in list_presets(FILE_MODEL[model]))
 
 
 def simulate_book_preset(
@@ -141,13 +173,14 @@ def simulate_book_preset(
     """Simulate ``duration_s`` seconds of the preset's book; return ``{"events", "books"}`` (book after each event).
 
     The run starts at ``start_ns`` (default: the fitted data's start, ``[simulation] start_ns``); the
-    zero-intelligence book records ``depth`` levels (default ``[simulation] depth``), the queue-reactive one its
-    ``K`` levels from ``[simulation] initial_bid_ticks``.
+    zero-intelligence and Hawkes-driven books record ``depth`` levels (default ``[simulation] depth``), the
+    queue-reactive one its ``K`` levels from ``[simulation] initial_bid_ticks``.
     """
     start = int(preset.simulation.get("start_ns", 0) if start_ns is None else start_ns)
-    if preset.model == "zi":
+    if preset.model in ("zi", "hawkes"):
         depth = int(preset.simulation.get("depth", 10) if depth is None else depth)
-        return simulate_zi(preset.params, duration_s, rng=rng, depth=depth, start_ns=start)
+        simulate = simulate_zi if preset.model == "zi" else simulate_hawkes_book
+        return simulate(preset.params, duration_s, rng=rng, depth=depth, start_ns=start)
     bid = int(preset.simulation.get("initial_bid_ticks", 10_000))
     return simulate_qr(preset.params, duration_s, rng=rng, start_ns=start, initial_bid_ticks=bid)
 
@@ -163,52 +196,128 @@ def preset_statistics(preset: BookPreset, simulated: dict[str, xr.Dataset]) -> d
 
 
 def fit_book_preset(spec: BookSpec, data_dir: str | Path, *, seed: int = COMPARISON_SEED) -> BookPreset:
-    """Fit ``spec`` to its LOBSTER day under ``data_dir``, simulate a day with ``seed`` and record the comparison."""
-    from calibration.queue_reactive import QREstimator
-    from calibration.zero_intelligence import ZIEstimator
-    from simlab.io import read
-
-    files = sorted((Path(data_dir) / spec.folder).glob("*.csv"))
-    data = read(files, "lobster")
-    events, books = data["events"], data["books"]
-    estimator = (ZIEstimator if spec.model == "zi" else QREstimator)(**spec.options).fit(events, books)
-    params, ts = estimator.params_, events["ts_ns"].values
-    simulation: dict[str, Any] = {"start_ns": int(ts[0])}
-    if spec.model == "zi":
-        simulation["depth"] = 10
-        counts = dict(estimator.counts_)
-    else:
-        first_bid = np.argmax(books["bid_qty"].values[:, 0] > 0)
-        simulation["initial_bid_ticks"] = int(books["bid_price"].values[first_bid, 0])
-        totals = estimator.counts_.sum(axis=(1, 2, 3))
-        counts = {name: int(c) for name, c in zip(("limit", "cancel", "market"), totals, strict=True)}
+    """Fit ``spec`` to its LOBSTER data under ``data_dir``, simulate the fitted span with ``seed``, compare."""
+    files, events, books = _read_real(spec, Path(data_dir))
+    params, counts, simulation = _fit(spec, events, books)
+    ts = events["ts_ns"].values
     head = {"description": spec.description, "instrument": params.instrument, "venue": params.venue}
     head.update(tick_size=params.tick_size, lot_size=params.lot_size)
-    fitted_on = {"files": [f"{spec.folder}/{f.name}" for f in files], "format": "lobster"}
-    fitted_on.update(
-        estimator=type(estimator).__name__, options=dict(spec.options), start=_iso(ts[0]), end=_iso(ts[-1])
-    )
+    fitted_on = {"files": [str(f.relative_to(data_dir)) for f in files], "format": "lobster"}
+    estimator = {"zi": "ZIEstimator", "qr": "QREstimator", "hawkes": "HawkesBookEstimator"}[spec.model]
+    fitted_on.update(estimator=estimator, options=dict(spec.options), start=_iso(ts[0]), end=_iso(ts[-1]))
     fitted_on.update(duration_s=round(float(ts[-1] - ts[0]) / 1e9, 6), counts=counts)
     real = book_statistics(events, books)
     window = int(events.attrs.get("levels") or books.sizes["level"])
-    comparison = {"seed": int(seed), "duration_s": DAY_S, "window_levels": window, "return_interval_ns": 10**9}
+    duration_s = HOUR_S if spec.model == "hawkes" else DAY_S
+    comparison = {"seed": int(seed), "duration_s": duration_s, "window_levels": window, "return_interval_ns": 10**9}
     preset = BookPreset(spec.name, spec.model, params, head, fitted_on, simulation, comparison)
-    simulated = preset_statistics(preset, simulate_book_preset(preset, DAY_S, rng=seed))
+    simulated = preset_statistics(preset, simulate_book_preset(preset, duration_s, rng=seed))
     comparison.update(real_events=real["events"], simulated_events=simulated["events"])
     comparison.update(compare_statistics(real, simulated))
     return preset
+
+
+def _read_real(spec: BookSpec, data_dir: Path) -> tuple[list[Path], xr.Dataset, xr.Dataset]:
+    """The files, events and books a spec is fitted to (hawkes: the deep file started from the level-10 row)."""
+    from calibration.hawkes_book import lobster_with_depth
+    from simlab.io import read
+
+    files = sorted((data_dir / spec.folder).glob("*.csv"))
+    if spec.model != "hawkes":
+        data = read(files, "lobster")
+        return files, data["events"], data["books"]
+    start = tuple(sorted((data_dir / spec.start_folder).glob("*.csv")))
+    (message,) = [f for f in files if "_message_" in f.name]
+    data = lobster_with_depth(message, start, levels=int(message.stem.rsplit("_", 1)[1]))
+    return [message, *start], data["events"], data["books"]
+
+
+def _fit(spec: BookSpec, events: xr.Dataset, books: xr.Dataset) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """Return the fitted parameters, the event counts and the ``[simulation]`` table."""
+    from calibration.hawkes_book import HawkesBookEstimator
+    from calibration.queue_reactive import QREstimator
+    from calibration.zero_intelligence import ZIEstimator
+
+    estimator = {"zi": ZIEstimator, "qr": QREstimator, "hawkes": HawkesBookEstimator}[spec.model](**spec.options)
+    estimator.fit(events, books)
+    simulation: dict[str, Any] = {"start_ns": int(events["ts_ns"].values[0])}
+    if spec.model == "zi":
+        return estimator.params_, dict(estimator.counts_), {**simulation, "depth": 10}
+    if spec.model == "hawkes":
+        simulation["depth"] = int(events.attrs.get("levels") or books.sizes["level"])
+        return compact_params(estimator.params_), dict(estimator.counts_), simulation
+    first_bid = np.argmax(books["bid_qty"].values[:, 0] > 0)
+    simulation["initial_bid_ticks"] = int(books["bid_price"].values[first_bid, 0])
+    totals = estimator.counts_.sum(axis=(1, 2, 3))
+    counts = {name: int(c) for name, c in zip(("limit", "cancel", "market"), totals, strict=True)}
+    return estimator.params_, counts, simulation
+
+
+def compact_law(law: EmpiricalLaw, min_probability: float = 1e-3, digits: int = 6) -> EmpiricalLaw:
+    """Pool the rare values of ``law`` (see the module docstring); probabilities to ``digits`` significant digits.
+
+    The probabilities are adjusted (on the largest) to sum to exactly 1.0, so that a law read back from its file is
+    written back identically.
+    """
+    values, probabilities = law.values, law.probabilities
+    kept = probabilities >= min_probability
+    gap = np.searchsorted(values[kept], values)
+    band = np.sign(values) * np.floor(np.log2(np.abs(values) + 1.0)).astype(np.int64)
+    pooled: dict[tuple[int, int], list[int]] = {}
+    for i in np.flatnonzero(~kept):
+        pooled.setdefault((int(gap[i]), int(band[i])), []).append(i)
+    out_values, out_weights = list(values[kept]), list(probabilities[kept])
+    for members in pooled.values():
+        weight = float(probabilities[members].sum())
+        out_values.append(int(round(float(np.dot(values[members], probabilities[members])) / weight)))
+        out_weights.append(weight)
+    order = np.argsort(out_values)
+    weights = np.array([float(f"{w:.{digits}g}") for w in np.asarray(out_weights)[order]])
+    weights /= weights.sum()
+    weights = np.array([float(f"{w:.{digits}g}") for w in weights])
+    largest = int(np.argmax(weights))
+    for _ in range(8):  # make the sum exactly 1.0 (normalisation is then the identity)
+        total = weights.sum()
+        if total == 1.0:
+            break
+        weights[largest] += 1.0 - total
+    return EmpiricalLaw(np.asarray(out_values, dtype=np.int64)[order], weights)
+
+
+def compact_params(params: HawkesBookParams, digits: int = 6) -> HawkesBookParams:
+    """Return ``params`` with its laws compacted by :func:`compact_law` and the hazard rounded to ``digits``."""
+    laws = {name: tuple(compact_law(law, digits=digits) for law in getattr(params, name)) for name in LAW_SIDES}
+    hazard = np.array([[float(f"{h:.{digits}g}") for h in row] for row in params.cancel_hazard])
+    return replace(params, **laws, cancel_hazard=hazard)
 
 
 def _iso(ts_ns: int) -> str:
     return str(np.datetime64(int(ts_ns), "ns")) + "Z"
 
 
-def _params(model: str, values: dict[str, Any], source: str) -> ZIParams | QRParams:
+def _params(model: str, values: dict[str, Any], source: str) -> ZIParams | QRParams | HawkesBookParams:
+    if model == "hawkes":
+        try:
+            laws = {name: [values[name][side] for side in sides] for name, sides in LAW_SIDES.items()}
+            return HawkesBookParams.from_dict({**values, **laws})
+        except (KeyError, TypeError) as exc:
+            raise ParameterError(f"{source}: [params] does not fit HawkesBookParams: per-side laws {exc!r}") from exc
+        except ParameterError as exc:
+            raise ParameterError(f"{source}: [params] does not fit HawkesBookParams: {exc}") from exc
     cls = ZIParams if model == "zi" else QRParams
     try:
         return cls(**values)
     except TypeError as exc:
         raise ParameterError(f"{source}: [params] does not fit {cls.__name__}: {exc}") from exc
+
+
+def _params_table(params: ZIParams | QRParams | HawkesBookParams) -> dict[str, Any]:
+    """``params.to_dict()``, a Hawkes-driven book's law pairs as per-side tables (TOML has no arrays of tables)."""
+    table = params.to_dict()
+    if isinstance(params, HawkesBookParams):
+        for name, sides in LAW_SIDES.items():
+            table[name] = dict(zip(sides, table[name], strict=True))
+    return table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     for spec in SPECS:
         preset = fit_book_preset(spec, data_dir)
         path = save_book_preset(preset, PRESET_DIR / f"{spec.name}.toml")
-        print(f"{spec.name}: {path} (KS spread {preset.comparison['spread_ticks']['ks']})")
+        print(f"{spec.name}: {path} ({path.stat().st_size} bytes, KS spread {preset.comparison['spread_ticks']['ks']})")
     return 0
 
 

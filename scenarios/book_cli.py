@@ -15,21 +15,24 @@ import typer
 from scenarios.console import fail, print_summary
 from simlab.errors import ParameterError, SimlabError
 
-BOOK_MODELS = ("zi", "qr")
+BOOK_MODELS = ("zi", "qr", "hawkes")
 
 
 def simulate_book(
-    preset: Annotated[str, typer.Argument(help="A book preset TOML file or the name of a shipped one (zi-amzn).")],
+    preset: Annotated[
+        str, typer.Argument(help="A book preset TOML file or the name of a shipped one (zi-amzn, hawkes-aapl).")
+    ],
     output: Annotated[Path, typer.Option("-o", "--output", help="The zarr store to write (events, books).")],
     model: Annotated[
-        str | None, typer.Option("--model", help="zi or qr; checked against the preset's model (default: its own).")
+        str | None,
+        typer.Option("--model", help="zi, qr or hawkes; checked against the preset's model (default: its own)."),
     ] = None,
     duration: Annotated[str, typer.Option(help="Length of the simulation, e.g. 30min, 6.5h.")] = "30min",
     seed: Annotated[int, typer.Option(help="Root seed of the run.")] = 0,
-    depth: Annotated[int | None, typer.Option(help="Book levels of a zero-intelligence run.")] = None,
+    depth: Annotated[int | None, typer.Option(help="Book levels of a zero-intelligence or Hawkes-driven run.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,
 ) -> None:
-    """Simulate a book from a zero-intelligence or queue-reactive preset into a store (true parameters kept)."""
+    """Simulate a book from a zero-intelligence, queue-reactive or Hawkes-driven preset into a store."""
     from calibration.book_presets import load_book_preset, simulate_book_preset
     from simlab.store import write_store
     from simlab.times import parse_duration_ns

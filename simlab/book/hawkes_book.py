@@ -104,6 +104,14 @@ class EmpiricalLaw:
         """Return the law as JSON-serialisable lists."""
         return {"values": self.values.tolist(), "probabilities": self.probabilities.tolist()}
 
+    @classmethod
+    def from_dict(cls, data: Any) -> EmpiricalLaw:
+        """Build a law from :meth:`to_dict`'s mapping; other keys are an error."""
+        if not isinstance(data, dict) or set(data) != {"values", "probabilities"}:
+            got = sorted(data) if isinstance(data, dict) else type(data).__name__
+            raise ParameterError(f"EmpiricalLaw.from_dict needs exactly the keys values, probabilities; got {got}")
+        return cls(np.asarray(data["values"]), np.asarray(data["probabilities"], dtype=np.float64))
+
 
 @dataclass(frozen=True, eq=False)
 class HawkesBookParams:
@@ -186,6 +194,37 @@ class HawkesBookParams:
             "instrument": self.instrument,
             "venue": self.venue,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HawkesBookParams:
+        """Build parameters from :meth:`to_dict`'s mapping; unknown or missing keys are an error."""
+        unknown, missing = sorted(set(data) - set(_KEYS)), sorted(set(_KEYS[:6]) - set(data))
+        if unknown or missing:
+            raise ParameterError(f"HawkesBookParams.from_dict: unknown keys {unknown}, missing keys {missing}")
+        try:
+            hawkes = HawkesParams.from_dict(data["hawkes"])
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ParameterError(
+                f"HawkesBookParams.from_dict: `hawkes` is not a HawkesParams mapping: {exc!r}"
+            ) from exc
+        laws = {}
+        for name in ("placement", "limit_sizes", "market_sizes"):
+            if not isinstance(data[name], (list, tuple)):
+                raise ParameterError(f"HawkesBookParams.from_dict: `{name}` must be a list of two laws")
+            laws[name] = tuple(EmpiricalLaw.from_dict(law) for law in data[name])
+        return cls(
+            hawkes=hawkes,
+            **laws,
+            cancel_hazard=np.asarray(data["cancel_hazard"], dtype=np.float64),
+            initial_book=np.asarray(data["initial_book"]),
+            **{key: data[key] for key in _KEYS[6:] if key in data},
+        )
+
+
+_KEYS = (
+    "hawkes", "placement", "limit_sizes", "market_sizes", "cancel_hazard", "initial_book",
+    "tick_size", "lot_size", "instrument", "venue",
+)  # fmt: skip
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Book presets (zi-amzn, qr-amzn): the TOML format, the shipped files, and the golden refit from the AMZN day."""
+"""Book presets (zi-amzn, qr-amzn, hawkes-aapl): the TOML format, the shipped files, the law compaction and the
+golden refits from the AMZN day and the AAPL hour."""
 
 from __future__ import annotations
 
@@ -10,20 +11,22 @@ import pytest
 from calibration.book_presets import (
     SPECS,
     BookPreset,
+    compact_law,
     fit_book_preset,
     list_book_presets,
     load_book_preset,
     save_book_preset,
     simulate_book_preset,
 )
-from calibration.presets import dumps_toml, list_presets
+from calibration.presets import dumps_toml, list_presets, load_preset
 from simlab.book import QRParams, ZIParams
+from simlab.book.hawkes_book import EmpiricalLaw, HawkesBookParams
 from simlab.book.stats import DISTRIBUTIONS
 from simlab.errors import DataError, ParameterError
 
 
 def test_book_presets_are_shipped_apart_from_the_hawkes_ones():
-    assert list_book_presets() == ["qr-amzn", "zi-amzn"]
+    assert list_book_presets() == ["hawkes-aapl", "qr-amzn", "zi-amzn"]
     assert not set(list_book_presets()) & set(list_presets())
 
 
@@ -45,6 +48,36 @@ def test_shipped_preset_loads_simulates_and_records_its_comparison(name, tmp_pat
     assert dumps_toml(back.to_dict()) == dumps_toml(preset.to_dict()) == preset.path.read_text()
 
 
+def test_hawkes_preset_loads_simulates_and_says_the_book_drains(tmp_path):
+    preset = load_book_preset("hawkes-aapl")
+    assert preset.model == "hawkes" and preset.preset["model"] == "hawkes-book"  # "hawkes": the process presets
+    assert preset.path.stat().st_size < 50_000 and isinstance(preset.params, HawkesBookParams)
+    assert preset.params.instrument == "AAPL" and preset.params.hawkes == load_preset("lobster-aapl-order-flow").params
+    assert "drains" in preset.preset["description"] and "does not feed back" in preset.preset["description"]
+    comparison = preset.comparison
+    assert comparison["duration_s"] == 3600.0 and comparison["window_levels"] == preset.simulation["depth"] == 50
+    assert comparison["real_events"] == 91_996 and comparison["spread_ticks"]["mean_real"] == pytest.approx(19.599)
+    assert comparison["spread_ticks"]["mean_simulated"] > 1000  # the drained book
+    run = simulate_book_preset(preset, 30.0, rng=3, depth=5)
+    events, books = run["events"], run["books"]
+    assert events.sizes["event"] == books.sizes["time"] and books.sizes["level"] == 5
+    assert events["ts_ns"].values[0] == preset.simulation["start_ns"] and sum(events.attrs["hawkes_counts"]) > 300
+    back = load_book_preset(save_book_preset(preset, tmp_path / "hawkes-aapl.toml"))
+    assert dumps_toml(back.to_dict()) == preset.path.read_text()  # the compacted laws are a fixed point
+
+
+def test_compact_law_pools_rare_values_keeping_mean_and_reach():
+    values = np.r_[np.arange(-3, 20), [23, 25, 26, 40, 41, 300, 700]]
+    weights = np.r_[np.full(23, 100.0), [0.05, 0.05, 0.05, 0.05, 0.05, 0.01, 0.01]]
+    law = EmpiricalLaw(values, weights)
+    compact = compact_law(law)
+    np.testing.assert_array_equal(compact.values, np.r_[np.arange(-3, 20), [25, 40, 300, 700]])
+    assert compact.probabilities.sum() == 1.0 and abs(compact.mean - law.mean) < 0.5 / 2300
+    assert np.array_equal(EmpiricalLaw(compact.values, compact.probabilities).probabilities, compact.probabilities)
+    assert sum(len(repr(float(p))) > 12 for p in compact.probabilities) == 1  # 6 significant digits, one adjusted
+    assert compact_law(compact).values.size == compact.values.size  # idempotent support
+
+
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
@@ -53,10 +86,17 @@ def test_shipped_preset_loads_simulates_and_records_its_comparison(name, tmp_pat
         (lambda d: d.pop("simulation"), r"missing \['simulation'\]"),
         (lambda d: d["params"].update(limit_rte=1.0), r"\[params\] does not fit ZIParams"),
         (lambda d: d["preset"].update(model="hawkes"), "model"),
+        (lambda d: d["params"]["placement"].pop("ask"), r"does not fit HawkesBookParams: per-side laws KeyError"),
+        (
+            lambda d: d["params"]["hawkes"].update(baseline=[1.0]),
+            r"does not fit HawkesBookParams: `adjacency` of HawkesParams",
+        ),
+        (lambda d: d["params"].update(depth=3), r"does not fit HawkesBookParams: .*unknown keys \['depth'\]"),
     ],
 )
 def test_book_preset_rejects_unknown_or_missing_keys(tmp_path, edit, message):
-    data = tomllib.loads(dumps_toml(load_book_preset("zi-amzn").to_dict()))
+    name = "hawkes-aapl" if "HawkesBookParams" in message else "zi-amzn"
+    data = tomllib.loads(dumps_toml(load_book_preset(name).to_dict()))
     edit(data)
     (tmp_path / "bad.toml").write_text(dumps_toml(data))
     with pytest.raises(ParameterError, match=message):
@@ -71,15 +111,25 @@ def test_shipped_preset_is_what_fit_book_preset_builds_today(spec, shared_data):
     committed = load_book_preset(spec.name)
     rebuilt = fit_book_preset(spec, shared_data, seed=committed.comparison["seed"])
     rebuilt = BookPreset.from_dict(tomllib.loads(dumps_toml(rebuilt.to_dict())))  # as written
-    old, new = committed.params.to_dict(), rebuilt.params.to_dict()
-    assert old.keys() == new.keys()
-    for key in old:
-        if isinstance(old[key], (float, list)):
-            np.testing.assert_allclose(new[key], old[key], rtol=1e-9, err_msg=key)
-        else:
-            assert new[key] == old[key], key
+    _assert_close(rebuilt.params.to_dict(), committed.params.to_dict(), "params")
     assert rebuilt.fitted_on == committed.fitted_on and rebuilt.simulation == committed.simulation
     for statistic in DISTRIBUTIONS:
         for key in ("mean_real", "mean_simulated", "ks"):
             assert rebuilt.comparison[statistic][key] == pytest.approx(committed.comparison[statistic][key], rel=1e-6)
     assert rebuilt.comparison["event_mix"] == committed.comparison["event_mix"]
+
+
+def _assert_close(new, old, where: str) -> None:
+    """Nested parameter dicts equal, numbers and numeric lists to a relative 1e-9."""
+    if isinstance(old, dict):
+        assert new.keys() == old.keys(), where
+        for key in old:
+            _assert_close(new[key], old[key], f"{where}.{key}")
+    elif isinstance(old, list) and old and isinstance(old[0], dict):
+        assert len(new) == len(old), where
+        for i, (a, b) in enumerate(zip(new, old, strict=True)):
+            _assert_close(a, b, f"{where}[{i}]")
+    elif isinstance(old, float) or (isinstance(old, list) and not (old and isinstance(old[0], str))):
+        np.testing.assert_allclose(new, old, rtol=1e-9, err_msg=where)
+    else:
+        assert new == old, where

@@ -48,6 +48,21 @@ def test_simulate_then_export_a_preset(app, tmp_path, preset):
     np.testing.assert_array_equal(back["books"]["ask_qty"].values[-1], books["ask_qty"].values[-1])
 
 
+def test_simulate_the_hawkes_book_preset(app, tmp_path):
+    store = tmp_path / "hawkes.zarr"
+    args = ["simulate", "book", "hawkes-aapl", "-o", str(store), "--model", "hawkes", "--duration", "1min"]
+    result = runner.invoke(app, [*args, "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    assert "hawkes-aapl (hawkes)" in result.output and list_groups(store) == ["books", "events"]
+    events, books = load_store(store, "events"), load_store(store, "books")
+    true_params = json.loads(events.attrs["true_params"])
+    assert true_params["instrument"] == "AAPL" and true_params["hawkes"]["names"][0] == "limit_bid"
+    assert books.sizes["level"] == 50 and books.sizes["time"] == events.sizes["event"]
+    assert sum(events.attrs["hawkes_counts"]) > 600 and load_store(store).attrs["seed"] == 7
+    result = runner.invoke(app, ["simulate", "book", "hawkes-aapl", "-o", str(tmp_path / "x.zarr"), "--model", "zi"])
+    assert result.exit_code == 2 and "whose model is 'hawkes'" in result.output
+
+
 def test_model_mismatch_and_missing_groups_exit_with_our_sentence(app, tmp_path):
     result = runner.invoke(app, ["simulate", "book", "zi-amzn", "-o", str(tmp_path / "x.zarr"), "--model", "qr"])
     assert result.exit_code == 2 and "does not match preset zi-amzn" in result.output

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -265,3 +268,34 @@ def test_bad_run_options_are_named(options, word):
         simulate_hawkes_book(PARAMS, **kwargs)
     with pytest.raises(ParameterError, match="EmpiricalLaw"):
         EmpiricalLaw(np.array([2, 1]), np.array([0.5, 0.5]))
+
+
+def test_params_round_trip_through_json():
+    params = replace(PARAMS, tick_size=0.5, lot_size=10.0, instrument="XYZ", venue="TEST")
+    back = HawkesBookParams.from_dict(json.loads(json.dumps(params.to_dict())))
+    assert back.to_dict() == params.to_dict() and back.hawkes == HAWKES
+    for name in ("placement", "limit_sizes", "market_sizes"):
+        for law, original in zip(getattr(back, name), getattr(params, name), strict=True):
+            np.testing.assert_array_equal(law.values, original.values)
+            np.testing.assert_array_equal(law.probabilities, original.probabilities)
+    np.testing.assert_array_equal(back._tables[0], params._tables[0])
+    minimal = {k: v for k, v in params.to_dict().items() if k not in ("tick_size", "lot_size", "instrument", "venue")}
+    assert HawkesBookParams.from_dict(minimal).tick_size == 0.01
+
+
+@pytest.mark.parametrize(
+    "edit, word",
+    [
+        (lambda d: d.update(extra=1), r"unknown keys \['extra'\]"),
+        (lambda d: d.pop("cancel_hazard"), r"missing keys \['cancel_hazard'\]"),
+        (lambda d: d["hawkes"].pop("baseline"), "`hawkes` is not a HawkesParams"),
+        (lambda d: d.update(placement={"values": [1]}), "`placement` must be a list"),
+        (lambda d: d["limit_sizes"][0].update(weights=[1.0]), "exactly the keys values, probabilities"),
+        (lambda d: d["market_sizes"][1].update(values=[1.5, 2.5, 3.5, 4.5]), "values integers"),
+    ],
+)
+def test_params_from_bad_dict_are_named(edit, word):
+    data = PARAMS.to_dict()
+    edit(data)
+    with pytest.raises(ParameterError, match=word):
+        HawkesBookParams.from_dict(data)
