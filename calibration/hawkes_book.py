@@ -15,6 +15,9 @@ files, ``simlab.io.lobster.replay_lobster`` and ``simulate_hawkes_book(sample_ns
   lot-seconds resting there (the book before each cancel; levels a replay cannot determine are left out), for
   ``d = 0..H-1`` with ``H = hazard_ticks`` (the last bin pools everything farther); a bin that never held
   volume takes the pooled rate of its side;
+* ``max_spread_ticks_``: the ``spread_quantile`` quantile (default the median) of the quoted spread before
+  events, rounded up; ``reference_depth_`` (bid, ask): the time-averaged lots resting within
+  ``depth_window_ticks`` of the same-side best (the book-to-flow feedback of :mod:`simlab.book.hawkes_book`);
 * ``initial_book_``: the first book row with both sides quoted (determined levels only);
 * ``hawkes_``: the event-time process: the shipped preset named by ``hawkes`` (default
   ``lobster-aapl-order-flow``, fitted on the same AAPL hour), a :class:`HawkesParams`, or a ``HawkesMLE``
@@ -54,6 +57,12 @@ class HawkesBookEstimator:
         Limit orders placed farther than this from the same-side best are left out of the placement law.
     hazard_ticks
         H, the number of distance bins of the cancellation hazard (the last pools farther levels).
+    spread_quantile
+        ``max_spread_ticks_`` is this quantile of the real spread (``None``: no spread feedback).
+    depth_window_ticks
+        The window of ``reference_depth_``: the mean lots within this many ticks of the same-side best, per side
+        (``None``: no depth feedback, every cancel applied). Keep it inside the span the books always show
+        (the AAPL 50 levels span >= 124 ticks in 95 % of the rows).
     """
 
     def __init__(
@@ -62,10 +71,14 @@ class HawkesBookEstimator:
         hawkes: str | HawkesParams | Any = "lobster-aapl-order-flow",
         max_distance_ticks: int = 500,
         hazard_ticks: int = 200,
+        spread_quantile: float | None = 0.5,
+        depth_window_ticks: int | None = 100,
     ) -> None:
         self.hawkes = hawkes
         self.max_distance_ticks = max_distance_ticks
         self.hazard_ticks = hazard_ticks
+        self.spread_quantile = spread_quantile
+        self.depth_window_ticks = depth_window_ticks
 
     def fit(self, events: xr.Dataset, books: xr.Dataset) -> HawkesBookEstimator:
         """Estimate the laws; set ``params_``, the laws (``placement_`` ...), ``counts_`` and ``hawkes_``."""
@@ -80,6 +93,17 @@ class HawkesBookEstimator:
         self.market_sizes_ = tuple(EmpiricalLaw.from_samples(window.marks[k]) for k in (4, 5))
         self.cancel_hazard_ = data.cancel_hazard(int(self.hazard_ticks))
         self.initial_book_ = data.initial_book()
+        q = self.spread_quantile
+        if q is not None and (isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q <= 1):
+            raise ParameterError(f"`spread_quantile` of HawkesBookEstimator must be None or in (0, 1]; got {q!r}")
+        self.max_spread_ticks_ = None if q is None else data.spread_quantile(float(q))
+        depth_window = self.depth_window_ticks
+        bad = isinstance(depth_window, bool) or not isinstance(depth_window, (int, np.integer)) or depth_window < 1
+        if depth_window is not None and bad:
+            raise ParameterError(
+                f"`depth_window_ticks` of HawkesBookEstimator must be None or an int >= 1; got {depth_window!r}"
+            )
+        self.reference_depth_ = None if depth_window is None else data.reference_depth(int(depth_window))
         self.hawkes_ = self._hawkes(window)
         self.counts_ = {
             "limit_orders": int(data.is_add.sum()),
@@ -95,6 +119,9 @@ class HawkesBookEstimator:
             market_sizes=self.market_sizes_,
             cancel_hazard=self.cancel_hazard_,
             initial_book=self.initial_book_,
+            max_spread_ticks=self.max_spread_ticks_,
+            reference_depth_lots=self.reference_depth_,
+            **({} if depth_window is None else {"depth_window_ticks": int(depth_window)}),
             tick_size=float(events.attrs.get("tick_size", 0.01)),
             lot_size=float(events.attrs.get("lot_size", 1.0)),
             instrument=str(events.attrs.get("instrument", "HAWKES")),
@@ -203,6 +230,24 @@ class _Columns:
         distance = np.minimum(np.abs(p - p[:, :1]), bins - 1)
         weight = q * self.dt_s[:, None]
         return np.bincount(distance[use], weight[use], bins)
+
+    def reference_depth(self, bins: int) -> tuple[float, float]:
+        """(bid, ask) time-averaged lots resting within ``bins`` ticks of the same-side best (quoted rows)."""
+        seconds = float(self.dt_s[self.quoted_before].sum())
+        if seconds <= 0:
+            raise DataError("HawkesBookEstimator.fit: the books are never quoted on both sides for a positive time")
+        depth = []
+        for prices, qtys, known in ((self.bid_p, self.bid_q, self.bid_known), (self.ask_p, self.ask_q, self.ask_known)):
+            p, q, k = prices[self.before], qtys[self.before], known[self.before]
+            near = (q > 0) & k & (np.abs(p - p[:, :1]) < bins) & self.quoted_before[:, None]
+            depth.append(max(float((np.where(near, q, 0).sum(axis=1) * self.dt_s).sum()) / seconds, 1.0))
+        return depth[0], depth[1]
+
+    def spread_quantile(self, q: float) -> int:
+        """The ``q`` quantile of the quoted spread (ticks) over the books before events, rounded up (>= 1)."""
+        rows = self.before
+        spread = (self.ask_p[rows, 0] - self.bid_p[rows, 0])[self.quoted_before]
+        return max(int(np.ceil(np.quantile(spread, q))), 1)
 
     def initial_book(self) -> np.ndarray:
         """The first quoted book row (4, levels), undetermined levels blanked."""

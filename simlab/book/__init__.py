@@ -7,7 +7,7 @@ the agents. :func:`match_events` replays an order-level events Dataset through i
 :func:`simulate_zi` runs the Santa Fe zero-intelligence model on that engine; :func:`simulate_qr` the
 queue-reactive model of Huang, Lehalle and Rosenbaum (2015) on queue sizes at the best levels;
 :func:`simulate_hawkes_book` drives the engine with a multivariate Hawkes order flow and fitted placement and size
-laws (no feedback from the book to the intensities).
+laws (the event times stay the Hawkes path's; a fitted depth and spread feedback decides placements and cancels).
 """
 
 from simlab.book.engine import match_events

@@ -2,7 +2,8 @@
 
 Kernels trust their input (``simlab.book.hawkes_book`` validates it). Every random draw is one ``gen.random()``
 (uniform on [0, 1)), in this order per event: a limit order draws its placement then its size, a cancel draws
-the order to remove, a market order draws its size; so a slow twin fed by the same generator reproduces a run.
+whether it applies (with depth feedback only) then the order to remove, a market order draws its size; so a slow
+twin fed by the same generator reproduces a run.
 
 Work arrays (the event and book buffers and the first counters are those of :mod:`simlab.book._sim`):
 
@@ -12,6 +13,13 @@ Work arrays (the event and book buffers and the first counters are those of :mod
   (lots);
 * ``hazard`` float64 ``(2, H)``: relative cancellation weight per resting lot at ``0..H-1`` ticks from the
   same-side best (row 0 bid, 1 ask; ``H-1`` and beyond share the last value);
+* ``depth_ref`` float64 ``(2,)`` and ``depth_window`` int: a cancel of side s is applied with probability
+  min(1, lots resting at 0..depth_window-1 ticks from the same-side best / ``depth_ref[s]``) (one extra uniform,
+  drawn before the order's), else skipped (``C_SKIPPED``); ``depth_ref[s] <= 0``: always applied, no extra draw;
+* ``max_spread`` int > 0 turns the placement feedback on: a limit order's reference quote is no farther than
+  ``max_spread`` ticks from the opposite best, and its distance is drawn from the placement law conditioned on
+  not reaching the opposite best (the same uniform mapped above the crossing mass; the old cap remains for a law
+  with no feasible value); <= 0: the reference is the same-side best and the draw unconditioned;
 * ``ctr``: the ``_sim`` counters, then ``C_DONE + dim`` (events of each Hawkes dimension applied), ``C_SKIPPED``
   (cancels that found no order to remove), ``C_CAPPED`` (limit orders moved inside the spread so as not to cross).
 """
@@ -48,15 +56,49 @@ def draw(cdf, values, u):
 
 
 @numba.njit(cache=True)
-def limit_price(ctr, state, side, distance):
-    """Price ``distance`` ticks behind the same-side best (its last value when empty), capped inside the spread.
+def reference(ctr, state, side, max_spread):
+    """(reference quote, opposite best) of a limit order of ``side``.
+
+    The reference is the same-side best (its last value when empty), but no farther than ``max_spread`` ticks
+    from the opposite best when ``max_spread > 0``.
+    """
+    same = ctr[_sim.C_LAST_BID] if side == 1 else ctr[_sim.C_LAST_ASK]
+    opposite = eng.best_ask(state) if side == 1 else eng.best_bid(state)
+    if max_spread > 0 and opposite != eng.NO_PRICE and side * (opposite - same) > max_spread:
+        same = opposite - side * max_spread
+    return same, opposite
+
+
+@numba.njit(cache=True)
+def feasible_uniform(cdf, values, ref, opposite, side, u):
+    """``u`` mapped into the law's mass of distances that do not reach the opposite best (unchanged if none do)."""
+    if opposite == eng.NO_PRICE:
+        return u
+    gap = side * (opposite - ref)  # a distance d crosses when d <= -gap
+    low, high = 0, values.shape[0]
+    while low < high:  # first index with values > -gap
+        mid = (low + high) // 2
+        if values[mid] > -gap:
+            high = mid
+        else:
+            low = mid + 1
+    if low == 0:
+        return u
+    below = cdf[low - 1]
+    if below >= 1.0:
+        return u
+    return below + u * (1.0 - below)
+
+
+@numba.njit(cache=True)
+def limit_price(ctr, state, side, distance, max_spread):
+    """Price ``distance`` ticks behind the reference quote (:func:`reference`), capped inside the spread.
 
     A price at or through the opposite best becomes one tick inside it (joining the best at a one-tick spread).
     Returns (price, capped).
     """
-    same = ctr[_sim.C_LAST_BID] if side == 1 else ctr[_sim.C_LAST_ASK]
+    same, opposite = reference(ctr, state, side, max_spread)
     price = same - side * distance
-    opposite = eng.best_ask(state) if side == 1 else eng.best_bid(state)
     if opposite != eng.NO_PRICE and side * (price - opposite) >= 0:
         return opposite - side, True
     return price, False
@@ -99,8 +141,30 @@ def pick_cancel(state, side, hazard_row, u):
 
 
 @numba.njit(cache=True)
-def _cancel(state, out, ctr, side, hazard_row, u, ts_ns, ev, record):
-    slot = pick_cancel(state, side, hazard_row, u)
+def window_lots(state, side, width):
+    """Lots resting at 0..width-1 ticks from the same-side best (0 when the side is empty)."""
+    meta, levels = state[0], state[2]
+    n_levels = meta[eng.N_BID] if side == 1 else meta[eng.N_ASK]
+    if n_levels == 0:
+        return 0
+    row, step = (eng.BID_ROW, -1) if side == 1 else (eng.ASK_ROW, 1)
+    best = meta[eng.BEST_BID] if side == 1 else meta[eng.BEST_ASK]
+    total, i = 0, best
+    for _ in range(width):
+        if i < 0 or i >= levels.shape[1]:
+            break
+        total += levels[row, i, eng.L_QTY]
+        i += step
+    return total
+
+
+@numba.njit(cache=True)
+def _cancel(state, out, ctr, side, hazard_row, depth_ref, depth_window, gen, ts_ns, ev, record):
+    """A cancel of ``side``, applied with probability min(1, lots within ``depth_window`` / ``depth_ref``)."""
+    if depth_ref > 0.0 and gen.random() * depth_ref >= window_lots(state, side, depth_window):
+        ctr[C_SKIPPED] += 1
+        return 0
+    slot = pick_cancel(state, side, hazard_row, gen.random())
     if slot < 0:
         ctr[C_SKIPPED] += 1
         return 0
@@ -123,13 +187,19 @@ def _market(state, out, ctr, side, qty, ts_ns, ev, record):
 
 
 @numba.njit(cache=True)
-def _step(state, out, gen, dim, laws, law_values, hazard, band, ts_ns, ev, ctr, record):
+def _step(
+    state, out, gen, dim, laws, law_values, hazard, depth_ref, depth_window, max_spread, band, ts_ns, ev, ctr, record
+):
     """Apply one Hawkes event of dimension ``dim``; return (state, out, records written)."""
     if dim <= LIMIT_ASK:
         side = 1 if dim == LIMIT_BID else -1
-        distance = draw(laws[dim], law_values[dim], gen.random())
+        u = gen.random()
+        if max_spread > 0:
+            ref, opposite = reference(ctr, state, side, max_spread)
+            u = feasible_uniform(laws[dim], law_values[dim], ref, opposite, side, u)
+        distance = draw(laws[dim], law_values[dim], u)
         qty = draw(laws[SIZE_LIMIT_BID + dim], law_values[SIZE_LIMIT_BID + dim], gen.random())
-        price, capped = limit_price(ctr, state, side, distance)
+        price, capped = limit_price(ctr, state, side, distance, max_spread)
         ctr[C_CAPPED] += capped
         state = _sim.rest_limit(state, out, ctr, side, price, qty, ts_ns, band)
         if record:
@@ -137,7 +207,9 @@ def _step(state, out, gen, dim, laws, law_values, hazard, band, ts_ns, ev, ctr, 
         return state, out, 1
     if dim <= CANCEL_ASK:
         side = 1 if dim == CANCEL_BID else -1
-        return state, out, _cancel(state, out, ctr, side, hazard[dim - CANCEL_BID], gen.random(), ts_ns, ev, record)
+        row = dim - CANCEL_BID
+        applied = _cancel(state, out, ctr, side, hazard[row], depth_ref[row], depth_window, gen, ts_ns, ev, record)
+        return state, out, applied
     law = SIZE_MARKET_BUY + dim - MARKET_BUY
     qty = draw(laws[law], law_values[law], gen.random())
     out, n_fills = _market(state, out, ctr, 1 if dim == MARKET_BUY else -1, qty, ts_ns, ev, record)
@@ -145,8 +217,8 @@ def _step(state, out, gen, dim, laws, law_values, hazard, band, ts_ns, ev, ctr, 
 
 
 @numba.njit(cache=True)
-def run(state, out, gen, times_s, dims, first, last, offset_s, laws, law_values, hazard, band, start_ns,
-        sample_ns, record, ev, books, book_ts, ctr):  # fmt: skip
+def run(state, out, gen, times_s, dims, first, last, offset_s, laws, law_values, hazard, depth_ref, depth_window,
+        max_spread, band, start_ns, sample_ns, record, ev, books, book_ts, ctr):  # fmt: skip
     """Apply the Hawkes events ``first..last-1`` (time ``times_s - offset_s`` from ``start_ns``).
 
     ``record`` writes events (and books: after every event record when ``sample_ns <= 0``, else at every multiple
@@ -163,7 +235,8 @@ def run(state, out, gen, times_s, dims, first, last, offset_s, laws, law_values,
             _sim.samples(state, books, book_ts, ctr, start_ns, sample_ns, ts_ns - 1)
         _sim.update_quotes(state, ctr)
         dim = dims[j]
-        state, out, rows = _step(state, out, gen, dim, laws, law_values, hazard, band, ts_ns, ev, ctr, record)
+        state, out, rows = _step(state, out, gen, dim, laws, law_values, hazard, depth_ref, depth_window, max_spread,
+                                 band, ts_ns, ev, ctr, record)  # fmt: skip
         ctr[C_DONE + dim] += 1
         if record and per_event:
             for _ in range(rows):

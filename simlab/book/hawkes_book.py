@@ -14,6 +14,11 @@ dependence):
   becomes one tick inside the opposite best, a new best quote (joining the best when the spread is one tick):
   the model has no marketable limit orders (LOBSTER shows those as executions, i.e. market orders). The attribute
   ``capped_limit_orders`` counts them. When the same side is empty its last best quote is the reference;
+* **placement feedback** (``max_spread_ticks = S``, optional): the reference quote is no farther than ``S``
+  ticks from the opposite best (a bid is placed ``distance`` behind ``max(bid, ask - S)``: in a book that has
+  opened wider than ``S`` an order is placed as if the spread were ``S``), and ``distance`` is drawn from the
+  placement law conditioned on the order not reaching the opposite best (no capping while the law has such a
+  value). ``S`` is fitted as the real median spread;
 * its **size** is drawn from the fitted size law of limit orders of that side (lots);
 * a **cancellation** of side s removes one whole resting order of that side: a level at ``d`` ticks from the
   same-side best is chosen with probability proportional to ``cancel_hazard[s, d] x`` its lots, then a lot
@@ -21,6 +26,10 @@ dependence):
   per-lot cancellation rate profile (cancelled lots over resting lot-seconds at each distance); a flat profile
   makes the choice proportional to size. A cancel that finds its side empty is skipped (attribute
   ``skipped_cancels``). Partial cancels (1 % of AAPL's) are modelled as full ones;
+* **depth feedback** (``reference_depth_lots = D``, optional): a cancel event of side s is applied with
+  probability ``min(1, V / D[s])``, ``V`` the lots resting within ``depth_window_ticks`` of the same-side best,
+  else skipped (``skipped_cancels``): a thin side loses fewer orders. ``D`` is fitted as the real time-averaged
+  ``V`` (a window the data's levels always show);
 * a **market order** of side s (buy lifts the asks) has a size drawn from the fitted law of that side (the lots
   of one aggressive order: the visible executions sharing a timestamp) and executes through the matching engine;
   what an empty side cannot fill is dropped (``unfilled_market_lots``).
@@ -29,9 +38,16 @@ Every order runs through the price-time priority engine of :mod:`simlab.book._en
 ``initial_book`` (one order per level) and a warm-up (default 60 s of the same process, not recorded) whose
 resting orders open the events as ADD records at ``start_ns`` (attribute ``initial_orders``).
 
-Without feedback the book is stationary only when the path's flows balance: with the AAPL preset, cancels
-(12.2/s) plus the orders taken by market orders outnumber the limit orders (13.1/s), so the simulated book
-thins out and its spread wanders (see the AAPL side-by-side in ``tests/calibration/test_hawkes_book.py``).
+The event times and types are always the Hawkes path's (``hawkes_counts``); the feedback only decides where a
+limit order rests and whether a cancel event removes an order. Without feedback the book is stationary only when
+the path's flows balance: with the AAPL preset, cancels (11.3/s) plus the orders taken by market orders
+outnumber the limit orders (12.0/s), so the book thins out, a side is empty 12 % of the time and the spread
+wanders to ~10^5 ticks. On the AAPL hour (seed 20120621; real vs no feedback vs both feedbacks, ``S = 19``,
+``D = (4892, 5611)`` lots within 100 ticks): mean spread 20.5 / 101350 / 4.1 ticks (median 19 / 105743 / 2),
+mean L1 queue 158 / 74 / 128 lots, std of 1-s mid changes 4.9 / 57 / 3.5 ticks, one-sided books 0 % / 12 % / 0 %,
+with 13 % of the cancel events skipped. The placement feedback alone keeps the spread (median 18) but not the
+depth (one-sided 11 %, mid-change std 60); the depth feedback alone closes the spread to one tick. See the
+preset's ``[comparison]`` and ``tests/calibration/test_hawkes_book.py``.
 """
 
 from __future__ import annotations
@@ -133,6 +149,14 @@ class HawkesBookParams:
     initial_book
         int64 ``(4, L)``: bid prices, bid lots, ask prices, ask lots of the starting book (one order per level with
         lots > 0; empty levels ``NO_PRICE`` / 0); both sides quoted, not crossed.
+    max_spread_ticks
+        ``None`` (no placement feedback) or an int >= 1: a limit order's reference quote is no farther than this
+        from the opposite best, and its distance is drawn conditioned on not crossing (see the module docstring).
+    reference_depth_lots
+        ``None`` (every cancel applied) or (bid, ask) lots > 0: a cancel is applied with probability min(1, lots
+        resting within ``depth_window_ticks`` of the same-side best / this), else skipped.
+    depth_window_ticks
+        The window (ticks from the same-side best, >= 1) of ``reference_depth_lots``.
     tick_size, lot_size, instrument, venue
         Written to the output's attributes.
     """
@@ -143,6 +167,9 @@ class HawkesBookParams:
     market_sizes: tuple[EmpiricalLaw, EmpiricalLaw]
     cancel_hazard: np.ndarray
     initial_book: np.ndarray
+    max_spread_ticks: int | None = None
+    reference_depth_lots: tuple[float, float] | None = None
+    depth_window_ticks: int = 100
     tick_size: float = 0.01
     lot_size: float = 1.0
     instrument: str = "HAWKES"
@@ -169,6 +196,22 @@ class HawkesBookParams:
             raise ParameterError("`cancel_hazard` of HawkesBookParams needs a positive value on each side")
         object.__setattr__(self, "cancel_hazard", _frozen(hazard))
         object.__setattr__(self, "initial_book", _frozen(_check_book(self.initial_book)))
+        spread = self.max_spread_ticks
+        if spread is not None and (isinstance(spread, bool) or not isinstance(spread, (int, np.integer)) or spread < 1):
+            raise ParameterError(f"`max_spread_ticks` of HawkesBookParams must be None or an int >= 1; got {spread!r}")
+        object.__setattr__(self, "max_spread_ticks", None if spread is None else int(spread))
+        window = self.depth_window_ticks
+        if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
+            raise ParameterError(f"`depth_window_ticks` of HawkesBookParams must be an int >= 1; got {window!r}")
+        object.__setattr__(self, "depth_window_ticks", int(window))
+        depth = self.reference_depth_lots
+        if depth is not None:
+            array = np.asarray(depth, dtype=np.float64) if not isinstance(depth, (str, bytes)) else np.zeros(0)
+            if array.shape != (2,) or not np.all(np.isfinite(array) & (array > 0)):
+                raise ParameterError(
+                    f"`reference_depth_lots` of HawkesBookParams must be None or two finite numbers > 0; got {depth!r}"
+                )
+            object.__setattr__(self, "reference_depth_lots", (float(array[0]), float(array[1])))
         for name in ("tick_size", "lot_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
@@ -189,6 +232,9 @@ class HawkesBookParams:
             "market_sizes": [law.to_dict() for law in self.market_sizes],
             "cancel_hazard": self.cancel_hazard.tolist(),
             "initial_book": self.initial_book.tolist(),
+            **({} if self.max_spread_ticks is None else {"max_spread_ticks": self.max_spread_ticks}),
+            **({} if self.reference_depth_lots is None else {"reference_depth_lots": list(self.reference_depth_lots)}),
+            "depth_window_ticks": self.depth_window_ticks,
             "tick_size": self.tick_size,
             "lot_size": self.lot_size,
             "instrument": self.instrument,
@@ -223,7 +269,7 @@ class HawkesBookParams:
 
 _KEYS = (
     "hawkes", "placement", "limit_sizes", "market_sizes", "cancel_hazard", "initial_book",
-    "tick_size", "lot_size", "instrument", "venue",
+    "max_spread_ticks", "reference_depth_lots", "depth_window_ticks", "tick_size", "lot_size", "instrument", "venue",
 )  # fmt: skip
 
 
@@ -345,6 +391,8 @@ class _Simulation(BookSimulation):
             source="simulate_hawkes_book",
         )  # fmt: skip
         self.duration_s = duration_s
+        depth_ref = params.reference_depth_lots
+        self._depth_ref = np.zeros(2) if depth_ref is None else np.asarray(depth_ref, dtype=np.float64)
         for side, prices, qtys in ((1, book[0], book[1]), (-1, book[2], book[3])):
             self.state = _hawkes_book.place_initial(self.state, self.ctr, prices, qtys, side, params.band_ticks)
         self.ctr[_sim.C_LAST_BID], self.ctr[_sim.C_LAST_ASK] = (
@@ -361,8 +409,9 @@ class _Simulation(BookSimulation):
         began = time.perf_counter()
         result = _hawkes_book.run(
             self.state, self.out, gen, path.times_s, path.dims.astype(np.int64), first, last, offset_s, cdf, values,
-            self.params.cancel_hazard, self.params.band_ticks, self.start_ns, sample_ns, record, self.ev,
-            self.books, self.book_ts, self.ctr,
+            self.params.cancel_hazard, self._depth_ref, self.params.depth_window_ticks,
+            self.params.max_spread_ticks or 0, self.params.band_ticks, self.start_ns,
+            sample_ns, record, self.ev, self.books, self.book_ts, self.ctr,
         )  # fmt: skip
         elapsed = time.perf_counter() - began
         self.state, self.out, self.ev, self.books, self.book_ts = result

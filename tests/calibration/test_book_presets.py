@@ -48,16 +48,17 @@ def test_shipped_preset_loads_simulates_and_records_its_comparison(name, tmp_pat
     assert dumps_toml(back.to_dict()) == dumps_toml(preset.to_dict()) == preset.path.read_text()
 
 
-def test_hawkes_preset_loads_simulates_and_says_the_book_drains(tmp_path):
+def test_hawkes_preset_loads_simulates_and_keeps_a_two_sided_book(tmp_path):
     preset = load_book_preset("hawkes-aapl")
     assert preset.model == "hawkes" and preset.preset["model"] == "hawkes-book"  # "hawkes": the process presets
     assert preset.path.stat().st_size < 50_000 and isinstance(preset.params, HawkesBookParams)
     assert preset.params.instrument == "AAPL" and preset.params.hawkes == load_preset("lobster-aapl-order-flow").params
-    assert "drains" in preset.preset["description"] and "does not feed back" in preset.preset["description"]
+    assert "feeds back" in preset.preset["description"] and preset.params.max_spread_ticks == 19
     comparison = preset.comparison
     assert comparison["duration_s"] == 3600.0 and comparison["window_levels"] == preset.simulation["depth"] == 50
     assert comparison["real_events"] == 91_996 and comparison["spread_ticks"]["mean_real"] == pytest.approx(19.599)
-    assert comparison["spread_ticks"]["mean_simulated"] > 1000  # the drained book
+    assert 1 < comparison["spread_ticks"]["mean_simulated"] < 40  # ~1e5 ticks without the feedback (drained)
+    assert comparison["l1_queue_lots"]["ks"] < 0.2 and comparison["mid_return_ticks"]["ks"] < 0.2
     run = simulate_book_preset(preset, 30.0, rng=3, depth=5)
     events, books = run["events"], run["books"]
     assert events.sizes["event"] == books.sizes["time"] and books.sizes["level"] == 5

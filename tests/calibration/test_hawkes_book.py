@@ -75,6 +75,8 @@ def test_aapl_level50_hour_side_by_side():
     assert counts["market_orders"] == [1805, 1485] and counts["placed_limit_orders"] > 37000
     assert 0.15 < estimator.placement_[0].probabilities[estimator.placement_[0].values < 0].sum() < 0.3
     assert 90 < estimator.market_sizes_[0].mean < 130 and 90 < estimator.limit_sizes_[1].mean < 140
+    assert estimator.max_spread_ticks_ == 19  # the median spread
+    assert 4000 < estimator.reference_depth_[0] < 6000 and 4500 < estimator.reference_depth_[1] < 7000
     real = book_statistics(data["events"], data["books"])
     result = estimator.simulator()(3600.0, rng=0)
     simulated = book_statistics(result["events"], result["books"])
@@ -85,3 +87,5 @@ def test_aapl_level50_hour_side_by_side():
     for key in real:
         print(f"{key:32s} {real[key]:12.4g} {simulated[key]:12.4g}")
     assert sum(attrs["hawkes_counts"]) > 50_000
+    # the feedback keeps the book two-sided: no drained side, a spread of ticks (not the 10^5 of no feedback)
+    assert attrs["unfilled_market_lots"] < 1000 and 1 < simulated["spread_mean_ticks"] < 40

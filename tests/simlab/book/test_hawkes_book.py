@@ -132,8 +132,9 @@ def test_seeded_runs_reproduce():
 class _TwinBook:
     """A list-based price-time book: side -> {price: [[order id, lots], ...]} driven like the kernel."""
 
-    def __init__(self, book):
+    def __init__(self, book, max_spread=0, depth_ref=(0.0, 0.0), depth_window=1):
         self.levels = {1: {}, -1: {}}
+        self.max_spread, self.depth_ref, self.depth_window = max_spread, depth_ref, depth_window
         self.next_id = 1
         for side, prices, qtys in ((1, book[0], book[1]), (-1, book[2], book[3])):
             for p, q in zip(prices, qtys, strict=True):
@@ -152,22 +153,36 @@ class _TwinBook:
     def step(self, dim, uniforms, ts, records):
         if dim <= 1:
             side = 1 if dim == 0 else -1
-            d = _draw(PLACE, next(uniforms))
+            u, same, opposite = next(uniforms), self.last[side], self.best(-side)
+            if self.max_spread > 0 and opposite != NO_PRICE:
+                if side * (opposite - same) > self.max_spread:
+                    same = opposite - side * self.max_spread  # the reference no farther than max_spread from opposite
+                crossing = PLACE.values <= -side * (opposite - same)  # these distances would reach the opposite best
+                below = PLACE.cdf()[crossing][-1] if crossing.any() else 0.0
+                if below < 1.0:
+                    u = below + u * (1.0 - below)  # the law conditioned on not crossing
+            d = _draw(PLACE, u)
             qty = _draw(SIZES, next(uniforms))
-            price, opposite = self.last[side] - side * d, self.best(-side)
+            price = same - side * d
             if opposite != NO_PRICE and side * (price - opposite) >= 0:
                 price = opposite - side
             records.append((ts, 1, side, price, qty, self.next_id))
             self.rest(side, price, qty)
         elif dim <= 3:
-            self.cancel(1 if dim == 2 else -1, next(uniforms), ts, records)
+            self.cancel(1 if dim == 2 else -1, uniforms, ts, records)
         else:
             self.market(1 if dim == 4 else -1, _draw(MARKET, next(uniforms)), ts, records)
 
-    def cancel(self, side, u, ts, records):
+    def cancel(self, side, uniforms, ts, records):
         prices = sorted(self.levels[side], reverse=side == 1)
+        ref = self.depth_ref[0 if side == 1 else 1]
+        if ref > 0:  # applied with probability min(1, lots within the window / ref)
+            near = [q for p in prices if abs(p - prices[0]) < self.depth_window for _, q in self.levels[side][p]]
+            if next(uniforms) * ref >= sum(near):
+                return
         if not prices:
             return
+        u = next(uniforms)
         hazard, best = HAZARD[0 if side == 1 else 1], prices[0]
         weights = [hazard[min(abs(p - best), hazard.size - 1)] for p in prices]
         masses = [w * sum(q for _, q in self.levels[side][p]) for w, p in zip(weights, prices, strict=True)]
@@ -208,7 +223,8 @@ def _draw(law, u):
     return int(law.values[np.searchsorted(law.cdf(), u, side="right")])
 
 
-def test_kernel_matches_the_slow_twin():
+@pytest.mark.parametrize("max_spread, depth_ref", [(0, 0.0), (3, 60.0)])
+def test_kernel_matches_the_slow_twin(max_spread, depth_ref):
     (path,) = simulate_hawkes(HAWKES, 120.0, rng=np.random.default_rng(5))
     cdf, values = PARAMS._tables
     state = _engine.new_engine(900, 200, 8)
@@ -219,16 +235,20 @@ def test_kernel_matches_the_slow_twin():
     ev, books, book_ts = np.zeros((16, 6), np.int64), np.zeros((4, 16, 3), np.int64), np.zeros(16, np.int64)
     gen = np.random.default_rng(9)
     dims = path.dims.astype(np.int64)
+    refs = (depth_ref, depth_ref + 5.0) if depth_ref else (0.0, 0.0)  # bid, ask reference depths
     result = _hawkes_book.run(state, _engine.new_fills(2), gen, path.times_s, dims, 0, dims.size, 0.0, cdf,
-                              values, HAZARD, 50, 0, 0, True, ev, books, book_ts, ctr)  # fmt: skip
+                              values, HAZARD, np.array(refs), 4, max_spread, 50, 0, 0, True, ev,
+                              books, book_ts, ctr)  # fmt: skip
     ev = result[2][: ctr[_zi.C_EVENTS]]
-    twin, records = _TwinBook(BOOK), []
+    twin, records = _TwinBook(BOOK, max_spread, refs, 4), []
     uniforms = iter(np.random.default_rng(9).random(4 * dims.size).tolist())
     for t, dim in zip(path.times_s, dims, strict=True):
         twin.last = {s: twin.best(s) if twin.best(s) != NO_PRICE else twin.last[s] for s in (1, -1)}
         twin.step(int(dim), uniforms, int(np.round(t * 1e9)), records)
     assert ev.shape[0] == len(records) > 200 and ctr[_hawkes_book.C_GROWS] > 0
     assert np.array_equal(ev, np.array(records, dtype=np.int64))
+    if max_spread:  # the placement is never capped; the depth rule skips cancels when the book is thin
+        assert ctr[_hawkes_book.C_CAPPED] == 0 and ctr[_hawkes_book.C_SKIPPED] > 20
 
 
 def test_draw_is_the_inverse_cdf():
@@ -247,6 +267,10 @@ def test_draw_is_the_inverse_cdf():
         ({"initial_book": np.array([[1002], [5], [1001], [5]])}, "crossed"),
         ({"initial_book": np.array([[1000], [0], [1001], [5]])}, "initial_book"),
         ({"tick_size": 0.0}, "tick_size"),
+        ({"max_spread_ticks": 0}, "max_spread_ticks"),
+        ({"reference_depth_lots": (1.0, 0.0)}, "reference_depth_lots"),
+        ({"reference_depth_lots": 5.0}, "reference_depth_lots"),
+        ({"depth_window_ticks": 0}, "depth_window_ticks"),
     ],
 )
 def test_bad_parameters_are_named(change, word):
@@ -271,8 +295,10 @@ def test_bad_run_options_are_named(options, word):
 
 
 def test_params_round_trip_through_json():
-    params = replace(PARAMS, tick_size=0.5, lot_size=10.0, instrument="XYZ", venue="TEST")
+    params = replace(PARAMS, tick_size=0.5, lot_size=10.0, instrument="XYZ", venue="TEST", max_spread_ticks=7)
+    params = replace(params, reference_depth_lots=(40, 50.5), depth_window_ticks=9)
     back = HawkesBookParams.from_dict(json.loads(json.dumps(params.to_dict())))
+    assert back.reference_depth_lots == (40.0, 50.5) and back.max_spread_ticks == 7 and back.depth_window_ticks == 9
     assert back.to_dict() == params.to_dict() and back.hawkes == HAWKES
     for name in ("placement", "limit_sizes", "market_sizes"):
         for law, original in zip(getattr(back, name), getattr(params, name), strict=True):
@@ -299,3 +325,20 @@ def test_params_from_bad_dict_are_named(edit, word):
     edit(data)
     with pytest.raises(ParameterError, match=word):
         HawkesBookParams.from_dict(data)
+
+
+def test_feedback_keeps_the_hawkes_times_and_a_two_sided_book():
+    params = replace(PARAMS, max_spread_ticks=3, reference_depth_lots=(40.0, 40.0), depth_window_ticks=10)
+    result = simulate_hawkes_book(params, 200.0, rng=3, warmup_s=10.0, depth=400)
+    ev, books = result["events"], result["books"]
+    (path,) = simulate_hawkes(HAWKES, 210.0, rng=np.random.default_rng(3))
+    assert ev.attrs["hawkes_counts"] == np.bincount(path.dims[path.times_s >= 10.0], minlength=6).tolist()
+    skip, kind = ev.attrs["initial_orders"], ev["kind"].values
+    deletes = int(np.sum(kind[skip:] == EventKind.DELETE))
+    assert deletes + ev.attrs["skipped_cancels"] == sum(ev.attrs["hawkes_counts"][2:4])
+    assert ev.attrs["skipped_cancels"] > 0 and ev.attrs["capped_limit_orders"] == 0
+    bid_q, ask_q = books["bid_qty"].values[:, 0], books["ask_qty"].values[:, 0]
+    quoted = (bid_q > 0) & (ask_q > 0)
+    assert np.all(books["bid_price"].values[quoted, 0] < books["ask_price"].values[quoted, 0])
+    again = simulate_hawkes_book(params, 200.0, rng=3, warmup_s=10.0, depth=400)
+    assert again["events"].equals(ev)
