@@ -161,15 +161,7 @@ def _linear_system(params: HawkesParams) -> _System:
 
 
 def _state_vector(params: HawkesParams, state: np.ndarray, system: _System) -> np.ndarray:
-    values = np.asarray(state, dtype=np.float64)
-    if values.ndim == 2 and params.n_components == 1:
-        values = values[:, :, None]
-    if values.shape != params.adjacency.shape or not np.isfinite(values).all() or np.any(values < 0):
-        raise ParameterError(
-            f"`state` of expected_counts must be finite, >= 0 and of shape {params.adjacency.shape}; "
-            f"got shape {values.shape}"
-        )
-    return values[system.index]
+    return params.excitation(state, "`state` of expected_counts")[system.index]
 
 
 def _require_stationary(params: HawkesParams, where: str) -> None:

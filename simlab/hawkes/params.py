@@ -74,6 +74,21 @@ class HawkesParams:
         """True when the branching ratio is < 1."""
         return self.branching_ratio < 1.0
 
+    def excitation(self, state: Any, name: str) -> np.ndarray:
+        """Return an excitation state (excess intensity per target, source and component) as a (d, d, K) array.
+
+        A (d, d) state is accepted when K = 1. ``name`` (e.g. "`state` of expected_counts") names the argument in
+        the error raised for a wrong shape, a non-finite or a negative value.
+        """
+        values = np.array(state, dtype=np.float64)
+        if values.ndim == 2 and self.n_components == 1:
+            values = values[:, :, None]
+        if values.shape != self.adjacency.shape or not np.isfinite(values).all() or np.any(values < 0):
+            raise ParameterError(
+                f"{name} must be finite, >= 0 and of shape {self.adjacency.shape}; got shape {values.shape}"
+            )
+        return values
+
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON/TOML-ready mapping (lists of floats) that :meth:`from_dict` reads back exactly."""
         return {

@@ -258,14 +258,7 @@ def _check_state_times(state_times_s: np.ndarray | Sequence[float] | None, durat
 def _check_initial_state(params: HawkesParams, state: np.ndarray | None) -> tuple[np.ndarray, ...] | None:
     if state is None:
         return None
-    values = np.array(state, dtype=np.float64)
-    if values.ndim == 2 and params.n_components == 1:
-        values = values[:, :, None]
-    if values.shape != params.adjacency.shape or not np.isfinite(values).all() or np.any(values < 0):
-        raise ParameterError(
-            f"`initial_state` of simulate_hawkes must be finite, >= 0 and of shape {params.adjacency.shape}; "
-            f"got shape {values.shape}"
-        )
+    values = params.excitation(state, "`initial_state` of simulate_hawkes")
     where = np.nonzero(values > 0)
     return where[0].astype(np.int32), values[where] / params.decays[where], params.decays[where]
 
