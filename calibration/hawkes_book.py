@@ -3,10 +3,11 @@
 :class:`HawkesBookEstimator` takes events and the book after each event (row *i* follows event *i*, as in LOBSTER
 files, ``simlab.io.lobster.replay_lobster`` and ``simulate_hawkes_book(sample_ns=None)``) and measures:
 
-* ``placement_`` (bid, ask): the law of a limit order's distance in ticks from the same-side best quote of the
-  book just before it (negative inside the spread), over the ADD events whose previous book has both sides
-  quoted (and, in a replay, its touch determined); distances beyond ``max_distance_ticks`` (stub quotes) are
-  left out (``counts_["far_limit_orders"]``);
+* ``placement_`` (bid, ask): the law of a limit order's distance in ticks from the reference quote of the book
+  just before it: the same-side best (negative inside the spread) or, with ``placement_reference="opposite"``,
+  the opposite best (>= 1), over the ADD events whose previous book has both sides quoted (and, in a replay, its
+  touch determined); distances beyond ``max_distance_ticks`` (stub quotes) are left out
+  (``counts_["far_limit_orders"]``);
 * ``limit_sizes_`` (bid, ask): the law of ADD sizes in lots;
 * ``market_sizes_`` (buy, sell): the law of the lots of one market order: the visible executions (TRADE) of one
   aggressor side sharing a timestamp, merged as in :func:`calibration.hawkes_data.event_times` (the Hawkes
@@ -15,8 +16,8 @@ files, ``simlab.io.lobster.replay_lobster`` and ``simulate_hawkes_book(sample_ns
   lot-seconds resting there (the book before each cancel; levels a replay cannot determine are left out), for
   ``d = 0..H-1`` with ``H = hazard_ticks`` (the last bin pools everything farther); a bin that never held
   volume takes the pooled rate of its side;
-* ``max_spread_ticks_``: the ``spread_quantile`` quantile (default the median) of the quoted spread before
-  events, rounded up; ``reference_depth_`` (bid, ask): the time-averaged lots resting within
+* ``max_spread_ticks_`` (same-side placement only): the ``spread_quantile`` quantile (default the median) of the
+  quoted spread before events, rounded up; ``reference_depth_`` (bid, ask): the time-averaged lots resting within
   ``depth_window_ticks`` of the same-side best (the book-to-flow feedback of :mod:`simlab.book.hawkes_book`);
 * ``initial_book_``: the first book row with both sides quoted (determined levels only);
 * ``hawkes_``: the event-time process: the shipped preset named by ``hawkes`` (default
@@ -38,7 +39,13 @@ import xarray as xr
 
 from calibration.hawkes_data import event_times
 from calibration.presets import load_preset
-from simlab.book.hawkes_book import ORDER_FLOW, EmpiricalLaw, HawkesBookParams, simulate_hawkes_book
+from simlab.book.hawkes_book import (
+    ORDER_FLOW,
+    PLACEMENT_REFERENCES,
+    EmpiricalLaw,
+    HawkesBookParams,
+    simulate_hawkes_book,
+)
 from simlab.errors import DataError, ParameterError
 from simlab.hawkes import HawkesParams
 from simlab.schema import NO_PRICE, EventKind
@@ -53,12 +60,15 @@ class HawkesBookEstimator:
     ----------
     hawkes
         A preset name, a :class:`HawkesParams` named ``ORDER_FLOW``, or an unfitted ``HawkesMLE`` to refit.
+    placement_reference
+        ``"same"`` or ``"opposite"``: the quote a limit order's distance is counted from.
     max_distance_ticks
-        Limit orders placed farther than this from the same-side best are left out of the placement law.
+        Limit orders placed farther than this from the reference quote are left out of the placement law.
     hazard_ticks
         H, the number of distance bins of the cancellation hazard (the last pools farther levels).
     spread_quantile
-        ``max_spread_ticks_`` is this quantile of the real spread (``None``: no spread feedback).
+        ``max_spread_ticks_`` is this quantile of the real spread (``None``: no spread feedback); unused with
+        ``placement_reference="opposite"``.
     depth_window_ticks
         The window of ``reference_depth_``: the mean lots within this many ticks of the same-side best, per side
         (``None``: no depth feedback, every cancel applied). Keep it inside the span the books always show
@@ -69,12 +79,14 @@ class HawkesBookEstimator:
         self,
         *,
         hawkes: str | HawkesParams | Any = "lobster-aapl-order-flow",
+        placement_reference: str = "same",
         max_distance_ticks: int = 500,
         hazard_ticks: int = 200,
         spread_quantile: float | None = 0.5,
         depth_window_ticks: int | None = 100,
     ) -> None:
         self.hawkes = hawkes
+        self.placement_reference = placement_reference
         self.max_distance_ticks = max_distance_ticks
         self.hazard_ticks = hazard_ticks
         self.spread_quantile = spread_quantile
@@ -86,8 +98,13 @@ class HawkesBookEstimator:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ParameterError(f"`{name}` of HawkesBookEstimator must be an int >= 1; got {value!r}")
+        reference = self.placement_reference
+        if reference not in PLACEMENT_REFERENCES:
+            raise ParameterError(
+                f"`placement_reference` of HawkesBookEstimator must be one of {PLACEMENT_REFERENCES}; got {reference!r}"
+            )
         data = _Columns(events, books)
-        self.placement_, far = data.placement(int(self.max_distance_ticks))
+        self.placement_, far = data.placement(int(self.max_distance_ticks), opposite=reference == "opposite")
         self.limit_sizes_ = tuple(EmpiricalLaw.from_samples(data.qty[data.is_add & (data.side == s)]) for s in (1, -1))
         window = event_times(events.isel(event=slice(data.skip, None)), "order-flow")
         self.market_sizes_ = tuple(EmpiricalLaw.from_samples(window.marks[k]) for k in (4, 5))
@@ -96,7 +113,7 @@ class HawkesBookEstimator:
         q = self.spread_quantile
         if q is not None and (isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q <= 1):
             raise ParameterError(f"`spread_quantile` of HawkesBookEstimator must be None or in (0, 1]; got {q!r}")
-        self.max_spread_ticks_ = None if q is None else data.spread_quantile(float(q))
+        self.max_spread_ticks_ = None if q is None or reference == "opposite" else data.spread_quantile(float(q))
         depth_window = self.depth_window_ticks
         bad = isinstance(depth_window, bool) or not isinstance(depth_window, (int, np.integer)) or depth_window < 1
         if depth_window is not None and bad:
@@ -120,6 +137,7 @@ class HawkesBookEstimator:
             cancel_hazard=self.cancel_hazard_,
             initial_book=self.initial_book_,
             max_spread_ticks=self.max_spread_ticks_,
+            placement_reference=reference,
             reference_depth_lots=self.reference_depth_,
             **({} if depth_window is None else {"depth_window_ticks": int(depth_window)}),
             tick_size=float(events.attrs.get("tick_size", 0.01)),
@@ -188,10 +206,11 @@ class _Columns:
         """Same-side best quote before each event from the second on."""
         return np.where(side == 1, self.bid_p[self.before, 0], self.ask_p[self.before, 0])
 
-    def placement(self, max_distance: int) -> tuple[tuple[EmpiricalLaw, EmpiricalLaw], int]:
-        """(bid, ask) placement laws and the number of far orders left out."""
+    def placement(self, max_distance: int, opposite: bool) -> tuple[tuple[EmpiricalLaw, EmpiricalLaw], int]:
+        """(bid, ask) laws of the distance from the same-side (or opposite) best; the number of far orders left out."""
         side, price = self.side[1:], self.price[1:]
-        distance = side * (self._same_best(side) - price)
+        reference = self._same_best(-side) if opposite else self._same_best(side)
+        distance = side * (reference - price)
         counted = self.is_add[1:] & self.quoted_before
         near = counted & (distance <= max_distance)
         laws, self.placed_counts = [], []

@@ -16,6 +16,8 @@ Work arrays (the event and book buffers and the first counters are those of :mod
 * ``depth_ref`` float64 ``(2,)`` and ``depth_window`` int: a cancel of side s is applied with probability
   min(1, lots resting at 0..depth_window-1 ticks from the same-side best / ``depth_ref[s]``) (one extra uniform,
   drawn before the order's), else skipped (``C_SKIPPED``); ``depth_ref[s] <= 0``: always applied, no extra draw;
+* ``from_opposite`` bool: the placement laws are distances from the opposite best (its last value when empty),
+  1 = one tick behind it, and a draw is conditioned on not reaching it; ``max_spread`` is then unused;
 * ``max_spread`` int > 0 turns the placement feedback on: a limit order's reference quote is no farther than
   ``max_spread`` ticks from the opposite best, and its distance is drawn from the placement law conditioned on
   not reaching the opposite best (the same uniform mapped above the crossing mass; the old cap remains for a law
@@ -56,14 +58,17 @@ def draw(cdf, values, u):
 
 
 @numba.njit(cache=True)
-def reference(ctr, state, side, max_spread):
+def reference(ctr, state, side, max_spread, from_opposite):
     """(reference quote, opposite best) of a limit order of ``side``.
 
-    The reference is the same-side best (its last value when empty), but no farther than ``max_spread`` ticks
-    from the opposite best when ``max_spread > 0``.
+    The reference is the opposite best (its last value when empty) when ``from_opposite``; else the same-side best
+    (its last value when empty), but no farther than ``max_spread`` ticks from the opposite best when
+    ``max_spread > 0``.
     """
-    same = ctr[_sim.C_LAST_BID] if side == 1 else ctr[_sim.C_LAST_ASK]
     opposite = eng.best_ask(state) if side == 1 else eng.best_bid(state)
+    if from_opposite:
+        return (ctr[_sim.C_LAST_ASK] if side == 1 else ctr[_sim.C_LAST_BID]), opposite
+    same = ctr[_sim.C_LAST_BID] if side == 1 else ctr[_sim.C_LAST_ASK]
     if max_spread > 0 and opposite != eng.NO_PRICE and side * (opposite - same) > max_spread:
         same = opposite - side * max_spread
     return same, opposite
@@ -91,13 +96,13 @@ def feasible_uniform(cdf, values, ref, opposite, side, u):
 
 
 @numba.njit(cache=True)
-def limit_price(ctr, state, side, distance, max_spread):
+def limit_price(ctr, state, side, distance, max_spread, from_opposite):
     """Price ``distance`` ticks behind the reference quote (:func:`reference`), capped inside the spread.
 
     A price at or through the opposite best becomes one tick inside it (joining the best at a one-tick spread).
     Returns (price, capped).
     """
-    same, opposite = reference(ctr, state, side, max_spread)
+    same, opposite = reference(ctr, state, side, max_spread, from_opposite)
     price = same - side * distance
     if opposite != eng.NO_PRICE and side * (price - opposite) >= 0:
         return opposite - side, True
@@ -188,18 +193,19 @@ def _market(state, out, ctr, side, qty, ts_ns, ev, record):
 
 @numba.njit(cache=True)
 def _step(
-    state, out, gen, dim, laws, law_values, hazard, depth_ref, depth_window, max_spread, band, ts_ns, ev, ctr, record
-):
+    state, out, gen, dim, laws, law_values, hazard, depth_ref, depth_window, max_spread, from_opposite, band, ts_ns, ev,
+    ctr, record,
+):  # fmt: skip
     """Apply one Hawkes event of dimension ``dim``; return (state, out, records written)."""
     if dim <= LIMIT_ASK:
         side = 1 if dim == LIMIT_BID else -1
         u = gen.random()
-        if max_spread > 0:
-            ref, opposite = reference(ctr, state, side, max_spread)
+        if max_spread > 0 or from_opposite:
+            ref, opposite = reference(ctr, state, side, max_spread, from_opposite)
             u = feasible_uniform(laws[dim], law_values[dim], ref, opposite, side, u)
         distance = draw(laws[dim], law_values[dim], u)
         qty = draw(laws[SIZE_LIMIT_BID + dim], law_values[SIZE_LIMIT_BID + dim], gen.random())
-        price, capped = limit_price(ctr, state, side, distance, max_spread)
+        price, capped = limit_price(ctr, state, side, distance, max_spread, from_opposite)
         ctr[C_CAPPED] += capped
         state = _sim.rest_limit(state, out, ctr, side, price, qty, ts_ns, band)
         if record:
@@ -218,7 +224,7 @@ def _step(
 
 @numba.njit(cache=True)
 def run(state, out, gen, times_s, dims, first, last, offset_s, laws, law_values, hazard, depth_ref, depth_window,
-        max_spread, band, start_ns, sample_ns, record, ev, books, book_ts, ctr):  # fmt: skip
+        max_spread, from_opposite, band, start_ns, sample_ns, record, ev, books, book_ts, ctr):  # fmt: skip
     """Apply the Hawkes events ``first..last-1`` (time ``times_s - offset_s`` from ``start_ns``).
 
     ``record`` writes events (and books: after every event record when ``sample_ns <= 0``, else at every multiple
@@ -236,7 +242,7 @@ def run(state, out, gen, times_s, dims, first, last, offset_s, laws, law_values,
         _sim.update_quotes(state, ctr)
         dim = dims[j]
         state, out, rows = _step(state, out, gen, dim, laws, law_values, hazard, depth_ref, depth_window, max_spread,
-                                 band, ts_ns, ev, ctr, record)  # fmt: skip
+                                 from_opposite, band, ts_ns, ev, ctr, record)  # fmt: skip
         ctr[C_DONE + dim] += 1
         if record and per_event:
             for _ in range(rows):

@@ -14,6 +14,12 @@ dependence):
   becomes one tick inside the opposite best, a new best quote (joining the best when the spread is one tick):
   the model has no marketable limit orders (LOBSTER shows those as executions, i.e. market orders). The attribute
   ``capped_limit_orders`` counts them. When the same side is empty its last best quote is the reference;
+* **opposite-referenced placement** (``placement_reference = "opposite"``): the distance is counted from the
+  opposite best instead (``ask - distance`` for a buy, ``bid + distance`` for a sell; its last value when that side
+  is empty), drawn conditioned on not reaching it. In a wide-spread book (AAPL 2012: median 18 ticks) an order's
+  price is set against the other side far more than against its own, whose best is often a fleeting order: placed
+  from the same-side best, the improving orders fill the spread and it closes to one tick; placed from the opposite
+  best the spread stays open (see below);
 * **placement feedback** (``max_spread_ticks = S``, optional): the reference quote is no farther than ``S``
   ticks from the opposite best (a bid is placed ``distance`` behind ``max(bid, ask - S)``: in a book that has
   opened wider than ``S`` an order is placed as if the spread were ``S``), and ``distance`` is drawn from the
@@ -46,8 +52,10 @@ wanders to ~10^5 ticks. On the AAPL hour (seed 20120621; real vs no feedback vs 
 ``D = (4892, 5611)`` lots within 100 ticks): mean spread 20.5 / 101350 / 4.1 ticks (median 19 / 105743 / 2),
 mean L1 queue 158 / 74 / 128 lots, std of 1-s mid changes 4.9 / 57 / 3.5 ticks, one-sided books 0 % / 12 % / 0 %,
 with 13 % of the cancel events skipped. The placement feedback alone keeps the spread (median 18) but not the
-depth (one-sided 11 %, mid-change std 60); the depth feedback alone closes the spread to one tick. See the
-preset's ``[comparison]`` and ``tests/calibration/test_hawkes_book.py``.
+depth (one-sided 11 %, mid-change std 60); the depth feedback alone closes the spread to one tick. The shipped
+preset ``hawkes-aapl`` places from the opposite best with the depth feedback: median spread 11 ticks (18 real),
+1-s mid-return quantiles 5 % / 95 % at -6.5 / +6.5 ticks (-7 / +7.5 real), median L1 queue 41 lots (100 real).
+See the preset's ``[comparison]`` and ``tests/calibration/test_hawkes_book.py``.
 """
 
 from __future__ import annotations
@@ -68,6 +76,7 @@ from simlab.random import RandomLike, as_generator
 from simlab.schema import NO_PRICE
 
 ORDER_FLOW = ("limit_bid", "limit_ask", "cancel_bid", "cancel_ask", "market_buy", "market_sell")
+PLACEMENT_REFERENCES = ("same", "opposite")
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,7 +147,7 @@ class HawkesBookParams:
     hawkes
         The 6-D order-flow Hawkes process; its ``names`` must be ``ORDER_FLOW`` in that order (times in seconds).
     placement
-        (bid, ask) laws of the limit order distance in ticks from the same-side best (negative: inside the spread).
+        (bid, ask) laws of the limit order distance in ticks from the reference quote of ``placement_reference``.
     limit_sizes
         (bid, ask) laws of the limit order sizes in lots (>= 1).
     market_sizes
@@ -149,9 +158,13 @@ class HawkesBookParams:
     initial_book
         int64 ``(4, L)``: bid prices, bid lots, ask prices, ask lots of the starting book (one order per level with
         lots > 0; empty levels ``NO_PRICE`` / 0); both sides quoted, not crossed.
+    placement_reference
+        ``"same"``: distances from the same-side best (negative: inside the spread); ``"opposite"``: from the
+        opposite best (1: one tick behind it; a draw is conditioned on not crossing). See the module docstring.
     max_spread_ticks
-        ``None`` (no placement feedback) or an int >= 1: a limit order's reference quote is no farther than this
-        from the opposite best, and its distance is drawn conditioned on not crossing (see the module docstring).
+        ``None`` (no placement feedback) or an int >= 1 (with ``placement_reference="same"`` only): a limit order's
+        reference quote is no farther than this from the opposite best, and its distance is drawn conditioned on
+        not crossing (see the module docstring).
     reference_depth_lots
         ``None`` (every cancel applied) or (bid, ask) lots > 0: a cancel is applied with probability min(1, lots
         resting within ``depth_window_ticks`` of the same-side best / this), else skipped.
@@ -168,6 +181,7 @@ class HawkesBookParams:
     cancel_hazard: np.ndarray
     initial_book: np.ndarray
     max_spread_ticks: int | None = None
+    placement_reference: str = "same"
     reference_depth_lots: tuple[float, float] | None = None
     depth_window_ticks: int = 100
     tick_size: float = 0.01
@@ -200,6 +214,16 @@ class HawkesBookParams:
         if spread is not None and (isinstance(spread, bool) or not isinstance(spread, (int, np.integer)) or spread < 1):
             raise ParameterError(f"`max_spread_ticks` of HawkesBookParams must be None or an int >= 1; got {spread!r}")
         object.__setattr__(self, "max_spread_ticks", None if spread is None else int(spread))
+        if self.placement_reference not in PLACEMENT_REFERENCES:
+            raise ParameterError(
+                f"`placement_reference` of HawkesBookParams must be one of {PLACEMENT_REFERENCES}; "
+                f"got {self.placement_reference!r}"
+            )
+        if self.placement_reference == "opposite" and spread is not None:
+            raise ParameterError(
+                "`max_spread_ticks` of HawkesBookParams applies to placement_reference='same' only; "
+                f"got {spread!r} with 'opposite'"
+            )
         window = self.depth_window_ticks
         if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
             raise ParameterError(f"`depth_window_ticks` of HawkesBookParams must be an int >= 1; got {window!r}")
@@ -233,6 +257,7 @@ class HawkesBookParams:
             "cancel_hazard": self.cancel_hazard.tolist(),
             "initial_book": self.initial_book.tolist(),
             **({} if self.max_spread_ticks is None else {"max_spread_ticks": self.max_spread_ticks}),
+            "placement_reference": self.placement_reference,
             **({} if self.reference_depth_lots is None else {"reference_depth_lots": list(self.reference_depth_lots)}),
             "depth_window_ticks": self.depth_window_ticks,
             "tick_size": self.tick_size,
@@ -269,7 +294,8 @@ class HawkesBookParams:
 
 _KEYS = (
     "hawkes", "placement", "limit_sizes", "market_sizes", "cancel_hazard", "initial_book",
-    "max_spread_ticks", "reference_depth_lots", "depth_window_ticks", "tick_size", "lot_size", "instrument", "venue",
+    "max_spread_ticks", "placement_reference", "reference_depth_lots", "depth_window_ticks", "tick_size", "lot_size",
+    "instrument", "venue",
 )  # fmt: skip
 
 
@@ -410,7 +436,8 @@ class _Simulation(BookSimulation):
         result = _hawkes_book.run(
             self.state, self.out, gen, path.times_s, path.dims.astype(np.int64), first, last, offset_s, cdf, values,
             self.params.cancel_hazard, self._depth_ref, self.params.depth_window_ticks,
-            self.params.max_spread_ticks or 0, self.params.band_ticks, self.start_ns,
+            self.params.max_spread_ticks or 0, self.params.placement_reference == "opposite", self.params.band_ticks,
+            self.start_ns,
             sample_ns, record, self.ev, self.books, self.book_ts, self.ctr,
         )  # fmt: skip
         elapsed = time.perf_counter() - began

@@ -40,6 +40,20 @@ def test_recovers_the_laws_of_a_simulated_book(simulated):
     assert 0.6 < hazard[1, :3].mean() / hazard[1, 6:12].mean() < 1.6
 
 
+def test_recovers_an_opposite_referenced_placement():
+    law = EmpiricalLaw(np.arange(1, 13), np.array([8, 6, 5, 4, 4, 3, 3, 2, 2, 1, 1, 1], float))
+    params = replace(PARAMS, placement=(law, law), placement_reference="opposite")
+    result = simulate_hawkes_book(params, 400.0, rng=22, warmup_s=20.0, depth=50)
+    estimator = HawkesBookEstimator(hawkes=HAWKES, placement_reference="opposite").fit(**result)
+    assert estimator.params_.placement_reference == "opposite" and estimator.max_spread_ticks_ is None
+    for side in range(2):
+        assert _total_variation(estimator.placement_[side], law) < 0.06
+    same_side = HawkesBookEstimator(hawkes=HAWKES).fit(**result)  # the same orders seen from the same-side best
+    assert _total_variation(same_side.placement_[0], law) > 0.2
+    with pytest.raises(ParameterError, match="placement_reference"):
+        HawkesBookEstimator(placement_reference="mid").fit(**result)
+
+
 def test_fit_simulate_refit_in_one_line(simulated):
     first = HawkesBookEstimator(hawkes=HAWKES).fit(simulated["events"], simulated["books"])
     again = HawkesBookEstimator(hawkes=HAWKES).fit(**first.simulator()(300.0, rng=2, warmup_s=0.0))
@@ -89,3 +103,14 @@ def test_aapl_level50_hour_side_by_side():
     assert sum(attrs["hawkes_counts"]) > 50_000
     # the feedback keeps the book two-sided: no drained side, a spread of ticks (not the 10^5 of no feedback)
     assert attrs["unfilled_market_lots"] < 1000 and 1 < simulated["spread_mean_ticks"] < 40
+    # placed from the opposite best (d >= 1 always in the data), the spread stays open: much closer to the real one
+    opposite = HawkesBookEstimator(placement_reference="opposite").fit(data["events"], data["books"])
+    assert opposite.max_spread_ticks_ is None and opposite.placement_[0].values[0] >= 1
+    assert opposite.counts_["placed_limit_orders"] > 37000
+    wide = book_statistics(**opposite.simulator()(3600.0, rng=0))
+    spreads = [round(stats["spread_mean_ticks"], 1) for stats in (real, simulated, wide)]
+    print("spread mean: real, same-side placement, opposite placement", spreads)
+    assert 8 < wide["spread_mean_ticks"] < real["spread_mean_ticks"]
+    assert abs(wide["spread_mean_ticks"] - real["spread_mean_ticks"]) < 0.7 * abs(
+        simulated["spread_mean_ticks"] - real["spread_mean_ticks"]
+    )

@@ -132,9 +132,10 @@ def test_seeded_runs_reproduce():
 class _TwinBook:
     """A list-based price-time book: side -> {price: [[order id, lots], ...]} driven like the kernel."""
 
-    def __init__(self, book, max_spread=0, depth_ref=(0.0, 0.0), depth_window=1):
+    def __init__(self, book, max_spread=0, depth_ref=(0.0, 0.0), depth_window=1, from_opposite=False):
         self.levels = {1: {}, -1: {}}
         self.max_spread, self.depth_ref, self.depth_window = max_spread, depth_ref, depth_window
+        self.from_opposite = from_opposite
         self.next_id = 1
         for side, prices, qtys in ((1, book[0], book[1]), (-1, book[2], book[3])):
             for p, q in zip(prices, qtys, strict=True):
@@ -154,8 +155,10 @@ class _TwinBook:
         if dim <= 1:
             side = 1 if dim == 0 else -1
             u, same, opposite = next(uniforms), self.last[side], self.best(-side)
-            if self.max_spread > 0 and opposite != NO_PRICE:
-                if side * (opposite - same) > self.max_spread:
+            if self.from_opposite:
+                same = self.last[-side]  # distances counted from the opposite best (its last value when empty)
+            if (self.max_spread > 0 or self.from_opposite) and opposite != NO_PRICE:
+                if not self.from_opposite and side * (opposite - same) > self.max_spread:
                     same = opposite - side * self.max_spread  # the reference no farther than max_spread from opposite
                 crossing = PLACE.values <= -side * (opposite - same)  # these distances would reach the opposite best
                 below = PLACE.cdf()[crossing][-1] if crossing.any() else 0.0
@@ -223,8 +226,8 @@ def _draw(law, u):
     return int(law.values[np.searchsorted(law.cdf(), u, side="right")])
 
 
-@pytest.mark.parametrize("max_spread, depth_ref", [(0, 0.0), (3, 60.0)])
-def test_kernel_matches_the_slow_twin(max_spread, depth_ref):
+@pytest.mark.parametrize("max_spread, depth_ref, from_opposite", [(0, 0.0, False), (3, 60.0, False), (0, 0.0, True)])
+def test_kernel_matches_the_slow_twin(max_spread, depth_ref, from_opposite):
     (path,) = simulate_hawkes(HAWKES, 120.0, rng=np.random.default_rng(5))
     cdf, values = PARAMS._tables
     state = _engine.new_engine(900, 200, 8)
@@ -237,10 +240,10 @@ def test_kernel_matches_the_slow_twin(max_spread, depth_ref):
     dims = path.dims.astype(np.int64)
     refs = (depth_ref, depth_ref + 5.0) if depth_ref else (0.0, 0.0)  # bid, ask reference depths
     result = _hawkes_book.run(state, _engine.new_fills(2), gen, path.times_s, dims, 0, dims.size, 0.0, cdf,
-                              values, HAZARD, np.array(refs), 4, max_spread, 50, 0, 0, True, ev,
+                              values, HAZARD, np.array(refs), 4, max_spread, from_opposite, 50, 0, 0, True, ev,
                               books, book_ts, ctr)  # fmt: skip
     ev = result[2][: ctr[_zi.C_EVENTS]]
-    twin, records = _TwinBook(BOOK, max_spread, refs, 4), []
+    twin, records = _TwinBook(BOOK, max_spread, refs, 4, from_opposite), []
     uniforms = iter(np.random.default_rng(9).random(4 * dims.size).tolist())
     for t, dim in zip(path.times_s, dims, strict=True):
         twin.last = {s: twin.best(s) if twin.best(s) != NO_PRICE else twin.last[s] for s in (1, -1)}
@@ -249,6 +252,9 @@ def test_kernel_matches_the_slow_twin(max_spread, depth_ref):
     assert np.array_equal(ev, np.array(records, dtype=np.int64))
     if max_spread:  # the placement is never capped; the depth rule skips cancels when the book is thin
         assert ctr[_hawkes_book.C_CAPPED] == 0 and ctr[_hawkes_book.C_SKIPPED] > 20
+    if from_opposite:  # drawn conditioned on not crossing: nothing capped, and bids placed below the ask
+        adds = ev[ev[:, 1] == 1]
+        assert ctr[_hawkes_book.C_CAPPED] == 0 and adds.shape[0] > 100
 
 
 def test_draw_is_the_inverse_cdf():
@@ -268,6 +274,8 @@ def test_draw_is_the_inverse_cdf():
         ({"initial_book": np.array([[1000], [0], [1001], [5]])}, "initial_book"),
         ({"tick_size": 0.0}, "tick_size"),
         ({"max_spread_ticks": 0}, "max_spread_ticks"),
+        ({"placement_reference": "mid"}, "placement_reference"),
+        ({"placement_reference": "opposite", "max_spread_ticks": 3}, "applies to placement_reference='same' only"),
         ({"reference_depth_lots": (1.0, 0.0)}, "reference_depth_lots"),
         ({"reference_depth_lots": 5.0}, "reference_depth_lots"),
         ({"depth_window_ticks": 0}, "depth_window_ticks"),
@@ -299,6 +307,8 @@ def test_params_round_trip_through_json():
     params = replace(params, reference_depth_lots=(40, 50.5), depth_window_ticks=9)
     back = HawkesBookParams.from_dict(json.loads(json.dumps(params.to_dict())))
     assert back.reference_depth_lots == (40.0, 50.5) and back.max_spread_ticks == 7 and back.depth_window_ticks == 9
+    opposite = replace(params, max_spread_ticks=None, placement_reference="opposite")
+    assert HawkesBookParams.from_dict(opposite.to_dict()).placement_reference == "opposite"
     assert back.to_dict() == params.to_dict() and back.hawkes == HAWKES
     for name in ("placement", "limit_sizes", "market_sizes"):
         for law, original in zip(getattr(back, name), getattr(params, name), strict=True):
@@ -342,3 +352,22 @@ def test_feedback_keeps_the_hawkes_times_and_a_two_sided_book():
     assert np.all(books["bid_price"].values[quoted, 0] < books["ask_price"].values[quoted, 0])
     again = simulate_hawkes_book(params, 200.0, rng=3, warmup_s=10.0, depth=400)
     assert again["events"].equals(ev)
+
+
+def test_opposite_placement_rests_behind_the_opposite_best():
+    """Every limit order rests ``distance`` ticks behind the opposite best of the book just before it."""
+    law = EmpiricalLaw(np.arange(1, 9), np.ones(8))
+    params = replace(PARAMS, placement=(law, law), placement_reference="opposite")
+    result = simulate_hawkes_book(params, 60.0, rng=8, warmup_s=5.0, depth=1)
+    ev, books = result["events"], result["books"]
+    skip = ev.attrs["initial_orders"]
+    kind, side, price = ev["kind"].values, ev["side"].values, ev["price_ticks"].values
+    bid, ask = books["bid_price"].values[:, 0], books["ask_price"].values[:, 0]
+    adds = np.flatnonzero(kind == EventKind.ADD)
+    adds = adds[adds > skip]
+    before = adds - 1  # book row i follows event i
+    opposite = np.where(side[adds] == 1, ask[before], bid[before])
+    quoted = opposite != NO_PRICE
+    distance = side[adds] * (opposite - price[adds])
+    assert quoted.sum() > 100 and ev.attrs["capped_limit_orders"] == 0
+    assert set(np.unique(distance[quoted])) == set(range(1, 9))
