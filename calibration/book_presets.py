@@ -63,7 +63,8 @@ class BookSpec:
     folder: str
     options: dict[str, Any] = field(default_factory=dict)
     description: str = ""
-    start_folder: str = ""  # hawkes: the level-10 files whose first book row starts the deep message file
+    start_folder: str = ""  # AAPL: the level-10 files whose first book row starts the deep message file
+    duration_s: float = DAY_S  # the span simulated for the comparison
 
 
 AAPL = "lobster_samples/AAPL_2012-06-21_level50_0930-1030_messages"
@@ -99,6 +100,30 @@ SPECS = (
         "1-s mid returns close to the real ones (KS 0.04); the L1 queues are about half the real ones (KS 0.31) and "
         "13 % of the cancel events are skipped, see [comparison].",
         start_folder=AAPL_START,
+        duration_s=HOUR_S,
+    ),
+    BookSpec(
+        "zi-aapl",
+        "zi",
+        AAPL,
+        {"window": 20},
+        "Santa Fe zero-intelligence book fitted to NASDAQ AAPL 2012-06-21 09:30-10:30 (level 50; limit and cancel "
+        "rates counted within 20 ticks of the opposite best). As on AMZN the model's spread is too tight (median 8 "
+        "ticks, 18 real) and the L1 queue is one order of the fixed size; 1-s mid returns are close (KS 0.08).",
+        start_folder=AAPL_START,
+        duration_s=HOUR_S,
+    ),
+    BookSpec(
+        "qr-aapl",
+        "qr",
+        AAPL,
+        {"levels": 2, "n_max": 20},
+        "Queue-reactive book (Huang, Lehalle, Rosenbaum 2015) fitted to NASDAQ AAPL 2012-06-21 09:30-10:30 (level 50, "
+        "two queues per side). The spread law matches (KS 0.01); AAPL is a small-tick stock, outside the model's "
+        "large-tick design: the queues at the two best prices see only a fraction of the hour's limit orders and "
+        "cancels, so the event rates are far below the real ones.",
+        start_folder=AAPL_START,
+        duration_s=HOUR_S,
     ),
 )
 
@@ -214,7 +239,7 @@ def fit_book_preset(spec: BookSpec, data_dir: str | Path, *, seed: int = COMPARI
     fitted_on.update(duration_s=round(float(ts[-1] - ts[0]) / 1e9, 6), counts=counts)
     real = book_statistics(events, books)
     window = int(events.attrs.get("levels") or books.sizes["level"])
-    duration_s = HOUR_S if spec.model == "hawkes" else DAY_S
+    duration_s = spec.duration_s
     comparison = {"seed": int(seed), "duration_s": duration_s, "window_levels": window, "return_interval_ns": 10**9}
     preset = BookPreset(spec.name, spec.model, params, head, fitted_on, simulation, comparison)
     simulated = preset_statistics(preset, simulate_book_preset(preset, duration_s, rng=seed))
@@ -224,12 +249,12 @@ def fit_book_preset(spec: BookSpec, data_dir: str | Path, *, seed: int = COMPARI
 
 
 def _read_real(spec: BookSpec, data_dir: Path) -> tuple[list[Path], xr.Dataset, xr.Dataset]:
-    """The files, events and books a spec is fitted to (hawkes: the deep file started from the level-10 row)."""
+    """The files, events and books a spec is fitted to (AAPL: the deep file started from the level-10 row)."""
     from calibration.hawkes_book import lobster_with_depth
     from simlab.io import read
 
     files = sorted((data_dir / spec.folder).glob("*.csv"))
-    if spec.model != "hawkes":
+    if not spec.start_folder:
         data = read(files, "lobster")
         return files, data["events"], data["books"]
     start = tuple(sorted((data_dir / spec.start_folder).glob("*.csv")))

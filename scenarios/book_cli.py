@@ -20,7 +20,10 @@ BOOK_MODELS = ("zi", "qr", "hawkes")
 
 def simulate_book(
     preset: Annotated[
-        str, typer.Argument(help="A book preset TOML file or the name of a shipped one (zi-amzn, hawkes-aapl).")
+        str,
+        typer.Argument(
+            help="A book preset TOML file or a shipped one's name (zi-amzn, qr-amzn, zi-aapl, qr-aapl, hawkes-aapl)."
+        ),
     ],
     output: Annotated[Path, typer.Option("-o", "--output", help="The zarr store to write (events, books).")],
     model: Annotated[

@@ -1,5 +1,5 @@
-"""Book presets (zi-amzn, qr-amzn, hawkes-aapl): the TOML format, the shipped files, the law compaction and the
-golden refits from the AMZN day and the AAPL hour."""
+"""Book presets (zi-amzn, qr-amzn, zi-aapl, qr-aapl, hawkes-aapl): the TOML format, the shipped files, the law
+compaction and the golden refits from the AMZN day and the AAPL hour."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from simlab.errors import DataError, ParameterError
 
 
 def test_book_presets_are_shipped_apart_from_the_hawkes_ones():
-    assert list_book_presets() == ["hawkes-aapl", "qr-amzn", "zi-amzn"]
+    assert list_book_presets() == ["hawkes-aapl", "qr-aapl", "qr-amzn", "zi-aapl", "zi-amzn"]
     assert not set(list_book_presets()) & set(list_presets())
 
 
@@ -46,6 +46,23 @@ def test_shipped_preset_loads_simulates_and_records_its_comparison(name, tmp_pat
     assert run["events"]["ts_ns"].values[0] == preset.simulation["start_ns"]
     back = load_book_preset(save_book_preset(preset, tmp_path / f"{name}.toml"))
     assert dumps_toml(back.to_dict()) == dumps_toml(preset.to_dict()) == preset.path.read_text()
+
+
+@pytest.mark.parametrize("name", ["zi-aapl", "qr-aapl"])
+def test_aapl_presets_compare_with_the_hour_they_were_fitted_to(name):
+    preset = load_book_preset(name)
+    options = {"window": 20} if name == "zi-aapl" else {"levels": 2, "n_max": 20}
+    assert preset.params.instrument == "AAPL" and preset.fitted_on["options"] == options
+    comparison = preset.comparison
+    assert comparison["duration_s"] == 3600.0 and comparison["real_events"] == 91_996
+    assert comparison["spread_ticks"]["mean_real"] == pytest.approx(19.599)
+    if name == "qr-aapl":  # the spread law is the model's own state: it matches
+        assert preset.params.levels == 2 and comparison["spread_ticks"]["ks"] < 0.05
+    else:  # ZI's spread is too tight, as on AMZN; its price diffusion is close
+        assert comparison["spread_ticks"]["mean_simulated"] < 0.75 * comparison["spread_ticks"]["mean_real"]
+        assert comparison["mid_return_ticks"]["ks"] < 0.15
+    run = simulate_book_preset(preset, 30.0, rng=3)
+    assert run["events"].sizes["event"] == run["books"].sizes["time"] > 10
 
 
 def test_hawkes_preset_loads_simulates_and_keeps_a_two_sided_book(tmp_path):
