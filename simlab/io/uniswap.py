@@ -298,6 +298,9 @@ def _v2_events(path, table, ins, reserves, checks, segment, order, config, resor
         k_ratio_min=float(checks["k_ratio"].min()),
         fee_relation_max_abs_error=float(np.abs(error).max()),
         fee_relation_median_abs_error=float(np.median(np.abs(error))),
+        log_index_scope="the id's log index counts inside its transaction, not its block: swaps of one block from "
+        "different transactions can share it, and their order inside the block is the file's, which can be wrong",
+        blocks_with_shared_log_index=_shared_log_index_blocks(table),
     )
     extra = dict(
         amount0=to_float(ins[0] - ins[1]), amount1=to_float(ins[2] - ins[3]), amount_usd=table["amountUSD"],
@@ -320,3 +323,11 @@ def _log_index(table: Table) -> np.ndarray:
             raise table.error(row, "expected a swap id 'txhash-logIndex'", "id", text)
         out[row] = int(tail)
     return out
+
+
+def _shared_log_index_blocks(table: Table) -> int:
+    """Number of blocks in which two swaps carry the same log index (their order inside the block is unknown)."""
+    block, log_index = table["transaction.blockNumber"].astype(np.int64), _log_index(table)
+    pairs = np.unique(np.stack([block, log_index]), axis=1, return_counts=True)
+    shared = pairs[0][0][pairs[1] > 1]
+    return int(np.unique(shared).shape[0])
