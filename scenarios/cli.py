@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from scenarios import book_cli, hawkes_cli
+from scenarios import amm_cli, book_cli, forecast_cli, hawkes_cli, score_cli
 from scenarios.console import console, fail, print_summary
 from simlab.errors import SimlabError
 
@@ -31,6 +31,9 @@ export_app = typer.Typer(
 app.add_typer(export_app, name="export")
 export_app.command("lobster")(book_cli.export_lobster)
 app.command("replay")(book_cli.replay)
+app.command("score")(score_cli.score)
+app.add_typer(forecast_cli.app, name="forecast")
+app.add_typer(amm_cli.app, name="amm")
 
 
 def _options(pairs: list[str]) -> dict[str, object]:

@@ -17,8 +17,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from scenarios.demo_amm import amm_step
 from scenarios.demo_book import book_step
+from scenarios.demo_forecast import forecast_step
 from scenarios.demo_hawkes import hawkes_step
+from scenarios.demo_score import score_step
 from simlab.features import compute_features, ofi_signal, order_flow_imbalance
 from simlab.provenance import provenance
 from simlab.store import write_store
@@ -77,6 +80,15 @@ def run_demo(
     bars = demo.step("Order-flow feature bars (1 s)", lambda: _features(demo, events, books))
     demo.step("Hawkes: simulate the Binance BTCUSDT preset (4 x 10 min)", lambda: hawkes_step(demo, data))
     demo.step("Order book: ZI and QR AMZN presets vs the real day, LOBSTER export", lambda: book_step(demo, data))
+    real = data if use_real else None
+    demo.step(
+        "Realism scorecard: 30 min of the ZI and QR AMZN books vs the real AMZN day at 12:00-12:30",
+        lambda: score_step(demo, real),
+    )
+    demo.step(
+        "Forecasting benchmark: OFI forecasters vs the Hawkes oracle, leakage audit", lambda: forecast_step(demo, real)
+    )
+    demo.step("AMM lab: fee designs under GBM arbitrage, v3 swaps replayed", lambda: amm_step(demo, real))
     figure = _plot(output, bars.pop("_bars"), events.attrs.get("instrument", "?"), events.attrs["tick_size"])
     return _write_report(demo, figure, "real data from " + str(data) if use_real else "built-in synthetic sample")
 

@@ -1,0 +1,196 @@
+"""Forecast benchmark specs: a TOML file read into frozen models that reject unknown keys.
+
+```toml
+[run]
+name = "btc-vs-synthetic"
+seed = 7
+
+[[data]]                       # one table per series: a Hawkes preset simulated, or real capture windows
+name = "synthetic"
+source = "preset"
+preset = "binance-usdm-btcusdt"
+duration_s = 3600.0
+
+[[data]]
+name = "BTCUSDT"
+source = "real"
+files = [["binance_ws_l2_trades_hftbacktest/usdm/btcusdt_20240808.trades.csv.gz"]]   # under the data folder
+
+[target]                       # bin, horizon (a multiple of the bin) and signal threshold
+bin_s = 1.0
+horizon_s = 1.0
+threshold = 0.1
+
+[protocol]
+n_folds = 5
+
+[models]
+include = ["mean", "persistence", "ewma", "ar", "var", "logistic", "fnn", "hybrid_honest", "hybrid_nowcast",
+           "hawkes", "oracle"]
+lags = 5
+
+[paper]                        # the hybrid's sensitivity grid: "none", "grid" (120 configurations) or "lhs"
+sensitivity = "lhs"
+n_configs = 12
+
+[tstr]                         # train on synthetic (a preset fitted on the training block), test on real
+enabled = true
+```
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from simlab.errors import DataError, ParameterError
+
+MODEL_NAMES = (
+    "mean",
+    "persistence",
+    "ewma",
+    "ar",
+    "var",
+    "logistic",
+    "fnn",
+    "hybrid_honest",
+    "hybrid_nowcast",
+    "hawkes",
+    "oracle",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunSpec(_Strict):
+    """Name and root seed of the run."""
+
+    name: str = "forecast"
+    seed: int = Field(0, ge=0)
+
+
+class DataSpec(_Strict):
+    """One series: ``source = "preset"`` simulates ``duration_s`` seconds of a Hawkes preset; ``"real"`` reads
+    ``files`` (one list of consecutive files per capture window, relative to the data folder)."""
+
+    name: str
+    source: Literal["preset", "real"]
+    preset: str | None = None
+    duration_s: float = Field(3600.0, gt=0)
+    burn_in_s: float = Field(300.0, ge=0)
+    files: list[list[str]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _source_fields(self) -> DataSpec:
+        if self.source == "preset" and not self.preset:
+            raise ValueError(f"data {self.name!r}: source 'preset' needs `preset` (a preset name or file)")
+        if self.source == "real" and not self.files:
+            raise ValueError(f"data {self.name!r}: source 'real' needs `files` (lists of files per window)")
+        return self
+
+
+class TargetSpec(_Strict):
+    """Count bin and forecast horizon in seconds, and the OFI signal threshold."""
+
+    bin_s: float = Field(1.0, gt=0)
+    horizon_s: float = Field(1.0, gt=0)
+    threshold: float = Field(0.1, ge=0)
+
+
+class ProtocolSpec(_Strict):
+    """Walk-forward settings (see :func:`scenarios.forecast.protocol.walk_forward`) and the audit's z."""
+
+    n_folds: int = Field(5, ge=5)
+    embargo: int | None = None
+    initial_fraction: float = Field(0.5, gt=0, lt=1)
+    audit_z: float = Field(3.0, gt=0)
+
+
+class NetworkSpec(_Strict):
+    """The network of the FNN and the hybrids."""
+
+    layers: list[int] = Field(default_factory=lambda: [32, 16])
+    activation: Literal["relu", "tanh", "sigmoid"] = "relu"
+    optimizer: Literal["adam", "sgd"] = "adam"
+    learning_rate: float = Field(1e-3, gt=0)
+    batch_size: int = Field(8, ge=1)
+    max_epochs: int = Field(50, ge=1)
+    patience: int = Field(5, ge=1)
+    max_train: int = Field(4096, ge=50)
+
+
+class ModelsSpec(_Strict):
+    """Which forecasters to run and their settings."""
+
+    include: list[Literal[MODEL_NAMES]] = Field(default_factory=lambda: list(MODEL_NAMES))  # type: ignore[valid-type]
+    lags: int = Field(5, ge=1)
+    oracle_paths: int = Field(400, ge=10)
+    hawkes_paths: int = Field(200, ge=10)
+    network: NetworkSpec = Field(default_factory=NetworkSpec)
+
+
+class PaperSpec(_Strict):
+    """The paper's sensitivity grid of the hybrid ("none", the full "grid" of 120, or "lhs" of ``n_configs``) on the
+    series named ``series`` (default: the first)."""
+
+    sensitivity: Literal["none", "grid", "lhs"] = "none"
+    n_configs: int = Field(12, ge=1)
+    series: str | None = None
+
+
+class TstrSpec(_Strict):
+    """Train on synthetic, test on real, for every real series (see :mod:`scenarios.forecast.tstr`)."""
+
+    enabled: bool = False
+    train_fraction: float = Field(0.6, gt=0, lt=1)
+    synthetic_s: float = Field(3600.0, gt=0)
+
+
+class ForecastSpec(_Strict):
+    """A whole benchmark run."""
+
+    run: RunSpec = Field(default_factory=RunSpec)
+    data: list[DataSpec]
+    target: TargetSpec = Field(default_factory=TargetSpec)
+    protocol: ProtocolSpec = Field(default_factory=ProtocolSpec)
+    models: ModelsSpec = Field(default_factory=ModelsSpec)
+    paper: PaperSpec = Field(default_factory=PaperSpec)
+    tstr: TstrSpec = Field(default_factory=TstrSpec)
+
+    @model_validator(mode="after")
+    def _names(self) -> ForecastSpec:
+        names = [d.name for d in self.data]
+        if len(set(names)) != len(names) or not names:
+            raise ValueError(f"`data` must hold at least one series, with distinct names; got {names}")
+        if self.paper.series is not None and self.paper.series not in names:
+            raise ValueError(f"`paper.series` must name a series of `data` {names}; got {self.paper.series!r}")
+        return self
+
+
+def parse_spec(data: dict, source: str = "spec") -> ForecastSpec:
+    """Validate a spec mapping; the first problem becomes one ParameterError sentence naming the field."""
+    try:
+        return ForecastSpec.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+        raise ParameterError(f"{source}: `{where}` {error['msg']}; got {error.get('input')!r}") from None
+
+
+def load_spec(path: str | Path) -> ForecastSpec:
+    """Read a spec TOML file, or a spec shipped in ``scenarios/library/`` by name (e.g. ``"forecast_smoke"``)."""
+    path = Path(path)
+    if not path.exists() and not path.suffix:
+        path = Path(__file__).resolve().parents[1] / "library" / f"{path.name}.toml"
+    if not path.is_file():
+        raise DataError(f"forecast spec {str(path)!r}: no such file")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise DataError(f"forecast spec {path}: not valid TOML: {exc}") from exc
+    return parse_spec(data, source=f"forecast spec {path.name}")

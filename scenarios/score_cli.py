@@ -1,0 +1,38 @@
+"""`simlab score SYNTHETIC --real REAL -o OUTPUT`: the realism scorecard of a synthetic store against real data.
+
+``scenarios/cli.py`` registers :func:`score` as the ``score`` command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from scenarios.console import fail, print_summary
+from simlab.errors import SimlabError
+
+
+def score(
+    synthetic: Annotated[Path, typer.Argument(help="The synthetic store (simulate book / hawkes, a generator's).")],
+    real: Annotated[Path, typer.Option("--real", help="The real store, or the real files / folder of files.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for scores.json, scores.zarr, report.html.")],
+    seed: Annotated[int, typer.Option(help="Root seed of the bootstraps and the classifier.")] = 0,
+    n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap replicates per interval.")] = 200,
+    group: Annotated[str | None, typer.Option(help="Events group of the synthetic store (default: events).")] = None,
+    discriminative: Annotated[bool, typer.Option(help="Train the real-vs-synthetic classifier.")] = True,
+    strict: Annotated[bool, typer.Option(help="Fail, listing them, if any measure is not applicable.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace existing outputs.")] = False,
+) -> None:
+    """Score a synthetic dataset against real data: JSON, an xarray store and a one-page HTML report."""
+    from scenarios.score import score_stores
+
+    try:
+        summary = score_stores(
+            synthetic, real, output, seed=seed, n_boot=n_boot, group=group, discriminative=discriminative,
+            strict=strict, overwrite=overwrite,
+        )  # fmt: skip
+    except SimlabError as exc:
+        fail(exc)
+    print_summary(f"scored {synthetic} against {real}", summary)

@@ -1,0 +1,142 @@
+"""The arrays every realism metric reads, taken once from a dataset (events, and books when present)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from simlab.book.stats import visible_events
+from simlab.errors import DataError
+from simlab.schema import BOOK_FIELDS, EVENT_FIELDS, EventKind
+
+TRADES = (EventKind.TRADE, EventKind.TRADE_HIDDEN)
+CANCELS = (EventKind.CANCEL, EventKind.DELETE)
+FLOW = (EventKind.ADD, EventKind.CANCEL, EventKind.DELETE, EventKind.MODIFY, *TRADES)
+NS = 1e9
+
+
+class NotApplicable(Exception):
+    """A metric cannot be computed on a dataset; ``missing`` lists what it lacks."""
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__("missing " + ", ".join(missing))
+        self.missing = missing
+
+
+class Market:
+    """Events (and the L2 book after each event, when given) as plain arrays, the simulator's set-up dropped.
+
+    The first ``initial_orders`` events (an attribute simulators write for the resting orders they start with)
+    are left out, and the books are cut to their first ``levels`` levels. With ``window_levels`` only the events a
+    level-N LOBSTER file would record are kept (:func:`simlab.book.stats.visible_events`), with their book rows.
+    """
+
+    def __init__(
+        self,
+        events: xr.Dataset,
+        books: xr.Dataset | None,
+        *,
+        levels: int | None,
+        source: str,
+        window_levels: int | None = None,
+    ) -> None:
+        for name in EVENT_FIELDS:
+            if name not in events:
+                raise DataError(f"{source}: events lack the variable {name!r}; expected {list(EVENT_FIELDS)}")
+        n = events.sizes["event"]
+        keep = np.arange(n) >= int(events.attrs.get("initial_orders", 0))
+        self.source = source
+        self.attrs: dict[str, Any] = dict(events.attrs)
+        self.book: tuple[np.ndarray, ...] | None = None
+        if books is not None:
+            for name in BOOK_FIELDS:
+                if name not in books or books[name].dims != ("time", "level"):
+                    raise DataError(f"{source}: books need {name!r} over ('time', 'level'); got {list(books)}")
+            if books.sizes["time"] != n:
+                raise DataError(f"{source}: books must have one row per event ({n}); got {books.sizes['time']}")
+            if window_levels is not None:
+                columns = (events[name].values for name in ("kind", "side", "price_ticks"))
+                keep &= visible_events(*columns, books, window_levels)
+            depth = books.sizes["level"] if levels is None else min(levels, books.sizes["level"])
+            self.book = tuple(books[name].values[keep, :depth] for name in BOOK_FIELDS)
+        self.ts, self.kind, self.side, self.price, self.qty, self.order_id = (
+            events[name].values[keep] for name in ("ts_ns", "kind", "side", "price_ticks", "qty_lots", "order_id")
+        )
+
+    @property
+    def levels(self) -> int:
+        """Number of book levels kept (0 without books)."""
+        return 0 if self.book is None else self.book[0].shape[1]
+
+    def require(self, *needs: str) -> None:
+        """Raise :class:`NotApplicable` naming each of ``needs`` the dataset lacks (see :meth:`missing`)."""
+        missing = self.missing(needs)
+        if missing:
+            raise NotApplicable(missing)
+
+    def missing(self, needs: tuple[str, ...]) -> list[str]:
+        """Return which of ``needs`` are absent: ``books``, ``order_id``, ``trades``, ``adds``, ``cancels``."""
+        checks = {
+            "books": lambda: self.book is not None and self.quoted.sum() >= 2,
+            "order_id": lambda: bool(np.any(self.order_id[self.is_add] >= 0)),
+            "trades": lambda: int(np.isin(self.kind, TRADES).sum()) >= 2,
+            "adds": lambda: int(self.is_add.sum()) >= 2,
+            "cancels": lambda: int(np.isin(self.kind, CANCELS).sum()) >= 2,
+            "flow": lambda: int(np.isin(self.kind, FLOW).sum()) >= 3,
+        }
+        labels = {
+            "books": "books (the L2 book after each event, both sides quoted)",
+            "order_id": "order ids on ADD events",
+            "trades": "TRADE events (at least 2)",
+            "adds": "ADD events (at least 2)",
+            "cancels": "CANCEL/DELETE events (at least 2)",
+            "flow": "order-flow events (at least 3)",
+        }
+        return [labels[need] for need in needs if not checks[need]()]
+
+    @cached_property
+    def is_add(self) -> np.ndarray:
+        """True on ADD events."""
+        return self.kind == EventKind.ADD
+
+    @cached_property
+    def quoted(self) -> np.ndarray:
+        """True on book rows with both touches present (False everywhere without books)."""
+        if self.book is None:
+            return np.zeros(self.ts.shape[0], dtype=bool)
+        return (self.book[1][:, 0] > 0) & (self.book[3][:, 0] > 0)
+
+    @cached_property
+    def mid_after(self) -> np.ndarray:
+        """Mid-price (ticks) of the book after each event; NaN when a touch is empty."""
+        bid, ask = self.book[0][:, 0], self.book[2][:, 0]
+        return np.where(self.quoted, (bid + ask.astype(np.float64)) / 2.0, np.nan)
+
+    @cached_property
+    def mid_before(self) -> np.ndarray:
+        """Mid-price (ticks) of the book before each event (NaN for the first one)."""
+        return np.concatenate([[np.nan], self.mid_after[:-1]])
+
+    @cached_property
+    def spread_after(self) -> np.ndarray:
+        """Spread (ticks) of the book after each event; NaN when a touch is empty."""
+        return np.where(self.quoted, (self.book[2][:, 0] - self.book[0][:, 0]).astype(np.float64), np.nan)
+
+    def before(self, index: int) -> np.ndarray:
+        """The book field ``index`` (0 bid price, 1 bid qty, 2 ask price, 3 ask qty) before each event."""
+        return self._before[index]
+
+    @cached_property
+    def _before(self) -> tuple[np.ndarray, ...]:
+        out = []
+        for field in self.book:
+            first = np.zeros((1, field.shape[1]), dtype=field.dtype)
+            out.append(np.concatenate([first, field[:-1]]))
+        return tuple(out)
+
+    def seconds(self) -> np.ndarray:
+        """Event times in seconds from the first event."""
+        return (self.ts - self.ts[0]) / NS if self.ts.size else np.zeros(0)

@@ -1,0 +1,130 @@
+"""`simlab amm sweep` end to end, the sweep spec's validation, the library specs and the demo's AMM step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from scenarios.amm import LIBRARY, load_sweep, parse_sweep
+from scenarios.demo_amm import CONSERVATION
+from simlab.amm.fees import fee_names
+from simlab.errors import ParameterError
+from simlab.store import open_store
+
+runner = CliRunner()
+SPEC = """
+[sweep]
+seed = 3
+paths = 30
+blocks = 200
+rank_by = "lp_pnl"
+
+[pool]
+value = 1_000_000.0
+
+[[designs]]
+name = "static"
+fee = [0.0005, 0.003]
+
+[[designs]]
+name = "surge"
+surge = 0.01
+
+[[markets]]
+label = "calm"
+volatility = 0.5
+noise = { rate_per_s = 0.1, mean_value = 2000.0, fee_elasticity = 200.0 }
+
+[[markets]]
+label = "gas"
+volatility = 1.0
+gas = { gas_units = 100_000.0 }
+"""
+
+
+@pytest.fixture(scope="module")
+def app() -> typer.Typer:
+    from scenarios import cli
+
+    return cli.app
+
+
+def test_sweep_writes_a_store_and_prints_a_ranked_table(app, tmp_path):
+    spec, store = tmp_path / "sweep.toml", tmp_path / "sweep.zarr"
+    spec.write_text(SPEC)
+    result = runner.invoke(app, ["amm", "sweep", str(spec), "-o", str(store)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    ds = open_store(store)
+    assert ds["value"].dims == ("design", "parameter", "path", "metric")
+    assert ds.sizes["design"] == 3 and ds.sizes["parameter"] == 2 and ds.sizes["path"] == 30
+    assert ds.attrs["seed"] == 3 and "fee_elasticity = 200.0" in ds.attrs["config"]
+    assert "lp_pnl (95% CI)" in result.output and "static(fee=0.0005)" in result.output
+    calm = ds["mean"].sel(parameter="calm", metric="lp_pnl").values
+    best = str(ds["design_short"].values[calm.argmax()])
+    first_row = next(line for line in result.output.splitlines() if "│ calm" in line and "│ 1 " in line)
+    assert best in first_row
+    again = runner.invoke(app, ["amm", "sweep", str(spec), "-o", str(store)])
+    assert again.exit_code == 2 and "exists" in again.output
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"markets": [{"blocks": {"laww": "fixed"}}]}, "`markets.0.blocks.laww` Extra inputs are not permitted"),
+        ({"sweep": {"rank_by": "profit"}}, "`sweep.rank_by` Value error, must be one of the metrics lp_pnl, "),
+        ({"sweep": {"paths": 0}}, "`sweep.paths` Input should be greater than or equal to 1; got 0"),
+        ({"designs": []}, "`designs` List should have at least 1 item"),
+    ],
+)
+def test_a_bad_spec_names_the_field(patch, message):
+    data = {"designs": [{"name": "static"}]} | patch
+    with pytest.raises(ParameterError) as caught:
+        parse_sweep(data, source="s.toml")
+    assert str(caught.value).startswith(f"s.toml: {message}"), str(caught.value)
+
+
+def test_unknown_design_parameters_list_the_valid_ones():
+    spec = parse_sweep({"designs": [{"name": "static", "fees": 0.1}]})
+    with pytest.raises(ParameterError, match="fee design static has no parameter 'fees'; its parameters are fee"):
+        spec.designs[0].rules()
+    grid = parse_sweep({"designs": [{"name": "toxicity", "base_fee": [0.001, 0.002], "halflife_s": [60, 120, 300]}]})
+    rules = grid.designs[0].rules()
+    assert len(rules) == 6 and {r.halflife_s for r in rules} == {60.0, 120.0, 300.0}
+
+
+def test_the_library_specs_parse():
+    names = sorted(p.stem for p in LIBRARY.glob("amm_*.toml"))
+    assert names == ["amm_fee_levels", "amm_registry_tour"]
+    levels, _ = load_sweep("amm_fee_levels")
+    assert sum(len(d.rules()) for d in levels.designs) == 8 and len(levels.markets) == 2
+    tour, _ = load_sweep("amm_registry_tour")
+    assert [d.name for d in tour.designs] == fee_names() and tour.sweep.blocks == 7200
+
+
+def test_demo_amm_step_without_real_data(tmp_path):
+    from scenarios.demo import Demo
+    from scenarios.demo_amm import amm_step
+
+    demo = Demo(tmp_path, seed=5)
+    metrics = amm_step(demo, None)
+    assert float(metrics[CONSERVATION]) < 0.02
+    assert metrics["real v3 replay"].startswith("skipped")
+    share = float(metrics["static(): arb profit share of LVR (no noise)"])
+    assert share == pytest.approx(8 / (4 * (2 + 3.4328 * 3)), abs=0.01)  # Nezlobin-Tassy at f / sigma_b = 3
+    assert (Path(tmp_path) / "amm_designs.zarr").is_dir()
+
+
+def test_demo_amm_step_replays_the_real_v3_swaps(tmp_path):
+    from scenarios.demo import Demo
+    from scenarios.demo_amm import V3_SWAPS, amm_step
+    from tests.conftest import shared_path
+
+    data_dir = shared_path(V3_SWAPS).parents[1]
+    metrics = amm_step(Demo(tmp_path, seed=5), data_dir)
+    assert metrics["real v3 replay"].startswith("13413 swaps, 5 designs")
+    fees, _ = metrics["static(): replay fees / hedged P&L, bps"].split(" / ")
+    assert float(fees) == pytest.approx(86.60, abs=0.01)  # 0.30% of the 26 days' USD volume over the pool depth
+    assert (Path(tmp_path) / "amm_v3_replay.zarr").is_dir()

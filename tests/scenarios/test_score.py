@@ -1,0 +1,112 @@
+"""`simlab score` end to end (JSON, xarray store, HTML report), dataset loading, bad input, the demo's score step."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from scenarios.score import load_dataset
+from simlab.errors import DataError
+from simlab.store import load_store, write_store
+from tests.conftest import shared_path
+from tests.simlab.metrics.conftest import zi_book
+
+runner = CliRunner()
+AMZN = "lobster_samples/AMZN_2012-06-21_level1_fullday"
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("score")
+    real, synthetic = folder / "real.zarr", folder / "synthetic.zarr"
+    write_store(zi_book(1), real)
+    write_store(zi_book(2), synthetic)
+    return folder, real, synthetic
+
+
+def test_score_command_writes_json_store_and_report(stores):
+    from scenarios.cli import app
+
+    folder, real, synthetic = stores
+    out = folder / "out"
+    args = ["score", str(synthetic), "--real", str(real), "-o", str(out), "--n-boot", "20", "--seed", "7"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    document = json.loads((out / "scores.json").read_text())
+    assert len(document["scores"]) == 52 and document["provenance"]["seed"] == 7
+    assert document["meta"]["instrument"] == "TOY"
+    assert 0.0 <= document["summary"]["l1"]["mean"]["value"] < 0.2  # two runs of one model
+    dataset = load_store(out / "scores.zarr")
+    assert dataset.sizes["score"] == 52 and list(dataset["quantity"].values[:2]) == ["spread_ticks", "spread_ticks"]
+    report = (out / "report.html").read_text()
+    assert report.startswith("<!doctype html>") and "Realism scorecard" in report
+    assert len(re.findall(r"data:image/png;base64,", report)) == 3  # histograms, ACF curves, responses
+    again = runner.invoke(app, args)
+    assert again.exit_code == 2 and "already holds" in again.output
+
+
+def test_mismatched_instruments_fail_with_our_sentence(stores, tmp_path):
+    from scenarios.cli import app
+
+    _, real, _ = stores
+    other = zi_book(3)
+    other["events"].attrs["instrument"] = "OTHER"
+    write_store(other, tmp_path / "other.zarr")
+    result = runner.invoke(app, ["score", str(tmp_path / "other.zarr"), "--real", str(real), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "instruments differ (synthetic 'OTHER', real 'TOY')" in result.output
+
+
+def test_strict_lists_what_an_events_only_store_lacks(stores, tmp_path):
+    from scenarios.cli import app
+
+    _, real, _ = stores
+    write_store({"path0000": zi_book(5, duration_s=300.0)["events"]}, tmp_path / "events.zarr")
+    args = ["score", str(tmp_path / "events.zarr"), "--real", str(real), "-o", str(tmp_path / "o"), "--n-boot", "10"]
+    result = runner.invoke(app, [*args, "--strict"])
+    assert result.exit_code == 2 and "measures are not applicable" in result.output
+    assert "spread_ticks: synthetic data: missing books" in result.output
+    assert not (tmp_path / "o").exists()
+    assert runner.invoke(app, args).exit_code == 0  # reported, not raised, without --strict
+
+
+def test_load_dataset_picks_groups(tmp_path):
+    book = zi_book(1, duration_s=30.0)
+    write_store({"path0000": book["events"], "path0001": book["events"]}, tmp_path / "paths.zarr")
+    assert set(load_dataset(tmp_path / "paths.zarr")) == {"events"}
+    assert load_dataset(tmp_path / "paths.zarr", "path0001")["events"].sizes == book["events"].sizes
+    with pytest.raises(DataError, match="no group 'path9'"):
+        load_dataset(tmp_path / "paths.zarr", "path9")
+    with pytest.raises(DataError, match="does not exist"):
+        load_dataset(tmp_path / "missing.zarr")
+
+
+def test_real_files_are_read_directly():
+    data = load_dataset(shared_path(AMZN))
+    assert data["events"].sizes["event"] == 57_515 and data["books"].sizes["time"] == 57_515
+
+
+def test_demo_score_step_without_real_data(tmp_path):
+    from scenarios.demo import Demo
+    from scenarios.demo_score import score_step
+
+    demo = Demo(tmp_path, 20240809)
+    metrics = demo.step("score", lambda: score_step(demo, None))
+    assert metrics["real data"].startswith("no real data") and metrics["seconds"] < 30
+    assert metrics["zi-amzn scores"] == "52 of 52 applicable"
+    assert (tmp_path / "score" / "qr-amzn" / "report.html").exists()
+
+
+@pytest.mark.slow
+def test_demo_score_step_on_real_data(tmp_path, shared_data):
+    from scenarios.demo import Demo
+    from scenarios.demo_score import score_step
+
+    demo = Demo(tmp_path, 20240809)
+    metrics = demo.step("score", lambda: score_step(demo, shared_data))
+    assert metrics["real data"].startswith("AMZN") and metrics["seconds"] < 30
+    value = float(metrics["zi-amzn mean l1 [99% interval]"].split()[0])
+    assert 0.3 < value < 0.8  # far from real: the zero-intelligence book is a caricature of AMZN
+    assert json.loads((tmp_path / "score" / "zi-amzn" / "scores.json").read_text())["meta"]["window_levels"] == 1
