@@ -10,22 +10,21 @@ lists sweep their product) and one ``[[markets]]`` table per market point (volat
 from __future__ import annotations
 
 import itertools
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from scenarios.specs import StrictModel, parse_spec_data, read_spec
 from simlab.amm.chain import BlockTimes, Gas
 from simlab.amm.engine import METRICS, Market, NoiseTraders, PoolSpec, simulate_amm
 from simlab.amm.fees import FeeRule, make_fee
-from simlab.errors import DataError, ParameterError
+from simlab.errors import ParameterError
 from simlab.provenance import provenance
 from simlab.store import write_store
 
-LIBRARY = Path(__file__).resolve().parent / "library"
 _UNITLESS = {m for m in METRICS if m.endswith(("_rel", "_bps", "_s", "_share"))}
 SUMMARY_METRICS = (
     "lp_pnl",
@@ -39,11 +38,7 @@ SUMMARY_METRICS = (
 )
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SweepSpec(_Strict):
+class SweepSpec(StrictModel):
     """The ``[sweep]`` table: root seed, paths and blocks per market point, the ranking metric and order."""
 
     name: str = "amm-sweep"
@@ -61,7 +56,7 @@ class SweepSpec(_Strict):
         return value
 
 
-class PoolTable(_Strict):
+class PoolTable(StrictModel):
     """The ``[pool]`` table (see :class:`simlab.amm.engine.PoolSpec`)."""
 
     value: float = 1e6
@@ -71,7 +66,7 @@ class PoolTable(_Strict):
     upper: float | None = None
 
 
-class BlocksTable(_Strict):
+class BlocksTable(StrictModel):
     """A market's ``blocks`` table (see :class:`simlab.amm.chain.BlockTimes`)."""
 
     law: Literal["fixed", "poisson", "missed_slots"] = "fixed"
@@ -79,7 +74,7 @@ class BlocksTable(_Strict):
     miss_probability: float = 0.0
 
 
-class GasTable(_Strict):
+class GasTable(StrictModel):
     """A market's ``gas`` table (see :class:`simlab.amm.chain.Gas`)."""
 
     gas_units: float = 0.0
@@ -89,7 +84,7 @@ class GasTable(_Strict):
     utilisation_concentration: float = 2.0
 
 
-class NoiseTable(_Strict):
+class NoiseTable(StrictModel):
     """A market's ``noise`` table (see :class:`simlab.amm.engine.NoiseTraders`)."""
 
     rate_per_s: float = 0.0
@@ -99,7 +94,7 @@ class NoiseTable(_Strict):
     slippage: float = 0.0
 
 
-class MarketTable(_Strict):
+class MarketTable(StrictModel):
     """One ``[[markets]]`` table."""
 
     label: str | None = None
@@ -132,7 +127,7 @@ class DesignTable(BaseModel):
         ]
 
 
-class AmmSweep(_Strict):
+class AmmSweep(StrictModel):
     """A whole sweep spec."""
 
     sweep: SweepSpec = Field(default_factory=SweepSpec)
@@ -143,28 +138,13 @@ class AmmSweep(_Strict):
 
 def parse_sweep(data: dict[str, Any], source: str = "spec") -> AmmSweep:
     """Validate a spec mapping; the first problem becomes one ParameterError sentence naming the field."""
-    try:
-        return AmmSweep.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"]) or "(top level)"
-        raise ParameterError(f"{source}: `{where}` {error['msg']}; got {error.get('input')!r}") from None
+    return parse_spec_data(AmmSweep, data, source)
 
 
 def load_sweep(path: str | Path) -> tuple[AmmSweep, str]:
     """Read a sweep TOML file, or a spec of ``scenarios/library/`` by name (``"amm_fee_levels"``); return the
     spec and its text."""
-    path = Path(path)
-    if not path.exists() and not path.suffix:
-        path = LIBRARY / f"{path.name}.toml"
-    if not path.is_file():
-        raise DataError(f"AMM sweep spec {str(path)!r}: no such file")
-    text = path.read_text()
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise DataError(f"AMM sweep spec {path}: not valid TOML: {exc}") from exc
-    return parse_sweep(data, source=f"AMM sweep spec {path.name}"), text
+    return read_spec(AmmSweep, path, "AMM sweep")
 
 
 def run_sweep(path: str | Path, output: str | Path, *, overwrite: bool = False) -> list[dict[str, Any]]:

@@ -40,13 +40,12 @@ enabled = true
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from simlab.errors import DataError, ParameterError
+from scenarios.specs import StrictModel, parse_spec_data, read_spec
 
 MODEL_NAMES = (
     "mean",
@@ -63,18 +62,14 @@ MODEL_NAMES = (
 )
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RunSpec(_Strict):
+class RunSpec(StrictModel):
     """Name and root seed of the run."""
 
     name: str = "forecast"
     seed: int = Field(0, ge=0)
 
 
-class DataSpec(_Strict):
+class DataSpec(StrictModel):
     """One series: ``source = "preset"`` simulates ``duration_s`` seconds of a Hawkes preset; ``"real"`` reads
     ``files`` (one list of consecutive files per capture window, relative to the data folder)."""
 
@@ -94,7 +89,7 @@ class DataSpec(_Strict):
         return self
 
 
-class TargetSpec(_Strict):
+class TargetSpec(StrictModel):
     """Count bin and forecast horizon in seconds, and the OFI signal threshold."""
 
     bin_s: float = Field(1.0, gt=0)
@@ -102,7 +97,7 @@ class TargetSpec(_Strict):
     threshold: float = Field(0.1, ge=0)
 
 
-class ProtocolSpec(_Strict):
+class ProtocolSpec(StrictModel):
     """Walk-forward settings (see :func:`scenarios.forecast.protocol.walk_forward`) and the audit's z."""
 
     n_folds: int = Field(5, ge=5)
@@ -111,7 +106,7 @@ class ProtocolSpec(_Strict):
     audit_z: float = Field(3.0, gt=0)
 
 
-class NetworkSpec(_Strict):
+class NetworkSpec(StrictModel):
     """The network of the FNN and the hybrids."""
 
     layers: list[int] = Field(default_factory=lambda: [32, 16])
@@ -124,7 +119,7 @@ class NetworkSpec(_Strict):
     max_train: int = Field(4096, ge=50)
 
 
-class ModelsSpec(_Strict):
+class ModelsSpec(StrictModel):
     """Which forecasters to run and their settings."""
 
     include: list[Literal[MODEL_NAMES]] = Field(default_factory=lambda: list(MODEL_NAMES))  # type: ignore[valid-type]
@@ -134,7 +129,7 @@ class ModelsSpec(_Strict):
     network: NetworkSpec = Field(default_factory=NetworkSpec)
 
 
-class PaperSpec(_Strict):
+class PaperSpec(StrictModel):
     """The paper's sensitivity grid of the hybrid ("none", the full "grid" of 120, or "lhs" of ``n_configs``) on the
     series named ``series`` (default: the first)."""
 
@@ -143,7 +138,7 @@ class PaperSpec(_Strict):
     series: str | None = None
 
 
-class TstrSpec(_Strict):
+class TstrSpec(StrictModel):
     """Train on synthetic, test on real, for every real series (see :mod:`scenarios.forecast.tstr`)."""
 
     enabled: bool = False
@@ -151,7 +146,7 @@ class TstrSpec(_Strict):
     synthetic_s: float = Field(3600.0, gt=0)
 
 
-class ForecastSpec(_Strict):
+class ForecastSpec(StrictModel):
     """A whole benchmark run."""
 
     run: RunSpec = Field(default_factory=RunSpec)
@@ -174,23 +169,9 @@ class ForecastSpec(_Strict):
 
 def parse_spec(data: dict, source: str = "spec") -> ForecastSpec:
     """Validate a spec mapping; the first problem becomes one ParameterError sentence naming the field."""
-    try:
-        return ForecastSpec.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"]) or "(top level)"
-        raise ParameterError(f"{source}: `{where}` {error['msg']}; got {error.get('input')!r}") from None
+    return parse_spec_data(ForecastSpec, data, source)
 
 
 def load_spec(path: str | Path) -> ForecastSpec:
     """Read a spec TOML file, or a spec shipped in ``scenarios/library/`` by name (e.g. ``"forecast_smoke"``)."""
-    path = Path(path)
-    if not path.exists() and not path.suffix:
-        path = Path(__file__).resolve().parents[1] / "library" / f"{path.name}.toml"
-    if not path.is_file():
-        raise DataError(f"forecast spec {str(path)!r}: no such file")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise DataError(f"forecast spec {path}: not valid TOML: {exc}") from exc
-    return parse_spec(data, source=f"forecast spec {path.name}")
+    return read_spec(ForecastSpec, path, "forecast")[0]

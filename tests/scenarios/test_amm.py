@@ -8,8 +8,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from scenarios.amm import LIBRARY, load_sweep, parse_sweep
+from scenarios.amm import load_sweep, parse_sweep
 from scenarios.demo_amm import CONSERVATION
+from scenarios.specs import LIBRARY
 from simlab.amm.fees import fee_names
 from simlab.errors import ParameterError
 from simlab.store import open_store
