@@ -5,9 +5,10 @@ For each preset a seeded simulation of the window's span (same start time, same 
 beside the preset as ``calibration/presets/<preset>.scores.json``:
 
 * Hawkes presets (``[fitted_on.train]`` and ``[fitted_on.validation]``): the training window ("calibration") and
-  the validation window ("held_out"). The real trades are aggregated as for the fit: records of one side (and
-  kind) sharing a timestamp are one event, their sizes summed. Hawkes paths carry no prices and no books, so only
-  the event-time and size scores apply; the rest are reported not applicable, with why.
+  the validation window ("held_out"). The real trades are aggregated as for the fit: consecutive records of one
+  side and kind sharing a timestamp are one event, their sizes summed
+  (:func:`simlab.metrics.scorecard.aggregate_trades` over every kind). Hawkes paths carry no prices and no books, so
+  only the event-time and size scores apply; the rest are reported not applicable, with why.
 * Book presets: the fitted span (the AMZN day, the AAPL hour). The data hold no second AMZN day or AAPL hour with
   a message file, so their held-out window is recorded as not available.
 
@@ -27,7 +28,7 @@ import xarray as xr
 
 from calibration.book_presets import SPECS, load_book_preset, simulate_book_preset
 from calibration.presets import PRESET_DIR, list_presets, load_preset, preset_events, simulate_preset
-from simlab.metrics.scorecard import score
+from simlab.metrics.scorecard import aggregate_trades, score
 from simlab.schema import EventKind
 
 SEED = 20260501
@@ -62,16 +63,6 @@ def write_scores(name: str, data_dir: str | Path = DEFAULT_DATA, *, seed: int = 
     return path
 
 
-def aggregate_trades(events: xr.Dataset) -> xr.Dataset:
-    """Merge consecutive events of one kind and side that share a timestamp into one (sizes summed)."""
-    ts, kind, side = (events[name].values for name in ("ts_ns", "kind", "side"))
-    new = np.ones(ts.size, dtype=bool)
-    new[1:] = (ts[1:] != ts[:-1]) | (kind[1:] != kind[:-1]) | (side[1:] != side[:-1])
-    group = np.cumsum(new) - 1
-    first = events.isel(event=np.flatnonzero(new))
-    return first.assign(qty_lots=("event", np.bincount(group, events["qty_lots"].values).astype(np.int64)))
-
-
 def _hawkes_windows(name: str, data_dir: Path) -> dict[str, Any]:
     preset = load_preset(name)
     files = {Path(f).name: data_dir / f for f in preset.fitted_on["files"]}
@@ -91,7 +82,8 @@ def _hawkes_window(preset, paths: list[Path], span: dict[str, Any]):
         events = xr.concat(parts, dim="event", combine_attrs="override") if len(parts) > 1 else parts[0]
         ts = events["ts_ns"].values
         flow = np.isin(events["kind"].values, [k for k in EventKind if k not in (EventKind.HALT, EventKind.AUCTION)])
-        real = aggregate_trades(events.isel(event=np.flatnonzero((ts >= start) & (ts < end) & flow)))
+        window = events.isel(event=np.flatnonzero((ts >= start) & (ts < end) & flow))
+        real, _ = aggregate_trades(window, kinds=None)  # every kind, as the fit merges each dimension's records
         duration = (end - start) / 1e9
         (path,) = simulate_preset(preset, duration, rng=seed, start_ns=start)
         simulated = preset_events(preset, path, start_ns=start, seed=seed)

@@ -65,6 +65,7 @@ def score_stores(
     discriminative: bool = True,
     strict: bool = False,
     overwrite: bool = False,
+    aggregate_trades: bool = False,
 ) -> dict[str, Any]:
     """Score ``synthetic`` against ``real`` and write ``scores.json``, ``scores.zarr`` and ``report.html``.
 
@@ -86,6 +87,10 @@ def score_stores(
         Fail with the list of every measure that is not applicable instead of reporting them.
     overwrite
         Replace existing outputs.
+    aggregate_trades
+        Merge the consecutive trades of one aggressor side sharing a timestamp into one market order in both
+        datasets before scoring (:func:`simlab.metrics.scorecard.aggregate_trades`): raw trade files (Binance) hold
+        one print per fill, several per taker order, where a simulated market order is one event.
 
     Returns
     -------
@@ -97,8 +102,11 @@ def score_stores(
     if existing and not overwrite:
         raise DataError(f"{output} already holds {existing}; pass overwrite=True (--overwrite) to replace them")
     data = load_dataset(synthetic, group), load_dataset(real)
-    card = score(*data, seed=seed, n_boot=n_boot, discriminative=discriminative, strict=strict)
+    card = score(
+        *data, seed=seed, n_boot=n_boot, discriminative=discriminative, strict=strict, aggregate_trades=aggregate_trades
+    )
     config = {"synthetic": str(synthetic), "real": str(real), "group": group, "n_boot": n_boot, "strict": strict}
+    config["aggregate_trades"] = aggregate_trades
     write_outputs(card, output, seed=seed, config=config, title=f"{Path(synthetic).name} against {Path(real).name}")
     return summary(card, output)
 

@@ -24,6 +24,14 @@ def score(
     discriminative: Annotated[bool, typer.Option(help="Train the real-vs-synthetic classifier.")] = True,
     strict: Annotated[bool, typer.Option(help="Fail, listing them, if any measure is not applicable.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace existing outputs.")] = False,
+    aggregate_trades: Annotated[
+        bool,
+        typer.Option(
+            "--aggregate-trades",
+            help="Merge consecutive trades of one aggressor side sharing a timestamp into one market order (both "
+            "datasets), e.g. for raw Binance trade files (one print per fill).",
+        ),
+    ] = False,
 ) -> None:
     """Score a synthetic dataset against real data: JSON, an xarray store and a one-page HTML report."""
     from scenarios.score import score_stores
@@ -31,7 +39,7 @@ def score(
     try:
         summary = score_stores(
             synthetic, real, output, seed=seed, n_boot=n_boot, group=group, discriminative=discriminative,
-            strict=strict, overwrite=overwrite,
+            strict=strict, overwrite=overwrite, aggregate_trades=aggregate_trades,
         )  # fmt: skip
     except SimlabError as exc:
         fail(exc)

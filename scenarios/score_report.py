@@ -2,7 +2,8 @@
 
 Plots (matplotlib, Agg backend) are embedded as base64 PNG, so the page is one self-contained file: real against
 synthetic histograms of the scored quantities, the autocorrelation curves (returns, absolute returns, trade signs)
-and the six touch-event response functions with the response error against lag.
+the six touch-event response functions with the response error against lag, and the error against horizon (the
+mean window-by-window distances against the time since the data start).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def write_report(card: ScoreCard, path: str | Path, *, title: str) -> Path:
         ("Distributions, real against synthetic", _histograms(card)),
         ("Autocorrelations", _curves(card)),
         ("Price response of touch events", _responses(card)),
+        ("Error against horizon (per window, mean over the quantities it scores)", _horizon(card)),
     ):
         if figure is not None:
             parts.append(f"<h2>{heading}</h2><img src='data:image/png;base64,{figure}'>")
@@ -146,6 +148,22 @@ def _responses(card: ScoreCard) -> str | None:
     axes[-1].plot(lags, np.array(card.response["error_vs_lag"], dtype=float), color="tab:blue")
     axes[-1].set_title("mean |R_syn - R_real| (ticks) vs lag", fontsize=9)
     axes[0].legend(fontsize=8)
+    return _png(figure)
+
+
+def _horizon(card: ScoreCard) -> str | None:
+    if not card.horizon or not np.any(np.isfinite(card.horizon["mean_l1"])):
+        return None
+    import matplotlib.pyplot as plt
+
+    edges = np.array(card.horizon["edges_s"])
+    middle = (edges[1:] + edges[:-1]) / 2
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3))
+    for axis, metric in zip(axes, ("l1", "w1"), strict=True):
+        axis.plot(middle, card.horizon[f"mean_{metric}"], marker="o", color="tab:blue")
+        axis.set_xlabel("seconds since the data start")
+        axis.set_title(f"mean {metric} per window", fontsize=9)
+        axis.set_ylim(bottom=0)
     return _png(figure)
 
 

@@ -224,8 +224,18 @@ def series_from_events(
 def _checked_events(times_s, dims, spans_s) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     times, dims = np.asarray(times_s, dtype=np.float64), np.asarray(dims, dtype=np.int64)
     spans = np.asarray(spans_s, dtype=np.float64).reshape(-1, 2)
-    if times.shape != dims.shape or np.any(np.diff(times) < 0) or np.any((dims != 0) & (dims != 1)):
-        raise DataError("events of the forecast series must be sorted times with dimensions 0 (buy) or 1 (sell)")
+    if times.shape != dims.shape:
+        raise DataError(
+            f"events of the forecast series need one dimension per time; got {dims.shape} and {times.shape}"
+        )
+    bad = np.flatnonzero(~np.isfinite(times) | np.r_[False, np.diff(times) < 0] | ((dims != 0) & (dims != 1)))
+    if bad.size:
+        k = int(bad[0])
+        previous = f" after {float(times[k - 1])}" if k else ""
+        raise DataError(
+            f"event {k} of the forecast series: times must be finite and sorted, dimensions 0 (buy) or 1 (sell); "
+            f"got time {float(times[k])}{previous} and dimension {int(dims[k])}"
+        )
     if np.any(spans[:, 1] <= spans[:, 0]) or np.any(spans[1:, 0] < spans[:-1, 1]):
         raise ParameterError(f"`spans_s` must be disjoint, sorted [start, end) pairs; got {spans.tolist()}")
     return times, dims, spans

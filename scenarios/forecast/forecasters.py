@@ -15,6 +15,7 @@ from scipy.optimize import minimize
 from scipy.signal import lfilter
 
 from scenarios.forecast.data import FlowSeries
+from simlab.errors import ParameterError
 from simlab.features.ofi import ofi_signal
 
 CLASSES = np.array([-1, 0, 1])  # SELL, HOLD, BUY: the columns of Prediction.probs
@@ -53,7 +54,15 @@ class Forecaster:
 
 
 def lag_matrix(values: np.ndarray, index: np.ndarray, lags: int) -> np.ndarray:
-    """Return the rows [v[k-1], v[k-2], ..., v[k-lags]] (m, lags * c) of a (n,) or (n, c) array for k in ``index``."""
+    """Return the rows [v[k-1], v[k-2], ..., v[k-lags]] (m, lags * c) of a (n,) or (n, c) array for k in ``index``.
+
+    Raises ParameterError for a window with fewer than ``lags`` windows before it (its lags would wrap around to
+    the end of the series, i.e. read the future).
+    """
+    if len(index) and int(np.min(index)) < lags:
+        raise ParameterError(
+            f"`index` of lag_matrix must leave {lags} earlier windows before each row; got window {int(np.min(index))}"
+        )
     v = values.reshape(values.shape[0], -1)
     return np.concatenate([v[index - lag] for lag in range(1, lags + 1)], axis=1)
 

@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from simlab.errors import ParameterError
+
 CLASS_NAMES = {-1: "SELL", 0: "HOLD", 1: "BUY"}
 
 
@@ -55,6 +57,8 @@ def classification_scores(actual: np.ndarray, predicted: np.ndarray) -> dict[str
 
 def hac_variance(values: np.ndarray, bandwidth: int | None = None) -> float:
     """Return the Newey-West (Bartlett) long-run variance of a series; default bandwidth floor(4 (n/100)^(2/9))."""
+    if bandwidth is not None and bandwidth < 0:
+        raise ParameterError(f"`bandwidth` of hac_variance must be >= 0 lags; got {bandwidth!r}")
     x = values - values.mean()
     n = x.size
     lags = int(np.floor(4 * (n / 100) ** (2 / 9))) if bandwidth is None else int(bandwidth)
@@ -64,17 +68,30 @@ def hac_variance(values: np.ndarray, bandwidth: int | None = None) -> float:
     return float(max(variance, 0.0))
 
 
-def diebold_mariano(errors_a: np.ndarray, errors_b: np.ndarray, horizon: int = 1) -> dict[str, float]:
+def diebold_mariano(
+    errors_a: np.ndarray, errors_b: np.ndarray, horizon: int = 1, *, bandwidth: int | None = None
+) -> dict[str, float]:
     """Test equal squared-error accuracy of forecasts a and b (Diebold and Mariano 1995).
 
-    The loss differential d = e_a^2 - e_b^2 gets a HAC (Newey-West) variance with bandwidth at least h - 1, and the
-    statistic the Harvey, Leybourne and Newbold (1997) small-sample factor sqrt((n + 1 - 2h + h (h - 1) / n) / n),
-    compared with Student's t on n - 1 degrees of freedom. A negative statistic means a is more accurate.
+    The loss differential d = e_a^2 - e_b^2 gets a HAC (Newey-West, Bartlett) variance, and the statistic the
+    Harvey, Leybourne and Newbold (1997) small-sample factor sqrt((n + 1 - 2h + h (h - 1) / n) / n), compared with
+    Student's t on n - 1 degrees of freedom (two-sided p-value). A negative statistic means a is more accurate.
+
+    ``bandwidth`` (lags of the HAC variance) defaults to max(h - 1, floor(4 (n/100)^(2/9))); ``bandwidth=0`` with
+    h = 1 is the textbook DM-HLN test (e.g. R's ``forecast::dm.test``). On a few hundred windows the Bartlett weights
+    under-estimate a persistent long-run variance a little: the size at 5 % is about 8 % for h = 3, n = 200, and
+    about 6.5 % for h = 1, n = 300 with AR(1) errors of coefficient 0.5 (5 % with independent or MA(h - 1) errors on
+    1000 windows). The benchmark forecasts one window ahead (h = 1) over thousands of test windows.
     """
+    if horizon < 1 or (bandwidth is not None and bandwidth < 0):
+        raise ParameterError(
+            f"`horizon` and `bandwidth` of diebold_mariano must be >= 1 and >= 0; got {horizon!r} and {bandwidth!r}"
+        )
     d = errors_a**2 - errors_b**2
     n = d.size
-    default = int(np.floor(4 * (n / 100) ** (2 / 9)))
-    variance = hac_variance(d, max(horizon - 1, default))
+    if bandwidth is None:
+        bandwidth = max(horizon - 1, int(np.floor(4 * (n / 100) ** (2 / 9))))
+    variance = hac_variance(d, bandwidth)
     if variance == 0:
         return {"dm": 0.0, "p_value": 1.0}
     statistic = d.mean() / np.sqrt(variance / n)

@@ -74,7 +74,9 @@ def build_series(data: DataSpec, target: TargetSpec, data_dir: Path, rng: np.ran
 
         params = load_preset(data.preset).params
         return simulate_series(params, data.duration_s, rng=rng, burn_in_s=data.burn_in_s, **common)
-    return real_series([[Path(data_dir) / f for f in files] for files in data.files], **common)
+    return real_series(
+        [[Path(data_dir) / f for f in files] for files in data.files], aggregate=data.aggregate, **common
+    )
 
 
 def run_spec(
@@ -103,8 +105,12 @@ def run_spec(
         out["sensitivity"] = _sensitivity(spec, series[spec.paper.series or spec.data[0].name], generators[-1])
     if spec.tstr.enabled:
         out["tstr"] = _tstr(spec, series, generators)
-    attrs = provenance(seed=spec.run.seed, config=spec.model_dump(mode="json"))
-    attrs["summary"] = json.dumps(out["series"], default=float)
+    true_params = {name: s.params.to_dict() for name, s in series.items() if s.params is not None}
+    sources = [Path(data_dir) / f for data in spec.data for files in data.files for f in files]
+    attrs = provenance(
+        seed=spec.run.seed, config=spec.model_dump(mode="json"), true_params=true_params or None, sources=sources
+    )
+    attrs["summary"] = json.dumps(_without_timings(out["series"]), default=float)
     for key in ("sensitivity", "tstr"):
         if key in out:
             attrs[key] = json.dumps(out[key], default=float)
@@ -148,6 +154,17 @@ def _tstr(spec: ForecastSpec, series: dict[str, FlowSeries], generators: list) -
     return out
 
 
+def _without_timings(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary without the models' wall-clock seconds, so that one seed writes one store byte for byte."""
+    return {
+        name: {
+            **item,
+            "scores": {m: {k: v for k, v in row.items() if k != "seconds"} for m, row in item["scores"].items()},
+        }
+        for name, item in summary.items()
+    }
+
+
 def summarise(result: ProtocolResult, z: float) -> dict[str, Any]:
     """Return the scores of a protocol run, and on synthetic data the audit and the oracle check."""
     out: dict[str, Any] = {"series": result.series, "scores": result.scores()}
@@ -158,7 +175,8 @@ def summarise(result: ProtocolResult, z: float) -> dict[str, Any]:
 
 
 def to_dataset(result: ProtocolResult) -> xr.Dataset:
-    """Return the test windows of a run as a Dataset over ``window``: actual OFI and signal, fold, every forecast."""
+    """Return the test windows of a run as a Dataset over ``window``: actual OFI and signal, fold, every forecast,
+    and with an oracle its Var(OFI | state) and the Monte Carlo variance of its forecast."""
     variables = {
         "actual_ofi": ("window", result.actual),
         "actual_signal": ("window", result.actual_signal),
@@ -168,6 +186,9 @@ def to_dataset(result: ProtocolResult) -> xr.Dataset:
     for name, forecast in result.forecasts.items():
         variables[f"ofi_{name}"] = ("window", forecast)
         variables[f"signal_{name}"] = ("window", result.signals[name])
+    if result.oracle_variance is not None:  # what the audit needs besides the forecasts
+        variables["oracle_ofi_variance"] = ("window", result.oracle_variance)
+        variables["oracle_monte_carlo_variance"] = ("window", result.oracle_noise)
     return xr.Dataset(
         variables, coords={"window_index": ("window", result.index)}, attrs={"series": json.dumps(result.series)}
     )

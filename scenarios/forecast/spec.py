@@ -71,7 +71,9 @@ class RunSpec(StrictModel):
 
 class DataSpec(StrictModel):
     """One series: ``source = "preset"`` simulates ``duration_s`` seconds of a Hawkes preset; ``"real"`` reads
-    ``files`` (one list of consecutive files per capture window, relative to the data folder)."""
+    ``files`` (one list of consecutive files per capture window, relative to the data folder) and counts trades of
+    one side sharing a timestamp as one market order (``aggregate = true``, the presets' events) or each trade
+    (``false``, the paper's trade counts)."""
 
     name: str
     source: Literal["preset", "real"]
@@ -79,6 +81,7 @@ class DataSpec(StrictModel):
     duration_s: float = Field(3600.0, gt=0)
     burn_in_s: float = Field(300.0, ge=0)
     files: list[list[str]] = Field(default_factory=list)
+    aggregate: bool = True
 
     @model_validator(mode="after")
     def _source_fields(self) -> DataSpec:

@@ -405,11 +405,16 @@ def gbm_paths(normals, times, variance_rate, log_initial, log_price, price):
 
 @numba.njit(cache=True, parallel=True)
 def simulate(kinds, params, price, log_price, times, gas, starts, noise_value, noise_side, noise_u, pool, out):
-    """Run every (design, path) pair: ``out[d, path, metric]``."""
+    """Run every (design, path) pair: ``out[d, path, metric]``.
+
+    Jobs are independent (each reads its path's precomputed inputs and writes its own row), so the thread count
+    changes no byte. They run path-major: each thread's contiguous share of the range holds every design, so
+    designs of unequal cost do not leave a thread idle, and consecutive jobs reuse one path's rows.
+    """
     n_designs, n_paths = kinds.shape[0], price.shape[0]
     n_blocks = price.shape[1] - 1
     for job in numba.prange(n_designs * n_paths):
-        d, path = job // n_paths, job % n_paths
+        path, d = job // n_designs, job % n_designs
         run_path(
             kinds[d], params[d], price[path], log_price[path], times[path], gas[path], starts, path * n_blocks,
             noise_value, noise_side, noise_u, pool, out[d, path],

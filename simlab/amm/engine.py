@@ -76,8 +76,12 @@ class NoiseTraders:
         _check(self.fee_elasticity, "fee_elasticity", "NoiseTraders", positive=False)
         if not 0.0 <= _check(self.slippage, "slippage", "NoiseTraders", positive=False) < 1.0:
             raise ParameterError(f"`slippage` of NoiseTraders must be in [0, 1); got {self.slippage!r}")
-        if self.sizes is not None and (len(self.sizes) == 0 or min(self.sizes) <= 0):
-            raise ParameterError("`sizes` of NoiseTraders must be a non-empty list of sizes > 0")
+        if self.sizes is not None:
+            sizes = np.asarray(self.sizes, dtype=np.float64)
+            if sizes.size == 0 or not (np.isfinite(sizes) & (sizes > 0)).all():
+                bad = sizes[~(np.isfinite(sizes) & (sizes > 0))][:1].tolist()
+                raise ParameterError(f"`sizes` of NoiseTraders must be a non-empty list of finite sizes > 0; got "
+                                     f"{sizes.size} sizes{f', among them {bad[0]!r}' if bad else ''}")  # fmt: skip
 
     def sample(self, times: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         """Return (offsets, values, sides, uniforms): block ``t`` of path ``p`` owns trades
@@ -110,22 +114,31 @@ class TradeFlow:
 
     def __post_init__(self) -> None:
         offsets = np.asarray(self.offsets, dtype=np.int64)
-        values, sides = np.asarray(self.values, dtype=np.float64), np.asarray(self.sides, dtype=np.int8)
-        if offsets.ndim != 1 or offsets[0] != 0 or (np.diff(offsets) < 0).any() or offsets[-1] != values.shape[0]:
-            raise ParameterError("`offsets` of TradeFlow must start at 0, never decrease and end at len(values)")
-        if values.shape != sides.shape or not (values > 0).all() or not np.isin(sides, (-1, 1)).all():
-            raise ParameterError("`values` of TradeFlow must be > 0 and `sides` +1 or -1, one per trade")
+        values, sides = np.asarray(self.values, dtype=np.float64), np.asarray(self.sides)  # checked, then int8
+        ordered = offsets.ndim == 1 and offsets.size > 0 and offsets[0] == 0 and (np.diff(offsets) >= 0).all()
+        if not (ordered and offsets[-1] == values.shape[0]):
+            raise ParameterError(f"`offsets` of TradeFlow must start at 0, never decrease and end at len(values) "
+                                 f"({values.shape[0]}); got {offsets.shape[0]} offsets from {offsets[:1].tolist()} "
+                                 f"to {offsets[-1:].tolist()}")  # fmt: skip
+        if values.shape != sides.shape:
+            raise ParameterError(f"`values` and `sides` of TradeFlow must hold one entry per trade; got shapes "
+                                 f"{values.shape} and {sides.shape}")  # fmt: skip
+        bad = np.flatnonzero(~(np.isfinite(values) & (values > 0)) | ~np.isin(sides, (-1, 1)))
+        if bad.size:
+            raise ParameterError(f"`values` of TradeFlow must be finite and > 0 and `sides` +1 or -1; trade {bad[0]} "
+                                 f"has value {values[bad[0]]} and side {sides[bad[0]]}")  # fmt: skip
         object.__setattr__(self, "offsets", offsets)
         object.__setattr__(self, "values", values)
-        object.__setattr__(self, "sides", sides)
+        object.__setattr__(self, "sides", sides.astype(np.int8))
 
     @property
     def n_blocks(self) -> int:
         """Return the number of blocks the flow covers."""
         return self.offsets.shape[0] - 1
 
-    def tile(self, n_paths: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return the (offsets, values, sides) of ``n_paths`` copies laid out path after path."""
+    def tile(self, n_paths: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Return the (offsets, values, sides, uniforms) of ``n_paths`` copies laid out path after path (uniforms
+        0: every trade goes ahead whatever the fee)."""
         total = self.offsets[-1]
         starts = (self.offsets[:-1][None, :] + total * np.arange(n_paths)[:, None]).ravel()
         values, sides = np.tile(self.values, n_paths), np.tile(self.sides, n_paths)
@@ -208,7 +221,8 @@ class PoolSpec:
         if self.accounting not in ACCOUNTINGS:
             raise ParameterError(f"`accounting` of PoolSpec must be one of {ACCOUNTINGS}; got {self.accounting!r}")
         if (self.lower is None) != (self.upper is None):
-            raise ParameterError("`lower` and `upper` of PoolSpec must be given together (a range) or both None")
+            raise ParameterError(f"`lower` and `upper` of PoolSpec must be given together (a range) or both None; "
+                                 f"got lower={self.lower!r}, upper={self.upper!r}")  # fmt: skip
         if self.lower is not None:
             _check(self.lower, "lower", "PoolSpec", positive=True)
             if not self.lower < self.price < self.upper:
@@ -292,7 +306,8 @@ def simulate_amm(
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ParameterError(f"`{name}` of simulate_amm must be an int >= 1; got {value!r}")
     if not rules or not markets:
-        raise ParameterError("simulate_amm needs at least one design and one market")
+        raise ParameterError(f"simulate_amm needs at least one design and one market; got {len(rules)} designs and "
+                             f"{len(markets)} markets")  # fmt: skip
     lengths = {m.reference.n_blocks if m.reference is not None else n_blocks for m in markets}
     if len(lengths) > 1:
         raise ParameterError(f"every market of simulate_amm must have the same number of blocks; got {sorted(lengths)}")

@@ -153,18 +153,21 @@ class ConcentratedPosition:
             raise ParameterError(f"`token_in` of ConcentratedPosition.swap must be 'x' or 'y'; got {token_in!r}")
         liquidity, root = self.liquidity, math.sqrt(self.price)
         effective = amount_in * (1.0 - fee)
+        edge_price = None  # set when the swap stops at an edge: the price is then the edge itself, not its root squared
         if token_in == "y":  # sqrt(P) rises by dy / L
             new_root, edge = root + effective / liquidity, math.sqrt(self.upper)
             if new_root > edge:
-                new_root, effective = edge, (edge - root) * liquidity
+                new_root, effective, edge_price = edge, (edge - root) * liquidity, self.upper
             out = effective / (root * new_root)  # = L (1/sqrt(P) - 1/sqrt(P')), without cancellation
         else:  # 1/sqrt(P) rises by dx / L
             new_root, edge = liquidity * root / (liquidity + effective * root), math.sqrt(self.lower)
             if new_root < edge:
-                new_root, effective = edge, liquidity * (1.0 / edge - 1.0 / root)
+                new_root, effective, edge_price = edge, liquidity * (1.0 / edge - 1.0 / root), self.lower
             out = effective * root * new_root  # = L (sqrt(P) - sqrt(P')), without cancellation
         used = effective / (1.0 - fee)
-        return SwapResult(used, out, used - effective, replace(self, price=new_root * new_root))
+        price = new_root * new_root if edge_price is None else edge_price
+        price = min(max(price, self.lower), self.upper)  # a root within an ulp of an edge may square past it
+        return SwapResult(used, out, used - effective, replace(self, price=price))
 
     def arbitrage(self, reference: float) -> SwapResult | None:
         """Return the profit-maximising swap against ``reference``, stopping at the range's edges, or None."""

@@ -114,7 +114,10 @@ def fit_noise(events: xr.Dataset) -> NoiseTraders:
     sizes = events["amount_usd"].values
     sizes = sizes[sizes > 0]
     if seconds.shape[0] < 2 or sizes.shape[0] == 0 or seconds[-1] <= seconds[0]:
-        raise DataError("fit_noise needs at least two swaps over a positive duration with positive sizes")
+        span = float(seconds[-1] - seconds[0]) if seconds.shape[0] else 0.0
+        raise DataError(f"events {events.attrs.get('instrument', '?')}: fit_noise needs at least two swaps over a "
+                        f"positive duration with positive sizes; got {seconds.shape[0]} swaps over {span} s, "
+                        f"{sizes.shape[0]} of positive size")  # fmt: skip
     return NoiseTraders(rate_per_s=(seconds.shape[0] - 1) / (seconds[-1] - seconds[0]),
                         mean_value=float(sizes.mean()), sizes=tuple(sizes.tolist()))  # fmt: skip
 
@@ -127,5 +130,6 @@ def implied_depth(events: xr.Dataset) -> float:
     sizes = events["amount_usd"].values[1:]
     moved = moves > 0
     if not moved.any():
-        raise DataError("implied_depth needs swaps that move the price; none did")
+        raise DataError(f"events {events.attrs.get('instrument', '?')}: implied_depth needs swaps that move the "
+                        f"price; none of the {moves.shape[0] + 1} swaps did")  # fmt: skip
     return float(np.median(2.0 * sizes[moved] / moves[moved]))

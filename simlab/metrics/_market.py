@@ -66,6 +66,16 @@ class Market:
             events[name].values[keep] for name in ("ts_ns", "kind", "side", "price_ticks", "qty_lots", "order_id")
         )
 
+    def subset(self, keep: np.ndarray) -> Market:
+        """Return the market of the events where ``keep`` is True (their book rows with them), in order."""
+        out = object.__new__(Market)
+        out.source, out.attrs = self.source, self.attrs
+        out.book = None if self.book is None else tuple(field[keep] for field in self.book)
+        out.ts, out.kind, out.side, out.price, out.qty, out.order_id = (
+            column[keep] for column in (self.ts, self.kind, self.side, self.price, self.qty, self.order_id)
+        )
+        return out
+
     @property
     def levels(self) -> int:
         """Number of book levels kept (0 without books)."""

@@ -7,7 +7,13 @@ with a block bootstrap), the stylized facts of :mod:`simlab.metrics.stylized` (b
 discriminative score of :mod:`simlab.metrics.discriminative` (windows of ``n // 40`` events, between 20 and 200,
 for the smaller dataset's ``n``). A measure a dataset lacks the fields for is reported
 as not applicable with what is missing (``strict=True`` raises instead), and so is a distance between samples of
-fewer than :data:`MIN_VALUES` values: no number is computed from nothing.
+fewer than :data:`MIN_VALUES` values: no number is computed from nothing. The error against horizon
+(:func:`simlab.metrics.horizon.error_vs_horizon`) gives the unconditional distances window by window from the
+data start.
+
+Raw trade files hold one record per fill: a market order that sweeps several resting orders is several prints of
+one aggressor side at one timestamp. ``aggregate_trades=True`` merges them into one market order
+(:func:`aggregate_trades`) in both datasets before scoring, as the Hawkes fits do.
 
 Datasets whose tick sizes or instruments differ are refused: their prices are not comparable.
 """
@@ -24,7 +30,7 @@ import xarray as xr
 
 from simlab.errors import DataError
 from simlab.metrics import lobbench
-from simlab.metrics._market import Market, NotApplicable
+from simlab.metrics._market import TRADES, Market, NotApplicable
 from simlab.metrics.discriminative import Discrimination, discriminate
 from simlab.metrics.distances import (
     Distance,
@@ -35,6 +41,7 @@ from simlab.metrics.distances import (
     make_distance,
     summarise,
 )
+from simlab.metrics.horizon import error_vs_horizon
 from simlab.metrics.stylized import Fact, stylized_facts
 from simlab.random import spawn
 
@@ -67,6 +74,7 @@ class ScoreCard:
     histograms: dict[str, dict[str, list[float]]]
     discriminative: Discrimination | str
     meta: dict[str, Any] = field(default_factory=dict)
+    horizon: dict[str, Any] = field(default_factory=dict)
 
     def table(self) -> list[dict[str, Any]]:
         """Return the score rows as JSON-ready mappings (``status`` is ``ok`` or ``not applicable: ...``)."""
@@ -95,6 +103,7 @@ class ScoreCard:
             "stylized_facts": facts,
             "response": self.response,
             "discriminative": disc.to_dict() if isinstance(disc, Discrimination) else f"not applicable: {disc}",
+            "horizon": _horizon_document(self.horizon),
         }
 
     def to_dataset(self) -> xr.Dataset:
@@ -115,6 +124,13 @@ class ScoreCard:
             for side in ("real", "synthetic"):
                 data[f"response_{side}"] = (("touch_type", "lag"), np.array(self.response[side], dtype=np.float64))
             data["response_error_vs_lag"] = ("lag", np.array(self.response["error_vs_lag"], dtype=np.float64))
+        if self.horizon:
+            coords["horizon_quantity"] = ("horizon_quantity", np.array(self.horizon["quantities"], dtype=object))
+            coords["horizon_start_s"] = ("window", np.array(self.horizon["edges_s"][:-1]))
+            coords["horizon_end_s"] = ("window", np.array(self.horizon["edges_s"][1:]))
+            for metric in ("l1", "w1"):
+                data[f"horizon_{metric}"] = (("horizon_quantity", "window"), self.horizon[metric])
+                data[f"horizon_mean_{metric}"] = ("window", self.horizon[f"mean_{metric}"])
         document = self.to_dict()
         attrs = {key: json.dumps(document[key]) for key in ("meta", "summary", "stylized_facts", "discriminative")}
         return xr.Dataset(data, coords=coords, attrs=attrs)
@@ -130,6 +146,8 @@ def score(
     levels: int | None = None,
     strict: bool = False,
     discriminative: bool = True,
+    horizon_windows: int = 5,
+    aggregate_trades: bool = False,
 ) -> ScoreCard:
     """Score ``synthetic`` against ``real`` on every measure of the module docstring.
 
@@ -150,6 +168,11 @@ def score(
         Raise :class:`DataError` listing every measure that is not applicable, instead of reporting it.
     discriminative
         Train the real-vs-synthetic classifier.
+    horizon_windows
+        Windows of the error against horizon (>= 2).
+    aggregate_trades
+        Merge the consecutive trades of one aggressor side sharing a timestamp into one market order in both
+        datasets (:func:`aggregate_trades`) before scoring.
 
     Returns
     -------
@@ -158,10 +181,14 @@ def score(
     n_boot, _ = check_bootstrap(n_boot, confidence)
     (syn_events, syn_books), (real_events, real_books) = _split(synthetic, "synthetic"), _split(real, "real")
     _refuse_mismatch(syn_events.attrs, real_events.attrs)
+    if aggregate_trades:
+        syn_events, syn_books = _aggregated(syn_events, syn_books)
+        real_events, real_books = _aggregated(real_events, real_books)
     depth = levels or min((b.sizes["level"] for b in (syn_books, real_books) if b is not None), default=None)
     window = real_events.attrs.get("levels") if real_events.attrs.get("format") == "lobster" else None
     m_syn = Market(syn_events, syn_books, levels=depth, source="synthetic", window_levels=window)
     m_real = Market(real_events, real_books, levels=depth, source="real")
+    horizon = error_vs_horizon(m_real, m_syn, windows=horizon_windows, min_values=MIN_VALUES)
     rngs = spawn(seed, 4)
     rows, histograms = _distribution_rows(m_real, m_syn, rngs[0], n_boot, confidence)
     response_rows, response = _response_rows(m_real, m_syn, rngs[1], n_boot, confidence)
@@ -177,9 +204,70 @@ def score(
     if strict:
         _raise_if_missing(rows, facts)
     meta = {"seed": int(seed), "n_boot": n_boot, "confidence": confidence, "levels": depth, "window_levels": window}
+    meta.update(aggregate_trades=bool(aggregate_trades))
     meta.update(tick_size=real_events.attrs.get("tick_size"), instrument=real_events.attrs.get("instrument"))
     meta.update(real_events=int(m_real.ts.size), synthetic_events=int(m_syn.ts.size))
-    return ScoreCard(rows, _summary(rows, confidence), facts, response, histograms, disc, meta)
+    return ScoreCard(rows, _summary(rows, confidence), facts, response, histograms, disc, meta, horizon)
+
+
+def aggregate_trades(
+    events: xr.Dataset, books: xr.Dataset | None = None, *, kinds: tuple[int, ...] | None = TRADES
+) -> tuple[xr.Dataset, xr.Dataset | None]:
+    """Merge each run of consecutive events of one kind and side sharing a timestamp into one event.
+
+    A taker order filled against several resting orders leaves one print per fill, consecutive and stamped alike
+    (Binance trade files, LOBSTER executions): merged, it is one market order whose size is the sum of the fills.
+    The merged event keeps the first record's fields but the summed ``qty_lots``; its book row is the book after
+    the last record of the run (after the whole market order).
+
+    Parameters
+    ----------
+    events
+        Events in the simlab schema, in time order.
+    books
+        The L2 book after each event (one row per event along ``time``), or None.
+    kinds
+        The event kinds merged (default: visible and hidden trades); None merges runs of every kind.
+
+    Returns
+    -------
+    tuple
+        The merged events and their book rows (None without books); the events' attributes are kept.
+    """
+    ts, kind, side = (events[name].values for name in ("ts_ns", "kind", "side"))
+    mergeable = np.ones(ts.size, dtype=bool) if kinds is None else np.isin(kind, kinds)
+    new = np.ones(ts.size, dtype=bool)
+    new[1:] = (ts[1:] != ts[:-1]) | (kind[1:] != kind[:-1]) | (side[1:] != side[:-1]) | ~mergeable[1:]
+    first = np.flatnonzero(new)
+    qty = np.add.reduceat(events["qty_lots"].values.astype(np.int64), first) if ts.size else np.zeros(0, np.int64)
+    merged = events.isel(event=first).assign(qty_lots=("event", qty.astype(events["qty_lots"].dtype)))
+    if books is None:
+        return merged, None
+    last = np.append(first[1:], ts.size) - 1
+    return merged, books.isel(time=last)
+
+
+def _aggregated(events: xr.Dataset, books: xr.Dataset | None) -> tuple[xr.Dataset, xr.Dataset | None]:
+    if books is not None and books.sizes.get("time") != events.sizes["event"]:
+        return events, books  # Market refuses the mismatch with its own sentence
+    return aggregate_trades(events, books)
+
+
+def _horizon_document(horizon: dict[str, Any]) -> dict[str, Any]:
+    """The error against horizon as JSON-ready lists (None where a window does not score a quantity)."""
+    if not horizon:
+        return {}
+
+    def clean(values: np.ndarray) -> list:
+        return [clean(v) for v in values] if np.ndim(values) > 1 else [_rounded(v) for v in values]
+
+    out = {key: horizon[key] for key in ("edges_s", "quantities", "scored")}
+    out.update({key: clean(np.asarray(horizon[key])) for key in ("l1", "w1", "mean_l1", "mean_w1")})
+    return out
+
+
+def _rounded(value: float) -> float | None:
+    return float(f"{value:.6g}") if np.isfinite(value) else None
 
 
 def _split(data: Dataset, name: str) -> tuple[xr.Dataset, xr.Dataset | None]:

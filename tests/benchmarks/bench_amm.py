@@ -15,6 +15,7 @@ import math
 import sys
 import time
 
+import numba
 import numpy as np
 
 from simlab.amm import _kernels
@@ -88,6 +89,7 @@ def numpy_loop(price: np.ndarray, x0: float, y0: float, fee: float) -> dict[str,
 
 
 def best(function, repeats: int = REPEATS) -> float:
+    """Return the fastest of ``repeats`` calls of ``function`` (s)."""
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
@@ -97,6 +99,7 @@ def best(function, repeats: int = REPEATS) -> float:
 
 
 def engine_vs_numpy(n_paths: int = 2000, n_blocks: int = 5000) -> None:
+    """Print the kernel's rate on all numba threads and on one, end to end, and against :func:`numpy_loop`."""
     pool = PoolSpec(value=1e7)
     data = market_inputs(Market(volatility=VOLATILITY), pool, n_paths, n_blocks, as_generator(0))
     rule = make_fee("static", fee=FEE)
@@ -106,6 +109,10 @@ def engine_vs_numpy(n_paths: int = 2000, n_blocks: int = 5000) -> None:
             data["noise_value"], data["noise_side"], data["noise_u"], pool.vector(50.0), out)  # fmt: skip
     _kernels.simulate(*args)  # compile
     kernel_s = best(lambda: _kernels.simulate(*args))
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)  # the same jobs on one thread: the parallel speed-up over paths
+    single_s = best(lambda: _kernels.simulate(*args))
+    numba.set_num_threads(threads)
     x0, y0 = pool.vector(50.0)[:2]
     reference = numpy_loop(data["price"], x0, y0, FEE)
     numpy_s = best(lambda: numpy_loop(data["price"], x0, y0, FEE), repeats=1)
@@ -122,7 +129,8 @@ def engine_vs_numpy(n_paths: int = 2000, n_blocks: int = 5000) -> None:
                                       n_blocks=n_blocks, seed=1))  # fmt: skip
     blocks = n_paths * n_blocks
     print(f"constant product + arbitrageur, {n_paths} paths x {n_blocks} blocks ({blocks:.1e} path-blocks)")
-    print(f"  numba kernel : {kernel_s:7.3f} s  {blocks / kernel_s / 1e6:7.1f} M path-blocks/s")
+    print(f"  numba kernel : {kernel_s:7.3f} s  {blocks / kernel_s / 1e6:7.1f} M path-blocks/s ({threads} threads; "
+          f"{blocks / single_s / 1e6:.1f} M on 1 thread, speed-up {single_s / kernel_s:.2f}x)")  # fmt: skip
     print(f"  end to end   : {end_s:7.3f} s  {blocks / end_s / 1e6:7.1f} M path-blocks/s (GBM, metrics, summary)")
     print(f"  numpy loop   : {numpy_s:7.3f} s  {blocks / numpy_s / 1e6:7.1f} M path-blocks/s")
     print(f"  ratio kernel / numpy: {numpy_s / kernel_s:.1f}x; end to end / numpy: {numpy_s / end_s:.1f}x; "
@@ -130,6 +138,8 @@ def engine_vs_numpy(n_paths: int = 2000, n_blocks: int = 5000) -> None:
 
 
 def sweep(n_designs: int, n_paths: int = 1000, n_blocks: int = 7200) -> None:
+    """Print the time of ``simulate_amm`` over ``n_designs`` designs (the registry in turn) and its 100-design
+    equivalent."""
     names = fee_names()
     designs = [make_fee(names[i % len(names)]) for i in range(n_designs)]
     simulate_amm(designs[:2], markets=Market(volatility=VOLATILITY), n_paths=10, n_blocks=10, seed=0)  # warm

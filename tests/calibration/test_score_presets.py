@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from calibration.presets import PRESET_DIR
-from calibration.score_presets import _book_windows, _hawkes_windows, aggregate_trades, preset_names, score_preset
+from calibration.score_presets import _book_windows, _hawkes_windows, preset_names, score_preset
 from simlab.metrics import lobbench
 from simlab.metrics._market import Market
 from simlab.metrics.distances import compare_samples
+from simlab.metrics.scorecard import aggregate_trades
 from simlab.schema import make_events
 from tests.conftest import shared_path
 
@@ -39,7 +40,8 @@ def test_aggregate_trades_merges_one_timestamp_and_side():
         ts_ns=[1, 1, 1, 2, 2], kind=5, side=[1, 1, -1, 1, 1], price_ticks=[10, 11, 9, 10, 10],
         qty_lots=[1, 2, 4, 8, 16], tick_size=0.01, lot_size=1.0, instrument="TOY", venue="test",
     )  # fmt: skip
-    merged = aggregate_trades(events)
+    merged, books = aggregate_trades(events, kinds=None)
+    assert books is None
     assert merged["qty_lots"].values.tolist() == [3, 4, 24] and merged["side"].values.tolist() == [1, -1, 1]
 
 

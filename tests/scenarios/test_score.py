@@ -16,6 +16,7 @@ from tests.simlab.metrics.conftest import zi_book
 
 runner = CliRunner()
 AMZN = "lobster_samples/AMZN_2012-06-21_level1_fullday"
+ETHUSDT = "binance_ws_l2_trades_hftbacktest/spot/ethusdt_20240808.trades.csv.gz"
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,8 @@ def test_score_command_writes_json_store_and_report(stores):
     assert dataset.sizes["score"] == 52 and list(dataset["quantity"].values[:2]) == ["spread_ticks", "spread_ticks"]
     report = (out / "report.html").read_text()
     assert report.startswith("<!doctype html>") and "Realism scorecard" in report
-    assert len(re.findall(r"data:image/png;base64,", report)) == 3  # histograms, ACF curves, responses
+    assert len(re.findall(r"data:image/png;base64,", report)) == 4  # histograms, ACF curves, responses, horizon
+    assert "Error against horizon" in report and document["horizon"]["scored"] == [18] * 5
     again = runner.invoke(app, args)
     assert again.exit_code == 2 and "already holds" in again.output
 
@@ -110,3 +112,33 @@ def test_demo_score_step_on_real_data(tmp_path, shared_data):
     value = float(metrics["zi-amzn mean l1 [99% interval]"].split()[0])
     assert 0.3 < value < 0.8  # far from real: the zero-intelligence book is a caricature of AMZN
     assert json.loads((tmp_path / "score" / "zi-amzn" / "scores.json").read_text())["meta"]["window_levels"] == 1
+
+
+def test_aggregate_trades_scores_a_hawkes_preset_against_raw_binance_prints(tmp_path):
+    """The ETHUSDT file holds 6106 prints of 1929 taker orders; the preset was fitted to the orders.
+
+    Unaggregated, the prints' zero intervals alone make the inter-arrival law look far off; merged, the preset
+    scores near its calibration table.
+    """
+    from calibration.presets import load_preset, preset_events, simulate_preset
+    from scenarios.cli import app
+
+    real = shared_path(ETHUSDT)
+    ts = load_dataset(real)["events"]["ts_ns"].values
+    preset = load_preset("binance-spot-ethusdt")
+    (path,) = simulate_preset(preset, (ts[-1] - ts[0]) / 1e9 + 1e-3, rng=1, start_ns=int(ts[0]))
+    write_store({"events": preset_events(preset, path, start_ns=int(ts[0]), seed=1)}, tmp_path / "hawkes.zarr")
+    documents = {}
+    for flag in ([], ["--aggregate-trades"]):
+        out = tmp_path / ("merged" if flag else "raw")
+        args = ["score", str(tmp_path / "hawkes.zarr"), "--real", str(real), "-o", str(out), "--n-boot", "50"]
+        result = runner.invoke(app, [*args, *flag])
+        assert result.exit_code == 0, result.output
+        documents[bool(flag)] = json.loads((out / "scores.json").read_text())
+    raw, merged = documents[False], documents[True]
+    assert raw["meta"]["real_events"] == 6106 and merged["meta"]["real_events"] == 1929
+    assert merged["meta"]["aggregate_trades"] and json.loads(merged["provenance"]["config"])["aggregate_trades"]
+    l1 = {flag: {r["quantity"]: r for r in d["scores"] if r["metric"] == "l1"} for flag, d in documents.items()}
+    assert l1[False]["log10_interarrival_s"]["value"] > 0.6 and l1[True]["log10_interarrival_s"]["value"] < 0.25
+    assert merged["summary"]["l1"]["mean"]["high"] < raw["summary"]["l1"]["mean"]["low"]
+    assert merged["discriminative"]["auc"] < raw["discriminative"]["auc"] == 1.0

@@ -48,6 +48,7 @@ def test_forecast_run_writes_a_store_and_a_report(tmp_path: Path):
     assert "hybrid_nowcast" in result.output
     test = load_store(tmp_path / "run.zarr", "synthetic")
     assert {"actual_ofi", "ofi_var", "ofi_oracle", "signal_hybrid_nowcast"} <= set(test.data_vars)
+    assert float(test["oracle_ofi_variance"].mean()) > 10 * float(test["oracle_monte_carlo_variance"].mean()) > 0
     summary = json.loads(test.attrs["summary"])["synthetic"]
     assert [r["model"] for r in summary["audit"] if r["flagged"]] == ["hybrid_nowcast"]
     assert summary["scores"]["hybrid_nowcast"]["r2"] > 0.9 > 0.3 > summary["scores"]["oracle"]["r2"]
@@ -59,6 +60,15 @@ def test_forecast_run_writes_a_store_and_a_report(tmp_path: Path):
         and (tmp_path / "run_report" / "synthetic.png").stat().st_size > 1000
     )
     assert "<table>" in (tmp_path / "run_report" / "report.html").read_text()
+    # provenance: the seed, the spec and the true process of the synthetic series; no wall-clock time in the store
+    root = load_store(tmp_path / "run.zarr")
+    assert root.attrs["seed"] == 3 and json.loads(root.attrs["true_params"])["synthetic"]["baseline"]
+    assert "seconds" not in summary["scores"]["var"]
+    # the same seed writes the same store
+    again = CliRunner().invoke(app, ["forecast", "run", str(spec), "-o", str(tmp_path / "again.zarr")])
+    assert again.exit_code == 0, again.output
+    assert load_store(tmp_path / "again.zarr", "synthetic").identical(test)
+    assert load_store(tmp_path / "again.zarr").attrs == root.attrs
 
 
 def test_forecast_run_says_what_is_wrong_with_a_spec(tmp_path: Path):
@@ -86,3 +96,5 @@ def test_demo_step_adds_real_btcusdt_when_the_data_is_there(tmp_path: Path):
     honest, nowcast = (float(v) for v in metrics["BTCUSDT: hybrid honest / nowcast R^2"].split(" / "))
     # one 6-minute capture and light networks: the nowcast still explains most of the OFI, the honest one little
     assert nowcast > 0.7 > 0.3 > honest
+    sources = json.loads(load_store(tmp_path / "forecast.zarr").attrs["sources"])
+    assert [s["name"] for s in sources] == ["btcusdt_20240808.trades.csv.gz"] and sources[0]["bytes"] > 0

@@ -45,6 +45,10 @@ def test_bad_input_gets_our_sentence():
         series_from_counts([1, 2], [0, 0], bin_s=1.0, horizon_s=1.5)
     with pytest.raises(ParameterError, match="`spec`|`data.0.durtion_s`"):
         parse_spec({"data": [{"name": "a", "source": "preset", "preset": "p", "durtion_s": 3}]})
+    with pytest.raises(DataError, match="event 2 of the forecast series: .* got time nan after 0.5 and dimension 1"):
+        series_from_events([0.2, 0.5, np.nan], [0, 1, 1], [(0.0, 2.0)], bin_s=1.0, horizon_s=1.0)
+    with pytest.raises(DataError, match="event 1 .* got time 0.1 after 0.5 and dimension 0"):
+        series_from_events([0.5, 0.1], [0, 0], [(0.0, 2.0)], bin_s=1.0, horizon_s=1.0)
     counts = series_from_counts(np.ones(100), np.ones(100), bin_s=1.0, horizon_s=1.0)
     with pytest.raises(DataError, match="too few for 5 test blocks"):
         walk_forward(counts, n_folds=5, max_lag=10)
@@ -98,7 +102,10 @@ def test_no_test_target_window_overlaps_a_training_window(n, lags, folds, extra,
         # a test window and every window its forecast reads
         test = np.column_stack([series.start_s[split.test] - lags * h, series.start_s[split.test] + h])
         assert train[:, 1].max() <= test[:, 0].min() + 1e-9  # all training windows end before any test input
-        assert split.test.min() - split.train.max() > 1 + lags + extra - 1
+        # more than `embargo` windows between the last training target and the first test target, and no more
+        # (the expanding window uses all the rest of the past)
+        assert split.test.min() - split.train.max() == 1 + lags + extra + 1
+        assert split.train.min() == lags and np.all(np.diff(split.train) == 1)
         assert len(np.intersect1d(split.train, split.test)) == 0
 
 
@@ -153,3 +160,69 @@ def test_real_binance_windows_make_one_series_of_segments():
     counted = sum(np.any((t >= series.start_s) & (t < ends)) for t in inside)
     assert series.total.sum() == counted
     assert series.params is None and series.states is None
+
+
+def _slow_dm(errors_a, errors_b, horizon, bandwidth):
+    """DM-HLN written from the papers with plain loops: Bartlett-weighted autocovariances, HLN factor, t(n - 1)."""
+    from scipy import stats
+
+    d = [a * a - b * b for a, b in zip(errors_a, errors_b, strict=True)]
+    n = len(d)
+    mean = sum(d) / n
+    gamma = [sum((d[t] - mean) * (d[t - k] - mean) for t in range(k, n)) / n for k in range(bandwidth + 1)]
+    long_run = gamma[0] + 2 * sum((1 - k / (bandwidth + 1)) * gamma[k] for k in range(1, bandwidth + 1))
+    statistic = mean / (long_run / n) ** 0.5 * ((n + 1 - 2 * horizon + horizon * (horizon - 1) / n) / n) ** 0.5
+    return statistic, 2 * stats.t.sf(abs(statistic), n - 1)
+
+
+def test_diebold_mariano_matches_a_published_example_and_a_slow_twin():
+    # the example of the `dieboldmariano` package's README (h = 1, no HAC lags, HLN): one-sided DM -2.2229922805746782,
+    # p 0.04515565862099125; our p-value is two-sided
+    actual = np.array([10, 20, 30, 40, 50.0])
+    test = diebold_mariano(actual - [11, 21, 29, 42, 53], actual - [13, 26, 24, 40, 59], bandwidth=0)
+    assert test["dm"] == pytest.approx(-2.2229922805746782, rel=1e-12)
+    assert test["p_value"] / 2 == pytest.approx(0.04515565862099125, rel=1e-9)
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(2, 150)).cumsum(axis=1) * 0.1 + rng.normal(size=(2, 150))
+    for horizon, bandwidth in ((3, None), (4, 7), (1, 0)):
+        fast = diebold_mariano(a, b, horizon, bandwidth=bandwidth)
+        lags = max(horizon - 1, int(np.floor(4 * 1.5 ** (2 / 9)))) if bandwidth is None else bandwidth
+        slow = _slow_dm(a, b, horizon, lags)
+        assert fast["dm"] == pytest.approx(slow[0], rel=1e-10) and fast["p_value"] == pytest.approx(slow[1], rel=1e-8)
+    with pytest.raises(ParameterError, match="bandwidth.* got 1 and -1"):
+        diebold_mariano(a, b, bandwidth=-1)
+
+
+@pytest.mark.parametrize(("horizon", "n"), [(1, 300), (3, 1000)])
+def test_diebold_mariano_holds_its_size_under_equal_accuracy(horizon, n):
+    """Equally accurate h-step forecasts (MA(h - 1) errors, as an efficient forecast's): about 5 % rejections."""
+    rng = np.random.default_rng(11)
+    reps = 1500
+    shocks = rng.normal(size=(reps, 2, n + horizon - 1))
+    errors = sum(shocks[:, :, j : j + n] for j in range(horizon))
+    rejected = np.mean([diebold_mariano(e[0], e[1], horizon)["p_value"] < 0.05 for e in errors])
+    assert abs(rejected - 0.05) < 3 * np.sqrt(0.05 * 0.95 / reps)  # binomial error of the rejection rate
+
+
+def test_the_library_specs_parse_and_name_files_that_exist():
+    from scenarios.forecast.spec import load_spec
+
+    smoke, table4 = load_spec("forecast_smoke"), load_spec("forecast_table4")
+    assert smoke.data[0].source == "preset" and smoke.models.lags == 3
+    assert [d.name for d in table4.data] == ["BTCUSDT", "ETHUSDT", "synthetic-btcusdt"] and table4.tstr.enabled
+    data = shared_path("binance_ws_l2_trades_hftbacktest")
+    for files in (f for d in table4.data for window in d.files for f in window):
+        assert (data.parent / files).is_file(), files
+
+
+def test_real_trades_count_fills_or_market_orders():
+    from scenarios.forecast.runner import build_series
+    from scenarios.forecast.spec import DataSpec, TargetSpec
+
+    data = shared_path("binance_ws_l2_trades_hftbacktest")
+    spec = {"name": "BTCUSDT", "source": "real", "files": [["usdm/btcusdt_20240808.trades.csv.gz"]]}
+    orders = build_series(DataSpec(**spec), TargetSpec(), data, np.random.default_rng(0))
+    fills = build_series(DataSpec(**spec, aggregate=False), TargetSpec(), data, np.random.default_rng(0))
+    assert fills.size == orders.size == 343
+    # every market order is at least one fill, and some sweep several price levels
+    assert np.all(fills.total >= orders.total) and fills.total.sum() > 1.1 * orders.total.sum()

@@ -39,7 +39,10 @@ def test_tstr_reports_the_ratio_on_a_known_process(btc_params):
     # "real" here is a simulated series: the calibrated process is then right, so TSTR ~ TRTR for a linear model
     real = simulate_series(btc_params, 1500.0, rng=8)
     out = train_synthetic_test_real(real, [AutoRegressive(3), VectorAutoRegressive(3)], rng=3, synthetic_s=3000.0)
-    assert 0.6 < out["calibrated_branching_ratio"] < 1.0
+    # the preset's branching ratio is 0.880; the calibration on 900 s recovers it
+    assert out["calibrated_branching_ratio"] == pytest.approx(btc_params.branching_ratio, abs=0.05)
     for row in out["models"].values():
         assert row["tstr_trtr_mse"] == pytest.approx(row["mse_synthetic"] / row["mse_real"])
-        assert 0.9 < row["tstr_trtr_mse"] < 1.1
+        assert row["tstr_trtr_r2"] == pytest.approx(row["r2_synthetic"] / row["r2_real"])
+        # the real skill is there (R^2 ~ 0.07-0.11) and training on synthetic data keeps most of it
+        assert row["r2_real"] > 0.04 and 0.7 < row["tstr_trtr_r2"] < 1.3 and 0.97 < row["tstr_trtr_mse"] < 1.03

@@ -118,3 +118,16 @@ def test_forward_kernel_equals_its_slow_twin(btc_params):
         assert fast[3][r] == pytest.approx((y.var() - beta @ cross) * n / (n - 3), rel=1e-7, abs=1e-12)
         probs = [np.mean(y < -0.1), np.mean(np.abs(y) <= 0.1), np.mean(y > 0.1)]
         np.testing.assert_allclose(fast[4][r], probs, rtol=1e-12)
+
+
+def test_expected_counts_equal_the_textbook_formula_of_exponential_hawkes():
+    """Two uncoupled exponential Hawkes processes: E[lambda(t) | x] relaxes to mu / (1 - a) at rate b (1 - a), so
+    E[N(0, h] | x] = lambda_inf h + (mu + x - lambda_inf) (1 - exp(-kappa h)) / kappa, kappa = b (1 - a)."""
+    mu, a, b = np.array([0.7, 1.3]), np.array([0.4, 0.6]), np.array([2.0, 5.0])
+    params = HawkesParams(mu, np.diag(a), np.column_stack([b, b]))
+    states = np.zeros((3, 4))
+    states[:, 0], states[:, 3] = [0.0, 1.5, 4.0], [0.0, 2.0, 0.5]  # components (buy <- buy), (sell <- sell)
+    kappa, limit = b * (1 - a), mu / (1 - a)
+    for h in (0.3, 1.7, 20.0):
+        textbook = limit * h + (mu + states[:, [0, 3]] - limit) * (1 - np.exp(-kappa * h)) / kappa
+        np.testing.assert_allclose(closed_form_counts(params, states, h), textbook, rtol=1e-10)

@@ -7,9 +7,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from simlab.amm import _kernels
+from simlab.amm import _kernels, lvr
 from simlab.amm.chain import BlockTimes, Gas
-from simlab.amm.engine import METRICS, Market, NoiseTraders, PoolSpec, market_inputs, simulate_amm
+from simlab.amm.engine import METRICS, Market, NoiseTraders, PoolSpec, TradeFlow, market_inputs, simulate_amm
 from simlab.amm.fees import REGISTRY, fee_names, make_fee
 from simlab.errors import ParameterError
 from simlab.random import spawn
@@ -67,6 +67,24 @@ def test_the_dataset_is_labelled_and_reproducible():
     assert (a["cvar_5_ci_low"] <= a["cvar_5_ci_high"]).all()
 
 
+def test_the_same_seed_gives_the_same_bytes_on_one_thread_and_on_all():
+    """Jobs (design, path) run in parallel over precomputed inputs: the thread count must not change a byte."""
+    import numba
+
+    runs = []
+    previous = numba.get_num_threads()
+    try:
+        for threads in (1, numba.config.NUMBA_NUM_THREADS):
+            numba.set_num_threads(threads)
+            runs.append(simulate_amm(ALL_DESIGNS, markets=PREYED, pool=PoolSpec(value=2e5), n_paths=16, n_blocks=60,
+                                     seed=13))  # fmt: skip
+    finally:
+        numba.set_num_threads(previous)
+    assert runs[0]["value"].values.tobytes() == runs[1]["value"].values.tobytes()
+    assert runs[0]["cvar_5"].values.tobytes() == runs[1]["cvar_5"].values.tobytes()
+    assert float(runs[0]["value"].sel(metric="sandwich_profit").max()) > 0  # every code path of the kernel ran
+
+
 def test_hedged_pnl_is_fees_minus_lvr_and_conservation_holds_per_path():
     ds = simulate_amm(ALL_DESIGNS, markets=Market(volatility=1.0), n_paths=20, n_blocks=200, seed=5)
     v = ds["value"]
@@ -93,6 +111,26 @@ def test_hedged_pnl_is_fees_minus_lvr_and_conservation_holds_per_path():
         (lambda: PoolSpec(value=-1.0), "`value` of PoolSpec must be a finite number > 0; got -1.0"),
         (lambda: PoolSpec(lower=3300.0, upper=2700.0), "`lower` < `price` < `upper` of PoolSpec must hold"),
         (lambda: simulate_amm(["static"], n_paths=0, seed=1), "`n_paths` of simulate_amm must be an int >= 1"),
+        (lambda: simulate_amm([], seed=1), "simulate_amm needs at least one design and one market; got 0 designs"),
+        (
+            lambda: PoolSpec(lower=2700.0),
+            "`lower` and `upper` of PoolSpec must be given together (a range) or both "
+            "None; got lower=2700.0, upper=None",
+        ),
+        (
+            lambda: NoiseTraders(sizes=(10.0, -1.0)),
+            "`sizes` of NoiseTraders must be a non-empty list of finite sizes > 0; got 2 sizes, among them -1.0",
+        ),
+        (
+            lambda: TradeFlow([0, 1, 2], [5.0, 3.0], [1, 2]),
+            "`values` of TradeFlow must be finite and > 0 and `sides` +1 or -1; trade 1 has value 3.0 and side 2",
+        ),
+        (
+            lambda: TradeFlow([0, 3], [5.0, 3.0], [1, -1]),
+            "`offsets` of TradeFlow must start at 0, never decrease and "
+            "end at len(values) (2); got 2 offsets from [0] to [3]",
+        ),
+        (lambda: lvr.poisson_arbitrage_profit(1.0, 0.0, 0.003), "`sigma_block` of poisson_arbitrage_profit must be"),
     ],
 )
 def test_bad_input_gets_our_error_sentence(call, message):

@@ -40,22 +40,34 @@ def test_constant_product_swap_matches_exact_rational_maths(x, y, fee, share, to
             assert _relative(result.pool.x * result.pool.y, Fraction(x) * Fraction(y)) <= 1e-12
 
 
-@given(price=st.floats(0.5, 2.0), width=st.floats(1.01, 4.0), share=st.floats(1e-6, 0.5), fee=fee)
-def test_concentrated_swap_matches_exact_decimal_maths(price, width, share, fee):
+@given(
+    price=st.floats(0.5, 2.0),
+    width=st.floats(1.01, 4.0),
+    share=st.floats(1e-6, 0.5),
+    fee=fee,
+    token=st.sampled_from(["x", "y"]),
+)
+def test_concentrated_swap_matches_exact_decimal_maths(price, width, share, fee, token):
     lower, upper, liquidity = price / width, price * width, 1234.5
     position = ConcentratedPosition(liquidity, lower, upper, price, fee)
     x, y = position.reserves
     L, P, pa, pb = (Decimal(v) for v in (liquidity, price, lower, upper))
     assert abs(Decimal(x) - L * (1 / P.sqrt() - 1 / pb.sqrt())) <= Decimal(1e-12) * Decimal(x)
     assert abs(Decimal(y) - L * (P.sqrt() - pa.sqrt())) <= Decimal(1e-12) * Decimal(y)
-    amount = share * y  # buy x with y, inside the range
-    result = position.swap(amount, "y")
+    amount = share * (y if token == "y" else x)  # buy x with y (sqrt P rises) or sell x (1 / sqrt P rises)
+    result = position.swap(amount, token)
     effective = Decimal(amount) * (1 - Decimal(fee))
-    new_root = P.sqrt() + effective / L
-    if new_root < pb.sqrt():
-        exact_out = L * (1 / P.sqrt() - 1 / new_root)
+    if token == "y":
+        new_root = P.sqrt() + effective / L
+        inside, exact_out = new_root < pb.sqrt(), L * (1 / P.sqrt() - 1 / new_root)
+    else:
+        new_root = 1 / (1 / P.sqrt() + effective / L)
+        inside, exact_out = new_root > pa.sqrt(), L * (P.sqrt() - new_root)
+    if inside:
         assert abs(Decimal(result.amount_out) - exact_out) <= Decimal(1e-12) * exact_out
         assert abs(Decimal(result.pool.price) - new_root * new_root) <= Decimal(1e-12) * new_root * new_root
+        assert abs(result.amount_in - amount) <= 1e-12 * amount  # a full fill: all of it is used
+        assert abs(Decimal(result.fee_paid) - Decimal(amount) * Decimal(fee)) <= Decimal(1e-12) * Decimal(amount)
 
 
 def test_a_position_stops_at_its_range_edge_with_a_partial_fill():
@@ -64,6 +76,11 @@ def test_a_position_stops_at_its_range_edge_with_a_partial_fill():
     assert result.pool.price == pytest.approx(1.1, rel=1e-14)
     assert result.amount_in == pytest.approx(1000.0 * (math.sqrt(1.1) - 1.0) / 0.997, rel=1e-12)
     assert result.pool.reserves[0] == pytest.approx(0.0, abs=1e-9)
+    result = position.swap(1e6, "x")  # and selling x stops at the lower edge
+    assert result.pool.price == pytest.approx(0.9, rel=1e-14)
+    assert result.amount_in == pytest.approx(1000.0 * (1 / math.sqrt(0.9) - 1.0) / 0.997, rel=1e-12)
+    assert result.amount_out == pytest.approx(1000.0 * (1.0 - math.sqrt(0.9)), rel=1e-12)
+    assert result.pool.reserves[1] == pytest.approx(0.0, abs=1e-9)
 
 
 @pytest.mark.parametrize("ratio", [0.01, 0.25, 0.5, 0.9, 1.0, 1.1, 2.0, 4.0, 100.0])
