@@ -46,8 +46,10 @@ from simlab.book.hawkes_book import (
     HawkesBookParams,
     simulate_hawkes_book,
 )
+from simlab.book.stats import autocorrelation
 from simlab.errors import DataError, ParameterError
 from simlab.hawkes import HawkesParams
+from simlab.metrics.stylized import excess_kurtosis
 from simlab.schema import NO_PRICE, EventKind
 
 NS = 1e9
@@ -348,9 +350,9 @@ def book_statistics(events: xr.Dataset, books: xr.Dataset, *, bin_s: float = 1.0
         "interarrival_mean_s": float(gaps.mean()),
         "one_sided_share": float(1.0 - quoted.mean()),
         "mid_change_std_ticks": float(change.std()),
-        "mid_change_excess_kurtosis": float(_kurtosis(change)),
-        "mid_change_acf1": float(_acf1(change)),
-        "abs_mid_change_acf1": float(_acf1(np.abs(change))),
+        "mid_change_excess_kurtosis": excess_kurtosis(change),
+        "mid_change_acf1": autocorrelation(change, (1,))[0],
+        "abs_mid_change_acf1": autocorrelation(np.abs(change), (1,))[0],
     }
 
 
@@ -359,15 +361,3 @@ def _forward_fill(values: np.ndarray) -> np.ndarray:
     np.maximum.accumulate(index, out=index)
     out = values[index]
     return out
-
-
-def _kurtosis(x: np.ndarray) -> float:
-    centred = x - x.mean()
-    variance = np.mean(centred**2)
-    return np.mean(centred**4) / variance**2 - 3.0 if variance > 0 else float("nan")
-
-
-def _acf1(x: np.ndarray) -> float:
-    centred = x - x.mean()
-    denominator = np.dot(centred, centred)
-    return float(np.dot(centred[1:], centred[:-1]) / denominator) if denominator > 0 else float("nan")

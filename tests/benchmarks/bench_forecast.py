@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -64,4 +65,4 @@ if __name__ == "__main__":
     hours = float(sys.argv[1]) if len(sys.argv) > 1 else 24.0
     oracle_throughput()
     protocol(hours)
-    print("numbers under contention (2 shared cores); np", np.__version__)
+    print(f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.2f} at the end; numpy", np.__version__)
