@@ -115,7 +115,7 @@ def run_spec(
         if key in out:
             attrs[key] = json.dumps(out[key], default=float)
     output = Path(output)
-    groups = {_group(name): to_dataset(result) for name, result in results.items()}
+    groups = {_group(name): to_dataset(result, series[name].states) for name, result in results.items()}
     write_store(groups, output, attrs=attrs, overwrite=overwrite)
     folder = output.parent / f"{output.name.removesuffix('.zarr')}_report"
     report = write_report(results, out, folder, spec.run.name)
@@ -174,9 +174,10 @@ def summarise(result: ProtocolResult, z: float) -> dict[str, Any]:
     return out
 
 
-def to_dataset(result: ProtocolResult) -> xr.Dataset:
+def to_dataset(result: ProtocolResult, states: np.ndarray | None = None) -> xr.Dataset:
     """Return the test windows of a run as a Dataset over ``window``: actual OFI and signal, fold, every forecast,
-    and with an oracle its Var(OFI | state) and the Monte Carlo variance of its forecast."""
+    with an oracle its Var(OFI | state) and the Monte Carlo variance of its forecast, and with ``states`` (the
+    series' excitation states, one row per window) the true state the oracle forecast each test window from."""
     variables = {
         "actual_ofi": ("window", result.actual),
         "actual_signal": ("window", result.actual_signal),
@@ -189,6 +190,8 @@ def to_dataset(result: ProtocolResult) -> xr.Dataset:
     if result.oracle_variance is not None:  # what the audit needs besides the forecasts
         variables["oracle_ofi_variance"] = ("window", result.oracle_variance)
         variables["oracle_monte_carlo_variance"] = ("window", result.oracle_noise)
+    if states is not None:
+        variables["true_state"] = (("window", "state_component"), states[result.index])
     return xr.Dataset(
         variables, coords={"window_index": ("window", result.index)}, attrs={"series": json.dumps(result.series)}
     )

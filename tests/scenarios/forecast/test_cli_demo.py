@@ -6,11 +6,14 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from scenarios.cli import app
 from scenarios.demo_forecast import forecast_step
+from scenarios.forecast.state import closed_form_counts
+from simlab.hawkes import HawkesParams
 from simlab.store import load_store
 from tests.conftest import shared_path
 
@@ -64,6 +67,14 @@ def test_forecast_run_writes_a_store_and_a_report(tmp_path: Path):
     root = load_store(tmp_path / "run.zarr")
     assert root.attrs["seed"] == 3 and json.loads(root.attrs["true_params"])["synthetic"]["baseline"]
     assert "seconds" not in summary["scores"]["var"]
+    # the true state of every test window is stored, and it is the one the oracle forecast from: the closed-form
+    # expected counts it gives order the windows as the oracle's E[OFI] does
+    params = HawkesParams.from_dict(json.loads(root.attrs["true_params"])["synthetic"])
+    states = test["true_state"].values
+    assert states.shape == (test.sizes["window"], params.adjacency.size) and np.all(states >= 0)
+    counts = closed_form_counts(params, states, 1.0)
+    expected_ofi = (counts[:, 0] - counts[:, 1]) / (counts[:, 0] + counts[:, 1])
+    assert np.corrcoef(expected_ofi, test["ofi_oracle"].values)[0, 1] > 0.9
     # the same seed writes the same store
     again = CliRunner().invoke(app, ["forecast", "run", str(spec), "-o", str(tmp_path / "again.zarr")])
     assert again.exit_code == 0, again.output
