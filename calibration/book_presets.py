@@ -35,6 +35,7 @@ from simlab.book import QRParams, ZIParams, simulate_qr, simulate_zi
 from simlab.book.hawkes_book import EmpiricalLaw, HawkesBookParams, simulate_hawkes_book
 from simlab.book.stats import DISTRIBUTIONS, book_statistics, compare_statistics
 from simlab.errors import ParameterError
+from simlab.io import DEFAULT_DATA_DIR
 
 MODELS = ("zi", "qr", "hawkes")
 FILE_MODEL = {"zi": "zi", "qr": "qr", "hawkes": "hawkes-book"}  # ``[preset] model`` in the file
@@ -354,7 +355,7 @@ def _params_table(params: ZIParams | QRParams | HawkesBookParams) -> dict[str, A
 def main(argv: list[str] | None = None) -> int:
     """Refit every shipped book preset from the real data (default ``../shared/data``) and write them."""
     argv = sys.argv[1:] if argv is None else argv
-    data_dir = Path(argv[0]) if argv else Path(__file__).resolve().parents[2] / "shared" / "data"
+    data_dir = Path(argv[0]) if argv else DEFAULT_DATA_DIR
     for spec in SPECS:
         preset = fit_book_preset(spec, data_dir)
         path = save_book_preset(preset, PRESET_DIR / f"{spec.name}.toml")

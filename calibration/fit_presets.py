@@ -33,9 +33,10 @@ from calibration.presets import PRESET_DIR, Preset, save_preset, simulate_preset
 from simlab.errors import ParameterError
 from simlab.hawkes.closed_form import stationary_intensity
 from simlab.hawkes.params import HawkesParams
+from simlab.io import DEFAULT_DATA_DIR
 from simlab.times import parse_duration_ns
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEFAULT_DATA = DEFAULT_DATA_DIR
 WS = "binance_ws_l2_trades_hftbacktest"
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 

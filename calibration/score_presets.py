@@ -28,12 +28,13 @@ import xarray as xr
 
 from calibration.book_presets import SPECS, load_book_preset, simulate_book_preset
 from calibration.presets import PRESET_DIR, list_presets, load_preset, preset_events, simulate_preset
+from simlab.io import DEFAULT_DATA_DIR
 from simlab.metrics.scorecard import aggregate_trades, score
 from simlab.schema import EventKind
 
 SEED = 20260501
 N_BOOT = 100
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEFAULT_DATA = DEFAULT_DATA_DIR
 
 
 def preset_names() -> list[str]:

@@ -19,6 +19,9 @@ import xarray as xr
 
 from simlab.errors import DataError, ParameterError
 
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data"
+"""The real-data folder beside the repository (``../shared/data``), where commands look by default."""
+
 
 @dataclass(frozen=True)
 class FormatSpec:

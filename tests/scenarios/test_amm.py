@@ -8,8 +8,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from scenarios.amm import load_sweep, parse_sweep
-from scenarios.demo_amm import CONSERVATION
+from scenarios.amm.sweep import load_sweep, parse_sweep
+from scenarios.demo.amm import CONSERVATION
 from scenarios.specs import LIBRARY
 from simlab.amm.fees import fee_names
 from simlab.errors import ParameterError
@@ -107,7 +107,7 @@ def test_the_library_specs_parse():
 
 def test_demo_amm_step_without_real_data(tmp_path):
     from scenarios.demo import Demo
-    from scenarios.demo_amm import amm_step
+    from scenarios.demo.amm import amm_step
 
     demo = Demo(tmp_path, seed=5)
     metrics = amm_step(demo, None)
@@ -120,7 +120,7 @@ def test_demo_amm_step_without_real_data(tmp_path):
 
 def test_demo_amm_step_replays_the_real_v3_swaps(tmp_path):
     from scenarios.demo import Demo
-    from scenarios.demo_amm import V3_SWAPS, amm_step
+    from scenarios.demo.amm import V3_SWAPS, amm_step
     from tests.conftest import shared_path
 
     data_dir = shared_path(V3_SWAPS).parents[1]

@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from scenarios import book_cli
+from scenarios.cli import book as book_cli
 from simlab.io.lobster import read_lobster
 from simlab.store import list_groups, load_store
 from tests.conftest import shared_path
@@ -87,7 +87,7 @@ def test_replay_the_aapl_fixture(app, tmp_path, engine):
 
 def test_demo_book_step(tmp_path, shared_data):
     from scenarios.demo import Demo
-    from scenarios.demo_book import book_step
+    from scenarios.demo.book import book_step
 
     metrics = Demo(tmp_path, 20240809).step("book", lambda: book_step(Demo(tmp_path, 20240809), shared_data))
     assert metrics["real data"].startswith("AMZN") and metrics["seconds"] < 10

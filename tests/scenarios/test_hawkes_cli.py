@@ -97,7 +97,7 @@ def test_bad_input_exits_with_our_sentence(app, tmp_path, args, message):
 
 def test_demo_hawkes_step_reports_rates_against_the_closed_form(tmp_path):
     from scenarios.demo import Demo
-    from scenarios.demo_hawkes import hawkes_step
+    from scenarios.demo.hawkes import hawkes_step
 
     demo = Demo(tmp_path, seed=11)
     metrics = demo.step("Hawkes", lambda: hawkes_step(demo, None))

@@ -8,7 +8,7 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from scenarios.score import load_dataset
+from scenarios.score.runner import load_dataset
 from simlab.errors import DataError
 from simlab.store import load_store, write_store
 from tests.conftest import shared_path
@@ -92,7 +92,7 @@ def test_real_files_are_read_directly():
 
 def test_demo_score_step_without_real_data(tmp_path):
     from scenarios.demo import Demo
-    from scenarios.demo_score import score_step
+    from scenarios.demo.score import score_step
 
     demo = Demo(tmp_path, 20240809)
     metrics = demo.step("score", lambda: score_step(demo, None))
@@ -104,7 +104,7 @@ def test_demo_score_step_without_real_data(tmp_path):
 @pytest.mark.slow
 def test_demo_score_step_on_real_data(tmp_path, shared_data):
     from scenarios.demo import Demo
-    from scenarios.demo_score import score_step
+    from scenarios.demo.score import score_step
 
     demo = Demo(tmp_path, 20240809)
     metrics = demo.step("score", lambda: score_step(demo, shared_data))

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from scenarios.cli import app
-from scenarios.demo_forecast import forecast_step
+from scenarios.demo.forecast import forecast_step
 from scenarios.forecast.state import closed_form_counts
 from simlab.hawkes import HawkesParams
 from simlab.store import load_store

@@ -113,7 +113,7 @@ def score_stores(
 
 def write_outputs(card: ScoreCard, output: Path, *, seed: int, config: dict[str, Any], title: str) -> None:
     """Write ``scores.json``, ``scores.zarr`` and ``report.html`` of ``card`` under ``output`` (replacing them)."""
-    from scenarios.score_report import write_report
+    from scenarios.score.report import write_report
 
     document = {**card.to_dict(), "provenance": provenance(seed=seed, config=config)}
     output.mkdir(parents=True, exist_ok=True)

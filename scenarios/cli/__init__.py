@@ -9,8 +9,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from scenarios import amm_cli, book_cli, forecast_cli, hawkes_cli, score_cli
-from scenarios.console import console, fail, print_summary
+from scenarios.cli import amm as amm_cli
+from scenarios.cli import book as book_cli
+from scenarios.cli import forecast as forecast_cli
+from scenarios.cli import hawkes as hawkes_cli
+from scenarios.cli import score as score_cli
+from scenarios.cli.console import console, fail, print_summary
 from simlab.errors import SimlabError
 
 app = typer.Typer(

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from scenarios.console import fail, print_summary, progress
+from scenarios.cli.console import fail, print_summary, progress
 from simlab.errors import SimlabError
 
 

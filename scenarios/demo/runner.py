@@ -17,17 +17,18 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from scenarios.demo_amm import amm_step
-from scenarios.demo_book import book_step
-from scenarios.demo_forecast import forecast_step
-from scenarios.demo_hawkes import hawkes_step
-from scenarios.demo_score import score_step
+from scenarios.demo.amm import amm_step
+from scenarios.demo.book import book_step
+from scenarios.demo.forecast import forecast_step
+from scenarios.demo.hawkes import hawkes_step
+from scenarios.demo.score import score_step
 from simlab.features import compute_features, ofi_signal, order_flow_imbalance
+from simlab.io import DEFAULT_DATA_DIR
 from simlab.provenance import provenance
 from simlab.store import write_store
 from simlab.synthetic import toy_market
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEFAULT_DATA = DEFAULT_DATA_DIR
 BIN_NS = 1_000_000_000
 
 
@@ -72,7 +73,7 @@ def run_demo(
     demo.step("OFI(T,h) signal on Table 1 of the hybrid VAR-FNN paper", _paper_table)
     use_real = not synthetic and data.is_dir()
     if use_real:
-        from scenarios.demo_real import real_data_steps
+        from scenarios.demo.real import real_data_steps
 
         events, books = real_data_steps(demo, data)
     else:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from scenarios.console import fail, print_summary
+from scenarios.cli.console import fail, print_summary
 from simlab.errors import SimlabError
 
 
@@ -34,7 +34,7 @@ def score(
     ] = False,
 ) -> None:
     """Score a synthetic dataset against real data: JSON, an xarray store and a one-page HTML report."""
-    from scenarios.score import score_stores
+    from scenarios.score.runner import score_stores
 
     try:
         summary = score_stores(

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from scenarios.console import console, fail
+from scenarios.cli.console import console, fail
 from simlab.errors import SimlabError
 
 app = typer.Typer(help="AMM lab: fee-design sweeps.", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -25,7 +25,7 @@ def sweep(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,
 ) -> None:
     """Simulate every fee design of SPEC in every market, store the results and print them ranked."""
-    from scenarios.amm import run_sweep
+    from scenarios.amm.sweep import run_sweep
 
     try:
         rows = run_sweep(spec, output, overwrite=overwrite)

@@ -24,7 +24,7 @@ def score_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
     ``scores.zarr`` and ``report.html`` go under ``score/<preset>/`` in the demo folder. Returns the step's metrics.
     """
     from calibration.book_presets import load_book_preset, simulate_book_preset
-    from scenarios.score import summary, write_outputs
+    from scenarios.score.runner import summary, write_outputs
     from simlab.metrics.scorecard import score
 
     real = _real_hour(data_dir)

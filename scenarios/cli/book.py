@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from scenarios.console import fail, print_summary
+from scenarios.cli.console import fail, print_summary
 from simlab.errors import ParameterError, SimlabError
 
 BOOK_MODELS = ("zi", "qr", "hawkes")

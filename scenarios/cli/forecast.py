@@ -8,11 +8,12 @@ from typing import Annotated
 
 import typer
 
-from scenarios.console import console, fail, print_summary
+from scenarios.cli.console import console, fail, print_summary
 from simlab.errors import SimlabError
+from simlab.io import DEFAULT_DATA_DIR
 
 app = typer.Typer(help="Order-flow forecasting benchmark.", no_args_is_help=True, pretty_exceptions_enable=False)
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEFAULT_DATA = DEFAULT_DATA_DIR
 
 
 @app.command("run")

@@ -1,0 +1,1 @@
+"""AMM experiments: fee-design sweeps from TOML specs."""

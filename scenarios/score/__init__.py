@@ -1,0 +1,1 @@
+"""Realism scoring of stores against real data: the runner and its HTML report."""
