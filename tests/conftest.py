@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
@@ -26,6 +27,21 @@ def shared_path(relative: str) -> Path:
             pytest.fail(message + "; CI must have it")
         pytest.skip(message)
     return path
+
+
+def optional_module(name: str, extra: str = "test"):
+    """Import a peer package a cross-check needs; skip when it is absent, fail in CI (CI=true), like real data.
+
+    Such peers (tick, ...) sit in an extra of pyproject.toml, never in the runtime dependencies, because they do not
+    install everywhere; CI installs the extra, so a missing peer there is a broken environment, not a reason to skip.
+    """
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        message = f"{name} is not importable ({exc}); install it with pip install -e '.[{extra}]'"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + "; CI must have it")
+        pytest.skip(message, allow_module_level=True)
 
 
 @pytest.fixture

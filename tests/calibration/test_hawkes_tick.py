@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from calibration.hawkes import HawkesMLE
+from tests.conftest import optional_module
 
-tick_hawkes = pytest.importorskip("tick.hawkes")
+tick_hawkes = optional_module("tick.hawkes")
 
 ADJACENCY = np.array([[0.3, 0.2], [0.1, 0.4]])
 BASELINE = np.array([0.8, 0.5])

@@ -7,8 +7,9 @@ import pytest
 
 from simlab.hawkes import HawkesParams, simulate_hawkes
 from simlab.hawkes.closed_form import count_variance, integrated_covariance, stationary_intensity
+from tests.conftest import optional_module
 
-tick_hawkes = pytest.importorskip("tick.hawkes")
+tick_hawkes = optional_module("tick.hawkes")
 
 
 def tick_times(params: HawkesParams, duration: float, seed: int) -> list[np.ndarray]:
