@@ -49,8 +49,12 @@ def cli_words(message: str, command: Any) -> str:
         return match.group(0)
 
     def named(match: re.Match) -> str:
-        param = params.get(match.group(1))
-        return _flag(param) if param is not None else match.group(0)
+        name = match.group(1)
+        if name in params:
+            return _flag(params[name])
+        if "options" in params and name in _reader_option_names():
+            return f"--option {name}"
+        return match.group(0)
 
     return _NAMED.sub(named, _PASS.sub(setting, message))
 
