@@ -158,3 +158,28 @@ def test_replay_and_export_read_an_ingested_lobster_store(tmp_path):
     result = runner.invoke(app, ["export", "lobster", str(message), str(orderbook), "-o", str(tmp_path / "lob")])
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / "lob").glob("*.csv"))) == 2
+
+
+def test_a_forecast_spec_reads_a_store_or_files_with_reader_options(synthetic):
+    from scenarios.forecast.runner import build_series
+    from scenarios.forecast.spec import parse_spec
+
+    folder, raw, _ = synthetic
+
+    def series(**data):
+        target = {"bin_s": 5.0, "horizon_s": 5.0}
+        spec = parse_spec({"data": [{"name": "real", "source": "real", **data}], "target": target})
+        return build_series(spec.data[0], spec.target, folder, np.random.default_rng(0))
+
+    from_store = series(files=[["day1.zarr"]])
+    from_file = series(files=[[raw.name]], format="binance-trades", options={"sort": True})
+    np.testing.assert_array_equal(from_store.buy, from_file.buy)
+    with pytest.raises(ParameterError, match="the binance-trades reader has no option 'srot'"):
+        series(files=[[raw.name]], options={"srot": True})
+
+
+def test_score_passes_reader_options_to_the_real_data(synthetic, tmp_path):
+    folder, _, _ = synthetic
+    store = str(folder / "day1.zarr")
+    result = runner.invoke(app, ["score", store, "--real", store, "-o", str(tmp_path), "--option", "sort=true"])
+    assert result.exit_code == 2 and "--option (reader options) apply to raw files only; got sort" in result.output
