@@ -182,7 +182,7 @@ class BookPreset:
 
 def load_book_preset(path_or_name: str | Path) -> BookPreset:
     """Load a book preset from a TOML file, or by name from ``calibration/presets/`` (e.g. ``"zi-amzn"``)."""
-    path, data = read_preset_toml(path_or_name, model="zi")
+    path, data = read_preset_toml(path_or_name, model=tuple(FILE_MODEL[m] for m in MODELS))
     return BookPreset.from_dict(data, source=f"book preset {path.name}", path=path)
 
 
@@ -196,7 +196,7 @@ def save_book_preset(preset: BookPreset, path: str | Path) -> Path:
 
 def list_book_presets() -> list[str]:
     """Return the names of the book presets shipped in ``calibration/presets/``."""
-    return sorted(name for model in MODELS for name in list_presets(FILE_MODEL[model]))
+    return list_presets(tuple(FILE_MODEL[model] for model in MODELS))
 
 
 def simulate_book_preset(

@@ -59,6 +59,7 @@ class PresetSpec:
     window: tuple[str, str] | None = None
     seasonality: bool = False
     format: str = "auto"
+    options: dict[str, Any] = field(default_factory=dict)
     resolution_s: float = 1e-3
     ofi_bin_s: float = 1.0
     estimator: dict[str, Any] = field(default_factory=dict)
@@ -124,9 +125,10 @@ SPECS: tuple[PresetSpec, ...] = (
 def windows(spec: PresetSpec, data_dir: Path) -> tuple[EventWindow, EventWindow]:
     """Return the training and validation windows of ``spec``."""
     start, end = (_ns(t) for t in spec.window) if spec.window else (None, None)
-    whole = load_window([data_dir / f for f in spec.files], spec.dims, format=spec.format, start_ns=start, end_ns=end)
+    read = {"format": spec.format, **spec.options}
+    whole = load_window([data_dir / f for f in spec.files], spec.dims, start_ns=start, end_ns=end, **read)
     if spec.validation_files:
-        other = load_window([data_dir / f for f in spec.validation_files], spec.dims, format=spec.format)
+        other = load_window([data_dir / f for f in spec.validation_files], spec.dims, **read)
         return whole, other
     if isinstance(spec.split, str):
         cut = (_ns(spec.split) - whole.start_ns) / NS
@@ -215,6 +217,7 @@ def calibrate(
     output: Path | str,
     *,
     format: str = "auto",
+    options: dict[str, Any] | None = None,
     dims: str = "trades",
     split: float | str = 0.7,
     validate_on: Sequence[Path | str] = (),
@@ -226,7 +229,10 @@ def calibrate(
     n_paths: int = 40,
     seed: int = 0,
 ) -> Preset:
-    """Fit a preset to the files ``paths``, validate it on held-out data, write it to ``output`` and return it.
+    """Fit a preset to ``paths``, validate it on held-out data, write it to ``output`` and return it.
+
+    ``paths`` (and ``validate_on``) are a simlab store or raw files with their ``format`` and reader ``options``
+    (see :func:`simlab.io.dataset.load_dataset`).
 
     ``split`` is a fraction of the window or an ISO UTC time (text is accepted); ``validate_on`` names another
     window used whole for validation instead. ``decays`` (1/s, one per component, comma-separated text or a
@@ -249,6 +255,7 @@ def calibrate(
         files=tuple(str(Path(p).resolve()) for p in paths),
         dims=dims,
         format=format,
+        options=dict(options or {}),
         split=None if validate_on else split,
         validation_files=tuple(str(Path(p).resolve()) for p in validate_on),
         seasonality=seasonality,
@@ -360,9 +367,9 @@ def _ns(iso: str) -> int:
 
 
 def _head(spec: PresetSpec, data_dir: Path, profile: ActivityProfile | None) -> dict[str, Any]:
-    from simlab.io import read
+    from simlab.io.dataset import load_dataset
 
-    attrs = read(data_dir / spec.files[0], spec.format)["events"].attrs
+    attrs = load_dataset(data_dir / spec.files[0], format=spec.format, **spec.options)["events"].attrs
     return {
         "model": "hawkes",
         "description": spec.description,
@@ -379,6 +386,7 @@ def _fitted_on(spec: PresetSpec, train: EventWindow, validation: EventWindow) ->
     return {
         "files": list(spec.files) + [f for f in spec.validation_files if f not in spec.files],
         "format": spec.format,
+        **({"options": spec.options} if spec.options else {}),
         "aggregate": True,
         "tie_policy": "jitter (HawkesMLE; ties left after merging same-timestamp records of one dimension)",
         "estimator": {"name": "HawkesMLE", "fit_decays": "decays" not in spec.estimator, **spec.estimator},

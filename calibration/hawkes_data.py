@@ -187,22 +187,17 @@ def load_window(
     aggregate: bool = True,
     **options: Any,
 ) -> EventWindow:
-    """Read files with :func:`simlab.io.read` and return their per-dimension event times (see :func:`event_times`).
+    """Load a store or raw files with :func:`simlab.io.dataset.load_dataset` and return their per-dimension event
+    times (see :func:`event_times`).
 
-    Several files of a one-file format (consecutive ``*.trades.csv.gz``) are read one by one and concatenated in
-    order; their timestamps must not go back in time. ``options`` go to the reader (e.g. ``sort=True``).
+    ``paths`` is a simlab store (``simlab ingest``), several stores, or raw files: several files of a one-file format
+    (consecutive ``*.trades.csv.gz``) are read one by one and concatenated in time order. ``format`` and ``options``
+    go to the reader of raw files (e.g. ``sort=True``).
     """
-    from simlab.io import FORMATS, detect_format, read
+    from simlab.io.dataset import load_dataset
 
     paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
-    if not paths:
-        raise ParameterError("`paths` must name at least one file")
-    name = detect_format(paths) if format == "auto" else format
-    one_file = name in FORMATS and FORMATS[name].bind.__name__ == "_one"
-    groups = [read(p, name, **options) for p in paths] if one_file else [read(paths, name, **options)]
-    if any("events" not in g for g in groups):
-        raise DataError(f"{[p.name for p in paths]}: the {name} reader gave no events group")
-    events = xr.concat([g["events"] for g in groups], dim="event") if len(groups) > 1 else groups[0]["events"]
+    events = load_dataset(paths, format=format, **options)["events"]
     return event_times(
         events, dims, start_ns=start_ns, end_ns=end_ns, aggregate=aggregate, sources=[p.name for p in paths]
     )

@@ -252,6 +252,10 @@ def simulate_to_store(
     from simlab.random import spawn
     from simlab.store import StoreWriter
 
+    if isinstance(n_paths, bool) or not isinstance(n_paths, (int, np.integer)) or n_paths < 1:
+        raise ParameterError(
+            f"`n_paths`, the number of paths to simulate, must be a whole number >= 1; got {n_paths!r}"
+        )
     config = {"preset": preset.name, "duration_s": float(duration_s), "n_paths": int(n_paths), "start_ns": start_ns}
     attrs = provenance(seed=seed, config=config, true_params=preset.params.to_dict())
     counts = np.zeros(preset.params.dimension, dtype=np.int64)
@@ -277,10 +281,13 @@ def load_preset(path_or_name: str | Path) -> Preset:
     return Preset.from_dict(data, source=f"preset {path.name}", path=path)
 
 
-def read_preset_toml(path_or_name: str | Path, *, model: str = "hawkes") -> tuple[Path, dict[str, Any]]:
+def read_preset_toml(
+    path_or_name: str | Path, *, model: str | tuple[str, ...] = "hawkes"
+) -> tuple[Path, dict[str, Any]]:
     """Return the path and parsed tables of a preset file, or of a preset shipped in ``calibration/presets/``.
 
-    ``model`` names the kind of preset asked for, so that a missing name lists the shipped presets of that kind.
+    ``model`` names the kind (or kinds) of preset asked for, so that a missing name lists the shipped presets of
+    that kind.
     """
     path = Path(path_or_name)
     if not path.suffix and not path.exists():
@@ -301,12 +308,14 @@ def save_preset(preset: Preset, path: str | Path) -> Path:
     return path
 
 
-def list_presets(model: str = "hawkes") -> list[str]:
-    """Return the names of the presets of ``model`` (``[preset] model``) shipped in ``calibration/presets/``."""
+def list_presets(model: str | tuple[str, ...] = "hawkes") -> list[str]:
+    """Return the names of the presets of ``model`` (``[preset] model``, one or several) shipped in
+    ``calibration/presets/``."""
+    models = (model,) if isinstance(model, str) else model
     names = []
     for path in sorted(PRESET_DIR.glob("*.toml")):
         head = tomllib.loads(path.read_text()).get("preset", {})
-        if head.get("model", "hawkes") == model:
+        if head.get("model", "hawkes") in models:
             names.append(path.stem)
     return names
 

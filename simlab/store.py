@@ -158,6 +158,11 @@ def open_store(path: str | Path, group: str | None = None) -> xr.Dataset:
     return dataset
 
 
+def is_store(path: str | Path) -> bool:
+    """Return whether ``path`` is a zarr v3 store (a folder holding ``zarr.json``), as every simlab store is."""
+    return (Path(path) / "zarr.json").is_file()
+
+
 def list_groups(path: str | Path) -> list[str]:
     """Return the names of the groups of a store (empty for a single-Dataset store)."""
     import zarr

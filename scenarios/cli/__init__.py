@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +14,7 @@ from scenarios.cli import forecast as forecast_cli
 from scenarios.cli import hawkes as hawkes_cli
 from scenarios.cli import score as score_cli
 from scenarios.cli.console import console, fail, print_summary
+from scenarios.cli.data import DATA_HELP, FormatOption, ReaderOptions, parse_options
 from simlab.errors import SimlabError
 
 app = typer.Typer(
@@ -40,32 +40,19 @@ app.add_typer(forecast_cli.app, name="forecast")
 app.add_typer(amm_cli.app, name="amm")
 
 
-def _options(pairs: list[str]) -> dict[str, object]:
-    options: dict[str, object] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.isidentifier():
-            raise SimlabError(f"--option must look like key=value with a Python name as key; got {pair!r}")
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
-    return options
-
-
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Input file(s); several for formats that pair files.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="The zarr store to write.")],
     format: Annotated[str, typer.Option("--format", "-f", help="Input format (see `simlab formats`).")] = "auto",
-    option: Annotated[list[str], typer.Option("--option", help="Reader option key=value (JSON value).")] = [],  # noqa: B006
+    options: ReaderOptions = [],  # noqa: B006
     overwrite: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,
 ) -> None:
     """Read real market-data files into a validated simlab store."""
     from simlab.io import ingest as run_ingest
 
     try:
-        summary = run_ingest(paths, output, format=format, overwrite=overwrite, **_options(option))
+        summary = run_ingest(paths, output, format=format, overwrite=overwrite, **parse_options(options))
     except SimlabError as exc:
         fail(exc)
     print_summary(f"ingested {output}", summary)
@@ -73,23 +60,26 @@ def ingest(
 
 @app.command()
 def features(
-    store: Annotated[Path, typer.Argument(help="A store written by `simlab ingest`.")],
+    paths: Annotated[list[Path], typer.Argument(metavar="DATA", help=DATA_HELP)],
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Bars store (default STORE + .bars.zarr).")
+        Path | None, typer.Option("-o", "--output", help="Bars store (default STORE.bars.zarr beside a store).")
     ] = None,
     bin: Annotated[str, typer.Option("--bin", help="Bar length, e.g. 1s, 100ms, 1min.")] = "1s",
     threshold: Annotated[float, typer.Option(help="OFI signal threshold.")] = 0.1,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing bars store.")] = False,
+    format: FormatOption = "auto",
+    options: ReaderOptions = [],  # noqa: B006
 ) -> None:
-    """Compute the order-flow feature bars of an ingested store."""
+    """Compute the order-flow feature bars of a store or of raw files."""
     from scenarios.pipeline import features_to_store
 
-    output = output or store.with_name(store.name.removesuffix(".zarr") + ".bars.zarr")
     try:
-        summary = features_to_store(store, output, bin=bin, threshold=threshold, overwrite=overwrite)
+        summary = features_to_store(
+            paths, output, bin=bin, threshold=threshold, overwrite=overwrite, format=format, **parse_options(options)
+        )
     except SimlabError as exc:
         fail(exc)
-    print_summary(f"features {output}", summary)
+    print_summary(f"features {summary.pop('output')}", summary)
 
 
 @app.command()
@@ -121,14 +111,16 @@ def demo(
         "outputs/demo"
     ),
     seed: Annotated[int, typer.Option(help="Root seed of the run.")] = 20240809,
-    data: Annotated[Path | None, typer.Option(help="Real-data folder (default ../shared/data).")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data", help="Real-data folder (default ../shared/data, if it is there).")
+    ] = None,
     synthetic: Annotated[bool, typer.Option(help="Use the built-in synthetic sample even if data exist.")] = False,
 ) -> None:
     """Run the lab end to end on its embedded default and write a report under OUTPUT."""
     from scenarios.demo import run_demo
 
     try:
-        report = run_demo(output, seed=seed, data_dir=data, synthetic=synthetic, console=console)
+        report = run_demo(output, seed=seed, data_dir=data_dir, synthetic=synthetic, console=console)
     except SimlabError as exc:
         fail(exc)
     console.print(f"[bold green]demo done[/]: report at {report}")

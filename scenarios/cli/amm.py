@@ -1,6 +1,6 @@
 """`simlab amm sweep SPEC.toml -o STORE`: run an AMM fee-design sweep and print its ranked summary.
 
-``scenarios/cli.py`` registers :data:`app` as the ``amm`` command group.
+``scenarios/cli/__init__.py`` registers :data:`app` as the ``amm`` command group.
 """
 
 from __future__ import annotations

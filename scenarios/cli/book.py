@@ -1,6 +1,6 @@
 """`simlab simulate book`, `simlab replay` and `simlab export lobster`: book simulation, replay and export.
 
-``scenarios/cli.py`` registers :func:`simulate_book` as the ``book`` command of its ``simulate`` group,
+``scenarios/cli/__init__.py`` registers :func:`simulate_book` as the ``book`` command of its ``simulate`` group,
 :func:`replay` as the ``replay`` command and :func:`export_lobster` as the ``lobster`` command of an ``export``
 group. A book store holds the groups ``events`` and ``books`` (the book after every event).
 """
@@ -13,7 +13,8 @@ from typing import Annotated
 import typer
 
 from scenarios.cli.console import fail, print_summary
-from simlab.errors import ParameterError, SimlabError
+from scenarios.cli.data import FormatOption, ReaderOptions, parse_options
+from simlab.errors import DataError, ParameterError, SimlabError
 
 BOOK_MODELS = ("zi", "qr", "hawkes")
 
@@ -65,8 +66,13 @@ def simulate_book(
 
 
 def replay(
-    message: Annotated[Path, typer.Argument(help="A LOBSTER message file.")],
-    orderbook: Annotated[Path, typer.Argument(help="Its orderbook file (start state and reference).")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="DATA",
+            help="A store of an ingested LOBSTER pair, or a LOBSTER message file then its orderbook file.",
+        ),
+    ],
     output: Annotated[Path, typer.Option("-o", "--output", help="The zarr store to write (events, books).")],
     engine: Annotated[
         str, typer.Option(help="levels: the price-level replay (replay_lobster); orders: the matching engine.")
@@ -74,10 +80,11 @@ def replay(
     reveal: Annotated[bool, typer.Option(help="levels: take levels entering the window from the file.")] = True,
     depth: Annotated[int, typer.Option(help="orders: book levels to write.")] = 10,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,
+    options: ReaderOptions = [],  # noqa: B006
 ) -> None:
-    """Replay a LOBSTER message file and write the events and the replayed books; compare with the orderbook file."""
+    """Replay LOBSTER messages and write the events and the replayed books; compare with the orderbook file."""
     try:
-        events, books, summary = _replay(message, orderbook, engine, reveal, depth)
+        events, books, summary = _replay(paths, engine, reveal, depth, parse_options(options))
         from simlab.store import write_store
 
         write_store({"events": events, "books": books}, output, overwrite=overwrite)
@@ -86,13 +93,19 @@ def replay(
     print_summary(f"replayed {output}", summary)
 
 
-def _replay(message: Path, orderbook: Path, engine: str, reveal: bool, depth: int):
+def _replay(paths: list[Path], engine: str, reveal: bool, depth: int, options: dict):
     from simlab.book import match_events
-    from simlab.io.lobster import compare_books, read_lobster, replay_lobster
+    from simlab.io.dataset import load_dataset
+    from simlab.io.lobster import compare_books, replay_lobster
 
     if engine not in ("levels", "orders"):
         raise ParameterError(f"--engine must be 'levels' or 'orders'; got {engine!r}")
-    data = read_lobster(message, orderbook)
+    if len(paths) == 2 and all(p.is_file() for p in paths):
+        _check_lobster_order(*paths)
+    data = load_dataset(paths, **options)
+    if "books" not in data:
+        names = [p.name for p in paths]
+        raise DataError(f"{names}: replay needs LOBSTER messages and their orderbook file (or a store of both)")
     events, reference = data["events"], data["books"]
     summary: dict[str, object] = {"messages": events.sizes["event"], "engine": engine}
     if engine == "levels":
@@ -106,23 +119,72 @@ def _replay(message: Path, orderbook: Path, engine: str, reveal: bool, depth: in
     return events, books, summary
 
 
+def _check_lobster_order(message: Path, orderbook: Path) -> None:
+    """Raise when the two LOBSTER files come in the wrong order (by their names' roles or their field counts)."""
+    from simlab.io.lobster import parse_lobster_name
+
+    roles = [parse_lobster_name(p).get("role") for p in (message, orderbook)]
+    fields = [_fields(p) for p in (message, orderbook)]
+    looks_swapped = (
+        fields[0] > 0 and fields[0] % 4 == 0 and fields[1] == 6
+    )  # a message line has 6 fields, a book line 4 per level
+    if roles[0] == "orderbook" or roles[1] == "message" or looks_swapped:
+        raise ParameterError(
+            f"the two files are swapped: {message.name} is an orderbook file ({fields[0]} fields a line) and "
+            f"{orderbook.name} a message file ({fields[1]} fields); pass the message file first, then the orderbook"
+        )
+
+
+def _fields(path: Path) -> int:
+    """Count the fields of the first line of a (plain, .gz or .zip) CSV file; -1 when it cannot be read."""
+    import gzip
+    import zipfile
+
+    try:
+        line = _first_line(path, gzip, zipfile)
+    except (OSError, EOFError, zipfile.BadZipFile, IndexError):
+        return -1
+    return line.count(",") + 1
+
+
+def _first_line(path: Path, gzip, zipfile) -> str:
+    if path.name.endswith(".gz"):
+        with gzip.open(path, "rt", errors="replace") as handle:
+            line = handle.readline()
+    elif path.name.endswith(".zip"):
+        with zipfile.ZipFile(path) as archive, archive.open(archive.namelist()[0]) as handle:
+            line = handle.readline().decode(errors="replace")
+    else:
+        with path.open(errors="replace") as handle:
+            line = handle.readline()
+    return line
+
+
 def export_lobster(
-    store: Annotated[Path, typer.Argument(help="A store with `events` and `books` groups (simulate book, replay).")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="DATA",
+            help="A store with events and books (simulate book, replay, ingest) or raw files with books.",
+        ),
+    ],
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder of the message and orderbook files.")],
     ticker: Annotated[str | None, typer.Option(help="Ticker in the file names (default: the instrument).")] = None,
     date: Annotated[str | None, typer.Option(help="Trading day YYYY-MM-DD (default: from the events).")] = None,
     levels: Annotated[int | None, typer.Option(help="Levels in the orderbook file (default: the books').")] = None,
+    format: FormatOption = "auto",
+    options: ReaderOptions = [],  # noqa: B006
 ) -> None:
-    """Write a book store as a LOBSTER message file and orderbook file."""
+    """Write the events and books of a store (or of raw files) as a LOBSTER message file and orderbook file."""
     from simlab.book.export import export_lobster as export
-    from simlab.store import list_groups, load_store
+    from simlab.io.dataset import load_dataset
 
     try:
-        groups = list_groups(store)
-        if not {"events", "books"} <= set(groups):
-            raise ParameterError(f"store {store} needs the groups 'events' and 'books'; it has {groups}")
-        events, books = load_store(store, "events"), load_store(store, "books")
-        paths = export(events, books, output, ticker=ticker, date=date, levels=levels)
+        data = load_dataset(paths, format=format, **parse_options(options))
+        if "books" not in data:
+            raise DataError(f"{[p.name for p in paths]} hold no books; export needs events and books")
+        paths_written = export(data["events"], data["books"], output, ticker=ticker, date=date, levels=levels)
     except SimlabError as exc:
         fail(exc)
-    print_summary(f"exported {store}", {"message": paths[0], "orderbook": paths[1], "rows": events.sizes["event"]})
+    rows = data["events"].sizes["event"]
+    print_summary("exported", {"message": paths_written[0], "orderbook": paths_written[1], "rows": rows})

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+import re
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -13,9 +15,77 @@ console = Console()
 
 
 def fail(exc: Exception) -> NoReturn:
-    """Print our error sentence whole (no wrapping) and exit with status 2."""
-    console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, markup=True, highlight=False)
+    """Print our error sentence whole (no wrapping), in the running command's words, and exit with status 2."""
+    message = cli_words(str(exc), _current_command())
+    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
     raise typer.Exit(2) from exc
+
+
+_PASS = re.compile(r"\bpass (\w+)=('[^']*'|\"[^\"]*\"|[^\s;,)]+)")
+_NAMED = re.compile(r"`(\w+)`")
+
+
+def cli_words(message: str, command: Any) -> str:
+    """Reword a library error for the command line: parameters become the command's flags.
+
+    Library errors name parameters (`` `n_paths` ``) and keyword settings (``pass overwrite=True``). A parameter of
+    ``command`` becomes its flag (``--paths``, ``--overwrite``, ``--no-rebuild-book``); a reader option of a command
+    that takes ``--option`` becomes ``--option key=value``; anything else is left as the library wrote it.
+    """
+    if command is None:
+        return message
+    params = {p.name: p for p in command.params if p.name}
+
+    def setting(match: re.Match) -> str:
+        name, value = match.group(1), match.group(2).strip("'\"")
+        param = params.get(name)
+        if _is_option(param) and param.is_flag:
+            opts = param.opts if value == "True" else param.secondary_opts
+            return f"pass {_long(opts)}" if opts else match.group(0)
+        if param is not None:
+            return f"pass {_flag(param)} {value}"
+        if "options" in params and name in _reader_option_names():
+            return f"pass --option {name}={value}"
+        return match.group(0)
+
+    def named(match: re.Match) -> str:
+        name = match.group(1)
+        if name in params:
+            return _flag(params[name])
+        if "options" in params and name in _reader_option_names():
+            return f"--option {name}"
+        return match.group(0)
+
+    return _NAMED.sub(named, _PASS.sub(setting, message))
+
+
+def _current_command() -> Any:
+    try:  # typer >= 0.2x ships its own copy of click
+        from typer._click.globals import get_current_context
+    except ImportError:
+        from click import get_current_context
+    context = get_current_context(silent=True)
+    return context.command if context is not None else None
+
+
+def _is_option(param: Any) -> bool:
+    return getattr(param, "param_type_name", "") == "option"
+
+
+def _long(opts: list[str]) -> str:
+    return max(opts, key=len)
+
+
+def _flag(param: Any) -> str:
+    if _is_option(param):
+        return _long(param.opts)
+    return getattr(param, "metavar", None) or param.name.upper()
+
+
+def _reader_option_names() -> set[str]:
+    from simlab.io import FORMATS, reader_options
+
+    return {name for fmt in FORMATS for name in reader_options(fmt)}
 
 
 def print_summary(title: str, summary: dict) -> None:

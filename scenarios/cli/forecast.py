@@ -1,5 +1,5 @@
-"""`simlab forecast run SPEC.toml -o STORE`: the order-flow forecasting benchmark (``scenarios/cli.py`` registers
-this group)."""
+"""`simlab forecast run SPEC.toml -o STORE`: the order-flow forecasting benchmark (``scenarios/cli/__init__.py``
+registers this group)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """`simlab calibrate hawkes` and `simlab simulate hawkes`: fit a preset to real data, simulate a preset to a store.
 
-``scenarios/cli.py`` registers these functions as the ``hawkes`` commands of its ``calibrate`` and ``simulate``
+``scenarios/cli/__init__.py`` registers these functions as the ``hawkes`` commands of its ``calibrate`` and ``simulate``
 groups.
 """
 
@@ -12,13 +12,15 @@ from typing import Annotated
 import typer
 
 from scenarios.cli.console import fail, print_summary, progress
+from scenarios.cli.data import DATA_HELP, FormatOption, ReaderOptions, parse_options
 from simlab.errors import SimlabError
 
 
 def calibrate_hawkes(
-    data: Annotated[list[Path], typer.Argument(help="Input file(s) of one window (consecutive files concatenate).")],
+    paths: Annotated[list[Path], typer.Argument(metavar="DATA", help=DATA_HELP)],
     output: Annotated[Path, typer.Option("-o", "--output", help="The preset TOML file to write.")],
-    format: Annotated[str, typer.Option("--format", "-f", help="Input format (see `simlab formats`).")] = "auto",
+    format: FormatOption = "auto",
+    options: ReaderOptions = [],  # noqa: B006
     dims: Annotated[
         str, typer.Option(help="A recipe (trades, order-flow) or dimension names, e.g. buy,sell.")
     ] = "trades",
@@ -35,7 +37,7 @@ def calibrate_hawkes(
     ] = None,
     resolution: Annotated[str, typer.Option(help="The data's clock resolution, e.g. 1ms, 1ns.")] = "1ms",
     ofi_bin: Annotated[str, typer.Option("--ofi-bin", help="OFI bin length for the validation.")] = "1s",
-    paths: Annotated[int, typer.Option(help="Simulated paths in the validation.")] = 40,
+    n_paths: Annotated[int, typer.Option("--paths", help="Simulated paths in the validation.")] = 40,
     seed: Annotated[int, typer.Option(help="Root seed of the fit's starts and the validation.")] = 0,
 ) -> None:
     """Fit a Hawkes preset (MLE) to real events, validate it on held-out data and write the TOML file."""
@@ -43,9 +45,10 @@ def calibrate_hawkes(
 
     try:
         preset = calibrate(
-            data,
+            paths,
             output,
             format=format,
+            options=parse_options(options),
             dims=dims,
             split=split,
             validate_on=validate_on,
@@ -54,7 +57,7 @@ def calibrate_hawkes(
             decays=decays,
             resolution=resolution,
             ofi_bin=ofi_bin,
-            n_paths=paths,
+            n_paths=n_paths,
             seed=seed,
         )
     except SimlabError as exc:
@@ -79,7 +82,7 @@ def simulate_hawkes(
     preset: Annotated[str, typer.Argument(help="A preset TOML file or the name of a shipped preset.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="The zarr store to write (one group per path).")],
     duration: Annotated[str, typer.Option(help="Length of each path, e.g. 10min, 1h.")] = "1h",
-    paths: Annotated[int, typer.Option(help="Number of independent paths.")] = 1,
+    n_paths: Annotated[int, typer.Option("--paths", help="Number of independent paths.")] = 1,
     seed: Annotated[int, typer.Option(help="Root seed of the run.")] = 0,
     start: Annotated[str, typer.Option(help="UTC start of the paths (ISO), e.g. 2024-08-09T00:00:00.")] = "",
     overwrite: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,
@@ -93,12 +96,12 @@ def simulate_hawkes(
         duration_s = parse_duration_ns(duration) / 1e9
         start_ns = _start_ns(start)
         with progress() as bar:
-            task = bar.add_task(f"simulating {model.name}", total=paths)
+            task = bar.add_task(f"simulating {model.name}", total=n_paths)
             summary = simulate_to_store(
                 model,
                 output,
                 duration_s,
-                n_paths=paths,
+                n_paths=n_paths,
                 seed=seed,
                 start_ns=start_ns,
                 overwrite=overwrite,

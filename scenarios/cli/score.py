@@ -1,6 +1,6 @@
 """`simlab score SYNTHETIC --real REAL -o OUTPUT`: the realism scorecard of a synthetic store against real data.
 
-``scenarios/cli.py`` registers :func:`score` as the ``score`` command.
+``scenarios/cli/__init__.py`` registers :func:`score` as the ``score`` command.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from typing import Annotated
 import typer
 
 from scenarios.cli.console import fail, print_summary
+from scenarios.cli.data import parse_options
 from simlab.errors import SimlabError
 
 
 def score(
     synthetic: Annotated[Path, typer.Argument(help="The synthetic store (simulate book / hawkes, a generator's).")],
-    real: Annotated[Path, typer.Option("--real", help="The real store, or the real files / folder of files.")],
+    real: Annotated[Path, typer.Option("--real", help="The real store, or a real file / folder of files.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for scores.json, scores.zarr, report.html.")],
     seed: Annotated[int, typer.Option(help="Root seed of the bootstraps and the classifier.")] = 0,
     n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap replicates per interval.")] = 200,
@@ -32,6 +33,12 @@ def score(
             "datasets), e.g. for raw Binance trade files (one print per fill).",
         ),
     ] = False,
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="Format of --real's raw files (see `simlab formats`).")
+    ] = "auto",
+    options: Annotated[
+        list[str], typer.Option("--option", help="Reader option key=value (JSON value) for --real's raw files.")
+    ] = [],  # noqa: B006
 ) -> None:
     """Score a synthetic dataset against real data: JSON, an xarray store and a one-page HTML report."""
     from scenarios.score.runner import score_stores
@@ -39,7 +46,8 @@ def score(
     try:
         summary = score_stores(
             synthetic, real, output, seed=seed, n_boot=n_boot, group=group, discriminative=discriminative,
-            strict=strict, overwrite=overwrite, aggregate_trades=aggregate_trades,
+            strict=strict, overwrite=overwrite, aggregate_trades=aggregate_trades, format=format,
+            options=parse_options(options),
         )  # fmt: skip
     except SimlabError as exc:
         fail(exc)

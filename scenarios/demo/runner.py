@@ -22,6 +22,7 @@ from scenarios.demo.book import book_step
 from scenarios.demo.forecast import forecast_step
 from scenarios.demo.hawkes import hawkes_step
 from scenarios.demo.score import score_step
+from simlab.errors import DataError, ParameterError
 from simlab.features import compute_features, ofi_signal, order_flow_imbalance
 from simlab.io import DEFAULT_DATA_DIR
 from simlab.provenance import provenance
@@ -65,33 +66,55 @@ def run_demo(
     synthetic: bool = False,
     console: Any = None,
 ) -> Path:
-    """Run the demo and return the path of its report (``report.md`` under ``output``)."""
+    """Run the demo and return the path of its report (``report.md`` under ``output``).
+
+    The real data come from ``data_dir`` (which must then exist), else from ``../shared/data`` when it is there;
+    ``synthetic`` (or no real-data folder at all) runs the built-in synthetic sample. Step titles name the source.
+    """
+    real = _real_data_folder(data_dir, synthetic)
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
-    data = Path(data_dir) if data_dir is not None else DEFAULT_DATA
     demo = Demo(output, seed, console)
     demo.step("OFI(T,h) signal on Table 1 of the hybrid VAR-FNN paper", _paper_table)
-    use_real = not synthetic and data.is_dir()
-    if use_real:
+    if real is not None:
         from scenarios.demo.real import real_data_steps
 
-        events, books = real_data_steps(demo, data)
+        events, books = real_data_steps(demo, real)
     else:
         events, books = _synthetic_step(demo)
     bars = demo.step("Order-flow feature bars (1 s)", lambda: _features(demo, events, books))
-    demo.step("Hawkes: simulate the Binance BTCUSDT preset (4 x 10 min)", lambda: hawkes_step(demo, data))
-    demo.step("Order book: ZI and QR AMZN presets vs the real day, LOBSTER export", lambda: book_step(demo, data))
-    real = data if use_real else None
-    demo.step(
-        "Realism scorecard: 30 min of the ZI and QR AMZN books vs the real AMZN day at 12:00-12:30",
-        lambda: score_step(demo, real),
+    demo.step("Hawkes: simulate the Binance BTCUSDT preset (4 x 10 min)", lambda: hawkes_step(demo, real))
+    against = "the real AMZN day" if real is not None else "the real-day numbers recorded in the presets"
+    demo.step(f"Order book: ZI and QR AMZN presets vs {against}, LOBSTER export", lambda: book_step(demo, real))
+    against = (
+        "the real AMZN day at 12:00-12:30" if real is not None else "a second ZI run (no real data: machinery only)"
     )
+    demo.step(f"Realism scorecard: 30 min of the ZI and QR AMZN books vs {against}", lambda: score_step(demo, real))
     demo.step(
         "Forecasting benchmark: OFI forecasters vs the Hawkes oracle, leakage audit", lambda: forecast_step(demo, real)
     )
-    demo.step("AMM lab: fee designs under GBM arbitrage, v3 swaps replayed", lambda: amm_step(demo, real))
+    swaps = ", real Uniswap v3 swaps replayed" if real is not None else " (no real swaps to replay)"
+    demo.step(f"AMM lab: fee designs under GBM arbitrage{swaps}", lambda: amm_step(demo, real))
     figure = _plot(output, bars.pop("_bars"), events.attrs.get("instrument", "?"), events.attrs["tick_size"])
-    return _write_report(demo, figure, "real data from " + str(data) if use_real else "built-in synthetic sample")
+    source = f"real data from {real}" if real is not None else "built-in synthetic sample"
+    if real is None and not synthetic:
+        source += f" (no real-data folder at {DEFAULT_DATA})"
+    return _write_report(demo, figure, source)
+
+
+def _real_data_folder(data_dir: Path | str | None, synthetic: bool) -> Path | None:
+    """Return the real-data folder to use, or None for the synthetic sample; a given folder must exist."""
+    if data_dir is None:
+        return None if synthetic or not DEFAULT_DATA.is_dir() else DEFAULT_DATA
+    if synthetic:
+        raise ParameterError(f"`data_dir` ({data_dir}) and `synthetic` contradict each other; pass one of them")
+    if not Path(data_dir).is_dir():
+        found = "it is a file" if Path(data_dir).exists() else "it does not exist"
+        raise DataError(
+            f"`data_dir` {data_dir} is not a folder ({found}); expected the real-data folder, or pass `synthetic` "
+            "for the built-in sample"
+        )
+    return Path(data_dir)
 
 
 def _paper_table() -> dict[str, Any]:

@@ -289,12 +289,15 @@ def real_series(
     threshold: float = 0.1,
     name: str = "real",
     aggregate: bool = True,
+    format: str = "auto",
+    options: dict[str, Any] | None = None,
 ) -> FlowSeries:
-    """Read real trades (one list of consecutive files per capture window) into one series of several segments.
+    """Read real trades (one store or list of consecutive files per capture window) into one series of segments.
 
-    Trades are split by aggressor side with :func:`calibration.hawkes_data.load_window`; with ``aggregate`` the
-    trades of one side sharing a timestamp count as one market order (the events the Hawkes presets model). The
-    windows follow one another on the series' clock in the order given.
+    Trades are split by aggressor side with :func:`calibration.hawkes_data.load_window` (raw files are read with
+    ``format`` and the reader ``options``); with ``aggregate`` the trades of one side sharing a timestamp count as one
+    market order (the events the Hawkes presets model). The windows follow one another on the series' clock in the
+    order given.
     """
     from calibration.hawkes_data import load_window
 
@@ -302,7 +305,7 @@ def real_series(
         raise ParameterError("`segments` of real_series must name at least one capture window")
     times, dims, spans, offset = [], [], [], 0.0
     for files in segments:
-        window = load_window(list(files), "trades", aggregate=aggregate)
+        window = load_window(list(files), "trades", aggregate=aggregate, format=format, **(options or {}))
         for j, t in enumerate(window.times_s):
             times.append(t + offset)
             dims.append(np.full(t.size, j, np.int64))

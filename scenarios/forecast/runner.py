@@ -74,9 +74,8 @@ def build_series(data: DataSpec, target: TargetSpec, data_dir: Path, rng: np.ran
 
         params = load_preset(data.preset).params
         return simulate_series(params, data.duration_s, rng=rng, burn_in_s=data.burn_in_s, **common)
-    return real_series(
-        [[Path(data_dir) / f for f in files] for files in data.files], aggregate=data.aggregate, **common
-    )
+    windows = [[Path(data_dir) / f for f in files] for files in data.files]
+    return real_series(windows, aggregate=data.aggregate, format=data.format, options=data.options, **common)
 
 
 def run_spec(

@@ -15,6 +15,7 @@ duration_s = 3600.0
 name = "BTCUSDT"
 source = "real"
 files = [["binance_ws_l2_trades_hftbacktest/usdm/btcusdt_20240808.trades.csv.gz"]]   # under the data folder
+# format = "binance-trades"; options = {sort = true}  # raw files only; a store (simlab ingest) needs neither
 
 [target]                       # bin, horizon (a multiple of the bin) and signal threshold
 bin_s = 1.0
@@ -41,7 +42,7 @@ enabled = true
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -71,9 +72,9 @@ class RunSpec(StrictModel):
 
 class DataSpec(StrictModel):
     """One series: ``source = "preset"`` simulates ``duration_s`` seconds of a Hawkes preset; ``"real"`` reads
-    ``files`` (one list of consecutive files per capture window, relative to the data folder) and counts trades of
-    one side sharing a timestamp as one market order (``aggregate = true``, the presets' events) or each trade
-    (``false``, the paper's trade counts)."""
+    ``files`` (one list per capture window, relative to the data folder: a simlab store, or consecutive raw files
+    read with ``format`` and the reader ``options``) and counts trades of one side sharing a timestamp as one market
+    order (``aggregate = true``, the presets' events) or each trade (``false``, the paper's trade counts)."""
 
     name: str
     source: Literal["preset", "real"]
@@ -81,6 +82,8 @@ class DataSpec(StrictModel):
     duration_s: float = Field(3600.0, gt=0)
     burn_in_s: float = Field(300.0, ge=0)
     files: list[list[str]] = Field(default_factory=list)
+    format: str = "auto"
+    options: dict[str, Any] = Field(default_factory=dict)
     aggregate: bool = True
 
     @model_validator(mode="after")

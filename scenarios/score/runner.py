@@ -1,10 +1,9 @@
 """Score a synthetic store against a real one: the numbers as JSON and an xarray store, and a one-page HTML report.
 
-A dataset is read from a simlab store (:func:`load_dataset`): the groups ``events`` and ``books`` (``simlab
-simulate book``, ``simlab replay``, ``simlab ingest`` of LOBSTER files), a single events group (``path0000`` of
-``simlab simulate hawkes``; ``group`` picks another) or a root events Dataset. Real data may also be given as the
-raw files themselves (a LOBSTER message/orderbook pair, a Binance trades file, ...), read with
-:func:`simlab.io.read`.
+Both datasets are loaded by :func:`simlab.io.dataset.load_dataset`, the data path every command shares: a simlab
+store (the groups ``events`` and ``books`` of ``simlab simulate book``, ``simlab replay``, ``simlab ingest``; a single
+events group such as ``path0000`` of ``simlab simulate hawkes``, ``group`` picks another) or the raw files themselves
+(a LOBSTER message/orderbook pair, a Binance trades file, a folder of files, ...) with the reader's options.
 """
 
 from __future__ import annotations
@@ -13,45 +12,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import xarray as xr
-
 from simlab.errors import DataError
+from simlab.io.dataset import load_dataset
 from simlab.metrics.scorecard import ScoreCard, score
 from simlab.provenance import provenance
-from simlab.store import list_groups, load_store, write_store
+from simlab.store import write_store
 
 OUTPUTS = ("scores.json", "scores.zarr", "report.html")
-
-
-def load_dataset(path: str | Path, group: str | None = None) -> dict[str, xr.Dataset]:
-    """Return ``{"events": ..., "books": ...}`` (books when present) from a store or raw real-data files.
-
-    Parameters
-    ----------
-    path
-        A simlab store (a ``*.zarr`` directory), a raw data file, or a folder of raw files read together.
-    group
-        The events group of a store holding several (default: ``events``, else the first group).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"dataset {path} does not exist")
-    if not (path / "zarr.json").exists():
-        from simlab.io import read
-
-        files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
-        data = read(files)
-        return {name: data[name] for name in ("events", "books") if name in data}
-    groups = list_groups(path)
-    if not groups:
-        return {"events": load_store(path)}
-    events = group or ("events" if "events" in groups else groups[0])
-    if events not in groups:
-        raise DataError(f"store {path} has no group {events!r}; its groups are {groups}")
-    data = {"events": load_store(path, events)}
-    if events == "events" and "books" in groups:
-        data["books"] = load_store(path, "books")
-    return data
 
 
 def score_stores(
@@ -66,13 +33,15 @@ def score_stores(
     strict: bool = False,
     overwrite: bool = False,
     aggregate_trades: bool = False,
+    format: str = "auto",
+    options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score ``synthetic`` against ``real`` and write ``scores.json``, ``scores.zarr`` and ``report.html``.
 
     Parameters
     ----------
     synthetic, real
-        Stores or raw files (see :func:`load_dataset`).
+        Stores or raw files (see :func:`simlab.io.dataset.load_dataset`).
     output
         The folder written (created; its three outputs replaced only with ``overwrite``).
     seed
@@ -80,7 +49,7 @@ def score_stores(
     n_boot
         Bootstrap replicates of every interval.
     group
-        The events group of the synthetic store (see :func:`load_dataset`).
+        The events group of the synthetic store (see :func:`simlab.io.dataset.load_dataset`).
     discriminative
         Train the real-vs-synthetic classifier.
     strict
@@ -91,6 +60,8 @@ def score_stores(
         Merge the consecutive trades of one aggressor side sharing a timestamp into one market order in both
         datasets before scoring (:func:`simlab.metrics.scorecard.aggregate_trades`): raw trade files (Binance) hold
         one print per fill, several per taker order, where a simulated market order is one event.
+    format, options
+        The format and reader options of ``real`` when it is raw files (see :func:`simlab.io.read`).
 
     Returns
     -------
@@ -100,13 +71,13 @@ def score_stores(
     output = Path(output)
     existing = [name for name in OUTPUTS if (output / name).exists()]
     if existing and not overwrite:
-        raise DataError(f"{output} already holds {existing}; pass overwrite=True (--overwrite) to replace them")
-    data = load_dataset(synthetic, group), load_dataset(real)
+        raise DataError(f"{output} already holds {existing}; pass overwrite=True to replace them")
+    data = load_dataset(synthetic, group), load_dataset(real, format=format, **(options or {}))
     card = score(
         *data, seed=seed, n_boot=n_boot, discriminative=discriminative, strict=strict, aggregate_trades=aggregate_trades
     )
     config = {"synthetic": str(synthetic), "real": str(real), "group": group, "n_boot": n_boot, "strict": strict}
-    config["aggregate_trades"] = aggregate_trades
+    config.update(aggregate_trades=aggregate_trades, format=format, options=options or {})
     write_outputs(card, output, seed=seed, config=config, title=f"{Path(synthetic).name} against {Path(real).name}")
     return summary(card, output)
 

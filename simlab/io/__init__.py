@@ -7,7 +7,9 @@ rule that binds input paths to the reader's arguments; ``format="auto"`` picks t
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import inspect
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -170,8 +172,29 @@ def read(paths: Path | str | Sequence[Path | str], format: str = "auto", **optio
     name = detect_format(paths) if format == "auto" else format
     if name not in FORMATS:
         raise ParameterError(f"`format` must be one of {sorted(FORMATS)} or 'auto'; got {format!r}")
+    _check_options(name, options)
     args, kwargs = FORMATS[name].bind(paths)
     return FORMATS[name].reader()(*args, **kwargs, **options)
+
+
+def reader_options(format: str) -> list[str]:
+    """Return the option names the reader of ``format`` accepts (its keyword-only parameters), in signature order."""
+    if format not in FORMATS:
+        raise ParameterError(f"`format` must be one of {sorted(FORMATS)}; got {format!r}")
+    parameters = inspect.signature(FORMATS[format].reader()).parameters.values()
+    return [p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY]
+
+
+def _check_options(format: str, options: dict[str, Any]) -> None:
+    valid = reader_options(format)
+    unknown = [key for key in options if key not in valid]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], valid, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ParameterError(
+            f"the {format} reader has no option {', '.join(map(repr, unknown))}{hint}; its options are "
+            f"{', '.join(valid) or 'none'}"
+        )
 
 
 def ingest(

@@ -17,6 +17,9 @@ def test_demo_on_the_synthetic_sample_writes_report_and_stores(tmp_path):
     assert result.exit_code == 0, result.output
     report = (tmp_path / "report.md").read_text()
     assert "55/30 | +0.294 BUY" in report and "45/40 | +0.059 HOLD" in report and "60/125 | -0.351 SELL" in report
+    assert "Source: built-in synthetic sample." in report and "the real AMZN day" not in report  # titles follow it
+    assert "## Order book: ZI and QR AMZN presets vs the real-day numbers recorded in the presets" in report
+    assert "vs a second ZI run (no real data: machinery only)" in report and "(no real swaps to replay)" in report
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     bars = load_store(tmp_path / "features.zarr")
     assert metrics["Order-flow feature bars (1 s)"]["bars"] == bars.sizes["time"] == 600
