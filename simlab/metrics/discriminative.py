@@ -163,12 +163,13 @@ def block_split_auc(
         raise ParameterError(f"`train_fraction` of block_split_auc must be in [0.1, 0.9]; got {train_fraction!r}")
     data = (np.asarray(x_real, dtype=np.float64), np.asarray(x_synthetic, dtype=np.float64))
     shapes = [x.shape for x in data]
-    if any(len(shape) != 2 for shape in shapes) or shapes[0][1] != shapes[1][1] or min(shape[0] for shape in shapes) < MIN_WINDOWS:
+    rows = min(shape[0] if shape else 0 for shape in shapes)
+    if any(len(shape) != 2 for shape in shapes) or shapes[0][1:] != shapes[1][1:] or rows < MIN_WINDOWS:
         raise ParameterError(
             f"`x_real` and `x_synthetic` of block_split_auc must be 2-d with the same columns and at least "
             f"{MIN_WINDOWS} rows; got shapes {shapes}"
         )
-    n_blocks = min(MAX_BLOCKS, min(shape[0] for shape in shapes) // MIN_BLOCK)
+    n_blocks = min(MAX_BLOCKS, rows // MIN_BLOCK)
     blocks = [np.array_split(np.arange(x.shape[0]), n_blocks) for x in data]
     n_held = max(1, int(round((1.0 - train_fraction) * n_blocks)))
     aucs, replicates = np.empty(n_boot), np.empty(n_boot)
