@@ -171,6 +171,7 @@ def _plot(output: Path, bars: xr.Dataset, instrument: str, tick_size: float) -> 
         price = bars["mid_ticks"] if "mid_ticks" in bars else bars["vwap_ticks"]
         axes[0].plot(minutes, price.values * tick_size, lw=0.8)
         axes[0].set_ylabel(("mid price" if price.name == "mid_ticks" else "VWAP") + "\n(quote currency)")
+        axes[0].ticklabel_format(axis="y", useOffset=False)
         axes[1].plot(minutes, bars["cvd_lots"].values, lw=0.8, color="tab:green")
         axes[1].set_ylabel("cumulative volume\ndelta (lots)")
         colors = np.array(["tab:red", "tab:gray", "tab:green"])[bars["ofi_signal"].values.astype(int) + 1]
