@@ -198,7 +198,7 @@ def _write_report(demo: Demo, figure: Path, source: str) -> Path:
     for title, metrics in demo.sections:
         lines += [f"## {title}", "", demo.about[title], ""]
         lines += [markdown_table(["metric", "value"], [[key, str(value)] for key, value in metrics.items()]), ""]
-    lines += ["## Order flow", "", FIGURE_ABOUT, "", f"![order flow: price, volume delta and OFI]({figure.name})", ""]
+    lines += ["## Order flow", "", FIGURE_ABOUT, "", f"![order flow]({figure.name})", ""]
     report = demo.output / "report.md"
     text = "\n".join(lines)
     report.write_text(text)
