@@ -17,6 +17,7 @@ import numpy as np
 import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from scenarios.report_html import format_interval
 from scenarios.specs import StrictModel, parse_spec_data, read_spec
 from simlab.amm.chain import BlockTimes, Gas
 from simlab.amm.engine import METRICS, Market, NoiseTraders, PoolSpec, simulate_amm
@@ -186,7 +187,7 @@ def ranked_summary(
             low = float(dataset["ci_low"].sel(parameter=parameter, metric=rank_by)[d])
             high = float(dataset["ci_high"].sel(parameter=parameter, metric=rank_by)[d])
             scale = 1e4 / value if rank_by not in _UNITLESS else 1.0
-            row[f"{rank_by} (95% CI)"] = f"{key[d] * scale:.2f} [{low * scale:.2f}, {high * scale:.2f}]"
+            row[f"{rank_by} (95% CI)"] = format_interval(key[d] * scale, low * scale, high * scale, digits=".2f")
             for metric in SUMMARY_METRICS:
                 row[f"{metric}_bps"] = round(float(mean.sel(metric=metric)[d]) * 1e4 / value, 3)
             row["cvar_5_bps"] = round(float(dataset["cvar_5"].sel(parameter=parameter)[d]) * 1e4 / value, 3)

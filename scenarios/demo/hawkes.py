@@ -43,6 +43,10 @@ def hawkes_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
     z = (counts.mean(axis=0) - expected) / np.sqrt(count_variance(params, DURATION_S) / N_PATHS)
     real = preset.validation["ofi_real"]
     return {
+        "about": "Four 10-minute paths simulated from the Hawkes preset fitted to Binance USD-M BTCUSDT trades and "
+        "checked against its closed forms: the simulated and stationary rates should agree (count z-scores, in "
+        "standard errors, within about 2 of 0), and the 1 s OFI is set beside the real held-out OFI recorded in the "
+        "preset.",
         "preset": f"{preset.name} (branching ratio {params.branching_ratio:.3f})",
         "paths x duration": f"{N_PATHS} x {DURATION_S:.0f} s",
         "events": summary["events"],

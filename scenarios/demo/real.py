@@ -45,6 +45,9 @@ def _binance_capture(demo: Any, data: Path, market: dict[str, xr.Dataset]) -> di
     trades = groups["events"]["kind"].values == 5
     market.update(events=groups["events"], books=groups["books"])
     return {
+        "about": "One Binance USD-M BTCUSDT WebSocket capture ingested (trades and depth diffs), its L2 book rebuilt "
+        "and checked against the exchange's own best quotes (bookTicker): matched / equal counts the quotes found "
+        "in both and how many agree.",
         "events (trades + level updates)": groups["events"].sizes["event"],
         "trades": int(trades.sum()),
         "book rows rebuilt": groups["books"].sizes["time"],
@@ -54,7 +57,10 @@ def _binance_capture(demo: Any, data: Path, market: dict[str, xr.Dataset]) -> di
 
 
 def _lobster(demo: Any, data: Path) -> dict[str, Any]:
-    metrics: dict[str, Any] = {}
+    metrics: dict[str, Any] = {
+        "about": "The LOBSTER AAPL (10 levels) and AMZN (1 level) message files replayed through the matching engine "
+        "and compared cell by cell with their orderbook files: each 'equal' count should reach its total.",
+    }
     for label, folder in (("AAPL L10", AAPL_L10), ("AMZN L1", AMZN_L1)):
         files = sorted((data / folder).glob("*.csv"))
         lobster = read(files, "lobster")
@@ -82,6 +88,8 @@ def _ingest(demo: Any, path: Path, name: str) -> dict[str, Any]:
     events = load_store(demo.output / name, "events")
     side = events["side"].values
     return {
+        "about": f"{path.name} ingested into {name}: the rows, the aggressor sides and the gaps in the trade ids "
+        "(missing records).",
         "rows": events.sizes["event"],
         "buy / sell (aggressor)": f"{(side > 0).sum()} / {(side < 0).sum()}",
         "id gaps": events.attrs.get("id_gaps", "n/a"),
@@ -96,6 +104,8 @@ def _equity(demo: Any, data: Path) -> dict[str, Any]:
     books = load_store(demo.output / "bac_20131007.zarr", "books")
     side = events["side"].values
     return {
+        "about": "BAC trades and quotes of 2013-10-07 ingested: the national best bid and offer rebuilt and each "
+        "trade signed by the Lee-Ready rule (undecided: at the mid with no earlier price move).",
         "trades": events.sizes["event"],
         "NBBO updates": books.sizes["time"],
         "Lee-Ready buy / sell / undecided": f"{(side > 0).sum()} / {(side < 0).sum()} / {(side == 0).sum()}",
@@ -108,6 +118,7 @@ def _uniswap(demo: Any, data: Path) -> dict[str, Any]:
     swaps = load_store(demo.output / "univ3_usdc_weth.zarr", "events")
     price = swaps["pool_price"].values
     return {
+        "about": "Uniswap v3 USDC/WETH swaps ingested with the pool price after each swap (USDC per WETH).",
         "swaps": swaps.sizes["event"],
         "first / last price (USDC per WETH)": f"{price[0]:,.1f} / {price[-1]:,.1f}",
         "price range": f"{np.min(price):,.1f} - {np.max(price):,.1f}",

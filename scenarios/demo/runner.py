@@ -22,6 +22,7 @@ from scenarios.demo.book import book_step
 from scenarios.demo.forecast import forecast_step
 from scenarios.demo.hawkes import hawkes_step
 from scenarios.demo.score import score_step
+from scenarios.report_html import PLOT_STYLE, markdown_table, markdown_to_html, page
 from simlab.errors import DataError, ParameterError
 from simlab.features import compute_features, ofi_signal, order_flow_imbalance
 from simlab.io import DEFAULT_DATA_DIR
@@ -31,23 +32,35 @@ from simlab.synthetic import toy_market
 
 DEFAULT_DATA = DEFAULT_DATA_DIR
 BIN_NS = 1_000_000_000
+FIGURE_ABOUT = (
+    "The 1 s feature bars over time: the price, the cumulative volume delta (buy minus sell lots traded) and the "
+    "OFI of each bar coloured by its signal."
+)
 
 
 class Demo:
-    """Collect a demo run's steps: each step times itself and records its numbers for the report."""
+    """Collect a demo run's steps: each step times itself and records its numbers for the report.
+
+    A step function returns its metrics (names to values) and, under ``"about"``, the one sentence that opens its
+    report section: what the step did and how to read its numbers. The sentence is kept in :attr:`about`, apart
+    from the metrics.
+    """
 
     def __init__(self, output: Path, seed: int, console: Any = None) -> None:
         self.output = output
         self.seed = seed
         self.console = console
         self.sections: list[tuple[str, dict[str, Any]]] = []
+        self.about: dict[str, str] = {}
 
     def step(self, title: str, function: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """Run one step, print its progress and keep its metrics."""
+        """Run one step, print its progress and keep its metrics and its opening sentence."""
         if self.console is not None:
             self.console.print(f"[cyan]•[/] {title} ...")
         started = time.perf_counter()
         metrics = function()
+        if "about" in metrics:
+            self.about[title] = metrics.pop("about")
         metrics["seconds"] = round(time.perf_counter() - started, 3)
         self.sections.append((title, metrics))
         return metrics
@@ -122,7 +135,12 @@ def _paper_table() -> dict[str, Any]:
     ofi = order_flow_imbalance(buys, sells)
     signal = ofi_signal(ofi, threshold=0.1)
     names = {1: "BUY", 0: "HOLD", -1: "SELL"}
-    return {f"{b}/{s}": f"{o:+.3f} {names[int(g)]}" for b, s, o, g in zip(buys, sells, ofi, signal, strict=True)}
+    rows = {f"{b}/{s}": f"{o:+.3f} {names[int(g)]}" for b, s, o, g in zip(buys, sells, ofi, signal, strict=True)}
+    about = (
+        "OFI = (buy - sell) / (buy + sell) and its BUY / HOLD / SELL signal (threshold 0.1) on the three rows of "
+        "the paper's Table 1; each row reads buys/sells, then the OFI and its signal, to compare with the paper."
+    )
+    return {"about": about, **rows}
 
 
 def _synthetic_step(demo: Demo) -> tuple[xr.Dataset, xr.Dataset]:
@@ -131,7 +149,15 @@ def _synthetic_step(demo: Demo) -> tuple[xr.Dataset, xr.Dataset]:
     def run() -> dict[str, Any]:
         market.update(toy_market(demo.seed, duration_s=600.0))
         demo.save("toy_market.zarr", market, {"model": "toy_market", "duration_s": 600.0})
-        return {"trades": market["events"].sizes["event"], "book snapshots": market["books"].sizes["time"]}
+        about = (
+            "Ten minutes of the built-in toy market (Poisson buy and sell market orders moving a one-tick-spread "
+            "book) simulated and stored in place of real data; the rows count what it holds."
+        )
+        return {
+            "about": about,
+            "trades": market["events"].sizes["event"],
+            "book snapshots": market["books"].sizes["time"],
+        }
 
     demo.step("Simulate the built-in synthetic sample (toy market, 10 min)", run)
     return market["events"], market["books"]
@@ -142,6 +168,9 @@ def _features(demo: Demo, events: xr.Dataset, books: xr.Dataset | None) -> dict[
     demo.save("features.zarr", bars, {"bin_ns": BIN_NS, "threshold": 0.1})
     signal = bars["ofi_signal"].values
     metrics: dict[str, Any] = {
+        "about": "The events cut into 1 s bars with their order-flow features (trade counts, cumulative volume "
+        "delta, OFI and its signal, spread); the rows summarise the bars, which the plot at the end of the report "
+        "shows.",
         "bars": bars.sizes["time"],
         "bars BUY/HOLD/SELL": f"{(signal > 0).sum()}/{(signal == 0).sum()}/{(signal < 0).sum()}",
         "final CVD (lots)": int(bars["cvd_lots"].values[-1]) if bars.sizes["time"] else 0,
@@ -160,33 +189,43 @@ def _plot(output: Path, bars: xr.Dataset, instrument: str, tick_size: float) -> 
     import matplotlib.pyplot as plt
 
     minutes = (bars["ts_ns"].values - bars["ts_ns"].values[0]) / 6e10 if bars.sizes["time"] else []
-    fig, axes = plt.subplots(3, 1, figsize=(9, 7), sharex=True)
-    price = bars["mid_ticks"] if "mid_ticks" in bars else bars["vwap_ticks"]
-    axes[0].plot(minutes, price.values * tick_size, lw=0.8)
-    axes[0].set_ylabel("mid price" if price.name == "mid_ticks" else "VWAP")
-    axes[1].plot(minutes, bars["cvd_lots"].values, lw=0.8, color="tab:green")
-    axes[1].set_ylabel("CVD (lots)")
-    colors = np.array(["tab:red", "tab:gray", "tab:green"])[bars["ofi_signal"].values.astype(int) + 1]
-    axes[2].bar(minutes, bars["ofi"].values, width=1 / 60, color=colors)
-    axes[2].set_ylabel("OFI (1 s)")
-    axes[2].set_xlabel("minutes")
-    fig.suptitle(f"{instrument}: order flow")
-    fig.tight_layout()
-    path = output / "order_flow.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    with matplotlib.rc_context(PLOT_STYLE):
+        fig, axes = plt.subplots(3, 1, figsize=(10, 8), sharex=True)
+        price = bars["mid_ticks"] if "mid_ticks" in bars else bars["vwap_ticks"]
+        axes[0].plot(minutes, price.values * tick_size, lw=0.8)
+        axes[0].set_ylabel(("mid price" if price.name == "mid_ticks" else "VWAP") + "\n(quote currency)")
+        axes[0].ticklabel_format(axis="y", useOffset=False)
+        axes[1].plot(minutes, bars["cvd_lots"].values, lw=0.8, color="tab:green")
+        axes[1].set_ylabel("cumulative volume\ndelta (lots)")
+        colors = np.array(["tab:red", "tab:gray", "tab:green"])[bars["ofi_signal"].values.astype(int) + 1]
+        axes[2].bar(minutes, bars["ofi"].values, width=1 / 60, color=colors)
+        axes[2].set_ylabel("OFI per 1 s bar\n(buy - sell) / (buy + sell)")
+        axes[2].set_xlabel("minutes since the first bar (min)")
+        fig.suptitle(f"{instrument}: order flow (green BUY, grey HOLD, red SELL signal)")
+        fig.tight_layout()
+        path = output / "order_flow.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
     return path
 
 
 def _write_report(demo: Demo, figure: Path, source: str) -> Path:
+    """Write ``report.md``, ``report.html`` (the same, rendered) and ``metrics.json``; return the markdown path.
+
+    Every section opens with its step's sentence (:class:`Demo`); a step without one is an error of the step.
+    """
+    missing = [title for title, _ in demo.sections if title not in demo.about]
+    if missing:
+        raise RuntimeError(f"demo steps {missing} return no 'about' sentence for their report section")
     lines = ["# simlab demo", "", f"Source: {source}. Root seed: {demo.seed}.", ""]
     for title, metrics in demo.sections:
-        lines += [f"## {title}", "", "| metric | value |", "|---|---|"]
-        lines += [f"| {key} | {value} |" for key, value in metrics.items()]
-        lines.append("")
-    lines += [f"![order flow]({figure.name})", ""]
+        lines += [f"## {title}", "", demo.about[title], ""]
+        lines += [markdown_table(["metric", "value"], [[key, str(value)] for key, value in metrics.items()]), ""]
+    lines += ["## Order flow", "", FIGURE_ABOUT, "", f"![order flow]({figure.name})", ""]
     report = demo.output / "report.md"
-    report.write_text("\n".join(lines))
+    text = "\n".join(lines)
+    report.write_text(text)
+    (demo.output / "report.html").write_text(page("simlab demo", markdown_to_html(text)))
     metrics = {title: metrics for title, metrics in demo.sections}
     (demo.output / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
     return report

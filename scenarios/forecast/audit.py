@@ -54,17 +54,19 @@ def leakage_audit(result: ProtocolResult, *, z: float = 3.0) -> list[dict[str, A
 
 
 def oracle_ceiling(result: ProtocolResult) -> dict[str, float]:
-    """Compare the oracle's test R^2 (net of Monte Carlo noise) with 1 - E[Var(OFI | state)] / Var(OFI).
+    """Return the closed-form expectation of the oracle's R^2 and the standard error of the oracle's distance to it.
 
-    E[Var(OFI | state)] is the mean of the simulated conditional variances over the test windows and Var(OFI) the
-    variance of the test OFI; ``standard_error`` is the HAC standard error of the R^2 difference.
+    The oracle's R^2 is the one of the score table (:func:`scenarios.forecast.metrics.regression_scores`:
+    1 - SSE / sum (OFI - training mean)^2, the only stored value). Its expectation given the simulated
+    conditional variances is ``r2_theory`` = 1 - sum (Var(OFI | state) + Monte Carlo variance) / sum (OFI -
+    training mean)^2, over the same test windows and with the same denominator, so the two are comparable;
+    ``standard_error`` is the HAC standard error of their difference.
     """
     actual = result.actual
-    loss = (actual - result.forecasts["oracle"]) ** 2 - result.oracle_noise
-    variance = float(np.var(actual))
-    difference = (loss - result.oracle_variance) / variance
+    denominator = float(np.mean((actual - result.benchmark) ** 2))
+    expected_loss = result.oracle_variance + result.oracle_noise
+    difference = ((actual - result.forecasts["oracle"]) ** 2 - expected_loss) / denominator
     return {
-        "r2_oracle": float(1 - loss.mean() / variance),
-        "r2_theory": float(1 - np.mean(result.oracle_variance) / variance),
+        "r2_theory": float(1 - np.mean(expected_loss) / denominator),
         "standard_error": float(np.sqrt(hac_variance(difference) / difference.size)),
     }

@@ -19,7 +19,7 @@ from scenarios.forecast.data import FlowSeries
 from scenarios.forecast.neural import ACTIVATIONS as ACTIVATION_LAYERS
 from scenarios.forecast.neural import OPTIMIZERS, Hybrid, NetworkSettings
 from scenarios.forecast.protocol import ProtocolResult, run_protocol
-from scenarios.forecast.tables import markdown_table
+from scenarios.report_html import markdown_table
 from simlab.errors import ParameterError
 from simlab.random import RandomLike, as_generator
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from scenarios.report_html import PLOT_STYLE, format_interval, page
 from simlab.metrics.lobbench import TOUCH_TYPES
 from simlab.metrics.scorecard import ScoreCard
 from simlab.metrics.stylized import Fact
@@ -24,12 +25,43 @@ HISTOGRAMS = (
     "spread_ticks", "imbalance_l1", "log10_interarrival_s", "log10_time_to_cancel_s", "bid_volume_l1",
     "ask_volume_l1", "limit_depth_bid", "cancel_depth_ask", "traded_volume_per_minute", "ofi_l1",
 )  # fmt: skip
-CURVES = (("return_acf_lag1", "returns"), ("abs_return_acf_exponent", "|returns|"), ("sign_acf_exponent", "signs"))
-STYLE = (
-    "body{font-family:sans-serif;max-width:1200px;margin:auto;font-size:13px}table{border-collapse:collapse}"
-    "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}td:first-child{text-align:left}"
-    ".na{color:#999}.bad{background:#fde0dc}img{max-width:100%}"
+UNITS = {
+    "spread_ticks": "spread (ticks)",
+    "imbalance_l1": "L1 imbalance (bid - ask) / (bid + ask)",
+    "log10_interarrival_s": "log10 time between messages (s)",
+    "log10_time_to_cancel_s": "log10 time from add to cancel (s)",
+    "bid_volume_l1": "volume at the best bid (lots)",
+    "ask_volume_l1": "volume at the best ask (lots)",
+    "limit_depth_bid": "bid limit order distance from mid (ticks)",
+    "cancel_depth_ask": "ask cancel distance from mid (ticks)",
+    "traded_volume_per_minute": "volume traded per minute (lots)",
+    "ofi_l1": "L1 order-flow imbalance per second (lots)",
+}
+CURVES = (
+    ("return_acf_lag1", "1 s mid returns", "lag (s)"),
+    ("abs_return_acf_exponent", "|1 s mid returns|", "lag (s)"),
+    ("sign_acf_exponent", "trade signs", "lag (trades)"),
 )
+ABOUT = {
+    "summary": "The simulated data scored against the real: each score is a distance between the two datasets' "
+    "distributions of one quantity (L1 between histograms, W1 the Wasserstein distance of standardised values; 0: "
+    "identical), summarised over all quantities below with {level} bootstrap intervals; the ROC-AUC says how well "
+    "a classifier trained on some time blocks tells real from synthetic windows in others (0.5: it cannot).",
+    "scores": "One row per quantity and distance. The floor is the same distance between the real data and a "
+    "resample of itself, what sampling noise alone gives: a score whose interval overlaps the floor's cannot be "
+    "told from real data; a shaded row lies above it. Intervals are {level} bootstrap intervals.",
+    "facts": "Stylized facts measured on each dataset separately, each with its {level} bootstrap interval: "
+    "where the two intervals overlap, the data do not tell the two values apart.",
+    "histograms": "Each panel is the distribution of one quantity (share of values per bin, summing to 1) in the "
+    "real data (black) and the synthetic data (red); the further apart the two lines, the larger its L1 score.",
+    "curves": "Autocorrelation against lag (log scale) of returns, absolute returns and trade signs in each "
+    "dataset; slowly decaying curves are the long memory real markets show.",
+    "responses": "Mean signed mid move (ticks) after each of the six touch-event types, against the lag in "
+    "events, in each dataset (Eisler, Bouchaud and Kockelkoren 2012); the last panel is their mean absolute "
+    "difference per lag.",
+    "horizon": "The mean distance over the quantities scored in each time window against the window's start: a "
+    "rising line means the simulation drifts away from the real data as time goes on.",
+}
 
 
 def write_report(card: ScoreCard, path: str | Path, *, title: str) -> Path:
@@ -37,22 +69,29 @@ def write_report(card: ScoreCard, path: str | Path, *, title: str) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
-    parts = [f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style>"]
-    parts.append(f"<h1>Realism scorecard: {html.escape(title)}</h1>")
-    parts.append(_summary(card))
-    parts.append("<h2>Scores (99% intervals; floor: real against resampled real)</h2>" + _score_table(card))
-    parts.append("<h2>Stylized facts</h2>" + _facts_table(card))
-    for heading, figure in (
-        ("Distributions, real against synthetic", _histograms(card)),
-        ("Autocorrelations", _curves(card)),
-        ("Price response of touch events", _responses(card)),
-        ("Error against horizon (per window, mean over the quantities it scores)", _horizon(card)),
-    ):
+    level = f"{100 * card.meta.get('confidence', 0.99):g}%"
+    parts = [f"<h1>Realism scorecard: {html.escape(title)}</h1>"]
+    parts.append("<h2>Summary</h2>" + _about("summary", level) + _summary(card))
+    parts.append(f"<h2>Scores ({level} intervals)</h2>" + _about("scores", level) + _score_table(card))
+    parts.append("<h2>Stylized facts</h2>" + _about("facts", level) + _facts_table(card))
+    with matplotlib.rc_context(PLOT_STYLE):
+        figures = [
+            ("Distributions, real against synthetic", "histograms", _histograms(card)),
+            ("Autocorrelations", "curves", _curves(card)),
+            ("Price response of touch events", "responses", _responses(card)),
+            ("Error against horizon (per window, mean over the quantities it scores)", "horizon", _horizon(card)),
+        ]
+    for heading, key, figure in figures:
         if figure is not None:
-            parts.append(f"<h2>{heading}</h2><img src='data:image/png;base64,{figure}'>")
+            image = f"<img src='data:image/png;base64,{figure}' alt='{html.escape(heading)}'>"
+            parts.append(f"<h2>{heading}</h2>{_about(key, level)}{image}")
     path = Path(path)
-    path.write_text("\n".join(parts) + "\n")
+    path.write_text(page(f"Realism scorecard: {title}", "\n".join(parts)))
     return path
+
+
+def _about(key: str, level: str) -> str:
+    return f"<p class='about'>{html.escape(ABOUT[key].format(level=level))}</p>"
 
 
 def _summary(card: ScoreCard) -> str:
@@ -64,12 +103,13 @@ def _summary(card: ScoreCard) -> str:
     auc = _interval({"value": disc["auc"], **disc}) if isinstance(disc, dict) else html.escape(str(disc))
     meta = ", ".join(f"{k} {html.escape(str(v))}" for k, v in card.meta.items())
     head = "<tr><th></th><th>mean</th><th>median</th><th>interquartile mean</th></tr>"
-    auc = f"<p>Discriminative ROC-AUC (0.5: indistinguishable): {auc}</p>"
+    auc = f"<p>Discriminative ROC-AUC, held-out time blocks (0.5: the classifier cannot tell them apart): {auc}</p>"
     return f"<p>{meta}</p><table>{head}{''.join(rows)}</table>{auc}"
 
 
 def _score_table(card: ScoreCard) -> str:
-    head = "<tr><th>quantity</th><th>metric</th><th>score [interval]</th><th>floor [interval]</th><th>n real</th>"
+    head = "<tr><th>quantity</th><th>metric</th><th>score [interval]</th><th>floor (real vs resampled real) "
+    head += "[interval]</th><th>n real</th>"
     rows = [head + "<th>n synthetic</th></tr>"]
     for entry in card.table():
         name = f"<td>{html.escape(entry['quantity'])}</td><td>{entry['metric']}</td>"
@@ -100,36 +140,37 @@ def _histograms(card: ScoreCard) -> str | None:
         return None
     import matplotlib.pyplot as plt
 
-    columns = 4
-    figure, axes = plt.subplots(-(-len(names) // columns), columns, figsize=(14, 3 * -(-len(names) // columns)))
+    columns = 3
+    rows = -(-len(names) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(15, 3.6 * rows), squeeze=False)
     for axis, name in zip(np.ravel(axes), names, strict=False):
         h = card.histograms[name]
         edges = np.array(h["edges"])
         for side, color in (("real", "black"), ("synthetic", "tab:red")):
             counts = np.array(h[side], dtype=float)
             axis.stairs(counts / max(counts.sum(), 1), edges, color=color, label=side)
-        axis.set_title(name, fontsize=9)
-    np.ravel(axes)[0].legend(fontsize=8)
+        axis.set(title=name, xlabel=UNITS.get(name, name), ylabel="share of values per bin")
+    np.ravel(axes)[0].legend()
     for axis in np.ravel(axes)[len(names) :]:
         axis.set_visible(False)
     return _png(figure)
 
 
 def _curves(card: ScoreCard) -> str | None:
-    available = [(name, label) for name, label in CURVES if all(isinstance(v, Fact) for v in card.facts[name].values())]
+    available = [curve for curve in CURVES if all(isinstance(v, Fact) for v in card.facts[curve[0]].values())]
     if not available:
         return None
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, len(available), figsize=(4.5 * len(available), 3.2), squeeze=False)
-    for axis, (name, label) in zip(axes[0], available, strict=True):
+    figure, axes = plt.subplots(1, len(available), figsize=(5 * len(available), 3.8), squeeze=False)
+    for axis, (name, label, lag) in zip(axes[0], available, strict=True):
         for side, color in (("real", "black"), ("synthetic", "tab:red")):
             curve = card.facts[name][side].curve
             axis.plot(curve["x"], curve["y"], color=color, label=side)
         axis.set_xscale("log")
-        axis.set_title(f"ACF of {label}", fontsize=9)
+        axis.set(title=f"ACF of {label}", xlabel=lag, ylabel="autocorrelation")
         axis.axhline(0, color="#999", lw=0.5)
-    axes[0][0].legend(fontsize=8)
+    axes[0][0].legend()
     return _png(figure)
 
 
@@ -139,15 +180,22 @@ def _responses(card: ScoreCard) -> str | None:
     import matplotlib.pyplot as plt
 
     lags = np.array(card.response["lags"])
-    figure, axes = plt.subplots(1, len(TOUCH_TYPES) + 1, figsize=(20, 3), sharex=True)
+    figure, axes = plt.subplots(2, 4, figsize=(16, 7), sharex=True)
+    axes = np.ravel(axes)
     for k, name in enumerate(TOUCH_TYPES):
         for side, color in (("real", "black"), ("synthetic", "tab:red")):
             axes[k].plot(lags, np.array(card.response[side][k], dtype=float), color=color, label=side)
-        axes[k].set_title(f"R(l), {name}", fontsize=9)
-        axes[k].set_xscale("log")
-    axes[-1].plot(lags, np.array(card.response["error_vs_lag"], dtype=float), color="tab:blue")
-    axes[-1].set_title("mean |R_syn - R_real| (ticks) vs lag", fontsize=9)
-    axes[0].legend(fontsize=8)
+        axes[k].set(title=f"R(l) after {name}", ylabel="mean signed mid move (ticks)")
+    error = len(TOUCH_TYPES)
+    axes[error].plot(lags, np.array(card.response["error_vs_lag"], dtype=float), color="tab:blue")
+    axes[error].set(title="mean |R_syn - R_real| over the types", ylabel="ticks")
+    for axis in axes[: error + 1]:
+        axis.set_xscale("log")
+        axis.set_xlabel("lag l (events)")
+        axis.xaxis.set_tick_params(labelbottom=True)
+    for axis in axes[error + 1 :]:
+        axis.set_visible(False)
+    axes[0].legend()
     return _png(figure)
 
 
@@ -161,8 +209,11 @@ def _horizon(card: ScoreCard) -> str | None:
     figure, axes = plt.subplots(1, 2, figsize=(9, 3))
     for axis, metric in zip(axes, ("l1", "w1"), strict=True):
         axis.plot(middle, card.horizon[f"mean_{metric}"], marker="o", color="tab:blue")
-        axis.set_xlabel("seconds since the data start")
-        axis.set_title(f"mean {metric} per window", fontsize=9)
+        axis.set(
+            xlabel="window middle, seconds since the data start (s)",
+            ylabel=f"mean {metric.upper()} distance",
+            title=f"mean {metric.upper()} per window",
+        )
         axis.set_ylim(bottom=0)
     return _png(figure)
 
@@ -172,11 +223,10 @@ def _png(figure: Any) -> str:
 
     buffer = io.BytesIO()
     figure.tight_layout()
-    figure.savefig(buffer, format="png", dpi=80)
+    figure.savefig(buffer, format="png", dpi=90)
     plt.close(figure)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _interval(entry: dict[str, Any]) -> str:
-    value, low, high = (entry.get(k, float("nan")) for k in ("value", "low", "high"))
-    return f"{value:.4g} [{low:.4g}, {high:.4g}]"
+    return format_interval(*(entry.get(k, float("nan")) for k in ("value", "low", "high")))

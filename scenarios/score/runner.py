@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from scenarios.report_html import format_interval
 from simlab.errors import DataError
 from simlab.io.dataset import load_dataset
 from simlab.metrics.scorecard import ScoreCard, score
@@ -98,13 +99,16 @@ def summary(card: ScoreCard, output: Path | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if output is not None:
         out.update({name.split(".")[1]: str(output / name) for name in OUTPUTS})
+    confidence = card.meta.get("confidence", 0.99)
     for metric, table in card.summary.items():
-        mean = table["mean"]
-        out[f"mean {metric} [99% interval]"] = f"{mean['value']:.4f} [{mean['low']:.4f}, {mean['high']:.4f}]"
+        mean = [table["mean"][k] for k in ("value", "low", "high")]
+        out[f"mean {metric} [{100 * confidence:g}% interval]"] = format_interval(*mean, digits=".4f")
     ok = sum(row.distance is not None for row in card.rows)
     out["scores"] = f"{ok} of {len(card.rows)} applicable"
     disc = card.to_dict()["discriminative"]
     out["ROC-AUC real vs synthetic"] = (
-        f"{disc['auc']:.3f} [{disc['low']:.3f}, {disc['high']:.3f}]" if isinstance(disc, dict) else disc
+        format_interval(disc["auc"], disc["low"], disc["high"], level=confidence, digits=".3f")
+        if isinstance(disc, dict)
+        else disc
     )
     return out

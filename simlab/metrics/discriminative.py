@@ -4,9 +4,17 @@ Both datasets are cut into windows of ``window`` consecutive events; each window
 (:func:`window_features`: log duration, event mix, inter-arrival moments, order sizes and, with books, spread,
 imbalance, touch volumes and mid moves). Features one of the datasets cannot provide are left out. A logistic
 regression on the standardised features and their squares (L2-penalised, fitted by Newton's method in numpy, a
-fraction of a second) is trained on a random ``train_fraction`` of the windows of each class (the larger class
-subsampled to the smaller's size) and the ROC-AUC measured on the held-out windows, with a bootstrap interval over
-the held-out windows.
+few milliseconds) is trained on some contiguous time blocks of both datasets and the ROC-AUC measured on the other
+blocks (:func:`block_split_auc`).
+
+The split is by time, not at random: neighbouring windows share slowly drifting conditions (volatility, activity),
+so a random split puts a near copy of each test window in the training set and the classifier recognises the
+period instead of the dataset. Each dataset's windows are cut into the same number of contiguous blocks; a random
+``1 - train_fraction`` of the block indices is held out in both datasets, and the training windows next to a
+held-out block are dropped (an embargo of one window). The split is drawn ``n_boot`` times: the AUC is the mean
+over the splits, and its interval the percentiles, over the splits, of the held-out AUC after a moving-block
+bootstrap of the held-out windows, so it covers both the choice of the training blocks and the sampling of the
+test windows.
 """
 
 from __future__ import annotations
@@ -21,11 +29,17 @@ from simlab.metrics.distances import check_bootstrap
 from simlab.schema import EventKind
 
 MIN_WINDOWS = 20
+MIN_BLOCK = 4  # windows per block at least
+MAX_BLOCKS = 10
 
 
 @dataclass(frozen=True)
 class Discrimination:
-    """Held-out ROC-AUC of the real-vs-synthetic classifier with its bootstrap interval."""
+    """Held-out ROC-AUC of the real-vs-synthetic classifier (mean over block splits) with its interval.
+
+    ``n_train`` and ``n_test`` count the windows (both classes) of the last split; ``n_blocks`` is the number of
+    contiguous blocks each dataset was cut into.
+    """
 
     auc: float
     low: float
@@ -33,11 +47,18 @@ class Discrimination:
     n_train: int
     n_test: int
     features: tuple[str, ...]
+    n_blocks: int
 
     def to_dict(self) -> dict[str, object]:
         """Return the result as a JSON-ready mapping."""
         out: dict[str, object] = {k: float(f"{getattr(self, k):.6g}") for k in ("auc", "low", "high")}
-        return {**out, "n_train": self.n_train, "n_test": self.n_test, "features": list(self.features)}
+        return {
+            **out,
+            "n_train": self.n_train,
+            "n_test": self.n_test,
+            "n_blocks": self.n_blocks,
+            "features": list(self.features),
+        }
 
 
 def window_features(m: Market, window: int) -> dict[str, np.ndarray]:
@@ -91,7 +112,7 @@ def discriminate(
         raise ParameterError(f"`window` of discriminate must be an int >= 10; got {window!r}")
     if not 0.1 <= train_fraction <= 0.9:
         raise ParameterError(f"`train_fraction` of discriminate must be in [0.1, 0.9]; got {train_fraction!r}")
-    n_boot, tails = check_bootstrap(n_boot, confidence)
+    check_bootstrap(n_boot, confidence)
     a, b = window_features(real, window), window_features(synthetic, window)
     names = tuple(name for name in a if name in b)
     sizes = [next(iter(f.values())).size if f else 0 for f in (a, b)]
@@ -99,23 +120,93 @@ def discriminate(
         raise NotApplicable([f"at least {MIN_WINDOWS} windows of {window} events in each dataset (got {sizes})"])
     x_real = np.column_stack([a[name] for name in names])
     x_synthetic = np.column_stack([b[name] for name in names])
-    n = min(sizes)
-    x_real = x_real[rng.permutation(x_real.shape[0])[:n]]
-    x_synthetic = x_synthetic[rng.permutation(x_synthetic.shape[0])[:n]]
-    n_train = int(round(train_fraction * n))
-    x_train = np.vstack([x_real[:n_train], x_synthetic[:n_train]])
-    y_train = np.repeat([1.0, 0.0], n_train)
-    x_test = np.vstack([x_real[n_train:], x_synthetic[n_train:]])
-    y_test = np.repeat([1.0, 0.0], n - n_train)
-    weights, center, scale = fit_logistic(x_train, y_train)
-    scores = _design(x_test, center, scale) @ weights
-    auc = roc_auc(y_test, scores)
-    replicates = np.empty(n_boot)
+    return block_split_auc(
+        x_real,
+        x_synthetic,
+        rng=rng,
+        train_fraction=train_fraction,
+        n_boot=n_boot,
+        confidence=confidence,
+        features=names,
+    )
+
+
+def block_split_auc(
+    x_real: np.ndarray,
+    x_synthetic: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    train_fraction: float = 0.7,
+    n_boot: int = 200,
+    confidence: float = 0.99,
+    features: tuple[str, ...] = (),
+) -> Discrimination:
+    """Return the held-out ROC-AUC of real (label 1) against synthetic (label 0) windows over contiguous block splits.
+
+    Parameters
+    ----------
+    x_real, x_synthetic
+        Window features, one row per window in time order (at least :data:`MIN_WINDOWS` rows each).
+    rng
+        The generator of the splits and of the bootstrap.
+    train_fraction
+        Share of the blocks trained on; the others are held out.
+    n_boot
+        Block splits drawn (each with one moving-block bootstrap of its held-out windows).
+    confidence
+        Coverage of the percentile interval.
+    features
+        The names of the columns, recorded in the result.
+    """
+    n_boot, tails = check_bootstrap(n_boot, confidence)
+    if not 0.1 <= train_fraction <= 0.9:
+        raise ParameterError(f"`train_fraction` of block_split_auc must be in [0.1, 0.9]; got {train_fraction!r}")
+    data = (np.asarray(x_real, dtype=np.float64), np.asarray(x_synthetic, dtype=np.float64))
+    shapes = [x.shape for x in data]
+    rows = min(shape[0] if shape else 0 for shape in shapes)
+    if any(len(shape) != 2 for shape in shapes) or shapes[0][1:] != shapes[1][1:] or rows < MIN_WINDOWS:
+        raise ParameterError(
+            f"`x_real` and `x_synthetic` of block_split_auc must be 2-d with the same columns and at least "
+            f"{MIN_WINDOWS} rows; got shapes {shapes}"
+        )
+    n_blocks = min(MAX_BLOCKS, rows // MIN_BLOCK)
+    blocks = [np.array_split(np.arange(x.shape[0]), n_blocks) for x in data]
+    n_held = max(1, int(round((1.0 - train_fraction) * n_blocks)))
+    aucs, replicates = np.empty(n_boot), np.empty(n_boot)
     for r in range(n_boot):
-        pick = rng.integers(0, y_test.size, y_test.size)
+        held = np.sort(rng.permutation(n_blocks)[:n_held])
+        parts = [_split(x, block, held) for x, block in zip(data, blocks, strict=True)]
+        weights, center, scale = fit_logistic(*_stack(parts[0][0], parts[1][0]))
+        x_test, y_test = _stack(parts[0][1], parts[1][1])
+        scores = _design(x_test, center, scale) @ weights
+        aucs[r] = roc_auc(y_test, scores)
+        sizes = [part[1].shape[0] for part in parts]
+        pick = np.concatenate([_moving_blocks(sizes[0], rng), _moving_blocks(sizes[1], rng) + sizes[0]])
         replicates[r] = roc_auc(y_test[pick], scores[pick])
     low, high = np.nanpercentile(replicates, tails)
-    return Discrimination(auc, float(low), float(high), 2 * n_train, int(y_test.size), names)
+    n_train = parts[0][0].shape[0] + parts[1][0].shape[0]
+    return Discrimination(float(np.mean(aucs)), float(low), float(high), n_train, int(y_test.size), features, n_blocks)
+
+
+def _split(x: np.ndarray, blocks: list[np.ndarray], held: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The training windows (held-out blocks and their neighbours removed) and the held-out windows of ``x``."""
+    test = np.zeros(x.shape[0], dtype=bool)
+    test[np.concatenate([blocks[i] for i in held])] = True
+    embargo = test.copy()
+    embargo[1:] |= test[:-1]
+    embargo[:-1] |= test[1:]
+    return x[~embargo], x[test]
+
+
+def _stack(real: np.ndarray, synthetic: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.vstack([real, synthetic]), np.repeat([1.0, 0.0], [real.shape[0], synthetic.shape[0]])
+
+
+def _moving_blocks(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of a moving-block bootstrap resample of ``n`` consecutive items (blocks of ``n ** (1/3)`` items)."""
+    length = int(np.ceil(n ** (1 / 3)))
+    starts = rng.integers(0, n - length + 1, -(-n // length))
+    return (starts[:, None] + np.arange(length)).ravel()[:n]
 
 
 def fit_logistic(
