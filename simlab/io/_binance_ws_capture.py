@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import orjson
 
 from simlab.errors import DataError
 from simlab.io import _binance_ws as kernels
@@ -17,6 +18,9 @@ from simlab.io._source import read_bytes
 SCALE = 8
 LOCAL_UNITS = {16: ("us", 1_000), 19: ("ns", 1)}  # digits of the local timestamp -> unit, factor to ns
 MS = 1_000_000
+COINM_SYMBOL = re.compile(r"[A-Z0-9]+USD_(PERP|\d{6})")
+"""COIN-M futures symbols: a perpetual ``<BASE>USD_PERP`` or a delivery contract ``<BASE>USD_<YYMMDD>``."""
+_loads = json.loads  # the standard library: orjson was < 1.3x faster end to end (tests/benchmarks/bench_ws_json.py)
 _PARSE_ERRORS = (ValueError, KeyError, TypeError, IndexError, AttributeError, OverflowError)
 
 
@@ -58,6 +62,13 @@ class Capture:
     local_units: list[str]
     skipped: dict[str, int]
     moved_lines: int
+
+    @property
+    def market(self) -> str:
+        """``"coinm"`` for a COIN-M symbol (``BTCUSD_PERP``, ``ETHUSD_240628``), else ``"usdm"`` or ``"spot"``."""
+        if COINM_SYMBOL.fullmatch(self.symbol):
+            return "coinm"
+        return "usdm" if self.futures else "spot"
 
     def where_text(self, stream: str, index: int) -> str:
         """Return ``"<file> line <n>"`` for message ``index`` of ``stream``."""
@@ -147,7 +158,7 @@ def parse_capture(paths: list[Path], *, sort: bool) -> Capture:
     for k in order:
         line = payloads[k]
         try:
-            collector.add(orjson.loads(line[line.find(b" ") + 1 :]), int(k))
+            collector.add(_loads(line[line.find(b" ") + 1 :]), int(k))
         except _PARSE_ERRORS as exc:
             where = f"{names[line_file[k]]} line {line_number[k]}"
             raise DataError(
@@ -162,7 +173,8 @@ def _local_stamps(lines: list[bytes], path: Path) -> tuple[np.ndarray, str]:
     digits = None
     for i, line in enumerate(lines):
         head = line[: line.find(b" ")] if b" " in line else b""
-        if not head.isdigit() or (digits is not None and len(head) != digits) or len(head) not in LOCAL_UNITS:
+        bad = not head.isdigit() or (digits is not None and len(head) != digits) or len(head) not in LOCAL_UNITS
+        if bad or int(head) >= 2**63:
             expected = f"{digits} digits like line 1" if digits else "16 (us) or 19 (ns) digits"
             raise DataError(
                 f"{path.name} line {i + 1}: expected a local timestamp of {expected} and a space; found {line[:40]!r}"
@@ -205,6 +217,7 @@ def _finish(c: _Collector, names, line_file, line_number, local_ns, units, moved
     if len(c.symbols) > 1:
         raise DataError(f"{'+'.join(names)}: one symbol per capture window is supported; found {dict(c.symbols)}")
     capture.symbol = next(iter(c.symbols), "unknown").upper()
+    capture.futures = capture.futures or capture.market == "coinm"
     _fill_trades(capture, c, local_ns)
     _fill_depth(capture, capture.depth, c.depth, c.depth_levels, local_ns, ("U", "u", "pu", "E"))
     _fill_depth(capture, capture.snapshots, c.snaps, c.snap_levels, local_ns, ("lastUpdateId", "E"))

@@ -7,13 +7,27 @@ hftbacktest files) or microseconds (16 digits, the 2023 ``*.dat.gz`` files). Exc
 ``ts_ns``; the local time is kept as ``local_ts_ns``.
 
 The book is rebuilt with Binance's documented procedure: diffs with ``u <= lastUpdateId`` are dropped; the first
-applied diff must straddle the snapshot (spot: ``U <= lastUpdateId + 1 <= u``; USD-M futures:
-``U <= lastUpdateId <= u``); afterwards spot diffs must chain by ``U == previous u + 1`` and futures diffs by
-``pu == previous u``. Any break raises :class:`~simlab.errors.DataError` naming the file, the line and the ids.
+applied diff must straddle the snapshot (spot: ``U <= lastUpdateId + 1 <= u``; futures: ``U <= lastUpdateId <= u``);
+afterwards spot diffs must chain by ``U == previous u + 1`` and futures diffs by ``pu == previous u``. Any break
+raises :class:`~simlab.errors.DataError` naming the file, the line and the ids.
+
+A capture started mid-stream has no REST snapshot. By default its book is then rebuilt from the diffs alone, and
+every cell says whether it is *determined* (``bid_determined`` / ``ask_determined``, as in the LOBSTER replay of
+:func:`simlab.io.lobster.replay_lobster`): a diff sets a level's quantity absolutely, so a level is known once a diff
+(or the snapshot) has set it, and the k-th best bid is determined when every tick price from it up to the best known
+ask is known (the book is uncrossed, so no bid rests at or above an ask known to hold lots); asks mirror this.
+Undetermined cells hold NO_PRICE / 0. A warning says what is missing; ``require_snapshot=True`` refuses such a
+capture instead. Determination counts tick prices, so it relies on the tick being the exchange's (inferred as the
+greatest common divisor of all prices unless ``tick_size`` is given).
+
+The market follows the symbol and the streams: spot (no ``pu``), USD-M futures (``pu``; quantities in the base
+asset) and COIN-M futures (symbols ``<BASE>USD_PERP`` or ``<BASE>USD_<YYMMDD>``; quantities in contracts of
+100 USD for BTC and 10 USD for the other bases, as Binance documents them, recorded in the attributes).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +42,9 @@ from simlab.provenance import provenance
 from simlab.schema import NO_PRICE, EventKind, make_books, make_events
 
 SCALE = 8  # Binance decimal strings carry at most 8 decimals
-VENUES = {True: "binance-usdm", False: "binance-spot"}
+VENUES = {"spot": "binance-spot", "usdm": "binance-usdm", "coinm": "binance-coinm"}
+COINM_CONTRACT_USD = {"BTC": 100}
+"""USD face value of one COIN-M contract by base asset (Binance: 100 USD for BTC, 10 USD for every other base)."""
 
 
 def read_binance_ws(
@@ -36,6 +52,7 @@ def read_binance_ws(
     *,
     depth: int = 20,
     rebuild_book: bool = True,
+    require_snapshot: bool = False,
     sort: bool = False,
     tick_size: float | None = None,
     lot_size: float | None = None,
@@ -46,12 +63,16 @@ def read_binance_ws(
     ----------
     paths
         One capture file, or consecutive files of one continuous window in time order (``*.gz``, ``*.dat.gz`` or
-        plain text). The REST snapshot must lie in the window when ``rebuild_book`` is True.
+        plain text, any file name).
     depth
         Number of book levels per side kept in ``"books"``.
     rebuild_book
-        Rebuild the book from the REST snapshot and the diffs and return ``"books"``. When False, ``"events"``
-        holds the trades and the diffs only (no snapshot events) and the attribute ``book_rebuilt`` is False.
+        Rebuild the book from the REST snapshot (if any) and the diffs and return ``"books"``. When False,
+        ``"events"`` holds the trades and the diffs only (no snapshot events) and the attribute ``book_rebuilt`` is
+        False.
+    require_snapshot
+        Refuse a window without a REST snapshot (a DataError) instead of rebuilding its book from the diffs alone
+        with undetermined levels and a warning.
     sort
         Order the lines of the window by their local timestamp (stable) instead of rejecting a decrease.
     tick_size, lot_size
@@ -73,8 +94,15 @@ def read_binance_ws(
     if not (isinstance(depth, int) and depth >= 1):
         raise DataError(f"`depth` of read_binance_ws must be an int >= 1; got {depth!r}")
     capture = parse_capture(paths, sort=sort)
-    config = dict(depth=depth, rebuild_book=rebuild_book, sort=sort, tick_size=tick_size, lot_size=lot_size)
+    config = dict(depth=depth, rebuild_book=rebuild_book, require_snapshot=require_snapshot, sort=sort)
+    config.update(tick_size=tick_size, lot_size=lot_size)
     attrs = _window_attrs(capture, paths, config, "binance-ws")
+    if rebuild_book and require_snapshot and capture.snapshots.count == 0:
+        raise DataError(
+            f'{"+".join(capture.file_names)}: no REST depth snapshot (a line without "stream") in the window, and '
+            "require_snapshot=True; expected a capture that starts with a snapshot (drop require_snapshot to rebuild "
+            "the book from the diffs alone, with undetermined levels)"
+        )
     return _assemble(capture, attrs, depth, rebuild_book, tick_size, lot_size)
 
 
@@ -130,6 +158,8 @@ def _assemble(capture, attrs, depth, rebuild_book, tick_size, lot_size, snapshot
     attrs["book_rebuilt"] = book is not None
     if book is not None:
         attrs.update(book.attrs)
+        if capture.snapshots.count == 0:
+            warnings.warn(_no_snapshot_warning(capture, book), UserWarning, stacklevel=3)
     events = _events(capture, units, book, attrs, snapshot_events)
     result = {"events": events, "bbo": _bbo(capture, units, attrs)}
     if book is not None:
@@ -141,8 +171,9 @@ def _window_attrs(capture: Capture, paths: list[Path], config: dict[str, Any], n
     attrs = provenance(seed=None, config=config, sources=paths)
     attrs.update(
         instrument=capture.symbol,
-        venue=VENUES[capture.futures],
-        market="usdm" if capture.futures else "spot",
+        venue=VENUES[capture.market],
+        market=capture.market,
+        **_quantity_attrs(capture),
         format=name,
         files=[p.name for p in paths],
         local_ts_units=capture.local_units,
@@ -154,6 +185,14 @@ def _window_attrs(capture: Capture, paths: list[Path], config: dict[str, Any], n
         sorted_lines=capture.moved_lines,
     )
     return attrs
+
+
+def _quantity_attrs(capture: Capture) -> dict[str, Any]:
+    """Say what a quantity counts: the base asset, or COIN-M contracts and their USD face value."""
+    if capture.market != "coinm":
+        return {"qty_unit": "base asset"}
+    base = capture.symbol.partition("USD_")[0]
+    return {"qty_unit": "contracts", "contract_base": base, "contract_multiplier_usd": COINM_CONTRACT_USD.get(base, 10)}
 
 
 class _Units:
@@ -188,15 +227,15 @@ def _unit(
 
 
 class _Book:
-    """The rebuilt book: the applied flags, the book rows and the snapshot, from the numba kernel."""
+    """The rebuilt book: the applied flags, the book rows and their determined levels, from the numba kernel."""
 
     def __init__(self, capture: Capture, units: _Units, depth: int):
         depth_msgs, snap = capture.depth, capture.snapshots
         prices = np.concatenate([depth_msgs.level_price, snap.level_price]) // units.tick
         distinct, keys = np.unique(prices, return_inverse=True)
         n_levels = depth_msgs.level_price.shape[0]
-        self.last_update_id = int(snap.ids[0])
-        status, message, level, applied, rows, books = kernels.rebuild(
+        self.last_update_id = int(snap.ids[0]) if snap.count else -1
+        status, message, level, applied, rows, books, determined = kernels.rebuild(
             depth_msgs.first_ids,
             depth_msgs.last_ids,
             depth_msgs.prev_ids,
@@ -208,23 +247,44 @@ class _Book:
             keys[n_levels:].astype(np.int64),
             snap.level_qty // units.lot,
             depth_msgs.ts_ns,
-            int(snap.ts_ns[0]),
+            int(snap.ts_ns[0]) if snap.count else 0,
             self.last_update_id,
             capture.futures,
             max(distinct.shape[0], 1),
             depth,
+            np.append(np.diff(distinct) == 1, False),
         )
         if status != kernels.OK:
             raise _rebuild_error(capture, status, message, level, self.last_update_id)
         self.applied, self.rows = applied, rows
-        self.bid_price, self.ask_price = _key_prices(books[0], distinct), _key_prices(books[2], distinct)
-        self.bid_qty, self.ask_qty = books[1], books[3]
+        level = np.arange(depth)[None, :]
+        self.bid_determined, self.ask_determined = level < determined[:, :1], level < determined[:, 1:]
+        self.bid_price = np.where(self.bid_determined, _key_prices(books[0], distinct), NO_PRICE)
+        self.ask_price = np.where(self.ask_determined, _key_prices(books[2], distinct), NO_PRICE)
+        self.bid_qty = np.where(self.bid_determined, books[1], 0)
+        self.ask_qty = np.where(self.ask_determined, books[3], 0)
         self.first_applied = int(rows[0]) if rows.size else -1
         self.attrs = {
             "snapshot_last_update_id": self.last_update_id,
-            "snapshot_line": capture.where_text("snapshot", 0),
+            "snapshot_line": capture.where_text("snapshot", 0) if snap.count else "none",
             "diffs_dropped_before_snapshot": int((depth_msgs.last_ids <= self.last_update_id).sum()),
             "diffs_applied": int(rows.size),
+            **self._determined_attrs(depth_msgs),
+        }
+
+    def _determined_attrs(self, depth_msgs) -> dict[str, Any]:
+        full = self.bid_determined.all(axis=1) & self.ask_determined.all(axis=1)
+        unknown = np.flatnonzero(~full)
+        start = int(unknown[-1]) + 1 if unknown.size else 0
+        from_ns, from_id = -1, -1
+        if start < full.size:
+            from_ns, from_id = int(depth_msgs.ts_ns[self.rows[start]]), int(depth_msgs.last_ids[self.rows[start]])
+        return {
+            "bid_undetermined_rows": [int(n) for n in (~self.bid_determined).sum(axis=0)],
+            "ask_undetermined_rows": [int(n) for n in (~self.ask_determined).sum(axis=0)],
+            "fully_determined_rows": int(full.sum()),
+            "fully_determined_from_ns": from_ns,
+            "fully_determined_from_update_id": from_id,
         }
 
     def books(self, capture: Capture, attrs: dict[str, Any]) -> xr.Dataset:
@@ -243,20 +303,39 @@ class _Book:
             "last_update_id": depth_msgs.last_ids[self.rows],
             "local_ts_ns": depth_msgs.local_ts_ns[self.rows],
         }
-        return books.assign({name: ("time", values) for name, values in extra.items()})
+        books = books.assign({name: ("time", values) for name, values in extra.items()})
+        return books.assign(
+            bid_determined=(("time", "level"), self.bid_determined),
+            ask_determined=(("time", "level"), self.ask_determined),
+        )
 
 
 def _rebuild(capture: Capture, units: _Units, depth: int) -> _Book:
-    if capture.snapshots.count == 0:
-        raise DataError(
-            f'{"+".join(capture.file_names)}: no REST depth snapshot (a line without "stream") in the window, so '
-            "the L2 book cannot be rebuilt from diffs alone; pass rebuild_book=False to read trades and diffs only"
-        )
     if capture.snapshots.count > 1:
         raise capture.error(
             "snapshot", 1, "one REST depth snapshot per window is supported (split the window there)", "a second one"
         )
     return _Book(capture, units, depth)
+
+
+def _no_snapshot_warning(capture: Capture, book: _Book) -> str:
+    cells = book.bid_determined.size + book.ask_determined.size
+    unknown = cells - int(book.bid_determined.sum() + book.ask_determined.sum())
+    since = book.attrs["fully_determined_from_ns"]
+    rows, full = book.bid_determined.shape[0], book.attrs["fully_determined_rows"]
+    if since >= 0:
+        update_id = book.attrs["fully_determined_from_update_id"]
+        when = f"fully determined from {np.datetime64(since, 'ns')} (update id {update_id}) on"
+    elif full:
+        when = f"fully determined in {full} of {rows} rows but not at the end of the window"
+    else:
+        when = "never fully determined in this window"
+    return (
+        f"{'+'.join(capture.file_names)}: no REST depth snapshot in the window (a capture started mid-stream), so "
+        f"the book is rebuilt from the depth diffs alone: {unknown} of {cells} book cells are undetermined (held as "
+        f"empty and flagged False in bid_determined / ask_determined) and the book is {when}; trades, diffs and "
+        "bookTicker are read in full; pass require_snapshot=True to refuse such a capture"
+    )
 
 
 def _key_prices(keys: np.ndarray, distinct: np.ndarray) -> np.ndarray:
@@ -296,7 +375,7 @@ def _rebuild_error(capture: Capture, status: int, message: int, level: int, last
 
 def _events(capture: Capture, units: _Units, book: _Book | None, attrs: dict[str, Any], snapshots: bool) -> xr.Dataset:
     parts = [_depth_part(capture, units, book)]
-    if book is not None or (snapshots and capture.snapshots.count):
+    if capture.snapshots.count and (book is not None or snapshots):
         parts.insert(0, _snapshot_part(capture, units, book))
     parts.append(_trade_part(capture, units))
     columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
@@ -309,7 +388,7 @@ def _events(capture: Capture, units: _Units, book: _Book | None, attrs: dict[str
         tick_size=units.tick_size,
         lot_size=units.lot_size,
         instrument=capture.symbol,
-        venue=VENUES[capture.futures],
+        venue=VENUES[capture.market],
         extra=extra,
         attrs=attrs,
         source="events of " + "+".join(capture.file_names),
@@ -395,6 +474,8 @@ def check_bbo(result: dict[str, xr.Dataset]) -> dict[str, int]:
     after that diff must then hold exactly the bookTicker's best bid and ask prices and quantities. Other ids fall
     strictly inside a diff's ``[U, u]`` range (the diff batches several updates, so no book state corresponds), in
     the id gap between two diffs, or before the first / after the last applied diff: they are counted, not checked.
+    A side whose best level is undetermined in that row (a window without a REST snapshot) is not checked either;
+    such matching ids are counted as ``undetermined_top`` (the other side, when determined, is still checked).
 
     Parameters
     ----------
@@ -404,8 +485,8 @@ def check_bbo(result: dict[str, xr.Dataset]) -> dict[str, int]:
     Returns
     -------
     dict
-        ``bbo_messages``, ``matched`` (checked and equal), ``inside_diff``, ``between_diffs``, ``before_book``,
-        ``after_book``.
+        ``bbo_messages``, ``matched`` (both sides checked and equal), ``undetermined_top``, ``inside_diff``,
+        ``between_diffs``, ``before_book``, ``after_book``.
 
     Raises
     ------
@@ -423,19 +504,25 @@ def check_bbo(result: dict[str, xr.Dataset]) -> dict[str, int]:
     row = np.minimum(at, last_ids.size - 1)
     after = at == last_ids.size
     before = ids < first_ids[0]
-    matched = ~after & (last_ids[row] == ids)
-    inside = ~after & ~before & ~matched & (first_ids[row] <= ids)
-    rows, ticks = at[matched], np.flatnonzero(matched)
-    for name in ("bid_price", "bid_qty", "ask_price", "ask_qty"):
-        mine, theirs = books[name].values[rows, 0], bbo[name].values[ticks, 0]
-        bad = np.flatnonzero(mine != theirs)
-        if bad.size:
-            k = bad[0]
-            raise DataError(
-                f"{'+'.join(books.attrs['files'])}: the rebuilt book's {name} after update id {ids[ticks[k]]} is "
-                f"{mine[k]}, but the bookTicker says {theirs[k]} (ticks or lots)"
-            )
-    counts = dict(matched=matched, inside_diff=inside, before_book=before, after_book=after)
+    hit = ~after & (last_ids[row] == ids)
+    inside = ~after & ~before & ~hit & (first_ids[row] <= ids)
+    known = {side: np.zeros(ids.size, bool) for side in ("bid", "ask")}
+    for side in known:
+        mask = books[f"{side}_determined"].values[:, 0] if f"{side}_determined" in books else np.ones(row.size, bool)
+        known[side] = hit & mask[row]
+        rows, ticks = at[known[side]], np.flatnonzero(known[side])
+        for name in (f"{side}_price", f"{side}_qty"):
+            mine, theirs = books[name].values[rows, 0], bbo[name].values[ticks, 0]
+            bad = np.flatnonzero(mine != theirs)
+            if bad.size:
+                k = bad[0]
+                raise DataError(
+                    f"{'+'.join(books.attrs['files'])}: the rebuilt book's {name} after update id {ids[ticks[k]]} is "
+                    f"{mine[k]}, but the bookTicker says {theirs[k]} (ticks or lots)"
+                )
+    matched = known["bid"] & known["ask"]
+    counts = dict(matched=matched, undetermined_top=hit & ~matched, inside_diff=inside, before_book=before,
+                  after_book=after)  # fmt: skip
     stats = {"bbo_messages": int(ids.size), **{k: int(v.sum()) for k, v in counts.items()}}
     stats["between_diffs"] = stats["bbo_messages"] - sum(stats[k] for k in counts)
     return stats

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import gzip
+import json
 from functools import cache
 from pathlib import Path
 
 import numpy as np
-import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simlab.errors import DataError, SimlabError
 from simlab.io.binance_ws import check_bbo, read_binance_depth_csv, read_binance_ws
-from simlab.schema import EventKind, validate_events
+from simlab.schema import NO_PRICE, EventKind, validate_events
 from tests.conftest import shared_path
 from tests.corruption import corrupt, corruptions
 
@@ -74,9 +74,9 @@ def _write(tmp_path: Path, lines: list[bytes], name: str = "btcusdt_20240718") -
 
 def _edit(line: bytes, change) -> bytes:
     stamp, _, payload = line.partition(b" ")
-    message = orjson.loads(payload)
+    message = json.loads(payload)
     change(message)
-    return stamp + b" " + orjson.dumps(message)
+    return stamp + b" " + json.dumps(message, separators=(",", ":")).encode()
 
 
 @pytest.mark.parametrize("name", sorted(WINDOWS))
@@ -128,22 +128,88 @@ def test_known_first_rows_spot_btc_0808() -> None:
 
 
 @pytest.mark.parametrize("relative", sorted(ALONE))
-def test_files_without_snapshot_need_rebuild_book_false(relative: str) -> None:
+def test_files_without_snapshot_rebuild_with_determined_levels_and_a_warning(relative: str) -> None:
     path = shared_path(f"{FOLDER}/{relative}")
-    with pytest.raises(DataError, match="no REST depth snapshot.*pass rebuild_book=False"):
-        read_binance_ws(path)
-    result = read_binance_ws(path, rebuild_book=False)
-    attrs = result["events"].attrs
-    assert set(result) == {"events", "bbo"} and attrs["book_rebuilt"] is False
+    with pytest.warns(UserWarning, match=r"no REST depth snapshot .* undetermined .* pass require_snapshot=True"):
+        result = read_binance_ws(path)
+    attrs, books = result["events"].attrs, result["books"]
+    assert set(result) == {"events", "bbo", "books"} and attrs["book_rebuilt"] and attrs["rest_snapshots"] == 0
     assert (attrs["messages_depth"], attrs["messages_book_ticker"], attrs["messages_trade"]) == ALONE[relative]
     assert attrs["local_ts_units"] == ["us" if relative.endswith(".dat.gz") else "ns"]
-    assert (result["events"]["kind"] != EventKind.CLEAR).all()
+    assert attrs["diffs_applied"] == ALONE[relative][0] and attrs["diffs_dropped_before_snapshot"] == 0
+    assert (result["events"]["kind"] != EventKind.CLEAR).all() and result["events"]["applied"].values.any()
+    bid, ask = books["bid_determined"].values, books["ask_determined"].values
+    assert not (bid[0].all() and ask[0].all())  # one diff does not set 20 levels a side
+    for side, mask in (("bid", bid), ("ask", ask)):
+        assert (np.diff(mask.astype(int), axis=1) <= 0).all()  # determined levels are the best ones
+        assert (books[f"{side}_price"].values[~mask] == NO_PRICE).all() and (
+            books[f"{side}_qty"].values[~mask] == 0
+        ).all()
+        assert (books[f"{side}_qty"].values[mask] > 0).all()
+        assert attrs[f"{side}_undetermined_rows"] == [int(n) for n in (~mask).sum(axis=0)]
+    full = bid.all(axis=1) & ask.all(axis=1)
+    assert attrs["fully_determined_rows"] == int(full.sum())
+    if attrs["fully_determined_from_ns"] >= 0:
+        start = int(np.argmax(books["ts_ns"].values == attrs["fully_determined_from_ns"]))
+        assert full[start:].all() and not full[start - 1]
+    else:
+        assert not full[-1]
+    with pytest.raises(DataError, match="no REST depth snapshot.*require_snapshot=True"):
+        read_binance_ws(path, require_snapshot=True)
+    plain = read_binance_ws(path, rebuild_book=False, require_snapshot=True)
+    assert set(plain) == {"events", "bbo"} and plain["events"].attrs["book_rebuilt"] is False
+
+
+@pytest.mark.parametrize("window", ["usdm_btc_0718", "usdm_eth_0718", "usdm_btc_2023"])
+def test_second_file_alone_equals_the_snapshot_rebuild_on_every_determined_cell(window: str) -> None:
+    """The second file of a window has no snapshot: read alone, its determined cells equal the full rebuild's."""
+    full = _window(window)["books"]
+    with pytest.warns(UserWarning, match="no REST depth snapshot"):
+        alone = read_binance_ws(shared_path(f"{FOLDER}/{WINDOWS[window][0][1]}"))["books"]
+    at = np.searchsorted(full["last_update_id"].values, alone["last_update_id"].values)
+    assert (full["last_update_id"].values[at] == alone["last_update_id"].values).all()
+    reference = full.isel(time=at)
+    for side in ("bid", "ask"):
+        mask = alone[f"{side}_determined"].values
+        assert mask.mean() > 0.75 and not mask.all()
+        for name in (f"{side}_price", f"{side}_qty"):
+            assert np.array_equal(alone[name].values[mask], reference[name].values[mask])
+    assert alone.attrs["fully_determined_from_ns"] > 0  # these USD-M books become fully known within the file
+
+
+def test_spot_capture_started_mid_stream_ingests_and_its_touch_equals_the_book_ticker() -> None:
+    with pytest.warns(UserWarning, match="fully determined in 1442 of 3929 rows but not at the end"):
+        result = read_binance_ws(shared_path(f"{FOLDER}/spot/btcusdt_20230405.dat.gz"))
+    stats = check_bbo(result)
+    # the best bid and ask are determined at all but 1 of the 890 bookTicker ids that end a diff, and equal there
+    assert (stats["matched"], stats["undetermined_top"], stats["between_diffs"]) == (889, 1, 0)
+    attrs = result["books"].attrs
+    assert attrs["fully_determined_from_ns"] == -1 and attrs["bid_undetermined_rows"][0] == 1
+
+
+def test_spot_window_without_its_snapshot_line_matches_the_snapshot_rebuild(tmp_path: Path) -> None:
+    lines = _lines("spot/ethusdt_20240808.gz")
+    assert b'"stream"' not in lines[5] and b"lastUpdateId" in lines[5]
+    path = _write(tmp_path, lines[:5] + lines[6:], "capture_without_snapshot.txt")
+    with pytest.warns(UserWarning, match="no REST depth snapshot"):
+        alone = read_binance_ws(path)["books"]
+    full = _window("spot_eth_0808")["books"]
+    at = np.searchsorted(full["last_update_id"].values, alone["last_update_id"].values)
+    inside = at < full.sizes["time"]
+    inside[inside] &= full["last_update_id"].values[at[inside]] == alone["last_update_id"].values[inside]
+    assert inside.sum() == full.sizes["time"]  # every row of the full rebuild, plus the diffs before its snapshot
+    for side in ("bid", "ask"):
+        mask = alone[f"{side}_determined"].values[inside]
+        assert mask.any()
+        for name in (f"{side}_price", f"{side}_qty"):
+            mine, theirs = alone[name].values[inside], full[name].values[at[inside]]
+            assert np.array_equal(mine[mask], theirs[mask])
 
 
 def _gap_lines(relative: str, snapshot_line: int, skip: int) -> tuple[list[bytes], dict]:
     lines = _lines(relative)
     depth = [i for i, line in enumerate(lines) if b"@depth" in line[:200] and i > snapshot_line]
-    removed = orjson.loads(lines[depth[skip]].partition(b" ")[2])["data"]
+    removed = json.loads(lines[depth[skip]].partition(b" ")[2])["data"]
     return lines[: depth[skip]] + lines[depth[skip] + 1 :], removed
 
 
@@ -165,7 +231,7 @@ def test_crossed_book_after_an_update_names_the_update_id(tmp_path: Path) -> Non
     lines = _lines("usdm/btcusdt_20240718.gz")[:60]
     k = next(i for i, line in enumerate(lines) if i > 13 and b"@depth" in line[:200])
     lines[k] = _edit(lines[k], lambda m: m["data"]["b"].append(["99999.00", "1.000"]))
-    u = orjson.loads(lines[k].partition(b" ")[2])["data"]["u"]
+    u = json.loads(lines[k].partition(b" ")[2])["data"]["u"]
     with pytest.raises(DataError, match=rf"crossed .* after update id u={u}"):
         read_binance_ws(_write(tmp_path, lines))
 
@@ -242,6 +308,7 @@ def _small() -> bytes:
     return SMALL[0]
 
 
+@pytest.mark.filterwarnings("ignore:.*no REST depth snapshot")
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(corruption=corruptions, mask=st.sampled_from([0x20, 0xFF]))
 def test_corrupted_capture_parses_or_raises_data_error(

@@ -34,7 +34,7 @@ CASES = [
     ([f"{WS}/usdm/btcusdt_20240718.gz", f"{WS}/usdm/btcusdt_20240719.gz"], "binance-ws", {}, BOOKED),
     ([f"{WS}/usdm/ethusdt_20240718.gz", f"{WS}/usdm/ethusdt_20240719.gz"], "binance-ws", {}, BOOKED),
     ([f"{WS}/usdm/btcusdt_20230404.dat.gz", f"{WS}/usdm/btcusdt_20230405.dat.gz"], "binance-ws", {}, BOOKED),
-    ([f"{WS}/spot/btcusdt_20230405.dat.gz"], "binance-ws", {"rebuild_book": False}, ["bbo", "events"]),
+    ([f"{WS}/spot/btcusdt_20230405.dat.gz"], "binance-ws", {}, BOOKED),  # no REST snapshot: undetermined levels
     ([f"{NAUTILUS}/btcusdt-depth-snap.csv", f"{NAUTILUS}/btcusdt-depth-update.csv"], "binance-depth-csv",
      {"rebuild_book": False}, ["events"]),
     ([f"{NAUTILUS}/binance_btcusdt-trades_2021-01-08_46s.parquet"], "binance-parquet", {}, ["events"]),
@@ -105,11 +105,11 @@ def test_cli_ingest_and_info(tmp_path):
 
 
 def test_cli_ingest_reports_a_reader_error_with_its_sentence(tmp_path):
-    path = shared_path(f"{WS}/spot/btcusdt_20230405.dat.gz")
-    result = CliRunner().invoke(app, ["ingest", str(path), "-o", str(tmp_path / "x.zarr")])
-    assert result.exit_code == 2 and "rebuild_book=False" in result.output
+    path = shared_path(f"{WS}/spot/btcusdt_20230405.dat.gz")  # no REST snapshot
+    strict = ["--option", "require_snapshot=true"]
+    result = CliRunner().invoke(app, ["ingest", str(path), "-o", str(tmp_path / "x.zarr"), *strict])
+    assert result.exit_code == 2 and "no REST depth snapshot" in result.output
     assert not (tmp_path / "x.zarr").exists()
-    result = CliRunner().invoke(
-        app, ["ingest", str(path), "-o", str(tmp_path / "x.zarr"), "--option", "rebuild_book=false"]
-    )
+    result = CliRunner().invoke(app, ["ingest", str(path), "-o", str(tmp_path / "x.zarr")])
     assert result.exit_code == 0, result.output
+    assert load_store(tmp_path / "x.zarr", "books").attrs["fully_determined_from_ns"] == -1
