@@ -60,10 +60,9 @@ def cli_words(message: str, command: Any) -> str:
 
 
 def _current_command() -> Any:
-    try:  # typer >= 0.2x ships its own copy of click
-        from typer._click.globals import get_current_context
-    except ImportError:
-        from click import get_current_context
+    # typer >= 0.29 runs on its own copy of click (pyproject pins that range), so the context lives there
+    from typer._click.globals import get_current_context
+
     context = get_current_context(silent=True)
     return context.command if context is not None else None
 
