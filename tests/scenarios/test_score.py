@@ -96,7 +96,7 @@ def test_demo_score_step_without_real_data(tmp_path):
 
     demo = Demo(tmp_path, 20240809)
     metrics = demo.step("score", lambda: score_step(demo, None))
-    assert metrics["real data"].startswith("no real data") and metrics["seconds"] < 30
+    assert metrics["real data"].startswith("no real data")
     assert metrics["zi-amzn scores"] == "52 of 52 applicable"
     assert (tmp_path / "score" / "qr-amzn" / "report.html").exists()
 
@@ -108,7 +108,7 @@ def test_demo_score_step_on_real_data(tmp_path, shared_data):
 
     demo = Demo(tmp_path, 20240809)
     metrics = demo.step("score", lambda: score_step(demo, shared_data))
-    assert metrics["real data"].startswith("AMZN") and metrics["seconds"] < 30
+    assert metrics["real data"].startswith("AMZN")
     value = float(metrics["zi-amzn mean l1 [99% interval]"].split()[0])
     assert 0.3 < value < 0.8  # far from real: the zero-intelligence book is a caricature of AMZN
     assert json.loads((tmp_path / "score" / "zi-amzn" / "scores.json").read_text())["meta"]["window_levels"] == 1
