@@ -14,8 +14,9 @@ raises :class:`~simlab.errors.DataError` naming the file, the line and the ids.
 A capture started mid-stream has no REST snapshot. By default its book is then rebuilt from the diffs alone, and
 every cell says whether it is *determined* (``bid_determined`` / ``ask_determined``, as in the LOBSTER replay of
 :func:`simlab.io.lobster.replay_lobster`): a diff sets a level's quantity absolutely, so a level is known once a diff
-(or the snapshot) has set it, and the k-th best bid is determined when every tick price from it up to the best known
-ask is known (the book is uncrossed, so no bid rests at or above an ask known to hold lots); asks mirror this.
+(or the snapshot) has set it, or once the other side's best known level lay beyond it (the book is uncrossed, so no
+bid rests at or above an ask known to hold lots; any later change there comes in a diff); the k-th best bid is
+determined when every tick price from it up to the best known ask is known, and asks mirror this.
 Undetermined cells hold NO_PRICE / 0. A warning says what is missing; ``require_snapshot=True`` refuses such a
 capture instead. Determination counts tick prices, so it relies on the tick being the exchange's (inferred as the
 greatest common divisor of all prices unless ``tick_size`` is given).
@@ -334,7 +335,8 @@ def _no_snapshot_warning(capture: Capture, book: _Book) -> str:
         f"{'+'.join(capture.file_names)}: no REST depth snapshot in the window (a capture started mid-stream), so "
         f"the book is rebuilt from the depth diffs alone: {unknown} of {cells} book cells are undetermined (held as "
         f"empty and flagged False in bid_determined / ask_determined) and the book is {when}; trades, diffs and "
-        "bookTicker are read in full; pass require_snapshot=True to refuse such a capture"
+        "bookTicker are read in full; pass require_snapshot=True (CLI: --option require_snapshot=true) to refuse "
+        "such a capture"
     )
 
 

@@ -62,6 +62,13 @@ def _window(name: str) -> dict:
     return read_binance_ws(files)
 
 
+@cache
+def _alone(relative: str) -> dict:
+    """Read a file of ALONE (no REST snapshot in it) by itself, with the warning that says so."""
+    with pytest.warns(UserWarning, match=r"no REST depth snapshot .* undetermined .* pass require_snapshot=True"):
+        return read_binance_ws(shared_path(f"{FOLDER}/{relative}"))
+
+
 def _lines(relative: str) -> list[bytes]:
     return gzip.decompress(shared_path(f"{FOLDER}/{relative}").read_bytes()).split(b"\n")[:-1]
 
@@ -129,9 +136,7 @@ def test_known_first_rows_spot_btc_0808() -> None:
 
 @pytest.mark.parametrize("relative", sorted(ALONE))
 def test_files_without_snapshot_rebuild_with_determined_levels_and_a_warning(relative: str) -> None:
-    path = shared_path(f"{FOLDER}/{relative}")
-    with pytest.warns(UserWarning, match=r"no REST depth snapshot .* undetermined .* pass require_snapshot=True"):
-        result = read_binance_ws(path)
+    result = _alone(relative)
     attrs, books = result["events"].attrs, result["books"]
     assert set(result) == {"events", "bbo", "books"} and attrs["book_rebuilt"] and attrs["rest_snapshots"] == 0
     assert (attrs["messages_depth"], attrs["messages_book_ticker"], attrs["messages_trade"]) == ALONE[relative]
@@ -154,18 +159,22 @@ def test_files_without_snapshot_rebuild_with_determined_levels_and_a_warning(rel
         assert full[start:].all() and not full[start - 1]
     else:
         assert not full[-1]
+
+
+def test_require_snapshot_refuses_a_capture_without_one_unless_no_book_is_rebuilt() -> None:
+    path = shared_path(f"{FOLDER}/spot/btcusdt_20230405.dat.gz")
     with pytest.raises(DataError, match="no REST depth snapshot.*require_snapshot=True"):
         read_binance_ws(path, require_snapshot=True)
     plain = read_binance_ws(path, rebuild_book=False, require_snapshot=True)
     assert set(plain) == {"events", "bbo"} and plain["events"].attrs["book_rebuilt"] is False
+    assert plain["events"].attrs["messages_trade"] == ALONE["spot/btcusdt_20230405.dat.gz"][2]
 
 
 @pytest.mark.parametrize("window", ["usdm_btc_0718", "usdm_eth_0718", "usdm_btc_2023"])
 def test_second_file_alone_equals_the_snapshot_rebuild_on_every_determined_cell(window: str) -> None:
     """The second file of a window has no snapshot: read alone, its determined cells equal the full rebuild's."""
     full = _window(window)["books"]
-    with pytest.warns(UserWarning, match="no REST depth snapshot"):
-        alone = read_binance_ws(shared_path(f"{FOLDER}/{WINDOWS[window][0][1]}"))["books"]
+    alone = _alone(WINDOWS[window][0][1])["books"]
     at = np.searchsorted(full["last_update_id"].values, alone["last_update_id"].values)
     assert (full["last_update_id"].values[at] == alone["last_update_id"].values).all()
     reference = full.isel(time=at)
@@ -180,6 +189,7 @@ def test_second_file_alone_equals_the_snapshot_rebuild_on_every_determined_cell(
 def test_spot_capture_started_mid_stream_ingests_and_its_touch_equals_the_book_ticker() -> None:
     with pytest.warns(UserWarning, match="fully determined in 1442 of 3929 rows but not at the end"):
         result = read_binance_ws(shared_path(f"{FOLDER}/spot/btcusdt_20230405.dat.gz"))
+    assert result["books"].attrs == _alone("spot/btcusdt_20230405.dat.gz")["books"].attrs
     stats = check_bbo(result)
     # the best bid and ask are determined at all but 1 of the 890 bookTicker ids that end a diff, and equal there
     assert (stats["matched"], stats["undetermined_top"], stats["between_diffs"]) == (889, 1, 0)
