@@ -16,8 +16,9 @@ How the schema maps to LOBSTER:
   on the side the price moves towards, the new levels are added, then the emptying event, then the old levels
   are deleted and common ones resized; then the same on the other side. The opening snapshot (a ``CLEAR`` of an
   empty book) is written as a LOBSTER file opens: its last order with the whole opening book as its row (the
-  orders resting before it are the file's start state). MODIFY and SWAP have no LOBSTER message and are refused
-  with the row named (LOBSTER writes a replace as a delete and an add: split them first);
+  orders resting before it are the file's start state); an empty one writes nothing. MODIFY and SWAP have no
+  LOBSTER message and are refused with the row named (LOBSTER writes a replace as a delete and an add: split
+  them first);
 * ``direction``: the events' ``direction`` variable when present (LOBSTER events), else ``side`` for types 1-3,
   ``-side`` for executions (LOBSTER gives the resting order's side) and -1 for types 6-7, as LOBSTER does;
 * ``price``: ``price_ticks x tick_size x 10000`` (checked whole); a halt's price, and the raw price of rows read
@@ -262,7 +263,7 @@ def _price_move_messages(book, kind, side, columns, first, trigger, last) -> tup
     ones resized; then the same on the other side."""
     after = book[last]
     if first == 0 or not (book[first - 1][1] > 0).any() and not (book[first - 1][3] > 0).any():
-        return _opening_message(after, side, columns, last)
+        return _opening_message(after, side, columns, last) if kind[last] == EventKind.SET_LEVEL else ([], [])
     before = book[first - 1]
     state = {0: _levels_of(before, 0), 2: _levels_of(before, 2)}
     target = {0: _levels_of(after, 0), 2: _levels_of(after, 2)}

@@ -1,0 +1,67 @@
+"""``--convention lobbench`` against numbers of LOB-Bench's own reference code (peernagy/lob_bench, 276baf3).
+
+The expected values in ``data/lobbench_qr.json`` and ``data/lobbench_zi.json`` are the reference's output (its code
+is not in this repository), produced by::
+
+    LOB_BENCH_DIR=/tmp/lob_bench LOB_BENCH_PYTHON=/tmp/lbvenv/bin/python \\
+        PYTHONPATH=. nice python tests/benchmarks/bench_lobbench.py qr --reference-only --write-fixture
+    LOB_BENCH_DIR=/tmp/lob_bench LOB_BENCH_PYTHON=/tmp/lbvenv/bin/python \\
+        PYTHONPATH=. nice python tests/benchmarks/bench_lobbench.py zi --reference-only --write-fixture
+
+(the set-up of the checkout and the virtual environment is in that script's docstring): the first 60 minutes of the
+AMZN 2012-06-21 level-1 day against a seeded simulation of the ``qr-amzn`` preset (one sequence each) and of the
+``zi-amzn`` preset (sequences of 2,000 messages), as ``tests/simlab/metrics/lobbench_pairs.py`` builds them.
+Every number (each score's value, interval and 101 bootstrap values, the summaries, the impact curves and score)
+must match to 1e-6.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simlab.metrics import lobbench_convention as lc
+from tests.conftest import shared_path
+from tests.simlab.metrics.lobbench_pairs import AMZN, MINUTES, PAIRS, generated_table, real_table
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def amzn():
+    return real_table(shared_path(AMZN).parents[1], MINUTES)
+
+
+@pytest.mark.parametrize("pair", sorted(PAIRS))
+def test_every_number_of_the_reference_is_reproduced(amzn, pair):
+    expected = json.loads((DATA / f"lobbench_{pair}.json").read_text())
+    length = expected["sequence_length"]
+    assert expected["minutes"] == MINUTES and length == PAIRS[pair][2]
+    ours = lc.score_lobbench(lc.sequences(amzn, length), lc.sequences(generated_table(pair), length))
+    assert set(ours["unconditional"]) == set(expected["unconditional"]) == set(lc.UNCONDITIONAL)
+    assert set(ours["conditional"]) == set(expected["conditional"]) == set(lc.CONDITIONAL)
+    for part in ("unconditional", "conditional", "summary", "impact"):
+        worst, where = lc.compare_numbers(ours[part], expected[part])
+        assert worst <= 1e-6, f"{pair} {part}{where}: differs by {worst}"
+    assert ours["convention"] == "lobbench"
+
+
+def test_uncapped_fd_labels_match_the_edges_numpy_would_build(monkeypatch):
+    rng = np.random.default_rng(0)
+    pooled = np.r_[rng.integers(0, 50, 3000) * 100.0, 9_999_999_999.0]  # a placeholder price among ticks
+    values = np.r_[pooled, np.nan, np.inf, -np.inf]
+    expected = np.searchsorted(np.histogram_bin_edges(pooled, bins="fd"), values, side="right")
+    monkeypatch.setattr(lc, "MAX_EDGES", 10)
+    np.testing.assert_array_equal(lc.fd_labels(values, pooled), expected)
+
+
+def test_sequences_pair_by_index_and_extras_are_left_out(amzn):
+    real = lc.sequences(amzn, 4000)
+    assert [s.n for s in real] == [4000, 4000, amzn.seconds_ns.size - 8000]
+    out = lc.score_lobbench(real[:2], real)  # a dataset against itself: every L1 is 0
+    assert out["sequences"] == {"real": 2, "generated": 3, "paired": 2}
+    assert all(v["l1"]["value"] == 0.0 for v in out["unconditional"].values())
+    assert out["impact"]["score"] == 0.0
