@@ -32,6 +32,17 @@ def score(
             "datasets), e.g. for raw Binance trade files (one print per fill).",
         ),
     ] = False,
+    convention: Annotated[
+        str,
+        typer.Option(
+            help="simlab (default): simlab's scores; lobbench: LOB-Bench's reference code's own scores, summaries and "
+            "impact score, reproduced exactly (docs/lobbench.md).",
+        ),
+    ] = "simlab",
+    sequence_length: Annotated[
+        int | None,
+        typer.Option("--sequence-length", help="Under --convention lobbench: messages per sequence (default: one)."),
+    ] = None,
 ) -> None:
     """Score a synthetic dataset against real data: JSON, an xarray store and a one-page HTML report."""
     from scenarios.score.runner import score_stores
@@ -39,7 +50,8 @@ def score(
     try:
         summary = score_stores(
             synthetic, real, output, seed=seed, n_boot=n_boot, group=group, discriminative=discriminative,
-            strict=strict, overwrite=overwrite, aggregate_trades=aggregate_trades,
+            strict=strict, overwrite=overwrite, aggregate_trades=aggregate_trades, convention=convention,
+            sequence_length=sequence_length,
         )  # fmt: skip
     except SimlabError as exc:
         fail(exc)

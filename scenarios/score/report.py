@@ -39,6 +39,7 @@ def write_report(card: ScoreCard, path: str | Path, *, title: str) -> Path:
     matplotlib.use("Agg")
     parts = [f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style>"]
     parts.append(f"<h1>Realism scorecard: {html.escape(title)}</h1>")
+    parts.append(f"<p>Convention: {html.escape(str(card.meta.get('convention', 'simlab')))} (docs/lobbench.md).</p>")
     parts.append(_summary(card))
     parts.append("<h2>Scores (99% intervals; floor: real against resampled real)</h2>" + _score_table(card))
     parts.append("<h2>Stylized facts</h2>" + _facts_table(card))

@@ -66,6 +66,8 @@ def score_stores(
     strict: bool = False,
     overwrite: bool = False,
     aggregate_trades: bool = False,
+    convention: str = "simlab",
+    sequence_length: int | None = None,
 ) -> dict[str, Any]:
     """Score ``synthetic`` against ``real`` and write ``scores.json``, ``scores.zarr`` and ``report.html``.
 
@@ -91,6 +93,10 @@ def score_stores(
         Merge the consecutive trades of one aggressor side sharing a timestamp into one market order in both
         datasets before scoring (:func:`simlab.metrics.scorecard.aggregate_trades`): raw trade files (Binance) hold
         one print per fill, several per taker order, where a simulated market order is one event.
+    convention
+        ``simlab`` or ``lobbench`` (:func:`simlab.metrics.scorecard.score`); the outputs say which produced them.
+    sequence_length
+        Under ``lobbench``: messages per sequence (None: one sequence per dataset).
 
     Returns
     -------
@@ -103,10 +109,11 @@ def score_stores(
         raise DataError(f"{output} already holds {existing}; pass overwrite=True (--overwrite) to replace them")
     data = load_dataset(synthetic, group), load_dataset(real)
     card = score(
-        *data, seed=seed, n_boot=n_boot, discriminative=discriminative, strict=strict, aggregate_trades=aggregate_trades
-    )
+        *data, seed=seed, n_boot=n_boot, discriminative=discriminative, strict=strict,
+        aggregate_trades=aggregate_trades, convention=convention, sequence_length=sequence_length,
+    )  # fmt: skip
     config = {"synthetic": str(synthetic), "real": str(real), "group": group, "n_boot": n_boot, "strict": strict}
-    config["aggregate_trades"] = aggregate_trades
+    config.update(aggregate_trades=aggregate_trades, convention=convention, sequence_length=sequence_length)
     write_outputs(card, output, seed=seed, config=config, title=f"{Path(synthetic).name} against {Path(real).name}")
     return summary(card, output)
 
@@ -115,7 +122,8 @@ def write_outputs(card: ScoreCard, output: Path, *, seed: int, config: dict[str,
     """Write ``scores.json``, ``scores.zarr`` and ``report.html`` of ``card`` under ``output`` (replacing them)."""
     from scenarios.score.report import write_report
 
-    document = {**card.to_dict(), "provenance": provenance(seed=seed, config=config)}
+    document = {"convention": card.meta.get("convention", "simlab"), **card.to_dict()}
+    document["provenance"] = provenance(seed=seed, config=config)
     output.mkdir(parents=True, exist_ok=True)
     (output / "scores.json").write_text(json.dumps(document, indent=1, default=float) + "\n")
     write_store(card.to_dataset(), output / "scores.zarr", attrs=provenance(seed=seed, config=config), overwrite=True)
@@ -130,6 +138,7 @@ def summary(card: ScoreCard, output: Path | None = None) -> dict[str, Any]:
     for metric, table in card.summary.items():
         mean = table["mean"]
         out[f"mean {metric} [99% interval]"] = f"{mean['value']:.4f} [{mean['low']:.4f}, {mean['high']:.4f}]"
+    out["convention"] = card.meta.get("convention", "simlab")
     ok = sum(row.distance is not None for row in card.rows)
     out["scores"] = f"{ok} of {len(card.rows)} applicable"
     disc = card.to_dict()["discriminative"]

@@ -65,3 +65,38 @@ def test_sequences_pair_by_index_and_extras_are_left_out(amzn):
     assert out["sequences"] == {"real": 2, "generated": 3, "paired": 2}
     assert all(v["l1"]["value"] == 0.0 for v in out["unconditional"].values())
     assert out["impact"]["score"] == 0.0
+
+
+def test_the_scorecard_and_its_outputs_say_the_lobbench_convention(amzn, tmp_path):
+    """``score(convention="lobbench")`` on ingested LOBSTER files gives the reference's numbers, and scores.json and
+    the report say which convention produced them."""
+    from scenarios.score.runner import write_outputs
+    from simlab.book.export import export_lobster
+    from simlab.io.lobster import read_lobster
+    from simlab.metrics.scorecard import score
+
+    expected = json.loads((DATA / "lobbench_qr.json").read_text())
+    from calibration.book_presets import load_book_preset, simulate_book_preset
+
+    out = simulate_book_preset(load_book_preset(PAIRS["qr"][0]), MINUTES * 60.0, rng=PAIRS["qr"][1])
+    synthetic = read_lobster(*export_lobster(out["events"], out["books"], tmp_path / "qr", levels=1))
+    data = read_lobster(*sorted(shared_path(AMZN).glob("*.csv")))
+    ts = data["events"]["ts_ns"].values
+    keep = np.flatnonzero(ts < ts[0] - ts[0] % 60_000_000_000 + MINUTES * 60_000_000_000)
+    real = {"events": data["events"].isel(event=keep), "books": data["books"].isel(time=keep)}
+    card = score(synthetic, real, seed=0, convention="lobbench")
+    by_name = {(r.quantity, r.metric): r for r in card.rows}
+    for name, entry in expected["unconditional"].items():
+        for metric in ("l1", "wasserstein"):
+            row = by_name[(name, metric)]
+            if entry[metric]["value"] is None:
+                assert row.distance is None and "undefined" in row.reason
+            else:
+                assert abs(row.distance.value - entry[metric]["value"]) <= 1e-6
+                assert abs(row.distance.low - entry[metric]["ci"][0]) <= 1e-6
+    assert abs(by_name[("impact_response", "sum_abs_diff_ticks")].distance.value - expected["impact"]["score"]) <= 1e-6
+    assert abs(card.summary["l1"]["mean"]["value"] - expected["summary"]["unconditional"]["l1"]["mean"][0]) <= 1e-6
+    write_outputs(card, tmp_path / "out", seed=0, config={"convention": "lobbench"}, title="qr against AMZN")
+    document = json.loads((tmp_path / "out" / "scores.json").read_text())
+    assert document["convention"] == "lobbench" and document["meta"]["reference"] == "peernagy/lob_bench@276baf3"
+    assert "Convention: lobbench" in (tmp_path / "out" / "report.html").read_text()
