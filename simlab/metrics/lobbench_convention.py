@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from simlab.metrics import _lobbench_kernels as _kernels
 from simlab.metrics import _lobbench_samples as smp
 from simlab.metrics._lobbench_samples import Sequence, sequences
 from simlab.metrics._market import NotApplicable
@@ -233,13 +234,9 @@ def l1_by_group(a, ga, b, gb, rng: np.random.Generator) -> tuple[float, np.ndarr
     va, vb = ~np.isnan(a), ~np.isnan(b)
     value = _l1(np.bincount(ca, va, labels.size)[None], np.bincount(cb, vb, labels.size)[None])[0]
     ia, ib = rng.integers(0, a.size, size=(N_BOOT, a.size)), rng.integers(0, b.size, size=(N_BOOT, b.size))
-    losses = np.r_[value, _l1(_counts(ca, va, ia, labels.size), _counts(cb, vb, ib, labels.size))]
+    counts_a = _kernels.replicate_counts(ca, va, ia, labels.size)
+    losses = np.r_[value, _l1(counts_a, _kernels.replicate_counts(cb, vb, ib, labels.size))]
     return float(value), np.percentile(losses, CI), losses
-
-
-def _counts(codes: np.ndarray, valid: np.ndarray, draws: np.ndarray, n: int) -> np.ndarray:
-    flat = (np.arange(draws.shape[0])[:, None] * n + codes[draws]).ravel()
-    return np.bincount(flat, valid[draws].ravel().astype(np.float64), draws.shape[0] * n).reshape(-1, n)
 
 
 def _l1(counts_a: np.ndarray, counts_b: np.ndarray) -> np.ndarray:
@@ -261,10 +258,7 @@ def wasserstein(a, b, rng: np.random.Generator) -> tuple[float, np.ndarray, np.n
     ca, cb, fa, fb = codes[: a.size], codes[a.size :], finite[: a.size], finite[a.size :]
     value = _w1(grid, ca[None], cb[None], fa[None], fb[None])[0]
     ia, ib = rng.integers(0, a.size, size=(N_BOOT, a.size)), rng.integers(0, b.size, size=(N_BOOT, b.size))
-    step = max(1, int(2e7 // max(grid.size, 1)))
-    parts = [_w1(grid, ca[ia[k : k + step]], cb[ib[k : k + step]], fa[ia[k : k + step]], fb[ib[k : k + step]])
-             for k in range(0, N_BOOT, step)]  # fmt: skip
-    losses = np.r_[value, np.concatenate(parts)]
+    losses = np.r_[value, _kernels.replicate_w1(grid, ca, fa, ia, cb, fb, ib)]
     return float(value), np.percentile(losses, CI), losses
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.stats import wasserstein_distance
 
 from simlab.metrics import lobbench_convention as lc
 from tests.conftest import shared_path
@@ -100,3 +101,25 @@ def test_the_scorecard_and_its_outputs_say_the_lobbench_convention(amzn, tmp_pat
     document = json.loads((tmp_path / "out" / "scores.json").read_text())
     assert document["convention"] == "lobbench" and document["meta"]["reference"] == "peernagy/lob_bench@276baf3"
     assert "Convention: lobbench" in (tmp_path / "out" / "report.html").read_text()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_bootstrap_kernels_match_numpy_twins(seed):
+    from simlab.metrics import _lobbench_kernels as kernels
+
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=300).round(1), rng.normal(0.5, 2.0, size=200).round(1)
+    a[rng.integers(0, 300, 3)] = np.nan
+    labels, codes = np.unique(np.r_[a, b], return_inverse=True)
+    draws = rng.integers(0, a.size, size=(50, a.size))
+    expected = np.array([np.bincount(codes[:300][d][~np.isnan(a[d])], minlength=labels.size) for d in draws])
+    np.testing.assert_array_equal(kernels.replicate_counts(codes[:300], ~np.isnan(a), draws, labels.size), expected)
+    finite = np.isfinite(np.r_[a, b])
+    grid, codes = np.unique(np.where(finite, np.r_[a, b], 0.0), return_inverse=True)
+    da, db = rng.integers(0, 300, size=(50, 300)), rng.integers(0, 200, size=(50, 200))
+    fast = kernels.replicate_w1(grid, codes[:300], finite[:300], da, codes[300:], finite[300:], db)
+    slow = [
+        wasserstein_distance(a[x], b[y]) if np.isfinite(a[x]).all() else np.nan for x, y in zip(da, db, strict=True)
+    ]
+    np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-14)
+    assert np.isnan(fast).any() and np.isfinite(fast).any()
