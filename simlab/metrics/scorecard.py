@@ -199,8 +199,11 @@ def score(
         syn_events, syn_books = _aggregated(syn_events, syn_books)
         real_events, real_books = _aggregated(real_events, real_books)
     if convention == "lobbench":
-        return _lobbench_card((syn_events, syn_books), (real_events, real_books), seed, n_boot, confidence,
+        card = _lobbench_card((syn_events, syn_books), (real_events, real_books), seed, n_boot, confidence,
                               sequence_length, aggregate_trades)  # fmt: skip
+        if strict:
+            _raise_if_missing(card.rows, card.facts)
+        return card
     depth = levels or min((b.sizes["level"] for b in (syn_books, real_books) if b is not None), default=None)
     window = real_events.attrs.get("levels") if real_events.attrs.get("format") == "lobster" else None
     m_syn = Market(syn_events, syn_books, levels=depth, source="synthetic", window_levels=window)

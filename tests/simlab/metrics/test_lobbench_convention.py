@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 from scipy.stats import wasserstein_distance
 
+from simlab.errors import DataError, ParameterError
 from simlab.metrics import lobbench_convention as lc
 from tests.conftest import shared_path
 from tests.simlab.metrics.lobbench_pairs import AMZN, MINUTES, PAIRS, generated_table, real_table
@@ -101,6 +102,10 @@ def test_the_scorecard_and_its_outputs_say_the_lobbench_convention(amzn, tmp_pat
     document = json.loads((tmp_path / "out" / "scores.json").read_text())
     assert document["convention"] == "lobbench" and document["meta"]["reference"] == "peernagy/lob_bench@276baf3"
     assert "Convention: lobbench" in (tmp_path / "out" / "report.html").read_text()
+    with pytest.raises(DataError, match=r"limit_ask_order_levels: undefined in the reference"):
+        score(synthetic, real, seed=0, convention="lobbench", strict=True)
+    with pytest.raises(ParameterError, match=r"`convention` of score must be one of"):
+        score(synthetic, real, seed=0, convention="LOB-Bench")
 
 
 @pytest.mark.parametrize("seed", range(3))
