@@ -12,6 +12,9 @@ beside the preset as ``calibration/presets/<preset>.scores.json``:
 * Book presets: the fitted span (the AMZN day, the AAPL hour). The data hold no second AMZN day or AAPL hour with
   a message file, so their held-out window is recorded as not available.
 
+The book presets' tables under LOB-Bench's own convention (:func:`score_preset_lobbench`) are written beside them
+as ``<preset>.lobbench.json`` by ``python -m calibration.score_presets --lobbench [DATA_DIR]``.
+
 Run ``python -m calibration.score_presets [DATA_DIR]`` to rebuild every file (seed :data:`SEED`, :data:`N_BOOT`
 bootstrap replicates); :func:`score_preset` rebuilds one.
 """
@@ -28,6 +31,7 @@ import xarray as xr
 
 from calibration.book_presets import SPECS, load_book_preset, simulate_book_preset
 from calibration.presets import PRESET_DIR, list_presets, load_preset, preset_events, simulate_preset
+from simlab.errors import ParameterError
 from simlab.io import DEFAULT_DATA_DIR
 from simlab.metrics.scorecard import aggregate_trades, score
 from simlab.schema import EventKind
@@ -61,6 +65,30 @@ def write_scores(name: str, data_dir: str | Path = DEFAULT_DATA, *, seed: int = 
     """Score preset ``name`` and write ``calibration/presets/<name>.scores.json``; return the path."""
     path = PRESET_DIR / f"{name}.scores.json"
     path.write_text(json.dumps(score_preset(name, data_dir, seed=seed), indent=1, sort_keys=False) + "\n")
+    return path
+
+
+def score_preset_lobbench(name: str, data_dir: str | Path = DEFAULT_DATA, *, seed: int = SEED) -> dict:
+    """Return the LOB-Bench-convention score table of book preset ``name`` (``<name>.lobbench.json``).
+
+    The fitted span is scored as :func:`score_preset` scores it, with ``score(convention="lobbench")``: the
+    numbers of LOB-Bench's reference code (one sequence per dataset), comparable with published LOB-Bench results.
+    """
+    if name not in {s.name for s in SPECS}:
+        raise ParameterError(f"score_preset_lobbench: {name!r} is not a book preset; the book presets are "
+                             f"{[s.name for s in SPECS]}")  # fmt: skip
+    real, simulated, span = _book_windows(name, Path(data_dir))["calibration"](seed)
+    card = score(simulated, real, seed=seed, convention="lobbench", discriminative=False)
+    document = card.to_dict()
+    return {"preset": name, "seed": seed, "convention": "lobbench", "reference": card.meta["reference"], **span,
+            "summary": document["summary"], "scores": document["scores"], "lobbench": document["lobbench"],
+            "events": {"real": card.meta["real_events"], "synthetic": card.meta["synthetic_events"]}}  # fmt: skip
+
+
+def write_lobbench(name: str, data_dir: str | Path = DEFAULT_DATA, *, seed: int = SEED) -> Path:
+    """Write ``calibration/presets/<name>.lobbench.json`` (:func:`score_preset_lobbench`); return the path."""
+    path = PRESET_DIR / f"{name}.lobbench.json"
+    path.write_text(json.dumps(score_preset_lobbench(name, data_dir, seed=seed), indent=1, default=float) + "\n")
     return path
 
 
@@ -132,8 +160,15 @@ def _without_curve(fact: dict[str, Any] | str) -> dict[str, Any] | str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Rebuild every ``<preset>.scores.json`` from the real data (default ``../shared/data``)."""
+    """Rebuild every ``<preset>.scores.json`` from the real data (default ``../shared/data``); with ``--lobbench``
+    first, every book preset's ``<preset>.lobbench.json`` instead."""
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--lobbench"]:
+        data_dir = Path(argv[1]) if len(argv) > 1 else DEFAULT_DATA
+        for spec in SPECS:
+            path = write_lobbench(spec.name, data_dir)
+            print(f"{spec.name}: {path.name} mean L1 {json.loads(path.read_text())['summary']['l1']['mean']['value']}")
+        return 0
     data_dir = Path(argv[0]) if argv else DEFAULT_DATA
     for name in preset_names():
         path = write_scores(name, data_dir)

@@ -39,6 +39,17 @@ def score(
     options: Annotated[
         list[str], typer.Option("--option", help="Reader option key=value (JSON value) for --real's raw files.")
     ] = [],  # noqa: B006
+    convention: Annotated[
+        str,
+        typer.Option(
+            help="simlab (default): simlab's scores; lobbench: LOB-Bench's reference code's own scores, summaries and "
+            "impact score, reproduced exactly (docs/lobbench.md).",
+        ),
+    ] = "simlab",
+    sequence_length: Annotated[
+        int | None,
+        typer.Option("--sequence-length", help="Under --convention lobbench: messages per sequence (default: one)."),
+    ] = None,
 ) -> None:
     """Score a synthetic dataset against real data: JSON, an xarray store and a one-page HTML report."""
     from scenarios.score.runner import score_stores
@@ -47,7 +58,7 @@ def score(
         summary = score_stores(
             synthetic, real, output, seed=seed, n_boot=n_boot, group=group, discriminative=discriminative,
             strict=strict, overwrite=overwrite, aggregate_trades=aggregate_trades, format=format,
-            options=parse_options(options),
+            options=parse_options(options), convention=convention, sequence_length=sequence_length,
         )  # fmt: skip
     except SimlabError as exc:
         fail(exc)

@@ -71,6 +71,8 @@ def write_report(card: ScoreCard, path: str | Path, *, title: str) -> Path:
     matplotlib.use("Agg")
     level = f"{100 * card.meta.get('confidence', 0.99):g}%"
     parts = [f"<h1>Realism scorecard: {html.escape(title)}</h1>"]
+    convention = html.escape(str(card.meta.get("convention", "simlab")))
+    parts.append(f"<p>Convention: {convention} (docs/lobbench.md says what each convention defines).</p>")
     parts.append("<h2>Summary</h2>" + _about("summary", level) + _summary(card))
     parts.append(f"<h2>Scores ({level} intervals)</h2>" + _about("scores", level) + _score_table(card))
     parts.append("<h2>Stylized facts</h2>" + _about("facts", level) + _facts_table(card))

@@ -36,6 +36,8 @@ def score_stores(
     aggregate_trades: bool = False,
     format: str = "auto",
     options: dict[str, Any] | None = None,
+    convention: str = "simlab",
+    sequence_length: int | None = None,
 ) -> dict[str, Any]:
     """Score ``synthetic`` against ``real`` and write ``scores.json``, ``scores.zarr`` and ``report.html``.
 
@@ -63,6 +65,10 @@ def score_stores(
         one print per fill, several per taker order, where a simulated market order is one event.
     format, options
         The format and reader options of ``real`` when it is raw files (see :func:`simlab.io.read`).
+    convention
+        ``simlab`` or ``lobbench`` (:func:`simlab.metrics.scorecard.score`); the outputs say which produced them.
+    sequence_length
+        Under ``lobbench``: messages per sequence (None: one sequence per dataset).
 
     Returns
     -------
@@ -75,10 +81,12 @@ def score_stores(
         raise DataError(f"{output} already holds {existing}; pass overwrite=True to replace them")
     data = load_dataset(synthetic, group), load_dataset(real, format=format, **(options or {}))
     card = score(
-        *data, seed=seed, n_boot=n_boot, discriminative=discriminative, strict=strict, aggregate_trades=aggregate_trades
-    )
+        *data, seed=seed, n_boot=n_boot, discriminative=discriminative, strict=strict,
+        aggregate_trades=aggregate_trades, convention=convention, sequence_length=sequence_length,
+    )  # fmt: skip
     config = {"synthetic": str(synthetic), "real": str(real), "group": group, "n_boot": n_boot, "strict": strict}
     config.update(aggregate_trades=aggregate_trades, format=format, options=options or {})
+    config.update(aggregate_trades=aggregate_trades, convention=convention, sequence_length=sequence_length)
     write_outputs(card, output, seed=seed, config=config, title=f"{Path(synthetic).name} against {Path(real).name}")
     return summary(card, output)
 
@@ -87,7 +95,8 @@ def write_outputs(card: ScoreCard, output: Path, *, seed: int, config: dict[str,
     """Write ``scores.json``, ``scores.zarr`` and ``report.html`` of ``card`` under ``output`` (replacing them)."""
     from scenarios.score.report import write_report
 
-    document = {**card.to_dict(), "provenance": provenance(seed=seed, config=config)}
+    document = {"convention": card.meta.get("convention", "simlab"), **card.to_dict()}
+    document["provenance"] = provenance(seed=seed, config=config)
     output.mkdir(parents=True, exist_ok=True)
     (output / "scores.json").write_text(json.dumps(document, indent=1, default=float) + "\n")
     write_store(card.to_dataset(), output / "scores.zarr", attrs=provenance(seed=seed, config=config), overwrite=True)
@@ -103,6 +112,7 @@ def summary(card: ScoreCard, output: Path | None = None) -> dict[str, Any]:
     for metric, table in card.summary.items():
         mean = [table["mean"][k] for k in ("value", "low", "high")]
         out[f"mean {metric} [{100 * confidence:g}% interval]"] = format_interval(*mean, digits=".4f")
+    out["convention"] = card.meta.get("convention", "simlab")
     ok = sum(row.distance is not None for row in card.rows)
     out["scores"] = f"{ok} of {len(card.rows)} applicable"
     disc = card.to_dict()["discriminative"]

@@ -8,11 +8,17 @@ are named ``{TICKER}_{YYYY-MM-DD}_{start_ms}_{end_ms}_{message|orderbook}_{LEVEL
 How the schema maps to LOBSTER:
 
 * ``kind``: ADD 1, CANCEL 2, DELETE 3, TRADE 4, TRADE_HIDDEN 5, AUCTION 6, HALT 7. L2 records (a book written
-  by levels, such as the queue-reactive simulator's) become the order messages that make the same change: a
-  ``SET_LEVEL`` is an add (the level grows), a partial cancel (it shrinks) or a delete (it empties) of the
-  difference, and a ``CLEAR`` one delete per resting level of the book before it, deepest first, each with its
-  own book row. A ``SET_LEVEL`` that changes nothing writes no row. MODIFY and SWAP have no LOBSTER message and
-  are refused with the row named (LOBSTER writes a replace as a delete and an add: split them first);
+  by levels, such as the queue-reactive simulator's) become the order messages that make the same change, each
+  with its own book row: a lone ``SET_LEVEL`` is an add (the level grows), a partial cancel (it shrinks) or a
+  delete (it empties) of the difference, and one that changes nothing writes no row. A price move (a ``CLEAR``
+  and the ``SET_LEVEL`` records after it at its time, with the cancel or trade just before that emptied the
+  queue) is written as the messages that produce it without ever showing an empty side, as real data never does:
+  on the side the price moves towards, the new levels are added, then the emptying event, then the old levels
+  are deleted and common ones resized; then the same on the other side. The opening snapshot (a ``CLEAR`` of an
+  empty book) is written as a LOBSTER file opens: its last order with the whole opening book as its row (the
+  orders resting before it are the file's start state); an empty one writes nothing. MODIFY and SWAP have no
+  LOBSTER message and are refused with the row named (LOBSTER writes a replace as a delete and an add: split
+  them first);
 * ``direction``: the events' ``direction`` variable when present (LOBSTER events), else ``side`` for types 1-3,
   ``-side`` for executions (LOBSTER gives the resting order's side) and -1 for types 6-7, as LOBSTER does;
 * ``price``: ``price_ticks x tick_size x 10000`` (checked whole); a halt's price, and the raw price of rows read
@@ -32,6 +38,7 @@ import calendar
 import datetime as dt
 import os
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -88,6 +95,43 @@ def export_lobster(
     tuple of Path
         The message file and the orderbook file.
     """
+    table = lobster_table(events, books, date=date, levels=levels)
+    n_levels = table.book.shape[1] // 4
+    name = _base_name(events, ticker, table.day, table.seconds_ns)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    message_path = directory / f"{name}_message_{n_levels}.csv"
+    orderbook_path = directory / f"{name}_orderbook_{n_levels}.csv"
+    fields = (table.event_type, table.order_id, table.size, table.price, table.direction)
+    message = _format_rows(table.seconds_ns, np.stack(fields, axis=1), True).tobytes()
+    orderbook = _format_rows(np.zeros(table.book.shape[0], np.int64), table.book, False).tobytes()
+    _write_atomically({message_path: message, orderbook_path: orderbook})
+    return message_path, orderbook_path
+
+
+@dataclass(frozen=True)
+class LobsterTable:
+    """The rows of a LOBSTER message file and orderbook file, as int64 arrays (what :func:`export_lobster` writes).
+
+    ``seconds_ns``: ns after local midnight of ``day``; ``event_type``, ``order_id`` (0 for none), ``size``
+    (shares), ``price`` (USD x 10,000), ``direction``: the message columns; ``book``: the orderbook file
+    ``(n, 4 x levels)``, empty levels at +-9999999999 with size 0.
+    """
+
+    day: dt.date
+    seconds_ns: np.ndarray
+    event_type: np.ndarray
+    order_id: np.ndarray
+    size: np.ndarray
+    price: np.ndarray
+    direction: np.ndarray
+    book: np.ndarray
+
+
+def lobster_table(
+    events: xr.Dataset, books: xr.Dataset, *, date: str | dt.date | None = None, levels: int | None = None
+) -> LobsterTable:
+    """Return the LOBSTER rows of ``events`` and ``books`` in memory (see :func:`export_lobster` for the mapping)."""
     step, lot = _units(events)
     n_levels = _levels(books, levels)
     _check_alignment(events, books)
@@ -95,18 +139,13 @@ def export_lobster(
     lobster_type, direction, price, size, order_id, ts_ns = columns
     zone = str(events.attrs.get("time_zone") or TIME_ZONE)
     day = _day(events, date, zone)
-    seconds_ns = _seconds_after_midnight(ts_ns, day, zone, rows)
+    seconds_ns = _seconds_after_midnight(ts_ns, day, zone, rows).astype(np.int64)
     raw = _raw_prices(events, rows, lobster_type)
     price = np.where(raw != NO_PRICE, raw, _scaled(price, step, "price_ticks", rows, lobster_type != 7))
     size = _scaled(size, lot, "qty_lots", rows, np.ones(size.shape, bool))
-    name = _base_name(events, ticker, day, seconds_ns)
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    message_path = directory / f"{name}_message_{n_levels}.csv"
-    orderbook_path = directory / f"{name}_orderbook_{n_levels}.csv"
-    message = _message_bytes(seconds_ns, lobster_type, np.maximum(order_id, 0), size, price, direction)
-    _write_atomically({message_path: message, orderbook_path: _orderbook_bytes(book, step)})
-    return message_path, orderbook_path
+    columns = (lobster_type, np.maximum(order_id, 0), size, price, direction)
+    lobster_type, order_id, size, price, direction = (np.ascontiguousarray(c, dtype=np.int64) for c in columns)
+    return LobsterTable(day, seconds_ns, lobster_type, order_id, size, price, direction, _orderbook_cells(book, step))
 
 
 def _units(events: xr.Dataset) -> tuple[int, int]:
@@ -147,7 +186,7 @@ def _expand(events: xr.Dataset, books: xr.Dataset, levels: int) -> tuple[np.ndar
     """Return the source row of each message, its (type, direction, price, size, id, ts) and its book rows."""
     kind, side = events["kind"].values.astype(np.int64), events["side"].values.astype(np.int64)
     price, qty, ts = events["price_ticks"].values, events["qty_lots"].values, events["ts_ns"].values
-    book = _book_matrix(books, levels)  # (n, 4, levels): ask price, ask qty, bid price, bid qty
+    full = _book_matrix(books, max(levels, books.sizes["level"]))  # (n, 4, levels): ask/bid price and qty
     lobster_type = _TYPE[kind & 0xFF]
     unmapped = np.flatnonzero((lobster_type == 0) & ~np.isin(kind, _L2_KINDS))
     if unmapped.size:
@@ -164,32 +203,32 @@ def _expand(events: xr.Dataset, books: xr.Dataset, levels: int) -> tuple[np.ndar
     columns = (lobster_type, direction, price.astype(np.int64), qty.astype(np.int64), order_id, ts)
     rows = np.arange(kind.shape[0])
     if not np.isin(kind, _L2_KINDS).any():
-        return rows, columns, book
-    return _expand_l2(kind, side, columns, book)
+        return rows, columns, full[:, :, :levels]
+    return _expand_l2(kind, side, columns, full, levels)
 
 
-def _expand_l2(kind, side, columns, book):
-    """Replace CLEAR and SET_LEVEL records by the order messages that make the same change."""
+def _expand_l2(kind, side, columns, book, levels):
+    """Replace CLEAR and SET_LEVEL records by the order messages that make the same change (module docstring)."""
     out_rows, out_cols, out_book = [], [], []
-    l2 = np.flatnonzero(np.isin(kind, _L2_KINDS))
-    plain = np.ones(kind.shape[0], bool)
-    plain[l2] = False
-    keep = np.flatnonzero(plain)
+    l2 = np.isin(kind, _L2_KINDS)
+    blocks = _snapshot_blocks(kind, columns[5])
+    folded = np.zeros(kind.shape[0], bool)
+    for start, stop, trigger in blocks:
+        folded[start:stop] = True
+        if trigger >= 0:
+            folded[trigger] = True
+    keep = np.flatnonzero(~l2 & ~folded)
     out_rows.append(keep)
     out_cols.append(np.stack([c[keep] for c in columns], axis=1))
-    out_book.append(book[keep])
-    empty = _empty_book(book.shape[-1])
-    for row in l2.tolist():
-        before = book[row - 1] if row > 0 else empty
-        ts = columns[5][row]
-        if kind[row] == EventKind.CLEAR:
-            messages, states = _clear_messages(before, ts, row)
-        else:
-            messages, states = _set_level_message(before, book[row], side[row], columns, row)
-        if messages:
-            out_rows.append(np.full(len(messages), row))
-            out_cols.append(np.array(messages, dtype=np.int64))
-            out_book.append(np.array(states, dtype=np.int64))
+    out_book.append(book[keep, :, :levels])
+    for row in np.flatnonzero(l2 & ~folded).tolist():  # SET_LEVEL records outside a snapshot
+        before = book[row - 1] if row > 0 else _empty_book(book.shape[-1])
+        messages, states = _set_level_message(before, book[row], side[row], columns, row)
+        _append(out_rows, out_cols, out_book, row, messages, states, levels)
+    for start, stop, trigger in blocks:
+        first = trigger if trigger >= 0 else start
+        messages, states = _price_move_messages(book, kind, side, columns, first, trigger, stop - 1)
+        _append(out_rows, out_cols, out_book, first, messages, states, levels)
     rows = np.concatenate(out_rows)
     sub = np.concatenate([np.zeros(keep.size, np.int64)] + [np.arange(r.size) for r in out_rows[1:]])
     order = np.lexsort((sub, rows))
@@ -197,16 +236,99 @@ def _expand_l2(kind, side, columns, book):
     return rows[order], tuple(table[:, k] for k in range(6)), np.concatenate(out_book)[order]
 
 
-def _clear_messages(before: np.ndarray, ts: int, row: int) -> tuple[list, list]:
-    messages, states, state = [], [], before.copy()
-    for block, direction in ((2, 1), (0, -1)):  # bids, then asks; deepest level first
-        for level in range(state.shape[-1] - 1, -1, -1):
-            qty = int(state[block + 1, level])
-            if qty > 0:
-                messages.append((3, direction, int(state[block, level]), qty, 0, ts))
-                state[block, level], state[block + 1, level] = NO_PRICE, 0
-                states.append(state.copy())
+def _append(out_rows, out_cols, out_book, row, messages, states, levels) -> None:
+    if messages:
+        out_rows.append(np.full(len(messages), row))
+        out_cols.append(np.array(messages, dtype=np.int64))
+        out_book.append(np.array(states, dtype=np.int64)[:, :, :levels])
+
+
+def _snapshot_blocks(kind: np.ndarray, ts: np.ndarray) -> list[tuple[int, int, int]]:
+    """(first, end, trigger) of each CLEAR and the SET_LEVEL records after it at its time; the trigger is the order
+    event at the same time just before the CLEAR (the cancel or trade that emptied the queue), else -1."""
+    blocks = []
+    for start in np.flatnonzero(kind == EventKind.CLEAR).tolist():
+        stop = start + 1
+        while stop < kind.shape[0] and kind[stop] == EventKind.SET_LEVEL and ts[stop] == ts[start]:
+            stop += 1
+        before = start - 1
+        plain = before >= 0 and kind[before] not in _L2_KINDS and ts[before] == ts[start]
+        blocks.append((start, stop, before if plain and kind[before] != EventKind.ADD else -1))
+    return blocks
+
+
+def _price_move_messages(book, kind, side, columns, first, trigger, last) -> tuple[list, list]:
+    """The messages of a price move: on the side the price moves towards, the new levels (and the trigger's level,
+    when it is refilled) are added, then the triggering event applies, then the old levels are deleted and common
+    ones resized; then the same on the other side."""
+    after = book[last]
+    if first == 0 or not (book[first - 1][1] > 0).any() and not (book[first - 1][3] > 0).any():
+        return _opening_message(after, side, columns, last) if kind[last] == EventKind.SET_LEVEL else ([], [])
+    before = book[first - 1]
+    state = {0: _levels_of(before, 0), 2: _levels_of(before, 2)}
+    target = {0: _levels_of(after, 0), 2: _levels_of(after, 2)}
+    if trigger >= 0:
+        resting = -side[trigger] if kind[trigger] in (EventKind.TRADE, EventKind.TRADE_HIDDEN) else side[trigger]
+        moving = 2 if resting == 1 else 0
+    else:
+        moving = 0 if _mid2(after) >= _mid2(before) else 2
+    ts = int(columns[5][last])
+    messages, states = [], []
+
+    def emit(lobster_type, block, price, qty, message=None):
+        held = state[block].get(price, 0) + (qty if lobster_type == 1 else -qty)
+        if held > 0:
+            state[block][price] = held
+        else:
+            state[block].pop(price, None)
+        direction = 1 if block == 2 else -1
+        messages.append(message or (lobster_type, direction, price, qty, 0, ts))
+        states.append(_render(state, after.shape[-1]))
+
+    for block in (moving, 2 - moving):
+        added = set(target[block]) - set(state[block])
+        if block == moving and trigger >= 0 and int(columns[2][trigger]) in target[block]:
+            added.add(int(columns[2][trigger]))  # refilled after the trigger empties it: added before, not after
+        for price in sorted(added, reverse=block == 2):
+            emit(1, block, price, target[block][price])
+        if block == moving and trigger >= 0:
+            lobster_type = int(columns[0][trigger])
+            emit(lobster_type, block, int(columns[2][trigger]), int(columns[3][trigger]),
+                 tuple(int(c[trigger]) for c in columns))  # fmt: skip
+        for price in sorted(state[block], reverse=block == 2):
+            change = target[block].get(price, 0) - state[block][price]
+            if change:
+                emit(1 if change > 0 else (3 if price not in target[block] else 2), block, price, abs(change))
+    if not np.array_equal(states[-1] if states else before, after):
+        raise DataError(f"export_lobster: the book after record {last} does not follow from the records before it")
     return messages, states
+
+
+def _opening_message(after, side, columns, last) -> tuple[list, list]:
+    """The opening snapshot, as a LOBSTER file opens: its last order with the whole opening book as its row (the
+    orders resting before it are the file's start state, which replay_lobster takes from the first row)."""
+    message = (1, int(side[last]), int(columns[2][last]), int(columns[3][last]), 0, int(columns[5][last]))
+    return [message], [after]
+
+
+def _levels_of(book: np.ndarray, block: int) -> dict[int, int]:
+    quoted = book[block + 1] > 0
+    return dict(zip(book[block][quoted].tolist(), book[block + 1][quoted].tolist(), strict=True))
+
+
+def _render(state: dict[int, dict[int, int]], levels: int) -> np.ndarray:
+    out = _empty_book(levels)
+    for block in (0, 2):
+        prices = sorted(state[block], reverse=block == 2)[:levels]
+        out[block, : len(prices)] = prices
+        out[block + 1, : len(prices)] = [state[block][p] for p in prices]
+    return out
+
+
+def _mid2(book: np.ndarray) -> float:
+    ask = book[0][book[1] > 0]
+    bid = book[2][book[3] > 0]
+    return float((ask.min() if ask.size else np.inf) + (bid.max() if bid.size else -np.inf))
 
 
 def _set_level_message(before, after, side, columns, row) -> tuple[list, list]:
@@ -298,19 +420,14 @@ def _base_name(events: xr.Dataset, ticker: str | None, day: dt.date, seconds_ns:
     return f"{ticker}_{day.isoformat()}_{start}_{end}"
 
 
-def _message_bytes(seconds_ns, lobster_type, order_id, size, price, direction) -> bytes:
-    fields = np.stack([lobster_type, order_id, size, price, direction], axis=1).astype(np.int64)
-    return _format_rows(seconds_ns.astype(np.int64), fields, True).tobytes()
-
-
-def _orderbook_bytes(book: np.ndarray, step: int) -> bytes:
+def _orderbook_cells(book: np.ndarray, step: int) -> np.ndarray:
     n, _, levels = book.shape
     cells = np.empty((n, levels, 4), np.int64)
     cells[..., 0] = np.where(book[:, 0] == NO_PRICE, EMPTY_ASK, book[:, 0] * step)
     cells[..., 1] = book[:, 1]
     cells[..., 2] = np.where(book[:, 2] == NO_PRICE, EMPTY_BID, book[:, 2] * step)
     cells[..., 3] = book[:, 3]
-    return _format_rows(np.zeros(n, np.int64), cells.reshape(n, 4 * levels), False).tobytes()
+    return cells.reshape(n, 4 * levels)
 
 
 @numba.njit(cache=True)

@@ -3,9 +3,14 @@
 Two distances, as in LOB-Bench (Nagy et al. 2025):
 
 * ``l1``: the total variation ``0.5 sum_b |p_b - q_b|`` (in [0, 1]) between the histograms of the two samples on
-  shared bins: one bin per integer when both samples are integers spanning at most :data:`MAX_DISCRETE_BINS`
-  values and the Freedman-Diaconis width is at most 1, else Freedman-Diaconis bins (width ``2 IQR / n^(1/3)`` of
-  the real sample) over the pooled range, at most :data:`MAX_BINS` of them;
+  shared bins built from the pooled samples. A lattice keeps one bin per value: when both samples are integers
+  taking at most :data:`MAX_DISCRETE_BINS` distinct values, with at least :data:`MIN_PER_VALUE` values per distinct
+  value, one bin per integer of the span (or per distinct value when the span is wider), so an outlier cannot widen
+  the bins and hide a fixed-size lattice. Otherwise Freedman-Diaconis bins (width ``2 IQR / n^(1/3)``, the IQR of
+  the pooled sample and ``n`` the smaller sample's size, at most :data:`MAX_BINS`) cover the pooled central range
+  (:data:`TAIL` % to ``100 - TAIL`` %) and one bin on each side holds the tails, so outliers do not widen them
+  either; when a point mass holds the middle half (pooled IQR 0) the bins are :data:`QUANTILE_BINS` equal-mass bins
+  of the pooled sample instead (never a single bin, whose score would be a false 0);
 * ``w1``: the Wasserstein-1 distance ``int |F - G| dx`` between the two samples standardised by the real sample's
   mean and standard deviation (so it reads in real standard deviations).
 
@@ -29,7 +34,10 @@ from simlab.errors import DataError, ParameterError
 from simlab.metrics import _kernels
 
 MAX_DISCRETE_BINS = 512
+MIN_PER_VALUE = 10
 MAX_BINS = 1000
+TAIL = 0.5
+QUANTILE_BINS = 100
 W1_GRID = 4096
 BLOCKS = 100
 METRICS = ("l1", "w1")
@@ -55,19 +63,24 @@ class Distance:
 
 
 def histogram_edges(real: np.ndarray, synthetic: np.ndarray) -> np.ndarray:
-    """Return the shared histogram bin edges of the module docstring (discrete or Freedman-Diaconis)."""
-    low = min(real.min(), synthetic.min())
-    high = max(real.max(), synthetic.max())
-    q25, q75 = np.percentile(real, [25, 75])
-    width = 2.0 * (q75 - q25) / real.size ** (1 / 3)
-    integers = np.all(real == np.round(real)) and np.all(synthetic == np.round(synthetic))
-    if integers and high - low < MAX_DISCRETE_BINS and width <= 1:
-        return np.arange(low - 0.5, high + 1.5)
-    span = high - low
-    if not width > 0 or span == 0:
-        width = span / np.sqrt(real.size) if span > 0 else 1.0
-    n_bins = int(min(MAX_BINS, max(1, np.ceil(span / width))))
-    return np.linspace(low, high if span > 0 else low + 1.0, n_bins + 1)
+    """Return the shared histogram bin edges of the module docstring (lattice or pooled Freedman-Diaconis)."""
+    pooled = np.concatenate([np.asarray(real, np.float64).ravel(), np.asarray(synthetic, np.float64).ravel()])
+    distinct = np.unique(pooled)
+    low, high = distinct[0], distinct[-1]
+    if distinct.size == 1:
+        return np.array([low - 0.5, low + 0.5])
+    lattice = distinct.size <= MAX_DISCRETE_BINS and pooled.size >= MIN_PER_VALUE * distinct.size
+    if lattice and np.all(distinct == np.round(distinct)):
+        if high - low < MAX_DISCRETE_BINS:
+            return np.arange(low - 0.5, high + 1.5)
+        return np.r_[low - 0.5, (distinct[1:] + distinct[:-1]) / 2, high + 0.5]
+    inner_low, q25, q75, inner_high = np.percentile(pooled, [TAIL, 25, 75, 100 - TAIL])
+    width = 2.0 * (q75 - q25) / min(np.size(real), np.size(synthetic)) ** (1 / 3)  # resolved by both samples
+    if width > 0 and inner_high > inner_low:
+        inner = np.linspace(inner_low, inner_high, int(min(MAX_BINS, np.ceil((inner_high - inner_low) / width))) + 1)
+    else:  # a point mass holds the middle half: equal-mass bins (never one bin, never a false 0)
+        inner = np.quantile(pooled, np.linspace(0, 1, QUANTILE_BINS + 1))
+    return np.unique(np.r_[low, inner, high])
 
 
 def total_variation(counts_a: np.ndarray, counts_b: np.ndarray) -> np.ndarray:

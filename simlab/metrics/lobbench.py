@@ -7,7 +7,8 @@ Unconditional quantities (:data:`QUANTITIES`, each a 1-D sample):
 * ``log10_interarrival_s``: log10 of the seconds between consecutive order-flow messages, floored at 1 us
   (:data:`MIN_INTERVAL_S`: simultaneous messages sit in the floor's bin);
 * ``log10_time_to_cancel_s``: log10 of the seconds from an order's ADD to each CANCEL or DELETE of it (orders added
-  before the data start are left out), floored at 1 us;
+  before the data start are left out), floored at 1 us; order ids 0 and -1 name no order (LOBSTER writes 0 where
+  the schema has -1) and never enter it: without real ids the score is not applicable;
 * ``ask_volume_l1``, ``bid_volume_l1``, ``ask_volume``, ``bid_volume``: lots at the touch and over the levels kept;
 * ``limit_depth_{bid,ask}``, ``cancel_depth_{bid,ask}``: distance (ticks) of the order's price from the mid before
   the message, positive away from the spread;
@@ -71,15 +72,18 @@ def log10_interarrival_s(m: Market) -> np.ndarray:
 def log10_time_to_cancel_s(m: Market) -> np.ndarray:
     """Return log10 of the seconds from each cancelled order's ADD to its CANCEL/DELETE messages."""
     m.require("order_id", "adds", "cancels")
-    add_ids, add_ts = m.order_id[m.is_add], m.ts[m.is_add]
+    adds = m.is_add & (m.order_id > 0)  # -1 (the schema's none) and LOBSTER's 0 name no order
+    add_ids, add_ts = m.order_id[adds], m.ts[adds]
     order = np.argsort(add_ids, kind="stable")
     add_ids, add_ts = add_ids[order], add_ts[order]
-    cancel = np.isin(m.kind, CANCELS)
+    cancel = np.isin(m.kind, CANCELS) & (m.order_id > 0)
     ids, ts = m.order_id[cancel], m.ts[cancel]
+    if add_ids.size == 0:
+        raise_missing("order ids on ADD events (ids 0 and -1 name no order; every ADD has one of them)")
     at = np.minimum(np.searchsorted(add_ids, ids), add_ids.size - 1)
     known = (add_ids[at] == ids) & (add_ts[at] <= ts)
     if known.sum() < 2:
-        raise_missing("CANCEL/DELETE events of orders added in the data (at least 2)")
+        raise_missing("CANCEL/DELETE events of orders added in the data with an order id > 0 (at least 2)")
     return np.log10(np.maximum((ts[known] - add_ts[at[known]]) / NS, MIN_INTERVAL_S))
 
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from simlab.errors import DataError
+from simlab.errors import DataError, ParameterError
 from simlab.metrics import lobbench
 from simlab.metrics._market import TRADES, Market, NotApplicable
 from simlab.metrics.discriminative import Discrimination, discriminate
@@ -48,6 +48,7 @@ from simlab.random import spawn
 Dataset = xr.Dataset | Mapping[str, xr.Dataset]
 MIN_TOUCH_EVENTS = 20
 MIN_VALUES = 10
+CONVENTIONS = ("simlab", "lobbench")
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class ScoreCard:
     discriminative: Discrimination | str
     meta: dict[str, Any] = field(default_factory=dict)
     horizon: dict[str, Any] = field(default_factory=dict)
+    lobbench: dict[str, Any] = field(default_factory=dict)
 
     def table(self) -> list[dict[str, Any]]:
         """Return the score rows as JSON-ready mappings (``status`` is ``ok`` or ``not applicable: ...``)."""
@@ -104,6 +106,7 @@ class ScoreCard:
             "response": self.response,
             "discriminative": disc.to_dict() if isinstance(disc, Discrimination) else f"not applicable: {disc}",
             "horizon": _horizon_document(self.horizon),
+            **({"lobbench": _without_replicates(self.lobbench)} if self.lobbench else {}),
         }
 
     def to_dataset(self) -> xr.Dataset:
@@ -148,6 +151,8 @@ def score(
     discriminative: bool = True,
     horizon_windows: int = 5,
     aggregate_trades: bool = False,
+    convention: str = "simlab",
+    sequence_length: int | None = None,
 ) -> ScoreCard:
     """Score ``synthetic`` against ``real`` on every measure of the module docstring.
 
@@ -173,17 +178,32 @@ def score(
     aggregate_trades
         Merge the consecutive trades of one aggressor side sharing a timestamp into one market order in both
         datasets (:func:`aggregate_trades`) before scoring.
+    convention
+        ``simlab`` (default): the scores of the module docstring. ``lobbench``: LOB-Bench's reference code's own
+        scores, summaries and impact score (:mod:`simlab.metrics.lobbench_card`; ``n_boot``, ``confidence``,
+        ``levels``, ``horizon_windows`` and the classifier do not apply: the reference fixes its bootstrap), with
+        simlab's stylized facts beside them.
+    sequence_length
+        Under ``lobbench``: messages per sequence (None: one sequence per dataset).
 
     Returns
     -------
     ScoreCard
     """
     n_boot, _ = check_bootstrap(n_boot, confidence)
+    if convention not in CONVENTIONS:
+        raise ParameterError(f"`convention` of score must be one of {CONVENTIONS}; got {convention!r}")
     (syn_events, syn_books), (real_events, real_books) = _split(synthetic, "synthetic"), _split(real, "real")
     _refuse_mismatch(syn_events.attrs, real_events.attrs)
     if aggregate_trades:
         syn_events, syn_books = _aggregated(syn_events, syn_books)
         real_events, real_books = _aggregated(real_events, real_books)
+    if convention == "lobbench":
+        card = _lobbench_card((syn_events, syn_books), (real_events, real_books), seed, n_boot, confidence,
+                              sequence_length, aggregate_trades)  # fmt: skip
+        if strict:
+            _raise_if_missing(card.rows, card.facts)
+        return card
     depth = levels or min((b.sizes["level"] for b in (syn_books, real_books) if b is not None), default=None)
     window = real_events.attrs.get("levels") if real_events.attrs.get("format") == "lobster" else None
     m_syn = Market(syn_events, syn_books, levels=depth, source="synthetic", window_levels=window)
@@ -203,11 +223,38 @@ def score(
             disc = str(reason)
     if strict:
         _raise_if_missing(rows, facts)
-    meta = {"seed": int(seed), "n_boot": n_boot, "confidence": confidence, "levels": depth, "window_levels": window}
+    meta = {"convention": "simlab", "seed": int(seed), "n_boot": n_boot, "confidence": confidence, "levels": depth}
+    meta.update(window_levels=window)
     meta.update(aggregate_trades=bool(aggregate_trades))
     meta.update(tick_size=real_events.attrs.get("tick_size"), instrument=real_events.attrs.get("instrument"))
     meta.update(real_events=int(m_real.ts.size), synthetic_events=int(m_syn.ts.size))
     return ScoreCard(rows, _summary(rows, confidence), facts, response, histograms, disc, meta, horizon)
+
+
+def _lobbench_card(synthetic, real, seed, n_boot, confidence, sequence_length, aggregated) -> ScoreCard:
+    from simlab.metrics.lobbench_card import REFERENCE, lobbench_rows
+
+    rows, summary, document = lobbench_rows(synthetic, real, sequence_length)
+    m_syn = Market(*synthetic, levels=None, source="synthetic")
+    m_real = Market(*real, levels=None, source="real")
+    facts = _facts(m_real, m_syn, spawn(seed, 4)[2], max(10, n_boot // 4), confidence)
+    meta = {"convention": "lobbench", "reference": REFERENCE, "seed": int(seed), "sequence_length": sequence_length}
+    meta.update(sequences=document["sequences"], aggregate_trades=bool(aggregated))
+    meta.update(tick_size=real[0].attrs.get("tick_size"), instrument=real[0].attrs.get("instrument"))
+    meta.update(real_events=int(real[0].sizes["event"]), synthetic_events=int(synthetic[0].sizes["event"]))
+    why = "not part of the lobbench convention"
+    return ScoreCard(rows, summary, facts, {}, {}, why, meta, {}, document)
+
+
+def _without_replicates(document: dict[str, Any]) -> dict[str, Any]:
+    """The LOB-Bench document without the bootstrap values (scores.json keeps value and interval)."""
+    out = dict(document)
+    for family in ("unconditional", "conditional"):
+        out[family] = {
+            name: {k: {"value": v["value"], "ci": v["ci"]} if isinstance(v, dict) else v for k, v in entry.items()}
+            for name, entry in document[family].items()
+        }
+    return out
 
 
 def aggregate_trades(

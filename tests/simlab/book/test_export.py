@@ -58,36 +58,45 @@ def test_real_aapl_level10_fixture_round_trips_exactly(tmp_path):
     np.testing.assert_allclose(np.loadtxt(message, delimiter=","), raw, rtol=0, atol=1e-9)
 
 
-def test_queue_reactive_levels_become_order_messages_that_replay_to_the_file(tmp_path):
+def _qr_run(levels: int, theta: float, seconds: float):
     rates = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 0.0])
-    params = QRParams.symmetric(rates, np.r_[0, rates[1:] * 0 + 0.6], np.r_[0, rates[1:] * 0 + 0.5], levels=2,
-                                size_lots=10, theta=0.7, spread_probabilities=[0.5, 0.5])  # fmt: skip
-    out = simulate_qr(params, 300.0, rng=5, start_ns=START_NS)
+    params = QRParams.symmetric(rates, np.r_[0, rates[1:] * 0 + 0.6], np.r_[0, rates[1:] * 0 + 0.5], levels=levels,
+                                size_lots=10, theta=theta, spread_probabilities=[0.5, 0.5])  # fmt: skip
+    return simulate_qr(params, seconds, rng=5, start_ns=START_NS)
+
+
+@pytest.mark.parametrize("levels", [1, 2])
+def test_queue_reactive_price_moves_export_as_order_messages_without_an_empty_side(tmp_path, levels):
+    out = _qr_run(levels, 1.0, 300.0)  # theta 1: an emptied first queue always moves the price
     kinds = out["events"]["kind"].values
     assert (kinds == EventKind.CLEAR).sum() > 5
     message, orderbook = export_lobster(out["events"], out["books"], tmp_path, ticker="QRTEST")
     back = read_lobster(message, orderbook)
     assert set(np.unique(back["events"]["lobster_type"].values)) <= {1, 2, 3, 4}
-    replayed = replay_lobster(back["events"], back["books"], reveal=True, levels=2)
+    # real LOBSTER rows always quote both sides: a price move never shows an empty side (issue 12, defect a)
+    assert (back["books"]["ask_qty"].values[:, 0] > 0).all() and (back["books"]["bid_qty"].values[:, 0] > 0).all()
+    replayed = replay_lobster(back["events"], back["books"], reveal=True, levels=levels)
     assert compare_books(replayed, back["books"])["mismatched_cells"] == 0
-    # a slow twin of the expansion: how many messages each record writes; the order events keep their books
-    books = {name: out["books"][name].values for name in BOOK_FIELDS}
-    written = np.ones(kinds.size, np.int64)
-    for row in np.flatnonzero(np.isin(kinds, (EventKind.CLEAR, EventKind.SET_LEVEL))):
-        if kinds[row] == EventKind.CLEAR:
-            written[row] = sum(int((books[f"{s}_qty"][row - 1] > 0).sum()) for s in ("bid", "ask")) if row else 0
-        else:
-            name = "bid" if out["events"]["side"].values[row] == 1 else "ask"
-            price, qty = out["events"]["price_ticks"].values[row], out["events"]["qty_lots"].values[row]
-            held = books[f"{name}_qty"][row - 1][books[f"{name}_price"][row - 1] == price] if row else []
-            written[row] = int(qty != (held[0] if len(held) else 0))
-    assert back["events"].sizes["event"] == written.sum()
-    plain = np.flatnonzero(~np.isin(kinds, (EventKind.CLEAR, EventKind.SET_LEVEL)))
-    position = np.cumsum(written)[plain] - 1
+    # every order event is written, in order, with its time, price and size (a slow greedy match)
+    plain = np.flatnonzero(~np.isin(kinds, (EventKind.CLEAR, EventKind.SET_LEVEL)))[1:]  # after the opening
+    ev, bk = back["events"], back["books"]
+    written = list(
+        zip(*(ev[name].values.tolist() for name in ("ts_ns", "price_ticks", "qty_lots", "kind")), strict=True)
+    )
+    position, found = 0, []
+    for row in plain.tolist():
+        want = tuple(int(out["events"][name].values[row]) for name in ("ts_ns", "price_ticks", "qty_lots", "kind"))
+        while written[position] != want:
+            position += 1
+        found.append(position)
+        position += 1
+    assert len(found) == plain.size
+    # after each record group the book is the simulated one: the last message at each time shows it
+    ts = ev["ts_ns"].values
+    last = np.flatnonzero(np.r_[ts[1:] != ts[:-1], True])
+    source = np.searchsorted(out["events"]["ts_ns"].values, ts[last], side="right") - 1
     for name in BOOK_FIELDS:
-        np.testing.assert_array_equal(back["books"][name].values[position], books[name][plain], err_msg=name)
-    for name in ("ts_ns", "qty_lots", "price_ticks"):
-        np.testing.assert_array_equal(back["events"][name].values[position], out["events"][name].values[plain])
+        np.testing.assert_array_equal(bk[name].values[last], out["books"][name].values[source][:, : bk.sizes["level"]])
 
 
 def test_text_kernel_matches_python_formatting():

@@ -32,19 +32,48 @@ def test_total_variation_and_bins_match_a_slow_twin(seed):
     edges = histogram_edges(a, b)
     fast = total_variation(np.histogram(a, edges)[0].astype(float), np.histogram(b, edges)[0].astype(float))
     assert fast == pytest.approx(slow_total_variation(a, b, edges), abs=1e-12)
-    iqr = np.subtract(*np.percentile(a, [75, 25]))
-    assert edges[1] - edges[0] <= 2 * iqr / a.size ** (1 / 3) + 1e-12  # Freedman-Diaconis width or finer
+    pooled = np.r_[a, b]
+    iqr = np.subtract(*np.percentile(pooled, [75, 25]))
+    assert np.diff(edges)[1:-1].max() <= 2 * iqr / b.size ** (1 / 3) + 1e-12  # pooled IQR, the smaller sample's n
     assert edges[0] <= min(a.min(), b.min()) and edges[-1] >= max(a.max(), b.max())
 
 
 def test_integer_samples_get_one_bin_per_integer_unless_sparse():
-    real = np.repeat([1.0, 2, 2, 5], 100)  # Freedman-Diaconis width 2 * 1 / 400^(1/3) < 1: one bin per integer
+    real = np.repeat([1.0, 2, 2, 5], 100)  # 5 distinct values, 402 values: a lattice, one bin per integer
     edges = histogram_edges(real, np.array([3.0, 7]))
     assert edges.tolist() == [0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5]
-    sparse = histogram_edges(
-        np.array([100.0, 140, 180, 250, 300]), np.array([120.0, 260])
-    )  # width 2 * 110 / 5^(1/3) = 129
-    assert sparse.tolist() == [100.0, 200.0, 300.0]
+    sparse = histogram_edges(np.array([100.0, 140, 180, 250, 300]), np.array([120.0, 260]))  # 7 values: not a lattice
+    assert sparse[0] == 100 and sparse[-1] == 300 and sparse.size == 4  # FD width 198 (n = 2) between two tail bins
+
+
+def test_an_outlier_does_not_hide_a_fixed_size_lattice():
+    """Issue 12 defect c: one 33,970-lot outlier widened the bins from the real sample to 34 lots and hid a 5-lot
+    lattice (0.57 where the lattice scores 0.99); the bins are the pooled lattice's, whatever the outlier."""
+    rng = np.random.default_rng(0)
+    real = np.r_[5.0 * rng.integers(1, 41, size=2000), 33_970.0]  # multiples of 5 lots
+    synthetic = rng.integers(5, 201, size=2000).astype(float)  # every lot count
+    on_lattice = np.mean(synthetic % 5 == 0)
+    edges = histogram_edges(real, synthetic)
+    l1 = total_variation(np.histogram(real, edges)[0].astype(float), np.histogram(synthetic, edges)[0].astype(float))
+    assert l1 == pytest.approx(1 - on_lattice, abs=0.03)  # the synthetic mass off the lattice, about 0.8
+    continuous = histogram_edges(np.r_[rng.normal(size=2000), 1e6], rng.normal(size=2000))
+    assert np.diff(continuous)[1:-1].max() < 0.25  # FD width 0.21: an outlier does not widen continuous bins
+
+
+def test_a_point_mass_never_collapses_the_bins_to_a_false_zero():
+    """Issue 12 defect c: a real OFI sample whose IQR is 0 fell back to span / sqrt(n) wide bins (424 lots), which
+    an outlier made wider than the whole body: a false 0.03; a pooled IQR of 0 gave the reference one bin, a 0."""
+    rng = np.random.default_rng(1)
+    real = np.r_[np.where(rng.random(2000) < 0.8, 0, rng.integers(-50, 51, size=2000)), 20_000].astype(float)
+    synthetic = rng.integers(-50, 51, size=2000).astype(float)
+    edges = histogram_edges(real, synthetic)
+    l1 = total_variation(np.histogram(real, edges)[0].astype(float), np.histogram(synthetic, edges)[0].astype(float))
+    assert l1 > 0.7  # 80 % of the real mass at 0 against 1 % of the synthetic
+    spike = np.r_[np.zeros(1800), rng.normal(100, 5, 200)]  # pooled IQR 0, the tails differ
+    mirror = np.r_[np.zeros(1800), rng.normal(-100, 5, 200)]
+    edges = histogram_edges(spike, mirror)
+    l1 = total_variation(np.histogram(spike, edges)[0].astype(float), np.histogram(mirror, edges)[0].astype(float))
+    assert edges.size > 3 and l1 == pytest.approx(0.1, abs=0.01)
 
 
 @pytest.mark.parametrize("seed", range(4))

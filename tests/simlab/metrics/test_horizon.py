@@ -86,7 +86,7 @@ def test_a_drifting_flow_shows_a_rising_error():
     synthetic_ts = np.concatenate([early, late[late <= real_ts[-1] - real_ts[0] + early[0]]]).astype(np.int64)
     out = error_vs_horizon(_market(_trades(real_ts)), _market(_trades(synthetic_ts)), windows=4)
     row = out["l1"][out["quantities"].index("log10_interarrival_s")]
-    assert row[0] < 0.12 and row[1] < 0.12
+    assert row[0] < 0.15 and row[1] < 0.15  # sampling noise of about 500 values a window
     x = np.log(5) / 4
     assert row[2:] == pytest.approx([np.exp(-x) - np.exp(-5 * x)] * 2, abs=0.05)
     assert out["mean_l1"][3] > 2 * out["mean_l1"][0]

@@ -141,3 +141,25 @@ def test_condition_groups():
     assert a.max() == 95 and b.tolist() == [1, 50, 95]
     a, b = lobbench.condition_groups(real, synthetic, "quartiles")
     assert np.bincount(a).tolist() == [25, 25, 25, 25] and b.tolist() == [0, 1, 3]
+
+
+def test_order_id_zero_of_an_ingested_export_never_enters_time_to_cancel(tmp_path):
+    """Issue 12 defect b: the queue-reactive book has no order ids; its LOBSTER export writes 0 for them, and the
+    ingested file's id 0 was taken as one order's id (time to cancel 0.995 from nonsense). It is no id: the score is
+    not applicable, and says why."""
+    from simlab.book import QRParams, simulate_qr
+    from simlab.book.export import export_lobster
+    from simlab.io.lobster import read_lobster
+    from simlab.metrics.scorecard import score
+
+    rates = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 0.0])
+    params = QRParams.symmetric(rates, np.r_[0, rates[1:] * 0 + 0.6], np.r_[0, rates[1:] * 0 + 0.5], levels=1,
+                                size_lots=10, theta=1.0, instrument="AMZN")  # fmt: skip
+    out = simulate_qr(params, 300.0, rng=3, start_ns=1_340_285_400_000_000_000)
+    back = read_lobster(*export_lobster(out["events"], out["books"], tmp_path))
+    assert (back["events"]["order_id"].values == 0).all()
+    with pytest.raises(NotApplicable, match="order id"):
+        lobbench.log10_time_to_cancel_s(Market(back["events"], back["books"], levels=None, source="export"))
+    card = score(back, back, seed=0, n_boot=10, discriminative=False)
+    rows = [r for r in card.rows if r.quantity == "log10_time_to_cancel_s"]
+    assert rows and all(r.distance is None and "order id" in r.reason for r in rows)
