@@ -215,6 +215,8 @@ class _Run:
         early: list[Outcome] = []
         for position, index in enumerate(pending):
             (outcome,) = self.submit([index]).result()
+            if outcome[1] == "spec":
+                raise ParameterError(f"sweep {self.plan.name}: {outcome[2]}")
             if outcome[1] == "done" or position == len(pending) - 1:
                 if self.store is None:
                     self._create(outcome if outcome[1] == "done" else None, overwrite)
@@ -276,7 +278,7 @@ class _Run:
                 self.statuses[index] = DONE
             else:
                 status, payload = "failed", problem
-        if status == "failed":
+        if status != "done":  # failed, or (after the pilot) a metrics problem
             self.store.write_failed(index, payload)
             self.statuses[index] = FAILED
         self.progress.update(self.task, advance=1, failed=int((self.statuses == FAILED).sum()))
@@ -350,10 +352,17 @@ def run_points(
                 result = _outputs(job, function(fresh, paths, **fixed, **params), metrics)
                 outcome: Outcome = (index, "done", result, 0.0)
                 break
+            except _MetricsError as exc:  # the spec asks for what the job does not return: a spec error
+                outcome = (index, "spec", str(exc), 0.0)
+                break
             except Exception as exc:  # a raising point is a failed row holding its sentence; the sweep goes on
                 outcome = (index, "failed", _sentence(exc), 0.0)
         outcomes.append((*outcome[:3], time.perf_counter() - started))
     return outcomes
+
+
+class _MetricsError(ParameterError):
+    """The spec keeps metrics the job does not return."""
 
 
 def _outputs(job: str, result: Any, metrics: tuple[str, ...] | None) -> dict[str, Any]:
@@ -362,7 +371,7 @@ def _outputs(job: str, result: Any, metrics: tuple[str, ...] | None) -> dict[str
     names = list(result.data_vars) if metrics is None else list(metrics)
     missing = [m for m in names if m not in result.data_vars]
     if missing:
-        raise ParameterError(f"`sweep.metrics` names {', '.join(map(repr, missing))}, which job {job} does not "
+        raise _MetricsError(f"`sweep.metrics` names {', '.join(map(repr, missing))}, which job {job} does not "
                              f"return; it returns {', '.join(map(str, result.data_vars))}")  # fmt: skip
     outputs = {name: (tuple(map(str, result[name].dims)), np.asarray(result[name].values)) for name in names}
     for name, (_, value) in outputs.items():

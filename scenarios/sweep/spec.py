@@ -25,9 +25,9 @@ blocks = 600
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from scenarios.specs import StrictModel, parse_spec_data, read_spec
 
@@ -92,6 +92,24 @@ class SweepSpec(StrictModel):
     sweep: SweepTable
     design: DesignTable = Field(default_factory=DesignTable)
     parameters: dict[str, Scalar | list[Scalar] | RangeTable] = Field(default_factory=dict)
+
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _ranges(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        out = {}
+        for name, item in value.items():
+            if isinstance(item, dict):
+                try:
+                    item = RangeTable.model_validate(item)
+                except ValidationError as exc:
+                    error = exc.errors()[0]
+                    where = ".".join(str(p) for p in error["loc"])
+                    text = error["msg"].removeprefix("Value error, ")
+                    raise ValueError(f"`parameters.{name}{'.' + where if where else ''}` {text}") from None
+            out[name] = item
+        return out
 
     @model_validator(mode="after")
     def _design(self) -> SweepSpec:

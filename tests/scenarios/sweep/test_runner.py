@@ -170,3 +170,22 @@ def test_the_cli_prints_our_sentence_on_bad_input(tmp_path):
     assert result.exit_code == 2
     assert "job tests.scenarios.sweep.sweep_jobs:noisy has no parameter 'z'; its parameters are x, y, " in result.output
     assert not (tmp_path / "s.zarr").exists()
+
+
+@pytest.mark.slow
+def test_the_forecast_sensitivity_grid_runs_through_the_runner(tmp_path, scheduler):
+    from scenarios.forecast.paper import sensitivity_job
+    from scenarios.sweep.design import point_seeds
+
+    spec = tmp_path / "forecast.toml"
+    small = {"duration_s": 600.0, "max_epochs": 3, "max_train": 100}
+    spec.write_text('[sweep]\nname = "paper"\njob = "forecast"\nseed = 4\npaths = 1\n[parameters]\nvar_lags = [1, 2]\n'
+                    'layers = "8-4"\n' + "".join(f"{k} = {v}\n" for k, v in small.items()))  # fmt: skip
+    result = run_sweep_spec(spec, tmp_path / "f.zarr", scheduler=scheduler)
+    assert (result.done, result.failed) == (2, 0)
+    ds = xr.open_zarr(tmp_path / "f.zarr", consolidated=False).load()
+    for lag, seed in zip((1, 2), point_seeds(4, 2), strict=True):
+        direct = sensitivity_job(seed, 1, var_lags=lag, layers="8-4", **small)
+        assert float(ds["r2_honest"].sel(var_lags=lag)[0]) == float(direct["r2_honest"][0])
+        assert float(ds["r2_nowcast"].sel(var_lags=lag)[0]) == float(direct["r2_nowcast"][0])
+        assert np.isfinite(float(direct["r2_honest"][0]))
