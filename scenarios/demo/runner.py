@@ -22,6 +22,7 @@ from scenarios.demo.book import book_step
 from scenarios.demo.forecast import forecast_step
 from scenarios.demo.hawkes import hawkes_step
 from scenarios.demo.score import score_step
+from scenarios.demo.sweep import sweep_step
 from simlab.features import compute_features, ofi_signal, order_flow_imbalance
 from simlab.io import DEFAULT_DATA_DIR
 from simlab.provenance import provenance
@@ -90,6 +91,7 @@ def run_demo(
         "Forecasting benchmark: OFI forecasters vs the Hawkes oracle, leakage audit", lambda: forecast_step(demo, real)
     )
     demo.step("AMM lab: fee designs under GBM arbitrage, v3 swaps replayed", lambda: amm_step(demo, real))
+    demo.step("Sweeps on Dask: static fee x volatility on 2 workers", lambda: sweep_step(demo))
     figure = _plot(output, bars.pop("_bars"), events.attrs.get("instrument", "?"), events.attrs["tick_size"])
     return _write_report(demo, figure, "real data from " + str(data) if use_real else "built-in synthetic sample")
 

@@ -189,3 +189,14 @@ def test_the_forecast_sensitivity_grid_runs_through_the_runner(tmp_path, schedul
         assert float(ds["r2_honest"].sel(var_lags=lag)[0]) == float(direct["r2_honest"][0])
         assert float(ds["r2_nowcast"].sel(var_lags=lag)[0]) == float(direct["r2_nowcast"][0])
         assert np.isfinite(float(direct["r2_honest"][0]))
+
+
+def test_the_demo_sweep_step(tmp_path):
+    from scenarios.demo import Demo
+    from scenarios.demo.sweep import sweep_step
+
+    metrics = sweep_step(Demo(tmp_path, seed=5))
+    assert metrics["points done / failed / pending"] == "8 / 0 / 0"
+    assert metrics["first point equals the job run in process"] == "True"
+    assert metrics["workers, tasks, points per task"].startswith("2, ")
+    assert set(metrics) >= {"best static fee at volatility 0.3", "best static fee at volatility 1.2"}
