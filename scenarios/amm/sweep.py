@@ -43,6 +43,9 @@ SUMMARY_METRICS = (
 )
 
 
+SUMMARY_DESIGNS = 128
+
+
 class SweepSpec(StrictModel):
     """The ``[sweep]`` table: root seed, paths and blocks per market point, the ranking metric and order."""
 
@@ -204,11 +207,14 @@ def run_sweep(
 
 def add_summary(output: str | Path, seed: int, short_labels: list[str]) -> xr.Dataset:
     """Add the summary of :func:`simlab.amm.metrics.summarise` (means, intervals, CVaR over paths) and the designs'
-    short labels to a finished AMM sweep store; return the summary with those labels."""
+    short labels to a finished AMM sweep store, reading ``SUMMARY_DESIGNS`` designs at a time; return the summary."""
     dataset = xr.open_zarr(output, consolidated=False)
-    value = dataset[list(METRICS)].to_array("metric").transpose("parameter", "design", "path", "metric").load()
-    summary = summarise(value.assign_coords(metric=_text(METRICS)), seed=seed)
-    summary = summary.assign_coords(design_short=("design", _text(short_labels)))
+    blocks = []
+    for start in range(0, dataset.sizes["design"], SUMMARY_DESIGNS):  # memory: one block of designs at a time
+        part = dataset[list(METRICS)].isel(design=slice(start, start + SUMMARY_DESIGNS)).to_array("metric")
+        value = part.transpose("parameter", "design", "path", "metric").load().assign_coords(metric=_text(METRICS))
+        blocks.append(summarise(value, seed=seed))  # the bootstrap draws the same resamples for every block
+    summary = xr.concat(blocks, "design").assign_coords(design_short=("design", _text(short_labels)))
     appended = summary.drop_vars(["parameter", "design"])
     appended.attrs = dict(dataset.attrs)  # xarray's append rewrites the root attributes: keep the provenance
     appended.to_zarr(output, mode="a", consolidated=False)
