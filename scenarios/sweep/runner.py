@@ -92,7 +92,8 @@ class Plan:
 class SweepResult:
     """What a sweep left: its store, the counts of points, and how it was scheduled: workers, the median points per
     task, tasks, the pilot point's seconds, and the seconds to connect (start the cluster), to run every point (pilot
-    to last write) and in all (closing a local cluster included)."""
+    to last write) and in all (closing a local cluster included); ``points_s`` sums the seconds the job itself took
+    on the workers (its share of ``workers * run_s`` is the workers' utilisation)."""
 
     store: Path
     done: int
@@ -104,6 +105,7 @@ class SweepResult:
     pilot_point_s: float
     connect_s: float
     run_s: float
+    points_s: float
     wall_s: float
 
 
@@ -168,17 +170,17 @@ def run_plan(
         connected = time.perf_counter()
         run = _Run(plan, client, output, store, statuses, progress)
         with run.bar():
-            pilot_s, rest = run.pilot(pending, overwrite)
+            pilot_s, rest = run.pilot(pending, overwrite, n_workers)
             sizes = run.stream(rest, pilot_s, n_workers)
         finished = time.perf_counter()
     batch = int(np.median(sizes)) if sizes else 1
-    timing = {"workers": n_workers, "batch_points": batch, "tasks": len(sizes) + 1, "pilot_point_s": pilot_s,
-              "connect_s": connected - started, "run_s": finished - connected,
-              "wall_s": time.perf_counter() - started}  # fmt: skip
+    timing = {"workers": n_workers, "batch_points": batch, "tasks": len(sizes) + run.pilot_tasks,
+              "pilot_point_s": pilot_s, "connect_s": connected - started, "run_s": finished - connected,
+              "points_s": run.points_s, "wall_s": time.perf_counter() - started}  # fmt: skip
     counts = run.store.update_counts(run.statuses, timing)
-    return SweepResult(store=output, workers=n_workers, batch_points=batch, tasks=len(sizes) + 1,
+    return SweepResult(store=output, workers=n_workers, batch_points=batch, tasks=timing["tasks"],
                        pilot_point_s=pilot_s, connect_s=timing["connect_s"], run_s=timing["run_s"],
-                       wall_s=timing["wall_s"], **counts)  # fmt: skip
+                       points_s=run.points_s, wall_s=timing["wall_s"], **counts)  # fmt: skip
 
 
 def _open_target(plan: Plan, output: Path, resume: bool, overwrite: bool) -> tuple[SweepStore | None, np.ndarray]:
@@ -207,6 +209,7 @@ class _Run:
         self.task = self.progress.add_task("points", total=len(statuses), completed=int((statuses == DONE).sum()),
                                            failed=0)  # fmt: skip
         self._counted = time.monotonic()
+        self.points_s, self.pilot_tasks = 0.0, 0
 
     @contextmanager
     def bar(self) -> Iterator[None]:
@@ -219,22 +222,27 @@ class _Run:
         return self.client.submit(run_points, plan.job, plan.fixed, items, plan.paths, plan.metrics, plan.retries,
                                   retries=plan.retries, pure=False)  # fmt: skip
 
-    def pilot(self, pending: list[int], overwrite: bool) -> tuple[float, list[int]]:
-        """Run single points until one succeeds (its outputs define the store); return its time and the rest."""
+    def pilot(self, pending: list[int], overwrite: bool, n_workers: int) -> tuple[float, list[int]]:
+        """Run single points, one per worker at once, until one succeeds (its outputs define the store); return the
+        fastest successful pilot's seconds and the points left."""
         early: list[Outcome] = []
-        for position, index in enumerate(pending):
-            (outcome,) = self.submit([index]).result()
-            if outcome[1] == "spec":
-                raise ParameterError(f"sweep {self.plan.name}: {outcome[2]}")
-            if outcome[1] == "done" or position == len(pending) - 1:
+        for start in range(0, len(pending), n_workers):
+            futures = [self.submit([index]) for index in pending[start : start + n_workers]]
+            self.pilot_tasks += len(futures)
+            outcomes = [outcome for future in futures for outcome in future.result()]
+            spec = [o for o in outcomes if o[1] == "spec"]
+            if spec:
+                raise ParameterError(f"sweep {self.plan.name}: {spec[0][2]}")
+            early += outcomes
+            done = [o for o in outcomes if o[1] == "done"]
+            if done or start + n_workers >= len(pending):
                 if self.store is None:
-                    self._create(outcome if outcome[1] == "done" else None, overwrite)
-                else:
-                    self._check_schema(outcome)
-                for item in [*early, outcome]:
-                    self.write(item)
-                return outcome[3], pending[position + 1 :]
-            early.append(outcome)
+                    self._create(done[0] if done else None, overwrite)
+                elif done:
+                    self._check_schema(done[0])
+                for outcome in early:
+                    self.write(outcome)
+                return (min(o[3] for o in done) if done else 0.0), pending[start + n_workers :]
         if self.store is None:
             self._create(None, overwrite)
         return 0.0, []
@@ -279,7 +287,8 @@ class _Run:
         return sizes
 
     def write(self, outcome: Outcome) -> None:
-        index, status, payload, _ = outcome
+        index, status, payload, seconds = outcome
+        self.points_s += seconds
         if status == "done":
             problem = self._mismatch(payload["outputs"])
             if problem is None:
@@ -307,7 +316,7 @@ class _Run:
                                        overwrite=overwrite)  # fmt: skip
 
     def _check_schema(self, outcome: Outcome) -> None:
-        if outcome[1] == "done" and self.schema and self._mismatch(outcome[2]["outputs"]):
+        if self.schema and self._mismatch(outcome[2]["outputs"]):
             raise ParameterError(f"--resume: store {self.output} holds other outputs than job {self.plan.job} "
                                  f"returns now ({self._mismatch(outcome[2]['outputs'])})")  # fmt: skip
 
