@@ -45,7 +45,7 @@ def sweep_step(demo: Any) -> dict[str, Any]:
     for volatility in ds["volatility"].values:
         best = pnl_bps.sel(volatility=volatility)
         metrics[f"best static fee at volatility {volatility:g}"] = (
-            f"{float(best['fee'][int(best.argmax())]):g} ({float(best.max()):+.2f} bps hedged LP P&L)"
+            f"{float(best['fee'][int(np.argmax(best.values))]):g} ({float(best.max()):+.2f} bps hedged LP P&L)"
         )
     direct = amm_job(point_seeds(demo.seed, 8)[0], 100, design="static", fee=0.0005, volatility=0.3, blocks=600,
                      pool_value=1e7)  # fmt: skip
