@@ -169,9 +169,13 @@ def run_plan(
         client.run(_import_job, plan.job)  # every worker imports the job's modules before the clock of the run
         connected = time.perf_counter()
         run = _Run(plan, client, output, store, statuses, progress)
-        with run.bar():
-            pilot_s, rest = run.pilot(pending, overwrite, n_workers)
-            sizes = run.stream(rest, pilot_s, n_workers)
+        try:
+            with run.bar():
+                pilot_s, rest = run.pilot(pending, overwrite, n_workers)
+                sizes = run.stream(rest, pilot_s, n_workers)
+        finally:  # whatever stops the run, the counts on disk are those of the rows written
+            if run.store is not None:
+                run.store.update_counts(run.statuses)
         finished = time.perf_counter()
     batch = int(np.median(sizes)) if sizes else 1
     timing = {"workers": n_workers, "batch_points": batch, "tasks": len(sizes) + run.pilot_tasks,
@@ -229,7 +233,7 @@ class _Run:
         for start in range(0, len(pending), n_workers):
             futures = [self.submit([index]) for index in pending[start : start + n_workers]]
             self.pilot_tasks += len(futures)
-            outcomes = [outcome for future in futures for outcome in future.result()]
+            outcomes = [o for future, i in zip(futures, pending[start:], strict=False) for o in _results(future, [i])]
             spec = [o for o in outcomes if o[1] == "spec"]
             if spec:
                 raise ParameterError(f"sweep {self.plan.name}: {spec[0][2]}")
@@ -272,12 +276,7 @@ class _Run:
             if queue:
                 submit_next()
         for future in completed:
-            try:
-                outcomes = future.result()
-            except Exception as exc:  # a task Dask gave up (its worker died too often, or it failed outside the job)
-                outcomes = [(i, "failed", f"task lost: {_sentence(exc)}", 0.0) for i in batches[future]]
-            del batches[future]
-            future.release()
+            outcomes = _results(future, batches.pop(future))
             timed = [o[3] for o in outcomes if o[3] > 0]
             per_point_s = float(np.mean(timed)) if timed else per_point_s
             for outcome in outcomes:
@@ -349,6 +348,16 @@ def build_template(plan: Plan, outputs: dict, coords: dict) -> xr.Dataset:
     all_coords |= {name: ("point", values) for name, values in design.point_coords.items()}
     all_coords |= {dim: (dim, np.asarray(values)) for dim, values in coords.items()}
     return xr.Dataset(variables, coords=all_coords)
+
+
+def _results(future: Any, indices: list[int]) -> list[Outcome]:
+    """Return a finished task's outcomes (every point failed when Dask gave the task up) and release it."""
+    try:
+        outcomes = future.result()
+    except Exception as exc:  # a task Dask gave up (its worker died too often, or it failed outside the job)
+        outcomes = [(i, "failed", f"task lost: {_sentence(exc)}", 0.0) for i in indices]
+    future.release()
+    return outcomes
 
 
 def run_points(

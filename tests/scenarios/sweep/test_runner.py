@@ -87,6 +87,7 @@ def test_a_killed_worker_changes_no_result(tmp_path, scheduler):
     with pytest.raises(ProcessLookupError):
         os.kill(victim, 0)
     assert (result.done, result.failed, result.pending) == (20, 0, 0)
+    assert sum(markers(marks).values()) > 20  # the killed worker's task ran again elsewhere
     assert_same_store(tmp_path / "undisturbed.zarr", tmp_path / "disturbed.zarr")
 
 
