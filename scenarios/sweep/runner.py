@@ -93,7 +93,8 @@ class SweepResult:
     """What a sweep left: its store, the counts of points, and how it was scheduled: workers, the median points per
     task, tasks, the pilot point's seconds, and the seconds to connect (start the cluster), to run every point (pilot
     to last write) and in all (closing a local cluster included); ``points_s`` sums the seconds the job itself took
-    on the workers (its share of ``workers * run_s`` is the workers' utilisation)."""
+    on the workers (its share of ``workers * run_s`` is the workers' utilisation) and ``write_s`` the seconds the
+    client spent writing points to the store."""
 
     store: Path
     done: int
@@ -106,6 +107,7 @@ class SweepResult:
     connect_s: float
     run_s: float
     points_s: float
+    write_s: float
     wall_s: float
 
 
@@ -180,11 +182,11 @@ def run_plan(
     batch = int(np.median(sizes)) if sizes else 1
     timing = {"workers": n_workers, "batch_points": batch, "tasks": len(sizes) + run.pilot_tasks,
               "pilot_point_s": pilot_s, "connect_s": connected - started, "run_s": finished - connected,
-              "points_s": run.points_s, "wall_s": time.perf_counter() - started}  # fmt: skip
+              "points_s": run.points_s, "write_s": run.write_s, "wall_s": time.perf_counter() - started}  # fmt: skip
     counts = run.store.update_counts(run.statuses, timing)
     return SweepResult(store=output, workers=n_workers, batch_points=batch, tasks=timing["tasks"],
                        pilot_point_s=pilot_s, connect_s=timing["connect_s"], run_s=timing["run_s"],
-                       points_s=run.points_s, wall_s=timing["wall_s"], **counts)  # fmt: skip
+                       points_s=run.points_s, write_s=run.write_s, wall_s=timing["wall_s"], **counts)  # fmt: skip
 
 
 def _open_target(plan: Plan, output: Path, resume: bool, overwrite: bool) -> tuple[SweepStore | None, np.ndarray]:
@@ -213,7 +215,7 @@ class _Run:
         self.task = self.progress.add_task("points", total=len(statuses), completed=int((statuses == DONE).sum()),
                                            failed=0)  # fmt: skip
         self._counted = time.monotonic()
-        self.points_s, self.pilot_tasks = 0.0, 0
+        self.points_s, self.write_s, self.pilot_tasks = 0.0, 0.0, 0
 
     @contextmanager
     def bar(self) -> Iterator[None]:
@@ -288,6 +290,7 @@ class _Run:
     def write(self, outcome: Outcome) -> None:
         index, status, payload, seconds = outcome
         self.points_s += seconds
+        started = time.perf_counter()
         if status == "done":
             problem = self._mismatch(payload["outputs"])
             if problem is None:
@@ -298,6 +301,7 @@ class _Run:
         if status != "done":  # failed, or (after the pilot) a metrics problem
             self.store.write_failed(index, payload)
             self.statuses[index] = FAILED
+        self.write_s += time.perf_counter() - started
         self.progress.update(self.task, advance=1, failed=int((self.statuses == FAILED).sum()))
         if time.monotonic() - self._counted > COUNTS_EVERY_S:
             self.store.update_counts(self.statuses)
