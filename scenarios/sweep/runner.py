@@ -29,7 +29,7 @@ import xarray as xr
 from scenarios.sweep.design import Design, build_design, point_seeds
 from scenarios.sweep.jobs import check_parameters, resolve_job
 from scenarios.sweep.spec import load_sweep_spec
-from scenarios.sweep.store import DONE, FAILED, RESERVED, SweepStore, fill_value, schema_of
+from scenarios.sweep.store import DONE, FAILED, RESERVED, SweepStore, chunk_points, fill_value, schema_of
 from simlab.errors import ParameterError, StoreError
 from simlab.provenance import provenance
 
@@ -246,8 +246,7 @@ class _Run:
                     self._create(done[0] if done else None, overwrite)
                 elif done:
                     self._check_schema(done[0])
-                for outcome in early:
-                    self.write(outcome)
+                self.write(early)
                 return (min(o[3] for o in done) if done else 0.0), pending[start + n_workers :]
         if self.store is None:
             self._create(None, overwrite)
@@ -281,28 +280,28 @@ class _Run:
             outcomes = _results(future, batches.pop(future))
             timed = [o[3] for o in outcomes if o[3] > 0]
             per_point_s = float(np.mean(timed)) if timed else per_point_s
-            for outcome in outcomes:
-                self.write(outcome)
+            self.write(outcomes)
             if queue:
                 submit_next()
         return sizes
 
-    def write(self, outcome: Outcome) -> None:
-        index, status, payload, seconds = outcome
-        self.points_s += seconds
+    def write(self, outcomes: list[Outcome]) -> None:
+        """Write a task's points: results whose layout matches the store's, failed rows for the others."""
         started = time.perf_counter()
-        if status == "done":
-            problem = self._mismatch(payload["outputs"])
+        done: dict[int, dict[str, np.ndarray]] = {}
+        failed: dict[int, str] = {}
+        for index, status, payload, seconds in outcomes:
+            self.points_s += seconds
+            problem = self._mismatch(payload["outputs"]) if status == "done" else payload
             if problem is None:
-                self.store.write_done(index, {k: v for k, (_, v) in payload["outputs"].items()})
-                self.statuses[index] = DONE
-            else:
-                status, payload = "failed", problem
-        if status != "done":  # failed, or (after the pilot) a metrics problem
-            self.store.write_failed(index, payload)
-            self.statuses[index] = FAILED
+                done[index] = {name: value for name, (_, value) in payload["outputs"].items()}
+            else:  # a raising point, a layout other than the pilot's, or (after the pilot) a metrics problem
+                failed[index] = problem
+        self.store.write_points(done, failed)
+        self.statuses[list(done)] = DONE
+        self.statuses[list(failed)] = FAILED
         self.write_s += time.perf_counter() - started
-        self.progress.update(self.task, advance=1, failed=int((self.statuses == FAILED).sum()))
+        self.progress.update(self.task, advance=len(outcomes), failed=int((self.statuses == FAILED).sum()))
         if time.monotonic() - self._counted > COUNTS_EVERY_S:
             self.store.update_counts(self.statuses)
             self._counted = time.monotonic()
@@ -345,7 +344,8 @@ def build_template(plan: Plan, outputs: dict, coords: dict) -> xr.Dataset:
                              f"bookkeeping ({', '.join(RESERVED)}); rename those outputs")  # fmt: skip
     variables = {}
     for name, (dims, value) in outputs.items():
-        chunks = (1,) * len(design.shape) + tuple(max(1, s) for s in value.shape)
+        along = chunk_points(value.nbytes, design.shape[-1])
+        chunks = (1,) * (len(design.shape) - 1) + (along,) + tuple(max(1, s) for s in value.shape)
         data = dask.array.full(design.shape + value.shape, fill_value(value.dtype), dtype=value.dtype, chunks=chunks)
         variables[name] = ((*design.dims, *dims), data)
     all_coords = {d: design.coords[d] for d in design.dims}

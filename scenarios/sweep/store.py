@@ -1,11 +1,13 @@
 """The sweep store: one zarr (v3) store per sweep, one region per point, written as results arrive.
 
 Layout (readable with ``xarray.open_zarr``): the design dimensions (one per swept parameter of a grid, or
-``point``) followed by each result variable's own dimensions (e.g. ``path``); every variable is chunked one point
-per chunk, so that writing a point touches only its own chunk files (zarr writes each file atomically). Beside the
-results: ``status`` (0 pending, 1 done, 2 failed), ``error`` (the failed point's error sentence) and the
-coordinate ``key`` (the hash of the point's job, parameters, seed and paths). A point's status is written after its
-results, so a sweep killed at any moment leaves every ``done`` point whole.
+``point``) followed by each result variable's own dimensions (e.g. ``path``); a chunk holds about 1 MiB of
+consecutive points along the last design dimension, and the points of a task, consecutive in design order, are
+written as one slice per array and run. Zarr writes each chunk file atomically (a new file renamed over the old
+one) and only this process writes, so a chunk always holds the points written before. Beside the results:
+``status`` (0 pending, 1 done, 2 failed), ``error`` (the failed point's error sentence) and the coordinate ``key``
+(the hash of the point's job, parameters, seed and paths). A point's status is written after its results and error,
+so a sweep killed at any moment leaves every ``done`` point whole.
 
 The root attributes hold the provenance (seed, spec text, version, commit), the ``sweep`` description (job, dims,
 variables, fingerprint of every key), the counts ``done``, ``failed`` and ``pending`` and ``simlab_complete``
@@ -18,6 +20,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,7 @@ from simlab.errors import ParameterError, StoreError
 PENDING, DONE, FAILED = 0, 1, 2
 COMPLETE_ATTR = "simlab_complete"
 RESERVED = ("status", "error", "key")
+CHUNK_BYTES = 1 << 20
 
 
 def fill_value(dtype: np.dtype) -> Any:
@@ -80,10 +84,10 @@ class SweepStore:
                              COMPLETE_ATTR: False}  # fmt: skip
             dataset.to_zarr(tmp, mode="w-", compute=False, zarr_format=3, consolidated=False)
             group = zarr.open_group(tmp, mode="r+", zarr_format=3)
-            ones = (1,) * len(dims)
-            group.create_array("status", shape=shape, dtype="int8", chunks=ones, fill_value=PENDING,
+            chunks = (1,) * (len(dims) - 1) + (chunk_points(64, shape[-1]),)
+            group.create_array("status", shape=shape, dtype="int8", chunks=chunks, fill_value=PENDING,
                                dimension_names=dims)  # fmt: skip
-            group.create_array("error", shape=shape, dtype=str, chunks=ones, fill_value="", dimension_names=dims)
+            group.create_array("error", shape=shape, dtype=str, chunks=chunks, fill_value="", dimension_names=dims)
             _move_into_place(tmp, path, overwrite)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -116,19 +120,18 @@ class SweepStore:
         """Return every point's status in design order."""
         return np.asarray(self.group["status"][...]).ravel()
 
-    def write_done(self, index: int, outputs: dict[str, np.ndarray]) -> None:
-        """Write the results of point ``index`` (design order), then mark it done."""
-        where = np.unravel_index(index, self.shape)
-        for name, value in outputs.items():
-            self._arrays[name][where] = value
-        self._arrays["error"][where] = ""
-        self._arrays["status"][where] = DONE
-
-    def write_failed(self, index: int, sentence: str) -> None:
-        """Record point ``index`` as failed with its error sentence."""
-        where = np.unravel_index(index, self.shape)
-        self._arrays["error"][where] = sentence
-        self._arrays["status"][where] = FAILED
+    def write_points(self, done: dict[int, dict[str, np.ndarray]], failed: dict[int, str]) -> None:
+        """Write the results of the ``done`` points (by index in design order), then every point's error sentence
+        (empty when done), then their statuses; runs of consecutive points are written as one slice per array."""
+        for where in _runs(sorted(done), self.shape):
+            for name in self.info["variables"]:
+                self._arrays[name][where[0]] = np.stack([done[i][name] for i in where[1]])
+        every = sorted({*done, *failed})
+        runs = list(_runs(every, self.shape))
+        for selection, indices in runs:
+            self._arrays["error"][selection] = np.array([failed.get(i, "") for i in indices], dtype=object)
+        for selection, indices in runs:
+            self._arrays["status"][selection] = np.array([FAILED if i in failed else DONE for i in indices], "int8")
 
     def update_counts(self, statuses: np.ndarray, timing: dict[str, Any] | None = None) -> dict[str, int]:
         """Write the counts of done, failed and pending points (and the timing) to the attributes; return them."""
@@ -139,6 +142,30 @@ class SweepStore:
             update["timing"] = json.dumps(timing, sort_keys=True)
         self.group.attrs.update(update)
         return counts
+
+
+def _runs(indices: list[int], shape: tuple[int, ...]) -> Iterator[tuple[tuple, list[int]]]:
+    """Yield (selection, indices) for each run of sorted flat indices that are consecutive along the last design
+    dimension with the same leading coordinates."""
+    run: list[int] = []
+    for index in indices:
+        if run and (index != run[-1] + 1 or index % shape[-1] == 0):
+            yield _selection(run, shape), run
+            run = []
+        run.append(index)
+    if run:
+        yield _selection(run, shape), run
+
+
+def _selection(run: list[int], shape: tuple[int, ...]) -> tuple:
+    lead = np.unravel_index(run[0], shape)[:-1]
+    last = run[0] % shape[-1]
+    return (*(int(i) for i in lead), slice(last, last + len(run)))
+
+
+def chunk_points(point_bytes: int, last: int) -> int:
+    """Return how many points along the last design dimension one chunk holds (about ``CHUNK_BYTES``)."""
+    return int(min(max(1, CHUNK_BYTES // max(point_bytes, 1)), last))
 
 
 def schema_of(result: dict[str, tuple[tuple[str, ...], np.ndarray]]) -> dict[str, dict[str, Any]]:
