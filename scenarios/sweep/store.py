@@ -1,7 +1,7 @@
 """The sweep store: one zarr (v3) store per sweep, one region per point, written as results arrive.
 
 Layout (readable with ``xarray.open_zarr``): the design dimensions (one per swept parameter of a grid, or
-``point``) followed by each result variable's own dimensions (e.g. ``path``); a chunk holds about 1 MiB of
+``point``) followed by each result variable's own dimensions (e.g. ``path``); a chunk holds about 256 KiB of
 consecutive points along the last design dimension, and the points of a task, consecutive in design order, are
 written as one slice per array and run. Zarr writes each chunk file atomically (a new file renamed over the old
 one) and only this process writes, so a chunk always holds the points written before. Beside the results:
@@ -32,7 +32,7 @@ from simlab.errors import ParameterError, StoreError
 PENDING, DONE, FAILED = 0, 1, 2
 COMPLETE_ATTR = "simlab_complete"
 RESERVED = ("status", "error", "key")
-CHUNK_BYTES = 1 << 20
+CHUNK_BYTES = 1 << 18
 
 
 def fill_value(dtype: np.dtype) -> Any:
@@ -164,7 +164,8 @@ def _selection(run: list[int], shape: tuple[int, ...]) -> tuple:
 
 
 def chunk_points(point_bytes: int, last: int) -> int:
-    """Return how many points along the last design dimension one chunk holds (about ``CHUNK_BYTES``)."""
+    """Return how many points along the last design dimension one chunk holds (about ``CHUNK_BYTES``: a task's
+    write reads and rewrites the chunks it touches, so they stay near a task's size)."""
     return int(min(max(1, CHUNK_BYTES // max(point_bytes, 1)), last))
 
 

@@ -1,6 +1,6 @@
 """Benchmark: the Dask sweep runner against the same work done in process, in the same run.
 
-Run by hand (not in CI): ``PYTHONPATH=. python tests/benchmarks/bench_sweep.py [--designs N] [--full]``.
+Run by hand (not in CI): ``PYTHONPATH=. python tests/benchmarks/bench_sweep.py [--designs N] [--full] [--amm-only]``.
 Goals (issue 13):
 
 1. scheduling overhead <= 5 % of wall time for tasks of about 1 s: a fixed CPU-bound job (``busy_job``, one
@@ -8,7 +8,8 @@ Goals (issue 13):
    loop in this process;
 2. speed-up from 1 to 2 workers >= 1.8x on the same sweep;
 3. the 100-design x 1,000-path x 7,200-block AMM sweep through the runner (2 workers, market outer, tasks of ~5 s)
-   at most 10 % slower than ``simulate_amm`` in process (numba on every core); ``--designs N`` scales the number of
+   at most 10 % slower than the current in-process run (``simulate_amm`` with numba on every core, then
+   ``write_store``); ``--designs N`` scales the number of
    designs (default 10, ``--full`` 100), the registry's designs in turn, as in ``bench_amm.py``.
 
 Times: ``run`` is from the connected client (every worker has imported the job) to the last point written (pilot
@@ -87,6 +88,7 @@ def amm(folder: Path, n_designs: int, n_paths: int = 1000, n_blocks: int = 7200)
     from scenarios.sweep.runner import run_plan
     from simlab.amm.engine import METRICS, Market, simulate_amm
     from simlab.amm.fees import fee_names
+    from simlab.store import write_store
 
     names = fee_names()
     designs = "\n".join(f'[[designs]]\nname = "{names[i % len(names)]}"\n' for i in range(n_designs))
@@ -96,8 +98,9 @@ def amm(folder: Path, n_designs: int, n_paths: int = 1000, n_blocks: int = 7200)
     spec, _ = load_sweep(folder / "amm.toml")
     rules = [r for t in spec.designs for r in t.rules()]
     simulate_amm(rules[:2], markets=Market(volatility=VOLATILITY), n_paths=10, n_blocks=10, seed=0)  # warm
-    started = time.perf_counter()
+    started = time.perf_counter()  # the current in-process run: simulate every design, then write the store
     engine = simulate_amm(rules, markets=Market(volatility=VOLATILITY), n_paths=n_paths, n_blocks=n_blocks, seed=2)
+    write_store(engine, folder / "in_process.zarr")
     in_process_s = time.perf_counter() - started
     result = run_plan(sweep_plan(spec, text), folder / "amm.zarr", workers=2)
     stored = xr.open_zarr(folder / "amm.zarr", consolidated=False)[list(METRICS)].to_array("metric")
@@ -118,7 +121,8 @@ def main() -> None:
         designs = int(sys.argv[sys.argv.index("--designs") + 1])
     folder = Path(tempfile.mkdtemp(prefix="bench_sweep_"))
     try:
-        overhead_and_scaling(folder)
+        if "--amm-only" not in sys.argv:
+            overhead_and_scaling(folder)
         amm(folder, designs)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
