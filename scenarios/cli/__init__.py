@@ -13,6 +13,7 @@ from scenarios.cli import book as book_cli
 from scenarios.cli import forecast as forecast_cli
 from scenarios.cli import hawkes as hawkes_cli
 from scenarios.cli import score as score_cli
+from scenarios.cli import sweep as sweep_cli
 from scenarios.cli.console import console, fail, print_summary
 from scenarios.cli.data import DATA_HELP, FormatOption, ReaderOptions, parse_options
 from simlab.errors import SimlabError
@@ -38,6 +39,7 @@ app.command("replay")(book_cli.replay)
 app.command("score")(score_cli.score)
 app.add_typer(forecast_cli.app, name="forecast")
 app.add_typer(amm_cli.app, name="amm")
+app.command("sweep")(sweep_cli.sweep)
 
 
 @app.command()

@@ -1,4 +1,5 @@
-"""`simlab amm sweep SPEC.toml -o STORE`: run an AMM fee-design sweep and print its ranked summary.
+"""`simlab amm sweep SPEC.toml -o STORE [--workers N | --scheduler ADDRESS] [--resume]`: run an AMM fee-design
+sweep through the sweep runner and print its ranked summary.
 
 ``scenarios/cli/__init__.py`` registers :data:`app` as the ``amm`` command group.
 """
@@ -23,14 +24,22 @@ def sweep(
     spec: Annotated[str, typer.Argument(help="A sweep TOML file, or the name of one in scenarios/library/.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="The zarr store to write.")],
     overwrite: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,
+    workers: Annotated[int | None, typer.Option(help="Worker processes of the local cluster (default: cores).")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="A running Dask scheduler's address, tcp://HOST:PORT.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue STORE: points already done are not run again.")] = False,
 ) -> None:
-    """Simulate every fee design of SPEC in every market, store the results and print them ranked."""
+    """Simulate every fee design of SPEC in every market through the sweep runner (one Dask task per batch of
+    designs), store the results and print them ranked."""
     from scenarios.amm.sweep import run_sweep
 
     try:
-        rows = run_sweep(spec, output, overwrite=overwrite)
+        rows = run_sweep(spec, output, overwrite=overwrite, workers=workers, scheduler=scheduler, resume=resume,
+                         progress=True)  # fmt: skip
     except SimlabError as exc:
         fail(exc)
+    if not rows:
+        fail(SimlabError(f"AMM sweep {spec}: some points failed or are pending, so nothing is ranked; the `status` "
+                         f"and `error` rows of {output} say which and why"))  # fmt: skip
     rank_column = next(key for key in rows[0] if key.endswith("(95% CI)"))
     table = Table(title=f"AMM sweep {spec} -> {output} (money in bps of the pool's initial value)")
     for column in ("market", "rank", "design", rank_column, *COLUMNS):

@@ -22,6 +22,7 @@ from scenarios.demo.book import book_step
 from scenarios.demo.forecast import forecast_step
 from scenarios.demo.hawkes import hawkes_step
 from scenarios.demo.score import score_step
+from scenarios.demo.sweep import sweep_step
 from scenarios.report_html import PLOT_STYLE, markdown_table, markdown_to_html, page
 from simlab.errors import DataError, ParameterError
 from simlab.features import compute_features, ofi_signal, order_flow_imbalance
@@ -108,6 +109,7 @@ def run_demo(
     )
     swaps = ", real Uniswap v3 swaps replayed" if real is not None else " (no real swaps to replay)"
     demo.step(f"AMM lab: fee designs under GBM arbitrage{swaps}", lambda: amm_step(demo, real))
+    demo.step("Sweeps on Dask: static fee x volatility on 2 workers", lambda: sweep_step(demo))
     figure = _plot(output, bars.pop("_bars"), events.attrs.get("instrument", "?"), events.attrs["tick_size"])
     source = f"real data from {real}" if real is not None else "built-in synthetic sample"
     if real is None and not synthetic:

@@ -2,18 +2,22 @@
 
 :func:`sensitivity_configs` lists the paper's grid (VAR lag 1, 2, 5, 10; layers 128-64, 32-16, 32-32, 128-64-32,
 64-32-16; ReLU, tanh, sigmoid; Adam and SGD: 120 configurations) or a Latin hypercube sample of it;
-:func:`sensitivity` runs both hybrid variants of each configuration through the walk-forward protocol;
+:func:`sensitivity` runs both hybrid variants of each configuration through the walk-forward protocol in process,
+and :func:`sensitivity_job` is the same run as the sweep runner's ``forecast`` job, so that the grid runs on Dask
+(``simlab sweep sweep_forecast_sensitivity -o STORE``);
 :func:`table4` lays out VAR, FNN and the two hybrids side by side on each series (the paper's Table 4 with the
 nowcast variant added next to the honest one).
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
+import xarray as xr
 
 from scenarios.forecast.data import FlowSeries
 from scenarios.forecast.neural import ACTIVATIONS as ACTIVATION_LAYERS
@@ -65,6 +69,52 @@ def sensitivity(
             {**config, "r2_honest": scores["hybrid_honest"]["r2"], "r2_nowcast": scores["hybrid_nowcast"]["r2"]}
         )
     return rows
+
+
+def sensitivity_job(
+    seed: np.random.SeedSequence,
+    paths: int,
+    *,
+    var_lags: int = 5,
+    layers: str = "32-16",
+    activation: str = "relu",
+    optimizer: str = "adam",
+    preset: str = "binance-usdm-btcusdt",
+    duration_s: float = 1800.0,
+    series_seed: int = 0,
+    n_folds: int = 5,
+    max_epochs: int = 50,
+    patience: int = 5,
+    max_train: int = 4096,
+) -> xr.Dataset:
+    """Score one configuration of the paper's sensitivity grid: the ``forecast`` job of the sweep runner.
+
+    Every point forecasts the same series (``duration_s`` seconds of the Hawkes ``preset`` simulated from
+    ``series_seed``, kept in the worker); path ``k`` runs the honest and nowcast hybrids through the walk-forward
+    protocol with the ``k``-th seed spawned from the point's seed. Returns ``r2_honest`` and ``r2_nowcast`` over
+    ``path``. ``layers`` reads like ``"128-64-32"``.
+    """
+    try:
+        widths = tuple(int(width) for width in str(layers).split("-"))
+    except ValueError:
+        raise ParameterError(f"`layers` of the forecast job must read like '128-64'; got {layers!r}") from None
+    series = _preset_series(preset, float(duration_s), int(series_seed))
+    settings = NetworkSettings(layers=widths, activation=activation, optimizer=optimizer, max_epochs=max_epochs,
+                               patience=patience, max_train=max_train)  # fmt: skip
+    r2 = np.empty((paths, 2))
+    for k, child in enumerate(seed.spawn(paths)):
+        models = [Hybrid(var_lags, settings=settings), Hybrid(var_lags, nowcast=True, settings=settings)]
+        scores = run_protocol(series, models, rng=child, n_folds=n_folds).scores()
+        r2[k] = scores["hybrid_honest"]["r2"], scores["hybrid_nowcast"]["r2"]
+    return xr.Dataset({"r2_honest": ("path", r2[:, 0]), "r2_nowcast": ("path", r2[:, 1])})
+
+
+@functools.cache
+def _preset_series(preset: str, duration_s: float, series_seed: int) -> FlowSeries:
+    from calibration.presets import load_preset
+    from scenarios.forecast.data import simulate_series
+
+    return simulate_series(load_preset(preset).params, duration_s, rng=series_seed)
 
 
 def sensitivity_table(rows: list[dict[str, Any]]) -> str:

@@ -1,16 +1,20 @@
-"""`simlab amm sweep` end to end, the sweep spec's validation, the library specs and the demo's AMM step."""
+"""`simlab amm sweep` end to end (through the sweep runner, equal to the engine in process), the sweep spec's
+validation, the library specs and the demo's AMM step."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import typer
 from typer.testing import CliRunner
 
-from scenarios.amm.sweep import load_sweep, parse_sweep
+from scenarios.amm.sweep import amm_job, load_sweep, parse_sweep
 from scenarios.demo.amm import CONSERVATION
 from scenarios.specs import LIBRARY
+from simlab.amm.chain import Gas
+from simlab.amm.engine import METRICS, Market, PoolSpec, simulate_amm
 from simlab.amm.fees import fee_names
 from simlab.errors import ParameterError
 from simlab.store import open_store
@@ -53,15 +57,23 @@ def app() -> typer.Typer:
     return cli.app
 
 
-def test_sweep_writes_a_store_and_prints_a_ranked_table(app, tmp_path):
+def test_sweep_runs_through_the_runner_into_a_store_equal_to_the_engine_and_prints_a_ranked_table(app, tmp_path):
     spec, store = tmp_path / "sweep.toml", tmp_path / "sweep.zarr"
     spec.write_text(SPEC)
-    result = runner.invoke(app, ["amm", "sweep", str(spec), "-o", str(store)], env={"COLUMNS": "200"})
+    args = ["amm", "sweep", str(spec), "-o", str(store), "--workers", "1"]
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     ds = open_store(store)
-    assert ds["value"].dims == ("design", "parameter", "path", "metric")
+    assert ds["lp_pnl"].dims == ("parameter", "design", "path") and ds["mean"].dims == ("parameter", "design", "metric")
     assert ds.sizes["design"] == 3 and ds.sizes["parameter"] == 2 and ds.sizes["path"] == 30
     assert ds.attrs["seed"] == 3 and "fee_elasticity = 200.0" in ds.attrs["config"]
+    assert (ds.attrs["done"], ds.attrs["failed"], ds.attrs["pending"]) == (6, 0, 0)
+    parsed, _ = load_sweep(spec)
+    engine = simulate_amm([r for t in parsed.designs for r in t.rules()], markets=[m.market() for m in parsed.markets],
+                          pool=PoolSpec(**parsed.pool.model_dump()), n_paths=30, n_blocks=200, seed=3)  # fmt: skip
+    values = ds[list(METRICS)].to_array("metric").transpose("design", "parameter", "path", "metric")
+    np.testing.assert_array_equal(values.values, engine["value"].values)  # bit for bit: same seeds, same kernel
+    np.testing.assert_allclose(ds["mean"].transpose("design", "parameter", "metric"), engine["mean"], rtol=1e-12)
     assert "lp_pnl (95% CI)" in result.output and "static(fee=0.0005)" in result.output
     calm = ds["mean"].sel(parameter="calm", metric="lp_pnl").values
     best = str(ds["design_short"].values[calm.argmax()])
@@ -69,6 +81,15 @@ def test_sweep_writes_a_store_and_prints_a_ranked_table(app, tmp_path):
     assert best in first_row
     again = runner.invoke(app, ["amm", "sweep", str(spec), "-o", str(store)])
     assert again.exit_code == 2 and "exists" in again.output
+
+
+def test_the_amm_job_is_the_engine_on_one_design():
+    seed = np.random.SeedSequence(5)
+    job = amm_job(seed.spawn(1)[0], 12, design="static", fee=0.003, blocks=80, volatility=0.8, gas_units=50_000.0)
+    market = Market(volatility=0.8, gas=Gas(gas_units=50_000.0))
+    engine = simulate_amm([("static", {"fee": 0.003})], markets=market, n_paths=12, n_blocks=80, seed=5)
+    for k, metric in enumerate(METRICS):
+        np.testing.assert_array_equal(job[metric].values, engine["value"].values[0, 0, :, k])
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,468 @@
+"""The sweep runner: a plan of points -> Dask tasks of about a second of work -> one zarr store, as results arrive.
+
+:func:`run_plan` runs a :class:`Plan` (built from a TOML spec by :func:`plan_from_spec`, or by a library module such
+as :mod:`scenarios.amm.sweep`): it connects to a scheduler (a ``LocalCluster`` of processes by default), runs one
+pilot point to learn the results' layout and the time per point, creates the store, then submits the other points
+in batches of at least ``task_seconds`` of work and writes every point to its own region as its task finishes
+(``as_completed``: nothing is gathered whole). A point whose job raises becomes a failed row holding its error
+sentence and the sweep goes on; ``--resume`` skips the points already done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from scenarios.sweep.design import Design, build_design, point_seeds
+from scenarios.sweep.jobs import check_parameters, resolve_job
+from scenarios.sweep.spec import load_sweep_spec
+from scenarios.sweep.store import DONE, FAILED, RESERVED, SweepStore, chunk_points, fill_value, schema_of
+from simlab.errors import ParameterError, StoreError
+from simlab.provenance import provenance
+
+COUNTS_EVERY_S = 2.0
+Outcome = tuple[int, str, Any, float]  # (point index, "done" or "failed", outputs or error sentence, seconds)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a sweep runs: the job, its points in design order with their seeds, and the scheduling knobs.
+
+    Attributes
+    ----------
+    name, job
+        The sweep's name and its job (a registered name or a dotted path, resolved in each worker).
+    design
+        The points and the store's design dimensions.
+    seeds
+        One SeedSequence per point, in design order.
+    fixed
+        Parameters passed to every point unchanged.
+    paths
+        Paths per point.
+    metrics
+        The job's outputs to keep (None: all).
+    retries, allowed_failures, task_seconds
+        Runs of a raising point before it fails, Dask's allowed worker deaths per task, and the minimum work per
+        task (s).
+    seed, config
+        The root seed and the spec text (provenance).
+    """
+
+    name: str
+    job: str
+    design: Design
+    seeds: list[np.random.SeedSequence]
+    fixed: dict[str, Any]
+    paths: int
+    metrics: tuple[str, ...] | None
+    retries: int
+    allowed_failures: int
+    task_seconds: float
+    seed: int
+    config: str
+
+    def keys(self) -> list[str]:
+        """Return every point's key: the hash of its job, parameters (swept and fixed), seed, paths and metrics."""
+        common = json.dumps([self.job, self.fixed, self.paths, self.metrics], sort_keys=True, default=str)
+        return [
+            _digest(common, json.dumps(point, sort_keys=True, default=str), seed.entropy, seed.spawn_key)
+            for point, seed in zip(self.design.points, self.seeds, strict=True)
+        ]
+
+    def fingerprint(self) -> str:
+        """Return the hash of every key in order and of the design dimensions."""
+        return _digest(*self.keys(), *self.design.dims)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What a sweep left: its store, the counts of points, and how it was scheduled: workers, the median points per
+    task, tasks, the pilot point's seconds, and the seconds to connect (start the cluster), to run every point (pilot
+    to last write) and in all (closing a local cluster included); ``points_s`` sums the seconds the job itself took
+    on the workers (its share of ``workers * run_s`` is the workers' utilisation) and ``write_s`` the seconds the
+    client spent writing points to the store."""
+
+    store: Path
+    done: int
+    failed: int
+    pending: int
+    workers: int
+    batch_points: int
+    tasks: int
+    pilot_point_s: float
+    connect_s: float
+    run_s: float
+    points_s: float
+    write_s: float
+    wall_s: float
+
+
+def plan_from_spec(path: str | Path) -> Plan:
+    """Read a sweep spec (a TOML file or a name of ``scenarios/library/``) and check its job's parameters."""
+    spec, text = load_sweep_spec(path)
+    design = build_design(spec)
+    function = resolve_job(spec.sweep.job)
+    values = {name: [point[name] for point in design.points] for name in spec.swept()}
+    check_parameters(spec.sweep.job, function, values | {k: [v] for k, v in spec.fixed().items()})
+    return Plan(name=spec.sweep.name, job=spec.sweep.job, design=design,
+                seeds=point_seeds(spec.sweep.seed, len(design.points)), fixed=spec.fixed(), paths=spec.sweep.paths,
+                metrics=None if spec.sweep.metrics is None else tuple(spec.sweep.metrics), retries=spec.sweep.retries,
+                allowed_failures=spec.sweep.allowed_failures, task_seconds=spec.sweep.task_seconds,
+                seed=spec.sweep.seed, config=text)  # fmt: skip
+
+
+def run_sweep_spec(path: str | Path, output: str | Path, **options: Any) -> SweepResult:
+    """Run the sweep spec at ``path`` into the store ``output`` (options: see :func:`run_plan`)."""
+    return run_plan(plan_from_spec(path), output, **options)
+
+
+def run_plan(
+    plan: Plan,
+    output: str | Path,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = False,
+    connect_timeout_s: float = 10.0,
+) -> SweepResult:
+    """Run every point of ``plan`` on Dask and write it to the zarr store ``output`` as it finishes.
+
+    Parameters
+    ----------
+    plan
+        The points, their seeds and the job.
+    output
+        The store (a directory, conventionally ``*.zarr``).
+    workers
+        Worker processes of the local cluster (default: one per CPU core); ignored with ``scheduler``.
+    scheduler
+        Address of a running Dask scheduler (``tcp://HOST:PORT``) instead of a local cluster.
+    resume
+        Continue the store ``output`` (written from the same plan): points already done are not run again.
+    overwrite
+        Replace an existing store (without ``resume``).
+    progress
+        Show a progress bar.
+    connect_timeout_s
+        How long to wait for ``scheduler`` and its first worker (s).
+    """
+    output = Path(output)
+    started = time.perf_counter()
+    store, statuses = _open_target(plan, output, resume, overwrite)
+    pending = [int(i) for i in np.flatnonzero(statuses != DONE)]
+    with _connect(workers, scheduler, connect_timeout_s) as (client, n_workers):
+        _set_allowed_failures(client, plan.allowed_failures)
+        client.run(_import_job, plan.job)  # every worker imports the job's modules before the clock of the run
+        connected = time.perf_counter()
+        run = _Run(plan, client, output, store, statuses, progress)
+        try:
+            with run.bar():
+                pilot_s, rest = run.pilot(pending, overwrite, n_workers)
+                sizes = run.stream(rest, pilot_s, n_workers)
+        finally:  # whatever stops the run, the counts on disk are those of the rows written
+            if run.store is not None:
+                run.store.update_counts(run.statuses)
+        finished = time.perf_counter()
+    batch = int(np.median(sizes)) if sizes else 1
+    timing = {"workers": n_workers, "batch_points": batch, "tasks": len(sizes) + run.pilot_tasks,
+              "pilot_point_s": pilot_s, "connect_s": connected - started, "run_s": finished - connected,
+              "points_s": run.points_s, "write_s": run.write_s, "wall_s": time.perf_counter() - started}  # fmt: skip
+    counts = run.store.update_counts(run.statuses, timing)
+    return SweepResult(store=output, workers=n_workers, batch_points=batch, tasks=timing["tasks"],
+                       pilot_point_s=pilot_s, connect_s=timing["connect_s"], run_s=timing["run_s"],
+                       points_s=run.points_s, write_s=run.write_s, wall_s=timing["wall_s"], **counts)  # fmt: skip
+
+
+def _open_target(plan: Plan, output: Path, resume: bool, overwrite: bool) -> tuple[SweepStore | None, np.ndarray]:
+    n = len(plan.design.points)
+    if resume:
+        store = SweepStore.open_for_resume(output)
+        store.check_fingerprint(plan.fingerprint(), f"sweep {plan.name!r}")
+        return store, store.statuses()
+    if output.exists() and not overwrite:
+        raise StoreError(f"store {output} already exists; pass --resume to continue it or choose another path")
+    return None, np.zeros(n, dtype=np.int8)
+
+
+class _Run:
+    """One run's state: the client, the store (created after the pilot point), the statuses and the progress bar."""
+
+    def __init__(self, plan, client, output, store, statuses, progress) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.plan, self.client, self.output, self.store = plan, client, output, store
+        self.statuses = statuses.copy()
+        self.schema = None if store is None else store.info["variables"]
+        self.progress = Progress(TextColumn(f"sweep {plan.name}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[failed]} failed"), TimeRemainingColumn(),
+                                 disable=not progress)  # fmt: skip
+        self.task = self.progress.add_task("points", total=len(statuses), completed=int((statuses == DONE).sum()),
+                                           failed=0)  # fmt: skip
+        self._counted = time.monotonic()
+        self.points_s, self.write_s, self.pilot_tasks = 0.0, 0.0, 0
+
+    @contextmanager
+    def bar(self) -> Iterator[None]:
+        with self.progress:
+            yield
+
+    def submit(self, indices: list[int]):
+        plan = self.plan
+        items = [(i, plan.design.points[i], plan.seeds[i]) for i in indices]
+        return self.client.submit(run_points, plan.job, plan.fixed, items, plan.paths, plan.metrics, plan.retries,
+                                  retries=plan.retries, pure=False)  # fmt: skip
+
+    def pilot(self, pending: list[int], overwrite: bool, n_workers: int) -> tuple[float, list[int]]:
+        """Run single points, one per worker at once, until one succeeds (its outputs define the store); return the
+        fastest successful pilot's seconds and the points left."""
+        early: list[Outcome] = []
+        for start in range(0, len(pending), n_workers):
+            futures = [self.submit([index]) for index in pending[start : start + n_workers]]
+            self.pilot_tasks += len(futures)
+            outcomes = [o for future, i in zip(futures, pending[start:], strict=False) for o in _results(future, [i])]
+            spec = [o for o in outcomes if o[1] == "spec"]
+            if spec:
+                raise ParameterError(f"sweep {self.plan.name}: {spec[0][2]}")
+            early += outcomes
+            done = [o for o in outcomes if o[1] == "done"]
+            if done or start + n_workers >= len(pending):
+                if self.store is None:
+                    self._create(done[0] if done else None, overwrite)
+                elif done:
+                    self._check_schema(done[0])
+                self.write(early)
+                return (min(o[3] for o in done) if done else 0.0), pending[start + n_workers :]
+        if self.store is None:
+            self._create(None, overwrite)
+        return 0.0, []
+
+    def stream(self, indices: list[int], per_point_s: float, n_workers: int) -> list[int]:
+        """Run ``indices`` in tasks of at least ``task_seconds`` of work, keeping two tasks per worker in flight, and
+        write every point as its task finishes; return the tasks' sizes.
+
+        A task's size comes from the latest measured time per point (first the pilot's, then that of the last task
+        finished, on warm workers), so a cold pilot only shrinks the first wave.
+        """
+        from distributed import as_completed
+
+        queue, sizes, batches = deque(indices), [], {}
+        completed = as_completed(loop=self.client.loop)
+
+        def submit_next() -> None:
+            size = math.ceil(self.plan.task_seconds / max(per_point_s, 1e-9))
+            size = max(1, min(size, math.ceil(len(queue) / n_workers)))
+            batch = [queue.popleft() for _ in range(size)]
+            future = self.submit(batch)
+            batches[future] = batch
+            sizes.append(size)
+            completed.add(future)
+
+        for _ in range(2 * n_workers):
+            if queue:
+                submit_next()
+        for future in completed:
+            outcomes = _results(future, batches.pop(future))
+            timed = [o[3] for o in outcomes if o[3] > 0]
+            per_point_s = float(np.mean(timed)) if timed else per_point_s
+            self.write(outcomes)
+            if queue:
+                submit_next()
+        return sizes
+
+    def write(self, outcomes: list[Outcome]) -> None:
+        """Write a task's points: results whose layout matches the store's, failed rows for the others."""
+        started = time.perf_counter()
+        done: dict[int, dict[str, np.ndarray]] = {}
+        failed: dict[int, str] = {}
+        for index, status, payload, seconds in outcomes:
+            self.points_s += seconds
+            problem = self._mismatch(payload["outputs"]) if status == "done" else payload
+            if problem is None:
+                done[index] = {name: value for name, (_, value) in payload["outputs"].items()}
+            else:  # a raising point, a layout other than the pilot's, or (after the pilot) a metrics problem
+                failed[index] = problem
+        self.store.write_points(done, failed)
+        self.statuses[list(done)] = DONE
+        self.statuses[list(failed)] = FAILED
+        self.write_s += time.perf_counter() - started
+        self.progress.update(self.task, advance=len(outcomes), failed=int((self.statuses == FAILED).sum()))
+        if time.monotonic() - self._counted > COUNTS_EVERY_S:
+            self.store.update_counts(self.statuses)
+            self._counted = time.monotonic()
+
+    def _create(self, outcome: Outcome | None, overwrite: bool) -> None:
+        payload = {"outputs": {}, "coords": {}} if outcome is None else outcome[2]
+        plan = self.plan
+        template = build_template(plan, payload["outputs"], payload["coords"])
+        self.schema = schema_of(payload["outputs"])
+        info = {"job": plan.job, "dims": list(plan.design.dims), "shape": list(plan.design.shape),
+                "variables": self.schema, "fingerprint": plan.fingerprint(), "paths": plan.paths}  # fmt: skip
+        attrs = provenance(seed=plan.seed, config=plan.config) | {"sweep_name": plan.name}
+        self.store = SweepStore.create(self.output, template, plan.keys(), info=info, attrs=attrs,
+                                       overwrite=overwrite)  # fmt: skip
+
+    def _check_schema(self, outcome: Outcome) -> None:
+        if self.schema and self._mismatch(outcome[2]["outputs"]):
+            raise ParameterError(f"--resume: store {self.output} holds other outputs than job {self.plan.job} "
+                                 f"returns now ({self._mismatch(outcome[2]['outputs'])})")  # fmt: skip
+
+    def _mismatch(self, outputs: dict[str, tuple[tuple[str, ...], np.ndarray]]) -> str | None:
+        got = schema_of(outputs)
+        for name in sorted(set(got) | set(self.schema)):
+            a, b = got.get(name), self.schema.get(name)
+            if a is None or b is None or a["dims"] != b["dims"] or a["shape"] != b["shape"]:
+                return (f"job {self.plan.job} returned {name!r} as {a and (a['dims'], a['shape'])}; the store holds "
+                        f"{b and (b['dims'], b['shape'])} (from the pilot point)")  # fmt: skip
+        return None
+
+
+def build_template(plan: Plan, outputs: dict, coords: dict) -> xr.Dataset:
+    """Return the store's template: design coordinates, the results' coordinates and one lazy (dask) array per
+    result variable over (design dims..., result dims...), chunked one point per chunk."""
+    import dask.array
+
+    design = plan.design
+    clash = sorted(set(outputs) & ({*design.dims, *design.point_coords, *RESERVED}))
+    if clash:
+        raise ParameterError(f"job {plan.job} returns {clash}, which the store uses for the design or its "
+                             f"bookkeeping ({', '.join(RESERVED)}); rename those outputs")  # fmt: skip
+    variables = {}
+    for name, (dims, value) in outputs.items():
+        along = chunk_points(value.nbytes, design.shape[-1])
+        chunks = (1,) * (len(design.shape) - 1) + (along,) + tuple(max(1, s) for s in value.shape)
+        data = dask.array.full(design.shape + value.shape, fill_value(value.dtype), dtype=value.dtype, chunks=chunks)
+        variables[name] = ((*design.dims, *dims), data)
+    all_coords = {d: design.coords[d] for d in design.dims}
+    all_coords |= {name: ("point", values) for name, values in design.point_coords.items()}
+    all_coords |= {dim: (dim, np.asarray(values)) for dim, values in coords.items()}
+    return xr.Dataset(variables, coords=all_coords)
+
+
+def _results(future: Any, indices: list[int]) -> list[Outcome]:
+    """Return a finished task's outcomes (every point failed when Dask gave the task up) and release it."""
+    try:
+        outcomes = future.result()
+    except Exception as exc:  # a task Dask gave up (its worker died too often, or it failed outside the job)
+        outcomes = [(i, "failed", f"task lost: {_sentence(exc)}", 0.0) for i in indices]
+    future.release()
+    return outcomes
+
+
+def run_points(
+    job: str,
+    fixed: dict[str, Any],
+    items: list[tuple[int, dict[str, Any], np.random.SeedSequence]],
+    paths: int,
+    metrics: tuple[str, ...] | None,
+    retries: int,
+) -> list[Outcome]:
+    """Run the job on each point of a task (in a worker); a point that raises ``retries + 1`` times is failed."""
+    function = resolve_job(job)
+    outcomes: list[Outcome] = []
+    for index, params, seed in items:
+        started = time.perf_counter()
+        for _ in range(retries + 1):
+            fresh = np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size)
+            try:
+                result = _outputs(job, function(fresh, paths, **fixed, **params), metrics)
+                outcome: Outcome = (index, "done", result, 0.0)
+                break
+            except _MetricsError as exc:  # the spec asks for what the job does not return: a spec error
+                outcome = (index, "spec", str(exc), 0.0)
+                break
+            except Exception as exc:  # a raising point is a failed row holding its sentence; the sweep goes on
+                outcome = (index, "failed", _sentence(exc), 0.0)
+        outcomes.append((*outcome[:3], time.perf_counter() - started))
+    return outcomes
+
+
+class _MetricsError(ParameterError):
+    """The spec keeps metrics the job does not return."""
+
+
+def _import_job(job: str) -> None:
+    resolve_job(job)
+
+
+def _outputs(job: str, result: Any, metrics: tuple[str, ...] | None) -> dict[str, Any]:
+    if not isinstance(result, xr.Dataset):
+        raise TypeError(f"job {job} returned a {type(result).__name__}; a job returns an xarray Dataset")
+    names = list(result.data_vars) if metrics is None else list(metrics)
+    missing = [m for m in names if m not in result.data_vars]
+    if missing:
+        raise _MetricsError(f"`sweep.metrics` names {', '.join(map(repr, missing))}, which job {job} does not "
+                             f"return; it returns {', '.join(map(str, result.data_vars))}")  # fmt: skip
+    outputs = {name: (tuple(map(str, result[name].dims)), np.asarray(result[name].values)) for name in names}
+    for name, (_, value) in outputs.items():
+        if value.dtype.kind not in "biuf":
+            raise TypeError(f"job {job} returned {name!r} of dtype {value.dtype}; a job returns numbers")
+    dims = {d for dims, _ in outputs.values() for d in dims}
+    coords = {d: result[d].values for d in dims if d in result.coords}
+    return {"outputs": outputs, "coords": coords}
+
+
+def _sentence(exc: BaseException) -> str:
+    text = str(exc).strip().replace("\n", " ")
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
+
+
+@contextmanager
+def _connect(workers: int | None, scheduler: str | None, timeout_s: float) -> Iterator[tuple[Any, int]]:
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout=timeout_s, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise ParameterError(f"--scheduler {scheduler}: no Dask scheduler answered within {timeout_s:g} s "
+                                 f"({_sentence(exc)})") from None  # fmt: skip
+        with client:
+            try:
+                client.wait_for_workers(1, timeout=timeout_s)
+            except TimeoutError:
+                raise ParameterError(f"--scheduler {scheduler}: the scheduler answered but had no worker within "
+                                     f"{timeout_s:g} s") from None  # fmt: skip
+            yield client, len(client.scheduler_info()["workers"])
+        return
+    n = (os.cpu_count() or 1) if workers is None else workers
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ParameterError(f"--workers must be an int >= 1; got {workers!r}")
+    with (
+        LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+            env={"NUMBA_NUM_THREADS": "1"},
+        ) as cluster,  # fmt: skip
+        Client(cluster, set_as_default=False) as client,
+    ):
+        yield client, n
+
+
+def _set_allowed_failures(client: Any, allowed: int) -> None:
+    def apply(dask_scheduler, value: int) -> None:
+        dask_scheduler.allowed_failures = value
+
+    client.run_on_scheduler(apply, value=allowed)
