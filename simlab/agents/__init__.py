@@ -1,0 +1,29 @@
+"""The agent-based market: ABIDES-class agents (noise, value, momentum, adaptive market makers) on the matching
+engine of :mod:`simlab.book._engine`, with per-agent latency, in discrete event time (ns)."""
+
+from simlab.agents.config import (
+    AGENT_CLASSES,
+    Fundamental,
+    InitialBook,
+    Latency,
+    MarketConfig,
+    MarketMakers,
+    MomentumAgents,
+    NoiseAgents,
+    ValueAgents,
+)
+from simlab.agents.market import simulate_abm, simulate_markets
+
+__all__ = [
+    "AGENT_CLASSES",
+    "Fundamental",
+    "InitialBook",
+    "Latency",
+    "MarketConfig",
+    "MarketMakers",
+    "MomentumAgents",
+    "NoiseAgents",
+    "ValueAgents",
+    "simulate_abm",
+    "simulate_markets",
+]

@@ -1,0 +1,259 @@
+"""The slow, obvious twin of the agent kernel: a Python loop over a heapq of messages, agents as plain lists, on the
+list-based book twin of tests/simlab/book/test_engine_twin.py. It shares no code with simlab.agents._kernel or
+_rules; it takes the set-up (latencies, first wake-ups, the opening book, the streams' states) from an unrun market
+so that it checks the event loop, the rules and the accounting, not the set-up."""
+
+from __future__ import annotations
+
+import copy
+import heapq
+import math
+
+import numpy as np
+
+from simlab.agents import _kernel as K
+from simlab.agents.market import _Market
+from simlab.schema import NO_PRICE
+from tests.simlab.book.test_engine_twin import ListBook
+
+SIZE_WEIGHTS = [0.2, 0.7, 0.06, 0.004, 0.0329, 0.001, 0.0006, 0.0004, 0.0005, 0.0003, 0.0003]
+ADD, DELETE, TRADE = 1, 3, 5
+
+
+def twin_size(gen) -> int:
+    u, total, k = gen.random(), 0.0, 0
+    cumulative = np.cumsum(SIZE_WEIGHTS) / sum(SIZE_WEIGHTS)
+    while k < len(SIZE_WEIGHTS) - 1 and u >= cumulative[k]:
+        k += 1
+    z = gen.standard_normal()
+    total = math.exp(2.9 + 1.2 * z) if k == 0 else 100.0 * k + 0.15 * z
+    return int(np.rint(total))
+
+
+class TwinMarket:
+    """Run the market of an unrun ``_Market`` with lists and a heapq."""
+
+    def __init__(self, market: _Market):
+        c = self.config = market.config
+        a = market.agents
+        self.n = a.shape[0] - 1
+        self.cls, self.idx, self.lat = a[:, 0].tolist(), a[:, 1].tolist(), a[:, 2].tolist()
+        self.cash, self.inv = a[:, 3].tolist(), [0] * (self.n + 1)
+        self.resting: dict[int, list[int]] = {agent: [] for agent in range(self.n + 1)}
+        self.owner: dict[int, int] = {}
+        used = int(market.ctr[K.C_HEAP])
+        self.queue = [tuple(int(x) for x in row) for row in market.heap[:used]]
+        heapq.heapify(self.queue)
+        self.seq = int(market.ctr[K.C_SEQ])
+        self.gens = [copy.deepcopy(g) for g in market.streams[1:]]
+        self.book = ListBook(-(10**9), 2 * 10**9, 10**9)
+        self.next_id, self.end = 1, market.end_ns
+        self.fund_value, self.fund_last = float(market.fvals[0]), int(market.ftimes[0])
+        self.shock_at, self.shock_size = int(market.ftimes[1]), float(market.fvals[1])
+        self.events: list[tuple[int, ...]] = []
+        self.books: list[tuple] = []
+        self.paths: list[tuple] = []
+        self.fundamental: list[tuple] = []
+        self.estimate = [c.fundamental.mean_ticks] * c.value.count
+        self.variance = [0.0] * c.value.count
+        self.prev = [c.open_ns] * c.value.count
+        self.spread = [c.market_maker.initial_spread_ticks] * c.market_maker.count
+        self.last_mid = [None] * c.market_maker.count
+        self.mids: list[list[float]] = [[] for _ in range(c.momentum.count)]
+        self.depth = market.books.shape[2]
+
+    def send(self, t, kind, agent, side=0, price=0, qty=0):
+        heapq.heappush(self.queue, (t, self.seq, kind, agent, side, price, qty))
+        self.seq += 1
+
+    def run(self) -> None:
+        while self.queue and self.queue[0][0] <= self.end:
+            t, _, kind, agent, side, price, qty = heapq.heappop(self.queue)
+            before = len(self.events)
+            if kind == K.WAKE:
+                self.wake(t, agent)
+            elif kind == K.DECIDE:
+                self.decide(t, agent)
+            elif kind == K.LIMIT:
+                self.limit(t, agent, side, price, qty)
+            else:
+                self.cancel_all(t, agent)
+            for _ in range(len(self.events) - before):
+                self.books.append((t, self.book.top(1, self.depth), self.book.top(-1, self.depth)))
+            if len(self.events) > before:
+                self.paths.append((t, self.class_sums()))
+
+    def class_sums(self):
+        cash, inv = [0] * 5, [0] * 5
+        for agent in range(self.n + 1):
+            cash[self.cls[agent]] += self.cash[agent]
+            inv[self.cls[agent]] += self.inv[agent]
+        return tuple(cash + inv)
+
+    # ------------------------------------------------------------ exchange
+    def record(self, t, kind, side, price, qty, oid, agent, passive=-1, aggressor=-1):
+        shown = [agent if agent < self.n else -1, passive if passive < self.n else -1]
+        self.events.append((t, kind, side, price, qty, oid, shown[0], shown[1], aggressor))
+
+    def limit(self, t, agent, side, price, qty):
+        oid = self.next_id
+        self.next_id += 1
+        self.book.fills.clear()
+        self.book.limit(side, price, qty, oid, t, 10**9)
+        for _, _, fill_price, fill_qty, passive_id, _ in list(self.book.fills):
+            passive = self.owner[passive_id]
+            buyer, seller = (agent, passive) if side == 1 else (passive, agent)
+            self.cash[buyer] -= fill_price * fill_qty
+            self.cash[seller] += fill_price * fill_qty
+            self.inv[buyer] += fill_qty
+            self.inv[seller] -= fill_qty
+            if passive_id not in self.book.where:
+                self.resting[passive].remove(passive_id)
+            self.record(t, TRADE, side, fill_price, fill_qty, passive_id, agent, passive, oid)
+        if oid in self.book.where:
+            self.owner[oid] = agent
+            self.resting[agent].append(oid)
+            self.record(t, ADD, side, price, self.book._find(oid)[1], oid, agent)
+
+    def cancel_all(self, t, agent):
+        for oid in reversed(self.resting[agent]):  # newest first
+            side, price = self.book.where[oid]
+            qty = self.book._find(oid)[1]
+            self.book.delete(oid)
+            self.record(t, DELETE, side, price, qty, oid, agent)
+        self.resting[agent] = []
+
+    # ------------------------------------------------------------ agents
+    def wait(self, gen, mean_ns):
+        return int(np.rint(gen.standard_exponential() * mean_ns))
+
+    def wake(self, t, agent):
+        cls, lat = self.cls[agent], self.lat[agent]
+        if cls == K.VALUE:
+            self.send(t + self.wait(self.gens[2], 1e9 / self.config.value.arrival_rate_per_s), K.WAKE, agent)
+            self.send(t + lat, K.CANCEL_ALL, agent)
+            self.send(t + lat, K.DECIDE, agent)
+        elif cls == K.MAKER:
+            self.send(t + lat, K.CANCEL_ALL, agent)
+            self.send(t + lat + self.config.market_maker.cancel_delay_ns, K.DECIDE, agent)
+        else:
+            self.send(t + lat, K.DECIDE, agent)
+
+    def order(self, t, agent, side, price, qty):
+        if qty > 0:
+            self.send(t + 2 * self.lat[agent], K.LIMIT, agent, side, price, qty)
+
+    def decide(self, t, agent):
+        bids, asks = self.book.top(1, 1), self.book.top(-1, 1)
+        bid = bids[0][0] if bids[0][1] > 0 else None
+        ask = asks[0][0] if asks[0][1] > 0 else None
+        cls = self.cls[agent]
+        if cls == K.NOISE:
+            buy = self.gens[1].random() < 0.5
+            size = twin_size(self.gens[1])
+            if buy and ask is not None:
+                self.order(t, agent, 1, ask, size)
+            elif not buy and bid is not None:
+                self.order(t, agent, -1, bid, size)
+        elif cls == K.VALUE:
+            self.value(t, agent, bid, ask)
+        elif cls == K.MAKER:
+            self.maker(t, agent, bid, ask)
+        else:
+            self.momentum(t, agent, bid, ask)
+
+    def fundamental_at(self, t):
+        f = self.config.fundamental
+        kappa, var_rate = f.mean_reversion_per_s * 1e-9, f.volatility_ticks_per_sqrt_s**2 * 1e-9
+        gen = self.gens[0]
+
+        def step(value, dt):
+            mean = f.mean_ticks + (value - f.mean_ticks) * math.exp(-kappa * dt)
+            sd = math.sqrt(var_rate * -math.expm1(-2.0 * kappa * dt) / (2.0 * kappa))
+            return mean + sd * gen.standard_normal()
+
+        if t <= self.fund_last:
+            return self.fund_value
+        shocks = 0
+        while self.shock_at < t:
+            self.fund_value = step(self.fund_value, self.shock_at - self.fund_last) + self.shock_size
+            self.fund_last = self.shock_at
+            rate = f.megashock_rate_per_s * 1e-9
+            self.shock_at += int(min(gen.standard_exponential() / rate if rate > 0 else 9e18, 9e18 - self.shock_at))
+            size = f.megashock_mean_ticks + math.sqrt(f.megashock_variance_ticks2) * gen.standard_normal()
+            self.shock_size = size if gen.random() < 0.5 else -size
+            shocks += 1
+        self.fund_value = step(self.fund_value, t - self.fund_last)
+        self.fund_last = t
+        self.fundamental.append((t, self.fund_value, shocks))
+        return self.fund_value
+
+    def value(self, t, agent, bid, ask):
+        v, k, gen = self.config.value, self.idx[agent], self.gens[2]
+        r_bar, kappa = self.config.fundamental.mean_ticks, v.mean_reversion_per_s * 1e-9
+        obs = float(np.rint(self.fundamental_at(t) + math.sqrt(v.observation_variance_ticks2) * gen.standard_normal()))
+        d = float(t - self.prev[k])
+        a = math.exp(-kappa * d)
+        prior = r_bar + (self.estimate[k] - r_bar) * a
+        prior_var = a * a * self.variance[k] + v.shock_variance_ticks2_per_s * 1e-9 * -math.expm1(-2 * kappa * d) / (
+            2 * kappa
+        )
+        s_n = v.observation_variance_ticks2
+        self.estimate[k] = (s_n * prior + prior_var * obs) / (s_n + prior_var)
+        old = self.variance[k] if v.variance_update == "abides" else prior_var
+        self.variance[k] = s_n * old / (s_n + old)
+        self.prev[k] = t
+        horizon = float(max(0, self.end - t))
+        forecast = int(np.rint(r_bar + (self.estimate[k] - r_bar) * math.exp(-kappa * horizon)))
+        if bid is None or ask is None:
+            side, price = (1 if gen.random() < 0.5 else -1), forecast
+        else:
+            mid, spread, adjust = (ask + bid) // 2, ask - bid, 0
+            if gen.random() >= v.aggressive_share:
+                adjust = int(gen.random() * max(1, int(v.depth_spread * spread)))
+            side, price = (-1, bid + adjust) if forecast < mid else (1, ask - adjust)
+        self.order(t, agent, side, price, twin_size(gen))
+
+    def maker(self, t, agent, bid, ask):
+        m, k = self.config.market_maker, self.idx[agent]
+        if bid is not None and ask is not None:
+            self.last_mid[k] = (ask + bid) // 2
+            self.spread[k] = m.spread_alpha * (ask - bid) + (1 - m.spread_alpha) * self.spread[k]
+        mid = self.last_mid[k]
+        if mid is not None:
+            window_ns = int(round(m.volume_window_s * 1e9))
+            trades = [e for e in self.events if e[1] == TRADE and e[0] > t - window_ns]
+            buys = sum(e[4] for e in trades if e[2] == 1)
+            sells = sum(e[4] for e in trades if e[2] == -1)
+            size = max(m.min_order_size, int(np.rint(m.pov * (buys + sells))))
+            w = self.spread[k]
+            step = max(1, int(np.rint(m.level_spacing * w)))
+            point = mid if buys + sells == 0 else int(mid + (2.0 * buys / (buys + sells) - 1.0) * m.price_skew_ticks)
+            high_bid, low_ask = point - math.floor(w / 2), point + math.ceil(w / 2)
+            for level in reversed(range(m.levels)):
+                self.order(t, agent, 1, high_bid - level * step, size)
+            for level in range(m.levels):
+                self.order(t, agent, -1, low_ask + level * step, size)
+        self.send(t + self.lat[agent] + self.wait(self.gens[3], m.wake_interval_s * 1e9), K.WAKE, agent)
+
+    def momentum(self, t, agent, bid, ask):
+        mo, k = self.config.momentum, self.idx[agent]
+        if bid is not None and ask is not None:
+            mids = self.mids[k]
+            mids.append(0.5 * (bid + ask))
+            if len(mids) > mo.long_window and len(mids) > mo.short_window:
+                short = sum(mids[-mo.short_window :]) / mo.short_window
+                long = sum(mids[-mo.long_window :]) / mo.long_window
+                side = 1 if short >= long else -1
+                self.order(t, agent, side, ask if side == 1 else bid, twin_size(self.gens[4]))
+        self.send(t + self.lat[agent] + self.wait(self.gens[4], mo.wake_interval_s * 1e9), K.WAKE, agent)
+
+
+def twin_books(twin: TwinMarket) -> tuple[np.ndarray, ...]:
+    """The twin's per-event books as four (rows, depth) arrays, like the kernel's."""
+    bp = np.array([[p for p, _ in b] for _, b, _ in twin.books], np.int64).reshape(-1, twin.depth)
+    bq = np.array([[q for _, q in b] for _, b, _ in twin.books], np.int64).reshape(-1, twin.depth)
+    ap = np.array([[p for p, _ in a] for _, _, a in twin.books], np.int64).reshape(-1, twin.depth)
+    aq = np.array([[q for _, q in a] for _, _, a in twin.books], np.int64).reshape(-1, twin.depth)
+    bp[bq == 0], ap[aq == 0] = NO_PRICE, NO_PRICE
+    return bp, bq, ap, aq
