@@ -51,8 +51,8 @@ EV_FIELDS = _sim.EV_FIELDS + 3
 C_HEAP, C_SEQ, C_PATHS, C_PATH_SAMPLE, C_FUND, C_SHOCKS = range(_sim.CTR_SIZE, _sim.CTR_SIZE + 6)
 C_WAKES = _sim.CTR_SIZE + 6  # + class: wake-ups per class
 C_ORDERS = C_WAKES + N_CLASSES  # + class: limit orders sent per class
-C_SIZE_ZERO = C_ORDERS + N_CLASSES  # orders skipped because the size draw rounded to 0
-CTR_SIZE = C_SIZE_ZERO + 1
+C_SIZE_ZERO = C_ORDERS + N_CLASSES  # + class: orders skipped because the size draw rounded to 0
+CTR_SIZE = C_SIZE_ZERO + N_CLASSES
 # integer parameters
 IP_OPEN, IP_CLOSE, IP_END, IP_BOOK_SAMPLE, IP_PATH_SAMPLE, IP_MM_DELAY, IP_MM_WINDOW, IP_SHORT, IP_LONG = range(9)
 IP_SIZE = 9
@@ -249,7 +249,7 @@ def _send(heap, ctr, agents, t, agent, side, price, qty):
     """Send one limit order, arriving two latencies later (the book's answer back, then the order)."""
     cls = agents[agent, A_CLASS]
     if qty <= 0:
-        ctr[C_SIZE_ZERO] += 1
+        ctr[C_SIZE_ZERO + cls] += 1
         return
     ctr[C_ORDERS + cls] += 1
     push(heap, ctr, t + 2 * agents[agent, A_LATENCY], LIMIT, agent, side, price, qty)

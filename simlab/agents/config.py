@@ -152,6 +152,13 @@ class MomentumAgents(_Checked):
     _positive = ("wake_interval_s",)
     _int_floor = {"short_window": 1, "long_window": 1}
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.short_window > self.long_window:
+            raise ParameterError(
+                f"`short_window` of MomentumAgents must be <= long_window ({self.long_window}); got {self.short_window}"
+            )
+
 
 @dataclass(frozen=True)
 class Latency(_Checked):

@@ -274,11 +274,11 @@ class _Market(BookSimulation):
         ctr = self.ctr
         out: dict[str, Any] = {f"wakeups_{name}": int(ctr[K.C_WAKES + i]) for i, name in enumerate(CLASS_ORDER)}
         out.update({f"orders_{name}": int(ctr[K.C_ORDERS + i]) for i, name in enumerate(CLASS_ORDER)})
+        out.update({f"zero_size_{name}": int(ctr[K.C_SIZE_ZERO + i]) for i, name in enumerate(CLASS_ORDER)})
         out.update(
             agent_wakeups=int(ctr[K.C_WAKES : K.C_WAKES + len(CLASS_ORDER)].sum()),
             book_events=int(ctr[_sim.C_EVENTS]),
             messages=int(ctr[K.C_SEQ]),
-            zero_size_draws=int(ctr[K.C_SIZE_ZERO]),
             idle_noise_agents=self.idle_noise,
             megashocks=int(ctr[K.C_SHOCKS]),
             engine_grows=int(ctr[_sim.C_GROWS]),
