@@ -11,6 +11,7 @@ from simlab.agents.config import (
     MomentumAgents,
     NoiseAgents,
     ValueAgents,
+    read_market_config,
 )
 from simlab.agents.market import simulate_abm, simulate_markets
 
@@ -24,6 +25,7 @@ __all__ = [
     "MomentumAgents",
     "NoiseAgents",
     "ValueAgents",
+    "read_market_config",
     "simulate_abm",
     "simulate_markets",
 ]

@@ -13,10 +13,12 @@ tables and keys with a sentence that lists the valid ones.
 from __future__ import annotations
 
 import math
+import tomllib
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
-from simlab.errors import ParameterError
+from simlab.errors import DataError, ParameterError
 
 VARIANCE_UPDATES = ("kalman", "abides")
 LATENCY_MODELS = ("line", "fixed")
@@ -270,6 +272,19 @@ class MarketConfig:
         for name, kind in AGENT_CLASSES.items():  # a class left out of [agents] has no agents
             parts[name] = _table(kind, agents[name], f"{source} [agents.{name}]") if name in agents else kind(count=0)
         return cls(**market, **parts)
+
+
+def read_market_config(path: str | Path) -> tuple[MarketConfig, str]:
+    """Read a market configuration TOML file; return the config and the file's text."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"abm config {str(path)!r}: no such file")
+    text = path.read_text()
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise DataError(f"abm config {path}: not valid TOML: {exc}") from None
+    return MarketConfig.from_dict(data, source=f"abm config {path.name}"), text
 
 
 def _known(source: str, what: str, data: Any, valid: Any) -> None:

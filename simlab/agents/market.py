@@ -64,7 +64,8 @@ def simulate_abm(
     dict
         ``"events"`` (ADD / DELETE / TRADE records with ``agent_id``; trades carry ``passive_agent_id`` and
         ``aggressor_order_id``; ``agent_id`` -1 is the exchange's opening book), ``"books"``, ``"paths"`` (per
-        agent class: ``cash_ticks_lots``, ``inventory_lots``, ``pnl_ticks_lots`` marked to the mid, and ``mid_ticks``)
+        agent class, ``agent_class`` k naming the attribute ``agent_classes[k]``: ``cash_ticks_lots``,
+        ``inventory_lots``, ``pnl_ticks_lots`` marked to the mid, and ``mid_ticks``)
         and ``"fundamental"`` (the true value at every look, ``megashocks`` applied before it). Every Dataset
         carries the provenance (seed, config, true parameters) and the run's counts.
     """
@@ -76,7 +77,7 @@ def simulate_abm(
     path_sample_ns = 0 if path_sample_ns is None else whole(path_sample_ns, "path_sample_ns", 1, "simulate_abm")
     market = _Market(config, root, duration_s, depth, sample_ns, path_sample_ns)
     market.run()
-    return market.datasets(seed)
+    return market.datasets()
 
 
 def simulate_markets(
@@ -120,9 +121,10 @@ def latencies_ns(config: MarketConfig, gen: np.random.Generator, n_agents: int) 
     return (np.abs(where - exchange) / LIGHT_M_PER_NS).astype(np.int64)
 
 
-def noise_wake_ns(config: MarketConfig, gen: np.random.Generator, end_ns: int) -> np.ndarray:
-    """Noise agents' wake times: U-quadratic on [open + wake_start_s, end] (ABIDES ``get_wake_time``)."""
-    start = config.open_ns + config.noise.wake_start_s * 1e9
+def noise_wake_ns(config: MarketConfig, gen: np.random.Generator) -> np.ndarray:
+    """Noise agents' wake times: U-quadratic on [open + wake_start_s, open + session_s] (ABIDES ``get_wake_time``;
+    its window ends at 16:00 whatever the run's end, so a shorter run sees only the noise agents of its span)."""
+    start, end_ns = config.open_ns + config.noise.wake_start_s * 1e9, config.open_ns + config.session_s * 1e9
     u = gen.random(config.noise.count)
     x = 0.5 + np.cbrt(0.25 * (u - 0.5))  # inverse CDF of the U-quadratic law on [0, 1]: F(x) = 4 (x - 1/2)^3 + 1/2
     return np.rint(start + x * (end_ns - start)).astype(np.int64)
@@ -214,7 +216,7 @@ class _Market(BookSimulation):
         setup, first = self.streams[0], np.zeros(exchange, np.int64)
         classes = self.agents[:exchange, K.A_CLASS]
         noise = classes == K.NOISE
-        first[noise] = noise_wake_ns(c, setup, self.end_ns)
+        first[noise] = noise_wake_ns(c, setup)
         first[noise & (first < c.open_ns)] = -1  # awake before the open: no book, no order (ABIDES)
         for cls, wait_s in ((K.VALUE, 1 / c.value.arrival_rate_per_s), (K.MAKER, c.market_maker.wake_interval_s),
                             (K.MOMENTUM, c.momentum.wake_interval_s)):  # fmt: skip
@@ -285,14 +287,15 @@ class _Market(BookSimulation):
         )
         return out
 
-    def datasets(self, seed: Any) -> dict[str, xr.Dataset]:
+    def datasets(self) -> dict[str, xr.Dataset]:
         """The events, books, per-class paths and fundamental looks, each with the provenance and the counts."""
         c = self.config
-        shown_seed = int(seed) if isinstance(seed, (int, np.integer)) else None
+        entropy, spawn_key = self.root_entropy  # the root seed and, for a market of many, its child's key
+        shown_seed = int(entropy) if isinstance(entropy, int) else None
         run = dict(duration_s=self.duration_s, sample_ns=self.sample_ns or None, path_sample_ns=self.path_ns or None)
         attrs = provenance(seed=shown_seed, config=dict(c.to_dict(), run=run), true_params=c.to_dict())
-        attrs.update(self.counts(), model="agent_based", seed_entropy=str(self.root_entropy[0]))
-        attrs.update(seed_spawn_key=list(self.root_entropy[1]), agent_classes=list(CLASS_NAMES))
+        attrs.update(self.counts(), model="agent_based", seed_spawn_key=list(spawn_key))
+        attrs.update(agent_classes=list(CLASS_NAMES))
         attrs.update(agent_counts=list(c.counts), end_ns=self.end_ns)
         labels = dict(tick_size=c.tick_size, lot_size=c.lot_size, instrument=c.instrument, venue=c.venue)
         return {
@@ -340,7 +343,7 @@ class _Market(BookSimulation):
                 "pnl_ticks_lots": (dims, pnl),
                 "mid_ticks": ("time", mid.copy()),
             },
-            coords={"ts_ns": ("time", self.path_ts[:n].copy()), "agent_class": list(CLASS_NAMES)},
+            coords={"ts_ns": ("time", self.path_ts[:n].copy()), "agent_class": np.arange(len(CLASS_NAMES))},
             attrs=dict(attrs, pnl="cash - starting cash + inventory x the last mid (ticks x lots)"),
         )
 
