@@ -35,7 +35,7 @@ def simulate_abm_command(
     ] = "",
     seed: Annotated[int, typer.Option(help="Root seed of the run.")] = 0,
     markets: Annotated[int, typer.Option(help="Independent markets from the root seed.")] = 1,
-    workers: Annotated[int, typer.Option(help="Processes for --markets > 1.")] = 1,
+    workers: Annotated[int, typer.Option(help="Threads (cores) for --markets > 1.")] = 1,
     depth: Annotated[int, typer.Option(help="Book levels per side.")] = 10,
     sample: Annotated[str, typer.Option(help="Book sampling period (e.g. 1s); empty: after every event.")] = "",
     overwrite: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,

@@ -363,7 +363,7 @@ def _short(state, ctr, levels, ev_rows, path_rows, order_rows, heap_rows, fill_r
     )  # fmt: skip
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def run(state, out, gens, heap, ctr, agents, orders, totals, ip, fp, params, rec):
     """Process messages up to ``ip[IP_END]``; return (``NEED_ROOM`` or ``DONE``, the engine state).
 

@@ -1,7 +1,7 @@
 """Simulate the agent-based market: ABIDES-class agents trading through the one matching engine.
 
 :func:`simulate_abm` runs one market from one seed; :func:`simulate_markets` runs many independent markets (paths)
-across processes from one root seed, each market's bytes independent of the number of workers. The population,
+across threads (the event loop releases the GIL) from one root seed, each market's bytes independent of the number of workers. The population,
 its rules and their sources are in :mod:`simlab.agents._rules` and ``docs/agents.md``; the event loop in
 :mod:`simlab.agents._kernel`.
 
@@ -12,7 +12,7 @@ fundamental, the noise, value, market-maker and momentum agents; each component 
 from __future__ import annotations
 
 import math
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -83,17 +83,20 @@ def simulate_abm(
 def simulate_markets(
     config: MarketConfig, n_markets: int, *, seed: int, workers: int = 1, **options: Any
 ) -> list[dict[str, xr.Dataset]]:
-    """Simulate ``n_markets`` independent markets from one root seed, on ``workers`` processes.
+    """Simulate ``n_markets`` independent markets from one root seed, on ``workers`` threads.
 
     Market ``k`` is :func:`simulate_abm` with ``seed=SeedSequence(seed).spawn(n_markets)[k]``, whatever
-    ``workers`` is, so the bytes do not depend on the number of processes. ``options`` go to :func:`simulate_abm`.
+    ``workers`` is, so the bytes do not depend on the number of threads. The event loop releases the GIL, so the
+    markets run on as many cores as threads with no process start-up or recompilation; on a cluster, each market
+    (a pure function of the config and its child seed) is one job of the sweep runner. ``options`` go to
+    :func:`simulate_abm`.
     """
     n_markets = whole(n_markets, "n_markets", 1, "simulate_markets")
     workers = whole(workers, "workers", 1, "simulate_markets")
     children = _root(seed).spawn(n_markets)
     if workers == 1:
         return [simulate_abm(config, seed=child, **options) for child in children]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         jobs = [pool.submit(simulate_abm, config, seed=child, **options) for child in children]
         return [job.result() for job in jobs]
 
