@@ -1,9 +1,9 @@
 """Simulate the agent-based market: ABIDES-class agents trading through the one matching engine.
 
 :func:`simulate_abm` runs one market from one seed; :func:`simulate_markets` runs many independent markets (paths)
-across threads (the event loop releases the GIL) from one root seed, each market's bytes independent of the number of workers. The population,
-its rules and their sources are in :mod:`simlab.agents._rules` and ``docs/agents.md``; the event loop in
-:mod:`simlab.agents._kernel`.
+from one root seed on threads (the event loop releases the GIL), each market's bytes independent of the number of
+threads. The population, its rules and their sources are in :mod:`simlab.agents._rules` and ``docs/agents.md``; the
+event loop in :mod:`simlab.agents._kernel`.
 
 Seeds: the market's SeedSequence spawns, in order, the streams of the setup (latencies, first wake-ups), the
 fundamental, the noise, value, market-maker and momentum agents; each component draws from its own.
