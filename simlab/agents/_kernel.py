@@ -37,8 +37,8 @@ from simlab.agents import _rules as R
 from simlab.book import _engine as eng
 from simlab.book import _sim
 
-NOISE, VALUE, MAKER, MOMENTUM, EXCHANGE = range(5)
-N_CLASSES = 5
+NOISE, VALUE, MAKER, MOMENTUM, EXECUTION, EXCHANGE = range(6)
+N_CLASSES = 6
 WAKE, DECIDE, LIMIT, CANCEL_ALL = range(4)
 H_TIME, H_SEQ, H_TYPE, H_AGENT, H_SIDE, H_PRICE, H_QTY = range(7)
 H_FIELDS = 7
@@ -52,12 +52,18 @@ C_HEAP, C_SEQ, C_PATHS, C_PATH_SAMPLE, C_FUND, C_SHOCKS = range(_sim.CTR_SIZE, _
 C_WAKES = _sim.CTR_SIZE + 6  # + class: wake-ups per class
 C_ORDERS = C_WAKES + N_CLASSES  # + class: limit orders sent per class
 C_SIZE_ZERO = C_ORDERS + N_CLASSES  # + class: orders skipped because the size draw rounded to 0
-CTR_SIZE = C_SIZE_ZERO + N_CLASSES
+C_VOLUME = C_SIZE_ZERO + N_CLASSES  # lots traded so far
+CTR_SIZE = C_VOLUME + 1
 # integer parameters
 IP_OPEN, IP_CLOSE, IP_END, IP_BOOK_SAMPLE, IP_PATH_SAMPLE, IP_MM_DELAY, IP_MM_WINDOW, IP_SHORT, IP_LONG = range(9)
-IP_SIZE = 9
-# float parameters: r_bar (ticks) and the mean wait between wake-ups (ns) of value agents, makers, momentum agents
-FP_R_BAR, FP_VALUE_WAIT, FP_MAKER_WAIT, FP_MOMENTUM_WAIT = range(4)
+IP_EXEC_POV, IP_EXEC_SIDE, IP_EXEC_QTY, IP_EXEC_END, IP_EXEC_INTERVAL = range(9, 14)  # execution agents
+IP_SIZE = 14
+# float parameters: r_bar (ticks), the mean wait between wake-ups (ns) of value agents, makers, momentum agents,
+# and the execution agents' participation
+FP_R_BAR, FP_VALUE_WAIT, FP_MAKER_WAIT, FP_MOMENTUM_WAIT, FP_PARTICIPATION = range(5)
+# execution agent state: X_START_VOLUME (market lots traded at its first look; -1 before), X_ARRIVAL_BID,
+# X_ARRIVAL_ASK (the touch at its first look; NO_PRICE when empty)
+X_START_VOLUME, X_ARRIVAL_BID, X_ARRIVAL_ASK = range(3)
 NEED_ROOM, DONE = 0, 1
 MAX_PUSH = 64  # messages one event may send, beyond a market maker's ladder
 
@@ -176,6 +182,7 @@ def _limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side
     for j in range(out[1][0]):
         passive_id, fill_price, fill_qty = rows[j, eng.F_PASSIVE], rows[j, eng.F_PRICE], rows[j, eng.F_QTY]
         passive = orders[passive_id, O_OWNER]
+        ctr[C_VOLUME] += fill_qty
         if side == 1:
             _settle(agents, totals, agent, passive, fill_price, fill_qty)
         else:
@@ -225,6 +232,11 @@ def _wake(heap, ctr, agents, gens, ip, fp, t, agent):
     elif cls == MAKER:  # ABIDES AdaptiveMarketMakerAgent.wakeup: cancel_all_orders, delay, then the queries
         push(heap, ctr, t + lat, CANCEL_ALL, agent, 0, 0, 0)
         push(heap, ctr, t + lat + ip[IP_MM_DELAY], DECIDE, agent, 0, 0, 0)
+    elif cls == EXECUTION:  # a slice: cancel the resting child, look, and wake at the next slice before the end
+        if t + ip[IP_EXEC_INTERVAL] < ip[IP_EXEC_END]:
+            push(heap, ctr, t + ip[IP_EXEC_INTERVAL], WAKE, agent, 0, 0, 0)
+        push(heap, ctr, t + lat, CANCEL_ALL, agent, 0, 0, 0)
+        push(heap, ctr, t + lat, DECIDE, agent, 0, 0, 0)
     else:
         push(heap, ctr, t + lat, DECIDE, agent, 0, 0, 0)
 
@@ -271,7 +283,7 @@ def _look_fundamental(gens, fvals, ftimes, fparams, ctr, fund_ts, fund_val, fund
 def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
     """Run the agent's rule on the book as it is at the exchange now; send its orders and its next wake-up."""
     (vstate, vprev, vparams, mstate, mparams, mhist, mseen, fvals, ftimes, fparams, cumulative, fund_ts, fund_val,
-     fund_shocks) = params  # fmt: skip
+     fund_shocks, xstate) = params  # fmt: skip
     cls, k, lat = agents[agent, A_CLASS], agents[agent, A_INDEX], agents[agent, A_LATENCY]
     bid, ask = eng.best_bid(state), eng.best_ask(state)
     has_bid, has_ask = bid != eng.NO_PRICE, ask != eng.NO_PRICE
@@ -290,6 +302,8 @@ def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
         forecast = R.value_forecast(vstate[k, R.V_ESTIMATE], t, ip[IP_CLOSE], fp[FP_R_BAR], vparams[R.VP_KAPPA])
         side, price = R.value_order(gens[2], forecast, bid, ask, has_bid and has_ask, vparams)
         _send(heap, ctr, agents, t, agent, side, price, R.order_size(gens[2], cumulative))
+    elif cls == EXECUTION:
+        _execution(heap, ctr, agents, ip, fp, xstate[k], t, agent, bid, ask)
     elif cls == MAKER:
         _maker(ev, heap, ctr, agents, gens, ip, fp, mstate[k], mparams, t, agent, bid, ask, has_bid and has_ask)
     elif cls == MOMENTUM:  # ABIDES MomentumAgent.place_orders
@@ -318,6 +332,27 @@ def _maker(ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, t, agent, bid, 
             _send(heap, ctr, agents, t, agent, -1, low_ask + level * step, size)
     lat = agents[agent, A_LATENCY]
     push(heap, ctr, t + lat + _wait(gens[3], fp[FP_MAKER_WAIT]), WAKE, agent, 0, 0, 0)
+
+
+@numba.njit(cache=True)
+def _execution(heap, ctr, agents, ip, fp, xstate, t, agent, bid, ask):
+    """One child order of a TWAP or POV metaorder at the other side's touch (nothing when that side is empty)."""
+    side, quantity = ip[IP_EXEC_SIDE], ip[IP_EXEC_QTY]
+    if xstate[X_START_VOLUME] < 0:
+        xstate[X_START_VOLUME], xstate[X_ARRIVAL_BID], xstate[X_ARRIVAL_ASK] = ctr[C_VOLUME], bid, ask
+    done = side * agents[agent, A_INV]
+    remaining = quantity - done
+    if ip[IP_EXEC_POV] > 0:  # own = p / (1 - p) x the others' volume since the start
+        others = ctr[C_VOLUME] - xstate[X_START_VOLUME] - done
+        p = fp[FP_PARTICIPATION]
+        child = min(remaining, np.int64(math.floor(p / (1.0 - p) * others)) - done)
+    else:  # the remaining lots over the slices left (this one included)
+        slices = max(np.int64(1), (ip[IP_EXEC_END] - t + ip[IP_EXEC_INTERVAL] - 1) // ip[IP_EXEC_INTERVAL])
+        child = -(-remaining // slices)
+    touch = ask if side == 1 else bid
+    if child > 0 and touch != eng.NO_PRICE:
+        ctr[C_ORDERS + EXECUTION] += 1
+        push(heap, ctr, t + 2 * agents[agent, A_LATENCY], LIMIT, agent, side, touch, child)
 
 
 # ---------------------------------------------------------------- paths and room

@@ -162,6 +162,39 @@ class MomentumAgents(_Checked):
             )
 
 
+STRATEGIES = ("twap", "pov")
+
+
+@dataclass(frozen=True)
+class ExecutionAgents(_Checked):
+    """Execution agents: each works a metaorder of ``quantity_lots`` on ``side`` from ``start_s`` after the open.
+
+    Every ``interval_s`` an agent cancels its resting child and sends a new one at the other side's touch:
+    ``"twap"``: the remaining lots over the slices left before ``start_s + duration_s``; ``"pov"``: up to
+    ``participation / (1 - participation)`` of the other traders' volume since its start, less what it has done.
+    """
+
+    count: int = 0
+    strategy: str = "twap"
+    side: int = 1
+    quantity_lots: int = 1000
+    start_s: float = 3600.0
+    duration_s: float = 3600.0
+    interval_s: float = 30.0
+    participation: float = 0.1
+    _positive = ("duration_s", "interval_s", "participation")
+    _int_floor = {"side": -1, "quantity_lots": 1}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.strategy not in STRATEGIES:
+            raise ParameterError(f"`strategy` of ExecutionAgents must be one of {STRATEGIES}; got {self.strategy!r}")
+        if self.side not in (1, -1):
+            raise ParameterError(f"`side` of ExecutionAgents must be +1 (buy) or -1 (sell); got {self.side!r}")
+        if self.participation >= 1:
+            raise ParameterError(f"`participation` of ExecutionAgents must be in (0, 1); got {self.participation!r}")
+
+
 @dataclass(frozen=True)
 class Latency(_Checked):
     """One-way latency of each agent to the exchange, in ns.
@@ -193,8 +226,14 @@ class InitialBook(_Checked):
     _int_floor = {"qty_lots": 1, "spread_ticks": 1}
 
 
-AGENT_CLASSES = {"noise": NoiseAgents, "value": ValueAgents, "market_maker": MarketMakers, "momentum": MomentumAgents}
-CLASS_ORDER = ("noise", "value", "market_maker", "momentum")  # agent ids follow this order (ABIDES rmsc04's)
+AGENT_CLASSES = {
+    "noise": NoiseAgents,
+    "value": ValueAgents,
+    "market_maker": MarketMakers,
+    "momentum": MomentumAgents,
+    "execution": ExecutionAgents,
+}
+CLASS_ORDER = tuple(AGENT_CLASSES)  # agent ids follow this order (ABIDES rmsc04's, then the execution agents)
 
 
 @dataclass(frozen=True)
@@ -228,6 +267,7 @@ class MarketConfig:
     value: ValueAgents = field(default_factory=ValueAgents)
     market_maker: MarketMakers = field(default_factory=MarketMakers)
     momentum: MomentumAgents = field(default_factory=MomentumAgents)
+    execution: ExecutionAgents = field(default_factory=ExecutionAgents)
     latency: Latency = field(default_factory=Latency)
     initial_book: InitialBook = field(default_factory=InitialBook)
 

@@ -21,6 +21,7 @@ import xarray as xr
 from simlab.agents import _kernel as K
 from simlab.agents import _rules as R
 from simlab.agents.config import CLASS_ORDER, MarketConfig
+from simlab.agents.execution import execution_report
 from simlab.book import _engine, _sim
 from simlab.book._sim_output import BookSimulation, check_recording, whole
 from simlab.errors import ParameterError
@@ -191,8 +192,20 @@ class _Market(BookSimulation):
         self.ip[[K.IP_BOOK_SAMPLE, K.IP_PATH_SAMPLE]] = self.sample_ns, self.path_ns
         self.ip[[K.IP_MM_DELAY, K.IP_MM_WINDOW]] = m.cancel_delay_ns, int(round(m.volume_window_s * 1e9))
         self.ip[[K.IP_SHORT, K.IP_LONG]] = mo.short_window, mo.long_window
+        x = c.execution
+        self.ip[[K.IP_EXEC_POV, K.IP_EXEC_SIDE, K.IP_EXEC_QTY]] = x.strategy == "pov", x.side, x.quantity_lots
+        self.ip[K.IP_EXEC_END] = c.open_ns + int(round((x.start_s + x.duration_s) * 1e9))
+        self.ip[K.IP_EXEC_INTERVAL] = int(round(x.interval_s * 1e9))
+        self.xstate = np.full((x.count, 3), _engine.NO_PRICE, np.int64)
+        self.xstate[:, K.X_START_VOLUME] = -1
         self.fp = np.array(
-            [f.mean_ticks, 1e9 / v.arrival_rate_per_s, m.wake_interval_s * 1e9, mo.wake_interval_s * 1e9]
+            [
+                f.mean_ticks,
+                1e9 / v.arrival_rate_per_s,
+                m.wake_interval_s * 1e9,
+                mo.wake_interval_s * 1e9,
+                x.participation,
+            ]
         )
         self.vstate = np.zeros((v.count, 2))
         self.vstate[:, R.V_ESTIMATE] = f.mean_ticks
@@ -225,6 +238,7 @@ class _Market(BookSimulation):
                             (K.MOMENTUM, c.momentum.wake_interval_s)):  # fmt: skip
             mask = classes == cls
             first[mask] = c.open_ns + np.rint(setup.exponential(wait_s * 1e9, int(mask.sum()))).astype(np.int64)
+        first[classes == K.EXECUTION] = c.open_ns + int(round(c.execution.start_s * 1e9))
         self.idle_noise = int((noise & (first < 0)).sum())
         for agent in np.flatnonzero(first >= 0):
             K.push(heap, ctr, int(first[agent]), K.WAKE, int(agent), 0, 0, 0)
@@ -234,7 +248,7 @@ class _Market(BookSimulation):
         gens = tuple(self.streams[1:])
         params = (self.vstate, self.vprev, self.vparams, self.mstate, self.mparams, self.mhist, self.mseen,
                   self.fvals, self.ftimes, self.fparams, R.SIZE_CUMULATIVE, self.fund_ts, self.fund_val,
-                  self.fund_shocks)  # fmt: skip
+                  self.fund_shocks, self.xstate)  # fmt: skip
         while True:
             rec = (self.ev, self.books, self.book_ts, self.path_ts, self.path_vals, self.path_mid)
             status, self.state = K.run(
@@ -272,7 +286,7 @@ class _Market(BookSimulation):
                 _sim.grow_rows(self.fund_val, 2 * need[5]),
             )
             self.fund_shocks = _sim.grow_rows(self.fund_shocks, 2 * need[5])
-        return params[:11] + (self.fund_ts, self.fund_val, self.fund_shocks)
+        return params[:11] + (self.fund_ts, self.fund_val, self.fund_shocks) + params[14:]
 
     def counts(self) -> dict[str, Any]:
         """The run's counts: wake-ups and orders per class, messages, grows, megashocks."""
@@ -306,6 +320,7 @@ class _Market(BookSimulation):
             "books": self._books(attrs, labels),
             "paths": self._paths(attrs),
             "fundamental": self._fundamental(attrs),
+            "execution": execution_report(self, attrs),
         }
 
     def _events(self, attrs: dict, labels: dict) -> xr.Dataset:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simlab.agents import InitialBook, Latency, ValueAgents
+from simlab.agents import ExecutionAgents, InitialBook, Latency, ValueAgents
 from simlab.agents import _kernel as K
 from simlab.agents.market import _Market, _root
 from simlab.book import _sim
@@ -14,7 +14,14 @@ from tests.simlab.agents.conftest import small_config
 from tests.simlab.agents.twin import TwinMarket, twin_books
 
 CONFIGS = {
-    "all classes": small_config(),
+    "all classes": small_config(
+        execution=ExecutionAgents(
+            count=2, strategy="pov", quantity_lots=800, start_s=200, duration_s=700, interval_s=15
+        )
+    ),
+    "twap": small_config(
+        execution=ExecutionAgents(count=1, side=-1, quantity_lots=900, start_s=100, duration_s=600, interval_s=40)
+    ),
     "abides variance, fixed latency, opening book": small_config(
         value=ValueAgents(count=6, arrival_rate_per_s=0.05, variance_update="abides"),
         latency=Latency(model="fixed", fixed_ns=2_000_000),

@@ -61,6 +61,9 @@ class TwinMarket:
         self.last_mid = [None] * c.market_maker.count
         self.mids: list[list[float]] = [[] for _ in range(c.momentum.count)]
         self.depth = market.books.shape[2]
+        self.volume, self.exec_start = 0, [None] * c.execution.count
+        self.exec_end = c.open_ns + int(round((c.execution.start_s + c.execution.duration_s) * 1e9))
+        self.exec_interval = int(round(c.execution.interval_s * 1e9))
 
     def send(self, t, kind, agent, side=0, price=0, qty=0):
         heapq.heappush(self.queue, (t, self.seq, kind, agent, side, price, qty))
@@ -84,7 +87,7 @@ class TwinMarket:
                 self.paths.append((t, self.class_sums()))
 
     def class_sums(self):
-        cash, inv = [0] * 5, [0] * 5
+        cash, inv = [0] * K.N_CLASSES, [0] * K.N_CLASSES
         for agent in range(self.n + 1):
             cash[self.cls[agent]] += self.cash[agent]
             inv[self.cls[agent]] += self.inv[agent]
@@ -102,6 +105,7 @@ class TwinMarket:
         self.book.limit(side, price, qty, oid, t, 10**9)
         for _, _, fill_price, fill_qty, passive_id, _ in list(self.book.fills):
             passive = self.owner[passive_id]
+            self.volume += fill_qty
             buyer, seller = (agent, passive) if side == 1 else (passive, agent)
             self.cash[buyer] -= fill_price * fill_qty
             self.cash[seller] += fill_price * fill_qty
@@ -133,6 +137,11 @@ class TwinMarket:
             self.send(t + self.wait(self.gens[2], 1e9 / self.config.value.arrival_rate_per_s), K.WAKE, agent)
             self.send(t + lat, K.CANCEL_ALL, agent)
             self.send(t + lat, K.DECIDE, agent)
+        elif cls == K.EXECUTION:
+            if t + self.exec_interval < self.exec_end:
+                self.send(t + self.exec_interval, K.WAKE, agent)
+            self.send(t + lat, K.CANCEL_ALL, agent)
+            self.send(t + lat, K.DECIDE, agent)
         elif cls == K.MAKER:
             self.send(t + lat, K.CANCEL_ALL, agent)
             self.send(t + lat + self.config.market_maker.cancel_delay_ns, K.DECIDE, agent)
@@ -159,6 +168,8 @@ class TwinMarket:
             self.value(t, agent, bid, ask)
         elif cls == K.MAKER:
             self.maker(t, agent, bid, ask)
+        elif cls == K.EXECUTION:
+            self.execution(t, agent, bid, ask)
         else:
             self.momentum(t, agent, bid, ask)
 
@@ -235,6 +246,21 @@ class TwinMarket:
             for level in range(m.levels):
                 self.order(t, agent, -1, low_ask + level * step, size)
         self.send(t + self.lat[agent] + self.wait(self.gens[3], m.wake_interval_s * 1e9), K.WAKE, agent)
+
+    def execution(self, t, agent, bid, ask):
+        x, k = self.config.execution, self.idx[agent]
+        if self.exec_start[k] is None:
+            self.exec_start[k] = self.volume
+        done = x.side * self.inv[agent]
+        remaining = x.quantity_lots - done
+        if x.strategy == "pov":
+            others = self.volume - self.exec_start[k] - done
+            child = min(remaining, math.floor(x.participation / (1.0 - x.participation) * others) - done)
+        else:
+            child = math.ceil(remaining / max(1, math.ceil((self.exec_end - t) / self.exec_interval)))
+        touch = ask if x.side == 1 else bid
+        if child > 0 and touch is not None:
+            self.send(t + 2 * self.lat[agent], K.LIMIT, agent, x.side, touch, child)
 
     def momentum(self, t, agent, bid, ask):
         mo, k = self.config.momentum, self.idx[agent]

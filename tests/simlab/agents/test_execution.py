@@ -1,0 +1,55 @@
+"""Execution agents: a TWAP works its whole metaorder in equal slices, a POV agent trades its share of the others'
+volume; the report's arrival price, fills, slippage and impact path agree with the events."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from simlab.agents import ExecutionAgents, simulate_abm
+from simlab.errors import ParameterError
+from tests.simlab.agents.conftest import small_config
+
+
+def test_twap_executes_the_metaorder_in_equal_slices():
+    x = ExecutionAgents(count=1, side=-1, quantity_lots=1200, start_s=100, duration_s=600, interval_s=40)
+    out = simulate_abm(small_config(execution=x), seed=21, path_sample_ns=10**10)
+    report, events = out["execution"], out["events"]
+    assert int(report["executed_lots"][0]) == 1200
+    assert events.attrs["orders_execution"] == math.ceil(600 / 40)  # one child per slice
+    agent = int(report["agent_id"][0])
+    adds = events["qty_lots"].values[(events["agent_id"].values == agent) & (events["kind"].values == 1)]
+    trades = events["kind"].values == 5
+    mine = trades & ((events["agent_id"].values == agent) | (events["passive_agent_id"].values == agent))
+    sizes = events["qty_lots"].values[mine]
+    prices = events["price_ticks"].values[mine]
+    np.testing.assert_allclose(float(report["average_price_ticks"][0]), (prices * sizes).sum() / sizes.sum())
+    assert adds.sum() <= 1200  # what rests is the part of a child not yet filled
+    arrival = float(report["arrival_mid_ticks"][0])
+    slip = -(float(report["average_price_ticks"][0]) - arrival) / arrival * 1e4
+    np.testing.assert_allclose(float(report["slippage_bps"][0]), slip)
+
+
+def test_pov_trades_its_share_of_the_others_volume():
+    p = 0.15
+    x = ExecutionAgents(count=1, strategy="pov", quantity_lots=10**7, start_s=60, duration_s=1000, participation=p)
+    out = simulate_abm(small_config(execution=x), seed=22, path_sample_ns=10**10)
+    events, report = out["events"], out["execution"]
+    agent = int(report["agent_id"][0])
+    t = events["ts_ns"].values
+    trades = (events["kind"].values == 5) & (t >= events.attrs["end_ns"] - 1140 * 10**9)
+    mine = trades & ((events["agent_id"].values == agent) | (events["passive_agent_id"].values == agent))
+    own, total = events["qty_lots"].values[mine].sum(), events["qty_lots"].values[trades].sum()
+    assert own == int(report["executed_lots"][0]) > 0
+    assert 0.6 * p < own / total <= p + 0.01
+
+
+def test_bad_execution_parameters():
+    with pytest.raises(ParameterError, match=r"`strategy` of ExecutionAgents must be one of \('twap', 'pov'\)"):
+        ExecutionAgents(strategy="vwap")
+    with pytest.raises(ParameterError, match=r"`side` of ExecutionAgents must be \+1 \(buy\) or -1 \(sell\); got 0"):
+        ExecutionAgents(side=0)
+    with pytest.raises(ParameterError, match=r"`participation` of ExecutionAgents must be in \(0, 1\); got 1.0"):
+        ExecutionAgents(participation=1.0)
