@@ -6,7 +6,9 @@ threads. The population, its rules and their sources are in :mod:`simlab.agents.
 event loop in :mod:`simlab.agents._kernel`.
 
 Seeds: the market's SeedSequence spawns, in order, the streams of the setup (latencies, first wake-ups), the
-fundamental, the noise, value, market-maker and momentum agents; each component draws from its own.
+fundamental, the noise, value, market-maker and momentum agents and the execution agents (their latencies); each
+component draws from its own, so a market with an execution agent and the same market without it share every draw
+(common random numbers: they differ only through the agent's orders).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from simlab.provenance import provenance
 
 CLASS_NAMES = (*CLASS_ORDER, "exchange")
 LIGHT_M_PER_NS = 0.299792458
-_COMPONENTS = ("setup", "fundamental", "noise", "value", "market_maker", "momentum")
+_COMPONENTS = ("setup", "fundamental", "noise", "value", "market_maker", "momentum", "execution")
 
 
 def simulate_abm(
@@ -116,12 +118,18 @@ def _duration(value: Any) -> float:
     return float(value)
 
 
-def latencies_ns(config: MarketConfig, gen: np.random.Generator, n_agents: int) -> np.ndarray:
-    """One-way latency of each agent to the exchange (ns): the ABIDES line model or a fixed value."""
-    lat = config.latency
+def latencies_ns(config: MarketConfig, setup: np.random.Generator, own: np.random.Generator) -> np.ndarray:
+    """One-way latency of each agent to the exchange (ns): the ABIDES line model or a fixed value.
+
+    The exchange and the background agents are placed with ``setup``, the execution agents with ``own``, so that
+    adding execution agents leaves the background market's draws unchanged (common random numbers).
+    """
+    lat, n_execution = config.latency, config.execution.count
+    n = sum(config.counts)
     if lat.model == "fixed":
-        return np.full(n_agents, lat.fixed_ns, np.int64)
-    exchange, where = gen.uniform(0.0, lat.line_m), gen.uniform(0.0, lat.line_m, n_agents)
+        return np.full(n, lat.fixed_ns, np.int64)
+    exchange = setup.uniform(0.0, lat.line_m)
+    where = np.concatenate([setup.uniform(0.0, lat.line_m, n - n_execution), own.uniform(0.0, lat.line_m, n_execution)])
     return (np.abs(where - exchange) / LIGHT_M_PER_NS).astype(np.int64)
 
 
@@ -164,7 +172,7 @@ class _Market(BookSimulation):
         self.agents = np.zeros((n + 1, K.A_FIELDS), np.int64)
         self.agents[:n, K.A_CLASS] = np.repeat(np.arange(len(counts)), counts)
         self.agents[:n, K.A_INDEX] = np.concatenate([np.arange(k) for k in counts]) if n else []
-        self.agents[:n, K.A_LATENCY] = latencies_ns(c, self.streams[0], n)
+        self.agents[:n, K.A_LATENCY] = latencies_ns(c, self.streams[0], self.streams[6])
         self.agents[:n, K.A_CASH] = c.starting_cash_ticks
         self.agents[n] = (K.EXCHANGE, 0, 0, 0, 0, -1)
         self.agents[:, K.A_HEAD] = -1
@@ -245,7 +253,7 @@ class _Market(BookSimulation):
 
     def run(self) -> None:
         """Process every message up to the end of the session, growing the buffers when short."""
-        gens = tuple(self.streams[1:])
+        gens = tuple(self.streams[1:6])
         params = (self.vstate, self.vprev, self.vparams, self.mstate, self.mparams, self.mhist, self.mseen,
                   self.fvals, self.ftimes, self.fparams, R.SIZE_CUMULATIVE, self.fund_ts, self.fund_val,
                   self.fund_shocks, self.xstate)  # fmt: skip
@@ -351,7 +359,7 @@ class _Market(BookSimulation):
         cash, inventory = self.path_vals[:n, : K.N_CLASSES], self.path_vals[:n, K.N_CLASSES :]
         mid = self.path_mid[:n]
         start = np.asarray(self.config.counts + (0,), np.int64) * self.config.starting_cash_ticks
-        marked = pd_ffill(mid)
+        marked = forward_fill(mid)
         pnl = cash - start + inventory * marked[:, None]
         dims = ("time", "agent_class")
         return xr.Dataset(
@@ -374,7 +382,7 @@ class _Market(BookSimulation):
         )
 
 
-def pd_ffill(values: np.ndarray) -> np.ndarray:
+def forward_fill(values: np.ndarray) -> np.ndarray:
     """``values`` with each NaN replaced by the last value before it (NaN before the first value)."""
     index = np.where(np.isnan(values), 0, np.arange(values.shape[0]))
     np.maximum.accumulate(index, out=index)

@@ -53,3 +53,16 @@ def test_bad_execution_parameters():
         ExecutionAgents(side=0)
     with pytest.raises(ParameterError, match=r"`participation` of ExecutionAgents must be in \(0, 1\); got 1.0"):
         ExecutionAgents(participation=1.0)
+
+
+def test_an_idle_execution_agent_changes_nothing_common_random_numbers():
+    base = small_config(session_s=600.0)
+    idle = small_config(session_s=600.0, execution=ExecutionAgents(count=1, start_s=700.0))
+    active = small_config(session_s=600.0, execution=ExecutionAgents(count=1, start_s=300.0, duration_s=200.0))
+    a, b, c = (simulate_abm(config, seed=30, path_sample_ns=10**10)["events"] for config in (base, idle, active))
+    for name in ("ts_ns", "kind", "side", "price_ticks", "qty_lots", "agent_id"):
+        np.testing.assert_array_equal(a[name].values, b[name].values)
+    first = np.argmax(c["agent_id"].values == sum(active.counts) - 1)
+    assert first > 0
+    for name in ("ts_ns", "kind", "side", "price_ticks", "qty_lots", "agent_id"):  # the same market until its order
+        np.testing.assert_array_equal(a[name].values[:first], c[name].values[:first])

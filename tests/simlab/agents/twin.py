@@ -45,7 +45,7 @@ class TwinMarket:
         self.queue = [tuple(int(x) for x in row) for row in market.heap[:used]]
         heapq.heapify(self.queue)
         self.seq = int(market.ctr[K.C_SEQ])
-        self.gens = [copy.deepcopy(g) for g in market.streams[1:]]
+        self.gens = [copy.deepcopy(g) for g in market.streams[1:6]]
         self.book = ListBook(-(10**9), 2 * 10**9, 10**9)
         self.next_id, self.end = 1, market.end_ns
         self.fund_value, self.fund_last = float(market.fvals[0]), int(market.ftimes[0])
