@@ -69,7 +69,8 @@ def simulate_abm(
         ``aggressor_order_id``; ``agent_id`` -1 is the exchange's opening book), ``"books"``, ``"paths"`` (per
         agent class, ``agent_class`` k naming the attribute ``agent_classes[k]``: ``cash_ticks_lots``,
         ``inventory_lots``, ``pnl_ticks_lots`` marked to the mid, and ``mid_ticks``)
-        and ``"fundamental"`` (the true value at every look, ``megashocks`` applied before it). Every Dataset
+        and ``"fundamental"`` (the true value at every look, ``megashocks`` applied before it); with execution
+        agents, ``"execution"`` (arrival price, fills, slippage, impact path: see ``execution_report``). Every Dataset
         carries the provenance (seed, config, true parameters) and the run's counts.
     """
     if not isinstance(config, MarketConfig):
@@ -323,13 +324,15 @@ class _Market(BookSimulation):
         attrs.update(agent_classes=list(CLASS_NAMES))
         attrs.update(agent_counts=list(c.counts), end_ns=self.end_ns)
         labels = dict(tick_size=c.tick_size, lot_size=c.lot_size, instrument=c.instrument, venue=c.venue)
-        return {
+        out = {
             "events": self._events(attrs, labels),
             "books": self._books(attrs, labels),
             "paths": self._paths(attrs),
             "fundamental": self._fundamental(attrs),
-            "execution": execution_report(self, attrs),
         }
+        if c.execution.count:
+            out["execution"] = execution_report(self, attrs)
+        return out
 
     def _events(self, attrs: dict, labels: dict) -> xr.Dataset:
         from simlab.schema import make_events

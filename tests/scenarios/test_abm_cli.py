@@ -18,7 +18,7 @@ def test_the_library_config_is_rmsc04():
     config, _ = read_market_config("scenarios/library/abm_rmsc04.toml")
     assert config == MarketConfig(name="abm-rmsc04")
     assert dict(zip(CLASS_ORDER, config.counts, strict=True)) == {
-        "noise": 1000, "value": 102, "market_maker": 2, "momentum": 12,
+        "noise": 1000, "value": 102, "market_maker": 2, "momentum": 12, "execution": 0,
     }  # fmt: skip
     assert config.session_s == 6.5 * 3600
 
@@ -45,3 +45,13 @@ def test_bad_config_exits_2_with_the_sentence(tmp_path):
     result = runner.invoke(app, ["simulate", "abm", str(bad), "-o", str(tmp_path / "x.zarr")])
     assert result.exit_code == 2
     assert "unknown agent class 'whale'; valid ones are" in result.output
+
+
+def test_demo_step_scores_the_agent_market(tmp_path):
+    from scenarios.demo.abm import abm_step
+    from scenarios.demo.runner import Demo
+
+    metrics = abm_step(Demo(tmp_path, 5, None), None)
+    assert metrics["real data"].startswith("no real data") and metrics["book events"] > 1000
+    assert "abm ROC-AUC real vs synthetic" in metrics
+    assert (tmp_path / "abm" / "score" / "report.html").is_file() and (tmp_path / "abm" / "market.zarr").is_dir()
