@@ -3,6 +3,7 @@ engine of :mod:`simlab.book._engine`, with per-agent latency, in discrete event 
 
 from simlab.agents.config import (
     AGENT_CLASSES,
+    CircuitBreaker,
     ExecutionAgents,
     Fundamental,
     InitialBook,
@@ -18,6 +19,7 @@ from simlab.agents.market import simulate_abm, simulate_markets
 
 __all__ = [
     "AGENT_CLASSES",
+    "CircuitBreaker",
     "ExecutionAgents",
     "Fundamental",
     "InitialBook",

@@ -39,7 +39,8 @@ from simlab.book import _sim
 
 NOISE, VALUE, MAKER, MOMENTUM, EXECUTION, EXCHANGE = range(6)
 N_CLASSES = 6
-WAKE, DECIDE, LIMIT, CANCEL_ALL = range(4)
+WAKE, DECIDE, LIMIT, CANCEL_ALL, RESUME = range(5)
+HALT = 8  # simlab.schema.EventKind.HALT: qty_lots 1 when matching stops, 0 when it resumes
 H_TIME, H_SEQ, H_TYPE, H_AGENT, H_SIDE, H_PRICE, H_QTY = range(7)
 H_FIELDS = 7
 A_CLASS, A_INDEX, A_LATENCY, A_CASH, A_INV, A_HEAD = range(6)
@@ -53,14 +54,16 @@ C_WAKES = _sim.CTR_SIZE + 6  # + class: wake-ups per class
 C_ORDERS = C_WAKES + N_CLASSES  # + class: limit orders sent per class
 C_SIZE_ZERO = C_ORDERS + N_CLASSES  # + class: orders skipped because the size draw rounded to 0
 C_VOLUME = C_SIZE_ZERO + N_CLASSES  # lots traded so far
-CTR_SIZE = C_VOLUME + 1
+C_PAUSE_UNTIL, C_RESUMED, C_HALTS, C_WITHDRAWALS = range(C_VOLUME + 1, C_VOLUME + 5)  # circuit breaker, makers
+CTR_SIZE = C_VOLUME + 5
 # integer parameters
 IP_OPEN, IP_CLOSE, IP_END, IP_BOOK_SAMPLE, IP_PATH_SAMPLE, IP_MM_DELAY, IP_MM_WINDOW, IP_SHORT, IP_LONG = range(9)
 IP_EXEC_POV, IP_EXEC_SIDE, IP_EXEC_QTY, IP_EXEC_END, IP_EXEC_INTERVAL = range(9, 14)  # execution agents
-IP_SIZE = 14
+IP_CB_WINDOW, IP_CB_PAUSE = range(14, 16)  # circuit breaker: look-back and pause (ns)
+IP_SIZE = 16
 # float parameters: r_bar (ticks), the mean wait between wake-ups (ns) of value agents, makers, momentum agents,
-# and the execution agents' participation
-FP_R_BAR, FP_VALUE_WAIT, FP_MAKER_WAIT, FP_MOMENTUM_WAIT, FP_PARTICIPATION = range(5)
+# the execution agents' participation and the circuit breaker's move (a fraction; 0 = off)
+FP_R_BAR, FP_VALUE_WAIT, FP_MAKER_WAIT, FP_MOMENTUM_WAIT, FP_PARTICIPATION, FP_CB_MOVE = range(6)
 # execution agent state: X_START_VOLUME (market lots traded at its first look; -1 before), X_ARRIVAL_BID,
 # X_ARRIVAL_ASK (the touch at its first look; NO_PRICE when empty)
 X_START_VOLUME, X_ARRIVAL_BID, X_ARRIVAL_ASK = range(3)
@@ -212,6 +215,27 @@ def _cancel_all(state, out, ev, ctr, agents, orders, n_agents, t, agent):
     agents[agent, A_HEAD] = -1
 
 
+@numba.njit(cache=True)
+def _breaker(heap, ev, ctr, ip, fp, n_agents, t):
+    """After a trade: halt matching for ``pause`` when the last trade price is ``>= move`` (a fraction) away from a
+    trade price of the last ``window`` (since the last resume), as CME's stop logic; record HALT (qty 1), send the
+    RESUME."""
+    row = ctr[_sim.C_EVENTS] - 1
+    while ev[row, _sim.EV_KIND] != _sim.TRADE:
+        row -= 1
+    last = ev[row, _sim.EV_PRICE]
+    since = max(t - ip[IP_CB_WINDOW], ctr[C_RESUMED])
+    while row >= 0 and ev[row, _sim.EV_TS] >= since:
+        price = ev[row, _sim.EV_PRICE]
+        if ev[row, _sim.EV_KIND] == _sim.TRADE and abs(last - price) >= fp[FP_CB_MOVE] * price:
+            ctr[C_PAUSE_UNTIL] = t + ip[IP_CB_PAUSE]
+            ctr[C_HALTS] += 1
+            _record(ev, ctr, n_agents, t, HALT, 0, last, 1, -1, -1, -1, -1)
+            push(heap, ctr, ctr[C_PAUSE_UNTIL], RESUME, n_agents, 0, 0, 0)
+            return
+        row -= 1
+
+
 # ---------------------------------------------------------------- the agents' side
 
 
@@ -321,11 +345,16 @@ def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
 @numba.njit(cache=True)
 def _maker(ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, t, agent, bid, ask, two_sided):
     """ABIDES AdaptiveMarketMakerAgent: smoothed spread, size from the last window's volume, the skewed ladder."""
+    previous = mstate[R.M_MID]
     mid = R.maker_observe(mstate, bid, ask, two_sided, mparams)
     if mid >= 0:
         buys, sells = _window_volume(ev, ctr, t, ip[IP_MM_WINDOW])
-        size = R.maker_size(buys, sells, mparams)
-        low_bid, high_bid, low_ask, step = R.maker_ladder(mstate, mid, buys, sells, mparams)
+        size, window = R.maker_size(buys, sells, mparams), mstate[R.M_SPREAD]
+        if R.maker_withdraws(agents[agent, A_INV], mid, previous, mparams):
+            ctr[C_WITHDRAWALS] += 1
+            size = max(np.int64(1), np.int64(math.floor(size * mparams[R.MP_WITHDRAW_SIZE])))
+            window = window * mparams[R.MP_WITHDRAW_SPREAD]
+        low_bid, high_bid, low_ask, step = R.maker_ladder(window, mid, buys, sells, mparams)
         for price in range(low_bid, high_bid + 1, step):
             _send(heap, ctr, agents, t, agent, 1, price, size)
         for level in range(np.int64(mparams[R.MP_LEVELS])):
@@ -426,9 +455,17 @@ def run(state, out, gens, heap, ctr, agents, orders, totals, ip, fp, params, rec
             _wake(heap, ctr, agents, gens, ip, fp, t, agent)
         elif kind == DECIDE:
             _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent)
+        elif kind == LIMIT and t < ctr[C_PAUSE_UNTIL]:  # halted: the order waits for the resume, in arrival order
+            push(heap, ctr, ctr[C_PAUSE_UNTIL], LIMIT, agent, heap[row, H_SIDE], heap[row, H_PRICE], heap[row, H_QTY])
         elif kind == LIMIT:
             side, price, qty = heap[row, H_SIDE], heap[row, H_PRICE], heap[row, H_QTY]
+            volume = ctr[C_VOLUME]
             state = _limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty)
+            if fp[FP_CB_MOVE] > 0 and ctr[C_VOLUME] > volume:
+                _breaker(heap, ev, ctr, ip, fp, n_agents, t)
+        elif kind == RESUME:
+            ctr[C_RESUMED] = t
+            _record(ev, ctr, n_agents, t, HALT, 0, 0, 0, -1, -1, -1, -1)
         else:
             _cancel_all(state, out, ev, ctr, agents, orders, n_agents, t, agent)
         written = ctr[_sim.C_EVENTS] - written

@@ -187,6 +187,7 @@ def momentum_signal(history, seen, short, long):
 M_SPREAD, M_MID = 0, 1
 # market maker parameters
 MP_POV, MP_MIN_SIZE, MP_LEVELS, MP_SPACING, MP_ALPHA, MP_SKEW = range(6)
+MP_WITHDRAW_INV, MP_WITHDRAW_MOVE, MP_WITHDRAW_SIZE, MP_WITHDRAW_SPREAD = range(6, 10)  # 0: that trigger is off
 
 
 @numba.njit(cache=True)
@@ -196,14 +197,13 @@ def maker_size(buy_volume, sell_volume, mp):
 
 
 @numba.njit(cache=True)
-def maker_ladder(state, mid, buy_volume, sell_volume, mp):
+def maker_ladder(window, mid, buy_volume, sell_volume, mp):
     """The ladder (lowest bid, highest bid, lowest ask, step) around the imbalance-skewed mid (Chakraborty-Kearns).
 
-    Source: ABIDES ``compute_orders_to_place`` (anchor middle, adaptive window): window = smoothed spread ``w``,
+    Source: ABIDES ``compute_orders_to_place`` (anchor middle, adaptive window): ``window`` = smoothed spread ``w``,
     step = ``max(1, round(level_spacing * w))``, mid skewed by ``price_skew * (2 buy / (buy + sell) - 1)``, best
     bid ``mid - floor(w / 2)``, best ask ``mid + ceil(w / 2)``, ``levels`` prices per side ``step`` apart.
     """
-    window = state[M_SPREAD]
     step = max(np.int64(1), np.int64(np.rint(mp[MP_SPACING] * window)))
     point = mid
     if buy_volume + sell_volume > 0:
@@ -222,3 +222,15 @@ def maker_observe(state, bid, ask, two_sided, mp):
         state[M_MID] = (ask + bid) // 2
         state[M_SPREAD] = mp[MP_ALPHA] * (ask - bid) + (1.0 - mp[MP_ALPHA]) * state[M_SPREAD]
     return np.int64(state[M_MID])
+
+
+@numba.njit(cache=True)
+def maker_withdraws(inventory, mid, previous_mid, mp):
+    """True when the maker pulls back: ``|inventory| >= withdraw_inventory`` lots or the mid moved by
+    ``>= withdraw_move`` bps since its last look (each trigger off at 0). Ours (issue 14's withdrawal rule): then its
+    size shrinks by ``withdraw_size`` and its window widens by ``withdraw_spread``."""
+    if mp[MP_WITHDRAW_INV] > 0 and abs(inventory) >= mp[MP_WITHDRAW_INV]:
+        return True
+    if mp[MP_WITHDRAW_MOVE] > 0 and previous_mid > 0:
+        return abs(mid - previous_mid) / previous_mid * 1e4 >= mp[MP_WITHDRAW_MOVE]
+    return False

@@ -134,13 +134,33 @@ class MarketMakers(_Checked):
     initial_spread_ticks: float = 50.0
     cancel_delay_ns: int = 50
     volume_window_s: float = 60.0
-    _positive = ("wake_interval_s", "level_spacing", "initial_spread_ticks", "volume_window_s")
+    withdraw_inventory_lots: int = 0
+    withdraw_move_bps: float = 0.0
+    withdraw_size_factor: float = 0.2
+    withdraw_spread_factor: float = 3.0
+    _positive = ("wake_interval_s", "level_spacing", "initial_spread_ticks", "volume_window_s", "withdraw_size_factor")
     _int_floor = {"min_order_size": 1, "levels": 1}
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.spread_alpha > 1:
             raise ParameterError(f"`spread_alpha` of MarketMakers must be in [0, 1]; got {self.spread_alpha!r}")
+        if self.withdraw_size_factor > 1 or self.withdraw_spread_factor < 1:
+            raise ParameterError(
+                "`withdraw_size_factor` of MarketMakers must be in (0, 1] and `withdraw_spread_factor` >= 1; got "
+                f"{self.withdraw_size_factor!r} and {self.withdraw_spread_factor!r}"
+            )
+
+
+@dataclass(frozen=True)
+class CircuitBreaker(_Checked):
+    """Pause matching for ``pause_s`` after a trade ``move_pct`` % away from a trade of the last ``window_s``
+    (CME's stop logic; ``move_pct = 0`` turns it off). Orders arriving during the pause wait for the resume."""
+
+    move_pct: float = 0.0
+    window_s: float = 60.0
+    pause_s: float = 5.0
+    _positive = ("window_s", "pause_s")
 
 
 @dataclass(frozen=True)
@@ -270,6 +290,7 @@ class MarketConfig:
     execution: ExecutionAgents = field(default_factory=ExecutionAgents)
     latency: Latency = field(default_factory=Latency)
     initial_book: InitialBook = field(default_factory=InitialBook)
+    circuit_breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
 
     def __post_init__(self) -> None:
         _count("MarketConfig", "open_ns", self.open_ns)
@@ -292,20 +313,22 @@ class MarketConfig:
         """Return the configuration as a JSON-serialisable dict (the TOML layout)."""
         top = {f.name: getattr(self, f.name) for f in fields(self) if not hasattr(getattr(self, f.name), "to_dict")}
         out: dict[str, Any] = {"market": top}
-        out.update({name: getattr(self, name).to_dict() for name in ("fundamental", "latency", "initial_book")})
+        singles = ("fundamental", "latency", "initial_book", "circuit_breaker")
+        out.update({name: getattr(self, name).to_dict() for name in singles})
         out["agents"] = {name: getattr(self, name).to_dict() for name in CLASS_ORDER}
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "abm config") -> MarketConfig:
         """Build a config from the TOML layout; an unknown table, agent class or key is an error listing valid ones."""
-        tables = {"market", "fundamental", "latency", "initial_book", "agents"}
+        tables = {"market", "fundamental", "latency", "initial_book", "circuit_breaker", "agents"}
         _known(source, "table", data, tables)
         market = dict(data.get("market", {}))
         top_names = [f.name for f in fields(cls) if f.name not in AGENT_CLASSES and f.name not in tables]
         _known(f"{source} [market]", "key", market, top_names)
         parts: dict[str, Any] = {}
-        for name, kind in (("fundamental", Fundamental), ("latency", Latency), ("initial_book", InitialBook)):
+        singles = (("fundamental", Fundamental), ("latency", Latency), ("initial_book", InitialBook))
+        for name, kind in (*singles, ("circuit_breaker", CircuitBreaker)):
             parts[name] = _table(kind, data.get(name, {}), f"{source} [{name}]")
         agents = data.get("agents", {})
         _known(f"{source} [agents]", "agent class", agents, list(AGENT_CLASSES))

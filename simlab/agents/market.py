@@ -193,9 +193,10 @@ class _Market(BookSimulation):
             v.mean_reversion_per_s * 1e-9, v.shock_variance_ticks2_per_s * 1e-9, v.observation_variance_ticks2,
             v.aggressive_share, v.depth_spread, 1.0 if v.variance_update == "abides" else 0.0,
         ])  # fmt: skip
-        self.mparams = np.array(
-            [m.pov, m.min_order_size, m.levels, m.level_spacing, m.spread_alpha, m.price_skew_ticks]
-        )
+        self.mparams = np.array([
+            m.pov, m.min_order_size, m.levels, m.level_spacing, m.spread_alpha, m.price_skew_ticks,
+            m.withdraw_inventory_lots, m.withdraw_move_bps, m.withdraw_size_factor, m.withdraw_spread_factor,
+        ])  # fmt: skip
         self.ip = np.zeros(K.IP_SIZE, np.int64)
         self.ip[[K.IP_OPEN, K.IP_CLOSE, K.IP_END]] = c.open_ns, self.end_ns, self.end_ns
         self.ip[[K.IP_BOOK_SAMPLE, K.IP_PATH_SAMPLE]] = self.sample_ns, self.path_ns
@@ -205,6 +206,8 @@ class _Market(BookSimulation):
         self.ip[[K.IP_EXEC_POV, K.IP_EXEC_SIDE, K.IP_EXEC_QTY]] = x.strategy == "pov", x.side, x.quantity_lots
         self.ip[K.IP_EXEC_END] = c.open_ns + int(round((x.start_s + x.duration_s) * 1e9))
         self.ip[K.IP_EXEC_INTERVAL] = int(round(x.interval_s * 1e9))
+        cb = c.circuit_breaker
+        self.ip[[K.IP_CB_WINDOW, K.IP_CB_PAUSE]] = int(round(cb.window_s * 1e9)), int(round(cb.pause_s * 1e9))
         self.xstate = np.full((x.count, 3), _engine.NO_PRICE, np.int64)
         self.xstate[:, K.X_START_VOLUME] = -1
         self.fp = np.array(
@@ -214,6 +217,7 @@ class _Market(BookSimulation):
                 m.wake_interval_s * 1e9,
                 mo.wake_interval_s * 1e9,
                 x.participation,
+                c.circuit_breaker.move_pct / 100.0,
             ]
         )
         self.vstate = np.zeros((v.count, 2))
@@ -309,6 +313,8 @@ class _Market(BookSimulation):
             messages=int(ctr[K.C_SEQ]),
             idle_noise_agents=self.idle_noise,
             megashocks=int(ctr[K.C_SHOCKS]),
+            halts=int(ctr[K.C_HALTS]),
+            maker_withdrawals=int(ctr[K.C_WITHDRAWALS]),
             engine_grows=int(ctr[_sim.C_GROWS]),
         )
         return out

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simlab.agents import ExecutionAgents, InitialBook, Latency, ValueAgents
+from simlab.agents import CircuitBreaker, ExecutionAgents, InitialBook, Latency, MarketMakers, ValueAgents
 from simlab.agents import _kernel as K
 from simlab.agents.market import _Market, _root
 from simlab.book import _sim
@@ -18,6 +18,17 @@ CONFIGS = {
         execution=ExecutionAgents(
             count=2, strategy="pov", quantity_lots=800, start_s=200, duration_s=700, interval_s=15
         )
+    ),
+    "breaker and withdrawals": small_config(
+        circuit_breaker=CircuitBreaker(move_pct=0.02, window_s=30.0, pause_s=5.0),
+        market_maker=MarketMakers(
+            count=2,
+            wake_interval_s=20.0,
+            levels=4,
+            volume_window_s=20.0,
+            withdraw_inventory_lots=150,
+            withdraw_move_bps=2.0,
+        ),
     ),
     "twap": small_config(
         execution=ExecutionAgents(count=1, side=-1, quantity_lots=900, start_s=100, duration_s=600, interval_s=40)

@@ -64,6 +64,7 @@ class TwinMarket:
         self.volume, self.exec_start = 0, [None] * c.execution.count
         self.exec_end = c.open_ns + int(round((c.execution.start_s + c.execution.duration_s) * 1e9))
         self.exec_interval = int(round(c.execution.interval_s * 1e9))
+        self.paused_until, self.resumed, self.trades = 0, 0, []  # circuit breaker; trades: (ts, price)
 
     def send(self, t, kind, agent, side=0, price=0, qty=0):
         heapq.heappush(self.queue, (t, self.seq, kind, agent, side, price, qty))
@@ -77,8 +78,13 @@ class TwinMarket:
                 self.wake(t, agent)
             elif kind == K.DECIDE:
                 self.decide(t, agent)
+            elif kind == K.LIMIT and t < self.paused_until:
+                self.send(self.paused_until, K.LIMIT, agent, side, price, qty)
             elif kind == K.LIMIT:
                 self.limit(t, agent, side, price, qty)
+            elif kind == K.RESUME:
+                self.resumed = t
+                self.record(t, K.HALT, 0, 0, 0, -1, self.n)
             else:
                 self.cancel_all(t, agent)
             for _ in range(len(self.events) - before):
@@ -114,10 +120,20 @@ class TwinMarket:
             if passive_id not in self.book.where:
                 self.resting[passive].remove(passive_id)
             self.record(t, TRADE, side, fill_price, fill_qty, passive_id, agent, passive, oid)
+        traded = bool(self.book.fills)
         if oid in self.book.where:
             self.owner[oid] = agent
             self.resting[agent].append(oid)
             self.record(t, ADD, side, price, self.book._find(oid)[1], oid, agent)
+        cb = self.config.circuit_breaker
+        if traded and cb.move_pct > 0:
+            self.trades.extend((t, fill[2]) for fill in self.book.fills)
+            last = self.trades[-1][1]
+            since = max(t - int(round(cb.window_s * 1e9)), self.resumed)
+            if any(abs(last - p) >= cb.move_pct / 100.0 * p for ts, p in self.trades if ts >= since):
+                self.paused_until = t + int(round(cb.pause_s * 1e9))
+                self.record(t, K.HALT, 0, last, 1, -1, self.n)
+                self.send(self.paused_until, K.RESUME, self.n)
 
     def cancel_all(self, t, agent):
         for oid in reversed(self.resting[agent]):  # newest first
@@ -227,6 +243,7 @@ class TwinMarket:
 
     def maker(self, t, agent, bid, ask):
         m, k = self.config.market_maker, self.idx[agent]
+        previous_mid = self.last_mid[k]
         if bid is not None and ask is not None:
             self.last_mid[k] = (ask + bid) // 2
             self.spread[k] = m.spread_alpha * (ask - bid) + (1 - m.spread_alpha) * self.spread[k]
@@ -238,6 +255,11 @@ class TwinMarket:
             sells = sum(e[4] for e in trades if e[2] == -1)
             size = max(m.min_order_size, int(np.rint(m.pov * (buys + sells))))
             w = self.spread[k]
+            inventory_trigger = m.withdraw_inventory_lots > 0 and abs(self.inv[agent]) >= m.withdraw_inventory_lots
+            move = previous_mid is not None and abs(mid - previous_mid) / previous_mid * 1e4
+            if inventory_trigger or (m.withdraw_move_bps > 0 and move is not False and move >= m.withdraw_move_bps):
+                size = max(1, math.floor(size * m.withdraw_size_factor))
+                w = w * m.withdraw_spread_factor
             step = max(1, int(np.rint(m.level_spacing * w)))
             point = mid if buys + sells == 0 else int(mid + (2.0 * buys / (buys + sells) - 1.0) * m.price_skew_ticks)
             high_bid, low_ask = point - math.floor(w / 2), point + math.ceil(w / 2)
