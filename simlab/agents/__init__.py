@@ -12,6 +12,7 @@ from simlab.agents.config import (
     MarketMakers,
     MomentumAgents,
     NoiseAgents,
+    StopLossAgents,
     ValueAgents,
     read_market_config,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "MarketMakers",
     "MomentumAgents",
     "NoiseAgents",
+    "StopLossAgents",
     "ValueAgents",
     "read_market_config",
     "simulate_abm",

@@ -37,9 +37,9 @@ from simlab.agents import _rules as R
 from simlab.book import _engine as eng
 from simlab.book import _sim
 
-NOISE, VALUE, MAKER, MOMENTUM, EXECUTION, EXCHANGE = range(6)
-N_CLASSES = 6
-WAKE, DECIDE, LIMIT, CANCEL_ALL, RESUME = range(5)
+NOISE, VALUE, MAKER, MOMENTUM, EXECUTION, STOP, EXCHANGE = range(7)
+N_CLASSES = 7
+WAKE, DECIDE, LIMIT, CANCEL_ALL, RESUME, MARKET = range(6)
 HALT = 8  # simlab.schema.EventKind.HALT: qty_lots 1 when matching stops, 0 when it resumes
 H_TIME, H_SEQ, H_TYPE, H_AGENT, H_SIDE, H_PRICE, H_QTY = range(7)
 H_FIELDS = 7
@@ -60,13 +60,16 @@ CTR_SIZE = C_VOLUME + 5
 IP_OPEN, IP_CLOSE, IP_END, IP_BOOK_SAMPLE, IP_PATH_SAMPLE, IP_MM_DELAY, IP_MM_WINDOW, IP_SHORT, IP_LONG = range(9)
 IP_EXEC_POV, IP_EXEC_SIDE, IP_EXEC_QTY, IP_EXEC_END, IP_EXEC_INTERVAL = range(9, 14)  # execution agents
 IP_CB_WINDOW, IP_CB_PAUSE = range(14, 16)  # circuit breaker: look-back and pause (ns)
-IP_SIZE = 16
+IP_STOP_SIDE, IP_STOP_QTY, IP_STOP_FIRST, IP_STOP_SPACING = range(16, 20)  # stop-loss ladder
+IP_SIZE = 20
 # float parameters: r_bar (ticks), the mean wait between wake-ups (ns) of value agents, makers, momentum agents,
 # the execution agents' participation and the circuit breaker's move (a fraction; 0 = off)
 FP_R_BAR, FP_VALUE_WAIT, FP_MAKER_WAIT, FP_MOMENTUM_WAIT, FP_PARTICIPATION, FP_CB_MOVE = range(6)
 # execution agent state: X_START_VOLUME (market lots traded at its first look; -1 before), X_ARRIVAL_BID,
 # X_ARRIVAL_ASK (the touch at its first look; NO_PRICE when empty)
 X_START_VOLUME, X_ARRIVAL_BID, X_ARRIVAL_ASK = range(3)
+# stop-loss state: S_STOP (the stop price, ticks), S_ARMED (1 armed, 0 not yet or fired)
+S_STOP, S_ARMED = range(2)
 NEED_ROOM, DONE = 0, 1
 MAX_PUSH = 64  # messages one event may send, beyond a market maker's ladder
 
@@ -201,6 +204,42 @@ def _limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side
 
 
 @numba.njit(cache=True)
+def _market(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, qty):
+    """A market order (immediate or cancel) reaches the engine: one TRADE record per fill; the rest expires."""
+    order_id = ctr[_sim.C_NEXT_ID]
+    ctr[_sim.C_NEXT_ID] = order_id + 1
+    out[1][0] = 0
+    eng.market(state, side, qty, order_id, t, out)  # OK: room for every fill
+    rows = out[0]
+    for j in range(out[1][0]):
+        passive_id, fill_price, fill_qty = rows[j, eng.F_PASSIVE], rows[j, eng.F_PRICE], rows[j, eng.F_QTY]
+        passive = orders[passive_id, O_OWNER]
+        ctr[C_VOLUME] += fill_qty
+        if side == 1:
+            _settle(agents, totals, agent, passive, fill_price, fill_qty)
+        else:
+            _settle(agents, totals, passive, agent, fill_price, fill_qty)
+        if eng.order_slot(state, passive_id) < 0:
+            _unlink(agents, orders, passive_id)
+        _record(ev, ctr, n_agents, t, _sim.TRADE, side, fill_price, fill_qty, passive_id, agent, passive, order_id)
+
+
+@numba.njit(cache=True)
+def _stops(heap, ev, ctr, agents, ip, sstate, first_stop, t):
+    """Fire every armed stop the last trade price reached (in ladder order): a market order one latency later."""
+    row = ctr[_sim.C_EVENTS] - 1
+    while ev[row, _sim.EV_KIND] != _sim.TRADE:
+        row -= 1
+    last, side = ev[row, _sim.EV_PRICE], ip[IP_STOP_SIDE]
+    for k in range(sstate.shape[0]):
+        if sstate[k, S_ARMED] == 1 and (last <= sstate[k, S_STOP] if side == -1 else last >= sstate[k, S_STOP]):
+            sstate[k, S_ARMED] = 0
+            agent = first_stop + k
+            ctr[C_ORDERS + STOP] += 1
+            push(heap, ctr, t + agents[agent, A_LATENCY], MARKET, agent, side, 0, ip[IP_STOP_QTY])
+
+
+@numba.njit(cache=True)
 def _cancel_all(state, out, ev, ctr, agents, orders, n_agents, t, agent):
     """Delete every resting order of ``agent`` (one DELETE record each)."""
     order_id = agents[agent, A_HEAD]
@@ -307,7 +346,7 @@ def _look_fundamental(gens, fvals, ftimes, fparams, ctr, fund_ts, fund_val, fund
 def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
     """Run the agent's rule on the book as it is at the exchange now; send its orders and its next wake-up."""
     (vstate, vprev, vparams, mstate, mparams, mhist, mseen, fvals, ftimes, fparams, cumulative, fund_ts, fund_val,
-     fund_shocks, xstate) = params  # fmt: skip
+     fund_shocks, xstate, sstate) = params  # fmt: skip
     cls, k, lat = agents[agent, A_CLASS], agents[agent, A_INDEX], agents[agent, A_LATENCY]
     bid, ask = eng.best_bid(state), eng.best_ask(state)
     has_bid, has_ask = bid != eng.NO_PRICE, ask != eng.NO_PRICE
@@ -328,6 +367,10 @@ def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
         _send(heap, ctr, agents, t, agent, side, price, R.order_size(gens[2], cumulative))
     elif cls == EXECUTION:
         _execution(heap, ctr, agents, ip, fp, xstate[k], t, agent, bid, ask)
+    elif cls == STOP:  # arm the stop away from the mid (not armed while a side is empty)
+        if has_bid and has_ask:
+            sstate[k, S_STOP] = (bid + ask) // 2 + ip[IP_STOP_SIDE] * (ip[IP_STOP_FIRST] + k * ip[IP_STOP_SPACING])
+            sstate[k, S_ARMED] = 1
     elif cls == MAKER:
         _maker(ev, heap, ctr, agents, gens, ip, fp, mstate[k], mparams, t, agent, bid, ask, has_bid and has_ask)
     elif cls == MOMENTUM:  # ABIDES MomentumAgent.place_orders
@@ -434,8 +477,10 @@ def run(state, out, gens, heap, ctr, agents, orders, totals, ip, fp, params, rec
     ``rec`` = (ev, books, book_ts, path_ts, path_vals, path_mid); ``params`` as unpacked in ``_decide``.
     """
     ev, books, book_ts, path_ts, path_vals, path_mid = rec
-    fund_ts = params[11]
-    n_agents, levels = agents.shape[0] - 1, np.int64(params[4][R.MP_LEVELS])
+    fund_ts, sstate = params[11], params[15]
+    n_agents = agents.shape[0] - 1
+    first_stop = n_agents - sstate.shape[0]  # the stop-loss agents come last
+    levels = np.int64(params[4][R.MP_LEVELS]) + sstate.shape[0]  # room in the heap: a ladder, or every stop at once
     books_each, paths_each = ip[IP_BOOK_SAMPLE] <= 0, ip[IP_PATH_SAMPLE] <= 0
     while ctr[C_HEAP] > 0 and heap[0, H_TIME] <= ip[IP_END]:
         ev_rows = min(ev.shape[0], books.shape[1]) if books_each else ev.shape[0]
@@ -455,14 +500,20 @@ def run(state, out, gens, heap, ctr, agents, orders, totals, ip, fp, params, rec
             _wake(heap, ctr, agents, gens, ip, fp, t, agent)
         elif kind == DECIDE:
             _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent)
-        elif kind == LIMIT and t < ctr[C_PAUSE_UNTIL]:  # halted: the order waits for the resume, in arrival order
-            push(heap, ctr, ctr[C_PAUSE_UNTIL], LIMIT, agent, heap[row, H_SIDE], heap[row, H_PRICE], heap[row, H_QTY])
-        elif kind == LIMIT:
+        elif (kind == LIMIT or kind == MARKET) and t < ctr[C_PAUSE_UNTIL]:  # halted: wait for the resume, in order
+            push(heap, ctr, ctr[C_PAUSE_UNTIL], kind, agent, heap[row, H_SIDE], heap[row, H_PRICE], heap[row, H_QTY])
+        elif kind == LIMIT or kind == MARKET:
             side, price, qty = heap[row, H_SIDE], heap[row, H_PRICE], heap[row, H_QTY]
             volume = ctr[C_VOLUME]
-            state = _limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty)
-            if fp[FP_CB_MOVE] > 0 and ctr[C_VOLUME] > volume:
-                _breaker(heap, ev, ctr, ip, fp, n_agents, t)
+            if kind == LIMIT:
+                state = _limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty)
+            else:
+                _market(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, qty)
+            if ctr[C_VOLUME] > volume:
+                if sstate.shape[0] > 0:
+                    _stops(heap, ev, ctr, agents, ip, sstate, first_stop, t)
+                if fp[FP_CB_MOVE] > 0:
+                    _breaker(heap, ev, ctr, ip, fp, n_agents, t)
         elif kind == RESUME:
             ctr[C_RESUMED] = t
             _record(ev, ctr, n_agents, t, HALT, 0, 0, 0, -1, -1, -1, -1)

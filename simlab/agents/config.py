@@ -216,6 +216,28 @@ class ExecutionAgents(_Checked):
 
 
 @dataclass(frozen=True)
+class StopLossAgents(_Checked):
+    """A stop-loss ladder: at ``start_s`` after the open, agent k arms a stop ``first_ticks + k * spacing_ticks``
+    from the mid against its side (``side = -1``: a sell stop below the mid); when a trade prints at or through it,
+    the agent sends a market order (immediate or cancel) of ``quantity_lots``, arriving one latency later."""
+
+    count: int = 0
+    side: int = -1
+    quantity_lots: int = 100
+    start_s: float = 600.0
+    first_ticks: int = 10
+    spacing_ticks: int = 5
+    _int_floor = {"side": -1, "quantity_lots": 1}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.side not in (1, -1):
+            raise ParameterError(
+                f"`side` of StopLossAgents must be +1 (buy stops) or -1 (sell stops); got {self.side!r}"
+            )
+
+
+@dataclass(frozen=True)
 class Latency(_Checked):
     """One-way latency of each agent to the exchange, in ns.
 
@@ -252,6 +274,7 @@ AGENT_CLASSES = {
     "market_maker": MarketMakers,
     "momentum": MomentumAgents,
     "execution": ExecutionAgents,
+    "stop_loss": StopLossAgents,
 }
 CLASS_ORDER = tuple(AGENT_CLASSES)  # agent ids follow this order (ABIDES rmsc04's, then the execution agents)
 
@@ -288,6 +311,7 @@ class MarketConfig:
     market_maker: MarketMakers = field(default_factory=MarketMakers)
     momentum: MomentumAgents = field(default_factory=MomentumAgents)
     execution: ExecutionAgents = field(default_factory=ExecutionAgents)
+    stop_loss: StopLossAgents = field(default_factory=StopLossAgents)
     latency: Latency = field(default_factory=Latency)
     initial_book: InitialBook = field(default_factory=InitialBook)
     circuit_breaker: CircuitBreaker = field(default_factory=CircuitBreaker)

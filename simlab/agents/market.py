@@ -122,15 +122,17 @@ def _duration(value: Any) -> float:
 def latencies_ns(config: MarketConfig, setup: np.random.Generator, own: np.random.Generator) -> np.ndarray:
     """One-way latency of each agent to the exchange (ns): the ABIDES line model or a fixed value.
 
-    The exchange and the background agents are placed with ``setup``, the execution agents with ``own``, so that
-    adding execution agents leaves the background market's draws unchanged (common random numbers).
+    The exchange and the background agents are placed with ``setup``, the execution and stop-loss agents with
+    ``own``, so that adding them leaves the background market's draws unchanged (common random numbers).
     """
-    lat, n_execution = config.latency, config.execution.count
-    n = sum(config.counts)
+    lat, n = config.latency, sum(config.counts)
+    n_background = sum(config.counts[:4])  # noise, value, market makers, momentum: ABIDES' population
     if lat.model == "fixed":
         return np.full(n, lat.fixed_ns, np.int64)
     exchange = setup.uniform(0.0, lat.line_m)
-    where = np.concatenate([setup.uniform(0.0, lat.line_m, n - n_execution), own.uniform(0.0, lat.line_m, n_execution)])
+    where = np.concatenate(
+        [setup.uniform(0.0, lat.line_m, n_background), own.uniform(0.0, lat.line_m, n - n_background)]
+    )
     return (np.abs(where - exchange) / LIGHT_M_PER_NS).astype(np.int64)
 
 
@@ -206,6 +208,10 @@ class _Market(BookSimulation):
         self.ip[[K.IP_EXEC_POV, K.IP_EXEC_SIDE, K.IP_EXEC_QTY]] = x.strategy == "pov", x.side, x.quantity_lots
         self.ip[K.IP_EXEC_END] = c.open_ns + int(round((x.start_s + x.duration_s) * 1e9))
         self.ip[K.IP_EXEC_INTERVAL] = int(round(x.interval_s * 1e9))
+        sl = c.stop_loss
+        self.ip[[K.IP_STOP_SIDE, K.IP_STOP_QTY]] = sl.side, sl.quantity_lots
+        self.ip[[K.IP_STOP_FIRST, K.IP_STOP_SPACING]] = sl.first_ticks, sl.spacing_ticks
+        self.sstate = np.zeros((sl.count, 2), np.int64)
         cb = c.circuit_breaker
         self.ip[[K.IP_CB_WINDOW, K.IP_CB_PAUSE]] = int(round(cb.window_s * 1e9)), int(round(cb.pause_s * 1e9))
         self.xstate = np.full((x.count, 3), _engine.NO_PRICE, np.int64)
@@ -252,6 +258,7 @@ class _Market(BookSimulation):
             mask = classes == cls
             first[mask] = c.open_ns + np.rint(setup.exponential(wait_s * 1e9, int(mask.sum()))).astype(np.int64)
         first[classes == K.EXECUTION] = c.open_ns + int(round(c.execution.start_s * 1e9))
+        first[classes == K.STOP] = c.open_ns + int(round(c.stop_loss.start_s * 1e9))
         self.idle_noise = int((noise & (first < 0)).sum())
         for agent in np.flatnonzero(first >= 0):
             K.push(heap, ctr, int(first[agent]), K.WAKE, int(agent), 0, 0, 0)
@@ -261,7 +268,7 @@ class _Market(BookSimulation):
         gens = tuple(self.streams[1:6])
         params = (self.vstate, self.vprev, self.vparams, self.mstate, self.mparams, self.mhist, self.mseen,
                   self.fvals, self.ftimes, self.fparams, R.SIZE_CUMULATIVE, self.fund_ts, self.fund_val,
-                  self.fund_shocks, self.xstate)  # fmt: skip
+                  self.fund_shocks, self.xstate, self.sstate)  # fmt: skip
         while True:
             rec = (self.ev, self.books, self.book_ts, self.path_ts, self.path_vals, self.path_mid)
             status, self.state = K.run(
@@ -273,7 +280,7 @@ class _Market(BookSimulation):
             params = self._grow(params)
 
     def _grow(self, params: tuple) -> tuple:
-        need = K.needs(self.state, self.ctr, int(self.config.market_maker.levels))
+        need = K.needs(self.state, self.ctr, int(self.config.market_maker.levels) + self.config.stop_loss.count)
         self.ev = _sim.grow_rows(self.ev, 2 * need[0])
         if self.sample_ns == 0:
             self.books, self.book_ts = (

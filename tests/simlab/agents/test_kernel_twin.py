@@ -6,7 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simlab.agents import CircuitBreaker, ExecutionAgents, InitialBook, Latency, MarketMakers, ValueAgents
+from simlab.agents import (
+    CircuitBreaker,
+    ExecutionAgents,
+    InitialBook,
+    Latency,
+    MarketMakers,
+    StopLossAgents,
+    ValueAgents,
+)
 from simlab.agents import _kernel as K
 from simlab.agents.market import _Market, _root
 from simlab.book import _sim
@@ -19,8 +27,9 @@ CONFIGS = {
             count=2, strategy="pov", quantity_lots=800, start_s=200, duration_s=700, interval_s=15
         )
     ),
-    "breaker and withdrawals": small_config(
+    "breaker, withdrawals, stops": small_config(
         circuit_breaker=CircuitBreaker(move_pct=0.02, window_s=30.0, pause_s=5.0),
+        stop_loss=StopLossAgents(count=8, quantity_lots=150, start_s=120, first_ticks=3, spacing_ticks=2),
         market_maker=MarketMakers(
             count=2,
             wake_interval_s=20.0,

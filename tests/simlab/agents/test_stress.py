@@ -54,3 +54,47 @@ def test_bad_stress_parameters():
         MarketMakers(withdraw_spread_factor=0.5)
     with pytest.raises(ParameterError, match=r"`pause_s` of CircuitBreaker must be > 0.0; got 0"):
         CircuitBreaker(pause_s=0)
+
+
+def test_stop_loss_ladder_cascades_as_computed_by_hand():
+    from simlab.agents import (
+        ExecutionAgents,
+        InitialBook,
+        Latency,
+        MarketConfig,
+        MarketMakers,
+        MomentumAgents,
+        NoiseAgents,
+        StopLossAgents,
+        ValueAgents,
+    )
+
+    config = MarketConfig(
+        session_s=10.0,
+        noise=NoiseAgents(count=0), value=ValueAgents(count=0), market_maker=MarketMakers(count=0),
+        momentum=MomentumAgents(count=0), latency=Latency(model="fixed", fixed_ns=1_000_000),
+        initial_book=InitialBook(levels=20, qty_lots=100, spread_ticks=2),  # bids 99999, 99998, ...; asks 100001, ...
+        execution=ExecutionAgents(count=1, side=-1, quantity_lots=100, start_s=2.0, duration_s=1.0, interval_s=1.0),
+        stop_loss=StopLossAgents(count=3, side=-1, quantity_lots=150, start_s=1.0, first_ticks=1, spacing_ticks=1),
+    )  # fmt: skip
+    events = simulate_abm(config, seed=1, sample_ns=10**9, path_sample_ns=10**9)["events"]
+    trades = events.isel(event=events["kind"].values == 5)
+    t0 = config.open_ns + 2_003_000_000  # the seller wakes at 2 s, looks 1 ms later, its child arrives 2 ms after
+    ms = 1_000_000
+    # stops armed at 1.001 s around the mid 100000: 99999, 99998, 99997. The seller's 100 lots at 99999 fire the
+    # first stop, whose 150 lots (1 ms later) take 99998 and half of 99997 and fire the other two, whose orders
+    # arrive together 1 ms later and go in ladder order.
+    expected = [
+        (t0, 99999, 100, 0),
+        (t0 + ms, 99998, 100, 1), (t0 + ms, 99997, 50, 1),
+        (t0 + 2 * ms, 99997, 50, 2), (t0 + 2 * ms, 99996, 100, 2),
+        (t0 + 2 * ms, 99995, 100, 3), (t0 + 2 * ms, 99994, 50, 3),
+    ]  # fmt: skip
+    got = list(
+        zip(
+            trades["ts_ns"].values.tolist(), trades["price_ticks"].values.tolist(),
+            trades["qty_lots"].values.tolist(), trades["agent_id"].values.tolist(), strict=True,
+        )
+    )  # fmt: skip
+    assert got == expected
+    assert (trades["side"].values == -1).all() and (trades["passive_agent_id"].values == -1).all()

@@ -65,6 +65,8 @@ class TwinMarket:
         self.exec_end = c.open_ns + int(round((c.execution.start_s + c.execution.duration_s) * 1e9))
         self.exec_interval = int(round(c.execution.interval_s * 1e9))
         self.paused_until, self.resumed, self.trades = 0, 0, []  # circuit breaker; trades: (ts, price)
+        self.stops: list[int | None] = [None] * c.stop_loss.count  # armed stop prices (None: not armed or fired)
+        self.first_stop = self.n - c.stop_loss.count
 
     def send(self, t, kind, agent, side=0, price=0, qty=0):
         heapq.heappush(self.queue, (t, self.seq, kind, agent, side, price, qty))
@@ -78,10 +80,10 @@ class TwinMarket:
                 self.wake(t, agent)
             elif kind == K.DECIDE:
                 self.decide(t, agent)
-            elif kind == K.LIMIT and t < self.paused_until:
-                self.send(self.paused_until, K.LIMIT, agent, side, price, qty)
-            elif kind == K.LIMIT:
-                self.limit(t, agent, side, price, qty)
+            elif kind in (K.LIMIT, K.MARKET) and t < self.paused_until:
+                self.send(self.paused_until, kind, agent, side, price, qty)
+            elif kind in (K.LIMIT, K.MARKET):
+                self.limit(t, agent, side, price, qty, market=kind == K.MARKET)
             elif kind == K.RESUME:
                 self.resumed = t
                 self.record(t, K.HALT, 0, 0, 0, -1, self.n)
@@ -104,11 +106,14 @@ class TwinMarket:
         shown = [agent if agent < self.n else -1, passive if passive < self.n else -1]
         self.events.append((t, kind, side, price, qty, oid, shown[0], shown[1], aggressor))
 
-    def limit(self, t, agent, side, price, qty):
+    def limit(self, t, agent, side, price, qty, market=False):
         oid = self.next_id
         self.next_id += 1
         self.book.fills.clear()
-        self.book.limit(side, price, qty, oid, t, 10**9)
+        if market:
+            self.book.market(side, qty, oid, t, 10**9)
+        else:
+            self.book.limit(side, price, qty, oid, t, 10**9)
         for _, _, fill_price, fill_qty, passive_id, _ in list(self.book.fills):
             passive = self.owner[passive_id]
             self.volume += fill_qty
@@ -125,15 +130,25 @@ class TwinMarket:
             self.owner[oid] = agent
             self.resting[agent].append(oid)
             self.record(t, ADD, side, price, self.book._find(oid)[1], oid, agent)
+        if traded:
+            self.trades.extend((t, fill[2]) for fill in self.book.fills)
+            self.fire_stops(t)
         cb = self.config.circuit_breaker
         if traded and cb.move_pct > 0:
-            self.trades.extend((t, fill[2]) for fill in self.book.fills)
             last = self.trades[-1][1]
             since = max(t - int(round(cb.window_s * 1e9)), self.resumed)
             if any(abs(last - p) >= cb.move_pct / 100.0 * p for ts, p in self.trades if ts >= since):
                 self.paused_until = t + int(round(cb.pause_s * 1e9))
                 self.record(t, K.HALT, 0, last, 1, -1, self.n)
                 self.send(self.paused_until, K.RESUME, self.n)
+
+    def fire_stops(self, t):
+        sl, last = self.config.stop_loss, self.trades[-1][1]
+        for k, stop in enumerate(self.stops):
+            if stop is not None and (last <= stop if sl.side == -1 else last >= stop):
+                self.stops[k] = None
+                agent = self.first_stop + k
+                self.send(t + self.lat[agent], K.MARKET, agent, sl.side, 0, sl.quantity_lots)
 
     def cancel_all(self, t, agent):
         for oid in reversed(self.resting[agent]):  # newest first
@@ -186,6 +201,10 @@ class TwinMarket:
             self.maker(t, agent, bid, ask)
         elif cls == K.EXECUTION:
             self.execution(t, agent, bid, ask)
+        elif cls == K.STOP:
+            sl, k = self.config.stop_loss, self.idx[agent]
+            if bid is not None and ask is not None:
+                self.stops[k] = (bid + ask) // 2 + sl.side * (sl.first_ticks + k * sl.spacing_ticks)
         else:
             self.momentum(t, agent, bid, ask)
 
