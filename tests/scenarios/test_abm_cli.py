@@ -55,3 +55,9 @@ def test_demo_step_scores_the_agent_market(tmp_path):
     assert metrics["real data"].startswith("no real data") and metrics["book events"] > 1000
     assert "abm ROC-AUC real vs synthetic" in metrics
     assert (tmp_path / "abm" / "score" / "report.html").is_file() and (tmp_path / "abm" / "market.zarr").is_dir()
+
+
+def test_the_rmsc03_sized_config():
+    config, _ = read_market_config("scenarios/library/abm_rmsc03.toml")
+    assert config.counts == (5000, 100, 2, 25, 1, 0)
+    assert config.execution.strategy == "pov" and config.execution.quantity_lots == 1_200_000
