@@ -37,8 +37,8 @@ from simlab.agents import _rules as R
 from simlab.book import _engine as eng
 from simlab.book import _sim
 
-NOISE, VALUE, MAKER, MOMENTUM, EXECUTION, STOP, EXCHANGE = range(7)
-N_CLASSES = 7
+NOISE, VALUE, MAKER, MOMENTUM, EXECUTION, STOP, LEVERAGED, EXCHANGE = range(8)
+N_CLASSES = 8
 WAKE, DECIDE, LIMIT, CANCEL_ALL, RESUME, MARKET = range(6)
 HALT = 8  # simlab.schema.EventKind.HALT: qty_lots 1 when matching stops, 0 when it resumes
 H_TIME, H_SEQ, H_TYPE, H_AGENT, H_SIDE, H_PRICE, H_QTY = range(7)
@@ -55,21 +55,28 @@ C_ORDERS = C_WAKES + N_CLASSES  # + class: limit orders sent per class
 C_SIZE_ZERO = C_ORDERS + N_CLASSES  # + class: orders skipped because the size draw rounded to 0
 C_VOLUME = C_SIZE_ZERO + N_CLASSES  # lots traded so far
 C_PAUSE_UNTIL, C_RESUMED, C_HALTS, C_WITHDRAWALS = range(C_VOLUME + 1, C_VOLUME + 5)  # circuit breaker, makers
-CTR_SIZE = C_VOLUME + 5
+C_FUND_TICKS, C_LIQ_ROWS = C_VOLUME + 5, C_VOLUME + 6  # insurance fund (ticks x lots), liquidation log rows
+CTR_SIZE = C_VOLUME + 7
 # integer parameters
 IP_OPEN, IP_CLOSE, IP_END, IP_BOOK_SAMPLE, IP_PATH_SAMPLE, IP_MM_DELAY, IP_MM_WINDOW, IP_SHORT, IP_LONG = range(9)
 IP_EXEC_POV, IP_EXEC_SIDE, IP_EXEC_QTY, IP_EXEC_END, IP_EXEC_INTERVAL = range(9, 14)  # execution agents
 IP_CB_WINDOW, IP_CB_PAUSE = range(14, 16)  # circuit breaker: look-back and pause (ns)
 IP_STOP_SIDE, IP_STOP_QTY, IP_STOP_FIRST, IP_STOP_SPACING = range(16, 20)  # stop-loss ladder
-IP_SIZE = 20
+IP_LEV_SIDE, IP_LEV_QTY, IP_FIRST_STOP, IP_FIRST_LEV, IP_CASH0 = range(20, 25)  # leveraged; offsets; cash
+IP_SIZE = 25
 # float parameters: r_bar (ticks), the mean wait between wake-ups (ns) of value agents, makers, momentum agents,
 # the execution agents' participation and the circuit breaker's move (a fraction; 0 = off)
-FP_R_BAR, FP_VALUE_WAIT, FP_MAKER_WAIT, FP_MOMENTUM_WAIT, FP_PARTICIPATION, FP_CB_MOVE = range(6)
+FP_R_BAR, FP_VALUE_WAIT, FP_MAKER_WAIT, FP_MOMENTUM_WAIT, FP_PARTICIPATION, FP_CB_MOVE, FP_LEVERAGE, FP_MM = range(8)
 # execution agent state: X_START_VOLUME (market lots traded at its first look; -1 before), X_ARRIVAL_BID,
 # X_ARRIVAL_ASK (the touch at its first look; NO_PRICE when empty)
 X_START_VOLUME, X_ARRIVAL_BID, X_ARRIVAL_ASK = range(3)
 # stop-loss state: S_STOP (the stop price, ticks), S_ARMED (1 armed, 0 not yet or fired)
 S_STOP, S_ARMED = range(2)
+# leveraged trader state (float): position (lots, signed), entry, liquidation and bankruptcy prices (ticks), status
+L_POS, L_ENTRY, L_LIQ, L_BANKRUPT, L_STATUS = range(5)
+WAITING, OPEN, LIQUIDATED, UNFILLED, DELEVERAGED = range(5)
+# liquidation log: int (ts, trader, kind, lots, counterparty) and float (price, fund after); kinds:
+LOG_BOOK, LOG_ADL, LOG_FUND = 1, 2, 3
 NEED_ROOM, DONE = 0, 1
 MAX_PUSH = 64  # messages one event may send, beyond a market maker's ladder
 
@@ -240,6 +247,127 @@ def _stops(heap, ev, ctr, agents, ip, sstate, first_stop, t):
 
 
 @numba.njit(cache=True)
+def _entered(agents, lstate, ip, fp, cash0, agent):
+    """A leveraged trader's opening market order is done: its position, entry, liquidation and bankruptcy prices."""
+    k = agent - ip[IP_FIRST_LEV]
+    lots = agents[agent, A_INV]
+    if lots == 0:
+        lstate[k, L_STATUS] = UNFILLED
+        return
+    side, lev, mm = (1 if lots > 0 else -1), fp[FP_LEVERAGE], fp[FP_MM]
+    entry = abs(agents[agent, A_CASH] - cash0) / abs(lots)
+    lstate[k, L_POS], lstate[k, L_ENTRY], lstate[k, L_STATUS] = lots, entry, OPEN
+    lstate[k, L_BANKRUPT] = entry * (1.0 - side / lev)
+    lstate[k, L_LIQ] = entry * (1.0 - 1.0 / lev) / (1.0 - mm) if side == 1 else entry * (1.0 + 1.0 / lev) / (1.0 + mm)
+
+
+@numba.njit(cache=True)
+def _move(agents, totals, seller, buyer, lots, value):
+    """The seller delivers ``lots`` to the buyer for ``value`` ticks x lots (off the book: ADL, fund take-over)."""
+    agents[buyer, A_CASH] -= value
+    agents[buyer, A_INV] += lots
+    agents[seller, A_CASH] += value
+    agents[seller, A_INV] -= lots
+    bc, sc = agents[buyer, A_CLASS], agents[seller, A_CLASS]
+    totals[0, bc] -= value
+    totals[1, bc] += lots
+    totals[0, sc] += value
+    totals[1, sc] -= lots
+
+
+@numba.njit(cache=True)
+def _log(liq_i, liq_f, ctr, t, agent, kind, lots, other, price):
+    row = ctr[C_LIQ_ROWS]
+    liq_i[row, 0], liq_i[row, 1], liq_i[row, 2], liq_i[row, 3], liq_i[row, 4] = t, agent, kind, lots, other
+    liq_f[row, 0], liq_f[row, 1] = price, ctr[C_FUND_TICKS]
+    ctr[C_LIQ_ROWS] = row + 1
+
+
+@numba.njit(cache=True)
+def _endangered(lstate, last):
+    """The open trader whose liquidation price the last trade passed by the most (ties: the lowest index); -1."""
+    pick, depth = -1, -1.0
+    for k in range(lstate.shape[0]):
+        if lstate[k, L_STATUS] == OPEN:
+            beyond = (lstate[k, L_LIQ] - last) if lstate[k, L_POS] > 0 else (last - lstate[k, L_LIQ])
+            if beyond >= 0 and beyond > depth:
+                pick, depth = k, beyond
+    return pick
+
+
+@numba.njit(cache=True)
+def _adl_partner(lstate, last, sign):
+    """The open trader holding the other side with the best profit x leverage (same leverage: profit per entry)."""
+    pick, best = -1, -1e300
+    for k in range(lstate.shape[0]):
+        if lstate[k, L_STATUS] == OPEN and lstate[k, L_POS] * sign < 0:
+            score = (last - lstate[k, L_ENTRY]) / lstate[k, L_ENTRY] * (1.0 if lstate[k, L_POS] > 0 else -1.0)
+            if score > best:
+                pick, best = k, score
+    return pick
+
+
+@numba.njit(cache=True)
+def _transfer(agents, totals, payer, payee, value):
+    agents[payer, A_CASH] -= value
+    agents[payee, A_CASH] += value
+    totals[0, agents[payer, A_CLASS]] -= value
+    totals[0, agents[payee, A_CLASS]] += value
+
+
+@numba.njit(cache=True)
+def _liquidations(state, out, ev, ctr, agents, orders, totals, n_agents, t, lstate, liq_i, liq_f, ip):
+    """Liquidate, the most endangered first, every open trader whose liquidation price the last trade reached: a
+    market order on its account, the surplus over bankruptcy to the insurance fund (a deficit paid by it), the rest
+    auto-deleveraged against the best-ranked opposite traders at the bankruptcy price, then taken by the fund."""
+    while True:
+        row = ctr[_sim.C_EVENTS] - 1
+        while ev[row, _sim.EV_KIND] != _sim.TRADE:
+            row -= 1
+        last = ev[row, _sim.EV_PRICE]
+        k = _endangered(lstate, last)
+        if k < 0:
+            return
+        agent, bankrupt = ip[IP_FIRST_LEV] + k, lstate[k, L_BANKRUPT]
+        sign = 1 if lstate[k, L_POS] > 0 else -1
+        lots = np.int64(abs(lstate[k, L_POS]))
+        cash, inv = agents[agent, A_CASH], agents[agent, A_INV]
+        _market(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, -sign, lots)
+        filled, received = abs(agents[agent, A_INV] - inv), agents[agent, A_CASH] - cash
+        surplus = received - sign * np.int64(np.rint(bankrupt * filled))
+        _transfer(agents, totals, agent, n_agents, surplus)
+        ctr[C_FUND_TICKS] += surplus
+        lstate[k, L_POS], lstate[k, L_STATUS] = 0.0, LIQUIDATED
+        if filled > 0:
+            _log(liq_i, liq_f, ctr, t, agent, LOG_BOOK, filled, -1, abs(received) / filled)
+        left = lots - filled
+        while left > 0:
+            j = _adl_partner(lstate, last, sign)
+            if j < 0:
+                break
+            partner = ip[IP_FIRST_LEV] + j
+            x = min(left, np.int64(abs(lstate[j, L_POS])))
+            value = np.int64(np.rint(bankrupt * x))
+            if sign == 1:
+                _move(agents, totals, agent, partner, x, value)
+            else:
+                _move(agents, totals, partner, agent, x, value)
+            lstate[j, L_POS] += sign * x
+            if lstate[j, L_POS] == 0:
+                lstate[j, L_STATUS] = DELEVERAGED
+            _log(liq_i, liq_f, ctr, t, agent, LOG_ADL, x, partner, bankrupt)
+            left -= x
+        if left > 0:  # nobody left to deleverage: the fund takes the position at the bankruptcy price
+            value = np.int64(np.rint(bankrupt * left))
+            if sign == 1:
+                _move(agents, totals, agent, n_agents, left, value)
+            else:
+                _move(agents, totals, n_agents, agent, left, value)
+            ctr[C_FUND_TICKS] -= sign * value
+            _log(liq_i, liq_f, ctr, t, agent, LOG_FUND, left, -1, bankrupt)
+
+
+@numba.njit(cache=True)
 def _cancel_all(state, out, ev, ctr, agents, orders, n_agents, t, agent):
     """Delete every resting order of ``agent`` (one DELETE record each)."""
     order_id = agents[agent, A_HEAD]
@@ -346,7 +474,7 @@ def _look_fundamental(gens, fvals, ftimes, fparams, ctr, fund_ts, fund_val, fund
 def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
     """Run the agent's rule on the book as it is at the exchange now; send its orders and its next wake-up."""
     (vstate, vprev, vparams, mstate, mparams, mhist, mseen, fvals, ftimes, fparams, cumulative, fund_ts, fund_val,
-     fund_shocks, xstate, sstate) = params  # fmt: skip
+     fund_shocks, xstate, sstate, lstate, liq_i, liq_f) = params  # fmt: skip
     cls, k, lat = agents[agent, A_CLASS], agents[agent, A_INDEX], agents[agent, A_LATENCY]
     bid, ask = eng.best_bid(state), eng.best_ask(state)
     has_bid, has_ask = bid != eng.NO_PRICE, ask != eng.NO_PRICE
@@ -367,6 +495,10 @@ def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
         _send(heap, ctr, agents, t, agent, side, price, R.order_size(gens[2], cumulative))
     elif cls == EXECUTION:
         _execution(heap, ctr, agents, ip, fp, xstate[k], t, agent, bid, ask)
+    elif cls == LEVERAGED:  # open the position with a market order
+        side = ip[IP_LEV_SIDE] if ip[IP_LEV_SIDE] != 0 else (1 if k % 2 == 0 else -1)
+        ctr[C_ORDERS + LEVERAGED] += 1
+        push(heap, ctr, t + 2 * lat, MARKET, agent, side, 0, ip[IP_LEV_QTY])
     elif cls == STOP:  # arm the stop away from the mid (not armed while a side is empty)
         if has_bid and has_ask:
             sstate[k, S_STOP] = (bid + ask) // 2 + ip[IP_STOP_SIDE] * (ip[IP_STOP_FIRST] + k * ip[IP_STOP_SPACING])
@@ -454,7 +586,7 @@ def needs(state, ctr, levels):
     fills, fundamental records."""
     resting = state[0][eng.N_ORDERS]
     return np.array(
-        [ctr[_sim.C_EVENTS] + resting + 2, ctr[C_PATHS] + 2, ctr[_sim.C_NEXT_ID] + 2,
+        [ctr[_sim.C_EVENTS] + resting + 2 + levels, ctr[C_PATHS] + 2, ctr[_sim.C_NEXT_ID] + 2,
          ctr[C_HEAP] + 2 * levels + MAX_PUSH, resting + 2, ctr[C_FUND] + 2],
         dtype=np.int64,
     )  # fmt: skip
@@ -464,7 +596,7 @@ def needs(state, ctr, levels):
 def _short(state, ctr, levels, ev_rows, path_rows, order_rows, heap_rows, fill_rows, fund_rows):
     resting = state[0][eng.N_ORDERS]
     return (
-        ctr[_sim.C_EVENTS] + resting + 2 > ev_rows or ctr[C_PATHS] + 2 > path_rows
+        ctr[_sim.C_EVENTS] + resting + 2 + levels > ev_rows or ctr[C_PATHS] + 2 > path_rows
         or ctr[_sim.C_NEXT_ID] + 2 > order_rows or ctr[C_HEAP] + 2 * levels + MAX_PUSH > heap_rows
         or resting + 2 > fill_rows or ctr[C_FUND] + 2 > fund_rows
     )  # fmt: skip
@@ -477,10 +609,9 @@ def run(state, out, gens, heap, ctr, agents, orders, totals, ip, fp, params, rec
     ``rec`` = (ev, books, book_ts, path_ts, path_vals, path_mid); ``params`` as unpacked in ``_decide``.
     """
     ev, books, book_ts, path_ts, path_vals, path_mid = rec
-    fund_ts, sstate = params[11], params[15]
-    n_agents = agents.shape[0] - 1
-    first_stop = n_agents - sstate.shape[0]  # the stop-loss agents come last
-    levels = np.int64(params[4][R.MP_LEVELS]) + sstate.shape[0]  # room in the heap: a ladder, or every stop at once
+    fund_ts, sstate, lstate, liq_i, liq_f = params[11], params[15], params[16], params[17], params[18]
+    n_agents, first_stop = agents.shape[0] - 1, ip[IP_FIRST_STOP]
+    levels = np.int64(params[4][R.MP_LEVELS]) + sstate.shape[0] + 2 * lstate.shape[0]  # room for one message
     books_each, paths_each = ip[IP_BOOK_SAMPLE] <= 0, ip[IP_PATH_SAMPLE] <= 0
     while ctr[C_HEAP] > 0 and heap[0, H_TIME] <= ip[IP_END]:
         ev_rows = min(ev.shape[0], books.shape[1]) if books_each else ev.shape[0]
@@ -509,6 +640,10 @@ def run(state, out, gens, heap, ctr, agents, orders, totals, ip, fp, params, rec
                 state = _limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty)
             else:
                 _market(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, qty)
+                if agents[agent, A_CLASS] == LEVERAGED:
+                    _entered(agents, lstate, ip, fp, ip[IP_CASH0], agent)
+            if ctr[C_VOLUME] > volume and lstate.shape[0] > 0:
+                _liquidations(state, out, ev, ctr, agents, orders, totals, n_agents, t, lstate, liq_i, liq_f, ip)
             if ctr[C_VOLUME] > volume:
                 if sstate.shape[0] > 0:
                     _stops(heap, ev, ctr, agents, ip, sstate, first_stop, t)

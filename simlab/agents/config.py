@@ -238,6 +238,42 @@ class StopLossAgents(_Checked):
 
 
 @dataclass(frozen=True)
+class LeveragedTraders(_Checked):
+    """Leveraged traders on perpetual-futures terms (isolated margin, linear contract).
+
+    Trader k opens ``position_lots`` with a market order at ``start_s + k * stagger_s`` after the open (``side``
+    +1 long, -1 short, 0 alternating from long). With entry price ``e`` (its average fill), leverage ``L`` and
+    maintenance margin ``m``: margin ``e q / L``, bankruptcy price ``e (1 - 1/L)`` (long) or ``e (1 + 1/L)``
+    (short), liquidation price ``e (1 - 1/L) / (1 - m)`` or ``e (1 + 1/L) / (1 + m)``, where equity falls to the
+    maintenance margin. When the last trade price reaches it, the exchange closes the position at once with a market
+    order; what it closes better than bankruptcy goes to the insurance fund (worse: the fund pays); what the book
+    cannot take is auto-deleveraged against the opposite traders ranked by profit x leverage, at the bankruptcy
+    price, and the fund takes any rest.
+    """
+
+    count: int = 0
+    side: int = 1
+    position_lots: int = 100
+    leverage: float = 10.0
+    maintenance_margin: float = 0.005
+    start_s: float = 60.0
+    stagger_s: float = 1.0
+    insurance_fund_ticks: int = 0
+    _positive = ("leverage",)
+    _int_floor = {"side": -1, "position_lots": 1}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.side not in (1, -1, 0):
+            raise ParameterError(f"`side` of LeveragedTraders must be +1, -1 or 0 (alternating); got {self.side!r}")
+        if self.maintenance_margin >= 1.0 / self.leverage:
+            raise ParameterError(
+                f"`maintenance_margin` of LeveragedTraders must be below the initial margin 1 / leverage "
+                f"({1.0 / self.leverage:g}); got {self.maintenance_margin!r}"
+            )
+
+
+@dataclass(frozen=True)
 class Latency(_Checked):
     """One-way latency of each agent to the exchange, in ns.
 
@@ -275,6 +311,7 @@ AGENT_CLASSES = {
     "momentum": MomentumAgents,
     "execution": ExecutionAgents,
     "stop_loss": StopLossAgents,
+    "leveraged": LeveragedTraders,
 }
 CLASS_ORDER = tuple(AGENT_CLASSES)  # agent ids follow this order (ABIDES rmsc04's, then the execution agents)
 
@@ -312,6 +349,7 @@ class MarketConfig:
     momentum: MomentumAgents = field(default_factory=MomentumAgents)
     execution: ExecutionAgents = field(default_factory=ExecutionAgents)
     stop_loss: StopLossAgents = field(default_factory=StopLossAgents)
+    leveraged: LeveragedTraders = field(default_factory=LeveragedTraders)
     latency: Latency = field(default_factory=Latency)
     initial_book: InitialBook = field(default_factory=InitialBook)
     circuit_breaker: CircuitBreaker = field(default_factory=CircuitBreaker)

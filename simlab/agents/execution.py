@@ -1,4 +1,6 @@
-"""What the execution agents did: arrival price, fills, slippage and the impact path, from a finished market."""
+"""What the execution agents did (arrival price, fills, slippage, impact path) and what happened to the leveraged
+traders (entries, liquidation and bankruptcy prices, liquidations, auto-deleveraging, the insurance fund), from a
+finished market."""
 
 from __future__ import annotations
 
@@ -53,4 +55,37 @@ def execution_report(market: Any, attrs: dict[str, Any]) -> xr.Dataset:
         },
         coords={"agent_id": ("agent", ids.astype(np.int32)), "ts_ns": ("time", market.path_ts[:n].copy())},
         attrs=dict(attrs, strategy=config.execution.strategy, side=side, quantity_lots=config.execution.quantity_lots),
+    )
+
+
+LOG_KINDS = ("", "book", "adl", "fund")
+
+
+def liquidation_report(market: Any, attrs: dict[str, Any]) -> xr.Dataset:
+    """Per leveraged trader: entry, liquidation and bankruptcy prices and status; per liquidation step (dimension
+    ``step``, in order): time, trader, kind (``book``: closed in the book at ``price_ticks`` on average; ``adl``:
+    deleveraged against ``counterparty`` at the bankruptcy price; ``fund``: taken by the insurance fund), lots and
+    the insurance fund after it (ticks x lots).
+    """
+    lstate, n = market.lstate, int(market.ctr[K.C_LIQ_ROWS])
+    first = int(market.ip[K.IP_FIRST_LEV])
+    log_i, log_f = market.liq_i[:n], market.liq_f[:n]
+    status = np.array(["waiting", "open", "liquidated", "unfilled", "deleveraged"])[lstate[:, K.L_STATUS].astype(int)]
+    return xr.Dataset(
+        {
+            "position_lots": ("trader", lstate[:, K.L_POS].astype(np.int64)),
+            "entry_ticks": ("trader", lstate[:, K.L_ENTRY]),
+            "liquidation_ticks": ("trader", lstate[:, K.L_LIQ]),
+            "bankruptcy_ticks": ("trader", lstate[:, K.L_BANKRUPT]),
+            "status": ("trader", status.astype(object)),
+            "step_ts_ns": ("step", log_i[:, 0].copy()),
+            "step_agent_id": ("step", log_i[:, 1].astype(np.int32)),
+            "step_kind": ("step", np.array(LOG_KINDS, dtype=object)[log_i[:, 2]] if n else np.array([], object)),
+            "step_lots": ("step", log_i[:, 3].copy()),
+            "step_counterparty": ("step", log_i[:, 4].astype(np.int32)),
+            "step_price_ticks": ("step", log_f[:, 0].copy()),
+            "insurance_fund_ticks_lots": ("step", log_f[:, 1].astype(np.int64)),
+        },
+        coords={"agent_id": ("trader", np.arange(first, first + lstate.shape[0], dtype=np.int32))},
+        attrs=dict(attrs, insurance_fund_end_ticks_lots=int(market.ctr[K.C_FUND_TICKS])),
     )

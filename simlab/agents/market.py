@@ -23,7 +23,7 @@ import xarray as xr
 from simlab.agents import _kernel as K
 from simlab.agents import _rules as R
 from simlab.agents.config import CLASS_ORDER, MarketConfig
-from simlab.agents.execution import execution_report
+from simlab.agents.execution import execution_report, liquidation_report
 from simlab.book import _engine, _sim
 from simlab.book._sim_output import BookSimulation, check_recording, whole
 from simlab.errors import ParameterError
@@ -212,6 +212,18 @@ class _Market(BookSimulation):
         self.ip[[K.IP_STOP_SIDE, K.IP_STOP_QTY]] = sl.side, sl.quantity_lots
         self.ip[[K.IP_STOP_FIRST, K.IP_STOP_SPACING]] = sl.first_ticks, sl.spacing_ticks
         self.sstate = np.zeros((sl.count, 2), np.int64)
+        lv = c.leveraged
+        first = np.cumsum((0,) + c.counts)
+        self.ip[[K.IP_LEV_SIDE, K.IP_LEV_QTY, K.IP_CASH0]] = lv.side, lv.position_lots, c.starting_cash_ticks
+        self.ip[[K.IP_FIRST_STOP, K.IP_FIRST_LEV]] = (
+            first[CLASS_ORDER.index("stop_loss")],
+            first[CLASS_ORDER.index("leveraged")],
+        )
+        self.lstate = np.zeros((lv.count, 5))
+        rows = lv.count * (lv.count + 2) + 4
+        self.liq_i, self.liq_f = np.zeros((rows, 5), np.int64), np.zeros((rows, 2))
+        fund = lv.insurance_fund_ticks  # the exchange's account holds the insurance fund
+        self.agents[-1, K.A_CASH], self.totals[0, K.EXCHANGE], self.ctr[K.C_FUND_TICKS] = fund, fund, fund
         cb = c.circuit_breaker
         self.ip[[K.IP_CB_WINDOW, K.IP_CB_PAUSE]] = int(round(cb.window_s * 1e9)), int(round(cb.pause_s * 1e9))
         self.xstate = np.full((x.count, 3), _engine.NO_PRICE, np.int64)
@@ -224,6 +236,8 @@ class _Market(BookSimulation):
                 mo.wake_interval_s * 1e9,
                 x.participation,
                 c.circuit_breaker.move_pct / 100.0,
+                c.leveraged.leverage,
+                c.leveraged.maintenance_margin,
             ]
         )
         self.vstate = np.zeros((v.count, 2))
@@ -259,6 +273,8 @@ class _Market(BookSimulation):
             first[mask] = c.open_ns + np.rint(setup.exponential(wait_s * 1e9, int(mask.sum()))).astype(np.int64)
         first[classes == K.EXECUTION] = c.open_ns + int(round(c.execution.start_s * 1e9))
         first[classes == K.STOP] = c.open_ns + int(round(c.stop_loss.start_s * 1e9))
+        lv = c.leveraged
+        first[classes == K.LEVERAGED] = c.open_ns + np.rint((lv.start_s + lv.stagger_s * np.arange(lv.count)) * 1e9)
         self.idle_noise = int((noise & (first < 0)).sum())
         for agent in np.flatnonzero(first >= 0):
             K.push(heap, ctr, int(first[agent]), K.WAKE, int(agent), 0, 0, 0)
@@ -268,7 +284,7 @@ class _Market(BookSimulation):
         gens = tuple(self.streams[1:6])
         params = (self.vstate, self.vprev, self.vparams, self.mstate, self.mparams, self.mhist, self.mseen,
                   self.fvals, self.ftimes, self.fparams, R.SIZE_CUMULATIVE, self.fund_ts, self.fund_val,
-                  self.fund_shocks, self.xstate, self.sstate)  # fmt: skip
+                  self.fund_shocks, self.xstate, self.sstate, self.lstate, self.liq_i, self.liq_f)  # fmt: skip
         while True:
             rec = (self.ev, self.books, self.book_ts, self.path_ts, self.path_vals, self.path_mid)
             status, self.state = K.run(
@@ -280,7 +296,8 @@ class _Market(BookSimulation):
             params = self._grow(params)
 
     def _grow(self, params: tuple) -> tuple:
-        need = K.needs(self.state, self.ctr, int(self.config.market_maker.levels) + self.config.stop_loss.count)
+        c = self.config
+        need = K.needs(self.state, self.ctr, c.market_maker.levels + c.stop_loss.count + 2 * c.leveraged.count)
         self.ev = _sim.grow_rows(self.ev, 2 * need[0])
         if self.sample_ns == 0:
             self.books, self.book_ts = (
@@ -345,6 +362,8 @@ class _Market(BookSimulation):
         }
         if c.execution.count:
             out["execution"] = execution_report(self, attrs)
+        if c.leveraged.count:
+            out["liquidations"] = liquidation_report(self, attrs)
         return out
 
     def _events(self, attrs: dict, labels: dict) -> xr.Dataset:
@@ -375,6 +394,7 @@ class _Market(BookSimulation):
         cash, inventory = self.path_vals[:n, : K.N_CLASSES], self.path_vals[:n, K.N_CLASSES :]
         mid = self.path_mid[:n]
         start = np.asarray(self.config.counts + (0,), np.int64) * self.config.starting_cash_ticks
+        start[-1] = self.config.leveraged.insurance_fund_ticks
         marked = forward_fill(mid)
         pnl = cash - start + inventory * marked[:, None]
         dims = ("time", "agent_class")

@@ -18,7 +18,7 @@ def test_the_library_config_is_rmsc04():
     config, _ = read_market_config("scenarios/library/abm_rmsc04.toml")
     assert config == MarketConfig(name="abm-rmsc04")
     assert dict(zip(CLASS_ORDER, config.counts, strict=True)) == {
-        "noise": 1000, "value": 102, "market_maker": 2, "momentum": 12, "execution": 0, "stop_loss": 0,
+        "noise": 1000, "value": 102, "market_maker": 2, "momentum": 12, "execution": 0, "stop_loss": 0, "leveraged": 0,
     }  # fmt: skip
     assert config.session_s == 6.5 * 3600
 
@@ -59,5 +59,5 @@ def test_demo_step_scores_the_agent_market(tmp_path):
 
 def test_the_rmsc03_sized_config():
     config, _ = read_market_config("scenarios/library/abm_rmsc03.toml")
-    assert config.counts == (5000, 100, 2, 25, 1, 0)
+    assert config.counts == (5000, 100, 2, 25, 1, 0, 0)
     assert config.execution.strategy == "pov" and config.execution.quantity_lots == 1_200_000

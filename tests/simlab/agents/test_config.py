@@ -10,7 +10,7 @@ from simlab.errors import ParameterError
 
 def test_unknown_agent_class_lists_the_valid_ones():
     with pytest.raises(
-        ParameterError, match=r"unknown agent class 'whale'; valid ones are \['execution', 'market_maker', 'momentum'"
+        ParameterError, match=r"unknown agent class 'whale'; valid ones are \['execution', 'leveraged', 'market_maker'"
     ):
         MarketConfig.from_dict({"agents": {"whale": {"count": 3}, "value": {}}})
 

@@ -11,6 +11,7 @@ from simlab.agents import (
     ExecutionAgents,
     InitialBook,
     Latency,
+    LeveragedTraders,
     MarketMakers,
     StopLossAgents,
     ValueAgents,
@@ -30,6 +31,16 @@ CONFIGS = {
     "breaker, withdrawals, stops": small_config(
         circuit_breaker=CircuitBreaker(move_pct=0.02, window_s=30.0, pause_s=5.0),
         stop_loss=StopLossAgents(count=8, quantity_lots=150, start_s=120, first_ticks=3, spacing_ticks=2),
+        leveraged=LeveragedTraders(
+            count=12,
+            side=0,
+            position_lots=60,
+            leverage=1000.0,
+            maintenance_margin=0.0002,
+            start_s=30.0,
+            stagger_s=20.0,
+            insurance_fund_ticks=5000,
+        ),
         market_maker=MarketMakers(
             count=2,
             wake_interval_s=20.0,
@@ -80,6 +91,13 @@ def test_kernel_equals_twin(name, seed):
     np.testing.assert_array_equal(market.fund_ts[:f], [t for t, _, _ in twin.fundamental])
     np.testing.assert_array_equal(market.fund_val[:f], [v for _, v, _ in twin.fundamental])
     assert market.fund_shocks[:f].sum() == sum(s for _, _, s in twin.fundamental) > 0
+    n_log = int(market.ctr[K.C_LIQ_ROWS])
+    np.testing.assert_array_equal(
+        market.liq_i[:n_log], np.array([r[:5] for r in twin.liq_log], np.int64).reshape(-1, 5)
+    )
+    np.testing.assert_array_equal(market.liq_f[:n_log], np.array([r[5:] for r in twin.liq_log]).reshape(-1, 2))
+    if market.lstate.shape[0]:
+        assert {1, 2, 3} <= set(market.liq_i[:n_log, 2].tolist())  # liquidations in the book, ADL, fund take-over
 
 
 @pytest.mark.parametrize("seed", [5])

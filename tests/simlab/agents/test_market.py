@@ -79,7 +79,7 @@ def test_outputs_carry_agents_paths_and_provenance():
     assert agent.dtype == np.int32 and agent.min() >= 0 and agent.max() < n_agents
     trades = events["kind"].values == 5
     assert (events["passive_agent_id"].values[trades] >= 0).all()
-    assert paths.sizes == {"time": 11, "agent_class": 7}
+    assert paths.sizes == {"time": 11, "agent_class": 8}
     np.testing.assert_array_equal(paths["inventory_lots"].sum("agent_class"), 0)
     total_pnl = paths["pnl_ticks_lots"].sum("agent_class").values
     np.testing.assert_allclose(total_pnl[~np.isnan(total_pnl)], 0, atol=1e-6)  # a zero-sum game marked at one mid

@@ -66,7 +66,11 @@ class TwinMarket:
         self.exec_interval = int(round(c.execution.interval_s * 1e9))
         self.paused_until, self.resumed, self.trades = 0, 0, []  # circuit breaker; trades: (ts, price)
         self.stops: list[int | None] = [None] * c.stop_loss.count  # armed stop prices (None: not armed or fired)
-        self.first_stop = self.n - c.stop_loss.count
+        self.first_stop = self.n - c.stop_loss.count - c.leveraged.count
+        self.first_lev = self.n - c.leveraged.count
+        self.lev: list[dict] = [dict(pos=0, status="waiting") for _ in range(c.leveraged.count)]
+        self.fund, self.liq_log = c.leveraged.insurance_fund_ticks, []
+        self.cash[self.n] = self.fund
 
     def send(self, t, kind, agent, side=0, price=0, qty=0):
         heapq.heappush(self.queue, (t, self.seq, kind, agent, side, price, qty))
@@ -83,7 +87,14 @@ class TwinMarket:
             elif kind in (K.LIMIT, K.MARKET) and t < self.paused_until:
                 self.send(self.paused_until, kind, agent, side, price, qty)
             elif kind in (K.LIMIT, K.MARKET):
+                volume = self.volume
                 self.limit(t, agent, side, price, qty, market=kind == K.MARKET)
+                if kind == K.MARKET and self.cls[agent] == K.LEVERAGED:
+                    self.entered(agent)
+                if self.volume > volume and self.lev:
+                    self.liquidate(t)
+                if self.volume > volume:
+                    self.after_trades(t)
             elif kind == K.RESUME:
                 self.resumed = t
                 self.record(t, K.HALT, 0, 0, 0, -1, self.n)
@@ -132,15 +143,89 @@ class TwinMarket:
             self.record(t, ADD, side, price, self.book._find(oid)[1], oid, agent)
         if traded:
             self.trades.extend((t, fill[2]) for fill in self.book.fills)
-            self.fire_stops(t)
+
+    def after_trades(self, t):
+        self.fire_stops(t)
         cb = self.config.circuit_breaker
-        if traded and cb.move_pct > 0:
+        if cb.move_pct > 0:
             last = self.trades[-1][1]
             since = max(t - int(round(cb.window_s * 1e9)), self.resumed)
             if any(abs(last - p) >= cb.move_pct / 100.0 * p for ts, p in self.trades if ts >= since):
                 self.paused_until = t + int(round(cb.pause_s * 1e9))
                 self.record(t, K.HALT, 0, last, 1, -1, self.n)
                 self.send(self.paused_until, K.RESUME, self.n)
+
+    def entered(self, agent):
+        lv, state = self.config.leveraged, self.lev[agent - self.first_lev]
+        lots = self.inv[agent]
+        if lots == 0:
+            state["status"] = "unfilled"
+            return
+        e = abs(self.cash[agent] - self.config.starting_cash_ticks) / abs(lots)
+        side, lev, mm = (1 if lots > 0 else -1), lv.leverage, lv.maintenance_margin
+        state.update(pos=lots, entry=e, status="open", bankrupt=e * (1.0 - side / lev))
+        state["liq"] = e * (1.0 - 1.0 / lev) / (1.0 - mm) if side == 1 else e * (1.0 + 1.0 / lev) / (1.0 + mm)
+
+    def deliver(self, seller, buyer, lots, value):
+        self.inv[seller] -= lots
+        self.inv[buyer] += lots
+        self.cash[seller] += value
+        self.cash[buyer] -= value
+
+    def liquidate(self, t):
+        while True:
+            last = self.trades[-1][1]
+            crossed = [
+                ((s["liq"] - last) if s["pos"] > 0 else (last - s["liq"]), -k)
+                for k, s in enumerate(self.lev)
+                if s["status"] == "open"
+                and ((s["pos"] > 0 and last <= s["liq"]) or (s["pos"] < 0 and last >= s["liq"]))
+            ]
+            if not crossed:
+                return
+            k = -max(crossed)[1]
+            agent, state = self.first_lev + k, self.lev[k]
+            sign, lots = (1 if state["pos"] > 0 else -1), abs(state["pos"])
+            cash, inv = self.cash[agent], self.inv[agent]
+            self.limit(t, agent, -sign, 0, lots, market=True)
+            filled, received = abs(self.inv[agent] - inv), self.cash[agent] - cash
+            surplus = received - sign * int(np.rint(state["bankrupt"] * filled))
+            self.cash[agent] -= surplus
+            self.cash[self.n] += surplus
+            self.fund += surplus
+            state.update(pos=0, status="liquidated")
+            if filled:
+                self.liq_log.append((t, agent, 1, filled, -1, abs(received) / filled, self.fund))
+            left = lots - filled
+            while left > 0:
+                partners = [
+                    ((last - s["entry"]) / s["entry"] * (1.0 if s["pos"] > 0 else -1.0), -j)
+                    for j, s in enumerate(self.lev)
+                    if s["status"] == "open" and s["pos"] * sign < 0
+                ]
+                if not partners:
+                    break
+                j = -max(partners)[1]
+                partner, other = self.first_lev + j, self.lev[j]
+                x = min(left, abs(other["pos"]))
+                value = int(np.rint(state["bankrupt"] * x))
+                if sign == 1:
+                    self.deliver(agent, partner, x, value)
+                else:
+                    self.deliver(partner, agent, x, value)
+                other["pos"] += sign * x
+                if other["pos"] == 0:
+                    other["status"] = "deleveraged"
+                self.liq_log.append((t, agent, 2, x, partner, state["bankrupt"], self.fund))
+                left -= x
+            if left > 0:
+                value = int(np.rint(state["bankrupt"] * left))
+                if sign == 1:
+                    self.deliver(agent, self.n, left, value)
+                else:
+                    self.deliver(self.n, agent, left, value)
+                self.fund -= sign * value
+                self.liq_log.append((t, agent, 3, left, -1, state["bankrupt"], self.fund))
 
     def fire_stops(self, t):
         sl, last = self.config.stop_loss, self.trades[-1][1]
@@ -201,6 +286,10 @@ class TwinMarket:
             self.maker(t, agent, bid, ask)
         elif cls == K.EXECUTION:
             self.execution(t, agent, bid, ask)
+        elif cls == K.LEVERAGED:
+            lv, k = self.config.leveraged, self.idx[agent]
+            side = lv.side if lv.side != 0 else (1 if k % 2 == 0 else -1)
+            self.send(t + 2 * self.lat[agent], K.MARKET, agent, side, 0, lv.position_lots)
         elif cls == K.STOP:
             sl, k = self.config.stop_loss, self.idx[agent]
             if bid is not None and ask is not None:
