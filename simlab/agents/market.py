@@ -21,6 +21,7 @@ import numpy as np
 import xarray as xr
 
 from simlab.agents import _kernel as K
+from simlab.agents import _loop
 from simlab.agents import _rules as R
 from simlab.agents.config import CLASS_ORDER, MarketConfig
 from simlab.agents.execution import execution_report, liquidation_report
@@ -287,7 +288,7 @@ class _Market(BookSimulation):
                   self.fund_shocks, self.xstate, self.sstate, self.lstate, self.liq_i, self.liq_f)  # fmt: skip
         while True:
             rec = (self.ev, self.books, self.book_ts, self.path_ts, self.path_vals, self.path_mid)
-            status, self.state = K.run(
+            status, self.state = _loop.run(
                 self.state, self.out, gens, self.heap, self.ctr, self.agents, self.orders, self.totals, self.ip,
                 self.fp, params, rec,
             )  # fmt: skip
@@ -297,7 +298,7 @@ class _Market(BookSimulation):
 
     def _grow(self, params: tuple) -> tuple:
         c = self.config
-        need = K.needs(self.state, self.ctr, c.market_maker.levels + c.stop_loss.count + 2 * c.leveraged.count)
+        need = _loop.needs(self.state, self.ctr, c.market_maker.levels + c.stop_loss.count + 2 * c.leveraged.count)
         self.ev = _sim.grow_rows(self.ev, 2 * need[0])
         if self.sample_ns == 0:
             self.books, self.book_ts = (
