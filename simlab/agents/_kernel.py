@@ -57,11 +57,13 @@ C_FUND_TICKS, C_LIQ_ROWS = C_VOLUME + 5, C_VOLUME + 6  # insurance fund (ticks x
 CTR_SIZE = C_VOLUME + 7
 # integer parameters
 IP_OPEN, IP_CLOSE, IP_END, IP_BOOK_SAMPLE, IP_PATH_SAMPLE, IP_MM_DELAY, IP_MM_WINDOW, IP_SHORT, IP_LONG = range(9)
-IP_EXEC_POV, IP_EXEC_SIDE, IP_EXEC_QTY, IP_EXEC_END, IP_EXEC_INTERVAL = range(9, 14)  # execution agents
+IP_EXEC_MODE, IP_EXEC_SIDE, IP_EXEC_QTY, IP_EXEC_END, IP_EXEC_INTERVAL = range(9, 14)  # execution agents
 IP_CB_WINDOW, IP_CB_PAUSE = range(14, 16)  # circuit breaker: look-back and pause (ns)
 IP_STOP_SIDE, IP_STOP_QTY, IP_STOP_FIRST, IP_STOP_SPACING = range(16, 20)  # stop-loss ladder
 IP_LEV_SIDE, IP_LEV_QTY, IP_FIRST_STOP, IP_FIRST_LEV, IP_CASH0 = range(20, 25)  # leveraged; offsets; cash
-IP_SIZE = 25
+IP_EXEC_START = 25
+IP_SIZE = 26
+EXEC_TWAP, EXEC_POV, EXEC_SCHEDULE = range(3)  # IP_EXEC_MODE: slices left, participation, a target schedule
 # float parameters: r_bar (ticks), the mean wait between wake-ups (ns) of value agents, makers, momentum agents,
 # the execution agents' participation and the circuit breaker's move (a fraction; 0 = off)
 FP_R_BAR, FP_VALUE_WAIT, FP_MAKER_WAIT, FP_MOMENTUM_WAIT, FP_PARTICIPATION, FP_CB_MOVE, FP_LEVERAGE, FP_MM = range(8)

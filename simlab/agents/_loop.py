@@ -84,7 +84,7 @@ def _look_fundamental(gens, fvals, ftimes, fparams, ctr, fund_ts, fund_val, fund
 def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
     """Run the agent's rule on the book as it is at the exchange now; send its orders and its next wake-up."""
     (vstate, vprev, vparams, mstate, mparams, mhist, mseen, fvals, ftimes, fparams, cumulative, fund_ts, fund_val,
-     fund_shocks, xstate, sstate, lstate, liq_i, liq_f) = params  # fmt: skip
+     fund_shocks, xstate, sstate, lstate, liq_i, liq_f, xsched) = params  # fmt: skip
     cls, k, lat = agents[agent, K.A_CLASS], agents[agent, K.A_INDEX], agents[agent, K.A_LATENCY]
     bid, ask = eng.best_bid(state), eng.best_ask(state)
     has_bid, has_ask = bid != eng.NO_PRICE, ask != eng.NO_PRICE
@@ -104,7 +104,7 @@ def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
         side, price = R.value_order(gens[2], forecast, bid, ask, has_bid and has_ask, vparams)
         _send(heap, ctr, agents, t, agent, side, price, R.order_size(gens[2], cumulative))
     elif cls == K.EXECUTION:
-        _execution(heap, ctr, agents, ip, fp, xstate[k], t, agent, bid, ask)
+        _execution(heap, ctr, agents, ip, fp, xstate[k], xsched, t, agent, bid, ask)
     elif cls == K.LEVERAGED:  # open the position with a market order
         side = ip[K.IP_LEV_SIDE] if ip[K.IP_LEV_SIDE] != 0 else (1 if k % 2 == 0 else -1)
         ctr[K.C_ORDERS + K.LEVERAGED] += 1
@@ -151,14 +151,19 @@ def _maker(ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, t, agent, bid, 
 
 
 @numba.njit(cache=True)
-def _execution(heap, ctr, agents, ip, fp, xstate, t, agent, bid, ask):
-    """One child order of a TWAP or POV metaorder at the other side's touch (nothing when that side is empty)."""
+def _execution(heap, ctr, agents, ip, fp, xstate, xsched, t, agent, bid, ask):
+    """One child order of a metaorder at the other side's touch (nothing when that side is empty): TWAP (the rest
+    over the slices left), POV (a share of the others' volume) or a schedule (VWAP, Almgren-Chriss: the target
+    lots done by the end of this slice, ``xsched``)."""
     side, quantity = ip[K.IP_EXEC_SIDE], ip[K.IP_EXEC_QTY]
     if xstate[K.X_START_VOLUME] < 0:
         xstate[K.X_START_VOLUME], xstate[K.X_ARRIVAL_BID], xstate[K.X_ARRIVAL_ASK] = ctr[K.C_VOLUME], bid, ask
     done = side * agents[agent, K.A_INV]
     remaining = quantity - done
-    if ip[K.IP_EXEC_POV] > 0:  # own = p / (1 - p) x the others' volume since the start
+    if ip[K.IP_EXEC_MODE] == K.EXEC_SCHEDULE:
+        j = min((t - ip[K.IP_EXEC_START]) // ip[K.IP_EXEC_INTERVAL], xsched.shape[0] - 1)
+        child = min(remaining, xsched[j] - done)
+    elif ip[K.IP_EXEC_MODE] == K.EXEC_POV:  # own = p / (1 - p) x the others' volume since the start
         others = ctr[K.C_VOLUME] - xstate[K.X_START_VOLUME] - done
         p = fp[K.FP_PARTICIPATION]
         child = min(remaining, np.int64(math.floor(p / (1.0 - p) * others)) - done)

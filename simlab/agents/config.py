@@ -182,7 +182,7 @@ class MomentumAgents(_Checked):
             )
 
 
-STRATEGIES = ("twap", "pov")
+STRATEGIES = ("twap", "pov", "vwap", "almgren_chriss")
 
 
 @dataclass(frozen=True)
@@ -191,7 +191,10 @@ class ExecutionAgents(_Checked):
 
     Every ``interval_s`` an agent cancels its resting child and sends a new one at the other side's touch:
     ``"twap"``: the remaining lots over the slices left before ``start_s + duration_s``; ``"pov"``: up to
-    ``participation / (1 - participation)`` of the other traders' volume since its start, less what it has done.
+    ``participation / (1 - participation)`` of the other traders' volume since its start, less what it has done;
+    ``"vwap"``: up to the target of an intraday ``profile`` (weights of equal parts of the duration; empty: flat);
+    ``"almgren_chriss"``: up to the Almgren-Chriss target ``1 - sinh(k (T - t)) / sinh(k T)`` of the quantity, with
+    ``k = urgency_per_s`` (see :func:`simlab.agents.execution.execution_schedule`).
     """
 
     count: int = 0
@@ -202,7 +205,9 @@ class ExecutionAgents(_Checked):
     duration_s: float = 3600.0
     interval_s: float = 30.0
     participation: float = 0.1
-    _positive = ("duration_s", "interval_s", "participation")
+    urgency_per_s: float = 1e-3
+    profile: tuple[float, ...] = ()
+    _positive = ("duration_s", "interval_s", "participation", "urgency_per_s")
     _int_floor = {"side": -1, "quantity_lots": 1}
 
     def __post_init__(self) -> None:
@@ -213,6 +218,14 @@ class ExecutionAgents(_Checked):
             raise ParameterError(f"`side` of ExecutionAgents must be +1 (buy) or -1 (sell); got {self.side!r}")
         if self.participation >= 1:
             raise ParameterError(f"`participation` of ExecutionAgents must be in (0, 1); got {self.participation!r}")
+        profile = tuple(self.profile)
+        if any(isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0 for w in profile) or (
+            profile and sum(profile) <= 0
+        ):
+            raise ParameterError(
+                f"`profile` of ExecutionAgents must be weights >= 0 with a positive sum; got {profile!r}"
+            )
+        object.__setattr__(self, "profile", tuple(float(w) for w in profile))
 
 
 @dataclass(frozen=True)

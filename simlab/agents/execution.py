@@ -13,6 +13,31 @@ from simlab.agents import _kernel as K
 from simlab.book import _engine, _sim
 
 
+def execution_schedule(execution: Any) -> np.ndarray:
+    """Target lots done by the end of each slice of a VWAP or Almgren-Chriss metaorder (int64, the last = quantity).
+
+    Slice j ends at ``tau_j = min(1, (j + 1) interval / duration)`` of the duration. VWAP: the profile's cumulative
+    weight at ``tau`` (linear inside each of its equal parts; an empty profile is flat). Almgren-Chriss (2000, eq.
+    (18) with the trading rate of their efficient frontier): ``1 - sinh(k T (1 - tau)) / sinh(k T)`` with ``k`` the
+    urgency, so a larger urgency front-loads the trading. TWAP and POV have no schedule (one zero row).
+    """
+    x = execution
+    if x.strategy not in ("vwap", "almgren_chriss"):
+        return np.zeros(1, np.int64)
+    n = int(np.ceil(x.duration_s / x.interval_s - 1e-9))
+    tau = np.minimum(1.0, np.arange(1, n + 1) * x.interval_s / x.duration_s)
+    if x.strategy == "vwap":
+        weights = np.asarray(x.profile or (1.0,), float)
+        cumulative = np.concatenate([[0.0], np.cumsum(weights) / weights.sum()])
+        done = np.interp(tau, np.linspace(0.0, 1.0, weights.size + 1), cumulative)
+    else:
+        k_t = x.urgency_per_s * x.duration_s
+        done = 1.0 - np.sinh(k_t * (1.0 - tau)) / np.sinh(k_t)
+    target = np.rint(done * x.quantity_lots).astype(np.int64)
+    target[-1] = x.quantity_lots
+    return target
+
+
 def execution_report(market: Any, attrs: dict[str, Any]) -> xr.Dataset:
     """Per execution agent: the arrival touch and mid (its first look), lots executed, average fill price,
     slippage against the arrival mid (bps, > 0 costs the agent) and the impact path (bps of the arrival mid, signed

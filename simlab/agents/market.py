@@ -24,7 +24,7 @@ from simlab.agents import _kernel as K
 from simlab.agents import _loop
 from simlab.agents import _rules as R
 from simlab.agents.config import CLASS_ORDER, MarketConfig
-from simlab.agents.execution import execution_report, liquidation_report
+from simlab.agents.execution import execution_report, execution_schedule, liquidation_report
 from simlab.book import _engine, _sim
 from simlab.book._sim_output import BookSimulation, check_recording, whole
 from simlab.errors import ParameterError
@@ -206,7 +206,10 @@ class _Market(BookSimulation):
         self.ip[[K.IP_MM_DELAY, K.IP_MM_WINDOW]] = m.cancel_delay_ns, int(round(m.volume_window_s * 1e9))
         self.ip[[K.IP_SHORT, K.IP_LONG]] = mo.short_window, mo.long_window
         x = c.execution
-        self.ip[[K.IP_EXEC_POV, K.IP_EXEC_SIDE, K.IP_EXEC_QTY]] = x.strategy == "pov", x.side, x.quantity_lots
+        mode = {"twap": K.EXEC_TWAP, "pov": K.EXEC_POV}.get(x.strategy, K.EXEC_SCHEDULE)
+        self.ip[[K.IP_EXEC_MODE, K.IP_EXEC_SIDE, K.IP_EXEC_QTY]] = mode, x.side, x.quantity_lots
+        self.ip[K.IP_EXEC_START] = c.open_ns + int(round(x.start_s * 1e9))
+        self.xsched = execution_schedule(x)
         self.ip[K.IP_EXEC_END] = c.open_ns + int(round((x.start_s + x.duration_s) * 1e9))
         self.ip[K.IP_EXEC_INTERVAL] = int(round(x.interval_s * 1e9))
         sl = c.stop_loss
@@ -285,7 +288,8 @@ class _Market(BookSimulation):
         gens = tuple(self.streams[1:6])
         params = (self.vstate, self.vprev, self.vparams, self.mstate, self.mparams, self.mhist, self.mseen,
                   self.fvals, self.ftimes, self.fparams, R.SIZE_CUMULATIVE, self.fund_ts, self.fund_val,
-                  self.fund_shocks, self.xstate, self.sstate, self.lstate, self.liq_i, self.liq_f)  # fmt: skip
+                  self.fund_shocks, self.xstate, self.sstate, self.lstate, self.liq_i, self.liq_f,
+                  self.xsched)  # fmt: skip
         while True:
             rec = (self.ev, self.books, self.book_ts, self.path_ts, self.path_vals, self.path_mid)
             status, self.state = _loop.run(

@@ -47,8 +47,8 @@ def test_pov_trades_its_share_of_the_others_volume():
 
 
 def test_bad_execution_parameters():
-    with pytest.raises(ParameterError, match=r"`strategy` of ExecutionAgents must be one of \('twap', 'pov'\)"):
-        ExecutionAgents(strategy="vwap")
+    with pytest.raises(ParameterError, match=r"`strategy` of ExecutionAgents must be one of \('twap', 'pov', 'vwap'"):
+        ExecutionAgents(strategy="is")
     with pytest.raises(ParameterError, match=r"`side` of ExecutionAgents must be \+1 \(buy\) or -1 \(sell\); got 0"):
         ExecutionAgents(side=0)
     with pytest.raises(ParameterError, match=r"`participation` of ExecutionAgents must be in \(0, 1\); got 1.0"):
@@ -66,3 +66,37 @@ def test_an_idle_execution_agent_changes_nothing_common_random_numbers():
     assert first > 0
     for name in ("ts_ns", "kind", "side", "price_ticks", "qty_lots", "agent_id"):  # the same market until its order
         np.testing.assert_array_equal(a[name].values[:first], c[name].values[:first])
+
+
+def test_vwap_and_almgren_chriss_schedules_follow_their_closed_forms():
+    from simlab.agents.execution import execution_schedule
+
+    ac = ExecutionAgents(
+        strategy="almgren_chriss", quantity_lots=10_000, duration_s=600, interval_s=60, urgency_per_s=0.01
+    )
+    tau = np.arange(1, 11) / 10
+    np.testing.assert_array_equal(
+        execution_schedule(ac), np.rint(10_000 * (1 - np.sinh(6 * (1 - tau)) / np.sinh(6))).astype(np.int64)
+    )
+    slow = ExecutionAgents(
+        strategy="almgren_chriss", quantity_lots=10_000, duration_s=600, interval_s=60, urgency_per_s=1e-6
+    )
+    np.testing.assert_allclose(execution_schedule(slow), 10_000 * tau, atol=1)  # no urgency: TWAP
+    vwap = ExecutionAgents(strategy="vwap", quantity_lots=1000, duration_s=400, interval_s=100, profile=(3, 1, 0, 1))
+    np.testing.assert_array_equal(execution_schedule(vwap), [600, 800, 800, 1000])
+
+
+def test_an_almgren_chriss_agent_front_loads_its_metaorder():
+    x = ExecutionAgents(count=1, strategy="almgren_chriss", quantity_lots=1000, start_s=100, duration_s=600,
+                        interval_s=30, urgency_per_s=0.01)  # fmt: skip
+    out = simulate_abm(small_config(execution=x), seed=23, path_sample_ns=10**10)
+    events, agent = out["events"], int(out["execution"]["agent_id"][0])
+    mine = (events["kind"].values == 5) & (
+        (events["agent_id"].values == agent) | (events["passive_agent_id"].values == agent)
+    )
+    t = (events["ts_ns"].values[mine] - events.attrs["end_ns"] + 1100 * 10**9) / 1e9  # seconds after its start
+    lots = events["qty_lots"].values[mine]
+    assert lots.sum() == 1000
+    assert lots[t < 300].sum() > 0.7 * 1000  # k T = 6: 1 - sinh(3) / sinh(6) = 95 % due by half time
+    with pytest.raises(ParameterError, match=r"`profile` of ExecutionAgents must be weights >= 0 with a positive sum"):
+        ExecutionAgents(strategy="vwap", profile=(0, 0))

@@ -50,6 +50,17 @@ CONFIGS = {
             withdraw_move_bps=2.0,
         ),
     ),
+    "almgren-chriss": small_config(
+        execution=ExecutionAgents(
+            count=1,
+            strategy="almgren_chriss",
+            quantity_lots=1500,
+            start_s=100,
+            duration_s=600,
+            interval_s=30,
+            urgency_per_s=0.005,
+        )
+    ),
     "twap": small_config(
         execution=ExecutionAgents(count=1, side=-1, quantity_lots=900, start_s=100, duration_s=600, interval_s=40)
     ),

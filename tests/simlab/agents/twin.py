@@ -64,6 +64,7 @@ class TwinMarket:
         self.volume, self.exec_start = 0, [None] * c.execution.count
         self.exec_end = c.open_ns + int(round((c.execution.start_s + c.execution.duration_s) * 1e9))
         self.exec_interval = int(round(c.execution.interval_s * 1e9))
+        self.exec_start_ns, self.schedule = c.open_ns + int(round(c.execution.start_s * 1e9)), market.xsched.tolist()
         self.paused_until, self.resumed, self.trades = 0, 0, []  # circuit breaker; trades: (ts, price)
         self.stops: list[int | None] = [None] * c.stop_loss.count  # armed stop prices (None: not armed or fired)
         self.first_stop = self.n - c.stop_loss.count - c.leveraged.count
@@ -383,7 +384,10 @@ class TwinMarket:
             self.exec_start[k] = self.volume
         done = x.side * self.inv[agent]
         remaining = x.quantity_lots - done
-        if x.strategy == "pov":
+        if x.strategy in ("vwap", "almgren_chriss"):
+            j = min((t - self.exec_start_ns) // self.exec_interval, len(self.schedule) - 1)
+            child = min(remaining, self.schedule[j] - done)
+        elif x.strategy == "pov":
             others = self.volume - self.exec_start[k] - done
             child = min(remaining, math.floor(x.participation / (1.0 - x.participation) * others) - done)
         else:
