@@ -61,3 +61,9 @@ def test_the_rmsc03_sized_config():
     config, _ = read_market_config("scenarios/library/abm_rmsc03.toml")
     assert config.counts == (5000, 100, 2, 25, 1, 0, 0)
     assert config.execution.strategy == "pov" and config.execution.quantity_lots == 1_200_000
+
+
+def test_the_crypto_perpetual_config():
+    config, _ = read_market_config("scenarios/library/abm_crypto_perp.toml")
+    assert config.leveraged.count == 400 and config.leveraged.leverage == 50.0 and config.stop_loss.count == 50
+    assert config.tick_size == 0.1 and config.circuit_breaker.move_pct == 0.0
