@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from scenarios.cli import abm as abm_cli
 from scenarios.cli import amm as amm_cli
 from scenarios.cli import book as book_cli
 from scenarios.cli import forecast as forecast_cli
@@ -30,6 +31,7 @@ app.add_typer(simulate_app, name="simulate")
 calibrate_app.command("hawkes")(hawkes_cli.calibrate_hawkes)
 simulate_app.command("hawkes")(hawkes_cli.simulate_hawkes)
 simulate_app.command("book")(book_cli.simulate_book)
+simulate_app.command("abm")(abm_cli.simulate_abm_command)
 export_app = typer.Typer(
     help="Export stores to other tools' formats.", no_args_is_help=True, pretty_exceptions_enable=False
 )

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from scenarios.demo.abm import abm_step
 from scenarios.demo.amm import amm_step
 from scenarios.demo.book import book_step
 from scenarios.demo.forecast import forecast_step
@@ -104,6 +105,9 @@ def run_demo(
         "the real AMZN day at 12:00-12:30" if real is not None else "a second ZI run (no real data: machinery only)"
     )
     demo.step(f"Realism scorecard: 30 min of the ZI and QR AMZN books vs {against}", lambda: score_step(demo, real))
+    demo.step(
+        "Agent-based market (RMSC04 population) scored vs the real AMZN 12:00-12:30", lambda: abm_step(demo, real)
+    )
     demo.step(
         "Forecasting benchmark: OFI forecasters vs the Hawkes oracle, leakage audit", lambda: forecast_step(demo, real)
     )

@@ -1,0 +1,246 @@
+"""The discrete-event kernel of the agent-based market (numba; kernels trust their input, see simlab.agents.market).
+
+Time is in ns. A binary heap holds the pending messages, ordered by (time, sequence number), so equal times keep
+their sending order. Message types:
+
+* ``WAKE`` (an agent wakes): a value agent or market maker sends a cancel of all its orders; every agent sends a
+  look at the book that reaches the exchange one latency later (``DECIDE``; a market maker's after its
+  ``cancel_delay_ns``, as ABIDES' ``cancel_limit_delay``);
+* ``DECIDE``: the agent's rule reads the exchange's book at that instant and sends its orders, which arrive two
+  latencies later (the book's answer travelling back, then the order: ABIDES' query / response / order);
+* ``LIMIT`` and ``CANCEL_ALL`` reach the matching engine (:mod:`simlab.book._engine`).
+
+Arrays (int64 unless said):
+
+* ``heap`` ``(cap, H_FIELDS)`` and ``ctr`` (the :mod:`simlab.book._sim` counters, then ``C_HEAP`` .. below);
+* ``agents`` ``(n + 1, A_FIELDS)``: ``A_CLASS``, ``A_INDEX`` (within its class), ``A_LATENCY`` (ns), ``A_CASH``
+  (ticks x lots), ``A_INV`` (lots), ``A_HEAD`` (first of its resting order ids, -1 none); row ``n`` is the exchange
+  (class ``EXCHANGE``, agent id -1 in the outputs), which posts the opening book;
+* ``orders`` ``(cap_ids, O_FIELDS)`` indexed by order id: ``O_OWNER``, ``O_PREV``, ``O_NEXT`` (the owner's list);
+* ``ev`` ``(cap, EV_FIELDS)``: the ``_sim`` event columns, then ``EV_AGENT`` (the sender; for a trade the
+  aggressor), ``EV_PASSIVE_AGENT`` and ``EV_AGGRESSOR_ID`` (trades; -1 otherwise);
+* ``totals`` ``(2, N_CLASSES)``: cash and inventory summed per class (updated at every fill); ``path_ts``,
+  ``path_vals`` ``(rows, 2 N_CLASSES)`` (those sums) and ``path_mid`` (float; NaN with a side empty);
+* fundamental records ``fund_ts``, ``fund_val`` (float), ``fund_shocks`` (megashocks applied just before).
+
+This module holds these layouts, the heap and the exchange's operations (limit, market, cancel-all, records,
+settlement); the event loop (``simlab.agents._loop.run``, which returns ``NEED_ROOM``: the caller grows the short
+buffers and calls again, or ``DONE``) and the stress rules (``simlab.agents._stress``) use them.
+"""
+
+from __future__ import annotations
+
+import numba
+
+from simlab.book import _engine as eng
+from simlab.book import _sim
+
+NOISE, VALUE, MAKER, MOMENTUM, EXECUTION, STOP, LEVERAGED, EXCHANGE = range(8)
+N_CLASSES = 8
+WAKE, DECIDE, LIMIT, CANCEL_ALL, RESUME, MARKET = range(6)
+HALT = 8  # simlab.schema.EventKind.HALT: qty_lots 1 when matching stops, 0 when it resumes
+H_TIME, H_SEQ, H_TYPE, H_AGENT, H_SIDE, H_PRICE, H_QTY = range(7)
+H_FIELDS = 7
+A_CLASS, A_INDEX, A_LATENCY, A_CASH, A_INV, A_HEAD = range(6)
+A_FIELDS = 6
+O_OWNER, O_PREV, O_NEXT = range(3)
+O_FIELDS = 3
+EV_AGENT, EV_PASSIVE_AGENT, EV_AGGRESSOR_ID = range(_sim.EV_FIELDS, _sim.EV_FIELDS + 3)
+EV_FIELDS = _sim.EV_FIELDS + 3
+C_HEAP, C_SEQ, C_PATHS, C_PATH_SAMPLE, C_FUND, C_SHOCKS = range(_sim.CTR_SIZE, _sim.CTR_SIZE + 6)
+C_WAKES = _sim.CTR_SIZE + 6  # + class: wake-ups per class
+C_ORDERS = C_WAKES + N_CLASSES  # + class: limit orders sent per class
+C_SIZE_ZERO = C_ORDERS + N_CLASSES  # + class: orders skipped because the size draw rounded to 0
+C_VOLUME = C_SIZE_ZERO + N_CLASSES  # lots traded so far
+C_PAUSE_UNTIL, C_RESUMED, C_HALTS, C_WITHDRAWALS = range(C_VOLUME + 1, C_VOLUME + 5)  # circuit breaker, makers
+C_FUND_TICKS, C_LIQ_ROWS = C_VOLUME + 5, C_VOLUME + 6  # insurance fund (ticks x lots), liquidation log rows
+CTR_SIZE = C_VOLUME + 7
+# integer parameters
+IP_OPEN, IP_CLOSE, IP_END, IP_BOOK_SAMPLE, IP_PATH_SAMPLE, IP_MM_DELAY, IP_MM_WINDOW, IP_SHORT, IP_LONG = range(9)
+IP_EXEC_MODE, IP_EXEC_SIDE, IP_EXEC_QTY, IP_EXEC_END, IP_EXEC_INTERVAL = range(9, 14)  # execution agents
+IP_CB_WINDOW, IP_CB_PAUSE = range(14, 16)  # circuit breaker: look-back and pause (ns)
+IP_STOP_SIDE, IP_STOP_QTY, IP_STOP_FIRST, IP_STOP_SPACING = range(16, 20)  # stop-loss ladder
+IP_LEV_SIDE, IP_LEV_QTY, IP_FIRST_STOP, IP_FIRST_LEV, IP_CASH0 = range(20, 25)  # leveraged; offsets; cash
+IP_EXEC_START = 25
+IP_SIZE = 26
+EXEC_TWAP, EXEC_POV, EXEC_SCHEDULE = range(3)  # IP_EXEC_MODE: slices left, participation, a target schedule
+# float parameters: r_bar (ticks), the mean wait between wake-ups (ns) of value agents, makers, momentum agents,
+# the execution agents' participation and the circuit breaker's move (a fraction; 0 = off)
+FP_R_BAR, FP_VALUE_WAIT, FP_MAKER_WAIT, FP_MOMENTUM_WAIT, FP_PARTICIPATION, FP_CB_MOVE, FP_LEVERAGE, FP_MM = range(8)
+# execution agent state: X_START_VOLUME (market lots traded at its first look; -1 before), X_ARRIVAL_BID,
+# X_ARRIVAL_ASK (the touch at its first look; NO_PRICE when empty)
+X_START_VOLUME, X_ARRIVAL_BID, X_ARRIVAL_ASK = range(3)
+# stop-loss state: S_STOP (the stop price, ticks), S_ARMED (1 armed, 0 not yet or fired)
+S_STOP, S_ARMED = range(2)
+# leveraged trader state (float): position (lots, signed), entry, liquidation and bankruptcy prices (ticks), status
+L_POS, L_ENTRY, L_LIQ, L_BANKRUPT, L_STATUS = range(5)
+WAITING, OPEN, LIQUIDATED, UNFILLED, DELEVERAGED = range(5)
+# liquidation log: int (ts, trader, kind, lots, counterparty) and float (price, fund after); kinds:
+LOG_BOOK, LOG_ADL, LOG_FUND = 1, 2, 3
+NEED_ROOM, DONE = 0, 1
+MAX_PUSH = 64  # messages one event may send, beyond a market maker's ladder
+
+
+# ---------------------------------------------------------------- the message heap
+
+
+@numba.njit(cache=True, inline="always")
+def _before(heap, i, j):
+    return heap[i, H_TIME] < heap[j, H_TIME] or (heap[i, H_TIME] == heap[j, H_TIME] and heap[i, H_SEQ] < heap[j, H_SEQ])
+
+
+@numba.njit(cache=True)
+def _swap(heap, i, j):
+    for f in range(H_FIELDS):
+        heap[i, f], heap[j, f] = heap[j, f], heap[i, f]
+
+
+@numba.njit(cache=True)
+def push(heap, ctr, t, kind, agent, side, price, qty):
+    """Send a message arriving at ``t`` (the heap has room: see ``_room``)."""
+    i = ctr[C_HEAP]
+    heap[i, H_TIME], heap[i, H_SEQ], heap[i, H_TYPE], heap[i, H_AGENT] = t, ctr[C_SEQ], kind, agent
+    heap[i, H_SIDE], heap[i, H_PRICE], heap[i, H_QTY] = side, price, qty
+    ctr[C_SEQ] += 1
+    ctr[C_HEAP] = i + 1
+    while i > 0 and _before(heap, i, (i - 1) // 2):
+        _swap(heap, i, (i - 1) // 2)
+        i = (i - 1) // 2
+
+
+@numba.njit(cache=True)
+def pop(heap, ctr):
+    """Remove the first message into the last row of the heap's used part; return that row's index."""
+    n = ctr[C_HEAP] - 1
+    _swap(heap, 0, n)
+    ctr[C_HEAP] = n
+    i = 0
+    while True:
+        first, left, right = i, 2 * i + 1, 2 * i + 2
+        if left < n and _before(heap, left, first):
+            first = left
+        if right < n and _before(heap, right, first):
+            first = right
+        if first == i:
+            return n
+        _swap(heap, i, first)
+        i = first
+
+
+# ---------------------------------------------------------------- records and accounts
+
+
+@numba.njit(cache=True, inline="always")
+def _record(ev, ctr, n_agents, ts, kind, side, price, qty, order_id, agent, passive, aggressor_id):
+    _sim.record(ev, ctr, ts, kind, side, price, qty, order_id)
+    row = ctr[_sim.C_EVENTS] - 1
+    ev[row, EV_AGENT] = agent if agent < n_agents else -1
+    ev[row, EV_PASSIVE_AGENT] = passive if passive < n_agents else -1
+    ev[row, EV_AGGRESSOR_ID] = aggressor_id
+
+
+@numba.njit(cache=True, inline="always")
+def _link(agents, orders, agent, order_id):
+    head = agents[agent, A_HEAD]
+    orders[order_id, O_OWNER], orders[order_id, O_PREV], orders[order_id, O_NEXT] = agent, -1, head
+    if head >= 0:
+        orders[head, O_PREV] = order_id
+    agents[agent, A_HEAD] = order_id
+
+
+@numba.njit(cache=True, inline="always")
+def _unlink(agents, orders, order_id):
+    agent, prev, nxt = orders[order_id, O_OWNER], orders[order_id, O_PREV], orders[order_id, O_NEXT]
+    if prev >= 0:
+        orders[prev, O_NEXT] = nxt
+    else:
+        agents[agent, A_HEAD] = nxt
+    if nxt >= 0:
+        orders[nxt, O_PREV] = prev
+
+
+@numba.njit(cache=True, inline="always")
+def _settle(agents, totals, buyer, seller, price, qty):
+    """The buyer pays ``price * qty`` ticks x lots to the seller and receives ``qty`` lots."""
+    value = price * qty
+    agents[buyer, A_CASH] -= value
+    agents[buyer, A_INV] += qty
+    agents[seller, A_CASH] += value
+    agents[seller, A_INV] -= qty
+    bc, sc = agents[buyer, A_CLASS], agents[seller, A_CLASS]
+    totals[0, bc] -= value
+    totals[1, bc] += qty
+    totals[0, sc] += value
+    totals[1, sc] -= qty
+
+
+# ---------------------------------------------------------------- the exchange side
+
+
+@numba.njit(cache=True)
+def _limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty):
+    """A limit order reaches the engine: trades (one record per fill), then the rest rests (an ADD)."""
+    low, n_ticks = state[0][eng.ORIGIN], state[2].shape[1]
+    if price < low or price >= low + n_ticks:
+        state = _sim.fit_grid(state, price, 64)
+        ctr[_sim.C_GROWS] += 1
+    if state[0][eng.FREE] < 0:
+        state = eng.grow_engine(state, state[0][eng.ORIGIN], state[2].shape[1], 2 * state[1].shape[0])
+        ctr[_sim.C_GROWS] += 1
+    order_id = ctr[_sim.C_NEXT_ID]
+    ctr[_sim.C_NEXT_ID] = order_id + 1
+    out[1][0] = 0
+    eng.limit(state, side, price, qty, order_id, t, out)  # OK: on the grid, a free slot, room for every fill
+    rows = out[0]
+    for j in range(out[1][0]):
+        passive_id, fill_price, fill_qty = rows[j, eng.F_PASSIVE], rows[j, eng.F_PRICE], rows[j, eng.F_QTY]
+        passive = orders[passive_id, O_OWNER]
+        ctr[C_VOLUME] += fill_qty
+        if side == 1:
+            _settle(agents, totals, agent, passive, fill_price, fill_qty)
+        else:
+            _settle(agents, totals, passive, agent, fill_price, fill_qty)
+        if eng.order_slot(state, passive_id) < 0:
+            _unlink(agents, orders, passive_id)
+        _record(ev, ctr, n_agents, t, _sim.TRADE, side, fill_price, fill_qty, passive_id, agent, passive, order_id)
+    rested = state[0][eng.LAST_RESTED]
+    if rested > 0:
+        _link(agents, orders, agent, order_id)
+        _record(ev, ctr, n_agents, t, _sim.ADD, side, price, rested, order_id, agent, -1, -1)
+    return state
+
+
+@numba.njit(cache=True)
+def _market(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, qty):
+    """A market order (immediate or cancel) reaches the engine: one TRADE record per fill; the rest expires."""
+    order_id = ctr[_sim.C_NEXT_ID]
+    ctr[_sim.C_NEXT_ID] = order_id + 1
+    out[1][0] = 0
+    eng.market(state, side, qty, order_id, t, out)  # OK: room for every fill
+    rows = out[0]
+    for j in range(out[1][0]):
+        passive_id, fill_price, fill_qty = rows[j, eng.F_PASSIVE], rows[j, eng.F_PRICE], rows[j, eng.F_QTY]
+        passive = orders[passive_id, O_OWNER]
+        ctr[C_VOLUME] += fill_qty
+        if side == 1:
+            _settle(agents, totals, agent, passive, fill_price, fill_qty)
+        else:
+            _settle(agents, totals, passive, agent, fill_price, fill_qty)
+        if eng.order_slot(state, passive_id) < 0:
+            _unlink(agents, orders, passive_id)
+        _record(ev, ctr, n_agents, t, _sim.TRADE, side, fill_price, fill_qty, passive_id, agent, passive, order_id)
+
+
+@numba.njit(cache=True)
+def _cancel_all(state, out, ev, ctr, agents, orders, n_agents, t, agent):
+    """Delete every resting order of ``agent`` (one DELETE record each)."""
+    order_id = agents[agent, A_HEAD]
+    while order_id >= 0:
+        nxt = orders[order_id, O_NEXT]
+        slot = eng.order_slot(state, order_id)
+        o = state[1]
+        side, price, qty = o[slot, eng.O_SIDE], o[slot, eng.O_PRICE], o[slot, eng.O_QTY]
+        eng.delete(state, order_id, out)
+        _record(ev, ctr, n_agents, t, _sim.DELETE, side, price, qty, order_id, agent, -1, -1)
+        order_id = nxt
+    agents[agent, A_HEAD] = -1

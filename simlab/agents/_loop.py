@@ -1,0 +1,297 @@
+"""The event loop of the agent market (numba; kernels trust their input): agents' wake-ups and rules, the per-class
+paths, buffer room, and :func:`run`. Layouts and the exchange's operations are in :mod:`simlab.agents._kernel`, the
+stress rules in :mod:`simlab.agents._stress`."""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from simlab.agents import _kernel as K
+from simlab.agents import _rules as R
+from simlab.agents import _stress as S
+from simlab.book import _engine as eng
+from simlab.book import _sim
+
+
+@numba.njit(cache=True, inline="always")
+def _wait(gen, mean_ns):
+    return np.int64(np.rint(gen.standard_exponential() * mean_ns))
+
+
+@numba.njit(cache=True)
+def _wake(heap, ctr, agents, gens, ip, fp, t, agent):
+    """An agent wakes: it schedules its next wake-up (value agents), cancels (value, makers) and looks (all)."""
+    cls, lat = agents[agent, K.A_CLASS], agents[agent, K.A_LATENCY]
+    ctr[K.C_WAKES + cls] += 1
+    if cls == K.VALUE:  # ABIDES ValueAgent.wakeup: next wake-up from now, cancel_all_orders, then the spread query
+        K.push(heap, ctr, t + _wait(gens[2], fp[K.FP_VALUE_WAIT]), K.WAKE, agent, 0, 0, 0)
+        K.push(heap, ctr, t + lat, K.CANCEL_ALL, agent, 0, 0, 0)
+        K.push(heap, ctr, t + lat, K.DECIDE, agent, 0, 0, 0)
+    elif cls == K.MAKER:  # ABIDES AdaptiveMarketMakerAgent.wakeup: cancel_all_orders, delay, then the queries
+        K.push(heap, ctr, t + lat, K.CANCEL_ALL, agent, 0, 0, 0)
+        K.push(heap, ctr, t + lat + ip[K.IP_MM_DELAY], K.DECIDE, agent, 0, 0, 0)
+    elif cls == K.EXECUTION:  # a slice: cancel the resting child, look, and wake at the next slice before the end
+        if t + ip[K.IP_EXEC_INTERVAL] < ip[K.IP_EXEC_END]:
+            K.push(heap, ctr, t + ip[K.IP_EXEC_INTERVAL], K.WAKE, agent, 0, 0, 0)
+        K.push(heap, ctr, t + lat, K.CANCEL_ALL, agent, 0, 0, 0)
+        K.push(heap, ctr, t + lat, K.DECIDE, agent, 0, 0, 0)
+    else:
+        K.push(heap, ctr, t + lat, K.DECIDE, agent, 0, 0, 0)
+
+
+@numba.njit(cache=True)
+def _window_volume(ev, ctr, t, window):
+    """Lots traded by buyers and by sellers (aggressor sides) in ``(t - window, t]``, from the event records."""
+    buys, sells = 0, 0
+    row = ctr[_sim.C_EVENTS] - 1
+    while row >= 0 and ev[row, _sim.EV_TS] > t - window:
+        if ev[row, _sim.EV_KIND] == _sim.TRADE:
+            if ev[row, _sim.EV_SIDE] == 1:
+                buys += ev[row, _sim.EV_QTY]
+            else:
+                sells += ev[row, _sim.EV_QTY]
+        row -= 1
+    return buys, sells
+
+
+@numba.njit(cache=True)
+def _send(heap, ctr, agents, t, agent, side, price, qty):
+    """Send one limit order, arriving two latencies later (the book's answer back, then the order)."""
+    cls = agents[agent, K.A_CLASS]
+    if qty <= 0:
+        ctr[K.C_SIZE_ZERO + cls] += 1
+        return
+    ctr[K.C_ORDERS + cls] += 1
+    K.push(heap, ctr, t + 2 * agents[agent, K.A_LATENCY], K.LIMIT, agent, side, price, qty)
+
+
+@numba.njit(cache=True)
+def _look_fundamental(gens, fvals, ftimes, fparams, ctr, fund_ts, fund_val, fund_shocks, t):
+    """The fundamental at ``t`` (recorded when it moved on)."""
+    if t > ftimes[R.T_LAST]:
+        shocks = R.advance_fundamental(gens[0], fvals, ftimes, fparams, t)
+        row = ctr[K.C_FUND]
+        fund_ts[row], fund_val[row], fund_shocks[row] = t, fvals[R.F_VALUE], shocks
+        ctr[K.C_FUND] = row + 1
+        ctr[K.C_SHOCKS] += shocks
+    return fvals[R.F_VALUE]
+
+
+@numba.njit(cache=True)
+def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
+    """Run the agent's rule on the book as it is at the exchange now; send its orders and its next wake-up."""
+    (vstate, vprev, vparams, mstate, mparams, mhist, mseen, fvals, ftimes, fparams, cumulative, fund_ts, fund_val,
+     fund_shocks, xstate, sstate, lstate, liq_i, liq_f, xsched) = params  # fmt: skip
+    cls, k, lat = agents[agent, K.A_CLASS], agents[agent, K.A_INDEX], agents[agent, K.A_LATENCY]
+    bid, ask = eng.best_bid(state), eng.best_ask(state)
+    has_bid, has_ask = bid != eng.NO_PRICE, ask != eng.NO_PRICE
+    if cls == K.NOISE:  # ABIDES NoiseAgent.placeOrder: a coin, a size, a limit order at the other side's touch
+        buy = gens[1].random() < 0.5
+        size = R.order_size(gens[1], cumulative)
+        if buy and has_ask:
+            _send(heap, ctr, agents, t, agent, 1, ask, size)
+        elif not buy and has_bid:
+            _send(heap, ctr, agents, t, agent, -1, bid, size)
+    elif cls == K.VALUE:  # ABIDES ValueAgent.placeOrder
+        r_t = _look_fundamental(gens, fvals, ftimes, fparams, ctr, fund_ts, fund_val, fund_shocks, t)
+        obs = np.rint(r_t + math.sqrt(vparams[R.VP_OBS_VAR]) * gens[2].standard_normal())
+        R.value_update(vstate[k], vprev[k], t, obs, fp[K.FP_R_BAR], vparams)
+        vprev[k] = t
+        forecast = R.value_forecast(vstate[k, R.V_ESTIMATE], t, ip[K.IP_CLOSE], fp[K.FP_R_BAR], vparams[R.VP_KAPPA])
+        side, price = R.value_order(gens[2], forecast, bid, ask, has_bid and has_ask, vparams)
+        _send(heap, ctr, agents, t, agent, side, price, R.order_size(gens[2], cumulative))
+    elif cls == K.EXECUTION:
+        _execution(heap, ctr, agents, ip, fp, xstate[k], xsched, t, agent, bid, ask)
+    elif cls == K.LEVERAGED:  # open the position with a market order
+        side = ip[K.IP_LEV_SIDE] if ip[K.IP_LEV_SIDE] != 0 else (1 if k % 2 == 0 else -1)
+        ctr[K.C_ORDERS + K.LEVERAGED] += 1
+        K.push(heap, ctr, t + 2 * lat, K.MARKET, agent, side, 0, ip[K.IP_LEV_QTY])
+    elif cls == K.STOP:  # arm the stop away from the mid (not armed while a side is empty)
+        if has_bid and has_ask:
+            sstate[k, K.S_STOP] = (bid + ask) // 2 + ip[K.IP_STOP_SIDE] * (
+                ip[K.IP_STOP_FIRST] + k * ip[K.IP_STOP_SPACING]
+            )
+            sstate[k, K.S_ARMED] = 1
+    elif cls == K.MAKER:
+        _maker(ev, heap, ctr, agents, gens, ip, fp, mstate[k], mparams, t, agent, bid, ask, has_bid and has_ask)
+    elif cls == K.MOMENTUM:  # ABIDES MomentumAgent.place_orders
+        if has_bid and has_ask:
+            mhist[k, mseen[k] % mhist.shape[1]] = 0.5 * (bid + ask)
+            mseen[k] += 1
+            signal = R.momentum_signal(mhist[k], mseen[k], ip[K.IP_SHORT], ip[K.IP_LONG])
+            if signal != 0:
+                _send(
+                    heap, ctr, agents, t, agent, signal, ask if signal == 1 else bid, R.order_size(gens[4], cumulative)
+                )
+        K.push(heap, ctr, t + lat + _wait(gens[4], fp[K.FP_MOMENTUM_WAIT]), K.WAKE, agent, 0, 0, 0)
+
+
+@numba.njit(cache=True)
+def _maker(ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, t, agent, bid, ask, two_sided):
+    """ABIDES AdaptiveMarketMakerAgent: smoothed spread, size from the last window's volume, the skewed ladder."""
+    previous = mstate[R.M_MID]
+    mid = R.maker_observe(mstate, bid, ask, two_sided, mparams)
+    if mid >= 0:
+        buys, sells = _window_volume(ev, ctr, t, ip[K.IP_MM_WINDOW])
+        size, window = R.maker_size(buys, sells, mparams), mstate[R.M_SPREAD]
+        if R.maker_withdraws(agents[agent, K.A_INV], mid, previous, mparams):
+            ctr[K.C_WITHDRAWALS] += 1
+            size = max(np.int64(1), np.int64(math.floor(size * mparams[R.MP_WITHDRAW_SIZE])))
+            window = window * mparams[R.MP_WITHDRAW_SPREAD]
+        low_bid, high_bid, low_ask, step = R.maker_ladder(window, mid, buys, sells, mparams)
+        for price in range(low_bid, high_bid + 1, step):
+            _send(heap, ctr, agents, t, agent, 1, price, size)
+        for level in range(np.int64(mparams[R.MP_LEVELS])):
+            _send(heap, ctr, agents, t, agent, -1, low_ask + level * step, size)
+    lat = agents[agent, K.A_LATENCY]
+    K.push(heap, ctr, t + lat + _wait(gens[3], fp[K.FP_MAKER_WAIT]), K.WAKE, agent, 0, 0, 0)
+
+
+@numba.njit(cache=True)
+def _execution(heap, ctr, agents, ip, fp, xstate, xsched, t, agent, bid, ask):
+    """One child order of a metaorder at the other side's touch (nothing when that side is empty): TWAP (the rest
+    over the slices left), POV (a share of the others' volume) or a schedule (VWAP, Almgren-Chriss: the target
+    lots done by the end of this slice, ``xsched``)."""
+    side, quantity = ip[K.IP_EXEC_SIDE], ip[K.IP_EXEC_QTY]
+    if xstate[K.X_START_VOLUME] < 0:
+        xstate[K.X_START_VOLUME], xstate[K.X_ARRIVAL_BID], xstate[K.X_ARRIVAL_ASK] = ctr[K.C_VOLUME], bid, ask
+    done = side * agents[agent, K.A_INV]
+    remaining = quantity - done
+    if ip[K.IP_EXEC_MODE] == K.EXEC_SCHEDULE:
+        j = min((t - ip[K.IP_EXEC_START]) // ip[K.IP_EXEC_INTERVAL], xsched.shape[0] - 1)
+        child = min(remaining, xsched[j] - done)
+    elif ip[K.IP_EXEC_MODE] == K.EXEC_POV:  # own = p / (1 - p) x the others' volume since the start
+        others = ctr[K.C_VOLUME] - xstate[K.X_START_VOLUME] - done
+        p = fp[K.FP_PARTICIPATION]
+        child = min(remaining, np.int64(math.floor(p / (1.0 - p) * others)) - done)
+    else:  # the remaining lots over the slices left (this one included)
+        slices = max(np.int64(1), (ip[K.IP_EXEC_END] - t + ip[K.IP_EXEC_INTERVAL] - 1) // ip[K.IP_EXEC_INTERVAL])
+        child = -(-remaining // slices)
+    touch = ask if side == 1 else bid
+    if child > 0 and touch != eng.NO_PRICE:
+        ctr[K.C_ORDERS + K.EXECUTION] += 1
+        K.push(heap, ctr, t + 2 * agents[agent, K.A_LATENCY], K.LIMIT, agent, side, touch, child)
+
+
+# ---------------------------------------------------------------- paths and room
+
+
+@numba.njit(cache=True)
+def _path_row(state, ctr, path_ts, path_vals, path_mid, totals, ts):
+    row = ctr[K.C_PATHS]
+    path_ts[row] = ts
+    path_vals[row, : K.N_CLASSES] = totals[0]
+    path_vals[row, K.N_CLASSES :] = totals[1]
+    bid, ask = eng.best_bid(state), eng.best_ask(state)
+    path_mid[row] = 0.5 * (bid + ask) if bid != eng.NO_PRICE and ask != eng.NO_PRICE else np.nan
+    ctr[K.C_PATHS] = row + 1
+
+
+@numba.njit(cache=True)
+def _path_samples(state, ctr, path_ts, path_vals, path_mid, totals, start_ns, sample_ns, until_ns):
+    while start_ns + ctr[K.C_PATH_SAMPLE] * sample_ns <= until_ns and ctr[K.C_PATHS] < path_ts.shape[0]:
+        _path_row(state, ctr, path_ts, path_vals, path_mid, totals, start_ns + ctr[K.C_PATH_SAMPLE] * sample_ns)
+        ctr[K.C_PATH_SAMPLE] += 1
+
+
+@numba.njit(cache=True)
+def needs(state, ctr, levels):
+    """Rows each buffer needs before the next message: events (and per-event books), paths, order ids, heap,
+    fills, fundamental records."""
+    resting = state[0][eng.N_ORDERS]
+    return np.array(
+        [ctr[_sim.C_EVENTS] + resting + 2 + levels, ctr[K.C_PATHS] + 2, ctr[_sim.C_NEXT_ID] + 2,
+         ctr[K.C_HEAP] + 2 * levels + K.MAX_PUSH, resting + 2, ctr[K.C_FUND] + 2],
+        dtype=np.int64,
+    )  # fmt: skip
+
+
+@numba.njit(cache=True)
+def _short(state, ctr, levels, ev_rows, path_rows, order_rows, heap_rows, fill_rows, fund_rows):
+    resting = state[0][eng.N_ORDERS]
+    return (
+        ctr[_sim.C_EVENTS] + resting + 2 + levels > ev_rows or ctr[K.C_PATHS] + 2 > path_rows
+        or ctr[_sim.C_NEXT_ID] + 2 > order_rows or ctr[K.C_HEAP] + 2 * levels + K.MAX_PUSH > heap_rows
+        or resting + 2 > fill_rows or ctr[K.C_FUND] + 2 > fund_rows
+    )  # fmt: skip
+
+
+@numba.njit(cache=True, nogil=True)
+def run(state, out, gens, heap, ctr, agents, orders, totals, ip, fp, params, rec):
+    """Process messages up to ``ip[K.IP_END]``; return (``K.NEED_ROOM`` or ``K.DONE``, the engine state).
+
+    ``rec`` = (ev, books, book_ts, path_ts, path_vals, path_mid); ``params`` as unpacked in ``_decide``.
+    """
+    ev, books, book_ts, path_ts, path_vals, path_mid = rec
+    fund_ts, sstate, lstate, liq_i, liq_f = params[11], params[15], params[16], params[17], params[18]
+    n_agents, first_stop = agents.shape[0] - 1, ip[K.IP_FIRST_STOP]
+    levels = np.int64(params[4][R.MP_LEVELS]) + sstate.shape[0] + 2 * lstate.shape[0]  # room for one message
+    books_each, paths_each = ip[K.IP_BOOK_SAMPLE] <= 0, ip[K.IP_PATH_SAMPLE] <= 0
+    while ctr[K.C_HEAP] > 0 and heap[0, K.H_TIME] <= ip[K.IP_END]:
+        ev_rows = min(ev.shape[0], books.shape[1]) if books_each else ev.shape[0]
+        path_rows = path_ts.shape[0] if paths_each else 1 << 62
+        if _short(state, ctr, levels, ev_rows, path_rows, orders.shape[0], heap.shape[0], out[0].shape[0],
+                  fund_ts.shape[0]):  # fmt: skip
+            return K.NEED_ROOM, state
+        t = heap[0, K.H_TIME]
+        if not books_each:
+            _sim.samples(state, books, book_ts, ctr, ip[K.IP_OPEN], ip[K.IP_BOOK_SAMPLE], t - 1)
+        if not paths_each:
+            _path_samples(state, ctr, path_ts, path_vals, path_mid, totals, ip[K.IP_OPEN], ip[K.IP_PATH_SAMPLE], t - 1)
+        row = K.pop(heap, ctr)
+        kind, agent = heap[row, K.H_TYPE], heap[row, K.H_AGENT]
+        written = ctr[_sim.C_EVENTS]
+        if kind == K.WAKE:
+            _wake(heap, ctr, agents, gens, ip, fp, t, agent)
+        elif kind == K.DECIDE:
+            _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent)
+        elif (kind == K.LIMIT or kind == K.MARKET) and t < ctr[
+            K.C_PAUSE_UNTIL
+        ]:  # halted: wait for the resume, in order
+            K.push(
+                heap,
+                ctr,
+                ctr[K.C_PAUSE_UNTIL],
+                kind,
+                agent,
+                heap[row, K.H_SIDE],
+                heap[row, K.H_PRICE],
+                heap[row, K.H_QTY],
+            )
+        elif kind == K.LIMIT or kind == K.MARKET:
+            side, price, qty = heap[row, K.H_SIDE], heap[row, K.H_PRICE], heap[row, K.H_QTY]
+            volume = ctr[K.C_VOLUME]
+            if kind == K.LIMIT:
+                state = K._limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty)
+            else:
+                K._market(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, qty)
+                if agents[agent, K.A_CLASS] == K.LEVERAGED:
+                    S.entered(agents, lstate, ip, fp, ip[K.IP_CASH0], agent)
+            if ctr[K.C_VOLUME] > volume and lstate.shape[0] > 0:
+                S.liquidations(state, out, ev, ctr, agents, orders, totals, n_agents, t, lstate, liq_i, liq_f, ip)
+            if ctr[K.C_VOLUME] > volume:
+                if sstate.shape[0] > 0:
+                    S.stops(heap, ev, ctr, agents, ip, sstate, first_stop, t)
+                if fp[K.FP_CB_MOVE] > 0:
+                    S.breaker(heap, ev, ctr, ip, fp, n_agents, t)
+        elif kind == K.RESUME:
+            ctr[K.C_RESUMED] = t
+            K._record(ev, ctr, n_agents, t, K.HALT, 0, 0, 0, -1, -1, -1, -1)
+        else:
+            K._cancel_all(state, out, ev, ctr, agents, orders, n_agents, t, agent)
+        written = ctr[_sim.C_EVENTS] - written
+        if books_each:
+            for _ in range(written):
+                _sim.snapshot(state, books, book_ts, ctr, t)
+        if paths_each and written > 0:
+            _path_row(state, ctr, path_ts, path_vals, path_mid, totals, t)
+    if not books_each:
+        _sim.samples(state, books, book_ts, ctr, ip[K.IP_OPEN], ip[K.IP_BOOK_SAMPLE], ip[K.IP_END])
+    if not paths_each:
+        _path_samples(
+            state, ctr, path_ts, path_vals, path_mid, totals, ip[K.IP_OPEN], ip[K.IP_PATH_SAMPLE], ip[K.IP_END]
+        )
+    return K.DONE, state

@@ -1,0 +1,236 @@
+"""The agents' decision rules and the fundamental, each a small numba function with its source (kernels trust input).
+
+Random draws come from the ``numpy.random.Generator`` of the component, in a fixed order per call (documented per
+rule), so that a slow twin calling the same numpy methods in the same order draws the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+# ABIDES order-size mixture (abides_markets/models/order_size_model.py): a log-normal (mu 2.9, sigma 1.2) and
+# normals at 100, 200, ..., 1000 lots with sd 0.15; rounded to the nearest lot (ties to even, Python's round).
+SIZE_WEIGHTS = np.array([0.2, 0.7, 0.06, 0.004, 0.0329, 0.001, 0.0006, 0.0004, 0.0005, 0.0003, 0.0003])
+SIZE_CUMULATIVE = np.cumsum(SIZE_WEIGHTS) / SIZE_WEIGHTS.sum()
+SIZE_LOG_MEAN, SIZE_LOG_SD, SIZE_NORMAL_SD = 2.9, 1.2, 0.15
+
+# fundamental state: F_VALUE (ticks), F_SHOCK (pending megashock, ticks); times: T_LAST, T_NEXT_SHOCK (ns)
+F_VALUE, F_SHOCK = 0, 1
+T_LAST, T_NEXT_SHOCK = 0, 1
+# fundamental parameters (per ns): mean, kappa, sigma^2, megashock rate, megashock mean, megashock sd
+P_MEAN, P_KAPPA, P_VAR, P_SHOCK_RATE, P_SHOCK_MEAN, P_SHOCK_SD = range(6)
+
+
+@numba.njit(cache=True)
+def order_size(gen, cumulative):
+    """One ABIDES order size (lots; may be 0, then no order). Draws: ``random()``, then ``standard_normal()``."""
+    u = gen.random()
+    k = 0
+    while k < cumulative.shape[0] - 1 and u >= cumulative[k]:
+        k += 1
+    z = gen.standard_normal()
+    size = math.exp(SIZE_LOG_MEAN + SIZE_LOG_SD * z) if k == 0 else 100.0 * k + SIZE_NORMAL_SD * z
+    return np.int64(np.rint(size))
+
+
+def order_sizes(n: int, gen: np.random.Generator) -> np.ndarray:
+    """Draw ``n`` ABIDES order sizes with numpy (vectorised; the same law as :func:`order_size`, other draws)."""
+    component = np.searchsorted(SIZE_CUMULATIVE, gen.random(n), side="right").clip(0, len(SIZE_WEIGHTS) - 1)
+    z = gen.standard_normal(n)
+    size = np.where(component == 0, np.exp(SIZE_LOG_MEAN + SIZE_LOG_SD * z), 100.0 * component + SIZE_NORMAL_SD * z)
+    return np.rint(size).astype(np.int64)
+
+
+# ---------------------------------------------------------------- the fundamental (ABIDES SparseMeanRevertingOracle)
+
+
+@numba.njit(cache=True)
+def ou_step(gen, value, dt_ns, p):
+    """Exact OU transition over ``dt_ns``: N(m + (v - m) e^{-k dt}, s^2 (1 - e^{-2 k dt}) / (2 k)). One normal draw.
+
+    Source: ABIDES ``SparseMeanRevertingOracle.compute_fundamental_at_timestamp`` (its mean and variance; ABIDES
+    also rounds the value to a whole tick and floors it at 0, which we do not).
+    """
+    decay = math.exp(-p[P_KAPPA] * dt_ns)
+    var = p[P_VAR] * -math.expm1(-2.0 * p[P_KAPPA] * dt_ns) / (2.0 * p[P_KAPPA])
+    return p[P_MEAN] + (value - p[P_MEAN]) * decay + math.sqrt(var) * gen.standard_normal()
+
+
+@numba.njit(cache=True)
+def next_megashock(gen, fvals, ftimes, p):
+    """Draw the next megashock after ``ftimes[T_NEXT_SHOCK]``: exponential wait, then N(mean, sd) with an even sign."""
+    wait = gen.standard_exponential() / p[P_SHOCK_RATE] if p[P_SHOCK_RATE] > 0 else 9.0e18
+    ftimes[T_NEXT_SHOCK] = ftimes[T_NEXT_SHOCK] + np.int64(min(wait, 9.0e18 - ftimes[T_NEXT_SHOCK]))
+    size = p[P_SHOCK_MEAN] + p[P_SHOCK_SD] * gen.standard_normal()
+    fvals[F_SHOCK] = size if gen.random() < 0.5 else -size
+
+
+@numba.njit(cache=True)
+def advance_fundamental(gen, fvals, ftimes, p, t_ns):
+    """The fundamental at ``t_ns`` (no draw when ``t_ns`` is not after the last time); applies megashocks on the way.
+
+    Returns the number of megashocks applied. Source: ABIDES ``advance_fundamental_value_series``.
+    """
+    shocks = 0
+    if t_ns <= ftimes[T_LAST]:
+        return shocks
+    while ftimes[T_NEXT_SHOCK] < t_ns:
+        at = ftimes[T_NEXT_SHOCK]
+        fvals[F_VALUE] = ou_step(gen, fvals[F_VALUE], at - ftimes[T_LAST], p) + fvals[F_SHOCK]
+        ftimes[T_LAST] = at
+        next_megashock(gen, fvals, ftimes, p)
+        shocks += 1
+    fvals[F_VALUE] = ou_step(gen, fvals[F_VALUE], t_ns - ftimes[T_LAST], p)
+    ftimes[T_LAST] = t_ns
+    return shocks
+
+
+@numba.njit(cache=True)
+def fundamental_path(gen, p, start_ns, times_ns):
+    """The fundamental at increasing ``times_ns`` from its mean at ``start_ns``; returns (values, megashock counts)."""
+    fvals, ftimes = np.array([p[P_MEAN], 0.0]), np.array([start_ns, start_ns], dtype=np.int64)
+    next_megashock(gen, fvals, ftimes, p)
+    values, shocks = np.empty(times_ns.shape[0]), np.zeros(times_ns.shape[0], dtype=np.int64)
+    for i in range(times_ns.shape[0]):
+        shocks[i] = advance_fundamental(gen, fvals, ftimes, p, times_ns[i])
+        values[i] = fvals[F_VALUE]
+    return values, shocks
+
+
+# ---------------------------------------------------------------- value agents (ABIDES ValueAgent)
+
+# value agent state columns: V_ESTIMATE (r_t, ticks), V_VARIANCE (sigma_t, ticks^2), V_PREV (last look, ns, as float)
+V_ESTIMATE, V_VARIANCE = 0, 1
+# value parameters: kappa (per ns), shock variance (per ns), observation variance, aggressive share, depth spread,
+# abides variance flag
+VP_KAPPA, VP_SHOCK_VAR, VP_OBS_VAR, VP_AGGRESSIVE, VP_DEPTH, VP_ABIDES_VAR = range(6)
+
+
+@numba.njit(cache=True)
+def value_update(state, prev_ns, now_ns, obs, r_bar, vp):
+    """Bayesian update of the agent's estimate with one observation; returns nothing (updates ``state``).
+
+    Source: ABIDES ``ValueAgent.updateEstimates`` in continuous time: the prior predicted over ``d`` ns is
+    ``r' = r_bar + (r_t - r_bar) a``, ``s' = a^2 s_t + shock_var (1 - a^2) / (2 kappa)`` with ``a = e^{-kappa d}``
+    (ABIDES' ``(1 - kappa)^d`` forms, exact as ``kappa -> 0``); the estimate is the precision-weighted mean of
+    ``r'`` and the observation. The posterior variance is the Kalman one ``s_n s' / (s_n + s')``; ABIDES writes
+    ``s_n s_t / (s_n + s_t)`` (the previous variance, not the predicted one), kept under ``VP_ABIDES_VAR``.
+    """
+    kappa, s_n = vp[VP_KAPPA], vp[VP_OBS_VAR]
+    d = float(now_ns - prev_ns)
+    a = math.exp(-kappa * d)
+    r_prior = r_bar + (state[V_ESTIMATE] - r_bar) * a
+    s_prior = a * a * state[V_VARIANCE] + vp[VP_SHOCK_VAR] * -math.expm1(-2.0 * kappa * d) / (2.0 * kappa)
+    state[V_ESTIMATE] = (s_n * r_prior + s_prior * obs) / (s_n + s_prior)
+    if vp[VP_ABIDES_VAR] > 0:
+        state[V_VARIANCE] = s_n * state[V_VARIANCE] / (s_n + state[V_VARIANCE])
+    else:
+        state[V_VARIANCE] = s_n * s_prior / (s_n + s_prior)
+
+
+@numba.njit(cache=True)
+def value_forecast(estimate, now_ns, close_ns, r_bar, kappa):
+    """The estimate carried to the close: ``round(r_bar + (r_t - r_bar) e^{-kappa (T - t)})`` (ticks)."""
+    a = math.exp(-kappa * float(max(0, close_ns - now_ns)))
+    return np.int64(np.rint(r_bar + (estimate - r_bar) * a))
+
+
+@numba.njit(cache=True)
+def value_order(gen, forecast, bid, ask, two_sided, vp):
+    """Side and limit price of a value agent (ABIDES ``ValueAgent.placeOrder``); returns (side, price).
+
+    Both sides quoted: with probability ``aggressive`` the price is the touch of the other side (marketable), else
+    it is moved ``U{0, .., depth * spread - 1}`` ticks back toward the agent's own side (inside the spread or
+    deeper); buy when the forecast >= mid. One side empty: a coin gives the side, the price is the forecast.
+    Draws: ``random()`` (aggressive?), then ``random()`` (the move) when not aggressive; or one ``random()``.
+    """
+    if not two_sided:
+        return (1 if gen.random() < 0.5 else -1), forecast
+    mid, spread = (ask + bid) // 2, ask - bid
+    adjust = 0
+    if gen.random() >= vp[VP_AGGRESSIVE]:
+        adjust = np.int64(gen.random() * max(1, np.int64(vp[VP_DEPTH] * spread)))
+    if forecast < mid:
+        return -1, bid + adjust
+    return 1, ask - adjust
+
+
+# ---------------------------------------------------------------- momentum agents (ABIDES MomentumAgent)
+
+
+@numba.njit(cache=True)
+def momentum_signal(history, seen, short, long):
+    """+1 (MA(short) >= MA(long)), -1, or 0 when fewer than ``long + 1`` looks (ABIDES needs > 50 mids).
+
+    ``history`` is the agent's ring of its last ``long`` mids, ``seen`` the looks so far (this one included).
+    Source: ABIDES ``MomentumAgent.place_orders`` (it appends MA20 after 21 looks and MA50 after 51 and trades
+    once both exist).
+    """
+    if seen <= long or seen <= short:
+        return 0
+    n = history.shape[0]
+    total_short, total_long = 0.0, 0.0
+    for k in range(long):
+        x = history[(seen - 1 - k) % n]
+        total_long += x
+        if k < short:
+            total_short += x
+    return 1 if total_short / short >= total_long / long else -1
+
+
+# ---------------------------------------------------------------- adaptive market makers (ABIDES AdaptiveMarketMaker)
+
+# market maker state: M_SPREAD (smoothed spread, ticks), M_MID (last mid, ticks; -1 none)
+M_SPREAD, M_MID = 0, 1
+# market maker parameters
+MP_POV, MP_MIN_SIZE, MP_LEVELS, MP_SPACING, MP_ALPHA, MP_SKEW = range(6)
+MP_WITHDRAW_INV, MP_WITHDRAW_MOVE, MP_WITHDRAW_SIZE, MP_WITHDRAW_SPREAD = range(6, 10)  # 0: that trigger is off
+
+
+@numba.njit(cache=True)
+def maker_size(buy_volume, sell_volume, mp):
+    """Lots per level: ``max(min_size, round(pov * volume))`` of the last window (ABIDES ``update_order_size``)."""
+    return max(np.int64(mp[MP_MIN_SIZE]), np.int64(np.rint(mp[MP_POV] * (buy_volume + sell_volume))))
+
+
+@numba.njit(cache=True)
+def maker_ladder(window, mid, buy_volume, sell_volume, mp):
+    """The ladder (lowest bid, highest bid, lowest ask, step) around the imbalance-skewed mid (Chakraborty-Kearns).
+
+    Source: ABIDES ``compute_orders_to_place`` (anchor middle, adaptive window): ``window`` = smoothed spread ``w``,
+    step = ``max(1, round(level_spacing * w))``, mid skewed by ``price_skew * (2 buy / (buy + sell) - 1)``, best
+    bid ``mid - floor(w / 2)``, best ask ``mid + ceil(w / 2)``, ``levels`` prices per side ``step`` apart.
+    """
+    step = max(np.int64(1), np.int64(np.rint(mp[MP_SPACING] * window)))
+    point = mid
+    if buy_volume + sell_volume > 0:
+        imbalance = 2.0 * buy_volume / (buy_volume + sell_volume) - 1.0
+        point = np.int64(mid + imbalance * mp[MP_SKEW])  # int(): toward zero, as ABIDES
+    high_bid = point - np.int64(math.floor(0.5 * window))
+    low_ask = point + np.int64(math.ceil(0.5 * window))
+    levels = np.int64(mp[MP_LEVELS])
+    return high_bid - (levels - 1) * step, high_bid, low_ask, step
+
+
+@numba.njit(cache=True)
+def maker_observe(state, bid, ask, two_sided, mp):
+    """Update the smoothed spread ``w <- alpha s + (1 - alpha) w`` and the last mid; returns the mid or -1 if none."""
+    if two_sided:
+        state[M_MID] = (ask + bid) // 2
+        state[M_SPREAD] = mp[MP_ALPHA] * (ask - bid) + (1.0 - mp[MP_ALPHA]) * state[M_SPREAD]
+    return np.int64(state[M_MID])
+
+
+@numba.njit(cache=True)
+def maker_withdraws(inventory, mid, previous_mid, mp):
+    """True when the maker pulls back: ``|inventory| >= withdraw_inventory`` lots or the mid moved by
+    ``>= withdraw_move`` bps since its last look (each trigger off at 0). Ours (issue 14's withdrawal rule): then its
+    size shrinks by ``withdraw_size`` and its window widens by ``withdraw_spread``."""
+    if mp[MP_WITHDRAW_INV] > 0 and abs(inventory) >= mp[MP_WITHDRAW_INV]:
+        return True
+    if mp[MP_WITHDRAW_MOVE] > 0 and previous_mid > 0:
+        return abs(mid - previous_mid) / previous_mid * 1e4 >= mp[MP_WITHDRAW_MOVE]
+    return False

@@ -1,0 +1,442 @@
+"""Parameters of the agent-based market: frozen dataclasses, checked on construction, read from a nested mapping.
+
+A market is one :class:`MarketConfig`: the session (open, length, tick), the fundamental (:class:`Fundamental`),
+one table per agent class (:class:`NoiseAgents`, :class:`ValueAgents`, :class:`MarketMakers`,
+:class:`MomentumAgents`), the latency model (:class:`Latency`) and an optional opening book
+(:class:`InitialBook`). The defaults are ABIDES' ``rmsc04`` (abides-jpmc-public,
+``abides_markets/configs/rmsc04.py``) converted to seconds and ticks (a tick is a cent there): see
+``docs/agents.md`` for the table of conversions. :meth:`MarketConfig.from_dict` reads the TOML layout
+(``[market]``, ``[fundamental]``, ``[latency]``, ``[initial_book]``, ``[agents.<class>]``) and rejects unknown
+tables and keys with a sentence that lists the valid ones.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from simlab.errors import DataError, ParameterError
+
+VARIANCE_UPDATES = ("kalman", "abides")
+LATENCY_MODELS = ("line", "fixed")
+
+
+def _number(owner: str, name: str, value: Any, *, low: float | None = None, strict: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ParameterError(f"`{name}` of {owner} must be a finite number; got {value!r}")
+    if low is not None and (value <= low if strict else value < low):
+        raise ParameterError(f"`{name}` of {owner} must be {'>' if strict else '>='} {low}; got {value!r}")
+    return float(value)
+
+
+def _count(owner: str, name: str, value: Any, low: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ParameterError(f"`{name}` of {owner} must be an int >= {low}; got {value!r}")
+    return int(value)
+
+
+class _Checked:
+    """Shared checks: every float field finite (and >= 0 unless listed), every int field an int >= its floor."""
+
+    _positive: tuple[str, ...] = ()
+    _signed: tuple[str, ...] = ()
+    _int_floor: dict[str, int] = {}
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if f.type == "int":
+                object.__setattr__(self, f.name, _count(owner, f.name, value, self._int_floor.get(f.name, 0)))
+            elif f.type == "float":
+                low = None if f.name in self._signed else 0.0
+                strict = f.name in self._positive
+                object.__setattr__(self, f.name, _number(owner, f.name, value, low=low, strict=strict))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the parameters as a JSON-serialisable dict."""
+        return asdict(self)  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class Fundamental(_Checked):
+    """The Ornstein-Uhlenbeck fundamental with megashocks (ABIDES ``SparseMeanRevertingOracle``).
+
+    ``dr = -mean_reversion (r - mean) dt + volatility dW``, plus megashocks at Poisson times of rate
+    ``megashock_rate_per_s``, each of size ``+-N(megashock_mean_ticks, megashock_variance_ticks2)`` (sign even).
+    """
+
+    mean_ticks: float = 100_000.0
+    mean_reversion_per_s: float = 1.67e-7
+    volatility_ticks_per_sqrt_s: float = 5e-5 * math.sqrt(1e9)
+    megashock_rate_per_s: float = 2.77778e-9
+    megashock_mean_ticks: float = 1000.0
+    megashock_variance_ticks2: float = 50_000.0
+    _positive = ("mean_ticks", "mean_reversion_per_s")
+
+
+@dataclass(frozen=True)
+class NoiseAgents(_Checked):
+    """Noise agents: one marketable order each at a U-quadratic wake time (ABIDES ``NoiseAgent``).
+
+    Wake times spread over ``[open + wake_start_s, close]`` (ABIDES: 30 min before the open); an agent that wakes
+    before the open finds no book and does nothing.
+    """
+
+    count: int = 1000
+    wake_start_s: float = -1800.0
+    _signed = ("wake_start_s",)
+
+
+@dataclass(frozen=True)
+class ValueAgents(_Checked):
+    """Value agents: noisy looks at the fundamental, a Bayesian estimate, a forecast to the close (ABIDES ValueAgent).
+
+    ``variance_update``: ``"kalman"`` (the posterior variance of the estimate, ours) or ``"abides"`` (ABIDES' update
+    that shrinks the previous variance instead of the predicted one; see docs/agents.md).
+    """
+
+    count: int = 102
+    arrival_rate_per_s: float = 5.7e-3
+    observation_variance_ticks2: float = 1000.0
+    mean_reversion_per_s: float = 1.67e-6
+    shock_variance_ticks2_per_s: float = 1e14
+    aggressive_share: float = 0.1
+    depth_spread: float = 2.0
+    variance_update: str = "kalman"
+    _positive = ("arrival_rate_per_s", "mean_reversion_per_s")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.aggressive_share > 1:
+            raise ParameterError(f"`aggressive_share` of ValueAgents must be in [0, 1]; got {self.aggressive_share!r}")
+        if self.variance_update not in VARIANCE_UPDATES:
+            raise ParameterError(
+                f"`variance_update` of ValueAgents must be one of {VARIANCE_UPDATES}; got {self.variance_update!r}"
+            )
+
+
+@dataclass(frozen=True)
+class MarketMakers(_Checked):
+    """Adaptive market makers: a Chakraborty-Kearns ladder (ABIDES ``AdaptiveMarketMakerAgent``, adaptive window)."""
+
+    count: int = 2
+    pov: float = 0.025
+    min_order_size: int = 1
+    levels: int = 10
+    wake_interval_s: float = 60.0
+    level_spacing: float = 5.0
+    spread_alpha: float = 0.75
+    price_skew_ticks: float = 4.0
+    initial_spread_ticks: float = 50.0
+    cancel_delay_ns: int = 50
+    volume_window_s: float = 60.0
+    withdraw_inventory_lots: int = 0
+    withdraw_move_bps: float = 0.0
+    withdraw_size_factor: float = 0.2
+    withdraw_spread_factor: float = 3.0
+    _positive = ("wake_interval_s", "level_spacing", "initial_spread_ticks", "volume_window_s", "withdraw_size_factor")
+    _int_floor = {"min_order_size": 1, "levels": 1}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.spread_alpha > 1:
+            raise ParameterError(f"`spread_alpha` of MarketMakers must be in [0, 1]; got {self.spread_alpha!r}")
+        if self.withdraw_size_factor > 1 or self.withdraw_spread_factor < 1:
+            raise ParameterError(
+                "`withdraw_size_factor` of MarketMakers must be in (0, 1] and `withdraw_spread_factor` >= 1; got "
+                f"{self.withdraw_size_factor!r} and {self.withdraw_spread_factor!r}"
+            )
+
+
+@dataclass(frozen=True)
+class CircuitBreaker(_Checked):
+    """Pause matching for ``pause_s`` after a trade ``move_pct`` % away from a trade of the last ``window_s``
+    (CME's stop logic; ``move_pct = 0`` turns it off). Orders arriving during the pause wait for the resume."""
+
+    move_pct: float = 0.0
+    window_s: float = 60.0
+    pause_s: float = 5.0
+    _positive = ("window_s", "pause_s")
+
+
+@dataclass(frozen=True)
+class MomentumAgents(_Checked):
+    """Momentum agents: buy at the ask when MA(short) >= MA(long) of their mid looks, else sell at the bid."""
+
+    count: int = 12
+    wake_interval_s: float = 37.0
+    short_window: int = 20
+    long_window: int = 50
+    _positive = ("wake_interval_s",)
+    _int_floor = {"short_window": 1, "long_window": 1}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.short_window > self.long_window:
+            raise ParameterError(
+                f"`short_window` of MomentumAgents must be <= long_window ({self.long_window}); got {self.short_window}"
+            )
+
+
+STRATEGIES = ("twap", "pov", "vwap", "almgren_chriss")
+
+
+@dataclass(frozen=True)
+class ExecutionAgents(_Checked):
+    """Execution agents: each works a metaorder of ``quantity_lots`` on ``side`` from ``start_s`` after the open.
+
+    Every ``interval_s`` an agent cancels its resting child and sends a new one at the other side's touch:
+    ``"twap"``: the remaining lots over the slices left before ``start_s + duration_s``; ``"pov"``: up to
+    ``participation / (1 - participation)`` of the other traders' volume since its start, less what it has done;
+    ``"vwap"``: up to the target of an intraday ``profile`` (weights of equal parts of the duration; empty: flat);
+    ``"almgren_chriss"``: up to the Almgren-Chriss target ``1 - sinh(k (T - t)) / sinh(k T)`` of the quantity, with
+    ``k = urgency_per_s`` (see :func:`simlab.agents.execution.execution_schedule`).
+    """
+
+    count: int = 0
+    strategy: str = "twap"
+    side: int = 1
+    quantity_lots: int = 1000
+    start_s: float = 3600.0
+    duration_s: float = 3600.0
+    interval_s: float = 30.0
+    participation: float = 0.1
+    urgency_per_s: float = 1e-3
+    profile: tuple[float, ...] = ()
+    _positive = ("duration_s", "interval_s", "participation", "urgency_per_s")
+    _int_floor = {"side": -1, "quantity_lots": 1}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.strategy not in STRATEGIES:
+            raise ParameterError(f"`strategy` of ExecutionAgents must be one of {STRATEGIES}; got {self.strategy!r}")
+        if self.side not in (1, -1):
+            raise ParameterError(f"`side` of ExecutionAgents must be +1 (buy) or -1 (sell); got {self.side!r}")
+        if self.participation >= 1:
+            raise ParameterError(f"`participation` of ExecutionAgents must be in (0, 1); got {self.participation!r}")
+        profile = tuple(self.profile)
+        if any(isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0 for w in profile) or (
+            profile and sum(profile) <= 0
+        ):
+            raise ParameterError(
+                f"`profile` of ExecutionAgents must be weights >= 0 with a positive sum; got {profile!r}"
+            )
+        object.__setattr__(self, "profile", tuple(float(w) for w in profile))
+
+
+@dataclass(frozen=True)
+class StopLossAgents(_Checked):
+    """A stop-loss ladder: at ``start_s`` after the open, agent k arms a stop ``first_ticks + k * spacing_ticks``
+    from the mid against its side (``side = -1``: a sell stop below the mid); when a trade prints at or through it,
+    the agent sends a market order (immediate or cancel) of ``quantity_lots``, arriving one latency later."""
+
+    count: int = 0
+    side: int = -1
+    quantity_lots: int = 100
+    start_s: float = 600.0
+    first_ticks: int = 10
+    spacing_ticks: int = 5
+    _int_floor = {"side": -1, "quantity_lots": 1}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.side not in (1, -1):
+            raise ParameterError(
+                f"`side` of StopLossAgents must be +1 (buy stops) or -1 (sell stops); got {self.side!r}"
+            )
+
+
+@dataclass(frozen=True)
+class LeveragedTraders(_Checked):
+    """Leveraged traders on perpetual-futures terms (isolated margin, linear contract).
+
+    Trader k opens ``position_lots`` with a market order at ``start_s + k * stagger_s`` after the open (``side``
+    +1 long, -1 short, 0 alternating from long). With entry price ``e`` (its average fill), leverage ``L`` and
+    maintenance margin ``m``: margin ``e q / L``, bankruptcy price ``e (1 - 1/L)`` (long) or ``e (1 + 1/L)``
+    (short), liquidation price ``e (1 - 1/L) / (1 - m)`` or ``e (1 + 1/L) / (1 + m)``, where equity falls to the
+    maintenance margin. When the last trade price reaches it, the exchange closes the position at once with a market
+    order; what it closes better than bankruptcy goes to the insurance fund (worse: the fund pays); what the book
+    cannot take is auto-deleveraged against the opposite traders ranked by profit x leverage, at the bankruptcy
+    price, and the fund takes any rest.
+    """
+
+    count: int = 0
+    side: int = 1
+    position_lots: int = 100
+    leverage: float = 10.0
+    maintenance_margin: float = 0.005
+    start_s: float = 60.0
+    stagger_s: float = 1.0
+    insurance_fund_ticks: int = 0
+    _positive = ("leverage",)
+    _int_floor = {"side": -1, "position_lots": 1}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.side not in (1, -1, 0):
+            raise ParameterError(f"`side` of LeveragedTraders must be +1, -1 or 0 (alternating); got {self.side!r}")
+        if self.maintenance_margin >= 1.0 / self.leverage:
+            raise ParameterError(
+                f"`maintenance_margin` of LeveragedTraders must be below the initial margin 1 / leverage "
+                f"({1.0 / self.leverage:g}); got {self.maintenance_margin!r}"
+            )
+
+
+@dataclass(frozen=True)
+class Latency(_Checked):
+    """One-way latency of each agent to the exchange, in ns.
+
+    ``"line"`` (ABIDES ``generate_latency_model``): the exchange and every agent sit at uniform points of a line of
+    ``line_m`` metres; latency is distance / c. ``"fixed"``: every agent has ``fixed_ns``.
+    """
+
+    model: str = "line"
+    line_m: float = 3_866_660.0
+    fixed_ns: int = 0
+
+    def __post_init__(self) -> None:
+        if self.model not in LATENCY_MODELS:
+            raise ParameterError(f"`model` of Latency must be one of {LATENCY_MODELS}; got {self.model!r}")
+        if isinstance(self.fixed_ns, int) and not isinstance(self.fixed_ns, bool) and self.fixed_ns < 0:
+            raise ParameterError(f"`fixed_ns` of Latency (a latency) must be >= 0 ns; got {self.fixed_ns!r}")
+        super().__post_init__()
+
+
+@dataclass(frozen=True)
+class InitialBook(_Checked):
+    """Resting orders the exchange (agent -1) posts at the open: ``levels`` per side of ``qty_lots``, one tick apart,
+    the best bid and ask ``spread_ticks`` apart around the fundamental's mean."""
+
+    levels: int = 0
+    qty_lots: int = 100
+    spread_ticks: int = 2
+    _int_floor = {"qty_lots": 1, "spread_ticks": 1}
+
+
+AGENT_CLASSES = {
+    "noise": NoiseAgents,
+    "value": ValueAgents,
+    "market_maker": MarketMakers,
+    "momentum": MomentumAgents,
+    "execution": ExecutionAgents,
+    "stop_loss": StopLossAgents,
+    "leveraged": LeveragedTraders,
+}
+CLASS_ORDER = tuple(AGENT_CLASSES)  # agent ids follow this order (ABIDES rmsc04's, then the execution agents)
+
+
+@dataclass(frozen=True)
+class MarketConfig:
+    """One market: session, fundamental, agent populations, latency and opening book.
+
+    Parameters
+    ----------
+    name
+        Label of the configuration.
+    open_ns
+        The open, ns since the epoch (default 2021-02-05 09:30 New York, ABIDES rmsc04's day).
+    session_s
+        Length of the session in seconds (09:30-16:00 = 23400); value agents forecast to its end.
+    tick_size, lot_size, instrument, venue
+        Written to the outputs' attributes.
+    starting_cash_ticks
+        Every agent's starting cash, in ticks x lots (ABIDES: 10,000,000 cents).
+    """
+
+    name: str = "abm"
+    open_ns: int = 1_612_535_400_000_000_000
+    session_s: float = 23_400.0
+    tick_size: float = 0.01
+    lot_size: float = 1.0
+    instrument: str = "ABM"
+    venue: str = "simlab-abm"
+    starting_cash_ticks: int = 10_000_000
+    fundamental: Fundamental = field(default_factory=Fundamental)
+    noise: NoiseAgents = field(default_factory=NoiseAgents)
+    value: ValueAgents = field(default_factory=ValueAgents)
+    market_maker: MarketMakers = field(default_factory=MarketMakers)
+    momentum: MomentumAgents = field(default_factory=MomentumAgents)
+    execution: ExecutionAgents = field(default_factory=ExecutionAgents)
+    stop_loss: StopLossAgents = field(default_factory=StopLossAgents)
+    leveraged: LeveragedTraders = field(default_factory=LeveragedTraders)
+    latency: Latency = field(default_factory=Latency)
+    initial_book: InitialBook = field(default_factory=InitialBook)
+    circuit_breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
+
+    def __post_init__(self) -> None:
+        _count("MarketConfig", "open_ns", self.open_ns)
+        _count("MarketConfig", "starting_cash_ticks", self.starting_cash_ticks)
+        _number("MarketConfig", "session_s", self.session_s, low=0.0, strict=True)
+        _number("MarketConfig", "tick_size", self.tick_size, low=0.0, strict=True)
+        _number("MarketConfig", "lot_size", self.lot_size, low=0.0, strict=True)
+        if self.value.count == 0 and self.market_maker.count == 0 and self.initial_book.levels == 0:
+            raise ParameterError(
+                f"market {self.name!r} cannot open: it has no liquidity provider (value agents or market makers) and "
+                "no initial book; got value.count 0, market_maker.count 0 and initial_book.levels 0"
+            )
+
+    @property
+    def counts(self) -> tuple[int, ...]:
+        """Agents per class, in :data:`CLASS_ORDER`."""
+        return tuple(getattr(self, name).count for name in CLASS_ORDER)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the configuration as a JSON-serialisable dict (the TOML layout)."""
+        top = {f.name: getattr(self, f.name) for f in fields(self) if not hasattr(getattr(self, f.name), "to_dict")}
+        out: dict[str, Any] = {"market": top}
+        singles = ("fundamental", "latency", "initial_book", "circuit_breaker")
+        out.update({name: getattr(self, name).to_dict() for name in singles})
+        out["agents"] = {name: getattr(self, name).to_dict() for name in CLASS_ORDER}
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "abm config") -> MarketConfig:
+        """Build a config from the TOML layout; an unknown table, agent class or key is an error listing valid ones."""
+        tables = {"market", "fundamental", "latency", "initial_book", "circuit_breaker", "agents"}
+        _known(source, "table", data, tables)
+        market = dict(data.get("market", {}))
+        top_names = [f.name for f in fields(cls) if f.name not in AGENT_CLASSES and f.name not in tables]
+        _known(f"{source} [market]", "key", market, top_names)
+        parts: dict[str, Any] = {}
+        singles = (("fundamental", Fundamental), ("latency", Latency), ("initial_book", InitialBook))
+        for name, kind in (*singles, ("circuit_breaker", CircuitBreaker)):
+            parts[name] = _table(kind, data.get(name, {}), f"{source} [{name}]")
+        agents = data.get("agents", {})
+        _known(f"{source} [agents]", "agent class", agents, list(AGENT_CLASSES))
+        for name, kind in AGENT_CLASSES.items():  # a class left out of [agents] has no agents
+            parts[name] = _table(kind, agents[name], f"{source} [agents.{name}]") if name in agents else kind(count=0)
+        return cls(**market, **parts)
+
+
+def read_market_config(path: str | Path) -> tuple[MarketConfig, str]:
+    """Read a market configuration TOML file; return the config and the file's text."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"abm config {str(path)!r}: no such file")
+    text = path.read_text()
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise DataError(f"abm config {path}: not valid TOML: {exc}") from None
+    return MarketConfig.from_dict(data, source=f"abm config {path.name}"), text
+
+
+def _known(source: str, what: str, data: Any, valid: Any) -> None:
+    if not isinstance(data, dict):
+        raise ParameterError(f"{source} must be a table; got {data!r}")
+    unknown = sorted(set(data) - set(valid))
+    if unknown:
+        raise ParameterError(f"{source}: unknown {what} {unknown[0]!r}; valid ones are {sorted(valid)}")
+
+
+def _table(kind: type, data: Any, source: str) -> Any:
+    valid = [f.name for f in fields(kind)]
+    _known(source, "parameter", data, valid)
+    try:
+        return kind(**data)
+    except ParameterError as exc:
+        raise ParameterError(f"{source}: {exc}") from None

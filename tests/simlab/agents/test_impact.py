@@ -1,0 +1,31 @@
+"""Metaorder impact with common random numbers: no impact before the metaorder, a buy pushes the mid up, the
+metaorder is executed whole, and the fit's exponent comes with its interval."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simlab.agents.impact import metaorder_impact
+from simlab.errors import ParameterError
+from tests.simlab.agents.conftest import small_config
+
+
+def test_metaorder_impact_mechanics():
+    config = small_config(session_s=1800.0)
+    result = metaorder_impact(
+        config, np.array([0.01, 0.3]), seeds=[1, 2], start_s=300.0, duration_s=600.0, after_s=300.0, interval_s=20.0
+    )
+    impact = result["impact_bps"].values
+    assert impact.shape == (2, 2, 91)  # 300 s to 1200 s every 10 s
+    np.testing.assert_array_equal(impact[:, :, 0], 0.0)  # the same market until the first child order
+    target = np.rint(result["fraction"].values[None, :] * result["volume_lots"].values[:, None])
+    np.testing.assert_array_equal(result["executed_lots"].values, target)
+    assert (result["peak_bps"].values[:, 1] > 0).all()  # buying 30 % of the day's volume lifts the mid
+    low, high = result.attrs["exponent_low"], result.attrs["exponent_high"]
+    assert low <= result.attrs["exponent"] <= high or result.attrs["fractions_fitted"] < 2
+
+
+def test_bad_fractions():
+    with pytest.raises(ParameterError, match=r"`fractions` of metaorder_impact must be >= 2 numbers in \(0, 1\)"):
+        metaorder_impact(small_config(), np.array([0.5, 1.5]), seeds=[1])

@@ -1,0 +1,126 @@
+"""The agent kernel against its slow, obvious twin (tests/simlab/agents/twin.py): identical events, books, accounts
+and fundamental looks on small markets; and the conservation of cash and shares at every step."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simlab.agents import (
+    CircuitBreaker,
+    ExecutionAgents,
+    InitialBook,
+    Latency,
+    LeveragedTraders,
+    MarketMakers,
+    StopLossAgents,
+    ValueAgents,
+)
+from simlab.agents import _kernel as K
+from simlab.agents.market import _Market, _root
+from simlab.book import _sim
+from tests.simlab.agents.conftest import small_config
+from tests.simlab.agents.twin import TwinMarket, twin_books
+
+CONFIGS = {
+    "all classes": small_config(
+        execution=ExecutionAgents(
+            count=2, strategy="pov", quantity_lots=800, start_s=200, duration_s=700, interval_s=15
+        )
+    ),
+    "breaker, withdrawals, stops": small_config(
+        circuit_breaker=CircuitBreaker(move_pct=0.02, window_s=30.0, pause_s=5.0),
+        stop_loss=StopLossAgents(count=8, quantity_lots=150, start_s=120, first_ticks=3, spacing_ticks=2),
+        leveraged=LeveragedTraders(
+            count=12,
+            side=0,
+            position_lots=60,
+            leverage=1000.0,
+            maintenance_margin=0.0002,
+            start_s=30.0,
+            stagger_s=20.0,
+            insurance_fund_ticks=5000,
+        ),
+        market_maker=MarketMakers(
+            count=2,
+            wake_interval_s=20.0,
+            levels=4,
+            volume_window_s=20.0,
+            withdraw_inventory_lots=150,
+            withdraw_move_bps=2.0,
+        ),
+    ),
+    "almgren-chriss": small_config(
+        execution=ExecutionAgents(
+            count=1,
+            strategy="almgren_chriss",
+            quantity_lots=1500,
+            start_s=100,
+            duration_s=600,
+            interval_s=30,
+            urgency_per_s=0.005,
+        )
+    ),
+    "twap": small_config(
+        execution=ExecutionAgents(count=1, side=-1, quantity_lots=900, start_s=100, duration_s=600, interval_s=40)
+    ),
+    "abides variance, fixed latency, opening book": small_config(
+        value=ValueAgents(count=6, arrival_rate_per_s=0.05, variance_update="abides"),
+        latency=Latency(model="fixed", fixed_ns=2_000_000),
+        initial_book=InitialBook(levels=3, qty_lots=50, spread_ticks=4),
+    ),
+}
+
+
+def _pair(config, seed):
+    market = _Market(config, _root(seed), config.session_s, 5, 0, 0)
+    twin = TwinMarket(_Market(config, _root(seed), config.session_s, 5, 0, 0))
+    market.run()
+    twin.run()
+    return market, twin
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+@pytest.mark.parametrize("seed", [3, 11])
+def test_kernel_equals_twin(name, seed):
+    market, twin = _pair(CONFIGS[name], seed)
+    n = int(market.ctr[_sim.C_EVENTS])
+    got = market.ev[:n]
+    want = np.array(twin.events, np.int64).reshape(-1, K.EV_FIELDS)
+    assert n > 300 and (got[:, _sim.EV_KIND] == _sim.TRADE).sum() > 30, "the small market must trade"
+    assert got.shape == want.shape, (got.shape, want.shape)
+    first_bad = np.flatnonzero((got != want).any(axis=1))
+    assert first_bad.size == 0, (first_bad[:1], got[first_bad[:1]], want[first_bad[:1]])
+    m = int(market.ctr[_sim.C_BOOKS])
+    for mine, theirs in zip(market.books[:, :m], twin_books(twin), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    np.testing.assert_array_equal(market.agents[:, K.A_CASH], twin.cash)
+    np.testing.assert_array_equal(market.agents[:, K.A_INV], twin.inv)
+    paths = market.path_vals[: int(market.ctr[K.C_PATHS])]
+    np.testing.assert_array_equal(paths, np.array([p for _, p in twin.paths], np.int64))
+    f = int(market.ctr[K.C_FUND])
+    np.testing.assert_array_equal(market.fund_ts[:f], [t for t, _, _ in twin.fundamental])
+    np.testing.assert_array_equal(market.fund_val[:f], [v for _, v, _ in twin.fundamental])
+    assert market.fund_shocks[:f].sum() == sum(s for _, _, s in twin.fundamental) > 0
+    n_log = int(market.ctr[K.C_LIQ_ROWS])
+    np.testing.assert_array_equal(
+        market.liq_i[:n_log], np.array([r[:5] for r in twin.liq_log], np.int64).reshape(-1, 5)
+    )
+    np.testing.assert_array_equal(market.liq_f[:n_log], np.array([r[5:] for r in twin.liq_log]).reshape(-1, 2))
+    if market.lstate.shape[0]:
+        assert {1, 2, 3} <= set(market.liq_i[:n_log, 2].tolist())  # liquidations in the book, ADL, fund take-over
+
+
+@pytest.mark.parametrize("seed", [5])
+def test_cash_and_shares_conserved_at_every_step(seed):
+    config = CONFIGS["abides variance, fixed latency, opening book"]
+    market = _Market(config, _root(seed), config.session_s, 5, 0, 0)
+    market.run()
+    rows = market.path_vals[: int(market.ctr[K.C_PATHS])]
+    start_cash = sum(config.counts) * config.starting_cash_ticks
+    assert rows.shape[0] > 300
+    np.testing.assert_array_equal(rows[:, : K.N_CLASSES].sum(axis=1), start_cash)  # agents + exchange
+    np.testing.assert_array_equal(rows[:, K.N_CLASSES :].sum(axis=1), 0)
+    assert np.abs(rows[:, K.N_CLASSES :]).max() > 0  # shares did change hands
+    agents = market.agents
+    assert agents[:, K.A_CASH].sum() == start_cash and agents[:, K.A_INV].sum() == 0

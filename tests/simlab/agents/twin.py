@@ -1,0 +1,419 @@
+"""The slow, obvious twin of the agent kernel: a Python loop over a heapq of messages, agents as plain lists, on the
+list-based book twin of tests/simlab/book/test_engine_twin.py. It shares no code with simlab.agents._kernel or
+_rules; it takes the set-up (latencies, first wake-ups, the opening book, the streams' states) from an unrun market
+so that it checks the event loop, the rules and the accounting, not the set-up."""
+
+from __future__ import annotations
+
+import copy
+import heapq
+import math
+
+import numpy as np
+
+from simlab.agents import _kernel as K
+from simlab.agents.market import _Market
+from simlab.schema import NO_PRICE
+from tests.simlab.book.test_engine_twin import ListBook
+
+SIZE_WEIGHTS = [0.2, 0.7, 0.06, 0.004, 0.0329, 0.001, 0.0006, 0.0004, 0.0005, 0.0003, 0.0003]
+ADD, DELETE, TRADE = 1, 3, 5
+
+
+def twin_size(gen) -> int:
+    u, total, k = gen.random(), 0.0, 0
+    cumulative = np.cumsum(SIZE_WEIGHTS) / sum(SIZE_WEIGHTS)
+    while k < len(SIZE_WEIGHTS) - 1 and u >= cumulative[k]:
+        k += 1
+    z = gen.standard_normal()
+    total = math.exp(2.9 + 1.2 * z) if k == 0 else 100.0 * k + 0.15 * z
+    return int(np.rint(total))
+
+
+class TwinMarket:
+    """Run the market of an unrun ``_Market`` with lists and a heapq."""
+
+    def __init__(self, market: _Market):
+        c = self.config = market.config
+        a = market.agents
+        self.n = a.shape[0] - 1
+        self.cls, self.idx, self.lat = a[:, 0].tolist(), a[:, 1].tolist(), a[:, 2].tolist()
+        self.cash, self.inv = a[:, 3].tolist(), [0] * (self.n + 1)
+        self.resting: dict[int, list[int]] = {agent: [] for agent in range(self.n + 1)}
+        self.owner: dict[int, int] = {}
+        used = int(market.ctr[K.C_HEAP])
+        self.queue = [tuple(int(x) for x in row) for row in market.heap[:used]]
+        heapq.heapify(self.queue)
+        self.seq = int(market.ctr[K.C_SEQ])
+        self.gens = [copy.deepcopy(g) for g in market.streams[1:6]]
+        self.book = ListBook(-(10**9), 2 * 10**9, 10**9)
+        self.next_id, self.end = 1, market.end_ns
+        self.fund_value, self.fund_last = float(market.fvals[0]), int(market.ftimes[0])
+        self.shock_at, self.shock_size = int(market.ftimes[1]), float(market.fvals[1])
+        self.events: list[tuple[int, ...]] = []
+        self.books: list[tuple] = []
+        self.paths: list[tuple] = []
+        self.fundamental: list[tuple] = []
+        self.estimate = [c.fundamental.mean_ticks] * c.value.count
+        self.variance = [0.0] * c.value.count
+        self.prev = [c.open_ns] * c.value.count
+        self.spread = [c.market_maker.initial_spread_ticks] * c.market_maker.count
+        self.last_mid = [None] * c.market_maker.count
+        self.mids: list[list[float]] = [[] for _ in range(c.momentum.count)]
+        self.depth = market.books.shape[2]
+        self.volume, self.exec_start = 0, [None] * c.execution.count
+        self.exec_end = c.open_ns + int(round((c.execution.start_s + c.execution.duration_s) * 1e9))
+        self.exec_interval = int(round(c.execution.interval_s * 1e9))
+        self.exec_start_ns, self.schedule = c.open_ns + int(round(c.execution.start_s * 1e9)), market.xsched.tolist()
+        self.paused_until, self.resumed, self.trades = 0, 0, []  # circuit breaker; trades: (ts, price)
+        self.stops: list[int | None] = [None] * c.stop_loss.count  # armed stop prices (None: not armed or fired)
+        self.first_stop = self.n - c.stop_loss.count - c.leveraged.count
+        self.first_lev = self.n - c.leveraged.count
+        self.lev: list[dict] = [dict(pos=0, status="waiting") for _ in range(c.leveraged.count)]
+        self.fund, self.liq_log = c.leveraged.insurance_fund_ticks, []
+        self.cash[self.n] = self.fund
+
+    def send(self, t, kind, agent, side=0, price=0, qty=0):
+        heapq.heappush(self.queue, (t, self.seq, kind, agent, side, price, qty))
+        self.seq += 1
+
+    def run(self) -> None:
+        while self.queue and self.queue[0][0] <= self.end:
+            t, _, kind, agent, side, price, qty = heapq.heappop(self.queue)
+            before = len(self.events)
+            if kind == K.WAKE:
+                self.wake(t, agent)
+            elif kind == K.DECIDE:
+                self.decide(t, agent)
+            elif kind in (K.LIMIT, K.MARKET) and t < self.paused_until:
+                self.send(self.paused_until, kind, agent, side, price, qty)
+            elif kind in (K.LIMIT, K.MARKET):
+                volume = self.volume
+                self.limit(t, agent, side, price, qty, market=kind == K.MARKET)
+                if kind == K.MARKET and self.cls[agent] == K.LEVERAGED:
+                    self.entered(agent)
+                if self.volume > volume and self.lev:
+                    self.liquidate(t)
+                if self.volume > volume:
+                    self.after_trades(t)
+            elif kind == K.RESUME:
+                self.resumed = t
+                self.record(t, K.HALT, 0, 0, 0, -1, self.n)
+            else:
+                self.cancel_all(t, agent)
+            for _ in range(len(self.events) - before):
+                self.books.append((t, self.book.top(1, self.depth), self.book.top(-1, self.depth)))
+            if len(self.events) > before:
+                self.paths.append((t, self.class_sums()))
+
+    def class_sums(self):
+        cash, inv = [0] * K.N_CLASSES, [0] * K.N_CLASSES
+        for agent in range(self.n + 1):
+            cash[self.cls[agent]] += self.cash[agent]
+            inv[self.cls[agent]] += self.inv[agent]
+        return tuple(cash + inv)
+
+    # ------------------------------------------------------------ exchange
+    def record(self, t, kind, side, price, qty, oid, agent, passive=-1, aggressor=-1):
+        shown = [agent if agent < self.n else -1, passive if passive < self.n else -1]
+        self.events.append((t, kind, side, price, qty, oid, shown[0], shown[1], aggressor))
+
+    def limit(self, t, agent, side, price, qty, market=False):
+        oid = self.next_id
+        self.next_id += 1
+        self.book.fills.clear()
+        if market:
+            self.book.market(side, qty, oid, t, 10**9)
+        else:
+            self.book.limit(side, price, qty, oid, t, 10**9)
+        for _, _, fill_price, fill_qty, passive_id, _ in list(self.book.fills):
+            passive = self.owner[passive_id]
+            self.volume += fill_qty
+            buyer, seller = (agent, passive) if side == 1 else (passive, agent)
+            self.cash[buyer] -= fill_price * fill_qty
+            self.cash[seller] += fill_price * fill_qty
+            self.inv[buyer] += fill_qty
+            self.inv[seller] -= fill_qty
+            if passive_id not in self.book.where:
+                self.resting[passive].remove(passive_id)
+            self.record(t, TRADE, side, fill_price, fill_qty, passive_id, agent, passive, oid)
+        traded = bool(self.book.fills)
+        if oid in self.book.where:
+            self.owner[oid] = agent
+            self.resting[agent].append(oid)
+            self.record(t, ADD, side, price, self.book._find(oid)[1], oid, agent)
+        if traded:
+            self.trades.extend((t, fill[2]) for fill in self.book.fills)
+
+    def after_trades(self, t):
+        self.fire_stops(t)
+        cb = self.config.circuit_breaker
+        if cb.move_pct > 0:
+            last = self.trades[-1][1]
+            since = max(t - int(round(cb.window_s * 1e9)), self.resumed)
+            if any(abs(last - p) >= cb.move_pct / 100.0 * p for ts, p in self.trades if ts >= since):
+                self.paused_until = t + int(round(cb.pause_s * 1e9))
+                self.record(t, K.HALT, 0, last, 1, -1, self.n)
+                self.send(self.paused_until, K.RESUME, self.n)
+
+    def entered(self, agent):
+        lv, state = self.config.leveraged, self.lev[agent - self.first_lev]
+        lots = self.inv[agent]
+        if lots == 0:
+            state["status"] = "unfilled"
+            return
+        e = abs(self.cash[agent] - self.config.starting_cash_ticks) / abs(lots)
+        side, lev, mm = (1 if lots > 0 else -1), lv.leverage, lv.maintenance_margin
+        state.update(pos=lots, entry=e, status="open", bankrupt=e * (1.0 - side / lev))
+        state["liq"] = e * (1.0 - 1.0 / lev) / (1.0 - mm) if side == 1 else e * (1.0 + 1.0 / lev) / (1.0 + mm)
+
+    def deliver(self, seller, buyer, lots, value):
+        self.inv[seller] -= lots
+        self.inv[buyer] += lots
+        self.cash[seller] += value
+        self.cash[buyer] -= value
+
+    def liquidate(self, t):
+        while True:
+            last = self.trades[-1][1]
+            crossed = [
+                ((s["liq"] - last) if s["pos"] > 0 else (last - s["liq"]), -k)
+                for k, s in enumerate(self.lev)
+                if s["status"] == "open"
+                and ((s["pos"] > 0 and last <= s["liq"]) or (s["pos"] < 0 and last >= s["liq"]))
+            ]
+            if not crossed:
+                return
+            k = -max(crossed)[1]
+            agent, state = self.first_lev + k, self.lev[k]
+            sign, lots = (1 if state["pos"] > 0 else -1), abs(state["pos"])
+            cash, inv = self.cash[agent], self.inv[agent]
+            self.limit(t, agent, -sign, 0, lots, market=True)
+            filled, received = abs(self.inv[agent] - inv), self.cash[agent] - cash
+            surplus = received - sign * int(np.rint(state["bankrupt"] * filled))
+            self.cash[agent] -= surplus
+            self.cash[self.n] += surplus
+            self.fund += surplus
+            state.update(pos=0, status="liquidated")
+            if filled:
+                self.liq_log.append((t, agent, 1, filled, -1, abs(received) / filled, self.fund))
+            left = lots - filled
+            while left > 0:
+                partners = [
+                    ((last - s["entry"]) / s["entry"] * (1.0 if s["pos"] > 0 else -1.0), -j)
+                    for j, s in enumerate(self.lev)
+                    if s["status"] == "open" and s["pos"] * sign < 0
+                ]
+                if not partners:
+                    break
+                j = -max(partners)[1]
+                partner, other = self.first_lev + j, self.lev[j]
+                x = min(left, abs(other["pos"]))
+                value = int(np.rint(state["bankrupt"] * x))
+                if sign == 1:
+                    self.deliver(agent, partner, x, value)
+                else:
+                    self.deliver(partner, agent, x, value)
+                other["pos"] += sign * x
+                if other["pos"] == 0:
+                    other["status"] = "deleveraged"
+                self.liq_log.append((t, agent, 2, x, partner, state["bankrupt"], self.fund))
+                left -= x
+            if left > 0:
+                value = int(np.rint(state["bankrupt"] * left))
+                if sign == 1:
+                    self.deliver(agent, self.n, left, value)
+                else:
+                    self.deliver(self.n, agent, left, value)
+                self.fund -= sign * value
+                self.liq_log.append((t, agent, 3, left, -1, state["bankrupt"], self.fund))
+
+    def fire_stops(self, t):
+        sl, last = self.config.stop_loss, self.trades[-1][1]
+        for k, stop in enumerate(self.stops):
+            if stop is not None and (last <= stop if sl.side == -1 else last >= stop):
+                self.stops[k] = None
+                agent = self.first_stop + k
+                self.send(t + self.lat[agent], K.MARKET, agent, sl.side, 0, sl.quantity_lots)
+
+    def cancel_all(self, t, agent):
+        for oid in reversed(self.resting[agent]):  # newest first
+            side, price = self.book.where[oid]
+            qty = self.book._find(oid)[1]
+            self.book.delete(oid)
+            self.record(t, DELETE, side, price, qty, oid, agent)
+        self.resting[agent] = []
+
+    # ------------------------------------------------------------ agents
+    def wait(self, gen, mean_ns):
+        return int(np.rint(gen.standard_exponential() * mean_ns))
+
+    def wake(self, t, agent):
+        cls, lat = self.cls[agent], self.lat[agent]
+        if cls == K.VALUE:
+            self.send(t + self.wait(self.gens[2], 1e9 / self.config.value.arrival_rate_per_s), K.WAKE, agent)
+            self.send(t + lat, K.CANCEL_ALL, agent)
+            self.send(t + lat, K.DECIDE, agent)
+        elif cls == K.EXECUTION:
+            if t + self.exec_interval < self.exec_end:
+                self.send(t + self.exec_interval, K.WAKE, agent)
+            self.send(t + lat, K.CANCEL_ALL, agent)
+            self.send(t + lat, K.DECIDE, agent)
+        elif cls == K.MAKER:
+            self.send(t + lat, K.CANCEL_ALL, agent)
+            self.send(t + lat + self.config.market_maker.cancel_delay_ns, K.DECIDE, agent)
+        else:
+            self.send(t + lat, K.DECIDE, agent)
+
+    def order(self, t, agent, side, price, qty):
+        if qty > 0:
+            self.send(t + 2 * self.lat[agent], K.LIMIT, agent, side, price, qty)
+
+    def decide(self, t, agent):
+        bids, asks = self.book.top(1, 1), self.book.top(-1, 1)
+        bid = bids[0][0] if bids[0][1] > 0 else None
+        ask = asks[0][0] if asks[0][1] > 0 else None
+        cls = self.cls[agent]
+        if cls == K.NOISE:
+            buy = self.gens[1].random() < 0.5
+            size = twin_size(self.gens[1])
+            if buy and ask is not None:
+                self.order(t, agent, 1, ask, size)
+            elif not buy and bid is not None:
+                self.order(t, agent, -1, bid, size)
+        elif cls == K.VALUE:
+            self.value(t, agent, bid, ask)
+        elif cls == K.MAKER:
+            self.maker(t, agent, bid, ask)
+        elif cls == K.EXECUTION:
+            self.execution(t, agent, bid, ask)
+        elif cls == K.LEVERAGED:
+            lv, k = self.config.leveraged, self.idx[agent]
+            side = lv.side if lv.side != 0 else (1 if k % 2 == 0 else -1)
+            self.send(t + 2 * self.lat[agent], K.MARKET, agent, side, 0, lv.position_lots)
+        elif cls == K.STOP:
+            sl, k = self.config.stop_loss, self.idx[agent]
+            if bid is not None and ask is not None:
+                self.stops[k] = (bid + ask) // 2 + sl.side * (sl.first_ticks + k * sl.spacing_ticks)
+        else:
+            self.momentum(t, agent, bid, ask)
+
+    def fundamental_at(self, t):
+        f = self.config.fundamental
+        kappa, var_rate = f.mean_reversion_per_s * 1e-9, f.volatility_ticks_per_sqrt_s**2 * 1e-9
+        gen = self.gens[0]
+
+        def step(value, dt):
+            mean = f.mean_ticks + (value - f.mean_ticks) * math.exp(-kappa * dt)
+            sd = math.sqrt(var_rate * -math.expm1(-2.0 * kappa * dt) / (2.0 * kappa))
+            return mean + sd * gen.standard_normal()
+
+        if t <= self.fund_last:
+            return self.fund_value
+        shocks = 0
+        while self.shock_at < t:
+            self.fund_value = step(self.fund_value, self.shock_at - self.fund_last) + self.shock_size
+            self.fund_last = self.shock_at
+            rate = f.megashock_rate_per_s * 1e-9
+            self.shock_at += int(min(gen.standard_exponential() / rate if rate > 0 else 9e18, 9e18 - self.shock_at))
+            size = f.megashock_mean_ticks + math.sqrt(f.megashock_variance_ticks2) * gen.standard_normal()
+            self.shock_size = size if gen.random() < 0.5 else -size
+            shocks += 1
+        self.fund_value = step(self.fund_value, t - self.fund_last)
+        self.fund_last = t
+        self.fundamental.append((t, self.fund_value, shocks))
+        return self.fund_value
+
+    def value(self, t, agent, bid, ask):
+        v, k, gen = self.config.value, self.idx[agent], self.gens[2]
+        r_bar, kappa = self.config.fundamental.mean_ticks, v.mean_reversion_per_s * 1e-9
+        obs = float(np.rint(self.fundamental_at(t) + math.sqrt(v.observation_variance_ticks2) * gen.standard_normal()))
+        d = float(t - self.prev[k])
+        a = math.exp(-kappa * d)
+        prior = r_bar + (self.estimate[k] - r_bar) * a
+        prior_var = a * a * self.variance[k] + v.shock_variance_ticks2_per_s * 1e-9 * -math.expm1(-2 * kappa * d) / (
+            2 * kappa
+        )
+        s_n = v.observation_variance_ticks2
+        self.estimate[k] = (s_n * prior + prior_var * obs) / (s_n + prior_var)
+        old = self.variance[k] if v.variance_update == "abides" else prior_var
+        self.variance[k] = s_n * old / (s_n + old)
+        self.prev[k] = t
+        horizon = float(max(0, self.end - t))
+        forecast = int(np.rint(r_bar + (self.estimate[k] - r_bar) * math.exp(-kappa * horizon)))
+        if bid is None or ask is None:
+            side, price = (1 if gen.random() < 0.5 else -1), forecast
+        else:
+            mid, spread, adjust = (ask + bid) // 2, ask - bid, 0
+            if gen.random() >= v.aggressive_share:
+                adjust = int(gen.random() * max(1, int(v.depth_spread * spread)))
+            side, price = (-1, bid + adjust) if forecast < mid else (1, ask - adjust)
+        self.order(t, agent, side, price, twin_size(gen))
+
+    def maker(self, t, agent, bid, ask):
+        m, k = self.config.market_maker, self.idx[agent]
+        previous_mid = self.last_mid[k]
+        if bid is not None and ask is not None:
+            self.last_mid[k] = (ask + bid) // 2
+            self.spread[k] = m.spread_alpha * (ask - bid) + (1 - m.spread_alpha) * self.spread[k]
+        mid = self.last_mid[k]
+        if mid is not None:
+            window_ns = int(round(m.volume_window_s * 1e9))
+            trades = [e for e in self.events if e[1] == TRADE and e[0] > t - window_ns]
+            buys = sum(e[4] for e in trades if e[2] == 1)
+            sells = sum(e[4] for e in trades if e[2] == -1)
+            size = max(m.min_order_size, int(np.rint(m.pov * (buys + sells))))
+            w = self.spread[k]
+            inventory_trigger = m.withdraw_inventory_lots > 0 and abs(self.inv[agent]) >= m.withdraw_inventory_lots
+            move = previous_mid is not None and abs(mid - previous_mid) / previous_mid * 1e4
+            if inventory_trigger or (m.withdraw_move_bps > 0 and move is not False and move >= m.withdraw_move_bps):
+                size = max(1, math.floor(size * m.withdraw_size_factor))
+                w = w * m.withdraw_spread_factor
+            step = max(1, int(np.rint(m.level_spacing * w)))
+            point = mid if buys + sells == 0 else int(mid + (2.0 * buys / (buys + sells) - 1.0) * m.price_skew_ticks)
+            high_bid, low_ask = point - math.floor(w / 2), point + math.ceil(w / 2)
+            for level in reversed(range(m.levels)):
+                self.order(t, agent, 1, high_bid - level * step, size)
+            for level in range(m.levels):
+                self.order(t, agent, -1, low_ask + level * step, size)
+        self.send(t + self.lat[agent] + self.wait(self.gens[3], m.wake_interval_s * 1e9), K.WAKE, agent)
+
+    def execution(self, t, agent, bid, ask):
+        x, k = self.config.execution, self.idx[agent]
+        if self.exec_start[k] is None:
+            self.exec_start[k] = self.volume
+        done = x.side * self.inv[agent]
+        remaining = x.quantity_lots - done
+        if x.strategy in ("vwap", "almgren_chriss"):
+            j = min((t - self.exec_start_ns) // self.exec_interval, len(self.schedule) - 1)
+            child = min(remaining, self.schedule[j] - done)
+        elif x.strategy == "pov":
+            others = self.volume - self.exec_start[k] - done
+            child = min(remaining, math.floor(x.participation / (1.0 - x.participation) * others) - done)
+        else:
+            child = math.ceil(remaining / max(1, math.ceil((self.exec_end - t) / self.exec_interval)))
+        touch = ask if x.side == 1 else bid
+        if child > 0 and touch is not None:
+            self.send(t + 2 * self.lat[agent], K.LIMIT, agent, x.side, touch, child)
+
+    def momentum(self, t, agent, bid, ask):
+        mo, k = self.config.momentum, self.idx[agent]
+        if bid is not None and ask is not None:
+            mids = self.mids[k]
+            mids.append(0.5 * (bid + ask))
+            if len(mids) > mo.long_window and len(mids) > mo.short_window:
+                short = sum(mids[-mo.short_window :]) / mo.short_window
+                long = sum(mids[-mo.long_window :]) / mo.long_window
+                side = 1 if short >= long else -1
+                self.order(t, agent, side, ask if side == 1 else bid, twin_size(self.gens[4]))
+        self.send(t + self.lat[agent] + self.wait(self.gens[4], mo.wake_interval_s * 1e9), K.WAKE, agent)
+
+
+def twin_books(twin: TwinMarket) -> tuple[np.ndarray, ...]:
+    """The twin's per-event books as four (rows, depth) arrays, like the kernel's."""
+    bp = np.array([[p for p, _ in b] for _, b, _ in twin.books], np.int64).reshape(-1, twin.depth)
+    bq = np.array([[q for _, q in b] for _, b, _ in twin.books], np.int64).reshape(-1, twin.depth)
+    ap = np.array([[p for p, _ in a] for _, _, a in twin.books], np.int64).reshape(-1, twin.depth)
+    aq = np.array([[q for _, q in a] for _, _, a in twin.books], np.int64).reshape(-1, twin.depth)
+    bp[bq == 0], ap[aq == 0] = NO_PRICE, NO_PRICE
+    return bp, bq, ap, aq
