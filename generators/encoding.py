@@ -95,6 +95,8 @@ class Encoding:
         Per column of the book-state vector.
     regime_edges
         For each of :data:`REGIMES`, the 20/40/60/80 % quantiles of its training values.
+    message_low, message_high
+        Per column, the smallest and largest normalised training value (the support a sample is clipped to).
     history
         Messages of history the model conditions on.
     version
@@ -106,6 +108,8 @@ class Encoding:
     book_mean: tuple[float, ...]
     book_std: tuple[float, ...]
     regime_edges: tuple[tuple[float, ...], ...]
+    message_low: tuple[float, ...]
+    message_high: tuple[float, ...]
     history: int
     version: int = ENCODING_VERSION
 
@@ -122,7 +126,7 @@ class Encoding:
                 f"{values.get('version')!r}"
             )
         widths = {"message_mean": MESSAGE_WIDTH, "message_std": MESSAGE_WIDTH, "book_mean": BOOK_WIDTH}
-        widths["book_std"] = BOOK_WIDTH
+        widths.update(book_std=BOOK_WIDTH, message_low=MESSAGE_WIDTH, message_high=MESSAGE_WIDTH)
         for name, width in widths.items():
             if len(values.get(name) or ()) != width:
                 raise DataError(f"{source}: encoding {name!r} must hold {width} numbers; got {values.get(name)!r}")
@@ -135,6 +139,8 @@ class Encoding:
             tuple(map(float, values["book_mean"])),
             tuple(map(float, values["book_std"])),
             tuple(tuple(map(float, row)) for row in edges),
+            tuple(map(float, values["message_low"])),
+            tuple(map(float, values["message_high"])),
             int(values["history"]),
         )
 
@@ -257,7 +263,7 @@ def features_to_table(vectors: np.ndarray) -> np.ndarray:
     """
     vectors = np.asarray(vectors, np.float64)
     table = np.zeros((vectors.shape[0], len(FIELDS)), dtype=np.int64)
-    table[:, DT] = np.rint(np.expm1(np.minimum(vectors[:, M_DT], 50.0)))
+    table[:, DT] = np.rint(np.expm1(np.minimum(vectors[:, M_DT], 30.0)))
     table[:, TYPE] = np.argmax(vectors[:, M_TYPE : M_TYPE + N_TYPES], axis=1)
     table[:, SIDE] = np.where(vectors[:, M_SIDE] >= 0, 1, -1)
     price = vectors[:, M_PRICE]
@@ -369,12 +375,15 @@ def fit_encoding(events: xr.Dataset, books: xr.Dataset, *, history: int, source:
         mean[column], std[column] = vectors[:, column].mean(), max(vectors[:, column].std(), 1e-6)
     book = raw["book"]
     edges = np.quantile(raw["regime_values"], [0.2, 0.4, 0.6, 0.8], axis=0).T
+    normalised = (vectors - mean) / std
     return Encoding(
         tuple(mean),
         tuple(std),
         tuple(book.mean(axis=0)),
         tuple(np.maximum(book.std(axis=0), 1e-6)),
         tuple(tuple(row) for row in edges),
+        tuple(normalised.min(axis=0)),
+        tuple(normalised.max(axis=0)),
         int(history),
     )
 
