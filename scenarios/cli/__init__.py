@@ -12,6 +12,7 @@ from rich.table import Table
 from scenarios.cli import amm as amm_cli
 from scenarios.cli import book as book_cli
 from scenarios.cli import forecast as forecast_cli
+from scenarios.cli import generate as generate_cli
 from scenarios.cli import hawkes as hawkes_cli
 from scenarios.cli import score as score_cli
 from scenarios.cli.console import console, fail, print_summary
@@ -38,6 +39,7 @@ app.command("replay")(book_cli.replay)
 app.command("score")(score_cli.score)
 app.add_typer(forecast_cli.app, name="forecast")
 app.add_typer(amm_cli.app, name="amm")
+app.add_typer(generate_cli.app, name="generate")
 
 
 def _options(pairs: list[str]) -> dict[str, object]:
