@@ -20,6 +20,7 @@ import xarray as xr
 from scenarios.demo.amm import amm_step
 from scenarios.demo.book import book_step
 from scenarios.demo.forecast import forecast_step
+from scenarios.demo.generate import generate_step
 from scenarios.demo.hawkes import hawkes_step
 from scenarios.demo.score import score_step
 from simlab.features import compute_features, ofi_signal, order_flow_imbalance
@@ -90,6 +91,7 @@ def run_demo(
         "Forecasting benchmark: OFI forecasters vs the Hawkes oracle, leakage audit", lambda: forecast_step(demo, real)
     )
     demo.step("AMM lab: fee designs under GBM arbitrage, v3 swaps replayed", lambda: amm_step(demo, real))
+    demo.step("Diffusion generator: tiny model, AAPL hour, held-out score", lambda: generate_step(demo, real))
     figure = _plot(output, bars.pop("_bars"), events.attrs.get("instrument", "?"), events.attrs["tick_size"])
     return _write_report(demo, figure, "real data from " + str(data) if use_real else "built-in synthetic sample")
 
