@@ -7,9 +7,11 @@ The first event is the **anchor**: its time and the book after it start the enco
 * ``dt_ns``: time since the previous event (ns, >= 0);
 * ``type``: index in :data:`KINDS` (ADD, CANCEL, DELETE, TRADE, TRADE_HIDDEN);
 * ``side``: +1 / -1 as in the schema (the resting side for ADD / CANCEL / DELETE, the aggressor for a trade);
-* ``price_rel_ticks``: ticks behind the best quote of the *resting* side before the message (the side a limit order
-  joins, a cancel leaves, a trade executes against): 0 at the best, > 0 deeper in the book, < 0 inside the spread.
-  The best of a side that is empty is its last quoted value (the **reference**, kept with the table);
+* ``price_rel_ticks``: for an ADD, ticks from the *opposite* best before the message (1 = one tick inside it, i.e.
+  at the best of a one-tick spread; an ADD is never placed at or through the opposite best), as the Hawkes book
+  places orders, so that a generated book cannot lose its spread by drifting away from it; for CANCEL / DELETE,
+  ticks behind the same-side best (0 at the best); for a trade, ticks behind the best of the side it executes
+  against. The best of a side that is empty is its last quoted value (the **reference**, kept with the table);
 * ``size_lots``;
 * ``level``: for CANCEL and DELETE, the price level (1 = the best) among the non-empty levels of the resting side
   before the message; 0 otherwise.
@@ -57,7 +59,8 @@ BOOK_WIDTH = 2 * DEPTH_LEVELS + 5
 _TYPE_OF_KIND = np.full(256, -1, dtype=np.int64)
 _TYPE_OF_KIND[np.array([int(k) for k in KINDS])] = np.arange(N_TYPES)
 _KIND_OF_TYPE = np.array([int(k) for k in KINDS], dtype=np.int8)
-_RESTING_SIGN = np.array([1, 1, 1, -1, -1], dtype=np.int64)  # resting side = side * this, per type
+_REFERENCE_SIGN = np.array([-1, 1, 1, -1, -1], dtype=np.int64)  # the side whose best prices are from: side * this
+_DIRECTION_SIGN = np.array([1, 1, 1, -1, -1], dtype=np.int64)  # price = reference best - side * this * rel
 _FLOW_SIGN = np.array([1, -1, -1, 1, 1], dtype=np.int64)  # order-sign of a message = side * this, per type
 
 
@@ -211,9 +214,8 @@ def message_table(events: xr.Dataset, books: xr.Dataset, *, source: str = "datas
     bid_price, bid_qty, ask_price, ask_qty = (books[name].values for name in BOOK_FIELDS)
     reference = _reference(bid_price[:, 0], bid_qty[:, 0], ask_price[:, 0], ask_qty[:, 0], source)[:-1]
     types, side, price, qty = types[1:], side[1:], price[1:], qty[1:]
-    resting = side * _RESTING_SIGN[types]
-    best = np.where(resting == 1, reference[:, 0], reference[:, 1])
-    rel = resting * (best - price)
+    rel = relative_price(types, side, price, reference)
+    resting = side * np.where(types >= TYPE_TRADE, -1, 1)
     level = np.zeros(types.shape[0], dtype=np.int64)
     removal = (types == TYPE_CANCEL) | (types == TYPE_DELETE)
     rows = np.flatnonzero(removal)
@@ -230,15 +232,34 @@ def message_table(events: xr.Dataset, books: xr.Dataset, *, source: str = "datas
 def decode(messages: MessageTable) -> dict[str, np.ndarray]:
     """Return the events of an integer table: ``ts_ns``, ``kind``, ``side``, ``price_ticks``, ``qty_lots``."""
     table, reference = messages.table, messages.reference
-    resting = table[:, SIDE] * _RESTING_SIGN[table[:, TYPE]]
-    best = np.where(resting == 1, reference[:, 0], reference[:, 1])
     return {
         "ts_ns": messages.anchor_ns + np.cumsum(table[:, DT]),
         "kind": _KIND_OF_TYPE[table[:, TYPE]],
         "side": table[:, SIDE].astype(np.int8),
-        "price_ticks": best - resting * table[:, PRICE],
+        "price_ticks": absolute_price(table[:, TYPE], table[:, SIDE], table[:, PRICE], reference),
         "qty_lots": table[:, SIZE].copy(),
     }
+
+
+def reference_side(types: np.ndarray, sides: np.ndarray) -> np.ndarray:
+    """Return the side (+1 bid, -1 ask) whose best a message's price is measured from (see the module docstring)."""
+    return np.asarray(sides, np.int64) * _REFERENCE_SIGN[np.asarray(types, np.int64)]
+
+
+def absolute_price(types, sides, rel, reference: np.ndarray) -> np.ndarray:
+    """Return prices (ticks) from relative prices and the reference bests ``(n, 2)`` (bid, ask) before each message."""
+    types, sides, rel = (np.asarray(a, np.int64) for a in (types, sides, rel))
+    reference = np.asarray(reference, np.int64).reshape(-1, 2)
+    best = np.where(reference_side(types, sides) == 1, reference[:, 0], reference[:, 1])
+    return best - sides * _DIRECTION_SIGN[types] * rel
+
+
+def relative_price(types, sides, prices, reference: np.ndarray) -> np.ndarray:
+    """Return relative prices (ticks; the inverse of :func:`absolute_price`)."""
+    types, sides, prices = (np.asarray(a, np.int64) for a in (types, sides, prices))
+    reference = np.asarray(reference, np.int64).reshape(-1, 2)
+    best = np.where(reference_side(types, sides) == 1, reference[:, 0], reference[:, 1])
+    return (best - prices) * sides * _DIRECTION_SIGN[types]
 
 
 def message_features(table: np.ndarray) -> np.ndarray:

@@ -4,9 +4,10 @@ Every message a model generates is executed on :mod:`simlab.book._engine`, so a 
 the engine: an ADD rests at its price (ticks behind the same-side best), a CANCEL takes its size out of a resting
 order chosen uniformly among those at its level that hold more than that size, a DELETE removes an order chosen
 uniformly at its level, a TRADE is a market order of the aggressor side (one TRADE event per fill, as the book
-simulators record them) and a hidden trade prints at its price without touching the book. A message that cannot
-apply (:data:`REASONS`: a negative time or a size below 1, an ADD at or through the opposite best, a removal at a
-level the side does not have or where no order is large enough, a trade against an empty side) is **rejected**: it
+simulators record them) limited to the best opposite level, as a LOBSTER execution message is, and a hidden trade
+prints at its price without touching the book. A message that cannot apply (:data:`REASONS`: a negative time or a
+size below 1, an ADD at or through the opposite best, a removal at a level the side does not have or where no order
+is large enough, a trade against an empty side or larger than its best level) is **rejected**: it
 is counted by reason, the rest of its block is counted as **discarded** (it was generated after a message that did
 not happen) and a new block is generated from the path's state. Nothing is dropped uncounted.
 """
@@ -25,7 +26,7 @@ from simlab.book import _engine as E
 from simlab.errors import SimlabError
 from simlab.schema import NO_PRICE, EventKind, make_books, make_events
 
-REASONS = ("bad_value", "crossing_add", "no_level", "no_order", "empty_side")
+REASONS = ("bad_value", "crossing_add", "no_level", "no_order", "empty_side", "trade_beyond_best")
 MAX_IDLE_CHAINS = 200
 _GRID_TICKS = 4096
 
@@ -129,27 +130,27 @@ class BookPath:
         if self.ts + dt > self.end_ns:
             self.done = True
             return None
-        resting = side if kind in (enc.TYPE_ADD, enc.TYPE_CANCEL, enc.TYPE_DELETE) else -side
-        reference = self.last[0] if resting == 1 else self.last[1]
-        if reference == NO_PRICE:
-            return "empty_side"
+        if NO_PRICE in self.last:
+            return "empty_side"  # a side never quoted yet: no reference for prices
+        reference = np.array(self.last, np.int64)
         ts = self.ts + dt
         if kind == enc.TYPE_ADD:
-            result = self._add(side, reference - side * rel, size, ts)
+            result = self._add(side, int(enc.absolute_price(kind, side, rel, reference)[0]), size, ts)
         elif kind in (enc.TYPE_CANCEL, enc.TYPE_DELETE):
             result = self._remove(kind, side, size, level, ts)
         elif kind == enc.TYPE_TRADE:
             result = self._trade(side, size, ts)
         else:
-            if (E.best_bid(self.state) if resting == 1 else E.best_ask(self.state)) == NO_PRICE:
+            if (E.best_ask(self.state) if side == 1 else E.best_bid(self.state)) == NO_PRICE:
                 return "empty_side"
-            result = (reference - resting * rel, size)
+            result = (int(enc.absolute_price(kind, side, rel, reference)[0]), size)
             self._record(EventKind.TRADE_HIDDEN, side, result[0], size, -1, ts)
         if isinstance(result, str):
             return result
         price, applied_size = result
         applied_level = level if kind in (enc.TYPE_CANCEL, enc.TYPE_DELETE) else 0
-        self.table.append(np.array([dt, kind, side, resting * (reference - price), applied_size, applied_level]))
+        applied_rel = int(enc.relative_price(kind, side, price, reference)[0])
+        self.table.append(np.array([dt, kind, side, applied_rel, applied_size, applied_level]))
         self.ts = ts
         self.counts.applied += 1
         self._quotes()
@@ -187,8 +188,11 @@ class BookPath:
         return price, size
 
     def _trade(self, side: int, size: int, ts: int) -> tuple[int, int] | str:
-        if (E.best_ask(self.state) if side == 1 else E.best_bid(self.state)) == NO_PRICE:
+        best = E.best_ask(self.state) if side == 1 else E.best_bid(self.state)
+        if best == NO_PRICE:
             return "empty_side"
+        if size > E.level_qty(self.state, -side, best):
+            return "trade_beyond_best"
         self.out[1][0] = 0
         status = E.market(self.state, side, size, -1, ts, self.out)
         while status == E.FILL_CAPACITY:
