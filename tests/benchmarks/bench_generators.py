@@ -20,7 +20,7 @@ from generators.evaluation import throughput
 from simlab.book.zero_intelligence import ZIParams, simulate_zi
 
 PATHS = (1, 8, 32)
-DURATION_S = 20.0
+DURATION_S = 5.0
 ZI = ZIParams(limit_rate=0.2, market_rate=0.5, cancel_rate=0.05, band_ticks=20, size_law="geometric", order_size=3.0)
 
 
