@@ -12,6 +12,7 @@ from scenarios.cli import abm as abm_cli
 from scenarios.cli import amm as amm_cli
 from scenarios.cli import book as book_cli
 from scenarios.cli import forecast as forecast_cli
+from scenarios.cli import generate as generate_cli
 from scenarios.cli import hawkes as hawkes_cli
 from scenarios.cli import score as score_cli
 from scenarios.cli import sweep as sweep_cli
@@ -42,6 +43,7 @@ app.command("score")(score_cli.score)
 app.add_typer(forecast_cli.app, name="forecast")
 app.add_typer(amm_cli.app, name="amm")
 app.command("sweep")(sweep_cli.sweep)
+app.add_typer(generate_cli.app, name="generate")
 
 
 @app.command()

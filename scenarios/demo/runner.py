@@ -21,6 +21,7 @@ from scenarios.demo.abm import abm_step
 from scenarios.demo.amm import amm_step
 from scenarios.demo.book import book_step
 from scenarios.demo.forecast import forecast_step
+from scenarios.demo.generate import generate_step
 from scenarios.demo.hawkes import hawkes_step
 from scenarios.demo.score import score_step
 from scenarios.demo.sweep import sweep_step
@@ -113,6 +114,8 @@ def run_demo(
     swaps = ", real Uniswap v3 swaps replayed" if real is not None else " (no real swaps to replay)"
     demo.step(f"AMM lab: fee designs under GBM arbitrage{swaps}", lambda: amm_step(demo, real))
     demo.step("Sweeps on Dask: static fee x volatility on 2 workers", lambda: sweep_step(demo))
+    span = "AAPL hour, held-out score" if real is not None else "a seeded ZI book stands in (no real data)"
+    demo.step(f"Diffusion generator: tiny model, {span}", lambda: generate_step(demo, real))
     figure = _plot(output, bars.pop("_bars"), events.attrs.get("instrument", "?"), events.attrs["tick_size"])
     source = f"real data from {real}" if real is not None else "built-in synthetic sample"
     if real is None and not synthetic:

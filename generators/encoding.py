@@ -1,0 +1,493 @@
+"""The encoding of order flow for the generators: the only code that knows the tensor layouts.
+
+A flow is an events Dataset (simlab schema) with the L2 book after each event (``books`` row *i* follows event *i*).
+The first event is the **anchor**: its time and the book after it start the encoding, and every later event is a
+**message** of six integers (:data:`FIELDS`):
+
+* ``dt_ns``: time since the previous event (ns, >= 0);
+* ``type``: index in :data:`KINDS` (ADD, CANCEL, DELETE, TRADE, TRADE_HIDDEN);
+* ``side``: +1 / -1 as in the schema (the resting side for ADD / CANCEL / DELETE, the aggressor for a trade);
+* ``price_rel_ticks``: for an ADD, ticks from the *opposite* best before the message (1 = one tick inside it, i.e.
+  at the best of a one-tick spread; an ADD is never placed at or through the opposite best), as the Hawkes book
+  places orders, so that a generated book cannot lose its spread by drifting away from it; for CANCEL / DELETE,
+  ticks behind the same-side best (0 at the best); for a trade, ticks behind the best of the side it executes
+  against. The best of a side that is empty is its last quoted value (the **reference**, kept with the table);
+* ``size_lots``;
+* ``level``: for CANCEL and DELETE, the price level (1 = the best) among the non-empty levels of the resting side
+  before the message; 0 otherwise.
+
+:func:`decode` turns a table back into the events' ``ts_ns``, ``kind``, ``side``, ``price_ticks`` and ``qty_lots``,
+exactly. The networks see float vectors (:data:`MESSAGE_WIDTH` per message: log inter-arrival, the type one-hot in
++-1, the side, the signed log price distance, the log size and the log level; :data:`BOOK_WIDTH` for the book state
+before a message: log depths of levels 1-10 per side, log spread, a both-sides-quoted flag, the order-sign
+imbalance of the last :data:`FLOW_WINDOW` messages and the mid returns over the last :data:`FLOW_WINDOW` and
+:data:`SHORT_WINDOW` messages). The regime of a message is measured on the :data:`REGIME_WINDOW` book rows from it
+on (the flow a condition asks for): realised volatility and trend of the mid (ticks), mean total depth of levels
+1-10 (lots) and mean depth imbalance; each is binned to the quintiles of the training data. :class:`Encoding` holds
+the normalisation statistics and quintile edges, saved with every model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from simlab.errors import DataError, ParameterError
+from simlab.schema import BOOK_FIELDS, EVENT_FIELDS, NO_PRICE, EventKind
+
+ENCODING_VERSION = 1
+KINDS = (EventKind.ADD, EventKind.CANCEL, EventKind.DELETE, EventKind.TRADE, EventKind.TRADE_HIDDEN)
+N_TYPES = len(KINDS)
+TYPE_ADD, TYPE_CANCEL, TYPE_DELETE, TYPE_TRADE, TYPE_HIDDEN = range(N_TYPES)
+FIELDS = ("dt_ns", "type", "side", "price_rel_ticks", "size_lots", "level")
+DT, TYPE, SIDE, PRICE, SIZE, LEVEL = range(len(FIELDS))
+DEPTH_LEVELS = 10
+FLOW_WINDOW = 64
+SHORT_WINDOW = 8
+REGIME_WINDOW = 256
+REGIMES = ("volatility", "trend", "depth", "imbalance")
+N_QUINTILES = 5
+NULL_REGIME = N_QUINTILES  # the index of a dropped (unset) condition
+# message vector: log1p(dt_ns), type one-hot (+-1), side, signed log1p(price_rel), log1p(size), log1p(level)
+M_DT, M_TYPE, M_SIDE, M_PRICE, M_SIZE, M_LEVEL = 0, 1, 1 + N_TYPES, 2 + N_TYPES, 3 + N_TYPES, 4 + N_TYPES
+MESSAGE_WIDTH = 5 + N_TYPES
+NORMALISED_MESSAGE_COLUMNS = (M_DT, M_PRICE, M_SIZE, M_LEVEL)
+BOOK_WIDTH = 2 * DEPTH_LEVELS + 5
+_TYPE_OF_KIND = np.full(256, -1, dtype=np.int64)
+_TYPE_OF_KIND[np.array([int(k) for k in KINDS])] = np.arange(N_TYPES)
+_KIND_OF_TYPE = np.array([int(k) for k in KINDS], dtype=np.int8)
+_REFERENCE_SIGN = np.array([-1, 1, 1, -1, -1], dtype=np.int64)  # the side whose best prices are from: side * this
+_DIRECTION_SIGN = np.array([1, 1, 1, -1, -1], dtype=np.int64)  # price = reference best - side * this * rel
+_FLOW_SIGN = np.array([1, -1, -1, 1, 1], dtype=np.int64)  # order-sign of a message = side * this, per type
+
+
+@dataclass(frozen=True)
+class MessageTable:
+    """Messages as integers (:data:`FIELDS` columns), with what decoding needs.
+
+    Attributes
+    ----------
+    table
+        int64 ``(n, 6)``, one row per message (the events after the anchor).
+    reference
+        int64 ``(n, 2)``: best bid and best ask (ticks) the prices are relative to, before each message.
+    anchor_ns
+        Time of the anchor event (ns since the epoch).
+    attrs
+        The events' tick size, lot size, instrument and venue.
+    """
+
+    table: np.ndarray
+    reference: np.ndarray
+    anchor_ns: int
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """Normalisation statistics and regime quintile edges fitted on training data (saved with every model).
+
+    Parameters
+    ----------
+    message_mean, message_std
+        Per column of the message vector (identity on the one-hot and side columns).
+    book_mean, book_std
+        Per column of the book-state vector.
+    regime_edges
+        For each of :data:`REGIMES`, the 20/40/60/80 % quantiles of its training values.
+    message_low, message_high
+        Per column, the smallest and largest normalised training value (the support a sample is clipped to).
+    history
+        Messages of history the model conditions on.
+    version
+        :data:`ENCODING_VERSION` of the layout.
+    """
+
+    message_mean: tuple[float, ...]
+    message_std: tuple[float, ...]
+    book_mean: tuple[float, ...]
+    book_std: tuple[float, ...]
+    regime_edges: tuple[tuple[float, ...], ...]
+    message_low: tuple[float, ...]
+    message_high: tuple[float, ...]
+    history: int
+    version: int = ENCODING_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the statistics as a JSON-serialisable mapping."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str = "encoding") -> Encoding:
+        """Rebuild an encoding from :meth:`to_dict`; refuse another layout version or malformed statistics."""
+        if values.get("version") != ENCODING_VERSION:
+            raise DataError(
+                f"{source}: encoding version must be {ENCODING_VERSION} (this simlab's layout); got "
+                f"{values.get('version')!r}"
+            )
+        widths = {"message_mean": MESSAGE_WIDTH, "message_std": MESSAGE_WIDTH, "book_mean": BOOK_WIDTH}
+        widths.update(book_std=BOOK_WIDTH, message_low=MESSAGE_WIDTH, message_high=MESSAGE_WIDTH)
+        for name, width in widths.items():
+            if len(values.get(name) or ()) != width:
+                raise DataError(f"{source}: encoding {name!r} must hold {width} numbers; got {values.get(name)!r}")
+        edges = values.get("regime_edges") or ()
+        if len(edges) != len(REGIMES) or any(len(row) != N_QUINTILES - 1 for row in edges):
+            raise DataError(f"{source}: encoding 'regime_edges' must be 4 rows of 4 quantiles; got {edges!r}")
+        return cls(
+            tuple(map(float, values["message_mean"])),
+            tuple(map(float, values["message_std"])),
+            tuple(map(float, values["book_mean"])),
+            tuple(map(float, values["book_std"])),
+            tuple(tuple(map(float, row)) for row in edges),
+            tuple(map(float, values["message_low"])),
+            tuple(map(float, values["message_high"])),
+            int(values["history"]),
+        )
+
+    def messages(self, table: np.ndarray) -> np.ndarray:
+        """Return the normalised message vectors (float32 ``(n, MESSAGE_WIDTH)``) of an integer table."""
+        return ((message_features(table) - self.message_mean) / self.message_std).astype(np.float32)
+
+    def table(self, vectors: np.ndarray) -> np.ndarray:
+        """Return the integer table of normalised message vectors (rounded; the inverse of :meth:`messages`)."""
+        return features_to_table(np.asarray(vectors, np.float64) * self.message_std + self.message_mean)
+
+    def book(self, features: np.ndarray) -> np.ndarray:
+        """Return normalised book-state vectors (float32) from :func:`book_features` rows."""
+        return ((features - self.book_mean) / self.book_std).astype(np.float32)
+
+    def quintiles(self, values: np.ndarray) -> np.ndarray:
+        """Return the quintile index 0-4 of regime values ``(n, 4)`` (columns in :data:`REGIMES` order)."""
+        values = np.asarray(values, np.float64)
+        return np.stack(
+            [np.searchsorted(self.regime_edges[j], values[:, j], side="right") for j in range(len(REGIMES))], axis=1
+        ).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class EncodedFlow:
+    """A flow encoded for a model: integer messages and the float tensors of :class:`Encoding`.
+
+    Attributes
+    ----------
+    messages
+        The :class:`MessageTable`.
+    vectors
+        float32 ``(n, MESSAGE_WIDTH)`` normalised message vectors.
+    book
+        float32 ``(n, BOOK_WIDTH)`` normalised book state before each message.
+    regime
+        int64 ``(n, 4)`` quintile index 0-4 of each message's regime.
+    regime_values
+        float64 ``(n, 4)`` the regime measures themselves.
+    """
+
+    messages: MessageTable
+    vectors: np.ndarray
+    book: np.ndarray
+    regime: np.ndarray
+    regime_values: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.messages.table.shape[0])
+
+
+def message_table(events: xr.Dataset, books: xr.Dataset, *, source: str = "dataset") -> MessageTable:
+    """Encode events (and the book after each) as integer messages (see the module docstring).
+
+    Parameters
+    ----------
+    events
+        Events in the simlab schema whose kinds are all in :data:`KINDS` and sides +-1.
+    books
+        L2 books with one row per event (the book after it).
+    source
+        Names the data in error messages.
+    """
+    check_flow(events, books, source=source)
+    names = ("ts_ns", "kind", "side", "price_ticks", "qty_lots")
+    ts, kind, side, price, qty = (events[name].values.astype(np.int64) for name in names)
+    types = _TYPE_OF_KIND[kind & 0xFF]
+    bid_price, bid_qty, ask_price, ask_qty = (books[name].values for name in BOOK_FIELDS)
+    reference = _reference(bid_price[:, 0], bid_qty[:, 0], ask_price[:, 0], ask_qty[:, 0], source)[:-1]
+    types, side, price, qty = types[1:], side[1:], price[1:], qty[1:]
+    rel = relative_price(types, side, price, reference)
+    resting = side * np.where(types >= TYPE_TRADE, -1, 1)
+    level = np.zeros(types.shape[0], dtype=np.int64)
+    removal = (types == TYPE_CANCEL) | (types == TYPE_DELETE)
+    rows = np.flatnonzero(removal)
+    for book_price, book_qty, sign in ((bid_price, bid_qty, 1), (ask_price, ask_qty, -1)):
+        on_side = rows[resting[rows] == sign]
+        before_p, before_q = book_price[on_side], book_qty[on_side]  # book row i is before message i (row i + 1)
+        better = (before_q > 0) & (sign * (before_p - price[on_side, None]) > 0)
+        level[on_side] = better.sum(axis=1) + 1
+    table = np.stack([np.diff(ts), types, side, rel, qty, level], axis=1).astype(np.int64)
+    attrs = {name: events.attrs[name] for name in ("tick_size", "lot_size", "instrument", "venue")}
+    return MessageTable(table, reference, int(ts[0]), attrs)
+
+
+def decode(messages: MessageTable) -> dict[str, np.ndarray]:
+    """Return the events of an integer table: ``ts_ns``, ``kind``, ``side``, ``price_ticks``, ``qty_lots``."""
+    table, reference = messages.table, messages.reference
+    return {
+        "ts_ns": messages.anchor_ns + np.cumsum(table[:, DT]),
+        "kind": _KIND_OF_TYPE[table[:, TYPE]],
+        "side": table[:, SIDE].astype(np.int8),
+        "price_ticks": absolute_price(table[:, TYPE], table[:, SIDE], table[:, PRICE], reference),
+        "qty_lots": table[:, SIZE].copy(),
+    }
+
+
+def reference_side(types: np.ndarray, sides: np.ndarray) -> np.ndarray:
+    """Return the side (+1 bid, -1 ask) whose best a message's price is measured from (see the module docstring)."""
+    return np.asarray(sides, np.int64) * _REFERENCE_SIGN[np.asarray(types, np.int64)]
+
+
+def absolute_price(types, sides, rel, reference: np.ndarray) -> np.ndarray:
+    """Return prices (ticks) from relative prices and the reference bests ``(n, 2)`` (bid, ask) before each message."""
+    types, sides, rel = (np.asarray(a, np.int64) for a in (types, sides, rel))
+    reference = np.asarray(reference, np.int64).reshape(-1, 2)
+    best = np.where(reference_side(types, sides) == 1, reference[:, 0], reference[:, 1])
+    return best - sides * _DIRECTION_SIGN[types] * rel
+
+
+def relative_price(types, sides, prices, reference: np.ndarray) -> np.ndarray:
+    """Return relative prices (ticks; the inverse of :func:`absolute_price`)."""
+    types, sides, prices = (np.asarray(a, np.int64) for a in (types, sides, prices))
+    reference = np.asarray(reference, np.int64).reshape(-1, 2)
+    best = np.where(reference_side(types, sides) == 1, reference[:, 0], reference[:, 1])
+    return (best - prices) * sides * _DIRECTION_SIGN[types]
+
+
+def message_features(table: np.ndarray) -> np.ndarray:
+    """Return the raw (unnormalised) float64 message vectors ``(n, MESSAGE_WIDTH)`` of an integer table."""
+    table = np.asarray(table, np.int64)
+    out = np.zeros((table.shape[0], MESSAGE_WIDTH))
+    out[:, M_DT] = np.log1p(table[:, DT].astype(np.float64))
+    out[:, M_TYPE : M_TYPE + N_TYPES] = -1.0
+    out[np.arange(table.shape[0]), M_TYPE + table[:, TYPE]] = 1.0
+    out[:, M_SIDE] = table[:, SIDE]
+    out[:, M_PRICE] = np.sign(table[:, PRICE]) * np.log1p(np.abs(table[:, PRICE]).astype(np.float64))
+    out[:, M_SIZE] = np.log1p(table[:, SIZE].astype(np.float64))
+    out[:, M_LEVEL] = np.log1p(table[:, LEVEL].astype(np.float64))
+    return out
+
+
+def features_to_table(vectors: np.ndarray) -> np.ndarray:
+    """Return the integer table of raw message vectors, rounded; values may break the rules (the rollout checks).
+
+    The type is the largest one-hot entry, the side the sign of its entry (0 counts as +1); the other fields are
+    the nearest integers of the inverse transforms (so a size may come out 0, a time -1: such a message is invalid).
+    """
+    vectors = np.asarray(vectors, np.float64)
+    table = np.zeros((vectors.shape[0], len(FIELDS)), dtype=np.int64)
+    table[:, DT] = np.rint(np.expm1(np.minimum(vectors[:, M_DT], 30.0)))
+    table[:, TYPE] = np.argmax(vectors[:, M_TYPE : M_TYPE + N_TYPES], axis=1)
+    table[:, SIDE] = np.where(vectors[:, M_SIDE] >= 0, 1, -1)
+    price = vectors[:, M_PRICE]
+    table[:, PRICE] = np.sign(price) * np.rint(np.expm1(np.minimum(np.abs(price), 30.0)))
+    table[:, SIZE] = np.rint(np.expm1(np.minimum(vectors[:, M_SIZE], 30.0)))
+    table[:, LEVEL] = np.rint(np.expm1(np.minimum(vectors[:, M_LEVEL], 30.0)))
+    return table
+
+
+def flow_signs(types: np.ndarray, sides: np.ndarray) -> np.ndarray:
+    """Return the order sign of each message (+1 pushes the price up: a bid added, an ask removed, a buy)."""
+    return np.asarray(sides, np.int64) * _FLOW_SIGN[np.asarray(types, np.int64)]
+
+
+def book_features(books: tuple[np.ndarray, ...], signs: np.ndarray) -> np.ndarray:
+    """Return the raw book-state vectors ``(n, BOOK_WIDTH)``: row *i* describes the book after row *i*.
+
+    Parameters
+    ----------
+    books
+        ``(bid_price, bid_qty, ask_price, ask_qty)`` arrays ``(n, levels)`` (ticks, lots).
+    signs
+        Order sign of the message that led to each row (:func:`flow_signs`; 0 for the anchor).
+    """
+    bid_price, bid_qty, ask_price, ask_qty = books
+    n = bid_qty.shape[0]
+    out = np.zeros((n, BOOK_WIDTH))
+    depth = min(DEPTH_LEVELS, bid_qty.shape[1])
+    out[:, :depth] = np.log1p(bid_qty[:, :depth])
+    out[:, DEPTH_LEVELS : DEPTH_LEVELS + depth] = np.log1p(ask_qty[:, :depth])
+    quoted = (bid_qty[:, 0] > 0) & (ask_qty[:, 0] > 0)
+    spread = np.where(quoted, ask_price[:, 0] - np.where(quoted, bid_price[:, 0], 0), 0)
+    out[:, 2 * DEPTH_LEVELS] = np.log1p(np.maximum(spread, 0).astype(np.float64))
+    out[:, 2 * DEPTH_LEVELS + 1] = quoted
+    out[:, 2 * DEPTH_LEVELS + 2] = _trailing_mean(np.asarray(signs, np.float64), FLOW_WINDOW)
+    mid = mid_ticks(books)
+    for column, lag in ((3, FLOW_WINDOW), (4, SHORT_WINDOW)):
+        change = mid - mid[np.maximum(np.arange(n) - lag, 0)]
+        out[:, 2 * DEPTH_LEVELS + column] = np.sign(change) * np.log1p(np.abs(change))
+    return out
+
+
+def mid_ticks(books: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Return the mid price (ticks) after each row, carried over rows where a side is empty (first quote back)."""
+    bid_price, bid_qty, ask_price, ask_qty = books
+    quoted = (bid_qty[:, 0] > 0) & (ask_qty[:, 0] > 0)
+    if not quoted.any():
+        return np.zeros(bid_qty.shape[0])
+    index = np.maximum.accumulate(np.where(quoted, np.arange(quoted.shape[0]), -1))
+    index = np.where(index < 0, np.flatnonzero(quoted)[0], index)
+    mid = (np.where(quoted, bid_price[:, 0], 0) + np.where(quoted, ask_price[:, 0], 0)) / 2.0
+    return mid[index]
+
+
+def regime_values(books: tuple[np.ndarray, ...], window: int = REGIME_WINDOW) -> np.ndarray:
+    """Return the regime measures ``(n, 4)`` of each row over rows ``i .. i + window`` (cut at the end).
+
+    Columns in :data:`REGIMES` order: realised volatility ``sqrt(sum of squared mid changes)`` (ticks), trend (mid
+    change, ticks), mean total depth of levels 1-10 of both sides (lots), mean depth imbalance
+    ``(bid - ask) / (bid + ask)``.
+    """
+    bid_qty, ask_qty = books[1][:, :DEPTH_LEVELS].sum(axis=1), books[3][:, :DEPTH_LEVELS].sum(axis=1)
+    mid = mid_ticks(books)
+    n = mid.shape[0]
+    end = np.minimum(np.arange(n) + window, n - 1)
+    squared = np.concatenate([[0.0], np.cumsum(np.diff(mid) ** 2)])
+    total = (bid_qty + ask_qty).astype(np.float64)
+    imbalance = np.where(total > 0, (bid_qty - ask_qty) / np.maximum(total, 1), 0.0)
+    out = np.empty((n, len(REGIMES)))
+    out[:, 0] = np.sqrt(squared[end] - squared)
+    out[:, 1] = mid[end] - mid
+    for column, values in ((2, total), (3, imbalance)):
+        sums = np.concatenate([[0.0], np.cumsum(values)])
+        out[:, column] = (sums[end + 1] - sums[:n]) / (end + 1 - np.arange(n))
+    return out
+
+
+def raw_features(events: xr.Dataset, books: xr.Dataset, *, source: str = "dataset") -> dict[str, Any]:
+    """Return the integer messages and the unnormalised vectors of a flow (message *i*'s book is row *i*)."""
+    messages = message_table(events, books, source=source)
+    arrays = tuple(books[name].values for name in BOOK_FIELDS)
+    signs = np.concatenate([[0], flow_signs(messages.table[:, TYPE], messages.table[:, SIDE])])
+    return {
+        "messages": messages,
+        "vectors": message_features(messages.table),
+        "book": book_features(arrays, signs)[:-1],
+        "regime_values": regime_values(arrays)[:-1],
+    }
+
+
+def fit_encoding(events: xr.Dataset, books: xr.Dataset, *, history: int, source: str = "dataset") -> Encoding:
+    """Fit the normalisation statistics and regime quintiles on a training flow.
+
+    Parameters
+    ----------
+    events, books
+        The training span (see :func:`message_table`).
+    history
+        Messages of history the model conditions on (>= 1; the flow needs more messages than that).
+    source
+        Names the data in error messages.
+    """
+    if isinstance(history, bool) or not isinstance(history, (int, np.integer)) or history < 1:
+        raise ParameterError(f"`history` of fit_encoding must be an int >= 1; got {history!r}")
+    raw = raw_features(events, books, source=source)
+    vectors = raw["vectors"]
+    mean, std = np.zeros(MESSAGE_WIDTH), np.ones(MESSAGE_WIDTH)
+    for column in NORMALISED_MESSAGE_COLUMNS:
+        mean[column], std[column] = vectors[:, column].mean(), max(vectors[:, column].std(), 1e-6)
+    book = raw["book"]
+    edges = np.quantile(raw["regime_values"], [0.2, 0.4, 0.6, 0.8], axis=0).T
+    normalised = (vectors - mean) / std
+    return Encoding(
+        tuple(mean),
+        tuple(std),
+        tuple(book.mean(axis=0)),
+        tuple(np.maximum(book.std(axis=0), 1e-6)),
+        tuple(tuple(row) for row in edges),
+        tuple(normalised.min(axis=0)),
+        tuple(normalised.max(axis=0)),
+        int(history),
+    )
+
+
+def encode(events: xr.Dataset, books: xr.Dataset, encoding: Encoding, *, source: str = "dataset") -> EncodedFlow:
+    """Encode a flow with fitted statistics; refuse one with too few messages for the history."""
+    raw = raw_features(events, books, source=source)
+    n = raw["vectors"].shape[0]
+    if n <= encoding.history:
+        raise DataError(
+            f"{source}: the encoding needs more messages than the history length {encoding.history}; got {n} "
+            f"(events after the first)"
+        )
+    return EncodedFlow(
+        raw["messages"],
+        encoding.messages(raw["messages"].table),
+        encoding.book(raw["book"]),
+        encoding.quintiles(raw["regime_values"]),
+        raw["regime_values"],
+    )
+
+
+def regime_condition(regime: dict[str, int] | None, *, source: str = "--regime") -> np.ndarray:
+    """Return the condition indices ``(4,)`` of a regime given as quintiles 1-5 by name (unset: the null index).
+
+    Parameters
+    ----------
+    regime
+        ``{"volatility": 5, "depth": 1}``: names from :data:`REGIMES`, quintiles 1 (lowest) to 5 (highest).
+    source
+        Names the argument in error messages.
+    """
+    out = np.full(len(REGIMES), NULL_REGIME, dtype=np.int64)
+    for name, quintile in (regime or {}).items():
+        if name not in REGIMES:
+            raise ParameterError(f"{source}: unknown regime {name!r}; expected one of {list(REGIMES)}")
+        if isinstance(quintile, bool) or not isinstance(quintile, (int, np.integer)) or not 1 <= quintile <= 5:
+            raise ParameterError(f"{source}: quintile of regime {name!r} must be an int in 1-5; got {quintile!r}")
+        out[REGIMES.index(name)] = int(quintile) - 1
+    return out
+
+
+def check_flow(events: xr.Dataset, books: xr.Dataset | None, *, source: str = "dataset") -> None:
+    """Refuse a flow without the fields the encoding needs, with kinds or sides it cannot encode."""
+    if not isinstance(events, xr.Dataset) or any(name not in events for name in EVENT_FIELDS):
+        found = list(events.data_vars) if isinstance(events, xr.Dataset) else type(events).__name__
+        raise DataError(f"{source}: the encoding needs events with {list(EVENT_FIELDS)}; got {found}")
+    if books is None or any(name not in books for name in BOOK_FIELDS):
+        found = None if books is None else list(books.data_vars)
+        raise DataError(f"{source}: the encoding needs books with {list(BOOK_FIELDS)} (a book model); got {found}")
+    n = events.sizes["event"]
+    if books.sizes.get("time") != n:
+        raise DataError(f"{source}: books must hold one row per event ({n}); got {books.sizes.get('time')}")
+    if n < 2:
+        raise DataError(f"{source}: the encoding needs at least 2 events (an anchor and a message); got {n}")
+    kind = events["kind"].values.astype(np.int64)
+    bad = np.flatnonzero((_TYPE_OF_KIND[kind & 0xFF] < 0) | (kind < 0))
+    if bad.size:
+        names = [k.name for k in KINDS]
+        raise DataError(f"{source}: events row {int(bad[0])}: kind must be one of {names}; got {int(kind[bad[0]])}")
+    side = events["side"].values
+    bad = np.flatnonzero(np.abs(side.astype(np.int64)) != 1)
+    if bad.size:
+        raise DataError(f"{source}: events row {int(bad[0])}: side must be +1 or -1; got {int(side[bad[0]])}")
+
+
+def _reference(bid_price, bid_qty, ask_price, ask_qty, source: str) -> np.ndarray:
+    # last quoted best of each side after each row; a side never quoted yet sits one tick from the other's
+    refs = []
+    for price, qty in ((bid_price, bid_qty), (ask_price, ask_qty)):
+        index = np.maximum.accumulate(np.where(qty > 0, np.arange(qty.shape[0]), -1))
+        refs.append(np.where(index >= 0, price[np.maximum(index, 0)], NO_PRICE))
+    bid, ask = refs
+    missing = (bid == NO_PRICE) & (ask == NO_PRICE)
+    if missing.any():
+        raise DataError(f"{source}: books row {int(np.flatnonzero(missing)[0])}: neither side has been quoted yet")
+    bid = np.where(bid == NO_PRICE, ask - 1, bid)
+    ask = np.where(ask == NO_PRICE, bid + 1, ask)
+    return np.stack([bid, ask], axis=1).astype(np.int64)
+
+
+def _trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
+    sums = np.concatenate([[0.0], np.cumsum(values)])
+    index = np.arange(values.shape[0]) + 1
+    start = np.maximum(index - window, 0)
+    return (sums[index] - sums[start]) / (index - start)

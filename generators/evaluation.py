@@ -1,0 +1,119 @@
+"""How good a generator is: realism against a held-out real span (the scorecard), counterfactual validity of the
+regime condition, and sampling throughput.
+
+* :func:`realism` scores each sampled path against the real span with :func:`simlab.metrics.scorecard.score` and
+  :func:`compare_on_shared_scores` restricts two score tables to the scores both could compute, so that a model is
+  compared with another on the same footing.
+* :func:`counterfactual` samples paths under a regime condition and under none, measures the regime on each path's
+  first :data:`generators.encoding.REGIME_WINDOW` book rows exactly as the encoding measures it on real data, and
+  returns the share of paths in the asked quintile of the *training* data.
+* :func:`throughput` times the sampling of many paths at once (messages applied per second of wall time).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from generators import encoding as enc
+from simlab.errors import ParameterError
+from simlab.metrics.scorecard import ScoreCard, score
+from simlab.schema import BOOK_FIELDS
+
+
+def realism(
+    paths: list[dict[str, xr.Dataset]], real: dict[str, xr.Dataset], *, seed: int, n_boot: int = 100
+) -> list[ScoreCard]:
+    """Score every path against the real span (one scorecard each; seeds ``seed, seed + 1, ...``)."""
+    return [score(path, real, seed=seed + index, n_boot=n_boot) for index, path in enumerate(paths)]
+
+
+def compare_on_shared_scores(ours: list[dict], theirs: list[dict], metric: str = "l1") -> dict[str, Any]:
+    """Return the mean ``metric`` of two score tables over the scores both computed (``scores`` of ``to_dict``).
+
+    Returns
+    -------
+    dict
+        ``ours``, ``theirs`` (means over the shared scores), ``shared`` (their number) and ``quantities``.
+    """
+
+    def table(rows: list[dict]) -> dict[tuple[str, str], float]:
+        return {
+            (row["quantity"], row["family"]): float(row["value"])
+            for row in rows
+            if row["metric"] == metric and row.get("status") == "ok"
+        }
+
+    a, b = table(ours), table(theirs)
+    shared = sorted(set(a) & set(b))
+    if not shared:
+        raise ParameterError(f"compare_on_shared_scores: the two tables share no {metric!r} score")
+    return {
+        "ours": float(np.mean([a[k] for k in shared])),
+        "theirs": float(np.mean([b[k] for k in shared])),
+        "shared": len(shared),
+        "quantities": [f"{q} ({f})" for q, f in shared],
+    }
+
+
+def path_regime(path: dict[str, xr.Dataset], window: int = enc.REGIME_WINDOW) -> np.ndarray:
+    """Return the regime measures ``(4,)`` of a sampled path over its first ``window`` book rows after the start."""
+    skip = int(path["events"].attrs.get("initial_orders", 0))
+    books = tuple(path["books"][name].values[max(skip - 1, 0) :] for name in BOOK_FIELDS)
+    return enc.regime_values(books, window=window)[0]
+
+
+def counterfactual(
+    generator: Any,
+    regime: dict[str, int],
+    *,
+    n_paths: int,
+    duration: float,
+    seed: int,
+    guidance: float | None = None,
+) -> dict[str, Any]:
+    """Sample ``n_paths`` under ``regime`` and under no condition; return the share of paths in each asked quintile.
+
+    Parameters
+    ----------
+    generator
+        A fitted generator with ``sample`` and ``encoding_``.
+    regime
+        Quintiles 1-5 by regime name.
+    n_paths, duration
+        Paths per run and seconds each (enough for :data:`generators.encoding.REGIME_WINDOW` messages).
+    seed
+        Seed of both runs (the same noise).
+    guidance
+        Classifier-free guidance weight (default: the model's).
+    """
+    asked = enc.regime_condition(regime, source="regime of counterfactual")
+    out: dict[str, Any] = {"regime": dict(regime), "n_paths": n_paths, "duration_s": duration}
+    for label, condition in (("conditioned", regime), ("unconditioned", None)):
+        paths = generator.sample(n_paths, duration, generator=seed, regime=condition, guidance=guidance)
+        measured = np.stack([path_regime(path) for path in paths])
+        quintiles = generator.encoding_.quintiles(measured)
+        for j, name in enumerate(enc.REGIMES):
+            if asked[j] != enc.NULL_REGIME:
+                out[f"{label} share in {name} quintile {asked[j] + 1}"] = float(np.mean(quintiles[:, j] == asked[j]))
+                out[f"{label} median {name}"] = float(np.median(measured[:, j]))
+    return out
+
+
+def throughput(generator: Any, *, n_paths: int, duration: float, seed: int) -> dict[str, float]:
+    """Time one batched sampling run; return messages applied, seconds and messages per second."""
+    start = time.perf_counter()
+    paths = generator.sample(n_paths, duration, generator=seed)
+    seconds = time.perf_counter() - start
+    applied = sum(int(path["events"].attrs["applied"]) for path in paths)
+    rejected = sum(int(path["events"].attrs["rejected"]) for path in paths)
+    return {
+        "paths": n_paths,
+        "messages": applied,
+        "rejected": rejected,
+        "seconds": seconds,
+        "messages_per_second": applied / seconds,
+    }

@@ -1,0 +1,293 @@
+"""Roll generated messages out on the matching engine, one book per path, batched over paths.
+
+Every message a model generates is executed on :mod:`simlab.book._engine`, so a path's books are always those of
+the engine: an ADD rests at its price (ticks behind the same-side best), a CANCEL takes its size out of a resting
+order chosen uniformly among those at its level that hold more than that size, a DELETE removes an order chosen
+uniformly at its level, a TRADE is a market order of the aggressor side (one TRADE event per fill, as the book
+simulators record them) limited to the best opposite level, as a LOBSTER execution message is, and a hidden trade
+prints at its price without touching the book. A message that cannot apply (:data:`REASONS`: a negative time or a
+size below 1, an ADD at or through the opposite best, a removal at a level the side does not have or where no order
+is large enough, a trade against an empty side or larger than its best level) is **rejected**: it
+is counted by reason, the rest of its block is counted as **discarded** (it was generated after a message that did
+not happen) and a new block is generated from the path's state. Nothing is dropped uncounted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from generators import encoding as enc
+from simlab.book import _engine as E
+from simlab.errors import SimlabError
+from simlab.schema import NO_PRICE, EventKind, make_books, make_events
+
+REASONS = ("bad_value", "crossing_add", "no_level", "no_order", "empty_side", "trade_beyond_best")
+MAX_IDLE_CHAINS = 200
+_GRID_TICKS = 4096
+
+
+@dataclass
+class RolloutCounts:
+    """What happened to the generated messages of one path."""
+
+    applied: int = 0
+    rejected: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REASONS, 0))
+    discarded: int = 0
+    chains: int = 0
+    unfilled_lots: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the counts as a flat JSON-serialisable mapping."""
+        out = {"applied": self.applied, "discarded": self.discarded, "chains": self.chains}
+        out.update(unfilled_lots=self.unfilled_lots, rejected=sum(self.rejected.values()))
+        out.update({f"rejected_{name}": value for name, value in self.rejected.items()})
+        return out
+
+
+class BookPath:
+    """One path: the engine state started from a context book, the messages applied and the records written.
+
+    Parameters
+    ----------
+    context
+        The start state (see :meth:`generators.diffusion.DiffusionGenerator.context`): ``books`` int64
+        ``(rows, 4, levels)`` (the last row starts the engine, one order per level), ``table`` the messages that
+        led to the rows, ``ts_ns`` the start time.
+    depth
+        Levels of the recorded books.
+    rng
+        Picks the orders that cancels and deletes remove.
+    end_ns
+        Messages after this time are not applied (the path is done).
+    """
+
+    def __init__(self, context: dict[str, Any], depth: int, rng: np.random.Generator, end_ns: int) -> None:
+        self.depth, self.rng, self.end_ns = depth, rng, int(end_ns)
+        self.ts = int(context["ts_ns"])
+        self.counts = RolloutCounts()
+        self.done = False
+        self.idle = 0
+        self.table = [row for row in np.asarray(context["table"], np.int64)]
+        self.feature_books = [row[:, : enc.DEPTH_LEVELS] for row in np.asarray(context["books"], np.int64)]
+        self.feature_books = self.feature_books[-len(self.table) - 1 :]
+        self.events: list[tuple[int, ...]] = []
+        self.books: list[np.ndarray] = []
+        self.next_id = 1
+        self._start_engine(np.asarray(context["books"], np.int64)[-1])
+
+    def _start_engine(self, book: np.ndarray) -> None:
+        priced = book[[0, 2]][book[[1, 3]] > 0]
+        centre = int(np.median(priced)) if priced.size else 0
+        self.state = E.new_engine(centre - _GRID_TICKS // 2, _GRID_TICKS, 1024)
+        self.out = E.new_fills(256)
+        self.last = [NO_PRICE, NO_PRICE]  # last quoted bid, ask
+        for side, (prices, qtys) in ((1, (book[0], book[1])), (-1, (book[2], book[3]))):
+            for price, qty in zip(prices, qtys, strict=True):
+                if qty > 0:
+                    self._limit(side, int(price), int(qty))
+                    self._record(EventKind.ADD, side, int(price), int(qty), self.next_id - 1)
+        self.initial_orders = len(self.events)
+        self._quotes()
+
+    def features(self, encoding: enc.Encoding) -> tuple[np.ndarray, np.ndarray]:
+        """Return the normalised history ``(history, MESSAGE_WIDTH)`` and book-state ``(BOOK_WIDTH,)`` vectors."""
+        table = np.asarray(self.table[-max(encoding.history, enc.FLOW_WINDOW) :])
+        rows = np.asarray(self.feature_books[-table.shape[0] - 1 :])
+        signs = np.concatenate([[0], enc.flow_signs(table[:, enc.TYPE], table[:, enc.SIDE])])[-rows.shape[0] :]
+        books = tuple(np.ascontiguousarray(rows[:, j]) for j in range(4))
+        book = enc.book_features(books, signs)[-1]
+        return encoding.messages(table[-encoding.history :]), encoding.book(book[None, :])[0]
+
+    def apply_block(self, rows: np.ndarray) -> None:
+        """Apply generated messages in order until one is rejected or passes the horizon."""
+        self.counts.chains += 1
+        applied_before = self.counts.applied
+        for index, row in enumerate(rows):
+            reason = self.apply(row)
+            if self.done:
+                break
+            if reason is not None:
+                self.counts.rejected[reason] += 1
+                self.counts.discarded += len(rows) - index - 1
+                break
+        self.idle = 0 if self.counts.applied > applied_before else self.idle + 1
+        if self.idle >= MAX_IDLE_CHAINS:
+            raise SimlabError(
+                f"generator rollout: {MAX_IDLE_CHAINS} denoising chains in a row gave no message that applies to "
+                f"the book; rejections so far {self.counts.rejected}"
+            )
+
+    def apply(self, row: np.ndarray) -> str | None:
+        """Apply one message ``(dt_ns, type, side, price_rel_ticks, size_lots, level)``; return why not, or None."""
+        dt, kind, side, rel, size, level = (int(v) for v in row)
+        if dt < 0 or size < 1 or side not in (1, -1):
+            return "bad_value"
+        if self.ts + dt > self.end_ns:
+            self.done = True
+            return None
+        if NO_PRICE in self.last:
+            return "empty_side"  # a side never quoted yet: no reference for prices
+        reference = np.array(self.last, np.int64)
+        ts = self.ts + dt
+        if kind == enc.TYPE_ADD:
+            result = self._add(side, int(enc.absolute_price(kind, side, rel, reference)[0]), size, ts)
+        elif kind in (enc.TYPE_CANCEL, enc.TYPE_DELETE):
+            result = self._remove(kind, side, size, level, ts)
+        elif kind == enc.TYPE_TRADE:
+            result = self._trade(side, size, ts)
+        else:
+            if (E.best_ask(self.state) if side == 1 else E.best_bid(self.state)) == NO_PRICE:
+                return "empty_side"
+            result = (int(enc.absolute_price(kind, side, rel, reference)[0]), size)
+            self._record(EventKind.TRADE_HIDDEN, side, result[0], size, -1, ts)
+        if isinstance(result, str):
+            return result
+        price, applied_size = result
+        applied_level = level if kind in (enc.TYPE_CANCEL, enc.TYPE_DELETE) else 0
+        applied_rel = int(enc.relative_price(kind, side, price, reference)[0])
+        self.table.append(np.array([dt, kind, side, applied_rel, applied_size, applied_level]))
+        self.ts = ts
+        self.counts.applied += 1
+        self._quotes()
+        self.feature_books.append(self.books[-1][:, : enc.DEPTH_LEVELS])
+        return None
+
+    def _add(self, side: int, price: int, size: int, ts: int) -> tuple[int, int] | str:
+        opposite = E.best_ask(self.state) if side == 1 else E.best_bid(self.state)
+        if opposite != NO_PRICE and side * (price - opposite) >= 0:
+            return "crossing_add"
+        self._limit(side, price, size, ts)
+        self._record(EventKind.ADD, side, price, size, self.next_id - 1, ts)
+        return price, size
+
+    def _remove(self, kind: int, side: int, size: int, level: int, ts: int) -> tuple[int, int] | str:
+        grid = E._level_index(self.state, side, level)
+        if level < 1 or grid < 0:
+            return "no_level"
+        orders, levels = self.state[1], self.state[2]
+        slot, candidates = levels[E.BID_ROW if side == 1 else E.ASK_ROW, grid, E.L_HEAD], []
+        while slot >= 0:
+            if kind == enc.TYPE_DELETE or orders[slot, E.O_QTY] > size:
+                candidates.append(slot)
+            slot = orders[slot, E.O_NEXT]
+        if not candidates:
+            return "no_order"
+        slot = candidates[int(self.rng.integers(len(candidates)))]
+        order_id, price, qty = (int(orders[slot, f]) for f in (E.O_ID, E.O_PRICE, E.O_QTY))
+        if kind == enc.TYPE_DELETE:
+            E.delete(self.state, order_id, self.out)
+            self._record(EventKind.DELETE, side, price, qty, order_id, ts)
+            return price, qty
+        E.cancel(self.state, order_id, size, self.out)
+        self._record(EventKind.CANCEL, side, price, size, order_id, ts)
+        return price, size
+
+    def _trade(self, side: int, size: int, ts: int) -> tuple[int, int] | str:
+        best = E.best_ask(self.state) if side == 1 else E.best_bid(self.state)
+        if best == NO_PRICE:
+            return "empty_side"
+        if size > E.level_qty(self.state, -side, best):
+            return "trade_beyond_best"
+        self.out[1][0] = 0
+        status = E.market(self.state, side, size, -1, ts, self.out)
+        while status == E.FILL_CAPACITY:
+            self.out = E.grow_fills(self.out, 2 * self.out[0].shape[0])
+            status = E.market(self.state, side, size, -1, ts, self.out)
+        fills = self.out[0][: self.out[1][0]]
+        for fill in fills:
+            self._record(EventKind.TRADE, side, int(fill[E.F_PRICE]), int(fill[E.F_QTY]), int(fill[E.F_PASSIVE]), ts)
+        self.counts.unfilled_lots += int(self.state[0][E.LAST_UNFILLED])
+        return int(fills[0, E.F_PRICE]), size
+
+    def _limit(self, side: int, price: int, size: int, ts: int | None = None) -> None:
+        ts = self.ts if ts is None else ts
+        while True:
+            status = E.limit(self.state, side, price, size, self.next_id, ts, self.out)
+            if status == E.OK:
+                break
+            if status == E.OFF_GRID:
+                self.state = E.grow_engine(self.state, price - _GRID_TICKS // 2, _GRID_TICKS, 1)
+            elif status == E.CAPACITY:
+                self.state = E.grow_engine(self.state, self.state[0][E.ORIGIN], 1, 2 * self.state[1].shape[0])
+            else:
+                raise SimlabError(f"generator rollout: the engine refused an ADD: {E.STATUS_TEXT[status]}")
+        self.next_id += 1
+
+    def _record(self, kind: int, side: int, price: int, qty: int, order_id: int, ts: int | None = None) -> None:
+        message = self.counts.applied if ts is not None else -1  # the index of the message being applied
+        self.events.append((self.ts if ts is None else ts, int(kind), side, price, qty, order_id, message))
+        rows = np.zeros((4, 1, self.depth), np.int64)
+        E.top_k(self.state, self.depth, rows[0], rows[1], rows[2], rows[3], 0)
+        self.books.append(rows[:, 0])
+
+    def _quotes(self) -> None:
+        bid, ask = E.best_bid(self.state), E.best_ask(self.state)
+        self.last = [bid if bid != NO_PRICE else self.last[0], ask if ask != NO_PRICE else self.last[1]]
+
+    def datasets(self, attrs: dict[str, Any], source: str) -> dict[str, xr.Dataset]:
+        """Return the path's ``events`` and ``books`` (the initial orders first, as ADDs at the start time).
+
+        The events' extra ``message`` is the index of the generated message each record comes from (-1 for the
+        initial orders): a market order's fills share one, and all carry the book after the whole order.
+        """
+        ev = np.asarray(self.events, dtype=np.int64).reshape(-1, 7)
+        books = np.asarray(self.books, dtype=np.int64).reshape(-1, 4, self.depth)
+        run = {**attrs, "initial_orders": self.initial_orders, **self.counts.to_dict()}
+        keys = {name: attrs[name] for name in ("tick_size", "lot_size", "instrument", "venue")}
+        events = make_events(
+            ts_ns=ev[:, 0], kind=ev[:, 1], side=ev[:, 2], price_ticks=ev[:, 3], qty_lots=ev[:, 4], order_id=ev[:, 5],
+            extra={"message": ev[:, 6]}, attrs={k: v for k, v in run.items() if k not in keys}, source=source, **keys,
+        )  # fmt: skip
+        books = make_books(
+            ts_ns=ev[:, 0], bid_price=books[:, 0], bid_qty=books[:, 1], ask_price=books[:, 2], ask_qty=books[:, 3],
+            attrs={k: v for k, v in run.items() if k not in keys}, source=source,
+        )  # fmt: skip
+        return {"events": events, "books": books}
+
+
+def rollout(
+    generate: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    encoding: enc.Encoding,
+    context: dict[str, Any],
+    *,
+    n_paths: int,
+    duration_ns: int,
+    depth: int,
+    rngs: list[np.random.Generator],
+    progress: Callable[[int, int], None] | None = None,
+) -> list[BookPath]:
+    """Run ``n_paths`` independent books for ``duration_ns`` from the context, one generated block at a time.
+
+    Parameters
+    ----------
+    generate
+        Maps a batch of histories ``(b, history, MESSAGE_WIDTH)`` and book states ``(b, BOOK_WIDTH)`` (normalised
+        float32) to integer blocks ``(b, block, 6)`` (the model's denoising chains, already decoded).
+    encoding
+        The model's encoding.
+    context
+        The start state (see :class:`BookPath`).
+    n_paths, duration_ns, depth
+        Paths, their length (ns) and the levels recorded.
+    rngs
+        One numpy generator per path (the orders cancels pick).
+    progress
+        Called with (paths done, paths) after every batch of chains.
+    """
+    end_ns = int(context["ts_ns"]) + int(duration_ns)
+    paths = [BookPath(context, depth, rngs[p], end_ns) for p in range(n_paths)]
+    while True:
+        active = [path for path in paths if not path.done]
+        if not active:
+            return paths
+        features = [path.features(encoding) for path in active]
+        blocks = generate(np.stack([f[0] for f in features]), np.stack([f[1] for f in features]))
+        for path, rows in zip(active, blocks, strict=True):
+            path.apply_block(rows)
+        if progress is not None:
+            progress(sum(path.done for path in paths), n_paths)

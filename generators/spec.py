@@ -1,0 +1,132 @@
+"""Training specs of the generators: a TOML file naming the real data, the split, the preset and the seed.
+
+A spec (see ``scenarios/library/generate_*.toml``) has two tables, and unknown keys are refused::
+
+    [data]
+    message = "lobster_samples/.../AAPL_..._message_50.csv"  # under the data folder
+    books = ["lobster_samples/.../..._message_10_first998.csv", "lobster_samples/.../..._orderbook_10_first998.csv"]
+    split = [0.6, 0.2, 0.2]  # train, validation, held-out test, by time
+
+    [model]
+    family = "diffusion"
+    preset = "tiny"  # omitted: "paper" on CUDA, else "tiny"
+    seed = 20261203
+    overrides = { max_steps = 1500 }  # any DiffusionConfig field
+
+``books`` is the message file's orderbook file (one path) or the files whose first book row starts a replay of a
+deeper message file (two paths), as :func:`generators.data.read_flow` reads them.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import xarray as xr
+
+from generators.config import preset
+from generators.data import read_flow, split_by_time
+from generators.diffusion import DiffusionGenerator
+from simlab.errors import DataError, ParameterError
+from simlab.io import DEFAULT_DATA_DIR
+
+FAMILIES = ("diffusion",)
+_KEYS = {"data": {"message", "books", "split"}, "model": {"family", "preset", "seed", "overrides"}}
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """A parsed training spec (see the module docstring); paths are relative to the data folder."""
+
+    message: str
+    books: tuple[str, ...]
+    seed: int
+    split: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    family: str = "diffusion"
+    preset: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    text: str = ""
+
+
+def load_spec(path: str | Path) -> TrainSpec:
+    """Read and check a training spec TOML file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+        document = tomllib.loads(text)
+    except OSError as error:
+        raise DataError(f"spec {path} cannot be read ({error.strerror})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise DataError(f"spec {path}: not valid TOML ({error})") from None
+    unknown = sorted(set(document) - set(_KEYS))
+    if unknown:
+        raise ParameterError(f"spec {path}: unknown tables {unknown}; expected {sorted(_KEYS)}")
+    for table, keys in _KEYS.items():
+        extra = sorted(set(document.get(table, {})) - keys)
+        if extra:
+            expected = sorted(keys)
+            raise ParameterError(f"spec {path}: unknown keys {extra} in table {table!r}; expected some of {expected}")
+    data, model = document.get("data", {}), document.get("model", {})
+    for table, key in (("data", "message"), ("data", "books"), ("model", "seed")):
+        if key not in document.get(table, {}):
+            raise ParameterError(f"spec {path}: table {table!r} needs the key {key!r}")
+    family = model.get("family", "diffusion")
+    if family not in FAMILIES:
+        raise ParameterError(f"spec {path}: family in table 'model' must be one of {list(FAMILIES)}; got {family!r}")
+    return TrainSpec(
+        message=str(data["message"]),
+        books=tuple(str(p) for p in data["books"]),
+        seed=model["seed"],
+        split=tuple(data.get("split", (0.6, 0.2, 0.2))),
+        family=family,
+        preset=model.get("preset"),
+        overrides=dict(model.get("overrides", {})),
+        text=text,
+    )
+
+
+def spec_spans(spec: TrainSpec, data_dir: str | Path = DEFAULT_DATA_DIR) -> dict[str, dict[str, xr.Dataset]]:
+    """Read the spec's real data and split it by time into ``train``, ``validation`` and ``test``."""
+    data_dir = Path(data_dir)
+    paths = [data_dir / p for p in (spec.message, *spec.books)]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise DataError(f"spec data: files {missing} do not exist (data folder {data_dir})")
+    flow = read_flow(paths[0], tuple(paths[1:]))
+    return split_by_time(flow["events"], flow["books"], spec.split)
+
+
+def train_from_spec(
+    spec_path: str | Path,
+    output: str | Path,
+    *,
+    data_dir: str | Path = DEFAULT_DATA_DIR,
+    resume: bool = False,
+    progress: Callable[[int, int, float, float | None], None] | None = None,
+) -> DiffusionGenerator:
+    """Train the spec's model on its train and validation spans, checkpointing to ``output``; return it.
+
+    Parameters
+    ----------
+    spec_path
+        The TOML spec.
+    output
+        The model folder (written at every validation, then with the best weights).
+    data_dir
+        Where the spec's paths are (default ``../shared/data``).
+    resume
+        Continue the training checkpointed in ``output``.
+    progress
+        Called after every validation with (step, max steps, training loss, validation loss).
+    """
+    spec = load_spec(spec_path)
+    spans = spec_spans(spec, data_dir)
+    config = preset(spec.preset, **spec.overrides)
+    generator = DiffusionGenerator(config)
+    train = {"train": spans["train"], "validation": spans["validation"]}
+    generator.fit(train, seed=spec.seed, checkpoint=output, resume=resume, progress=progress)
+    generator.save(output)
+    return generator

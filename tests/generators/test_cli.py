@@ -1,0 +1,60 @@
+"""`simlab generate train` (the tiny preset cut to 40 steps, AAPL hour) and `simlab generate sample`; errors."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from scenarios.cli import app
+from simlab.store import list_groups, load_store
+from tests.conftest import shared_path
+
+runner = CliRunner()
+SPEC = """
+[data]
+message = "lobster_samples/AAPL_2012-06-21_level50_0930-1030_messages/AAPL_2012-06-21_34200000_37800000_message_50.csv"
+books = [
+    "lobster_samples/AAPL_2012-06-21_level10_first1000/AAPL_2012-06-21_34200000_57600000_message_10_first998.csv",
+    "lobster_samples/AAPL_2012-06-21_level10_first1000/AAPL_2012-06-21_34200000_57600000_orderbook_10_first998.csv",
+]
+split = [0.6, 0.2, 0.2]
+
+[model]
+preset = "tiny"
+seed = 5
+overrides = { max_steps = 40, eval_every = 20, batch_size = 64, validation_blocks = 256 }
+"""
+
+
+def test_train_then_sample_under_a_regime(tmp_path):
+    data = shared_path("")
+    spec = tmp_path / "spec.toml"
+    spec.write_text(SPEC)
+    model = tmp_path / "aapl.model"
+    result = runner.invoke(app, ["generate", "train", str(spec), "-o", str(model), "--data", str(data)])
+    assert result.exit_code == 0, result.output
+    config = json.loads((model / "config.json").read_text())
+    assert config["config"]["max_steps"] == 40 and config["training"]["step"] == 40 and config["seed"] == 5
+    (first, second) = config["training"]["losses"]
+    assert second[2] < 0.9 * first[2]  # the validation loss falls: it learns from the real hour
+    store = tmp_path / "out.zarr"
+    args = ["generate", "sample", str(model), "--paths", "2", "--duration", "5s", "--seed", "3"]
+    result = runner.invoke(app, [*args, "--regime", "volatility=5", "-o", str(store)])
+    assert result.exit_code == 0, result.output
+    assert list_groups(store) == ["books", "books_0001", "events", "events_0001"]
+    events = load_store(store, "events")
+    assert events.attrs["instrument"] == "AAPL" and events.attrs["seed"] == 3 and "volatility" in events.attrs["config"]
+    bad = runner.invoke(app, [*args, "--regime", "volatility=7", "-o", str(tmp_path / "x.zarr")])
+    assert bad.exit_code == 2 and "quintile of regime 'volatility' must be an int in 1-5; got 7" in bad.output
+    bad = runner.invoke(app, [*args, "--regime", "heat=2", "-o", str(tmp_path / "x.zarr")])
+    assert bad.exit_code == 2 and "unknown regime 'heat'" in bad.output
+    bad = runner.invoke(app, ["generate", "sample", str(tmp_path / "none"), "-o", str(tmp_path / "x.zarr")])
+    assert bad.exit_code == 2 and "expected a folder with config.json" in bad.output
+
+
+def test_a_spec_with_a_typo_is_refused(tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_text(SPEC.replace("split =", "splitt ="))
+    result = runner.invoke(app, ["generate", "train", str(spec), "-o", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "unknown keys ['splitt'] in table 'data'" in result.output

@@ -1,0 +1,169 @@
+"""The diffusion generator on a small zero-intelligence flow: seeded determinism, resume, checkpoints refused whole,
+and rollouts whose books are the matching engine's (replayed through match_events, they come back equal)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from generators.checkpoint import WEIGHTS_FILE
+from generators.config import DiffusionConfig, preset
+from generators.data import split_by_time
+from generators.diffusion import DiffusionGenerator
+from simlab.book.engine import match_events
+from simlab.book.zero_intelligence import ZIParams, simulate_zi
+from simlab.errors import DataError, ParameterError
+from simlab.schema import BOOK_FIELDS, EventKind
+
+SMALL = DiffusionConfig(
+    history=8, block=4, width=16, layers=1, heads=2, diffusion_steps=20, sampling_steps=4, batch_size=32,
+    max_steps=20, eval_every=10, validation_blocks=64,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def zi_spans():
+    params = ZIParams(limit_rate=0.2, market_rate=0.5, cancel_rate=0.05, band_ticks=20, size_law="geometric",
+                      order_size=3.0)  # fmt: skip
+    flow = simulate_zi(params, 240.0, rng=7, depth=10)
+    skip = int(flow["events"].attrs["initial_orders"]) - 1
+    events, books = flow["events"].isel(event=slice(skip, None)), flow["books"].isel(time=slice(skip, None))
+    return split_by_time(events, books)
+
+
+@pytest.fixture(scope="module")
+def fitted(zi_spans):
+    return DiffusionGenerator(SMALL, device="cpu").fit(zi_spans, seed=3)
+
+
+def _weights(generator):
+    return {k: v.clone() for k, v in generator.model_.state_dict().items()}
+
+
+def _equal(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_one_seed_gives_the_same_weights_and_another_does_not(zi_spans, fitted):
+    again = DiffusionGenerator(SMALL, device="cpu").fit(zi_spans, seed=3)
+    assert _equal(_weights(fitted), _weights(again))
+    other = DiffusionGenerator(SMALL, device="cpu").fit(zi_spans, seed=4)
+    assert not _equal(_weights(fitted), _weights(other))
+    assert [row[0] for row in fitted.training_.losses] == [10, 20]
+    assert not torch.are_deterministic_algorithms_enabled()  # the setting is restored after training
+
+
+def test_training_resumes_from_a_checkpoint_to_the_same_weights(zi_spans, fitted, tmp_path):
+    seen = []
+    short = DiffusionConfig(**{**SMALL.to_dict(), "max_steps": 10})
+    DiffusionGenerator(short, device="cpu").fit(
+        zi_spans, seed=3, checkpoint=tmp_path / "run", progress=lambda *a: seen.append(a)
+    )
+    resumed = DiffusionGenerator(SMALL, device="cpu").fit(
+        zi_spans, seed=3, checkpoint=tmp_path / "run", resume=True, progress=lambda *a: seen.append(a)
+    )
+    assert _equal(_weights(fitted), _weights(resumed))
+    assert seen[-1][0] == 20 and resumed.training_.losses == fitted.training_.losses
+    with pytest.raises(ParameterError, match="cannot resume: it was trained with another seed"):
+        DiffusionGenerator(SMALL, device="cpu").fit(zi_spans, seed=5, checkpoint=tmp_path / "run", resume=True)
+
+
+def test_rollout_books_are_the_matching_engines(fitted):
+    paths = fitted.sample(3, 20.0, generator=11)
+    for path in paths:
+        events, books = path["events"], path["books"]
+        attrs = events.attrs
+        assert attrs["applied"] > 0 and events.sizes["event"] >= attrs["initial_orders"] + attrs["applied"]
+        start = int(events["ts_ns"].values[0])
+        assert int(events["ts_ns"].values[-1]) <= start + 20 * 10**9
+        replayed = match_events(events, depth=books.sizes["level"], trades="market")["books"]
+        # the fills of one market order all carry the book after the whole order; compare after each message
+        message = events["message"].values
+        inner = np.append((message[:-1] == message[1:]) & (message[:-1] >= 0), False)
+        assert (~inner).sum() == attrs["initial_orders"] + attrs["applied"]
+        np.testing.assert_array_equal(np.unique(message[message >= 0]), np.arange(attrs["applied"]))
+        for name in BOOK_FIELDS:
+            np.testing.assert_array_equal(replayed[name].values[~inner], books[name].values[~inner], err_msg=name)
+        kinds = set(np.unique(events["kind"].values))
+        assert kinds <= {int(k) for k in (EventKind.ADD, EventKind.CANCEL, EventKind.DELETE, EventKind.TRADE,
+                                          EventKind.TRADE_HIDDEN)}  # fmt: skip
+    again = fitted.sample(3, 20.0, generator=11)
+    for a, b in zip(paths, again, strict=True):
+        assert a["events"].equals(b["events"]) and a["books"].equals(b["books"])
+
+
+def test_messages_that_cannot_apply_are_counted_and_resampled(fitted):
+    from generators import encoding as enc
+    from generators.rollout import BookPath
+
+    path = BookPath(fitted.context_, 10, np.random.default_rng(0), fitted.context_["ts_ns"] + 10**9)
+    spread = path.last[1] - path.last[0]
+    assert path.apply(np.array([1, enc.TYPE_CANCEL, 1, 0, 1, 999])) == "no_level"
+    assert path.apply(np.array([1, enc.TYPE_ADD, 1, -spread, 1, 0])) == "crossing_add"
+    assert path.apply(np.array([1, enc.TYPE_ADD, 1, 0, 0, 0])) == "bad_value"
+    assert path.apply(np.array([-1, enc.TYPE_ADD, 1, 0, 1, 0])) == "bad_value"
+    before = len(path.events)
+    block = np.array([[5, enc.TYPE_ADD, 1, 1, 2, 0], [5, enc.TYPE_DELETE, -1, 0, 1, 999], [5, enc.TYPE_ADD, 1, 1, 2, 0],
+                      [5, enc.TYPE_ADD, 1, 1, 2, 0]])  # fmt: skip
+    path.apply_block(block)
+    counts = path.counts.to_dict()
+    assert counts["applied"] == 1 and counts["rejected_no_level"] == 1 and counts["discarded"] == 2
+    assert len(path.events) == before + 1
+    path.apply(np.array([2 * 10**9, enc.TYPE_ADD, 1, 1, 2, 0]))  # past the horizon: the path is done
+    assert path.done and counts["applied"] == path.counts.applied
+
+
+def test_checkpoints_round_trip_and_are_refused_whole(fitted, tmp_path):
+    path = fitted.save(tmp_path / "model")
+    loaded = DiffusionGenerator.load(path)
+    assert _equal(_weights(fitted), _weights(loaded)) and loaded.encoding_ == fitted.encoding_
+    a, b = fitted.sample(1, 5.0, generator=2), loaded.sample(1, 5.0, generator=2)
+    assert a[0]["events"].equals(b[0]["events"])
+    config = json.loads((path / "config.json").read_text())
+    assert config["config"] == SMALL.to_dict() and config["family"] == "diffusion"
+    for key, value in (("simlab_version", "0.0.0-other"), ("encoding_version", 99), ("family", "gan")):
+        (path / "config.json").write_text(json.dumps({**config, key: value}))
+        with pytest.raises(DataError, match=f"{key} must be"):
+            DiffusionGenerator.load(path)
+    (path / "config.json").write_text(json.dumps(config))
+    weights = bytearray((path / WEIGHTS_FILE).read_bytes())
+    weights[len(weights) // 2] ^= 0xFF
+    (path / WEIGHTS_FILE).write_bytes(bytes(weights))
+    with pytest.raises(DataError, match="weights.pt is corrupted"):
+        DiffusionGenerator.load(path)
+    (path / "config.json").write_text("{not json")
+    with pytest.raises(DataError, match="config.json is corrupted"):
+        DiffusionGenerator.load(path)
+    with pytest.raises(DataError, match="expected a folder with config.json"):
+        DiffusionGenerator.load(tmp_path / "nothing")
+
+
+def test_bad_input_is_refused_with_our_sentence(zi_spans, fitted):
+    no_books = {name: {"events": span["events"]} for name, span in zi_spans.items()}
+    with pytest.raises(DataError, match="the encoding needs books"):
+        DiffusionGenerator(SMALL, device="cpu").fit(no_books, seed=1)
+    with pytest.raises(DataError, match="expected the spans 'train' and 'validation'"):
+        DiffusionGenerator(SMALL, device="cpu").fit({"train": zi_spans["train"]}, seed=1)
+    few = {
+        name: {k: v.isel({v["ts_ns"].dims[0]: slice(0, 6)}) for k, v in span.items()} for name, span in zi_spans.items()
+    }
+    with pytest.raises(DataError, match="more messages than the history length 8; got 5"):
+        DiffusionGenerator(SMALL, device="cpu").fit(few, seed=1)
+    with pytest.raises(ParameterError, match="unknown regime 'spread'"):
+        fitted.sample(1, 1.0, generator=1, regime={"spread": 2})
+    with pytest.raises(ParameterError, match="quintile of regime 'depth' must be an int in 1-5; got 0"):
+        fitted.sample(1, 1.0, generator=1, regime={"depth": 0})
+    with pytest.raises(ParameterError, match="unknown generator preset 'huge'"):
+        preset("huge")
+    with pytest.raises(ParameterError, match="`width` 30 of DiffusionConfig must be a multiple of `heads` 4"):
+        DiffusionConfig(width=30)
+
+
+def test_guided_sampling_under_a_regime_runs_and_is_seeded(fitted):
+    a = fitted.sample(2, 5.0, generator=4, regime={"volatility": 5, "depth": 1}, guidance=2.0)
+    b = fitted.sample(2, 5.0, generator=4, regime={"volatility": 5, "depth": 1}, guidance=2.0)
+    assert all(x["events"].equals(y["events"]) for x, y in zip(a, b, strict=True))
+    assert a[0]["events"].attrs["regime"] == "{'volatility': 5, 'depth': 1}" and a[0]["events"].attrs["guidance"] == 2.0

@@ -1,0 +1,90 @@
+"""The encoding: exact round trips on the real files, the float layout, regimes, and its error sentences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from generators import encoding as enc
+from generators.data import split_by_time
+from simlab.errors import DataError, ParameterError
+from simlab.schema import EventKind
+
+
+@pytest.mark.parametrize("flow", ["aapl_hour", "amzn_day"])
+def test_decode_of_encode_gives_the_real_events_back_exactly(flow, request):
+    data = request.getfixturevalue(flow)
+    events, books = data["events"], data["books"]
+    messages = enc.message_table(events, books)
+    back = enc.decode(messages)
+    for name, values in back.items():
+        np.testing.assert_array_equal(values, events[name].values[1:], err_msg=name)
+    # the float vectors (float64) round-trip to the same integers
+    np.testing.assert_array_equal(enc.features_to_table(enc.message_features(messages.table)), messages.table)
+    assert set(np.unique(messages.table[:, enc.TYPE])) <= set(range(enc.N_TYPES))
+
+
+def test_cancel_level_and_price_are_read_from_the_book_before(aapl_hour):
+    events, books = aapl_hour["events"], aapl_hour["books"]
+    table = enc.message_table(events, books).table
+    bid_price, bid_qty = books["bid_price"].values, books["bid_qty"].values
+    rows = np.flatnonzero((table[:, enc.TYPE] == enc.TYPE_DELETE) & (table[:, enc.SIDE] == 1))[:200]
+    for row in rows:  # message row is event row + 1, its book before is book row `row`
+        price = events["price_ticks"].values[row + 1]
+        levels = [p for p, q in zip(bid_price[row], bid_qty[row], strict=True) if q > 0]
+        assert table[row, enc.LEVEL] == sum(p > price for p in levels) + 1
+    adds = table[table[:, enc.TYPE] == enc.TYPE_ADD]
+    assert adds[:, enc.LEVEL].max() == 0 and (adds[:, enc.SIZE] > 0).all()
+
+
+def test_encoding_statistics_and_regime_quintiles(amzn_day):
+    spans = split_by_time(amzn_day["events"], amzn_day["books"])
+    train = spans["train"]
+    encoding = enc.fit_encoding(train["events"], train["books"], history=8)
+    flow = enc.encode(train["events"], train["books"], encoding)
+    assert flow.vectors.shape == (len(flow), enc.MESSAGE_WIDTH) and flow.book.shape == (len(flow), enc.BOOK_WIDTH)
+    continuous = flow.vectors[:, list(enc.NORMALISED_MESSAGE_COLUMNS)]
+    np.testing.assert_allclose(continuous.mean(axis=0), 0.0, atol=1e-4)
+    # each regime splits the training messages into fifths (ties aside)
+    for column in range(len(enc.REGIMES)):
+        counts = np.bincount(flow.regime[:, column], minlength=5) / len(flow)
+        assert np.abs(counts - 0.2).max() < 0.03, (enc.REGIMES[column], counts)
+    assert enc.Encoding.from_dict(encoding.to_dict()) == encoding
+    # the test span is encoded with the training statistics
+    test = enc.encode(spans["test"]["events"], spans["test"]["books"], encoding)
+    assert len(test) == spans["test"]["events"].sizes["event"] - 1
+
+
+def test_regime_values_follow_their_definitions():
+    mid = np.array([100.0, 101.0, 99.0, 99.0, 102.0])
+    bid_price = (mid - 1).astype(np.int64)[:, None]
+    ask_price = (mid + 1).astype(np.int64)[:, None]
+    bid_qty, ask_qty = np.array([[3], [1], [1], [1], [2]]), np.array([[1], [1], [3], [1], [2]])
+    values = enc.regime_values((bid_price, bid_qty, ask_price, ask_qty), window=2)
+    np.testing.assert_allclose(values[0], [np.sqrt(1 + 4), -1.0, (4 + 2 + 4) / 3, (0.5 + 0 - 0.5) / 3])
+    np.testing.assert_allclose(values[-1], [0.0, 0.0, 4.0, 0.0])
+
+
+def test_bad_input_is_refused_with_our_sentence(amzn_day):
+    events, books = amzn_day["events"].isel(event=slice(0, 50)), amzn_day["books"].isel(time=slice(0, 50))
+    with pytest.raises(DataError, match="the encoding needs books"):
+        enc.message_table(events, None)
+    with pytest.raises(DataError, match="the encoding needs events with"):
+        enc.message_table(events.drop_vars("qty_lots"), books)
+    halted = events.copy(deep=True)
+    halted["kind"].values[7] = int(EventKind.HALT)
+    with pytest.raises(DataError, match="row 7: kind must be one of"):
+        enc.message_table(halted, books)
+    encoding = enc.fit_encoding(events, books, history=8)
+    short = enc.fit_encoding(events, books, history=60)
+    assert short.history == 60
+    with pytest.raises(DataError, match="more messages than the history length 60; got 49"):
+        enc.encode(events, books, short)
+    assert enc.encode(events, books, encoding).vectors.shape[0] == 49
+    with pytest.raises(ParameterError, match="unknown regime 'volume'"):
+        enc.regime_condition({"volume": 3})
+    with pytest.raises(ParameterError, match="must be an int in 1-5; got 6"):
+        enc.regime_condition({"volatility": 6})
+    np.testing.assert_array_equal(enc.regime_condition({"volatility": 5, "depth": 1}), [4, 5, 0, 5])
+    with pytest.raises(DataError, match="encoding version must be 1"):
+        enc.Encoding.from_dict({**encoding.to_dict(), "version": 99})
