@@ -114,10 +114,9 @@ class Preset:
 
 
 def _interval(entry: dict, where: str) -> Interval:
-    try:
-        return Interval(float(entry["value"]), float(entry["low"]), float(entry["high"]))
-    except (KeyError, TypeError) as error:
-        raise DataError(f"{where}: expected value, low and high; found {entry!r}") from error
+    if not all(isinstance(entry.get(k), (int, float)) for k in ("value", "low", "high")):
+        raise DataError(f"{where}: expected numbers value, low and high; found {entry!r}")
+    return Interval(float(entry["value"]), float(entry["low"]), float(entry["high"]))
 
 
 def _window(preset: str, market: str, kind: str, entry: dict, path: Path) -> Window:
@@ -136,7 +135,7 @@ def _window(preset: str, market: str, kind: str, entry: dict, path: Path) -> Win
     auc = Interval(disc["auc"], disc["low"], disc["high"]) if isinstance(disc, dict) else None
     name = WINDOW_NAMES[kind]
     until = f" to {entry['end']}" if "end" in entry else ""
-    span = f"{'' if until else 'from '}{entry['start']}{until}, {entry['duration_s']:.0f} s"
+    span = f"{'' if until else 'from '}{entry['start']}{until}, {entry['duration_s']:,.0f} s"
     events = (int(entry["events"]["real"]), int(entry["events"]["synthetic"]))
     mean_l1 = _interval(entry["summary"]["l1"]["mean"], where)
     label = f"{name} {market}".strip()

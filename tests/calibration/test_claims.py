@@ -136,6 +136,11 @@ def test_bad_score_tables_are_refused_with_the_file_named(tmp_path):
     (tmp_path / "binance-usdm-ethusdt.scores.json").write_text(json.dumps(document))
     with pytest.raises(DataError, match=r"\[held_out\]: no key 'summary'"):
         load_presets(tmp_path)
+    document = json.loads((PRESET_DIR / "binance-usdm-ethusdt.scores.json").read_text())
+    document["calibration"]["summary"]["l1"]["mean"]["low"] = None
+    (tmp_path / "binance-usdm-ethusdt.scores.json").write_text(json.dumps(document))
+    with pytest.raises(DataError, match=r"\[calibration\]: expected numbers value, low and high; found"):
+        load_presets(tmp_path)
     shutil.copy(PRESET_DIR / "binance-usdm-ethusdt.scores.json", tmp_path)
     with pytest.raises(DataError, match=r"\['zi- book', 'qr- book', 'hawkes- book'\] missing"):
         render(*load_presets(tmp_path))
