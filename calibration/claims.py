@@ -10,6 +10,7 @@ test_claims.py`` fails when the committed document differs from the one the tabl
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import tomllib
@@ -284,9 +285,10 @@ def claim_clustering(flow: list[Window]) -> tuple[str, str]:
 
 def claim_classifier(flow: list[Window]) -> tuple[str, str]:
     """Read "the classifier still tells most of their windows apart"; return (the numbers say, corrected wording)."""
-    n = len(flow)
-    told = [w for w in flow if w.auc is not None and read_auc(w.auc) == "tells them apart"]
-    untold = [w for w in flow if w not in told]
+    scored = [w for w in flow if w.auc is not None]
+    n = len(scored)
+    told = [w for w in scored if read_auc(w.auc) == "tells them apart"]
+    untold = [w for w in scored if w not in told]
     said = (
         f"AUC interval contains 0.5 in {share(len(untold), n)} windows: {listing([w.label for w in untold])}; it is "
         f"above 0.5 for {listing([f'{w.label} ({w.auc.text()})' for w in told])}"
@@ -332,7 +334,7 @@ def claim_books_told_apart(books: list[Window]) -> tuple[str, str]:
     aucs = [w.auc for w in books if w.auc is not None]
     span = f"AUC {min(a.value for a in aucs):.2f} to {max(a.value for a in aucs):.2f}"
     if len(told) == len(books):
-        lowest = min(a.low for a in aucs)
+        lowest = math.floor(100 * min(a.low for a in aucs)) / 100  # rounded down: "or more" stays true
         return said, f"Every book model is told apart: {span}, every interval's lower end {lowest:.2f} or more."
     rest = listing([w.preset for w in books if w not in told])
     return said, f"{len(told)} of {len(books)} book models are told apart ({span}); not {rest}."
