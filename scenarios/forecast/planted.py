@@ -1,0 +1,57 @@
+"""Synthetic books with a planted signal: the next mid move is a known function of the current touch imbalance.
+
+Row t holds a one-tick-spread book around mid m_t (bid levels m_t, m_t - 1, ..., ask levels m_t + 1, ...), random
+depth beyond the touch and a touch imbalance I_t = (bid - ask) / (bid + ask) drawn uniformly. The rule class is +1
+when I_t > 1/3, -1 when I_t < -1/3 and 0 otherwise; with probability ``signal`` the move m_{t+1} - m_t is the rule
+class, otherwise a uniform draw from {-1, 0, +1}. The oracle knows the rule: its class probabilities are
+``signal + (1 - signal) / 3`` on the rule class and ``(1 - signal) / 3`` on each other one, so its expected accuracy
+is ``signal + (1 - signal) / 3``. ``signal = 0`` is the planted-noise book: no input says anything about the move.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scenarios.forecast.books import BookSeries
+from simlab.errors import ParameterError
+from simlab.schema import EventKind
+
+
+def planted_book(
+    n: int, *, levels: int = 10, signal: float = 0.9, rng: np.random.Generator, name: str = "planted"
+) -> tuple[BookSeries, np.ndarray]:
+    """Return a planted book of ``n`` rows and the oracle's probabilities (n, 3) of the move after each row for
+    (down, flat, up), i.e. of the ``direction`` label at a horizon of one event with threshold 0."""
+    if not 0 <= signal <= 1 or n < 2 or levels < 1:
+        raise ParameterError(
+            f"planted_book needs n >= 2, levels >= 1 and signal in [0, 1]; got {n}, {levels}, {signal}"
+        )
+    total = rng.integers(10, 60, size=n)
+    imbalance = rng.uniform(-0.9, 0.9, size=n)
+    bid1 = np.clip(np.rint(total * (1 + imbalance) / 2), 1, total - 1).astype(np.int64)
+    ask1 = total - bid1
+    actual = (bid1 - ask1) / total
+    rule = np.where(actual > 1 / 3, 1, np.where(actual < -1 / 3, -1, 0))
+    follow = rng.random(n) < signal
+    move = np.where(follow, rule, rng.integers(-1, 2, size=n))
+    mid = 100_000 + np.r_[0, np.cumsum(move[:-1])]
+    depth = np.arange(levels)
+    bid_qty = rng.integers(1, 40, size=(n, levels))
+    ask_qty = rng.integers(1, 40, size=(n, levels))
+    bid_qty[:, 0], ask_qty[:, 0] = bid1, ask1
+    side = rng.choice(np.array([-1, 1], np.int8), size=n)
+    probs = np.full((n, 3), (1 - signal) / 3)
+    probs[np.arange(n), rule + 1] += signal
+    series = BookSeries(
+        name,
+        np.cumsum(rng.exponential(1e7, size=n)).astype(np.int64) + 1_000_000_000,
+        mid[:, None] - depth[None, :],
+        bid_qty,
+        mid[:, None] + 1 + depth[None, :],
+        ask_qty,
+        np.full(n, EventKind.ADD, np.int8),
+        side,
+        np.where(side > 0, mid, mid + 1),
+        np.where(side > 0, bid1, ask1),
+    )
+    return series, probs
