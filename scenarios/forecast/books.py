@@ -95,9 +95,7 @@ def lobster_series(name: str, files: list[Path], levels: int = 10) -> BookSeries
     messages = [f for f in files if "_message_" in Path(f).name]
     books_files = [f for f in files if "_orderbook_" in Path(f).name]
     if len(messages) != 1 or len(books_files) > 1:
-        raise DataError(
-            f"series {name!r}: expected one LOBSTER message file and at most one orderbook file; got {files}"
-        )
+        raise DataError(f"series {name!r}: expected one LOBSTER message file, at most one orderbook file; got {files}")
     data = read_lobster(messages[0], books_files[0] if books_files else None)
     if books_files:
         return from_books(name, data["books"], data["events"])
