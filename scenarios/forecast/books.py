@@ -107,15 +107,16 @@ def lobster_series(name: str, files: list[Path], levels: int = 10) -> BookSeries
 
 def book_tensor(series: BookSeries, levels: int) -> np.ndarray:
     """Return per-row book features (n, 4 * levels): for each level, ask price - mid (ticks), ask size, bid price
-    - mid, bid size (LOBSTER's column order); sizes as log(1 + lots). Rows with an empty cell hold NaN."""
+    - mid, bid size in lots (LOBSTER's column order, DeepLOB's raw inputs before normalisation). Rows with an
+    empty cell hold NaN."""
     series.need_levels(levels, "the book tensor")
     mid = series.mid2() / 2.0
     out = np.empty((series.size, levels, 4))
     full = series.full_rows(levels)
     out[:, :, 0] = series.ask_price[:, :levels] - mid[:, None]
-    out[:, :, 1] = np.log1p(series.ask_qty[:, :levels])
+    out[:, :, 1] = series.ask_qty[:, :levels]
     out[:, :, 2] = series.bid_price[:, :levels] - mid[:, None]
-    out[:, :, 3] = np.log1p(series.bid_qty[:, :levels])
+    out[:, :, 3] = series.bid_qty[:, :levels]
     out[~full] = np.nan
     return out.reshape(series.size, 4 * levels)
 
@@ -123,7 +124,7 @@ def book_tensor(series: BookSeries, levels: int) -> np.ndarray:
 def event_tokens(series: BookSeries) -> np.ndarray:
     """Return per-event features (n, EVENT_FEATURES): kind one-hot (ADD, CANCEL, DELETE, TRADE, other), side,
     price distance from the previous row's mid (ticks, 0 without a price), log(1 + size), log(1 + inter-arrival in
-    microseconds) and log(1 + touch sizes) after the event."""
+    microseconds) and the touch sizes (lots) after the event."""
     n = series.size
     out = np.zeros((n, EVENT_FEATURES))
     for j, kind in enumerate(EVENT_KINDS):
@@ -137,8 +138,8 @@ def event_tokens(series: BookSeries) -> np.ndarray:
     out[:, col + 1] = np.where(priced, series.price - before, 0.0)
     out[:, col + 2] = np.log1p(series.qty)
     out[:, col + 3] = np.log1p(np.diff(series.ts_ns, prepend=series.ts_ns[0]) / 1e3)
-    out[:, col + 4] = np.log1p(series.bid_qty[:, 0])
-    out[:, col + 5] = np.log1p(series.ask_qty[:, 0])
+    out[:, col + 4] = series.bid_qty[:, 0]
+    out[:, col + 5] = series.ask_qty[:, 0]
     return out
 
 

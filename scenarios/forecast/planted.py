@@ -1,11 +1,12 @@
 """Synthetic books with a planted signal: the next mid move is a known function of the current touch imbalance.
 
 Row t holds a one-tick-spread book around mid m_t (bid levels m_t, m_t - 1, ..., ask levels m_t + 1, ...), random
-depth beyond the touch and a touch imbalance I_t = (bid - ask) / (bid + ask) drawn uniformly. The rule class is +1
-when I_t > 1/3, -1 when I_t < -1/3 and 0 otherwise; with probability ``signal`` the move m_{t+1} - m_t is the rule
-class, otherwise a uniform draw from {-1, 0, +1}. The oracle knows the rule: its class probabilities are
-``signal + (1 - signal) / 3`` on the rule class and ``(1 - signal) / 3`` on each other one, so its expected accuracy
-is ``signal + (1 - signal) / 3``. ``signal = 0`` is the planted-noise book: no input says anything about the move.
+depth beyond the touch and a touch imbalance I_t = (bid - ask) / (bid + ask) drawn uniformly. The rule class is the
+sign of I_t (+1: more bid than ask lots at the touch, 0 when equal); with probability ``signal`` the move
+m_{t+1} - m_t is the rule class, otherwise a uniform draw from {-1, 0, +1}. The oracle knows the rule: its class
+probabilities are ``signal + (1 - signal) / 3`` on the rule class and ``(1 - signal) / 3`` on each other one, so its
+expected accuracy is ``signal + (1 - signal) / 3``. ``signal = 0`` is the planted-noise book: no input says
+anything about the move.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from scenarios.forecast.books import BookSeries
+from scenarios.forecast.forecasters import Forecaster, Prediction
+from scenarios.forecast.task_data import TaskData, prediction
 from simlab.errors import ParameterError
 from simlab.schema import EventKind
 
@@ -30,8 +33,7 @@ def planted_book(
     imbalance = rng.uniform(-0.9, 0.9, size=n)
     bid1 = np.clip(np.rint(total * (1 + imbalance) / 2), 1, total - 1).astype(np.int64)
     ask1 = total - bid1
-    actual = (bid1 - ask1) / total
-    rule = np.where(actual > 1 / 3, 1, np.where(actual < -1 / 3, -1, 0))
+    rule = np.sign(bid1 - ask1)
     follow = rng.random(n) < signal
     move = np.where(follow, rule, rng.integers(-1, 2, size=n))
     mid = 100_000 + np.r_[0, np.cumsum(move[:-1])]
@@ -55,3 +57,19 @@ def planted_book(
         np.where(side > 0, bid1, ask1),
     )
     return series, probs
+
+
+class PlantedOracle(Forecaster):
+    """The planted book's oracle: the rule's class probabilities at each origin (``direction``, one event ahead,
+    threshold 0)."""
+
+    name = "oracle"
+
+    def __init__(self, probs: np.ndarray) -> None:
+        self.probs = probs
+
+    def predict(self, series: TaskData, index: np.ndarray) -> Prediction:
+        task = series.task
+        if (task.name, task.horizon_events, task.threshold_ticks) != ("direction", 1, 0.0):
+            raise ParameterError(f"the planted oracle knows task 'direction' one event ahead only; got {task}")
+        return prediction(task, self.probs[np.asarray(index)])
