@@ -16,6 +16,7 @@ import numpy as np
 from scenarios.forecast.books import BookSeries, book_tensor, event_tokens, flow_features
 from scenarios.forecast.forecasters import Prediction
 from scenarios.forecast.tasks import Task
+from simlab.errors import ParameterError
 
 
 @dataclass
@@ -31,6 +32,8 @@ class TaskData:
     valid: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.window < 1:
+            raise ParameterError(f"`window` of the task inputs must be >= 1 row; got {self.window}")
         self.y, self.end, self.valid = self.task.labels(self.book)
 
     @property

@@ -85,7 +85,7 @@ def run_task_spec(
     for data, generator in zip(spec.data, generators, strict=True):
         started = time.perf_counter()
         models = build_task_models(task_spec)
-        window = max(getattr(m, "lags", 1) for m in models)
+        window = task_spec.window or PRESETS[task_spec.preset].window  # the deep inputs' and the OFI sum's rows
         frame = TaskData(build_book(data, data_dir), task, window=window)
         step = None if progress is None else (lambda m, f, name=data.name: progress(name, m, f))
         protocol = spec.protocol
