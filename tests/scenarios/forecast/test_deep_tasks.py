@@ -7,7 +7,15 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from scenarios.forecast.books import BookSeries, Normaliser, book_tensor, event_tokens, flow_features, windows
+from scenarios.forecast.books import (
+    BookSeries,
+    Normaliser,
+    book_tensor,
+    event_tokens,
+    flow_features,
+    lobster_series,
+    windows,
+)
 from scenarios.forecast.planted import planted_book
 from scenarios.forecast.tasks import Task, safe_size, walk_book
 from simlab.errors import DataError, ParameterError
@@ -147,3 +155,23 @@ def test_slippage_marks_books_too_thin():
     thin = replace(series, ask_price=ask)
     y, end, ok = Task("slippage", horizon_events=1, size=int(thin.ask_qty[10, 0]) + 1).labels(thin)
     assert not ok[9] and ok.sum() > 0
+
+
+@pytest.mark.realdata
+def test_real_aapl_level10_book_tasks(shared_data):
+    """On the AAPL level-10 sample (message + orderbook files): every slippage label is the book walk at the
+    arrival row, and a 10-level DeepLOB tensor is full where the file's book is."""
+    folder = shared_data / "lobster_samples/AAPL_2012-06-21_level10_first1000"
+    book = lobster_series("AAPL", sorted(folder.glob("*.csv")))
+    assert (book.size, book.levels) == (999, 10)
+    y, end, ok = Task("slippage", horizon_events=3, size=500).labels(book)
+    deep_enough = book.ask_qty[3:].sum(axis=1) >= 500  # the ten visible ask levels hold the order
+    np.testing.assert_array_equal(ok[:-3], deep_enough)
+    assert not ok[-3:].any() and deep_enough.mean() > 0.5
+    for t in np.flatnonzero(ok)[::37]:
+        filled, excess = walk_book(book.ask_price[t + 3], book.ask_qty[t + 3], 500)
+        assert filled == 500 and y[t] == excess / 500
+    tensor = book_tensor(book, 10)
+    assert np.isfinite(tensor[book.full_rows(10)]).all() and book.full_rows(10).mean() > 0.99
+    direction = Task("direction", horizon_s=1.0, threshold_ticks=0.5).labels(book)[0]
+    assert set(np.unique(direction)) == {-1.0, 0.0, 1.0}
