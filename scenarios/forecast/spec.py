@@ -37,6 +37,16 @@ n_configs = 12
 [tstr]                         # train on synthetic (a preset fitted on the training block), test on real
 enabled = true
 ```
+
+A spec with a ``[task]`` section runs a book task instead (:mod:`scenarios.forecast.task_runner`; data of source
+``"lobster"`` or ``"planted"``), e.g. ``scenarios/library/deep_lob.toml``::
+
+    [task]
+    name = "direction"             # direction, big_move, realised_vol, slippage
+    horizon_events = 50            # or horizon_s
+    threshold_ticks = 0.5
+    models = ["deeplob", "flow_logistic", "last_label", "prior"]
+    reference = "flow_logistic"    # the Diebold-Mariano baseline
 """
 
 from __future__ import annotations
