@@ -208,10 +208,24 @@ def _scores(actual: np.ndarray, pred: Prediction, classes) -> tuple[dict[str, An
     hit = (predicted_class_of(pred, classes) == actual).astype(float)
     onehot = (actual[:, None] == np.asarray(classes)[None, :]).astype(float)
     brier = np.sum((pred.probs - onehot) ** 2, axis=1)
-    row = classification_scores(actual, predicted_class_of(pred, classes))
+    predicted = predicted_class_of(pred, classes)
+    row = classification_scores(actual, predicted)
+    if tuple(classes) != (-1, 0, 1):  # a binary task: macro-F1 over its own classes, no SELL / HOLD / BUY keys
+        row = {k: v for k, v in row.items() if not k.startswith(("precision_", "recall_"))}
+        row["macro_f1"] = macro_f1(actual, predicted, classes)
     row["accuracy_se"] = float(np.sqrt(hac_variance(hit) / hit.size))
     row["brier"], row["brier_se"] = float(brier.mean()), float(np.sqrt(hac_variance(brier) / brier.size))
     return row, {"zero_one": 1.0 - hit, "brier": brier}
+
+
+def macro_f1(actual: np.ndarray, predicted: np.ndarray, classes) -> float:
+    """Return the mean F1 over ``classes`` (0 for a class never predicted or never present)."""
+    scores = []
+    for c in classes:
+        tp = np.sum((actual == c) & (predicted == c))
+        denominator = np.sum(actual == c) + np.sum(predicted == c)
+        scores.append(2 * tp / denominator if denominator else 0.0)
+    return float(np.mean(scores))
 
 
 def predicted_class_of(pred: Prediction, classes) -> np.ndarray:

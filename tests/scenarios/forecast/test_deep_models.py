@@ -112,3 +112,18 @@ def test_har_and_persistence_on_realised_vol():
         latest = max(s for s in range(t + 1) if data.valid[s] and data.end[s] <= t)
         assert data.known_label(np.array([t]))[0] == data.y[latest]
     np.testing.assert_array_equal(result.predictions["last_label"].ofi, data.known_label(result.index))
+
+
+def test_big_move_probabilities_are_scored_as_a_binary_task():
+    book, _ = planted_book(1500, levels=2, signal=0.9, rng=np.random.default_rng(7))
+    data = TaskData(book, Task("big_move", horizon_events=10, move_ticks=2.0), window=5)
+    result = run_task_protocol(data, [FlowLogistic(), Prior()], rng=1, n_folds=5)
+    probs = result.predictions["flow_logistic"].probs
+    assert probs.shape == (result.index.size, 2) and np.allclose(probs.sum(axis=1), 1)
+    row = result.scores((0, 1), "prior")["flow_logistic"]
+    predicted = np.argmax(probs, axis=1)
+    f1 = [2 * np.sum((result.actual == c) & (predicted == c)) / (np.sum(result.actual == c) + np.sum(predicted == c))
+          for c in (0, 1)]  # fmt: skip
+    assert row["macro_f1"] == pytest.approx(np.mean(f1)) and "recall_SELL" not in row
+    onehot = np.eye(2)[result.actual.astype(int)]
+    assert row["brier"] == pytest.approx(np.mean(np.sum((probs - onehot) ** 2, axis=1)))
