@@ -117,7 +117,7 @@ def initialise(net: nn.Module, generator: torch.Generator) -> None:
     layer norms keep their constant start."""
     with torch.no_grad():
         for module in net.modules():
-            if isinstance(module, (nn.Linear, nn.Conv2d)):
+            if isinstance(module, (nn.Linear, nn.Conv2d, nn.Conv3d)):
                 bound = 1.0 / np.sqrt(module.weight[0].numel())
                 module.weight.uniform_(-bound, bound, generator=generator)
                 module.bias.uniform_(-bound, bound, generator=generator)
@@ -152,6 +152,11 @@ class DeepForecaster(Forecaster):
         """Return the untrained network."""
         raise NotImplementedError
 
+    def fit_scale(self, data: TaskData, train: np.ndarray) -> None:
+        """Fit the input normaliser on the rows the training origins read (refused beyond ``data.limit``)."""
+        read = np.unique(train[:, None] + np.arange(-self.settings.window + 1, 1)[None, :])
+        self.scale_ = Normaliser(self.rows(data), read, data.limit)
+
     def _inputs(self, data: TaskData, index: np.ndarray) -> np.ndarray:
         x = windows(self.scale_(self.rows(data)), index, self.settings.window)
         if not np.isfinite(x).all():
@@ -162,8 +167,7 @@ class DeepForecaster(Forecaster):
         s, task = self.settings, series.task
         series.book.need_levels(self.levels, f"model {self.name!r}")
         train = np.asarray(train)[-s.max_train :]
-        read = np.unique(train[:, None] + np.arange(-s.window + 1, 1)[None, :])
-        self.scale_ = Normaliser(self.rows(series), read, series.limit)
+        self.fit_scale(series, train)
         x, y = self._inputs(series, train), series.y[train]
         if task.classes is None:
             self.y_mean_, self.y_std_ = float(y.mean()), float(y.std() or 1.0)

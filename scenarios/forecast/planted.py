@@ -73,3 +73,27 @@ class PlantedOracle(Forecaster):
         if (task.name, task.horizon_events, task.threshold_ticks) != ("direction", 1, 0.0):
             raise ParameterError(f"the planted oracle knows task 'direction' one event ahead only; got {task}")
         return prediction(task, self.probs[np.asarray(index)])
+
+
+def planted_flow(n: int, *, signal: float = 0.9, bin_ns: int = 10_000_000, rng: np.random.Generator):
+    """Return a planted trade tape of ``n`` rows and its oracle's probabilities (n, 3), for the footprint CNN.
+
+    Row t is a market order of random side s_t and size at time t ``bin_ns`` (one order per footprint bin) hitting
+    a one-tick-spread book around m_t; the move m_{t+1} - m_t is s_{t-1} (the side of the last bin closed at
+    t) with probability ``signal``, else a uniform draw from {-1, 0, +1}.
+    """
+    if not 0 <= signal <= 1 or n < 3:
+        raise ParameterError(f"planted_flow needs n >= 3 and signal in [0, 1]; got {n}, {signal}")
+    side = rng.choice(np.array([-1, 1], np.int8), size=n)
+    rule = np.r_[0, side[:-1]].astype(np.int64)
+    move = np.where(rng.random(n) < signal, rule, rng.integers(-1, 2, size=n))
+    mid = 100_000 + np.r_[0, np.cumsum(move[:-1])]
+    qty = rng.integers(1, 20, size=n)
+    probs = np.full((n, 3), (1 - signal) / 3)
+    probs[np.arange(n), rule + 1] += signal
+    series = BookSeries(
+        "planted-flow", 10**9 + bin_ns * np.arange(n, dtype=np.int64), mid[:, None], rng.integers(1, 40, (n, 1)),
+        mid[:, None] + 1, rng.integers(1, 40, (n, 1)), np.full(n, EventKind.TRADE, np.int8), side,
+        np.where(side > 0, mid + 1, mid), qty,
+    )  # fmt: skip
+    return series, probs

@@ -71,9 +71,9 @@ MODEL_NAMES = (
     "hawkes",
     "oracle",
 )
-TASK_MODEL_NAMES = ("deeplob", "event_transformer", "flow_logistic", "har", "last_label", "prior")
+TASK_MODEL_NAMES = ("deeplob", "event_transformer", "footprint_cnn", "flow_logistic", "har", "last_label", "prior")
 """Forecasters of the book tasks (``[task] models``); see :mod:`scenarios.forecast.deep` and
-:mod:`scenarios.forecast.task_protocol`."""
+:mod:`scenarios.forecast.footprint_cnn`, :mod:`scenarios.forecast.task_protocol`."""
 
 
 class RunSpec(StrictModel):
@@ -125,7 +125,8 @@ class TaskSpec(StrictModel):
     ``source = "lobster"`` reads a LOBSTER sample (``files = [[message]]`` replayed to ``levels`` levels, or
     ``[[message, orderbook]]``), ``"planted"`` draws ``rows`` rows of a planted-signal book
     (:mod:`scenarios.forecast.planted`). ``preset`` sizes the deep models (``tiny``, ``cpu``, ``full``), ``window``
-    overrides its input rows; ``reference`` is the baseline of the Diebold-Mariano tests; ``stride`` keeps every
+    overrides its input rows (the footprint CNN's bins of ``footprint_bin_s`` seconds, on ``2 footprint_ticks + 1``
+    price levels); ``reference`` is the baseline of the Diebold-Mariano tests; ``stride`` keeps every
     stride-th origin. ``normalisation`` must be ``"train"``: statistics of the training block only."""
 
     name: str
@@ -141,6 +142,8 @@ class TaskSpec(StrictModel):
     levels: int = Field(10, ge=1)
     window: int | None = Field(None, ge=1)
     stride: int = Field(1, ge=1)
+    footprint_bin_s: float = Field(1.0, gt=0)
+    footprint_ticks: int = Field(10, ge=2)
     normalisation: str = "train"
 
     @field_validator("name")

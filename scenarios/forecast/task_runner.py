@@ -19,6 +19,7 @@ import xarray as xr
 
 from scenarios.forecast.books import BookSeries, lobster_series
 from scenarios.forecast.deep import PRESETS, DeepLOB, EventTransformer
+from scenarios.forecast.footprint_cnn import FootprintCNN
 from scenarios.forecast.forecasters import Forecaster
 from scenarios.forecast.planted import planted_book
 from scenarios.forecast.spec import DataSpec, ForecastSpec, TaskSpec
@@ -50,6 +51,7 @@ def build_task_models(spec: TaskSpec) -> list[Forecaster]:
     factories = {
         "deeplob": lambda: DeepLOB(settings, levels=spec.levels),
         "event_transformer": lambda: EventTransformer(settings),
+        "footprint_cnn": lambda: FootprintCNN(settings, bin_s=spec.footprint_bin_s, ticks=spec.footprint_ticks),
         "flow_logistic": FlowLogistic,
         "har": HAR,
         "last_label": LastLabel,

@@ -40,7 +40,10 @@ def test_library_specs_name_files_that_exist(shared_data):
     ("task", "message"),
     [
         ({"name": "drift"}, r"`task.name` Value error, must be one of \['direction', 'big_move', 'realised_vol'"),
-        ({"models": ["deeplob", "lstm"]}, r"must be distinct names from \['deeplob', 'event_transformer'.*'lstm'"),
+        (
+            {"models": ["deeplob", "lstm"]},
+            r"must be distinct names from \['deeplob', 'event_transformer', 'footprint_cnn'.*'lstm'",
+        ),
         ({"normalisation": "full"}, "would let the normalisation see the test span"),
         ({"horizon_s": 1.0}, "exactly one of `horizon_events` and `horizon_s`"),
     ],
