@@ -250,6 +250,11 @@ def run_task_protocol(
         raise ParameterError(f"`models` of the task protocol must have distinct names; got {names}")
     for model in models:
         data.book.need_levels(getattr(model, "levels", 1), f"model {model.name!r}")
+        if model.lags > data.window:
+            raise ParameterError(
+                f"model {model.name!r} reads {model.lags} rows before each origin; the task data's `window` is "
+                f"{data.window}, which the purge uses: build the data with window >= {model.lags}"
+            )
     usable = origins(data, max(getattr(m, "levels", 1) for m in models), stride)
     splits = task_splits(data, usable, n_folds=n_folds, initial_fraction=initial_fraction)
     index = np.concatenate([s.test for s in splits])

@@ -98,6 +98,8 @@ def test_protocol_scores_baselines_and_refuses_bad_runs():
         run_task_protocol(TaskData(book, Task("direction", horizon_events=400), window=5), models[:3], rng=1)
     with pytest.raises(ParameterError, match="model 'deeplob' needs books of >= 10 levels; series 'planted' has 5"):
         run_task_protocol(data, [DeepLOB(TINY, levels=10)], rng=1)
+    with pytest.raises(ParameterError, match="model 'event_transformer' reads 8 rows before each origin"):
+        run_task_protocol(data, [EventTransformer(dataclasses.replace(TINY, window=8))], rng=1)
     with pytest.raises(ParameterError, match="model 'har' forecasts task 'realised_vol' only"):
         run_task_protocol(data, [HAR()], rng=1)
 
