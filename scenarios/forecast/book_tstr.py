@@ -19,10 +19,11 @@ import xarray as xr
 
 from scenarios.forecast.books import BookSeries, from_books
 from scenarios.forecast.forecasters import Forecaster
+from scenarios.forecast.protocol import streams
 from scenarios.forecast.task_data import TaskData
 from scenarios.forecast.task_protocol import _scores, origins
 from simlab.errors import DataError
-from simlab.random import RandomLike, spawn
+from simlab.random import RandomLike
 from simlab.schema import EventKind
 
 _REBUILD = (EventKind.CLEAR, EventKind.SET_LEVEL)
@@ -71,7 +72,7 @@ def train_synthetic_test_real_books(
 
     cut = int(data.book.size * train_fraction)
     estimator = QREstimator(levels=levels, n_max=n_max).fit(*book_datasets(data.book, cut))
-    fit_stream, *model_streams = spawn(rng, 1 + 2 * len(models))
+    fit_stream, *model_streams = streams(rng, 1 + 2 * len(models))
     bid = data.book.bid_price[cut - 1, 0]
     sim = simulate_qr(estimator.params_, synthetic_s, rng=fit_stream, initial_bid_ticks=int(bid))
     simulated = collapse_rebuilds(from_books("synthetic", sim["books"], sim["events"]))
@@ -93,7 +94,7 @@ def train_synthetic_test_real_books(
             ("trtr", real, train, model_streams[2 * k]),
             ("tstr", synthetic, fake, model_streams[2 * k + 1]),
         ):
-            model = copy.deepcopy(template).fit(source, origins_, np.random.default_rng(stream))
+            model = copy.deepcopy(template).fit(source, origins_, stream)
             scores[mode] = _scores(data.y[test], model.predict(real, test), data.task.classes)[0]
         key = "accuracy" if data.task.classes is not None else "mse"
         rows.append({"model": template.name, "metric": key, "trtr": scores["trtr"][key], "tstr": scores["tstr"][key],

@@ -126,8 +126,11 @@ class TaskSpec(StrictModel):
     ``[[message, orderbook]]``), ``"planted"`` draws ``rows`` rows of a planted-signal book
     (:mod:`scenarios.forecast.planted`). ``preset`` sizes the deep models (``tiny``, ``cpu``, ``full``), ``window``
     overrides its input rows (the footprint CNN's bins of ``footprint_bin_s`` seconds, on ``2 footprint_ticks + 1``
-    price levels); ``reference`` is the baseline of the Diebold-Mariano tests; ``stride`` keeps every
-    stride-th origin. ``normalisation`` must be ``"train"``: statistics of the training block only."""
+    price levels); ``tstr`` adds train-synthetic-test-real against train-real-test-real
+    (:mod:`scenarios.forecast.book_tstr`: a queue-reactive model fitted on the first ``tstr_train_fraction`` of the
+    rows, ``tstr_synthetic_s`` seconds simulated); ``reference`` is the baseline of the Diebold-Mariano tests;
+    ``stride`` keeps every stride-th origin. ``normalisation`` must be ``"train"``: statistics of the training
+    block only."""
 
     name: str
     horizon_events: int | None = Field(None, ge=1)
@@ -144,6 +147,10 @@ class TaskSpec(StrictModel):
     stride: int = Field(1, ge=1)
     footprint_bin_s: float = Field(1.0, gt=0)
     footprint_ticks: int = Field(10, ge=2)
+    tstr: bool = False
+    tstr_train_fraction: float = Field(0.6, gt=0, lt=1)
+    tstr_synthetic_s: float = Field(1800.0, gt=0)
+    tstr_n_max: int = Field(30, ge=1)
     normalisation: str = "train"
 
     @field_validator("name")

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from scenarios.forecast.book_tstr import train_synthetic_test_real_books
 from scenarios.forecast.books import BookSeries, lobster_series
 from scenarios.forecast.deep import PRESETS, DeepLOB, EventTransformer
 from scenarios.forecast.footprint_cnn import FootprintCNN
@@ -81,10 +82,10 @@ def run_task_spec(
     """
     task_spec = spec.task
     task = build_task(task_spec)
-    generators = spawn(spec.run.seed, len(spec.data))
+    generators = spawn(spec.run.seed, 2 * len(spec.data))  # protocol streams first, then the TSTR ones
     results: dict[str, TaskResult] = {}
     out: dict[str, Any] = {"task": task_spec.model_dump(mode="json"), "series": {}}
-    for data, generator in zip(spec.data, generators, strict=True):
+    for k, (data, generator) in enumerate(zip(spec.data, generators[: len(spec.data)], strict=True)):
         started = time.perf_counter()
         models = build_task_models(task_spec)
         window = task_spec.window or PRESETS[task_spec.preset].window  # the deep inputs' and the OFI sum's rows
@@ -102,6 +103,12 @@ def run_task_spec(
             "rows": frame.book.size,
             "seconds": round(time.perf_counter() - started, 1),
         }
+        if task_spec.tstr:
+            out["series"][data.name]["tstr"] = train_synthetic_test_real_books(
+                frame, build_task_models(task_spec), rng=generators[len(spec.data) + k],
+                train_fraction=task_spec.tstr_train_fraction, synthetic_s=task_spec.tstr_synthetic_s,
+                levels=max(getattr(m, "levels", 1) for m in models), n_max=task_spec.tstr_n_max,
+            )  # fmt: skip
     out["headline"] = headline(out, task_spec.reference)
     attrs = provenance(seed=spec.run.seed, config=spec.model_dump(mode="json"),
                        sources=[Path(data_dir) / f for d in spec.data for files in d.files for f in files])  # fmt: skip
@@ -170,11 +177,29 @@ def write_task_report(out: dict[str, Any], folder: Path, title: str, classificat
         parts += [f"## {name}", "", about, "", f"{item['origins']} test origins of {item['rows']} rows; the "
                   f"whole walk-forward took {item['seconds']} s.", "", markdown_table(["model", *columns, "seconds"],
                                                                                        rows), ""]  # fmt: skip
+        if "tstr" in item:
+            parts += _tstr_section(item["tstr"])
     markdown = "\n".join(parts)
     path = folder / "report.md"
     path.write_text(markdown)
     (folder / "report.html").write_text(page(title, markdown_to_html(markdown)))
     return path
+
+
+def _tstr_section(tstr: dict[str, Any]) -> list[str]:
+    rows = [
+        [r["model"], r["metric"], r["trtr"], r["trtr_se"], r["tstr"], r["tstr_se"], r["ratio"]] for r in tstr["rows"]
+    ]
+    return [
+        "### Train on synthetic, test on real",
+        "",
+        "Each model trained on the real rows before the cut (TRTR) and on a queue-reactive book fitted to those rows "
+        f"({tstr['synthetic_rows']} simulated rows, TSTR), both tested on the same {tstr['test_origins']} real "
+        "origins after the cut; a ratio TSTR / TRTR near 1 means the synthetic book teaches what the real one does.",
+        "",
+        markdown_table(["model", "metric", "TRTR", "s.e.", "TSTR", "s.e.", "ratio"], rows),
+        "",
+    ]
 
 
 def _group(name: str) -> str:

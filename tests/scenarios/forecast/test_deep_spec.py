@@ -60,6 +60,19 @@ def test_run_refuses_long_horizons_and_shallow_books(tmp_path):
         run_spec(parse_spec(_with(models=["deeplob", "prior"], levels=10)), tmp_path / "b.zarr", data_dir=tmp_path)
 
 
+@pytest.mark.realdata
+def test_task_run_with_tstr_reports_both(tmp_path, shared_data):
+    folder = "lobster_samples/AAPL_2012-06-21_level10_first1000/"
+    files = [folder + f.name for f in sorted((shared_data / folder).glob("*.csv"))]
+    task = {"name": "direction", "horizon_events": 5, "models": ["flow_logistic", "prior"], "reference": "prior",
+            "levels": 1, "tstr": True, "tstr_synthetic_s": 300.0, "tstr_n_max": 20}  # fmt: skip
+    spec = parse_spec({"data": [{"name": "AAPL", "source": "lobster", "files": [files]}], "task": task})
+    out = run_spec(spec, tmp_path / "t.zarr", data_dir=shared_data)
+    rows = out["series"]["AAPL"]["tstr"]["rows"]
+    assert [r["model"] for r in rows] == ["flow_logistic", "prior"] and all(r["trtr"] > 0.3 for r in rows)
+    assert "Train on synthetic, test on real" in (tmp_path / "t_report" / "report.html").read_text()
+
+
 def test_planted_task_run_writes_store_and_report(tmp_path):
     out = run_spec(parse_spec(PLANTED), tmp_path / "run.zarr", data_dir=tmp_path)
     scores = out["series"]["planted"]["scores"]
