@@ -40,6 +40,9 @@ def run(
     except SimlabError as exc:
         fail(exc)
     rows = {"store": summary["store"], "report": summary["report"]}
+    if "headline" in summary:  # a book task
+        print_summary(f"forecast {loaded.run.name}: task {summary['task']['name']}", {**rows, **summary["headline"]})
+        return
     for name, item in summary["series"].items():
         scores = item["scores"]
         best = max((n for n in scores if n != "oracle" and scores[n]["honest"]), key=lambda n: scores[n]["r2"])

@@ -37,6 +37,16 @@ n_configs = 12
 [tstr]                         # train on synthetic (a preset fitted on the training block), test on real
 enabled = true
 ```
+
+A spec with a ``[task]`` section runs a book task instead (:mod:`scenarios.forecast.task_runner`; data of source
+``"lobster"`` or ``"planted"``), e.g. ``scenarios/library/deep_lob.toml``::
+
+    [task]
+    name = "direction"             # direction, big_move, realised_vol, slippage
+    horizon_events = 50            # or horizon_s
+    threshold_ticks = 0.5
+    models = ["deeplob", "flow_logistic", "last_label", "prior"]
+    reference = "flow_logistic"    # the Diebold-Mariano baseline
 """
 
 from __future__ import annotations
@@ -44,7 +54,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from scenarios.specs import StrictModel, parse_spec_data, read_spec
 
@@ -61,6 +71,9 @@ MODEL_NAMES = (
     "hawkes",
     "oracle",
 )
+TASK_MODEL_NAMES = ("deeplob", "event_transformer", "footprint_cnn", "flow_logistic", "har", "last_label", "prior")
+"""Forecasters of the book tasks (``[task] models``); see :mod:`scenarios.forecast.deep` and
+:mod:`scenarios.forecast.footprint_cnn`, :mod:`scenarios.forecast.task_protocol`."""
 
 
 class RunSpec(StrictModel):
@@ -77,7 +90,7 @@ class DataSpec(StrictModel):
     order (``aggregate = true``, the presets' events) or each trade (``false``, the paper's trade counts)."""
 
     name: str
-    source: Literal["preset", "real"]
+    source: Literal["preset", "real", "lobster", "planted"]
     preset: str | None = None
     duration_s: float = Field(3600.0, gt=0)
     burn_in_s: float = Field(300.0, ge=0)
@@ -85,12 +98,16 @@ class DataSpec(StrictModel):
     format: str = "auto"
     options: dict[str, Any] = Field(default_factory=dict)
     aggregate: bool = True
+    levels: int = Field(10, ge=1)
+    rows: int = Field(20_000, ge=100)
+    signal: float = Field(0.9, ge=0, le=1)
+    seed: int = Field(0, ge=0)
 
     @model_validator(mode="after")
     def _source_fields(self) -> DataSpec:
         if self.source == "preset" and not self.preset:
             raise ValueError(f"data {self.name!r}: source 'preset' needs `preset` (a preset name or file)")
-        if self.source == "real" and not self.files:
+        if self.source in ("real", "lobster") and not self.files:
             raise ValueError(f"data {self.name!r}: source 'real' needs `files` (lists of files per window)")
         return self
 
@@ -101,6 +118,75 @@ class TargetSpec(StrictModel):
     bin_s: float = Field(1.0, gt=0)
     horizon_s: float = Field(1.0, gt=0)
     threshold: float = Field(0.1, ge=0)
+
+
+class TaskSpec(StrictModel):
+    """A book task (:mod:`scenarios.forecast.tasks`) and its forecasters, for ``lobster`` and ``planted`` data:
+    ``source = "lobster"`` reads a LOBSTER sample (``files = [[message]]`` replayed to ``levels`` levels, or
+    ``[[message, orderbook]]``), ``"planted"`` draws ``rows`` rows of a planted-signal book
+    (:mod:`scenarios.forecast.planted`). ``preset`` sizes the deep models (``tiny``, ``cpu``, ``full``), ``window``
+    overrides its input rows (the footprint CNN's bins of ``footprint_bin_s`` seconds, on ``2 footprint_ticks + 1``
+    price levels); ``tstr`` adds train-synthetic-test-real against train-real-test-real
+    (:mod:`scenarios.forecast.book_tstr`: a queue-reactive model fitted on the first ``tstr_train_fraction`` of the
+    rows, ``tstr_synthetic_s`` seconds simulated); ``reference`` is the baseline of the Diebold-Mariano tests;
+    ``stride`` keeps every stride-th origin. ``normalisation`` must be ``"train"``: statistics of the training
+    block only."""
+
+    name: str
+    horizon_events: int | None = Field(None, ge=1)
+    horizon_s: float | None = Field(None, gt=0)
+    threshold_ticks: float = Field(0.0, ge=0)
+    move_ticks: float = Field(1.0, ge=0)
+    size: int = Field(100, ge=1)
+    side: Literal[-1, 1] = 1
+    models: list[str] = Field(default_factory=lambda: ["deeplob", "flow_logistic", "last_label", "prior"])
+    reference: str = "flow_logistic"
+    preset: Literal["tiny", "cpu", "full"] = "cpu"
+    levels: int = Field(10, ge=1)
+    window: int | None = Field(None, ge=1)
+    stride: int = Field(1, ge=1)
+    footprint_bin_s: float = Field(1.0, gt=0)
+    footprint_ticks: int = Field(10, ge=2)
+    tstr: bool = False
+    tstr_train_fraction: float = Field(0.6, gt=0, lt=1)
+    tstr_synthetic_s: float = Field(1800.0, gt=0)
+    tstr_n_max: int = Field(30, ge=1)
+    normalisation: str = "train"
+
+    @field_validator("name")
+    @classmethod
+    def _task_name(cls, value: str) -> str:
+        from scenarios.forecast.tasks import TASK_NAMES
+
+        if value not in TASK_NAMES:
+            raise ValueError(f"must be one of {list(TASK_NAMES)}")
+        return value
+
+    @field_validator("models")
+    @classmethod
+    def _model_names(cls, value: list[str]) -> list[str]:
+        unknown = [m for m in value if m not in TASK_MODEL_NAMES]
+        if unknown or not value or len(set(value)) != len(value):
+            raise ValueError(f"must be distinct names from {list(TASK_MODEL_NAMES)} (unknown: {unknown})")
+        return value
+
+    @field_validator("normalisation")
+    @classmethod
+    def _train_only(cls, value: str) -> str:
+        if value != "train":
+            raise ValueError(
+                "must be 'train' (statistics of the training block only); any other value would let the "
+                "normalisation see the test span"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _horizon(self) -> TaskSpec:
+        if (self.horizon_events is None) == (self.horizon_s is None):
+            raise ValueError(f"task {self.name!r} needs exactly one of `horizon_events` and `horizon_s`")
+        if self.reference not in self.models:
+            raise ValueError(f"`reference` must be one of the task's models {self.models}; got {self.reference!r}")
+        return self
 
 
 class ProtocolSpec(StrictModel):
@@ -162,10 +248,16 @@ class ForecastSpec(StrictModel):
     models: ModelsSpec = Field(default_factory=ModelsSpec)
     paper: PaperSpec = Field(default_factory=PaperSpec)
     tstr: TstrSpec = Field(default_factory=TstrSpec)
+    task: TaskSpec | None = None
 
     @model_validator(mode="after")
     def _names(self) -> ForecastSpec:
         names = [d.name for d in self.data]
+        books = [d.name for d in self.data if d.source in ("lobster", "planted")]
+        if self.task is not None and len(books) != len(names):
+            raise ValueError(f"a [task] spec needs `lobster` or `planted` data only; got {names}, books {books}")
+        if self.task is None and books:
+            raise ValueError(f"data {books} are book series: they need a [task] section")
         if len(set(names)) != len(names) or not names:
             raise ValueError(f"`data` must hold at least one series, with distinct names; got {names}")
         if self.paper.series is not None and self.paper.series not in names:

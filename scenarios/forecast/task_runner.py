@@ -1,0 +1,207 @@
+"""Run a forecast spec with a ``[task]`` section: book series, the task's walk-forward, a store and a report.
+
+``simlab forecast run SPEC`` lands here when the spec names a task (:class:`scenarios.forecast.spec.TaskSpec`).
+The store holds one group per series (the test origins: actual label, fold, every model's point forecast and class
+probabilities), with the scores, seed, config and provenance in its attributes; the report (markdown and HTML)
+shows the score table with standard errors and the Diebold-Mariano tests against the reference baseline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from scenarios.forecast.book_tstr import train_synthetic_test_real_books
+from scenarios.forecast.books import BookSeries, lobster_series
+from scenarios.forecast.deep import PRESETS, DeepLOB, EventTransformer
+from scenarios.forecast.footprint_cnn import FootprintCNN
+from scenarios.forecast.forecasters import Forecaster
+from scenarios.forecast.planted import planted_book
+from scenarios.forecast.spec import DataSpec, ForecastSpec, TaskSpec
+from scenarios.forecast.task_data import TaskData
+from scenarios.forecast.task_protocol import HAR, FlowLogistic, LastLabel, Prior, TaskResult, run_task_protocol
+from scenarios.forecast.tasks import Task
+from scenarios.report_html import markdown_table, markdown_to_html, page
+from simlab.provenance import provenance
+from simlab.random import spawn
+from simlab.store import write_store
+
+SCORE_COLUMNS = {
+    True: ("accuracy", "accuracy_se", "macro_f1", "mcc", "brier", "brier_se"),
+    False: ("mse", "mse_se", "mae"),
+}
+
+
+def build_task(spec: TaskSpec) -> Task:
+    """Return the :class:`Task` of a task spec."""
+    keys = ("horizon_events", "horizon_s", "threshold_ticks", "move_ticks", "size", "side")
+    return Task(spec.name, **{k: getattr(spec, k) for k in keys})
+
+
+def build_task_models(spec: TaskSpec) -> list[Forecaster]:
+    """Return fresh forecasters for the names in ``spec.models``."""
+    settings = PRESETS[spec.preset]
+    if spec.window is not None:
+        settings = dataclasses.replace(settings, window=spec.window)
+    factories = {
+        "deeplob": lambda: DeepLOB(settings, levels=spec.levels),
+        "event_transformer": lambda: EventTransformer(settings),
+        "footprint_cnn": lambda: FootprintCNN(settings, bin_s=spec.footprint_bin_s, ticks=spec.footprint_ticks),
+        "flow_logistic": FlowLogistic,
+        "har": HAR,
+        "last_label": LastLabel,
+        "prior": Prior,
+    }
+    return [factories[name]() for name in spec.models]
+
+
+def build_book(data: DataSpec, data_dir: Path) -> BookSeries:
+    """Read a LOBSTER sample or draw a planted book."""
+    if data.source == "planted":
+        return planted_book(data.rows, levels=data.levels, signal=data.signal, rng=np.random.default_rng(data.seed),
+                            name=data.name)[0]  # fmt: skip
+    return lobster_series(data.name, [Path(data_dir) / f for f in data.files[0]], levels=data.levels)
+
+
+def run_task_spec(
+    spec: ForecastSpec, output: Path, *, data_dir: Path, overwrite: bool = False, progress: Any = None
+) -> dict[str, Any]:
+    """Run the spec's task on every series; write the store ``output`` and its report folder.
+
+    Returns
+    -------
+    dict
+        ``store``, ``report``, ``task`` (the task's settings), ``series`` (per series: ``scores`` per model,
+        ``origins``, ``seconds`` for the whole walk-forward) and ``headline`` (rows for the CLI).
+    """
+    task_spec = spec.task
+    task = build_task(task_spec)
+    generators = spawn(spec.run.seed, 2 * len(spec.data))  # protocol streams first, then the TSTR ones
+    results: dict[str, TaskResult] = {}
+    out: dict[str, Any] = {"task": task_spec.model_dump(mode="json"), "series": {}}
+    for k, (data, generator) in enumerate(zip(spec.data, generators[: len(spec.data)], strict=True)):
+        started = time.perf_counter()
+        models = build_task_models(task_spec)
+        window = task_spec.window or PRESETS[task_spec.preset].window  # the deep inputs' and the OFI sum's rows
+        frame = TaskData(build_book(data, data_dir), task, window=window)
+        step = None if progress is None else (lambda m, f, name=data.name: progress(name, m, f))
+        protocol = spec.protocol
+        result = run_task_protocol(
+            frame, models, rng=generator, n_folds=protocol.n_folds, initial_fraction=protocol.initial_fraction,
+            stride=task_spec.stride, progress=step,
+        )  # fmt: skip
+        results[data.name] = result
+        out["series"][data.name] = {
+            "scores": result.scores(task.classes, task_spec.reference),
+            "origins": int(result.index.size),
+            "rows": frame.book.size,
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+        if task_spec.tstr:
+            out["series"][data.name]["tstr"] = train_synthetic_test_real_books(
+                frame, build_task_models(task_spec), rng=generators[len(spec.data) + k],
+                train_fraction=task_spec.tstr_train_fraction, synthetic_s=task_spec.tstr_synthetic_s,
+                levels=max(getattr(m, "levels", 1) for m in models), n_max=task_spec.tstr_n_max,
+            )  # fmt: skip
+    out["headline"] = headline(out, task_spec.reference)
+    attrs = provenance(seed=spec.run.seed, config=spec.model_dump(mode="json"),
+                       sources=[Path(data_dir) / f for d in spec.data for files in d.files for f in files])  # fmt: skip
+    attrs["summary"] = json.dumps(_without_timings(out["series"]), default=float)
+    output = Path(output)
+    write_store({_group(n): to_task_dataset(r) for n, r in results.items()}, output, attrs=attrs, overwrite=overwrite)
+    folder = output.parent / f"{output.name.removesuffix('.zarr')}_report"
+    report = write_task_report(out, folder, spec.run.name, task.classes is not None)
+    return {"store": str(output), "report": str(report), **out}
+
+
+def headline(out: dict[str, Any], reference: str) -> dict[str, str]:
+    """Return one CLI row per series and model: the main score with its standard error, and the DM test."""
+    rows = {}
+    for name, item in out["series"].items():
+        for model, row in item["scores"].items():
+            key = "accuracy" if "accuracy" in row else "mse"
+            text = f"{key} {row[key]:.4f} +- {row[key + '_se']:.4f}"
+            dm = f"dm_zero_one_vs_{reference}" if key == "accuracy" else f"dm_se_vs_{reference}"
+            if dm in row:
+                text += f", DM {row[dm]:.2f} (p {row[dm.replace('dm_', 'dm_p_', 1)]:.3f})"
+            rows[f"{name}: {model}"] = text
+        rows[f"{name}: walk-forward seconds"] = str(item["seconds"])
+    return rows
+
+
+def _without_timings(series: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: {
+            **{k: v for k, v in item.items() if k != "seconds"},
+            "scores": {m: {k: v for k, v in r.items() if k != "seconds"} for m, r in item["scores"].items()},
+        }
+        for name, item in series.items()
+    }
+
+
+def to_task_dataset(result: TaskResult) -> xr.Dataset:
+    """Return the test origins of a task run over ``origin``: actual label, fold, each model's forecast and class
+    probabilities."""
+    variables: dict[str, Any] = {"actual": ("origin", result.actual), "fold": ("origin", result.fold.astype(np.int32))}
+    for name, pred in result.predictions.items():
+        variables[f"forecast_{name}"] = ("origin", pred.ofi)
+        if pred.probs is not None:
+            variables[f"probs_{name}"] = (("origin", "label_class"), pred.probs)
+    return xr.Dataset(
+        variables, coords={"origin_row": ("origin", result.index)}, attrs={"task": json.dumps(result.task)}
+    )
+
+
+def write_task_report(out: dict[str, Any], folder: Path, title: str, classification: bool) -> Path:
+    """Write ``report.md`` and ``report.html`` of a task run into ``folder``; return the markdown path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    task = out["task"]
+    reference = task["reference"]
+    parts = [f"# Forecast task {task['name']}: {title}", ""]
+    about = (
+        f"Walk-forward forecasts of task {task['name']!r} scored on the test origins only; each score has its "
+        f"standard error (Newey-West over the test origins), and dm_* is the Diebold-Mariano statistic against "
+        f"{reference!r} (negative: a smaller loss than {reference!r}; 0-1 loss and Brier score for classes, "
+        "squared error otherwise)."
+    )
+    for name, item in out["series"].items():
+        columns = list(SCORE_COLUMNS[classification])
+        columns += sorted({k for r in item["scores"].values() for k in r if k.startswith("dm")})
+        rows = [[m, *[r.get(c, np.nan) for c in columns], r["seconds"]] for m, r in item["scores"].items()]
+        parts += [f"## {name}", "", about, "", f"{item['origins']} test origins of {item['rows']} rows; the "
+                  f"whole walk-forward took {item['seconds']} s.", "", markdown_table(["model", *columns, "seconds"],
+                                                                                       rows), ""]  # fmt: skip
+        if "tstr" in item:
+            parts += _tstr_section(item["tstr"])
+    markdown = "\n".join(parts)
+    path = folder / "report.md"
+    path.write_text(markdown)
+    (folder / "report.html").write_text(page(title, markdown_to_html(markdown)))
+    return path
+
+
+def _tstr_section(tstr: dict[str, Any]) -> list[str]:
+    rows = [
+        [r["model"], r["metric"], r["trtr"], r["trtr_se"], r["tstr"], r["tstr_se"], r["ratio"]] for r in tstr["rows"]
+    ]
+    return [
+        "### Train on synthetic, test on real",
+        "",
+        "Each model trained on the real rows before the cut (TRTR) and on a queue-reactive book fitted to those rows "
+        f"({tstr['synthetic_rows']} simulated rows, TSTR), both tested on the same {tstr['test_origins']} real "
+        "origins after the cut; a ratio TSTR / TRTR near 1 means the synthetic book teaches what the real one does.",
+        "",
+        markdown_table(["model", "metric", "TRTR", "s.e.", "TSTR", "s.e.", "ratio"], rows),
+        "",
+    ]
+
+
+def _group(name: str) -> str:
+    text = "".join(c if c.isalnum() else "_" for c in name)
+    return text if text.isidentifier() else f"series_{text}"
