@@ -111,7 +111,7 @@ def test_count_ofi_and_bad_inputs():
         resolve_dims("buy,bogus")
     with pytest.raises(ParameterError, match="train_fraction"):
         load_window(shared_path(XRP)).split(1.5)
-    with pytest.raises(DataError, match="no such file"):
+    with pytest.raises(DataError, match="does not exist"):
         load_window("/nonexistent/x.trades.csv.gz")
 
 
@@ -148,7 +148,7 @@ def test_preset_rejects_unknown_or_missing_keys(tmp_path, edit, message):
 
 
 def test_missing_preset_names_the_shipped_ones():
-    with pytest.raises(DataError, match="no such file"):
+    with pytest.raises(DataError, match="does not exist"):
         load_preset("no-such-preset")
 
 
