@@ -148,7 +148,7 @@ def test_preset_rejects_unknown_or_missing_keys(tmp_path, edit, message):
 
 
 def test_missing_preset_names_the_shipped_ones():
-    with pytest.raises(DataError, match="does not exist"):
+    with pytest.raises(DataError, match="no such file"):
         load_preset("no-such-preset")
 
 
