@@ -202,7 +202,7 @@ class AgentMarketEstimator:
     ----------
     config
         The market to calibrate (populations, instrument, fundamental level); its ``open_ns`` is set by ``fit`` to
-        the window's first event minus ``warmup_s``.
+        the window's first event minus ``warmup_s`` (also in ``params_``).
     parameters
         Dotted names of the fitted parameters (:data:`DEFAULT_PARAMETERS`); the config's values start the search.
     warmup_s, window_s, block_s
@@ -352,7 +352,7 @@ class AgentMarketEstimator:
         self.std_errors_ = dict(zip(self.parameters, se[0].tolist(), strict=True))
         self.bootstrap_std_errors_ = dict(zip(self.parameters, se[1].tolist(), strict=True))
         self.free_estimates_ = z_hat
-        self.params_ = with_parameters(self.config, self.estimates_)
+        self.params_ = with_parameters(self._base, self.estimates_)  # the clock of the fitted window's day
 
     def _fitted(self) -> MarketConfig:
         if not hasattr(self, "params_"):
@@ -445,16 +445,18 @@ def write_preset(document: dict[str, Any], path: str | Path) -> Path:
 
 
 def load_abm_preset(path: str | Path) -> tuple[MarketConfig, dict[str, Any]]:
-    """Read a calibrated agent-market preset: its market config and its ``[calibration]`` table."""
+    """Read a market config TOML file, or a calibrated preset: the config and its ``[calibration]`` table ({})."""
     import tomllib
 
     path = Path(path)
+    if not path.is_file():
+        raise DataError(f"abm config {str(path)!r}: no such file")
     try:
         data = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise DataError(f"load_abm_preset: cannot read {path} as TOML ({exc})") from exc
     calibration = data.pop("calibration", {})
-    return MarketConfig.from_dict(data, source=str(path)), calibration
+    return MarketConfig.from_dict(data, source=f"abm config {path.name}"), calibration
 
 
 # ------------------------------------------------------------------------------------------------------- scorecard

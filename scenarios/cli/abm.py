@@ -13,6 +13,7 @@ write a preset.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -34,7 +35,9 @@ def resolve_config(name: str) -> Path:
 
 
 def simulate_abm_command(
-    config: Annotated[str, typer.Argument(help="A market TOML file or a library name (abm_rmsc04).")],
+    config: Annotated[
+        str, typer.Argument(help="A market TOML file, a calibrated preset or a library name (abm_rmsc04).")
+    ],
     output: Annotated[Path, typer.Option("-o", "--output", help="The zarr store to write.")],
     duration: Annotated[
         str, typer.Option(help="Length of the session, e.g. 30min, 6.5h (default: the config's).")
@@ -47,12 +50,13 @@ def simulate_abm_command(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,
 ) -> None:
     """Simulate the agent-based market (ABIDES-class agents on the matching engine) into a store."""
-    from simlab.agents import read_market_config, simulate_markets
+    from calibration.abm import load_abm_preset
+    from simlab.agents import simulate_markets
     from simlab.store import write_store
     from simlab.times import parse_duration_ns
 
     try:
-        market, _ = read_market_config(resolve_config(config))
+        market, _ = load_abm_preset(resolve_config(config))
         duration_s = parse_duration_ns(duration) / 1e9 if duration else market.session_s
         sample_ns = parse_duration_ns(sample) if sample else None
         started = time.perf_counter()
@@ -101,13 +105,13 @@ def calibrate_abm_command(
     from calibration.abm import (
         DEFAULT_PARAMETERS,
         AgentMarketEstimator,
+        load_abm_preset,
         market_for,
         preset_document,
         select_window,
         with_parameters,
         write_preset,
     )
-    from simlab.agents import read_market_config
     from simlab.errors import ParameterError
     from simlab.io.dataset import load_dataset
     from simlab.times import parse_duration_ns
@@ -118,8 +122,9 @@ def calibrate_abm_command(
         data = load_dataset(paths, format=format, **parse_options(options))
         start_s, duration_s = parse_duration_ns(start) / 1e9, parse_duration_ns(duration) / 1e9
         window = select_window(data, start_s, duration_s)
-        market, _ = read_market_config(resolve_config(config))
-        market = with_parameters(market_for(market, window), _start_values(start_value))
+        market, _ = load_abm_preset(resolve_config(config))
+        market = replace(market_for(market, window), name=output.stem)
+        market = with_parameters(market, _start_values(start_value))
         started = time.perf_counter()
         est = AgentMarketEstimator(
             market,

@@ -102,3 +102,33 @@ def test_recovers_known_parameters():
     assert set(table) == set(MOMENTS)
     out = est.simulator()(seed=1, duration_s=60.0)
     assert out["events"].sizes["event"] > 0
+
+
+def test_cli_calibrates_and_the_preset_simulates(tmp_path):
+    """`simlab calibrate abm` on a store writes a preset that `load_abm_preset` and `simlab simulate abm` read."""
+    from typer.testing import CliRunner
+
+    from calibration.abm import load_abm_preset
+    from scenarios.cli import app
+    from simlab.store import write_store
+
+    config = with_parameters(small_config(), TRUTH)
+    store = tmp_path / "day.zarr"
+    write_store(simulate_abm(config, seed=3, duration_s=WARMUP_S + 300.0), store)
+    spec = tmp_path / "market.toml"
+    from calibration.presets import dumps_toml
+
+    spec.write_text(dumps_toml(config.to_dict()))
+    preset = tmp_path / "fit.toml"
+    args = ["calibrate", "abm", str(store), "--config", str(spec), "-o", str(preset), "--start", "5min",
+            "--duration", "5min", "--parameter", "market_maker.pov", "--paths", "2", "--maxfev", "6"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    fitted, calibration = load_abm_preset(preset)
+    assert fitted.market_maker.pov == calibration["estimates"]["market_maker.pov"] > 0
+    assert set(calibration["moments"]) == set(MOMENTS) and calibration["std_errors"]["market_maker.pov"] > 0
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code != 0 and "--overwrite" in again.output
+    out = tmp_path / "sim.zarr"
+    result = CliRunner().invoke(app, ["simulate", "abm", str(preset), "--duration", "1min", "-o", str(out)])
+    assert result.exit_code == 0, result.output
