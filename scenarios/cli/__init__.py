@@ -30,6 +30,7 @@ simulate_app = typer.Typer(help="Simulate from fitted models.", no_args_is_help=
 app.add_typer(calibrate_app, name="calibrate")
 app.add_typer(simulate_app, name="simulate")
 calibrate_app.command("hawkes")(hawkes_cli.calibrate_hawkes)
+calibrate_app.command("abm")(abm_cli.calibrate_abm_command)
 simulate_app.command("hawkes")(hawkes_cli.simulate_hawkes)
 simulate_app.command("book")(book_cli.simulate_book)
 simulate_app.command("abm")(abm_cli.simulate_abm_command)

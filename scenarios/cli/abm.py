@@ -1,19 +1,26 @@
-"""`simlab simulate abm`: run the agent-based market of a configuration (a TOML file or a name in
-scenarios/library/, e.g. abm_rmsc04) for one or many markets from one root seed and write a store.
+"""`simlab simulate abm` and `simlab calibrate abm`.
+
+Simulate: run the agent-based market of a configuration (a TOML file or a name in scenarios/library/, e.g.
+abm_rmsc04) for one or many markets from one root seed and write a store.
 
 One market writes the groups ``events``, ``books``, ``paths`` and ``fundamental``; ``--markets N`` writes them under
 ``market_<k>_<group>`` for k = 0 .. N-1 (market k is the k-th child of the root seed, whatever ``--workers`` is).
+
+Calibrate: fit the market's key parameters to a real window by simulated moments (:mod:`calibration.abm`) and
+write a preset.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from scenarios.cli.console import fail, print_summary
+from scenarios.cli.data import DATA_HELP, FormatOption, ReaderOptions, parse_options
 from simlab.errors import SimlabError
 
 LIBRARY = Path(__file__).resolve().parents[1] / "library"
@@ -28,7 +35,9 @@ def resolve_config(name: str) -> Path:
 
 
 def simulate_abm_command(
-    config: Annotated[str, typer.Argument(help="A market TOML file or a library name (abm_rmsc04).")],
+    config: Annotated[
+        str, typer.Argument(help="A market TOML file, a calibrated preset or a library name (abm_rmsc04).")
+    ],
     output: Annotated[Path, typer.Option("-o", "--output", help="The zarr store to write.")],
     duration: Annotated[
         str, typer.Option(help="Length of the session, e.g. 30min, 6.5h (default: the config's).")
@@ -41,12 +50,13 @@ def simulate_abm_command(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,
 ) -> None:
     """Simulate the agent-based market (ABIDES-class agents on the matching engine) into a store."""
-    from simlab.agents import read_market_config, simulate_markets
+    from calibration.abm import load_abm_preset
+    from simlab.agents import simulate_markets
     from simlab.store import write_store
     from simlab.times import parse_duration_ns
 
     try:
-        market, _ = read_market_config(resolve_config(config))
+        market, _ = load_abm_preset(resolve_config(config))
         duration_s = parse_duration_ns(duration) / 1e9 if duration else market.session_s
         sample_ns = parse_duration_ns(sample) if sample else None
         started = time.perf_counter()
@@ -70,3 +80,80 @@ def simulate_abm_command(
             "wall time (s)": round(elapsed, 3),
         },
     )
+
+
+def calibrate_abm_command(
+    paths: Annotated[list[Path], typer.Argument(metavar="DATA", help=DATA_HELP)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The preset TOML file to write.")],
+    config: Annotated[str, typer.Option(help="The market to calibrate: a TOML file or a library name.")] = "abm_rmsc04",
+    start: Annotated[str, typer.Option(help="Window start after the data's first event (e.g. 2.5h).")] = "2.5h",
+    duration: Annotated[str, typer.Option(help="Window length (e.g. 30min).")] = "30min",
+    parameter: Annotated[
+        list[str], typer.Option("--parameter", help="A fitted `table.key` (repeat; default: the five of the docs).")
+    ] = [],  # noqa: B006
+    start_value: Annotated[
+        list[str], typer.Option("--start-value", help="`table.key=value`: a fitted parameter's start (repeat).")
+    ] = [],  # noqa: B006
+    seed: Annotated[int, typer.Option(help="Root seed of the simulations and the bootstrap.")] = 0,
+    paths_per_candidate: Annotated[int, typer.Option("--paths", help="Simulated paths per candidate.")] = 4,
+    maxfev: Annotated[int, typer.Option(help="Nelder-Mead evaluations after the Latin-hypercube search.")] = 120,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing preset.")] = False,
+    format: FormatOption = "auto",
+    options: ReaderOptions = [],  # noqa: B006
+) -> None:
+    """Fit the agent market's key parameters to a real window by simulated moments and write the preset."""
+    from calibration.abm import (
+        DEFAULT_PARAMETERS,
+        AgentMarketEstimator,
+        load_abm_preset,
+        market_for,
+        preset_document,
+        select_window,
+        with_parameters,
+        write_preset,
+    )
+    from simlab.errors import ParameterError
+    from simlab.io.dataset import load_dataset
+    from simlab.times import parse_duration_ns
+
+    try:
+        if output.exists() and not overwrite:
+            raise ParameterError(f"--output {output} exists; pass --overwrite to replace it")
+        data = load_dataset(paths, format=format, **parse_options(options))
+        start_s, duration_s = parse_duration_ns(start) / 1e9, parse_duration_ns(duration) / 1e9
+        window = select_window(data, start_s, duration_s)
+        market, _ = load_abm_preset(resolve_config(config))
+        market = replace(market_for(market, window), name=output.stem)
+        market = with_parameters(market, _start_values(start_value))
+        started = time.perf_counter()
+        est = AgentMarketEstimator(
+            market,
+            parameters=tuple(parameter) or DEFAULT_PARAMETERS,
+            warmup_s=start_s,
+            window_s=duration_s,
+            n_paths=paths_per_candidate,
+            seed=seed,
+            maxfev=maxfev,
+        )
+        est.fit(window)
+        source = {"files": [str(p) for p in paths], "start_s": start_s, "duration_s": duration_s, "config": config}
+        write_preset(preset_document(est, source=source), output)
+    except SimlabError as exc:
+        fail(exc)
+    rows = {f"{k} (se)": f"{v:.6g} ({est.std_errors_[k]:.2g})" for k, v in est.estimates_.items()}
+    elapsed = round(time.perf_counter() - started, 1)
+    print_summary(f"calibrated {output}", {**rows, "objective": round(est.objective_, 2), "wall time (s)": elapsed})
+
+
+def _start_values(pairs: list[str]) -> dict[str, float]:
+    """``["table.key=value", ...]`` as a dict; a malformed pair is a ParameterError naming --start-value."""
+    from simlab.errors import ParameterError
+
+    out = {}
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise ParameterError(f"--start-value expects `table.key=number`; got {pair!r}") from None
+    return out
