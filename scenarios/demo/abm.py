@@ -1,9 +1,9 @@
 """The demo's agent-based step: 30 minutes of the RMSC04-equivalent agent market (12:00-12:30 of a day started at
 09:30) scored against the real AMZN day at 12:00-12:30, like the book presets of the scorecard step.
 
-The population is ABIDES' rmsc04, not fitted to AMZN (the calibration of the issue is still to come): only the
-instrument's name, the clock and the fundamental's level (the real window's first mid) are the real day's, so the
-score shows how far an uncalibrated ABIDES-class market sits from real data on the same scorecard.
+The population is ABIDES' rmsc04 with the parameters of the abm-amzn preset, fitted to this window by simulated
+moments (calibration/abm.py); the clock and the fundamental's level are the real window's, so the score shows how
+far a calibrated ABIDES-class market sits from real data on the same scorecard.
 """
 
 from __future__ import annotations
@@ -16,21 +16,23 @@ import numpy as np
 
 from scenarios.demo.score import DURATION_S, N_BOOT, START_S, _real_hour
 
-CONFIG = Path(__file__).resolve().parents[1] / "library" / "abm_rmsc04.toml"
+PRESET = "abm-amzn"  # calibration/presets/abm-amzn.toml: the RMSC04 population fitted to the AMZN day
 
 
 def abm_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
     """Simulate the agent market from 09:30 to 12:30, score its 12:00-12:30 against the real AMZN window; write the
     store and the scorecard's reports under ``abm/``. Returns the step's metrics."""
+    from calibration.abm import load_abm_preset
+    from calibration.presets import PRESET_DIR
     from scenarios.score.runner import summary, write_outputs
-    from simlab.agents import read_market_config, simulate_abm
+    from simlab.agents import simulate_abm
     from simlab.metrics.scorecard import score
 
-    config, _ = read_market_config(CONFIG)
+    config, _ = load_abm_preset(PRESET_DIR / f"{PRESET}.toml")
     real = _real_hour(data_dir)
     label = "AMZN 2012-06-21 12:00-12:30 (LOBSTER level 1)"
     window_start = config.open_ns + int(START_S * 1e9)
-    if real is not None:  # the real window's time, instrument and price level; the population stays rmsc04's
+    if real is not None:  # the real window's time, instrument and price level
         window_start = int(real["events"]["ts_ns"].values[0])
         books = real["books"]
         mid = 0.5 * float(books["bid_price"].values[0, 0] + books["ask_price"].values[0, 0])
@@ -47,7 +49,8 @@ def abm_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
     demo.save("abm/market.zarr", market, run)
     about = (
         "An ABIDES RMSC04-class agent market (noise, value, momentum agents and adaptive market makers on the "
-        "matching engine, not yet calibrated) simulated from 09:30 and its 12:00-12:30 scored on the realism "
+        "matching engine; the abm-amzn preset, fitted to the AMZN day by simulated moments) simulated from 09:30 "
+        "and its 12:00-12:30 scored on the realism "
         "scorecard; read each L1 distance against its floor (real against resampled real): above the floor, the "
         "market is told apart on that quantity."
     )
