@@ -13,17 +13,19 @@ The model ``hawkes`` (:mod:`simlab.book.hawkes_book`) is written ``model = "hawk
 ``model = "hawkes"`` marks the Hawkes process presets sharing the folder; its laws are per-side tables
 (``[params.placement.bid]``, ...). To keep the file small its fitted laws are compacted (:func:`compact_law`):
 values of probability >= 1e-3 are kept as they are, the rarer ones are pooled per gap between kept values and per
-power-of-two band of ``|value|`` at their probability-weighted mean (rounded), so each law keeps its mean (to
-rounding) and its reach; probabilities and the cancellation hazard are rounded to 6 significant digits. The shipped
-parameters, and the comparison, are the compacted ones.
+power-of-two band of ``|value|`` at their probability-weighted mean (rounded, halves to even), so each law keeps its
+mean (to rounding) and its reach; probabilities and the cancellation hazard are rounded to 6 significant digits. The
+shipped parameters, and the comparison, are the compacted ones.
 
 Rebuild the shipped presets with ``python -m calibration.book_presets [DATA_DIR]``.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -98,8 +100,8 @@ SPECS = (
         "cancels apply (reference_depth_lots: the mean lots within 100 ticks), not into the event times: without it "
         "cancels plus market orders outnumber limit orders and the book drains. Placed from the opposite best, orders "
         "keep the spread open (median 11 ticks, 18 real; placed from the same-side best it closes to 1 tick) and the "
-        "1-s mid returns close to the real ones (KS 0.04); the L1 queues are about half the real ones (KS 0.31) and "
-        "13 % of the cancel events are skipped, see [comparison].",
+        "1-s mid returns close to the real ones (KS 0.03); the L1 queues are about half the real ones (KS 0.30) and "
+        "12 % of the cancel events are skipped, see [comparison].",
         start_folder=AAPL_START,
         duration_s=HOUR_S,
     ),
@@ -300,9 +302,8 @@ def compact_law(law: EmpiricalLaw, min_probability: float = 1e-3, digits: int = 
         pooled.setdefault((int(gap[i]), int(band[i])), []).append(i)
     out_values, out_weights = list(values[kept]), list(probabilities[kept])
     for members in pooled.values():
-        weight = float(probabilities[members].sum())
-        out_values.append(int(round(float(np.dot(values[members], probabilities[members])) / weight)))
-        out_weights.append(weight)
+        out_values.append(_pooled_value(values[members], probabilities[members]))
+        out_weights.append(math.fsum(probabilities[members]))
     order = np.argsort(out_values)
     weights = np.array([float(f"{w:.{digits}g}") for w in np.asarray(out_weights)[order]])
     weights /= weights.sum()
@@ -314,6 +315,22 @@ def compact_law(law: EmpiricalLaw, min_probability: float = 1e-3, digits: int = 
             break
         weights[largest] += 1.0 - total
     return EmpiricalLaw(np.asarray(out_values, dtype=np.int64)[order], weights)
+
+
+def _pooled_value(values: np.ndarray, probabilities: np.ndarray) -> int:
+    """Return the probability-weighted mean of ``values`` rounded to the nearest integer, halves to the even one.
+
+    The mean is exact (rational arithmetic on the float probabilities) and one within 1e-12 (relative) of a half
+    integer is that half: the probabilities are counts / total rounded to floats, and a mean of counts that is not a
+    tie is at least 1 / (2 |sum of the pooled samples|) (relative) from it, far above 1e-12. A tie is thus decided by
+    the rule, not by float noise that a library version's summation order rounds either way.
+    """
+    weights = [Fraction(float(p)) for p in probabilities]
+    mean = sum((int(v) * w for v, w in zip(values, weights, strict=True)), Fraction(0)) / sum(weights)
+    half = Fraction(round(2 * mean), 2)
+    if abs(mean - half) <= abs(mean) * Fraction(1, 10**12):
+        mean = half
+    return round(mean)
 
 
 def compact_params(params: HawkesBookParams, digits: int = 6) -> HawkesBookParams:

@@ -54,7 +54,7 @@ mean L1 queue 158 / 74 / 128 lots, std of 1-s mid changes 4.9 / 57 / 3.5 ticks, 
 with 13 % of the cancel events skipped. The placement feedback alone keeps the spread (median 18) but not the
 depth (one-sided 11 %, mid-change std 60); the depth feedback alone closes the spread to one tick. The shipped
 preset ``hawkes-aapl`` places from the opposite best with the depth feedback: median spread 11 ticks (18 real),
-1-s mid-return quantiles 5 % / 95 % at -6.5 / +6.5 ticks (-7 / +7.5 real), median L1 queue 41 lots (100 real).
+1-s mid-return quantiles 5 % / 95 % at -7 / +6.5 ticks (-7 / +7.5 real), median L1 queue 46 lots (100 real).
 See the preset's ``[comparison]`` and ``tests/calibration/test_hawkes_book.py``.
 """
 

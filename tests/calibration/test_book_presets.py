@@ -98,6 +98,24 @@ def test_compact_law_pools_rare_values_keeping_mean_and_reach():
 
 
 @pytest.mark.parametrize(
+    ("rare", "pooled"),
+    [
+        ([166, 173, 179, 187, 190, 211, 216, 226], 194),  # mean 193.5: the numpy 2.4 float sums gave 193.49999999999997
+        ([131, 201, 238, 240], 202),  # mean 202.5: the numpy 2.4 float sums gave 202.50000000000003
+        ([214, 218, 223, 225, 230, 232, 233, 236, 238, 242, 248, 251], 232),  # AAPL market buys, mean 232.5
+        ([214, 218, 223, 225, 230, 232, 233, 236, 238, 242, 248, 252], 233),  # mean 232.58...: not a tie
+    ],
+)
+def test_compact_law_pools_a_tie_to_the_even_value_whatever_the_float_sums(rare, pooled):
+    """Rare singletons whose mean is exactly a half pool at the even neighbour, not where float noise rounds it."""
+    big = {8: 12073, 4: 5289, 12: 1793}[len(rare)]  # one common value 1, the rare ones in one band (128..255)
+    law = EmpiricalLaw.from_samples(np.r_[np.ones(big, np.int64), rare])
+    compact = compact_law(law)
+    np.testing.assert_array_equal(compact.values, [1, pooled])
+    assert compact.probabilities[1] == pytest.approx(len(rare) / (big + len(rare)), rel=1e-5)
+
+
+@pytest.mark.parametrize(
     ("edit", "message"),
     [
         (lambda d: d["comparison"].update(sprad=1.0), r"unknown key\(s\) \['sprad'\] in \[comparison\]"),
