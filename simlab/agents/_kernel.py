@@ -178,6 +178,23 @@ def _settle(agents, totals, buyer, seller, price, qty):
 
 
 @numba.njit(cache=True)
+def _fills(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, order_id):
+    """Settle the fills the engine reported in ``out`` for an incoming order of ``agent``: one TRADE record each."""
+    rows = out[0]
+    for j in range(out[1][0]):
+        passive_id, fill_price, fill_qty = rows[j, eng.F_PASSIVE], rows[j, eng.F_PRICE], rows[j, eng.F_QTY]
+        passive = orders[passive_id, O_OWNER]
+        ctr[C_VOLUME] += fill_qty
+        if side == 1:
+            _settle(agents, totals, agent, passive, fill_price, fill_qty)
+        else:
+            _settle(agents, totals, passive, agent, fill_price, fill_qty)
+        if eng.order_slot(state, passive_id) < 0:
+            _unlink(agents, orders, passive_id)
+        _record(ev, ctr, n_agents, t, _sim.TRADE, side, fill_price, fill_qty, passive_id, agent, passive, order_id)
+
+
+@numba.njit(cache=True)
 def _limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty):
     """A limit order reaches the engine: trades (one record per fill), then the rest rests (an ADD)."""
     low, n_ticks = state[0][eng.ORIGIN], state[2].shape[1]
@@ -191,18 +208,7 @@ def _limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side
     ctr[_sim.C_NEXT_ID] = order_id + 1
     out[1][0] = 0
     eng.limit(state, side, price, qty, order_id, t, out)  # OK: on the grid, a free slot, room for every fill
-    rows = out[0]
-    for j in range(out[1][0]):
-        passive_id, fill_price, fill_qty = rows[j, eng.F_PASSIVE], rows[j, eng.F_PRICE], rows[j, eng.F_QTY]
-        passive = orders[passive_id, O_OWNER]
-        ctr[C_VOLUME] += fill_qty
-        if side == 1:
-            _settle(agents, totals, agent, passive, fill_price, fill_qty)
-        else:
-            _settle(agents, totals, passive, agent, fill_price, fill_qty)
-        if eng.order_slot(state, passive_id) < 0:
-            _unlink(agents, orders, passive_id)
-        _record(ev, ctr, n_agents, t, _sim.TRADE, side, fill_price, fill_qty, passive_id, agent, passive, order_id)
+    _fills(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, order_id)
     rested = state[0][eng.LAST_RESTED]
     if rested > 0:
         _link(agents, orders, agent, order_id)
@@ -217,18 +223,7 @@ def _market(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, sid
     ctr[_sim.C_NEXT_ID] = order_id + 1
     out[1][0] = 0
     eng.market(state, side, qty, order_id, t, out)  # OK: room for every fill
-    rows = out[0]
-    for j in range(out[1][0]):
-        passive_id, fill_price, fill_qty = rows[j, eng.F_PASSIVE], rows[j, eng.F_PRICE], rows[j, eng.F_QTY]
-        passive = orders[passive_id, O_OWNER]
-        ctr[C_VOLUME] += fill_qty
-        if side == 1:
-            _settle(agents, totals, agent, passive, fill_price, fill_qty)
-        else:
-            _settle(agents, totals, passive, agent, fill_price, fill_qty)
-        if eng.order_slot(state, passive_id) < 0:
-            _unlink(agents, orders, passive_id)
-        _record(ev, ctr, n_agents, t, _sim.TRADE, side, fill_price, fill_qty, passive_id, agent, passive, order_id)
+    _fills(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, order_id)
 
 
 @numba.njit(cache=True)
