@@ -149,7 +149,9 @@ def load_preset(path: Path) -> Preset:
     toml = path.with_name(f"{name}.toml")
     if not toml.exists():
         raise DataError(f"{path}: no preset file {toml.name} beside it; expected the preset the scores belong to")
-    header = tomllib.loads(toml.read_text())["preset"]
+    data = tomllib.loads(toml.read_text())
+    # an agent-market preset is a market config (no [preset] table): its [market] table names the instrument
+    header = data.get("preset") or {"model": "abm", "venue": "", "instrument": data["market"]["instrument"]}
     market = " ".join(w for w in (MARKETS.get(header["venue"], ""), header["instrument"]) if w)
     document = json.loads(path.read_text())
     windows, missing = [], {}

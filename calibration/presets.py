@@ -314,8 +314,8 @@ def list_presets(model: str | tuple[str, ...] = "hawkes") -> list[str]:
     models = (model,) if isinstance(model, str) else model
     names = []
     for path in sorted(PRESET_DIR.glob("*.toml")):
-        head = tomllib.loads(path.read_text()).get("preset", {})
-        if head.get("model", "hawkes") in models:
+        head = tomllib.loads(path.read_text()).get("preset")
+        if head is not None and head.get("model", "hawkes") in models:  # no [preset] table: an agent-market config
             names.append(path.stem)
     return names
 

@@ -52,6 +52,7 @@ def simulate_abm_command(
     """Simulate the agent-based market (ABIDES-class agents on the matching engine) into a store."""
     from calibration.abm import load_abm_preset
     from simlab.agents import simulate_markets
+    from simlab.provenance import provenance
     from simlab.store import write_store
     from simlab.times import parse_duration_ns
 
@@ -65,7 +66,9 @@ def simulate_abm_command(
         )
         elapsed = time.perf_counter() - started
         groups = results[0] if markets == 1 else {f"market_{k}_{g}": r[g] for k, r in enumerate(results) for g in r}
-        write_store(groups, output, attrs={"config_name": market.name, "root_seed": seed}, overwrite=overwrite)
+        run = {"config": config, "markets": markets, "duration_s": duration_s, "depth": depth, "sample": sample}
+        attrs = {"config_name": market.name, **provenance(seed=seed, config=run, true_params=market.to_dict())}
+        write_store(groups, output, attrs=attrs, overwrite=overwrite)
     except SimlabError as exc:
         fail(exc)
     attrs = results[0]["events"].attrs
