@@ -107,3 +107,8 @@ def test_peers_are_not_runtime_dependencies():
 def test_the_checker_sees_an_undeclared_import(tmp_path, source, expected):
     (tmp_path / "module.py").write_text(source)
     assert set(undeclared([tmp_path / "module.py"], _declared(()))) == expected
+
+
+def test_dev_extra_holds_the_test_extra():
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert set(extras["test"]) <= set(extras["dev"])
