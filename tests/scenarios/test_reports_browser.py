@@ -21,28 +21,9 @@ from pathlib import Path
 import pytest
 
 from simlab.store import load_store
+from tests.scenarios.forecast.conftest import TINY_FORECAST_SPEC
 from tests.simlab.metrics.conftest import zi_book
 
-FORECAST_SPEC = """
-[run]
-name = "browser-check"
-seed = 3
-
-[[data]]
-name = "synthetic"
-source = "preset"
-preset = "binance-usdm-btcusdt"
-duration_s = 900.0
-
-[models]
-include = ["mean", "var", "hybrid_nowcast", "oracle"]
-lags = 2
-oracle_paths = 100
-
-[models.network]
-max_epochs = 4
-max_train = 300
-"""
 CHECK = """
 window.addEventListener('load', () => {
   const result = {
@@ -127,7 +108,7 @@ def demo_folder(tmp_path_factory) -> Path:
     bars = demo.step("Order-flow feature bars (1 s)", lambda: runner._features(demo, events, books))
     figure = runner._plot(folder, bars.pop("_bars"), events.attrs["instrument"], events.attrs["tick_size"])
     runner._write_report(demo, figure, "built-in synthetic sample")
-    (folder / "spec.toml").write_text(FORECAST_SPEC)
+    (folder / "spec.toml").write_text(TINY_FORECAST_SPEC)
     run_spec(load_spec(folder / "spec.toml"), folder / "forecast.zarr", data_dir=folder, overwrite=True)
     card = score(zi_book(2), zi_book(1), seed=1, n_boot=20)
     write_outputs(card, folder / "score" / "zi", seed=1, config={}, title="zi run 2 against zi run 1")

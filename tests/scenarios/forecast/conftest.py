@@ -18,3 +18,27 @@ def btc_params():
 def small_series(btc_params):
     """Ten minutes of the preset in 1 s windows, with its true state."""
     return simulate_series(btc_params, 600.0, rng=11)
+
+
+TINY_FORECAST_SPEC = """
+[run]
+name = "tiny"
+seed = 3
+
+[[data]]
+name = "synthetic"
+source = "preset"
+preset = "binance-usdm-btcusdt"
+duration_s = 900.0
+
+[models]
+include = ["mean", "var", "hybrid_nowcast", "oracle"]
+lags = 2
+oracle_paths = 100
+
+[models.network]
+max_epochs = 4
+max_train = 300
+
+"""
+"""A forecast spec small enough for a CLI or report test: 15 min of the BTCUSDT preset, four models."""

@@ -16,31 +16,16 @@ from scenarios.forecast.state import closed_form_counts
 from simlab.hawkes import HawkesParams
 from simlab.store import load_store
 from tests.conftest import shared_path
+from tests.scenarios.forecast.conftest import TINY_FORECAST_SPEC
 
-SPEC = """
-[run]
-name = "tiny"
-seed = 3
-
-[[data]]
-name = "synthetic"
-source = "preset"
-preset = "binance-usdm-btcusdt"
-duration_s = 900.0
-
-[models]
-include = ["mean", "var", "hybrid_nowcast", "oracle"]
-lags = 2
-oracle_paths = 100
-
-[models.network]
-max_epochs = 4
-max_train = 300
-
+SPEC = (
+    TINY_FORECAST_SPEC
+    + """
 [paper]
 sensitivity = "lhs"
 n_configs = 1
 """
+)
 
 
 def test_forecast_run_writes_a_store_and_a_report(tmp_path: Path):
