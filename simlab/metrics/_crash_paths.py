@@ -114,8 +114,11 @@ def _liquidation_series(report: xr.Dataset, fund0: float, origin_ns: int, dt_ns:
     )
 
 
-def book_tape_series(events: xr.Dataset | None, books: xr.Dataset | None, grid_s: float) -> dict[str, Any]:
-    """CrashPath series of real order flow: the grid runs from the first record (floored to the step) to the last."""
+def book_tape_series(
+    events: xr.Dataset | None, books: xr.Dataset | None, grid_s: float, span_ns: tuple[int, int] | None
+) -> dict[str, Any]:
+    """CrashPath series of real order flow, on the grid from ``span_ns[0]`` to ``span_ns[1]`` or else from the first
+    record (floored to the step) to the last."""
     source = "crash_path_from_book"
     if events is None and books is None:
         raise ParameterError(f"{source} needs `events`, `books` or both; got neither")
@@ -124,8 +127,14 @@ def book_tape_series(events: xr.Dataset | None, books: xr.Dataset | None, grid_s
     stamps = [d["ts_ns"].values for d in (events, books) if d is not None and d.sizes[_dim(d)]]
     if not stamps:
         raise DataError(f"{source}: the events and books hold no record")
-    first, last = min(int(s.min()) for s in stamps), max(int(s.max()) for s in stamps)
-    origin = first // dt_ns * dt_ns
+    if span_ns is None:
+        first, last = min(int(s.min()) for s in stamps), max(int(s.max()) for s in stamps)
+        origin = first // dt_ns * dt_ns
+    else:
+        origin, last = _span(span_ns, source)
+        if trades is not None:
+            ts = events["ts_ns"].values
+            trades &= (ts >= origin) & (ts < origin + ((last - origin) // dt_ns + 1) * dt_ns)
     n = (last - origin) // dt_ns + 1
     times = origin + dt_ns * np.arange(n, dtype=np.int64)
     series: dict[str, Any] = {}
@@ -143,6 +152,16 @@ def book_tape_series(events: xr.Dataset | None, books: xr.Dataset | None, grid_s
         raise DataError(f"{source}: no time of the grid has a mid (a two-sided book or, without books, a trade)")
     series.update(t_s=np.arange(n) * (dt_ns / 1e9), origin_ns=int(origin))
     return series
+
+
+def _span(span_ns: Any, source: str) -> tuple[int, int]:
+    try:
+        start, end = (int(x) for x in span_ns)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"`span_ns` of {source} must be two int ns times (start, end); got {span_ns!r}") from exc
+    if end <= start:
+        raise ParameterError(f"`span_ns` of {source} must end after it starts; got {span_ns!r}")
+    return start, end
 
 
 def _dim(data: xr.Dataset) -> str:

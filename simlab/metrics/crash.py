@@ -355,7 +355,13 @@ def crash_path_from_abm(out: Mapping[str, xr.Dataset], grid_s: float = 1.0) -> C
     return CrashPath(**abm_series(out, grid_s))
 
 
-def crash_path_from_book(events: xr.Dataset | None, books: xr.Dataset | None, grid_s: float = 1.0) -> CrashPath:
+def crash_path_from_book(
+    events: xr.Dataset | None,
+    books: xr.Dataset | None,
+    grid_s: float = 1.0,
+    *,
+    span_ns: tuple[int, int] | None = None,
+) -> CrashPath:
     """Put real order flow in the simlab schema on a regular grid.
 
     Parameters
@@ -368,13 +374,16 @@ def crash_path_from_book(events: xr.Dataset | None, books: xr.Dataset | None, gr
     grid_s
         Grid step (s); the grid runs from the first record, floored to a whole step of UTC, to the last;
         ``origin_ns`` anchors ``t_s = 0``.
+    span_ns
+        ``(start, end)`` UTC ns: the grid runs from ``start`` to ``end`` instead (a regular session); trades outside
+        it are left out, books before it still give the state at its start.
 
     Returns
     -------
     CrashPath
         Prices in ticks; no maker or liquidation series (real tapes carry no agent ids).
     """
-    return CrashPath(**book_tape_series(events, books, grid_s))
+    return CrashPath(**book_tape_series(events, books, grid_s, span_ns))
 
 
 def extreme_move(path: CrashPath, window_s: float) -> tuple[float, int, float]:
