@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import xarray as xr
 
 from simlab.errors import ParameterError
@@ -37,6 +38,19 @@ WINDOWS_S = (60.0, 300.0, 900.0)
 BINANCE_DEPTH_LEVELS = 1000
 """Book levels kept per side from a Binance capture: enough to hold the 10 bps band of BTC and ETH (at most 561
 levels were inside it in the captures; 200 were not enough)."""
+
+LEAN_NOT_LAST_SALE = (
+    0x2 | 0x4 | 0x8  # cash, next-day and seller's-option settlement
+    | 0x200  # price not based on the quote at execution (derivatively priced)
+    | 0x400 | 0x2000 | 0x4000  # Form T and extended-hours trades
+    | 0x40000  # stock-option trade
+    | 0x100000  # average-price trade
+    | 0x400000  # price significantly away from the prevailing value
+    | 0x2000000  # priced at a prior reference time (more than 90 s before the report)
+)  # fmt: skip
+"""AlgoSeek sale-condition flags of trades whose price is not the market's at their time stamp: they count in the
+volume but do not set the mid of a trade tape (SPY 2013-10-10 19:19:52 UTC: an average-price print at 165.59 while
+the market traded at 169.02 made a fake 2 % minute)."""
 
 NEW_YORK = ZoneInfo("America/New_York")
 _WS = "binance_ws_l2_trades_hftbacktest"
@@ -93,7 +107,7 @@ TAPES: tuple[Tape, ...] = (
          tuple((f"{_LEAN}/bac/{d}_trade.zip", f"{_LEAN}/bac/{d}_quote.zip") for d in _LEAN_DAYS), "book",
          "NBBO built from per-exchange quotes (level 1); 09:30-16:00 ET"),
     Tape("LEAN SPY 2013-10-07..11", "lean", tuple((f"{_LEAN}/spy/{d}_trade.zip",) for d in _LEAN_DAYS), "trades",
-         "no quote files: mid = last trade price; 09:30-16:00 ET"),
+         "no quote files: mid = last eligible trade price (see LEAN_NOT_LAST_SALE); 09:30-16:00 ET"),
 )  # fmt: skip
 """Every real tape with a price path: Binance spot and USD-M captures, the XRP/ETH tape, the LOBSTER AMZN and AAPL
 files and the LEAN BAC and SPY days."""
@@ -124,8 +138,16 @@ def _lobster(files: list[Path], grid_s: float) -> CrashPath:
 
 def _lean(files: list[Path], grid_s: float) -> CrashPath:
     data = read_lean_equity(*files)
-    span = regular_session_ns(data["events"].attrs["date"])
-    return crash_path_from_book(data["events"], data.get("books"), grid_s, span_ns=span)
+    events = data["events"]
+    span = regular_session_ns(events.attrs["date"])
+    return crash_path_from_book(events, data.get("books"), grid_s, span_ns=span, last_sale=lean_last_sale(events))
+
+
+def lean_last_sale(events: xr.Dataset) -> np.ndarray:
+    """True for the LEAN/AlgoSeek trades that may set the last price: not flagged suspicious and carrying none of
+    the sale conditions of :data:`LEAN_NOT_LAST_SALE` (AlgoSeek's flags, listed in LEAN's data readme)."""
+    flags = events["sale_condition"].values.astype(np.int64)
+    return ~events["suspicious"].values.astype(bool) & ((flags & LEAN_NOT_LAST_SALE) == 0)
 
 
 _READERS = {"binance_ws": _binance_ws, "binance_trades": _binance_trades, "lobster": _lobster, "lean": _lean}

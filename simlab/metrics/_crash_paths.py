@@ -115,7 +115,11 @@ def _liquidation_series(report: xr.Dataset, fund0: float, origin_ns: int, dt_ns:
 
 
 def book_tape_series(
-    events: xr.Dataset | None, books: xr.Dataset | None, grid_s: float, span_ns: tuple[int, int] | None
+    events: xr.Dataset | None,
+    books: xr.Dataset | None,
+    grid_s: float,
+    span_ns: tuple[int, int] | None,
+    last_sale: np.ndarray | None,
 ) -> dict[str, Any]:
     """CrashPath series of real order flow, on the grid from ``span_ns[0]`` to ``span_ns[1]`` or else from the first
     record (floored to the step) to the last."""
@@ -123,7 +127,6 @@ def book_tape_series(
     if events is None and books is None:
         raise ParameterError(f"{source} needs `events`, `books` or both; got neither")
     dt_ns = grid_ns(grid_s, source)
-    trades = None if events is None else np.isin(events["kind"].values, TRADE_KINDS)
     stamps = [d["ts_ns"].values for d in (events, books) if d is not None and d.sizes[_dim(d)]]
     if not stamps:
         raise DataError(f"{source}: the events and books hold no record")
@@ -132,26 +135,40 @@ def book_tape_series(
         origin = first // dt_ns * dt_ns
     else:
         origin, last = _span(span_ns, source)
-        if trades is not None:
-            ts = events["ts_ns"].values
-            trades &= (ts >= origin) & (ts < origin + ((last - origin) // dt_ns + 1) * dt_ns)
     n = (last - origin) // dt_ns + 1
     times = origin + dt_ns * np.arange(n, dtype=np.int64)
-    series: dict[str, Any] = {}
-    if books is not None:
-        series.update(book_series(books, times, source))
+    series: dict[str, Any] = {} if books is None else book_series(books, times, source)
     if events is not None:
-        ts, price = events["ts_ns"].values[trades], events["price_ticks"].values[trades].astype(float)
-        if np.any(np.diff(ts) < 0):
-            raise DataError(f"{source}: the trades' `ts_ns` must be non-decreasing")
-        series["volume"] = flow(ts, events["qty_lots"].values[trades], origin, dt_ns, n, source)
-        if books is None:
-            row = np.searchsorted(ts, times, side="right") - 1
-            series["mid"] = np.where(row >= 0, price[np.maximum(row, 0)], np.nan)  # the last trade price
+        series.update(_trade_series(events, times, dt_ns, last_sale, with_mid=books is None))
     if np.all(np.isnan(series["mid"])):
         raise DataError(f"{source}: no time of the grid has a mid (a two-sided book or, without books, a trade)")
     series.update(t_s=np.arange(n) * (dt_ns / 1e9), origin_ns=int(origin))
     return series
+
+
+def _trade_series(
+    events: xr.Dataset, times: np.ndarray, dt_ns: int, last_sale: np.ndarray | None, with_mid: bool
+) -> dict[str, np.ndarray]:
+    """Volume of the trades in the grid's span and, ``with_mid``, the last eligible trade price at each time."""
+    source = "crash_path_from_book"
+    ts = events["ts_ns"].values
+    trades = np.isin(events["kind"].values, TRADE_KINDS) & (ts >= times[0]) & (ts < times[-1] + dt_ns)
+    if np.any(np.diff(ts[trades]) < 0):
+        raise DataError(f"{source}: the trades' `ts_ns` must be non-decreasing")
+    out = {"volume": flow(ts[trades], events["qty_lots"].values[trades], int(times[0]), dt_ns, times.size, source)}
+    if with_mid:
+        if last_sale is not None:
+            last_sale = np.asarray(last_sale)
+            if last_sale.dtype != bool or last_sale.shape != ts.shape:
+                raise ParameterError(
+                    f"`last_sale` of {source} must be a bool array of the events' length {ts.size}; "
+                    f"got {last_sale.dtype} of shape {last_sale.shape}"
+                )
+            trades = trades & last_sale
+        row = np.searchsorted(ts[trades], times, side="right") - 1
+        price = events["price_ticks"].values[trades].astype(float)
+        out["mid"] = np.where(row >= 0, price[np.maximum(row, 0)] if price.size else np.nan, np.nan)
+    return out
 
 
 def _span(span_ns: Any, source: str) -> tuple[int, int]:

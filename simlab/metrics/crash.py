@@ -361,6 +361,7 @@ def crash_path_from_book(
     grid_s: float = 1.0,
     *,
     span_ns: tuple[int, int] | None = None,
+    last_sale: np.ndarray | None = None,
 ) -> CrashPath:
     """Put real order flow in the simlab schema on a regular grid.
 
@@ -377,13 +378,17 @@ def crash_path_from_book(
     span_ns
         ``(start, end)`` UTC ns: the grid runs from ``start`` to ``end`` instead (a regular session); trades outside
         it are left out, books before it still give the state at its start.
+    last_sale
+        Without books: a bool per event, True for the trades that may set the last price (for example not the
+        average-price or late-reported prints of a consolidated tape); None: every trade. ``volume`` counts every
+        trade either way.
 
     Returns
     -------
     CrashPath
         Prices in ticks; no maker or liquidation series (real tapes carry no agent ids).
     """
-    return CrashPath(**book_tape_series(events, books, grid_s, span_ns))
+    return CrashPath(**book_tape_series(events, books, grid_s, span_ns, last_sale))
 
 
 def extreme_move(path: CrashPath, window_s: float) -> tuple[float, int, float]:

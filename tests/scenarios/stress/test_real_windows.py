@@ -3,13 +3,22 @@ one real tape (the AAPL LOBSTER messages) against a brute-force search written w
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 
-from scenarios.stress.real_windows import TAPES, real_windows, regular_session_ns, tape_windows
+from scenarios.stress.real_windows import (
+    TAPES,
+    lean_last_sale,
+    real_windows,
+    regular_session_ns,
+    tape_paths,
+    tape_windows,
+)
 from simlab.errors import ParameterError
+from simlab.io.lean import read_lean_equity
 from simlab.io.lobster import read_lobster
 from simlab.metrics.crash import crash_path_from_book, extreme_move
 from simlab.schema import EventKind, make_books, make_events
@@ -110,3 +119,18 @@ def test_the_aapl_tape_against_a_brute_force_search(shared_data):
         assert row["move"] == pytest.approx(best, rel=1e-12) and row["event_s"] == start
         assert row["drawdown"] > 0 and 0 < row["time_to_trough_s"] <= row["window_s"]
         assert math.isfinite(row["volume_ratio"]) and math.isnan(row["min_depth_ratio"])
+
+
+def test_an_average_price_print_does_not_set_the_mid_of_a_trade_tape(shared_data):
+    (tape,) = [t for t in TAPES if t.name.startswith("LEAN SPY")]
+    files = [f for f in tape.segments if "20131010" in f[0]][0]
+    events = read_lean_equity(shared_data / files[0])["events"]
+    eligible = lean_last_sale(events)
+    ts = events["ts_ns"].values
+    bad = int(np.flatnonzero(ts == 1381432792836000000)[0])  # 19:19:52.836 UTC, 165.59 USD, flags 0x20100000
+    assert events["price_ticks"].values[bad] == 1655900 and not eligible[bad]
+    (path,) = tape_paths(dataclasses.replace(tape, segments=(files,)), shared_data)
+    (row,) = tape_windows("SPY 2013-10-10", [path], windows_s=(60.0,))
+    assert abs(row["move"]) < 0.005  # with the print as a price the day's extreme minute was a fake 2.1 %
+    unfiltered = crash_path_from_book(events, None, span_ns=regular_session_ns("2013-10-10"))
+    assert abs(extreme_move(unfiltered, 60.0)[2]) > 0.02
