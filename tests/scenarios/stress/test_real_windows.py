@@ -12,10 +12,12 @@ import pytest
 from scenarios.stress.real_windows import (
     TAPES,
     lean_last_sale,
+    markdown_table,
     real_windows,
     regular_session_ns,
     tape_paths,
     tape_windows,
+    windows_dataset,
 )
 from simlab.errors import ParameterError
 from simlab.io.lean import read_lean_equity
@@ -68,6 +70,10 @@ def test_a_window_longer_than_the_tape_is_not_measured():
     assert rows[0]["move"] == pytest.approx(-0.03) and rows[1]["move"] == pytest.approx(-0.03)
     assert math.isnan(rows[2]["drawdown"]) and rows[2]["start_utc"] == ""
     assert rows[2]["note"].startswith("not measured: the tape spans 360 s")
+    table = windows_dataset(rows)
+    np.testing.assert_array_equal(table["window_s"].values, [60.0, 300.0, 900.0])
+    assert table["drawdown"].values[0] == rows[0]["drawdown"] and np.isnan(table["drawdown"].values[2])
+    assert "| short | 15 min | n/a |" in markdown_table([dict(r, mid_source="trades") for r in rows])
 
 
 def test_the_most_extreme_segment_wins_and_a_span_cuts_the_grid():
