@@ -31,6 +31,7 @@ from simlab.io.binance_ws import read_binance_ws
 from simlab.io.lean import read_lean_equity
 from simlab.io.lobster import read_lobster
 from simlab.metrics.crash import STATISTICS, CrashPath, crash_path_from_book, extreme_move, shape_statistics
+from simlab.provenance import provenance
 
 WINDOWS_S = (60.0, 300.0, 900.0)
 """Window lengths searched (s): 1, 5 and 15 minutes."""
@@ -234,10 +235,12 @@ def real_windows(
     return rows
 
 
-def windows_dataset(rows: Sequence[dict[str, Any]]) -> xr.Dataset:
-    """Put the rows of :func:`real_windows` in a Dataset over ``window`` (one per row)."""
+def windows_dataset(rows: Sequence[dict[str, Any]], config: dict[str, Any] | None = None) -> xr.Dataset:
+    """Put the rows of :func:`real_windows` in a Dataset over ``window`` (one per row), with the provenance of the
+    run (no seed: nothing is random; ``config`` the arguments it ran with)."""
     names = list(rows[0]) if rows else []
-    return xr.Dataset({name: ("window", [row[name] for row in rows]) for name in names})
+    attrs = provenance(seed=None, config=dict(config or {}, tapes=sorted({row["tape"] for row in rows})))
+    return xr.Dataset({name: ("window", [row[name] for row in rows]) for name in names}, attrs=attrs)
 
 
 def markdown_table(rows: Sequence[dict[str, Any]]) -> str:

@@ -70,7 +70,8 @@ def test_a_window_longer_than_the_tape_is_not_measured():
     assert rows[0]["move"] == pytest.approx(-0.03) and rows[1]["move"] == pytest.approx(-0.03)
     assert math.isnan(rows[2]["drawdown"]) and rows[2]["start_utc"] == ""
     assert rows[2]["note"].startswith("not measured: the tape spans 360 s")
-    table = windows_dataset(rows)
+    table = windows_dataset(rows, config=dict(grid_s=1.0))
+    assert table.attrs["seed"] is None and '"grid_s": 1.0' in table.attrs["config"]
     np.testing.assert_array_equal(table["window_s"].values, [60.0, 300.0, 900.0])
     assert table["drawdown"].values[0] == rows[0]["drawdown"] and np.isnan(table["drawdown"].values[2])
     assert "| short | 15 min | n/a |" in markdown_table([dict(r, mid_source="trades") for r in rows])
