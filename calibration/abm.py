@@ -239,7 +239,7 @@ class AgentMarketEstimator:
         blocks = window_blocks(data, self.block_s)
         root = np.random.SeedSequence(self.seed)
         boot_seq, sigma_seq, *paths = root.spawn(self.n_paths + 2)
-        self._sigma_paths = sigma_seq.spawn(int(self.n_sigma_paths))
+        self._sigma_paths = [tuple(c.spawn_key) for c in sigma_seq.spawn(int(self.n_sigma_paths))]
         self.real_moments_ = moments_of(blocks)
         if np.isnan(self.real_moments_).any():
             missing = [m for m, v in zip(MOMENTS, self.real_moments_, strict=True) if np.isnan(v)]
@@ -255,7 +255,7 @@ class AgentMarketEstimator:
         self._weights = 1.0 / variance[self._used]
         self._start_ns = int(data["events"]["ts_ns"].values[0])
         self._base = replace(self.config, open_ns=self._start_ns - int(round(self.warmup_s * 1e9)))
-        self._paths, self.n_evaluations_ = paths, 0
+        self._paths, self.n_evaluations_ = [tuple(c.spawn_key) for c in paths], 0
         z_hat = self._optimise()
         self._finish(z_hat)
         return self
@@ -280,16 +280,16 @@ class AgentMarketEstimator:
         return with_parameters(self._base, values)
 
     def simulated_moments(self, z: np.ndarray, paths: list | None = None) -> np.ndarray:
-        """Mean moments over the common paths (or the SeedSequences ``paths``) at free-scale parameters ``z``."""
+        """Mean moments over the common paths (or the spawn keys ``paths`` of ``seed``) at free-scale parameters
+        ``z``."""
         return np.mean(self._path_moments(z, self._paths if paths is None else paths), axis=0)
 
     def _path_moments(self, z: np.ndarray, paths: list) -> np.ndarray:
         """``(len(paths), len(MOMENTS))``: each path's window moments at free-scale parameters ``z``."""
         config, end = self._config_at(z), self._start_ns + int(round(self.window_s * 1e9))
         out = []
-        for child in paths:  # a fresh copy: simulate_abm spawns from the SeedSequence, which changes its state
-            fresh = np.random.SeedSequence(child.entropy, spawn_key=child.spawn_key)
-            result = simulate_abm(config, seed=fresh, duration_s=self.warmup_s + self.window_s)
+        for key in paths:
+            result = simulate_abm(config, seed=self.seed, market=key, duration_s=self.warmup_s + self.window_s)
             out.append(moments_of(window_blocks(cut_window(result, self._start_ns, end), self.block_s)))
         self.n_evaluations_ += 1
         return np.array(out)
