@@ -1,7 +1,8 @@
 """Measure the square-root law in a calibrated agent market: metaorder impact by TWAP and POV with common random
 numbers (:func:`simlab.agents.impact.metaorder_impact`), summarised with the decay after the metaorder.
 
-``python -m calibration.abm_impact PRESET [N_SEEDS]`` writes ``PRESET``'s ``.impact.json`` beside it: per strategy,
+``python -m calibration.abm_impact PRESET [N_SEEDS [frozen]]`` writes ``PRESET``'s ``.impact.json`` (with ``frozen``:
+``.impact-frozen.json``, the fundamental held still: TWAP only) beside it: per strategy,
 the mean peak impact per ``Q / V`` with its standard error over seeds, the fitted exponent of log(mean peak) on
 log(Q/V) with its 95 % bootstrap interval over seeds, and the impact ``after_s`` after the metaorder's end (the
 permanent part) against the peak (the transient part is their difference).
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -46,19 +48,24 @@ def impact_summary(result: xr.Dataset) -> dict[str, Any]:
     }
 
 
-def measure(preset: str | Path, n_seeds: int = 32) -> dict[str, Any]:
-    """Run TWAP and POV metaorders of :data:`FRACTIONS` in the preset's market (seeds 0 .. n_seeds - 1)."""
+def measure(preset: str | Path, n_seeds: int = 32, *, frozen: bool = False) -> dict[str, Any]:
+    """Run TWAP and POV metaorders of :data:`FRACTIONS` in the preset's market (seeds 0 .. n_seeds - 1); with
+    ``frozen``, TWAP only in the market whose fundamental is held still (volatility 1e-3 ticks / sqrt s, no
+    megashocks), so that a changed look schedule leaves the value agents' target unchanged."""
     config, _ = load_abm_preset(preset)
+    if frozen:
+        still = replace(config.fundamental, volatility_ticks_per_sqrt_s=1e-3, megashock_rate_per_s=1e-12)
+        config = replace(config, fundamental=still)
     seeds = list(range(int(n_seeds)))
-    out = {"preset": Path(preset).stem}
-    for strategy in ("twap", "pov"):
+    out = {"preset": Path(preset).stem, "fundamental": "frozen" if frozen else "as fitted"}
+    for strategy in ("twap",) if frozen else ("twap", "pov"):
         out[strategy] = impact_summary(metaorder_impact(config, FRACTIONS, seeds=seeds, strategy=strategy))
     return out
 
 
 if __name__ == "__main__":
-    path = Path(sys.argv[1])
-    document = measure(path, int(sys.argv[2]) if len(sys.argv) > 2 else 32)
-    target = path.with_name(path.stem + ".impact.json")
+    path, frozen = Path(sys.argv[1]), sys.argv[3:4] == ["frozen"]
+    document = measure(path, int(sys.argv[2]) if len(sys.argv) > 2 else 32, frozen=frozen)
+    target = path.with_name(path.stem + (".impact-frozen.json" if frozen else ".impact.json"))
     target.write_text(json.dumps(document, indent=1) + "\n")
     print(target)
