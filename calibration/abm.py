@@ -22,7 +22,8 @@ the estimate (``std_errors_``): the block bootstrap of the one real window misse
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,20 @@ DEFAULT_PARAMETERS = (
     "market_maker.pov",
     "market_maker.wake_interval_s",
 )
+
+
+@dataclass(frozen=True)
+class MomentSet:
+    """The moments a window is summarised by: their ``names``, ``blocks(data, block_s)`` cutting a window into
+    blocks of raw arrays, ``moments(blocks)`` the moment vector, and per moment the smallest variance its weight
+    uses (``variance_floor``; 0: a moment whose bootstrap variance is 0 is left out of the objective)."""
+
+    names: tuple[str, ...]
+    blocks: Callable[[dict[str, xr.Dataset], float], list[dict[str, np.ndarray]]]
+    moments: Callable[[list[dict[str, np.ndarray]]], np.ndarray]
+    variance_floor: tuple[float, ...]
+
+
 SETTINGS = ("warmup_s", "window_s", "block_s", "n_paths", "seed", "n_boot", "n_lhs", "lhs_span", "maxfev",
             "jacobian_step", "n_sigma_paths")  # fmt: skip
 SHARES = {"value.aggressive_share", "market_maker.pov"}
@@ -148,10 +163,15 @@ def moments_of(blocks: list[dict[str, np.ndarray]]) -> np.ndarray:
     ])  # fmt: skip
 
 
-def bootstrap_moments(blocks: list[dict[str, np.ndarray]], n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """Return ``(n_boot, len(MOMENTS))`` moments of the blocks resampled with replacement."""
+LOBSTER_MOMENTS = MomentSet(MOMENTS, window_blocks, moments_of, (0.0,) * len(MOMENTS))
+
+
+def bootstrap_moments(
+    blocks: list[dict[str, np.ndarray]], n_boot: int, rng: np.random.Generator, moments: Callable = moments_of
+) -> np.ndarray:
+    """Return ``(n_boot, n_moments)`` moments (``moments(blocks)``) of the blocks resampled with replacement."""
     picks = rng.integers(0, len(blocks), size=(n_boot, len(blocks)))
-    return np.array([moments_of([blocks[i] for i in pick]) for pick in picks])
+    return np.array([moments([blocks[i] for i in pick]) for pick in picks])
 
 
 # ------------------------------------------------------------------------------------------------- parameter space
@@ -222,40 +242,45 @@ class AgentMarketEstimator:
     n_sigma_paths
         Fresh simulated windows at the estimate whose moment covariance is the sandwich's middle (``std_errors_``);
         ``bootstrap_std_errors_`` use the block bootstrap of the real window instead.
+    moments
+        The moment set (:data:`LOBSTER_MOMENTS`, the default; :data:`calibration.abm_crypto.CRYPTO_MOMENTS` for a
+        Binance L2 + trades capture).
     """
 
     def __init__(self, config: MarketConfig, *, parameters: tuple[str, ...] = DEFAULT_PARAMETERS,
                  warmup_s: float = 9000.0, window_s: float = 1800.0, block_s: float = 60.0, n_paths: int = 4,
                  seed: int = 0, n_boot: int = 200, n_lhs: int = 24, lhs_span: float = 1.0, maxfev: int = 120,
-                 jacobian_step: float = 0.1, n_sigma_paths: int = 16) -> None:  # fmt: skip
+                 jacobian_step: float = 0.1, n_sigma_paths: int = 16,
+                 moments: MomentSet = LOBSTER_MOMENTS) -> None:  # fmt: skip
         self.config, self.parameters, self.warmup_s, self.window_s = config, parameters, warmup_s, window_s
         self.block_s, self.n_paths, self.seed, self.n_boot = block_s, n_paths, seed, n_boot
         self.n_lhs, self.lhs_span, self.maxfev, self.jacobian_step = n_lhs, lhs_span, maxfev, jacobian_step
-        self.n_sigma_paths = n_sigma_paths
+        self.n_sigma_paths, self.moment_set = n_sigma_paths, moments
 
     def fit(self, data: dict[str, xr.Dataset]) -> AgentMarketEstimator:
         """Fit the parameters to the real window ``data`` (``events`` and ``books``); return ``self``."""
         self._check()
-        blocks = window_blocks(data, self.block_s)
+        ms = self.moment_set
+        blocks = ms.blocks(data, self.block_s)
         root = np.random.SeedSequence(self.seed)
         boot_seq, sigma_seq, *paths = root.spawn(self.n_paths + 2)
-        self._sigma_paths = sigma_seq.spawn(int(self.n_sigma_paths))
-        self.real_moments_ = moments_of(blocks)
+        self._sigma_paths = [tuple(c.spawn_key) for c in sigma_seq.spawn(int(self.n_sigma_paths))]
+        self.real_moments_ = ms.moments(blocks)
         if np.isnan(self.real_moments_).any():
-            missing = [m for m, v in zip(MOMENTS, self.real_moments_, strict=True) if np.isnan(v)]
+            missing = [m for m, v in zip(ms.names, self.real_moments_, strict=True) if np.isnan(v)]
             raise DataError(f"AgentMarketEstimator.fit: the real window has no value for the moments {missing} "
                             f"(too few events, trades or two-sided book records)")  # fmt: skip
-        boot = bootstrap_moments(blocks, self.n_boot, np.random.default_rng(boot_seq))
+        boot = bootstrap_moments(blocks, self.n_boot, np.random.default_rng(boot_seq), ms.moments)
         boot = boot[~np.isnan(boot).any(axis=1)]  # a resample without a defined moment (e.g. one trade) is left out
         self.n_boot_used_ = int(boot.shape[0])
         self.moment_covariance_ = np.cov(boot.T)
-        variance = np.diag(self.moment_covariance_)
-        self.used_moments_ = tuple(m for m, v in zip(MOMENTS, variance, strict=True) if v > 0)
+        variance = np.maximum(np.diag(self.moment_covariance_), ms.variance_floor)
+        self.used_moments_ = tuple(m for m, v in zip(ms.names, variance, strict=True) if v > 0)
         self._used = np.array([v > 0 for v in variance])
         self._weights = 1.0 / variance[self._used]
         self._start_ns = int(data["events"]["ts_ns"].values[0])
         self._base = replace(self.config, open_ns=self._start_ns - int(round(self.warmup_s * 1e9)))
-        self._paths, self.n_evaluations_ = paths, 0
+        self._paths, self.n_evaluations_ = [tuple(c.spawn_key) for c in paths], 0
         z_hat = self._optimise()
         self._finish(z_hat)
         return self
@@ -280,17 +305,18 @@ class AgentMarketEstimator:
         return with_parameters(self._base, values)
 
     def simulated_moments(self, z: np.ndarray, paths: list | None = None) -> np.ndarray:
-        """Mean moments over the common paths (or the SeedSequences ``paths``) at free-scale parameters ``z``."""
+        """Mean moments over the common paths (or the spawn keys ``paths`` of ``seed``) at free-scale parameters
+        ``z``."""
         return np.mean(self._path_moments(z, self._paths if paths is None else paths), axis=0)
 
     def _path_moments(self, z: np.ndarray, paths: list) -> np.ndarray:
         """``(len(paths), len(MOMENTS))``: each path's window moments at free-scale parameters ``z``."""
         config, end = self._config_at(z), self._start_ns + int(round(self.window_s * 1e9))
         out = []
-        for child in paths:  # a fresh copy: simulate_abm spawns from the SeedSequence, which changes its state
-            fresh = np.random.SeedSequence(child.entropy, spawn_key=child.spawn_key)
-            result = simulate_abm(config, seed=fresh, duration_s=self.warmup_s + self.window_s)
-            out.append(moments_of(window_blocks(cut_window(result, self._start_ns, end), self.block_s)))
+        for key in paths:
+            result = simulate_abm(config, seed=self.seed, market=key, duration_s=self.warmup_s + self.window_s)
+            window = cut_window(result, self._start_ns, end)
+            out.append(self.moment_set.moments(self.moment_set.blocks(window, self.block_s)))
         self.n_evaluations_ += 1
         return np.array(out)
 
@@ -369,13 +395,14 @@ class AgentMarketEstimator:
         return simulate
 
     def moment_table(self) -> dict[str, dict[str, float]]:
-        """Return, per moment, the real value, its bootstrap standard error, the simulated value and its weight."""
+        """Return, per moment, the real value, its bootstrap standard error, the simulated value, whether it is used
+        and the standard deviation of one simulated window at the estimate."""
         self._fitted()
         sd = np.sqrt(np.diag(self.moment_covariance_))
-        return {
-            m: {"real": float(r), "real_se": float(s), "simulated": float(x), "used": bool(u)}
-            for m, r, s, x, u in zip(MOMENTS, self.real_moments_, sd, self.moments_, self._used, strict=True)
-        }
+        sim_sd = np.sqrt(np.diag(self.path_moment_covariance_))
+        rows = zip(self.moment_set.names, self.real_moments_, sd, self.moments_, self._used, sim_sd, strict=True)
+        return {m: {"real": float(r), "real_se": float(s), "simulated": float(x), "used": bool(u),
+                    "simulated_window_sd": float(d)} for m, r, s, x, u, d in rows}  # fmt: skip
 
 
 def cut_window(result: dict[str, xr.Dataset], start_ns: int, end_ns: int) -> dict[str, xr.Dataset]:

@@ -30,8 +30,9 @@ def metaorder_impact(
     after_s: float = 1800.0,
     interval_s: float = 30.0,
     sample_s: float = 10.0,
+    strategy: str = "twap",
 ) -> xr.Dataset:
-    """Measure the impact of buy TWAP metaorders of ``fractions`` of the daily volume, for each seed.
+    """Measure the impact of buy TWAP or POV metaorders of ``fractions`` of the daily volume, for each seed.
 
     Parameters
     ----------
@@ -42,7 +43,11 @@ def metaorder_impact(
     seeds
         Root seeds; each gives one baseline and one run per fraction.
     interval_s
-        The TWAP agent's slice (it works each metaorder evenly over ``duration_s``).
+        The execution agent's slice (TWAP: it works each metaorder evenly over ``duration_s``).
+    strategy
+        ``"twap"`` or ``"pov"``: a POV agent's participation is ``Q / (Q + v)`` with ``v`` the baseline's volume
+        over ``[start_s, start_s + duration_s)``, so that it would finish at the end of the window if the others'
+        volume did not react (what it did is ``executed_lots``).
     start_s, duration_s, after_s
         Start of the metaorder after the open, its TWAP length, and the time watched after its end (s).
     sample_s
@@ -59,9 +64,12 @@ def metaorder_impact(
     fractions = np.asarray(fractions, dtype=float)
     if fractions.ndim != 1 or fractions.size < 2 or not ((fractions > 0) & (fractions < 1)).all():
         raise ParameterError(f"`fractions` of metaorder_impact must be >= 2 numbers in (0, 1); got {fractions!r}")
+    if strategy not in ("twap", "pov"):
+        raise ParameterError(f"`strategy` of metaorder_impact must be 'twap' or 'pov'; got {strategy!r}")
     sample_ns = int(sample_s * 1e9)
     horizon = start_s + duration_s + after_s
-    rows = [_one_seed(config, fractions, seed, start_s, duration_s, interval_s, sample_ns, horizon) for seed in seeds]
+    window = (start_s, duration_s, horizon, interval_s, strategy)
+    rows = [_one_seed(config, fractions, seed, window, sample_ns) for seed in seeds]
     impact, peak, after, executed, volume = (np.array([r[i] for r in rows]) for i in range(5))
     time_s = np.arange(impact.shape[2]) * sample_s
     exponent, low, high, used = _fit(fractions, peak)
@@ -75,20 +83,25 @@ def metaorder_impact(
         },
         coords={"seed": seeds, "fraction": fractions, "time_s": ("time", time_s)},
         attrs=dict(exponent=exponent, exponent_low=low, exponent_high=high, fractions_fitted=used,
-                   strategy="twap", start_s=start_s, duration_s=duration_s, after_s=after_s),
+                   strategy=strategy, start_s=start_s, duration_s=duration_s, after_s=after_s),
     )  # fmt: skip
 
 
-def _one_seed(config, fractions, seed, start_s, duration_s, interval_s, sample_ns, horizon):
+def _one_seed(config, fractions, seed, window, sample_ns):
+    start_s, duration_s, horizon, interval_s, strategy = window
     day = simulate_abm(replace(config, execution=ExecutionAgents(count=0)), seed=seed, path_sample_ns=sample_ns)
-    volume = int(day["events"]["qty_lots"].values[day["events"]["kind"].values == 5].sum())
+    ts, kind, qty = (day["events"][name].values for name in ("ts_ns", "kind", "qty_lots"))
+    volume = int(qty[kind == 5].sum())
+    lo, hi = (config.open_ns + int(round(s * 1e9)) for s in (start_s, start_s + duration_s))
+    during = int(qty[(kind == 5) & (ts >= lo) & (ts < hi)].sum())
     base = forward_fill(day["paths"]["mid_ticks"].values)  # the last mid where a side is empty
     first, end, later = (int(round(s * 1e9 / sample_ns)) for s in (start_s, start_s + duration_s, horizon))
     impacts, peaks, afters, executed = [], [], [], []
     for fraction in fractions:
         quantity = max(1, round(fraction * volume))
-        agent = ExecutionAgents(count=1, quantity_lots=quantity, start_s=start_s, duration_s=duration_s,
-                                interval_s=interval_s)  # fmt: skip
+        participation = min(0.99, quantity / (quantity + max(during, 1)))
+        agent = ExecutionAgents(count=1, strategy=strategy, quantity_lots=quantity, start_s=start_s,
+                                duration_s=duration_s, interval_s=interval_s, participation=participation)  # fmt: skip
         run = simulate_abm(replace(config, execution=agent), seed=seed, duration_s=horizon, path_sample_ns=sample_ns)
         mid = forward_fill(run["paths"]["mid_ticks"].values)
         path = (mid[first : later + 1] - base[first : later + 1]) / base[first : later + 1] * 1e4

@@ -38,7 +38,8 @@ _COMPONENTS = ("setup", "fundamental", "noise", "value", "market_maker", "moment
 def simulate_abm(
     config: MarketConfig,
     *,
-    seed: int | np.random.SeedSequence,
+    seed: int,
+    market: int | tuple[int, ...] | None = None,
     duration_s: float | None = None,
     depth: int = 10,
     sample_ns: int | None = None,
@@ -51,7 +52,11 @@ def simulate_abm(
     config
         The market (session, fundamental, agent populations, latency, opening book).
     seed
-        The root seed (an int >= 0) or a SeedSequence (a child of a parent's root, as :func:`simulate_markets`).
+        The root seed (an int >= 0).
+    market
+        ``None``: the market of the root seed itself; an int ``k`` >= 0 (or a spawn key, a tuple of ints >= 0): the
+        market ``SeedSequence(seed, spawn_key=(k,))``, which is market ``k`` of :func:`simulate_markets` (its
+        ``SeedSequence(seed).spawn(n)[k]``). The same arguments give the same bytes, call after call.
     duration_s
         Length of the session in seconds (default ``config.session_s``); its end is the close that value agents
         forecast to.
@@ -76,7 +81,7 @@ def simulate_abm(
     """
     if not isinstance(config, MarketConfig):
         raise ParameterError(f"`config` of simulate_abm must be a MarketConfig; got {type(config).__name__}")
-    root = _root(seed)
+    root = _root(seed, market)
     duration_s = config.session_s if duration_s is None else _duration(duration_s)
     depth, sample_ns = check_recording(depth, sample_ns, 0, "simulate_abm")
     path_sample_ns = 0 if path_sample_ns is None else whole(path_sample_ns, "path_sample_ns", 1, "simulate_abm")
@@ -90,7 +95,8 @@ def simulate_markets(
 ) -> list[dict[str, xr.Dataset]]:
     """Simulate ``n_markets`` independent markets from one root seed, on ``workers`` threads.
 
-    Market ``k`` is :func:`simulate_abm` with ``seed=SeedSequence(seed).spawn(n_markets)[k]``, whatever
+    Market ``k`` is :func:`simulate_abm` with ``seed=seed, market=k`` (the child
+    ``SeedSequence(seed).spawn(n_markets)[k]``), whatever
     ``workers`` is, so the bytes do not depend on the number of threads. The event loop releases the GIL, so the
     markets run on as many cores as threads with no process start-up or recompilation; on a cluster, each market
     (a pure function of the config and its child seed) is one job of the sweep runner. ``options`` go to
@@ -98,20 +104,29 @@ def simulate_markets(
     """
     n_markets = whole(n_markets, "n_markets", 1, "simulate_markets")
     workers = whole(workers, "workers", 1, "simulate_markets")
-    children = _root(seed).spawn(n_markets)
+    _root(seed)
     if workers == 1:
-        return [simulate_abm(config, seed=child, **options) for child in children]
+        return [simulate_abm(config, seed=seed, market=k, **options) for k in range(n_markets)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        jobs = [pool.submit(simulate_abm, config, seed=child, **options) for child in children]
+        jobs = [pool.submit(simulate_abm, config, seed=seed, market=k, **options) for k in range(n_markets)]
         return [job.result() for job in jobs]
 
 
-def _root(seed: Any) -> np.random.SeedSequence:
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:
-        return np.random.SeedSequence(int(seed))
-    raise ParameterError(f"`seed` of simulate_abm must be an int >= 0 or a SeedSequence; got {seed!r}")
+def _root(seed: Any, market: Any = None) -> np.random.SeedSequence:
+    """A fresh SeedSequence of the root ``seed`` and the spawn key ``market`` (built anew at each call, so no state
+    carries over between runs)."""
+    if not _whole(seed):
+        raise ParameterError(f"`seed` of simulate_abm must be an int >= 0 (with `market` for a child market); got "
+                             f"{seed!r}")  # fmt: skip
+    key = () if market is None else (market,) if _whole(market) else market
+    if not isinstance(key, tuple) or not all(_whole(k) for k in key):
+        raise ParameterError(f"`market` of simulate_abm must be None, an int >= 0 or a tuple of ints >= 0 (a spawn "
+                             f"key); got {market!r}")  # fmt: skip
+    return np.random.SeedSequence(int(seed), spawn_key=tuple(int(k) for k in key))
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0
 
 
 def _duration(value: Any) -> float:

@@ -29,3 +29,19 @@ def test_metaorder_impact_mechanics():
 def test_bad_fractions():
     with pytest.raises(ParameterError, match=r"`fractions` of metaorder_impact must be >= 2 numbers in \(0, 1\)"):
         metaorder_impact(small_config(), np.array([0.5, 1.5]), seeds=[1])
+
+
+def test_pov_metaorder_participates_in_the_baseline_volume():
+    config = small_config(session_s=1800.0)
+    args = dict(seeds=[3], start_s=300.0, duration_s=600.0, after_s=300.0, interval_s=20.0)
+    pov = metaorder_impact(config, np.array([0.01, 0.2]), strategy="pov", **args)
+    twap = metaorder_impact(config, np.array([0.01, 0.2]), **args)
+    assert pov.attrs["strategy"] == "pov" and twap.attrs["strategy"] == "twap"
+    np.testing.assert_array_equal(pov["volume_lots"].values, twap["volume_lots"].values)  # the same baseline
+    np.testing.assert_array_equal(pov["impact_bps"].values[:, :, 0], 0.0)
+    target = np.rint(pov["fraction"].values * pov["volume_lots"].values[0])
+    executed = pov["executed_lots"].values[0]
+    assert (executed <= target).all() and (executed > 0).all()
+    assert not np.array_equal(pov["impact_bps"].values, twap["impact_bps"].values)  # another schedule
+    with pytest.raises(ParameterError, match=r"`strategy` of metaorder_impact must be 'twap' or 'pov'; got 'vwap'"):
+        metaorder_impact(config, np.array([0.01, 0.2]), strategy="vwap", **args)

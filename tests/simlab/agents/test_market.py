@@ -3,6 +3,7 @@ events replay through the matching engine to the same books, outputs in the sche
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -33,8 +34,16 @@ def test_parallel_markets_same_bytes_whatever_the_workers():
     one = simulate_markets(CONFIG, 3, seed=9, workers=1, path_sample_ns=10**10)
     two = simulate_markets(CONFIG, 3, seed=9, workers=2, path_sample_ns=10**10)
     assert [_bytes(r) for r in one] == [_bytes(r) for r in two]
-    alone = simulate_abm(CONFIG, seed=np.random.SeedSequence(9).spawn(3)[1], path_sample_ns=10**10)
+    alone = simulate_abm(CONFIG, seed=9, market=1, path_sample_ns=10**10)
     assert _bytes(alone) == _bytes(one[1])
+    again = simulate_abm(CONFIG, seed=9, market=(1,), path_sample_ns=10**10)  # the same arguments, the same bytes
+    assert _bytes(again) == _bytes(alone)
+    # the events of simulate_markets(CONFIG, 3, seed=9) as stored before `market=` replaced the SeedSequence seeds
+    digest = hashlib.sha256()
+    for result in one:
+        for name in sorted(result["events"].data_vars):
+            digest.update(result["events"][name].values.tobytes())
+    assert digest.hexdigest() == "a56bd8c771cf1fad14414191e7578df048d524eae2227f18fa620a405aaae470"
     assert one[1]["events"].attrs["seed"] == 9 and one[1]["events"].attrs["seed_spawn_key"] == [1]
     assert _bytes(one[0])["events/ts_ns"] != _bytes(one[1])["events/ts_ns"]
 
@@ -90,8 +99,12 @@ def test_outputs_carry_agents_paths_and_provenance():
 
 
 def test_bad_arguments():
-    with pytest.raises(ParameterError, match=r"`seed` of simulate_abm must be an int >= 0 or a SeedSequence"):
+    with pytest.raises(ParameterError, match=r"`seed` of simulate_abm must be an int >= 0 \(with `market`"):
         simulate_abm(CONFIG, seed=-1)
+    with pytest.raises(ParameterError, match=r"`seed` of simulate_abm must be an int >= 0"):
+        simulate_abm(CONFIG, seed=np.random.SeedSequence(1))
+    with pytest.raises(ParameterError, match=r"`market` of simulate_abm must be None, an int >= 0 or a tuple"):
+        simulate_abm(CONFIG, seed=1, market=-2)
     with pytest.raises(ParameterError, match=r"`duration_s` of simulate_abm must be a finite number > 0; got 0"):
         simulate_abm(CONFIG, seed=1, duration_s=0)
     with pytest.raises(ParameterError, match=r"`config` of simulate_abm must be a MarketConfig; got dict"):
