@@ -1,0 +1,294 @@
+"""The AMM lab through crashes: every fee design of the registry run on crash price paths (the agent market's mid,
+or any ``t_s``, ``mid[path, time]``) as the arbitrageur's reference, with the AMM lab's noise flow; per design
+the LP P&L, LVR, fees by arbitrageurs and noise traders and the CVaR of LP P&L over the window, with intervals over
+paths; the designs' ranking on each path set and on the real Uniswap v3 replay, and where it flips.
+
+The depeg side lives in :mod:`scenarios.stress.peg` (re-exported here: :func:`peg_run`, :func:`fit_run_size`).
+Every simulation is :func:`simlab.amm.engine.simulate_amm` with one reference row per path (common random numbers:
+every design sees the same paths and the same noise traders).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from itertools import combinations
+
+import numpy as np
+import xarray as xr
+from scipy.stats import spearmanr
+
+from scenarios.stress.peg import PegRunResult, fit_run_size, peg_run
+from simlab.amm.chain import Gas
+from simlab.amm.engine import Market, NoiseTraders, PoolSpec, simulate_amm
+from simlab.amm.fees import FeeRule, fee_names, make_fee
+from simlab.amm.paths import PricePath
+from simlab.errors import ParameterError
+from simlab.provenance import provenance
+from simlab.random import as_generator
+
+__all__ = [
+    "BOUNDS",
+    "DEFAULT_NOISE",
+    "STATISTICS",
+    "PegRunResult",
+    "amm_stress_table",
+    "fit_run_size",
+    "peg_run",
+    "ranking_flips",
+    "registry_designs",
+    "replay_stress_table",
+    "run_designs",
+    "stress_table",
+    "synthetic_paths",
+]
+
+DEFAULT_NOISE = NoiseTraders(rate_per_s=0.1, mean_value=20_000.0, dispersion=1.2, fee_elasticity=300.0)
+"""The noise flow of the AMM lab's registry tour (``scenarios/library/amm_registry_tour.toml``)."""
+MONEY = ("lp_pnl", "lvr", "fees_arb", "fees_noise", "hedged_lp_pnl", "arb_profit")
+STATISTICS = (*MONEY, "cvar_5", "cvar_1")
+"""The table's statistics, all in bps of the pool's initial value; ``cvar_*`` are the CVaR of ``lp_pnl``."""
+BOUNDS = ("mean", "lo", "hi")
+
+
+def registry_designs() -> list[FeeRule]:
+    """Return every fee design of the registry at its defaults."""
+    return [make_fee(name) for name in fee_names()]
+
+
+def synthetic_paths(
+    n_paths: int,
+    *,
+    seed: int,
+    duration_s: float = 7200.0,
+    step_s: float = 12.0,
+    volatility: float = 0.8,
+    jump: float = -0.10,
+    jump_s: float = 1800.0,
+    recovery: float = 0.5,
+    recovery_halflife_s: float = 600.0,
+    price: float = 3000.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(t_s, mid[path, time])``: martingale GBM plus a jump of ``jump`` (a fraction) at ``jump_s`` that
+    recovers ``recovery`` of its log size with half-life ``recovery_halflife_s``. ``jump=0`` gives the normal day
+    on the same draws (common random numbers for a given seed).
+
+    Parameters
+    ----------
+    n_paths, seed
+        Paths and root seed.
+    duration_s, step_s
+        Window and step (s).
+    volatility
+        Annualised volatility of the GBM.
+    jump, jump_s, recovery, recovery_halflife_s
+        The crash: its size (> -1), its time (s), the share of it recovered in the end and the half-life (s).
+    price
+        The price at the start (numeraire).
+    """
+    if not (jump > -1 and 0 <= recovery <= 1 and 0 < jump_s < duration_s and recovery_halflife_s > 0):
+        raise ParameterError(f"synthetic_paths needs jump > -1, recovery in [0, 1], 0 < jump_s < duration_s and a "
+                             f"half-life > 0; got jump={jump}, recovery={recovery}, jump_s={jump_s}, "
+                             f"duration_s={duration_s}, recovery_halflife_s={recovery_halflife_s}")  # fmt: skip
+    t_s = np.arange(0.0, duration_s + 0.5 * step_s, step_s)
+    dt = np.diff(t_s) * volatility**2 / (365.0 * 86400.0)
+    steps = np.sqrt(dt) * as_generator(seed).standard_normal((n_paths, t_s.size - 1)) - 0.5 * dt
+    log_mid = np.concatenate([np.zeros((n_paths, 1)), np.cumsum(steps, axis=1)], axis=1)
+    after = np.clip(t_s - jump_s, 0.0, None)
+    shock = math.log1p(jump) * (1.0 - recovery * (1.0 - 2.0 ** (-after / recovery_halflife_s))) * (t_s >= jump_s)
+    return t_s, price * np.exp(log_mid + shock)
+
+
+def _blocks(t_s: np.ndarray, mid: np.ndarray, block_s: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Return the block times and the last mid at or before each (every step when ``block_s`` is None)."""
+    t_s, mid = np.asarray(t_s, dtype=np.float64), np.asarray(mid, dtype=np.float64)
+    if t_s.ndim != 1 or mid.ndim != 2 or mid.shape[1] != t_s.shape[0] or mid.shape[0] < 1:
+        raise ParameterError(f"`mid` must be (path, time) with one column per time of `t_s` ({t_s.shape[0]}); got "
+                             f"shape {mid.shape}")  # fmt: skip
+    if block_s is None:
+        return t_s, mid
+    if not (block_s > 0 and t_s[-1] - t_s[0] >= block_s):
+        raise ParameterError(f"`block_s` must be > 0 and fit in the window of {t_s[-1] - t_s[0]} s; got {block_s!r}")
+    grid = np.arange(t_s[0], t_s[-1] + 1e-9, block_s)
+    return grid, mid[:, np.searchsorted(t_s, grid, side="right") - 1]
+
+
+def run_designs(
+    t_s: np.ndarray,
+    mid: np.ndarray,
+    designs: Sequence[FeeRule | str | tuple | dict] | None = None,
+    *,
+    seed: int,
+    pool_value: float = 1e7,
+    block_s: float | None = 12.0,
+    noise: NoiseTraders = DEFAULT_NOISE,
+    gas: Gas | None = None,
+    label: str = "crash",
+) -> xr.Dataset:
+    """Run fee designs (default: the whole registry) on price paths through :func:`simulate_amm`.
+
+    Parameters
+    ----------
+    t_s, mid
+        Times (s) and mid prices ``mid[path, time]`` (e.g. the agent market's mid on a 1 s grid).
+    designs
+        Fee designs (see :mod:`simlab.amm.fees`); None: every registry design at its defaults.
+    seed
+        Root seed of the noise traders and gas.
+    pool_value
+        The constant-product pool's value at the start (numeraire).
+    block_s
+        Block time (s): the reference is the last mid at or before each block (None: every step is a block).
+    noise, gas
+        The noise traders and the arbitrageur's gas (default: the registry tour's flow, no gas).
+    label
+        The market's name in results.
+
+    Returns
+    -------
+    xarray.Dataset
+        :func:`simulate_amm`'s output: one path per row of ``mid``.
+    """
+    times, prices = _blocks(t_s, mid, block_s)
+    reference = PricePath(times, prices, source=label)
+    market = Market(reference=reference, noise=noise, gas=gas or Gas(), label=label)
+    pool = PoolSpec(value=pool_value, price=float(np.median(prices[:, 0])))
+    return simulate_amm(designs or registry_designs(), markets=market, pool=pool, n_paths=prices.shape[0],
+                        n_blocks=reference.n_blocks, seed=seed)  # fmt: skip
+
+
+def stress_table(results: xr.Dataset, *, pool_value: float, scenario: str = "crash") -> xr.Dataset:
+    """Return the stress table of :func:`simulate_amm`'s output (its first market): ``value`` over (design,
+    statistic, bound) in bps of ``pool_value``; ``bound`` is the mean and its 95 % interval over paths (normal for
+    means, bootstrap for the CVaR of LP P&L). One path (a replay) has no interval and no CVaR: NaN."""
+    one = results.isel(parameter=0)
+    bps = 1e4 / pool_value
+    rows = []
+    for name in MONEY:
+        rows.append([one["mean"].sel(metric=name), one["ci_low"].sel(metric=name), one["ci_high"].sel(metric=name)])
+    single = results.sizes["path"] < 2
+    for name in ("cvar_5", "cvar_1"):
+        rows.append([one[name], one[f"{name}_ci_low"], one[f"{name}_ci_high"]])
+    value = np.array([[np.asarray(v, dtype=np.float64) for v in row] for row in rows]) * bps  # (stat, bound, design)
+    if single:
+        value[:, 1:] = np.nan
+        value[len(MONEY) :] = np.nan
+    coords = dict(design=results["design"].values, statistic=list(STATISTICS), bound=list(BOUNDS),
+                  design_short=("design", results["design_short"].values))  # fmt: skip
+    table = xr.Dataset({"value": (("design", "statistic", "bound"), value.transpose(2, 0, 1))}, coords=coords)
+    table.attrs.update(scenario=scenario, n_paths=int(results.sizes["path"]), pool_value=pool_value,
+                       units="bps of the pool's initial value", seed=results.attrs.get("seed"))  # fmt: skip
+    return table
+
+
+def amm_stress_table(
+    t_s: np.ndarray,
+    mid: np.ndarray,
+    designs: Sequence[FeeRule | str | tuple | dict] | None = None,
+    *,
+    seed: int,
+    scenario: str = "crash",
+    pool_value: float = 1e7,
+    block_s: float | None = 12.0,
+    noise: NoiseTraders = DEFAULT_NOISE,
+    gas: Gas | None = None,
+) -> xr.Dataset:
+    """Run every fee design on the paths ``mid[path, time]`` and return their stress table.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``value`` over (design, statistic, bound): the statistics of :data:`STATISTICS` (LP P&L against holding,
+        LVR, fees paid by arbitrageurs and by noise traders, LP P&L hedged (fees - LVR), arbitrage profit, CVaR 5 %
+        and 1 % of LP P&L over the window) in bps of ``pool_value``, each with its mean (``mean``) and 95 %
+        interval (``lo``, ``hi``) over paths; attrs: scenario, paths, provenance.
+    """
+    results = run_designs(t_s, mid, designs, seed=seed, pool_value=pool_value, block_s=block_s, noise=noise, gas=gas,
+                          label=scenario)  # fmt: skip
+    table = stress_table(results, pool_value=pool_value, scenario=scenario)
+    config = dict(scenario=scenario, pool_value=pool_value, block_s=block_s, n_paths=int(np.shape(mid)[0]),
+                  designs=[str(d) for d in results["design"].values])  # fmt: skip
+    table.attrs.update(provenance(seed=seed, config=config))
+    return table
+
+
+def replay_stress_table(
+    events: xr.Dataset,
+    designs: Sequence[FeeRule | str | tuple | dict] | None = None,
+    *,
+    pool_value: float | None = None,
+) -> xr.Dataset:
+    """Return the stress table of the real Uniswap v3 replay (:func:`simlab.amm.uniswap.replay_v3`) of ``events``:
+    one path, so means only (intervals and CVaR NaN); the pool's value defaults to the swaps' implied depth."""
+    from simlab.amm.uniswap import implied_depth, replay_v3
+
+    value = implied_depth(events) if pool_value is None else pool_value
+    results = replay_v3(events, designs or registry_designs(), pool_value=value, seed=0)
+    return stress_table(results, pool_value=value, scenario="uniswap-v3 replay")
+
+
+def ranking_flips(
+    tables: Mapping[str, xr.Dataset], *, baseline: str, statistic: str = "lp_pnl", top: int = 3
+) -> dict[str, object]:
+    """Compare the designs' rankings (best first by the mean of ``statistic``) across tables.
+
+    Parameters
+    ----------
+    tables
+        Stress tables by name (e.g. ``normal``, a crash, ``replay``), over the same designs.
+    baseline
+        The name of the table the others are compared with.
+    statistic
+        The statistic ranked (higher is better).
+    top
+        How many designs that move most to list per table.
+
+    Returns
+    -------
+    dict
+        ``rank`` (a DataArray over (table, design), 1 = best), ``spearman`` (rank correlation of each table with
+        the baseline), ``shift`` (rank minus baseline rank, over (table, design)), ``movers`` (per table, the
+        short labels of the ``top`` designs by absolute shift, largest first) and ``flips``: every pair of designs
+        whose order differs from the baseline's, with ``significant`` when their intervals are disjoint in both
+        tables.
+    """
+    if baseline not in tables:
+        raise ParameterError(f"`baseline` of ranking_flips must be one of the tables {list(tables)}; got {baseline!r}")
+    if statistic not in STATISTICS:
+        raise ParameterError(f"`statistic` of ranking_flips must be one of {STATISTICS}; got {statistic!r}")
+    designs = tables[baseline]["design"].values
+    short = tables[baseline]["design_short"].values
+    for name, table in tables.items():
+        if list(table["design"].values) != list(designs):
+            raise ParameterError(f"table {name!r} of ranking_flips must hold the baseline's designs in its order")
+    names = list(tables)
+    stat = {name: t["value"].sel(statistic=statistic) for name, t in tables.items()}
+    means = np.array([stat[name].sel(bound="mean").values for name in names])
+    ranks = np.argsort(np.argsort(-means, axis=1, kind="stable"), axis=1, kind="stable") + 1
+    coords = dict(table=names, design=designs, design_short=("design", short))
+    rank = xr.DataArray(ranks, dims=("table", "design"), coords=coords)
+    shift = rank - rank.sel(table=baseline)
+    base = names.index(baseline)
+    spearman = {name: float(spearmanr(ranks[k], ranks[base]).statistic) for k, name in enumerate(names)}
+    movers = {name: [str(short[d]) for d in np.argsort(-np.abs(shift.sel(table=name).values), kind="stable")[:top]]
+              for name in names if name != baseline}  # fmt: skip
+    flips = []
+    for k, name in enumerate(names):
+        if k == base:
+            continue
+        for a, b in combinations(range(len(designs)), 2):
+            before, now = np.sign(means[base, a] - means[base, b]), np.sign(means[k, a] - means[k, b])
+            if before * now < 0:
+                winner, loser = (a, b) if now > 0 else (b, a)
+                apart = _disjoint(stat[baseline], a, b) and _disjoint(stat[name], a, b)
+                flips.append(dict(table=name, now_better=str(short[winner]), was_better=str(short[loser]),
+                                  significant=apart))  # fmt: skip
+    return dict(rank=rank, shift=shift, spearman=spearman, movers=movers, flips=flips)
+
+
+def _disjoint(stat: xr.DataArray, a: int, b: int) -> bool:
+    """Return whether the intervals of designs ``a`` and ``b`` do not overlap (False without intervals)."""
+    lo, hi = stat.sel(bound="lo").values, stat.sel(bound="hi").values
+    if np.isnan([lo[a], lo[b], hi[a], hi[b]]).any():
+        return False
+    return bool(hi[a] < lo[b] or hi[b] < lo[a])
