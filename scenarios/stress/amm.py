@@ -13,17 +13,19 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
-from scipy.stats import spearmanr
+from scipy.stats import norm, spearmanr
 
-from scenarios.stress.peg import PegRunResult, fit_run_size, peg_run
+from scenarios.stress.peg import PegRunResult, fit_run_size, peg_run, peg_statistics
 from simlab.amm.chain import Gas
 from simlab.amm.engine import Market, NoiseTraders, PoolSpec, simulate_amm
 from simlab.amm.fees import FeeRule, fee_names, make_fee
+from simlab.amm.metrics import CVAR_LEVELS, N_BOOTSTRAP, cvar
 from simlab.amm.paths import PricePath
-from simlab.errors import ParameterError
+from simlab.errors import DataError, ParameterError
 from simlab.provenance import provenance
 from simlab.random import as_generator
 
@@ -33,12 +35,15 @@ __all__ = [
     "STATISTICS",
     "PegRunResult",
     "amm_stress_table",
+    "degradation_table",
     "fit_run_size",
     "peg_run",
+    "peg_statistics",
     "ranking_flips",
     "registry_designs",
     "replay_stress_table",
     "run_designs",
+    "store_stress_table",
     "stress_table",
     "synthetic_paths",
 ]
@@ -210,6 +215,79 @@ def amm_stress_table(
                   designs=[str(d) for d in results["design"].values])  # fmt: skip
     table.attrs.update(provenance(seed=seed, config=config))
     return table
+
+
+def degradation_table(
+    t_s: np.ndarray,
+    normal: np.ndarray,
+    crash: np.ndarray,
+    designs: Sequence[FeeRule | str | tuple | dict] | None = None,
+    *,
+    seed: int,
+    pool_value: float = 1e7,
+    block_s: float | None = 12.0,
+    noise: NoiseTraders = DEFAULT_NOISE,
+    gas: Gas | None = None,
+    confidence: float = 0.95,
+) -> xr.Dataset:
+    """Return what the crash changes, path by path: each statistic on ``crash`` minus the same on ``normal``.
+
+    The two path sets must be paired (row ``p`` of both shares its draws, as :func:`synthetic_paths` gives for
+    one seed); the noise traders are the same in both (one seed), so the difference is the crash's effect alone.
+    ``value`` over (design, statistic, bound) in bps of ``pool_value``: the mean difference with its normal
+    interval over paths, and for ``cvar_*`` the difference of the CVaRs with a paired bootstrap interval.
+    """
+    if np.shape(normal) != np.shape(crash):
+        raise ParameterError(f"`normal` and `crash` of degradation_table must be paired path sets of one shape; got "
+                             f"{np.shape(normal)} and {np.shape(crash)}")  # fmt: skip
+    runs = [run_designs(t_s, m, designs, seed=seed, pool_value=pool_value, block_s=block_s, noise=noise, gas=gas,
+                        label=name) for name, m in (("normal", normal), ("crash", crash))]  # fmt: skip
+    metrics = [r["value"].isel(parameter=0).sel(metric="lp_pnl").values for r in runs]  # (design, path)
+    money = [r["value"].isel(parameter=0).sel(metric=list(MONEY)).values for r in runs]  # (design, path, stat)
+    diff = (money[1] - money[0]) * 1e4 / pool_value
+    n = diff.shape[1]
+    half = norm.ppf(0.5 + confidence / 2) * diff.std(axis=1, ddof=1) / np.sqrt(n) if n > 1 else np.nan
+    mean = diff.mean(axis=1)
+    value = np.full((diff.shape[0], len(STATISTICS), len(BOUNDS)), np.nan)
+    value[:, : len(MONEY)] = np.stack([mean, mean - half, mean + half], axis=-1)
+    resample = as_generator(seed).integers(0, n, size=(N_BOOTSTRAP, n))
+    for k, level in enumerate(CVAR_LEVELS):
+        point = (cvar(metrics[1], level) - cvar(metrics[0], level)) * 1e4 / pool_value
+        boot = (cvar(metrics[1][:, resample], level) - cvar(metrics[0][:, resample], level)) * 1e4 / pool_value
+        low, high = np.quantile(boot, [0.5 - confidence / 2, 0.5 + confidence / 2], axis=-1)
+        value[:, len(MONEY) + k] = np.stack([point, low, high], axis=-1)
+    coords = dict(design=runs[0]["design"].values, statistic=list(STATISTICS), bound=list(BOUNDS),
+                  design_short=("design", runs[0]["design_short"].values))  # fmt: skip
+    table = xr.Dataset({"value": (("design", "statistic", "bound"), value)}, coords=coords)
+    config = dict(scenario="crash - normal", pool_value=pool_value, block_s=block_s, n_paths=n)
+    table.attrs.update(provenance(seed=seed, config=config))
+    table.attrs.update(scenario="crash - normal", n_paths=n, units="bps of the pool's initial value")
+    return table
+
+
+def store_stress_table(
+    store: str | Path,
+    designs: Sequence[FeeRule | str | tuple | dict] | None = None,
+    *,
+    seed: int | None = None,
+    **options,
+) -> xr.Dataset:
+    """Return :func:`amm_stress_table` on the ``paths`` group of a stress store (``mid`` over (path, time), coord
+    ``t_s``; the store's ``scenario`` and, unless ``seed`` is given, its ``seed``); ``options`` go to
+    :func:`amm_stress_table` (``pool_value``, ``block_s``, ``noise``, ``gas``)."""
+    try:
+        paths = xr.open_zarr(store, group="paths", consolidated=False)
+    except (FileNotFoundError, KeyError, ValueError) as exc:
+        raise DataError(f"stress store {store}: no readable `paths` group ({exc})") from exc
+    if "mid" not in paths or "t_s" not in paths.coords:
+        raise DataError(f"stress store {store}: the `paths` group needs a `mid` variable over (path, time) and a "
+                        f"`t_s` coordinate; found variables {list(paths.data_vars)}")  # fmt: skip
+    seed = int(paths.attrs["seed"]) if seed is None and "seed" in paths.attrs else seed
+    if seed is None:
+        raise ParameterError(f"`seed` of store_stress_table is needed: store {store} records none")
+    mid = paths["mid"].transpose("path", "time").values
+    scenario = str(paths.attrs.get("scenario", Path(store).name))
+    return amm_stress_table(paths["t_s"].values, mid, designs, seed=seed, scenario=scenario, **options)
 
 
 def replay_stress_table(

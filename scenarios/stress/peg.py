@@ -235,6 +235,20 @@ def _record(out, step, xp, amplification, into) -> None:
         out["pool_price"][step, coin] = 1.0 if coin == into else marginal_price(xp, amplification, coin, into)
 
 
+def peg_statistics(result: PegRunResult) -> dict[str, float]:
+    """Return the shape of a peg run: ``peak_share_<k>`` (each coin's share at the largest skew), ``time_to_peak_s``
+    (from the first step), ``min_pool_price`` (the lowest marginal price of a coin sold, in the coin bought),
+    ``arb_profit_share`` and ``lp_value_change`` (the pool's value at external prices, end over start, minus one)."""
+    out = {f"peak_share_{k}": float(share) for k, share in enumerate(result.peak_shares)}
+    sold = [k for k in range(result.balances.shape[1]) if k != result.into]
+    value = result.lp_value
+    out.update(time_to_peak_s=float(result.t_s[result.peak] - result.t_s[0]),
+               min_pool_price=float(result.pool_price[:, sold].min()),
+               arb_profit_share=float(result.arb_profit[-1] / value[0]),
+               lp_value_change=float(value[-1] / value[0] - 1.0))  # fmt: skip
+    return out
+
+
 def composition_error(result: PegRunResult, target: Sequence[float], at_s: float | None = None) -> float:
     """Return the largest absolute gap between ``target`` shares and the run's composition at its peak (or at
     ``at_s``)."""

@@ -14,15 +14,17 @@ from scenarios.stress.amm import (
     STATISTICS,
     _blocks,
     amm_stress_table,
+    degradation_table,
     ranking_flips,
     replay_stress_table,
     run_designs,
+    store_stress_table,
     synthetic_paths,
 )
 from simlab.amm.engine import Market, PoolSpec, simulate_amm
 from simlab.amm.metrics import cvar
 from simlab.amm.paths import PricePath
-from simlab.errors import ParameterError
+from simlab.errors import DataError, ParameterError
 from tests.conftest import shared_path
 
 DESIGNS = ["static", ("static", {"fee": 0.0005}), "oracle_gap", "surge"]
@@ -138,3 +140,29 @@ def test_replay_table_has_means_without_intervals():
     mean = table["value"].sel(statistic="lp_pnl", bound="mean")
     np.testing.assert_allclose(mean.values, direct.values * 1e4 / depth)
     assert np.isnan(table["value"].sel(bound="lo")).all() and np.isnan(table["value"].sel(statistic="cvar_5")).all()
+
+
+def test_degradation_is_paired_crash_minus_normal():
+    t_s, normal = synthetic_paths(30, seed=5, duration_s=1800.0, jump_s=600.0, jump=0.0)
+    _, crash = small_crash(seed=5, n_paths=30)
+    table = degradation_table(t_s, normal, crash, DESIGNS, seed=2)
+    one = amm_stress_table(t_s, crash, DESIGNS, seed=2)["value"].sel(bound="mean")
+    base = amm_stress_table(t_s, normal, DESIGNS, seed=2)["value"].sel(bound="mean")
+    np.testing.assert_allclose(table["value"].sel(bound="mean"), one - base, atol=1e-9)  # means and CVaRs alike
+    lvr = table["value"].sel(statistic="lvr")
+    assert bool((lvr.sel(bound="lo") > 0).all())  # a 10 % jump costs every design LVR, beyond the noise
+    lo, hi = table["value"].sel(bound="lo"), table["value"].sel(bound="hi")
+    assert bool((lo <= table["value"].sel(bound="mean")).all() and (table["value"].sel(bound="mean") <= hi).all())
+
+
+def test_store_table_reads_the_paths_group(tmp_path):
+    t_s, mid = small_crash(n_paths=6)
+    paths = xr.Dataset({"mid": (("path", "time"), mid)}, coords={"t_s": ("time", t_s)})
+    paths.attrs.update(scenario="toy-crash", seed=9)
+    paths.to_zarr(tmp_path / "s.zarr", group="paths", consolidated=False)
+    table = store_stress_table(tmp_path / "s.zarr", DESIGNS)
+    direct = amm_stress_table(t_s, mid, DESIGNS, seed=9, scenario="toy-crash")
+    assert table["value"].values.tobytes() == direct["value"].values.tobytes()
+    assert table.attrs["scenario"] == "toy-crash"
+    with pytest.raises(DataError, match="paths"):
+        store_stress_table(tmp_path / "absent.zarr")

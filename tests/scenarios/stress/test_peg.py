@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from scenarios.stress.amm import peg_run
-from scenarios.stress.peg import TEMPLATES, depeg_path, fit_run_size
+from scenarios.stress.peg import TEMPLATES, depeg_path, fit_run_size, peg_statistics
 from simlab.errors import ParameterError
 
 HOURS = np.arange(0, 24 * 3600 + 1, 1800.0)
@@ -92,3 +92,14 @@ def test_fit_reaches_the_usdc_template_composition():
 def test_bad_runs_are_refused(overrides, match):
     with pytest.raises(ParameterError, match=match):
         peg_run(run_size=0.1, **usdc_run(**overrides))
+
+
+def test_peg_statistics_describe_the_peak():
+    result = peg_run(run_size=0.2, arb_capacity=0.0, **usdc_run())
+    stats = peg_statistics(result)
+    assert [stats[f"peak_share_{k}"] for k in range(3)] == pytest.approx(result.shares[result.peak].tolist())
+    assert stats["time_to_peak_s"] == result.t_s[result.peak] == 8 * 3600  # the run ends at 8 h, nothing undoes it
+    assert stats["min_pool_price"] == pytest.approx(result.pool_price[result.peak, 0])
+    assert stats["arb_profit_share"] == 0.0
+    value = (result.balances * result.external).sum(axis=1)
+    assert stats["lp_value_change"] == pytest.approx(value[-1] / value[0] - 1)
