@@ -70,13 +70,14 @@ def synthetic_paths(
     volatility: float = 0.8,
     jump: float = -0.10,
     jump_s: float = 1800.0,
+    fall_s: float = 0.0,
     recovery: float = 0.5,
     recovery_halflife_s: float = 600.0,
     price: float = 3000.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``(t_s, mid[path, time])``: martingale GBM plus a jump of ``jump`` (a fraction) at ``jump_s`` that
-    recovers ``recovery`` of its log size with half-life ``recovery_halflife_s``. ``jump=0`` gives the normal day
-    on the same draws (common random numbers for a given seed).
+    """Return ``(t_s, mid[path, time])``: martingale GBM plus a fall of ``jump`` (a fraction) from ``jump_s``,
+    at once or spread evenly in log over ``fall_s``, that then recovers ``recovery`` of its log size with half-life
+    ``recovery_halflife_s``. ``jump=0`` gives the normal day on the same draws (common random numbers for a seed).
 
     Parameters
     ----------
@@ -86,21 +87,25 @@ def synthetic_paths(
         Window and step (s).
     volatility
         Annualised volatility of the GBM.
-    jump, jump_s, recovery, recovery_halflife_s
-        The crash: its size (> -1), its time (s), the share of it recovered in the end and the half-life (s).
+    jump, jump_s, fall_s, recovery, recovery_halflife_s
+        The crash: its size (> -1), its start (s), how long the fall lasts (s; 0: a jump), the share of it recovered
+        in the end and the recovery's half-life (s), counted from the end of the fall.
     price
         The price at the start (numeraire).
     """
-    if not (jump > -1 and 0 <= recovery <= 1 and 0 < jump_s < duration_s and recovery_halflife_s > 0):
-        raise ParameterError(f"synthetic_paths needs jump > -1, recovery in [0, 1], 0 < jump_s < duration_s and a "
-                             f"half-life > 0; got jump={jump}, recovery={recovery}, jump_s={jump_s}, "
-                             f"duration_s={duration_s}, recovery_halflife_s={recovery_halflife_s}")  # fmt: skip
+    timing = 0 < jump_s and 0 <= fall_s and jump_s + fall_s < duration_s
+    if not (jump > -1 and 0 <= recovery <= 1 and timing and recovery_halflife_s > 0):
+        raise ParameterError(f"synthetic_paths needs jump > -1, recovery in [0, 1], 0 < jump_s <= jump_s + fall_s < "
+                             f"duration_s and a half-life > 0; got jump={jump}, recovery={recovery}, jump_s={jump_s}, "
+                             f"fall_s={fall_s}, duration_s={duration_s}, "
+                             f"recovery_halflife_s={recovery_halflife_s}")  # fmt: skip
     t_s = np.arange(0.0, duration_s + 0.5 * step_s, step_s)
     dt = np.diff(t_s) * volatility**2 / (365.0 * 86400.0)
     steps = np.sqrt(dt) * as_generator(seed).standard_normal((n_paths, t_s.size - 1)) - 0.5 * dt
     log_mid = np.concatenate([np.zeros((n_paths, 1)), np.cumsum(steps, axis=1)], axis=1)
-    after = np.clip(t_s - jump_s, 0.0, None)
-    shock = math.log1p(jump) * (1.0 - recovery * (1.0 - 2.0 ** (-after / recovery_halflife_s))) * (t_s >= jump_s)
+    fallen = np.clip((t_s - jump_s) / fall_s, 0.0, 1.0) if fall_s > 0 else (t_s >= jump_s).astype(np.float64)
+    after = np.clip(t_s - jump_s - fall_s, 0.0, None)
+    shock = math.log1p(jump) * fallen * (1.0 - recovery * (1.0 - 2.0 ** (-after / recovery_halflife_s)))
     return t_s, price * np.exp(log_mid + shock)
 
 

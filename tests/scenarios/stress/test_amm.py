@@ -87,6 +87,11 @@ def test_synthetic_crash_is_the_normal_day_times_the_known_jump():
     np.testing.assert_allclose(ratio[:, t_s == 1800.0], 0.9)
     after = t_s[-1] - 1800.0
     np.testing.assert_allclose(ratio[:, -1], math.exp(math.log(0.9) * (1 - 0.5 * (1 - 2 ** (-after / 600.0)))))
+    _, slide = synthetic_paths(5, seed=2, jump=-0.10, jump_s=1800.0, fall_s=360.0, recovery=0.0)
+    halfway = np.flatnonzero(t_s == 1980.0)[0]
+    np.testing.assert_allclose((slide / normal)[:, [halfway, -1]], [[math.sqrt(0.9), 0.9]] * 5)  # even in log
+    with pytest.raises(ParameterError, match="fall_s"):
+        synthetic_paths(5, seed=2, jump_s=1800.0, fall_s=7000.0)
 
 
 def test_blocks_take_the_last_mid_at_or_before_each_block():
