@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 from scipy.stats import norm, spearmanr
 
-from scenarios.stress.peg import PegRunResult, fit_run_size, peg_run, peg_statistics
+from scenarios.stress.peg import POOLS, TEMPLATES, PegRunResult, fit_run_size, peg_episode, peg_run, peg_statistics
 from simlab.amm.chain import Gas
 from simlab.amm.engine import Market, NoiseTraders, PoolSpec, simulate_amm
 from simlab.amm.fees import FeeRule, fee_names, make_fee
@@ -32,11 +32,14 @@ from simlab.random import as_generator
 __all__ = [
     "BOUNDS",
     "DEFAULT_NOISE",
+    "POOLS",
     "STATISTICS",
+    "TEMPLATES",
     "PegRunResult",
     "amm_stress_table",
     "degradation_table",
     "fit_run_size",
+    "peg_episode",
     "peg_run",
     "peg_statistics",
     "ranking_flips",

@@ -40,6 +40,30 @@ TEMPLATES = {
 }
 
 
+POOLS = {
+    "curve_3pool_2023": dict(
+        coins=("DAI", "USDC", "USDT"),
+        balances=(170e6, 170e6, 170e6),
+        amplification=2000.0,
+        fee=0.0001,
+        run_weights=(0.5, 0.5, 0.0),
+        into=2,
+        note="Balanced (split evenly before the run) and over $510M (CoinDesk, 2023-03-10); A = 2000 and fee 0.01 % "
+        "are assumed, not sourced. DAI followed USDC off its peg, so the run sells both.",
+    ),
+    "curve_ust_3crv_2022": dict(
+        coins=("UST", "3CRV"),
+        balances=(500e6, 500e6),
+        amplification=500.0,
+        fee=0.0004,
+        run_weights=(1.0, 0.0),
+        into=1,
+        note="Size, A = 500 and fee 0.04 % are assumed, not sourced (shares are scale-free).",
+    ),
+}
+"""Pools of the depeg episodes, by name (the ``pool`` key of the crash library's ``peg_run`` primitive)."""
+
+
 @dataclass(frozen=True)
 class PegRunResult:
     """A peg run, step by step (``time`` rows, ``coin`` columns).
@@ -233,6 +257,47 @@ def _record(out, step, xp, amplification, into) -> None:
     out["balances"][step] = xp
     for coin in range(xp.shape[0]):
         out["pool_price"][step, coin] = 1.0 if coin == into else marginal_price(xp, amplification, coin, into)
+
+
+def peg_episode(
+    *,
+    start_s: float,
+    duration_s: float,
+    run_share: float,
+    depeg_factor: float,
+    pool: str = "curve_3pool_2023",
+    window_s: float | None = None,
+    step_s: float | None = None,
+    arb_capacity: float = 0.0,
+) -> PegRunResult:
+    """Run the crash library's ``peg_run`` primitive: its keys (``start_s``, ``duration_s``, ``run_share``,
+    ``depeg_factor``, ``pool``) on a pool of :data:`POOLS`.
+
+    The coins the run sells trade outside at 1 until ``start_s``, fall linearly to ``depeg_factor`` at the run's
+    end and stay there; the run sells ``run_share`` of the pool evenly over ``[start_s, start_s + duration_s]``.
+    The window lasts ``window_s`` (default: twice the run's end) in steps of ``step_s`` (default: a 50th of the
+    run). ``arb_capacity`` is :func:`peg_run`'s (default 0: the run alone sets the composition).
+    """
+    if pool not in POOLS:
+        raise ParameterError(f"`pool` of the peg_run primitive must be one of {', '.join(POOLS)}; got {pool!r}")
+    if not (duration_s > 0 and start_s >= 0 and 0 < depeg_factor):
+        raise ParameterError(f"the peg_run primitive needs start_s >= 0, duration_s > 0 and depeg_factor > 0; "
+                             f"got start_s={start_s!r}, duration_s={duration_s!r}, "
+                             f"depeg_factor={depeg_factor!r}")  # fmt: skip
+    end = start_s + duration_s
+    window = 2.0 * end if window_s is None else float(window_s)
+    step = duration_s / 50.0 if step_s is None else float(step_s)
+    if not (window > end and step > 0):
+        raise ParameterError(f"the peg_run primitive's window ({window} s) must outlast the run's end ({end} s) and "
+                             f"its step ({step} s) be > 0")  # fmt: skip
+    t_s = np.unique(np.append(np.arange(0.0, window, step), [start_s, end, window]))
+    spec = POOLS[pool]
+    external = np.ones((t_s.size, len(spec["balances"])))
+    falling = np.asarray(spec["run_weights"]) > 0
+    external[:, falling] = np.interp(t_s, [0.0, start_s, end, window], [1.0, 1.0, depeg_factor, depeg_factor])[:, None]
+    return peg_run(t_s, external, balances=spec["balances"], run_size=run_share, run_weights=spec["run_weights"],
+                   into=spec["into"], amplification=spec["amplification"], fee=spec["fee"], start_s=start_s,
+                   duration_s=duration_s, arb_capacity=arb_capacity)  # fmt: skip
 
 
 def peg_statistics(result: PegRunResult) -> dict[str, float]:

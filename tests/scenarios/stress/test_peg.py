@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from scenarios.stress.amm import peg_run
-from scenarios.stress.peg import TEMPLATES, depeg_path, fit_run_size, peg_statistics
+from scenarios.stress.peg import TEMPLATES, depeg_path, fit_run_size, peg_episode, peg_statistics
 from simlab.errors import ParameterError
 
 HOURS = np.arange(0, 24 * 3600 + 1, 1800.0)
@@ -103,3 +103,17 @@ def test_peg_statistics_describe_the_peak():
     assert stats["arb_profit_share"] == 0.0
     value = (result.balances * result.external).sum(axis=1)
     assert stats["lp_value_change"] == pytest.approx(value[-1] / value[0] - 1)
+
+
+def test_the_library_primitive_runs_a_named_pool_and_fits_the_template():
+    run = dict(start_s=600.0, duration_s=1200.0, depeg_factor=0.88, pool="curve_3pool_2023")
+    result = peg_episode(run_share=0.2, **run)
+    assert result.t_s[0] == 0.0 and result.t_s[-1] == 3600.0 and {600.0, 1800.0} <= set(result.t_s)
+    np.testing.assert_allclose(result.external[result.t_s <= 600.0], 1.0)
+    np.testing.assert_allclose(result.external[result.t_s >= 1800.0][:, :2], 0.88)
+    assert peg_statistics(result)["time_to_peak_s"] == 1800.0  # no arbitrage by default: the run's end
+    shares = [peg_statistics(peg_episode(run_share=r, **run))["peak_share_2"] for r in (0.2, 0.3)]
+    template = TEMPLATES["usdc_2023_03"]["shares"][2]
+    assert shares[0] > template > shares[1]  # the template's USDT share lies between two run sizes
+    with pytest.raises(ParameterError, match="pool"):
+        peg_episode(run_share=0.2, **(run | dict(pool="uniswap")))
