@@ -23,7 +23,7 @@ from scenarios.stress.peg import POOLS, TEMPLATES, PegRunResult, fit_run_size, p
 from simlab.amm.chain import Gas
 from simlab.amm.engine import Market, NoiseTraders, PoolSpec, simulate_amm
 from simlab.amm.fees import FeeRule, fee_names, make_fee
-from simlab.amm.metrics import CVAR_LEVELS, N_BOOTSTRAP, cvar
+from simlab.amm.metrics import CVAR_LEVELS, N_BOOTSTRAP, cvar, summarise
 from simlab.amm.paths import PricePath
 from simlab.errors import DataError, ParameterError
 from simlab.provenance import provenance
@@ -303,14 +303,45 @@ def replay_stress_table(
     designs: Sequence[FeeRule | str | tuple | dict] | None = None,
     *,
     pool_value: float | None = None,
+    window_s: float | None = None,
+    seed: int = 0,
 ) -> xr.Dataset:
-    """Return the stress table of the real Uniswap v3 replay (:func:`simlab.amm.uniswap.replay_v3`) of ``events``:
-    one path, so means only (intervals and CVaR NaN); the pool's value defaults to the swaps' implied depth."""
+    """Return the stress table of the real Uniswap v3 replay (:func:`simlab.amm.uniswap.replay_v3`) of ``events``.
+
+    Parameters
+    ----------
+    events
+        Swap events (:func:`simlab.io.uniswap.read_uniswap_v3_swaps`).
+    designs
+        Fee designs (None: the whole registry).
+    pool_value
+        The pool's value (numeraire; default: the swaps' implied depth over the whole file).
+    window_s
+        None: one path, the whole replay (means only: intervals and CVaR are NaN). Else the replay is cut into
+        windows of this length from the first swap (each with at least two swaps), each replayed on a fresh pool of
+        ``pool_value``: the windows are the paths of the intervals and the CVaR (e.g. 86400: daily LP P&L).
+    seed
+        Seed of the CVaR's bootstrap intervals.
+    """
     from simlab.amm.uniswap import implied_depth, replay_v3
 
     value = implied_depth(events) if pool_value is None else pool_value
-    results = replay_v3(events, designs or registry_designs(), pool_value=value, seed=0)
-    return stress_table(results, pool_value=value, scenario="uniswap-v3 replay")
+    rules = designs or registry_designs()
+    if window_s is None:
+        return stress_table(replay_v3(events, rules, pool_value=value, seed=seed), pool_value=value,
+                            scenario="uniswap-v3 replay")  # fmt: skip
+    if not window_s > 0:
+        raise ParameterError(f"`window_s` of replay_stress_table must be > 0 (s) or None; got {window_s!r}")
+    seconds = (events["ts_ns"].values - events["ts_ns"].values[0]) / 1e9
+    window = np.floor(seconds / window_s).astype(np.int64)
+    runs = [replay_v3(events.isel(event=window == w), rules, pool_value=value, seed=seed)["value"]
+            for w in np.unique(window) if (window == w).sum() >= 2]  # fmt: skip
+    per_window = xr.concat(runs, dim="path", coords="minimal").assign_coords(path=np.arange(len(runs)))
+    results = per_window.to_dataset(name="value").merge(summarise(per_window, seed=seed))
+    results.attrs.update(seed=seed)
+    table = stress_table(results, pool_value=value, scenario=f"uniswap-v3 replay, {window_s:g} s windows")
+    table.attrs.update(window_s=window_s)
+    return table
 
 
 def ranking_flips(

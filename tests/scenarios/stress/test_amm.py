@@ -171,3 +171,24 @@ def test_store_table_reads_the_paths_group(tmp_path):
     assert table.attrs["scenario"] == "toy-crash"
     with pytest.raises(DataError, match="paths"):
         store_stress_table(tmp_path / "absent.zarr")
+
+
+def test_replay_cut_into_windows_gives_intervals_and_the_worst_window_as_cvar():
+    from simlab.amm.uniswap import replay_v3
+    from simlab.io.uniswap import read_uniswap_v3_swaps
+
+    path = shared_path("uniswap_v3_usdc_weth_swaps_2021-08_credmark/univ3_usdc_weth_swaps_2021-08-10_to_09-05.csv.gz")
+    events = read_uniswap_v3_swaps(path)["events"].isel(event=slice(0, 2500))  # about four days
+    table = replay_stress_table(events, DESIGNS, pool_value=5e8, window_s=86400.0)
+    day = (events["ts_ns"].values - events["ts_ns"].values[0]) // (86400 * 10**9)
+    direct = []  # (day, design): each day replayed alone, the slow way
+    for d in np.unique(day):
+        one = replay_v3(events.isel(event=day == d), DESIGNS, pool_value=5e8)["value"]
+        direct.append(one.isel(parameter=0, path=0).sel(metric="lp_pnl").values * 1e4 / 5e8)
+    direct = np.array(direct)
+    assert table.attrs["n_paths"] == len(np.unique(day)) >= 3
+    np.testing.assert_allclose(table["value"].sel(statistic="lp_pnl", bound="mean"), direct.mean(axis=0))
+    np.testing.assert_allclose(table["value"].sel(statistic="cvar_1", bound="mean"), direct.min(axis=0))
+    assert np.isfinite(table["value"].sel(bound="lo").values).all()
+    with pytest.raises(ParameterError, match="window_s"):
+        replay_stress_table(events, DESIGNS, window_s=0.0)
