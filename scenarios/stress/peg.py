@@ -202,8 +202,9 @@ def peg_run(
         of coins ``(i, j)``, an arbitrageur sells coin ``i`` for ``j`` up to where the pool's marginal rate after fee
         equals the external ratio, each pair within the step's capacity.
     """
-    start = float(t_s[0]) if start_s is None else float(start_s)
-    end = float(t_s[-1]) if duration_s is None else start + float(duration_s)
+    times = np.atleast_1d(np.asarray(t_s, dtype=np.float64))
+    start = float(times[0]) if start_s is None and times.size else float(start_s or 0.0)
+    end = float(times[-1]) if duration_s is None and times.size else start + float(duration_s or 0.0)
     t_s, external, weights = _check_inputs(t_s, external, balances, run_size, run_weights, into, (start, end))
     pool = StableSwapPool(tuple(balances), amplification, fee)  # validates the pool
     if not (arb_capacity >= 0):
@@ -227,6 +228,9 @@ def peg_run(
         budget = arb_capacity * value_0 * (t_s[step] - t_s[step - 1]) / 3600.0
         gain = _arbitrage(xp, amplification, fee, external[step], budget, out["arbitrageurs"][step])
         profit[step] = profit[step - 1] + gain
+        if not np.isfinite(xp).all():
+            raise ParameterError(f"peg_run: the StableSwap invariant did not converge at step {step} "
+                                 f"(t = {t_s[step]} s, balances {xp.tolist()}); use a smaller run or step")  # fmt: skip
         _record(out, step, xp, amplification, into)
     return PegRunResult(t_s=t_s, external=external, arb_profit=profit, into=into, **out)
 
