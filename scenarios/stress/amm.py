@@ -166,8 +166,9 @@ def run_designs(
     reference = PricePath(times, prices, source=label)
     market = Market(reference=reference, noise=noise, gas=gas or Gas(), label=label)
     pool = PoolSpec(value=pool_value, price=float(np.median(prices[:, 0])))
-    return simulate_amm(designs or registry_designs(), markets=market, pool=pool, n_paths=prices.shape[0],
-                        n_blocks=reference.n_blocks, seed=seed)  # fmt: skip
+    rules = registry_designs() if designs is None else designs
+    return simulate_amm(rules, markets=market, pool=pool, n_paths=prices.shape[0], n_blocks=reference.n_blocks,
+                        seed=seed)  # fmt: skip
 
 
 def stress_table(results: xr.Dataset, *, pool_value: float, scenario: str = "crash") -> xr.Dataset:
@@ -326,7 +327,7 @@ def replay_stress_table(
     from simlab.amm.uniswap import implied_depth, replay_v3
 
     value = implied_depth(events) if pool_value is None else pool_value
-    rules = designs or registry_designs()
+    rules = registry_designs() if designs is None else designs
     if window_s is None:
         return stress_table(replay_v3(events, rules, pool_value=value, seed=seed), pool_value=value,
                             scenario="uniswap-v3 replay")  # fmt: skip
