@@ -264,3 +264,18 @@ def test_shocks_round_trip_and_a_window_only_for_pov():
     assert MarketConfig.from_dict(layout) == config and "shocks" not in small_config().to_dict()
     with pytest.raises(ParameterError, match=r"`volume_window_s` of ExecutionAgents applies to strategy 'pov' only"):
         ExecutionAgents(strategy="twap", volume_window_s=60.0)
+
+
+def test_the_shock_example_of_the_library():
+    from simlab.agents import read_market_config
+
+    config, _ = read_market_config("scenarios/library/abm_shock_example.toml")
+    assert set(config.shocks.present()) == {"news", "withdrawal", "mark", "pause"}
+    assert config.execution.volume_window_s == 60.0 and config.execution.participation == 0.09
+    out = simulate_abm(config, seed=3, path_sample_ns=10 * S)
+    events, open_ns = out["events"], config.open_ns
+    assert events.attrs["forced_withdrawals"] > 0 and int(out["execution"]["executed_lots"][0]) > 0
+    halts = events["ts_ns"].values[(events["kind"].values == 8)] - open_ns
+    assert halts.tolist() == [1020 * S, 1080 * S]
+    steps = out["liquidations"]["step_ts_ns"].values - open_ns
+    assert ((steps >= 900 * S) & (steps < 960 * S)).sum() > 10  # the mispriced mark's liquidations
