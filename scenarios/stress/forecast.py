@@ -361,7 +361,8 @@ def forecaster_stress(
         series, first = regime_series(crash, window_s, threshold, params=_truth(crash))
         if first < lags:
             raise DataError(
-                f"crash {name!r}: its events start {first} forecast windows before the window; the models read {lags}"
+                f"crash {name!r}: its events start {first} forecast windows of {window_s} s before its window; the "
+                f"models read {lags} earlier windows, so give events from >= {lags * window_s} s before the start"
             )
         scored[name] = _Scored(crash, series, np.arange(first, series.size))
     mean = float(normal_series.ofi[train].mean())
