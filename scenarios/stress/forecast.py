@@ -1,31 +1,37 @@
 """Forecasters in a crash: the benchmark's models trained on a normal day, scored on normal windows and on crashes.
 
 Every regime is a plain simlab events dataset (books optional) with a window ``[start_ns, end_ns)`` in ns since the
-epoch, UTC. The target is the forecasting benchmark's: the order-flow imbalance OFI = (buy - sell) / (buy + sell)
-of the market orders in the next window of ``window_s`` seconds (:mod:`scenarios.forecast.data`). The models are
-fitted once on the first ``train_fraction`` of the normal window's forecast windows; the normal test windows start
-``1 + lags`` windows after the last training window (the benchmark's embargo); a crash's test windows are its
-whole windows inside ``[start_ns, end_ns)``, and their inputs read the crash dataset's earlier windows (known at the
-origin). The oracle forecasts from the true process where an events dataset carries it
-(:data:`TRUTH_ATTR`, written by :func:`scenarios.stress.forecast_worlds.hawkes_world`), so the ceiling is known in
-a Hawkes world's crash too.
+epoch, UTC. Two families of models, each fitted once on the first ``train_fraction`` of the normal window:
 
-**Protocol guard**: times are absolute, so a model whose training windows end after a crash window's start has
-seen the crash, or what followed it (leakage); :func:`forecaster_stress` refuses it with one sentence naming the
-model and the times. A simulated world therefore has to be placed on a clock after the training data.
+* the OFI models (:data:`MODEL_NAMES`) forecast the benchmark's target, the order-flow imbalance OFI = (buy -
+  sell) / (buy + sell) of the market orders in the next window of ``window_s`` seconds
+  (:mod:`scenarios.forecast.data`); their loss is the squared error, their baseline the training mean. The normal
+  test windows start ``1 + lags`` windows after the last training window (the benchmark's embargo); a crash's test
+  windows are its whole windows inside ``[start_ns, end_ns)``, and their inputs read the crash dataset's earlier
+  windows (known at the origin). The oracle forecasts from the true process where an events dataset carries it
+  (:data:`TRUTH_ATTR`, written by :func:`scenarios.stress.forecast_worlds.hawkes_world`), so the ceiling is known
+  in a Hawkes world's crash too;
+* the direction models (:mod:`scenarios.stress.forecast_tasks`: the deep LOB forecasters and their baselines)
+  forecast the mid-price direction k events ahead from the books; their loss is the Brier score, their baseline
+  the training class frequencies.
+
+**Protocol guard**: times are absolute, so a model whose training data end after a crash window's start has seen
+the crash, or what followed it (leakage); :func:`forecaster_stress` refuses it with one sentence naming the model
+and the times, before anything is fitted. A simulated world therefore has to be placed on a clock after the
+training data.
 
 **Scores** per model and regime, each with a 95 % interval (Newey-West standard errors over the windows):
-``mse`` and ``mae`` of the OFI forecast, ``directional_accuracy`` (sign of the forecast = sign of the OFI, over
-windows with a non-zero OFI) and ``skill`` (1 - MSE / MSE of the training mean, the benchmark's out-of-sample R^2;
-interval by the delta method).
+``loss`` (mean squared error or Brier score), ``mae`` of the point forecast, ``directional_accuracy`` (sign of the
+point forecast = sign of the target, over windows where the target is not 0) and ``skill`` (1 - loss / baseline
+loss; for the OFI models the benchmark's out-of-sample R^2; interval by the delta method).
 
 **Tests** (the normal and crash windows are different samples, so the crash is never compared with the normal day
 window by window):
 
-* ``dm_vs_baseline``: within each regime, Diebold-Mariano (HLN) of the model's squared error against the
-  baseline's (the training mean); negative: the model is more accurate than the baseline in that regime;
-* ``shift_mse``: a two-sample z-test of the mean squared error in the crash against the normal test windows
-  (independent samples, each mean with its Newey-West variance); positive: the error rises in the crash;
+* ``dm_vs_baseline``: within each regime, Diebold-Mariano (HLN) of the model's loss against the baseline's;
+  negative: the model is more accurate than the baseline in that regime;
+* ``shift_loss``: a two-sample z-test of the mean loss in the crash against the normal test windows (independent
+  samples, each mean with its Newey-West variance); positive: the error rises in the crash;
 * ``shift_differential``: the same two-sample test on the loss differential (model - baseline): does the model's
   edge over the baseline change in the crash (positive: it shrinks or turns into a loss);
 * ``shift_direction``: the same two-sample test on the directional hits (negative: accuracy falls).
@@ -61,8 +67,8 @@ from simlab.provenance import provenance
 from simlab.random import spawn
 
 MODEL_NAMES = ("mean", "persistence", "ewma", "ar", "var", "logistic", "fnn", "hawkes", "oracle")
-METRICS = ("mse", "mae", "directional_accuracy", "skill")
-TESTS = ("dm_vs_baseline", "shift_mse", "shift_differential", "shift_direction")
+METRICS = ("loss", "mae", "directional_accuracy", "skill")
+TESTS = ("dm_vs_baseline", "shift_loss", "shift_differential", "shift_direction")
 NORMAL = "normal"
 BASELINE = "mean"
 TRUTH_ATTR = "hawkes_truth"
@@ -204,16 +210,6 @@ def model_factories(lags: int, *, hawkes_paths: int = 200, network: object | Non
     }
 
 
-def _checked_models(models: Sequence[str]) -> list[str]:
-    names = list(models)
-    unknown = [m for m in names if m not in MODEL_NAMES]
-    if not names or unknown or len(set(names)) != len(names):
-        raise ParameterError(
-            f"`models` of forecaster_stress must be distinct names from {list(MODEL_NAMES)}; got {names}"
-        )
-    return names
-
-
 def _normal_split(series: FlowSeries, first: int, train_fraction: float, lags: int) -> tuple[np.ndarray, np.ndarray]:
     if not 0 < train_fraction < 1:
         raise ParameterError(f"`train_fraction` of forecaster_stress must be in (0, 1); got {train_fraction!r}")
@@ -236,27 +232,38 @@ def _mean_interval(values: np.ndarray) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
-def _hits(actual: np.ndarray, forecast: np.ndarray) -> np.ndarray:
-    moving = actual != 0
-    return (np.sign(forecast[moving]) == np.sign(actual[moving])).astype(float)
+@dataclass(frozen=True)
+class Outcome:
+    """One model's forecasts of one regime's test windows (or origins): the actual values, the point forecasts
+    (OFI, or the expected direction P(up) - P(down)), the loss per window and the baseline's loss per window."""
+
+    actual: np.ndarray
+    point: np.ndarray
+    loss: np.ndarray
+    base_loss: np.ndarray
+    is_baseline: bool = False
+
+    @property
+    def hits(self) -> np.ndarray:
+        """Directional hits (sign of the point forecast = sign of the actual value) where the actual is not 0."""
+        moving = self.actual != 0
+        return (np.sign(self.point[moving]) == np.sign(self.actual[moving])).astype(float)
 
 
-def regime_scores(actual: np.ndarray, forecast: np.ndarray, baseline: np.ndarray) -> dict[str, tuple[float, ...]]:
-    """Return each of :data:`METRICS` as (value, lo, hi) with a 95 % Newey-West interval (see the module docstring;
-    ``baseline`` is the training-mean forecast the skill is measured against)."""
-    error2 = (actual - forecast) ** 2
-    base2 = (actual - baseline) ** 2
-    scale = float(base2.mean())
+def regime_scores(outcome: Outcome) -> dict[str, tuple[float, float, float]]:
+    """Return each of :data:`METRICS` as (value, lo, hi) with a 95 % Newey-West interval; ``skill`` is
+    1 - mean loss / mean baseline loss, its interval by the delta method."""
+    loss, base = outcome.loss, outcome.base_loss
+    scale = float(base.mean()) if base.size else 0.0
+    skill = (np.nan, np.nan, np.nan)
     if scale > 0:
-        ratio = float(error2.mean()) / scale
-        half = Z95 * np.sqrt(hac_variance((error2 - ratio * base2) / scale) / error2.size)
+        ratio = float(loss.mean()) / scale
+        half = Z95 * np.sqrt(hac_variance((loss - ratio * base) / scale) / loss.size)
         skill = (1 - ratio, 1 - ratio - half, 1 - ratio + half)
-    else:
-        skill = (np.nan, np.nan, np.nan)
     return {
-        "mse": _mean_interval(error2),
-        "mae": _mean_interval(np.abs(actual - forecast)),
-        "directional_accuracy": _mean_interval(_hits(actual, forecast)),
+        "loss": _mean_interval(loss),
+        "mae": _mean_interval(np.abs(outcome.actual - outcome.point)),
+        "directional_accuracy": _mean_interval(outcome.hits),
         "skill": skill,
     }
 
@@ -273,24 +280,80 @@ def two_sample(crash: np.ndarray, normal: np.ndarray) -> tuple[float, float]:
     return z, float(2 * stats.norm.sf(abs(z)))
 
 
-def regime_tests(
-    actual: np.ndarray, forecast: np.ndarray, baseline: np.ndarray, normal: tuple[np.ndarray, ...] | None
-) -> dict[str, tuple[float, float]]:
-    """Return each of :data:`TESTS` as (statistic, p-value); ``normal`` holds the normal regime's (actual,
-    forecast, baseline) for the shift tests (None on the normal regime itself: NaN)."""
-    out = {"dm_vs_baseline": (np.nan, np.nan)}
-    if not np.array_equal(forecast, baseline):
-        dm = diebold_mariano(actual - forecast, actual - baseline)
+def regime_tests(outcome: Outcome, normal: Outcome | None) -> dict[str, tuple[float, float]]:
+    """Return each of :data:`TESTS` as (statistic, p-value); ``normal`` is the same model's outcome on the normal
+    test windows (None on the normal regime itself, whose shift tests are NaN). The baseline has no test against
+    itself."""
+    nan = (np.nan, np.nan)
+    out = {name: nan for name in TESTS}
+    if not outcome.is_baseline:
+        dm = diebold_mariano(np.sqrt(outcome.loss), np.sqrt(outcome.base_loss))  # d = loss - baseline loss
         out["dm_vs_baseline"] = (dm["dm"], dm["p_value"])
     if normal is None:
-        return {**out, **{name: (np.nan, np.nan) for name in TESTS[1:]}}
-    a, f, b = normal
-    out["shift_mse"] = two_sample((actual - forecast) ** 2, (a - f) ** 2)
-    differential = (actual - forecast) ** 2 - (actual - baseline) ** 2
-    same = np.array_equal(forecast, baseline)  # the baseline itself has no differential
-    out["shift_differential"] = (np.nan, np.nan) if same else two_sample(differential, (a - f) ** 2 - (a - b) ** 2)
-    out["shift_direction"] = two_sample(_hits(actual, forecast), _hits(a, f))
+        return out
+    out["shift_loss"] = two_sample(outcome.loss, normal.loss)
+    if not outcome.is_baseline:
+        out["shift_differential"] = two_sample(outcome.loss - outcome.base_loss, normal.loss - normal.base_loss)
+    out["shift_direction"] = two_sample(outcome.hits, normal.hits)
     return out
+
+
+@dataclass
+class Plan:
+    """One family of models prepared on the regimes: its target, loss, the training span (ns) and the runner
+    ``run(name, generator) -> {regime: Outcome}``."""
+
+    target: str
+    loss: str
+    names: list[str]
+    span: tuple[int, int]
+    train_size: int
+    run: Callable[[str, np.random.Generator], dict[str, Outcome]]
+    untrained: tuple[str, ...] = ()
+
+
+def flow_plan(
+    base: Regime,
+    regimes: Mapping[str, Regime],
+    names: list[str],
+    *,
+    window_s: float,
+    train_fraction: float,
+    lags: int,
+    threshold: float,
+    hawkes_paths: int,
+    oracle_paths: int,
+    network: object | None,
+) -> Plan:
+    """Prepare the OFI models (:data:`MODEL_NAMES`): the normal split and every regime's forecast windows."""
+    normal_series, first = regime_series(base, window_s, threshold, params=_truth(base))
+    train, test = _normal_split(normal_series, first, train_fraction, lags)
+    scored = {NORMAL: _Scored(base, normal_series, test)}
+    for name, crash in regimes.items():
+        series, first = regime_series(crash, window_s, threshold, params=_truth(crash))
+        if first < lags:
+            raise DataError(
+                f"crash {name!r}: its events start {first} forecast windows of {window_s} s before its window; the "
+                f"models read {lags} earlier windows, so give events from >= {lags * window_s} s before the start"
+            )
+        scored[name] = _Scored(crash, series, np.arange(first, series.size))
+    mean = float(normal_series.ofi[train].mean())
+    factories = model_factories(lags, hawkes_paths=hawkes_paths, network=network)
+
+    def outcome(s: _Scored, point: np.ndarray, name: str) -> Outcome:
+        actual = s.actual
+        return Outcome(actual, point, (actual - point) ** 2, (actual - mean) ** 2, name == BASELINE)
+
+    def run(name: str, generator: np.random.Generator) -> dict[str, Outcome]:
+        if name == "oracle":
+            points = _oracle(scored, oracle_paths, generator)
+        else:
+            model = factories[name]().fit(normal_series, train, generator)
+            points = {r: model.predict(s.series, s.index).ofi for r, s in scored.items()}
+        return {r: outcome(scored[r], points[r], name) for r in scored if points[r] is not None}
+
+    span = _train_span(base, normal_series, train, lags)
+    return Plan("ofi_next_window", "squared error", names, span, int(train.size), run, ("oracle",))
 
 
 def forecaster_stress(
@@ -306,6 +369,7 @@ def forecaster_stress(
     hawkes_paths: int = 200,
     oracle_paths: int = 400,
     network: object | None = None,
+    direction: object | None = None,
 ) -> xr.Dataset:
     """Train the models on the normal window and score them on its test windows and on every crash window.
 
@@ -313,11 +377,13 @@ def forecaster_stress(
     ----------
     normal
         ``(events, books, (start_ns, end_ns))``: the normal data; the first ``train_fraction`` of its forecast
-        windows train the models, the rest after an embargo of ``1 + lags`` windows is the normal test.
+        windows (origins) train the models, the rest after an embargo (a purge) is the normal test.
     crashes
         Name -> ``(events, books, (start_ns, end_ns))``: each crash's data and its window (ns since the epoch).
     models
-        Names from :data:`MODEL_NAMES`; ``"oracle"`` scores only where the events carry their true process.
+        Names from :data:`MODEL_NAMES` (OFI of the next window; ``"oracle"`` scores only where the events carry
+        their true process) and from :data:`scenarios.stress.forecast_tasks.TASK_MODEL_NAMES` (mid-price direction
+        k events ahead, from the books: every regime needs books with one row per event).
     seed
         Root seed, split by SeedSequence into one stream per model.
     window_s, train_fraction, lags, threshold
@@ -325,14 +391,17 @@ def forecaster_stress(
     hawkes_paths, oracle_paths, network
         Monte Carlo paths of the fitted Hawkes model and the oracle; the network's
         :class:`~scenarios.forecast.neural.NetworkSettings` (None: the benchmark's).
+    direction
+        The direction task's settings (:class:`scenarios.stress.forecast_tasks.DirectionSettings`; None: defaults).
 
     Returns
     -------
     xarray.Dataset
         ``score`` (model, regime, metric, bound) with bound (value, lo, hi) of :data:`METRICS`; ``tests`` (model,
-        regime, test, stat) with stat (statistic, p_value) of :data:`TESTS`; ``n_windows`` (regime) and
-        ``n_moving`` (regime, the windows with a non-zero OFI that directional accuracy counts); ``start_ns`` /
-        ``end_ns`` per regime; the training span and provenance in the attributes.
+        regime, test, stat) with stat (statistic, p_value) of :data:`TESTS`; ``n_scored`` (model, regime) and
+        ``n_moving`` (model, regime: the windows or origins with a non-zero target that directional accuracy
+        counts); coordinates ``target``, ``loss_name``, ``train_start_ns``, ``train_end_ns`` per model and
+        ``start_ns`` / ``end_ns`` per regime; provenance in the attributes.
 
     Raises
     ------
@@ -342,51 +411,65 @@ def forecaster_stress(
     ParameterError
         For an unknown model, a window that does not fit its events, or settings out of range.
     """
-    names = _checked_models(models)
+    from scenarios.stress.forecast_tasks import TASK_MODEL_NAMES, DirectionSettings, direction_plan
+
+    names = _checked_models(models, TASK_MODEL_NAMES)
     if not crashes:
         raise ParameterError("`crashes` of forecaster_stress must name at least one crash window")
     base = as_regime(NORMAL, normal)
     regimes = {n: as_regime(n, c) for n, c in crashes.items()}
     if NORMAL in regimes:
         raise ParameterError(f"`crashes` of forecaster_stress may not use the name {NORMAL!r} (the normal regime)")
-    normal_series, first = regime_series(base, window_s, threshold, params=_truth(base))
-    train, test = _normal_split(normal_series, first, train_fraction, lags)
-    span = _train_span(base, normal_series, train, lags)
-    for crash in regimes.values():
-        for name in names:
-            if name != "oracle":  # the oracle is not trained: it is the true process
-                check_training(name, *span, crash.name, (crash.start_ns, crash.end_ns))
-    scored = {NORMAL: _Scored(base, normal_series, test)}
-    for name, crash in regimes.items():
-        series, first = regime_series(crash, window_s, threshold, params=_truth(crash))
-        if first < lags:
-            raise DataError(
-                f"crash {name!r}: its events start {first} forecast windows of {window_s} s before its window; the "
-                f"models read {lags} earlier windows, so give events from >= {lags * window_s} s before the start"
-            )
-        scored[name] = _Scored(crash, series, np.arange(first, series.size))
-    mean = float(normal_series.ofi[train].mean())
-    factories = model_factories(lags, hawkes_paths=hawkes_paths, network=network)
-    forecasts = {}
-    for name, generator in zip(names, spawn(seed, len(names)), strict=True):
-        if name == "oracle":
-            forecasts[name] = _oracle(scored, oracle_paths, generator)
-        else:
-            model = factories[name]().fit(normal_series, train, generator)
-            forecasts[name] = {r: model.predict(s.series, s.index).ofi for r, s in scored.items()}
+    plans = []
+    flow = [n for n in names if n in MODEL_NAMES]
+    if flow:
+        options = {"window_s": window_s, "train_fraction": train_fraction, "lags": lags, "threshold": threshold}
+        paths = {"hawkes_paths": hawkes_paths, "oracle_paths": oracle_paths, "network": network}
+        plans.append(flow_plan(base, regimes, flow, **options, **paths))
+    task = [n for n in names if n in TASK_MODEL_NAMES]
+    direction = direction or DirectionSettings()
+    if task:
+        plans.append(direction_plan(base, regimes, task, direction, train_fraction=train_fraction))
+    _guard(plans, base, regimes)
+    generators = dict(zip(names, spawn(seed, len(names)), strict=True))
+    outcomes, family = {}, {}
+    for plan in plans:
+        for name in plan.names:
+            outcomes[name], family[name] = plan.run(name, generators[name]), plan
     config = {
         "models": names, "window_s": window_s, "train_fraction": train_fraction, "lags": lags,
         "threshold": threshold, "hawkes_paths": hawkes_paths, "oracle_paths": oracle_paths,
-        "network": None if network is None else repr(network),
-        "regimes": {r: [s.regime.start_ns, s.regime.end_ns] for r, s in scored.items()},
+        "network": None if network is None else repr(network), "direction": repr(direction),
+        "regimes": {r.name: [r.start_ns, r.end_ns] for r in (base, *regimes.values())},
     }  # fmt: skip
-    ds = _dataset(scored, forecasts, mean)
+    ds = _dataset([base, *regimes.values()], {n: outcomes[n] for n in names}, {n: family[n] for n in names})
     ds.attrs.update(provenance(seed=seed, config=config))
-    ds.attrs.update(
-        train_start_ns=span[0], train_end_ns=span[1], train_windows=int(train.size), baseline=BASELINE,
-        training_mean_ofi=mean, window_s=float(window_s),
-    )  # fmt: skip
     return ds
+
+
+def _guard(plans: list[Plan], base: Regime, regimes: Mapping[str, Regime]) -> None:
+    """Refuse leakage (training past a crash start) and a normal window that overlaps a crash, before any fit."""
+    for plan in plans:
+        for name in plan.names:
+            for crash in regimes.values():
+                if name not in plan.untrained:  # the oracle is not trained: it is the true process
+                    check_training(name, *plan.span, crash.name, (crash.start_ns, crash.end_ns))
+    for crash in regimes.values():
+        if crash.start_ns < base.end_ns and base.start_ns < crash.end_ns:
+            raise ParameterError(
+                f"crash window {crash.name!r} ({iso(crash.start_ns)} to {iso(crash.end_ns)}) overlaps the normal "
+                f"window ({iso(base.start_ns)} to {iso(base.end_ns)}) on the one clock; end the normal window "
+                "before the crash"
+            )
+
+
+def _checked_models(models: Sequence[str], task_names: Sequence[str]) -> list[str]:
+    names = list(models)
+    valid = [*MODEL_NAMES, *task_names]
+    unknown = [m for m in names if m not in valid]
+    if not names or unknown or len(set(names)) != len(names):
+        raise ParameterError(f"`models` of forecaster_stress must be distinct names from {valid}; got {names}")
+    return names
 
 
 def _truth(regime: Regime) -> HawkesParams | None:
@@ -400,45 +483,49 @@ def _train_span(regime: Regime, series: FlowSeries, train: np.ndarray, lags: int
     return start, end
 
 
-def _oracle(scored: dict[str, _Scored], paths: int, generator: np.random.Generator) -> dict[str, np.ndarray]:
-    out = {}
+def _oracle(scored: dict[str, _Scored], paths: int, generator: np.random.Generator) -> dict[str, np.ndarray | None]:
+    out: dict[str, np.ndarray | None] = {}
     for (name, s), child in zip(scored.items(), spawn(int(generator.integers(2**62)), len(scored)), strict=True):
         if s.series.params is None:
-            out[name] = np.full(s.index.size, np.nan)
+            out[name] = None
         else:
             out[name] = Oracle(paths).fit(s.series, s.index, child).predict(s.series, s.index).ofi
     return out
 
 
-def _dataset(scored: dict[str, _Scored], forecasts: dict[str, dict[str, np.ndarray]], mean: float) -> xr.Dataset:
-    models, regimes = list(forecasts), list(scored)
-    score = np.full((len(models), len(regimes), len(METRICS), 3), np.nan)
-    test = np.full((len(models), len(regimes), len(TESTS), 2), np.nan)
-    normal = scored[NORMAL].actual
+def _dataset(regimes: list[Regime], outcomes: dict[str, dict[str, Outcome]], family: dict[str, Plan]) -> xr.Dataset:
+    models, names = list(outcomes), [r.name for r in regimes]
+    score = np.full((len(models), len(names), len(METRICS), 3), np.nan)
+    test = np.full((len(models), len(names), len(TESTS), 2), np.nan)
+    counts = np.zeros((2, len(models), len(names)), np.int64)
     for i, model in enumerate(models):
-        for j, regime in enumerate(regimes):
-            actual, forecast = scored[regime].actual, forecasts[model][regime]
-            if np.isnan(forecast).any():
+        normal = outcomes[model].get(NORMAL)
+        for j, regime in enumerate(names):
+            outcome = outcomes[model].get(regime)
+            if outcome is None:
                 continue
-            baseline = np.full(actual.size, mean)
-            rows = regime_scores(actual, forecast, baseline)
+            rows = regime_scores(outcome)
             score[i, j] = [rows[m] for m in METRICS]
-            reference = None
-            if regime != NORMAL and not np.isnan(forecasts[model][NORMAL]).any():
-                reference = (normal, forecasts[model][NORMAL], np.full(normal.size, mean))
-            rows = regime_tests(actual, forecast, baseline, reference)
+            rows = regime_tests(outcome, None if regime == NORMAL else normal)
             test[i, j] = [rows[t] for t in TESTS]
+            counts[:, i, j] = outcome.actual.size, np.count_nonzero(outcome.actual)
+    per_model = {
+        "target": [family[m].target for m in models], "loss_name": [family[m].loss for m in models],
+        "train_start_ns": [family[m].span[0] for m in models], "train_end_ns": [family[m].span[1] for m in models],
+        "train_size": [family[m].train_size for m in models],
+    }  # fmt: skip
     return xr.Dataset(
         {
             "score": (("model", "regime", "metric", "bound"), score),
             "tests": (("model", "regime", "test", "stat"), test),
-            "n_windows": ("regime", np.array([scored[r].index.size for r in regimes], np.int64)),
-            "n_moving": ("regime", np.array([np.count_nonzero(scored[r].actual) for r in regimes], np.int64)),
-            "start_ns": ("regime", np.array([scored[r].regime.start_ns for r in regimes], np.int64)),
-            "end_ns": ("regime", np.array([scored[r].regime.end_ns for r in regimes], np.int64)),
+            "n_scored": (("model", "regime"), counts[0]),
+            "n_moving": (("model", "regime"), counts[1]),
         },
         coords={
-            "model": models, "regime": regimes, "metric": list(METRICS), "bound": ["value", "lo", "hi"],
+            "model": models, "regime": names, "metric": list(METRICS), "bound": ["value", "lo", "hi"],
             "test": list(TESTS), "stat": ["statistic", "p_value"],
+            **{k: ("model", np.asarray(v)) for k, v in per_model.items()},
+            "start_ns": ("regime", np.array([r.start_ns for r in regimes], np.int64)),
+            "end_ns": ("regime", np.array([r.end_ns for r in regimes], np.int64)),
         },
     )  # fmt: skip

@@ -9,6 +9,7 @@ from scenarios.forecast.state import forward_moments
 from scenarios.stress.forecast import (
     METRICS,
     TESTS,
+    Outcome,
     as_regime,
     check_training,
     forecaster_stress,
@@ -51,7 +52,7 @@ def test_table_shape_and_oracle_ceiling(table):
     assert table["score"].dims == ("model", "regime", "metric", "bound")
     assert list(table.regime.values) == ["normal", "sell_x4"] and list(table.metric.values) == list(METRICS)
     assert list(table.test.values) == list(TESTS)
-    assert int(table.n_windows.sel(regime="sell_x4")) == 100
+    assert int(table.n_scored.sel(model="ar", regime="sell_x4")) == 100
     value = table["score"].sel(bound="value")
     lo, hi = table["score"].sel(bound="lo"), table["score"].sel(bound="hi")
     assert bool(((lo <= value) & (value <= hi)).all())
@@ -75,7 +76,7 @@ def test_oracle_mse_matches_its_conditional_variance_in_the_crash(worlds, table)
     index = np.arange(first, series.size)
     moments = forward_moments(truth, series.states[index], 1.0, rng=5, n_paths=400)
     expected = float(np.mean(moments.ofi_var))
-    mse, lo, hi = table["score"].sel(model="oracle", regime="sell_x4", metric="mse").values
+    mse, lo, hi = table["score"].sel(model="oracle", regime="sell_x4", metric="loss").values
     assert lo <= expected <= hi
     wrong = forward_moments(PARAMS, series.states[index], 1.0, rng=5, n_paths=400)
     assert float(np.mean((series.ofi[index] - wrong.ofi_mean) ** 2)) > hi  # the unshocked truth is no ceiling
@@ -84,7 +85,7 @@ def test_oracle_mse_matches_its_conditional_variance_in_the_crash(worlds, table)
 def test_same_seed_same_bytes(worlds, table):
     normal, crash = worlds
     again = forecaster_stress(normal, {"sell_x4": crash}, CHEAP, 11, **OPTIONS)
-    for name in ("score", "tests", "n_windows", "n_moving", "start_ns", "end_ns"):
+    for name in ("score", "tests", "n_scored", "n_moving", "start_ns", "end_ns", "train_end_ns"):
         assert table[name].values.tobytes() == again[name].values.tobytes()
     assert table.attrs == again.attrs
     other = forecaster_stress(normal, {"sell_x4": crash}, ["hawkes", "oracle"], 12, **OPTIONS)
@@ -143,10 +144,62 @@ def test_regime_scores_by_hand():
     actual = np.array([0.5, -0.5, 0.0, 1.0])
     forecast = np.array([0.25, 0.5, 0.1, 0.5])
     baseline = np.zeros(4)
-    rows = regime_scores(actual, forecast, baseline)
-    assert rows["mse"][0] == pytest.approx((0.0625 + 1.0 + 0.01 + 0.25) / 4)
+    rows = regime_scores(Outcome(actual, forecast, (actual - forecast) ** 2, (actual - baseline) ** 2))
+    assert rows["loss"][0] == pytest.approx((0.0625 + 1.0 + 0.01 + 0.25) / 4)
     assert rows["mae"][0] == pytest.approx((0.25 + 1.0 + 0.1 + 0.5) / 4)
     assert rows["directional_accuracy"][0] == pytest.approx(2 / 3)  # the window with OFI 0 is not counted
     assert rows["skill"][0] == pytest.approx(1 - 1.3225 / 1.5)
     z, p = two_sample(np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, 2.0, 3.0, 4.0]))
     assert z == 0.0 and p == 1.0
+
+
+@pytest.fixture(scope="module")
+def markets():
+    """A normal agent market (abm-amzn) and, a day later, the same market with its stress rules on at 450-750 s."""
+    from dataclasses import replace
+
+    from calibration.abm import load_abm_preset
+    from calibration.presets import PRESET_DIR
+    from scenarios.stress.forecast_worlds import stressed_market
+    from simlab.agents import simulate_abm
+
+    config, _ = load_abm_preset(PRESET_DIR / "abm-amzn.toml")
+    normal = simulate_abm(config, seed=1, duration_s=1200.0)
+    stressed = replace(stressed_market(config, start_s=450.0, duration_s=300.0), open_ns=config.open_ns + 86400 * S)
+    crash = simulate_abm(stressed, seed=2, duration_s=900.0)
+    return (
+        (normal["events"], normal["books"], (config.open_ns + 60 * S, config.open_ns + 1200 * S)),
+        (crash["events"], crash["books"], (stressed.open_ns + 450 * S, stressed.open_ns + 750 * S)),
+    )
+
+
+def test_direction_models_on_the_agent_market(markets):
+    from scenarios.stress.forecast_tasks import DirectionSettings
+
+    normal, crash = markets
+    models = ["mean", "persistence", "prior", "last_label", "flow_logistic"]
+    settings = DirectionSettings(horizon_events=10, preset="tiny")
+    table = forecaster_stress(normal, {"pov": crash}, models, 4, window_s=10.0, direction=settings)
+    assert list(table.target.values) == ["ofi_next_window"] * 2 + ["mid_direction_10_events"] * 3
+    assert list(table.loss_name.values) == ["squared error"] * 2 + ["brier score"] * 3
+    # every origin scored in the crash lies in its window: 300 s of windows of 10 s, and > 100 direction origins
+    assert int(table.n_scored.sel(model="mean", regime="pov")) == 30
+    assert int(table.n_scored.sel(model="prior", regime="pov")) > 100
+    assert float(table["score"].sel(model="prior", metric="skill", bound="value", regime="pov")) == 0.0
+    assert int(table.train_end_ns.sel(model="flow_logistic")) <= int(table.start_ns.sel(regime="normal")) + 1200 * S
+    again = forecaster_stress(normal, {"pov": crash}, models, 4, window_s=10.0, direction=settings)
+    assert table["score"].values.tobytes() == again["score"].values.tobytes()
+    assert table["tests"].values.tobytes() == again["tests"].values.tobytes()
+
+
+def test_direction_training_past_the_crash_is_refused(markets):
+    from scenarios.stress.forecast_tasks import DirectionSettings
+
+    normal, crash = markets
+    events, books, (start, _) = normal
+    inside = (events, books, (start + 600 * S, start + 700 * S))  # a crash window inside the normal day's training
+    settings = DirectionSettings(horizon_events=10, preset="tiny")
+    with pytest.raises(DataError, match="model 'flow_logistic' is refused: its training data"):
+        forecaster_stress(normal, {"inside": inside}, ["flow_logistic"], 0, direction=settings)
+    with pytest.raises(DataError, match="regime 'pov' has no books"):
+        forecaster_stress(normal, {"pov": (crash[0], None, crash[2])}, ["prior"], 0, direction=settings)
