@@ -203,3 +203,33 @@ def test_direction_training_past_the_crash_is_refused(markets):
         forecaster_stress(normal, {"inside": inside}, ["flow_logistic"], 0, direction=settings)
     with pytest.raises(DataError, match="regime 'pov' has no books"):
         forecaster_stress(normal, {"pov": (crash[0], None, crash[2])}, ["prior"], 0, direction=settings)
+
+
+def test_most_extreme_window_finds_a_planted_move():
+    """A mid flat at 10,000 ticks that falls 50 ticks between 600 s and 700 s: the largest 300 s move is -50 bps
+    (log), over a window that covers the fall."""
+    import xarray as xr
+
+    from scenarios.stress.forecast_runs import most_extreme_window
+
+    t = np.arange(0, 1800, 0.5)
+    mid = np.where(t < 600, 10_000, np.where(t < 700, 10_000 - (t - 600) / 2, 9_950)).round().astype(np.int64)
+    books = xr.Dataset(
+        {
+            "bid_price": (("time", "level"), (mid - 1)[:, None]),
+            "ask_price": (("time", "level"), (mid + 1)[:, None]),
+        },
+        coords={"ts_ns": ("time", DAY + (t * S).astype(np.int64))},
+    )
+    start, end, move = most_extreme_window(books, 300.0)
+    assert move == pytest.approx(1e4 * np.log(9_950 / 10_000))
+    assert start <= DAY + 600 * S and end >= DAY + 700 * S and end - start == 300 * S
+
+
+def test_markdown_table_lists_every_scored_cell(table):
+    from scenarios.stress.forecast_runs import stress_markdown
+
+    text = stress_markdown(table)
+    rows = [line for line in text.splitlines()[2:]]
+    assert len(rows) == table.sizes["model"] * table.sizes["regime"]
+    assert any(r.startswith("| oracle | sell_x4 | 100 |") for r in rows)
