@@ -213,7 +213,7 @@ def test_most_extreme_window_finds_a_planted_move():
     from scenarios.stress.forecast_runs import most_extreme_window
 
     t = np.arange(0, 1800, 0.5)
-    mid = np.where(t < 600, 10_000, np.where(t < 700, 10_000 - (t - 600) / 2, 9_950)).round().astype(np.int64)
+    mid = np.where(t < 600, 10_000, np.where(t < 700, 10_000 - np.floor((t - 600) / 2), 9_950)).astype(np.int64)
     books = xr.Dataset(
         {
             "bid_price": (("time", "level"), (mid - 1)[:, None]),
