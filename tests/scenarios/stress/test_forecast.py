@@ -115,6 +115,8 @@ def test_bad_input(worlds):
     normal, crash = worlds
     with pytest.raises(ParameterError, match=r"distinct names from \['mean', 'persistence'"):
         forecaster_stress(normal, {"c": crash}, ["deep_magic"], 0)
+    with pytest.raises(ParameterError, match="`lags` of forecaster_stress must be an int >= 1"):
+        forecaster_stress(normal, {"c": crash}, ["ar"], 0, lags=0)
     with pytest.raises(ParameterError, match="at least one crash"):
         forecaster_stress(normal, {}, ["ar"], 0)
     events, books, (start, _) = crash
