@@ -41,21 +41,28 @@ def test_the_amm_episodes_are_refused_by_the_agent_runner_with_a_pointer():
     episode = load_episode("depeg_2023_03_usdc")
     with pytest.raises(ParameterError, match="world 'abm' is not one of its worlds"):
         simulate_episode(episode, 1, seed=0, values={"peg_run.run_share": 0.5})
-    with pytest.raises(ParameterError, match="not runnable by this runner .* the AMM peg run lives in scenarios.stress"):
+    with pytest.raises(ParameterError, match="not runnable by this runner .* peg run lives in scenarios.stress"):
         simulate_episode(episode, 1, seed=0, values={"peg_run.run_share": 0.5}, world="amm")
 
 
 @pytest.mark.slow
 def test_the_fitter_recovers_a_known_news_jump(tmp_path):
     data = copy.deepcopy(BASE)
-    data["background"] |= {"duration_s": 900.0, "event_s": 500.0, "pre_s": 200.0,
-                           "overrides": {"fundamental.volatility_ticks_per_sqrt_s": 2.0}, "override_reason": "quiet"}
+    data["background"] |= {
+        "duration_s": 900.0,
+        "event_s": 500.0,
+        "pre_s": 200.0,
+        "overrides": {"fundamental.volatility_ticks_per_sqrt_s": 2.0},
+        "override_reason": "quiet",
+    }
     data["mechanism"] = {"news": {"fixed": {"time_s": 520.0}, "fit": {"jump_bps": {"low": -900.0, "high": -100.0}}}}
     truth = load_episode(write_episode(tmp_path, data, "truth"))
     rows = episode_statistics(truth, simulate_episode(truth, 4, seed=99, values={"news.jump_bps": -500.0}))
     mean = {n: float(np.mean(rows[:, STATISTICS.index(n)])) for n in ("drawdown", "time_to_trough_s")}
-    data["template"] = {"drawdown": {"value": mean["drawdown"], "tolerance": 0.004},
-                        "time_to_trough_s": {"value": mean["time_to_trough_s"], "tolerance": 200.0}}
+    data["template"] = {
+        "drawdown": {"value": mean["drawdown"], "tolerance": 0.004},
+        "time_to_trough_s": {"value": mean["time_to_trough_s"], "tolerance": 200.0},
+    }
     episode = load_episode(write_episode(tmp_path, data, "toy"))
     result = fit_episode(episode, seed=1, n_design=8, n_refine=4, paths=2, validate_paths=4, workers=1)
     assert abs(result.parameters["news.jump_bps"] + 500.0) < 60.0, result.parameters
