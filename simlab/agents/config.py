@@ -6,8 +6,10 @@ one table per agent class (:class:`NoiseAgents`, :class:`ValueAgents`, :class:`M
 (:class:`InitialBook`). The defaults are ABIDES' ``rmsc04`` (abides-jpmc-public,
 ``abides_markets/configs/rmsc04.py``) converted to seconds and ticks (a tick is a cent there): see
 ``docs/agents.md`` for the table of conversions. :meth:`MarketConfig.from_dict` reads the TOML layout
-(``[market]``, ``[fundamental]``, ``[latency]``, ``[initial_book]``, ``[agents.<class>]``) and rejects unknown
-tables and keys with a sentence that lists the valid ones.
+(``[market]``, ``[fundamental]``, ``[latency]``, ``[initial_book]``, ``[agents.<class>]``, ``[shocks.<primitive>]``)
+and rejects unknown tables and keys with a sentence that lists the valid ones. The shock primitives (issue 17:
+:class:`NewsShock`, :class:`WithdrawalShock`, :class:`MarkShock`, :class:`PauseShock`, gathered in :class:`Shocks`)
+must lie within the session and act through agents the market has.
 """
 
 from __future__ import annotations
@@ -397,6 +399,7 @@ class PauseShock(_Checked):
 
 
 SHOCK_PRIMITIVES = {"news": NewsShock, "withdrawal": WithdrawalShock, "mark": MarkShock, "pause": PauseShock}
+SHOCK_AGENTS = {"news": "value", "withdrawal": "market_maker", "mark": "leveraged"}  # who a shock acts through
 
 
 @dataclass(frozen=True)
@@ -467,6 +470,8 @@ class MarketConfig:
         Written to the outputs' attributes.
     starting_cash_ticks
         Every agent's starting cash, in ticks x lots (ABIDES: 10,000,000 cents).
+    shocks
+        The scheduled shocks (none by default; a market without shocks runs as before they existed).
     """
 
     name: str = "abm"
@@ -507,6 +512,11 @@ class MarketConfig:
                 raise ParameterError(
                     f"`shocks.{name}` of market {self.name!r} must lie within the session (0 to session_s "
                     f"{self.session_s:g} s after the open): a shock outside the session; got {start:g} to {end:g} s"
+                )
+            if name in SHOCK_AGENTS and getattr(self, SHOCK_AGENTS[name]).count == 0:
+                raise ParameterError(
+                    f"`shocks.{name}` of market {self.name!r} has no agents to act on: it needs "
+                    f"[agents.{SHOCK_AGENTS[name]}] with count > 0; got count 0"
                 )
 
     @property

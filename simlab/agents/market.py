@@ -273,7 +273,7 @@ class _Market(BookSimulation):
         if shocks.pause is not None:
             self.ip[K.IP_PAUSE_LEN] = int(round(shocks.pause.duration_s * 1e9))
         return [
-            0.0 if news is None else news.jump_bps * 1e-4,
+            0.0 if news is None else news.jump_bps / 10_000.0,
             1.0 if wd is None else wd.size_factor,
             1.0 if wd is None else wd.spread_factor,
             1.0 if mark is None else mark.factor,
