@@ -18,7 +18,6 @@ leg) holds the samples with ``event_s <= t <= t_trough``; its flows span ``(n_le
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 
@@ -27,6 +26,7 @@ import xarray as xr
 from scipy import stats as sps
 
 from simlab.errors import DataError, ParameterError
+from simlab.metrics._crash_paths import abm_series, book_tape_series
 from simlab.random import RandomLike, as_generator
 
 UNITS: dict[str, str] = {
@@ -331,12 +331,6 @@ def interval_table(
     return out
 
 
-DEPTH_BAND_BPS = 10.0
-"""Half-width of the band around the mid whose resting lots make ``depth`` (bps)."""
-
-_TRADE_KINDS = (5, 6)  # EventKind.TRADE, EventKind.TRADE_HIDDEN (auction crosses are left out)
-
-
 def crash_path_from_abm(out: Mapping[str, xr.Dataset], grid_s: float = 1.0) -> CrashPath:
     """Put one run of :func:`simlab.agents.simulate_abm` on a regular grid from its open.
 
@@ -353,106 +347,71 @@ def crash_path_from_abm(out: Mapping[str, xr.Dataset], grid_s: float = 1.0) -> C
     CrashPath
         ``mid`` and ``spread`` (ticks) and ``depth`` (lots within :data:`DEPTH_BAND_BPS` of the mid over the
         recorded levels) from the books; ``volume`` (lots) from the trades; ``maker_gross`` and ``maker_net`` from
-        the trades whose aggressor (``agent_id``) or resting side (``passive_agent_id``) is a market maker;
-        ``liquidations`` (traders, counted at their first liquidation step), ``fund`` (the insurance fund after
-        the last step, the configured fund before any) and ``adl`` (ADL steps) from the liquidation log.
+        the trades whose aggressor (``agent_id``) or resting side (``passive_agent_id``) is a market maker (a
+        maker-to-maker trade counts both legs); ``liquidations`` (traders, counted at their first liquidation
+        step), ``fund`` (after the last step; the configured fund before any) and ``adl`` (ADL steps) from the
+        liquidation log.
     """
-    for group in ("books", "events"):
-        if group not in out:
-            raise DataError(f"crash_path_from_abm: the output has no {group!r} group; got {sorted(out)}")
-    events = out["events"]
-    config = json.loads(events.attrs["config"])
-    open_ns = int(config["market"]["open_ns"])
-    n = int(np.floor(float(config["run"]["duration_s"]) / _grid(grid_s, "crash_path_from_abm"))) + 1
-    dt_ns = int(round(grid_s * 1e9))
-    grid_ns = open_ns + dt_ns * np.arange(n, dtype=np.int64)
-    mid, spread, depth = book_series(out["books"], grid_ns)
-    trades = events["kind"].isin(_TRADE_KINDS).values
-    ts, qty = events["ts_ns"].values[trades], events["qty_lots"].values[trades].astype(float)
-    side = events["side"].values[trades].astype(float)
-    makers = _class_of(events, "market_maker")
-    aggressor = makers(events["agent_id"].values[trades])
-    passive = makers(events["passive_agent_id"].values[trades])
-    series = dict(
-        volume=flow(ts, qty, open_ns, dt_ns, n),
-        maker_gross=flow(ts, qty * (aggressor.astype(float) + passive), open_ns, dt_ns, n),
-        maker_net=flow(ts, side * qty * (aggressor.astype(float) - passive), open_ns, dt_ns, n),
-    )
-    if "liquidations" in out:
-        fund0 = float(config["agents"]["leveraged"]["insurance_fund_ticks"])
-        series.update(_liquidation_series(out["liquidations"], fund0, open_ns, dt_ns, grid_ns))
-    t_s = np.arange(n) * float(grid_s)
-    return CrashPath(t_s, mid, depth=depth, spread=spread, origin_ns=open_ns, **series)
+    return CrashPath(**abm_series(out, grid_s))
 
 
-def _grid(grid_s: float, source: str) -> float:
-    if isinstance(grid_s, bool) or not isinstance(grid_s, (int, float)) or not (np.isfinite(grid_s) and grid_s > 0):
-        raise ParameterError(f"`grid_s` of {source} must be a finite number > 0; got {grid_s!r}")
-    if abs(grid_s * 1e9 - round(grid_s * 1e9)) > 1e-3:
-        raise ParameterError(f"`grid_s` of {source} must be a whole number of ns; got {grid_s!r}")
-    return float(grid_s)
+def crash_path_from_book(
+    events: xr.Dataset | None,
+    books: xr.Dataset | None,
+    grid_s: float = 1.0,
+    *,
+    span_ns: tuple[int, int] | None = None,
+    last_sale: np.ndarray | None = None,
+) -> CrashPath:
+    """Put real order flow in the simlab schema on a regular grid.
 
+    Parameters
+    ----------
+    events
+        Events (their TRADE and TRADE_HIDDEN records give ``volume``), or None.
+    books
+        L2 books (``mid``, ``spread``, ``depth`` within :data:`DEPTH_BAND_BPS` over the recorded levels), or None:
+        then ``mid`` is the last trade price (a trade tape has no quotes) and ``spread`` and ``depth`` are absent.
+    grid_s
+        Grid step (s); the grid runs from the first record, floored to a whole step of UTC, to the last;
+        ``origin_ns`` anchors ``t_s = 0``.
+    span_ns
+        ``(start, end)`` UTC ns: the grid runs from ``start`` to ``end`` instead (a regular session); trades outside
+        it are left out, books before it still give the state at its start.
+    last_sale
+        Without books: a bool per event, True for the trades that may set the last price (for example not the
+        average-price or late-reported prints of a consolidated tape); None: every trade. ``volume`` counts every
+        trade either way.
 
-def _class_of(events: xr.Dataset, name: str):
-    """A function telling which agent ids belong to the agent class ``name`` (``agent_counts`` in class order)."""
-    classes, counts = list(events.attrs["agent_classes"]), np.asarray(events.attrs["agent_counts"], np.int64)
-    k = classes.index(name)
-    first, last = int(counts[:k].sum()), int(counts[: k + 1].sum())
-    return lambda ids: (np.asarray(ids) >= first) & (np.asarray(ids) < last)
-
-
-def _liquidation_series(report: xr.Dataset, fund0: float, origin_ns: int, dt_ns: int, grid_ns: np.ndarray) -> dict:
-    n = grid_ns.size
-    ts = report["step_ts_ns"].values
-    agents = report["step_agent_id"].values
-    first = np.unique(agents, return_index=True)[1] if agents.size else np.zeros(0, np.int64)
-    kinds = np.asarray(report["step_kind"].values, dtype=str)
-    after = np.searchsorted(ts, grid_ns, side="right") - 1  # the last step at or before each grid time
-    fund_steps = report["insurance_fund_ticks_lots"].values.astype(float)
-    fund = np.where(after >= 0, fund_steps[np.maximum(after, 0)] if ts.size else fund0, fund0)
-    return dict(
-        liquidations=flow(ts[first], np.ones(first.size), origin_ns, dt_ns, n),
-        adl=flow(ts[kinds == "adl"], np.ones(int((kinds == "adl").sum())), origin_ns, dt_ns, n),
-        fund=fund,
-    )
-
-
-def flow(ts_ns: np.ndarray, weights: np.ndarray, origin_ns: int, dt_ns: int, n: int) -> np.ndarray:
-    """Sum ``weights`` over the grid intervals ``[origin + k dt, origin + (k + 1) dt)``, k < n.
-
-    Raise :class:`DataError` for a time outside the grid's span rather than drop it.
+    Returns
+    -------
+    CrashPath
+        Prices in ticks; no maker or liquidation series (real tapes carry no agent ids).
     """
-    k = (np.asarray(ts_ns, np.int64) - origin_ns) // dt_ns
-    if k.size and (k.min() < 0 or k.max() >= n):
-        raise DataError(
-            f"flow: event times must lie in the grid's span [{origin_ns}, {origin_ns + n * dt_ns}) ns; "
-            f"got {int(np.min(ts_ns))} .. {int(np.max(ts_ns))}"
-        )
-    return np.bincount(k, weights=np.asarray(weights, float), minlength=n).astype(float)
+    return CrashPath(**book_tape_series(events, books, grid_s, span_ns, last_sale))
 
 
-def book_series(books: xr.Dataset, grid_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sample L2 books at ``grid_ns`` (the last book at or before each time) into mid, spread and depth.
+def extreme_move(path: CrashPath, window_s: float) -> tuple[float, int, float]:
+    """Find the window of ``window_s`` seconds with the largest absolute mid return.
+
+    The return of the window opening at grid sample ``k`` is ``mid[k + m] / mid[k] - 1`` with
+    ``m = round(window_s / dt)``; windows open at ``k >= 1`` (one sample before them, so that
+    :func:`shape_statistics` has a pre-event window) and need both ends' mids. Ties go to the earliest window.
 
     Returns
     -------
     tuple
-        ``mid`` and ``spread`` in ticks (NaN where a side is empty or no book exists yet) and ``depth``: lots
-        within :data:`DEPTH_BAND_BPS` of the mid over the recorded levels, both sides.
+        ``(event_s, direction, move)``: the window's opening time (on ``path.t_s``), the sign of its move (-1 a
+        fall, +1 a rise) and the return (a signed fraction).
     """
-    ts = books["ts_ns"].values
-    if ts.size and np.any(np.diff(ts) < 0):
-        raise DataError("book_series: the books' `ts_ns` must be non-decreasing")
-    row = np.searchsorted(ts, grid_ns, side="right") - 1
-    have = row >= 0
-    pick = np.maximum(row, 0)
-    bid_p, bid_q = books["bid_price"].values[pick].astype(float), books["bid_qty"].values[pick].astype(float)
-    ask_p, ask_q = books["ask_price"].values[pick].astype(float), books["ask_qty"].values[pick].astype(float)
-    quoted = have & (bid_q[:, 0] > 0) & (ask_q[:, 0] > 0)
-    mid = np.where(quoted, 0.5 * (bid_p[:, 0] + ask_p[:, 0]), np.nan)
-    spread = np.where(quoted, ask_p[:, 0] - bid_p[:, 0], np.nan)
-    band = DEPTH_BAND_BPS * 1e-4 * mid[:, None]
-    near_bid = (bid_q > 0) & (bid_p >= mid[:, None] - band)
-    near_ask = (ask_q > 0) & (ask_p <= mid[:, None] + band)
-    depth = np.where(quoted, (bid_q * near_bid).sum(axis=1) + (ask_q * near_ask).sum(axis=1), np.nan)
-    return mid, spread, depth
+    m = int(round(window_s / path.dt_s)) if np.isfinite(window_s) and window_s > 0 else 0
+    if m < 1 or m + 1 >= path.t_s.size:
+        raise ParameterError(
+            f"`window_s` of extreme_move must be >= the grid step and shorter than the path less one step "
+            f"({(path.t_s.size - 2) * path.dt_s} s); got {window_s!r}"
+        )
+    ret = path.mid[1 + m :] / path.mid[1:-m] - 1.0
+    if not np.isfinite(ret).any():
+        raise DataError(f"extreme_move: no window of {window_s} s has a mid at both ends")
+    k = int(np.nanargmax(np.abs(ret)))
+    return float(path.t_s[1 + k]), (1 if ret[k] > 0 else -1), float(ret[k])

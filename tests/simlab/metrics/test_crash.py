@@ -15,6 +15,7 @@ from simlab.metrics.crash import (
     UNITS,
     CrashPath,
     absent_statistics,
+    extreme_move,
     interval_table,
     shape_statistics,
 )
@@ -229,3 +230,15 @@ def test_bad_input_is_one_sentence():
         shape_statistics(path, 5.0, pre_s=-1.0)
     with pytest.raises(ParameterError, match="level"):
         interval_table([], level=95)
+
+
+def test_extreme_move_finds_the_largest_window_return_and_the_earliest_tie():
+    mid = np.array([100, 100, 101, 100, 99, 100, 101, 100, 97, 97.0])
+    path = CrashPath(np.arange(10.0) * 2, mid)  # 2 s grid
+    assert extreme_move(path, 2.0) == (14.0, -1, pytest.approx(-0.03))  # 100 -> 97 at 14 s -> 16 s
+    rising = CrashPath(np.arange(6.0), np.array([5, 1, 2, 1, 2, 1.0]))  # sample 0 cannot open a window
+    assert extreme_move(rising, 1.0) == (1.0, 1, pytest.approx(1.0))  # ties at 1 s and 3 s: the earliest
+    with pytest.raises(ParameterError, match="window_s"):
+        extreme_move(path, 18.0)
+    with pytest.raises(DataError, match="no window"):
+        extreme_move(CrashPath(np.arange(4.0), np.array([1, np.nan, np.nan, np.nan])), 1.0)
