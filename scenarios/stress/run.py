@@ -216,7 +216,7 @@ def stress_datasets(
     path_ds = xr.Dataset(data, coords=coords, attrs=attrs)
     stats_ds = xr.Dataset(
         {"value": (("path", "statistic"), rows)},
-        coords={"path": np.arange(len(paths)), "statistic": list(STATISTICS)},
+        coords={"path": np.arange(len(paths)), "statistic": np.array(STATISTICS, dtype=object)},
         attrs=attrs,
     )
     return {"paths": path_ds, "statistics": stats_ds}
