@@ -143,13 +143,19 @@ def simulate_episode(
     grid_ns = int(round(GRID_S * 1e9))
 
     def one(child: np.random.SeedSequence) -> CrashPath:
-        out = simulate_abm(config, seed=child, duration_s=duration_s, sample_ns=grid_ns)
+        seed = _entropy(child)
+        out = simulate_abm(config, seed=seed, market=child.spawn_key, duration_s=duration_s, sample_ns=grid_ns)
         return crash_path_from_abm(out, grid_s=GRID_S)
 
     if _count(workers, "workers") == 1:
         return [one(child) for child in children]
     with ThreadPoolExecutor(max_workers=workers) as pool:  # the event loop releases the GIL
         return list(pool.map(one, children))
+
+
+def _entropy(seq: np.random.SeedSequence) -> int | tuple[int, ...]:
+    """The entropy of ``seq`` as simulate_abm takes it (an int or a tuple of ints)."""
+    return seq.entropy if isinstance(seq.entropy, int) else tuple(int(e) for e in seq.entropy)
 
 
 def _count(value: Any, name: str) -> int:

@@ -38,7 +38,7 @@ _COMPONENTS = ("setup", "fundamental", "noise", "value", "market_maker", "moment
 def simulate_abm(
     config: MarketConfig,
     *,
-    seed: int,
+    seed: int | tuple[int, ...],
     market: int | tuple[int, ...] | None = None,
     duration_s: float | None = None,
     depth: int = 10,
@@ -52,7 +52,8 @@ def simulate_abm(
     config
         The market (session, fundamental, agent populations, latency, opening book).
     seed
-        The root seed (an int >= 0).
+        The root seed: an int >= 0, or a tuple of ints >= 0 (the entropy of a ``SeedSequence``, as in
+        ``SeedSequence([run, 0])``).
     market
         ``None``: the market of the root seed itself; an int ``k`` >= 0 (or a spawn key, a tuple of ints >= 0): the
         market ``SeedSequence(seed, spawn_key=(k,))``, which is market ``k`` of :func:`simulate_markets` (its
@@ -115,14 +116,16 @@ def simulate_markets(
 def _root(seed: Any, market: Any = None) -> np.random.SeedSequence:
     """A fresh SeedSequence of the root ``seed`` and the spawn key ``market`` (built anew at each call, so no state
     carries over between runs)."""
-    if not _whole(seed):
-        raise ParameterError(f"`seed` of simulate_abm must be an int >= 0 (with `market` for a child market); got "
-                             f"{seed!r}")  # fmt: skip
+    entropy = tuple(seed) if isinstance(seed, (tuple, list)) else seed
+    if not (_whole(entropy) or (isinstance(entropy, tuple) and entropy and all(_whole(e) for e in entropy))):
+        raise ParameterError(f"`seed` of simulate_abm must be an int >= 0 or a tuple of them (with `market` for a "
+                             f"child market); got {seed!r}")  # fmt: skip
     key = () if market is None else (market,) if _whole(market) else market
     if not isinstance(key, tuple) or not all(_whole(k) for k in key):
         raise ParameterError(f"`market` of simulate_abm must be None, an int >= 0 or a tuple of ints >= 0 (a spawn "
                              f"key); got {market!r}")  # fmt: skip
-    return np.random.SeedSequence(int(seed), spawn_key=tuple(int(k) for k in key))
+    entropy = int(entropy) if _whole(entropy) else [int(e) for e in entropy]
+    return np.random.SeedSequence(entropy, spawn_key=tuple(int(k) for k in key))
 
 
 def _whole(value: Any) -> bool:

@@ -99,8 +99,10 @@ def test_outputs_carry_agents_paths_and_provenance():
 
 
 def test_bad_arguments():
-    with pytest.raises(ParameterError, match=r"`seed` of simulate_abm must be an int >= 0 \(with `market`"):
+    with pytest.raises(ParameterError, match=r"`seed` of simulate_abm must be an int >= 0 or a tuple of them"):
         simulate_abm(CONFIG, seed=-1)
+    with pytest.raises(ParameterError, match=r"`seed` of simulate_abm must be an int >= 0 or a tuple"):
+        simulate_abm(CONFIG, seed=(1, -1))
     with pytest.raises(ParameterError, match=r"`seed` of simulate_abm must be an int >= 0"):
         simulate_abm(CONFIG, seed=np.random.SeedSequence(1))
     with pytest.raises(ParameterError, match=r"`market` of simulate_abm must be None, an int >= 0 or a tuple"):
@@ -109,3 +111,12 @@ def test_bad_arguments():
         simulate_abm(CONFIG, seed=1, duration_s=0)
     with pytest.raises(ParameterError, match=r"`config` of simulate_abm must be a MarketConfig; got dict"):
         simulate_abm({}, seed=1)
+
+
+def test_a_tuple_seed_is_the_entropy_of_a_seed_sequence():
+    """``seed=(a, b), market=k`` is the market of ``SeedSequence([a, b], spawn_key=(k,))``, call after call."""
+    one = simulate_abm(CONFIG, seed=(7, 0), market=1, duration_s=120.0)
+    again = simulate_abm(CONFIG, seed=[7, 0], market=(1,), duration_s=120.0)
+    other = simulate_abm(CONFIG, seed=(7, 1), market=1, duration_s=120.0)
+    assert one["events"].equals(again["events"])
+    assert not one["events"]["ts_ns"].equals(other["events"]["ts_ns"])
