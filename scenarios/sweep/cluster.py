@@ -87,6 +87,20 @@ def connect(workers: int | None, scheduler: str | None, timeout_s: float = 10.0)
         yield client, n
 
 
+@contextmanager
+def cluster_map(workers: int | None, scheduler: str | None, task_seconds: float = 1.0) -> Iterator[ClusterMap | None]:
+    """Yield a :class:`ClusterMap` on a local cluster of ``workers`` processes or on the scheduler at
+    ``scheduler``; ``None`` (run in this process) when neither is given; the two exclude each other."""
+    if workers is not None and scheduler is not None:
+        raise ParameterError(f"--workers and --scheduler exclude each other (a scheduler has its own workers); "
+                             f"got --workers {workers} and --scheduler {scheduler}")  # fmt: skip
+    if workers is None and scheduler is None:
+        yield None
+        return
+    with connect(workers, scheduler) as (client, n):
+        yield ClusterMap(client, n, task_seconds)
+
+
 def sentence(exc: BaseException) -> str:
     """Return an exception as one line: ``Type: message``."""
     text = str(exc).strip().replace("\n", " ")

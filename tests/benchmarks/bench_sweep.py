@@ -13,13 +13,18 @@ Goals (issue 13):
    designs (default 10, ``--full`` 100), the registry's designs in turn, as in ``bench_amm.py``.
 
 Times: ``run`` is from the connected client (every worker has imported the job) to the last point written (pilot
-included), ``wall`` adds starting and closing the local cluster. The ratios are of numbers measured in this run,
+included), ``wall`` adds starting and closing the local cluster. CPU seconds are printed beside the wall times (the
+machine may be shared): the loop's ``process_time``, the job's own CPU inside the workers (``busy_job`` returns it),
+and every worker process's CPU from start to exit (``RUSAGE_CHILDREN`` of this process once the local cluster has
+closed and reaped them); with the load average before and after. The ratios are of numbers measured in this run,
 never typed in.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -35,11 +40,35 @@ VOLATILITY = 0.001 / math.sqrt(12.0) * math.sqrt(365 * 86400.0)  # 10 bps per 12
 
 
 def busy_job(seed: np.random.SeedSequence, paths: int, *, x: int = 0) -> xr.Dataset:
-    """Spend a fixed amount of single-threaded CPU (a few ms) and return one number per path."""
+    """Spend a fixed amount of single-threaded CPU (a few ms) and return one number per path and the CPU seconds
+    the point took (``cpu_s``)."""
+    started = time.process_time()
     values = np.random.default_rng(seed).random(BUSY_SIZE)
     for _ in range(BUSY_ITERATIONS):
         values = np.sqrt(values * 1.0001 + 0.1)
-    return xr.Dataset({"level": ("path", values[:paths])})
+    return xr.Dataset({"level": ("path", values[:paths]), "cpu_s": ((), time.process_time() - started)})
+
+
+def children_cpu_s() -> float:
+    """Return the CPU seconds (user + system) of this process's reaped child processes."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def load() -> str:
+    """Return the 1-minute load average as text."""
+    return f"{os.getloadavg()[0]:.2f}"
+
+
+def run_measured(plan, store: Path, workers: int):
+    """Run ``plan`` on a local cluster of ``workers``; return its result, the workers' CPU seconds (start to exit)
+    and the job's own CPU seconds summed over the points."""
+    from scenarios.sweep.runner import run_plan
+
+    before = children_cpu_s()
+    result = run_plan(plan, store, workers=workers)
+    job_cpu = float(xr.open_zarr(store, consolidated=False)["cpu_s"].sum())
+    return result, children_cpu_s() - before, job_cpu
 
 
 def busy_plan(n_points: int, task_seconds: float):
@@ -55,31 +84,34 @@ def busy_plan(n_points: int, task_seconds: float):
 
 def overhead_and_scaling(folder: Path, n_points: int = 400) -> None:
     """Print the runner's overhead for ~1 s tasks on one worker and its speed-up from 1 to 2 workers."""
-    from scenarios.sweep.runner import run_plan
-
     plan = busy_plan(n_points, task_seconds=1.0)
+    print(f"load average before: {load()}")
     busy_job(plan.seeds[0], 4)  # warm
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for point, seed in zip(plan.design.points, plan.seeds, strict=True):
         busy_job(seed, 4, **point)
-    serial_s = time.perf_counter() - started
-    one = run_plan(plan, folder / "busy1.zarr", workers=1)
-    two = run_plan(plan, folder / "busy2.zarr", workers=2)
-    print(f"busy sweep: {n_points} points of {serial_s / n_points * 1e3:.1f} ms, in process {serial_s:.2f} s")
-    for result in (one, two):
+    serial_s, serial_cpu = time.perf_counter() - started, time.process_time() - cpu
+    one, one_cpu, one_job = run_measured(plan, folder / "busy1.zarr", 1)
+    two, two_cpu, two_job = run_measured(plan, folder / "busy2.zarr", 2)
+    per_point = serial_s / n_points
+    print(f"busy sweep: {n_points} points of {per_point * 1e3:.1f} ms, in process {serial_s:.2f} s wall, "
+          f"{serial_cpu:.2f} s CPU")  # fmt: skip
+    for result, cpu_s, job_s in ((one, one_cpu, one_job), (two, two_cpu, two_job)):
         print(f"  {result.workers} worker(s): {result.tasks} tasks of ~{result.batch_points} points "
-              f"(~{result.batch_points * serial_s / n_points:.2f} s each); run {result.run_s:.2f} s, "
-              f"start {result.connect_s:.2f} s, wall {result.wall_s:.2f} s; the client wrote a point in "
-              f"{result.write_s / n_points * 1e3:.2f} ms")  # fmt: skip
-    overhead = 1.0 - serial_s / one.run_s
-    print(f"  scheduling overhead, 1 worker: {overhead * 100:.1f} % of the run time against the loop in process "
-          f"(goal <= 5 %); with the cluster's start and close: {(1 - serial_s / one.wall_s) * 100:.1f} %")  # fmt: skip
+              f"(~{result.batch_points * per_point:.2f} s each at the in-process rate; pilot point "
+              f"{result.pilot_point_s * 1e3:.1f} ms warm); run {result.run_s:.2f} s, start {result.connect_s:.2f} s, "
+              f"wall {result.wall_s:.2f} s; CPU: the job {job_s:.2f} s, the worker processes {cpu_s:.2f} s (start "
+              f"to exit); the client wrote a point in {result.write_s / n_points * 1e3:.2f} ms")  # fmt: skip
+    print(f"  scheduling overhead, 1 worker: {(1 - serial_s / one.run_s) * 100:.1f} % of the run time against the "
+          f"loop in process (goal <= 5 %); with the cluster's start and close: "
+          f"{(1 - serial_s / one.wall_s) * 100:.1f} %; the job's CPU in the worker / in process: "
+          f"{one_job / serial_cpu:.2f}x")  # fmt: skip
     for result in (one, two):
         idle = 1.0 - result.points_s / (result.workers * result.run_s)
         print(f"  {result.workers} worker(s): share of the workers' run time not spent in the job (scheduling, "
               f"transfers, the pilot's wait, the last tasks' tail): {idle * 100:.1f} %")  # fmt: skip
     print(f"  speed-up 1 -> 2 workers: {one.run_s / two.run_s:.2f}x on the run time (goal >= 1.8x); "
-          f"{one.wall_s / two.wall_s:.2f}x on the wall time")  # fmt: skip
+          f"{one.wall_s / two.wall_s:.2f}x on the wall time; load average after: {load()}")  # fmt: skip
 
 
 def amm(folder: Path, n_designs: int, n_paths: int = 1000, n_blocks: int = 7200) -> None:
@@ -98,11 +130,14 @@ def amm(folder: Path, n_designs: int, n_paths: int = 1000, n_blocks: int = 7200)
     spec, _ = load_sweep(folder / "amm.toml")
     rules = [r for t in spec.designs for r in t.rules()]
     simulate_amm(rules[:2], markets=Market(volatility=VOLATILITY), n_paths=10, n_blocks=10, seed=0)  # warm
-    started = time.perf_counter()  # the current in-process run: simulate every design, then write the store
+    print(f"load average before: {load()}")
+    started, cpu = time.perf_counter(), time.process_time()  # the in-process run: simulate every design, then write
     engine = simulate_amm(rules, markets=Market(volatility=VOLATILITY), n_paths=n_paths, n_blocks=n_blocks, seed=2)
     write_store(engine, folder / "in_process.zarr")
-    in_process_s = time.perf_counter() - started
+    in_process_s, in_process_cpu = time.perf_counter() - started, time.process_time() - cpu
+    before, cpu = children_cpu_s(), time.process_time()
     result = run_plan(sweep_plan(spec, text), folder / "amm.zarr", workers=2)
+    workers_cpu, client_cpu = children_cpu_s() - before, time.process_time() - cpu
     stored = xr.open_zarr(folder / "amm.zarr", consolidated=False)[list(METRICS)].to_array("metric")
     same = np.array_equal(stored.transpose("design", "parameter", "path", "metric").values, engine["value"].values)
     print(f"AMM sweep {n_designs} designs x {n_paths} paths x {n_blocks} blocks: in process {in_process_s:.1f} s; "
@@ -110,6 +145,8 @@ def amm(folder: Path, n_designs: int, n_paths: int = 1000, n_blocks: int = 7200)
           f"wall {result.wall_s:.1f} s; results bit-equal: {same}")  # fmt: skip
     print(f"  runner / in process: {result.run_s / in_process_s:.2f}x on the run time, "
           f"{result.wall_s / in_process_s:.2f}x with the cluster's start and close (goal <= 1.10x)")  # fmt: skip
+    print(f"  CPU: in process {in_process_cpu:.1f} s (numba on every core); runner: the worker processes "
+          f"{workers_cpu:.1f} s (start to exit), the client {client_cpu:.1f} s; load after: {load()}")  # fmt: skip
     print(f"  per design-point: {result.points_s / n_designs:.3f} worker-seconds in the job, "
           f"{result.write_s / n_designs * 1e3:.1f} ms of the client writing it ({len(METRICS)} variables x "
           f"{n_paths} paths); in process {in_process_s / n_designs:.3f} s on every core")  # fmt: skip
