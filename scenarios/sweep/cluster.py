@@ -138,16 +138,17 @@ class ClusterMap:
         batches = [items[i : i + size] for i in range(0, len(items), size)]
         futures = [self.client.submit(apply_batch, function, batch, pure=False) for batch in batches]
         self.tasks += len(futures)
-        done = [future.result() for future in futures]  # every task finishes before an item's error is raised
+        try:
+            done = [future.result() for future in futures]  # every task finishes before an item's error is raised
+        finally:
+            for future in futures:
+                future.release()
         results = [r for batch, _ in done for r in batch]
-        seconds = [s for _, s in done]
         if items:
-            self.item_s[name] = sum(seconds) / len(items)
+            self.item_s[name] = sum(seconds for _, seconds in done) / len(items)
         errors = [r for r in results if isinstance(r, _Raised)]
         if errors:
             raise errors[0].exc
-        for future in futures:
-            future.release()
         return results
 
 
