@@ -7,12 +7,15 @@ spawned (``distributed.nanny.pre-spawn-environ``, so that the C libraries read i
 - one thread per numeric library (``NUMBA_NUM_THREADS``, ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``,
   ``OPENBLAS_NUM_THREADS`` = 1): the worker processes are the parallelism, and a worker's threads would only fight
   the other workers for the cores;
-- ``MALLOC_TRIM_THRESHOLD_`` removed: Dask's nanny sets it to 64 KiB by default, and setting it at all turns off
-  glibc's adaptive mmap threshold, so every numpy temporary above 128 KiB is mmap'ed, page-faulted in and unmapped
-  again. Measured on the benchmark's job (a loop of 1.6 MB numpy temporaries): with Dask's setting a point took
-  17-20 ms of CPU in a worker, 12-14 ms of it in the kernel, and 8,211 page faults; without it 3.3-3.6 ms, 0 faults
-  (``docs/sweeps.md``). glibc's defaults are what the same code gets in a plain Python process. The cost: a worker
-  keeps up to glibc's adaptive trim threshold (at most 64 MiB) of freed memory instead of returning it at once.
+- glibc's malloc thresholds fixed: ``MALLOC_MMAP_THRESHOLD_`` = 32 MiB (allocations below it come from the heap
+  and are reused) and ``MALLOC_TRIM_THRESHOLD_`` = 64 MiB (freed memory at the top of the heap is returned to the
+  system only beyond it). Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_`` to 64 KiB by default, which turns glibc's
+  adaptive thresholds off and leaves the mmap threshold at 128 KiB, so every numpy temporary above 128 KiB is
+  mmap'ed, page-faulted in and unmapped again; and glibc's adaptive defaults (the variable unset) depend on the
+  process's history (measured: 0 to 37,500 page faults a point in the same worker set-up). Measured on the
+  benchmark's allocating job (100 steps, a 1.6 MB temporary each): a worker with Dask's setting 179-193 ms of CPU
+  a point, 132-142 ms of it in the kernel, 78,600 page faults; with these settings 29-34 ms, 0 faults after the
+  first point (``docs/sweeps.md``). The cost: a worker keeps up to 64 MiB of freed memory instead of returning it.
 
 A variable already set in the client's environment wins over these (Dask's rule), so that a user can still choose.
 """
@@ -29,12 +32,13 @@ from typing import Any
 
 from simlab.errors import ParameterError
 
-WORKER_ENV: dict[str, str | None] = {
+WORKER_ENV: dict[str, str] = {
     "NUMBA_NUM_THREADS": "1",
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",
-    "MALLOC_TRIM_THRESHOLD_": None,  # None: not set (Dask's default 65536 turns off glibc's adaptive thresholds)
+    "MALLOC_MMAP_THRESHOLD_": str(32 << 20),  # glibc's largest allowed value; Dask's default leaves it at 128 KiB
+    "MALLOC_TRIM_THRESHOLD_": str(64 << 20),  # Dask's default: 64 KiB
 }
 
 

@@ -30,6 +30,8 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -86,25 +88,37 @@ def allocator() -> None:
 
     from distributed import Client, LocalCluster
 
-    from scenarios.sweep.cluster import local_cluster
+    from scenarios.sweep.cluster import WORKER_ENV, local_cluster
 
-    saved = {k: os.environ.get(k) for k in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     rows = {"in process": job_cost()}
-    with local_cluster(1) as cluster, Client(cluster) as client:
+    with own_environment(WORKER_ENV), local_cluster(1) as cluster, Client(cluster) as client:
         rows["runner's worker"] = client.submit(job_cost, pure=False).result()
     with (
+        own_environment(WORKER_ENV),
         LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0", silence_logs=logging.ERROR) as cluster,
         Client(cluster) as client,
     ):
         rows["Dask default worker"] = client.submit(job_cost, pure=False).result()
-    for name, value in saved.items():  # the nanny wrote Dask's variables into this process's environment
-        os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
     print(f"allocating busy job, per point (load average {load()}):")
     for name, row in rows.items():
         print(f"  {name:>20}: wall {row['wall_ms']:.1f} ms, CPU {row['cpu_ms']:.1f} ms (system {row['system_ms']:.1f} "
               f"ms), {row['page_faults']:.0f} page faults")  # fmt: skip
     ratios = {name: row["cpu_ms"] / rows["in process"]["cpu_ms"] for name, row in rows.items()}
     print("  CPU per point / in process: " + ", ".join(f"{name} {ratio:.2f}x" for name, ratio in ratios.items()))
+
+
+@contextmanager
+def own_environment(names) -> Iterator[None]:
+    """Clear the variables ``names`` from this process's environment for the block, then restore them: a nanny
+    writes its workers' variables into its parent's environment, where the next cluster would inherit them."""
+    saved = {name: os.environ.pop(name, None) for name in names}
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            os.environ.pop(name, None)
+            if value is not None:
+                os.environ[name] = value
 
 
 def run_measured(plan, store: Path, workers: int):
