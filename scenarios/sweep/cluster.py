@@ -1,8 +1,10 @@
 """Where a sweep runs: a local cluster of worker processes set up for numeric jobs, or any Dask scheduler; and a
 ``map`` over it for callers that want results in memory (the agent-market calibration, the forecast grid).
 
-The local cluster's workers get an explicit environment (:data:`WORKER_ENV`), set before each worker process is
-spawned (``distributed.nanny.pre-spawn-environ``, so that the C libraries read it at start):
+The local cluster's workers get an explicit environment (:data:`WORKER_ENV`): the C libraries' variables set before
+each worker process is spawned (``distributed.nanny.pre-spawn-environ``, read at the process's start; the nanny also
+writes them into the client's environment, as Dask does with its own defaults), ``NUMBA_NUM_THREADS`` in the worker
+only (the nanny's ``env``: in the client it would make numba refuse to compile once its threads run):
 
 - one thread per numeric library (``NUMBA_NUM_THREADS``, ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``,
   ``OPENBLAS_NUM_THREADS`` = 1): the worker processes are the parallelism, and a worker's threads would only fight
@@ -40,6 +42,7 @@ WORKER_ENV: dict[str, str] = {
     "MALLOC_MMAP_THRESHOLD_": str(32 << 20),  # glibc's largest allowed value; Dask's default leaves it at 128 KiB
     "MALLOC_TRIM_THRESHOLD_": str(64 << 20),  # Dask's default: 64 KiB
 }
+IN_WORKER_ONLY = ("NUMBA_NUM_THREADS",)
 
 
 def batch_size(task_seconds: float, point_s: float, remaining: int, n_workers: int) -> int:
@@ -55,9 +58,17 @@ def local_cluster(n_workers: int, **options: Any) -> Iterator[Any]:
     import dask
     from distributed import LocalCluster
 
-    pre_spawn = {f"distributed.nanny.pre-spawn-environ.{name}": value for name, value in WORKER_ENV.items()}
-    settings = {"n_workers": n_workers, "threads_per_worker": 1, "processes": True, "dashboard_address": ":0",
-                "silence_logs": logging.ERROR} | options  # fmt: skip
+    pre_spawn = {f"distributed.nanny.pre-spawn-environ.{name}": value for name, value in WORKER_ENV.items()
+                 if name not in IN_WORKER_ONLY}  # fmt: skip
+    settings = {
+        "n_workers": n_workers,
+        "threads_per_worker": 1,
+        "processes": True,
+        "dashboard_address": ":0",
+        "silence_logs": logging.ERROR,
+        "env": {name: WORKER_ENV[name] for name in IN_WORKER_ONLY},
+    }
+    settings |= options
     with dask.config.set(pre_spawn):  # the nanny reads it when it is created, and spawns (and respawns) with it
         cluster = LocalCluster(**settings)
     with cluster:

@@ -43,6 +43,7 @@ def test_the_local_workers_carry_the_numeric_environment(monkeypatch):
     with connect(1, None) as (client, n):
         states = list(client.run(_worker_state).values())
     assert n == 1 and len(states) == 1
+    assert "NUMBA_NUM_THREADS" not in os.environ  # this process's numba keeps its threads (and can still compile)
     expected = dict(WORKER_ENV)
     for state in states:
         assert state["env"] == expected and expected["MALLOC_TRIM_THRESHOLD_"] == str(64 << 20)
