@@ -18,11 +18,17 @@ delta method. The sandwich's middle is the moments' covariance across ``n_sigma_
 the estimate (``std_errors_``): the block bootstrap of the one real window misses the variability between windows
 (the fundamental's path sets a window's spread regime) and gives standard errors several times too small
 (``bootstrap_std_errors_``, kept for comparison; the recovery test fails with them).
+
+Every simulated path is one :class:`PathRun` given to :func:`simulate_path_moments` through the estimator's
+``mapper`` (a ``map``-like callable, :func:`serial_map` by default): the Latin-hypercube candidates, the Jacobian's
+and the sandwich's paths each go as one call, so that a parallel mapper (the sweep runner's Dask cluster,
+:class:`scenarios.sweep.cluster.ClusterMap`) runs them at once. Each path carries its own seed, so the estimate does
+not depend on the mapper.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -214,6 +220,45 @@ def _dvalue_dz(name: str, value: float) -> float:
     return value * (1 - value) if name in SHARES else value
 
 
+# ------------------------------------------------------------------------------------------------ simulated paths
+@dataclass(frozen=True)
+class PathRun:
+    """One simulated path of a candidate: the market, the root seed and the path's spawn key, the seconds simulated
+    from the open, the window ``[start_ns, end_ns)`` cut into blocks of ``block_s`` seconds, and the moment set."""
+
+    config: MarketConfig
+    seed: int | tuple[int, ...]
+    market: tuple[int, ...]
+    duration_s: float
+    start_ns: int
+    end_ns: int
+    block_s: float
+    moment_set: MomentSet = LOBSTER_MOMENTS
+
+
+def simulate_path_moments(run: PathRun) -> np.ndarray | str:
+    """Simulate one path and return its window's moments (``run.moment_set``), or the error sentence when the window
+    has none (too few events, no two-sided book)."""
+    result = simulate_abm(run.config, seed=run.seed, market=run.market, duration_s=run.duration_s)
+    moments = run.moment_set
+    try:
+        return moments.moments(moments.blocks(cut_window(result, run.start_ns, run.end_ns), run.block_s))
+    except DataError as exc:
+        return str(exc)
+
+
+def _raise_missing(moments: np.ndarray | str) -> np.ndarray:
+    """The path moments, or the DataError of a path without moments."""
+    if isinstance(moments, str):
+        raise DataError(moments)
+    return moments
+
+
+def serial_map(function: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    """Return ``[function(item) for item in items]`` in this process: the estimator's default mapper."""
+    return [function(item) for item in items]
+
+
 # ------------------------------------------------------------------------------------------------------ estimator
 class AgentMarketEstimator:
     """Fit parameters of an agent-based market to a real window by simulated moments with common random numbers.
@@ -245,17 +290,22 @@ class AgentMarketEstimator:
     moments
         The moment set (:data:`LOBSTER_MOMENTS`, the default; :data:`calibration.abm_crypto.CRYPTO_MOMENTS` for a
         Binance L2 + trades capture).
+    mapper
+        ``mapper(function, items) -> list`` running :func:`simulate_path_moments` over the paths (default
+        :func:`serial_map`; e.g. the sweep runner's :class:`scenarios.sweep.cluster.ClusterMap`). It changes where
+        the paths run, not the estimate.
     """
 
     def __init__(self, config: MarketConfig, *, parameters: tuple[str, ...] = DEFAULT_PARAMETERS,
                  warmup_s: float = 9000.0, window_s: float = 1800.0, block_s: float = 60.0, n_paths: int = 4,
                  seed: int = 0, n_boot: int = 200, n_lhs: int = 24, lhs_span: float = 1.0, maxfev: int = 120,
                  jacobian_step: float = 0.1, n_sigma_paths: int = 16,
-                 moments: MomentSet = LOBSTER_MOMENTS) -> None:  # fmt: skip
+                 moments: MomentSet = LOBSTER_MOMENTS,
+                 mapper: Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]] | None = None) -> None:  # fmt: skip
         self.config, self.parameters, self.warmup_s, self.window_s = config, parameters, warmup_s, window_s
         self.block_s, self.n_paths, self.seed, self.n_boot = block_s, n_paths, seed, n_boot
         self.n_lhs, self.lhs_span, self.maxfev, self.jacobian_step = n_lhs, lhs_span, maxfev, jacobian_step
-        self.n_sigma_paths, self.moment_set = n_sigma_paths, moments
+        self.n_sigma_paths, self.moment_set, self.mapper = n_sigma_paths, moments, mapper
 
     def fit(self, data: dict[str, xr.Dataset]) -> AgentMarketEstimator:
         """Fit the parameters to the real window ``data`` (``events`` and ``books``); return ``self``."""
@@ -311,30 +361,41 @@ class AgentMarketEstimator:
 
     def _path_moments(self, z: np.ndarray, paths: list) -> np.ndarray:
         """``(len(paths), len(MOMENTS))``: each path's window moments at free-scale parameters ``z``."""
-        config, end = self._config_at(z), self._start_ns + int(round(self.window_s * 1e9))
-        out = []
-        for key in paths:
-            result = simulate_abm(config, seed=self.seed, market=key, duration_s=self.warmup_s + self.window_s)
-            window = cut_window(result, self._start_ns, end)
-            out.append(self.moment_set.moments(self.moment_set.blocks(window, self.block_s)))
-        self.n_evaluations_ += 1
-        return np.array(out)
+        return _raise_missing(self._candidates([z], paths)[0])
+
+    def _candidates(self, zs: Sequence[np.ndarray], paths: list) -> list[np.ndarray | str]:
+        """Each candidate's ``(len(paths), len(MOMENTS))`` path moments, or the sentence of a path without moments;
+        every path of every candidate goes to the mapper in one call."""
+        end = self._start_ns + int(round(self.window_s * 1e9))
+        duration_s = self.warmup_s + self.window_s
+        runs = [PathRun(self._config_at(z), self.seed, key, duration_s, self._start_ns, end, self.block_s,
+                        self.moment_set) for z in zs for key in paths]  # fmt: skip
+        out = (self.mapper or serial_map)(simulate_path_moments, runs)
+        self.n_evaluations_ += len(zs)
+        rows = [out[i * len(paths) : (i + 1) * len(paths)] for i in range(len(zs))]
+        return [next((r for r in row if isinstance(r, str)), None) or np.array(row) for row in rows]
+
+    def _objectives(self, zs: Sequence[np.ndarray]) -> list[float]:
+        """The weighted distance of each candidate; one whose window has no moments (too few events, no two-sided
+        book) is worse than any other (1e12)."""
+        values = []
+        for moments in self._candidates(zs, self._paths):
+            if isinstance(moments, str):
+                values.append(1e12)
+                continue
+            g = (np.mean(moments, axis=0) - self.real_moments_)[self._used]
+            value = float(np.sum(self._weights * g**2))
+            values.append(value if np.isfinite(value) else 1e12)
+        return values
 
     def _objective(self, z: np.ndarray) -> float:
-        """The weighted distance; a candidate whose window has no moments (too few events, no two-sided book) is
-        worse than any other (1e12)."""
-        try:
-            g = (self.simulated_moments(z) - self.real_moments_)[self._used]
-        except DataError:
-            return 1e12
-        value = float(np.sum(self._weights * g**2))
-        return value if np.isfinite(value) else 1e12
+        return self._objectives([z])[0]
 
     def _optimise(self) -> np.ndarray:
         z0 = np.array([to_free(n, get_parameter(self.config, n)) for n in self.parameters])
         sampler = qmc.LatinHypercube(d=z0.size, seed=np.random.default_rng(self.seed))
         points = np.vstack([z0, z0 + self.lhs_span * (2 * sampler.random(int(self.n_lhs)) - 1)])
-        values = [self._objective(p) for p in points]
+        values = self._objectives(points)
         best = points[int(np.argmin(values))]
         result = minimize(
             self._objective,
@@ -354,12 +415,10 @@ class AgentMarketEstimator:
     def _finish(self, z_hat: np.ndarray) -> None:
         """Store the estimates, the simulated moments and the sandwich standard errors at ``z_hat``."""
         h, k = self.jacobian_step, z_hat.size
-        columns = []
-        for j in range(k):
-            step = np.zeros(k)
-            step[j] = h
-            columns.append((self.simulated_moments(z_hat + step) - self.simulated_moments(z_hat - step)) / (2 * h))
-        jac = np.array(columns).T[self._used]
+        steps = h * np.eye(k)
+        shifted = self._candidates([z_hat + sign * steps[j] for j in range(k) for sign in (1, -1)], self._paths)
+        means = [np.mean(_raise_missing(m), axis=0) for m in shifted]
+        jac = np.array([(means[2 * j] - means[2 * j + 1]) / (2 * h) for j in range(k)]).T[self._used]
         w = np.diag(self._weights)
         bread = np.linalg.pinv(jac.T @ w @ jac)
         fresh = self._path_moments(z_hat, self._sigma_paths)

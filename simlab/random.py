@@ -35,3 +35,10 @@ def _seed_int(seed: object) -> int:
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:
         return int(seed)
     raise ParameterError(f"`seed` must be a non-negative int; got {seed!r}")
+
+
+def seed_parts(seq: np.random.SeedSequence) -> tuple[int | tuple[int, ...], tuple[int, ...]]:
+    """Return ``(entropy, spawn_key)`` of ``seq``: the stateless description of its streams (the same pair always
+    rebuilds the same ``SeedSequence``, whatever has been spawned from ``seq`` since)."""
+    entropy = seq.entropy if isinstance(seq.entropy, int) else tuple(int(e) for e in seq.entropy)
+    return entropy, tuple(int(k) for k in seq.spawn_key)

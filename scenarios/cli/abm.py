@@ -103,8 +103,18 @@ def calibrate_abm_command(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing preset.")] = False,
     format: FormatOption = "auto",
     options: ReaderOptions = [],  # noqa: B006
+    workers: Annotated[
+        int | None, typer.Option(help="Simulate on a local Dask cluster of N worker processes (default: in process).")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Simulate on the running Dask scheduler at this address, tcp://HOST:PORT.")
+    ] = None,
 ) -> None:
-    """Fit the agent market's key parameters to a real window by simulated moments and write the preset."""
+    """Fit the agent market's key parameters to a real window by simulated moments and write the preset.
+
+    With ``--workers`` or ``--scheduler`` the simulated paths run on the sweep runner's Dask cluster; the estimate
+    is the same (every path has its own seed).
+    """
     from calibration.abm import (
         DEFAULT_PARAMETERS,
         AgentMarketEstimator,
@@ -115,6 +125,7 @@ def calibrate_abm_command(
         with_parameters,
         write_preset,
     )
+    from scenarios.sweep.cluster import cluster_map
     from simlab.errors import ParameterError
     from simlab.io.dataset import load_dataset
     from simlab.times import parse_duration_ns
@@ -129,16 +140,18 @@ def calibrate_abm_command(
         market = replace(market_for(market, window), name=output.stem)
         market = with_parameters(market, _start_values(start_value))
         started = time.perf_counter()
-        est = AgentMarketEstimator(
-            market,
-            parameters=tuple(parameter) or DEFAULT_PARAMETERS,
-            warmup_s=start_s,
-            window_s=duration_s,
-            n_paths=paths_per_candidate,
-            seed=seed,
-            maxfev=maxfev,
-        )
-        est.fit(window)
+        with cluster_map(workers, scheduler) as mapper:
+            est = AgentMarketEstimator(
+                market,
+                parameters=tuple(parameter) or DEFAULT_PARAMETERS,
+                warmup_s=start_s,
+                window_s=duration_s,
+                n_paths=paths_per_candidate,
+                seed=seed,
+                maxfev=maxfev,
+                mapper=mapper,
+            )
+            est.fit(window)
         source = {"files": [str(p) for p in paths], "start_s": start_s, "duration_s": duration_s, "config": config}
         write_preset(preset_document(est, source=source), output)
     except SimlabError as exc:

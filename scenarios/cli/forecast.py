@@ -22,8 +22,15 @@ def run(
     output: Annotated[Path, typer.Option("-o", "--output", help="The zarr store to write (report beside it).")],
     data_dir: Annotated[Path, typer.Option(help="Folder the spec's real files are relative to.")] = DEFAULT_DATA,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,
+    workers: Annotated[
+        int | None, typer.Option(help="Run the sensitivity grid on a local Dask cluster of N worker processes.")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Run the sensitivity grid on the running Dask scheduler at tcp://HOST:PORT.")
+    ] = None,
 ) -> None:
-    """Run the walk-forward benchmark of a spec and write its store and report."""
+    """Run the walk-forward benchmark of a spec and write its store and report (the paper's sensitivity grid, when
+    the spec asks for it, in process or with --workers / --scheduler on the sweep runner's Dask cluster)."""
     from scenarios.forecast.runner import run_spec
     from scenarios.forecast.spec import load_spec
 
@@ -35,6 +42,8 @@ def run(
                 output,
                 data_dir=data_dir,
                 overwrite=overwrite,
+                workers=workers,
+                scheduler=scheduler,
                 progress=lambda series, model, fold: status.update(f"{series}: {model} fold {fold}"),
             )
     except SimlabError as exc:

@@ -2,9 +2,10 @@
 
 :func:`sensitivity_configs` lists the paper's grid (VAR lag 1, 2, 5, 10; layers 128-64, 32-16, 32-32, 128-64-32,
 64-32-16; ReLU, tanh, sigmoid; Adam and SGD: 120 configurations) or a Latin hypercube sample of it;
-:func:`sensitivity` runs both hybrid variants of each configuration through the walk-forward protocol in process,
-and :func:`sensitivity_job` is the same run as the sweep runner's ``forecast`` job, so that the grid runs on Dask
-(``simlab sweep sweep_forecast_sensitivity -o STORE``);
+:func:`sensitivity` runs both hybrid variants of each configuration (:func:`score_config`) through the walk-forward
+protocol, in process or through the sweep runner's map on Dask (``simlab forecast run --workers N``), and
+:func:`sensitivity_job` is the same run as the sweep runner's ``forecast`` job (``simlab sweep
+sweep_forecast_sensitivity -o STORE``);
 :func:`table4` lays out VAR, FNN and the two hybrids side by side on each series (the paper's Table 4 with the
 nowcast variant added next to the honest one).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -51,24 +53,42 @@ def sensitivity_configs(kind: str = "grid", n: int = 12, *, rng: RandomLike = 0)
 
 
 def sensitivity(
-    series: FlowSeries, configs: list[dict[str, Any]], *, base: NetworkSettings, rng: RandomLike, n_folds: int = 5
+    series: FlowSeries,
+    configs: list[dict[str, Any]],
+    *,
+    base: NetworkSettings,
+    rng: RandomLike,
+    n_folds: int = 5,
+    mapper: Callable[[Callable[[Any], Any], list[Any]], list[Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run the honest and nowcast hybrids of every configuration; return one row per configuration with both R^2."""
-    rows = []
-    generator = as_generator(rng)
-    for config in configs:
-        settings = replace(
-            base, layers=config["layers"], activation=config["activation"], optimizer=config["optimizer"]
-        )
-        models = [
-            Hybrid(config["var_lags"], settings=settings),
-            Hybrid(config["var_lags"], nowcast=True, settings=settings),
-        ]
-        scores = run_protocol(series, models, rng=generator, n_folds=n_folds).scores()
-        rows.append(
-            {**config, "r2_honest": scores["hybrid_honest"]["r2"], "r2_nowcast": scores["hybrid_nowcast"]["r2"]}
-        )
-    return rows
+    """Run the honest and nowcast hybrids of every configuration; return one row per configuration with both R^2.
+
+    Configuration ``i`` runs on the ``i``-th SeedSequence spawned from ``rng``'s, so the rows do not depend on where
+    or in which order the configurations run: ``mapper(function, items) -> list`` runs :func:`score_config` over
+    them (default: in this process; the sweep runner's :class:`scenarios.sweep.cluster.ClusterMap` runs them on a
+    Dask cluster).
+    """
+    seeds = as_generator(rng).bit_generator.seed_seq.spawn(len(configs))
+    score = functools.partial(score_config, series, base=base, n_folds=n_folds)
+    items = list(zip(configs, seeds, strict=True))
+    r2 = mapper(score, items) if mapper is not None else [score(item) for item in items]
+    return [{**config, "r2_honest": h, "r2_nowcast": n} for config, (h, n) in zip(configs, r2, strict=True)]
+
+
+def score_config(
+    series: FlowSeries, item: tuple[dict[str, Any], np.random.SeedSequence], *, base: NetworkSettings, n_folds: int
+) -> tuple[float, float]:
+    """Return the honest and the nowcast hybrid's R^2 on ``series`` for ``item = (config, seed)``: the config's VAR
+    lags, layers, activation and optimizer on the network settings ``base``, through the walk-forward protocol."""
+    config, seed = item
+    settings = replace(base, layers=tuple(config["layers"]), activation=config["activation"],
+                       optimizer=config["optimizer"])  # fmt: skip
+    models = [
+        Hybrid(config["var_lags"], settings=settings),
+        Hybrid(config["var_lags"], nowcast=True, settings=settings),
+    ]
+    scores = run_protocol(series, models, rng=seed, n_folds=n_folds).scores()
+    return scores["hybrid_honest"]["r2"], scores["hybrid_nowcast"]["r2"]
 
 
 def sensitivity_job(
@@ -99,13 +119,9 @@ def sensitivity_job(
     except ValueError:
         raise ParameterError(f"`layers` of the forecast job must read like '128-64'; got {layers!r}") from None
     series = _preset_series(preset, float(duration_s), int(series_seed))
-    settings = NetworkSettings(layers=widths, activation=activation, optimizer=optimizer, max_epochs=max_epochs,
-                               patience=patience, max_train=max_train)  # fmt: skip
-    r2 = np.empty((paths, 2))
-    for k, child in enumerate(seed.spawn(paths)):
-        models = [Hybrid(var_lags, settings=settings), Hybrid(var_lags, nowcast=True, settings=settings)]
-        scores = run_protocol(series, models, rng=child, n_folds=n_folds).scores()
-        r2[k] = scores["hybrid_honest"]["r2"], scores["hybrid_nowcast"]["r2"]
+    base = NetworkSettings(max_epochs=max_epochs, patience=patience, max_train=max_train)
+    config = {"var_lags": var_lags, "layers": widths, "activation": activation, "optimizer": optimizer}
+    r2 = np.array([score_config(series, (config, child), base=base, n_folds=n_folds) for child in seed.spawn(paths)])
     return xr.Dataset({"r2_honest": ("path", r2[:, 0]), "r2_nowcast": ("path", r2[:, 1])})
 
 

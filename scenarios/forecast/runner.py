@@ -27,6 +27,7 @@ from scenarios.forecast.paper import sensitivity, sensitivity_configs
 from scenarios.forecast.protocol import ProtocolResult, run_protocol
 from scenarios.forecast.spec import DataSpec, ForecastSpec, ModelsSpec, TargetSpec
 from scenarios.forecast.tstr import train_synthetic_test_real
+from scenarios.sweep.cluster import cluster_map
 from simlab.provenance import provenance
 from simlab.random import spawn
 from simlab.store import write_store
@@ -79,10 +80,21 @@ def build_series(data: DataSpec, target: TargetSpec, data_dir: Path, rng: np.ran
 
 
 def run_spec(
-    spec: ForecastSpec, output: Path, *, data_dir: Path, overwrite: bool = False, progress: Any = None
+    spec: ForecastSpec,
+    output: Path,
+    *,
+    data_dir: Path,
+    overwrite: bool = False,
+    progress: Any = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> dict[str, Any]:
     """Run every series of ``spec`` through the protocol (and the paper's grid and TSTR when the spec asks); write
     ``output`` (a zarr store, one group per series) and ``report.md`` / ``report.html`` with plots beside it.
+
+    The paper's sensitivity grid runs its configurations through the sweep runner's map: on a local Dask cluster of
+    ``workers`` processes, or on the running scheduler at ``scheduler``, or (neither given) in this process; the
+    rows are the same.
 
     Returns
     -------
@@ -105,7 +117,9 @@ def run_spec(
         results[data.name] = _protocol(series[data.name], spec, generators[3 * k + 1], step)
     out: dict[str, Any] = {"series": {n: summarise(r, spec.protocol.audit_z) for n, r in results.items()}}
     if spec.paper.sensitivity != "none":
-        out["sensitivity"] = _sensitivity(spec, series[spec.paper.series or spec.data[0].name], generators[-1])
+        with cluster_map(workers, scheduler) as mapper:
+            grid_series = series[spec.paper.series or spec.data[0].name]
+            out["sensitivity"] = _sensitivity(spec, grid_series, generators[-1], mapper)
     if spec.tstr.enabled:
         out["tstr"] = _tstr(spec, series, generators)
     true_params = {name: s.params.to_dict() for name, s in series.items() if s.params is not None}
@@ -137,10 +151,12 @@ def _protocol(series: FlowSeries, spec: ForecastSpec, rng: np.random.Generator, 
     )
 
 
-def _sensitivity(spec: ForecastSpec, series: FlowSeries, rng: np.random.Generator) -> list[dict[str, Any]]:
+def _sensitivity(
+    spec: ForecastSpec, series: FlowSeries, rng: np.random.Generator, mapper: Any = None
+) -> list[dict[str, Any]]:
     configs = sensitivity_configs(spec.paper.sensitivity, spec.paper.n_configs, rng=rng)
     base = network_settings(spec.models)
-    rows = sensitivity(series, configs, base=base, rng=rng, n_folds=spec.protocol.n_folds)
+    rows = sensitivity(series, configs, base=base, rng=rng, n_folds=spec.protocol.n_folds, mapper=mapper)
     return [{**row, "layers": list(row["layers"]), "series": series.name} for row in rows]
 
 

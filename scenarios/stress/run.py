@@ -30,6 +30,7 @@ from scenarios.stress.episodes import PRIMITIVES, REPO, Episode
 from simlab.errors import DataError, ParameterError
 from simlab.metrics.crash import STATISTICS, CrashPath, crash_path_from_abm, shape_statistics
 from simlab.provenance import provenance
+from simlab.random import seed_parts
 
 GRID_S = 1.0
 PATH_FIELDS = ("mid", "depth", "spread", "volume", "maker_gross", "maker_net", "liquidations", "fund", "adl")
@@ -143,19 +144,14 @@ def simulate_episode(
     grid_ns = int(round(GRID_S * 1e9))
 
     def one(child: np.random.SeedSequence) -> CrashPath:
-        seed = _entropy(child)
-        out = simulate_abm(config, seed=seed, market=child.spawn_key, duration_s=duration_s, sample_ns=grid_ns)
+        entropy, key = seed_parts(child)
+        out = simulate_abm(config, seed=entropy, market=key, duration_s=duration_s, sample_ns=grid_ns)
         return crash_path_from_abm(out, grid_s=GRID_S)
 
     if _count(workers, "workers") == 1:
         return [one(child) for child in children]
     with ThreadPoolExecutor(max_workers=workers) as pool:  # the event loop releases the GIL
         return list(pool.map(one, children))
-
-
-def _entropy(seq: np.random.SeedSequence) -> int | tuple[int, ...]:
-    """The entropy of ``seq`` as simulate_abm takes it (an int or a tuple of ints)."""
-    return seq.entropy if isinstance(seq.entropy, int) else tuple(int(e) for e in seq.entropy)
 
 
 def _count(value: Any, name: str) -> int:

@@ -6,7 +6,7 @@ metric over a ``path`` dimension); its variables keep the same dimensions and sh
 knows whether it runs on a laptop or a cluster.
 
 Jobs are registered by name as ``"package.module:function"`` strings, imported only when used, so that a new job
-plugs in with one line (``JOBS["abm"] = "scenarios.abm.sweep:job"``) or one call of :func:`register`; a spec may
+plugs in with one line (``JOBS["stress"] = "scenarios.stress.run:job"``) or one call of :func:`register`; a spec may
 also name any dotted path directly. A job's parameters are the keyword arguments of its signature; a job that takes
 ``**parameters`` checks the names itself with a ``check_parameters(names)`` attribute.
 """
@@ -27,6 +27,7 @@ JOBS: dict[str, str] = {
     "amm": "scenarios.amm.sweep:amm_job",
     "hawkes": "scenarios.sweep.jobs:hawkes_job",
     "forecast": "scenarios.forecast.paper:sensitivity_job",
+    "abm": "scenarios.sweep.abm:abm_job",
 }
 
 

@@ -1,23 +1,21 @@
 """The sweep runner: a plan of points -> Dask tasks of about a second of work -> one zarr store, as results arrive.
 
 :func:`run_plan` runs a :class:`Plan` (built from a TOML spec by :func:`plan_from_spec`, or by a library module such
-as :mod:`scenarios.amm.sweep`): it connects to a scheduler (a ``LocalCluster`` of processes by default), runs one
-pilot point to learn the results' layout and the time per point, creates the store, then submits the other points
-in batches of at least ``task_seconds`` of work and writes every point to its own region as its task finishes
-(``as_completed``: nothing is gathered whole). A point whose job raises becomes a failed row holding its error
-sentence and the sweep goes on; ``--resume`` skips the points already done.
+as :mod:`scenarios.amm.sweep`): it connects to a scheduler (:mod:`scenarios.sweep.cluster`: a ``LocalCluster`` of
+processes by default), runs a pilot task of two points per worker to learn the results' layout and the warm time per
+point, creates the store, then submits the other points in batches of at least ``task_seconds`` of work and writes
+every point to its own region as its task finishes (``as_completed``: nothing is gathered whole). A point whose job
+raises becomes a failed row holding its error sentence and the sweep goes on; ``--resume`` skips the points already
+done.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import math
-import os
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +24,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from scenarios.sweep.cluster import batch_size, connect, sentence
 from scenarios.sweep.design import Design, build_design, point_seeds
 from scenarios.sweep.jobs import check_parameters, resolve_job
 from scenarios.sweep.spec import load_sweep_spec
@@ -166,7 +165,7 @@ def run_plan(
     started = time.perf_counter()
     store, statuses = _open_target(plan, output, resume, overwrite)
     pending = [int(i) for i in np.flatnonzero(statuses != DONE)]
-    with _connect(workers, scheduler, connect_timeout_s) as (client, n_workers):
+    with connect(workers, scheduler, connect_timeout_s) as (client, n_workers):
         _set_allowed_failures(client, plan.allowed_failures)
         client.run(_import_job, plan.job)  # every worker imports the job's modules before the clock of the run
         connected = time.perf_counter()
@@ -229,25 +228,32 @@ class _Run:
                                   retries=plan.retries, pure=False)  # fmt: skip
 
     def pilot(self, pending: list[int], overwrite: bool, n_workers: int) -> tuple[float, list[int]]:
-        """Run single points, one per worker at once, until one succeeds (its outputs define the store); return the
-        fastest successful pilot's seconds and the points left."""
+        """Run a first task of two points on each worker, again until a point succeeds (its outputs define the
+        store); return the warm seconds per point (:func:`warm_point_seconds`) and the points left.
+
+        A worker's first point pays for what runs once per process (imports, loading numba's cache, a job's own
+        caches); timing the second sizes the tasks on what every later point costs.
+        """
         early: list[Outcome] = []
-        for start in range(0, len(pending), n_workers):
-            futures = [self.submit([index]) for index in pending[start : start + n_workers]]
+        wave = 2 * n_workers
+        for start in range(0, len(pending), wave):
+            tasks = [pending[k : k + 2] for k in range(start, min(start + wave, len(pending)), 2)]
+            futures = [self.submit(task) for task in tasks]
             self.pilot_tasks += len(futures)
-            outcomes = [o for future, i in zip(futures, pending[start:], strict=False) for o in _results(future, [i])]
-            spec = [o for o in outcomes if o[1] == "spec"]
+            outcomes = [_results(future, task) for future, task in zip(futures, tasks, strict=True)]
+            flat = [o for task in outcomes for o in task]
+            spec = [o for o in flat if o[1] == "spec"]
             if spec:
                 raise ParameterError(f"sweep {self.plan.name}: {spec[0][2]}")
-            early += outcomes
-            done = [o for o in outcomes if o[1] == "done"]
-            if done or start + n_workers >= len(pending):
+            early += flat
+            done = [o for o in flat if o[1] == "done"]
+            if done or start + wave >= len(pending):
                 if self.store is None:
                     self._create(done[0] if done else None, overwrite)
                 elif done:
                     self._check_schema(done[0])
                 self.write(early)
-                return (min(o[3] for o in done) if done else 0.0), pending[start + n_workers :]
+                return warm_point_seconds(outcomes), pending[start + wave :]
         if self.store is None:
             self._create(None, overwrite)
         return 0.0, []
@@ -256,8 +262,8 @@ class _Run:
         """Run ``indices`` in tasks of at least ``task_seconds`` of work, keeping two tasks per worker in flight, and
         write every point as its task finishes; return the tasks' sizes.
 
-        A task's size comes from the latest measured time per point (first the pilot's, then that of the last task
-        finished, on warm workers), so a cold pilot only shrinks the first wave.
+        A task's size (:func:`~scenarios.sweep.cluster.batch_size`) comes from the latest measured time per point:
+        first the pilot's warm one, then that of the last task finished.
         """
         from distributed import as_completed
 
@@ -265,8 +271,7 @@ class _Run:
         completed = as_completed(loop=self.client.loop)
 
         def submit_next() -> None:
-            size = math.ceil(self.plan.task_seconds / max(per_point_s, 1e-9))
-            size = max(1, min(size, math.ceil(len(queue) / n_workers)))
+            size = batch_size(self.plan.task_seconds, per_point_s, len(queue), n_workers)
             batch = [queue.popleft() for _ in range(size)]
             future = self.submit(batch)
             batches[future] = batch
@@ -359,9 +364,17 @@ def _results(future: Any, indices: list[int]) -> list[Outcome]:
     try:
         outcomes = future.result()
     except Exception as exc:  # a task Dask gave up (its worker died too often, or it failed outside the job)
-        outcomes = [(i, "failed", f"task lost: {_sentence(exc)}", 0.0) for i in indices]
+        outcomes = [(i, "failed", f"task lost: {sentence(exc)}", 0.0) for i in indices]
     future.release()
     return outcomes
+
+
+def warm_point_seconds(tasks: list[list[Outcome]]) -> float:
+    """Return the median seconds of the pilot tasks' points run after their task's first (warm), or of the first
+    points when no task ran a second point; 0 when no point succeeded."""
+    warm = [o[3] for task in tasks for o in task[1:] if o[1] == "done"]
+    times = warm or [task[0][3] for task in tasks if task and task[0][1] == "done"]
+    return float(np.median(times)) if times else 0.0
 
 
 def run_points(
@@ -371,12 +384,14 @@ def run_points(
     paths: int,
     metrics: tuple[str, ...] | None,
     retries: int,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> list[Outcome]:
-    """Run the job on each point of a task (in a worker); a point that raises ``retries + 1`` times is failed."""
+    """Run the job on each point of a task (in a worker), timing each point with ``clock`` (s); a point that raises
+    ``retries + 1`` times is failed."""
     function = resolve_job(job)
     outcomes: list[Outcome] = []
     for index, params, seed in items:
-        started = time.perf_counter()
+        started = clock()
         for _ in range(retries + 1):
             fresh = np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size)
             try:
@@ -387,8 +402,8 @@ def run_points(
                 outcome = (index, "spec", str(exc), 0.0)
                 break
             except Exception as exc:  # a raising point is a failed row holding its sentence; the sweep goes on
-                outcome = (index, "failed", _sentence(exc), 0.0)
-        outcomes.append((*outcome[:3], time.perf_counter() - started))
+                outcome = (index, "failed", sentence(exc), 0.0)
+        outcomes.append((*outcome[:3], clock() - started))
     return outcomes
 
 
@@ -417,48 +432,8 @@ def _outputs(job: str, result: Any, metrics: tuple[str, ...] | None) -> dict[str
     return {"outputs": outputs, "coords": coords}
 
 
-def _sentence(exc: BaseException) -> str:
-    text = str(exc).strip().replace("\n", " ")
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def _digest(*parts: Any) -> str:
     return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
-
-
-@contextmanager
-def _connect(workers: int | None, scheduler: str | None, timeout_s: float) -> Iterator[tuple[Any, int]]:
-    from distributed import Client, LocalCluster
-
-    if scheduler is not None:
-        try:
-            client = Client(scheduler, timeout=timeout_s, set_as_default=False)
-        except (OSError, TimeoutError) as exc:
-            raise ParameterError(f"--scheduler {scheduler}: no Dask scheduler answered within {timeout_s:g} s "
-                                 f"({_sentence(exc)})") from None  # fmt: skip
-        with client:
-            try:
-                client.wait_for_workers(1, timeout=timeout_s)
-            except TimeoutError:
-                raise ParameterError(f"--scheduler {scheduler}: the scheduler answered but had no worker within "
-                                     f"{timeout_s:g} s") from None  # fmt: skip
-            yield client, len(client.scheduler_info()["workers"])
-        return
-    n = (os.cpu_count() or 1) if workers is None else workers
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ParameterError(f"--workers must be an int >= 1; got {workers!r}")
-    with (
-        LocalCluster(
-            n_workers=n,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=logging.ERROR,
-            env={"NUMBA_NUM_THREADS": "1"},
-        ) as cluster,  # fmt: skip
-        Client(cluster, set_as_default=False) as client,
-    ):
-        yield client, n
 
 
 def _set_allowed_failures(client: Any, allowed: int) -> None:

@@ -1,11 +1,12 @@
 """Benchmark: the Dask sweep runner against the same work done in process, in the same run.
 
-Run by hand (not in CI): ``PYTHONPATH=. python tests/benchmarks/bench_sweep.py [--designs N] [--full] [--amm-only]``.
+Run by hand (not in CI): ``PYTHONPATH=. python tests/benchmarks/bench_sweep.py [--designs N] [--full] [--amm-only |
+--busy-only]``.
 Goals (issue 13):
 
 1. scheduling overhead <= 5 % of wall time for tasks of about 1 s: a fixed CPU-bound job (``busy_job``, one
-   thread, a few ms a point) run by the runner on one worker in tasks of ~1 s, against the same points in a plain
-   loop in this process;
+   thread, ~30 ms a point; once computing in place, once allocating a 1.6 MB numpy temporary a step) run by the
+   runner on one worker in tasks of ~1 s, against the same points in a plain loop in this process;
 2. speed-up from 1 to 2 workers >= 1.8x on the same sweep;
 3. the 100-design x 1,000-path x 7,200-block AMM sweep through the runner (2 workers, market outer, tasks of ~5 s)
    at most 10 % slower than the current in-process run (``simulate_amm`` with numba on every core, then
@@ -13,73 +14,167 @@ Goals (issue 13):
    designs (default 10, ``--full`` 100), the registry's designs in turn, as in ``bench_amm.py``.
 
 Times: ``run`` is from the connected client (every worker has imported the job) to the last point written (pilot
-included), ``wall`` adds starting and closing the local cluster. The ratios are of numbers measured in this run,
+included), ``wall`` adds starting and closing the local cluster. CPU seconds are printed beside the wall times (the
+machine may be shared): the loop's ``process_time``, the job's own CPU inside the workers (``busy_job`` returns it),
+and every worker process's CPU from start to exit (``RUSAGE_CHILDREN`` of this process once the local cluster has
+closed and reaped them); with the load average before and after. The ratios are of numbers measured in this run,
 never typed in.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import resource
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-BUSY_ITERATIONS = 10
+BUSY_ITERATIONS = 100
 BUSY_SIZE = 200_000
 VOLATILITY = 0.001 / math.sqrt(12.0) * math.sqrt(365 * 86400.0)  # 10 bps per 12 s block
 
 
-def busy_job(seed: np.random.SeedSequence, paths: int, *, x: int = 0) -> xr.Dataset:
-    """Spend a fixed amount of single-threaded CPU (a few ms) and return one number per path."""
+def busy_job(seed: np.random.SeedSequence, paths: int, *, x: int = 0, in_place: bool = False) -> xr.Dataset:
+    """Spend a fixed amount of single-threaded CPU (~30 ms) and return one number per path and the CPU seconds the
+    point took (``cpu_s``); ``in_place`` computes without numpy temporaries (no 1.6 MB allocation a step), so that
+    the allocator's settings do not change its cost."""
+    started = time.process_time()
     values = np.random.default_rng(seed).random(BUSY_SIZE)
     for _ in range(BUSY_ITERATIONS):
-        values = np.sqrt(values * 1.0001 + 0.1)
-    return xr.Dataset({"level": ("path", values[:paths])})
+        if in_place:
+            np.sqrt(np.add(np.multiply(values, 1.0001, out=values), 0.1, out=values), out=values)
+        else:
+            values = np.sqrt(values * 1.0001 + 0.1)
+    return xr.Dataset({"level": ("path", values[:paths]), "cpu_s": ((), time.process_time() - started)})
 
 
-def busy_plan(n_points: int, task_seconds: float):
+def children_cpu_s() -> float:
+    """Return the CPU seconds (user + system) of this process's reaped child processes."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def load() -> str:
+    """Return the 1-minute load average as text."""
+    return f"{os.getloadavg()[0]:.2f}"
+
+
+def job_cost(n_points: int = 50) -> dict[str, float]:
+    """Run the allocating busy job ``n_points`` times (after one warm run); return its wall, CPU and system
+    milliseconds and minor page faults per point, in this process."""
+    seeds = np.random.SeedSequence(0).spawn(n_points + 1)
+    busy_job(seeds[0], 4)
+    before, wall, cpu = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter(), time.process_time()
+    for seed in seeds[1:]:
+        busy_job(seed, 4)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return {"wall_ms": (time.perf_counter() - wall) / n_points * 1e3, "cpu_ms": (time.process_time() - cpu) /
+            n_points * 1e3, "system_ms": (after.ru_stime - before.ru_stime) / n_points * 1e3,
+            "page_faults": (after.ru_minflt - before.ru_minflt) / n_points}  # fmt: skip
+
+
+def allocator() -> None:
+    """Print the allocating job's cost per point in this process, in a worker of the runner's local cluster
+    (``WORKER_ENV``) and in a worker of Dask's default ``LocalCluster`` (``MALLOC_TRIM_THRESHOLD_=65536``)."""
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    from scenarios.sweep.cluster import WORKER_ENV, local_cluster
+
+    rows = {"in process": job_cost()}
+    with own_environment(WORKER_ENV), local_cluster(1) as cluster, Client(cluster) as client:
+        rows["runner's worker"] = client.submit(job_cost, pure=False).result()
+    with (
+        own_environment(WORKER_ENV),
+        LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0", silence_logs=logging.ERROR) as cluster,
+        Client(cluster) as client,
+    ):
+        rows["Dask default worker"] = client.submit(job_cost, pure=False).result()
+    print(f"allocating busy job, per point (load average {load()}):")
+    for name, row in rows.items():
+        print(f"  {name:>20}: wall {row['wall_ms']:.1f} ms, CPU {row['cpu_ms']:.1f} ms (system {row['system_ms']:.1f} "
+              f"ms), {row['page_faults']:.0f} page faults")  # fmt: skip
+    ratios = {name: row["cpu_ms"] / rows["in process"]["cpu_ms"] for name, row in rows.items()}
+    print("  CPU per point / in process: " + ", ".join(f"{name} {ratio:.2f}x" for name, ratio in ratios.items()))
+
+
+@contextmanager
+def own_environment(names) -> Iterator[None]:
+    """Clear the variables ``names`` from this process's environment for the block, then restore them: a nanny
+    writes its workers' variables into its parent's environment, where the next cluster would inherit them."""
+    saved = {name: os.environ.pop(name, None) for name in names}
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            os.environ.pop(name, None)
+            if value is not None:
+                os.environ[name] = value
+
+
+def run_measured(plan, store: Path, workers: int):
+    """Run ``plan`` on a local cluster of ``workers``; return its result, the workers' CPU seconds (start to exit),
+    the job's own CPU seconds summed over the points, and this process's CPU seconds (client, scheduler, nannies)."""
+    from scenarios.sweep.runner import run_plan
+
+    before, own = children_cpu_s(), time.process_time()
+    result = run_plan(plan, store, workers=workers)
+    own = time.process_time() - own
+    job_cpu = float(xr.open_zarr(store, consolidated=False)["cpu_s"].sum())
+    return result, children_cpu_s() - before, job_cpu, own
+
+
+def busy_plan(n_points: int, task_seconds: float, in_place: bool = False):
     """Return a plan of ``n_points`` busy points in tasks of ``task_seconds``."""
     from scenarios.sweep.design import Design, point_seeds
     from scenarios.sweep.runner import Plan
 
     design = Design(("x",), {"x": np.arange(n_points)}, {}, [{"x": i} for i in range(n_points)])
     return Plan(name="busy", job="tests.benchmarks.bench_sweep:busy_job", design=design,
-                seeds=point_seeds(0, n_points), fixed={}, paths=4, metrics=None, retries=0, allowed_failures=3,
-                task_seconds=task_seconds, seed=0, config="busy benchmark")  # fmt: skip
+                seeds=point_seeds(0, n_points), fixed={"in_place": in_place}, paths=4, metrics=None, retries=0,
+                allowed_failures=3, task_seconds=task_seconds, seed=0, config="busy benchmark")  # fmt: skip
 
 
-def overhead_and_scaling(folder: Path, n_points: int = 400) -> None:
+def overhead_and_scaling(folder: Path, n_points: int = 400, in_place: bool = False) -> None:
     """Print the runner's overhead for ~1 s tasks on one worker and its speed-up from 1 to 2 workers."""
-    from scenarios.sweep.runner import run_plan
-
-    plan = busy_plan(n_points, task_seconds=1.0)
-    busy_job(plan.seeds[0], 4)  # warm
-    started = time.perf_counter()
+    plan = busy_plan(n_points, task_seconds=1.0, in_place=in_place)
+    print(f"{'in-place' if in_place else 'allocating'} busy job; load average before: {load()}")
+    busy_job(plan.seeds[0], 4, in_place=in_place)  # warm
+    started, cpu = time.perf_counter(), time.process_time()
     for point, seed in zip(plan.design.points, plan.seeds, strict=True):
-        busy_job(seed, 4, **point)
-    serial_s = time.perf_counter() - started
-    one = run_plan(plan, folder / "busy1.zarr", workers=1)
-    two = run_plan(plan, folder / "busy2.zarr", workers=2)
-    print(f"busy sweep: {n_points} points of {serial_s / n_points * 1e3:.1f} ms, in process {serial_s:.2f} s")
-    for result in (one, two):
+        busy_job(seed, 4, **point, **plan.fixed)
+    serial_s, serial_cpu = time.perf_counter() - started, time.process_time() - cpu
+    one, one_cpu, one_job, one_client = run_measured(plan, folder / f"busy1_{in_place}.zarr", 1)
+    two, two_cpu, two_job, two_client = run_measured(plan, folder / f"busy2_{in_place}.zarr", 2)
+    per_point = serial_s / n_points
+    print(f"busy sweep: {n_points} points of {per_point * 1e3:.1f} ms, in process {serial_s:.2f} s wall, "
+          f"{serial_cpu:.2f} s CPU")  # fmt: skip
+    for result, cpu_s, job_s, client_s in ((one, one_cpu, one_job, one_client), (two, two_cpu, two_job, two_client)):
         print(f"  {result.workers} worker(s): {result.tasks} tasks of ~{result.batch_points} points "
-              f"(~{result.batch_points * serial_s / n_points:.2f} s each); run {result.run_s:.2f} s, "
-              f"start {result.connect_s:.2f} s, wall {result.wall_s:.2f} s; the client wrote a point in "
+              f"(~{result.batch_points * result.points_s / n_points:.2f} s each in the worker; pilot point "
+              f"{result.pilot_point_s * 1e3:.1f} ms warm); run {result.run_s:.2f} s, start {result.connect_s:.2f} s, "
+              f"wall {result.wall_s:.2f} s; CPU: the job {job_s:.2f} s, the worker processes {cpu_s:.2f} s (start "
+              f"to exit), this process (client, scheduler, nannies) {client_s:.2f} s; the client wrote a point in "
               f"{result.write_s / n_points * 1e3:.2f} ms")  # fmt: skip
-    overhead = 1.0 - serial_s / one.run_s
-    print(f"  scheduling overhead, 1 worker: {overhead * 100:.1f} % of the run time against the loop in process "
-          f"(goal <= 5 %); with the cluster's start and close: {(1 - serial_s / one.wall_s) * 100:.1f} %")  # fmt: skip
+    print(f"  scheduling overhead, 1 worker: {(1 - serial_s / one.run_s) * 100:.1f} % of the run time against the "
+          f"loop in process (goal <= 5 %); with the cluster's start and close: "
+          f"{(1 - serial_s / one.wall_s) * 100:.1f} %; the job's CPU in the worker / in process: "
+          f"{one_job / serial_cpu:.2f}x")  # fmt: skip
     for result in (one, two):
         idle = 1.0 - result.points_s / (result.workers * result.run_s)
         print(f"  {result.workers} worker(s): share of the workers' run time not spent in the job (scheduling, "
               f"transfers, the pilot's wait, the last tasks' tail): {idle * 100:.1f} %")  # fmt: skip
     print(f"  speed-up 1 -> 2 workers: {one.run_s / two.run_s:.2f}x on the run time (goal >= 1.8x); "
-          f"{one.wall_s / two.wall_s:.2f}x on the wall time")  # fmt: skip
+          f"{one.wall_s / two.wall_s:.2f}x on the wall time; load average after: {load()}")  # fmt: skip
 
 
 def amm(folder: Path, n_designs: int, n_paths: int = 1000, n_blocks: int = 7200) -> None:
@@ -98,11 +193,14 @@ def amm(folder: Path, n_designs: int, n_paths: int = 1000, n_blocks: int = 7200)
     spec, _ = load_sweep(folder / "amm.toml")
     rules = [r for t in spec.designs for r in t.rules()]
     simulate_amm(rules[:2], markets=Market(volatility=VOLATILITY), n_paths=10, n_blocks=10, seed=0)  # warm
-    started = time.perf_counter()  # the current in-process run: simulate every design, then write the store
+    print(f"load average before: {load()}")
+    started, cpu = time.perf_counter(), time.process_time()  # the in-process run: simulate every design, then write
     engine = simulate_amm(rules, markets=Market(volatility=VOLATILITY), n_paths=n_paths, n_blocks=n_blocks, seed=2)
     write_store(engine, folder / "in_process.zarr")
-    in_process_s = time.perf_counter() - started
+    in_process_s, in_process_cpu = time.perf_counter() - started, time.process_time() - cpu
+    before, cpu = children_cpu_s(), time.process_time()
     result = run_plan(sweep_plan(spec, text), folder / "amm.zarr", workers=2)
+    workers_cpu, client_cpu = children_cpu_s() - before, time.process_time() - cpu
     stored = xr.open_zarr(folder / "amm.zarr", consolidated=False)[list(METRICS)].to_array("metric")
     same = np.array_equal(stored.transpose("design", "parameter", "path", "metric").values, engine["value"].values)
     print(f"AMM sweep {n_designs} designs x {n_paths} paths x {n_blocks} blocks: in process {in_process_s:.1f} s; "
@@ -110,6 +208,8 @@ def amm(folder: Path, n_designs: int, n_paths: int = 1000, n_blocks: int = 7200)
           f"wall {result.wall_s:.1f} s; results bit-equal: {same}")  # fmt: skip
     print(f"  runner / in process: {result.run_s / in_process_s:.2f}x on the run time, "
           f"{result.wall_s / in_process_s:.2f}x with the cluster's start and close (goal <= 1.10x)")  # fmt: skip
+    print(f"  CPU: in process {in_process_cpu:.1f} s (numba on every core); runner: the worker processes "
+          f"{workers_cpu:.1f} s (start to exit), the client {client_cpu:.1f} s; load after: {load()}")  # fmt: skip
     print(f"  per design-point: {result.points_s / n_designs:.3f} worker-seconds in the job, "
           f"{result.write_s / n_designs * 1e3:.1f} ms of the client writing it ({len(METRICS)} variables x "
           f"{n_paths} paths); in process {in_process_s / n_designs:.3f} s on every core")  # fmt: skip
@@ -122,8 +222,11 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench_sweep_"))
     try:
         if "--amm-only" not in sys.argv:
-            overhead_and_scaling(folder)
-        amm(folder, designs)
+            allocator()
+            overhead_and_scaling(folder, in_place=True)
+            overhead_and_scaling(folder, in_place=False)
+        if "--busy-only" not in sys.argv:
+            amm(folder, designs)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

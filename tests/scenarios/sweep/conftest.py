@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import pytest
@@ -13,11 +12,11 @@ JOB = "tests.scenarios.sweep.sweep_jobs:noisy"
 
 @pytest.fixture(scope="session")
 def scheduler() -> str:
-    """Return the address of a scheduler started here on localhost, with two worker processes."""
-    from distributed import LocalCluster
+    """Return the address of a scheduler started here on localhost, with two worker processes (set up as the
+    runner's local cluster, so that no Dask default leaks into this process's environment and later clusters)."""
+    from scenarios.sweep.cluster import local_cluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      silence_logs=logging.ERROR, host="127.0.0.1") as cluster:  # fmt: skip
+    with local_cluster(2, host="127.0.0.1") as cluster:
         yield cluster.scheduler_address
 
 

@@ -1,0 +1,134 @@
+"""The runner's local cluster and task sizing: the workers' environment (one numeric thread, glibc's adaptive malloc
+thresholds), tasks sized on the warm time per point (a fake clock, no timing), and the in-memory map."""
+
+from __future__ import annotations
+
+import functools
+import os
+import resource
+
+import numpy as np
+import pytest
+
+from scenarios.sweep.cluster import WORKER_ENV, ClusterMap, batch_size, connect
+from scenarios.sweep.design import Design, point_seeds
+from scenarios.sweep.runner import Plan, _Run, run_points, warm_point_seconds
+from simlab.errors import DataError
+from tests.scenarios.sweep.conftest import JOB
+
+TEMPORARY_BYTES = 1_600_000  # a numpy temporary above glibc's initial 128 KiB mmap threshold
+
+
+def _worker_state() -> dict:
+    """The worker's environment, numba's thread count and the page faults of a loop of large numpy temporaries."""
+    import numba
+
+    values = np.random.default_rng(0).random(TEMPORARY_BYTES // 8)
+    for _ in range(5):  # settle the heap
+        values = np.sqrt(values * 1.0001 + 0.1)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(50):
+        values = np.sqrt(values * 1.0001 + 0.1)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    return {"env": {name: os.environ.get(name) for name in WORKER_ENV}, "numba": numba.config.NUMBA_NUM_THREADS,
+            "faults_per_loop": faults / 50}  # fmt: skip
+
+
+def test_the_local_workers_carry_the_numeric_environment(monkeypatch):
+    """One thread per numeric library and glibc's malloc thresholds fixed high (Dask's default trim threshold of
+    64 KiB leaves the mmap threshold at 128 KiB): a loop of 1.6 MB temporaries then reuses freed memory instead of
+    mapping and faulting in ~390 fresh pages per temporary (~786 faults a step measured with Dask's default)."""
+    for name in WORKER_ENV:  # what the client's environment holds wins over the cluster's settings (Dask's rule)
+        monkeypatch.delenv(name, raising=False)
+    with connect(1, None) as (client, n):
+        states = list(client.run(_worker_state).values())
+    assert n == 1 and len(states) == 1
+    assert "NUMBA_NUM_THREADS" not in os.environ  # this process's numba keeps its threads (and can still compile)
+    expected = dict(WORKER_ENV)
+    for state in states:
+        assert state["env"] == expected and expected["MALLOC_TRIM_THRESHOLD_"] == str(64 << 20)
+        assert state["numba"] == 1
+        assert state["faults_per_loop"] < TEMPORARY_BYTES / 4096, state
+
+
+class FakeClock:
+    """A clock that moves only between a point's start and end readings, by the next of ``costs`` (s)."""
+
+    def __init__(self, costs: list[float]) -> None:
+        self.now, self.readings, self.costs = 0.0, 0, iter(costs)
+
+    def __call__(self) -> float:
+        self.readings += 1
+        if self.readings % 2 == 0:
+            self.now += next(self.costs)
+        return self.now
+
+
+class FakeFuture:
+    def __init__(self, value) -> None:
+        self.value = value
+
+    def result(self):
+        return self.value
+
+    def release(self) -> None:
+        pass
+
+
+class FakeClient:
+    """Runs a submitted task at once, in process, timing its points with a clock per task (a fresh worker each)."""
+
+    def __init__(self, costs_per_task: list[list[float]]) -> None:
+        self.costs = iter(costs_per_task)
+
+    def submit(self, function, *args, **options):
+        return FakeFuture(function(*args, clock=FakeClock(next(self.costs))))
+
+
+def _plan(n: int, task_seconds: float = 1.0) -> Plan:
+    design = Design(("x",), {"x": np.arange(n)}, {}, [{"x": i} for i in range(n)])
+    return Plan(name="sized", job=JOB, design=design, seeds=point_seeds(0, n), fixed={"y": "a"}, paths=2,
+                metrics=None, retries=0, allowed_failures=3, task_seconds=task_seconds, seed=0,
+                config="sizing test")  # fmt: skip
+
+
+def test_tasks_are_sized_on_the_warm_time_per_point(tmp_path):
+    """Each worker's first point costs 10 s (compiling), the next 0.25 s or 0.5 s: the pilot reports the median
+    warm time (0.375 s), so tasks of ~1 s carry 3 points; the cold time would have given 1 point a task."""
+    plan = _plan(40)
+    client = FakeClient([[10.0, 0.25], [10.0, 0.5]])
+    run = _Run(plan, client, tmp_path / "s.zarr", None, np.zeros(40, np.int8), False)
+    point_s, rest = run.pilot(list(range(40)), False, n_workers=2)
+    assert point_s == pytest.approx(0.375) and rest == list(range(4, 40)) and run.pilot_tasks == 2
+    assert batch_size(plan.task_seconds, point_s, len(rest), 2) == 3
+    assert batch_size(plan.task_seconds, 10.0, len(rest), 2) == 1
+    assert (tmp_path / "s.zarr").is_dir() and int((run.statuses == 1).sum()) == 4
+
+
+def test_run_points_times_each_point_with_the_clock_and_the_sizes_follow():
+    items = [(i, {"x": i}, seed) for i, seed in enumerate(point_seeds(3, 4))]
+    outcomes = run_points(JOB, {"y": "b"}, items, 3, None, 0, clock=FakeClock([4.0, 0.1, 0.1, 0.1]))
+    assert [o[1] for o in outcomes] == ["done"] * 4
+    assert [o[3] for o in outcomes] == pytest.approx([4.0, 0.1, 0.1, 0.1])
+    assert warm_point_seconds([outcomes]) == pytest.approx(0.1)
+    assert warm_point_seconds([outcomes[:1]]) == pytest.approx(4.0)  # no second point: the first one's time
+    assert batch_size(1.0, 0.1, 1000, 2) == 10 and batch_size(1.0, 0.1, 12, 2) == 6  # an equal share near the end
+    assert batch_size(2.5, 0.1, 1000, 2) == 25 and batch_size(1.0, 0.0, 5, 2) == 3
+
+
+def _square(x: int, offset: int = 0) -> int:
+    if x < 0:
+        raise DataError(f"x must be >= 0; got {x}")
+    return x * x + offset
+
+
+def test_the_cluster_map_keeps_the_order_and_raises_an_items_error(scheduler):
+    with connect(None, scheduler) as (client, n):
+        mapper = ClusterMap(client, n, task_seconds=1.0)
+        assert mapper(functools.partial(_square, offset=1), range(7)) == [x * x + 1 for x in range(7)]
+        first_tasks = mapper.tasks
+        assert first_tasks == 7  # the first call: one item a task (its time is not known yet)
+        assert mapper(_square, range(20)) == [x * x for x in range(20)]
+        assert mapper.tasks - first_tasks == 2  # the next call of the same function: the time per item is known
+        with pytest.raises(DataError, match="x must be >= 0; got -1"):
+            mapper(_square, [1, -1, 2])
