@@ -57,7 +57,9 @@ def sample(
         list[str] | None,
         typer.Option("--regime", help="A condition name=quintile (1-5): volatility, trend, depth, imbalance."),
     ] = None,
-    guidance: Annotated[float | None, typer.Option(help="Classifier-free guidance weight.")] = None,
+    guidance: Annotated[
+        float | None, typer.Option(help="Guidance weight (diffusion: classifier-free; GAN: in output space).")
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,
 ) -> None:
     """Sample paths from a trained generator, rolled out on the matching engine, into a store.
@@ -65,14 +67,14 @@ def sample(
     Path 0 is the groups ``events`` and ``books`` (``simlab score`` reads them); path p > 0 is ``events_{p:04d}``
     and ``books_{p:04d}``.
     """
-    from generators.diffusion import DiffusionGenerator
+    from generators.spec import load_generator
     from simlab.provenance import provenance
     from simlab.store import write_store
     from simlab.times import parse_duration_ns
 
     try:
         condition = parse_regime(regime or [])
-        generator = DiffusionGenerator.load(model)
+        generator = load_generator(model)
         seconds = parse_duration_ns(duration) / 1e9
         with progress() as bar:
             task = bar.add_task("paths done", total=paths)
