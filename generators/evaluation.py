@@ -7,6 +7,8 @@ regime condition, and sampling throughput.
 * :func:`counterfactual` samples paths under a regime condition and under none, measures the regime on each path's
   first :data:`generators.encoding.REGIME_WINDOW` book rows exactly as the encoding measures it on real data, and
   returns the share of paths in the asked quintile of the *training* data.
+* :func:`compare_cards` gives two models' mean distance over the scores both computed against the same real span,
+  with bootstrap intervals, and the interval of their difference.
 * :func:`throughput` times the sampling of many paths at once (messages applied per second of wall time).
 """
 
@@ -20,6 +22,7 @@ import xarray as xr
 
 from generators import encoding as enc
 from simlab.errors import ParameterError
+from simlab.metrics.distances import check_bootstrap
 from simlab.metrics.scorecard import ScoreCard, score
 from simlab.schema import BOOK_FIELDS
 
@@ -57,6 +60,40 @@ def compare_on_shared_scores(ours: list[dict], theirs: list[dict], metric: str =
         "shared": len(shared),
         "quantities": [f"{q} ({f})" for q, f in shared],
     }
+
+
+def compare_cards(ours: ScoreCard, theirs: ScoreCard, *, metric: str = "l1", confidence: float = 0.99) -> dict:
+    """Return the mean ``metric`` of two scorecards over their shared scores, with intervals, and their difference.
+
+    The intervals are percentiles of the mean over the shared scores of each card's bootstrap replicates (the two
+    cards resample independently, so the difference's replicates are the differences of the replicate means).
+
+    Returns
+    -------
+    dict
+        ``ours`` and ``theirs`` (``value``, ``low``, ``high``), ``difference`` (ours - theirs, same keys) and
+        ``shared`` (the number of scores).
+    """
+    _, tails = check_bootstrap(10, confidence)
+
+    def rows(card: ScoreCard) -> dict:
+        return {(r.quantity, r.family): r.distance for r in card.rows if r.metric == metric and r.distance is not None}
+
+    a, b = rows(ours), rows(theirs)
+    shared = sorted(set(a) & set(b))
+    if not shared:
+        raise ParameterError(f"compare_cards: the two scorecards share no {metric!r} score")
+    size = min(min(a[k].replicates.shape[0], b[k].replicates.shape[0]) for k in shared)
+    means = {}
+    for label, table in (("ours", a), ("theirs", b)):
+        replicates = np.mean([table[k].replicates[:size] for k in shared], axis=0)
+        means[label] = (float(np.mean([table[k].value for k in shared])), replicates)
+    out: dict = {"shared": len(shared), "metric": metric, "confidence": confidence}
+    pairs = {**means, "difference": (means["ours"][0] - means["theirs"][0], means["ours"][1] - means["theirs"][1])}
+    for label, (value, replicates) in pairs.items():
+        low, high = np.percentile(replicates, tails)
+        out[label] = {"value": value, "low": float(low), "high": float(high)}
+    return out
 
 
 def path_regime(path: dict[str, xr.Dataset], window: int = enc.REGIME_WINDOW) -> np.ndarray:

@@ -215,3 +215,25 @@ def test_bad_input_is_refused_with_our_sentence(zi_spans):
         GANConfig(critic_steps=0)
     with pytest.raises(ParameterError, match="GANGenerator is not fitted"):
         GANGenerator(SMALL).sample(1, 1.0, generator=0)
+
+
+def test_compare_cards_means_the_shared_scores_and_their_replicates():
+    from generators.evaluation import compare_cards
+    from simlab.metrics.distances import Distance
+    from simlab.metrics.scorecard import ScoreCard, ScoreRow
+
+    def card(values):
+        spread = np.arange(20) / 100
+        rows = [
+            ScoreRow(name, "unconditional", "l1", Distance(v, v, v, 0, 0, 0, v + spread, None))
+            for name, v in values.items()
+        ]
+        rows.append(ScoreRow("spread", "unconditional", "l1", None, reason="too few"))
+        return ScoreCard(rows, {}, {}, {}, {}, "not applicable")
+
+    out = compare_cards(card({"a": 0.2, "b": 0.4, "c": 9.0}), card({"a": 0.5, "b": 0.7, "spread": 1.0}))
+    assert out["shared"] == 2 and out["ours"]["value"] == pytest.approx(0.3) and out["theirs"]["value"] == 0.6
+    # replicates of the means run 0.30..0.49 (ours) and 0.60..0.79; the difference is -0.3 in every replicate
+    assert out["ours"]["low"] == pytest.approx(0.30 + 0.19 * 0.005) and out["difference"]["high"] == pytest.approx(-0.3)
+    with pytest.raises(ParameterError, match="share no 'l1' score"):
+        compare_cards(card({"a": 0.1}), card({"b": 0.1}))
