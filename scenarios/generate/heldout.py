@@ -5,7 +5,9 @@ samples every model (diffusion or GAN, read from its folder) from the sampling c
 each path against the whole held-out test span with :func:`simlab.metrics.scorecard.score` (the realism scorecard),
 and compares the first model with each other one on the L1 scores both computed
 (:func:`generators.evaluation.compare_cards`: means with 99 % intervals and the interval of the difference). It
-prints one table and writes every number, with provenance, to the JSON file.
+prints one table and writes every number, with provenance, to the JSON file. A model whose rollout gets stuck
+(:data:`generators.rollout.MAX_IDLE_CHAINS` generated blocks in a row that cannot apply) is recorded as failed,
+with the rollout's sentence, and left out of the comparisons.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from generators.evaluation import compare_cards, realism
 from generators.spec import load_generator, load_spec, spec_spans
+from simlab.errors import SimlabError
 from simlab.io import DEFAULT_DATA_DIR
 from simlab.provenance import provenance
 
@@ -54,7 +57,11 @@ def score_models(
     for model in models:
         generator = load_generator(model)
         start = time.perf_counter()
-        paths = generator.sample(n_paths, duration, generator=seed)
+        try:
+            paths = generator.sample(n_paths, duration, generator=seed)
+        except SimlabError as error:  # a rollout that got stuck is a result: recorded, and the model left out
+            out["models"][str(model)] = {"failed": str(error)}
+            continue
         seconds = time.perf_counter() - start
         cards[str(model)] = realism(paths, test, seed=seed, n_boot=n_boot)
         out["models"][str(model)] = {
@@ -63,7 +70,7 @@ def score_models(
             "paths": [_path_summary(path, card) for path, card in zip(paths, cards[str(model)], strict=True)],
         }
     reference = str(models[0])
-    for model in models[1:]:
+    for model in [m for m in models[1:] if str(m) in cards and reference in cards]:
         out["comparisons"][f"{model} vs {reference}"] = [
             compare_cards(ours, theirs) for ours, theirs in zip(cards[str(model)], cards[reference], strict=True)
         ]
@@ -102,7 +109,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out["provenance"] = provenance(seed=args.seed, config=config)
     Path(args.output).write_text(json.dumps(out, indent=1, default=str) + "\n")
     for model, result in out["models"].items():
-        for p, path in enumerate(result["paths"]):
+        if "failed" in result:
+            print(f"{model}: sampling failed: {result['failed']}")
+        for p, path in enumerate(result.get("paths", [])):
             m = path["mean_l1"]
             print(f"{result['family']:9s} path {p}: mean L1 {m['value']:.3f} [{m['low']:.3f}, {m['high']:.3f}] over "
                   f"{path['l1_scores']} scores, AUC {path['roc_auc']}, applied/rejected/discarded "
