@@ -7,7 +7,8 @@ and compares the first model with each other one on the L1 scores both computed
 (:func:`generators.evaluation.compare_cards`: means with 99 % intervals and the interval of the difference). It
 prints one table and writes every number, with provenance, to the JSON file. A model whose rollout gets stuck
 (:data:`generators.rollout.MAX_IDLE_CHAINS` generated blocks in a row that cannot apply) is recorded as failed,
-with the rollout's sentence, and left out of the comparisons.
+with the rollout's sentence, and left out of the comparisons. Every path is also used as training flow for the
+direction forecaster of :mod:`scenarios.generate.tstr` (TSTR against TRTR on the real held-out span).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from typing import Any
 
 from generators.evaluation import compare_cards, realism
 from generators.spec import load_generator, load_spec, spec_spans
-from simlab.errors import SimlabError
+from scenarios.generate.tstr import series_of, tstr_direction
+from simlab.errors import DataError, SimlabError
 from simlab.io import DEFAULT_DATA_DIR
 from simlab.provenance import provenance
 
@@ -52,7 +54,9 @@ def score_models(
     data_dir
         Where the spec's files are.
     """
-    test = spec_spans(load_spec(spec_path), data_dir)["test"]
+    spans = spec_spans(load_spec(spec_path), data_dir)
+    test = spans["test"]
+    real = {name: series_of(f"real {name}", spans[name]) for name in ("train", "test")}
     cards, out = {}, {"models": {}, "comparisons": {}}
     for model in models:
         generator = load_generator(model)
@@ -68,6 +72,7 @@ def score_models(
             "family": paths[0]["events"].attrs["generator"],
             "sampling_s": seconds,
             "paths": [_path_summary(path, card) for path, card in zip(paths, cards[str(model)], strict=True)],
+            "tstr": [_tstr(real, path) for path in paths],
         }
     reference = str(models[0])
     for model in [m for m in models[1:] if str(m) in cards and reference in cards]:
@@ -75,6 +80,13 @@ def score_models(
             compare_cards(ours, theirs) for ours, theirs in zip(cards[str(model)], cards[reference], strict=True)
         ]
     return out
+
+
+def _tstr(real: dict, path: dict) -> dict[str, Any]:
+    try:
+        return tstr_direction(real["train"], real["test"], series_of("generated", path))
+    except DataError as error:  # too short a path for the task: recorded
+        return {"failed": str(error)}
 
 
 def _path_summary(path: dict, card: Any) -> dict[str, Any]:
@@ -116,6 +128,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             print(f"{result['family']:9s} path {p}: mean L1 {m['value']:.3f} [{m['low']:.3f}, {m['high']:.3f}] over "
                   f"{path['l1_scores']} scores, AUC {path['roc_auc']}, applied/rejected/discarded "
                   f"{path['applied']}/{path['rejected']}/{path['discarded']} ({model})")  # fmt: skip
+        for p, row in enumerate(result.get("tstr", [])):
+            if "failed" in row:
+                print(f"{result['family']:9s} path {p}: TSTR failed: {row['failed']}")
+                continue
+            print(
+                f"{result['family']:9s} path {p}: direction accuracy TSTR {row['tstr']['accuracy']:.3f} vs TRTR "
+                f"{row['trtr']['accuracy']:.3f} (ratio {row['ratio']:.3f}; prior {row['prior']['accuracy']:.3f})"
+            )
     for name, rows in out["comparisons"].items():
         for p, row in enumerate(rows):
             o, t, d = row["ours"], row["theirs"], row["difference"]
