@@ -118,8 +118,8 @@ class BookPath:
         self.idle = 0 if self.counts.applied > applied_before else self.idle + 1
         if self.idle >= MAX_IDLE_CHAINS:
             raise SimlabError(
-                f"generator rollout: {MAX_IDLE_CHAINS} denoising chains in a row gave no message that applies to "
-                f"the book; rejections so far {self.counts.rejected}"
+                f"generator rollout: {MAX_IDLE_CHAINS} generated blocks in a row (denoising chains or GAN passes) "
+                f"gave no message that applies to the book; rejections so far {self.counts.rejected}"
             )
 
     def apply(self, row: np.ndarray) -> str | None:
