@@ -237,3 +237,23 @@ def test_compare_cards_means_the_shared_scores_and_their_replicates():
     assert out["ours"]["low"] == pytest.approx(0.30 + 0.19 * 0.005) and out["difference"]["high"] == pytest.approx(-0.3)
     with pytest.raises(ParameterError, match="share no 'l1' score"):
         compare_cards(card({"a": 0.1}), card({"b": 0.1}))
+
+
+def test_early_stopping_keeps_the_best_validated_weights(zi_spans, monkeypatch):
+    import generators.gan_training as loop
+
+    scores = iter([0.5, 0.4, 0.6, 0.7, 0.8])  # best at the second validation, then two without improvement
+    kept = {}
+
+    def distance(generator, fixed):
+        value = next(scores)
+        if value == 0.4:
+            kept.update({k: v.clone() for k, v in generator.state_dict().items()})
+        return value
+
+    monkeypatch.setattr(loop, "validation_distance", distance)
+    config = GANConfig(**{**SMALL.to_dict(), "max_steps": 100, "eval_every": 2, "patience": 2})
+    fitted = GANGenerator(config, device="cpu").fit(zi_spans, seed=3)
+    state = fitted.training_
+    assert state.step == 8 and state.best_step == 4 and state.best_loss == 0.4 and state.bad == 2
+    assert _equal(_weights(fitted), kept)
