@@ -1,14 +1,17 @@
 """Score trained generators on the held-out span of their training spec, side by side.
 
-``python -m scenarios.generate.heldout SPEC MODEL [MODEL ...] [--paths 2] [--duration 120] [--seed S] [-o OUT.json]``
+``python -m scenarios.generate.heldout SPEC MODEL [MODEL ...] [--paths 2] [--duration 120] [--seed S]
+[--stop-when-stuck] [-o OUT.json]``
 samples every model (diffusion or GAN, read from its folder) from the sampling context with the same seed, scores
 each path against the whole held-out test span with :func:`simlab.metrics.scorecard.score` (the realism scorecard),
 and compares the first model with each other one on the L1 scores both computed
 (:func:`generators.evaluation.compare_cards`: means with 99 % intervals and the interval of the difference). It
 prints one table and writes every number, with provenance, to the JSON file. A model whose rollout gets stuck
 (:data:`generators.rollout.MAX_IDLE_CHAINS` generated blocks in a row that cannot apply) is recorded as failed,
-with the rollout's sentence, and left out of the comparisons. Every path is also used as training flow for the
-direction forecaster of :mod:`scenarios.generate.tstr` (TSTR against TRTR on the real held-out span).
+with the rollout's sentence, and left out of the comparisons; with ``--stop-when-stuck`` the stuck path ends
+where it got stuck instead, is marked ``stuck`` and is scored as far as it went. Every path is also used as
+training flow for the direction forecaster of :mod:`scenarios.generate.tstr` (TSTR against TRTR on the real
+held-out span).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ def score_models(
     seed: int = 20261203,
     n_boot: int = 100,
     data_dir: str | Path = DEFAULT_DATA_DIR,
+    stop_when_stuck: bool = False,
 ) -> dict[str, Any]:
     """Sample and score every model against the spec's held-out span; compare the first with the others, per path.
 
@@ -53,6 +57,8 @@ def score_models(
         Bootstrap replicates of the scorecard.
     data_dir
         Where the spec's files are.
+    stop_when_stuck
+        End a stuck path where it got stuck (recorded, and scored as far as it went) instead of failing the model.
     """
     spans = spec_spans(load_spec(spec_path), data_dir)
     test = spans["test"]
@@ -62,7 +68,7 @@ def score_models(
         generator = load_generator(model)
         start = time.perf_counter()
         try:
-            paths = generator.sample(n_paths, duration, generator=seed)
+            paths = generator.sample(n_paths, duration, generator=seed, stop_when_stuck=stop_when_stuck)
         except SimlabError as error:  # a rollout that got stuck is a result: recorded, and the model left out
             out["models"][str(model)] = {"failed": str(error)}
             continue
@@ -99,6 +105,8 @@ def _path_summary(path: dict, card: Any) -> dict[str, Any]:
         "applied": int(attrs["applied"]),
         "rejected": int(attrs["rejected"]),
         "discarded": int(attrs["discarded"]),
+        "stuck": int(attrs["stuck"]),
+        "seconds": (int(path["events"]["ts_ns"].values[-1]) - int(path["events"]["ts_ns"].values[0])) / 1e9,
         "rejected_by_reason": {k[len("rejected_") :]: int(v) for k, v in attrs.items() if k.startswith("rejected_")},
     }
 
@@ -112,11 +120,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--duration", type=float, default=120.0)
     parser.add_argument("--seed", type=int, default=20261203)
     parser.add_argument("--n-boot", type=int, default=100)
+    parser.add_argument("--stop-when-stuck", action="store_true", help="end a stuck path instead of failing")
     parser.add_argument("-o", "--output", default="heldout.json")
     args = parser.parse_args(argv)
     out = score_models(
-        args.spec, args.models, n_paths=args.paths, duration=args.duration, seed=args.seed, n_boot=args.n_boot
-    )
+        args.spec, args.models, n_paths=args.paths, duration=args.duration, seed=args.seed, n_boot=args.n_boot,
+        stop_when_stuck=args.stop_when_stuck,
+    )  # fmt: skip
     config = {k: v for k, v in vars(args).items() if k != "output"}
     out["provenance"] = provenance(seed=args.seed, config=config)
     Path(args.output).write_text(json.dumps(out, indent=1, default=str) + "\n")
@@ -127,7 +137,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             m = path["mean_l1"]
             print(f"{result['family']:9s} path {p}: mean L1 {m['value']:.3f} [{m['low']:.3f}, {m['high']:.3f}] over "
                   f"{path['l1_scores']} scores, AUC {path['roc_auc']}, applied/rejected/discarded "
-                  f"{path['applied']}/{path['rejected']}/{path['discarded']} ({model})")  # fmt: skip
+                  f"{path['applied']}/{path['rejected']}/{path['discarded']}, {path['seconds']:.1f} s"
+                  f"{' (stuck)' if path['stuck'] else ''} ({model})")  # fmt: skip
         for p, row in enumerate(result.get("tstr", [])):
             if "failed" in row:
                 print(f"{result['family']:9s} path {p}: TSTR failed: {row['failed']}")

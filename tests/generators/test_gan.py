@@ -257,3 +257,21 @@ def test_early_stopping_keeps_the_best_validated_weights(zi_spans, monkeypatch):
     state = fitted.training_
     assert state.step == 8 and state.best_step == 4 and state.best_loss == 0.4 and state.bad == 2
     assert _equal(_weights(fitted), kept)
+
+
+def test_a_stuck_path_raises_or_when_asked_ends_and_is_recorded(fitted):
+    from generators.rollout import MAX_IDLE_CHAINS, BookPath
+    from simlab.errors import SimlabError
+
+    end = fitted.context_["ts_ns"] + 10**9
+    never = np.array([[1, enc.TYPE_CANCEL, 1, 0, 1, 999], [1, enc.TYPE_ADD, 1, 1, 2, 0]])  # no level 999
+    strict, lenient = (BookPath(fitted.context_, 10, np.random.default_rng(0), end, stop) for stop in (False, True))
+    for _ in range(MAX_IDLE_CHAINS - 1):
+        strict.apply_block(never)
+        lenient.apply_block(never)
+    with pytest.raises(SimlabError, match=f"{MAX_IDLE_CHAINS} generated blocks in a row"):
+        strict.apply_block(never)
+    lenient.apply_block(never)
+    counts = lenient.counts.to_dict()
+    assert lenient.done and counts["stuck"] == 1 and counts["applied"] == 0
+    assert counts["rejected_no_level"] == MAX_IDLE_CHAINS and counts["discarded"] == MAX_IDLE_CHAINS
