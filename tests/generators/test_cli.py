@@ -81,7 +81,9 @@ def test_the_gan_family_trains_and_samples_through_the_same_commands(tmp_path):
     assert second[2] < first[2]  # the generated blocks move towards the real validation blocks
     store = tmp_path / "gan.zarr"
     args = ["generate", "sample", str(model), "--paths", "2", "--duration", "2s", "--seed", "3", "-o", str(store)]
-    result = runner.invoke(app, [*args, "--regime", "depth=1"])
+    result = runner.invoke(app, [*args, "--regime", "depth=1", "--stop-when-stuck"])
     assert result.exit_code == 0, result.output
+    assert "paths ended stuck" in result.output
     events = load_store(store, "events")
-    assert events.attrs["generator"] == "gan" and events.attrs["applied"] > 0 and events.attrs["instrument"] == "AAPL"
+    assert events.attrs["stuck"] == 0 and events.attrs["generator"] == "gan" and events.attrs["applied"] > 0
+    assert events.attrs["instrument"] == "AAPL"
