@@ -111,6 +111,7 @@ def counterfactual(
     duration: float,
     seed: int,
     guidance: float | None = None,
+    stop_when_stuck: bool = False,
 ) -> dict[str, Any]:
     """Sample ``n_paths`` under ``regime`` and under no condition; return the share of paths in each asked quintile.
 
@@ -126,11 +127,16 @@ def counterfactual(
         Seed of both runs (the same noise).
     guidance
         Classifier-free guidance weight (default: the model's).
+    stop_when_stuck
+        End stuck paths instead of failing (their number is returned as ``{label} stuck paths``).
     """
     asked = enc.regime_condition(regime, source="regime of counterfactual")
     out: dict[str, Any] = {"regime": dict(regime), "n_paths": n_paths, "duration_s": duration}
     for label, condition in (("conditioned", regime), ("unconditioned", None)):
-        paths = generator.sample(n_paths, duration, generator=seed, regime=condition, guidance=guidance)
+        paths = generator.sample(
+            n_paths, duration, generator=seed, regime=condition, guidance=guidance, stop_when_stuck=stop_when_stuck
+        )
+        out[f"{label} stuck paths"] = sum(int(path["events"].attrs["stuck"]) for path in paths)
         measured = np.stack([path_regime(path) for path in paths])
         quintiles = generator.encoding_.quintiles(measured)
         for j, name in enumerate(enc.REGIMES):

@@ -275,3 +275,11 @@ def test_a_stuck_path_raises_or_when_asked_ends_and_is_recorded(fitted):
     counts = lenient.counts.to_dict()
     assert lenient.done and counts["stuck"] == 1 and counts["applied"] == 0
     assert counts["rejected_no_level"] == MAX_IDLE_CHAINS and counts["discarded"] == MAX_IDLE_CHAINS
+
+
+def test_counterfactual_runs_on_the_gan_and_counts_stuck_paths(fitted):
+    from generators.evaluation import counterfactual
+
+    out = counterfactual(fitted, {"volatility": 5}, n_paths=2, duration=3.0, seed=1, stop_when_stuck=True)
+    for label in ("conditioned", "unconditioned"):
+        assert 0.0 <= out[f"{label} share in volatility quintile 5"] <= 1.0 and out[f"{label} stuck paths"] in (0, 1, 2)
