@@ -189,6 +189,7 @@ class DiffusionGenerator:
         regime: dict[str, int] | None = None,
         guidance: float | None = None,
         progress: Callable[[int, int], None] | None = None,
+        stop_when_stuck: bool = False,
     ) -> list[dict[str, xr.Dataset]]:
         """Generate ``n_paths`` independent books for ``duration`` seconds from the context.
 
@@ -204,6 +205,10 @@ class DiffusionGenerator:
             Quintiles 1-5 by regime name (``{"volatility": 5, "depth": 1}``); unset names are dropped.
         guidance
             Classifier-free guidance weight (default: the config's).
+
+        stop_when_stuck
+            End a path on which no generated message applies any more (``stuck`` = 1 in its attributes) and finish
+            the others, instead of raising.
 
         Returns
         -------
@@ -228,7 +233,7 @@ class DiffusionGenerator:
 
         paths = rollout(
             generate, self.encoding_, self.context_, n_paths=int(n_paths), duration_ns=int(round(duration * 1e9)),
-            depth=depth, rngs=spawn(pick_seed, int(n_paths)), progress=progress,
+            depth=depth, rngs=spawn(pick_seed, int(n_paths)), progress=progress, stop_when_stuck=stop_when_stuck,
         )  # fmt: skip
         attrs = {**self.context_["attrs"], "generator": FAMILY, "regime": str(dict(regime or {})), "guidance": weight}
         attrs.update(duration_s=float(duration))

@@ -7,6 +7,8 @@ regime condition, and sampling throughput.
 * :func:`counterfactual` samples paths under a regime condition and under none, measures the regime on each path's
   first :data:`generators.encoding.REGIME_WINDOW` book rows exactly as the encoding measures it on real data, and
   returns the share of paths in the asked quintile of the *training* data.
+* :func:`compare_cards` gives two models' mean distance over the scores both computed against the same real span,
+  with bootstrap intervals, and the interval of their difference.
 * :func:`throughput` times the sampling of many paths at once (messages applied per second of wall time).
 """
 
@@ -20,6 +22,7 @@ import xarray as xr
 
 from generators import encoding as enc
 from simlab.errors import ParameterError
+from simlab.metrics.distances import check_bootstrap
 from simlab.metrics.scorecard import ScoreCard, score
 from simlab.schema import BOOK_FIELDS
 
@@ -59,6 +62,40 @@ def compare_on_shared_scores(ours: list[dict], theirs: list[dict], metric: str =
     }
 
 
+def compare_cards(ours: ScoreCard, theirs: ScoreCard, *, metric: str = "l1", confidence: float = 0.99) -> dict:
+    """Return the mean ``metric`` of two scorecards over their shared scores, with intervals, and their difference.
+
+    The intervals are percentiles of the mean over the shared scores of each card's bootstrap replicates (the two
+    cards resample independently, so the difference's replicates are the differences of the replicate means).
+
+    Returns
+    -------
+    dict
+        ``ours`` and ``theirs`` (``value``, ``low``, ``high``), ``difference`` (ours - theirs, same keys) and
+        ``shared`` (the number of scores).
+    """
+    _, tails = check_bootstrap(10, confidence)
+
+    def rows(card: ScoreCard) -> dict:
+        return {(r.quantity, r.family): r.distance for r in card.rows if r.metric == metric and r.distance is not None}
+
+    a, b = rows(ours), rows(theirs)
+    shared = sorted(set(a) & set(b))
+    if not shared:
+        raise ParameterError(f"compare_cards: the two scorecards share no {metric!r} score")
+    size = min(min(a[k].replicates.shape[0], b[k].replicates.shape[0]) for k in shared)
+    means = {}
+    for label, table in (("ours", a), ("theirs", b)):
+        replicates = np.mean([table[k].replicates[:size] for k in shared], axis=0)
+        means[label] = (float(np.mean([table[k].value for k in shared])), replicates)
+    out: dict = {"shared": len(shared), "metric": metric, "confidence": confidence}
+    pairs = {**means, "difference": (means["ours"][0] - means["theirs"][0], means["ours"][1] - means["theirs"][1])}
+    for label, (value, replicates) in pairs.items():
+        low, high = np.percentile(replicates, tails)
+        out[label] = {"value": value, "low": float(low), "high": float(high)}
+    return out
+
+
 def path_regime(path: dict[str, xr.Dataset], window: int = enc.REGIME_WINDOW) -> np.ndarray:
     """Return the regime measures ``(4,)`` of a sampled path over its first ``window`` book rows after the start."""
     skip = int(path["events"].attrs.get("initial_orders", 0))
@@ -74,6 +111,7 @@ def counterfactual(
     duration: float,
     seed: int,
     guidance: float | None = None,
+    stop_when_stuck: bool = False,
 ) -> dict[str, Any]:
     """Sample ``n_paths`` under ``regime`` and under no condition; return the share of paths in each asked quintile.
 
@@ -89,11 +127,16 @@ def counterfactual(
         Seed of both runs (the same noise).
     guidance
         Classifier-free guidance weight (default: the model's).
+    stop_when_stuck
+        End stuck paths instead of failing (their number is returned as ``{label} stuck paths``).
     """
     asked = enc.regime_condition(regime, source="regime of counterfactual")
     out: dict[str, Any] = {"regime": dict(regime), "n_paths": n_paths, "duration_s": duration}
     for label, condition in (("conditioned", regime), ("unconditioned", None)):
-        paths = generator.sample(n_paths, duration, generator=seed, regime=condition, guidance=guidance)
+        paths = generator.sample(
+            n_paths, duration, generator=seed, regime=condition, guidance=guidance, stop_when_stuck=stop_when_stuck
+        )
+        out[f"{label} stuck paths"] = sum(int(path["events"].attrs["stuck"]) for path in paths)
         measured = np.stack([path_regime(path) for path in paths])
         quintiles = generator.encoding_.quintiles(measured)
         for j, name in enumerate(enc.REGIMES):

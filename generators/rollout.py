@@ -9,7 +9,9 @@ prints at its price without touching the book. A message that cannot apply (:dat
 size below 1, an ADD at or through the opposite best, a removal at a level the side does not have or where no order
 is large enough, a trade against an empty side or larger than its best level) is **rejected**: it
 is counted by reason, the rest of its block is counted as **discarded** (it was generated after a message that did
-not happen) and a new block is generated from the path's state. Nothing is dropped uncounted.
+not happen) and a new block is generated from the path's state. Nothing is dropped uncounted. A path on which
+:data:`MAX_IDLE_CHAINS` blocks in a row give no message that applies is **stuck**: the rollout raises, or, when
+asked, ends that path there and records it.
 """
 
 from __future__ import annotations
@@ -40,10 +42,11 @@ class RolloutCounts:
     discarded: int = 0
     chains: int = 0
     unfilled_lots: int = 0
+    stuck: int = 0  # 1 when the path was ended early because no generated message applied any more
 
     def to_dict(self) -> dict[str, Any]:
         """Return the counts as a flat JSON-serialisable mapping."""
-        out = {"applied": self.applied, "discarded": self.discarded, "chains": self.chains}
+        out = {"applied": self.applied, "discarded": self.discarded, "chains": self.chains, "stuck": self.stuck}
         out.update(unfilled_lots=self.unfilled_lots, rejected=sum(self.rejected.values()))
         out.update({f"rejected_{name}": value for name, value in self.rejected.items()})
         return out
@@ -64,10 +67,21 @@ class BookPath:
         Picks the orders that cancels and deletes remove.
     end_ns
         Messages after this time are not applied (the path is done).
+    stop_when_stuck
+        After :data:`MAX_IDLE_CHAINS` generated blocks in a row with no message that applies, end the path there
+        (``stuck`` = 1 in its counts) instead of raising.
     """
 
-    def __init__(self, context: dict[str, Any], depth: int, rng: np.random.Generator, end_ns: int) -> None:
+    def __init__(
+        self,
+        context: dict[str, Any],
+        depth: int,
+        rng: np.random.Generator,
+        end_ns: int,
+        stop_when_stuck: bool = False,
+    ) -> None:
         self.depth, self.rng, self.end_ns = depth, rng, int(end_ns)
+        self.stop_when_stuck = bool(stop_when_stuck)
         self.ts = int(context["ts_ns"])
         self.counts = RolloutCounts()
         self.done = False
@@ -116,10 +130,12 @@ class BookPath:
                 self.counts.discarded += len(rows) - index - 1
                 break
         self.idle = 0 if self.counts.applied > applied_before else self.idle + 1
-        if self.idle >= MAX_IDLE_CHAINS:
+        if self.idle >= MAX_IDLE_CHAINS and self.stop_when_stuck:
+            self.done, self.counts.stuck = True, 1
+        elif self.idle >= MAX_IDLE_CHAINS:
             raise SimlabError(
-                f"generator rollout: {MAX_IDLE_CHAINS} denoising chains in a row gave no message that applies to "
-                f"the book; rejections so far {self.counts.rejected}"
+                f"generator rollout: {MAX_IDLE_CHAINS} generated blocks in a row (denoising chains or GAN passes) "
+                f"gave no message that applies to the book; rejections so far {self.counts.rejected}"
             )
 
     def apply(self, row: np.ndarray) -> str | None:
@@ -260,6 +276,7 @@ def rollout(
     depth: int,
     rngs: list[np.random.Generator],
     progress: Callable[[int, int], None] | None = None,
+    stop_when_stuck: bool = False,
 ) -> list[BookPath]:
     """Run ``n_paths`` independent books for ``duration_ns`` from the context, one generated block at a time.
 
@@ -278,9 +295,11 @@ def rollout(
         One numpy generator per path (the orders cancels pick).
     progress
         Called with (paths done, paths) after every batch of chains.
+    stop_when_stuck
+        End a stuck path (counted as ``stuck``) and go on with the others, instead of raising (see :class:`BookPath`).
     """
     end_ns = int(context["ts_ns"]) + int(duration_ns)
-    paths = [BookPath(context, depth, rngs[p], end_ns) for p in range(n_paths)]
+    paths = [BookPath(context, depth, rngs[p], end_ns, stop_when_stuck) for p in range(n_paths)]
     while True:
         active = [path for path in paths if not path.done]
         if not active:

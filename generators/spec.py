@@ -8,10 +8,10 @@ A spec (see ``scenarios/library/generate_*.toml``) has two tables, and unknown k
     split = [0.6, 0.2, 0.2]  # train, validation, held-out test, by time
 
     [model]
-    family = "diffusion"
+    family = "diffusion"  # or "gan"
     preset = "tiny"  # omitted: "paper" on CUDA, else "tiny"
     seed = 20261203
-    overrides = { max_steps = 1500 }  # any DiffusionConfig field
+    overrides = { max_steps = 1500 }  # any field of the family's config (DiffusionConfig, GANConfig)
 
 ``books`` is the message file's orderbook file (one path) or the files whose first book row starts a replay of a
 deeper message file (two paths), as :func:`generators.data.read_flow` reads them.
@@ -19,6 +19,7 @@ deeper message file (two paths), as :func:`generators.data.read_flow` reads them
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,13 +28,15 @@ from typing import Any
 
 import xarray as xr
 
-from generators.config import preset
+from generators.checkpoint import CONFIG_FILE
+from generators.config import gan_preset, preset
 from generators.data import read_flow, split_by_time
 from generators.diffusion import DiffusionGenerator
+from generators.gan import GANGenerator
 from simlab.errors import DataError, ParameterError
 from simlab.io import DEFAULT_DATA_DIR
 
-FAMILIES = ("diffusion",)
+FAMILIES = ("diffusion", "gan")
 _KEYS = {"data": {"message", "books", "split"}, "model": {"family", "preset", "seed", "overrides"}}
 
 
@@ -106,7 +109,7 @@ def train_from_spec(
     data_dir: str | Path = DEFAULT_DATA_DIR,
     resume: bool = False,
     progress: Callable[[int, int, float, float | None], None] | None = None,
-) -> DiffusionGenerator:
+) -> DiffusionGenerator | GANGenerator:
     """Train the spec's model on its train and validation spans, checkpointing to ``output``; return it.
 
     Parameters
@@ -124,9 +127,20 @@ def train_from_spec(
     """
     spec = load_spec(spec_path)
     spans = spec_spans(spec, data_dir)
-    config = preset(spec.preset, **spec.overrides)
-    generator = DiffusionGenerator(config)
+    if spec.family == "gan":
+        generator = GANGenerator(gan_preset(spec.preset, **spec.overrides))
+    else:
+        generator = DiffusionGenerator(preset(spec.preset, **spec.overrides))
     train = {"train": spans["train"], "validation": spans["validation"]}
     generator.fit(train, seed=spec.seed, checkpoint=output, resume=resume, progress=progress)
     generator.save(output)
     return generator
+
+
+def load_generator(path: str | Path) -> DiffusionGenerator | GANGenerator:
+    """Load a model folder of either family (named by its ``config.json``); refuse it whole when it does not match."""
+    try:
+        family = json.loads((Path(path) / CONFIG_FILE).read_text()).get("family")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        family = None  # the family's own load names what is wrong with the folder
+    return GANGenerator.load(path) if family == "gan" else DiffusionGenerator.load(path)

@@ -57,34 +57,40 @@ def sample(
         list[str] | None,
         typer.Option("--regime", help="A condition name=quintile (1-5): volatility, trend, depth, imbalance."),
     ] = None,
-    guidance: Annotated[float | None, typer.Option(help="Classifier-free guidance weight.")] = None,
+    guidance: Annotated[
+        float | None, typer.Option(help="Guidance weight (diffusion: classifier-free; GAN: in output space).")
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,
+    stop_when_stuck: Annotated[
+        bool, typer.Option(help="End a path on which no generated message applies any more (recorded) and go on.")
+    ] = False,
 ) -> None:
     """Sample paths from a trained generator, rolled out on the matching engine, into a store.
 
     Path 0 is the groups ``events`` and ``books`` (``simlab score`` reads them); path p > 0 is ``events_{p:04d}``
     and ``books_{p:04d}``.
     """
-    from generators.diffusion import DiffusionGenerator
+    from generators.spec import load_generator
     from simlab.provenance import provenance
     from simlab.store import write_store
     from simlab.times import parse_duration_ns
 
     try:
         condition = parse_regime(regime or [])
-        generator = DiffusionGenerator.load(model)
+        generator = load_generator(model)
         seconds = parse_duration_ns(duration) / 1e9
         with progress() as bar:
             task = bar.add_task("paths done", total=paths)
             samples = generator.sample(
                 paths, seconds, generator=seed, regime=condition, guidance=guidance,
-                progress=lambda done, total: bar.update(task, completed=done),
+                progress=lambda done, total: bar.update(task, completed=done), stop_when_stuck=stop_when_stuck,
             )  # fmt: skip
         groups: dict[str, Any] = {}
         for index, path in enumerate(samples):
             suffix = "" if index == 0 else f"_{index:04d}"
             groups.update({f"events{suffix}": path["events"], f"books{suffix}": path["books"]})
         config = {"model": str(model), "paths": paths, "duration": duration, "regime": condition, "guidance": guidance}
+        config["stop_when_stuck"] = stop_when_stuck
         write_store(groups, output, attrs=provenance(seed=seed, config=config), overwrite=overwrite)
     except SimlabError as exc:
         fail(exc)
@@ -92,6 +98,7 @@ def sample(
     summary = {"store": str(output), "messages applied (path 0)": first["applied"]}
     summary["rejected and resampled (path 0)"] = first["rejected"]
     summary["discarded after a rejection (path 0)"] = first["discarded"]
+    summary["paths ended stuck"] = sum(int(path["events"].attrs["stuck"]) for path in samples)
     print_summary(f"sampled {paths} path(s) of {duration} from {model}", summary)
 
 

@@ -1,4 +1,5 @@
-"""Benchmark: sampling throughput of the diffusion generator (messages applied per second), batched over books.
+"""Benchmark: sampling throughput of a learned generator, diffusion or GAN (messages applied per second), batched
+over books.
 
 Run by hand (not in CI): ``python tests/benchmarks/bench_generators.py [MODEL]``. MODEL is a model folder written by
 ``simlab generate train`` (default: a tiny model trained here for 50 steps on a zero-intelligence flow: the
@@ -17,6 +18,8 @@ from generators.config import preset
 from generators.data import split_by_time
 from generators.diffusion import DiffusionGenerator
 from generators.evaluation import throughput
+from generators.gan import GANGenerator
+from generators.spec import load_generator
 from simlab.book.zero_intelligence import ZIParams, simulate_zi
 
 PATHS = (1, 8, 32)
@@ -24,10 +27,10 @@ DURATION_S = 5.0
 ZI = ZIParams(limit_rate=0.2, market_rate=0.5, cancel_rate=0.05, band_ticks=20, size_law="geometric", order_size=3.0)
 
 
-def model(path: str | None) -> DiffusionGenerator:
-    """Load MODEL, or train the tiny preset for 50 steps on a zero-intelligence flow."""
+def model(path: str | None) -> DiffusionGenerator | GANGenerator:
+    """Load MODEL (either family), or train the tiny preset for 50 steps on a zero-intelligence flow."""
     if path:
-        return DiffusionGenerator.load(path)
+        return load_generator(path)
     flow = simulate_zi(ZI, 600.0, rng=1, depth=10)
     skip = int(flow["events"].attrs["initial_orders"]) - 1
     spans = split_by_time(flow["events"].isel(event=slice(skip, None)), flow["books"].isel(time=slice(skip, None)))

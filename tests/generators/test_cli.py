@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -58,3 +59,31 @@ def test_a_spec_with_a_typo_is_refused(tmp_path):
     spec.write_text(SPEC.replace("split =", "splitt ="))
     result = runner.invoke(app, ["generate", "train", str(spec), "-o", str(tmp_path / "m")])
     assert result.exit_code == 2 and "unknown keys ['splitt'] in table 'data'" in result.output
+
+
+def test_the_gan_family_trains_and_samples_through_the_same_commands(tmp_path):
+    from generators.spec import load_spec
+
+    library = load_spec(Path(__file__).resolve().parents[2] / "scenarios" / "library" / "generate_aapl_gan_tiny.toml")
+    assert library.family == "gan" and library.preset == "tiny"
+    spec = tmp_path / "spec.toml"
+    overrides = (
+        "overrides = { max_steps = 30, eval_every = 15, critic_steps = 2, batch_size = 32, validation_blocks = 256 }"
+    )
+    text = SPEC.replace('preset = "tiny"', 'family = "gan"\npreset = "tiny"')
+    spec.write_text(text.split("overrides")[0] + overrides)
+    model = tmp_path / "gan.model"
+    result = runner.invoke(app, ["generate", "train", str(spec), "-o", str(model), "--data", str(shared_path(""))])
+    assert result.exit_code == 0, result.output
+    config = json.loads((model / "config.json").read_text())
+    assert config["family"] == "gan" and config["config"]["critic_steps"] == 2 and config["training"]["step"] == 30
+    (first, second) = config["training"]["losses"]
+    assert second[2] < first[2]  # the generated blocks move towards the real validation blocks
+    store = tmp_path / "gan.zarr"
+    args = ["generate", "sample", str(model), "--paths", "2", "--duration", "2s", "--seed", "3", "-o", str(store)]
+    result = runner.invoke(app, [*args, "--regime", "depth=1", "--stop-when-stuck"])
+    assert result.exit_code == 0, result.output
+    assert "paths ended stuck" in result.output
+    events = load_store(store, "events")
+    assert events.attrs["stuck"] == 0 and events.attrs["generator"] == "gan" and events.attrs["applied"] > 0
+    assert events.attrs["instrument"] == "AAPL"

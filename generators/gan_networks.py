@@ -1,0 +1,131 @@
+"""The networks of the conditional WGAN-GP generator (after Coletta et al., ICAIF 2021/22).
+
+Both networks read the same condition through their own :class:`Conditioner`: a GRU over the last k normalised
+message vectors (the recurrent history encoder), an MLP of the book-state vector, and one embedding per regime
+variable with an extra *null* index (a dropped condition). The :class:`Generator` maps the condition and Gaussian
+noise to a block of messages through a convolutional head (a linear layer to ``width`` channels per message, then
+1-D convolutions along the block); every field is generated, the inter-arrival time included. Its outputs are
+bounded the way the data are: the type columns are ``2 softmax - 1`` (a relaxed +-1 one-hot), the side is a
+``tanh``, and each other column is squashed into the training data's range (:attr:`Encoding.message_low` /
+``message_high``, kept as buffers so they travel with the weights). The :class:`Critic` embeds a block with 1-D
+convolutions, joins it to its condition and returns one unbounded score per block (no normalisation layer, as the
+gradient penalty needs). Weights are initialised from an explicit ``torch.Generator`` (:func:`init_gan_weights`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from generators.config import GANConfig
+from generators.encoding import BOOK_WIDTH, M_SIDE, M_TYPE, MESSAGE_WIDTH, N_QUINTILES, N_TYPES, REGIMES
+
+
+class Conditioner(nn.Module):
+    """Encode (history, book, regime) as one ``(batch, width)`` condition vector."""
+
+    def __init__(self, config: GANConfig) -> None:
+        super().__init__()
+        width = config.width
+        self.gru = nn.GRU(MESSAGE_WIDTH, width, batch_first=True)
+        self.book = nn.Sequential(nn.Linear(BOOK_WIDTH, width), nn.LeakyReLU(0.2))
+        self.regimes = nn.ModuleList(nn.Embedding(N_QUINTILES + 1, width) for _ in REGIMES)
+        self.mix = nn.Sequential(nn.Linear(2 * width, width), nn.LeakyReLU(0.2))
+
+    def forward(self, history: torch.Tensor, book: torch.Tensor, regime: torch.Tensor) -> torch.Tensor:
+        """Return the condition ``(batch, width)`` of histories ``(batch, k, MESSAGE_WIDTH)``, books and regimes."""
+        _, last = self.gru(history)
+        condition = self.mix(torch.cat([last[-1], self.book(book)], dim=1))
+        for j, embedding in enumerate(self.regimes):
+            condition = condition + embedding(regime[:, j])
+        return condition
+
+
+class Generator(nn.Module):
+    """Map noise and the condition to a block of normalised message vectors ``(batch, block, MESSAGE_WIDTH)``.
+
+    Parameters
+    ----------
+    config
+        ``history``, ``block``, ``width``, ``noise``.
+    """
+
+    def __init__(self, config: GANConfig) -> None:
+        super().__init__()
+        width, self.block = config.width, config.block
+        self.condition = Conditioner(config)
+        self.expand = nn.Sequential(nn.Linear(width + config.noise, width * config.block), nn.LeakyReLU(0.2))
+        self.head = nn.Sequential(
+            nn.Conv1d(width, width, 3, padding=1), nn.LeakyReLU(0.2), nn.Conv1d(width, MESSAGE_WIDTH, 3, padding=1)
+        )
+        self.register_buffer("low", torch.full((MESSAGE_WIDTH,), -1.0))
+        self.register_buffer("high", torch.full((MESSAGE_WIDTH,), 1.0))
+
+    def set_support(self, low: tuple[float, ...], high: tuple[float, ...]) -> None:
+        """Set the range each continuous column is squashed into (the encoding's normalised training range).
+
+        The output bias of those columns is set so that a zero pre-activation gives the training mean (0 after
+        normalisation): an untrained generator starts at typical inter-arrival times, sizes and prices rather than
+        at the middle of their log range.
+        """
+        low_t, high_t = (torch.as_tensor(v, dtype=torch.float32) for v in (low, high))
+        share = torch.clamp(-low_t / torch.clamp(high_t - low_t, min=1e-6), 1e-3, 1 - 1e-3)
+        with torch.no_grad():
+            self.low.copy_(low_t)
+            self.high.copy_(high_t)
+            for column in (0, *range(M_SIDE + 1, MESSAGE_WIDTH)):
+                self.head[-1].bias[column] = torch.log(share[column] / (1 - share[column]))
+
+    def forward(
+        self, noise: torch.Tensor, history: torch.Tensor, book: torch.Tensor, regime: torch.Tensor
+    ) -> torch.Tensor:
+        """Return generated blocks ``(batch, block, MESSAGE_WIDTH)`` for noise ``(batch, noise)`` and the condition."""
+        hidden = self.expand(torch.cat([self.condition(history, book, regime), noise], dim=1))
+        raw = self.head(hidden.view(noise.shape[0], -1, self.block)).transpose(1, 2)
+        types = 2.0 * torch.softmax(raw[..., M_TYPE : M_TYPE + N_TYPES], dim=-1) - 1.0
+        side = torch.tanh(raw[..., M_SIDE : M_SIDE + 1])
+        squashed = self.low + (self.high - self.low) * torch.sigmoid(raw)
+        return torch.cat([squashed[..., :M_TYPE], types, side, squashed[..., M_SIDE + 1 :]], dim=-1)
+
+
+class Critic(nn.Module):
+    """Score blocks of messages given the condition (higher: more like the real data); one score per block.
+
+    Parameters
+    ----------
+    config
+        ``history``, ``block``, ``width``.
+    """
+
+    def __init__(self, config: GANConfig) -> None:
+        super().__init__()
+        width = config.width
+        self.condition = Conditioner(config)
+        self.embed = nn.Sequential(
+            nn.Conv1d(MESSAGE_WIDTH, width, 3, padding=1), nn.LeakyReLU(0.2),
+            nn.Conv1d(width, width, 3, padding=1), nn.LeakyReLU(0.2),
+        )  # fmt: skip
+        self.score = nn.Sequential(
+            nn.Linear(width * config.block + width, width), nn.LeakyReLU(0.2), nn.Linear(width, 1)
+        )
+
+    def forward(
+        self, block: torch.Tensor, history: torch.Tensor, book: torch.Tensor, regime: torch.Tensor
+    ) -> torch.Tensor:
+        """Return the score ``(batch,)`` of blocks ``(batch, block, MESSAGE_WIDTH)`` under their condition."""
+        embedded = self.embed(block.transpose(1, 2)).flatten(1)
+        return self.score(torch.cat([embedded, self.condition(history, book, regime)], dim=1))[:, 0]
+
+
+def init_gan_weights(module: nn.Module, generator: torch.Generator) -> None:
+    """Initialise every parameter from ``generator``: weights N(0, 1/fan_in) (fan_in over all but the first axis),
+    biases 0; buffers are left alone."""
+    with torch.no_grad():
+        for _, parameter in module.named_parameters():
+            if parameter.dim() >= 2:
+                std = 1.0 / math.sqrt(math.prod(parameter.shape[1:]))
+                parameter.copy_(std * torch.randn(parameter.shape, generator=generator))
+            else:
+                parameter.zero_()

@@ -1,0 +1,1 @@
+"""Experiments with the learned generators: held-out scoring of trained models side by side."""

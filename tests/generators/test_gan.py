@@ -1,0 +1,285 @@
+"""The conditional WGAN-GP generator on a small zero-intelligence flow: shapes and bounds, the gradient penalty against
+a slow twin, seeded determinism, resume, checkpoints refused whole, and rollouts whose books are the engine's."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from generators import encoding as enc
+from generators.checkpoint import WEIGHTS_FILE
+from generators.config import GANConfig, gan_preset
+from generators.data import split_by_time
+from generators.diffusion import DiffusionGenerator
+from generators.gan import GANGenerator
+from generators.gan_networks import Critic, Generator, init_gan_weights
+from generators.gan_training import gradient_penalty
+from generators.spec import load_generator
+from simlab.book.engine import match_events
+from simlab.book.zero_intelligence import ZIParams, simulate_zi
+from simlab.errors import DataError, ParameterError
+from simlab.schema import BOOK_FIELDS
+
+SMALL = GANConfig(
+    history=8, block=4, width=16, noise=4, critic_steps=2, batch_size=32, max_steps=20, eval_every=10,
+    validation_blocks=64,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def zi_spans():
+    params = ZIParams(limit_rate=0.2, market_rate=0.5, cancel_rate=0.05, band_ticks=20, size_law="geometric",
+                      order_size=3.0)  # fmt: skip
+    flow = simulate_zi(params, 240.0, rng=7, depth=10)
+    skip = int(flow["events"].attrs["initial_orders"]) - 1
+    events, books = flow["events"].isel(event=slice(skip, None)), flow["books"].isel(time=slice(skip, None))
+    return split_by_time(events, books)
+
+
+@pytest.fixture(scope="module")
+def fitted(zi_spans):
+    return GANGenerator(SMALL, device="cpu").fit(zi_spans, seed=3)
+
+
+def _weights(generator):
+    return {k: v.clone() for k, v in generator.model_.state_dict().items()}
+
+
+def _equal(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _condition(config, batch, seed):
+    rng = torch.Generator().manual_seed(seed)
+    history = torch.randn((batch, config.history, enc.MESSAGE_WIDTH), generator=rng)
+    book = torch.randn((batch, enc.BOOK_WIDTH), generator=rng)
+    return history, book, torch.randint(0, enc.NULL_REGIME + 1, (batch, len(enc.REGIMES)), generator=rng)
+
+
+def test_the_networks_give_bounded_blocks_and_one_score_per_block():
+    config = GANConfig(history=5, block=3, width=8, noise=2)
+    generator, critic = Generator(config), Critic(config)
+    init_gan_weights(generator, torch.Generator().manual_seed(0))
+    low = tuple(np.linspace(-3.0, -1.0, enc.MESSAGE_WIDTH))
+    high = tuple(np.linspace(0.5, 2.0, enc.MESSAGE_WIDTH))
+    generator.set_support(low, high)
+    condition = _condition(config, 7, 1)
+    blocks = generator(torch.randn((7, 2), generator=torch.Generator().manual_seed(2)), *condition)
+    assert blocks.shape == (7, 3, enc.MESSAGE_WIDTH)
+    types = blocks[..., enc.M_TYPE : enc.M_TYPE + enc.N_TYPES]
+    torch.testing.assert_close(types.sum(-1), torch.full((7, 3), 2.0 - enc.N_TYPES))  # 2 softmax - 1 over 5 types
+    assert bool((blocks[..., enc.M_SIDE].abs() < 1).all())
+    for column in (enc.M_DT, enc.M_PRICE, enc.M_SIZE, enc.M_LEVEL):
+        values = blocks[..., column]
+        assert bool((values > low[column]).all() and (values < high[column]).all())
+    # an untrained generator starts at the training mean (0) of the continuous columns, not mid-range
+    zero = generator.low + (generator.high - generator.low) * torch.sigmoid(generator.head[-1].bias)
+    torch.testing.assert_close(zero[[enc.M_DT, enc.M_PRICE, enc.M_SIZE, enc.M_LEVEL]], torch.zeros(4))
+    assert critic(blocks, *condition).shape == (7,)
+
+
+def test_gradient_penalty_matches_a_slow_twin():
+    config = GANConfig(history=3, block=2, width=4, noise=2)
+    critic = Critic(config).double()
+    init_gan_weights(critic, torch.Generator().manual_seed(5))
+    history, book, regime = _condition(config, 5, 6)
+    history, book = history.double(), book.double()
+    rng = torch.Generator().manual_seed(7)
+    real = torch.randn((5, 2, enc.MESSAGE_WIDTH), generator=rng, dtype=torch.float64)
+    fake = torch.randn((5, 2, enc.MESSAGE_WIDTH), generator=rng, dtype=torch.float64)
+    mix = torch.rand((5,), generator=rng, dtype=torch.float64)
+    fast = gradient_penalty(critic, real, fake, (history, book, regime), mix)
+    terms = []
+    for i in range(5):  # one block at a time; the interpolate written out element by element
+        point = torch.zeros((1, 2, enc.MESSAGE_WIDTH), dtype=torch.float64)
+        for j in range(2):
+            for k in range(enc.MESSAGE_WIDTH):
+                point[0, j, k] = mix[i] * real[i, j, k] + (1 - mix[i]) * fake[i, j, k]
+        point.requires_grad_(True)
+        score = critic(point, history[i : i + 1], book[i : i + 1], regime[i : i + 1])[0]
+        (gradient,) = torch.autograd.grad(score, point)
+        norm = sum(float(g) ** 2 for g in gradient.flatten()) ** 0.5
+        if i == 0:  # the autograd gradient itself against central differences
+            step, flat = 1e-6, point.detach().flatten()
+            for e in range(flat.shape[0]):
+                up, down = flat.clone(), flat.clone()
+                up[e], down[e] = up[e] + step, down[e] - step
+                args = (history[:1], book[:1], regime[:1])
+                with torch.no_grad():
+                    numeric = (critic(up.view(1, 2, -1), *args) - critic(down.view(1, 2, -1), *args)) / (2 * step)
+                assert abs(float(numeric) - float(gradient.flatten()[e])) < 1e-6
+        terms.append((norm - 1.0) ** 2)
+    assert abs(float(fast.detach()) - sum(terms) / 5) < 1e-10
+    fast.backward()  # the penalty trains the critic (the graph of the gradient is kept)
+    assert any(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in critic.parameters())
+
+
+def test_one_seed_gives_the_same_weights_and_another_does_not(zi_spans, fitted):
+    again = GANGenerator(SMALL, device="cpu").fit(zi_spans, seed=3)
+    assert _equal(_weights(fitted), _weights(again))
+    other = GANGenerator(SMALL, device="cpu").fit(zi_spans, seed=4)
+    assert not _equal(_weights(fitted), _weights(other))
+    assert [row[0] for row in fitted.training_.losses] == [10, 20]
+    assert not torch.are_deterministic_algorithms_enabled()  # the setting is restored after training
+
+
+def test_training_resumes_from_a_checkpoint_to_the_same_weights(zi_spans, fitted, tmp_path):
+    seen = []
+    short = GANConfig(**{**SMALL.to_dict(), "max_steps": 10})
+    GANGenerator(short, device="cpu").fit(zi_spans, seed=3, checkpoint=tmp_path / "run")
+    resumed = GANGenerator(SMALL, device="cpu").fit(
+        zi_spans, seed=3, checkpoint=tmp_path / "run", resume=True, progress=lambda *a: seen.append(a)
+    )
+    assert _equal(_weights(fitted), _weights(resumed))
+    assert [s[0] for s in seen] == [20] and resumed.training_.losses == fitted.training_.losses
+    with pytest.raises(ParameterError, match="cannot resume: it was trained with another seed"):
+        GANGenerator(SMALL, device="cpu").fit(zi_spans, seed=5, checkpoint=tmp_path / "run", resume=True)
+
+
+def test_rollout_books_are_the_matching_engines_and_times_are_generated(fitted):
+    paths = fitted.sample(3, 20.0, generator=11)
+    for path in paths:
+        events, books = path["events"], path["books"]
+        attrs = events.attrs
+        assert attrs["generator"] == "gan" and attrs["applied"] > 0
+        assert attrs["rejected"] == sum(v for k, v in attrs.items() if k.startswith("rejected_"))
+        start = int(events["ts_ns"].values[0])
+        assert int(events["ts_ns"].values[-1]) <= start + 20 * 10**9
+        replayed = match_events(events, depth=books.sizes["level"], trades="market")["books"]
+        message = events["message"].values
+        inner = np.append((message[:-1] == message[1:]) & (message[:-1] >= 0), False)
+        assert (~inner).sum() == attrs["initial_orders"] + attrs["applied"]
+        for name in BOOK_FIELDS:
+            np.testing.assert_array_equal(replayed[name].values[~inner], books[name].values[~inner], err_msg=name)
+        gaps = np.diff(events["ts_ns"].values[~inner][attrs["initial_orders"] :])
+        assert np.unique(gaps).size > 10  # the inter-arrival times come from the network, not a constant
+    again = fitted.sample(3, 20.0, generator=11)
+    for a, b in zip(paths, again, strict=True):
+        assert a["events"].equals(b["events"]) and a["books"].equals(b["books"])
+
+
+def test_the_regime_condition_changes_the_output_and_can_be_left_unset(fitted):
+    model, config = fitted.model_, fitted.config
+    history, book, _ = _condition(config, 16, 3)
+    noise = torch.randn((16, config.noise), generator=torch.Generator().manual_seed(4))
+    null = torch.full((16, 4), enc.NULL_REGIME)
+    with torch.no_grad():
+        unset, top = model(noise, history, book, null), model(noise, history, book, torch.full((16, 4), 4))
+    assert not torch.equal(unset, top)
+    a = fitted.sample(2, 5.0, generator=4, regime={"volatility": 5, "depth": 1}, guidance=2.0)
+    b = fitted.sample(2, 5.0, generator=4, regime={"volatility": 5, "depth": 1}, guidance=2.0)
+    assert all(x["events"].equals(y["events"]) for x, y in zip(a, b, strict=True))
+    assert a[0]["events"].attrs["regime"] == "{'volatility': 5, 'depth': 1}" and a[0]["events"].attrs["guidance"] == 2.0
+    with pytest.raises(ParameterError, match="quintile of regime 'depth' must be an int in 1-5; got 6"):
+        fitted.sample(1, 1.0, generator=1, regime={"depth": 6})
+
+
+def test_checkpoints_round_trip_and_another_kind_or_version_is_refused(fitted, tmp_path):
+    path = fitted.save(tmp_path / "model")
+    loaded = load_generator(path)
+    assert isinstance(loaded, GANGenerator) and _equal(_weights(fitted), _weights(loaded))
+    a, b = fitted.sample(1, 5.0, generator=2), loaded.sample(1, 5.0, generator=2)
+    assert a[0]["events"].equals(b[0]["events"])
+    config = json.loads((path / "config.json").read_text())
+    assert config["config"] == SMALL.to_dict() and config["family"] == "gan"
+    with pytest.raises(DataError, match="family must be 'diffusion'"):
+        DiffusionGenerator.load(path)
+    for key, value in (("simlab_version", "0.0.0-other"), ("encoding_version", 99), ("family", "diffusion")):
+        (path / "config.json").write_text(json.dumps({**config, key: value}))
+        with pytest.raises(DataError, match=f"{key} must be"):
+            GANGenerator.load(path)
+    (path / "config.json").write_text(json.dumps({**config, "config": {**config["config"], "width": 32}}))
+    with pytest.raises(DataError, match="its weights or context do not fit its config"):
+        GANGenerator.load(path)
+    (path / "config.json").write_text(json.dumps(config))
+    weights = bytearray((path / WEIGHTS_FILE).read_bytes())
+    weights[len(weights) // 2] ^= 0xFF
+    (path / WEIGHTS_FILE).write_bytes(bytes(weights))
+    with pytest.raises(DataError, match="weights.pt is corrupted"):
+        load_generator(path)
+
+
+def test_bad_input_is_refused_with_our_sentence(zi_spans):
+    with pytest.raises(DataError, match="expected the spans 'train' and 'validation'"):
+        GANGenerator(SMALL, device="cpu").fit({"train": zi_spans["train"]}, seed=1)
+    with pytest.raises(ParameterError, match="`config` of GANGenerator must be a GANConfig"):
+        GANGenerator(DiffusionGenerator(device="cpu").config)
+    with pytest.raises(ParameterError, match="unknown GAN preset 'huge'"):
+        gan_preset("huge")
+    with pytest.raises(ParameterError, match="`gradient_penalty` of GANConfig must be > 0; got 0.0"):
+        GANConfig(gradient_penalty=0.0)
+    with pytest.raises(ParameterError, match="`critic_steps` of GANConfig must be >= 1; got 0"):
+        GANConfig(critic_steps=0)
+    with pytest.raises(ParameterError, match="GANGenerator is not fitted"):
+        GANGenerator(SMALL).sample(1, 1.0, generator=0)
+
+
+def test_compare_cards_means_the_shared_scores_and_their_replicates():
+    from generators.evaluation import compare_cards
+    from simlab.metrics.distances import Distance
+    from simlab.metrics.scorecard import ScoreCard, ScoreRow
+
+    def card(values):
+        spread = np.arange(20) / 100
+        rows = [
+            ScoreRow(name, "unconditional", "l1", Distance(v, v, v, 0, 0, 0, v + spread, None))
+            for name, v in values.items()
+        ]
+        rows.append(ScoreRow("spread", "unconditional", "l1", None, reason="too few"))
+        return ScoreCard(rows, {}, {}, {}, {}, "not applicable")
+
+    out = compare_cards(card({"a": 0.2, "b": 0.4, "c": 9.0}), card({"a": 0.5, "b": 0.7, "spread": 1.0}))
+    assert out["shared"] == 2 and out["ours"]["value"] == pytest.approx(0.3) and out["theirs"]["value"] == 0.6
+    # replicates of the means run 0.30..0.49 (ours) and 0.60..0.79; the difference is -0.3 in every replicate
+    assert out["ours"]["low"] == pytest.approx(0.30 + 0.19 * 0.005) and out["difference"]["high"] == pytest.approx(-0.3)
+    with pytest.raises(ParameterError, match="share no 'l1' score"):
+        compare_cards(card({"a": 0.1}), card({"b": 0.1}))
+
+
+def test_early_stopping_keeps_the_best_validated_weights(zi_spans, monkeypatch):
+    import generators.gan_training as loop
+
+    scores = iter([0.5, 0.4, 0.6, 0.7, 0.8])  # best at the second validation, then two without improvement
+    kept = {}
+
+    def distance(generator, fixed):
+        value = next(scores)
+        if value == 0.4:
+            kept.update({k: v.clone() for k, v in generator.state_dict().items()})
+        return value
+
+    monkeypatch.setattr(loop, "validation_distance", distance)
+    config = GANConfig(**{**SMALL.to_dict(), "max_steps": 100, "eval_every": 2, "patience": 2})
+    fitted = GANGenerator(config, device="cpu").fit(zi_spans, seed=3)
+    state = fitted.training_
+    assert state.step == 8 and state.best_step == 4 and state.best_loss == 0.4 and state.bad == 2
+    assert _equal(_weights(fitted), kept)
+
+
+def test_a_stuck_path_raises_or_when_asked_ends_and_is_recorded(fitted):
+    from generators.rollout import MAX_IDLE_CHAINS, BookPath
+    from simlab.errors import SimlabError
+
+    end = fitted.context_["ts_ns"] + 10**9
+    never = np.array([[1, enc.TYPE_CANCEL, 1, 0, 1, 999], [1, enc.TYPE_ADD, 1, 1, 2, 0]])  # no level 999
+    strict, lenient = (BookPath(fitted.context_, 10, np.random.default_rng(0), end, stop) for stop in (False, True))
+    for _ in range(MAX_IDLE_CHAINS - 1):
+        strict.apply_block(never)
+        lenient.apply_block(never)
+    with pytest.raises(SimlabError, match=f"{MAX_IDLE_CHAINS} generated blocks in a row"):
+        strict.apply_block(never)
+    lenient.apply_block(never)
+    counts = lenient.counts.to_dict()
+    assert lenient.done and counts["stuck"] == 1 and counts["applied"] == 0
+    assert counts["rejected_no_level"] == MAX_IDLE_CHAINS and counts["discarded"] == MAX_IDLE_CHAINS
+
+
+def test_counterfactual_runs_on_the_gan_and_counts_stuck_paths(fitted):
+    from generators.evaluation import counterfactual
+
+    out = counterfactual(fitted, {"volatility": 5}, n_paths=2, duration=3.0, seed=1, stop_when_stuck=True)
+    for label in ("conditioned", "unconditioned"):
+        assert 0.0 <= out[f"{label} share in volatility quintile 5"] <= 1.0 and out[f"{label} stuck paths"] in (0, 1, 2)
