@@ -11,13 +11,16 @@ ticks, over book records with both sides quoted), mean log L1 depth, mean and st
 inter-arrival time of events (positive gaps within a block; the share of zero gaps is its own moment), excess
 kurtosis of block returns (1-min with the default ``block_s``), lag-1 ACF of |10-s mid returns|, lag-1 ACF of
 trade signs, and the event-type mix (shares of adds and trades among adds, cancels/deletes and trades; hidden
-trades count as trades). The weights are the inverse bootstrap variances of the real moments (blocks resampled
-with replacement). Standard errors are the sandwich (asymptotic MSM) ones from a central-difference Jacobian of
-the simulated moments, inflated by ``1 + 1 / n_paths`` for the simulation noise, mapped to natural units by the
-delta method. The sandwich's middle is the moments' covariance across ``n_sigma_paths`` fresh simulated windows at
-the estimate (``std_errors_``): the block bootstrap of the one real window misses the variability between windows
-(the fundamental's path sets a window's spread regime) and gives standard errors several times too small
-(``bootstrap_std_errors_``, kept for comparison; the recovery test fails with them).
+trades count as trades), and the scale of price moves: the standard deviations of 10-s mid log returns and of
+the block returns, in bps (kurtosis and the ACF of |r| are scale-free, so without these nothing pins the
+fundamental's volatility to the real market's realised volatility). The weights are the inverse bootstrap variances
+of the real moments (blocks resampled with replacement). Standard errors are the sandwich (asymptotic MSM) ones from
+a central-difference Jacobian of the simulated moments, inflated by ``1 + 1 / n_paths`` for the simulation noise,
+mapped to natural units by the delta method. The sandwich's middle is the moments' covariance across
+``n_sigma_paths`` fresh simulated windows at the estimate (``std_errors_``): the block bootstrap of the one real
+window misses the variability between windows (the fundamental's path sets a window's spread regime) and gives
+standard errors several times too small (``bootstrap_std_errors_``, kept for comparison; the recovery test fails
+with them).
 
 Every simulated path is one :class:`PathRun` given to :func:`simulate_path_moments` through the estimator's
 ``mapper`` (a ``map``-like callable, :func:`serial_map` by default): the Latin-hypercube candidates, the Jacobian's
@@ -55,6 +58,8 @@ MOMENTS = (
     "acf_trade_sign",
     "add_share",
     "trade_share",
+    "return_sd_10s_bps",
+    "return_sd_block_bps",
 )
 DEFAULT_PARAMETERS = (
     "fundamental.volatility_ticks_per_sqrt_s",
@@ -161,11 +166,13 @@ def moments_of(blocks: list[dict[str, np.ndarray]]) -> np.ndarray:
     zeros = np.sum([b["zero_gaps"] for b in blocks], axis=0)
     mix = np.sum([b["mix"] for b in blocks], axis=0).astype(float)
     mix = mix / max(mix.sum(), 1.0)
+    r10 = np.concatenate([b["r10"] for b in blocks])
     return np.array([
         spread.mean(), np.quantile(spread, 0.5), np.quantile(spread, 0.9),
         cat["log_depth"].mean() if cat["log_depth"].size else np.nan,
         cat["log_gap"].mean(), cat["log_gap"].std(), zeros[0] / max(zeros[1], 1), kurtosis,
         _acf1([np.abs(b["r10"]) for b in blocks]), _acf1([b["sign"] for b in blocks]), mix[0], mix[2],
+        1e4 * r10.std() if r10.size > 1 else np.nan, 1e4 * np.sqrt(var) if returns.size > 1 else np.nan,
     ])  # fmt: skip
 
 
