@@ -86,7 +86,7 @@ PRIMITIVES: dict[str, Primitive] = {
     "sell_program": Primitive(
         ("agents", "execution"),
         ("strategy", "side", "quantity_lots", "start_s", "duration_s", "interval_s", "participation", "urgency_per_s"),
-        ("abm",), (("start_s", "duration_s"),), (("count", 1), ("strategy", "pov"), ("side", -1)),
+        ("abm", "hawkes"), (("start_s", "duration_s"),), (("count", 1), ("strategy", "pov"), ("side", -1)),
         "an execution agent (price-insensitive POV / TWAP seller)",
     ),
     "stop_loss": Primitive(
@@ -109,7 +109,7 @@ PRIMITIVES: dict[str, Primitive] = {
     "news": Primitive(("shocks", "news"), ("time_s", "jump_bps"), ("abm",), (("time_s", None),),
                       needs="a fundamental value that agents trade on"),
     "withdrawal": Primitive(("shocks", "withdrawal"), ("start_s", "duration_s", "size_factor", "spread_factor"),
-                            ("abm",), (("start_s", "duration_s"),), needs="market-maker agents"),
+                            ("abm", "hawkes"), (("start_s", "duration_s"),), needs="market-maker agents"),
     "mark": Primitive(("shocks", "mark"), ("start_s", "duration_s", "factor"), ("abm",), (("start_s", "duration_s"),),
                       needs="a liquidation engine that reads a mark price"),
     "pause": Primitive(("shocks", "pause"), ("start_s", "duration_s"), ("abm",), (("start_s", "duration_s"),),

@@ -14,6 +14,7 @@ episode's time compression applied; :func:`run_stress` writes the stress store:
 * group ``statistics``: dims (``path``, ``statistic``), the shape statistics in the template's units (real
   seconds: simulated seconds x ``time_factor``).
 
+World ``hawkes`` runs a sell program and a withdrawal on the Hawkes-driven book (:mod:`scenarios.stress.hawkes_world`).
 World ``amm`` (the depeg episodes) runs ``[mechanism.peg_run]`` on a StableSwap pool
 (:mod:`scenarios.stress.peg_world`): ``mid`` is the depegging coin's external price, the paths group adds
 ``pool_price`` and ``least_share``, the statistics group adds :data:`~scenarios.stress.episodes.PEG_STATISTICS`.
@@ -38,7 +39,7 @@ from simlab.provenance import provenance
 GRID_S = 1.0
 PATH_FIELDS = ("mid", "depth", "spread", "volume", "maker_gross", "maker_net", "liquidations", "fund", "adl")
 PEG_FIELDS = ("pool_price", "least_share")
-RUNNABLE_WORLDS = ("abm", "amm")
+RUNNABLE_WORLDS = ("abm", "amm", "hawkes")
 
 
 def default_world(episode: Episode) -> str:
@@ -105,7 +106,9 @@ def check_world(episode: Episode, world: str) -> None:
     """Raise ParameterError unless the episode allows ``world`` and this runner can run it."""
     allowed = episode.spec.episode.worlds
     if world not in allowed:
-        raise ParameterError(f"episode {episode.name}: world {world!r} is not one of its worlds {allowed}")
+        lacking = [name for name in episode.spec.mechanism if world not in PRIMITIVES[name].worlds]
+        why = f"; primitives {', '.join(lacking)} have no form in the {world!r} world" if lacking else ""
+        raise ParameterError(f"episode {episode.name}: world {world!r} is not one of its worlds {allowed}{why}")
     if world not in RUNNABLE_WORLDS:
         raise ParameterError(
             f"episode {episode.name}: the {world!r} world is not runnable by this runner (runnable: "
@@ -161,6 +164,11 @@ def simulate_episode(
 
         check_world(episode, world)
         return simulate_peg(episode, shock_values(episode, values), children, GRID_S)
+    if world == "hawkes":
+        from scenarios.stress.hawkes_world import simulate_hawkes_episode
+
+        check_world(episode, world)
+        return simulate_hawkes_episode(episode, shock_values(episode, values), children, GRID_S)
     config = episode_config(episode, values, world)
     duration_s = episode.spec.background.duration_s
     grid_ns = int(round(GRID_S * 1e9))
