@@ -61,6 +61,9 @@ from simlab.metrics.crash import STATISTICS
 REPO = Path(__file__).resolve().parents[2]
 WORLDS = ("abm", "hawkes", "generator", "amm")
 Scalar = bool | int | float | str
+PEG_STATISTICS: tuple[str, ...] = ("min_share", "min_pool_price")
+"""Statistics of the ``amm`` world's peg runs (:mod:`scenarios.stress.peg_world`): the smallest share of the coin
+bought in the pool (a fraction) and the lowest pool price of the depegging coin (in the coin bought)."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ PRIMITIVES: dict[str, Primitive] = {
     "sell_program": Primitive(
         ("agents", "execution"),
         ("strategy", "side", "quantity_lots", "start_s", "duration_s", "interval_s", "participation", "urgency_per_s"),
-        ("abm",), (("start_s", "duration_s"),), (("count", 1), ("strategy", "pov"), ("side", -1)),
+        ("abm", "hawkes"), (("start_s", "duration_s"),), (("count", 1), ("strategy", "pov"), ("side", -1)),
         "an execution agent (price-insensitive POV / TWAP seller)",
     ),
     "stop_loss": Primitive(
@@ -106,7 +109,7 @@ PRIMITIVES: dict[str, Primitive] = {
     "news": Primitive(("shocks", "news"), ("time_s", "jump_bps"), ("abm",), (("time_s", None),),
                       needs="a fundamental value that agents trade on"),
     "withdrawal": Primitive(("shocks", "withdrawal"), ("start_s", "duration_s", "size_factor", "spread_factor"),
-                            ("abm",), (("start_s", "duration_s"),), needs="market-maker agents"),
+                            ("abm", "hawkes"), (("start_s", "duration_s"),), needs="market-maker agents"),
     "mark": Primitive(("shocks", "mark"), ("start_s", "duration_s", "factor"), ("abm",), (("start_s", "duration_s"),),
                       needs="a liquidation engine that reads a mark price"),
     "pause": Primitive(("shocks", "pause"), ("start_s", "duration_s"), ("abm",), (("start_s", "duration_s"),),
@@ -278,9 +281,10 @@ def parse_episode(data: dict[str, Any], source: str = "episode") -> EpisodeSpec:
     template = data.get("template", {})
     if isinstance(template, dict):
         for name in template:
-            if name not in STATISTICS:
+            if name not in STATISTICS + PEG_STATISTICS:
                 raise ParameterError(
-                    f"{source}: unknown template statistic {name!r}; valid ones are {', '.join(STATISTICS)}"
+                    f"{source}: unknown template statistic {name!r}; valid ones are "
+                    f"{', '.join(STATISTICS + PEG_STATISTICS)}"
                 )
     spec = parse_spec_data(EpisodeSpec, data, source)
     check_episode(spec, source)
@@ -292,6 +296,12 @@ def check_episode(spec: EpisodeSpec, source: str) -> None:
     for needed in ("drawdown", "time_to_trough_s"):
         if needed not in spec.template:
             raise ParameterError(f"{source}: [template] needs `{needed}` (value and tolerance); got none")
+    pool_only = sorted(set(spec.template) & set(PEG_STATISTICS))
+    if pool_only and spec.episode.worlds != ["amm"]:
+        raise ParameterError(
+            f'{source}: template statistic {pool_only[0]!r} is a pool statistic: it needs worlds = ["amm"]; got '
+            f"{spec.episode.worlds}"
+        )
     for name, shock in spec.mechanism.items():
         _check_keys(source, name, shock)
         _check_times(source, name, shock, spec.background.duration_s)

@@ -31,12 +31,11 @@ import numpy as np
 import xarray as xr
 
 from scenarios.stress.episodes import Bound, Episode, load_episode
-from scenarios.stress.run import episode_statistics, simulate_episode, within_tolerance
+from scenarios.stress.run import episode_statistics, simulate_episode, statistic_names, within_tolerance
 from scenarios.sweep.design import build_design, point_seeds
 from scenarios.sweep.runner import Plan, run_plan
 from scenarios.sweep.spec import parse_sweep_spec
 from simlab.errors import ParameterError
-from simlab.metrics.crash import STATISTICS
 from simlab.provenance import provenance
 
 JOB = "scenarios.stress.fit:shape_job"
@@ -64,7 +63,7 @@ def shape_job(seed: np.random.SeedSequence, paths: int, *, episode: str, crn_see
     shocks = {_dotted(k): float(v) for k, v in values.items()}
     crash_paths = simulate_episode(ep, paths, seed=np.random.SeedSequence([crn_seed, 0]), values=shocks)
     rows = episode_statistics(ep, crash_paths)
-    return xr.Dataset({name: (("path",), rows[:, j]) for j, name in enumerate(STATISTICS)})
+    return xr.Dataset({name: (("path",), rows[:, j]) for j, name in enumerate(statistic_names(ep))})
 
 
 def objective(episode: Episode, rows: np.ndarray) -> float:
@@ -72,7 +71,7 @@ def objective(episode: Episode, rows: np.ndarray) -> float:
     total = 0.0
     for name, stat in episode.spec.template.items():
         weight = 1.0 if name in PRIMARY else SECONDARY_WEIGHT
-        column = rows[:, STATISTICS.index(name)]
+        column = rows[:, statistic_names(episode).index(name)]
         finite = np.isfinite(column)
         if not finite.any():
             total += weight * MISSING_PENALTY
@@ -141,7 +140,7 @@ def fit_episode(
             workers=workers if scheduler is None else 1,
         ),  # fmt: skip
     )
-    means = {n: float(np.nanmean(rows[:, STATISTICS.index(n)])) for n in episode.spec.template}
+    means = {n: float(np.nanmean(rows[:, statistic_names(episode).index(n)])) for n in episode.spec.template}
     within = {n: float(within_tolerance(episode, rows, (n,)).mean()) for n in episode.spec.template}
     design = {"n_design": n_design, "n_refine": n_refine, "paths_per_point": paths, "kind": "lhs",
               "points": [{"parameters": p, "objective": o} for p, o in points]}  # fmt: skip
@@ -175,7 +174,7 @@ def _run_design(
     for i, point in enumerate(design.points):
         if int(results["status"].values[i]) != 1:
             raise ParameterError(f"fit of {episode.name}: design point {point} failed: {results['error'].values[i]}")
-        rows = np.stack([results[name].values[i] for name in STATISTICS], axis=1)
+        rows = np.stack([results[name].values[i] for name in statistic_names(episode)], axis=1)
         values = {_dotted(k): _value(bounds[_dotted(k)], v) for k, v in point.items()}
         out.append((values, objective(episode, rows)))
     return out

@@ -170,6 +170,7 @@ def peg_run(
     start_s: float | None = None,
     duration_s: float | None = None,
     arb_capacity: float = math.inf,
+    schedule: np.ndarray | None = None,
 ) -> PegRunResult:
     """Run holders of the depegging coins into a StableSwap pool while arbitrageurs trade it to external prices.
 
@@ -194,6 +195,10 @@ def peg_run(
     arb_capacity
         What the arbitrageurs of each ordered pair of coins can sell per hour, as a share of the pool's initial
         value (inf: unlimited).
+    schedule
+        The share of the run sold in each step (shape ``(time,)``, entry ``k`` for the step ending at ``t_s[k]``,
+        >= 0; entry 0 unused): a noisy schedule (:func:`run_schedule`) replacing the constant rate; its sum is the
+        run's total as a multiple of ``run_size``.
 
     Returns
     -------
@@ -211,6 +216,11 @@ def peg_run(
         raise ParameterError(f"`arb_capacity` of peg_run must be >= 0 (inf: unlimited); got {arb_capacity!r}")
     xp = np.array(pool.balances)
     n_steps, n = t_s.shape[0], xp.shape[0]
+    if schedule is not None:
+        schedule = np.asarray(schedule, dtype=np.float64)
+        if schedule.shape != (n_steps,) or not (np.isfinite(schedule) & (schedule >= 0)).all():
+            raise ParameterError(f"`schedule` of peg_run must be {n_steps} finite shares >= 0 (one per step); got "
+                                 f"shape {schedule.shape}")  # fmt: skip
     sold_total = run_size * xp.sum() * weights
     value_0 = float(xp @ external[0])
     out = {k: np.zeros((n_steps, n)) for k in ("balances", "pool_price", "holders", "arbitrageurs")}
@@ -218,6 +228,7 @@ def peg_run(
     _record(out, 0, xp, amplification, into)
     for step in range(1, n_steps):
         overlap = max(0.0, min(end, t_s[step]) - max(start, t_s[step - 1])) / (end - start)
+        overlap = overlap if schedule is None else schedule[step]
         out["holders"][step] = out["holders"][step - 1]
         out["arbitrageurs"][step] = out["arbitrageurs"][step - 1]
         for coin in np.flatnonzero(sold_total * overlap > 0):
@@ -273,6 +284,8 @@ def peg_episode(
     window_s: float | None = None,
     step_s: float | None = None,
     arb_capacity: float = 0.0,
+    rng: np.random.Generator | None = None,
+    orders_per_s: float = 1.0,
 ) -> PegRunResult:
     """Run the crash library's ``peg_run`` primitive: its keys (``start_s``, ``duration_s``, ``run_share``,
     ``depeg_factor``, ``pool``) on a pool of :data:`POOLS`.
@@ -281,6 +294,11 @@ def peg_episode(
     end and stay there; the run sells ``run_share`` of the pool evenly over ``[start_s, start_s + duration_s]``.
     The window lasts ``window_s`` (default: twice the run's end) in steps of ``step_s`` (default: a 50th of the
     run). ``arb_capacity`` is :func:`peg_run`'s (default 0: the run alone sets the composition).
+
+    With ``rng`` the run arrives as sell orders of a compound Poisson schedule (:func:`run_schedule`, ``orders_per_s``
+    orders a second) and the external price of the coins sold falls in step with what the run has sold so far:
+    ``1 - (1 - depeg_factor) x progress`` (progress: the run sold so far over its expected total). Its expectation
+    is the deterministic path above.
     """
     if pool not in POOLS:
         raise ParameterError(f"`pool` of the peg_run primitive must be one of {', '.join(POOLS)}; got {pool!r}")
@@ -298,10 +316,35 @@ def peg_episode(
     spec = POOLS[pool]
     external = np.ones((t_s.size, len(spec["balances"])))
     falling = np.asarray(spec["run_weights"]) > 0
-    external[:, falling] = np.interp(t_s, [0.0, start_s, end, window], [1.0, 1.0, depeg_factor, depeg_factor])[:, None]
+    schedule = None if rng is None else run_schedule(t_s, start_s, duration_s, rng, orders_per_s)
+    if schedule is None:
+        level = np.interp(t_s, [0.0, start_s, end, window], [1.0, 1.0, depeg_factor, depeg_factor])
+    else:
+        level = 1.0 - (1.0 - depeg_factor) * np.cumsum(schedule)
+    external[:, falling] = level[:, None]  # a price <= 0 is refused by peg_run
     return peg_run(t_s, external, balances=spec["balances"], run_size=run_share, run_weights=spec["run_weights"],
                    into=spec["into"], amplification=spec["amplification"], fee=spec["fee"], start_s=start_s,
-                   duration_s=duration_s, arb_capacity=arb_capacity)  # fmt: skip
+                   duration_s=duration_s, arb_capacity=arb_capacity, schedule=schedule)  # fmt: skip
+
+
+def run_schedule(
+    t_s: np.ndarray, start_s: float, duration_s: float, rng: np.random.Generator, orders_per_s: float = 1.0
+) -> np.ndarray:
+    """Return a noisy run schedule: the share of the run sold in each step of ``t_s``.
+
+    The run's sell orders arrive as a Poisson process of rate ``orders_per_s`` (1/s) on ``[start_s, start_s +
+    duration_s)``, each of an exponential size with mean ``1 / (orders_per_s x duration_s)`` (so the expected total
+    is 1 and its coefficient of variation ``sqrt(2 / (orders_per_s x duration_s))``); an order at ``u`` with
+    ``t_s[k-1] < u <= t_s[k]`` is sold in step ``k``.
+    """
+    if not (math.isfinite(orders_per_s) and orders_per_s > 0):
+        raise ParameterError(f"`orders_per_s` of run_schedule must be finite and > 0; got {orders_per_s!r}")
+    expected = orders_per_s * duration_s
+    count = int(rng.poisson(expected))
+    times = start_s + duration_s * rng.random(count)
+    sizes = rng.exponential(1.0 / expected, count)
+    steps = np.clip(np.searchsorted(t_s, times, side="left"), 1, t_s.size - 1)
+    return np.bincount(steps, weights=sizes, minlength=t_s.size)
 
 
 def peg_statistics(result: PegRunResult) -> dict[str, float]:

@@ -13,6 +13,11 @@ episode's time compression applied; :func:`run_stress` writes the stress store:
   ``time_factor`` and the provenance (seed, the episode text as config, the values of the shock parameters);
 * group ``statistics``: dims (``path``, ``statistic``), the shape statistics in the template's units (real
   seconds: simulated seconds x ``time_factor``).
+
+World ``hawkes`` runs a sell program and a withdrawal on the Hawkes-driven book (:mod:`scenarios.stress.hawkes_world`).
+World ``amm`` (the depeg episodes) runs ``[mechanism.peg_run]`` on a StableSwap pool
+(:mod:`scenarios.stress.peg_world`): ``mid`` is the depegging coin's external price, the paths group adds
+``pool_price`` and ``least_share``, the statistics group adds :data:`~scenarios.stress.episodes.PEG_STATISTICS`.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from scenarios.stress.episodes import PRIMITIVES, REPO, Episode
+from scenarios.stress.episodes import PEG_STATISTICS, PRIMITIVES, REPO, Episode
 from simlab.errors import DataError, ParameterError
 from simlab.metrics.crash import STATISTICS, CrashPath, crash_path_from_abm, shape_statistics
 from simlab.provenance import provenance
@@ -34,7 +39,19 @@ from simlab.random import seed_parts
 
 GRID_S = 1.0
 PATH_FIELDS = ("mid", "depth", "spread", "volume", "maker_gross", "maker_net", "liquidations", "fund", "adl")
-RUNNABLE_WORLDS = ("abm",)
+PEG_FIELDS = ("pool_price", "least_share")
+RUNNABLE_WORLDS = ("abm", "amm", "hawkes")
+
+
+def default_world(episode: Episode) -> str:
+    """Return the world an episode runs in when none is named: ``abm`` if it allows it, else its first world."""
+    worlds = episode.spec.episode.worlds
+    return "abm" if "abm" in worlds else worlds[0]
+
+
+def statistic_names(episode: Episode) -> tuple[str, ...]:
+    """Return the statistics measured on the episode's paths: the shape statistics, and the pool's for ``amm``."""
+    return STATISTICS + PEG_STATISTICS if episode.spec.episode.worlds == ["amm"] else STATISTICS
 
 
 def shock_values(episode: Episode, values: dict[str, float] | None) -> dict[str, float]:
@@ -90,12 +107,13 @@ def check_world(episode: Episode, world: str) -> None:
     """Raise ParameterError unless the episode allows ``world`` and this runner can run it."""
     allowed = episode.spec.episode.worlds
     if world not in allowed:
-        raise ParameterError(f"episode {episode.name}: world {world!r} is not one of its worlds {allowed}")
+        lacking = [name for name in episode.spec.mechanism if world not in PRIMITIVES[name].worlds]
+        why = f"; primitives {', '.join(lacking)} have no form in the {world!r} world" if lacking else ""
+        raise ParameterError(f"episode {episode.name}: world {world!r} is not one of its worlds {allowed}{why}")
     if world not in RUNNABLE_WORLDS:
-        where = "; the AMM peg run lives in scenarios.stress.amm" if world == "amm" else ""
         raise ParameterError(
             f"episode {episode.name}: the {world!r} world is not runnable by this runner (runnable: "
-            f"{', '.join(RUNNABLE_WORLDS)}){where}"
+            f"{', '.join(RUNNABLE_WORLDS)})"
         )
 
 
@@ -127,20 +145,33 @@ def simulate_episode(
     seed: int | np.random.SeedSequence,
     values: dict[str, float] | None = None,
     workers: int = 1,
-    world: str = "abm",
+    world: str | None = None,
 ) -> list[CrashPath]:
     """Simulate ``n_paths`` paths of the episode on a 1-s grid, on ``workers`` threads.
 
     Path k is the market of the k-th child of ``seed`` (as :func:`simlab.agents.simulate_markets`), whatever
     ``workers`` is, so the bytes do not depend on it; each market is put on the grid as soon as it finishes.
+    ``world`` None is :func:`default_world`; ``amm`` runs the peg run (:mod:`scenarios.stress.peg_world`).
     """
     from simlab.agents import simulate_abm
 
-    config = episode_config(episode, values, world)
-    duration_s = episode.spec.background.duration_s
+    world = default_world(episode) if world is None else world
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(_seed(seed))
     fresh = np.random.SeedSequence(root.entropy, spawn_key=root.spawn_key, pool_size=root.pool_size)
     children = fresh.spawn(_count(n_paths, "n_paths"))
+    _count(workers, "workers")
+    if world == "amm":
+        from scenarios.stress.peg_world import simulate_peg
+
+        check_world(episode, world)
+        return simulate_peg(episode, shock_values(episode, values), children, GRID_S)
+    if world == "hawkes":
+        from scenarios.stress.hawkes_world import simulate_hawkes_episode
+
+        check_world(episode, world)
+        return simulate_hawkes_episode(episode, shock_values(episode, values), children, GRID_S)
+    config = episode_config(episode, values, world)
+    duration_s = episode.spec.background.duration_s
     grid_ns = int(round(GRID_S * 1e9))
 
     def one(child: np.random.SeedSequence) -> CrashPath:
@@ -167,15 +198,20 @@ def _seed(seed: Any) -> int:
 
 
 def episode_statistics(episode: Episode, paths: list[CrashPath]) -> np.ndarray:
-    """Return the shape statistics of every path (``[path, statistic]`` in :data:`STATISTICS` order).
+    """Return the statistics of every path (``[path, statistic]`` in :func:`statistic_names` order).
 
     Times (``*_s``) are scaled to real seconds by ``compression.time_factor``, rates per minute divided by it.
     """
     bg, factor = episode.spec.background, episode.spec.compression.time_factor
-    rows = np.empty((len(paths), len(STATISTICS)))
+    names = statistic_names(episode)
+    rows = np.empty((len(paths), len(names)))
     for i, path in enumerate(paths):
         stats = shape_statistics(path, bg.event_s, direction=episode.spec.episode.direction, pre_s=bg.pre_s)
-        rows[i] = [_real_units(name, stats[name], factor) for name in STATISTICS]
+        if len(names) > len(STATISTICS):
+            from scenarios.stress.peg_world import peg_path_statistics
+
+            stats |= peg_path_statistics(path)
+        rows[i] = [_real_units(name, stats[name], factor) for name in names]
     return rows
 
 
@@ -190,9 +226,10 @@ def _real_units(name: str, value: float, factor: float) -> float:
 def within_tolerance(episode: Episode, rows: np.ndarray, names: tuple[str, ...] = ("drawdown", "time_to_trough_s")):
     """Return, per path, whether every statistic of ``names`` lies within the template's tolerance."""
     ok = np.ones(rows.shape[0], dtype=bool)
+    columns = statistic_names(episode)
     for name in names:
         stat = episode.spec.template[name]
-        ok &= np.abs(rows[:, STATISTICS.index(name)] - stat.value) <= stat.tolerance
+        ok &= np.abs(rows[:, columns.index(name)] - stat.value) <= stat.tolerance
     return ok
 
 
@@ -212,13 +249,13 @@ def stress_datasets(
         "template": json.dumps({k: [s.value, s.tolerance] for k, s in episode.spec.template.items()}),
         **provenance(seed=seed, config=episode.text, true_params={"shocks": values, "world": world}),
     }
-    present = [f for f in PATH_FIELDS if all(getattr(p, f) is not None for p in paths)]
+    present = [f for f in PATH_FIELDS + PEG_FIELDS if all(getattr(p, f, None) is not None for p in paths)]
     data = {f: (("path", "time"), np.stack([getattr(p, f) for p in paths]).astype(np.float64)) for f in present}
     coords = {"path": np.arange(len(paths)), "t_s": ("time", paths[0].t_s)}
     path_ds = xr.Dataset(data, coords=coords, attrs=attrs)
     stats_ds = xr.Dataset(
         {"value": (("path", "statistic"), rows)},
-        coords={"path": np.arange(len(paths)), "statistic": np.array(STATISTICS, dtype=object)},
+        coords={"path": np.arange(len(paths)), "statistic": np.array(statistic_names(episode), dtype=object)},
         attrs=attrs,
     )
     return {"paths": path_ds, "statistics": stats_ds}
@@ -230,7 +267,7 @@ def run_stress(
     *,
     n_paths: int,
     seed: int,
-    world: str = "abm",
+    world: str | None = None,
     workers: int = 1,
     values: dict[str, float] | None = None,
     overwrite: bool = False,
@@ -238,6 +275,7 @@ def run_stress(
     """Simulate the episode's paths and write the stress store atomically; return its path and the statistics."""
     from simlab.store import write_store
 
+    world = default_world(episode) if world is None else world
     values = shock_values(episode, values)
     paths = simulate_episode(episode, n_paths, seed=seed, values=values, workers=workers, world=world)
     rows = episode_statistics(episode, paths)

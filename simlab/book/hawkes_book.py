@@ -71,7 +71,7 @@ import xarray as xr
 from simlab.book import _engine, _hawkes_book, _sim
 from simlab.book._sim_output import BookSimulation, check_recording, positive_float, run_attrs
 from simlab.errors import ParameterError
-from simlab.hawkes import HawkesParams, simulate_hawkes
+from simlab.hawkes import HawkesParams, HawkesPath, simulate_hawkes
 from simlab.random import RandomLike, as_generator
 from simlab.schema import NO_PRICE
 
@@ -340,6 +340,7 @@ def simulate_hawkes_book(
     sample_ns: int | None = None,
     warmup_s: float = 60.0,
     start_ns: int = 0,
+    path: HawkesPath | None = None,
 ) -> dict[str, xr.Dataset]:
     """Simulate the Hawkes-driven book for ``duration_s`` seconds on the matching engine.
 
@@ -363,6 +364,10 @@ def simulate_hawkes_book(
         open the events as ADD records at ``start_ns`` (attribute ``initial_orders``).
     start_ns
         Time of the recording's start, ns since the epoch.
+    path
+        A Hawkes path of ``warmup_s + duration_s`` seconds (the dimensions of :data:`ORDER_FLOW`) to apply instead
+        of simulating one, e.g. one whose baselines are shocked in a window; the book's draws are then all on
+        ``gen``. None: ``simulate_hawkes(params.hawkes, ...)``.
 
     Returns
     -------
@@ -375,7 +380,13 @@ def simulate_hawkes_book(
     """
     duration_s, depth, sample_ns, warmup_s = _check_run(params, duration_s, depth, sample_ns, warmup_s, start_ns)
     gen = as_generator(rng)
-    (path,) = simulate_hawkes(params.hawkes, warmup_s + duration_s, rng=gen)
+    if path is None:
+        (path,) = simulate_hawkes(params.hawkes, warmup_s + duration_s, rng=gen)
+    elif not (path.dims.size == 0 or (path.dims.min() >= 0 and path.dims.max() < 6)) or (
+        path.times_s.size and path.times_s[-1] >= warmup_s + duration_s
+    ):
+        raise ParameterError(f"`path` of simulate_hawkes_book must hold events of dimensions 0-5 before "
+                             f"warmup_s + duration_s = {warmup_s + duration_s} s")  # fmt: skip
     sim = _Simulation(params, path.times_s.size, depth, sample_ns, duration_s, int(start_ns))
     cut = int(np.searchsorted(path.times_s, warmup_s))
     sim.run(gen, path, 0, cut, warmup_s, record=False)

@@ -59,7 +59,8 @@ def test_every_library_episode_parses():
         ("template.crashiness", {"value": 1, "tolerance": 1}, "unknown template statistic 'crashiness'; valid ones are drawdown, time_to_trough_s"),  # noqa: E501
         ("mechanism.sell_program.fixed", {"start_s": 580.0, "duration_s": 60.0}, "shock outside the session: `start_s` 580 s + `duration_s` 60 s must lie within [0, 600] s"),  # noqa: E501
         ("mechanism.sell_program", {"fixed": {"duration_s": 60.0}, "fit": {"start_s": {"low": 100.0, "high": 700.0}}}, "shock outside the session: `start_s` 700 s"),  # noqa: E501
-        ("episode.worlds", ["abm", "hawkes"], "world 'hawkes' has no agents for primitive 'sell_program'"),
+        ("episode.worlds", ["abm", "amm"], "world 'amm' has no agents for primitive 'sell_program'"),
+        ("template.min_share", {"value": 0.07, "tolerance": 0.02}, "template statistic 'min_share' is a pool statistic: it needs worlds = [\"amm\"]"),  # noqa: E501
         ("episode.direction", 0, "`episode.direction` Input should be -1 or 1"),
         ("background.pre_s", 400.0, "needs pre_s <= event_s < duration_s"),
         ("sources", [{"author": "A", "title": "T", "year": 2010}], "a source needs a `url` or a `doc` id"),

@@ -1,6 +1,6 @@
-"""Ground truth of the library: every agent-market episode's stored fit reproduces its template's drawdown and time
-to trough within tolerance on >= 80 % of fresh paths; the fitter recovers a known news jump; the AMM episodes are
-handed to the peg-run module, not run here."""
+"""Ground truth of the library: every episode's stored fit (agent market and, for the depegs, the AMM peg run)
+reproduces its template's drawdown and time to trough within tolerance on >= 80 % of fresh paths; the fitter
+recovers a known news jump."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from scenarios.specs import LIBRARY
 from scenarios.stress.episodes import load_episode
 from scenarios.stress.fit import fit_episode
-from scenarios.stress.run import episode_statistics, simulate_episode, within_tolerance
+from scenarios.stress.run import episode_statistics, simulate_episode, statistic_names, within_tolerance
 from simlab.errors import ParameterError
 from simlab.metrics.crash import STATISTICS
 
@@ -21,6 +21,7 @@ from .test_run import write_episode
 
 EPISODES = sorted(p.stem for p in LIBRARY.glob("*.toml") if p.stem.startswith(("crash_", "depeg_")))
 AGENT_EPISODES = [name for name in EPISODES if "abm" in load_episode(name).spec.episode.worlds]
+PEG_EPISODES = [name for name in EPISODES if load_episode(name).spec.episode.worlds == ["amm"]]
 
 
 def test_the_library_holds_the_nine_episodes():
@@ -37,12 +38,21 @@ def test_the_stored_fit_reproduces_drawdown_and_time_to_trough(name):
     assert within_tolerance(episode, rows).mean() >= 0.8, rows[:, :2]
 
 
-def test_the_amm_episodes_are_refused_by_the_agent_runner_with_a_pointer():
+@pytest.mark.parametrize("name", PEG_EPISODES)
+def test_the_stored_peg_fit_reproduces_drawdown_and_time_to_trough(name):
+    episode = load_episode(name)
+    assert episode.fitted is not None, f"{name}: no stored fit; run `simlab stress fit {name}`"
+    rows = episode_statistics(episode, simulate_episode(episode, 20, seed=20261203, world="amm"))
+    assert within_tolerance(episode, rows).mean() >= 0.8, rows[:, :2]
+    names = statistic_names(episode)
+    share = rows[:, names.index("min_share")].mean()  # the fitted run size: the pool's skew in the mean
+    assert abs(share - episode.spec.template["min_share"].value) <= episode.spec.template["min_share"].tolerance
+
+
+def test_the_amm_episodes_are_refused_by_the_agent_world():
     episode = load_episode("depeg_2023_03_usdc")
     with pytest.raises(ParameterError, match="world 'abm' is not one of its worlds"):
-        simulate_episode(episode, 1, seed=0, values={"peg_run.run_share": 0.5})
-    with pytest.raises(ParameterError, match="not runnable by this runner .* peg run lives in scenarios.stress"):
-        simulate_episode(episode, 1, seed=0, values={"peg_run.run_share": 0.5}, world="amm")
+        simulate_episode(episode, 1, seed=0, values={"peg_run.run_share": 0.25}, world="abm")
 
 
 @pytest.mark.slow

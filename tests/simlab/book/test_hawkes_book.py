@@ -371,3 +371,15 @@ def test_opposite_placement_rests_behind_the_opposite_best():
     distance = side[adds] * (opposite - price[adds])
     assert quoted.sum() > 100 and ev.attrs["capped_limit_orders"] == 0
     assert set(np.unique(distance[quoted])) == set(range(1, 9))
+
+
+def test_a_given_path_is_applied_as_the_simulated_one():
+    gen = np.random.default_rng(3)
+    (path,) = simulate_hawkes(PARAMS.hawkes, 35.0, rng=gen)
+    given = simulate_hawkes_book(PARAMS, 30.0, rng=gen, warmup_s=5.0, sample_ns=1_000_000_000, path=path)
+    own = simulate_hawkes_book(PARAMS, 30.0, rng=np.random.default_rng(3), warmup_s=5.0, sample_ns=1_000_000_000)
+    for name in ("events", "books"):
+        assert given[name].drop_attrs().identical(own[name].drop_attrs())
+    late = replace(path, times_s=path.times_s + 1.0)
+    with pytest.raises(ParameterError, match="`path` of simulate_hawkes_book must hold events .* before"):
+        simulate_hawkes_book(PARAMS, 30.0, rng=gen, warmup_s=5.0, path=late)
