@@ -94,3 +94,35 @@ def test_tstr_catches_a_source_that_teaches_nothing():
     twin = good["rows"][0]
     assert abs(twin["tstr"] - twin["trtr"]) < 3 * np.hypot(twin["tstr_se"], twin["trtr_se"])
     assert bad["test_origins"] == good["test_origins"] > 1000
+
+
+def test_a_spec_trains_on_a_sampled_store_and_reports_three_arms(tmp_path):
+    from scenarios.forecast.runner import run_spec
+    from scenarios.forecast.spec import load_spec, parse_spec
+    from simlab.agents import simulate_abm
+
+    sim = simulate_abm(small_config(), seed=6, duration_s=600.0, depth=5)
+    write_store({"events": sim["events"], "books": sim["books"]}, tmp_path / "sample.zarr")
+    task = {
+        "name": "direction",
+        "horizon_events": 1,
+        "models": ["flow_logistic", "prior"],
+        "reference": "prior",
+        "levels": 1,
+        "tstr": True,
+        "tstr_source": f"store:{tmp_path / 'sample.zarr'}",
+        "tstr_mix_share": 0.25,
+    }
+    data = [{"name": "planted", "source": "planted", "rows": 1500, "levels": 5, "signal": 0.9}]
+    out = run_spec(parse_spec({"run": {"name": "t", "seed": 3}, "data": data, "task": task}), tmp_path / "r.zarr",
+                   data_dir=tmp_path)  # fmt: skip
+    tstr = out["series"]["planted"]["tstr"]
+    assert tstr["synthetic_rows"] == sim["events"].sizes["event"] and tstr["source"].startswith("store:")
+    for row in tstr["rows"]:
+        total = row["mixed_synthetic"] + row["mixed_real"]
+        assert abs(row["mixed_synthetic"] / total - 0.25) < 2 / total and np.isfinite(row["dm_mixed_vs_trtr"])
+    assert "DM mixed" in (tmp_path / "r_report" / "report.html").read_text()
+    with pytest.raises(Exception, match="tstr_source"):
+        parse_spec({"data": data, "task": {**task, "tstr_source": "gan"}})
+    for name in ("tstr_hawkes_aapl", "tstr_generator_aapl", "tstr_abm_amzn"):
+        assert load_spec(name).task.tstr
