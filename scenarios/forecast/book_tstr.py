@@ -68,16 +68,17 @@ def book_datasets(book: BookSeries, stop: int, tick_size: float = 0.01) -> tuple
 
 def joined(parts: list[BookSeries], task: Task, window: int, name: str = "joined") -> TaskData:
     """Return the task data of ``parts`` laid end to end (each part's clock shifted to start 1 s after the previous
-    part's last row); an origin is valid only when its whole input window, the row before it (whose book the OFI
-    differences) and its target row lie in its own part."""
+    part's last row; books cut to the shallowest part's levels); an origin is valid only when its whole input
+    window, the row before it (whose book the OFI differences) and its target row lie in its own part."""
     fields = ("bid_price", "bid_qty", "ask_price", "ask_qty", "kind", "side", "price", "qty")
     shifted, clock = [], 0
     for part in parts:
         shifted.append(part.ts_ns - part.ts_ns[0] + clock)
         clock = int(shifted[-1][-1]) + 10**9
-    series = BookSeries(
-        name, np.concatenate(shifted), *(np.concatenate([getattr(p, f) for p in parts]) for f in fields)
-    )
+    depth = min(p.levels for p in parts)  # e.g. a generator's 50-level sample beside a 10-level replay
+    columns = [np.concatenate([getattr(p, f)[:, :depth] for p in parts]) for f in fields[:4]]
+    columns += [np.concatenate([getattr(p, f) for p in parts]) for f in fields[4:]]
+    series = BookSeries(name, np.concatenate(shifted), *columns)
     data = TaskData(series, task, window=window)
     stops = np.cumsum([p.size for p in parts])
     starts = stops - np.array([p.size for p in parts])

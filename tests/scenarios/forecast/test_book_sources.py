@@ -52,9 +52,11 @@ def test_abm_series_is_the_market_and_a_store_reads_back(tmp_path):
 
 
 def test_joined_origins_never_cross_a_seam():
-    parts = [planted_book(n, levels=2, rng=np.random.default_rng(n), name=f"p{n}")[0] for n in (300, 200, 250)]
+    parts = [planted_book(n, levels=2 + (n == 200), rng=np.random.default_rng(n), name=f"p{n}")[0]
+             for n in (300, 200, 250)]  # fmt: skip
     task, window = Task("direction", horizon_events=7), 5
     data = joined(parts, task, window)
+    assert data.book.levels == 2 and np.array_equal(data.book.ask_qty[300:500], parts[1].ask_qty[:, :2])
     assert np.all(np.diff(data.book.ts_ns) >= 0)
     start = 0
     for part in parts:
