@@ -127,8 +127,12 @@ class TaskSpec(StrictModel):
     (:mod:`scenarios.forecast.planted`). ``preset`` sizes the deep models (``tiny``, ``cpu``, ``full``), ``window``
     overrides its input rows (the footprint CNN's bins of ``footprint_bin_s`` seconds, on ``2 footprint_ticks + 1``
     price levels); ``tstr`` adds train-synthetic-test-real against train-real-test-real
-    (:mod:`scenarios.forecast.book_tstr`: a queue-reactive model fitted on the first ``tstr_train_fraction`` of the
-    rows, ``tstr_synthetic_s`` seconds simulated); ``reference`` is the baseline of the Diebold-Mariano tests;
+    (:mod:`scenarios.forecast.book_tstr`) and a mixed arm (a share ``tstr_mix_share`` synthetic), tested on every
+    ``tstr_stride``-th origin after the first ``tstr_train_fraction`` of the rows; ``tstr_source`` is ``"qr"`` (a
+    queue-reactive model fitted on the rows before the cut), ``"preset:NAME"`` (a book preset, e.g. hawkes-aapl),
+    ``"abm:PATH"`` (an agent-market config TOML), each simulated for ``tstr_synthetic_s`` seconds, or
+    ``"store:PATH"`` (the first ``tstr_paths`` paths of a store with events and books, e.g. ``simlab generate
+    sample``'s); ``reference`` is the baseline of the Diebold-Mariano tests;
     ``stride`` keeps every stride-th origin. ``normalisation`` must be ``"train"``: statistics of the training
     block only."""
 
@@ -151,6 +155,10 @@ class TaskSpec(StrictModel):
     tstr_train_fraction: float = Field(0.6, gt=0, lt=1)
     tstr_synthetic_s: float = Field(1800.0, gt=0)
     tstr_n_max: int = Field(30, ge=1)
+    tstr_source: str = Field("qr", pattern=r"^(qr|(preset|abm|store):.+)$")
+    tstr_paths: int = Field(1, ge=1)
+    tstr_mix_share: float = Field(0.5, gt=0, lt=1)
+    tstr_stride: int = Field(1, ge=1)
     normalisation: str = "train"
 
     @field_validator("name")

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from scenarios.forecast.book_tstr import train_synthetic_test_real_books
+from scenarios.forecast.book_sources import abm_series, book_preset_series, store_series
+from scenarios.forecast.book_tstr import compare_training_sources, train_synthetic_test_real_books
 from scenarios.forecast.books import BookSeries, lobster_series
 from scenarios.forecast.deep import PRESETS, DeepLOB, EventTransformer
 from scenarios.forecast.footprint_cnn import FootprintCNN
@@ -104,11 +105,8 @@ def run_task_spec(
             "seconds": round(time.perf_counter() - started, 1),
         }
         if task_spec.tstr:
-            out["series"][data.name]["tstr"] = train_synthetic_test_real_books(
-                frame, build_task_models(task_spec), rng=generators[len(spec.data) + k],
-                train_fraction=task_spec.tstr_train_fraction, synthetic_s=task_spec.tstr_synthetic_s,
-                levels=max(getattr(m, "levels", 1) for m in models), n_max=task_spec.tstr_n_max,
-            )  # fmt: skip
+            levels = max(getattr(m, "levels", 1) for m in models)
+            out["series"][data.name]["tstr"] = run_tstr(frame, task_spec, generators[len(spec.data) + k], levels)
     out["headline"] = headline(out, task_spec.reference)
     attrs = provenance(seed=spec.run.seed, config=spec.model_dump(mode="json"),
                        sources=[Path(data_dir) / f for d in spec.data for files in d.files for f in files])  # fmt: skip
@@ -118,6 +116,27 @@ def run_task_spec(
     folder = output.parent / f"{output.name.removesuffix('.zarr')}_report"
     report = write_task_report(out, folder, spec.run.name, task.classes is not None)
     return {"store": str(output), "report": str(report), **out}
+
+
+def run_tstr(frame: TaskData, task_spec: TaskSpec, rng: np.random.Generator, levels: int) -> dict[str, Any]:
+    """Return the TRTR / TSTR / mixed comparison of the spec's models on ``frame`` from its ``tstr_source``."""
+    source, _, where = task_spec.tstr_source.partition(":")
+    models, seconds = build_task_models(task_spec), task_spec.tstr_synthetic_s
+    common = {"train_fraction": task_spec.tstr_train_fraction, "mix_share": task_spec.tstr_mix_share,
+              "stride": task_spec.tstr_stride}  # fmt: skip
+    if source == "qr":
+        out = train_synthetic_test_real_books(frame, models, rng=rng, synthetic_s=seconds, levels=levels,
+                                              n_max=task_spec.tstr_n_max, **common)  # fmt: skip
+        return {**out, "source": "queue-reactive fit on the rows before the cut"}
+    sim_seed, compare_seed = (int(x) for x in rng.integers(2**62, size=2))
+    if source == "preset":
+        synthetic = [book_preset_series(where, seconds, rng=sim_seed, depth=max(levels, 1))]
+    elif source == "abm":
+        synthetic = [abm_series(where, seconds, seed=sim_seed, depth=max(levels, 1))]
+    else:
+        synthetic = store_series(where, paths=task_spec.tstr_paths)
+    out = compare_training_sources(frame, synthetic, models, rng=compare_seed, **common)
+    return {**out, "source": task_spec.tstr_source}
 
 
 def headline(out: dict[str, Any], reference: str) -> dict[str, str]:
@@ -187,17 +206,20 @@ def write_task_report(out: dict[str, Any], folder: Path, title: str, classificat
 
 
 def _tstr_section(tstr: dict[str, Any]) -> list[str]:
-    rows = [
-        [r["model"], r["metric"], r["trtr"], r["trtr_se"], r["tstr"], r["tstr_se"], r["ratio"]] for r in tstr["rows"]
-    ]
+    keys = ("model", "metric", "trtr", "trtr_se", "tstr", "tstr_se", "ratio", "dm_tstr_vs_trtr", "dm_p_tstr_vs_trtr",
+            "mixed", "mixed_se", "dm_mixed_vs_trtr", "dm_p_mixed_vs_trtr", "mixed_real", "mixed_synthetic")  # fmt: skip
+    rows = [[r[k] for k in keys] for r in tstr["rows"]]
+    header = ["model", "metric", "TRTR", "s.e.", "TSTR", "s.e.", "ratio", "DM TSTR", "p", "mixed", "s.e.", "DM mixed",
+              "p", "mixed real origins", "mixed synthetic origins"]  # fmt: skip
     return [
         "### Train on synthetic, test on real",
         "",
-        "Each model trained on the real rows before the cut (TRTR) and on a queue-reactive book fitted to those rows "
-        f"({tstr['synthetic_rows']} simulated rows, TSTR), both tested on the same {tstr['test_origins']} real "
-        "origins after the cut; a ratio TSTR / TRTR near 1 means the synthetic book teaches what the real one does.",
+        f"Each model trained on the real rows before the cut (TRTR), on {tstr['synthetic_rows']} synthetic rows "
+        f"(TSTR; source: {tstr['source']}) and on both mixed, all tested on the same {tstr['test_origins']} real "
+        "origins after the cut; a ratio TSTR / TRTR near 1 means the synthetic book teaches what the real one does, "
+        "and DM is the Diebold-Mariano statistic of the arm against TRTR (negative: a smaller loss).",
         "",
-        markdown_table(["model", "metric", "TRTR", "s.e.", "TSTR", "s.e.", "ratio"], rows),
+        markdown_table(header, rows),
         "",
     ]
 

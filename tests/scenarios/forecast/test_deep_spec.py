@@ -31,7 +31,7 @@ def test_library_specs_parse():
 
 @pytest.mark.realdata
 def test_library_specs_name_files_that_exist(shared_data):
-    for name in ("deep_lob", "deep_events_amzn"):
+    for name in ("deep_lob", "deep_events_amzn", "tstr_hawkes_aapl", "tstr_generator_aapl", "tstr_abm_amzn"):
         for path in (f for d in load_spec(name).data for window in d.files for f in window):
             assert (shared_data / path).is_file(), path
 

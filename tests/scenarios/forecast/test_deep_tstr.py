@@ -49,3 +49,6 @@ def test_tstr_matches_trtr_when_the_real_book_is_the_model(qr_book):
         gap = abs(row["tstr"] - row["trtr"])
         assert gap < 3 * np.hypot(row["tstr_se"], row["trtr_se"]), row
         assert 0.85 < row["ratio"] < 1.15, row
+        # the mixed arm (half synthetic, half real) is the same world too
+        assert abs(row["mixed"] - row["trtr"]) < 3 * np.hypot(row["mixed_se"], row["trtr_se"]), row
+        assert row["mixed_synthetic"] == row["mixed_real"] > 100, row
