@@ -329,10 +329,15 @@ def claim_held_out(presets: list[Preset]) -> tuple[str, str]:
     return "mean L1, " + "; ".join(said), text[0].upper() + text[1:] + "."
 
 
+def _name(window: Window) -> str:
+    """The preset's name, marked when the window is a held-out one (a preset may have both)."""
+    return window.preset + (" (held out)" if window.kind == "held-out" else "")
+
+
 def claim_books_told_apart(books: list[Window]) -> tuple[str, str]:
     """Read "every book model is told apart (AUC >= 0.97)"."""
     told = [w for w in books if w.auc is not None and read_auc(w.auc) == "tells them apart"]
-    said = "AUC: " + ", ".join(f"{w.preset} {w.auc.text()}" for w in books)
+    said = "AUC: " + ", ".join(f"{_name(w)} {w.auc.text()}" for w in books)
     aucs = [w.auc for w in books if w.auc is not None]
     span = f"AUC {min(a.value for a in aucs):.2f} to {max(a.value for a in aucs):.2f}"
     if len(told) == len(books):
@@ -389,7 +394,7 @@ def claim_qr(books: list[Window]) -> tuple[str, str]:
             f"{_fact_text(w, 'mean_spread_ticks', 1)} ({w.fact_reading('mean_spread_ticks')}), messages per 10 s L1 "
             f"{_score_text(w, FLOW)} ({w.score_reading(FLOW)})"
         )
-        others = ", ".join(f"{b.preset} {b.scores['spread_ticks', 'l1'][0].value:.3f}" for b in peers if b is not w)
+        others = ", ".join(f"{_name(b)} {b.scores['spread_ticks', 'l1'][0].value:.3f}" for b in peers if b is not w)
         best = _best(peers, "spread_ticks")
         closest.append(best is w)
         law = _told(reading != "above the floor")
@@ -407,7 +412,7 @@ def claim_hawkes_book(books: list[Window]) -> tuple[str, str]:
     """Read "the Hawkes-driven AAPL book has the best flow of the books and a spread still too tight"."""
     hawkes = next(w for w in books if w.preset.startswith("hawkes-"))
     others = [w for w in books if w is not hawkes]
-    law = ", ".join(f"{w.preset} {w.scores[INTERARRIVAL, 'l1'][0].value:.3f}" for w in others)
+    law = ", ".join(f"{_name(w)} {w.scores[INTERARRIVAL, 'l1'][0].value:.3f}" for w in others)
     said = (
         f"{hawkes.preset}: messages per 10 s L1 {_score_text(hawkes, FLOW)} ({hawkes.score_reading(FLOW)}); log "
         f"inter-arrival L1 {_score_text(hawkes, INTERARRIVAL)} ({hawkes.score_reading(INTERARRIVAL)}; other books "
@@ -421,8 +426,9 @@ def claim_hawkes_book(books: list[Window]) -> tuple[str, str]:
     simulated, real = hawkes.facts["mean_spread_ticks"]
     flow_l1, law_l1 = (hawkes.scores[q, "l1"][0].value for q in (FLOW, INTERARRIVAL))
     closest = "has" if flow_best else "does not have"
+    n_books = len({b.preset for b in books})
     flow = (
-        f"the Hawkes-driven book {hawkes.preset} {closest} the closest flow of the {len(books)} books: its count of "
+        f"the Hawkes-driven book {hawkes.preset} {closest} the closest flow of the {n_books} books: its count of "
         f"messages per 10 s (L1 {flow_l1:.3f}) {_told(flow_real)} and its inter-arrival law (L1 {law_l1:.3f}) "
         f"{_told(law_real)}"
     )
