@@ -200,7 +200,7 @@ class _Market(BookSimulation):
         self.agents[:, K.A_HEAD] = -1
         self.totals = np.zeros((2, K.N_CLASSES), np.int64)
         self.totals[0, : len(counts)] = np.asarray(counts, np.int64) * c.starting_cash_ticks
-        self.orders = np.full((8192, K.O_FIELDS), -1, np.int64)
+        self.orders = np.full((max(8192, self.ev.shape[0]), K.O_FIELDS), -1, np.int64)
         self.heap = np.zeros((4 * n + 1024, K.H_FIELDS), np.int64)
 
     def _params(self) -> None:
@@ -360,23 +360,23 @@ class _Market(BookSimulation):
     def _grow(self, params: tuple) -> tuple:
         c = self.config
         need = _loop.needs(self.state, self.ctr, c.market_maker.levels + c.stop_loss.count + 2 * c.leveraged.count)
-        self.ev = _sim.grow_rows(self.ev, 2 * need[0])
+        self.ev = _sim.grow_rows(self.ev, need[0])
         if self.sample_ns == 0:
             self.books, self.book_ts = (
-                _sim.grow_books(self.books, 2 * need[0]),
-                _sim.grow_rows(self.book_ts, 2 * need[0]),
+                _sim.grow_books(self.books, need[0]),
+                _sim.grow_rows(self.book_ts, need[0]),
             )
         if self.path_ns == 0:
             self.path_ts, self.path_mid = (
-                _sim.grow_rows(self.path_ts, 2 * need[1]),
-                _sim.grow_rows(self.path_mid, 2 * need[1]),
+                _sim.grow_rows(self.path_ts, need[1]),
+                _sim.grow_rows(self.path_mid, need[1]),
             )
-            self.path_vals = _sim.grow_rows(self.path_vals, 2 * need[1])
+            self.path_vals = _sim.grow_rows(self.path_vals, need[1])
         if need[2] > self.orders.shape[0]:
             grown = np.full((2 * need[2], K.O_FIELDS), -1, np.int64)
             grown[: self.orders.shape[0]] = self.orders
             self.orders = grown
-        self.heap = _sim.grow_rows(self.heap, 2 * need[3])
+        self.heap = _sim.grow_rows(self.heap, need[3])
         if need[4] > self.out[0].shape[0]:
             self.out = _engine.grow_fills(self.out, 2 * need[4])
         if need[5] > self.fund_ts.shape[0]:
