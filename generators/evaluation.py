@@ -158,16 +158,23 @@ def counterfactual(
 
 
 def regime_shares(
-    generator: Any, paths: list[dict[str, xr.Dataset]], regime: dict[str, int], *, label: str, at: str = "start"
+    generator: Any,
+    paths: list[dict[str, xr.Dataset]],
+    regime: dict[str, int],
+    *,
+    label: str,
+    at: str = "start",
+    window: int = enc.REGIME_WINDOW,
 ) -> dict[str, Any]:
     """Return the share of ``paths`` in each asked quintile of the training data, their median measure and stuck count.
 
     The keys are ``{label} share in {name} quintile {q}``, ``{label} median {name}`` and ``{label} stuck paths``;
-    the regime is measured by :func:`path_regime` (``at`` the start or the end of each path).
+    the regime is measured by :func:`path_regime` (``at`` the start or the end of each path, over ``window`` rows:
+    the quintiles are those of the encoding's window, so another one is for tests only).
     """
     asked = enc.regime_condition(regime, source="regime of counterfactual")
     out: dict[str, Any] = {f"{label} stuck paths": sum(int(path["events"].attrs["stuck"]) for path in paths)}
-    measured = np.stack([path_regime(path, at=at) for path in paths])
+    measured = np.stack([path_regime(path, window, at=at) for path in paths])
     quintiles = generator.encoding_.quintiles(measured)
     for j, name in enumerate(enc.REGIMES):
         if asked[j] != enc.NULL_REGIME:
@@ -185,12 +192,14 @@ def counterfactual_sweep(
     duration: float,
     seed: int,
     stop_when_stuck: bool = False,
+    window: int = enc.REGIME_WINDOW,
 ) -> list[dict[str, Any]]:
     """Run :func:`counterfactual` over regimes and guidance weights, measured at each path's start and end.
 
     The unconditioned paths are sampled once (same seed as every conditioned run, so the same noise) and shared by
     every row. Each row holds ``regime``, ``guidance`` and, for ``at`` in ``start`` and ``end``, the keys of
-    :func:`regime_shares` for the conditioned and the unconditioned paths (prefixed ``{at}:``).
+    :func:`regime_shares` (over ``window`` rows) for the conditioned and the unconditioned paths (prefixed
+    ``{at}:``).
     """
     free = generator.sample(n_paths, duration, generator=seed, stop_when_stuck=stop_when_stuck)
     rows = []
@@ -203,7 +212,7 @@ def counterfactual_sweep(
             row["duration_s"] = duration
             for at in REGIME_AT:
                 for label, sampled in (("conditioned", paths), ("unconditioned", free)):
-                    shares = regime_shares(generator, sampled, regime, label=label, at=at)
+                    shares = regime_shares(generator, sampled, regime, label=label, at=at, window=window)
                     row.update({f"{at}: {key}": value for key, value in shares.items()})
             rows.append(row)
     return rows
