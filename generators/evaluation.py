@@ -168,12 +168,17 @@ def regime_shares(
 ) -> dict[str, Any]:
     """Return the share of ``paths`` in each asked quintile of the training data, their median measure and stuck count.
 
-    The keys are ``{label} share in {name} quintile {q}``, ``{label} median {name}`` and ``{label} stuck paths``;
+    The keys are ``{label} share in {name} quintile {q}``, ``{label} median {name}``, ``{label} stuck paths`` and
+    the messages ``{label} applied`` and ``{label} rejected`` (sums over the paths);
     the regime is measured by :func:`path_regime` (``at`` the start or the end of each path, over ``window`` rows:
     the quintiles are those of the encoding's window, so another one is for tests only).
     """
     asked = enc.regime_condition(regime, source="regime of counterfactual")
-    out: dict[str, Any] = {f"{label} stuck paths": sum(int(path["events"].attrs["stuck"]) for path in paths)}
+    out: dict[str, Any] = {
+        f"{label} {count}": sum(int(path["events"].attrs[count]) for path in paths)
+        for count in ("stuck", "applied", "rejected")
+    }
+    out[f"{label} stuck paths"] = out.pop(f"{label} stuck")
     measured = np.stack([path_regime(path, window, at=at) for path in paths])
     quintiles = generator.encoding_.quintiles(measured)
     for j, name in enumerate(enc.REGIMES):
