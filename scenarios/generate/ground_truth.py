@@ -267,7 +267,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     out = ground_truth(spec, progress=progress)
     out["provenance"] = provenance(seed=spec.seed, config=dataclasses.asdict(spec), sources=[args.spec])
-    Path(args.output).write_text(json.dumps(out, indent=1, default=str) + "\n")
+    output = Path(args.output)
+    partial = output.with_name(output.name + ".partial")
+    partial.write_text(json.dumps(out, indent=1, default=str) + "\n")
+    partial.replace(output)  # atomic: a reader sees the old file or the whole new one
     for p, row in enumerate(out["paths"]):
         for label in ("model", "contrast", "b_vs_a"):
             o, t, d = row[label]["ours"], row[label]["theirs"], row[label]["difference"]

@@ -3,6 +3,8 @@ scores closer to that book's fresh paths than to a clearly different book's (the
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -10,22 +12,34 @@ from calibration.book_presets import load_book_preset
 from scenarios.generate.ground_truth import (
     TruthSpec,
     contrast_preset,
-    ground_truth,
     load_truth_spec,
+    main,
     separation,
     split_at,
 )
 from simlab.errors import DataError, ParameterError
 
-TINY = {"max_steps": 300, "eval_every": 50, "validation_blocks": 128, "batch_size": 64}
+TINY_SPEC = """
+[process]
+preset = "hawkes-aapl"
+train_s = 300.0
+validation_s = 60.0
+[test]
+paths = 2
+duration_s = 60.0
+n_boot = 20
+contrast = "zi-aapl"
+[model]
+preset = "tiny"
+seed = 7
+overrides = { max_steps = 300, eval_every = 50, validation_blocks = 128, batch_size = 64 }
+"""
 
 
-def test_a_model_trained_on_a_hawkes_book_scores_closer_to_it_than_to_another_book():
-    spec = TruthSpec(
-        seed=7, train_s=300.0, validation_s=60.0, paths=2, duration_s=60.0, n_boot=20, contrast="zi-aapl",
-        overrides=TINY,
-    )  # fmt: skip
-    out = ground_truth(spec)
+def test_a_model_trained_on_a_hawkes_book_scores_closer_to_it_than_to_another_book(tmp_path):
+    (tmp_path / "truth.toml").write_text(TINY_SPEC)
+    out = main([str(tmp_path / "truth.toml"), "-o", str(tmp_path / "truth.json")])
+    assert json.loads((tmp_path / "truth.json").read_text())["provenance"]["seed"] == 7
     sep = out["separation"]
     # the scores that tell B from A are chosen from fresh paths alone; the model is closer to A on them
     assert len(sep["scores"]) >= 5
