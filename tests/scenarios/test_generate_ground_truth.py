@@ -3,6 +3,7 @@ scores closer to that book's fresh paths than to a clearly different book's (the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -12,6 +13,7 @@ from calibration.book_presets import load_book_preset
 from scenarios.generate.ground_truth import (
     TruthSpec,
     contrast_preset,
+    ground_truth,
     load_truth_spec,
     main,
     separation,
@@ -49,6 +51,11 @@ def test_a_model_trained_on_a_hawkes_book_scores_closer_to_it_than_to_another_bo
         # the zero-intelligence book is far from the Hawkes book's floor: the contrast is a real one
         assert not row["b_vs_a"]["indistinguishable"] and row["b_vs_a"]["difference"]["low"] > 0
         assert row["model"]["theirs"] == row["b_vs_a"]["theirs"]  # one floor per path
+    # training is what brings the model close to A: one step (the encoding's scales and A's context book) does not
+    spec = load_truth_spec(tmp_path / "truth.toml")
+    untrained = ground_truth(dataclasses.replace(spec, overrides={**spec.overrides, "max_steps": 1}))
+    assert untrained["separation"]["scores"] == sep["scores"]
+    assert sep["own"] < untrained["separation"]["own"] - 0.15
     assert set(out["per_score"][sep["scores"][0]]) == {"model", "floor", "contrast", "b_vs_a", "floor_high", "excess"}
     assert out["training"]["best_step"] >= 150 and len(out["rollout"]) == 2
     assert all(r["applied"] > 0 for r in out["rollout"])
