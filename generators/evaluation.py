@@ -6,7 +6,8 @@ regime condition, and sampling throughput.
   compared with another on the same footing.
 * :func:`counterfactual` samples paths under a regime condition and under none, measures the regime on each path's
   first :data:`generators.encoding.REGIME_WINDOW` book rows exactly as the encoding measures it on real data, and
-  returns the share of paths in the asked quintile of the *training* data.
+  returns the share of paths in the asked quintile of the *training* data; :func:`counterfactual_sweep` does it
+  over regimes and guidance weights, measured at the start and at the end of each path.
 * :func:`compare_cards` gives two models' mean distance over the scores both computed against the same real span,
   with bootstrap intervals, and the interval of their difference.
 * :func:`throughput` times the sampling of many paths at once (messages applied per second of wall time).
@@ -21,10 +22,12 @@ import numpy as np
 import xarray as xr
 
 from generators import encoding as enc
-from simlab.errors import ParameterError
+from simlab.errors import DataError, ParameterError
 from simlab.metrics.distances import check_bootstrap
 from simlab.metrics.scorecard import ScoreCard, score
 from simlab.schema import BOOK_FIELDS
+
+REGIME_AT = ("start", "end")  # where path_regime measures a path
 
 
 def realism(
@@ -96,10 +99,24 @@ def compare_cards(ours: ScoreCard, theirs: ScoreCard, *, metric: str = "l1", con
     return out
 
 
-def path_regime(path: dict[str, xr.Dataset], window: int = enc.REGIME_WINDOW) -> np.ndarray:
-    """Return the regime measures ``(4,)`` of a sampled path over its first ``window`` book rows after the start."""
+def path_regime(path: dict[str, xr.Dataset], window: int = enc.REGIME_WINDOW, *, at: str = "start") -> np.ndarray:
+    """Return the regime measures ``(4,)`` of a sampled path over ``window`` of its book rows.
+
+    ``at="start"`` measures the first ``window`` rows after the path's start (what a condition asks of the flow
+    that follows it); ``at="end"`` the last ``window`` rows, once the path has had time to leave its context book
+    (the path must then hold more than ``window`` rows).
+    """
+    if at not in REGIME_AT:
+        raise ParameterError(f"`at` of path_regime must be one of {list(REGIME_AT)}; got {at!r}")
     skip = int(path["events"].attrs.get("initial_orders", 0))
     books = tuple(path["books"][name].values[max(skip - 1, 0) :] for name in BOOK_FIELDS)
+    if at == "end":
+        if books[0].shape[0] <= window:
+            raise DataError(
+                f"path_regime: a path of {books[0].shape[0]} book rows is too short to measure its regime over its "
+                f"last {window} rows; sample a longer duration"
+            )
+        books = tuple(rows[-(window + 1) :] for rows in books)
     return enc.regime_values(books, window=window)[0]
 
 
@@ -130,20 +147,80 @@ def counterfactual(
     stop_when_stuck
         End stuck paths instead of failing (their number is returned as ``{label} stuck paths``).
     """
-    asked = enc.regime_condition(regime, source="regime of counterfactual")
+    enc.regime_condition(regime, source="regime of counterfactual")
     out: dict[str, Any] = {"regime": dict(regime), "n_paths": n_paths, "duration_s": duration}
     for label, condition in (("conditioned", regime), ("unconditioned", None)):
         paths = generator.sample(
             n_paths, duration, generator=seed, regime=condition, guidance=guidance, stop_when_stuck=stop_when_stuck
         )
-        out[f"{label} stuck paths"] = sum(int(path["events"].attrs["stuck"]) for path in paths)
-        measured = np.stack([path_regime(path) for path in paths])
-        quintiles = generator.encoding_.quintiles(measured)
-        for j, name in enumerate(enc.REGIMES):
-            if asked[j] != enc.NULL_REGIME:
-                out[f"{label} share in {name} quintile {asked[j] + 1}"] = float(np.mean(quintiles[:, j] == asked[j]))
-                out[f"{label} median {name}"] = float(np.median(measured[:, j]))
+        out.update(regime_shares(generator, paths, regime, label=label))
     return out
+
+
+def regime_shares(
+    generator: Any,
+    paths: list[dict[str, xr.Dataset]],
+    regime: dict[str, int],
+    *,
+    label: str,
+    at: str = "start",
+    window: int = enc.REGIME_WINDOW,
+) -> dict[str, Any]:
+    """Return the share of ``paths`` in each asked quintile of the training data, their median measure and stuck count.
+
+    The keys are ``{label} share in {name} quintile {q}``, ``{label} median {name}``, ``{label} stuck paths`` and
+    the messages ``{label} applied`` and ``{label} rejected`` (sums over the paths);
+    the regime is measured by :func:`path_regime` (``at`` the start or the end of each path, over ``window`` rows:
+    the quintiles are those of the encoding's window, so another one is for tests only).
+    """
+    asked = enc.regime_condition(regime, source="regime of counterfactual")
+    out: dict[str, Any] = {
+        f"{label} {count}": sum(int(path["events"].attrs[count]) for path in paths)
+        for count in ("stuck", "applied", "rejected")
+    }
+    out[f"{label} stuck paths"] = out.pop(f"{label} stuck")
+    measured = np.stack([path_regime(path, window, at=at) for path in paths])
+    quintiles = generator.encoding_.quintiles(measured)
+    for j, name in enumerate(enc.REGIMES):
+        if asked[j] != enc.NULL_REGIME:
+            out[f"{label} share in {name} quintile {asked[j] + 1}"] = float(np.mean(quintiles[:, j] == asked[j]))
+            out[f"{label} median {name}"] = float(np.median(measured[:, j]))
+    return out
+
+
+def counterfactual_sweep(
+    generator: Any,
+    regimes: list[dict[str, int]],
+    guidances: list[float],
+    *,
+    n_paths: int,
+    duration: float,
+    seed: int,
+    stop_when_stuck: bool = False,
+    window: int = enc.REGIME_WINDOW,
+) -> list[dict[str, Any]]:
+    """Run :func:`counterfactual` over regimes and guidance weights, measured at each path's start and end.
+
+    The unconditioned paths are sampled once (same seed as every conditioned run, so the same noise) and shared by
+    every row. Each row holds ``regime``, ``guidance`` and, for ``at`` in ``start`` and ``end``, the keys of
+    :func:`regime_shares` (over ``window`` rows) for the conditioned and the unconditioned paths (prefixed
+    ``{at}:``).
+    """
+    free = generator.sample(n_paths, duration, generator=seed, stop_when_stuck=stop_when_stuck)
+    rows = []
+    for regime in regimes:
+        for guidance in guidances:
+            paths = generator.sample(
+                n_paths, duration, generator=seed, regime=regime, guidance=guidance, stop_when_stuck=stop_when_stuck
+            )
+            row: dict[str, Any] = {"regime": dict(regime), "guidance": float(guidance), "n_paths": n_paths}
+            row["duration_s"] = duration
+            for at in REGIME_AT:
+                for label, sampled in (("conditioned", paths), ("unconditioned", free)):
+                    shares = regime_shares(generator, sampled, regime, label=label, at=at, window=window)
+                    row.update({f"{at}: {key}": value for key, value in shares.items()})
+            rows.append(row)
+    return rows
 
 
 def throughput(generator: Any, *, n_paths: int, duration: float, seed: int) -> dict[str, float]:

@@ -167,3 +167,29 @@ def test_guided_sampling_under_a_regime_runs_and_is_seeded(fitted):
     b = fitted.sample(2, 5.0, generator=4, regime={"volatility": 5, "depth": 1}, guidance=2.0)
     assert all(x["events"].equals(y["events"]) for x, y in zip(a, b, strict=True))
     assert a[0]["events"].attrs["regime"] == "{'volatility': 5, 'depth': 1}" and a[0]["events"].attrs["guidance"] == 2.0
+
+
+def test_counterfactual_sweep_measures_the_start_and_the_end_of_each_path(fitted):
+    from generators.evaluation import counterfactual, counterfactual_sweep, path_regime
+
+    regimes, kwargs = [{"volatility": 5}, {"depth": 1}], {"n_paths": 2, "duration": 8.0, "seed": 5}
+    rows = counterfactual_sweep(fitted, regimes, [1.0, 2.0], window=16, **kwargs)
+    assert [(r["regime"], r["guidance"]) for r in rows] == [(g, w) for g in regimes for w in (1.0, 2.0)]
+    single = counterfactual(fitted, {"volatility": 5}, guidance=1.0, **kwargs)
+    paths = fitted.sample(2, 8.0, generator=5, regime={"volatility": 5}, guidance=1.0)
+    assert single["conditioned median volatility"] == np.median([path_regime(p)[0] for p in paths])
+    assert rows[0]["start: conditioned median volatility"] == np.median([path_regime(p, 16)[0] for p in paths])
+    assert rows[0]["end: conditioned median volatility"] == np.median([path_regime(p, 16, at="end")[0] for p in paths])
+    assert rows[0]["end: unconditioned median volatility"] == rows[1]["end: unconditioned median volatility"]
+    # the end of a path, measured by hand: the mid's realised volatility and mean depth over its last window rows
+    path = fitted.sample(1, 8.0, generator=5)[0]
+    books = [path["books"][name].values[-17:] for name in BOOK_FIELDS]
+    mid = (books[0][:, 0] + books[2][:, 0]) / 2.0
+    depth = books[1][:, :10].sum(axis=1) + books[3][:, :10].sum(axis=1)
+    end = path_regime(path, 16, at="end")
+    assert end[0] == pytest.approx(np.sqrt(np.sum(np.diff(mid) ** 2)))
+    assert end[2] == pytest.approx(depth.mean())
+    with pytest.raises(DataError, match="too short to measure its regime over its last"):
+        path_regime(path, at="end")
+    with pytest.raises(ParameterError, match="`at` of path_regime"):
+        path_regime(path, at="middle")

@@ -1,0 +1,288 @@
+"""Ground truth of the generators: a diffusion model trained on a process of known law, scored against that law.
+
+A Hawkes-driven book from a preset (``calibration/presets/hawkes-aapl.toml``) is the *process A*. One long path of
+it trains the diffusion model (the first ``train_s`` seconds) and validates it (the next ``validation_s``). The
+model then samples ``paths`` paths of ``test_s`` seconds from its sampling context. Each sample is scored with the
+realism scorecard (:func:`simlab.metrics.scorecard.score`) against a *fresh* path of A (a new seed, never trained
+on). The real-vs-real floor is computed the same way: a second fresh path of A scored against the same reference
+path. A model whose mean L1 interval overlaps the floor's is "indistinguishable" from the process it learned.
+
+As a contrast that checks the pipeline end to end, the model's samples are also scored against fresh paths of a
+*process B*: another book preset (``contrast``, e.g. ``zi-aapl``, the zero-intelligence book of the same hour) or
+process A with every Hawkes baseline intensity multiplied by ``contrast_baseline_factor`` (3 by default, about
+3 times the order flow). A model that learned A must score closer to A than to B, on the scores that tell B from A
+(:func:`separation`).
+
+``python -m scenarios.generate.ground_truth scenarios/library/generate_hawkes_truth_tiny.toml -o truth.json``
+runs the whole check once (spec format: :func:`load_truth_spec`), prints a summary and writes every number, with
+provenance, to the JSON file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from calibration.book_presets import BookPreset, load_book_preset, simulate_book_preset
+from generators.config import preset as diffusion_preset
+from generators.diffusion import DiffusionGenerator
+from generators.evaluation import compare_cards
+from simlab.errors import DataError, ParameterError
+from simlab.metrics.scorecard import ScoreCard, score
+from simlab.provenance import provenance
+
+_KEYS = {
+    "process": {"preset", "train_s", "validation_s", "depth"},
+    "test": {"paths", "duration_s", "n_boot", "contrast", "contrast_baseline_factor"},
+    "model": {"preset", "seed", "overrides"},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class TruthSpec:
+    """A parsed ground-truth spec (see :func:`load_truth_spec`); durations in seconds."""
+
+    seed: int
+    process: str = "hawkes-aapl"
+    train_s: float = 1800.0
+    validation_s: float = 600.0
+    depth: int = 10
+    paths: int = 4
+    duration_s: float = 120.0
+    n_boot: int = 100
+    contrast: str | None = None
+    contrast_baseline_factor: float = 3.0
+    model_preset: str = "tiny"
+    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("train_s", "validation_s", "duration_s", "contrast_baseline_factor"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ParameterError(f"`{name}` of the ground-truth spec must be a number > 0; got {value!r}")
+        for name in ("seed", "depth", "paths", "n_boot"):
+            value = getattr(self, name)
+            low = 0 if name == "seed" else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ParameterError(f"`{name}` of the ground-truth spec must be an int >= {low}; got {value!r}")
+        if self.contrast_baseline_factor == 1.0:
+            raise ParameterError("`contrast_baseline_factor` of the ground-truth spec must differ from 1; got 1.0")
+
+
+def load_truth_spec(path: str | Path) -> TruthSpec:
+    """Read a ground-truth spec: tables ``[process]``, ``[test]`` and ``[model]``; unknown keys are refused.
+
+    ``[process]`` names the Hawkes-driven book ``preset`` and the ``train_s``, ``validation_s`` spans and book
+    ``depth``; ``[test]`` the sampled and fresh ``paths``, their ``duration_s``, the scorecard's ``n_boot`` and
+    process B: another book preset named by ``contrast`` or, without it, process A with its Hawkes baselines
+    times ``contrast_baseline_factor``;
+    ``[model]`` the diffusion ``preset``, ``seed`` and ``overrides``.
+    """
+    path = Path(path)
+    try:
+        document = tomllib.loads(path.read_text())
+    except OSError as error:
+        raise DataError(f"ground-truth spec {path} cannot be read ({error.strerror})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise DataError(f"ground-truth spec {path}: not valid TOML ({error})") from None
+    unknown = sorted(set(document) - set(_KEYS))
+    if unknown:
+        raise ParameterError(f"ground-truth spec {path}: unknown tables {unknown}; expected {sorted(_KEYS)}")
+    for table, keys in _KEYS.items():
+        extra = sorted(set(document.get(table, {})) - keys)
+        if extra:
+            expected = sorted(keys)
+            raise ParameterError(f"ground-truth spec {path}: unknown keys {extra} in [{table}]; expected {expected}")
+    if "seed" not in document.get("model", {}):
+        raise ParameterError(f"ground-truth spec {path}: table 'model' needs the key 'seed'")
+    process, test, model = (dict(document.get(t, {})) for t in ("process", "test", "model"))
+    if "preset" in process:
+        process["process"] = process.pop("preset")
+    if "preset" in model:
+        model["model_preset"] = model.pop("preset")
+    return TruthSpec(**process, **test, **model)
+
+
+def contrast_preset(preset: BookPreset, factor: float) -> BookPreset:
+    """Return ``preset`` with every Hawkes baseline intensity multiplied by ``factor`` (process B)."""
+    hawkes = getattr(preset.params, "hawkes", None)
+    if hawkes is None:
+        raise ParameterError(f"ground truth: preset {preset.name!r} is not a Hawkes-driven book (model {preset.model})")
+    params = dataclasses.replace(preset.params, hawkes=dataclasses.replace(hawkes, baseline=hawkes.baseline * factor))
+    return dataclasses.replace(preset, name=f"{preset.name} (baseline x{factor:g})", params=params)
+
+
+def simulate_path(preset: BookPreset, duration_s: float, seed: np.random.SeedSequence, depth: int) -> dict:
+    """Simulate one path of ``preset`` and drop its initial orders (the warmed-up book is the first row)."""
+    flow = simulate_book_preset(preset, duration_s, rng=np.random.default_rng(seed), depth=depth)
+    skip = int(flow["events"].attrs.get("initial_orders", 0))
+    return {"events": flow["events"].isel(event=slice(skip, None)), "books": flow["books"].isel(time=slice(skip, None))}
+
+
+def split_at(flow: dict[str, xr.Dataset], seconds: float) -> dict[str, dict[str, xr.Dataset]]:
+    """Cut a flow into ``train`` (its first ``seconds``) and ``validation`` (the rest; its first event the anchor)."""
+    ts = flow["events"]["ts_ns"].values
+    cut = int(np.searchsorted(ts, ts[0] + int(seconds * 1e9), side="left"))
+    if not 0 < cut < ts.shape[0] - 1:
+        raise DataError(f"ground truth: the simulated flow ({ts.shape[0]} events) cannot be cut at {seconds} s")
+    spans = {"train": slice(0, cut), "validation": slice(cut, None)}
+    return {
+        name: {"events": flow["events"].isel(event=part), "books": flow["books"].isel(time=part)}
+        for name, part in spans.items()
+    }
+
+
+def ground_truth(spec: TruthSpec, *, progress: Any = None) -> dict[str, Any]:
+    """Train the diffusion model on process A, score its samples and the A-vs-A floor against fresh paths of A.
+
+    Returns
+    -------
+    dict
+        ``paths``: per sampled path, ``model`` (model vs fresh A), ``floor`` (fresh A vs the same fresh A path),
+        ``contrast`` (model vs fresh B) and ``b_vs_a`` (fresh B vs fresh A) from :func:`compare_cards` against the
+        floor, each with ``indistinguishable`` (the intervals overlap); ``per_score``: :func:`per_score` of the
+        four; ``separation``: :func:`separation`; ``training``: the validation curve; ``rollout``: the message counts.
+    """
+    preset = load_book_preset(spec.process)
+    if spec.contrast is None:
+        contrast = contrast_preset(preset, spec.contrast_baseline_factor)
+    else:
+        contrast = load_book_preset(spec.contrast)
+    seeds = np.random.SeedSequence(spec.seed).spawn(6)
+    flow = simulate_path(preset, spec.train_s + spec.validation_s, seeds[0], spec.depth)
+    config = diffusion_preset(spec.model_preset, **spec.overrides)
+    model = DiffusionGenerator(config, device="cpu")
+    model.fit(split_at(flow, spec.train_s), seed=spec.seed, progress=progress)
+    sample_seed = int(seeds[1].generate_state(1)[0])
+    samples = model.sample(spec.paths, spec.duration_s, generator=sample_seed)
+    fresh = {
+        name: [simulate_path(law, spec.duration_s, s, spec.depth) for s in seeds[k].spawn(spec.paths)]
+        for name, law, k in (("reference", preset, 2), ("peer", preset, 3), ("b", contrast, 4))
+    }
+    score_seeds = seeds[5].spawn(spec.paths)
+    rows, cards = [], {"model": [], "floor": [], "contrast": [], "b_vs_a": []}
+    for i in range(spec.paths):
+        base = int(score_seeds[i].generate_state(1)[0])
+        reference = fresh["reference"][i]
+        card = {
+            "model": score(samples[i], reference, seed=base, n_boot=spec.n_boot),
+            "floor": score(fresh["peer"][i], reference, seed=base + 1, n_boot=spec.n_boot),
+            "contrast": score(samples[i], fresh["b"][i], seed=base + 2, n_boot=spec.n_boot),
+            "b_vs_a": score(fresh["b"][i], reference, seed=base + 3, n_boot=spec.n_boot),
+        }
+        rows.append({label: _against_floor(card[label], card["floor"]) for label in ("model", "contrast", "b_vs_a")})
+        for label in cards:
+            cards[label].append(card[label])
+    table = per_score(cards)
+    return {
+        "spec": dataclasses.asdict(spec),
+        "process": preset.name,
+        "contrast_process": contrast.name,
+        "paths": rows,
+        "per_score": table,
+        "separation": separation(table),
+        "training": model.training_.to_dict() if model.training_ is not None else None,
+        "rollout": [_counts(path, spec.duration_s) for path in samples],
+        "fresh_events_per_s": [_rate(path, spec.duration_s) for path in fresh["reference"]],
+    }
+
+
+def _against_floor(card: ScoreCard, floor: ScoreCard) -> dict[str, Any]:
+    row = compare_cards(card, floor)
+    ours, theirs = row["ours"], row["theirs"]
+    row["indistinguishable"] = bool(ours["low"] <= theirs["high"] and theirs["low"] <= ours["high"])
+    return row
+
+
+def per_score(cards: dict[str, list[ScoreCard]]) -> dict[str, dict[str, float]]:
+    """Return, per L1 score (``quantity (family)``), its mean over the paths for every label of ``cards``.
+
+    ``cards`` maps labels (``model``, ``floor``, ...) to one scorecard per path; only the scores that every card
+    computed are kept. Each row also holds ``floor_high`` (the mean upper end of the floor's interval) and
+    ``excess`` (model minus floor) when those labels are present.
+    """
+
+    def table(card: ScoreCard) -> dict[str, tuple[float, float]]:
+        rows = (r for r in card.rows if r.metric == "l1" and r.distance is not None)
+        return {f"{r.quantity} ({r.family})": (float(r.distance.value), float(r.distance.high)) for r in rows}
+
+    tables = {label: [table(c) for c in group] for label, group in cards.items()}
+    shared = sorted(set.intersection(*(set(t) for group in tables.values() for t in group)))
+    out = {}
+    for name in shared:
+        row = {label: float(np.mean([t[name][0] for t in group])) for label, group in tables.items()}
+        if "floor" in tables:
+            row["floor_high"] = float(np.mean([t[name][1] for t in tables["floor"]]))
+            if "model" in row:
+                row["excess"] = row["model"] - row["floor"]
+        out[name] = row
+    return out
+
+
+def separation(table: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """Return the model's mean L1 to A and to B over the scores that tell B from A (from fresh paths alone).
+
+    A score tells B from A when fresh B scored against fresh A (``b_vs_a``) lies above the upper end of the A-vs-A
+    floor's interval (both means over the paths); the model plays no part in choosing them. A model that learned A
+    has ``own`` below ``contrast``.
+    """
+    telling = [name for name, row in table.items() if row["b_vs_a"] > row["floor_high"]]
+    if not telling:
+        return {"scores": [], "own": None, "contrast": None}
+    return {
+        "scores": telling,
+        "own": float(np.mean([table[name]["model"] for name in telling])),
+        "contrast": float(np.mean([table[name]["contrast"] for name in telling])),
+    }
+
+
+def _counts(path: dict[str, xr.Dataset], duration_s: float) -> dict[str, Any]:
+    attrs = path["events"].attrs
+    return {key: int(attrs[key]) for key in ("applied", "rejected", "discarded", "stuck")} | {
+        "messages_per_s": int(attrs["applied"]) / duration_s
+    }
+
+
+def _rate(path: dict[str, xr.Dataset], duration_s: float) -> float:
+    return float(path["events"].sizes["event"] / duration_s)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run :func:`ground_truth` on a spec file; print a summary and write the JSON file."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("spec")
+    parser.add_argument("-o", "--output", default="ground_truth.json")
+    args = parser.parse_args(argv)
+    spec = load_truth_spec(args.spec)
+
+    def progress(step: int, total: int, loss: float, validation: float | None) -> None:
+        print(f"step {step}/{total}: training loss {loss:.4f}, validation {validation}", flush=True)
+
+    out = ground_truth(spec, progress=progress)
+    out["provenance"] = provenance(seed=spec.seed, config=dataclasses.asdict(spec), sources=[args.spec])
+    output = Path(args.output)
+    partial = output.with_name(output.name + ".partial")
+    partial.write_text(json.dumps(out, indent=1, default=str) + "\n")
+    partial.replace(output)  # atomic: a reader sees the old file or the whole new one
+    for p, row in enumerate(out["paths"]):
+        for label in ("model", "contrast", "b_vs_a"):
+            o, t, d = row[label]["ours"], row[label]["theirs"], row[label]["difference"]
+            print(f"path {p} {label:8s} ({row[label]['shared']} L1 scores): {o['value']:.3f} [{o['low']:.3f}, "
+                  f"{o['high']:.3f}] vs floor {t['value']:.3f} [{t['low']:.3f}, {t['high']:.3f}], excess "
+                  f"{d['value']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}], indistinguishable "
+                  f"{row[label]['indistinguishable']}")  # fmt: skip
+    for name, row in out["per_score"].items():
+        print(f"{name:45s} " + " ".join(f"{k} {v:.3f}" for k, v in row.items()))
+    print(f"separation: {out['separation']}")
+    return out
+
+
+if __name__ == "__main__":
+    main()

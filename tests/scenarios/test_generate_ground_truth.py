@@ -1,0 +1,101 @@
+"""The generators' ground-truth check end to end at tiny sizes: a diffusion model trained on a Hawkes-driven book
+scores closer to that book's fresh paths than to a clearly different book's (the zero-intelligence one)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from calibration.book_presets import load_book_preset
+from scenarios.generate.ground_truth import (
+    TruthSpec,
+    contrast_preset,
+    ground_truth,
+    load_truth_spec,
+    main,
+    separation,
+    split_at,
+)
+from simlab.errors import DataError, ParameterError
+
+TINY_SPEC = """
+[process]
+preset = "hawkes-aapl"
+train_s = 300.0
+validation_s = 60.0
+[test]
+paths = 2
+duration_s = 60.0
+n_boot = 20
+contrast = "zi-aapl"
+[model]
+preset = "tiny"
+seed = 7
+overrides = { max_steps = 300, eval_every = 50, validation_blocks = 128, batch_size = 64 }
+"""
+
+
+def test_a_model_trained_on_a_hawkes_book_scores_closer_to_it_than_to_another_book(tmp_path):
+    (tmp_path / "truth.toml").write_text(TINY_SPEC)
+    out = main([str(tmp_path / "truth.toml"), "-o", str(tmp_path / "truth.json")])
+    assert json.loads((tmp_path / "truth.json").read_text())["provenance"]["seed"] == 7
+    sep = out["separation"]
+    # the scores that tell B from A are chosen from fresh paths alone; the model is closer to A on them
+    assert len(sep["scores"]) >= 5
+    assert sep["own"] < sep["contrast"] - 0.1
+    for row in out["paths"]:
+        assert row["model"]["ours"]["value"] < row["contrast"]["ours"]["value"]
+        # the zero-intelligence book is far from the Hawkes book's floor: the contrast is a real one
+        assert not row["b_vs_a"]["indistinguishable"] and row["b_vs_a"]["difference"]["low"] > 0
+        assert row["model"]["theirs"] == row["b_vs_a"]["theirs"]  # one floor per path
+    # training is what brings the model close to A: one step (the encoding's scales and A's context book) does not
+    spec = load_truth_spec(tmp_path / "truth.toml")
+    untrained = ground_truth(dataclasses.replace(spec, overrides={**spec.overrides, "max_steps": 1}))
+    assert untrained["separation"]["scores"] == sep["scores"]
+    assert sep["own"] < untrained["separation"]["own"] - 0.15
+    assert set(out["per_score"][sep["scores"][0]]) == {"model", "floor", "contrast", "b_vs_a", "floor_high", "excess"}
+    assert out["training"]["best_step"] >= 150 and len(out["rollout"]) == 2
+    assert all(r["applied"] > 0 for r in out["rollout"])
+
+
+def test_separation_picks_the_scores_fresh_paths_tell_apart():
+    table = {
+        "a": {"model": 0.2, "floor": 0.1, "floor_high": 0.15, "contrast": 0.6, "b_vs_a": 0.5},
+        "b": {"model": 0.9, "floor": 0.1, "floor_high": 0.15, "contrast": 0.1, "b_vs_a": 0.12},
+    }
+    assert separation(table) == {"scores": ["a"], "own": 0.2, "contrast": 0.6}
+    assert separation({"b": table["b"]})["scores"] == []
+
+
+def test_contrast_preset_scales_the_baselines_and_split_cuts_by_time():
+    preset = load_book_preset("hawkes-aapl")
+    b = contrast_preset(preset, 3.0)
+    np.testing.assert_allclose(b.params.hawkes.baseline, 3.0 * preset.params.hawkes.baseline)
+    np.testing.assert_array_equal(b.params.hawkes.adjacency, preset.params.hawkes.adjacency)
+    with pytest.raises(ParameterError, match="not a Hawkes-driven book"):
+        contrast_preset(load_book_preset("zi-aapl"), 3.0)
+    import xarray as xr
+
+    ts = np.arange(10) * 10**9
+    flow = {"events": xr.Dataset({"ts_ns": ("event", ts)}), "books": xr.Dataset({"x": ("time", ts)})}
+    spans = split_at(flow, 4.0)
+    assert spans["train"]["events"].sizes["event"] == 4 and spans["validation"]["books"].sizes["time"] == 6
+    with pytest.raises(DataError, match="cannot be cut"):
+        split_at(flow, 20.0)
+
+
+def test_the_library_spec_loads_and_bad_specs_are_refused(tmp_path):
+    spec = load_truth_spec("scenarios/library/generate_hawkes_truth_tiny.toml")
+    assert spec.process == "hawkes-aapl" and spec.model_preset == "tiny" and spec.paths >= 4
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[test]\npaths = 2\ncolour = "red"\n[model]\nseed = 1\n')
+    with pytest.raises(ParameterError, match="unknown keys \\['colour'\\] in \\[test\\]"):
+        load_truth_spec(bad)
+    bad.write_text("[model]\npreset = 'tiny'\n")
+    with pytest.raises(ParameterError, match="needs the key 'seed'"):
+        load_truth_spec(bad)
+    with pytest.raises(ParameterError, match="`paths` of the ground-truth spec"):
+        TruthSpec(seed=1, paths=0)
