@@ -3,14 +3,72 @@ GPU)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from typing import Any, Self
 
 from simlab.errors import ParameterError
 
 
+class _Config:
+    """What the hyperparameter dataclasses share: number checks, the JSON mapping and its strict inverse."""
+
+    def _checked_fields(self) -> Iterator[tuple[str, type, Any]]:
+        # every field is an int or a float (a bool is neither); yield (name, kind, value) as each passes
+        for item in fields(self):
+            value = getattr(self, item.name)
+            kind = float if item.type in ("float", float) else int
+            ok = isinstance(value, (int, float)) if kind is float else isinstance(value, int)
+            if isinstance(value, bool) or not ok:
+                raise ParameterError(f"`{item.name}` of {type(self).__name__} must be a number; got {value!r}")
+            yield item.name, kind, value
+
+    def _check_count(self, name: str, kind: type, value: Any) -> None:
+        if kind is int and value < 1:
+            raise ParameterError(f"`{name}` of {type(self).__name__} must be >= 1; got {value!r}")
+
+    def _check_shared(self, positive: tuple[str, ...]) -> None:
+        cls = type(self).__name__
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ParameterError(f"`{name}` of {cls} must be > 0; got {getattr(self, name)!r}")
+        if not 0.0 <= self.condition_dropout < 1.0:
+            raise ParameterError(f"`condition_dropout` of {cls} must be in [0, 1); got {self.condition_dropout}")
+        if self.guidance < 0:
+            raise ParameterError(f"`guidance` of {cls} must be >= 0; got {self.guidance}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the hyperparameters as a JSON-serialisable mapping."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str = "config") -> Self:
+        """Rebuild a config; unknown keys are refused (a typo names the field)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ParameterError(f"{source}: unknown {cls.__name__} keys {unknown}; expected some of {sorted(known)}")
+        return cls(**values)
+
+
+def _preset(presets: dict[str, Any], name: str | None, overrides: dict[str, Any], labels: tuple[str, str]) -> Any:
+    # the preset `name` (default: `paper` when CUDA is available, else `tiny`) with `overrides`; `labels` name
+    # the preset in the two errors
+    if name is None:
+        import torch
+
+        name = "paper" if torch.cuda.is_available() else "tiny"
+    if name not in presets:
+        raise ParameterError(f"unknown {labels[0]} {name!r}; expected one of {sorted(presets)}")
+    try:
+        return replace(presets[name], **overrides)
+    except TypeError as error:
+        kind = type(next(iter(presets.values()))).__name__
+        raise ParameterError(f"{labels[1]} {name!r}: {error}; expected fields of {kind}") from None
+
+
 @dataclass(frozen=True)
-class DiffusionConfig:
+class DiffusionConfig(_Config):
     """Hyperparameters of :class:`generators.diffusion.DiffusionGenerator` (saved beside every checkpoint).
 
     Parameters
@@ -59,23 +117,9 @@ class DiffusionConfig:
     validation_blocks: int = 1024
 
     def __post_init__(self) -> None:
-        for item in fields(self):
-            value = getattr(self, item.name)
-            kind = float if item.type in ("float", float) else int
-            ok = isinstance(value, (int, float)) if kind is float else isinstance(value, int)
-            if isinstance(value, bool) or not ok:
-                raise ParameterError(f"`{item.name}` of DiffusionConfig must be a number; got {value!r}")
-        counts = [f.name for f in fields(self) if f.type in ("int", int)]
-        for name in counts:
-            if getattr(self, name) < 1:
-                raise ParameterError(f"`{name}` of DiffusionConfig must be >= 1; got {getattr(self, name)!r}")
-        if not self.learning_rate > 0:
-            raise ParameterError(f"`learning_rate` of DiffusionConfig must be > 0; got {self.learning_rate!r}")
-        if not 0.0 <= self.condition_dropout < 1.0:
-            value = self.condition_dropout
-            raise ParameterError(f"`condition_dropout` of DiffusionConfig must be in [0, 1); got {value}")
-        if self.guidance < 0:
-            raise ParameterError(f"`guidance` of DiffusionConfig must be >= 0; got {self.guidance}")
+        for name, kind, value in list(self._checked_fields()):
+            self._check_count(name, kind, value)
+        self._check_shared(("learning_rate",))
         if self.width % self.heads:
             raise ParameterError(f"`width` {self.width} of DiffusionConfig must be a multiple of `heads` {self.heads}")
         if self.sampling_steps > self.diffusion_steps:
@@ -84,56 +128,28 @@ class DiffusionConfig:
                 f"got {self.sampling_steps}"
             )
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the hyperparameters as a JSON-serialisable mapping."""
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, values: dict[str, Any], source: str = "config") -> DiffusionConfig:
-        """Rebuild a config; unknown keys are refused (a typo names the field)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ParameterError(f"{source}: unknown DiffusionConfig keys {unknown}; expected some of {sorted(known)}")
-        return cls(**values)
-
+# the GPU-sized run both families' ``paper`` presets share (data, batches, steps, validation)
+_PAPER_RUN: dict[str, int] = dict(
+    history=128, block=8, width=256, batch_size=512, max_steps=20000, eval_every=500, patience=8,
+    validation_blocks=8192,
+)  # fmt: skip
 
 PRESETS: dict[str, DiffusionConfig] = {
     # trains in about 2-4 min on 2 CPU cores (see docs/generators.md for the measured time)
     "tiny": DiffusionConfig(),
     # TRADES-sized transformer for a GPU
-    "paper": DiffusionConfig(
-        history=128,
-        block=8,
-        width=256,
-        layers=6,
-        heads=8,
-        batch_size=512,
-        learning_rate=3e-4,
-        max_steps=20000,
-        eval_every=500,
-        patience=8,
-        validation_blocks=8192,
-    ),  # fmt: skip
+    "paper": DiffusionConfig(**_PAPER_RUN, layers=6, heads=8, learning_rate=3e-4),
 }
 
 
 def preset(name: str | None = None, **overrides: Any) -> DiffusionConfig:
     """Return the preset ``name`` (default: ``paper`` when CUDA is available, else ``tiny``) with ``overrides``."""
-    if name is None:
-        import torch
-
-        name = "paper" if torch.cuda.is_available() else "tiny"
-    if name not in PRESETS:
-        raise ParameterError(f"unknown generator preset {name!r}; expected one of {sorted(PRESETS)}")
-    try:
-        return replace(PRESETS[name], **overrides)
-    except TypeError as error:
-        raise ParameterError(f"preset {name!r}: {error}; expected fields of DiffusionConfig") from None
+    return _preset(PRESETS, name, overrides, ("generator preset", "preset"))
 
 
 @dataclass(frozen=True)
-class GANConfig:
+class GANConfig(_Config):
     """Hyperparameters of :class:`generators.gan.GANGenerator` (saved beside every checkpoint).
 
     Parameters
@@ -182,64 +198,19 @@ class GANConfig:
     validation_blocks: int = 1024
 
     def __post_init__(self) -> None:
-        for item in fields(self):
-            value = getattr(self, item.name)
-            kind = float if item.type in ("float", float) else int
-            ok = isinstance(value, (int, float)) if kind is float else isinstance(value, int)
-            if isinstance(value, bool) or not ok:
-                raise ParameterError(f"`{item.name}` of GANConfig must be a number; got {value!r}")
-            if kind is int and value < 1:
-                raise ParameterError(f"`{item.name}` of GANConfig must be >= 1; got {value!r}")
-        for name in ("learning_rate", "gradient_penalty"):
-            if not getattr(self, name) > 0:
-                raise ParameterError(f"`{name}` of GANConfig must be > 0; got {getattr(self, name)!r}")
-        if not 0.0 <= self.condition_dropout < 1.0:
-            raise ParameterError(f"`condition_dropout` of GANConfig must be in [0, 1); got {self.condition_dropout}")
-        if self.guidance < 0:
-            raise ParameterError(f"`guidance` of GANConfig must be >= 0; got {self.guidance}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the hyperparameters as a JSON-serialisable mapping."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any], source: str = "config") -> GANConfig:
-        """Rebuild a config; unknown keys are refused (a typo names the field)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ParameterError(f"{source}: unknown GANConfig keys {unknown}; expected some of {sorted(known)}")
-        return cls(**values)
+        for name, kind, value in self._checked_fields():
+            self._check_count(name, kind, value)
+        self._check_shared(("learning_rate", "gradient_penalty"))
 
 
 GAN_PRESETS: dict[str, GANConfig] = {
     # trains in a few minutes on 2 CPU cores (see docs/generators.md for the measured time)
     "tiny": GANConfig(),
     # Coletta et al.-sized networks for a GPU
-    "paper": GANConfig(
-        history=128,
-        block=8,
-        width=256,
-        noise=64,
-        batch_size=512,
-        learning_rate=1e-4,
-        max_steps=20000,
-        eval_every=500,
-        patience=8,
-        validation_blocks=8192,
-    ),  # fmt: skip
+    "paper": GANConfig(**_PAPER_RUN, noise=64, learning_rate=1e-4),
 }
 
 
 def gan_preset(name: str | None = None, **overrides: Any) -> GANConfig:
     """Return the GAN preset ``name`` (default: ``paper`` when CUDA is available, else ``tiny``) with ``overrides``."""
-    if name is None:
-        import torch
-
-        name = "paper" if torch.cuda.is_available() else "tiny"
-    if name not in GAN_PRESETS:
-        raise ParameterError(f"unknown GAN preset {name!r}; expected one of {sorted(GAN_PRESETS)}")
-    try:
-        return replace(GAN_PRESETS[name], **overrides)
-    except TypeError as error:
-        raise ParameterError(f"GAN preset {name!r}: {error}; expected fields of GANConfig") from None
+    return _preset(GAN_PRESETS, name, overrides, ("GAN preset", "GAN preset"))

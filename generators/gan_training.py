@@ -102,12 +102,7 @@ def train_gan(
             value = validation_distance(generator, fixed)
             estimate = float(np.mean(running))
             running.clear()
-            state.losses.append([state.step, estimate, value])
-            improved = value < state.best_loss
-            if improved:
-                state.best_loss, state.best_step, state.bad = value, state.step, 0
-            else:
-                state.bad += 1
+            improved = state.record(estimate, value)
             weights = {k: v.detach().clone() for k, v in generator.state_dict().items()} if improved else {}
             on_validation(state, weights)
             if progress is not None:

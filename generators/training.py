@@ -111,6 +111,16 @@ class TrainState:
         """Return the state as a JSON-serialisable mapping."""
         return asdict(self)
 
+    def record(self, train_loss: float, value: float) -> bool:
+        """Append a validation (step, training loss, validation loss); return whether its loss is the best so far."""
+        self.losses.append([self.step, train_loss, value])
+        improved = value < self.best_loss
+        if improved:
+            self.best_loss, self.best_step, self.bad = value, self.step, 0
+        else:
+            self.bad += 1
+        return improved
+
 
 def drop_conditions(regime: torch.Tensor, probability: float, generator: torch.Generator) -> torch.Tensor:
     """Replace each regime variable, and independently all of a row's, by the null index with ``probability``."""
@@ -167,12 +177,7 @@ def train_loop(
             value = _validate(model, schedule, fixed)
             train_loss = float(np.mean(running))
             running.clear()
-            state.losses.append([state.step, train_loss, value])
-            improved = value < state.best_loss
-            if improved:
-                state.best_loss, state.best_step, state.bad = value, state.step, 0
-            else:
-                state.bad += 1
+            improved = state.record(train_loss, value)
             on_validation(state, {k: v.detach().clone() for k, v in model.state_dict().items()} if improved else {})
             if progress is not None:
                 progress(state.step, config.max_steps, train_loss, value)

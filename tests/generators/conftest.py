@@ -1,8 +1,68 @@
-"""Real flows for the generator tests, read once per session (skipped when ../shared/data is absent)."""
+"""Flows for the generator tests: a small zero-intelligence flow split in spans, and real flows read once per session
+(skipped when ../shared/data is absent); checks the two families share."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import torch
+
+from generators.data import split_by_time
+from simlab.book.engine import match_events
+from simlab.book.zero_intelligence import ZIParams, simulate_zi
+from simlab.schema import BOOK_FIELDS
+
+
+@pytest.fixture(scope="module")
+def zi_spans():
+    """Four minutes of a seeded zero-intelligence flow (its initial orders dropped) split in train/validation/test."""
+    params = ZIParams(limit_rate=0.2, market_rate=0.5, cancel_rate=0.05, band_ticks=20, size_law="geometric",
+                      order_size=3.0)  # fmt: skip
+    flow = simulate_zi(params, 240.0, rng=7, depth=10)
+    skip = int(flow["events"].attrs["initial_orders"]) - 1
+    events, books = flow["events"].isel(event=slice(skip, None)), flow["books"].isel(time=slice(skip, None))
+    return split_by_time(events, books)
+
+
+def weights(generator) -> dict[str, torch.Tensor]:
+    """Return a copy of a fitted generator's model weights."""
+    return {k: v.clone() for k, v in generator.model_.state_dict().items()}
+
+
+def equal_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    """Return whether two sets of weights have the same names and the same tensors, bit for bit."""
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def check_seeded_fit(cls, config, spans, fitted) -> None:
+    """Check that ``fitted`` (seed 3) is refitted bit for bit from seed 3, differs from seed 4, and restores torch."""
+    again = cls(config, device="cpu").fit(spans, seed=3)
+    assert equal_weights(weights(fitted), weights(again))
+    other = cls(config, device="cpu").fit(spans, seed=4)
+    assert not equal_weights(weights(fitted), weights(other))
+    assert [row[0] for row in fitted.training_.losses] == [10, 20]
+    assert not torch.are_deterministic_algorithms_enabled()  # the setting is restored after training
+
+
+def check_replayed(events, books) -> np.ndarray:
+    """Check that a rollout's books are the matching engine's after each message; return the inner-fill mask."""
+    attrs = events.attrs
+    replayed = match_events(events, depth=books.sizes["level"], trades="market")["books"]
+    # the fills of one market order all carry the book after the whole order; compare after each message
+    message = events["message"].values
+    inner = np.append((message[:-1] == message[1:]) & (message[:-1] >= 0), False)
+    assert (~inner).sum() == attrs["initial_orders"] + attrs["applied"]
+    for name in BOOK_FIELDS:
+        np.testing.assert_array_equal(replayed[name].values[~inner], books[name].values[~inner], err_msg=name)
+    return inner
+
+
+def check_resampled(fitted, paths) -> None:
+    """Check that sampling ``fitted`` again with seed 11 gives the same 3 paths of 20 s."""
+    again = fitted.sample(3, 20.0, generator=11)
+    for a, b in zip(paths, again, strict=True):
+        assert a["events"].equals(b["events"]) and a["books"].equals(b["books"])
+
 
 AAPL_L50 = "lobster_samples/AAPL_2012-06-21_level50_0930-1030_messages/AAPL_2012-06-21_34200000_37800000_message_50.csv"
 AAPL_START = "lobster_samples/AAPL_2012-06-21_level10_first1000"

@@ -7,16 +7,15 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from generators.checkpoint import WEIGHTS_FILE
 from generators.config import DiffusionConfig, preset
-from generators.data import split_by_time
 from generators.diffusion import DiffusionGenerator
-from simlab.book.engine import match_events
-from simlab.book.zero_intelligence import ZIParams, simulate_zi
 from simlab.errors import DataError, ParameterError
 from simlab.schema import BOOK_FIELDS, EventKind
+from tests.generators.conftest import check_replayed, check_resampled, check_seeded_fit
+from tests.generators.conftest import equal_weights as _equal
+from tests.generators.conftest import weights as _weights
 
 SMALL = DiffusionConfig(
     history=8, block=4, width=16, layers=1, heads=2, diffusion_steps=20, sampling_steps=4, batch_size=32,
@@ -25,35 +24,12 @@ SMALL = DiffusionConfig(
 
 
 @pytest.fixture(scope="module")
-def zi_spans():
-    params = ZIParams(limit_rate=0.2, market_rate=0.5, cancel_rate=0.05, band_ticks=20, size_law="geometric",
-                      order_size=3.0)  # fmt: skip
-    flow = simulate_zi(params, 240.0, rng=7, depth=10)
-    skip = int(flow["events"].attrs["initial_orders"]) - 1
-    events, books = flow["events"].isel(event=slice(skip, None)), flow["books"].isel(time=slice(skip, None))
-    return split_by_time(events, books)
-
-
-@pytest.fixture(scope="module")
 def fitted(zi_spans):
     return DiffusionGenerator(SMALL, device="cpu").fit(zi_spans, seed=3)
 
 
-def _weights(generator):
-    return {k: v.clone() for k, v in generator.model_.state_dict().items()}
-
-
-def _equal(a, b):
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-
-
 def test_one_seed_gives_the_same_weights_and_another_does_not(zi_spans, fitted):
-    again = DiffusionGenerator(SMALL, device="cpu").fit(zi_spans, seed=3)
-    assert _equal(_weights(fitted), _weights(again))
-    other = DiffusionGenerator(SMALL, device="cpu").fit(zi_spans, seed=4)
-    assert not _equal(_weights(fitted), _weights(other))
-    assert [row[0] for row in fitted.training_.losses] == [10, 20]
-    assert not torch.are_deterministic_algorithms_enabled()  # the setting is restored after training
+    check_seeded_fit(DiffusionGenerator, SMALL, zi_spans, fitted)
 
 
 def test_training_resumes_from_a_checkpoint_to_the_same_weights(zi_spans, fitted, tmp_path):
@@ -79,20 +55,13 @@ def test_rollout_books_are_the_matching_engines(fitted):
         assert attrs["applied"] > 0 and events.sizes["event"] >= attrs["initial_orders"] + attrs["applied"]
         start = int(events["ts_ns"].values[0])
         assert int(events["ts_ns"].values[-1]) <= start + 20 * 10**9
-        replayed = match_events(events, depth=books.sizes["level"], trades="market")["books"]
-        # the fills of one market order all carry the book after the whole order; compare after each message
+        check_replayed(events, books)
         message = events["message"].values
-        inner = np.append((message[:-1] == message[1:]) & (message[:-1] >= 0), False)
-        assert (~inner).sum() == attrs["initial_orders"] + attrs["applied"]
         np.testing.assert_array_equal(np.unique(message[message >= 0]), np.arange(attrs["applied"]))
-        for name in BOOK_FIELDS:
-            np.testing.assert_array_equal(replayed[name].values[~inner], books[name].values[~inner], err_msg=name)
         kinds = set(np.unique(events["kind"].values))
         assert kinds <= {int(k) for k in (EventKind.ADD, EventKind.CANCEL, EventKind.DELETE, EventKind.TRADE,
                                           EventKind.TRADE_HIDDEN)}  # fmt: skip
-    again = fitted.sample(3, 20.0, generator=11)
-    for a, b in zip(paths, again, strict=True):
-        assert a["events"].equals(b["events"]) and a["books"].equals(b["books"])
+    check_resampled(fitted, paths)
 
 
 def test_messages_that_cannot_apply_are_counted_and_resampled(fitted):
