@@ -38,7 +38,8 @@ from simlab.book import _sim
 NOISE, VALUE, MAKER, MOMENTUM, EXECUTION, STOP, LEVERAGED, EXCHANGE = range(8)
 N_CLASSES = 8
 WAKE, DECIDE, LIMIT, CANCEL_ALL, RESUME, MARKET = range(6)
-HALT = 8  # simlab.schema.EventKind.HALT: qty_lots 1 when matching stops, 0 when it resumes
+NEWS, PAUSE, MARK = 10, 11, 12  # scheduled shocks (messages of the exchange): news jump, halt, mark window edge
+HALT = 8  # simlab.schema.EventKind.HALT (an event kind): qty_lots 1 when matching stops, 0 when it resumes
 H_TIME, H_SEQ, H_TYPE, H_AGENT, H_SIDE, H_PRICE, H_QTY = range(7)
 H_FIELDS = 7
 A_CLASS, A_INDEX, A_LATENCY, A_CASH, A_INV, A_HEAD = range(6)
@@ -54,19 +55,25 @@ C_SIZE_ZERO = C_ORDERS + N_CLASSES  # + class: orders skipped because the size d
 C_VOLUME = C_SIZE_ZERO + N_CLASSES  # lots traded so far
 C_PAUSE_UNTIL, C_RESUMED, C_HALTS, C_WITHDRAWALS = range(C_VOLUME + 1, C_VOLUME + 5)  # circuit breaker, makers
 C_FUND_TICKS, C_LIQ_ROWS = C_VOLUME + 5, C_VOLUME + 6  # insurance fund (ticks x lots), liquidation log rows
-CTR_SIZE = C_VOLUME + 7
+C_FORCED = C_VOLUME + 7  # ladders posted under a withdrawal shock
+CTR_SIZE = C_VOLUME + 8
 # integer parameters
 IP_OPEN, IP_CLOSE, IP_END, IP_BOOK_SAMPLE, IP_PATH_SAMPLE, IP_MM_DELAY, IP_MM_WINDOW, IP_SHORT, IP_LONG = range(9)
 IP_EXEC_MODE, IP_EXEC_SIDE, IP_EXEC_QTY, IP_EXEC_END, IP_EXEC_INTERVAL = range(9, 14)  # execution agents
 IP_CB_WINDOW, IP_CB_PAUSE = range(14, 16)  # circuit breaker: look-back and pause (ns)
 IP_STOP_SIDE, IP_STOP_QTY, IP_STOP_FIRST, IP_STOP_SPACING = range(16, 20)  # stop-loss ladder
 IP_LEV_SIDE, IP_LEV_QTY, IP_FIRST_STOP, IP_FIRST_LEV, IP_CASH0 = range(20, 25)  # leveraged; offsets; cash
-IP_EXEC_START = 25
-IP_SIZE = 26
-EXEC_TWAP, EXEC_POV, EXEC_SCHEDULE = range(3)  # IP_EXEC_MODE: slices left, participation, a target schedule
+IP_EXEC_START, IP_EXEC_WINDOW = 25, 26  # execution start; trailing volume window of a POV agent (ns)
+# shocks (ns; -1 when off): withdrawal window [start, end), mark window [start, end), pause length
+IP_WD_START, IP_WD_END, IP_MARK_START, IP_MARK_END, IP_PAUSE_LEN = range(27, 32)
+IP_SIZE = 32
+# IP_EXEC_MODE: slices left, participation since the start, a target schedule, participation in a trailing window
+EXEC_TWAP, EXEC_POV, EXEC_SCHEDULE, EXEC_POV_TRAILING = range(4)
 # float parameters: r_bar (ticks), the mean wait between wake-ups (ns) of value agents, makers, momentum agents,
 # the execution agents' participation and the circuit breaker's move (a fraction; 0 = off)
 FP_R_BAR, FP_VALUE_WAIT, FP_MAKER_WAIT, FP_MOMENTUM_WAIT, FP_PARTICIPATION, FP_CB_MOVE, FP_LEVERAGE, FP_MM = range(8)
+# shocks: news jump (a fraction), withdrawal size and spread factors, mark factor (1 when off)
+FP_NEWS_JUMP, FP_WD_SIZE, FP_WD_SPREAD, FP_MARK = range(8, 12)
 # execution agent state: X_START_VOLUME (market lots traded at its first look; -1 before), X_ARRIVAL_BID,
 # X_ARRIVAL_ASK (the touch at its first look; NO_PRICE when empty)
 X_START_VOLUME, X_ARRIVAL_BID, X_ARRIVAL_ASK = range(3)

@@ -81,6 +81,21 @@ def _look_fundamental(gens, fvals, ftimes, fparams, ctr, fund_ts, fund_val, fund
 
 
 @numba.njit(cache=True)
+def _news(gens, params, ctr, fp, t):
+    """A news shock: the fundamental at ``t`` jumps by ``fp[K.FP_NEWS_JUMP]`` of its value (recorded at ``t``)."""
+    fvals, ftimes, fparams = params[7], params[8], params[9]
+    fund_ts, fund_val, fund_shocks = params[11], params[12], params[13]
+    shocks = R.advance_fundamental(gens[0], fvals, ftimes, fparams, t)
+    fvals[R.F_NEWS_BEFORE] = fvals[R.F_VALUE]
+    fvals[R.F_VALUE] = fvals[R.F_VALUE] * (1.0 + fp[K.FP_NEWS_JUMP])
+    fvals[R.F_NEWS_AFTER] = fvals[R.F_VALUE]
+    row = ctr[K.C_FUND]
+    fund_ts[row], fund_val[row], fund_shocks[row] = t, fvals[R.F_VALUE], shocks
+    ctr[K.C_FUND] = row + 1
+    ctr[K.C_SHOCKS] += shocks
+
+
+@numba.njit(cache=True)
 def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
     """Run the agent's rule on the book as it is at the exchange now; send its orders and its next wake-up."""
     (vstate, vprev, vparams, mstate, mparams, mhist, mseen, fvals, ftimes, fparams, cumulative, fund_ts, fund_val,
@@ -104,7 +119,7 @@ def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
         side, price = R.value_order(gens[2], forecast, bid, ask, has_bid and has_ask, vparams)
         _send(heap, ctr, agents, t, agent, side, price, R.order_size(gens[2], cumulative))
     elif cls == K.EXECUTION:
-        _execution(heap, ctr, agents, ip, fp, xstate[k], xsched, t, agent, bid, ask)
+        _execution(ev, heap, ctr, agents, ip, fp, xstate[k], xsched, t, agent, bid, ask)
     elif cls == K.LEVERAGED:  # open the position with a market order
         side = ip[K.IP_LEV_SIDE] if ip[K.IP_LEV_SIDE] != 0 else (1 if k % 2 == 0 else -1)
         ctr[K.C_ORDERS + K.LEVERAGED] += 1
@@ -137,7 +152,12 @@ def _maker(ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, t, agent, bid, 
     if mid >= 0:
         buys, sells = _window_volume(ev, ctr, t, ip[K.IP_MM_WINDOW])
         size, window = R.maker_size(buys, sells, mparams), mstate[R.M_SPREAD]
-        if R.maker_withdraws(agents[agent, K.A_INV], mid, previous, mparams):
+        if ip[K.IP_WD_START] <= t < ip[K.IP_WD_END]:  # a withdrawal shock: forced, instead of the threshold rule
+            ctr[K.C_FORCED] += 1
+            cut = np.int64(math.floor(size * fp[K.FP_WD_SIZE]))
+            size = max(np.int64(1), cut) if fp[K.FP_WD_SIZE] > 0 else cut
+            window = window * fp[K.FP_WD_SPREAD]
+        elif R.maker_withdraws(agents[agent, K.A_INV], mid, previous, mparams):
             ctr[K.C_WITHDRAWALS] += 1
             size = max(np.int64(1), np.int64(math.floor(size * mparams[R.MP_WITHDRAW_SIZE])))
             window = window * mparams[R.MP_WITHDRAW_SPREAD]
@@ -151,10 +171,24 @@ def _maker(ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, t, agent, bid, 
 
 
 @numba.njit(cache=True)
-def _execution(heap, ctr, agents, ip, fp, xstate, xsched, t, agent, bid, ask):
+def _window_trades(ev, ctr, t, window, agent):
+    """Lots traded in ``(t - window, t]`` by everyone and by ``agent`` (as aggressor or passive side)."""
+    total, own = 0, 0
+    row = ctr[_sim.C_EVENTS] - 1
+    while row >= 0 and ev[row, _sim.EV_TS] > t - window:
+        if ev[row, _sim.EV_KIND] == _sim.TRADE:
+            total += ev[row, _sim.EV_QTY]
+            if ev[row, K.EV_AGENT] == agent or ev[row, K.EV_PASSIVE_AGENT] == agent:
+                own += ev[row, _sim.EV_QTY]
+        row -= 1
+    return total, own
+
+
+@numba.njit(cache=True)
+def _execution(ev, heap, ctr, agents, ip, fp, xstate, xsched, t, agent, bid, ask):
     """One child order of a metaorder at the other side's touch (nothing when that side is empty): TWAP (the rest
-    over the slices left), POV (a share of the others' volume) or a schedule (VWAP, Almgren-Chriss: the target
-    lots done by the end of this slice, ``xsched``)."""
+    over the slices left), POV (a share of the others' volume since the start, or in a trailing window) or a
+    schedule (VWAP, Almgren-Chriss: the target lots done by the end of this slice, ``xsched``)."""
     side, quantity = ip[K.IP_EXEC_SIDE], ip[K.IP_EXEC_QTY]
     if xstate[K.X_START_VOLUME] < 0:
         xstate[K.X_START_VOLUME], xstate[K.X_ARRIVAL_BID], xstate[K.X_ARRIVAL_ASK] = ctr[K.C_VOLUME], bid, ask
@@ -167,6 +201,10 @@ def _execution(heap, ctr, agents, ip, fp, xstate, xsched, t, agent, bid, ask):
         others = ctr[K.C_VOLUME] - xstate[K.X_START_VOLUME] - done
         p = fp[K.FP_PARTICIPATION]
         child = min(remaining, np.int64(math.floor(p / (1.0 - p) * others)) - done)
+    elif ip[K.IP_EXEC_MODE] == K.EXEC_POV_TRAILING:  # own = p / (1 - p) x the others' volume in the window
+        total, own = _window_trades(ev, ctr, t, ip[K.IP_EXEC_WINDOW], agent)
+        p = fp[K.FP_PARTICIPATION]
+        child = min(remaining, np.int64(math.floor(p / (1.0 - p) * (total - own))) - own)
     else:  # the remaining lots over the slices left (this one included)
         slices = max(np.int64(1), (ip[K.IP_EXEC_END] - t + ip[K.IP_EXEC_INTERVAL] - 1) // ip[K.IP_EXEC_INTERVAL])
         child = -(-remaining // slices)
@@ -174,6 +212,30 @@ def _execution(heap, ctr, agents, ip, fp, xstate, xsched, t, agent, bid, ask):
     if child > 0 and touch != eng.NO_PRICE:
         ctr[K.C_ORDERS + K.EXECUTION] += 1
         K.push(heap, ctr, t + 2 * agents[agent, K.A_LATENCY], K.LIMIT, agent, side, touch, child)
+
+
+@numba.njit(cache=True)
+def _exchange(state, out, ev, heap, ctr, agents, orders, totals, ip, fp, params, t, kind, agent, side, price, qty):
+    """A limit or market order reaches the engine, or a mark window opens or closes (``K.MARK``: the liquidation
+    engine checks the new mark at once); after trades come liquidations, stops and the circuit breaker."""
+    sstate, lstate, liq_i, liq_f = params[15], params[16], params[17], params[18]
+    n_agents, volume = agents.shape[0] - 1, ctr[K.C_VOLUME]
+    if kind == K.LIMIT:
+        state = K._limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty)
+    elif kind == K.MARKET:
+        K._market(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, qty)
+        if agents[agent, K.A_CLASS] == K.LEVERAGED:
+            S.entered(agents, lstate, ip, fp, ip[K.IP_CASH0], agent)
+    elif lstate.shape[0] > 0 and S.last_trade(ev, ctr) >= 0:
+        S.liquidations(state, out, ev, ctr, agents, orders, totals, n_agents, t, lstate, liq_i, liq_f, ip, fp)
+    if ctr[K.C_VOLUME] > volume and lstate.shape[0] > 0 and kind != K.MARK:
+        S.liquidations(state, out, ev, ctr, agents, orders, totals, n_agents, t, lstate, liq_i, liq_f, ip, fp)
+    if ctr[K.C_VOLUME] > volume:
+        if sstate.shape[0] > 0:
+            S.stops(heap, ev, ctr, agents, ip, sstate, ip[K.IP_FIRST_STOP], t)
+        if fp[K.FP_CB_MOVE] > 0:
+            S.breaker(heap, ev, ctr, ip, fp, n_agents, t)
+    return state
 
 
 # ---------------------------------------------------------------- paths and room
@@ -226,8 +288,8 @@ def run(state, out, gens, heap, ctr, agents, orders, totals, ip, fp, params, rec
     ``rec`` = (ev, books, book_ts, path_ts, path_vals, path_mid); ``params`` as unpacked in ``_decide``.
     """
     ev, books, book_ts, path_ts, path_vals, path_mid = rec
-    fund_ts, sstate, lstate, liq_i, liq_f = params[11], params[15], params[16], params[17], params[18]
-    n_agents, first_stop = agents.shape[0] - 1, ip[K.IP_FIRST_STOP]
+    fund_ts, sstate, lstate = params[11], params[15], params[16]
+    n_agents = agents.shape[0] - 1
     levels = np.int64(params[4][R.MP_LEVELS]) + sstate.shape[0] + 2 * lstate.shape[0]  # room for one message
     books_each, paths_each = ip[K.IP_BOOK_SAMPLE] <= 0, ip[K.IP_PATH_SAMPLE] <= 0
     while ctr[K.C_HEAP] > 0 and heap[0, K.H_TIME] <= ip[K.IP_END]:
@@ -248,40 +310,23 @@ def run(state, out, gens, heap, ctr, agents, orders, totals, ip, fp, params, rec
             _wake(heap, ctr, agents, gens, ip, fp, t, agent)
         elif kind == K.DECIDE:
             _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent)
-        elif (kind == K.LIMIT or kind == K.MARKET) and t < ctr[
-            K.C_PAUSE_UNTIL
-        ]:  # halted: wait for the resume, in order
-            K.push(
-                heap,
-                ctr,
-                ctr[K.C_PAUSE_UNTIL],
-                kind,
-                agent,
-                heap[row, K.H_SIDE],
-                heap[row, K.H_PRICE],
-                heap[row, K.H_QTY],
-            )
-        elif kind == K.LIMIT or kind == K.MARKET:
-            side, price, qty = heap[row, K.H_SIDE], heap[row, K.H_PRICE], heap[row, K.H_QTY]
-            volume = ctr[K.C_VOLUME]
-            if kind == K.LIMIT:
-                state = K._limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty)
-            else:
-                K._market(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, qty)
-                if agents[agent, K.A_CLASS] == K.LEVERAGED:
-                    S.entered(agents, lstate, ip, fp, ip[K.IP_CASH0], agent)
-            if ctr[K.C_VOLUME] > volume and lstate.shape[0] > 0:
-                S.liquidations(state, out, ev, ctr, agents, orders, totals, n_agents, t, lstate, liq_i, liq_f, ip)
-            if ctr[K.C_VOLUME] > volume:
-                if sstate.shape[0] > 0:
-                    S.stops(heap, ev, ctr, agents, ip, sstate, first_stop, t)
-                if fp[K.FP_CB_MOVE] > 0:
-                    S.breaker(heap, ev, ctr, ip, fp, n_agents, t)
+        elif kind == K.NEWS:
+            _news(gens, params, ctr, fp, t)
+        elif kind == K.PAUSE:
+            S.pause(heap, ev, ctr, ip, n_agents, t)
         elif kind == K.RESUME:
-            ctr[K.C_RESUMED] = t
-            K._record(ev, ctr, n_agents, t, K.HALT, 0, 0, 0, -1, -1, -1, -1)
-        else:
+            if t >= ctr[K.C_PAUSE_UNTIL]:  # (the end of a halt nested in a longer one resumes nothing)
+                ctr[K.C_RESUMED] = t
+                K._record(ev, ctr, n_agents, t, K.HALT, 0, 0, 0, -1, -1, -1, -1)
+        elif kind == K.CANCEL_ALL:
             K._cancel_all(state, out, ev, ctr, agents, orders, n_agents, t, agent)
+        elif t < ctr[K.C_PAUSE_UNTIL]:  # an order or a mark check while halted: wait for the resume, in order
+            side, price, qty = heap[row, K.H_SIDE], heap[row, K.H_PRICE], heap[row, K.H_QTY]
+            K.push(heap, ctr, ctr[K.C_PAUSE_UNTIL], kind, agent, side, price, qty)
+        else:
+            side, price, qty = heap[row, K.H_SIDE], heap[row, K.H_PRICE], heap[row, K.H_QTY]
+            state = _exchange(state, out, ev, heap, ctr, agents, orders, totals, ip, fp, params, t, kind, agent, side,
+                              price, qty)  # fmt: skip
         written = ctr[_sim.C_EVENTS] - written
         if books_each:
             for _ in range(written):

@@ -17,8 +17,9 @@ SIZE_WEIGHTS = np.array([0.2, 0.7, 0.06, 0.004, 0.0329, 0.001, 0.0006, 0.0004, 0
 SIZE_CUMULATIVE = np.cumsum(SIZE_WEIGHTS) / SIZE_WEIGHTS.sum()
 SIZE_LOG_MEAN, SIZE_LOG_SD, SIZE_NORMAL_SD = 2.9, 1.2, 0.15
 
-# fundamental state: F_VALUE (ticks), F_SHOCK (pending megashock, ticks); times: T_LAST, T_NEXT_SHOCK (ns)
-F_VALUE, F_SHOCK = 0, 1
+# fundamental state: F_VALUE (ticks), F_SHOCK (pending megashock, ticks), F_NEWS_BEFORE and F_NEWS_AFTER (the value
+# around a news jump; NaN without one); times: T_LAST, T_NEXT_SHOCK (ns)
+F_VALUE, F_SHOCK, F_NEWS_BEFORE, F_NEWS_AFTER = 0, 1, 2, 3
 T_LAST, T_NEXT_SHOCK = 0, 1
 # fundamental parameters (per ns): mean, kappa, sigma^2, megashock rate, megashock mean, megashock sd
 P_MEAN, P_KAPPA, P_VAR, P_SHOCK_RATE, P_SHOCK_MEAN, P_SHOCK_SD = range(6)

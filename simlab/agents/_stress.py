@@ -1,6 +1,7 @@
 """Stress rules of the agent market's exchange (numba; kernels trust their input): stop-loss triggers, the circuit
-breaker, and the liquidation engine of leveraged traders (entries, liquidation by market order, insurance fund,
-auto-deleveraging). Layouts and the exchange's operations are in :mod:`simlab.agents._kernel`."""
+breaker, the liquidation engine of leveraged traders (entries, liquidation by market order, insurance fund,
+auto-deleveraging), and the scheduled shocks the exchange runs (a halt, the edges of a mispriced-mark window).
+Layouts and the exchange's operations are in :mod:`simlab.agents._kernel`."""
 
 from __future__ import annotations
 
@@ -96,15 +97,23 @@ def transfer(agents, totals, payer, payee, value):
 
 
 @numba.njit(cache=True)
-def liquidations(state, out, ev, ctr, agents, orders, totals, n_agents, t, lstate, liq_i, liq_f, ip):
-    """Liquidate, the most endangered first, every open trader whose liquidation price the last trade reached: a
-    market order on its account, the surplus over bankruptcy to the insurance fund (a deficit paid by it), the rest
-    auto-deleveraged against the best-ranked opposite traders at the bankruptcy price, then taken by the fund."""
+def last_trade(ev, ctr):
+    """The row of the last TRADE record; -1 when nothing traded yet."""
+    row = ctr[_sim.C_EVENTS] - 1
+    while row >= 0 and ev[row, _sim.EV_KIND] != _sim.TRADE:
+        row -= 1
+    return row
+
+
+@numba.njit(cache=True)
+def liquidations(state, out, ev, ctr, agents, orders, totals, n_agents, t, lstate, liq_i, liq_f, ip, fp):
+    """Liquidate, the most endangered first, every open trader whose liquidation price the mark reached: a market
+    order on its account, the surplus over bankruptcy to the insurance fund (a deficit paid by it), the rest
+    auto-deleveraged against the best-ranked opposite traders at the bankruptcy price, then taken by the fund. The
+    mark is the last trade price, x ``fp[K.FP_MARK]`` inside a mark shock's window."""
+    factor = fp[K.FP_MARK] if ip[K.IP_MARK_START] <= t < ip[K.IP_MARK_END] else 1.0
     while True:
-        row = ctr[_sim.C_EVENTS] - 1
-        while ev[row, _sim.EV_KIND] != _sim.TRADE:
-            row -= 1
-        last = ev[row, _sim.EV_PRICE]
+        last = ev[last_trade(ev, ctr), _sim.EV_PRICE] * factor
         k = endangered(lstate, last)
         if k < 0:
             return
@@ -166,3 +175,14 @@ def breaker(heap, ev, ctr, ip, fp, n_agents, t):
             K.push(heap, ctr, ctr[K.C_PAUSE_UNTIL], K.RESUME, n_agents, 0, 0, 0)
             return
         row -= 1
+
+
+@numba.njit(cache=True)
+def pause(heap, ev, ctr, ip, n_agents, t):
+    """A scheduled halt: matching stops for ``ip[K.IP_PAUSE_LEN]`` (the circuit breaker's machinery: K.HALT record
+    with qty 1 and price 0, orders wait for the K.RESUME)."""
+    until = t + ip[K.IP_PAUSE_LEN]
+    ctr[K.C_PAUSE_UNTIL] = max(ctr[K.C_PAUSE_UNTIL], until)
+    ctr[K.C_HALTS] += 1
+    K._record(ev, ctr, n_agents, t, K.HALT, 0, 0, 1, -1, -1, -1, -1)
+    K.push(heap, ctr, until, K.RESUME, n_agents, 0, 0, 0)

@@ -207,6 +207,7 @@ class ExecutionAgents(_Checked):
     participation: float = 0.1
     urgency_per_s: float = 1e-3
     profile: tuple[float, ...] = ()
+    volume_window_s: float = 0.0
     _positive = ("duration_s", "interval_s", "participation", "urgency_per_s")
     _int_floor = {"side": -1, "quantity_lots": 1}
 
@@ -226,6 +227,11 @@ class ExecutionAgents(_Checked):
                 f"`profile` of ExecutionAgents must be weights >= 0 with a positive sum; got {profile!r}"
             )
         object.__setattr__(self, "profile", tuple(float(w) for w in profile))
+        if self.volume_window_s > 0 and self.strategy != "pov":
+            raise ParameterError(
+                f"`volume_window_s` of ExecutionAgents applies to strategy 'pov' only; got {self.volume_window_s!r} "
+                f"with strategy {self.strategy!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -317,6 +323,122 @@ class InitialBook(_Checked):
     _int_floor = {"qty_lots": 1, "spread_ticks": 1}
 
 
+@dataclass(frozen=True)
+class NewsShock(_Checked):
+    """A news jump: at ``time_s`` after the open the fundamental jumps by ``jump_bps`` of its value then
+    (deterministic); value agents see it at their next look."""
+
+    time_s: float
+    jump_bps: float
+    _signed = ("jump_bps",)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.jump_bps <= -10_000:
+            raise ParameterError(f"`jump_bps` of NewsShock must be > -10000 (a positive value); got {self.jump_bps!r}")
+
+    def window_s(self) -> tuple[float, float]:
+        """The shock's span after the open (s)."""
+        return self.time_s, self.time_s
+
+
+@dataclass(frozen=True)
+class WithdrawalShock(_Checked):
+    """A forced market-maker withdrawal: every ladder a maker posts in ``[start_s, start_s + duration_s)`` has its
+    size per level x ``size_factor`` (floored, at least one lot; 0: no quotes) and its spread window x
+    ``spread_factor``, whatever the makers' own withdrawal thresholds; after the window they quote as before."""
+
+    start_s: float
+    duration_s: float
+    size_factor: float
+    spread_factor: float
+    _positive = ("duration_s",)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.size_factor > 1 or self.spread_factor < 1:
+            raise ParameterError(
+                "`size_factor` of WithdrawalShock must be in [0, 1] and `spread_factor` >= 1; got "
+                f"{self.size_factor!r} and {self.spread_factor!r}"
+            )
+
+    def window_s(self) -> tuple[float, float]:
+        """The shock's span after the open (s)."""
+        return self.start_s, self.start_s + self.duration_s
+
+
+@dataclass(frozen=True)
+class MarkShock(_Checked):
+    """A mispriced oracle on this venue: in ``[start_s, start_s + duration_s)`` the mark the liquidation engine
+    uses is the last trade price x ``factor`` (checked at the window's start and end and after every trade)."""
+
+    start_s: float
+    duration_s: float
+    factor: float
+    _positive = ("duration_s", "factor")
+
+    def window_s(self) -> tuple[float, float]:
+        """The shock's span after the open (s)."""
+        return self.start_s, self.start_s + self.duration_s
+
+
+@dataclass(frozen=True)
+class PauseShock(_Checked):
+    """A scheduled trading halt of ``duration_s`` from ``start_s`` (the circuit breaker's halt: HALT records,
+    orders wait for the resume, cancels go through)."""
+
+    start_s: float
+    duration_s: float
+    _positive = ("duration_s",)
+
+    def window_s(self) -> tuple[float, float]:
+        """The shock's span after the open (s)."""
+        return self.start_s, self.start_s + self.duration_s
+
+
+SHOCK_PRIMITIVES = {"news": NewsShock, "withdrawal": WithdrawalShock, "mark": MarkShock, "pause": PauseShock}
+
+
+@dataclass(frozen=True)
+class Shocks:
+    """The shock primitives of a market (``[shocks.<primitive>]``; ``None``: no such shock)."""
+
+    news: NewsShock | None = None
+    withdrawal: WithdrawalShock | None = None
+    mark: MarkShock | None = None
+    pause: PauseShock | None = None
+
+    def __post_init__(self) -> None:
+        for name, kind in SHOCK_PRIMITIVES.items():
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, kind):
+                raise ParameterError(f"`{name}` of Shocks must be a {kind.__name__} or None; got {value!r}")
+
+    def present(self) -> dict[str, Any]:
+        """The shocks that are set, by primitive name."""
+        return {name: getattr(self, name) for name in SHOCK_PRIMITIVES if getattr(self, name) is not None}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the set shocks as a JSON-serialisable dict (the ``[shocks.<primitive>]`` layout)."""
+        return {name: shock.to_dict() for name, shock in self.present().items()}
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str) -> Shocks:
+        """Read ``[shocks]``: an unknown primitive or key, or a missing key, is an error listing the valid ones."""
+        _known(f"{source} [shocks]", "shock primitive", data, list(SHOCK_PRIMITIVES))
+        parts = {}
+        for name, table in data.items():
+            kind = SHOCK_PRIMITIVES[name]
+            missing = sorted({f.name for f in fields(kind)} - set(table)) if isinstance(table, dict) else []
+            if missing:
+                raise ParameterError(
+                    f"{source} [shocks.{name}]: missing key {missing[0]!r}; a {name} shock needs "
+                    f"{[f.name for f in fields(kind)]}"
+                )
+            parts[name] = _table(kind, table, f"{source} [shocks.{name}]")
+        return cls(**parts)
+
+
 AGENT_CLASSES = {
     "noise": NoiseAgents,
     "value": ValueAgents,
@@ -366,6 +488,7 @@ class MarketConfig:
     latency: Latency = field(default_factory=Latency)
     initial_book: InitialBook = field(default_factory=InitialBook)
     circuit_breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
+    shocks: Shocks = field(default_factory=Shocks)
 
     def __post_init__(self) -> None:
         _count("MarketConfig", "open_ns", self.open_ns)
@@ -378,6 +501,13 @@ class MarketConfig:
                 f"market {self.name!r} cannot open: it has no liquidity provider (value agents or market makers) and "
                 "no initial book; got value.count 0, market_maker.count 0 and initial_book.levels 0"
             )
+        for name, shock in self.shocks.present().items():
+            start, end = shock.window_s()
+            if start < 0 or end > self.session_s or (start == end and start >= self.session_s):
+                raise ParameterError(
+                    f"`shocks.{name}` of market {self.name!r} must lie within the session (0 to session_s "
+                    f"{self.session_s:g} s after the open): a shock outside the session; got {start:g} to {end:g} s"
+                )
 
     @property
     def counts(self) -> tuple[int, ...]:
@@ -391,12 +521,14 @@ class MarketConfig:
         singles = ("fundamental", "latency", "initial_book", "circuit_breaker")
         out.update({name: getattr(self, name).to_dict() for name in singles})
         out["agents"] = {name: getattr(self, name).to_dict() for name in CLASS_ORDER}
+        if self.shocks.present():  # a market without shocks keeps the layout it had before shocks existed
+            out["shocks"] = self.shocks.to_dict()
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "abm config") -> MarketConfig:
         """Build a config from the TOML layout; an unknown table, agent class or key is an error listing valid ones."""
-        tables = {"market", "fundamental", "latency", "initial_book", "circuit_breaker", "agents"}
+        tables = {"market", "fundamental", "latency", "initial_book", "circuit_breaker", "agents", "shocks"}
         _known(source, "table", data, tables)
         market = dict(data.get("market", {}))
         top_names = [f.name for f in fields(cls) if f.name not in AGENT_CLASSES and f.name not in tables]
@@ -409,7 +541,11 @@ class MarketConfig:
         _known(f"{source} [agents]", "agent class", agents, list(AGENT_CLASSES))
         for name, kind in AGENT_CLASSES.items():  # a class left out of [agents] has no agents
             parts[name] = _table(kind, agents[name], f"{source} [agents.{name}]") if name in agents else kind(count=0)
-        return cls(**market, **parts)
+        parts["shocks"] = Shocks.from_dict(data.get("shocks", {}), source)
+        try:
+            return cls(**market, **parts)
+        except ParameterError as exc:
+            raise ParameterError(f"{source}: {exc}") from None
 
 
 def read_market_config(path: str | Path) -> tuple[MarketConfig, str]:

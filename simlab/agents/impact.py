@@ -30,8 +30,10 @@ def metaorder_impact(
     after_s: float = 1800.0,
     interval_s: float = 30.0,
     sample_s: float = 10.0,
+    side: int = 1,
 ) -> xr.Dataset:
-    """Measure the impact of buy TWAP metaorders of ``fractions`` of the daily volume, for each seed.
+    """Measure the impact of TWAP metaorders (buys, or sells with ``side=-1``) of ``fractions`` of the daily volume,
+    for each seed.
 
     Parameters
     ----------
@@ -47,11 +49,14 @@ def metaorder_impact(
         Start of the metaorder after the open, its TWAP length, and the time watched after its end (s).
     sample_s
         Spacing of the mid paths compared (s).
+    side
+        +1 buy metaorders, -1 sell metaorders (a sell program); impacts are signed by it (> 0: the price moved
+        against the metaorder).
 
     Returns
     -------
     xarray.Dataset
-        ``impact_bps`` ``(seed, fraction, time)`` (``(mid - baseline mid) / baseline mid``, bps, from the
+        ``impact_bps`` ``(seed, fraction, time)`` (``side (mid - baseline mid) / baseline mid``, bps, from the
         metaorder's start), ``peak_bps`` and ``after_bps`` ``(seed, fraction)`` (at the end of the metaorder and
         ``after_s`` later), ``executed_lots``, ``volume_lots`` ``(seed,)`` and the fit's ``exponent`` with its 95 %
         bootstrap interval over seeds (attributes).
@@ -59,9 +64,12 @@ def metaorder_impact(
     fractions = np.asarray(fractions, dtype=float)
     if fractions.ndim != 1 or fractions.size < 2 or not ((fractions > 0) & (fractions < 1)).all():
         raise ParameterError(f"`fractions` of metaorder_impact must be >= 2 numbers in (0, 1); got {fractions!r}")
+    if side not in (1, -1):
+        raise ParameterError(f"`side` of metaorder_impact must be +1 (buy) or -1 (sell); got {side!r}")
     sample_ns = int(sample_s * 1e9)
     horizon = start_s + duration_s + after_s
-    rows = [_one_seed(config, fractions, seed, start_s, duration_s, interval_s, sample_ns, horizon) for seed in seeds]
+    timing = (start_s, duration_s, interval_s, sample_ns, horizon, side)
+    rows = [_one_seed(config, fractions, seed, *timing) for seed in seeds]
     impact, peak, after, executed, volume = (np.array([r[i] for r in rows]) for i in range(5))
     time_s = np.arange(impact.shape[2]) * sample_s
     exponent, low, high, used = _fit(fractions, peak)
@@ -75,11 +83,11 @@ def metaorder_impact(
         },
         coords={"seed": seeds, "fraction": fractions, "time_s": ("time", time_s)},
         attrs=dict(exponent=exponent, exponent_low=low, exponent_high=high, fractions_fitted=used,
-                   strategy="twap", start_s=start_s, duration_s=duration_s, after_s=after_s),
+                   strategy="twap", side=side, start_s=start_s, duration_s=duration_s, after_s=after_s),
     )  # fmt: skip
 
 
-def _one_seed(config, fractions, seed, start_s, duration_s, interval_s, sample_ns, horizon):
+def _one_seed(config, fractions, seed, start_s, duration_s, interval_s, sample_ns, horizon, side):
     day = simulate_abm(replace(config, execution=ExecutionAgents(count=0)), seed=seed, path_sample_ns=sample_ns)
     volume = int(day["events"]["qty_lots"].values[day["events"]["kind"].values == 5].sum())
     base = forward_fill(day["paths"]["mid_ticks"].values)  # the last mid where a side is empty
@@ -87,11 +95,11 @@ def _one_seed(config, fractions, seed, start_s, duration_s, interval_s, sample_n
     impacts, peaks, afters, executed = [], [], [], []
     for fraction in fractions:
         quantity = max(1, round(fraction * volume))
-        agent = ExecutionAgents(count=1, quantity_lots=quantity, start_s=start_s, duration_s=duration_s,
+        agent = ExecutionAgents(count=1, side=side, quantity_lots=quantity, start_s=start_s, duration_s=duration_s,
                                 interval_s=interval_s)  # fmt: skip
         run = simulate_abm(replace(config, execution=agent), seed=seed, duration_s=horizon, path_sample_ns=sample_ns)
         mid = forward_fill(run["paths"]["mid_ticks"].values)
-        path = (mid[first : later + 1] - base[first : later + 1]) / base[first : later + 1] * 1e4
+        path = side * (mid[first : later + 1] - base[first : later + 1]) / base[first : later + 1] * 1e4
         impacts.append(path)
         peaks.append(path[end - first])
         afters.append(path[-1])
@@ -99,19 +107,74 @@ def _one_seed(config, fractions, seed, start_s, duration_s, interval_s, sample_n
     return np.array(impacts), np.array(peaks), np.array(afters), np.array(executed), volume
 
 
+def predict_impact(
+    result: xr.Dataset, fractions: np.ndarray, draws: int = 2000
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Peak impact (bps) that the power law fitted by :func:`metaorder_impact` predicts for metaorders of
+    ``fractions`` of the volume: ``exp(a) (Q/V)^delta`` from the regression of log(mean peak impact) on log(Q/V),
+    with its 95 % bootstrap interval over seeds (the same resampling as the exponent's). Returns (prediction,
+    low, high), each shaped like ``fractions``.
+    """
+    fractions = np.asarray(fractions, dtype=float)
+    fitted, peak = result["fraction"].values, result["peak_bps"].values
+    slope, intercept = _law(fitted, peak)
+    boot = np.array([_law(fitted, peak[p]) for p in _picks(peak.shape[0], draws)])
+    curves = np.exp(boot[:, 1:2] + boot[:, 0:1] * np.log(fractions)[None, :])
+    low, high = np.nanpercentile(curves, [2.5, 97.5], axis=0)
+    return np.exp(intercept + slope * np.log(fractions)), low, high
+
+
+def _picks(n_seeds: int, draws: int) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, n_seeds, size=(draws, n_seeds))
+
+
+def _law(fractions: np.ndarray, peak: np.ndarray) -> tuple[float, float]:
+    """Slope and intercept of log(mean peak impact over seeds) on log(Q/V); fractions whose mean impact is <= 0
+    cannot enter a log and are left out (NaN with fewer than two left)."""
+    mean = peak.mean(axis=0)
+    keep = mean > 0
+    if keep.sum() < 2:
+        return np.nan, np.nan
+    slope, intercept = np.polyfit(np.log(fractions[keep]), np.log(mean[keep]), 1)
+    return float(slope), float(intercept)
+
+
 def _fit(fractions: np.ndarray, peak: np.ndarray, draws: int = 2000) -> tuple[float, float, float, int]:
-    """Slope of log(mean peak impact over seeds) on log(Q/V), with a bootstrap over seeds (fractions whose mean
-    impact is <= 0 cannot enter a log and are left out; their number is returned)."""
-    rng = np.random.default_rng(0)
-
-    def slope(sample: np.ndarray) -> float:
-        mean = sample.mean(axis=0)
-        keep = mean > 0
-        if keep.sum() < 2:
-            return np.nan
-        return float(np.polyfit(np.log(fractions[keep]), np.log(mean[keep]), 1)[0])
-
-    picks = rng.integers(0, peak.shape[0], size=(draws, peak.shape[0]))
-    boot = np.array([slope(peak[p]) for p in picks])
+    """The exponent of :func:`_law`, its bootstrap interval over seeds and the number of fractions fitted."""
+    boot = np.array([_law(fractions, peak[p])[0] for p in _picks(peak.shape[0], draws)])
     low, high = np.nanpercentile(boot, [2.5, 97.5])
-    return slope(peak), float(low), float(high), int((peak.mean(axis=0) > 0).sum())
+    return _law(fractions, peak)[0], float(low), float(high), int((peak.mean(axis=0) > 0).sum())
+
+
+def program_against_law(law: xr.Dataset, program: xr.Dataset, draws: int = 2000) -> xr.Dataset:
+    """Compare the measured peak impact of metaorders (``program``, from :func:`metaorder_impact` on the same seeds
+    and market) with what the power law fitted on ``law`` predicts for their sizes.
+
+    The interval is a paired bootstrap over seeds: each resample refits the law and takes the programs' mean impact
+    on the same seeds, so it holds both the law's uncertainty and the programs' own noise (common random numbers
+    pair them). Returns ``measured_bps``, ``predicted_bps``, ``ratio`` (measured / predicted) and its 95 %
+    interval ``ratio_low``, ``ratio_high`` per program fraction.
+    """
+    if list(law["seed"].values) != list(program["seed"].values):
+        raise ParameterError("`program` of program_against_law must be measured on the law's seeds; got other seeds")
+    fitted, peak, sizes = law["fraction"].values, law["peak_bps"].values, program["fraction"].values
+    measured = program["peak_bps"].values
+
+    def ratio(rows: np.ndarray) -> np.ndarray:
+        slope, intercept = _law(fitted, peak[rows])
+        return measured[rows].mean(axis=0) / np.exp(intercept + slope * np.log(sizes))
+
+    boot = np.array([ratio(p) for p in _picks(peak.shape[0], draws)])
+    low, high = np.nanpercentile(boot, [2.5, 97.5], axis=0)
+    predicted = predict_impact(law, sizes, draws=1)[0]
+    return xr.Dataset(
+        {
+            "measured_bps": ("fraction", measured.mean(axis=0)),
+            "predicted_bps": ("fraction", predicted),
+            "ratio": ("fraction", measured.mean(axis=0) / predicted),
+            "ratio_low": ("fraction", low),
+            "ratio_high": ("fraction", high),
+        },
+        coords={"fraction": sizes},
+        attrs=dict(exponent=law.attrs["exponent"], side=program.attrs["side"]),
+    )

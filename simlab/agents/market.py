@@ -207,6 +207,8 @@ class _Market(BookSimulation):
         self.ip[[K.IP_SHORT, K.IP_LONG]] = mo.short_window, mo.long_window
         x = c.execution
         mode = {"twap": K.EXEC_TWAP, "pov": K.EXEC_POV}.get(x.strategy, K.EXEC_SCHEDULE)
+        if x.volume_window_s > 0:
+            mode, self.ip[K.IP_EXEC_WINDOW] = K.EXEC_POV_TRAILING, int(round(x.volume_window_s * 1e9))
         self.ip[[K.IP_EXEC_MODE, K.IP_EXEC_SIDE, K.IP_EXEC_QTY]] = mode, x.side, x.quantity_lots
         self.ip[K.IP_EXEC_START] = c.open_ns + int(round(x.start_s * 1e9))
         self.xsched = execution_schedule(x)
@@ -243,6 +245,7 @@ class _Market(BookSimulation):
                 c.leveraged.leverage,
                 c.leveraged.maintenance_margin,
             ]
+            + self._shock_params()
         )
         self.vstate = np.zeros((v.count, 2))
         self.vstate[:, R.V_ESTIMATE] = f.mean_ticks
@@ -251,12 +254,47 @@ class _Market(BookSimulation):
         self.mstate[:, R.M_SPREAD], self.mstate[:, R.M_MID] = m.initial_spread_ticks, -1.0
         self.mhist = np.zeros((mo.count, max(mo.long_window, mo.short_window)))
         self.mseen = np.zeros(mo.count, np.int64)
-        self.fvals = np.array([f.mean_ticks, 0.0])
+        self.fvals = np.array([f.mean_ticks, 0.0, np.nan, np.nan])
         self.ftimes = np.array([c.open_ns, c.open_ns], np.int64)
         R.next_megashock(self.streams[1], self.fvals, self.ftimes, self.fparams)
         n_fund = int(3 * v.arrival_rate_per_s * v.count * self.duration_s) + 1024
         self.fund_ts, self.fund_val = np.zeros(n_fund, np.int64), np.zeros(n_fund)
         self.fund_shocks = np.zeros(n_fund, np.int64)
+
+    def _shock_params(self) -> list[float]:
+        """Set the shocks' windows in ``ip`` (ns; -1 when off); return their float parameters (from FP_NEWS_JUMP)."""
+        shocks, ns = self.config.shocks, self._shock_ns
+        self.ip[[K.IP_WD_START, K.IP_WD_END, K.IP_MARK_START, K.IP_MARK_END, K.IP_PAUSE_LEN]] = -1
+        news, wd, mark = shocks.news, shocks.withdrawal, shocks.mark
+        if wd is not None:
+            self.ip[[K.IP_WD_START, K.IP_WD_END]] = ns(wd.start_s), ns(wd.start_s + wd.duration_s)
+        if mark is not None:
+            self.ip[[K.IP_MARK_START, K.IP_MARK_END]] = ns(mark.start_s), ns(mark.start_s + mark.duration_s)
+        if shocks.pause is not None:
+            self.ip[K.IP_PAUSE_LEN] = int(round(shocks.pause.duration_s * 1e9))
+        return [
+            0.0 if news is None else news.jump_bps / 10_000.0,
+            1.0 if wd is None else wd.size_factor,
+            1.0 if wd is None else wd.spread_factor,
+            1.0 if mark is None else mark.factor,
+        ]
+
+    def _shock_ns(self, seconds: float) -> int:
+        return self.config.open_ns + int(round(seconds * 1e9))
+
+    def _start_shocks(self) -> None:
+        """Queue the exchange's scheduled shocks (after every agent's first wake-up): the news jump, the halt, the
+        mark window's edges. A market without shocks queues nothing, so its run is what it was before shocks."""
+        shocks, exchange = self.config.shocks, self.agents.shape[0] - 1
+        timed = []
+        if shocks.news is not None:
+            timed.append((shocks.news.time_s, K.NEWS))
+        if shocks.pause is not None:
+            timed.append((shocks.pause.start_s, K.PAUSE))
+        if shocks.mark is not None:
+            timed += [(shocks.mark.start_s, K.MARK), (shocks.mark.start_s + shocks.mark.duration_s, K.MARK)]
+        for seconds, kind in timed:
+            K.push(self.heap, self.ctr, self._shock_ns(seconds), kind, exchange, 0, 0, 0)
 
     def _start(self) -> None:
         """Queue the opening book (the exchange, at the open) and every agent's first wake-up (agent id order)."""
@@ -282,6 +320,7 @@ class _Market(BookSimulation):
         self.idle_noise = int((noise & (first < 0)).sum())
         for agent in np.flatnonzero(first >= 0):
             K.push(heap, ctr, int(first[agent]), K.WAKE, int(agent), 0, 0, 0)
+        self._start_shocks()
 
     def run(self) -> None:
         """Process every message up to the end of the session, growing the buffers when short."""
@@ -344,6 +383,7 @@ class _Market(BookSimulation):
             megashocks=int(ctr[K.C_SHOCKS]),
             halts=int(ctr[K.C_HALTS]),
             maker_withdrawals=int(ctr[K.C_WITHDRAWALS]),
+            forced_withdrawals=int(ctr[K.C_FORCED]),
             engine_grows=int(ctr[_sim.C_GROWS]),
         )
         return out
@@ -416,6 +456,11 @@ class _Market(BookSimulation):
 
     def _fundamental(self, attrs: dict) -> xr.Dataset:
         n = int(self.ctr[K.C_FUND])
+        news = self.config.shocks.news
+        if news is not None:  # the value just before and after the jump (NaN when the run ended before it)
+            attrs = dict(attrs, news_ts_ns=self._shock_ns(news.time_s), news_jump_bps=news.jump_bps,
+                         news_before_ticks=float(self.fvals[R.F_NEWS_BEFORE]),
+                         news_after_ticks=float(self.fvals[R.F_NEWS_AFTER]))  # fmt: skip
         return xr.Dataset(
             {"value_ticks": ("look", self.fund_val[:n].copy()), "megashocks": ("look", self.fund_shocks[:n].copy())},
             coords={"ts_ns": ("look", self.fund_ts[:n].copy())},

@@ -13,8 +13,13 @@ from simlab.agents import (
     Latency,
     LeveragedTraders,
     MarketMakers,
+    MarkShock,
+    NewsShock,
+    PauseShock,
+    Shocks,
     StopLossAgents,
     ValueAgents,
+    WithdrawalShock,
 )
 from simlab.agents import _kernel as K
 from simlab.agents.market import _Market, _root
@@ -22,34 +27,61 @@ from simlab.book import _sim
 from tests.simlab.agents.conftest import small_config
 from tests.simlab.agents.twin import TwinMarket, twin_books
 
+STRESSED = dict(
+    circuit_breaker=CircuitBreaker(move_pct=0.02, window_s=30.0, pause_s=5.0),
+    stop_loss=StopLossAgents(count=8, quantity_lots=150, start_s=120, first_ticks=3, spacing_ticks=2),
+    leveraged=LeveragedTraders(
+        count=12,
+        side=0,
+        position_lots=60,
+        leverage=1000.0,
+        maintenance_margin=0.0002,
+        start_s=30.0,
+        stagger_s=20.0,
+        insurance_fund_ticks=5000,
+    ),
+    market_maker=MarketMakers(
+        count=2,
+        wake_interval_s=20.0,
+        levels=4,
+        volume_window_s=20.0,
+        withdraw_inventory_lots=150,
+        withdraw_move_bps=2.0,
+    ),
+)
 CONFIGS = {
+    "shocks: news, withdrawal, pause; trailing POV seller": small_config(
+        execution=ExecutionAgents(
+            count=1,
+            strategy="pov",
+            side=-1,
+            quantity_lots=3000,
+            start_s=150,
+            duration_s=900,
+            interval_s=10,
+            participation=0.2,
+            volume_window_s=60.0,
+        ),
+        circuit_breaker=CircuitBreaker(move_pct=0.02, window_s=30.0, pause_s=5.0),
+        shocks=Shocks(
+            news=NewsShock(time_s=500.0, jump_bps=-100.0),
+            withdrawal=WithdrawalShock(start_s=600.0, duration_s=240.0, size_factor=0.25, spread_factor=2.5),
+            pause=PauseShock(start_s=700.0, duration_s=30.0),
+        ),
+    ),  # fmt: skip
+    "shocks: mark (deferred by a pause), leveraged traders": small_config(
+        **STRESSED,
+        shocks=Shocks(
+            mark=MarkShock(start_s=25.0, duration_s=500.0, factor=0.9995),
+            pause=PauseShock(start_s=20.0, duration_s=10.0),
+        ),
+    ),
     "all classes": small_config(
         execution=ExecutionAgents(
             count=2, strategy="pov", quantity_lots=800, start_s=200, duration_s=700, interval_s=15
         )
     ),
-    "breaker, withdrawals, stops": small_config(
-        circuit_breaker=CircuitBreaker(move_pct=0.02, window_s=30.0, pause_s=5.0),
-        stop_loss=StopLossAgents(count=8, quantity_lots=150, start_s=120, first_ticks=3, spacing_ticks=2),
-        leveraged=LeveragedTraders(
-            count=12,
-            side=0,
-            position_lots=60,
-            leverage=1000.0,
-            maintenance_margin=0.0002,
-            start_s=30.0,
-            stagger_s=20.0,
-            insurance_fund_ticks=5000,
-        ),
-        market_maker=MarketMakers(
-            count=2,
-            wake_interval_s=20.0,
-            levels=4,
-            volume_window_s=20.0,
-            withdraw_inventory_lots=150,
-            withdraw_move_bps=2.0,
-        ),
-    ),
+    "breaker, withdrawals, stops": small_config(**STRESSED),
     "almgren-chriss": small_config(
         execution=ExecutionAgents(
             count=1,
@@ -109,6 +141,27 @@ def test_kernel_equals_twin(name, seed):
     np.testing.assert_array_equal(market.liq_f[:n_log], np.array([r[5:] for r in twin.liq_log]).reshape(-1, 2))
     if market.lstate.shape[0]:
         assert {1, 2, 3} <= set(market.liq_i[:n_log, 2].tolist())  # liquidations in the book, ADL, fund take-over
+    _shocks_happened(CONFIGS[name], market, twin)
+
+
+def _shocks_happened(config, market, twin):
+    """Each shock of the config did something in the run the twin matched (the comparison is not vacuous)."""
+    shocks, open_ns, ev = config.shocks, config.open_ns, market.ev[: int(market.ctr[_sim.C_EVENTS])]
+    if shocks.news is not None:
+        assert market.fvals[2:4].tolist() == twin.news_values and market.fvals[3] != market.fvals[2]
+    if shocks.withdrawal is not None:
+        assert market.ctr[K.C_FORCED] > 0
+    if shocks.pause is not None:
+        halts = ev[(ev[:, _sim.EV_KIND] == K.HALT) & (ev[:, _sim.EV_QTY] == 1), _sim.EV_TS]
+        assert open_ns + int(shocks.pause.start_s * 1e9) in halts
+    if shocks.mark is not None:  # liquidations while the mark was shifted, or at the window's end
+        start, end = (
+            open_ns + int(s * 1e9) for s in (shocks.mark.start_s, shocks.mark.start_s + shocks.mark.duration_s)
+        )
+        steps = market.liq_i[: int(market.ctr[K.C_LIQ_ROWS]), 0]
+        assert ((steps >= start) & (steps <= end)).any()
+    if config.execution.volume_window_s > 0:
+        assert market.agents[sum(config.counts[:4]), K.A_INV] != 0
 
 
 @pytest.mark.parametrize("seed", [5])

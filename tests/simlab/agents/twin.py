@@ -72,6 +72,15 @@ class TwinMarket:
         self.lev: list[dict] = [dict(pos=0, status="waiting") for _ in range(c.leveraged.count)]
         self.fund, self.liq_log = c.leveraged.insurance_fund_ticks, []
         self.cash[self.n] = self.fund
+        self.news_values: list[float] = []  # the fundamental just before and after a news jump
+
+    def window(self, name, t):
+        """True when ``t`` (ns) is inside the window of the shock ``name`` (False when there is no such shock)."""
+        shock = getattr(self.config.shocks, name)
+        if shock is None:
+            return False
+        start = self.config.open_ns + int(round(shock.start_s * 1e9))
+        return start <= t < self.config.open_ns + int(round((shock.start_s + shock.duration_s) * 1e9))
 
     def send(self, t, kind, agent, side=0, price=0, qty=0):
         heapq.heappush(self.queue, (t, self.seq, kind, agent, side, price, qty))
@@ -85,8 +94,20 @@ class TwinMarket:
                 self.wake(t, agent)
             elif kind == K.DECIDE:
                 self.decide(t, agent)
-            elif kind in (K.LIMIT, K.MARKET) and t < self.paused_until:
+            elif kind == K.NEWS:
+                self.news(t)
+            elif kind == K.PAUSE:
+                self.paused_until = max(self.paused_until, t + int(round(self.config.shocks.pause.duration_s * 1e9)))
+                self.record(t, K.HALT, 0, 0, 1, -1, self.n)
+                self.send(t + int(round(self.config.shocks.pause.duration_s * 1e9)), K.RESUME, self.n)
+            elif kind in (K.LIMIT, K.MARKET, K.MARK) and t < self.paused_until:
                 self.send(self.paused_until, kind, agent, side, price, qty)
+            elif kind == K.MARK:
+                volume = self.volume
+                if self.lev and self.trades:
+                    self.liquidate(t)
+                if self.volume > volume:
+                    self.after_trades(t)
             elif kind in (K.LIMIT, K.MARKET):
                 volume = self.volume
                 self.limit(t, agent, side, price, qty, market=kind == K.MARKET)
@@ -96,9 +117,11 @@ class TwinMarket:
                     self.liquidate(t)
                 if self.volume > volume:
                     self.after_trades(t)
-            elif kind == K.RESUME:
+            elif kind == K.RESUME and t >= self.paused_until:
                 self.resumed = t
                 self.record(t, K.HALT, 0, 0, 0, -1, self.n)
+            elif kind == K.RESUME:
+                pass  # the end of a halt inside a longer one
             else:
                 self.cancel_all(t, agent)
             for _ in range(len(self.events) - before):
@@ -174,8 +197,9 @@ class TwinMarket:
         self.cash[buyer] -= value
 
     def liquidate(self, t):
+        factor = self.config.shocks.mark.factor if self.window("mark", t) else 1.0
         while True:
-            last = self.trades[-1][1]
+            last = self.trades[-1][1] * factor
             crossed = [
                 ((s["liq"] - last) if s["pos"] > 0 else (last - s["liq"]), -k)
                 for k, s in enumerate(self.lev)
@@ -324,6 +348,15 @@ class TwinMarket:
         self.fundamental.append((t, self.fund_value, shocks))
         return self.fund_value
 
+    def news(self, t):
+        """The news jump: the fundamental at ``t``, times (1 + jump), recorded at ``t``."""
+        looks = len(self.fundamental)
+        value = self.fundamental_at(t)
+        shocks = self.fundamental.pop()[2] if len(self.fundamental) > looks else 0
+        self.fund_value = value * (1.0 + self.config.shocks.news.jump_bps / 10_000.0)
+        self.news_values = [value, self.fund_value]
+        self.fundamental.append((t, self.fund_value, shocks))
+
     def value(self, t, agent, bid, ask):
         v, k, gen = self.config.value, self.idx[agent], self.gens[2]
         r_bar, kappa = self.config.fundamental.mean_ticks, v.mean_reversion_per_s * 1e-9
@@ -366,7 +399,12 @@ class TwinMarket:
             w = self.spread[k]
             inventory_trigger = m.withdraw_inventory_lots > 0 and abs(self.inv[agent]) >= m.withdraw_inventory_lots
             move = previous_mid is not None and abs(mid - previous_mid) / previous_mid * 1e4
-            if inventory_trigger or (m.withdraw_move_bps > 0 and move is not False and move >= m.withdraw_move_bps):
+            if self.window("withdrawal", t):
+                shock = self.config.shocks.withdrawal
+                size = math.floor(size * shock.size_factor)
+                size = max(1, size) if shock.size_factor > 0 else size
+                w = w * shock.spread_factor
+            elif inventory_trigger or (m.withdraw_move_bps > 0 and move is not False and move >= m.withdraw_move_bps):
                 size = max(1, math.floor(size * m.withdraw_size_factor))
                 w = w * m.withdraw_spread_factor
             step = max(1, int(np.rint(m.level_spacing * w)))
@@ -387,6 +425,12 @@ class TwinMarket:
         if x.strategy in ("vwap", "almgren_chriss"):
             j = min((t - self.exec_start_ns) // self.exec_interval, len(self.schedule) - 1)
             child = min(remaining, self.schedule[j] - done)
+        elif x.strategy == "pov" and x.volume_window_s > 0:
+            since = t - int(round(x.volume_window_s * 1e9))
+            recent = [e for e in self.events if e[1] == TRADE and e[0] > since]
+            total = sum(e[4] for e in recent)
+            own = sum(e[4] for e in recent if agent in (e[6], e[7]))
+            child = min(remaining, math.floor(x.participation / (1.0 - x.participation) * (total - own)) - own)
         elif x.strategy == "pov":
             others = self.volume - self.exec_start[k] - done
             child = min(remaining, math.floor(x.participation / (1.0 - x.participation) * others) - done)
