@@ -15,6 +15,7 @@ from scenarios.cli import forecast as forecast_cli
 from scenarios.cli import generate as generate_cli
 from scenarios.cli import hawkes as hawkes_cli
 from scenarios.cli import score as score_cli
+from scenarios.cli import stress as stress_cli
 from scenarios.cli import sweep as sweep_cli
 from scenarios.cli.console import console, fail, print_summary
 from scenarios.cli.data import DATA_HELP, FormatOption, ReaderOptions, parse_options
@@ -45,6 +46,7 @@ app.add_typer(forecast_cli.app, name="forecast")
 app.add_typer(amm_cli.app, name="amm")
 app.command("sweep")(sweep_cli.sweep)
 app.add_typer(generate_cli.app, name="generate")
+app.add_typer(stress_cli.stress_app, name="stress")
 
 
 @app.command()
