@@ -157,7 +157,8 @@ class Market:
         Block-time law, gas and noise traders.
     reference
         A fixed reference path (real data) instead of GBM, rescaled to start at the pool's price; its times
-        replace the block law.
+        replace the block law. A reference with one row per path (``prices`` of shape ``(n_paths, n + 1)``, e.g.
+        crash paths of another world) gives each simulated path its own row, each rescaled to start at the price.
     flow
         A fixed flow of trades (with ``reference``) instead of sampled noise traders.
     repeg_bps
@@ -255,8 +256,11 @@ def market_inputs(market: Market, pool: PoolSpec, n_paths: int, n_blocks: int, r
     """Return the kernel inputs of one market point: prices, times, gas, noise (``n_paths`` rows)."""
     if market.reference is not None:
         ref = market.reference
+        if ref.n_paths is not None and ref.n_paths != n_paths:
+            raise ParameterError(f"`n_paths` of simulate_amm must equal the {ref.n_paths} paths of the reference "
+                                 f"{ref.source}; got {n_paths}")  # fmt: skip
         times = np.broadcast_to(ref.times, (n_paths, ref.n_blocks + 1)).copy()
-        price = np.broadcast_to(ref.prices * (pool.price / ref.prices[0]), times.shape).copy()
+        price = np.broadcast_to(ref.prices * (pool.price / ref.prices[..., :1]), times.shape).copy()
         log_price, n_blocks = np.log(price), ref.n_blocks
     else:
         times = market.blocks.sample(n_paths, n_blocks, rng)

@@ -55,7 +55,8 @@ def gbm_paths(
 
 @dataclass(frozen=True)
 class PricePath:
-    """A fixed reference path: block ``times`` (s, shape ``(n + 1,)``) and ``prices`` (shape ``(n + 1,)``)."""
+    """A fixed reference path: block ``times`` (s, shape ``(n + 1,)``) and ``prices`` (shape ``(n + 1,)``, or
+    ``(n_paths, n + 1)``: one reference path per simulated path on the same block times)."""
 
     times: np.ndarray
     prices: np.ndarray
@@ -63,15 +64,18 @@ class PricePath:
 
     def __post_init__(self) -> None:
         times, prices = np.asarray(self.times, dtype=np.float64), np.asarray(self.prices, dtype=np.float64)
-        if times.ndim != 1 or times.shape != prices.shape or times.shape[0] < 2:
-            raise DataError(f"PricePath {self.source}: times and prices must be 1-D of one length >= 2; "
-                            f"got shapes {times.shape} and {prices.shape}")  # fmt: skip
+        if times.ndim != 1 or prices.ndim not in (1, 2) or times.shape[-1:] != prices.shape[-1:] or times.size < 2:
+            raise DataError(f"PricePath {self.source}: times must be 1-D of length >= 2 and prices (n,) or (paths, "
+                            f"n) of the same length n; got shapes {times.shape} and {prices.shape}")  # fmt: skip
         if not (np.diff(times) > 0).all():
             row = int(np.flatnonzero(np.diff(times) <= 0)[0]) + 1
             raise DataError(f"PricePath {self.source}: block times must increase; block {row} is at {times[row]} s")
         if not (np.isfinite(prices) & (prices > 0)).all():
-            row = int(np.flatnonzero(~(np.isfinite(prices) & (prices > 0)))[0])
-            raise DataError(f"PricePath {self.source}: prices must be finite and > 0; block {row} has {prices[row]}")
+            where = np.argwhere(~(np.isfinite(prices) & (prices > 0)))[0]
+            raise DataError(
+                f"PricePath {self.source}: prices must be finite and > 0; block {where[-1]}"
+                f"{f' of path {where[0]}' if prices.ndim == 2 else ''} has {prices[tuple(where)]}"
+            )
         object.__setattr__(self, "times", times - times[0])
         object.__setattr__(self, "prices", prices)
 
@@ -79,6 +83,11 @@ class PricePath:
     def n_blocks(self) -> int:
         """Return the number of blocks after the start."""
         return self.times.shape[0] - 1
+
+    @property
+    def n_paths(self) -> int | None:
+        """Return the number of reference paths (None: one path shared by every simulated path)."""
+        return self.prices.shape[0] if self.prices.ndim == 2 else None
 
 
 def path_from_events(events: xr.Dataset, block_s: float = 12.0, *, max_blocks: int | None = None) -> PricePath:
