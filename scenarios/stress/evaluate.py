@@ -39,7 +39,6 @@ from simlab.provenance import provenance
 V3_SWAPS = "uniswap_v3_usdc_weth_swaps_2021-08_credmark/univ3_usdc_weth_swaps_2021-08-10_to_09-05.csv.gz"
 DAY_NS = 86_400 * 1_000_000_000
 QUANTILES = (0.05, 0.5, 0.95)
-BAND_FIELDS = ("mid_rel", "depth", "spread", "liquidations", "volume", "fund")
 
 
 class AmmTable(StrictModel):
@@ -300,15 +299,23 @@ def forecast_summary(ds: xr.Dataset) -> xr.DataArray:
 
 
 def bands(store: StressStore) -> xr.Dataset:
-    """Return the paths' bands over time: the 5, 50 and 95 % quantiles over paths of every field (the mid as
-    ``mid_rel``: relative to each path's pre-event median, the reference level of the shape statistics)."""
+    """Return the paths' bands over time: the 5, 50 and 95 % quantiles over paths of ``mid_rel`` (the mid over each
+    path's pre-event median, the reference level of the shape statistics), ``depth`` (lots within 10 bps),
+    ``spread_bps`` (spread over mid), ``liquidations_cum`` (liquidations since the open), ``volume`` (lots per
+    step) and ``fund`` (insurance fund), those the store has."""
     paths = store.paths
     t_s = paths["t_s"].values
     event, pre = float(paths.attrs["event_s"]), float(paths.attrs.get("pre_s", 300.0))
     mid = paths["mid"].values
     before = (t_s >= event - pre) & (t_s < event)
     fields = {"mid_rel": mid / np.nanmedian(mid[:, before], axis=1, keepdims=True)}
-    fields |= {name: paths[name].values for name in BAND_FIELDS[1:] if name in paths}
+    if "depth" in paths:
+        fields["depth"] = paths["depth"].values
+    if "spread" in paths:
+        fields["spread_bps"] = 1e4 * paths["spread"].values / mid
+    if "liquidations" in paths:
+        fields["liquidations_cum"] = np.cumsum(paths["liquidations"].values, axis=1)
+    fields |= {name: paths[name].values for name in ("volume", "fund") if name in paths}
     data = {}
     for name, values in fields.items():
         finite = np.isfinite(values).any(axis=0)
