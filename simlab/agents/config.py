@@ -397,6 +397,7 @@ class PauseShock(_Checked):
 
 
 SHOCK_PRIMITIVES = {"news": NewsShock, "withdrawal": WithdrawalShock, "mark": MarkShock, "pause": PauseShock}
+SHOCK_AGENTS = {"news": "value", "withdrawal": "market_maker", "mark": "leveraged"}  # who a shock acts through
 
 
 @dataclass(frozen=True)
@@ -507,6 +508,11 @@ class MarketConfig:
                 raise ParameterError(
                     f"`shocks.{name}` of market {self.name!r} must lie within the session (0 to session_s "
                     f"{self.session_s:g} s after the open): a shock outside the session; got {start:g} to {end:g} s"
+                )
+            if name in SHOCK_AGENTS and getattr(self, SHOCK_AGENTS[name]).count == 0:
+                raise ParameterError(
+                    f"`shocks.{name}` of market {self.name!r} has no agents to act on: it needs "
+                    f"[agents.{SHOCK_AGENTS[name]}] with count > 0; got count 0"
                 )
 
     @property

@@ -57,7 +57,8 @@ def test_no_shock_in_the_run_changes_no_byte():
         mark=MarkShock(start_s=650.0, duration_s=100.0, factor=0.5),
         pause=PauseShock(start_s=620.0, duration_s=60.0),
     )
-    plain, shocked = small_config(), small_config(shocks=late)
+    leveraged = LeveragedTraders(count=6, side=0, position_lots=50, leverage=200.0, maintenance_margin=0.001)
+    plain, shocked = small_config(leveraged=leveraged), small_config(leveraged=leveraged, shocks=late)
     a, b = (simulate_abm(c, seed=8, duration_s=600.0, path_sample_ns=10 * S) for c in (plain, shocked))
     for group in a:
         for name in a[group].variables:
@@ -241,6 +242,11 @@ def test_a_sell_program_moves_the_mid_by_what_the_fitted_impact_law_predicts():
         ({"mark": {"start_s": 1.0, "duration_s": 1.0, "factor": 0.0}}, r"`factor` of MarkShock must be > 0.0; got 0"),
         ({"news": {"time_s": 1.0, "jump_bps": -10_000}}, r"`jump_bps` of NewsShock must be > -10000"),
         (
+            {"mark": {"start_s": 1.0, "duration_s": 1.0, "factor": 0.9}},
+            r"`shocks.mark` .* has no agents to act on: it "
+            r"needs \[agents.leveraged\] with count > 0; got count 0",
+        ),
+        (
             {"withdrawal": {"start_s": 1.0, "duration_s": 1.0, "size_factor": 1.5, "spread_factor": 2.0}},
             r"`size_factor` of WithdrawalShock must be in \[0, 1\] and `spread_factor` >= 1; got 1.5 and 2.0",
         ),
@@ -254,7 +260,8 @@ def test_bad_shocks(shocks, message):
 
 def test_shocks_round_trip_and_a_window_only_for_pov():
     config = small_config(
-        shocks=Shocks(news=NewsShock(time_s=10.0, jump_bps=-50.0), mark=MarkShock(start_s=1, duration_s=2, factor=0.9))
+        leveraged=LeveragedTraders(count=2),
+        shocks=Shocks(news=NewsShock(time_s=10.0, jump_bps=-50.0), mark=MarkShock(start_s=1, duration_s=2, factor=0.9)),
     )
     layout = config.to_dict()
     assert layout["shocks"] == {
