@@ -192,3 +192,14 @@ def test_replay_cut_into_windows_gives_intervals_and_the_worst_window_as_cvar():
     assert np.isfinite(table["value"].sel(bound="lo").values).all()
     with pytest.raises(ParameterError, match="window_s"):
         replay_stress_table(events, DESIGNS, window_s=0.0)
+
+
+def test_a_reference_with_rows_is_checked_row_by_row():
+    t_s = np.arange(4.0)
+    prices = np.ones((2, 4))
+    prices[1, 2] = -1.0
+    with pytest.raises(DataError, match="block 2 of path 1 has -1.0"):
+        PricePath(t_s, prices)
+    with pytest.raises(DataError, match="same length"):
+        PricePath(t_s, np.ones((2, 3)))
+    assert PricePath(t_s, np.ones((2, 4))).n_paths == 2 and PricePath(t_s, np.ones(4)).n_paths is None
