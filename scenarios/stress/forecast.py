@@ -414,6 +414,8 @@ def forecaster_stress(
     from scenarios.stress.forecast_tasks import TASK_MODEL_NAMES, DirectionSettings, direction_plan
 
     names = _checked_models(models, TASK_MODEL_NAMES)
+    if isinstance(lags, bool) or not isinstance(lags, (int, np.integer)) or lags < 1:
+        raise ParameterError(f"`lags` of forecaster_stress must be an int >= 1 window; got {lags!r}")
     if not crashes:
         raise ParameterError("`crashes` of forecaster_stress must name at least one crash window")
     base = as_regime(NORMAL, normal)

@@ -3,6 +3,8 @@
 * :func:`amzn_run`: models trained on the real AMZN day (LOBSTER level 1, 2012-06-21) before its most extreme
   5-minute move, scored on its later normal minutes, on that real window, and on the calibrated agent market
   (abm-amzn) with its stress rules on, simulated on the next day's clock;
+* :func:`abm_run`: models trained on an hour of the calibrated agent market without shocks, scored on the same market
+  with its stress rules on;
 * :func:`hawkes_run`: models trained on a Hawkes preset's normal hour, scored on a crash of the same process whose
   sell-order baseline is multiplied by ``sell_factor`` for five minutes, with the oracle's ceiling.
 
@@ -12,6 +14,7 @@ Run ``PYTHONPATH=. python -m scenarios.stress.forecast_runs --data ../shared/dat
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -48,13 +51,56 @@ def most_extreme_window(books: xr.Dataset, length_s: float, *, grid_s: float = 1
     return int(grid[k]), int(grid[k + steps]), float(1e4 * move[k])
 
 
-def amzn_run(data_dir: Path, seed: int, *, preset: str = "cpu") -> xr.Dataset:
-    """Train on AMZN 09:35 up to the most extreme 5-minute move (normal test after the training block), score on
-    that move and on the stressed agent market (abm-amzn) of the next day; 10-second OFI windows, direction 50
-    events ahead."""
+def window_moves(crashes: dict[str, tuple]) -> str:
+    """Return JSON of each crash window's mid move (first to last book, bps of the log mid) and its largest fall
+    from a running high (bps), for the report."""
+    out = {}
+    for name, (_, books, (start, end)) in crashes.items():
+        ts = books["ts_ns"].values
+        rows = slice(int(np.searchsorted(ts, start)), int(np.searchsorted(ts, end)))
+        bid, ask = books["bid_price"].values[rows, 0], books["ask_price"].values[rows, 0]
+        both = (bid > 0) & (ask > 0)
+        mid = np.log(0.5 * (bid[both] + ask[both]).astype(float))
+        fall = float(np.max(np.maximum.accumulate(mid) - mid))
+        out[name] = {"move_bps": round(1e4 * float(mid[-1] - mid[0]), 1), "max_fall_bps": round(1e4 * fall, 1)}
+    return json.dumps(out)
+
+
+def abm_crashes(config, open_ns: int, seed: int) -> dict[str, tuple]:
+    """Return the stressed agent market (:func:`stressed_market`: a POV seller, sell stops and leveraged longs from
+    600 s, the window 600-900 s) and its unstressed twin (the same config and seed without the stress rules: common
+    random numbers), both opened at ``open_ns``."""
+    from simlab.agents import simulate_abm
+
+    out = {}
+    plain = replace(config, open_ns=open_ns)
+    worlds = {"abm_stressed": stressed_market(plain, start_s=600.0, duration_s=300.0), "abm_twin_unstressed": plain}
+    for name, world in worlds.items():
+        market = simulate_abm(world, seed=seed, duration_s=1200.0)
+        out[name] = (market["events"], market["books"], (open_ns + 600 * NS, open_ns + 900 * NS))
+    return out
+
+
+def stress_moves(seeds: range) -> list[dict]:
+    """Return, per seed, the 600-900 s mid move and largest fall (bps) of the stressed agent market and of its
+    unstressed twin (:func:`abm_crashes`): does the stress move the price beyond the market's own 5-minute moves?"""
     from calibration.abm import load_abm_preset
     from calibration.presets import PRESET_DIR
-    from simlab.agents import simulate_abm
+
+    config, _ = load_abm_preset(PRESET_DIR / "abm-amzn.toml")
+    rows = []
+    for seed in seeds:
+        moves = json.loads(window_moves(abm_crashes(config, config.open_ns, seed)))
+        rows.append({"seed": seed, **{f"{k}_{m}": v[m] for k, v in moves.items() for m in v}})
+    return rows
+
+
+def amzn_run(data_dir: Path, seed: int, *, preset: str = "cpu") -> xr.Dataset:
+    """Train on AMZN from 09:35 up to its most extreme 5-minute move (normal test after the training block); score
+    on that move, on the stressed agent market (abm-amzn) of the next day and on its unstressed twin; 10-second OFI
+    windows, direction 50 events ahead."""
+    from calibration.abm import load_abm_preset
+    from calibration.presets import PRESET_DIR
     from simlab.io import read
 
     real = read(sorted((Path(data_dir) / AMZN).glob("*.csv")), "lobster")
@@ -63,15 +109,31 @@ def amzn_run(data_dir: Path, seed: int, *, preset: str = "cpu") -> xr.Dataset:
     start, end, move = most_extreme_window(books, 300.0)
     normal = (events, books, (open_ns + 300 * NS, start - 60 * NS))  # 09:35 to a minute before the move
     config, _ = load_abm_preset(PRESET_DIR / "abm-amzn.toml")
-    stressed = replace(stressed_market(config, start_s=600.0, duration_s=300.0), open_ns=open_ns + DAY_NS)
-    market = simulate_abm(stressed, seed=seed, duration_s=1200.0)
-    crashes = {
-        "abm_stressed": (market["events"], market["books"], (stressed.open_ns + 600 * NS, stressed.open_ns + 900 * NS)),
-        "amzn_extreme_5min": (events, books, (start, end)),
-    }
+    crashes = {**abm_crashes(config, open_ns + DAY_NS, seed), "amzn_extreme_5min": (events, books, (start, end))}
     direction = DirectionSettings(horizon_events=50, threshold_ticks=0.5, preset=preset, levels=1)
     ds = forecaster_stress(normal, crashes, FLOW_MODELS + DIRECTION_MODELS, seed, window_s=10.0, direction=direction)
-    ds.attrs.update(extreme_move_bps=move, extreme_window=f"{iso(start)} to {iso(end)}")
+    ds.attrs.update(extreme_move_bps=move, extreme_window=f"{iso(start)} to {iso(end)}", moves=window_moves(crashes))
+    return ds
+
+
+def abm_run(seed: int, *, preset: str = "cpu") -> xr.Dataset:
+    """Train on an hour of the calibrated agent market (abm-amzn, no stress rules); score on the same market with
+    its stress rules on and on its unstressed twin (a day later, window 600-900 s); 10-second OFI windows, direction
+    50 events ahead with DeepLOB on 10 levels."""
+    from calibration.abm import load_abm_preset
+    from calibration.presets import PRESET_DIR
+    from simlab.agents import simulate_abm
+
+    config, _ = load_abm_preset(PRESET_DIR / "abm-amzn.toml")
+    normal = simulate_abm(config, seed=seed, duration_s=3660.0)
+    crashes = abm_crashes(config, config.open_ns + DAY_NS, seed + 1)
+    window = (config.open_ns + 60 * NS, config.open_ns + 3660 * NS)
+    direction = DirectionSettings(horizon_events=50, threshold_ticks=0.5, preset=preset, levels=10)
+    models = FLOW_MODELS + DIRECTION_MODELS
+    ds = forecaster_stress(
+        (normal["events"], normal["books"], window), crashes, models, seed, window_s=10.0, direction=direction
+    )
+    ds.attrs.update(moves=window_moves(crashes))
     return ds
 
 
@@ -127,10 +189,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("-o", "--output", type=Path, required=True, help="folder for the stores")
     args = parser.parse_args()
-    for name, run in (("hawkes", lambda: hawkes_run(args.seed)), ("amzn", lambda: amzn_run(args.data, args.seed))):
+    runs = {
+        "hawkes": lambda: hawkes_run(args.seed),
+        "abm": lambda: abm_run(args.seed),
+        "amzn": lambda: amzn_run(args.data, args.seed),
+    }
+    for row in stress_moves(range(args.seed, args.seed + 8)):
+        print(row, flush=True)
+    for name, run in runs.items():
         ds = run()
         write_store({"table": ds}, args.output / f"{name}.zarr", attrs=dict(ds.attrs), overwrite=True)
-        print(f"## {name}\n\n{stress_markdown(ds)}\n", flush=True)
+        print(f"## {name}\n\n{ds.attrs.get('moves', '')}\n\n{stress_markdown(ds)}\n", flush=True)
 
 
 if __name__ == "__main__":

@@ -115,6 +115,8 @@ def test_bad_input(worlds):
     normal, crash = worlds
     with pytest.raises(ParameterError, match=r"distinct names from \['mean', 'persistence'"):
         forecaster_stress(normal, {"c": crash}, ["deep_magic"], 0)
+    with pytest.raises(ParameterError, match="`lags` of forecaster_stress must be an int >= 1"):
+        forecaster_stress(normal, {"c": crash}, ["ar"], 0, lags=0)
     with pytest.raises(ParameterError, match="at least one crash"):
         forecaster_stress(normal, {}, ["ar"], 0)
     events, books, (start, _) = crash
@@ -233,3 +235,18 @@ def test_markdown_table_lists_every_scored_cell(table):
     rows = [line for line in text.splitlines()[2:]]
     assert len(rows) == table.sizes["model"] * table.sizes["regime"]
     assert any(r.startswith("| oracle | sell_x4 | 100 |") for r in rows)
+
+
+def test_oracle_only_where_the_truth_is_known(worlds):
+    """Normal data without a true process (as real data): the oracle scores the crash only, with no shift tests."""
+    from scenarios.stress.forecast import TRUTH_ATTR
+
+    (events, books, window), crash = worlds
+    unknown = events.copy()
+    del unknown.attrs[TRUTH_ATTR]
+    table = forecaster_stress((unknown, books, window), {"sell_x4": crash}, ["mean", "oracle"], 1, **OPTIONS)
+    oracle = table["score"].sel(model="oracle", bound="value", metric="loss")
+    assert np.isnan(float(oracle.sel(regime="normal"))) and np.isfinite(float(oracle.sel(regime="sell_x4")))
+    assert int(table.n_scored.sel(model="oracle", regime="normal")) == 0
+    assert np.isnan(table["tests"].sel(model="oracle", regime="sell_x4", test="shift_loss").values).all()
+    assert np.isfinite(float(table["tests"].sel(model="oracle", regime="sell_x4", test="dm_vs_baseline")[0]))
