@@ -134,7 +134,7 @@ def read_amm_spec(path: str | Path) -> tuple[AmmTable, str]:
     unknown = [d for d in spec.amm.designs if d not in fee_names()]
     if unknown:
         raise ParameterError(
-            f"AMM stress spec {path}: `amm.designs` {unknown} are not fee designs; valid: {fee_names()}"
+            f"AMM stress spec {path}: `amm.designs` {unknown} are not fee designs; valid ones are {fee_names()}"
         )
     return spec.amm, text
 
@@ -147,7 +147,8 @@ def read_forecast_spec(path: str | Path) -> tuple[ForecastTable, str]:
     unknown = [m for m in spec.forecast.models if m not in MODEL_NAMES]
     if unknown:
         raise ParameterError(
-            f"forecaster stress spec {path}: `forecast.models` {unknown} are not flow forecasters; valid: {MODEL_NAMES}"
+            f"forecaster stress spec {path}: `forecast.models` {unknown} are not flow forecasters; valid ones are "
+            f"{MODEL_NAMES}"
         )
     return spec.forecast, text
 
