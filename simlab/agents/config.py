@@ -6,8 +6,10 @@ one table per agent class (:class:`NoiseAgents`, :class:`ValueAgents`, :class:`M
 (:class:`InitialBook`). The defaults are ABIDES' ``rmsc04`` (abides-jpmc-public,
 ``abides_markets/configs/rmsc04.py``) converted to seconds and ticks (a tick is a cent there): see
 ``docs/agents.md`` for the table of conversions. :meth:`MarketConfig.from_dict` reads the TOML layout
-(``[market]``, ``[fundamental]``, ``[latency]``, ``[initial_book]``, ``[agents.<class>]``) and rejects unknown
-tables and keys with a sentence that lists the valid ones.
+(``[market]``, ``[fundamental]``, ``[latency]``, ``[initial_book]``, ``[agents.<class>]``, ``[shocks.<primitive>]``)
+and rejects unknown tables and keys with a sentence that lists the valid ones. The shock primitives (issue 17:
+:class:`NewsShock`, :class:`WithdrawalShock`, :class:`MarkShock`, :class:`PauseShock`, gathered in :class:`Shocks`)
+must lie within the session and act through agents the market has.
 """
 
 from __future__ import annotations
@@ -468,6 +470,8 @@ class MarketConfig:
         Written to the outputs' attributes.
     starting_cash_ticks
         Every agent's starting cash, in ticks x lots (ABIDES: 10,000,000 cents).
+    shocks
+        The scheduled shocks (none by default; a market without shocks runs as before they existed).
     """
 
     name: str = "abm"

@@ -115,6 +115,23 @@ def _pair(config, seed):
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 @pytest.mark.parametrize("seed", [3, 11])
 def test_kernel_equals_twin(name, seed):
+    _same(name, seed)
+
+
+def test_a_breaker_halt_inside_the_scheduled_pause_resumes_nothing():
+    name = "shocks: news, withdrawal, pause; trailing POV seller"
+    market = _same(name, 1)  # seed 1: the breaker halts at 698.9 s for 5 s, inside the pause of 700-730 s
+    open_ns, ev = CONFIGS[name].open_ns, market.ev[: int(market.ctr[_sim.C_EVENTS])]
+    halts = ev[ev[:, _sim.EV_KIND] == K.HALT]
+    t = (halts[:, _sim.EV_TS] - open_ns) / 1e9
+    near = (t > 690) & (t < 734)
+    # the breaker's halt, the pause, no resume at 703.9 s, the pause's end, the breaker again on the orders that waited
+    assert halts[near, _sim.EV_QTY].tolist() == [1, 1, 0, 1]
+    assert t[near][1:].tolist() == [700.0, 730.0, 730.0] and 698 < t[near][0] < 699
+
+
+def _same(name, seed):
+    """The kernel and the twin agree on everything; return the kernel's market."""
     market, twin = _pair(CONFIGS[name], seed)
     n = int(market.ctr[_sim.C_EVENTS])
     got = market.ev[:n]
@@ -142,6 +159,7 @@ def test_kernel_equals_twin(name, seed):
     if market.lstate.shape[0]:
         assert {1, 2, 3} <= set(market.liq_i[:n_log, 2].tolist())  # liquidations in the book, ADL, fund take-over
     _shocks_happened(CONFIGS[name], market, twin)
+    return market
 
 
 def _shocks_happened(config, market, twin):
