@@ -161,7 +161,9 @@ def hawkes_truth(events: xr.Dataset, start_ns: int, end_ns: int) -> HawkesParams
     return None
 
 
-def regime_series(regime: Regime, window_s: float, threshold: float, *, params: HawkesParams | None = None):
+def regime_series(
+    regime: Regime, window_s: float, threshold: float, *, params: HawkesParams | None = None
+) -> tuple[FlowSeries, int]:
     """Return the flow series of a regime on its own clock (seconds from ``start_ns``) and the index of the first
     window at or after the start: windows tile the span from the earliest whole window after the first event up to
     ``end_ns``, so windows before the start are the inputs' history."""

@@ -122,7 +122,7 @@ def stressed_market(
 ) -> MarketConfig:
     """Return ``config`` with the agent market's stress rules on: a POV seller working ``sell_lots`` at
     ``participation`` of the volume from ``start_s`` for ``duration_s`` seconds; ``stops`` sell stops of
-    ``stop_lots`` armed 20 ticks below the mid and 5 ticks apart, armed half the crash's start before it; and
+    ``stop_lots`` 20 ticks below the mid and 5 ticks apart, armed at ``start_s / 2``; and
     ``leveraged`` longs of 200 lots at ``leverage`` x opened a minute after the open, liquidated when the price
     falls through their liquidation prices."""
     return replace(
