@@ -180,12 +180,12 @@ def _crash_sentences(ev: Evaluation) -> list[str]:
     out = [f"**{ev.name}** ({ev.attrs['n_paths']} paths):"]
     if "amm_change" in ev.groups:
         designs, change = _designs(ev), _value(ev.groups["amm_change"], "lp_pnl")
-        verdicts = [_short(design_verdict(row)) for row in change]
-        held = [d for d, v in zip(designs, verdicts, strict=True) if v != "loses"]
-        lost = [d for d, v in zip(designs, verdicts, strict=True) if v == "loses"]
-        out.append(
-            f"fee designs that hold up: {', '.join(held) or 'none'}; that lose LP P&L: {', '.join(lost) or 'none'}."
-        )
+        verdicts = [_short(design_verdict(row)).split(" ")[0] for row in change]
+        named = {word: [d for d, v in zip(designs, verdicts, strict=True) if v == word] for word in ("gains", "holds",
+                 "loses")}  # fmt: skip
+        out.append(f"fee designs whose LP P&L gains in the crash: {', '.join(named['gains']) or 'none'}; "
+                   f"indistinguishable from their normal day: {', '.join(named['holds']) or 'none'}; that lose: "
+                   f"{', '.join(named['loses']) or 'none'}.")  # fmt: skip
         level = _value(ev.groups["amm_crash"], "lp_pnl")
         best = int(np.nanargmax(level[:, 0]))
         ties = [designs[k] for k in range(len(designs)) if k != best and level[k, 2] >= level[best, 1]]
@@ -290,7 +290,8 @@ def shapes_table(ev: Evaluation) -> str:
         out.append(
             [name, UNITS[name], _iv(np.array([mean, lo, hi]), ".4g"), target, share, _window_range(windows, name)]
         )
-    header = ["statistic", "unit", "simulated mean [95 %]", "template", "paths inside", "real windows (min to max)"]
+    header = ["statistic", "unit", "simulated mean [95 %]", "template", "paths inside",
+              "real windows (finite min to max)"]  # fmt: skip
     return markdown_table(header, out)
 
 
