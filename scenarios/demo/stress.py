@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from scenarios.report_html import format_interval
 
 EPISODE = "crash_2010_05_06_emini"
@@ -27,44 +25,19 @@ paths = 2
 """
 
 
-def quick_fit(episode: Any, seed: int, points: int = 6, paths: int = 2) -> tuple[dict[str, float], float]:
-    """Fit the episode's shock parameters on a small Latin hypercube (``points`` points, ``paths`` common-random-
-    number paths each) with the fitter's objective (:func:`scenarios.stress.fit.objective`); return the best point
-    and its objective. The demo's stand-in for ``simlab stress fit`` when the episode has no stored fit."""
-    from scipy.stats import qmc
-
-    from scenarios.stress.fit import objective
-    from scenarios.stress.run import episode_statistics, simulate_episode
-
-    bounds = episode.parameters()
-    unit = qmc.LatinHypercube(d=len(bounds), seed=np.random.default_rng(seed)).random(points)
-    best: tuple[dict[str, float], float] | None = None
-    for row in unit:
-        values = {}
-        for u, (name, b) in zip(row, bounds.items(), strict=True):
-            value = b.low * (b.high / b.low) ** u if b.log else b.low + u * (b.high - b.low)
-            values[name] = float(round(value)) if b.integer else float(value)
-        crash = simulate_episode(episode, paths, seed=np.random.SeedSequence([seed, 0]), values=values)
-        score = objective(episode, episode_statistics(episode, crash))
-        if best is None or score < best[1]:
-            best = (values, score)
-    return best
-
-
 def stress_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
-    """Run the 2010 E-mini crash: its stored fit (or a quick in-step fit), ``PATHS`` paths into a stress store, the
+    """Run the 2010 E-mini crash: its stored fit (``simlab stress fit``), ``PATHS`` paths into a stress store, the
     evaluation (4 fee designs, 4 forecasters on 2 re-simulated paths, the v3 replay with real data) and the report
     ``stress_report/report.html``; return the shape against the template and the verdicts."""
     from scenarios.stress.episodes import load_episode
     from scenarios.stress.evaluate import V3_SWAPS, evaluate_store
     from scenarios.stress.report import design_verdict, forecaster_verdict, write_report
-    from scenarios.stress.run import run_stress, within_tolerance
+    from scenarios.stress.run import run_stress, shock_values, within_tolerance
     from simlab.metrics.crash import STATISTICS, interval_table
     from simlab.store import load_store
 
     episode = load_episode(EPISODE)
-    fitted = episode.fitted is not None
-    values = episode.fitted if fitted else quick_fit(episode, demo.seed)[0]
+    values = shock_values(episode, None)  # the stored fit; without one, crashlib's sentence says how to make it
     store, rows = run_stress(episode, demo.output / "stress_crash.zarr", n_paths=PATHS, seed=demo.seed,
                              values=values, overwrite=True)  # fmt: skip
     folder = demo.output / "stress_report"
@@ -80,12 +53,11 @@ def stress_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
     change = load_store(result, "amm_change")["value"].sel(statistic="lp_pnl")
     skill = load_store(result, "forecast")["summary"].sel(metric="skill")
     metrics: dict[str, Any] = {
-        "about": f"The {EPISODE} episode of the crash library run end to end: {PATHS} paths of the calibrated agent "
-        "market with its "
-        + ("stored fitted shock" if fitted else "shock fitted in-step on 6 design points (no stored fit)")
-        + ", its drawdown and time to trough (mean [95 % interval] over paths) against the "
-        "template's value +- tolerance, then 4 fee designs (LP P&L change crash minus the paired normal day, bps) and "
-        "4 forecasters (skill normal -> crash) with their verdicts; the full page is stress_report/report.html.",
+        "about": f"The {EPISODE} episode of the crash library run end to end: {PATHS} paths of the calibrated "
+        "agent market with its stored fitted shock (simlab stress fit); its drawdown and time to trough (mean [95 % "
+        "interval] over paths) against the template's value +- tolerance; then 4 fee designs (LP P&L change, crash "
+        "minus the paired normal day, bps) and 4 forecasters (skill normal -> crash) with their verdicts; the full "
+        "page is stress_report/report.html.",
         "shock values": ", ".join(f"{k} = {v:.4g}" for k, v in values.items()),
     }
     for name in ("drawdown", "time_to_trough_s"):

@@ -12,6 +12,7 @@ import xarray as xr
 from typer.testing import CliRunner
 
 from scenarios.cli import app
+from scenarios.specs import LIBRARY
 from scenarios.stress.episodes import load_episode
 from scenarios.stress.evaluate import normal_paths, read_stress_store
 from scenarios.stress.real_windows import tape_windows, windows_dataset
@@ -184,7 +185,11 @@ def test_the_demo_step_runs_one_crash_end_to_end(tmp_path):
     from simlab.metrics.crash import interval_table
 
     metrics = stress_step(Demo(tmp_path, seed=11))
-    assert metrics["about"].startswith("The crash_2010_05_06_emini episode")
+    assert (
+        metrics["about"].startswith("The crash_2010_05_06_emini episode") and "stored fitted shock" in metrics["about"]
+    )
+    fitted = json.loads((LIBRARY / "crash_2010_05_06_emini.fitted.json").read_text())["parameters"]
+    assert sorted(metrics["shock values"].split(", ")) == sorted(f"{k} = {v:.4g}" for k, v in fitted.items())
     stats = load_store(tmp_path / "stress_crash.zarr", "statistics")["value"]
     rows = [dict(zip(stats.statistic.values, row, strict=True)) for row in stats.values]
     mean, lo, hi, n = interval_table(rows)["drawdown"]
