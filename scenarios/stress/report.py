@@ -46,7 +46,8 @@ ABOUT = {
     "forecast": "The forecasters trained on the crash's normal day, scored on its later normal windows and on the "
     "crash window of each re-simulated crash path: loss (squared error of the next window's order-flow imbalance), "
     "skill (1 - loss / the training mean's loss: 0 is no better than that mean) and directional accuracy, each "
-    "with its 95 % interval (normal: Newey-West over windows; crash: over paths).",
+    "with its 95 % interval (normal: Newey-West over windows; crash: over paths), and on how many crash paths a "
+    "two-sample test of the loss against the normal day finds it higher or lower at the 5 % level.",
     "amm": "Every fee design on the crash's mid paths and on the same paths' normal day (bps of the pool's initial "
     "value, mean [95 % interval] over paths): LP P&L against holding, the paired change the crash causes, LVR, "
     "CVaR 5 % of LP P&L, the real Uniswap v3 USDC/WETH replay per day, and the designs' ranks by LP P&L.",
@@ -312,11 +313,21 @@ def forecast_table(ev: Evaluation) -> str:
         scores = [_iv(cell.sel(phase=p, metric=m).values) for m in ("loss", "skill", "directional_accuracy")
                   for p in ("normal", "crash")]  # fmt: skip
         skill = cell.sel(metric="skill").values
-        rows.append([str(model), *scores, forecaster_verdict(skill[0], skill[1])])
+        rows.append([str(model), *scores, _shifted(ev.groups["forecast"], str(model)),
+                     forecaster_verdict(skill[0], skill[1])])  # fmt: skip
     header = ["model", "loss normal", "loss crash", "skill normal", "skill crash", "direction normal",
-              "direction crash", "verdict"]  # fmt: skip
+              "direction crash", "paths: loss up / down (p < 0.05)", "verdict"]  # fmt: skip
     n = ev.groups["forecast"].sizes["regime"] - 1
     return markdown_table(header, rows) + f"\n\nCrash scores over {n} re-simulated crash paths."
+
+
+def _shifted(forecast: xr.Dataset, model: str) -> str:
+    """Return how many crash paths' two-sample test finds the model's loss up and down against its normal day."""
+    tests = forecast["tests"].sel(model=model, test="shift_loss")
+    crash = [r for r in forecast.regime.values if r != "normal"]
+    stat, p = (tests.sel(regime=crash, stat=k).values for k in ("statistic", "p_value"))
+    up, down = int(np.sum((p < 0.05) & (stat > 0))), int(np.sum((p < 0.05) & (stat < 0)))
+    return f"{up} / {down} of {len(crash)}"
 
 
 def amm_table(ev: Evaluation) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import numpy as np
 import pytest
@@ -161,6 +162,10 @@ def test_the_report_renders_in_chromium_and_opens_with_the_summary(evaluated, tm
 
     assert f"| oracle_gap() | {change[0]:.3g} [{change[1]:.3g}, {change[2]:.3g}]: " in markdown
     assert design_verdict(change).split(" (")[0] in markdown
+    tests = load_store(evaluated, "forecast")["tests"].sel(model="ar", test="shift_loss", regime=["path_0", "path_1"])
+    up = int(((tests.sel(stat="p_value") < 0.05) & (tests.sel(stat="statistic") > 0)).sum())
+    down = int(((tests.sel(stat="p_value") < 0.05) & (tests.sel(stat="statistic") < 0)).sum())
+    assert re.search(rf"^\| ar \|.*\| {up} / {down} of 2 \| ", markdown, re.MULTILINE)
     checked = render(tmp_path / "report.html", tmp_path / "profile")
     assert problems(checked) == []
     assert checked["tables"] >= 6 and "synthetic tape (path 0)" in checked["text"]
