@@ -76,10 +76,12 @@ def stress_run(
 def stress_fit(
     scenario: Annotated[str, typer.Argument(help="An episode TOML file or a library name.")],
     seed: Annotated[int, typer.Option(help="Root seed (the design's paths; validation uses fresh ones).")] = 0,
-    design: Annotated[int, typer.Option(help="Latin-hypercube points of the first design.")] = 16,
-    refine: Annotated[int, typer.Option(help="Points of the second design around the best (0: none).")] = 8,
+    n_design: Annotated[int, typer.Option("--design", help="Latin-hypercube points of the first design.")] = 12,
+    n_refine: Annotated[
+        int, typer.Option("--refine", help="Points of the second design around the best (0: none).")
+    ] = 6,
     paths: Annotated[int, typer.Option(help="Paths per design point (common random numbers).")] = 4,
-    validate: Annotated[int, typer.Option(help="Fresh paths that validate the fit.")] = 20,
+    validate_paths: Annotated[int, typer.Option("--validate", help="Fresh paths that validate the fit.")] = 20,
     workers: Annotated[int, typer.Option(help="Worker processes of the local Dask cluster.")] = 2,
     scheduler: Annotated[str, typer.Option(help="A running Dask scheduler's address instead.")] = "",
     output: Annotated[
@@ -92,8 +94,8 @@ def stress_fit(
 
     try:
         episode = load_episode(scenario)
-        result = fit_episode(episode, seed=seed, n_design=design, n_refine=refine, paths=paths,
-                             validate_paths=validate, workers=workers, scheduler=scheduler or None)  # fmt: skip
+        result = fit_episode(episode, seed=seed, n_design=n_design, n_refine=n_refine, paths=paths,
+                             validate_paths=validate_paths, workers=workers, scheduler=scheduler or None)  # fmt: skip
         path = write_fit(episode, result, output)
     except SimlabError as exc:
         fail(exc)

@@ -103,8 +103,8 @@ def fit_episode(
     episode: Episode,
     *,
     seed: int = 0,
-    n_design: int = 16,
-    n_refine: int = 8,
+    n_design: int = 12,
+    n_refine: int = 6,
     paths: int = 4,
     validate_paths: int = 20,
     workers: int = 2,
@@ -115,9 +115,10 @@ def fit_episode(
     bounds = episode.parameters()
     if not bounds:
         raise ParameterError(f"episode {episode.name}: its mechanism has no `fit` keys; nothing to fit")
-    for name, value in (("n_design", n_design), ("paths", paths), ("validate_paths", validate_paths)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ParameterError(f"`{name}` of fit_episode must be an int >= 1; got {value!r}")
+    for name, value, low in (("n_design", n_design, 1), ("n_refine", n_refine, 0), ("paths", paths, 1),
+                             ("validate_paths", validate_paths, 1)):  # fmt: skip
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ParameterError(f"`{name}` of fit_episode must be an int >= {low}; got {value!r}")
     started = time.perf_counter()
     options = {"workers": workers, "scheduler": scheduler}
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:

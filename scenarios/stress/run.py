@@ -1,9 +1,9 @@
 """Run an episode's shocks in a world: n paths from one root seed, their shape statistics, the stress store.
 
 :func:`episode_config` turns an episode (background preset, overrides, mechanism) and values of its fitted
-parameters into the world's configuration; :func:`simulate_episode` runs ``n`` paths of the agent market
-(``simulate_markets``: path k from ``SeedSequence(seed).spawn(n)[k]``, the same bytes for any number of workers)
-and puts each on a regular grid (:func:`simlab.metrics.crash.crash_path_from_abm`); :func:`episode_statistics`
+parameters into the world's configuration; :func:`simulate_episode` runs ``n`` paths of the agent market on threads
+(path k from ``SeedSequence(seed).spawn(n)[k]``, as ``simulate_markets``: the same bytes for any number of workers)
+and puts each on a regular grid as it finishes (:func:`simlab.metrics.crash.crash_path_from_abm`); :func:`episode_statistics`
 measures each path's shape (:func:`simlab.metrics.crash.shape_statistics`) with the episode's time compression
 applied; :func:`run_stress` writes the stress store:
 
@@ -216,7 +216,7 @@ def stress_datasets(
     path_ds = xr.Dataset(data, coords=coords, attrs=attrs)
     stats_ds = xr.Dataset(
         {"value": (("path", "statistic"), rows)},
-        coords={"path": np.arange(len(paths)), "statistic": list(STATISTICS)},
+        coords={"path": np.arange(len(paths)), "statistic": np.array(STATISTICS, dtype=object)},
         attrs=attrs,
     )
     return {"paths": path_ds, "statistics": stats_ds}

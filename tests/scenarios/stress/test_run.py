@@ -132,3 +132,13 @@ def test_cli_runs_a_tiny_stress_and_refuses_bad_input(toy, tmp_path):
     assert missing.exit_code == 2 and "no such file" in missing.output
     zero = runner.invoke(app, ["stress", "run", str(toy.path), "--paths", "0", "-o", str(tmp_path / "z.zarr")])
     assert zero.exit_code == 2 and "--paths must be an int >= 1; got 0" in zero.output
+
+
+def test_cli_fit_refuses_bad_input_before_any_work(toy, tmp_path):
+    bad = runner.invoke(app, ["stress", "fit", str(toy.path), "--design", "0"])
+    assert bad.exit_code == 2 and "--design of fit_episode must be an int >= 1; got 0" in bad.output
+    data = copy.deepcopy(BASE)
+    data["mechanism"]["sell_program"] = {"fixed": {"start_s": 300.0, "duration_s": 60.0}}
+    fixed = write_episode(tmp_path, data, "fixed")
+    nothing = runner.invoke(app, ["stress", "fit", str(fixed)])
+    assert nothing.exit_code == 2 and "its mechanism has no `fit` keys; nothing to fit" in nothing.output
