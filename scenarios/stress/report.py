@@ -366,15 +366,16 @@ def flips_text(ev: Evaluation) -> str:
     return "; ".join(parts) + "."
 
 
-def crash_section(ev: Evaluation, folder: Path, stem: str) -> list[str]:
-    """Return one crash's section (paths, shapes, forecasters, fee designs); write its figure into ``folder``."""
+def crash_section(ev: Evaluation, folder: Path, stem: str, index: int) -> list[str]:
+    """Return one crash's section (paths, shapes, forecasters, fee designs); write its figure into ``folder`` (named
+    by the report's ``stem``, the store's ``index`` and the scenario)."""
     values = ", ".join(f"{k} = {v:.4g}" for k, v in json.loads(ev.attrs.get("shock_values", "{}")).items())
     facts = (
         f"World {ev.attrs.get('world', '?')}, {ev.attrs['n_paths']} paths, the event at "
         f"{float(ev.attrs['event_s']):g} s simulated, time compression x{float(ev.attrs.get('time_factor', 1)):g}"
         f", shock values: {values or 'none'}; evaluation store `{ev.path.name}` (seed {ev.attrs.get('seed')})."
     )
-    figure = plot_paths(ev, folder / f"{stem}_{ev.name}.png")
+    figure = plot_paths(ev, folder / f"{stem}_{index}_{ev.name}.png")
     parts = [f"## Crash: {ev.name}", "", ABOUT["crash"], "", facts, ""]
     parts += ["### Paths over time", "", ABOUT["paths"], "", f"![{ev.name}: paths over time]({figure.name})", ""]
     parts += ["### Shape statistics", "", ABOUT["shapes"], "", shapes_table(ev), ""]
@@ -412,8 +413,8 @@ def write_report(stores: list[str | Path], output: str | Path) -> Path:
     parts = ["# Stress lab: crashes, forecasters and fee designs", ""]
     parts += [f"Crashes: {', '.join(ev.name for ev in evaluations)}.", ""]
     parts += summary_section(evaluations)
-    for ev in evaluations:
-        parts += crash_section(ev, output.parent, output.stem)
+    for index, ev in enumerate(evaluations):
+        parts += crash_section(ev, output.parent, output.stem, index)
     windows = next((ev.groups["real_windows"] for ev in evaluations if "real_windows" in ev.groups), None)
     if windows is not None:
         parts += windows_section(windows)
