@@ -137,6 +137,9 @@ def test_bad_input_is_one_sentence(tiny, evaluated, tmp_path):
          "of `simlab stress evaluate`; found ['paths', 'statistics'] (a stress store is evaluated first)"),
         (["stress", "report", str(evaluated), "-o", str(tmp_path / "r.pdf")],
          "-o/--output must name an .html file; got"),
+        (["stress", "windows", "-o", str(tmp_path / "w.zarr"), "--data", str(tmp_path / "nowhere")],
+         "nowhere/binance_ws_l2_trades_hftbacktest/spot/btcusdt_20240808.gz: no such file"),
+        (["stress", "windows", "-o", str(evaluated)], "exists; pass --overwrite to replace it"),
     ]  # fmt: skip
     for args, words in cases:
         result = runner.invoke(app, args)
