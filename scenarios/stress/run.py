@@ -3,9 +3,9 @@
 :func:`episode_config` turns an episode (background preset, overrides, mechanism) and values of its fitted
 parameters into the world's configuration; :func:`simulate_episode` runs ``n`` paths of the agent market on threads
 (path k from ``SeedSequence(seed).spawn(n)[k]``, as ``simulate_markets``: the same bytes for any number of workers)
-and puts each on a regular grid as it finishes (:func:`simlab.metrics.crash.crash_path_from_abm`); :func:`episode_statistics`
-measures each path's shape (:func:`simlab.metrics.crash.shape_statistics`) with the episode's time compression
-applied; :func:`run_stress` writes the stress store:
+and puts each on a regular grid as it finishes (:func:`simlab.metrics.crash.crash_path_from_abm`);
+:func:`episode_statistics` measures each path's shape (:func:`simlab.metrics.crash.shape_statistics`) with the
+episode's time compression applied; :func:`run_stress` writes the stress store:
 
 * group ``paths``: dims (``path``, ``time``), variables ``mid``, ``depth``, ``spread``, ``volume``,
   ``maker_gross``, ``maker_net``, ``liquidations``, ``fund``, ``adl`` (those the world has), coordinate ``t_s``
