@@ -28,6 +28,7 @@ def stress_evaluate(
         Path | None, typer.Option(help="A real stress windows store (`simlab stress windows`) for the report.")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Root seed of the evaluation (default: the stress store's).")] = None,
+    workers: Annotated[int, typer.Option(help="Threads re-simulating paths (the bytes do not depend on it).")] = 1,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output.")] = False,
 ) -> None:
     """Run a stress store's crash through the fee designs and the forecasters and write one results store."""
@@ -37,7 +38,7 @@ def stress_evaluate(
     started = time.perf_counter()
     try:
         path = evaluate_store(store, output, forecasters=forecasters, amm=amm, data_dir=data,
-                              real_windows=real_windows, seed=seed, overwrite=overwrite)  # fmt: skip
+                              real_windows=real_windows, seed=seed, workers=workers, overwrite=overwrite)  # fmt: skip
     except SimlabError as exc:
         fail(exc)
     summary = {"scenario": load_store(path, "paths_band").attrs["scenario"]}

@@ -24,8 +24,11 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -166,8 +169,17 @@ def _config(episode: Episode, values: dict[str, float] | None, open_shift_ns: in
     return replace(config, open_ns=config.open_ns + open_shift_ns) if open_shift_ns else config
 
 
-def _markets(store: StressStore, indices: list[int], *, normal: bool, open_shift_ns: int = 0) -> list[dict]:
-    """Re-simulate the store's paths ``indices`` (crash or normal day) with their recorded seeds; return the outputs."""
+def _markets(
+    store: StressStore,
+    indices: list[int],
+    *,
+    normal: bool,
+    open_shift_ns: int = 0,
+    workers: int = 1,
+    keep: Callable[[dict], Any] | None = None,
+) -> list[Any]:
+    """Re-simulate the store's paths ``indices`` (crash or normal day) with their recorded seeds on ``workers``
+    threads; return each output, or ``keep(output)`` as soon as it is made."""
     from scenarios.stress.run import GRID_S
     from simlab.agents import simulate_abm
 
@@ -175,7 +187,15 @@ def _markets(store: StressStore, indices: list[int], *, normal: bool, open_shift
     config = _config(episode, {} if normal else store.values, open_shift_ns)
     children = np.random.SeedSequence(store.seed).spawn(store.paths.sizes["path"])
     duration = store.episode.spec.background.duration_s
-    return [simulate_abm(config, seed=children[k], duration_s=duration, sample_ns=int(GRID_S * 1e9)) for k in indices]
+
+    def one(k: int) -> Any:
+        out = simulate_abm(config, seed=children[k], duration_s=duration, sample_ns=int(GRID_S * 1e9))
+        return out if keep is None else keep(out)
+
+    if workers == 1:
+        return [one(k) for k in indices]
+    with ThreadPoolExecutor(max_workers=workers) as pool:  # the event loop releases the GIL
+        return list(pool.map(one, indices))
 
 
 def _checked_crash(store: StressStore, k: int, out: dict) -> None:
@@ -191,13 +211,14 @@ def _checked_crash(store: StressStore, k: int, out: dict) -> None:
         )
 
 
-def normal_paths(store: StressStore) -> np.ndarray:
+def normal_paths(store: StressStore, workers: int = 1) -> np.ndarray:
     """Return the normal day's mids ``[path, time]``: the background market alone, path k on the crash's seed k."""
     from simlab.metrics.crash import crash_path_from_abm
 
-    outs = _markets(store, list(range(store.paths.sizes["path"])), normal=True)
     step = float(np.diff(store.paths["t_s"].values[:2])[0])
-    return np.stack([crash_path_from_abm(out, grid_s=step).mid for out in outs])
+    mids = _markets(store, list(range(store.paths.sizes["path"])), normal=True, workers=workers,
+                    keep=lambda out: crash_path_from_abm(out, grid_s=step).mid)  # fmt: skip
+    return np.stack(mids)
 
 
 def _window(store: StressStore, spec: AmmTable, mids: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -249,7 +270,7 @@ def amm_groups(
     return groups
 
 
-def forecast_group(store: StressStore, spec: ForecastTable, seed: int) -> xr.Dataset:
+def forecast_group(store: StressStore, spec: ForecastTable, seed: int, workers: int = 1) -> xr.Dataset:
     """Return the forecaster stress table: trained on path 0's normal day (the day before on the clock), scored on
     its later normal windows and on the crash windows of the first ``spec.paths`` re-simulated crash paths
     (regimes ``path_<k>``); ``summary`` adds the crash over paths (:func:`forecast_summary`)."""
@@ -264,7 +285,7 @@ def forecast_group(store: StressStore, spec: ForecastTable, seed: int) -> xr.Dat
     open_ns = _config(store.episode, store.values).open_ns
     start = open_ns + int(event * NS)
     crashes = {}
-    for k, out in enumerate(_markets(store, list(range(n)), normal=False)):
+    for k, out in enumerate(_markets(store, list(range(n)), normal=False, workers=workers)):
         _checked_crash(store, k, out)
         crashes[f"path_{k}"] = (out["events"], None, (start, start + int(spec.crash_window_s * NS)))
     (calm,) = _markets(store, [0], normal=True, open_shift_ns=-DAY_NS)
@@ -335,6 +356,7 @@ def evaluate_store(
     data_dir: str | Path | None = None,
     real_windows: str | Path | None = None,
     seed: int | None = None,
+    workers: int = 1,
     overwrite: bool = False,
 ) -> Path:
     """Evaluate a stress store's crash (see the module docstring) and write the results store atomically.
@@ -354,6 +376,8 @@ def evaluate_store(
     seed
         Root seed of the evaluation (default: the stress store's); split into one stream for the AMM, one for the
         forecasters.
+    workers
+        Threads re-simulating paths (the bytes do not depend on it).
     overwrite
         Replace an existing output.
 
@@ -367,6 +391,8 @@ def evaluate_store(
 
     if forecasters is None and amm is None:
         raise ParameterError("stress evaluate needs --forecasters SPEC or --amm SPEC (or both); got neither")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ParameterError(f"--workers must be an int >= 1; got {workers!r}")
     if Path(output).exists() and not overwrite:
         raise ParameterError(f"--output {output} exists; pass --overwrite to replace it")
     stress = read_stress_store(store)
@@ -377,10 +403,10 @@ def evaluate_store(
     amm_seed, forecast_seed = (int(s.generate_state(1)[0]) for s in np.random.SeedSequence(root).spawn(2))
     groups = {"paths_band": bands(stress), "statistics": stress.statistics}
     if amm_spec is not None:
-        normal = normal_paths(stress)
+        normal = normal_paths(stress, workers)
         groups |= amm_groups(stress, amm_spec[0], normal, Path(data_dir or DEFAULT_DATA_DIR), amm_seed)
     if forecast_spec is not None:
-        groups["forecast"] = forecast_group(stress, forecast_spec[0], forecast_seed)
+        groups["forecast"] = forecast_group(stress, forecast_spec[0], forecast_seed, workers)
     if windows is not None:
         groups["real_windows"] = windows
     keep = ("scenario", "world", "event_s", "pre_s", "direction", "time_factor", "shock_values", "template")

@@ -99,8 +99,8 @@ def test_the_normal_day_is_the_crash_path_before_its_shock(tiny):
     assert not np.array_equal(normal[:, after], crash[:, after], equal_nan=True)
 
 
-def test_same_seed_same_bytes_and_another_seed_differs(tiny, evaluated):
-    again = evaluate(tiny, "again.zarr", "--real-windows", str(tiny / "windows.zarr"))
+def test_same_seed_same_bytes_on_two_workers_and_another_seed_differs(tiny, evaluated):
+    again = evaluate(tiny, "again.zarr", "--real-windows", str(tiny / "windows.zarr"), "--workers", "2")
     assert again.exit_code == 0, again.output
     for group in list_groups(evaluated):
         first, second = load_store(evaluated, group), load_store(tiny / "again.zarr", group)
