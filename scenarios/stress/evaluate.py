@@ -28,7 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
@@ -69,6 +69,7 @@ class ForecastTable(StrictModel):
     models: list[str] = Field(min_length=1)
     window_s: float = Field(10.0, gt=0)
     crash_window_s: float = Field(600.0, gt=0)
+    anchor: Literal["trough", "event"] = "trough"
     normal_s: float = Field(3600.0, gt=0)
     paths: int = Field(5, ge=1)
     train_fraction: float = Field(0.7, gt=0, lt=1)
@@ -273,7 +274,8 @@ def amm_groups(
 def forecast_group(store: StressStore, spec: ForecastTable, seed: int, workers: int = 1) -> xr.Dataset:
     """Return the forecaster stress table: trained on path 0's normal day (the day before on the clock), scored on
     its later normal windows and on the crash windows of the first ``spec.paths`` re-simulated crash paths
-    (regimes ``path_<k>``); ``summary`` adds the crash over paths (:func:`forecast_summary`)."""
+    (regimes ``path_<k>``; each window centred on the path's trough, or from the event, see :func:`_crash_start`);
+    ``summary`` adds the crash over paths (:func:`forecast_summary`)."""
     from scenarios.stress.forecast import NS, forecaster_stress
 
     n = min(spec.paths, store.paths.sizes["path"])
@@ -283,11 +285,13 @@ def forecast_group(store: StressStore, spec: ForecastTable, seed: int, workers: 
         raise ParameterError(f"forecaster stress spec: `forecast.crash_window_s` {spec.crash_window_s} s runs past the "
                              f"session's end ({duration - event:g} s after the event)")  # fmt: skip
     open_ns = _config(store.episode, store.values).open_ns
-    start = open_ns + int(event * NS)
     crashes = {}
     for k, out in enumerate(_markets(store, list(range(n)), normal=False, workers=workers)):
         _checked_crash(store, k, out)
+        begin = _crash_start(store, spec, k)
+        start = open_ns + int(round(begin * NS))
         crashes[f"path_{k}"] = (out["events"], None, (start, start + int(spec.crash_window_s * NS)))
+    start = open_ns + int(event * NS)
     (calm,) = _markets(store, [0], normal=True, open_shift_ns=-DAY_NS)
     first = open_ns - DAY_NS + int(max(0.0, event - spec.normal_s) * NS)
     normal = (calm["events"], None, (first, start - DAY_NS + int(spec.crash_window_s * NS)))
@@ -295,6 +299,21 @@ def forecast_group(store: StressStore, spec: ForecastTable, seed: int, workers: 
                            train_fraction=spec.train_fraction, lags=spec.lags, threshold=spec.threshold,
                            hawkes_paths=spec.hawkes_paths)  # fmt: skip
     return ds.assign(summary=forecast_summary(ds))
+
+
+def _crash_start(store: StressStore, spec: ForecastTable, k: int) -> float:
+    """Return the simulated second where path k's crash window starts: the event, or (``anchor = "trough"``) half
+    the window before the path's trough, not before the event and not so late that the window outlasts the session."""
+    event = float(store.paths.attrs["event_s"])
+    if spec.anchor == "event":
+        return event
+    to_trough = float(store.statistics["value"].sel(path=k, statistic="time_to_trough_s"))
+    if not np.isfinite(to_trough):
+        raise DataError(f"stress store {store.path}: path {k} has no trough (time_to_trough_s is {to_trough}); use "
+                        "`forecast.anchor = \"event\"`")  # fmt: skip
+    trough = event + to_trough / float(store.paths.attrs.get("time_factor", 1.0))
+    latest = store.episode.spec.background.duration_s - spec.crash_window_s
+    return float(min(max(event, trough - spec.crash_window_s / 2.0), latest))
 
 
 def forecast_summary(ds: xr.Dataset) -> xr.DataArray:

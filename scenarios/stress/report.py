@@ -44,10 +44,11 @@ ABOUT = {
     "the share of paths inside the tolerance, and the range of the same statistic over the real stress windows "
     "(times in real seconds, after the episode's time compression).",
     "forecast": "The forecasters trained on the crash's normal day, scored on its later normal windows and on the "
-    "crash window of each re-simulated crash path: loss (squared error of the next window's order-flow imbalance), "
-    "skill (1 - loss / the training mean's loss: 0 is no better than that mean) and directional accuracy, each "
-    "with its 95 % interval (normal: Newey-West over windows; crash: over paths), and on how many crash paths a "
-    "two-sample test of the loss against the normal day finds it higher or lower at the 5 % level.",
+    "crash window of each re-simulated crash path (centred on its trough unless the spec anchors it at the "
+    "event): loss (squared error of the next window's order-flow imbalance), skill (1 - loss / the training mean's "
+    "loss: 0 is no better than that mean) and directional accuracy, each with its 95 % interval (normal: "
+    "Newey-West over windows; crash: over paths), and on how many crash paths a two-sample test of the loss "
+    "against the normal day finds it higher or lower at the 5 % level.",
     "amm": "Every fee design on the crash's mid paths and on the same paths' normal day (bps of the pool's initial "
     "value, mean [95 % interval] over paths): LP P&L against holding, the paired change the crash causes, LVR, "
     "CVaR 5 % of LP P&L, the real Uniswap v3 USDC/WETH replay per day, and the designs' ranks by LP P&L.",

@@ -89,6 +89,20 @@ def test_the_results_store_holds_every_table_with_provenance(evaluated):
     assert abs(np.nanmedian(band[(t_s >= 180) & (t_s < 300)]) - 1.0) < 2e-3  # relative to the pre-event level
 
 
+def test_each_crash_window_is_centred_on_its_paths_trough(tiny, evaluated):
+    from scenarios.stress.evaluate import ForecastTable, _config, _crash_start
+
+    forecast = load_store(evaluated, "forecast")
+    stats = load_store(evaluated, "statistics")["value"].sel(statistic="time_to_trough_s").values
+    store = read_stress_store(tiny / "crash.zarr")
+    open_ns = _config(store.episode, store.values).open_ns
+    for k in range(2):
+        begin = max(300.0, min(300.0 + stats[k] - 100.0, 600.0 - 200.0))  # 200 s windows, session of 600 s
+        assert forecast["start_ns"].sel(regime=f"path_{k}").item() == open_ns + int(round(begin * 1e9))
+        assert forecast["end_ns"].sel(regime=f"path_{k}").item() == open_ns + int(round(begin * 1e9)) + 200 * 10**9
+    assert _crash_start(store, ForecastTable(models=["mean"], anchor="event"), 1) == 300.0
+
+
 def test_the_normal_day_is_the_crash_path_before_its_shock(tiny):
     """Normal path k runs on the crash's seed k without the mechanism: identical until the sell program starts."""
     store = read_stress_store(tiny / "crash.zarr")
