@@ -14,7 +14,8 @@
   crash paths are re-simulated from the store's recorded episode, shock values and seed, and each re-simulated
   mid is checked against the stored one (equal, or a DataError); the models train on the normal day of path 0,
   placed on the clock the day before, and are scored on its later normal windows and on each crash path's window
-  ``[event_s, event_s + crash_window_s)``;
+  of ``crash_window_s`` seconds centred on that path's trough (not before the event; ``anchor = "event"``: from
+  the event);
 * the store's shape statistics, its path bands (median and 5-95 % over paths, mid relative to the pre-event
   level) and, when given, the real stress windows (:mod:`scenarios.stress.real_windows`), so the report reads one
   store.
