@@ -57,12 +57,16 @@ def stress_evaluate(
 def stress_report(
     stores: Annotated[list[Path], typer.Argument(help="Evaluation stores written by `simlab stress evaluate`.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="The HTML report to write.")],
+    forecast_run: Annotated[
+        list[Path] | None,
+        typer.Option(help="A forecaster stress run store (python -m scenarios.stress.forecast_runs); repeatable."),
+    ] = None,
 ) -> None:
     """Write the HTML stress report of one or more evaluated crashes (with report.md and figures beside it)."""
     from scenarios.stress.report import write_report
 
     try:
-        path = write_report(list(stores), output)
+        path = write_report(list(stores), output, forecast_runs=list(forecast_run or []))
     except SimlabError as exc:
         fail(exc)
     print_summary(f"stress report {path}", {"crashes": len(stores), "markdown": str(path.with_suffix(".md"))})

@@ -54,6 +54,9 @@ ABOUT = {
     "CVaR 5 % of LP P&L, the real Uniswap v3 USDC/WETH replay per day, and the designs' ranks by LP P&L.",
     "flips": "Where the ranking by LP P&L moves against the normal day: Spearman's rank correlation per table and "
     "every pair of designs whose order flips (significant: intervals disjoint in both tables).",
+    "runs": "Forecasters in crashes outside the library (forecaster stress runs, e.g. on the real stress windows of "
+    "a tape): each model trained on the run's normal window, its skill there and in each crash window (mean [95 % "
+    "Newey-West interval] over forecast windows), and the verdict from the two intervals.",
     "windows": "The most extreme 1-, 5- and 15-minute moves of the real tapes with their shape statistics: the "
     "real-data baseline the simulated crashes are compared with.",
 }
@@ -399,9 +402,45 @@ def windows_section(windows: xr.Dataset) -> list[str]:
     return ["## Real stress windows", "", ABOUT["windows"], "", markdown_table(header, rows), ""]
 
 
-def write_report(stores: list[str | Path], output: str | Path) -> Path:
-    """Write the stress report of ``stores`` (evaluation stores) to ``output`` (HTML), ``report.md`` beside it
-    (named after it) and one figure per crash; return the HTML path."""
+def read_forecast_run(path: str | Path) -> xr.Dataset:
+    """Read a forecaster stress run: a store whose ``table`` group is :func:`scenarios.stress.forecast.
+    forecaster_stress`'s output (``python -m scenarios.stress.forecast_runs`` writes them)."""
+    from simlab.store import is_store, list_groups, load_store
+
+    path = Path(path)
+    if not is_store(path) or "table" not in list_groups(path):
+        raise DataError(f"forecast run {path}: expected a store with the `table` group of forecaster_stress (as "
+                        "`python -m scenarios.stress.forecast_runs` writes)")  # fmt: skip
+    table = load_store(path, "table")
+    if "score" not in table or "normal" not in table.regime.values:
+        raise DataError(f"forecast run {path}: its `table` needs `score` over a `normal` regime; found regimes "
+                        f"{list(table.regime.values) if 'regime' in table.dims else 'none'}")  # fmt: skip
+    return table.assign_attrs(source=path.name)
+
+
+def forecast_runs_section(runs: list[xr.Dataset]) -> list[str]:
+    """Return the section of the forecaster stress runs: per model, normal skill -> crash skill and verdict."""
+    parts = ["## Forecasters on other crash windows", "", ABOUT["runs"], ""]
+    for run in runs:
+        crashes = [str(r) for r in run.regime.values if r != "normal"]
+        rows = []
+        for model in run.model.values:
+            skill = run["score"].sel(model=model, metric="skill").transpose("regime", "bound")
+            normal = skill.sel(regime="normal").values
+            if np.isnan(normal[0]):
+                continue
+            crash = [skill.sel(regime=c).values for c in crashes]
+            cells = [f"{_iv(row)}: {_short(forecaster_verdict(normal, row))}" for row in crash]
+            rows.append([str(model), _iv(normal), *cells])
+        parts += [f"Run `{run.attrs['source']}` (seed {run.attrs.get('seed')}): skill on the normal window and in "
+                  "each crash window.", "", markdown_table(["model", "normal", *crashes], rows), ""]  # fmt: skip
+    return parts
+
+
+def write_report(stores: list[str | Path], output: str | Path, forecast_runs: list[str | Path] = ()) -> Path:
+    """Write the stress report of ``stores`` (evaluation stores) and of the forecaster stress runs
+    ``forecast_runs`` to ``output`` (HTML), ``report.md`` beside it (named after it) and one figure per crash;
+    return the HTML path."""
     from simlab.errors import ParameterError
 
     if not stores:
@@ -410,12 +449,15 @@ def write_report(stores: list[str | Path], output: str | Path) -> Path:
     if output.suffix != ".html":
         raise ParameterError(f"-o/--output must name an .html file; got {str(output)!r}")
     evaluations = [read_evaluation(s) for s in stores]
+    runs = [read_forecast_run(r) for r in forecast_runs]
     output.parent.mkdir(parents=True, exist_ok=True)
     parts = ["# Stress lab: crashes, forecasters and fee designs", ""]
     parts += [f"Crashes: {', '.join(ev.name for ev in evaluations)}.", ""]
     parts += summary_section(evaluations)
     for index, ev in enumerate(evaluations):
         parts += crash_section(ev, output.parent, output.stem, index)
+    if runs:
+        parts += forecast_runs_section(runs)
     windows = next((ev.groups["real_windows"] for ev in evaluations if "real_windows" in ev.groups), None)
     if windows is not None:
         parts += windows_section(windows)

@@ -168,11 +168,19 @@ def test_bad_input_is_one_sentence(tiny, evaluated, tmp_path):
 
 
 def test_the_report_renders_in_chromium_and_opens_with_the_summary(evaluated, tmp_path):
-    result = runner.invoke(app, ["stress", "report", str(evaluated), "-o", str(tmp_path / "report.html")])
+    run = load_store(evaluated, "forecast").drop_vars("summary")  # a forecaster_stress table, as forecast_runs writes
+    write_store({"table": run}, tmp_path / "run.zarr")
+    args = ["stress", "report", str(evaluated), "-o", str(tmp_path / "report.html"), "--forecast-run"]
+    result = runner.invoke(app, [*args, str(tmp_path / "run.zarr")])
     assert result.exit_code == 0, result.output
     markdown = (tmp_path / "report.md").read_text()
     headings = [line for line in markdown.splitlines() if line.startswith("## ")]
     assert headings[0] == "## Summary: what holds up in which crash" and headings[-1] == "## Real stress windows"
+    assert "## Forecasters on other crash windows" in headings
+    skill = run["score"].sel(model="ar", metric="skill").transpose("regime", "bound").values
+    assert f"| ar | {skill[0, 0]:.3g} [{skill[0, 1]:.3g}, {skill[0, 2]:.3g}] | {skill[1, 0]:.3g} [" in markdown
+    bad = runner.invoke(app, [*args, str(evaluated)])
+    assert bad.exit_code == 2 and "expected a store with the `table` group of forecaster_stress" in said(bad)
     table = load_store(evaluated, "amm_change")["value"].sel(statistic="lp_pnl")
     change = table.isel(design=list(table["design_short"].values).index("oracle_gap()")).values
     from scenarios.stress.report import design_verdict
