@@ -105,6 +105,8 @@ def _iv(row: np.ndarray, digits: str = ".3g") -> str:
 
 def design_verdict(change: np.ndarray) -> str:
     """Return the verdict on a fee design from its paired LP P&L change ``(mean, lo, hi)`` in a crash."""
+    if np.isnan(change).any():
+        return "untested (no interval: one path)"
     if change[2] < 0:
         return f"loses {-change[0]:.3g} bps"
     if change[1] > 0:
@@ -187,17 +189,20 @@ def _crash_sentences(ev: Evaluation) -> list[str]:
         designs, change = _designs(ev), _value(ev.groups["amm_change"], "lp_pnl")
         verdicts = [_short(design_verdict(row)).split(" ")[0] for row in change]
         named = {word: [d for d, v in zip(designs, verdicts, strict=True) if v == word] for word in ("gains", "holds",
-                 "loses")}  # fmt: skip
+                 "loses", "untested")}  # fmt: skip
         out.append(f"fee designs whose LP P&L gains in the crash: {', '.join(named['gains']) or 'none'}; "
                    f"indistinguishable from their normal day: {', '.join(named['holds']) or 'none'}; that lose: "
-                   f"{', '.join(named['loses']) or 'none'}.")  # fmt: skip
+                   f"{', '.join(named['loses']) or 'none'}"
+                   + (f"; untested (one path, no interval): {', '.join(named['untested'])}." if named["untested"]
+                      else "."))  # fmt: skip
         level = _value(ev.groups["amm_crash"], "lp_pnl")
         best = int(np.nanargmax(level[:, 0]))
         ties = [designs[k] for k in range(len(designs)) if k != best and level[k, 2] >= level[best, 1]]
-        out.append(
-            f"Highest LP P&L in the crash: {designs[best]} at {_iv(level[best])} bps"
-            + (f", indistinguishable from {', '.join(ties)}." if ties else ", ahead of every other design.")
-        )
+        if np.isnan(level[best, 1]):
+            lead = " (one path: no interval, so no claim on the order)."
+        else:
+            lead = f", indistinguishable from {', '.join(ties)}." if ties else ", ahead of every other design."
+        out.append(f"Highest LP P&L in the crash: {designs[best]} at {_iv(level[best])} bps{lead}")
     if "forecast" in ev.groups:
         summary = ev.groups["forecast"]["summary"]
         verdicts = {

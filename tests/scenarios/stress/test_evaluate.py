@@ -202,6 +202,7 @@ def test_verdicts_read_intervals_only():
     assert design_verdict(np.array([-1.0, -2.0, -0.1])) == "loses 1 bps"
     assert design_verdict(np.array([1.0, 0.2, 2.0])) == "gains 1 bps"
     assert design_verdict(np.array([-1.0, -2.0, 0.1])).startswith("holds up (indistinguishable")
+    assert design_verdict(np.array([-1.0, np.nan, np.nan])).startswith("untested")
     normal = np.array([0.4, 0.3, 0.5])
     assert forecaster_verdict(normal, np.array([0.1, 0.0, 0.29])).startswith("degrades; in the crash it is indisting")
     assert forecaster_verdict(normal, np.array([0.3, 0.2, 0.31])).startswith("holds up")
