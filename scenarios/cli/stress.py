@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from scenarios.cli.console import fail, print_summary
+from scenarios.cli.stress_eval import stress_evaluate, stress_report, stress_windows
 from simlab.errors import SimlabError
 
 stress_app = typer.Typer(
@@ -22,6 +23,9 @@ stress_app = typer.Typer(
 )
 
 WORLDS = ("abm", "hawkes", "generator", "amm")
+stress_app.command("evaluate")(stress_evaluate)
+stress_app.command("report")(stress_report)
+stress_app.command("windows")(stress_windows)
 
 
 @stress_app.command("run")
