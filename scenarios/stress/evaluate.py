@@ -187,11 +187,10 @@ def _markets(
 
     episode = normal_episode(store.episode) if normal else store.episode
     config = _config(episode, {} if normal else store.values, open_shift_ns)
-    children = np.random.SeedSequence(store.seed).spawn(store.paths.sizes["path"])
     duration = store.episode.spec.background.duration_s
 
-    def one(k: int) -> Any:
-        out = simulate_abm(config, seed=children[k], duration_s=duration, sample_ns=int(GRID_S * 1e9))
+    def one(k: int) -> Any:  # path k is the market SeedSequence(seed).spawn(n)[k], as `simlab stress run` made it
+        out = simulate_abm(config, seed=store.seed, market=k, duration_s=duration, sample_ns=int(GRID_S * 1e9))
         return out if keep is None else keep(out)
 
     if workers == 1:
@@ -416,6 +415,12 @@ def evaluate_store(
     if Path(output).exists() and not overwrite:
         raise ParameterError(f"--output {output} exists; pass --overwrite to replace it")
     stress = read_stress_store(store)
+    if stress.paths.attrs["world"] != "abm":
+        raise ParameterError(
+            f"stress evaluate needs a store of the agent market (world abm), whose normal day it re-simulates; "
+            f"{Path(store).name} is world {stress.paths.attrs['world']!r} (a peg run's pool statistics are already "
+            f"in its `statistics` group)"
+        )
     amm_spec = read_amm_spec(amm) if amm is not None else None
     forecast_spec = read_forecast_spec(forecasters) if forecasters is not None else None
     windows = load_store(real_windows) if real_windows is not None else None

@@ -230,3 +230,13 @@ def test_the_demo_step_runs_one_crash_end_to_end(tmp_path):
     assert len([k for k in metrics if k.startswith("forecaster")]) == 4
     assert (tmp_path / metrics["report"]).is_file()
     assert isinstance(xr.open_zarr(tmp_path / "stress_eval.zarr", group="forecast", consolidated=False), xr.Dataset)
+
+
+def test_a_peg_run_store_is_refused_by_evaluate(tmp_path):
+    """A depeg store (world amm) has no agent-market normal day to re-simulate: one sentence says so."""
+    store = tmp_path / "usdc.zarr"
+    made = runner.invoke(app, ["stress", "run", "depeg_2023_03_usdc", "--world", "amm", "--paths", "2", "-o",
+                               str(store)])  # fmt: skip
+    assert made.exit_code == 0, made.output
+    out = runner.invoke(app, ["stress", "evaluate", str(store), "--amm", "stress_amm", "-o", str(tmp_path / "e.zarr")])
+    assert out.exit_code == 2 and "usdc.zarr is world 'amm'" in said(out), out.output
