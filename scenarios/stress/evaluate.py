@@ -213,7 +213,12 @@ def _checked_crash(store: StressStore, k: int, out: dict) -> None:
 
 
 def normal_paths(store: StressStore, workers: int = 1) -> np.ndarray:
-    """Return the normal day's mids ``[path, time]``: the background market alone, path k on the crash's seed k."""
+    """Return the normal day's mids ``[path, time]``: the background market alone, path k on the crash's seed k;
+    for a peg run (world ``amm``), the peg held: each path's pre-event median price throughout."""
+    if store.paths.attrs["world"] == "amm":
+        t_s, mid = store.paths["t_s"].values, store.paths["mid"].values
+        before = t_s < float(store.paths.attrs["event_s"])
+        return np.repeat(np.nanmedian(mid[:, before], axis=1)[:, None], mid.shape[1], axis=1)
     from simlab.metrics.crash import crash_path_from_abm
 
     step = float(np.diff(store.paths["t_s"].values[:2])[0])
@@ -415,12 +420,14 @@ def evaluate_store(
     if Path(output).exists() and not overwrite:
         raise ParameterError(f"--output {output} exists; pass --overwrite to replace it")
     stress = read_stress_store(store)
-    if stress.paths.attrs["world"] != "abm":
-        raise ParameterError(
-            f"stress evaluate needs a store of the agent market (world abm), whose normal day it re-simulates; "
-            f"{Path(store).name} is world {stress.paths.attrs['world']!r} (a peg run's pool statistics are already "
-            f"in its `statistics` group)"
-        )
+    world = stress.paths.attrs["world"]
+    if world not in ("abm", "amm"):
+        raise ParameterError(f"stress evaluate takes stores of the worlds abm and amm (their normal days are known); "
+                             f"{Path(store).name} is world {world!r}")  # fmt: skip
+    if world == "amm" and forecasters is not None:
+        raise ParameterError(f"--forecasters needs a store of the agent market (world abm), whose order flow it "
+                             f"re-simulates; {Path(store).name} is world 'amm' (a peg run has prices, no order flow: "
+                             f"evaluate it with --amm only)")  # fmt: skip
     amm_spec = read_amm_spec(amm) if amm is not None else None
     forecast_spec = read_forecast_spec(forecasters) if forecasters is not None else None
     windows = load_store(real_windows) if real_windows is not None else None

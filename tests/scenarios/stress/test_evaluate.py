@@ -232,11 +232,25 @@ def test_the_demo_step_runs_one_crash_end_to_end(tmp_path):
     assert isinstance(xr.open_zarr(tmp_path / "stress_eval.zarr", group="forecast", consolidated=False), xr.Dataset)
 
 
-def test_a_peg_run_store_is_refused_by_evaluate(tmp_path):
-    """A depeg store (world amm) has no agent-market normal day to re-simulate: one sentence says so."""
+def test_a_peg_run_store_is_evaluated_against_the_peg_held(tmp_path):
+    """A depeg store (world amm): fee designs against the peg held as its normal day; forecasters are refused."""
     store = tmp_path / "usdc.zarr"
-    made = runner.invoke(app, ["stress", "run", "depeg_2023_03_usdc", "--world", "amm", "--paths", "2", "-o",
+    made = runner.invoke(app, ["stress", "run", "depeg_2023_03_usdc", "--world", "amm", "--paths", "3", "-o",
                                str(store)])  # fmt: skip
     assert made.exit_code == 0, made.output
-    out = runner.invoke(app, ["stress", "evaluate", str(store), "--amm", "stress_amm", "-o", str(tmp_path / "e.zarr")])
-    assert out.exit_code == 2 and "usdc.zarr is world 'amm'" in said(out), out.output
+    normal = normal_paths(read_stress_store(store))
+    mid = load_store(store, "paths")["mid"].values
+    assert normal.shape == mid.shape and np.all(normal == normal[:, :1])  # flat: the peg held
+    assert np.allclose(normal[:, 0], 1.0, atol=1e-3) and np.nanmin(mid) < 0.95
+    out = runner.invoke(app, ["stress", "evaluate", str(store), "--amm", str(tmp_path / "amm.toml"), "-o",
+                              str(tmp_path / "e.zarr")])  # fmt: skip
+    assert out.exit_code == 2 and "amm.toml': no such file" in said(out)
+    (tmp_path / "amm.toml").write_text('[amm]\ndesigns = ["static", "oracle_gap"]\nreplay = ""\n')
+    out = runner.invoke(app, ["stress", "evaluate", str(store), "--amm", str(tmp_path / "amm.toml"), "-o",
+                              str(tmp_path / "e.zarr")])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    change = load_store(tmp_path / "e.zarr", "amm_change")
+    assert sorted(str(d).split("(")[0] for d in change["design"].values) == ["oracle_gap", "static"]
+    refused = runner.invoke(app, ["stress", "evaluate", str(store), "--forecasters", "stress_forecasters", "-o",
+                                  str(tmp_path / "f.zarr")])  # fmt: skip
+    assert refused.exit_code == 2 and "usdc.zarr is world 'amm'" in said(refused), refused.output
