@@ -102,19 +102,26 @@ class StressStore:
         return str(self.paths.attrs["scenario"])
 
 
+def store_groups(path: str | Path, what: str, command: str, needed: tuple[str, ...], hint: str = "") -> list[str]:
+    """Return the groups of the zarr store ``path``, which ``command`` wrote; anything else (not a store, a needed
+    group missing) is one DataError sentence naming the store as ``what``."""
+    from simlab.store import is_store, list_groups
+
+    if not is_store(path):
+        raise DataError(f"{what} {path}: not a zarr store (expected the output of `{command}`)")
+    groups = list_groups(path)
+    if not all(name in groups for name in needed):
+        expected = " and ".join(f"`{name}`" for name in needed)
+        raise DataError(f"{what} {path}: expected the groups {expected} of `{command}`; found {groups or 'none'}{hint}")
+    return groups
+
+
 def read_stress_store(path: str | Path) -> StressStore:
     """Read a stress store (see the module docstring); anything else is one DataError sentence naming the store."""
-    from simlab.store import is_store, list_groups, load_store
+    from simlab.store import load_store
 
     path = Path(path)
-    if not is_store(path):
-        raise DataError(f"stress store {path}: not a zarr store (expected the output of `simlab stress run`)")
-    groups = list_groups(path)
-    if "paths" not in groups or "statistics" not in groups:
-        raise DataError(
-            f"stress store {path}: expected the groups `paths` and `statistics` of `simlab stress run`; found "
-            f"{groups or 'none'}"
-        )
+    store_groups(path, "stress store", "simlab stress run", ("paths", "statistics"))
     paths, statistics = load_store(path, "paths"), load_store(path, "statistics")
     needed = ("scenario", "event_s", "direction", "seed", "config", "shock_values", "world")
     missing = [key for key in needed if key not in paths.attrs]

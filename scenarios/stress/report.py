@@ -80,17 +80,12 @@ class Evaluation:
 
 def read_evaluation(path: str | Path) -> Evaluation:
     """Read a ``simlab stress evaluate`` store; anything else is one DataError sentence naming the store."""
-    from simlab.store import is_store, list_groups, load_store
+    from scenarios.stress.evaluate import store_groups
+    from simlab.store import load_store
 
     path = Path(path)
-    if not is_store(path):
-        raise DataError(f"stress evaluation {path}: not a zarr store (expected the output of `simlab stress evaluate`)")
-    names = list_groups(path)
-    if "paths_band" not in names or "statistics" not in names:
-        raise DataError(
-            f"stress evaluation {path}: expected the groups `paths_band` and `statistics` of `simlab stress "
-            f"evaluate`; found {names or 'none'} (a stress store is evaluated first)"
-        )
+    names = store_groups(path, "stress evaluation", "simlab stress evaluate", ("paths_band", "statistics"),
+                         " (a stress store is evaluated first)")  # fmt: skip
     groups = {name: load_store(path, name) for name in names}
     return Evaluation(path, groups, dict(groups["paths_band"].attrs))
 
