@@ -37,6 +37,7 @@ __all__ = [
     "TEMPLATES",
     "PegRunResult",
     "amm_stress_table",
+    "change_table",
     "degradation_table",
     "fit_run_size",
     "peg_episode",
@@ -171,14 +172,17 @@ def run_designs(
                         seed=seed)  # fmt: skip
 
 
-def stress_table(results: xr.Dataset, *, pool_value: float, scenario: str = "crash") -> xr.Dataset:
+def stress_table(
+    results: xr.Dataset, *, pool_value: float, scenario: str = "crash", money: Sequence[str] = MONEY
+) -> xr.Dataset:
     """Return the stress table of :func:`simulate_amm`'s output (its first market): ``value`` over (design,
     statistic, bound) in bps of ``pool_value``; ``bound`` is the mean and its 95 % interval over paths (normal for
-    means, bootstrap for the CVaR of LP P&L). One path (a replay) has no interval and no CVaR: NaN."""
+    means, bootstrap for the CVaR of LP P&L). One path (a replay) has no interval and no CVaR: NaN. ``money``: the
+    metrics tabled before the CVaRs (a StableSwap run adds ``fees_run``)."""
     one = results.isel(parameter=0)
     bps = 1e4 / pool_value
     rows = []
-    for name in MONEY:
+    for name in money:
         rows.append([one["mean"].sel(metric=name), one["ci_low"].sel(metric=name), one["ci_high"].sel(metric=name)])
     single = results.sizes["path"] < 2
     for name in ("cvar_5", "cvar_1"):
@@ -186,8 +190,8 @@ def stress_table(results: xr.Dataset, *, pool_value: float, scenario: str = "cra
     value = np.array([[np.asarray(v, dtype=np.float64) for v in row] for row in rows]) * bps  # (stat, bound, design)
     if single:
         value[:, 1:] = np.nan
-        value[len(MONEY) :] = np.nan
-    coords = dict(design=results["design"].values, statistic=list(STATISTICS), bound=list(BOUNDS),
+        value[len(money) :] = np.nan
+    coords = dict(design=results["design"].values, statistic=[*money, "cvar_5", "cvar_1"], bound=list(BOUNDS),
                   design_short=("design", results["design_short"].values))  # fmt: skip
     table = xr.Dataset({"value": (("design", "statistic", "bound"), value.transpose(2, 0, 1))}, coords=coords)
     table.attrs.update(scenario=scenario, n_paths=int(results.sizes["path"]), pool_value=pool_value,
@@ -251,27 +255,45 @@ def degradation_table(
                              f"{np.shape(normal)} and {np.shape(crash)}")  # fmt: skip
     runs = [run_designs(t_s, m, designs, seed=seed, pool_value=pool_value, block_s=block_s, noise=noise, gas=gas,
                         label=name) for name, m in (("normal", normal), ("crash", crash))]  # fmt: skip
+    table = change_table(*runs, seed=seed, pool_value=pool_value, confidence=confidence)
+    n = int(np.shape(crash)[0])
+    config = dict(scenario="crash - normal", pool_value=pool_value, block_s=block_s, n_paths=n)
+    table.attrs.update(provenance(seed=seed, config=config))
+    table.attrs.update(scenario="crash - normal", n_paths=n, units="bps of the pool's initial value")
+    return table
+
+
+def change_table(
+    normal: xr.Dataset,
+    crash: xr.Dataset,
+    *,
+    seed: int,
+    pool_value: float,
+    confidence: float = 0.95,
+    money: Sequence[str] = MONEY,
+) -> xr.Dataset:
+    """Return *crash minus normal*, path by path, of two paired runs (:func:`simulate_amm`'s layout, the same
+    designs and paths): the mean difference of each of ``money`` with its normal interval over paths, and for
+    ``cvar_*`` the difference of the CVaRs with a paired bootstrap interval; ``value`` over (design, statistic,
+    bound) in bps of ``pool_value``."""
+    runs = (normal, crash)
     metrics = [r["value"].isel(parameter=0).sel(metric="lp_pnl").values for r in runs]  # (design, path)
-    money = [r["value"].isel(parameter=0).sel(metric=list(MONEY)).values for r in runs]  # (design, path, stat)
-    diff = (money[1] - money[0]) * 1e4 / pool_value
+    amounts = [r["value"].isel(parameter=0).sel(metric=list(money)).values for r in runs]  # (design, path, stat)
+    diff = (amounts[1] - amounts[0]) * 1e4 / pool_value
     n = diff.shape[1]
     half = norm.ppf(0.5 + confidence / 2) * diff.std(axis=1, ddof=1) / np.sqrt(n) if n > 1 else np.nan
     mean = diff.mean(axis=1)
-    value = np.full((diff.shape[0], len(STATISTICS), len(BOUNDS)), np.nan)
-    value[:, : len(MONEY)] = np.stack([mean, mean - half, mean + half], axis=-1)
+    value = np.full((diff.shape[0], len(money) + len(CVAR_LEVELS), len(BOUNDS)), np.nan)
+    value[:, : len(money)] = np.stack([mean, mean - half, mean + half], axis=-1)
     resample = as_generator(seed).integers(0, n, size=(N_BOOTSTRAP, n))
     for k, level in enumerate(CVAR_LEVELS):
         point = (cvar(metrics[1], level) - cvar(metrics[0], level)) * 1e4 / pool_value
         boot = (cvar(metrics[1][:, resample], level) - cvar(metrics[0][:, resample], level)) * 1e4 / pool_value
         low, high = np.quantile(boot, [0.5 - confidence / 2, 0.5 + confidence / 2], axis=-1)
-        value[:, len(MONEY) + k] = np.stack([point, low, high], axis=-1)
-    coords = dict(design=runs[0]["design"].values, statistic=list(STATISTICS), bound=list(BOUNDS),
+        value[:, len(money) + k] = np.stack([point, low, high], axis=-1)
+    coords = dict(design=runs[0]["design"].values, statistic=[*money, "cvar_5", "cvar_1"], bound=list(BOUNDS),
                   design_short=("design", runs[0]["design_short"].values))  # fmt: skip
-    table = xr.Dataset({"value": (("design", "statistic", "bound"), value)}, coords=coords)
-    config = dict(scenario="crash - normal", pool_value=pool_value, block_s=block_s, n_paths=n)
-    table.attrs.update(provenance(seed=seed, config=config))
-    table.attrs.update(scenario="crash - normal", n_paths=n, units="bps of the pool's initial value")
-    return table
+    return xr.Dataset({"value": (("design", "statistic", "bound"), value)}, coords=coords)
 
 
 def store_stress_table(

@@ -9,7 +9,9 @@
   path k share their draws until the shocks start (paired paths);
 * **fee designs** (:mod:`scenarios.stress.amm`): every design of the AMM spec on the crash mids, on the paired
   normal mids (both cut to the spec's window around the event), their paired difference, the real Uniswap v3
-  USDC/WETH replay cut into days, and the rankings with their flips against the normal day;
+  USDC/WETH replay cut into days, and the rankings with their flips against the normal day; for a depeg store
+  (world ``amm``) the designs run on the episode's own StableSwap pool, in the store's run and with the peg held
+  (:mod:`scenarios.stress.peg_amm`);
 * **forecasters** (:mod:`scenarios.stress.forecast`): the models need events, not mids, so the first ``paths``
   crash paths are re-simulated from the store's recorded episode, shock values and seed, and each re-simulated
   mid is checked against the stored one (equal, or a DataError); the models train on the normal day of path 0,
@@ -253,18 +255,25 @@ def amm_groups(
     store: StressStore, spec: AmmTable, normal: np.ndarray, data_dir: Path, seed: int
 ) -> dict[str, xr.Dataset]:
     """Return the fee-design groups: ``amm_crash``, ``amm_normal``, ``amm_change`` (paired), ``amm_replay``,
-    ``amm_rank`` (ranks of every table, flips and Spearman against the normal day in the attributes)."""
+    ``amm_rank`` (ranks of every table, flips and Spearman against the normal day in the attributes). For a depeg
+    store (world ``amm``) the first three come from the episode's StableSwap pool
+    (:func:`scenarios.stress.peg_amm.peg_amm_groups`); else from a constant-product pool on the crash's mids."""
     from scenarios.stress.amm import amm_stress_table, degradation_table, ranking_flips, replay_stress_table
 
     designs = spec.designs or None
-    options = dict(seed=seed, pool_value=spec.pool_value, block_s=spec.block_s)
-    t_s, crash, filled_crash = _window(store, spec, store.paths["mid"].values)
-    _, calm, filled_normal = _window(store, spec, normal)
-    groups = {
-        "amm_crash": amm_stress_table(t_s, crash, designs, scenario=store.name, **options),
-        "amm_normal": amm_stress_table(t_s, calm, designs, scenario="normal day", **options),
-        "amm_change": degradation_table(t_s, calm, crash, designs, **options),
-    }
+    if store.paths.attrs["world"] == "amm":  # a depeg: the designs on the episode's own StableSwap pool
+        from scenarios.stress.peg_amm import peg_amm_groups
+
+        groups, filled_crash, filled_normal = peg_amm_groups(store, spec, seed), 0, 0
+    else:
+        options = dict(seed=seed, pool_value=spec.pool_value, block_s=spec.block_s)
+        t_s, crash, filled_crash = _window(store, spec, store.paths["mid"].values)
+        _, calm, filled_normal = _window(store, spec, normal)
+        groups = {
+            "amm_crash": amm_stress_table(t_s, crash, designs, scenario=store.name, **options),
+            "amm_normal": amm_stress_table(t_s, calm, designs, scenario="normal day", **options),
+            "amm_change": degradation_table(t_s, calm, crash, designs, **options),
+        }
     tables = {"normal day": groups["amm_normal"], store.name: groups["amm_crash"]}
     if spec.replay:
         from simlab.io.uniswap import read_uniswap_v3_swaps

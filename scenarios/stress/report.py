@@ -52,6 +52,10 @@ ABOUT = {
     "amm": "Every fee design on the crash's mid paths and on the same paths' normal day (bps of the pool's initial "
     "value, mean [95 % interval] over paths): LP P&L against holding, the paired change the crash causes, LVR, "
     "CVaR 5 % of LP P&L, the real Uniswap v3 USDC/WETH replay per day, and the designs' ranks by LP P&L.",
+    "stableswap": "In this depeg the designs run on the episode's own pool, a {pool}; the crash is the store's run "
+    "(the holders sell their coins into the pool whatever the fee, while the coins' outside price falls), the normal "
+    "day the same pool with the peg held; both with the AMM lab's arbitrageur and noise traders. The real v3 replay "
+    "is a constant-product pool.",
     "flips": "Where the ranking by LP P&L moves against the normal day: Spearman's rank correlation per table and "
     "every pair of designs whose order flips (significant: intervals disjoint in both tables).",
     "runs": "Forecasters in crashes outside the library (forecaster stress runs, e.g. on the real stress windows of "
@@ -338,6 +342,7 @@ def amm_table(ev: Evaluation) -> str:
     """Return the fee-design table (bps of the pool's initial value)."""
     g = ev.groups
     ranks = g["amm_rank"]["rank"]
+    run = "fees_run" in g["amm_crash"]["statistic"].values
     tables = [str(t) for t in ranks["table"].values]
     rows = []
     for k, design in enumerate(_designs(ev)):
@@ -346,9 +351,13 @@ def amm_table(ev: Evaluation) -> str:
                _iv(_value(g["amm_crash"], "cvar_5")[k])]  # fmt: skip
         row.append(_iv(_value(g["amm_replay"], "lp_pnl")[k]) if "amm_replay" in g else "n/a")
         row.append(" / ".join(str(int(ranks.sel(table=t).values[k])) for t in tables))
+        if run:
+            row.insert(5, _iv(_value(g["amm_crash"], "fees_run")[k]))
         rows.append(row)
     header = ["design", "LP P&L normal day", "LP P&L crash", "change (crash - normal)", "LVR change", "CVaR 5 % crash",
               "LP P&L real v3 (per day)", f"rank ({' / '.join(tables)})"]  # fmt: skip
+    if run:
+        header.insert(5, "fees paid by the run (crash)")
     return markdown_table(header, rows)
 
 
@@ -386,7 +395,9 @@ def crash_section(ev: Evaluation, folder: Path, stem: str, index: int) -> list[s
     if "forecast" in ev.groups:
         parts += ["### Forecasters", "", ABOUT["forecast"], "", forecast_table(ev), ""]
     if "amm_change" in ev.groups:
-        parts += ["### Fee designs", "", ABOUT["amm"], "", amm_table(ev), ""]
+        pool = ev.groups["amm_crash"].attrs.get("pool")
+        where = [ABOUT["stableswap"].format(pool=pool), ""] if ev.groups["amm_crash"].attrs.get("pool_kind") else []
+        parts += ["### Fee designs", "", ABOUT["amm"], "", *where, amm_table(ev), ""]
         parts += ["### Ranking flips", "", ABOUT["flips"], "", flips_text(ev), ""]
     return parts
 

@@ -28,20 +28,23 @@ TOLERANCE = 1e-14
 
 @numba.njit(cache=True)
 def get_d(xp, amp):
-    """Return the invariant ``D`` of balances ``xp`` (Curve's Newton iteration; NaN if it does not converge)."""
+    """Return the invariant ``D`` of balances ``xp`` (Curve's Newton iteration; NaN if it does not converge). Newton's
+    steps shrink until rounding: a step no smaller than the last one (e.g. a two-cycle of a few ulps in a very
+    imbalanced pool) ends it too."""
     n = xp.shape[0]
     s = 0.0
     for x in xp:
         s += x
-    d, ann = s, amp * n
+    d, ann, step = s, amp * n, math.inf
     for _ in range(MAX_ITERATIONS):
         d_p = d
         for x in xp:
             d_p = d_p * d / (x * n)
         d_prev = d
         d = (ann * s + d_p * n) * d / ((ann - 1.0) * d + (n + 1.0) * d_p)
-        if abs(d - d_prev) <= TOLERANCE * d:
+        if abs(d - d_prev) <= TOLERANCE * d or abs(d - d_prev) >= step:  # converged, or at rounding's floor
             return d
+        step = abs(d - d_prev)
     return math.nan
 
 
@@ -59,12 +62,13 @@ def get_y(i, j, x, xp, amp, d):
         c = c * d / (xk * n)
     c = c * d / (ann * n)
     b = s + d / ann
-    y = d
+    y, step = d, math.inf
     for _ in range(MAX_ITERATIONS):
         y_prev = y
         y = (y * y + c) / (2.0 * y + b - d)
-        if abs(y - y_prev) <= TOLERANCE * y:
+        if abs(y - y_prev) <= TOLERANCE * y or abs(y - y_prev) >= step:  # converged, or at rounding's floor
             return y
+        step = abs(y - y_prev)
     return math.nan
 
 

@@ -39,6 +39,7 @@ from simlab.provenance import provenance
 from simlab.random import as_generator
 
 METRICS = kernels.METRICS
+NO_NOISE = NoiseTraders()
 
 
 def pair_table(n: int) -> np.ndarray:
@@ -109,7 +110,7 @@ def simulate_stableswap(
     x_side: Sequence[bool] | None = None,
     run: np.ndarray | None = None,
     into: int | None = None,
-    noise: NoiseTraders = NoiseTraders(),
+    noise: NoiseTraders = NO_NOISE,
     label: str = "stableswap",
 ) -> xr.Dataset:
     """Simulate every fee design on a StableSwap pool on each path of outside prices.

@@ -76,7 +76,7 @@ def test_the_arbitrage_size_is_the_profit_maximum_found_by_brute_force():
         size = kernels.arbitrage_size(xp, amp, d, fee, 0, 1, ratio)
         assert size == pytest.approx(bisection_size(xp, amp, fee, 0, 1, ratio, math.inf), rel=1e-9)
 
-        def profit(dx: float) -> float:
+        def profit(dx: float, xp=xp, amp=amp, fee=fee, ratio=ratio) -> float:
             dy, _ = swap_in(xp.copy(), amp, fee, 0, 1, dx)
             return dy - dx * ratio  # coin 1 is the numeraire
 
@@ -135,8 +135,8 @@ def test_the_lvr_rate_matches_the_realised_loss_of_fee_free_arbitrage():
     n_paths, n_blocks, sigma = 40, 2000, 5e-4
     rng = np.random.default_rng(11)
     times = np.arange(n_blocks + 1, dtype=np.float64)
-    log_p = np.cumsum(np.concatenate([np.zeros((n_paths, 1)), rng.normal(-0.5 * sigma**2, sigma,
-                                                                         (n_paths, n_blocks))], axis=1), axis=1)  # fmt: skip
+    steps = rng.normal(-0.5 * sigma**2, sigma, (n_paths, n_blocks))
+    log_p = np.cumsum(np.concatenate([np.zeros((n_paths, 1)), steps], axis=1), axis=1)
     ext = np.ones((n_paths, n_blocks + 1, 2))
     ext[:, :, 0] = np.exp(log_p)
     for amp in (5.0, 100.0):
