@@ -164,6 +164,20 @@ def _arbitrage(kind, p, st, xp, amp, d, cx, cy, oracle, ext, pairs, sides, acc):
 
 
 @numba.njit(cache=True)
+def _trade(xp, amp, fee, i, j, dx, ext, side, fee_slot, volume_slot, acc, flow):
+    """Sell ``dx`` of coin i for coin j (a run's or a noise trader's order) in place; add its fee and notional
+    (valued at ``ext``) to ``acc[fee_slot]``, ``acc[volume_slot]`` and the block's buys/sells ``flow``; return (the
+    new invariant, the fee's value)."""
+    _, charged = swap_in(xp, amp, fee, i, j, dx)
+    notional = dx * ext[i]
+    acc[fee_slot] += charged * ext[j]
+    acc[volume_slot] += notional
+    if side != 0:
+        flow[0 if side > 0 else 1] += notional
+    return get_d(xp, amp), charged * ext[j]
+
+
+@numba.njit(cache=True)
 def run_path(kind, p, ext, times, run, starts, base, noise_value, noise_pair, noise_u, pairs, sides, xp0, amp, cx,
              cy, into, elasticity, out):  # fmt: skip
     """Simulate one design on one path of a StableSwap pool; write the METRICS into ``out``.
@@ -177,7 +191,7 @@ def run_path(kind, p, ext, times, run, starts, base, noise_value, noise_pair, no
     d = get_d(xp, amp)
     st = np.zeros(4)
     init_state(kind, p, st, price(xp, amp, d, cx, cy), xp[cx], times[0])
-    acc = np.zeros(len(METRICS))
+    acc, flow = np.zeros(len(METRICS)), np.zeros(2)
     log_q = log_q_prev = math.log(price(xp, amp, d, cx, cy))
     v_prev = 0.0
     for k in range(n):
@@ -196,30 +210,20 @@ def run_path(kind, p, ext, times, run, starts, base, noise_value, noise_pair, no
         buy, sell = pair_fees(kind, p, st, xp, amp, d, cx, cy, oracle)
         fee_sum += buy + sell
         d, fee_t = _arbitrage(kind, p, st, xp, amp, d, cx, cy, oracle, ext[t], pairs, sides, acc)
-        flow_buy = flow_sell = 0.0
+        flow[:] = 0.0
         for k in range(n):
             if run[t, k] > 0.0:
                 fee = swap_fee(kind, p, st, xp, amp, d, cx, cy, oracle, sides[k, into])
-                _, charged = swap_in(xp, amp, fee, k, into, run[t, k])
-                d = get_d(xp, amp)
-                acc[5] += charged * ext[t, into]
-                acc[8] += run[t, k] * ext[t, k]
-                fee_t += charged * ext[t, into]
-                flow_sell += run[t, k] * ext[t, k] if sides[k, into] < 0 else 0.0
-                flow_buy += run[t, k] * ext[t, k] if sides[k, into] > 0 else 0.0
+                d, fee_v = _trade(xp, amp, fee, k, into, run[t, k], ext[t], sides[k, into], 5, 8, acc, flow)
+                fee_t += fee_v
         for m in range(starts[base + t - 1], starts[base + t]):
             i, j = pairs[noise_pair[m], 0], pairs[noise_pair[m], 1]
             fee = swap_fee(kind, p, st, xp, amp, d, cx, cy, oracle, sides[i, j])
             if noise_u[m] >= math.exp(-elasticity * fee):
                 continue  # this trader finds the fee too high
-            _, charged = swap_in(xp, amp, fee, i, j, noise_value[m] / ext[t, i])
-            d = get_d(xp, amp)
-            acc[4] += charged * ext[t, j]
-            acc[7] += noise_value[m]
-            fee_t += charged * ext[t, j]
-            flow_buy += noise_value[m] if sides[i, j] > 0 else 0.0
-            flow_sell += noise_value[m] if sides[i, j] < 0 else 0.0
-        imbalance = (flow_buy - flow_sell) / (flow_buy + flow_sell) if flow_buy + flow_sell > 0.0 else 0.0
+            d, fee_v = _trade(xp, amp, fee, i, j, noise_value[m] / ext[t, i], ext[t], sides[i, j], 4, 7, acc, flow)
+            fee_t += fee_v
+        imbalance = (flow[0] - flow[1]) / (flow[0] + flow[1]) if flow[0] + flow[1] > 0.0 else 0.0
         v_t = total = 0.0
         for k in range(n):
             v_t += xp[k] * ext[t, k]

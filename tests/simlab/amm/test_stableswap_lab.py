@@ -127,6 +127,10 @@ def test_a_vanishing_amplification_is_the_constant_product_lab():
         want = cp["value"].isel(design=0, parameter=0).sel(metric=metric).values
         assert np.allclose(got, want, rtol=1e-6, atol=1e-7 * value), metric
     assert lvr_rate([10.0, 30.0], 1e-9, 0.02) == pytest.approx(0.02**2 * 60.0 / 8.0, rel=1e-6)
+    xp = np.array([1e4, 3e4])  # the trade itself: (1 - f) y'/x' = S on x' y' = x y, so x' = sqrt(k (1 - f) / S)
+    for fee in (0.0, 0.003):
+        size = kernels.arbitrage_size(xp, 1e-9, get_d(xp, 1e-9), fee, 0, 1, 2.5)
+        assert size == pytest.approx(math.sqrt(3e8 * (1 - fee) / 2.5) - 1e4, rel=1e-6)
 
 
 def test_the_lvr_rate_matches_the_realised_loss_of_fee_free_arbitrage():
