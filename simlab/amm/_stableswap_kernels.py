@@ -94,10 +94,10 @@ def arbitrage_size(xp, amp, d, fee, i, j, ratio):
         h_new, slope_new = _edge(xp, amp, d, fee, i, j, ratio, guess, trial)
         if h_new > 0.0:
             low, h, slope = guess, h_new, slope_new
-        elif h_new < 0.0:
-            high = guess
-        else:
+        elif h_new == 0.0:
             return guess
+        else:  # past the edge (or where the invariant has no solution: NaN)
+            high = guess
         if high - low <= 1e-15 * high:
             break
     return low
