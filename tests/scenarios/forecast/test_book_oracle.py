@@ -9,7 +9,7 @@ import pytest
 from scenarios.forecast.book_oracle import BookOracle, HawkesWorld, mc_accuracy_se, preset_world, world_series
 from scenarios.forecast.metrics import hac_variance
 from scenarios.forecast.planted import planted_book
-from scenarios.forecast.spec import parse_spec
+from scenarios.forecast.spec import load_spec, parse_spec
 from scenarios.forecast.task_data import TaskData
 from scenarios.forecast.task_protocol import FlowLogistic, LastLabel, Prior, predicted_class_of, run_task_protocol
 from scenarios.forecast.tasks import Task
@@ -93,6 +93,9 @@ def test_a_task_spec_names_the_oracle_on_a_book_preset():
                  "oracle_paths": 50},
     })  # fmt: skip
     assert spec.task.models == ["prior", "oracle"] and spec.task.oracle_paths == 50
+    for name, task in (("oracle_hawkes_aapl", "direction"), ("oracle_hawkes_aapl_big_move", "big_move")):
+        shipped = load_spec(name)
+        assert shipped.task.name == task and "oracle" in shipped.task.models and shipped.data[0].source == "preset"
     with pytest.raises(ParameterError, match="oracle_paths"):
         parse_spec({"data": [{"name": "h", "source": "preset", "preset": "hawkes-aapl"}],
                     "task": {"name": "direction", "horizon_events": 5, "models": ["oracle"], "reference": "oracle",
