@@ -39,7 +39,7 @@ enabled = true
 ```
 
 A spec with a ``[task]`` section runs a book task instead (:mod:`scenarios.forecast.task_runner`; data of source
-``"lobster"`` or ``"planted"``), e.g. ``scenarios/library/deep_lob.toml``::
+``"lobster"``, ``"planted"`` or ``"preset"``, a simulated book preset), e.g. ``scenarios/library/deep_lob.toml``::
 
     [task]
     name = "direction"             # direction, big_move, realised_vol, slippage

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from scenarios.forecast.book_oracle import BookOracle, HawkesWorld, mc_accuracy_se, preset_world, world_series
 from scenarios.forecast.metrics import hac_variance
@@ -48,6 +49,25 @@ def test_the_oracle_knows_a_certain_move():
         np.testing.assert_array_equal(predicted_class_of(pred, task.classes), known)
         assert (pred.counts.sum(axis=1) == 20).all()
         assert mc_accuracy_se(pred.counts, known, task.classes, rng=np.random.default_rng(0)) == 0.0
+
+
+def test_the_oracle_knows_a_certain_volatility_and_a_poisson_clock():
+    world = _certain_world()
+    book = world_series(world)
+    spread = book.ask_price[:, 0] - book.bid_price[:, 0]
+    rv = TaskData(book, Task("realised_vol", horizon_events=10), window=1)
+    rows = np.flatnonzero(rv.valid)[2::7]
+    np.testing.assert_allclose(BookOracle(n_paths=10).predict(rv, rows).ofi, rv.y[rows], rtol=1e-9, atol=1e-12)
+    # 1.2 s ahead: N ~ Poisson(6) limit asks; the mid falls min(N, spread - 1) / 2 ticks, "down" beyond 2.5 ticks
+    timed = TaskData(book, Task("direction", horizon_s=1.2, threshold_ticks=2.5), window=1)
+    rows = np.flatnonzero(timed.valid)[2::5]
+    probs = BookOracle(n_paths=400).predict(timed, rows).probs
+    p_down = 1.0 - stats.poisson.cdf(5, 6.0)
+    wide = spread[rows] - 1 >= 6
+    assert wide.sum() >= 5 and (~wide).sum() >= 5
+    assert np.all(np.abs(probs[wide, 0] - p_down) < 4 * np.sqrt(p_down * (1 - p_down) / 400))
+    np.testing.assert_array_equal(probs[~wide, 0], 0.0)
+    assert abs(probs[wide, 0].mean() - p_down) < 4 * np.sqrt(p_down * (1 - p_down) / (400 * wide.sum()))
 
 
 @pytest.fixture(scope="module")
