@@ -3,11 +3,14 @@ and its refusals."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy import stats
 
 from scenarios.forecast.book_oracle import BookOracle, HawkesWorld, mc_accuracy_se, preset_world, world_series
+from scenarios.forecast.deep import PRESETS, DeepLOB, EventTransformer
 from scenarios.forecast.metrics import hac_variance
 from scenarios.forecast.planted import planted_book
 from scenarios.forecast.spec import load_spec, parse_spec
@@ -78,14 +81,15 @@ def tiny_world():
 def test_the_oracle_is_the_ceiling_on_a_tiny_hawkes_world(tiny_world):
     task = Task("direction", horizon_events=20, threshold_ticks=0.5)
     data = TaskData(tiny_world, task, window=10)
-    models = [FlowLogistic(), LastLabel(), Prior(), BookOracle(n_paths=60)]
+    tiny = dataclasses.replace(PRESETS["tiny"], window=10)
+    models = [DeepLOB(tiny, levels=5), EventTransformer(tiny), FlowLogistic(), LastLabel(), Prior(), BookOracle(60)]
     result = run_task_protocol(data, models, rng=3, n_folds=2, initial_fraction=0.5, stride=25)
     scores = result.scores(task.classes, "prior")
     oracle = scores["oracle"]
     hits = {m: (predicted_class_of(p, task.classes) == result.actual).astype(float)
             for m, p in result.predictions.items()}  # fmt: skip
     assert result.index.size > 80
-    for name in ("flow_logistic", "last_label", "prior"):
+    for name in ("deeplob", "event_transformer", "flow_logistic", "last_label", "prior"):
         gap = hits["oracle"] - hits[name]
         assert gap.mean() > -2 * np.sqrt(hac_variance(gap) / gap.size), name
         assert oracle["brier"] < scores[name]["brier"] + 2 * scores[name]["brier_se"], name
