@@ -39,7 +39,7 @@ enabled = true
 ```
 
 A spec with a ``[task]`` section runs a book task instead (:mod:`scenarios.forecast.task_runner`; data of source
-``"lobster"`` or ``"planted"``), e.g. ``scenarios/library/deep_lob.toml``::
+``"lobster"``, ``"planted"`` or ``"preset"``, a simulated book preset), e.g. ``scenarios/library/deep_lob.toml``::
 
     [task]
     name = "direction"             # direction, big_move, realised_vol, slippage
@@ -71,9 +71,12 @@ MODEL_NAMES = (
     "hawkes",
     "oracle",
 )
-TASK_MODEL_NAMES = ("deeplob", "event_transformer", "footprint_cnn", "flow_logistic", "har", "last_label", "prior")
+TASK_MODEL_NAMES = (
+    "deeplob", "event_transformer", "footprint_cnn", "flow_logistic", "har", "last_label", "prior", "oracle",
+)  # fmt: skip
 """Forecasters of the book tasks (``[task] models``); see :mod:`scenarios.forecast.deep` and
-:mod:`scenarios.forecast.footprint_cnn`, :mod:`scenarios.forecast.task_protocol`."""
+:mod:`scenarios.forecast.footprint_cnn`, :mod:`scenarios.forecast.task_protocol`; ``oracle`` is the Monte Carlo
+ceiling on a simulated Hawkes-driven book (:mod:`scenarios.forecast.book_oracle`)."""
 
 
 class RunSpec(StrictModel):
@@ -124,9 +127,11 @@ class TaskSpec(StrictModel):
     """A book task (:mod:`scenarios.forecast.tasks`) and its forecasters, for ``lobster`` and ``planted`` data:
     ``source = "lobster"`` reads a LOBSTER sample (``files = [[message]]`` replayed to ``levels`` levels, or
     ``[[message, orderbook]]``), ``"planted"`` draws ``rows`` rows of a planted-signal book
-    (:mod:`scenarios.forecast.planted`). ``preset`` sizes the deep models (``tiny``, ``cpu``, ``full``), ``window``
-    overrides its input rows (the footprint CNN's bins of ``footprint_bin_s`` seconds, on ``2 footprint_ticks + 1``
-    price levels); ``tstr`` adds train-synthetic-test-real against train-real-test-real
+    (:mod:`scenarios.forecast.planted`), ``"preset"`` simulates ``duration_s`` seconds of a book preset with seed
+    ``seed`` and ``levels`` levels (a Hawkes-driven one, e.g. hawkes-aapl, gives the model ``oracle`` its ceiling
+    from ``oracle_paths`` continuations per origin). ``preset`` sizes the deep models (``tiny``, ``cpu``,
+    ``full``), ``window`` overrides its input rows (the footprint CNN's bins of ``footprint_bin_s`` seconds, on
+    ``2 footprint_ticks + 1`` price levels); ``tstr`` adds train-synthetic-test-real against train-real-test-real
     (:mod:`scenarios.forecast.book_tstr`) and a mixed arm (a share ``tstr_mix_share`` synthetic), tested on every
     ``tstr_stride``-th origin after the first ``tstr_train_fraction`` of the rows; ``tstr_source`` is ``"qr"`` (a
     queue-reactive model fitted on the rows before the cut), ``"preset:NAME"`` (a book preset, e.g. hawkes-aapl),
@@ -151,6 +156,7 @@ class TaskSpec(StrictModel):
     stride: int = Field(1, ge=1)
     footprint_bin_s: float = Field(1.0, gt=0)
     footprint_ticks: int = Field(10, ge=2)
+    oracle_paths: int = Field(200, ge=10)
     tstr: bool = False
     tstr_train_fraction: float = Field(0.6, gt=0, lt=1)
     tstr_synthetic_s: float = Field(1800.0, gt=0)
@@ -262,8 +268,11 @@ class ForecastSpec(StrictModel):
     def _names(self) -> ForecastSpec:
         names = [d.name for d in self.data]
         books = [d.name for d in self.data if d.source in ("lobster", "planted")]
+        if self.task is not None:  # a book preset's series (e.g. hawkes-aapl, with the oracle) is a book too
+            books += [d.name for d in self.data if d.source == "preset"]
         if self.task is not None and len(books) != len(names):
-            raise ValueError(f"a [task] spec needs `lobster` or `planted` data only; got {names}, books {books}")
+            raise ValueError(f"a [task] spec needs `lobster`, `planted` or book `preset` data only; got {names}, "
+                             f"books {books}")  # fmt: skip
         if self.task is None and books:
             raise ValueError(f"data {books} are book series: they need a [task] section")
         if len(set(names)) != len(names) or not names:

@@ -273,6 +273,7 @@ def run_task_protocol(
             if progress is not None:
                 progress(template.name, split.fold)
         probs = None if parts[0].probs is None else np.concatenate([p.probs for p in parts])
-        result.predictions[template.name] = Prediction(np.concatenate([p.ofi for p in parts]), probs=probs)
+        counts = None if parts[0].counts is None else np.concatenate([p.counts for p in parts])
+        result.predictions[template.name] = Prediction(np.concatenate([p.ofi for p in parts]), probs, counts)
         result.seconds[template.name] = round(time.perf_counter() - started, 3)
     return result

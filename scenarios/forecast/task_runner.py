@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from calibration.book_presets import load_book_preset
+from scenarios.forecast.book_oracle import BookOracle, mc_accuracy_se, preset_world, world_series
 from scenarios.forecast.book_sources import abm_series, book_preset_series, store_series
 from scenarios.forecast.book_tstr import compare_training_sources, train_synthetic_test_real_books
 from scenarios.forecast.books import BookSeries, lobster_series
@@ -58,12 +60,17 @@ def build_task_models(spec: TaskSpec) -> list[Forecaster]:
         "har": HAR,
         "last_label": LastLabel,
         "prior": Prior,
+        "oracle": lambda: BookOracle(spec.oracle_paths),
     }
     return [factories[name]() for name in spec.models]
 
 
 def build_book(data: DataSpec, data_dir: Path) -> BookSeries:
-    """Read a LOBSTER sample or draw a planted book."""
+    """Read a LOBSTER sample, draw a planted book or simulate a book preset (a Hawkes-driven one keeps its world)."""
+    if data.source == "preset":
+        if load_book_preset(data.preset).model == "hawkes":
+            return world_series(preset_world(data.preset, data.duration_s, seed=data.seed, depth=data.levels))
+        return book_preset_series(data.preset, data.duration_s, rng=data.seed, depth=data.levels)
     if data.source == "planted":
         return planted_book(data.rows, levels=data.levels, signal=data.signal, rng=np.random.default_rng(data.seed),
                             name=data.name)[0]  # fmt: skip
@@ -98,8 +105,11 @@ def run_task_spec(
             stride=task_spec.stride, progress=step,
         )  # fmt: skip
         results[data.name] = result
+        scores = result.scores(task.classes, task_spec.reference)
+        if "oracle" in scores:
+            scores["oracle"].update(oracle_extras(result, task, generator))
         out["series"][data.name] = {
-            "scores": result.scores(task.classes, task_spec.reference),
+            "scores": scores,
             "origins": int(result.index.size),
             "rows": frame.book.size,
             "seconds": round(time.perf_counter() - started, 1),
@@ -116,6 +126,17 @@ def run_task_spec(
     folder = output.parent / f"{output.name.removesuffix('.zarr')}_report"
     report = write_task_report(out, folder, spec.run.name, task.classes is not None)
     return {"store": str(output), "report": str(report), **out}
+
+
+def oracle_extras(result: TaskResult, task: Task, rng: np.random.Generator) -> dict[str, float]:
+    """Return the oracle row's Monte Carlo error of its accuracy (``mc_accuracy_se``) and its expected accuracy
+    (the mean probability of its decision, ``expected_accuracy``), or the mean valid paths for a regression."""
+    pred = result.predictions["oracle"]
+    if task.classes is None:
+        return {"valid_paths": float(pred.counts[:, 0].mean())}
+    se = mc_accuracy_se(pred.counts, result.actual, task.classes, rng=rng)
+    return {"mc_accuracy_se": se, "expected_accuracy": float(pred.probs.max(axis=1).mean()),
+            "valid_paths": float(pred.counts.sum(axis=1).mean())}  # fmt: skip
 
 
 def run_tstr(frame: TaskData, task_spec: TaskSpec, rng: np.random.Generator, levels: int) -> dict[str, Any]:
@@ -192,6 +213,8 @@ def write_task_report(out: dict[str, Any], folder: Path, title: str, classificat
     for name, item in out["series"].items():
         columns = list(SCORE_COLUMNS[classification])
         columns += sorted({k for r in item["scores"].values() for k in r if k.startswith("dm")})
+        oracle = item["scores"].get("oracle", {})
+        columns += [k for k in ("mc_accuracy_se", "expected_accuracy", "valid_paths") if k in oracle]
         rows = [[m, *[r.get(c, np.nan) for c in columns], r["seconds"]] for m, r in item["scores"].items()]
         parts += [f"## {name}", "", about, "", f"{item['origins']} test origins of {item['rows']} rows; the "
                   f"whole walk-forward took {item['seconds']} s.", "", markdown_table(["model", *columns, "seconds"],
