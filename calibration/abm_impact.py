@@ -21,6 +21,7 @@ import xarray as xr
 
 from calibration.abm import load_abm_preset
 from simlab.agents.impact import metaorder_impact
+from simlab.errors import DataError
 
 FRACTIONS = np.geomspace(1e-4, 1e-1, 7)
 
@@ -45,6 +46,81 @@ def impact_summary(result: xr.Dataset) -> dict[str, Any]:
         "exponent_interval_95": [result.attrs["exponent_low"], result.attrs["exponent_high"]],
         "fractions_fitted": result.attrs["fractions_fitted"],
         "window": {k: result.attrs[k] for k in ("start_s", "duration_s", "after_s")},
+        "power_law": power_law_fit(result["fraction"].values, peak),
+        "decay": decay_profile(result),
+        "peak_bps_per_seed": peak.tolist(),
+    }
+
+
+def _weighted_law(fractions: np.ndarray, mean: np.ndarray, se: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Chi-square of ``mean ~ Y fractions^delta`` (weights ``1 / se^2``) at each ``delta`` of ``grid``, ``Y`` fitted."""
+    x = fractions[None, :] ** grid[:, None]
+    w = 1.0 / se**2
+    y = (w * x * mean).sum(axis=1) / (w * x * x).sum(axis=1)
+    return (w * (mean - y[:, None] * x) ** 2).sum(axis=1)
+
+
+def power_law_fit(fractions: np.ndarray, peak: np.ndarray, draws: int = 1000) -> dict[str, Any]:
+    """Fit ``I = Y (Q/V)^delta`` to the mean peak impact of every size, by weighted least squares in bps (weights the
+    inverse squared standard errors over seeds), so that sizes whose mean is 0 or negative count too (a log fit must
+    drop them).
+
+    Returns ``delta`` with its 95 % bootstrap interval over seeds (the weights kept), ``Y`` (bps), the chi-square at
+    the best ``delta`` and at the best ``Y`` for ``delta = 0.5`` (the square-root law) and ``delta`` in [0.4, 0.65]
+    (the issue's band: the smallest chi-square over it), each with its p-value against ``sizes - 1`` degrees of
+    freedom (``Y`` fitted; seeds are shared across sizes, so the p-values are indicative).
+    """
+    from scipy import stats
+
+    grid = np.linspace(0.05, 3.0, 591)
+    n = peak.shape[0]
+    se = peak.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.zeros(peak.shape[1])
+    if not (se > 0).all():
+        raise DataError(f"power_law_fit needs a standard error > 0 at every size (>= 2 seeds that differ); got {se!r}")
+    chi = _weighted_law(fractions, peak.mean(axis=0), se, grid)
+    best = int(np.argmin(chi))
+    rng = np.random.default_rng(0)
+    boot = [grid[np.argmin(_weighted_law(fractions, peak[rng.integers(0, n, n)].mean(axis=0), se, grid))]
+            for _ in range(draws)]  # fmt: skip
+    x = fractions ** grid[best]
+    w = 1.0 / se**2
+    dof = fractions.size - 1
+    band = (grid >= 0.4 - 1e-9) & (grid <= 0.65 + 1e-9)
+    sqrt_chi = float(_weighted_law(fractions, peak.mean(axis=0), se, np.array([0.5]))[0])
+    return {
+        "delta": float(grid[best]),
+        "delta_interval_95": [float(v) for v in np.percentile(boot, [2.5, 97.5])],
+        "Y_bps": float((w * x * peak.mean(axis=0)).sum() / (w * x * x).sum()),
+        "chi2": float(chi[best]),
+        "chi2_sqrt_law": sqrt_chi,
+        "p_sqrt_law": float(stats.chi2.sf(sqrt_chi, dof)),
+        "chi2_band": float(chi[band].min()),
+        "p_band": float(stats.chi2.sf(chi[band].min(), dof)),
+        "dof": dof,
+    }
+
+
+def _law_line(name: str, law: dict[str, Any]) -> str:
+    low, high = law["delta_interval_95"]
+    return (
+        f"{name}: delta {law['delta']:.2f} [{low:.2f}, {high:.2f}]; sqrt law chi2 {law['chi2_sqrt_law']:.1f} "
+        f"(p {law['p_sqrt_law']:.2g}); best delta in [0.4, 0.65] chi2 {law['chi2_band']:.1f} (p {law['p_band']:.2g})"
+    )
+
+
+def decay_profile(result: xr.Dataset, lags_s: tuple[float, ...] = (0.0, 300.0, 600.0, 1200.0, 1800.0)) -> dict:
+    """Mean impact (bps) and its standard error over seeds ``lags_s`` after the metaorder's end, per size: the
+    transient part is what decays, the level it decays to the permanent part."""
+    time_s, impact = result["time_s"].values, result["impact_bps"].values
+    end = result.attrs["duration_s"]
+    lags = [lag for lag in lags_s if lag <= result.attrs["after_s"]]
+    cols = [int(np.argmin(np.abs(time_s - (end + lag)))) for lag in lags]
+    at = impact[:, :, cols]
+    n = impact.shape[0]
+    return {
+        "lags_s": lags,
+        "mean_bps": at.mean(axis=0).tolist(),
+        "se_bps": (at.std(axis=0, ddof=1) / np.sqrt(n)).tolist(),
     }
 
 
@@ -68,4 +144,7 @@ if __name__ == "__main__":
     document = measure(path, int(sys.argv[2]) if len(sys.argv) > 2 else 32, frozen=frozen)
     target = path.with_name(path.stem + (".impact-frozen.json" if frozen else ".impact.json"))
     target.write_text(json.dumps(document, indent=1) + "\n")
+    for name in ("twap", "pov"):
+        if name in document:
+            print(_law_line(name, document[name]["power_law"]))
     print(target)
