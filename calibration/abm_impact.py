@@ -2,10 +2,12 @@
 numbers (:func:`simlab.agents.impact.metaorder_impact`), summarised with the decay after the metaorder.
 
 ``python -m calibration.abm_impact PRESET [N_SEEDS [frozen]]`` writes ``PRESET``'s ``.impact.json`` (with ``frozen``:
-``.impact-frozen.json``, the fundamental held still: TWAP only) beside it: per strategy,
-the mean peak impact per ``Q / V`` with its standard error over seeds, the fitted exponent of log(mean peak) on
-log(Q/V) with its 95 % bootstrap interval over seeds, and the impact ``after_s`` after the metaorder's end (the
-permanent part) against the peak (the transient part is their difference).
+``.impact-frozen.json``, the fundamental held still: TWAP only) beside it and prints the power-law fits: per
+strategy, the mean peak impact per ``Q / V`` with its standard error over seeds, the fitted exponent of log(mean
+peak) on log(Q/V) with its 95 % bootstrap interval over seeds, the weighted power-law fit over every size with the
+square-root law's chi-square (:func:`power_law_fit`), the decay after the end (:func:`decay_profile`: the transient
+part decays, the level it reaches is the permanent part) and the impact ``after_s`` after the end.
+``python -m calibration.abm_impact PRESET N_SEEDS absorb`` prints who takes the other side (:func:`absorption`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 import xarray as xr
 
 from calibration.abm import load_abm_preset
+from simlab.agents import ExecutionAgents, simulate_abm
 from simlab.agents.impact import metaorder_impact
 from simlab.errors import DataError
 
@@ -100,6 +103,48 @@ def power_law_fit(fractions: np.ndarray, peak: np.ndarray, draws: int = 1000) ->
     }
 
 
+def absorption(
+    config: Any,
+    fractions: np.ndarray,
+    seeds: list[int],
+    *,
+    start_s: float = 3600.0,
+    duration_s: float = 3600.0,
+    interval_s: float = 30.0,
+) -> dict[str, Any]:
+    """Who takes the other side of a TWAP buy metaorder: per background class, the change of its inventory at the
+    metaorder's end (metaorder run minus the run without it, common random numbers) as a share of ``Q``, per
+    fraction ``Q / V`` of the baseline's whole-day volume; mean and standard error over seeds. The shares of all
+    classes sum to minus the share executed (shares are conserved)."""
+    classes = ("noise", "value", "market_maker", "momentum")
+    horizon, sample_ns = start_s + duration_s, 10**10
+    idle = replace(config, execution=ExecutionAgents(count=0))
+    shares = np.zeros((len(seeds), len(fractions), len(classes)))
+    executed = np.zeros((len(seeds), len(fractions)))
+    for i, seed in enumerate(seeds):
+        events = simulate_abm(idle, seed=seed)["events"]
+        volume = int(events["qty_lots"].values[events["kind"].values == 5].sum())
+        base = simulate_abm(idle, seed=seed, duration_s=horizon, path_sample_ns=sample_ns)["paths"]
+        for j, fraction in enumerate(fractions):
+            q = max(1, round(fraction * volume))
+            buyer = ExecutionAgents(count=1, strategy="twap", side=1, quantity_lots=q, start_s=start_s,
+                                    duration_s=duration_s, interval_s=interval_s)  # fmt: skip
+            run = simulate_abm(
+                replace(config, execution=buyer), seed=seed, duration_s=horizon, path_sample_ns=sample_ns
+            )
+            delta = run["paths"]["inventory_lots"].values[-1] - base["inventory_lots"].values[-1]
+            shares[i, j] = delta[: len(classes)] / q
+            executed[i, j] = delta[len(classes)] / q  # the execution class follows the background classes
+    n = len(seeds)
+    return {
+        "fractions": list(map(float, fractions)),
+        "classes": list(classes),
+        "executed_share": executed.mean(axis=0).tolist(),
+        "share_mean": shares.mean(axis=0).tolist(),
+        "share_se": (shares.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.full(shares.shape[1:], np.nan)).tolist(),
+    }
+
+
 def _law_line(name: str, law: dict[str, Any]) -> str:
     low, high = law["delta_interval_95"]
     return (
@@ -139,12 +184,20 @@ def measure(preset: str | Path, n_seeds: int = 32, *, frozen: bool = False) -> d
     return out
 
 
-if __name__ == "__main__":
-    path, frozen = Path(sys.argv[1]), sys.argv[3:4] == ["frozen"]
-    document = measure(path, int(sys.argv[2]) if len(sys.argv) > 2 else 32, frozen=frozen)
-    target = path.with_name(path.stem + (".impact-frozen.json" if frozen else ".impact.json"))
+def _main(argv: list[str]) -> None:
+    path, n_seeds, mode = Path(argv[0]), int(argv[1]) if len(argv) > 1 else 32, argv[2:3]
+    if mode == ["absorb"]:
+        config, _ = load_abm_preset(path)
+        print(json.dumps(absorption(config, np.array([1e-3, 1e-2, 10**-1.5, 1e-1]), list(range(n_seeds))), indent=1))
+        return
+    document = measure(path, n_seeds, frozen=mode == ["frozen"])
+    target = path.with_name(path.stem + (".impact-frozen.json" if mode == ["frozen"] else ".impact.json"))
     target.write_text(json.dumps(document, indent=1) + "\n")
     for name in ("twap", "pov"):
         if name in document:
             print(_law_line(name, document[name]["power_law"]))
     print(target)
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])

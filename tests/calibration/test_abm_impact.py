@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calibration.abm_impact import decay_profile, impact_summary, power_law_fit
+from calibration.abm_impact import absorption, decay_profile, impact_summary, power_law_fit
 from simlab.agents.impact import metaorder_impact
 from simlab.errors import DataError
 from tests.simlab.agents.conftest import small_config
@@ -54,3 +54,13 @@ def test_decay_profile_reads_the_impact_after_the_end():
     impact = result["impact_bps"].values  # every 10 s from the start: the end is column 60, 300 s later 90
     np.testing.assert_allclose(decay["mean_bps"], impact[:, :, [60, 90]].mean(axis=0))
     np.testing.assert_allclose(np.array(decay["mean_bps"])[:, 0], result["peak_bps"].values.mean(axis=0))
+
+
+def test_absorption_shares_are_conserved():
+    config = small_config(session_s=1200.0)
+    got = absorption(config, np.array([0.02, 0.2]), [1, 2], start_s=200.0, duration_s=300.0, interval_s=20.0)
+    share = np.array(got["share_mean"])
+    assert got["classes"] == ["noise", "value", "market_maker", "momentum"] and share.shape == (2, 4)
+    np.testing.assert_allclose(share.sum(axis=1), -np.array(got["executed_share"]))  # shares are conserved
+    assert 0 < min(got["executed_share"]) <= max(got["executed_share"]) <= 1
+    assert np.isfinite(np.array(got["share_se"])).all()
