@@ -132,15 +132,14 @@ def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
             sstate[k, K.S_ARMED] = 1
     elif cls == K.MAKER:
         _maker(ev, heap, ctr, agents, gens, ip, fp, mstate[k], mparams, t, agent, bid, ask, has_bid and has_ask)
-    elif cls == K.MOMENTUM:  # ABIDES MomentumAgent.place_orders
+    elif cls == K.MOMENTUM:  # ABIDES MomentumAgent.place_orders; the size is drawn at every look, even unused, so
+        size = R.order_size(gens[4], cumulative)  # the draws (and the next wake-up) do not depend on the book (CRN)
         if has_bid and has_ask:
             mhist[k, mseen[k] % mhist.shape[1]] = 0.5 * (bid + ask)
             mseen[k] += 1
             signal = R.momentum_signal(mhist[k], mseen[k], ip[K.IP_SHORT], ip[K.IP_LONG])
             if signal != 0:
-                _send(
-                    heap, ctr, agents, t, agent, signal, ask if signal == 1 else bid, R.order_size(gens[4], cumulative)
-                )
+                _send(heap, ctr, agents, t, agent, signal, ask if signal == 1 else bid, size)
         K.push(heap, ctr, t + lat + _wait(gens[4], fp[K.FP_MOMENTUM_WAIT]), K.WAKE, agent, 0, 0, 0)
 
 

@@ -146,14 +146,18 @@ def value_order(gen, forecast, bid, ask, two_sided, vp):
     Both sides quoted: with probability ``aggressive`` the price is the touch of the other side (marketable), else
     it is moved ``U{0, .., depth * spread - 1}`` ticks back toward the agent's own side (inside the spread or
     deeper); buy when the forecast >= mid. One side empty: a coin gives the side, the price is the forecast.
-    Draws: ``random()`` (aggressive?), then ``random()`` (the move) when not aggressive; or one ``random()``.
+    Draws: always two ``random()``, ``u`` then ``w``: ``u`` is the aggressive test (two sides) or the coin (one side),
+    ``w`` the move, drawn even when unused (aggressive, or one side), so that the number of draws does not depend on
+    the book and a metaorder leaves the value agents' later draws, wake-ups and looks unchanged (common random
+    numbers; ABIDES draws the move only when used).
     """
+    u, w = gen.random(), gen.random()
     if not two_sided:
-        return (1 if gen.random() < 0.5 else -1), forecast
+        return (1 if u < 0.5 else -1), forecast
     mid, spread = (ask + bid) // 2, ask - bid
     adjust = 0
-    if gen.random() >= vp[VP_AGGRESSIVE]:
-        adjust = np.int64(gen.random() * max(1, np.int64(vp[VP_DEPTH] * spread)))
+    if u >= vp[VP_AGGRESSIVE]:
+        adjust = np.int64(w * max(1, np.int64(vp[VP_DEPTH] * spread)))
     if forecast < mid:
         return -1, bid + adjust
     return 1, ask - adjust

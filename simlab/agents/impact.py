@@ -1,7 +1,8 @@
 """Market impact of metaorders in the agent-based market, measured with common random numbers.
 
-For each seed, the market runs once without the metaorder (the baseline) and once per metaorder size with one
-execution agent; the two share every random draw (see :mod:`simlab.agents.market`), so the difference of their
+For each seed, the market runs once without the metaorder (the baseline, to the same end as the others, plus a
+whole day for the volume ``V``) and once per metaorder size with one execution agent; the two share every random
+draw (see :mod:`simlab.agents.market`), so the difference of their
 mids is the metaorder's impact, free of the market's own noise up to the agents' reactions. The impact at the end
 of the metaorder (the peak) is regressed in logs on the size relative to the baseline's daily volume, ``Q / V``;
 the square-root law predicts an exponent near 1/2 (0.49 in the TSE survey). After the metaorder the impact
@@ -96,12 +97,16 @@ def metaorder_impact(
 
 def _one_seed(config, fractions, seed, window, sample_ns):
     start_s, duration_s, horizon, interval_s, strategy, side = window
-    day = simulate_abm(replace(config, execution=ExecutionAgents(count=0)), seed=seed, path_sample_ns=sample_ns)
+    idle = replace(config, execution=ExecutionAgents(count=0))
+    day = simulate_abm(idle, seed=seed, path_sample_ns=sample_ns)
     ts, kind, qty = (day["events"][name].values for name in ("ts_ns", "kind", "qty_lots"))
     volume = int(qty[kind == 5].sum())
     lo, hi = (config.open_ns + int(round(s * 1e9)) for s in (start_s, start_s + duration_s))
     during = int(qty[(kind == 5) & (ts >= lo) & (ts < hi)].sum())
-    base = forward_fill(day["paths"]["mid_ticks"].values)  # the last mid where a side is empty
+    # the baseline of the mids runs to the same end as the metaorder's runs: the value agents forecast to the run's
+    # end (its close), so a whole-day baseline would differ from them from the first looks on
+    paired = simulate_abm(idle, seed=seed, duration_s=horizon, path_sample_ns=sample_ns)
+    base = forward_fill(paired["paths"]["mid_ticks"].values)  # the last mid where a side is empty
     first, end, later = (int(round(s * 1e9 / sample_ns)) for s in (start_s, start_s + duration_s, horizon))
     impacts, peaks, afters, executed = [], [], [], []
     for fraction in fractions:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calibration.abm_impact import impact_summary
+from calibration.abm_impact import absorption, decay_profile, impact_summary, power_law_fit
 from simlab.agents.impact import metaorder_impact
+from simlab.errors import DataError
 from tests.simlab.agents.conftest import small_config
 
 
@@ -23,3 +24,43 @@ def test_impact_summary_of_a_small_market():
     assert all(0 < share <= 1 for share in summary["executed_share"])
     assert summary["exponent"] == pytest.approx(result.attrs["exponent"]) or np.isnan(summary["exponent"])
     assert summary["window"] == {"start_s": 300.0, "duration_s": 600.0, "after_s": 300.0}
+
+
+@pytest.mark.parametrize("delta", [0.5, 1.5])
+def test_power_law_fit_recovers_the_exponent(delta):
+    fractions = np.geomspace(1e-4, 1e-1, 7)
+    rng = np.random.default_rng(4)
+    peak = 300.0 * (fractions / 0.1) ** delta + rng.normal(0.0, 10.0, size=(64, 7))  # some sizes' means < 0
+    law = power_law_fit(fractions, peak, draws=200)
+    low, high = law["delta_interval_95"]
+    assert low <= delta <= high and high - low < 0.5
+    assert law["Y_bps"] == pytest.approx(300.0 * 0.1**-delta, rel=0.3)
+    if delta == 0.5:  # the square-root law fits data made by it, ...
+        assert law["p_sqrt_law"] > 0.01 and law["p_band"] > 0.01
+    else:  # ... and is rejected on convex data
+        assert law["p_sqrt_law"] < 1e-6 and law["p_band"] < 1e-6
+
+
+def test_power_law_fit_needs_spread_over_seeds():
+    with pytest.raises(DataError, match="power_law_fit needs a standard error > 0 at every size"):
+        power_law_fit(np.array([0.01, 0.1]), np.ones((4, 2)))
+
+
+def test_decay_profile_reads_the_impact_after_the_end():
+    result = metaorder_impact(small_config(session_s=1800.0), np.array([0.01, 0.3]), seeds=[1, 2], start_s=300.0,
+                              duration_s=600.0, after_s=300.0, interval_s=20.0)  # fmt: skip
+    decay = decay_profile(result, lags_s=(0.0, 300.0, 600.0))
+    assert decay["lags_s"] == [0.0, 300.0]  # lags past after_s are left out
+    impact = result["impact_bps"].values  # every 10 s from the start: the end is column 60, 300 s later 90
+    np.testing.assert_allclose(decay["mean_bps"], impact[:, :, [60, 90]].mean(axis=0))
+    np.testing.assert_allclose(np.array(decay["mean_bps"])[:, 0], result["peak_bps"].values.mean(axis=0))
+
+
+def test_absorption_shares_are_conserved():
+    config = small_config(session_s=1200.0)
+    got = absorption(config, np.array([0.02, 0.2]), [1, 2], start_s=200.0, duration_s=300.0, interval_s=20.0)
+    share = np.array(got["share_mean"])
+    assert got["classes"] == ["noise", "value", "market_maker", "momentum"] and share.shape == (2, 4)
+    np.testing.assert_allclose(share.sum(axis=1), -np.array(got["executed_share"]))  # shares are conserved
+    assert 0 < min(got["executed_share"]) <= max(got["executed_share"]) <= 1
+    assert np.isfinite(np.array(got["share_se"])).all()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from simlab.agents import ValueAgents
 from simlab.agents.impact import metaorder_impact
 from simlab.errors import ParameterError
 from tests.simlab.agents.conftest import small_config
@@ -45,3 +46,14 @@ def test_pov_metaorder_participates_in_the_baseline_volume():
     assert not np.array_equal(pov["impact_bps"].values, twap["impact_bps"].values)  # another schedule
     with pytest.raises(ParameterError, match=r"`strategy` of metaorder_impact must be 'twap' or 'pov'; got 'vwap'"):
         metaorder_impact(config, np.array([0.01, 0.2]), strategy="vwap", **args)
+
+
+def test_the_baseline_runs_to_the_metaorders_end():
+    # value agents forecast to the run's end; with a strong mean reversion a whole-day baseline would differ from the
+    # metaorder's shorter runs long before the metaorder starts
+    config = small_config(session_s=1800.0, value=ValueAgents(count=12, arrival_rate_per_s=0.05,
+                                                              mean_reversion_per_s=2e-3))  # fmt: skip
+    result = metaorder_impact(config, np.array([1e-4, 1e-3]), seeds=[1, 2], start_s=400.0, duration_s=200.0,
+                              after_s=100.0, interval_s=20.0)  # fmt: skip
+    np.testing.assert_array_equal(result["impact_bps"].values[:, :, 0], 0.0)  # the same market until the start
+    assert (result["executed_lots"].values > 0).all()

@@ -113,14 +113,14 @@ def _pair(config, seed):
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
-@pytest.mark.parametrize("seed", [3, 11])
+@pytest.mark.parametrize("seed", [4, 7])
 def test_kernel_equals_twin(name, seed):
     _same(name, seed)
 
 
 def test_a_breaker_halt_inside_the_scheduled_pause_resumes_nothing():
     name = "shocks: news, withdrawal, pause; trailing POV seller"
-    market = _same(name, 1)  # seed 1: the breaker halts at 698.9 s for 5 s, inside the pause of 700-730 s
+    market = _same(name, 20)  # seed 20: the breaker halts at 698.9 s for 5 s, inside the pause of 700-730 s
     open_ns, ev = CONFIGS[name].open_ns, market.ev[: int(market.ctr[_sim.C_EVENTS])]
     halts = ev[ev[:, _sim.EV_KIND] == K.HALT]
     t = (halts[:, _sim.EV_TS] - open_ns) / 1e9

@@ -279,7 +279,7 @@ def test_the_shock_example_of_the_library():
     config, _ = read_market_config("scenarios/library/abm_shock_example.toml")
     assert set(config.shocks.present()) == {"news", "withdrawal", "mark", "pause"}
     assert config.execution.volume_window_s == 60.0 and config.execution.participation == 0.09
-    out = simulate_abm(config, seed=3, path_sample_ns=10 * S)
+    out = simulate_abm(config, seed=2, path_sample_ns=10 * S)
     events, open_ns = out["events"], config.open_ns
     assert events.attrs["forced_withdrawals"] > 0 and int(out["execution"]["executed_lots"][0]) > 0
     halts = events["ts_ns"].values[(events["kind"].values == 8)] - open_ns

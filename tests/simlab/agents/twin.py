@@ -374,12 +374,13 @@ class TwinMarket:
         self.prev[k] = t
         horizon = float(max(0, self.end - t))
         forecast = int(np.rint(r_bar + (self.estimate[k] - r_bar) * math.exp(-kappa * horizon)))
+        coin, move = gen.random(), gen.random()  # both drawn at every look (common random numbers)
         if bid is None or ask is None:
-            side, price = (1 if gen.random() < 0.5 else -1), forecast
+            side, price = (1 if coin < 0.5 else -1), forecast
         else:
             mid, spread, adjust = (ask + bid) // 2, ask - bid, 0
-            if gen.random() >= v.aggressive_share:
-                adjust = int(gen.random() * max(1, int(v.depth_spread * spread)))
+            if coin >= v.aggressive_share:
+                adjust = int(move * max(1, int(v.depth_spread * spread)))
             side, price = (-1, bid + adjust) if forecast < mid else (1, ask - adjust)
         self.order(t, agent, side, price, twin_size(gen))
 
@@ -442,6 +443,7 @@ class TwinMarket:
 
     def momentum(self, t, agent, bid, ask):
         mo, k = self.config.momentum, self.idx[agent]
+        size = twin_size(self.gens[4])  # drawn at every look, used or not
         if bid is not None and ask is not None:
             mids = self.mids[k]
             mids.append(0.5 * (bid + ask))
@@ -449,7 +451,7 @@ class TwinMarket:
                 short = sum(mids[-mo.short_window :]) / mo.short_window
                 long = sum(mids[-mo.long_window :]) / mo.long_window
                 side = 1 if short >= long else -1
-                self.order(t, agent, side, ask if side == 1 else bid, twin_size(self.gens[4]))
+                self.order(t, agent, side, ask if side == 1 else bid, size)
         self.send(t + self.lat[agent] + self.wait(self.gens[4], mo.wake_interval_s * 1e9), K.WAKE, agent)
 
 
