@@ -158,17 +158,17 @@ def main(argv: list[str] | None = None) -> int:
     from simlab.provenance import provenance
 
     args = sys.argv[1:] if argv is None else argv
-    out, curve_markets, task_markets = Path(args[0]), *(int(a) for a in (args[1:3] or (48, 32)))
+    out, curve_markets, task_markets = Path(args[0]), *(int(a) for a in (args[1:3] or (20, 24)))
     seed, bound, horizon = 16, 5.0, 10.0
     config, _ = load_abm_preset(Path(__file__).parents[2] / "calibration" / "presets" / "abm-amzn.toml")
-    setup = ImpactSetup(config, duration_s=3000.0)
+    setup = ImpactSetup(config, duration_s=1800.0)
     curves = {}
-    for at_s in (1200.0, 2400.0):
+    for at_s in (600.0, 1200.0):
         curve = impact_curve(setup, at_s, seed=seed, markets=curve_markets)
         curves[str(at_s)] = {f"h{h:g}": safe_size_summary(curve, bound, h, rng=seed) for h in setup.horizons_s}
         curves[str(at_s)]["slippage_equals_walk"] = bool(np.allclose(curve["slippage_ticks"],
                                                                      curve["walk_slippage_ticks"]))  # fmt: skip
-    rows = task_rows(setup, seed=seed + 1, markets=task_markets, origins_s=np.arange(600.0, 2700.0, 180.0),
+    rows = task_rows(setup, seed=seed + 1, markets=task_markets, origins_s=np.arange(300.0, 1600.0, 200.0),
                      lead_s=60.0, bound_ticks=bound, horizon_s=horizon)  # fmt: skip
     payload = {"curves": curves, "task": score_task(rows, task_markets // 2), "attrs": dict(rows.attrs)}
     config_doc = {"preset": "abm-amzn", "duration_s": setup.duration_s, "horizons_s": list(setup.horizons_s),
