@@ -66,7 +66,7 @@ def walk_safe(books: xr.Dataset, row: int, bound_ticks: float, side: int, grid: 
 
 
 def origin_features(books: xr.Dataset, t_ns: int, open_ns: int, duration_s: float, bound_ticks: float,
-                    side: int) -> np.ndarray:  # fmt: skip
+                    side: int, grid: tuple[int, ...] = GRID) -> np.ndarray:  # fmt: skip
     """Return the inputs (:data:`FEATURES`) read from the book at or before ``t_ns`` (and the mid a minute
     earlier)."""
     row = book_row(books, t_ns)
@@ -82,7 +82,7 @@ def origin_features(books: xr.Dataset, t_ns: int, open_ns: int, duration_s: floa
     move = abs(mid - 0.5 * (b0 + a0)) if two and b0 != NO_PRICE and a0 != NO_PRICE else 0.0
     total = bid_q[0] + ask_q[0]
     return np.array([
-        walk_safe(books, row, bound_ticks, side), float(ask[0] - bid[0]) if two else 0.0, np.log1p(held[0]),
+        walk_safe(books, row, bound_ticks, side, grid), float(ask[0] - bid[0]) if two else 0.0, np.log1p(held[0]),
         np.log1p(held[gap <= 10].sum()), np.log1p(held[gap <= 50].sum()),
         (bid_q[0] - ask_q[0]) / total if two and total > 0 else 0.0, move, (t_ns - open_ns) / 1e9 / duration_s,
     ])  # fmt: skip
@@ -99,7 +99,7 @@ def task_rows(setup: ImpactSetup, *, seed: int, markets: int, origins_s: np.ndar
         books = base["books"]
         for i, t in enumerate(origins_s):
             x[k, i] = origin_features(books, open_ns + int(t * 1e9), open_ns, setup.duration_s, bound_ticks,
-                                      setup.side)  # fmt: skip
+                                      setup.side, grid)  # fmt: skip
             y[k, i] = realised_safe(setup, base, seed, k, t + lead_s, bound_ticks, horizon_s, grid)
             arrive = book_row(books, open_ns + int((t + lead_s) * 1e9))
             at_arrival[k, i] = walk_safe(books, arrive, bound_ticks, setup.side, grid)

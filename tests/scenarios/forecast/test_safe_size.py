@@ -103,6 +103,7 @@ def test_the_task_scores_its_forecasters_on_held_out_markets():
                      horizon_s=5.0, grid=(5, 20, 60))  # fmt: skip
     scores = score_task(rows, 2)
     assert scores["test_origins"] == 4 and sum(scores["label_counts"]) == 4
+    assert rows["inputs"].values[..., 0].max() <= 3 and rows["label"].values.max() <= 3
     persistence = rows["inputs"].values[2:, :, 0].ravel()
     truth = rows["label"].values[2:].ravel()
     assert scores["persistence"]["mse"] == pytest.approx(np.mean((truth - persistence) ** 2))
