@@ -165,11 +165,13 @@ def safe_size_summary(
     """Return, per size, the mean agent-market (at ``horizon_s``) and book-walk impacts with their standard errors
     over markets, and both safe sizes (from the mean curves) with 95 % bootstrap intervals over markets.
 
-    A book walk that the recorded levels cannot hold counts as unbounded (above every bound); its mean is taken over
-    the markets whose book held the order (``walk_held``)."""
+    A market where some order found no liquidity on its side at all (no fill) is left out of both, and counted
+    (``no_liquidity_markets``). A book walk that the recorded levels cannot hold counts as unbounded (above every
+    bound); its mean is taken over the markets whose book held the order (``walk_held``)."""
     gen, grid = as_generator(rng), curve["size"].values
-    abm = curve["impact_ticks"].sel(horizon=list(curve["horizon_s"].values).index(horizon_s)).values
-    walk = curve["walk_impact_ticks"].values
+    traded = (curve["filled_lots"].values > 0).all(axis=1)
+    abm = curve["impact_ticks"].sel(horizon=list(curve["horizon_s"].values).index(horizon_s)).values[traded]
+    walk = curve["walk_impact_ticks"].values[traded]
     n = abm.shape[0]
 
     def safe(a: np.ndarray, w: np.ndarray) -> tuple[int, int]:
@@ -179,14 +181,23 @@ def safe_size_summary(
     point = safe(abm, walk)
     draws = np.array([safe(abm[i], walk[i]) for i in gen.integers(0, n, size=(n_boot, n))])
     size_of = np.r_[0, grid]
-    out: dict[str, Any] = {"bound_ticks": bound_ticks, "horizon_s": horizon_s, "markets": n, "sizes": grid.tolist()}
+    out: dict[str, Any] = {"bound_ticks": bound_ticks, "horizon_s": horizon_s, "markets": n, "sizes": grid.tolist(),
+                           "no_liquidity_markets": int((~traded).sum())}  # fmt: skip
     for j, name in enumerate(("abm", "walk")):
         low, high = np.percentile(draws[:, j], [2.5, 97.5], method="nearest")
         out[f"safe_{name}_lots"] = int(size_of[point[j]])
         out[f"safe_{name}_interval_lots"] = [int(size_of[int(low)]), int(size_of[int(high)])]
     out["abm_impact_ticks"] = np.nanmean(abm, axis=0).tolist()
-    out["abm_impact_se"] = (np.nanstd(abm, axis=0, ddof=1) / np.sqrt(n)).tolist()
+    out["abm_impact_se"] = _standard_error(abm).tolist()
     out["walk_impact_ticks"] = np.nanmean(walk, axis=0).tolist()
-    out["walk_impact_se"] = (np.nanstd(walk, axis=0, ddof=1) / np.sqrt(np.sum(~np.isnan(walk), axis=0))).tolist()
+    out["walk_impact_se"] = _standard_error(walk).tolist()
     out["walk_held"] = np.sum(~np.isnan(walk), axis=0).tolist()
     return out
+
+
+def _standard_error(values: np.ndarray) -> np.ndarray:
+    """Standard error of the mean over markets (axis 0) of the non-NaN values; NaN with fewer than two."""
+    count = np.sum(~np.isnan(values), axis=0)
+    mean = np.nansum(values, axis=0) / np.maximum(count, 1)
+    variance = np.nansum((values - mean) ** 2, axis=0) / np.maximum(count - 1, 1)
+    return np.where(count > 1, np.sqrt(variance / np.maximum(count, 1)), np.nan)

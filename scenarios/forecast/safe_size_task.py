@@ -166,8 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     for at_s in (600.0, 1200.0):
         curve = impact_curve(setup, at_s, seed=seed, markets=curve_markets)
         curves[str(at_s)] = {f"h{h:g}": safe_size_summary(curve, bound, h, rng=seed) for h in setup.horizons_s}
-        curves[str(at_s)]["slippage_equals_walk"] = bool(np.allclose(curve["slippage_ticks"],
-                                                                     curve["walk_slippage_ticks"]))  # fmt: skip
+        slip, walked = curve["slippage_ticks"].values, curve["walk_slippage_ticks"].values
+        curves[str(at_s)]["slippage_equals_walk"] = bool(np.allclose(slip, walked, equal_nan=True))
+        curves[str(at_s)]["raw"] = {name: curve[name].values.tolist() for name in curve.data_vars}
     rows = task_rows(setup, seed=seed + 1, markets=task_markets, origins_s=np.arange(300.0, 1600.0, 200.0),
                      lead_s=60.0, bound_ticks=bound, horizon_s=horizon)  # fmt: skip
     payload = {"curves": curves, "task": score_task(rows, task_markets // 2), "attrs": dict(rows.attrs)}

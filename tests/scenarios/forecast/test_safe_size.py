@@ -109,3 +109,20 @@ def test_the_task_scores_its_forecasters_on_held_out_markets():
     assert scores["persistence"]["mse"] == pytest.approx(np.mean((truth - persistence) ** 2))
     with pytest.raises(ParameterError, match="train_markets"):
         score_task(rows, 4)
+
+
+def test_the_summary_leaves_out_markets_without_liquidity_and_stops_at_a_walk_the_book_cannot_hold():
+    import xarray as xr
+
+    impact = np.array([[0.0, 1.0, 9.0], [2.0, 3.0, 4.0], [np.nan, np.nan, np.nan]])  # market 2 found no asks
+    walk = np.array([[0.0, 1.0, 2.0], [2.0, np.nan, 4.0], [np.nan, np.nan, np.nan]])  # market 1's book too thin
+    filled = np.array([[1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
+    curve = xr.Dataset(
+        {"impact_ticks": (("market", "size", "horizon"), impact[:, :, None]),
+         "walk_impact_ticks": (("market", "size"), walk), "filled_lots": (("market", "size"), filled)},
+        coords={"size": [10, 20, 50], "horizon_s": ("horizon", [10.0])},
+    )  # fmt: skip
+    summary = safe_size_summary(curve, 5.0, 10.0, rng=0, n_boot=20)
+    assert summary["no_liquidity_markets"] == 1 and summary["markets"] == 2
+    assert summary["abm_impact_ticks"] == [1.0, 2.0, 6.5] and summary["safe_abm_lots"] == 20
+    assert summary["walk_held"] == [2, 1, 2] and summary["safe_walk_lots"] == 10
