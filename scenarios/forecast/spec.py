@@ -134,8 +134,10 @@ class TaskSpec(StrictModel):
     ``2 footprint_ticks + 1`` price levels); ``tstr`` adds train-synthetic-test-real against train-real-test-real
     (:mod:`scenarios.forecast.book_tstr`) and a mixed arm (a share ``tstr_mix_share`` synthetic), tested on every
     ``tstr_stride``-th origin after the first ``tstr_train_fraction`` of the rows; ``tstr_source`` is ``"qr"`` (a
-    queue-reactive model fitted on the rows before the cut), ``"preset:NAME"`` (a book preset, e.g. hawkes-aapl),
-    ``"abm:PATH"`` (an agent-market config TOML), each simulated for ``tstr_synthetic_s`` seconds, or
+    queue-reactive model fitted on the rows before the cut), ``"hawkes:NAME"`` (the Hawkes-driven book preset
+    NAME's recipe refitted on the rows of its data before the cut), ``"preset:NAME"`` (a book preset as shipped,
+    e.g. hawkes-aapl), ``"abm:PATH"`` (an agent-market config TOML; a preset calibrated on the same data must end
+    before the cut), each simulated for ``tstr_synthetic_s`` seconds, or
     ``"store:PATH"`` (the first ``tstr_paths`` paths of a store with events and books, e.g. ``simlab generate
     sample``'s); ``reference`` is the baseline of the Diebold-Mariano tests;
     ``stride`` keeps every stride-th origin. ``normalisation`` must be ``"train"``: statistics of the training
@@ -161,7 +163,7 @@ class TaskSpec(StrictModel):
     tstr_train_fraction: float = Field(0.6, gt=0, lt=1)
     tstr_synthetic_s: float = Field(1800.0, gt=0)
     tstr_n_max: int = Field(30, ge=1)
-    tstr_source: str = Field("qr", pattern=r"^(qr|(preset|abm|store):.+)$")
+    tstr_source: str = Field("qr", pattern=r"^(qr|(hawkes|preset|abm|store):.+)$")
     tstr_paths: int = Field(1, ge=1)
     tstr_mix_share: float = Field(0.5, gt=0, lt=1)
     tstr_stride: int = Field(1, ge=1)

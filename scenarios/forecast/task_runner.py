@@ -19,7 +19,13 @@ import xarray as xr
 
 from calibration.book_presets import load_book_preset
 from scenarios.forecast.book_oracle import BookOracle, mc_accuracy_se, preset_world, world_series
-from scenarios.forecast.book_sources import abm_series, book_preset_series, store_series
+from scenarios.forecast.book_sources import (
+    abm_calibration_span,
+    abm_series,
+    book_preset_series,
+    hawkes_refit_series,
+    store_series,
+)
 from scenarios.forecast.book_tstr import compare_training_sources, train_synthetic_test_real_books
 from scenarios.forecast.books import BookSeries, lobster_series
 from scenarios.forecast.deep import PRESETS, DeepLOB, EventTransformer
@@ -31,6 +37,7 @@ from scenarios.forecast.task_data import TaskData
 from scenarios.forecast.task_protocol import HAR, FlowLogistic, LastLabel, Prior, TaskResult, run_task_protocol
 from scenarios.forecast.tasks import Task
 from scenarios.report_html import markdown_table, markdown_to_html, page
+from simlab.io import DEFAULT_DATA_DIR
 from simlab.provenance import provenance
 from simlab.random import spawn
 from simlab.store import write_store
@@ -116,7 +123,9 @@ def run_task_spec(
         }
         if task_spec.tstr:
             levels = max(getattr(m, "levels", 1) for m in models)
-            out["series"][data.name]["tstr"] = run_tstr(frame, task_spec, generators[len(spec.data) + k], levels)
+            files = [Path(data_dir) / f for f in data.files[0]] if data.files else []
+            out["series"][data.name]["tstr"] = run_tstr(frame, task_spec, generators[len(spec.data) + k], levels,
+                                                         data_dir=data_dir, files=files)  # fmt: skip
     out["headline"] = headline(out, task_spec.reference)
     attrs = provenance(seed=spec.run.seed, config=spec.model_dump(mode="json"),
                        sources=[Path(data_dir) / f for d in spec.data for files in d.files for f in files])  # fmt: skip
@@ -139,8 +148,21 @@ def oracle_extras(result: TaskResult, task: Task, rng: np.random.Generator) -> d
             "valid_paths": float(pred.counts.sum(axis=1).mean())}  # fmt: skip
 
 
-def run_tstr(frame: TaskData, task_spec: TaskSpec, rng: np.random.Generator, levels: int) -> dict[str, Any]:
-    """Return the TRTR / TSTR / mixed comparison of the spec's models on ``frame`` from its ``tstr_source``."""
+def run_tstr(
+    frame: TaskData,
+    task_spec: TaskSpec,
+    rng: np.random.Generator,
+    levels: int,
+    *,
+    data_dir: Path | None = None,
+    files: list[Path] | None = None,
+) -> dict[str, Any]:
+    """Return the TRTR / TSTR / mixed comparison of the spec's models on ``frame`` from its ``tstr_source``.
+
+    ``"hawkes:NAME"`` refits the Hawkes-driven book preset NAME on the rows of its data (under ``data_dir``) before
+    the cut only; ``"abm:PATH"`` checks that a calibrated preset's window of the same data (``files``) ends before
+    the cut. Either records what it fitted or checked under ``fit``.
+    """
     source, _, where = task_spec.tstr_source.partition(":")
     models, seconds = build_task_models(task_spec), task_spec.tstr_synthetic_s
     common = {"train_fraction": task_spec.tstr_train_fraction, "mix_share": task_spec.tstr_mix_share,
@@ -150,14 +172,21 @@ def run_tstr(frame: TaskData, task_spec: TaskSpec, rng: np.random.Generator, lev
                                               n_max=task_spec.tstr_n_max, **common)  # fmt: skip
         return {**out, "source": "queue-reactive fit on the rows before the cut"}
     sim_seed, compare_seed = (int(x) for x in rng.integers(2**62, size=2))
-    if source == "preset":
+    cut = int(frame.book.size * task_spec.tstr_train_fraction)
+    cut_ns, fit = int(frame.book.ts_ns[cut]), None
+    if source == "hawkes":
+        series, fit = hawkes_refit_series(where, data_dir or DEFAULT_DATA_DIR, cut_ns, seconds, rng=sim_seed,
+                                          depth=max(levels, 1))  # fmt: skip
+        synthetic, fit = [series], {**fit, "cut_row": cut}
+    elif source == "preset":
         synthetic = [book_preset_series(where, seconds, rng=sim_seed, depth=max(levels, 1))]
     elif source == "abm":
+        fit = abm_calibration_span(where, files or [], int(frame.book.ts_ns[0]), cut_ns)
         synthetic = [abm_series(where, seconds, seed=sim_seed, depth=max(levels, 1))]
     else:
         synthetic = store_series(where, paths=task_spec.tstr_paths)
     out = compare_training_sources(frame, synthetic, models, rng=compare_seed, **common)
-    return {**out, "source": task_spec.tstr_source}
+    return {**out, "source": task_spec.tstr_source, **({} if fit is None else {"fit": fit})}
 
 
 def headline(out: dict[str, Any], reference: str) -> dict[str, str]:
@@ -244,7 +273,25 @@ def _tstr_section(tstr: dict[str, Any]) -> list[str]:
         "",
         markdown_table(header, rows),
         "",
+        *_fit_lines(tstr.get("fit")),
     ]
+
+
+def _fit_lines(fit: dict[str, Any] | None) -> list[str]:
+    """Say what the synthetic source was fitted on, against the cut (empty when the source records nothing)."""
+    if fit is None:
+        return []
+    if "rows" in fit:
+        text = (
+            f"The synthetic source was refitted on the {fit['rows']} real rows before the cut (row {fit['cut_row']}, "
+            f"{fit['end_ns']} ns; last row read at {fit['last_ns']} ns): {fit['hawkes']}."
+        )
+    elif fit.get("same_data"):
+        text = (f"The agent market was calibrated on [{fit['window_ns'][0]}, {fit['window_ns'][1]}) ns of the same "
+                f"data, before the cut at {fit['cut_ns']} ns.")  # fmt: skip
+    else:
+        text = f"The agent market was calibrated on {fit['calibrated_on'] or 'nothing (a hand-set config)'}."
+    return [text, ""]
 
 
 def _group(name: str) -> str:
