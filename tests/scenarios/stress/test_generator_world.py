@@ -50,8 +50,9 @@ def toy(tmp_path, model_path, mechanism: dict | None = None, worlds=("generator"
     data["episode"]["worlds"] = list(worlds)
     data["background"] |= {"preset": "scenarios/library/generate_aapl_tiny.toml", "calibration": "ZI flow",
                            "duration_s": 10.0, "event_s": 5.0, "pre_s": 4.0}  # fmt: skip
-    data["mechanism"] = mechanism or {"withdrawal": {"fixed": {"start_s": 5.0, "duration_s": 5.0, "size_factor": 0.1}},
-                                      "sell_program": {"fixed": {"side": -1, "start_s": 5.0, "duration_s": 5.0}}}  # fmt: skip
+    window = {"start_s": 5.0, "duration_s": 5.0}
+    data["mechanism"] = mechanism or {"withdrawal": {"fixed": window | {"size_factor": 0.1}},
+                                      "sell_program": {"fixed": window | {"side": -1}}}  # fmt: skip
     data["world"] = {"generator": {"model": str(model_path), "guidance": 3.0}}
     return load_episode(write_episode(tmp_path, data, "generator_toy"))
 
