@@ -31,6 +31,7 @@ The model is ``[world.generator] model`` of the episode (or ``--model``); withou
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -145,26 +146,63 @@ def path_seed(child: np.random.SeedSequence) -> int:
     return int(child.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
 
 
+def generator_flow(episode: Episode, values: dict[str, float], child, generator: Any, *, switched: bool = True,
+                   table: Any = None) -> dict:  # fmt: skip
+    """Return one path's flow (``events``, ``books``): with the episode's regime switches, or (``switched`` False)
+    with every piece under the normal regime; ``table`` overrides the episode's ``[world.generator]``."""
+    table = episode.spec.world.generator if table is None else table
+    duration = float(episode.spec.background.duration_s)
+    normal = normal_regime(table.normal)
+    pieces = regime_pieces(shock_windows(episode, values, generator.encoding_.regime_edges), normal, duration)
+    regimes = [r for _, r in pieces] if switched else [normal] * len(pieces)
+    switches = [(at, regime) for (at, _), regime in zip(pieces[1:], regimes[1:], strict=True)]
+    (flow,) = generator.sample(1, duration, generator=path_seed(child), regime=regimes[0], guidance=table.guidance,
+                               switches=switches)  # fmt: skip
+    return flow
+
+
 def generator_paths(
     episode: Episode, values: dict[str, float], children: list, grid_s: float, generator: Any
 ) -> tuple[list[CrashPath], list[CrashPath]]:
     """Run every path with the regime switches and without them (same seed); return (shocked, normal) paths."""
-    table = episode.spec.world.generator
     duration = float(episode.spec.background.duration_s)
-    normal = normal_regime(table.normal)
-    windows = shock_windows(episode, values, generator.encoding_.regime_edges)
-    pieces = regime_pieces(windows, normal, duration)
     shocked, calm = [], []
     for child in children:
-        seed = path_seed(child)
-        for regimes, out in (([r for _, r in pieces], shocked), ([normal] * len(pieces), calm)):
-            switches = [(at, regime) for (at, _), regime in zip(pieces[1:], regimes[1:], strict=True)]
-            (flow,) = generator.sample(1, duration, generator=seed, regime=regimes[0], guidance=table.guidance,
-                                       switches=switches)  # fmt: skip
-            out.append(_crash_path(flow, duration, grid_s))
+        for switched, out in ((True, shocked), (False, calm)):
+            flow = generator_flow(episode, values, child, generator, switched=switched)
+            out.append(crash_path(flow, duration, grid_s))
     return shocked, calm
 
 
-def _crash_path(flow: dict, duration_s: float, grid_s: float) -> CrashPath:
+def crash_path(flow: dict, duration_s: float, grid_s: float) -> CrashPath:
+    """Put one generated flow on the grid from its start (the context) for ``duration_s`` seconds."""
     start = int(flow["events"]["ts_ns"].values[0])
     return crash_path_from_book(flow["events"], flow["books"], grid_s, span_ns=(start, start + int(duration_s * 1e9)))
+
+
+def store_flows(store: Any, n: int, day_ns: int) -> tuple[int, list[dict], dict]:
+    """Re-simulate a generator-world stress store's first ``n`` paths for the forecasters.
+
+    Returns the start (UTC ns of ``t_s = 0``), the shocked flows (each checked against the stored mid: a DataError
+    when it differs) and path 0 without the switch, moved ``day_ns`` earlier (the normal day before).
+    """
+    from scenarios.stress.episodes import GeneratorWorld
+    from simlab.errors import DataError
+
+    paths = store.paths
+    table = GeneratorWorld(**json.loads(paths.attrs["generator_world"]))
+    generator, _ = load_world_model(store.episode, paths.attrs["generator_model"])
+    children = np.random.SeedSequence(store.seed).spawn(paths.sizes["path"])
+    duration, step = float(store.episode.spec.background.duration_s), float(np.diff(paths["t_s"].values[:2])[0])
+    flows = []
+    for k in range(n):
+        flow = generator_flow(store.episode, store.values, children[k], generator, table=table)
+        if not np.array_equal(crash_path(flow, duration, step).mid, paths["mid"].values[k], equal_nan=True):
+            raise DataError(
+                f"stress store {store.path}: re-simulating path {k} with its recorded model and seed does not "
+                "reproduce its stored mid (another model?); run `simlab stress run` again"
+            )
+        flows.append(flow)
+    calm = generator_flow(store.episode, store.values, children[0], generator, switched=False, table=table)
+    events = calm["events"].assign(ts_ns=calm["events"]["ts_ns"] - day_ns)
+    return int(flows[0]["events"]["ts_ns"].values[0]) if flows else 0, flows, {"events": events}

@@ -332,7 +332,7 @@ def with_normal_paths(groups: dict[str, xr.Dataset], episode: Episode, calm: lis
     for field in PATH_FIELDS:
         if field in paths:
             paths[f"normal_{field}"] = (("path", "time"), np.stack([getattr(p, field) for p in calm]).astype(float))
-    world = json.dumps(episode.spec.world.generator.model_dump(), sort_keys=True)
+    world = json.dumps(episode.spec.world.generator.model_dump(), sort_keys=True)  # what ran (store_flows reads it)
     for ds in (paths, stats):
         ds.attrs.update(generator_model=model, generator_world=world)
     normal = stats.copy(data={"value": rows})

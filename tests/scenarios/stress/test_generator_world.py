@@ -14,7 +14,7 @@ from generators.config import DiffusionConfig
 from generators.data import split_by_time
 from generators.diffusion import DiffusionGenerator
 from scenarios.stress.episodes import load_episode
-from scenarios.stress.evaluate import read_stress_store, store_groups
+from scenarios.stress.evaluate import evaluate_store, read_stress_store, store_groups
 from scenarios.stress.generator_world import regime_pieces, shock_windows, stress_regime
 from scenarios.stress.run import run_stress, simulate_episode
 from simlab.book.zero_intelligence import ZIParams, simulate_zi
@@ -128,3 +128,20 @@ def test_the_store_is_read_by_evaluate_and_one_seed_gives_the_same_bytes(tmp_pat
             assert a[name].values.tobytes() == b[name].values.tobytes(), (group, name)
     first = simulate_episode(episode, 1, seed=4, world="generator")[0]  # path 0 does not depend on n_paths
     assert first.mid.tobytes() == paths["mid"].values[0].tobytes()
+    evaluated(tmp_path, store)
+
+
+def evaluated(tmp_path, store) -> None:
+    """Run `stress evaluate` on a generator-world store: fee designs against the unswitched paths, forecasters on
+    re-simulated flows (checked against the stored mids)."""
+    amm = tmp_path / "amm.toml"
+    amm.write_text('[amm]\ndesigns = ["static", "volatility_linear"]\nbefore_s = 5.0\nafter_s = 5.0\nreplay = ""\n'
+                   "block_s = 1.0\n")  # fmt: skip
+    forecast = tmp_path / "forecast.toml"
+    forecast.write_text('[forecast]\nmodels = ["mean", "ar"]\nwindow_s = 0.1\ncrash_window_s = 4.5\nanchor = "event"\n'
+                        "normal_s = 5.0\npaths = 2\nlags = 2\n")  # fmt: skip
+    out = evaluate_store(store, tmp_path / "eval.zarr", forecasters=forecast, amm=amm)
+    change = load_store(out, "amm_change")
+    assert np.isfinite(change["value"].values).any()
+    summary = load_store(out, "forecast")["summary"]
+    assert list(summary["phase"].values) == ["normal", "crash"] and np.isfinite(summary.values).any()
