@@ -6,6 +6,7 @@ gives the same bytes. The model is a small diffusion generator fitted in seconds
 from __future__ import annotations
 
 import copy
+import tomllib
 
 import numpy as np
 import pytest
@@ -23,6 +24,11 @@ from simlab.store import load_store
 
 from .test_episodes import BASE
 from .test_run import write_episode
+
+
+def toy_file(tmp_path, data: dict):
+    return write_episode(tmp_path, data, "generator_cli")
+
 
 SMALL = DiffusionConfig(
     history=8, block=4, width=16, layers=1, heads=2, diffusion_steps=20, sampling_steps=4, batch_size=32,
@@ -145,3 +151,22 @@ def evaluated(tmp_path, store) -> None:
     assert np.isfinite(change["value"].values).any()
     summary = load_store(out, "forecast")["summary"]
     assert list(summary["phase"].values) == ["normal", "crash"] and np.isfinite(summary.values).any()
+
+
+def test_the_cli_runs_the_generator_world_with_a_model(tmp_path, model):
+    from typer.testing import CliRunner
+
+    from scenarios.cli import app
+
+    _, path = model
+    data = tomllib.loads(toy(tmp_path, path).text)
+    del data["world"]  # the model comes from --model
+    episode = toy_file(tmp_path, data)
+    args = ["stress", "run", str(episode), "--paths", "1", "--seed", "2", "-o", str(tmp_path / "cli.zarr")]
+    result = CliRunner().invoke(app, [*args, "--world", "generator", "--model", str(path)])
+    assert result.exit_code == 0, result.output
+    assert load_store(tmp_path / "cli.zarr", "paths").attrs["generator_model"] == str(path)
+    result = CliRunner().invoke(app, [*args, "--world", "abm", "--model", str(path), "--overwrite"])
+    assert result.exit_code != 0 and "--model is for --world generator; got --world abm" in result.output
+    with pytest.raises(ParameterError, match="no generator model .* and nowhere to save one trained from"):
+        simulate_episode(load_episode(episode), 1, seed=0, world="generator")
