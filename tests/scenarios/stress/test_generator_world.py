@@ -16,6 +16,7 @@ from generators.data import split_by_time
 from generators.diffusion import DiffusionGenerator
 from scenarios.stress.episodes import load_episode
 from scenarios.stress.evaluate import evaluate_store, read_stress_store, store_groups
+from scenarios.stress.generator_compare import SHAPE, WINDOW, paired_table
 from scenarios.stress.generator_world import regime_pieces, shock_windows, stress_regime
 from scenarios.stress.run import run_stress, simulate_episode
 from simlab.book.zero_intelligence import ZIParams, simulate_zi
@@ -134,6 +135,10 @@ def test_the_store_is_read_by_evaluate_and_one_seed_gives_the_same_bytes(tmp_pat
             assert a[name].values.tobytes() == b[name].values.tobytes(), (group, name)
     first = simulate_episode(episode, 1, seed=4, world="generator")[0]  # path 0 does not depend on n_paths
     assert first.mid.tobytes() == paths["mid"].values[0].tobytes()
+    rows = {row["statistic"]: row for row in paired_table(store)}
+    assert set(rows) == set(SHAPE + WINDOW) and rows["drawdown"]["template"] == [0.05, 0.01]
+    for row in (rows[name] for name in WINDOW):  # paired: the mean difference is the difference of the means
+        assert row["difference"][0] == pytest.approx(row["switched"][0] - row["unswitched"][0], abs=1e-9)
     evaluated(tmp_path, store)
 
 
