@@ -15,6 +15,8 @@ episode's time compression applied; :func:`run_stress` writes the stress store:
   seconds: simulated seconds x ``time_factor``).
 
 World ``hawkes`` runs a sell program and a withdrawal on the Hawkes-driven book (:mod:`scenarios.stress.hawkes_world`).
+World ``generator`` runs them as regime switches of a trained generator of order flow
+(:mod:`scenarios.stress.generator_world`); its store adds each path without the switch (:func:`with_normal_paths`).
 World ``amm`` (the depeg episodes) runs ``[mechanism.peg_run]`` on a StableSwap pool
 (:mod:`scenarios.stress.peg_world`): ``mid`` is the depegging coin's external price, the paths group adds
 ``pool_price`` and ``least_share``, the statistics group adds :data:`~scenarios.stress.episodes.PEG_STATISTICS`.
