@@ -10,7 +10,7 @@ generates one block of messages per running path (``_blocks``).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -201,6 +201,7 @@ class BookGenerator:
         guidance: float | None = None,
         progress: Callable[[int, int], None] | None = None,
         stop_when_stuck: bool = False,
+        switches: Sequence[tuple[float, dict[str, int] | None]] = (),
     ) -> list[dict[str, xr.Dataset]]:
         """Generate ``n_paths`` independent books for ``duration`` seconds from the context.
 
@@ -222,6 +223,13 @@ class BookGenerator:
         stop_when_stuck
             End a path on which no generated message applies any more (``stuck`` = 1 in its attributes) and finish
             the others, instead of raising.
+        switches
+            ``(seconds, regime)`` pairs, seconds increasing in ``(0, duration)``: from that second on, every path is
+            sampled under ``regime`` (a regime switch inside the one rollout: each path goes on from its own
+            history and book). A message generated before a switch that would land after it is regenerated under
+            the new regime (it and the rest of its block count as discarded). The noise does not depend on the
+            regime, so two runs with the same seed and the same switch times are equal up to the first switch whose
+            regime differs.
 
         Returns
         -------
@@ -234,29 +242,52 @@ class BookGenerator:
             raise ParameterError(f"`n_paths` of sample must be an int >= 1; got {n_paths!r}")
         if not isinstance(duration, (int, float)) or not np.isfinite(duration) or duration <= 0:
             raise ParameterError(f"`duration` of sample must be a number of seconds > 0; got {duration!r}")
-        condition = torch.as_tensor(enc.regime_condition(regime, source="regime of sample"), device=self.device)
+        condition = self._condition(regime)
         weight = self.config.guidance if guidance is None else float(guidance)
         torch_gen = generator if isinstance(generator, torch.Generator) else _seeded(generator, self.device)
         pick_seed = int(torch.randint(0, 2**62, (1,), generator=torch_gen, device=torch_gen.device).item())
         depth = max(enc.DEPTH_LEVELS, int(self.context_["books"].shape[2]))
 
-        def generate(history: np.ndarray, book: np.ndarray) -> np.ndarray:
-            blocks = self._blocks(history, book, condition, weight, torch_gen)
-            return self.encoding_.table(blocks.reshape(-1, enc.MESSAGE_WIDTH)).reshape(blocks.shape[0], -1, 6)
+        def generator_of(condition: torch.Tensor) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+            def generate(history: np.ndarray, book: np.ndarray) -> np.ndarray:
+                blocks = self._blocks(history, book, condition, weight, torch_gen)
+                return self.encoding_.table(blocks.reshape(-1, enc.MESSAGE_WIDTH)).reshape(blocks.shape[0], -1, 6)
 
+            return generate
+
+        later = [(int(round(s * 1e9)), generator_of(self._condition(r))) for s, r in _switches(switches, duration)]
         paths = rollout(
-            generate, self.encoding_, self.context_, n_paths=int(n_paths), duration_ns=int(round(duration * 1e9)),
-            depth=depth, rngs=spawn(pick_seed, int(n_paths)), progress=progress, stop_when_stuck=stop_when_stuck,
+            generator_of(condition), self.encoding_, self.context_, n_paths=int(n_paths),
+            duration_ns=int(round(duration * 1e9)), depth=depth, rngs=spawn(pick_seed, int(n_paths)),
+            progress=progress, stop_when_stuck=stop_when_stuck, switches=later,
         )  # fmt: skip
         attrs = {**self.context_["attrs"], "generator": self.FAMILY, "regime": str(dict(regime or {}))}
         attrs.update(guidance=weight, duration_s=float(duration))
+        if switches:
+            attrs["switches"] = str([(float(s), dict(r or {})) for s, r in switches])
         return [path.datasets(attrs, f"{type(self).__name__}.sample") for path in paths]
+
+    def _condition(self, regime: dict[str, int] | None) -> torch.Tensor:
+        return torch.as_tensor(enc.regime_condition(regime, source="regime of sample"), device=self.device)
 
     def _check_fitted(self) -> None:
         if self.model_ is None:
             raise ParameterError(
                 f"{type(self).__name__} is not fitted; call fit(dataset, seed=...) or load(path) first"
             )
+
+
+def _switches(switches: Any, duration: float) -> list[tuple[float, dict[str, int] | None]]:
+    try:
+        pairs = [(float(at), regime) for at, regime in switches]
+    except (TypeError, ValueError):
+        raise ParameterError(f"`switches` of sample must be (seconds, regime) pairs; got {switches!r}") from None
+    times = [at for at, _ in pairs]
+    if any(not 0.0 < at < duration for at in times) or times != sorted(set(times)):
+        raise ParameterError(
+            f"`switches` of sample: the times must increase strictly within (0, {duration:g}) s; got {times}"
+        )
+    return pairs
 
 
 def _span(dataset: Mapping[str, Any], name: str) -> tuple[xr.Dataset, xr.Dataset]:

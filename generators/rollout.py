@@ -85,6 +85,7 @@ class BookPath:
         self.ts = int(context["ts_ns"])
         self.counts = RolloutCounts()
         self.done = False
+        self.final = True  # False while ``end_ns`` is a regime switch, not the path's end
         self.idle = 0
         self.table = [row for row in np.asarray(context["table"], np.int64)]
         self.feature_books = [row[:, : enc.DEPTH_LEVELS] for row in np.asarray(context["books"], np.int64)]
@@ -108,6 +109,14 @@ class BookPath:
         self.initial_orders = len(self.events)
         self._quotes()
 
+    def resume(self, end_ns: int, final: bool) -> None:
+        """Go on to ``end_ns`` (the next switch, or the path's end when ``final``) from where the path stopped.
+
+        A stuck path stays ended.
+        """
+        self.end_ns, self.final = int(end_ns), bool(final)
+        self.done = bool(self.counts.stuck)
+
     def features(self, encoding: enc.Encoding) -> tuple[np.ndarray, np.ndarray]:
         """Return the normalised history ``(history, MESSAGE_WIDTH)`` and book-state ``(BOOK_WIDTH,)`` vectors."""
         table = np.asarray(self.table[-max(encoding.history, enc.FLOW_WINDOW) :])
@@ -124,6 +133,8 @@ class BookPath:
         for index, row in enumerate(rows):
             reason = self.apply(row)
             if self.done:
+                if not self.final:  # generated under the old regime past the switch: regenerated after it
+                    self.counts.discarded += len(rows) - index
                 break
             if reason is not None:
                 self.counts.rejected[reason] += 1
@@ -277,6 +288,7 @@ def rollout(
     rngs: list[np.random.Generator],
     progress: Callable[[int, int], None] | None = None,
     stop_when_stuck: bool = False,
+    switches: list[tuple[int, Callable[[np.ndarray, np.ndarray], np.ndarray]]] = (),
 ) -> list[BookPath]:
     """Run ``n_paths`` independent books for ``duration_ns`` from the context, one generated block at a time.
 
@@ -297,13 +309,28 @@ def rollout(
         Called with (paths done, paths) after every batch of chains.
     stop_when_stuck
         End a stuck path (counted as ``stuck``) and go on with the others, instead of raising (see :class:`BookPath`).
+    switches
+        ``(offset_ns, generate)`` pairs, offsets increasing in ``(0, duration_ns)``: from ``offset_ns`` after the
+        start, ``generate`` makes the blocks (a regime switch). Every path runs to the switch first; a message
+        generated before it that would land after it is not applied, and it and the rest of its block are counted
+        as discarded. The paths then go on from their state (history, book, time) under the new ``generate``.
     """
-    end_ns = int(context["ts_ns"]) + int(duration_ns)
-    paths = [BookPath(context, depth, rngs[p], end_ns, stop_when_stuck) for p in range(n_paths)]
+    start = int(context["ts_ns"])
+    ends = [start + int(offset) for offset, _ in switches] + [start + int(duration_ns)]
+    makers = [generate] + [maker for _, maker in switches]
+    paths = [BookPath(context, depth, rngs[p], ends[0], stop_when_stuck) for p in range(n_paths)]
+    for piece, (end_ns, maker) in enumerate(zip(ends, makers, strict=True)):
+        for path in paths:
+            path.resume(end_ns, final=piece == len(ends) - 1)
+        _run_piece(paths, maker, encoding, n_paths, progress)
+    return paths
+
+
+def _run_piece(paths: list[BookPath], generate: Callable, encoding: enc.Encoding, n_paths: int, progress) -> None:
     while True:
         active = [path for path in paths if not path.done]
         if not active:
-            return paths
+            return
         features = [path.features(encoding) for path in active]
         blocks = generate(np.stack([f[0] for f in features]), np.stack([f[1] for f in features]))
         for path, rows in zip(active, blocks, strict=True):

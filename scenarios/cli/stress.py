@@ -39,6 +39,13 @@ def stress_run(
     seed: Annotated[int, typer.Option(help="Root seed of the run.")] = 0,
     workers: Annotated[int, typer.Option(help="Threads running paths in parallel.")] = 1,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing store.")] = False,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            help="World generator: the trained model folder (default: the episode's [world.generator] model, "
+            "else one trained from its spec and saved as <output>.model)."
+        ),
+    ] = None,
 ) -> None:
     """Simulate an episode's paths with its stored fitted shocks and write the stress store (paths, statistics)."""
     from scenarios.stress.episodes import load_episode
@@ -50,10 +57,12 @@ def stress_run(
             raise ParameterError(f"--world must be one of {', '.join(WORLDS)}; got {world!r}")
         if output.exists() and not overwrite:
             raise ParameterError(f"--output {output} exists; pass --overwrite to replace it")
+        if model is not None and world != "generator":
+            raise ParameterError(f"--model is for --world generator; got --world {world}")
         episode = load_episode(scenario)
         started = time.perf_counter()
         store, rows = run_stress(episode, output, n_paths=n_paths, seed=seed, world=world, workers=workers,
-                                 overwrite=overwrite)  # fmt: skip
+                                 overwrite=overwrite, model=model)  # fmt: skip
         elapsed = time.perf_counter() - started
     except SimlabError as exc:
         fail(exc)

@@ -86,7 +86,7 @@ PRIMITIVES: dict[str, Primitive] = {
     "sell_program": Primitive(
         ("agents", "execution"),
         ("strategy", "side", "quantity_lots", "start_s", "duration_s", "interval_s", "participation", "urgency_per_s"),
-        ("abm", "hawkes"), (("start_s", "duration_s"),), (("count", 1), ("strategy", "pov"), ("side", -1)),
+        ("abm", "hawkes", "generator"), (("start_s", "duration_s"),), (("count", 1), ("strategy", "pov"), ("side", -1)),
         "an execution agent (price-insensitive POV / TWAP seller)",
     ),
     "stop_loss": Primitive(
@@ -109,7 +109,7 @@ PRIMITIVES: dict[str, Primitive] = {
     "news": Primitive(("shocks", "news"), ("time_s", "jump_bps"), ("abm",), (("time_s", None),),
                       needs="a fundamental value that agents trade on"),
     "withdrawal": Primitive(("shocks", "withdrawal"), ("start_s", "duration_s", "size_factor", "spread_factor"),
-                            ("abm", "hawkes"), (("start_s", "duration_s"),), needs="market-maker agents"),
+                            ("abm", "hawkes", "generator"), (("start_s", "duration_s"),), needs="market-maker agents"),
     "mark": Primitive(("shocks", "mark"), ("start_s", "duration_s", "factor"), ("abm",), (("start_s", "duration_s"),),
                       needs="a liquidation engine that reads a mark price"),
     "pause": Primitive(("shocks", "pause"), ("start_s", "duration_s"), ("abm",), (("start_s", "duration_s"),),
@@ -210,6 +210,22 @@ class Shock(StrictModel):
     fit: dict[str, Bound] = {}
 
 
+class GeneratorWorld(StrictModel):
+    """``[world.generator]``: the trained model of the generator world (or the spec to train one), the guidance
+    weight (None: the model's) and the normal regime (:mod:`scenarios.stress.generator_world`)."""
+
+    model: str = ""
+    spec: str = "generate_aapl_tiny"
+    guidance: float | None = Field(None, ge=0)
+    normal: Literal["unconditioned", "median"] = "unconditioned"
+
+
+class WorldTable(StrictModel):
+    """``[world]``: settings of the worlds that need more than the background preset."""
+
+    generator: GeneratorWorld = GeneratorWorld()
+
+
 class EpisodeSpec(StrictModel):
     """A whole episode file (see the module docstring)."""
 
@@ -219,6 +235,7 @@ class EpisodeSpec(StrictModel):
     compression: Compression
     background: Background
     mechanism: dict[str, Shock] = Field(min_length=1)
+    world: WorldTable = WorldTable()
 
 
 @dataclass(frozen=True)
@@ -307,9 +324,10 @@ def check_episode(spec: EpisodeSpec, source: str) -> None:
         _check_times(source, name, shock, spec.background.duration_s)
         for world in spec.episode.worlds:
             if world not in PRIMITIVES[name].worlds:
+                takes = ", ".join(other for other, primitive in PRIMITIVES.items() if world in primitive.worlds)
                 raise ParameterError(
                     f"{source}: world {world!r} has no agents for primitive {name!r} ({PRIMITIVES[name].needs}); "
-                    f"its worlds are {', '.join(PRIMITIVES[name].worlds)}"
+                    f"its worlds are {', '.join(PRIMITIVES[name].worlds)}; the {world!r} world takes {takes}"
                 )
 
 

@@ -223,7 +223,10 @@ def _checked_crash(store: StressStore, k: int, out: dict) -> None:
 
 def normal_paths(store: StressStore, workers: int = 1) -> np.ndarray:
     """Return the normal day's mids ``[path, time]``: the background market alone, path k on the crash's seed k;
-    for a peg run (world ``amm``), the peg held: each path's pre-event median price throughout."""
+    for a peg run (world ``amm``), the peg held: each path's pre-event median price throughout; in the ``generator``
+    world, each path run without its regime switch (stored by the run)."""
+    if store.paths.attrs["world"] == "generator":  # the run stored each path without its regime switch too
+        return store.paths["normal_mid"].values
     if store.paths.attrs["world"] == "amm":
         t_s, mid = store.paths["t_s"].values, store.paths["mid"].values
         before = t_s < float(store.paths.attrs["event_s"])
@@ -305,15 +308,22 @@ def forecast_group(store: StressStore, spec: ForecastTable, seed: int, workers: 
     if event + spec.crash_window_s > duration:
         raise ParameterError(f"forecaster stress spec: `forecast.crash_window_s` {spec.crash_window_s} s runs past the "
                              f"session's end ({duration - event:g} s after the event)")  # fmt: skip
-    open_ns = _config(store.episode, store.values).open_ns
+    if store.paths.attrs["world"] == "generator":
+        from scenarios.stress.generator_world import store_flows
+
+        open_ns, outs, calm = store_flows(store, n, DAY_NS)  # each re-simulated mid checked against the stored one
+    else:
+        open_ns = _config(store.episode, store.values).open_ns
+        outs = _markets(store, list(range(n)), normal=False, workers=workers)
+        for k, out in enumerate(outs):
+            _checked_crash(store, k, out)
+        (calm,) = _markets(store, [0], normal=True, open_shift_ns=-DAY_NS)
     crashes = {}
-    for k, out in enumerate(_markets(store, list(range(n)), normal=False, workers=workers)):
-        _checked_crash(store, k, out)
+    for k, out in enumerate(outs):
         begin = _crash_start(store, spec, k)
         start = open_ns + int(round(begin * NS))
         crashes[f"path_{k}"] = (out["events"], None, (start, start + int(spec.crash_window_s * NS)))
     start = open_ns + int(event * NS)
-    (calm,) = _markets(store, [0], normal=True, open_shift_ns=-DAY_NS)
     first = open_ns - DAY_NS + int(max(0.0, event - spec.normal_s) * NS)
     normal = (calm["events"], None, (first, start - DAY_NS + int(spec.crash_window_s * NS)))
     ds = forecaster_stress(normal, crashes, spec.models, seed, window_s=spec.window_s,
@@ -437,9 +447,9 @@ def evaluate_store(
         raise ParameterError(f"--output {output} exists; pass --overwrite to replace it")
     stress = read_stress_store(store)
     world = stress.paths.attrs["world"]
-    if world not in ("abm", "amm"):
-        raise ParameterError(f"stress evaluate takes stores of the worlds abm and amm (their normal days are known); "
-                             f"{Path(store).name} is world {world!r}")  # fmt: skip
+    if world not in ("abm", "amm", "generator"):
+        raise ParameterError(f"stress evaluate takes stores of the worlds abm, amm and generator (their normal days "
+                             f"are known); {Path(store).name} is world {world!r}")  # fmt: skip
     if world == "amm" and forecasters is not None:
         raise ParameterError(f"--forecasters needs a store of the agent market (world abm), whose order flow it "
                              f"re-simulates; {Path(store).name} is world 'amm' (a peg run has prices, no order flow: "

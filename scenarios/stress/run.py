@@ -15,6 +15,8 @@ episode's time compression applied; :func:`run_stress` writes the stress store:
   seconds: simulated seconds x ``time_factor``).
 
 World ``hawkes`` runs a sell program and a withdrawal on the Hawkes-driven book (:mod:`scenarios.stress.hawkes_world`).
+World ``generator`` runs them as regime switches of a trained generator of order flow
+(:mod:`scenarios.stress.generator_world`); its store adds each path without the switch (:func:`with_normal_paths`).
 World ``amm`` (the depeg episodes) runs ``[mechanism.peg_run]`` on a StableSwap pool
 (:mod:`scenarios.stress.peg_world`): ``mid`` is the depegging coin's external price, the paths group adds
 ``pool_price`` and ``least_share``, the statistics group adds :data:`~scenarios.stress.episodes.PEG_STATISTICS`.
@@ -40,7 +42,7 @@ from simlab.random import seed_parts
 GRID_S = 1.0
 PATH_FIELDS = ("mid", "depth", "spread", "volume", "maker_gross", "maker_net", "liquidations", "fund", "adl")
 PEG_FIELDS = ("pool_price", "least_share")
-RUNNABLE_WORLDS = ("abm", "amm", "hawkes")
+RUNNABLE_WORLDS = ("abm", "amm", "hawkes", "generator")
 
 
 def default_world(episode: Episode) -> str:
@@ -108,7 +110,9 @@ def check_world(episode: Episode, world: str) -> None:
     allowed = episode.spec.episode.worlds
     if world not in allowed:
         lacking = [name for name in episode.spec.mechanism if world not in PRIMITIVES[name].worlds]
-        why = f"; primitives {', '.join(lacking)} have no form in the {world!r} world" if lacking else ""
+        takes = ", ".join(name for name, primitive in PRIMITIVES.items() if world in primitive.worlds)
+        why = f"; primitives {', '.join(lacking)} have no form in the {world!r} world (it takes {takes})"
+        why = why if lacking else ""
         raise ParameterError(f"episode {episode.name}: world {world!r} is not one of its worlds {allowed}{why}")
     if world not in RUNNABLE_WORLDS:
         raise ParameterError(
@@ -146,12 +150,15 @@ def simulate_episode(
     values: dict[str, float] | None = None,
     workers: int = 1,
     world: str | None = None,
+    model: str | Path | None = None,
 ) -> list[CrashPath]:
     """Simulate ``n_paths`` paths of the episode on a 1-s grid, on ``workers`` threads.
 
     Path k is the market of the k-th child of ``seed`` (as :func:`simlab.agents.simulate_markets`), whatever
     ``workers`` is, so the bytes do not depend on it; each market is put on the grid as soon as it finishes.
-    ``world`` None is :func:`default_world`; ``amm`` runs the peg run (:mod:`scenarios.stress.peg_world`).
+    ``world`` None is :func:`default_world`; ``amm`` runs the peg run (:mod:`scenarios.stress.peg_world`);
+    ``generator`` the regime switches of the trained generator ``model`` (a folder; default the episode's
+    ``[world.generator] model``), path by path.
     """
     from simlab.agents import simulate_abm
 
@@ -170,6 +177,9 @@ def simulate_episode(
 
         check_world(episode, world)
         return simulate_hawkes_episode(episode, shock_values(episode, values), children, GRID_S)
+    if world == "generator":
+        check_world(episode, world)
+        return generator_episode(episode, shock_values(episode, values), children, model=model)[0]
     config = episode_config(episode, values, world)
     duration_s = episode.spec.background.duration_s
     grid_ns = int(round(GRID_S * 1e9))
@@ -183,6 +193,23 @@ def simulate_episode(
         return [one(child) for child in children]
     with ThreadPoolExecutor(max_workers=workers) as pool:  # the event loop releases the GIL
         return list(pool.map(one, children))
+
+
+def generator_episode(
+    episode: Episode,
+    values: dict[str, float],
+    children: list,
+    *,
+    model: str | Path | None = None,
+    train_to: str | Path | None = None,
+) -> tuple[list[CrashPath], list[CrashPath], str]:
+    """Run the generator world (:mod:`scenarios.stress.generator_world`): return the shocked paths, the same paths
+    without the regime switch, and the model's folder."""
+    from scenarios.stress.generator_world import generator_paths, load_world_model
+
+    generator, folder = load_world_model(episode, model, train_to=train_to)
+    shocked, calm = generator_paths(episode, values, children, GRID_S, generator)
+    return shocked, calm, folder
 
 
 def _count(value: Any, name: str) -> int:
@@ -271,13 +298,44 @@ def run_stress(
     workers: int = 1,
     values: dict[str, float] | None = None,
     overwrite: bool = False,
+    model: str | Path | None = None,
 ) -> tuple[Path, np.ndarray]:
-    """Simulate the episode's paths and write the stress store atomically; return its path and the statistics."""
+    """Simulate the episode's paths and write the stress store atomically; return its path and the statistics.
+
+    In the ``generator`` world the store also holds every path without the regime switch (same seed:
+    :func:`with_normal_paths`); without a ``model`` (nor ``[world.generator] model``) the model is trained from the
+    episode's spec and saved beside the store (``<output>.model``).
+    """
     from simlab.store import write_store
 
     world = default_world(episode) if world is None else world
     values = shock_values(episode, values)
-    paths = simulate_episode(episode, n_paths, seed=seed, values=values, workers=workers, world=world)
+    if world == "generator":
+        check_world(episode, world)
+        _count(workers, "workers")
+        children = np.random.SeedSequence(_seed(seed)).spawn(_count(n_paths, "n_paths"))
+        train_to = Path(output).with_suffix(".model")
+        paths, calm, folder = generator_episode(episode, values, children, model=model, train_to=train_to)
+    else:
+        paths = simulate_episode(episode, n_paths, seed=seed, values=values, workers=workers, world=world)
     rows = episode_statistics(episode, paths)
     groups = stress_datasets(episode, paths, rows, seed=seed, world=world, values=values)
+    if world == "generator":
+        groups = with_normal_paths(groups, episode, calm, folder)
     return write_store(groups, output, overwrite=overwrite), rows
+
+
+def with_normal_paths(groups: dict[str, xr.Dataset], episode: Episode, calm: list[CrashPath], model: str):
+    """Add the generator world's paths without the regime switch: ``normal_<field>`` variables of ``paths`` and
+    the group ``normal_statistics``; record the model's folder and the ``[world.generator]`` settings as the
+    attributes ``generator_model`` and ``generator_world``."""
+    rows = episode_statistics(episode, calm)
+    paths, stats = groups["paths"], groups["statistics"]
+    for field in PATH_FIELDS:
+        if field in paths:
+            paths[f"normal_{field}"] = (("path", "time"), np.stack([getattr(p, field) for p in calm]).astype(float))
+    world = json.dumps(episode.spec.world.generator.model_dump(), sort_keys=True)  # what ran (store_flows reads it)
+    for ds in (paths, stats):
+        ds.attrs.update(generator_model=model, generator_world=world)
+    normal = stats.copy(data={"value": rows})
+    return {"paths": paths, "statistics": stats, "normal_statistics": normal}
