@@ -169,6 +169,7 @@ def run_plan(
     """
     output = Path(output)
     started = time.perf_counter()
+    _import_writers()
     store, statuses = _open_target(plan, output, resume, overwrite)
     pending = [int(i) for i in np.flatnonzero(statuses != DONE)]
     with connect(workers, scheduler, connect_timeout_s) as (client, n_workers):
@@ -428,6 +429,15 @@ def run_points(
 
 class _MetricsError(ParameterError):
     """The spec keeps metrics the job does not return."""
+
+
+def _import_writers() -> None:
+    """Import what the client needs to create and write the store and draw the progress bar, before the cluster
+    starts: imported during the run (``dask.array`` alone, for the store's template, takes about a second), it
+    would take that CPU from the workers (measured: ``docs/sweeps.md``)."""
+    import dask.array  # noqa: F401
+    import rich.progress  # noqa: F401
+    import zarr  # noqa: F401
 
 
 def _import_job(job: str) -> None:
