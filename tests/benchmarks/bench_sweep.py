@@ -21,8 +21,10 @@ CPU inside the workers (``busy_job`` returns it); over the run, the worker proce
 client, the scheduler and the nannies: the coordinator), as the runner records them (``client_cpu_s``,
 ``workers_cpu_s``), each per second of the job's CPU; and every worker process's CPU from start to exit
 (``RUSAGE_CHILDREN`` of this process once the local cluster has closed and reaped them); with the load average
-before and after. On 2 cores, 1 -> 2 workers can reach at most 2 / (1 + coordinator + workers' extra CPU per job
-second) (printed as the CPU bound). The ratios are of numbers measured in this run, never typed in.
+before and after. On 2 cores, 1 -> 2 workers can reach at most 2 x (the 1-worker run's worker CPU) / (the 2-worker
+run's workers' + coordinator's CPU), since one worker runs at least as long as its CPU and two workers and the
+coordinator share two cores (printed as the CPU bound). The ratios are of numbers measured in this run, never typed
+in.
 """
 
 from __future__ import annotations
@@ -177,7 +179,7 @@ def overhead_and_scaling(folder: Path, n_points: int = 400, in_place: bool = Fal
     numbers = {"overhead_pct": (1 - serial_s / one.run_s) * 100, "speedup": one.run_s / two.run_s,
                "speedup_wall": one.wall_s / two.wall_s, "coordinator_1": one.client_cpu_s / one_job,
                "coordinator_2": two.client_cpu_s / two_job,
-               "cpu_bound": 2 * two_job / (two.client_cpu_s + two.workers_cpu_s),
+               "cpu_bound": 2 * one.workers_cpu_s / (two.workers_cpu_s + two.client_cpu_s),
                "job_ratio": one_job / serial_cpu}  # fmt: skip
     print(f"  scheduling overhead, 1 worker: {numbers['overhead_pct']:.1f} % of the run time against the loop in "
           f"process (goal <= 5 %); with the cluster's start and close: {(1 - serial_s / one.wall_s) * 100:.1f} %; "
