@@ -21,10 +21,10 @@ CPU inside the workers (``busy_job`` returns it); over the run, the worker proce
 client, the scheduler and the nannies: the coordinator), as the runner records them (``client_cpu_s``,
 ``workers_cpu_s``), each per second of the job's CPU; and every worker process's CPU from start to exit
 (``RUSAGE_CHILDREN`` of this process once the local cluster has closed and reaped them); with the load average
-before and after. On 2 cores, 1 -> 2 workers can reach at most 2 x (the 1-worker run's worker CPU) / (the 2-worker
-run's workers' + coordinator's CPU), since one worker runs at least as long as its CPU and two workers and the
-coordinator share two cores (printed as the CPU bound). The ratios are of numbers measured in this run, never typed
-in.
+before and after. On 2 cores, two workers and the coordinator share the cores, so the runner lets 1 -> 2 workers
+reach at most 2 x (the 2-worker run's job CPU) / (its workers' + coordinator's CPU) (printed as the runner's CPU
+bound); beside it, the job's own CPU on 2 workers over 1 (two jobs at once contend for caches and memory bandwidth,
+whatever runs them). The ratios are of numbers measured in this run, never typed in.
 """
 
 from __future__ import annotations
@@ -179,7 +179,7 @@ def overhead_and_scaling(folder: Path, n_points: int = 400, in_place: bool = Fal
     numbers = {"overhead_pct": (1 - serial_s / one.run_s) * 100, "speedup": one.run_s / two.run_s,
                "speedup_wall": one.wall_s / two.wall_s, "coordinator_1": one.client_cpu_s / one_job,
                "coordinator_2": two.client_cpu_s / two_job,
-               "cpu_bound": 2 * one.workers_cpu_s / (two.workers_cpu_s + two.client_cpu_s),
+               "cpu_bound": 2 * two_job / (two.workers_cpu_s + two.client_cpu_s), "job_2_over_1": two_job / one_job,
                "job_ratio": one_job / serial_cpu}  # fmt: skip
     print(f"  scheduling overhead, 1 worker: {numbers['overhead_pct']:.1f} % of the run time against the loop in "
           f"process (goal <= 5 %); with the cluster's start and close: {(1 - serial_s / one.wall_s) * 100:.1f} %; "
@@ -190,7 +190,8 @@ def overhead_and_scaling(folder: Path, n_points: int = 400, in_place: bool = Fal
               f"transfers, the pilot's wait, the last tasks' tail): {idle * 100:.1f} %")  # fmt: skip
     loads.append(load())
     print(f"  speed-up 1 -> 2 workers: {numbers['speedup']:.2f}x on the run time (goal >= 1.8x); "
-          f"{numbers['speedup_wall']:.2f}x on the wall time; CPU bound on 2 cores {numbers['cpu_bound']:.2f}x; "
+          f"{numbers['speedup_wall']:.2f}x on the wall time; the runner's CPU bound on 2 cores "
+          f"{numbers['cpu_bound']:.2f}x; the job's CPU on 2 workers / on 1: {numbers['job_2_over_1']:.2f}x; "
           f"load average after: {loads[-1]}")  # fmt: skip
     numbers["load"] = max(float(v) for v in loads)
     return numbers
@@ -255,8 +256,8 @@ def summary(busy: dict[str, list[dict[str, float]]], amm_ratios: dict[str, float
               f"{span(rows, 'speedup_wall', '.2f')}x with the cluster's start and close")  # fmt: skip
         print(
             f"    coordinator CPU s per job CPU s: 1 worker {span(rows, 'coordinator_1', '.3f')}, 2 workers "
-            f"{span(rows, 'coordinator_2', '.3f')}; the CPU bound on the 2-worker speed-up "
-            f"{span(rows, 'cpu_bound', '.2f')}x"
+            f"{span(rows, 'coordinator_2', '.3f')}; the runner's CPU bound on the 2-worker speed-up "
+            f"{span(rows, 'cpu_bound', '.2f')}x; the job's CPU on 2 workers / on 1 {span(rows, 'job_2_over_1', '.2f')}x"
         )
     if amm_ratios is not None:
         print(
