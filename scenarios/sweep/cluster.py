@@ -20,6 +20,10 @@ only (the nanny's ``env``: in the client it would make numba refuse to compile o
   first point (``docs/sweeps.md``). The cost: a worker keeps up to 64 MiB of freed memory instead of returning it.
 
 A variable already set in the client's environment wins over these (Dask's rule), so that a user can still choose.
+
+The local cluster also runs with :data:`DASK_CONFIG`, Dask settings that cut the background CPU of every server
+(scheduler, nannies, workers): on a 2-core machine the process holding the client, the scheduler and the nannies
+shares the cores with the workers, so every periodic callback is taken from the jobs (``docs/sweeps.md``).
 """
 
 from __future__ import annotations
@@ -43,6 +47,16 @@ WORKER_ENV: dict[str, str] = {
     "MALLOC_TRIM_THRESHOLD_": str(64 << 20),  # Dask's default: 64 KiB
 }
 IN_WORKER_ONLY = ("NUMBA_NUM_THREADS",)
+DASK_CONFIG: dict[str, Any] = {
+    # the statistical profiler: every 10 ms, each worker's event loop grabs the GIL to walk the running job's stack
+    "distributed.worker.profile.enabled": False,
+    # the event-loop health check: 20 ms wakes every server's loop 50 times a second (it only warns of a blocked loop)
+    "distributed.admin.tick.interval": "1s",
+    # psutil's CPU, memory, network and disk counters of every server: 500 ms (they feed the dashboard)
+    "distributed.admin.system-monitor.interval": "5s",
+    # each nanny's poll of its worker's memory (to pause, spill or restart it near the limits): 100 ms
+    "distributed.worker.memory.monitor-interval": "1s",
+}
 
 
 def batch_size(task_seconds: float, point_s: float, remaining: int, n_workers: int) -> int:
@@ -54,7 +68,9 @@ def batch_size(task_seconds: float, point_s: float, remaining: int, n_workers: i
 
 @contextmanager
 def local_cluster(n_workers: int, **options: Any) -> Iterator[Any]:
-    """Start a ``LocalCluster`` of ``n_workers`` single-threaded worker processes with :data:`WORKER_ENV`."""
+    """Start a ``LocalCluster`` of ``n_workers`` single-threaded worker processes with :data:`WORKER_ENV` and
+    :data:`DASK_CONFIG` (the scheduler reads it when created, each nanny passes it to the worker it spawns and
+    respawns)."""
     import dask
     from distributed import LocalCluster
 
@@ -69,7 +85,7 @@ def local_cluster(n_workers: int, **options: Any) -> Iterator[Any]:
         "env": {name: WORKER_ENV[name] for name in IN_WORKER_ONLY},
     }
     settings |= options
-    with dask.config.set(pre_spawn):  # the nanny reads it when it is created, and spawns (and respawns) with it
+    with dask.config.set(pre_spawn | DASK_CONFIG):  # read when the servers are created; each nanny keeps a copy
         cluster = LocalCluster(**settings)
     with cluster:
         yield cluster

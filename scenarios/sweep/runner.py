@@ -2,17 +2,19 @@
 
 :func:`run_plan` runs a :class:`Plan` (built from a TOML spec by :func:`plan_from_spec`, or by a library module such
 as :mod:`scenarios.amm.sweep`): it connects to a scheduler (:mod:`scenarios.sweep.cluster`: a ``LocalCluster`` of
-processes by default), runs a pilot task of two points per worker to learn the results' layout and the warm time per
-point, creates the store, then submits the other points in batches of at least ``task_seconds`` of work and writes
-every point to its own region as its task finishes (``as_completed``: nothing is gathered whole). A point whose job
-raises becomes a failed row holding its error sentence and the sweep goes on; ``--resume`` skips the points already
-done.
+processes by default), starts with a pilot task of two points per worker (the first point that succeeds gives the
+store's layout, the second point of a task its warm time per point), then keeps two tasks of at least
+``task_seconds`` of work per worker in flight and writes every point to its own region as its task finishes
+(``as_completed``: nothing is gathered whole). Nothing waits for the pilot as a whole: the next tasks go out as each
+pilot task returns, and the store is created while they run. A point whose job raises becomes a failed row holding
+its error sentence and the sweep goes on; ``--resume`` skips the points already done.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import resource
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -93,7 +95,9 @@ class SweepResult:
     task, tasks, the pilot point's seconds, and the seconds to connect (start the cluster), to run every point (pilot
     to last write) and in all (closing a local cluster included); ``points_s`` sums the seconds the job itself took
     on the workers (its share of ``workers * run_s`` is the workers' utilisation) and ``write_s`` the seconds the
-    client spent writing points to the store."""
+    client spent writing points to the store. Over the run, ``client_cpu_s`` is the CPU seconds of this process (the
+    client, and for a local cluster the scheduler and the nannies) and ``workers_cpu_s`` those of the worker
+    processes that ran from its start to its end (a worker started or lost meanwhile is not counted)."""
 
     store: Path
     done: int
@@ -108,6 +112,8 @@ class SweepResult:
     points_s: float
     write_s: float
     wall_s: float
+    client_cpu_s: float
+    workers_cpu_s: float
 
 
 def plan_from_spec(path: str | Path) -> Plan:
@@ -163,29 +169,30 @@ def run_plan(
     """
     output = Path(output)
     started = time.perf_counter()
+    _import_writers()
     store, statuses = _open_target(plan, output, resume, overwrite)
     pending = [int(i) for i in np.flatnonzero(statuses != DONE)]
     with connect(workers, scheduler, connect_timeout_s) as (client, n_workers):
         _set_allowed_failures(client, plan.allowed_failures)
         client.run(_import_job, plan.job)  # every worker imports the job's modules before the clock of the run
-        connected = time.perf_counter()
-        run = _Run(plan, client, output, store, statuses, progress)
+        connected, client_cpu, workers_cpu = time.perf_counter(), time.process_time(), _workers_cpu(client)
+        run = _Run(plan, client, output, store, statuses, progress, overwrite)
         try:
             with run.bar():
-                pilot_s, rest = run.pilot(pending, overwrite, n_workers)
-                sizes = run.stream(rest, pilot_s, n_workers)
+                sizes = run.stream(pending, n_workers)
         finally:  # whatever stops the run, the counts on disk are those of the rows written
             if run.store is not None:
                 run.store.update_counts(run.statuses)
-        finished = time.perf_counter()
+        finished, client_cpu = time.perf_counter(), time.process_time() - client_cpu
+        workers_cpu = _cpu_since(workers_cpu, _workers_cpu(client))
     batch = int(np.median(sizes)) if sizes else 1
     timing = {"workers": n_workers, "batch_points": batch, "tasks": len(sizes) + run.pilot_tasks,
-              "pilot_point_s": pilot_s, "connect_s": connected - started, "run_s": finished - connected,
-              "points_s": run.points_s, "write_s": run.write_s, "wall_s": time.perf_counter() - started}  # fmt: skip
+              "pilot_point_s": run.pilot_point_s, "connect_s": connected - started, "run_s": finished - connected,
+              "points_s": run.points_s, "write_s": run.write_s, "client_cpu_s": client_cpu,
+              "workers_cpu_s": workers_cpu}  # fmt: skip
+    timing["wall_s"] = time.perf_counter() - started
     counts = run.store.update_counts(run.statuses, timing)
-    return SweepResult(store=output, workers=n_workers, batch_points=batch, tasks=timing["tasks"],
-                       pilot_point_s=pilot_s, connect_s=timing["connect_s"], run_s=timing["run_s"],
-                       points_s=run.points_s, write_s=run.write_s, wall_s=timing["wall_s"], **counts)  # fmt: skip
+    return SweepResult(store=output, **timing, **counts)
 
 
 def _open_target(plan: Plan, output: Path, resume: bool, overwrite: bool) -> tuple[SweepStore | None, np.ndarray]:
@@ -200,21 +207,25 @@ def _open_target(plan: Plan, output: Path, resume: bool, overwrite: bool) -> tup
 
 
 class _Run:
-    """One run's state: the client, the store (created after the pilot point), the statuses and the progress bar."""
+    """One run's state: the client, the store (created once a point has succeeded), the statuses, the time per point
+    and the progress bar."""
 
-    def __init__(self, plan, client, output, store, statuses, progress) -> None:
+    def __init__(self, plan, client, output, store, statuses, progress, overwrite=False) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        self.plan, self.client, self.output, self.store = plan, client, output, store
+        self.plan, self.client, self.output, self.store, self.overwrite = plan, client, output, store, overwrite
         self.statuses = statuses.copy()
         self.schema = None if store is None else store.info["variables"]
         self.progress = Progress(TextColumn(f"sweep {plan.name}"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.fields[failed]} failed"), TimeRemainingColumn(),
-                                 disable=not progress)  # fmt: skip
+                                 refresh_per_second=2, disable=not progress)  # fmt: skip
         self.task = self.progress.add_task("points", total=len(statuses), completed=int((statuses == DONE).sum()),
                                            failed=0)  # fmt: skip
         self._counted = time.monotonic()
-        self.points_s, self.write_s, self.pilot_tasks = 0.0, 0.0, 0
+        self.points_s, self.write_s, self.pilot_tasks, self.pilot_point_s = 0.0, 0.0, 0, 0.0
+        self.point_s: float | None = None  # the latest measured seconds per point; None until a point succeeded
+        self.held: list[Outcome] = []  # outcomes that came back before the store existed (every one failed)
+        self.checked = False  # whether a point has succeeded: it creates the store, or is checked against it
 
     @contextmanager
     def bar(self) -> Iterator[None]:
@@ -227,72 +238,81 @@ class _Run:
         return self.client.submit(run_points, plan.job, plan.fixed, items, plan.paths, plan.metrics, plan.retries,
                                   retries=plan.retries, pure=False)  # fmt: skip
 
-    def pilot(self, pending: list[int], overwrite: bool, n_workers: int) -> tuple[float, list[int]]:
-        """Run a first task of two points on each worker, again until a point succeeds (its outputs define the
-        store); return the warm seconds per point (:func:`warm_point_seconds`) and the points left.
+    def stream(self, indices: list[int], n_workers: int, completed: Any = None) -> list[int]:
+        """Run ``indices``: first a pilot task of two points per worker, then tasks of at least ``task_seconds`` of
+        work, two per worker in flight, writing the points of every batch of finished tasks; return the sizes of
+        the tasks after the pilot.
 
-        A worker's first point pays for what runs once per process (imports, loading numba's cache, a job's own
-        caches); timing the second sizes the tasks on what every later point costs.
-        """
-        early: list[Outcome] = []
-        wave = 2 * n_workers
-        for start in range(0, len(pending), wave):
-            tasks = [pending[k : k + 2] for k in range(start, min(start + wave, len(pending)), 2)]
-            futures = [self.submit(task) for task in tasks]
-            self.pilot_tasks += len(futures)
-            outcomes = [_results(future, task) for future, task in zip(futures, tasks, strict=True)]
-            flat = [o for task in outcomes for o in task]
-            spec = [o for o in flat if o[1] == "spec"]
-            if spec:
-                raise ParameterError(f"sweep {self.plan.name}: {spec[0][2]}")
-            early += flat
-            done = [o for o in flat if o[1] == "done"]
-            if done or start + wave >= len(pending):
-                if self.store is None:
-                    self._create(done[0] if done else None, overwrite)
-                elif done:
-                    self._check_schema(done[0])
-                self.write(early)
-                return warm_point_seconds(outcomes), pending[start + wave :]
-        if self.store is None:
-            self._create(None, overwrite)
-        return 0.0, []
-
-    def stream(self, indices: list[int], per_point_s: float, n_workers: int) -> list[int]:
-        """Run ``indices`` in tasks of at least ``task_seconds`` of work, keeping two tasks per worker in flight, and
-        write every point as its task finishes; return the tasks' sizes.
-
-        A task's size (:func:`~scenarios.sweep.cluster.batch_size`) comes from the latest measured time per point:
-        first the pilot's warm one, then that of the last task finished.
+        As long as no point has succeeded (the time per point is unknown), only two-point tasks go out, one per
+        worker. A task's size (:func:`~scenarios.sweep.cluster.batch_size`) comes from the latest time per point:
+        a pilot task's second point (warm: a worker's first point pays for what runs once per process), then the
+        mean of the last task finished. ``completed`` is a ``distributed.as_completed`` (by default, on the client's
+        loop).
         """
         from distributed import as_completed
 
-        queue, sizes, batches = deque(indices), [], {}
-        completed = as_completed(loop=self.client.loop)
+        queue, sizes, tasks = deque(indices), [], {}
+        completed = as_completed(loop=self.client.loop) if completed is None else completed
 
-        def submit_next() -> None:
-            size = batch_size(self.plan.task_seconds, per_point_s, len(queue), n_workers)
-            batch = [queue.popleft() for _ in range(size)]
-            future = self.submit(batch)
-            batches[future] = batch
-            sizes.append(size)
-            completed.add(future)
+        def fill() -> None:
+            while queue and len(tasks) < (n_workers if self.point_s is None else 2 * n_workers):
+                pilot = self.point_s is None
+                size = 2 if pilot else batch_size(self.plan.task_seconds, self.point_s, len(queue), n_workers)
+                batch = [queue.popleft() for _ in range(min(size, len(queue)))]
+                future = self.submit(batch)
+                tasks[future] = (batch, pilot)
+                completed.add(future)
+                self.pilot_tasks += pilot
+                if not pilot:
+                    sizes.append(len(batch))
 
-        for _ in range(2 * n_workers):
-            if queue:
-                submit_next()
-        for future in completed:
-            outcomes = _results(future, batches.pop(future))
-            timed = [o[3] for o in outcomes if o[3] > 0]
-            per_point_s = float(np.mean(timed)) if timed else per_point_s
+        fill()
+        for finished in completed.batches():
+            outcomes: list[Outcome] = []
+            for future in finished:
+                batch, pilot = tasks.pop(future)
+                outcomes += self._timed(_results(future, batch), pilot)
+            fill()  # the next tasks go out before the client writes (and, the first time, creates the store)
             self.write(outcomes)
-            if queue:
-                submit_next()
+        if not self.checked:  # no point succeeded: failed rows (in a new store, without result variables)
+            if self.store is None:
+                self._create(None)
+            self.checked = True
+            self.write([])
         return sizes
 
+    def _timed(self, outcomes: list[Outcome], pilot: bool) -> list[Outcome]:
+        """Learn the time per point from a finished task (see :meth:`stream`); raise on a spec error found before
+        any point succeeded."""
+        spec = [o for o in outcomes if o[1] == "spec"]
+        if spec and not self.checked:
+            raise ParameterError(f"sweep {self.plan.name}: {spec[0][2]}")
+        if pilot:
+            warm = warm_point_seconds([outcomes])
+            if warm > 0 and self.point_s is None:
+                self.pilot_point_s = warm
+            self.point_s = warm if warm > 0 else self.point_s
+        else:
+            timed = [o[3] for o in outcomes if o[3] > 0]
+            self.point_s = float(np.mean(timed)) if timed else self.point_s
+        return outcomes
+
     def write(self, outcomes: list[Outcome]) -> None:
-        """Write a task's points: results whose layout matches the store's, failed rows for the others."""
+        """Write finished points: results whose layout matches the store's, failed rows for the others; hold them
+        until a point has succeeded (its outputs give a new store its layout, or are checked against a resumed
+        store's)."""
         started = time.perf_counter()
+        if not self.checked:
+            first = next((o for o in outcomes if o[1] == "done"), None)
+            if first is None:
+                self.held += outcomes
+                return
+            if self.store is None:
+                self._create(first)
+            else:
+                self._check_schema(first)
+            self.checked = True
+        outcomes, self.held = self.held + outcomes, []
         done: dict[int, dict[str, np.ndarray]] = {}
         failed: dict[int, str] = {}
         for index, status, payload, seconds in outcomes:
@@ -302,7 +322,7 @@ class _Run:
                 done[index] = {name: value for name, (_, value) in payload["outputs"].items()}
             else:  # a raising point, a layout other than the pilot's, or (after the pilot) a metrics problem
                 failed[index] = problem
-        self.store.write_points(done, failed)
+        self.store.write_points(done, failed, stale=[i for i in done if self.statuses[i] == FAILED])
         self.statuses[list(done)] = DONE
         self.statuses[list(failed)] = FAILED
         self.write_s += time.perf_counter() - started
@@ -311,7 +331,7 @@ class _Run:
             self.store.update_counts(self.statuses)
             self._counted = time.monotonic()
 
-    def _create(self, outcome: Outcome | None, overwrite: bool) -> None:
+    def _create(self, outcome: Outcome | None) -> None:
         payload = {"outputs": {}, "coords": {}} if outcome is None else outcome[2]
         plan = self.plan
         template = build_template(plan, payload["outputs"], payload["coords"])
@@ -320,7 +340,7 @@ class _Run:
                 "variables": self.schema, "fingerprint": plan.fingerprint(), "paths": plan.paths}  # fmt: skip
         attrs = provenance(seed=plan.seed, config=plan.config) | {"sweep_name": plan.name}
         self.store = SweepStore.create(self.output, template, plan.keys(), info=info, attrs=attrs,
-                                       overwrite=overwrite)  # fmt: skip
+                                       overwrite=self.overwrite)  # fmt: skip
 
     def _check_schema(self, outcome: Outcome) -> None:
         if self.schema and self._mismatch(outcome[2]["outputs"]):
@@ -411,6 +431,15 @@ class _MetricsError(ParameterError):
     """The spec keeps metrics the job does not return."""
 
 
+def _import_writers() -> None:
+    """Import what the client needs to create and write the store and draw the progress bar, before the cluster
+    starts: imported during the run (``dask.array`` alone, for the store's template, takes about a second), it
+    would take that CPU from the workers (measured: ``docs/sweeps.md``)."""
+    import dask.array  # noqa: F401
+    import rich.progress  # noqa: F401
+    import zarr  # noqa: F401
+
+
 def _import_job(job: str) -> None:
     resolve_job(job)
 
@@ -434,6 +463,20 @@ def _outputs(job: str, result: Any, metrics: tuple[str, ...] | None) -> dict[str
 
 def _digest(*parts: Any) -> str:
     return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
+
+
+def _process_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _workers_cpu(client: Any) -> dict[str, float]:
+    """Return each worker process's CPU seconds so far, by worker address."""
+    return client.run(_process_cpu_s, on_error="ignore")
+
+
+def _cpu_since(before: dict[str, float], after: dict[str, float]) -> float:
+    return sum(after[address] - before[address] for address in after.keys() & before.keys())
 
 
 def _set_allowed_failures(client: Any, allowed: int) -> None:

@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -120,17 +120,19 @@ class SweepStore:
         """Return every point's status in design order."""
         return np.asarray(self.group["status"][...]).ravel()
 
-    def write_points(self, done: dict[int, dict[str, np.ndarray]], failed: dict[int, str]) -> None:
-        """Write the results of the ``done`` points (by index in design order), then every point's error sentence
-        (empty when done), then their statuses; runs of consecutive points are written as one slice per array."""
+    def write_points(
+        self, done: dict[int, dict[str, np.ndarray]], failed: dict[int, str], stale: Collection[int] = ()
+    ) -> None:
+        """Write the results of the ``done`` points (by index in design order), then the error sentences of the
+        ``failed`` points and an empty one over the ``stale`` errors of done points that had failed before (every
+        other error is still empty), then every point's status; runs of consecutive points are written as one slice
+        per array."""
         for where in _runs(sorted(done), self.shape):
             for name in self.info["variables"]:
                 self._arrays[name][where[0]] = np.stack([done[i][name] for i in where[1]])
-        every = sorted({*done, *failed})
-        runs = list(_runs(every, self.shape))
-        for selection, indices in runs:
+        for selection, indices in _runs(sorted({*failed, *stale}), self.shape):
             self._arrays["error"][selection] = np.array([failed.get(i, "") for i in indices], dtype=object)
-        for selection, indices in runs:
+        for selection, indices in _runs(sorted({*done, *failed}), self.shape):
             self._arrays["status"][selection] = np.array([FAILED if i in failed else DONE for i in indices], "int8")
 
     def update_counts(self, statuses: np.ndarray, timing: dict[str, Any] | None = None) -> dict[str, int]:

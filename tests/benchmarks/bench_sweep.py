@@ -1,7 +1,8 @@
 """Benchmark: the Dask sweep runner against the same work done in process, in the same run.
 
-Run by hand (not in CI): ``PYTHONPATH=. python tests/benchmarks/bench_sweep.py [--designs N] [--full] [--amm-only |
---busy-only]``.
+Run by hand (not in CI): ``PYTHONPATH=. python tests/benchmarks/bench_sweep.py [--designs N] [--full] [--repeats R]
+[--amm-only | --busy-only]``; it ends with a ``SUMMARY`` of the goals' numbers (each busy measurement repeated
+``--repeats`` times, default 3: the range over the repeats).
 Goals (issue 13):
 
 1. scheduling overhead <= 5 % of wall time for tasks of about 1 s: a fixed CPU-bound job (``busy_job``, one
@@ -15,10 +16,15 @@ Goals (issue 13):
 
 Times: ``run`` is from the connected client (every worker has imported the job) to the last point written (pilot
 included), ``wall`` adds starting and closing the local cluster. CPU seconds are printed beside the wall times (the
-machine may be shared): the loop's ``process_time``, the job's own CPU inside the workers (``busy_job`` returns it),
-and every worker process's CPU from start to exit (``RUSAGE_CHILDREN`` of this process once the local cluster has
-closed and reaped them); with the load average before and after. The ratios are of numbers measured in this run,
-never typed in.
+machine may be shared, and CPU seconds do not depend on what else runs): the loop's ``process_time``, the job's own
+CPU inside the workers (``busy_job`` returns it); over the run, the worker processes' CPU and this process's (the
+client, the scheduler and the nannies: the coordinator), as the runner records them (``client_cpu_s``,
+``workers_cpu_s``), each per second of the job's CPU; and every worker process's CPU from start to exit
+(``RUSAGE_CHILDREN`` of this process once the local cluster has closed and reaped them); with the load average
+before and after. On 2 cores, two workers and the coordinator share the cores, so the runner lets 1 -> 2 workers
+reach at most 2 x (the 2-worker run's job CPU) / (its workers' + coordinator's CPU) (printed as the runner's CPU
+bound); beside it, the job's own CPU on 2 workers over 1 (two jobs at once contend for caches and memory bandwidth,
+whatever runs them). The ratios are of numbers measured in this run, never typed in.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import math
 import os
 import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -122,15 +129,14 @@ def own_environment(names) -> Iterator[None]:
 
 
 def run_measured(plan, store: Path, workers: int):
-    """Run ``plan`` on a local cluster of ``workers``; return its result, the workers' CPU seconds (start to exit),
-    the job's own CPU seconds summed over the points, and this process's CPU seconds (client, scheduler, nannies)."""
+    """Run ``plan`` on a local cluster of ``workers``; return its result, the workers' CPU seconds (start to exit)
+    and the job's own CPU seconds summed over the points."""
     from scenarios.sweep.runner import run_plan
 
-    before, own = children_cpu_s(), time.process_time()
+    before = children_cpu_s()
     result = run_plan(plan, store, workers=workers)
-    own = time.process_time() - own
     job_cpu = float(xr.open_zarr(store, consolidated=False)["cpu_s"].sum())
-    return result, children_cpu_s() - before, job_cpu, own
+    return result, children_cpu_s() - before, job_cpu
 
 
 def busy_plan(n_points: int, task_seconds: float, in_place: bool = False):
@@ -144,41 +150,56 @@ def busy_plan(n_points: int, task_seconds: float, in_place: bool = False):
                 allowed_failures=3, task_seconds=task_seconds, seed=0, config="busy benchmark")  # fmt: skip
 
 
-def overhead_and_scaling(folder: Path, n_points: int = 400, in_place: bool = False) -> None:
-    """Print the runner's overhead for ~1 s tasks on one worker and its speed-up from 1 to 2 workers."""
+def overhead_and_scaling(folder: Path, n_points: int = 400, in_place: bool = False) -> dict[str, float]:
+    """Print the runner's overhead for ~1 s tasks on one worker and its speed-up from 1 to 2 workers; return the
+    goals' numbers."""
     plan = busy_plan(n_points, task_seconds=1.0, in_place=in_place)
-    print(f"{'in-place' if in_place else 'allocating'} busy job; load average before: {load()}")
+    loads = [load()]
+    print(f"{'in-place' if in_place else 'allocating'} busy job; load average before: {loads[0]}")
     busy_job(plan.seeds[0], 4, in_place=in_place)  # warm
     started, cpu = time.perf_counter(), time.process_time()
     for point, seed in zip(plan.design.points, plan.seeds, strict=True):
         busy_job(seed, 4, **point, **plan.fixed)
     serial_s, serial_cpu = time.perf_counter() - started, time.process_time() - cpu
-    one, one_cpu, one_job, one_client = run_measured(plan, folder / f"busy1_{in_place}.zarr", 1)
-    two, two_cpu, two_job, two_client = run_measured(plan, folder / f"busy2_{in_place}.zarr", 2)
-    per_point = serial_s / n_points
-    print(f"busy sweep: {n_points} points of {per_point * 1e3:.1f} ms, in process {serial_s:.2f} s wall, "
+    one, one_cpu, one_job = run_measured(plan, folder / f"busy1_{in_place}.zarr", 1)
+    two, two_cpu, two_job = run_measured(plan, folder / f"busy2_{in_place}.zarr", 2)
+    print(f"busy sweep: {n_points} points of {serial_s / n_points * 1e3:.1f} ms, in process {serial_s:.2f} s wall, "
           f"{serial_cpu:.2f} s CPU")  # fmt: skip
-    for result, cpu_s, job_s, client_s in ((one, one_cpu, one_job, one_client), (two, two_cpu, two_job, two_client)):
-        print(f"  {result.workers} worker(s): {result.tasks} tasks of ~{result.batch_points} points "
-              f"(~{result.batch_points * result.points_s / n_points:.2f} s each in the worker; pilot point "
-              f"{result.pilot_point_s * 1e3:.1f} ms warm); run {result.run_s:.2f} s, start {result.connect_s:.2f} s, "
-              f"wall {result.wall_s:.2f} s; CPU: the job {job_s:.2f} s, the worker processes {cpu_s:.2f} s (start "
-              f"to exit), this process (client, scheduler, nannies) {client_s:.2f} s; the client wrote a point in "
-              f"{result.write_s / n_points * 1e3:.2f} ms")  # fmt: skip
-    print(f"  scheduling overhead, 1 worker: {(1 - serial_s / one.run_s) * 100:.1f} % of the run time against the "
-          f"loop in process (goal <= 5 %); with the cluster's start and close: "
-          f"{(1 - serial_s / one.wall_s) * 100:.1f} %; the job's CPU in the worker / in process: "
-          f"{one_job / serial_cpu:.2f}x")  # fmt: skip
+    for result, cpu_s, job_s in ((one, one_cpu, one_job), (two, two_cpu, two_job)):
+        print(
+            f"  {result.workers} worker(s): {result.tasks} tasks of ~{result.batch_points} points "
+            f"(~{result.batch_points * result.points_s / n_points:.2f} s each in the worker; pilot point "
+            f"{result.pilot_point_s * 1e3:.1f} ms warm); run {result.run_s:.2f} s, start {result.connect_s:.2f} s, "
+            f"wall {result.wall_s:.2f} s; the client wrote a point in {result.write_s / n_points * 1e3:.2f} ms"
+        )
+        print(f"    CPU over the run: the job {job_s:.2f} s; the workers {result.workers_cpu_s:.2f} s "
+              f"(+{(result.workers_cpu_s / job_s - 1) * 100:.1f} % of the job); the coordinator (client, scheduler, "
+              f"nannies) {result.client_cpu_s:.2f} s = {result.client_cpu_s / job_s:.3f} s per job-second; the "
+              f"worker processes start to exit {cpu_s:.2f} s")  # fmt: skip
+    numbers = {"overhead_pct": (1 - serial_s / one.run_s) * 100, "speedup": one.run_s / two.run_s,
+               "speedup_wall": one.wall_s / two.wall_s, "coordinator_1": one.client_cpu_s / one_job,
+               "coordinator_2": two.client_cpu_s / two_job,
+               "cpu_bound": 2 * two_job / (two.workers_cpu_s + two.client_cpu_s), "job_2_over_1": two_job / one_job,
+               "job_ratio": one_job / serial_cpu}  # fmt: skip
+    print(f"  scheduling overhead, 1 worker: {numbers['overhead_pct']:.1f} % of the run time against the loop in "
+          f"process (goal <= 5 %); with the cluster's start and close: {(1 - serial_s / one.wall_s) * 100:.1f} %; "
+          f"the job's CPU in the worker / in process: {numbers['job_ratio']:.2f}x")  # fmt: skip
     for result in (one, two):
         idle = 1.0 - result.points_s / (result.workers * result.run_s)
         print(f"  {result.workers} worker(s): share of the workers' run time not spent in the job (scheduling, "
               f"transfers, the pilot's wait, the last tasks' tail): {idle * 100:.1f} %")  # fmt: skip
-    print(f"  speed-up 1 -> 2 workers: {one.run_s / two.run_s:.2f}x on the run time (goal >= 1.8x); "
-          f"{one.wall_s / two.wall_s:.2f}x on the wall time; load average after: {load()}")  # fmt: skip
+    loads.append(load())
+    print(f"  speed-up 1 -> 2 workers: {numbers['speedup']:.2f}x on the run time (goal >= 1.8x); "
+          f"{numbers['speedup_wall']:.2f}x on the wall time; the runner's CPU bound on 2 cores "
+          f"{numbers['cpu_bound']:.2f}x; the job's CPU on 2 workers / on 1: {numbers['job_2_over_1']:.2f}x; "
+          f"load average after: {loads[-1]}")  # fmt: skip
+    numbers["load"] = max(float(v) for v in loads)
+    return numbers
 
 
-def amm(folder: Path, n_designs: int, n_paths: int = 1000, n_blocks: int = 7200) -> None:
-    """Print the AMM sweep through the runner against ``simulate_amm`` in process (same numbers, checked)."""
+def amm(folder: Path, n_designs: int, n_paths: int = 1000, n_blocks: int = 7200) -> dict[str, float]:
+    """Print the AMM sweep through the runner against ``simulate_amm`` in process (same numbers, checked); return
+    the ratios."""
     from scenarios.amm.sweep import load_sweep, sweep_plan
     from scenarios.sweep.runner import run_plan
     from simlab.amm.engine import METRICS, Market, simulate_amm
@@ -213,20 +234,60 @@ def amm(folder: Path, n_designs: int, n_paths: int = 1000, n_blocks: int = 7200)
     print(f"  per design-point: {result.points_s / n_designs:.3f} worker-seconds in the job, "
           f"{result.write_s / n_designs * 1e3:.1f} ms of the client writing it ({len(METRICS)} variables x "
           f"{n_paths} paths); in process {in_process_s / n_designs:.3f} s on every core")  # fmt: skip
+    return {"run": result.run_s / in_process_s, "wall": result.wall_s / in_process_s, "same": float(same),
+            "designs": n_designs, "load": float(load())}  # fmt: skip
+
+
+def summary(busy: dict[str, list[dict[str, float]]], amm_ratios: dict[str, float] | None) -> None:
+    """Print the goals' numbers: each as its range over the repeats, with the highest load average seen."""
+
+    def span(rows: list[dict[str, float]], key: str, form: str) -> str:
+        values = [row[key] for row in rows]
+        low, mid, high = min(values), statistics.median(values), max(values)
+        return f"{mid:{form}} (range {low:{form}}-{high:{form}}, {len(values)} runs)"
+
+    print(f"\nSUMMARY (load average now {load()})")
+    for name, rows in busy.items():
+        print(f"  {name} busy job, 400 points, tasks of ~1 s (highest load average seen "
+              f"{max(r['load'] for r in rows):.2f}):")  # fmt: skip
+        print(f"    scheduling overhead, 1 worker vs the loop in process: {span(rows, 'overhead_pct', '.1f')} % "
+              f"(goal <= 5 %)")  # fmt: skip
+        print(f"    speed-up 1 -> 2 workers: {span(rows, 'speedup', '.2f')}x on the run time (goal >= 1.8x); "
+              f"{span(rows, 'speedup_wall', '.2f')}x with the cluster's start and close")  # fmt: skip
+        print(
+            f"    coordinator CPU s per job CPU s: 1 worker {span(rows, 'coordinator_1', '.3f')}, 2 workers "
+            f"{span(rows, 'coordinator_2', '.3f')}; the runner's CPU bound on the 2-worker speed-up "
+            f"{span(rows, 'cpu_bound', '.2f')}x; the job's CPU on 2 workers / on 1 {span(rows, 'job_2_over_1', '.2f')}x"
+        )
+    if amm_ratios is not None:
+        print(
+            f"  AMM {amm_ratios['designs']:.0f} designs x 1000 paths x 7200 blocks, runner (2 workers) / in process: "
+            f"{amm_ratios['run']:.2f}x on the run time, {amm_ratios['wall']:.2f}x with the cluster's start and "
+            f"close (goal <= 1.10x); bit-equal: {bool(amm_ratios['same'])}; load average {amm_ratios['load']:.2f}"
+        )
 
 
 def main() -> None:
     designs = 100 if "--full" in sys.argv else 10
     if "--designs" in sys.argv:
         designs = int(sys.argv[sys.argv.index("--designs") + 1])
+    repeats = int(sys.argv[sys.argv.index("--repeats") + 1]) if "--repeats" in sys.argv else 3
     folder = Path(tempfile.mkdtemp(prefix="bench_sweep_"))
+    busy: dict[str, list[dict[str, float]]] = {"in-place": [], "allocating": []}
+    amm_ratios = None
     try:
         if "--amm-only" not in sys.argv:
             allocator()
-            overhead_and_scaling(folder, in_place=True)
-            overhead_and_scaling(folder, in_place=False)
+            for repeat in range(repeats):
+                for in_place in (True, False):
+                    run_folder = folder / f"repeat{repeat}"
+                    run_folder.mkdir(exist_ok=True)
+                    busy["in-place" if in_place else "allocating"].append(
+                        overhead_and_scaling(run_folder, in_place=in_place)
+                    )
         if "--busy-only" not in sys.argv:
-            amm(folder, designs)
+            amm_ratios = amm(folder, designs)
+        summary({k: v for k, v in busy.items() if v}, amm_ratios)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -4,13 +4,15 @@ thresholds), tasks sized on the warm time per point (a fake clock, no timing), a
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import resource
+from collections import deque
 
 import numpy as np
 import pytest
 
-from scenarios.sweep.cluster import WORKER_ENV, ClusterMap, batch_size, connect
+from scenarios.sweep.cluster import DASK_CONFIG, WORKER_ENV, ClusterMap, batch_size, connect
 from scenarios.sweep.design import Design, point_seeds
 from scenarios.sweep.runner import Plan, _Run, run_points, warm_point_seconds
 from simlab.errors import DataError
@@ -19,8 +21,9 @@ from tests.scenarios.sweep.conftest import JOB
 TEMPORARY_BYTES = 1_600_000  # a numpy temporary above glibc's initial 128 KiB mmap threshold
 
 
-def _worker_state() -> dict:
-    """The worker's environment, numba's thread count and the page faults of a loop of large numpy temporaries."""
+def _worker_state(dask_worker) -> dict:
+    """The worker's environment, numba's thread count, the page faults of a loop of large numpy temporaries, and its
+    background callbacks (name: period in ms)."""
     import numba
 
     values = np.random.default_rng(0).random(TEMPORARY_BYTES // 8)
@@ -31,23 +34,44 @@ def _worker_state() -> dict:
         values = np.sqrt(values * 1.0001 + 0.1)
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
     return {"env": {name: os.environ.get(name) for name in WORKER_ENV}, "numba": numba.config.NUMBA_NUM_THREADS,
-            "faults_per_loop": faults / 50}  # fmt: skip
+            "faults_per_loop": faults / 50, "callbacks": _periods(dask_worker)}  # fmt: skip
 
 
-def test_the_local_workers_carry_the_numeric_environment(monkeypatch):
+def _periods(server) -> dict[str, float]:
+    return {name: callback.callback_time for name, callback in server.periodic_callbacks.items()}
+
+
+def _scheduler_periods(dask_scheduler) -> dict[str, float]:
+    return _periods(dask_scheduler)
+
+
+def _assert_quiet(periods: dict[str, float]) -> None:
+    """The profiler is off (no ``profile`` callback sampling the job every 10 ms), the loop's health check runs every
+    second (Dask: 20 ms), the system monitor every 5 s (Dask: 500 ms)."""
+    assert "profile" not in periods and "profile-cycle" not in periods, periods
+    assert periods["tick"] == 1000 and periods["monitor"] == 5000, periods
+
+
+def test_the_local_workers_carry_the_numeric_environment_and_the_quiet_config(monkeypatch):
     """One thread per numeric library and glibc's malloc thresholds fixed high (Dask's default trim threshold of
     64 KiB leaves the mmap threshold at 128 KiB): a loop of 1.6 MB temporaries then reuses freed memory instead of
-    mapping and faulting in ~390 fresh pages per temporary (~786 faults a step measured with Dask's default)."""
+    mapping and faulting in ~390 fresh pages per temporary (~786 faults a step measured with Dask's default). The
+    workers, the nanny and the scheduler run with ``DASK_CONFIG`` (no profiler, slower background polls)."""
     for name in WORKER_ENV:  # what the client's environment holds wins over the cluster's settings (Dask's rule)
         monkeypatch.delenv(name, raising=False)
     with connect(1, None) as (client, n):
         states = list(client.run(_worker_state).values())
-    assert n == 1 and len(states) == 1
+        _assert_quiet(client.run_on_scheduler(_scheduler_periods))
+        nannies = client.cluster.workers.values()
+        memory_polls = [nanny.memory_manager.memory_monitor_interval for nanny in nannies]
+    assert n == 1 and len(states) == 1 and memory_polls == [1.0]  # each nanny's memory poll: 1 s (Dask: 100 ms)
+    assert DASK_CONFIG["distributed.worker.profile.enabled"] is False
     assert "NUMBA_NUM_THREADS" not in os.environ  # this process's numba keeps its threads (and can still compile)
     expected = dict(WORKER_ENV)
     for state in states:
         assert state["env"] == expected and expected["MALLOC_TRIM_THRESHOLD_"] == str(64 << 20)
         assert state["numba"] == 1
+        _assert_quiet(state["callbacks"])
         assert state["faults_per_loop"] < TEMPORARY_BYTES / 4096, state
 
 
@@ -76,13 +100,28 @@ class FakeFuture:
 
 
 class FakeClient:
-    """Runs a submitted task at once, in process, timing its points with a clock per task (a fresh worker each)."""
+    """Runs a submitted task at once, in process, timing its points with a clock per task: the first tasks'
+    points cost ``costs_per_task``, every later point ``then`` (s)."""
 
-    def __init__(self, costs_per_task: list[list[float]]) -> None:
-        self.costs = iter(costs_per_task)
+    def __init__(self, costs_per_task: list[list[float]], then: float) -> None:
+        self.costs, self.then = iter(costs_per_task), then
 
     def submit(self, function, *args, **options):
-        return FakeFuture(function(*args, clock=FakeClock(next(self.costs))))
+        return FakeFuture(function(*args, clock=FakeClock(next(self.costs, itertools.repeat(self.then)))))
+
+
+class FakeCompleted:
+    """``as_completed`` over futures that are done when submitted: each batch is the oldest one."""
+
+    def __init__(self) -> None:
+        self.futures: deque = deque()
+
+    def add(self, future) -> None:
+        self.futures.append(future)
+
+    def batches(self):
+        while self.futures:
+            yield [self.futures.popleft()]
 
 
 def _plan(n: int, task_seconds: float = 1.0) -> Plan:
@@ -93,16 +132,17 @@ def _plan(n: int, task_seconds: float = 1.0) -> Plan:
 
 
 def test_tasks_are_sized_on_the_warm_time_per_point(tmp_path):
-    """Each worker's first point costs 10 s (compiling), the next 0.25 s or 0.5 s: the pilot reports the median
-    warm time (0.375 s), so tasks of ~1 s carry 3 points; the cold time would have given 1 point a task."""
+    """Each worker's first point costs 10 s (compiling), the next 0.25 s or 0.5 s, every later point 0.4 s: the
+    tasks after the first pilot task carry 4 points (1 s at 0.25 s; the cold 10 s would have given 1), those after
+    the second 2, then 3 (0.4 s), and an equal share of what is left per worker near the end."""
     plan = _plan(40)
-    client = FakeClient([[10.0, 0.25], [10.0, 0.5]])
-    run = _Run(plan, client, tmp_path / "s.zarr", None, np.zeros(40, np.int8), False)
-    point_s, rest = run.pilot(list(range(40)), False, n_workers=2)
-    assert point_s == pytest.approx(0.375) and rest == list(range(4, 40)) and run.pilot_tasks == 2
-    assert batch_size(plan.task_seconds, point_s, len(rest), 2) == 3
-    assert batch_size(plan.task_seconds, 10.0, len(rest), 2) == 1
-    assert (tmp_path / "s.zarr").is_dir() and int((run.statuses == 1).sum()) == 4
+    run = _Run(plan, FakeClient([[10.0, 0.25], [10.0, 0.5]], then=0.4), tmp_path / "s.zarr", None,
+               np.zeros(40, np.int8), False)  # fmt: skip
+    sizes = run.stream(list(range(40)), n_workers=2, completed=FakeCompleted())
+    assert run.pilot_tasks == 2 and run.pilot_point_s == pytest.approx(0.25)
+    assert sizes == [4, 4, 4, 2, 3, 3, 3, 3, 3, 3, 2, 1, 1] and sum(sizes) == 36
+    assert batch_size(plan.task_seconds, 10.0, 36, 2) == 1
+    assert (tmp_path / "s.zarr").is_dir() and int((run.statuses == 1).sum()) == 40
 
 
 def test_run_points_times_each_point_with_the_clock_and_the_sizes_follow():

@@ -49,6 +49,7 @@ def test_same_spec_same_bytes_on_1_and_2_workers_and_a_scheduler(tmp_path, sched
     assert result.exit_code == 0, result.output
     remote = run_sweep_spec(spec, tmp_path / "remote.zarr", scheduler=scheduler)
     assert (one.done, one.failed, one.pending, one.workers, remote.workers) == (12, 0, 0, 1, 2)
+    assert one.workers_cpu_s > 0 and one.client_cpu_s > 0 and remote.workers_cpu_s > 0  # the run's CPU, recorded
     assert_same_store(tmp_path / "one.zarr", tmp_path / "two.zarr")
     assert_same_store(tmp_path / "one.zarr", tmp_path / "remote.zarr")
     ds = xr.open_zarr(tmp_path / "one.zarr", consolidated=False).load()
