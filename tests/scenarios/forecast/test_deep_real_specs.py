@@ -154,10 +154,11 @@ def test_binance_capture_rows_match_a_slow_twin():
     series = binance_series("spot", [path], levels=5)
     data = read_binance_ws([path], depth=5, require_snapshot=True)
     books, events = data["books"], data["events"]
-    trades = [i for i in range(events.sizes["event"]) if events["kind"].values[i] == EventKind.TRADE]
+    kind, event_ts = events["kind"].values, events["ts_ns"].values
+    trades = [i for i in range(kind.size) if kind[i] == EventKind.TRADE]
     book_ts, rows, b, t = books["ts_ns"].values, [], 0, 0
     while b < book_ts.size or t < len(trades):  # merge: a trade goes before a diff of the same time
-        trade_ts = events["ts_ns"].values[trades[t]] if t < len(trades) else np.iinfo(np.int64).max
+        trade_ts = event_ts[trades[t]] if t < len(trades) else np.iinfo(np.int64).max
         if b < book_ts.size and book_ts[b] < trade_ts:
             rows.append((book_ts[b], b, None))
             b += 1
@@ -166,12 +167,14 @@ def test_binance_capture_rows_match_a_slow_twin():
                 rows.append((trade_ts, b - 1, trades[t]))
             t += 1
     assert series.size == len(rows)
+    ask_qty, bid_price = books["ask_qty"].values, books["bid_price"].values
+    price, side = events["price_ticks"].values, events["side"].values
     for k in np.linspace(0, len(rows) - 1, 400).astype(int):
         ts, b, e = rows[k]
-        assert series.ts_ns[k] == ts and series.ask_qty[k].tolist() == books["ask_qty"].values[b].tolist()
-        assert series.bid_price[k].tolist() == books["bid_price"].values[b].tolist()
+        assert series.ts_ns[k] == ts and series.ask_qty[k].tolist() == ask_qty[b].tolist()
+        assert series.bid_price[k].tolist() == bid_price[b].tolist()
         if e is not None:
-            assert series.price[k] == events["price_ticks"].values[e] and series.side[k] == events["side"].values[e]
+            assert series.price[k] == price[e] and series.side[k] == side[e]
 
 
 def test_book_now_walks_the_origin_book():
