@@ -204,3 +204,21 @@ def test_overlapping_labels_widen_the_intervals():
     assert newey_west_lags(600, 30) == 30 and newey_west_lags(600, 3) == int(np.floor(4 * 6 ** (2 / 9)))
     result = run_task_protocol(long, [Prior()], rng=1, n_folds=5)
     assert result.overlap == 30 and result.bandwidth == 30
+
+
+def test_cli_runs_a_spec_with_several_tasks(tmp_path):
+    from typer.testing import CliRunner
+
+    from scenarios.cli import app
+
+    spec = tmp_path / "two.toml"
+    spec.write_text(
+        '[run]\nname = "two"\nseed = 3\n\n[[data]]\nname = "planted"\nsource = "planted"\nrows = 800\nlevels = 5\n\n'
+        '[[tasks]]\nname = "direction"\nhorizon_events = 1\nmodels = ["last_label", "prior"]\nreference = "prior"\n'
+        'levels = 5\n\n[[tasks]]\nname = "slippage"\nhorizon_events = 2\nsize = 20\nmodels = ["book_now", "prior"]\n'
+        'reference = "book_now"\nlevels = 5\n'
+    )
+    result = CliRunner().invoke(app, ["forecast", "run", str(spec), "-o", str(tmp_path / "two.zarr")])
+    assert result.exit_code == 0, result.output
+    assert "task direction_1ev, slippage_2ev" in result.output
+    assert (tmp_path / "two_report" / "report.html").is_file()
