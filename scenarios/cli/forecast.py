@@ -50,7 +50,8 @@ def run(
         fail(exc)
     rows = {"store": summary["store"], "report": summary["report"]}
     if "headline" in summary:  # a book task
-        print_summary(f"forecast {loaded.run.name}: task {summary['task']['name']}", {**rows, **summary["headline"]})
+        names = [summary["task"]["name"]] if "task" in summary else list(summary["tasks"])
+        print_summary(f"forecast {loaded.run.name}: task {', '.join(names)}", {**rows, **summary["headline"]})
         return
     for name, item in summary["series"].items():
         scores = item["scores"]

@@ -31,7 +31,7 @@ from scenarios.forecast.forecasters import Forecaster
 from scenarios.forecast.metrics import diebold_mariano
 from scenarios.forecast.protocol import streams
 from scenarios.forecast.task_data import TaskData
-from scenarios.forecast.task_protocol import _scores, origins
+from scenarios.forecast.task_protocol import _scores, label_overlap, newey_west_lags, origins
 from scenarios.forecast.tasks import Task
 from simlab.errors import DataError, ParameterError
 from simlab.random import RandomLike
@@ -128,6 +128,7 @@ def compare_training_sources(
         raise DataError(f"book TSTR on {data.name!r}: {train['trtr'].size} real training, {test.size} test and "
                         f"{train['tstr'].size} synthetic origins; need >= 50 each")  # fmt: skip
     key = "accuracy" if data.task.classes is not None else "mse"
+    lags = newey_west_lags(test.size, label_overlap(data, test))
     streams_ = streams(rng, 3 * len(models))
     rows = []
     for k, template in enumerate(models):
@@ -139,11 +140,11 @@ def compare_training_sources(
         losses = {}
         for a, arm in enumerate(("trtr", "tstr", "mixed")):
             model = copy.deepcopy(template).fit(arms[arm], train[arm], streams_[3 * k + a])
-            scores, loss = _scores(data.y[test], model.predict(data, test), data.task.classes)
+            scores, loss = _scores(data.y[test], model.predict(data, test), data.task.classes, lags)
             row[arm], row[f"{arm}_se"] = scores[key], scores[f"{key}_se"]
             losses[arm] = loss["zero_one" if key == "accuracy" else "se"]
         for arm in ("tstr", "mixed"):
-            dm = diebold_mariano(np.sqrt(losses[arm]), np.sqrt(losses["trtr"]))
+            dm = diebold_mariano(np.sqrt(losses[arm]), np.sqrt(losses["trtr"]), bandwidth=lags)
             row[f"dm_{arm}_vs_trtr"], row[f"dm_p_{arm}_vs_trtr"] = dm["dm"], dm["p_value"]
         row["ratio"] = row["tstr"] / row["trtr"]
         rows.append(row)

@@ -105,6 +105,51 @@ def lobster_series(name: str, files: list[Path], levels: int = 10) -> BookSeries
     return from_books(name, books, data["events"])
 
 
+def binance_series(name: str, files: list[Path], levels: int = 10) -> BookSeries:
+    """Read one continuous Binance WebSocket capture window (REST snapshot, depth diffs and trades, consecutive
+    ``files``) into one row per applied depth diff and one per trade, in exchange-time order.
+
+    The L2 book is rebuilt from the snapshot and the diffs by :func:`simlab.io.binance_ws.read_binance_ws` (top
+    ``levels`` levels). A diff row holds the book after the diff; its event is SET_LEVEL with side 0, no price and,
+    as its size, the number of levels the diff set. A trade row holds the trade (aggressor side, price in ticks,
+    lots) and the book of the latest diff before it: Binance reports a trade's effect on the book in a later diff,
+    so a trade and a diff of the same exchange millisecond are ordered trade first. The series starts at the
+    first applied diff (trades before it have no book). A window without a REST snapshot is refused, because
+    part of its book would be undetermined.
+    """
+    from simlab.io.binance_ws import read_binance_ws
+
+    data = read_binance_ws(files, depth=levels, require_snapshot=True)
+    books, events = data["books"], data["events"]
+    kind, ids = events["kind"].values, events["last_update_id"].values
+    book_ids = books["last_update_id"].values
+    changed, counts = np.unique(ids[kind == EventKind.SET_LEVEL], return_counts=True)
+    at = np.clip(np.searchsorted(changed, book_ids), 0, max(changed.size - 1, 0))
+    set_levels = np.where(changed[at] == book_ids, counts[at], 0) if changed.size else np.zeros(book_ids.size, int)
+    trades = np.flatnonzero(kind == EventKind.TRADE)
+    ts = np.r_[events["ts_ns"].values[trades], books["ts_ns"].values].astype(np.int64)
+    is_diff = np.r_[np.zeros(trades.size, bool), np.ones(book_ids.size, bool)]
+    order = np.lexsort((is_diff, ts))
+    book_row = np.cumsum(is_diff[order]) - 1
+    order, book_row = order[book_row >= 0], book_row[book_row >= 0]
+    diff = is_diff[order]
+    trade = trades[np.where(diff, 0, order)]
+    pick = {f: books[f].values.astype(np.int64)[book_row] for f in ("bid_price", "bid_qty", "ask_price", "ask_qty")}
+    column = {f: events[f].values.astype(np.int64)[trade] for f in ("side", "price_ticks", "qty_lots")}
+    return BookSeries(
+        name,
+        ts[order],
+        pick["bid_price"],
+        pick["bid_qty"],
+        pick["ask_price"],
+        pick["ask_qty"],
+        np.where(diff, EventKind.SET_LEVEL, EventKind.TRADE).astype(np.int8),
+        np.where(diff, 0, column["side"]).astype(np.int8),
+        np.where(diff, NO_PRICE, column["price_ticks"]),
+        np.where(diff, set_levels[book_row], column["qty_lots"]),
+    )
+
+
 def book_tensor(series: BookSeries, levels: int) -> np.ndarray:
     """Return per-row book features (n, 4 * levels): for each level, ask price - mid (ticks), ask size, bid price
     - mid, bid size in lots (LOBSTER's column order, DeepLOB's raw inputs before normalisation). Rows with an

@@ -102,7 +102,7 @@ def run_spec(
         ``store``, ``report``, ``series`` (per series: scores, and on synthetic data the audit and the oracle
         check), ``sensitivity`` (rows, when run) and ``tstr`` (per real series, when run).
     """
-    if spec.task is not None:  # a book task (scenarios.forecast.task_runner)
+    if spec.task_list:  # book tasks (scenarios.forecast.task_runner)
         from scenarios.forecast.task_runner import run_task_spec
 
         return run_task_spec(spec, output, data_dir=data_dir, overwrite=overwrite, progress=progress)

@@ -47,6 +47,10 @@ A spec with a ``[task]`` section runs a book task instead (:mod:`scenarios.forec
     threshold_ticks = 0.5
     models = ["deeplob", "flow_logistic", "last_label", "prior"]
     reference = "flow_logistic"    # the Diebold-Mariano baseline
+
+Several tasks on the same series go in ``[[tasks]]`` tables instead (each series is read once), e.g.
+``scenarios/library/deep_binance_btcusdt.toml``; ``source = "binance_ws"`` data read a Binance WebSocket capture
+with its L2 book rebuilt.
 """
 
 from __future__ import annotations
@@ -72,7 +76,8 @@ MODEL_NAMES = (
     "oracle",
 )
 TASK_MODEL_NAMES = (
-    "deeplob", "event_transformer", "footprint_cnn", "flow_logistic", "har", "last_label", "prior", "oracle",
+    "deeplob", "event_transformer", "footprint_cnn", "flow_logistic", "har", "book_now", "last_label", "prior",
+    "oracle",
 )  # fmt: skip
 """Forecasters of the book tasks (``[task] models``); see :mod:`scenarios.forecast.deep` and
 :mod:`scenarios.forecast.footprint_cnn`, :mod:`scenarios.forecast.task_protocol`; ``oracle`` is the Monte Carlo
@@ -93,7 +98,7 @@ class DataSpec(StrictModel):
     order (``aggregate = true``, the presets' events) or each trade (``false``, the paper's trade counts)."""
 
     name: str
-    source: Literal["preset", "real", "lobster", "planted"]
+    source: Literal["preset", "real", "lobster", "planted", "binance_ws"]
     preset: str | None = None
     duration_s: float = Field(3600.0, gt=0)
     burn_in_s: float = Field(300.0, ge=0)
@@ -110,7 +115,7 @@ class DataSpec(StrictModel):
     def _source_fields(self) -> DataSpec:
         if self.source == "preset" and not self.preset:
             raise ValueError(f"data {self.name!r}: source 'preset' needs `preset` (a preset name or file)")
-        if self.source in ("real", "lobster") and not self.files:
+        if self.source in ("real", "lobster", "binance_ws") and not self.files:
             raise ValueError(f"data {self.name!r}: source 'real' needs `files` (lists of files per window)")
         return self
 
@@ -124,12 +129,14 @@ class TargetSpec(StrictModel):
 
 
 class TaskSpec(StrictModel):
-    """A book task (:mod:`scenarios.forecast.tasks`) and its forecasters, for ``lobster`` and ``planted`` data:
-    ``source = "lobster"`` reads a LOBSTER sample (``files = [[message]]`` replayed to ``levels`` levels, or
-    ``[[message, orderbook]]``), ``"planted"`` draws ``rows`` rows of a planted-signal book
-    (:mod:`scenarios.forecast.planted`), ``"preset"`` simulates ``duration_s`` seconds of a book preset with seed
-    ``seed`` and ``levels`` levels (a Hawkes-driven one, e.g. hawkes-aapl, gives the model ``oracle`` its ceiling
-    from ``oracle_paths`` continuations per origin). ``preset`` sizes the deep models (``tiny``, ``cpu``,
+    """A book task (:mod:`scenarios.forecast.tasks`) and its forecasters, for ``lobster``, ``binance_ws``,
+    ``planted`` and ``preset`` data: ``source = "lobster"`` reads a LOBSTER sample (``files = [[message]]`` replayed
+    to ``levels`` levels, or ``[[message, orderbook]]``), ``"binance_ws"`` a raw Binance WebSocket capture window
+    (``files = [[consecutive capture files]]``, the L2 book rebuilt to ``levels`` levels from its REST snapshot and
+    diffs: :func:`scenarios.forecast.books.binance_series`), ``"planted"`` draws ``rows`` rows of a planted-signal
+    book (:mod:`scenarios.forecast.planted`), ``"preset"`` simulates ``duration_s`` seconds of a book preset with
+    seed ``seed`` and ``levels`` levels (a Hawkes-driven one, e.g. hawkes-aapl, gives the model ``oracle`` its
+    ceiling from ``oracle_paths`` continuations per origin). ``preset`` sizes the deep models (``tiny``, ``cpu``,
     ``full``), ``window`` overrides its input rows (the footprint CNN's bins of ``footprint_bin_s`` seconds, on
     ``2 footprint_ticks + 1`` price levels); ``tstr`` adds train-synthetic-test-real against train-real-test-real
     (:mod:`scenarios.forecast.book_tstr`) and a mixed arm (a share ``tstr_mix_share`` synthetic), tested on every
@@ -141,9 +148,11 @@ class TaskSpec(StrictModel):
     ``"store:PATH"`` (the first ``tstr_paths`` paths of a store with events and books, e.g. ``simlab generate
     sample``'s); ``reference`` is the baseline of the Diebold-Mariano tests;
     ``stride`` keeps every stride-th origin. ``normalisation`` must be ``"train"``: statistics of the training
-    block only."""
+    block only. ``label`` names the task among several ``[[tasks]]`` (default: its name and horizon, e.g.
+    ``direction_50ev``, ``big_move_5s``)."""
 
     name: str
+    label: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
     horizon_events: int | None = Field(None, ge=1)
     horizon_s: float | None = Field(None, gt=0)
     threshold_ticks: float = Field(0.0, ge=0)
@@ -203,6 +212,14 @@ class TaskSpec(StrictModel):
         if self.reference not in self.models:
             raise ValueError(f"`reference` must be one of the task's models {self.models}; got {self.reference!r}")
         return self
+
+    @property
+    def tag(self) -> str:
+        """The task's label: ``label`` or its name and horizon (``direction_50ev``, ``realised_vol_60s``)."""
+        if self.label is not None:
+            return self.label
+        horizon = f"{self.horizon_events}ev" if self.horizon_events is not None else f"{self.horizon_s:g}s"
+        return f"{self.name}_{horizon}"
 
 
 class ProtocolSpec(StrictModel):
@@ -265,18 +282,31 @@ class ForecastSpec(StrictModel):
     paper: PaperSpec = Field(default_factory=PaperSpec)
     tstr: TstrSpec = Field(default_factory=TstrSpec)
     task: TaskSpec | None = None
+    tasks: list[TaskSpec] = Field(default_factory=list)
+
+    @property
+    def task_list(self) -> list[TaskSpec]:
+        """The book tasks of the spec: ``[task]`` alone, or every ``[[tasks]]`` table in order."""
+        return [self.task] if self.task is not None else list(self.tasks)
 
     @model_validator(mode="after")
     def _names(self) -> ForecastSpec:
         names = [d.name for d in self.data]
-        books = [d.name for d in self.data if d.source in ("lobster", "planted")]
-        if self.task is not None:  # a book preset's series (e.g. hawkes-aapl, with the oracle) is a book too
+        books = [d.name for d in self.data if d.source in ("lobster", "planted", "binance_ws")]
+        if self.task is not None and self.tasks:
+            raise ValueError("give one `[task]` table or several `[[tasks]]` tables, not both")
+        tags = [t.tag for t in self.tasks]
+        if len(set(tags)) != len(tags):
+            raise ValueError(f"the `[[tasks]]` must have distinct labels (name and horizon, or `label`); got {tags}")
+        if self.task_list:  # a book preset's series (e.g. hawkes-aapl, with the oracle) is a book too
             books += [d.name for d in self.data if d.source == "preset"]
-        if self.task is not None and len(books) != len(names):
-            raise ValueError(f"a [task] spec needs `lobster`, `planted` or book `preset` data only; got {names}, "
-                             f"books {books}")  # fmt: skip
-        if self.task is None and books:
-            raise ValueError(f"data {books} are book series: they need a [task] section")
+        if self.task_list and len(books) != len(names):
+            raise ValueError(
+                f"a [task] spec needs `lobster`, `binance_ws`, `planted` or book `preset` data only; got {names}, "
+                f"books {books}"
+            )
+        if not self.task_list and books:
+            raise ValueError(f"data {books} are book series: they need a [task] or [[tasks]] section")
         if len(set(names)) != len(names) or not names:
             raise ValueError(f"`data` must hold at least one series, with distinct names; got {names}")
         if self.paper.series is not None and self.paper.series not in names:

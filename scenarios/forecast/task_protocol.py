@@ -21,6 +21,7 @@ from scenarios.forecast.forecasters import Forecaster, Prediction, Standardizer,
 from scenarios.forecast.metrics import classification_scores, diebold_mariano, hac_variance
 from scenarios.forecast.protocol import Split, streams
 from scenarios.forecast.task_data import TaskData, prediction
+from scenarios.forecast.tasks import walk_book_rows
 from simlab.errors import DataError, ParameterError
 from simlab.random import RandomLike
 
@@ -138,6 +139,27 @@ class FlowLogistic(Forecaster):
         return prediction(series.task, p / p.sum(axis=1, keepdims=True))
 
 
+class BookNow(Forecaster):
+    """Persistence for ``slippage``: the slippage of the order walked through the book at the origin itself (the
+    label walks the book at the target row). Where the origin's visible book cannot hold the order, the training
+    mean is forecast instead; ``unfilled_`` counts those origins of the last prediction."""
+
+    name = "book_now"
+
+    def fit(self, series: TaskData, train: np.ndarray, rng: np.random.Generator) -> Forecaster:
+        if series.task.name != "slippage":
+            raise ParameterError(f"model 'book_now' forecasts task 'slippage' only; got task {series.task.name!r}")
+        self.mean_ = float(series.y[train].mean())
+        return self
+
+    def predict(self, series: TaskData, index: np.ndarray) -> Prediction:
+        task = series.task
+        excess, filled = walk_book_rows(series.book, task.size, task.side)
+        index = np.asarray(index)
+        self.unfilled_ = int(np.sum(~filled[index]))
+        return prediction(task, np.where(filled[index], excess[index] / task.size, self.mean_))
+
+
 class HAR(Forecaster):
     """HAR-RV (Corsi 2009) for ``realised_vol``: least squares of the next window's realised volatility on the
     realised volatility over the last 1, 5 and 22 horizons before the origin."""
@@ -181,28 +203,36 @@ class TaskResult:
     predictions: dict[str, Prediction] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     splits: list[Split] = field(default_factory=list)
+    overlap: int = 0
+
+    @property
+    def bandwidth(self) -> int:
+        """Newey-West lags of the standard errors and DM tests: the default floor(4 (n/100)^(2/9)), or ``overlap``
+        (how many later test origins a test label overlaps, 90th percentile) when that is larger."""
+        return newey_west_lags(self.actual.size, self.overlap)
 
     def scores(self, classes: tuple[int, ...] | None, reference: str) -> dict[str, dict[str, Any]]:
         """Return each model's scores with standard errors, and Diebold-Mariano tests against ``reference``
-        (0-1 loss and Brier score for a classification task, squared error for a regression task)."""
+        (0-1 loss and Brier score for a classification task, squared error for a regression task), all with the
+        Newey-West lags of :attr:`bandwidth`, so overlapping labels widen the intervals."""
         out, losses = {}, {}
         for name, pred in self.predictions.items():
-            row, losses[name] = _scores(self.actual, pred, classes)
+            row, losses[name] = _scores(self.actual, pred, classes, self.bandwidth)
             row["seconds"] = self.seconds[name]
             out[name] = row
         for name in out:
             if name == reference or reference not in out:
                 continue
             for key, loss in losses[name].items():
-                dm = diebold_mariano(np.sqrt(loss), np.sqrt(losses[reference][key]))
+                dm = diebold_mariano(np.sqrt(loss), np.sqrt(losses[reference][key]), bandwidth=self.bandwidth)
                 out[name][f"dm_{key}_vs_{reference}"], out[name][f"dm_p_{key}_vs_{reference}"] = dm["dm"], dm["p_value"]
         return out
 
 
-def _scores(actual: np.ndarray, pred: Prediction, classes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def _scores(actual: np.ndarray, pred: Prediction, classes, lags: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if classes is None:
         error = actual - pred.ofi
-        se = float(np.sqrt(hac_variance(error**2) / error.size))
+        se = float(np.sqrt(hac_variance(error**2, lags) / error.size))
         row = {"mse": float(np.mean(error**2)), "mse_se": se, "mae": float(np.mean(np.abs(error)))}
         return row, {"se": error**2}
     hit = (predicted_class_of(pred, classes) == actual).astype(float)
@@ -213,8 +243,8 @@ def _scores(actual: np.ndarray, pred: Prediction, classes) -> tuple[dict[str, An
     if tuple(classes) != (-1, 0, 1):  # a binary task: macro-F1 over its own classes, no SELL / HOLD / BUY keys
         row = {k: v for k, v in row.items() if not k.startswith(("precision_", "recall_"))}
         row["macro_f1"] = macro_f1(actual, predicted, classes)
-    row["accuracy_se"] = float(np.sqrt(hac_variance(hit) / hit.size))
-    row["brier"], row["brier_se"] = float(brier.mean()), float(np.sqrt(hac_variance(brier) / brier.size))
+    row["accuracy_se"] = float(np.sqrt(hac_variance(hit, lags) / hit.size))
+    row["brier"], row["brier_se"] = float(brier.mean()), float(np.sqrt(hac_variance(brier, lags) / brier.size))
     return row, {"zero_one": 1.0 - hit, "brier": brier}
 
 
@@ -231,6 +261,19 @@ def macro_f1(actual: np.ndarray, predicted: np.ndarray, classes) -> float:
 def predicted_class_of(pred: Prediction, classes) -> np.ndarray:
     """Return the most probable class of each forecast."""
     return np.asarray(classes)[np.argmax(pred.probs, axis=1)]
+
+
+def newey_west_lags(n: int, overlap: int) -> int:
+    """Return the Newey-West lags for ``n`` test origins whose labels overlap ``overlap`` later ones: the larger of
+    floor(4 (n/100)^(2/9)) and ``overlap``."""
+    return max(int(np.floor(4 * (n / 100) ** (2 / 9))), int(overlap))
+
+
+def label_overlap(data: TaskData, index: np.ndarray) -> int:
+    """Return the 90th percentile over the test origins ``index`` of how many later test origins lie at or before
+    the origin's target row (their labels share rows with its label, so their losses are dependent)."""
+    later = np.searchsorted(index, data.end[index], side="right") - np.arange(1, index.size + 1)
+    return int(np.ceil(np.percentile(np.maximum(later, 0), 90))) if index.size else 0
 
 
 def run_task_protocol(
@@ -261,6 +304,7 @@ def run_task_protocol(
     result = TaskResult(
         data.name, {"name": data.task.name, **{k: v for k, v in vars(data.task).items() if k != "name"}}, index,
         np.concatenate([np.full(s.test.size, s.fold) for s in splits]), data.y[index], splits=splits,
+        overlap=label_overlap(data, index),
     )  # fmt: skip
     generators = streams(rng, len(models) * len(splits))
     for m, template in enumerate(models):

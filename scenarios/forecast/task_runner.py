@@ -27,15 +27,15 @@ from scenarios.forecast.book_sources import (
     store_series,
 )
 from scenarios.forecast.book_tstr import compare_training_sources, train_synthetic_test_real_books
-from scenarios.forecast.books import BookSeries, lobster_series
+from scenarios.forecast.books import BookSeries, binance_series, lobster_series
 from scenarios.forecast.deep import PRESETS, DeepLOB, EventTransformer
 from scenarios.forecast.footprint_cnn import FootprintCNN
 from scenarios.forecast.forecasters import Forecaster
 from scenarios.forecast.planted import planted_book
 from scenarios.forecast.spec import DataSpec, ForecastSpec, TaskSpec
 from scenarios.forecast.task_data import TaskData
-from scenarios.forecast.task_protocol import HAR, FlowLogistic, LastLabel, Prior, TaskResult, run_task_protocol
-from scenarios.forecast.tasks import Task
+from scenarios.forecast.task_protocol import HAR, BookNow, FlowLogistic, LastLabel, Prior, TaskResult, run_task_protocol
+from scenarios.forecast.tasks import CLASSES, Task
 from scenarios.report_html import markdown_table, markdown_to_html, page
 from simlab.io import DEFAULT_DATA_DIR
 from simlab.provenance import provenance
@@ -65,6 +65,7 @@ def build_task_models(spec: TaskSpec) -> list[Forecaster]:
         "footprint_cnn": lambda: FootprintCNN(settings, bin_s=spec.footprint_bin_s, ticks=spec.footprint_ticks),
         "flow_logistic": FlowLogistic,
         "har": HAR,
+        "book_now": BookNow,
         "last_label": LastLabel,
         "prior": Prior,
         "oracle": lambda: BookOracle(spec.oracle_paths),
@@ -73,7 +74,8 @@ def build_task_models(spec: TaskSpec) -> list[Forecaster]:
 
 
 def build_book(data: DataSpec, data_dir: Path) -> BookSeries:
-    """Read a LOBSTER sample, draw a planted book or simulate a book preset (a Hawkes-driven one keeps its world)."""
+    """Read a LOBSTER sample or a Binance WebSocket capture window, draw a planted book, or simulate a book preset
+    (a Hawkes-driven one keeps its world, for the oracle)."""
     if data.source == "preset":
         if load_book_preset(data.preset).model == "hawkes":
             return world_series(preset_world(data.preset, data.duration_s, seed=data.seed, depth=data.levels))
@@ -81,31 +83,79 @@ def build_book(data: DataSpec, data_dir: Path) -> BookSeries:
     if data.source == "planted":
         return planted_book(data.rows, levels=data.levels, signal=data.signal, rng=np.random.default_rng(data.seed),
                             name=data.name)[0]  # fmt: skip
-    return lobster_series(data.name, [Path(data_dir) / f for f in data.files[0]], levels=data.levels)
+    files = [Path(data_dir) / f for f in data.files[0]]
+    if data.source == "binance_ws":
+        return binance_series(data.name, files, levels=data.levels)
+    return lobster_series(data.name, files, levels=data.levels)
 
 
 def run_task_spec(
     spec: ForecastSpec, output: Path, *, data_dir: Path, overwrite: bool = False, progress: Any = None
 ) -> dict[str, Any]:
-    """Run the spec's task on every series; write the store ``output`` and its report folder.
+    """Run the spec's task (or each of its ``[[tasks]]``) on every series; write the store ``output`` and its report
+    folder. Each series is read once; task j draws its streams from children ``2 D j .. 2 D (j + 1)`` of the root
+    seed (D series: protocol streams first, then the TSTR ones), so a spec's first task gives the same forecasts as
+    a spec holding that task alone.
 
     Returns
     -------
     dict
-        ``store``, ``report``, ``task`` (the task's settings), ``series`` (per series: ``scores`` per model,
-        ``origins``, ``seconds`` for the whole walk-forward) and ``headline`` (rows for the CLI).
+        ``store``, ``report``, ``read_seconds`` (per series) and ``headline`` (rows for the CLI). One task:
+        ``task`` (its settings) and ``series`` (per series: ``scores`` per model, ``origins``, ``seconds`` for the
+        whole walk-forward, ``class_shares`` of the test labels). Several: ``tasks``, per task label the same
+        ``task`` and ``series``.
     """
-    task_spec = spec.task
+    tasks, n_data = spec.task_list, len(spec.data)
+    books, read_seconds = {}, {}
+    for data in spec.data:
+        started = time.perf_counter()
+        books[data.name] = build_book(data, data_dir)
+        read_seconds[data.name] = round(time.perf_counter() - started, 1)
+    generators = spawn(spec.run.seed, 2 * n_data * len(tasks))
+    runs = {}
+    for j, task_spec in enumerate(tasks):
+        streams = generators[2 * n_data * j : 2 * n_data * (j + 1)]
+        runs[task_spec.tag] = _run_task(spec, task_spec, books, streams, progress, data_dir)
+    single = len(tasks) == 1
+    outs = {tag: out for tag, (out, _) in runs.items()}
+    attrs = provenance(seed=spec.run.seed, config=spec.model_dump(mode="json"),
+                       sources=[Path(data_dir) / f for d in spec.data for files in d.files for f in files])  # fmt: skip
+    summary = {tag: _without_timings(out["series"]) for tag, out in outs.items()}
+    attrs["summary"] = json.dumps(next(iter(summary.values())) if single else summary, default=float)
+    groups = {
+        _group(name if single else f"{name}_{tag}"): to_task_dataset(result)
+        for tag, (_, results) in runs.items()
+        for name, result in results.items()
+    }
+    output = Path(output)
+    write_store(groups, output, attrs=attrs, overwrite=overwrite)
+    folder = output.parent / f"{output.name.removesuffix('.zarr')}_report"
+    report = write_task_report(outs, folder, spec.run.name)
+    heads = {tag: headline(out, out["task"]["reference"]) for tag, out in outs.items()}
+    rows = {f"{tag} | {k}" if not single else k: v for tag, h in heads.items() for k, v in h.items()}
+    common = {"store": str(output), "report": str(report), "read_seconds": read_seconds, "headline": rows}
+    return {**common, **next(iter(outs.values()))} if single else {**common, "tasks": outs}
+
+
+def _run_task(
+    spec: ForecastSpec,
+    task_spec: TaskSpec,
+    books: dict[str, BookSeries],
+    generators: list,
+    progress: Any,
+    data_dir: Path,
+) -> tuple[dict[str, Any], dict[str, TaskResult]]:
+    """Run one task on every series: its summary (``task``, ``series``) and its results per series."""
     task = build_task(task_spec)
-    generators = spawn(spec.run.seed, 2 * len(spec.data))  # protocol streams first, then the TSTR ones
     results: dict[str, TaskResult] = {}
     out: dict[str, Any] = {"task": task_spec.model_dump(mode="json"), "series": {}}
-    for k, (data, generator) in enumerate(zip(spec.data, generators[: len(spec.data)], strict=True)):
+    n_data = len(spec.data)
+    for k, (data, generator) in enumerate(zip(spec.data, generators[:n_data], strict=True)):
         started = time.perf_counter()
         models = build_task_models(task_spec)
         window = task_spec.window or PRESETS[task_spec.preset].window  # the deep inputs' and the OFI sum's rows
-        frame = TaskData(build_book(data, data_dir), task, window=window)
-        step = None if progress is None else (lambda m, f, name=data.name: progress(name, m, f))
+        frame = TaskData(books[data.name], task, window=window)
+        step = None if progress is None else (lambda m, f, name=data.name: progress(f"{task_spec.tag} {name}", m, f))
         protocol = spec.protocol
         result = run_task_protocol(
             frame, models, rng=generator, n_folds=protocol.n_folds, initial_fraction=protocol.initial_fraction,
@@ -119,22 +169,21 @@ def run_task_spec(
             "scores": scores,
             "origins": int(result.index.size),
             "rows": frame.book.size,
+            "class_shares": class_shares(result.actual, task.classes),
+            "label_overlap": result.overlap,
             "seconds": round(time.perf_counter() - started, 1),
         }
         if task_spec.tstr:
             levels = max(getattr(m, "levels", 1) for m in models)
             files = [Path(data_dir) / f for f in data.files[0]] if data.files else []
-            out["series"][data.name]["tstr"] = run_tstr(frame, task_spec, generators[len(spec.data) + k], levels,
+            out["series"][data.name]["tstr"] = run_tstr(frame, task_spec, generators[n_data + k], levels,
                                                          data_dir=data_dir, files=files)  # fmt: skip
-    out["headline"] = headline(out, task_spec.reference)
-    attrs = provenance(seed=spec.run.seed, config=spec.model_dump(mode="json"),
-                       sources=[Path(data_dir) / f for d in spec.data for files in d.files for f in files])  # fmt: skip
-    attrs["summary"] = json.dumps(_without_timings(out["series"]), default=float)
-    output = Path(output)
-    write_store({_group(n): to_task_dataset(r) for n, r in results.items()}, output, attrs=attrs, overwrite=overwrite)
-    folder = output.parent / f"{output.name.removesuffix('.zarr')}_report"
-    report = write_task_report(out, folder, spec.run.name, task.classes is not None)
-    return {"store": str(output), "report": str(report), **out}
+    return out, results
+
+
+def class_shares(actual: np.ndarray, classes: tuple[int, ...] | None) -> dict[str, float]:
+    """Return the share of each class among the test labels (empty for a regression task)."""
+    return {} if classes is None else {str(c): float(np.mean(actual == c)) for c in classes}
 
 
 def oracle_extras(result: TaskResult, task: Task, rng: np.random.Generator) -> dict[str, float]:
@@ -227,34 +276,49 @@ def to_task_dataset(result: TaskResult) -> xr.Dataset:
     )
 
 
-def write_task_report(out: dict[str, Any], folder: Path, title: str, classification: bool) -> Path:
-    """Write ``report.md`` and ``report.html`` of a task run into ``folder``; return the markdown path."""
+def write_task_report(outs: dict[str, dict[str, Any]], folder: Path, title: str) -> Path:
+    """Write ``report.md`` and ``report.html`` of a task run (``outs``: per task label, its ``task`` and
+    ``series``) into ``folder``; return the markdown path."""
     folder.mkdir(parents=True, exist_ok=True)
+    single = len(outs) == 1
+    names = ", ".join(out["task"]["name"] for out in outs.values())
+    parts = [f"# Forecast task{'' if single else 's'} {names}: {title}", ""]
+    if not single:
+        parts += ["One section per task of the spec, each with one table per series.", ""]
+    for tag, out in outs.items():
+        if not single:
+            parts += [f"## Task {tag}", ""]
+        parts += _task_parts(out, "##" if single else "###")
+    markdown = "\n".join(parts)
+    path = folder / "report.md"
+    path.write_text(markdown)
+    (folder / "report.html").write_text(page(title, markdown_to_html(markdown)))
+    return path
+
+
+def _task_parts(out: dict[str, Any], heading: str) -> list[str]:
     task = out["task"]
-    reference = task["reference"]
-    parts = [f"# Forecast task {task['name']}: {title}", ""]
+    reference, classification = task["reference"], task["name"] in CLASSES
     about = (
         f"Walk-forward forecasts of task {task['name']!r} scored on the test origins only; each score has its "
         f"standard error (Newey-West over the test origins), and dm_* is the Diebold-Mariano statistic against "
         f"{reference!r} (negative: a smaller loss than {reference!r}; 0-1 loss and Brier score for classes, "
         "squared error otherwise)."
     )
+    parts = []
     for name, item in out["series"].items():
         columns = list(SCORE_COLUMNS[classification])
         columns += sorted({k for r in item["scores"].values() for k in r if k.startswith("dm")})
         oracle = item["scores"].get("oracle", {})
         columns += [k for k in ("mc_accuracy_se", "expected_accuracy", "valid_paths") if k in oracle]
         rows = [[m, *[r.get(c, np.nan) for c in columns], r["seconds"]] for m, r in item["scores"].items()]
-        parts += [f"## {name}", "", about, "", f"{item['origins']} test origins of {item['rows']} rows; the "
-                  f"whole walk-forward took {item['seconds']} s.", "", markdown_table(["model", *columns, "seconds"],
-                                                                                       rows), ""]  # fmt: skip
+        shares = ", ".join(f"{c}: {v:.3f}" for c, v in item.get("class_shares", {}).items())
+        parts += [f"{heading} {name}", "", about, "", f"{item['origins']} test origins of {item['rows']} rows"
+                  + (f" (test label shares {shares})" if shares else "") + f"; the whole walk-forward took "
+                  f"{item['seconds']} s.", "", markdown_table(["model", *columns, "seconds"], rows), ""]  # fmt: skip
         if "tstr" in item:
             parts += _tstr_section(item["tstr"])
-    markdown = "\n".join(parts)
-    path = folder / "report.md"
-    path.write_text(markdown)
-    (folder / "report.html").write_text(page(title, markdown_to_html(markdown)))
-    return path
+    return parts
 
 
 def _tstr_section(tstr: dict[str, Any]) -> list[str]:

@@ -24,14 +24,16 @@ def _with(**task):
 
 def test_library_specs_parse():
     spec = load_spec("deep_lob")
-    assert spec.task.name == "direction" and spec.task.models[0] == "deeplob" and spec.data[0].source == "lobster"
-    amzn = load_spec("deep_events_amzn")
-    assert amzn.task.name == "realised_vol" and amzn.task.reference == "har" and amzn.data[0].levels == 1
+    first = spec.task_list[0]
+    assert first.name == "direction" and first.models[0] == "deeplob" and spec.data[0].source == "lobster"
+    amzn = load_spec("deep_events_amzn").task_list[0]
+    assert amzn.name == "realised_vol" and amzn.reference == "har" and load_spec("deep_events_amzn").data[0].levels == 1
 
 
 @pytest.mark.realdata
 def test_library_specs_name_files_that_exist(shared_data):
-    for name in ("deep_lob", "deep_events_amzn", "tstr_hawkes_aapl", "tstr_generator_aapl", "tstr_abm_amzn"):
+    for name in ("deep_lob", "deep_events_amzn", "deep_binance_btcusdt", "tstr_hawkes_aapl", "tstr_generator_aapl",
+                 "tstr_abm_amzn"):  # fmt: skip
         for path in (f for d in load_spec(name).data for window in d.files for f in window):
             assert (shared_data / path).is_file(), path
 
