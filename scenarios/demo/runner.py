@@ -119,7 +119,10 @@ def run_demo(
     demo.step("Sweeps on Dask: static fee x volatility on 2 workers", lambda: sweep_step(demo))
     span = "AAPL hour, held-out score" if real is not None else "a seeded ZI book stands in (no real data)"
     demo.step(f"Diffusion generator: tiny model, {span}", lambda: generate_step(demo, real))
-    demo.step("Stress lab: the 2010 E-mini flash crash, fee designs and forecasters", lambda: stress_step(demo, real))
+    demo.step(
+        "Stress lab: the 2010 E-mini flash crash, fee designs and forecasters; the USDC depeg on its StableSwap pool",
+        lambda: stress_step(demo, real),
+    )
     figure = _plot(output, bars.pop("_bars"), events.attrs.get("instrument", "?"), events.attrs["tick_size"])
     source = f"real data from {real}" if real is not None else "built-in synthetic sample"
     if real is None and not synthetic:

@@ -1,5 +1,6 @@
 """The demo's stress step: one library crash end to end (its fitted shock, a few paths, the shape statistics against
-its template, a small fee-design and forecaster evaluation, and the stress report)."""
+its template, a small fee-design and forecaster evaluation), one depeg's fee designs on its own StableSwap pool, and
+the stress report of both."""
 
 from __future__ import annotations
 
@@ -10,6 +11,11 @@ from scenarios.report_html import format_interval
 
 EPISODE = "crash_2010_05_06_emini"
 PATHS = 4
+DEPEG = "depeg_2023_03_usdc"
+DEPEG_PATHS = 10
+DEPEG_AMM_SPEC = """[amm]
+designs = ["static", "volatility_linear", "oracle_gap", "curve_v2"]
+"""
 AMM_SPEC = """[amm]
 designs = ["static", "volatility_tiers", "oracle_gap", "surge"]
 before_s = 600.0
@@ -47,7 +53,8 @@ def stress_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
     (folder / "forecast.toml").write_text(FORECAST_SPEC)
     result = evaluate_store(store, demo.output / "stress_eval.zarr", forecasters=folder / "forecast.toml",
                             amm=folder / "amm.toml", data_dir=data_dir, overwrite=True)  # fmt: skip
-    report = write_report([result], folder / "report.html")
+    depeg, depeg_metrics = depeg_step(demo, folder)
+    report = write_report([result, depeg], folder / "report.html")
     intervals = interval_table([dict(zip(STATISTICS, row, strict=True)) for row in rows])
     template = episode.spec.template
     change = load_store(result, "amm_change")["value"].sel(statistic="lp_pnl")
@@ -77,5 +84,31 @@ def stress_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
             f"{format_interval(*pair[0], digits='.3g')} -> {format_interval(*pair[1], digits='.3g')}: "
             + forecaster_verdict(pair[0], pair[1])
         )
+    metrics.update(depeg_metrics)
     metrics["report"] = str(report.relative_to(demo.output))
     return metrics
+
+
+def depeg_step(demo: Any, folder: Path) -> tuple[Path, dict[str, str]]:
+    """Run ``DEPEG_PATHS`` paths of the USDC depeg's peg run and 4 fee designs on its own StableSwap pool (crash
+    minus the peg held); return the evaluation store and its LP P&L changes with their verdicts."""
+    from scenarios.stress.episodes import load_episode
+    from scenarios.stress.evaluate import evaluate_store
+    from scenarios.stress.report import design_verdict
+    from scenarios.stress.run import run_stress, shock_values
+    from simlab.store import load_store
+
+    episode = load_episode(DEPEG)
+    store, _ = run_stress(episode, demo.output / "stress_depeg.zarr", n_paths=DEPEG_PATHS, seed=demo.seed,
+                          world="amm", values=shock_values(episode, None), overwrite=True)  # fmt: skip
+    (folder / "amm_depeg.toml").write_text(DEPEG_AMM_SPEC)
+    result = evaluate_store(store, demo.output / "stress_depeg_eval.zarr", forecasters=None,
+                            amm=folder / "amm_depeg.toml", overwrite=True)  # fmt: skip
+    change = load_store(result, "amm_change")["value"].sel(statistic="lp_pnl")
+    metrics = {}
+    for k, design in enumerate(change["design_short"].values):
+        row = change.isel(design=k).values
+        metrics[f"{DEPEG} on its StableSwap pool, {design}: LP P&L change (bps)"] = (
+            f"{format_interval(*row, digits='.3g')}: " + design_verdict(row)
+        )
+    return result, metrics

@@ -230,6 +230,10 @@ def test_the_demo_step_runs_one_crash_end_to_end(tmp_path):
     assert len([k for k in metrics if k.startswith("forecaster")]) == 4
     assert (tmp_path / metrics["report"]).is_file()
     assert isinstance(xr.open_zarr(tmp_path / "stress_eval.zarr", group="forecast", consolidated=False), xr.Dataset)
+    depeg = load_store(tmp_path / "stress_depeg_eval.zarr", "amm_change")["value"].sel(statistic="lp_pnl")
+    lines = {k: v for k, v in metrics.items() if k.startswith("depeg_2023_03_usdc on its StableSwap pool")}
+    assert depeg.sizes["design"] == 4 and len(lines) == 4
+    assert "StableSwap" in load_store(tmp_path / "stress_depeg_eval.zarr", "amm_crash").attrs["pool"]
 
 
 def test_a_peg_run_store_is_evaluated_against_the_peg_held(tmp_path):
