@@ -19,7 +19,7 @@ import xarray as xr
 
 from scenarios.forecast.books import BookSeries, from_books
 from scenarios.forecast.task_data import TaskData
-from scenarios.forecast.task_protocol import FlowLogistic, Prior, _scores, origins
+from scenarios.forecast.task_protocol import FlowLogistic, Prior, _scores, label_overlap, newey_west_lags, origins
 from scenarios.forecast.tasks import Task
 from simlab.errors import DataError
 
@@ -62,10 +62,11 @@ def tstr_direction(
         raise DataError(f"TSTR direction: usable origins {few}; need >= {MIN_ORIGINS} in each series")
     rng = np.random.default_rng(0)  # the forecasters draw nothing; the interface asks for a generator
     test_y = data["test"].y[rows["test"]]
+    lags = newey_west_lags(test_y.size, label_overlap(data["test"], rows["test"]))  # overlapping labels widen the s.e.
 
     def accuracy(model, source: str) -> dict[str, float]:
         fitted = model.fit(data[source], rows[source], rng)
-        row = _scores(test_y, fitted.predict(data["test"], rows["test"]), task.classes)[0]
+        row = _scores(test_y, fitted.predict(data["test"], rows["test"]), task.classes, lags)[0]
         return {"accuracy": row["accuracy"], "accuracy_se": row["accuracy_se"]}
 
     trtr, tstr = accuracy(FlowLogistic(), "train"), accuracy(FlowLogistic(), "generated")
