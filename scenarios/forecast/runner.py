@@ -102,6 +102,10 @@ def run_spec(
         ``store``, ``report``, ``series`` (per series: scores, and on synthetic data the audit and the oracle
         check), ``sensitivity`` (rows, when run) and ``tstr`` (per real series, when run).
     """
+    if spec.safe_size is not None:  # the safe order size task (scenarios.forecast.safe_size_run)
+        from scenarios.forecast.safe_size_run import run_safe_size_spec
+
+        return run_safe_size_spec(spec, output, overwrite=overwrite)
     if spec.task_list:  # book tasks (scenarios.forecast.task_runner)
         from scenarios.forecast.task_runner import run_task_spec
 

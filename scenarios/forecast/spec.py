@@ -51,6 +51,9 @@ A spec with a ``[task]`` section runs a book task instead (:mod:`scenarios.forec
 Several tasks on the same series go in ``[[tasks]]`` tables instead (each series is read once), e.g.
 ``scenarios/library/deep_binance_btcusdt.toml``; ``source = "binance_ws"`` data read a Binance WebSocket capture
 with its L2 book rebuilt.
+
+A spec with a ``[safe_size]`` table (and no ``[[data]]``) runs the safe order size task in the agent-based market
+(:mod:`scenarios.forecast.safe_size_run`), e.g. ``scenarios/library/safe_size_abm_amzn.toml``.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from scenarios.specs import StrictModel, parse_spec_data, read_spec
 
@@ -222,6 +225,50 @@ class TaskSpec(StrictModel):
         return f"{self.name}_{horizon}"
 
 
+class SafeSizeSpec(StrictModel):
+    """The safe order size task (:mod:`scenarios.forecast.safe_size_task`) in the agent market ``market`` (an ABM
+    preset name of ``calibration/presets``, e.g. ``abm-amzn``, or a market config TOML path): ``markets``
+    independent sessions of ``duration_s`` seconds, the first ``train_markets`` train; at each origin (seconds after
+    the open) the label is the realised safe size of an order of side ``side`` arriving ``lead_s`` later, its impact
+    read ``horizon_s`` after the arrival against ``bound_ticks``, on the size grid ``grid`` (lots, increasing)."""
+
+    market: str = "abm-amzn"
+    duration_s: float = Field(1800.0, gt=0)
+    markets: int = Field(64, ge=2)
+    train_markets: int = Field(32, ge=1)
+    lead_s: float = Field(60.0, ge=0)
+    horizon_s: float = Field(10.0, ge=0)
+    origins_s: list[float] = Field(min_length=1)
+    bound_ticks: float = Field(5.0, gt=0)
+    side: Literal[-1, 1] = 1
+    grid: list[int] = Field(default_factory=lambda: [10, 20, 50, 100, 200, 500, 1000, 2000], min_length=1)
+
+    @field_validator("train_markets")
+    @classmethod
+    def _train_below_markets(cls, value: int, info: ValidationInfo) -> int:
+        markets = info.data.get("markets")
+        if markets is not None and value >= markets:
+            raise ValueError(f"must be below `markets` ({markets}) so that some markets test")
+        return value
+
+    @field_validator("origins_s")
+    @classmethod
+    def _origins_in_session(cls, value: list[float], info: ValidationInfo) -> list[float]:
+        if {"duration_s", "lead_s", "horizon_s"} <= info.data.keys():
+            latest = info.data["duration_s"] - info.data["horizon_s"] - info.data["lead_s"]
+            if not 0 < min(value) <= max(value) < latest:
+                raise ValueError(f"must lie in (0, duration_s - horizon_s - lead_s) = (0, {latest:g}) s so that every "
+                                 "order arrives and is read within the session")  # fmt: skip
+        return value
+
+    @field_validator("grid")
+    @classmethod
+    def _increasing(cls, value: list[int]) -> list[int]:
+        if min(value) < 1 or sorted(set(value)) != value:
+            raise ValueError("must be strictly increasing sizes of at least 1 lot")
+        return value
+
+
 class ProtocolSpec(StrictModel):
     """Walk-forward settings (see :func:`scenarios.forecast.protocol.walk_forward`) and the audit's z."""
 
@@ -275,7 +322,7 @@ class ForecastSpec(StrictModel):
     """A whole benchmark run."""
 
     run: RunSpec = Field(default_factory=RunSpec)
-    data: list[DataSpec]
+    data: list[DataSpec] = Field(default_factory=list)
     target: TargetSpec = Field(default_factory=TargetSpec)
     protocol: ProtocolSpec = Field(default_factory=ProtocolSpec)
     models: ModelsSpec = Field(default_factory=ModelsSpec)
@@ -283,6 +330,7 @@ class ForecastSpec(StrictModel):
     tstr: TstrSpec = Field(default_factory=TstrSpec)
     task: TaskSpec | None = None
     tasks: list[TaskSpec] = Field(default_factory=list)
+    safe_size: SafeSizeSpec | None = None
 
     @property
     def task_list(self) -> list[TaskSpec]:
@@ -292,6 +340,13 @@ class ForecastSpec(StrictModel):
     @model_validator(mode="after")
     def _names(self) -> ForecastSpec:
         names = [d.name for d in self.data]
+        if self.safe_size is not None:
+            if names or self.task_list:
+                raise ValueError(
+                    "a `[safe_size]` spec simulates its own agent market and takes no `[[data]]`, `[task]` or "
+                    f"`[[tasks]]` tables; got data {names} and {len(self.task_list)} task(s)"
+                )
+            return self
         books = [d.name for d in self.data if d.source in ("lobster", "planted", "binance_ws")]
         if self.task is not None and self.tasks:
             raise ValueError("give one `[task]` table or several `[[tasks]]` tables, not both")
