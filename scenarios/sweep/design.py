@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import qmc
 
 from scenarios.sweep.spec import RangeTable, SweepSpec
 
@@ -70,6 +69,8 @@ def point_seeds(seed: int, n: int) -> list[np.random.SeedSequence]:
 def _unit_sample(kind: str, dimension: int, n: int, rng: np.random.Generator) -> np.ndarray:
     if dimension == 0:
         return np.zeros((n, 0))
+    from scipy.stats import qmc  # imported here: the workers import this module, and scipy.stats costs ~1 s of CPU
+
     if kind == "lhs":
         return qmc.LatinHypercube(d=dimension, rng=rng).random(n)
     return qmc.Sobol(d=dimension, scramble=True, rng=rng).random_base2(int(n).bit_length() - 1)

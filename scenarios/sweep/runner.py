@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import resource
 import time
 from collections import deque
@@ -35,6 +36,8 @@ from simlab.errors import ParameterError, StoreError
 from simlab.provenance import provenance
 
 COUNTS_EVERY_S = 2.0
+FLUSH_EVERY_S = 2.0  # finished points are written at most this long (or a task's seconds, if shorter) after arriving
+FLUSH_BYTES = 1 << 26  # ... or as soon as they hold this many bytes
 Outcome = tuple[int, str, Any, float]  # (point index, "done" or "failed", outputs or error sentence, seconds)
 
 
@@ -84,9 +87,9 @@ class Plan:
             for point, seed in zip(self.design.points, self.seeds, strict=True)
         ]
 
-    def fingerprint(self) -> str:
-        """Return the hash of every key in order and of the design dimensions."""
-        return _digest(*self.keys(), *self.design.dims)
+    def fingerprint(self, keys: list[str] | None = None) -> str:
+        """Return the hash of every key in order (``keys``, if already computed) and of the design dimensions."""
+        return _digest(*(self.keys() if keys is None else keys), *self.design.dims)
 
 
 @dataclass(frozen=True)
@@ -169,10 +172,9 @@ def run_plan(
     """
     output = Path(output)
     started = time.perf_counter()
-    _import_writers()
     store, statuses = _open_target(plan, output, resume, overwrite)
     pending = [int(i) for i in np.flatnonzero(statuses != DONE)]
-    with connect(workers, scheduler, connect_timeout_s) as (client, n_workers):
+    with connect(workers, scheduler, connect_timeout_s, meanwhile=_import_writers) as (client, n_workers):
         _set_allowed_failures(client, plan.allowed_failures)
         client.run(_import_job, plan.job)  # every worker imports the job's modules before the clock of the run
         connected, client_cpu, workers_cpu = time.perf_counter(), time.process_time(), _workers_cpu(client)
@@ -180,8 +182,9 @@ def run_plan(
         try:
             with run.bar():
                 sizes = run.stream(pending, n_workers)
-        finally:  # whatever stops the run, the counts on disk are those of the rows written
+        finally:  # whatever stops the run, the points received are written and the counts are those on disk
             if run.store is not None:
+                run.flush()
                 run.store.update_counts(run.statuses)
         finished, client_cpu = time.perf_counter(), time.process_time() - client_cpu
         workers_cpu = _cpu_since(workers_cpu, _workers_cpu(client))
@@ -226,6 +229,10 @@ class _Run:
         self.point_s: float | None = None  # the latest measured seconds per point; None until a point succeeded
         self.held: list[Outcome] = []  # outcomes that came back before the store existed (every one failed)
         self.checked = False  # whether a point has succeeded: it creates the store, or is checked against it
+        self.buffer: list[Outcome] = []  # outcomes received and not yet written
+        self.buffered_bytes, self.writes = 0, 0
+        self.flush_s = min(FLUSH_EVERY_S, plan.task_seconds)
+        self.flushed = time.monotonic()  # when the store was last written
 
     @contextmanager
     def bar(self) -> Iterator[None]:
@@ -235,8 +242,8 @@ class _Run:
     def submit(self, indices: list[int]):
         plan = self.plan
         items = [(i, plan.design.points[i], plan.seeds[i]) for i in indices]
-        return self.client.submit(run_points, plan.job, plan.fixed, items, plan.paths, plan.metrics, plan.retries,
-                                  retries=plan.retries, pure=False)  # fmt: skip
+        task = Task(plan.job, plan.fixed, items, plan.paths, plan.metrics, plan.retries)
+        return self.client.submit(run_task, task, retries=plan.retries, pure=False)
 
     def stream(self, indices: list[int], n_workers: int, completed: Any = None) -> list[int]:
         """Run ``indices``: first a pilot task of two points per worker, then tasks of at least ``task_seconds`` of
@@ -273,12 +280,13 @@ class _Run:
                 batch, pilot = tasks.pop(future)
                 outcomes += self._timed(_results(future, batch), pilot)
             fill()  # the next tasks go out before the client writes (and, the first time, creates the store)
-            self.write(outcomes)
+            self.receive(outcomes)
         if not self.checked:  # no point succeeded: failed rows (in a new store, without result variables)
             if self.store is None:
                 self._create(None)
             self.checked = True
-            self.write([])
+            self.receive([])
+        self.flush()
         return sizes
 
     def _timed(self, outcomes: list[Outcome], pilot: bool) -> list[Outcome]:
@@ -297,22 +305,38 @@ class _Run:
             self.point_s = float(np.mean(timed)) if timed else self.point_s
         return outcomes
 
-    def write(self, outcomes: list[Outcome]) -> None:
-        """Write finished points: results whose layout matches the store's, failed rows for the others; hold them
-        until a point has succeeded (its outputs give a new store its layout, or are checked against a resumed
-        store's)."""
-        started = time.perf_counter()
+    def receive(self, outcomes: list[Outcome]) -> None:
+        """Take finished points: hold them until a point has succeeded (its outputs give a new store its layout, or
+        are checked against a resumed store's), then write them with the first point at once; later points wait in
+        memory until ``flush_s`` has passed since the last write (or they hold ``FLUSH_BYTES``), so that one write
+        carries the points of several tasks (a write rewrites every chunk it touches: ``docs/sweeps.md``)."""
         if not self.checked:
             first = next((o for o in outcomes if o[1] == "done"), None)
             if first is None:
                 self.held += outcomes
                 return
+            started = time.perf_counter()
             if self.store is None:
                 self._create(first)
             else:
                 self._check_schema(first)
             self.checked = True
-        outcomes, self.held = self.held + outcomes, []
+            self.write_s += time.perf_counter() - started
+            self.flushed = -math.inf  # the store's first points are written at once
+        self.buffer += self.held + outcomes
+        self.held = []
+        self.buffered_bytes += sum(_nbytes(o) for o in outcomes)
+        if time.monotonic() - self.flushed >= self.flush_s or self.buffered_bytes >= FLUSH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the points received: results whose layout matches the store's, failed rows for the others; then
+        count them done or failed (a point is done only once its bytes are on disk)."""
+        started = time.perf_counter()
+        outcomes, self.buffer, self.buffered_bytes = self.buffer, [], 0
+        self.flushed = time.monotonic()
+        if not outcomes:
+            return
         done: dict[int, dict[str, np.ndarray]] = {}
         failed: dict[int, str] = {}
         for index, status, payload, seconds in outcomes:
@@ -326,6 +350,7 @@ class _Run:
         self.statuses[list(done)] = DONE
         self.statuses[list(failed)] = FAILED
         self.write_s += time.perf_counter() - started
+        self.writes += 1
         self.progress.update(self.task, advance=len(outcomes), failed=int((self.statuses == FAILED).sum()))
         if time.monotonic() - self._counted > COUNTS_EVERY_S:
             self.store.update_counts(self.statuses)
@@ -336,10 +361,11 @@ class _Run:
         plan = self.plan
         template = build_template(plan, payload["outputs"], payload["coords"])
         self.schema = schema_of(payload["outputs"])
+        keys = plan.keys()
         info = {"job": plan.job, "dims": list(plan.design.dims), "shape": list(plan.design.shape),
-                "variables": self.schema, "fingerprint": plan.fingerprint(), "paths": plan.paths}  # fmt: skip
+                "variables": self.schema, "fingerprint": plan.fingerprint(keys), "paths": plan.paths}  # fmt: skip
         attrs = provenance(seed=plan.seed, config=plan.config) | {"sweep_name": plan.name}
-        self.store = SweepStore.create(self.output, template, plan.keys(), info=info, attrs=attrs,
+        self.store = SweepStore.create(self.output, template, keys, info=info, attrs=attrs,
                                        overwrite=self.overwrite)  # fmt: skip
 
     def _check_schema(self, outcome: Outcome) -> None:
@@ -397,6 +423,24 @@ def warm_point_seconds(tasks: list[list[Outcome]]) -> float:
     return float(np.median(times)) if times else 0.0
 
 
+@dataclass(frozen=True)
+class Task:
+    """The points of one task and what the job needs: sent to a worker as one object, which Dask neither walks
+    nor copies (a list of items would be searched for Dask futures on every submit)."""
+
+    job: str
+    fixed: dict[str, Any]
+    items: list[tuple[int, dict[str, Any], np.random.SeedSequence]]
+    paths: int
+    metrics: tuple[str, ...] | None
+    retries: int
+
+
+def run_task(task: Task, clock: Callable[[], float] = time.perf_counter) -> list[Outcome]:
+    """Run a task's points in a worker (see :func:`run_points`)."""
+    return run_points(task.job, task.fixed, task.items, task.paths, task.metrics, task.retries, clock=clock)
+
+
 def run_points(
     job: str,
     fixed: dict[str, Any],
@@ -441,7 +485,15 @@ def _import_writers() -> None:
 
 
 def _import_job(job: str) -> None:
+    """Import the job's modules in a worker, and what the first result it returns costs once per process: xarray
+    imports ``dask.array`` when it builds its first variable (to check for dask arrays), 0.13-0.25 s of CPU that
+    would otherwise fall on the first point run."""
     resolve_job(job)
+    xr.Variable("x", np.zeros(1))
+
+
+def _nbytes(outcome: Outcome) -> int:
+    return sum(value.nbytes for _, value in outcome[2]["outputs"].values()) if outcome[1] == "done" else 0
 
 
 def _outputs(job: str, result: Any, metrics: tuple[str, ...] | None) -> dict[str, Any]:
@@ -452,7 +504,8 @@ def _outputs(job: str, result: Any, metrics: tuple[str, ...] | None) -> dict[str
     if missing:
         raise _MetricsError(f"`sweep.metrics` names {', '.join(map(repr, missing))}, which job {job} does not "
                              f"return; it returns {', '.join(map(str, result.data_vars))}")  # fmt: skip
-    outputs = {name: (tuple(map(str, result[name].dims)), np.asarray(result[name].values)) for name in names}
+    variables = result.variables  # no DataArray built per output (each would carry the coordinates)
+    outputs = {name: (tuple(map(str, variables[name].dims)), np.asarray(variables[name].values)) for name in names}
     for name, (_, value) in outputs.items():
         if value.dtype.kind not in "biuf":
             raise TypeError(f"job {job} returned {name!r} of dtype {value.dtype}; a job returns numbers")

@@ -142,7 +142,7 @@ class SweepStore:
         update: dict[str, Any] = {**counts, COMPLETE_ATTR: counts["pending"] == 0}
         if timing is not None:
             update["timing"] = json.dumps(timing, sort_keys=True)
-        self.group.attrs.update(update)
+        self.group.update_attributes(update)  # one write of the metadata (``attrs.update`` writes it once per key)
         return counts
 
 

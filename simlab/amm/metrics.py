@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
-from scipy.stats import norm
 
 from simlab.errors import ParameterError
 from simlab.random import as_generator
@@ -54,6 +53,8 @@ def summarise(values: xr.DataArray, *, seed: int, confidence: float = 0.95) -> x
     """
     if not 0 < confidence < 1:
         raise ParameterError(f"`confidence` of summarise must be in (0, 1); got {confidence!r}")
+    from scipy.stats import norm  # imported here: the sweep's workers import this module, and scipy.stats costs ~1 s
+
     z = norm.ppf(0.5 + confidence / 2)
     n = values.sizes["path"]
     mean = values.mean("path")
