@@ -97,10 +97,11 @@ class SweepResult:
     """What a sweep left: its store, the counts of points, and how it was scheduled: workers, the median points per
     task, tasks, the pilot point's seconds, and the seconds to connect (start the cluster), to run every point (pilot
     to last write) and in all (closing a local cluster included); ``points_s`` sums the seconds the job itself took
-    on the workers (its share of ``workers * run_s`` is the workers' utilisation) and ``write_s`` the seconds the
-    client spent writing points to the store. Over the run, ``client_cpu_s`` is the CPU seconds of this process (the
-    client, and for a local cluster the scheduler and the nannies) and ``workers_cpu_s`` those of the worker
-    processes that ran from its start to its end (a worker started or lost meanwhile is not counted)."""
+    on the workers (its share of ``workers * run_s`` is the workers' utilisation), ``write_s`` the seconds the
+    client spent creating the store and writing points to it, in ``writes`` writes. Over the run, ``client_cpu_s``
+    is the CPU seconds of this process (the client, and for a local cluster the scheduler and the nannies) and
+    ``workers_cpu_s`` those of the worker processes that ran from its start to its end (a worker started or lost
+    meanwhile is not counted)."""
 
     store: Path
     done: int
@@ -114,6 +115,7 @@ class SweepResult:
     run_s: float
     points_s: float
     write_s: float
+    writes: int
     wall_s: float
     client_cpu_s: float
     workers_cpu_s: float
@@ -191,7 +193,7 @@ def run_plan(
     batch = int(np.median(sizes)) if sizes else 1
     timing = {"workers": n_workers, "batch_points": batch, "tasks": len(sizes) + run.pilot_tasks,
               "pilot_point_s": run.pilot_point_s, "connect_s": connected - started, "run_s": finished - connected,
-              "points_s": run.points_s, "write_s": run.write_s, "client_cpu_s": client_cpu,
+              "points_s": run.points_s, "write_s": run.write_s, "writes": run.writes, "client_cpu_s": client_cpu,
               "workers_cpu_s": workers_cpu}  # fmt: skip
     timing["wall_s"] = time.perf_counter() - started
     counts = run.store.update_counts(run.statuses, timing)
@@ -203,6 +205,7 @@ def _open_target(plan: Plan, output: Path, resume: bool, overwrite: bool) -> tup
     if resume:
         store = SweepStore.open_for_resume(output)
         store.check_fingerprint(plan.fingerprint(), f"sweep {plan.name!r}")
+        store.discard_partial_writes()  # a killed sweep's unfinished chunk writes (the chunks hold what was written)
         return store, store.statuses()
     if output.exists() and not overwrite:
         raise StoreError(f"store {output} already exists; pass --resume to continue it or choose another path")
@@ -476,12 +479,18 @@ class _MetricsError(ParameterError):
 
 
 def _import_writers() -> None:
-    """Import what the client needs to create and write the store and draw the progress bar, before the cluster
+    """Import what the client needs to create and write the store and draw the progress bar, while the cluster
     starts: imported during the run (``dask.array`` alone, for the store's template, takes about a second), it
-    would take that CPU from the workers (measured: ``docs/sweeps.md``)."""
-    import dask.array  # noqa: F401
+    would take that CPU from the workers (measured: ``docs/sweeps.md``). Writing a first template (to memory) also
+    loads what xarray's ``to_zarr`` loads once per process (its backends' and chunk managers' entry points): 0.1-0.2 s
+    of CPU the store's creation would otherwise pay during the run."""
+    import dask.array
     import rich.progress  # noqa: F401
-    import zarr  # noqa: F401
+    import zarr
+
+    keys = ("x", np.array(["a"], dtype=object))
+    template = xr.Dataset({"v": ("x", dask.array.zeros(1))}, coords={"key": keys})
+    template.to_zarr(zarr.storage.MemoryStore(), compute=False, zarr_format=3, consolidated=False)
 
 
 def _import_job(job: str) -> None:

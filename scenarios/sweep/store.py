@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Collection, Iterator
@@ -33,6 +34,7 @@ PENDING, DONE, FAILED = 0, 1, 2
 COMPLETE_ATTR = "simlab_complete"
 RESERVED = ("status", "error", "key")
 CHUNK_BYTES = 1 << 18
+PARTIAL_WRITE = re.compile(r".*\.[0-9a-f]{32}\.partial")  # zarr's LocalStore: a chunk file being written
 
 
 def fill_value(dtype: np.dtype) -> Any:
@@ -115,6 +117,15 @@ class SweepStore:
             raise ParameterError(f"--resume: store {self.path} was written from another spec than {source} (its points "
                                  f"fingerprint {self.info['fingerprint'][:12]}, the spec's {fingerprint[:12]}); "
                                  f"use a new output path")  # fmt: skip
+
+    def discard_partial_writes(self) -> list[Path]:
+        """Remove the temporary files of chunk writes a killed sweep left behind (zarr writes ``<chunk>.<uuid>.partial``
+        and renames it over the chunk; killed before the rename, the chunk holds its previous bytes and the temporary
+        file stays); return them."""
+        leftovers = [p for p in self.path.rglob("*.partial") if PARTIAL_WRITE.fullmatch(p.name)]
+        for leftover in leftovers:
+            leftover.unlink()
+        return leftovers
 
     def statuses(self) -> np.ndarray:
         """Return every point's status in design order."""

@@ -1,8 +1,10 @@
 """Benchmark: the Dask sweep runner against the same work done in process, in the same run.
 
 Run by hand (not in CI): ``PYTHONPATH=. python tests/benchmarks/bench_sweep.py [--designs N] [--full] [--repeats R]
-[--amm-only | --busy-only]``; it ends with a ``SUMMARY`` of the goals' numbers (each busy measurement repeated
-``--repeats`` times, default 3: the range over the repeats).
+[--amm-repeats A] [--amm-only | --busy-only]``; it ends with a ``SUMMARY`` of the goals' numbers (each busy
+measurement repeated ``--repeats`` times, default 3, the AMM sweep ``--amm-repeats`` times, default 1: the median
+and range over the repeats). Everything the goals need, in one command on an idle machine:
+``PYTHONPATH=. python tests/benchmarks/bench_sweep.py --full --repeats 3 --amm-repeats 2``.
 Goals (issue 13):
 
 1. scheduling overhead <= 5 % of wall time for tasks of about 1 s: a fixed CPU-bound job (``busy_job``, one
@@ -51,16 +53,17 @@ VOLATILITY = 0.001 / math.sqrt(12.0) * math.sqrt(365 * 86400.0)  # 10 bps per 12
 
 def busy_job(seed: np.random.SeedSequence, paths: int, *, x: int = 0, in_place: bool = False) -> xr.Dataset:
     """Spend a fixed amount of single-threaded CPU (~30 ms) and return one number per path and the CPU seconds the
-    point took (``cpu_s``); ``in_place`` computes without numpy temporaries (no 1.6 MB allocation a step), so that
-    the allocator's settings do not change its cost."""
-    started = time.process_time()
+    point took in its thread (``cpu_s``: a worker's other threads, its event loop, are not the job); ``in_place``
+    computes without numpy temporaries (no 1.6 MB allocation a step), so that the allocator's settings do not change
+    its cost."""
+    started = time.thread_time()
     values = np.random.default_rng(seed).random(BUSY_SIZE)
     for _ in range(BUSY_ITERATIONS):
         if in_place:
             np.sqrt(np.add(np.multiply(values, 1.0001, out=values), 0.1, out=values), out=values)
         else:
             values = np.sqrt(values * 1.0001 + 0.1)
-    return xr.Dataset({"level": ("path", values[:paths]), "cpu_s": ((), time.process_time() - started)})
+    return xr.Dataset({"level": ("path", values[:paths]), "cpu_s": ((), time.thread_time() - started)})
 
 
 def children_cpu_s() -> float:
@@ -170,7 +173,8 @@ def overhead_and_scaling(folder: Path, n_points: int = 400, in_place: bool = Fal
             f"  {result.workers} worker(s): {result.tasks} tasks of ~{result.batch_points} points "
             f"(~{result.batch_points * result.points_s / n_points:.2f} s each in the worker; pilot point "
             f"{result.pilot_point_s * 1e3:.1f} ms warm); run {result.run_s:.2f} s, start {result.connect_s:.2f} s, "
-            f"wall {result.wall_s:.2f} s; the client wrote a point in {result.write_s / n_points * 1e3:.2f} ms"
+            f"close {closing(result):.2f} s, wall {result.wall_s:.2f} s; the client wrote a point in "
+            f"{result.write_s / n_points * 1e3:.2f} ms (wall, {getattr(result, 'writes', 'n/a')} writes)"
         )
         print(f"    CPU over the run: the job {job_s:.2f} s; the workers {result.workers_cpu_s:.2f} s "
               f"(+{(result.workers_cpu_s / job_s - 1) * 100:.1f} % of the job); the coordinator (client, scheduler, "
@@ -180,7 +184,9 @@ def overhead_and_scaling(folder: Path, n_points: int = 400, in_place: bool = Fal
                "speedup_wall": one.wall_s / two.wall_s, "coordinator_1": one.client_cpu_s / one_job,
                "coordinator_2": two.client_cpu_s / two_job,
                "cpu_bound": 2 * two_job / (two.workers_cpu_s + two.client_cpu_s), "job_2_over_1": two_job / one_job,
-               "job_ratio": one_job / serial_cpu}  # fmt: skip
+               "job_ratio": one_job / serial_cpu, "workers_1": one.workers_cpu_s / one_job - 1,
+               "workers_2": two.workers_cpu_s / two_job - 1, "start_1": one.connect_s, "start_2": two.connect_s,
+               "close_1": closing(one), "close_2": closing(two)}  # fmt: skip
     print(f"  scheduling overhead, 1 worker: {numbers['overhead_pct']:.1f} % of the run time against the loop in "
           f"process (goal <= 5 %); with the cluster's start and close: {(1 - serial_s / one.wall_s) * 100:.1f} %; "
           f"the job's CPU in the worker / in process: {numbers['job_ratio']:.2f}x")  # fmt: skip
@@ -195,6 +201,11 @@ def overhead_and_scaling(folder: Path, n_points: int = 400, in_place: bool = Fal
           f"load average after: {loads[-1]}")  # fmt: skip
     numbers["load"] = max(float(v) for v in loads)
     return numbers
+
+
+def closing(result) -> float:
+    """Return the seconds a run spent after its last point was written: closing the local cluster."""
+    return result.wall_s - result.connect_s - result.run_s
 
 
 def amm(folder: Path, n_designs: int, n_paths: int = 1000, n_blocks: int = 7200) -> dict[str, float]:
@@ -233,12 +244,16 @@ def amm(folder: Path, n_designs: int, n_paths: int = 1000, n_blocks: int = 7200)
           f"{workers_cpu:.1f} s (start to exit), the client {client_cpu:.1f} s; load after: {load()}")  # fmt: skip
     print(f"  per design-point: {result.points_s / n_designs:.3f} worker-seconds in the job, "
           f"{result.write_s / n_designs * 1e3:.1f} ms of the client writing it ({len(METRICS)} variables x "
-          f"{n_paths} paths); in process {in_process_s / n_designs:.3f} s on every core")  # fmt: skip
+          f"{n_paths} paths, {getattr(result, 'writes', 'n/a')} writes); in process {in_process_s / n_designs:.3f} s "
+          f"on every core; the cluster's start {result.connect_s:.2f} s, close {closing(result):.2f} s; over the run "
+          f"the coordinator used {result.client_cpu_s:.2f} s of CPU, the workers "
+          f"{result.workers_cpu_s:.2f} s")  # fmt: skip
     return {"run": result.run_s / in_process_s, "wall": result.wall_s / in_process_s, "same": float(same),
-            "designs": n_designs, "load": float(load())}  # fmt: skip
+            "designs": n_designs, "load": float(load()), "start": result.connect_s, "close": closing(result),
+            "coordinator": result.client_cpu_s}  # fmt: skip
 
 
-def summary(busy: dict[str, list[dict[str, float]]], amm_ratios: dict[str, float] | None) -> None:
+def summary(busy: dict[str, list[dict[str, float]]], amm_runs: list[dict[str, float]]) -> None:
     """Print the goals' numbers: each as its range over the repeats, with the highest load average seen."""
 
     def span(rows: list[dict[str, float]], key: str, form: str) -> str:
@@ -259,11 +274,19 @@ def summary(busy: dict[str, list[dict[str, float]]], amm_ratios: dict[str, float
             f"{span(rows, 'coordinator_2', '.3f')}; the runner's CPU bound on the 2-worker speed-up "
             f"{span(rows, 'cpu_bound', '.2f')}x; the job's CPU on 2 workers / on 1 {span(rows, 'job_2_over_1', '.2f')}x"
         )
-    if amm_ratios is not None:
+        print(f"    the workers' CPU beyond the job's: 1 worker {span(rows, 'workers_1', '.3f')}, 2 workers "
+              f"{span(rows, 'workers_2', '.3f')} (fraction of the job's CPU)")  # fmt: skip
+        print(f"    the cluster's start, 1 / 2 workers: {span(rows, 'start_1', '.2f')} s / "
+              f"{span(rows, 'start_2', '.2f')} s; its close: {span(rows, 'close_1', '.2f')} s / "
+              f"{span(rows, 'close_2', '.2f')} s")  # fmt: skip
+    if amm_runs:
+        designs = amm_runs[0]["designs"]
         print(
-            f"  AMM {amm_ratios['designs']:.0f} designs x 1000 paths x 7200 blocks, runner (2 workers) / in process: "
-            f"{amm_ratios['run']:.2f}x on the run time, {amm_ratios['wall']:.2f}x with the cluster's start and "
-            f"close (goal <= 1.10x); bit-equal: {bool(amm_ratios['same'])}; load average {amm_ratios['load']:.2f}"
+            f"  AMM {designs:.0f} designs x 1000 paths x 7200 blocks, runner (2 workers) / in process: "
+            f"{span(amm_runs, 'run', '.2f')}x on the run time, {span(amm_runs, 'wall', '.2f')}x with the cluster's "
+            f"start and close (goal <= 1.10x); bit-equal in every run: {all(r['same'] for r in amm_runs)}; start "
+            f"{span(amm_runs, 'start', '.2f')} s, close {span(amm_runs, 'close', '.2f')} s, the coordinator's CPU "
+            f"{span(amm_runs, 'coordinator', '.2f')} s; highest load average {max(r['load'] for r in amm_runs):.2f}"
         )
 
 
@@ -272,9 +295,10 @@ def main() -> None:
     if "--designs" in sys.argv:
         designs = int(sys.argv[sys.argv.index("--designs") + 1])
     repeats = int(sys.argv[sys.argv.index("--repeats") + 1]) if "--repeats" in sys.argv else 3
+    amm_repeats = int(sys.argv[sys.argv.index("--amm-repeats") + 1]) if "--amm-repeats" in sys.argv else 1
     folder = Path(tempfile.mkdtemp(prefix="bench_sweep_"))
     busy: dict[str, list[dict[str, float]]] = {"in-place": [], "allocating": []}
-    amm_ratios = None
+    amm_runs: list[dict[str, float]] = []
     try:
         if "--amm-only" not in sys.argv:
             allocator()
@@ -286,8 +310,11 @@ def main() -> None:
                         overhead_and_scaling(run_folder, in_place=in_place)
                     )
         if "--busy-only" not in sys.argv:
-            amm_ratios = amm(folder, designs)
-        summary({k: v for k, v in busy.items() if v}, amm_ratios)
+            for repeat in range(amm_repeats):
+                run_folder = folder / f"amm{repeat}"
+                run_folder.mkdir()
+                amm_runs.append(amm(run_folder, designs))
+        summary({k: v for k, v in busy.items() if v}, amm_runs)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

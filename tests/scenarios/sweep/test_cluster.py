@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import functools
 import itertools
+import multiprocessing
 import os
 import resource
+import subprocess
+import sys
 from collections import deque
+from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
+import zarr
 
 from scenarios.sweep.cluster import DASK_CONFIG, WORKER_ENV, ClusterMap, batch_size, connect
 from scenarios.sweep.design import Design, point_seeds
-from scenarios.sweep.runner import Plan, _Run, run_points, warm_point_seconds
+from scenarios.sweep.runner import Plan, _import_job, _Run, run_points, warm_point_seconds
 from simlab.errors import DataError
 from tests.scenarios.sweep.conftest import JOB
 
@@ -34,7 +40,15 @@ def _worker_state(dask_worker) -> dict:
         values = np.sqrt(values * 1.0001 + 0.1)
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
     return {"env": {name: os.environ.get(name) for name in WORKER_ENV}, "numba": numba.config.NUMBA_NUM_THREADS,
-            "faults_per_loop": faults / 50, "callbacks": _periods(dask_worker)}  # fmt: skip
+            "faults_per_loop": faults / 50, "callbacks": _periods(dask_worker)} | _start_state(dask_worker)  # fmt: skip
+
+
+def _start_state(dask_worker) -> dict:
+    """The worker's preloads, whether its quick exit waits for its close, and what it has imported."""
+    from scenarios.sweep import worker
+
+    return {"preloads": [preload.name for preload in dask_worker.preloads], "watchers": len(worker._WATCHERS),
+            "pid": os.getpid(), **{name: name in sys.modules for name in ("dask.array", "scipy.stats")}}  # fmt: skip
 
 
 def _periods(server) -> dict[str, float]:
@@ -64,7 +78,14 @@ def test_the_local_workers_carry_the_numeric_environment_and_the_quiet_config(mo
         _assert_quiet(client.run_on_scheduler(_scheduler_periods))
         nannies = client.cluster.workers.values()
         memory_polls = [nanny.memory_manager.memory_monitor_interval for nanny in nannies]
+        client.run(_import_job, "scenarios.amm.sweep:design_job")
+        imported = list(client.run(_start_state).values())
     assert n == 1 and len(states) == 1 and memory_polls == [1.0]  # each nanny's memory poll: 1 s (Dask: 100 ms)
+    # the worker's quick exit waits for its close; the job's import brings dask.array (xarray's first variable
+    # imports it) and not scipy.stats (~1 s of CPU a worker, which neither the runner nor the AMM job needs)
+    assert states[0]["preloads"] == ["scenarios.sweep.worker"] and states[0]["watchers"] == 1
+    assert not states[0]["dask.array"] and imported[0]["dask.array"] and not imported[0]["scipy.stats"]
+    assert not psutil.pid_exists(states[0]["pid"])  # the worker process has exited once the cluster closed
     assert DASK_CONFIG["distributed.worker.profile.enabled"] is False
     assert "NUMBA_NUM_THREADS" not in os.environ  # this process's numba keeps its threads (and can still compile)
     expected = dict(WORKER_ENV)
@@ -73,6 +94,36 @@ def test_the_local_workers_carry_the_numeric_environment_and_the_quiet_config(mo
         assert state["numba"] == 1
         _assert_quiet(state["callbacks"])
         assert state["faults_per_loop"] < TEMPORARY_BYTES / 4096, state
+
+
+def test_a_closed_worker_exits_without_the_interpreters_teardown(tmp_path):
+    """``exit_now``, registered last, runs first at exit: the streams are flushed, the status is 0, and the teardown
+    registered before it (here a marker file; in a worker, clearing every module) does not run."""
+    script = (
+        "import atexit, sys\n"
+        "from scenarios.sweep.worker import exit_now\n"
+        "atexit.register(lambda: open(sys.argv[1], 'w').write('teardown'))\n"
+        "atexit.register(exit_now)\n"
+        "print('flushed', end='')\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "marker")], capture_output=True, text=True,
+                          env=env, cwd=root, timeout=120)  # fmt: skip
+    assert (done.returncode, done.stdout) == (0, "flushed") and not (tmp_path / "marker").exists(), done.stderr
+
+
+def test_a_failure_while_the_local_cluster_starts_closes_it():
+    """What runs while the cluster starts (the client's imports) raises: the error comes through and the cluster's
+    worker processes are closed."""
+    before = {p.pid for p in multiprocessing.active_children()}
+
+    def fail() -> None:
+        raise DataError("the store cannot be written")
+
+    with pytest.raises(DataError, match="the store cannot be written"), connect(1, None, meanwhile=fail):
+        pass
+    assert {p.pid for p in multiprocessing.active_children()} <= before
 
 
 class FakeClock:
@@ -143,6 +194,37 @@ def test_tasks_are_sized_on_the_warm_time_per_point(tmp_path):
     assert sizes == [4, 4, 4, 2, 3, 3, 3, 3, 3, 3, 2, 1, 1] and sum(sizes) == 36
     assert batch_size(plan.task_seconds, 10.0, 36, 2) == 1
     assert (tmp_path / "s.zarr").is_dir() and int((run.statuses == 1).sum()) == 40
+
+
+def test_points_wait_in_memory_until_written_and_count_done_only_once_on_disk(tmp_path):
+    """The store's first points are written at once; later ones wait in memory (not done: neither on disk nor in
+    the run's statuses, so the counts never run ahead of the disk) until the flush interval passes or the run
+    ends."""
+    plan = _plan(8)
+    run = _Run(plan, None, tmp_path / "s.zarr", None, np.zeros(8, np.int8), False)
+    items = [(i, plan.design.points[i], plan.seeds[i]) for i in range(8)]
+    outcomes = run_points(JOB, plan.fixed, items, plan.paths, None, 0)
+
+    def on_disk() -> list[int]:
+        return [int(s) for s in zarr.open_group(tmp_path / "s.zarr", mode="r")["status"][...]]
+
+    run.receive(outcomes[:2])  # the first success: the store is created with these points
+    assert on_disk() == [1, 1] + [0] * 6 and run.writes == 1
+    run.flush_s = float("inf")
+    run.receive(outcomes[2:6])
+    assert on_disk() == [1, 1] + [0] * 6 and list(run.statuses) == on_disk() and len(run.buffer) == 4
+    run.flush_s = 0.0
+    run.receive(outcomes[6:])  # the interval has passed: everything received is written in one write
+    assert on_disk() == [1] * 8 and list(run.statuses) == on_disk() and run.writes == 2 and not run.buffer
+    attrs = zarr.open_group(tmp_path / "s.zarr", mode="r").attrs
+    assert attrs["pending"] == 8 - attrs["done"] and attrs["done"] <= 8  # the counts lag the disk, never lead it
+    assert run.store.update_counts(run.statuses) == {"done": 8, "failed": 0, "pending": 0}
+    # a chunk write a killed sweep left unfinished (zarr's temporary file) is removed on --resume, nothing else
+    leftover = tmp_path / "s.zarr" / "status" / "c" / f"0.{'ab' * 16}.partial"
+    leftover.write_bytes(b"half a chunk")
+    before = sorted(p for p in (tmp_path / "s.zarr").rglob("*") if p != leftover)
+    assert run.store.discard_partial_writes() == [leftover]
+    assert sorted((tmp_path / "s.zarr").rglob("*")) == before
 
 
 def test_run_points_times_each_point_with_the_clock_and_the_sizes_follow():
