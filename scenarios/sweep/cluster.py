@@ -33,8 +33,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import wait
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from typing import Any
 
 from simlab.errors import ParameterError
@@ -95,19 +94,11 @@ def local_cluster(n_workers: int, **options: Any) -> Iterator[Any]:
 
 
 @contextmanager
-def connect(
-    workers: int | None, scheduler: str | None, timeout_s: float = 10.0, meanwhile: Callable[[], None] | None = None
-) -> Iterator[tuple[Any, int]]:
+def connect(workers: int | None, scheduler: str | None, timeout_s: float = 10.0) -> Iterator[tuple[Any, int]]:
     """Yield a client and its number of workers: of the running scheduler at ``scheduler``, or of a local cluster
-    of ``workers`` processes (default: one per core) started here and closed on exit.
-
-    ``meanwhile`` runs in this thread while the local cluster starts in another (its worker processes spend most of
-    their start importing), or before connecting to ``scheduler``.
-    """
+    of ``workers`` processes (default: one per core) started here and closed on exit."""
     from distributed import Client
 
-    if scheduler is not None and meanwhile is not None:
-        meanwhile()
     if scheduler is not None:
         try:
             client = Client(scheduler, timeout=timeout_s, set_as_default=False)
@@ -125,30 +116,8 @@ def connect(
     n = (os.cpu_count() or 1) if workers is None else workers
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ParameterError(f"--workers must be an int >= 1; got {workers!r}")
-    with _started_meanwhile(n, meanwhile) as client:
+    with local_cluster(n) as cluster, Client(cluster, set_as_default=False) as client:
         yield client, n
-
-
-@contextmanager
-def _started_meanwhile(n_workers: int, meanwhile: Callable[[], None] | None) -> Iterator[Any]:
-    """Yield a client of a local cluster of ``n_workers`` started in a thread while ``meanwhile`` runs here; close
-    both on exit (also when ``meanwhile`` raises)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from distributed import Client
-
-    def start() -> tuple[Any, Any]:
-        cluster = stack.enter_context(local_cluster(n_workers))
-        return cluster, stack.enter_context(Client(cluster, set_as_default=False))
-
-    with ExitStack() as stack, ThreadPoolExecutor(1, thread_name_prefix="start-cluster") as pool:
-        starting = pool.submit(start)
-        try:
-            if meanwhile is not None:
-                meanwhile()
-        finally:
-            wait([starting])  # a cluster that started is closed by the stack, whatever happened here
-        yield starting.result()[1]
 
 
 @contextmanager

@@ -174,9 +174,10 @@ def run_plan(
     """
     output = Path(output)
     started = time.perf_counter()
+    _import_writers()
     store, statuses = _open_target(plan, output, resume, overwrite)
     pending = [int(i) for i in np.flatnonzero(statuses != DONE)]
-    with connect(workers, scheduler, connect_timeout_s, meanwhile=_import_writers) as (client, n_workers):
+    with connect(workers, scheduler, connect_timeout_s) as (client, n_workers):
         _set_allowed_failures(client, plan.allowed_failures)
         client.run(_import_job, plan.job)  # every worker imports the job's modules before the clock of the run
         connected, client_cpu, workers_cpu = time.perf_counter(), time.process_time(), _workers_cpu(client)
@@ -479,7 +480,7 @@ class _MetricsError(ParameterError):
 
 
 def _import_writers() -> None:
-    """Import what the client needs to create and write the store and draw the progress bar, while the cluster
+    """Import what the client needs to create and write the store and draw the progress bar, before the cluster
     starts: imported during the run (``dask.array`` alone, for the store's template, takes about a second), it
     would take that CPU from the workers (measured: ``docs/sweeps.md``). Writing a first template (to memory) also
     loads what xarray's ``to_zarr`` loads once per process (its backends' and chunk managers' entry points): 0.1-0.2 s

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import multiprocessing
 import os
 import resource
 import subprocess
@@ -111,19 +110,6 @@ def test_a_closed_worker_exits_without_the_interpreters_teardown(tmp_path):
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "marker")], capture_output=True, text=True,
                           env=env, cwd=root, timeout=120)  # fmt: skip
     assert (done.returncode, done.stdout) == (0, "flushed") and not (tmp_path / "marker").exists(), done.stderr
-
-
-def test_a_failure_while_the_local_cluster_starts_closes_it():
-    """What runs while the cluster starts (the client's imports) raises: the error comes through and the cluster's
-    worker processes are closed."""
-    before = {p.pid for p in multiprocessing.active_children()}
-
-    def fail() -> None:
-        raise DataError("the store cannot be written")
-
-    with pytest.raises(DataError, match="the store cannot be written"), connect(1, None, meanwhile=fail):
-        pass
-    assert {p.pid for p in multiprocessing.active_children()} <= before
 
 
 class FakeClock:
