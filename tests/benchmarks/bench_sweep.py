@@ -19,9 +19,10 @@ Goals (issue 13):
 Times: ``run`` is from the connected client (every worker has imported the job) to the last point written (pilot
 included), ``wall`` adds starting and closing the local cluster. CPU seconds are printed beside the wall times (the
 machine may be shared, and CPU seconds do not depend on what else runs): the loop's ``process_time``, the job's own
-CPU inside the workers (``busy_job`` returns it); over the run, the worker processes' CPU and this process's (the
-client, the scheduler and the nannies: the coordinator), as the runner records them (``client_cpu_s``,
-``workers_cpu_s``), each per second of the job's CPU; and every worker process's CPU from start to exit
+CPU inside the workers (``busy_job`` returns its thread's CPU: a worker's event loop running meanwhile counts as the
+runner's); over the run, the worker processes' CPU and this process's (the client, the scheduler and the nannies:
+the coordinator), as the runner records them (``client_cpu_s``, ``workers_cpu_s``), each per second of the job's
+CPU; and every worker process's CPU from start to exit
 (``RUSAGE_CHILDREN`` of this process once the local cluster has closed and reaped them); with the load average
 before and after. On 2 cores, two workers and the coordinator share the cores, so the runner lets 1 -> 2 workers
 reach at most 2 x (the 2-worker run's job CPU) / (its workers' + coordinator's CPU) (printed as the runner's CPU
