@@ -1,0 +1,245 @@
+"""The batched rollout on numba kernels: all paths' books, windows and counts in arrays, one kernel call per block.
+
+:func:`rollout_fast` does what :func:`generators.rollout.rollout` (the slow Python twin, one
+:class:`~generators.rollout.BookPath` per path, which shares no code with the kernels) does, with the same rules,
+counts and draws, so the same seed gives the same bytes: every block the model generates for the running paths is
+applied by one call of :func:`generators.rollout_kernel.apply_blocks`, and the network inputs of the next block are
+read, for all running paths at once, from ring buffers of the last messages and books (:func:`window_features`)
+instead of being recomputed from Python lists path by path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from numba.typed import List
+
+from generators import encoding as enc
+from generators import rollout_kernel as K
+from generators.rollout import MAX_IDLE_CHAINS, REASONS, RolloutCounts, path_datasets
+from simlab.book import _engine as E
+from simlab.errors import DataError, SimlabError
+
+
+@dataclass
+class RolledPath:
+    """One path's records after a fast rollout (the interface of :class:`generators.rollout.BookPath` that
+    :meth:`generators.base.BookGenerator.sample` reads)."""
+
+    events: np.ndarray  # int64 (n, 7): ts_ns, kind, side, price_ticks, qty_lots, order_id, message
+    books: np.ndarray  # int64 (n, 4, depth)
+    counts: RolloutCounts
+    initial_orders: int
+
+    def datasets(self, attrs: dict[str, Any], source: str) -> dict[str, xr.Dataset]:
+        """Return the path's ``events`` and ``books`` (see :meth:`generators.rollout.BookPath.datasets`)."""
+        return path_datasets(self.events, self.books, self.initial_orders, self.counts, attrs, source)
+
+
+class PathBatch:
+    """The state of ``n_paths`` paths started from one context: engines, per-path arrays, windows and records.
+
+    Parameters
+    ----------
+    context, depth, rngs, stop_when_stuck
+        As for :class:`generators.rollout.BookPath` (one generator per path).
+    encoding
+        The model's encoding (its history length sizes the windows).
+    """
+
+    def __init__(
+        self,
+        context: dict[str, Any],
+        encoding: enc.Encoding,
+        depth: int,
+        rngs: list[np.random.Generator],
+        stop_when_stuck: bool = False,
+    ) -> None:
+        n, window = len(rngs), max(encoding.history, enc.FLOW_WINDOW)
+        table, books = np.asarray(context["table"], np.int64), np.asarray(context["books"], np.int64)
+        if table.shape[0] < window or books.shape[0] < window + 1:
+            raise DataError(
+                f"sampling context: needs {window} messages and {window + 1} books; got {table.shape[0]} and "
+                f"{books.shape[0]}"
+            )
+        ts = int(context["ts_ns"])
+        state, ev, bk, next_id, status = K.start_engine(np.ascontiguousarray(books[-1]), depth, ts)
+        _check_engine(status)
+        self.initial = (ev[:, K.EV_TS :], bk)
+        self.engines = List([tuple(a.copy() for a in state) for _ in range(n)])
+        self.rngs = List(rngs)
+        self.out = E.new_fills(256)
+        last = np.array([E.best_bid(state), E.best_ask(state)], np.int64)
+        # ts, last, next_id, counts, seen, done, idle (the order apply_blocks reads them in)
+        self.paths = (np.full(n, ts, np.int64), np.tile(last, (n, 1)), np.full(n, next_id, np.int64),
+                      np.zeros((n, K.N_COUNTS), np.int64), np.zeros(n, np.int64), np.zeros(n, np.bool_),
+                      np.zeros(n, np.int64))  # fmt: skip
+        self.windows = (
+            np.tile(table[-window:], (n, 1, 1)),
+            np.tile(books[-window - 1 :, :, : enc.DEPTH_LEVELS], (n, 1, 1, 1)),
+        )
+        self.ev, self.bk = np.zeros((1024, K.EV_WIDTH), np.int64), np.zeros((1024, 4, depth), np.int64)
+        self.records: list[tuple[np.ndarray, np.ndarray]] = []
+        self.stop_when_stuck, self.end_ns, self.final = bool(stop_when_stuck), ts, True
+
+    @property
+    def done(self) -> np.ndarray:
+        """bool ``(n_paths,)``: the paths that reached the horizon of the piece (or got stuck)."""
+        return self.paths[5]
+
+    def resume(self, end_ns: int, final: bool) -> None:
+        """Go on to ``end_ns`` (the next switch, or the paths' end when ``final``); stuck paths stay ended."""
+        self.end_ns, self.final = int(end_ns), bool(final)
+        self.paths[5][:] = self.paths[3][:, K.C_STUCK] > 0
+
+    def features(self, active: np.ndarray, encoding: enc.Encoding) -> tuple[np.ndarray, np.ndarray]:
+        """Return the normalised histories ``(len(active), history, MESSAGE_WIDTH)`` and book states."""
+        return window_features(self.windows[0], self.windows[1], self.paths[4], active, encoding)
+
+    def apply(self, blocks: np.ndarray, active: np.ndarray) -> None:
+        """Apply one generated block per active path (int64 ``(len(active), block, 6)``) on the kernel."""
+        blocks = np.ascontiguousarray(blocks, np.int64)
+        if blocks.size and (blocks[..., enc.TYPE].min() < 0 or blocks[..., enc.TYPE].max() >= enc.N_TYPES):
+            found = sorted(set(np.unique(blocks[..., enc.TYPE]).tolist()) - set(range(enc.N_TYPES)))
+            raise SimlabError(
+                f"generator rollout: a generated message type must be in 0-{enc.N_TYPES - 1}; got {found}"
+            )
+        result = K.apply_blocks(blocks, active.astype(np.int64), self.engines, self.rngs, self.out, self.paths,
+                                self.windows, self.end_ns, self.final, self.stop_when_stuck, MAX_IDLE_CHAINS,
+                                self.ev, self.bk)  # fmt: skip
+        self.out, self.ev, self.bk, rows, outcome, path, status = result
+        self.records.append((self.ev[:rows].copy(), self.bk[:rows].copy()))
+        if outcome == K.STATUS_ENGINE:
+            _check_engine(status)
+        if outcome == K.STATUS_STUCK:
+            raise SimlabError(
+                f"generator rollout: {MAX_IDLE_CHAINS} generated blocks in a row (denoising chains or GAN passes) "
+                f"gave no message that applies to the book; rejections so far {self.counts(path).rejected}"
+            )
+
+    def counts(self, path: int) -> RolloutCounts:
+        """Return the counts of one path."""
+        row = [int(v) for v in self.paths[3][path]]
+        rejected = dict(zip(REASONS, row[K.R_BAD_VALUE : K.R_TRADE_BEYOND_BEST + 1], strict=True))
+        return RolloutCounts(row[K.C_APPLIED], rejected, row[K.C_DISCARDED], row[K.C_CHAINS], row[K.C_UNFILLED],
+                             row[K.C_STUCK])  # fmt: skip
+
+    def results(self) -> list[RolledPath]:
+        """Return every path's records (its initial orders first) and counts."""
+        n = self.paths[0].shape[0]
+        ev = np.concatenate([r[0] for r in self.records] or [np.zeros((0, K.EV_WIDTH), np.int64)])
+        bk = np.concatenate([r[1] for r in self.records] or [np.zeros((0,) + self.bk.shape[1:], np.int64)])
+        order = np.argsort(ev[:, K.EV_PATH], kind="stable")
+        bounds = np.searchsorted(ev[order, K.EV_PATH], np.arange(n + 1))
+        out = []
+        for p in range(n):
+            rows = order[bounds[p] : bounds[p + 1]]
+            events = np.concatenate([self.initial[0], ev[rows, K.EV_TS :]])
+            out.append(RolledPath(events, np.concatenate([self.initial[1], bk[rows]]), self.counts(p),
+                                  self.initial[0].shape[0]))  # fmt: skip
+        return out
+
+
+def window_features(
+    tables: np.ndarray, books: np.ndarray, seen: np.ndarray, active: np.ndarray, encoding: enc.Encoding
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the network inputs of paths from their ring buffers (the same numbers as ``BookPath.features``).
+
+    Parameters
+    ----------
+    tables
+        int64 ``(paths, W, 6)`` ring buffers of the last ``W`` messages (the next is written at ``seen % W``).
+    books
+        int64 ``(paths, W + 1, 4, DEPTH_LEVELS)`` ring buffers of the books after them (the next at ``seen % (W + 1)``).
+    seen
+        Messages applied per path.
+    active
+        The paths to read.
+    encoding
+        The model's encoding.
+
+    Returns
+    -------
+    tuple
+        float32 histories ``(len(active), history, MESSAGE_WIDTH)`` and book states ``(len(active), BOOK_WIDTH)``.
+    """
+    window, rows, seen = tables.shape[1], active[:, None], seen[active, None]
+    table = tables[rows, (seen + np.arange(window)) % window]
+    top = books[rows, (seen + np.arange(window + 1)) % (window + 1), :, 0]  # level 1, oldest row first
+    last = books[active, (seen[:, 0] + window) % (window + 1)]
+    history = table[:, -encoding.history :].reshape(-1, len(enc.FIELDS))
+    messages = encoding.messages(history).reshape(active.shape[0], encoding.history, enc.MESSAGE_WIDTH)
+    signs = enc.flow_signs(table[:, -enc.FLOW_WINDOW :, enc.TYPE], table[:, -enc.FLOW_WINDOW :, enc.SIDE])
+    return messages, encoding.book(_book_state(top, last, signs))
+
+
+def _book_state(top: np.ndarray, last: np.ndarray, signs: np.ndarray) -> np.ndarray:
+    # the last row of encoding.book_features for every path at once: top (paths, W + 1, 4) level 1 of each book,
+    # last (paths, 4, DEPTH_LEVELS) the newest book, signs (paths, FLOW_WINDOW) of the newest messages
+    depth = enc.DEPTH_LEVELS
+    out = np.zeros((last.shape[0], enc.BOOK_WIDTH))
+    out[:, :depth] = np.log1p(last[:, 1])
+    out[:, depth : 2 * depth] = np.log1p(last[:, 3])
+    quoted = (last[:, 1, 0] > 0) & (last[:, 3, 0] > 0)
+    spread = np.where(quoted, last[:, 2, 0] - np.where(quoted, last[:, 0, 0], 0), 0)
+    out[:, 2 * depth] = np.log1p(np.maximum(spread, 0).astype(np.float64))
+    out[:, 2 * depth + 1] = quoted
+    out[:, 2 * depth + 2] = signs.sum(axis=1).astype(np.float64) / signs.shape[1]
+    mid = _mid(top)
+    n = mid.shape[1]
+    for column, lag in ((3, enc.FLOW_WINDOW), (4, enc.SHORT_WINDOW)):
+        change = mid[:, -1] - mid[:, max(n - 1 - lag, 0)]
+        out[:, 2 * depth + column] = np.sign(change) * np.log1p(np.abs(change))
+    return out
+
+
+def _mid(top: np.ndarray) -> np.ndarray:
+    # encoding.mid_ticks per path: carried over unquoted rows, the first quote back before it, 0 with none
+    quoted = (top[:, :, 1] > 0) & (top[:, :, 3] > 0)
+    index = np.maximum.accumulate(np.where(quoted, np.arange(quoted.shape[1]), -1), axis=1)
+    index = np.where(index < 0, np.argmax(quoted, axis=1)[:, None], index)
+    mid = (np.where(quoted, top[:, :, 0], 0) + np.where(quoted, top[:, :, 2], 0)) / 2.0
+    return np.take_along_axis(mid, index, axis=1)
+
+
+def _check_engine(status: int) -> None:
+    if status != E.OK:
+        raise SimlabError(f"generator rollout: the engine refused an ADD: {E.STATUS_TEXT[status]}")
+
+
+def rollout_fast(
+    generate: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    encoding: enc.Encoding,
+    context: dict[str, Any],
+    *,
+    n_paths: int,
+    duration_ns: int,
+    depth: int,
+    rngs: list[np.random.Generator],
+    progress: Callable[[int, int], None] | None = None,
+    stop_when_stuck: bool = False,
+    switches: list[tuple[int, Callable[[np.ndarray, np.ndarray], np.ndarray]]] = (),
+) -> list[RolledPath]:
+    """Run ``n_paths`` independent books on the kernels; the arguments and rules of :func:`generators.rollout.rollout`.
+
+    Returns
+    -------
+    list of RolledPath
+        Per path, the records (the initial orders first) and the counts.
+    """
+    start = int(context["ts_ns"])
+    ends = [start + int(offset) for offset, _ in switches] + [start + int(duration_ns)]
+    makers = [generate] + [maker for _, maker in switches]
+    batch = PathBatch(context, encoding, depth, rngs[:n_paths], stop_when_stuck)
+    for piece, (end_ns, maker) in enumerate(zip(ends, makers, strict=True)):
+        batch.resume(end_ns, final=piece == len(ends) - 1)
+        while not batch.done.all():
+            active = np.flatnonzero(~batch.done)
+            batch.apply(maker(*batch.features(active, encoding)), active)
+            if progress is not None:
+                progress(int(batch.done.sum()), n_paths)
+    return batch.results()
