@@ -67,7 +67,10 @@ class PathBatch:
                 f"{books.shape[0]}"
             )
         ts = int(context["ts_ns"])
-        state, ev, bk, next_id, status = K.start_engine(np.ascontiguousarray(books[-1]), depth, ts)
+        start = np.ascontiguousarray(books[-1])
+        priced = start[[0, 2]][start[[1, 3]] > 0]
+        centre = int(np.median(priced)) if priced.size else 0  # the grid's centre: the median quoted price
+        state, ev, bk, next_id, status = K.start_engine(start, depth, ts, centre)
         _check_engine(status)
         self.initial = (ev[:, K.EV_TS :], bk)
         self.engines = List([tuple(a.copy() for a in state) for _ in range(n)])

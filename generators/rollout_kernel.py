@@ -38,7 +38,7 @@ _REFERENCE_SIGN = np.array([-1, 1, 1, -1, -1], dtype=np.int64)
 _DIRECTION_SIGN = np.array([1, 1, 1, -1, -1], dtype=np.int64)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _grow(ev, bk, need):
     """Return the record buffers with room for ``need`` rows (doubled when short)."""
     if need <= ev.shape[0]:
@@ -46,12 +46,16 @@ def _grow(ev, bk, need):
     size = max(need, 2 * ev.shape[0])
     ev2 = np.zeros((size, EV_WIDTH), dtype=np.int64)
     bk2 = np.zeros((size, 4, bk.shape[2]), dtype=np.int64)
-    ev2[: ev.shape[0]] = ev
-    bk2[: bk.shape[0]] = bk
+    for i in range(ev.shape[0]):  # loops, not slice assignments: those compile a shape-error message, slowly
+        for j in range(EV_WIDTH):
+            ev2[i, j] = ev[i, j]
+        for j in range(4):
+            for k in range(bk.shape[2]):
+                bk2[i, j, k] = bk[i, j, k]
     return ev2, bk2
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _write(state, ev, bk, n, path, ts, kind, side, price, qty, order_id, message):
     """Write one event and the book after it at row ``n``."""
     ev[n, EV_PATH], ev[n, EV_TS], ev[n, EV_KIND], ev[n, EV_SIDE] = path, ts, kind, side
@@ -60,7 +64,7 @@ def _write(state, ev, bk, n, path, ts, kind, side, price, qty, order_id, message
     E.top_k(state, rows.shape[1], rows[0:1], rows[1:2], rows[2:3], rows[3:4], 0)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _rest(state, side, price, size, order_id, ts, out):
     """Rest a limit order, growing the engine when it is off the grid or full; return (state, engine status)."""
     while True:
@@ -76,26 +80,19 @@ def _rest(state, side, price, size, order_id, ts, out):
 
 
 @numba.njit(cache=True)
-def start_engine(book, depth, ts):
-    """Return the engine state with one order per quoted level of ``book`` (int64 ``(4, levels)``: bid price, bid
-    qty, ask price, ask qty), the ADD records that placed them (path 0, message -1), the book after each, the next
-    order id and the engine status (``E.OK`` unless an order was refused)."""
+def start_engine(book, depth, ts, centre):
+    """Return the engine state, its grid centred on ``centre`` (ticks), with one order per quoted level of ``book``
+    (int64 ``(4, levels)``: bid price, bid qty, ask price, ask qty, the bids first), the ADD records that placed
+    them (path 0, message -1), the book after each, the next order id and the engine status (``E.OK`` unless an
+    order was refused)."""
     n_quoted = 0
     for j in range(book.shape[1]):
         n_quoted += (book[1, j] > 0) + (book[3, j] > 0)
-    priced = np.empty(n_quoted, dtype=np.int64)
-    k = 0
-    for row in (0, 2):  # the bid prices, then the ask prices
-        for j in range(book.shape[1]):
-            if book[row + 1, j] > 0:
-                priced[k] = book[row, j]
-                k += 1
-    centre = int(np.median(priced)) if n_quoted > 0 else 0
     state = E.new_engine(centre - GRID_TICKS // 2, GRID_TICKS, 1024)
     out = E.new_fills(16)
     ev = np.zeros((n_quoted, EV_WIDTH), dtype=np.int64)
     bk = np.zeros((n_quoted, 4, depth), dtype=np.int64)
-    n, order_id = 0, 1
+    n, order_id = np.int64(0), np.int64(1)
     for side, row in ((1, 0), (-1, 2)):
         for j in range(book.shape[1]):
             if book[row + 1, j] > 0:
@@ -107,7 +104,7 @@ def start_engine(book, depth, ts):
     return state, ev, bk, order_id, E.OK
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _remove(state, rng, kind, side, size, level):
     """Pick the order a CANCEL / DELETE removes (uniformly among those at ``level`` it can apply to); return
     (reason or 0, order id, price, qty)."""
@@ -131,7 +128,7 @@ def _remove(state, rng, kind, side, size, level):
         slot = orders[slot, E.O_NEXT]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _market(state, out, side, size, ts):
     """Execute a market order against the best opposite level; return (reason or 0, fills buffer)."""
     best = E.best_ask(state) if side == 1 else E.best_bid(state)
@@ -147,7 +144,7 @@ def _market(state, out, side, size, ts):
     return 0, out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _execute(p, row, state, rng, out, t, ref, next_id, counts, ev, bk, n):
     """Execute one checked message of path ``p`` at time ``t``; return (reason or 0, engine status, price, applied
     size, state, out, ev, bk, rows written)."""
@@ -193,7 +190,7 @@ def _execute(p, row, state, rng, out, t, ref, next_id, counts, ev, bk, n):
     return 0, E.OK, price, size, state, out, ev, bk, n + 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _push(p, row, price, size, ref, state, paths, table_win, book_win, bk_row):
     """Record an applied message: the table and book windows, the time, the count and the last quoted bests."""
     ts, last, counts, seen = paths[0], paths[1], paths[3], paths[4]
@@ -203,7 +200,10 @@ def _push(p, row, price, size, ref, state, paths, table_win, book_win, bk_row):
     table_win[p, slot, 3] = (ref - price) * side * _DIRECTION_SIGN[kind]
     table_win[p, slot, 4] = size
     table_win[p, slot, 5] = row[5] if kind == T_CANCEL or kind == T_DELETE else 0
-    book_win[p, seen[p] % book_win.shape[1]] = bk_row[:, : book_win.shape[3]]
+    row_slot = seen[p] % book_win.shape[1]
+    for j in range(4):
+        for k in range(book_win.shape[3]):
+            book_win[p, row_slot, j, k] = bk_row[j, k]
     seen[p] += 1
     ts[p] += row[0]
     counts[p, C_APPLIED] += 1
@@ -214,7 +214,7 @@ def _push(p, row, price, size, ref, state, paths, table_win, book_win, bk_row):
         last[p, 1] = ask
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _apply(p, row, state, rng, out, paths, windows, end_ns, ev, bk, n):
     """Apply one generated message of path ``p``; return (outcome, engine status, state, out, ev, bk, n): outcome 0
     applied, a rejection column of ``counts``, or -1 when it lies past ``end_ns`` (the path is then done)."""
@@ -267,7 +267,7 @@ def apply_blocks(blocks, active, engines, rngs, out, paths, windows, end_ns, fin
         ADD with that status); the paths after the failing one are left as they were.
     """
     counts, done, idle = paths[3], paths[5], paths[6]
-    n, width = 0, blocks.shape[1]
+    n, width = np.int64(0), blocks.shape[1]
     for a in range(active.shape[0]):
         p = active[a]
         state, rng = engines[p], rngs[p]
