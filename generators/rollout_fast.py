@@ -85,6 +85,8 @@ class PathBatch:
             np.tile(table[-window:], (n, 1, 1)),
             np.tile(books[-window - 1 :, :, : enc.DEPTH_LEVELS], (n, 1, 1, 1)),
         )
+        self.encoding = encoding
+        self.vectors = np.tile(encoding.messages(table[-encoding.history :]), (n, 1, 1))
         self.ev, self.bk = np.zeros((1024, K.EV_WIDTH), np.int64), np.zeros((1024, 4, depth), np.int64)
         self.records: list[tuple[np.ndarray, np.ndarray]] = []
         self.stop_when_stuck, self.end_ns, self.final = bool(stop_when_stuck), ts, True
@@ -99,9 +101,9 @@ class PathBatch:
         self.end_ns, self.final = int(end_ns), bool(final)
         self.paths[5][:] = self.paths[3][:, K.C_STUCK] > 0
 
-    def features(self, active: np.ndarray, encoding: enc.Encoding) -> tuple[np.ndarray, np.ndarray]:
+    def features(self, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return the normalised histories ``(len(active), history, MESSAGE_WIDTH)`` and book states."""
-        return window_features(self.windows[0], self.windows[1], self.paths[4], active, encoding)
+        return window_features(self.vectors, *self.windows, self.paths[4], active, self.encoding)
 
     def apply(self, blocks: np.ndarray, active: np.ndarray) -> None:
         """Apply one generated block per active path (int64 ``(len(active), block, 6)``) on the kernel."""
@@ -111,11 +113,13 @@ class PathBatch:
             raise SimlabError(
                 f"generator rollout: a generated message type must be in 0-{enc.N_TYPES - 1}; got {found}"
             )
+        before = self.paths[4][active]
         result = K.apply_blocks(blocks, active.astype(np.int64), self.engines, self.rngs, self.out, self.paths,
                                 self.windows, self.end_ns, self.final, self.stop_when_stuck, MAX_IDLE_CHAINS,
                                 self.ev, self.bk)  # fmt: skip
         self.out, self.ev, self.bk, rows, outcome, path, status = result
         self.records.append((self.ev[:rows].copy(), self.bk[:rows].copy()))
+        push_vectors(self.vectors, self.windows[0], before, self.paths[4][active], active, self.encoding)
         if outcome == K.STATUS_ENGINE:
             _check_engine(status)
         if outcome == K.STATUS_STUCK:
@@ -148,12 +152,20 @@ class PathBatch:
 
 
 def window_features(
-    tables: np.ndarray, books: np.ndarray, seen: np.ndarray, active: np.ndarray, encoding: enc.Encoding
+    vectors: np.ndarray,
+    tables: np.ndarray,
+    books: np.ndarray,
+    seen: np.ndarray,
+    active: np.ndarray,
+    encoding: enc.Encoding,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return the network inputs of paths from their ring buffers (the same numbers as ``BookPath.features``).
 
     Parameters
     ----------
+    vectors
+        float32 ``(paths, history, MESSAGE_WIDTH)`` ring buffers of the normalised vectors of the last messages
+        (the next at ``seen % history``; see :func:`push_vectors`).
     tables
         int64 ``(paths, W, 6)`` ring buffers of the last ``W`` messages (the next is written at ``seen % W``).
     books
@@ -170,43 +182,43 @@ def window_features(
     tuple
         float32 histories ``(len(active), history, MESSAGE_WIDTH)`` and book states ``(len(active), BOOK_WIDTH)``.
     """
-    window, rows, seen = tables.shape[1], active[:, None], seen[active, None]
-    table = tables[rows, (seen + np.arange(window)) % window]
-    top = books[rows, (seen + np.arange(window + 1)) % (window + 1), :, 0]  # level 1, oldest row first
-    last = books[active, (seen[:, 0] + window) % (window + 1)]
-    history = table[:, -encoding.history :].reshape(-1, len(enc.FIELDS))
-    messages = encoding.messages(history).reshape(active.shape[0], encoding.history, enc.MESSAGE_WIDTH)
-    signs = enc.flow_signs(table[:, -enc.FLOW_WINDOW :, enc.TYPE], table[:, -enc.FLOW_WINDOW :, enc.SIDE])
-    return messages, encoding.book(_book_state(top, last, signs))
+    history = np.empty((active.shape[0],) + vectors.shape[1:], np.float32)
+    raw = np.empty((active.shape[0], enc.BOOK_WIDTH))
+    K.gather_inputs(vectors, tables, books, seen, active.astype(np.int64), enc.FLOW_WINDOW, enc.SHORT_WINDOW,
+                    history, raw)  # fmt: skip
+    return history, encoding.book(_book_state(raw))
 
 
-def _book_state(top: np.ndarray, last: np.ndarray, signs: np.ndarray) -> np.ndarray:
-    # the last row of encoding.book_features for every path at once: top (paths, W + 1, 4) level 1 of each book,
-    # last (paths, 4, DEPTH_LEVELS) the newest book, signs (paths, FLOW_WINDOW) of the newest messages
+def push_vectors(
+    vectors: np.ndarray,
+    tables: np.ndarray,
+    before: np.ndarray,
+    after: np.ndarray,
+    active: np.ndarray,
+    encoding: enc.Encoding,
+) -> None:
+    """Write the normalised vectors of the messages the paths applied since ``before`` into their ring buffers.
+
+    A message's vector does not change once it is applied, so only the new ones are computed (at most ``history``
+    per path); ``before`` and ``after`` are the active paths' applied counts before and after the block.
+    """
+    history, window = vectors.shape[1], tables.shape[1]
+    new = np.minimum(after - before, history)
+    if not new.any():
+        return
+    paths = np.repeat(active, new)
+    seq = np.repeat(after - new, new) + np.arange(new.sum()) - np.repeat(np.cumsum(new) - new, new)
+    vectors[paths, seq % history] = encoding.messages(tables[paths, seq % window])
+
+
+def _book_state(raw: np.ndarray) -> np.ndarray:
+    # encoding.book_features' logarithms of the raw state gather_inputs writes
     depth = enc.DEPTH_LEVELS
-    out = np.zeros((last.shape[0], enc.BOOK_WIDTH))
-    out[:, :depth] = np.log1p(last[:, 1])
-    out[:, depth : 2 * depth] = np.log1p(last[:, 3])
-    quoted = (last[:, 1, 0] > 0) & (last[:, 3, 0] > 0)
-    spread = np.where(quoted, last[:, 2, 0] - np.where(quoted, last[:, 0, 0], 0), 0)
-    out[:, 2 * depth] = np.log1p(np.maximum(spread, 0).astype(np.float64))
-    out[:, 2 * depth + 1] = quoted
-    out[:, 2 * depth + 2] = signs.sum(axis=1).astype(np.float64) / signs.shape[1]
-    mid = _mid(top)
-    n = mid.shape[1]
-    for column, lag in ((3, enc.FLOW_WINDOW), (4, enc.SHORT_WINDOW)):
-        change = mid[:, -1] - mid[:, max(n - 1 - lag, 0)]
-        out[:, 2 * depth + column] = np.sign(change) * np.log1p(np.abs(change))
+    out = raw.copy()
+    out[:, : 2 * depth + 1] = np.log1p(np.ascontiguousarray(raw[:, : 2 * depth + 1]))
+    for column in (2 * depth + 3, 2 * depth + 4):
+        out[:, column] = np.sign(raw[:, column]) * np.log1p(np.abs(raw[:, column]))
     return out
-
-
-def _mid(top: np.ndarray) -> np.ndarray:
-    # encoding.mid_ticks per path: carried over unquoted rows, the first quote back before it, 0 with none
-    quoted = (top[:, :, 1] > 0) & (top[:, :, 3] > 0)
-    index = np.maximum.accumulate(np.where(quoted, np.arange(quoted.shape[1]), -1), axis=1)
-    index = np.where(index < 0, np.argmax(quoted, axis=1)[:, None], index)
-    mid = (np.where(quoted, top[:, :, 0], 0) + np.where(quoted, top[:, :, 2], 0)) / 2.0
-    return np.take_along_axis(mid, index, axis=1)
 
 
 def _check_engine(status: int) -> None:
@@ -242,7 +254,7 @@ def rollout_fast(
         batch.resume(end_ns, final=piece == len(ends) - 1)
         while not batch.done.all():
             active = np.flatnonzero(~batch.done)
-            batch.apply(maker(*batch.features(active, encoding)), active)
+            batch.apply(maker(*batch.features(active)), active)
             if progress is not None:
                 progress(int(batch.done.sum()), n_paths)
     return batch.results()

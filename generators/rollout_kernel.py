@@ -36,6 +36,7 @@ STATUS_OK, STATUS_STUCK, STATUS_ENGINE = 0, 1, 2
 GRID_TICKS = 4096
 _REFERENCE_SIGN = np.array([-1, 1, 1, -1, -1], dtype=np.int64)
 _DIRECTION_SIGN = np.array([1, 1, 1, -1, -1], dtype=np.int64)
+_FLOW_SIGN = np.array([1, -1, -1, 1, 1], dtype=np.int64)  # the order sign of a message = side * this, per type
 
 
 @numba.njit(cache=True, inline="always")
@@ -294,3 +295,58 @@ def apply_blocks(blocks, active, engines, rngs, out, paths, windows, end_ns, fin
         elif idle[p] >= max_idle:
             return out, ev, bk, n, STATUS_STUCK, p, E.OK
     return out, ev, bk, n, STATUS_OK, -1, E.OK
+
+
+@numba.njit(cache=True, inline="always")
+def _carried_mid(top_bid, top_bid_qty, top_ask, top_ask_qty, at, first):
+    """The mid (ticks) of the last book row at or before ``at`` quoted on both sides, else of the ``first`` quoted
+    row, else 0 (``encoding.mid_ticks``); the rows are given oldest first."""
+    for i in range(at, -1, -1):
+        if top_bid_qty[i] > 0 and top_ask_qty[i] > 0:
+            return (top_bid[i] + top_ask[i]) / 2.0
+    if first < 0:
+        return 0.0
+    return (top_bid[first] + top_ask[first]) / 2.0
+
+
+@numba.njit(cache=True)
+def gather_inputs(vectors, tables, books, seen, active, flow_window, short_window, history_out, raw_out):
+    """Write the active paths' ordered message vectors into ``history_out`` (float32 ``(active, history, width)``)
+    and the raw book state of their newest book into ``raw_out`` (float64 ``(active, 25)``: bid and ask depth of
+    levels 1-10 (lots), spread (ticks, 0 unless both sides are quoted), the both-quoted flag, the mean order sign
+    of the last ``flow_window`` messages, the mid changes (ticks) over the last ``flow_window`` and
+    ``short_window`` books); the logarithms are left to numpy, as in ``encoding.book_features``."""
+    history, window = vectors.shape[1], tables.shape[1]
+    rows = window + 1
+    top = np.empty((4, rows), dtype=np.int64)
+    for a in range(active.shape[0]):
+        p, s = active[a], seen[active[a]]
+        for i in range(history):
+            slot = (s + i) % history
+            for j in range(vectors.shape[2]):
+                history_out[a, i, j] = vectors[p, slot, j]
+        signs = 0
+        for i in range(window - flow_window, window):
+            slot = (s + i) % window
+            signs += tables[p, slot, 2] * _FLOW_SIGN[tables[p, slot, 1]]
+        first = -1
+        for i in range(rows):
+            slot = (s + i) % rows
+            for j in range(4):
+                top[j, i] = books[p, slot, j, 0]
+            if first < 0 and top[1, i] > 0 and top[3, i] > 0:
+                first = i
+        newest = (s + window) % rows
+        depth = books.shape[3]
+        for k in range(depth):
+            raw_out[a, k] = books[p, newest, 1, k]
+            raw_out[a, depth + k] = books[p, newest, 3, k]
+        quoted = books[p, newest, 1, 0] > 0 and books[p, newest, 3, 0] > 0
+        spread = books[p, newest, 2, 0] - books[p, newest, 0, 0] if quoted else 0
+        raw_out[a, 2 * depth] = max(spread, 0)
+        raw_out[a, 2 * depth + 1] = 1.0 if quoted else 0.0
+        raw_out[a, 2 * depth + 2] = signs / flow_window
+        now = _carried_mid(top[0], top[1], top[2], top[3], rows - 1, first)
+        for column, lag in ((3, flow_window), (4, short_window)):
+            then = _carried_mid(top[0], top[1], top[2], top[3], max(rows - 1 - lag, 0), first)
+            raw_out[a, 2 * depth + column] = now - then
