@@ -1,16 +1,17 @@
 """Benchmark: the generators' rollout on the numba kernels against its Python twin, for the tiny diffusion and GAN.
 
 Run by hand (not in CI): ``PYTHONPATH=. python tests/benchmarks/bench_generator_rollout.py [--paths 8 32]
-[--duration 10] [--repeats 2] [--steps 60]``. It trains the ``tiny`` preset of each family for ``--steps`` steps on a
-seeded zero-intelligence flow (the throughput depends on the networks' size and the rollout, not on the model's
-quality), then samples ``--paths`` paths of ``--duration`` seconds with the same seed twice: through the Python
-twin (:func:`generators.rollout.rollout`, the rollout before the kernels) and through the kernels
-(:func:`generators.rollout_fast.rollout_fast`), checks that both give the same bytes, and prints, per family and
-batch size, CPU seconds (``time.process_time``: the machine is shared, so wall time would measure the neighbours)
-split into the network (the generated block: denoising chains or GAN passes, and the decoding to integers) and the
-rest (the rollout: engine, feature windows, records, Datasets), messages per CPU second end to end and for the
-rollout alone, and the ratios kernel / twin. The peer is the twin in the same script, so no figure is typed in.
-Best of ``--repeats`` runs each, after an untimed warm-up (numba compilation, torch).
+[--duration 10] [--repeats 2] [--steps 60] [--family diffusion gan]``. It trains the ``tiny`` preset of each
+family for ``--steps`` steps on a seeded zero-intelligence flow (the throughput depends on the networks' size and
+the rollout, not on the model's quality), then samples ``--paths`` paths of ``--duration`` seconds with the same
+seed twice: through the Python twin (:func:`generators.rollout.rollout`, the rollout before the kernels) and
+through the kernels (:func:`generators.rollout_fast.rollout_fast`), checks that both give the same bytes, and
+prints, per family and batch size, CPU seconds (``time.process_time``: the machine is shared, so wall time would
+measure the neighbours) split into the network (the generated block: denoising chains or GAN passes, and the
+decoding to integers) and the rest (the rollout: engine, feature windows, records, Datasets; for the kernels split
+into the kernel calls, the network inputs and the rest), messages per CPU second end to end and for the rollout
+alone, and the ratios kernel / twin. The peer is the twin in the same script, so no figure is typed in. Best of
+``--repeats`` runs each, after an untimed warm-up (numba compilation, torch).
 """
 
 from __future__ import annotations
@@ -22,44 +23,54 @@ from generators.config import gan_preset, preset
 from generators.data import split_by_time
 from generators.diffusion import DiffusionGenerator
 from generators.gan import GANGenerator
+from generators.rollout_fast import PathBatch
 from simlab.book.zero_intelligence import ZIParams, simulate_zi
 
+APPLY, FEATURES = PathBatch.apply, PathBatch.features
 ZI = ZIParams(limit_rate=0.2, market_rate=0.5, cancel_rate=0.05, band_ticks=20, size_law="geometric", order_size=3.0)
 
 
-def models(steps: int) -> dict[str, DiffusionGenerator | GANGenerator]:
-    """Return the tiny diffusion and GAN models trained ``steps`` steps on a seeded zero-intelligence flow."""
+def models(steps: int, families: list[str]) -> dict[str, DiffusionGenerator | GANGenerator]:
+    """Return the tiny ``families`` models trained ``steps`` steps on a seeded zero-intelligence flow."""
     flow = simulate_zi(ZI, 600.0, rng=1, depth=10)
     skip = int(flow["events"].attrs["initial_orders"]) - 1
     spans = split_by_time(flow["events"].isel(event=slice(skip, None)), flow["books"].isel(time=slice(skip, None)))
     every = max(steps // 2, 1)
     diffusion = preset("tiny", max_steps=steps, eval_every=every, validation_blocks=256)
     gan = gan_preset("tiny", max_steps=steps, eval_every=every, validation_blocks=256)
-    return {
-        "diffusion": DiffusionGenerator(diffusion, device="cpu").fit(spans, seed=1),
-        "gan": GANGenerator(gan, device="cpu").fit(spans, seed=1),
+    made = {
+        "diffusion": lambda: DiffusionGenerator(diffusion, device="cpu"),
+        "gan": lambda: GANGenerator(gan, device="cpu"),
     }
+    return {family: made[family]().fit(spans, seed=1) for family in families}
+
+
+def _counted(function, seconds: list[float]):
+    def counted(*args, **kwargs):
+        start = time.process_time()
+        out = function(*args, **kwargs)
+        seconds[0] += time.process_time() - start
+        return out
+
+    return counted
 
 
 def timed_sample(model, n_paths: int, duration: float, seed: int, twin: bool) -> tuple[list, dict[str, float]]:
-    """Sample once; return the paths and the CPU seconds in total and in the network, and the messages applied."""
-    blocks, network = model._blocks, [0.0]
-
-    def counted(*args, **kwargs):
-        start = time.process_time()
-        out = blocks(*args, **kwargs)
-        network[0] += time.process_time() - start
-        return out
-
-    model._blocks = counted
+    """Sample once; return the paths, the messages applied and the CPU seconds: in total, in the network, and (the
+    kernels only) in the kernel calls (``PathBatch.apply``) and the network inputs (``PathBatch.features``)."""
+    seconds = {name: [0.0] for name in ("network", "apply", "features")}
+    model._blocks = _counted(model._blocks, seconds["network"])
+    PathBatch.apply = _counted(APPLY, seconds["apply"])
+    PathBatch.features = _counted(FEATURES, seconds["features"])
     try:
         start = time.process_time()
         paths = model.sample(n_paths, duration, generator=seed, stop_when_stuck=True, twin=twin)
         total = time.process_time() - start
     finally:
         del model._blocks
+        PathBatch.apply, PathBatch.features = APPLY, FEATURES
     applied = sum(int(path["events"].attrs["applied"]) for path in paths)
-    return paths, {"total": total, "network": network[0], "messages": applied}
+    return paths, {"total": total, "messages": applied, **{name: value[0] for name, value in seconds.items()}}
 
 
 def best(model, n_paths: int, duration: float, repeats: int, twin: bool) -> tuple[list, dict[str, float]]:
@@ -81,8 +92,13 @@ def report(family: str, n_paths: int, twin: dict[str, float], fast: dict[str, fl
     end_to_end = twin["total"] / fast["total"]
     rollout = (twin["total"] - twin["network"]) / max(fast["total"] - fast["network"], 1e-9)
     share = (fast["total"] - fast["network"]) / fast["total"]
+    rest = fast["total"] - fast["network"] - fast["apply"] - fast["features"]
     print(f"{family}, {n_paths} paths:")
     print("\n".join(lines))
+    print(
+        f"  kernel run's rollout: {fast['apply']:.2f} s in the kernel calls, {fast['features']:.2f} s reading the "
+        f"network inputs, {rest:.2f} s the rest (start, records, Datasets)"
+    )
     print(f"  ratio kernel / twin: {end_to_end:.2f} x end to end, {rollout:.2f} x the rollout alone; the rollout is "
           f"{share:.0%} of the kernel run's CPU time")  # fmt: skip
 
@@ -94,8 +110,9 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--family", nargs="+", default=["diffusion", "gan"], choices=["diffusion", "gan"])
     args = parser.parse_args()
-    for family, model in models(args.steps).items():
+    for family, model in models(args.steps, args.family).items():
         for twin in (True, False):  # warm-up: numba compilation (or its cache), torch
             model.sample(2, 1.0, generator=0, stop_when_stuck=True, twin=twin)
         for n_paths in args.paths:

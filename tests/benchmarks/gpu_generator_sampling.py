@@ -25,9 +25,11 @@ from generators.config import gan_preset, preset
 from generators.data import split_by_time
 from generators.diffusion import DiffusionGenerator
 from generators.gan import GANGenerator
+from generators.rollout_fast import PathBatch
 from simlab.book.zero_intelligence import ZIParams, simulate_zi
 
 ZI = ZIParams(limit_rate=0.2, market_rate=0.5, cancel_rate=0.05, band_ticks=20, size_law="geometric", order_size=3.0)
+APPLY, FEATURES = PathBatch.apply, PathBatch.features
 GOAL = 1e5  # messages per second (issue 15)
 
 
@@ -51,39 +53,51 @@ def train(family: str, data: dict, steps: int, device: str) -> DiffusionGenerato
     return model
 
 
-def timed(model, n_paths: int, duration: float, twin: bool = False) -> tuple[list, dict[str, float]]:
-    """Sample once (seed 0); return the paths and wall seconds in total and in the network, and messages applied."""
-    blocks, network = model._blocks, [0.0]
-    sync = torch.cuda.synchronize if model.device.type == "cuda" else (lambda: None)
-
+def _counted(function, seconds: list[float], sync):
     def counted(*args, **kwargs):
         sync()
         start = time.perf_counter()
-        out = blocks(*args, **kwargs)
+        out = function(*args, **kwargs)
         sync()
-        network[0] += time.perf_counter() - start
+        seconds[0] += time.perf_counter() - start
         return out
 
-    model._blocks = counted
+    return counted
+
+
+def timed(model, n_paths: int, duration: float, twin: bool = False) -> tuple[list, dict[str, float]]:
+    """Sample once (seed 0); return the paths, the messages applied and the wall seconds: in total, in the network,
+    and (the kernels only) in the kernel calls and in reading the network inputs."""
+    sync = torch.cuda.synchronize if model.device.type == "cuda" else (lambda: None)
+    seconds = {name: [0.0] for name in ("network", "apply", "features")}
+    model._blocks = _counted(model._blocks, seconds["network"], sync)
+    PathBatch.apply = _counted(APPLY, seconds["apply"], lambda: None)
+    PathBatch.features = _counted(FEATURES, seconds["features"], lambda: None)
     try:
         start = time.perf_counter()
         paths = model.sample(n_paths, duration, generator=0, stop_when_stuck=True, twin=twin)
         total = time.perf_counter() - start
     finally:
         del model._blocks
+        PathBatch.apply, PathBatch.features = APPLY, FEATURES
     applied = sum(int(path["events"].attrs["applied"]) for path in paths)
-    return paths, {"total": total, "network": network[0], "messages": applied}
+    return paths, {"total": total, "messages": applied, **{name: value[0] for name, value in seconds.items()}}
 
 
 def line(label: str, t: dict[str, float]) -> str:
     """Word one run's numbers."""
     rollout = t["total"] - t["network"]
     rate = t["messages"] / t["total"]
-    return (
+    text = (
         f"  {label}: {t['messages']} messages in {t['total']:.2f} s (network {t['network']:.2f} s, rollout "
         f"{rollout:.2f} s): {rate:,.0f} messages/s end to end ({rate / GOAL:.2f} x the 1e5 goal), "
         f"{t['messages'] / max(rollout, 1e-9):,.0f} messages/s for the rollout alone"
     )
+    if t["apply"] > 0:
+        rest = rollout - t["apply"] - t["features"]
+        text += (f"\n    rollout: {t['apply']:.2f} s kernel calls, {t['features']:.2f} s network inputs, {rest:.2f} s "
+                 f"the rest (start, records, Datasets)")  # fmt: skip
+    return text
 
 
 def main() -> int:
