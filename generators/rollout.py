@@ -12,6 +12,9 @@ is counted by reason, the rest of its block is counted as **discarded** (it was 
 not happen) and a new block is generated from the path's state. Nothing is dropped uncounted. A path on which
 :data:`MAX_IDLE_CHAINS` blocks in a row give no message that applies is **stuck**: the rollout raises, or, when
 asked, ends that path there and records it.
+
+This is the slow Python twin of the numba rollout (:mod:`generators.rollout_fast`, :mod:`generators.rollout_kernel`)
+that :meth:`generators.base.BookGenerator.sample` runs unless asked for the twin: both give the same bytes.
 """
 
 from __future__ import annotations
