@@ -21,6 +21,7 @@ import xarray as xr
 from generators import encoding as enc
 from generators.checkpoint import load_checkpoint, save_checkpoint
 from generators.rollout import rollout
+from generators.rollout_fast import rollout_fast
 from generators.training import BlockData, TrainState, deterministic, torch_generator
 from simlab.errors import DataError, ParameterError
 from simlab.random import spawn
@@ -202,6 +203,7 @@ class BookGenerator:
         progress: Callable[[int, int], None] | None = None,
         stop_when_stuck: bool = False,
         switches: Sequence[tuple[float, dict[str, int] | None]] = (),
+        twin: bool = False,
     ) -> list[dict[str, xr.Dataset]]:
         """Generate ``n_paths`` independent books for ``duration`` seconds from the context.
 
@@ -230,6 +232,9 @@ class BookGenerator:
             the new regime (it and the rest of its block count as discarded). The noise does not depend on the
             regime, so two runs with the same seed and the same switch times are equal up to the first switch whose
             regime differs.
+        twin
+            Roll out on the slow Python twin (:func:`generators.rollout.rollout`) instead of the numba kernels
+            (:func:`generators.rollout_fast.rollout_fast`); both give the same bytes (for tests and benchmarks).
 
         Returns
         -------
@@ -256,7 +261,7 @@ class BookGenerator:
             return generate
 
         later = [(int(round(s * 1e9)), generator_of(self._condition(r))) for s, r in _switches(switches, duration)]
-        paths = rollout(
+        paths = (rollout if twin else rollout_fast)(
             generator_of(condition), self.encoding_, self.context_, n_paths=int(n_paths),
             duration_ns=int(round(duration * 1e9)), depth=depth, rngs=spawn(pick_seed, int(n_paths)),
             progress=progress, stop_when_stuck=stop_when_stuck, switches=later,

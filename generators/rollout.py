@@ -12,6 +12,9 @@ is counted by reason, the rest of its block is counted as **discarded** (it was 
 not happen) and a new block is generated from the path's state. Nothing is dropped uncounted. A path on which
 :data:`MAX_IDLE_CHAINS` blocks in a row give no message that applies is **stuck**: the rollout raises, or, when
 asked, ends that path there and records it.
+
+This is the slow Python twin of the numba rollout (:mod:`generators.rollout_fast`, :mod:`generators.rollout_kernel`)
+that :meth:`generators.base.BookGenerator.sample` runs unless asked for the twin: both give the same bytes.
 """
 
 from __future__ import annotations
@@ -264,17 +267,36 @@ class BookPath:
         """
         ev = np.asarray(self.events, dtype=np.int64).reshape(-1, 7)
         books = np.asarray(self.books, dtype=np.int64).reshape(-1, 4, self.depth)
-        run = {**attrs, "initial_orders": self.initial_orders, **self.counts.to_dict()}
-        keys = {name: attrs[name] for name in ("tick_size", "lot_size", "instrument", "venue")}
-        events = make_events(
-            ts_ns=ev[:, 0], kind=ev[:, 1], side=ev[:, 2], price_ticks=ev[:, 3], qty_lots=ev[:, 4], order_id=ev[:, 5],
-            extra={"message": ev[:, 6]}, attrs={k: v for k, v in run.items() if k not in keys}, source=source, **keys,
-        )  # fmt: skip
-        books = make_books(
-            ts_ns=ev[:, 0], bid_price=books[:, 0], bid_qty=books[:, 1], ask_price=books[:, 2], ask_qty=books[:, 3],
-            attrs={k: v for k, v in run.items() if k not in keys}, source=source,
-        )  # fmt: skip
-        return {"events": events, "books": books}
+        return path_datasets(ev, books, self.initial_orders, self.counts, attrs, source)
+
+
+def path_datasets(
+    ev: np.ndarray, books: np.ndarray, initial_orders: int, counts: RolloutCounts, attrs: dict[str, Any], source: str
+) -> dict[str, xr.Dataset]:
+    """Return a path's ``events`` and ``books`` Datasets from its records.
+
+    Parameters
+    ----------
+    ev
+        int64 ``(n, 7)``: ts_ns, kind, side, price_ticks, qty_lots, order_id, message.
+    books
+        int64 ``(n, 4, depth)``: bid price, bid qty, ask price, ask qty after each record.
+    initial_orders, counts
+        Written to the attributes with ``attrs``.
+    attrs, source
+        The run's attributes (tick and lot size, instrument and venue among them) and the producer's name.
+    """
+    run = {**attrs, "initial_orders": int(initial_orders), **counts.to_dict()}
+    keys = {name: attrs[name] for name in ("tick_size", "lot_size", "instrument", "venue")}
+    events = make_events(
+        ts_ns=ev[:, 0], kind=ev[:, 1], side=ev[:, 2], price_ticks=ev[:, 3], qty_lots=ev[:, 4], order_id=ev[:, 5],
+        extra={"message": ev[:, 6]}, attrs={k: v for k, v in run.items() if k not in keys}, source=source, **keys,
+    )  # fmt: skip
+    books = make_books(
+        ts_ns=ev[:, 0], bid_price=books[:, 0], bid_qty=books[:, 1], ask_price=books[:, 2], ask_qty=books[:, 3],
+        attrs={k: v for k, v in run.items() if k not in keys}, source=source,
+    )  # fmt: skip
+    return {"events": events, "books": books}
 
 
 def rollout(

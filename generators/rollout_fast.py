@@ -1,0 +1,260 @@
+"""The batched rollout on numba kernels: all paths' books, windows and counts in arrays, one kernel call per block.
+
+:func:`rollout_fast` does what :func:`generators.rollout.rollout` (the slow Python twin, one
+:class:`~generators.rollout.BookPath` per path, which shares no code with the kernels) does, with the same rules,
+counts and draws, so the same seed gives the same bytes: every block the model generates for the running paths is
+applied by one call of :func:`generators.rollout_kernel.apply_blocks`, and the network inputs of the next block are
+read, for all running paths at once, from ring buffers of the last messages and books (:func:`window_features`)
+instead of being recomputed from Python lists path by path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from numba.typed import List
+
+from generators import encoding as enc
+from generators import rollout_kernel as K
+from generators.rollout import MAX_IDLE_CHAINS, REASONS, RolloutCounts, path_datasets
+from simlab.book import _engine as E
+from simlab.errors import DataError, SimlabError
+
+
+@dataclass
+class RolledPath:
+    """One path's records after a fast rollout (the interface of :class:`generators.rollout.BookPath` that
+    :meth:`generators.base.BookGenerator.sample` reads)."""
+
+    events: np.ndarray  # int64 (n, 7): ts_ns, kind, side, price_ticks, qty_lots, order_id, message
+    books: np.ndarray  # int64 (n, 4, depth)
+    counts: RolloutCounts
+    initial_orders: int
+
+    def datasets(self, attrs: dict[str, Any], source: str) -> dict[str, xr.Dataset]:
+        """Return the path's ``events`` and ``books`` (see :meth:`generators.rollout.BookPath.datasets`)."""
+        return path_datasets(self.events, self.books, self.initial_orders, self.counts, attrs, source)
+
+
+class PathBatch:
+    """The state of ``n_paths`` paths started from one context: engines, per-path arrays, windows and records.
+
+    Parameters
+    ----------
+    context, depth, rngs, stop_when_stuck
+        As for :class:`generators.rollout.BookPath` (one generator per path).
+    encoding
+        The model's encoding (its history length sizes the windows).
+    """
+
+    def __init__(
+        self,
+        context: dict[str, Any],
+        encoding: enc.Encoding,
+        depth: int,
+        rngs: list[np.random.Generator],
+        stop_when_stuck: bool = False,
+    ) -> None:
+        n, window = len(rngs), max(encoding.history, enc.FLOW_WINDOW)
+        table, books = np.asarray(context["table"], np.int64), np.asarray(context["books"], np.int64)
+        if table.shape[0] < window or books.shape[0] < window + 1:
+            raise DataError(
+                f"sampling context: needs {window} messages and {window + 1} books; got {table.shape[0]} and "
+                f"{books.shape[0]}"
+            )
+        ts = int(context["ts_ns"])
+        start = np.ascontiguousarray(books[-1])
+        priced = start[[0, 2]][start[[1, 3]] > 0]
+        centre = int(np.median(priced)) if priced.size else 0  # the grid's centre: the median quoted price
+        state, ev, bk, next_id, status = K.start_engine(start, depth, ts, centre)
+        _check_engine(status)
+        self.initial = (ev[:, K.EV_TS :], bk)
+        self.engines = List([tuple(a.copy() for a in state) for _ in range(n)])
+        self.rngs = List(rngs)
+        self.out = E.new_fills(256)
+        last = np.array([E.best_bid(state), E.best_ask(state)], np.int64)
+        # ts, last, next_id, counts, seen, done, idle (the order apply_blocks reads them in)
+        self.paths = (np.full(n, ts, np.int64), np.tile(last, (n, 1)), np.full(n, next_id, np.int64),
+                      np.zeros((n, K.N_COUNTS), np.int64), np.zeros(n, np.int64), np.zeros(n, np.bool_),
+                      np.zeros(n, np.int64))  # fmt: skip
+        self.windows = (
+            np.tile(table[-window:], (n, 1, 1)),
+            np.tile(books[-window - 1 :, :, : enc.DEPTH_LEVELS], (n, 1, 1, 1)),
+        )
+        self.encoding = encoding
+        self.vectors = np.tile(encoding.messages(table[-encoding.history :]), (n, 1, 1))
+        self.ev, self.bk = np.zeros((1024, K.EV_WIDTH), np.int64), np.zeros((1024, 4, depth), np.int64)
+        self.records: list[tuple[np.ndarray, np.ndarray]] = []
+        self.stop_when_stuck, self.end_ns, self.final = bool(stop_when_stuck), ts, True
+
+    @property
+    def done(self) -> np.ndarray:
+        """bool ``(n_paths,)``: the paths that reached the horizon of the piece (or got stuck)."""
+        return self.paths[5]
+
+    def resume(self, end_ns: int, final: bool) -> None:
+        """Go on to ``end_ns`` (the next switch, or the paths' end when ``final``); stuck paths stay ended."""
+        self.end_ns, self.final = int(end_ns), bool(final)
+        self.paths[5][:] = self.paths[3][:, K.C_STUCK] > 0
+
+    def features(self, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the normalised histories ``(len(active), history, MESSAGE_WIDTH)`` and book states."""
+        return window_features(self.vectors, *self.windows, self.paths[4], active, self.encoding)
+
+    def apply(self, blocks: np.ndarray, active: np.ndarray) -> None:
+        """Apply one generated block per active path (int64 ``(len(active), block, 6)``) on the kernel."""
+        blocks = np.ascontiguousarray(blocks, np.int64)
+        if blocks.size and (blocks[..., enc.TYPE].min() < 0 or blocks[..., enc.TYPE].max() >= enc.N_TYPES):
+            found = sorted(set(np.unique(blocks[..., enc.TYPE]).tolist()) - set(range(enc.N_TYPES)))
+            raise SimlabError(
+                f"generator rollout: a generated message type must be in 0-{enc.N_TYPES - 1}; got {found}"
+            )
+        before = self.paths[4][active]
+        result = K.apply_blocks(blocks, active.astype(np.int64), self.engines, self.rngs, self.out, self.paths,
+                                self.windows, self.end_ns, self.final, self.stop_when_stuck, MAX_IDLE_CHAINS,
+                                self.ev, self.bk)  # fmt: skip
+        self.out, self.ev, self.bk, rows, outcome, path, status = result
+        self.records.append((self.ev[:rows].copy(), self.bk[:rows].copy()))
+        push_vectors(self.vectors, self.windows[0], before, self.paths[4][active], active, self.encoding)
+        if outcome == K.STATUS_ENGINE:
+            _check_engine(status)
+        if outcome == K.STATUS_STUCK:
+            raise SimlabError(
+                f"generator rollout: {MAX_IDLE_CHAINS} generated blocks in a row (denoising chains or GAN passes) "
+                f"gave no message that applies to the book; rejections so far {self.counts(path).rejected}"
+            )
+
+    def counts(self, path: int) -> RolloutCounts:
+        """Return the counts of one path."""
+        row = [int(v) for v in self.paths[3][path]]
+        rejected = dict(zip(REASONS, row[K.R_BAD_VALUE : K.R_TRADE_BEYOND_BEST + 1], strict=True))
+        return RolloutCounts(row[K.C_APPLIED], rejected, row[K.C_DISCARDED], row[K.C_CHAINS], row[K.C_UNFILLED],
+                             row[K.C_STUCK])  # fmt: skip
+
+    def results(self) -> list[RolledPath]:
+        """Return every path's records (its initial orders first) and counts."""
+        n = self.paths[0].shape[0]
+        ev = np.concatenate([r[0] for r in self.records] or [np.zeros((0, K.EV_WIDTH), np.int64)])
+        bk = np.concatenate([r[1] for r in self.records] or [np.zeros((0,) + self.bk.shape[1:], np.int64)])
+        order = np.argsort(ev[:, K.EV_PATH], kind="stable")
+        bounds = np.searchsorted(ev[order, K.EV_PATH], np.arange(n + 1))
+        out = []
+        for p in range(n):
+            rows = order[bounds[p] : bounds[p + 1]]
+            events = np.concatenate([self.initial[0], ev[rows, K.EV_TS :]])
+            out.append(RolledPath(events, np.concatenate([self.initial[1], bk[rows]]), self.counts(p),
+                                  self.initial[0].shape[0]))  # fmt: skip
+        return out
+
+
+def window_features(
+    vectors: np.ndarray,
+    tables: np.ndarray,
+    books: np.ndarray,
+    seen: np.ndarray,
+    active: np.ndarray,
+    encoding: enc.Encoding,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the network inputs of paths from their ring buffers (the same numbers as ``BookPath.features``).
+
+    Parameters
+    ----------
+    vectors
+        float32 ``(paths, history, MESSAGE_WIDTH)`` ring buffers of the normalised vectors of the last messages
+        (the next at ``seen % history``; see :func:`push_vectors`).
+    tables
+        int64 ``(paths, W, 6)`` ring buffers of the last ``W`` messages (the next is written at ``seen % W``).
+    books
+        int64 ``(paths, W + 1, 4, DEPTH_LEVELS)`` ring buffers of the books after them (the next at ``seen % (W + 1)``).
+    seen
+        Messages applied per path.
+    active
+        The paths to read.
+    encoding
+        The model's encoding.
+
+    Returns
+    -------
+    tuple
+        float32 histories ``(len(active), history, MESSAGE_WIDTH)`` and book states ``(len(active), BOOK_WIDTH)``.
+    """
+    history = np.empty((active.shape[0],) + vectors.shape[1:], np.float32)
+    raw = np.empty((active.shape[0], enc.BOOK_WIDTH))
+    K.gather_inputs(vectors, tables, books, seen, active.astype(np.int64), enc.FLOW_WINDOW, enc.SHORT_WINDOW,
+                    history, raw)  # fmt: skip
+    return history, encoding.book(_book_state(raw))
+
+
+def push_vectors(
+    vectors: np.ndarray,
+    tables: np.ndarray,
+    before: np.ndarray,
+    after: np.ndarray,
+    active: np.ndarray,
+    encoding: enc.Encoding,
+) -> None:
+    """Write the normalised vectors of the messages the paths applied since ``before`` into their ring buffers.
+
+    A message's vector does not change once it is applied, so only the new ones are computed (at most ``history``
+    per path); ``before`` and ``after`` are the active paths' applied counts before and after the block.
+    """
+    history, window = vectors.shape[1], tables.shape[1]
+    new = np.minimum(after - before, history)
+    if not new.any():
+        return
+    paths = np.repeat(active, new)
+    seq = np.repeat(after - new, new) + np.arange(new.sum()) - np.repeat(np.cumsum(new) - new, new)
+    vectors[paths, seq % history] = encoding.messages(tables[paths, seq % window])
+
+
+def _book_state(raw: np.ndarray) -> np.ndarray:
+    # encoding.book_features' logarithms of the raw state gather_inputs writes
+    depth = enc.DEPTH_LEVELS
+    out = raw.copy()
+    out[:, : 2 * depth + 1] = np.log1p(np.ascontiguousarray(raw[:, : 2 * depth + 1]))
+    for column in (2 * depth + 3, 2 * depth + 4):
+        out[:, column] = np.sign(raw[:, column]) * np.log1p(np.abs(raw[:, column]))
+    return out
+
+
+def _check_engine(status: int) -> None:
+    if status != E.OK:
+        raise SimlabError(f"generator rollout: the engine refused an ADD: {E.STATUS_TEXT[status]}")
+
+
+def rollout_fast(
+    generate: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    encoding: enc.Encoding,
+    context: dict[str, Any],
+    *,
+    n_paths: int,
+    duration_ns: int,
+    depth: int,
+    rngs: list[np.random.Generator],
+    progress: Callable[[int, int], None] | None = None,
+    stop_when_stuck: bool = False,
+    switches: list[tuple[int, Callable[[np.ndarray, np.ndarray], np.ndarray]]] = (),
+) -> list[RolledPath]:
+    """Run ``n_paths`` independent books on the kernels; the arguments and rules of :func:`generators.rollout.rollout`.
+
+    Returns
+    -------
+    list of RolledPath
+        Per path, the records (the initial orders first) and the counts.
+    """
+    start = int(context["ts_ns"])
+    ends = [start + int(offset) for offset, _ in switches] + [start + int(duration_ns)]
+    makers = [generate] + [maker for _, maker in switches]
+    batch = PathBatch(context, encoding, depth, rngs[:n_paths], stop_when_stuck)
+    for piece, (end_ns, maker) in enumerate(zip(ends, makers, strict=True)):
+        batch.resume(end_ns, final=piece == len(ends) - 1)
+        while not batch.done.all():
+            active = np.flatnonzero(~batch.done)
+            batch.apply(maker(*batch.features(active)), active)
+            if progress is not None:
+                progress(int(batch.done.sum()), n_paths)
+    return batch.results()

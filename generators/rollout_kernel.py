@@ -1,0 +1,352 @@
+"""The numba kernels of the rollout: apply a generated block of messages to every running path's book at once.
+
+One call of :func:`apply_blocks` does, for every active path, what :meth:`generators.rollout.BookPath.apply_block`
+(its slow Python twin, which shares no code with this module) does for one: decode each message against the path's
+last quoted bests, execute it on the path's :mod:`simlab.book._engine` state, pick the resting order a cancel or a
+delete removes with the path's own ``numpy.random.Generator`` (the same draw, ``integers(0, candidates)``, in the
+same order, so the same seed gives the same bytes), count rejections and discards, write the events and the book
+after each, and push the applied message and the book into the path's feature windows (ring buffers the next
+block's network inputs are read from, :func:`generators.rollout_fast.window_features`).
+
+Per-path state lives in arrays indexed by path (``ts``, ``last``, ``next_id``, ``done``, ``idle``, ``counts``,
+``seen``, the windows) and in typed lists (the engine states, which grow, and the generators).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from simlab.book import _engine as E
+
+NO_PRICE = E.NO_PRICE
+# counts columns: applied, the rejection reasons in generators.rollout.REASONS order, discarded, chains, unfilled, stuck
+C_APPLIED = 0
+R_BAD_VALUE, R_CROSSING_ADD, R_NO_LEVEL, R_NO_ORDER, R_EMPTY_SIDE, R_TRADE_BEYOND_BEST = 1, 2, 3, 4, 5, 6
+C_DISCARDED, C_CHAINS, C_UNFILLED, C_STUCK = 7, 8, 9, 10
+N_COUNTS = 11
+# event record columns
+EV_PATH, EV_TS, EV_KIND, EV_SIDE, EV_PRICE, EV_QTY, EV_ID, EV_MESSAGE = range(8)
+EV_WIDTH = 8
+# message types (generators.encoding.TYPE_*) and the event kinds (simlab.schema.EventKind) they record as
+T_ADD, T_CANCEL, T_DELETE, T_TRADE, T_HIDDEN = 0, 1, 2, 3, 4
+K_ADD, K_CANCEL, K_DELETE, K_TRADE, K_HIDDEN = 1, 2, 3, 5, 6
+# kernel outcomes
+STATUS_OK, STATUS_STUCK, STATUS_ENGINE = 0, 1, 2
+GRID_TICKS = 4096
+_REFERENCE_SIGN = np.array([-1, 1, 1, -1, -1], dtype=np.int64)
+_DIRECTION_SIGN = np.array([1, 1, 1, -1, -1], dtype=np.int64)
+_FLOW_SIGN = np.array([1, -1, -1, 1, 1], dtype=np.int64)  # the order sign of a message = side * this, per type
+
+
+@numba.njit(cache=True, inline="always")
+def _grow(ev, bk, need):
+    """Return the record buffers with room for ``need`` rows (doubled when short)."""
+    if need <= ev.shape[0]:
+        return ev, bk
+    size = max(need, 2 * ev.shape[0])
+    ev2 = np.zeros((size, EV_WIDTH), dtype=np.int64)
+    bk2 = np.zeros((size, 4, bk.shape[2]), dtype=np.int64)
+    for i in range(ev.shape[0]):  # loops, not slice assignments: those compile a shape-error message, slowly
+        for j in range(EV_WIDTH):
+            ev2[i, j] = ev[i, j]
+        for j in range(4):
+            for k in range(bk.shape[2]):
+                bk2[i, j, k] = bk[i, j, k]
+    return ev2, bk2
+
+
+@numba.njit(cache=True, inline="always")
+def _write(state, ev, bk, n, path, ts, kind, side, price, qty, order_id, message):
+    """Write one event and the book after it at row ``n``."""
+    ev[n, EV_PATH], ev[n, EV_TS], ev[n, EV_KIND], ev[n, EV_SIDE] = path, ts, kind, side
+    ev[n, EV_PRICE], ev[n, EV_QTY], ev[n, EV_ID], ev[n, EV_MESSAGE] = price, qty, order_id, message
+    rows = bk[n]
+    E.top_k(state, rows.shape[1], rows[0:1], rows[1:2], rows[2:3], rows[3:4], 0)
+
+
+@numba.njit(cache=True, inline="always")
+def _rest(state, side, price, size, order_id, ts, out):
+    """Rest a limit order, growing the engine when it is off the grid or full; return (state, engine status)."""
+    while True:
+        status = E.limit(state, side, price, size, order_id, ts, out)
+        if status == E.OK:
+            return state, status
+        if status == E.OFF_GRID:
+            state = E.grow_engine(state, price - GRID_TICKS // 2, GRID_TICKS, 1)
+        elif status == E.CAPACITY:
+            state = E.grow_engine(state, state[0][E.ORIGIN], 1, 2 * state[1].shape[0])
+        else:
+            return state, status
+
+
+@numba.njit(cache=True)
+def start_engine(book, depth, ts, centre):
+    """Return the engine state, its grid centred on ``centre`` (ticks), with one order per quoted level of ``book``
+    (int64 ``(4, levels)``: bid price, bid qty, ask price, ask qty, the bids first), the ADD records that placed
+    them (path 0, message -1), the book after each, the next order id and the engine status (``E.OK`` unless an
+    order was refused)."""
+    n_quoted = 0
+    for j in range(book.shape[1]):
+        n_quoted += (book[1, j] > 0) + (book[3, j] > 0)
+    state = E.new_engine(centre - GRID_TICKS // 2, GRID_TICKS, 1024)
+    out = E.new_fills(16)
+    ev = np.zeros((n_quoted, EV_WIDTH), dtype=np.int64)
+    bk = np.zeros((n_quoted, 4, depth), dtype=np.int64)
+    n, order_id = np.int64(0), np.int64(1)
+    for side, row in ((1, 0), (-1, 2)):
+        for j in range(book.shape[1]):
+            if book[row + 1, j] > 0:
+                state, status = _rest(state, side, book[row, j], book[row + 1, j], order_id, ts, out)
+                if status != E.OK:
+                    return state, ev[:n], bk[:n], order_id, status
+                _write(state, ev, bk, n, 0, ts, K_ADD, side, book[row, j], book[row + 1, j], order_id, -1)
+                n, order_id = n + 1, order_id + 1
+    return state, ev, bk, order_id, E.OK
+
+
+@numba.njit(cache=True, inline="always")
+def _remove(state, rng, kind, side, size, level):
+    """Pick the order a CANCEL / DELETE removes (uniformly among those at ``level`` it can apply to); return
+    (reason or 0, order id, price, qty)."""
+    grid = E._level_index(state, side, level)
+    if level < 1 or grid < 0:
+        return R_NO_LEVEL, 0, 0, 0
+    orders, head = state[1], state[2][E.BID_ROW if side == 1 else E.ASK_ROW, grid, E.L_HEAD]
+    k, slot = 0, head
+    while slot >= 0:
+        if kind == T_DELETE or orders[slot, E.O_QTY] > size:
+            k += 1
+        slot = orders[slot, E.O_NEXT]
+    if k == 0:
+        return R_NO_ORDER, 0, 0, 0
+    pick, slot = rng.integers(0, k), head
+    while True:
+        if kind == T_DELETE or orders[slot, E.O_QTY] > size:
+            if pick == 0:
+                return 0, orders[slot, E.O_ID], orders[slot, E.O_PRICE], orders[slot, E.O_QTY]
+            pick -= 1
+        slot = orders[slot, E.O_NEXT]
+
+
+@numba.njit(cache=True, inline="always")
+def _market(state, out, side, size, ts):
+    """Execute a market order against the best opposite level; return (reason or 0, fills buffer)."""
+    best = E.best_ask(state) if side == 1 else E.best_bid(state)
+    if best == NO_PRICE:
+        return R_EMPTY_SIDE, out
+    if size > E.level_qty(state, -side, best):
+        return R_TRADE_BEYOND_BEST, out
+    out[1][0] = 0
+    status = E.market(state, side, size, -1, ts, out)
+    while status == E.FILL_CAPACITY:
+        out = E.grow_fills(out, 2 * out[0].shape[0])
+        status = E.market(state, side, size, -1, ts, out)
+    return 0, out
+
+
+@numba.njit(cache=True, inline="always")
+def _execute(p, row, state, rng, out, t, ref, next_id, counts, ev, bk, n):
+    """Execute one checked message of path ``p`` at time ``t``; return (reason or 0, engine status, price, applied
+    size, state, out, ev, bk, rows written)."""
+    kind, side, rel, size, level = row[1], row[2], row[3], row[4], row[5]
+    message = counts[p, C_APPLIED]
+    price = ref - side * _DIRECTION_SIGN[kind] * rel
+    ev, bk = _grow(ev, bk, n + 1)
+    if kind == T_ADD:
+        opposite = E.best_ask(state) if side == 1 else E.best_bid(state)
+        if opposite != NO_PRICE and side * (price - opposite) >= 0:
+            return R_CROSSING_ADD, E.OK, 0, 0, state, out, ev, bk, n
+        state, status = _rest(state, side, price, size, next_id[p], t, out)
+        if status != E.OK:
+            return 0, status, 0, 0, state, out, ev, bk, n
+        _write(state, ev, bk, n, p, t, K_ADD, side, price, size, next_id[p], message)
+        next_id[p] += 1
+        return 0, E.OK, price, size, state, out, ev, bk, n + 1
+    if kind == T_CANCEL or kind == T_DELETE:
+        reason, order_id, price, qty = _remove(state, rng, kind, side, size, level)
+        if reason != 0:
+            return reason, E.OK, 0, 0, state, out, ev, bk, n
+        if kind == T_DELETE:
+            E.delete(state, order_id, out)
+            _write(state, ev, bk, n, p, t, K_DELETE, side, price, qty, order_id, message)
+            return 0, E.OK, price, qty, state, out, ev, bk, n + 1
+        E.cancel(state, order_id, size, out)
+        _write(state, ev, bk, n, p, t, K_CANCEL, side, price, size, order_id, message)
+        return 0, E.OK, price, size, state, out, ev, bk, n + 1
+    if kind == T_TRADE:
+        reason, out = _market(state, out, side, size, t)
+        if reason != 0:
+            return reason, E.OK, 0, 0, state, out, ev, bk, n
+        fills, n_fills = out[0], out[1][0]
+        ev, bk = _grow(ev, bk, n + n_fills)
+        for f in range(n_fills):
+            _write(state, ev, bk, n + f, p, t, K_TRADE, side, fills[f, E.F_PRICE], fills[f, E.F_QTY],
+                   fills[f, E.F_PASSIVE], message)  # fmt: skip
+        counts[p, C_UNFILLED] += state[0][E.LAST_UNFILLED]
+        return 0, E.OK, fills[0, E.F_PRICE], size, state, out, ev, bk, n + n_fills
+    if (E.best_ask(state) if side == 1 else E.best_bid(state)) == NO_PRICE:
+        return R_EMPTY_SIDE, E.OK, 0, 0, state, out, ev, bk, n
+    _write(state, ev, bk, n, p, t, K_HIDDEN, side, price, size, -1, message)
+    return 0, E.OK, price, size, state, out, ev, bk, n + 1
+
+
+@numba.njit(cache=True, inline="always")
+def _push(p, row, price, size, ref, state, paths, table_win, book_win, bk_row):
+    """Record an applied message: the table and book windows, the time, the count and the last quoted bests."""
+    ts, last, counts, seen = paths[0], paths[1], paths[3], paths[4]
+    kind, side = row[1], row[2]
+    slot = seen[p] % table_win.shape[1]
+    table_win[p, slot, 0], table_win[p, slot, 1], table_win[p, slot, 2] = row[0], kind, side
+    table_win[p, slot, 3] = (ref - price) * side * _DIRECTION_SIGN[kind]
+    table_win[p, slot, 4] = size
+    table_win[p, slot, 5] = row[5] if kind == T_CANCEL or kind == T_DELETE else 0
+    row_slot = seen[p] % book_win.shape[1]
+    for j in range(4):
+        for k in range(book_win.shape[3]):
+            book_win[p, row_slot, j, k] = bk_row[j, k]
+    seen[p] += 1
+    ts[p] += row[0]
+    counts[p, C_APPLIED] += 1
+    bid, ask = E.best_bid(state), E.best_ask(state)
+    if bid != NO_PRICE:
+        last[p, 0] = bid
+    if ask != NO_PRICE:
+        last[p, 1] = ask
+
+
+@numba.njit(cache=True, inline="always")
+def _apply(p, row, state, rng, out, paths, windows, end_ns, ev, bk, n):
+    """Apply one generated message of path ``p``; return (outcome, engine status, state, out, ev, bk, n): outcome 0
+    applied, a rejection column of ``counts``, or -1 when it lies past ``end_ns`` (the path is then done)."""
+    ts, last, next_id, counts, done = paths[0], paths[1], paths[2], paths[3], paths[5]
+    dt, kind, side, size = row[0], row[1], row[2], row[4]
+    if dt < 0 or size < 1 or (side != 1 and side != -1):
+        return R_BAD_VALUE, E.OK, state, out, ev, bk, n
+    if ts[p] + dt > end_ns:
+        done[p] = True
+        return -1, E.OK, state, out, ev, bk, n
+    if last[p, 0] == NO_PRICE or last[p, 1] == NO_PRICE:
+        return R_EMPTY_SIDE, E.OK, state, out, ev, bk, n
+    ref = last[p, 0] if side * _REFERENCE_SIGN[kind] == 1 else last[p, 1]
+    reason, status, price, size, state, out, ev, bk, m = _execute(
+        p, row, state, rng, out, ts[p] + dt, ref, next_id, counts, ev, bk, n
+    )
+    if reason == 0 and status == E.OK:
+        _push(p, row, price, size, ref, state, paths, windows[0], windows[1], bk[m - 1])
+    return reason, status, state, out, ev, bk, m
+
+
+@numba.njit(cache=True)
+def apply_blocks(blocks, active, engines, rngs, out, paths, windows, end_ns, final, stop_when_stuck, max_idle, ev, bk):
+    """Apply one generated block (int64 ``(len(active), block, 6)``) to each active path, in path order.
+
+    Parameters
+    ----------
+    blocks
+        The decoded messages ``(dt_ns, type, side, price_rel_ticks, size_lots, level)``, one block per active path.
+    active
+        Path indices (increasing) the blocks belong to.
+    engines, rngs
+        Typed lists, per path: the engine state (replaced when it grows) and the generator of the order picks.
+    out
+        The engine's fills buffer (shared; returned, grown when a market order needs more rows).
+    paths
+        ``(ts, last, next_id, counts, seen, done, idle)`` arrays indexed by path (see :mod:`generators.rollout_fast`).
+    windows
+        ``(table_win (paths, W, 6), book_win (paths, W + 1, 4, 10))`` ring buffers, slot ``seen % size`` next.
+    end_ns, final, stop_when_stuck, max_idle
+        The horizon of this piece, whether it is the path's end, what to do after ``max_idle`` idle blocks.
+    ev, bk
+        Record buffers (returned, grown when short): events ``(rows, EV_WIDTH)`` and the book after each.
+
+    Returns
+    -------
+    tuple
+        ``(out, ev, bk, rows written, outcome, path, engine status)``: outcome ``STATUS_OK``, ``STATUS_STUCK`` (that
+        path idled ``max_idle`` blocks and ``stop_when_stuck`` is False) or ``STATUS_ENGINE`` (the engine refused an
+        ADD with that status); the paths after the failing one are left as they were.
+    """
+    counts, done, idle = paths[3], paths[5], paths[6]
+    n, width = np.int64(0), blocks.shape[1]
+    for a in range(active.shape[0]):
+        p = active[a]
+        state, rng = engines[p], rngs[p]
+        counts[p, C_CHAINS] += 1
+        before = counts[p, C_APPLIED]
+        for index in range(width):
+            outcome, status, state, out, ev, bk, n = _apply(p, blocks[a, index], state, rng, out, paths, windows,
+                                                            end_ns, ev, bk, n)  # fmt: skip
+            if status != E.OK:
+                engines[p] = state
+                return out, ev, bk, n, STATUS_ENGINE, p, status
+            if done[p]:
+                if not final:
+                    counts[p, C_DISCARDED] += width - index
+                break
+            if outcome > 0:
+                counts[p, outcome] += 1
+                counts[p, C_DISCARDED] += width - index - 1
+                break
+        engines[p] = state
+        idle[p] = 0 if counts[p, C_APPLIED] > before else idle[p] + 1
+        if idle[p] >= max_idle and stop_when_stuck:
+            done[p], counts[p, C_STUCK] = True, 1
+        elif idle[p] >= max_idle:
+            return out, ev, bk, n, STATUS_STUCK, p, E.OK
+    return out, ev, bk, n, STATUS_OK, -1, E.OK
+
+
+@numba.njit(cache=True, inline="always")
+def _carried_mid(top_bid, top_bid_qty, top_ask, top_ask_qty, at, first):
+    """The mid (ticks) of the last book row at or before ``at`` quoted on both sides, else of the ``first`` quoted
+    row, else 0 (``encoding.mid_ticks``); the rows are given oldest first."""
+    for i in range(at, -1, -1):
+        if top_bid_qty[i] > 0 and top_ask_qty[i] > 0:
+            return (top_bid[i] + top_ask[i]) / 2.0
+    if first < 0:
+        return 0.0
+    return (top_bid[first] + top_ask[first]) / 2.0
+
+
+@numba.njit(cache=True)
+def gather_inputs(vectors, tables, books, seen, active, flow_window, short_window, history_out, raw_out):
+    """Write the active paths' ordered message vectors into ``history_out`` (float32 ``(active, history, width)``)
+    and the raw book state of their newest book into ``raw_out`` (float64 ``(active, 25)``: bid and ask depth of
+    levels 1-10 (lots), spread (ticks, 0 unless both sides are quoted), the both-quoted flag, the mean order sign
+    of the last ``flow_window`` messages, the mid changes (ticks) over the last ``flow_window`` and
+    ``short_window`` books); the logarithms are left to numpy, as in ``encoding.book_features``."""
+    history, window = vectors.shape[1], tables.shape[1]
+    rows = window + 1
+    top = np.empty((4, rows), dtype=np.int64)
+    for a in range(active.shape[0]):
+        p, s = active[a], seen[active[a]]
+        for i in range(history):
+            slot = (s + i) % history
+            for j in range(vectors.shape[2]):
+                history_out[a, i, j] = vectors[p, slot, j]
+        signs = 0
+        for i in range(window - flow_window, window):
+            slot = (s + i) % window
+            signs += tables[p, slot, 2] * _FLOW_SIGN[tables[p, slot, 1]]
+        first = -1
+        for i in range(rows):
+            slot = (s + i) % rows
+            for j in range(4):
+                top[j, i] = books[p, slot, j, 0]
+            if first < 0 and top[1, i] > 0 and top[3, i] > 0:
+                first = i
+        newest = (s + window) % rows
+        depth = books.shape[3]
+        for k in range(depth):
+            raw_out[a, k] = books[p, newest, 1, k]
+            raw_out[a, depth + k] = books[p, newest, 3, k]
+        quoted = books[p, newest, 1, 0] > 0 and books[p, newest, 3, 0] > 0
+        spread = books[p, newest, 2, 0] - books[p, newest, 0, 0] if quoted else 0
+        raw_out[a, 2 * depth] = max(spread, 0)
+        raw_out[a, 2 * depth + 1] = 1.0 if quoted else 0.0
+        raw_out[a, 2 * depth + 2] = signs / flow_window
+        now = _carried_mid(top[0], top[1], top[2], top[3], rows - 1, first)
+        for column, lag in ((3, flow_window), (4, short_window)):
+            then = _carried_mid(top[0], top[1], top[2], top[3], max(rows - 1 - lag, 0), first)
+            raw_out[a, 2 * depth + column] = now - then

@@ -1,0 +1,144 @@
+"""The numba rollout kernels against their slow Python twin (generators.rollout.BookPath): the same seed gives the
+same events, books, counts and network inputs, on both model families, under regime switches, on random blocks that
+exercise every rule (rejections, growth of the engine, stuck paths), and the same sentence when a rollout fails."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from generators import encoding as enc
+from generators.diffusion import DiffusionGenerator
+from generators.gan import GANGenerator
+from generators.rollout import MAX_IDLE_CHAINS, rollout
+from generators.rollout_fast import rollout_fast
+from simlab.errors import SimlabError
+from tests.generators.conftest import check_replayed
+from tests.generators.test_diffusion import SMALL as DIFFUSION
+from tests.generators.test_gan import SMALL as GAN
+
+
+@pytest.fixture(scope="module")
+def models(zi_spans):
+    return {
+        "diffusion": DiffusionGenerator(DIFFUSION, device="cpu").fit(zi_spans, seed=3),
+        "gan": GANGenerator(GAN, device="cpu").fit(zi_spans, seed=3),
+    }
+
+
+def _same(a: list[dict], b: list[dict]) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        for name in ("events", "books"):
+            assert x[name].equals(y[name]), name
+            assert x[name].attrs == y[name].attrs, name
+
+
+@pytest.mark.parametrize("family", ["diffusion", "gan"])
+def test_the_kernels_give_the_twins_bytes_on_both_families(models, family):
+    model = models[family]
+    for seed in (11, 5, 2024):
+        twin = model.sample(4, 6.0, generator=seed, stop_when_stuck=True, twin=True)
+        fast = model.sample(4, 6.0, generator=seed, stop_when_stuck=True)
+        _same(twin, fast)
+        assert sum(path["events"].attrs["applied"] for path in fast) > 0
+    check_replayed(fast[0]["events"], fast[0]["books"])
+
+
+def test_the_kernels_give_the_twins_bytes_across_regime_switches(models):
+    model = models["diffusion"]
+    switches = [(2.0, {"volatility": 5}), (4.0, {"depth": 1})]
+    kwargs = dict(generator=7, guidance=2.0, switches=switches, stop_when_stuck=True)
+    _same(model.sample(3, 6.0, twin=True, **kwargs), model.sample(3, 6.0, **kwargs))
+
+
+class RandomBlocks:
+    """A seeded stand-in for a model: random blocks over every message type, with bad values, crossing adds,
+    missing levels, trades beyond the best and far prices that grow the engine; it keeps the inputs it was given."""
+
+    def __init__(self, seed: int, block: int = 6) -> None:
+        self.rng, self.block, self.inputs = np.random.default_rng(seed), block, []
+
+    def __call__(self, history: np.ndarray, book: np.ndarray) -> np.ndarray:
+        self.inputs.append((history.copy(), book.copy()))
+        size = (history.shape[0], self.block)
+        rows = np.zeros(size + (6,), np.int64)
+        rows[..., enc.DT] = self.rng.integers(-1, 2 * 10**7, size)
+        rows[..., enc.TYPE] = self.rng.choice(enc.N_TYPES, size, p=[0.5, 0.15, 0.15, 0.15, 0.05])
+        rows[..., enc.SIDE] = self.rng.choice([1, -1, 0], size, p=[0.49, 0.49, 0.02])
+        far = self.rng.random(size) < 0.02
+        rows[..., enc.PRICE] = np.where(far, self.rng.integers(3000, 9000, size), self.rng.integers(-2, 12, size))
+        rows[..., enc.SIZE] = self.rng.integers(0, 12, size)
+        rows[..., enc.LEVEL] = self.rng.integers(0, 8, size)
+        return rows
+
+
+def _run(function, context, encoding, seed, block=6, **kwargs):
+    from simlab.random import spawn
+
+    blocks = RandomBlocks(seed, block)
+    paths = function(blocks, encoding, context, n_paths=5, duration_ns=4 * 10**9, depth=12, rngs=spawn(seed, 5),
+                     **kwargs)  # fmt: skip
+    return paths, blocks.inputs
+
+
+@pytest.mark.parametrize(("seed", "block"), [(1, 6), (2, 12), (3, 6)])  # 12: longer than the history (8)
+def test_the_kernels_follow_every_rule_of_the_twin_on_random_blocks(models, seed, block):
+    model = models["gan"]
+    attrs = {**model.context_["attrs"], "generator": "random"}
+    switches = [(2 * 10**9, RandomBlocks(seed + 100))]
+    twin, twin_inputs = _run(rollout, model.context_, model.encoding_, seed, block, switches=switches)
+    switches = [(2 * 10**9, RandomBlocks(seed + 100))]
+    fast, fast_inputs = _run(rollout_fast, model.context_, model.encoding_, seed, block, switches=switches)
+    assert len(twin_inputs) == len(fast_inputs) > 10
+    for (h1, b1), (h2, b2) in zip(twin_inputs, fast_inputs, strict=True):
+        assert h1.tobytes() == h2.tobytes() and b1.tobytes() == b2.tobytes()  # the network inputs, bit for bit
+    _same([p.datasets(attrs, "t") for p in twin], [p.datasets(attrs, "t") for p in fast])
+    counts = [p.counts.to_dict() for p in fast]
+    for reason in ("bad_value", "crossing_add", "no_level", "no_order", "empty_side", "trade_beyond_best"):
+        if reason != "empty_side":  # both sides stay quoted in the ZI context
+            assert sum(c[f"rejected_{reason}"] for c in counts) > 0, reason
+    assert sum(c["discarded"] for c in counts) > 0
+    events = np.concatenate([p.events for p in fast])
+    start = events[: fast[0].initial_orders, 3]
+    far = np.abs(events[:, 3] - np.median(start)) > 2048
+    assert far[events[:, 1] == 1].any()  # an ADD off the engine's first grid: it grew
+
+
+def _never(history: np.ndarray, book: np.ndarray) -> np.ndarray:
+    rows = np.zeros((history.shape[0], 2, 6), np.int64)
+    rows[:, :, enc.DT], rows[:, :, enc.TYPE], rows[:, :, enc.SIDE] = 1, enc.TYPE_CANCEL, 1
+    rows[:, :, enc.SIZE], rows[:, :, enc.LEVEL] = 1, 999  # no level 999
+    return rows
+
+
+def test_a_stuck_rollout_fails_with_the_twins_sentence_or_ends_the_same_way(models):
+    from simlab.random import spawn
+
+    model = models["gan"]
+    args = (_never, model.encoding_, model.context_)
+    kwargs = dict(n_paths=2, duration_ns=10**9, depth=10)
+    sentences = []
+    for function in (rollout, rollout_fast):
+        with pytest.raises(SimlabError, match=f"{MAX_IDLE_CHAINS} generated blocks in a row") as error:
+            function(*args, rngs=spawn(0, 2), **kwargs)
+        sentences.append(str(error.value))
+    assert sentences[0] == sentences[1]
+    ended = [function(*args, rngs=spawn(0, 2), stop_when_stuck=True, **kwargs) for function in (rollout, rollout_fast)]
+    for twin, fast in zip(*ended, strict=True):
+        assert twin.counts == fast.counts and fast.counts.stuck == 1
+        assert fast.counts.rejected["no_level"] == MAX_IDLE_CHAINS
+
+
+def test_a_message_type_outside_the_encoding_is_refused(models):
+    from simlab.random import spawn
+
+    model = models["gan"]
+
+    def bad(history, book):
+        rows = _never(history, book)
+        rows[:, :, enc.TYPE] = enc.N_TYPES
+        return rows
+
+    with pytest.raises(SimlabError, match="generated message type must be in 0-4; got \\[5\\]"):
+        rollout_fast(bad, model.encoding_, model.context_, n_paths=1, duration_ns=10**9, depth=10, rngs=spawn(0, 1))
