@@ -93,9 +93,15 @@ def test_checkpoints_round_trip_and_are_refused_whole(fitted, tmp_path):
     assert a[0]["events"].equals(b[0]["events"])
     config = json.loads((path / "config.json").read_text())
     assert config["config"] == SMALL.to_dict() and config["family"] == "diffusion"
+    assert config["network_version"] == 2  # the adaLN, velocity-predicting denoiser
     for key, value in (("simlab_version", "0.0.0-other"), ("encoding_version", 99), ("family", "gan")):
         (path / "config.json").write_text(json.dumps({**config, key: value}))
         with pytest.raises(DataError, match=f"{key} must be"):
+            DiffusionGenerator.load(path)
+    # a checkpoint of the version-1 denoiser (no network_version field, or 1) is refused, as is a corrupted one
+    for old in ({k: v for k, v in config.items() if k != "network_version"}, {**config, "network_version": 1}):
+        (path / "config.json").write_text(json.dumps(old))
+        with pytest.raises(DataError, match="network_version must be 2 .* got 1; retrain the model"):
             DiffusionGenerator.load(path)
     (path / "config.json").write_text(json.dumps(config))
     weights = bytearray((path / WEIGHTS_FILE).read_bytes())
