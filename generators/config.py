@@ -102,7 +102,7 @@ class DiffusionConfig(_Config):
         Share of every training batch drawn regime-balanced (:func:`generators.training.transition_weights`, the
         condition kept); the rest is drawn uniformly, with the condition dropout.
     time_weight
-        Weight of the inter-arrival time column in the velocity-prediction loss, relative to each other column (the
+        Weight of the inter-arrival time column in the noise-prediction loss, relative to each other column (the
         weights are scaled to mean 1).
     """
 

@@ -87,9 +87,9 @@ class DiffusionGenerator(BookGenerator):
             for t, t_prev in zip(steps, steps[1:] + [-1], strict=True):
                 inputs = torch.cat([sample, sample]) if guided else sample
                 timesteps = torch.full((inputs.shape[0],), t, device=self.device, dtype=torch.long)
-                velocity = self.model_(inputs, timesteps, history, book, regime)
+                noise = self.model_(inputs, timesteps, history, book, regime)
                 if guided:
-                    conditional, unconditional = velocity[:b], velocity[b:]
-                    velocity = unconditional + weight * (conditional - unconditional)
-                sample = self.schedule.ddim_step(sample, velocity, t, t_prev, bounds)
+                    conditional, unconditional = noise[:b], noise[b:]
+                    noise = unconditional + weight * (conditional - unconditional)
+                sample = self.schedule.ddim_step(sample, noise, t, t_prev, bounds)
         return sample.cpu().numpy()

@@ -1,11 +1,4 @@
-"""The noise process of the diffusion generator: a cosine DDPM schedule, the velocity the denoiser predicts and
-deterministic DDIM steps.
-
-The denoiser predicts the velocity ``v = sqrt(a_t) noise - sqrt(1 - a_t) clean`` (Salimans and Ho, 2022), not the
-noise: the noise-prediction loss weighs the error on the clean block by the signal-to-noise ratio ``a_t / (1 -
-a_t)``, nearly zero at the noisy steps where a sample's type, side and price are decided, so the regime condition,
-which is about those, got almost no gradient (see docs/generators.md); the velocity loss weighs it by ``1 / (1 -
-a_t)``, at least 1 at every step."""
+"""The noise process of the diffusion generator: a cosine DDPM schedule and deterministic DDIM steps."""
 
 from __future__ import annotations
 
@@ -36,26 +29,19 @@ class NoiseSchedule:
         a = self.alphas_cumprod.to(clean.device)[timesteps].view(-1, *([1] * (clean.dim() - 1)))
         return a.sqrt() * clean + (1 - a).sqrt() * noise
 
-    def velocity(self, clean: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
-        """Return ``sqrt(a_t) noise - sqrt(1 - a_t) clean`` (the denoiser's training target) at each sample's step."""
-        a = self.alphas_cumprod.to(clean.device)[timesteps].view(-1, *([1] * (clean.dim() - 1)))
-        return a.sqrt() * noise - (1 - a).sqrt() * clean
-
     def sampling_timesteps(self, n: int) -> list[int]:
         """Return ``n`` decreasing steps from T-1 to 0, evenly spaced (the DDIM sub-sequence)."""
         return sorted({round(x) for x in torch.linspace(0, self.steps - 1, n).tolist()}, reverse=True)
 
     def ddim_step(
-        self, sample: torch.Tensor, velocity: torch.Tensor, t: int, t_prev: int, bounds: tuple[torch.Tensor, ...]
+        self, sample: torch.Tensor, noise_pred: torch.Tensor, t: int, t_prev: int, bounds: tuple[torch.Tensor, ...]
     ) -> torch.Tensor:
-        """Return the sample at step ``t_prev`` (-1: the clean estimate) from the one at ``t`` and the predicted
-        velocity (DDIM, eta 0).
+        """Return the sample at step ``t_prev`` (-1: the clean estimate) from the one at ``t`` (DDIM, eta 0).
 
         The clean-sample estimate is clipped to ``bounds`` (low, high; broadcast against the sample), as diffusers'
         ``clip_sample``: the data's own range.
         """
         a = self.alphas_cumprod[t].item()
         a_prev = self.alphas_cumprod[t_prev].item() if t_prev >= 0 else 1.0
-        clean = torch.clamp(math.sqrt(a) * sample - math.sqrt(1 - a) * velocity, *bounds)
-        noise = math.sqrt(a) * velocity + math.sqrt(1 - a) * sample
-        return math.sqrt(a_prev) * clean + math.sqrt(1 - a_prev) * noise
+        clean = torch.clamp((sample - math.sqrt(1 - a) * noise_pred) / math.sqrt(a), *bounds)
+        return math.sqrt(a_prev) * clean + math.sqrt(1 - a_prev) * noise_pred

@@ -1,4 +1,4 @@
-"""The training loop of the diffusion generator: DDPM velocity-prediction loss on blocks of messages, condition
+"""The training loop of the diffusion generator: DDPM noise-prediction loss on blocks of messages, condition
 dropout, Adam, validation on fixed blocks, early stopping, and seeded, deterministic runs on CPU.
 
 Every random draw (initial weights, batches, diffusion steps, noise, dropped conditions) comes from an explicit
@@ -175,11 +175,10 @@ def column_weights(config: DiffusionConfig, device: torch.device) -> torch.Tenso
 def loss_of(
     model, schedule: NoiseSchedule, batch, timesteps: torch.Tensor, noise: torch.Tensor, weights: torch.Tensor
 ) -> torch.Tensor:
-    """Return the velocity-prediction loss (mean squared error, columns weighted) of a batch at given steps, noise."""
-    clean, history, book, regime = batch
-    noisy = schedule.add_noise(clean, noise, timesteps)
-    target = schedule.velocity(clean, noise, timesteps)
-    return torch.mean((model(noisy, timesteps, history, book, regime) - target) ** 2 * weights)
+    """Return the DDPM noise-prediction loss (mean squared error, columns weighted) of a batch at given steps, noise."""
+    target, history, book, regime = batch
+    noisy = schedule.add_noise(target, noise, timesteps)
+    return torch.mean((model(noisy, timesteps, history, book, regime) - noise) ** 2 * weights)
 
 
 def train_loop(

@@ -38,9 +38,7 @@ def test_train_then_sample_under_a_regime(tmp_path):
     config = json.loads((model / "config.json").read_text())
     assert config["config"]["max_steps"] == 40 and config["training"]["step"] == 40 and config["seed"] == 5
     (first, second) = config["training"]["losses"]
-    # the validation loss falls: it learns from the real hour (0.825 to 0.763 at this seed; the velocity loss has a
-    # floor the noise loss had not: at the least noisy steps the velocity is nearly the noise, which no model knows)
-    assert second[2] < 0.95 * first[2]
+    assert second[2] < 0.9 * first[2]  # the validation loss falls: it learns from the real hour
     store = tmp_path / "out.zarr"
     args = ["generate", "sample", str(model), "--paths", "2", "--duration", "5s", "--seed", "3"]
     result = runner.invoke(app, [*args, "--regime", "volatility=5", "-o", str(store)])

@@ -93,7 +93,7 @@ def test_checkpoints_round_trip_and_are_refused_whole(fitted, tmp_path):
     assert a[0]["events"].equals(b[0]["events"])
     config = json.loads((path / "config.json").read_text())
     assert config["config"] == SMALL.to_dict() and config["family"] == "diffusion"
-    assert config["network_version"] == 2  # the adaLN, velocity-predicting denoiser
+    assert config["network_version"] == 2  # the denoiser with the condition in every block (adaLN)
     for key, value in (("simlab_version", "0.0.0-other"), ("encoding_version", 99), ("family", "gan")):
         (path / "config.json").write_text(json.dumps({**config, key: value}))
         with pytest.raises(DataError, match=f"{key} must be"):

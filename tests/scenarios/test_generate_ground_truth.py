@@ -55,9 +55,7 @@ def test_a_model_trained_on_a_hawkes_book_scores_closer_to_it_than_to_another_bo
     spec = load_truth_spec(tmp_path / "truth.toml")
     untrained = ground_truth(dataclasses.replace(spec, overrides={**spec.overrides, "max_steps": 1}))
     assert untrained["separation"]["scores"] == sep["scores"]
-    # (the denoiser predicts the velocity, so an untrained one gives the mean message of A's encoding, already
-    # book-like: 0.439 against 0.407 trained at this seed; the version-1 noise predictor gave 0.75 untrained)
-    assert sep["own"] < untrained["separation"]["own"] - 0.02
+    assert sep["own"] < untrained["separation"]["own"] - 0.15
     assert set(out["per_score"][sep["scores"][0]]) == {"model", "floor", "contrast", "b_vs_a", "floor_high", "excess"}
     assert out["training"]["best_step"] >= 150 and len(out["rollout"]) == 2
     assert all(r["applied"] > 0 for r in out["rollout"])
