@@ -2,15 +2,14 @@
 
 After TRADES (Berti et al., 2025): the tokens are the ``history`` messages and the ``block`` noisy messages (one
 shared linear embedding, learned positions, a segment embedding). The condition vector is the book-state vector
-through an MLP, the sum of one embedding per regime variable (with an extra *null* index for a dropped condition)
-through its own MLP, and the sinusoidal embedding of the diffusion step. It is added to every token, and it
-modulates **every** transformer block (adaptive layer norm, as DiT's adaLN: a per-block linear map of the condition
-gives the shift and scale of both layer norms and the gates of both residual branches). Version 1 added the
-condition to the tokens only; trained on the AAPL hour, its validation loss with the true regime was no lower than
-with the null one, so it had learned to ignore the condition (see docs/generators.md). A pre-norm transformer then
-attends over all tokens and a linear head predicts the noise of the block's tokens. Weights are initialised from an
-explicit ``torch.Generator`` (:func:`init_weights`), never from torch's global generator, and dropout is off, so
-one seed gives one model.
+through an MLP, the sum of one embedding per regime variable (with an extra *null* index for a dropped condition) and
+the sinusoidal embedding of the diffusion step; it is added to every token. With ``adaptive_norm`` = 1 the regime
+sum goes through its own MLP first and the condition also modulates **every** transformer block (adaptive layer
+norm, as DiT's adaLN: a per-block linear map of the condition, zero at initialisation, gives the shift and scale of
+both layer norms and the gates of both residual branches). A pre-norm transformer then attends over all tokens and
+a linear head predicts the noise of the block's tokens. Weights are initialised from an explicit
+``torch.Generator`` (:func:`init_weights`), never from torch's global generator, and dropout is off, so one seed
+gives one model.
 """
 
 from __future__ import annotations
@@ -24,8 +23,9 @@ from torch import nn
 from generators.config import DiffusionConfig
 from generators.encoding import BOOK_WIDTH, MESSAGE_WIDTH, N_QUINTILES, REGIMES
 
-# the layout of the denoiser's weights; a checkpoint of another version is refused (generators.checkpoint)
-NETWORK_VERSION = 2
+# the layout of the denoiser's weights; a checkpoint of another version is refused (generators.base.load); the
+# adaLN layout is chosen by the config (``adaptive_norm``), which every checkpoint records
+NETWORK_VERSION = 1
 
 
 class ConditionedBlock(nn.Module):
@@ -79,9 +79,18 @@ class Denoiser(nn.Module):
         self.segment = nn.Parameter(torch.zeros(2, width))
         self.book = nn.Sequential(nn.Linear(BOOK_WIDTH, width), nn.SiLU(), nn.Linear(width, width))
         self.regimes = nn.ModuleList(nn.Embedding(N_QUINTILES + 1, width) for _ in REGIMES)
-        self.regime = nn.Sequential(nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))
+        self.adaptive = bool(config.adaptive_norm)
+        if self.adaptive:
+            self.regime = nn.Sequential(nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))
         self.step = nn.Sequential(nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))
-        self.blocks = nn.ModuleList(ConditionedBlock(width, config.heads) for _ in range(config.layers))
+        if self.adaptive:
+            self.blocks = nn.ModuleList(ConditionedBlock(width, config.heads) for _ in range(config.layers))
+        else:  # the version-1 layout (the parameters keep their names and order, so its checkpoints load)
+            layer = nn.TransformerEncoderLayer(
+                width, config.heads, dim_feedforward=4 * width, dropout=0.0, activation="gelu", batch_first=True,
+                norm_first=True,
+            )  # fmt: skip
+            self.encoder = nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(width)
         self.head = nn.Linear(width, MESSAGE_WIDTH)
         self.block = config.block
@@ -112,7 +121,11 @@ class Denoiser(nn.Module):
         tokens = self.embed(torch.cat([history, noisy], dim=1))
         segment = torch.cat([self.segment[:1].expand(history.shape[1], -1), self.segment[1:].expand(self.block, -1)])
         regimes = sum(embedding(regime[:, j]) for j, embedding in enumerate(self.regimes))
-        condition = self.book(book) + self.step(_sinusoid(timesteps, self.width)) + self.regime(regimes)
+        condition = self.book(book) + self.step(_sinusoid(timesteps, self.width))
+        if not self.adaptive:
+            hidden = self.encoder(tokens + self.position + segment + (condition + regimes)[:, None, :])
+            return self.head(self.norm(hidden[:, -self.block :]))
+        condition = condition + self.regime(regimes)
         hidden = tokens + self.position + segment + condition[:, None, :]
         for block in self.blocks:
             hidden = block(hidden, condition)
@@ -131,7 +144,7 @@ def init_weights(module: nn.Module, generator: torch.Generator) -> None:
                 parameter.copy_(0.02 * torch.randn(parameter.shape, generator=generator))
             elif ".modulation." in name:
                 parameter.zero_()
-            elif name.startswith("regimes."):  # unit-scale codes, as large as the step and book terms
+            elif name.startswith("regimes.") and getattr(module, "adaptive", False):  # unit-scale codes
                 parameter.copy_(torch.randn(parameter.shape, generator=generator))
             elif parameter.dim() >= 2:
                 std = 1.0 / math.sqrt(parameter.shape[1])

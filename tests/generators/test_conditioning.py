@@ -15,11 +15,12 @@ from generators.diffusion import DiffusionGenerator
 from generators.networks import Denoiser, init_weights
 from generators.schedule import NoiseSchedule
 from generators.training import BlockData, TrainState, deterministic, torch_generator, train_loop, transition_weights
-from simlab.errors import DataError
+from simlab.errors import DataError, ParameterError
 
 CONFIG = DiffusionConfig(
     history=8, block=1, width=32, layers=2, heads=4, diffusion_steps=50, sampling_steps=10, batch_size=64,
-    max_steps=200, eval_every=100, patience=10, validation_blocks=256, learning_rate=3e-3,
+    max_steps=200, eval_every=100, patience=10, validation_blocks=256, learning_rate=3e-3, adaptive_norm=1,
+    balance=0.5,
 )  # fmt: skip
 PLANTED = {0: -1.0, 4: 1.0}  # normalised size of every message in volatility quintiles 1 and 5 (0 in the others)
 
@@ -108,3 +109,20 @@ def test_the_balanced_sampler_makes_every_past_and_asked_pair_equally_likely():
         np.testing.assert_allclose(totals, 1.0)
     with pytest.raises(DataError, match="needs more than 16 messages; got 10"):
         transition_weights(regime[:10], window)
+
+
+def test_the_adaptive_denoiser_trains_to_the_same_weights_from_one_seed(trained):
+    model, state = trained
+    again, again_state = train(Denoiser)
+    assert state.condition_gain == again_state.condition_gain
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True))
+    assert any(".modulation." in name for name in model.state_dict())  # the adaLN layout, not version 1's
+
+
+def test_bad_conditioning_options_are_refused():
+    with pytest.raises(ParameterError, match="`adaptive_norm` of DiffusionConfig must be 0 or 1; got 2"):
+        DiffusionConfig(adaptive_norm=2)
+    with pytest.raises(ParameterError, match=r"`balance` of DiffusionConfig must be in \[0, 1\]; got 1.5"):
+        DiffusionConfig(balance=1.5)
+    with pytest.raises(ParameterError, match="`time_weight` of DiffusionConfig must be > 0; got 0.0"):
+        DiffusionConfig(time_weight=0.0)
