@@ -14,7 +14,16 @@ from generators.config import DiffusionConfig
 from generators.diffusion import DiffusionGenerator
 from generators.networks import Denoiser, init_weights
 from generators.schedule import NoiseSchedule
-from generators.training import BlockData, TrainState, deterministic, torch_generator, train_loop, transition_weights
+from generators.training import (
+    BlockData,
+    TrainState,
+    column_weights,
+    deterministic,
+    loss_of,
+    torch_generator,
+    train_loop,
+    transition_weights,
+)
 from simlab.errors import DataError, ParameterError
 
 CONFIG = DiffusionConfig(
@@ -126,3 +135,32 @@ def test_bad_conditioning_options_are_refused():
         DiffusionConfig(balance=1.5)
     with pytest.raises(ParameterError, match="`time_weight` of DiffusionConfig must be > 0; got 0.0"):
         DiffusionConfig(time_weight=0.0)
+
+
+def test_the_time_weight_scales_the_inter_arrival_column_of_the_loss():
+    schedule = NoiseSchedule(10)
+    target = torch.zeros((2, 1, enc.MESSAGE_WIDTH))
+    batch = (
+        target,
+        torch.zeros((2, 1, enc.MESSAGE_WIDTH)),
+        torch.zeros((2, enc.BOOK_WIDTH)),
+        torch.zeros((2, 4), dtype=torch.long),
+    )
+    steps = torch.tensor([0, 5])
+
+    def zero(noisy, *_):  # a denoiser that predicts no noise: the loss is the weighted mean of noise ** 2
+        return torch.zeros_like(noisy)
+
+    losses = {}
+    for weight in (1.0, 4.0):
+        w = column_weights(DiffusionConfig(time_weight=weight), torch.device("cpu"))
+        assert float(w.mean()) == pytest.approx(1.0)
+        for column in (enc.M_DT, enc.M_SIZE):
+            noise = torch.zeros_like(target)
+            noise[..., column] = 1.0
+            losses[weight, column] = float(loss_of(zero, schedule, batch, steps, noise, w))
+    # written out: weights 4 and 1 (x 9) scaled to mean 1 are 40 / 13 and 10 / 13; one unit error in one of 10 columns
+    assert losses[4.0, enc.M_DT] == pytest.approx(40 / 13 / 10) and losses[4.0, enc.M_SIZE] == pytest.approx(
+        10 / 13 / 10
+    )
+    assert losses[1.0, enc.M_DT] == pytest.approx(0.1) == losses[1.0, enc.M_SIZE]
