@@ -129,7 +129,7 @@ class BookGenerator:
         return self
 
     def _resume(self, path: Path, networks, optimizers, generator) -> tuple[TrainState, dict]:
-        meta, tensors = load_checkpoint(path, self.FAMILY)
+        meta, tensors = _load(path, self)
         # a resumed run may train longer (max_steps); everything else must be the checkpoint's
         config = {k: v for k, v in self.config.to_dict().items() if k != "max_steps"}
         theirs = {"config": {k: v for k, v in (meta.get("config") or {}).items() if k != "max_steps"}}
@@ -157,6 +157,7 @@ class BookGenerator:
         return {
             "family": self.FAMILY,
             "encoding_version": enc.ENCODING_VERSION,
+            "network_version": self.NETWORK.VERSION,
             "config": self.config.to_dict(),
             "encoding": self.encoding_.to_dict(),
             "seed": self.seed_,
@@ -175,7 +176,7 @@ class BookGenerator:
     @classmethod
     def load(cls, path: str | Path, *, device: str | torch.device | None = None) -> Self:
         """Load a model saved by :meth:`save` or a training checkpoint; refuse it whole when it does not match."""
-        meta, tensors = load_checkpoint(path, cls.FAMILY)
+        meta, tensors = _load(path, cls)
         try:
             config = cls.CONFIG.from_dict(meta["config"], source=f"checkpoint {path}")
             encoding = enc.Encoding.from_dict(meta["encoding"], source=f"checkpoint {path}")
@@ -280,6 +281,19 @@ class BookGenerator:
             raise ParameterError(
                 f"{type(self).__name__} is not fitted; call fit(dataset, seed=...) or load(path) first"
             )
+
+
+def _load(path: str | Path, cls: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    # load_checkpoint, then refuse a network layout of another version (a checkpoint written before the field
+    # existed holds version 1)
+    meta, tensors = load_checkpoint(path, cls.FAMILY)
+    version = meta.get("network_version", 1)
+    if version != cls.NETWORK.VERSION:
+        raise DataError(
+            f"checkpoint {path}: network_version must be {cls.NETWORK.VERSION} (this simlab's {cls.NETWORK.__name__}); "
+            f"got {version!r}; retrain the model"
+        )
+    return meta, tensors
 
 
 def _switches(switches: Any, duration: float) -> list[tuple[float, dict[str, int] | None]]:

@@ -98,6 +98,15 @@ class DiffusionConfig(_Config):
         Validations without improvement before early stopping.
     validation_blocks
         Blocks of the validation span scored at every validation (fixed ones).
+    adaptive_norm
+        1: the condition also modulates every transformer block (adaLN, :mod:`generators.networks`); 0: it is only
+        added to the tokens (the version-1 denoiser).
+    balance
+        Share of every training batch drawn regime-balanced (:func:`generators.training.transition_weights`, the
+        condition kept); the rest is drawn uniformly, with the condition dropout.
+    time_weight
+        Weight of the inter-arrival time column in the noise-prediction loss, relative to each other column (the
+        weights are scaled to mean 1).
     """
 
     history: int = 32
@@ -115,11 +124,19 @@ class DiffusionConfig(_Config):
     eval_every: int = 100
     patience: int = 4
     validation_blocks: int = 1024
+    adaptive_norm: int = 0
+    balance: float = 0.0
+    time_weight: float = 1.0
 
     def __post_init__(self) -> None:
         for name, kind, value in list(self._checked_fields()):
-            self._check_count(name, kind, value)
-        self._check_shared(("learning_rate",))
+            if name != "adaptive_norm":  # a switch, checked below
+                self._check_count(name, kind, value)
+        self._check_shared(("learning_rate", "time_weight"))
+        if self.adaptive_norm not in (0, 1):
+            raise ParameterError(f"`adaptive_norm` of DiffusionConfig must be 0 or 1; got {self.adaptive_norm}")
+        if not 0.0 <= self.balance <= 1.0:
+            raise ParameterError(f"`balance` of DiffusionConfig must be in [0, 1]; got {self.balance}")
         if self.width % self.heads:
             raise ParameterError(f"`width` {self.width} of DiffusionConfig must be a multiple of `heads` {self.heads}")
         if self.sampling_steps > self.diffusion_steps:

@@ -52,6 +52,8 @@ class Generator(nn.Module):
         ``history``, ``block``, ``width``, ``noise``.
     """
 
+    VERSION = 1  # the layout of the generator's weights (checkpoints record it as ``network_version``)
+
     def __init__(self, config: GANConfig) -> None:
         super().__init__()
         width, self.block = config.width, config.block

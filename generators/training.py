@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from generators.config import DiffusionConfig
-from generators.encoding import NULL_REGIME, EncodedFlow
+from generators.encoding import M_DT, MESSAGE_WIDTH, N_QUINTILES, NULL_REGIME, REGIME_WINDOW, EncodedFlow
 from generators.schedule import NoiseSchedule
 from simlab.errors import DataError
 
@@ -84,6 +84,7 @@ class BlockData:
         self.starts = torch.arange(config.history, n - config.block + 1, device=device)
         self.history_offsets = torch.arange(-config.history, 0, device=device)
         self.block_offsets = torch.arange(config.block, device=device)
+        self._balance: torch.Tensor | None = None  # the regime-balanced sampling law, built on first use
 
     def batch(self, starts: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Return (target, history, book, regime) of the blocks starting at message indices ``starts``."""
@@ -96,6 +97,35 @@ class BlockData:
         pick = torch.randint(0, self.starts.shape[0], (size,), generator=generator, device=self.starts.device)
         return self.starts[pick]
 
+    def draw_balanced(self, size: int, generator: torch.Generator) -> torch.Tensor:
+        """Return ``size`` block starts drawn with replacement, regime-balanced (:func:`transition_weights`)."""
+        if self._balance is None:
+            weights = transition_weights(self.regime.cpu().numpy())[self.starts.cpu().numpy()]
+            self._balance = torch.as_tensor(weights / weights.sum(), dtype=torch.float64, device=self.starts.device)
+        pick = torch.multinomial(self._balance, size, replacement=True, generator=generator)
+        return self.starts[pick]
+
+
+def transition_weights(regime: np.ndarray, window: int = REGIME_WINDOW) -> np.ndarray:
+    """Return a sampling weight per message that makes every (past quintile, asked quintile) pair equally likely.
+
+    The asked quintile of message *i* is its regime (measured over the ``window`` rows from *i* on); the past one is
+    that of message *i - window* (the window that ends at *i*, which the history and the book mostly reveal). In the
+    data the two mostly agree, so a model learns to read the regime from the history and to ignore the condition;
+    a counterfactual asks for the pairs the data rarely hold (a calm past, a volatile future). For each regime
+    variable the weight of a message is one over the count of its pair, so each of the 25 pairs weighs the same;
+    a message's weight is the mean over the variables. The first ``window`` messages, without a past, weigh 0.
+    """
+    n = regime.shape[0]
+    out = np.zeros(n)
+    if n <= window:
+        raise DataError(f"regime-balanced sampling needs more than {window} messages; got {n}")
+    for j in range(regime.shape[1]):
+        pairs = regime[: n - window, j] * N_QUINTILES + regime[window:, j]
+        counts = np.bincount(pairs, minlength=N_QUINTILES * N_QUINTILES)
+        out[window:] += 1.0 / counts[pairs]
+    return out / regime.shape[1]
+
 
 @dataclass
 class TrainState:
@@ -106,6 +136,9 @@ class TrainState:
     best_step: int = 0
     bad: int = 0
     losses: list[list[float]] = field(default_factory=list)  # [step, train loss, validation loss]
+    # [step, validation loss with every regime null - with the true regime] (diffusion only): what the model
+    # has learned from the condition
+    condition_gain: list[list[float]] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """Return the state as a JSON-serialisable mapping."""
@@ -131,11 +164,21 @@ def drop_conditions(regime: torch.Tensor, probability: float, generator: torch.G
     return torch.where(one | every, torch.full_like(regime, NULL_REGIME), regime)
 
 
-def loss_of(model, schedule: NoiseSchedule, batch, timesteps: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """Return the DDPM noise-prediction loss (mean squared error) of a batch at given steps and noise."""
+def column_weights(config: DiffusionConfig, device: torch.device) -> torch.Tensor:
+    """Return the loss weight of each message-vector column: ``time_weight`` on the inter-arrival time, 1 on the rest,
+    scaled to mean 1 (so the loss stays on the scale of an unweighted one)."""
+    weights = torch.ones(MESSAGE_WIDTH, device=device)
+    weights[M_DT] = config.time_weight
+    return weights / weights.mean()
+
+
+def loss_of(
+    model, schedule: NoiseSchedule, batch, timesteps: torch.Tensor, noise: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    """Return the DDPM noise-prediction loss (mean squared error, columns weighted) of a batch at given steps, noise."""
     target, history, book, regime = batch
     noisy = schedule.add_noise(target, noise, timesteps)
-    return torch.mean((model(noisy, timesteps, history, book, regime) - noise) ** 2)
+    return torch.mean((model(noisy, timesteps, history, book, regime) - noise) ** 2 * weights)
 
 
 def train_loop(
@@ -158,30 +201,42 @@ def train_loop(
     """
     train, validation = data
     fixed = _validation_set(validation, schedule, config, generators[1])
+    weights = column_weights(config, validation.starts.device)
     running = []
     while state.step < config.max_steps and state.bad < config.patience:
         model.train()
-        starts = train.draw(config.batch_size, generators[0])
-        batch = list(train.batch(starts))
-        batch[3] = drop_conditions(batch[3], config.condition_dropout, generators[0])
-        device = starts.device
-        timesteps = torch.randint(0, schedule.steps, (starts.shape[0],), generator=generators[0], device=device)
+        batch = _draw(train, config, generators[0])
+        device = batch[0].device
+        timesteps = torch.randint(0, schedule.steps, (batch[0].shape[0],), generator=generators[0], device=device)
         noise = torch.randn(batch[0].shape, generator=generators[0], device=device)
-        loss = loss_of(model, schedule, batch, timesteps, noise)
+        loss = loss_of(model, schedule, batch, timesteps, noise, weights)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         state.step += 1
         running.append(float(loss.detach()))
         if state.step % config.eval_every == 0 or state.step == config.max_steps:
-            value = _validate(model, schedule, fixed)
+            value, unconditioned = _validate(model, schedule, fixed, weights)
             train_loss = float(np.mean(running))
             running.clear()
+            state.condition_gain.append([state.step, unconditioned - value])
             improved = state.record(train_loss, value)
             on_validation(state, {k: v.detach().clone() for k, v in model.state_dict().items()} if improved else {})
             if progress is not None:
                 progress(state.step, config.max_steps, train_loss, value)
     return state
+
+
+def _draw(data: BlockData, config: DiffusionConfig, generator: torch.Generator) -> list[torch.Tensor]:
+    # (target, history, book, regime) of a batch: `balance` of it regime-balanced with the condition kept, the rest
+    # drawn uniformly with the condition dropout (so the null condition still learns the data's own law)
+    balanced = int(round(config.balance * config.batch_size))
+    batch = list(data.batch(data.draw(config.batch_size - balanced, generator)))
+    batch[3] = drop_conditions(batch[3], config.condition_dropout, generator)
+    if balanced:
+        extra = data.batch(data.draw_balanced(balanced, generator))
+        batch = [torch.cat([a, b]) for a, b in zip(batch, extra, strict=True)]
+    return batch
 
 
 def _validation_set(validation: BlockData, schedule, config: DiffusionConfig, generator: torch.Generator):
@@ -194,14 +249,19 @@ def _validation_set(validation: BlockData, schedule, config: DiffusionConfig, ge
     return batch, timesteps, noise
 
 
-def _validate(model, schedule, fixed) -> float:
+def _validate(model, schedule, fixed, weights: torch.Tensor) -> tuple[float, float]:
+    # the validation loss with the true regime, and with every regime variable null
     model.eval()
     batch, timesteps, noise = fixed
+    null = (*batch[:3], torch.full_like(batch[3], NULL_REGIME))
+    out = []
     with torch.no_grad():
-        total, count = 0.0, 0
-        for first in range(0, timesteps.shape[0], 512):
-            part = slice(first, first + 512)
-            piece = tuple(tensor[part] for tensor in batch)
-            loss = loss_of(model, schedule, piece, timesteps[part], noise[part])
-            total, count = total + float(loss) * piece[0].shape[0], count + piece[0].shape[0]
-    return total / count
+        for blocks in (batch, null):
+            total, count = 0.0, 0
+            for first in range(0, timesteps.shape[0], 512):
+                part = slice(first, first + 512)
+                piece = tuple(tensor[part] for tensor in blocks)
+                loss = loss_of(model, schedule, piece, timesteps[part], noise[part], weights)
+                total, count = total + float(loss) * piece[0].shape[0], count + piece[0].shape[0]
+            out.append(total / count)
+    return out[0], out[1]

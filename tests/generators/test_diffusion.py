@@ -17,6 +17,7 @@ from tests.generators.conftest import check_replayed, check_resampled, check_see
 from tests.generators.conftest import equal_weights as _equal
 from tests.generators.conftest import weights as _weights
 
+NEW_OPTIONS = ("adaptive_norm", "balance", "time_weight")
 SMALL = DiffusionConfig(
     history=8, block=4, width=16, layers=1, heads=2, diffusion_steps=20, sampling_steps=4, batch_size=32,
     max_steps=20, eval_every=10, validation_blocks=64,
@@ -93,10 +94,18 @@ def test_checkpoints_round_trip_and_are_refused_whole(fitted, tmp_path):
     assert a[0]["events"].equals(b[0]["events"])
     config = json.loads((path / "config.json").read_text())
     assert config["config"] == SMALL.to_dict() and config["family"] == "diffusion"
+    assert config["network_version"] == 1
+    # a checkpoint written before the adaLN, balance and time-weight options existed loads as it was trained
+    older = {**config, "config": {k: v for k, v in config["config"].items() if k not in NEW_OPTIONS}}
+    (path / "config.json").write_text(json.dumps({k: v for k, v in older.items() if k != "network_version"}))
+    assert _equal(_weights(fitted), _weights(DiffusionGenerator.load(path)))
     for key, value in (("simlab_version", "0.0.0-other"), ("encoding_version", 99), ("family", "gan")):
         (path / "config.json").write_text(json.dumps({**config, key: value}))
         with pytest.raises(DataError, match=f"{key} must be"):
             DiffusionGenerator.load(path)
+    (path / "config.json").write_text(json.dumps({**config, "network_version": 2}))
+    with pytest.raises(DataError, match="network_version must be 1 .* got 2; retrain the model"):
+        DiffusionGenerator.load(path)
     (path / "config.json").write_text(json.dumps(config))
     weights = bytearray((path / WEIGHTS_FILE).read_bytes())
     weights[len(weights) // 2] ^= 0xFF
