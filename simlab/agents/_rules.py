@@ -109,8 +109,10 @@ def fundamental_path(gen, p, start_ns, times_ns):
 V_ESTIMATE, V_VARIANCE, V_SIDE, V_OFFSET, V_QTY, V_INV0 = range(6)
 V_FIELDS = 6
 # value parameters: kappa (per ns), shock variance (per ns), observation variance, aggressive share, depth spread,
-# abides variance flag; latent rule: depth D (ticks; 0 = off, the ABIDES rule), refresh rate nu (per ns)
-VP_KAPPA, VP_SHOCK_VAR, VP_OBS_VAR, VP_AGGRESSIVE, VP_DEPTH, VP_ABIDES_VAR, VP_LATENT_DEPTH, VP_LATENT_RATE = range(8)
+# abides variance flag; latent rule: depth D (ticks; 0 = off, the ABIDES rule), refresh rate nu (per ns), size (lots;
+# 0 = the ABIDES mixture)
+VP_KAPPA, VP_SHOCK_VAR, VP_OBS_VAR, VP_AGGRESSIVE, VP_DEPTH, VP_ABIDES_VAR = range(6)
+VP_LATENT_DEPTH, VP_LATENT_RATE, VP_LATENT_SIZE = range(6, 9)
 
 
 @numba.njit(cache=True)
@@ -172,7 +174,8 @@ def latent_order(gen, state, forecast, inventory, dt_ns, cumulative, vp):
 
     Each agent holds one latent order: a side (a coin), a private offset ``D sqrt(w)`` (ticks; density ``2 x / D^2``
     on ``[0, D]``, linear in the distance) and a size (the ABIDES mixture). At each look it posts what is left of it
-    at its reservation price, its estimate's forecast minus (buyer) or plus (seller) the offset: the order rests
+    (``latent_size_lots`` when > 0) at its reservation price, its estimate's forecast minus (buyer) or plus (seller)
+    the offset: the order rests
     until the next look and drifts with the estimate. A fill spends the order (what is left is the drawn size less
     the agent's inventory change since the draw); the offset, side and size are redrawn at the first look and then
     with probability ``1 - exp(-nu dt)`` (a Poisson refresh at rate ``nu``, ``dt`` since the last look). Sellers rest
@@ -188,7 +191,8 @@ def latent_order(gen, state, forecast, inventory, dt_ns, cumulative, vp):
     if state[V_SIDE] == 0 or u < -math.expm1(-vp[VP_LATENT_RATE] * dt_ns):
         state[V_SIDE] = 1.0 if coin < 0.5 else -1.0
         state[V_OFFSET] = np.rint(vp[VP_LATENT_DEPTH] * math.sqrt(w))
-        state[V_QTY], state[V_INV0] = size, inventory
+        state[V_QTY] = vp[VP_LATENT_SIZE] if vp[VP_LATENT_SIZE] > 0 else size
+        state[V_INV0] = inventory
     side = np.int64(state[V_SIDE])
     left = np.int64(state[V_QTY]) - side * (inventory - np.int64(state[V_INV0]))
     return side, forecast - side * np.int64(state[V_OFFSET]), max(np.int64(0), left)

@@ -37,6 +37,8 @@ def test_unknown_parameter_lists_the_valid_ones():
         (lambda: ValueAgents(latent_depth_ticks=0.5), r"`latent_depth_ticks` of ValueAgents must be 0 .* or >= 1 tick"),
         (lambda: ValueAgents(latent_depth_ticks=float("nan")), r"`latent_depth_ticks` of ValueAgents must be a finite"),
         (lambda: ValueAgents(latent_depth_ticks=40.0, latent_refresh_per_s=-1e-3), r"`latent_refresh_per_s` .* >= 0"),
+        (lambda: ValueAgents(latent_size_lots=10), r"`latent_size_lots` of ValueAgents needs the latent rule"),
+        (lambda: ValueAgents(latent_depth_ticks=9.0, latent_size_lots=-1), r"`latent_size_lots` .* int >= 0; got -1"),
         (lambda: ValueAgents(latent_refresh_per_s=1e-3), r"`latent_refresh_per_s` of ValueAgents needs the latent"),
     ],
 )

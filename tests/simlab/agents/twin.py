@@ -398,7 +398,8 @@ class TwinMarket:
         if self.latent[k] is None or refresh < p_refresh:
             side = 1 if coin < 0.5 else -1
             offset = int(np.rint(v.latent_depth_ticks * math.sqrt(w)))
-            self.latent[k] = dict(side=side, offset=offset, lots=size, inv0=self.inv[agent])
+            lots = v.latent_size_lots if v.latent_size_lots > 0 else size
+            self.latent[k] = dict(side=side, offset=offset, lots=lots, inv0=self.inv[agent])
         order = self.latent[k]
         left = order["lots"] - order["side"] * (self.inv[agent] - order["inv0"])
         if left > 0:
