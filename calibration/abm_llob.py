@@ -5,10 +5,10 @@ scorecard therefore keeps only the synthetic events a level-1 file would record 
 visible_events`), and so do the moments of this fit (:data:`VISIBLE_MOMENTS`): with every event the fit would match
 the real level-1 stream to an invisible one.
 
-``python -m calibration.abm_llob fit DATA_DIR [OUT]`` refits ``scenarios/library/abm_llob_amzn_start.toml`` to the
-AMZN day's 12:00-12:30 window (:data:`PARAMETERS` free, the rest held) and writes the preset (default
-``calibration/presets/abm-amzn-llob.toml``); ``python -m calibration.abm_llob depth PRESET`` prints its standing
-depth per tick against the distance to the mid.
+``python -m calibration.abm_llob fit DATA_DIR [OUT [START]]`` refits ``START`` (default
+``scenarios/library/abm_llob_amzn_start.toml``) to the AMZN day's 12:00-12:30 window (:data:`PARAMETERS` free, the
+rest held) and writes the preset ``OUT`` (default ``calibration/presets/abm-amzn-llob.toml``);
+``python -m calibration.abm_llob depth PRESET`` prints its standing depth per tick against the distance to the mid.
 """
 
 from __future__ import annotations
@@ -58,18 +58,20 @@ def visible_blocks(data: dict[str, xr.Dataset], block_s: float) -> list[dict[str
 VISIBLE_MOMENTS = MomentSet(MOMENTS, visible_blocks, moments_of, (0.0,) * len(MOMENTS))
 
 
-def fit(data_dir: str | Path, out: str | Path = PRESET, *, maxfev: int = 40) -> AgentMarketEstimator:
-    """Fit :data:`PARAMETERS` of :data:`START` to the AMZN day's 12:00-12:30 window on the level-1-visible moments
-    (4 paths, seed 0, the settings of abm-amzn otherwise) and write the preset ``out``."""
+def fit(
+    data_dir: str | Path, out: str | Path = PRESET, *, start: str | Path = START, maxfev: int = 40
+) -> AgentMarketEstimator:
+    """Fit :data:`PARAMETERS` of the market ``start`` to the AMZN day's 12:00-12:30 window on the level-1-visible
+    moments (4 paths, seed 0, the settings of abm-amzn otherwise) and write the preset ``out``."""
     from simlab.io.dataset import load_dataset
 
     day = load_dataset([Path(data_dir) / AMZN_DAY])
     window = select_window(day, 9000.0, 1800.0)
-    config, _ = load_abm_preset(START)
+    config, _ = load_abm_preset(start)
     config = replace(market_for(config, window), name=Path(out).stem)
     est = AgentMarketEstimator(config, parameters=PARAMETERS, maxfev=maxfev, moments=VISIBLE_MOMENTS).fit(window)
     document = preset_document(est, source={"files": [str(Path(data_dir) / AMZN_DAY)], "start_s": 9000.0,
-                                            "duration_s": 1800.0, "config": START})  # fmt: skip
+                                            "duration_s": 1800.0, "config": str(start)})  # fmt: skip
     document["calibration"]["moment_events"] = "level-1 visible (calibration.abm_llob.VISIBLE_MOMENTS)"
     write_preset(document, out)
     return est
@@ -86,7 +88,7 @@ def preset_depth(preset: str | Path, seeds: tuple[int, ...] = (0, 1)) -> dict[st
 if __name__ == "__main__":
     command, argument = sys.argv[1], sys.argv[2]
     if command == "fit":
-        estimator = fit(argument, sys.argv[3] if len(sys.argv) > 3 else PRESET)
+        estimator = fit(argument, *sys.argv[3:4], **({"start": sys.argv[4]} if len(sys.argv) > 4 else {}))
         print(estimator.estimates_, estimator.std_errors_, estimator.objective_)
     else:
         print(preset_depth(argument))
