@@ -104,5 +104,6 @@ def test_metaorder_impact_is_concave_in_the_latent_book():
                               duration_s=1800.0, after_s=600.0)  # fmt: skip
     peak = result["peak_bps"].values.mean(axis=0)
     assert (np.diff(peak) > 0).all() and peak[-1] > 3.0, peak
-    # the fitted exponent of log(mean peak) on log(Q/V) and its 95 % bootstrap interval over seeds are below 1
-    assert result.attrs["exponent_high"] < 1.0 and 0.2 < result.attrs["exponent"], result.attrs
+    # the fitted exponent of log(mean peak) on log(Q/V) and its 95 % bootstrap interval over seeds are below 1; the
+    # point falls in the square-root band of the issue, [0.4, 0.65] (measured 0.59 [0.40, 0.87])
+    assert result.attrs["exponent_high"] < 1.0 and 0.4 <= result.attrs["exponent"] <= 0.65, result.attrs
