@@ -114,10 +114,17 @@ def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
         r_t = _look_fundamental(gens, fvals, ftimes, fparams, ctr, fund_ts, fund_val, fund_shocks, t)
         obs = np.rint(r_t + math.sqrt(vparams[R.VP_OBS_VAR]) * gens[2].standard_normal())
         R.value_update(vstate[k], vprev[k], t, obs, fp[K.FP_R_BAR], vparams)
+        dt = t - vprev[k]
         vprev[k] = t
         forecast = R.value_forecast(vstate[k, R.V_ESTIMATE], t, ip[K.IP_CLOSE], fp[K.FP_R_BAR], vparams[R.VP_KAPPA])
-        side, price = R.value_order(gens[2], forecast, bid, ask, has_bid and has_ask, vparams)
-        _send(heap, ctr, agents, t, agent, side, price, R.order_size(gens[2], cumulative))
+        if vparams[R.VP_LATENT_DEPTH] > 0:  # the latent-liquidity rule (LLOB): its order left, if any
+            side, price, left = R.latent_order(gens[2], vstate[k], forecast, agents[agent, K.A_INV], dt, cumulative,
+                                               vparams)  # fmt: skip
+            if left > 0:
+                _send(heap, ctr, agents, t, agent, side, price, left)
+        else:
+            side, price = R.value_order(gens[2], forecast, bid, ask, has_bid and has_ask, vparams)
+            _send(heap, ctr, agents, t, agent, side, price, R.order_size(gens[2], cumulative))
     elif cls == K.EXECUTION:
         _execution(ev, heap, ctr, agents, ip, fp, xstate[k], xsched, t, agent, bid, ask)
     elif cls == K.LEVERAGED:  # open the position with a market order

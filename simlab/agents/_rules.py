@@ -103,11 +103,16 @@ def fundamental_path(gen, p, start_ns, times_ns):
 
 # ---------------------------------------------------------------- value agents (ABIDES ValueAgent)
 
-# value agent state columns: V_ESTIMATE (r_t, ticks), V_VARIANCE (sigma_t, ticks^2), V_PREV (last look, ns, as float)
-V_ESTIMATE, V_VARIANCE = 0, 1
+# value agent state columns: V_ESTIMATE (r_t, ticks), V_VARIANCE (sigma_t, ticks^2); latent rule (below): V_SIDE
+# (+1 buyer, -1 seller, 0 not drawn yet), V_OFFSET (ticks >= 0), V_QTY (lots of the latent order), V_INV0 (the
+# agent's inventory when it was drawn)
+V_ESTIMATE, V_VARIANCE, V_SIDE, V_OFFSET, V_QTY, V_INV0 = range(6)
+V_FIELDS = 6
 # value parameters: kappa (per ns), shock variance (per ns), observation variance, aggressive share, depth spread,
-# abides variance flag
+# abides variance flag; latent rule: depth D (ticks; 0 = off, the ABIDES rule), refresh rate nu (per ns), size (lots;
+# 0 = the ABIDES mixture)
 VP_KAPPA, VP_SHOCK_VAR, VP_OBS_VAR, VP_AGGRESSIVE, VP_DEPTH, VP_ABIDES_VAR = range(6)
+VP_LATENT_DEPTH, VP_LATENT_RATE, VP_LATENT_SIZE = range(6, 9)
 
 
 @numba.njit(cache=True)
@@ -161,6 +166,36 @@ def value_order(gen, forecast, bid, ask, two_sided, vp):
     if forecast < mid:
         return -1, bid + adjust
     return 1, ask - adjust
+
+
+@numba.njit(cache=True)
+def latent_order(gen, state, forecast, inventory, dt_ns, cumulative, vp):
+    """The latent-liquidity rule of a value agent (LLOB); returns (side, price, lots; 0 lots: nothing to send).
+
+    Each agent holds one latent order: a side (a coin), a private offset ``D sqrt(w)`` (ticks; density ``2 x / D^2``
+    on ``[0, D]``, linear in the distance) and a size (the ABIDES mixture). At each look it posts what is left of it
+    (``latent_size_lots`` when > 0) at its reservation price, its estimate's forecast minus (buyer) or plus (seller)
+    the offset: the order rests
+    until the next look and drifts with the estimate. A fill spends the order (what is left is the drawn size less
+    the agent's inventory change since the draw); the offset, side and size are redrawn at the first look and then
+    with probability ``1 - exp(-nu dt)`` (a Poisson refresh at rate ``nu``, ``dt`` since the last look). Sellers rest
+    above the fundamental, buyers below, with a density growing linearly with the distance: the stationary book of
+    the LLOB near the price (Donier, Bonart, Mastromatteo and Bouchaud 2015, "A fully consistent, minimal model for
+    non-linear market impact", Quantitative Finance 15(7): the latent density ``phi(x) ~ L |x|``). An order priced
+    through the other side (the price moved past the reservation price) trades at once.
+    Draws: always ``random()`` (the refresh test), ``random()`` (the offset), ``random()`` (the side), then
+    :func:`order_size` (two), used or not, so that the draw count does not depend on the book (common random numbers).
+    """
+    u, w, coin = gen.random(), gen.random(), gen.random()
+    size = order_size(gen, cumulative)
+    if state[V_SIDE] == 0 or u < -math.expm1(-vp[VP_LATENT_RATE] * dt_ns):
+        state[V_SIDE] = 1.0 if coin < 0.5 else -1.0
+        state[V_OFFSET] = np.rint(vp[VP_LATENT_DEPTH] * math.sqrt(w))
+        state[V_QTY] = vp[VP_LATENT_SIZE] if vp[VP_LATENT_SIZE] > 0 else size
+        state[V_INV0] = inventory
+    side = np.int64(state[V_SIDE])
+    left = np.int64(state[V_QTY]) - side * (inventory - np.int64(state[V_INV0]))
+    return side, forecast - side * np.int64(state[V_OFFSET]), max(np.int64(0), left)
 
 
 # ---------------------------------------------------------------- momentum agents (ABIDES MomentumAgent)

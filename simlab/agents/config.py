@@ -99,6 +99,11 @@ class ValueAgents(_Checked):
 
     ``variance_update``: ``"kalman"`` (the posterior variance of the estimate, ours) or ``"abides"`` (ABIDES' update
     that shrinks the previous variance instead of the predicted one; see docs/agents.md).
+
+    ``latent_depth_ticks`` > 0 switches the class to the latent-liquidity rule (LLOB, docs/agents_llob.md): each
+    agent rests one order at its estimate's forecast -/+ a private offset of density linear on
+    ``[0, latent_depth_ticks]``, redrawn at ``latent_refresh_per_s``, of ``latent_size_lots`` (0: the ABIDES
+    mixture); 0 (the default) keeps the ABIDES rule.
     """
 
     count: int = 102
@@ -109,10 +114,24 @@ class ValueAgents(_Checked):
     aggressive_share: float = 0.1
     depth_spread: float = 2.0
     variance_update: str = "kalman"
+    latent_depth_ticks: float = 0.0
+    latent_refresh_per_s: float = 0.0
+    latent_size_lots: int = 0
     _positive = ("arrival_rate_per_s", "mean_reversion_per_s")
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if 0 < self.latent_depth_ticks < 1:
+            raise ParameterError(
+                f"`latent_depth_ticks` of ValueAgents must be 0 (the ABIDES rule) or >= 1 tick; got "
+                f"{self.latent_depth_ticks!r}"
+            )
+        for name in ("latent_refresh_per_s", "latent_size_lots"):
+            if getattr(self, name) > 0 and self.latent_depth_ticks == 0:
+                raise ParameterError(
+                    f"`{name}` of ValueAgents needs the latent rule on (`latent_depth_ticks` >= 1); got "
+                    f"{name} = {getattr(self, name)!r} with latent_depth_ticks = 0"
+                )
         if self.aggressive_share > 1:
             raise ParameterError(f"`aggressive_share` of ValueAgents must be in [0, 1]; got {self.aggressive_share!r}")
         if self.variance_update not in VARIANCE_UPDATES:

@@ -213,6 +213,7 @@ class _Market(BookSimulation):
         self.vparams = np.array([
             v.mean_reversion_per_s * 1e-9, v.shock_variance_ticks2_per_s * 1e-9, v.observation_variance_ticks2,
             v.aggressive_share, v.depth_spread, 1.0 if v.variance_update == "abides" else 0.0,
+            v.latent_depth_ticks, v.latent_refresh_per_s * 1e-9, v.latent_size_lots,
         ])  # fmt: skip
         self.mparams = np.array([
             m.pov, m.min_order_size, m.levels, m.level_spacing, m.spread_alpha, m.price_skew_ticks,
@@ -265,7 +266,7 @@ class _Market(BookSimulation):
             ]
             + self._shock_params()
         )
-        self.vstate = np.zeros((v.count, 2))
+        self.vstate = np.zeros((v.count, R.V_FIELDS))
         self.vstate[:, R.V_ESTIMATE] = f.mean_ticks
         self.vprev = np.full(v.count, c.open_ns, np.int64)
         self.mstate = np.zeros((m.count, 2))

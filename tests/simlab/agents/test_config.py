@@ -33,6 +33,13 @@ def test_unknown_parameter_lists_the_valid_ones():
         (lambda: ValueAgents(arrival_rate_per_s=0.0), r"`arrival_rate_per_s` of ValueAgents must be > 0.0; got 0.0"),
         (lambda: ValueAgents(variance_update="exact"), r"`variance_update` of ValueAgents must be one of"),
         (lambda: MomentumAgents(short_window=60), r"`short_window` of MomentumAgents must be <= long_window \(50\)"),
+        (lambda: ValueAgents(latent_depth_ticks=-5.0), r"`latent_depth_ticks` of ValueAgents must be >= 0.0; got -5.0"),
+        (lambda: ValueAgents(latent_depth_ticks=0.5), r"`latent_depth_ticks` of ValueAgents must be 0 .* or >= 1 tick"),
+        (lambda: ValueAgents(latent_depth_ticks=float("nan")), r"`latent_depth_ticks` of ValueAgents must be a finite"),
+        (lambda: ValueAgents(latent_depth_ticks=40.0, latent_refresh_per_s=-1e-3), r"`latent_refresh_per_s` .* >= 0"),
+        (lambda: ValueAgents(latent_size_lots=10), r"`latent_size_lots` of ValueAgents needs the latent rule"),
+        (lambda: ValueAgents(latent_depth_ticks=9.0, latent_size_lots=-1), r"`latent_size_lots` .* int >= 0; got -1"),
+        (lambda: ValueAgents(latent_refresh_per_s=1e-3), r"`latent_refresh_per_s` of ValueAgents needs the latent"),
     ],
 )
 def test_bad_parameters(build, message):
@@ -55,3 +62,10 @@ def test_a_market_that_cannot_open():
 def test_round_trip_through_the_toml_layout():
     config = MarketConfig(value=ValueAgents(count=7), noise=NoiseAgents(count=3))
     assert MarketConfig.from_dict(config.to_dict()) == config
+
+
+def test_latent_keys_from_toml_name_the_table():
+    with pytest.raises(ParameterError, match=r"\[agents.value\]: `latent_depth_ticks` of ValueAgents must be >= 0"):
+        MarketConfig.from_dict({"agents": {"value": {"latent_depth_ticks": -1.0}}})
+    config = MarketConfig.from_dict({"agents": {"value": {"latent_depth_ticks": 300, "latent_refresh_per_s": 1e-4}}})
+    assert (config.value.latent_depth_ticks, config.value.latent_refresh_per_s) == (300.0, 1e-4)

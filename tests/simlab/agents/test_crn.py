@@ -33,11 +33,14 @@ def _pending_wakes(market):
     return sorted(map(tuple, wakes[:, [K.H_AGENT, K.H_TIME]].tolist()))
 
 
-@pytest.mark.parametrize("strategy", ["twap", "pov"])
-def test_a_metaorder_leaves_wake_ups_and_the_fundamental_unchanged(strategy):
+@pytest.mark.parametrize(("strategy", "latent"), [("twap", False), ("pov", False), ("twap", True)])
+def test_a_metaorder_leaves_wake_ups_and_the_fundamental_unchanged(strategy, latent):
     # a thin opening book (one side often empty) and short momentum windows: the book-dependent branches of the
-    # value and momentum rules are taken differently in the two runs
+    # value and momentum rules are taken differently in the two runs; latent: the LLOB rule, whose fills spend orders
     config = small_config(session_s=900.0, initial_book=InitialBook(levels=0))
+    if latent:
+        value = replace(config.value, count=40, latent_depth_ticks=30.0, latent_refresh_per_s=0.005)
+        config = replace(config, value=value)
     buyer = ExecutionAgents(count=1, strategy=strategy, quantity_lots=2000, start_s=100.0, duration_s=400.0,
                             interval_s=10.0, participation=0.3)  # fmt: skip
     base, meta = _run(config, 5), _run(replace(config, execution=buyer), 5)

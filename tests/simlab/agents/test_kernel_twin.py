@@ -96,6 +96,14 @@ CONFIGS = {
     "twap": small_config(
         execution=ExecutionAgents(count=1, side=-1, quantity_lots=900, start_s=100, duration_s=600, interval_s=40)
     ),
+    "latent value agents (LLOB), a TWAP buyer": small_config(
+        value=ValueAgents(count=60, arrival_rate_per_s=0.03, latent_depth_ticks=40.0, latent_refresh_per_s=0.01),
+        execution=ExecutionAgents(count=1, quantity_lots=700, start_s=200, duration_s=600, interval_s=20),
+    ),
+    "latent value agents, never refreshed, opening book": small_config(
+        value=ValueAgents(count=30, arrival_rate_per_s=0.05, latent_depth_ticks=15.0, latent_size_lots=40),
+        initial_book=InitialBook(levels=3, qty_lots=50, spread_ticks=4),
+    ),
     "abides variance, fixed latency, opening book": small_config(
         value=ValueAgents(count=6, arrival_rate_per_s=0.05, variance_update="abides"),
         latency=Latency(model="fixed", fixed_ns=2_000_000),

@@ -57,6 +57,7 @@ class TwinMarket:
         self.estimate = [c.fundamental.mean_ticks] * c.value.count
         self.variance = [0.0] * c.value.count
         self.prev = [c.open_ns] * c.value.count
+        self.latent: list[dict | None] = [None] * c.value.count  # the latent rule's order: side, offset, lots, inv0
         self.spread = [c.market_maker.initial_spread_ticks] * c.market_maker.count
         self.last_mid = [None] * c.market_maker.count
         self.mids: list[list[float]] = [[] for _ in range(c.momentum.count)]
@@ -374,6 +375,9 @@ class TwinMarket:
         self.prev[k] = t
         horizon = float(max(0, self.end - t))
         forecast = int(np.rint(r_bar + (self.estimate[k] - r_bar) * math.exp(-kappa * horizon)))
+        if v.latent_depth_ticks > 0:
+            self.latent_look(t, agent, forecast, d)
+            return
         coin, move = gen.random(), gen.random()  # both drawn at every look (common random numbers)
         if bid is None or ask is None:
             side, price = (1 if coin < 0.5 else -1), forecast
@@ -383,6 +387,23 @@ class TwinMarket:
                 adjust = int(move * max(1, int(v.depth_spread * spread)))
             side, price = (-1, bid + adjust) if forecast < mid else (1, ask - adjust)
         self.order(t, agent, side, price, twin_size(gen))
+
+    def latent_look(self, t, agent, forecast, since_ns):
+        """The latent-liquidity rule: redraw the order at the first look or at a Poisson refresh, post what is left
+        at the forecast -/+ the private offset."""
+        v, k, gen = self.config.value, self.idx[agent], self.gens[2]
+        refresh, w, coin = gen.random(), gen.random(), gen.random()
+        size = twin_size(gen)
+        p_refresh = 1.0 - math.exp(-v.latent_refresh_per_s * since_ns / 1e9)
+        if self.latent[k] is None or refresh < p_refresh:
+            side = 1 if coin < 0.5 else -1
+            offset = int(np.rint(v.latent_depth_ticks * math.sqrt(w)))
+            lots = v.latent_size_lots if v.latent_size_lots > 0 else size
+            self.latent[k] = dict(side=side, offset=offset, lots=lots, inv0=self.inv[agent])
+        order = self.latent[k]
+        left = order["lots"] - order["side"] * (self.inv[agent] - order["inv0"])
+        if left > 0:
+            self.order(t, agent, order["side"], forecast - order["side"] * order["offset"], left)
 
     def maker(self, t, agent, bid, ask):
         m, k = self.config.market_maker, self.idx[agent]
