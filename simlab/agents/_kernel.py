@@ -42,6 +42,7 @@ NEWS, PAUSE, MARK = 10, 11, 12  # scheduled shocks (messages of the exchange): n
 # the noise clock's event (a message of the exchange) and a maker's cancel of one old order (H_PRICE: the first order
 # id it leaves alone; H_QTY 1: every older order, the last message of a cancel wave)
 NOISE_CLOCK, CANCEL_OLD = 20, 21
+IOC = 22  # an immediate-or-cancel limit order: it trades up to its price and the rest expires (no ADD)
 HALT = 8  # simlab.schema.EventKind.HALT (an event kind): qty_lots 1 when matching stops, 0 when it resumes
 H_TIME, H_SEQ, H_TYPE, H_AGENT, H_SIDE, H_PRICE, H_QTY = range(7)
 H_FIELDS = 7
@@ -273,3 +274,25 @@ def _cancel_old(state, out, ev, ctr, agents, orders, n_agents, t, agent, first_k
             _unlink(agents, orders, order_id)
             _record(ev, ctr, n_agents, t, _sim.DELETE, side, price, qty, order_id, agent, -1, -1)
         order_id = nxt
+
+
+@numba.njit(cache=True)
+def _ioc(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty):
+    """An immediate-or-cancel limit order reaches the engine: it trades at ``price`` or better (one TRADE record per
+    fill) and what is left expires at once (deleted unrecorded, as it never rested: a marketable limit order with
+    its protection price, which cannot walk the book through a hole)."""
+    low, n_ticks = state[0][eng.ORIGIN], state[2].shape[1]
+    if price < low or price >= low + n_ticks:
+        state = _sim.fit_grid(state, price, 64)
+        ctr[_sim.C_GROWS] += 1
+    if state[0][eng.FREE] < 0:
+        state = eng.grow_engine(state, state[0][eng.ORIGIN], state[2].shape[1], 2 * state[1].shape[0])
+        ctr[_sim.C_GROWS] += 1
+    order_id = ctr[_sim.C_NEXT_ID]
+    ctr[_sim.C_NEXT_ID] = order_id + 1
+    out[1][0] = 0
+    eng.limit(state, side, price, qty, order_id, t, out)  # OK: on the grid, a free slot, room for every fill
+    _fills(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, order_id)
+    if state[0][eng.LAST_RESTED] > 0:
+        eng.delete(state, order_id, out)
+    return state

@@ -171,10 +171,10 @@ def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
         if fp[K.FP_SPLIT_ALPHA] > 0:  # ours: a child order of the agent's metaorder (Lillo, Mike and Farmer 2005)
             buy = _metaorder_side(gens[1], nstate[k], buy, fp, ip)
         size = R.order_size(gens[1], cumulative)
-        if nstate.shape[0] > 0:  # ours, with the noise clock: an immediate-or-cancel market order (none rests)
+        if nstate.shape[0] > 0:  # ours, with the noise clock: immediate or cancel at the touch seen (none rests)
             if size > 0 and (has_ask if buy else has_bid):
                 ctr[K.C_ORDERS + K.NOISE] += 1
-                K.push(heap, ctr, t + 2 * lat, K.MARKET, agent, 1 if buy else -1, 0, size)
+                K.push(heap, ctr, t + 2 * lat, K.IOC, agent, 1 if buy else -1, ask if buy else bid, size)
             elif size <= 0:
                 ctr[K.C_SIZE_ZERO + K.NOISE] += 1
         elif buy and has_ask:
@@ -296,6 +296,8 @@ def _exchange(state, out, ev, heap, ctr, agents, orders, totals, ip, fp, params,
     n_agents, volume = agents.shape[0] - 1, ctr[K.C_VOLUME]
     if kind == K.LIMIT:
         state = K._limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty)
+    elif kind == K.IOC:
+        state = K._ioc(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty)
     elif kind == K.MARKET:
         K._market(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, qty)
         if agents[agent, K.A_CLASS] == K.LEVERAGED:

@@ -90,7 +90,8 @@ class NoiseAgents(_Checked):
     The noise clock (ours; off while ``arrival_rate_per_s`` is 0): instead, the class wakes at the events of a
     self-exciting (Hawkes) process of baseline ``arrival_rate_per_s``, branching ratio ``excitation`` in [0, 1) and
     exponential kernel of rate ``decay_per_s`` (Hawkes 1971; Bacry, Mastromatteo and Muzy 2015 for order flow);
-    each event wakes one noise agent drawn uniformly, which sends one marketable order. Order splitting (ours,
+    each event wakes one noise agent drawn uniformly, which sends an immediate-or-cancel limit order at the touch it
+    saw (it trades there or better, the rest expires: it neither rests nor walks the book). Order splitting (ours,
     after Lillo, Mike and Farmer 2005; off while ``split_exponent`` is 0): each noise agent works a metaorder of
     ``L`` child orders, ``P(L >= l) = l^-split_exponent`` (capped at ``split_max_children``), one child per wake,
     its side a coin drawn at the metaorder's start; the trade-sign ACF then decays as ``lag^-(split_exponent - 1)``.

@@ -104,7 +104,7 @@ class TwinMarket:
                 self.paused_until = max(self.paused_until, t + int(round(self.config.shocks.pause.duration_s * 1e9)))
                 self.record(t, K.HALT, 0, 0, 1, -1, self.n)
                 self.send(t + int(round(self.config.shocks.pause.duration_s * 1e9)), K.RESUME, self.n)
-            elif kind in (K.LIMIT, K.MARKET, K.MARK) and t < self.paused_until:
+            elif kind in (K.LIMIT, K.MARKET, K.MARK, K.IOC) and t < self.paused_until:
                 self.send(self.paused_until, kind, agent, side, price, qty)
             elif kind == K.MARK:
                 volume = self.volume
@@ -112,9 +112,9 @@ class TwinMarket:
                     self.liquidate(t)
                 if self.volume > volume:
                     self.after_trades(t)
-            elif kind in (K.LIMIT, K.MARKET):
+            elif kind in (K.LIMIT, K.MARKET, K.IOC):
                 volume = self.volume
-                self.limit(t, agent, side, price, qty, market=kind == K.MARKET)
+                self.limit(t, agent, side, price, qty, market=kind == K.MARKET, ioc=kind == K.IOC)
                 if kind == K.MARKET and self.cls[agent] == K.LEVERAGED:
                     self.entered(agent)
                 if self.volume > volume and self.lev:
@@ -149,7 +149,7 @@ class TwinMarket:
         shown = [agent if agent < self.n else -1, passive if passive < self.n else -1]
         self.events.append((t, kind, side, price, qty, oid, shown[0], shown[1], aggressor))
 
-    def limit(self, t, agent, side, price, qty, market=False):
+    def limit(self, t, agent, side, price, qty, market=False, ioc=False):
         oid = self.next_id
         self.next_id += 1
         self.book.fills.clear()
@@ -169,6 +169,8 @@ class TwinMarket:
                 self.resting[passive].remove(passive_id)
             self.record(t, TRADE, side, fill_price, fill_qty, passive_id, agent, passive, oid)
         traded = bool(self.book.fills)
+        if ioc and oid in self.book.where:  # immediate or cancel: the rest expires unrecorded
+            self.book.delete(oid)
         if oid in self.book.where:
             self.owner[oid] = agent
             self.resting[agent].append(oid)
@@ -317,7 +319,7 @@ class TwinMarket:
         size = twin_size(gen)
         touch = ask if buy else bid
         if self.clock and touch is not None and size > 0:
-            self.send(t + 2 * self.lat[agent], K.MARKET, agent, 1 if buy else -1, 0, size)
+            self.send(t + 2 * self.lat[agent], K.IOC, agent, 1 if buy else -1, touch, size)
         elif not self.clock and touch is not None:
             self.order(t, agent, 1 if buy else -1, touch, size)
 
