@@ -85,7 +85,8 @@ def _send_after(heap, ctr, agents, t, agent, side, price, qty, delay):
 
 @numba.njit(cache=True, inline="always")
 def _jitter(gen, mean_ns):
-    """A maker's per-message delay: an exponential of mean ``mean_ns`` (one draw), or 0 with no draw when off."""
+    """A maker's per-message delay: an exponential of mean ``mean_ns`` (one draw), or 0 with no draw when off
+    (ours; the source is in :func:`_cancel_wave`)."""
     return _wait(gen, mean_ns) if mean_ns > 0 else np.int64(0)
 
 
@@ -94,7 +95,9 @@ def _cancel_wave(heap, ctr, gens, ip, fp, at, agent):
     """A maker's cancel of its old ladder as one message per order (``2 levels``), each arriving at ``at`` plus an
     exponential jitter (one draw each, from the maker stream), each deleting its oldest order older than this wake;
     the message that arrives last (the first of the longest delay) sweeps every such order left, so nothing older
-    than one wake-up stays."""
+    than one wake-up stays. Ours, replacing ABIDES' ``cancel_all_orders`` burst when ``FP_MM_JITTER`` > 0: linked
+    messages of one trader arrive as runs spread over milliseconds (Hasbrouck and Saar 2013, "Low-latency
+    trading", J. Financial Markets 16)."""
     delays = np.empty(2 * ip[K.IP_MM_LEVELS], np.int64)
     for j in range(delays.shape[0]):
         delays[j] = _jitter(gens[3], fp[K.FP_MM_JITTER])

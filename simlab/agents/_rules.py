@@ -209,7 +209,9 @@ def maker_ladder(window, mid, buy_volume, sell_volume, mp):
     Source: ABIDES ``compute_orders_to_place`` (anchor middle, adaptive window): ``window`` = smoothed spread ``w``,
     step = ``max(1, round(level_spacing * w))``, mid skewed by ``price_skew * (2 buy / (buy + sell) - 1)``, best
     bid ``mid - floor(w / 2)``, best ask ``mid + ceil(w / 2)``, ``levels`` prices per side ``step`` apart.
-    Ours: each half-spread is at least ``MP_MIN_HALF`` ticks (the spread floor; 0 leaves ABIDES' ladder as it is).
+    Ours: each half-spread is at least ``MP_MIN_HALF`` ticks (the spread floor; 0 leaves ABIDES' ladder as it is),
+    as the inventory-free spread term of Avellaneda and Stoikov (2008, "High-frequency trading in a limit order
+    book", Quant. Finance 8), which a maker quotes whatever the spread it observes.
     """
     step = max(np.int64(1), np.int64(np.rint(mp[MP_SPACING] * window)))
     point = mid
