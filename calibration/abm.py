@@ -84,7 +84,7 @@ class MomentSet:
 
 SETTINGS = ("warmup_s", "window_s", "block_s", "n_paths", "seed", "n_boot", "n_lhs", "lhs_span", "maxfev",
             "jacobian_step", "n_sigma_paths")  # fmt: skip
-SHARES = {"value.aggressive_share", "market_maker.pov"}
+SHARES = {"value.aggressive_share", "market_maker.pov", "noise.excitation"}
 _TRADES = (EventKind.TRADE, EventKind.TRADE_HIDDEN)
 _CANCELS = (EventKind.CANCEL, EventKind.DELETE)
 

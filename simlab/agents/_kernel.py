@@ -39,6 +39,10 @@ NOISE, VALUE, MAKER, MOMENTUM, EXECUTION, STOP, LEVERAGED, EXCHANGE = range(8)
 N_CLASSES = 8
 WAKE, DECIDE, LIMIT, CANCEL_ALL, RESUME, MARKET = range(6)
 NEWS, PAUSE, MARK = 10, 11, 12  # scheduled shocks (messages of the exchange): news jump, halt, mark window edge
+# the noise clock's event (a message of the exchange) and a maker's cancel of one old order (H_PRICE: the first order
+# id it leaves alone; H_QTY 1: every older order, the last message of a cancel wave)
+NOISE_CLOCK, CANCEL_OLD = 20, 21
+IOC = 22  # an immediate-or-cancel limit order: it trades up to its price and the rest expires (no ADD)
 HALT = 8  # simlab.schema.EventKind.HALT (an event kind): qty_lots 1 when matching stops, 0 when it resumes
 H_TIME, H_SEQ, H_TYPE, H_AGENT, H_SIDE, H_PRICE, H_QTY = range(7)
 H_FIELDS = 7
@@ -66,7 +70,8 @@ IP_LEV_SIDE, IP_LEV_QTY, IP_FIRST_STOP, IP_FIRST_LEV, IP_CASH0 = range(20, 25)  
 IP_EXEC_START, IP_EXEC_WINDOW = 25, 26  # execution start; trailing volume window of a POV agent (ns)
 # shocks (ns; -1 when off): withdrawal window [start, end), mark window [start, end), pause length
 IP_WD_START, IP_WD_END, IP_MARK_START, IP_MARK_END, IP_PAUSE_LEN = range(27, 32)
-IP_SIZE = 32
+IP_SPLIT_MAX, IP_MM_LEVELS = 32, 33  # order splitting's cap on a metaorder's children; the makers' levels
+IP_SIZE = 34
 # IP_EXEC_MODE: slices left, participation since the start, a target schedule, participation in a trailing window
 EXEC_TWAP, EXEC_POV, EXEC_SCHEDULE, EXEC_POV_TRAILING = range(4)
 # float parameters: r_bar (ticks), the mean wait between wake-ups (ns) of value agents, makers, momentum agents,
@@ -74,6 +79,9 @@ EXEC_TWAP, EXEC_POV, EXEC_SCHEDULE, EXEC_POV_TRAILING = range(4)
 FP_R_BAR, FP_VALUE_WAIT, FP_MAKER_WAIT, FP_MOMENTUM_WAIT, FP_PARTICIPATION, FP_CB_MOVE, FP_LEVERAGE, FP_MM = range(8)
 # shocks: news jump (a fraction), withdrawal size and spread factors, mark factor (1 when off)
 FP_NEWS_JUMP, FP_WD_SIZE, FP_WD_SPREAD, FP_MARK = range(8, 12)
+# the noise clock (per ns: baseline, jump and decay of the intensity; FP_NOISE_EXCESS is run state, the excess
+# intensity just after the last clock event), order splitting's Pareto tail (0 off), the makers' mean jitter (ns)
+FP_NOISE_BASE, FP_NOISE_JUMP, FP_NOISE_DECAY, FP_NOISE_EXCESS, FP_SPLIT_ALPHA, FP_MM_JITTER = range(12, 18)
 # execution agent state: X_START_VOLUME (market lots traded at its first look; -1 before), X_ARRIVAL_BID,
 # X_ARRIVAL_ASK (the touch at its first look; NO_PRICE when empty)
 X_START_VOLUME, X_ARRIVAL_BID, X_ARRIVAL_ASK = range(3)
@@ -246,3 +254,45 @@ def _cancel_all(state, out, ev, ctr, agents, orders, n_agents, t, agent):
         _record(ev, ctr, n_agents, t, _sim.DELETE, side, price, qty, order_id, agent, -1, -1)
         order_id = nxt
     agents[agent, A_HEAD] = -1
+
+
+@numba.njit(cache=True)
+def _cancel_old(state, out, ev, ctr, agents, orders, n_agents, t, agent, first_kept, sweep):
+    """Delete the oldest resting order of ``agent`` whose id is below ``first_kept`` (with ``sweep``: every such
+    order, newest first); one DELETE record each. The owner's list runs newest first, ids falling, so those orders
+    are its tail."""
+    order_id = agents[agent, A_HEAD]
+    while order_id >= 0 and order_id >= first_kept:
+        order_id = orders[order_id, O_NEXT]
+    while order_id >= 0:
+        nxt = orders[order_id, O_NEXT]
+        if sweep or nxt < 0:
+            slot = eng.order_slot(state, order_id)
+            o = state[1]
+            side, price, qty = o[slot, eng.O_SIDE], o[slot, eng.O_PRICE], o[slot, eng.O_QTY]
+            eng.delete(state, order_id, out)
+            _unlink(agents, orders, order_id)
+            _record(ev, ctr, n_agents, t, _sim.DELETE, side, price, qty, order_id, agent, -1, -1)
+        order_id = nxt
+
+
+@numba.njit(cache=True)
+def _ioc(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty):
+    """An immediate-or-cancel limit order reaches the engine: it trades at ``price`` or better (one TRADE record per
+    fill) and what is left expires at once (deleted unrecorded, as it never rested: a marketable limit order with
+    its protection price, which cannot walk the book through a hole)."""
+    low, n_ticks = state[0][eng.ORIGIN], state[2].shape[1]
+    if price < low or price >= low + n_ticks:
+        state = _sim.fit_grid(state, price, 64)
+        ctr[_sim.C_GROWS] += 1
+    if state[0][eng.FREE] < 0:
+        state = eng.grow_engine(state, state[0][eng.ORIGIN], state[2].shape[1], 2 * state[1].shape[0])
+        ctr[_sim.C_GROWS] += 1
+    order_id = ctr[_sim.C_NEXT_ID]
+    ctr[_sim.C_NEXT_ID] = order_id + 1
+    out[1][0] = 0
+    eng.limit(state, side, price, qty, order_id, t, out)  # OK: on the grid, a free slot, room for every fill
+    _fills(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, order_id)
+    if state[0][eng.LAST_RESTED] > 0:
+        eng.delete(state, order_id, out)
+    return state

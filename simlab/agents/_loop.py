@@ -31,7 +31,10 @@ def _wake(heap, ctr, agents, gens, ip, fp, t, agent):
         K.push(heap, ctr, t + lat, K.CANCEL_ALL, agent, 0, 0, 0)
         K.push(heap, ctr, t + lat, K.DECIDE, agent, 0, 0, 0)
     elif cls == K.MAKER:  # ABIDES AdaptiveMarketMakerAgent.wakeup: cancel_all_orders, delay, then the queries
-        K.push(heap, ctr, t + lat, K.CANCEL_ALL, agent, 0, 0, 0)
+        if fp[K.FP_MM_JITTER] > 0:
+            _cancel_wave(heap, ctr, gens, ip, fp, t + lat, agent)
+        else:
+            K.push(heap, ctr, t + lat, K.CANCEL_ALL, agent, 0, 0, 0)
         K.push(heap, ctr, t + lat + ip[K.IP_MM_DELAY], K.DECIDE, agent, 0, 0, 0)
     elif cls == K.EXECUTION:  # a slice: cancel the resting child, look, and wake at the next slice before the end
         if t + ip[K.IP_EXEC_INTERVAL] < ip[K.IP_EXEC_END]:
@@ -69,6 +72,69 @@ def _send(heap, ctr, agents, t, agent, side, price, qty):
 
 
 @numba.njit(cache=True)
+def _send_after(heap, ctr, agents, t, agent, side, price, qty, delay):
+    """Send one limit order of a market maker, arriving two latencies and ``delay`` ns later (none when its size is
+    0: a withdrawal shock of size factor 0)."""
+    cls = agents[agent, K.A_CLASS]
+    if qty <= 0:
+        ctr[K.C_SIZE_ZERO + cls] += 1
+        return
+    ctr[K.C_ORDERS + cls] += 1
+    K.push(heap, ctr, t + 2 * agents[agent, K.A_LATENCY] + delay, K.LIMIT, agent, side, price, qty)
+
+
+@numba.njit(cache=True, inline="always")
+def _jitter(gen, mean_ns):
+    """A maker's per-message delay: an exponential of mean ``mean_ns`` (one draw), or 0 with no draw when off
+    (ours; the source is in :func:`_cancel_wave`)."""
+    return _wait(gen, mean_ns) if mean_ns > 0 else np.int64(0)
+
+
+@numba.njit(cache=True)
+def _cancel_wave(heap, ctr, gens, ip, fp, at, agent):
+    """A maker's cancel of its old ladder as one message per order (``2 levels``), each arriving at ``at`` plus an
+    exponential jitter (one draw each, from the maker stream), each deleting its oldest order older than this wake;
+    the message that arrives last (the first of the longest delay) sweeps every such order left, so nothing older
+    than one wake-up stays. Ours, replacing ABIDES' ``cancel_all_orders`` burst when ``FP_MM_JITTER`` > 0: linked
+    messages of one trader arrive as runs spread over milliseconds (Hasbrouck and Saar 2013, "Low-latency
+    trading", J. Financial Markets 16)."""
+    delays = np.empty(2 * ip[K.IP_MM_LEVELS], np.int64)
+    for j in range(delays.shape[0]):
+        delays[j] = _jitter(gens[3], fp[K.FP_MM_JITTER])
+    first_kept, last = ctr[_sim.C_NEXT_ID], np.argmax(delays)
+    for j in range(delays.shape[0]):
+        K.push(heap, ctr, at + delays[j], K.CANCEL_OLD, agent, 0, first_kept, 1 if j == last else 0)
+
+
+@numba.njit(cache=True)
+def _noise_clock(heap, ctr, agents, gens, fp, nstate, t):
+    """An event of the noise clock: one noise agent drawn uniformly wakes (it looks one latency later) and the next
+    event is queued (:func:`simlab.agents._rules.hawkes_wait`). Draws (noise stream): ``random()`` (the agent), then
+    the clock's two."""
+    n_noise = nstate.shape[0]
+    agent = min(np.int64(gens[1].random() * n_noise), n_noise - 1)  # noise agents are ids 0 .. count - 1
+    wait, fp[K.FP_NOISE_EXCESS] = R.hawkes_wait(
+        gens[1], fp[K.FP_NOISE_EXCESS], fp[K.FP_NOISE_BASE], fp[K.FP_NOISE_JUMP], fp[K.FP_NOISE_DECAY]
+    )
+    K.push(heap, ctr, t + np.int64(np.rint(wait)), K.NOISE_CLOCK, agents.shape[0] - 1, 0, 0, 0)
+    ctr[K.C_WAKES + K.NOISE] += 1
+    K.push(heap, ctr, t + agents[agent, K.A_LATENCY], K.DECIDE, agent, 0, 0, 0)
+
+
+@numba.njit(cache=True)
+def _metaorder_side(gen, state, coin_buy, fp, ip):
+    """The side of a noise agent's next child order under order splitting: a new metaorder when the last is done
+    (its side the look's coin, its length :func:`simlab.agents._rules.metaorder_length`), then one child less.
+    Draws: one ``random()`` (the length), at every look, used or not."""
+    w = gen.random()
+    if state[R.N_LEFT] <= 0:
+        state[R.N_SIDE] = 1 if coin_buy else -1
+        state[R.N_LEFT] = R.metaorder_length(w, fp[K.FP_SPLIT_ALPHA], ip[K.IP_SPLIT_MAX])
+    state[R.N_LEFT] -= 1
+    return state[R.N_SIDE] == 1
+
+
+@numba.njit(cache=True)
 def _look_fundamental(gens, fvals, ftimes, fparams, ctr, fund_ts, fund_val, fund_shocks, t):
     """The fundamental at ``t`` (recorded when it moved on)."""
     if t > ftimes[R.T_LAST]:
@@ -99,14 +165,22 @@ def _news(gens, params, ctr, fp, t):
 def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
     """Run the agent's rule on the book as it is at the exchange now; send its orders and its next wake-up."""
     (vstate, vprev, vparams, mstate, mparams, mhist, mseen, fvals, ftimes, fparams, cumulative, fund_ts, fund_val,
-     fund_shocks, xstate, sstate, lstate, liq_i, liq_f, xsched) = params  # fmt: skip
+     fund_shocks, xstate, sstate, lstate, liq_i, liq_f, xsched, nstate) = params  # fmt: skip
     cls, k, lat = agents[agent, K.A_CLASS], agents[agent, K.A_INDEX], agents[agent, K.A_LATENCY]
     bid, ask = eng.best_bid(state), eng.best_ask(state)
     has_bid, has_ask = bid != eng.NO_PRICE, ask != eng.NO_PRICE
     if cls == K.NOISE:  # ABIDES NoiseAgent.placeOrder: a coin, a size, a limit order at the other side's touch
         buy = gens[1].random() < 0.5
+        if fp[K.FP_SPLIT_ALPHA] > 0:  # ours: a child order of the agent's metaorder (Lillo, Mike and Farmer 2005)
+            buy = _metaorder_side(gens[1], nstate[k], buy, fp, ip)
         size = R.order_size(gens[1], cumulative)
-        if buy and has_ask:
+        if nstate.shape[0] > 0:  # ours, with the noise clock: immediate or cancel at the touch seen (none rests)
+            if size > 0 and (has_ask if buy else has_bid):
+                ctr[K.C_ORDERS + K.NOISE] += 1
+                K.push(heap, ctr, t + 2 * lat, K.IOC, agent, 1 if buy else -1, ask if buy else bid, size)
+            elif size <= 0:
+                ctr[K.C_SIZE_ZERO + K.NOISE] += 1
+        elif buy and has_ask:
             _send(heap, ctr, agents, t, agent, 1, ask, size)
         elif not buy and has_bid:
             _send(heap, ctr, agents, t, agent, -1, bid, size)
@@ -168,10 +242,14 @@ def _maker(ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, t, agent, bid, 
             size = max(np.int64(1), np.int64(math.floor(size * mparams[R.MP_WITHDRAW_SIZE])))
             window = window * mparams[R.MP_WITHDRAW_SPREAD]
         low_bid, high_bid, low_ask, step = R.maker_ladder(window, mid, buys, sells, mparams)
+        jitter = fp[K.FP_MM_JITTER]
         for price in range(low_bid, high_bid + 1, step):
-            _send(heap, ctr, agents, t, agent, 1, price, size)
+            _send_after(heap, ctr, agents, t, agent, 1, price, size, _jitter(gens[3], jitter))
         for level in range(np.int64(mparams[R.MP_LEVELS])):
-            _send(heap, ctr, agents, t, agent, -1, low_ask + level * step, size)
+            _send_after(heap, ctr, agents, t, agent, -1, low_ask + level * step, size, _jitter(gens[3], jitter))
+    elif fp[K.FP_MM_JITTER] > 0:  # no ladder (no mid yet): the same draws (common random numbers)
+        for _ in range(2 * np.int64(mparams[R.MP_LEVELS])):
+            _jitter(gens[3], fp[K.FP_MM_JITTER])
     lat = agents[agent, K.A_LATENCY]
     K.push(heap, ctr, t + lat + _wait(gens[3], fp[K.FP_MAKER_WAIT]), K.WAKE, agent, 0, 0, 0)
 
@@ -228,6 +306,8 @@ def _exchange(state, out, ev, heap, ctr, agents, orders, totals, ip, fp, params,
     n_agents, volume = agents.shape[0] - 1, ctr[K.C_VOLUME]
     if kind == K.LIMIT:
         state = K._limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty)
+    elif kind == K.IOC:
+        state = K._ioc(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty)
     elif kind == K.MARKET:
         K._market(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, qty)
         if agents[agent, K.A_CLASS] == K.LEVERAGED:
@@ -326,6 +406,11 @@ def run(state, out, gens, heap, ctr, agents, orders, totals, ip, fp, params, rec
                 K._record(ev, ctr, n_agents, t, K.HALT, 0, 0, 0, -1, -1, -1, -1)
         elif kind == K.CANCEL_ALL:
             K._cancel_all(state, out, ev, ctr, agents, orders, n_agents, t, agent)
+        elif kind == K.NOISE_CLOCK:
+            _noise_clock(heap, ctr, agents, gens, fp, params[20], t)
+        elif kind == K.CANCEL_OLD:
+            K._cancel_old(state, out, ev, ctr, agents, orders, n_agents, t, agent, heap[row, K.H_PRICE],
+                          heap[row, K.H_QTY] == 1)  # fmt: skip
         elif t < ctr[K.C_PAUSE_UNTIL]:  # an order or a mark check while halted: wait for the resume, in order
             side, price, qty = heap[row, K.H_SIDE], heap[row, K.H_PRICE], heap[row, K.H_QTY]
             K.push(heap, ctr, ctr[K.C_PAUSE_UNTIL], kind, agent, side, price, qty)

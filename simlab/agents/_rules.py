@@ -228,6 +228,7 @@ M_SPREAD, M_MID = 0, 1
 # market maker parameters
 MP_POV, MP_MIN_SIZE, MP_LEVELS, MP_SPACING, MP_ALPHA, MP_SKEW = range(6)
 MP_WITHDRAW_INV, MP_WITHDRAW_MOVE, MP_WITHDRAW_SIZE, MP_WITHDRAW_SPREAD = range(6, 10)  # 0: that trigger is off
+MP_MIN_HALF = 10  # the quotes' minimum half-spread (ticks; 0: off)
 
 
 @numba.njit(cache=True)
@@ -243,14 +244,18 @@ def maker_ladder(window, mid, buy_volume, sell_volume, mp):
     Source: ABIDES ``compute_orders_to_place`` (anchor middle, adaptive window): ``window`` = smoothed spread ``w``,
     step = ``max(1, round(level_spacing * w))``, mid skewed by ``price_skew * (2 buy / (buy + sell) - 1)``, best
     bid ``mid - floor(w / 2)``, best ask ``mid + ceil(w / 2)``, ``levels`` prices per side ``step`` apart.
+    Ours: each half-spread is at least ``MP_MIN_HALF`` ticks (the spread floor; 0 leaves ABIDES' ladder as it is),
+    as the inventory-free spread term of Avellaneda and Stoikov (2008, "High-frequency trading in a limit order
+    book", Quant. Finance 8), which a maker quotes whatever the spread it observes.
     """
     step = max(np.int64(1), np.int64(np.rint(mp[MP_SPACING] * window)))
     point = mid
     if buy_volume + sell_volume > 0:
         imbalance = 2.0 * buy_volume / (buy_volume + sell_volume) - 1.0
         point = np.int64(mid + imbalance * mp[MP_SKEW])  # int(): toward zero, as ABIDES
-    high_bid = point - np.int64(math.floor(0.5 * window))
-    low_ask = point + np.int64(math.ceil(0.5 * window))
+    floor = np.int64(mp[MP_MIN_HALF])
+    high_bid = point - max(np.int64(math.floor(0.5 * window)), floor)
+    low_ask = point + max(np.int64(math.ceil(0.5 * window)), floor)
     levels = np.int64(mp[MP_LEVELS])
     return high_bid - (levels - 1) * step, high_bid, low_ask, step
 
@@ -274,3 +279,40 @@ def maker_withdraws(inventory, mid, previous_mid, mp):
     if mp[MP_WITHDRAW_MOVE] > 0 and previous_mid > 0:
         return abs(mid - previous_mid) / previous_mid * 1e4 >= mp[MP_WITHDRAW_MOVE]
     return False
+
+
+# ---------------------------------------------------------------- the noise clock and order splitting (ours)
+
+# noise agent state (with the clock): N_SIDE (+1 / -1, the side of its metaorder), N_LEFT (child orders left)
+N_SIDE, N_LEFT = 0, 1
+
+
+@numba.njit(cache=True)
+def hawkes_wait(gen, excess, base, jump, decay):
+    """The wait to the next event of a Hawkes process with exponential kernel, exactly; returns (wait, excess after).
+
+    The intensity is ``base + excess(t)``, the excess decaying at rate ``decay`` and jumping by ``jump`` at each
+    event (branching ratio ``jump / decay``); ``excess`` is its value just after the last event (all per ns). Exact
+    simulation by Dassios and Zhao (2013, "Exact simulation of Hawkes process with exponentially decaying
+    intensity", Electron. Commun. Probab. 18): the first of a baseline arrival ``E / base`` and the excess's own
+    arrival ``-log(1 + decay log(U) / excess) / decay`` (none when the log's argument is <= 0). Draws: always
+    ``standard_exponential()`` then ``random()`` (``U = 1 - random()``, in (0, 1]).
+    """
+    s_base = gen.standard_exponential() / base
+    u = gen.random()
+    s_excess = math.inf
+    if excess > 0:
+        d = 1.0 + decay * math.log1p(-u) / excess
+        if d > 0:
+            s_excess = -math.log(d) / decay
+    wait = min(s_base, s_excess)
+    return wait, excess * math.exp(-decay * wait) + jump
+
+
+@numba.njit(cache=True)
+def metaorder_length(w, alpha, cap):
+    """Child orders of a new metaorder: ``min(cap, floor((1 - w)^(-1 / alpha)))`` for ``w`` uniform on [0, 1), so
+    ``P(L >= l) = l^-alpha`` (a discrete Pareto law, >= 1). Source: Lillo, Mike and Farmer (2005, "Theory for long
+    memory in supply and demand", Phys. Rev. E 71): metaorders of Pareto lengths, tail ``alpha``, split into child
+    orders give trade signs whose ACF decays as ``lag^-(alpha - 1)``."""
+    return np.int64(min(float(cap), math.floor((1.0 - w) ** (-1.0 / alpha))))

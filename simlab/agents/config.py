@@ -86,11 +86,47 @@ class NoiseAgents(_Checked):
 
     Wake times spread over ``[open + wake_start_s, close]`` (ABIDES: 30 min before the open); an agent that wakes
     before the open finds no book and does nothing.
+
+    The noise clock (ours; off while ``arrival_rate_per_s`` is 0): instead, the class wakes at the events of a
+    self-exciting (Hawkes) process of baseline ``arrival_rate_per_s``, branching ratio ``excitation`` in [0, 1) and
+    exponential kernel of rate ``decay_per_s`` (Hawkes 1971; Bacry, Mastromatteo and Muzy 2015 for order flow);
+    each event wakes one noise agent drawn uniformly, which sends an immediate-or-cancel limit order at the touch it
+    saw (it trades there or better, the rest expires: it neither rests nor walks the book). Order splitting (ours,
+    after Lillo, Mike and Farmer 2005; off while ``split_exponent`` is 0): each noise agent works a metaorder of
+    ``L`` child orders, ``P(L >= l) = l^-split_exponent`` (capped at ``split_max_children``), one child per wake,
+    its side a coin drawn at the metaorder's start; the trade-sign ACF then decays as ``lag^-(split_exponent - 1)``.
     """
 
     count: int = 1000
     wake_start_s: float = -1800.0
+    arrival_rate_per_s: float = 0.0
+    excitation: float = 0.0
+    decay_per_s: float = 1.0
+    split_exponent: float = 0.0
+    split_max_children: int = 10_000
     _signed = ("wake_start_s",)
+    _positive = ("decay_per_s",)
+    _int_floor = {"split_max_children": 1}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.excitation >= 1:
+            raise ParameterError(
+                f"`excitation` of NoiseAgents (the clock's branching ratio) must be in [0, 1); got {self.excitation!r}"
+            )
+        if self.arrival_rate_per_s == 0 and (self.excitation > 0 or self.split_exponent > 0):
+            raise ParameterError(
+                "`excitation` and `split_exponent` of NoiseAgents need the noise clock: `arrival_rate_per_s` > 0; "
+                f"got arrival_rate_per_s 0 with excitation {self.excitation!r} and split_exponent "
+                f"{self.split_exponent!r}"
+            )
+        if 0 < self.split_exponent <= 1:
+            raise ParameterError(
+                "`split_exponent` of NoiseAgents (the Pareto tail of metaorder lengths) must be 0 (off) or > 1 (a "
+                f"finite mean length); got {self.split_exponent!r}"
+            )
+        if self.arrival_rate_per_s > 0 and self.count == 0:
+            raise ParameterError("`arrival_rate_per_s` of NoiseAgents > 0 needs noise agents: count > 0; got count 0")
 
 
 @dataclass(frozen=True)
@@ -142,7 +178,14 @@ class ValueAgents(_Checked):
 
 @dataclass(frozen=True)
 class MarketMakers(_Checked):
-    """Adaptive market makers: a Chakraborty-Kearns ladder (ABIDES ``AdaptiveMarketMakerAgent``, adaptive window)."""
+    """Adaptive market makers: a Chakraborty-Kearns ladder (ABIDES ``AdaptiveMarketMakerAgent``, adaptive window).
+
+    Ours, each off at 0: ``min_half_spread_ticks``, a floor under the half-spread of the quotes (the best bid at least
+    that many ticks below the skewed mid, the best ask above it: a maker's minimum quoted spread, the spread term of
+    Avellaneda and Stoikov 2008 that does not shrink with the observed spread); ``level_jitter_s``, the mean of an
+    exponential delay added to each order of the ladder and to each cancel of the old one (Hasbrouck and Saar 2013:
+    a run of linked messages is spread over milliseconds, not sent at one instant).
+    """
 
     count: int = 2
     pov: float = 0.025
@@ -159,6 +202,8 @@ class MarketMakers(_Checked):
     withdraw_move_bps: float = 0.0
     withdraw_size_factor: float = 0.2
     withdraw_spread_factor: float = 3.0
+    min_half_spread_ticks: int = 0
+    level_jitter_s: float = 0.0
     _positive = ("wake_interval_s", "level_spacing", "initial_spread_ticks", "volume_window_s", "withdraw_size_factor")
     _int_floor = {"min_order_size": 1, "levels": 1}
 

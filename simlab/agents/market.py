@@ -218,6 +218,7 @@ class _Market(BookSimulation):
         self.mparams = np.array([
             m.pov, m.min_order_size, m.levels, m.level_spacing, m.spread_alpha, m.price_skew_ticks,
             m.withdraw_inventory_lots, m.withdraw_move_bps, m.withdraw_size_factor, m.withdraw_spread_factor,
+            m.min_half_spread_ticks,
         ])  # fmt: skip
         self.ip = np.zeros(K.IP_SIZE, np.int64)
         self.ip[[K.IP_OPEN, K.IP_CLOSE, K.IP_END]] = c.open_ns, self.end_ns, self.end_ns
@@ -265,6 +266,7 @@ class _Market(BookSimulation):
                 c.leveraged.maintenance_margin,
             ]
             + self._shock_params()
+            + self._clock_params()
         )
         self.vstate = np.zeros((v.count, R.V_FIELDS))
         self.vstate[:, R.V_ESTIMATE] = f.mean_ticks
@@ -298,6 +300,26 @@ class _Market(BookSimulation):
             1.0 if mark is None else mark.factor,
         ]
 
+    def _clock_params(self) -> list[float]:
+        """Set the splitting cap and the makers' levels in ``ip``; return the noise clock's, order splitting's and
+        the makers' jitter parameters (from FP_NOISE_BASE; per ns, ns). The noise agents' metaorder states
+        (side, children left) are ``nstate``, one row per noise agent with the clock, none without."""
+        n, m = self.config.noise, self.config.market_maker
+        self.ip[[K.IP_SPLIT_MAX, K.IP_MM_LEVELS]] = n.split_max_children, m.levels
+        self.nstate = np.zeros((n.count if n.arrival_rate_per_s > 0 else 0, 2), np.int64)
+        decay = n.decay_per_s * 1e-9
+        return [n.arrival_rate_per_s * 1e-9, n.excitation * decay, decay, 0.0, n.split_exponent, m.level_jitter_s * 1e9]
+
+    def _start_clock(self) -> None:
+        """Queue the noise clock's first event (its wait drawn from the noise stream, from no excess), if it is on."""
+        if self.config.noise.arrival_rate_per_s > 0:
+            fp = self.fp
+            wait, fp[K.FP_NOISE_EXCESS] = R.hawkes_wait(
+                self.streams[2], 0.0, fp[K.FP_NOISE_BASE], fp[K.FP_NOISE_JUMP], fp[K.FP_NOISE_DECAY]
+            )
+            at = self.config.open_ns + int(np.rint(wait))
+            K.push(self.heap, self.ctr, at, K.NOISE_CLOCK, self.agents.shape[0] - 1, 0, 0, 0)
+
     def _shock_ns(self, seconds: float) -> int:
         return self.config.open_ns + int(round(seconds * 1e9))
 
@@ -328,6 +350,8 @@ class _Market(BookSimulation):
         noise = classes == K.NOISE
         first[noise] = noise_wake_ns(c, setup)
         first[noise & (first < c.open_ns)] = -1  # awake before the open: no book, no order (ABIDES)
+        if c.noise.arrival_rate_per_s > 0:  # the noise clock wakes them instead (the draws above are kept: CRN)
+            first[noise] = -1
         for cls, wait_s in ((K.VALUE, 1 / c.value.arrival_rate_per_s), (K.MAKER, c.market_maker.wake_interval_s),
                             (K.MOMENTUM, c.momentum.wake_interval_s)):  # fmt: skip
             mask = classes == cls
@@ -336,10 +360,11 @@ class _Market(BookSimulation):
         first[classes == K.STOP] = c.open_ns + int(round(c.stop_loss.start_s * 1e9))
         lv = c.leveraged
         first[classes == K.LEVERAGED] = c.open_ns + np.rint((lv.start_s + lv.stagger_s * np.arange(lv.count)) * 1e9)
-        self.idle_noise = int((noise & (first < 0)).sum())
+        self.idle_noise = int((noise & (first < 0)).sum()) if c.noise.arrival_rate_per_s == 0 else 0
         for agent in np.flatnonzero(first >= 0):
             K.push(heap, ctr, int(first[agent]), K.WAKE, int(agent), 0, 0, 0)
         self._start_shocks()
+        self._start_clock()
 
     def run(self) -> None:
         """Process every message up to the end of the session, growing the buffers when short."""
@@ -347,7 +372,7 @@ class _Market(BookSimulation):
         params = (self.vstate, self.vprev, self.vparams, self.mstate, self.mparams, self.mhist, self.mseen,
                   self.fvals, self.ftimes, self.fparams, R.SIZE_CUMULATIVE, self.fund_ts, self.fund_val,
                   self.fund_shocks, self.xstate, self.sstate, self.lstate, self.liq_i, self.liq_f,
-                  self.xsched)  # fmt: skip
+                  self.xsched, self.nstate)  # fmt: skip
         while True:
             rec = (self.ev, self.books, self.book_ts, self.path_ts, self.path_vals, self.path_mid)
             status, self.state = _loop.run(

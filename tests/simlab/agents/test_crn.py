@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from simlab.agents import ExecutionAgents, InitialBook
+from simlab.agents import ExecutionAgents, InitialBook, MarketMakers, NoiseAgents
 from simlab.agents import _kernel as K
 from simlab.agents.market import _Market, _root
 from simlab.book import _sim
@@ -33,11 +33,22 @@ def _pending_wakes(market):
     return sorted(map(tuple, wakes[:, [K.H_AGENT, K.H_TIME]].tolist()))
 
 
-@pytest.mark.parametrize(("strategy", "latent"), [("twap", False), ("pov", False), ("twap", True)])
-def test_a_metaorder_leaves_wake_ups_and_the_fundamental_unchanged(strategy, latent):
+REALISM = dict(  # the realism rules on: noise clock, order splitting, the makers' floor and jitter
+    noise=NoiseAgents(count=6, arrival_rate_per_s=0.3, excitation=0.7, decay_per_s=0.5, split_exponent=1.5),
+    market_maker=MarketMakers(count=2, wake_interval_s=20.0, levels=4, volume_window_s=20.0, level_spacing=0.5,
+                              min_half_spread_ticks=3, level_jitter_s=0.5),
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("strategy", "latent", "rules"),
+    [("twap", False, False), ("pov", False, False), ("twap", True, False), ("pov", False, True)],
+)
+def test_a_metaorder_leaves_wake_ups_and_the_fundamental_unchanged(strategy, latent, rules):
     # a thin opening book (one side often empty) and short momentum windows: the book-dependent branches of the
-    # value and momentum rules are taken differently in the two runs; latent: the LLOB rule, whose fills spend orders
-    config = small_config(session_s=900.0, initial_book=InitialBook(levels=0))
+    # value and momentum rules are taken differently in the two runs; latent: the LLOB rule, whose fills spend orders;
+    # rules: the realism rules (noise clock, order splitting, the makers' floor and jitter)
+    config = small_config(session_s=900.0, initial_book=InitialBook(levels=0), **(REALISM if rules else {}))
     if latent:
         value = replace(config.value, count=40, latent_depth_ticks=30.0, latent_refresh_per_s=0.005)
         config = replace(config, value=value)
@@ -55,3 +66,8 @@ def test_a_metaorder_leaves_wake_ups_and_the_fundamental_unchanged(strategy, lat
     for cls in BACKGROUND:
         assert base.ctr[K.C_WAKES + cls] == meta.ctr[K.C_WAKES + cls] > 0
     assert _pending_wakes(base) == _pending_wakes(meta)
+    if rules:  # the noise clock's next event and the noise agents' metaorders do not depend on the book either
+        np.testing.assert_array_equal(base.nstate, meta.nstate)
+        clock = [m.heap[: int(m.ctr[K.C_HEAP])] for m in (base, meta)]
+        clock = [h[h[:, K.H_TYPE] == K.NOISE_CLOCK, K.H_TIME].tolist() for h in clock]
+        assert clock[0] == clock[1] and len(clock[0]) == 1

@@ -15,6 +15,7 @@ from simlab.agents import (
     MarketMakers,
     MarkShock,
     NewsShock,
+    NoiseAgents,
     PauseShock,
     Shocks,
     StopLossAgents,
@@ -104,6 +105,38 @@ CONFIGS = {
         value=ValueAgents(count=30, arrival_rate_per_s=0.05, latent_depth_ticks=15.0, latent_size_lots=40),
         initial_book=InitialBook(levels=3, qty_lots=50, spread_ticks=4),
     ),
+    "realism rules: noise clock, order splitting, maker floor and jitter": small_config(
+        noise=NoiseAgents(
+            count=8, arrival_rate_per_s=0.3, excitation=0.6, decay_per_s=0.5, split_exponent=1.5, split_max_children=40
+        ),
+        market_maker=MarketMakers(
+            count=2,
+            wake_interval_s=20.0,
+            levels=4,
+            volume_window_s=20.0,
+            level_spacing=0.5,
+            spread_alpha=0.2,
+            min_half_spread_ticks=3,
+            level_jitter_s=0.5,
+        ),
+    ),  # fmt: skip
+    "realism rules under shocks: jittered withdrawals, a pause": small_config(
+        noise=NoiseAgents(count=5, arrival_rate_per_s=0.2, excitation=0.8, decay_per_s=2.0),
+        market_maker=MarketMakers(
+            count=2,
+            wake_interval_s=15.0,
+            levels=3,
+            volume_window_s=20.0,
+            level_spacing=1.0,
+            min_half_spread_ticks=2,
+            level_jitter_s=2.0,
+            withdraw_inventory_lots=300,
+        ),
+        shocks=Shocks(
+            withdrawal=WithdrawalShock(start_s=300.0, duration_s=200.0, size_factor=0.0, spread_factor=2.0),
+            pause=PauseShock(start_s=600.0, duration_s=40.0),
+        ),
+    ),  # fmt: skip
     "abides variance, fixed latency, opening book": small_config(
         value=ValueAgents(count=6, arrival_rate_per_s=0.05, variance_update="abides"),
         latency=Latency(model="fixed", fixed_ns=2_000_000),

@@ -74,6 +74,10 @@ class TwinMarket:
         self.fund, self.liq_log = c.leveraged.insurance_fund_ticks, []
         self.cash[self.n] = self.fund
         self.news_values: list[float] = []  # the fundamental just before and after a news jump
+        n = c.noise  # the noise clock (excess intensity after its last event, per ns) and the metaorders
+        self.clock = n.arrival_rate_per_s > 0
+        self.excess = float(market.fp[K.FP_NOISE_EXCESS])
+        self.meta_side, self.meta_left = [0] * c.noise.count, [0] * c.noise.count
 
     def window(self, name, t):
         """True when ``t`` (ns) is inside the window of the shock ``name`` (False when there is no such shock)."""
@@ -101,7 +105,7 @@ class TwinMarket:
                 self.paused_until = max(self.paused_until, t + int(round(self.config.shocks.pause.duration_s * 1e9)))
                 self.record(t, K.HALT, 0, 0, 1, -1, self.n)
                 self.send(t + int(round(self.config.shocks.pause.duration_s * 1e9)), K.RESUME, self.n)
-            elif kind in (K.LIMIT, K.MARKET, K.MARK) and t < self.paused_until:
+            elif kind in (K.LIMIT, K.MARKET, K.MARK, K.IOC) and t < self.paused_until:
                 self.send(self.paused_until, kind, agent, side, price, qty)
             elif kind == K.MARK:
                 volume = self.volume
@@ -109,9 +113,9 @@ class TwinMarket:
                     self.liquidate(t)
                 if self.volume > volume:
                     self.after_trades(t)
-            elif kind in (K.LIMIT, K.MARKET):
+            elif kind in (K.LIMIT, K.MARKET, K.IOC):
                 volume = self.volume
-                self.limit(t, agent, side, price, qty, market=kind == K.MARKET)
+                self.limit(t, agent, side, price, qty, market=kind == K.MARKET, ioc=kind == K.IOC)
                 if kind == K.MARKET and self.cls[agent] == K.LEVERAGED:
                     self.entered(agent)
                 if self.volume > volume and self.lev:
@@ -123,6 +127,10 @@ class TwinMarket:
                 self.record(t, K.HALT, 0, 0, 0, -1, self.n)
             elif kind == K.RESUME:
                 pass  # the end of a halt inside a longer one
+            elif kind == K.NOISE_CLOCK:
+                self.noise_clock(t)
+            elif kind == K.CANCEL_OLD:
+                self.cancel_old(t, agent, price, qty == 1)
             else:
                 self.cancel_all(t, agent)
             for _ in range(len(self.events) - before):
@@ -142,7 +150,7 @@ class TwinMarket:
         shown = [agent if agent < self.n else -1, passive if passive < self.n else -1]
         self.events.append((t, kind, side, price, qty, oid, shown[0], shown[1], aggressor))
 
-    def limit(self, t, agent, side, price, qty, market=False):
+    def limit(self, t, agent, side, price, qty, market=False, ioc=False):
         oid = self.next_id
         self.next_id += 1
         self.book.fills.clear()
@@ -162,6 +170,8 @@ class TwinMarket:
                 self.resting[passive].remove(passive_id)
             self.record(t, TRADE, side, fill_price, fill_qty, passive_id, agent, passive, oid)
         traded = bool(self.book.fills)
+        if ioc and oid in self.book.where:  # immediate or cancel: the rest expires unrecorded
+            self.book.delete(oid)
         if oid in self.book.where:
             self.owner[oid] = agent
             self.resting[agent].append(oid)
@@ -269,7 +279,51 @@ class TwinMarket:
             self.record(t, DELETE, side, price, qty, oid, agent)
         self.resting[agent] = []
 
+    def cancel_old(self, t, agent, first_kept, sweep):
+        """Delete the agent's oldest order with an id below ``first_kept`` (``sweep``: all of them, newest first)."""
+        old = [oid for oid in self.resting[agent] if oid < first_kept]
+        for oid in reversed(old) if sweep else old[:1]:
+            side, price = self.book.where[oid]
+            qty = self.book._find(oid)[1]
+            self.book.delete(oid)
+            self.record(t, DELETE, side, price, qty, oid, agent)
+            self.resting[agent].remove(oid)
+
     # ------------------------------------------------------------ agents
+    def noise_clock(self, t):
+        """A Hawkes event: a uniform noise agent looks one latency later; the next event by Dassios-Zhao."""
+        n, gen = self.config.noise, self.gens[1]
+        agent = min(int(gen.random() * n.count), n.count - 1)
+        base, decay = n.arrival_rate_per_s * 1e-9, n.decay_per_s * 1e-9
+        first = gen.standard_exponential() / base
+        u = gen.random()
+        second = math.inf
+        if self.excess > 0 and 1.0 + decay * math.log1p(-u) / self.excess > 0:
+            second = -math.log(1.0 + decay * math.log1p(-u) / self.excess) / decay
+        wait = min(first, second)
+        self.excess = self.excess * math.exp(-decay * wait) + n.excitation * decay
+        self.send(t + int(np.rint(wait)), K.NOISE_CLOCK, self.n)
+        self.send(t + self.lat[agent], K.DECIDE, agent)
+
+    def noise(self, t, agent, bid, ask):
+        """A noise agent: ABIDES' limit order at the touch, or with the clock a market order, its side from the
+        agent's metaorder when orders are split."""
+        n, k, gen = self.config.noise, self.idx[agent], self.gens[1]
+        buy = gen.random() < 0.5
+        if n.split_exponent > 0:
+            w = gen.random()
+            if self.meta_left[k] <= 0:
+                self.meta_side[k] = 1 if buy else -1
+                self.meta_left[k] = int(min(n.split_max_children, math.floor((1.0 - w) ** (-1.0 / n.split_exponent))))
+            self.meta_left[k] -= 1
+            buy = self.meta_side[k] == 1
+        size = twin_size(gen)
+        touch = ask if buy else bid
+        if self.clock and touch is not None and size > 0:
+            self.send(t + 2 * self.lat[agent], K.IOC, agent, 1 if buy else -1, touch, size)
+        elif not self.clock and touch is not None:
+            self.order(t, agent, 1 if buy else -1, touch, size)
+
     def wait(self, gen, mean_ns):
         return int(np.rint(gen.standard_exponential() * mean_ns))
 
@@ -285,14 +339,26 @@ class TwinMarket:
             self.send(t + lat, K.CANCEL_ALL, agent)
             self.send(t + lat, K.DECIDE, agent)
         elif cls == K.MAKER:
-            self.send(t + lat, K.CANCEL_ALL, agent)
-            self.send(t + lat + self.config.market_maker.cancel_delay_ns, K.DECIDE, agent)
+            m = self.config.market_maker
+            if m.level_jitter_s > 0:  # one cancel per ladder order, each with its own delay; the latest sweeps
+                delays = [self.wait(self.gens[3], m.level_jitter_s * 1e9) for _ in range(2 * m.levels)]
+                latest = delays.index(max(delays))
+                for j, delay in enumerate(delays):
+                    self.send(t + lat + delay, K.CANCEL_OLD, agent, 0, self.next_id, int(j == latest))
+            else:
+                self.send(t + lat, K.CANCEL_ALL, agent)
+            self.send(t + lat + m.cancel_delay_ns, K.DECIDE, agent)
         else:
             self.send(t + lat, K.DECIDE, agent)
 
-    def order(self, t, agent, side, price, qty):
+    def order(self, t, agent, side, price, qty, delay=0):
         if qty > 0:
-            self.send(t + 2 * self.lat[agent], K.LIMIT, agent, side, price, qty)
+            self.send(t + 2 * self.lat[agent] + delay, K.LIMIT, agent, side, price, qty)
+
+    def jitter(self):
+        """A maker's per-order delay (ns): exponential, one draw, or 0 without a draw when off."""
+        mean = self.config.market_maker.level_jitter_s * 1e9
+        return self.wait(self.gens[3], mean) if mean > 0 else 0
 
     def decide(self, t, agent):
         bids, asks = self.book.top(1, 1), self.book.top(-1, 1)
@@ -300,12 +366,7 @@ class TwinMarket:
         ask = asks[0][0] if asks[0][1] > 0 else None
         cls = self.cls[agent]
         if cls == K.NOISE:
-            buy = self.gens[1].random() < 0.5
-            size = twin_size(self.gens[1])
-            if buy and ask is not None:
-                self.order(t, agent, 1, ask, size)
-            elif not buy and bid is not None:
-                self.order(t, agent, -1, bid, size)
+            self.noise(t, agent, bid, ask)
         elif cls == K.VALUE:
             self.value(t, agent, bid, ask)
         elif cls == K.MAKER:
@@ -431,11 +492,15 @@ class TwinMarket:
                 w = w * m.withdraw_spread_factor
             step = max(1, int(np.rint(m.level_spacing * w)))
             point = mid if buys + sells == 0 else int(mid + (2.0 * buys / (buys + sells) - 1.0) * m.price_skew_ticks)
-            high_bid, low_ask = point - math.floor(w / 2), point + math.ceil(w / 2)
+            half = m.min_half_spread_ticks
+            high_bid, low_ask = point - max(math.floor(w / 2), half), point + max(math.ceil(w / 2), half)
             for level in reversed(range(m.levels)):
-                self.order(t, agent, 1, high_bid - level * step, size)
+                self.order(t, agent, 1, high_bid - level * step, size, self.jitter())
             for level in range(m.levels):
-                self.order(t, agent, -1, low_ask + level * step, size)
+                self.order(t, agent, -1, low_ask + level * step, size, self.jitter())
+        else:
+            for _ in range(2 * m.levels):
+                self.jitter()
         self.send(t + self.lat[agent] + self.wait(self.gens[3], m.wake_interval_s * 1e9), K.WAKE, agent)
 
     def execution(self, t, agent, bid, ask):
