@@ -20,6 +20,10 @@ def test_preset_is_abm_amzn_v2_with_only_the_latent_keys_added():
     assert v2.value.latent_depth_ticks == 0  # the rule is off in abm-amzn-v2
     held = replace(value, latent_depth_ticks=0.0, latent_refresh_per_s=0.0, latent_size_lots=0)
     assert replace(latent, value=held, name=v2.name) == v2  # every other parameter is abm-amzn-v2's
+    refit, calibration = load_abm_preset(PRESETS / "abm-amzn-v2-llob-refit.toml")
+    keys = ("latent_depth_ticks", "latent_refresh_per_s", "latent_size_lots")
+    assert all(getattr(refit.value, k) == getattr(value, k) for k in keys)  # held in the refit
+    assert not any(k.startswith("value.latent") for k in calibration["estimates"])
 
 
 def test_latent_v2_market_impact_does_not_decay_after_the_metaorder():
