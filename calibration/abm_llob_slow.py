@@ -1,0 +1,96 @@
+"""The no-maker latent AMZN market with a slow latent refresh and no momentum agents (docs/agents_llob_slow.md).
+
+abm-amzn-llob with its market makers removed and its latent orders refreshed at 1e-4 /s gave, unrefitted, a TWAP
+impact exponent of 0.62 [0.53, 0.82] (docs/agents_llob.md); its refit with the momentum wake interval free
+(abm-amzn-llob-nomm) turned the momentum agents on and moved it to 0.80. This fit holds the refresh at 1e-4 /s and
+the momentum agents off (:data:`START`) and frees only :data:`PARAMETERS`, on the level-1-visible moments of
+:mod:`calibration.abm_llob`.
+
+``python -m calibration.abm_llob_slow DATA_DIR`` writes :data:`PRESET`.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from calibration.abm import (
+    AMZN_DAY,
+    AgentMarketEstimator,
+    _dvalue_dz,
+    from_free,
+    load_abm_preset,
+    market_for,
+    preset_document,
+    select_window,
+    with_parameters,
+    write_preset,
+)
+from calibration.abm_llob import VISIBLE_MOMENTS
+
+START = "scenarios/library/abm_llob_amzn_slow_start.toml"
+PRESET = "calibration/presets/abm-amzn-llob-slow.toml"
+PARAMETERS = (
+    "fundamental.volatility_ticks_per_sqrt_s",
+    "value.arrival_rate_per_s",
+    "value.latent_depth_ticks",
+)
+
+
+class SparseMarketEstimator(AgentMarketEstimator):
+    """:class:`AgentMarketEstimator` whose sandwich standard errors average each shifted candidate's moments over
+    the paths where they are defined and leave out the moments whose Jacobian is still undefined (listed in
+    ``moments_without_jacobian_``): the visible stream of a latent market is sparse, and a path of a shifted
+    candidate can hold no value for a moment (e.g. the 1-min kurtosis)."""
+
+    def _finish(self, z_hat: np.ndarray) -> None:
+        h, k = self.jacobian_step, z_hat.size
+        shifted = self._candidates([z_hat + s * h * np.eye(k)[j] for j in range(k) for s in (1, -1)], self._paths)
+        means = [np.nanmean(m, axis=0) if not isinstance(m, str) else np.full(self._used.size, np.nan) for m in shifted]
+        full = np.array([(means[2 * j] - means[2 * j + 1]) / (2 * h) for j in range(k)]).T
+        ok = np.isfinite(full).all(axis=1) & self._used
+        names = self.moment_set.names
+        self.moments_without_jacobian_ = [n for n, u, o in zip(names, self._used, ok, strict=True) if u and not o]
+        jac, w = full[ok], np.diag(1.0 / np.maximum(np.diag(self.moment_covariance_), 0.0)[ok])
+        bread = np.linalg.pinv(jac.T @ w @ jac)
+        fresh = self._path_moments(z_hat, self._sigma_paths)
+        self.path_moment_covariance_ = np.cov(fresh[~np.isnan(fresh).any(axis=1)].T)
+        covs = [(1 + 1 / self.n_paths) * bread @ jac.T @ w @ c[np.ix_(ok, ok)] @ w @ jac @ bread
+                for c in (self.path_moment_covariance_, self.moment_covariance_)]  # fmt: skip
+        self.moments_ = self.simulated_moments(z_hat)
+        self.objective_ = float(np.sum(self._weights * (self.moments_ - self.real_moments_)[self._used] ** 2))
+        self.jacobian_, self.free_covariance_ = jac, covs[0]
+        self.estimates_ = {n: from_free(n, z) for n, z in zip(self.parameters, z_hat, strict=True)}
+        grad = np.array([_dvalue_dz(n, v) for n, v in self.estimates_.items()])
+        se = [grad * np.sqrt(np.maximum(np.diag(c), 0.0)) for c in covs]
+        self.std_errors_ = dict(zip(self.parameters, se[0].tolist(), strict=True))
+        self.bootstrap_std_errors_ = dict(zip(self.parameters, se[1].tolist(), strict=True))
+        self.free_estimates_ = z_hat
+        self.params_ = with_parameters(self._base, self.estimates_)
+
+
+def fit(data_dir: str | Path, out: str | Path = PRESET, *, n_lhs: int = 12, maxfev: int = 24) -> SparseMarketEstimator:
+    """Fit :data:`PARAMETERS` of :data:`START` to the AMZN day's 12:00-12:30 window on the level-1-visible moments
+    (4 paths, seed 0; ``n_lhs`` Latin-hypercube points, then at most ``maxfev`` Nelder-Mead evaluations) and write
+    the preset ``out``."""
+    from simlab.io.dataset import load_dataset
+
+    window = select_window(load_dataset([Path(data_dir) / AMZN_DAY]), 9000.0, 1800.0)
+    config, _ = load_abm_preset(START)
+    config = replace(market_for(config, window), name=Path(out).stem)
+    est = SparseMarketEstimator(config, parameters=PARAMETERS, maxfev=maxfev, n_lhs=n_lhs, moments=VISIBLE_MOMENTS)
+    est.fit(window)
+    document = preset_document(est, source={"files": [str(Path(data_dir) / AMZN_DAY)], "start_s": 9000.0,
+                                            "duration_s": 1800.0, "config": START})  # fmt: skip
+    document["calibration"]["moment_events"] = "level-1 visible (calibration.abm_llob.VISIBLE_MOMENTS)"
+    document["calibration"]["moments_without_jacobian"] = est.moments_without_jacobian_
+    write_preset(document, out)
+    return est
+
+
+if __name__ == "__main__":
+    estimator = fit(sys.argv[1])
+    print(estimator.estimates_, estimator.std_errors_, estimator.objective_, estimator.moments_without_jacobian_)
