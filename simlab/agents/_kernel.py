@@ -210,8 +210,9 @@ def _fills(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side
 
 
 @numba.njit(cache=True)
-def _limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty):
-    """A limit order reaches the engine: trades (one record per fill), then the rest rests (an ADD)."""
+def _match_limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty):
+    """Match a limit order against the book (the grid and the order pool grown first when needed), one TRADE record
+    per fill; returns the (possibly grown) state and the order's id, whose rest the caller keeps or expires."""
     low, n_ticks = state[0][eng.ORIGIN], state[2].shape[1]
     if price < low or price >= low + n_ticks:
         state = _sim.fit_grid(state, price, 64)
@@ -224,6 +225,13 @@ def _limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side
     out[1][0] = 0
     eng.limit(state, side, price, qty, order_id, t, out)  # OK: on the grid, a free slot, room for every fill
     _fills(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, order_id)
+    return state, order_id
+
+
+@numba.njit(cache=True)
+def _limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty):
+    """A limit order reaches the engine: trades (one record per fill), then the rest rests (an ADD)."""
+    state, order_id = _match_limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty)
     rested = state[0][eng.LAST_RESTED]
     if rested > 0:
         _link(agents, orders, agent, order_id)
@@ -281,18 +289,7 @@ def _ioc(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, 
     """An immediate-or-cancel limit order reaches the engine: it trades at ``price`` or better (one TRADE record per
     fill) and what is left expires at once (deleted unrecorded, as it never rested: a marketable limit order with
     its protection price, which cannot walk the book through a hole)."""
-    low, n_ticks = state[0][eng.ORIGIN], state[2].shape[1]
-    if price < low or price >= low + n_ticks:
-        state = _sim.fit_grid(state, price, 64)
-        ctr[_sim.C_GROWS] += 1
-    if state[0][eng.FREE] < 0:
-        state = eng.grow_engine(state, state[0][eng.ORIGIN], state[2].shape[1], 2 * state[1].shape[0])
-        ctr[_sim.C_GROWS] += 1
-    order_id = ctr[_sim.C_NEXT_ID]
-    ctr[_sim.C_NEXT_ID] = order_id + 1
-    out[1][0] = 0
-    eng.limit(state, side, price, qty, order_id, t, out)  # OK: on the grid, a free slot, room for every fill
-    _fills(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, order_id)
+    state, order_id = _match_limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty)
     if state[0][eng.LAST_RESTED] > 0:
         eng.delete(state, order_id, out)
     return state
