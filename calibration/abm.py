@@ -434,10 +434,14 @@ class AgentMarketEstimator:
         for full in (self.path_moment_covariance_, self.moment_covariance_):
             sigma = full[np.ix_(self._used, self._used)]
             covs.append((1 + 1 / self.n_paths) * bread @ jac.T @ w @ sigma @ w @ jac @ bread)
-        cov_z = covs[0]
+        self._store_fit(z_hat, jac, covs)
+
+    def _store_fit(self, z_hat: np.ndarray, jac: np.ndarray, covs: list[np.ndarray]) -> None:
+        """Set the fitted attributes from the free estimate, its Jacobian and the sandwich covariances (paths' and
+        bootstrap's, in the free coordinates)."""
         self.moments_ = self.simulated_moments(z_hat)
         self.objective_ = float(np.sum(self._weights * (self.moments_ - self.real_moments_)[self._used] ** 2))
-        self.jacobian_, self.free_covariance_ = jac, cov_z
+        self.jacobian_, self.free_covariance_ = jac, covs[0]
         self.estimates_ = {n: from_free(n, z) for n, z in zip(self.parameters, z_hat, strict=True)}
         grad = np.array([_dvalue_dz(n, v) for n, v in self.estimates_.items()])
         se = [grad * np.sqrt(np.maximum(np.diag(c), 0.0)) for c in covs]

@@ -20,13 +20,10 @@ import numpy as np
 from calibration.abm import (
     AMZN_DAY,
     AgentMarketEstimator,
-    _dvalue_dz,
-    from_free,
     load_abm_preset,
     market_for,
     preset_document,
     select_window,
-    with_parameters,
     write_preset,
 )
 from calibration.abm_llob import VISIBLE_MOMENTS
@@ -60,16 +57,7 @@ class SparseMarketEstimator(AgentMarketEstimator):
         self.path_moment_covariance_ = np.cov(fresh[~np.isnan(fresh).any(axis=1)].T)
         covs = [(1 + 1 / self.n_paths) * bread @ jac.T @ w @ c[np.ix_(ok, ok)] @ w @ jac @ bread
                 for c in (self.path_moment_covariance_, self.moment_covariance_)]  # fmt: skip
-        self.moments_ = self.simulated_moments(z_hat)
-        self.objective_ = float(np.sum(self._weights * (self.moments_ - self.real_moments_)[self._used] ** 2))
-        self.jacobian_, self.free_covariance_ = jac, covs[0]
-        self.estimates_ = {n: from_free(n, z) for n, z in zip(self.parameters, z_hat, strict=True)}
-        grad = np.array([_dvalue_dz(n, v) for n, v in self.estimates_.items()])
-        se = [grad * np.sqrt(np.maximum(np.diag(c), 0.0)) for c in covs]
-        self.std_errors_ = dict(zip(self.parameters, se[0].tolist(), strict=True))
-        self.bootstrap_std_errors_ = dict(zip(self.parameters, se[1].tolist(), strict=True))
-        self.free_estimates_ = z_hat
-        self.params_ = with_parameters(self._base, self.estimates_)
+        self._store_fit(z_hat, jac, covs)
 
 
 def fit(data_dir: str | Path, out: str | Path = PRESET, *, n_lhs: int = 12, maxfev: int = 24) -> SparseMarketEstimator:
