@@ -261,6 +261,17 @@ def _raise_missing(moments: np.ndarray | str) -> np.ndarray:
     return moments
 
 
+def _defined_mean(moments: np.ndarray | str, n_moments: int) -> np.ndarray:
+    """Each moment's mean over the paths where it is defined (NaN where no path holds it, and everywhere for a
+    candidate with a path without moments, given as its error sentence)."""
+    if isinstance(moments, str):
+        return np.full(n_moments, np.nan)
+    defined = np.isfinite(moments)
+    count = defined.sum(axis=0)
+    total = np.where(defined, moments, 0.0).sum(axis=0)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
 def serial_map(function: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
     """Return ``[function(item) for item in items]`` in this process: the estimator's default mapper."""
     return [function(item) for item in items]
@@ -420,19 +431,29 @@ class AgentMarketEstimator:
         return result.x if result.fun <= min(values) else best
 
     def _finish(self, z_hat: np.ndarray) -> None:
-        """Store the estimates, the simulated moments and the sandwich standard errors at ``z_hat``."""
+        """Store the estimates, the simulated moments and the sandwich standard errors at ``z_hat``.
+
+        Each shifted candidate's moments are averaged over the paths where they are defined (a sparse window can hold
+        no value for a moment on one path, e.g. the 1-min kurtosis); a moment whose Jacobian is still undefined (no
+        path of a shifted candidate holds it) is left out of the sandwich and listed in
+        ``moments_without_jacobian_``."""
         h, k = self.jacobian_step, z_hat.size
         steps = h * np.eye(k)
         shifted = self._candidates([z_hat + sign * steps[j] for j in range(k) for sign in (1, -1)], self._paths)
-        means = [np.mean(_raise_missing(m), axis=0) for m in shifted]
-        jac = np.array([(means[2 * j] - means[2 * j + 1]) / (2 * h) for j in range(k)]).T[self._used]
-        w = np.diag(self._weights)
+        means = [_defined_mean(m, len(self.moment_set.names)) for m in shifted]
+        full = np.array([(means[2 * j] - means[2 * j + 1]) / (2 * h) for j in range(k)]).T[self._used]
+        ok = np.isfinite(full).all(axis=1)
+        self.moments_without_jacobian_ = [n for n, o in zip(self.used_moments_, ok, strict=True) if not o]
+        if not ok.any():
+            raise DataError(f"AgentMarketEstimator: no used moment has a Jacobian at the estimate {z_hat.tolist()} "
+                            f"(every shifted candidate lacks them on every path): no standard error")  # fmt: skip
+        jac, w = full[ok], np.diag(self._weights[ok])
         bread = np.linalg.pinv(jac.T @ w @ jac)
         fresh = self._path_moments(z_hat, self._sigma_paths)
         self.path_moment_covariance_ = np.cov(fresh[~np.isnan(fresh).any(axis=1)].T)
         covs = []
-        for full in (self.path_moment_covariance_, self.moment_covariance_):
-            sigma = full[np.ix_(self._used, self._used)]
+        for cov in (self.path_moment_covariance_, self.moment_covariance_):
+            sigma = cov[np.ix_(self._used, self._used)][np.ix_(ok, ok)]
             covs.append((1 + 1 / self.n_paths) * bread @ jac.T @ w @ sigma @ w @ jac @ bread)
         self._store_fit(z_hat, jac, covs)
 

@@ -15,8 +15,6 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from calibration.abm import (
     AMZN_DAY,
     AgentMarketEstimator,
@@ -37,30 +35,7 @@ PARAMETERS = (
 )
 
 
-class SparseMarketEstimator(AgentMarketEstimator):
-    """:class:`AgentMarketEstimator` whose sandwich standard errors average each shifted candidate's moments over
-    the paths where they are defined and leave out the moments whose Jacobian is still undefined (listed in
-    ``moments_without_jacobian_``): the visible stream of a latent market is sparse, and a path of a shifted
-    candidate can hold no value for a moment (e.g. the 1-min kurtosis)."""
-
-    def _finish(self, z_hat: np.ndarray) -> None:
-        h, k = self.jacobian_step, z_hat.size
-        shifted = self._candidates([z_hat + s * h * np.eye(k)[j] for j in range(k) for s in (1, -1)], self._paths)
-        means = [np.nanmean(m, axis=0) if not isinstance(m, str) else np.full(self._used.size, np.nan) for m in shifted]
-        full = np.array([(means[2 * j] - means[2 * j + 1]) / (2 * h) for j in range(k)]).T
-        ok = np.isfinite(full).all(axis=1) & self._used
-        names = self.moment_set.names
-        self.moments_without_jacobian_ = [n for n, u, o in zip(names, self._used, ok, strict=True) if u and not o]
-        jac, w = full[ok], np.diag(1.0 / np.maximum(np.diag(self.moment_covariance_), 0.0)[ok])
-        bread = np.linalg.pinv(jac.T @ w @ jac)
-        fresh = self._path_moments(z_hat, self._sigma_paths)
-        self.path_moment_covariance_ = np.cov(fresh[~np.isnan(fresh).any(axis=1)].T)
-        covs = [(1 + 1 / self.n_paths) * bread @ jac.T @ w @ c[np.ix_(ok, ok)] @ w @ jac @ bread
-                for c in (self.path_moment_covariance_, self.moment_covariance_)]  # fmt: skip
-        self._store_fit(z_hat, jac, covs)
-
-
-def fit(data_dir: str | Path, out: str | Path = PRESET, *, n_lhs: int = 12, maxfev: int = 24) -> SparseMarketEstimator:
+def fit(data_dir: str | Path, out: str | Path = PRESET, *, n_lhs: int = 12, maxfev: int = 24) -> AgentMarketEstimator:
     """Fit :data:`PARAMETERS` of :data:`START` to the AMZN day's 12:00-12:30 window on the level-1-visible moments
     (4 paths, seed 0; ``n_lhs`` Latin-hypercube points, then at most ``maxfev`` Nelder-Mead evaluations) and write
     the preset ``out``."""
@@ -69,7 +44,7 @@ def fit(data_dir: str | Path, out: str | Path = PRESET, *, n_lhs: int = 12, maxf
     window = select_window(load_dataset([Path(data_dir) / AMZN_DAY]), 9000.0, 1800.0)
     config, _ = load_abm_preset(START)
     config = replace(market_for(config, window), name=Path(out).stem)
-    est = SparseMarketEstimator(config, parameters=PARAMETERS, maxfev=maxfev, n_lhs=n_lhs, moments=VISIBLE_MOMENTS)
+    est = AgentMarketEstimator(config, parameters=PARAMETERS, maxfev=maxfev, n_lhs=n_lhs, moments=VISIBLE_MOMENTS)
     est.fit(window)
     document = preset_document(est, source={"files": [str(Path(data_dir) / AMZN_DAY)], "start_s": 9000.0,
                                             "duration_s": 1800.0, "config": START})  # fmt: skip
