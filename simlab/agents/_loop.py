@@ -192,8 +192,11 @@ def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
         vprev[k] = t
         forecast = R.value_forecast(vstate[k, R.V_ESTIMATE], t, ip[K.IP_CLOSE], fp[K.FP_R_BAR], vparams[R.VP_KAPPA])
         if vparams[R.VP_LATENT_DEPTH] > 0:  # the latent-liquidity rule (LLOB): its order left, if any
-            side, price, left = R.latent_order(gens[2], vstate[k], forecast, agents[agent, K.A_INV], dt, cumulative,
-                                               vparams)  # fmt: skip
+            premium = 0  # ours, latent_anchor = "price": a new draw is centred on the mid, not on the forecast
+            if vparams[R.VP_LATENT_ANCHOR] > 0 and has_bid and has_ask:
+                premium = (bid + ask) // 2 - forecast
+            side, price, left = R.latent_order_at(gens[2], vstate[k], forecast, agents[agent, K.A_INV], dt, cumulative,
+                                                  vparams, premium)  # fmt: skip
             if left > 0:
                 _send(heap, ctr, agents, t, agent, side, price, left)
         else:

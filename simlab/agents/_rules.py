@@ -105,14 +105,16 @@ def fundamental_path(gen, p, start_ns, times_ns):
 
 # value agent state columns: V_ESTIMATE (r_t, ticks), V_VARIANCE (sigma_t, ticks^2); latent rule (below): V_SIDE
 # (+1 buyer, -1 seller, 0 not drawn yet), V_OFFSET (ticks >= 0), V_QTY (lots of the latent order), V_INV0 (the
-# agent's inventory when it was drawn)
-V_ESTIMATE, V_VARIANCE, V_SIDE, V_OFFSET, V_QTY, V_INV0 = range(6)
-V_FIELDS = 6
+# agent's inventory when it was drawn), V_REF (the order's premium over the forecast, ticks: 0 unless it is anchored
+# on the price, below)
+V_ESTIMATE, V_VARIANCE, V_SIDE, V_OFFSET, V_QTY, V_INV0, V_REF = range(7)
+V_FIELDS = 7
 # value parameters: kappa (per ns), shock variance (per ns), observation variance, aggressive share, depth spread,
 # abides variance flag; latent rule: depth D (ticks; 0 = off, the ABIDES rule), refresh rate nu (per ns), size (lots;
 # 0 = the ABIDES mixture)
 VP_KAPPA, VP_SHOCK_VAR, VP_OBS_VAR, VP_AGGRESSIVE, VP_DEPTH, VP_ABIDES_VAR = range(6)
 VP_LATENT_DEPTH, VP_LATENT_RATE, VP_LATENT_SIZE = range(6, 9)
+VP_LATENT_ANCHOR = 9  # 0: the latent V is centred on the forecast (docs/agents_llob.md); 1: on the price at the draw
 
 
 @numba.njit(cache=True)
@@ -186,6 +188,21 @@ def latent_order(gen, state, forecast, inventory, dt_ns, cumulative, vp):
     Draws: always ``random()`` (the refresh test), ``random()`` (the offset), ``random()`` (the side), then
     :func:`order_size` (two), used or not, so that the draw count does not depend on the book (common random numbers).
     """
+    return latent_order_at(gen, state, forecast, inventory, dt_ns, cumulative, vp, 0)
+
+
+@numba.njit(cache=True)
+def latent_order_at(gen, state, forecast, inventory, dt_ns, cumulative, vp, premium):
+    """:func:`latent_order` with the V anchored at ``forecast + premium``; returns (side, price, lots).
+
+    ``premium`` (ticks) is stored with the order when it is drawn (``V_REF``) and kept until the next draw, so the
+    order rests at ``forecast + V_REF -/+ offset``: it moves with the agent's estimate (the common news of the LLOB,
+    which shifts every latent order alike) but keeps the price it was drawn around. With ``premium = mid -
+    forecast`` (``latent_anchor = "price"``, ours) a new latent order is deposited around the current price, as the
+    LLOB's deposition (Donier, Bonart, Mastromatteo and Bouchaud 2015: new orders appear around the price, not
+    around an outside value), and the book is not pulled back toward the fundamental; ``premium = 0`` is
+    :func:`latent_order`. Draws: those of :func:`latent_order`.
+    """
     u, w, coin = gen.random(), gen.random(), gen.random()
     size = order_size(gen, cumulative)
     if state[V_SIDE] == 0 or u < -math.expm1(-vp[VP_LATENT_RATE] * dt_ns):
@@ -193,9 +210,10 @@ def latent_order(gen, state, forecast, inventory, dt_ns, cumulative, vp):
         state[V_OFFSET] = np.rint(vp[VP_LATENT_DEPTH] * math.sqrt(w))
         state[V_QTY] = vp[VP_LATENT_SIZE] if vp[VP_LATENT_SIZE] > 0 else size
         state[V_INV0] = inventory
+        state[V_REF] = premium
     side = np.int64(state[V_SIDE])
     left = np.int64(state[V_QTY]) - side * (inventory - np.int64(state[V_INV0]))
-    return side, forecast - side * np.int64(state[V_OFFSET]), max(np.int64(0), left)
+    return side, forecast + np.int64(state[V_REF]) - side * np.int64(state[V_OFFSET]), max(np.int64(0), left)
 
 
 # ---------------------------------------------------------------- momentum agents (ABIDES MomentumAgent)

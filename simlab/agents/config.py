@@ -24,6 +24,7 @@ from simlab.errors import DataError, ParameterError
 
 VARIANCE_UPDATES = ("kalman", "abides")
 LATENCY_MODELS = ("line", "fixed")
+LATENT_ANCHORS = ("fundamental", "price")
 
 
 def _number(owner: str, name: str, value: Any, *, low: float | None = None, strict: bool = False) -> float:
@@ -139,7 +140,9 @@ class ValueAgents(_Checked):
     ``latent_depth_ticks`` > 0 switches the class to the latent-liquidity rule (LLOB, docs/agents_llob.md): each
     agent rests one order at its estimate's forecast -/+ a private offset of density linear on
     ``[0, latent_depth_ticks]``, redrawn at ``latent_refresh_per_s``, of ``latent_size_lots`` (0: the ABIDES
-    mixture); 0 (the default) keeps the ABIDES rule.
+    mixture); 0 (the default) keeps the ABIDES rule. ``latent_anchor``: ``"fundamental"`` (the default) centres
+    every latent order on the agent's forecast; ``"price"`` (ours, docs/agents_sqrt.md) centres a new draw on the mid
+    it sees (the forecast plus the mid's premium over it at the draw), then moves it with the forecast.
     """
 
     count: int = 102
@@ -153,6 +156,7 @@ class ValueAgents(_Checked):
     latent_depth_ticks: float = 0.0
     latent_refresh_per_s: float = 0.0
     latent_size_lots: int = 0
+    latent_anchor: str = "fundamental"
     _positive = ("arrival_rate_per_s", "mean_reversion_per_s")
 
     def __post_init__(self) -> None:
@@ -168,6 +172,15 @@ class ValueAgents(_Checked):
                     f"`{name}` of ValueAgents needs the latent rule on (`latent_depth_ticks` >= 1); got "
                     f"{name} = {getattr(self, name)!r} with latent_depth_ticks = 0"
                 )
+        if self.latent_anchor not in LATENT_ANCHORS:
+            raise ParameterError(
+                f"`latent_anchor` of ValueAgents must be one of {LATENT_ANCHORS}; got {self.latent_anchor!r}"
+            )
+        if self.latent_anchor != "fundamental" and self.latent_depth_ticks == 0:
+            raise ParameterError(
+                f"`latent_anchor` of ValueAgents needs the latent rule on (`latent_depth_ticks` >= 1); got "
+                f"latent_anchor = {self.latent_anchor!r} with latent_depth_ticks = 0"
+            )
         if self.aggressive_share > 1:
             raise ParameterError(f"`aggressive_share` of ValueAgents must be in [0, 1]; got {self.aggressive_share!r}")
         if self.variance_update not in VARIANCE_UPDATES:

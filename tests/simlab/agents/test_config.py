@@ -40,6 +40,11 @@ def test_unknown_parameter_lists_the_valid_ones():
         (lambda: ValueAgents(latent_size_lots=10), r"`latent_size_lots` of ValueAgents needs the latent rule"),
         (lambda: ValueAgents(latent_depth_ticks=9.0, latent_size_lots=-1), r"`latent_size_lots` .* int >= 0; got -1"),
         (lambda: ValueAgents(latent_refresh_per_s=1e-3), r"`latent_refresh_per_s` of ValueAgents needs the latent"),
+        (
+            lambda: ValueAgents(latent_depth_ticks=9.0, latent_anchor="mid"),
+            r"`latent_anchor` of ValueAgents must be one of \('fundamental', 'price'\); got 'mid'",
+        ),
+        (lambda: ValueAgents(latent_anchor="price"), r"`latent_anchor` of ValueAgents needs the latent rule on"),
     ],
 )
 def test_bad_parameters(build, message):

@@ -101,6 +101,12 @@ CONFIGS = {
         value=ValueAgents(count=60, arrival_rate_per_s=0.03, latent_depth_ticks=40.0, latent_refresh_per_s=0.01),
         execution=ExecutionAgents(count=1, quantity_lots=700, start_s=200, duration_s=600, interval_s=20),
     ),
+    "latent value agents anchored on the price, a TWAP buyer": small_config(
+        value=ValueAgents(
+            count=60, arrival_rate_per_s=0.03, latent_depth_ticks=40.0, latent_refresh_per_s=0.01, latent_anchor="price"
+        ),
+        execution=ExecutionAgents(count=1, quantity_lots=700, start_s=200, duration_s=600, interval_s=20),
+    ),  # fmt: skip
     "latent value agents, never refreshed, opening book": small_config(
         value=ValueAgents(count=30, arrival_rate_per_s=0.05, latent_depth_ticks=15.0, latent_size_lots=40),
         initial_book=InitialBook(levels=3, qty_lots=50, spread_ticks=4),

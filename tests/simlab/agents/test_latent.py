@@ -66,6 +66,27 @@ def test_refresh_probability_is_poisson_in_the_time_since_the_last_look():
     assert abs(redrawn / 20_000 - p) < 4 * math.sqrt(p * (1 - p) / 20_000) + 0.005  # + draws equal by chance
 
 
+def test_a_price_anchored_order_keeps_the_premium_of_its_draw():
+    gen, vp = np.random.default_rng(5), _params(size=50.0)
+    state = np.zeros(R.V_FIELDS)
+    side, price, lots = R.latent_order_at(gen, state, 10_000, 0, 0, R.SIZE_CUMULATIVE, vp, -120)
+    assert state[R.V_REF] == -120 and price == 10_000 - 120 - side * state[R.V_OFFSET] and lots == 50
+    # the next look, not redrawn: the premium of the draw is kept (not the one passed now), the order moves with the
+    # forecast
+    _, price2, _ = R.latent_order_at(gen, state, 10_030, 0, 1, R.SIZE_CUMULATIVE, vp, 75)
+    assert state[R.V_REF] == -120 and price2 == price + 30
+    # a redraw (spent, then the refresh certain) takes the premium of its look
+    vp[R.VP_LATENT_RATE] = 1.0
+    R.latent_order_at(gen, state, 10_030, 0, 10**9, R.SIZE_CUMULATIVE, vp, 75)
+    assert state[R.V_REF] == 75
+    # premium 0 is the forecast-anchored rule, draw for draw
+    a, b = np.random.default_rng(9), np.random.default_rng(9)
+    sa, sb = np.zeros(R.V_FIELDS), np.zeros(R.V_FIELDS)
+    for t in range(50):
+        got = R.latent_order_at(a, sa, 10_000 + t, t % 3, 10**11, R.SIZE_CUMULATIVE, _params(), 0)
+        assert got == R.latent_order(b, sb, 10_000 + t, t % 3, 10**11, R.SIZE_CUMULATIVE, _params())
+
+
 def toy_market(**value) -> MarketConfig:
     """Two hours of 2000 latent value agents (a look every 500 s, offsets up to 300 ticks, refreshed at 1e-4 /s), a
     nearly still fundamental, 300 noise agents; no maker, no momentum agent."""

@@ -437,7 +437,9 @@ class TwinMarket:
         horizon = float(max(0, self.end - t))
         forecast = int(np.rint(r_bar + (self.estimate[k] - r_bar) * math.exp(-kappa * horizon)))
         if v.latent_depth_ticks > 0:
-            self.latent_look(t, agent, forecast, d)
+            two_sided = bid is not None and ask is not None
+            premium = (bid + ask) // 2 - forecast if v.latent_anchor == "price" and two_sided else 0
+            self.latent_look(t, agent, forecast, d, premium)
             return
         coin, move = gen.random(), gen.random()  # both drawn at every look (common random numbers)
         if bid is None or ask is None:
@@ -449,9 +451,10 @@ class TwinMarket:
             side, price = (-1, bid + adjust) if forecast < mid else (1, ask - adjust)
         self.order(t, agent, side, price, twin_size(gen))
 
-    def latent_look(self, t, agent, forecast, since_ns):
-        """The latent-liquidity rule: redraw the order at the first look or at a Poisson refresh, post what is left
-        at the forecast -/+ the private offset."""
+    def latent_look(self, t, agent, forecast, since_ns, premium):
+        """The latent-liquidity rule: redraw the order at the first look or at a Poisson refresh (keeping the mid's
+        premium over the forecast then, 0 unless anchored on the price), post what is left at the forecast plus
+        that premium -/+ the private offset."""
         v, k, gen = self.config.value, self.idx[agent], self.gens[2]
         refresh, w, coin = gen.random(), gen.random(), gen.random()
         size = twin_size(gen)
@@ -460,11 +463,11 @@ class TwinMarket:
             side = 1 if coin < 0.5 else -1
             offset = int(np.rint(v.latent_depth_ticks * math.sqrt(w)))
             lots = v.latent_size_lots if v.latent_size_lots > 0 else size
-            self.latent[k] = dict(side=side, offset=offset, lots=lots, inv0=self.inv[agent])
+            self.latent[k] = dict(side=side, offset=offset, lots=lots, inv0=self.inv[agent], premium=premium)
         order = self.latent[k]
         left = order["lots"] - order["side"] * (self.inv[agent] - order["inv0"])
         if left > 0:
-            self.order(t, agent, order["side"], forecast - order["side"] * order["offset"], left)
+            self.order(t, agent, order["side"], forecast + order["premium"] - order["side"] * order["offset"], left)
 
     def maker(self, t, agent, bid, ask):
         m, k = self.config.market_maker, self.idx[agent]
