@@ -1,0 +1,71 @@
+"""The latent AMZN market with its latent orders anchored on the price (docs/agents_sqrt.md): its fit.
+
+abm-amzn-llob-slow (latent value agents refreshed at 1e-4 /s, noise agents, no maker, no momentum agent) centres
+every latent order on the agent's forecast of the fundamental. Its price sits on average about 100 ticks away from
+that vertex, and the agents pull it back toward the fundamental at every look: a restoring force proportional to the
+displacement, hence a nearly linear impact (docs/agents_sqrt.md, "Diagnosis"). Here the latent orders are anchored
+on the price (``latent_anchor = "price"``: a draw is centred on the mid the agent sees, then moves with its
+forecast), the refresh is held at the LLOB's slow rate (1e-4 /s: 1 / nu = 2.8 h, longer than the 1-h metaorders),
+and :data:`PARAMETERS` are refitted on the level-1-visible moments of :mod:`calibration.abm_llob`.
+
+``python -m calibration.abm_sqrt DATA_DIR`` writes :data:`PRESET`.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from calibration.abm import (
+    AMZN_DAY,
+    AgentMarketEstimator,
+    load_abm_preset,
+    market_for,
+    preset_document,
+    select_window,
+    write_preset,
+)
+from calibration.abm_llob import VISIBLE_MOMENTS
+from simlab.agents import MarketConfig
+
+BASE = "calibration/presets/abm-amzn-llob-slow.toml"
+PRESET = "calibration/presets/abm-amzn-sqrt.toml"
+START_VOLATILITY = 1.0  # ticks / sqrt s: the slow preset's 6.44 makes the latent orders' staleness refill the book
+PARAMETERS = (
+    "fundamental.volatility_ticks_per_sqrt_s",
+    "value.arrival_rate_per_s",
+    "value.latent_depth_ticks",
+)
+
+
+def start_config(base: str | Path = BASE) -> MarketConfig:
+    """The start of the fit: ``base`` with its latent orders anchored on the price and the fundamental's volatility
+    at :data:`START_VOLATILITY`, the rest of its fitted population held."""
+    config, _ = load_abm_preset(base)
+    fundamental = replace(config.fundamental, volatility_ticks_per_sqrt_s=START_VOLATILITY)
+    return replace(config, fundamental=fundamental, value=replace(config.value, latent_anchor="price"))
+
+
+def fit(data_dir: str | Path, out: str | Path = PRESET, *, n_lhs: int = 12, maxfev: int = 24) -> AgentMarketEstimator:
+    """Fit :data:`PARAMETERS` of :func:`start_config` to the AMZN day's 12:00-12:30 window on the level-1-visible
+    moments (4 paths, seed 0; ``n_lhs`` Latin-hypercube points, then at most ``maxfev`` Nelder-Mead evaluations) and
+    write the preset ``out``."""
+    from simlab.io.dataset import load_dataset
+
+    window = select_window(load_dataset([Path(data_dir) / AMZN_DAY]), 9000.0, 1800.0)
+    config = replace(market_for(start_config(), window), name=Path(out).stem)
+    est = AgentMarketEstimator(config, parameters=PARAMETERS, maxfev=maxfev, n_lhs=n_lhs, moments=VISIBLE_MOMENTS)
+    est.fit(window)
+    start = f"{BASE} with value.latent_anchor = 'price', fundamental.volatility_ticks_per_sqrt_s = {START_VOLATILITY}"
+    document = preset_document(est, source={"files": [str(Path(data_dir) / AMZN_DAY)], "start_s": 9000.0,
+                                            "duration_s": 1800.0, "config": start})  # fmt: skip
+    document["calibration"]["moment_events"] = "level-1 visible (calibration.abm_llob.VISIBLE_MOMENTS)"
+    document["calibration"]["moments_without_jacobian"] = est.moments_without_jacobian_
+    write_preset(document, out)
+    return est
+
+
+if __name__ == "__main__":
+    estimator = fit(sys.argv[1])
+    print(estimator.estimates_, estimator.std_errors_, estimator.objective_, estimator.moments_without_jacobian_)
