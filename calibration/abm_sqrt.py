@@ -8,7 +8,8 @@ on the price (``latent_anchor = "price"``: a draw is centred on the mid the agen
 forecast), the refresh is held at the LLOB's slow rate (1e-4 /s: 1 / nu = 2.8 h, longer than the 1-h metaorders),
 and :data:`PARAMETERS` are refitted on the level-1-visible moments of :mod:`calibration.abm_llob`.
 
-``python -m calibration.abm_sqrt DATA_DIR`` writes :data:`PRESET`.
+``python -m calibration.abm_sqrt DATA_DIR`` writes :data:`PRESET`; ``python -m calibration.abm_sqrt DATA_DIR OUT V``
+holds the fundamental's volatility at ``V`` ticks / sqrt s and writes ``OUT``.
 """
 
 from __future__ import annotations
@@ -37,27 +38,38 @@ PARAMETERS = (
     "value.arrival_rate_per_s",
     "value.latent_depth_ticks",
 )
+HELD_VOLATILITY_PARAMETERS = PARAMETERS[1:]  # the fit with the fundamental's volatility held (``held_volatility``)
 
 
-def start_config(base: str | Path = BASE) -> MarketConfig:
+def start_config(base: str | Path = BASE, volatility: float = START_VOLATILITY) -> MarketConfig:
     """The start of the fit: ``base`` with its latent orders anchored on the price and the fundamental's volatility
-    at :data:`START_VOLATILITY`, the rest of its fitted population held."""
+    at ``volatility`` (ticks / sqrt s), the rest of its fitted population held."""
     config, _ = load_abm_preset(base)
-    fundamental = replace(config.fundamental, volatility_ticks_per_sqrt_s=START_VOLATILITY)
+    fundamental = replace(config.fundamental, volatility_ticks_per_sqrt_s=volatility)
     return replace(config, fundamental=fundamental, value=replace(config.value, latent_anchor="price"))
 
 
-def fit(data_dir: str | Path, out: str | Path = PRESET, *, n_lhs: int = 12, maxfev: int = 24) -> AgentMarketEstimator:
+def fit(
+    data_dir: str | Path,
+    out: str | Path = PRESET,
+    *,
+    n_lhs: int = 12,
+    maxfev: int = 24,
+    held_volatility: float | None = None,
+) -> AgentMarketEstimator:
     """Fit :data:`PARAMETERS` of :func:`start_config` to the AMZN day's 12:00-12:30 window on the level-1-visible
     moments (4 paths, seed 0; ``n_lhs`` Latin-hypercube points, then at most ``maxfev`` Nelder-Mead evaluations) and
-    write the preset ``out``."""
+    write the preset ``out``; with ``held_volatility`` (ticks / sqrt s) the fundamental's volatility is held there
+    and :data:`HELD_VOLATILITY_PARAMETERS` are fitted."""
     from simlab.io.dataset import load_dataset
 
     window = select_window(load_dataset([Path(data_dir) / AMZN_DAY]), 9000.0, 1800.0)
-    config = replace(market_for(start_config(), window), name=Path(out).stem)
-    est = AgentMarketEstimator(config, parameters=PARAMETERS, maxfev=maxfev, n_lhs=n_lhs, moments=VISIBLE_MOMENTS)
+    volatility = START_VOLATILITY if held_volatility is None else held_volatility
+    config = replace(market_for(start_config(volatility=volatility), window), name=Path(out).stem)
+    free = PARAMETERS if held_volatility is None else HELD_VOLATILITY_PARAMETERS
+    est = AgentMarketEstimator(config, parameters=free, maxfev=maxfev, n_lhs=n_lhs, moments=VISIBLE_MOMENTS)
     est.fit(window)
-    start = f"{BASE} with value.latent_anchor = 'price', fundamental.volatility_ticks_per_sqrt_s = {START_VOLATILITY}"
+    start = f"{BASE} with value.latent_anchor = 'price', fundamental.volatility_ticks_per_sqrt_s = {volatility}"
     document = preset_document(est, source={"files": [str(Path(data_dir) / AMZN_DAY)], "start_s": 9000.0,
                                             "duration_s": 1800.0, "config": start})  # fmt: skip
     document["calibration"]["moment_events"] = "level-1 visible (calibration.abm_llob.VISIBLE_MOMENTS)"
@@ -66,6 +78,7 @@ def fit(data_dir: str | Path, out: str | Path = PRESET, *, n_lhs: int = 12, maxf
     return est
 
 
-if __name__ == "__main__":
-    estimator = fit(sys.argv[1])
+if __name__ == "__main__":  # DATA_DIR [OUT HELD_VOLATILITY]
+    held = {"held_volatility": float(sys.argv[3])} if len(sys.argv) > 3 else {}
+    estimator = fit(sys.argv[1], *sys.argv[2:3], **held)
     print(estimator.estimates_, estimator.std_errors_, estimator.objective_, estimator.moments_without_jacobian_)
