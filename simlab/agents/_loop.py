@@ -90,6 +90,22 @@ def _jitter(gen, mean_ns):
     return _wait(gen, mean_ns) if mean_ns > 0 else np.int64(0)
 
 
+@numba.njit(cache=True, inline="always")
+def _ladder_orders(ip):
+    """Orders of one side of a maker's ladder: its levels, the best one as ``IP_MM_TOUCH`` orders when > 1."""
+    return ip[K.IP_MM_LEVELS] + max(ip[K.IP_MM_TOUCH], 1) - 1
+
+
+@numba.njit(cache=True)
+def _touch_orders(heap, ctr, agents, gens, jitter, t, agent, side, price, size, parts):
+    """Post a maker's best level as ``parts`` orders (sizes ``size // parts``, the first ``size % parts`` one lot
+    more; a part of 0 lots is not sent), each with its own jitter draw (ours; the source is on
+    :class:`simlab.agents.config.MarketMakers`)."""
+    for j in range(parts):
+        qty = size // parts + (1 if j < size % parts else 0)
+        _send_after(heap, ctr, agents, t, agent, side, price, qty, _jitter(gens[3], jitter))
+
+
 @numba.njit(cache=True)
 def _cancel_wave(heap, ctr, gens, ip, fp, at, agent):
     """A maker's cancel of its old ladder as one message per order (``2 levels``), each arriving at ``at`` plus an
@@ -98,7 +114,7 @@ def _cancel_wave(heap, ctr, gens, ip, fp, at, agent):
     than one wake-up stays. Ours, replacing ABIDES' ``cancel_all_orders`` burst when ``FP_MM_JITTER`` > 0: linked
     messages of one trader arrive as runs spread over milliseconds (Hasbrouck and Saar 2013, "Low-latency
     trading", J. Financial Markets 16)."""
-    delays = np.empty(2 * ip[K.IP_MM_LEVELS], np.int64)
+    delays = np.empty(2 * _ladder_orders(ip), np.int64)
     for j in range(delays.shape[0]):
         delays[j] = _jitter(gens[3], fp[K.FP_MM_JITTER])
     first_kept, last = ctr[_sim.C_NEXT_ID], np.argmax(delays)
@@ -243,12 +259,19 @@ def _maker(ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, t, agent, bid, 
             window = window * mparams[R.MP_WITHDRAW_SPREAD]
         low_bid, high_bid, low_ask, step = R.maker_ladder(window, mid, buys, sells, mparams)
         jitter = fp[K.FP_MM_JITTER]
+        touch = ip[K.IP_MM_TOUCH]
         for price in range(low_bid, high_bid + 1, step):
-            _send_after(heap, ctr, agents, t, agent, 1, price, size, _jitter(gens[3], jitter))
+            if touch > 1 and price == high_bid:
+                _touch_orders(heap, ctr, agents, gens, jitter, t, agent, 1, price, size, touch)
+            else:
+                _send_after(heap, ctr, agents, t, agent, 1, price, size, _jitter(gens[3], jitter))
         for level in range(np.int64(mparams[R.MP_LEVELS])):
-            _send_after(heap, ctr, agents, t, agent, -1, low_ask + level * step, size, _jitter(gens[3], jitter))
+            if touch > 1 and level == 0:
+                _touch_orders(heap, ctr, agents, gens, jitter, t, agent, -1, low_ask, size, touch)
+            else:
+                _send_after(heap, ctr, agents, t, agent, -1, low_ask + level * step, size, _jitter(gens[3], jitter))
     elif fp[K.FP_MM_JITTER] > 0:  # no ladder (no mid yet): the same draws (common random numbers)
-        for _ in range(2 * np.int64(mparams[R.MP_LEVELS])):
+        for _ in range(2 * _ladder_orders(ip)):
             _jitter(gens[3], fp[K.FP_MM_JITTER])
     lat = agents[agent, K.A_LATENCY]
     K.push(heap, ctr, t + lat + _wait(gens[3], fp[K.FP_MAKER_WAIT]), K.WAKE, agent, 0, 0, 0)
