@@ -106,6 +106,15 @@ def _touch_orders(heap, ctr, agents, gens, jitter, t, agent, side, price, size, 
         _send_after(heap, ctr, agents, t, agent, side, price, qty, _jitter(gens[3], jitter))
 
 
+@numba.njit(cache=True, inline="always")
+def _quote_offsets(gen, most):
+    """The ticks a maker's bid and ask sides are moved away from the mid at one ladder: two uniform integers in
+    ``[0, most]`` (two ``random()`` draws, the bid's first; ours, the source is on
+    :class:`simlab.agents.config.MarketMakers`)."""
+    away_bid = min(np.int64(gen.random() * (most + 1)), most)
+    return away_bid, min(np.int64(gen.random() * (most + 1)), most)
+
+
 @numba.njit(cache=True)
 def _cancel_wave(heap, ctr, gens, ip, fp, at, agent):
     """A maker's cancel of its old ladder as one message per order (``2 levels``), each arriving at ``at`` plus an
@@ -258,6 +267,9 @@ def _maker(ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, t, agent, bid, 
             size = max(np.int64(1), np.int64(math.floor(size * mparams[R.MP_WITHDRAW_SIZE])))
             window = window * mparams[R.MP_WITHDRAW_SPREAD]
         low_bid, high_bid, low_ask, step = R.maker_ladder(window, mid, buys, sells, mparams)
+        if ip[K.IP_MM_OFFSET] > 0:
+            away_bid, away_ask = _quote_offsets(gens[3], ip[K.IP_MM_OFFSET])
+            low_bid, high_bid, low_ask = low_bid - away_bid, high_bid - away_bid, low_ask + away_ask
         jitter = fp[K.FP_MM_JITTER]
         touch = ip[K.IP_MM_TOUCH]
         for price in range(low_bid, high_bid + 1, step):
@@ -270,7 +282,9 @@ def _maker(ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, t, agent, bid, 
                 _touch_orders(heap, ctr, agents, gens, jitter, t, agent, -1, low_ask, size, touch)
             else:
                 _send_after(heap, ctr, agents, t, agent, -1, low_ask + level * step, size, _jitter(gens[3], jitter))
-    elif fp[K.FP_MM_JITTER] > 0:  # no ladder (no mid yet): the same draws (common random numbers)
+    elif ip[K.IP_MM_OFFSET] > 0 or fp[K.FP_MM_JITTER] > 0:  # no ladder (no mid yet): the same draws (CRN)
+        if ip[K.IP_MM_OFFSET] > 0:
+            _quote_offsets(gens[3], ip[K.IP_MM_OFFSET])
         for _ in range(2 * _ladder_orders(ip)):
             _jitter(gens[3], fp[K.FP_MM_JITTER])
     lat = agents[agent, K.A_LATENCY]

@@ -495,6 +495,9 @@ class TwinMarket:
             point = mid if buys + sells == 0 else int(mid + (2.0 * buys / (buys + sells) - 1.0) * m.price_skew_ticks)
             half = m.min_half_spread_ticks
             high_bid, low_ask = point - max(math.floor(w / 2), half), point + max(math.ceil(w / 2), half)
+            if m.quote_offset_ticks > 0:  # each side moved away from the mid by 0 .. quote_offset_ticks ticks
+                high_bid -= min(int(self.gens[3].random() * (m.quote_offset_ticks + 1)), m.quote_offset_ticks)
+                low_ask += min(int(self.gens[3].random() * (m.quote_offset_ticks + 1)), m.quote_offset_ticks)
             parts = max(m.touch_orders, 1)
             touch = [size // parts + (1 if j < size % parts else 0) for j in range(parts)]
             for level in reversed(range(m.levels)):
@@ -504,6 +507,8 @@ class TwinMarket:
                 for qty in touch if level == 0 else [size]:
                     self.order(t, agent, -1, low_ask + level * step, qty, self.jitter())
         else:
+            for _ in range(2 if m.quote_offset_ticks > 0 else 0):
+                self.gens[3].random()
             for _ in range(2 * (m.levels + max(m.touch_orders, 1) - 1)):
                 self.jitter()
         self.send(t + self.lat[agent] + self.wait(self.gens[3], m.wake_interval_s * 1e9), K.WAKE, agent)
