@@ -413,7 +413,7 @@ def run(state, out, gens, heap, ctr, agents, orders, totals, ip, fp, params, rec
     ev, books, book_ts, path_ts, path_vals, path_mid = rec
     fund_ts, sstate, lstate = params[11], params[15], params[16]
     n_agents = agents.shape[0] - 1
-    levels = np.int64(params[4][R.MP_LEVELS]) + sstate.shape[0] + 2 * lstate.shape[0]  # room for one message
+    levels = _ladder_orders(ip) + sstate.shape[0] + 2 * lstate.shape[0]  # room for one message
     books_each, paths_each = ip[K.IP_BOOK_SAMPLE] <= 0, ip[K.IP_PATH_SAMPLE] <= 0
     while ctr[K.C_HEAP] > 0 and heap[0, K.H_TIME] <= ip[K.IP_END]:
         ev_rows = min(ev.shape[0], books.shape[1]) if books_each else ev.shape[0]

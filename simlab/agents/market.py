@@ -387,7 +387,8 @@ class _Market(BookSimulation):
 
     def _grow(self, params: tuple) -> tuple:
         c = self.config
-        need = _loop.needs(self.state, self.ctr, c.market_maker.levels + c.stop_loss.count + 2 * c.leveraged.count)
+        ladder = c.market_maker.levels + max(c.market_maker.touch_orders, 1) - 1  # orders on one side of a ladder
+        need = _loop.needs(self.state, self.ctr, ladder + c.stop_loss.count + 2 * c.leveraged.count)
         self.ev = _sim.grow_rows(self.ev, need[0])
         if self.sample_ns == 0:
             self.books, self.book_ts = (
