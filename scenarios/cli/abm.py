@@ -109,6 +109,10 @@ def calibrate_abm_command(
     scheduler: Annotated[
         str | None, typer.Option(help="Simulate on the running Dask scheduler at this address, tcp://HOST:PORT.")
     ] = None,
+    moments: Annotated[
+        str, typer.Option(help="The moments: `all` (every simulated event) or `visible` (a level-1 LOBSTER file's).")
+    ] = "all",
+    warmup: Annotated[str | None, typer.Option(help="Seconds simulated before the window (default: --start).")] = None,
 ) -> None:
     """Fit the agent market's key parameters to a real window by simulated moments and write the preset.
 
@@ -135,6 +139,8 @@ def calibrate_abm_command(
             raise ParameterError(f"--output {output} exists; pass --overwrite to replace it")
         data = load_dataset(paths, format=format, **parse_options(options))
         start_s, duration_s = parse_duration_ns(start) / 1e9, parse_duration_ns(duration) / 1e9
+        warmup_s = start_s if warmup is None else parse_duration_ns(warmup) / 1e9
+        moment_set = _moment_set(moments)
         window = select_window(data, start_s, duration_s)
         market, _ = load_abm_preset(resolve_config(config))
         market = replace(market_for(market, window), name=output.stem)
@@ -144,7 +150,8 @@ def calibrate_abm_command(
             est = AgentMarketEstimator(
                 market,
                 parameters=tuple(parameter) or DEFAULT_PARAMETERS,
-                warmup_s=start_s,
+                warmup_s=warmup_s,
+                moments=moment_set,
                 window_s=duration_s,
                 n_paths=paths_per_candidate,
                 seed=seed,
@@ -153,6 +160,8 @@ def calibrate_abm_command(
             )
             est.fit(window)
         source = {"files": [str(p) for p in paths], "start_s": start_s, "duration_s": duration_s, "config": config}
+        if moments != "all" or warmup is not None:
+            source.update(moments=moments, warmup_s=warmup_s)
         write_preset(preset_document(est, source=source), output)
     except SimlabError as exc:
         fail(exc)
@@ -173,3 +182,15 @@ def _start_values(pairs: list[str]) -> dict[str, float]:
         except ValueError:
             raise ParameterError(f"--start-value expects `table.key=number`; got {pair!r}") from None
     return out
+
+
+def _moment_set(name: str):
+    """The estimator's moment set for ``--moments``; an unknown name is a ParameterError naming the flag."""
+    from calibration.abm import LOBSTER_MOMENTS
+    from calibration.abm_visible import VISIBLE_MOMENTS
+    from simlab.errors import ParameterError
+
+    sets = {"all": LOBSTER_MOMENTS, "visible": VISIBLE_MOMENTS}
+    if name not in sets:
+        raise ParameterError(f"--moments must be one of {sorted(sets)}; got {name!r}")
+    return sets[name]

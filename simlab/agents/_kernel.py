@@ -71,7 +71,9 @@ IP_EXEC_START, IP_EXEC_WINDOW = 25, 26  # execution start; trailing volume windo
 # shocks (ns; -1 when off): withdrawal window [start, end), mark window [start, end), pause length
 IP_WD_START, IP_WD_END, IP_MARK_START, IP_MARK_END, IP_PAUSE_LEN = range(27, 32)
 IP_SPLIT_MAX, IP_MM_LEVELS = 32, 33  # order splitting's cap on a metaorder's children; the makers' levels
-IP_SIZE = 34
+IP_MM_TOUCH = 34  # orders the makers post at their best level on each side (<= 1: one; ours)
+IP_MM_OFFSET = 35  # the largest extra ticks a maker's side is moved away from the mid at a ladder (0: off; ours)
+IP_SIZE = 36
 # IP_EXEC_MODE: slices left, participation since the start, a target schedule, participation in a trailing window
 EXEC_TWAP, EXEC_POV, EXEC_SCHEDULE, EXEC_POV_TRAILING = range(4)
 # float parameters: r_bar (ticks), the mean wait between wake-ups (ns) of value agents, makers, momentum agents,

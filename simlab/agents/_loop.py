@@ -90,6 +90,31 @@ def _jitter(gen, mean_ns):
     return _wait(gen, mean_ns) if mean_ns > 0 else np.int64(0)
 
 
+@numba.njit(cache=True, inline="always")
+def _ladder_orders(ip):
+    """Orders of one side of a maker's ladder: its levels, the best one as ``IP_MM_TOUCH`` orders when > 1."""
+    return ip[K.IP_MM_LEVELS] + max(ip[K.IP_MM_TOUCH], 1) - 1
+
+
+@numba.njit(cache=True)
+def _touch_orders(heap, ctr, agents, gens, jitter, t, agent, side, price, size, parts):
+    """Post a maker's best level as ``parts`` orders (sizes ``size // parts``, the first ``size % parts`` one lot
+    more; a part of 0 lots is not sent), each with its own jitter draw (ours; the source is on
+    :class:`simlab.agents.config.MarketMakers`)."""
+    for j in range(parts):
+        qty = size // parts + (1 if j < size % parts else 0)
+        _send_after(heap, ctr, agents, t, agent, side, price, qty, _jitter(gens[3], jitter))
+
+
+@numba.njit(cache=True, inline="always")
+def _quote_offsets(gen, most):
+    """The ticks a maker's bid and ask sides are moved away from the mid at one ladder: two uniform integers in
+    ``[0, most]`` (two ``random()`` draws, the bid's first; ours, the source is on
+    :class:`simlab.agents.config.MarketMakers`)."""
+    away_bid = min(np.int64(gen.random() * (most + 1)), most)
+    return away_bid, min(np.int64(gen.random() * (most + 1)), most)
+
+
 @numba.njit(cache=True)
 def _cancel_wave(heap, ctr, gens, ip, fp, at, agent):
     """A maker's cancel of its old ladder as one message per order (``2 levels``), each arriving at ``at`` plus an
@@ -98,7 +123,7 @@ def _cancel_wave(heap, ctr, gens, ip, fp, at, agent):
     than one wake-up stays. Ours, replacing ABIDES' ``cancel_all_orders`` burst when ``FP_MM_JITTER`` > 0: linked
     messages of one trader arrive as runs spread over milliseconds (Hasbrouck and Saar 2013, "Low-latency
     trading", J. Financial Markets 16)."""
-    delays = np.empty(2 * ip[K.IP_MM_LEVELS], np.int64)
+    delays = np.empty(2 * _ladder_orders(ip), np.int64)
     for j in range(delays.shape[0]):
         delays[j] = _jitter(gens[3], fp[K.FP_MM_JITTER])
     first_kept, last = ctr[_sim.C_NEXT_ID], np.argmax(delays)
@@ -245,13 +270,25 @@ def _maker(ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, t, agent, bid, 
             size = max(np.int64(1), np.int64(math.floor(size * mparams[R.MP_WITHDRAW_SIZE])))
             window = window * mparams[R.MP_WITHDRAW_SPREAD]
         low_bid, high_bid, low_ask, step = R.maker_ladder(window, mid, buys, sells, mparams)
+        if ip[K.IP_MM_OFFSET] > 0:
+            away_bid, away_ask = _quote_offsets(gens[3], ip[K.IP_MM_OFFSET])
+            low_bid, high_bid, low_ask = low_bid - away_bid, high_bid - away_bid, low_ask + away_ask
         jitter = fp[K.FP_MM_JITTER]
+        touch = ip[K.IP_MM_TOUCH]
         for price in range(low_bid, high_bid + 1, step):
-            _send_after(heap, ctr, agents, t, agent, 1, price, size, _jitter(gens[3], jitter))
+            if touch > 1 and price == high_bid:
+                _touch_orders(heap, ctr, agents, gens, jitter, t, agent, 1, price, size, touch)
+            else:
+                _send_after(heap, ctr, agents, t, agent, 1, price, size, _jitter(gens[3], jitter))
         for level in range(np.int64(mparams[R.MP_LEVELS])):
-            _send_after(heap, ctr, agents, t, agent, -1, low_ask + level * step, size, _jitter(gens[3], jitter))
-    elif fp[K.FP_MM_JITTER] > 0:  # no ladder (no mid yet): the same draws (common random numbers)
-        for _ in range(2 * np.int64(mparams[R.MP_LEVELS])):
+            if touch > 1 and level == 0:
+                _touch_orders(heap, ctr, agents, gens, jitter, t, agent, -1, low_ask, size, touch)
+            else:
+                _send_after(heap, ctr, agents, t, agent, -1, low_ask + level * step, size, _jitter(gens[3], jitter))
+    elif ip[K.IP_MM_OFFSET] > 0 or fp[K.FP_MM_JITTER] > 0:  # no ladder (no mid yet): the same draws (CRN)
+        if ip[K.IP_MM_OFFSET] > 0:
+            _quote_offsets(gens[3], ip[K.IP_MM_OFFSET])
+        for _ in range(2 * _ladder_orders(ip)):
             _jitter(gens[3], fp[K.FP_MM_JITTER])
     lat = agents[agent, K.A_LATENCY]
     K.push(heap, ctr, t + lat + _wait(gens[3], fp[K.FP_MAKER_WAIT]), K.WAKE, agent, 0, 0, 0)
@@ -379,7 +416,7 @@ def run(state, out, gens, heap, ctr, agents, orders, totals, ip, fp, params, rec
     ev, books, book_ts, path_ts, path_vals, path_mid = rec
     fund_ts, sstate, lstate = params[11], params[15], params[16]
     n_agents = agents.shape[0] - 1
-    levels = np.int64(params[4][R.MP_LEVELS]) + sstate.shape[0] + 2 * lstate.shape[0]  # room for one message
+    levels = _ladder_orders(ip) + sstate.shape[0] + 2 * lstate.shape[0]  # room for one message
     books_each, paths_each = ip[K.IP_BOOK_SAMPLE] <= 0, ip[K.IP_PATH_SAMPLE] <= 0
     while ctr[K.C_HEAP] > 0 and heap[0, K.H_TIME] <= ip[K.IP_END]:
         ev_rows = min(ev.shape[0], books.shape[1]) if books_each else ev.shape[0]

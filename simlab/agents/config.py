@@ -197,7 +197,17 @@ class MarketMakers(_Checked):
     that many ticks below the skewed mid, the best ask above it: a maker's minimum quoted spread, the spread term of
     Avellaneda and Stoikov 2008 that does not shrink with the observed spread); ``level_jitter_s``, the mean of an
     exponential delay added to each order of the ladder and to each cancel of the old one (Hasbrouck and Saar 2013:
-    a run of linked messages is spread over milliseconds, not sent at one instant).
+    a run of linked messages is spread over milliseconds, not sent at one instant); ``touch_orders``, the best level
+    of each side posted as that many orders instead of one, the level's size split evenly among them (0 and 1: one
+    order, as ABIDES). A real touch is a queue of many small orders, so a marketable order takes several fills at one
+    instant (Bouchaud, Bonart, Donier and Gould 2018, "Trades, Quotes and Prices", ch. 4: the mean queue at the
+    touch holds several orders; Toth, Palit, Lillo and Farmer 2015, "Why is equity order flow so persistent?",
+    J. Econ. Dyn. Control 51: the fills of one order are a large part of the trade-sign ACF at short lags);
+    ``quote_offset_ticks``, at each ladder each side is moved away from the mid by its own uniform integer number of
+    ticks in ``[0, quote_offset_ticks]``, so makers quote at different prices and the touch is usually one maker's
+    orders, not every maker's stacked at one price (the placement of limit orders is spread around the touch:
+    Bouchaud, Mezard and Potters 2002, "Statistical properties of stock order books", Quant. Finance 2; Zovko and
+    Farmer 2002, "The power of patience", Quant. Finance 2).
     """
 
     count: int = 2
@@ -217,6 +227,8 @@ class MarketMakers(_Checked):
     withdraw_spread_factor: float = 3.0
     min_half_spread_ticks: int = 0
     level_jitter_s: float = 0.0
+    touch_orders: int = 0
+    quote_offset_ticks: int = 0
     _positive = ("wake_interval_s", "level_spacing", "initial_spread_ticks", "volume_window_s", "withdraw_size_factor")
     _int_floor = {"min_order_size": 1, "levels": 1}
 

@@ -307,6 +307,8 @@ class _Market(BookSimulation):
         (side, children left) are ``nstate``, one row per noise agent with the clock, none without."""
         n, m = self.config.noise, self.config.market_maker
         self.ip[[K.IP_SPLIT_MAX, K.IP_MM_LEVELS]] = n.split_max_children, m.levels
+        self.ip[K.IP_MM_TOUCH] = m.touch_orders
+        self.ip[K.IP_MM_OFFSET] = m.quote_offset_ticks
         self.nstate = np.zeros((n.count if n.arrival_rate_per_s > 0 else 0, 2), np.int64)
         decay = n.decay_per_s * 1e-9
         return [n.arrival_rate_per_s * 1e-9, n.excitation * decay, decay, 0.0, n.split_exponent, m.level_jitter_s * 1e9]
@@ -386,7 +388,8 @@ class _Market(BookSimulation):
 
     def _grow(self, params: tuple) -> tuple:
         c = self.config
-        need = _loop.needs(self.state, self.ctr, c.market_maker.levels + c.stop_loss.count + 2 * c.leveraged.count)
+        ladder = c.market_maker.levels + max(c.market_maker.touch_orders, 1) - 1  # orders on one side of a ladder
+        need = _loop.needs(self.state, self.ctr, ladder + c.stop_loss.count + 2 * c.leveraged.count)
         self.ev = _sim.grow_rows(self.ev, need[0])
         if self.sample_ns == 0:
             self.books, self.book_ts = (

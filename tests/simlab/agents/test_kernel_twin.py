@@ -143,6 +143,25 @@ CONFIGS = {
             pause=PauseShock(start_s=600.0, duration_s=40.0),
         ),
     ),  # fmt: skip
+    "touch queues: jittered, offset ladders with the best level as 3 orders": small_config(
+        noise=NoiseAgents(count=6, arrival_rate_per_s=0.4, excitation=0.5, decay_per_s=1.0),
+        market_maker=MarketMakers(
+            count=2,
+            wake_interval_s=10.0,
+            levels=3,
+            volume_window_s=20.0,
+            level_spacing=0.5,
+            min_half_spread_ticks=2,
+            level_jitter_s=0.3,
+            touch_orders=3,
+            quote_offset_ticks=3,
+        ),
+    ),  # fmt: skip
+    "touch queues without jitter (cancel-all), 4 orders, offsets": small_config(
+        market_maker=MarketMakers(
+            count=2, wake_interval_s=15.0, levels=4, volume_window_s=20.0, touch_orders=4, quote_offset_ticks=2
+        ),
+    ),  # fmt: skip
     "abides variance, fixed latency, opening book": small_config(
         value=ValueAgents(count=6, arrival_rate_per_s=0.05, variance_update="abides"),
         latency=Latency(model="fixed", fixed_ns=2_000_000),

@@ -341,7 +341,8 @@ class TwinMarket:
         elif cls == K.MAKER:
             m = self.config.market_maker
             if m.level_jitter_s > 0:  # one cancel per ladder order, each with its own delay; the latest sweeps
-                delays = [self.wait(self.gens[3], m.level_jitter_s * 1e9) for _ in range(2 * m.levels)]
+                per_side = m.levels + max(m.touch_orders, 1) - 1  # the best level is touch_orders orders
+                delays = [self.wait(self.gens[3], m.level_jitter_s * 1e9) for _ in range(2 * per_side)]
                 latest = delays.index(max(delays))
                 for j, delay in enumerate(delays):
                     self.send(t + lat + delay, K.CANCEL_OLD, agent, 0, self.next_id, int(j == latest))
@@ -497,12 +498,21 @@ class TwinMarket:
             point = mid if buys + sells == 0 else int(mid + (2.0 * buys / (buys + sells) - 1.0) * m.price_skew_ticks)
             half = m.min_half_spread_ticks
             high_bid, low_ask = point - max(math.floor(w / 2), half), point + max(math.ceil(w / 2), half)
+            if m.quote_offset_ticks > 0:  # each side moved away from the mid by 0 .. quote_offset_ticks ticks
+                high_bid -= min(int(self.gens[3].random() * (m.quote_offset_ticks + 1)), m.quote_offset_ticks)
+                low_ask += min(int(self.gens[3].random() * (m.quote_offset_ticks + 1)), m.quote_offset_ticks)
+            parts = max(m.touch_orders, 1)
+            touch = [size // parts + (1 if j < size % parts else 0) for j in range(parts)]
             for level in reversed(range(m.levels)):
-                self.order(t, agent, 1, high_bid - level * step, size, self.jitter())
+                for qty in touch if level == 0 else [size]:
+                    self.order(t, agent, 1, high_bid - level * step, qty, self.jitter())
             for level in range(m.levels):
-                self.order(t, agent, -1, low_ask + level * step, size, self.jitter())
+                for qty in touch if level == 0 else [size]:
+                    self.order(t, agent, -1, low_ask + level * step, qty, self.jitter())
         else:
-            for _ in range(2 * m.levels):
+            for _ in range(2 if m.quote_offset_ticks > 0 else 0):
+                self.gens[3].random()
+            for _ in range(2 * (m.levels + max(m.touch_orders, 1) - 1)):
                 self.jitter()
         self.send(t + self.lat[agent] + self.wait(self.gens[3], m.wake_interval_s * 1e9), K.WAKE, agent)
 

@@ -1,0 +1,67 @@
+"""Moments of an agent market as a level-1 LOBSTER file would record it: the fit the realism scorecard sees.
+
+The realism scorecard (:func:`simlab.metrics.scorecard.score`) compares a simulation with a level-N LOBSTER file
+on the events that file would have recorded (:func:`simlab.book.stats.visible_events`: adds, cancels and fills at
+the N best prices), and its classifier (:mod:`simlab.metrics.discriminative`) describes windows of those events by
+their event mix, inter-arrival law, order sizes, spread, touch volume and mid moves. The moments of
+:data:`calibration.abm.LOBSTER_MOMENTS` are taken over every simulated event instead: a maker's ladder ten levels
+deep adds and cancels far from the touch, which the file never shows, so a fit of the mix over all events leaves the
+visible mix 80 % trades against AMZN's 15 % (docs/agents_realism_v3.md, "What the classifier uses").
+
+:data:`VISIBLE_MOMENTS` are :data:`calibration.abm.MOMENTS` computed on the visible events and their book rows only,
+plus two of the classifier's features the fourteen miss: the mean log10 size of the visible events and the share of
+visible events after which the mid has moved. The real window (a level-1 file) passes the same filter unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from calibration.abm import MOMENTS, MomentSet, moments_of, window_blocks
+from simlab.book.stats import visible_events
+
+LEVELS = 1  # the AMZN day is a level-1 LOBSTER file
+VISIBLE_MOMENT_NAMES = (*MOMENTS, "log10_size_mean", "mid_move_share")
+
+
+def visible_window(data: dict[str, xr.Dataset], levels: int = LEVELS) -> dict[str, xr.Dataset]:
+    """Return the events (and their book rows) of ``data`` that a level-``levels`` LOBSTER file would record.
+
+    ``data`` holds ``events`` and ``books`` with one book row per event (the book after it), as a simulation writes.
+    """
+    events, books = data["events"], data["books"]
+    columns = (events[name].values for name in ("kind", "side", "price_ticks"))
+    keep = np.flatnonzero(visible_events(*columns, books, levels))
+    return {"events": events.isel(event=keep), "books": books.isel(time=keep)}
+
+
+def visible_blocks(data: dict[str, xr.Dataset], block_s: float) -> list[dict[str, np.ndarray]]:
+    """Cut the visible events of a window into :func:`calibration.abm.window_blocks` blocks, each with the sums of
+    log10 sizes and of mid moves (``size`` and ``moves``: the sum and the event count)."""
+    visible = visible_window(data)
+    blocks = window_blocks(visible, block_s)
+    ts = visible["events"]["ts_ns"].values
+    qty = visible["events"]["qty_lots"].values.astype(np.float64)
+    books = visible["books"]
+    bid, ask = books["bid_price"].values[:, 0], books["ask_price"].values[:, 0]
+    quoted = (books["bid_qty"].values[:, 0] > 0) & (books["ask_qty"].values[:, 0] > 0)
+    mid = np.where(quoted, 0.5 * (bid + ask.astype(np.float64)), np.nan)
+    moved = np.concatenate([[False], np.diff(mid) != 0])  # NaN compares unequal: a side emptied counts as a move
+    step = int(block_s * 1e9)
+    for i, block in enumerate(blocks):
+        e = slice(*np.searchsorted(ts, [ts[0] + i * step, ts[0] + (i + 1) * step]))
+        block["size"] = np.array([np.log10(np.maximum(qty[e], 1.0)).sum(), qty[e].size])
+        block["moves"] = np.array([moved[e].sum(), moved[e].size])
+    return blocks
+
+
+def visible_moments(blocks: list[dict[str, np.ndarray]]) -> np.ndarray:
+    """Return the moment vector :data:`VISIBLE_MOMENT_NAMES` of :func:`visible_blocks` blocks."""
+    size = np.sum([b["size"] for b in blocks], axis=0)
+    moves = np.sum([b["moves"] for b in blocks], axis=0)
+    extra = [size[0] / size[1] if size[1] else np.nan, moves[0] / moves[1] if moves[1] else np.nan]
+    return np.concatenate([moments_of(blocks), extra])
+
+
+VISIBLE_MOMENTS = MomentSet(VISIBLE_MOMENT_NAMES, visible_blocks, visible_moments, (0.0,) * len(VISIBLE_MOMENT_NAMES))
