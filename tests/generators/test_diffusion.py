@@ -71,12 +71,12 @@ def test_messages_that_cannot_apply_are_counted_and_resampled(fitted):
 
     path = BookPath(fitted.context_, 10, np.random.default_rng(0), fitted.context_["ts_ns"] + 10**9)
     spread = path.last[1] - path.last[0]
-    assert path.apply(np.array([1, enc.TYPE_CANCEL, 1, 0, 1, 999])) == "no_level"
+    assert path.apply(np.array([1, enc.TYPE_CANCEL, 1, 0, 1, 0])) == "no_level"
     assert path.apply(np.array([1, enc.TYPE_ADD, 1, -spread, 1, 0])) == "crossing_add"
     assert path.apply(np.array([1, enc.TYPE_ADD, 1, 0, 0, 0])) == "bad_value"
     assert path.apply(np.array([-1, enc.TYPE_ADD, 1, 0, 1, 0])) == "bad_value"
     before = len(path.events)
-    block = np.array([[5, enc.TYPE_ADD, 1, 1, 2, 0], [5, enc.TYPE_DELETE, -1, 0, 1, 999], [5, enc.TYPE_ADD, 1, 1, 2, 0],
+    block = np.array([[5, enc.TYPE_ADD, 1, 1, 2, 0], [5, enc.TYPE_DELETE, -1, 0, 1, 0], [5, enc.TYPE_ADD, 1, 1, 2, 0],
                       [5, enc.TYPE_ADD, 1, 1, 2, 0]])  # fmt: skip
     path.apply_block(block)
     counts = path.counts.to_dict()
@@ -99,7 +99,8 @@ def test_checkpoints_round_trip_and_are_refused_whole(fitted, tmp_path):
     older = {**config, "config": {k: v for k, v in config["config"].items() if k not in NEW_OPTIONS}}
     (path / "config.json").write_text(json.dumps({k: v for k, v in older.items() if k != "network_version"}))
     assert _equal(_weights(fitted), _weights(DiffusionGenerator.load(path)))
-    for key, value in (("simlab_version", "0.0.0-other"), ("encoding_version", 99), ("family", "gan")):
+    refused = (("simlab_version", "0.0.0-other"), ("encoding_version", 99), ("family", "gan"))
+    for key, value in refused + (("encoding_version", 1),):  # 1: the log-scale layout before the quantile transform
         (path / "config.json").write_text(json.dumps({**config, key: value}))
         with pytest.raises(DataError, match=f"{key} must be"):
             DiffusionGenerator.load(path)
