@@ -54,8 +54,13 @@ def test_a_model_trained_on_a_hawkes_book_scores_closer_to_it_than_to_another_bo
     # training is what brings the model close to A: one step (the encoding's scales and A's context book) does not
     spec = load_truth_spec(tmp_path / "truth.toml")
     untrained = ground_truth(dataclasses.replace(spec, overrides={**spec.overrides, "max_steps": 1}))
-    assert untrained["separation"]["scores"] == sep["scores"]
-    assert sep["own"] < untrained["separation"]["own"] - 0.15
+    # on the telling scores both models' samples computed (a one-step model's flow may leave one inapplicable)
+    common = [name for name in sep["scores"] if name in untrained["per_score"]]
+    assert len(common) >= 5
+    trained_own, untrained_own = (
+        np.mean([run["per_score"][name]["model"] for name in common]) for run in (out, untrained)
+    )
+    assert trained_own < untrained_own - 0.15
     assert set(out["per_score"][sep["scores"][0]]) == {"model", "floor", "contrast", "b_vs_a", "floor_high", "excess"}
     assert out["training"]["best_step"] >= 150 and len(out["rollout"]) == 2
     assert all(r["applied"] > 0 for r in out["rollout"])
