@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from generators.checkpoint import WEIGHTS_FILE
 from generators.config import DiffusionConfig, preset
@@ -172,3 +173,24 @@ def test_counterfactual_sweep_measures_the_start_and_the_end_of_each_path(fitted
         path_regime(path, at="end")
     with pytest.raises(ParameterError, match="`at` of path_regime"):
         path_regime(path, at="middle")
+
+
+def test_a_ddim_step_adds_the_posterior_noise_scaled_by_eta():
+    from generators.schedule import NoiseSchedule
+
+    schedule = NoiseSchedule(100)
+    bounds = (torch.tensor(-10.0), torch.tensor(10.0))
+    sample, noise = torch.randn(20_000, generator=torch.Generator().manual_seed(0)), torch.zeros(20_000)
+    a, a_prev = (schedule.alphas_cumprod[t].item() for t in (60, 30))
+    deterministic = schedule.ddim_step(sample, noise, 60, 30, bounds)
+    torch.testing.assert_close(deterministic, np.sqrt(a_prev / a) * sample)  # eta 0: the DDIM map, no draw
+    for eta in (0.5, 1.0):
+        step = schedule.ddim_step(sample, noise, 60, 30, bounds, eta, torch.Generator().manual_seed(1))
+        again = schedule.ddim_step(sample, noise, 60, 30, bounds, eta, torch.Generator().manual_seed(1))
+        assert torch.equal(step, again)  # seeded
+        sigma = eta * np.sqrt((1 - a_prev) / (1 - a) * (1 - a / a_prev))
+        assert float((step - deterministic).std()) == pytest.approx(sigma, rel=0.03)
+    last = schedule.ddim_step(sample, noise, 0, -1, bounds, 1.0, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(last, torch.clamp(sample / np.sqrt(schedule.alphas_cumprod[0].item()), -10, 10))
+    with pytest.raises(ParameterError, match="sampling_eta"):
+        DiffusionConfig(sampling_eta=1.5)
