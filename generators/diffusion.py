@@ -91,5 +91,5 @@ class DiffusionGenerator(BookGenerator):
                 if guided:
                     conditional, unconditional = noise[:b], noise[b:]
                     noise = unconditional + weight * (conditional - unconditional)
-                sample = self.schedule.ddim_step(sample, noise, t, t_prev, bounds)
+                sample = self.schedule.ddim_step(sample, noise, t, t_prev, bounds, self.config.sampling_eta, generator)
         return sample.cpu().numpy()

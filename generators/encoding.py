@@ -14,17 +14,28 @@ The first event is the **anchor**: its time and the book after it start the enco
   against. The best of a side that is empty is its last quoted value (the **reference**, kept with the table);
 * ``size_lots``;
 * ``level``: for CANCEL and DELETE, the price level (1 = the best) among the non-empty levels of the resting side
-  before the message; 0 otherwise.
+  before the message, at most :data:`DEPTH_LEVELS` + 1, which means "beyond level 10" (the books a model sees are
+  10 levels deep; such a removal is placed by its price, see :mod:`generators.rollout`); 0 otherwise.
 
 :func:`decode` turns a table back into the events' ``ts_ns``, ``kind``, ``side``, ``price_ticks`` and ``qty_lots``,
-exactly. The networks see float vectors (:data:`MESSAGE_WIDTH` per message: log inter-arrival, the type one-hot in
-+-1, the side, the signed log price distance, the log size and the log level; :data:`BOOK_WIDTH` for the book state
+exactly. The networks see float vectors (:data:`MESSAGE_WIDTH` per message: the inter-arrival time, the type one-hot
+in +-1, the side, the price distance, the size and the level; :data:`BOOK_WIDTH` for the book state
 before a message: log depths of levels 1-10 per side, log spread, a both-sides-quoted flag, the order-sign
 imbalance of the last :data:`FLOW_WINDOW` messages and the mid returns over the last :data:`FLOW_WINDOW` and
 :data:`SHORT_WINDOW` messages). The regime of a message is measured on the :data:`REGIME_WINDOW` book rows from it
 on (the flow a condition asks for): realised volatility and trend of the mid (ticks), mean total depth of levels
 1-10 (lots) and mean depth imbalance; each is binned to the quintiles of the training data. :class:`Encoding` holds
 the normalisation statistics and quintile edges, saved with every model.
+
+The four integer columns ``dt_ns``, ``price_rel_ticks``, ``size_lots`` and ``level`` enter the vectors through their
+**Gaussian quantile transform** (version 2 of the layout): each value becomes its mid-rank among
+:data:`QUANTILE_KNOTS` + 1 quantiles of the training span, mapped through the inverse normal CDF, so each column is
+standard normal on the training span (the law a few-step DDIM sampler handles best). A value that is an atom of
+the training law (a size of 100 lots, a level beyond 10, a time of 0 ns) thus owns an interval whose normal
+probability is its own, and every generated value inside it decodes to it. The log scale of version 1 gave the
+atoms points, which a small denoiser smears onto their neighbours (sizes of 100 lots came out as 80-95, removals
+beyond level 10 as levels 9-10), and the clip to the training range cut the top value's bin in half. Values
+outside the training range are encoded at its ends (the model's support: it never generates them).
 """
 
 from __future__ import annotations
@@ -34,11 +45,12 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from scipy.special import ndtr, ndtri
 
 from simlab.errors import DataError, ParameterError
 from simlab.schema import BOOK_FIELDS, EVENT_FIELDS, NO_PRICE, EventKind
 
-ENCODING_VERSION = 1
+ENCODING_VERSION = 2
 KINDS = (EventKind.ADD, EventKind.CANCEL, EventKind.DELETE, EventKind.TRADE, EventKind.TRADE_HIDDEN)
 N_TYPES = len(KINDS)
 TYPE_ADD, TYPE_CANCEL, TYPE_DELETE, TYPE_TRADE, TYPE_HIDDEN = range(N_TYPES)
@@ -51,10 +63,12 @@ REGIME_WINDOW = 256
 REGIMES = ("volatility", "trend", "depth", "imbalance")
 N_QUINTILES = 5
 NULL_REGIME = N_QUINTILES  # the index of a dropped (unset) condition
-# message vector: log1p(dt_ns), type one-hot (+-1), side, signed log1p(price_rel), log1p(size), log1p(level)
+# message vector: dt_ns, type one-hot (+-1), side, price_rel, size, level (the four integers quantile-transformed)
 M_DT, M_TYPE, M_SIDE, M_PRICE, M_SIZE, M_LEVEL = 0, 1, 1 + N_TYPES, 2 + N_TYPES, 3 + N_TYPES, 4 + N_TYPES
 MESSAGE_WIDTH = 5 + N_TYPES
 NORMALISED_MESSAGE_COLUMNS = (M_DT, M_PRICE, M_SIZE, M_LEVEL)
+QUANTILE_FIELDS = (DT, PRICE, SIZE, LEVEL)  # the table columns of NORMALISED_MESSAGE_COLUMNS, in order
+QUANTILE_KNOTS = 512
 BOOK_WIDTH = 2 * DEPTH_LEVELS + 5
 _TYPE_OF_KIND = np.full(256, -1, dtype=np.int64)
 _TYPE_OF_KIND[np.array([int(k) for k in KINDS])] = np.arange(N_TYPES)
@@ -102,6 +116,12 @@ class Encoding:
         Per column, the smallest and largest normalised training value (the support a sample is clipped to).
     history
         Messages of history the model conditions on.
+    knots
+        For each of :data:`QUANTILE_FIELDS`, :data:`QUANTILE_KNOTS` + 1 quantiles of its training values (the
+        quantile transform, see the module docstring).
+    book_levels
+        Levels of the training books the ``level`` field counts (at most :data:`DEPTH_LEVELS`): a removal at a
+        level above it lies beyond the levels the model sees and is placed by its price.
     version
         :data:`ENCODING_VERSION` of the layout.
     """
@@ -114,6 +134,8 @@ class Encoding:
     message_low: tuple[float, ...]
     message_high: tuple[float, ...]
     history: int
+    knots: tuple[tuple[float, ...], ...] = ()
+    book_levels: int = DEPTH_LEVELS
     version: int = ENCODING_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -136,6 +158,14 @@ class Encoding:
         edges = values.get("regime_edges") or ()
         if len(edges) != len(REGIMES) or any(len(row) != N_QUINTILES - 1 for row in edges):
             raise DataError(f"{source}: encoding 'regime_edges' must be 4 rows of 4 quantiles; got {edges!r}")
+        knots = values.get("knots") or ()
+        shape = (len(QUANTILE_FIELDS), QUANTILE_KNOTS + 1)
+        array = np.array(knots, dtype=np.float64) if np.shape(knots) == shape else None
+        if array is None or not np.isfinite(array).all() or (np.diff(array, axis=1) < 0).any():
+            raise DataError(f"{source}: encoding 'knots' must be {shape[0]} rows of {shape[1]} non-decreasing numbers")
+        levels = values.get("book_levels")
+        if isinstance(levels, bool) or not isinstance(levels, int) or not 1 <= levels <= DEPTH_LEVELS:
+            raise DataError(f"{source}: encoding 'book_levels' must be an int in 1-{DEPTH_LEVELS}; got {levels!r}")
         return cls(
             tuple(map(float, values["message_mean"])),
             tuple(map(float, values["message_std"])),
@@ -145,15 +175,17 @@ class Encoding:
             tuple(map(float, values["message_low"])),
             tuple(map(float, values["message_high"])),
             int(values["history"]),
+            knots=tuple(tuple(map(float, row)) for row in array),
+            book_levels=levels,
         )
 
     def messages(self, table: np.ndarray) -> np.ndarray:
         """Return the normalised message vectors (float32 ``(n, MESSAGE_WIDTH)``) of an integer table."""
-        return ((message_features(table) - self.message_mean) / self.message_std).astype(np.float32)
+        return ((message_features(table, self.knots) - self.message_mean) / self.message_std).astype(np.float32)
 
     def table(self, vectors: np.ndarray) -> np.ndarray:
         """Return the integer table of normalised message vectors (rounded; the inverse of :meth:`messages`)."""
-        return features_to_table(np.asarray(vectors, np.float64) * self.message_std + self.message_mean)
+        return features_to_table(np.asarray(vectors, np.float64) * self.message_std + self.message_mean, self.knots)
 
     def book(self, features: np.ndarray) -> np.ndarray:
         """Return normalised book-state vectors (float32) from :func:`book_features` rows."""
@@ -221,7 +253,8 @@ def message_table(events: xr.Dataset, books: xr.Dataset, *, source: str = "datas
     rows = np.flatnonzero(removal)
     for book_price, book_qty, sign in ((bid_price, bid_qty, 1), (ask_price, ask_qty, -1)):
         on_side = rows[resting[rows] == sign]
-        before_p, before_q = book_price[on_side], book_qty[on_side]  # book row i is before message i (row i + 1)
+        before_p = book_price[on_side, :DEPTH_LEVELS]  # book row i is before message i (row i + 1)
+        before_q = book_qty[on_side, :DEPTH_LEVELS]
         better = (before_q > 0) & (sign * (before_p - price[on_side, None]) > 0)
         level[on_side] = better.sum(axis=1) + 1
     table = np.stack([np.diff(ts), types, side, rel, qty, level], axis=1).astype(np.int64)
@@ -262,36 +295,72 @@ def relative_price(types, sides, prices, reference: np.ndarray) -> np.ndarray:
     return (best - prices) * sides * _DIRECTION_SIGN[types]
 
 
-def message_features(table: np.ndarray) -> np.ndarray:
-    """Return the raw (unnormalised) float64 message vectors ``(n, MESSAGE_WIDTH)`` of an integer table."""
+def message_features(table: np.ndarray, knots: tuple[tuple[float, ...], ...]) -> np.ndarray:
+    """Return the raw (unnormalised) float64 message vectors ``(n, MESSAGE_WIDTH)`` of an integer table.
+
+    ``knots`` are :attr:`Encoding.knots`: the four integer columns enter through their quantile transform
+    (:func:`to_quantile`).
+    """
     table = np.asarray(table, np.int64)
     out = np.zeros((table.shape[0], MESSAGE_WIDTH))
-    out[:, M_DT] = np.log1p(table[:, DT].astype(np.float64))
     out[:, M_TYPE : M_TYPE + N_TYPES] = -1.0
     out[np.arange(table.shape[0]), M_TYPE + table[:, TYPE]] = 1.0
     out[:, M_SIDE] = table[:, SIDE]
-    out[:, M_PRICE] = np.sign(table[:, PRICE]) * np.log1p(np.abs(table[:, PRICE]).astype(np.float64))
-    out[:, M_SIZE] = np.log1p(table[:, SIZE].astype(np.float64))
-    out[:, M_LEVEL] = np.log1p(table[:, LEVEL].astype(np.float64))
+    for column, name, row in zip(NORMALISED_MESSAGE_COLUMNS, QUANTILE_FIELDS, knots, strict=True):
+        out[:, column] = to_quantile(table[:, name], row)
     return out
 
 
-def features_to_table(vectors: np.ndarray) -> np.ndarray:
+def features_to_table(vectors: np.ndarray, knots: tuple[tuple[float, ...], ...]) -> np.ndarray:
     """Return the integer table of raw message vectors, rounded; values may break the rules (the rollout checks).
 
     The type is the largest one-hot entry, the side the sign of its entry (0 counts as +1); the other fields are
-    the nearest integers of the inverse transforms (so a size may come out 0, a time -1: such a message is invalid).
+    the nearest integers of the inverse quantile transform (:func:`from_quantile`; a size may come out 0: such a
+    message is invalid).
     """
     vectors = np.asarray(vectors, np.float64)
     table = np.zeros((vectors.shape[0], len(FIELDS)), dtype=np.int64)
-    table[:, DT] = np.rint(np.expm1(np.minimum(vectors[:, M_DT], 30.0)))
     table[:, TYPE] = np.argmax(vectors[:, M_TYPE : M_TYPE + N_TYPES], axis=1)
     table[:, SIDE] = np.where(vectors[:, M_SIDE] >= 0, 1, -1)
-    price = vectors[:, M_PRICE]
-    table[:, PRICE] = np.sign(price) * np.rint(np.expm1(np.minimum(np.abs(price), 30.0)))
-    table[:, SIZE] = np.rint(np.expm1(np.minimum(vectors[:, M_SIZE], 30.0)))
-    table[:, LEVEL] = np.rint(np.expm1(np.minimum(vectors[:, M_LEVEL], 30.0)))
+    for column, name, row in zip(NORMALISED_MESSAGE_COLUMNS, QUANTILE_FIELDS, knots, strict=True):
+        table[:, name] = np.rint(from_quantile(vectors[:, column], row))
     return table
+
+
+def fit_knots(table: np.ndarray) -> tuple[tuple[float, ...], ...]:
+    """Return the :data:`QUANTILE_KNOTS` + 1 quantiles (training values) of each of :data:`QUANTILE_FIELDS`."""
+    probabilities = np.linspace(0.0, 1.0, QUANTILE_KNOTS + 1)
+    table = np.asarray(table, np.int64)
+    return tuple(
+        tuple(np.quantile(table[:, field], probabilities, method="inverted_cdf").astype(np.float64).tolist())
+        for field in QUANTILE_FIELDS
+    )
+
+
+def to_quantile(values: np.ndarray, knots: tuple[float, ...]) -> np.ndarray:
+    """Return the Gaussian quantile transform of ``values``: ``Phi^-1((index + 0.5) / (knots))``.
+
+    The index of a value equal to knots ``i..j`` is the middle ``(i + j) / 2`` of its run, that of one between two
+    knots the linear interpolation of theirs, that of one outside the knots the nearer end (about +-3.1 with 513
+    knots).
+    """
+    knots_ = np.asarray(knots, np.float64)
+    values = np.asarray(values, np.float64)
+    last = knots_.shape[0] - 1
+    low, high = np.searchsorted(knots_, values, "left"), np.searchsorted(knots_, values, "right")
+    below, above = np.clip(low - 1, 0, last), np.clip(low, 0, last)
+    gap = knots_[above] - knots_[below]
+    between = below + np.clip((values - knots_[below]) / np.where(gap > 0, gap, 1.0), 0.0, 1.0)
+    index = np.where(high > low, (low + high - 1) / 2.0, np.where(low == 0, 0.0, np.where(low > last, last, between)))
+    return ndtri((index + 0.5) / (last + 1))
+
+
+def from_quantile(values: np.ndarray, knots: tuple[float, ...]) -> np.ndarray:
+    """Return the inverse of :func:`to_quantile` (float; an index beyond the ends maps to the end knots)."""
+    knots_ = np.asarray(knots, np.float64)
+    last = knots_.shape[0] - 1
+    index = np.clip(ndtr(np.asarray(values, np.float64)) * (last + 1) - 0.5, 0.0, last)
+    return np.interp(index, np.arange(last + 1), knots_)
 
 
 def flow_signs(types: np.ndarray, sides: np.ndarray) -> np.ndarray:
@@ -362,14 +431,16 @@ def regime_values(books: tuple[np.ndarray, ...], window: int = REGIME_WINDOW) ->
     return out
 
 
-def raw_features(events: xr.Dataset, books: xr.Dataset, *, source: str = "dataset") -> dict[str, Any]:
+def raw_features(
+    events: xr.Dataset, books: xr.Dataset, knots: tuple[tuple[float, ...], ...], *, source: str = "dataset"
+) -> dict[str, Any]:
     """Return the integer messages and the unnormalised vectors of a flow (message *i*'s book is row *i*)."""
     messages = message_table(events, books, source=source)
     arrays = tuple(books[name].values for name in BOOK_FIELDS)
     signs = np.concatenate([[0], flow_signs(messages.table[:, TYPE], messages.table[:, SIDE])])
     return {
         "messages": messages,
-        "vectors": message_features(messages.table),
+        "vectors": message_features(messages.table, knots),
         "book": book_features(arrays, signs)[:-1],
         "regime_values": regime_values(arrays)[:-1],
     }
@@ -389,7 +460,9 @@ def fit_encoding(events: xr.Dataset, books: xr.Dataset, *, history: int, source:
     """
     if isinstance(history, bool) or not isinstance(history, (int, np.integer)) or history < 1:
         raise ParameterError(f"`history` of fit_encoding must be an int >= 1; got {history!r}")
-    raw = raw_features(events, books, source=source)
+    messages = message_table(events, books, source=source)
+    knots = fit_knots(messages.table)
+    raw = raw_features(events, books, knots, source=source)
     vectors = raw["vectors"]
     mean, std = np.zeros(MESSAGE_WIDTH), np.ones(MESSAGE_WIDTH)
     for column in NORMALISED_MESSAGE_COLUMNS:
@@ -406,12 +479,14 @@ def fit_encoding(events: xr.Dataset, books: xr.Dataset, *, history: int, source:
         tuple(normalised.min(axis=0)),
         tuple(normalised.max(axis=0)),
         int(history),
+        knots=knots,
+        book_levels=min(DEPTH_LEVELS, int(books.sizes["level"])),
     )
 
 
 def encode(events: xr.Dataset, books: xr.Dataset, encoding: Encoding, *, source: str = "dataset") -> EncodedFlow:
     """Encode a flow with fitted statistics; refuse one with too few messages for the history."""
-    raw = raw_features(events, books, source=source)
+    raw = raw_features(events, books, encoding.knots, source=source)
     n = raw["vectors"].shape[0]
     if n <= encoding.history:
         raise DataError(

@@ -1,11 +1,15 @@
 """Roll generated messages out on the matching engine, one book per path, batched over paths.
 
 Every message a model generates is executed on :mod:`simlab.book._engine`, so a path's books are always those of
-the engine: an ADD rests at its price (ticks behind the same-side best), a CANCEL takes its size out of a resting
-order chosen uniformly among those at its level that hold more than that size, a DELETE removes an order chosen
-uniformly at its level, a TRADE is a market order of the aggressor side (one TRADE event per fill, as the book
+the engine: an ADD rests at its price (ticks inside the opposite best), a CANCEL takes its size out of a resting
+order chosen uniformly among those at its level that hold more than that size, a DELETE removes the order of its
+level whose size is nearest the message's (uniformly among ties: the removed order's size is what the data
+record), a TRADE is a market order of the aggressor side (one TRADE event per fill, as the book
 simulators record them) limited to the best opposite level, as a LOBSTER execution message is, and a hidden trade
-prints at its price without touching the book. A message that cannot apply (:data:`REASONS`: a negative time or a
+prints at its price without touching the book. The level of a CANCEL or DELETE counts the non-empty levels from the
+best; a level above the encoding's ``book_levels`` means "beyond the levels the model sees", and the removal takes
+the non-empty level beyond them whose price is nearest the message's (ticks behind the same-side best; the inner
+one on a tie). A message that cannot apply (:data:`REASONS`: a negative time or a
 size below 1, an ADD at or through the opposite best, a removal at a level the side does not have or where no order
 is large enough, a trade against an empty side or larger than its best level) is **rejected**: it
 is counted by reason, the rest of its block is counted as **discarded** (it was generated after a message that did
@@ -73,6 +77,9 @@ class BookPath:
     stop_when_stuck
         After :data:`MAX_IDLE_CHAINS` generated blocks in a row with no message that applies, end the path there
         (``stuck`` = 1 in its counts) instead of raising.
+    book_levels
+        The encoding's :attr:`~generators.encoding.Encoding.book_levels`: removals at a higher level are placed by
+        their price.
     """
 
     def __init__(
@@ -82,8 +89,9 @@ class BookPath:
         rng: np.random.Generator,
         end_ns: int,
         stop_when_stuck: bool = False,
+        book_levels: int = enc.DEPTH_LEVELS,
     ) -> None:
-        self.depth, self.rng, self.end_ns = depth, rng, int(end_ns)
+        self.depth, self.rng, self.end_ns, self.book_levels = depth, rng, int(end_ns), int(book_levels)
         self.stop_when_stuck = bool(stop_when_stuck)
         self.ts = int(context["ts_ns"])
         self.counts = RolloutCounts()
@@ -167,7 +175,8 @@ class BookPath:
         if kind == enc.TYPE_ADD:
             result = self._add(side, int(enc.absolute_price(kind, side, rel, reference)[0]), size, ts)
         elif kind in (enc.TYPE_CANCEL, enc.TYPE_DELETE):
-            result = self._remove(kind, side, size, level, ts)
+            target = int(enc.absolute_price(kind, side, rel, reference)[0])
+            result = self._remove(kind, side, size, level, target, ts)
         elif kind == enc.TYPE_TRADE:
             result = self._trade(side, size, ts)
         else:
@@ -178,7 +187,7 @@ class BookPath:
         if isinstance(result, str):
             return result
         price, applied_size = result
-        applied_level = level if kind in (enc.TYPE_CANCEL, enc.TYPE_DELETE) else 0
+        applied_level = min(level, self.book_levels + 1) if kind in (enc.TYPE_CANCEL, enc.TYPE_DELETE) else 0
         applied_rel = int(enc.relative_price(kind, side, price, reference)[0])
         self.table.append(np.array([dt, kind, side, applied_rel, applied_size, applied_level]))
         self.ts = ts
@@ -195,16 +204,26 @@ class BookPath:
         self._record(EventKind.ADD, side, price, size, self.next_id - 1, ts)
         return price, size
 
-    def _remove(self, kind: int, side: int, size: int, level: int, ts: int) -> tuple[int, int] | str:
-        grid = E._level_index(self.state, side, level)
-        if level < 1 or grid < 0:
+    def _remove(self, kind: int, side: int, size: int, level: int, target: int, ts: int) -> tuple[int, int] | str:
+        row = E.BID_ROW if side == 1 else E.ASK_ROW
+        orders, levels, origin = self.state[1], self.state[2], int(self.state[0][E.ORIGIN])
+        grids = np.flatnonzero(levels[row, :, E.L_COUNT] > 0)[:: -1 if side == 1 else 1]  # from the best outwards
+        if level < 1 or min(level, self.book_levels + 1) > grids.shape[0]:
             return "no_level"
-        orders, levels = self.state[1], self.state[2]
-        slot, candidates = levels[E.BID_ROW if side == 1 else E.ASK_ROW, grid, E.L_HEAD], []
+        if level > self.book_levels:  # beyond the levels the model sees: the nearest price among those
+            deep = grids[self.book_levels :]
+            grid = int(deep[np.argmin(np.abs(origin + deep - target))])
+        else:
+            grid = int(grids[level - 1])
+        slots, slot = [], levels[row, grid, E.L_HEAD]
         while slot >= 0:
-            if kind == enc.TYPE_DELETE or orders[slot, E.O_QTY] > size:
-                candidates.append(slot)
+            slots.append(int(slot))
             slot = orders[slot, E.O_NEXT]
+        if kind == enc.TYPE_DELETE:
+            gaps = [abs(int(orders[s, E.O_QTY]) - size) for s in slots]
+            candidates = [s for s, gap in zip(slots, gaps, strict=True) if gap == min(gaps)]
+        else:
+            candidates = [s for s in slots if orders[s, E.O_QTY] > size]
         if not candidates:
             return "no_order"
         slot = candidates[int(self.rng.integers(len(candidates)))]
@@ -340,7 +359,7 @@ def rollout(
     start = int(context["ts_ns"])
     ends = [start + int(offset) for offset, _ in switches] + [start + int(duration_ns)]
     makers = [generate] + [maker for _, maker in switches]
-    paths = [BookPath(context, depth, rngs[p], ends[0], stop_when_stuck) for p in range(n_paths)]
+    paths = [BookPath(context, depth, rngs[p], ends[0], stop_when_stuck, encoding.book_levels) for p in range(n_paths)]
     for piece, (end_ns, maker) in enumerate(zip(ends, makers, strict=True)):
         for path in paths:
             path.resume(end_ns, final=piece == len(ends) - 1)

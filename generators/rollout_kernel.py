@@ -3,10 +3,12 @@
 One call of :func:`apply_blocks` does, for every active path, what :meth:`generators.rollout.BookPath.apply_block`
 (its slow Python twin, which shares no code with this module) does for one: decode each message against the path's
 last quoted bests, execute it on the path's :mod:`simlab.book._engine` state, pick the resting order a cancel or a
-delete removes with the path's own ``numpy.random.Generator`` (the same draw, ``integers(0, candidates)``, in the
-same order, so the same seed gives the same bytes), count rejections and discards, write the events and the book
-after each, and push the applied message and the book into the path's feature windows (ring buffers the next
-block's network inputs are read from, :func:`generators.rollout_fast.window_features`).
+delete removes (a delete: the order of its level whose size is nearest the message's; a level beyond the
+encoding's ``book_levels``: the non-empty level there nearest the message's price) with the path's own
+``numpy.random.Generator`` (the same draw, ``integers(0, candidates)``, in the same order, so the same seed gives
+the same bytes), count rejections and discards, write the events and the book after each, and push the applied
+message and the book into the path's feature windows (ring buffers the next block's network inputs are read from,
+:func:`generators.rollout_fast.window_features`).
 
 Per-path state lives in arrays indexed by path (``ts``, ``last``, ``next_id``, ``done``, ``idle``, ``counts``,
 ``seen``, the windows) and in typed lists (the engine states, which grow, and the generators).
@@ -106,27 +108,63 @@ def start_engine(book, depth, ts, centre):
 
 
 @numba.njit(cache=True, inline="always")
-def _remove(state, rng, kind, side, size, level):
-    """Pick the order a CANCEL / DELETE removes (uniformly among those at ``level`` it can apply to); return
-    (reason or 0, order id, price, qty)."""
-    grid = E._level_index(state, side, level)
+def _level_grid(state, side, level, target, book_levels):
+    """Grid index of the level a removal takes: its ``level``-th non-empty one, or beyond ``book_levels`` the
+    non-empty level nearest the price ``target`` (the inner one on a tie); -1 when the side has no such level."""
+    grid = E._level_index(state, side, min(level, book_levels + 1))
+    if grid < 0 or level <= book_levels:
+        return grid
+    meta, levels = state[0], state[2]
+    row, step = (E.BID_ROW, -1) if side == 1 else (E.ASK_ROW, 1)
+    remaining = (meta[E.N_BID] if side == 1 else meta[E.N_ASK]) - book_levels - 1  # non-empty levels past `grid`
+    best, gap, i = grid, abs(meta[E.ORIGIN] + grid - target), grid + step
+    while remaining > 0:
+        if levels[row, i, E.L_COUNT] > 0:
+            remaining -= 1
+            distance = abs(meta[E.ORIGIN] + i - target)
+            if distance >= gap:  # the distance to the target only grows from here on
+                break
+            best, gap = i, distance
+        i += step
+    return best
+
+
+@numba.njit(cache=True, inline="always")
+def _remove(state, rng, kind, side, size, level, target, book_levels):
+    """Pick the order a CANCEL / DELETE removes; return (reason or 0, order id, price, qty).
+
+    A CANCEL picks uniformly among the orders of its level that hold more than ``size``, a DELETE among those whose
+    size is nearest ``size``."""
+    grid = _level_grid(state, side, level, target, book_levels)
     if level < 1 or grid < 0:
         return R_NO_LEVEL, 0, 0, 0
     orders, head = state[1], state[2][E.BID_ROW if side == 1 else E.ASK_ROW, grid, E.L_HEAD]
+    nearest, slot = np.int64(-1), head
+    while slot >= 0:
+        gap = abs(orders[slot, E.O_QTY] - size)
+        if kind == T_DELETE and (nearest < 0 or gap < nearest):
+            nearest = gap
+        slot = orders[slot, E.O_NEXT]
     k, slot = 0, head
     while slot >= 0:
-        if kind == T_DELETE or orders[slot, E.O_QTY] > size:
+        if _candidate(orders[slot, E.O_QTY], kind, size, nearest):
             k += 1
         slot = orders[slot, E.O_NEXT]
     if k == 0:
         return R_NO_ORDER, 0, 0, 0
     pick, slot = rng.integers(0, k), head
     while True:
-        if kind == T_DELETE or orders[slot, E.O_QTY] > size:
+        if _candidate(orders[slot, E.O_QTY], kind, size, nearest):
             if pick == 0:
                 return 0, orders[slot, E.O_ID], orders[slot, E.O_PRICE], orders[slot, E.O_QTY]
             pick -= 1
         slot = orders[slot, E.O_NEXT]
+
+
+@numba.njit(cache=True, inline="always")
+def _candidate(qty, kind, size, nearest):
+    """Whether an order of ``qty`` lots can be the one a removal of ``size`` lots takes."""
+    return abs(qty - size) == nearest if kind == T_DELETE else qty > size
 
 
 @numba.njit(cache=True, inline="always")
@@ -146,7 +184,7 @@ def _market(state, out, side, size, ts):
 
 
 @numba.njit(cache=True, inline="always")
-def _execute(p, row, state, rng, out, t, ref, next_id, counts, ev, bk, n):
+def _execute(p, row, state, rng, out, t, ref, next_id, counts, ev, bk, n, book_levels):
     """Execute one checked message of path ``p`` at time ``t``; return (reason or 0, engine status, price, applied
     size, state, out, ev, bk, rows written)."""
     kind, side, rel, size, level = row[1], row[2], row[3], row[4], row[5]
@@ -164,7 +202,7 @@ def _execute(p, row, state, rng, out, t, ref, next_id, counts, ev, bk, n):
         next_id[p] += 1
         return 0, E.OK, price, size, state, out, ev, bk, n + 1
     if kind == T_CANCEL or kind == T_DELETE:
-        reason, order_id, price, qty = _remove(state, rng, kind, side, size, level)
+        reason, order_id, price, qty = _remove(state, rng, kind, side, size, level, price, book_levels)
         if reason != 0:
             return reason, E.OK, 0, 0, state, out, ev, bk, n
         if kind == T_DELETE:
@@ -192,7 +230,7 @@ def _execute(p, row, state, rng, out, t, ref, next_id, counts, ev, bk, n):
 
 
 @numba.njit(cache=True, inline="always")
-def _push(p, row, price, size, ref, state, paths, table_win, book_win, bk_row):
+def _push(p, row, price, size, ref, state, paths, table_win, book_win, bk_row, book_levels):
     """Record an applied message: the table and book windows, the time, the count and the last quoted bests."""
     ts, last, counts, seen = paths[0], paths[1], paths[3], paths[4]
     kind, side = row[1], row[2]
@@ -200,7 +238,7 @@ def _push(p, row, price, size, ref, state, paths, table_win, book_win, bk_row):
     table_win[p, slot, 0], table_win[p, slot, 1], table_win[p, slot, 2] = row[0], kind, side
     table_win[p, slot, 3] = (ref - price) * side * _DIRECTION_SIGN[kind]
     table_win[p, slot, 4] = size
-    table_win[p, slot, 5] = row[5] if kind == T_CANCEL or kind == T_DELETE else 0
+    table_win[p, slot, 5] = min(row[5], book_levels + 1) if kind == T_CANCEL or kind == T_DELETE else 0
     row_slot = seen[p] % book_win.shape[1]
     for j in range(4):
         for k in range(book_win.shape[3]):
@@ -216,7 +254,7 @@ def _push(p, row, price, size, ref, state, paths, table_win, book_win, bk_row):
 
 
 @numba.njit(cache=True, inline="always")
-def _apply(p, row, state, rng, out, paths, windows, end_ns, ev, bk, n):
+def _apply(p, row, state, rng, out, paths, windows, end_ns, ev, bk, n, book_levels):
     """Apply one generated message of path ``p``; return (outcome, engine status, state, out, ev, bk, n): outcome 0
     applied, a rejection column of ``counts``, or -1 when it lies past ``end_ns`` (the path is then done)."""
     ts, last, next_id, counts, done = paths[0], paths[1], paths[2], paths[3], paths[5]
@@ -230,15 +268,17 @@ def _apply(p, row, state, rng, out, paths, windows, end_ns, ev, bk, n):
         return R_EMPTY_SIDE, E.OK, state, out, ev, bk, n
     ref = last[p, 0] if side * _REFERENCE_SIGN[kind] == 1 else last[p, 1]
     reason, status, price, size, state, out, ev, bk, m = _execute(
-        p, row, state, rng, out, ts[p] + dt, ref, next_id, counts, ev, bk, n
+        p, row, state, rng, out, ts[p] + dt, ref, next_id, counts, ev, bk, n, book_levels
     )
     if reason == 0 and status == E.OK:
-        _push(p, row, price, size, ref, state, paths, windows[0], windows[1], bk[m - 1])
+        _push(p, row, price, size, ref, state, paths, windows[0], windows[1], bk[m - 1], book_levels)
     return reason, status, state, out, ev, bk, m
 
 
 @numba.njit(cache=True)
-def apply_blocks(blocks, active, engines, rngs, out, paths, windows, end_ns, final, stop_when_stuck, max_idle, ev, bk):
+def apply_blocks(
+    blocks, active, engines, rngs, out, paths, windows, end_ns, final, stop_when_stuck, max_idle, ev, bk, book_levels
+):
     """Apply one generated block (int64 ``(len(active), block, 6)``) to each active path, in path order.
 
     Parameters
@@ -259,6 +299,8 @@ def apply_blocks(blocks, active, engines, rngs, out, paths, windows, end_ns, fin
         The horizon of this piece, whether it is the path's end, what to do after ``max_idle`` idle blocks.
     ev, bk
         Record buffers (returned, grown when short): events ``(rows, EV_WIDTH)`` and the book after each.
+    book_levels
+        The encoding's ``book_levels``: a removal at a higher level takes the level beyond them nearest its price.
 
     Returns
     -------
@@ -276,7 +318,7 @@ def apply_blocks(blocks, active, engines, rngs, out, paths, windows, end_ns, fin
         before = counts[p, C_APPLIED]
         for index in range(width):
             outcome, status, state, out, ev, bk, n = _apply(p, blocks[a, index], state, rng, out, paths, windows,
-                                                            end_ns, ev, bk, n)  # fmt: skip
+                                                            end_ns, ev, bk, n, book_levels)  # fmt: skip
             if status != E.OK:
                 engines[p] = state
                 return out, ev, bk, n, STATUS_ENGINE, p, status

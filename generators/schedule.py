@@ -1,4 +1,4 @@
-"""The noise process of the diffusion generator: a cosine DDPM schedule and deterministic DDIM steps."""
+"""The noise process of the diffusion generator: a cosine DDPM schedule and DDIM steps (deterministic or with noise)."""
 
 from __future__ import annotations
 
@@ -34,14 +34,26 @@ class NoiseSchedule:
         return sorted({round(x) for x in torch.linspace(0, self.steps - 1, n).tolist()}, reverse=True)
 
     def ddim_step(
-        self, sample: torch.Tensor, noise_pred: torch.Tensor, t: int, t_prev: int, bounds: tuple[torch.Tensor, ...]
+        self,
+        sample: torch.Tensor,
+        noise_pred: torch.Tensor,
+        t: int,
+        t_prev: int,
+        bounds: tuple[torch.Tensor, ...],
+        eta: float = 0.0,
+        generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """Return the sample at step ``t_prev`` (-1: the clean estimate) from the one at ``t`` (DDIM, eta 0).
+        """Return the sample at step ``t_prev`` (-1: the clean estimate) from the one at ``t`` (DDIM).
 
         The clean-sample estimate is clipped to ``bounds`` (low, high; broadcast against the sample), as diffusers'
-        ``clip_sample``: the data's own range.
+        ``clip_sample``: the data's own range. ``eta`` scales the fresh noise of the step (Song et al. 2021: 0 is
+        deterministic DDIM, 1 the DDPM posterior's variance), drawn from ``generator``; the last step adds none.
         """
         a = self.alphas_cumprod[t].item()
         a_prev = self.alphas_cumprod[t_prev].item() if t_prev >= 0 else 1.0
         clean = torch.clamp((sample - math.sqrt(1 - a) * noise_pred) / math.sqrt(a), *bounds)
-        return math.sqrt(a_prev) * clean + math.sqrt(1 - a_prev) * noise_pred
+        sigma = eta * math.sqrt((1 - a_prev) / (1 - a) * (1 - a / a_prev)) if t_prev >= 0 else 0.0
+        out = math.sqrt(a_prev) * clean + math.sqrt(max(1 - a_prev - sigma**2, 0.0)) * noise_pred
+        if sigma > 0:
+            out = out + sigma * torch.randn(sample.shape, generator=generator, device=sample.device)
+        return out

@@ -1,7 +1,7 @@
 """Score trained generators on the held-out span of their training spec, side by side.
 
-``python -m scenarios.generate.heldout SPEC MODEL [MODEL ...] [--paths 2] [--duration 120] [--seed S]
-[--stop-when-stuck] [-o OUT.json]``
+``python -m scenarios.generate.heldout SPEC MODEL [MODEL ...] [--preset NAME ...] [--paths 2] [--duration 120]
+[--seed S] [--stop-when-stuck] [-o OUT.json]``
 samples every model (diffusion or GAN, read from its folder) from the sampling context with the same seed, scores
 each path against the whole held-out test span with :func:`simlab.metrics.scorecard.score` (the realism scorecard),
 and compares the first model with each other one on the L1 scores both computed
@@ -11,7 +11,10 @@ prints one table and writes every number, with provenance, to the JSON file. A m
 with the rollout's sentence, and left out of the comparisons; with ``--stop-when-stuck`` the stuck path ends
 where it got stuck instead, is marked ``stuck`` and is scored as far as it went. Every path is also used as
 training flow for the direction forecaster of :mod:`scenarios.generate.tstr` (TSTR against TRTR on the real
-held-out span).
+held-out span). A book preset named by ``--preset`` (e.g. ``hawkes-aapl``) is a peer scored the same way: the same
+number of paths of the same length, simulated from its warmed-up book (its initial orders dropped) with seeds
+spawned from ``seed`` and started at the held-out span's first event, so the learned models and the parametric ones
+get intervals on the same held-out span.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from calibration.book_presets import load_book_preset, simulate_book_preset
 from generators.evaluation import compare_cards, realism
 from generators.spec import load_generator, load_spec, spec_spans
 from scenarios.generate.tstr import series_of, tstr_direction
@@ -40,6 +46,7 @@ def score_models(
     n_boot: int = 100,
     data_dir: str | Path = DEFAULT_DATA_DIR,
     stop_when_stuck: bool = False,
+    presets: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Sample and score every model against the spec's held-out span; compare the first with the others, per path.
 
@@ -59,6 +66,8 @@ def score_models(
         Where the spec's files are.
     stop_when_stuck
         End a stuck path where it got stuck (recorded, and scored as far as it went) instead of failing the model.
+    presets
+        Book presets scored as peers (recorded as ``preset:NAME``, compared with the first model).
     """
     spans = spec_spans(load_spec(spec_path), data_dir)
     test = spans["test"]
@@ -80,11 +89,33 @@ def score_models(
             "paths": [_path_summary(path, card) for path, card in zip(paths, cards[str(model)], strict=True)],
             "tstr": [_tstr(real, path) for path in paths],
         }
+    for name in presets:
+        paths = preset_paths(name, n_paths, duration, seed, int(test["events"]["ts_ns"].values[0]))
+        cards[f"preset:{name}"] = realism(paths, test, seed=seed, n_boot=n_boot)
+        out["models"][f"preset:{name}"] = {
+            "family": f"preset {name}",
+            "paths": [_path_summary(path, card) for path, card in zip(paths, cards[f"preset:{name}"], strict=True)],
+            "tstr": [_tstr(real, path) for path in paths],
+        }
     reference = str(models[0])
-    for model in [m for m in models[1:] if str(m) in cards and reference in cards]:
+    peers = [str(m) for m in models[1:]] + [f"preset:{name}" for name in presets]
+    for model in [m for m in peers if m in cards and reference in cards]:
         out["comparisons"][f"{model} vs {reference}"] = [
             compare_cards(ours, theirs) for ours, theirs in zip(cards[str(model)], cards[reference], strict=True)
         ]
+    return out
+
+
+def preset_paths(name: str, n_paths: int, duration: float, seed: int, start_ns: int) -> list[dict[str, Any]]:
+    """Simulate ``n_paths`` paths of ``duration`` seconds of a book preset from ``start_ns`` (ns since the epoch),
+    its initial orders dropped."""
+    preset = load_book_preset(name)
+    out = []
+    for child in np.random.SeedSequence(seed).spawn(n_paths):
+        flow = simulate_book_preset(preset, duration, rng=np.random.default_rng(child), start_ns=start_ns)
+        skip = int(flow["events"].attrs.get("initial_orders", 0))
+        out.append({"events": flow["events"].isel(event=slice(skip, None)),
+                    "books": flow["books"].isel(time=slice(skip, None))})  # fmt: skip
     return out
 
 
@@ -102,10 +133,10 @@ def _path_summary(path: dict, card: Any) -> dict[str, Any]:
         "mean_l1": card.summary["l1"]["mean"],
         "l1_scores": card.summary["l1"]["scores"],
         "roc_auc": disc.auc if hasattr(disc, "auc") else f"not applicable: {disc}",
-        "applied": int(attrs["applied"]),
-        "rejected": int(attrs["rejected"]),
-        "discarded": int(attrs["discarded"]),
-        "stuck": int(attrs["stuck"]),
+        "applied": int(attrs.get("applied", path["events"].sizes["event"])),  # a preset: its events
+        "rejected": int(attrs.get("rejected", 0)),
+        "discarded": int(attrs.get("discarded", 0)),
+        "stuck": int(attrs.get("stuck", 0)),
         "seconds": (int(path["events"]["ts_ns"].values[-1]) - int(path["events"]["ts_ns"].values[0])) / 1e9,
         "rejected_by_reason": {k[len("rejected_") :]: int(v) for k, v in attrs.items() if k.startswith("rejected_")},
     }
@@ -121,11 +152,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=20261203)
     parser.add_argument("--n-boot", type=int, default=100)
     parser.add_argument("--stop-when-stuck", action="store_true", help="end a stuck path instead of failing")
+    parser.add_argument("--preset", action="append", default=[], help="a book preset scored as a peer")
     parser.add_argument("-o", "--output", default="heldout.json")
     args = parser.parse_args(argv)
     out = score_models(
         args.spec, args.models, n_paths=args.paths, duration=args.duration, seed=args.seed, n_boot=args.n_boot,
-        stop_when_stuck=args.stop_when_stuck,
+        stop_when_stuck=args.stop_when_stuck, presets=tuple(args.preset),
     )  # fmt: skip
     config = {k: v for k, v in vars(args).items() if k != "output"}
     out["provenance"] = provenance(seed=args.seed, config=config)

@@ -29,7 +29,7 @@ from simlab.errors import DataError, ParameterError
 CONFIG = DiffusionConfig(
     history=8, block=1, width=32, layers=2, heads=4, diffusion_steps=50, sampling_steps=10, batch_size=64,
     max_steps=200, eval_every=100, patience=10, validation_blocks=256, learning_rate=3e-3, adaptive_norm=1,
-    balance=0.5,
+    balance=0.5, sampling_eta=0.0,  # deterministic chains: the guidance bounds below were set for them
 )  # fmt: skip
 PLANTED = {0: -1.0, 4: 1.0}  # normalised size of every message in volatility quintiles 1 and 5 (0 in the others)
 

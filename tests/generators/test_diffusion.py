@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from generators.checkpoint import WEIGHTS_FILE
 from generators.config import DiffusionConfig, preset
@@ -71,12 +72,12 @@ def test_messages_that_cannot_apply_are_counted_and_resampled(fitted):
 
     path = BookPath(fitted.context_, 10, np.random.default_rng(0), fitted.context_["ts_ns"] + 10**9)
     spread = path.last[1] - path.last[0]
-    assert path.apply(np.array([1, enc.TYPE_CANCEL, 1, 0, 1, 999])) == "no_level"
+    assert path.apply(np.array([1, enc.TYPE_CANCEL, 1, 0, 1, 0])) == "no_level"
     assert path.apply(np.array([1, enc.TYPE_ADD, 1, -spread, 1, 0])) == "crossing_add"
     assert path.apply(np.array([1, enc.TYPE_ADD, 1, 0, 0, 0])) == "bad_value"
     assert path.apply(np.array([-1, enc.TYPE_ADD, 1, 0, 1, 0])) == "bad_value"
     before = len(path.events)
-    block = np.array([[5, enc.TYPE_ADD, 1, 1, 2, 0], [5, enc.TYPE_DELETE, -1, 0, 1, 999], [5, enc.TYPE_ADD, 1, 1, 2, 0],
+    block = np.array([[5, enc.TYPE_ADD, 1, 1, 2, 0], [5, enc.TYPE_DELETE, -1, 0, 1, 0], [5, enc.TYPE_ADD, 1, 1, 2, 0],
                       [5, enc.TYPE_ADD, 1, 1, 2, 0]])  # fmt: skip
     path.apply_block(block)
     counts = path.counts.to_dict()
@@ -99,7 +100,8 @@ def test_checkpoints_round_trip_and_are_refused_whole(fitted, tmp_path):
     older = {**config, "config": {k: v for k, v in config["config"].items() if k not in NEW_OPTIONS}}
     (path / "config.json").write_text(json.dumps({k: v for k, v in older.items() if k != "network_version"}))
     assert _equal(_weights(fitted), _weights(DiffusionGenerator.load(path)))
-    for key, value in (("simlab_version", "0.0.0-other"), ("encoding_version", 99), ("family", "gan")):
+    refused = (("simlab_version", "0.0.0-other"), ("encoding_version", 99), ("family", "gan"))
+    for key, value in refused + (("encoding_version", 1),):  # 1: the log-scale layout before the quantile transform
         (path / "config.json").write_text(json.dumps({**config, key: value}))
         with pytest.raises(DataError, match=f"{key} must be"):
             DiffusionGenerator.load(path)
@@ -171,3 +173,24 @@ def test_counterfactual_sweep_measures_the_start_and_the_end_of_each_path(fitted
         path_regime(path, at="end")
     with pytest.raises(ParameterError, match="`at` of path_regime"):
         path_regime(path, at="middle")
+
+
+def test_a_ddim_step_adds_the_posterior_noise_scaled_by_eta():
+    from generators.schedule import NoiseSchedule
+
+    schedule = NoiseSchedule(100)
+    bounds = (torch.tensor(-10.0), torch.tensor(10.0))
+    sample, noise = torch.randn(20_000, generator=torch.Generator().manual_seed(0)), torch.zeros(20_000)
+    a, a_prev = (schedule.alphas_cumprod[t].item() for t in (60, 30))
+    deterministic = schedule.ddim_step(sample, noise, 60, 30, bounds)
+    torch.testing.assert_close(deterministic, np.sqrt(a_prev / a) * sample)  # eta 0: the DDIM map, no draw
+    for eta in (0.5, 1.0):
+        step = schedule.ddim_step(sample, noise, 60, 30, bounds, eta, torch.Generator().manual_seed(1))
+        again = schedule.ddim_step(sample, noise, 60, 30, bounds, eta, torch.Generator().manual_seed(1))
+        assert torch.equal(step, again)  # seeded
+        sigma = eta * np.sqrt((1 - a_prev) / (1 - a) * (1 - a / a_prev))
+        assert float((step - deterministic).std()) == pytest.approx(sigma, rel=0.03)
+    last = schedule.ddim_step(sample, noise, 0, -1, bounds, 1.0, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(last, torch.clamp(sample / np.sqrt(schedule.alphas_cumprod[0].item()), -10, 10))
+    with pytest.raises(ParameterError, match="sampling_eta"):
+        DiffusionConfig(sampling_eta=1.5)

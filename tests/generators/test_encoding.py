@@ -19,8 +19,10 @@ def test_decode_of_encode_gives_the_real_events_back_exactly(flow, request):
     back = enc.decode(messages)
     for name, values in back.items():
         np.testing.assert_array_equal(values, events[name].values[1:], err_msg=name)
-    # the float vectors (float64) round-trip to the same integers
-    np.testing.assert_array_equal(enc.features_to_table(enc.message_features(messages.table)), messages.table)
+    # the float vectors (float64) round-trip to the same integers through the quantile transform of the flow
+    knots = enc.fit_knots(messages.table)
+    np.testing.assert_array_equal(enc.features_to_table(enc.message_features(messages.table, knots), knots),
+                                  messages.table)  # fmt: skip
     assert set(np.unique(messages.table[:, enc.TYPE])) <= set(range(enc.N_TYPES))
 
 
@@ -31,8 +33,8 @@ def test_cancel_level_and_price_are_read_from_the_book_before(aapl_hour):
     rows = np.flatnonzero((table[:, enc.TYPE] == enc.TYPE_DELETE) & (table[:, enc.SIDE] == 1))[:200]
     for row in rows:  # message row is event row + 1, its book before is book row `row`
         price = events["price_ticks"].values[row + 1]
-        levels = [p for p, q in zip(bid_price[row], bid_qty[row], strict=True) if q > 0]
-        assert table[row, enc.LEVEL] == sum(p > price for p in levels) + 1
+        levels = [p for p, q in zip(bid_price[row, :10], bid_qty[row, :10], strict=True) if q > 0]
+        assert table[row, enc.LEVEL] == sum(p > price for p in levels) + 1  # 11: beyond the first 10 levels
     adds = table[table[:, enc.TYPE] == enc.TYPE_ADD]
     assert adds[:, enc.LEVEL].max() == 0 and (adds[:, enc.SIZE] > 0).all()
 
@@ -86,5 +88,26 @@ def test_bad_input_is_refused_with_our_sentence(amzn_day):
     with pytest.raises(ParameterError, match="must be an int in 1-5; got 6"):
         enc.regime_condition({"volatility": 6})
     np.testing.assert_array_equal(enc.regime_condition({"volatility": 5, "depth": 1}), [4, 5, 0, 5])
-    with pytest.raises(DataError, match="encoding version must be 1"):
+    with pytest.raises(DataError, match="encoding version must be 2"):
         enc.Encoding.from_dict({**encoding.to_dict(), "version": 99})
+
+
+def test_the_quantile_transform_gives_each_value_a_normal_probability_equal_to_its_own():
+    # sizes with an atom of 60 % at 100 lots and levels whose top value (11, "beyond level 10") holds half the mass:
+    # standard normal noise decodes to every value as often as the training data hold it (the log scale of
+    # version 1 gave those atoms points, and cut the top value's bin in half at the clip)
+    rng = np.random.default_rng(3)
+    table = np.zeros((20_000, len(enc.FIELDS)), np.int64)
+    table[:, enc.SIDE] = 1
+    table[:, enc.SIZE] = np.where(rng.random(20_000) < 0.6, 100, rng.integers(1, 400, 20_000))
+    table[:, enc.LEVEL] = np.where(rng.random(20_000) < 0.5, 11, rng.integers(0, 11, 20_000))
+    table[:, enc.DT] = np.where(rng.random(20_000) < 0.1, 0, rng.lognormal(12.0, 3.0, 20_000).astype(np.int64))
+    knots = enc.fit_knots(table)
+    back = enc.features_to_table(enc.message_features(table, knots), knots)
+    np.testing.assert_array_equal(back, table)  # values inside the knots' range round-trip exactly
+    vectors = np.zeros((200_000, enc.MESSAGE_WIDTH))
+    vectors[:, list(enc.NORMALISED_MESSAGE_COLUMNS)] = rng.standard_normal((200_000, 4))
+    decoded = enc.features_to_table(vectors, knots)
+    for field, value in ((enc.SIZE, 100), (enc.LEVEL, 11), (enc.LEVEL, 0), (enc.DT, 0)):
+        share = (table[:, field] == value).mean()
+        assert abs((decoded[:, field] == value).mean() - share) < 0.01, (enc.FIELDS[field], value, share)

@@ -13,6 +13,7 @@ from generators.gan import GANGenerator
 from generators.rollout import MAX_IDLE_CHAINS, rollout
 from generators.rollout_fast import rollout_fast
 from simlab.errors import SimlabError
+from simlab.schema import NO_PRICE, EventKind
 from tests.generators.conftest import check_replayed
 from tests.generators.test_diffusion import SMALL as DIFFUSION
 from tests.generators.test_gan import SMALL as GAN
@@ -69,7 +70,7 @@ class RandomBlocks:
         far = self.rng.random(size) < 0.02
         rows[..., enc.PRICE] = np.where(far, self.rng.integers(3000, 9000, size), self.rng.integers(-2, 12, size))
         rows[..., enc.SIZE] = self.rng.integers(0, 12, size)
-        rows[..., enc.LEVEL] = self.rng.integers(0, 8, size)
+        rows[..., enc.LEVEL] = self.rng.integers(0, 16, size)  # above 10 (the book levels): placed by price
         return rows
 
 
@@ -108,7 +109,7 @@ def test_the_kernels_follow_every_rule_of_the_twin_on_random_blocks(models, seed
 def _never(history: np.ndarray, book: np.ndarray) -> np.ndarray:
     rows = np.zeros((history.shape[0], 2, 6), np.int64)
     rows[:, :, enc.DT], rows[:, :, enc.TYPE], rows[:, :, enc.SIDE] = 1, enc.TYPE_CANCEL, 1
-    rows[:, :, enc.SIZE], rows[:, :, enc.LEVEL] = 1, 999  # no level 999
+    rows[:, :, enc.SIZE], rows[:, :, enc.LEVEL] = 1, 0  # levels start at 1
     return rows
 
 
@@ -142,3 +143,50 @@ def test_a_message_type_outside_the_encoding_is_refused(models):
 
     with pytest.raises(SimlabError, match="generated message type must be in 0-4; got \\[5\\]"):
         rollout_fast(bad, model.encoding_, model.context_, n_paths=1, duration_ns=10**9, depth=10, rngs=spawn(0, 1))
+
+
+class Script:
+    """A stand-in for a model that generates a fixed list of messages, one per block, then far-future ADDs."""
+
+    def __init__(self, rows: list[tuple[int, ...]]) -> None:
+        self.rows = [np.array(row, np.int64) for row in rows]
+
+    def __call__(self, history: np.ndarray, book: np.ndarray) -> np.ndarray:
+        row = self.rows.pop(0) if self.rows else np.array([10**12, enc.TYPE_ADD, 1, 50, 1, 0], np.int64)
+        return np.tile(row, (history.shape[0], 1, 1))
+
+
+def test_a_delete_takes_the_nearest_size_and_a_deep_removal_the_nearest_price(models):
+    # the bid side rests at 100, 99, 97, 94, 90 (one order of 5 lots each), the ask at 102-106; book_levels 3
+    # puts 94 and 90 beyond the levels the model sees
+    from dataclasses import replace
+
+    from simlab.random import spawn
+
+    model = models["gan"]
+    book = np.zeros((4, 10), np.int64)
+    book[[0, 2]] = NO_PRICE
+    book[0, :5], book[1, :5], book[2, :5], book[3, :5] = [100, 99, 97, 94, 90], 5, np.arange(102, 107), 5
+    context = {**model.context_, "books": np.repeat(book[None], model.context_["books"].shape[0], axis=0)}
+    encoding = replace(model.encoding_, book_levels=3)
+    d, a = enc.TYPE_DELETE, enc.TYPE_ADD
+    script = [
+        (1, a, 1, 3, 3, 0),
+        (1, a, 1, 3, 7, 0),  # two more orders at 99 (3 ticks inside the ask at 102): 5, 3, 7
+        (1, d, 1, 0, 8, 2),
+        (1, d, 1, 0, 2, 2),  # level 2: the 7-lot order (nearest 8), then the 3-lot one
+        (1, d, 1, 8, 5, 7),  # beyond level 3, 8 ticks behind 100: 94 and 90 are 2 away, the inner one goes
+        (1, d, 1, 11, 5, 4),  # beyond level 3, 11 ticks behind: 90
+        (1, d, 1, 0, 5, 4),  # beyond level 3 with none left there: rejected
+    ]
+    runs = []
+    for function in (rollout, rollout_fast):
+        paths = function(Script(list(script)), encoding, context, n_paths=1, duration_ns=10**9, depth=10,
+                         rngs=spawn(0, 1))  # fmt: skip
+        runs.append(paths[0].datasets({**context["attrs"], "generator": "script"}, "t"))
+    _same(runs[:1], runs[1:])
+    events = runs[1]["events"].isel(event=slice(int(runs[1]["events"].attrs["initial_orders"]), None))
+    deletes = events.where(events["kind"] == int(EventKind.DELETE), drop=True)
+    assert deletes["price_ticks"].values.tolist() == [99, 99, 94, 90]
+    assert deletes["qty_lots"].values.tolist() == [7, 3, 5, 5]
+    assert runs[1]["events"].attrs["rejected_no_level"] == 1

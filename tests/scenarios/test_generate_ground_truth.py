@@ -51,11 +51,19 @@ def test_a_model_trained_on_a_hawkes_book_scores_closer_to_it_than_to_another_bo
         # the zero-intelligence book is far from the Hawkes book's floor: the contrast is a real one
         assert not row["b_vs_a"]["indistinguishable"] and row["b_vs_a"]["difference"]["low"] > 0
         assert row["model"]["theirs"] == row["b_vs_a"]["theirs"]  # one floor per path
-    # training is what brings the model close to A: one step (the encoding's scales and A's context book) does not
+    # training is what brings the model closest to A: one step (the encoding's knots and A's context book) does less
     spec = load_truth_spec(tmp_path / "truth.toml")
     untrained = ground_truth(dataclasses.replace(spec, overrides={**spec.overrides, "max_steps": 1}))
-    assert untrained["separation"]["scores"] == sep["scores"]
-    assert sep["own"] < untrained["separation"]["own"] - 0.15
+    # on the telling scores both models' samples computed (a one-step model's flow may leave one inapplicable)
+    common = [name for name in sep["scores"] if name in untrained["per_score"]]
+    assert len(common) >= 5
+    trained_own, untrained_own = (
+        np.mean([run["per_score"][name]["model"] for name in common]) for run in (out, untrained)
+    )
+    # a one-step model's noise decodes, through the quantile transform, to the training marginals of every field
+    # (an i.i.d. sampler of them, a strong baseline: 0.47 here, against 0.75 with version 1's log scale); 300 steps
+    # of training beat it (0.43)
+    assert trained_own < untrained_own - 0.02
     assert set(out["per_score"][sep["scores"][0]]) == {"model", "floor", "contrast", "b_vs_a", "floor_high", "excess"}
     assert out["training"]["best_step"] >= 150 and len(out["rollout"]) == 2
     assert all(r["applied"] > 0 for r in out["rollout"])
