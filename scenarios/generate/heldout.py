@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from generators.evaluation import compare_cards, realism
 from generators.spec import load_generator, load_spec, spec_spans
 from scenarios.generate.baselines import baseline_kind, fitted_on, simulate_baseline, span_start
@@ -136,6 +138,32 @@ def lobster_window(span: dict[str, Any]) -> int | None:
     return int(attrs["levels"]) if attrs.get("format") == "lobster" and attrs.get("levels") else None
 
 
+def floor_summary(card: Any, *, confidence: float = 0.99) -> dict[str, Any]:
+    """Return the real-vs-real floor of a scorecard's L1 scores and which scores cannot be told from it.
+
+    Returns
+    -------
+    dict
+        ``floor_mean_l1`` (the mean over the card's L1 scores of each score's real-vs-real floor, with the
+        percentile interval of the mean of the floor replicates), ``indistinguishable`` (the L1 scores whose
+        interval reaches the floor's: ``low <= floor_high``) and ``l1_rows`` (every L1 score's value, interval,
+        floor and floor interval).
+    """
+    rows = [r for r in card.rows if r.metric == "l1" and r.distance is not None]
+    if not rows:
+        return {"floor_mean_l1": None, "indistinguishable": [], "l1_rows": {}}
+    size = min(r.distance.floor_replicates.shape[0] for r in rows)
+    replicates = np.mean([r.distance.floor_replicates[:size] for r in rows], axis=0)
+    low, high = np.percentile(replicates, [50 * (1 - confidence), 50 * (1 + confidence)])
+    floor = {"value": float(np.mean([r.distance.floor for r in rows])), "low": float(low), "high": float(high)}
+    names = {f"{r.quantity} ({r.family})": r.distance for r in rows}
+    return {
+        "floor_mean_l1": floor,
+        "indistinguishable": [name for name, d in names.items() if d.low <= d.floor_high],
+        "l1_rows": {name: d.to_dict() for name, d in names.items()},
+    }
+
+
 def _tstr(real: dict, path: dict, window: int | None) -> dict[str, Any]:
     try:
         return tstr_direction(real["train"], real["test"], series_of("generated", path, window_levels=window))
@@ -149,6 +177,7 @@ def _path_summary(path: dict, card: Any) -> dict[str, Any]:
     out = {
         "mean_l1": card.summary["l1"]["mean"],
         "l1_scores": card.summary["l1"]["scores"],
+        **floor_summary(card),
         "roc_auc": disc.auc if hasattr(disc, "auc") else f"not applicable: {disc}",
         "events": int(path["events"].sizes["event"]),
         "seconds": (int(path["events"]["ts_ns"].values[-1]) - int(path["events"]["ts_ns"].values[0])) / 1e9,
@@ -210,9 +239,11 @@ def _print_paths(label: str, source: str, result: dict[str, Any]) -> None:
         m = path["mean_l1"]
         counts = (f", applied/rejected/discarded {path['applied']}/{path['rejected']}/{path['discarded']}"
                   f"{' (stuck)' if path['stuck'] else ''}") if "applied" in path else ""  # fmt: skip
+        f = path["floor_mean_l1"] or {"value": np.nan, "low": np.nan, "high": np.nan}
         print(f"{label} path {p}: mean L1 {m['value']:.3f} [{m['low']:.3f}, {m['high']:.3f}] over "
-              f"{path['l1_scores']} scores, AUC {path['roc_auc']}, {path['events']} events in {path['seconds']:.1f} s"
-              f"{counts} ({source})")  # fmt: skip
+              f"{path['l1_scores']} scores (floor {f['value']:.3f} [{f['low']:.3f}, {f['high']:.3f}]; "
+              f"{len(path['indistinguishable'])} scores indistinguishable from it), AUC {path['roc_auc']}, "
+              f"{path['events']} events in {path['seconds']:.1f} s{counts} ({source})")  # fmt: skip
     for p, row in enumerate(result.get("tstr", [])):
         if "failed" in row:
             print(f"{label} path {p}: TSTR failed: {row['failed']}")
