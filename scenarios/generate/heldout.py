@@ -100,19 +100,8 @@ def score_models(
             "paths": [_path_summary(path, card) for path, card in zip(paths, cards[str(model)], strict=True)],
             "tstr": [_tstr(real, path, window) for path in paths],
         }
-    open_ns, start_ns = span_start(spans["train"]), span_start(test)
     for name in presets:
-        start = time.perf_counter()
-        paths = [
-            simulate_baseline(name, open_ns=open_ns, start_ns=start_ns, duration_s=duration, seed=seed + p)
-            for p in range(n_paths)
-        ]
-        seconds = time.perf_counter() - start
-        cards[name] = realism(paths, test, seed=seed, n_boot=n_boot)
-        out["presets"][name] = {
-            "kind": baseline_kind(name), "fitted_on": fitted_on(name), "simulating_s": seconds,
-            "paths": [_path_summary(path, card) for path, card in zip(paths, cards[name], strict=True)],
-        }  # fmt: skip
+        cards[name], out["presets"][name] = _score_preset(name, spans, n_paths, duration, seed, n_boot)
     reference = str(models[0])
     for other in [str(m) for m in models[1:]] + list(presets):
         if other in cards and reference in cards:
@@ -120,6 +109,22 @@ def score_models(
                 compare_cards(ours, theirs) for ours, theirs in zip(cards[other], cards[reference], strict=True)
             ]
     return out
+
+
+def _score_preset(name: str, spans: dict, n_paths: int, duration: float, seed: int, n_boot: int) -> tuple[list, dict]:
+    # simulate the preset's paths over the held-out span (path p with seed + p) and score them as the models' paths
+    open_ns, start_ns = span_start(spans["train"]), span_start(spans["test"])
+    start = time.perf_counter()
+    paths = [
+        simulate_baseline(name, open_ns=open_ns, start_ns=start_ns, duration_s=duration, seed=seed + p)
+        for p in range(n_paths)
+    ]
+    seconds = time.perf_counter() - start
+    cards = realism(paths, spans["test"], seed=seed, n_boot=n_boot)
+    return cards, {
+        "kind": baseline_kind(name), "fitted_on": fitted_on(name), "simulating_s": seconds,
+        "paths": [_path_summary(path, card) for path, card in zip(paths, cards, strict=True)],
+    }  # fmt: skip
 
 
 def default_duration(test: dict[str, Any]) -> float:
