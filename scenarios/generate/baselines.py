@@ -8,9 +8,9 @@ span's start and scored against the whole span with the same scorecard seed. Two
   Hawkes-driven books), with :func:`calibration.book_presets.simulate_book_preset` started at the span's start
   (``depth`` levels recorded; a queue-reactive book records its own ``K``);
 * **agent-based market presets** (``calibration/presets/abm-*.toml``): :func:`simlab.agents.simulate_abm` from
-  the day's open (the first real event of the spec's data), as :func:`calibration.abm.score_abm_preset` runs
-  them, with the window ``[span start, span start + duration)`` cut out. So the market has run through the day
-  up to the span, as the real one had.
+  the day's open (the first real event of the spec's data) to the window's end, with the window
+  ``[span start, span start + duration)`` cut out, as :func:`calibration.abm.score_abm_preset` cuts its fitted
+  window out of a simulated day. So the market has run through the day up to the span, as the real one had.
 
 The presets' own fits may have seen the span: qr-amzn and zi-amzn were fitted on the whole AMZN day, while
 abm-amzn-v2 was fitted on 12:00-12:30. :func:`fitted_on` says what each preset was fitted on, so a report can say
