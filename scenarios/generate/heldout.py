@@ -17,8 +17,9 @@ Any instrument's spec works the same way (``generate_aapl_*.toml``, ``generate_a
 sixth of the held-out span unless ``--duration`` says otherwise (120 s of the AAPL hour's 720 s, 778 s of the AMZN
 day's 4,671 s), and when the real data are a level-N LOBSTER file (the AMZN day is level 1), the TSTR keeps only the
 generated events such a file would record, as the scorecard does. ``--presets`` (e.g. ``qr-amzn zi-amzn
-abm-amzn-v2``) simulates shipped parametric presets over the held-out span, path p with seed ``seed + p``
-(:mod:`scenarios.generate.baselines`), scores them the same way and compares each with the first model.
+abm-amzn-v2``) simulates shipped parametric presets over the held-out span, path p with the seed
+:func:`preset_seed` splits from ``seed`` (:mod:`scenarios.generate.baselines`), scores them the same way and
+compares each with the first model.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def score_models(
     n_paths, duration
         Paths per model and seconds per path (default :func:`default_duration` of the held-out span).
     seed
-        Sampling seed (the same for every model; preset path p is simulated with ``seed + p``) and scoring seed
+        Sampling seed (the same for every model; preset path p is simulated with :func:`preset_seed`) and scoring seed
         (path p scored with ``seed + p``).
     n_boot
         Bootstrap replicates of the scorecard.
@@ -112,11 +113,11 @@ def score_models(
 
 
 def _score_preset(name: str, spans: dict, n_paths: int, duration: float, seed: int, n_boot: int) -> tuple[list, dict]:
-    # simulate the preset's paths over the held-out span (path p with seed + p) and score them as the models' paths
+    # simulate the preset's paths over the held-out span and score them as the models' paths
     open_ns, start_ns = span_start(spans["train"]), span_start(spans["test"])
     start = time.perf_counter()
     paths = [
-        simulate_baseline(name, open_ns=open_ns, start_ns=start_ns, duration_s=duration, seed=seed + p)
+        simulate_baseline(name, open_ns=open_ns, start_ns=start_ns, duration_s=duration, seed=preset_seed(seed, p))
         for p in range(n_paths)
     ]
     seconds = time.perf_counter() - start
@@ -125,6 +126,12 @@ def _score_preset(name: str, spans: dict, n_paths: int, duration: float, seed: i
         "kind": baseline_kind(name), "fitted_on": fitted_on(name), "simulating_s": seconds,
         "paths": [_path_summary(path, card) for path, card in zip(paths, cards, strict=True)],
     }  # fmt: skip
+
+
+def preset_seed(seed: int, path: int) -> int:
+    """Return the simulation seed of a preset's path ``path`` in a run seeded ``seed`` (split by ``SeedSequence``,
+    so runs with nearby seeds share no path)."""
+    return int(np.random.SeedSequence([seed, path]).generate_state(1, np.uint64)[0] >> 1)
 
 
 def default_duration(test: dict[str, Any]) -> float:
