@@ -42,3 +42,11 @@ def test_a_book_preset_starts_at_the_span_and_bad_spans_are_refused():
     assert ts[0] >= start and ts[-1] <= start + 20 * 10**9
     with pytest.raises(ParameterError, match="need duration_s > 0 and start_ns >= open_ns"):
         simulate_baseline("zi-amzn", open_ns=start, start_ns=OPEN, duration_s=20.0, seed=1)
+
+
+def test_preset_paths_of_runs_with_nearby_seeds_are_independent():
+    from scenarios.generate.heldout import preset_seed
+
+    seeds = {preset_seed(seed, p) for seed in (20261203, 20261204) for p in range(3)}
+    assert len(seeds) == 6 and preset_seed(20261203, 1) == preset_seed(20261203, 1)  # seed + p would give 5
+    assert all(0 <= s < 2**63 for s in seeds)
