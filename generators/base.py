@@ -20,6 +20,7 @@ import xarray as xr
 
 from generators import encoding as enc
 from generators.checkpoint import load_checkpoint, save_checkpoint
+from generators.hidden_depth import HIDDEN_LEVELS, reveal_law, with_hidden_depth
 from generators.rollout import rollout
 from generators.rollout_fast import rollout_fast
 from generators.training import BlockData, TrainState, deterministic, torch_generator
@@ -110,6 +111,7 @@ class BookGenerator:
         data = tuple(BlockData(flows[n], self.config, self.device, f"{n} span") for n in ("train", "validation"))
         self.encoding_, self.seed_ = encoding, _seed(seed)
         self.context_ = _context(flows["validation"], spans["validation"], encoding)
+        self.context_["hidden_depth"] = reveal_law(*spans["train"])  # None unless a narrow LOBSTER window
         networks, optimizers = self._networks(seeds[0])
         train_generator = torch_generator(seeds[1], self.device)
         state, best = TrainState(), {k: v.detach().clone() for k, v in networks[0].state_dict().items()}
@@ -164,6 +166,7 @@ class BookGenerator:
             "training": None if state is None else state.to_dict(),
             "context_attrs": self.context_["attrs"],
             "context_ts_ns": int(self.context_["ts_ns"]),
+            "context_hidden_depth": self.context_.get("hidden_depth"),
         }
 
     def save(self, path: str | Path) -> Path:
@@ -187,6 +190,7 @@ class BookGenerator:
         except (KeyError, TypeError, RuntimeError) as error:
             raise DataError(f"checkpoint {path}: its weights or context do not fit its config ({error})") from None
         context.update(ts_ns=int(meta["context_ts_ns"]), attrs=dict(meta["context_attrs"]))
+        context["hidden_depth"] = meta.get("context_hidden_depth")
         generator.model_, generator.encoding_, generator.context_ = model.to(generator.device).eval(), encoding, context
         generator.seed_ = meta.get("seed")
         generator.training_ = TrainState(**meta["training"]) if meta.get("training") else None
@@ -253,6 +257,9 @@ class BookGenerator:
         torch_gen = generator if isinstance(generator, torch.Generator) else _seeded(generator, self.device)
         pick_seed = int(torch.randint(0, 2**62, (1,), generator=torch_gen, device=torch_gen.device).item())
         depth = max(enc.DEPTH_LEVELS, int(self.context_["books"].shape[2]))
+        context, law = self.context_, self.context_.get("hidden_depth")
+        if law is not None:  # a level-N window: hidden levels behind the visible ones (generators.hidden_depth)
+            context = with_hidden_depth(context, law, np.random.default_rng([pick_seed, 1]))
 
         def generator_of(condition: torch.Tensor) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
             def generate(history: np.ndarray, book: np.ndarray) -> np.ndarray:
@@ -263,12 +270,14 @@ class BookGenerator:
 
         later = [(int(round(s * 1e9)), generator_of(self._condition(r))) for s, r in _switches(switches, duration)]
         paths = (rollout if twin else rollout_fast)(
-            generator_of(condition), self.encoding_, self.context_, n_paths=int(n_paths),
+            generator_of(condition), self.encoding_, context, n_paths=int(n_paths),
             duration_ns=int(round(duration * 1e9)), depth=depth, rngs=spawn(pick_seed, int(n_paths)),
             progress=progress, stop_when_stuck=stop_when_stuck, switches=later,
         )  # fmt: skip
         attrs = {**self.context_["attrs"], "generator": self.FAMILY, "regime": str(dict(regime or {}))}
         attrs.update(guidance=weight, duration_s=float(duration))
+        if law is not None:
+            attrs.update(window_levels=int(law["window_levels"]), hidden_levels=HIDDEN_LEVELS)
         if switches:
             attrs["switches"] = str([(float(s), dict(r or {})) for s, r in switches])
         return [path.datasets(attrs, f"{type(self).__name__}.sample") for path in paths]

@@ -63,6 +63,7 @@ REGIME_WINDOW = 256
 REGIMES = ("volatility", "trend", "depth", "imbalance")
 N_QUINTILES = 5
 NULL_REGIME = N_QUINTILES  # the index of a dropped (unset) condition
+STD_FLOOR = 1e-6  # the normalisation std of a column constant in the training data
 # message vector: dt_ns, type one-hot (+-1), side, price_rel, size, level (the four integers quantile-transformed)
 M_DT, M_TYPE, M_SIDE, M_PRICE, M_SIZE, M_LEVEL = 0, 1, 1 + N_TYPES, 2 + N_TYPES, 3 + N_TYPES, 4 + N_TYPES
 MESSAGE_WIDTH = 5 + N_TYPES
@@ -188,8 +189,14 @@ class Encoding:
         return features_to_table(np.asarray(vectors, np.float64) * self.message_std + self.message_mean, self.knots)
 
     def book(self, features: np.ndarray) -> np.ndarray:
-        """Return normalised book-state vectors (float32) from :func:`book_features` rows."""
-        return ((features - self.book_mean) / self.book_std).astype(np.float32)
+        """Return normalised book-state vectors (float32) from :func:`book_features` rows.
+
+        A column that never varied in the training data (its std at the :data:`STD_FLOOR`: the depth of levels
+        2-10 of a level-1 LOBSTER file, the both-sides-quoted flag of a book never one-sided) is 0: the model
+        cannot have learned from it, and a rollout book with depth there would otherwise be scaled by 1e6.
+        """
+        std = np.asarray(self.book_std)
+        return np.where(std > STD_FLOOR, (features - self.book_mean) / std, 0.0).astype(np.float32)
 
     def quintiles(self, values: np.ndarray) -> np.ndarray:
         """Return the quintile index 0-4 of regime values ``(n, 4)`` (columns in :data:`REGIMES` order)."""
@@ -466,7 +473,7 @@ def fit_encoding(events: xr.Dataset, books: xr.Dataset, *, history: int, source:
     vectors = raw["vectors"]
     mean, std = np.zeros(MESSAGE_WIDTH), np.ones(MESSAGE_WIDTH)
     for column in NORMALISED_MESSAGE_COLUMNS:
-        mean[column], std[column] = vectors[:, column].mean(), max(vectors[:, column].std(), 1e-6)
+        mean[column], std[column] = vectors[:, column].mean(), max(vectors[:, column].std(), STD_FLOOR)
     book = raw["book"]
     edges = np.quantile(raw["regime_values"], [0.2, 0.4, 0.6, 0.8], axis=0).T
     normalised = (vectors - mean) / std
@@ -474,7 +481,7 @@ def fit_encoding(events: xr.Dataset, books: xr.Dataset, *, history: int, source:
         tuple(mean),
         tuple(std),
         tuple(book.mean(axis=0)),
-        tuple(np.maximum(book.std(axis=0), 1e-6)),
+        tuple(np.maximum(book.std(axis=0), STD_FLOOR)),
         tuple(tuple(row) for row in edges),
         tuple(normalised.min(axis=0)),
         tuple(normalised.max(axis=0)),

@@ -104,12 +104,16 @@ def path_regime(path: dict[str, xr.Dataset], window: int = enc.REGIME_WINDOW, *,
 
     ``at="start"`` measures the first ``window`` rows after the path's start (what a condition asks of the flow
     that follows it); ``at="end"`` the last ``window`` rows, once the path has had time to leave its context book
-    (the path must then hold more than ``window`` rows).
+    (the path must then hold more than ``window`` rows). A model trained on a level-N LOBSTER file (the path's
+    ``window_levels`` attribute) is measured on the first N levels, as the encoding measured its training data:
+    the hidden levels behind them (:mod:`generators.hidden_depth`) are not part of the regime.
     """
     if at not in REGIME_AT:
         raise ParameterError(f"`at` of path_regime must be one of {list(REGIME_AT)}; got {at!r}")
     skip = int(path["events"].attrs.get("initial_orders", 0))
-    books = tuple(path["books"][name].values[max(skip - 1, 0) :] for name in BOOK_FIELDS)
+    levels = path["events"].attrs.get("window_levels")
+    cut = slice(None) if levels is None else slice(0, int(levels))
+    books = tuple(path["books"][name].values[max(skip - 1, 0) :, cut] for name in BOOK_FIELDS)
     if at == "end":
         if books[0].shape[0] <= window:
             raise DataError(
@@ -171,7 +175,9 @@ def regime_shares(
     The keys are ``{label} share in {name} quintile {q}``, ``{label} median {name}``, ``{label} stuck paths`` and
     the messages ``{label} applied`` and ``{label} rejected`` (sums over the paths);
     the regime is measured by :func:`path_regime` (``at`` the start or the end of each path, over ``window`` rows:
-    the quintiles are those of the encoding's window, so another one is for tests only).
+    the quintiles are those of the encoding's window, so another one is for tests only). A stuck path (ended by
+    ``stop_when_stuck``) too short to be measured at its end is left out of the shares and medians and counted in
+    ``{label} unmeasured stuck paths``; the shares are then over the other paths (NaN when none is left).
     """
     asked = enc.regime_condition(regime, source="regime of counterfactual")
     out: dict[str, Any] = {
@@ -179,12 +185,21 @@ def regime_shares(
         for count in ("stuck", "applied", "rejected")
     }
     out[f"{label} stuck paths"] = out.pop(f"{label} stuck")
-    measured = np.stack([path_regime(path, window, at=at) for path in paths])
+    rows = []
+    for path in paths:
+        try:
+            rows.append(path_regime(path, window, at=at))
+        except DataError:
+            if not int(path["events"].attrs.get("stuck", 0)):
+                raise
+    out[f"{label} unmeasured stuck paths"] = len(paths) - len(rows)
+    measured = np.asarray(rows, np.float64).reshape(-1, len(enc.REGIMES))
     quintiles = generator.encoding_.quintiles(measured)
     for j, name in enumerate(enc.REGIMES):
         if asked[j] != enc.NULL_REGIME:
-            out[f"{label} share in {name} quintile {asked[j] + 1}"] = float(np.mean(quintiles[:, j] == asked[j]))
-            out[f"{label} median {name}"] = float(np.median(measured[:, j]))
+            hits = quintiles[:, j] == asked[j]
+            out[f"{label} share in {name} quintile {asked[j] + 1}"] = float(np.mean(hits)) if rows else float("nan")
+            out[f"{label} median {name}"] = float(np.median(measured[:, j])) if rows else float("nan")
     return out
 
 

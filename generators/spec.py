@@ -6,6 +6,7 @@ A spec (see ``scenarios/library/generate_*.toml``) has two tables, and unknown k
     message = "lobster_samples/.../AAPL_..._message_50.csv"  # under the data folder
     books = ["lobster_samples/.../..._message_10_first998.csv", "lobster_samples/.../..._orderbook_10_first998.csv"]
     split = [0.6, 0.2, 0.2]  # train, validation, held-out test, by time
+    span_s = [0.0, 600.0]  # optional: only [first event + start, + duration) s of the file (a slice of a long day)
 
     [model]
     family = "diffusion"  # or "gan"
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import xarray as xr
 
 from generators.checkpoint import CONFIG_FILE
@@ -37,7 +39,7 @@ from simlab.errors import DataError, ParameterError
 from simlab.io import DEFAULT_DATA_DIR
 
 FAMILIES = ("diffusion", "gan")
-_KEYS = {"data": {"message", "books", "split"}, "model": {"family", "preset", "seed", "overrides"}}
+_KEYS = {"data": {"message", "books", "split", "span_s"}, "model": {"family", "preset", "seed", "overrides"}}
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class TrainSpec:
     preset: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     text: str = ""
+    span_s: tuple[float, float] | None = None
 
 
 def load_spec(path: str | Path) -> TrainSpec:
@@ -76,6 +79,12 @@ def load_spec(path: str | Path) -> TrainSpec:
     for table, key in (("data", "message"), ("data", "books"), ("model", "seed")):
         if key not in document.get(table, {}):
             raise ParameterError(f"spec {path}: table {table!r} needs the key {key!r}")
+    span = data.get("span_s")
+    if span is not None and (
+        not isinstance(span, list) or len(span) != 2 or not all(isinstance(v, (int, float)) for v in span)
+        or span[0] < 0 or span[1] <= 0
+    ):  # fmt: skip
+        raise ParameterError(f"spec {path}: span_s in table 'data' must be [start >= 0, duration > 0] s; got {span!r}")
     family = model.get("family", "diffusion")
     if family not in FAMILIES:
         raise ParameterError(f"spec {path}: family in table 'model' must be one of {list(FAMILIES)}; got {family!r}")
@@ -88,18 +97,36 @@ def load_spec(path: str | Path) -> TrainSpec:
         preset=model.get("preset"),
         overrides=dict(model.get("overrides", {})),
         text=text,
+        span_s=None if span is None else (float(span[0]), float(span[1])),
     )
 
 
 def spec_spans(spec: TrainSpec, data_dir: str | Path = DEFAULT_DATA_DIR) -> dict[str, dict[str, xr.Dataset]]:
-    """Read the spec's real data and split it by time into ``train``, ``validation`` and ``test``."""
+    """Read the spec's real data (its ``span_s`` slice, if any) and split it by time into ``train``, ``validation``
+    and ``test``."""
     data_dir = Path(data_dir)
     paths = [data_dir / p for p in (spec.message, *spec.books)]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise DataError(f"spec data: files {missing} do not exist (data folder {data_dir})")
     flow = read_flow(paths[0], tuple(paths[1:]))
+    if spec.span_s is not None:
+        flow = slice_flow(flow, *spec.span_s)
     return split_by_time(flow["events"], flow["books"], spec.split)
+
+
+def slice_flow(flow: dict[str, xr.Dataset], start_s: float, duration_s: float) -> dict[str, xr.Dataset]:
+    """Return the events (and books) of ``[first event + start_s, + duration_s)``; refuse a slice of < 2 events."""
+    ts = flow["events"]["ts_ns"].values
+    lo, hi = ts[0] + int(round(start_s * 1e9)), ts[0] + int(round((start_s + duration_s) * 1e9))
+    a, b = (int(i) for i in np.searchsorted(ts, [lo, hi], side="left"))
+    if b - a < 2:
+        span = (ts[-1] - ts[0]) / 1e9
+        raise DataError(
+            f"spec data: span_s [{start_s:g}, {duration_s:g}] s holds {b - a} events; need >= 2 (the file spans "
+            f"{span:.1f} s)"
+        )
+    return {"events": flow["events"].isel(event=slice(a, b)), "books": flow["books"].isel(time=slice(a, b))}
 
 
 def train_from_spec(

@@ -1,7 +1,7 @@
 """Score trained generators on the held-out span of their training spec, side by side.
 
-``python -m scenarios.generate.heldout SPEC MODEL [MODEL ...] [--preset NAME ...] [--paths 2] [--duration 120]
-[--seed S] [--stop-when-stuck] [-o OUT.json]``
+``python -m scenarios.generate.heldout SPEC MODEL [MODEL ...] [--paths 2] [--duration SECONDS] [--seed S]
+[--stop-when-stuck] [--presets NAME ...] [--data DIR] [-o OUT.json]``
 samples every model (diffusion or GAN, read from its folder) from the sampling context with the same seed, scores
 each path against the whole held-out test span with :func:`simlab.metrics.scorecard.score` (the realism scorecard),
 and compares the first model with each other one on the L1 scores both computed
@@ -11,10 +11,15 @@ prints one table and writes every number, with provenance, to the JSON file. A m
 with the rollout's sentence, and left out of the comparisons; with ``--stop-when-stuck`` the stuck path ends
 where it got stuck instead, is marked ``stuck`` and is scored as far as it went. Every path is also used as
 training flow for the direction forecaster of :mod:`scenarios.generate.tstr` (TSTR against TRTR on the real
-held-out span). A book preset named by ``--preset`` (e.g. ``hawkes-aapl``) is a peer scored the same way: the same
-number of paths of the same length, simulated from its warmed-up book (its initial orders dropped) with seeds
-spawned from ``seed`` and started at the held-out span's first event, so the learned models and the parametric ones
-get intervals on the same held-out span.
+held-out span).
+
+Any instrument's spec works the same way (``generate_aapl_*.toml``, ``generate_amzn_*.toml``): a path lasts a
+sixth of the held-out span unless ``--duration`` says otherwise (120 s of the AAPL hour's 720 s, 778 s of the AMZN
+day's 4,671 s), and when the real data are a level-N LOBSTER file (the AMZN day is level 1), the TSTR keeps only the
+generated events such a file would record, as the scorecard does. ``--presets`` (e.g. ``qr-amzn zi-amzn
+abm-amzn-v2``) simulates shipped parametric presets over the held-out span, path p with the seed
+:func:`preset_seed` splits from ``seed`` (:mod:`scenarios.generate.baselines`), scores them the same way and
+compares each with the first model.
 """
 
 from __future__ import annotations
@@ -27,13 +32,15 @@ from typing import Any
 
 import numpy as np
 
-from calibration.book_presets import load_book_preset, simulate_book_preset
 from generators.evaluation import compare_cards, realism
 from generators.spec import load_generator, load_spec, spec_spans
+from scenarios.generate.baselines import baseline_kind, fitted_on, simulate_baseline, span_start
 from scenarios.generate.tstr import series_of, tstr_direction
 from simlab.errors import DataError, SimlabError
 from simlab.io import DEFAULT_DATA_DIR
 from simlab.provenance import provenance
+
+HELDOUT_SHARE = 6  # a path's default length is the held-out span's over this
 
 
 def score_models(
@@ -41,14 +48,15 @@ def score_models(
     models: list[str | Path],
     *,
     n_paths: int = 2,
-    duration: float = 120.0,
+    duration: float | None = None,
     seed: int = 20261203,
     n_boot: int = 100,
     data_dir: str | Path = DEFAULT_DATA_DIR,
     stop_when_stuck: bool = False,
-    presets: tuple[str, ...] = (),
+    presets: list[str] | tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Sample and score every model against the spec's held-out span; compare the first with the others, per path.
+    """Sample and score every model (and preset) against the spec's held-out span; compare the first model with the
+    others, per path.
 
     Parameters
     ----------
@@ -57,9 +65,10 @@ def score_models(
     models
         Model folders (the first is the reference of the comparisons).
     n_paths, duration
-        Paths per model and seconds per path.
+        Paths per model and seconds per path (default :func:`default_duration` of the held-out span).
     seed
-        Sampling seed (the same for every model) and scoring seed (path p scored with ``seed + p``).
+        Sampling seed (the same for every model; preset path p is simulated with :func:`preset_seed`) and scoring seed
+        (path p scored with ``seed + p``).
     n_boot
         Bootstrap replicates of the scorecard.
     data_dir
@@ -67,12 +76,15 @@ def score_models(
     stop_when_stuck
         End a stuck path where it got stuck (recorded, and scored as far as it went) instead of failing the model.
     presets
-        Book presets scored as peers (recorded as ``preset:NAME``, compared with the first model).
+        Shipped parametric presets (:mod:`scenarios.generate.baselines`) simulated over the held-out span and scored
+        the same way, each compared with the first model.
     """
     spans = spec_spans(load_spec(spec_path), data_dir)
     test = spans["test"]
+    duration = default_duration(test) if duration is None else float(duration)
+    window = lobster_window(test)
     real = {name: series_of(f"real {name}", spans[name]) for name in ("train", "test")}
-    cards, out = {}, {"models": {}, "comparisons": {}}
+    cards, out = {}, {"duration_s": duration, "window_levels": window, "models": {}, "presets": {}, "comparisons": {}}
     for model in models:
         generator = load_generator(model)
         start = time.perf_counter()
@@ -87,41 +99,86 @@ def score_models(
             "family": paths[0]["events"].attrs["generator"],
             "sampling_s": seconds,
             "paths": [_path_summary(path, card) for path, card in zip(paths, cards[str(model)], strict=True)],
-            "tstr": [_tstr(real, path) for path in paths],
+            "tstr": [_tstr(real, path, window) for path in paths],
         }
     for name in presets:
-        paths = preset_paths(name, n_paths, duration, seed, int(test["events"]["ts_ns"].values[0]))
-        cards[f"preset:{name}"] = realism(paths, test, seed=seed, n_boot=n_boot)
-        out["models"][f"preset:{name}"] = {
-            "family": f"preset {name}",
-            "paths": [_path_summary(path, card) for path, card in zip(paths, cards[f"preset:{name}"], strict=True)],
-            "tstr": [_tstr(real, path) for path in paths],
-        }
+        cards[name], out["presets"][name] = _score_preset(name, spans, n_paths, duration, seed, n_boot)
     reference = str(models[0])
-    peers = [str(m) for m in models[1:]] + [f"preset:{name}" for name in presets]
-    for model in [m for m in peers if m in cards and reference in cards]:
-        out["comparisons"][f"{model} vs {reference}"] = [
-            compare_cards(ours, theirs) for ours, theirs in zip(cards[str(model)], cards[reference], strict=True)
-        ]
+    for other in [str(m) for m in models[1:]] + list(presets):
+        if other in cards and reference in cards:
+            out["comparisons"][f"{other} vs {reference}"] = [
+                compare_cards(ours, theirs) for ours, theirs in zip(cards[other], cards[reference], strict=True)
+            ]
     return out
 
 
-def preset_paths(name: str, n_paths: int, duration: float, seed: int, start_ns: int) -> list[dict[str, Any]]:
-    """Simulate ``n_paths`` paths of ``duration`` seconds of a book preset from ``start_ns`` (ns since the epoch),
-    its initial orders dropped."""
-    preset = load_book_preset(name)
-    out = []
-    for child in np.random.SeedSequence(seed).spawn(n_paths):
-        flow = simulate_book_preset(preset, duration, rng=np.random.default_rng(child), start_ns=start_ns)
-        skip = int(flow["events"].attrs.get("initial_orders", 0))
-        out.append({"events": flow["events"].isel(event=slice(skip, None)),
-                    "books": flow["books"].isel(time=slice(skip, None))})  # fmt: skip
-    return out
+def _score_preset(name: str, spans: dict, n_paths: int, duration: float, seed: int, n_boot: int) -> tuple[list, dict]:
+    # simulate the preset's paths over the held-out span and score them as the models' paths
+    open_ns, start_ns = span_start(spans["train"]), span_start(spans["test"])
+    start = time.perf_counter()
+    paths = [
+        simulate_baseline(name, open_ns=open_ns, start_ns=start_ns, duration_s=duration, seed=preset_seed(seed, p))
+        for p in range(n_paths)
+    ]
+    seconds = time.perf_counter() - start
+    cards = realism(paths, spans["test"], seed=seed, n_boot=n_boot)
+    return cards, {
+        "kind": baseline_kind(name), "fitted_on": fitted_on(name), "simulating_s": seconds,
+        "paths": [_path_summary(path, card) for path, card in zip(paths, cards, strict=True)],
+    }  # fmt: skip
 
 
-def _tstr(real: dict, path: dict) -> dict[str, Any]:
+def preset_seed(seed: int, path: int) -> int:
+    """Return the simulation seed of a preset's path ``path`` in a run seeded ``seed`` (split by ``SeedSequence``,
+    so runs with nearby seeds share no path)."""
+    return int(np.random.SeedSequence([seed, path]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def default_duration(test: dict[str, Any]) -> float:
+    """Return the default seconds per path: a sixth of the held-out span (120 s of the AAPL hour's 720 s).
+
+    A sixth keeps the sampling cost per path to about a sixth of the span's messages whatever the instrument: the
+    AMZN day's held-out span is 4,671 s of slower flow, so 120 s would hold about 375 real events.
+    """
+    ts = test["events"]["ts_ns"].values
+    return round((int(ts[-1]) - int(ts[0])) / 1e9 / HELDOUT_SHARE)
+
+
+def lobster_window(span: dict[str, Any]) -> int | None:
+    """Return the levels of a LOBSTER level-N span (its file records only events that touch them), else None."""
+    attrs = span["events"].attrs
+    return int(attrs["levels"]) if attrs.get("format") == "lobster" and attrs.get("levels") else None
+
+
+def floor_summary(card: Any, *, confidence: float = 0.99) -> dict[str, Any]:
+    """Return the real-vs-real floor of a scorecard's L1 scores and which scores cannot be told from it.
+
+    Returns
+    -------
+    dict
+        ``floor_mean_l1`` (the mean over the card's L1 scores of each score's real-vs-real floor, with the
+        percentile interval of the mean of the floor replicates), ``indistinguishable`` (the L1 scores whose
+        interval reaches the floor's: ``low <= floor_high``) and ``l1_rows`` (every L1 score's value, interval,
+        floor and floor interval).
+    """
+    rows = [r for r in card.rows if r.metric == "l1" and r.distance is not None]
+    if not rows:
+        return {"floor_mean_l1": None, "indistinguishable": [], "l1_rows": {}}
+    size = min(r.distance.floor_replicates.shape[0] for r in rows)
+    replicates = np.mean([r.distance.floor_replicates[:size] for r in rows], axis=0)
+    low, high = np.percentile(replicates, [50 * (1 - confidence), 50 * (1 + confidence)])
+    floor = {"value": float(np.mean([r.distance.floor for r in rows])), "low": float(low), "high": float(high)}
+    names = {f"{r.quantity} ({r.family})": r.distance for r in rows}
+    return {
+        "floor_mean_l1": floor,
+        "indistinguishable": [name for name, d in names.items() if d.low <= d.floor_high],
+        "l1_rows": {name: d.to_dict() for name, d in names.items()},
+    }
+
+
+def _tstr(real: dict, path: dict, window: int | None) -> dict[str, Any]:
     try:
-        return tstr_direction(real["train"], real["test"], series_of("generated", path))
+        return tstr_direction(real["train"], real["test"], series_of("generated", path, window_levels=window))
     except DataError as error:  # too short a path for the task: recorded
         return {"failed": str(error)}
 
@@ -129,17 +186,19 @@ def _tstr(real: dict, path: dict) -> dict[str, Any]:
 def _path_summary(path: dict, card: Any) -> dict[str, Any]:
     attrs = path["events"].attrs
     disc = card.discriminative
-    return {
+    out = {
         "mean_l1": card.summary["l1"]["mean"],
         "l1_scores": card.summary["l1"]["scores"],
+        **floor_summary(card),
         "roc_auc": disc.auc if hasattr(disc, "auc") else f"not applicable: {disc}",
-        "applied": int(attrs.get("applied", path["events"].sizes["event"])),  # a preset: its events
-        "rejected": int(attrs.get("rejected", 0)),
-        "discarded": int(attrs.get("discarded", 0)),
-        "stuck": int(attrs.get("stuck", 0)),
+        "events": int(path["events"].sizes["event"]),
         "seconds": (int(path["events"]["ts_ns"].values[-1]) - int(path["events"]["ts_ns"].values[0])) / 1e9,
-        "rejected_by_reason": {k[len("rejected_") :]: int(v) for k, v in attrs.items() if k.startswith("rejected_")},
     }
+    if "applied" in attrs:  # a generator's rollout counts
+        out.update({key: int(attrs[key]) for key in ("applied", "rejected", "discarded", "stuck")})
+        reasons = {k[len("rejected_") :]: int(v) for k, v in attrs.items() if k.startswith("rejected_")}
+        out["rejected_by_reason"] = reasons
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -148,37 +207,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("spec")
     parser.add_argument("models", nargs="+")
     parser.add_argument("--paths", type=int, default=2)
-    parser.add_argument("--duration", type=float, default=120.0)
+    parser.add_argument("--duration", type=float, default=None, help="seconds per path (default: span / 6)")
     parser.add_argument("--seed", type=int, default=20261203)
     parser.add_argument("--n-boot", type=int, default=100)
     parser.add_argument("--stop-when-stuck", action="store_true", help="end a stuck path instead of failing")
-    parser.add_argument("--preset", action="append", default=[], help="a book preset scored as a peer")
+    parser.add_argument("--presets", nargs="*", default=[], help="parametric presets scored on the same span")
+    parser.add_argument("--data", default=str(DEFAULT_DATA_DIR), help="the real-data folder")
     parser.add_argument("-o", "--output", default="heldout.json")
     args = parser.parse_args(argv)
     out = score_models(
         args.spec, args.models, n_paths=args.paths, duration=args.duration, seed=args.seed, n_boot=args.n_boot,
-        stop_when_stuck=args.stop_when_stuck, presets=tuple(args.preset),
+        data_dir=args.data, stop_when_stuck=args.stop_when_stuck, presets=args.presets,
     )  # fmt: skip
     config = {k: v for k, v in vars(args).items() if k != "output"}
     out["provenance"] = provenance(seed=args.seed, config=config)
-    Path(args.output).write_text(json.dumps(out, indent=1, default=str) + "\n")
+    write_json(args.output, out)
+    print(f"{out['duration_s']:g} s per path; real data window levels: {out['window_levels']}")
     for model, result in out["models"].items():
         if "failed" in result:
             print(f"{model}: sampling failed: {result['failed']}")
-        for p, path in enumerate(result.get("paths", [])):
-            m = path["mean_l1"]
-            print(f"{result['family']:9s} path {p}: mean L1 {m['value']:.3f} [{m['low']:.3f}, {m['high']:.3f}] over "
-                  f"{path['l1_scores']} scores, AUC {path['roc_auc']}, applied/rejected/discarded "
-                  f"{path['applied']}/{path['rejected']}/{path['discarded']}, {path['seconds']:.1f} s"
-                  f"{' (stuck)' if path['stuck'] else ''} ({model})")  # fmt: skip
-        for p, row in enumerate(result.get("tstr", [])):
-            if "failed" in row:
-                print(f"{result['family']:9s} path {p}: TSTR failed: {row['failed']}")
-                continue
-            print(
-                f"{result['family']:9s} path {p}: direction accuracy TSTR {row['tstr']['accuracy']:.3f} vs TRTR "
-                f"{row['trtr']['accuracy']:.3f} (ratio {row['ratio']:.3f}; prior {row['prior']['accuracy']:.3f})"
-            )
+        _print_paths(f"{result.get('family', '?'):9s}", model, result)
+    for name, result in out["presets"].items():
+        _print_paths(f"{name:9s}", result["kind"], result)
     for name, rows in out["comparisons"].items():
         for p, row in enumerate(rows):
             o, t, d = row["ours"], row["theirs"], row["difference"]
@@ -186,6 +236,35 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                   f"{o['high']:.3f}] vs {t['value']:.3f} [{t['low']:.3f}, {t['high']:.3f}], difference "
                   f"{d['value']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]")  # fmt: skip
     return out
+
+
+def write_json(path: str | Path, document: dict[str, Any]) -> None:
+    """Write ``document`` as JSON atomically (a temporary file beside ``path``, renamed)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(document, indent=1, default=str) + "\n")
+    tmp.replace(path)
+
+
+def _print_paths(label: str, source: str, result: dict[str, Any]) -> None:
+    for p, path in enumerate(result.get("paths", [])):
+        m = path["mean_l1"]
+        counts = (f", applied/rejected/discarded {path['applied']}/{path['rejected']}/{path['discarded']}"
+                  f"{' (stuck)' if path['stuck'] else ''}") if "applied" in path else ""  # fmt: skip
+        f = path["floor_mean_l1"] or {"value": np.nan, "low": np.nan, "high": np.nan}
+        print(f"{label} path {p}: mean L1 {m['value']:.3f} [{m['low']:.3f}, {m['high']:.3f}] over "
+              f"{path['l1_scores']} scores (floor {f['value']:.3f} [{f['low']:.3f}, {f['high']:.3f}]; "
+              f"{len(path['indistinguishable'])} scores indistinguishable from it), AUC {path['roc_auc']}, "
+              f"{path['events']} events in {path['seconds']:.1f} s{counts} ({source})")  # fmt: skip
+    for p, row in enumerate(result.get("tstr", [])):
+        if "failed" in row:
+            print(f"{label} path {p}: TSTR failed: {row['failed']}")
+            continue
+        print(
+            f"{label} path {p}: direction accuracy TSTR {row['tstr']['accuracy']:.3f} vs TRTR "
+            f"{row['trtr']['accuracy']:.3f} (ratio {row['ratio']:.3f}; prior {row['prior']['accuracy']:.3f}; "
+            f"{row['origins']['generated']} generated origins)"
+        )
 
 
 if __name__ == "__main__":

@@ -21,15 +21,26 @@ from scenarios.forecast.books import BookSeries, from_books
 from scenarios.forecast.task_data import TaskData
 from scenarios.forecast.task_protocol import FlowLogistic, Prior, _scores, label_overlap, newey_west_lags, origins
 from scenarios.forecast.tasks import Task
+from simlab.book.stats import visible_events
 from simlab.errors import DataError
 
 MIN_ORIGINS = 50
 
 
-def series_of(name: str, flow: dict[str, xr.Dataset]) -> BookSeries:
-    """Return the book series of a flow (``events`` and ``books``), without a sampled path's initial orders."""
+def series_of(name: str, flow: dict[str, xr.Dataset], *, window_levels: int | None = None) -> BookSeries:
+    """Return the book series of a flow (``events`` and ``books``), without a sampled path's initial orders.
+
+    With ``window_levels`` (the real data are a level-N LOBSTER file, which records only the events that touch its
+    first N levels), only the events such a file would record are kept, with their book rows
+    (:func:`simlab.book.stats.visible_events`, as the scorecard filters synthetic flow), so that "50 events ahead"
+    counts the same events in generated and real flow.
+    """
     skip = max(int(flow["events"].attrs.get("initial_orders", 0)) - 1, 0)
     events, books = flow["events"].isel(event=slice(skip, None)), flow["books"].isel(time=slice(skip, None))
+    if window_levels is not None:
+        columns = (events[field].values for field in ("kind", "side", "price_ticks"))
+        keep = np.flatnonzero(visible_events(*columns, books, int(window_levels)))
+        events, books = events.isel(event=keep), books.isel(time=keep)
     return from_books(name, books, events)
 
 

@@ -252,3 +252,54 @@ def test_counterfactual_runs_on_the_gan_and_counts_stuck_paths(fitted):
     out = counterfactual(fitted, {"volatility": 5}, n_paths=2, duration=3.0, seed=1, stop_when_stuck=True)
     for label in ("conditioned", "unconditioned"):
         assert 0.0 <= out[f"{label} share in volatility quintile 5"] <= 1.0 and out[f"{label} stuck paths"] in (0, 1, 2)
+
+
+def test_the_counterfactual_sweep_ends_stuck_paths_when_asked_and_counts_the_unmeasurable_ones(fitted, monkeypatch):
+    from generators.evaluation import counterfactual, counterfactual_sweep
+    from generators.rollout import MAX_IDLE_CHAINS
+    from simlab.errors import SimlabError
+
+    def never(history, book, condition, weight, generator):  # every message of every block has size 0: rejected
+        blocks = np.zeros((history.shape[0], fitted.config.block, enc.MESSAGE_WIDTH), np.float32)
+        blocks[..., enc.M_SIZE] = -1e3
+        return blocks
+
+    monkeypatch.setattr(fitted, "_blocks", never)
+    kwargs = {"n_paths": 2, "duration": 3.0, "seed": 1, "window": 16}
+    with pytest.raises(SimlabError, match=f"{MAX_IDLE_CHAINS} generated blocks in a row"):
+        counterfactual_sweep(fitted, [{"volatility": 5}], [1.0], **kwargs)
+    (row,) = counterfactual_sweep(fitted, [{"volatility": 5}], [1.0], stop_when_stuck=True, **kwargs)
+    for label in ("conditioned", "unconditioned"):
+        assert row[f"start: {label} stuck paths"] == 2 and row[f"start: {label} applied"] == 0
+        assert row[f"start: {label} rejected"] == 2 * MAX_IDLE_CHAINS
+        assert row[f"start: {label} unmeasured stuck paths"] == 0  # the context book measures the start
+        assert 0.0 <= row[f"start: {label} share in volatility quintile 5"] <= 1.0
+        assert row[f"end: {label} unmeasured stuck paths"] == 2  # no row of its own to measure the end on
+        assert np.isnan(row[f"end: {label} share in volatility quintile 5"])
+    single = counterfactual(fitted, {"depth": 1}, n_paths=2, duration=3.0, seed=1, stop_when_stuck=True)
+    assert single["conditioned stuck paths"] == 2 and single["unconditioned stuck paths"] == 2
+
+
+def test_the_counterfactual_command_takes_stop_when_stuck_and_records_the_stuck_paths(fitted, monkeypatch, tmp_path):
+    import json
+
+    from scenarios.generate import counterfactual as command
+    from simlab.errors import ParameterError, SimlabError
+
+    def never(history, book, condition, weight, generator):
+        blocks = np.zeros((history.shape[0], fitted.config.block, enc.MESSAGE_WIDTH), np.float32)
+        blocks[..., enc.M_SIZE] = -1e3  # size 0: every message is rejected
+        return blocks
+
+    monkeypatch.setattr(fitted, "_blocks", never)
+    monkeypatch.setattr(command, "load_generator", lambda path: fitted)
+    args = ["model", "--regime", "volatility=5,depth=1", "--paths", "2", "--duration", "3", "-o", str(tmp_path / "o")]
+    with pytest.raises(SimlabError, match="generated blocks in a row"):
+        command.main(args)
+    out = command.main([*args, "--stop-when-stuck"])
+    (row,) = json.loads((tmp_path / "o").read_text())["rows"]
+    assert row["regime"] == {"volatility": 5, "depth": 1} == out["rows"][0]["regime"]
+    assert row["end: conditioned stuck paths"] == 2 and row["end: conditioned unmeasured stuck paths"] == 2
+    assert json.loads(out["provenance"]["config"])["stop_when_stuck"] is True
+    with pytest.raises(ParameterError, match="expected name=quintile pairs joined by commas; got 'volatility'"):
+        command.parse_regime("volatility")

@@ -1,0 +1,97 @@
+"""The generators on the AMZN level-1 day, end to end on a 15-minute slice: train, sample, score on the held-out
+span next to a parametric preset, TSTR; the spec's slice and the level-1 window's hidden depth."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from generators.spec import load_spec, spec_spans, train_from_spec
+from scenarios.generate import heldout
+from scenarios.generate.tstr import series_of
+from simlab.errors import DataError, ParameterError
+
+FOLDER = "lobster_samples/AMZN_2012-06-21_level1_fullday"
+SPEC = f"""
+[data]
+message = "{FOLDER}/AMZN_2012-06-21_34200000_57600000_message_1.csv"
+books = ["{FOLDER}/AMZN_2012-06-21_34200000_57600000_orderbook_1.csv"]
+split = [0.6, 0.2, 0.2]
+span_s = [3600.0, 900.0]
+
+[model]
+family = "diffusion"
+preset = "tiny"
+seed = 11
+overrides = {{ max_steps = 20, eval_every = 10, batch_size = 32, validation_blocks = 128 }}
+"""
+
+
+@pytest.fixture(scope="module")
+def amzn(tmp_path_factory):
+    from tests.conftest import shared_path
+
+    data = shared_path("")
+    folder = tmp_path_factory.mktemp("amzn")
+    spec = folder / "spec.toml"
+    spec.write_text(SPEC)
+    model = folder / "amzn.model"
+    train_from_spec(spec, model, data_dir=data)
+    return {"data": data, "spec": spec, "model": model, "folder": folder}
+
+
+def test_the_spec_slices_the_day_before_the_split(amzn):
+    spans = spec_spans(load_spec(amzn["spec"]), amzn["data"])
+    first = min(int(s["events"]["ts_ns"].values[0]) for s in spans.values())
+    last = max(int(s["events"]["ts_ns"].values[-1]) for s in spans.values())
+    assert (last - first) / 1e9 == pytest.approx(900.0, abs=5.0)
+    assert spans["test"]["events"].attrs["levels"] == 1 and spans["test"]["books"].sizes["level"] == 1
+    assert heldout.default_duration(spans["test"]) == pytest.approx(30.0, abs=1.0)  # a sixth of the 180 s span
+    bad = amzn["folder"] / "bad.toml"
+    bad.write_text(SPEC.replace("span_s = [3600.0, 900.0]", "span_s = [3600.0]"))
+    with pytest.raises(ParameterError, match=r"span_s in table 'data' must be \[start >= 0, duration > 0\] s"):
+        load_spec(bad)
+    bad.write_text(SPEC.replace("span_s = [3600.0, 900.0]", "span_s = [99000.0, 10.0]"))
+    with pytest.raises(DataError, match="holds 0 events; need >= 2"):
+        spec_spans(load_spec(bad), amzn["data"])
+
+
+def test_heldout_scores_the_amzn_model_next_to_a_preset_with_one_command(amzn, capsys):
+    out_path = amzn["folder"] / "heldout.json"
+    argv = [str(amzn["spec"]), str(amzn["model"]), "--paths", "1", "--duration", "60", "--n-boot", "10"]
+    out = heldout.main([*argv, "--presets", "zi-amzn", "--data", str(amzn["data"]), "-o", str(out_path)])
+    assert json.loads(out_path.read_text())["window_levels"] == 1 and out["duration_s"] == 60.0
+    (model,) = out["models"].values()
+    (path,) = model["paths"]
+    assert path["applied"] > 50 and np.isfinite(path["mean_l1"]["value"]) and path["l1_scores"] >= 10
+    floor, rows = path["floor_mean_l1"], path["l1_rows"]
+    assert len(rows) == path["l1_scores"] and floor["low"] <= floor["value"] <= floor["high"]
+    assert floor["value"] == pytest.approx(np.mean([row["floor"] for row in rows.values()]), abs=1e-5)
+    assert path["indistinguishable"] == [name for name, row in rows.items() if row["low"] <= row["floor_high"]]
+    (tstr,) = model["tstr"]
+    assert "failed" not in tstr and tstr["origins"]["generated"] >= 50
+    preset = out["presets"]["zi-amzn"]
+    assert preset["kind"] == "book" and "AMZN" in preset["fitted_on"]["files"][0]
+    assert preset["paths"][0]["seconds"] == pytest.approx(60.0, abs=2.0)
+    (comparison,) = out["comparisons"][f"zi-amzn vs {amzn['model']}"]
+    assert comparison["shared"] >= 10 and comparison["difference"]["low"] <= comparison["difference"]["high"]
+    assert "zi-amzn" in capsys.readouterr().out
+
+
+def test_a_level1_model_samples_books_that_never_lose_a_side_and_tstr_reads_only_visible_events(amzn):
+    from generators.spec import load_generator
+
+    generator = load_generator(amzn["model"])
+    assert generator.context_["hidden_depth"]["window_levels"] == 1
+    (path,) = generator.sample(1, 30.0, generator=2)
+    attrs, books = path["events"].attrs, path["books"]
+    assert attrs["window_levels"] == 1 and attrs["hidden_levels"] > 0
+    after = slice(int(attrs["initial_orders"]), None)  # the initial orders place the bids, then the asks
+    quoted = (books["bid_qty"].values[after, 0] > 0) & (books["ask_qty"].values[after, 0] > 0)
+    assert attrs["applied"] > 20 and quoted.all()  # the real level-1 book is never one-sided either
+    assert attrs["rejected_empty_side"] == 0  # (it was about a third of the rejections without hidden depth)
+    assert np.any(books["bid_qty"].values[after, 1] > 0)  # the engine holds the hidden levels behind the best
+    every, visible = series_of("all", path), series_of("visible", path, window_levels=1)
+    assert visible.size < every.size  # the hidden depth's deeper events are left out, as a level-1 file would
