@@ -254,17 +254,24 @@ def test_counterfactual_runs_on_the_gan_and_counts_stuck_paths(fitted):
         assert 0.0 <= out[f"{label} share in volatility quintile 5"] <= 1.0 and out[f"{label} stuck paths"] in (0, 1, 2)
 
 
+def _never_applies(monkeypatch) -> None:
+    """Decode every generated message as a cancel at level 0 (levels start at 1): each one is rejected."""
+
+    def never(vectors, knots):
+        rows = np.zeros((*vectors.shape[:-1], 6), np.int64)
+        rows[..., enc.DT], rows[..., enc.TYPE], rows[..., enc.SIDE] = 1, enc.TYPE_CANCEL, 1
+        rows[..., enc.SIZE], rows[..., enc.LEVEL] = 1, 0
+        return rows
+
+    monkeypatch.setattr(enc, "features_to_table", never)
+
+
 def test_the_counterfactual_sweep_ends_stuck_paths_when_asked_and_counts_the_unmeasurable_ones(fitted, monkeypatch):
     from generators.evaluation import counterfactual, counterfactual_sweep
     from generators.rollout import MAX_IDLE_CHAINS
     from simlab.errors import SimlabError
 
-    def never(history, book, condition, weight, generator):  # every message of every block has size 0: rejected
-        blocks = np.zeros((history.shape[0], fitted.config.block, enc.MESSAGE_WIDTH), np.float32)
-        blocks[..., enc.M_SIZE] = -1e3
-        return blocks
-
-    monkeypatch.setattr(fitted, "_blocks", never)
+    _never_applies(monkeypatch)
     kwargs = {"n_paths": 2, "duration": 3.0, "seed": 1, "window": 16}
     with pytest.raises(SimlabError, match=f"{MAX_IDLE_CHAINS} generated blocks in a row"):
         counterfactual_sweep(fitted, [{"volatility": 5}], [1.0], **kwargs)
@@ -286,12 +293,7 @@ def test_the_counterfactual_command_takes_stop_when_stuck_and_records_the_stuck_
     from scenarios.generate import counterfactual as command
     from simlab.errors import ParameterError, SimlabError
 
-    def never(history, book, condition, weight, generator):
-        blocks = np.zeros((history.shape[0], fitted.config.block, enc.MESSAGE_WIDTH), np.float32)
-        blocks[..., enc.M_SIZE] = -1e3  # size 0: every message is rejected
-        return blocks
-
-    monkeypatch.setattr(fitted, "_blocks", never)
+    _never_applies(monkeypatch)
     monkeypatch.setattr(command, "load_generator", lambda path: fitted)
     args = ["model", "--regime", "volatility=5,depth=1", "--paths", "2", "--duration", "3", "-o", str(tmp_path / "o")]
     with pytest.raises(SimlabError, match="generated blocks in a row"):

@@ -60,9 +60,9 @@ def test_the_spec_slices_the_day_before_the_split(amzn):
 
 def test_heldout_scores_the_amzn_model_next_to_a_preset_with_one_command(amzn, capsys):
     out_path = amzn["folder"] / "heldout.json"
-    argv = [str(amzn["spec"]), str(amzn["model"]), "--paths", "1", "--duration", "60", "--n-boot", "10"]
+    argv = [str(amzn["spec"]), str(amzn["model"]), "--paths", "1", "--duration", "180", "--n-boot", "10"]
     out = heldout.main([*argv, "--presets", "zi-amzn", "--data", str(amzn["data"]), "-o", str(out_path)])
-    assert json.loads(out_path.read_text())["window_levels"] == 1 and out["duration_s"] == 60.0
+    assert json.loads(out_path.read_text())["window_levels"] == 1 and out["duration_s"] == 180.0
     (model,) = out["models"].values()
     (path,) = model["paths"]
     assert path["applied"] > 50 and np.isfinite(path["mean_l1"]["value"]) and path["l1_scores"] >= 10
@@ -74,7 +74,7 @@ def test_heldout_scores_the_amzn_model_next_to_a_preset_with_one_command(amzn, c
     assert "failed" not in tstr and tstr["origins"]["generated"] >= 50
     preset = out["presets"]["zi-amzn"]
     assert preset["kind"] == "book" and "AMZN" in preset["fitted_on"]["files"][0]
-    assert preset["paths"][0]["seconds"] == pytest.approx(60.0, abs=2.0)
+    assert preset["paths"][0]["seconds"] == pytest.approx(180.0, abs=2.0)
     (comparison,) = out["comparisons"][f"zi-amzn vs {amzn['model']}"]
     assert comparison["shared"] >= 10 and comparison["difference"]["low"] <= comparison["difference"]["high"]
     assert "zi-amzn" in capsys.readouterr().out
