@@ -28,16 +28,13 @@ from calibration.abm import (
     write_preset,
 )
 from calibration.abm_llob import VISIBLE_MOMENTS
+from calibration.abm_llob_slow import PARAMETERS as SLOW_PARAMETERS
 from simlab.agents import MarketConfig
 
 BASE = "calibration/presets/abm-amzn-llob-slow.toml"
 PRESET = "calibration/presets/abm-amzn-sqrt.toml"
 START_VOLATILITY = 1.0  # ticks / sqrt s: the slow preset's 6.44 makes the latent orders' staleness refill the book
-PARAMETERS = (
-    "fundamental.volatility_ticks_per_sqrt_s",
-    "value.arrival_rate_per_s",
-    "value.latent_depth_ticks",
-)
+PARAMETERS = SLOW_PARAMETERS  # the slow preset's three: volatility, value arrival rate, latent depth
 HELD_VOLATILITY_PARAMETERS = PARAMETERS[1:]  # the fit with the fundamental's volatility held (``held_volatility``)
 
 
