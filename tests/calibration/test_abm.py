@@ -88,6 +88,18 @@ def test_return_scale_moments_by_hand():
     assert m["return_sd_block_bps"] == pytest.approx(1e4 * np.std(blocks))
 
 
+def market(volatility: float) -> MarketConfig:
+    """The recovery test's small market: 50 noise, 40 value agents and one maker, the fundamental at ``volatility``."""
+    return MarketConfig.from_dict({
+        "market": {"session_s": 2400.0},
+        "fundamental": {"mean_ticks": 10_000.0, "volatility_ticks_per_sqrt_s": volatility},
+        "agents": {"noise": {"count": 50, "wake_start_s": 0.0},
+                   "value": {"count": 40, "arrival_rate_per_s": 0.2, "aggressive_share": 0.3,
+                             "observation_variance_ticks2": 4.0},
+                   "market_maker": {"count": 1, "wake_interval_s": 10.0, "volume_window_s": 10.0, "pov": 0.05}},
+    })  # fmt: skip
+
+
 def test_recovers_fundamental_volatility():
     """The return-scale moments pin the fundamental's volatility: simulated at 3 ticks / sqrt s (10-s returns of
     about 10 bps at 10,000 ticks), fitted from 8, recovered within 3 SE.
@@ -96,16 +108,6 @@ def test_recovers_fundamental_volatility():
     (from 1.2); seed 8 3.70 +- 0.64 and 3.57 +- 0.40; seed 9 2.65 +- 0.23 and 2.42 +- 0.28 (all within 2.1 SE).
     """
     vol = "fundamental.volatility_ticks_per_sqrt_s"
-
-    def market(volatility: float) -> MarketConfig:
-        return MarketConfig.from_dict({
-            "market": {"session_s": 2400.0},
-            "fundamental": {"mean_ticks": 10_000.0, "volatility_ticks_per_sqrt_s": volatility},
-            "agents": {"noise": {"count": 50, "wake_start_s": 0.0},
-                       "value": {"count": 40, "arrival_rate_per_s": 0.2, "aggressive_share": 0.3,
-                                 "observation_variance_ticks2": 4.0},
-                       "market_maker": {"count": 1, "wake_interval_s": 10.0, "volume_window_s": 10.0, "pov": 0.05}},
-        })  # fmt: skip
 
     data = real_window(market(3.0), seed=12345)
     est = AgentMarketEstimator(market(8.0), parameters=(vol,), warmup_s=WARMUP_S, window_s=WINDOW_S, n_paths=4, seed=7,

@@ -7,8 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from calibration.abm import MOMENTS, AgentMarketEstimator, MomentSet, moments_of, window_blocks
-from simlab.agents import MarketConfig
-from tests.calibration.test_abm import WARMUP_S, WINDOW_S, real_window
+from tests.calibration.test_abm import WARMUP_S, WINDOW_S, market, real_window
 
 KURTOSIS = MOMENTS.index("return_kurtosis")
 
@@ -24,17 +23,6 @@ def odd_trade_count_lacks_kurtosis(blocks: list[dict[str, np.ndarray]]) -> np.nd
 
 
 SPARSE = MomentSet(MOMENTS, window_blocks, odd_trade_count_lacks_kurtosis, (0.0,) * len(MOMENTS))
-
-
-def market(volatility: float) -> MarketConfig:
-    return MarketConfig.from_dict({
-        "market": {"session_s": 2400.0},
-        "fundamental": {"mean_ticks": 10_000.0, "volatility_ticks_per_sqrt_s": volatility},
-        "agents": {"noise": {"count": 50, "wake_start_s": 0.0},
-                   "value": {"count": 40, "arrival_rate_per_s": 0.2, "aggressive_share": 0.3,
-                             "observation_variance_ticks2": 4.0},
-                   "market_maker": {"count": 1, "wake_interval_s": 10.0, "volume_window_s": 10.0, "pov": 0.05}},
-    })  # fmt: skip
 
 
 def test_standard_errors_average_a_moment_over_the_paths_that_hold_it():
