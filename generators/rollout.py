@@ -5,13 +5,15 @@ the engine: an ADD rests at its price (ticks inside the opposite best), a CANCEL
 order chosen uniformly among those at its level that hold more than that size, a DELETE removes the order of its
 level whose size is nearest the message's (uniformly among ties: the removed order's size is what the data
 record), a TRADE is a market order of the aggressor side (one TRADE event per fill, as the book
-simulators record them) limited to the best opposite level, as a LOBSTER execution message is, and a hidden trade
+simulators record them) for its share of the best opposite level's lots (encoding version 3,
+:mod:`generators.shares`: a share in ``(0, 1]`` takes 1 to all of them), so it stays within that level, as a
+LOBSTER execution message does, and a hidden trade
 prints at its price without touching the book. The level of a CANCEL or DELETE counts the non-empty levels from the
 best; a level above the encoding's ``book_levels`` means "beyond the levels the model sees", and the removal takes
 the non-empty level beyond them whose price is nearest the message's (ticks behind the same-side best; the inner
 one on a tie). A message that cannot apply (:data:`REASONS`: a negative time or a
 size below 1, an ADD at or through the opposite best, a removal at a level the side does not have or where no order
-is large enough, a trade against an empty side or larger than its best level) is **rejected**: it
+is large enough, a trade against an empty side or whose share is above 1) is **rejected**: it
 is counted by reason, the rest of its block is counted as **discarded** (it was generated after a message that did
 not happen) and a new block is generated from the path's state. Nothing is dropped uncounted. A path on which
 :data:`MAX_IDLE_CHAINS` blocks in a row give no message that applies is **stuck**: the rollout raises, or, when
@@ -31,6 +33,7 @@ import numpy as np
 import xarray as xr
 
 from generators import encoding as enc
+from generators.shares import SHARE_ONE, trade_lots, trade_share
 from simlab.book import _engine as E
 from simlab.errors import SimlabError
 from simlab.schema import NO_PRICE, EventKind, make_books, make_events
@@ -236,12 +239,16 @@ class BookPath:
         self._record(EventKind.CANCEL, side, price, size, order_id, ts)
         return price, size
 
-    def _trade(self, side: int, size: int, ts: int) -> tuple[int, int] | str:
+    def _trade(self, side: int, share: int, ts: int) -> tuple[int, int] | str:
+        # the message's size is its share of the best opposite queue (encoding version 3): the lots it takes are
+        # decoded against the queue it meets, and the history keeps the share of those lots (the training layout)
         best = E.best_ask(self.state) if side == 1 else E.best_bid(self.state)
         if best == NO_PRICE:
             return "empty_side"
-        if size > E.level_qty(self.state, -side, best):
+        if share > SHARE_ONE:
             return "trade_beyond_best"
+        queue = int(E.level_qty(self.state, -side, best))
+        size = int(trade_lots(share, queue))
         self.out[1][0] = 0
         status = E.market(self.state, side, size, -1, ts, self.out)
         while status == E.FILL_CAPACITY:
@@ -251,7 +258,7 @@ class BookPath:
         for fill in fills:
             self._record(EventKind.TRADE, side, int(fill[E.F_PRICE]), int(fill[E.F_QTY]), int(fill[E.F_PASSIVE]), ts)
         self.counts.unfilled_lots += int(self.state[0][E.LAST_UNFILLED])
-        return int(fills[0, E.F_PRICE]), size
+        return int(fills[0, E.F_PRICE]), int(trade_share(size, queue))
 
     def _limit(self, side: int, price: int, size: int, ts: int | None = None) -> None:
         ts = self.ts if ts is None else ts

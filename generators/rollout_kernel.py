@@ -4,7 +4,8 @@ One call of :func:`apply_blocks` does, for every active path, what :meth:`genera
 (its slow Python twin, which shares no code with this module) does for one: decode each message against the path's
 last quoted bests, execute it on the path's :mod:`simlab.book._engine` state, pick the resting order a cancel or a
 delete removes (a delete: the order of its level whose size is nearest the message's; a level beyond the
-encoding's ``book_levels``: the non-empty level there nearest the message's price) with the path's own
+encoding's ``book_levels``: the non-empty level there nearest the message's price), turn a trade's share of the best
+opposite queue into lots against the queue it meets with the path's own
 ``numpy.random.Generator`` (the same draw, ``integers(0, candidates)``, in the same order, so the same seed gives
 the same bytes), count rejections and discards, write the events and the book after each, and push the applied
 message and the book into the path's feature windows (ring buffers the next block's network inputs are read from,
@@ -36,6 +37,7 @@ K_ADD, K_CANCEL, K_DELETE, K_TRADE, K_HIDDEN = 1, 2, 3, 5, 6
 # kernel outcomes
 STATUS_OK, STATUS_STUCK, STATUS_ENGINE = 0, 1, 2
 GRID_TICKS = 4096
+SHARE_ONE = 1 << 30  # a TRADE's size is its share of the best opposite queue in these units (generators.shares)
 _REFERENCE_SIGN = np.array([-1, 1, 1, -1, -1], dtype=np.int64)
 _DIRECTION_SIGN = np.array([1, 1, 1, -1, -1], dtype=np.int64)
 _FLOW_SIGN = np.array([1, -1, -1, 1, 1], dtype=np.int64)  # the order sign of a message = side * this, per type
@@ -168,25 +170,29 @@ def _candidate(qty, kind, size, nearest):
 
 
 @numba.njit(cache=True, inline="always")
-def _market(state, out, side, size, ts):
-    """Execute a market order against the best opposite level; return (reason or 0, fills buffer)."""
+def _market(state, out, side, share, ts):
+    """Execute a market order for ``share`` (units of 1 / SHARE_ONE) of the best opposite level's lots; return
+    (reason or 0, fills buffer, the share of the lots it took as the encoding stores it: 1 for the whole queue,
+    else the middle of their bin)."""
     best = E.best_ask(state) if side == 1 else E.best_bid(state)
     if best == NO_PRICE:
-        return R_EMPTY_SIDE, out
-    if size > E.level_qty(state, -side, best):
-        return R_TRADE_BEYOND_BEST, out
+        return R_EMPTY_SIDE, out, 0
+    if share > SHARE_ONE:
+        return R_TRADE_BEYOND_BEST, out, 0
+    queue = E.level_qty(state, -side, best)
+    size = (share * queue + SHARE_ONE - 1) // SHARE_ONE  # ceil: 1 to `queue` lots for a share in (0, 1]
     out[1][0] = 0
     status = E.market(state, side, size, -1, ts, out)
     while status == E.FILL_CAPACITY:
         out = E.grow_fills(out, 2 * out[0].shape[0])
         status = E.market(state, side, size, -1, ts, out)
-    return 0, out
+    return 0, out, SHARE_ONE if size == queue else (2 * size - 1) * SHARE_ONE // (2 * queue)
 
 
 @numba.njit(cache=True, inline="always")
 def _execute(p, row, state, rng, out, t, ref, next_id, counts, ev, bk, n, book_levels):
     """Execute one checked message of path ``p`` at time ``t``; return (reason or 0, engine status, price, applied
-    size, state, out, ev, bk, rows written)."""
+    size (a TRADE: its share of the queue), state, out, ev, bk, rows written)."""
     kind, side, rel, size, level = row[1], row[2], row[3], row[4], row[5]
     message = counts[p, C_APPLIED]
     price = ref - side * _DIRECTION_SIGN[kind] * rel
@@ -213,7 +219,7 @@ def _execute(p, row, state, rng, out, t, ref, next_id, counts, ev, bk, n, book_l
         _write(state, ev, bk, n, p, t, K_CANCEL, side, price, size, order_id, message)
         return 0, E.OK, price, size, state, out, ev, bk, n + 1
     if kind == T_TRADE:
-        reason, out = _market(state, out, side, size, t)
+        reason, out, share = _market(state, out, side, size, t)
         if reason != 0:
             return reason, E.OK, 0, 0, state, out, ev, bk, n
         fills, n_fills = out[0], out[1][0]
@@ -222,7 +228,7 @@ def _execute(p, row, state, rng, out, t, ref, next_id, counts, ev, bk, n, book_l
             _write(state, ev, bk, n + f, p, t, K_TRADE, side, fills[f, E.F_PRICE], fills[f, E.F_QTY],
                    fills[f, E.F_PASSIVE], message)  # fmt: skip
         counts[p, C_UNFILLED] += state[0][E.LAST_UNFILLED]
-        return 0, E.OK, fills[0, E.F_PRICE], size, state, out, ev, bk, n + n_fills
+        return 0, E.OK, fills[0, E.F_PRICE], share, state, out, ev, bk, n + n_fills
     if (E.best_ask(state) if side == 1 else E.best_bid(state)) == NO_PRICE:
         return R_EMPTY_SIDE, E.OK, 0, 0, state, out, ev, bk, n
     _write(state, ev, bk, n, p, t, K_HIDDEN, side, price, size, -1, message)

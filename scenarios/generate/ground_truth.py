@@ -37,6 +37,7 @@ from generators.evaluation import compare_cards
 from simlab.errors import DataError, ParameterError
 from simlab.metrics.scorecard import ScoreCard, score
 from simlab.provenance import provenance
+from simlab.schema import EventKind
 
 _KEYS = {
     "process": {"preset", "train_s", "validation_s", "depth"},
@@ -191,7 +192,23 @@ def ground_truth(spec: TruthSpec, *, progress: Any = None) -> dict[str, Any]:
         "training": model.training_.to_dict() if model.training_ is not None else None,
         "rollout": [_counts(path, spec.duration_s) for path in samples],
         "fresh_events_per_s": [_rate(path, spec.duration_s) for path in fresh["reference"]],
+        "process_kind_shares": kind_shares(flow["events"]),
     }
+
+
+def kind_shares(events: xr.Dataset) -> dict[str, float]:
+    """Return the share of each event kind (ADD, CANCEL, DELETE, TRADE, TRADE_HIDDEN) among a flow's events.
+
+    A sampled path's initial orders are left out; so is every fill of a generated market order but its first (the
+    ``message`` field: one generated message, one count), so the shares are those of the applied messages.
+    """
+    skip = int(events.attrs.get("initial_orders", 0))
+    kind = events["kind"].values[skip:].astype(np.int64)
+    if "message" in events:
+        message = events["message"].values[skip:]
+        kind = kind[np.concatenate([[True], message[1:] != message[:-1]])] if kind.size else kind
+    names = ("ADD", "CANCEL", "DELETE", "TRADE", "TRADE_HIDDEN")
+    return {name: float(np.mean(kind == int(EventKind[name]))) if kind.size else 0.0 for name in names}
 
 
 def _against_floor(card: ScoreCard, floor: ScoreCard) -> dict[str, Any]:
@@ -246,7 +263,9 @@ def separation(table: dict[str, dict[str, float]]) -> dict[str, Any]:
 def _counts(path: dict[str, xr.Dataset], duration_s: float) -> dict[str, Any]:
     attrs = path["events"].attrs
     return {key: int(attrs[key]) for key in ("applied", "rejected", "discarded", "stuck")} | {
-        "messages_per_s": int(attrs["applied"]) / duration_s
+        "messages_per_s": int(attrs["applied"]) / duration_s,
+        "rejected_trade_beyond_best": int(attrs["rejected_trade_beyond_best"]),
+        "kind_shares": kind_shares(path["events"]),
     }
 
 
@@ -281,6 +300,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for name, row in out["per_score"].items():
         print(f"{name:45s} " + " ".join(f"{k} {v:.3f}" for k, v in row.items()))
     print(f"separation: {out['separation']}")
+    print(f"kind shares: process {out['process_kind_shares']}")
+    for p, row in enumerate(out["rollout"]):
+        print(f"path {p}: applied {row['applied']}, rejected {row['rejected']}, kind shares {row['kind_shares']}")
     return out
 
 

@@ -41,7 +41,7 @@ def planted_flow(n: int, seed: int) -> enc.EncodedFlow:
     vectors = rng.normal(0.0, 0.5, (n, enc.MESSAGE_WIDTH)).astype(np.float32)
     size = np.select([regime[:, 0] == q for q in PLANTED], list(PLANTED.values()), 0.0)
     vectors[:, enc.M_SIZE] = size + rng.normal(0.0, 0.1, n)
-    table = enc.MessageTable(np.zeros((n, 6), np.int64), np.zeros((n, 2), np.int64), 0)
+    table = enc.MessageTable(np.zeros((n, 6), np.int64), np.zeros((n, 2), np.int64), 0, np.zeros(n, np.int64))
     book = rng.normal(0.0, 1.0, (n, enc.BOOK_WIDTH)).astype(np.float32)
     return enc.EncodedFlow(table, vectors, book, regime, regime.astype(np.float64))
 

@@ -101,7 +101,8 @@ def test_checkpoints_round_trip_and_are_refused_whole(fitted, tmp_path):
     (path / "config.json").write_text(json.dumps({k: v for k, v in older.items() if k != "network_version"}))
     assert _equal(_weights(fitted), _weights(DiffusionGenerator.load(path)))
     refused = (("simlab_version", "0.0.0-other"), ("encoding_version", 99), ("family", "gan"))
-    for key, value in refused + (("encoding_version", 1),):  # 1: the log-scale layout before the quantile transform
+    # 1: the log-scale layout before the quantile transform; 2: a trade's size in lots, not its share of the queue
+    for key, value in refused + (("encoding_version", 1), ("encoding_version", 2)):
         (path / "config.json").write_text(json.dumps({**config, key: value}))
         with pytest.raises(DataError, match=f"{key} must be"):
             DiffusionGenerator.load(path)

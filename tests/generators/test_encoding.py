@@ -7,6 +7,7 @@ import pytest
 
 from generators import encoding as enc
 from generators.data import split_by_time
+from generators.shares import SHARE_ONE, trade_lots, trade_share
 from simlab.errors import DataError, ParameterError
 from simlab.schema import EventKind
 
@@ -24,6 +25,15 @@ def test_decode_of_encode_gives_the_real_events_back_exactly(flow, request):
     np.testing.assert_array_equal(enc.features_to_table(enc.message_features(messages.table, knots), knots),
                                   messages.table)  # fmt: skip
     assert set(np.unique(messages.table[:, enc.TYPE])) <= set(range(enc.N_TYPES))
+    # a trade's size is its share of the queue it met: the data's trades take at most that queue, except those
+    # against a side the book shows empty (the AAPL hour's replayed books: counted as a queue of one lot)
+    trade = messages.table[:, enc.TYPE] == enc.TYPE_TRADE
+    lots, queue, share = events["qty_lots"].values[1:][trade], messages.queue[trade], messages.table[trade, enc.SIZE]
+    assert trade.sum() > 4000 and ((lots <= queue) | (queue == 0)).all()
+    assert (share[queue > 0] <= SHARE_ONE).all()
+    # the trades' lots come back through float32 vectors too (the networks' precision)
+    vectors = enc.message_features(messages.table, knots).astype(np.float32).astype(np.float64)
+    np.testing.assert_array_equal(trade_lots(enc.features_to_table(vectors, knots)[trade, enc.SIZE], queue), lots)
 
 
 def test_cancel_level_and_price_are_read_from_the_book_before(aapl_hour):
@@ -88,7 +98,7 @@ def test_bad_input_is_refused_with_our_sentence(amzn_day):
     with pytest.raises(ParameterError, match="must be an int in 1-5; got 6"):
         enc.regime_condition({"volatility": 6})
     np.testing.assert_array_equal(enc.regime_condition({"volatility": 5, "depth": 1}), [4, 5, 0, 5])
-    with pytest.raises(DataError, match="encoding version must be 2"):
+    with pytest.raises(DataError, match="encoding version must be 3"):
         enc.Encoding.from_dict({**encoding.to_dict(), "version": 99})
 
 
@@ -111,3 +121,49 @@ def test_the_quantile_transform_gives_each_value_a_normal_probability_equal_to_i
     for field, value in ((enc.SIZE, 100), (enc.LEVEL, 11), (enc.LEVEL, 0), (enc.DT, 0)):
         share = (table[:, field] == value).mean()
         assert abs((decoded[:, field] == value).mean() - share) < 0.01, (enc.FIELDS[field], value, share)
+
+
+def test_a_trade_is_stored_as_the_middle_of_its_bin_of_the_queue_and_any_share_up_to_one_fits_the_queue():
+    lots, queue = (a.ravel() for a in np.meshgrid(np.arange(1, 301), np.arange(0, 301), indexing="ij"))
+    share = trade_share(lots, queue)
+    np.testing.assert_array_equal(trade_lots(share, queue), lots)  # exact, beyond the queue and on empty sides too
+    q = np.maximum(queue, 1)
+    slack = SHARE_ONE // (2 * q) - 1  # the middle of the bin: float rounding of the transform cannot leave it
+    np.testing.assert_array_equal(trade_lots(share - slack, queue), lots)
+    np.testing.assert_array_equal(trade_lots(share + slack, queue)[lots < q], lots[lots < q])
+    assert (share[lots == q] == SHARE_ONE).all()  # the whole queue is an atom: it takes the whole of any queue
+    assert ((share >= 1) & (share < SHARE_ONE))[lots < q].all() and (share > SHARE_ONE)[lots > q].all()
+    # the bins of 1..q lots partition (0, 1]: every share in it takes 1 to q lots, the edges k / q exactly k
+    rng = np.random.default_rng(5)
+    anywhere, against = rng.integers(1, SHARE_ONE + 1, 100_000), rng.integers(1, 5_000, 100_000)
+    taken = trade_lots(anywhere, against)
+    assert taken.min() >= 1 and (taken <= against).all()
+    assert (trade_lots(SHARE_ONE, against) == against).all() and (trade_lots(1, against) == 1).all()
+    edges = np.array([[k * SHARE_ONE // 8, k] for k in range(1, 9)])  # q = 8 divides SHARE_ONE
+    np.testing.assert_array_equal(trade_lots(edges[:, 0], 8), edges[:, 1])
+    np.testing.assert_array_equal(trade_lots(edges[:, 0] + 1, 8)[:-1], edges[:-1, 1] + 1)
+
+
+def test_trades_have_their_own_quantiles_and_generated_ones_never_exceed_the_queue():
+    rng = np.random.default_rng(4)
+    table = np.zeros((20_000, len(enc.FIELDS)), np.int64)
+    table[:, enc.TYPE], table[:, enc.SIDE] = rng.choice([enc.TYPE_ADD, enc.TYPE_TRADE], 20_000, p=[0.7, 0.3]), 1
+    trade = table[:, enc.TYPE] == enc.TYPE_TRADE
+    queue = rng.integers(1, 500, 20_000)
+    drawn = np.where(rng.random(20_000) < 0.5, queue, rng.integers(1, queue + 1))  # half take the whole queue
+    table[:, enc.SIZE] = np.where(trade, trade_share(drawn, queue), rng.integers(1, 1000, 20_000))
+    knots = enc.fit_knots(table)
+    assert knots[enc.SHARE_ROW][0] >= 1 and knots[enc.SHARE_ROW][-1] == SHARE_ONE
+    assert knots[enc.KNOT_ROWS.index("size_lots")][-1] < 1000  # the sizes' quantiles hold the other messages only
+    np.testing.assert_array_equal(enc.features_to_table(enc.message_features(table, knots), knots), table)
+    # standard normal noise as trades: every share decodes to 1..q lots against any queue, whole queues as often
+    vectors = np.full((100_000, enc.MESSAGE_WIDTH), -1.0)
+    vectors[:, enc.M_TYPE + enc.TYPE_TRADE] = 1.0
+    vectors[:, list(enc.NORMALISED_MESSAGE_COLUMNS)] = rng.standard_normal((100_000, 4))
+    against = rng.integers(1, 500, 100_000)
+    lots = trade_lots(enc.features_to_table(vectors, knots)[:, enc.SIZE], against)
+    assert lots.min() >= 1 and (lots <= against).all()
+    assert abs((lots == against).mean() - (drawn == queue)[trade].mean()) < 0.02
+    # a span without trades: every generated trade decodes to a size of 0, which the rollout rejects
+    empty = enc.fit_knots(table[~trade])
+    assert set(empty[enc.SHARE_ROW]) == {0.0} and (enc.features_to_table(vectors, empty)[:, enc.SIZE] == 0).all()

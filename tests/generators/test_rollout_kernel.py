@@ -12,6 +12,7 @@ from generators.diffusion import DiffusionGenerator
 from generators.gan import GANGenerator
 from generators.rollout import MAX_IDLE_CHAINS, rollout
 from generators.rollout_fast import rollout_fast
+from generators.shares import SHARE_ONE, trade_share
 from simlab.errors import SimlabError
 from simlab.schema import NO_PRICE, EventKind
 from tests.generators.conftest import check_replayed
@@ -55,7 +56,8 @@ def test_the_kernels_give_the_twins_bytes_across_regime_switches(models):
 
 class RandomBlocks:
     """A seeded stand-in for a model: random blocks over every message type, with bad values, crossing adds,
-    missing levels, trades beyond the best and far prices that grow the engine; it keeps the inputs it was given."""
+    missing levels, trades of any share of the queue and beyond it, and far prices that grow the engine; it keeps
+    the inputs it was given."""
 
     def __init__(self, seed: int, block: int = 6) -> None:
         self.rng, self.block, self.inputs = np.random.default_rng(seed), block, []
@@ -70,6 +72,9 @@ class RandomBlocks:
         far = self.rng.random(size) < 0.02
         rows[..., enc.PRICE] = np.where(far, self.rng.integers(3000, 9000, size), self.rng.integers(-2, 12, size))
         rows[..., enc.SIZE] = self.rng.integers(0, 12, size)
+        # a trade's size is its share of the queue (SHARE_ONE: all of it; above: beyond the queue, rejected)
+        share = np.where(self.rng.random(size) < 0.3, SHARE_ONE, self.rng.integers(-1, SHARE_ONE * 9 // 8, size))
+        rows[..., enc.SIZE] = np.where(rows[..., enc.TYPE] == enc.TYPE_TRADE, share, rows[..., enc.SIZE])
         rows[..., enc.LEVEL] = self.rng.integers(0, 16, size)  # above 10 (the book levels): placed by price
         return rows
 
@@ -146,12 +151,15 @@ def test_a_message_type_outside_the_encoding_is_refused(models):
 
 
 class Script:
-    """A stand-in for a model that generates a fixed list of messages, one per block, then far-future ADDs."""
+    """A stand-in for a model that generates a fixed list of messages, one per block, then far-future ADDs; it keeps
+    the histories it was given."""
 
     def __init__(self, rows: list[tuple[int, ...]]) -> None:
         self.rows = [np.array(row, np.int64) for row in rows]
+        self.histories: list[np.ndarray] = []
 
     def __call__(self, history: np.ndarray, book: np.ndarray) -> np.ndarray:
+        self.histories.append(history.copy())
         row = self.rows.pop(0) if self.rows else np.array([10**12, enc.TYPE_ADD, 1, 50, 1, 0], np.int64)
         return np.tile(row, (history.shape[0], 1, 1))
 
@@ -190,3 +198,45 @@ def test_a_delete_takes_the_nearest_size_and_a_deep_removal_the_nearest_price(mo
     assert deletes["price_ticks"].values.tolist() == [99, 99, 94, 90]
     assert deletes["qty_lots"].values.tolist() == [7, 3, 5, 5]
     assert runs[1]["events"].attrs["rejected_no_level"] == 1
+
+
+def test_a_trade_takes_its_share_of_the_queue_it_meets_on_both_rollouts(models):
+    # the ask rests at 102-106 (one order of 5 lots each); an ADD puts 3 more lots at 102 (a queue of 8)
+    from generators import rollout_kernel
+    from simlab.random import spawn
+
+    assert rollout_kernel.SHARE_ONE == SHARE_ONE  # the kernels' own constant, not imported from the twin's module
+    model = models["gan"]
+    book = np.zeros((4, 10), np.int64)
+    book[[0, 2]] = NO_PRICE
+    book[0, :5], book[1, :5], book[2, :5], book[3, :5] = np.arange(100, 95, -1), 5, np.arange(102, 107), 5
+    context = {**model.context_, "books": np.repeat(book[None], model.context_["books"].shape[0], axis=0)}
+    t = enc.TYPE_TRADE
+    script = [
+        (1, enc.TYPE_ADD, -1, 2, 3, 0),  # 2 ticks from the bid at 100: 102
+        (1, t, 1, 0, SHARE_ONE // 2, 0),  # half of 8 lots: 4, out of the first order
+        (1, t, 1, 0, SHARE_ONE, 0),  # the whole queue (1 + 3 lots): two fills, 102 cleared
+        (1, t, 1, 0, 1, 0),  # the smallest share: 1 lot at 103
+        (1, t, 1, 0, SHARE_ONE + 1, 0),  # beyond the queue: rejected
+        (1, t, 1, 0, 0, 0),  # a share of 0: no lots, a bad value
+        (1, t, -1, 0, SHARE_ONE // 3, 0),  # a third of the 5 bid lots at 100: 2
+    ]
+    runs, histories, paths = [], [], []
+    for function in (rollout, rollout_fast):
+        scripted = Script(list(script))
+        paths += function(scripted, model.encoding_, context, n_paths=1, duration_ns=10**9, depth=10,
+                          rngs=spawn(0, 1))  # fmt: skip
+        runs.append(paths[-1].datasets({**context["attrs"], "generator": "script"}, "t"))
+        histories.append(np.concatenate(scripted.histories))
+    _same(runs[:1], runs[1:])
+    assert histories[0].tobytes() == histories[1].tobytes()  # the applied trades' vectors, bit for bit
+    events = runs[1]["events"]
+    trades = events.where(events["kind"] == int(EventKind.TRADE), drop=True)
+    assert trades["price_ticks"].values.tolist() == [102, 102, 102, 103, 100]
+    assert trades["qty_lots"].values.tolist() == [4, 1, 3, 1, 2]
+    assert events.attrs["rejected_trade_beyond_best"] == 1 and events.attrs["rejected_bad_value"] == 1
+    assert events.attrs["unfilled_lots"] == 0
+    # the history keeps the share of the lots taken, as the encoding stores the data's trades
+    table = np.stack(paths[0].table)[-5:]  # the twin's; the kernels' windows gave the same network inputs
+    expected = [int(trade_share(4, 8)), SHARE_ONE, int(trade_share(1, 5)), int(trade_share(2, 5))]
+    assert table[table[:, enc.TYPE] == t, enc.SIZE].tolist() == expected

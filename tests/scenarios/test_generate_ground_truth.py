@@ -14,6 +14,7 @@ from scenarios.generate.ground_truth import (
     TruthSpec,
     contrast_preset,
     ground_truth,
+    kind_shares,
     load_truth_spec,
     main,
     separation,
@@ -67,6 +68,23 @@ def test_a_model_trained_on_a_hawkes_book_scores_closer_to_it_than_to_another_bo
     assert set(out["per_score"][sep["scores"][0]]) == {"model", "floor", "contrast", "b_vs_a", "floor_high", "excess"}
     assert out["training"]["best_step"] >= 150 and len(out["rollout"]) == 2
     assert all(r["applied"] > 0 for r in out["rollout"])
+    for shares in [out["process_kind_shares"]] + [r["kind_shares"] for r in out["rollout"]]:
+        assert sum(shares.values()) == pytest.approx(1.0) and shares["TRADE"] > 0
+
+
+def test_kind_shares_count_one_per_generated_message_without_the_initial_orders():
+    from simlab.schema import make_events
+
+    kinds = [1, 1, 1, 5, 5, 5, 3, 2]  # two initial ADDs, an ADD, a market order of three fills, a DELETE, a CANCEL
+    message = [-1, -1, 0, 1, 1, 1, 2, 3]
+    events = make_events(ts_ns=np.arange(8), kind=np.array(kinds), side=np.ones(8, np.int8),
+                         price_ticks=np.full(8, 100), qty_lots=np.ones(8), order_id=np.arange(8),
+                         extra={"message": np.array(message)}, attrs={"initial_orders": 2}, source="t",
+                         tick_size=0.01, lot_size=1.0, instrument="X", venue="Y")  # fmt: skip
+    assert kind_shares(events) == {"ADD": 0.25, "CANCEL": 0.25, "DELETE": 0.25, "TRADE": 0.25, "TRADE_HIDDEN": 0.0}
+    plain = events.drop_vars("message")  # a simulated flow: every event is a message
+    plain.attrs["initial_orders"] = 0
+    assert kind_shares(plain)["TRADE"] == 3 / 8
 
 
 def test_separation_picks_the_scores_fresh_paths_tell_apart():
