@@ -290,12 +290,47 @@ def message_table(events: xr.Dataset, books: xr.Dataset, *, source: str = "datas
         better = (before_q > 0) & (sign * (before_p - price[on_side, None]) > 0)
         level[on_side] = better.sum(axis=1) + 1
     trade = types == TYPE_TRADE
-    queue = np.where(trade, np.where(side == 1, ask_qty[:-1, 0], bid_qty[:-1, 0]), 0).astype(np.int64)
+    queue = touch_queues(trade, side, price, qty, np.diff(ts), (bid_price, bid_qty, ask_price, ask_qty))
     check_trades(qty, queue, trade, source)
     size = np.where(trade, trade_share(qty, queue), qty)
     table = np.stack([np.diff(ts), types, side, rel, size, level], axis=1).astype(np.int64)
     attrs = {name: events.attrs[name] for name in ("tick_size", "lot_size", "instrument", "venue")}
     return MessageTable(table, reference, int(ts[0]), queue, attrs)
+
+
+def touch_queues(trade, side, price, qty, dt, books: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Return the lots (int64 ``(n,)``) of the queue each TRADE message executes against (0 for other messages).
+
+    A run of TRADEs of one side at one time (``dt`` 0 after the first) is one marketable order's fills. The queue a
+    fill met is the larger of (a) the lots at its price, on the side it executes against, in the book before it
+    and (b) the lots there in the book before the run's first fill less the run's earlier fills at that price.
+    (a) is exact when the books follow every fill (LOBSTER), (b) when a simulator records the book after the whole
+    order with each of its fills (the book simulators and the rollout; (a) is then what the order left); each is
+    at most the queue the fill met (an L1 book may not show the second level a sweep reaches), so the larger is it.
+    A price the books do not show counts 0 (an empty side).
+
+    Parameters
+    ----------
+    trade, side, price, qty, dt
+        Per message: TRADE mask, aggressor side, price (ticks), lots and time since the previous event (ns).
+    books
+        ``(bid_price, bid_qty, ask_price, ask_qty)`` with one row per event (message *i*'s book before is row *i*).
+    """
+    queue = np.zeros(trade.shape[0], dtype=np.int64)
+    start = -1
+    for i in np.flatnonzero(trade):
+        if start < 0 or not (trade[i - 1] and side[i - 1] == side[i] and dt[i] == 0):
+            start = i  # the first fill of a marketable order
+        earlier = int(qty[start:i][price[start:i] == price[i]].sum())
+        run = _lots_at(books, start, side[i], price[i]) - earlier
+        queue[i] = max(_lots_at(books, i, side[i], price[i]), run)
+    return queue
+
+
+def _lots_at(books: tuple[np.ndarray, ...], row: int, side: int, price: int) -> int:
+    # lots at `price` on the side a trade of aggressor `side` executes against, in book row `row` (0 if not shown)
+    prices, lots = (books[2][row], books[3][row]) if side == 1 else (books[0][row], books[1][row])
+    return int(lots[(prices == price) & (lots > 0)].sum())
 
 
 def decode(messages: MessageTable) -> dict[str, np.ndarray]:

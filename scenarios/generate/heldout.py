@@ -35,6 +35,7 @@ import numpy as np
 from generators.evaluation import compare_cards, realism
 from generators.spec import load_generator, load_spec, spec_spans
 from scenarios.generate.baselines import baseline_kind, fitted_on, simulate_baseline, span_start
+from scenarios.generate.ground_truth import kind_shares
 from scenarios.generate.tstr import series_of, tstr_direction
 from simlab.errors import DataError, SimlabError
 from simlab.io import DEFAULT_DATA_DIR
@@ -193,6 +194,7 @@ def _path_summary(path: dict, card: Any) -> dict[str, Any]:
         "roc_auc": disc.auc if hasattr(disc, "auc") else f"not applicable: {disc}",
         "events": int(path["events"].sizes["event"]),
         "seconds": (int(path["events"]["ts_ns"].values[-1]) - int(path["events"]["ts_ns"].values[0])) / 1e9,
+        "kind_shares": kind_shares(path["events"]),
     }
     if "applied" in attrs:  # a generator's rollout counts
         out.update({key: int(attrs[key]) for key in ("applied", "rejected", "discarded", "stuck")})

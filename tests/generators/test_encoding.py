@@ -167,3 +167,21 @@ def test_trades_have_their_own_quantiles_and_generated_ones_never_exceed_the_que
     # a span without trades: every generated trade decodes to a size of 0, which the rollout rejects
     empty = enc.fit_knots(table[~trade])
     assert set(empty[enc.SHARE_ROW]) == {0.0} and (enc.features_to_table(vectors, empty)[:, enc.SIZE] == 0).all()
+
+
+def test_the_queue_of_a_fill_is_the_one_it_met_whether_the_books_follow_each_fill_or_the_whole_order(zi_spans):
+    # a market buy of 7 lots against asks of 5 at 102 and 4 at 103: fills of 5 at 102 and 2 at 103, both at one time
+    trade, side, dt = np.array([True, True]), np.array([1, 1]), np.array([0, 0])
+    price, qty = np.array([102, 103]), np.array([5, 2])
+    bid = (np.full((2, 2), 90), np.ones((2, 2), np.int64))
+    after_order = (*bid, np.array([[102, 103], [103, 0]]), np.array([[5, 4], [2, 0]]))  # simulators: after the order
+    after_fill = (*bid, np.array([[102], [103]]), np.array([[5], [4]]))  # LOBSTER level 1: after each fill
+    for books in (after_order, after_fill):
+        np.testing.assert_array_equal(enc.touch_queues(trade, side, price, qty, dt, books), [5, 4])
+    # the book simulators record the book after the whole order with each fill: every fill's share is at most 1
+    events, books = zi_spans["train"]["events"], zi_spans["train"]["books"]
+    messages = enc.message_table(events, books)
+    fills = messages.table[:, enc.TYPE] == enc.TYPE_TRADE
+    assert fills.sum() > 100 and (np.diff(events["ts_ns"].values)[fills] == 0).mean() > 0.1  # sweeps
+    assert (messages.table[fills, enc.SIZE] <= SHARE_ONE).all()
+    np.testing.assert_array_equal(enc.decode(messages)["qty_lots"], events["qty_lots"].values[1:])

@@ -66,6 +66,7 @@ def test_heldout_scores_the_amzn_model_next_to_a_preset_with_one_command(amzn, c
     (model,) = out["models"].values()
     (path,) = model["paths"]
     assert path["applied"] > 50 and np.isfinite(path["mean_l1"]["value"]) and path["l1_scores"] >= 10
+    assert sum(path["kind_shares"].values()) == pytest.approx(1.0) and path["kind_shares"]["ADD"] > 0
     floor, rows = path["floor_mean_l1"], path["l1_rows"]
     assert len(rows) == path["l1_scores"] and floor["low"] <= floor["value"] <= floor["high"]
     assert floor["value"] == pytest.approx(np.mean([row["floor"] for row in rows.values()]), abs=1e-5)
