@@ -140,8 +140,10 @@ def split_at(flow: dict[str, xr.Dataset], seconds: float) -> dict[str, dict[str,
     }
 
 
-def ground_truth(spec: TruthSpec, *, progress: Any = None) -> dict[str, Any]:
+def ground_truth(spec: TruthSpec, *, progress: Any = None, model_out: str | Path | None = None) -> dict[str, Any]:
     """Train the diffusion model on process A, score its samples and the A-vs-A floor against fresh paths of A.
+
+    With ``model_out``, the trained model is also saved there (a checkpoint folder, for later sampling).
 
     Returns
     -------
@@ -161,6 +163,8 @@ def ground_truth(spec: TruthSpec, *, progress: Any = None) -> dict[str, Any]:
     config = diffusion_preset(spec.model_preset, **spec.overrides)
     model = DiffusionGenerator(config, device="cpu")
     model.fit(split_at(flow, spec.train_s), seed=spec.seed, progress=progress)
+    if model_out is not None:
+        model.save(model_out)
     sample_seed = int(seeds[1].generate_state(1)[0])
     samples = model.sample(spec.paths, spec.duration_s, generator=sample_seed)
     fresh = {
@@ -278,13 +282,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("spec")
     parser.add_argument("-o", "--output", default="ground_truth.json")
+    parser.add_argument("--model-out", default=None, help="also save the trained model to this folder")
     args = parser.parse_args(argv)
     spec = load_truth_spec(args.spec)
 
     def progress(step: int, total: int, loss: float, validation: float | None) -> None:
         print(f"step {step}/{total}: training loss {loss:.4f}, validation {validation}", flush=True)
 
-    out = ground_truth(spec, progress=progress)
+    out = ground_truth(spec, progress=progress, model_out=args.model_out)
     out["provenance"] = provenance(seed=spec.seed, config=dataclasses.asdict(spec), sources=[args.spec])
     output = Path(args.output)
     partial = output.with_name(output.name + ".partial")

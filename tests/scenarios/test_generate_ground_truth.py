@@ -41,7 +41,8 @@ overrides = { max_steps = 300, eval_every = 50, validation_blocks = 128, batch_s
 
 def test_a_model_trained_on_a_hawkes_book_scores_closer_to_it_than_to_another_book(tmp_path):
     (tmp_path / "truth.toml").write_text(TINY_SPEC)
-    out = main([str(tmp_path / "truth.toml"), "-o", str(tmp_path / "truth.json")])
+    out = main([str(tmp_path / "truth.toml"), "-o", str(tmp_path / "truth.json"), "--model-out", str(tmp_path / "m")])
+    assert (tmp_path / "m" / "config.json").exists()  # the trained model, saved for later sampling
     assert json.loads((tmp_path / "truth.json").read_text())["provenance"]["seed"] == 7
     sep = out["separation"]
     # the scores that tell B from A are chosen from fresh paths alone; the model is closer to A on them
