@@ -42,7 +42,7 @@ from simlab.schema import EventKind
 _KEYS = {
     "process": {"preset", "train_s", "validation_s", "depth"},
     "test": {"paths", "duration_s", "n_boot", "contrast", "contrast_baseline_factor"},
-    "model": {"preset", "seed", "overrides"},
+    "model": {"preset", "seed", "fit_seed", "overrides"},
 }
 
 
@@ -62,6 +62,7 @@ class TruthSpec:
     contrast_baseline_factor: float = 3.0
     model_preset: str = "tiny"
     overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+    fit_seed: int | None = None  # the model's training seed, when not ``seed`` (the process paths keep ``seed``)
 
     def __post_init__(self) -> None:
         for name in ("train_s", "validation_s", "duration_s", "contrast_baseline_factor"):
@@ -73,6 +74,9 @@ class TruthSpec:
             low = 0 if name == "seed" else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ParameterError(f"`{name}` of the ground-truth spec must be an int >= {low}; got {value!r}")
+        if self.fit_seed is not None and (isinstance(self.fit_seed, bool) or not isinstance(self.fit_seed, int)
+                                          or self.fit_seed < 0):  # fmt: skip
+            raise ParameterError(f"`fit_seed` of the ground-truth spec must be an int >= 0; got {self.fit_seed!r}")
         if self.contrast_baseline_factor == 1.0:
             raise ParameterError("`contrast_baseline_factor` of the ground-truth spec must differ from 1; got 1.0")
 
@@ -84,7 +88,8 @@ def load_truth_spec(path: str | Path) -> TruthSpec:
     ``depth``; ``[test]`` the sampled and fresh ``paths``, their ``duration_s``, the scorecard's ``n_boot`` and
     process B: another book preset named by ``contrast`` or, without it, process A with its Hawkes baselines
     times ``contrast_baseline_factor``;
-    ``[model]`` the diffusion ``preset``, ``seed`` and ``overrides``.
+    ``[model]`` the diffusion ``preset``, ``seed``, ``overrides`` and optionally ``fit_seed`` (the training seed
+    alone, to see how a result depends on it with the same process paths).
     """
     path = Path(path)
     try:
@@ -162,7 +167,8 @@ def ground_truth(spec: TruthSpec, *, progress: Any = None, model_out: str | Path
     flow = simulate_path(preset, spec.train_s + spec.validation_s, seeds[0], spec.depth)
     config = diffusion_preset(spec.model_preset, **spec.overrides)
     model = DiffusionGenerator(config, device="cpu")
-    model.fit(split_at(flow, spec.train_s), seed=spec.seed, progress=progress)
+    fit_seed = spec.seed if spec.fit_seed is None else spec.fit_seed
+    model.fit(split_at(flow, spec.train_s), seed=fit_seed, progress=progress)
     if model_out is not None:
         model.save(model_out)
     sample_seed = int(seeds[1].generate_state(1)[0])

@@ -145,3 +145,8 @@ def test_the_library_spec_loads_and_bad_specs_are_refused(tmp_path):
         load_truth_spec(bad)
     with pytest.raises(ParameterError, match="`paths` of the ground-truth spec"):
         TruthSpec(seed=1, paths=0)
+    assert spec.fit_seed is None  # the model trains with `seed` unless `fit_seed` says otherwise
+    bad.write_text("[model]\nseed = 1\nfit_seed = 5\n")
+    assert load_truth_spec(bad).fit_seed == 5
+    with pytest.raises(ParameterError, match="`fit_seed` of the ground-truth spec must be an int >= 0; got -1"):
+        TruthSpec(seed=1, fit_seed=-1)
