@@ -14,8 +14,8 @@ The first event is the **anchor**: its time and the book after it start the enco
   against. The best of a side that is empty is its last quoted value (the **reference**, kept with the table);
 * ``size_lots``: the lots of an ADD, CANCEL, DELETE or hidden trade; for a TRADE, the **share of the touch queue**
   it takes (version 3 of the layout, in units of ``1 / SHARE_ONE``, :mod:`generators.shares`): the lots ``s`` of a
-  trade against a queue of ``q`` lots (the best level of the side it executes against, before the message; 1 when
-  that side is empty) are stored as exactly 1 when ``s = q`` (an atom: the whole queue, whatever its size), else
+  trade against a queue of ``q`` lots (the lots at its price on the side it executes against when it met them,
+  :func:`touch_queues`; 1 when that side is empty) are stored as exactly 1 when ``s = q`` (an atom: the whole queue, whatever its size), else
   as the middle of the bin ``((s - 1) / q, s / q]``, ``floor((2 s - 1) SHARE_ONE / (2 q))``, and decoded by
   ``ceil(share q / SHARE_ONE)``. A share in ``(0, 1]`` decodes to ``1..q`` lots whatever the queue, so a generated
   trade never exceeds the queue it meets; above 1 it lies beyond the queue (the training data hold such shares only
@@ -109,9 +109,8 @@ class MessageTable:
     reference
         int64 ``(n, 2)``: best bid and best ask (ticks) the prices are relative to, before each message.
     queue
-        int64 ``(n,)``: lots at the best level of the side a TRADE executes against, before it (0 when that side
-        is empty; 0 for the other messages): with the share it gives the trade's lots back
-        (:func:`generators.shares.trade_lots`).
+        int64 ``(n,)``: lots of the queue a TRADE met (:func:`touch_queues`; 0 when the books do not show it, and
+        for the other messages): with the share it gives the trade's lots back (:func:`generators.shares.trade_lots`).
     anchor_ns
         Time of the anchor event (ns since the epoch).
     attrs
