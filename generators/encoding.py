@@ -15,11 +15,12 @@ The first event is the **anchor**: its time and the book after it start the enco
 * ``size_lots``: the lots of an ADD, CANCEL, DELETE or hidden trade; for a TRADE, the **share of the touch queue**
   it takes (version 3 of the layout, in units of ``1 / SHARE_ONE``, :mod:`generators.shares`): the lots ``s`` of a
   trade against a queue of ``q`` lots (the lots at its price on the side it executes against when it met them,
-  :func:`touch_queues`; 1 when that side is empty) are stored as exactly 1 when ``s = q`` (an atom: the whole queue, whatever its size), else
-  as the middle of the bin ``((s - 1) / q, s / q]``, ``floor((2 s - 1) SHARE_ONE / (2 q))``, and decoded by
-  ``ceil(share q / SHARE_ONE)``. A share in ``(0, 1]`` decodes to ``1..q`` lots whatever the queue, so a generated
-  trade never exceeds the queue it meets; above 1 it lies beyond the queue (the training data hold such shares only
-  for trades against a side their book shows empty);
+  :func:`touch_queues`; 1 when that side is empty) are stored as exactly 1 when ``s = q`` (an atom: the whole
+  queue, whatever its size), else as the middle of the bin ``((s - 1) / q, s / q]``,
+  ``floor((2 s - 1) SHARE_ONE / (2 q))``, and decoded by ``ceil(share q / SHARE_ONE)``. A share in ``(0, 1]``
+  decodes to ``1..q`` lots whatever the queue, so a generated trade never exceeds the queue it meets; above 1 it
+  lies beyond the queue (the training data hold such shares only for trades against a side their book shows
+  empty);
 * ``level``: for CANCEL and DELETE, the price level (1 = the best) among the non-empty levels of the resting side
   before the message, at most :data:`DEPTH_LEVELS` + 1, which means "beyond level 10" (the books a model sees are
   10 levels deep; such a removal is placed by its price, see :mod:`generators.rollout`); 0 otherwise.
