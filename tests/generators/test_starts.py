@@ -1,0 +1,107 @@
+"""Paths started in a regime (generators.starts): the drawn training windows lie in the asked quintiles (measured here
+by hand), each path starts from its own window's book and history, one seed gives the same bytes on the kernels and
+on the slow twin, and bad requests get our sentence."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from generators import encoding as enc
+from generators.diffusion import DiffusionGenerator
+from generators.evaluation import counterfactual_sweep
+from generators.starts import check_trained_on, draw_starts, matching, start_windows
+from simlab.errors import DataError, ParameterError
+from tests.generators.test_diffusion import SMALL
+
+
+@pytest.fixture(scope="module")
+def fitted(zi_spans):
+    return DiffusionGenerator(SMALL, device="cpu").fit(zi_spans, seed=3)
+
+
+@pytest.fixture(scope="module")
+def windows(zi_spans, fitted):
+    span = zi_spans["train"]
+    return start_windows(span["events"], span["books"], fitted.encoding_)
+
+
+def _past_by_hand(books, row: int) -> tuple[float, float]:
+    # realised volatility of the mid and mean depth of levels 1-10 over the REGIME_WINDOW rows that end at `row`
+    cut = slice(row - enc.REGIME_WINDOW, row + 1)
+    bid, ask = books["bid_price"].values[cut, 0], books["ask_price"].values[cut, 0]
+    mid = (bid + ask) / 2.0
+    depth = books["bid_qty"].values[cut, :10].sum(axis=1) + books["ask_qty"].values[cut, :10].sum(axis=1)
+    return float(np.sqrt(np.sum(np.diff(mid) ** 2))), float(depth.mean())
+
+
+@pytest.mark.parametrize(("regime", "column", "quintile"), [({"volatility": 5}, 0, 5), ({"depth": 1}, 1, 1)])
+def test_the_drawn_windows_lie_in_the_asked_quintile_measured_by_hand(zi_spans, fitted, windows, regime, column,
+                                                                      quintile):  # fmt: skip
+    books = zi_spans["train"]["books"]
+    assert (books["bid_qty"].values[:, 0] > 0).all() and (books["ask_qty"].values[:, 0] > 0).all()  # mid defined
+    starts, record = draw_starts(windows, regime, 6, seed=77)
+    edges = fitted.encoding_.regime_edges[enc.REGIMES.index(next(iter(regime)))]
+    bounds = ([-np.inf, *edges, np.inf][quintile - 1], [-np.inf, *edges, np.inf][quintile])
+    for start in starts:
+        value = _past_by_hand(books, start["row"])[column]
+        assert bounds[0] <= value < bounds[1]
+    assert record["rows"] == [s["row"] for s in starts] and record["candidates"] == matching(windows, regime).size
+    assert 0 < record["candidates"] < windows.ends.size and not record["replace"]
+    # the window's last book is the span's book at the drawn row, its history the messages that led there
+    start = starts[0]
+    for k, name in enumerate(("bid_price", "bid_qty", "ask_price", "ask_qty")):
+        np.testing.assert_array_equal(start["books"][-1, k, :10], books[name].values[start["row"], :10])
+    np.testing.assert_array_equal(start["table"], windows.table[start["row"] - windows.rows : start["row"]])
+
+
+def test_each_path_starts_from_its_own_window_and_one_seed_gives_the_same_bytes(fitted, windows):
+    starts, record = draw_starts(windows, {"volatility": 5}, 2, seed=77)
+    again, same = draw_starts(windows, {"volatility": 5}, 2, seed=77)
+    assert same == record and draw_starts(windows, {"volatility": 5}, 2, seed=78)[1]["rows"] != record["rows"]
+    fast = fitted.sample(2, 4.0, generator=5, regime={"volatility": 5}, starts=starts)
+    twin = fitted.sample(2, 4.0, generator=5, regime={"volatility": 5}, starts=again, twin=True)
+    for path, other, start in zip(fast, twin, starts, strict=True):
+        assert path["events"].equals(other["events"]) and path["books"].equals(other["books"])
+        attrs = path["events"].attrs
+        assert attrs["start_row"] == start["row"] and attrs["start_ts_ns"] == start["ts_ns"]
+        first = int(attrs["initial_orders"]) - 1  # the book once the start's orders rest: the window's last book
+        for k, name in enumerate(("bid_price", "bid_qty", "ask_price", "ask_qty")):
+            np.testing.assert_array_equal(path["books"][name].values[first, :10], start["books"][-1, k, :10])
+        assert int(path["events"]["ts_ns"].values[0]) == int(fitted.context_["ts_ns"])  # the context's clock
+    assert not fast[0]["books"].equals(fast[1]["books"])
+
+
+def test_the_sweep_records_its_starts_and_shares_the_unconditioned_paths_of_the_same_starts(fitted, windows):
+    kwargs = {"n_paths": 2, "duration": 8.0, "seed": 5, "window": 16}
+    rows = counterfactual_sweep(fitted, [{"volatility": 5}, {"depth": 1}], [1.0], start="regime", windows=windows,
+                                **kwargs)  # fmt: skip
+    drawn = [draw_starts(windows, r, 2, seed=5)[1] for r in ({"volatility": 5}, {"depth": 1})]
+    assert [row["start"] for row in rows] == drawn
+    random = counterfactual_sweep(fitted, [{"volatility": 5}], [1.0], start="random", windows=windows, **kwargs)
+    assert random[0]["start"]["candidates"] == windows.ends.size and random[0]["start"]["regime"] == {}
+    with pytest.raises(ParameterError, match="start='regime' needs the training span's `windows`"):
+        counterfactual_sweep(fitted, [{"volatility": 5}], [1.0], start="regime", **kwargs)
+    with pytest.raises(ParameterError, match="`start` of counterfactual_sweep must be one of"):
+        counterfactual_sweep(fitted, [{"volatility": 5}], [1.0], start="middle", **kwargs)
+
+
+def test_bad_requests_get_our_sentence(zi_spans, fitted, windows):
+    with pytest.raises(ParameterError, match="unknown regime 'vol'; expected one of"):
+        draw_starts(windows, {"vol": 5}, 2, seed=1)
+    with pytest.raises(ParameterError, match="quintile of regime 'depth' must be an int in 1-5; got 6"):
+        draw_starts(windows, {"depth": 6}, 2, seed=1)
+    with pytest.raises(ParameterError, match="`mode` of draw_starts must be one of"):
+        draw_starts(windows, {"depth": 1}, 2, seed=1, mode="context")
+    starts, _ = draw_starts(windows, {"depth": 1}, 2, seed=1)
+    with pytest.raises(ParameterError, match=r"`starts` of sample must hold one start per path \(3\); got 2"):
+        fitted.sample(3, 1.0, generator=1, starts=starts)
+    empty = replace(windows, ends=windows.ends[:0], past=windows.past[:0], quintiles=windows.quintiles[:0])
+    with pytest.raises(DataError, match="no training window has its past regime in"):
+        draw_starts(empty, {"depth": 1}, 2, seed=1)
+    span = zi_spans["train"]
+    with pytest.raises(DataError, match="not the data the model was trained on"):
+        check_trained_on(fitted, (span["events"], span["books"]), source="spec x")
+    check_trained_on(fitted, (zi_spans["validation"]["events"], zi_spans["validation"]["books"]), source="spec x")
