@@ -11,8 +11,8 @@ import pytest
 
 from generators import encoding as enc
 from generators.diffusion import DiffusionGenerator
-from generators.evaluation import counterfactual_sweep
-from generators.starts import check_trained_on, draw_starts, matching, start_windows
+from generators.evaluation import counterfactual_sweep, path_regime
+from generators.starts import check_trained_on, draw_starts, matching, real_shares, start_windows
 from simlab.errors import DataError, ParameterError
 from tests.generators.test_diffusion import SMALL
 
@@ -105,3 +105,32 @@ def test_bad_requests_get_our_sentence(zi_spans, fitted, windows):
     with pytest.raises(DataError, match="not the data the model was trained on"):
         check_trained_on(fitted, (span["events"], span["books"]), source="spec x")
     check_trained_on(fitted, (zi_spans["validation"]["events"], zi_spans["validation"]["books"]), source="spec x")
+
+
+def test_a_path_is_measured_on_the_window_its_condition_labels_in_training(zi_spans, windows):
+    # training labels message i (the book before it is row i) with the regime of rows i .. i + REGIME_WINDOW;
+    # path_regime measures a path from its start book (the last initial order) on: on a real span cut at row i
+    # the two are the same numbers
+    events, books = zi_spans["train"]["events"], zi_spans["train"]["books"]
+    labels = enc.regime_values(tuple(books[name].values for name in ("bid_price", "bid_qty", "ask_price", "ask_qty")))
+    for row in windows.ends[[0, windows.ends.size // 2]]:
+        cut = slice(int(row) - 2, int(row) + enc.REGIME_WINDOW + 40)
+        path = {"events": events.isel(event=cut), "books": books.isel(time=cut)}
+        path["events"].attrs["initial_orders"] = 3  # rows row - 2 .. row are the "initial orders"
+        np.testing.assert_allclose(path_regime(path), labels[row])
+
+
+def test_real_shares_count_the_real_flow_after_the_starts(zi_spans, windows):
+    events, books = zi_spans["train"]["events"], zi_spans["train"]["books"]
+    labels = enc.regime_values(tuple(books[name].values for name in ("bid_price", "bid_qty", "ask_price", "ask_qty")))
+    edges = windows.encoding.regime_edges[0]
+    rows = matching(windows, {"volatility": 5})
+    out = real_shares(windows, {"volatility": 5}, 30.0)["volatility"]
+    ts = events["ts_ns"].values
+    start = [labels[r, 0] >= edges[3] for r in rows if r + enc.REGIME_WINDOW < ts.size]
+    late = []
+    for r in rows:
+        end = int(np.flatnonzero(ts <= ts[r] + 30 * 10**9)[-1])
+        if end < ts.size - 1 and end - enc.REGIME_WINDOW >= r:
+            late.append(labels[end - enc.REGIME_WINDOW, 0] >= edges[3])
+    assert out == {"start": np.mean(start), "end": np.mean(late), "n_start": len(start), "n_end": len(late)}
