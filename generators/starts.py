@@ -12,7 +12,9 @@ whether the model's rollout *stays* there.
 
 :func:`start_windows` measures every candidate row once (those with both sides quoted on the model's levels, after
 enough history); :func:`draw_starts` draws ``n_paths`` of the rows that match (all of them for ``mode="random"``,
-the baseline), without replacement when there are enough, from a seeded generator, and records which.
+the baseline), at least a regime window apart when there are enough, from a seeded generator, and records which.
+:func:`real_shares` gives the ceiling a start alone can reach: how often the real flow that followed such starts
+was in the asked quintile.
 """
 
 from __future__ import annotations
@@ -117,7 +119,9 @@ def draw_starts(
     regime
         Quintiles 1-5 by name; the starts' past regime is in every asked quintile (``mode="regime"``).
     n_paths
-        Starts to draw (without replacement when enough rows match).
+        Starts to draw: rows in a seeded random order, each kept when it lies at least
+        :data:`generators.encoding.REGIME_WINDOW` rows from those kept before it (nearly equal windows would make
+        two paths one), then, when too few are that far apart, the next rows of the order, then repeats.
     seed
         Root seed of the draw (its first spawned stream: it does not touch the sampling's noise).
     mode
@@ -128,7 +132,8 @@ def draw_starts(
     tuple
         The starts (:func:`generators.base.context_window` of each row, with its ``row``) and the record:
         ``mode``, ``regime``, ``seed``, ``candidates`` (rows that matched), ``rows`` and ``ts_ns`` of the drawn
-        starts, ``replace`` and ``past`` (their measured past regime by name).
+        starts, ``replace`` (fewer candidates than paths: some drawn twice), ``spaced`` (every two drawn rows at
+        least :data:`generators.encoding.REGIME_WINDOW` apart) and ``past`` (their measured past regime by name).
     """
     if mode not in START_MODES[1:]:
         raise ParameterError(f"`mode` of draw_starts must be one of {list(START_MODES[1:])}; got {mode!r}")
@@ -141,8 +146,8 @@ def draw_starts(
             f"training data); ask for another regime or start from the context"
         )
     rng = np.random.default_rng(np.random.SeedSequence(int(seed)).spawn(1)[0])
+    drawn, spaced = _spaced(rows, int(n_paths), rng)
     replace = bool(rows.size < n_paths)
-    drawn = np.sort(rng.choice(rows, size=int(n_paths), replace=replace))
     starts = [{**context_window(windows.table, windows.span, int(end), windows.rows), "row": int(end)} for end in drawn]
     index = np.searchsorted(windows.ends, drawn)
     record = {
@@ -151,6 +156,7 @@ def draw_starts(
         "seed": int(seed),
         "candidates": int(rows.size),
         "replace": replace,
+        "spaced": spaced,
         "rows": drawn.tolist(),
         "ts_ns": [start["ts_ns"] for start in starts],
         "past": {name: windows.past[index, j].round(6).tolist() for j, name in enumerate(enc.REGIMES)},
@@ -201,6 +207,24 @@ def check_trained_on(generator: Any, validation: tuple[xr.Dataset, xr.Dataset], 
             f"{source}: not the data the model was trained on: its validation span gives the sampling context at "
             f"ts_ns {ts}; the model's context is at {int(generator.context_['ts_ns'])}"
         )
+
+
+def _spaced(rows: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
+    # n of the rows in a random order, each at least REGIME_WINDOW rows from those taken before it (so that two
+    # paths do not start from nearly the same window) while the rows allow; then the nearest others, then repeats
+    order = rng.permutation(rows)
+    taken: list[int] = []
+    for row in order:
+        if len(taken) == n:
+            break
+        if all(abs(int(row) - t) >= enc.REGIME_WINDOW for t in taken):
+            taken.append(int(row))
+    spaced = len(taken) == n
+    rest = [int(row) for row in order if int(row) not in set(taken)]
+    taken += rest[: n - len(taken)]
+    if len(taken) < n:
+        taken += rng.choice(rows, size=n - len(taken), replace=True).tolist()
+    return np.sort(np.asarray(taken, np.int64)), spaced
 
 
 def _quoted(books: tuple[np.ndarray, ...]) -> np.ndarray:

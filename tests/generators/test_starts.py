@@ -42,7 +42,7 @@ def test_the_drawn_windows_lie_in_the_asked_quintile_measured_by_hand(zi_spans, 
                                                                       quintile):  # fmt: skip
     books = zi_spans["train"]["books"]
     assert (books["bid_qty"].values[:, 0] > 0).all() and (books["ask_qty"].values[:, 0] > 0).all()  # mid defined
-    starts, record = draw_starts(windows, regime, 6, seed=77)
+    starts, record = draw_starts(windows, regime, 3, seed=77)
     edges = fitted.encoding_.regime_edges[enc.REGIMES.index(next(iter(regime)))]
     bounds = ([-np.inf, *edges, np.inf][quintile - 1], [-np.inf, *edges, np.inf][quintile])
     for start in starts:
@@ -50,11 +50,25 @@ def test_the_drawn_windows_lie_in_the_asked_quintile_measured_by_hand(zi_spans, 
         assert bounds[0] <= value < bounds[1]
     assert record["rows"] == [s["row"] for s in starts] and record["candidates"] == matching(windows, regime).size
     assert 0 < record["candidates"] < windows.ends.size and not record["replace"]
+    assert record["spaced"] == (np.diff(record["rows"]).min() >= enc.REGIME_WINDOW)
     # the window's last book is the span's book at the drawn row, its history the messages that led there
     start = starts[0]
     for k, name in enumerate(("bid_price", "bid_qty", "ask_price", "ask_qty")):
         np.testing.assert_array_equal(start["books"][-1, k, :10], books[name].values[start["row"], :10])
     np.testing.assert_array_equal(start["table"], windows.table[start["row"] - windows.rows : start["row"]])
+
+
+def test_the_drawn_windows_are_a_regime_window_apart_while_the_candidates_allow(windows):
+    def draw(ends, n):
+        some = replace(windows, ends=np.asarray(ends), past=windows.past[: len(ends)])
+        return draw_starts(some, None, n, seed=3, mode="random")[1]
+
+    wide = draw(np.arange(300, 2300), 5)
+    assert wide["spaced"] and np.diff(wide["rows"]).min() >= enc.REGIME_WINDOW and not wide["replace"]
+    narrow = draw(np.arange(300, 400), 5)
+    assert not narrow["spaced"] and len(set(narrow["rows"])) == 5 and not narrow["replace"]
+    few = draw([300, 301], 5)
+    assert few["replace"] and set(few["rows"]) == {300, 301} and len(few["rows"]) == 5
 
 
 def test_each_path_starts_from_its_own_window_and_one_seed_gives_the_same_bytes(fitted, windows):
