@@ -197,15 +197,22 @@ def real_shares(
     return out
 
 
-def check_trained_on(generator: Any, validation: tuple[xr.Dataset, xr.Dataset], *, source: str) -> None:
-    """Refuse a span pair that is not the model's: its validation span must end at the model's sampling context."""
+def check_trained_on(
+    generator: Any, train: tuple[xr.Dataset, xr.Dataset], validation: tuple[xr.Dataset, xr.Dataset], *, source: str
+) -> None:
+    """Refuse spans that are not the model's: the training span must give the model's regime quintile edges, and
+    the validation span must end at the model's sampling context."""
     rows = max(generator.encoding_.history, enc.FLOW_WINDOW)
     events, books = validation
     ts = int(events["ts_ns"].values[_context_end(books, rows)])
-    if ts != int(generator.context_["ts_ns"]):
+    train_books = train[1]
+    values = enc.regime_values(tuple(train_books[name].values for name in BOOK_FIELDS))[:-1]
+    edges = np.quantile(values, [0.2, 0.4, 0.6, 0.8], axis=0).T
+    if ts != int(generator.context_["ts_ns"]) or not np.allclose(edges, generator.encoding_.regime_edges):
         raise DataError(
-            f"{source}: not the data the model was trained on: its validation span gives the sampling context at "
-            f"ts_ns {ts}; the model's context is at {int(generator.context_['ts_ns'])}"
+            f"{source}: not the data the model was trained on: its spans give the sampling context at ts_ns {ts} "
+            f"and volatility quintile edges {np.round(edges[0], 3).tolist()}; the model's are "
+            f"{int(generator.context_['ts_ns'])} and {np.round(generator.encoding_.regime_edges[0], 3).tolist()}"
         )
 
 

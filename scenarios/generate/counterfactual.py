@@ -66,7 +66,7 @@ def training_windows(generator: Any, spec: str | Path | None, data_dir: str | Pa
     if spec is None:
         raise ParameterError("paths started from training windows need --spec, the spec the model was trained from")
     spans = spec_spans(load_spec(spec), data_dir)
-    check_trained_on(generator, _pair(spans["validation"]), source=f"spec {spec}")
+    check_trained_on(generator, _pair(spans["train"]), _pair(spans["validation"]), source=f"spec {spec}")
     return start_windows(*_pair(spans["train"]), generator.encoding_, source=f"spec {spec} train span")
 
 

@@ -115,10 +115,11 @@ def test_bad_requests_get_our_sentence(zi_spans, fitted, windows):
     empty = replace(windows, ends=windows.ends[:0], past=windows.past[:0], quintiles=windows.quintiles[:0])
     with pytest.raises(DataError, match="no training window has its past regime in"):
         draw_starts(empty, {"depth": 1}, 2, seed=1)
-    span = zi_spans["train"]
-    with pytest.raises(DataError, match="not the data the model was trained on"):
-        check_trained_on(fitted, (span["events"], span["books"]), source="spec x")
-    check_trained_on(fitted, (zi_spans["validation"]["events"], zi_spans["validation"]["books"]), source="spec x")
+    train, validation, test = ((zi_spans[k]["events"], zi_spans[k]["books"]) for k in ("train", "validation", "test"))
+    check_trained_on(fitted, train, validation, source="spec x")
+    for spans in ((train, train), (test, validation)):  # another context; another training span
+        with pytest.raises(DataError, match="spec x: not the data the model was trained on"):
+            check_trained_on(fitted, *spans, source="spec x")
 
 
 def test_a_path_is_measured_on_the_window_its_condition_labels_in_training(zi_spans, windows):
