@@ -4,6 +4,7 @@ on the slow twin, and bad requests get our sentence."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 from generators import encoding as enc
 from generators.diffusion import DiffusionGenerator
 from generators.evaluation import counterfactual_sweep, path_regime
+from generators.hidden_depth import HIDDEN_LEVELS
 from generators.starts import check_trained_on, draw_starts, matching, real_shares, start_windows
 from simlab.errors import DataError, ParameterError
 from tests.generators.test_diffusion import SMALL
@@ -149,3 +151,20 @@ def test_real_shares_count_the_real_flow_after_the_starts(zi_spans, windows):
         if end < ts.size - 1 and end - enc.REGIME_WINDOW >= r:
             late.append(labels[end - enc.REGIME_WINDOW, 0] >= edges[3])
     assert out == {"start": np.mean(start), "end": np.mean(late), "n_start": len(start), "n_end": len(late)}
+
+
+def test_a_level1_model_gives_each_started_path_its_own_hidden_levels(fitted, windows):
+    model = copy.copy(fitted)
+    law = {"window_levels": 1, "bid": [[1, 5], [2, 7], [1, 9]], "ask": [[1, 4], [3, 6]]}
+    model.context_ = {**fitted.context_, "hidden_depth": law}
+    starts, _ = draw_starts(windows, None, 2, seed=4, mode="random")
+    fast = model.sample(2, 2.0, generator=9, starts=starts)
+    twin = model.sample(2, 2.0, generator=9, starts=starts, twin=True)
+    hidden = []
+    for path, other, start in zip(fast, twin, starts, strict=True):
+        assert path["events"].equals(other["events"])
+        initial = path["events"].isel(event=slice(0, int(path["events"].attrs["initial_orders"])))
+        bids = initial["price_ticks"].values[initial["side"].values == 1]
+        assert bids.size == 1 + HIDDEN_LEVELS and bids[0] == start["books"][-1, 0, 0]  # level 1, then hidden ones
+        hidden.append(np.diff(bids))
+    assert not np.array_equal(hidden[0], hidden[1])  # drawn per path
