@@ -64,9 +64,11 @@ class PathBatch:
     ) -> None:
         n, window = len(rngs), max(encoding.history, enc.FLOW_WINDOW)
         contexts = path_contexts(context, n)
-        tables, books = zip(*(_context_arrays(c, window) for c in contexts), strict=True)
         ts = int(contexts[0]["ts_ns"])
-        starts = [_start(b[-1], depth, ts) for b in books]
+        unique = {id(c): _context_arrays(c, window) for c in contexts}  # a context shared by paths is read once
+        started = {key: _start(books[-1], depth, ts) for key, (_, books) in unique.items()}
+        tables, books = zip(*(unique[id(c)] for c in contexts), strict=True)
+        starts = [started[id(c)] for c in contexts]
         self.initial = [(ev[:, K.EV_TS :], bk) for _, ev, bk, _ in starts]
         self.engines = List([tuple(a.copy() for a in state) for state, _, _, _ in starts])
         self.rngs = List(rngs)
@@ -81,7 +83,8 @@ class PathBatch:
             np.stack([b[-window - 1 :, :, : enc.DEPTH_LEVELS] for b in books]),
         )
         self.encoding = encoding
-        self.vectors = np.stack([encoding.messages(t[-encoding.history :]) for t in tables])
+        vectors = {key: encoding.messages(table[-encoding.history :]) for key, (table, _) in unique.items()}
+        self.vectors = np.stack([vectors[id(c)] for c in contexts])
         self.ev, self.bk = np.zeros((1024, K.EV_WIDTH), np.int64), np.zeros((1024, 4, depth), np.int64)
         self.records: list[tuple[np.ndarray, np.ndarray]] = []
         self.stop_when_stuck, self.end_ns, self.final = bool(stop_when_stuck), ts, True
