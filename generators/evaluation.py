@@ -16,6 +16,7 @@ regime condition, and sampling throughput.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -216,6 +217,7 @@ def counterfactual_sweep(
     window: int = enc.REGIME_WINDOW,
     start: str = "context",
     windows: StartWindows | None = None,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Run :func:`counterfactual` over regimes and guidance weights, measured at each path's start and end.
 
@@ -233,6 +235,8 @@ def counterfactual_sweep(
         window whose past regime is the asked one, drawn per path and regime. Both draws are seeded by ``seed``.
     windows
         :func:`generators.starts.start_windows` of the model's training span (needed unless ``start="context"``).
+    on_row
+        Called with each row as soon as it is measured (a long sweep shows its rows as it goes).
     """
     if start not in START_MODES:
         raise ParameterError(f"`start` of counterfactual_sweep must be one of {list(START_MODES)}; got {start!r}")
@@ -257,6 +261,8 @@ def counterfactual_sweep(
                     shares = regime_shares(generator, sampled, regime, label=label, at=at, window=window)
                     row.update({f"{at}: {key}": value for key, value in shares.items()})
             rows.append(row)
+            if on_row is not None:
+                on_row(row)
     return rows
 
 

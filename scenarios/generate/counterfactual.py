@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,16 +48,17 @@ def parse_regime(text: str) -> dict[str, int]:
 def run(
     model: str, regimes: list[dict[str, int]], guidances: list[float], *, n_paths: int, duration: float, seed: int,
     stop_when_stuck: bool = False, starts: tuple[str, ...] = ("context",), spec: str | None = None,
-    data_dir: str | Path = DEFAULT_DATA_DIR,
+    data_dir: str | Path = DEFAULT_DATA_DIR, on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Load ``model`` and run the sweep for every start mode; return ``{"rows", "seconds", "family"}``."""
+    """Load ``model`` and run the sweep for every start mode (``on_row`` sees each row as it is measured); return
+    ``{"rows", "seconds", "family"}``."""
     generator = load_generator(model)
     windows = training_windows(generator, spec, data_dir) if set(starts) - {"context"} else None
     begin, rows = time.perf_counter(), []
     for start in starts:
         rows += counterfactual_sweep(
             generator, regimes, guidances, n_paths=n_paths, duration=duration, seed=seed,
-            stop_when_stuck=stop_when_stuck, start=start, windows=windows,
+            stop_when_stuck=stop_when_stuck, start=start, windows=windows, on_row=on_row,
         )  # fmt: skip
     return {"family": generator.FAMILY, "rows": rows, "seconds": time.perf_counter() - begin}
 
@@ -92,15 +94,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     regimes = [parse_regime(text) for text in args.regime]
     out = run(args.model, regimes, args.guidance, n_paths=args.paths, duration=args.duration, seed=args.seed,
               stop_when_stuck=args.stop_when_stuck, starts=tuple(args.start), spec=args.spec,
-              data_dir=args.data)  # fmt: skip
+              data_dir=args.data, on_row=_print_rows)  # fmt: skip
     config = {k: v for k, v in vars(args).items() if k != "output"}
     out["provenance"] = provenance(seed=args.seed, config=config)
     write_json(args.output, out)
-    for row in out["rows"]:
-        for at in REGIME_AT:
-            _print_row(row, at)
     print(f"{out['family']}: {out['seconds']:.0f} s for the sweep")
     return out
+
+
+def _print_rows(row: dict[str, Any]) -> None:
+    for at in REGIME_AT:
+        _print_row(row, at)
 
 
 def _print_row(row: dict[str, Any], at: str) -> None:
@@ -114,7 +118,7 @@ def _print_row(row: dict[str, Any], at: str) -> None:
     unmeasured = [row[f"{at}: {label} unmeasured stuck paths"] for label in ("conditioned", "unconditioned")]
     head = f"start {row['start']['mode']}, guidance {row['guidance']:g}, {at}"
     print(f"{head}: {'; '.join(parts)}; stuck paths {stuck[0]} ({stuck[1]}), "
-          f"unmeasured {unmeasured[0]} ({unmeasured[1]}) of {row['n_paths']}")  # fmt: skip
+          f"unmeasured {unmeasured[0]} ({unmeasured[1]}) of {row['n_paths']}", flush=True)  # fmt: skip
 
 
 def _f(value: float) -> str:
