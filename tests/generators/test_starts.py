@@ -168,3 +168,18 @@ def test_a_level1_model_gives_each_started_path_its_own_hidden_levels(fitted, wi
         assert bids.size == 1 + HIDDEN_LEVELS and bids[0] == start["books"][-1, 0, 0]  # level 1, then hidden ones
         hidden.append(np.diff(bids))
     assert not np.array_equal(hidden[0], hidden[1])  # drawn per path
+
+
+def test_the_ceilings_block_bootstrap_brackets_the_share_and_is_seeded(windows):
+    from scenarios.generate.regime_ceiling import block_bootstrap
+
+    rows = matching(windows, {"volatility": 5})
+    kwargs = {"blocks": 5, "replicates": 50, "seed": 2}
+    out = block_bootstrap(windows, {"volatility": 5}, rows, 30.0, **kwargs)["volatility"]
+    whole = real_shares(windows, {"volatility": 5}, 30.0, rows)["volatility"]
+    for at in ("start", "end"):
+        share, low, high = out[at]
+        assert share == whole[at] and low <= share <= high and 0.0 <= low <= high <= 1.0
+    assert out == block_bootstrap(windows, {"volatility": 5}, rows, 30.0, **kwargs)["volatility"]
+    with pytest.raises(ParameterError, match="block_bootstrap needs blocks >= 2"):
+        block_bootstrap(windows, {"volatility": 5}, rows, 30.0, blocks=1, replicates=50, seed=2)
