@@ -209,6 +209,7 @@ class BookGenerator:
         stop_when_stuck: bool = False,
         switches: Sequence[tuple[float, dict[str, int] | None]] = (),
         twin: bool = False,
+        starts: Sequence[dict[str, Any]] | None = None,
     ) -> list[dict[str, xr.Dataset]]:
         """Generate ``n_paths`` independent books for ``duration`` seconds from the context.
 
@@ -240,6 +241,10 @@ class BookGenerator:
         twin
             Roll out on the slow Python twin (:func:`generators.rollout.rollout`) instead of the numba kernels
             (:func:`generators.rollout_fast.rollout_fast`); both give the same bytes (for tests and benchmarks).
+        starts
+            One start state per path instead of the model's context (:func:`generators.starts.draw_starts`: real
+            windows, e.g. in the asked regime). Each path runs on the context's clock (its ``ts_ns``); a start's
+            own ``ts_ns`` and ``row`` are kept in the path's attributes (``start_ts_ns``, ``start_row``).
 
         Returns
         -------
@@ -256,10 +261,8 @@ class BookGenerator:
         weight = self.config.guidance if guidance is None else float(guidance)
         torch_gen = generator if isinstance(generator, torch.Generator) else _seeded(generator, self.device)
         pick_seed = int(torch.randint(0, 2**62, (1,), generator=torch_gen, device=torch_gen.device).item())
+        context, law = self._start_contexts(starts, int(n_paths), pick_seed), self.context_.get("hidden_depth")
         depth = max(enc.DEPTH_LEVELS, int(self.context_["books"].shape[2]))
-        context, law = self.context_, self.context_.get("hidden_depth")
-        if law is not None:  # a level-N window: hidden levels behind the visible ones (generators.hidden_depth)
-            context = with_hidden_depth(context, law, np.random.default_rng([pick_seed, 1]))
 
         def generator_of(condition: torch.Tensor) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
             def generate(history: np.ndarray, book: np.ndarray) -> np.ndarray:
@@ -280,7 +283,24 @@ class BookGenerator:
             attrs.update(window_levels=int(law["window_levels"]), hidden_levels=HIDDEN_LEVELS)
         if switches:
             attrs["switches"] = str([(float(s), dict(r or {})) for s, r in switches])
-        return [path.datasets(attrs, f"{type(self).__name__}.sample") for path in paths]
+        own = [{}] * len(paths) if starts is None else [_start_attrs(start) for start in starts]
+        source = f"{type(self).__name__}.sample"
+        return [path.datasets({**attrs, **extra}, source) for path, extra in zip(paths, own, strict=True)]
+
+    def _start_contexts(self, starts: Sequence[dict[str, Any]] | None, n_paths: int, pick_seed: int) -> Any:
+        # the context (one for every path) or one start per path on the context's clock; a level-N window gets
+        # hidden levels behind the visible ones (generators.hidden_depth), drawn per path for the starts
+        law = self.context_.get("hidden_depth")
+        if starts is None:
+            if law is None:
+                return self.context_
+            return with_hidden_depth(self.context_, law, np.random.default_rng([pick_seed, 1]))
+        if len(starts) != n_paths:
+            raise ParameterError(f"`starts` of sample must hold one start per path ({n_paths}); got {len(starts)}")
+        contexts = [{**start, "ts_ns": int(self.context_["ts_ns"])} for start in starts]
+        if law is None:
+            return contexts
+        return [with_hidden_depth(c, law, np.random.default_rng([pick_seed, 1, p])) for p, c in enumerate(contexts)]
 
     def _condition(self, regime: dict[str, int] | None) -> torch.Tensor:
         return torch.as_tensor(enc.regime_condition(regime, source="regime of sample"), device=self.device)
@@ -290,6 +310,10 @@ class BookGenerator:
             raise ParameterError(
                 f"{type(self).__name__} is not fitted; call fit(dataset, seed=...) or load(path) first"
             )
+
+
+def _start_attrs(start: dict[str, Any]) -> dict[str, int]:
+    return {f"start_{key}": int(start[key]) for key in ("ts_ns", "row") if key in start}
 
 
 def _load(path: str | Path, cls: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -340,20 +364,44 @@ def _seeded(seed: Any, device: torch.device) -> torch.Generator:
 
 
 def _context(flow: enc.EncodedFlow, span: tuple[xr.Dataset, xr.Dataset], encoding: enc.Encoding) -> dict[str, Any]:
-    events, books = span
     rows = max(encoding.history, enc.FLOW_WINDOW)
-    end = _context_end(books, rows)
+    return context_window(flow.messages.table, span, _context_end(span[1], rows), rows)
+
+
+def context_window(table: np.ndarray, span: tuple[xr.Dataset, xr.Dataset], end: int, rows: int) -> dict[str, Any]:
+    """Return the sampling context that ends at book row ``end`` of a span: its last ``rows`` messages and books.
+
+    Parameters
+    ----------
+    table
+        The span's integer messages (:func:`generators.encoding.message_table`; message *i* leads to book row
+        *i* + 1).
+    span
+        The span's ``(events, books)``.
+    end
+        The book row that starts the rollout (>= ``rows``).
+    rows
+        Messages of history kept (the books hold one more row).
+
+    Returns
+    -------
+    dict
+        ``books`` int64 ``(rows + 1, 4, levels)`` (at least :data:`generators.encoding.DEPTH_LEVELS` levels, the
+        missing ones empty), ``table`` int64 ``(rows, 6)``, ``ts_ns`` (the time of row ``end``) and ``attrs``.
+    """
+    events, books = span
     names = ("bid_price", "bid_qty", "ask_price", "ask_qty")
     arrays = np.stack([books[name].values[end - rows : end + 1] for name in names], 1)
     if arrays.shape[2] < enc.DEPTH_LEVELS:
         pad = np.zeros((arrays.shape[0], 4, enc.DEPTH_LEVELS - arrays.shape[2]), np.int64)
         pad[:, [0, 2]] = NO_PRICE
         arrays = np.concatenate([arrays, pad], axis=2)
+    attrs = {name: events.attrs[name] for name in ("tick_size", "lot_size", "instrument", "venue")}
     return {
         "books": arrays.astype(np.int64),
-        "table": flow.messages.table[end - rows : end].copy(),
+        "table": np.asarray(table[end - rows : end], np.int64).copy(),
         "ts_ns": int(events["ts_ns"].values[end]),
-        "attrs": dict(flow.messages.attrs),
+        "attrs": attrs,
     }
 
 

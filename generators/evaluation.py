@@ -16,12 +16,14 @@ regime condition, and sampling throughput.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from generators import encoding as enc
+from generators.starts import START_MODES, StartWindows, draw_starts
 from simlab.errors import DataError, ParameterError
 from simlab.metrics.distances import check_bootstrap
 from simlab.metrics.scorecard import ScoreCard, score
@@ -213,28 +215,54 @@ def counterfactual_sweep(
     seed: int,
     stop_when_stuck: bool = False,
     window: int = enc.REGIME_WINDOW,
+    start: str = "context",
+    windows: StartWindows | None = None,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Run :func:`counterfactual` over regimes and guidance weights, measured at each path's start and end.
 
-    The unconditioned paths are sampled once (same seed as every conditioned run, so the same noise) and shared by
-    every row. Each row holds ``regime``, ``guidance`` and, for ``at`` in ``start`` and ``end``, the keys of
-    :func:`regime_shares` (over ``window`` rows) for the conditioned and the unconditioned paths (prefixed
+    The unconditioned paths are sampled with the same seed as every conditioned run (so the same noise) and from
+    the same starts. Each row holds ``regime``, ``guidance``, ``start`` (the record of
+    :func:`generators.starts.draw_starts`, or ``{"mode": "context"}``) and, for ``at`` in ``start`` and ``end``, the
+    keys of :func:`regime_shares` (over ``window`` rows) for the conditioned and the unconditioned paths (prefixed
     ``{at}:``).
+
+    Parameters
+    ----------
+    start
+        Where each path starts (:data:`generators.starts.START_MODES`): ``"context"``, the model's one context
+        book; ``"random"``, a training window drawn per path (the same for every regime); ``"regime"``, a training
+        window whose past regime is the asked one, drawn per path and regime. Both draws are seeded by ``seed``.
+    windows
+        :func:`generators.starts.start_windows` of the model's training span (needed unless ``start="context"``).
+    on_row
+        Called with each row as soon as it is measured (a long sweep shows its rows as it goes).
     """
-    free = generator.sample(n_paths, duration, generator=seed, stop_when_stuck=stop_when_stuck)
+    if start not in START_MODES:
+        raise ParameterError(f"`start` of counterfactual_sweep must be one of {list(START_MODES)}; got {start!r}")
+    if start != "context" and windows is None:
+        raise ParameterError(f"counterfactual_sweep: start={start!r} needs the training span's `windows`")
+    kwargs = {"generator": seed, "stop_when_stuck": stop_when_stuck}
+    free: dict[tuple, list] = {}  # the unconditioned paths of each set of starts
     rows = []
     for regime in regimes:
+        starts, record = (None, {"mode": "context"})
+        if start != "context":
+            starts, record = draw_starts(windows, regime, n_paths, seed=seed, mode=start)
+        drawn = tuple(record.get("rows", ()))
+        if drawn not in free:
+            free[drawn] = generator.sample(n_paths, duration, starts=starts, **kwargs)
         for guidance in guidances:
-            paths = generator.sample(
-                n_paths, duration, generator=seed, regime=regime, guidance=guidance, stop_when_stuck=stop_when_stuck
-            )
+            paths = generator.sample(n_paths, duration, regime=regime, guidance=guidance, starts=starts, **kwargs)
             row: dict[str, Any] = {"regime": dict(regime), "guidance": float(guidance), "n_paths": n_paths}
-            row["duration_s"] = duration
+            row.update(duration_s=duration, start=record)
             for at in REGIME_AT:
-                for label, sampled in (("conditioned", paths), ("unconditioned", free)):
+                for label, sampled in (("conditioned", paths), ("unconditioned", free[drawn])):
                     shares = regime_shares(generator, sampled, regime, label=label, at=at, window=window)
                     row.update({f"{at}: {key}": value for key, value in shares.items()})
             rows.append(row)
+            if on_row is not None:
+                on_row(row)
     return rows
 
 

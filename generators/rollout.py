@@ -35,7 +35,7 @@ import xarray as xr
 from generators import encoding as enc
 from generators.shares import SHARE_ONE, trade_lots, trade_share
 from simlab.book import _engine as E
-from simlab.errors import SimlabError
+from simlab.errors import DataError, SimlabError
 from simlab.schema import NO_PRICE, EventKind, make_books, make_events
 
 REASONS = ("bad_value", "crossing_add", "no_level", "no_order", "empty_side", "trade_beyond_best")
@@ -325,10 +325,23 @@ def path_datasets(
     return {"events": events, "books": books}
 
 
+def path_contexts(context: dict[str, Any] | list[dict[str, Any]], n_paths: int) -> list[dict[str, Any]]:
+    """Return one context per path: ``context`` repeated, or the list itself (one per path, one clock)."""
+    if isinstance(context, dict):
+        return [context] * n_paths
+    contexts = list(context)
+    if len(contexts) != n_paths:
+        raise DataError(f"sampling contexts: expected one per path ({n_paths}); got {len(contexts)}")
+    times = sorted({int(c["ts_ns"]) for c in contexts})
+    if len(times) != 1:
+        raise DataError(f"sampling contexts: every path's context must start at the same ts_ns; got {times[:3]}")
+    return contexts
+
+
 def rollout(
     generate: Callable[[np.ndarray, np.ndarray], np.ndarray],
     encoding: enc.Encoding,
-    context: dict[str, Any],
+    context: dict[str, Any] | list[dict[str, Any]],
     *,
     n_paths: int,
     duration_ns: int,
@@ -348,7 +361,8 @@ def rollout(
     encoding
         The model's encoding.
     context
-        The start state (see :class:`BookPath`).
+        The start state (see :class:`BookPath`), or a list of one per path sharing ``ts_ns``
+        (:func:`path_contexts`).
     n_paths, duration_ns, depth
         Paths, their length (ns) and the levels recorded.
     rngs
@@ -363,10 +377,12 @@ def rollout(
         generated before it that would land after it is not applied, and it and the rest of its block are counted
         as discarded. The paths then go on from their state (history, book, time) under the new ``generate``.
     """
-    start = int(context["ts_ns"])
+    contexts = path_contexts(context, n_paths)
+    start = int(contexts[0]["ts_ns"])
     ends = [start + int(offset) for offset, _ in switches] + [start + int(duration_ns)]
     makers = [generate] + [maker for _, maker in switches]
-    paths = [BookPath(context, depth, rngs[p], ends[0], stop_when_stuck, encoding.book_levels) for p in range(n_paths)]
+    levels = encoding.book_levels
+    paths = [BookPath(c, depth, rngs[p], ends[0], stop_when_stuck, levels) for p, c in enumerate(contexts)]
     for piece, (end_ns, maker) in enumerate(zip(ends, makers, strict=True)):
         for path in paths:
             path.resume(end_ns, final=piece == len(ends) - 1)

@@ -20,7 +20,7 @@ from numba.typed import List
 
 from generators import encoding as enc
 from generators import rollout_kernel as K
-from generators.rollout import MAX_IDLE_CHAINS, REASONS, RolloutCounts, path_datasets
+from generators.rollout import MAX_IDLE_CHAINS, REASONS, RolloutCounts, path_contexts, path_datasets
 from simlab.book import _engine as E
 from simlab.errors import DataError, SimlabError
 
@@ -41,11 +41,14 @@ class RolledPath:
 
 
 class PathBatch:
-    """The state of ``n_paths`` paths started from one context: engines, per-path arrays, windows and records.
+    """The state of ``n_paths`` paths started from one context each: engines, per-path arrays, windows and records.
 
     Parameters
     ----------
-    context, depth, rngs, stop_when_stuck
+    context
+        As for :class:`generators.rollout.BookPath`: one context for every path, or a list of one per path (the
+        start states of :mod:`generators.starts`; they must share ``ts_ns``, the paths' common clock).
+    depth, rngs, stop_when_stuck
         As for :class:`generators.rollout.BookPath` (one generator per path).
     encoding
         The model's encoding (its history length sizes the windows).
@@ -53,40 +56,35 @@ class PathBatch:
 
     def __init__(
         self,
-        context: dict[str, Any],
+        context: dict[str, Any] | list[dict[str, Any]],
         encoding: enc.Encoding,
         depth: int,
         rngs: list[np.random.Generator],
         stop_when_stuck: bool = False,
     ) -> None:
         n, window = len(rngs), max(encoding.history, enc.FLOW_WINDOW)
-        table, books = np.asarray(context["table"], np.int64), np.asarray(context["books"], np.int64)
-        if table.shape[0] < window or books.shape[0] < window + 1:
-            raise DataError(
-                f"sampling context: needs {window} messages and {window + 1} books; got {table.shape[0]} and "
-                f"{books.shape[0]}"
-            )
-        ts = int(context["ts_ns"])
-        start = np.ascontiguousarray(books[-1])
-        priced = start[[0, 2]][start[[1, 3]] > 0]
-        centre = int(np.median(priced)) if priced.size else 0  # the grid's centre: the median quoted price
-        state, ev, bk, next_id, status = K.start_engine(start, depth, ts, centre)
-        _check_engine(status)
-        self.initial = (ev[:, K.EV_TS :], bk)
-        self.engines = List([tuple(a.copy() for a in state) for _ in range(n)])
+        contexts = path_contexts(context, n)
+        ts = int(contexts[0]["ts_ns"])
+        unique = {id(c): _context_arrays(c, window) for c in contexts}  # a context shared by paths is read once
+        started = {key: _start(books[-1], depth, ts) for key, (_, books) in unique.items()}
+        tables, books = zip(*(unique[id(c)] for c in contexts), strict=True)
+        starts = [started[id(c)] for c in contexts]
+        self.initial = [(ev[:, K.EV_TS :], bk) for _, ev, bk, _ in starts]
+        self.engines = List([tuple(a.copy() for a in state) for state, _, _, _ in starts])
         self.rngs = List(rngs)
         self.out = E.new_fills(256)
-        last = np.array([E.best_bid(state), E.best_ask(state)], np.int64)
+        last = np.array([[E.best_bid(state), E.best_ask(state)] for state, _, _, _ in starts], np.int64)
         # ts, last, next_id, counts, seen, done, idle (the order apply_blocks reads them in)
-        self.paths = (np.full(n, ts, np.int64), np.tile(last, (n, 1)), np.full(n, next_id, np.int64),
+        self.paths = (np.full(n, ts, np.int64), last, np.array([s[3] for s in starts], np.int64),
                       np.zeros((n, K.N_COUNTS), np.int64), np.zeros(n, np.int64), np.zeros(n, np.bool_),
                       np.zeros(n, np.int64))  # fmt: skip
         self.windows = (
-            np.tile(table[-window:], (n, 1, 1)),
-            np.tile(books[-window - 1 :, :, : enc.DEPTH_LEVELS], (n, 1, 1, 1)),
+            np.stack([t[-window:] for t in tables]),
+            np.stack([b[-window - 1 :, :, : enc.DEPTH_LEVELS] for b in books]),
         )
         self.encoding = encoding
-        self.vectors = np.tile(encoding.messages(table[-encoding.history :]), (n, 1, 1))
+        vectors = {key: encoding.messages(table[-encoding.history :]) for key, (table, _) in unique.items()}
+        self.vectors = np.stack([vectors[id(c)] for c in contexts])
         self.ev, self.bk = np.zeros((1024, K.EV_WIDTH), np.int64), np.zeros((1024, 4, depth), np.int64)
         self.records: list[tuple[np.ndarray, np.ndarray]] = []
         self.stop_when_stuck, self.end_ns, self.final = bool(stop_when_stuck), ts, True
@@ -145,9 +143,10 @@ class PathBatch:
         out = []
         for p in range(n):
             rows = order[bounds[p] : bounds[p + 1]]
-            events = np.concatenate([self.initial[0], ev[rows, K.EV_TS :]])
-            out.append(RolledPath(events, np.concatenate([self.initial[1], bk[rows]]), self.counts(p),
-                                  self.initial[0].shape[0]))  # fmt: skip
+            initial = self.initial[p]
+            events = np.concatenate([initial[0], ev[rows, K.EV_TS :]])
+            out.append(RolledPath(events, np.concatenate([initial[1], bk[rows]]), self.counts(p),
+                                  initial[0].shape[0]))  # fmt: skip
         return out
 
 
@@ -221,6 +220,26 @@ def _book_state(raw: np.ndarray) -> np.ndarray:
     return out
 
 
+def _context_arrays(context: dict[str, Any], window: int) -> tuple[np.ndarray, np.ndarray]:
+    table, books = np.asarray(context["table"], np.int64), np.asarray(context["books"], np.int64)
+    if table.shape[0] < window or books.shape[0] < window + 1:
+        raise DataError(
+            f"sampling context: needs {window} messages and {window + 1} books; got {table.shape[0]} and "
+            f"{books.shape[0]}"
+        )
+    return table, books
+
+
+def _start(book: np.ndarray, depth: int, ts: int) -> tuple:
+    # the engine of one path started from its context's last book, its grid centred on the median quoted price
+    start = np.ascontiguousarray(book)
+    priced = start[[0, 2]][start[[1, 3]] > 0]
+    centre = int(np.median(priced)) if priced.size else 0
+    state, ev, bk, next_id, status = K.start_engine(start, depth, ts, centre)
+    _check_engine(status)
+    return state, ev, bk, next_id
+
+
 def _check_engine(status: int) -> None:
     if status != E.OK:
         raise SimlabError(f"generator rollout: the engine refused an ADD: {E.STATUS_TEXT[status]}")
@@ -229,7 +248,7 @@ def _check_engine(status: int) -> None:
 def rollout_fast(
     generate: Callable[[np.ndarray, np.ndarray], np.ndarray],
     encoding: enc.Encoding,
-    context: dict[str, Any],
+    context: dict[str, Any] | list[dict[str, Any]],
     *,
     n_paths: int,
     duration_ns: int,
@@ -246,7 +265,7 @@ def rollout_fast(
     list of RolledPath
         Per path, the records (the initial orders first) and the counts.
     """
-    start = int(context["ts_ns"])
+    start = int(path_contexts(context, n_paths)[0]["ts_ns"])
     ends = [start + int(offset) for offset, _ in switches] + [start + int(duration_ns)]
     makers = [generate] + [maker for _, maker in switches]
     batch = PathBatch(context, encoding, depth, rngs[:n_paths], stop_when_stuck)

@@ -64,11 +64,22 @@ def sample(
     stop_when_stuck: Annotated[
         bool, typer.Option(help="End a path on which no generated message applies any more (recorded) and go on.")
     ] = False,
+    start_in_regime: Annotated[
+        bool,
+        typer.Option(
+            help="Start each path from a training window whose past regime is the --regime asked (needs --spec)."
+        ),
+    ] = False,
+    spec: Annotated[
+        Path | None, typer.Option(help="The model's training spec (its train span holds the start windows).")
+    ] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data", help="Real-data folder (default ../shared/data).")] = None,
 ) -> None:
     """Sample paths from a trained generator, rolled out on the matching engine, into a store.
 
     Path 0 is the groups ``events`` and ``books`` (``simlab score`` reads them); path p > 0 is ``events_{p:04d}``
-    and ``books_{p:04d}``.
+    and ``books_{p:04d}``. With ``--start-in-regime`` each path starts from its own window of the training span
+    whose measured past regime is the asked one (drawn with ``--seed``; the windows are in the store's provenance).
     """
     from generators.spec import load_generator
     from simlab.provenance import provenance
@@ -79,18 +90,21 @@ def sample(
         condition = parse_regime(regime or [])
         generator = load_generator(model)
         seconds = parse_duration_ns(duration) / 1e9
+        starts, drawn = regime_starts(generator, condition, paths, seed, start_in_regime, spec, data_dir)
         with progress() as bar:
             task = bar.add_task("paths done", total=paths)
             samples = generator.sample(
                 paths, seconds, generator=seed, regime=condition, guidance=guidance,
                 progress=lambda done, total: bar.update(task, completed=done), stop_when_stuck=stop_when_stuck,
+                starts=starts,
             )  # fmt: skip
         groups: dict[str, Any] = {}
         for index, path in enumerate(samples):
             suffix = "" if index == 0 else f"_{index:04d}"
             groups.update({f"events{suffix}": path["events"], f"books{suffix}": path["books"]})
         config = {"model": str(model), "paths": paths, "duration": duration, "regime": condition, "guidance": guidance}
-        config["stop_when_stuck"] = stop_when_stuck
+        config.update(stop_when_stuck=stop_when_stuck, start_in_regime=start_in_regime, spec=spec and str(spec))
+        config["start_windows"] = drawn
         write_store(groups, output, attrs=provenance(seed=seed, config=config), overwrite=overwrite)
     except SimlabError as exc:
         fail(exc)
@@ -111,3 +125,19 @@ def parse_regime(pairs: list[str]) -> dict[str, int]:
             raise ParameterError(f"--regime must look like name=quintile (an int 1-5), e.g. volatility=5; got {pair!r}")
         out[name.strip()] = int(value)
     return out
+
+
+def regime_starts(
+    generator: Any, condition: dict[str, int], paths: int, seed: int, wanted: bool, spec: Path | None, data: Any
+) -> tuple[list | None, dict | None]:
+    """Return the start windows in the asked regime and their record (None, None unless ``wanted``)."""
+    if not wanted:
+        return None, None
+    from generators.starts import draw_starts
+    from scenarios.generate.counterfactual import training_windows
+    from simlab.io import DEFAULT_DATA_DIR
+
+    if not condition:
+        raise ParameterError("--start-in-regime needs a --regime to start in (e.g. --regime volatility=5)")
+    windows = training_windows(generator, spec, data or DEFAULT_DATA_DIR)
+    return draw_starts(windows, condition, paths, seed=seed)

@@ -1,15 +1,19 @@
 """Counterfactual validity of a trained generator from the command line: does it give the regime it is asked for?
 
 ``python -m scenarios.generate.counterfactual MODEL --regime volatility=5 --regime depth=1 [--guidance 1 2]
-[--paths 8] [--duration SECONDS] [--seed 77] [--stop-when-stuck] [-o OUT.json]``
-runs :func:`generators.evaluation.counterfactual_sweep`: for every ``--regime`` (one condition, ``name=q`` pairs
-joined by commas, e.g. ``volatility=5,depth=1``) and every guidance weight, ``--paths`` paths are sampled with the
-condition and the same noise without it, and the regime is measured at the start and at the end of each path
-(over :data:`generators.encoding.REGIME_WINDOW` book rows, in the quintiles of the training data). It prints the
-share of paths in the asked quintile against the unconditioned share, and writes every number, with provenance,
-to the JSON file. With ``--stop-when-stuck`` a path on which no generated message applies any more ends there
-and is counted (``stuck paths``) instead of failing the run; one too short to be measured at its end is counted
-as ``unmeasured`` and left out of that share.
+[--paths 8] [--duration SECONDS] [--seed 77] [--start context random regime --spec SPEC [--data DIR]]
+[--stop-when-stuck] [-o OUT.json]``
+runs :func:`generators.evaluation.counterfactual_sweep`: for every ``--start`` mode, every ``--regime`` (one
+condition, ``name=q`` pairs joined by commas, e.g. ``volatility=5,depth=1``) and every guidance weight,
+``--paths`` paths are sampled with the condition and the same noise without it, and the regime is measured at the
+start and at the end of each path (over :data:`generators.encoding.REGIME_WINDOW` book rows, in the quintiles of
+the training data). ``--start random`` and ``--start regime`` start each path from a window of the training span
+of ``--spec`` (the spec the model was trained from; refused when its validation span does not end at the model's
+context): any window, or one whose past regime is the asked one (:mod:`generators.starts`). It prints the share of
+paths in the asked quintile against the unconditioned share, and writes every number, with the drawn windows and
+provenance, to the JSON file. With ``--stop-when-stuck`` a path on which no generated message applies any more
+ends there and is counted (``stuck paths``) instead of failing the run; one too short to be measured at its end is
+counted as ``unmeasured`` and left out of that share.
 """
 
 from __future__ import annotations
@@ -17,12 +21,16 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from generators.evaluation import REGIME_AT, counterfactual_sweep
-from generators.spec import load_generator
+from generators.spec import load_generator, load_spec, spec_spans
+from generators.starts import START_MODES, StartWindows, check_trained_on, start_windows
 from scenarios.generate.heldout import write_json
 from simlab.errors import ParameterError
+from simlab.io import DEFAULT_DATA_DIR
 from simlab.provenance import provenance
 
 
@@ -39,15 +47,33 @@ def parse_regime(text: str) -> dict[str, int]:
 
 def run(
     model: str, regimes: list[dict[str, int]], guidances: list[float], *, n_paths: int, duration: float, seed: int,
-    stop_when_stuck: bool = False,
+    stop_when_stuck: bool = False, starts: tuple[str, ...] = ("context",), spec: str | None = None,
+    data_dir: str | Path = DEFAULT_DATA_DIR, on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Load ``model`` and run the sweep; return ``{"rows", "seconds", "family"}``."""
+    """Load ``model`` and run the sweep for every start mode (``on_row`` sees each row as it is measured); return
+    ``{"rows", "seconds", "family"}``."""
     generator = load_generator(model)
-    start = time.perf_counter()
-    rows = counterfactual_sweep(
-        generator, regimes, guidances, n_paths=n_paths, duration=duration, seed=seed, stop_when_stuck=stop_when_stuck
-    )
-    return {"family": generator.FAMILY, "rows": rows, "seconds": time.perf_counter() - start}
+    windows = training_windows(generator, spec, data_dir) if set(starts) - {"context"} else None
+    begin, rows = time.perf_counter(), []
+    for start in starts:
+        rows += counterfactual_sweep(
+            generator, regimes, guidances, n_paths=n_paths, duration=duration, seed=seed,
+            stop_when_stuck=stop_when_stuck, start=start, windows=windows, on_row=on_row,
+        )  # fmt: skip
+    return {"family": generator.FAMILY, "rows": rows, "seconds": time.perf_counter() - begin}
+
+
+def training_windows(generator: Any, spec: str | Path | None, data_dir: str | Path = DEFAULT_DATA_DIR) -> StartWindows:
+    """Return the start windows of the training span of ``spec``, refused unless the model was trained on it."""
+    if spec is None:
+        raise ParameterError("paths started from training windows need --spec, the spec the model was trained from")
+    spans = spec_spans(load_spec(spec), data_dir)
+    check_trained_on(generator, _pair(spans["train"]), _pair(spans["validation"]), source=f"spec {spec}")
+    return start_windows(*_pair(spans["train"]), generator.encoding_, source=f"spec {spec} train span")
+
+
+def _pair(span: dict) -> tuple:
+    return span["events"], span["books"]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -60,19 +86,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per path")
     parser.add_argument("--seed", type=int, default=77)
     parser.add_argument("--stop-when-stuck", action="store_true", help="end a stuck path instead of failing")
+    parser.add_argument("--start", nargs="+", choices=START_MODES, default=["context"], help="where paths start")
+    parser.add_argument("--spec", help="the model's training spec (its train span holds the start windows)")
+    parser.add_argument("--data", default=str(DEFAULT_DATA_DIR), help="real-data folder")
     parser.add_argument("-o", "--output", default="counterfactual.json")
     args = parser.parse_args(argv)
     regimes = [parse_regime(text) for text in args.regime]
     out = run(args.model, regimes, args.guidance, n_paths=args.paths, duration=args.duration, seed=args.seed,
-              stop_when_stuck=args.stop_when_stuck)  # fmt: skip
+              stop_when_stuck=args.stop_when_stuck, starts=tuple(args.start), spec=args.spec,
+              data_dir=args.data, on_row=_print_rows)  # fmt: skip
     config = {k: v for k, v in vars(args).items() if k != "output"}
     out["provenance"] = provenance(seed=args.seed, config=config)
     write_json(args.output, out)
-    for row in out["rows"]:
-        for at in REGIME_AT:
-            _print_row(row, at)
     print(f"{out['family']}: {out['seconds']:.0f} s for the sweep")
     return out
+
+
+def _print_rows(row: dict[str, Any]) -> None:
+    for at in REGIME_AT:
+        _print_row(row, at)
 
 
 def _print_row(row: dict[str, Any], at: str) -> None:
@@ -84,8 +116,9 @@ def _print_row(row: dict[str, Any], at: str) -> None:
                      f"({_f(medians[1])})")  # fmt: skip
     stuck = [row[f"{at}: {label} stuck paths"] for label in ("conditioned", "unconditioned")]
     unmeasured = [row[f"{at}: {label} unmeasured stuck paths"] for label in ("conditioned", "unconditioned")]
-    print(f"guidance {row['guidance']:g}, {at}: {'; '.join(parts)}; stuck paths {stuck[0]} ({stuck[1]}), "
-          f"unmeasured {unmeasured[0]} ({unmeasured[1]}) of {row['n_paths']}")  # fmt: skip
+    head = f"start {row['start']['mode']}, guidance {row['guidance']:g}, {at}"
+    print(f"{head}: {'; '.join(parts)}; stuck paths {stuck[0]} ({stuck[1]}), "
+          f"unmeasured {unmeasured[0]} ({unmeasured[1]}) of {row['n_paths']}", flush=True)  # fmt: skip
 
 
 def _f(value: float) -> str:

@@ -52,6 +52,28 @@ def test_train_then_sample_under_a_regime(tmp_path):
     assert bad.exit_code == 2 and "unknown regime 'heat'" in bad.output
     bad = runner.invoke(app, ["generate", "sample", str(tmp_path / "none"), "-o", str(tmp_path / "x.zarr")])
     assert bad.exit_code == 2 and "expected a folder with config.json" in bad.output
+    check_start_in_regime(tmp_path, spec, args, data)
+
+
+def check_start_in_regime(tmp_path: Path, spec: Path, args: list[str], data: Path) -> None:
+    """Sample from training windows in the asked regime: the drawn windows are in the provenance and the paths."""
+    store, regime = tmp_path / "regime.zarr", ["--regime", "depth=1", "--start-in-regime", "--data", str(data)]
+    result = runner.invoke(app, [*args, *regime, "--spec", str(spec), "-o", str(store)])
+    assert result.exit_code == 0, result.output
+    drawn = json.loads(load_store(store, "events").attrs["config"])["start_windows"]
+    assert drawn["mode"] == "regime" and drawn["regime"] == {"depth": 1} and len(drawn["rows"]) == 2
+    edge = json.loads((Path(args[2]) / "config.json").read_text())["encoding"]["regime_edges"][2][0]
+    assert max(drawn["past"]["depth"]) < edge  # the drawn windows' past depth is in the bottom quintile
+    rows = [load_store(store, group).attrs["start_row"] for group in ("events", "events_0001")]
+    assert rows == drawn["rows"]
+    bad = runner.invoke(app, [*args, *regime, "-o", str(tmp_path / "x.zarr")])
+    assert bad.exit_code == 2 and "need --spec, the spec the model was trained from" in bad.output
+    bad = runner.invoke(app, [*args, "--start-in-regime", "--spec", str(spec), "-o", str(tmp_path / "x.zarr")])
+    assert bad.exit_code == 2 and "--start-in-regime needs a --regime" in bad.output
+    other = tmp_path / "other.toml"
+    other.write_text(SPEC.replace("split = [0.6, 0.2, 0.2]", "split = [0.5, 0.3, 0.2]"))  # the same context
+    bad = runner.invoke(app, [*args, *regime, "--spec", str(other), "-o", str(tmp_path / "x.zarr")])
+    assert bad.exit_code == 2 and "not the data the model was trained on" in bad.output
 
 
 def test_a_spec_with_a_typo_is_refused(tmp_path):
