@@ -97,12 +97,15 @@ def _ladder_orders(ip):
 
 
 @numba.njit(cache=True)
-def _touch_orders(heap, ctr, agents, gens, jitter, t, agent, side, price, size, parts):
+def _touch_orders(heap, ctr, agents, gens, jitter, t, agent, side, price, size, parts, mparams):
     """Post a maker's best level as ``parts`` orders (sizes ``size // parts``, the first ``size % parts`` one lot
-    more; a part of 0 lots is not sent), each with its own jitter draw (ours; the source is on
+    more, or with the touch size law each its own :func:`simlab.agents._rules.touch_size`, drawn before its jitter;
+    a part of 0 lots is not sent), each with its own jitter draw (ours; the sources are on
     :class:`simlab.agents.config.MarketMakers`)."""
     for j in range(parts):
         qty = size // parts + (1 if j < size % parts else 0)
+        if mparams[R.MP_TOUCH_SIZED] > 0:
+            qty = R.touch_size(gens[3], mparams)
         _send_after(heap, ctr, agents, t, agent, side, price, qty, _jitter(gens[3], jitter))
 
 
@@ -255,7 +258,7 @@ def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
 @numba.njit(cache=True)
 def _maker(ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, t, agent, bid, ask, two_sided):
     """ABIDES AdaptiveMarketMakerAgent: smoothed spread, size from the last window's volume, the skewed ladder."""
-    previous = mstate[R.M_MID]
+    previous, sized = mstate[R.M_MID], mparams[R.MP_TOUCH_SIZED] > 0
     mid = R.maker_observe(mstate, bid, ask, two_sided, mparams)
     if mid >= 0:
         buys, sells = _window_volume(ev, ctr, t, ip[K.IP_MM_WINDOW])
@@ -274,22 +277,24 @@ def _maker(ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, t, agent, bid, 
             away_bid, away_ask = _quote_offsets(gens[3], ip[K.IP_MM_OFFSET])
             low_bid, high_bid, low_ask = low_bid - away_bid, high_bid - away_bid, low_ask + away_ask
         jitter = fp[K.FP_MM_JITTER]
-        touch = ip[K.IP_MM_TOUCH]
+        touch, split = max(ip[K.IP_MM_TOUCH], 1), ip[K.IP_MM_TOUCH] > 1 or sized
         for price in range(low_bid, high_bid + 1, step):
-            if touch > 1 and price == high_bid:
-                _touch_orders(heap, ctr, agents, gens, jitter, t, agent, 1, price, size, touch)
+            if split and price == high_bid:
+                _touch_orders(heap, ctr, agents, gens, jitter, t, agent, 1, price, size, touch, mparams)
             else:
                 _send_after(heap, ctr, agents, t, agent, 1, price, size, _jitter(gens[3], jitter))
         for level in range(np.int64(mparams[R.MP_LEVELS])):
-            if touch > 1 and level == 0:
-                _touch_orders(heap, ctr, agents, gens, jitter, t, agent, -1, low_ask, size, touch)
+            if split and level == 0:
+                _touch_orders(heap, ctr, agents, gens, jitter, t, agent, -1, low_ask, size, touch, mparams)
             else:
                 _send_after(heap, ctr, agents, t, agent, -1, low_ask + level * step, size, _jitter(gens[3], jitter))
-    elif ip[K.IP_MM_OFFSET] > 0 or fp[K.FP_MM_JITTER] > 0:  # no ladder (no mid yet): the same draws (CRN)
+    elif ip[K.IP_MM_OFFSET] > 0 or fp[K.FP_MM_JITTER] > 0 or sized:  # no ladder (no mid yet): the same draws (CRN)
         if ip[K.IP_MM_OFFSET] > 0:
             _quote_offsets(gens[3], ip[K.IP_MM_OFFSET])
         for _ in range(2 * _ladder_orders(ip)):
             _jitter(gens[3], fp[K.FP_MM_JITTER])
+        for _ in range(2 * max(ip[K.IP_MM_TOUCH], 1) if sized else 0):
+            R.touch_size(gens[3], mparams)
     lat = agents[agent, K.A_LATENCY]
     K.push(heap, ctr, t + lat + _wait(gens[3], fp[K.FP_MAKER_WAIT]), K.WAKE, agent, 0, 0, 0)
 

@@ -25,6 +25,7 @@ from simlab.errors import DataError, ParameterError
 VARIANCE_UPDATES = ("kalman", "abides")
 LATENCY_MODELS = ("line", "fixed")
 LATENT_ANCHORS = ("fundamental", "price")
+TOUCH_SIZE_COMPONENTS = 11  # the ABIDES size mixture: a log-normal, then 100, 200, ..., 1000 lots
 
 
 def _number(owner: str, name: str, value: Any, *, low: float | None = None, strict: bool = False) -> float:
@@ -207,7 +208,12 @@ class MarketMakers(_Checked):
     ticks in ``[0, quote_offset_ticks]``, so makers quote at different prices and the touch is usually one maker's
     orders, not every maker's stacked at one price (the placement of limit orders is spread around the touch:
     Bouchaud, Mezard and Potters 2002, "Statistical properties of stock order books", Quant. Finance 2; Zovko and
-    Farmer 2002, "The power of patience", Quant. Finance 2).
+    Farmer 2002, "The power of patience", Quant. Finance 2). ``touch_size_weights`` (empty: off), the orders of the
+    best level (one, or ``touch_orders``) each get their own size drawn from the ABIDES order-size mixture with these
+    11 weights (a log-normal of ``touch_size_log_mean`` and ``touch_size_log_sd``, then 100, 200, ..., 1000 lots)
+    instead of a share of the ``pov`` size, which deeper levels keep (a withdrawal's size factor then acts on them
+    only): a real touch is mostly round-lot orders of one hundred shares (AMZN's adds: half are 100 shares), not
+    a share of the traded volume; the weights are fitted to a day's add sizes by :mod:`calibration.abm_sizes`.
     """
 
     count: int = 2
@@ -229,7 +235,11 @@ class MarketMakers(_Checked):
     level_jitter_s: float = 0.0
     touch_orders: int = 0
     quote_offset_ticks: int = 0
-    _positive = ("wake_interval_s", "level_spacing", "initial_spread_ticks", "volume_window_s", "withdraw_size_factor")
+    touch_size_weights: tuple[float, ...] = ()
+    touch_size_log_mean: float = 2.9
+    touch_size_log_sd: float = 1.2
+    _positive = ("wake_interval_s", "level_spacing", "initial_spread_ticks", "volume_window_s", "withdraw_size_factor",
+                 "touch_size_log_sd")  # fmt: skip
     _int_floor = {"min_order_size": 1, "levels": 1}
 
     def __post_init__(self) -> None:
@@ -241,6 +251,17 @@ class MarketMakers(_Checked):
                 "`withdraw_size_factor` of MarketMakers must be in (0, 1] and `withdraw_spread_factor` >= 1; got "
                 f"{self.withdraw_size_factor!r} and {self.withdraw_spread_factor!r}"
             )
+        weights = tuple(self.touch_size_weights)
+        if weights and (
+            len(weights) != TOUCH_SIZE_COMPONENTS
+            or any(isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0 for w in weights)
+            or sum(weights) <= 0
+        ):
+            raise ParameterError(
+                f"`touch_size_weights` of MarketMakers must be empty or {TOUCH_SIZE_COMPONENTS} weights >= 0 with a "
+                f"positive sum; got {weights!r}"
+            )
+        object.__setattr__(self, "touch_size_weights", tuple(float(w) for w in weights))
 
 
 @dataclass(frozen=True)

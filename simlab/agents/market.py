@@ -219,7 +219,8 @@ class _Market(BookSimulation):
         self.mparams = np.array([
             m.pov, m.min_order_size, m.levels, m.level_spacing, m.spread_alpha, m.price_skew_ticks,
             m.withdraw_inventory_lots, m.withdraw_move_bps, m.withdraw_size_factor, m.withdraw_spread_factor,
-            m.min_half_spread_ticks,
+            m.min_half_spread_ticks, 1.0 if m.touch_size_weights else 0.0, m.touch_size_log_mean, m.touch_size_log_sd,
+            *(np.cumsum(m.touch_size_weights) / sum(m.touch_size_weights) if m.touch_size_weights else np.zeros(11)),
         ])  # fmt: skip
         self.ip = np.zeros(K.IP_SIZE, np.int64)
         self.ip[[K.IP_OPEN, K.IP_CLOSE, K.IP_END]] = c.open_ns, self.end_ns, self.end_ns
