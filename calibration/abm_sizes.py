@@ -9,7 +9,8 @@ probabilities (the log-normal's is that of the integer, its law rounded), every 
 weights are the mean shares and the log-normal's mean and sd the weighted mean and sd of the log sizes. The result
 is the ``touch_size_*`` keys of :class:`simlab.agents.config.MarketMakers`.
 
-``python -m calibration.abm_sizes [DATA_DIR]`` prints the fit to the AMZN day's adds as TOML lines.
+The same law fitted to the day's marketable orders (fills of one timestamp and side, summed) is the noise agents'
+``size_*`` keys. ``python -m calibration.abm_sizes [DATA_DIR]`` prints both fits as TOML lines.
 """
 
 from __future__ import annotations
@@ -69,17 +70,41 @@ def fit_size_mixture(sizes: np.ndarray) -> tuple[np.ndarray, float, float]:
 
 def day_add_sizes(data_dir: str | Path) -> np.ndarray:
     """Return the sizes (shares, one lot each) of the adds of the AMZN day in ``data_dir``."""
-    from calibration.abm import AMZN_DAY
-    from simlab.io.dataset import load_dataset
-
-    events = load_dataset(Path(data_dir) / AMZN_DAY)["events"]
+    events = _day_events(data_dir)
     return events["qty_lots"].values[events["kind"].values == EventKind.ADD].astype(np.int64)
 
 
+def day_marketable_sizes(data_dir: str | Path) -> np.ndarray:
+    """Return the sizes (shares) of the AMZN day's marketable orders: its fills (visible and hidden) summed over
+    runs of one timestamp and one side (a level-1 file does not name the aggressor's order; one marketable order's
+    fills share its arrival time)."""
+    events = _day_events(data_dir)
+    kind = events["kind"].values
+    fills = np.isin(kind, (EventKind.TRADE, EventKind.TRADE_HIDDEN))
+    ts, side = events["ts_ns"].values[fills], events["side"].values[fills]
+    qty = events["qty_lots"].values[fills].astype(np.int64)
+    first = np.concatenate([[True], (np.diff(ts) != 0) | (np.diff(side) != 0)])
+    return np.add.reduceat(qty, np.flatnonzero(first))
+
+
+def _day_events(data_dir: str | Path):
+    from calibration.abm import AMZN_DAY
+    from simlab.io.dataset import load_dataset
+
+    return load_dataset(Path(data_dir) / AMZN_DAY)["events"]
+
+
+def _print_law(prefix: str, sizes: np.ndarray, what: str) -> None:
+    fitted, log_mean, log_sd = fit_size_mixture(sizes)
+    print(f"# fitted to {sizes.size} {what} of the AMZN day (calibration.abm_sizes)")
+    print(f"{prefix}size_weights = [{', '.join(f'{w:.6g}' for w in fitted)}]")
+    print(f"{prefix}size_log_mean = {log_mean:.6g}")
+    print(f"{prefix}size_log_sd = {log_sd:.6g}")
+
+
 if __name__ == "__main__":  # python -m calibration.abm_sizes [DATA_DIR]
-    adds = day_add_sizes(sys.argv[1] if len(sys.argv) > 1 else "../shared/data")
-    fitted, log_mean, log_sd = fit_size_mixture(adds)
-    print(f"# fitted to {adds.size} adds of the AMZN day (calibration.abm_sizes)")
-    print(f"touch_size_weights = [{', '.join(f'{w:.6g}' for w in fitted)}]")
-    print(f"touch_size_log_mean = {log_mean:.6g}")
-    print(f"touch_size_log_sd = {log_sd:.6g}")
+    folder = sys.argv[1] if len(sys.argv) > 1 else "../shared/data"
+    print("[agents.market_maker]")
+    _print_law("touch_", day_add_sizes(folder), "adds")
+    print("[agents.noise]")
+    _print_law("", day_marketable_sizes(folder), "marketable orders (fills of one timestamp and side)")

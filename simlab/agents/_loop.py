@@ -201,7 +201,10 @@ def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
         buy = gens[1].random() < 0.5
         if fp[K.FP_SPLIT_ALPHA] > 0:  # ours: a child order of the agent's metaorder (Lillo, Mike and Farmer 2005)
             buy = _metaorder_side(gens[1], nstate[k], buy, fp, ip)
-        size = R.order_size(gens[1], cumulative)
+        if fp[K.FP_NOISE_SIZED] > 0:  # ours: the class's own size law (two draws, as order_size)
+            size = R.mixture_size(gens[1], fp[K.FP_NOISE_CDF :], fp[K.FP_NOISE_LOG_MEAN], fp[K.FP_NOISE_LOG_SD])
+        else:
+            size = R.order_size(gens[1], cumulative)
         if nstate.shape[0] > 0:  # ours, with the noise clock: immediate or cancel at the touch seen (none rests)
             if size > 0 and (has_ask if buy else has_bid):
                 ctr[K.C_ORDERS + K.NOISE] += 1

@@ -42,6 +42,21 @@ def _count(owner: str, name: str, value: Any, low: int = 0) -> int:
     return int(value)
 
 
+def size_weights(value: Any, name: str, owner: str) -> tuple[float, ...]:
+    """Return the weights of an ABIDES size mixture as floats: empty (off) or 11 numbers >= 0 with a positive sum."""
+    weights = tuple(value)
+    if weights and (
+        len(weights) != TOUCH_SIZE_COMPONENTS
+        or any(isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0 for w in weights)
+        or sum(weights) <= 0
+    ):
+        raise ParameterError(
+            f"`{name}` of {owner} must be empty or {TOUCH_SIZE_COMPONENTS} weights >= 0 with a positive sum; got "
+            f"{weights!r}"
+        )
+    return tuple(float(w) for w in weights)
+
+
 class _Checked:
     """Shared checks: every float field finite (and >= 0 unless listed), every int field an int >= its floor."""
 
@@ -97,6 +112,9 @@ class NoiseAgents(_Checked):
     after Lillo, Mike and Farmer 2005; off while ``split_exponent`` is 0): each noise agent works a metaorder of
     ``L`` child orders, ``P(L >= l) = l^-split_exponent`` (capped at ``split_max_children``), one child per wake,
     its side a coin drawn at the metaorder's start; the trade-sign ACF then decays as ``lag^-(split_exponent - 1)``.
+    ``size_weights`` (ours; empty: off, ABIDES' weights): the 11 weights of the ABIDES size mixture the orders'
+    sizes are drawn from, with its log-normal of ``size_log_mean`` and ``size_log_sd`` (log lots), e.g. fitted to a
+    day's marketable orders by :mod:`calibration.abm_sizes` (the same two draws per order).
     """
 
     count: int = 1000
@@ -106,12 +124,16 @@ class NoiseAgents(_Checked):
     decay_per_s: float = 1.0
     split_exponent: float = 0.0
     split_max_children: int = 10_000
+    size_weights: tuple[float, ...] = ()
+    size_log_mean: float = 2.9
+    size_log_sd: float = 1.2
     _signed = ("wake_start_s",)
-    _positive = ("decay_per_s",)
+    _positive = ("decay_per_s", "size_log_sd")
     _int_floor = {"split_max_children": 1}
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        object.__setattr__(self, "size_weights", size_weights(self.size_weights, "size_weights", "NoiseAgents"))
         if self.excitation >= 1:
             raise ParameterError(
                 f"`excitation` of NoiseAgents (the clock's branching ratio) must be in [0, 1); got {self.excitation!r}"
@@ -251,17 +273,8 @@ class MarketMakers(_Checked):
                 "`withdraw_size_factor` of MarketMakers must be in (0, 1] and `withdraw_spread_factor` >= 1; got "
                 f"{self.withdraw_size_factor!r} and {self.withdraw_spread_factor!r}"
             )
-        weights = tuple(self.touch_size_weights)
-        if weights and (
-            len(weights) != TOUCH_SIZE_COMPONENTS
-            or any(isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0 for w in weights)
-            or sum(weights) <= 0
-        ):
-            raise ParameterError(
-                f"`touch_size_weights` of MarketMakers must be empty or {TOUCH_SIZE_COMPONENTS} weights >= 0 with a "
-                f"positive sum; got {weights!r}"
-            )
-        object.__setattr__(self, "touch_size_weights", tuple(float(w) for w in weights))
+        weights = size_weights(self.touch_size_weights, "touch_size_weights", "MarketMakers")
+        object.__setattr__(self, "touch_size_weights", weights)
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,13 @@ def noise_wake_ns(config: MarketConfig, gen: np.random.Generator) -> np.ndarray:
     return np.rint(start + x * (end_ns - start)).astype(np.int64)
 
 
+def size_law(weights: tuple[float, ...], log_mean: float, log_sd: float) -> list[float]:
+    """The kernel's layout of a size law: on (1) or off (0), the log-normal's mean and sd, the 11 cumulative
+    weights (zeros when off)."""
+    cumulative = np.cumsum(weights) / sum(weights) if weights else np.zeros(11)
+    return [1.0 if weights else 0.0, log_mean, log_sd, *cumulative.tolist()]
+
+
 class _Market(BookSimulation):
     """The engine, the agents' arrays, the message heap and the recording of one market."""
 
@@ -219,8 +226,7 @@ class _Market(BookSimulation):
         self.mparams = np.array([
             m.pov, m.min_order_size, m.levels, m.level_spacing, m.spread_alpha, m.price_skew_ticks,
             m.withdraw_inventory_lots, m.withdraw_move_bps, m.withdraw_size_factor, m.withdraw_spread_factor,
-            m.min_half_spread_ticks, 1.0 if m.touch_size_weights else 0.0, m.touch_size_log_mean, m.touch_size_log_sd,
-            *(np.cumsum(m.touch_size_weights) / sum(m.touch_size_weights) if m.touch_size_weights else np.zeros(11)),
+            m.min_half_spread_ticks, *size_law(m.touch_size_weights, m.touch_size_log_mean, m.touch_size_log_sd),
         ])  # fmt: skip
         self.ip = np.zeros(K.IP_SIZE, np.int64)
         self.ip[[K.IP_OPEN, K.IP_CLOSE, K.IP_END]] = c.open_ns, self.end_ns, self.end_ns
@@ -269,6 +275,7 @@ class _Market(BookSimulation):
             ]
             + self._shock_params()
             + self._clock_params()
+            + size_law(c.noise.size_weights, c.noise.size_log_mean, c.noise.size_log_sd)
         )
         self.vstate = np.zeros((v.count, R.V_FIELDS))
         self.vstate[:, R.V_ESTIMATE] = f.mean_ticks

@@ -31,7 +31,8 @@ def twin_size(gen) -> int:
 
 
 def twin_touch_size(gen, weights, log_mean, log_sd) -> int:
-    """A maker's touch order size under the fitted mixture: a component by its weight, then its size."""
+    """A size under a fitted mixture (makers' touch orders, noise orders): a component by its weight, then its
+    size."""
     u, total = gen.random(), sum(weights)
     k, edge = 0, weights[0] / total
     while k < len(weights) - 1 and u >= edge:
@@ -328,7 +329,10 @@ class TwinMarket:
                 self.meta_left[k] = int(min(n.split_max_children, math.floor((1.0 - w) ** (-1.0 / n.split_exponent))))
             self.meta_left[k] -= 1
             buy = self.meta_side[k] == 1
-        size = twin_size(gen)
+        if n.size_weights:  # its own size law (the same two draws)
+            size = twin_touch_size(gen, n.size_weights, n.size_log_mean, n.size_log_sd)
+        else:
+            size = twin_size(gen)
         touch = ask if buy else bid
         if self.clock and touch is not None and size > 0:
             self.send(t + 2 * self.lat[agent], K.IOC, agent, 1 if buy else -1, touch, size)
