@@ -139,7 +139,8 @@ def _duration(value: Any) -> float:
 
 
 def latencies_ns(config: MarketConfig, setup: np.random.Generator, own: np.random.Generator) -> np.ndarray:
-    """One-way latency of each agent to the exchange (ns): the ABIDES line model or a fixed value.
+    """One-way latency of each agent to the exchange (ns): the ABIDES line model or a fixed value; the makers'
+    ``latency_us`` instead when it is on.
 
     The exchange and the background agents are placed with ``setup``, the execution and stop-loss agents with
     ``own``, so that adding them leaves the background market's draws unchanged (common random numbers).
@@ -147,12 +148,17 @@ def latencies_ns(config: MarketConfig, setup: np.random.Generator, own: np.rando
     lat, n = config.latency, sum(config.counts)
     n_background = sum(config.counts[:4])  # noise, value, market makers, momentum: ABIDES' population
     if lat.model == "fixed":
-        return np.full(n, lat.fixed_ns, np.int64)
-    exchange = setup.uniform(0.0, lat.line_m)
-    where = np.concatenate(
-        [setup.uniform(0.0, lat.line_m, n_background), own.uniform(0.0, lat.line_m, n - n_background)]
-    )
-    return (np.abs(where - exchange) / LIGHT_M_PER_NS).astype(np.int64)
+        out = np.full(n, lat.fixed_ns, np.int64)
+    else:
+        exchange = setup.uniform(0.0, lat.line_m)
+        where = np.concatenate(
+            [setup.uniform(0.0, lat.line_m, n_background), own.uniform(0.0, lat.line_m, n - n_background)]
+        )
+        out = (np.abs(where - exchange) / LIGHT_M_PER_NS).astype(np.int64)
+    if config.market_maker.latency_us > 0:  # co-located makers (ours): the draws above are kept (CRN)
+        first = config.counts[0] + config.counts[1]
+        out[first : first + config.market_maker.count] = int(round(config.market_maker.latency_us * 1e3))
+    return out
 
 
 def noise_wake_ns(config: MarketConfig, gen: np.random.Generator) -> np.ndarray:

@@ -1,15 +1,25 @@
-"""The makers' touch size law (`market_maker.touch_size_weights`, docs/agents_realism_v4.md): each order of the best
-level gets its own size from the ABIDES mixture with the given weights and log-normal, deeper levels keep the pov
-size; the draws come from the makers' stream whether or not the maker has a mid (common random numbers)."""
+"""The v4 rules (docs/agents_realism_v4.md): the makers' touch size law (`market_maker.touch_size_weights`: each order
+of the best level gets its own size from the ABIDES mixture with the given weights and log-normal, deeper levels keep
+the pov size) and co-located makers (`market_maker.latency_us`). The kernel's twin checks both event for event
+(tests/simlab/agents/test_kernel_twin.py, "touch size law", "size laws")."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from simlab.agents import Fundamental, InitialBook, MarketConfig, MarketMakers, MomentumAgents, NoiseAgents, ValueAgents
+from simlab.agents import (
+    Fundamental,
+    InitialBook,
+    Latency,
+    MarketConfig,
+    MarketMakers,
+    MomentumAgents,
+    NoiseAgents,
+    ValueAgents,
+)
 from simlab.agents import _kernel as K
-from simlab.agents.market import _Market, _root
+from simlab.agents.market import _Market, _root, latencies_ns
 from simlab.book import _sim
 from simlab.errors import ParameterError
 
@@ -62,3 +72,19 @@ def test_bad_touch_size_weights_are_refused_with_a_sentence(weights):
         MarketMakers(touch_size_weights=weights)
     with pytest.raises(ParameterError, match="touch_size_log_sd"):
         MarketMakers(touch_size_log_sd=0.0)
+
+
+@pytest.mark.parametrize("latency", [Latency(), Latency(model="fixed", fixed_ns=3_000_000)])
+def test_colocated_makers_get_their_latency_and_everyone_else_keeps_theirs(latency):
+    def latencies(makers):
+        config = MarketConfig(name="lat", noise=NoiseAgents(count=4), value=ValueAgents(count=5), latency=latency,
+                              market_maker=makers)  # fmt: skip
+        return latencies_ns(config, np.random.default_rng(1), np.random.default_rng(2))
+
+    plain, colocated = latencies(MarketMakers(count=3)), latencies(MarketMakers(count=3, latency_us=20.0))
+    assert plain.size == colocated.size == 4 + 5 + 3 + 12
+    first = 4 + 5  # noise, then value agents, then the makers
+    assert colocated[first : first + 3].tolist() == [20_000] * 3
+    keep = np.r_[0:first, first + 3 : plain.size]
+    np.testing.assert_array_equal(colocated[keep], plain[keep])  # the others' latencies (and draws) unchanged
+    assert plain[first : first + 3].min() > 20_000  # the line model's (or the fixed 3 ms) were slower
