@@ -163,7 +163,7 @@ CONFIGS = {
             count=2, wake_interval_s=15.0, levels=4, volume_window_s=20.0, touch_orders=4, quote_offset_ticks=2
         ),
     ),  # fmt: skip
-    "touch size law: jittered, offset ladders with the best level as 2 drawn orders": small_config(
+    "touch size law: jittered, offset ladders with the best level as 2 drawn orders; co-located makers": small_config(
         noise=NoiseAgents(count=6, arrival_rate_per_s=0.4, excitation=0.5, decay_per_s=1.0),
         market_maker=MarketMakers(
             count=2,
@@ -178,6 +178,7 @@ CONFIGS = {
             touch_size_weights=TOUCH_WEIGHTS,
             touch_size_log_mean=2.5,
             touch_size_log_sd=1.0,
+            latency_us=20.0,
         ),
     ),  # fmt: skip
     "size laws: one drawn order at the best level, cancel-all; noise sizes drawn": small_config(
