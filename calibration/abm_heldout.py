@@ -21,8 +21,9 @@ from calibration.abm import score_abm_preset
 FACTS = ("hill_tail_index_60s", "abs_return_acf_exponent", "sign_acf_exponent")
 
 
-def _interval(part: dict[str, Any]) -> list[float]:
-    return [part["value"], part["low"], part["high"]]
+def _interval(part: Any) -> Any:
+    """``[value, low, high]`` of a scorecard number; a fact the scorecard could not compute stays its sentence."""
+    return [part["value"], part["low"], part["high"]] if isinstance(part, dict) else part
 
 
 def heldout_summary(path: str | Path, data_dir: str | Path, seeds: list[int]) -> dict[str, Any]:
@@ -39,8 +40,8 @@ def heldout_summary(path: str | Path, data_dir: str | Path, seeds: list[int]) ->
                 "mean_l1": _interval(part["summary"]["l1"]["mean"]),
                 "scores": part["summary"]["l1"]["scores"],
                 "auc": [part["discriminative"][k] for k in ("auc", "low", "high")],
-                **{f"{name}_{who}": _interval(facts[name][who]) for name in FACTS if name in facts
-                   for who in ("real", "synthetic")},
+                **{f"{name}_{who}": _interval(facts[name].get(who) if isinstance(facts[name], dict) else facts[name])
+                   for name in FACTS if name in facts for who in ("real", "synthetic")},
             }  # fmt: skip
         out["seeds"][str(seed)] = rows
     return out

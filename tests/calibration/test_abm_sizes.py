@@ -8,6 +8,7 @@ import pytest
 
 from calibration.abm_sizes import day_add_sizes, fit_size_mixture
 from simlab.errors import DataError
+from simlab.schema import EventKind
 
 TRUE = np.array([0.4, 0.45, 0.06, 0.03, 0.02, 0.01, 0.01, 0.005, 0.005, 0.005, 0.005])
 
@@ -42,3 +43,19 @@ def test_the_amzn_day_adds_are_half_round_lots_of_100(shared_data):
     weights, mean, _ = fit_size_mixture(adds)
     assert adds.size > 20_000 and abs(weights[1] - np.mean(adds == 100)) < 0.01 and 0.45 < weights[1] < 0.55
     assert 2.0 < mean < 3.0  # odd lots around exp(2.55) = 13 shares
+
+
+def test_the_v4_preset_posts_round_lots_at_the_touch():
+    """abm-amzn-v4 loads and runs with the touch size law; 20 minutes of it, seen as a level-1 file, have about half
+    their adds at 100 shares (AMZN's day: 50 %; v3, whose touch orders split the pov size: under 1 %)."""
+    from calibration.abm import load_abm_preset
+    from calibration.abm_visible import visible_window
+    from calibration.presets import PRESET_DIR
+    from simlab.agents import simulate_abm
+
+    config, calibration = load_abm_preset(PRESET_DIR / "abm-amzn-v4.toml")
+    makers = config.market_maker
+    assert calibration["source"]["moments"] == "visible" and makers.touch_orders == 1 and makers.touch_size_weights
+    events = visible_window(simulate_abm(config, seed=11, duration_s=1200.0))["events"]
+    adds = events["qty_lots"].values[events["kind"].values == EventKind.ADD]
+    assert adds.size > 150 and 0.3 < np.mean(adds == 100) < 0.65, (adds.size, np.mean(adds == 100))
