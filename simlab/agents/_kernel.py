@@ -73,7 +73,8 @@ IP_WD_START, IP_WD_END, IP_MARK_START, IP_MARK_END, IP_PAUSE_LEN = range(27, 32)
 IP_SPLIT_MAX, IP_MM_LEVELS = 32, 33  # order splitting's cap on a metaorder's children; the makers' levels
 IP_MM_TOUCH = 34  # orders the makers post at their best level on each side (<= 1: one; ours)
 IP_MM_OFFSET = 35  # the largest extra ticks a maker's side is moved away from the mid at a ladder (0: off; ours)
-IP_SIZE = 36
+IP_NOISE_SWEEP = 36  # ticks a noise agent's immediate-or-cancel order may go through the touch it saw (ours)
+IP_SIZE = 37
 # IP_EXEC_MODE: slices left, participation since the start, a target schedule, participation in a trailing window
 EXEC_TWAP, EXEC_POV, EXEC_SCHEDULE, EXEC_POV_TRAILING = range(4)
 # float parameters: r_bar (ticks), the mean wait between wake-ups (ns) of value agents, makers, momentum agents,

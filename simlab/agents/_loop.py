@@ -208,7 +208,8 @@ def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
         if nstate.shape[0] > 0:  # ours, with the noise clock: immediate or cancel at the touch seen (none rests)
             if size > 0 and (has_ask if buy else has_bid):
                 ctr[K.C_ORDERS + K.NOISE] += 1
-                K.push(heap, ctr, t + 2 * lat, K.IOC, agent, 1 if buy else -1, ask if buy else bid, size)
+                limit = ask + ip[K.IP_NOISE_SWEEP] if buy else bid - ip[K.IP_NOISE_SWEEP]  # sweep: ours
+                K.push(heap, ctr, t + 2 * lat, K.IOC, agent, 1 if buy else -1, limit, size)
             elif size <= 0:
                 ctr[K.C_SIZE_ZERO + K.NOISE] += 1
         elif buy and has_ask:

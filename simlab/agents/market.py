@@ -323,6 +323,7 @@ class _Market(BookSimulation):
         self.ip[[K.IP_SPLIT_MAX, K.IP_MM_LEVELS]] = n.split_max_children, m.levels
         self.ip[K.IP_MM_TOUCH] = m.touch_orders
         self.ip[K.IP_MM_OFFSET] = m.quote_offset_ticks
+        self.ip[K.IP_NOISE_SWEEP] = n.sweep_ticks
         self.nstate = np.zeros((n.count if n.arrival_rate_per_s > 0 else 0, 2), np.int64)
         decay = n.decay_per_s * 1e-9
         return [n.arrival_rate_per_s * 1e-9, n.excitation * decay, decay, 0.0, n.split_exponent, m.level_jitter_s * 1e9]

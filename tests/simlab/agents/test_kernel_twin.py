@@ -181,8 +181,10 @@ CONFIGS = {
             latency_us=20.0,
         ),
     ),  # fmt: skip
-    "size laws: one drawn order at the best level, cancel-all; noise sizes drawn": small_config(
-        noise=NoiseAgents(count=5, arrival_rate_per_s=0.3, size_weights=TOUCH_WEIGHTS, size_log_mean=2.0),
+    "size laws: one drawn order at the best level, cancel-all; noise sizes drawn, sweeping 3 ticks": small_config(
+        noise=NoiseAgents(
+            count=5, arrival_rate_per_s=0.3, size_weights=TOUCH_WEIGHTS, size_log_mean=2.0, sweep_ticks=3
+        ),
         market_maker=MarketMakers(
             count=2, wake_interval_s=15.0, levels=4, volume_window_s=20.0, touch_size_weights=TOUCH_WEIGHTS
         ),

@@ -88,3 +88,31 @@ def test_colocated_makers_get_their_latency_and_everyone_else_keeps_theirs(laten
     keep = np.r_[0:first, first + 3 : plain.size]
     np.testing.assert_array_equal(colocated[keep], plain[keep])  # the others' latencies (and draws) unchanged
     assert plain[first : first + 3].min() > 20_000  # the line model's (or the fixed 3 ms) were slower
+
+
+def test_a_sweeping_noise_order_takes_several_levels_at_one_instant():
+    from dataclasses import replace
+
+    from tests.simlab.agents.test_touch_orders import _config
+
+    def fills(sweep):
+        config = _config(0)
+        config = replace(config, noise=replace(config.noise, sweep_ticks=sweep, size_weights=(0.0, 1.0) + (0.0,) * 9))
+        market = _Market(config, _root(2), 1800.0, 1, 0, 10**10)
+        market.run()
+        ev = market.ev[: int(market.ctr[_sim.C_EVENTS])]
+        trades = ev[(ev[:, _sim.EV_KIND] == _sim.TRADE) & (ev[:, K.EV_AGENT] < 4)]
+        ids, counts = np.unique(trades[:, K.EV_AGGRESSOR_ID], return_counts=True)
+        prices = [np.unique(trades[trades[:, K.EV_AGGRESSOR_ID] == i, _sim.EV_PRICE]).size for i in ids]
+        return counts, np.array(prices)
+
+    # 100-lot noise orders against one maker's 10-lot orders, levels 1 tick apart (spacing 0.5 x the 2-tick window)
+    at_touch, through = fills(0), fills(3)
+    assert at_touch[0].size > 300 and through[0].size > 300
+    assert at_touch[0].max() == 1 and at_touch[1].max() == 1  # at the touch only: one 10-lot order, one price
+    assert through[0].mean() > 1.5 and (through[1] > 1).mean() > 0.3, (through[0].mean(), (through[1] > 1).mean())
+
+
+def test_sweeping_needs_the_noise_clock():
+    with pytest.raises(ParameterError, match="sweep_ticks"):
+        NoiseAgents(count=3, sweep_ticks=2)

@@ -335,7 +335,8 @@ class TwinMarket:
             size = twin_size(gen)
         touch = ask if buy else bid
         if self.clock and touch is not None and size > 0:
-            self.send(t + 2 * self.lat[agent], K.IOC, agent, 1 if buy else -1, touch, size)
+            limit = touch + n.sweep_ticks if buy else touch - n.sweep_ticks  # it may go through the touch
+            self.send(t + 2 * self.lat[agent], K.IOC, agent, 1 if buy else -1, limit, size)
         elif not self.clock and touch is not None:
             self.order(t, agent, 1 if buy else -1, touch, size)
 
