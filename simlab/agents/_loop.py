@@ -97,12 +97,15 @@ def _ladder_orders(ip):
 
 
 @numba.njit(cache=True)
-def _touch_orders(heap, ctr, agents, gens, jitter, t, agent, side, price, size, parts):
+def _touch_orders(heap, ctr, agents, gens, jitter, t, agent, side, price, size, parts, mparams):
     """Post a maker's best level as ``parts`` orders (sizes ``size // parts``, the first ``size % parts`` one lot
-    more; a part of 0 lots is not sent), each with its own jitter draw (ours; the source is on
+    more, or with the touch size law each its own :func:`simlab.agents._rules.touch_size`, drawn before its jitter;
+    a part of 0 lots is not sent), each with its own jitter draw (ours; the sources are on
     :class:`simlab.agents.config.MarketMakers`)."""
     for j in range(parts):
         qty = size // parts + (1 if j < size % parts else 0)
+        if mparams[R.MP_TOUCH_SIZED] > 0:
+            qty = R.touch_size(gens[3], mparams)
         _send_after(heap, ctr, agents, t, agent, side, price, qty, _jitter(gens[3], jitter))
 
 
@@ -198,11 +201,15 @@ def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
         buy = gens[1].random() < 0.5
         if fp[K.FP_SPLIT_ALPHA] > 0:  # ours: a child order of the agent's metaorder (Lillo, Mike and Farmer 2005)
             buy = _metaorder_side(gens[1], nstate[k], buy, fp, ip)
-        size = R.order_size(gens[1], cumulative)
+        if fp[K.FP_NOISE_SIZED] > 0:  # ours: the class's own size law (two draws, as order_size)
+            size = R.mixture_size(gens[1], fp[K.FP_NOISE_CDF :], fp[K.FP_NOISE_LOG_MEAN], fp[K.FP_NOISE_LOG_SD])
+        else:
+            size = R.order_size(gens[1], cumulative)
         if nstate.shape[0] > 0:  # ours, with the noise clock: immediate or cancel at the touch seen (none rests)
             if size > 0 and (has_ask if buy else has_bid):
                 ctr[K.C_ORDERS + K.NOISE] += 1
-                K.push(heap, ctr, t + 2 * lat, K.IOC, agent, 1 if buy else -1, ask if buy else bid, size)
+                limit = ask + ip[K.IP_NOISE_SWEEP] if buy else bid - ip[K.IP_NOISE_SWEEP]  # sweep: ours
+                K.push(heap, ctr, t + 2 * lat, K.IOC, agent, 1 if buy else -1, limit, size)
             elif size <= 0:
                 ctr[K.C_SIZE_ZERO + K.NOISE] += 1
         elif buy and has_ask:
@@ -255,7 +262,7 @@ def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
 @numba.njit(cache=True)
 def _maker(ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, t, agent, bid, ask, two_sided):
     """ABIDES AdaptiveMarketMakerAgent: smoothed spread, size from the last window's volume, the skewed ladder."""
-    previous = mstate[R.M_MID]
+    previous, sized = mstate[R.M_MID], mparams[R.MP_TOUCH_SIZED] > 0
     mid = R.maker_observe(mstate, bid, ask, two_sided, mparams)
     if mid >= 0:
         buys, sells = _window_volume(ev, ctr, t, ip[K.IP_MM_WINDOW])
@@ -274,22 +281,24 @@ def _maker(ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, t, agent, bid, 
             away_bid, away_ask = _quote_offsets(gens[3], ip[K.IP_MM_OFFSET])
             low_bid, high_bid, low_ask = low_bid - away_bid, high_bid - away_bid, low_ask + away_ask
         jitter = fp[K.FP_MM_JITTER]
-        touch = ip[K.IP_MM_TOUCH]
+        touch, split = max(ip[K.IP_MM_TOUCH], 1), ip[K.IP_MM_TOUCH] > 1 or sized
         for price in range(low_bid, high_bid + 1, step):
-            if touch > 1 and price == high_bid:
-                _touch_orders(heap, ctr, agents, gens, jitter, t, agent, 1, price, size, touch)
+            if split and price == high_bid:
+                _touch_orders(heap, ctr, agents, gens, jitter, t, agent, 1, price, size, touch, mparams)
             else:
                 _send_after(heap, ctr, agents, t, agent, 1, price, size, _jitter(gens[3], jitter))
         for level in range(np.int64(mparams[R.MP_LEVELS])):
-            if touch > 1 and level == 0:
-                _touch_orders(heap, ctr, agents, gens, jitter, t, agent, -1, low_ask, size, touch)
+            if split and level == 0:
+                _touch_orders(heap, ctr, agents, gens, jitter, t, agent, -1, low_ask, size, touch, mparams)
             else:
                 _send_after(heap, ctr, agents, t, agent, -1, low_ask + level * step, size, _jitter(gens[3], jitter))
-    elif ip[K.IP_MM_OFFSET] > 0 or fp[K.FP_MM_JITTER] > 0:  # no ladder (no mid yet): the same draws (CRN)
+    elif ip[K.IP_MM_OFFSET] > 0 or fp[K.FP_MM_JITTER] > 0 or sized:  # no ladder (no mid yet): the same draws (CRN)
         if ip[K.IP_MM_OFFSET] > 0:
             _quote_offsets(gens[3], ip[K.IP_MM_OFFSET])
         for _ in range(2 * _ladder_orders(ip)):
             _jitter(gens[3], fp[K.FP_MM_JITTER])
+        for _ in range(2 * max(ip[K.IP_MM_TOUCH], 1) if sized else 0):
+            R.touch_size(gens[3], mparams)
     lat = agents[agent, K.A_LATENCY]
     K.push(heap, ctr, t + lat + _wait(gens[3], fp[K.FP_MAKER_WAIT]), K.WAKE, agent, 0, 0, 0)
 

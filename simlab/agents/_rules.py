@@ -28,12 +28,19 @@ P_MEAN, P_KAPPA, P_VAR, P_SHOCK_RATE, P_SHOCK_MEAN, P_SHOCK_SD = range(6)
 @numba.njit(cache=True)
 def order_size(gen, cumulative):
     """One ABIDES order size (lots; may be 0, then no order). Draws: ``random()``, then ``standard_normal()``."""
+    return mixture_size(gen, cumulative, SIZE_LOG_MEAN, SIZE_LOG_SD)
+
+
+@numba.njit(cache=True)
+def mixture_size(gen, cumulative, log_mean, log_sd):
+    """One size of the ABIDES mixture with the component law ``cumulative`` and a log-normal of ``log_mean`` and
+    ``log_sd`` (lots; may be 0). Draws: ``random()``, then ``standard_normal()``."""
     u = gen.random()
     k = 0
     while k < cumulative.shape[0] - 1 and u >= cumulative[k]:
         k += 1
     z = gen.standard_normal()
-    size = math.exp(SIZE_LOG_MEAN + SIZE_LOG_SD * z) if k == 0 else 100.0 * k + SIZE_NORMAL_SD * z
+    size = math.exp(log_mean + log_sd * z) if k == 0 else 100.0 * k + SIZE_NORMAL_SD * z
     return np.int64(np.rint(size))
 
 
@@ -247,12 +254,21 @@ M_SPREAD, M_MID = 0, 1
 MP_POV, MP_MIN_SIZE, MP_LEVELS, MP_SPACING, MP_ALPHA, MP_SKEW = range(6)
 MP_WITHDRAW_INV, MP_WITHDRAW_MOVE, MP_WITHDRAW_SIZE, MP_WITHDRAW_SPREAD = range(6, 10)  # 0: that trigger is off
 MP_MIN_HALF = 10  # the quotes' minimum half-spread (ticks; 0: off)
+# the touch orders' size law (ours; MP_TOUCH_SIZED 0: off): the log-normal's mean and sd, then the 11 components'
+# cumulative law from MP_TOUCH_CDF
+MP_TOUCH_SIZED, MP_TOUCH_LOG_MEAN, MP_TOUCH_LOG_SD, MP_TOUCH_CDF = 11, 12, 13, 14
 
 
 @numba.njit(cache=True)
 def maker_size(buy_volume, sell_volume, mp):
     """Lots per level: ``max(min_size, round(pov * volume))`` of the last window (ABIDES ``update_order_size``)."""
     return max(np.int64(mp[MP_MIN_SIZE]), np.int64(np.rint(mp[MP_POV] * (buy_volume + sell_volume))))
+
+
+@numba.njit(cache=True)
+def touch_size(gen, mp):
+    """One size of a maker's touch order under the size law of ``mp`` (:func:`mixture_size`; two draws)."""
+    return mixture_size(gen, mp[MP_TOUCH_CDF:], mp[MP_TOUCH_LOG_MEAN], mp[MP_TOUCH_LOG_SD])
 
 
 @numba.njit(cache=True)

@@ -25,6 +25,7 @@ from simlab.errors import DataError, ParameterError
 VARIANCE_UPDATES = ("kalman", "abides")
 LATENCY_MODELS = ("line", "fixed")
 LATENT_ANCHORS = ("fundamental", "price")
+TOUCH_SIZE_COMPONENTS = 11  # the ABIDES size mixture: a log-normal, then 100, 200, ..., 1000 lots
 
 
 def _number(owner: str, name: str, value: Any, *, low: float | None = None, strict: bool = False) -> float:
@@ -39,6 +40,21 @@ def _count(owner: str, name: str, value: Any, low: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ParameterError(f"`{name}` of {owner} must be an int >= {low}; got {value!r}")
     return int(value)
+
+
+def size_weights(value: Any, name: str, owner: str) -> tuple[float, ...]:
+    """Return the weights of an ABIDES size mixture as floats: empty (off) or 11 numbers >= 0 with a positive sum."""
+    weights = tuple(value)
+    if weights and (
+        len(weights) != TOUCH_SIZE_COMPONENTS
+        or any(isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0 for w in weights)
+        or sum(weights) <= 0
+    ):
+        raise ParameterError(
+            f"`{name}` of {owner} must be empty or {TOUCH_SIZE_COMPONENTS} weights >= 0 with a positive sum; got "
+            f"{weights!r}"
+        )
+    return tuple(float(w) for w in weights)
 
 
 class _Checked:
@@ -96,6 +112,13 @@ class NoiseAgents(_Checked):
     after Lillo, Mike and Farmer 2005; off while ``split_exponent`` is 0): each noise agent works a metaorder of
     ``L`` child orders, ``P(L >= l) = l^-split_exponent`` (capped at ``split_max_children``), one child per wake,
     its side a coin drawn at the metaorder's start; the trade-sign ACF then decays as ``lag^-(split_exponent - 1)``.
+    ``size_weights`` (ours; empty: off, ABIDES' weights): the 11 weights of the ABIDES size mixture the orders'
+    sizes are drawn from, with its log-normal of ``size_log_mean`` and ``size_log_sd`` (log lots), e.g. fitted to a
+    day's marketable orders by :mod:`calibration.abm_sizes` (the same two draws per order). ``sweep_ticks`` (ours;
+    0: off, at the touch only), with the clock an order's limit is that many ticks through the touch it saw, so a
+    large order takes several resting orders and price levels at one instant (AMZN's marketable orders take 1.37
+    fills on average at 12:00-12:30; Bouchaud, Bonart, Donier and Gould 2018, "Trades, Quotes and Prices", ch. 10:
+    marketable orders that walk the book).
     """
 
     count: int = 1000
@@ -105,21 +128,26 @@ class NoiseAgents(_Checked):
     decay_per_s: float = 1.0
     split_exponent: float = 0.0
     split_max_children: int = 10_000
+    size_weights: tuple[float, ...] = ()
+    size_log_mean: float = 2.9
+    size_log_sd: float = 1.2
+    sweep_ticks: int = 0
     _signed = ("wake_start_s",)
-    _positive = ("decay_per_s",)
+    _positive = ("decay_per_s", "size_log_sd")
     _int_floor = {"split_max_children": 1}
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        object.__setattr__(self, "size_weights", size_weights(self.size_weights, "size_weights", "NoiseAgents"))
         if self.excitation >= 1:
             raise ParameterError(
                 f"`excitation` of NoiseAgents (the clock's branching ratio) must be in [0, 1); got {self.excitation!r}"
             )
-        if self.arrival_rate_per_s == 0 and (self.excitation > 0 or self.split_exponent > 0):
+        if self.arrival_rate_per_s == 0 and (self.excitation > 0 or self.split_exponent > 0 or self.sweep_ticks > 0):
             raise ParameterError(
-                "`excitation` and `split_exponent` of NoiseAgents need the noise clock: `arrival_rate_per_s` > 0; "
-                f"got arrival_rate_per_s 0 with excitation {self.excitation!r} and split_exponent "
-                f"{self.split_exponent!r}"
+                "`excitation`, `split_exponent` and `sweep_ticks` of NoiseAgents need the noise clock: "
+                f"`arrival_rate_per_s` > 0; got arrival_rate_per_s 0 with excitation {self.excitation!r}, "
+                f"split_exponent {self.split_exponent!r} and sweep_ticks {self.sweep_ticks!r}"
             )
         if 0 < self.split_exponent <= 1:
             raise ParameterError(
@@ -207,7 +235,17 @@ class MarketMakers(_Checked):
     ticks in ``[0, quote_offset_ticks]``, so makers quote at different prices and the touch is usually one maker's
     orders, not every maker's stacked at one price (the placement of limit orders is spread around the touch:
     Bouchaud, Mezard and Potters 2002, "Statistical properties of stock order books", Quant. Finance 2; Zovko and
-    Farmer 2002, "The power of patience", Quant. Finance 2).
+    Farmer 2002, "The power of patience", Quant. Finance 2). ``touch_size_weights`` (empty: off), the orders of the
+    best level (one, or ``touch_orders``) each get their own size drawn from the ABIDES order-size mixture with these
+    11 weights (a log-normal of ``touch_size_log_mean`` and ``touch_size_log_sd``, then 100, 200, ..., 1000 lots)
+    instead of a share of the ``pov`` size, which deeper levels keep (a withdrawal's size factor then acts on them
+    only): a real touch is mostly round-lot orders of one hundred shares (AMZN's adds: half are 100 shares), not
+    a share of the traded volume; the weights are fitted to a day's add sizes by :mod:`calibration.abm_sizes`.
+    ``latency_us`` (0: off, the latency model's): every maker's one-way latency is this many microseconds instead
+    of the latency model's: makers are co-located high-frequency traders, whose
+    cancel and replace reach the book within a millisecond (Hasbrouck and Saar 2013, "Low-latency trading",
+    J. Financial Markets 16: linked messages milliseconds apart; AMZN's cancel-then-add gaps: 47 % under 1 ms on
+    2012-06-21 at 12:00-12:30).
     """
 
     count: int = 2
@@ -229,7 +267,12 @@ class MarketMakers(_Checked):
     level_jitter_s: float = 0.0
     touch_orders: int = 0
     quote_offset_ticks: int = 0
-    _positive = ("wake_interval_s", "level_spacing", "initial_spread_ticks", "volume_window_s", "withdraw_size_factor")
+    touch_size_weights: tuple[float, ...] = ()
+    touch_size_log_mean: float = 2.9
+    touch_size_log_sd: float = 1.2
+    latency_us: float = 0.0
+    _positive = ("wake_interval_s", "level_spacing", "initial_spread_ticks", "volume_window_s", "withdraw_size_factor",
+                 "touch_size_log_sd")  # fmt: skip
     _int_floor = {"min_order_size": 1, "levels": 1}
 
     def __post_init__(self) -> None:
@@ -241,6 +284,8 @@ class MarketMakers(_Checked):
                 "`withdraw_size_factor` of MarketMakers must be in (0, 1] and `withdraw_spread_factor` >= 1; got "
                 f"{self.withdraw_size_factor!r} and {self.withdraw_spread_factor!r}"
             )
+        weights = size_weights(self.touch_size_weights, "touch_size_weights", "MarketMakers")
+        object.__setattr__(self, "touch_size_weights", weights)
 
 
 @dataclass(frozen=True)

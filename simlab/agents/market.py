@@ -139,7 +139,8 @@ def _duration(value: Any) -> float:
 
 
 def latencies_ns(config: MarketConfig, setup: np.random.Generator, own: np.random.Generator) -> np.ndarray:
-    """One-way latency of each agent to the exchange (ns): the ABIDES line model or a fixed value.
+    """One-way latency of each agent to the exchange (ns): the ABIDES line model or a fixed value; the makers'
+    ``latency_us`` instead when it is on.
 
     The exchange and the background agents are placed with ``setup``, the execution and stop-loss agents with
     ``own``, so that adding them leaves the background market's draws unchanged (common random numbers).
@@ -147,12 +148,17 @@ def latencies_ns(config: MarketConfig, setup: np.random.Generator, own: np.rando
     lat, n = config.latency, sum(config.counts)
     n_background = sum(config.counts[:4])  # noise, value, market makers, momentum: ABIDES' population
     if lat.model == "fixed":
-        return np.full(n, lat.fixed_ns, np.int64)
-    exchange = setup.uniform(0.0, lat.line_m)
-    where = np.concatenate(
-        [setup.uniform(0.0, lat.line_m, n_background), own.uniform(0.0, lat.line_m, n - n_background)]
-    )
-    return (np.abs(where - exchange) / LIGHT_M_PER_NS).astype(np.int64)
+        out = np.full(n, lat.fixed_ns, np.int64)
+    else:
+        exchange = setup.uniform(0.0, lat.line_m)
+        where = np.concatenate(
+            [setup.uniform(0.0, lat.line_m, n_background), own.uniform(0.0, lat.line_m, n - n_background)]
+        )
+        out = (np.abs(where - exchange) / LIGHT_M_PER_NS).astype(np.int64)
+    if config.market_maker.latency_us > 0:  # co-located makers (ours): the draws above are kept (CRN)
+        first = config.counts[0] + config.counts[1]
+        out[first : first + config.market_maker.count] = int(round(config.market_maker.latency_us * 1e3))
+    return out
 
 
 def noise_wake_ns(config: MarketConfig, gen: np.random.Generator) -> np.ndarray:
@@ -162,6 +168,13 @@ def noise_wake_ns(config: MarketConfig, gen: np.random.Generator) -> np.ndarray:
     u = gen.random(config.noise.count)
     x = 0.5 + np.cbrt(0.25 * (u - 0.5))  # inverse CDF of the U-quadratic law on [0, 1]: F(x) = 4 (x - 1/2)^3 + 1/2
     return np.rint(start + x * (end_ns - start)).astype(np.int64)
+
+
+def size_law(weights: tuple[float, ...], log_mean: float, log_sd: float) -> list[float]:
+    """The kernel's layout of a size law: on (1) or off (0), the log-normal's mean and sd, the 11 cumulative
+    weights (zeros when off)."""
+    cumulative = np.cumsum(weights) / sum(weights) if weights else np.zeros(11)
+    return [1.0 if weights else 0.0, log_mean, log_sd, *cumulative.tolist()]
 
 
 class _Market(BookSimulation):
@@ -219,7 +232,7 @@ class _Market(BookSimulation):
         self.mparams = np.array([
             m.pov, m.min_order_size, m.levels, m.level_spacing, m.spread_alpha, m.price_skew_ticks,
             m.withdraw_inventory_lots, m.withdraw_move_bps, m.withdraw_size_factor, m.withdraw_spread_factor,
-            m.min_half_spread_ticks,
+            m.min_half_spread_ticks, *size_law(m.touch_size_weights, m.touch_size_log_mean, m.touch_size_log_sd),
         ])  # fmt: skip
         self.ip = np.zeros(K.IP_SIZE, np.int64)
         self.ip[[K.IP_OPEN, K.IP_CLOSE, K.IP_END]] = c.open_ns, self.end_ns, self.end_ns
@@ -268,6 +281,7 @@ class _Market(BookSimulation):
             ]
             + self._shock_params()
             + self._clock_params()
+            + size_law(c.noise.size_weights, c.noise.size_log_mean, c.noise.size_log_sd)
         )
         self.vstate = np.zeros((v.count, R.V_FIELDS))
         self.vstate[:, R.V_ESTIMATE] = f.mean_ticks
@@ -309,6 +323,7 @@ class _Market(BookSimulation):
         self.ip[[K.IP_SPLIT_MAX, K.IP_MM_LEVELS]] = n.split_max_children, m.levels
         self.ip[K.IP_MM_TOUCH] = m.touch_orders
         self.ip[K.IP_MM_OFFSET] = m.quote_offset_ticks
+        self.ip[K.IP_NOISE_SWEEP] = n.sweep_ticks
         self.nstate = np.zeros((n.count if n.arrival_rate_per_s > 0 else 0, 2), np.int64)
         decay = n.decay_per_s * 1e-9
         return [n.arrival_rate_per_s * 1e-9, n.excitation * decay, decay, 0.0, n.split_exponent, m.level_jitter_s * 1e9]

@@ -28,6 +28,7 @@ from simlab.book import _sim
 from tests.simlab.agents.conftest import small_config
 from tests.simlab.agents.twin import TwinMarket, twin_books
 
+TOUCH_WEIGHTS = (0.4, 0.45, 0.08, 0.03, 0.02, 0.005, 0.005, 0.004, 0.003, 0.002, 0.001)  # the touch size law
 STRESSED = dict(
     circuit_breaker=CircuitBreaker(move_pct=0.02, window_s=30.0, pause_s=5.0),
     stop_loss=StopLossAgents(count=8, quantity_lots=150, start_s=120, first_ticks=3, spacing_ticks=2),
@@ -160,6 +161,32 @@ CONFIGS = {
     "touch queues without jitter (cancel-all), 4 orders, offsets": small_config(
         market_maker=MarketMakers(
             count=2, wake_interval_s=15.0, levels=4, volume_window_s=20.0, touch_orders=4, quote_offset_ticks=2
+        ),
+    ),  # fmt: skip
+    "touch size law: jittered, offset ladders with the best level as 2 drawn orders; co-located makers": small_config(
+        noise=NoiseAgents(count=6, arrival_rate_per_s=0.4, excitation=0.5, decay_per_s=1.0),
+        market_maker=MarketMakers(
+            count=2,
+            wake_interval_s=10.0,
+            levels=3,
+            volume_window_s=20.0,
+            level_spacing=0.5,
+            min_half_spread_ticks=2,
+            level_jitter_s=0.3,
+            touch_orders=2,
+            quote_offset_ticks=3,
+            touch_size_weights=TOUCH_WEIGHTS,
+            touch_size_log_mean=2.5,
+            touch_size_log_sd=1.0,
+            latency_us=20.0,
+        ),
+    ),  # fmt: skip
+    "size laws: one drawn order at the best level, cancel-all; noise sizes drawn, sweeping 3 ticks": small_config(
+        noise=NoiseAgents(
+            count=5, arrival_rate_per_s=0.3, size_weights=TOUCH_WEIGHTS, size_log_mean=2.0, sweep_ticks=3
+        ),
+        market_maker=MarketMakers(
+            count=2, wake_interval_s=15.0, levels=4, volume_window_s=20.0, touch_size_weights=TOUCH_WEIGHTS
         ),
     ),  # fmt: skip
     "abides variance, fixed latency, opening book": small_config(

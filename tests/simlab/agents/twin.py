@@ -30,6 +30,18 @@ def twin_size(gen) -> int:
     return int(np.rint(total))
 
 
+def twin_touch_size(gen, weights, log_mean, log_sd) -> int:
+    """A size under a fitted mixture (makers' touch orders, noise orders): a component by its weight, then its
+    size."""
+    u, total = gen.random(), sum(weights)
+    k, edge = 0, weights[0] / total
+    while k < len(weights) - 1 and u >= edge:
+        k += 1
+        edge += weights[k] / total
+    z = gen.standard_normal()
+    return int(np.rint(math.exp(log_mean + log_sd * z) if k == 0 else 100.0 * k + 0.15 * z))
+
+
 class TwinMarket:
     """Run the market of an unrun ``_Market`` with lists and a heapq."""
 
@@ -317,10 +329,14 @@ class TwinMarket:
                 self.meta_left[k] = int(min(n.split_max_children, math.floor((1.0 - w) ** (-1.0 / n.split_exponent))))
             self.meta_left[k] -= 1
             buy = self.meta_side[k] == 1
-        size = twin_size(gen)
+        if n.size_weights:  # its own size law (the same two draws)
+            size = twin_touch_size(gen, n.size_weights, n.size_log_mean, n.size_log_sd)
+        else:
+            size = twin_size(gen)
         touch = ask if buy else bid
         if self.clock and touch is not None and size > 0:
-            self.send(t + 2 * self.lat[agent], K.IOC, agent, 1 if buy else -1, touch, size)
+            limit = touch + n.sweep_ticks if buy else touch - n.sweep_ticks  # it may go through the touch
+            self.send(t + 2 * self.lat[agent], K.IOC, agent, 1 if buy else -1, limit, size)
         elif not self.clock and touch is not None:
             self.order(t, agent, 1 if buy else -1, touch, size)
 
@@ -355,6 +371,11 @@ class TwinMarket:
     def order(self, t, agent, side, price, qty, delay=0):
         if qty > 0:
             self.send(t + 2 * self.lat[agent] + delay, K.LIMIT, agent, side, price, qty)
+
+    def touch_size(self):
+        """A maker's touch order size under its size law (two draws from the maker stream)."""
+        m = self.config.market_maker
+        return twin_touch_size(self.gens[3], m.touch_size_weights, m.touch_size_log_mean, m.touch_size_log_sd)
 
     def jitter(self):
         """A maker's per-order delay (ns): exponential, one draw, or 0 without a draw when off."""
@@ -505,15 +526,19 @@ class TwinMarket:
             touch = [size // parts + (1 if j < size % parts else 0) for j in range(parts)]
             for level in reversed(range(m.levels)):
                 for qty in touch if level == 0 else [size]:
+                    qty = self.touch_size() if level == 0 and m.touch_size_weights else qty
                     self.order(t, agent, 1, high_bid - level * step, qty, self.jitter())
             for level in range(m.levels):
                 for qty in touch if level == 0 else [size]:
+                    qty = self.touch_size() if level == 0 and m.touch_size_weights else qty
                     self.order(t, agent, -1, low_ask + level * step, qty, self.jitter())
         else:
             for _ in range(2 if m.quote_offset_ticks > 0 else 0):
                 self.gens[3].random()
             for _ in range(2 * (m.levels + max(m.touch_orders, 1) - 1)):
                 self.jitter()
+            for _ in range(2 * max(m.touch_orders, 1) if m.touch_size_weights else 0):
+                self.touch_size()
         self.send(t + self.lat[agent] + self.wait(self.gens[3], m.wake_interval_s * 1e9), K.WAKE, agent)
 
     def execution(self, t, agent, bid, ask):

@@ -1,0 +1,118 @@
+"""The v4 rules (docs/agents_realism_v4.md): the makers' touch size law (`market_maker.touch_size_weights`: each order
+of the best level gets its own size from the ABIDES mixture with the given weights and log-normal, deeper levels keep
+the pov size) and co-located makers (`market_maker.latency_us`). The kernel's twin checks both event for event
+(tests/simlab/agents/test_kernel_twin.py, "touch size law", "size laws")."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simlab.agents import (
+    Fundamental,
+    InitialBook,
+    Latency,
+    MarketConfig,
+    MarketMakers,
+    MomentumAgents,
+    NoiseAgents,
+    ValueAgents,
+)
+from simlab.agents import _kernel as K
+from simlab.agents.market import _Market, _root, latencies_ns
+from simlab.book import _sim
+from simlab.errors import ParameterError
+
+WEIGHTS = (0.3, 0.5, 0.2, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # log-normal 30 %, 100 lots 50 %, 200 lots 20 %
+
+
+def _ladders(touch, weights):
+    """One maker alone over a fixed opening book: its ladders' best-level and deeper adds (lots), per side."""
+    config = MarketConfig(
+        name="sizes",
+        session_s=3000.0,
+        fundamental=Fundamental(megashock_rate_per_s=0.0),
+        noise=NoiseAgents(count=0),
+        value=ValueAgents(count=0),
+        market_maker=MarketMakers(count=1, wake_interval_s=5.0, levels=3, min_order_size=7, pov=0.0,
+                                  initial_spread_ticks=2.0, min_half_spread_ticks=3, touch_orders=touch,
+                                  touch_size_weights=weights, touch_size_log_mean=3.0, touch_size_log_sd=0.5),
+        momentum=MomentumAgents(count=0),
+        initial_book=InitialBook(levels=3, qty_lots=10, spread_ticks=2),
+    )  # fmt: skip
+    market = _Market(config, _root(3), 3000.0, 1, 0, 10**10)
+    market.run()
+    ev = market.ev[: int(market.ctr[_sim.C_EVENTS])]
+    adds = ev[(ev[:, _sim.EV_KIND] == _sim.ADD) & (ev[:, K.EV_AGENT] == 0)]
+    best = np.isin(adds[:, _sim.EV_PRICE], [99997, 100003])  # mid 100000 -+ the floor of 3 ticks
+    return adds[best, _sim.EV_QTY], adds[~best, _sim.EV_QTY], np.unique(adds[:, _sim.EV_TS]).size
+
+
+def test_touch_orders_draw_their_sizes_from_the_mixture_and_deeper_levels_keep_the_pov_size():
+    touch, deeper, ladders = _ladders(2, WEIGHTS)
+    assert ladders > 500 and touch.size == 4 * ladders  # two orders on each side's best level
+    assert set(deeper.tolist()) == {7}  # the pov size (min_order_size 7 with pov 0)
+    shares = [np.mean(touch == 100), np.mean(touch == 200), np.mean(touch < 100)]
+    assert np.allclose(shares, [0.5, 0.2, 0.3], atol=0.03), shares
+    odd = np.log(touch[touch < 100])  # the log-normal of mean 3 and sd 0.5 (median 20 lots)
+    assert abs(np.median(odd) - 3.0) < 0.06 and abs(odd.std() - 0.5) < 0.05, (np.median(odd), odd.std())
+    plain, _, _ = _ladders(2, ())
+    assert set(plain.tolist()) == {3, 4}  # off: the pov size split in two (7 = 4 + 3)
+
+
+def test_one_touch_order_is_drawn_too():
+    touch, deeper, ladders = _ladders(0, WEIGHTS)
+    assert touch.size == 2 * ladders and set(deeper.tolist()) == {7}
+    assert abs(np.mean(touch == 100) - 0.5) < 0.05
+
+
+@pytest.mark.parametrize("weights", [(1.0,) * 10, (0.5, -0.1) + (0.0,) * 9, (0.0,) * 11, (True,) + (0.0,) * 10])
+def test_bad_touch_size_weights_are_refused_with_a_sentence(weights):
+    with pytest.raises(ParameterError, match="touch_size_weights"):
+        MarketMakers(touch_size_weights=weights)
+    with pytest.raises(ParameterError, match="touch_size_log_sd"):
+        MarketMakers(touch_size_log_sd=0.0)
+
+
+@pytest.mark.parametrize("latency", [Latency(), Latency(model="fixed", fixed_ns=3_000_000)])
+def test_colocated_makers_get_their_latency_and_everyone_else_keeps_theirs(latency):
+    def latencies(makers):
+        config = MarketConfig(name="lat", noise=NoiseAgents(count=4), value=ValueAgents(count=5), latency=latency,
+                              market_maker=makers)  # fmt: skip
+        return latencies_ns(config, np.random.default_rng(1), np.random.default_rng(2))
+
+    plain, colocated = latencies(MarketMakers(count=3)), latencies(MarketMakers(count=3, latency_us=20.0))
+    assert plain.size == colocated.size == 4 + 5 + 3 + 12
+    first = 4 + 5  # noise, then value agents, then the makers
+    assert colocated[first : first + 3].tolist() == [20_000] * 3
+    keep = np.r_[0:first, first + 3 : plain.size]
+    np.testing.assert_array_equal(colocated[keep], plain[keep])  # the others' latencies (and draws) unchanged
+    assert plain[first : first + 3].min() > 20_000  # the line model's (or the fixed 3 ms) were slower
+
+
+def test_a_sweeping_noise_order_takes_several_levels_at_one_instant():
+    from dataclasses import replace
+
+    from tests.simlab.agents.test_touch_orders import _config
+
+    def fills(sweep):
+        config = _config(0)
+        config = replace(config, noise=replace(config.noise, sweep_ticks=sweep, size_weights=(0.0, 1.0) + (0.0,) * 9))
+        market = _Market(config, _root(2), 1800.0, 1, 0, 10**10)
+        market.run()
+        ev = market.ev[: int(market.ctr[_sim.C_EVENTS])]
+        trades = ev[(ev[:, _sim.EV_KIND] == _sim.TRADE) & (ev[:, K.EV_AGENT] < 4)]
+        ids, counts = np.unique(trades[:, K.EV_AGGRESSOR_ID], return_counts=True)
+        prices = [np.unique(trades[trades[:, K.EV_AGGRESSOR_ID] == i, _sim.EV_PRICE]).size for i in ids]
+        return counts, np.array(prices)
+
+    # 100-lot noise orders against one maker's 10-lot orders, levels 1 tick apart (spacing 0.5 x the 2-tick window)
+    at_touch, through = fills(0), fills(3)
+    assert at_touch[0].size > 300 and through[0].size > 300
+    assert at_touch[0].max() == 1 and at_touch[1].max() == 1  # at the touch only: one 10-lot order, one price
+    assert through[0].mean() > 1.5 and (through[1] > 1).mean() > 0.3, (through[0].mean(), (through[1] > 1).mean())
+
+
+def test_sweeping_needs_the_noise_clock():
+    with pytest.raises(ParameterError, match="sweep_ticks"):
+        NoiseAgents(count=3, sweep_ticks=2)
