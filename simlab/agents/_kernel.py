@@ -84,6 +84,7 @@ FP_NEWS_JUMP, FP_WD_SIZE, FP_WD_SPREAD, FP_MARK = range(8, 12)
 # the noise clock (per ns: baseline, jump and decay of the intensity; FP_NOISE_EXCESS is run state, the excess
 # intensity just after the last clock event), order splitting's Pareto tail (0 off), the makers' mean jitter (ns)
 FP_NOISE_BASE, FP_NOISE_JUMP, FP_NOISE_DECAY, FP_NOISE_EXCESS, FP_SPLIT_ALPHA, FP_MM_JITTER = range(12, 18)
+FP_NOISE_WALK = 18  # ticks a noise order's limit lies beyond the touch it saw (0: at the touch, ABIDES; ours)
 # execution agent state: X_START_VOLUME (market lots traded at its first look; -1 before), X_ARRIVAL_BID,
 # X_ARRIVAL_ASK (the touch at its first look; NO_PRICE when empty)
 X_START_VOLUME, X_ARRIVAL_BID, X_ARRIVAL_ASK = range(3)

@@ -96,6 +96,10 @@ class NoiseAgents(_Checked):
     after Lillo, Mike and Farmer 2005; off while ``split_exponent`` is 0): each noise agent works a metaorder of
     ``L`` child orders, ``P(L >= l) = l^-split_exponent`` (capped at ``split_max_children``), one child per wake,
     its side a coin drawn at the metaorder's start; the trade-sign ACF then decays as ``lag^-(split_exponent - 1)``.
+    The noise walk (ours; off while ``walk_ticks`` is 0, docs/agents_sqrt2.md): the order's limit lies
+    ``walk_ticks`` (rounded to whole ticks) beyond the touch the agent saw, so it takes the book up to that depth
+    (the rest rests there, or expires with the clock): the price's volatility then comes from the order flow eating
+    the latent book, not from re-pricing the latent orders.
     """
 
     count: int = 1000
@@ -105,6 +109,7 @@ class NoiseAgents(_Checked):
     decay_per_s: float = 1.0
     split_exponent: float = 0.0
     split_max_children: int = 10_000
+    walk_ticks: float = 0.0
     _signed = ("wake_start_s",)
     _positive = ("decay_per_s",)
     _int_floor = {"split_max_children": 1}
