@@ -73,8 +73,7 @@ IP_WD_START, IP_WD_END, IP_MARK_START, IP_MARK_END, IP_PAUSE_LEN = range(27, 32)
 IP_SPLIT_MAX, IP_MM_LEVELS = 32, 33  # order splitting's cap on a metaorder's children; the makers' levels
 IP_MM_TOUCH = 34  # orders the makers post at their best level on each side (<= 1: one; ours)
 IP_MM_OFFSET = 35  # the largest extra ticks a maker's side is moved away from the mid at a ladder (0: off; ours)
-IP_NOISE_SWEEP = 36  # ticks a noise agent's immediate-or-cancel order may go through the touch it saw (ours)
-IP_SIZE = 37
+IP_SIZE = 36
 # IP_EXEC_MODE: slices left, participation since the start, a target schedule, participation in a trailing window
 EXEC_TWAP, EXEC_POV, EXEC_SCHEDULE, EXEC_POV_TRAILING = range(4)
 # float parameters: r_bar (ticks), the mean wait between wake-ups (ns) of value agents, makers, momentum agents,
@@ -85,9 +84,10 @@ FP_NEWS_JUMP, FP_WD_SIZE, FP_WD_SPREAD, FP_MARK = range(8, 12)
 # the noise clock (per ns: baseline, jump and decay of the intensity; FP_NOISE_EXCESS is run state, the excess
 # intensity just after the last clock event), order splitting's Pareto tail (0 off), the makers' mean jitter (ns)
 FP_NOISE_BASE, FP_NOISE_JUMP, FP_NOISE_DECAY, FP_NOISE_EXCESS, FP_SPLIT_ALPHA, FP_MM_JITTER = range(12, 18)
+FP_NOISE_WALK = 18  # ticks a noise order's limit lies beyond the touch it saw (0: at the touch, ABIDES; ours)
 # the noise agents' size law (ours; FP_NOISE_SIZED 0: ABIDES' mixture): the log-normal's mean and sd, then the 11
 # components' cumulative law from FP_NOISE_CDF (the last entries)
-FP_NOISE_SIZED, FP_NOISE_LOG_MEAN, FP_NOISE_LOG_SD, FP_NOISE_CDF = 18, 19, 20, 21
+FP_NOISE_SIZED, FP_NOISE_LOG_MEAN, FP_NOISE_LOG_SD, FP_NOISE_CDF = 19, 20, 21, 22
 # execution agent state: X_START_VOLUME (market lots traded at its first look; -1 before), X_ARRIVAL_BID,
 # X_ARRIVAL_ASK (the touch at its first look; NO_PRICE when empty)
 X_START_VOLUME, X_ARRIVAL_BID, X_ARRIVAL_ASK = range(3)

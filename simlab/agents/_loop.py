@@ -205,17 +205,17 @@ def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
             size = R.mixture_size(gens[1], fp[K.FP_NOISE_CDF :], fp[K.FP_NOISE_LOG_MEAN], fp[K.FP_NOISE_LOG_SD])
         else:
             size = R.order_size(gens[1], cumulative)
-        if nstate.shape[0] > 0:  # ours, with the noise clock: immediate or cancel at the touch seen (none rests)
+        walk = np.int64(np.rint(fp[K.FP_NOISE_WALK]))  # ours: the limit lies `walk` ticks through the touch (0: ABIDES)
+        if nstate.shape[0] > 0:  # ours, with the noise clock: immediate or cancel at (or through) the touch seen
             if size > 0 and (has_ask if buy else has_bid):
                 ctr[K.C_ORDERS + K.NOISE] += 1
-                limit = ask + ip[K.IP_NOISE_SWEEP] if buy else bid - ip[K.IP_NOISE_SWEEP]  # sweep: ours
-                K.push(heap, ctr, t + 2 * lat, K.IOC, agent, 1 if buy else -1, limit, size)
+                K.push(heap, ctr, t + 2 * lat, K.IOC, agent, 1 if buy else -1, ask + walk if buy else bid - walk, size)
             elif size <= 0:
                 ctr[K.C_SIZE_ZERO + K.NOISE] += 1
         elif buy and has_ask:
-            _send(heap, ctr, agents, t, agent, 1, ask, size)
+            _send(heap, ctr, agents, t, agent, 1, ask + walk, size)
         elif not buy and has_bid:
-            _send(heap, ctr, agents, t, agent, -1, bid, size)
+            _send(heap, ctr, agents, t, agent, -1, bid - walk, size)
     elif cls == K.VALUE:  # ABIDES ValueAgent.placeOrder
         r_t = _look_fundamental(gens, fvals, ftimes, fparams, ctr, fund_ts, fund_val, fund_shocks, t)
         obs = np.rint(r_t + math.sqrt(vparams[R.VP_OBS_VAR]) * gens[2].standard_normal())

@@ -114,11 +114,12 @@ class NoiseAgents(_Checked):
     its side a coin drawn at the metaorder's start; the trade-sign ACF then decays as ``lag^-(split_exponent - 1)``.
     ``size_weights`` (ours; empty: off, ABIDES' weights): the 11 weights of the ABIDES size mixture the orders'
     sizes are drawn from, with its log-normal of ``size_log_mean`` and ``size_log_sd`` (log lots), e.g. fitted to a
-    day's marketable orders by :mod:`calibration.abm_sizes` (the same two draws per order). ``sweep_ticks`` (ours;
-    0: off, at the touch only), with the clock an order's limit is that many ticks through the touch it saw, so a
-    large order takes several resting orders and price levels at one instant (AMZN's marketable orders take 1.37
-    fills on average at 12:00-12:30; Bouchaud, Bonart, Donier and Gould 2018, "Trades, Quotes and Prices", ch. 10:
-    marketable orders that walk the book).
+    day's marketable orders by :mod:`calibration.abm_sizes` (the same two draws per order). The noise walk (ours;
+    off while ``walk_ticks`` is 0, docs/agents_sqrt2.md): the order's limit lies ``walk_ticks`` (rounded to whole
+    ticks) beyond the touch the agent saw, so a large order takes several resting orders and price levels at one
+    instant (the rest rests there, or expires with the clock): the price's volatility then comes from the order
+    flow eating the latent book, not from re-pricing the latent orders (AMZN's marketable orders take 1.37 fills on
+    average at 12:00-12:30; Bouchaud, Bonart, Donier and Gould 2018, "Trades, Quotes and Prices", ch. 10).
     """
 
     count: int = 1000
@@ -131,7 +132,7 @@ class NoiseAgents(_Checked):
     size_weights: tuple[float, ...] = ()
     size_log_mean: float = 2.9
     size_log_sd: float = 1.2
-    sweep_ticks: int = 0
+    walk_ticks: float = 0.0
     _signed = ("wake_start_s",)
     _positive = ("decay_per_s", "size_log_sd")
     _int_floor = {"split_max_children": 1}
@@ -143,11 +144,11 @@ class NoiseAgents(_Checked):
             raise ParameterError(
                 f"`excitation` of NoiseAgents (the clock's branching ratio) must be in [0, 1); got {self.excitation!r}"
             )
-        if self.arrival_rate_per_s == 0 and (self.excitation > 0 or self.split_exponent > 0 or self.sweep_ticks > 0):
+        if self.arrival_rate_per_s == 0 and (self.excitation > 0 or self.split_exponent > 0):
             raise ParameterError(
-                "`excitation`, `split_exponent` and `sweep_ticks` of NoiseAgents need the noise clock: "
-                f"`arrival_rate_per_s` > 0; got arrival_rate_per_s 0 with excitation {self.excitation!r}, "
-                f"split_exponent {self.split_exponent!r} and sweep_ticks {self.sweep_ticks!r}"
+                "`excitation` and `split_exponent` of NoiseAgents need the noise clock: `arrival_rate_per_s` > 0; "
+                f"got arrival_rate_per_s 0 with excitation {self.excitation!r} and split_exponent "
+                f"{self.split_exponent!r}"
             )
         if 0 < self.split_exponent <= 1:
             raise ParameterError(

@@ -316,17 +316,17 @@ class _Market(BookSimulation):
         ]
 
     def _clock_params(self) -> list[float]:
-        """Set the splitting cap and the makers' levels in ``ip``; return the noise clock's, order splitting's and
-        the makers' jitter parameters (from FP_NOISE_BASE; per ns, ns). The noise agents' metaorder states
-        (side, children left) are ``nstate``, one row per noise agent with the clock, none without."""
+        """Set the splitting cap and the makers' levels in ``ip``; return the noise clock's, order splitting's, the
+        makers' jitter and the noise walk's parameters (from FP_NOISE_BASE; per ns, ns, ticks). The noise agents'
+        metaorder states (side, children left) are ``nstate``, one row per noise agent with the clock, none without."""
         n, m = self.config.noise, self.config.market_maker
         self.ip[[K.IP_SPLIT_MAX, K.IP_MM_LEVELS]] = n.split_max_children, m.levels
         self.ip[K.IP_MM_TOUCH] = m.touch_orders
         self.ip[K.IP_MM_OFFSET] = m.quote_offset_ticks
-        self.ip[K.IP_NOISE_SWEEP] = n.sweep_ticks
         self.nstate = np.zeros((n.count if n.arrival_rate_per_s > 0 else 0, 2), np.int64)
         decay = n.decay_per_s * 1e-9
-        return [n.arrival_rate_per_s * 1e-9, n.excitation * decay, decay, 0.0, n.split_exponent, m.level_jitter_s * 1e9]
+        return [n.arrival_rate_per_s * 1e-9, n.excitation * decay, decay, 0.0, n.split_exponent, m.level_jitter_s * 1e9,
+                float(n.walk_ticks)]  # fmt: skip
 
     def _start_clock(self) -> None:
         """Queue the noise clock's first event (its wait drawn from the noise stream, from no excess), if it is on."""

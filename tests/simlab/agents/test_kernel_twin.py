@@ -108,6 +108,17 @@ CONFIGS = {
         ),
         execution=ExecutionAgents(count=1, quantity_lots=700, start_s=200, duration_s=600, interval_s=20),
     ),  # fmt: skip
+    "latent value agents anchored on the price, walking noise orders, a TWAP buyer": small_config(
+        noise=NoiseAgents(count=40, walk_ticks=6),
+        value=ValueAgents(
+            count=60, arrival_rate_per_s=0.03, latent_depth_ticks=40.0, latent_refresh_per_s=0.01, latent_anchor="price"
+        ),
+        execution=ExecutionAgents(count=1, quantity_lots=700, start_s=200, duration_s=600, interval_s=20),
+    ),  # fmt: skip
+    "walking noise orders on the noise clock (immediate or cancel)": small_config(
+        noise=NoiseAgents(count=8, arrival_rate_per_s=0.3, split_exponent=1.5, split_max_children=40, walk_ticks=4),
+        market_maker=MarketMakers(count=2, wake_interval_s=20.0, levels=4, volume_window_s=20.0, level_spacing=0.5),
+    ),  # fmt: skip
     "latent value agents, never refreshed, opening book": small_config(
         value=ValueAgents(count=30, arrival_rate_per_s=0.05, latent_depth_ticks=15.0, latent_size_lots=40),
         initial_book=InitialBook(levels=3, qty_lots=50, spread_ticks=4),
@@ -181,10 +192,8 @@ CONFIGS = {
             latency_us=20.0,
         ),
     ),  # fmt: skip
-    "size laws: one drawn order at the best level, cancel-all; noise sizes drawn, sweeping 3 ticks": small_config(
-        noise=NoiseAgents(
-            count=5, arrival_rate_per_s=0.3, size_weights=TOUCH_WEIGHTS, size_log_mean=2.0, sweep_ticks=3
-        ),
+    "size laws: one drawn order at the best level, cancel-all; noise sizes drawn, walking 3 ticks": small_config(
+        noise=NoiseAgents(count=5, arrival_rate_per_s=0.3, size_weights=TOUCH_WEIGHTS, size_log_mean=2.0, walk_ticks=3),
         market_maker=MarketMakers(
             count=2, wake_interval_s=15.0, levels=4, volume_window_s=20.0, touch_size_weights=TOUCH_WEIGHTS
         ),

@@ -90,14 +90,14 @@ def test_colocated_makers_get_their_latency_and_everyone_else_keeps_theirs(laten
     assert plain[first : first + 3].min() > 20_000  # the line model's (or the fixed 3 ms) were slower
 
 
-def test_a_sweeping_noise_order_takes_several_levels_at_one_instant():
+def test_a_walking_noise_order_takes_several_levels_at_one_instant():
     from dataclasses import replace
 
     from tests.simlab.agents.test_touch_orders import _config
 
     def fills(sweep):
         config = _config(0)
-        config = replace(config, noise=replace(config.noise, sweep_ticks=sweep, size_weights=(0.0, 1.0) + (0.0,) * 9))
+        config = replace(config, noise=replace(config.noise, walk_ticks=sweep, size_weights=(0.0, 1.0) + (0.0,) * 9))
         market = _Market(config, _root(2), 1800.0, 1, 0, 10**10)
         market.run()
         ev = market.ev[: int(market.ctr[_sim.C_EVENTS])]
@@ -111,8 +111,3 @@ def test_a_sweeping_noise_order_takes_several_levels_at_one_instant():
     assert at_touch[0].size > 300 and through[0].size > 300
     assert at_touch[0].max() == 1 and at_touch[1].max() == 1  # at the touch only: one 10-lot order, one price
     assert through[0].mean() > 1.5 and (through[1] > 1).mean() > 0.3, (through[0].mean(), (through[1] > 1).mean())
-
-
-def test_sweeping_needs_the_noise_clock():
-    with pytest.raises(ParameterError, match="sweep_ticks"):
-        NoiseAgents(count=3, sweep_ticks=2)

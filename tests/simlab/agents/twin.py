@@ -334,11 +334,12 @@ class TwinMarket:
         else:
             size = twin_size(gen)
         touch = ask if buy else bid
+        walk = int(round(n.walk_ticks))  # the noise walk (ticks through the touch)
+        limit = None if touch is None else touch + (walk if buy else -walk)
         if self.clock and touch is not None and size > 0:
-            limit = touch + n.sweep_ticks if buy else touch - n.sweep_ticks  # it may go through the touch
             self.send(t + 2 * self.lat[agent], K.IOC, agent, 1 if buy else -1, limit, size)
         elif not self.clock and touch is not None:
-            self.order(t, agent, 1 if buy else -1, touch, size)
+            self.order(t, agent, 1 if buy else -1, limit, size)
 
     def wait(self, gen, mean_ns):
         return int(np.rint(gen.standard_exponential() * mean_ns))
