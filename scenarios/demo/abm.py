@@ -2,8 +2,9 @@
 09:30) scored against the real AMZN day at 12:00-12:30, like the book presets of the scorecard step.
 
 The population is ABIDES' rmsc04 with the realism rules of docs/agents_realism.md (the makers' spread floor and
-jittered ladders, a Hawkes noise clock, order splitting) and the touch queues of docs/agents_realism_v3.md, the
-abm-amzn-v3 preset fitted to the AMZN day's level-1-visible events by simulated moments
+jittered ladders, a Hawkes noise clock, order splitting), the touch queues of docs/agents_realism_v3.md and the
+round-lot touch orders of docs/agents_realism_v4.md, the abm-amzn-v4 preset fitted to the AMZN day's
+level-1-visible events by simulated moments
 (calibration/abm.py); the clock and the fundamental's level are the real window's, so the score shows how far a
 calibrated ABIDES-class market sits from real data on the same scorecard.
 """
@@ -18,7 +19,7 @@ import numpy as np
 
 from scenarios.demo.score import DURATION_S, N_BOOT, START_S, _real_hour
 
-PRESET = "abm-amzn-v3"  # calibration/presets/abm-amzn-v3.toml: realism rules and touch queues, fitted to AMZN
+PRESET = "abm-amzn-v4"  # calibration/presets/abm-amzn-v4.toml: round-lot touch orders, fitted to AMZN
 
 
 def abm_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
@@ -51,8 +52,8 @@ def abm_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
     demo.save("abm/market.zarr", market, run)
     about = (
         "An ABIDES RMSC04-class agent market (noise, value, momentum agents and adaptive market makers on the "
-        "matching engine, with the makers' spread floor, a bursty noise clock and order splitting and touch queues; "
-        "the abm-amzn-v3 preset, fitted to the AMZN day's visible events by simulated moments) simulated from 09:30 "
+        "matching engine, with the makers' spread floor, a bursty noise clock, order splitting, touch queues and "
+        "round-lot touch orders; the abm-amzn-v4 preset, fitted to the AMZN day's visible events by simulated moments) simulated from 09:30 "
         "and its 12:00-12:30 scored on the realism "
         "scorecard; read each L1 distance against its floor (real against resampled real): above the floor, the "
         "market is told apart on that quantity."

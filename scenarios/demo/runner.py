@@ -109,7 +109,7 @@ def run_demo(
     demo.step(f"Realism scorecard: 30 min of the ZI and QR AMZN books vs {against}", lambda: score_step(demo, real))
     against = "the real AMZN day at 12:00-12:30" if real is not None else "a second run (no real data: machinery only)"
     demo.step(
-        f"Agent-based market (abm-amzn-v3, calibrated by simulated moments) vs {against}", lambda: abm_step(demo, real)
+        f"Agent-based market (abm-amzn-v4, calibrated by simulated moments) vs {against}", lambda: abm_step(demo, real)
     )
     demo.step(
         "Forecasting benchmark: OFI forecasters vs the Hawkes oracle, leakage audit", lambda: forecast_step(demo, real)
