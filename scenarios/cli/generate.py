@@ -18,15 +18,19 @@ app = typer.Typer(help="Learned generators of order flow.", no_args_is_help=True
 
 @app.command("train")
 def train(
-    spec: Annotated[Path, typer.Argument(help="A training spec TOML (see scenarios/library/generate_*.toml).")],
+    spec: Annotated[
+        str, typer.Argument(help="A training spec TOML or a library name (scenarios/library/generate_*.toml).")
+    ],
     output: Annotated[Path, typer.Option("-o", "--output", help="The model folder to write.")],
     data_dir: Annotated[Path | None, typer.Option("--data", help="Real-data folder (default ../shared/data).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the training checkpointed in the output folder.")] = False,
 ) -> None:
     """Train a generator on the spec's real data (train and validation spans); checkpoint at every validation."""
     from generators.spec import train_from_spec
+    from scenarios.cli.abm import resolve_config
     from simlab.io import DEFAULT_DATA_DIR
 
+    spec = resolve_config(spec)
     try:
         with progress() as bar:
             task = bar.add_task("training", total=None)
@@ -71,7 +75,8 @@ def sample(
         ),
     ] = False,
     spec: Annotated[
-        Path | None, typer.Option(help="The model's training spec (its train span holds the start windows).")
+        str | None,
+        typer.Option(help="The model's training spec, a file or a library name (its train span holds the starts)."),
     ] = None,
     data_dir: Annotated[Path | None, typer.Option("--data", help="Real-data folder (default ../shared/data).")] = None,
 ) -> None:
@@ -128,16 +133,17 @@ def parse_regime(pairs: list[str]) -> dict[str, int]:
 
 
 def regime_starts(
-    generator: Any, condition: dict[str, int], paths: int, seed: int, wanted: bool, spec: Path | None, data: Any
+    generator: Any, condition: dict[str, int], paths: int, seed: int, wanted: bool, spec: str | None, data: Any
 ) -> tuple[list | None, dict | None]:
     """Return the start windows in the asked regime and their record (None, None unless ``wanted``)."""
     if not wanted:
         return None, None
     from generators.starts import draw_starts
+    from scenarios.cli.abm import resolve_config
     from scenarios.generate.counterfactual import training_windows
     from simlab.io import DEFAULT_DATA_DIR
 
     if not condition:
         raise ParameterError("--start-in-regime needs a --regime to start in (e.g. --regime volatility=5)")
-    windows = training_windows(generator, spec, data or DEFAULT_DATA_DIR)
+    windows = training_windows(generator, spec and resolve_config(spec), data or DEFAULT_DATA_DIR)
     return draw_starts(windows, condition, paths, seed=seed)

@@ -112,3 +112,16 @@ def test_the_gan_family_trains_and_samples_through_the_same_commands(tmp_path):
         events.attrs
     )
     assert events.attrs["instrument"] == "AAPL"
+
+
+def test_a_spec_is_found_by_its_library_name(tmp_path):
+    """`simlab generate train generate_aapl_tiny` reads scenarios/library/generate_aapl_tiny.toml (the README's
+    tour); an unknown name fails on the library path it tried."""
+    missing = tmp_path / "no data"
+    result = runner.invoke(
+        app, ["generate", "train", "generate_aapl_tiny", "-o", str(tmp_path / "m"), "--data", str(missing)]
+    )
+    assert result.exit_code != 0 and "AAPL_2012-06-21_34200000_37800000_message_50.csv" in result.output
+    assert "do not exist" in result.output and "cannot be read" not in result.output
+    result = runner.invoke(app, ["generate", "train", "generate_nothing", "-o", str(tmp_path / "m")])
+    assert result.exit_code != 0 and "scenarios/library/generate_nothing.toml cannot be read" in result.output
