@@ -16,6 +16,7 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -33,6 +34,7 @@ from calibration.abm import (
     window_blocks,
     write_preset,
 )
+from simlab.agents import MarketConfig
 from simlab.agents.latent import standing_depth
 from simlab.book.stats import visible_events
 
@@ -58,23 +60,32 @@ def visible_blocks(data: dict[str, xr.Dataset], block_s: float) -> list[dict[str
 VISIBLE_MOMENTS = MomentSet(MOMENTS, visible_blocks, moments_of, (0.0,) * len(MOMENTS))
 
 
+def fit_visible(
+    config: MarketConfig, parameters: tuple[str, ...], data_dir: str | Path, out: str | Path, start: str, **options: Any
+) -> AgentMarketEstimator:
+    """Fit ``parameters`` of the market ``config`` to the AMZN day's 12:00-12:30 window on the level-1-visible
+    moments (4 paths, seed 0; ``options`` go to :class:`~calibration.abm.AgentMarketEstimator`, e.g. ``n_lhs``,
+    ``maxfev``) and write the preset ``out``, whose source records ``start`` (what ``config`` was made from)."""
+    from simlab.io.dataset import load_dataset
+
+    window = select_window(load_dataset([Path(data_dir) / AMZN_DAY]), 9000.0, 1800.0)
+    config = replace(market_for(config, window), name=Path(out).stem)
+    est = AgentMarketEstimator(config, parameters=parameters, moments=VISIBLE_MOMENTS, **options).fit(window)
+    document = preset_document(est, source={"files": [str(Path(data_dir) / AMZN_DAY)], "start_s": 9000.0,
+                                            "duration_s": 1800.0, "config": start})  # fmt: skip
+    document["calibration"]["moment_events"] = "level-1 visible (calibration.abm_llob.VISIBLE_MOMENTS)"
+    document["calibration"]["moments_without_jacobian"] = est.moments_without_jacobian_
+    write_preset(document, out)
+    return est
+
+
 def fit(
     data_dir: str | Path, out: str | Path = PRESET, *, start: str | Path = START, maxfev: int = 40
 ) -> AgentMarketEstimator:
     """Fit :data:`PARAMETERS` of the market ``start`` to the AMZN day's 12:00-12:30 window on the level-1-visible
     moments (4 paths, seed 0, the settings of abm-amzn otherwise) and write the preset ``out``."""
-    from simlab.io.dataset import load_dataset
-
-    day = load_dataset([Path(data_dir) / AMZN_DAY])
-    window = select_window(day, 9000.0, 1800.0)
     config, _ = load_abm_preset(start)
-    config = replace(market_for(config, window), name=Path(out).stem)
-    est = AgentMarketEstimator(config, parameters=PARAMETERS, maxfev=maxfev, moments=VISIBLE_MOMENTS).fit(window)
-    document = preset_document(est, source={"files": [str(Path(data_dir) / AMZN_DAY)], "start_s": 9000.0,
-                                            "duration_s": 1800.0, "config": str(start)})  # fmt: skip
-    document["calibration"]["moment_events"] = "level-1 visible (calibration.abm_llob.VISIBLE_MOMENTS)"
-    write_preset(document, out)
-    return est
+    return fit_visible(config, PARAMETERS, data_dir, out, str(start), maxfev=maxfev)
 
 
 def preset_depth(preset: str | Path, seeds: tuple[int, ...] = (0, 1)) -> dict[str, list[float]]:

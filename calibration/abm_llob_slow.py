@@ -12,19 +12,10 @@ the momentum agents off (:data:`START`) and frees only :data:`PARAMETERS`, on th
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from pathlib import Path
 
-from calibration.abm import (
-    AMZN_DAY,
-    AgentMarketEstimator,
-    load_abm_preset,
-    market_for,
-    preset_document,
-    select_window,
-    write_preset,
-)
-from calibration.abm_llob import VISIBLE_MOMENTS
+from calibration.abm import AgentMarketEstimator, load_abm_preset
+from calibration.abm_llob import fit_visible
 
 START = "scenarios/library/abm_llob_amzn_slow_start.toml"
 PRESET = "calibration/presets/abm-amzn-llob-slow.toml"
@@ -39,19 +30,8 @@ def fit(data_dir: str | Path, out: str | Path = PRESET, *, n_lhs: int = 12, maxf
     """Fit :data:`PARAMETERS` of :data:`START` to the AMZN day's 12:00-12:30 window on the level-1-visible moments
     (4 paths, seed 0; ``n_lhs`` Latin-hypercube points, then at most ``maxfev`` Nelder-Mead evaluations) and write
     the preset ``out``."""
-    from simlab.io.dataset import load_dataset
-
-    window = select_window(load_dataset([Path(data_dir) / AMZN_DAY]), 9000.0, 1800.0)
     config, _ = load_abm_preset(START)
-    config = replace(market_for(config, window), name=Path(out).stem)
-    est = AgentMarketEstimator(config, parameters=PARAMETERS, maxfev=maxfev, n_lhs=n_lhs, moments=VISIBLE_MOMENTS)
-    est.fit(window)
-    document = preset_document(est, source={"files": [str(Path(data_dir) / AMZN_DAY)], "start_s": 9000.0,
-                                            "duration_s": 1800.0, "config": START})  # fmt: skip
-    document["calibration"]["moment_events"] = "level-1 visible (calibration.abm_llob.VISIBLE_MOMENTS)"
-    document["calibration"]["moments_without_jacobian"] = est.moments_without_jacobian_
-    write_preset(document, out)
-    return est
+    return fit_visible(config, PARAMETERS, data_dir, out, START, n_lhs=n_lhs, maxfev=maxfev)
 
 
 if __name__ == "__main__":

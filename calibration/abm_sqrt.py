@@ -18,16 +18,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from calibration.abm import (
-    AMZN_DAY,
-    AgentMarketEstimator,
-    load_abm_preset,
-    market_for,
-    preset_document,
-    select_window,
-    write_preset,
-)
-from calibration.abm_llob import VISIBLE_MOMENTS
+from calibration.abm import AgentMarketEstimator, load_abm_preset
+from calibration.abm_llob import fit_visible
 from calibration.abm_llob_slow import PARAMETERS as SLOW_PARAMETERS
 from simlab.agents import MarketConfig
 
@@ -58,21 +50,10 @@ def fit(
     moments (4 paths, seed 0; ``n_lhs`` Latin-hypercube points, then at most ``maxfev`` Nelder-Mead evaluations) and
     write the preset ``out``; with ``held_volatility`` (ticks / sqrt s) the fundamental's volatility is held there
     and :data:`HELD_VOLATILITY_PARAMETERS` are fitted."""
-    from simlab.io.dataset import load_dataset
-
-    window = select_window(load_dataset([Path(data_dir) / AMZN_DAY]), 9000.0, 1800.0)
     volatility = START_VOLATILITY if held_volatility is None else held_volatility
-    config = replace(market_for(start_config(volatility=volatility), window), name=Path(out).stem)
     free = PARAMETERS if held_volatility is None else HELD_VOLATILITY_PARAMETERS
-    est = AgentMarketEstimator(config, parameters=free, maxfev=maxfev, n_lhs=n_lhs, moments=VISIBLE_MOMENTS)
-    est.fit(window)
     start = f"{BASE} with value.latent_anchor = 'price', fundamental.volatility_ticks_per_sqrt_s = {volatility}"
-    document = preset_document(est, source={"files": [str(Path(data_dir) / AMZN_DAY)], "start_s": 9000.0,
-                                            "duration_s": 1800.0, "config": start})  # fmt: skip
-    document["calibration"]["moment_events"] = "level-1 visible (calibration.abm_llob.VISIBLE_MOMENTS)"
-    document["calibration"]["moments_without_jacobian"] = est.moments_without_jacobian_
-    write_preset(document, out)
-    return est
+    return fit_visible(start_config(volatility=volatility), free, data_dir, out, start, n_lhs=n_lhs, maxfev=maxfev)
 
 
 if __name__ == "__main__":  # DATA_DIR [OUT HELD_VOLATILITY]

@@ -18,16 +18,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from calibration.abm import (
-    AMZN_DAY,
-    AgentMarketEstimator,
-    load_abm_preset,
-    market_for,
-    preset_document,
-    select_window,
-    write_preset,
-)
-from calibration.abm_llob import VISIBLE_MOMENTS
+from calibration.abm import AgentMarketEstimator, load_abm_preset
+from calibration.abm_llob import fit_visible
 from simlab.agents import MarketConfig
 
 BASE = "calibration/presets/abm-amzn-sqrt.toml"
@@ -51,20 +43,8 @@ def fit(data_dir: str | Path, out: str | Path = PRESET, *, n_lhs: int = 10, maxf
     """Fit :data:`PARAMETERS` of :func:`start_config` to the AMZN day's 12:00-12:30 window on the level-1-visible
     moments (4 paths, seed 0; ``n_lhs`` Latin-hypercube points, then at most ``maxfev`` Nelder-Mead evaluations) and
     write the preset ``out``."""
-    from simlab.io.dataset import load_dataset
-
-    window = select_window(load_dataset([Path(data_dir) / AMZN_DAY]), 9000.0, 1800.0)
-    config = replace(market_for(start_config(), window), name=Path(out).stem)
-    est = AgentMarketEstimator(config, parameters=PARAMETERS, maxfev=maxfev, n_lhs=n_lhs, moments=VISIBLE_MOMENTS)
-    est.fit(window)
-    start = (f"{BASE} with fundamental.volatility_ticks_per_sqrt_s = {HELD_VOLATILITY}, "
-             f"noise.walk_ticks = {START_WALK}")  # fmt: skip
-    document = preset_document(est, source={"files": [str(Path(data_dir) / AMZN_DAY)], "start_s": 9000.0,
-                                            "duration_s": 1800.0, "config": start})  # fmt: skip
-    document["calibration"]["moment_events"] = "level-1 visible (calibration.abm_llob.VISIBLE_MOMENTS)"
-    document["calibration"]["moments_without_jacobian"] = est.moments_without_jacobian_
-    write_preset(document, out)
-    return est
+    start = f"{BASE} with fundamental.volatility_ticks_per_sqrt_s = {HELD_VOLATILITY}, noise.walk_ticks = {START_WALK}"
+    return fit_visible(start_config(), PARAMETERS, data_dir, out, start, n_lhs=n_lhs, maxfev=maxfev)
 
 
 if __name__ == "__main__":
