@@ -25,7 +25,8 @@ Arrays (int64 unless said):
 
 This module holds these layouts, the heap and the exchange's operations (limit, market, cancel-all, records,
 settlement); the event loop (``simlab.agents._loop.run``, which returns ``NEED_ROOM``: the caller grows the short
-buffers and calls again, or ``DONE``) and the stress rules (``simlab.agents._stress``) use them.
+buffers and calls again, ``RUNAWAY``: a limit order's price left the allowed range, or ``DONE``) and the stress
+rules (``simlab.agents._stress``) use them.
 """
 
 from __future__ import annotations
@@ -73,7 +74,11 @@ IP_WD_START, IP_WD_END, IP_MARK_START, IP_MARK_END, IP_PAUSE_LEN = range(27, 32)
 IP_SPLIT_MAX, IP_MM_LEVELS = 32, 33  # order splitting's cap on a metaorder's children; the makers' levels
 IP_MM_TOUCH = 34  # orders the makers post at their best level on each side (<= 1: one; ours)
 IP_MM_OFFSET = 35  # the largest extra ticks a maker's side is moved away from the mid at a ladder (0: off; ours)
-IP_SIZE = 36
+# the prices an order may have (ticks, inclusive): the fundamental's mean -+ max(PRICE_SPAN, the mean), so a market
+# whose prices run away is stopped (``RUNAWAY``) before its grid outgrows memory (ours)
+IP_PRICE_LOW, IP_PRICE_HIGH = 36, 37
+IP_SIZE = 38
+PRICE_SPAN = 1 << 20
 # IP_EXEC_MODE: slices left, participation since the start, a target schedule, participation in a trailing window
 EXEC_TWAP, EXEC_POV, EXEC_SCHEDULE, EXEC_POV_TRAILING = range(4)
 # float parameters: r_bar (ticks), the mean wait between wake-ups (ns) of value agents, makers, momentum agents,
@@ -98,7 +103,7 @@ L_POS, L_ENTRY, L_LIQ, L_BANKRUPT, L_STATUS = range(5)
 WAITING, OPEN, LIQUIDATED, UNFILLED, DELEVERAGED = range(5)
 # liquidation log: int (ts, trader, kind, lots, counterparty) and float (price, fund after); kinds:
 LOG_BOOK, LOG_ADL, LOG_FUND = 1, 2, 3
-NEED_ROOM, DONE = 0, 1
+NEED_ROOM, DONE, RUNAWAY = 0, 1, 2  # RUNAWAY: a limit price off [IP_PRICE_LOW, IP_PRICE_HIGH], left unpopped
 MAX_PUSH = 64  # messages one event may send, beyond a market maker's ladder
 
 

@@ -418,7 +418,7 @@ def _short(state, ctr, levels, ev_rows, path_rows, order_rows, heap_rows, fill_r
 
 @numba.njit(cache=True, nogil=True)
 def run(state, out, gens, heap, ctr, agents, orders, totals, ip, fp, params, rec):
-    """Process messages up to ``ip[K.IP_END]``; return (``K.NEED_ROOM`` or ``K.DONE``, the engine state).
+    """Process messages up to ``ip[K.IP_END]``; return (``K.NEED_ROOM``, ``K.RUNAWAY`` or ``K.DONE``, the state).
 
     ``rec`` = (ev, books, book_ts, path_ts, path_vals, path_mid); ``params`` as unpacked in ``_decide``.
     """
@@ -465,6 +465,8 @@ def run(state, out, gens, heap, ctr, agents, orders, totals, ip, fp, params, rec
             K.push(heap, ctr, ctr[K.C_PAUSE_UNTIL], kind, agent, side, price, qty)
         else:
             side, price, qty = heap[row, K.H_SIDE], heap[row, K.H_PRICE], heap[row, K.H_QTY]
+            if (kind == K.LIMIT or kind == K.IOC) and not ip[K.IP_PRICE_LOW] <= price <= ip[K.IP_PRICE_HIGH]:
+                return K.RUNAWAY, state  # the order stays in the heap's row ctr[C_HEAP] for the caller's sentence
             state = _exchange(state, out, ev, heap, ctr, agents, orders, totals, ip, fp, params, t, kind, agent, side,
                               price, qty)  # fmt: skip
         written = ctr[_sim.C_EVENTS] - written
