@@ -286,8 +286,8 @@ class _Market(BookSimulation):
         self.vstate = np.zeros((v.count, R.V_FIELDS))
         self.vstate[:, R.V_ESTIMATE] = f.mean_ticks
         self.vprev = np.full(v.count, c.open_ns, np.int64)
-        self.mstate = np.zeros((m.count, 2))
-        self.mstate[:, R.M_SPREAD], self.mstate[:, R.M_MID] = m.initial_spread_ticks, -1.0
+        self.mstate = np.full((m.count, R.M_FIELDS), -1.0)
+        self.mstate[:, R.M_SPREAD] = m.initial_spread_ticks
         self.mhist = np.zeros((mo.count, max(mo.long_window, mo.short_window)))
         self.mseen = np.zeros(mo.count, np.int64)
         self.fvals = np.array([f.mean_ticks, 0.0, np.nan, np.nan])
@@ -322,7 +322,7 @@ class _Market(BookSimulation):
         n, m = self.config.noise, self.config.market_maker
         self.ip[[K.IP_SPLIT_MAX, K.IP_MM_LEVELS]] = n.split_max_children, m.levels
         self.ip[K.IP_MM_TOUCH] = m.touch_orders
-        self.ip[K.IP_MM_OFFSET] = m.quote_offset_ticks
+        self.ip[K.IP_MM_OFFSET], self.ip[K.IP_MM_KEEP] = m.quote_offset_ticks, m.keep_touch_ticks
         mean, span = (
             int(round(self.config.fundamental.mean_ticks)),
             max(K.PRICE_SPAN, int(self.config.fundamental.mean_ticks)),
