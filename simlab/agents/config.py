@@ -251,8 +251,9 @@ class MarketMakers(_Checked):
     decision it keeps that order, and posts no new best order on that side, when the order still rests within this
     many ticks of the new ladder's best price (0: at that very price), and otherwise cancels it (one message, its
     own jitter) and posts the new one. A real maker re-quotes only what moved, so its touch order keeps its queue
-    place and is often filled or outbid before it is cancelled (Hasbrouck and Saar 2013: most cancellations are
-    repositionings; AMZN 2012-06-21: 32 % of the visible events are cancels). Needs ``touch_orders`` <= 1.
+    place and is often filled or outbid before it is cancelled (Hasbrouck and Saar 2013: much message traffic is
+    runs of cancels and resubmissions that reposition quotes; AMZN 2012-06-21: 32 % of the visible events are
+    cancels). Needs ``touch_orders`` <= 1.
     """
 
     count: int = 2
