@@ -25,7 +25,8 @@ Arrays (int64 unless said):
 
 This module holds these layouts, the heap and the exchange's operations (limit, market, cancel-all, records,
 settlement); the event loop (``simlab.agents._loop.run``, which returns ``NEED_ROOM``: the caller grows the short
-buffers and calls again, or ``DONE``) and the stress rules (``simlab.agents._stress``) use them.
+buffers and calls again, ``RUNAWAY``: a limit order's price left the allowed range, or ``DONE``) and the stress
+rules (``simlab.agents._stress``) use them.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ NEWS, PAUSE, MARK = 10, 11, 12  # scheduled shocks (messages of the exchange): n
 # id it leaves alone; H_QTY 1: every older order, the last message of a cancel wave)
 NOISE_CLOCK, CANCEL_OLD = 20, 21
 IOC = 22  # an immediate-or-cancel limit order: it trades up to its price and the rest expires (no ADD)
+# ours, a maker keeping its touch (IP_MM_KEEP >= 0): its best-level order (resting, it becomes the kept order of its
+# side) and its cancel of one kept order (H_PRICE: the order id; nothing when it no longer rests)
+TOUCH, CANCEL_ID = 23, 24
 HALT = 8  # simlab.schema.EventKind.HALT (an event kind): qty_lots 1 when matching stops, 0 when it resumes
 H_TIME, H_SEQ, H_TYPE, H_AGENT, H_SIDE, H_PRICE, H_QTY = range(7)
 H_FIELDS = 7
@@ -73,7 +77,12 @@ IP_WD_START, IP_WD_END, IP_MARK_START, IP_MARK_END, IP_PAUSE_LEN = range(27, 32)
 IP_SPLIT_MAX, IP_MM_LEVELS = 32, 33  # order splitting's cap on a metaorder's children; the makers' levels
 IP_MM_TOUCH = 34  # orders the makers post at their best level on each side (<= 1: one; ours)
 IP_MM_OFFSET = 35  # the largest extra ticks a maker's side is moved away from the mid at a ladder (0: off; ours)
-IP_SIZE = 36
+# the prices an order may have (ticks, inclusive): the fundamental's mean -+ max(PRICE_SPAN, the mean), so a market
+# whose prices run away is stopped (``RUNAWAY``) before its grid outgrows memory (ours)
+IP_PRICE_LOW, IP_PRICE_HIGH = 36, 37
+IP_MM_KEEP = 38  # a maker keeps its resting best order within this many ticks of its new best price (-1: off; ours)
+IP_SIZE = 39
+PRICE_SPAN = 1 << 20
 # IP_EXEC_MODE: slices left, participation since the start, a target schedule, participation in a trailing window
 EXEC_TWAP, EXEC_POV, EXEC_SCHEDULE, EXEC_POV_TRAILING = range(4)
 # float parameters: r_bar (ticks), the mean wait between wake-ups (ns) of value agents, makers, momentum agents,
@@ -98,7 +107,7 @@ L_POS, L_ENTRY, L_LIQ, L_BANKRUPT, L_STATUS = range(5)
 WAITING, OPEN, LIQUIDATED, UNFILLED, DELEVERAGED = range(5)
 # liquidation log: int (ts, trader, kind, lots, counterparty) and float (price, fund after); kinds:
 LOG_BOOK, LOG_ADL, LOG_FUND = 1, 2, 3
-NEED_ROOM, DONE = 0, 1
+NEED_ROOM, DONE, RUNAWAY = 0, 1, 2  # RUNAWAY: a limit price off [IP_PRICE_LOW, IP_PRICE_HIGH], left unpopped
 MAX_PUSH = 64  # messages one event may send, beyond a market maker's ladder
 
 
@@ -255,39 +264,55 @@ def _market(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, sid
     _fills(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, order_id)
 
 
+@numba.njit(cache=True, inline="always")
+def _delete(state, out, ev, ctr, agents, orders, n_agents, t, agent, order_id):
+    """Delete a resting order of ``agent`` from the book and its list (one DELETE record)."""
+    slot = eng.order_slot(state, order_id)
+    o = state[1]
+    side, price, qty = o[slot, eng.O_SIDE], o[slot, eng.O_PRICE], o[slot, eng.O_QTY]
+    eng.delete(state, order_id, out)
+    _unlink(agents, orders, order_id)
+    _record(ev, ctr, n_agents, t, _sim.DELETE, side, price, qty, order_id, agent, -1, -1)
+
+
 @numba.njit(cache=True)
-def _cancel_all(state, out, ev, ctr, agents, orders, n_agents, t, agent):
-    """Delete every resting order of ``agent`` (one DELETE record each)."""
+def _cancel_all(state, out, ev, ctr, agents, orders, n_agents, t, agent, keep_a, keep_b):
+    """Delete every resting order of ``agent`` but the ids ``keep_a`` and ``keep_b`` (a maker's kept touch orders;
+    -1: none), newest first (one DELETE record each)."""
     order_id = agents[agent, A_HEAD]
     while order_id >= 0:
         nxt = orders[order_id, O_NEXT]
-        slot = eng.order_slot(state, order_id)
-        o = state[1]
-        side, price, qty = o[slot, eng.O_SIDE], o[slot, eng.O_PRICE], o[slot, eng.O_QTY]
-        eng.delete(state, order_id, out)
-        _record(ev, ctr, n_agents, t, _sim.DELETE, side, price, qty, order_id, agent, -1, -1)
+        if order_id != keep_a and order_id != keep_b:
+            _delete(state, out, ev, ctr, agents, orders, n_agents, t, agent, order_id)
         order_id = nxt
-    agents[agent, A_HEAD] = -1
 
 
 @numba.njit(cache=True)
-def _cancel_old(state, out, ev, ctr, agents, orders, n_agents, t, agent, first_kept, sweep):
-    """Delete the oldest resting order of ``agent`` whose id is below ``first_kept`` (with ``sweep``: every such
-    order, newest first); one DELETE record each. The owner's list runs newest first, ids falling, so those orders
-    are its tail."""
+def _cancel_old(state, out, ev, ctr, agents, orders, n_agents, t, agent, first_kept, sweep, keep_a, keep_b):
+    """Delete the oldest resting order of ``agent`` whose id is below ``first_kept`` and is neither ``keep_a`` nor
+    ``keep_b`` (with ``sweep``: every such order, newest first); one DELETE record each. The owner's list runs newest
+    first, ids falling, so those orders are its tail."""
     order_id = agents[agent, A_HEAD]
     while order_id >= 0 and order_id >= first_kept:
         order_id = orders[order_id, O_NEXT]
+    oldest = -1
     while order_id >= 0:
         nxt = orders[order_id, O_NEXT]
-        if sweep or nxt < 0:
-            slot = eng.order_slot(state, order_id)
-            o = state[1]
-            side, price, qty = o[slot, eng.O_SIDE], o[slot, eng.O_PRICE], o[slot, eng.O_QTY]
-            eng.delete(state, order_id, out)
-            _unlink(agents, orders, order_id)
-            _record(ev, ctr, n_agents, t, _sim.DELETE, side, price, qty, order_id, agent, -1, -1)
+        if order_id != keep_a and order_id != keep_b:
+            if sweep:
+                _delete(state, out, ev, ctr, agents, orders, n_agents, t, agent, order_id)
+            else:
+                oldest = order_id
         order_id = nxt
+    if oldest >= 0:
+        _delete(state, out, ev, ctr, agents, orders, n_agents, t, agent, oldest)
+
+
+@numba.njit(cache=True)
+def _cancel_id(state, out, ev, ctr, agents, orders, n_agents, t, agent, order_id):
+    """Delete the order ``order_id`` of ``agent`` if it still rests (one DELETE record)."""
+    if eng.order_slot(state, order_id) >= 0:
+        _delete(state, out, ev, ctr, agents, orders, n_agents, t, agent, order_id)
 
 
 @numba.njit(cache=True)

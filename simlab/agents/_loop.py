@@ -72,15 +72,18 @@ def _send(heap, ctr, agents, t, agent, side, price, qty):
 
 
 @numba.njit(cache=True)
-def _send_after(heap, ctr, agents, t, agent, side, price, qty, delay):
-    """Send one limit order of a market maker, arriving two latencies and ``delay`` ns later (none when its size is
-    0: a withdrawal shock of size factor 0)."""
+def _send_after(heap, ctr, agents, t, agent, side, price, qty, delay, kind):
+    """Send one limit order of a market maker (message ``kind``: ``K.LIMIT``, or ``K.TOUCH`` for a best order it will
+    keep; -1: its draws are made but it is not sent, as its kept order stands), arriving two latencies and ``delay``
+    ns later (none when its size is 0: a withdrawal shock of size factor 0)."""
     cls = agents[agent, K.A_CLASS]
+    if kind < 0:
+        return
     if qty <= 0:
         ctr[K.C_SIZE_ZERO + cls] += 1
         return
     ctr[K.C_ORDERS + cls] += 1
-    K.push(heap, ctr, t + 2 * agents[agent, K.A_LATENCY] + delay, K.LIMIT, agent, side, price, qty)
+    K.push(heap, ctr, t + 2 * agents[agent, K.A_LATENCY] + delay, kind, agent, side, price, qty)
 
 
 @numba.njit(cache=True, inline="always")
@@ -97,16 +100,16 @@ def _ladder_orders(ip):
 
 
 @numba.njit(cache=True)
-def _touch_orders(heap, ctr, agents, gens, jitter, t, agent, side, price, size, parts, mparams):
+def _touch_orders(heap, ctr, agents, gens, jitter, t, agent, side, price, size, parts, mparams, kind):
     """Post a maker's best level as ``parts`` orders (sizes ``size // parts``, the first ``size % parts`` one lot
     more, or with the touch size law each its own :func:`simlab.agents._rules.touch_size`, drawn before its jitter;
-    a part of 0 lots is not sent), each with its own jitter draw (ours; the sources are on
-    :class:`simlab.agents.config.MarketMakers`)."""
+    a part of 0 lots is not sent), each with its own jitter draw, as messages ``kind`` (:func:`_send_after`; ours,
+    the sources are on :class:`simlab.agents.config.MarketMakers`)."""
     for j in range(parts):
         qty = size // parts + (1 if j < size % parts else 0)
         if mparams[R.MP_TOUCH_SIZED] > 0:
             qty = R.touch_size(gens[3], mparams)
-        _send_after(heap, ctr, agents, t, agent, side, price, qty, _jitter(gens[3], jitter))
+        _send_after(heap, ctr, agents, t, agent, side, price, qty, _jitter(gens[3], jitter), kind)
 
 
 @numba.njit(cache=True, inline="always")
@@ -247,7 +250,7 @@ def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
             )
             sstate[k, K.S_ARMED] = 1
     elif cls == K.MAKER:
-        _maker(ev, heap, ctr, agents, gens, ip, fp, mstate[k], mparams, t, agent, bid, ask, has_bid and has_ask)
+        _maker(state, ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, t, agent, bid, ask, has_bid and has_ask)
     elif cls == K.MOMENTUM:  # ABIDES MomentumAgent.place_orders; the size is drawn at every look, even unused, so
         size = R.order_size(gens[4], cumulative)  # the draws (and the next wake-up) do not depend on the book (CRN)
         if has_bid and has_ask:
@@ -260,13 +263,40 @@ def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
 
 
 @numba.njit(cache=True)
-def _maker(ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, t, agent, bid, ask, two_sided):
+def _keep_or_cancel(state, heap, ctr, agents, mstate, ip, t, agent, side, best, delay):
+    """A maker's kept best order of ``side`` at its decision (ours, ``IP_MM_KEEP`` >= 0): -1 (post no new best order)
+    when it still rests within ``IP_MM_KEEP`` ticks of the new ``best`` price; otherwise its cancel is sent, arriving
+    two latencies and ``delay`` ns later, the side has no kept order until the new one rests, and ``K.TOUCH`` (post
+    the new best order as the one to keep) is returned."""
+    k, column = agents[agent, K.A_INDEX], R.M_KEEP_BID if side == 1 else R.M_KEEP_ASK
+    kept = np.int64(mstate[k, column])
+    slot = eng.order_slot(state, kept) if kept >= 0 else -1
+    if slot >= 0 and abs(state[1][slot, eng.O_PRICE] - best) <= ip[K.IP_MM_KEEP]:
+        return -1
+    if slot >= 0:
+        K.push(heap, ctr, t + 2 * agents[agent, K.A_LATENCY] + delay, K.CANCEL_ID, agent, side, kept, 0)
+    mstate[k, column] = -1.0
+    return K.TOUCH
+
+
+@numba.njit(cache=True, inline="always")
+def _kept(agents, ip, mstate, agent):
+    """The ids of a maker's kept best orders (bid, ask; -1 none), or (-1, -1) for other agents or with the rule off."""
+    if ip[K.IP_MM_KEEP] < 0 or agents[agent, K.A_CLASS] != K.MAKER:
+        return np.int64(-1), np.int64(-1)
+    k = agents[agent, K.A_INDEX]
+    return np.int64(mstate[k, R.M_KEEP_BID]), np.int64(mstate[k, R.M_KEEP_ASK])
+
+
+@numba.njit(cache=True)
+def _maker(state, ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, t, agent, bid, ask, two_sided):
     """ABIDES AdaptiveMarketMakerAgent: smoothed spread, size from the last window's volume, the skewed ladder."""
-    previous, sized = mstate[R.M_MID], mparams[R.MP_TOUCH_SIZED] > 0
-    mid = R.maker_observe(mstate, bid, ask, two_sided, mparams)
+    own = mstate[agents[agent, K.A_INDEX]]
+    previous, sized = own[R.M_MID], mparams[R.MP_TOUCH_SIZED] > 0
+    mid = R.maker_observe(own, bid, ask, two_sided, mparams)
     if mid >= 0:
         buys, sells = _window_volume(ev, ctr, t, ip[K.IP_MM_WINDOW])
-        size, window = R.maker_size(buys, sells, mparams), mstate[R.M_SPREAD]
+        size, window = R.maker_size(buys, sells, mparams), own[R.M_SPREAD]
         if ip[K.IP_WD_START] <= t < ip[K.IP_WD_END]:  # a withdrawal shock: forced, instead of the threshold rule
             ctr[K.C_FORCED] += 1
             cut = np.int64(math.floor(size * fp[K.FP_WD_SIZE]))
@@ -281,20 +311,30 @@ def _maker(ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, t, agent, bid, 
             away_bid, away_ask = _quote_offsets(gens[3], ip[K.IP_MM_OFFSET])
             low_bid, high_bid, low_ask = low_bid - away_bid, high_bid - away_bid, low_ask + away_ask
         jitter = fp[K.FP_MM_JITTER]
+        best_bid, best_ask = K.LIMIT, K.LIMIT  # the message kinds of the two best orders
+        if ip[K.IP_MM_KEEP] >= 0:  # ours: keep a resting best order near the new best price (two draws, always)
+            d_bid, d_ask = _jitter(gens[3], jitter), _jitter(gens[3], jitter)
+            best_bid = _keep_or_cancel(state, heap, ctr, agents, mstate, ip, t, agent, 1, high_bid, d_bid)
+            best_ask = _keep_or_cancel(state, heap, ctr, agents, mstate, ip, t, agent, -1, low_ask, d_ask)
         touch, split = max(ip[K.IP_MM_TOUCH], 1), ip[K.IP_MM_TOUCH] > 1 or sized
         for price in range(low_bid, high_bid + 1, step):
             if split and price == high_bid:
-                _touch_orders(heap, ctr, agents, gens, jitter, t, agent, 1, price, size, touch, mparams)
+                _touch_orders(heap, ctr, agents, gens, jitter, t, agent, 1, price, size, touch, mparams, best_bid)
             else:
-                _send_after(heap, ctr, agents, t, agent, 1, price, size, _jitter(gens[3], jitter))
+                kind = best_bid if price == high_bid else K.LIMIT
+                _send_after(heap, ctr, agents, t, agent, 1, price, size, _jitter(gens[3], jitter), kind)
         for level in range(np.int64(mparams[R.MP_LEVELS])):
             if split and level == 0:
-                _touch_orders(heap, ctr, agents, gens, jitter, t, agent, -1, low_ask, size, touch, mparams)
+                _touch_orders(heap, ctr, agents, gens, jitter, t, agent, -1, low_ask, size, touch, mparams, best_ask)
             else:
-                _send_after(heap, ctr, agents, t, agent, -1, low_ask + level * step, size, _jitter(gens[3], jitter))
+                kind = best_ask if level == 0 else K.LIMIT
+                _send_after(heap, ctr, agents, t, agent, -1, low_ask + level * step, size, _jitter(gens[3], jitter),
+                            kind)  # fmt: skip
     elif ip[K.IP_MM_OFFSET] > 0 or fp[K.FP_MM_JITTER] > 0 or sized:  # no ladder (no mid yet): the same draws (CRN)
         if ip[K.IP_MM_OFFSET] > 0:
             _quote_offsets(gens[3], ip[K.IP_MM_OFFSET])
+        for _ in range(2 if ip[K.IP_MM_KEEP] >= 0 else 0):
+            _jitter(gens[3], fp[K.FP_MM_JITTER])
         for _ in range(2 * _ladder_orders(ip)):
             _jitter(gens[3], fp[K.FP_MM_JITTER])
         for _ in range(2 * max(ip[K.IP_MM_TOUCH], 1) if sized else 0):
@@ -353,8 +393,12 @@ def _exchange(state, out, ev, heap, ctr, agents, orders, totals, ip, fp, params,
     engine checks the new mark at once); after trades come liquidations, stops and the circuit breaker."""
     sstate, lstate, liq_i, liq_f = params[15], params[16], params[17], params[18]
     n_agents, volume = agents.shape[0] - 1, ctr[K.C_VOLUME]
-    if kind == K.LIMIT:
+    if kind == K.LIMIT or kind == K.TOUCH:
         state = K._limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty)
+        if kind == K.TOUCH:  # a maker's best order, kept while it rests (ours)
+            rested = state[0][eng.LAST_RESTED] > 0
+            column = R.M_KEEP_BID if side == 1 else R.M_KEEP_ASK
+            params[3][agents[agent, K.A_INDEX], column] = ctr[_sim.C_NEXT_ID] - 1 if rested else -1
     elif kind == K.IOC:
         state = K._ioc(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty)
     elif kind == K.MARKET:
@@ -418,7 +462,7 @@ def _short(state, ctr, levels, ev_rows, path_rows, order_rows, heap_rows, fill_r
 
 @numba.njit(cache=True, nogil=True)
 def run(state, out, gens, heap, ctr, agents, orders, totals, ip, fp, params, rec):
-    """Process messages up to ``ip[K.IP_END]``; return (``K.NEED_ROOM`` or ``K.DONE``, the engine state).
+    """Process messages up to ``ip[K.IP_END]``; return (``K.NEED_ROOM``, ``K.RUNAWAY`` or ``K.DONE``, the state).
 
     ``rec`` = (ev, books, book_ts, path_ts, path_vals, path_mid); ``params`` as unpacked in ``_decide``.
     """
@@ -454,17 +498,25 @@ def run(state, out, gens, heap, ctr, agents, orders, totals, ip, fp, params, rec
                 ctr[K.C_RESUMED] = t
                 K._record(ev, ctr, n_agents, t, K.HALT, 0, 0, 0, -1, -1, -1, -1)
         elif kind == K.CANCEL_ALL:
-            K._cancel_all(state, out, ev, ctr, agents, orders, n_agents, t, agent)
+            keep_a, keep_b = _kept(agents, ip, params[3], agent)
+            K._cancel_all(state, out, ev, ctr, agents, orders, n_agents, t, agent, keep_a, keep_b)
+        elif kind == K.CANCEL_ID:
+            K._cancel_id(state, out, ev, ctr, agents, orders, n_agents, t, agent, heap[row, K.H_PRICE])
         elif kind == K.NOISE_CLOCK:
             _noise_clock(heap, ctr, agents, gens, fp, params[20], t)
         elif kind == K.CANCEL_OLD:
+            keep_a, keep_b = _kept(agents, ip, params[3], agent)
             K._cancel_old(state, out, ev, ctr, agents, orders, n_agents, t, agent, heap[row, K.H_PRICE],
-                          heap[row, K.H_QTY] == 1)  # fmt: skip
+                          heap[row, K.H_QTY] == 1, keep_a, keep_b)  # fmt: skip
         elif t < ctr[K.C_PAUSE_UNTIL]:  # an order or a mark check while halted: wait for the resume, in order
             side, price, qty = heap[row, K.H_SIDE], heap[row, K.H_PRICE], heap[row, K.H_QTY]
             K.push(heap, ctr, ctr[K.C_PAUSE_UNTIL], kind, agent, side, price, qty)
         else:
             side, price, qty = heap[row, K.H_SIDE], heap[row, K.H_PRICE], heap[row, K.H_QTY]
+            if (kind == K.LIMIT or kind == K.IOC or kind == K.TOUCH) and not ip[K.IP_PRICE_LOW] <= price <= ip[
+                K.IP_PRICE_HIGH
+            ]:
+                return K.RUNAWAY, state  # the order stays in the heap's row ctr[C_HEAP] for the caller's sentence
             state = _exchange(state, out, ev, heap, ctr, agents, orders, totals, ip, fp, params, t, kind, agent, side,
                               price, qty)  # fmt: skip
         written = ctr[_sim.C_EVENTS] - written

@@ -248,8 +248,10 @@ def momentum_signal(history, seen, short, long):
 
 # ---------------------------------------------------------------- adaptive market makers (ABIDES AdaptiveMarketMaker)
 
-# market maker state: M_SPREAD (smoothed spread, ticks), M_MID (last mid, ticks; -1 none)
-M_SPREAD, M_MID = 0, 1
+# market maker state: M_SPREAD (smoothed spread, ticks), M_MID (last mid, ticks; -1 none); ours, keeping the touch:
+# M_KEEP_BID, M_KEEP_ASK (the ids of its kept best orders; -1 none)
+M_SPREAD, M_MID, M_KEEP_BID, M_KEEP_ASK = 0, 1, 2, 3
+M_FIELDS = 4
 # market maker parameters
 MP_POV, MP_MIN_SIZE, MP_LEVELS, MP_SPACING, MP_ALPHA, MP_SKEW = range(6)
 MP_WITHDRAW_INV, MP_WITHDRAW_MOVE, MP_WITHDRAW_SIZE, MP_WITHDRAW_SPREAD = range(6, 10)  # 0: that trigger is off

@@ -286,8 +286,8 @@ class _Market(BookSimulation):
         self.vstate = np.zeros((v.count, R.V_FIELDS))
         self.vstate[:, R.V_ESTIMATE] = f.mean_ticks
         self.vprev = np.full(v.count, c.open_ns, np.int64)
-        self.mstate = np.zeros((m.count, 2))
-        self.mstate[:, R.M_SPREAD], self.mstate[:, R.M_MID] = m.initial_spread_ticks, -1.0
+        self.mstate = np.full((m.count, R.M_FIELDS), -1.0)
+        self.mstate[:, R.M_SPREAD] = m.initial_spread_ticks
         self.mhist = np.zeros((mo.count, max(mo.long_window, mo.short_window)))
         self.mseen = np.zeros(mo.count, np.int64)
         self.fvals = np.array([f.mean_ticks, 0.0, np.nan, np.nan])
@@ -322,7 +322,12 @@ class _Market(BookSimulation):
         n, m = self.config.noise, self.config.market_maker
         self.ip[[K.IP_SPLIT_MAX, K.IP_MM_LEVELS]] = n.split_max_children, m.levels
         self.ip[K.IP_MM_TOUCH] = m.touch_orders
-        self.ip[K.IP_MM_OFFSET] = m.quote_offset_ticks
+        self.ip[K.IP_MM_OFFSET], self.ip[K.IP_MM_KEEP] = m.quote_offset_ticks, m.keep_touch_ticks
+        mean, span = (
+            int(round(self.config.fundamental.mean_ticks)),
+            max(K.PRICE_SPAN, int(self.config.fundamental.mean_ticks)),
+        )
+        self.ip[[K.IP_PRICE_LOW, K.IP_PRICE_HIGH]] = mean - span, mean + span
         self.nstate = np.zeros((n.count if n.arrival_rate_per_s > 0 else 0, 2), np.int64)
         decay = n.decay_per_s * 1e-9
         return [n.arrival_rate_per_s * 1e-9, n.excitation * decay, decay, 0.0, n.split_exponent, m.level_jitter_s * 1e9,
@@ -399,7 +404,23 @@ class _Market(BookSimulation):
             )  # fmt: skip
             if status == K.DONE:
                 return
+            if status == K.RUNAWAY:
+                raise ParameterError(self._runaway())
             params = self._grow(params)
+
+    def _runaway(self) -> str:
+        """The sentence for a market whose limit order (left in the heap's first unused row) is off the price range."""
+        t, _, _, agent, _, price, _ = self.heap[self.ctr[K.C_HEAP]]
+        cls = CLASS_ORDER[int(self.agents[agent, K.A_CLASS])] if agent < self.agents.shape[0] - 1 else "exchange"
+        low, high = self.ip[K.IP_PRICE_LOW], self.ip[K.IP_PRICE_HIGH]
+        return (
+            f"market {self.config.name!r} ran away at {(t - self.config.open_ns) / 1e9:.3f} s: a {cls} agent's limit "
+            f"order (agent {agent}) is priced {price} ticks, outside [{low}, {high}] (fundamental.mean_ticks -+ "
+            f"max({K.PRICE_SPAN}, mean_ticks)), where a quoted book keeps its prices; a typical cause is makers whose "
+            "own ladder sets the spread, so their smoothed spread estimate grows about level_spacing-fold at each "
+            "look (market_maker.level_spacing x the estimate between levels): lower market_maker.level_spacing or "
+            "add resting liquidity near the price"
+        )
 
     def _grow(self, params: tuple) -> tuple:
         c = self.config

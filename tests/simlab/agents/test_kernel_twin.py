@@ -198,6 +198,37 @@ CONFIGS = {
             count=2, wake_interval_s=15.0, levels=4, volume_window_s=20.0, touch_size_weights=TOUCH_WEIGHTS
         ),
     ),  # fmt: skip
+    "keeping the touch within 1 tick: jittered, offset ladders, one drawn best order; a pause": small_config(
+        noise=NoiseAgents(count=6, arrival_rate_per_s=0.4, excitation=0.5, decay_per_s=1.0),
+        market_maker=MarketMakers(
+            count=3,
+            wake_interval_s=4.0,
+            levels=3,
+            volume_window_s=20.0,
+            level_spacing=0.5,
+            min_half_spread_ticks=4,
+            spread_alpha=0.1,
+            level_jitter_s=0.3,
+            quote_offset_ticks=1,
+            touch_size_weights=TOUCH_WEIGHTS,
+            touch_size_log_mean=2.5,
+            touch_size_log_sd=1.0,
+            keep_touch_ticks=1,
+        ),
+        shocks=Shocks(pause=PauseShock(start_s=600.0, duration_s=40.0)),
+    ),  # fmt: skip
+    "keeping the touch at its price, without jitter (cancel-all)": small_config(
+        market_maker=MarketMakers(
+            count=2,
+            wake_interval_s=5.0,
+            levels=4,
+            volume_window_s=20.0,
+            level_spacing=0.5,
+            min_half_spread_ticks=4,
+            spread_alpha=0.1,
+            keep_touch_ticks=0,
+        ),
+    ),  # fmt: skip
     "abides variance, fixed latency, opening book": small_config(
         value=ValueAgents(count=6, arrival_rate_per_s=0.05, variance_update="abides"),
         latency=Latency(model="fixed", fixed_ns=2_000_000),

@@ -72,6 +72,7 @@ class TwinMarket:
         self.latent: list[dict | None] = [None] * c.value.count  # the latent rule's order: side, offset, lots, inv0
         self.spread = [c.market_maker.initial_spread_ticks] * c.market_maker.count
         self.last_mid = [None] * c.market_maker.count
+        self.kept = [{1: None, -1: None} for _ in range(c.market_maker.count)]  # kept best order ids by side
         self.mids: list[list[float]] = [[] for _ in range(c.momentum.count)]
         self.depth = market.books.shape[2]
         self.volume, self.exec_start = 0, [None] * c.execution.count
@@ -117,7 +118,7 @@ class TwinMarket:
                 self.paused_until = max(self.paused_until, t + int(round(self.config.shocks.pause.duration_s * 1e9)))
                 self.record(t, K.HALT, 0, 0, 1, -1, self.n)
                 self.send(t + int(round(self.config.shocks.pause.duration_s * 1e9)), K.RESUME, self.n)
-            elif kind in (K.LIMIT, K.MARKET, K.MARK, K.IOC) and t < self.paused_until:
+            elif kind in (K.LIMIT, K.MARKET, K.MARK, K.IOC, K.TOUCH) and t < self.paused_until:
                 self.send(self.paused_until, kind, agent, side, price, qty)
             elif kind == K.MARK:
                 volume = self.volume
@@ -125,9 +126,12 @@ class TwinMarket:
                     self.liquidate(t)
                 if self.volume > volume:
                     self.after_trades(t)
-            elif kind in (K.LIMIT, K.MARKET, K.IOC):
+            elif kind in (K.LIMIT, K.MARKET, K.IOC, K.TOUCH):
                 volume = self.volume
+                oid = self.next_id
                 self.limit(t, agent, side, price, qty, market=kind == K.MARKET, ioc=kind == K.IOC)
+                if kind == K.TOUCH:  # a maker's best order: kept while it rests
+                    self.kept[self.idx[agent]][side] = oid if oid in self.book.where else None
                 if kind == K.MARKET and self.cls[agent] == K.LEVERAGED:
                     self.entered(agent)
                 if self.volume > volume and self.lev:
@@ -143,6 +147,9 @@ class TwinMarket:
                 self.noise_clock(t)
             elif kind == K.CANCEL_OLD:
                 self.cancel_old(t, agent, price, qty == 1)
+            elif kind == K.CANCEL_ID:
+                if price in self.book.where:
+                    self.delete(t, agent, price)
             else:
                 self.cancel_all(t, agent)
             for _ in range(len(self.events) - before):
@@ -283,23 +290,32 @@ class TwinMarket:
                 agent = self.first_stop + k
                 self.send(t + self.lat[agent], K.MARKET, agent, sl.side, 0, sl.quantity_lots)
 
+    def keeps(self, agent):
+        """The order ids a cancel of ``agent`` leaves alone: a maker's kept best orders when it keeps its touch."""
+        if self.cls[agent] != K.MAKER or self.config.market_maker.keep_touch_ticks < 0:
+            return set()
+        return set(self.kept[self.idx[agent]].values()) - {None}
+
+    def delete(self, t, agent, oid):
+        side, price = self.book.where[oid]
+        qty = self.book._find(oid)[1]
+        self.book.delete(oid)
+        self.record(t, DELETE, side, price, qty, oid, agent)
+        self.resting[agent].remove(oid)
+
     def cancel_all(self, t, agent):
+        keep = self.keeps(agent)
         for oid in reversed(self.resting[agent]):  # newest first
-            side, price = self.book.where[oid]
-            qty = self.book._find(oid)[1]
-            self.book.delete(oid)
-            self.record(t, DELETE, side, price, qty, oid, agent)
-        self.resting[agent] = []
+            if oid not in keep:
+                self.delete(t, agent, oid)
 
     def cancel_old(self, t, agent, first_kept, sweep):
-        """Delete the agent's oldest order with an id below ``first_kept`` (``sweep``: all of them, newest first)."""
-        old = [oid for oid in self.resting[agent] if oid < first_kept]
+        """Delete the agent's oldest order with an id below ``first_kept`` (``sweep``: all of them, newest first),
+        leaving its kept best orders alone."""
+        keep = self.keeps(agent)
+        old = [oid for oid in self.resting[agent] if oid < first_kept and oid not in keep]
         for oid in reversed(old) if sweep else old[:1]:
-            side, price = self.book.where[oid]
-            qty = self.book._find(oid)[1]
-            self.book.delete(oid)
-            self.record(t, DELETE, side, price, qty, oid, agent)
-            self.resting[agent].remove(oid)
+            self.delete(t, agent, oid)
 
     # ------------------------------------------------------------ agents
     def noise_clock(self, t):
@@ -369,9 +385,21 @@ class TwinMarket:
         else:
             self.send(t + lat, K.DECIDE, agent)
 
-    def order(self, t, agent, side, price, qty, delay=0):
+    def order(self, t, agent, side, price, qty, delay=0, kind=K.LIMIT):
         if qty > 0:
-            self.send(t + 2 * self.lat[agent] + delay, K.LIMIT, agent, side, price, qty)
+            self.send(t + 2 * self.lat[agent] + delay, kind, agent, side, price, qty)
+
+    def keep_or_cancel(self, t, agent, side, price, delay):
+        """A maker keeping its touch: None (no new best order) when its kept order of ``side`` rests within
+        keep_touch_ticks of ``price``; else that order's cancel (if it rests) and K.TOUCH for the new one."""
+        kept = self.kept[self.idx[agent]]
+        oid = kept[side]
+        if oid in self.book.where and abs(self.book.where[oid][1] - price) <= self.config.market_maker.keep_touch_ticks:
+            return None
+        if oid in self.book.where:
+            self.send(t + 2 * self.lat[agent] + delay, K.CANCEL_ID, agent, side, oid)
+        kept[side] = None
+        return K.TOUCH
 
     def touch_size(self):
         """A maker's touch order size under its size law (two draws from the maker stream)."""
@@ -523,19 +551,32 @@ class TwinMarket:
             if m.quote_offset_ticks > 0:  # each side moved away from the mid by 0 .. quote_offset_ticks ticks
                 high_bid -= min(int(self.gens[3].random() * (m.quote_offset_ticks + 1)), m.quote_offset_ticks)
                 low_ask += min(int(self.gens[3].random() * (m.quote_offset_ticks + 1)), m.quote_offset_ticks)
+            best = {1: K.LIMIT, -1: K.LIMIT}  # the best orders' message kinds (None: not sent, the kept one stays)
+            if m.keep_touch_ticks >= 0:
+                delays = {1: self.jitter(), -1: self.jitter()}
+                for side, price in ((1, high_bid), (-1, low_ask)):
+                    best[side] = self.keep_or_cancel(t, agent, side, price, delays[side])
             parts = max(m.touch_orders, 1)
             touch = [size // parts + (1 if j < size % parts else 0) for j in range(parts)]
             for level in reversed(range(m.levels)):
                 for qty in touch if level == 0 else [size]:
                     qty = self.touch_size() if level == 0 and m.touch_size_weights else qty
-                    self.order(t, agent, 1, high_bid - level * step, qty, self.jitter())
+                    delay = self.jitter()
+                    if level > 0 or best[1] is not None:
+                        self.order(t, agent, 1, high_bid - level * step, qty, delay, best[1] if level == 0 else K.LIMIT)
             for level in range(m.levels):
                 for qty in touch if level == 0 else [size]:
                     qty = self.touch_size() if level == 0 and m.touch_size_weights else qty
-                    self.order(t, agent, -1, low_ask + level * step, qty, self.jitter())
+                    delay = self.jitter()
+                    if level > 0 or best[-1] is not None:
+                        self.order(
+                            t, agent, -1, low_ask + level * step, qty, delay, best[-1] if level == 0 else K.LIMIT
+                        )
         else:
             for _ in range(2 if m.quote_offset_ticks > 0 else 0):
                 self.gens[3].random()
+            for _ in range(2 if m.keep_touch_ticks >= 0 else 0):
+                self.jitter()
             for _ in range(2 * (m.levels + max(m.touch_orders, 1) - 1)):
                 self.jitter()
             for _ in range(2 * max(m.touch_orders, 1) if m.touch_size_weights else 0):
