@@ -175,3 +175,17 @@ def test_the_counterfactual_shares_carry_their_counts_and_exact_intervals():
     assert row["start: conditioned paths in depth quintile 1"] == [4, 8]
     assert row["end: conditioned paths in depth quintile 1"] == [3, 6]  # the two unmeasured paths are left out
     assert row["end: unconditioned interval in depth quintile 1"] == pytest.approx(clopper_pearson(1, 8))
+
+
+def test_added_r2_recovers_the_planted_shares_of_variance():
+    from scenarios.generate.condition_check import added_r2
+
+    rng = np.random.default_rng(7)
+    n = 20_000
+    history, label = rng.normal(size=(n, 2)), rng.integers(0, enc.N_QUINTILES, n)
+    effect = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])  # variance 0.5; history 0.25; noise 1: total 1.75
+    target = 0.5 * history[:, 0] + effect[label] + rng.normal(size=n)
+    alone, added = added_r2(history, label, target, gap=50)
+    assert alone == pytest.approx(0.25 / 1.75, abs=0.02) and added == pytest.approx(0.5 / 1.75, abs=0.02)
+    # a label that tells nothing adds nothing
+    assert abs(added_r2(history, rng.integers(0, enc.N_QUINTILES, n), target, gap=50)[1]) < 0.005
