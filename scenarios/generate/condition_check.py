@@ -37,18 +37,19 @@ PAST_WINDOWS = (32, 64, 256)
 def added_r2(history: np.ndarray, label: np.ndarray, target: np.ndarray, *, folds: int = 5, gap: int = 0):
     """Return the out-of-fold R2 of ``target`` from ``history`` alone and the R2 the label's one-hot adds.
 
-    Least squares with an intercept; ``folds`` contiguous folds, each fitted on the rest less ``gap`` rows on
-    both of its sides (neighbouring rows share their windows).
+    Least squares on the centred training rows (the label's first quintile is the reference); ``folds``
+    contiguous folds, each fitted on the rest less ``gap`` rows on both of its sides (neighbouring rows share
+    their windows).
     """
     onehot = np.eye(enc.N_QUINTILES)[label]
     errors = np.zeros(2)
     for fold in np.array_split(np.arange(target.shape[0]), folds):
         train = np.ones(target.shape[0], bool)
         train[max(fold[0] - gap, 0) : fold[-1] + gap + 1] = False
-        for k, x in enumerate((history, np.column_stack([history, onehot]))):
-            design = np.column_stack([np.ones(x.shape[0]), x])
-            coef = np.linalg.lstsq(design[train], target[train], rcond=None)[0]
-            errors[k] += np.sum((design[fold] @ coef - target[fold]) ** 2)
+        for k, x in enumerate((history, np.column_stack([history, onehot[:, 1:]]))):
+            centre, level = x[train].mean(axis=0), target[train].mean()
+            coef = np.linalg.lstsq(x[train] - centre, target[train] - level, rcond=None)[0]
+            errors[k] += np.sum(((x[fold] - centre) @ coef + level - target[fold]) ** 2)
     total = np.sum((target - target.mean()) ** 2)
     return float(1 - errors[0] / total), float((errors[0] - errors[1]) / total)
 
@@ -93,7 +94,8 @@ def _history(flow: enc.EncodedFlow, arrays: tuple[np.ndarray, ...]) -> np.ndarra
     recent = np.zeros((n, enc.MESSAGE_WIDTH))
     recent[32:] = (sums[32:n] - sums[: n - 32]) / 32
     x = np.column_stack([*columns, recent])
-    return (x - x.mean(axis=0)) / np.maximum(x.std(axis=0), 1e-9)
+    x = x[:, x.std(axis=0) > 1e-6]  # columns constant over the span (e.g. the both-sides-quoted flag) say nothing
+    return (x - x.mean(axis=0)) / x.std(axis=0)
 
 
 def model_gains(model: str, spans: dict[str, tuple], blocks: int) -> dict[str, Any]:
