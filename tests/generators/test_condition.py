@@ -189,3 +189,16 @@ def test_added_r2_recovers_the_planted_shares_of_variance():
     assert alone == pytest.approx(0.25 / 1.75, abs=0.02) and added == pytest.approx(0.5 / 1.75, abs=0.02)
     # a label that tells nothing adds nothing
     assert abs(added_r2(history, rng.integers(0, enc.N_QUINTILES, n), target, gap=50)[1]) < 0.005
+
+
+def test_the_library_spec_labels_32_rows_ahead_and_is_otherwise_the_tiny_aapl_spec():
+    from pathlib import Path
+
+    from generators.config import preset
+    from generators.spec import load_spec
+
+    library = Path(__file__).resolve().parents[2] / "scenarios" / "library"
+    ours, tiny = (load_spec(library / name) for name in ("generate_aapl_cond32_tiny.toml", "generate_aapl_tiny.toml"))
+    assert preset(ours.preset, **ours.overrides) == replace(preset("tiny"), condition_window=32)
+    same = ("message", "books", "split", "seed", "family", "span_s")
+    assert [getattr(ours, k) for k in same] == [getattr(tiny, k) for k in same]
