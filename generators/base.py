@@ -20,6 +20,7 @@ import xarray as xr
 
 from generators import encoding as enc
 from generators.checkpoint import load_checkpoint, save_checkpoint
+from generators.condition import relabel
 from generators.hidden_depth import HIDDEN_LEVELS, reveal_law, with_hidden_depth
 from generators.rollout import rollout
 from generators.rollout_fast import rollout_fast
@@ -108,6 +109,8 @@ class BookGenerator:
         seeds = np.random.SeedSequence(_seed(seed)).spawn(3)
         encoding = enc.fit_encoding(*spans["train"], history=self.config.history, source="train span")
         flows = {name: enc.encode(*span, encoding, source=f"{name} span") for name, span in spans.items()}
+        if getattr(self.config, "condition_window", enc.REGIME_WINDOW) != enc.REGIME_WINDOW:
+            flows = relabel(flows, spans, self.config.condition_window)  # the label of another window ahead
         data = tuple(BlockData(flows[n], self.config, self.device, f"{n} span") for n in ("train", "validation"))
         self.encoding_, self.seed_ = encoding, _seed(seed)
         self.context_ = _context(flows["validation"], spans["validation"], encoding)

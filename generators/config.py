@@ -111,6 +111,13 @@ class DiffusionConfig(_Config):
     time_weight
         Weight of the inter-arrival time column in the noise-prediction loss, relative to each other column (the
         weights are scaled to mean 1).
+    condition_window
+        Book rows ahead whose regime labels a training block (its quintiles fitted on the training span at that
+        window, :func:`generators.condition.relabel`); the default is the encoding's
+        :data:`generators.encoding.REGIME_WINDOW`, the window the counterfactual goal is measured on.
+    history_dropout
+        Probability of hiding a training block's history and book state (all zeros), so that the regime label is
+        the only thing left that tells the block's regime (``docs/generators_condition.md``).
     """
 
     history: int = 32
@@ -132,12 +139,16 @@ class DiffusionConfig(_Config):
     adaptive_norm: int = 0
     balance: float = 0.0
     time_weight: float = 1.0
+    condition_window: int = 256
+    history_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         for name, kind, value in list(self._checked_fields()):
             if name != "adaptive_norm":  # a switch, checked below
                 self._check_count(name, kind, value)
         self._check_shared(("learning_rate", "time_weight"))
+        if not 0.0 <= self.history_dropout < 1.0:
+            raise ParameterError(f"`history_dropout` of DiffusionConfig must be in [0, 1); got {self.history_dropout}")
         if self.adaptive_norm not in (0, 1):
             raise ParameterError(f"`adaptive_norm` of DiffusionConfig must be 0 or 1; got {self.adaptive_norm}")
         if not 0.0 <= self.sampling_eta <= 1.0:

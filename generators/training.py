@@ -85,6 +85,8 @@ class BlockData:
         self.history_offsets = torch.arange(-config.history, 0, device=device)
         self.block_offsets = torch.arange(config.block, device=device)
         self._balance: torch.Tensor | None = None  # the regime-balanced sampling law, built on first use
+        # rows ahead the label measures (the past label is this far back; the GAN has no such option)
+        self.window = getattr(config, "condition_window", REGIME_WINDOW)
 
     def batch(self, starts: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Return (target, history, book, regime) of the blocks starting at message indices ``starts``."""
@@ -100,7 +102,7 @@ class BlockData:
     def draw_balanced(self, size: int, generator: torch.Generator) -> torch.Tensor:
         """Return ``size`` block starts drawn with replacement, regime-balanced (:func:`transition_weights`)."""
         if self._balance is None:
-            weights = transition_weights(self.regime.cpu().numpy())[self.starts.cpu().numpy()]
+            weights = transition_weights(self.regime.cpu().numpy(), self.window)[self.starts.cpu().numpy()]
             self._balance = torch.as_tensor(weights / weights.sum(), dtype=torch.float64, device=self.starts.device)
         pick = torch.multinomial(self._balance, size, replacement=True, generator=generator)
         return self.starts[pick]
@@ -236,7 +238,21 @@ def _draw(data: BlockData, config: DiffusionConfig, generator: torch.Generator) 
     if balanced:
         extra = data.batch(data.draw_balanced(balanced, generator))
         batch = [torch.cat([a, b]) for a, b in zip(batch, extra, strict=True)]
+    if config.history_dropout > 0:
+        batch[1], batch[2] = hide_history(batch[1], batch[2], config.history_dropout, generator)
     return batch
+
+
+def hide_history(
+    history: torch.Tensor, book: torch.Tensor, probability: float, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return the history and book with each row set to zeros with ``probability`` (the rows are independent).
+
+    A hidden history (every message's type columns 0, which no real message has) leaves the regime label as the
+    only thing that tells the block's regime, so the network must learn to read it.
+    """
+    hidden = torch.rand((history.shape[0],), generator=generator, device=history.device) < probability
+    return history.masked_fill(hidden[:, None, None], 0.0), book.masked_fill(hidden[:, None], 0.0)
 
 
 def _validation_set(validation: BlockData, schedule, config: DiffusionConfig, generator: torch.Generator):

@@ -11,7 +11,8 @@ the training data). ``--start random`` and ``--start regime`` start each path fr
 of ``--spec`` (the spec the model was trained from; refused when its validation span does not end at the model's
 context): any window, or one whose past regime is the asked one (:mod:`generators.starts`). It prints the share of
 paths in the asked quintile against the unconditioned share, and writes every number, with the drawn windows and
-provenance, to the JSON file. With ``--stop-when-stuck`` a path on which no generated message applies any more
+provenance, to the JSON file; each share comes with its count of paths and its 95 % Clopper-Pearson interval
+(:func:`with_intervals`). With ``--stop-when-stuck`` a path on which no generated message applies any more
 ends there and is counted (``stuck paths``) instead of failing the run; one too short to be measured at its end is
 counted as ``unmeasured`` and left out of that share.
 """
@@ -24,6 +25,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from scipy.stats import beta
 
 from generators.evaluation import REGIME_AT, counterfactual_sweep
 from generators.spec import load_generator, load_spec, spec_spans
@@ -55,12 +58,43 @@ def run(
     generator = load_generator(model)
     windows = training_windows(generator, spec, data_dir) if set(starts) - {"context"} else None
     begin, rows = time.perf_counter(), []
+
+    def seen(row: dict[str, Any]) -> None:
+        with_intervals(row)
+        if on_row is not None:
+            on_row(row)
+
     for start in starts:
         rows += counterfactual_sweep(
             generator, regimes, guidances, n_paths=n_paths, duration=duration, seed=seed,
-            stop_when_stuck=stop_when_stuck, start=start, windows=windows, on_row=on_row,
+            stop_when_stuck=stop_when_stuck, start=start, windows=windows, on_row=seen,
         )  # fmt: skip
     return {"family": generator.FAMILY, "rows": rows, "seconds": time.perf_counter() - begin}
+
+
+def clopper_pearson(hits: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Return the exact (Clopper-Pearson) interval of a share of ``hits`` among ``n`` paths (NaNs when n is 0)."""
+    if n == 0:
+        return float("nan"), float("nan")
+    tail = (1.0 - confidence) / 2.0
+    low = float(beta.ppf(tail, hits, n - hits + 1)) if hits > 0 else 0.0
+    high = float(beta.ppf(1.0 - tail, hits + 1, n - hits)) if hits < n else 1.0
+    return low, high
+
+
+def with_intervals(row: dict[str, Any]) -> dict[str, Any]:
+    """Add to a sweep row, for every share, the paths it counts over (``... paths in {name} quintile {q}``: hits
+    and measured paths) and its 95 % interval (``... interval in {name} quintile {q}``); return the row."""
+    for at in REGIME_AT:
+        for label in ("conditioned", "unconditioned"):
+            n = row["n_paths"] - row[f"{at}: {label} unmeasured stuck paths"]
+            for name, quintile in row["regime"].items():
+                key = f"{name} quintile {quintile}"
+                share = row[f"{at}: {label} share in {key}"]
+                hits = 0 if n == 0 else round(share * n)
+                row[f"{at}: {label} paths in {key}"] = [hits, n]
+                row[f"{at}: {label} interval in {key}"] = list(clopper_pearson(hits, n))
+    return row
 
 
 def training_windows(generator: Any, spec: str | Path | None, data_dir: str | Path = DEFAULT_DATA_DIR) -> StartWindows:
@@ -110,15 +144,20 @@ def _print_rows(row: dict[str, Any]) -> None:
 def _print_row(row: dict[str, Any], at: str) -> None:
     parts, labels = [], ("conditioned", "unconditioned")
     for name, quintile in row["regime"].items():
-        ours, free = (row[f"{at}: {label} share in {name} quintile {quintile}"] for label in labels)
+        ours, free = (_count(row, f"{at}: {label}", f"{name} quintile {quintile}") for label in labels)
         medians = [row[f"{at}: {label} median {name}"] for label in labels]
-        parts.append(f"{name} = {quintile}: share {_f(ours)} (unconditioned {_f(free)}), median {_f(medians[0])} "
+        parts.append(f"{name} = {quintile}: {ours} (unconditioned {free}), median {_f(medians[0])} "
                      f"({_f(medians[1])})")  # fmt: skip
     stuck = [row[f"{at}: {label} stuck paths"] for label in ("conditioned", "unconditioned")]
     unmeasured = [row[f"{at}: {label} unmeasured stuck paths"] for label in ("conditioned", "unconditioned")]
     head = f"start {row['start']['mode']}, guidance {row['guidance']:g}, {at}"
     print(f"{head}: {'; '.join(parts)}; stuck paths {stuck[0]} ({stuck[1]}), "
           f"unmeasured {unmeasured[0]} ({unmeasured[1]}) of {row['n_paths']}", flush=True)  # fmt: skip
+
+
+def _count(row: dict[str, Any], head: str, key: str) -> str:
+    (hits, n), (low, high) = row[f"{head} paths in {key}"], row[f"{head} interval in {key}"]
+    return f"{hits}/{n} [{_f(low)}, {_f(high)}]"
 
 
 def _f(value: float) -> str:
