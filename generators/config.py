@@ -111,6 +111,12 @@ class DiffusionConfig(_Config):
     time_weight
         Weight of the inter-arrival time column in the noise-prediction loss, relative to each other column (the
         weights are scaled to mean 1).
+    ema_decay
+        Decay of the exponential moving average of the weights that is validated, checkpointed and kept
+        (:func:`generators.training.update_average`; 0: the raw weights of the last step, as before). Adam's last
+        steps move the inter-arrival law's centre by up to 0.3 standard deviations from one validation to the next,
+        and the rollout feeds the rate back: kept raw, the training seed decided the flow rate
+        (``docs/generators_rate.md``).
     """
 
     history: int = 32
@@ -132,6 +138,7 @@ class DiffusionConfig(_Config):
     adaptive_norm: int = 0
     balance: float = 0.0
     time_weight: float = 1.0
+    ema_decay: float = 0.995
 
     def __post_init__(self) -> None:
         for name, kind, value in list(self._checked_fields()):
@@ -144,6 +151,8 @@ class DiffusionConfig(_Config):
             raise ParameterError(f"`sampling_eta` of DiffusionConfig must be in [0, 1]; got {self.sampling_eta}")
         if not 0.0 <= self.balance <= 1.0:
             raise ParameterError(f"`balance` of DiffusionConfig must be in [0, 1]; got {self.balance}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ParameterError(f"`ema_decay` of DiffusionConfig must be in [0, 1); got {self.ema_decay}")
         if self.width % self.heads:
             raise ParameterError(f"`width` {self.width} of DiffusionConfig must be a multiple of `heads` {self.heads}")
         if self.sampling_steps > self.diffusion_steps:

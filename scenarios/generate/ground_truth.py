@@ -34,6 +34,7 @@ from calibration.book_presets import BookPreset, load_book_preset, simulate_book
 from generators.config import preset as diffusion_preset
 from generators.diffusion import DiffusionGenerator
 from generators.evaluation import compare_cards
+from scenarios.generate.rate import rate_probe
 from simlab.errors import DataError, ParameterError
 from simlab.metrics.scorecard import ScoreCard, score
 from simlab.provenance import provenance
@@ -156,7 +157,9 @@ def ground_truth(spec: TruthSpec, *, progress: Any = None, model_out: str | Path
         ``paths``: per sampled path, ``model`` (model vs fresh A), ``floor`` (fresh A vs the same fresh A path),
         ``contrast`` (model vs fresh B) and ``b_vs_a`` (fresh B vs fresh A) from :func:`compare_cards` against the
         floor, each with ``indistinguishable`` (the intervals overlap); ``per_score``: :func:`per_score` of the
-        four; ``separation``: :func:`separation`; ``training``: the validation curve; ``rollout``: the message counts.
+        four; ``separation``: :func:`separation`; ``training``: the validation curve; ``rollout``: the message counts;
+        ``rate_probe``: :func:`scenarios.generate.rate.rate_probe` on the validation span (the one-step inter-arrival
+        law on true histories and how the rollout feeds it back).
     """
     preset = load_book_preset(spec.process)
     if spec.contrast is None:
@@ -168,9 +171,11 @@ def ground_truth(spec: TruthSpec, *, progress: Any = None, model_out: str | Path
     config = diffusion_preset(spec.model_preset, **spec.overrides)
     model = DiffusionGenerator(config, device="cpu")
     fit_seed = spec.seed if spec.fit_seed is None else spec.fit_seed
-    model.fit(split_at(flow, spec.train_s), seed=fit_seed, progress=progress)
+    spans = split_at(flow, spec.train_s)
+    model.fit(spans, seed=fit_seed, progress=progress)
     if model_out is not None:
         model.save(model_out)
+    probe = rate_probe(model, spans["validation"]["events"], spans["validation"]["books"], contexts=_probe_size(spans))
     sample_seed = int(seeds[1].generate_state(1)[0])
     samples = model.sample(spec.paths, spec.duration_s, generator=sample_seed)
     fresh = {
@@ -202,6 +207,7 @@ def ground_truth(spec: TruthSpec, *, progress: Any = None, model_out: str | Path
         "training": model.training_.to_dict() if model.training_ is not None else None,
         "rollout": [_counts(path, spec.duration_s) for path in samples],
         "fresh_events_per_s": [_rate(path, spec.duration_s) for path in fresh["reference"]],
+        "rate_probe": probe,
         "process_kind_shares": kind_shares(flow["events"]),
     }
 
@@ -279,6 +285,11 @@ def _counts(path: dict[str, xr.Dataset], duration_s: float) -> dict[str, Any]:
     }
 
 
+def _probe_size(spans: dict[str, dict[str, xr.Dataset]]) -> int:
+    # 1,024 block starts, fewer on a short validation span (a quarter of its messages)
+    return int(min(1024, spans["validation"]["events"].sizes["event"] // 4))
+
+
 def _rate(path: dict[str, xr.Dataset], duration_s: float) -> float:
     return float(path["events"].sizes["event"] / duration_s)
 
@@ -311,6 +322,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for name, row in out["per_score"].items():
         print(f"{name:45s} " + " ".join(f"{k} {v:.3f}" for k, v in row.items()))
     print(f"separation: {out['separation']}")
+    probe = out["rate_probe"]
+    print(
+        f"one step on true histories: inter-arrival ratio {probe['one_step']['ratio']:.3f}, gain {probe['gain']:.3f}, "
+        f"closed-loop time scale {probe['closed_loop_scale']}"
+    )
     print(f"kind shares: process {out['process_kind_shares']}")
     for p, row in enumerate(out["rollout"]):
         print(f"path {p}: applied {row['applied']}, rejected {row['rejected']}, kind shares {row['kind_shares']}")

@@ -8,8 +8,10 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from calibration.book_presets import load_book_preset
+from generators.config import preset
 from scenarios.generate.ground_truth import (
     TruthSpec,
     contrast_preset,
@@ -18,8 +20,10 @@ from scenarios.generate.ground_truth import (
     load_truth_spec,
     main,
     separation,
+    simulate_path,
     split_at,
 )
+from scenarios.generate.rate import closed_loop_scale, one_step_times, rate_probe
 from simlab.errors import DataError, ParameterError
 
 TINY_SPEC = """
@@ -150,3 +154,39 @@ def test_the_library_spec_loads_and_bad_specs_are_refused(tmp_path):
     assert load_truth_spec(bad).fit_seed == 5
     with pytest.raises(ParameterError, match="`fit_seed` of the ground-truth spec must be an int >= 0; got -1"):
         TruthSpec(seed=1, fit_seed=-1)
+
+
+class _Stub:
+    """A fitted generator's interface around a fixed rule: echo the history's last message, or always the centre."""
+
+    def __init__(self, encoding, echo: bool) -> None:
+        self.encoding_, self.echo, self.device = encoding, echo, torch.device("cpu")
+        self.config = dataclasses.replace(preset("tiny"), history=encoding.history)
+
+    def _blocks(self, history, book, condition, weight, generator):
+        last = np.repeat(history[:, -1:], self.config.block, axis=1)
+        return last if self.echo else np.zeros_like(last)
+
+
+def test_the_rate_probe_measures_the_one_step_times_and_how_the_rollout_feeds_them_back():
+    from generators import encoding as enc
+
+    flow = simulate_path(load_book_preset("hawkes-aapl"), 40.0, np.random.SeedSequence(1), 10)
+    events, books = flow["events"], flow["books"]
+    encoding = enc.fit_encoding(events, books, history=8)
+    echo = rate_probe(_Stub(encoding, True), events, books, contexts=200, scales=(0.5, 1.0))
+    # generated times are the history's last time, scaled: the mean answers the scale one for one
+    assert echo["gain"] == pytest.approx(1.0, abs=0.01) and echo["one_step"]["z_std"] > 0.5
+    centre = rate_probe(_Stub(encoding, False), events, books, contexts=200, scales=(0.5, 1.0))
+    assert centre["gain"] == pytest.approx(0.0, abs=1e-9) and centre["one_step"]["z_std"] == 0.0  # no history part
+    median = float(np.rint(enc.from_quantile(np.array([encoding.message_mean[enc.M_DT]]), encoding.knots[0])[0]))
+    one = centre["one_step"]
+    assert one["generated_mean_s"] == pytest.approx(median / 1e9) and one["generated_long"] == 0.0
+    assert one["ratio"] == pytest.approx(one["generated_mean_s"] / one["true_mean_s"])
+    assert centre["closed_loop_scale"] == pytest.approx(one["ratio"])  # no feedback: the one-step bias stays
+    assert one["true_mean_s"] == echo["one_step"]["true_mean_s"] and 0 < one["true_trades"] < 1
+    assert closed_loop_scale(0.25, 0.5) == pytest.approx(0.0625) and closed_loop_scale(0.5, 1.0) is None
+    with pytest.raises(ParameterError, match="`scales` of rate_probe must hold 1"):
+        rate_probe(_Stub(encoding, True), events, books, scales=(0.5, 2.0))
+    with pytest.raises(DataError, match="rate probe span: needs 100000 block starts"):
+        one_step_times(_Stub(encoding, True), events, books, contexts=100_000)
