@@ -146,10 +146,18 @@ def split_at(flow: dict[str, xr.Dataset], seconds: float) -> dict[str, dict[str,
     }
 
 
-def ground_truth(spec: TruthSpec, *, progress: Any = None, model_out: str | Path | None = None) -> dict[str, Any]:
+def ground_truth(
+    spec: TruthSpec,
+    *,
+    progress: Any = None,
+    model_out: str | Path | None = None,
+    model: DiffusionGenerator | None = None,
+) -> dict[str, Any]:
     """Train the diffusion model on process A, score its samples and the A-vs-A floor against fresh paths of A.
 
-    With ``model_out``, the trained model is also saved there (a checkpoint folder, for later sampling).
+    With ``model_out``, the trained model is also saved there (a checkpoint folder, for later sampling). With
+    ``model`` (one this spec trained, e.g. loaded from ``model_out``; its sampling settings may differ), nothing is
+    trained: that model is sampled and scored on the same process paths and seeds.
 
     Returns
     -------
@@ -168,11 +176,10 @@ def ground_truth(spec: TruthSpec, *, progress: Any = None, model_out: str | Path
         contrast = load_book_preset(spec.contrast)
     seeds = np.random.SeedSequence(spec.seed).spawn(6)
     flow = simulate_path(preset, spec.train_s + spec.validation_s, seeds[0], spec.depth)
-    config = diffusion_preset(spec.model_preset, **spec.overrides)
-    model = DiffusionGenerator(config, device="cpu")
-    fit_seed = spec.seed if spec.fit_seed is None else spec.fit_seed
     spans = split_at(flow, spec.train_s)
-    model.fit(spans, seed=fit_seed, progress=progress)
+    if model is None:
+        model = DiffusionGenerator(diffusion_preset(spec.model_preset, **spec.overrides), device="cpu")
+        model.fit(spans, seed=spec.seed if spec.fit_seed is None else spec.fit_seed, progress=progress)
     if model_out is not None:
         model.save(model_out)
     probe = rate_probe(model, spans["validation"]["events"], spans["validation"]["books"], contexts=_probe_size(spans))
@@ -300,13 +307,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("spec")
     parser.add_argument("-o", "--output", default="ground_truth.json")
     parser.add_argument("--model-out", default=None, help="also save the trained model to this folder")
+    parser.add_argument("--model", default=None, help="score this saved model instead of training")
     args = parser.parse_args(argv)
     spec = load_truth_spec(args.spec)
 
     def progress(step: int, total: int, loss: float, validation: float | None) -> None:
         print(f"step {step}/{total}: training loss {loss:.4f}, validation {validation}", flush=True)
 
-    out = ground_truth(spec, progress=progress, model_out=args.model_out)
+    model = None if args.model is None else DiffusionGenerator.load(args.model, device="cpu")
+    out = ground_truth(spec, progress=progress, model_out=args.model_out, model=model)
     out["provenance"] = provenance(seed=spec.seed, config=dataclasses.asdict(spec), sources=[args.spec])
     output = Path(args.output)
     partial = output.with_name(output.name + ".partial")

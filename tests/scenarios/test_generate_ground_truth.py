@@ -72,12 +72,6 @@ def test_a_model_trained_on_a_hawkes_book_scores_closer_to_it_than_to_another_bo
         assert sum(shares.values()) == pytest.approx(1.0) and shares["TRADE"] > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="encoding v3 (a trade as its share of the queue), at this seed: the trained model scores 0.521 against "
-    "0.528 for a one-step model on the telling scores (v2: 0.43 against 0.47); the trained flow rate depends on "
-    "the training seed (docs/generators_trades.md)",
-)
 def test_training_brings_the_model_closer_to_the_process_than_one_step(trained):
     out, folder = trained
     sep = out["separation"]
