@@ -2,7 +2,8 @@
 
 ``DiffusionGenerator(config).fit(dataset, seed=...)`` encodes the training span (:mod:`generators.encoding`),
 trains the denoiser (:mod:`generators.networks`) on the noise process (:mod:`generators.schedule`) with the loop of
-:mod:`generators.training`, stops early on the validation span and keeps the best weights; ``sample(n_paths,
+:mod:`generators.training`, stops early on the validation span and keeps the best weights (with ``ema_decay`` > 0,
+the default, those of the moving average of the training weights, which is what is validated); ``sample(n_paths,
 duration, generator=...)`` runs few-step DDIM chains, each generating a block of messages, and rolls them out on
 the matching engine (:mod:`generators.rollout`), one book per path, batched over paths. Sampling starts from the
 **context**: the book and the last messages at the end of the validation span, i.e. where the held-out test span

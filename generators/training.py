@@ -1,5 +1,6 @@
 """The training loop of the diffusion generator: DDPM noise-prediction loss on blocks of messages, condition
-dropout, Adam, validation on fixed blocks, early stopping, and seeded, deterministic runs on CPU.
+dropout, Adam, a moving average of the weights, validation on fixed blocks, early stopping, and seeded,
+deterministic runs on CPU.
 
 Every random draw (initial weights, batches, diffusion steps, noise, dropped conditions) comes from an explicit
 ``torch.Generator`` seeded from the run's root seed through ``numpy.random.SeedSequence``; torch's global generator
