@@ -90,6 +90,17 @@ def test_training_brings_the_model_closer_to_the_process_than_one_step(trained):
     assert trained_own < untrained_own - 0.02
 
 
+def test_a_saved_model_is_scored_again_without_training_to_the_same_numbers(trained):
+    out, folder = trained
+    again = main([str(folder / "truth.toml"), "-o", str(folder / "again.json"), "--model", str(folder / "m")])
+    assert again["paths"] == out["paths"] and again["rollout"] == out["rollout"]  # same weights, seeds and paths
+    assert again["rate_probe"] == out["rate_probe"] and again["training"] == out["training"]
+    probe = out["rate_probe"]
+    assert probe["one_step"]["ratio"] > 0 and probe["closed_loop_scale"] == closed_loop_scale(
+        probe["one_step"]["ratio"], probe["gain"]
+    )
+
+
 def test_kind_shares_count_one_per_generated_message_without_the_initial_orders():
     from simlab.schema import make_events
 
