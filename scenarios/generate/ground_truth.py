@@ -219,15 +219,18 @@ def ground_truth(
     }
 
 
-def kind_shares(events: xr.Dataset) -> dict[str, float]:
+def kind_shares(events: xr.Dataset, *, fills: bool = False) -> dict[str, float]:
     """Return the share of each event kind (ADD, CANCEL, DELETE, TRADE, TRADE_HIDDEN) among a flow's events.
 
     A sampled path's initial orders are left out; so is every fill of a generated market order but its first (the
-    ``message`` field: one generated message, one count), so the shares are those of the applied messages.
+    ``message`` field: one generated message, one count), so the shares are those of the applied messages. With
+    ``fills``, every fill counts, as the book simulators and LOBSTER record trades (one event per resting order
+    executed) and as the training messages are: the share to set beside theirs, since a generated trade that
+    takes its share of a queue of several orders is one message and several fills.
     """
     skip = int(events.attrs.get("initial_orders", 0))
     kind = events["kind"].values[skip:].astype(np.int64)
-    if "message" in events:
+    if "message" in events and not fills:
         message = events["message"].values[skip:]
         kind = kind[np.concatenate([[True], message[1:] != message[:-1]])] if kind.size else kind
     names = ("ADD", "CANCEL", "DELETE", "TRADE", "TRADE_HIDDEN")
@@ -289,6 +292,7 @@ def _counts(path: dict[str, xr.Dataset], duration_s: float) -> dict[str, Any]:
         "messages_per_s": int(attrs["applied"]) / duration_s,
         "rejected_trade_beyond_best": int(attrs["rejected_trade_beyond_best"]),
         "kind_shares": kind_shares(path["events"]),
+        "fill_kind_shares": kind_shares(path["events"], fills=True),
     }
 
 
@@ -338,7 +342,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     print(f"kind shares: process {out['process_kind_shares']}")
     for p, row in enumerate(out["rollout"]):
-        print(f"path {p}: applied {row['applied']}, rejected {row['rejected']}, kind shares {row['kind_shares']}")
+        print(f"path {p}: applied {row['applied']}, rejected {row['rejected']}, kind shares {row['kind_shares']}, "
+              f"counting every fill {row['fill_kind_shares']}")  # fmt: skip
     return out
 
 

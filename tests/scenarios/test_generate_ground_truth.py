@@ -68,8 +68,10 @@ def test_a_model_trained_on_a_hawkes_book_scores_closer_to_it_than_to_another_bo
     assert set(out["per_score"][sep["scores"][0]]) == {"model", "floor", "contrast", "b_vs_a", "floor_high", "excess"}
     assert out["training"]["best_step"] >= 150 and len(out["rollout"]) == 2
     assert all(r["applied"] > 0 for r in out["rollout"])
-    for shares in [out["process_kind_shares"]] + [r["kind_shares"] for r in out["rollout"]]:
+    fills = [r["fill_kind_shares"] for r in out["rollout"]]
+    for shares in [out["process_kind_shares"]] + [r["kind_shares"] for r in out["rollout"]] + fills:
         assert sum(shares.values()) == pytest.approx(1.0) and shares["TRADE"] > 0
+    assert all(f["TRADE"] >= r["kind_shares"]["TRADE"] for f, r in zip(fills, out["rollout"], strict=True))
 
 
 def test_training_brings_the_model_closer_to_the_process_than_one_step(trained):
@@ -111,6 +113,9 @@ def test_kind_shares_count_one_per_generated_message_without_the_initial_orders(
                          extra={"message": np.array(message)}, attrs={"initial_orders": 2}, source="t",
                          tick_size=0.01, lot_size=1.0, instrument="X", venue="Y")  # fmt: skip
     assert kind_shares(events) == {"ADD": 0.25, "CANCEL": 0.25, "DELETE": 0.25, "TRADE": 0.25, "TRADE_HIDDEN": 0.0}
+    # counted like the process and LOBSTER: every fill is an event
+    assert kind_shares(events, fills=True) == {"ADD": 1 / 6, "CANCEL": 1 / 6, "DELETE": 1 / 6, "TRADE": 0.5,
+                                               "TRADE_HIDDEN": 0.0}  # fmt: skip
     plain = events.drop_vars("message")  # a simulated flow: every event is a message
     plain.attrs["initial_orders"] = 0
     assert kind_shares(plain)["TRADE"] == 3 / 8
