@@ -2,7 +2,8 @@
 
 ``DiffusionGenerator(config).fit(dataset, seed=...)`` encodes the training span (:mod:`generators.encoding`),
 trains the denoiser (:mod:`generators.networks`) on the noise process (:mod:`generators.schedule`) with the loop of
-:mod:`generators.training`, stops early on the validation span and keeps the best weights; ``sample(n_paths,
+:mod:`generators.training`, stops early on the validation span and keeps the best weights (with ``ema_decay`` > 0,
+the default, those of the moving average of the training weights, which is what is validated); ``sample(n_paths,
 duration, generator=...)`` runs few-step DDIM chains, each generating a block of messages, and rolls them out on
 the matching engine (:mod:`generators.rollout`), one book per path, batched over paths. Sampling starts from the
 **context**: the book and the last messages at the end of the validation span, i.e. where the held-out test span
@@ -12,6 +13,8 @@ the condition (classifier-free guidance).
 """
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import torch
@@ -50,23 +53,31 @@ class DiffusionGenerator(BookGenerator):
         return preset()
 
     # ------------------------------------------------------------------ training
-    def _networks(self, seed: np.random.SeedSequence) -> tuple[tuple[Denoiser], tuple[torch.optim.Adam]]:
+    def _networks(self, seed: np.random.SeedSequence) -> tuple[tuple[Denoiser, ...], tuple[torch.optim.Adam]]:
+        # the denoiser, then (with ``ema_decay`` > 0) the moving average of its weights, which is what is kept
         model = Denoiser(self.config).to(self.device)
         init_weights(model, torch_generator(seed, torch.device("cpu")))
-        return (model,), (torch.optim.Adam(model.parameters(), lr=self.config.learning_rate),)
+        average = (copy.deepcopy(model).eval(),) if self.config.ema_decay > 0 else ()
+        return (model, *average), (torch.optim.Adam(model.parameters(), lr=self.config.learning_rate),)
 
     def _train(self, networks, data, generators, optimizers, state, on_validation, progress) -> TrainState:
         return train_loop(
             networks[0], self.schedule, self.config, data, generators=generators,
             optimizer=optimizers[0], state=state, on_validation=on_validation, progress=progress,
+            average=networks[1] if len(networks) > 1 else None,
         )  # fmt: skip
 
     def _restore(self, tensors: dict, networks, optimizers) -> None:
         networks[0].load_state_dict(tensors["current"])
         optimizers[0].load_state_dict(tensors["optimizer"])
+        if len(networks) > 1:
+            networks[1].load_state_dict(tensors["average"])
 
     def _state(self, networks, optimizers) -> dict:
-        return {"current": networks[0].state_dict(), "optimizer": optimizers[0].state_dict()}
+        state = {"current": networks[0].state_dict(), "optimizer": optimizers[0].state_dict()}
+        if len(networks) > 1:
+            state["average"] = networks[1].state_dict()
+        return state
 
     # ------------------------------------------------------------------ sampling
     def _blocks(self, history, book, condition, weight: float, generator: torch.Generator) -> np.ndarray:

@@ -1,5 +1,6 @@
 """The training loop of the diffusion generator: DDPM noise-prediction loss on blocks of messages, condition
-dropout, Adam, validation on fixed blocks, early stopping, and seeded, deterministic runs on CPU.
+dropout, Adam, a moving average of the weights, validation on fixed blocks, early stopping, and seeded,
+deterministic runs on CPU.
 
 Every random draw (initial weights, batches, diffusion steps, noise, dropped conditions) comes from an explicit
 ``torch.Generator`` seeded from the run's root seed through ``numpy.random.SeedSequence``; torch's global generator
@@ -194,14 +195,18 @@ def train_loop(
     state: TrainState,
     on_validation: Callable[[TrainState, dict], None],
     progress: Progress | None = None,
+    average: torch.nn.Module | None = None,
 ) -> TrainState:
     """Train until ``max_steps`` or ``patience`` validations without improvement; validate every ``eval_every``.
 
     ``generators`` are the training generator (batches, steps, noise, dropout; advanced in place) and one used
     once for the fixed validation blocks. ``on_validation(state, best_weights_or_empty)`` is called after every
-    validation (the loop's checkpoint hook), with the model's weights when they are the best so far.
+    validation (the loop's checkpoint hook), with the model's weights when they are the best so far. With
+    ``average`` (a copy of ``model``), it follows the model's weights after every step (:func:`update_average`
+    with ``config.ema_decay``) and is what is validated and handed to ``on_validation``.
     """
     train, validation = data
+    kept = model if average is None else average
     fixed = _validation_set(validation, schedule, config, generators[1])
     weights = column_weights(config, validation.starts.device)
     running = []
@@ -216,17 +221,29 @@ def train_loop(
         loss.backward()
         optimizer.step()
         state.step += 1
+        if average is not None:
+            update_average(average, model, config.ema_decay, state.step)
         running.append(float(loss.detach()))
         if state.step % config.eval_every == 0 or state.step == config.max_steps:
-            value, unconditioned = _validate(model, schedule, fixed, weights)
+            value, unconditioned = _validate(kept, schedule, fixed, weights)
             train_loss = float(np.mean(running))
             running.clear()
             state.condition_gain.append([state.step, unconditioned - value])
             improved = state.record(train_loss, value)
-            on_validation(state, {k: v.detach().clone() for k, v in model.state_dict().items()} if improved else {})
+            on_validation(state, {k: v.detach().clone() for k, v in kept.state_dict().items()} if improved else {})
             if progress is not None:
                 progress(state.step, config.max_steps, train_loss, value)
     return state
+
+
+def update_average(average: torch.nn.Module, model: torch.nn.Module, decay: float, step: int) -> None:
+    """Move ``average``'s weights towards ``model``'s: ``w <- d w + (1 - d) w_model``, ``d = min(decay, (1 + step) /
+    (10 + step))`` (the warm-up of the usual EMA of diffusion models, so the first steps do not keep the initial
+    weights)."""
+    d = min(float(decay), (1.0 + step) / (10.0 + step))
+    with torch.no_grad():
+        for mean, current in zip(average.parameters(), model.parameters(), strict=True):
+            mean.mul_(d).add_(current.detach(), alpha=1.0 - d)
 
 
 def _draw(data: BlockData, config: DiffusionConfig, generator: torch.Generator) -> list[torch.Tensor]:

@@ -34,6 +34,7 @@ from calibration.book_presets import BookPreset, load_book_preset, simulate_book
 from generators.config import preset as diffusion_preset
 from generators.diffusion import DiffusionGenerator
 from generators.evaluation import compare_cards
+from scenarios.generate.rate import rate_probe
 from simlab.errors import DataError, ParameterError
 from simlab.metrics.scorecard import ScoreCard, score
 from simlab.provenance import provenance
@@ -145,10 +146,18 @@ def split_at(flow: dict[str, xr.Dataset], seconds: float) -> dict[str, dict[str,
     }
 
 
-def ground_truth(spec: TruthSpec, *, progress: Any = None, model_out: str | Path | None = None) -> dict[str, Any]:
+def ground_truth(
+    spec: TruthSpec,
+    *,
+    progress: Any = None,
+    model_out: str | Path | None = None,
+    model: DiffusionGenerator | None = None,
+) -> dict[str, Any]:
     """Train the diffusion model on process A, score its samples and the A-vs-A floor against fresh paths of A.
 
-    With ``model_out``, the trained model is also saved there (a checkpoint folder, for later sampling).
+    With ``model_out``, the trained model is also saved there (a checkpoint folder, for later sampling). With
+    ``model`` (one this spec trained, e.g. loaded from ``model_out``; its sampling settings may differ), nothing is
+    trained: that model is sampled and scored on the same process paths and seeds.
 
     Returns
     -------
@@ -156,7 +165,9 @@ def ground_truth(spec: TruthSpec, *, progress: Any = None, model_out: str | Path
         ``paths``: per sampled path, ``model`` (model vs fresh A), ``floor`` (fresh A vs the same fresh A path),
         ``contrast`` (model vs fresh B) and ``b_vs_a`` (fresh B vs fresh A) from :func:`compare_cards` against the
         floor, each with ``indistinguishable`` (the intervals overlap); ``per_score``: :func:`per_score` of the
-        four; ``separation``: :func:`separation`; ``training``: the validation curve; ``rollout``: the message counts.
+        four; ``separation``: :func:`separation`; ``training``: the validation curve; ``rollout``: the message counts;
+        ``rate_probe``: :func:`scenarios.generate.rate.rate_probe` on the validation span (the one-step inter-arrival
+        law on true histories and how the rollout feeds it back).
     """
     preset = load_book_preset(spec.process)
     if spec.contrast is None:
@@ -165,12 +176,13 @@ def ground_truth(spec: TruthSpec, *, progress: Any = None, model_out: str | Path
         contrast = load_book_preset(spec.contrast)
     seeds = np.random.SeedSequence(spec.seed).spawn(6)
     flow = simulate_path(preset, spec.train_s + spec.validation_s, seeds[0], spec.depth)
-    config = diffusion_preset(spec.model_preset, **spec.overrides)
-    model = DiffusionGenerator(config, device="cpu")
-    fit_seed = spec.seed if spec.fit_seed is None else spec.fit_seed
-    model.fit(split_at(flow, spec.train_s), seed=fit_seed, progress=progress)
+    spans = split_at(flow, spec.train_s)
+    if model is None:
+        model = DiffusionGenerator(diffusion_preset(spec.model_preset, **spec.overrides), device="cpu")
+        model.fit(spans, seed=spec.seed if spec.fit_seed is None else spec.fit_seed, progress=progress)
     if model_out is not None:
         model.save(model_out)
+    probe = rate_probe(model, spans["validation"]["events"], spans["validation"]["books"], contexts=_probe_size(spans))
     sample_seed = int(seeds[1].generate_state(1)[0])
     samples = model.sample(spec.paths, spec.duration_s, generator=sample_seed)
     fresh = {
@@ -202,19 +214,23 @@ def ground_truth(spec: TruthSpec, *, progress: Any = None, model_out: str | Path
         "training": model.training_.to_dict() if model.training_ is not None else None,
         "rollout": [_counts(path, spec.duration_s) for path in samples],
         "fresh_events_per_s": [_rate(path, spec.duration_s) for path in fresh["reference"]],
+        "rate_probe": probe,
         "process_kind_shares": kind_shares(flow["events"]),
     }
 
 
-def kind_shares(events: xr.Dataset) -> dict[str, float]:
+def kind_shares(events: xr.Dataset, *, fills: bool = False) -> dict[str, float]:
     """Return the share of each event kind (ADD, CANCEL, DELETE, TRADE, TRADE_HIDDEN) among a flow's events.
 
     A sampled path's initial orders are left out; so is every fill of a generated market order but its first (the
-    ``message`` field: one generated message, one count), so the shares are those of the applied messages.
+    ``message`` field: one generated message, one count), so the shares are those of the applied messages. With
+    ``fills``, every fill counts, as the book simulators and LOBSTER record trades (one event per resting order
+    executed) and as the training messages are: the share to set beside theirs, since a generated trade that
+    takes its share of a queue of several orders is one message and several fills.
     """
     skip = int(events.attrs.get("initial_orders", 0))
     kind = events["kind"].values[skip:].astype(np.int64)
-    if "message" in events:
+    if "message" in events and not fills:
         message = events["message"].values[skip:]
         kind = kind[np.concatenate([[True], message[1:] != message[:-1]])] if kind.size else kind
     names = ("ADD", "CANCEL", "DELETE", "TRADE", "TRADE_HIDDEN")
@@ -276,7 +292,13 @@ def _counts(path: dict[str, xr.Dataset], duration_s: float) -> dict[str, Any]:
         "messages_per_s": int(attrs["applied"]) / duration_s,
         "rejected_trade_beyond_best": int(attrs["rejected_trade_beyond_best"]),
         "kind_shares": kind_shares(path["events"]),
+        "fill_kind_shares": kind_shares(path["events"], fills=True),
     }
+
+
+def _probe_size(spans: dict[str, dict[str, xr.Dataset]]) -> int:
+    # 1,024 block starts, fewer on a short validation span (a quarter of its messages)
+    return int(min(1024, spans["validation"]["events"].sizes["event"] // 4))
 
 
 def _rate(path: dict[str, xr.Dataset], duration_s: float) -> float:
@@ -289,13 +311,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("spec")
     parser.add_argument("-o", "--output", default="ground_truth.json")
     parser.add_argument("--model-out", default=None, help="also save the trained model to this folder")
+    parser.add_argument("--model", default=None, help="score this saved model instead of training")
     args = parser.parse_args(argv)
     spec = load_truth_spec(args.spec)
 
     def progress(step: int, total: int, loss: float, validation: float | None) -> None:
         print(f"step {step}/{total}: training loss {loss:.4f}, validation {validation}", flush=True)
 
-    out = ground_truth(spec, progress=progress, model_out=args.model_out)
+    model = None if args.model is None else DiffusionGenerator.load(args.model, device="cpu")
+    out = ground_truth(spec, progress=progress, model_out=args.model_out, model=model)
     out["provenance"] = provenance(seed=spec.seed, config=dataclasses.asdict(spec), sources=[args.spec])
     output = Path(args.output)
     partial = output.with_name(output.name + ".partial")
@@ -311,9 +335,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for name, row in out["per_score"].items():
         print(f"{name:45s} " + " ".join(f"{k} {v:.3f}" for k, v in row.items()))
     print(f"separation: {out['separation']}")
+    probe = out["rate_probe"]
+    print(
+        f"one step on true histories: inter-arrival ratio {probe['one_step']['ratio']:.3f}, gain {probe['gain']:.3f}, "
+        f"closed-loop time scale {probe['closed_loop_scale']}"
+    )
     print(f"kind shares: process {out['process_kind_shares']}")
     for p, row in enumerate(out["rollout"]):
-        print(f"path {p}: applied {row['applied']}, rejected {row['rejected']}, kind shares {row['kind_shares']}")
+        print(f"path {p}: applied {row['applied']}, rejected {row['rejected']}, kind shares {row['kind_shares']}, "
+              f"counting every fill {row['fill_kind_shares']}")  # fmt: skip
     return out
 
 

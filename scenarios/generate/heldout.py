@@ -195,6 +195,7 @@ def _path_summary(path: dict, card: Any) -> dict[str, Any]:
         "events": int(path["events"].sizes["event"]),
         "seconds": (int(path["events"]["ts_ns"].values[-1]) - int(path["events"]["ts_ns"].values[0])) / 1e9,
         "kind_shares": kind_shares(path["events"]),
+        "fill_kind_shares": kind_shares(path["events"], fills=True),
     }
     if "applied" in attrs:  # a generator's rollout counts
         out.update({key: int(attrs[key]) for key in ("applied", "rejected", "discarded", "stuck")})

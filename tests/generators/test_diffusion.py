@@ -18,7 +18,7 @@ from tests.generators.conftest import check_replayed, check_resampled, check_see
 from tests.generators.conftest import equal_weights as _equal
 from tests.generators.conftest import weights as _weights
 
-NEW_OPTIONS = ("adaptive_norm", "balance", "time_weight", "condition_window", "history_dropout")
+NEW_OPTIONS = ("adaptive_norm", "balance", "time_weight", "condition_window", "history_dropout", "ema_decay")
 SMALL = DiffusionConfig(
     history=8, block=4, width=16, layers=1, heads=2, diffusion_steps=20, sampling_steps=4, batch_size=32,
     max_steps=20, eval_every=10, validation_blocks=64,
@@ -141,6 +141,32 @@ def test_bad_input_is_refused_with_our_sentence(zi_spans, fitted):
         preset("huge")
     with pytest.raises(ParameterError, match="`width` 30 of DiffusionConfig must be a multiple of `heads` 4"):
         DiffusionConfig(width=30)
+    with pytest.raises(ParameterError, match="`ema_decay` of DiffusionConfig must be in \\[0, 1\\); got 1.0"):
+        DiffusionConfig(ema_decay=1.0)
+
+
+def test_the_kept_weights_are_the_moving_average_of_the_trained_ones(zi_spans, fitted, tmp_path):
+    from generators.checkpoint import load_checkpoint
+    from generators.training import update_average
+
+    average, model = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    a, b = (torch.tensor([[1.0, 2.0], [3.0, 4.0]]), torch.tensor([[5.0, 6.0], [7.0, 8.0]]))
+    with torch.no_grad():
+        average.weight.copy_(a), model.weight.copy_(b)
+    update_average(average, model, 0.9, 1000)  # past the warm-up: d = 0.9
+    torch.testing.assert_close(average.weight, 0.9 * a + 0.1 * b)
+    update_average(average, model, 0.9, 0)  # the first step: d = 1/10, mostly the model
+    torch.testing.assert_close(average.weight, 0.1 * (0.9 * a + 0.1 * b) + 0.9 * b)
+    # the run keeps the average (the checkpoint holds it beside the raw weights), not the last raw weights
+    again = DiffusionGenerator(SMALL, device="cpu").fit(zi_spans, seed=3, checkpoint=tmp_path / "ema")
+    _, tensors = load_checkpoint(tmp_path / "ema", "diffusion")
+    assert _equal(_weights(again), _weights(fitted)) and again.training_.best_step == 20
+    assert _equal(_weights(again), dict(tensors["average"])) and not _equal(_weights(again), dict(tensors["current"]))
+    raw = DiffusionGenerator(DiffusionConfig(**{**SMALL.to_dict(), "ema_decay": 0.0}), device="cpu")
+    raw.fit(zi_spans, seed=3, checkpoint=tmp_path / "raw")
+    _, tensors = load_checkpoint(tmp_path / "raw", "diffusion")
+    assert "average" not in tensors and raw.training_.best_step == 20
+    assert _equal(_weights(raw), dict(tensors["current"])) and not _equal(_weights(raw), _weights(fitted))
 
 
 def test_guided_sampling_under_a_regime_runs_and_is_seeded(fitted):
