@@ -53,9 +53,9 @@ def abm_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
     about = (
         "An ABIDES RMSC04-class agent market (noise, value, momentum agents and adaptive market makers on the "
         "matching engine, with the makers' spread floor, a bursty noise clock, order splitting, touch queues and "
-        "round-lot touch orders; the abm-amzn-v4 preset, fitted to the AMZN day's visible events by simulated moments) simulated from 09:30 "
-        "and its 12:00-12:30 scored on the realism "
-        "scorecard; read each L1 distance against its floor (real against resampled real): above the floor, the "
+        "round-lot touch orders; the abm-amzn-v4 preset, fitted to the AMZN day's visible events by simulated "
+        "moments) simulated from 09:30 and its 12:00-12:30 scored on the realism scorecard; read each L1 distance "
+        "against its floor (real against resampled real): above the floor, the "
         "market is told apart on that quantity."
     )
     metrics: dict[str, Any] = {"about": about, "real data": label, "book events": market["events"].sizes["event"]}
