@@ -87,3 +87,25 @@ def amzn_day():
 
     message, orderbook = sorted(shared_path(AMZN).glob("*.csv"))
     return read_flow(message, (orderbook,))
+
+
+def train_denoiser(network, config, flows, name: str):
+    """Train ``network(config)`` on ``flows`` (a train and a validation EncodedFlow) with seed 12 on the CPU,
+    deterministically; return the model in eval mode and its TrainState."""
+    from generators.networks import init_weights
+    from generators.schedule import NoiseSchedule
+    from generators.training import BlockData, TrainState, deterministic, torch_generator, train_loop
+
+    device = torch.device("cpu")
+    seeds = np.random.SeedSequence(12).spawn(3)
+    data = tuple(BlockData(flow, config, device, name) for flow in flows)
+    model = network(config)
+    init_weights(model, torch_generator(seeds[0], device))
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    generators = (torch_generator(seeds[1], device), torch_generator(seeds[2], device))
+    with deterministic(device):
+        state = train_loop(
+            model, NoiseSchedule(config.diffusion_steps), config, data, generators=generators, optimizer=optimizer,
+            state=TrainState(), on_validation=lambda *_: None,
+        )  # fmt: skip
+    return model.eval(), state

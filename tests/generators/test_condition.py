@@ -20,10 +20,11 @@ from generators import encoding as enc
 from generators.condition import condition_gain_by_column, relabel
 from generators.config import DiffusionConfig
 from generators.diffusion import DiffusionGenerator
-from generators.networks import Denoiser, init_weights
+from generators.networks import Denoiser
 from generators.schedule import NoiseSchedule
-from generators.training import BlockData, TrainState, deterministic, hide_history, torch_generator, train_loop
+from generators.training import BlockData, TrainState, hide_history
 from simlab.errors import ParameterError
+from tests.generators.conftest import train_denoiser
 from tests.generators.test_diffusion import SMALL
 
 RUN = 48  # messages per regime run: the history of 8 messages almost always lies in the block's regime
@@ -51,19 +52,9 @@ def two_regime_flow(n: int, seed: int) -> tuple[enc.EncodedFlow, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def trained() -> tuple[Denoiser, TrainState, BlockData]:
-    device = torch.device("cpu")
-    seeds = np.random.SeedSequence(12).spawn(3)
-    data = tuple(BlockData(two_regime_flow(n, s)[0], CONFIG, device, "two-regime") for n, s in ((3000, 1), (800, 2)))
-    model = Denoiser(CONFIG)
-    init_weights(model, torch_generator(seeds[0], device))
-    optimizer = torch.optim.Adam(model.parameters(), lr=CONFIG.learning_rate)
-    generators = (torch_generator(seeds[1], device), torch_generator(seeds[2], device))
-    with deterministic(device):
-        state = train_loop(
-            model, NoiseSchedule(CONFIG.diffusion_steps), CONFIG, data, generators=generators, optimizer=optimizer,
-            state=TrainState(), on_validation=lambda *_: None,
-        )  # fmt: skip
-    return model.eval(), state, data[1]
+    flows = [two_regime_flow(n, s)[0] for n, s in ((3000, 1), (800, 2))]
+    model, state = train_denoiser(Denoiser, CONFIG, flows, "two-regime")
+    return model, state, BlockData(flows[1], CONFIG, torch.device("cpu"), "two-regime")
 
 
 def sampled_size(model: Denoiser, in_state: int, quintile: int | None, guidance: float) -> float:

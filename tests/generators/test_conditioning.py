@@ -12,19 +12,16 @@ import torch
 from generators import encoding as enc
 from generators.config import DiffusionConfig
 from generators.diffusion import DiffusionGenerator
-from generators.networks import Denoiser, init_weights
+from generators.networks import Denoiser
 from generators.schedule import NoiseSchedule
 from generators.training import (
-    BlockData,
     TrainState,
     column_weights,
-    deterministic,
     loss_of,
-    torch_generator,
-    train_loop,
     transition_weights,
 )
 from simlab.errors import DataError, ParameterError
+from tests.generators.conftest import train_denoiser
 
 CONFIG = DiffusionConfig(
     history=8, block=1, width=32, layers=2, heads=4, diffusion_steps=50, sampling_steps=10, batch_size=64,
@@ -47,19 +44,7 @@ def planted_flow(n: int, seed: int) -> enc.EncodedFlow:
 
 
 def train(network: type[Denoiser]) -> tuple[Denoiser, TrainState]:
-    device = torch.device("cpu")
-    seeds = np.random.SeedSequence(12).spawn(3)
-    data = tuple(BlockData(planted_flow(n, s), CONFIG, device, "planted") for n, s in ((4000, 1), (800, 2)))
-    model = network(CONFIG)
-    init_weights(model, torch_generator(seeds[0], device))
-    optimizer = torch.optim.Adam(model.parameters(), lr=CONFIG.learning_rate)
-    generators = (torch_generator(seeds[1], device), torch_generator(seeds[2], device))
-    with deterministic(device):
-        state = train_loop(
-            model, NoiseSchedule(CONFIG.diffusion_steps), CONFIG, data, generators=generators, optimizer=optimizer,
-            state=TrainState(), on_validation=lambda *_: None,
-        )  # fmt: skip
-    return model.eval(), state
+    return train_denoiser(network, CONFIG, [planted_flow(n, s) for n, s in ((4000, 1), (800, 2))], "planted")
 
 
 @pytest.fixture(scope="module")
