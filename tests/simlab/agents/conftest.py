@@ -32,3 +32,14 @@ def small_config(**changes) -> MarketConfig:
     )
     parts.update(changes)
     return MarketConfig(**parts)
+
+
+def run_market(config, seed: int, duration_s: float | None = None):
+    """Run ``config`` for ``duration_s`` (default: its session) from root seed ``seed`` on one path, no book or path
+    samples; return the market and its events (one row each)."""
+    from simlab.agents.market import _Market, _root
+    from simlab.book import _sim
+
+    market = _Market(config, _root(seed), config.session_s if duration_s is None else duration_s, 1, 0, 10**10)
+    market.run()
+    return market, market.ev[: int(market.ctr[_sim.C_EVENTS])]

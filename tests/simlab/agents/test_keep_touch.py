@@ -18,10 +18,9 @@ from simlab.agents import (
     ValueAgents,
 )
 from simlab.agents import _kernel as K
-from simlab.agents.market import _Market, _root
 from simlab.book import _sim
 from simlab.errors import ParameterError
-from tests.simlab.agents.conftest import small_config
+from tests.simlab.agents.conftest import run_market, small_config
 
 BID, ASK = (99996, 99997), (100003, 100004)  # mid 100000 -+ the floor of 3 ticks, then one tick of offset
 
@@ -36,9 +35,7 @@ def _alone(keep, offsets, jitter):
         value=ValueAgents(count=0), market_maker=makers, momentum=MomentumAgents(count=0),
         initial_book=InitialBook(levels=3, qty_lots=10, spread_ticks=2),
     )  # fmt: skip
-    market = _Market(config, _root(3), config.session_s, 1, 0, 10**10)
-    market.run()
-    ev = market.ev[: int(market.ctr[_sim.C_EVENTS])]
+    market, ev = run_market(config, 3)
     mine = ev[ev[:, K.EV_AGENT] == 0]
     return mine, int(market.ctr[K.C_WAKES + K.MAKER])
 
@@ -85,9 +82,7 @@ def test_keeping_the_touch_lowers_the_makers_cancel_share_in_a_busy_market():
                               min_half_spread_ticks=4, spread_alpha=0.1, level_jitter_s=0.3,
                               keep_touch_ticks=keep)  # fmt: skip
         config = small_config(market_maker=makers)
-        market = _Market(config, _root(5), config.session_s, 1, 0, 10**10)
-        market.run()
-        ev = market.ev[: int(market.ctr[_sim.C_EVENTS])]
+        market, ev = run_market(config, 5)
         makers_ = np.isin(ev[:, K.EV_AGENT], np.flatnonzero(market.agents[:, K.A_CLASS] == K.MAKER))
         return (ev[makers_, _sim.EV_KIND] == _sim.DELETE).sum(), (ev[:, _sim.EV_KIND] == _sim.TRADE).sum()
 

@@ -8,18 +8,15 @@ import pytest
 
 from simlab.agents import NoiseAgents
 from simlab.agents import _kernel as K
-from simlab.agents.market import _Market, _root
 from simlab.book import _sim
 from simlab.errors import ParameterError
-from tests.simlab.agents.conftest import small_config
+from tests.simlab.agents.conftest import run_market, small_config
 
 
 def _price_ranges(walk: float) -> np.ndarray:
     """Per noise order that traded (small market, seed 3), its highest fill price minus its lowest (ticks)."""
     config = small_config(noise=NoiseAgents(count=40, walk_ticks=walk))
-    market = _Market(config, _root(3), config.session_s, 1, 0, 10**10)
-    market.run()
-    ev = market.ev[: int(market.ctr[_sim.C_EVENTS])]
+    market, ev = run_market(config, 3)
     trades = ev[(ev[:, K.EV_AGENT] < 40) & (ev[:, K.EV_AGGRESSOR_ID] >= 0)]  # agent ids 0-39 are the noise agents
     ids = np.unique(trades[:, K.EV_AGGRESSOR_ID])
     return np.array([np.ptp(trades[trades[:, K.EV_AGGRESSOR_ID] == i, _sim.EV_PRICE]) for i in ids])

@@ -17,11 +17,10 @@ from simlab.agents import (
     ValueAgents,
 )
 from simlab.agents import _rules as R
-from simlab.agents.market import _Market, _root
 from simlab.book import _sim
 from simlab.errors import ParameterError
 from simlab.metrics.stylized import decay_exponent
-from tests.simlab.agents.conftest import small_config
+from tests.simlab.agents.conftest import run_market, small_config
 
 
 def _mp(floor):
@@ -37,9 +36,7 @@ def test_the_spread_floor_keeps_quotes_away_from_the_mid():
 
 
 def _market(config, seed=3):
-    market = _Market(config, _root(seed), config.session_s, 1, 0, 10**10)
-    market.run()
-    return market, market.ev[: int(market.ctr[_sim.C_EVENTS])]
+    return run_market(config, seed)
 
 
 def test_jitter_spreads_a_ladder_over_time():

@@ -19,9 +19,10 @@ from simlab.agents import (
     ValueAgents,
 )
 from simlab.agents import _kernel as K
-from simlab.agents.market import _Market, _root, latencies_ns
+from simlab.agents.market import latencies_ns
 from simlab.book import _sim
 from simlab.errors import ParameterError
+from tests.simlab.agents.conftest import run_market
 
 WEIGHTS = (0.3, 0.5, 0.2, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # log-normal 30 %, 100 lots 50 %, 200 lots 20 %
 
@@ -40,9 +41,7 @@ def _ladders(touch, weights):
         momentum=MomentumAgents(count=0),
         initial_book=InitialBook(levels=3, qty_lots=10, spread_ticks=2),
     )  # fmt: skip
-    market = _Market(config, _root(3), 3000.0, 1, 0, 10**10)
-    market.run()
-    ev = market.ev[: int(market.ctr[_sim.C_EVENTS])]
+    market, ev = run_market(config, 3, 3000.0)
     adds = ev[(ev[:, _sim.EV_KIND] == _sim.ADD) & (ev[:, K.EV_AGENT] == 0)]
     best = np.isin(adds[:, _sim.EV_PRICE], [99997, 100003])  # mid 100000 -+ the floor of 3 ticks
     return adds[best, _sim.EV_QTY], adds[~best, _sim.EV_QTY], np.unique(adds[:, _sim.EV_TS]).size
@@ -98,9 +97,7 @@ def test_a_walking_noise_order_takes_several_levels_at_one_instant():
     def fills(sweep):
         config = _config(0)
         config = replace(config, noise=replace(config.noise, walk_ticks=sweep, size_weights=(0.0, 1.0) + (0.0,) * 9))
-        market = _Market(config, _root(2), 1800.0, 1, 0, 10**10)
-        market.run()
-        ev = market.ev[: int(market.ctr[_sim.C_EVENTS])]
+        market, ev = run_market(config, 2, 1800.0)
         trades = ev[(ev[:, _sim.EV_KIND] == _sim.TRADE) & (ev[:, K.EV_AGENT] < 4)]
         ids, counts = np.unique(trades[:, K.EV_AGGRESSOR_ID], return_counts=True)
         prices = [np.unique(trades[trades[:, K.EV_AGGRESSOR_ID] == i, _sim.EV_PRICE]).size for i in ids]

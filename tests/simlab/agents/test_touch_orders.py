@@ -9,9 +9,9 @@ import pytest
 
 from simlab.agents import Fundamental, InitialBook, MarketConfig, MarketMakers, MomentumAgents, NoiseAgents, ValueAgents
 from simlab.agents import _kernel as K
-from simlab.agents.market import _Market, _root
 from simlab.book import _sim
 from simlab.errors import ParameterError
+from tests.simlab.agents.conftest import run_market
 
 
 def _config(touch):
@@ -29,9 +29,7 @@ def _config(touch):
 
 
 def _events(touch, seed=2):
-    market = _Market(_config(touch), _root(seed), 1800.0, 1, 0, 10**10)
-    market.run()
-    return market.ev[: int(market.ctr[_sim.C_EVENTS])]
+    return run_market(_config(touch), seed, 1800.0)[1]
 
 
 def _maker_ladders(ev):
@@ -83,9 +81,7 @@ def _quiet_ladders(offset):
         momentum=MomentumAgents(count=0),
         initial_book=InitialBook(levels=3, qty_lots=10, spread_ticks=2),
     )  # fmt: skip
-    market = _Market(config, _root(5), 3000.0, 1, 0, 10**10)
-    market.run()
-    ev = market.ev[: int(market.ctr[_sim.C_EVENTS])]
+    market, ev = run_market(config, 5, 3000.0)
     adds = ev[(ev[:, _sim.EV_KIND] == _sim.ADD) & (ev[:, K.EV_AGENT] == 0)]
     times = np.unique(adds[:, _sim.EV_TS])
     best = [(a[a[:, _sim.EV_SIDE] == 1, _sim.EV_PRICE].max(), a[a[:, _sim.EV_SIDE] == -1, _sim.EV_PRICE].min())
