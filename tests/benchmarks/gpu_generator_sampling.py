@@ -1,22 +1,27 @@
 """Benchmark: sampling throughput of the ``paper`` generators on CUDA (generated messages applied per second).
 
 Run by hand when an accelerator is lent (not in CI): ``PYTHONPATH=. python tests/benchmarks/gpu_generator_sampling.py
-[--family diffusion gan] [--steps 300] [--paths 256 1024 4096] [--duration 5] [--twin-paths 64]``. It trains the
-``paper`` preset of each family for ``--steps`` steps on a seeded zero-intelligence flow (the issue's "a few hundred
-steps": throughput depends on the networks' size and the rollout, not on the model's quality), on CUDA when
-``torch.cuda.is_available()``, else on the CPU with the ``tiny`` preset (it says so; the numbers are then not the
-GPU goal's). Then it samples ``--paths`` paths of ``--duration`` seconds and prints, per batch size, the messages
-applied, the wall seconds (CUDA synchronised) split into the network (the generated blocks: denoising chains or GAN
-passes, and their decoding) and the rest (the rollout on the numba kernels: engine, feature windows, records,
-Datasets), messages per second end to end and for the rollout alone, against the issue's goal of 1e5 messages/s.
-The peer, in the same script, is the Python twin of the rollout (``sample(..., twin=True)``) on ``--twin-paths``
-paths: its ratio says what the kernels gained, and both must give the same bytes. A 15-minute device budget fits
-the defaults (about 2-4 min of training and compilation per family, seconds per sampling run).
+[--family diffusion gan] [--steps 300] [--paths 256 1024 4096] [--duration 5] [--twin-paths 64]
+[--sampling-steps 50 10] [--bf16]``. It trains the ``paper`` preset of each family for ``--steps`` steps on a
+seeded zero-intelligence flow (the issue's "a few hundred steps": throughput depends on the networks' size and the
+rollout, not on the model's quality), on CUDA when ``torch.cuda.is_available()``, else on the CPU with the ``tiny``
+preset (it says so; the numbers are then not the GPU goal's). Then it samples ``--paths`` paths of ``--duration``
+seconds and prints, per batch size, the messages applied, the wall seconds (CUDA synchronised) split into the
+network (the generated blocks: denoising chains or GAN passes, and their decoding) and the rest (the rollout on the
+numba kernels: engine, feature windows, records, Datasets), messages per second end to end and for the rollout
+alone, against the issue's goal of 1e5 messages/s. The diffusion model is timed at each of ``--sampling-steps``
+DDIM steps (50, the default it samples with; 10, TRADES' count), and with ``--bf16`` also under bf16 autocast on the
+largest batch (CUDA only). The peer, in the same script, is the Python twin of the rollout (``sample(...,
+twin=True)``) on ``--twin-paths`` paths: its ratio says what the kernels gained, and both must give the same bytes.
+A 15-minute device budget fits the defaults (about 2-4 min of training and compilation per family, seconds per
+sampling run).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import time
 
 import torch
@@ -65,7 +70,7 @@ def _counted(function, seconds: list[float], sync):
     return counted
 
 
-def timed(model, n_paths: int, duration: float, twin: bool = False) -> tuple[list, dict[str, float]]:
+def timed(model, n_paths: int, duration: float, twin: bool = False, bf16: bool = False) -> tuple[list, dict]:
     """Sample once (seed 0); return the paths, the messages applied and the wall seconds: in total, in the network,
     and (the kernels only) in the kernel calls and in reading the network inputs."""
     sync = torch.cuda.synchronize if model.device.type == "cuda" else (lambda: None)
@@ -73,9 +78,11 @@ def timed(model, n_paths: int, duration: float, twin: bool = False) -> tuple[lis
     model._blocks = _counted(model._blocks, seconds["network"], sync)
     PathBatch.apply = _counted(APPLY, seconds["apply"], lambda: None)
     PathBatch.features = _counted(FEATURES, seconds["features"], lambda: None)
+    cast = torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
     try:
         start = time.perf_counter()
-        paths = model.sample(n_paths, duration, generator=0, stop_when_stuck=True, twin=twin)
+        with cast:
+            paths = model.sample(n_paths, duration, generator=0, stop_when_stuck=True, twin=twin)
         total = time.perf_counter() - start
     finally:
         del model._blocks
@@ -108,6 +115,8 @@ def main() -> int:
     parser.add_argument("--paths", type=int, nargs="+", default=[256, 1024, 4096])
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--twin-paths", type=int, default=64)
+    parser.add_argument("--sampling-steps", type=int, nargs="+", default=[50, 10])
+    parser.add_argument("--bf16", action="store_true", help="also time the largest batch under bf16 autocast (CUDA)")
     args = parser.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu":
@@ -118,9 +127,18 @@ def main() -> int:
     for family in args.family:
         model = train(family, data, args.steps, device)
         model.sample(2, 1.0, generator=0, stop_when_stuck=True)  # warm-up: numba, CUDA kernels
-        for n_paths in args.paths:
-            print(f"{family}, {n_paths} paths of {args.duration:g} s:")
-            print(line("kernels", timed(model, n_paths, args.duration)[1]))
+        trained = model.config
+        for steps in args.sampling_steps if family == "diffusion" else [None]:
+            if steps is not None:
+                model.config = dataclasses.replace(trained, sampling_steps=steps)
+            label = f" ({steps} DDIM steps)" if steps is not None else ""
+            for n_paths in args.paths:
+                print(f"{family}{label}, {n_paths} paths of {args.duration:g} s:", flush=True)
+                print(line("kernels", timed(model, n_paths, args.duration)[1]), flush=True)
+            if args.bf16 and device == "cuda":
+                print(f"{family}{label}, {args.paths[-1]} paths of {args.duration:g} s, bf16 autocast:", flush=True)
+                print(line("kernels", timed(model, args.paths[-1], args.duration, bf16=True)[1]), flush=True)
+        model.config = trained
         old, twin = timed(model, args.twin_paths, args.duration, twin=True)
         new, fast = timed(model, args.twin_paths, args.duration)
         same = all(a[k].equals(b[k]) for a, b in zip(old, new, strict=True) for k in ("events", "books"))
