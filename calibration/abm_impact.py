@@ -8,7 +8,9 @@ peak) on log(Q/V) with its 95 % bootstrap interval over seeds, the weighted powe
 square-root law's chi-square (:func:`power_law_fit`), the decay after the end (:func:`decay_profile`: the transient
 part decays, the level it reaches is the permanent part) and the impact ``after_s`` after the end.
 ``python -m calibration.abm_impact PRESET N_SEEDS absorb`` prints who takes the other side (:func:`absorption`);
-``python -m calibration.abm_impact PRESET N_SEEDS from FIRST`` measures on seeds ``FIRST ..`` (held out).
+``python -m calibration.abm_impact PRESET N_SEEDS from FIRST`` measures on seeds ``FIRST ..`` (held out);
+``... from FIRST twap`` (or ``pov``) measures that strategy alone and writes ``.impact-twap.json``
+(``.impact-pov.json``), so that one strategy can be measured on more seeds than the pair's budget allows.
 """
 
 from __future__ import annotations
@@ -170,11 +172,24 @@ def decay_profile(result: xr.Dataset, lags_s: tuple[float, ...] = (0.0, 300.0, 6
     }
 
 
-def measure(preset: str | Path, n_seeds: int = 32, *, frozen: bool = False, first_seed: int = 0) -> dict[str, Any]:
-    """Run TWAP and POV metaorders of :data:`FRACTIONS` in the preset's market (seeds ``first_seed`` ..
-    ``first_seed + n_seeds - 1``: a ``first_seed`` past the seeds a setting was chosen on holds them out); with
-    ``frozen``, TWAP only in the market whose fundamental is held still (volatility 1e-3 ticks / sqrt s, no
-    megashocks), so that a changed look schedule leaves the value agents' target unchanged."""
+STRATEGIES = ("twap", "pov")
+
+
+def measure(
+    preset: str | Path,
+    n_seeds: int = 32,
+    *,
+    frozen: bool = False,
+    first_seed: int = 0,
+    strategies: tuple[str, ...] = STRATEGIES,
+) -> dict[str, Any]:
+    """Run ``strategies``' metaorders (TWAP and POV) of :data:`FRACTIONS` in the preset's market (seeds
+    ``first_seed`` .. ``first_seed + n_seeds - 1``: a ``first_seed`` past the seeds a setting was chosen on holds them
+    out); with ``frozen``, TWAP only in the market whose fundamental is held still (volatility 1e-3 ticks / sqrt s,
+    no megashocks), so that a changed look schedule leaves the value agents' target unchanged."""
+    unknown = sorted(set(strategies) - set(STRATEGIES))
+    if unknown or not strategies:
+        raise DataError(f"`strategies` of measure must be a non-empty subset of {list(STRATEGIES)}; got {strategies}")
     config, _ = load_abm_preset(preset)
     if frozen:
         still = replace(config.fundamental, volatility_ticks_per_sqrt_s=1e-3, megashock_rate_per_s=1e-12)
@@ -183,7 +198,7 @@ def measure(preset: str | Path, n_seeds: int = 32, *, frozen: bool = False, firs
     out = {"preset": Path(preset).stem, "fundamental": "frozen" if frozen else "as fitted"}
     if first_seed:
         out["first_seed"] = int(first_seed)
-    for strategy in ("twap",) if frozen else ("twap", "pov"):
+    for strategy in ("twap",) if frozen else strategies:
         out[strategy] = impact_summary(metaorder_impact(config, FRACTIONS, seeds=seeds, strategy=strategy))
     return out
 
@@ -195,8 +210,11 @@ def _main(argv: list[str]) -> None:
         print(json.dumps(absorption(config, np.array([1e-3, 1e-2, 10**-1.5, 1e-1]), list(range(n_seeds))), indent=1))
         return
     first = int(argv[3]) if mode == ["from"] else 0  # PRESET N_SEEDS from FIRST: held-out seeds FIRST, FIRST + 1, ..
-    document = measure(path, n_seeds, frozen=mode == ["frozen"], first_seed=first)
-    target = path.with_name(path.stem + (".impact-frozen.json" if mode == ["frozen"] else ".impact.json"))
+    alone = argv[4:5] if mode == ["from"] else []  # ... from FIRST twap: that strategy alone
+    strategies = tuple(alone) or STRATEGIES
+    document = measure(path, n_seeds, frozen=mode == ["frozen"], first_seed=first, strategies=strategies)
+    suffix = ".impact-frozen.json" if mode == ["frozen"] else f".impact-{alone[0]}.json" if alone else ".impact.json"
+    target = path.with_name(path.stem + suffix)
     target.write_text(json.dumps(document, indent=1) + "\n")
     for name in ("twap", "pov"):
         if name in document:

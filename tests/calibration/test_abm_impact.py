@@ -64,3 +64,34 @@ def test_absorption_shares_are_conserved():
     np.testing.assert_allclose(share.sum(axis=1), -np.array(got["executed_share"]))  # shares are conserved
     assert 0 < min(got["executed_share"]) <= max(got["executed_share"]) <= 1
     assert np.isfinite(np.array(got["share_se"])).all()
+
+
+def test_one_strategy_alone_is_measured_and_written_to_its_own_file(tmp_path, monkeypatch):
+    import json
+
+    import calibration.abm_impact as abm_impact
+
+    calls = []
+
+    def fake_measure(path, n_seeds, *, frozen, first_seed, strategies):
+        calls.append((n_seeds, frozen, first_seed, strategies))
+        law = {"delta": 0.6, "delta_interval_95": [0.5, 0.7], "Y_bps": 1.0, "chi2": 1.0, "chi2_sqrt_law": 2.0,
+               "p_sqrt_law": 0.5, "chi2_band": 1.0, "p_band": 0.6, "dof": 6}  # fmt: skip
+        return {name: {"power_law": law} for name in strategies}
+
+    monkeypatch.setattr(abm_impact, "measure", fake_measure)
+    preset = tmp_path / "m.toml"
+    abm_impact._main([str(preset), "48", "from", "100", "twap"])
+    assert calls[-1] == (48, False, 100, ("twap",))
+    assert set(json.loads((tmp_path / "m.impact-twap.json").read_text())) == {"twap"}
+    assert not (tmp_path / "m.impact.json").exists()
+    abm_impact._main([str(preset), "8", "from", "100"])
+    assert calls[-1] == (8, False, 100, ("twap", "pov"))
+    assert (tmp_path / "m.impact.json").exists()
+
+
+def test_an_unknown_strategy_is_refused_with_a_sentence():
+    from calibration.abm_impact import measure
+
+    with pytest.raises(DataError, match="`strategies` of measure must be a non-empty subset of \\['twap', 'pov'\\]"):
+        measure("unused.toml", 2, strategies=("vwap",))
