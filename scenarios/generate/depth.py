@@ -1,7 +1,7 @@
 """The resting volumes scored on the depth the real books know: a level-N message file replayed from a shallower start.
 
 ``python -m scenarios.generate.depth SPEC [MODEL ...] [--paths 2] [--duration SECONDS] [--seed S] [--levels 10]
-[--stop-when-stuck] [--data DIR] [-o OUT.json]``
+[--card-levels N] [--stop-when-stuck] [--data DIR] [-o OUT.json]``
 
 The AAPL hour's books are a replay of its level-50 message file from the level-10 book of 09:30
 (:func:`generators.data.read_flow`, :func:`simlab.io.lobster.replay_lobster`): a level the messages never showed (an
@@ -41,6 +41,7 @@ from simlab.io import DEFAULT_DATA_DIR
 from simlab.io.lobster import read_lobster, replay_lobster
 from simlab.metrics._market import Market
 from simlab.metrics.distances import check_bootstrap, compare_samples
+from simlab.metrics.scorecard import score
 from simlab.provenance import provenance
 
 VOLUMES = ("bid_volume", "ask_volume")
@@ -163,13 +164,23 @@ def adjusted_mean(card: Any, replacements: dict[str, Any], *, confidence: float 
 
 
 def score_depth(
-    paths: list[dict[str, xr.Dataset]], test: dict[str, xr.Dataset], *, levels: int, seed: int, n_boot: int
+    paths: list[dict[str, xr.Dataset]],
+    test: dict[str, xr.Dataset],
+    *,
+    levels: int,
+    seed: int,
+    n_boot: int,
+    card_levels: int | None = None,
 ) -> list[dict[str, Any]]:
     """Score paths with the scorecard and on the known depth; return per path both views of the two volumes and
     the mean L1 before and after replacing them. ``test`` holds the determined masks (:func:`reference_flow`); the
-    scorecard sees the span without them, as :mod:`scenarios.generate.heldout` gives it."""
+    scorecard sees the span without them, as :mod:`scenarios.generate.heldout` gives it; ``card_levels`` cuts the
+    scorecard's books to that many levels (default: the fewer of the two books', 50 on AAPL)."""
     plain = {"events": test["events"], "books": test["books"].drop_vars(["bid_determined", "ask_determined"])}
-    cards = realism(paths, plain, seed=seed, n_boot=n_boot)
+    if card_levels is None:
+        cards = realism(paths, plain, seed=seed, n_boot=n_boot)
+    else:  # realism with the books cut (the same seeds)
+        cards = [score(path, plain, seed=seed + p, n_boot=n_boot, levels=card_levels) for p, path in enumerate(paths)]
     known = known_depth_rows(paths, test, levels=levels, seed=seed, n_boot=n_boot)
     out = []
     for card, rows in zip(cards, known, strict=True):
@@ -198,6 +209,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--duration", type=float, default=None)
     parser.add_argument("--seed", type=int, default=20261204)
     parser.add_argument("--levels", type=int, default=10)
+    parser.add_argument("--card-levels", type=int, default=None, help="cut the scorecard's books (default: 50)")
     parser.add_argument("--n-boot", type=int, default=100)
     parser.add_argument("--stop-when-stuck", action="store_true")
     parser.add_argument("--data", default=str(DEFAULT_DATA_DIR))
@@ -220,7 +232,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         generator = load_generator(model)
         runs[model] = generator.sample(args.paths, duration, generator=args.seed, stop_when_stuck=args.stop_when_stuck)
     for name, paths in runs.items():
-        out["runs"][name] = score_depth(paths, test, levels=args.levels, seed=args.seed, n_boot=args.n_boot)
+        out["runs"][name] = score_depth(
+            paths, test, levels=args.levels, seed=args.seed, n_boot=args.n_boot, card_levels=args.card_levels
+        )
     out["provenance"] = provenance(seed=args.seed, config={k: v for k, v in vars(args).items() if k != "output"})
     write_json(args.output, out)
     print(f"{duration:g} s per path; real rows with {args.levels} known levels: {out['reference']}")

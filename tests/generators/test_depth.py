@@ -106,3 +106,21 @@ def test_the_aapl_reference_books_do_not_know_every_level(aapl, shared_data):
     assert 0.5 < known["ask_known"] < 0.95 and 0.5 < known["bid_known"] <= 1.0
     assert (known["ask_volume"] > 0).all() and known["ask_volume"].size > 1000
     assert books["bid_qty"].values.shape[0] == aapl["test"]["books"].sizes["time"]
+
+
+def test_the_known_depth_scores_replace_the_two_volume_rows_of_the_card(aapl, shared_data):
+    from scenarios.generate.depth import VOLUMES, reference_flow, score_depth
+    from scenarios.generate.replay import replay_path
+
+    test = reference_flow(SPEC, shared_data)["spans"]["test"]
+    path, _ = replay_path(aapl, 20.0, seed=1)
+    attrs = {name: aapl["events"].attrs[name] for name in ("tick_size", "lot_size", "instrument", "venue")}
+    row = score_depth([path.datasets({**attrs, "generator": "replay"}, "t")], test, levels=10, seed=3, n_boot=20)[0]
+    assert row["card_levels"] == 50  # the scorecard's default depth on AAPL: the fewer of the two books' levels
+    card, adjusted = row["mean_l1"]["value"], row["adjusted"]["mean_l1"]["value"]
+    n = row["adjusted"]["scores"]
+    change = sum(row[f"{v} known 10"]["value"] - row[f"{v} card"]["value"] for v in VOLUMES) / n
+    assert adjusted == pytest.approx(card + change, abs=1e-5)
+    assert row["adjusted"]["mean_l1"]["low"] <= adjusted <= row["adjusted"]["mean_l1"]["high"]
+    for v in VOLUMES:  # at 10 levels on every quoted row, and on the known rows only: two different references
+        assert row["medians"][v]["known"] != row["medians"][v]["all"]
