@@ -43,6 +43,7 @@ from simlab.metrics._market import Market
 from simlab.metrics.distances import check_bootstrap, compare_samples
 from simlab.metrics.scorecard import score
 from simlab.provenance import provenance
+from simlab.schema import EventKind
 
 VOLUMES = ("bid_volume", "ask_volume")
 CARD_NAMES = {name: f"{name} (unconditional)" for name in VOLUMES}
@@ -163,6 +164,43 @@ def adjusted_mean(card: Any, replacements: dict[str, Any], *, confidence: float 
     return out
 
 
+def deep_flow(events: xr.Dataset, books: xr.Dataset, *, levels: int = 10) -> dict[str, dict[str, float]]:
+    """Return the flow beyond the first ``levels`` levels, per side: messages and lots per second of ADDs and of
+    removals (CANCEL and DELETE), and their shares of all ADDs and removals of the side.
+
+    A message's level is read from the book before it, as :func:`generators.encoding.message_table` reads a
+    removal's: the non-empty levels of its own side, among the first ``levels``, better than its price, plus one.
+    ``events`` start with an anchor (its book is the one before the first message), e.g. a path's last initial
+    order and what follows it.
+    """
+    names = ("ts_ns", "kind", "side", "price_ticks", "qty_lots")
+    ts, kind, side, price, qty = (events[name].values.astype(np.int64) for name in names)
+    before = {name: books[name].values[:-1, :levels] for name in ("bid_price", "bid_qty", "ask_price", "ask_qty")}
+    kind, side, price, qty = kind[1:], side[1:], price[1:], qty[1:]
+    seconds = max((int(ts[-1]) - int(ts[0])) / 1e9, 1e-9)
+    out = {}
+    for sign, name in ((1, "bid"), (-1, "ask")):
+        prices, qtys = before[f"{name}_price"], before[f"{name}_qty"]
+        better = (qtys > 0) & (sign * (prices - price[:, None]) > 0)
+        deep = better.sum(axis=1) + 1 > levels
+        entry = {}
+        for label, kinds in (("add", (EventKind.ADD,)), ("removal", (EventKind.CANCEL, EventKind.DELETE))):
+            mine = (side == sign) & np.isin(kind, [int(k) for k in kinds])
+            entry[f"{label}_per_s"] = float((mine & deep).sum() / seconds)
+            entry[f"{label}_lots_per_s"] = float(qty[mine & deep].sum() / seconds)
+            entry[f"{label}_share"] = float((mine & deep).sum() / max(int(mine.sum()), 1))
+        out[name] = entry
+    return out
+
+
+def path_flow(path: dict[str, xr.Dataset], levels: int = 10) -> dict[str, dict[str, float]]:
+    """Return :func:`deep_flow` of a generated path after its initial orders (the last one is the anchor)."""
+    start = max(int(path["events"].attrs.get("initial_orders", 0)) - 1, 0)
+    return deep_flow(
+        path["events"].isel(event=slice(start, None)), path["books"].isel(time=slice(start, None)), levels=levels
+    )
+
+
 def score_depth(
     paths: list[dict[str, xr.Dataset]],
     test: dict[str, xr.Dataset],
@@ -231,13 +269,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for model in args.models:
         generator = load_generator(model)
         runs[model] = generator.sample(args.paths, duration, generator=args.seed, stop_when_stuck=args.stop_when_stuck)
+    out["deep_flow"] = {
+        f"real {span}": deep_flow(reference["spans"][span]["events"], reference["spans"][span]["books"])
+        for span in ("train", "test")
+    }
     for name, paths in runs.items():
+        out["deep_flow"].update({f"{name} path {p}": path_flow(path) for p, path in enumerate(paths)})
         out["runs"][name] = score_depth(
             paths, test, levels=args.levels, seed=args.seed, n_boot=args.n_boot, card_levels=args.card_levels
         )
     out["provenance"] = provenance(seed=args.seed, config={k: v for k, v in vars(args).items() if k != "output"})
     write_json(args.output, out)
     print(f"{duration:g} s per path; real rows with {args.levels} known levels: {out['reference']}")
+    for name, flow in out["deep_flow"].items():
+        print(f"beyond level 10, {name}: " + "; ".join(
+            f"{side} ADDs {v['add_per_s']:.2f}/s ({v['add_lots_per_s']:.0f} lots/s, share {v['add_share']:.2f}), "
+            f"removals {v['removal_per_s']:.2f}/s ({v['removal_lots_per_s']:.0f} lots/s, "
+            f"share {v['removal_share']:.2f})"
+            for side, v in flow.items()
+        ))  # fmt: skip
     for name, rows in out["runs"].items():
         for p, row in enumerate(rows):
             m, a, f = row["mean_l1"], row["adjusted"]["mean_l1"], row["adjusted"]["floor"]

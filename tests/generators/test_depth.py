@@ -124,3 +124,24 @@ def test_the_known_depth_scores_replace_the_two_volume_rows_of_the_card(aapl, sh
     assert row["adjusted"]["mean_l1"]["low"] <= adjusted <= row["adjusted"]["mean_l1"]["high"]
     for v in VOLUMES:  # at 10 levels on every quoted row, and on the known rows only: two different references
         assert row["medians"][v]["known"] != row["medians"][v]["all"]
+
+
+def test_deep_flow_reads_each_messages_level_from_the_book_before_it():
+    import xarray as xr
+
+    from scenarios.generate.depth import deep_flow
+
+    a, d = int(EventKind.ADD), int(EventKind.DELETE)
+    # the anchor, then over 2 s: a bid ADD at 97 (level 4 of 3 known: beyond 3), one at 99 (level 2), a DELETE at 97
+    events = _events([(a, 1, 100, 1, 1), (a, 1, 97, 10, 2), (a, 1, 99, 5, 3), (d, 1, 97, 10, 2)])
+    events = events.assign(ts_ns=("event", np.array([0, 10**9, 1500000000, 2 * 10**9], np.int64)))
+    book = np.zeros((4, 4, 3), np.int64)
+    book[:, 0], book[:, 1] = [100, 99, 98], [1, 1, 1]  # three known bid levels before every message
+    book[:, 2], book[:, 3] = [102, 103, 104], 1
+    books = xr.Dataset({
+        name: (("time", "level"), book[:, j]) for j, name in enumerate(("bid_price", "bid_qty", "ask_price", "ask_qty"))
+    })  # fmt: skip
+    flow = deep_flow(events, books, levels=3)
+    assert flow["bid"]["add_per_s"] == 0.5 and flow["bid"]["add_lots_per_s"] == 5.0 and flow["bid"]["add_share"] == 0.5
+    assert flow["bid"]["removal_per_s"] == 0.5 and flow["bid"]["removal_share"] == 1.0
+    assert flow["ask"]["add_per_s"] == 0.0 and flow["ask"]["removal_share"] == 0.0
