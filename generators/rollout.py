@@ -107,19 +107,17 @@ class BookPath:
         self.events: list[tuple[int, ...]] = []
         self.books: list[np.ndarray] = []
         self.next_id = 1
-        self._start_engine(np.asarray(context["books"], np.int64)[-1])
+        self._start_engine(np.asarray(context["books"], np.int64)[-1], start_orders(context))
 
-    def _start_engine(self, book: np.ndarray) -> None:
+    def _start_engine(self, book: np.ndarray, orders: np.ndarray) -> None:
         priced = book[[0, 2]][book[[1, 3]] > 0]
         centre = int(np.median(priced)) if priced.size else 0
         self.state = E.new_engine(centre - _GRID_TICKS // 2, _GRID_TICKS, 1024)
         self.out = E.new_fills(256)
         self.last = [NO_PRICE, NO_PRICE]  # last quoted bid, ask
-        for side, (prices, qtys) in ((1, (book[0], book[1])), (-1, (book[2], book[3]))):
-            for price, qty in zip(prices, qtys, strict=True):
-                if qty > 0:
-                    self._limit(side, int(price), int(qty))
-                    self._record(EventKind.ADD, side, int(price), int(qty), self.next_id - 1)
+        for side, price, qty in orders.tolist():
+            self._limit(side, price, qty)
+            self._record(EventKind.ADD, side, price, qty, self.next_id - 1)
         self.initial_orders = len(self.events)
         self._quotes()
 
@@ -323,6 +321,45 @@ def path_datasets(
         attrs={k: v for k, v in run.items() if k not in keys}, source=source,
     )  # fmt: skip
     return {"events": events, "books": books}
+
+
+def start_orders(context: dict[str, Any]) -> np.ndarray:
+    """Return the orders a path's engine starts with: int64 ``(n, 3)`` rows of side, price (ticks) and lots, placed
+    in that order (so in time priority within a price level).
+
+    A context with ``orders`` (the real queues, e.g. :func:`generators.starts.queue_context`) starts with them; the
+    lots at each price must add up to the context's last book on its levels (checked). Otherwise every quoted level
+    of the last book is one order of the level's lots, the bids (best first) before the asks.
+    """
+    book = np.asarray(context["books"], np.int64)[-1]
+    if context.get("orders") is None:
+        rows = [
+            (side, int(price), int(qty))
+            for side, (prices, qtys) in ((1, (book[0], book[1])), (-1, (book[2], book[3])))
+            for price, qty in zip(prices, qtys, strict=True)
+            if qty > 0
+        ]
+        return np.asarray(rows, np.int64).reshape(-1, 3)
+    orders = np.asarray(context["orders"], np.int64)
+    if orders.ndim != 2 or orders.shape[1] != 3 or (orders[:, 2] < 1).any() or ~np.isin(orders[:, 0], (1, -1)).all():
+        raise DataError(
+            f"sampling context: `orders` must be (n, 3) rows of side +-1, price, lots >= 1; got {orders!r:.80}"
+        )
+    for side, prices, qtys in ((1, book[0], book[1]), (-1, book[2], book[3])):
+        own = orders[orders[:, 0] == side]
+        if int(own[:, 2].sum()) != int(qtys[qtys > 0].sum()):
+            raise DataError(
+                f"sampling context: the start orders of side {side} hold {int(own[:, 2].sum())} lots; the context's "
+                f"last book holds {int(qtys[qtys > 0].sum())}"
+            )
+        for price, qty in zip(prices[qtys > 0], qtys[qtys > 0], strict=True):
+            lots = int(own[own[:, 1] == price, 2].sum())
+            if lots != qty:
+                raise DataError(
+                    f"sampling context: the start orders at price {int(price)} (side {side}) hold {lots} lots; "
+                    f"the context's last book holds {int(qty)}"
+                )
+    return orders
 
 
 def path_contexts(context: dict[str, Any] | list[dict[str, Any]], n_paths: int) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from numba.typed import List
 
 from generators import encoding as enc
 from generators import rollout_kernel as K
-from generators.rollout import MAX_IDLE_CHAINS, REASONS, RolloutCounts, path_contexts, path_datasets
+from generators.rollout import MAX_IDLE_CHAINS, REASONS, RolloutCounts, path_contexts, path_datasets, start_orders
 from simlab.book import _engine as E
 from simlab.errors import DataError, SimlabError
 
@@ -66,7 +66,8 @@ class PathBatch:
         contexts = path_contexts(context, n)
         ts = int(contexts[0]["ts_ns"])
         unique = {id(c): _context_arrays(c, window) for c in contexts}  # a context shared by paths is read once
-        started = {key: _start(books[-1], depth, ts) for key, (_, books) in unique.items()}
+        first = {id(c): c for c in contexts}
+        started = {key: _start(books[-1], start_orders(first[key]), depth, ts) for key, (_, books) in unique.items()}
         tables, books = zip(*(unique[id(c)] for c in contexts), strict=True)
         starts = [started[id(c)] for c in contexts]
         self.initial = [(ev[:, K.EV_TS :], bk) for _, ev, bk, _ in starts]
@@ -230,12 +231,12 @@ def _context_arrays(context: dict[str, Any], window: int) -> tuple[np.ndarray, n
     return table, books
 
 
-def _start(book: np.ndarray, depth: int, ts: int) -> tuple:
-    # the engine of one path started from its context's last book, its grid centred on the median quoted price
-    start = np.ascontiguousarray(book)
-    priced = start[[0, 2]][start[[1, 3]] > 0]
+def _start(book: np.ndarray, orders: np.ndarray, depth: int, ts: int) -> tuple:
+    # the engine of one path started from its context's start orders, its grid centred on the median quoted price
+    # of the context's last book
+    priced = book[[0, 2]][book[[1, 3]] > 0]
     centre = int(np.median(priced)) if priced.size else 0
-    state, ev, bk, next_id, status = K.start_engine(start, depth, ts, centre)
+    state, ev, bk, next_id, status = K.start_engine(np.ascontiguousarray(orders), depth, ts, centre)
     _check_engine(status)
     return state, ev, bk, next_id
 

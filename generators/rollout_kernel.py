@@ -85,27 +85,24 @@ def _rest(state, side, price, size, order_id, ts, out):
 
 
 @numba.njit(cache=True)
-def start_engine(book, depth, ts, centre):
-    """Return the engine state, its grid centred on ``centre`` (ticks), with one order per quoted level of ``book``
-    (int64 ``(4, levels)``: bid price, bid qty, ask price, ask qty, the bids first), the ADD records that placed
-    them (path 0, message -1), the book after each, the next order id and the engine status (``E.OK`` unless an
-    order was refused)."""
-    n_quoted = 0
-    for j in range(book.shape[1]):
-        n_quoted += (book[1, j] > 0) + (book[3, j] > 0)
+def start_engine(orders, depth, ts, centre):
+    """Return the engine state, its grid centred on ``centre`` (ticks), with the start orders resting (int64
+    ``(n, 3)``: side, price, lots, placed in that order, so in time priority within a level:
+    :func:`generators.rollout.start_orders`), the ADD records that placed them (path 0, message -1), the book after
+    each, the next order id and the engine status (``E.OK`` unless an order was refused)."""
     state = E.new_engine(centre - GRID_TICKS // 2, GRID_TICKS, 1024)
     out = E.new_fills(16)
-    ev = np.zeros((n_quoted, EV_WIDTH), dtype=np.int64)
-    bk = np.zeros((n_quoted, 4, depth), dtype=np.int64)
-    n, order_id = np.int64(0), np.int64(1)
-    for side, row in ((1, 0), (-1, 2)):
-        for j in range(book.shape[1]):
-            if book[row + 1, j] > 0:
-                state, status = _rest(state, side, book[row, j], book[row + 1, j], order_id, ts, out)
-                if status != E.OK:
-                    return state, ev[:n], bk[:n], order_id, status
-                _write(state, ev, bk, n, 0, ts, K_ADD, side, book[row, j], book[row + 1, j], order_id, -1)
-                n, order_id = n + 1, order_id + 1
+    n_orders = orders.shape[0]
+    ev = np.zeros((n_orders, EV_WIDTH), dtype=np.int64)
+    bk = np.zeros((n_orders, 4, depth), dtype=np.int64)
+    order_id = np.int64(1)
+    for n in range(n_orders):
+        side, price, qty = orders[n, 0], orders[n, 1], orders[n, 2]
+        state, status = _rest(state, side, price, qty, order_id, ts, out)
+        if status != E.OK:
+            return state, ev[:n], bk[:n], order_id, status
+        _write(state, ev, bk, n, 0, ts, K_ADD, side, price, qty, order_id, -1)
+        order_id += 1
     return state, ev, bk, order_id, E.OK
 
 

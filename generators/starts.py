@@ -28,7 +28,7 @@ import xarray as xr
 from generators import encoding as enc
 from generators.base import _context_end, context_window
 from simlab.errors import DataError, ParameterError
-from simlab.schema import BOOK_FIELDS
+from simlab.schema import BOOK_FIELDS, EventKind
 
 START_MODES = ("context", "random", "regime")  # the model's one context, any training window, one in the regime
 
@@ -239,3 +239,64 @@ def _quoted(books: tuple[np.ndarray, ...]) -> np.ndarray:
     bid, ask = books[1] > 0, books[3] > 0
     depth = min(enc.DEPTH_LEVELS, bid.shape[1])
     return bid[:, :depth].all(axis=1) & ask[:, :depth].all(axis=1)
+
+
+def queue_context(context: dict[str, Any], events: xr.Dataset, end: int) -> dict[str, Any]:
+    """Return ``context`` with the real queues of its start book: the resting orders at book row ``end``.
+
+    A start context holds an L2 book, and the rollout rests each of its levels as one order of the level's lots, so
+    a DELETE (which takes the order of its level nearest its size) removes a whole level where the real one removed
+    one order, and a CANCEL finds no order larger than itself where the level held several. The events up to row
+    ``end`` name their orders (``order_id``): an ADD rests an order, a CANCEL or a TRADE takes lots from the order
+    it names, a DELETE removes it. The orders still resting at row ``end`` at a price of the start book are that
+    level's queue, in time priority; lots of the level that no known order holds (orders resting before the first
+    event, known only as part of a level) form one order at the front of the queue (they are the oldest). Known
+    orders beyond the level's lots (an inconsistency of the reconstruction) are cut from the back of the queue.
+
+    Parameters
+    ----------
+    context
+        A sampling context (:func:`generators.base.context_window`) that ends at row ``end`` of ``events``.
+    events
+        The span's events (simlab schema), with real order ids.
+    end
+        The book row of the context's start book (the book after event ``end``).
+
+    Returns
+    -------
+    dict
+        The context with ``orders`` (int64 ``(n, 3)``: side, price, lots, in placing order), read by
+        :func:`generators.rollout.start_orders`.
+    """
+    if int(events["ts_ns"].values[end]) != int(context["ts_ns"]):
+        raise DataError(f"queue_context: row {end} of the events is not the context's start (ts_ns {context['ts_ns']})")
+    names = ("kind", "side", "price_ticks", "qty_lots", "order_id")
+    kind, side, price, qty, ids = (events[name].values[: end + 1].astype(np.int64) for name in names)
+    resting: dict[int, list[int]] = {}  # id -> [side, price, lots]; dicts keep insertion (time) order
+    for k, s, p, q, i in zip(kind.tolist(), side.tolist(), price.tolist(), qty.tolist(), ids.tolist(), strict=True):
+        if i <= 0:
+            continue
+        if k == EventKind.ADD:
+            resting[i] = [s, p, q]
+        elif k in (EventKind.CANCEL, EventKind.TRADE) and i in resting:
+            resting[i][2] -= q
+            if resting[i][2] <= 0:
+                del resting[i]
+        elif k == EventKind.DELETE:
+            resting.pop(i, None)
+    book = np.asarray(context["books"], np.int64)[-1]
+    rows: list[tuple[int, int, int]] = []
+    for s, prices, qtys in ((1, book[0], book[1]), (-1, book[2], book[3])):
+        for p, q in zip(prices.tolist(), qtys.tolist(), strict=True):
+            if q <= 0:
+                continue
+            known = [lots for o_side, o_price, lots in resting.values() if o_side == s and o_price == p]
+            front = q - sum(known)
+            queue = ([front] if front > 0 else []) + known
+            left = q
+            for lots in queue:
+                if left <= 0:
+                    break
+                rows.append((s, p, min(lots, left)))
+                left -= min(lots, left)
+    return {**context, "orders": np.asarray(rows, np.int64).reshape(-1, 3)}

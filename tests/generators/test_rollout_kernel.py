@@ -240,3 +240,79 @@ def test_a_trade_takes_its_share_of_the_queue_it_meets_on_both_rollouts(models):
     table = np.stack(paths[0].table)[-5:]  # the twin's; the kernels' windows gave the same network inputs
     expected = [int(trade_share(4, 8)), SHARE_ONE, int(trade_share(1, 5)), int(trade_share(2, 5))]
     assert table[table[:, enc.TYPE] == t, enc.SIZE].tolist() == expected
+
+
+def _queues(context: dict) -> dict:
+    # the context's last book split into queues: each level's lots as up to three orders (the oldest first)
+    book = np.asarray(context["books"])[-1]
+    rows = []
+    for side, (prices, qtys) in ((1, (book[0], book[1])), (-1, (book[2], book[3]))):
+        for j, (price, qty) in enumerate(zip(prices.tolist(), qtys.tolist(), strict=True)):
+            parts = [qty] if qty < 3 else [qty // 3, qty // 2, qty - qty // 3 - qty // 2][: 1 + j % 3]
+            parts[-1] += qty - sum(parts)
+            rows += [(side, price, lots) for lots in parts if qty > 0]
+    return {**context, "orders": np.asarray(rows, np.int64)}
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_the_kernels_give_the_twins_bytes_from_real_queues(models, seed):
+    # a start book of several orders per level (generators.starts.queue_context): the same rules, the same bytes
+    model = models["gan"]
+    context = _queues(model.context_)
+    assert context["orders"].shape[0] > (np.asarray(context["books"])[-1][[1, 3]] > 0).sum()  # queues, not levels
+    attrs = {**model.context_["attrs"], "generator": "random"}
+    twin, twin_inputs = _run(rollout, context, model.encoding_, seed)
+    fast, fast_inputs = _run(rollout_fast, context, model.encoding_, seed)
+    for (h1, b1), (h2, b2) in zip(twin_inputs, fast_inputs, strict=True):
+        assert h1.tobytes() == h2.tobytes() and b1.tobytes() == b2.tobytes()
+    _same([p.datasets(attrs, "t") for p in twin], [p.datasets(attrs, "t") for p in fast])
+    assert fast[0].initial_orders == context["orders"].shape[0]
+    plain, _ = _run(rollout_fast, model.context_, model.encoding_, seed)
+    assert plain[0].initial_orders < fast[0].initial_orders  # the orders were used, not the levels
+    start = fast[0].books[fast[0].initial_orders - 1]  # the book after the last start order: the context's
+    assert start.tobytes() == plain[0].books[plain[0].initial_orders - 1].tobytes()
+
+
+def test_a_delete_in_a_real_queue_takes_its_own_order_and_a_trade_the_oldest(models):
+    # bid 100 holds orders of 2, 5 and 3 lots (in time priority), the rest one order per level
+    from simlab.random import spawn
+
+    model = models["gan"]
+    book = np.zeros((4, 10), np.int64)
+    book[[0, 2]] = NO_PRICE
+    book[0, :3], book[1, :3], book[2, :3], book[3, :3] = [100, 99, 98], [10, 5, 5], [102, 103, 104], 5
+    orders = [(1, 100, 2), (1, 100, 5), (1, 100, 3), (1, 99, 5), (1, 98, 5), (-1, 102, 5), (-1, 103, 5), (-1, 104, 5)]
+    context = {**model.context_, "books": np.repeat(book[None], model.context_["books"].shape[0], axis=0),
+               "orders": np.asarray(orders, np.int64)}  # fmt: skip
+    script = [
+        (1, enc.TYPE_DELETE, 1, 0, 5, 1),  # the 5-lot order of level 1, not the whole level
+        (1, enc.TYPE_TRADE, -1, 0, SHARE_ONE // 2, 0),  # a sell for half of the 5 bid lots left: 3, the oldest first
+    ]
+    runs = []
+    for function in (rollout, rollout_fast):
+        paths = function(Script(list(script)), model.encoding_, context, n_paths=1, duration_ns=10**9, depth=10,
+                         rngs=spawn(0, 1))  # fmt: skip
+        runs.append(paths[0].datasets({**context["attrs"], "generator": "script"}, "t"))
+    _same(runs[:1], runs[1:])
+    events = runs[1]["events"].isel(event=slice(len(orders), None))
+    kinds, qtys = events["kind"].values.tolist(), events["qty_lots"].values.tolist()
+    assert kinds[0] == int(EventKind.DELETE) and qtys[0] == 5
+    assert [q for k, q in zip(kinds, qtys, strict=True) if k == int(EventKind.TRADE)] == [2, 1]  # 2 then 1 of 3
+    assert runs[1]["books"]["bid_qty"].values[len(orders) + 2, 0] == 2
+
+
+def test_start_orders_that_do_not_make_the_context_book_are_refused(models):
+    from generators.rollout import start_orders
+    from simlab.errors import DataError
+
+    context = _queues(models["gan"].context_)
+    assert start_orders({**context, "orders": None}).shape[0] < context["orders"].shape[0]
+    short = context["orders"].copy()
+    short[0, 2] += 1
+    with pytest.raises(DataError, match="start orders of side 1 hold"):
+        start_orders({**context, "orders": short})
+    moved = context["orders"].copy()
+    moved[[0, 1], 2] += [1, -1]  # the same lots per side, another split between two prices
+    assert moved[0, 1] != moved[1, 1] and moved[0, 0] == moved[1, 0] == 1
+    with pytest.raises(DataError, match="start orders at price"):
+        start_orders({**context, "orders": moved})
