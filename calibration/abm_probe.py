@@ -1,0 +1,89 @@
+"""A cheap probe of an agent-market candidate: the whole AMZN day's mean L1 and ROC-AUC at a few seeds.
+
+Choosing a preset's integer settings (``market_maker.keep_touch_ticks``, ``quote_offset_ticks``,
+``min_half_spread_ticks``) or a start for the fit needs many candidates scored on the whole day. A candidate here is
+a preset with some of its ``table.key`` settings replaced (the fit's ``[calibration]`` table is ignored); it is scored
+as :func:`calibration.abm.score_abm_preset` scores the ``calibration`` part (one simulated day from the real day's
+first event, the scorecard's mean L1 and classifier with :data:`calibration.score_presets.N_BOOT` replicates), without
+the window and the stylized facts. Score candidates on exploration seeds, then the chosen one with the full scripts
+on the scorecard's seed and the held-out ones.
+
+``python -m calibration.abm_probe PRESET DATA_DIR SEED[,SEED...] [table.key=value ...]`` prints one line per seed.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from calibration.abm import AMZN_DAY, _split, cut_window, load_abm_preset
+from simlab.agents import MarketConfig, simulate_abm
+from simlab.errors import ParameterError
+
+
+def with_settings(config: MarketConfig, settings: dict[str, str]) -> MarketConfig:
+    """Return ``config`` with the dotted settings replaced, each parsed to its field's type (int or float).
+
+    An unknown ``table.key`` or a value that is not a number of that type is refused with a sentence; the market's
+    own validation then checks the value.
+    """
+    for name, text in settings.items():
+        table, key = _split(config, name)
+        current = getattr(getattr(config, table), key)
+        if not isinstance(current, (int, float)) or isinstance(current, bool):
+            raise ParameterError(f"abm_probe: setting {name!r} is not a number (found {current!r}); only numbers "
+                                 "can be replaced")  # fmt: skip
+        kind = int if isinstance(current, int) else float
+        try:
+            value = kind(text)
+        except ValueError:
+            raise ParameterError(f"abm_probe: setting {name!r} expects an {kind.__name__}, found {text!r}") from None
+        config = replace(config, **{table: replace(getattr(config, table), **{key: value})})
+    return config
+
+
+def parse_settings(arguments: list[str]) -> dict[str, str]:
+    """``["table.key=value", ...]`` as a dict; an argument without ``=`` is refused with a sentence."""
+    out = {}
+    for argument in arguments:
+        name, sep, value = argument.partition("=")
+        if not sep or not name or not value:
+            raise ParameterError(f"abm_probe: setting {argument!r} must read `table.key=value`")
+        out[name] = value
+    return out
+
+
+def probe_day(config: MarketConfig, real: Any, seed: int) -> dict[str, Any]:
+    """Score one simulated day of ``config`` at ``seed`` against the real day ``real`` (a loaded dataset): the
+    scorecard's mean L1 (value, 99 % low, high, count of scores) and ROC-AUC (value, 99 % low, high)."""
+    from calibration.score_presets import N_BOOT, _numbers
+    from simlab.metrics.scorecard import score
+
+    first = int(real["events"]["ts_ns"].values[0])
+    day = simulate_abm(replace(config, open_ns=first), seed=seed, duration_s=config.session_s)
+    lo, hi = first, first + int(config.session_s * 1e9)
+    card = _numbers(score(cut_window(day, lo, hi), cut_window(real, lo, hi), seed=seed, n_boot=N_BOOT))
+    l1, d = card["summary"]["l1"], card["discriminative"]
+    return {
+        "seed": seed,
+        "mean_l1": [l1["mean"]["value"], l1["mean"]["low"], l1["mean"]["high"]],
+        "scores": l1["scores"],
+        "auc": [d["auc"], d["low"], d["high"]],
+    }
+
+
+if __name__ == "__main__":  # python -m calibration.abm_probe PRESET DATA_DIR SEED[,SEED...] [table.key=value ...]
+    from simlab.io.dataset import load_dataset
+
+    preset, folder, seeds = Path(sys.argv[1]), Path(sys.argv[2]), [int(s) for s in sys.argv[3].split(",")]
+    settings = parse_settings(sys.argv[4:])
+    config = with_settings(load_abm_preset(preset)[0], settings)
+    real = load_dataset(folder / AMZN_DAY)
+    label = " ".join(f"{k}={v}" for k, v in settings.items()) or "as fitted"
+    for seed in seeds:
+        row = probe_day(config, real, seed)
+        l1, auc = row["mean_l1"], row["auc"]
+        print(f"{preset.stem} [{label}] seed {seed}: day mean L1 {l1[0]:.3f} [{l1[1]:.3f}, {l1[2]:.3f}] "
+              f"AUC {auc[0]:.3f} [{auc[1]:.3f}, {auc[2]:.3f}]", flush=True)  # fmt: skip
