@@ -101,17 +101,21 @@ def load_spec(path: str | Path) -> TrainSpec:
     )
 
 
-def spec_spans(spec: TrainSpec, data_dir: str | Path = DEFAULT_DATA_DIR) -> dict[str, dict[str, xr.Dataset]]:
-    """Read the spec's real data (its ``span_s`` slice, if any) and split it by time into ``train``, ``validation``
-    and ``test``."""
+def spec_flow(spec: TrainSpec, data_dir: str | Path = DEFAULT_DATA_DIR) -> dict[str, xr.Dataset]:
+    """Read the spec's real data as one flow (``events`` and ``books``), cut to its ``span_s`` slice if it has one."""
     data_dir = Path(data_dir)
     paths = [data_dir / p for p in (spec.message, *spec.books)]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise DataError(f"spec data: files {missing} do not exist (data folder {data_dir})")
     flow = read_flow(paths[0], tuple(paths[1:]))
-    if spec.span_s is not None:
-        flow = slice_flow(flow, *spec.span_s)
+    return flow if spec.span_s is None else slice_flow(flow, *spec.span_s)
+
+
+def spec_spans(spec: TrainSpec, data_dir: str | Path = DEFAULT_DATA_DIR) -> dict[str, dict[str, xr.Dataset]]:
+    """Read the spec's real data (its ``span_s`` slice, if any) and split it by time into ``train``, ``validation``
+    and ``test``."""
+    flow = spec_flow(spec, data_dir)
     return split_by_time(flow["events"], flow["books"], spec.split)
 
 

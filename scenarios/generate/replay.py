@@ -32,13 +32,13 @@ import xarray as xr
 
 from generators import encoding as enc
 from generators.base import _context_end, context_window
-from generators.data import read_flow, split_by_time
+from generators.data import split_by_time
 from generators.evaluation import realism
 from generators.rollout import REASONS, BookPath
-from generators.spec import load_spec, slice_flow
+from generators.spec import load_spec, spec_flow
 from generators.starts import queue_context
 from scenarios.generate.heldout import floor_summary, write_json
-from simlab.errors import DataError, ParameterError
+from simlab.errors import ParameterError
 from simlab.io import DEFAULT_DATA_DIR
 from simlab.provenance import provenance
 from simlab.schema import BOOK_FIELDS
@@ -60,13 +60,7 @@ def replay_flow(spec_path: str | Path, data_dir: str | Path = DEFAULT_DATA_DIR) 
         ``test_end`` (the whole flow's last row).
     """
     spec = load_spec(spec_path)
-    paths = [Path(data_dir) / p for p in (spec.message, *spec.books)]
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        raise DataError(f"replay: the spec's data files {missing} do not exist (data folder {data_dir})")
-    flow = read_flow(paths[0], tuple(paths[1:]))
-    if spec.span_s is not None:
-        flow = slice_flow(flow, *spec.span_s)
+    flow = spec_flow(spec, data_dir)
     spans = split_by_time(flow["events"], flow["books"], spec.split)
     offset = int(spans["train"]["events"].sizes["event"])
     end = offset + _context_end(spans["validation"]["books"], HISTORY)
