@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, NoReturn
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-console = Console()
+
+class _Console(Console):
+    """rich's console, measured at each print: rich reads ``COLUMNS`` once, when the console is made (at import), so
+    a width set later for one command (by its caller, or a test runner that sets 80 for its workers) would not apply
+    and a wide table would be cut."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        columns = os.environ.get("COLUMNS", "")
+        measured = super().size
+        return ConsoleDimensions(int(columns), measured.height) if columns.isdigit() else measured
+
+
+console = _Console()
 
 
 def fail(exc: Exception) -> NoReturn:
