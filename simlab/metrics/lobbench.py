@@ -148,7 +148,9 @@ def ofi_l1(m: Market) -> np.ndarray:
     """Return the L1 order-flow imbalance (lots) summed over each whole second (with known-depth masks: the seconds
     whose every book before and after has both touches known)."""
     values, _, known = _ofi_with_next_move(m)
-    return values if m.known is None else values[known]
+    if m.known is None:
+        return values
+    return _known_seconds(values, known)
 
 
 def ofi_given_next_move(m: Market) -> tuple[np.ndarray, np.ndarray]:
@@ -156,7 +158,14 @@ def ofi_given_next_move(m: Market) -> tuple[np.ndarray, np.ndarray]:
     values, moves, known = _ofi_with_next_move(m)
     if m.known is None:
         return values[:-1], moves
-    return values[:-1][known[:-1]], moves[known[:-1]]
+    return _known_seconds(values[:-1], known[:-1]), moves[known[:-1]]
+
+
+def _known_seconds(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    # the 1 s OFI of the seconds whose touches are known; fewer than 2 such seconds: not applicable
+    if known.sum() < 2:
+        raise_missing("at least 2 whole seconds of books whose touches are known")
+    return values[known]
 
 
 def ask_volume_given_spread(m: Market) -> tuple[np.ndarray, np.ndarray]:

@@ -134,6 +134,7 @@ def test_a_half_mask_and_the_lobbench_convention_are_refused(zi):
 
 def test_the_generators_realism_score_reads_the_masks(zi):
     from generators.evaluation import realism
+    from scenarios.generate.heldout import score_models
 
     real, synthetic = zi
     b = {"events": real["events"], "books": _masked(real["books"], np.random.default_rng(1), 777)}
@@ -141,3 +142,19 @@ def test_the_generators_realism_score_reads_the_masks(zi):
     assert card.meta["known_depth"] is True and card.meta["real_known_cells"] < 1
     (old,) = realism([synthetic], b, seed=5, n_boot=10, known_depth=False)
     assert "known_depth" not in old.meta
+    (cut,) = realism([synthetic], b, seed=5, n_boot=10, levels=3)
+    assert cut.meta["levels"] == 3 and cut.meta["real_known_cells"] > card.meta["real_known_cells"]  # prefix masks
+    with pytest.raises(ParameterError, match="`levels` of score_models"):
+        score_models("unused.toml", [], levels=0)
+
+
+def test_a_reference_whose_touches_are_never_known_has_no_ofi(zi):
+    real, synthetic = zi
+    known = np.ones(real["books"]["bid_qty"].shape, bool)
+    known[1::2] = False  # every other row's bid unknown: quoted rows remain, but no second is wholly known
+    books = real["books"].assign(bid_determined=(("time", "level"), known), ask_determined=(("time", "level"), known))
+    card = score(synthetic, {"events": real["events"], "books": books}, seed=5, n_boot=10, discriminative=False,
+                 known_depth=True)  # fmt: skip
+    reasons = {r.quantity: r.reason for r in card.rows if r.distance is None}
+    assert "touches are known" in reasons["ofi_l1|next_mid_move"] and "touches are known" in reasons["ofi_l1"]
+    assert "spread_ticks" not in reasons  # the known rows still give the touch scores
