@@ -25,6 +25,16 @@ def read_flow(message_path: str | Path, book_paths: tuple[str | Path, ...] = ())
         same day whose first book row follows the same first message, to start a replay of a deeper message file
         (the AAPL level-50 hour started from the level-10 first rows; its first message is then the anchor of the
         replay and is left out). Anything else is refused.
+
+    Returns
+    -------
+    dict
+        ``events`` and ``books`` (the book after each event). The books of a replay also carry ``bid_determined``
+        and ``ask_determined`` (bool over ``(time, level)``, from :func:`simlab.io.lobster.replay_lobster`): True
+        where the messages determine the cell. A level the messages never showed reads as 0 lots there but is
+        *unknown*, not empty; the scorecard reads the masks with ``known_depth=True``
+        (:func:`generators.evaluation.realism` does). Books read from an orderbook file carry no masks: every cell
+        is known.
     """
     paths = tuple(Path(p) for p in book_paths)
     if len(paths) == 1:
@@ -39,7 +49,7 @@ def read_flow(message_path: str | Path, book_paths: tuple[str | Path, ...] = ())
     start = read_lobster(*paths)["books"].isel(time=slice(0, 1))
     levels = int(events.attrs.get("levels") or 0) or None
     books = replay_lobster(events, initial_book=start, levels=levels)
-    return {"events": events, "books": books.drop_vars(["bid_determined", "ask_determined"])}
+    return {"events": events, "books": books}
 
 
 def split_by_time(

@@ -33,10 +33,25 @@ REGIME_AT = ("start", "end")  # where path_regime measures a path
 
 
 def realism(
-    paths: list[dict[str, xr.Dataset]], real: dict[str, xr.Dataset], *, seed: int, n_boot: int = 100
+    paths: list[dict[str, xr.Dataset]],
+    real: dict[str, xr.Dataset],
+    *,
+    seed: int,
+    n_boot: int = 100,
+    known_depth: bool = True,
+    levels: int | None = None,
 ) -> list[ScoreCard]:
-    """Score every path against the real span (one scorecard each; seeds ``seed, seed + 1, ...``)."""
-    return [score(path, real, seed=seed + index, n_boot=n_boot) for index, path in enumerate(paths)]
+    """Score every path against the real span (one scorecard each; seeds ``seed, seed + 1, ...``).
+
+    With ``known_depth`` (default) the scorecard reads the real books' ``{side}_determined`` masks
+    (:func:`generators.data.read_flow` keeps them for a replayed reference) and computes its depth quantities on
+    known cells only; False scores every cell as it reads (an unknown level as empty), as before session 11.
+    ``levels`` cuts both books to that many levels (default: the fewer of the two books').
+    """
+    return [
+        score(path, real, seed=seed + index, n_boot=n_boot, known_depth=known_depth, levels=levels)
+        for index, path in enumerate(paths)
+    ]
 
 
 def compare_on_shared_scores(ours: list[dict], theirs: list[dict], metric: str = "l1") -> dict[str, Any]:

@@ -47,7 +47,7 @@ def generate_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
         metrics["model"] = f"trained {state.step} steps (validation loss {state.best_loss:.4f}) -> {model_path}"
     (path,) = generator.sample(1, SAMPLE_S, generator=demo.seed)
     real = _first_seconds(spans["test"], SAMPLE_S)
-    card = score(path, real, seed=demo.seed, n_boot=N_BOOT)
+    card = score(path, real, seed=demo.seed, n_boot=N_BOOT, known_depth=True)  # a replayed span: unknown depth
     config = {"model": str(model_path), "sample_s": SAMPLE_S, "data": label, "n_boot": N_BOOT}
     write_outputs(card, folder / "score", seed=demo.seed, config=config, title=f"diffusion generator against {label}")
     attrs = path["events"].attrs

@@ -21,6 +21,10 @@ scorecard's L1 scores with the two volume scores replaced by these (:func:`adjus
 the mean of the replicates as :func:`generators.evaluation.compare_cards` computes it. The models' paths are
 sampled as :mod:`scenarios.generate.heldout` samples them (same seed, same bytes), and the true held-out messages
 replayed through the rollout (:mod:`scenarios.generate.replay`) are scored the same way.
+
+Since session 11 :func:`generators.data.read_flow` keeps the masks and the scorecard reads them itself with
+``known_depth=True`` (:mod:`scenarios.generate.known`); the "card" columns here drop the masks, to give the card
+as it was before.
 """
 
 from __future__ import annotations
@@ -32,13 +36,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from generators.data import split_by_time
 from generators.evaluation import realism
-from generators.spec import load_generator, load_spec, slice_flow
+from generators.spec import load_generator, load_spec, spec_spans
 from scenarios.generate.heldout import default_duration, floor_summary, lobster_window, write_json
 from simlab.errors import DataError, ParameterError
 from simlab.io import DEFAULT_DATA_DIR
-from simlab.io.lobster import read_lobster, replay_lobster
 from simlab.metrics._market import Market
 from simlab.metrics.distances import check_bootstrap, compare_samples
 from simlab.metrics.scorecard import score
@@ -59,25 +61,13 @@ def reference_flow(spec_path: str | Path, data_dir: str | Path = DEFAULT_DATA_DI
         ``ask_determined`` over ``(time, level)``) and ``replayed`` (True when the books are a replay of a deeper
         message file; an orderbook file's books are determined everywhere).
     """
-    spec = load_spec(spec_path)
-    paths = [Path(data_dir) / p for p in (spec.message, *spec.books)]
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        raise DataError(f"depth: the spec's data files {missing} do not exist (data folder {data_dir})")
-    if len(paths) == 3:  # as generators.data.read_flow, keeping the masks
-        events = read_lobster(paths[0])["events"].isel(event=slice(1, None))
-        start = read_lobster(*paths[1:])["books"].isel(time=slice(0, 1))
-        levels = int(events.attrs.get("levels") or 0) or None
-        books = replay_lobster(events, initial_book=start, levels=levels)
-    else:
-        data = read_lobster(paths[0], paths[1])
-        events, books = data["events"], data["books"]
-        known = xr.ones_like(books["bid_qty"], dtype=bool)
-        books = books.assign(bid_determined=known, ask_determined=known)
-    flow = {"events": events, "books": books}
-    if spec.span_s is not None:
-        flow = slice_flow(flow, *spec.span_s)
-    return {"spans": split_by_time(flow["events"], flow["books"], spec.split), "replayed": len(paths) == 3}
+    spans = spec_spans(load_spec(spec_path), data_dir)  # read_flow keeps a replay's masks (session 11)
+    replayed = "bid_determined" in spans["test"]["books"]
+    if not replayed:
+        for span in spans.values():
+            known = xr.ones_like(span["books"]["bid_qty"], dtype=bool)
+            span["books"] = span["books"].assign(bid_determined=known, ask_determined=known)
+    return {"spans": spans, "replayed": replayed}
 
 
 def known_reference(books: xr.Dataset, levels: int, *, only_known: bool = True) -> dict[str, np.ndarray]:

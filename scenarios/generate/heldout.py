@@ -1,7 +1,7 @@
 """Score trained generators on the held-out span of their training spec, side by side.
 
 ``python -m scenarios.generate.heldout SPEC MODEL [MODEL ...] [--paths 2] [--duration SECONDS] [--seed S]
-[--stop-when-stuck] [--presets NAME ...] [--data DIR] [-o OUT.json]``
+[--stop-when-stuck] [--presets NAME ...] [--levels N] [--data DIR] [-o OUT.json]``
 samples every model (diffusion or GAN, read from its folder) from the sampling context with the same seed, scores
 each path against the whole held-out test span with :func:`simlab.metrics.scorecard.score` (the realism scorecard),
 and compares the first model with each other one on the L1 scores both computed
@@ -37,7 +37,7 @@ from generators.spec import load_generator, load_spec, spec_spans
 from scenarios.generate.baselines import baseline_kind, fitted_on, simulate_baseline, span_start
 from scenarios.generate.ground_truth import kind_shares
 from scenarios.generate.tstr import series_of, tstr_direction
-from simlab.errors import DataError, SimlabError
+from simlab.errors import DataError, ParameterError, SimlabError
 from simlab.io import DEFAULT_DATA_DIR
 from simlab.provenance import provenance
 
@@ -55,6 +55,7 @@ def score_models(
     data_dir: str | Path = DEFAULT_DATA_DIR,
     stop_when_stuck: bool = False,
     presets: list[str] | tuple[str, ...] = (),
+    levels: int | None = None,
 ) -> dict[str, Any]:
     """Sample and score every model (and preset) against the spec's held-out span; compare the first model with the
     others, per path.
@@ -79,7 +80,13 @@ def score_models(
     presets
         Shipped parametric presets (:mod:`scenarios.generate.baselines`) simulated over the held-out span and scored
         the same way, each compared with the first model.
+    levels
+        Book levels the scorecard compares (default: the fewer of the two books', 50 for a model on AAPL). The real
+        books' unknown cells are left out either way (:func:`generators.evaluation.realism`); on AAPL no held-out
+        row knows 50 levels, so the two resting volumes are scored only with ``levels=10``.
     """
+    if levels is not None and (isinstance(levels, bool) or not isinstance(levels, int) or levels < 1):
+        raise ParameterError(f"`levels` of score_models must be an int >= 1 or None; got {levels!r}")
     spans = spec_spans(load_spec(spec_path), data_dir)
     test = spans["test"]
     duration = default_duration(test) if duration is None else float(duration)
@@ -95,7 +102,7 @@ def score_models(
             out["models"][str(model)] = {"failed": str(error)}
             continue
         seconds = time.perf_counter() - start
-        cards[str(model)] = realism(paths, test, seed=seed, n_boot=n_boot)
+        cards[str(model)] = realism(paths, test, seed=seed, n_boot=n_boot, levels=levels)
         out["models"][str(model)] = {
             "family": paths[0]["events"].attrs["generator"],
             "sampling_s": seconds,
@@ -103,7 +110,7 @@ def score_models(
             "tstr": [_tstr(real, path, window) for path in paths],
         }
     for name in presets:
-        cards[name], out["presets"][name] = _score_preset(name, spans, n_paths, duration, seed, n_boot)
+        cards[name], out["presets"][name] = _score_preset(name, spans, n_paths, duration, seed, n_boot, levels)
     reference = str(models[0])
     for other in [str(m) for m in models[1:]] + list(presets):
         if other in cards and reference in cards:
@@ -113,7 +120,9 @@ def score_models(
     return out
 
 
-def _score_preset(name: str, spans: dict, n_paths: int, duration: float, seed: int, n_boot: int) -> tuple[list, dict]:
+def _score_preset(
+    name: str, spans: dict, n_paths: int, duration: float, seed: int, n_boot: int, levels: int | None = None
+) -> tuple[list, dict]:
     # simulate the preset's paths over the held-out span and score them as the models' paths
     open_ns, start_ns = span_start(spans["train"]), span_start(spans["test"])
     start = time.perf_counter()
@@ -122,7 +131,7 @@ def _score_preset(name: str, spans: dict, n_paths: int, duration: float, seed: i
         for p in range(n_paths)
     ]
     seconds = time.perf_counter() - start
-    cards = realism(paths, spans["test"], seed=seed, n_boot=n_boot)
+    cards = realism(paths, spans["test"], seed=seed, n_boot=n_boot, levels=levels)
     return cards, {
         "kind": baseline_kind(name), "fitted_on": fitted_on(name), "simulating_s": seconds,
         "paths": [_path_summary(path, card) for path, card in zip(paths, cards, strict=True)],
@@ -216,11 +225,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--stop-when-stuck", action="store_true", help="end a stuck path instead of failing")
     parser.add_argument("--presets", nargs="*", default=[], help="parametric presets scored on the same span")
     parser.add_argument("--data", default=str(DEFAULT_DATA_DIR), help="the real-data folder")
+    parser.add_argument("--levels", type=int, default=None, help="book levels scored (default: the fewer of both)")
     parser.add_argument("-o", "--output", default="heldout.json")
     args = parser.parse_args(argv)
     out = score_models(
         args.spec, args.models, n_paths=args.paths, duration=args.duration, seed=args.seed, n_boot=args.n_boot,
-        data_dir=args.data, stop_when_stuck=args.stop_when_stuck, presets=args.presets,
+        data_dir=args.data, stop_when_stuck=args.stop_when_stuck, presets=args.presets, levels=args.levels,
     )  # fmt: skip
     config = {k: v for k, v in vars(args).items() if k != "output"}
     out["provenance"] = provenance(seed=args.seed, config=config)

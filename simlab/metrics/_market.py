@@ -32,6 +32,12 @@ class Market:
     The first ``initial_orders`` events (an attribute simulators write for the resting orders they start with)
     are left out, and the books are cut to their first ``levels`` levels. With ``window_levels`` only the events a
     level-N LOBSTER file would record are kept (:func:`simlab.book.stats.visible_events`), with their book rows.
+
+    With ``known_depth`` the books' ``bid_determined`` / ``ask_determined`` masks (``(time, level)`` bool, True where
+    the data determine the cell; a LOBSTER replay and the Binance reader write them) are kept beside the books, and
+    the quantities that read depth use only known cells (:meth:`side_known`, :meth:`level_known`,
+    :meth:`touch_known`). Books without the masks are known in every cell. Without ``known_depth`` (the default) the
+    masks are ignored and every cell is read as it is, as before.
     """
 
     def __init__(
@@ -42,6 +48,7 @@ class Market:
         levels: int | None,
         source: str,
         window_levels: int | None = None,
+        known_depth: bool = False,
     ) -> None:
         for name in EVENT_FIELDS:
             if name not in events:
@@ -51,6 +58,7 @@ class Market:
         self.source = source
         self.attrs: dict[str, Any] = dict(events.attrs)
         self.book: tuple[np.ndarray, ...] | None = None
+        self.known: tuple[np.ndarray, np.ndarray] | None = None
         if books is not None:
             for name in BOOK_FIELDS:
                 if name not in books or books[name].dims != ("time", "level"):
@@ -62,6 +70,8 @@ class Market:
                 keep &= visible_events(*columns, books, window_levels)
             depth = books.sizes["level"] if levels is None else min(levels, books.sizes["level"])
             self.book = tuple(books[name].values[keep, :depth] for name in BOOK_FIELDS)
+            if known_depth:
+                self.known = _known_cells(books, source, keep, depth)
         self.ts, self.kind, self.side, self.price, self.qty, self.order_id = (
             events[name].values[keep] for name in ("ts_ns", "kind", "side", "price_ticks", "qty_lots", "order_id")
         )
@@ -71,6 +81,7 @@ class Market:
         out = object.__new__(Market)
         out.source, out.attrs = self.source, self.attrs
         out.book = None if self.book is None else tuple(field[keep] for field in self.book)
+        out.known = None if self.known is None else tuple(mask[keep] for mask in self.known)
         out.ts, out.kind, out.side, out.price, out.qty, out.order_id = (
             column[keep] for column in (self.ts, self.kind, self.side, self.price, self.qty, self.order_id)
         )
@@ -114,10 +125,12 @@ class Market:
 
     @cached_property
     def quoted(self) -> np.ndarray:
-        """True on book rows with both touches present (False everywhere without books)."""
+        """True on book rows with both touches present (False everywhere without books) and, with known-depth
+        masks, known."""
         if self.book is None:
             return np.zeros(self.ts.shape[0], dtype=bool)
-        return (self.book[1][:, 0] > 0) & (self.book[3][:, 0] > 0)
+        present = (self.book[1][:, 0] > 0) & (self.book[3][:, 0] > 0)
+        return present if self.known is None else present & self.known[0][:, 0] & self.known[1][:, 0]
 
     @cached_property
     def mid_after(self) -> np.ndarray:
@@ -147,6 +160,50 @@ class Market:
             out.append(np.concatenate([first, field[:-1]]))
         return tuple(out)
 
+    def side_known(self, side: int) -> np.ndarray:
+        """True on the book rows whose kept levels of ``side`` (+1 bid, -1 ask) are all known (all rows without
+        masks)."""
+        if self.known is None:
+            return np.ones(self.ts.shape[0], dtype=bool)
+        return self.known[0 if side > 0 else 1].all(axis=1)
+
+    def touch_known(self) -> np.ndarray:
+        """True on the events whose book before and after have both touches known (all events without masks); the
+        first event needs only its book after (its order-flow increment is 0 by definition)."""
+        if self.known is None:
+            return np.ones(self.ts.shape[0], dtype=bool)
+        after = self.known[0][:, 0] & self.known[1][:, 0]
+        return after & np.concatenate([after[:1], after[:-1]])
+
+    def level_known(self, select: np.ndarray, side: int) -> np.ndarray:
+        """For the events ``select`` of ``side``: True where their price's level in the book before is known.
+
+        It is when every kept level of that side is known before the event, or when the price is at or better than
+        the last known level (the known cells of a side are a prefix of its levels). All True without masks.
+        """
+        if self.known is None:
+            return np.ones(int(select.sum()), dtype=bool)
+        mask = self.known[0 if side > 0 else 1]
+        before = np.concatenate([np.zeros((1, mask.shape[1]), dtype=bool), mask[:-1]])[select]
+        count = np.where(before.all(axis=1), before.shape[1], before.argmin(axis=1))
+        prices = self.before(0 if side > 0 else 2)[select]
+        last = prices[np.arange(count.size), np.maximum(count - 1, 0)]
+        sign = 1 if side > 0 else -1
+        return (count >= before.shape[1]) | ((count > 0) & (sign * (self.price[select] - last) >= 0))
+
     def seconds(self) -> np.ndarray:
         """Event times in seconds from the first event."""
         return (self.ts - self.ts[0]) / NS if self.ts.size else np.zeros(0)
+
+
+def _known_cells(books: xr.Dataset, source: str, keep: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray] | None:
+    # the books' determined masks, cut as the books are; None when the books carry neither (every cell known)
+    names = [f"{side}_determined" for side in ("bid", "ask")]
+    present = [name in books for name in names]
+    if not any(present):
+        return None
+    for name in names:
+        if name not in books or books[name].dims != ("time", "level") or books[name].dtype != bool:
+            found = "absent" if name not in books else f"{books[name].dtype} over {books[name].dims}"
+            raise DataError(f"{source}: books need {name!r} as bool over ('time', 'level') beside {names}; got {found}")
+    return tuple(books[name].values[keep, :depth] for name in names)

@@ -92,7 +92,8 @@ def volume(side: str, touch: bool) -> Callable[[Market], np.ndarray]:
 
     def quantity(m: Market) -> np.ndarray:
         m.require("books")
-        qty = m.book[1 if side == "bid" else 3][m.quoted]
+        rows = m.quoted if touch else m.quoted & m.side_known(SIDES[side])  # the touch of a quoted row is known
+        qty = m.book[1 if side == "bid" else 3][rows]
         return (qty[:, 0] if touch else qty.sum(axis=1)).astype(np.float64)
 
     return quantity
@@ -114,7 +115,8 @@ def order_level(kinds: tuple[int, ...], side: str) -> Callable[[Market], np.ndar
     def quantity(m: Market) -> np.ndarray:
         select = _orders(m, kinds, side)
         before = [m.before(i)[select] for i in range(4)]
-        return _kernels.level_index(m.price[select], m.side[select], *before).astype(np.float64)
+        level = _kernels.level_index(m.price[select], m.side[select], *before).astype(np.float64)
+        return level if m.known is None else level[m.level_known(select, SIDES[side])]
 
     return quantity
 
@@ -143,14 +145,27 @@ def traded_volume_per_minute(m: Market) -> np.ndarray:
 
 
 def ofi_l1(m: Market) -> np.ndarray:
-    """Return the L1 order-flow imbalance (lots) summed over each whole second."""
-    return _ofi_with_next_move(m)[0]
+    """Return the L1 order-flow imbalance (lots) summed over each whole second (with known-depth masks: the seconds
+    whose every book before and after has both touches known)."""
+    values, _, known = _ofi_with_next_move(m)
+    if m.known is None:
+        return values
+    return _known_seconds(values, known)
 
 
 def ofi_given_next_move(m: Market) -> tuple[np.ndarray, np.ndarray]:
     """Return the 1 s L1 OFI and the sign of the mid change over the following second (-1, 0, +1)."""
-    values, moves = _ofi_with_next_move(m)
-    return values[:-1], moves
+    values, moves, known = _ofi_with_next_move(m)
+    if m.known is None:
+        return values[:-1], moves
+    return _known_seconds(values[:-1], known[:-1]), moves[known[:-1]]
+
+
+def _known_seconds(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    # the 1 s OFI of the seconds whose touches are known; fewer than 2 such seconds: not applicable
+    if known.sum() < 2:
+        raise_missing("at least 2 whole seconds of books whose touches are known")
+    return values[known]
 
 
 def ask_volume_given_spread(m: Market) -> tuple[np.ndarray, np.ndarray]:
@@ -270,6 +285,8 @@ def _orders(m: Market, kinds: tuple[int, ...], side: str) -> np.ndarray:
 
 def _grid_returns(m: Market, interval_ns: int) -> np.ndarray:
     bid_p, bid_q, ask_p, ask_q = (field[:, 0] for field in m.book)
+    if m.known is not None:  # an unknown touch is no quote: the mid is undefined there
+        bid_q, ask_q = np.where(m.known[0][:, 0], bid_q, 0), np.where(m.known[1][:, 0], ask_q, 0)
     return mid_returns(m.ts, bid_p, bid_q, ask_p, ask_q, interval_ns)
 
 
@@ -282,7 +299,8 @@ def _ofi_with_next_move(m: Market) -> tuple[np.ndarray, np.ndarray]:
         raise_missing("at least 3 whole seconds of books")
     keep = second < whole
     ofi = np.bincount(second[keep], e[keep].astype(np.float64), minlength=whole)
+    unknown = np.bincount(second[keep], ~m.touch_known()[keep], minlength=whole) > 0
     returns = _grid_returns(m, 10**9)
     moves = np.sign(returns[1:])
     n = min(ofi.size - 1, moves.size)
-    return ofi[: n + 1], moves[:n]
+    return ofi[: n + 1], moves[:n], ~unknown[: n + 1]

@@ -153,6 +153,7 @@ def score(
     aggregate_trades: bool = False,
     convention: str = "simlab",
     sequence_length: int | None = None,
+    known_depth: bool = False,
 ) -> ScoreCard:
     """Score ``synthetic`` against ``real`` on every measure of the module docstring.
 
@@ -185,6 +186,13 @@ def score(
         simlab's stylized facts beside them.
     sequence_length
         Under ``lobbench``: messages per sequence (None: one sequence per dataset).
+    known_depth
+        Read the books' ``bid_determined`` / ``ask_determined`` masks (a LOBSTER replay of a deeper message file
+        writes them: a level its messages never showed is unknown, not empty) and compute every quantity that reads
+        the book beyond the touch on known cells only (:class:`simlab.metrics._market.Market`): the volumes over the
+        kept levels on the rows whose kept levels of that side are all known, the order levels where the price's
+        level is known, the 1 s L1 OFI on the seconds whose touches are all known. A dataset whose books carry no
+        masks is known in every cell. Default False: the masks are ignored, as before (simlab convention only).
 
     Returns
     -------
@@ -199,6 +207,8 @@ def score(
         syn_events, syn_books = _aggregated(syn_events, syn_books)
         real_events, real_books = _aggregated(real_events, real_books)
     if convention == "lobbench":
+        if known_depth:
+            raise ParameterError("`known_depth` of score applies to the simlab convention; got convention 'lobbench'")
         card = _lobbench_card((syn_events, syn_books), (real_events, real_books), seed, n_boot, confidence,
                               sequence_length, aggregate_trades)  # fmt: skip
         if strict:
@@ -206,8 +216,9 @@ def score(
         return card
     depth = levels or min((b.sizes["level"] for b in (syn_books, real_books) if b is not None), default=None)
     window = real_events.attrs.get("levels") if real_events.attrs.get("format") == "lobster" else None
-    m_syn = Market(syn_events, syn_books, levels=depth, source="synthetic", window_levels=window)
-    m_real = Market(real_events, real_books, levels=depth, source="real")
+    m_syn = Market(syn_events, syn_books, levels=depth, source="synthetic", window_levels=window,
+                   known_depth=known_depth)  # fmt: skip
+    m_real = Market(real_events, real_books, levels=depth, source="real", known_depth=known_depth)
     horizon = error_vs_horizon(m_real, m_syn, windows=horizon_windows, min_values=MIN_VALUES)
     rngs = spawn(seed, 4)
     rows, histograms = _distribution_rows(m_real, m_syn, rngs[0], n_boot, confidence)
@@ -225,10 +236,17 @@ def score(
         _raise_if_missing(rows, facts)
     meta = {"convention": "simlab", "seed": int(seed), "n_boot": n_boot, "confidence": confidence, "levels": depth}
     meta.update(window_levels=window)
+    if known_depth:
+        meta.update(known_depth=True, real_known_cells=_known_share(m_real), synthetic_known_cells=_known_share(m_syn))
     meta.update(aggregate_trades=bool(aggregate_trades))
     meta.update(tick_size=real_events.attrs.get("tick_size"), instrument=real_events.attrs.get("instrument"))
     meta.update(real_events=int(m_real.ts.size), synthetic_events=int(m_syn.ts.size))
     return ScoreCard(rows, _summary(rows, confidence), facts, response, histograms, disc, meta, horizon)
+
+
+def _known_share(m: Market) -> float | None:
+    # the share of the kept book cells the data determine (None: the books carry no masks, every cell is known)
+    return None if m.known is None else float(np.mean([mask.mean() for mask in m.known]))
 
 
 def _lobbench_card(synthetic, real, seed, n_boot, confidence, sequence_length, aggregated) -> ScoreCard:
