@@ -4,9 +4,9 @@ Choosing a preset's integer settings (``market_maker.keep_touch_ticks``, ``quote
 ``min_half_spread_ticks``) or a start for the fit needs many candidates scored on the whole day. A candidate here is
 a preset with some of its ``table.key`` settings replaced (the fit's ``[calibration]`` table is ignored); it is scored
 as :func:`calibration.abm.score_abm_preset` scores the ``calibration`` part (one simulated day from the real day's
-first event, the scorecard's mean L1 and classifier with :data:`calibration.score_presets.N_BOOT` replicates), without
-the window and the stylized facts. Score candidates on exploration seeds, then the chosen one with the full scripts
-on the scorecard's seed and the held-out ones.
+first event, the scorecard's mean L1, classifier and the day's stylized facts with
+:data:`calibration.score_presets.N_BOOT` replicates), without the 12:00-12:30 window. Score candidates on
+exploration seeds, then the chosen one with the full scripts on the scorecard's seed and the held-out ones.
 
 ``python -m calibration.abm_probe PRESET DATA_DIR SEED[,SEED...] [table.key=value ...]`` prints one line per seed.
 """
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from calibration.abm import AMZN_DAY, _split, cut_window, load_abm_preset
+from calibration.abm_heldout import FACTS, _interval
 from simlab.agents import MarketConfig, simulate_abm
 from simlab.errors import ParameterError
 
@@ -57,7 +58,9 @@ def parse_settings(arguments: list[str]) -> dict[str, str]:
 
 def probe_day(config: MarketConfig, real: Any, seed: int) -> dict[str, Any]:
     """Score one simulated day of ``config`` at ``seed`` against the real day ``real`` (a loaded dataset): the
-    scorecard's mean L1 (value, 99 % low, high, count of scores) and ROC-AUC (value, 99 % low, high)."""
+    scorecard's mean L1 (value, 99 % low, high, count of scores), ROC-AUC (value, 99 % low, high) and the
+    synthetic day's stylized facts of :data:`calibration.abm_heldout.FACTS` (value, 99 % low, high; a sentence when
+    the scorecard could not compute one)."""
     from calibration.score_presets import N_BOOT, _numbers
     from simlab.metrics.scorecard import score
 
@@ -66,12 +69,15 @@ def probe_day(config: MarketConfig, real: Any, seed: int) -> dict[str, Any]:
     lo, hi = first, first + int(config.session_s * 1e9)
     card = _numbers(score(cut_window(day, lo, hi), cut_window(real, lo, hi), seed=seed, n_boot=N_BOOT))
     l1, d = card["summary"]["l1"], card["discriminative"]
+    facts = card["stylized_facts"]
     return {
         "seed": seed,
         "mean_l1": [l1["mean"]["value"], l1["mean"]["low"], l1["mean"]["high"]],
         "scores": l1["scores"],
         "auc": [d["auc"], d["low"], d["high"]],
-    }
+        **{name: _interval(facts[name].get("synthetic") if isinstance(facts.get(name), dict) else facts.get(name))
+           for name in FACTS},
+    }  # fmt: skip
 
 
 if __name__ == "__main__":  # python -m calibration.abm_probe PRESET DATA_DIR SEED[,SEED...] [table.key=value ...]
@@ -84,6 +90,7 @@ if __name__ == "__main__":  # python -m calibration.abm_probe PRESET DATA_DIR SE
     label = " ".join(f"{k}={v}" for k, v in settings.items()) or "as fitted"
     for seed in seeds:
         row = probe_day(config, real, seed)
-        l1, auc = row["mean_l1"], row["auc"]
+        l1, auc, tail = row["mean_l1"], row["auc"], row["hill_tail_index_60s"]
+        tail = f"{tail[0]:.1f} [{tail[1]:.1f}, {tail[2]:.1f}]" if isinstance(tail, list) else tail
         print(f"{preset.stem} [{label}] seed {seed}: day mean L1 {l1[0]:.3f} [{l1[1]:.3f}, {l1[2]:.3f}] "
-              f"AUC {auc[0]:.3f} [{auc[1]:.3f}, {auc[2]:.3f}]", flush=True)  # fmt: skip
+              f"AUC {auc[0]:.3f} [{auc[1]:.3f}, {auc[2]:.3f}] tail index (60 s) {tail}", flush=True)  # fmt: skip

@@ -310,6 +310,9 @@ def _maker(state, ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, t, agent
         if ip[K.IP_MM_OFFSET] > 0:
             away_bid, away_ask = _quote_offsets(gens[3], ip[K.IP_MM_OFFSET])
             low_bid, high_bid, low_ask = low_bid - away_bid, high_bid - away_bid, low_ask + away_ask
+        if ip[K.IP_MM_LAYER] > 0:  # ours: maker k's quotes k layers further out (a floor per maker, no draw)
+            layer = agents[agent, K.A_INDEX] * ip[K.IP_MM_LAYER]
+            low_bid, high_bid, low_ask = low_bid - layer, high_bid - layer, low_ask + layer
         jitter = fp[K.FP_MM_JITTER]
         best_bid, best_ask = K.LIMIT, K.LIMIT  # the message kinds of the two best orders
         if ip[K.IP_MM_KEEP] >= 0:  # ours: keep a resting best order near the new best price (two draws, always)

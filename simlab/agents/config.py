@@ -254,6 +254,14 @@ class MarketMakers(_Checked):
     place and is often filled or outbid before it is cancelled (Hasbrouck and Saar 2013: much message traffic is
     runs of cancels and resubmissions that reposition quotes; AMZN 2012-06-21: 32 % of the visible events are
     cancels). Needs ``touch_orders`` <= 1.
+    ``layer_ticks`` (0: off): maker ``k`` (0, 1, ..., count - 1) quotes each side ``k * layer_ticks`` ticks further
+    from the mid than its ladder (after the floor and any offsets), a floor per maker fixed for the day, with no
+    draw. The touch is then mostly one maker's (the innermost) and its best prices move only when its own ladder
+    does, unlike ``quote_offset_ticks``' new draws at every ladder; the others' ladders are the book behind it.
+    Makers differ in their quoting aggressiveness (Biais, Hillion and Spatt 1995, "An empirical analysis of the
+    limit order book and the order flow in the Paris Bourse", J. Finance 50: orders are placed at and behind the
+    touch, not only at it; Avellaneda and Stoikov 2008: a maker's spread grows with its risk aversion, which differs
+    from maker to maker).
     """
 
     count: int = 2
@@ -280,6 +288,7 @@ class MarketMakers(_Checked):
     touch_size_log_sd: float = 1.2
     latency_us: float = 0.0
     keep_touch_ticks: int = -1
+    layer_ticks: int = 0
     _positive = ("wake_interval_s", "level_spacing", "initial_spread_ticks", "volume_window_s", "withdraw_size_factor",
                  "touch_size_log_sd")  # fmt: skip
     _int_floor = {"min_order_size": 1, "levels": 1, "keep_touch_ticks": -1}

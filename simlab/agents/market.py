@@ -323,6 +323,7 @@ class _Market(BookSimulation):
         self.ip[[K.IP_SPLIT_MAX, K.IP_MM_LEVELS]] = n.split_max_children, m.levels
         self.ip[K.IP_MM_TOUCH] = m.touch_orders
         self.ip[K.IP_MM_OFFSET], self.ip[K.IP_MM_KEEP] = m.quote_offset_ticks, m.keep_touch_ticks
+        self.ip[K.IP_MM_LAYER] = m.layer_ticks
         mean, span = (
             int(round(self.config.fundamental.mean_ticks)),
             max(K.PRICE_SPAN, int(self.config.fundamental.mean_ticks)),

@@ -198,7 +198,7 @@ CONFIGS = {
             count=2, wake_interval_s=15.0, levels=4, volume_window_s=20.0, touch_size_weights=TOUCH_WEIGHTS
         ),
     ),  # fmt: skip
-    "keeping the touch within 1 tick: jittered, offset ladders, one drawn best order; a pause": small_config(
+    "keeping the touch within 1 tick: jittered, offset, layered ladders, one drawn best order; a pause": small_config(
         noise=NoiseAgents(count=6, arrival_rate_per_s=0.4, excitation=0.5, decay_per_s=1.0),
         market_maker=MarketMakers(
             count=3,
@@ -214,6 +214,7 @@ CONFIGS = {
             touch_size_log_mean=2.5,
             touch_size_log_sd=1.0,
             keep_touch_ticks=1,
+            layer_ticks=2,
         ),
         shocks=Shocks(pause=PauseShock(start_s=600.0, duration_s=40.0)),
     ),  # fmt: skip

@@ -551,6 +551,7 @@ class TwinMarket:
             if m.quote_offset_ticks > 0:  # each side moved away from the mid by 0 .. quote_offset_ticks ticks
                 high_bid -= min(int(self.gens[3].random() * (m.quote_offset_ticks + 1)), m.quote_offset_ticks)
                 low_ask += min(int(self.gens[3].random() * (m.quote_offset_ticks + 1)), m.quote_offset_ticks)
+            high_bid, low_ask = high_bid - k * m.layer_ticks, low_ask + k * m.layer_ticks  # maker k's layer
             best = {1: K.LIMIT, -1: K.LIMIT}  # the best orders' message kinds (None: not sent, the kept one stays)
             if m.keep_touch_ticks >= 0:
                 delays = {1: self.jitter(), -1: self.jitter()}
