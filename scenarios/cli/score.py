@@ -50,6 +50,14 @@ def score(
         int | None,
         typer.Option("--sequence-length", help="Under --convention lobbench: messages per sequence (default: one)."),
     ] = None,
+    known_depth: Annotated[
+        bool | None,
+        typer.Option(
+            "--known-depth/--read-unknown-depth",
+            help="Score the book beyond the touch on the cells the data determine (default: when the books mark "
+            "unknown cells, as a LOBSTER replay of a deeper message file does), or read every cell as stored.",
+        ),
+    ] = None,
 ) -> None:
     """Score a synthetic dataset against real data: JSON, an xarray store and a one-page HTML report."""
     from scenarios.score.runner import score_stores
@@ -59,6 +67,7 @@ def score(
             synthetic, real, output, seed=seed, n_boot=n_boot, group=group, discriminative=discriminative,
             strict=strict, overwrite=overwrite, aggregate_trades=aggregate_trades, format=format,
             options=parse_options(options), convention=convention, sequence_length=sequence_length,
+            known_depth=known_depth,
         )  # fmt: skip
     except SimlabError as exc:
         fail(exc)

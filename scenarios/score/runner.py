@@ -38,6 +38,7 @@ def score_stores(
     options: dict[str, Any] | None = None,
     convention: str = "simlab",
     sequence_length: int | None = None,
+    known_depth: bool | None = None,
 ) -> dict[str, Any]:
     """Score ``synthetic`` against ``real`` and write ``scores.json``, ``scores.zarr`` and ``report.html``.
 
@@ -69,6 +70,8 @@ def score_stores(
         ``simlab`` or ``lobbench`` (:func:`simlab.metrics.scorecard.score`); the outputs say which produced them.
     sequence_length
         Under ``lobbench``: messages per sequence (None: one sequence per dataset).
+    known_depth
+        Read the books' unknown-cell masks (:func:`simlab.metrics.scorecard.score`; None: when they mark any).
 
     Returns
     -------
@@ -83,10 +86,12 @@ def score_stores(
     card = score(
         *data, seed=seed, n_boot=n_boot, discriminative=discriminative, strict=strict,
         aggregate_trades=aggregate_trades, convention=convention, sequence_length=sequence_length,
+        known_depth=known_depth,
     )  # fmt: skip
     config = {"synthetic": str(synthetic), "real": str(real), "group": group, "n_boot": n_boot, "strict": strict}
     config.update(aggregate_trades=aggregate_trades, format=format, options=options or {})
     config.update(aggregate_trades=aggregate_trades, convention=convention, sequence_length=sequence_length)
+    config.update(known_depth=card.meta.get("known_depth", False))
     write_outputs(card, output, seed=seed, config=config, title=f"{Path(synthetic).name} against {Path(real).name}")
     return summary(card, output)
 

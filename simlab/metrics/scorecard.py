@@ -139,6 +139,14 @@ class ScoreCard:
         return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
+def _unknown_cells(books) -> int:
+    """Count the cells a dataset's books mark unknown (``{side}_determined`` False); 0 without masks."""
+    if books is None:
+        return 0
+    sides = [f"{side}_determined" for side in ("bid", "ask") if f"{side}_determined" in books]
+    return sum(int((~books[name].values).sum()) for name in sides)
+
+
 def score(
     synthetic: Dataset,
     real: Dataset,
@@ -153,7 +161,7 @@ def score(
     aggregate_trades: bool = False,
     convention: str = "simlab",
     sequence_length: int | None = None,
-    known_depth: bool = False,
+    known_depth: bool | None = None,
 ) -> ScoreCard:
     """Score ``synthetic`` against ``real`` on every measure of the module docstring.
 
@@ -192,7 +200,9 @@ def score(
         the book beyond the touch on known cells only (:class:`simlab.metrics._market.Market`): the volumes over the
         kept levels on the rows whose kept levels of that side are all known, the order levels where the price's
         level is known, the 1 s L1 OFI on the seconds whose touches are all known. A dataset whose books carry no
-        masks is known in every cell. Default False: the masks are ignored, as before (simlab convention only).
+        masks is known in every cell. Default None: on when a dataset's masks mark an unknown cell (an unknown level
+        is never read as empty unless asked for), off otherwise; False reads every cell as the books hold it. Under
+        ``lobbench``, which reads every level, books with unknown cells are refused unless ``known_depth=False``.
 
     Returns
     -------
@@ -206,15 +216,26 @@ def score(
     if aggregate_trades:
         syn_events, syn_books = _aggregated(syn_events, syn_books)
         real_events, real_books = _aggregated(real_events, real_books)
+    unknown = {name: _unknown_cells(books) for name, books in (("synthetic", syn_books), ("real", real_books))}
     if convention == "lobbench":
         if known_depth:
             raise ParameterError("`known_depth` of score applies to the simlab convention; got convention 'lobbench'")
+        marked = {name: n for name, n in unknown.items() if n}
+        if marked and known_depth is None:
+            name, n = next(iter(marked.items()))
+            raise ParameterError(
+                f"the {name} books mark {n:,} cells unknown (bid_determined / ask_determined) and LOB-Bench's "
+                "convention reads every level; pass convention='simlab', or pass known_depth=False to read them as"
+                " the books hold them"
+            )
         card = _lobbench_card((syn_events, syn_books), (real_events, real_books), seed, n_boot, confidence,
                               sequence_length, aggregate_trades)  # fmt: skip
         if strict:
             _raise_if_missing(card.rows, card.facts)
         return card
     depth = levels or min((b.sizes["level"] for b in (syn_books, real_books) if b is not None), default=None)
+    if known_depth is None:
+        known_depth = any(unknown.values())
     window = real_events.attrs.get("levels") if real_events.attrs.get("format") == "lobster" else None
     m_syn = Market(syn_events, syn_books, levels=depth, source="synthetic", window_levels=window,
                    known_depth=known_depth)  # fmt: skip

@@ -100,8 +100,10 @@ def test_the_masked_scorecard_reads_no_unknown_cell(zi):
     b = {"events": real["events"], "books": _masked(real["books"], np.random.default_rng(1), 777)}
     cards = [score(synthetic, r, seed=5, n_boot=20, discriminative=False, known_depth=True) for r in (a, b)]
     assert _l1(cards[0]) == _l1(cards[1])  # the unknown cells' contents change nothing
-    plain = score(synthetic, b, seed=5, n_boot=20, discriminative=False)  # the garbage is read without the mask
+    plain = score(synthetic, b, seed=5, n_boot=20, discriminative=False, known_depth=False)  # garbage read if asked
     assert _l1(plain)[("bid_volume", "l1")] != _l1(cards[1])[("bid_volume", "l1")]
+    default = score(synthetic, b, seed=5, n_boot=20, discriminative=False)  # masks with unknown cells: read them
+    assert _l1(default) == _l1(cards[1]) and default.meta["known_depth"] is True
     m = Market(real["events"], b["books"], levels=None, source="real", known_depth=True)
     rows = m.quoted & m.side_known(1)
     assert 0 < rows.sum() < m.quoted.sum()
@@ -114,7 +116,7 @@ def test_without_masks_or_known_depth_the_scores_are_unchanged(zi):
     masked = {"events": real["events"], "books": _masked(real["books"], np.random.default_rng(1), None)}
     before = score(synthetic, real, seed=5, n_boot=20, discriminative=False)
     for other in (
-        score(synthetic, masked, seed=5, n_boot=20, discriminative=False),  # masks present, not asked for
+        score(synthetic, masked, seed=5, n_boot=20, discriminative=False, known_depth=False),  # masks declined
         score(synthetic, real, seed=5, n_boot=20, discriminative=False, known_depth=True),  # asked, none present
     ):
         for key in ("scores", "summary", "stylized_facts", "horizon"):
@@ -130,6 +132,9 @@ def test_a_half_mask_and_the_lobbench_convention_are_refused(zi):
         score(synthetic, half, seed=5, n_boot=20, discriminative=False, known_depth=True)
     with pytest.raises(ParameterError, match="known_depth"):
         score(synthetic, real, seed=5, n_boot=20, convention="lobbench", known_depth=True)
+    masked = {"events": real["events"], "books": _masked(real["books"], np.random.default_rng(1), None)}
+    with pytest.raises(ParameterError, match=r"the real books mark [\d,]+ cells unknown .* known_depth=False"):
+        score(synthetic, masked, seed=5, n_boot=20, convention="lobbench")  # reads every level: refused by default
 
 
 def test_the_generators_realism_score_reads_the_masks(zi):

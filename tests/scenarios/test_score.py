@@ -142,3 +142,22 @@ def test_aggregate_trades_scores_a_hawkes_preset_against_raw_binance_prints(tmp_
     assert l1[False]["log10_interarrival_s"]["value"] > 0.6 and l1[True]["log10_interarrival_s"]["value"] < 0.25
     assert merged["summary"]["l1"]["mean"]["high"] < raw["summary"]["l1"]["mean"]["low"]
     assert merged["discriminative"]["auc"] < raw["discriminative"]["auc"] == 1.0
+
+
+def test_the_unknown_depth_refusal_names_the_score_commands_flags():
+    import numpy as np
+    import typer.main
+
+    from scenarios.cli import app
+    from scenarios.cli.console import cli_words
+    from simlab.errors import ParameterError
+    from simlab.metrics.scorecard import score
+    from simlab.synthetic import toy_market
+    from tests.generators.test_known_depth import _masked
+
+    market = toy_market(3, duration_s=60.0)
+    real = {"events": market["events"], "books": _masked(market["books"], np.random.default_rng(1), None)}
+    with pytest.raises(ParameterError) as caught:  # LOB-Bench reads every level: unknown cells are refused
+        score(market, real, seed=1, n_boot=10, convention="lobbench")
+    words = cli_words(str(caught.value), typer.main.get_command(app).commands["score"])
+    assert "pass --convention simlab, or pass --read-unknown-depth to read them" in words, words
