@@ -74,6 +74,10 @@ TYPE_ADD, TYPE_CANCEL, TYPE_DELETE, TYPE_TRADE, TYPE_HIDDEN = range(N_TYPES)
 FIELDS = ("dt_ns", "type", "side", "price_rel_ticks", "size_lots", "level")
 DT, TYPE, SIDE, PRICE, SIZE, LEVEL = range(len(FIELDS))
 DEPTH_LEVELS = 10
+# the replay masks of a book (True where the messages determine the cell), and the training books' attribute that
+# asks to train on known depth only (set by generators.spec from a spec's ``known_depth_only`` key)
+MASK_FIELDS = ("bid_determined", "ask_determined")
+KNOWN_DEPTH_ONLY = "known_depth_only"
 FLOW_WINDOW = 64
 SHORT_WINDOW = 8
 REGIME_WINDOW = 256
@@ -150,6 +154,10 @@ class Encoding:
         level above it lies beyond the levels the model sees and is placed by its price.
     version
         :data:`ENCODING_VERSION` of the layout.
+    known_depth_only
+        Train and validate only on blocks whose books hold no unknown cell in the encoded levels (see
+        :func:`known_rows`; asked for by the training books' :data:`KNOWN_DEPTH_ONLY` attribute). Saved only
+        when True, so the default encoding's dictionary is unchanged.
     """
 
     message_mean: tuple[float, ...]
@@ -163,10 +171,14 @@ class Encoding:
     knots: tuple[tuple[float, ...], ...] = ()
     book_levels: int = DEPTH_LEVELS
     version: int = ENCODING_VERSION
+    known_depth_only: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the statistics as a JSON-serialisable mapping."""
-        return asdict(self)
+        """Return the statistics as a JSON-serialisable mapping (``known_depth_only`` only when True)."""
+        values = asdict(self)
+        if not self.known_depth_only:
+            del values["known_depth_only"]
+        return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], source: str = "encoding") -> Encoding:
@@ -192,6 +204,9 @@ class Encoding:
         levels = values.get("book_levels")
         if isinstance(levels, bool) or not isinstance(levels, int) or not 1 <= levels <= DEPTH_LEVELS:
             raise DataError(f"{source}: encoding 'book_levels' must be an int in 1-{DEPTH_LEVELS}; got {levels!r}")
+        known_only = values.get("known_depth_only", False)
+        if not isinstance(known_only, bool):
+            raise DataError(f"{source}: encoding 'known_depth_only' must be true or false; got {known_only!r}")
         return cls(
             tuple(map(float, values["message_mean"])),
             tuple(map(float, values["message_std"])),
@@ -203,6 +218,7 @@ class Encoding:
             int(values["history"]),
             knots=tuple(tuple(map(float, row)) for row in array),
             book_levels=levels,
+            known_depth_only=known_only,
         )
 
     def messages(self, table: np.ndarray) -> np.ndarray:
@@ -247,6 +263,9 @@ class EncodedFlow:
         int64 ``(n, 4)`` quintile index 0-4 of each message's regime.
     regime_values
         float64 ``(n, 4)`` the regime measures themselves.
+    known
+        bool ``(n,)``: message *i*'s book before holds no unknown cell in the encoded levels (:func:`known_rows`);
+        None unless the encoding is ``known_depth_only`` and the books carry masks (then every row counts).
     """
 
     messages: MessageTable
@@ -254,6 +273,7 @@ class EncodedFlow:
     book: np.ndarray
     regime: np.ndarray
     regime_values: np.ndarray
+    known: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.messages.table.shape[0])
@@ -570,6 +590,7 @@ def fit_encoding(events: xr.Dataset, books: xr.Dataset, *, history: int, source:
         int(history),
         knots=knots,
         book_levels=min(DEPTH_LEVELS, int(books.sizes["level"])),
+        known_depth_only=wants_known_depth(books, source=source),
     )
 
 
@@ -582,13 +603,45 @@ def encode(events: xr.Dataset, books: xr.Dataset, encoding: Encoding, *, source:
             f"{source}: the encoding needs more messages than the history length {encoding.history}; got {n} "
             f"(events after the first)"
         )
+    rows = known_rows(books, encoding.book_levels) if encoding.known_depth_only else None
+    known = None if rows is None else rows[:-1]  # message i's book before is books row i
     return EncodedFlow(
         raw["messages"],
         encoding.messages(raw["messages"].table),
         encoding.book(raw["book"]),
         encoding.quintiles(raw["regime_values"]),
         raw["regime_values"],
+        known,
     )
+
+
+def known_rows(books: xr.Dataset, levels: int = DEPTH_LEVELS) -> np.ndarray | None:
+    """Return bool ``(time,)``: the book row's first ``levels`` cells of both sides are all known; None without masks.
+
+    A replay's books carry ``bid_determined`` / ``ask_determined`` (:func:`generators.data.read_flow`, True where
+    the messages determine the cell); books without them are known in every cell. One mask without the other is
+    refused.
+    """
+    present = [name for name in MASK_FIELDS if name in books]
+    if not present:
+        return None
+    if len(present) == 1:
+        raise DataError(f"books: the masks {list(MASK_FIELDS)} come together; found only {present}")
+    bid, ask = (np.asarray(books[name].values, dtype=bool)[:, :levels] for name in MASK_FIELDS)
+    return bid.all(axis=1) & ask.all(axis=1)
+
+
+def wants_known_depth(books: xr.Dataset, *, source: str = "train span") -> bool:
+    """Return whether the training books ask for ``known_depth_only`` (:data:`KNOWN_DEPTH_ONLY` attribute);
+    refuse the request on books without masks."""
+    if not books.attrs.get(KNOWN_DEPTH_ONLY, False):
+        return False
+    if any(name not in books for name in MASK_FIELDS):
+        raise DataError(
+            f"{source}: known_depth_only needs books with the masks {list(MASK_FIELDS)} (a replay of a deeper "
+            f"message file); got {sorted(name for name in MASK_FIELDS if name in books) or 'none'}"
+        )
+    return True
 
 
 def regime_condition(regime: dict[str, int] | None, *, source: str = "--regime") -> np.ndarray:

@@ -7,6 +7,7 @@ A spec (see ``scenarios/library/generate_*.toml``) has two tables, and unknown k
     books = ["lobster_samples/.../..._message_10_first998.csv", "lobster_samples/.../..._orderbook_10_first998.csv"]
     split = [0.6, 0.2, 0.2]  # train, validation, held-out test, by time
     span_s = [0.0, 600.0]  # optional: only [first event + start, + duration) s of the file (a slice of a long day)
+    known_depth_only = true  # optional (default false): train and validate only on blocks whose books are known
 
     [model]
     family = "diffusion"  # or "gan"
@@ -15,7 +16,10 @@ A spec (see ``scenarios/library/generate_*.toml``) has two tables, and unknown k
     overrides = { max_steps = 1500 }  # any field of the family's config (DiffusionConfig, GANConfig)
 
 ``books`` is the message file's orderbook file (one path) or the files whose first book row starts a replay of a
-deeper message file (two paths), as :func:`generators.data.read_flow` reads them.
+deeper message file (two paths), as :func:`generators.data.read_flow` reads them. ``known_depth_only`` needs the
+second form (a replay, whose books carry the ``bid_determined`` / ``ask_determined`` masks): the training and
+validation blocks that read a book with an unknown cell in the encoded levels are then dropped
+(:class:`generators.training.BlockData`), and the model's encoding records ``known_depth_only``.
 """
 
 from __future__ import annotations
@@ -34,12 +38,16 @@ from generators.checkpoint import CONFIG_FILE
 from generators.config import gan_preset, preset
 from generators.data import read_flow, split_by_time
 from generators.diffusion import DiffusionGenerator
+from generators.encoding import KNOWN_DEPTH_ONLY, MASK_FIELDS
 from generators.gan import GANGenerator
 from simlab.errors import DataError, ParameterError
 from simlab.io import DEFAULT_DATA_DIR
 
 FAMILIES = ("diffusion", "gan")
-_KEYS = {"data": {"message", "books", "split", "span_s"}, "model": {"family", "preset", "seed", "overrides"}}
+_KEYS = {
+    "data": {"message", "books", "split", "span_s", "known_depth_only"},
+    "model": {"family", "preset", "seed", "overrides"},
+}
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,7 @@ class TrainSpec:
     overrides: dict[str, Any] = field(default_factory=dict)
     text: str = ""
     span_s: tuple[float, float] | None = None
+    known_depth_only: bool = False
 
 
 def load_spec(path: str | Path) -> TrainSpec:
@@ -85,6 +94,9 @@ def load_spec(path: str | Path) -> TrainSpec:
         or span[0] < 0 or span[1] <= 0
     ):  # fmt: skip
         raise ParameterError(f"spec {path}: span_s in table 'data' must be [start >= 0, duration > 0] s; got {span!r}")
+    known_only = data.get("known_depth_only", False)
+    if not isinstance(known_only, bool):
+        raise ParameterError(f"spec {path}: known_depth_only in table 'data' must be true or false; got {known_only!r}")
     family = model.get("family", "diffusion")
     if family not in FAMILIES:
         raise ParameterError(f"spec {path}: family in table 'model' must be one of {list(FAMILIES)}; got {family!r}")
@@ -98,6 +110,7 @@ def load_spec(path: str | Path) -> TrainSpec:
         overrides=dict(model.get("overrides", {})),
         text=text,
         span_s=None if span is None else (float(span[0]), float(span[1])),
+        known_depth_only=known_only,
     )
 
 
@@ -163,9 +176,23 @@ def train_from_spec(
     else:
         generator = DiffusionGenerator(preset(spec.preset, **spec.overrides))
     train = {"train": spans["train"], "validation": spans["validation"]}
+    if spec.known_depth_only:
+        train["train"] = known_depth_only(spans["train"], spec_path)
     generator.fit(train, seed=spec.seed, checkpoint=output, resume=resume, progress=progress)
     generator.save(output)
     return generator
+
+
+def known_depth_only(span: dict[str, xr.Dataset], spec_path: str | Path) -> dict[str, xr.Dataset]:
+    """Return the training span with its books marked to train on known depth only; refuse books without masks."""
+    books = span["books"]
+    missing = [name for name in MASK_FIELDS if name not in books]
+    if missing:
+        raise ParameterError(
+            f"spec {spec_path}: known_depth_only in table 'data' needs books with the masks {list(MASK_FIELDS)} "
+            f"(a replay: books = [level-N message file, its orderbook file]); the books lack {missing}"
+        )
+    return {**span, "books": books.assign_attrs({KNOWN_DEPTH_ONLY: True})}
 
 
 def load_generator(path: str | Path) -> DiffusionGenerator | GANGenerator:

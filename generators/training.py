@@ -71,6 +71,11 @@ class BlockData:
         Where the tensors live.
     source
         Names the span in errors.
+
+    When the flow carries ``known`` rows (an encoding fitted with ``known_depth_only``), a block is kept only if
+    every book its encoded values read is known in the encoded levels: the books before its ``history`` messages
+    (their ``level``), the conditioning book before its first target and the books before its targets, that is
+    rows ``[start - history, start + block)``. ``dropped`` counts the others; no block left is refused.
     """
 
     def __init__(self, flow: EncodedFlow, config: DiffusionConfig, device: torch.device, source: str) -> None:
@@ -82,7 +87,12 @@ class BlockData:
         self.vectors = torch.as_tensor(flow.vectors, device=device)
         self.book = torch.as_tensor(flow.book, device=device)
         self.regime = torch.as_tensor(flow.regime, device=device)
-        self.starts = torch.arange(config.history, n - config.block + 1, device=device)
+        starts = np.arange(config.history, n - config.block + 1)
+        self.dropped = 0
+        if flow.known is not None:
+            starts = known_starts(flow.known, starts, config.history, config.block, source)
+            self.dropped = n - config.block + 1 - config.history - starts.size
+        self.starts = torch.as_tensor(starts, device=device)
         self.history_offsets = torch.arange(-config.history, 0, device=device)
         self.block_offsets = torch.arange(config.block, device=device)
         self._balance: torch.Tensor | None = None  # the regime-balanced sampling law, built on first use
@@ -107,6 +117,18 @@ class BlockData:
             self._balance = torch.as_tensor(weights / weights.sum(), dtype=torch.float64, device=self.starts.device)
         pick = torch.multinomial(self._balance, size, replacement=True, generator=generator)
         return self.starts[pick]
+
+
+def known_starts(known: np.ndarray, starts: np.ndarray, history: int, block: int, source: str) -> np.ndarray:
+    """Return the ``starts`` whose rows ``[start - history, start + block)`` are all ``known``; refuse none left."""
+    unknown = np.concatenate([[0], np.cumsum(~np.asarray(known, dtype=bool))])
+    kept = starts[unknown[starts + block] == unknown[starts - history]]
+    if kept.size == 0:
+        raise DataError(
+            f"{source}: known_depth_only leaves no block: all {starts.size} blocks of history {history} + block "
+            f"{block} messages read a book with an unknown cell ({int(unknown[-1])} of {known.size} rows unknown)"
+        )
+    return kept
 
 
 def transition_weights(regime: np.ndarray, window: int = REGIME_WINDOW) -> np.ndarray:
