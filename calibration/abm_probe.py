@@ -80,6 +80,11 @@ def probe_day(config: MarketConfig, real: Any, seed: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _shown(fact: Any) -> str:
+    """A fact of :func:`probe_day` as ``value [low, high]`` (two decimals), or its sentence."""
+    return f"{fact[0]:.2f} [{fact[1]:.2f}, {fact[2]:.2f}]" if isinstance(fact, list) else str(fact)
+
+
 if __name__ == "__main__":  # python -m calibration.abm_probe PRESET DATA_DIR SEED[,SEED...] [table.key=value ...]
     from simlab.io.dataset import load_dataset
 
@@ -90,7 +95,8 @@ if __name__ == "__main__":  # python -m calibration.abm_probe PRESET DATA_DIR SE
     label = " ".join(f"{k}={v}" for k, v in settings.items()) or "as fitted"
     for seed in seeds:
         row = probe_day(config, real, seed)
-        l1, auc, tail = row["mean_l1"], row["auc"], row["hill_tail_index_60s"]
-        tail = f"{tail[0]:.1f} [{tail[1]:.1f}, {tail[2]:.1f}]" if isinstance(tail, list) else tail
+        l1, auc = row["mean_l1"], row["auc"]
+        tail, abs_acf, sign = (_shown(row[name]) for name in FACTS)
         print(f"{preset.stem} [{label}] seed {seed}: day mean L1 {l1[0]:.3f} [{l1[1]:.3f}, {l1[2]:.3f}] "
-              f"AUC {auc[0]:.3f} [{auc[1]:.3f}, {auc[2]:.3f}] tail index (60 s) {tail}", flush=True)  # fmt: skip
+              f"AUC {auc[0]:.3f} [{auc[1]:.3f}, {auc[2]:.3f}] tail index (60 s) {tail} ACF of |r| exponent "
+              f"{abs_acf} sign ACF exponent {sign}", flush=True)  # fmt: skip

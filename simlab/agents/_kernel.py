@@ -82,7 +82,8 @@ IP_MM_OFFSET = 35  # the largest extra ticks a maker's side is moved away from t
 IP_PRICE_LOW, IP_PRICE_HIGH = 36, 37
 IP_MM_KEEP = 38  # a maker keeps its resting best order within this many ticks of its new best price (-1: off; ours)
 IP_MM_LAYER = 39  # maker k (0-based) quotes each side k times this many ticks further from the mid (0: off; ours)
-IP_SIZE = 40
+IP_ACT_STEP = 40  # the market's activity (ours): the grid step of its log-OU (ns; 0 when off)
+IP_SIZE = 41
 PRICE_SPAN = 1 << 20
 # IP_EXEC_MODE: slices left, participation since the start, a target schedule, participation in a trailing window
 EXEC_TWAP, EXEC_POV, EXEC_SCHEDULE, EXEC_POV_TRAILING = range(4)

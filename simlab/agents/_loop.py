@@ -21,13 +21,22 @@ def _wait(gen, mean_ns):
     return np.int64(np.rint(gen.standard_exponential() * mean_ns))
 
 
+@numba.njit(cache=True, inline="always")
+def _later(clock, ip, t, wait):
+    """``t`` plus an agent's wait between wake-ups (ns): calendar ns, or with the market's activity on (``clock``
+    with cells) business ns (:func:`simlab.agents._rules.calendar_ns`; ours)."""
+    if clock.shape[1] == 0:
+        return t + wait
+    return R.calendar_ns(clock, ip[K.IP_OPEN], ip[K.IP_ACT_STEP], t, float(wait))
+
+
 @numba.njit(cache=True)
-def _wake(heap, ctr, agents, gens, ip, fp, t, agent):
+def _wake(heap, ctr, agents, gens, ip, fp, clock, t, agent):
     """An agent wakes: it schedules its next wake-up (value agents), cancels (value, makers) and looks (all)."""
     cls, lat = agents[agent, K.A_CLASS], agents[agent, K.A_LATENCY]
     ctr[K.C_WAKES + cls] += 1
     if cls == K.VALUE:  # ABIDES ValueAgent.wakeup: next wake-up from now, cancel_all_orders, then the spread query
-        K.push(heap, ctr, t + _wait(gens[2], fp[K.FP_VALUE_WAIT]), K.WAKE, agent, 0, 0, 0)
+        K.push(heap, ctr, _later(clock, ip, t, _wait(gens[2], fp[K.FP_VALUE_WAIT])), K.WAKE, agent, 0, 0, 0)
         K.push(heap, ctr, t + lat, K.CANCEL_ALL, agent, 0, 0, 0)
         K.push(heap, ctr, t + lat, K.DECIDE, agent, 0, 0, 0)
     elif cls == K.MAKER:  # ABIDES AdaptiveMarketMakerAgent.wakeup: cancel_all_orders, delay, then the queries
@@ -138,16 +147,21 @@ def _cancel_wave(heap, ctr, gens, ip, fp, at, agent):
 
 
 @numba.njit(cache=True)
-def _noise_clock(heap, ctr, agents, gens, fp, nstate, t):
+def _noise_clock(heap, ctr, agents, gens, ip, fp, nstate, clock, t):
     """An event of the noise clock: one noise agent drawn uniformly wakes (it looks one latency later) and the next
-    event is queued (:func:`simlab.agents._rules.hawkes_wait`). Draws (noise stream): ``random()`` (the agent), then
-    the clock's two."""
+    event is queued (:func:`simlab.agents._rules.hawkes_wait`; with the market's activity on, ``clock`` with cells,
+    that wait is business time: :func:`simlab.agents._rules.calendar_ns`). Draws (noise stream): ``random()`` (the
+    agent), then the clock's two."""
     n_noise = nstate.shape[0]
     agent = min(np.int64(gens[1].random() * n_noise), n_noise - 1)  # noise agents are ids 0 .. count - 1
     wait, fp[K.FP_NOISE_EXCESS] = R.hawkes_wait(
         gens[1], fp[K.FP_NOISE_EXCESS], fp[K.FP_NOISE_BASE], fp[K.FP_NOISE_JUMP], fp[K.FP_NOISE_DECAY]
     )
-    K.push(heap, ctr, t + np.int64(np.rint(wait)), K.NOISE_CLOCK, agents.shape[0] - 1, 0, 0, 0)
+    if clock.shape[1] > 0:
+        at = R.calendar_ns(clock, ip[K.IP_OPEN], ip[K.IP_ACT_STEP], t, wait)
+    else:
+        at = t + np.int64(np.rint(wait))
+    K.push(heap, ctr, at, K.NOISE_CLOCK, agents.shape[0] - 1, 0, 0, 0)
     ctr[K.C_WAKES + K.NOISE] += 1
     K.push(heap, ctr, t + agents[agent, K.A_LATENCY], K.DECIDE, agent, 0, 0, 0)
 
@@ -166,10 +180,10 @@ def _metaorder_side(gen, state, coin_buy, fp, ip):
 
 
 @numba.njit(cache=True)
-def _look_fundamental(gens, fvals, ftimes, fparams, ctr, fund_ts, fund_val, fund_shocks, t):
-    """The fundamental at ``t`` (recorded when it moved on)."""
+def _look_fundamental(gens, fvals, ftimes, fparams, ctr, fund_ts, fund_val, fund_shocks, t, clock, ip):
+    """The fundamental at ``t`` (recorded when it moved on; in business time with the market's activity on)."""
     if t > ftimes[R.T_LAST]:
-        shocks = R.advance_fundamental(gens[0], fvals, ftimes, fparams, t)
+        shocks = R.advance_fundamental(gens[0], fvals, ftimes, fparams, t, clock, ip[K.IP_OPEN], ip[K.IP_ACT_STEP])
         row = ctr[K.C_FUND]
         fund_ts[row], fund_val[row], fund_shocks[row] = t, fvals[R.F_VALUE], shocks
         ctr[K.C_FUND] = row + 1
@@ -178,11 +192,11 @@ def _look_fundamental(gens, fvals, ftimes, fparams, ctr, fund_ts, fund_val, fund
 
 
 @numba.njit(cache=True)
-def _news(gens, params, ctr, fp, t):
+def _news(gens, params, ctr, ip, fp, t):
     """A news shock: the fundamental at ``t`` jumps by ``fp[K.FP_NEWS_JUMP]`` of its value (recorded at ``t``)."""
     fvals, ftimes, fparams = params[7], params[8], params[9]
     fund_ts, fund_val, fund_shocks = params[11], params[12], params[13]
-    shocks = R.advance_fundamental(gens[0], fvals, ftimes, fparams, t)
+    shocks = R.advance_fundamental(gens[0], fvals, ftimes, fparams, t, params[21], ip[K.IP_OPEN], ip[K.IP_ACT_STEP])
     fvals[R.F_NEWS_BEFORE] = fvals[R.F_VALUE]
     fvals[R.F_VALUE] = fvals[R.F_VALUE] * (1.0 + fp[K.FP_NEWS_JUMP])
     fvals[R.F_NEWS_AFTER] = fvals[R.F_VALUE]
@@ -196,7 +210,7 @@ def _news(gens, params, ctr, fp, t):
 def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
     """Run the agent's rule on the book as it is at the exchange now; send its orders and its next wake-up."""
     (vstate, vprev, vparams, mstate, mparams, mhist, mseen, fvals, ftimes, fparams, cumulative, fund_ts, fund_val,
-     fund_shocks, xstate, sstate, lstate, liq_i, liq_f, xsched, nstate) = params  # fmt: skip
+     fund_shocks, xstate, sstate, lstate, liq_i, liq_f, xsched, nstate, clock) = params  # fmt: skip
     cls, k, lat = agents[agent, K.A_CLASS], agents[agent, K.A_INDEX], agents[agent, K.A_LATENCY]
     bid, ask = eng.best_bid(state), eng.best_ask(state)
     has_bid, has_ask = bid != eng.NO_PRICE, ask != eng.NO_PRICE
@@ -220,7 +234,7 @@ def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
         elif not buy and has_bid:
             _send(heap, ctr, agents, t, agent, -1, bid - walk, size)
     elif cls == K.VALUE:  # ABIDES ValueAgent.placeOrder
-        r_t = _look_fundamental(gens, fvals, ftimes, fparams, ctr, fund_ts, fund_val, fund_shocks, t)
+        r_t = _look_fundamental(gens, fvals, ftimes, fparams, ctr, fund_ts, fund_val, fund_shocks, t, clock, ip)
         obs = np.rint(r_t + math.sqrt(vparams[R.VP_OBS_VAR]) * gens[2].standard_normal())
         R.value_update(vstate[k], vprev[k], t, obs, fp[K.FP_R_BAR], vparams)
         dt = t - vprev[k]
@@ -250,7 +264,8 @@ def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
             )
             sstate[k, K.S_ARMED] = 1
     elif cls == K.MAKER:
-        _maker(state, ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, t, agent, bid, ask, has_bid and has_ask)
+        _maker(state, ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, clock, t, agent, bid, ask,
+               has_bid and has_ask)  # fmt: skip
     elif cls == K.MOMENTUM:  # ABIDES MomentumAgent.place_orders; the size is drawn at every look, even unused, so
         size = R.order_size(gens[4], cumulative)  # the draws (and the next wake-up) do not depend on the book (CRN)
         if has_bid and has_ask:
@@ -259,7 +274,7 @@ def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
             signal = R.momentum_signal(mhist[k], mseen[k], ip[K.IP_SHORT], ip[K.IP_LONG])
             if signal != 0:
                 _send(heap, ctr, agents, t, agent, signal, ask if signal == 1 else bid, size)
-        K.push(heap, ctr, t + lat + _wait(gens[4], fp[K.FP_MOMENTUM_WAIT]), K.WAKE, agent, 0, 0, 0)
+        K.push(heap, ctr, _later(clock, ip, t + lat, _wait(gens[4], fp[K.FP_MOMENTUM_WAIT])), K.WAKE, agent, 0, 0, 0)
 
 
 @numba.njit(cache=True)
@@ -289,7 +304,7 @@ def _kept(agents, ip, mstate, agent):
 
 
 @numba.njit(cache=True)
-def _maker(state, ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, t, agent, bid, ask, two_sided):
+def _maker(state, ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, clock, t, agent, bid, ask, two_sided):
     """ABIDES AdaptiveMarketMakerAgent: smoothed spread, size from the last window's volume, the skewed ladder."""
     own = mstate[agents[agent, K.A_INDEX]]
     previous, sized = own[R.M_MID], mparams[R.MP_TOUCH_SIZED] > 0
@@ -343,7 +358,7 @@ def _maker(state, ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, t, agent
         for _ in range(2 * max(ip[K.IP_MM_TOUCH], 1) if sized else 0):
             R.touch_size(gens[3], mparams)
     lat = agents[agent, K.A_LATENCY]
-    K.push(heap, ctr, t + lat + _wait(gens[3], fp[K.FP_MAKER_WAIT]), K.WAKE, agent, 0, 0, 0)
+    K.push(heap, ctr, _later(clock, ip, t + lat, _wait(gens[3], fp[K.FP_MAKER_WAIT])), K.WAKE, agent, 0, 0, 0)
 
 
 @numba.njit(cache=True)
@@ -489,11 +504,11 @@ def run(state, out, gens, heap, ctr, agents, orders, totals, ip, fp, params, rec
         kind, agent = heap[row, K.H_TYPE], heap[row, K.H_AGENT]
         written = ctr[_sim.C_EVENTS]
         if kind == K.WAKE:
-            _wake(heap, ctr, agents, gens, ip, fp, t, agent)
+            _wake(heap, ctr, agents, gens, ip, fp, params[21], t, agent)
         elif kind == K.DECIDE:
             _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent)
         elif kind == K.NEWS:
-            _news(gens, params, ctr, fp, t)
+            _news(gens, params, ctr, ip, fp, t)
         elif kind == K.PAUSE:
             S.pause(heap, ev, ctr, ip, n_agents, t)
         elif kind == K.RESUME:
@@ -506,7 +521,7 @@ def run(state, out, gens, heap, ctr, agents, orders, totals, ip, fp, params, rec
         elif kind == K.CANCEL_ID:
             K._cancel_id(state, out, ev, ctr, agents, orders, n_agents, t, agent, heap[row, K.H_PRICE])
         elif kind == K.NOISE_CLOCK:
-            _noise_clock(heap, ctr, agents, gens, fp, params[20], t)
+            _noise_clock(heap, ctr, agents, gens, ip, fp, params[20], params[21], t)
         elif kind == K.CANCEL_OLD:
             keep_a, keep_b = _kept(agents, ip, params[3], agent)
             K._cancel_old(state, out, ev, ctr, agents, orders, n_agents, t, agent, heap[row, K.H_PRICE],

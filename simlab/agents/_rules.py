@@ -77,33 +77,47 @@ def next_megashock(gen, fvals, ftimes, p):
 
 
 @numba.njit(cache=True)
-def advance_fundamental(gen, fvals, ftimes, p, t_ns):
+def _ou_over(gen, value, t0, t1, p, clock, open_ns, step_ns):
+    """:func:`ou_step` from calendar ``t0`` to ``t1``: over ``t1 - t0`` ns, or with an activity ``clock`` (one with
+    cells) over the business ns between them (:func:`business_ns`)."""
+    if clock.shape[1] == 0:
+        return ou_step(gen, value, t1 - t0, p)
+    dt = business_ns(clock, open_ns, step_ns, t1) - business_ns(clock, open_ns, step_ns, t0)
+    return ou_step(gen, value, dt, p)
+
+
+@numba.njit(cache=True)
+def advance_fundamental(gen, fvals, ftimes, p, t_ns, clock, open_ns, step_ns):
     """The fundamental at ``t_ns`` (no draw when ``t_ns`` is not after the last time); applies megashocks on the way.
 
-    Returns the number of megashocks applied. Source: ABIDES ``advance_fundamental_value_series``.
+    Returns the number of megashocks applied. Source: ABIDES ``advance_fundamental_value_series``. Ours: with the
+    market's activity on (``clock`` with cells, :func:`activity_clock`), the OU runs in business time (its variance
+    over a span is that of the business ns in it); megashocks keep their calendar times.
     """
     shocks = 0
     if t_ns <= ftimes[T_LAST]:
         return shocks
     while ftimes[T_NEXT_SHOCK] < t_ns:
         at = ftimes[T_NEXT_SHOCK]
-        fvals[F_VALUE] = ou_step(gen, fvals[F_VALUE], at - ftimes[T_LAST], p) + fvals[F_SHOCK]
+        fvals[F_VALUE] = _ou_over(gen, fvals[F_VALUE], ftimes[T_LAST], at, p, clock, open_ns, step_ns) + fvals[F_SHOCK]
         ftimes[T_LAST] = at
         next_megashock(gen, fvals, ftimes, p)
         shocks += 1
-    fvals[F_VALUE] = ou_step(gen, fvals[F_VALUE], t_ns - ftimes[T_LAST], p)
+    fvals[F_VALUE] = _ou_over(gen, fvals[F_VALUE], ftimes[T_LAST], t_ns, p, clock, open_ns, step_ns)
     ftimes[T_LAST] = t_ns
     return shocks
 
 
 @numba.njit(cache=True)
-def fundamental_path(gen, p, start_ns, times_ns):
-    """The fundamental at increasing ``times_ns`` from its mean at ``start_ns``; returns (values, megashock counts)."""
+def fundamental_path(gen, p, start_ns, times_ns, clock, step_ns):
+    """The fundamental at increasing ``times_ns`` from its mean at ``start_ns``; returns (values, megashock counts).
+    ``clock``: an activity clock of cells of ``step_ns`` from ``start_ns`` (:func:`activity_clock`; business time),
+    or one of no cells (calendar time)."""
     fvals, ftimes = np.array([p[P_MEAN], 0.0]), np.array([start_ns, start_ns], dtype=np.int64)
     next_megashock(gen, fvals, ftimes, p)
     values, shocks = np.empty(times_ns.shape[0]), np.zeros(times_ns.shape[0], dtype=np.int64)
     for i in range(times_ns.shape[0]):
-        shocks[i] = advance_fundamental(gen, fvals, ftimes, p, times_ns[i])
+        shocks[i] = advance_fundamental(gen, fvals, ftimes, p, times_ns[i], clock, start_ns, step_ns)
         values[i] = fvals[F_VALUE]
     return values, shocks
 
@@ -315,6 +329,61 @@ def maker_withdraws(inventory, mid, previous_mid, mp):
     if mp[MP_WITHDRAW_MOVE] > 0 and previous_mid > 0:
         return abs(mid - previous_mid) / previous_mid * 1e4 >= mp[MP_WITHDRAW_MOVE]
     return False
+
+
+# ---------------------------------------------------------------- the market's activity: business time (ours)
+
+# rows of the activity clock (one column per grid cell): the log-activity, the rate of business time per calendar ns,
+# the business ns from the open to the cell's start
+AC_LOG, AC_RATE, AC_START = 0, 1, 2
+
+
+@numba.njit(cache=True)
+def activity_step(gen, log_activity, decay, sd):
+    """The log-activity one grid step later: the exact transition of an OU process of stationary sd ``sd``,
+    ``N(a x, sd^2 (1 - a^2))`` with ``a = decay = e^{-step / time}``. One ``standard_normal()`` draw."""
+    return decay * log_activity + sd * math.sqrt(1.0 - decay * decay) * gen.standard_normal()
+
+
+@numba.njit(cache=True)
+def activity_clock(gen, n_cells, decay, sd, step_ns):
+    """The activity on ``n_cells`` grid cells of ``step_ns`` from the open: rows ``AC_LOG`` (``x``: drawn from its
+    stationary law ``N(0, sd^2)`` in the first cell, then :func:`activity_step` per cell), ``AC_RATE``
+    (``exp(x - sd^2 / 2)``, mean 1) and ``AC_START`` (business ns from the open to each cell's start, the running
+    sum of rate x step). Draws: ``n_cells`` ``standard_normal()``."""
+    out = np.empty((3, n_cells))
+    x, total = sd * gen.standard_normal(), 0.0
+    for j in range(n_cells):
+        if j > 0:
+            x = activity_step(gen, x, decay, sd)
+        out[AC_LOG, j], out[AC_RATE, j], out[AC_START, j] = x, math.exp(x - 0.5 * sd * sd), total
+        total += out[AC_RATE, j] * float(step_ns)
+    return out
+
+
+@numba.njit(cache=True, inline="always")
+def _cell(clock, open_ns, step_ns, t):
+    return min(max((t - open_ns) // step_ns, np.int64(0)), np.int64(clock.shape[1] - 1))
+
+
+@numba.njit(cache=True)
+def business_ns(clock, open_ns, step_ns, t):
+    """Business ns from the open to calendar ``t`` (ns) under the activity ``clock`` (:func:`activity_clock`; the
+    last cell's rate continues past the grid's end)."""
+    j = _cell(clock, open_ns, step_ns, t)
+    return clock[AC_START, j] + clock[AC_RATE, j] * float(t - (open_ns + j * step_ns))
+
+
+@numba.njit(cache=True)
+def calendar_ns(clock, open_ns, step_ns, t, wait):
+    """The calendar ns (rounded; never before ``t``) at which ``wait`` business ns have passed since ``t``: the cell
+    where the business time reaches its target, then the rest over that cell's rate."""
+    target = business_ns(clock, open_ns, step_ns, t) + wait
+    j = _cell(clock, open_ns, step_ns, t)
+    while j + 1 < clock.shape[1] and clock[AC_START, j + 1] <= target:
+        j += 1
+    at = open_ns + j * step_ns + np.int64(np.rint((target - clock[AC_START, j]) / clock[AC_RATE, j]))
+    return max(t, at)
 
 
 # ---------------------------------------------------------------- the noise clock and order splitting (ours)

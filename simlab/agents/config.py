@@ -26,6 +26,8 @@ VARIANCE_UPDATES = ("kalman", "abides")
 LATENCY_MODELS = ("line", "fixed")
 LATENT_ANCHORS = ("fundamental", "price")
 TOUCH_SIZE_COMPONENTS = 11  # the ABIDES size mixture: a log-normal, then 100, 200, ..., 1000 lots
+ACTIVITY_SD_MAX = 3.0  # the market's log-activity sd (larger: a multiplier beyond e^9 within 3 sd)
+ACTIVITY_STEP_MIN_S = 1e-3  # the activity's grid step (smaller: over 2e7 cells in a 6.5-hour day)
 
 
 def _number(owner: str, name: str, value: Any, *, low: float | None = None, strict: bool = False) -> float:
@@ -86,6 +88,20 @@ class Fundamental(_Checked):
 
     ``dr = -mean_reversion (r - mean) dt + volatility dW``, plus megashocks at Poisson times of rate
     ``megashock_rate_per_s``, each of size ``+-N(megashock_mean_ticks, megashock_variance_ticks2)`` (sign even).
+
+    The market's activity (ours; off while ``activity_sd`` is 0, docs/agents_realism_v8.md): the fundamental's OU
+    and every agent's clock (the noise clock, the waits between wake-ups of value agents, market makers and momentum
+    agents, and their first wake-ups) run in business time, whose rate per calendar second is ``exp(x -
+    activity_sd^2 / 2)`` (mean 1, so a day keeps its expected variance and numbers of events), ``x`` a log-OU of
+    stationary sd ``activity_sd`` and mean-reversion time ``activity_time_s``, constant on a grid of
+    ``activity_step_s``, drawn at the set-up from its own stream by its exact transition. Latencies, the makers'
+    cancel delay, jitter and volume window, execution schedules, megashocks and scheduled shocks keep calendar time.
+    News (the fundamental's variance) and trading then come in bursts lasting about ``activity_time_s``, and with
+    them the large price moves: Clark's
+    subordination (1973, "A subordinated stochastic process model with finite variance for speculative prices",
+    Econometrica 41: Gaussian in business time, fat-tailed in calendar time), with the log-normal stochastic
+    volatility of Taylor (1986, "Modelling Financial Time Series") as the clock; Ane and Geman (2000, "Order flow,
+    transaction clock, and normality of asset returns", J. Finance 55) find that clock in the number of trades.
     """
 
     mean_ticks: float = 100_000.0
@@ -94,7 +110,23 @@ class Fundamental(_Checked):
     megashock_rate_per_s: float = 2.77778e-9
     megashock_mean_ticks: float = 1000.0
     megashock_variance_ticks2: float = 50_000.0
-    _positive = ("mean_ticks", "mean_reversion_per_s")
+    activity_sd: float = 0.0
+    activity_time_s: float = 600.0
+    activity_step_s: float = 1.0
+    _positive = ("mean_ticks", "mean_reversion_per_s", "activity_time_s", "activity_step_s")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.activity_sd > ACTIVITY_SD_MAX:
+            raise ParameterError(
+                f"`activity_sd` of Fundamental (the sd of the log-activity) must be in [0, {ACTIVITY_SD_MAX}] (a rate "
+                f"multiplier within e^+-{3 * ACTIVITY_SD_MAX:g} at 3 sd); got {self.activity_sd!r}"
+            )
+        if self.activity_step_s < ACTIVITY_STEP_MIN_S:
+            raise ParameterError(
+                f"`activity_step_s` of Fundamental (the activity's grid step) must be >= {ACTIVITY_STEP_MIN_S} s; got "
+                f"{self.activity_step_s!r}"
+            )
 
 
 @dataclass(frozen=True)

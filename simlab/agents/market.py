@@ -6,9 +6,10 @@ threads. The population, its rules and their sources are in :mod:`simlab.agents.
 event loop in :mod:`simlab.agents._kernel`.
 
 Seeds: the market's SeedSequence spawns, in order, the streams of the setup (latencies, first wake-ups), the
-fundamental, the noise, value, market-maker and momentum agents and the execution agents (their latencies); each
-component draws from its own, so a market with an execution agent and the same market without it share every draw
-(common random numbers: they differ only through the agent's orders).
+fundamental, the noise, value, market-maker and momentum agents, the execution agents (their latencies) and the market's
+activity (drawn from only when it is on, at the set-up); each component draws from its own, so a market with an
+execution agent and the same market without it share every draw (common random numbers: they differ only through the
+agent's orders).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from simlab.provenance import provenance
 
 CLASS_NAMES = (*CLASS_ORDER, "exchange")
 LIGHT_M_PER_NS = 0.299792458
-_COMPONENTS = ("setup", "fundamental", "noise", "value", "market_maker", "momentum", "execution")
+_COMPONENTS = ("setup", "fundamental", "noise", "value", "market_maker", "momentum", "execution", "activity")
 
 
 def simulate_abm(
@@ -283,6 +284,7 @@ class _Market(BookSimulation):
             + self._clock_params()
             + size_law(c.noise.size_weights, c.noise.size_log_mean, c.noise.size_log_sd)
         )
+        self.clock = self._activity_clock()
         self.vstate = np.zeros((v.count, R.V_FIELDS))
         self.vstate[:, R.V_ESTIMATE] = f.mean_ticks
         self.vprev = np.full(v.count, c.open_ns, np.int64)
@@ -334,14 +336,28 @@ class _Market(BookSimulation):
         return [n.arrival_rate_per_s * 1e-9, n.excitation * decay, decay, 0.0, n.split_exponent, m.level_jitter_s * 1e9,
                 float(n.walk_ticks)]  # fmt: skip
 
+    def _activity_clock(self) -> np.ndarray:
+        """The market's activity (:func:`simlab.agents._rules.activity_clock`, from the activity stream) on the cells
+        of ``activity_step_s`` that cover the run, its step in ``ip`` (ns); no cells when it is off (no draw)."""
+        f = self.config.fundamental
+        if f.activity_sd <= 0:
+            return np.zeros((3, 0))
+        step = self.ip[K.IP_ACT_STEP] = int(round(f.activity_step_s * 1e9))
+        n_cells = (self.end_ns - self.config.open_ns) // step + 1
+        decay = math.exp(-f.activity_step_s / f.activity_time_s)
+        return R.activity_clock(self.streams[7], n_cells, decay, f.activity_sd, step)
+
     def _start_clock(self) -> None:
-        """Queue the noise clock's first event (its wait drawn from the noise stream, from no excess), if it is on."""
+        """Queue the noise clock's first event (its wait drawn from the noise stream, from no excess), if it is on
+        (with the market's activity on, the wait is business time: :func:`simlab.agents._rules.calendar_ns`)."""
         if self.config.noise.arrival_rate_per_s > 0:
-            fp = self.fp
+            fp, open_ns = self.fp, self.config.open_ns
             wait, fp[K.FP_NOISE_EXCESS] = R.hawkes_wait(
                 self.streams[2], 0.0, fp[K.FP_NOISE_BASE], fp[K.FP_NOISE_JUMP], fp[K.FP_NOISE_DECAY]
             )
-            at = self.config.open_ns + int(np.rint(wait))
+            at = open_ns + int(np.rint(wait))
+            if self.clock.shape[1] > 0:
+                at = int(R.calendar_ns(self.clock, open_ns, self.ip[K.IP_ACT_STEP], open_ns, wait))
             K.push(self.heap, self.ctr, at, K.NOISE_CLOCK, self.agents.shape[0] - 1, 0, 0, 0)
 
     def _shock_ns(self, seconds: float) -> int:
@@ -379,7 +395,11 @@ class _Market(BookSimulation):
         for cls, wait_s in ((K.VALUE, 1 / c.value.arrival_rate_per_s), (K.MAKER, c.market_maker.wake_interval_s),
                             (K.MOMENTUM, c.momentum.wake_interval_s)):  # fmt: skip
             mask = classes == cls
-            first[mask] = c.open_ns + np.rint(setup.exponential(wait_s * 1e9, int(mask.sum()))).astype(np.int64)
+            waits = np.rint(setup.exponential(wait_s * 1e9, int(mask.sum())))
+            if self.clock.shape[1] > 0:  # in business time with the market's activity on (the same draws)
+                step = self.ip[K.IP_ACT_STEP]
+                waits = np.array([R.calendar_ns(self.clock, c.open_ns, step, c.open_ns, w) - c.open_ns for w in waits])
+            first[mask] = c.open_ns + waits.astype(np.int64)
         first[classes == K.EXECUTION] = c.open_ns + int(round(c.execution.start_s * 1e9))
         first[classes == K.STOP] = c.open_ns + int(round(c.stop_loss.start_s * 1e9))
         lv = c.leveraged
@@ -396,7 +416,7 @@ class _Market(BookSimulation):
         params = (self.vstate, self.vprev, self.vparams, self.mstate, self.mparams, self.mhist, self.mseen,
                   self.fvals, self.ftimes, self.fparams, R.SIZE_CUMULATIVE, self.fund_ts, self.fund_val,
                   self.fund_shocks, self.xstate, self.sstate, self.lstate, self.liq_i, self.liq_f,
-                  self.xsched, self.nstate)  # fmt: skip
+                  self.xsched, self.nstate, self.clock)  # fmt: skip
         while True:
             rec = (self.ev, self.books, self.book_ts, self.path_ts, self.path_vals, self.path_mid)
             status, self.state = _loop.run(

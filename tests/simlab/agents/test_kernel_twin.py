@@ -9,6 +9,7 @@ import pytest
 from simlab.agents import (
     CircuitBreaker,
     ExecutionAgents,
+    Fundamental,
     InitialBook,
     Latency,
     LeveragedTraders,
@@ -123,7 +124,15 @@ CONFIGS = {
         value=ValueAgents(count=30, arrival_rate_per_s=0.05, latent_depth_ticks=15.0, latent_size_lots=40),
         initial_book=InitialBook(levels=3, qty_lots=50, spread_ticks=4),
     ),
-    "realism rules: noise clock, order splitting, maker floor and jitter": small_config(
+    "realism rules: the market's activity, noise clock, order splitting, maker floor and jitter": small_config(
+        fundamental=Fundamental(
+            megashock_rate_per_s=1 / 120,
+            megashock_mean_ticks=20.0,
+            megashock_variance_ticks2=25.0,
+            activity_sd=1.0,
+            activity_time_s=60.0,
+            activity_step_s=2.5,
+        ),
         noise=NoiseAgents(
             count=8, arrival_rate_per_s=0.3, excitation=0.6, decay_per_s=0.5, split_exponent=1.5, split_max_children=40
         ),

@@ -23,7 +23,7 @@ def _fparams(mean=1000.0, kappa_s=1e-3, vol=2.0, rate_s=0.0, shock_mean=50.0, sh
 def test_ou_step_follows_its_exact_transition_law():
     p, dt_s, n = _fparams(), 100.0, 40_000
     times = (np.arange(1, n + 1) * dt_s * 1e9).astype(np.int64)
-    values, shocks = R.fundamental_path(np.random.default_rng(1), p, 0, times)
+    values, shocks = R.fundamental_path(np.random.default_rng(1), p, 0, times, np.zeros((3, 0)), 1)
     assert shocks.sum() == 0
     decay = math.exp(-1e-3 * dt_s)
     sd = math.sqrt(4.0 * (1 - decay**2) / (2 * 1e-3))
@@ -38,7 +38,7 @@ def test_megashocks_arrive_at_their_rate_with_their_size():
     rate, horizon_s = 0.01, 2e6
     p = _fparams(kappa_s=1e-9, vol=1e-6, rate_s=rate, shock_mean=50.0, shock_var=100.0)
     times = (np.linspace(1, horizon_s, 5000) * 1e9).astype(np.int64)
-    values, shocks = R.fundamental_path(np.random.default_rng(2), p, 0, times)
+    values, shocks = R.fundamental_path(np.random.default_rng(2), p, 0, times, np.zeros((3, 0)), 1)
     expected = rate * horizon_s
     assert abs(shocks.sum() - expected) < 4 * math.sqrt(expected)
     jumps = np.diff(values)[shocks[1:] == 1]  # one shock in the step, almost no diffusion or reversion

@@ -91,6 +91,15 @@ class TwinMarket:
         self.clock = n.arrival_rate_per_s > 0
         self.excess = float(market.fp[K.FP_NOISE_EXCESS])
         self.meta_side, self.meta_left = [0] * c.noise.count, [0] * c.noise.count
+        # the market's activity: the log-activity per grid cell (cell j is [open + j step, open + (j + 1) step)) from
+        # the set-up; the rates and the business time at each cell's start are the twin's own
+        f = c.fundamental
+        self.act_step = int(round(f.activity_step_s * 1e9))
+        self.act_rate = [math.exp(x - 0.5 * f.activity_sd**2) for x in market.clock[0].tolist()]
+        self.act_start, total = [], 0.0
+        for rate in self.act_rate:
+            self.act_start.append(total)
+            total = total + rate * float(self.act_step)
 
     def window(self, name, t):
         """True when ``t`` (ns) is inside the window of the shock ``name`` (False when there is no such shock)."""
@@ -330,8 +339,29 @@ class TwinMarket:
             second = -math.log(1.0 + decay * math.log1p(-u) / self.excess) / decay
         wait = min(first, second)
         self.excess = self.excess * math.exp(-decay * wait) + n.excitation * decay
-        self.send(t + int(np.rint(wait)), K.NOISE_CLOCK, self.n)
+        self.send(self.calendar(t, wait) if self.act_rate else t + int(np.rint(wait)), K.NOISE_CLOCK, self.n)
         self.send(t + self.lat[agent], K.DECIDE, agent)
+
+    def act_cell(self, t):
+        """The activity's grid cell of calendar ``t`` (the last one past the grid)."""
+        return min(max((t - self.config.open_ns) // self.act_step, 0), len(self.act_rate) - 1)
+
+    def business(self, t):
+        """Business ns from the open to ``t``: the cells before, then ``t``'s cell at its rate."""
+        j = self.act_cell(t)
+        return self.act_start[j] + self.act_rate[j] * float(t - (self.config.open_ns + j * self.act_step))
+
+    def calendar(self, t, wait):
+        """The calendar ns at which ``wait`` business ns have passed after ``t`` (rounded, not before ``t``)."""
+        target, j = self.business(t) + wait, self.act_cell(t)
+        while j + 1 < len(self.act_rate) and self.act_start[j + 1] <= target:
+            j += 1
+        start = self.config.open_ns + j * self.act_step
+        return max(t, start + int(np.rint((target - self.act_start[j]) / self.act_rate[j])))
+
+    def later(self, t, wait):
+        """``t`` plus an agent's wait between wake-ups: business ns with the market's activity on."""
+        return self.calendar(t, float(wait)) if self.act_rate else t + wait
 
     def noise(self, t, agent, bid, ask):
         """A noise agent: ABIDES' limit order at the touch, or with the clock a market order, its side from the
@@ -363,7 +393,7 @@ class TwinMarket:
     def wake(self, t, agent):
         cls, lat = self.cls[agent], self.lat[agent]
         if cls == K.VALUE:
-            self.send(t + self.wait(self.gens[2], 1e9 / self.config.value.arrival_rate_per_s), K.WAKE, agent)
+            self.send(self.later(t, self.wait(self.gens[2], 1e9 / self.config.value.arrival_rate_per_s)), K.WAKE, agent)
             self.send(t + lat, K.CANCEL_ALL, agent)
             self.send(t + lat, K.DECIDE, agent)
         elif cls == K.EXECUTION:
@@ -448,15 +478,19 @@ class TwinMarket:
         if t <= self.fund_last:
             return self.fund_value
         shocks = 0
+
+        def span(a, b):  # calendar ns, or business ns with the market's activity on
+            return self.business(b) - self.business(a) if self.act_rate else b - a
+
         while self.shock_at < t:
-            self.fund_value = step(self.fund_value, self.shock_at - self.fund_last) + self.shock_size
+            self.fund_value = step(self.fund_value, span(self.fund_last, self.shock_at)) + self.shock_size
             self.fund_last = self.shock_at
             rate = f.megashock_rate_per_s * 1e-9
             self.shock_at += int(min(gen.standard_exponential() / rate if rate > 0 else 9e18, 9e18 - self.shock_at))
             size = f.megashock_mean_ticks + math.sqrt(f.megashock_variance_ticks2) * gen.standard_normal()
             self.shock_size = size if gen.random() < 0.5 else -size
             shocks += 1
-        self.fund_value = step(self.fund_value, t - self.fund_last)
+        self.fund_value = step(self.fund_value, span(self.fund_last, t))
         self.fund_last = t
         self.fundamental.append((t, self.fund_value, shocks))
         return self.fund_value
@@ -582,7 +616,7 @@ class TwinMarket:
                 self.jitter()
             for _ in range(2 * max(m.touch_orders, 1) if m.touch_size_weights else 0):
                 self.touch_size()
-        self.send(t + self.lat[agent] + self.wait(self.gens[3], m.wake_interval_s * 1e9), K.WAKE, agent)
+        self.send(self.later(t + self.lat[agent], self.wait(self.gens[3], m.wake_interval_s * 1e9)), K.WAKE, agent)
 
     def execution(self, t, agent, bid, ask):
         x, k = self.config.execution, self.idx[agent]
@@ -619,7 +653,7 @@ class TwinMarket:
                 long = sum(mids[-mo.long_window :]) / mo.long_window
                 side = 1 if short >= long else -1
                 self.order(t, agent, side, ask if side == 1 else bid, size)
-        self.send(t + self.lat[agent] + self.wait(self.gens[4], mo.wake_interval_s * 1e9), K.WAKE, agent)
+        self.send(self.later(t + self.lat[agent], self.wait(self.gens[4], mo.wake_interval_s * 1e9)), K.WAKE, agent)
 
 
 def twin_books(twin: TwinMarket) -> tuple[np.ndarray, ...]:
