@@ -25,7 +25,8 @@ from simlab.errors import ParameterError
 
 
 def with_settings(config: MarketConfig, settings: dict[str, str]) -> MarketConfig:
-    """Return ``config`` with the dotted settings replaced, each parsed to its field's type (int or float).
+    """Return ``config`` with the dotted settings replaced, each parsed to its field's type (int or float); a value
+    with commas (``fundamental.activity_time_s=60,600,3600``) is a tuple of them, for the fields that take a list.
 
     An unknown ``table.key`` or a value that is not a number of that type is refused with a sentence; the market's
     own validation then checks the value.
@@ -33,14 +34,18 @@ def with_settings(config: MarketConfig, settings: dict[str, str]) -> MarketConfi
     for name, text in settings.items():
         table, key = _split(config, name)
         current = getattr(getattr(config, table), key)
+        if isinstance(current, tuple) and current and all(isinstance(v, float) for v in current):
+            current = current[0]  # a list of floats (e.g. `fundamental.activity_time_s`): its items are floats
         if not isinstance(current, (int, float)) or isinstance(current, bool):
             raise ParameterError(f"abm_probe: setting {name!r} is not a number (found {current!r}); only numbers "
                                  "can be replaced")  # fmt: skip
         kind = int if isinstance(current, int) else float
         try:
-            value = kind(text)
+            items = tuple(kind(item) for item in text.split(","))
         except ValueError:
-            raise ParameterError(f"abm_probe: setting {name!r} expects an {kind.__name__}, found {text!r}") from None
+            raise ParameterError(f"abm_probe: setting {name!r} expects an {kind.__name__} or a comma-separated list "
+                                 f"of them, found {text!r}") from None  # fmt: skip
+        value = items if "," in text else items[0]  # a list goes to the field's own check (most take none)
         config = replace(config, **{table: replace(getattr(config, table), **{key: value})})
     return config
 

@@ -346,17 +346,24 @@ def activity_step(gen, log_activity, decay, sd):
 
 
 @numba.njit(cache=True)
-def activity_clock(gen, n_cells, decay, sd, step_ns):
-    """The activity on ``n_cells`` grid cells of ``step_ns`` from the open: rows ``AC_LOG`` (``x``: drawn from its
-    stationary law ``N(0, sd^2)`` in the first cell, then :func:`activity_step` per cell), ``AC_RATE``
-    (``exp(x - sd^2 / 2)``, mean 1) and ``AC_START`` (business ns from the open to each cell's start, the running
-    sum of rate x step). Draws: ``n_cells`` ``standard_normal()``."""
-    out = np.empty((3, n_cells))
-    x, total = sd * gen.standard_normal(), 0.0
+def activity_clock(gen, n_cells, decays, sd, step_ns):
+    """The activity on ``n_cells`` grid cells of ``step_ns`` from the open: rows ``AC_LOG`` (``x``, the sum of
+    ``K = len(decays)`` independent log-OUs of stationary sd ``sd / sqrt(K)`` each, component ``k`` of
+    :func:`activity_step` decay ``decays[k]``: drawn from its stationary law in the first cell, then stepped per
+    cell; the components are drawn one after the other), ``AC_RATE`` (``exp(x - sd^2 / 2)``, mean 1: ``x`` is
+    ``N(0, sd^2)``) and ``AC_START`` (business ns from the open to each cell's start, the running sum of rate x
+    step). Draws: ``K n_cells`` ``standard_normal()``; with ``K = 1`` the draws and values of the one-time clock."""
+    out = np.zeros((3, n_cells))
+    part = sd / math.sqrt(float(decays.shape[0]))
+    for k in range(decays.shape[0]):
+        x = part * gen.standard_normal()
+        for j in range(n_cells):
+            if j > 0:
+                x = activity_step(gen, x, decays[k], part)
+            out[AC_LOG, j] += x
+    total = 0.0
     for j in range(n_cells):
-        if j > 0:
-            x = activity_step(gen, x, decay, sd)
-        out[AC_LOG, j], out[AC_RATE, j], out[AC_START, j] = x, math.exp(x - 0.5 * sd * sd), total
+        out[AC_RATE, j], out[AC_START, j] = math.exp(out[AC_LOG, j] - 0.5 * sd * sd), total
         total += out[AC_RATE, j] * float(step_ns)
     return out
 

@@ -28,6 +28,7 @@ LATENT_ANCHORS = ("fundamental", "price")
 TOUCH_SIZE_COMPONENTS = 11  # the ABIDES size mixture: a log-normal, then 100, 200, ..., 1000 lots
 ACTIVITY_SD_MAX = 3.0  # the market's log-activity sd (larger: a multiplier beyond e^9 within 3 sd)
 ACTIVITY_STEP_MIN_S = 1e-3  # the activity's grid step (smaller: over 2e7 cells in a 6.5-hour day)
+ACTIVITY_COMPONENTS_MAX = 8  # log-OU components of a multi-timescale activity (a list of `activity_time_s`)
 
 
 def _number(owner: str, name: str, value: Any, *, low: float | None = None, strict: bool = False) -> float:
@@ -57,6 +58,20 @@ def size_weights(value: Any, name: str, owner: str) -> tuple[float, ...]:
             f"{weights!r}"
         )
     return tuple(float(w) for w in weights)
+
+
+def _activity_times(value: Any) -> float | tuple[float, ...]:
+    """``activity_time_s`` of Fundamental: a number > 0 (as a float), or a list of 1 to ``ACTIVITY_COMPONENTS_MAX``
+    numbers > 0 (as a tuple of floats); anything else is refused with a sentence."""
+    if not isinstance(value, (list, tuple)):
+        return _number("Fundamental", "activity_time_s", value, low=0.0, strict=True)
+    good = all(not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) and v > 0 for v in value)
+    if not good or not 1 <= len(value) <= ACTIVITY_COMPONENTS_MAX:
+        raise ParameterError(
+            f"`activity_time_s` of Fundamental (the activity's mean-reversion times) must be a number > 0 or a list of "
+            f"1 to {ACTIVITY_COMPONENTS_MAX} numbers > 0; got {list(value)!r}"
+        )
+    return tuple(float(v) for v in value)
 
 
 class _Checked:
@@ -102,6 +117,18 @@ class Fundamental(_Checked):
     Econometrica 41: Gaussian in business time, fat-tailed in calendar time), with the log-normal stochastic
     volatility of Taylor (1986, "Modelling Financial Time Series") as the clock; Ane and Geman (2000, "Order flow,
     transaction clock, and normality of asset returns", J. Finance 55) find that clock in the number of trades.
+
+    Several time scales (ours, docs/agents_realism_v8.md "Multi-timescale activity"): ``activity_time_s`` may be a
+    list of 1 to ``ACTIVITY_COMPONENTS_MAX`` mean-reversion times; ``x`` is then the sum of that many independent
+    log-OUs, one per time, each of stationary variance ``activity_sd^2 / K`` (the total sd stays ``activity_sd``, the
+    rate's mean stays 1), each drawn in turn from the activity stream by its exact transition (a one-element list
+    draws exactly as the number). The autocorrelation of ``x`` is the equally weighted mixture ``(1/K) sum_k
+    exp(-lag / time_k)``; over log-spaced times it decays much more slowly than one exponential, approximating a
+    power law over the span of the times: Barndorff-Nielsen and Shephard's superposition of OU processes (2001,
+    "Non-Gaussian Ornstein-Uhlenbeck-based models and some of their uses in financial economics", JRSS B 63), and
+    the log-normal, finite-K relative of Calvet and Fisher's multifractal cascade of volatility components with
+    geometric time scales (2001, "Forecasting multifractal volatility", J. Econometrics 105; 2004, "How to forecast
+    long-run volatility", J. Financial Econometrics 2).
     """
 
     mean_ticks: float = 100_000.0
@@ -111,12 +138,13 @@ class Fundamental(_Checked):
     megashock_mean_ticks: float = 1000.0
     megashock_variance_ticks2: float = 50_000.0
     activity_sd: float = 0.0
-    activity_time_s: float = 600.0
+    activity_time_s: float | tuple[float, ...] = 600.0
     activity_step_s: float = 1.0
-    _positive = ("mean_ticks", "mean_reversion_per_s", "activity_time_s", "activity_step_s")
+    _positive = ("mean_ticks", "mean_reversion_per_s", "activity_step_s")
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        object.__setattr__(self, "activity_time_s", _activity_times(self.activity_time_s))
         if self.activity_sd > ACTIVITY_SD_MAX:
             raise ParameterError(
                 f"`activity_sd` of Fundamental (the sd of the log-activity) must be in [0, {ACTIVITY_SD_MAX}] (a rate "

@@ -344,8 +344,9 @@ class _Market(BookSimulation):
             return np.zeros((3, 0))
         step = self.ip[K.IP_ACT_STEP] = int(round(f.activity_step_s * 1e9))
         n_cells = (self.end_ns - self.config.open_ns) // step + 1
-        decay = math.exp(-f.activity_step_s / f.activity_time_s)
-        return R.activity_clock(self.streams[7], n_cells, decay, f.activity_sd, step)
+        times = f.activity_time_s if isinstance(f.activity_time_s, tuple) else (f.activity_time_s,)
+        decays = np.array([math.exp(-f.activity_step_s / time) for time in times])
+        return R.activity_clock(self.streams[7], n_cells, decays, f.activity_sd, step)
 
     def _start_clock(self) -> None:
         """Queue the noise clock's first event (its wait drawn from the noise stream, from no excess), if it is on

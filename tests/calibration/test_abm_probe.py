@@ -24,6 +24,10 @@ def test_settings_replace_the_named_fields_with_their_types():
     assert probe.noise.arrival_rate_per_s == 0.05
     assert config.market_maker.keep_touch_ticks == -1  # the preset itself is unchanged
     assert probe.market_maker.quote_offset_ticks == config.market_maker.quote_offset_ticks
+    times = with_settings(config, parse_settings(["fundamental.activity_time_s=60,600,3600"]))
+    assert times.fundamental.activity_time_s == (60.0, 600.0, 3600.0)  # a list for the field that takes one
+    back = with_settings(times, parse_settings(["fundamental.activity_time_s=900"]))
+    assert back.fundamental.activity_time_s == 900.0
 
 
 @pytest.mark.parametrize(
@@ -34,6 +38,8 @@ def test_settings_replace_the_named_fields_with_their_types():
         (["market_maker.keep_touch_ticks=0.5"], "expects an int"),
         (["value.variance_update=kalman"], "not a number"),
         (["market_maker.keep_touch_ticks=-3"], "keep_touch_ticks"),
+        (["noise.arrival_rate_per_s=0.1,0.2"], "`arrival_rate_per_s` of NoiseAgents must be a finite number"),
+        (["fundamental.activity_time_s=60,x"], "expects an float or a comma-separated list"),
     ],
 )
 def test_bad_settings_are_refused_with_a_sentence(arguments, words):

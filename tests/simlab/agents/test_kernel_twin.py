@@ -130,7 +130,7 @@ CONFIGS = {
             megashock_mean_ticks=20.0,
             megashock_variance_ticks2=25.0,
             activity_sd=1.0,
-            activity_time_s=60.0,
+            activity_time_s=(20.0, 300.0),  # two time scales: x the sum of two log-OUs
             activity_step_s=2.5,
         ),
         noise=NoiseAgents(

@@ -1,7 +1,8 @@
 """The slow, obvious twin of the agent kernel: a Python loop over a heapq of messages, agents as plain lists, on the
 list-based book twin of tests/simlab/book/test_engine_twin.py. It shares no code with simlab.agents._kernel or
 _rules; it takes the set-up (latencies, first wake-ups, the opening book, the streams' states) from an unrun market
-so that it checks the event loop, the rules and the accounting, not the set-up."""
+so that it checks the event loop, the rules and the accounting, not the set-up; the market's activity it draws
+itself, from a fresh copy of the activity stream."""
 
 from __future__ import annotations
 
@@ -40,6 +41,25 @@ def twin_touch_size(gen, weights, log_mean, log_sd) -> int:
         edge += weights[k] / total
     z = gen.standard_normal()
     return int(np.rint(math.exp(log_mean + log_sd * z) if k == 0 else 100.0 * k + 0.15 * z))
+
+
+def twin_activity(market: _Market) -> list[float]:
+    """The log-activity per grid cell, drawn anew from the market's activity stream (the 8th child of its root
+    SeedSequence): for each mean-reversion time in turn, a log-OU of variance ``sd^2 / K`` from its stationary law,
+    then ``x <- a x + sd_k sqrt(1 - a^2) z`` per cell; the components added cell by cell."""
+    f, (entropy, key) = market.config.fundamental, market.root_entropy
+    gen = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=key).spawn(8)[7])
+    times = list(f.activity_time_s) if isinstance(f.activity_time_s, tuple) else [f.activity_time_s]
+    cells = (market.end_ns - market.config.open_ns) // int(round(f.activity_step_s * 1e9)) + 1
+    part, logs = f.activity_sd / math.sqrt(len(times)), [0.0] * cells
+    for time in times:
+        a = math.exp(-f.activity_step_s / time)
+        x = part * gen.standard_normal()
+        for j in range(cells):
+            if j > 0:
+                x = a * x + part * math.sqrt(1.0 - a * a) * gen.standard_normal()
+            logs[j] += x
+    return logs
 
 
 class TwinMarket:
@@ -91,11 +111,12 @@ class TwinMarket:
         self.clock = n.arrival_rate_per_s > 0
         self.excess = float(market.fp[K.FP_NOISE_EXCESS])
         self.meta_side, self.meta_left = [0] * c.noise.count, [0] * c.noise.count
-        # the market's activity: the log-activity per grid cell (cell j is [open + j step, open + (j + 1) step)) from
-        # the set-up; the rates and the business time at each cell's start are the twin's own
+        # the market's activity: the log-activity per grid cell (cell j is [open + j step, open + (j + 1) step)),
+        # its rates and the business time at each cell's start, all the twin's own (twin_activity)
         f = c.fundamental
         self.act_step = int(round(f.activity_step_s * 1e9))
-        self.act_rate = [math.exp(x - 0.5 * f.activity_sd**2) for x in market.clock[0].tolist()]
+        self.act_log = twin_activity(market) if f.activity_sd > 0 else []
+        self.act_rate = [math.exp(x - 0.5 * f.activity_sd**2) for x in self.act_log]
         self.act_start, total = [], 0.0
         for rate in self.act_rate:
             self.act_start.append(total)
