@@ -62,8 +62,8 @@ def test_the_option_is_saved_and_restored_with_the_model_and_the_kernels_give_th
     assert saved["encoding"]["level_prices"] is True
     loaded = DiffusionGenerator.load(tmp_path / "m")
     assert loaded.encoding_ == model.encoding_ and loaded.model_.book[0].in_features == enc.BOOK_WIDTH + 18
-    twin = loaded.sample(2, 4.0, generator=5, stop_when_stuck=True, twin=True)
-    fast = loaded.sample(2, 4.0, generator=5, stop_when_stuck=True)
+    twin = loaded.sample(2, 2.0, generator=5, stop_when_stuck=True, twin=True)
+    fast = loaded.sample(2, 2.0, generator=5, stop_when_stuck=True)
     for x, y in zip(twin, fast, strict=True):
         assert x["events"].equals(y["events"]) and x["books"].equals(y["books"])
     assert sum(path["events"].attrs["applied"] for path in fast) > 0
