@@ -187,7 +187,7 @@ class BookGenerator:
             config = cls.CONFIG.from_dict(meta["config"], source=f"checkpoint {path}")
             encoding = enc.Encoding.from_dict(meta["encoding"], source=f"checkpoint {path}")
             generator = cls(config, device=device)
-            model = cls.NETWORK(config)
+            model = cls.NETWORK(config, encoding.book_width)  # weights of the other book state do not fit
             model.load_state_dict(tensors["model"], strict=True)
             context = {name: tensors["context"][name].numpy() for name in ("books", "table")}
         except (KeyError, TypeError, RuntimeError) as error:

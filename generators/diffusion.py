@@ -55,7 +55,7 @@ class DiffusionGenerator(BookGenerator):
     # ------------------------------------------------------------------ training
     def _networks(self, seed: np.random.SeedSequence) -> tuple[tuple[Denoiser, ...], tuple[torch.optim.Adam]]:
         # the denoiser, then (with ``ema_decay`` > 0) the moving average of its weights, which is what is kept
-        model = Denoiser(self.config).to(self.device)
+        model = Denoiser(self.config, self.encoding_.book_width).to(self.device)
         init_weights(model, torch_generator(seed, torch.device("cpu")))
         average = (copy.deepcopy(model).eval(),) if self.config.ema_decay > 0 else ()
         return (model, *average), (torch.optim.Adam(model.parameters(), lr=self.config.learning_rate),)

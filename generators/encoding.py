@@ -30,7 +30,9 @@ exactly. The networks see float vectors (:data:`MESSAGE_WIDTH` per message: the 
 in +-1, the side, the price distance, the size and the level; :data:`BOOK_WIDTH` for the book state
 before a message: log depths of levels 1-10 per side, log spread, a both-sides-quoted flag, the order-sign
 imbalance of the last :data:`FLOW_WINDOW` messages and the mid returns over the last :data:`FLOW_WINDOW` and
-:data:`SHORT_WINDOW` messages). The regime of a message is measured on the :data:`REGIME_WINDOW` book rows from it
+:data:`SHORT_WINDOW` messages; an encoding with ``level_prices`` appends the positions of levels 2-10 per side,
+:data:`LEVEL_PRICE_WIDTH` columns of log1p ticks from the side's best, 0 where the level is empty, so that the model
+sees how many ticks its levels span). The regime of a message is measured on the :data:`REGIME_WINDOW` book rows from it
 on (the flow a condition asks for): realised volatility and trend of the mid (ticks), mean total depth of levels
 1-10 (lots) and mean depth imbalance; each is binned to the quintiles of the training data. :class:`Encoding` holds
 the normalisation statistics and quintile edges, saved with every model.
@@ -78,6 +80,9 @@ DEPTH_LEVELS = 10
 # asks to train on known depth only (set by generators.spec from a spec's ``known_depth_only`` key)
 MASK_FIELDS = ("bid_determined", "ask_determined")
 KNOWN_DEPTH_ONLY = "known_depth_only"
+# the training books' attribute that asks for the level positions in the book state (generators.spec, from a spec's
+# ``level_prices`` key)
+LEVEL_PRICES = "level_prices"
 FLOW_WINDOW = 64
 SHORT_WINDOW = 8
 REGIME_WINDOW = 256
@@ -94,7 +99,8 @@ QUANTILE_KNOTS = 512
 # the rows of Encoding.knots: the four integer columns (sizes of every message but a TRADE), then a TRADE's share
 KNOT_ROWS = ("dt_ns", "price_rel_ticks", "size_lots", "level", "trade_share")
 SHARE_ROW = 4
-BOOK_WIDTH = 2 * DEPTH_LEVELS + 5
+BOOK_WIDTH = 2 * DEPTH_LEVELS + 5  # the default book state (without the level positions)
+LEVEL_PRICE_WIDTH = 2 * (DEPTH_LEVELS - 1)  # log1p ticks from the side's best of levels 2-10, bid then ask
 _TYPE_OF_KIND = np.full(256, -1, dtype=np.int64)
 _TYPE_OF_KIND[np.array([int(k) for k in KINDS])] = np.arange(N_TYPES)
 _KIND_OF_TYPE = np.array([int(k) for k in KINDS], dtype=np.int8)
@@ -158,6 +164,10 @@ class Encoding:
         Train and validate only on blocks whose books hold no unknown cell in the encoded levels (see
         :func:`known_rows`; asked for by the training books' :data:`KNOWN_DEPTH_ONLY` attribute). Saved only
         when True, so the default encoding's dictionary is unchanged.
+    level_prices
+        The book state holds the positions of levels 2-10 (:func:`book_features`; asked for by the training books'
+        :data:`LEVEL_PRICES` attribute): its width is :attr:`book_width`, and the networks' too. Saved only when
+        True, so the default encoding's dictionary is unchanged.
     """
 
     message_mean: tuple[float, ...]
@@ -172,12 +182,20 @@ class Encoding:
     book_levels: int = DEPTH_LEVELS
     version: int = ENCODING_VERSION
     known_depth_only: bool = False
+    level_prices: bool = False
+
+    @property
+    def book_width(self) -> int:
+        """Columns of the book state: :data:`BOOK_WIDTH`, plus :data:`LEVEL_PRICE_WIDTH` with ``level_prices``."""
+        return book_width(self.level_prices)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the statistics as a JSON-serialisable mapping (``known_depth_only`` only when True)."""
+        """Return the statistics as a JSON-serialisable mapping (``known_depth_only``, ``level_prices`` only when
+        True)."""
         values = asdict(self)
-        if not self.known_depth_only:
-            del values["known_depth_only"]
+        for name in ("known_depth_only", "level_prices"):
+            if not values[name]:
+                del values[name]
         return values
 
     @classmethod
@@ -188,8 +206,12 @@ class Encoding:
                 f"{source}: encoding version must be {ENCODING_VERSION} (this simlab's layout); got "
                 f"{values.get('version')!r}"
             )
-        widths = {"message_mean": MESSAGE_WIDTH, "message_std": MESSAGE_WIDTH, "book_mean": BOOK_WIDTH}
-        widths.update(book_std=BOOK_WIDTH, message_low=MESSAGE_WIDTH, message_high=MESSAGE_WIDTH)
+        level_prices = values.get("level_prices", False)
+        if not isinstance(level_prices, bool):
+            raise DataError(f"{source}: encoding 'level_prices' must be true or false; got {level_prices!r}")
+        width = book_width(level_prices)
+        widths = {"message_mean": MESSAGE_WIDTH, "message_std": MESSAGE_WIDTH, "book_mean": width}
+        widths.update(book_std=width, message_low=MESSAGE_WIDTH, message_high=MESSAGE_WIDTH)
         for name, width in widths.items():
             if len(values.get(name) or ()) != width:
                 raise DataError(f"{source}: encoding {name!r} must hold {width} numbers; got {values.get(name)!r}")
@@ -219,6 +241,7 @@ class Encoding:
             knots=tuple(tuple(map(float, row)) for row in array),
             book_levels=levels,
             known_depth_only=known_only,
+            level_prices=level_prices,
         )
 
     def messages(self, table: np.ndarray) -> np.ndarray:
@@ -477,8 +500,13 @@ def flow_signs(types: np.ndarray, sides: np.ndarray) -> np.ndarray:
     return np.asarray(sides, np.int64) * _FLOW_SIGN[np.asarray(types, np.int64)]
 
 
-def book_features(books: tuple[np.ndarray, ...], signs: np.ndarray) -> np.ndarray:
-    """Return the raw book-state vectors ``(n, BOOK_WIDTH)``: row *i* describes the book after row *i*.
+def book_width(level_prices: bool = False) -> int:
+    """Return the width of the book-state vector with or without the level positions (``level_prices``)."""
+    return BOOK_WIDTH + (LEVEL_PRICE_WIDTH if level_prices else 0)
+
+
+def book_features(books: tuple[np.ndarray, ...], signs: np.ndarray, level_prices: bool = False) -> np.ndarray:
+    """Return the raw book-state vectors ``(n, book_width(level_prices))``: row *i* describes the book after row *i*.
 
     Parameters
     ----------
@@ -486,10 +514,13 @@ def book_features(books: tuple[np.ndarray, ...], signs: np.ndarray) -> np.ndarra
         ``(bid_price, bid_qty, ask_price, ask_qty)`` arrays ``(n, levels)`` (ticks, lots).
     signs
         Order sign of the message that led to each row (:func:`flow_signs`; 0 for the anchor).
+    level_prices
+        Append the positions of levels 2-10: per side (bid, then ask), ``log1p`` of the ticks from the side's best
+        (``best bid - price``, ``price - best ask``), 0 where the level or the side's best is empty.
     """
     bid_price, bid_qty, ask_price, ask_qty = books
     n = bid_qty.shape[0]
-    out = np.zeros((n, BOOK_WIDTH))
+    out = np.zeros((n, book_width(level_prices)))
     depth = min(DEPTH_LEVELS, bid_qty.shape[1])
     out[:, :depth] = np.log1p(bid_qty[:, :depth])
     out[:, DEPTH_LEVELS : DEPTH_LEVELS + depth] = np.log1p(ask_qty[:, :depth])
@@ -502,6 +533,12 @@ def book_features(books: tuple[np.ndarray, ...], signs: np.ndarray) -> np.ndarra
     for column, lag in ((3, FLOW_WINDOW), (4, SHORT_WINDOW)):
         change = mid - mid[np.maximum(np.arange(n) - lag, 0)]
         out[:, 2 * DEPTH_LEVELS + column] = np.sign(change) * np.log1p(np.abs(change))
+    if level_prices:
+        for offset, price, qty, direction in ((0, bid_price, bid_qty, 1), (DEPTH_LEVELS - 1, ask_price, ask_qty, -1)):
+            for k in range(1, depth):
+                present = (qty[:, k] > 0) & (qty[:, 0] > 0)
+                ticks = np.where(present, direction * (price[:, 0] - price[:, k]), 0)
+                out[:, BOOK_WIDTH + offset + k - 1] = np.log1p(np.maximum(ticks, 0).astype(np.float64))
     return out
 
 
@@ -541,16 +578,22 @@ def regime_values(books: tuple[np.ndarray, ...], window: int = REGIME_WINDOW) ->
 
 
 def raw_features(
-    events: xr.Dataset, books: xr.Dataset, knots: tuple[tuple[float, ...], ...], *, source: str = "dataset"
+    events: xr.Dataset,
+    books: xr.Dataset,
+    knots: tuple[tuple[float, ...], ...],
+    *,
+    source: str = "dataset",
+    level_prices: bool = False,
 ) -> dict[str, Any]:
-    """Return the integer messages and the unnormalised vectors of a flow (message *i*'s book is row *i*)."""
+    """Return the integer messages and the unnormalised vectors of a flow (message *i*'s book is row *i*; the book
+    state with the level positions when ``level_prices``)."""
     messages = message_table(events, books, source=source)
     arrays = tuple(books[name].values for name in BOOK_FIELDS)
     signs = np.concatenate([[0], flow_signs(messages.table[:, TYPE], messages.table[:, SIDE])])
     return {
         "messages": messages,
         "vectors": message_features(messages.table, knots),
-        "book": book_features(arrays, signs)[:-1],
+        "book": book_features(arrays, signs, level_prices)[:-1],
         "regime_values": regime_values(arrays)[:-1],
     }
 
@@ -566,12 +609,16 @@ def fit_encoding(events: xr.Dataset, books: xr.Dataset, *, history: int, source:
         Messages of history the model conditions on (>= 1; the flow needs more messages than that).
     source
         Names the data in error messages.
+
+    The books' :data:`KNOWN_DEPTH_ONLY` and :data:`LEVEL_PRICES` attributes (set by :mod:`generators.spec`) turn
+    on the encoding's ``known_depth_only`` and ``level_prices``.
     """
     if isinstance(history, bool) or not isinstance(history, (int, np.integer)) or history < 1:
         raise ParameterError(f"`history` of fit_encoding must be an int >= 1; got {history!r}")
     messages = message_table(events, books, source=source)
     knots = fit_knots(messages.table)
-    raw = raw_features(events, books, knots, source=source)
+    level_prices = bool(books.attrs.get(LEVEL_PRICES, False))
+    raw = raw_features(events, books, knots, source=source, level_prices=level_prices)
     vectors = raw["vectors"]
     mean, std = np.zeros(MESSAGE_WIDTH), np.ones(MESSAGE_WIDTH)
     for column in NORMALISED_MESSAGE_COLUMNS:
@@ -591,12 +638,13 @@ def fit_encoding(events: xr.Dataset, books: xr.Dataset, *, history: int, source:
         knots=knots,
         book_levels=min(DEPTH_LEVELS, int(books.sizes["level"])),
         known_depth_only=wants_known_depth(books, source=source),
+        level_prices=level_prices,
     )
 
 
 def encode(events: xr.Dataset, books: xr.Dataset, encoding: Encoding, *, source: str = "dataset") -> EncodedFlow:
     """Encode a flow with fitted statistics; refuse one with too few messages for the history."""
-    raw = raw_features(events, books, encoding.knots, source=source)
+    raw = raw_features(events, books, encoding.knots, source=source, level_prices=encoding.level_prices)
     n = raw["vectors"].shape[0]
     if n <= encoding.history:
         raise DataError(

@@ -55,7 +55,8 @@ class GANGenerator(BookGenerator):
     # ------------------------------------------------------------------ training
     def _networks(self, seed: np.random.SeedSequence) -> tuple[tuple[Generator, Critic], tuple[torch.optim.Adam, ...]]:
         cpu = torch.device("cpu")
-        generator, critic = Generator(self.config), Critic(self.config)
+        width = self.encoding_.book_width
+        generator, critic = Generator(self.config, width), Critic(self.config, width)
         for network, child in zip((generator, critic), seed.spawn(2), strict=True):
             init_gan_weights(network, torch_generator(child, cpu))
         generator.set_support(self.encoding_.message_low, self.encoding_.message_high)

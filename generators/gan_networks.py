@@ -26,11 +26,11 @@ from generators.encoding import BOOK_WIDTH, M_SIDE, M_TYPE, MESSAGE_WIDTH, N_QUI
 class Conditioner(nn.Module):
     """Encode (history, book, regime) as one ``(batch, width)`` condition vector."""
 
-    def __init__(self, config: GANConfig) -> None:
+    def __init__(self, config: GANConfig, book_width: int = BOOK_WIDTH) -> None:
         super().__init__()
         width = config.width
         self.gru = nn.GRU(MESSAGE_WIDTH, width, batch_first=True)
-        self.book = nn.Sequential(nn.Linear(BOOK_WIDTH, width), nn.LeakyReLU(0.2))
+        self.book = nn.Sequential(nn.Linear(book_width, width), nn.LeakyReLU(0.2))
         self.regimes = nn.ModuleList(nn.Embedding(N_QUINTILES + 1, width) for _ in REGIMES)
         self.mix = nn.Sequential(nn.Linear(2 * width, width), nn.LeakyReLU(0.2))
 
@@ -50,14 +50,16 @@ class Generator(nn.Module):
     ----------
     config
         ``history``, ``block``, ``width``, ``noise``.
+    book_width
+        Columns of the book-state vector (the encoding's :attr:`~generators.encoding.Encoding.book_width`).
     """
 
     VERSION = 1  # the layout of the generator's weights (checkpoints record it as ``network_version``)
 
-    def __init__(self, config: GANConfig) -> None:
+    def __init__(self, config: GANConfig, book_width: int = BOOK_WIDTH) -> None:
         super().__init__()
         width, self.block = config.width, config.block
-        self.condition = Conditioner(config)
+        self.condition = Conditioner(config, book_width)
         self.expand = nn.Sequential(nn.Linear(width + config.noise, width * config.block), nn.LeakyReLU(0.2))
         self.head = nn.Sequential(
             nn.Conv1d(width, width, 3, padding=1), nn.LeakyReLU(0.2), nn.Conv1d(width, MESSAGE_WIDTH, 3, padding=1)
@@ -99,12 +101,14 @@ class Critic(nn.Module):
     ----------
     config
         ``history``, ``block``, ``width``.
+    book_width
+        Columns of the book-state vector (the encoding's :attr:`~generators.encoding.Encoding.book_width`).
     """
 
-    def __init__(self, config: GANConfig) -> None:
+    def __init__(self, config: GANConfig, book_width: int = BOOK_WIDTH) -> None:
         super().__init__()
         width = config.width
-        self.condition = Conditioner(config)
+        self.condition = Conditioner(config, book_width)
         self.embed = nn.Sequential(
             nn.Conv1d(MESSAGE_WIDTH, width, 3, padding=1), nn.LeakyReLU(0.2),
             nn.Conv1d(width, width, 3, padding=1), nn.LeakyReLU(0.2),

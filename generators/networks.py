@@ -66,18 +66,20 @@ class Denoiser(nn.Module):
     ----------
     config
         Hyperparameters (``history``, ``block``, ``width``, ``layers``, ``heads``).
+    book_width
+        Columns of the book-state vector (the encoding's :attr:`~generators.encoding.Encoding.book_width`).
     """
 
     VERSION = NETWORK_VERSION
 
-    def __init__(self, config: DiffusionConfig) -> None:
+    def __init__(self, config: DiffusionConfig, book_width: int = BOOK_WIDTH) -> None:
         super().__init__()
         width = config.width
         self.width = width
         self.embed = nn.Linear(MESSAGE_WIDTH, width)
         self.position = nn.Parameter(torch.zeros(config.history + config.block, width))
         self.segment = nn.Parameter(torch.zeros(2, width))
-        self.book = nn.Sequential(nn.Linear(BOOK_WIDTH, width), nn.SiLU(), nn.Linear(width, width))
+        self.book = nn.Sequential(nn.Linear(book_width, width), nn.SiLU(), nn.Linear(width, width))
         self.regimes = nn.ModuleList(nn.Embedding(N_QUINTILES + 1, width) for _ in REGIMES)
         self.adaptive = bool(config.adaptive_norm)
         if self.adaptive:
@@ -114,7 +116,7 @@ class Denoiser(nn.Module):
         history
             ``(batch, history, MESSAGE_WIDTH)`` the previous messages (normalised vectors).
         book
-            ``(batch, BOOK_WIDTH)`` the book state before the block.
+            ``(batch, book_width)`` the book state before the block.
         regime
             ``(batch, 4)`` int condition indices 0-4, or 5 for a dropped condition.
         """

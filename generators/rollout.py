@@ -130,12 +130,12 @@ class BookPath:
         self.done = bool(self.counts.stuck)
 
     def features(self, encoding: enc.Encoding) -> tuple[np.ndarray, np.ndarray]:
-        """Return the normalised history ``(history, MESSAGE_WIDTH)`` and book-state ``(BOOK_WIDTH,)`` vectors."""
+        """Return the normalised history ``(history, MESSAGE_WIDTH)`` and book state ``(encoding.book_width,)``."""
         table = np.asarray(self.table[-max(encoding.history, enc.FLOW_WINDOW) :])
         rows = np.asarray(self.feature_books[-table.shape[0] - 1 :])
         signs = np.concatenate([[0], enc.flow_signs(table[:, enc.TYPE], table[:, enc.SIDE])])[-rows.shape[0] :]
         books = tuple(np.ascontiguousarray(rows[:, j]) for j in range(4))
-        book = enc.book_features(books, signs)[-1]
+        book = enc.book_features(books, signs, encoding.level_prices)[-1]
         return encoding.messages(table[-encoding.history :]), encoding.book(book[None, :])[0]
 
     def apply_block(self, rows: np.ndarray) -> None:
@@ -393,8 +393,8 @@ def rollout(
     Parameters
     ----------
     generate
-        Maps a batch of histories ``(b, history, MESSAGE_WIDTH)`` and book states ``(b, BOOK_WIDTH)`` (normalised
-        float32) to integer blocks ``(b, block, 6)`` (the model's denoising chains, already decoded).
+        Maps a batch of histories ``(b, history, MESSAGE_WIDTH)`` and book states ``(b, encoding.book_width)``
+        (normalised float32) to integer blocks ``(b, block, 6)`` (the model's denoising chains, already decoded).
     encoding
         The model's encoding.
     context

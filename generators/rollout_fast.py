@@ -180,10 +180,11 @@ def window_features(
     Returns
     -------
     tuple
-        float32 histories ``(len(active), history, MESSAGE_WIDTH)`` and book states ``(len(active), BOOK_WIDTH)``.
+        float32 histories ``(len(active), history, MESSAGE_WIDTH)`` and book states
+        ``(len(active), encoding.book_width)``.
     """
     history = np.empty((active.shape[0],) + vectors.shape[1:], np.float32)
-    raw = np.empty((active.shape[0], enc.BOOK_WIDTH))
+    raw = np.empty((active.shape[0], encoding.book_width))
     K.gather_inputs(vectors, tables, books, seen, active.astype(np.int64), enc.FLOW_WINDOW, enc.SHORT_WINDOW,
                     history, raw)  # fmt: skip
     return history, encoding.book(_book_state(raw))
@@ -216,6 +217,7 @@ def _book_state(raw: np.ndarray) -> np.ndarray:
     depth = enc.DEPTH_LEVELS
     out = raw.copy()
     out[:, : 2 * depth + 1] = np.log1p(np.ascontiguousarray(raw[:, : 2 * depth + 1]))
+    out[:, enc.BOOK_WIDTH :] = np.log1p(np.ascontiguousarray(raw[:, enc.BOOK_WIDTH :]))  # the level positions, if any
     for column in (2 * depth + 3, 2 * depth + 4):
         out[:, column] = np.sign(raw[:, column]) * np.log1p(np.abs(raw[:, column]))
     return out

@@ -360,7 +360,9 @@ def gather_inputs(vectors, tables, books, seen, active, flow_window, short_windo
     and the raw book state of their newest book into ``raw_out`` (float64 ``(active, 25)``: bid and ask depth of
     levels 1-10 (lots), spread (ticks, 0 unless both sides are quoted), the both-quoted flag, the mean order sign
     of the last ``flow_window`` messages, the mid changes (ticks) over the last ``flow_window`` and
-    ``short_window`` books); the logarithms are left to numpy, as in ``encoding.book_features``."""
+    ``short_window`` books; with 18 more columns (an encoding with ``level_prices``), the ticks of levels 2-10 from
+    their side's best, bid then ask, 0 where the level or the best is empty); the logarithms are left to numpy, as
+    in ``encoding.book_features``."""
     history, window = vectors.shape[1], tables.shape[1]
     rows = window + 1
     top = np.empty((4, rows), dtype=np.int64)
@@ -395,3 +397,10 @@ def gather_inputs(vectors, tables, books, seen, active, flow_window, short_windo
         for column, lag in ((3, flow_window), (4, short_window)):
             then = _carried_mid(top[0], top[1], top[2], top[3], max(rows - 1 - lag, 0), first)
             raw_out[a, 2 * depth + column] = now - then
+        if raw_out.shape[1] > 2 * depth + 5:  # the level positions
+            for side, offset, direction in ((0, 2 * depth + 5, 1), (2, 3 * depth + 4, -1)):
+                best = books[p, newest, side, 0]
+                for k in range(1, depth):
+                    present = books[p, newest, side + 1, k] > 0 and books[p, newest, side + 1, 0] > 0
+                    ticks = max(direction * (best - books[p, newest, side, k]), 0)
+                    raw_out[a, offset + k - 1] = ticks if present else 0

@@ -8,6 +8,7 @@ A spec (see ``scenarios/library/generate_*.toml``) has two tables, and unknown k
     split = [0.6, 0.2, 0.2]  # train, validation, held-out test, by time
     span_s = [0.0, 600.0]  # optional: only [first event + start, + duration) s of the file (a slice of a long day)
     known_depth_only = true  # optional (default false): train and validate only on blocks whose books are known
+    level_prices = true  # optional (default false): the book state holds the positions of levels 2-10 (ticks)
 
     [model]
     family = "diffusion"  # or "gan"
@@ -20,6 +21,8 @@ deeper message file (two paths), as :func:`generators.data.read_flow` reads them
 second form (a replay, whose books carry the ``bid_determined`` / ``ask_determined`` masks): the training and
 validation blocks that read a book with an unknown cell in the encoded levels are then dropped
 (:class:`generators.training.BlockData`), and the model's encoding records ``known_depth_only``.
+``level_prices`` gives the model the positions of levels 2-10 in its book state (:func:`generators.encoding.
+book_features`), recorded in its encoding (whose width its networks take).
 """
 
 from __future__ import annotations
@@ -38,14 +41,14 @@ from generators.checkpoint import CONFIG_FILE
 from generators.config import gan_preset, preset
 from generators.data import read_flow, split_by_time
 from generators.diffusion import DiffusionGenerator
-from generators.encoding import KNOWN_DEPTH_ONLY, MASK_FIELDS
+from generators.encoding import KNOWN_DEPTH_ONLY, LEVEL_PRICES, MASK_FIELDS
 from generators.gan import GANGenerator
 from simlab.errors import DataError, ParameterError
 from simlab.io import DEFAULT_DATA_DIR
 
 FAMILIES = ("diffusion", "gan")
 _KEYS = {
-    "data": {"message", "books", "split", "span_s", "known_depth_only"},
+    "data": {"message", "books", "split", "span_s", "known_depth_only", "level_prices"},
     "model": {"family", "preset", "seed", "overrides"},
 }
 
@@ -64,6 +67,7 @@ class TrainSpec:
     text: str = ""
     span_s: tuple[float, float] | None = None
     known_depth_only: bool = False
+    level_prices: bool = False
 
 
 def load_spec(path: str | Path) -> TrainSpec:
@@ -97,6 +101,9 @@ def load_spec(path: str | Path) -> TrainSpec:
     known_only = data.get("known_depth_only", False)
     if not isinstance(known_only, bool):
         raise ParameterError(f"spec {path}: known_depth_only in table 'data' must be true or false; got {known_only!r}")
+    level_prices = data.get("level_prices", False)
+    if not isinstance(level_prices, bool):
+        raise ParameterError(f"spec {path}: level_prices in table 'data' must be true or false; got {level_prices!r}")
     family = model.get("family", "diffusion")
     if family not in FAMILIES:
         raise ParameterError(f"spec {path}: family in table 'model' must be one of {list(FAMILIES)}; got {family!r}")
@@ -111,6 +118,7 @@ def load_spec(path: str | Path) -> TrainSpec:
         text=text,
         span_s=None if span is None else (float(span[0]), float(span[1])),
         known_depth_only=known_only,
+        level_prices=level_prices,
     )
 
 
@@ -178,6 +186,9 @@ def train_from_spec(
     train = {"train": spans["train"], "validation": spans["validation"]}
     if spec.known_depth_only:
         train["train"] = known_depth_only(spans["train"], spec_path)
+    if spec.level_prices:
+        span = train["train"]
+        train["train"] = {**span, "books": span["books"].assign_attrs({LEVEL_PRICES: True})}
     generator.fit(train, seed=spec.seed, checkpoint=output, resume=resume, progress=progress)
     generator.save(output)
     return generator

@@ -14,6 +14,10 @@ scores it shares with each path, with the difference bootstrapped (:func:`genera
 Every window is scored with ``seed`` (a window is its own card). A window's mean may hold fewer scores than a
 path's: a score is not applicable where the window's known cells or its hours do not allow it (the real books'
 unknown depth, ``spread_ticks|hour`` outside the held-out hour); the comparisons are on the shared scores.
+
+Per path the JSON also holds the flow beyond level 10 (:func:`scenarios.generate.depth.path_flow`) and the ticks
+its first 10 levels span (:func:`level_span`; the held-out span's under ``test_level_span``), the book's density in
+ticks that the deep flow follows (``docs/generators_scores.md``).
 """
 
 from __future__ import annotations
@@ -142,6 +146,22 @@ def window_summary(windows: list[dict[str, Any]]) -> dict[str, dict[str, float]]
     }
 
 
+def level_span(books: xr.Dataset, levels: int = 10) -> dict[str, dict[str, float]]:
+    """Return, per side, the median ticks from the best to level ``levels`` over the book rows where the side has
+    that many non-empty levels (``median_ticks``; NaN if none) and the share of rows that have them (``full_share``).
+    """
+    out = {}
+    for sign, name in ((1, "bid"), (-1, "ask")):
+        price, qty = books[f"{name}_price"].values[:, :levels], books[f"{name}_qty"].values[:, :levels]
+        full = (qty > 0).sum(axis=1) >= levels if qty.shape[1] >= levels else np.zeros(qty.shape[0], bool)
+        ticks = sign * (price[full, 0] - price[full, -1]).astype(np.float64)
+        out[name] = {
+            "median_ticks": float(np.median(ticks)) if ticks.size else float("nan"),
+            "full_share": float(full.mean()) if full.size else 0.0,
+        }
+    return out
+
+
 def breakdown(
     spec_path: str | Path,
     model: str | Path,
@@ -166,12 +186,14 @@ def breakdown(
     sampling = time.perf_counter() - start
     cards = realism(paths, spans["test"], seed=seed, n_boot=n_boot, levels=levels)
     out: dict[str, Any] = {"duration_s": duration, "sampling_s": sampling, "paths": [], "windows": [], "summary": {}}
+    out["test_level_span"] = level_span(spans["test"]["books"])
     for path, card in zip(paths, cards, strict=True):
         attrs = path["events"].attrs
+        start = max(int(attrs.get("initial_orders", 0)) - 1, 0)
         out["paths"].append({
             "mean_l1": card.summary["l1"]["mean"], "floor_mean_l1": floor_summary(card)["floor_mean_l1"],
             "roc_auc": getattr(card.discriminative, "auc", None), "rows_l1": score_rows(card),
-            "deep_flow": path_flow(path),
+            "deep_flow": path_flow(path), "level_span": level_span(path["books"].isel(time=slice(start, None))),
             "counts": {k: int(v) for k, v in attrs.items() if k.startswith("rejected") or k in COUNTS},
         })  # fmt: skip
     if names:
@@ -230,6 +252,12 @@ def _print(out: dict[str, Any]) -> None:
             span = f"{w['min']:.3f} / {w['median']:.3f} / {w['max']:.3f} ({w['count']})" if w else "-"
             floor = f"{row['floor']:.3f} [{row['floor_low']:.3f}, {row['floor_high']:.3f}]"
             print(f"  {row['score']:40s} {_interval(row):22s} {floor:22s} {row['excess']:+.3f}  {span}")
+        flow, ticks = path["deep_flow"], path["level_span"]
+        print("  deep ADDs per deep removal (beyond level 10), bid / ask: " + " / ".join(
+            f"{flow[s]['add_per_s'] / max(flow[s]['removal_per_s'], 1e-9):.2f}" for s in ("bid", "ask")
+        ) + "; median ticks from the best to level 10, bid / ask: " + " / ".join(
+            f"{ticks[s]['median_ticks']:.0f}" for s in ("bid", "ask")
+        ))  # fmt: skip
     for window in out["windows"]:
         m = window["mean_l1"]
         auc = "n/a" if window["roc_auc"] is None else f"{window['roc_auc']:.3f}"

@@ -4,6 +4,8 @@ exercise every rule (rejections, growth of the engine, stuck paths), and the sam
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -88,17 +90,30 @@ def _run(function, context, encoding, seed, block=6, **kwargs):
     return paths, blocks.inputs
 
 
-@pytest.mark.parametrize(("seed", "block"), [(1, 6), (2, 12), (3, 6)])  # 12: longer than the history (8)
-def test_the_kernels_follow_every_rule_of_the_twin_on_random_blocks(models, seed, block):
+def _with_level_prices(encoding: enc.Encoding) -> enc.Encoding:
+    # the encoding with the level positions, their columns unnormalised (mean 0, std 1)
+    extra = enc.LEVEL_PRICE_WIDTH
+    return replace(encoding, level_prices=True, book_mean=encoding.book_mean + (0.0,) * extra,
+                   book_std=encoding.book_std + (1.0,) * extra)  # fmt: skip
+
+
+# 12: longer than the history (8); level_prices: the book state with the positions of levels 2-10
+@pytest.mark.parametrize(("seed", "block", "level_prices"), [(1, 6, False), (2, 12, True), (3, 6, True)])
+def test_the_kernels_follow_every_rule_of_the_twin_on_random_blocks(models, seed, block, level_prices):
     model = models["gan"]
+    encoding = _with_level_prices(model.encoding_) if level_prices else model.encoding_
     attrs = {**model.context_["attrs"], "generator": "random"}
     switches = [(2 * 10**9, RandomBlocks(seed + 100))]
-    twin, twin_inputs = _run(rollout, model.context_, model.encoding_, seed, block, switches=switches)
+    twin, twin_inputs = _run(rollout, model.context_, encoding, seed, block, switches=switches)
     switches = [(2 * 10**9, RandomBlocks(seed + 100))]
-    fast, fast_inputs = _run(rollout_fast, model.context_, model.encoding_, seed, block, switches=switches)
+    fast, fast_inputs = _run(rollout_fast, model.context_, encoding, seed, block, switches=switches)
     assert len(twin_inputs) == len(fast_inputs) > 10
     for (h1, b1), (h2, b2) in zip(twin_inputs, fast_inputs, strict=True):
         assert h1.tobytes() == h2.tobytes() and b1.tobytes() == b2.tobytes()  # the network inputs, bit for bit
+        assert b2.shape[1] == encoding.book_width
+    if level_prices:  # the positions vary (levels 2-10 of both sides, their gaps changing as the book moves)
+        positions = np.concatenate([b[:, enc.BOOK_WIDTH :] for _, b in fast_inputs])
+        assert (positions > 0).all(axis=0).any() and len(np.unique(positions.round(6))) > 5
     _same([p.datasets(attrs, "t") for p in twin], [p.datasets(attrs, "t") for p in fast])
     counts = [p.counts.to_dict() for p in fast]
     for reason in ("bad_value", "crossing_add", "no_level", "no_order", "empty_side", "trade_beyond_best"):

@@ -9,13 +9,26 @@ import xarray as xr
 
 from generators.evaluation import realism
 from scenarios.generate.heldout import floor_summary
-from scenarios.generate.scores import real_windows, score_rows, window_summary, windows_of
+from scenarios.generate.scores import level_span, real_windows, score_rows, window_summary, windows_of
 from simlab.errors import DataError, ParameterError
 
 
 def _span(seconds: list[float]) -> dict[str, xr.Dataset]:
     ts = (np.asarray(seconds) * 1e9).astype(np.int64)
     return {"events": xr.Dataset({"ts_ns": ("event", ts)})}
+
+
+def test_level_span_is_the_median_ticks_to_level_10_over_the_rows_that_have_10_levels():
+    bid_price = np.array([[100 - 2 * k for k in range(12)], [100 - 3 * k for k in range(12)], [100] * 12])
+    ask_price = np.array([[101 + k for k in range(12)]] * 3)
+    bid_qty = np.ones((3, 12), np.int64)
+    bid_qty[2, 5:] = 0  # the third row has 5 bid levels: left out
+    ask_qty = np.ones((3, 12), np.int64)
+    arrays = {"bid_price": bid_price, "bid_qty": bid_qty, "ask_price": ask_price, "ask_qty": ask_qty}
+    books = xr.Dataset({name: (("time", "level"), v) for name, v in arrays.items()})
+    out = level_span(books)
+    assert out["bid"] == {"median_ticks": 22.5, "full_share": 2 / 3}  # 18 and 27 ticks
+    assert out["ask"] == {"median_ticks": 9.0, "full_share": 1.0}
 
 
 def test_windows_of_cuts_whole_windows_from_the_first_event():
