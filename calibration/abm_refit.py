@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +32,14 @@ import numpy as np
 from calibration.abm import (
     AMZN_DAY,
     AgentMarketEstimator,
+    MomentSet,
     get_parameter,
     load_abm_preset,
     preset_document,
     select_window,
     write_preset,
 )
-from calibration.abm_visible import VISIBLE_MIX_MOMENTS
+from calibration.abm_visible import VISIBLE_MIX_MOMENT_NAMES, VISIBLE_MIX_MOMENTS
 from simlab.errors import ParameterError
 
 REFIT_PARAMETERS = (
@@ -50,7 +52,34 @@ REFIT_PARAMETERS = (
     "market_maker.pov",
 )
 RULES = ("market_maker.layer_ticks", "market_maker.keep_touch_ticks", "noise.walk_ticks")  # v7's rules, fixed
+CLOCK_MIX_NAMES = ("spread_mean_ticks", "spread_q50_ticks", "spread_q90_ticks", "log_depth_l1", "log10_gap_mean",
+                   "log10_gap_std", "zero_gap_share", "add_share", "trade_share", "log10_size_mean", "mid_move_share",
+                   "cancel_share", "log10_event_rate")  # fmt: skip
 SCORED_WINDOW = (9000.0, 1800.0)  # 12:00-12:30 after the AMZN day's first event: every preset's reported window
+
+
+@dataclass(frozen=True)
+class _Subset:
+    """The moments ``index`` of a moment function (a picklable callable, so a parallel mapper can ship it)."""
+
+    moments: Callable[[list[dict[str, np.ndarray]]], np.ndarray]
+    index: tuple[int, ...]
+
+    def __call__(self, blocks: list[dict[str, np.ndarray]]) -> np.ndarray:
+        return self.moments(blocks)[list(self.index)]
+
+
+def moment_subset(moment_set: MomentSet, names: tuple[str, ...]) -> MomentSet:
+    """The moment set with only the moments ``names`` (in that order); an unknown name is refused with a sentence."""
+    unknown = [n for n in names if n not in moment_set.names]
+    if unknown or not names:
+        raise ParameterError(f"abm_refit: moments {unknown or '(none)'} are not among {list(moment_set.names)}")
+    index = tuple(moment_set.names.index(n) for n in names)
+    floor = tuple(moment_set.variance_floor[i] for i in index)
+    return MomentSet(tuple(names), moment_set.blocks, _Subset(moment_set.moments, index), floor)
+
+
+MOMENT_SETS = {"visible-mix": VISIBLE_MIX_MOMENT_NAMES, "clock-mix": CLOCK_MIX_NAMES}
 
 
 def refit(
@@ -67,6 +96,7 @@ def refit(
     maxfev: int = 40,
     n_sigma_paths: int = 12,
     seed: int = 0,
+    moments: str = "visible-mix",
     name: str = "abm-amzn-v7-refit",
 ) -> dict[str, Any]:
     """Refit ``parameters`` of the preset ``start`` to ``[start_s, start_s + duration_s)`` of the AMZN day and
@@ -74,6 +104,9 @@ def refit(
     from simlab.io.dataset import load_dataset
 
     config, calibration = load_abm_preset(start)
+    if moments not in MOMENT_SETS:
+        raise ParameterError(f"abm_refit: --moments must be one of {sorted(MOMENT_SETS)}; got {moments!r}")
+    moment_set = moment_subset(VISIBLE_MIX_MOMENTS, MOMENT_SETS[moments])
     hand_set = calibration.get("hand_set", {})
     fixed = sorted(set(RULES) & set(parameters))
     if fixed:
@@ -85,10 +118,10 @@ def refit(
     started = time.perf_counter()
     est = AgentMarketEstimator(config, parameters=parameters, warmup_s=warmup_s, window_s=duration_s, block_s=60.0,
                                n_paths=n_paths, seed=seed, n_lhs=n_lhs, lhs_span=lhs_span, maxfev=maxfev,
-                               n_sigma_paths=n_sigma_paths, moments=VISIBLE_MIX_MOMENTS)  # fmt: skip
+                               n_sigma_paths=n_sigma_paths, moments=moment_set)  # fmt: skip
     est.fit(window)
     source = {"files": [str(Path(data_dir) / AMZN_DAY)], "start_s": start_s, "duration_s": duration_s,
-              "config": str(start), "moments": "visible-mix", "warmup_s": warmup_s,
+              "config": str(start), "moments": moments, "warmup_s": warmup_s,
               "window_start_s": SCORED_WINDOW[0], "window_duration_s": SCORED_WINDOW[1]}  # fmt: skip
     document = preset_document(est, source=source)
     search = est.search_
@@ -120,11 +153,12 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--duration", type=float, default=23400.0)
     parser.add_argument("--warmup", type=float, default=1800.0)
     parser.add_argument("--parameter", action="append", default=None)
+    parser.add_argument("--moments", default="visible-mix", choices=sorted(MOMENT_SETS))
     args = parser.parse_args(argv)
     document = refit(args.start, args.data_dir, parameters=tuple(args.parameter or REFIT_PARAMETERS),
                      start_s=args.start_s, duration_s=args.duration, warmup_s=args.warmup, n_paths=args.paths,
                      n_lhs=args.n_lhs, lhs_span=args.lhs_span, maxfev=args.maxfev, n_sigma_paths=args.sigma_paths,
-                     name=args.output.stem)  # fmt: skip
+                     moments=args.moments, name=args.output.stem)  # fmt: skip
     out = write_preset(document, args.output)
     cal = document["calibration"]
     print(f"{out}: objective {cal['objective']:.2f} (start {cal['start']['objective']:.2f}), "

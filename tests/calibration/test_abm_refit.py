@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from calibration.abm import scored_window
-from calibration.abm_refit import REFIT_PARAMETERS, RULES, refit
+from calibration.abm import get_parameter, load_abm_preset, scored_window
+from calibration.abm_refit import CLOCK_MIX_NAMES, REFIT_PARAMETERS, RULES, moment_subset, refit
 from calibration.abm_visible import (
     VISIBLE_MIX_MOMENT_NAMES,
     VISIBLE_MIX_MOMENTS,
@@ -87,3 +87,35 @@ def test_the_rules_stay_fixed():
     for rule in RULES:
         with pytest.raises(ParameterError, match=rule.replace(".", r"\.")):
             refit(PRESET_DIR / "abm-amzn-v7.toml", "no-data-needed", parameters=(*REFIT_PARAMETERS, rule))
+
+
+def test_the_refit_preset_is_v7_with_its_fitted_parameters():
+    refitted, calibration = load_abm_preset(PRESET_DIR / "abm-amzn-v7-refit.toml")
+    v7, v7_calibration = load_abm_preset(PRESET_DIR / "abm-amzn-v7.toml")
+    fitted = calibration["estimates"]
+    assert set(fitted) == set(REFIT_PARAMETERS) == set(calibration["std_errors"])
+    assert all(calibration["std_errors"][name] > 0 for name in fitted)
+    for name, value in fitted.items():
+        assert get_parameter(refitted, name) == pytest.approx(value), name
+        assert calibration["start"]["values"][name] == get_parameter(v7, name), name
+    for rule in RULES:  # the hand-set rules are v7's
+        assert get_parameter(refitted, rule) == get_parameter(v7, rule), rule
+    assert calibration["hand_set"] == v7_calibration["hand_set"]
+    assert refitted.to_dict()["agents"]["momentum"] == v7.to_dict()["agents"]["momentum"]
+    assert tuple(calibration["moments"]) == CLOCK_MIX_NAMES and calibration["source"]["moments"] == "clock-mix"
+    assert scored_window(calibration) == (9000.0, 1800.0) and calibration["source"]["duration_s"] == 23400.0
+    assert refitted.name == "abm-amzn-v7-refit"
+
+
+def test_a_moment_subset_keeps_the_named_moments_in_order():
+    window = _two_deletes()
+    values = VISIBLE_MIX_MOMENTS.moments(VISIBLE_MIX_MOMENTS.blocks(window, 60.0))
+    full = dict(zip(VISIBLE_MIX_MOMENT_NAMES, values, strict=True))
+    subset = moment_subset(VISIBLE_MIX_MOMENTS, CLOCK_MIX_NAMES)
+    values = subset.moments(subset.blocks(window, 60.0))
+    assert subset.names == CLOCK_MIX_NAMES and "acf_trade_sign" not in subset.names
+    np.testing.assert_array_equal(values, [full[n] for n in CLOCK_MIX_NAMES])
+    with pytest.raises(ParameterError, match="hidden_share"):
+        moment_subset(VISIBLE_MIX_MOMENTS, ("add_share", "hidden_share"))
+    with pytest.raises(ParameterError, match="--moments"):
+        refit(PRESET_DIR / "abm-amzn-v7.toml", "no-data-needed", moments="all")
