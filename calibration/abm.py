@@ -587,12 +587,23 @@ HELD_OUT = (
 )
 
 
+def scored_window(calibration: dict[str, Any]) -> tuple[float, float]:
+    """The window a preset's scorecard cuts beside the day (seconds after the day's first event, length): the
+    ``window_start_s`` / ``window_duration_s`` of its ``[calibration.source]`` when set (a preset fitted on another
+    span, e.g. the whole day: :mod:`calibration.abm_refit`), else the fitted window (``start_s``, ``duration_s``)."""
+    source = calibration["source"]
+    return float(source.get("window_start_s", source["start_s"])), float(
+        source.get("window_duration_s", source["duration_s"])
+    )
+
+
 def score_abm_preset(path: str | Path, data_dir: str | Path, *, seed: int | None = None) -> dict[str, Any]:
     """Score a calibrated agent-market preset on the realism scorecard against the real AMZN day.
 
     Two windows: ``calibration``, the whole day from its first event (the convention of
     :mod:`calibration.score_presets`, where qr-amzn and zi-amzn are scored), one simulated day from 09:30; and
-    ``window``, the fitted window (the demo's 12:00-12:30) cut from the same simulated day.
+    ``window`` (:func:`scored_window`: the fitted window, the demo's 12:00-12:30, unless the preset names another)
+    cut from the same simulated day.
     """
     from calibration.score_presets import N_BOOT, SEED, _numbers
     from simlab.io.dataset import load_dataset
@@ -603,7 +614,7 @@ def score_abm_preset(path: str | Path, data_dir: str | Path, *, seed: int | None
     real = load_dataset(Path(data_dir) / AMZN_DAY)
     first = int(real["events"]["ts_ns"].values[0])
     day = simulate_abm(replace(config, open_ns=first), seed=seed, duration_s=config.session_s)
-    start_s, duration_s = calibration["source"]["start_s"], calibration["source"]["duration_s"]
+    start_s, duration_s = scored_window(calibration)
     window = (first + int(start_s * 1e9), first + int((start_s + duration_s) * 1e9))
     document: dict[str, Any] = {"preset": Path(path).stem, "seed": seed, "n_boot": N_BOOT}
     spans = {"calibration": (first, first + int(config.session_s * 1e9)), "window": window}

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from calibration.abm import AMZN_DAY, cut_window, load_abm_preset
+from calibration.abm import AMZN_DAY, cut_window, load_abm_preset, scored_window
 from simlab.agents import simulate_abm
 from simlab.metrics._market import Market
 from simlab.metrics.discriminative import block_split_auc, window_features
@@ -69,7 +69,7 @@ def rank_preset(path: str | Path, data_dir: str | Path, *, seed: int = 20260501)
     real = load_dataset(Path(data_dir) / AMZN_DAY)
     first = int(real["events"]["ts_ns"].values[0])
     day = simulate_abm(replace(config, open_ns=first), seed=seed, duration_s=config.session_s)
-    start_s, duration_s = calibration["source"]["start_s"], calibration["source"]["duration_s"]
+    start_s, duration_s = scored_window(calibration)
     spans = {
         "day": (first, first + int(config.session_s * 1e9)),
         "window": (first + int(start_s * 1e9), first + int((start_s + duration_s) * 1e9)),

@@ -11,6 +11,13 @@ visible mix 80 % trades against AMZN's 15 % (docs/agents_realism_v3.md, "What th
 :data:`VISIBLE_MOMENTS` are :data:`calibration.abm.MOMENTS` computed on the visible events and their book rows only,
 plus two of the classifier's features the fourteen miss: the mean log10 size of the visible events and the share of
 visible events after which the mid has moved. The real window (a level-1 file) passes the same filter unchanged.
+
+:data:`VISIBLE_MIX_MOMENTS` add two more for the event clock and mix the classifier reads first on the whole day
+(docs/agents_refit_v7.md): the cancel share (cancels and deletes among the visible adds, cancels and trades; it is
+``1 - add_share - trade_share``, so with the objective's diagonal weights it gives the cancels their own weight) and
+the log10 rate of visible events per second over the blocks (``log10_gap_mean`` is a mean of log gaps, which a
+bursty clock can match while the count of events, which sets how long a classifier's window of 200 events lasts, is
+still off).
 """
 
 from __future__ import annotations
@@ -65,3 +72,29 @@ def visible_moments(blocks: list[dict[str, np.ndarray]]) -> np.ndarray:
 
 
 VISIBLE_MOMENTS = MomentSet(VISIBLE_MOMENT_NAMES, visible_blocks, visible_moments, (0.0,) * len(VISIBLE_MOMENT_NAMES))
+
+
+VISIBLE_MIX_MOMENT_NAMES = (*VISIBLE_MOMENT_NAMES, "cancel_share", "log10_event_rate")
+
+
+def visible_mix_blocks(data: dict[str, xr.Dataset], block_s: float) -> list[dict[str, np.ndarray]]:
+    """:func:`visible_blocks`, each block also holding its length in seconds (``span``; every block is a whole
+    ``block_s``: :func:`calibration.abm.window_blocks` leaves out the partial block at the end)."""
+    blocks = visible_blocks(data, block_s)
+    for block in blocks:
+        block["span"] = np.array([float(block_s)])
+    return blocks
+
+
+def visible_mix_moments(blocks: list[dict[str, np.ndarray]]) -> np.ndarray:
+    """Return the moment vector :data:`VISIBLE_MIX_MOMENT_NAMES` of :func:`visible_mix_blocks` blocks: the visible
+    moments, the cancel share and log10 of the visible events per second (NaN without events)."""
+    mix = np.sum([b["mix"] for b in blocks], axis=0).astype(float)
+    seconds = float(np.sum([b["span"] for b in blocks]))
+    cancel = mix[1] / mix.sum() if mix.sum() else np.nan
+    rate = np.log10(mix.sum() / seconds) if mix.sum() and seconds > 0 else np.nan
+    return np.concatenate([visible_moments(blocks), [cancel, rate]])
+
+
+VISIBLE_MIX_MOMENTS = MomentSet(VISIBLE_MIX_MOMENT_NAMES, visible_mix_blocks, visible_mix_moments,
+                                (0.0,) * len(VISIBLE_MIX_MOMENT_NAMES))  # fmt: skip

@@ -1,0 +1,174 @@
+"""Refit a hand-set agent-market preset by simulated moments, its hand-set rules fixed (docs/agents_refit_v7.md).
+
+``abm-amzn-v7`` is ``abm-amzn-v5``'s fit with five settings changed by hand (``[calibration.hand_set]``), so its
+continuous parameters no longer match the moments. This module refits the continuous parameters that set the event
+clock and mix (:data:`REFIT_PARAMETERS`) with :class:`calibration.abm.AgentMarketEstimator`, starting from the
+preset's values, on the whole AMZN day (the span the scorecard's day classifier compares) with the visible moments
+plus the cancel share and the event rate (:data:`calibration.abm_visible.VISIBLE_MIX_MOMENTS`). The rules
+(:data:`RULES`: layers, keeping the touch within 2 ticks, walking 2 ticks through it) stay the preset's; of v7's
+five hand-set values the two continuous ones (the makers' wake interval, the noise clock's excitation) are refitted.
+
+``python -m calibration.abm_refit START_PRESET DATA_DIR OUTPUT [--paths N] [--maxfev N] [--n-lhs N]
+[--lhs-span X] [--sigma-paths N] [--start S] [--duration S] [--warmup S] [--parameter table.key ...]`` writes the
+refitted preset (the market, and a ``[calibration]`` table with the estimates, the sandwich standard errors, the
+moments real and fitted, the start's values and objective, the hand-set rules kept).
+
+The preset's ``[calibration.source]`` records the fitted span (``start_s``, ``duration_s``) and the scorecard's
+window (``window_start_s``, ``window_duration_s``: the 12:00-12:30 span every earlier preset reports), which
+:func:`calibration.abm.score_abm_preset` scores beside the day.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from calibration.abm import (
+    AMZN_DAY,
+    AgentMarketEstimator,
+    MomentSet,
+    get_parameter,
+    load_abm_preset,
+    preset_document,
+    select_window,
+    write_preset,
+)
+from calibration.abm_visible import VISIBLE_MIX_MOMENT_NAMES, VISIBLE_MIX_MOMENTS
+from simlab.errors import ParameterError
+
+REFIT_PARAMETERS = (
+    "noise.arrival_rate_per_s",
+    "noise.excitation",
+    "noise.decay_per_s",
+    "value.arrival_rate_per_s",
+    "value.aggressive_share",
+    "market_maker.wake_interval_s",
+    "market_maker.pov",
+)
+RULES = ("market_maker.layer_ticks", "market_maker.keep_touch_ticks", "noise.walk_ticks")  # v7's rules, fixed
+CLOCK_MIX_NAMES = ("spread_mean_ticks", "spread_q50_ticks", "spread_q90_ticks", "log_depth_l1", "log10_gap_mean",
+                   "log10_gap_std", "zero_gap_share", "add_share", "trade_share", "log10_size_mean", "mid_move_share",
+                   "cancel_share", "log10_event_rate")  # fmt: skip
+SCORED_WINDOW = (9000.0, 1800.0)  # 12:00-12:30 after the AMZN day's first event: every preset's reported window
+
+
+@dataclass(frozen=True)
+class _Subset:
+    """The moments ``index`` of a moment function (a picklable callable, so a parallel mapper can ship it)."""
+
+    moments: Callable[[list[dict[str, np.ndarray]]], np.ndarray]
+    index: tuple[int, ...]
+
+    def __call__(self, blocks: list[dict[str, np.ndarray]]) -> np.ndarray:
+        return self.moments(blocks)[list(self.index)]
+
+
+def moment_subset(moment_set: MomentSet, names: tuple[str, ...]) -> MomentSet:
+    """The moment set with only the moments ``names`` (in that order); an unknown name is refused with a sentence."""
+    unknown = [n for n in names if n not in moment_set.names]
+    if unknown or not names:
+        raise ParameterError(f"abm_refit: moments {unknown or '(none)'} are not among {list(moment_set.names)}")
+    index = tuple(moment_set.names.index(n) for n in names)
+    floor = tuple(moment_set.variance_floor[i] for i in index)
+    return MomentSet(tuple(names), moment_set.blocks, _Subset(moment_set.moments, index), floor)
+
+
+MOMENT_SETS = {"visible-mix": VISIBLE_MIX_MOMENT_NAMES, "clock-mix": CLOCK_MIX_NAMES}
+
+
+def refit(
+    start: str | Path,
+    data_dir: str | Path,
+    *,
+    parameters: tuple[str, ...] = REFIT_PARAMETERS,
+    start_s: float = 0.0,
+    duration_s: float = 23400.0,
+    warmup_s: float = 1800.0,
+    n_paths: int = 2,
+    n_lhs: int = 8,
+    lhs_span: float = 0.5,
+    maxfev: int = 40,
+    n_sigma_paths: int = 12,
+    seed: int = 0,
+    moments: str = "visible-mix",
+    name: str = "abm-amzn-v7-refit",
+) -> dict[str, Any]:
+    """Refit ``parameters`` of the preset ``start`` to ``[start_s, start_s + duration_s)`` of the AMZN day and
+    return the new preset document (:func:`calibration.abm.preset_document` plus the start's record)."""
+    from simlab.io.dataset import load_dataset
+
+    config, calibration = load_abm_preset(start)
+    if moments not in MOMENT_SETS:
+        raise ParameterError(f"abm_refit: --moments must be one of {sorted(MOMENT_SETS)}; got {moments!r}")
+    moment_set = moment_subset(VISIBLE_MIX_MOMENTS, MOMENT_SETS[moments])
+    hand_set = calibration.get("hand_set", {})
+    fixed = sorted(set(RULES) & set(parameters))
+    if fixed:
+        raise ParameterError(f"abm_refit: {fixed} are hand-set rules (integer settings) and stay fixed; drop them "
+                             f"from --parameter (found {list(parameters)})")  # fmt: skip
+    data = load_dataset(Path(data_dir) / AMZN_DAY)
+    window = select_window(data, start_s, duration_s)
+    config = replace(config, name=name)
+    started = time.perf_counter()
+    est = AgentMarketEstimator(config, parameters=parameters, warmup_s=warmup_s, window_s=duration_s, block_s=60.0,
+                               n_paths=n_paths, seed=seed, n_lhs=n_lhs, lhs_span=lhs_span, maxfev=maxfev,
+                               n_sigma_paths=n_sigma_paths, moments=moment_set)  # fmt: skip
+    est.fit(window)
+    source = {"files": [str(Path(data_dir) / AMZN_DAY)], "start_s": start_s, "duration_s": duration_s,
+              "config": str(start), "moments": moments, "warmup_s": warmup_s,
+              "window_start_s": SCORED_WINDOW[0], "window_duration_s": SCORED_WINDOW[1]}  # fmt: skip
+    document = preset_document(est, source=source)
+    search = est.search_
+    document["calibration"].update(
+        note=f"{Path(start).stem}'s continuous parameters refitted by calibration.abm_refit on the whole AMZN day, "
+        f"its hand-set rules fixed (docs/agents_refit_v7.md)",
+        hand_set=hand_set,
+        start={"values": {n: get_parameter(config, n) for n in parameters}, "objective": search["lhs_objective"][0]},
+        search={"lhs_best_objective": float(np.min(search["lhs_objective"])),
+                "nelder_mead_success": search["nelder_mead_success"],
+                "nelder_mead_message": search["nelder_mead_message"],
+                "wall_s": round(time.perf_counter() - started, 1)},
+    )  # fmt: skip
+    return document
+
+
+def main(argv: list[str] | None = None) -> Path:
+    """The command line (module docstring); returns the written preset's path."""
+    parser = argparse.ArgumentParser(prog="python -m calibration.abm_refit", description=__doc__.splitlines()[0])
+    parser.add_argument("start")
+    parser.add_argument("data_dir")
+    parser.add_argument("output", type=Path)
+    parser.add_argument("--paths", type=int, default=2)
+    parser.add_argument("--maxfev", type=int, default=40)
+    parser.add_argument("--n-lhs", type=int, default=8)
+    parser.add_argument("--lhs-span", type=float, default=0.5)
+    parser.add_argument("--sigma-paths", type=int, default=12)
+    parser.add_argument("--start", type=float, default=0.0, dest="start_s")
+    parser.add_argument("--duration", type=float, default=23400.0)
+    parser.add_argument("--warmup", type=float, default=1800.0)
+    parser.add_argument("--parameter", action="append", default=None)
+    parser.add_argument("--moments", default="visible-mix", choices=sorted(MOMENT_SETS))
+    args = parser.parse_args(argv)
+    document = refit(args.start, args.data_dir, parameters=tuple(args.parameter or REFIT_PARAMETERS),
+                     start_s=args.start_s, duration_s=args.duration, warmup_s=args.warmup, n_paths=args.paths,
+                     n_lhs=args.n_lhs, lhs_span=args.lhs_span, maxfev=args.maxfev, n_sigma_paths=args.sigma_paths,
+                     moments=args.moments, name=args.output.stem)  # fmt: skip
+    out = write_preset(document, args.output)
+    cal = document["calibration"]
+    print(f"{out}: objective {cal['objective']:.2f} (start {cal['start']['objective']:.2f}), "
+          f"{cal['evaluations']} evaluations, {cal['search']['wall_s']} s")  # fmt: skip
+    for name, value in cal["estimates"].items():
+        print(f"  {name} = {value:.6g} +- {cal['std_errors'][name]:.2g} (start {cal['start']['values'][name]:.6g})")
+    for name, row in cal["moments"].items():
+        print(f"  {name:22s} real {row['real']:.4g} fitted {row['simulated']:.4g}")
+    return out
+
+
+if __name__ == "__main__":
+    main()
