@@ -74,9 +74,8 @@ def path_levels(day: dict, real: dict, first_ns: int) -> dict[str, float]:
         return Market(data["events"], data["books"], levels=1, source=source, window_levels=1)
 
     m = market(day, "synthetic")
-    quoted = m.mid_after[m.quoted]
-    grid = np.arange(m.ts[0], m.ts[-1] + 1, 60 * 10**9)
-    mid60 = quoted[np.searchsorted(m.ts[m.quoted], grid, side="right") - 1]
+    ts, mid = m.ts[m.quoted], m.mid_after[m.quoted]  # price_returns' grid: from the first quoted mid
+    mid60 = mid[np.searchsorted(ts, np.arange(ts[0], m.ts[-1] + 1, 60 * 10**9), side="right") - 1]
     acf = autocorrelation_curve(np.abs(price_returns(m, 1.0)), 100)
     lo, hi = first_ns + 9000 * 10**9, first_ns + 10800 * 10**9
     ws, wr = market(cut_window(day, lo, hi), "synthetic"), market(cut_window(real, lo, hi), "real")
