@@ -187,3 +187,20 @@ def test_the_committed_v10_is_v9_refitted_where_freed():
     )
     assert scored_window(calibration) == (9000.0, 1800.0) and calibration["source"]["duration_s"] == 23400.0
     assert v10.name == "abm-amzn-v10"
+
+
+def test_v10_slow_is_v10_with_the_two_slow_activity_times_set_by_hand():
+    """abm-amzn-v10-slow: v10's market and fit record, the activity over 600 and 3600 s at sd 0.6 (v10: 60, 600,
+    3600 s at the fitted 0.138), those two values in its hand-set record and nothing else changed."""
+    from dataclasses import replace
+
+    from calibration.abm import load_abm_preset
+
+    slow, calibration = load_abm_preset(PRESET_DIR / "abm-amzn-v10-slow.toml")
+    v10, fit = load_abm_preset(PRESET_DIR / "abm-amzn-v10.toml")
+    changed = {"fundamental.activity_sd": 0.6, "fundamental.activity_time_s": [600.0, 3600.0]}
+    assert {k: v for k, v in calibration["hand_set"].items() if fit["hand_set"].get(k) != v} == changed
+    assert slow.fundamental.activity_sd == 0.6 and slow.fundamental.activity_time_s == (600.0, 3600.0)
+    back = replace(slow.fundamental, activity_sd=v10.fundamental.activity_sd, activity_time_s=(60.0, 600.0, 3600.0))
+    assert replace(slow, name=v10.name, fundamental=back) == v10
+    assert calibration["estimates"] == fit["estimates"] and calibration["moments"] == fit["moments"]
