@@ -7,10 +7,18 @@ same root seed (the fit's 30-min warm-up before the AMZN day's first event), and
 from the first event, no warm-up, as :func:`calibration.abm.score_abm_preset` simulates it).
 
 ``python -m calibration.abm_paths DATA_DIR PRESET [PRESET ...]`` prints one line per preset and path.
+
+``python -m calibration.abm_paths --seeds SEED[,SEED...] --out FILE.json DATA_DIR PRESET`` scores the preset's day
+at each seed as :mod:`calibration.abm_probe` does (mean L1, ROC-AUC, the tail index, the |r| ACF and order-sign
+exponents) and adds the price path's level (:func:`path_levels`: the 1-min return sd, the 1-s |r| ACF at lags 1, 10
+and 100 s, the 12:00-12:30 window's median mid move per classifier window); ``--paired A.json B.json`` prints the
+11-seed table of A against B with 99 % bootstrap-over-seeds intervals of the mean paired difference
+(docs/agents_refit_v9.md).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +28,7 @@ import numpy as np
 from calibration.abm import AMZN_DAY, PathRun, _raise_missing, load_abm_preset, select_window, simulate_path_moments
 from calibration.abm_visible import VISIBLE_MIX_MOMENT_NAMES, VISIBLE_MIX_MOMENTS
 
+PATH_LEVELS = ("return_sd_1m_bps", "abs_acf_lag1", "abs_acf_lag10", "abs_acf_lag100", "mid_move_1200")
 SHOWN = ("log10_event_rate", "add_share", "cancel_share", "trade_share", "log10_gap_mean", "return_sd_block_bps")
 
 
@@ -50,9 +59,110 @@ def day_moments(
     return {label: _raise_missing(simulate_path_moments(run)) for label, run in runs.items()}
 
 
-if __name__ == "__main__":  # python -m calibration.abm_paths DATA_DIR PRESET [PRESET ...]
+def path_levels(day: dict, real: dict, first_ns: int) -> dict[str, float]:
+    """The level of a day's price path (both ``day`` and ``real`` cut to the session from ``first_ns``): the sd of
+    the 1-min log returns of the mid (bps; the scorecard's grid of :func:`simlab.metrics.stylized.price_returns`),
+    the autocorrelation of the 1-s |mid change| at lags 1, 10 and 100 s (the curve whose exponent the scorecard
+    reads), and the median |mid change| (ticks) over the classifier's windows of 12:00-12:30 (the window size of
+    :mod:`calibration.abm_features`: a 40th of the fewer visible events, 20-200)."""
+    from calibration.abm import cut_window
+    from simlab.metrics._market import Market
+    from simlab.metrics.discriminative import window_features
+    from simlab.metrics.stylized import autocorrelation_curve, price_returns
+
+    def market(data: dict, source: str) -> Market:
+        return Market(data["events"], data["books"], levels=1, source=source, window_levels=1)
+
+    m = market(day, "synthetic")
+    ts, mid = m.ts[m.quoted], m.mid_after[m.quoted]  # price_returns' grid: from the first quoted mid
+    mid60 = mid[np.searchsorted(ts, np.arange(ts[0], m.ts[-1] + 1, 60 * 10**9), side="right") - 1]
+    acf = autocorrelation_curve(np.abs(price_returns(m, 1.0)), 100)
+    lo, hi = first_ns + 9000 * 10**9, first_ns + 10800 * 10**9
+    ws, wr = market(cut_window(day, lo, hi), "synthetic"), market(cut_window(real, lo, hi), "real")
+    size = int(np.clip(min(ws.ts.size, wr.ts.size) // 40, 20, 200))
+    moves = window_features(ws, size).get("abs_mid_change", np.array([np.nan]))
+    return {"return_sd_1m_bps": float(1e4 * np.diff(np.log(mid60)).std()), "abs_acf_lag1": float(acf[0]),
+            "abs_acf_lag10": float(acf[9]), "abs_acf_lag100": float(acf[99]),
+            "mid_move_1200": float(np.median(moves))}  # fmt: skip
+
+
+def score_seeds(preset: str | Path, data_dir: str | Path, seeds: list[int]) -> list[dict]:
+    """Per seed, one simulated day from the real day's first event, scored as
+    :func:`calibration.abm_probe.probe_day` scores it (the scorecard's mean L1, ROC-AUC and the day's stylized facts,
+    each ``[value, low, high]``), plus its :func:`path_levels` (the day is simulated once for both)."""
+    from calibration.abm import cut_window
+    from calibration.abm_heldout import FACTS, _interval
+    from calibration.score_presets import N_BOOT, _numbers
+    from simlab.agents import simulate_abm
+    from simlab.io.dataset import load_dataset
+    from simlab.metrics.scorecard import score
+
+    config = load_abm_preset(preset)[0]
+    real = load_dataset(Path(data_dir) / AMZN_DAY)
+    first = int(real["events"]["ts_ns"].values[0])
+    lo, hi = first, first + int(config.session_s * 1e9)
+    real_day = cut_window(real, lo, hi)
+    rows = []
+    for seed in seeds:
+        day = cut_window(simulate_abm(replace(config, open_ns=first), seed=seed, duration_s=config.session_s), lo, hi)
+        card = _numbers(score(day, real_day, seed=seed, n_boot=N_BOOT))
+        l1, d, facts = card["summary"]["l1"], card["discriminative"], card["stylized_facts"]
+        row = {"seed": seed, "mean_l1": [l1["mean"]["value"], l1["mean"]["low"], l1["mean"]["high"]],
+               "auc": [d["auc"], d["low"], d["high"]],
+               **{name: _interval(facts[name].get("synthetic") if isinstance(facts.get(name), dict)
+                                  else facts.get(name)) for name in FACTS}}  # fmt: skip
+        row.update(path_levels(day, real_day, first))
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
+PAIRED = ("auc", "mean_l1", "hill_tail_index_60s", "abs_return_acf_exponent", "sign_acf_exponent", *PATH_LEVELS)
+
+
+def paired_table(a: list[dict], b: list[dict], *, n_boot: int = 10_000, seed: int = 0) -> list[str]:
+    """Lines of the paired table of A against B over their common seeds: per quantity, A's and B's means, the mean
+    paired difference A - B with its 99 % bootstrap-over-seeds interval (seeds resampled with replacement), and how
+    many seeds A is lower at."""
+    by_seed = {row["seed"]: row for row in b}
+    pairs = [(row, by_seed[row["seed"]]) for row in a if row["seed"] in by_seed]
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(pairs), size=(n_boot, len(pairs)))
+    lines = [f"{len(pairs)} seeds: quantity, mean A / mean B, A - B [99 %], A lower at"]
+    for name in PAIRED:
+        x = np.array([_point(r[name]) for r, _ in pairs])
+        y = np.array([_point(r[name]) for _, r in pairs])
+        d = x - y
+        boot = np.nanmean(d[picks], axis=1)
+        low, high = np.nanpercentile(boot, [0.5, 99.5])
+        lines.append(f"{name}: {np.nanmean(x):.3f} / {np.nanmean(y):.3f}, {np.nanmean(d):+.3f} [{low:+.3f}, "
+                     f"{high:+.3f}], lower at {int(np.sum(d < 0))} of {len(pairs)}")  # fmt: skip
+    return lines
+
+
+def _point(value) -> float:
+    """A probe row's value: the point of ``[value, low, high]``, a number as it is, NaN for a sentence."""
+    if isinstance(value, list):
+        return float(value[0])
+    return float(value) if isinstance(value, (int, float)) else float("nan")
+
+
+def _main(argv: list[str]) -> None:
+    if argv[0] == "--paired":
+        a, b = (json.loads(Path(p).read_text()) for p in argv[1:3])
+        print("\n".join(paired_table(a, b)))
+        return
+    if argv[0] == "--seeds":
+        seeds, out = [int(s) for s in argv[1].split(",")], Path(argv[3])
+        rows = score_seeds(argv[5], argv[4], seeds)
+        out.write_text(json.dumps(rows, indent=1))
+        return
     index = [VISIBLE_MIX_MOMENT_NAMES.index(name) for name in SHOWN]
-    for preset in sys.argv[2:]:
-        for label, moments in day_moments(preset, sys.argv[1]).items():
+    for preset in argv[1:]:
+        for label, moments in day_moments(preset, argv[0]).items():
             values = " ".join(f"{name}={moments[i]:.4g}" for name, i in zip(SHOWN, index, strict=True))
             print(f"{Path(preset).stem} {label}: {values}", flush=True)
+
+
+if __name__ == "__main__":  # python -m calibration.abm_paths DATA_DIR PRESET [PRESET ...] (the module docstring)
+    _main(sys.argv[1:])

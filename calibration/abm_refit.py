@@ -8,8 +8,15 @@ plus the cancel share and the event rate (:data:`calibration.abm_visible.VISIBLE
 (:data:`RULES`: layers, keeping the touch within 2 ticks, walking 2 ticks through it) stay the preset's; of v7's
 five hand-set values the two continuous ones (the makers' wake interval, the noise clock's excitation) are refitted.
 
+``abm-amzn-v9`` (v8 in business time with a multi-timescale activity) is refitted the same way with the moment set
+``clock-mix-path`` (the 13 clock and mix moments plus four of the mid's path: the 1-min return sd, its kurtosis, the
+1-s |r| ACF at lag 1 and over lags 10-30 s; :data:`calibration.abm_visible.VISIBLE_PATH_MOMENTS`) and
+:data:`REFIT_V9_PARAMETERS` (the seven, the makers' skew and the activity's sd), the activity's time scales fixed
+(docs/agents_refit_v9.md).
+
 ``python -m calibration.abm_refit START_PRESET DATA_DIR OUTPUT [--paths N] [--maxfev N] [--n-lhs N]
-[--lhs-span X] [--sigma-paths N] [--start S] [--duration S] [--warmup S] [--parameter table.key ...]`` writes the
+[--lhs-span X] [--sigma-paths N] [--start S] [--duration S] [--warmup S] [--parameter table.key ...]
+[--moments visible-mix|clock-mix|clock-mix-path] [--doc PAGE]`` writes the
 refitted preset (the market, and a ``[calibration]`` table with the estimates, the sandwich standard errors, the
 moments real and fitted, the start's values and objective, the hand-set rules kept).
 
@@ -39,7 +46,12 @@ from calibration.abm import (
     select_window,
     write_preset,
 )
-from calibration.abm_visible import VISIBLE_MIX_MOMENT_NAMES, VISIBLE_MIX_MOMENTS
+from calibration.abm_visible import (
+    PATH_MOMENT_NAMES,
+    VISIBLE_MIX_MOMENT_NAMES,
+    VISIBLE_MIX_MOMENTS,
+    VISIBLE_PATH_MOMENTS,
+)
 from simlab.errors import ParameterError
 
 REFIT_PARAMETERS = (
@@ -52,6 +64,10 @@ REFIT_PARAMETERS = (
     "market_maker.pov",
 )
 RULES = ("market_maker.layer_ticks", "market_maker.keep_touch_ticks", "noise.walk_ticks")  # v7's rules, fixed
+# v9's refit (docs/agents_refit_v9.md): v7-refit's seven and the two that set the mid's 1-min volatility and the
+# level of the |r| ACF in the one-at-a-time measurement (the makers' skew, the activity's sd)
+REFIT_V9_PARAMETERS = (*REFIT_PARAMETERS, "market_maker.price_skew_ticks", "fundamental.activity_sd")
+LISTS = ("fundamental.activity_time_s",)  # list-valued settings: never free (the activity's time scales stay fixed)
 CLOCK_MIX_NAMES = ("spread_mean_ticks", "spread_q50_ticks", "spread_q90_ticks", "log_depth_l1", "log10_gap_mean",
                    "log10_gap_std", "zero_gap_share", "add_share", "trade_share", "log10_size_mean", "mid_move_share",
                    "cancel_share", "log10_event_rate")  # fmt: skip
@@ -79,7 +95,41 @@ def moment_subset(moment_set: MomentSet, names: tuple[str, ...]) -> MomentSet:
     return MomentSet(tuple(names), moment_set.blocks, _Subset(moment_set.moments, index), floor)
 
 
-MOMENT_SETS = {"visible-mix": VISIBLE_MIX_MOMENT_NAMES, "clock-mix": CLOCK_MIX_NAMES}
+CLOCK_MIX_PATH_NAMES = (*CLOCK_MIX_NAMES, *PATH_MOMENT_NAMES)  # + 1-min sd (log10), kurtosis, 1-s |r| ACF level, decay
+MOMENT_SETS = {"visible-mix": VISIBLE_MIX_MOMENT_NAMES, "clock-mix": CLOCK_MIX_NAMES,
+               "clock-mix-path": CLOCK_MIX_PATH_NAMES}  # fmt: skip
+# the moment set each subset is taken from (the first two keep the 18 moments' blocks, so their fits are unchanged)
+MOMENT_SOURCES = {"visible-mix": VISIBLE_MIX_MOMENTS, "clock-mix": VISIBLE_MIX_MOMENTS,
+                  "clock-mix-path": VISIBLE_PATH_MOMENTS}  # fmt: skip
+
+
+def check_refit(config: Any, parameters: tuple[str, ...], moments: str, counts: dict[str, int],
+                lhs_span: float) -> None:  # fmt: skip
+    """Refuse a refit's bad settings before any data is read, each with one sentence naming the setting: an unknown
+    moment set, a hand-set rule or a list-valued setting among the freed ``parameters``, the activity's sd freed from
+    a start whose activity is off (freeing it would switch the rule on, not refit it), a count in ``counts`` below
+    its least (``paths``, ``n-lhs`` >= 1; ``maxfev`` >= 0; ``sigma-paths`` >= 2), a ``lhs_span`` <= 0."""
+    if moments not in MOMENT_SETS:
+        raise ParameterError(f"abm_refit: --moments must be one of {sorted(MOMENT_SETS)}; got {moments!r}")
+    fixed = sorted(set(RULES) & set(parameters))
+    if fixed:
+        raise ParameterError(f"abm_refit: {fixed} are hand-set rules (integer settings) and stay fixed; drop them "
+                             f"from --parameter (found {list(parameters)})")  # fmt: skip
+    lists = sorted(set(LISTS) & set(parameters))
+    if lists:
+        raise ParameterError(f"abm_refit: {lists} are lists (the activity's time scales) and stay fixed; drop them "
+                             f"from --parameter (found {list(parameters)})")  # fmt: skip
+    if "fundamental.activity_sd" in parameters and not config.fundamental.activity_sd > 0:
+        raise ParameterError(
+            "abm_refit: --parameter fundamental.activity_sd needs a start with the activity on "
+            f"(activity_sd > 0, e.g. abm-amzn-v9); the start has {config.fundamental.activity_sd}"
+        )
+    least = {"paths": 1, "n-lhs": 1, "maxfev": 0, "sigma-paths": 2}
+    for flag, value in counts.items():
+        if int(value) != value or value < least[flag]:
+            raise ParameterError(f"abm_refit: --{flag} must be a whole number >= {least[flag]}; got {value!r}")
+    if not lhs_span > 0:
+        raise ParameterError(f"abm_refit: --lhs-span must be > 0 (the search box's half-width); got {lhs_span!r}")
 
 
 def refit(
@@ -98,20 +148,17 @@ def refit(
     seed: int = 0,
     moments: str = "visible-mix",
     name: str = "abm-amzn-v7-refit",
+    doc: str = "docs/agents_refit_v7.md",
 ) -> dict[str, Any]:
     """Refit ``parameters`` of the preset ``start`` to ``[start_s, start_s + duration_s)`` of the AMZN day and
     return the new preset document (:func:`calibration.abm.preset_document` plus the start's record)."""
     from simlab.io.dataset import load_dataset
 
     config, calibration = load_abm_preset(start)
-    if moments not in MOMENT_SETS:
-        raise ParameterError(f"abm_refit: --moments must be one of {sorted(MOMENT_SETS)}; got {moments!r}")
-    moment_set = moment_subset(VISIBLE_MIX_MOMENTS, MOMENT_SETS[moments])
+    counts = {"paths": n_paths, "n-lhs": n_lhs, "maxfev": maxfev, "sigma-paths": n_sigma_paths}
+    check_refit(config, parameters, moments, counts, lhs_span)
+    moment_set = moment_subset(MOMENT_SOURCES[moments], MOMENT_SETS[moments])
     hand_set = calibration.get("hand_set", {})
-    fixed = sorted(set(RULES) & set(parameters))
-    if fixed:
-        raise ParameterError(f"abm_refit: {fixed} are hand-set rules (integer settings) and stay fixed; drop them "
-                             f"from --parameter (found {list(parameters)})")  # fmt: skip
     data = load_dataset(Path(data_dir) / AMZN_DAY)
     window = select_window(data, start_s, duration_s)
     config = replace(config, name=name)
@@ -127,7 +174,7 @@ def refit(
     search = est.search_
     document["calibration"].update(
         note=f"{Path(start).stem}'s continuous parameters refitted by calibration.abm_refit on the whole AMZN day, "
-        f"its hand-set rules fixed (docs/agents_refit_v7.md)",
+        f"its hand-set rules fixed ({doc})",
         hand_set=hand_set,
         start={"values": {n: get_parameter(config, n) for n in parameters}, "objective": search["lhs_objective"][0]},
         search={"lhs_best_objective": float(np.min(search["lhs_objective"])),
@@ -154,11 +201,12 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--warmup", type=float, default=1800.0)
     parser.add_argument("--parameter", action="append", default=None)
     parser.add_argument("--moments", default="visible-mix", choices=sorted(MOMENT_SETS))
+    parser.add_argument("--doc", default="docs/agents_refit_v7.md", help="the doc page the preset's note names")
     args = parser.parse_args(argv)
     document = refit(args.start, args.data_dir, parameters=tuple(args.parameter or REFIT_PARAMETERS),
                      start_s=args.start_s, duration_s=args.duration, warmup_s=args.warmup, n_paths=args.paths,
                      n_lhs=args.n_lhs, lhs_span=args.lhs_span, maxfev=args.maxfev, n_sigma_paths=args.sigma_paths,
-                     moments=args.moments, name=args.output.stem)  # fmt: skip
+                     moments=args.moments, name=args.output.stem, doc=args.doc)  # fmt: skip
     out = write_preset(document, args.output)
     cal = document["calibration"]
     print(f"{out}: objective {cal['objective']:.2f} (start {cal['start']['objective']:.2f}), "

@@ -18,6 +18,13 @@ visible events after which the mid has moved. The real window (a level-1 file) p
 the log10 rate of visible events per second over the blocks (``log10_gap_mean`` is a mean of log gaps, which a
 bursty clock can match while the count of events, which sets how long a classifier's window of 200 events lasts, is
 still off).
+
+:data:`VISIBLE_PATH_MOMENTS` add four moments of the mid's path on a 1-s grid (docs/agents_refit_v9.md): log10 of the
+1-min return sd in bps, the 1-min returns' excess kurtosis, and the autocorrelation of the 1-s |r| at lag 1 (its
+level) and averaged over lags 10-30 s (with the lag-1 value, its decay), both within 60-s blocks so that the block
+bootstrap of the real day applies. ``abm-amzn-v9`` has the real |r| ACF exponent but a curve 3-6 times too high and
+a 1-min sd 4 times AMZN's; :data:`calibration.abm.MOMENTS`' 10-s lag-1 ACF and block returns (first to last mid of
+each block) miss both at the scale the scorecard reads.
 """
 
 from __future__ import annotations
@@ -25,8 +32,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from calibration.abm import MOMENTS, MomentSet, moments_of, window_blocks
+from calibration.abm import MOMENTS, MomentSet, _last_valid, moments_of, window_blocks
 from simlab.book.stats import visible_events
+from simlab.errors import ParameterError
 
 LEVELS = 1  # the AMZN day is a level-1 LOBSTER file
 VISIBLE_MOMENT_NAMES = (*MOMENTS, "log10_size_mean", "mid_move_share")
@@ -98,3 +106,78 @@ def visible_mix_moments(blocks: list[dict[str, np.ndarray]]) -> np.ndarray:
 
 VISIBLE_MIX_MOMENTS = MomentSet(VISIBLE_MIX_MOMENT_NAMES, visible_mix_blocks, visible_mix_moments,
                                 (0.0,) * len(VISIBLE_MIX_MOMENT_NAMES))  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------- price-path moments
+PATH_MOMENT_NAMES = ("log10_return_sd_1m_bps", "return_kurtosis_1m", "acf_abs_return_1s_lag1",
+                     "acf_abs_return_1s_lag10_30")  # fmt: skip
+VISIBLE_PATH_MOMENT_NAMES = (*VISIBLE_MIX_MOMENT_NAMES, *PATH_MOMENT_NAMES)
+FAR_LAGS = tuple(range(10, 31))  # the lags (s) of `acf_abs_return_1s_lag10_30`
+
+
+def visible_path_blocks(data: dict[str, xr.Dataset], block_s: float) -> list[dict[str, np.ndarray]]:
+    """:func:`visible_mix_blocks`, each block also holding ``r1``: the ``block_s`` log returns of the visible mid on a
+    1-s grid from the block's start (the mid at a grid time is the last quoted one at or before it, which can be the
+    previous block's; NaN before the first quoted mid), so their sum is the block's ``block_s``-second return.
+
+    ``block_s`` must be a whole number of seconds (a ParameterError sentence otherwise).
+    """
+    seconds = int(round(block_s))
+    if seconds < 1 or abs(block_s - seconds) > 1e-9:
+        raise ParameterError(f"visible_path_blocks: block_s must be a whole number of seconds >= 1 (the 1-s return "
+                             f"grid); got {block_s!r}")  # fmt: skip
+    blocks = visible_mix_blocks(data, block_s)
+    visible = visible_window(data)
+    ts = visible["events"]["ts_ns"].values
+    books = visible["books"]
+    bid, ask = books["bid_price"].values[:, 0], books["ask_price"].values[:, 0]
+    quoted = (books["bid_qty"].values[:, 0] > 0) & (books["ask_qty"].values[:, 0] > 0)
+    mid = np.where(quoted, 0.5 * (bid + ask.astype(np.float64)), np.nan)
+    one = 1_000_000_000
+    for i, block in enumerate(blocks):
+        grid = ts[0] + i * seconds * one + np.arange(seconds + 1, dtype=np.int64) * one
+        block["r1"] = np.diff(np.log(_last_valid(ts, mid, grid)))
+    return blocks
+
+
+def pooled_acf(series: list[np.ndarray], lags: tuple[int, ...]) -> float:
+    """The mean over ``lags`` of the autocorrelation of values pooled over several series: at each lag, the mean of
+    the products of the centred pairs that lag apart within one series (pairs with a NaN left out) over the variance
+    of all finite values (both centred at their pooled mean). NaN when no pair exists or the values do not vary."""
+    values = np.concatenate(series) if series else np.zeros(0)
+    values = values[np.isfinite(values)]
+    if values.size < 2 or values.var() == 0:
+        return float("nan")
+    mean, var = values.mean(), values.var()
+    out = []
+    for lag in lags:
+        products = [(s[lag:] - mean) * (s[:-lag] - mean) for s in series if s.size > lag]
+        products = np.concatenate(products) if products else np.zeros(0)
+        products = products[np.isfinite(products)]
+        if products.size:
+            out.append(products.mean() / var)
+    return float(np.mean(out)) if len(out) == len(lags) else float("nan")
+
+
+def path_moments(blocks: list[dict[str, np.ndarray]]) -> np.ndarray:
+    """:data:`PATH_MOMENT_NAMES` of :func:`visible_path_blocks` blocks: log10 of the sd (bps) of the block returns
+    (each block's sum of ``r1``, blocks with a missing mid left out), their excess kurtosis, and the autocorrelation
+    of the 1-s |r| within blocks at lag 1 and averaged over lags 10-30 s (:func:`pooled_acf`)."""
+    sums = np.array([b["r1"].sum() for b in blocks])
+    returns = sums[np.isfinite(sums)]
+    centred = returns - returns.mean() if returns.size else returns
+    var = float(np.mean(centred**2)) if returns.size > 1 else 0.0
+    sd = np.log10(1e4 * np.sqrt(var)) if var > 0 else np.nan
+    kurtosis = float(np.mean(centred**4) / var**2 - 3.0) if var > 0 else np.nan
+    absolute = [np.abs(b["r1"]) for b in blocks]
+    return np.array([sd, kurtosis, pooled_acf(absolute, (1,)), pooled_acf(absolute, FAR_LAGS)])
+
+
+def visible_path_moments(blocks: list[dict[str, np.ndarray]]) -> np.ndarray:
+    """Return the moment vector :data:`VISIBLE_PATH_MOMENT_NAMES`: :func:`visible_mix_moments` then
+    :func:`path_moments`."""
+    return np.concatenate([visible_mix_moments(blocks), path_moments(blocks)])
+
+
+VISIBLE_PATH_MOMENTS = MomentSet(VISIBLE_PATH_MOMENT_NAMES, visible_path_blocks, visible_path_moments,
+                                 (0.0,) * len(VISIBLE_PATH_MOMENT_NAMES))  # fmt: skip
