@@ -15,6 +15,7 @@ regime condition, and sampling throughput.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -233,6 +234,8 @@ def counterfactual_sweep(
     start: str = "context",
     windows: StartWindows | None = None,
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    particles: int = 1,
+    smc: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Run :func:`counterfactual` over regimes and guidance weights, measured at each path's start and end.
 
@@ -252,6 +255,11 @@ def counterfactual_sweep(
         :func:`generators.starts.start_windows` of the model's training span (needed unless ``start="context"``).
     on_row
         Called with each row as soon as it is measured (a long sweep shows its rows as it goes).
+    particles, smc
+        Particles per conditioned path and the selection's options (:mod:`generators.smc`; 1: plain sampling).
+        The unconditioned paths are always sampled plainly (there is no regime to select toward). Each row also
+        holds ``particles``, the CPU seconds of both samples (``conditioned cpu_s``, ``unconditioned cpu_s``) and,
+        with particles, :func:`smc_summary` of the conditioned paths.
     """
     if start not in START_MODES:
         raise ParameterError(f"`start` of counterfactual_sweep must be one of {list(START_MODES)}; got {start!r}")
@@ -266,19 +274,46 @@ def counterfactual_sweep(
             starts, record = draw_starts(windows, regime, n_paths, seed=seed, mode=start)
         drawn = tuple(record.get("rows", ()))
         if drawn not in free:
-            free[drawn] = generator.sample(n_paths, duration, starts=starts, **kwargs)
+            begin = time.process_time()
+            free[drawn] = (generator.sample(n_paths, duration, starts=starts, **kwargs), time.process_time() - begin)
         for guidance in guidances:
-            paths = generator.sample(n_paths, duration, regime=regime, guidance=guidance, starts=starts, **kwargs)
+            begin = time.process_time()
+            paths = generator.sample(n_paths, duration, regime=regime, guidance=guidance, starts=starts,
+                                     particles=particles, smc=smc, **kwargs)  # fmt: skip
             row: dict[str, Any] = {"regime": dict(regime), "guidance": float(guidance), "n_paths": n_paths}
-            row.update(duration_s=duration, start=record)
+            row.update(duration_s=duration, start=record, particles=int(particles))
+            row.update({"conditioned cpu_s": time.process_time() - begin, "unconditioned cpu_s": free[drawn][1]})
+            if particles > 1:
+                row.update(smc_summary(paths))
             for at in REGIME_AT:
-                for label, sampled in (("conditioned", paths), ("unconditioned", free[drawn])):
+                for label, sampled in (("conditioned", paths), ("unconditioned", free[drawn][0])):
                     shares = regime_shares(generator, sampled, regime, label=label, at=at, window=window)
                     row.update({f"{at}: {key}": value for key, value in shares.items()})
             rows.append(row)
             if on_row is not None:
                 on_row(row)
     return rows
+
+
+def smc_summary(paths: list[dict[str, xr.Dataset]]) -> dict[str, Any]:
+    """Return what the selection of SMC-sampled paths (:mod:`generators.smc`) cost in diversity.
+
+    Keys: ``smc ancestors`` (distinct first ancestors among each group's particles at the end, per path),
+    ``smc median ess`` and ``smc min ess`` (the effective sample size of the group's weights over all checkpoints
+    and paths), ``smc in regime`` (the mean share of particles in the asked quintiles at each checkpoint).
+    """
+    attrs = [path["events"].attrs for path in paths]
+    if not attrs or "smc_particles" not in attrs[0]:
+        raise ParameterError("smc_summary: the paths were not sampled with particles > 1 (no smc_* attributes)")
+    ess = np.array([json.loads(a["smc_ess"]) for a in attrs])
+    inside = np.array([json.loads(a["smc_in_regime"]) for a in attrs])
+    return {
+        "smc ancestors": [int(a["smc_ancestors"]) for a in attrs],
+        "smc median ess": float(np.median(ess)),
+        "smc min ess": float(ess.min()),
+        "smc in regime": [round(float(v), 4) for v in inside.mean(axis=0)],
+        "smc checkpoints_s": json.loads(attrs[0]["smc_checkpoints_s"]),
+    }
 
 
 def throughput(generator: Any, *, n_paths: int, duration: float, seed: int) -> dict[str, float]:
