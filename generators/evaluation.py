@@ -187,6 +187,7 @@ def regime_shares(
     label: str,
     at: str = "start",
     window: int = enc.REGIME_WINDOW,
+    short_as_miss: bool = False,
 ) -> dict[str, Any]:
     """Return the share of ``paths`` in each asked quintile of the training data, their median measure and stuck count.
 
@@ -195,7 +196,9 @@ def regime_shares(
     the regime is measured by :func:`path_regime` (``at`` the start or the end of each path, over ``window`` rows:
     the quintiles are those of the encoding's window, so another one is for tests only). A stuck path (ended by
     ``stop_when_stuck``) too short to be measured at its end is left out of the shares and medians and counted in
-    ``{label} unmeasured stuck paths``; the shares are then over the other paths (NaN when none is left).
+    ``{label} unmeasured stuck paths``; the shares are then over the other paths (NaN when none is left). Any other
+    path too short to be measured raises, unless ``short_as_miss``: it then counts as a path outside the asked
+    quintiles (in the share's denominator, not in the medians) and in ``{label} short paths``.
     """
     asked = enc.regime_condition(regime, source="regime of counterfactual")
     out: dict[str, Any] = {
@@ -203,20 +206,25 @@ def regime_shares(
         for count in ("stuck", "applied", "rejected")
     }
     out[f"{label} stuck paths"] = out.pop(f"{label} stuck")
-    rows = []
+    rows, short = [], 0
     for path in paths:
         try:
             rows.append(path_regime(path, window, at=at))
         except DataError:
-            if not int(path["events"].attrs.get("stuck", 0)):
+            if int(path["events"].attrs.get("stuck", 0)):
+                continue
+            if not short_as_miss:
                 raise
-    out[f"{label} unmeasured stuck paths"] = len(paths) - len(rows)
+            short += 1
+    out[f"{label} unmeasured stuck paths"] = len(paths) - len(rows) - short
+    out[f"{label} short paths"] = short
     measured = np.asarray(rows, np.float64).reshape(-1, len(enc.REGIMES))
     quintiles = generator.encoding_.quintiles(measured)
     for j, name in enumerate(enc.REGIMES):
         if asked[j] != enc.NULL_REGIME:
             hits = quintiles[:, j] == asked[j]
-            out[f"{label} share in {name} quintile {asked[j] + 1}"] = float(np.mean(hits)) if rows else float("nan")
+            share = float(hits.sum() / (len(rows) + short)) if rows or short else float("nan")
+            out[f"{label} share in {name} quintile {asked[j] + 1}"] = share
             out[f"{label} median {name}"] = float(np.median(measured[:, j])) if rows else float("nan")
     return out
 
@@ -236,6 +244,7 @@ def counterfactual_sweep(
     on_row: Callable[[dict[str, Any]], None] | None = None,
     particles: int = 1,
     smc: dict[str, Any] | None = None,
+    short_as_miss: bool = False,
 ) -> list[dict[str, Any]]:
     """Run :func:`counterfactual` over regimes and guidance weights, measured at each path's start and end.
 
@@ -260,6 +269,9 @@ def counterfactual_sweep(
         The unconditioned paths are always sampled plainly (there is no regime to select toward). Each row also
         holds ``particles``, the CPU seconds of both samples (``conditioned cpu_s``, ``unconditioned cpu_s``) and,
         with particles, :func:`smc_summary` of the conditioned paths.
+    short_as_miss
+        Count a path too short to be measured at its end as outside the asked quintiles (:func:`regime_shares`)
+        instead of failing the sweep.
     """
     if start not in START_MODES:
         raise ParameterError(f"`start` of counterfactual_sweep must be one of {list(START_MODES)}; got {start!r}")
@@ -287,7 +299,8 @@ def counterfactual_sweep(
                 row.update(smc_summary(paths))
             for at in REGIME_AT:
                 for label, sampled in (("conditioned", paths), ("unconditioned", free[drawn][0])):
-                    shares = regime_shares(generator, sampled, regime, label=label, at=at, window=window)
+                    shares = regime_shares(generator, sampled, regime, label=label, at=at, window=window,
+                                           short_as_miss=short_as_miss)  # fmt: skip
                     row.update({f"{at}: {key}": value for key, value in shares.items()})
             rows.append(row)
             if on_row is not None:

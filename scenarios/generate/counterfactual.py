@@ -2,7 +2,7 @@
 
 ``python -m scenarios.generate.counterfactual MODEL --regime volatility=5 --regime depth=1 [--guidance 1 2]
 [--paths 8] [--duration SECONDS] [--seed 77] [--start context random regime --spec SPEC [--data DIR]]
-[--stop-when-stuck] [--particles K [--smc every_s=2 --smc sharpness=4]] [-o OUT.json]``
+[--stop-when-stuck] [--particles K [--smc every_s=2 --smc sharpness=4]] [--short-as-miss] [-o OUT.json]``
 runs :func:`generators.evaluation.counterfactual_sweep`: for every ``--start`` mode, every ``--regime`` (one
 condition, ``name=q`` pairs joined by commas, e.g. ``volatility=5,depth=1``) and every guidance weight,
 ``--paths`` paths are sampled with the condition and the same noise without it, and the regime is measured at the
@@ -52,7 +52,7 @@ def run(
     model: str, regimes: list[dict[str, int]], guidances: list[float], *, n_paths: int, duration: float, seed: int,
     stop_when_stuck: bool = False, starts: tuple[str, ...] = ("context",), spec: str | None = None,
     data_dir: str | Path = DEFAULT_DATA_DIR, on_row: Callable[[dict[str, Any]], None] | None = None,
-    particles: int = 1, smc: dict[str, Any] | None = None,
+    particles: int = 1, smc: dict[str, Any] | None = None, short_as_miss: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """Load ``model`` and run the sweep for every start mode (``on_row`` sees each row as it is measured); return
     ``{"rows", "seconds", "family"}``."""
@@ -69,7 +69,7 @@ def run(
         rows += counterfactual_sweep(
             generator, regimes, guidances, n_paths=n_paths, duration=duration, seed=seed,
             stop_when_stuck=stop_when_stuck, start=start, windows=windows, on_row=seen, particles=particles,
-            smc=smc,
+            smc=smc, short_as_miss=short_as_miss,
         )  # fmt: skip
     return {"family": generator.FAMILY, "rows": rows, "seconds": time.perf_counter() - begin}
 
@@ -143,13 +143,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--particles", type=int, default=1, help="particles per conditioned path (SMC; 1: plain)")
     parser.add_argument("--smc", action="append", default=[], help="an SMC option key=value (every_s, window, "
                         "sharpness; repeatable)")  # fmt: skip
+    parser.add_argument("--short-as-miss", action="store_true",
+                        help="count a path too short to measure at its end as outside the regime")  # fmt: skip
     parser.add_argument("-o", "--output", default="counterfactual.json")
     args = parser.parse_args(argv)
     regimes = [parse_regime(text) for text in args.regime]
     out = run(args.model, regimes, args.guidance, n_paths=args.paths, duration=args.duration, seed=args.seed,
               stop_when_stuck=args.stop_when_stuck, starts=tuple(args.start), spec=args.spec,
               data_dir=args.data, on_row=_print_rows, particles=args.particles,
-              smc=parse_smc(args.smc, "--smc"))  # fmt: skip
+              smc=parse_smc(args.smc, "--smc"), short_as_miss=args.short_as_miss)  # fmt: skip
     config = {k: v for k, v in vars(args).items() if k != "output"}
     out["provenance"] = provenance(seed=args.seed, config=config)
     write_json(args.output, out)
@@ -171,10 +173,12 @@ def _print_row(row: dict[str, Any], at: str) -> None:
                      f"({_f(medians[1])})")  # fmt: skip
     stuck = [row[f"{at}: {label} stuck paths"] for label in ("conditioned", "unconditioned")]
     unmeasured = [row[f"{at}: {label} unmeasured stuck paths"] for label in ("conditioned", "unconditioned")]
-    head = f"start {row['start']['mode']}, guidance {row['guidance']:g}, particles {row['particles']}, {at}"
+    short = [row.get(f"{at}: {label} short paths", 0) for label in ("conditioned", "unconditioned")]
+    head = f"start {row['start']['mode']}, guidance {row['guidance']:g}, particles {row.get('particles', 1)}, {at}"
+    cpu = [row.get(f"{label} cpu_s", float("nan")) for label in ("conditioned", "unconditioned")]
     print(f"{head}: {'; '.join(parts)}; stuck paths {stuck[0]} ({stuck[1]}), "
-          f"unmeasured {unmeasured[0]} ({unmeasured[1]}) of {row['n_paths']}; CPU s {row['conditioned cpu_s']:.0f} "
-          f"({row['unconditioned cpu_s']:.0f})", flush=True)  # fmt: skip
+          f"unmeasured {unmeasured[0]} ({unmeasured[1]}), short (misses) {short[0]} ({short[1]}) of "
+          f"{row['n_paths']}; CPU s {cpu[0]:.0f} ({cpu[1]:.0f})", flush=True)  # fmt: skip
 
 
 def _count(row: dict[str, Any], head: str, key: str) -> str:

@@ -14,11 +14,11 @@ from typer.testing import CliRunner
 
 from generators import encoding as enc
 from generators.diffusion import DiffusionGenerator
-from generators.evaluation import counterfactual_sweep, smc_summary
+from generators.evaluation import counterfactual_sweep, regime_shares, smc_summary
 from generators.rollout_fast import PathBatch
 from generators.smc import fresh_streams, measure, potential, quintile_distance, systematic_resample
 from scenarios.cli import app
-from simlab.errors import ParameterError
+from simlab.errors import DataError, ParameterError
 from simlab.random import spawn
 from tests.generators.conftest import check_replayed
 from tests.generators.test_diffusion import SMALL
@@ -126,6 +126,16 @@ def test_the_sweep_reports_the_selection_and_its_cost(fitted):
     assert len(row["smc in regime"]) == 4 and 1.0 <= row["smc min ess"] <= row["smc median ess"] <= 3.0
     with pytest.raises(ParameterError, match="particles"):
         smc_summary(fitted.sample(1, 1.0, generator=1))
+
+
+def test_a_path_too_short_to_measure_counts_as_a_miss_when_asked(fitted):
+    paths = fitted.sample(2, 0.5, generator=2)
+    assert all(p["books"].sizes["time"] - p["events"].attrs["initial_orders"] < 64 for p in paths)
+    with pytest.raises(DataError, match="too short"):
+        regime_shares(fitted, paths, REGIME, label="x", at="end", window=64)
+    out = regime_shares(fitted, paths, REGIME, label="x", at="end", window=64, short_as_miss=True)
+    assert out["x short paths"] == 2 and out["x share in volatility quintile 5"] == 0.0
+    assert np.isnan(out["x median volatility"])
 
 
 @pytest.mark.parametrize(
