@@ -38,6 +38,7 @@ import numpy as np
 from generators import encoding as enc
 from generators.rollout import BookPath, path_contexts, run_piece, select_paths
 from generators.rollout_fast import PathBatch
+from generators.rollout_kernel import C_STUCK
 from simlab.errors import ParameterError
 from simlab.random import spawn
 
@@ -169,7 +170,7 @@ class _Kernel:
         return self.batch.last_books(rows)
 
     def stuck(self) -> np.ndarray:
-        return self.batch.paths[3][:, 10] > 0  # rollout_kernel.C_STUCK
+        return self.batch.paths[3][:, C_STUCK] > 0
 
     def select(self, index: np.ndarray, fresh: list) -> None:
         self.batch.select(index, fresh)

@@ -170,3 +170,13 @@ def test_the_cli_samples_with_particles(fitted, tmp_path):
     assert bad.exit_code != 0 and "need a --regime" in bad.output
     bad = CliRunner().invoke(app, [*args, "--regime", "volatility=5", "--smc", "every_s", "-o", str(tmp_path / "y")])
     assert bad.exit_code != 0 and "--smc must look like key=number" in bad.output
+
+
+def test_a_stuck_particle_weighs_nothing_unless_its_whole_group_is_stuck():
+    from generators.smc import _weights
+
+    distance = np.array([0.0, 0.5, 1.0, 0.0, 2.0, 2.0])
+    stuck = np.array([True, False, False, True, True, True])
+    weights = _weights(distance, 2.0, stuck, 3)
+    np.testing.assert_allclose(weights[0], np.array([0.0, np.exp(-1.0), np.exp(-2.0)]) / (np.exp(-1.0) + np.exp(-2.0)))
+    np.testing.assert_allclose(weights[1], np.array([np.exp(0.0), np.exp(-4.0), np.exp(-4.0)]) / (1 + 2 * np.exp(-4.0)))
