@@ -24,6 +24,7 @@ from generators.condition import relabel
 from generators.hidden_depth import HIDDEN_LEVELS, reveal_law, with_hidden_depth
 from generators.rollout import rollout
 from generators.rollout_fast import rollout_fast
+from generators.smc import SMCOptions, smc_options, smc_rollout
 from generators.training import BlockData, TrainState, deterministic, torch_generator
 from simlab.errors import DataError, ParameterError
 from simlab.random import spawn
@@ -213,6 +214,8 @@ class BookGenerator:
         switches: Sequence[tuple[float, dict[str, int] | None]] = (),
         twin: bool = False,
         starts: Sequence[dict[str, Any]] | None = None,
+        particles: int = 1,
+        smc: Mapping[str, Any] | None = None,
     ) -> list[dict[str, xr.Dataset]]:
         """Generate ``n_paths`` independent books for ``duration`` seconds from the context.
 
@@ -248,6 +251,14 @@ class BookGenerator:
             One start state per path instead of the model's context (:func:`generators.starts.draw_starts`: real
             windows, e.g. in the asked regime). Each path runs on the context's clock (its ``ts_ns``); a start's
             own ``ts_ns`` and ``row`` are kept in the path's attributes (``start_ts_ns``, ``start_row``).
+        particles
+            Particles per output path (>= 1). Above 1 the paths are selected toward ``regime`` by sequential Monte
+            Carlo (:mod:`generators.smc`): every path's ``particles`` copies are resampled at checkpoints by how far
+            their measured regime is from the asked quintiles, and one of them, with its ancestors' history, is the
+            output path (its ``smc_*`` attributes record the run). 1: plain sampling, the same bytes as before.
+        smc
+            Options of the selection (:class:`generators.smc.SMCOptions`: ``every_s``, ``window``, ``sharpness``);
+            they need a ``regime``.
 
         Returns
         -------
@@ -261,6 +272,7 @@ class BookGenerator:
         if not isinstance(duration, (int, float)) or not np.isfinite(duration) or duration <= 0:
             raise ParameterError(f"`duration` of sample must be a number of seconds > 0; got {duration!r}")
         condition = self._condition(regime)
+        options = _smc_request(particles, smc, regime, switches)
         weight = self.config.guidance if guidance is None else float(guidance)
         torch_gen = generator if isinstance(generator, torch.Generator) else _seeded(generator, self.device)
         pick_seed = int(torch.randint(0, 2**62, (1,), generator=torch_gen, device=torch_gen.device).item())
@@ -275,11 +287,22 @@ class BookGenerator:
             return generate
 
         later = [(int(round(s * 1e9)), generator_of(self._condition(r))) for s, r in _switches(switches, duration)]
-        paths = (rollout if twin else rollout_fast)(
-            generator_of(condition), self.encoding_, context, n_paths=int(n_paths),
-            duration_ns=int(round(duration * 1e9)), depth=depth, rngs=spawn(pick_seed, int(n_paths)),
-            progress=progress, stop_when_stuck=stop_when_stuck, switches=later,
-        )  # fmt: skip
+        records: list[dict[str, Any]] = [{}] * int(n_paths)
+        if int(particles) == 1:
+            paths = (rollout if twin else rollout_fast)(
+                generator_of(condition), self.encoding_, context, n_paths=int(n_paths),
+                duration_ns=int(round(duration * 1e9)), depth=depth, rngs=spawn(pick_seed, int(n_paths)),
+                progress=progress, stop_when_stuck=stop_when_stuck, switches=later,
+            )  # fmt: skip
+        else:
+            paths, records = smc_rollout(
+                generator_of(condition), self.encoding_, context, n_paths=int(n_paths), particles=int(particles),
+                duration_ns=int(round(duration * 1e9)), depth=depth, seed=pick_seed,
+                regime=enc.regime_condition(regime, source="regime of sample"), options=options,
+                levels=None if law is None else int(law["window_levels"]), twin=twin, stop_when_stuck=stop_when_stuck,
+                progress=None if progress is None else lambda done, total: progress(done * int(n_paths) // total,
+                                                                                   int(n_paths)),
+            )  # fmt: skip
         attrs = {**self.context_["attrs"], "generator": self.FAMILY, "regime": str(dict(regime or {}))}
         attrs.update(guidance=weight, duration_s=float(duration))
         if law is not None:
@@ -288,7 +311,10 @@ class BookGenerator:
             attrs["switches"] = str([(float(s), dict(r or {})) for s, r in switches])
         own = [{}] * len(paths) if starts is None else [_start_attrs(start) for start in starts]
         source = f"{type(self).__name__}.sample"
-        return [path.datasets({**attrs, **extra}, source) for path, extra in zip(paths, own, strict=True)]
+        return [
+            path.datasets({**attrs, **extra, **record}, source)
+            for path, extra, record in zip(paths, own, records, strict=True)
+        ]
 
     def _start_contexts(self, starts: Sequence[dict[str, Any]] | None, n_paths: int, pick_seed: int) -> Any:
         # the context (one for every path) or one start per path on the context's clock; a level-N window gets
@@ -313,6 +339,21 @@ class BookGenerator:
             raise ParameterError(
                 f"{type(self).__name__} is not fitted; call fit(dataset, seed=...) or load(path) first"
             )
+
+
+def _smc_request(particles: Any, smc: Any, regime: Any, switches: Any) -> SMCOptions | None:
+    # the checked SMC options of sample (None for plain sampling, particles = 1)
+    if isinstance(particles, bool) or not isinstance(particles, (int, np.integer)) or particles < 1:
+        raise ParameterError(f"`particles` of sample must be an int >= 1; got {particles!r}")
+    if smc is not None and not isinstance(smc, Mapping):
+        raise ParameterError(f"`smc` of sample must be a mapping of options; got {type(smc).__name__}")
+    options = smc_options(smc)
+    if (particles > 1 or smc) and not any(q is not None for q in dict(regime or {}).values()):
+        asked = "`particles` > 1" if particles > 1 else "`smc` options"
+        raise ParameterError(f"{asked} of sample need a `regime` to select toward (e.g. {{'volatility': 5}}); got none")
+    if particles > 1 and switches:
+        raise ParameterError("`particles` > 1 of sample cannot be combined with `switches`; sample one regime")
+    return options
 
 
 def _start_attrs(start: dict[str, Any]) -> dict[str, int]:

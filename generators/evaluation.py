@@ -15,6 +15,7 @@ regime condition, and sampling throughput.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -186,6 +187,7 @@ def regime_shares(
     label: str,
     at: str = "start",
     window: int = enc.REGIME_WINDOW,
+    short_as_miss: bool = False,
 ) -> dict[str, Any]:
     """Return the share of ``paths`` in each asked quintile of the training data, their median measure and stuck count.
 
@@ -194,7 +196,9 @@ def regime_shares(
     the regime is measured by :func:`path_regime` (``at`` the start or the end of each path, over ``window`` rows:
     the quintiles are those of the encoding's window, so another one is for tests only). A stuck path (ended by
     ``stop_when_stuck``) too short to be measured at its end is left out of the shares and medians and counted in
-    ``{label} unmeasured stuck paths``; the shares are then over the other paths (NaN when none is left).
+    ``{label} unmeasured stuck paths``; the shares are then over the other paths (NaN when none is left). Any other
+    path too short to be measured raises, unless ``short_as_miss``: it then counts as a path outside the asked
+    quintiles (in the share's denominator, not in the medians) and in ``{label} short paths``.
     """
     asked = enc.regime_condition(regime, source="regime of counterfactual")
     out: dict[str, Any] = {
@@ -202,20 +206,25 @@ def regime_shares(
         for count in ("stuck", "applied", "rejected")
     }
     out[f"{label} stuck paths"] = out.pop(f"{label} stuck")
-    rows = []
+    rows, short = [], 0
     for path in paths:
         try:
             rows.append(path_regime(path, window, at=at))
         except DataError:
-            if not int(path["events"].attrs.get("stuck", 0)):
+            if int(path["events"].attrs.get("stuck", 0)):
+                continue
+            if not short_as_miss:
                 raise
-    out[f"{label} unmeasured stuck paths"] = len(paths) - len(rows)
+            short += 1
+    out[f"{label} unmeasured stuck paths"] = len(paths) - len(rows) - short
+    out[f"{label} short paths"] = short
     measured = np.asarray(rows, np.float64).reshape(-1, len(enc.REGIMES))
     quintiles = generator.encoding_.quintiles(measured)
     for j, name in enumerate(enc.REGIMES):
         if asked[j] != enc.NULL_REGIME:
             hits = quintiles[:, j] == asked[j]
-            out[f"{label} share in {name} quintile {asked[j] + 1}"] = float(np.mean(hits)) if rows else float("nan")
+            share = float(hits.sum() / (len(rows) + short)) if rows or short else float("nan")
+            out[f"{label} share in {name} quintile {asked[j] + 1}"] = share
             out[f"{label} median {name}"] = float(np.median(measured[:, j])) if rows else float("nan")
     return out
 
@@ -233,6 +242,9 @@ def counterfactual_sweep(
     start: str = "context",
     windows: StartWindows | None = None,
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    particles: int = 1,
+    smc: dict[str, Any] | None = None,
+    short_as_miss: bool = False,
 ) -> list[dict[str, Any]]:
     """Run :func:`counterfactual` over regimes and guidance weights, measured at each path's start and end.
 
@@ -252,6 +264,14 @@ def counterfactual_sweep(
         :func:`generators.starts.start_windows` of the model's training span (needed unless ``start="context"``).
     on_row
         Called with each row as soon as it is measured (a long sweep shows its rows as it goes).
+    particles, smc
+        Particles per conditioned path and the selection's options (:mod:`generators.smc`; 1: plain sampling).
+        The unconditioned paths are always sampled plainly (there is no regime to select toward). Each row also
+        holds ``particles``, the CPU seconds of both samples (``conditioned cpu_s``, ``unconditioned cpu_s``) and,
+        with particles, :func:`smc_summary` of the conditioned paths.
+    short_as_miss
+        Count a path too short to be measured at its end as outside the asked quintiles (:func:`regime_shares`)
+        instead of failing the sweep.
     """
     if start not in START_MODES:
         raise ParameterError(f"`start` of counterfactual_sweep must be one of {list(START_MODES)}; got {start!r}")
@@ -266,19 +286,47 @@ def counterfactual_sweep(
             starts, record = draw_starts(windows, regime, n_paths, seed=seed, mode=start)
         drawn = tuple(record.get("rows", ()))
         if drawn not in free:
-            free[drawn] = generator.sample(n_paths, duration, starts=starts, **kwargs)
+            begin = time.process_time()
+            free[drawn] = (generator.sample(n_paths, duration, starts=starts, **kwargs), time.process_time() - begin)
         for guidance in guidances:
-            paths = generator.sample(n_paths, duration, regime=regime, guidance=guidance, starts=starts, **kwargs)
+            begin = time.process_time()
+            paths = generator.sample(n_paths, duration, regime=regime, guidance=guidance, starts=starts,
+                                     particles=particles, smc=smc, **kwargs)  # fmt: skip
             row: dict[str, Any] = {"regime": dict(regime), "guidance": float(guidance), "n_paths": n_paths}
-            row.update(duration_s=duration, start=record)
+            row.update(duration_s=duration, start=record, particles=int(particles))
+            row.update({"conditioned cpu_s": time.process_time() - begin, "unconditioned cpu_s": free[drawn][1]})
+            if particles > 1:
+                row.update(smc_summary(paths))
             for at in REGIME_AT:
-                for label, sampled in (("conditioned", paths), ("unconditioned", free[drawn])):
-                    shares = regime_shares(generator, sampled, regime, label=label, at=at, window=window)
+                for label, sampled in (("conditioned", paths), ("unconditioned", free[drawn][0])):
+                    shares = regime_shares(generator, sampled, regime, label=label, at=at, window=window,
+                                           short_as_miss=short_as_miss)  # fmt: skip
                     row.update({f"{at}: {key}": value for key, value in shares.items()})
             rows.append(row)
             if on_row is not None:
                 on_row(row)
     return rows
+
+
+def smc_summary(paths: list[dict[str, xr.Dataset]]) -> dict[str, Any]:
+    """Return what the selection of SMC-sampled paths (:mod:`generators.smc`) cost in diversity.
+
+    Keys: ``smc ancestors`` (distinct first ancestors among each group's particles at the end, per path),
+    ``smc median ess`` and ``smc min ess`` (the effective sample size of the group's weights over all checkpoints
+    and paths), ``smc in regime`` (the mean share of particles in the asked quintiles at each checkpoint).
+    """
+    attrs = [path["events"].attrs for path in paths]
+    if not attrs or "smc_particles" not in attrs[0]:
+        raise ParameterError("smc_summary: the paths were not sampled with particles > 1 (no smc_* attributes)")
+    ess = np.array([json.loads(a["smc_ess"]) for a in attrs])
+    inside = np.array([json.loads(a["smc_in_regime"]) for a in attrs])
+    return {
+        "smc ancestors": [int(a["smc_ancestors"]) for a in attrs],
+        "smc median ess": float(np.median(ess)),
+        "smc min ess": float(ess.min()),
+        "smc in regime": [round(float(v), 4) for v in inside.mean(axis=0)],
+        "smc checkpoints_s": json.loads(attrs[0]["smc_checkpoints_s"]),
+    }
 
 
 def throughput(generator: Any, *, n_paths: int, duration: float, seed: int) -> dict[str, float]:

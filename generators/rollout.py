@@ -26,6 +26,7 @@ that :meth:`generators.base.BookGenerator.sample` runs unless asked for the twin
 from __future__ import annotations
 
 from collections.abc import Callable
+from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -425,6 +426,30 @@ def rollout(
             path.resume(end_ns, final=piece == len(ends) - 1)
         _run_piece(paths, maker, encoding, n_paths, progress)
     return paths
+
+
+def select_paths(paths: list[BookPath], index: np.ndarray, fresh: list[np.random.Generator | None]) -> list[BookPath]:
+    """Return the paths ``index[j]`` copied whole (sequential Monte Carlo resampling; the twin of
+    :meth:`generators.rollout_fast.PathBatch.select`).
+
+    Each copy has its own engine, lists, counts and records (a deep copy of its ancestor's); ``fresh[j]`` is its
+    generator of order picks, None to keep the ancestor's own (one copy of each ancestor at most).
+    """
+    kept = [int(a) for a, rng in zip(index, fresh, strict=True) if rng is None]
+    if len(kept) != len(set(kept)):
+        raise SimlabError("select_paths: an ancestor's generator can be kept by one of its copies only")
+    out = []
+    for a, rng in zip(index, fresh, strict=True):
+        ancestor = paths[int(a)]
+        copy = deepcopy(ancestor, memo={id(ancestor.rng): ancestor.rng})  # the generator is not copied
+        copy.rng = ancestor.rng if rng is None else rng
+        out.append(copy)
+    return out
+
+
+def run_piece(paths: list[BookPath], generate: Callable, encoding: enc.Encoding, n_paths: int, progress) -> None:
+    """Run every path that is not done to its current end, one generated block per running path at a time."""
+    _run_piece(paths, generate, encoding, n_paths, progress)
 
 
 def _run_piece(paths: list[BookPath], generate: Callable, encoding: enc.Encoding, n_paths: int, progress) -> None:

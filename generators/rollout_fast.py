@@ -88,6 +88,9 @@ class PathBatch:
         self.vectors = np.stack([vectors[id(c)] for c in contexts])
         self.ev, self.bk = np.zeros((1024, K.EV_WIDTH), np.int64), np.zeros((1024, 4, depth), np.int64)
         self.records: list[tuple[np.ndarray, np.ndarray]] = []
+        # each path's records before the last select: a chain of (parent, events, books) segments its ancestors
+        # wrote (None: none yet); paths selected from one ancestor share its chain, nothing is copied
+        self.lineage: list[tuple | None] = [None] * n
         self.stop_when_stuck, self.end_ns, self.final = bool(stop_when_stuck), ts, True
 
     @property
@@ -134,19 +137,70 @@ class PathBatch:
         return RolloutCounts(row[K.C_APPLIED], rejected, row[K.C_DISCARDED], row[K.C_CHAINS], row[K.C_UNFILLED],
                              row[K.C_STUCK])  # fmt: skip
 
-    def results(self) -> list[RolledPath]:
-        """Return every path's records (its initial orders first) and counts."""
+    def select(self, index: np.ndarray, fresh: list[np.random.Generator | None]) -> None:
+        """Replace every path by a copy of the path ``index[j]`` (sequential Monte Carlo resampling).
+
+        Every per-path state follows its ancestor: the engine (copied, so copies diverge), the arrays (time, last
+        quotes, next order id, counts, messages seen, done, idle), the ring buffers and vectors, the initial orders
+        and the records so far (the ancestor's lineage, shared). ``fresh[j]`` is the new path's generator of order
+        picks; None keeps the ancestor's own (allowed for one copy of each ancestor only: two paths must not share a
+        stream).
+        """
+        index = np.asarray(index, np.int64)
+        n = self.paths[0].shape[0]
+        if index.shape != (n,) or len(fresh) != n or index.min() < 0 or index.max() >= n:
+            raise SimlabError(f"PathBatch.select: expected {n} ancestors in 0-{n - 1}; got {index.tolist()}")
+        kept = [int(a) for a, rng in zip(index, fresh, strict=True) if rng is None]
+        if len(kept) != len(set(kept)):
+            raise SimlabError("PathBatch.select: an ancestor's generator can be kept by one of its copies only")
+        nodes = [self.lineage[p] if ev.shape[0] == 0 else (self.lineage[p], ev, bk)
+                 for p, (ev, bk) in enumerate(self._segments())]  # fmt: skip
+        self.records = []
+        self.lineage = [nodes[a] for a in index]
+        self.initial = [self.initial[a] for a in index]
+        self.engines = List([tuple(array.copy() for array in self.engines[a]) for a in index])
+        self.rngs = List([self.rngs[a] if rng is None else rng for a, rng in zip(index, fresh, strict=True)])
+        self.paths = tuple(np.ascontiguousarray(array[index]) for array in self.paths)
+        self.windows = tuple(np.ascontiguousarray(array[index]) for array in self.windows)
+        self.vectors = np.ascontiguousarray(self.vectors[index])
+
+    def last_books(self, rows: int) -> list[np.ndarray]:
+        """Return each path's last ``rows`` book rows (int64 ``(<= rows, 4, depth)``), from its start book on (the
+        last initial order's book) at most."""
+        out = []
+        for p, (_, bk) in enumerate(self._segments()):
+            pieces, have, node = [bk], bk.shape[0], self.lineage[p]
+            while node is not None and have < rows:
+                pieces.append(node[2])
+                have, node = have + node[2].shape[0], node[0]
+            if have < rows:
+                pieces.append(self.initial[p][1][-1:])
+            out.append(np.concatenate(pieces[::-1])[-rows:])
+        return out
+
+    def _segments(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        # every path's records since the last select (events without the path column, books)
         n = self.paths[0].shape[0]
         ev = np.concatenate([r[0] for r in self.records] or [np.zeros((0, K.EV_WIDTH), np.int64)])
         bk = np.concatenate([r[1] for r in self.records] or [np.zeros((0,) + self.bk.shape[1:], np.int64)])
         order = np.argsort(ev[:, K.EV_PATH], kind="stable")
         bounds = np.searchsorted(ev[order, K.EV_PATH], np.arange(n + 1))
+        return [(ev[order[bounds[p] : bounds[p + 1]], K.EV_TS :], bk[order[bounds[p] : bounds[p + 1]]])
+                for p in range(n)]  # fmt: skip
+
+    def results(self) -> list[RolledPath]:
+        """Return every path's records (its initial orders first, then its ancestors' and its own) and counts."""
         out = []
-        for p in range(n):
-            rows = order[bounds[p] : bounds[p + 1]]
+        for p, (ev, bk) in enumerate(self._segments()):
+            events, books, node = [ev], [bk], self.lineage[p]
+            while node is not None:
+                events.append(node[1])
+                books.append(node[2])
+                node = node[0]
             initial = self.initial[p]
-            events = np.concatenate([initial[0], ev[rows, K.EV_TS :]])
-            out.append(RolledPath(events, np.concatenate([initial[1], bk[rows]]), self.counts(p),
+            events.append(initial[0])
+            books.append(initial[1])
+            out.append(RolledPath(np.concatenate(events[::-1]), np.concatenate(books[::-1]), self.counts(p),
                                   initial[0].shape[0]))  # fmt: skip
         return out
 

@@ -79,20 +79,31 @@ def sample(
         typer.Option(help="The model's training spec, a file or a library name (its train span holds the starts)."),
     ] = None,
     data_dir: Annotated[Path | None, typer.Option("--data", help="Real-data folder (default ../shared/data).")] = None,
+    particles: Annotated[
+        int, typer.Option(help="Particles per path: above 1, select the paths toward --regime by SMC (1: plain).")
+    ] = 1,
+    smc: Annotated[
+        list[str] | None,
+        typer.Option("--smc", help="An SMC option key=number: every_s (2), window (256), sharpness (4)."),
+    ] = None,
 ) -> None:
     """Sample paths from a trained generator, rolled out on the matching engine, into a store.
 
     Path 0 is the groups ``events`` and ``books`` (``simlab score`` reads them); path p > 0 is ``events_{p:04d}``
     and ``books_{p:04d}``. With ``--start-in-regime`` each path starts from its own window of the training span
     whose measured past regime is the asked one (drawn with ``--seed``; the windows are in the store's provenance).
+    With ``--particles K`` (> 1) every path is one of K particles resampled toward the asked regime at checkpoints
+    (sequential Monte Carlo, :mod:`generators.smc`; the record is in each path's ``smc_*`` attributes).
     """
     from generators.spec import load_generator
+    from scenarios.generate.counterfactual import parse_smc
     from simlab.provenance import provenance
     from simlab.store import write_store
     from simlab.times import parse_duration_ns
 
     try:
         condition = parse_regime(regime or [])
+        options = parse_smc(smc or [], "--smc")
         generator = load_generator(model)
         seconds = parse_duration_ns(duration) / 1e9
         starts, drawn = regime_starts(generator, condition, paths, seed, start_in_regime, spec, data_dir)
@@ -101,7 +112,7 @@ def sample(
             samples = generator.sample(
                 paths, seconds, generator=seed, regime=condition, guidance=guidance,
                 progress=lambda done, total: bar.update(task, completed=done), stop_when_stuck=stop_when_stuck,
-                starts=starts,
+                starts=starts, particles=particles, smc=options,
             )  # fmt: skip
         groups: dict[str, Any] = {}
         for index, path in enumerate(samples):
@@ -109,7 +120,7 @@ def sample(
             groups.update({f"events{suffix}": path["events"], f"books{suffix}": path["books"]})
         config = {"model": str(model), "paths": paths, "duration": duration, "regime": condition, "guidance": guidance}
         config.update(stop_when_stuck=stop_when_stuck, start_in_regime=start_in_regime, spec=spec and str(spec))
-        config["start_windows"] = drawn
+        config.update(start_windows=drawn, particles=particles, smc=options)
         write_store(groups, output, attrs=provenance(seed=seed, config=config), overwrite=overwrite)
     except SimlabError as exc:
         fail(exc)

@@ -2,7 +2,7 @@
 
 ``python -m scenarios.generate.counterfactual MODEL --regime volatility=5 --regime depth=1 [--guidance 1 2]
 [--paths 8] [--duration SECONDS] [--seed 77] [--start context random regime --spec SPEC [--data DIR]]
-[--stop-when-stuck] [-o OUT.json]``
+[--stop-when-stuck] [--particles K [--smc every_s=2 --smc sharpness=4]] [--short-as-miss] [-o OUT.json]``
 runs :func:`generators.evaluation.counterfactual_sweep`: for every ``--start`` mode, every ``--regime`` (one
 condition, ``name=q`` pairs joined by commas, e.g. ``volatility=5,depth=1``) and every guidance weight,
 ``--paths`` paths are sampled with the condition and the same noise without it, and the regime is measured at the
@@ -52,6 +52,7 @@ def run(
     model: str, regimes: list[dict[str, int]], guidances: list[float], *, n_paths: int, duration: float, seed: int,
     stop_when_stuck: bool = False, starts: tuple[str, ...] = ("context",), spec: str | None = None,
     data_dir: str | Path = DEFAULT_DATA_DIR, on_row: Callable[[dict[str, Any]], None] | None = None,
+    particles: int = 1, smc: dict[str, Any] | None = None, short_as_miss: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """Load ``model`` and run the sweep for every start mode (``on_row`` sees each row as it is measured); return
     ``{"rows", "seconds", "family"}``."""
@@ -67,9 +68,25 @@ def run(
     for start in starts:
         rows += counterfactual_sweep(
             generator, regimes, guidances, n_paths=n_paths, duration=duration, seed=seed,
-            stop_when_stuck=stop_when_stuck, start=start, windows=windows, on_row=seen,
+            stop_when_stuck=stop_when_stuck, start=start, windows=windows, on_row=seen, particles=particles,
+            smc=smc, short_as_miss=short_as_miss,
         )  # fmt: skip
     return {"family": generator.FAMILY, "rows": rows, "seconds": time.perf_counter() - begin}
+
+
+def parse_smc(pairs: list[str], flag: str) -> dict[str, Any] | None:
+    """Return the SMC options ``{key: number}`` of ``key=value`` pairs (checked by the sampler); None when empty."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if not sep or number is None:
+            raise ParameterError(f"{flag} must look like key=number, e.g. every_s=2; got {pair!r}")
+        out[key.strip()] = int(number) if key.strip() == "window" and number.is_integer() else number
+    return out or None
 
 
 def clopper_pearson(hits: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -123,12 +140,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--start", nargs="+", choices=START_MODES, default=["context"], help="where paths start")
     parser.add_argument("--spec", help="the model's training spec (its train span holds the start windows)")
     parser.add_argument("--data", default=str(DEFAULT_DATA_DIR), help="real-data folder")
+    parser.add_argument("--particles", type=int, default=1, help="particles per conditioned path (SMC; 1: plain)")
+    parser.add_argument("--smc", action="append", default=[], help="an SMC option key=value (every_s, window, "
+                        "sharpness; repeatable)")  # fmt: skip
+    parser.add_argument("--short-as-miss", action="store_true",
+                        help="count a path too short to measure at its end as outside the regime")  # fmt: skip
     parser.add_argument("-o", "--output", default="counterfactual.json")
     args = parser.parse_args(argv)
     regimes = [parse_regime(text) for text in args.regime]
     out = run(args.model, regimes, args.guidance, n_paths=args.paths, duration=args.duration, seed=args.seed,
               stop_when_stuck=args.stop_when_stuck, starts=tuple(args.start), spec=args.spec,
-              data_dir=args.data, on_row=_print_rows)  # fmt: skip
+              data_dir=args.data, on_row=_print_rows, particles=args.particles,
+              smc=parse_smc(args.smc, "--smc"), short_as_miss=args.short_as_miss)  # fmt: skip
     config = {k: v for k, v in vars(args).items() if k != "output"}
     out["provenance"] = provenance(seed=args.seed, config=config)
     write_json(args.output, out)
@@ -150,9 +173,12 @@ def _print_row(row: dict[str, Any], at: str) -> None:
                      f"({_f(medians[1])})")  # fmt: skip
     stuck = [row[f"{at}: {label} stuck paths"] for label in ("conditioned", "unconditioned")]
     unmeasured = [row[f"{at}: {label} unmeasured stuck paths"] for label in ("conditioned", "unconditioned")]
-    head = f"start {row['start']['mode']}, guidance {row['guidance']:g}, {at}"
+    short = [row.get(f"{at}: {label} short paths", 0) for label in ("conditioned", "unconditioned")]
+    head = f"start {row['start']['mode']}, guidance {row['guidance']:g}, particles {row.get('particles', 1)}, {at}"
+    cpu = [row.get(f"{label} cpu_s", float("nan")) for label in ("conditioned", "unconditioned")]
     print(f"{head}: {'; '.join(parts)}; stuck paths {stuck[0]} ({stuck[1]}), "
-          f"unmeasured {unmeasured[0]} ({unmeasured[1]}) of {row['n_paths']}", flush=True)  # fmt: skip
+          f"unmeasured {unmeasured[0]} ({unmeasured[1]}), short (misses) {short[0]} ({short[1]}) of "
+          f"{row['n_paths']}; CPU s {cpu[0]:.0f} ({cpu[1]:.0f})", flush=True)  # fmt: skip
 
 
 def _count(row: dict[str, Any], head: str, key: str) -> str:

@@ -1,0 +1,182 @@
+"""Sequential Monte Carlo sampling toward a regime (generators.smc): one particle is plain sampling byte for byte, the
+kernels give the slow twin's bytes with resampling on, every output path's events replay to its books (its lineage
+is whole), the potential and systematic resampling match hand-computed values and never mix groups, duplicated
+particles get their own streams, one seed gives the same bytes, and bad requests get our sentence."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+from typer.testing import CliRunner
+
+from generators import encoding as enc
+from generators.diffusion import DiffusionGenerator
+from generators.evaluation import counterfactual_sweep, regime_shares, smc_summary
+from generators.rollout_fast import PathBatch
+from generators.smc import fresh_streams, measure, potential, quintile_distance, systematic_resample
+from scenarios.cli import app
+from simlab.errors import DataError, ParameterError
+from simlab.random import spawn
+from tests.generators.conftest import check_replayed
+from tests.generators.test_diffusion import SMALL
+
+REGIME = {"volatility": 5}
+SMC = {"every_s": 1.0, "window": 32, "sharpness": 20.0}
+
+
+@pytest.fixture(scope="module")
+def fitted(zi_spans):
+    return DiffusionGenerator(SMALL, device="cpu").fit(zi_spans, seed=3)
+
+
+def _same(a: list[dict], b: list[dict]) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        for name in ("events", "books"):
+            assert x[name].equals(y[name]), name
+            assert x[name].attrs == y[name].attrs, name
+
+
+def test_one_particle_is_plain_sampling_byte_for_byte(fitted):
+    plain = fitted.sample(3, 4.0, generator=11, regime=REGIME)
+    _same(plain, fitted.sample(3, 4.0, generator=11, regime=REGIME, particles=1, smc=SMC))
+    assert not any(key.startswith("smc") for key in plain[0]["events"].attrs)
+
+
+def test_with_resampling_the_kernels_give_the_twins_bytes_and_each_path_replays_to_its_books(fitted):
+    kwargs = dict(generator=5, regime=REGIME, particles=4, smc=SMC, stop_when_stuck=True)
+    fast = fitted.sample(3, 5.0, **kwargs)
+    _same(fitted.sample(3, 5.0, twin=True, **kwargs), fast)
+    _same(fast, fitted.sample(3, 5.0, **kwargs))  # same seed, same bytes
+    assert not fast[0]["events"].equals(fitted.sample(3, 5.0, **{**kwargs, "generator": 6})[0]["events"])
+    attrs = [path["events"].attrs for path in fast]
+    assert json.loads(attrs[0]["smc_checkpoints_s"]) == [1.0, 2.0, 3.0, 4.0, 5.0]
+    # the selection did something (some group lost lineages), so the replay below crosses resampling steps
+    assert min(a["smc_ancestors"] for a in attrs) < 4 and all(len(json.loads(a["smc_ess"])) == 5 for a in attrs)
+    for path in fast:
+        check_replayed(path["events"], path["books"])  # the ancestors' records and the path's own fit end to end
+        message = path["events"]["message"].values
+        generated = message[message >= 0]
+        assert np.array_equal(np.unique(generated), np.arange(path["events"].attrs["applied"]))
+        assert (np.diff(path["events"]["ts_ns"].values) >= 0).all()
+
+
+def test_the_distance_and_potential_match_hand_computed_values():
+    edges = ((1.0, 2.0, 3.0, 4.0), (0.0, 1.0, 2.0, 3.0), (10.0, 20.0, 40.0, 80.0), (0.0, 0.1, 0.2, 0.3))
+    asked = enc.regime_condition({"volatility": 5, "depth": 1})  # quintile indices 4 and 0
+    values = np.array([
+        [5.0, 0.0, 5.0, 0.0],  # both inside: 0
+        [3.5, 0.0, 5.0, 0.0],  # volatility half a quintile below the top one: 0.5
+        [0.0, 0.0, 5.0, 0.0],  # volatility in quintile 1, a whole quintile below its top edge: 3 + 1 = 4
+        [5.0, 0.0, 30.0, 0.0],  # depth in quintile 3: 1 quintile between + (30 - 20) / 20 = 1.5
+        [5.0, 0.0, 100.0, 0.0],  # depth beyond the top edge, quintile 5 takes quintile 4's width 40: 3 + 0.5
+    ])  # fmt: skip
+    expected = np.array([0.0, 0.5, 4.0, 1.5, 3.5])
+    np.testing.assert_allclose(quintile_distance(values, asked, edges), expected)
+    np.testing.assert_allclose(potential(values, asked, edges, 2.0), np.exp(-2.0 * expected))
+    assert (quintile_distance(values, enc.regime_condition(None), edges) == 0).all()  # nothing asked: G = 1
+
+
+def test_systematic_resampling_follows_the_weights_within_each_group():
+    weights = np.array([[0.0, 0.0, 1.0, 0.0], [0.5, 0.5, 0.0, 0.0], [0.1, 0.2, 0.3, 0.4], [1.0, 1.0, 1.0, 1.0]])
+    index = systematic_resample(weights, np.array([0.3, 0.1, 0.5, 0.9]))
+    # positions (u + i) / 4 against the cumulative weights, by hand; then offset by the group's first particle
+    expected = np.array([[2, 2, 2, 2], [0, 0, 1, 1], [1, 2, 3, 3], [0, 1, 2, 3]]) + 4 * np.arange(4)[:, None]
+    np.testing.assert_array_equal(index, expected)
+    assert (index // 4 == np.arange(4)[:, None]).all()  # no group draws another's particles
+    with pytest.raises(ParameterError, match="weights"):
+        systematic_resample(np.zeros((1, 3)), np.array([0.5]))
+
+
+def test_a_duplicated_particle_gets_a_fresh_stream_and_its_own_engine(fitted):
+    index = np.array([1, 1, 0])
+    fresh = fresh_streams(index, 99, (3, 0))
+    assert fresh[0] is None and fresh[2] is None and fresh[1] is not None  # the first copy keeps its ancestor's
+    again = fresh_streams(index, 99, (3, 0))[1]
+    assert fresh[1].integers(1 << 62) == again.integers(1 << 62)  # derived from the seed, deterministically
+    rngs = spawn(4, 3)
+    batch = PathBatch(fitted.context_, fitted.encoding_, 10, rngs, True)
+    batch.select(index, fresh)
+    assert batch.rngs[0] is rngs[1] and batch.rngs[1] is fresh[1] and batch.rngs[2] is rngs[0]
+    assert batch.engines[0][1] is not batch.engines[1][1]  # copies diverge: the engines are not shared
+    np.testing.assert_array_equal(batch.engines[0][1], batch.engines[1][1])
+    with pytest.raises(Exception, match="one of its copies"):
+        batch.select(np.array([0, 0, 1]), [None, None, None])
+
+
+def test_the_measure_scales_a_short_window_and_reads_the_asked_levels():
+    rows = np.zeros((5, 4, 12), np.int64)
+    rows[:, 0, 0], rows[:, 2, 0] = [100, 101, 100, 102, 100], [102, 103, 102, 104, 102]
+    rows[:, 1, :], rows[:, 3, :] = 1, 1
+    full = measure([rows], 4)[0]
+    assert full[0] == pytest.approx(np.sqrt(1 + 1 + 4 + 4)) and full[2] == pytest.approx(20.0)
+    short = measure([rows], 8)[0]  # 4 mid changes of the 8 asked: volatility x sqrt(2)
+    assert short[0] == pytest.approx(np.sqrt(2) * full[0])
+    assert measure([rows], 4, levels=3)[0][2] == pytest.approx(6.0)
+
+
+def test_the_sweep_reports_the_selection_and_its_cost(fitted):
+    rows = counterfactual_sweep(fitted, [REGIME], [1.0], n_paths=2, duration=4.0, seed=3, window=16,
+                                stop_when_stuck=True, particles=3, smc=SMC)  # fmt: skip
+    row = rows[0]
+    assert row["particles"] == 3 and row["conditioned cpu_s"] > 0 and len(row["smc ancestors"]) == 2
+    assert len(row["smc in regime"]) == 4 and 1.0 <= row["smc min ess"] <= row["smc median ess"] <= 3.0
+    with pytest.raises(ParameterError, match="particles"):
+        smc_summary(fitted.sample(1, 1.0, generator=1))
+
+
+def test_a_path_too_short_to_measure_counts_as_a_miss_when_asked(fitted):
+    paths = fitted.sample(2, 0.5, generator=2)
+    assert all(p["books"].sizes["time"] - p["events"].attrs["initial_orders"] < 64 for p in paths)
+    with pytest.raises(DataError, match="too short"):
+        regime_shares(fitted, paths, REGIME, label="x", at="end", window=64)
+    out = regime_shares(fitted, paths, REGIME, label="x", at="end", window=64, short_as_miss=True)
+    assert out["x short paths"] == 2 and out["x share in volatility quintile 5"] == 0.0
+    assert np.isnan(out["x median volatility"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"particles": 0, "regime": REGIME}, "`particles` of sample must be an int >= 1; got 0"),
+        ({"particles": "2", "regime": REGIME}, "`particles` of sample must be an int"),
+        ({"particles": 2}, "`particles` > 1 of sample need a `regime`"),
+        ({"smc": {"every_s": 1.0}}, "`smc` options of sample need a `regime`"),
+        ({"particles": 2, "regime": REGIME, "smc": {"every": 1.0}}, "unknown option 'every'"),
+        ({"particles": 2, "regime": REGIME, "smc": {"every_s": -1}}, "every_s must be a number of seconds > 0"),
+        ({"particles": 2, "regime": REGIME, "smc": {"window": 1}}, "window must be an int >= 2"),
+        ({"particles": 2, "regime": REGIME, "smc": {"sharpness": -1.0}}, "sharpness must be a number >= 0"),
+        ({"particles": 2, "regime": REGIME, "switches": [(1.0, None)]}, "cannot be combined with `switches`"),
+    ],
+)
+def test_bad_requests_get_our_sentence(fitted, kwargs, match):
+    with pytest.raises(ParameterError, match=match.replace("(", r"\(").replace("[", r"\[")):
+        fitted.sample(2, 2.0, generator=1, **kwargs)
+
+
+def test_the_cli_samples_with_particles(fitted, tmp_path):
+    model = fitted.save(tmp_path / "model")
+    args = ["generate", "sample", str(model), "--paths", "2", "--duration", "3s", "--seed", "4", "--stop-when-stuck"]
+    store = tmp_path / "smc.zarr"
+    smc = ["--smc", "every_s=1", "--smc", "window=32"]
+    result = CliRunner().invoke(app, [*args, "--regime", "volatility=5", "--particles", "3", *smc, "-o", str(store)])
+    assert result.exit_code == 0, result.output
+    events = xr.open_zarr(store, group="events_0001", consolidated=False)
+    assert events.attrs["smc_particles"] == 3 and json.loads(events.attrs["smc_checkpoints_s"]) == [1.0, 2.0, 3.0]
+    bad = CliRunner().invoke(app, [*args, "--particles", "3", "-o", str(tmp_path / "x.zarr")])
+    assert bad.exit_code != 0 and "need a --regime" in bad.output
+    bad = CliRunner().invoke(app, [*args, "--regime", "volatility=5", "--smc", "every_s", "-o", str(tmp_path / "y")])
+    assert bad.exit_code != 0 and "--smc must look like key=number" in bad.output
+
+
+def test_a_stuck_particle_weighs_nothing_unless_its_whole_group_is_stuck():
+    from generators.smc import _weights
+
+    distance = np.array([0.0, 0.5, 1.0, 0.0, 2.0, 2.0])
+    stuck = np.array([True, False, False, True, True, True])
+    weights = _weights(distance, 2.0, stuck, 3)
+    np.testing.assert_allclose(weights[0], np.array([0.0, np.exp(-1.0), np.exp(-2.0)]) / (np.exp(-1.0) + np.exp(-2.0)))
+    np.testing.assert_allclose(weights[1], np.array([np.exp(0.0), np.exp(-4.0), np.exp(-4.0)]) / (1 + 2 * np.exp(-4.0)))
