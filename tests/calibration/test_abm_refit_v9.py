@@ -24,7 +24,7 @@ from calibration.abm_visible import (
 )
 from calibration.presets import PRESET_DIR
 from simlab.errors import ParameterError
-from simlab.schema import EventKind, make_books, make_events
+from simlab.schema import NO_PRICE, EventKind, make_books, make_events
 
 V9 = PRESET_DIR / "abm-amzn-v9.toml"
 T0 = 10**18
@@ -204,3 +204,59 @@ def test_v10_slow_is_v10_with_the_two_slow_activity_times_set_by_hand():
     back = replace(slow.fundamental, activity_sd=v10.fundamental.activity_sd, activity_time_s=(60.0, 600.0, 3600.0))
     assert replace(slow, name=v10.name, fundamental=back) == v10
     assert calibration["estimates"] == fit["estimates"] and calibration["moments"] == fit["moments"]
+
+
+def _day_of_blips(minutes: int):
+    """A level-1 day whose first row has no ask (not quoted); quoted from 5 s on (bid 100, ask 102). In each minute
+    from 5 s: the bid steps to 101 at +10.5 s and back at +11.5 s (a lag-1 pair of half-tick moves), the ask goes
+    to 104 (even minutes) or back to 102 (odd) at +30.5 s (the 1-min return), the bid steps to 101 at +40.5 s and
+    back at +50.5 s (a lag-10 pair). Returns the day and its states ``(seconds, bid, ask)``."""
+    states = [(0.0, 100, NO_PRICE), (5.0, 100, 102)]
+    ask = 102
+    for k in range(minutes):
+        t = 5.0 + 60.0 * k
+        ask = 104 if k % 2 == 0 else 102
+        states += [(t + 10.5, 101, states[-1][2]), (t + 11.5, 100, states[-1][2]), (t + 30.5, 100, ask),
+                   (t + 40.5, 101, ask), (t + 50.5, 100, ask)]  # fmt: skip
+    states.append((5.0 + 60.0 * minutes + 1.0, 100, ask))
+    ts = np.array([T0 + int(round(t * 1e9)) for t, _, _ in states])
+    bid = np.array([b for _, b, _ in states])
+    asks = np.array([a for _, _, a in states])
+    meta = dict(tick_size=0.01, lot_size=1.0, instrument="X", venue="test")
+    events = make_events(ts_ns=ts, kind=np.full(ts.size, EventKind.ADD), side=np.ones(ts.size, np.int64),
+                         price_ticks=bid, qty_lots=np.full(ts.size, 10), **meta)  # fmt: skip
+    books = make_books(ts_ns=ts, bid_price=bid, bid_qty=np.full(ts.size, 10), ask_price=asks,
+                       ask_qty=np.where(asks == NO_PRICE, 0, 10))  # fmt: skip
+    return {"events": events, "books": books}, states
+
+
+def test_path_levels_read_the_mid_from_its_first_quote_on_grids_of_1_min_and_1_s():
+    """The diagnostic's 1-min sd (bps) and 1-s |r| ACF at lags 1, 10 and 100 equal a slow reading of the same day:
+    the mid of the last state at or before each grid time, the grids starting at the first quoted row (5 s), and the
+    ACF as the plain sum of lagged products over the sum of squares. A grid from the unquoted first row, or lags
+    read one off, fails it."""
+    from calibration.abm_paths import path_levels
+
+    minutes = 180
+    day, states = _day_of_blips(minutes)
+    times = np.array([t for t, _, _ in states])
+    mids = np.array([(b + a) / 2 if a != NO_PRICE else np.nan for _, b, a in states])
+
+    def mid_at(t: float) -> float:
+        return float(mids[np.flatnonzero(times <= t)[-1]])
+
+    end = times[-1]
+    mid_1m = np.array([mid_at(t) for t in np.arange(5.0, end + 1e-9, 60.0)])
+    expected_sd = 1e4 * np.diff(np.log(mid_1m)).std()
+    x = np.abs(np.diff([mid_at(t) for t in np.arange(5.0, end + 1e-9, 1.0)]))
+    x = x - x.mean()
+
+    def acf(lag: int) -> float:
+        return float(sum(x[i] * x[i + lag] for i in range(x.size - lag)) / sum(v * v for v in x))
+
+    got = path_levels(day, day, T0)
+    assert expected_sd == pytest.approx(1e4 * np.log(102 / 101), rel=1e-3)  # the ask's tick every other minute
+    assert got["return_sd_1m_bps"] == pytest.approx(expected_sd, rel=1e-9)
+    for lag in (1, 10, 100):
+        assert got[f"abs_acf_lag{lag}"] == pytest.approx(acf(lag), abs=1e-12)
+    assert len({round(acf(lag), 6) for lag in (1, 9, 10, 11, 99, 100)}) == 6  # each lag, and its neighbours, differ
