@@ -1,5 +1,6 @@
 """The demo's generator step: train the tiny diffusion model briefly on the AAPL hour (or load the one trained earlier
-in this demo folder), sample a path from the start of the held-out span and score it against that span."""
+in this demo folder), sample a path from the start of the held-out span and score it against that span; then ask
+for a thin-book regime, plainly and by sequential Monte Carlo selection, and count the paths that end in it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ SPEC = Path(__file__).resolve().parents[1] / "library" / "generate_aapl_tiny.tom
 TRAIN_STEPS = 30
 SAMPLE_S = 30.0
 N_BOOT = 50
+STRESS = {"depth": 1}  # the thin-book regime: the training span's bottom depth quintile
+STRESS_PATHS, STRESS_S, PARTICLES = 4, 12.0, 4
 
 
 def generate_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
@@ -32,7 +35,11 @@ def generate_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
         "A small conditional diffusion model (a transformer denoiser over the last messages and the book) trained for "
         "a few steps on the training span, or reloaded from an earlier run, then sampled message by message through "
         "the matching engine and scored against the held-out span on the realism scorecard; with so little training "
-        "this shows the pipeline, and its distances are expected far above the real-vs-real floor."
+        "this shows the pipeline, and its distances are expected far above the real-vs-real floor. Then a thin book "
+        "(the bottom depth quintile of the training span) is asked for, by the model's condition alone and by "
+        "sequential Monte Carlo (each path kept as several particles, resampled every 2 s toward the regime): the "
+        "counts say how many paths end in that quintile over their last 256 book rows (a path too short to measure "
+        "counts as outside). Selection, not the network, does the work of the second count (docs/generators_smc.md)."
     )
     metrics: dict[str, Any] = {"about": about, "data": label}
     if (model_path / "config.json").exists():
@@ -53,7 +60,22 @@ def generate_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
     attrs = path["events"].attrs
     metrics["messages applied / rejected and resampled"] = f"{attrs['applied']} / {attrs['rejected']}"
     metrics.update(summary(card))
+    metrics.update(_stress_counts(generator, demo.seed))
     return metrics
+
+
+def _stress_counts(generator: Any, seed: int) -> dict[str, str]:
+    # how many of STRESS_PATHS paths end in the thin-book quintile: the condition alone, then SMC with PARTICLES
+    from generators.evaluation import regime_shares
+
+    out = {}
+    for label, particles in (("condition alone", 1), (f"SMC, {PARTICLES} particles per path", PARTICLES)):
+        paths = generator.sample(STRESS_PATHS, STRESS_S, generator=seed, regime=STRESS, particles=particles)
+        shares = regime_shares(generator, paths, STRESS, label=label, at="end", short_as_miss=True)
+        measured = STRESS_PATHS - int(shares[f"{label} unmeasured stuck paths"])  # 0 unless a path got stuck
+        hits = round(shares[f"{label} share in depth quintile 1"] * measured) if measured else 0
+        out[f"thin book asked, {label}: paths ending in it"] = f"{hits} of {measured}"
+    return out
 
 
 def _spans(demo: Any, data_dir: Path | None) -> tuple[dict, str]:

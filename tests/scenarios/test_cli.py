@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,9 @@ def test_demo_on_the_synthetic_sample_writes_report_and_stores(demo_run):
     assert metrics["Order-flow feature bars (1 s)"]["bars"] == bars.sizes["time"] == 600
     assert bars.attrs["seed"] == 3 and (tmp_path / "order_flow.png").stat().st_size > 10_000
     assert list_groups(tmp_path / "toy_market.zarr") == ["books", "events"]
+    (generated,) = [value for key, value in metrics.items() if key.startswith("Diffusion generator")]
+    for label in ("condition alone", "SMC, 4 particles per path"):  # the thin-book regime asked both ways
+        assert re.fullmatch(r"[0-4] of 4", generated[f"thin book asked, {label}: paths ending in it"])
 
 
 def test_demo_is_reproducible(demo_run, tmp_path):
