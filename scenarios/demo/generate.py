@@ -12,7 +12,7 @@ TRAIN_STEPS = 30
 SAMPLE_S = 30.0
 N_BOOT = 50
 STRESS = {"depth": 1}  # the thin-book regime: the training span's bottom depth quintile
-STRESS_PATHS, STRESS_S, PARTICLES = 4, 12.0, 4
+STRESS_PATHS, STRESS_S, PARTICLES = 3, 20.0, 4  # 20 s: long enough for 256 book rows on plain paths
 
 
 def generate_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
@@ -74,7 +74,9 @@ def _stress_counts(generator: Any, seed: int) -> dict[str, str]:
         shares = regime_shares(generator, paths, STRESS, label=label, at="end", short_as_miss=True)
         measured = STRESS_PATHS - int(shares[f"{label} unmeasured stuck paths"])  # 0 unless a path got stuck
         hits = round(shares[f"{label} share in depth quintile 1"] * measured) if measured else 0
-        out[f"thin book asked, {label}: paths ending in it"] = f"{hits} of {measured}"
+        short = int(shares[f"{label} short paths"])
+        note = f" ({short} too short to measure, counted outside)" if short else ""
+        out[f"thin book asked, {label}: paths ending in it"] = f"{hits} of {measured}{note}"
     return out
 
 
