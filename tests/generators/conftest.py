@@ -109,3 +109,12 @@ def train_denoiser(network, config, flows, name: str):
             state=TrainState(), on_validation=lambda *_: None,
         )  # fmt: skip
     return model.eval(), state
+
+
+def same_paths(a: list[dict], b: list[dict]) -> None:
+    """Assert two lists of sampled paths are equal: every path's events and books, values and attributes."""
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        for name in ("events", "books"):
+            assert x[name].equals(y[name]), name
+            assert x[name].attrs == y[name].attrs, name

@@ -18,6 +18,7 @@ from generators.shares import SHARE_ONE, trade_share
 from simlab.errors import SimlabError
 from simlab.schema import NO_PRICE, EventKind
 from tests.generators.conftest import check_replayed
+from tests.generators.conftest import same_paths as _same
 from tests.generators.test_diffusion import SMALL as DIFFUSION
 from tests.generators.test_gan import SMALL as GAN
 
@@ -28,14 +29,6 @@ def models(zi_spans):
         "diffusion": DiffusionGenerator(DIFFUSION, device="cpu").fit(zi_spans, seed=3),
         "gan": GANGenerator(GAN, device="cpu").fit(zi_spans, seed=3),
     }
-
-
-def _same(a: list[dict], b: list[dict]) -> None:
-    assert len(a) == len(b)
-    for x, y in zip(a, b, strict=True):
-        for name in ("events", "books"):
-            assert x[name].equals(y[name]), name
-            assert x[name].attrs == y[name].attrs, name
 
 
 @pytest.mark.parametrize("family", ["diffusion", "gan"])

@@ -21,6 +21,7 @@ from scenarios.cli import app
 from simlab.errors import DataError, ParameterError
 from simlab.random import spawn
 from tests.generators.conftest import check_replayed
+from tests.generators.conftest import same_paths as _same
 from tests.generators.test_diffusion import SMALL
 
 REGIME = {"volatility": 5}
@@ -30,14 +31,6 @@ SMC = {"every_s": 1.0, "window": 32, "sharpness": 20.0}
 @pytest.fixture(scope="module")
 def fitted(zi_spans):
     return DiffusionGenerator(SMALL, device="cpu").fit(zi_spans, seed=3)
-
-
-def _same(a: list[dict], b: list[dict]) -> None:
-    assert len(a) == len(b)
-    for x, y in zip(a, b, strict=True):
-        for name in ("events", "books"):
-            assert x[name].equals(y[name]), name
-            assert x[name].attrs == y[name].attrs, name
 
 
 def test_one_particle_is_plain_sampling_byte_for_byte(fitted):
