@@ -14,9 +14,13 @@ five hand-set values the two continuous ones (the makers' wake interval, the noi
 :data:`REFIT_V9_PARAMETERS` (the seven, the makers' skew and the activity's sd), the activity's time scales fixed
 (docs/agents_refit_v9.md).
 
+``abm-amzn-v11`` refits ``abm-amzn-v10-slow`` (the activity on its two slow time scales) with ``clock-mix-far``: the
+same moments in 300-s blocks plus the 1-s |r| ACF averaged over lags 50-100 s
+(:data:`calibration.abm_visible.VISIBLE_PATH_FAR_MOMENTS`; docs/agents_refit_v11.md).
+
 ``python -m calibration.abm_refit START_PRESET DATA_DIR OUTPUT [--paths N] [--maxfev N] [--n-lhs N]
 [--lhs-span X] [--sigma-paths N] [--start S] [--duration S] [--warmup S] [--parameter table.key ...]
-[--moments visible-mix|clock-mix|clock-mix-path] [--doc PAGE]`` writes the
+[--moments visible-mix|clock-mix|clock-mix-path|clock-mix-far] [--doc PAGE]`` writes the
 refitted preset (the market, and a ``[calibration]`` table with the estimates, the sandwich standard errors, the
 moments real and fitted, the start's values and objective, the hand-set rules kept).
 
@@ -47,9 +51,12 @@ from calibration.abm import (
     write_preset,
 )
 from calibration.abm_visible import (
+    FAR_BLOCK_S,
+    PATH_FAR_MOMENT_NAMES,
     PATH_MOMENT_NAMES,
     VISIBLE_MIX_MOMENT_NAMES,
     VISIBLE_MIX_MOMENTS,
+    VISIBLE_PATH_FAR_MOMENTS,
     VISIBLE_PATH_MOMENTS,
 )
 from simlab.errors import ParameterError
@@ -96,11 +103,15 @@ def moment_subset(moment_set: MomentSet, names: tuple[str, ...]) -> MomentSet:
 
 
 CLOCK_MIX_PATH_NAMES = (*CLOCK_MIX_NAMES, *PATH_MOMENT_NAMES)  # + 1-min sd (log10), kurtosis, 1-s |r| ACF level, decay
+# + the 1-s |r| ACF over lags 50-100 s, all in 300-s blocks (docs/agents_refit_v11.md)
+CLOCK_MIX_FAR_NAMES = (*CLOCK_MIX_NAMES, *PATH_FAR_MOMENT_NAMES)
 MOMENT_SETS = {"visible-mix": VISIBLE_MIX_MOMENT_NAMES, "clock-mix": CLOCK_MIX_NAMES,
-               "clock-mix-path": CLOCK_MIX_PATH_NAMES}  # fmt: skip
+               "clock-mix-path": CLOCK_MIX_PATH_NAMES, "clock-mix-far": CLOCK_MIX_FAR_NAMES}  # fmt: skip
 # the moment set each subset is taken from (the first two keep the 18 moments' blocks, so their fits are unchanged)
 MOMENT_SOURCES = {"visible-mix": VISIBLE_MIX_MOMENTS, "clock-mix": VISIBLE_MIX_MOMENTS,
-                  "clock-mix-path": VISIBLE_PATH_MOMENTS}  # fmt: skip
+                  "clock-mix-path": VISIBLE_PATH_MOMENTS, "clock-mix-far": VISIBLE_PATH_FAR_MOMENTS}  # fmt: skip
+# the block (seconds) each set is cut into: the bootstrap's resampling unit and the longest lag pairs can span
+MOMENT_BLOCK_S = {"visible-mix": 60.0, "clock-mix": 60.0, "clock-mix-path": 60.0, "clock-mix-far": FAR_BLOCK_S}
 
 
 def check_refit(config: Any, parameters: tuple[str, ...], moments: str, counts: dict[str, int],
@@ -163,7 +174,8 @@ def refit(
     window = select_window(data, start_s, duration_s)
     config = replace(config, name=name)
     started = time.perf_counter()
-    est = AgentMarketEstimator(config, parameters=parameters, warmup_s=warmup_s, window_s=duration_s, block_s=60.0,
+    est = AgentMarketEstimator(config, parameters=parameters, warmup_s=warmup_s, window_s=duration_s,
+                               block_s=MOMENT_BLOCK_S[moments],
                                n_paths=n_paths, seed=seed, n_lhs=n_lhs, lhs_span=lhs_span, maxfev=maxfev,
                                n_sigma_paths=n_sigma_paths, moments=moment_set)  # fmt: skip
     est.fit(window)
