@@ -20,7 +20,7 @@ same moments in 300-s blocks plus the 1-s |r| ACF averaged over lags 50-100 s
 
 ``python -m calibration.abm_refit START_PRESET DATA_DIR OUTPUT [--paths N] [--maxfev N] [--n-lhs N]
 [--lhs-span X] [--sigma-paths N] [--start S] [--duration S] [--warmup S] [--parameter table.key ...]
-[--moments visible-mix|clock-mix|clock-mix-path|clock-mix-far] [--doc PAGE]`` writes the
+[--moments visible-mix|clock-mix|clock-mix-path|clock-mix-far] [--doc PAGE] [--search-budget-s S]`` writes the
 refitted preset (the market, and a ``[calibration]`` table with the estimates, the sandwich standard errors, the
 moments real and fitted, the start's values and objective, the hand-set rules kept).
 
@@ -143,6 +143,31 @@ def check_refit(config: Any, parameters: tuple[str, ...], moments: str, counts: 
         raise ParameterError(f"abm_refit: --lhs-span must be > 0 (the search box's half-width); got {lhs_span!r}")
 
 
+REFUSED = 1e12  # a candidate refused after the search's budget (the estimator's value for a window without moments)
+
+
+class BudgetedObjective:
+    """The estimator's one-candidate objective with a wall-clock budget for the search: a candidate asked for after
+    ``deadline`` (a :func:`time.perf_counter` value) is refused unsimulated (:data:`REFUSED`, worse than any
+    simulated one), so Nelder-Mead spends its remaining evaluations at once and ends at its best simulated point.
+    ``refused`` counts them; ``log`` (a callable taking a line, or None) gets one line per simulated candidate."""
+
+    def __init__(self, objective: Callable[[np.ndarray], float], deadline: float, log: Callable | None = None):
+        self.objective, self.deadline, self.log = objective, deadline, log
+        self.refused, self.simulated, self.best = 0, 0, np.inf
+
+    def __call__(self, z: np.ndarray) -> float:
+        if time.perf_counter() > self.deadline:
+            self.refused += 1
+            return REFUSED
+        value = self.objective(z)
+        self.simulated += 1
+        self.best = min(self.best, value)
+        if self.log is not None:
+            self.log(f"search candidate {self.simulated}: objective {value:.2f} (best {self.best:.2f})")
+        return value
+
+
 def refit(
     start: str | Path,
     data_dir: str | Path,
@@ -160,14 +185,21 @@ def refit(
     moments: str = "visible-mix",
     name: str = "abm-amzn-v7-refit",
     doc: str = "docs/agents_refit_v7.md",
+    search_budget_s: float | None = None,
 ) -> dict[str, Any]:
     """Refit ``parameters`` of the preset ``start`` to ``[start_s, start_s + duration_s)`` of the AMZN day and
-    return the new preset document (:func:`calibration.abm.preset_document` plus the start's record)."""
+    return the new preset document (:func:`calibration.abm.preset_document` plus the start's record).
+
+    ``search_budget_s`` (None: no budget): the wall seconds from the start after which Nelder-Mead's candidates are
+    refused (:class:`BudgetedObjective`); the Latin-hypercube points, the Jacobian and the sandwich's paths always
+    run. Progress lines (one per search candidate) are printed."""
     from simlab.io.dataset import load_dataset
 
     config, calibration = load_abm_preset(start)
     counts = {"paths": n_paths, "n-lhs": n_lhs, "maxfev": maxfev, "sigma-paths": n_sigma_paths}
     check_refit(config, parameters, moments, counts, lhs_span)
+    if search_budget_s is not None and not search_budget_s > 0:
+        raise ParameterError(f"abm_refit: --search-budget-s must be > 0 (wall seconds); got {search_budget_s!r}")
     moment_set = moment_subset(MOMENT_SOURCES[moments], MOMENT_SETS[moments])
     hand_set = calibration.get("hand_set", {})
     data = load_dataset(Path(data_dir) / AMZN_DAY)
@@ -178,6 +210,10 @@ def refit(
                                block_s=MOMENT_BLOCK_S[moments],
                                n_paths=n_paths, seed=seed, n_lhs=n_lhs, lhs_span=lhs_span, maxfev=maxfev,
                                n_sigma_paths=n_sigma_paths, moments=moment_set)  # fmt: skip
+    deadline = started + (np.inf if search_budget_s is None else search_budget_s)
+    log = lambda line: print(f"{time.perf_counter() - started:6.0f} s {line}", flush=True)  # noqa: E731
+    budget = BudgetedObjective(est._objective, deadline, log)
+    est._objective = budget  # Nelder-Mead's objective (the Latin-hypercube points go through est._objectives)
     est.fit(window)
     source = {"files": [str(Path(data_dir) / AMZN_DAY)], "start_s": start_s, "duration_s": duration_s,
               "config": str(start), "moments": moments, "warmup_s": warmup_s,
@@ -192,6 +228,8 @@ def refit(
         search={"lhs_best_objective": float(np.min(search["lhs_objective"])),
                 "nelder_mead_success": search["nelder_mead_success"],
                 "nelder_mead_message": search["nelder_mead_message"],
+                "search_budget_s": search_budget_s or 0.0, "nelder_mead_simulated": budget.simulated,
+                "nelder_mead_refused_after_budget": budget.refused,
                 "wall_s": round(time.perf_counter() - started, 1)},
     )  # fmt: skip
     return document
@@ -214,11 +252,13 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--parameter", action="append", default=None)
     parser.add_argument("--moments", default="visible-mix", choices=sorted(MOMENT_SETS))
     parser.add_argument("--doc", default="docs/agents_refit_v7.md", help="the doc page the preset's note names")
+    parser.add_argument("--search-budget-s", type=float, default=None, help="wall seconds for the search (refit)")
     args = parser.parse_args(argv)
     document = refit(args.start, args.data_dir, parameters=tuple(args.parameter or REFIT_PARAMETERS),
                      start_s=args.start_s, duration_s=args.duration, warmup_s=args.warmup, n_paths=args.paths,
                      n_lhs=args.n_lhs, lhs_span=args.lhs_span, maxfev=args.maxfev, n_sigma_paths=args.sigma_paths,
-                     moments=args.moments, name=args.output.stem, doc=args.doc)  # fmt: skip
+                     moments=args.moments, name=args.output.stem, doc=args.doc,
+                     search_budget_s=args.search_budget_s)  # fmt: skip
     out = write_preset(document, args.output)
     cal = document["calibration"]
     print(f"{out}: objective {cal['objective']:.2f} (start {cal['start']['objective']:.2f}), "

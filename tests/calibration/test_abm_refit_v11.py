@@ -17,8 +17,11 @@ from calibration.abm_visible import (
     VISIBLE_PATH_FAR_MOMENT_NAMES,
     VISIBLE_PATH_FAR_MOMENTS,
 )
+from calibration.presets import PRESET_DIR
 from simlab.errors import ParameterError
 from tests.calibration.test_abm_refit_v9 import _quotes
+
+V10_SLOW = PRESET_DIR / "abm-amzn-v10-slow.toml"
 
 
 def _two_far_blocks():
@@ -102,7 +105,6 @@ def test_the_refit_cuts_the_far_set_into_300_s_blocks(monkeypatch):
     for clock-mix-path (a stand-in estimator records it; no data read, no simulation)."""
     import simlab.io.dataset
     from calibration import abm_refit
-    from calibration.presets import PRESET_DIR
 
     seen = {}
 
@@ -119,7 +121,7 @@ def test_the_refit_cuts_the_far_set_into_300_s_blocks(monkeypatch):
     monkeypatch.setattr(simlab.io.dataset, "load_dataset", lambda path: {})
     for moments, block_s in (("clock-mix-far", 300.0), ("clock-mix-path", 60.0)):
         with pytest.raises(Stop):
-            abm_refit.refit(PRESET_DIR / "abm-amzn-v10-slow.toml", "no-data-needed", moments=moments,
+            abm_refit.refit(V10_SLOW, "no-data-needed", moments=moments,
                             parameters=abm_refit.REFIT_V9_PARAMETERS)  # fmt: skip
         assert seen["block_s"] == block_s
         assert seen["moments"].names == abm_refit.MOMENT_SETS[moments]
@@ -153,3 +155,26 @@ def test_the_summary_over_seeds_by_hand():
     assert lines[-1] == "every goal at once: 1 of 2 seeds"
     narrow = {line.split(":")[0]: line for line in summary_table(rows, level=0.4)[1:]}
     assert narrow["auc"].startswith("auc: 0.875 [0.875, 0.875]")
+
+
+def test_the_search_budget_refuses_candidates_after_its_deadline():
+    """Before the deadline a candidate is simulated (the objective called, a line logged); after it, refused unseen
+    with REFUSED, worse than any simulated value, so Nelder-Mead ends at its best simulated point."""
+    import time
+
+    from calibration.abm_refit import REFUSED, BudgetedObjective, refit
+
+    calls, lines = [], []
+
+    def objective(z):
+        calls.append(float(z[0]))
+        return float(z[0]) ** 2
+
+    open_budget = BudgetedObjective(objective, time.perf_counter() + 1e9, lines.append)
+    assert open_budget(np.array([3.0])) == 9.0 and open_budget(np.array([2.0])) == 4.0
+    assert lines == ["search candidate 1: objective 9.00 (best 9.00)", "search candidate 2: objective 4.00 (best 4.00)"]
+    spent = BudgetedObjective(objective, time.perf_counter() - 1.0)
+    assert spent(np.array([1.0])) == REFUSED and spent.refused == 1 and spent.simulated == 0
+    assert calls == [3.0, 2.0]
+    with pytest.raises(ParameterError, match="--search-budget-s"):
+        refit(V10_SLOW, "no-data-needed", moments="clock-mix-far", search_budget_s=0.0)
