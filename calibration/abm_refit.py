@@ -14,9 +14,13 @@ five hand-set values the two continuous ones (the makers' wake interval, the noi
 :data:`REFIT_V9_PARAMETERS` (the seven, the makers' skew and the activity's sd), the activity's time scales fixed
 (docs/agents_refit_v9.md).
 
+``abm-amzn-v11`` refits ``abm-amzn-v10-slow`` (the activity on its two slow time scales) with ``clock-mix-far``: the
+same moments in 300-s blocks plus the 1-s |r| ACF averaged over lags 50-100 s
+(:data:`calibration.abm_visible.VISIBLE_PATH_FAR_MOMENTS`; docs/agents_refit_v11.md).
+
 ``python -m calibration.abm_refit START_PRESET DATA_DIR OUTPUT [--paths N] [--maxfev N] [--n-lhs N]
 [--lhs-span X] [--sigma-paths N] [--start S] [--duration S] [--warmup S] [--parameter table.key ...]
-[--moments visible-mix|clock-mix|clock-mix-path] [--doc PAGE]`` writes the
+[--moments visible-mix|clock-mix|clock-mix-path|clock-mix-far] [--doc PAGE] [--search-budget-s S]`` writes the
 refitted preset (the market, and a ``[calibration]`` table with the estimates, the sandwich standard errors, the
 moments real and fitted, the start's values and objective, the hand-set rules kept).
 
@@ -47,9 +51,12 @@ from calibration.abm import (
     write_preset,
 )
 from calibration.abm_visible import (
+    FAR_BLOCK_S,
+    PATH_FAR_MOMENT_NAMES,
     PATH_MOMENT_NAMES,
     VISIBLE_MIX_MOMENT_NAMES,
     VISIBLE_MIX_MOMENTS,
+    VISIBLE_PATH_FAR_MOMENTS,
     VISIBLE_PATH_MOMENTS,
 )
 from simlab.errors import ParameterError
@@ -96,11 +103,15 @@ def moment_subset(moment_set: MomentSet, names: tuple[str, ...]) -> MomentSet:
 
 
 CLOCK_MIX_PATH_NAMES = (*CLOCK_MIX_NAMES, *PATH_MOMENT_NAMES)  # + 1-min sd (log10), kurtosis, 1-s |r| ACF level, decay
+# + the 1-s |r| ACF over lags 50-100 s, all in 300-s blocks (docs/agents_refit_v11.md)
+CLOCK_MIX_FAR_NAMES = (*CLOCK_MIX_NAMES, *PATH_FAR_MOMENT_NAMES)
 MOMENT_SETS = {"visible-mix": VISIBLE_MIX_MOMENT_NAMES, "clock-mix": CLOCK_MIX_NAMES,
-               "clock-mix-path": CLOCK_MIX_PATH_NAMES}  # fmt: skip
+               "clock-mix-path": CLOCK_MIX_PATH_NAMES, "clock-mix-far": CLOCK_MIX_FAR_NAMES}  # fmt: skip
 # the moment set each subset is taken from (the first two keep the 18 moments' blocks, so their fits are unchanged)
 MOMENT_SOURCES = {"visible-mix": VISIBLE_MIX_MOMENTS, "clock-mix": VISIBLE_MIX_MOMENTS,
-                  "clock-mix-path": VISIBLE_PATH_MOMENTS}  # fmt: skip
+                  "clock-mix-path": VISIBLE_PATH_MOMENTS, "clock-mix-far": VISIBLE_PATH_FAR_MOMENTS}  # fmt: skip
+# the block (seconds) each set is cut into: the bootstrap's resampling unit and the longest lag pairs can span
+MOMENT_BLOCK_S = {"visible-mix": 60.0, "clock-mix": 60.0, "clock-mix-path": 60.0, "clock-mix-far": FAR_BLOCK_S}
 
 
 def check_refit(config: Any, parameters: tuple[str, ...], moments: str, counts: dict[str, int],
@@ -132,6 +143,31 @@ def check_refit(config: Any, parameters: tuple[str, ...], moments: str, counts: 
         raise ParameterError(f"abm_refit: --lhs-span must be > 0 (the search box's half-width); got {lhs_span!r}")
 
 
+REFUSED = 1e12  # a candidate refused after the search's budget (the estimator's value for a window without moments)
+
+
+class BudgetedObjective:
+    """The estimator's one-candidate objective with a wall-clock budget for the search: a candidate asked for after
+    ``deadline`` (a :func:`time.perf_counter` value) is refused unsimulated (:data:`REFUSED`, worse than any
+    simulated one), so Nelder-Mead spends its remaining evaluations at once and ends at its best simulated point.
+    ``refused`` counts them; ``log`` (a callable taking a line, or None) gets one line per simulated candidate."""
+
+    def __init__(self, objective: Callable[[np.ndarray], float], deadline: float, log: Callable | None = None):
+        self.objective, self.deadline, self.log = objective, deadline, log
+        self.refused, self.simulated, self.best = 0, 0, np.inf
+
+    def __call__(self, z: np.ndarray) -> float:
+        if time.perf_counter() > self.deadline:
+            self.refused += 1
+            return REFUSED
+        value = self.objective(z)
+        self.simulated += 1
+        self.best = min(self.best, value)
+        if self.log is not None:
+            self.log(f"search candidate {self.simulated}: objective {value:.2f} (best {self.best:.2f})")
+        return value
+
+
 def refit(
     start: str | Path,
     data_dir: str | Path,
@@ -149,23 +185,35 @@ def refit(
     moments: str = "visible-mix",
     name: str = "abm-amzn-v7-refit",
     doc: str = "docs/agents_refit_v7.md",
+    search_budget_s: float | None = None,
 ) -> dict[str, Any]:
     """Refit ``parameters`` of the preset ``start`` to ``[start_s, start_s + duration_s)`` of the AMZN day and
-    return the new preset document (:func:`calibration.abm.preset_document` plus the start's record)."""
+    return the new preset document (:func:`calibration.abm.preset_document` plus the start's record).
+
+    ``search_budget_s`` (None: no budget): the wall seconds from the start after which Nelder-Mead's candidates are
+    refused (:class:`BudgetedObjective`); the Latin-hypercube points, the Jacobian and the sandwich's paths always
+    run. Progress lines (one per search candidate) are printed."""
     from simlab.io.dataset import load_dataset
 
     config, calibration = load_abm_preset(start)
     counts = {"paths": n_paths, "n-lhs": n_lhs, "maxfev": maxfev, "sigma-paths": n_sigma_paths}
     check_refit(config, parameters, moments, counts, lhs_span)
+    if search_budget_s is not None and not search_budget_s > 0:
+        raise ParameterError(f"abm_refit: --search-budget-s must be > 0 (wall seconds); got {search_budget_s!r}")
     moment_set = moment_subset(MOMENT_SOURCES[moments], MOMENT_SETS[moments])
     hand_set = calibration.get("hand_set", {})
     data = load_dataset(Path(data_dir) / AMZN_DAY)
     window = select_window(data, start_s, duration_s)
     config = replace(config, name=name)
     started = time.perf_counter()
-    est = AgentMarketEstimator(config, parameters=parameters, warmup_s=warmup_s, window_s=duration_s, block_s=60.0,
+    est = AgentMarketEstimator(config, parameters=parameters, warmup_s=warmup_s, window_s=duration_s,
+                               block_s=MOMENT_BLOCK_S[moments],
                                n_paths=n_paths, seed=seed, n_lhs=n_lhs, lhs_span=lhs_span, maxfev=maxfev,
                                n_sigma_paths=n_sigma_paths, moments=moment_set)  # fmt: skip
+    deadline = started + (np.inf if search_budget_s is None else search_budget_s)
+    log = lambda line: print(f"{time.perf_counter() - started:6.0f} s {line}", flush=True)  # noqa: E731
+    budget = BudgetedObjective(est._objective, deadline, log)
+    est._objective = budget  # Nelder-Mead's objective (the Latin-hypercube points go through est._objectives)
     est.fit(window)
     source = {"files": [str(Path(data_dir) / AMZN_DAY)], "start_s": start_s, "duration_s": duration_s,
               "config": str(start), "moments": moments, "warmup_s": warmup_s,
@@ -180,6 +228,8 @@ def refit(
         search={"lhs_best_objective": float(np.min(search["lhs_objective"])),
                 "nelder_mead_success": search["nelder_mead_success"],
                 "nelder_mead_message": search["nelder_mead_message"],
+                "search_budget_s": search_budget_s or 0.0, "nelder_mead_simulated": budget.simulated,
+                "nelder_mead_refused_after_budget": budget.refused,
                 "wall_s": round(time.perf_counter() - started, 1)},
     )  # fmt: skip
     return document
@@ -202,11 +252,13 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--parameter", action="append", default=None)
     parser.add_argument("--moments", default="visible-mix", choices=sorted(MOMENT_SETS))
     parser.add_argument("--doc", default="docs/agents_refit_v7.md", help="the doc page the preset's note names")
+    parser.add_argument("--search-budget-s", type=float, default=None, help="wall seconds for the search (refit)")
     args = parser.parse_args(argv)
     document = refit(args.start, args.data_dir, parameters=tuple(args.parameter or REFIT_PARAMETERS),
                      start_s=args.start_s, duration_s=args.duration, warmup_s=args.warmup, n_paths=args.paths,
                      n_lhs=args.n_lhs, lhs_span=args.lhs_span, maxfev=args.maxfev, n_sigma_paths=args.sigma_paths,
-                     moments=args.moments, name=args.output.stem, doc=args.doc)  # fmt: skip
+                     moments=args.moments, name=args.output.stem, doc=args.doc,
+                     search_budget_s=args.search_budget_s)  # fmt: skip
     out = write_preset(document, args.output)
     cal = document["calibration"]
     print(f"{out}: objective {cal['objective']:.2f} (start {cal['start']['objective']:.2f}), "

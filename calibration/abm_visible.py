@@ -25,6 +25,10 @@ level) and averaged over lags 10-30 s (with the lag-1 value, its decay), both wi
 bootstrap of the real day applies. ``abm-amzn-v9`` has the real |r| ACF exponent but a curve 3-6 times too high and
 a 1-min sd 4 times AMZN's; :data:`calibration.abm.MOMENTS`' 10-s lag-1 ACF and block returns (first to last mid of
 each block) miss both at the scale the scorecard reads.
+
+:data:`VISIBLE_PATH_FAR_MOMENTS` (docs/agents_refit_v11.md) cut the window into 300-s blocks (:data:`FAR_BLOCK_S`)
+and add a fifth path moment, the 1-s |r| ACF averaged over lags 50-100 s within each block: the floor of the curve
+that the scorecard's exponent (lags 1-100 s) reads and the 60-s blocks cannot see.
 """
 
 from __future__ import annotations
@@ -163,14 +167,20 @@ def path_moments(blocks: list[dict[str, np.ndarray]]) -> np.ndarray:
     """:data:`PATH_MOMENT_NAMES` of :func:`visible_path_blocks` blocks: log10 of the sd (bps) of the block returns
     (each block's sum of ``r1``, blocks with a missing mid left out), their excess kurtosis, and the autocorrelation
     of the 1-s |r| within blocks at lag 1 and averaged over lags 10-30 s (:func:`pooled_acf`)."""
-    sums = np.array([b["r1"].sum() for b in blocks])
+    sd, kurtosis = _sd_kurtosis(np.array([b["r1"].sum() for b in blocks]))
+    absolute = [np.abs(b["r1"]) for b in blocks]
+    return np.array([sd, kurtosis, pooled_acf(absolute, (1,)), pooled_acf(absolute, FAR_LAGS)])
+
+
+def _sd_kurtosis(sums: np.ndarray) -> tuple[float, float]:
+    """log10 of the sd (bps) and the excess kurtosis of the returns ``sums`` (non-finite ones left out; NaN when
+    fewer than two or no variation)."""
     returns = sums[np.isfinite(sums)]
     centred = returns - returns.mean() if returns.size else returns
     var = float(np.mean(centred**2)) if returns.size > 1 else 0.0
     sd = np.log10(1e4 * np.sqrt(var)) if var > 0 else np.nan
     kurtosis = float(np.mean(centred**4) / var**2 - 3.0) if var > 0 else np.nan
-    absolute = [np.abs(b["r1"]) for b in blocks]
-    return np.array([sd, kurtosis, pooled_acf(absolute, (1,)), pooled_acf(absolute, FAR_LAGS)])
+    return sd, kurtosis
 
 
 def visible_path_moments(blocks: list[dict[str, np.ndarray]]) -> np.ndarray:
@@ -181,3 +191,44 @@ def visible_path_moments(blocks: list[dict[str, np.ndarray]]) -> np.ndarray:
 
 VISIBLE_PATH_MOMENTS = MomentSet(VISIBLE_PATH_MOMENT_NAMES, visible_path_blocks, visible_path_moments,
                                  (0.0,) * len(VISIBLE_PATH_MOMENT_NAMES))  # fmt: skip
+
+
+# -------------------------------------------------------------------------- the far-lag moment (300-s blocks)
+# docs/agents_refit_v11.md: the moments above see the 1-s |r| ACF up to lag 30 s only (pairs within 60-s blocks), so a
+# fit can lose the curve's floor at 100 s (abm-amzn-v10: 0.008 against AMZN's 0.020), which the scorecard's exponent
+# (lags 1-100) reads. This set cuts the window into blocks of FAR_BLOCK_S and adds the ACF averaged over lags 50-100
+# s, pairs within a block (a block stays the bootstrap's resampling unit); the 1-min returns are the sums of each
+# block's 60-s pieces, so the other path moments keep their meaning.
+FAR_BLOCK_S = 300.0  # the block the far-lag set is cut into (seconds)
+RETURN_S = 60  # the return horizon of `log10_return_sd_1m_bps` and `return_kurtosis_1m` (seconds)
+FAR_LAGS_50_100 = tuple(range(50, 101))  # the lags (s) of `acf_abs_return_1s_lag50_100`
+PATH_FAR_MOMENT_NAMES = (*PATH_MOMENT_NAMES, "acf_abs_return_1s_lag50_100")
+VISIBLE_PATH_FAR_MOMENT_NAMES = (*VISIBLE_MIX_MOMENT_NAMES, *PATH_FAR_MOMENT_NAMES)
+
+
+def path_far_moments(blocks: list[dict[str, np.ndarray]]) -> np.ndarray:
+    """:data:`PATH_FAR_MOMENT_NAMES` of :func:`visible_path_blocks` blocks of a whole number of minutes longer than
+    100 s (:data:`FAR_BLOCK_S`): log10 of the sd (bps) and the excess kurtosis of the 1-min returns (the sums of each
+    block's consecutive 60-s pieces of ``r1``), and the autocorrelation of the 1-s |r| within blocks
+    (:func:`pooled_acf`) at lag 1, averaged over lags 10-30 s and averaged over lags 50-100 s.
+
+    Blocks of another length are refused with a ParameterError sentence (60-s blocks hold no pair 61-100 s apart).
+    """
+    sizes = sorted({b["r1"].size for b in blocks})
+    if not sizes or any(size % RETURN_S or size <= max(FAR_LAGS_50_100) for size in sizes):
+        raise ParameterError(f"path_far_moments: the blocks must be whole minutes longer than {max(FAR_LAGS_50_100)} "
+                             f"s (e.g. {FAR_BLOCK_S:g} s); got blocks of {sizes} s")  # fmt: skip
+    minutes = [b["r1"][i : i + RETURN_S].sum() for b in blocks for i in range(0, b["r1"].size, RETURN_S)]
+    sd, kurtosis = _sd_kurtosis(np.array(minutes))
+    absolute = [np.abs(b["r1"]) for b in blocks]
+    return np.array([sd, kurtosis, *(pooled_acf(absolute, lags) for lags in ((1,), FAR_LAGS, FAR_LAGS_50_100))])
+
+
+def visible_path_far_moments(blocks: list[dict[str, np.ndarray]]) -> np.ndarray:
+    """Return the moment vector :data:`VISIBLE_PATH_FAR_MOMENT_NAMES`: :func:`visible_mix_moments` then
+    :func:`path_far_moments` (blocks of :data:`FAR_BLOCK_S`)."""
+    return np.concatenate([visible_mix_moments(blocks), path_far_moments(blocks)])
+
+
+VISIBLE_PATH_FAR_MOMENTS = MomentSet(VISIBLE_PATH_FAR_MOMENT_NAMES, visible_path_blocks, visible_path_far_moments,
+                                     (0.0,) * len(VISIBLE_PATH_FAR_MOMENT_NAMES))  # fmt: skip
