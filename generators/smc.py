@@ -11,10 +11,15 @@ regime is measured over its last ``window`` book rows with the model's own quint
 
 where ``d`` is the particle's distance to the asked quintiles in quintile units (:func:`quintile_distance`: 0 inside
 every asked quintile, so G = 1 there). Within each output path's group the particles are then resampled
-(systematic resampling, :func:`systematic_resample`): groups never mix, so output paths stay independent. At the
-end one particle per group is drawn by its weight; it is the output path, with its whole ancestral history of events
-and books. The paths so sampled follow the model's path law reweighted by the product of the potentials at the
-checkpoints: the regime is obtained by **selection**, not because the network reads the label.
+(systematic resampling, :func:`systematic_resample`): groups never mix, so output paths stay independent. With
+``ess_threshold < 1`` a group is resampled only when its effective sample size ``1 / sum w^2`` falls to
+``ess_threshold * K`` or below (the standard adaptive rule); until then its weights carry over, multiplied by each
+checkpoint's potential. At the end (the path's exact end, measured on the same last ``window`` rows the evaluation
+reads) one particle per group is drawn by its carried weight times the end potential, of sharpness
+``final_sharpness`` (``inf``: only the group's particles nearest the asked quintiles, so one in them whenever the
+group holds one); it is the output path, with its whole ancestral history of events and books. The paths so
+sampled follow the model's path law reweighted by the product of the potentials at the checkpoints: the regime is
+obtained by **selection**, not because the network reads the label.
 
 Two departures from plain sampling, both recorded: at every checkpoint the rollout pauses as at a regime switch
 (a message generated before it that would land after it is regenerated, counted as discarded), and at a checkpoint
@@ -57,11 +62,24 @@ class SMCOptions:
         Book rows the regime is measured over at a checkpoint (the encoding's regime window by default).
     sharpness
         ``lambda`` of the potential ``exp(-lambda * distance)`` (0: no selection, the particles' weights are equal).
+    final_sharpness
+        ``lambda`` of the potential at the path's end, where the output particle is drawn (None: ``sharpness``;
+        ``inf``: the limit, equal weight on the group's particles at the smallest distance, 0 on the others).
+    ess_threshold
+        Resample a group when its effective sample size is at most ``ess_threshold * K`` (1: at every checkpoint;
+        below 1, weights carry over between resamplings; 0: never resample, importance sampling).
     """
 
     every_s: float = 2.0
     window: int = enc.REGIME_WINDOW
     sharpness: float = 4.0
+    final_sharpness: float | None = None
+    ess_threshold: float = 1.0
+
+    @property
+    def end_sharpness(self) -> float:
+        """The sharpness of the end potential (``final_sharpness``, else ``sharpness``)."""
+        return self.sharpness if self.final_sharpness is None else self.final_sharpness
 
 
 def smc_options(options: Mapping[str, Any] | None) -> SMCOptions:
@@ -71,14 +89,22 @@ def smc_options(options: Mapping[str, Any] | None) -> SMCOptions:
     unknown = sorted(set(options) - known)
     if unknown:
         raise ParameterError(f"`smc` of sample: unknown option {unknown[0]!r}; expected some of {sorted(known)}")
-    every, window, sharpness = (options.get(k, getattr(SMCOptions, k)) for k in ("every_s", "window", "sharpness"))
+    every, window, sharpness, final, threshold = (
+        options.get(k, getattr(SMCOptions, k))
+        for k in ("every_s", "window", "sharpness", "final_sharpness", "ess_threshold")
+    )
     if isinstance(every, bool) or not isinstance(every, (int, float)) or not np.isfinite(every) or every <= 0:
         raise ParameterError(f"`smc` option every_s must be a number of seconds > 0; got {every!r}")
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 2:
         raise ParameterError(f"`smc` option window must be an int >= 2 (book rows); got {window!r}")
     if isinstance(sharpness, bool) or not isinstance(sharpness, (int, float)) or not 0 <= sharpness < np.inf:
         raise ParameterError(f"`smc` option sharpness must be a number >= 0; got {sharpness!r}")
-    return SMCOptions(float(every), int(window), float(sharpness))
+    if final is not None and (isinstance(final, bool) or not isinstance(final, (int, float)) or not final >= 0):
+        raise ParameterError(f"`smc` option final_sharpness must be a number >= 0 or inf; got {final!r}")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+        raise ParameterError(f"`smc` option ess_threshold must be a number in [0, 1] (a share of K); got {threshold!r}")
+    return SMCOptions(float(every), int(window), float(sharpness), None if final is None else float(final),
+                      float(threshold))  # fmt: skip
 
 
 def quintile_distance(values: np.ndarray, asked: np.ndarray, edges: tuple[tuple[float, ...], ...]) -> np.ndarray:
@@ -136,6 +162,25 @@ def systematic_resample(weights: np.ndarray, uniforms: np.ndarray) -> np.ndarray
         positions = (float(uniforms[g]) + np.arange(k)) / k
         out[g] = np.minimum(np.searchsorted(cumulative[g], positions, side="right"), k - 1) + g * k
     return out
+
+
+def adaptive_resample(
+    weights: np.ndarray, uniforms: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Resample the groups whose effective sample size ``1 / sum w^2`` is at most ``threshold * K`` (every group when
+    ``threshold >= 1``); return the ancestors ``(groups, K)`` (global indices; a group not resampled keeps its own
+    particles), which groups were resampled ``(groups,)``, and the log-weights each group carries to the next
+    checkpoint (0 after resampling, else the log of its normalised weights).
+    """
+    weights = np.asarray(weights, np.float64)
+    groups, k = weights.shape
+    normalised = weights / weights.sum(axis=1, keepdims=True)
+    due = (1.0 / (normalised**2).sum(axis=1) <= threshold * k) | (threshold >= 1)
+    own = np.arange(groups * k).reshape(groups, k)
+    index = np.where(due[:, None], systematic_resample(weights, uniforms), own) if due.any() else own
+    with np.errstate(divide="ignore"):
+        carried = np.where(due[:, None], 0.0, np.log(normalised))
+    return index, due, carried
 
 
 def measure(books: list[np.ndarray], window: int, levels: int | None = None) -> np.ndarray:
@@ -278,49 +323,76 @@ def smc_rollout(
     driver = (_Twin if twin else _Kernel)(contexts, encoding, depth, spawn(seed, n), stop_when_stuck)
     uniforms = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(n,)))
     origin = np.arange(n) % k  # each particle's first ancestor within its group
-    ess, inside, chosen = [], [], np.zeros(int(n_paths), np.int64)
+    carried = np.zeros((int(n_paths), k))  # each group's log-weights carried since its last resampling
+    ess, inside, resampled = [], [], []
     for c, end_ns in enumerate(ends):
         final = c == len(ends) - 1
         driver.run(end_ns, final, generate)
         values = measure(driver.last_books(options.window + 1), options.window, levels)
         distance = quintile_distance(values, regime, encoding.regime_edges)
-        weights = _weights(distance, options.sharpness, driver.stuck(), k)
+        sharpness = options.end_sharpness if final else options.sharpness
+        weights = _weights(distance, sharpness, driver.stuck(), k, carried)
         ess.append(1.0 / (weights**2).sum(axis=1))
         inside.append((distance == 0).reshape(-1, k).mean(axis=1))
         u = uniforms.random(int(n_paths))
         if final:
             cumulative = np.cumsum(weights, axis=1)
             chosen = np.minimum((cumulative < u[:, None]).sum(axis=1), k - 1) + np.arange(int(n_paths)) * k
+            end = {"distances": distance.reshape(-1, k), "draw": u}
         else:
-            index = systematic_resample(weights, u).reshape(-1)
-            driver.select(index, fresh_streams(index, seed, (n, c)))
-            origin = origin[index]
+            index, due, carried = adaptive_resample(weights, u, options.ess_threshold)
+            resampled.append(due)
+            if due.any():
+                index = index.reshape(-1)
+                driver.select(index, fresh_streams(index, seed, (n, c)))
+                origin = origin[index]
         if progress is not None:
             progress(c + 1, len(ends))
     paths = driver.results()
-    times = [(end - start) / 1e9 for end in ends]
-    records = _records(options, k, times, np.array(ess), np.array(inside), origin, chosen)
+    times = [(end_ns - start) / 1e9 for end_ns in ends]
+    history = {"ess": np.array(ess), "inside": np.array(inside), "resampled": np.array(resampled).reshape(-1, n_paths)}
+    records = _records(options, k, times, history, origin, chosen, end)
     return [paths[i] for i in chosen], records
 
 
-def _weights(distance: np.ndarray, sharpness: float, stuck: np.ndarray, k: int) -> np.ndarray:
-    # each group's normalised weights (groups, k); a stuck particle weighs 0 unless its whole group is stuck
-    log = (-sharpness * distance).reshape(-1, k)
-    log = np.where(stuck.reshape(-1, k) & ~stuck.reshape(-1, k).all(axis=1, keepdims=True), -np.inf, log)
+def _weights(
+    distance: np.ndarray, sharpness: float, stuck: np.ndarray, k: int, carried: np.ndarray | None = None
+) -> np.ndarray:
+    """Return each group's normalised weights ``(groups, k)``: the carried weights (log, None: equal) times the
+    potential ``exp(-sharpness * distance)``; ``sharpness = inf`` takes the limit (the carried weights of the
+    particles at the group's smallest distance, 0 elsewhere). A stuck particle weighs 0 unless its whole group is
+    stuck."""
+    d = np.asarray(distance, np.float64).reshape(-1, k)
+    stuck = np.asarray(stuck).reshape(-1, k)
+    excluded = stuck & ~stuck.all(axis=1, keepdims=True)
+    base = np.zeros_like(d) if carried is None else np.asarray(carried, np.float64).reshape(-1, k)
+    base = np.where(excluded, -np.inf, base)
+    if np.isinf(sharpness):
+        live = np.isfinite(base)
+        nearest = np.where(live, d, np.inf).min(axis=1, keepdims=True)
+        log = np.where(live & (d <= nearest), base, -np.inf)
+    else:
+        log = base - sharpness * d
+    log = np.where(np.isneginf(log).all(axis=1, keepdims=True), 0.0, log)  # nothing left: equal weights
     weights = np.exp(log - log.max(axis=1, keepdims=True))
     return weights / weights.sum(axis=1, keepdims=True)
 
 
-def _records(options, k, times, ess, inside, origin, chosen) -> list[dict[str, Any]]:
+def _records(options, k, times, history, origin, chosen, end) -> list[dict[str, Any]]:
     # per output path: the SMC's settings and its group's record (JSON strings for the lists)
     out = []
     for g, index in enumerate(chosen.tolist()):
         group = origin[g * k : (g + 1) * k]
         out.append({
             "smc_particles": k, "smc_every_s": options.every_s, "smc_window": options.window,
-            "smc_sharpness": options.sharpness, "smc_checkpoints_s": json.dumps([round(t, 9) for t in times]),
-            "smc_ess": json.dumps([round(float(v), 4) for v in ess[:, g]]),
-            "smc_in_regime": json.dumps([round(float(v), 4) for v in inside[:, g]]),
+            "smc_sharpness": options.sharpness, "smc_final_sharpness": json.dumps(options.end_sharpness),
+            "smc_ess_threshold": options.ess_threshold,
+            "smc_checkpoints_s": json.dumps([round(t, 9) for t in times]),
+            "smc_ess": json.dumps([round(float(v), 4) for v in history["ess"][:, g]]),
+            "smc_in_regime": json.dumps([round(float(v), 4) for v in history["inside"][:, g]]),
+            "smc_resampled": json.dumps([int(v) for v in history["resampled"][:, g]]),
+            "smc_end_distances": json.dumps([round(float(v), 6) for v in end["distances"][g]]),
+            "smc_draw": float(end["draw"][g]),
             "smc_ancestors": int(np.unique(group).shape[0]), "smc_chosen": int(index - g * k),
             "smc_chosen_origin": int(origin[index]),
         })  # fmt: skip

@@ -2,7 +2,8 @@
 
 ``python -m scenarios.generate.counterfactual MODEL --regime volatility=5 --regime depth=1 [--guidance 1 2]
 [--paths 8] [--duration SECONDS] [--seed 77] [--start context random regime --spec SPEC [--data DIR]]
-[--stop-when-stuck] [--particles K [--smc every_s=2 --smc sharpness=4]] [--short-as-miss] [-o OUT.json]``
+[--stop-when-stuck] [--particles K [--smc every_s=2 --smc sharpness=4 --smc final_sharpness=inf
+--smc ess_threshold=0.5]] [--short-as-miss] [-o OUT.json]``
 runs :func:`generators.evaluation.counterfactual_sweep`: for every ``--start`` mode, every ``--regime`` (one
 condition, ``name=q`` pairs joined by commas, e.g. ``volatility=5,depth=1``) and every guidance weight,
 ``--paths`` paths are sampled with the condition and the same noise without it, and the regime is measured at the
@@ -142,7 +143,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--data", default=str(DEFAULT_DATA_DIR), help="real-data folder")
     parser.add_argument("--particles", type=int, default=1, help="particles per conditioned path (SMC; 1: plain)")
     parser.add_argument("--smc", action="append", default=[], help="an SMC option key=value (every_s, window, "
-                        "sharpness; repeatable)")  # fmt: skip
+                        "sharpness, final_sharpness (inf: nearest particle), ess_threshold; repeatable)")  # fmt: skip
     parser.add_argument("--short-as-miss", action="store_true",
                         help="count a path too short to measure at its end as outside the regime")  # fmt: skip
     parser.add_argument("-o", "--output", default="counterfactual.json")

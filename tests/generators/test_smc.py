@@ -13,10 +13,19 @@ import xarray as xr
 from typer.testing import CliRunner
 
 from generators import encoding as enc
+from generators import smc as smc_module
 from generators.diffusion import DiffusionGenerator
 from generators.evaluation import counterfactual_sweep, regime_shares, smc_summary
 from generators.rollout_fast import PathBatch
-from generators.smc import fresh_streams, measure, potential, quintile_distance, systematic_resample
+from generators.smc import (
+    _weights,
+    adaptive_resample,
+    fresh_streams,
+    measure,
+    potential,
+    quintile_distance,
+    systematic_resample,
+)
 from scenarios.cli import app
 from simlab.errors import DataError, ParameterError
 from simlab.random import spawn
@@ -26,6 +35,8 @@ from tests.generators.test_diffusion import SMALL
 
 REGIME = {"volatility": 5}
 SMC = {"every_s": 1.0, "window": 32, "sharpness": 20.0}
+# the end pick limited to the nearest particles, resampling only when the ESS falls to half the particles
+ADAPTIVE = {**SMC, "sharpness": 4.0, "final_sharpness": float("inf"), "ess_threshold": 0.5}
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +46,23 @@ def fitted(zi_spans):
 
 def test_one_particle_is_plain_sampling_byte_for_byte(fitted):
     plain = fitted.sample(3, 4.0, generator=11, regime=REGIME)
-    _same(plain, fitted.sample(3, 4.0, generator=11, regime=REGIME, particles=1, smc=SMC))
+    _same(plain, fitted.sample(3, 4.0, generator=11, regime=REGIME, particles=1, smc=ADAPTIVE))
     assert not any(key.startswith("smc") for key in plain[0]["events"].attrs)
 
 
-def test_with_resampling_the_kernels_give_the_twins_bytes_and_each_path_replays_to_its_books(fitted):
-    kwargs = dict(generator=5, regime=REGIME, particles=4, smc=SMC, stop_when_stuck=True)
+@pytest.mark.parametrize("smc", [SMC, ADAPTIVE], ids=["every-checkpoint", "adaptive-nearest-end"])
+def test_with_resampling_the_kernels_give_the_twins_bytes_and_each_path_replays_to_its_books(fitted, smc, monkeypatch):
+    kwargs = dict(generator=5, regime=REGIME, particles=4, smc=smc, stop_when_stuck=True)
+    calls = []
+
+    def spy(distance, sharpness, stuck, k, carried=None):  # the weights of every checkpoint, with what they carried
+        weights = _weights(distance, sharpness, stuck, k, carried)
+        calls.append((sharpness, np.array(carried), weights))
+        return weights
+
+    monkeypatch.setattr(smc_module, "_weights", spy)
     fast = fitted.sample(3, 5.0, **kwargs)
+    monkeypatch.undo()
     _same(fitted.sample(3, 5.0, twin=True, **kwargs), fast)
     _same(fast, fitted.sample(3, 5.0, **kwargs))  # same seed, same bytes
     assert not fast[0]["events"].equals(fitted.sample(3, 5.0, **{**kwargs, "generator": 6})[0]["events"])
@@ -49,6 +70,18 @@ def test_with_resampling_the_kernels_give_the_twins_bytes_and_each_path_replays_
     assert json.loads(attrs[0]["smc_checkpoints_s"]) == [1.0, 2.0, 3.0, 4.0, 5.0]
     # the selection did something (some group lost lineages), so the replay below crosses resampling steps
     assert min(a["smc_ancestors"] for a in attrs) < 4 and all(len(json.loads(a["smc_ess"])) == 5 for a in attrs)
+    resampled = np.array([json.loads(a["smc_resampled"]) for a in attrs])
+    assert [c[0] for c in calls] == [smc["sharpness"]] * 4 + [smc.get("final_sharpness", smc["sharpness"])]
+    for c, due in enumerate(resampled.T):  # a group resampled carries nothing, any other its normalised weights
+        with np.errstate(divide="ignore"):
+            np.testing.assert_allclose(calls[c + 1][1], np.where(due[:, None], 0.0, np.log(calls[c][2])))
+    if smc is ADAPTIVE:  # some groups skipped a resampling (their weights carried over), some did not
+        assert resampled.shape == (3, 4) and 0 < resampled.sum() < resampled.size
+        for a in attrs:  # the end pick is one of the group's nearest particles
+            distances = json.loads(a["smc_end_distances"])
+            assert distances[a["smc_chosen"]] == min(distances) and a["smc_final_sharpness"] == "Infinity"
+    else:
+        assert resampled.all()
     for path in fast:
         check_replayed(path["events"], path["books"])  # the ancestors' records and the path's own fit end to end
         message = path["events"]["message"].values
@@ -82,6 +115,35 @@ def test_systematic_resampling_follows_the_weights_within_each_group():
     assert (index // 4 == np.arange(4)[:, None]).all()  # no group draws another's particles
     with pytest.raises(ParameterError, match="weights"):
         systematic_resample(np.zeros((1, 3)), np.array([0.5]))
+
+
+def test_adaptive_resampling_resamples_only_groups_whose_ess_fell_and_carries_the_others_weights():
+    weights = np.array([[0.25, 0.25, 0.25, 0.25], [0.7, 0.1, 0.1, 0.1], [0.5, 0.5, 0.0, 0.0]])
+    u = np.array([0.5, 0.5, 0.5])  # ESS by hand: 4, 1 / (0.49 + 3 * 0.01) = 1.92, 2
+    index, due, carried = adaptive_resample(weights, u, 0.5)  # resample at ESS <= 2
+    np.testing.assert_array_equal(due, [False, True, True])
+    # group 0 keeps its particles; positions (0.5 + i) / 4 = 0.125, 0.375, 0.625, 0.875 against the cumulative weights
+    np.testing.assert_array_equal(index, [[0, 1, 2, 3], [4, 4, 4, 6], [8, 8, 9, 9]])
+    np.testing.assert_allclose(carried[0], np.log(0.25))
+    np.testing.assert_array_equal(carried[1:], 0.0)
+    assert adaptive_resample(weights, u, 1.0)[1].all() and not adaptive_resample(weights, u, 0.0)[1].any()
+    np.testing.assert_array_equal(adaptive_resample(weights, u, 1.0)[0], systematic_resample(weights, u))
+
+
+def test_the_weights_carry_over_and_the_nearest_end_pick_takes_the_limit():
+    distance = np.array([0.3, 0.0, 0.0, 1.0, 0.3, 0.2, 0.2, 0.5])
+    none = np.zeros(8, bool)
+    inf = float("inf")
+    # equal carried weights: the particles inside share the weight; a group with none inside, its nearest ones
+    np.testing.assert_allclose(_weights(distance, inf, none, 4), [[0, 0.5, 0.5, 0], [0, 0.5, 0.5, 0]])
+    carried = np.log([[0.1, 0.3, 0.6, 1.0], [0.25, 0.25, 0.25, 0.25]])
+    carried[0, 3] = -np.inf  # a particle dropped earlier (log of weight 0)
+    np.testing.assert_allclose(_weights(distance, inf, none, 4, carried)[0], [0, 1 / 3, 2 / 3, 0])
+    stuck = np.array([False, False, False, False, False, True, False, False])  # the nearest is stuck: its twin alone
+    np.testing.assert_allclose(_weights(distance, inf, stuck, 4)[1], [0, 0, 1, 0])
+    # finite sharpness: carried weight times exp(-2 d), normalised by hand
+    expected = np.array([0.1 * np.exp(-0.6), 0.3, 0.6, 0.0])
+    np.testing.assert_allclose(_weights(distance, 2.0, none, 4, carried)[0], expected / expected.sum())
 
 
 def test_a_duplicated_particle_gets_a_fresh_stream_and_its_own_engine(fitted):
@@ -142,6 +204,10 @@ def test_a_path_too_short_to_measure_counts_as_a_miss_when_asked(fitted):
         ({"particles": 2, "regime": REGIME, "smc": {"every_s": -1}}, "every_s must be a number of seconds > 0"),
         ({"particles": 2, "regime": REGIME, "smc": {"window": 1}}, "window must be an int >= 2"),
         ({"particles": 2, "regime": REGIME, "smc": {"sharpness": -1.0}}, "sharpness must be a number >= 0"),
+        ({"particles": 2, "regime": REGIME, "smc": {"final_sharpness": -1.0}}, "final_sharpness must be a number >= 0"),
+        ({"particles": 2, "regime": REGIME, "smc": {"final_sharpness": float("nan")}}, "or inf; got nan"),
+        ({"particles": 2, "regime": REGIME, "smc": {"ess_threshold": 1.5}}, "ess_threshold must be a number in [0, 1]"),
+        ({"particles": 2, "regime": REGIME, "smc": {"ess_threshold": True}}, "ess_threshold must be a number"),
         ({"particles": 2, "regime": REGIME, "switches": [(1.0, None)]}, "cannot be combined with `switches`"),
     ],
 )
@@ -154,11 +220,12 @@ def test_the_cli_samples_with_particles(fitted, tmp_path):
     model = fitted.save(tmp_path / "model")
     args = ["generate", "sample", str(model), "--paths", "2", "--duration", "3s", "--seed", "4", "--stop-when-stuck"]
     store = tmp_path / "smc.zarr"
-    smc = ["--smc", "every_s=1", "--smc", "window=32"]
+    smc = ["--smc", "every_s=1", "--smc", "window=32", "--smc", "final_sharpness=inf", "--smc", "ess_threshold=0.5"]
     result = CliRunner().invoke(app, [*args, "--regime", "volatility=5", "--particles", "3", *smc, "-o", str(store)])
     assert result.exit_code == 0, result.output
     events = xr.open_zarr(store, group="events_0001", consolidated=False)
     assert events.attrs["smc_particles"] == 3 and json.loads(events.attrs["smc_checkpoints_s"]) == [1.0, 2.0, 3.0]
+    assert events.attrs["smc_ess_threshold"] == 0.5 and json.loads(events.attrs["smc_final_sharpness"]) == np.inf
     bad = CliRunner().invoke(app, [*args, "--particles", "3", "-o", str(tmp_path / "x.zarr")])
     assert bad.exit_code != 0 and "need a --regime" in bad.output
     bad = CliRunner().invoke(app, [*args, "--regime", "volatility=5", "--smc", "every_s", "-o", str(tmp_path / "y")])
@@ -166,8 +233,6 @@ def test_the_cli_samples_with_particles(fitted, tmp_path):
 
 
 def test_a_stuck_particle_weighs_nothing_unless_its_whole_group_is_stuck():
-    from generators.smc import _weights
-
     distance = np.array([0.0, 0.5, 1.0, 0.0, 2.0, 2.0])
     stuck = np.array([True, False, False, True, True, True])
     weights = _weights(distance, 2.0, stuck, 3)
