@@ -257,7 +257,8 @@ class BookGenerator:
             their measured regime is from the asked quintiles, and one of them, with its ancestors' history, is the
             output path (its ``smc_*`` attributes record the run). 1: plain sampling, the same bytes as before.
         smc
-            Options of the selection (:class:`generators.smc.SMCOptions`: ``every_s``, ``window``, ``sharpness``);
+            Options of the selection (:class:`generators.smc.SMCOptions`: ``every_s``, ``window``, ``sharpness``,
+            ``final_sharpness``, ``ess_threshold``);
             they need a ``regime``.
 
         Returns

@@ -84,7 +84,14 @@ def sample(
     ] = 1,
     smc: Annotated[
         list[str] | None,
-        typer.Option("--smc", help="An SMC option key=number: every_s (2), window (256), sharpness (4)."),
+        typer.Option(
+            "--smc",
+            help=(
+                "An SMC option key=number: every_s (2), window (256), sharpness (4), final_sharpness (sharpness; "
+                "inf: the output path is in the regime whenever one of its particles is), ess_threshold (1: "
+                "resample at every checkpoint)."
+            ),
+        ),
     ] = None,
 ) -> None:
     """Sample paths from a trained generator, rolled out on the matching engine, into a store.
