@@ -20,6 +20,7 @@ the direction of the next mid change, a task on which the flow features clearly 
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import numpy as np
@@ -246,21 +247,34 @@ def paired_block_bootstrap(
     return out
 
 
-def _half_score(
-    paths: list[BookSeries], task: Any, window: int, test: TaskData, rows: np.ndarray, metric: str, rng
-) -> float:
-    # the forecaster fitted on some paths only, scored on the test origins (the metric's point value)
-    data = joined(paths, task, window)
-    fit_rows = origins(data, 1, 1)
-    if metric == "balanced_accuracy":
-        fit_rows = balanced_rows(data.y, fit_rows, rng)
-    predicted = np.asarray(task.classes)[
-        np.argmax(FlowLogistic().fit(data, fit_rows, rng).predict(test, rows).probs, 1)
-    ]
-    y = test.y[rows]
+N_BAGS = 5  # class-balanced subsamples averaged per balanced fit
+
+
+def forecast(
+    data: TaskData, rows: np.ndarray, test: TaskData, test_rows: np.ndarray, *, balanced: bool, seed: int
+) -> np.ndarray:
+    """Return the class the forecaster fitted on ``data[rows]`` predicts at each test origin.
+
+    ``balanced``: the class probabilities are averaged over :data:`N_BAGS` fits, each on a class-balanced subsample
+    of ``rows`` (:func:`balanced_rows`, drawn from ``seed``), so the forecast does not lean on the training class
+    shares and the subsample's luck is averaged out; else one fit on all ``rows``.
+    """
+    rng = np.random.default_rng(seed)
+    fits = [balanced_rows(data.y, rows, rng) for _ in range(N_BAGS)] if balanced else [rows]
+    probs = np.mean([FlowLogistic().fit(data, r, rng).predict(test, test_rows).probs for r in fits], axis=0)
+    return np.asarray(test.task.classes)[np.argmax(probs, axis=1)]
+
+
+def arm_seed(root: int, name: str) -> int:
+    """Return the seed of arm ``name`` under root seed ``root`` (``SeedSequence`` of both, so an arm's draws do not
+    depend on which other arms are scored)."""
+    return int(np.random.SeedSequence([int(root), zlib.crc32(name.encode())]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def _metric(actual: np.ndarray, predicted: np.ndarray, metric: str) -> float:
     if metric == "accuracy":
-        return float(np.mean(predicted == y))
-    return float(np.mean([np.mean(predicted[y == c] == c) for c in np.unique(y)]))
+        return float(np.mean(predicted == actual))
+    return float(np.mean([np.mean(predicted[actual == c] == c) for c in np.unique(actual)]))
 
 
 def balanced_rows(y: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -290,7 +304,7 @@ def tstr_compare(
     (fitted on the real validation span: the real-vs-real reference), ``prior`` (the training span's commonest class:
     chance) and one per generated source (its paths pooled by :func:`~scenarios.forecast.book_tstr.joined`). Two
     metrics: ``accuracy`` (the issue's; every fit on all its origins) and ``balanced_accuracy`` (every fit on
-    class-balanced origins, :func:`balanced_rows`; the prior's is then 1 / classes). The intervals are
+    class-balanced origins, :func:`forecast`; the prior's is then 1 / classes). The intervals are
     :func:`paired_block_bootstrap`'s (one seed, so both metrics resample the same origins); ``block`` defaults to
     the larger of 4 x the test labels' overlap (:func:`~scenarios.forecast.task_protocol.label_overlap`) and
     sqrt(n). The bootstrap holds the fits fixed; a source of >= 2 paths also gets ``halves``: the ratio of the
@@ -331,32 +345,31 @@ def tstr_compare(
     test_y = data["test"].y[test_rows]
     overlap = label_overlap(data["test"], test_rows)
     block = max(4 * overlap, int(np.ceil(np.sqrt(test_rows.size)))) if block is None else int(block)
-    pick_rng, boot_seed = streams(rng, 2)
-    boot_seed = int(boot_seed.integers(2**63))  # one seed: both metrics resample the same origins
-    classes = np.asarray(task.classes)
-    fits = {name: rows[name] for name in data if name != "test"}
+    fit_seed, boot_seed = (int(g.integers(2**63)) for g in streams(rng, 2))  # one boot seed for both metrics
+    fits = [name for name in data if name != "test"]
     out_arms = {}
     for metric in ("accuracy", "balanced_accuracy"):
-        if metric == "balanced_accuracy":  # every class equally often in each fit (the prior's fit is unchanged)
-            fits = {name: balanced_rows(data[name].y, r, pick_rng) for name, r in fits.items()}
-        prior_fit = Prior().fit(data["trtr"], rows["trtr"], pick_rng)
-        predicted = {"prior": prior_fit.predict(data["test"], test_rows)}
-        for name, train_rows in fits.items():
-            model = FlowLogistic().fit(data[name], train_rows, pick_rng)
-            predicted[name] = model.predict(data["test"], test_rows)
-        labels = {name: classes[np.argmax(p.probs, axis=1)] for name, p in predicted.items()}
+        balanced = metric == "balanced_accuracy"
+        prior = Prior().fit(data["trtr"], rows["trtr"], np.random.default_rng(0)).predict(data["test"], test_rows)
+        labels = {"prior": np.asarray(task.classes)[np.argmax(prior.probs, axis=1)]}
+        for name in fits:
+            labels[name] = forecast(data[name], rows[name], data["test"], test_rows, balanced=balanced,
+                                    seed=arm_seed(fit_seed, name))  # fmt: skip
         hits = {name: (label == test_y).astype(float) for name, label in labels.items()}
         arms = paired_block_bootstrap(hits, block=block, n_boot=n_boot, rng=boot_seed, confidence=confidence,
-                                      labels=test_y if metric == "balanced_accuracy" else None)  # fmt: skip
+                                      labels=test_y if balanced else None)  # fmt: skip
         for name, row in arms.items():
             row["predicted_shares"] = {int(c): float(np.mean(labels[name] == c)) for c in task.classes}
         for name, paths in generated.items():  # the training side's spread: each half of the paths alone
             if len(paths) >= 2:
-                arms[name]["halves"] = [
-                    _half_score(half, task, window, data["test"], test_rows, metric, pick_rng)
-                    / arms["trtr"]["accuracy"]["value"]
-                    for half in (paths[: len(paths) // 2], paths[len(paths) // 2 :])
-                ]
+                halves = (paths[: len(paths) // 2], paths[len(paths) // 2 :])
+                arms[name]["halves"] = []
+                for h, half in enumerate(halves):
+                    part = joined(half, task, window)
+                    predicted = forecast(part, origins(part, 1, 1), data["test"], test_rows, balanced=balanced,
+                                         seed=arm_seed(fit_seed, f"{name} half {h}"))  # fmt: skip
+                    score = _metric(test_y, predicted, metric)
+                    arms[name]["halves"].append(score / arms["trtr"]["accuracy"]["value"])
         out_arms[metric] = arms
 
     def shares(name: str) -> dict[int, float]:

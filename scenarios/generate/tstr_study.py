@@ -27,10 +27,10 @@ import numpy as np
 from generators.spec import load_spec, spec_spans
 from scenarios.forecast.books import BookSeries
 from scenarios.forecast.task_data import TaskData
-from scenarios.forecast.task_protocol import FlowLogistic, Prior, origins
+from scenarios.forecast.task_protocol import Prior, origins
 from scenarios.forecast.tasks import Task
 from scenarios.generate.heldout import lobster_window, preset_seed, write_json
-from scenarios.generate.tstr import NextMove, balanced_rows, paired_block_bootstrap, series_of, tstr_compare
+from scenarios.generate.tstr import NextMove, forecast, paired_block_bootstrap, series_of, tstr_compare
 from simlab.errors import DataError, ParameterError
 from simlab.io import DEFAULT_DATA_DIR
 from simlab.provenance import provenance
@@ -66,7 +66,7 @@ def select_task(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Score every candidate (task, OFI window, metric) on the real spans: the forecaster fitted on ``train`` (on
-    class-balanced rows for the balanced accuracy, :func:`~scenarios.generate.tstr.balanced_rows`) and the prior
+    class-balanced subsamples for the balanced accuracy, :func:`~scenarios.generate.tstr.forecast`) and the prior
     scored on ``validation``; return the scores, the candidate that beats the prior most clearly (``chosen``: the
     lowest upper end of the chance ratio's interval, prior / forecaster) and the one with the lowest chance ratio
     (``by_value``). The held-out span is not an argument."""
@@ -76,11 +76,10 @@ def select_task(
             fit, test = TaskData(train, task, window=window), TaskData(validation, task, window=window)
             a, b = origins(fit, 1, 1), origins(test, 1, 1)
             y, classes = test.y[b], np.asarray(task.classes)
-            rng = np.random.default_rng(seed)
-            prior = classes[np.argmax(Prior().fit(fit, a, rng).predict(test, b).probs, axis=1)]
-            for metric, fit_rows in (("accuracy", a), ("balanced_accuracy", balanced_rows(fit.y, a, rng))):
-                model = FlowLogistic().fit(fit, fit_rows, rng)
-                hits = {"trtr": classes[np.argmax(model.predict(test, b).probs, axis=1)] == y, "prior": prior == y}
+            prior = classes[np.argmax(Prior().fit(fit, a, np.random.default_rng(0)).predict(test, b).probs, axis=1)]
+            for metric in ("accuracy", "balanced_accuracy"):
+                predicted = forecast(fit, a, test, b, balanced=metric == "balanced_accuracy", seed=seed)
+                hits = {"trtr": predicted == y, "prior": prior == y}
                 boot = paired_block_bootstrap(
                     hits, block=int(np.ceil(np.sqrt(b.size))), n_boot=n_boot, rng=seed, prior=None,
                     labels=y if metric == "balanced_accuracy" else None,
