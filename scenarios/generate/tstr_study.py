@@ -190,6 +190,27 @@ def score_sources(
     return out
 
 
+def markdown(out: dict[str, Any]) -> str:
+    """Return the tables of a ``score`` result: per task and metric, each arm's score, ratio and skill with their
+    intervals, the ratio of each half of a source's paths, and the usable origins."""
+    lines = []
+    fmt = lambda r: f"{r['value']:.3f} [{r['low']:.3f}, {r['high']:.3f}]"  # noqa: E731
+    for key, result in out["tasks"].items():
+        lines.append(f"{result['role']}: {key}, block {result['block']} origins ({result['confidence']:.0%} intervals)")
+        lines.append("")
+        lines.append("| metric | arm | score | ratio to TRTR | skill over prior | halves | training origins |")
+        lines.append("|---|---|---|---|---|---|---|")
+        for metric, arms in result["arms"].items():
+            for name, row in arms.items():
+                origin = result["origins"].get(name, result["origins"]["trtr"] if name == "prior" else "")
+                halves = " / ".join(f"{h:.3f}" for h in row.get("halves", [])) or "-"
+                skill = fmt(row["skill"]) if "skill" in row else "-"
+                lines.append(f"| {metric} | {name} | {fmt(row['accuracy'])} | {fmt(row['ratio'])} | {skill} | "
+                             f"{halves} | {origin} |")  # fmt: skip
+        lines.append(f"\nheld-out origins: {result['origins']['test']}\n")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the ``select``, ``sample`` or ``score`` step from the command line; write its JSON (or .npz) file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -213,9 +234,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     sco.add_argument("--seed", type=int, default=20261205)
     sco.add_argument("--block", type=int, default=None)
     sco.add_argument("-o", "--output", default="tstr_scores.json")
-    for p in (sel, smp, sco):
+    rep = sub.add_parser("report", help="print a score file's tables as markdown")
+    rep.add_argument("scores")
+    for p in (sel, smp, sco, rep):
         p.add_argument("--data", default=str(DEFAULT_DATA_DIR), help="the real-data folder")
     args = parser.parse_args(argv)
+    if args.step == "report":
+        out = json.loads(Path(args.scores).read_text())
+        print(markdown(out))
+        return out
     config = {k: v for k, v in vars(args).items() if k != "output"}
     if args.step == "select":
         spans = spec_spans(load_spec(args.spec), args.data)

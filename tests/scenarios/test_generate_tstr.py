@@ -54,6 +54,12 @@ def test_compare_pools_paths_and_places_the_ratio_between_chance_and_real_flow()
         assert arms["trtr"]["ratio"] == {"value": 1.0, "low": 1.0, "high": 1.0}  # paired: TRTR over itself
         assert len(good["halves"]) == 2 and min(good["halves"]) > 0.9 and "halves" not in bad
     assert out["arms"]["balanced_accuracy"]["prior"]["accuracy"]["value"] == pytest.approx(1 / 3)  # one class
+    from scenarios.generate.tstr_study import markdown
+
+    table = markdown({"tasks": {"direction_h1_t0 w1": {**out, "role": "chosen"}}})
+    good = out["arms"]["accuracy"]["good"]["ratio"]
+    assert f"| accuracy | good | {out['arms']['accuracy']['good']['accuracy']['value']:.3f}" in table
+    assert f"{good['value']:.3f} [{good['low']:.3f}, {good['high']:.3f}]" in table and "| 2996 |" in table
     with pytest.raises(ParameterError, match="path per generated source"):
         tstr_compare(train, validation, test, {"none": []}, task=NextMove())
 
