@@ -6,7 +6,7 @@ candidate task (:func:`candidate_tasks`), OFI window (:data:`WINDOWS`) and metri
 with class-balanced fits); it never reads the held-out span. The chance ratio of a candidate is the prior's score
 (the commonest training class) over the forecaster's, on the validation span, with a block-bootstrap interval. The
 chosen candidate is the one whose interval's upper end is lowest (the forecaster beats chance most clearly); the
-one with the lowest point value is scored beside it.
+one with the lowest point value, and the chosen one among the plain-accuracy candidates, are scored beside it.
 
 ``python -m scenarios.generate.tstr_study sample SPEC --model M --paths N --duration D --seed S -o PATHS.npz``
 (or ``--preset NAME``) samples generated flow once and stores its book series (:func:`save_series`);
@@ -36,6 +36,7 @@ from simlab.io import DEFAULT_DATA_DIR
 from simlab.provenance import provenance
 
 WINDOWS = (1, 5, 20, 100, 500)  # rows of order-flow imbalance summed at each origin, the candidates
+ROLES = ("chosen", "by_value", "chosen_accuracy")  # the candidates a choice names, scored in this order
 _FIELDS = ("ts_ns", "bid_price", "bid_qty", "ask_price", "ask_qty", "kind", "side", "price", "qty")
 
 
@@ -68,8 +69,9 @@ def select_task(
     """Score every candidate (task, OFI window, metric) on the real spans: the forecaster fitted on ``train`` (on
     class-balanced subsamples for the balanced accuracy, :func:`~scenarios.generate.tstr.forecast`) and the prior
     scored on ``validation``; return the scores, the candidate that beats the prior most clearly (``chosen``: the
-    lowest upper end of the chance ratio's interval, prior / forecaster) and the one with the lowest chance ratio
-    (``by_value``). The held-out span is not an argument."""
+    lowest upper end of the chance ratio's interval, prior / forecaster), the one with the lowest chance ratio
+    (``by_value``) and the chosen one among the plain-accuracy candidates (``chosen_accuracy``, the issue's metric).
+    The held-out span is not an argument."""
     rows = {}
     for window in windows:
         for name, task in candidate_tasks().items():
@@ -92,7 +94,8 @@ def select_task(
                 }  # fmt: skip
     chosen = min(rows, key=lambda key: rows[key]["chance_ratio"]["high"])
     by_value = min(rows, key=lambda key: rows[key]["chance_ratio"]["value"])
-    return {"chosen": rows[chosen], "by_value": rows[by_value], "candidates": rows}
+    plain = min((k for k in rows if rows[k]["metric"] == "accuracy"), key=lambda k: rows[k]["chance_ratio"]["high"])
+    return {"chosen": rows[chosen], "by_value": rows[by_value], "chosen_accuracy": rows[plain], "candidates": rows}
 
 
 def save_series(path: str | Path, series: list[BookSeries], meta: dict[str, Any]) -> None:
@@ -167,7 +170,7 @@ def score_sources(
     block: int | None = None,
 ) -> dict[str, Any]:
     """Score every stored source (name -> its files, comma-separated, pooled) on the held-out span for the chosen
-    candidate and the lowest-valued one (:func:`tstr_compare`)."""
+    candidate and the other roles of :data:`ROLES` (:func:`tstr_compare`)."""
     spans = spec_spans(load_spec(spec), data_dir)
     real = {name: series_of(f"real {name}", spans[name]) for name in ("train", "validation", "test")}
     generated, metas = {}, {}
@@ -178,7 +181,7 @@ def score_sources(
             generated[name] += series
             metas[name].append(meta)
     out = {"sources": metas, "tasks": {}}
-    for role in ("chosen", "by_value"):
+    for role in [r for r in ROLES if r in choice]:
         pick = choice[role]
         key = f"{pick['task']} w{pick['window']}"
         if key not in out["tasks"]:
@@ -252,7 +255,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             r = row["chance_ratio"]
             print(f"{name:40s} validation {row['score']['value']:.3f}, prior {row['prior']['value']:.3f}, chance "
                   f"ratio {r['value']:.3f} [{r['low']:.3f}, {r['high']:.3f}], origins {row['origins']}")  # fmt: skip
-        for role in ("chosen", "by_value"):
+        for role in ROLES:
             pick = out[role]
             print(f"{role}: {pick['task']}, window {pick['window']}, {pick['metric']}")
     elif args.step == "sample":

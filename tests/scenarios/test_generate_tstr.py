@@ -148,6 +148,7 @@ def test_select_task_finds_the_planted_horizon_and_series_round_trip(tmp_path):
     out = select_task(train, validation, windows=(1,), n_boot=50)
     assert out["chosen"]["task"].startswith("direction_h1_") and out["chosen"]["chance_ratio"]["high"] < 0.6
     assert len(out["candidates"]) == 22  # 11 tasks x 2 metrics
+    assert out["chosen_accuracy"]["metric"] == "accuracy" and out["chosen_accuracy"]["task"].startswith("direction_h1_")
     save_series(tmp_path / "p.npz", [train, validation], {"seed": 1})
     back, meta = load_series(tmp_path / "p.npz")
     assert meta == {"seed": 1, "paths": 2} and np.array_equal(back[1].ask_qty, validation.ask_qty)
