@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from scenarios.forecast.book_tstr import joined
+from scenarios.forecast.book_tstr import collapse_rebuilds, joined
 from scenarios.forecast.books import BookSeries, from_books
 from scenarios.forecast.protocol import streams
 from scenarios.forecast.task_data import TaskData
@@ -79,7 +79,9 @@ def series_of(name: str, flow: dict[str, xr.Dataset], *, window_levels: int | No
     With ``window_levels`` (the real data are a level-N LOBSTER file, which records only the events that touch its
     first N levels), only the events such a file would record are kept, with their book rows
     (:func:`simlab.book.stats.visible_events`, as the scorecard filters synthetic flow), so that "50 events ahead"
-    counts the same events in generated and real flow.
+    counts the same events in generated and real flow. The transient rows of a simulated book rebuild (a queue-reactive
+    preset empties a touch, then writes CLEAR and SET_LEVEL rows at one time) are dropped
+    (:func:`scenarios.forecast.book_tstr.collapse_rebuilds`; no effect on flow without rebuild rows).
     """
     skip = max(int(flow["events"].attrs.get("initial_orders", 0)) - 1, 0)
     events, books = flow["events"].isel(event=slice(skip, None)), flow["books"].isel(time=slice(skip, None))
@@ -87,7 +89,7 @@ def series_of(name: str, flow: dict[str, xr.Dataset], *, window_levels: int | No
         columns = (events[field].values for field in ("kind", "side", "price_ticks"))
         keep = np.flatnonzero(visible_events(*columns, books, int(window_levels)))
         events, books = events.isel(event=keep), books.isel(time=keep)
-    return from_books(name, books, events)
+    return collapse_rebuilds(from_books(name, books, events))
 
 
 def tstr_direction(

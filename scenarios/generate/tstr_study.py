@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from generators.spec import load_spec, spec_spans
+from scenarios.forecast.book_tstr import collapse_rebuilds
 from scenarios.forecast.books import BookSeries
 from scenarios.forecast.task_data import TaskData
 from scenarios.forecast.task_protocol import Prior, origins
@@ -178,7 +179,7 @@ def score_sources(
         generated[name], metas[name] = [], []
         for file in str(files).split(","):
             series, meta = load_series(file)
-            generated[name] += series
+            generated[name] += [collapse_rebuilds(one) for one in series]  # as series_of does (older files)
             metas[name].append(meta)
     out = {"sources": metas, "tasks": {}}
     for role in [r for r in ROLES if r in choice]:

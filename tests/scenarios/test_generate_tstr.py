@@ -155,3 +155,25 @@ def test_select_task_finds_the_planted_horizon_and_series_round_trip(tmp_path):
     (tmp_path / "bad.npz").write_text("not a zip")
     with pytest.raises(DataError, match="bad.npz"):
         load_series(tmp_path / "bad.npz")
+
+
+def test_series_of_drops_the_transient_rows_of_a_book_rebuild():
+    import xarray as xr
+
+    from scenarios.generate.tstr import series_of
+    from simlab.schema import EventKind
+
+    # rows: an add, a trade that empties the bid (transient), CLEAR and SET_LEVEL at the same time, an add
+    kind = np.array([EventKind.ADD, EventKind.TRADE, EventKind.CLEAR, EventKind.SET_LEVEL, EventKind.ADD], np.int8)
+    ts = np.array([1, 2, 2, 2, 3], np.int64) * 10**9
+    bid = np.array([[100], [NO_PRICE], [NO_PRICE], [99], [99]], np.int64)
+    ask = np.full((5, 1), 102, np.int64)
+    qty = np.ones((5, 1), np.int64)
+    books = xr.Dataset({"bid_price": (("time", "level"), bid), "ask_price": (("time", "level"), ask),
+                        "bid_qty": (("time", "level"), qty), "ask_qty": (("time", "level"), qty)},
+                       coords={"ts_ns": ("time", ts)})  # fmt: skip
+    fields = {"kind": kind, "side": np.ones(5, np.int8), "price_ticks": np.full(5, 100), "qty_lots": np.ones(5)}
+    events = xr.Dataset({k: ("event", v) for k, v in fields.items()}, coords={"ts_ns": ("event", ts)})
+    series = series_of("rebuild", {"events": events, "books": books})
+    assert series.kind.tolist() == [EventKind.ADD, EventKind.SET_LEVEL, EventKind.ADD]
+    assert series.bid_price[:, 0].tolist() == [100, 99, 99]
