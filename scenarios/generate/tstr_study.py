@@ -202,15 +202,17 @@ def markdown(out: dict[str, Any]) -> str:
     for key, result in out["tasks"].items():
         lines.append(f"{result['role']}: {key}, block {result['block']} origins ({result['confidence']:.0%} intervals)")
         lines.append("")
-        lines.append("| metric | arm | score | ratio to TRTR | skill over prior | halves | training origins |")
-        lines.append("|---|---|---|---|---|---|---|")
+        lines.append("| metric | arm | score | ratio to TRTR | skill over prior | ratio to real validation | halves | "
+                     "training origins |")  # fmt: skip
+        lines.append("|---|---|---|---|---|---|---|---|")
         for metric, arms in result["arms"].items():
             for name, row in arms.items():
                 origin = result["origins"].get(name, result["origins"]["trtr"] if name == "prior" else "")
                 halves = " / ".join(f"{h:.3f}" for h in row.get("halves", [])) or "-"
                 skill = fmt(row["skill"]) if "skill" in row else "-"
+                vs_real = fmt(row["ratio_to_real_validation"]) if "ratio_to_real_validation" in row else "-"
                 lines.append(f"| {metric} | {name} | {fmt(row['accuracy'])} | {fmt(row['ratio'])} | {skill} | "
-                             f"{halves} | {origin} |")  # fmt: skip
+                             f"{vs_real} | {halves} | {origin} |")  # fmt: skip
         lines.append(f"\nheld-out origins: {result['origins']['test']}\n")
     return "\n".join(lines)
 

@@ -53,6 +53,9 @@ def test_compare_pools_paths_and_places_the_ratio_between_chance_and_real_flow()
         assert bad["skill"]["high"] < 0.3 and arms["prior"]["ratio"]["high"] < 0.6
         assert arms["trtr"]["ratio"] == {"value": 1.0, "low": 1.0, "high": 1.0}  # paired: TRTR over itself
         assert len(good["halves"]) == 2 and min(good["halves"]) > 0.9 and "halves" not in bad
+        to_real = good["ratio_to_real_validation"]
+        assert 0.95 < to_real["low"] < to_real["high"] < 1.05 and bad["ratio_to_real_validation"]["high"] < 0.75
+        assert "ratio_to_real_validation" not in real
     assert out["arms"]["balanced_accuracy"]["prior"]["accuracy"]["value"] == pytest.approx(1 / 3)  # one class
     from scenarios.generate.tstr_study import markdown
 
