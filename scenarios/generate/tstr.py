@@ -331,7 +331,7 @@ def tstr_compare(
         ``arms[metric][arm]`` (:func:`paired_block_bootstrap`'s rows, with ``predicted_shares`` and ``halves``),
         ``origins`` and ``events`` per series (the pooled sources included), ``paths``, ``class_shares``, ``block``;
         a source's row also has ``ratio_to_real_validation`` (its score over the real validation arm's, same
-        replicates).
+        replicates) and ``ratio_to_sources`` (over each other source's).
     """
     if not generated or any(not paths for paths in generated.values()):
         counts = {name: len(paths) for name, paths in generated.items()}
@@ -362,20 +362,15 @@ def tstr_compare(
         hits = {name: (label == test_y).astype(float) for name, label in labels.items()}
         arms = paired_block_bootstrap(hits, block=block, n_boot=n_boot, rng=boot_seed, confidence=confidence,
                                       labels=test_y if balanced else None)  # fmt: skip
-        vs_real = paired_block_bootstrap(
-            hits,
-            reference="real_validation",
-            prior=None,
-            block=block,
-            n_boot=n_boot,
-            rng=boot_seed,
-            confidence=confidence,
-            labels=test_y if balanced else None,
-        )
+        others = {ref: paired_block_bootstrap(hits, reference=ref, prior=None, block=block, n_boot=n_boot,
+                                              rng=boot_seed, confidence=confidence,
+                                              labels=test_y if balanced else None)
+                  for ref in ["real_validation", *generated]}  # fmt: skip
         for name, row in arms.items():
             row["predicted_shares"] = {int(c): float(np.mean(labels[name] == c)) for c in task.classes}
             if name in generated:  # the same resampled origins: the paired comparison with real flow of another time
-                row["ratio_to_real_validation"] = vs_real[name]["ratio"]
+                row["ratio_to_real_validation"] = others["real_validation"][name]["ratio"]
+                row["ratio_to_sources"] = {ref: others[ref][name]["ratio"] for ref in generated if ref != name}
         for name, paths in generated.items():  # the training side's spread: each half of the paths alone
             if len(paths) >= 2:
                 halves = (paths[: len(paths) // 2], paths[len(paths) // 2 :])

@@ -213,6 +213,10 @@ def markdown(out: dict[str, Any]) -> str:
                 vs_real = fmt(row["ratio_to_real_validation"]) if "ratio_to_real_validation" in row else "-"
                 lines.append(f"| {metric} | {name} | {fmt(row['accuracy'])} | {fmt(row['ratio'])} | {skill} | "
                              f"{vs_real} | {halves} | {origin} |")  # fmt: skip
+        for metric, arms in result["arms"].items():
+            for name, row in arms.items():
+                for ref, ratio in row.get("ratio_to_sources", {}).items():
+                    lines.append(f"- {metric}: {name} / {ref} {fmt(ratio)}")
         lines.append(f"\nheld-out origins: {result['origins']['test']}\n")
     return "\n".join(lines)
 

@@ -56,6 +56,7 @@ def test_compare_pools_paths_and_places_the_ratio_between_chance_and_real_flow()
         to_real = good["ratio_to_real_validation"]
         assert 0.95 < to_real["low"] < to_real["high"] < 1.05 and bad["ratio_to_real_validation"]["high"] < 0.75
         assert "ratio_to_real_validation" not in real
+        assert good["ratio_to_sources"]["bad"]["low"] > 1.3 and bad["ratio_to_sources"]["good"]["high"] < 0.75
     assert out["arms"]["balanced_accuracy"]["prior"]["accuracy"]["value"] == pytest.approx(1 / 3)  # one class
     from scenarios.generate.tstr_study import markdown
 
