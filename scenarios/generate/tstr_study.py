@@ -213,10 +213,10 @@ def markdown(out: dict[str, Any]) -> str:
                 vs_real = fmt(row["ratio_to_real_validation"]) if "ratio_to_real_validation" in row else "-"
                 lines.append(f"| {metric} | {name} | {fmt(row['accuracy'])} | {fmt(row['ratio'])} | {skill} | "
                              f"{vs_real} | {halves} | {origin} |")  # fmt: skip
+        first = next(iter(result["paths"]))  # the first source over each other one (the JSON holds every pair)
         for metric, arms in result["arms"].items():
-            for name, row in arms.items():
-                for ref, ratio in row.get("ratio_to_sources", {}).items():
-                    lines.append(f"- {metric}: {name} / {ref} {fmt(ratio)}")
+            for ref, ratio in arms[first].get("ratio_to_sources", {}).items():
+                lines.append(f"- {metric}: {first} / {ref} {fmt(ratio)}")
         lines.append(f"\nheld-out origins: {result['origins']['test']}\n")
     return "\n".join(lines)
 
