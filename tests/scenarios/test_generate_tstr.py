@@ -1,14 +1,25 @@
 """TSTR of generated flow on planted books: a generator of the true law scores like real data, one without the
-signal does not."""
+signal does not; the next-move labels, the skill and the paired block bootstrap by hand."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from scenarios.forecast.books import BookSeries
 from scenarios.forecast.planted import planted_book
-from scenarios.generate.tstr import tstr_direction
-from simlab.errors import DataError
+from scenarios.forecast.tasks import Task
+from scenarios.generate.tstr import (
+    NextMove,
+    balanced_rows,
+    circular_block_sums,
+    paired_block_bootstrap,
+    skill,
+    tstr_compare,
+    tstr_direction,
+)
+from simlab.errors import DataError, ParameterError
+from simlab.schema import NO_PRICE
 
 
 def _book(signal, seed, n=3000):
@@ -26,3 +37,147 @@ def test_flow_from_the_true_law_teaches_what_real_flow_does_and_flow_without_it_
     assert good["prior"]["accuracy"] < 0.5 and good["origins"]["test"] > 2900
     with pytest.raises(DataError, match="usable origins"):
         tstr_direction(train, test, _book(0.8, 5, n=30), **kwargs)
+
+
+def test_compare_pools_paths_and_places_the_ratio_between_chance_and_real_flow():
+    train, validation, test = _book(0.8, 1), _book(0.8, 6), _book(0.8, 2)
+    generated = {"good": [_book(0.8, 3, n=1500), _book(0.8, 7, n=1500)], "bad": [_book(0.0, 4)]}
+    out = tstr_compare(train, validation, test, generated, task=Task("direction", horizon_events=1), window=1,
+                       n_boot=300, rng=5)  # fmt: skip
+    assert out["origins"]["good"] == 2 * (1500 - 2) and out["paths"] == {"good": 2, "bad": 1}  # no seam origin
+    for metric in ("accuracy", "balanced_accuracy"):
+        arms = out["arms"][metric]
+        good, bad, real = arms["good"], arms["bad"], arms["real_validation"]
+        assert good["ratio"]["low"] > 0.9 and good["ratio"]["low"] <= 1 <= good["ratio"]["high"] + 0.02
+        assert real["ratio"]["low"] > 0.9 and good["skill"]["low"] > 0.8
+        assert bad["skill"]["high"] < 0.3 and arms["prior"]["ratio"]["high"] < 0.6
+        assert arms["trtr"]["ratio"] == {"value": 1.0, "low": 1.0, "high": 1.0}  # paired: TRTR over itself
+        assert len(good["halves"]) == 2 and min(good["halves"]) > 0.9 and "halves" not in bad
+        to_real = good["ratio_to_real_validation"]
+        assert 0.95 < to_real["low"] < to_real["high"] < 1.05 and bad["ratio_to_real_validation"]["high"] < 0.75
+        assert "ratio_to_real_validation" not in real
+        assert good["ratio_to_sources"]["bad"]["low"] > 1.3 and bad["ratio_to_sources"]["good"]["high"] < 0.75
+    assert out["arms"]["balanced_accuracy"]["prior"]["accuracy"]["value"] == pytest.approx(1 / 3)  # one class
+    from scenarios.generate.tstr_study import markdown
+
+    table = markdown({"tasks": {"direction_h1_t0 w1": {**out, "role": "chosen"}}})
+    good = out["arms"]["accuracy"]["good"]["ratio"]
+    assert f"| accuracy | good | {out['arms']['accuracy']['good']['accuracy']['value']:.3f}" in table
+    assert f"{good['value']:.3f} [{good['low']:.3f}, {good['high']:.3f}]" in table and "| 2996 |" in table
+    with pytest.raises(ParameterError, match="path per generated source"):
+        tstr_compare(train, validation, test, {"none": []}, task=NextMove())
+
+
+def _series(bid, ask):
+    n = len(bid)
+    one = np.ones((n, 1), np.int64)
+    col = lambda v: np.asarray(v, np.int64)[:, None]  # noqa: E731
+    zeros = np.zeros(n, np.int64)
+    return BookSeries("hand", np.arange(n, dtype=np.int64), col(bid), one, col(ask), one, zeros, zeros, zeros, zeros)
+
+
+def test_next_move_labels_by_hand():
+    # mid2 per row: 22 22 23 23 22 (no bid) 22 24 24
+    series = _series([10, 10, 11, 11, 10, NO_PRICE, 10, 10, 10], [12, 12, 12, 12, 12, 12, 12, 14, 14])
+    y, end, ok = NextMove().labels(series)
+    assert ok.tolist() == [True, True, True, True, False, False, True, False, False]
+    assert y[ok].tolist() == [1, 1, -1, -1, 1] and end[ok].tolist() == [2, 2, 4, 4, 7]
+    _, _, near = NextMove(max_events=1).labels(series)
+    assert near.tolist() == [False, True, False, True, False, False, True, False, False]
+    with pytest.raises(ParameterError, match="max_events"):
+        NextMove(max_events=0)
+
+
+def test_skill_and_circular_block_sums_by_hand():
+    assert skill(0.6, 0.5, 0.7) == pytest.approx(0.5) and skill(0.4, 0.5, 0.7) == pytest.approx(-0.5)
+    assert np.isnan(skill(0.6, 0.5, 0.5))
+    assert circular_block_sums(np.array([1, 0, 0, 1]), 2).tolist() == [1, 0, 1, 2]
+    assert circular_block_sums(np.array([1, 0, 0, 1]), 4).tolist() == [2, 2, 2, 2]
+    with pytest.raises(ParameterError, match="block"):
+        circular_block_sums(np.array([1, 0]), 3)
+
+
+def test_paired_bootstrap_by_hand():
+    a = np.array([1, 1, 1, 0, 1, 0, 1, 1.0])
+    b = np.array([1, 0, 1, 0, 1, 0, 0, 1.0])
+    prior = np.array([0, 0, 1, 0, 1, 0, 0, 0.0])
+    # one block of the whole circle: every replicate is the sample itself
+    out = paired_block_bootstrap({"trtr": a, "gen": b, "prior": prior}, block=8, n_boot=50, rng=1)
+    assert out["gen"]["accuracy"] == {"value": 0.5, "low": 0.5, "high": 0.5}
+    assert out["gen"]["ratio"]["value"] == pytest.approx(0.5 / 0.75) == out["gen"]["ratio"]["low"]
+    assert out["gen"]["skill"]["value"] == pytest.approx((0.5 - 0.25) / (0.75 - 0.25))
+    # balanced accuracy: labels 1 at rows 0-5, -1 at rows 6-7: gen hits 3/6 and 1/2, trtr 4/6 and 2/2
+    labels = np.array([1, 1, 1, 1, 1, 1, -1, -1])
+    out = paired_block_bootstrap({"trtr": a, "gen": b, "prior": prior}, block=8, n_boot=50, rng=1, labels=labels)
+    assert out["gen"]["accuracy"]["value"] == pytest.approx(0.5)
+    assert out["trtr"]["accuracy"]["value"] == pytest.approx(5 / 6) == out["trtr"]["accuracy"]["low"]
+    assert out["prior"]["accuracy"]["high"] == pytest.approx((2 / 6 + 0) / 2)
+    # identical arms: paired resampling gives a ratio of exactly 1 in every replicate
+    rng = np.random.default_rng(2)
+    hits = (rng.random(500) < 0.6).astype(float)
+    out = paired_block_bootstrap({"trtr": hits, "gen": hits.copy()}, prior=None, block=10, n_boot=200, rng=3)
+    assert out["gen"]["ratio"] == {"value": 1.0, "low": 1.0, "high": 1.0} and out["gen"]["accuracy"]["low"] < 0.6
+    with pytest.raises(ParameterError, match="one length"):
+        paired_block_bootstrap({"trtr": hits, "gen": hits[:-1]}, prior=None, block=10)
+
+
+def test_bootstrap_recovers_the_ratio_and_widens_with_dependent_hits():
+    rng = np.random.default_rng(4)
+    n = 20000
+    gen, trtr = (rng.random(n) < 0.6).astype(float), (rng.random(n) < 0.5).astype(float)
+    ratio = paired_block_bootstrap({"trtr": trtr, "gen": gen}, prior=None, block=1, n_boot=1000, rng=5)["gen"]["ratio"]
+    delta = 2 * 1.96 * np.sqrt((0.24 + 0.36 / 0.25 * 0.25) / 0.25 / n)  # the delta method's 95 % width
+    assert ratio["low"] < 1.2 < ratio["high"] and 0.8 < (ratio["high"] - ratio["low"]) / delta < 1.2
+    runs = np.repeat((rng.random(n // 50) < 0.6).astype(float), 50)  # hits constant over runs of 50 origins
+    ones = np.ones(n)
+    width = {}
+    for block in (1, 100):
+        row = paired_block_bootstrap({"trtr": ones, "gen": runs}, prior=None, block=block, n_boot=500, rng=6)["gen"]
+        width[block] = row["accuracy"]["high"] - row["accuracy"]["low"]
+    assert width[100] > 4 * width[1]  # the true standard error is sqrt(50) = 7.1 times the iid one
+
+
+def test_balanced_rows_cut_every_class_to_the_rarest():
+    y = np.array([1, 1, 1, 1, 0, 0, -1, -1, -1, 1.0])
+    rows = np.arange(1, 10)
+    picked = balanced_rows(y, rows, np.random.default_rng(0))
+    assert np.all(np.diff(picked) > 0) and set(picked) <= set(rows.tolist())
+    assert sorted(np.unique(y[picked], return_counts=True)[1].tolist()) == [2, 2, 2]
+
+
+def test_select_task_finds_the_planted_horizon_and_series_round_trip(tmp_path):
+    from scenarios.generate.tstr_study import load_series, save_series, select_task
+
+    train, validation = _book(0.8, 1, n=1500), _book(0.8, 6, n=1500)
+    out = select_task(train, validation, windows=(1,), n_boot=50)
+    assert out["chosen"]["task"].startswith("direction_h1_") and out["chosen"]["chance_ratio"]["high"] < 0.6
+    assert len(out["candidates"]) == 22  # 11 tasks x 2 metrics
+    assert out["chosen_accuracy"]["metric"] == "accuracy" and out["chosen_accuracy"]["task"].startswith("direction_h1_")
+    save_series(tmp_path / "p.npz", [train, validation], {"seed": 1})
+    back, meta = load_series(tmp_path / "p.npz")
+    assert meta == {"seed": 1, "paths": 2} and np.array_equal(back[1].ask_qty, validation.ask_qty)
+    (tmp_path / "bad.npz").write_text("not a zip")
+    with pytest.raises(DataError, match="bad.npz"):
+        load_series(tmp_path / "bad.npz")
+
+
+def test_series_of_drops_the_transient_rows_of_a_book_rebuild():
+    import xarray as xr
+
+    from scenarios.generate.tstr import series_of
+    from simlab.schema import EventKind
+
+    # rows: an add, a trade that empties the bid (transient), CLEAR and SET_LEVEL at the same time, an add
+    kind = np.array([EventKind.ADD, EventKind.TRADE, EventKind.CLEAR, EventKind.SET_LEVEL, EventKind.ADD], np.int8)
+    ts = np.array([1, 2, 2, 2, 3], np.int64) * 10**9
+    bid = np.array([[100], [NO_PRICE], [NO_PRICE], [99], [99]], np.int64)
+    ask = np.full((5, 1), 102, np.int64)
+    qty = np.ones((5, 1), np.int64)
+    books = xr.Dataset({"bid_price": (("time", "level"), bid), "ask_price": (("time", "level"), ask),
+                        "bid_qty": (("time", "level"), qty), "ask_qty": (("time", "level"), qty)},
+                       coords={"ts_ns": ("time", ts)})  # fmt: skip
+    fields = {"kind": kind, "side": np.ones(5, np.int8), "price_ticks": np.full(5, 100), "qty_lots": np.ones(5)}
+    events = xr.Dataset({k: ("event", v) for k, v in fields.items()}, coords={"ts_ns": ("event", ts)})
+    series = series_of("rebuild", {"events": events, "books": books})
+    assert series.kind.tolist() == [EventKind.ADD, EventKind.SET_LEVEL, EventKind.ADD]
+    assert series.bid_price[:, 0].tolist() == [100, 99, 99]
