@@ -19,7 +19,7 @@ from calibration.abm_visible import (
 )
 from calibration.presets import PRESET_DIR
 from simlab.errors import ParameterError
-from tests.calibration.test_abm_refit_v9 import _quotes
+from tests.calibration.test_abm_refit_v9 import _quotes, assert_refit_of
 
 V10_SLOW = PRESET_DIR / "abm-amzn-v10-slow.toml"
 
@@ -184,23 +184,10 @@ def test_the_committed_v11_is_v10_slow_refitted_where_freed():
     """abm-amzn-v11: v10-slow except the nine freed parameters (each with a positive standard error; the start's
     values are v10-slow's), the activity on its two slow time scales (600, 3600 s), v10-slow's hand-set record,
     fitted with the far-lag set in 300-s blocks on the whole day and scored on 12:00-12:30 beside it."""
-    from dataclasses import replace
+    from calibration.abm import scored_window
 
-    from calibration.abm import get_parameter, load_abm_preset, scored_window, with_parameters
-    from calibration.abm_refit import REFIT_V9_PARAMETERS
-
-    v11, calibration = load_abm_preset(PRESET_DIR / "abm-amzn-v11.toml")
-    slow, slow_calibration = load_abm_preset(V10_SLOW)
-    fitted = calibration["estimates"]
-    assert tuple(fitted) == REFIT_V9_PARAMETERS and set(calibration["std_errors"]) == set(fitted)
-    assert all(calibration["std_errors"][name] > 0 for name in fitted)
-    for name, value in fitted.items():
-        assert get_parameter(v11, name) == value, name
-        assert calibration["start"]["values"][name] == get_parameter(slow, name), name
-    back = with_parameters(v11, calibration["start"]["values"])  # v10-slow's values put back: v10-slow
-    assert replace(back, name=slow.name, open_ns=slow.open_ns) == slow
+    v11, calibration = assert_refit_of(PRESET_DIR / "abm-amzn-v11.toml", V10_SLOW)
     assert v11.fundamental.activity_sd > 0 and v11.fundamental.activity_time_s == (600.0, 3600.0)
-    assert calibration["hand_set"] == slow_calibration["hand_set"]
     assert tuple(calibration["moments"]) == CLOCK_MIX_FAR_NAMES and calibration["source"]["moments"] == "clock-mix-far"
     assert calibration["settings"]["block_s"] == FAR_BLOCK_S
     assert scored_window(calibration) == (9000.0, 1800.0) and calibration["source"]["duration_s"] == 23400.0

@@ -162,26 +162,37 @@ def test_the_paired_table_of_two_presets_over_seeds():
     assert l1.endswith("+0.000 [+0.000, +0.000], lower at 0 of 3")
 
 
-def test_the_committed_v10_is_v9_refitted_where_freed():
-    """abm-amzn-v10: v9 except the nine freed parameters (each with a positive standard error; the start's values
-    are v9's), the activity rule on (sd > 0, v9's three time scales), v9's hand-set record, fitted with the path
-    moments on the whole day and scored on 12:00-12:30 beside it."""
+def assert_refit_of(path, start_path):
+    """Check that the preset at ``path`` is the one at ``start_path`` refitted where the v9 refit frees parameters:
+    each freed value is the estimate (with a positive standard error), the start's values are the start preset's,
+    putting them back gives the start preset (but for its name and clock), and the hand-set record is kept. Return
+    the preset and its calibration record."""
     from dataclasses import replace
 
-    from calibration.abm import get_parameter, load_abm_preset, scored_window, with_parameters
+    from calibration.abm import get_parameter, load_abm_preset, with_parameters
 
-    v10, calibration = load_abm_preset(PRESET_DIR / "abm-amzn-v10.toml")
-    v9, v9_calibration = load_abm_preset(V9)
+    preset, calibration = load_abm_preset(path)
+    start, start_calibration = load_abm_preset(start_path)
     fitted = calibration["estimates"]
     assert tuple(fitted) == REFIT_V9_PARAMETERS and set(calibration["std_errors"]) == set(fitted)
     assert all(calibration["std_errors"][name] > 0 for name in fitted)
     for name, value in fitted.items():
-        assert get_parameter(v10, name) == value, name
-        assert calibration["start"]["values"][name] == get_parameter(v9, name), name
-    back = with_parameters(v10, calibration["start"]["values"])  # v9's values put back: v9, but its name and clock
-    assert replace(back, name=v9.name, open_ns=v9.open_ns) == v9
+        assert get_parameter(preset, name) == value, name
+        assert calibration["start"]["values"][name] == get_parameter(start, name), name
+    back = with_parameters(preset, calibration["start"]["values"])  # the start's values put back: the start preset
+    assert replace(back, name=start.name, open_ns=start.open_ns) == start
+    assert calibration["hand_set"] == start_calibration["hand_set"]
+    return preset, calibration
+
+
+def test_the_committed_v10_is_v9_refitted_where_freed():
+    """abm-amzn-v10: v9 except the nine freed parameters (each with a positive standard error; the start's values
+    are v9's), the activity rule on (sd > 0, v9's three time scales), v9's hand-set record, fitted with the path
+    moments on the whole day and scored on 12:00-12:30 beside it."""
+    from calibration.abm import scored_window
+
+    v10, calibration = assert_refit_of(PRESET_DIR / "abm-amzn-v10.toml", V9)
     assert v10.fundamental.activity_sd > 0 and v10.fundamental.activity_time_s == (60.0, 600.0, 3600.0)
-    assert calibration["hand_set"] == v9_calibration["hand_set"]
     assert (
         tuple(calibration["moments"]) == CLOCK_MIX_PATH_NAMES and calibration["source"]["moments"] == "clock-mix-path"
     )
