@@ -15,7 +15,9 @@ and 100 s, the 12:00-12:30 window's median mid move per classifier window); ``--
 11-seed table of A against B with 99 % bootstrap-over-seeds intervals of the mean paired difference
 (docs/agents_refit_v9.md); ``--summary A.json`` prints one preset's means over its seeds with 99 %
 bootstrap-over-seeds intervals and the count of seeds meeting each of the issue's goals (:data:`GOALS`; every goal
-at once on the last line; docs/agents_refit_v11.md).
+at once on the last line; docs/agents_refit_v11.md). ``--set table.key=value`` (repeatable, before ``--seeds``)
+scores the preset with that number changed (:func:`parse_set`, :func:`with_overrides`; e.g.
+``--set noise.split_exponent=1.5``, docs/agents_split_v12.md), and each row records the overrides under ``"set"``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import numpy as np
 
 from calibration.abm import AMZN_DAY, PathRun, _raise_missing, load_abm_preset, select_window, simulate_path_moments
 from calibration.abm_visible import VISIBLE_MIX_MOMENT_NAMES, VISIBLE_MIX_MOMENTS
+from simlab.errors import ParameterError
 
 PATH_LEVELS = ("return_sd_1m_bps", "abs_acf_lag1", "abs_acf_lag10", "abs_acf_lag100", "mid_move_1200")
 SHOWN = ("log10_event_rate", "add_share", "cancel_share", "trade_share", "log10_gap_mean", "return_sd_block_bps")
@@ -88,10 +91,46 @@ def path_levels(day: dict, real: dict, first_ns: int) -> dict[str, float]:
             "mid_move_1200": float(np.median(moves))}  # fmt: skip
 
 
-def score_seeds(preset: str | Path, data_dir: str | Path, seeds: list[int]) -> list[dict]:
+def parse_set(text: str) -> tuple[str, str]:
+    """Split a ``--set`` argument ``table.key=value`` into the dotted name and the value's text; anything else is
+    refused with one sentence."""
+    name, eq, value = text.partition("=")
+    table, dot, key = name.strip().partition(".")
+    if not (eq and dot and table and key and value.strip()):
+        raise ParameterError(f"abm_paths: --set must be `table.key=value` (e.g. noise.split_exponent=1.5); "
+                             f"got {text!r}")  # fmt: skip
+    return f"{table}.{key}", value.strip()
+
+
+def with_overrides(config, overrides: dict[str, str]):
+    """Return the market ``config`` with each dotted ``table.key`` of ``overrides`` (:func:`parse_set`) set to its
+    value, read as a number of the field's type (an int for an int field, else a float); the config's own checks run
+    on the result. An unknown table or key, a field that is not a number, or a value that is not one is refused."""
+    for name, text in overrides.items():
+        table, key = name.split(".", 1)
+        part = getattr(config, table, None)
+        if part is None or not hasattr(part, "__dataclass_fields__") or key not in part.__dataclass_fields__:
+            raise ParameterError(f"abm_paths: --set {name}: no such `table.key` in the market config (a table such "
+                                 f"as noise, value, market_maker, fundamental; a key of that table)")  # fmt: skip
+        current = getattr(part, key)
+        if isinstance(current, bool) or not isinstance(current, (int, float)):
+            raise ParameterError(f"abm_paths: --set {name}: only numbers can be set; the field holds {current!r}")
+        try:
+            value = int(text) if isinstance(current, int) else float(text)
+        except ValueError:
+            kind = "a whole number" if isinstance(current, int) else "a number"
+            raise ParameterError(f"abm_paths: --set {name} must be {kind}; got {text!r}") from None
+        config = replace(config, **{table: replace(part, **{key: value})})
+    return config
+
+
+def score_seeds(
+    preset: str | Path, data_dir: str | Path, seeds: list[int], overrides: dict[str, str] | None = None
+) -> list[dict]:
     """Per seed, one simulated day from the real day's first event, scored as
     :func:`calibration.abm_probe.probe_day` scores it (the scorecard's mean L1, ROC-AUC and the day's stylized facts,
-    each ``[value, low, high]``), plus its :func:`path_levels` (the day is simulated once for both)."""
+    each ``[value, low, high]``), plus its :func:`path_levels` (the day is simulated once for both). ``overrides``
+    (dotted name to value text) change the preset first (:func:`with_overrides`) and are recorded in each row."""
     from calibration.abm import cut_window
     from calibration.abm_heldout import FACTS, _interval
     from calibration.score_presets import N_BOOT, _numbers
@@ -99,7 +138,7 @@ def score_seeds(preset: str | Path, data_dir: str | Path, seeds: list[int]) -> l
     from simlab.io.dataset import load_dataset
     from simlab.metrics.scorecard import score
 
-    config = load_abm_preset(preset)[0]
+    config = with_overrides(load_abm_preset(preset)[0], overrides or {})
     real = load_dataset(Path(data_dir) / AMZN_DAY)
     first = int(real["events"]["ts_ns"].values[0])
     lo, hi = first, first + int(config.session_s * 1e9)
@@ -114,6 +153,8 @@ def score_seeds(preset: str | Path, data_dir: str | Path, seeds: list[int]) -> l
                **{name: _interval(facts[name].get("synthetic") if isinstance(facts.get(name), dict)
                                   else facts.get(name)) for name in FACTS}}  # fmt: skip
         row.update(path_levels(day, real_day, first))
+        if overrides:  # the values as the simulated config holds them
+            row["set"] = {name: getattr(getattr(config, name.split(".")[0]), name.split(".")[1]) for name in overrides}
         rows.append(row)
         print(json.dumps(row), flush=True)
     return rows
@@ -187,6 +228,15 @@ def _point(value) -> float:
 
 
 def _main(argv: list[str]) -> None:
+    overrides: dict[str, str] = {}
+    while argv and argv[0] == "--set":
+        if len(argv) < 2:
+            raise ParameterError("abm_paths: --set needs a `table.key=value` after it; got nothing")
+        name, value = parse_set(argv[1])
+        overrides[name] = value
+        argv = argv[2:]
+    if overrides and (not argv or argv[0] != "--seeds"):
+        raise ParameterError(f"abm_paths: --set applies to --seeds only; got {argv[:1] or 'nothing'} after it")
     if argv[0] == "--paired":
         a, b = (json.loads(Path(p).read_text()) for p in argv[1:3])
         print("\n".join(paired_table(a, b)))
@@ -196,7 +246,7 @@ def _main(argv: list[str]) -> None:
         return
     if argv[0] == "--seeds":
         seeds, out = [int(s) for s in argv[1].split(",")], Path(argv[3])
-        rows = score_seeds(argv[5], argv[4], seeds)
+        rows = score_seeds(argv[5], argv[4], seeds, overrides)
         out.write_text(json.dumps(rows, indent=1))
         return
     index = [VISIBLE_MIX_MOMENT_NAMES.index(name) for name in SHOWN]
