@@ -1,7 +1,8 @@
 """Score trained generators on the held-out span of their training spec, side by side.
 
 ``python -m scenarios.generate.heldout SPEC MODEL [MODEL ...] [--paths 2] [--duration SECONDS] [--seed S]
-[--stop-when-stuck] [--presets NAME ...] [--levels N] [--data DIR] [-o OUT.json]``
+[--stop-when-stuck] [--presets NAME ...] [--levels N] [--tstr-choice CHOICE.json] [--tstr-boot 2000] [--data DIR]
+[-o OUT.json]``
 samples every model (diffusion or GAN, read from its folder) from the sampling context with the same seed, scores
 each path against the whole held-out test span with :func:`simlab.metrics.scorecard.score` (the realism scorecard),
 and compares the first model with each other one on the L1 scores both computed
@@ -193,13 +194,8 @@ def tstr_scores(
         ``ratio_to_real_validation`` it read), and ``cpu_s``; or ``{"failed": why}`` when the real spans cannot
         carry the task.
     """
-    from scenarios.generate.tstr_study import (
-        ROLES,
-        WINDOWS,
-        score_choice,
-        select_task,
-        task_from_name,
-    )  # imports heldout
+    # imported here, not at the top: tstr_study imports this module
+    from scenarios.generate.tstr_study import ROLES, WINDOWS, score_choice, select_task, task_from_name
 
     start = time.process_time()
     try:
@@ -215,6 +211,16 @@ def tstr_scores(
             selected_on = "chosen on the training and validation spans"
         picks = {role: {k: choice[role][k] for k in ("task", "window", "metric", "score", "prior", "chance_ratio")
                         if k in choice[role]} for role in ROLES if role in choice}  # fmt: skip
+        for role, pick in picks.items():
+            if (
+                pick.get("metric") not in ("accuracy", "balanced_accuracy")
+                or "task" not in pick
+                or "window" not in pick
+            ):
+                raise ParameterError(f"TSTR choice role {role!r} must give a task, a window and a metric (accuracy or "
+                                     f"balanced_accuracy); found {pick}")  # fmt: skip
+        if not picks:
+            raise ParameterError(f"TSTR choice must name at least one of the roles {ROLES}; found {sorted(choice)}")
         tasks, left_out = {}, {}
         for role, pick in picks.items():
             key = f"{pick['task']} w{pick['window']}"

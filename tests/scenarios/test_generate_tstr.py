@@ -26,8 +26,8 @@ def _book(signal, seed, n=3000):
     return planted_book(n, levels=2, signal=signal, rng=np.random.default_rng(seed))[0]
 
 
-def test_heldout_tstr_chooses_the_task_on_real_spans_and_reads_each_source_against_the_goal():
-    from scenarios.generate.heldout import tstr_lines, tstr_scores
+def test_heldout_tstr_chooses_the_task_on_real_spans_and_reads_each_source_against_the_goal(tmp_path):
+    from scenarios.generate.heldout import score_models, tstr_lines, tstr_scores
 
     real = {"train": _book(0.8, 1, n=1500), "validation": _book(0.8, 6, n=1500), "test": _book(0.8, 2, n=1500)}
     sources = {
@@ -58,6 +58,11 @@ def test_heldout_tstr_chooses_the_task_on_real_spans_and_reads_each_source_again
     given = tstr_scores(real, {"train itself": [real["train"]]}, n_boot=50, seed=5,
                         choice={"chosen": {"task": "next_move", "window": 1, "metric": "accuracy"}})  # fmt: skip
     assert given["selected_on"] == "given by the caller" and list(given["tasks"]) == ["next_move w1"]
+    with pytest.raises(ParameterError, match="role 'chosen' must give a task, a window and a metric"):
+        tstr_scores(real, sources, choice={"chosen": {"task": "next_move", "window": 1, "metric": "auc"}})
+    (tmp_path / "choice.json").write_text("{}")  # refused before any sampling
+    with pytest.raises(DataError, match="choice.json': expected a key 'chosen'"):
+        score_models("unused.toml", [], tstr_choice=tmp_path / "choice.json")
     failed = tstr_scores(
         {**real, "validation": _book(0.8, 9, n=20)}, sources, n_boot=50, select_options={"windows": (1,)}
     )
