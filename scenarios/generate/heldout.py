@@ -1,7 +1,8 @@
 """Score trained generators on the held-out span of their training spec, side by side.
 
 ``python -m scenarios.generate.heldout SPEC MODEL [MODEL ...] [--paths 2] [--duration SECONDS] [--seed S]
-[--stop-when-stuck] [--presets NAME ...] [--levels N] [--data DIR] [-o OUT.json]``
+[--stop-when-stuck] [--presets NAME ...] [--levels N] [--tstr-choice CHOICE.json] [--tstr-boot 2000] [--data DIR]
+[-o OUT.json]``
 samples every model (diffusion or GAN, read from its folder) from the sampling context with the same seed, scores
 each path against the whole held-out test span with :func:`simlab.metrics.scorecard.score` (the realism scorecard),
 and compares the first model with each other one on the L1 scores both computed
@@ -9,9 +10,14 @@ and compares the first model with each other one on the L1 scores both computed
 prints one table and writes every number, with provenance, to the JSON file. A model whose rollout gets stuck
 (:data:`generators.rollout.MAX_IDLE_CHAINS` generated blocks in a row that cannot apply) is recorded as failed,
 with the rollout's sentence, and left out of the comparisons; with ``--stop-when-stuck`` the stuck path ends
-where it got stuck instead, is marked ``stuck`` and is scored as far as it went. Every path is also used as
-training flow for the direction forecaster of :mod:`scenarios.generate.tstr` (TSTR against TRTR on the real
-held-out span).
+where it got stuck instead, is marked ``stuck`` and is scored as far as it went.
+
+Usefulness (TSTR, :func:`tstr_scores`): each model's paths, pooled, and each preset's are the training flow of the
+direction forecaster of :mod:`scenarios.generate.tstr`, tested on the real held-out span beside the same forecaster
+trained on the real training span (TRTR), the prior (chance) and the real validation span (real flow from another
+time), with paired block-bootstrap intervals and the verdict on the issue's goal (ratio >= 0.9: shown, refuted or
+not shown; :func:`scenarios.generate.tstr.verdict`). The task is chosen on the training and validation spans only
+(:func:`scenarios.generate.tstr_study.select_task`, or a ``tstr_study select`` file given with ``--tstr-choice``).
 
 Any instrument's spec works the same way (``generate_aapl_*.toml``, ``generate_amzn_*.toml``): a path lasts a
 sixth of the held-out span unless ``--duration`` says otherwise (120 s of the AAPL hour's 720 s, 778 s of the AMZN
@@ -34,9 +40,12 @@ import numpy as np
 
 from generators.evaluation import compare_cards, realism
 from generators.spec import load_generator, load_spec, spec_spans
+from scenarios.forecast.book_tstr import joined
+from scenarios.forecast.books import BookSeries
+from scenarios.forecast.task_protocol import origins
 from scenarios.generate.baselines import baseline_kind, fitted_on, simulate_baseline, span_start
 from scenarios.generate.ground_truth import kind_shares
-from scenarios.generate.tstr import series_of, tstr_direction
+from scenarios.generate.tstr import GOAL, MIN_ORIGINS, series_of, verdict
 from simlab.errors import DataError, ParameterError, SimlabError
 from simlab.io import DEFAULT_DATA_DIR
 from simlab.provenance import provenance
@@ -56,9 +65,11 @@ def score_models(
     stop_when_stuck: bool = False,
     presets: list[str] | tuple[str, ...] = (),
     levels: int | None = None,
+    tstr_choice: dict[str, Any] | str | Path | None = None,
+    tstr_boot: int = 2000,
 ) -> dict[str, Any]:
     """Sample and score every model (and preset) against the spec's held-out span; compare the first model with the
-    others, per path.
+    others, per path; score every model's and preset's pooled paths as TSTR training flow (:func:`tstr_scores`).
 
     Parameters
     ----------
@@ -84,14 +95,30 @@ def score_models(
         Book levels the scorecard compares (default: the fewer of the two books', 50 for a model on AAPL). The real
         books' unknown cells are left out either way (:func:`generators.evaluation.realism`); on AAPL no held-out
         row knows 50 levels, so the two resting volumes are scored only with ``levels=10``.
+    tstr_choice
+        The TSTR task: a ``tstr_study select`` result (its file or its dict); default: chosen here by
+        :func:`scenarios.generate.tstr_study.select_task` on the training and validation spans.
+    tstr_boot
+        Bootstrap replicates of the TSTR intervals (its root seed is ``seed``).
+
+    Returns
+    -------
+    dict
+        ``duration_s``, ``window_levels`` (the real file's levels, or None); ``models`` (per model folder: ``family``,
+        ``sampling_s``, ``paths``: per path the scorecard's summary; or ``failed``); ``presets`` (per preset:
+        ``kind``, ``fitted_on``, ``simulating_s``, ``paths``); ``comparisons`` (per "other vs first model", per
+        path, :func:`generators.evaluation.compare_cards`); ``tstr`` (:func:`tstr_scores`; sources are named by the
+        model folder or the preset).
     """
     if levels is not None and (isinstance(levels, bool) or not isinstance(levels, int) or levels < 1):
         raise ParameterError(f"`levels` of score_models must be an int >= 1 or None; got {levels!r}")
+    if isinstance(tstr_choice, (str, Path)):  # read before the sampling: a bad file fails fast
+        tstr_choice = _read_choice(tstr_choice)
     spans = spec_spans(load_spec(spec_path), data_dir)
     test = spans["test"]
     duration = default_duration(test) if duration is None else float(duration)
     window = lobster_window(test)
-    real = {name: series_of(f"real {name}", spans[name]) for name in ("train", "test")}
+    sources: dict[str, list[BookSeries]] = {}  # the TSTR training flow: each model's and preset's paths
     cards, out = {}, {"duration_s": duration, "window_levels": window, "models": {}, "presets": {}, "comparisons": {}}
     for model in models:
         generator = load_generator(model)
@@ -107,22 +134,141 @@ def score_models(
             "family": paths[0]["events"].attrs["generator"],
             "sampling_s": seconds,
             "paths": [_path_summary(path, card) for path, card in zip(paths, cards[str(model)], strict=True)],
-            "tstr": [_tstr(real, path, window) for path in paths],
         }
+        sources[str(model)] = [
+            series_of(f"{model} path {p}", path, window_levels=window) for p, path in enumerate(paths)
+        ]
     for name in presets:
-        cards[name], out["presets"][name] = _score_preset(name, spans, n_paths, duration, seed, n_boot, levels)
+        cards[name], out["presets"][name], paths = _score_preset(name, spans, n_paths, duration, seed, n_boot, levels)
+        sources[name] = [series_of(f"{name} path {p}", path, window_levels=window) for p, path in enumerate(paths)]
     reference = str(models[0])
     for other in [str(m) for m in models[1:]] + list(presets):
         if other in cards and reference in cards:
             out["comparisons"][f"{other} vs {reference}"] = [
                 compare_cards(ours, theirs) for ours, theirs in zip(cards[other], cards[reference], strict=True)
             ]
+    real = {name: series_of(f"real {name}", spans[name]) for name in ("train", "validation", "test")}
+    out["tstr"] = tstr_scores(real, sources, choice=tstr_choice, n_boot=tstr_boot, seed=seed)
     return out
+
+
+def tstr_scores(
+    real: dict[str, BookSeries],
+    sources: dict[str, list[BookSeries]],
+    *,
+    choice: dict[str, Any] | None = None,
+    n_boot: int = 2000,
+    seed: int = 20261203,
+    select_options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Return the TSTR of every source (its paths pooled) on the real held-out span, with references and verdicts.
+
+    The task is :func:`scenarios.generate.tstr_study.select_task`'s choice on ``real["train"]`` and
+    ``real["validation"]`` (``choice`` None; the held-out span is not read for it) or the given ``choice``; every
+    (task, window) it names is scored with :func:`scenarios.generate.tstr.tstr_compare`
+    (:func:`scenarios.generate.tstr_study.score_choice`), and each source's ratio on the role's selected metric is
+    read against the goal 0.9 and chance (:func:`scenarios.generate.tstr.verdict`).
+
+    Parameters
+    ----------
+    real
+        The real ``train``, ``validation`` and ``test`` (held-out) book series.
+    sources
+        Per source, its paths' book series (:func:`scenarios.generate.tstr.series_of`).
+    choice, n_boot, seed
+        The task choice (:func:`~scenarios.generate.tstr_study.select_task`'s result), the bootstrap's replicates
+        and root seed.
+    select_options
+        Keyword arguments of :func:`~scenarios.generate.tstr_study.select_task` (``windows``, ``n_boot``, ``seed``;
+        its defaults, those of ``tstr_study select``, when None); a window too long for the real spans is dropped.
+
+    Returns
+    -------
+    dict
+        ``choice`` (per role, the candidate: ``task``, ``window``, ``metric``, and its validation ``score``,
+        ``prior`` and ``chance_ratio``), ``selected_on`` (how the task was chosen), ``left_out`` (per "TASK
+        wWINDOW", per source left out of it: why, fewer than :data:`~scenarios.generate.tstr.MIN_ORIGINS` usable
+        training origins), ``tasks`` (per "TASK wWINDOW" with a source scored: ``tstr_compare``'s result, its
+        ``role``, ``selected_metric`` and ``verdicts``: per source the :func:`~scenarios.generate.tstr.verdict` of
+        its ratio on that metric, with the ``ratio``, ``chance_ratio`` (the prior's) and
+        ``ratio_to_real_validation`` it read), and ``cpu_s``; or ``{"failed": why}`` when the real spans cannot
+        carry the task.
+    """
+    # imported here, not at the top: tstr_study imports this module
+    from scenarios.generate.tstr_study import ROLES, WINDOWS, score_choice, select_task, task_from_name
+
+    start = time.process_time()
+    try:
+        selected_on = "given by the caller"
+        if choice is None:
+            options = dict(select_options or {})
+            rows = min(real["train"].size, real["validation"].size)  # a window needs its rows and then origins
+            windows = tuple(w for w in options.pop("windows", WINDOWS) if w + MIN_ORIGINS < rows)
+            if not windows:
+                raise DataError(f"TSTR task choice: the shorter of the real training and validation spans has "
+                                f"{rows} rows; need more than the smallest OFI window + {MIN_ORIGINS}")  # fmt: skip
+            choice = select_task(real["train"], real["validation"], windows=windows, **options)
+            selected_on = "chosen on the training and validation spans"
+        picks = {role: {k: choice[role][k] for k in ("task", "window", "metric", "score", "prior", "chance_ratio")
+                        if k in choice[role]} for role in ROLES if role in choice}  # fmt: skip
+        for role, pick in picks.items():
+            if (
+                pick.get("metric") not in ("accuracy", "balanced_accuracy")
+                or "task" not in pick
+                or "window" not in pick
+            ):
+                raise ParameterError(f"TSTR choice role {role!r} must give a task, a window and a metric (accuracy or "
+                                     f"balanced_accuracy); found {pick}")  # fmt: skip
+        if not picks:
+            raise ParameterError(f"TSTR choice must name at least one of the roles {ROLES}; found {sorted(choice)}")
+        tasks, left_out = {}, {}
+        for role, pick in picks.items():
+            key = f"{pick['task']} w{pick['window']}"
+            if key in left_out:  # another role names the same task and window
+                continue
+            task, window = task_from_name(pick["task"]), int(pick["window"])
+            generated, left_out[key] = {}, {}
+            for name, paths in sources.items():  # a source too short for this task is left out of it, with why
+                kept = [path for path in paths if path.size > 0]
+                usable = origins(joined(kept, task, window), 1, 1).size if kept else 0
+                if usable >= MIN_ORIGINS:
+                    generated[name] = kept
+                else:
+                    left_out[key][name] = (
+                        f"{usable} usable training origins over {len(paths)} paths; need >= {MIN_ORIGINS}"
+                    )
+            if generated:
+                tasks.update(score_choice(real, generated, {role: pick}, n_boot=n_boot, seed=seed))
+    except DataError as error:  # real spans too short for the task: recorded
+        return {"failed": str(error), "cpu_s": time.process_time() - start}
+    for result in tasks.values():
+        arms = result["arms"][result["selected_metric"]]
+        result["verdicts"] = {
+            name: {**verdict(arms[name]["ratio"], arms["prior"]["ratio"]), "metric": result["selected_metric"],
+                   "ratio": arms[name]["ratio"], "chance_ratio": arms["prior"]["ratio"],
+                   "ratio_to_real_validation": arms[name]["ratio_to_real_validation"]}
+            for name in result["paths"]
+        }  # fmt: skip
+    return {"choice": picks, "selected_on": selected_on, "left_out": left_out, "tasks": tasks,
+            "cpu_s": time.process_time() - start}  # fmt: skip
+
+
+def _read_choice(path: str | Path) -> dict[str, Any]:
+    # a ``tstr_study select`` file: its roles name the task, window and metric
+    try:
+        choice = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise DataError(
+            f"TSTR choice file {str(path)!r}: expected a tstr_study select JSON file; found {error}"
+        ) from error
+    if not isinstance(choice, dict) or "chosen" not in choice:
+        raise DataError(f"TSTR choice file {str(path)!r}: expected a key 'chosen' (tstr_study select); found none")
+    return choice
 
 
 def _score_preset(
     name: str, spans: dict, n_paths: int, duration: float, seed: int, n_boot: int, levels: int | None = None
-) -> tuple[list, dict]:
+) -> tuple[list, dict, list]:
     # simulate the preset's paths over the held-out span and score them as the models' paths
     open_ns, start_ns = span_start(spans["train"]), span_start(spans["test"])
     start = time.perf_counter()
@@ -135,7 +281,7 @@ def _score_preset(
     return cards, {
         "kind": baseline_kind(name), "fitted_on": fitted_on(name), "simulating_s": seconds,
         "paths": [_path_summary(path, card) for path, card in zip(paths, cards, strict=True)],
-    }  # fmt: skip
+    }, paths  # fmt: skip
 
 
 def preset_seed(seed: int, path: int) -> int:
@@ -186,13 +332,6 @@ def floor_summary(card: Any, *, confidence: float = 0.99) -> dict[str, Any]:
     }
 
 
-def _tstr(real: dict, path: dict, window: int | None) -> dict[str, Any]:
-    try:
-        return tstr_direction(real["train"], real["test"], series_of("generated", path, window_levels=window))
-    except DataError as error:  # too short a path for the task: recorded
-        return {"failed": str(error)}
-
-
 def _path_summary(path: dict, card: Any) -> dict[str, Any]:
     attrs = path["events"].attrs
     disc = card.discriminative
@@ -226,11 +365,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--presets", nargs="*", default=[], help="parametric presets scored on the same span")
     parser.add_argument("--data", default=str(DEFAULT_DATA_DIR), help="the real-data folder")
     parser.add_argument("--levels", type=int, default=None, help="book levels scored (default: the fewer of both)")
+    parser.add_argument("--tstr-choice", default=None, help="a tstr_study select file (default: select here)")
+    parser.add_argument("--tstr-boot", type=int, default=2000, help="bootstrap replicates of the TSTR intervals")
     parser.add_argument("-o", "--output", default="heldout.json")
     args = parser.parse_args(argv)
     out = score_models(
         args.spec, args.models, n_paths=args.paths, duration=args.duration, seed=args.seed, n_boot=args.n_boot,
         data_dir=args.data, stop_when_stuck=args.stop_when_stuck, presets=args.presets, levels=args.levels,
+        tstr_choice=args.tstr_choice, tstr_boot=args.tstr_boot,
     )  # fmt: skip
     config = {k: v for k, v in vars(args).items() if k != "output"}
     out["provenance"] = provenance(seed=args.seed, config=config)
@@ -248,7 +390,41 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             print(f"{name} path {p} ({row['shared']} shared L1 scores): {o['value']:.3f} [{o['low']:.3f}, "
                   f"{o['high']:.3f}] vs {t['value']:.3f} [{t['low']:.3f}, {t['high']:.3f}], difference "
                   f"{d['value']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]")  # fmt: skip
+    for line in tstr_lines(out["tstr"]):
+        print(line)
     return out
+
+
+def tstr_lines(tstr: dict[str, Any]) -> list[str]:
+    """Return the printed lines of a :func:`tstr_scores` result: per chosen task, the references and each source's
+    score, ratio to TRTR, ratio to the real validation arm and verdict, on the role's selected metric, and the
+    sources left out of it."""
+    fmt = lambda r: f"{r['value']:.3f} [{r['low']:.3f}, {r['high']:.3f}]"  # noqa: E731
+    if "tasks" not in tstr:
+        return [f"TSTR failed: {tstr['failed']}"]
+    lines = [f"TSTR (trained on generated flow, tested on the real held-out span; task {tstr['selected_on']}; "
+             f"verdict on the goal ratio >= {GOAL:g}; {tstr['cpu_s']:.0f} CPU s):"]  # fmt: skip
+    seen = set()
+    for role, pick in tstr["choice"].items():
+        key, metric = f"{pick['task']} w{pick['window']}", pick["metric"]
+        if key in seen:  # a second role naming a task already printed (scored once, under the first role)
+            continue
+        seen.add(key)
+        result = tstr["tasks"].get(key)
+        if result is None:
+            lines.append(f"  {role}: {key}, {metric}: no source scored")
+        else:
+            arms = result["arms"][metric]
+            lines.append(f"  {role}: {key}, {metric}, {result['origins']['test']} held-out origins, block "
+                         f"{result['block']} ({result['confidence']:.0%} intervals): TRTR "
+                         f"{fmt(arms['trtr']['accuracy'])}, chance ratio {fmt(arms['prior']['ratio'])}, real "
+                         f"validation ratio {fmt(arms['real_validation']['ratio'])}")  # fmt: skip
+            for name, row in result["verdicts"].items():
+                lines.append(f"    {name} ({result['paths'][name]} paths, {result['origins'][name]} origins): "
+                             f"{fmt(arms[name]['accuracy'])}, ratio {fmt(row['ratio'])}, to real validation "
+                             f"{fmt(row['ratio_to_real_validation'])}: {row['verdict']}")  # fmt: skip
+        lines += [f"    {name}: left out: {why}" for name, why in tstr["left_out"][key].items()]
+    return lines
 
 
 def write_json(path: str | Path, document: dict[str, Any]) -> None:
@@ -269,15 +445,6 @@ def _print_paths(label: str, source: str, result: dict[str, Any]) -> None:
               f"{path['l1_scores']} scores (floor {f['value']:.3f} [{f['low']:.3f}, {f['high']:.3f}]; "
               f"{len(path['indistinguishable'])} scores indistinguishable from it), AUC {path['roc_auc']}, "
               f"{path['events']} events in {path['seconds']:.1f} s{counts} ({source})")  # fmt: skip
-    for p, row in enumerate(result.get("tstr", [])):
-        if "failed" in row:
-            print(f"{label} path {p}: TSTR failed: {row['failed']}")
-            continue
-        print(
-            f"{label} path {p}: direction accuracy TSTR {row['tstr']['accuracy']:.3f} vs TRTR "
-            f"{row['trtr']['accuracy']:.3f} (ratio {row['ratio']:.3f}; prior {row['prior']['accuracy']:.3f}; "
-            f"{row['origins']['generated']} generated origins)"
-        )
 
 
 if __name__ == "__main__":

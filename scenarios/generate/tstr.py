@@ -1,21 +1,20 @@
 """Usefulness of generated flow: train a mid-price-direction predictor on it, test it on the real held-out span (TSTR).
 
 The same forecaster (:class:`scenarios.forecast.task_protocol.FlowLogistic`: multinomial logistic regression on the
-windowed order-flow imbalance and the level-1 book imbalance, the forecasting benchmark's reference) is fitted twice:
-on every usable origin of the real training span (TRTR) and on every usable origin of a generated path (TSTR). Both
-fits predict the direction of the mid over the next ``horizon_events`` events (up, flat within ``threshold_ticks``,
-down; :class:`scenarios.forecast.tasks.Task`) at every usable origin of the real held-out span, and the ratio of the
-accuracies TSTR / TRTR is the predictive score of TimeGAN and TRADES (the issue's goal: >= 0.9). The class
-frequencies of the real training span (the prior) give the chance level. The training and test series are separate,
-so no label reads across them.
+windowed order-flow imbalance and the level-1 book imbalance, the forecasting benchmark's reference) is fitted on
+the real training span (TRTR) and on generated flow (TSTR); both fits predict a direction task
+(:class:`scenarios.forecast.tasks.Task`, or :class:`NextMove`) at every usable origin of the real held-out span, and
+the ratio of the scores TSTR / TRTR is the predictive score of TimeGAN and TRADES (the issue's goal: >= 0.9,
+:data:`GOAL`). The training and test series are separate, so no label reads across them.
 
 Making the ratio readable (:func:`tstr_compare`): several generated paths are pooled into one training series
 (:func:`scenarios.forecast.book_tstr.joined`: no input window or label crosses a seam), and beside the ratio come
-its references, all on the same held-out origins: the prior's ratio (chance), the ratio of the forecaster trained
-on the real *validation* span (real flow from another time: the real-vs-real reference), and the skill over the
-prior (:func:`skill`). Their intervals come from a paired circular block bootstrap over the held-out origins
-(:func:`paired_block_bootstrap`: one set of resampled origins for every arm of a replicate). :class:`NextMove` is
-the direction of the next mid change, a task on which the flow features clearly beat the prior.
+its references, all on the same held-out origins: the prior's ratio (chance: the training span's commonest class),
+the ratio of the forecaster trained on the real *validation* span (real flow from another time: the real-vs-real
+reference), and the skill over the prior (:func:`skill`). Their intervals come from a paired circular block
+bootstrap over the held-out origins (:func:`paired_block_bootstrap`: one set of resampled origins for every arm of a
+replicate). :func:`verdict` reads a ratio against the goal and chance (docs/generators_tstr.md, "Verdict"). The task
+is chosen on the training and validation spans only (:func:`scenarios.generate.tstr_study.select_task`).
 """
 
 from __future__ import annotations
@@ -30,14 +29,15 @@ from scenarios.forecast.book_tstr import collapse_rebuilds, joined
 from scenarios.forecast.books import BookSeries, from_books
 from scenarios.forecast.protocol import streams
 from scenarios.forecast.task_data import TaskData
-from scenarios.forecast.task_protocol import FlowLogistic, Prior, _scores, label_overlap, newey_west_lags, origins
-from scenarios.forecast.tasks import Task
+from scenarios.forecast.task_protocol import FlowLogistic, Prior, label_overlap, origins
 from simlab.book.stats import visible_events
 from simlab.errors import DataError, ParameterError
 from simlab.random import RandomLike, as_generator
 from simlab.schema import NO_PRICE
 
 MIN_ORIGINS = 50
+GOAL = 0.9  # the issue's goal for the ratio TSTR / TRTR
+VERDICTS = ("shown", "refuted", "not shown")
 
 
 class NextMove:
@@ -92,51 +92,39 @@ def series_of(name: str, flow: dict[str, xr.Dataset], *, window_levels: int | No
     return collapse_rebuilds(from_books(name, books, events))
 
 
-def tstr_direction(
-    real_train: BookSeries,
-    real_test: BookSeries,
-    generated: BookSeries,
-    *,
-    horizon_events: int = 50,
-    threshold_ticks: float = 0.5,
-    window: int = 20,
-) -> dict[str, Any]:
-    """Return the TRTR and TSTR accuracies of the direction forecaster on the real test series, and their ratio.
+def verdict(ratio: dict[str, float], chance: dict[str, float], *, goal: float = GOAL) -> dict[str, Any]:
+    """Return the verdict on the goal "TSTR / TRTR >= ``goal``" for one source, by the rule of docs/generators_tstr.md.
+
+    The task is *readable* when chance cannot reach the goal: the prior's ratio interval ends below ``goal``. Then
+    the goal is ``shown`` when the source's ratio interval starts at or above ``goal`` and ``refuted`` when it ends
+    below it; otherwise (an interval across the goal, chance reaching it, or an interval that is not a number) it is
+    ``not shown``.
 
     Parameters
     ----------
-    real_train, real_test, generated
-        Book series (:func:`series_of`): the real training span, the real held-out span, a generated path.
-    horizon_events, threshold_ticks
-        The direction task (the forecasting library's AAPL settings by default).
-    window
-        Rows of order-flow imbalance summed at each origin.
+    ratio, chance
+        ``{"value", "low", "high"}``: the source's ratio to TRTR and the prior's, from the same bootstrap
+        (:func:`paired_block_bootstrap`).
+    goal
+        The ratio the issue asks for.
+
+    Returns
+    -------
+    dict
+        ``verdict`` (one of :data:`VERDICTS`), ``reason`` (a sentence with the numbers), ``goal``.
     """
-    task = Task("direction", horizon_events=horizon_events, threshold_ticks=threshold_ticks)
-    data = {name: TaskData(s, task, window=window) for name, s in
-            (("train", real_train), ("test", real_test), ("generated", generated))}  # fmt: skip
-    rows = {name: origins(frame, 1, 1) for name, frame in data.items()}
-    few = {name: int(r.size) for name, r in rows.items() if r.size < MIN_ORIGINS}
-    if few:
-        raise DataError(f"TSTR direction: usable origins {few}; need >= {MIN_ORIGINS} in each series")
-    rng = np.random.default_rng(0)  # the forecasters draw nothing; the interface asks for a generator
-    test_y = data["test"].y[rows["test"]]
-    lags = newey_west_lags(test_y.size, label_overlap(data["test"], rows["test"]))  # overlapping labels widen the s.e.
-
-    def accuracy(model, source: str) -> dict[str, float]:
-        fitted = model.fit(data[source], rows[source], rng)
-        row = _scores(test_y, fitted.predict(data["test"], rows["test"]), task.classes, lags)[0]
-        return {"accuracy": row["accuracy"], "accuracy_se": row["accuracy_se"]}
-
-    trtr, tstr = accuracy(FlowLogistic(), "train"), accuracy(FlowLogistic(), "generated")
-    classes = {int(c): float(np.mean(data["generated"].y[rows["generated"]] == c)) for c in task.classes}
-    return {
-        "trtr": trtr, "tstr": tstr, "ratio": tstr["accuracy"] / trtr["accuracy"],
-        "prior": accuracy(Prior(), "train"),
-        "origins": {name: int(r.size) for name, r in rows.items()},
-        "generated_class_shares": classes,
-        "real_test_class_shares": {int(c): float(np.mean(test_y == c)) for c in task.classes},
-    }  # fmt: skip
+    low, high, chance_high = float(ratio["low"]), float(ratio["high"]), float(chance["high"])
+    span = f"ratio {ratio['value']:.3f} [{low:.3f}, {high:.3f}], chance {chance['value']:.3f} [{chance['low']:.3f}, "
+    span += f"{chance_high:.3f}]"
+    if not np.isfinite([low, high, chance_high]).all():
+        return {"verdict": "not shown", "reason": f"an interval is not a number: {span}", "goal": goal}
+    if chance_high >= goal:
+        return {"verdict": "not shown", "reason": f"chance reaches the goal {goal:g}: {span}", "goal": goal}
+    if low >= goal:
+        return {"verdict": "shown", "reason": f"the ratio's interval starts at or above {goal:g}: {span}", "goal": goal}
+    if high < goal:
+        return {"verdict": "refuted", "reason": f"the ratio's interval ends below {goal:g}: {span}", "goal": goal}
+    return {"verdict": "not shown", "reason": f"the ratio's interval holds {goal:g}: {span}", "goal": goal}
 
 
 def skill(accuracy: float, prior: float, reference: float) -> float:
@@ -230,7 +218,8 @@ def paired_block_bootstrap(
     def interval(value: float, replicates: np.ndarray) -> dict[str, float]:
         if np.all(np.isnan(replicates)):
             return {"value": value, "low": float("nan"), "high": float("nan")}
-        low, high = np.nanpercentile(replicates, [tail, 100 - tail])
+        with np.errstate(invalid="ignore"):  # a ratio over a replicate with no hit is inf: inf - inf interpolates
+            low, high = np.nanpercentile(replicates, [tail, 100 - tail])
         return {"value": value, "low": float(low), "high": float(high)}
 
     out = {}

@@ -181,16 +181,34 @@ def score_sources(
             series, meta = load_series(file)
             generated[name] += [collapse_rebuilds(one) for one in series]  # as series_of does (older files)
             metas[name].append(meta)
-    out = {"sources": metas, "tasks": {}}
+    tasks = score_choice(real, generated, choice, n_boot=n_boot, seed=seed, block=block)
+    return {"sources": metas, "tasks": tasks}
+
+
+def score_choice(
+    real: dict[str, BookSeries],
+    generated: dict[str, list[BookSeries]],
+    choice: dict[str, Any],
+    *,
+    n_boot: int = 2000,
+    seed: int = 20261205,
+    block: int | None = None,
+) -> dict[str, Any]:
+    """Score generated sources (name -> its paths' book series, pooled) on the real held-out span for every role of
+    :data:`ROLES` that ``choice`` (:func:`select_task`'s result) names, each (task, window) once.
+
+    Returns ``{"TASK wWINDOW": tstr_compare's result, with "role" and "selected_metric"}`` in the order of ROLES;
+    ``real`` holds the ``train``, ``validation`` and ``test`` series."""
+    out: dict[str, Any] = {}
     for role in [r for r in ROLES if r in choice]:
         pick = choice[role]
         key = f"{pick['task']} w{pick['window']}"
-        if key not in out["tasks"]:
-            out["tasks"][key] = tstr_compare(
+        if key not in out:
+            out[key] = tstr_compare(
                 real["train"], real["validation"], real["test"], generated, task=task_from_name(pick["task"]),
                 window=int(pick["window"]), block=block, n_boot=n_boot, rng=seed,
             )  # fmt: skip
-            out["tasks"][key]["role"], out["tasks"][key]["selected_metric"] = role, pick["metric"]
+            out[key]["role"], out[key]["selected_metric"] = role, pick["metric"]
     return out
 
 

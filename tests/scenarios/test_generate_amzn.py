@@ -10,7 +10,7 @@ import pytest
 
 from generators.spec import load_spec, spec_spans, train_from_spec
 from scenarios.generate import heldout
-from scenarios.generate.tstr import series_of
+from scenarios.generate.tstr import VERDICTS, series_of
 from simlab.errors import DataError, ParameterError
 
 FOLDER = "lobster_samples/AMZN_2012-06-21_level1_fullday"
@@ -60,7 +60,8 @@ def test_the_spec_slices_the_day_before_the_split(amzn):
 
 def test_heldout_scores_the_amzn_model_next_to_a_preset_with_one_command(amzn, capsys):
     out_path = amzn["folder"] / "heldout.json"
-    argv = [str(amzn["spec"]), str(amzn["model"]), "--paths", "1", "--duration", "180", "--n-boot", "10"]
+    argv = [str(amzn["spec"]), str(amzn["model"]), "--paths", "1", "--duration", "180", "--n-boot", "10", "--tstr-boot",
+            "500"]  # fmt: skip
     out = heldout.main([*argv, "--presets", "zi-amzn", "--data", str(amzn["data"]), "-o", str(out_path)])
     assert json.loads(out_path.read_text())["window_levels"] == 1 and out["duration_s"] == 180.0
     (model,) = out["models"].values()
@@ -71,14 +72,23 @@ def test_heldout_scores_the_amzn_model_next_to_a_preset_with_one_command(amzn, c
     assert len(rows) == path["l1_scores"] and floor["low"] <= floor["value"] <= floor["high"]
     assert floor["value"] == pytest.approx(np.mean([row["floor"] for row in rows.values()]), abs=1e-5)
     assert path["indistinguishable"] == [name for name, row in rows.items() if row["low"] <= row["floor_high"]]
-    (tstr,) = model["tstr"]
-    assert "failed" not in tstr and tstr["origins"]["generated"] >= 50
+    tstr = json.loads(out_path.read_text())["tstr"]  # pooled TSTR, the task chosen on training + validation
+    assert tstr["selected_on"] == "chosen on the training and validation spans" and "chosen" in tstr["choice"]
+    chosen = tstr["tasks"][f"{tstr['choice']['chosen']['task']} w{tstr['choice']['chosen']['window']}"]
+    assert chosen["role"] == "chosen" and set(chosen["verdicts"]) == {str(amzn["model"]), "zi-amzn"}
+    for result in tstr["tasks"].values():
+        arms = result["arms"][result["selected_metric"]]
+        assert result["origins"]["test"] >= 50 and arms["trtr"]["ratio"] == {"value": 1.0, "low": 1.0, "high": 1.0}
+        for name, row in result["verdicts"].items():
+            assert row["verdict"] in VERDICTS and 0 < row["ratio"]["low"] <= row["ratio"]["high"] < 2
+            assert result["origins"][name] >= 50 and row["chance_ratio"] == arms["prior"]["ratio"]
     preset = out["presets"]["zi-amzn"]
     assert preset["kind"] == "book" and "AMZN" in preset["fitted_on"]["files"][0]
     assert preset["paths"][0]["seconds"] == pytest.approx(180.0, abs=2.0)
     (comparison,) = out["comparisons"][f"zi-amzn vs {amzn['model']}"]
     assert comparison["shared"] >= 10 and comparison["difference"]["low"] <= comparison["difference"]["high"]
-    assert "zi-amzn" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "zi-amzn" in printed and "chosen: " in printed and "chance ratio" in printed
 
 
 def test_a_level1_model_samples_books_that_never_lose_a_side_and_tstr_reads_only_visible_events(amzn):

@@ -16,7 +16,7 @@ from scenarios.generate.tstr import (
     paired_block_bootstrap,
     skill,
     tstr_compare,
-    tstr_direction,
+    verdict,
 )
 from simlab.errors import DataError, ParameterError
 from simlab.schema import NO_PRICE
@@ -26,17 +26,65 @@ def _book(signal, seed, n=3000):
     return planted_book(n, levels=2, signal=signal, rng=np.random.default_rng(seed))[0]
 
 
-def test_flow_from_the_true_law_teaches_what_real_flow_does_and_flow_without_it_does_not():
-    train, test = _book(0.8, 1), _book(0.8, 2)
-    kwargs = {"horizon_events": 1, "threshold_ticks": 0.0, "window": 1}
-    good = tstr_direction(train, test, _book(0.8, 3), **kwargs)
-    bad = tstr_direction(train, test, _book(0.0, 4), **kwargs)
-    oracle = 0.8 + 0.2 / 3  # the planted rule's accuracy
-    assert abs(good["trtr"]["accuracy"] - oracle) < 0.03 and good["ratio"] > 0.95
-    assert bad["tstr"]["accuracy"] < 0.5 and bad["ratio"] < 0.6
-    assert good["prior"]["accuracy"] < 0.5 and good["origins"]["test"] > 2900
-    with pytest.raises(DataError, match="usable origins"):
-        tstr_direction(train, test, _book(0.8, 5, n=30), **kwargs)
+def test_heldout_tstr_chooses_the_task_on_real_spans_and_reads_each_source_against_the_goal(tmp_path):
+    from scenarios.generate.heldout import score_models, tstr_lines, tstr_scores
+
+    real = {"train": _book(0.8, 1, n=1500), "validation": _book(0.8, 6, n=1500), "test": _book(0.8, 2, n=1500)}
+    sources = {
+        "train itself": [real["train"]],  # generated flow = the real training flow: TSTR is TRTR
+        "no signal": [_book(0.0, 4, n=800), _book(0.0, 8, n=800)],
+        "short": [_book(0.8, 5, n=30)],
+    }
+    out = tstr_scores(real, sources, n_boot=200, seed=5, select_options={"windows": (1,), "n_boot": 50})
+    assert out["selected_on"] == "chosen on the training and validation spans"
+    assert out["choice"]["chosen"]["task"].startswith("direction_h1_")  # the planted horizon
+    assert set(out["left_out"]) == set(out["tasks"]) and all(list(why) == ["short"] for why in out["left_out"].values())
+    assert all("usable training origins" in why["short"] for why in out["left_out"].values())
+    assert out["tasks"] and all(
+        result["paths"] == {"train itself": 1, "no signal": 2} for result in out["tasks"].values()
+    )
+    for result in out["tasks"].values():
+        arms, rows = result["arms"][result["selected_metric"]], result["verdicts"]
+        itself, noise = rows["train itself"], rows["no signal"]
+        assert itself["verdict"] == "shown" and itself["ratio"]["low"] <= 1.0 <= itself["ratio"]["high"]
+        assert noise["verdict"] == "refuted" and noise["ratio"]["high"] < 0.9
+        assert itself["chance_ratio"] == arms["prior"]["ratio"] and arms["prior"]["ratio"]["high"] < 0.6
+        assert itself["ratio_to_real_validation"] == arms["train itself"]["ratio_to_real_validation"]
+        if result["selected_metric"] == "accuracy":  # the same fit on the same origins: exactly TRTR, paired
+            assert itself["ratio"] == {"value": 1.0, "low": 1.0, "high": 1.0}
+    text = "\n".join(tstr_lines(out))
+    assert "train itself (1 paths" in text and text.count(": shown") == text.count(": refuted") == len(out["tasks"])
+    assert "short: left out: " in text and "chance ratio" in text and "goal ratio >= 0.9" in text
+    given = tstr_scores(real, {"train itself": [real["train"]]}, n_boot=50, seed=5,
+                        choice={"chosen": {"task": "next_move", "window": 1, "metric": "accuracy"}})  # fmt: skip
+    assert given["selected_on"] == "given by the caller" and list(given["tasks"]) == ["next_move w1"]
+    with pytest.raises(ParameterError, match="role 'chosen' must give a task, a window and a metric"):
+        tstr_scores(real, sources, choice={"chosen": {"task": "next_move", "window": 1, "metric": "auc"}})
+    (tmp_path / "choice.json").write_text("{}")  # refused before any sampling
+    with pytest.raises(DataError, match="choice.json': expected a key 'chosen'"):
+        score_models("unused.toml", [], tstr_choice=tmp_path / "choice.json")
+    failed = tstr_scores(
+        {**real, "validation": _book(0.8, 9, n=20)}, sources, n_boot=50, select_options={"windows": (1,)}
+    )
+    assert "spans has 20 rows; need more than the smallest OFI window" in failed["failed"] and tstr_lines(failed)[
+        0
+    ].startswith("TSTR failed: ")
+
+
+def test_the_verdict_reads_the_ratio_against_the_goal_and_chance():
+    chance = {"value": 0.83, "low": 0.78, "high": 0.88}
+    ratio = lambda low, high: {"value": (low + high) / 2, "low": low, "high": high}  # noqa: E731
+    assert verdict(ratio(0.955, 0.993), chance)["verdict"] == "shown"
+    assert verdict(ratio(0.9, 0.95), chance)["verdict"] == "shown"  # the interval starts at the goal
+    assert verdict(ratio(0.81, 0.899), chance)["verdict"] == "refuted"
+    straddle = verdict(ratio(0.88, 0.95), chance)
+    assert straddle["verdict"] == "not shown" and "holds 0.9" in straddle["reason"]
+    reached = verdict(ratio(1.015, 1.124), {"value": 0.963, "low": 0.901, "high": 1.031})  # the AAPL hour
+    assert reached["verdict"] == "not shown" and "chance reaches" in reached["reason"]
+    assert verdict(ratio(0.81, 0.85), {**chance, "high": 0.9})["verdict"] == "not shown"  # chance at the goal
+    assert verdict(ratio(float("nan"), float("nan")), chance)["verdict"] == "not shown"
+    assert verdict(ratio(0.955, 0.993), chance, goal=0.99)["verdict"] == "not shown"
+    assert "0.974 [0.955, 0.993]" in verdict(ratio(0.955, 0.993), chance)["reason"]
 
 
 def test_compare_pools_paths_and_places_the_ratio_between_chance_and_real_flow():
