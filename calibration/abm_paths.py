@@ -109,14 +109,22 @@ def with_overrides(config, overrides: dict[str, str]):
     for name, text in overrides.items():
         table, key = name.split(".", 1)
         part = getattr(config, table, None)
-        if part is None or not hasattr(part, "__dataclass_fields__") or key not in part.__dataclass_fields__:
-            raise ParameterError(f"abm_paths: --set {name}: no such `table.key` in the market config (a table such "
-                                 f"as noise, value, market_maker, fundamental; a key of that table)")  # fmt: skip
+        if part is None or not hasattr(part, "__dataclass_fields__"):
+            tables = sorted(
+                k for k in config.__dataclass_fields__ if hasattr(getattr(config, k), "__dataclass_fields__")
+            )
+            raise ParameterError(f"abm_paths: --set {name}: expected a table of the market config, one of {tables}; "
+                                 f"found {table!r}")  # fmt: skip
+        if key not in part.__dataclass_fields__:
+            raise ParameterError(f"abm_paths: --set {name}: expected a key of the {table} table, one of "
+                                 f"{sorted(part.__dataclass_fields__)}; found {key!r}")  # fmt: skip
         current = getattr(part, key)
         if isinstance(current, bool) or not isinstance(current, (int, float)):
             raise ParameterError(f"abm_paths: --set {name}: only numbers can be set; the field holds {current!r}")
         try:
             value = int(text) if isinstance(current, int) else float(text)
+            if not np.isfinite(value):  # nan / inf are not settings
+                raise ValueError(text)
         except ValueError:
             kind = "a whole number" if isinstance(current, int) else "a number"
             raise ParameterError(f"abm_paths: --set {name} must be {kind}; got {text!r}") from None
@@ -233,6 +241,8 @@ def _main(argv: list[str]) -> None:
         if len(argv) < 2:
             raise ParameterError("abm_paths: --set needs a `table.key=value` after it; got nothing")
         name, value = parse_set(argv[1])
+        if name in overrides:
+            raise ParameterError(f"abm_paths: --set {name} given twice ({overrides[name]!r}, {value!r}); expected once")
         overrides[name] = value
         argv = argv[2:]
     if overrides and (not argv or argv[0] != "--seeds"):

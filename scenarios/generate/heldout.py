@@ -112,8 +112,12 @@ def score_models(
     """
     if levels is not None and (isinstance(levels, bool) or not isinstance(levels, int) or levels < 1):
         raise ParameterError(f"`levels` of score_models must be an int >= 1 or None; got {levels!r}")
+    if isinstance(tstr_boot, bool) or not isinstance(tstr_boot, int) or tstr_boot < 1:
+        raise ParameterError(f"`--tstr-boot` (tstr_boot) must be an int >= 1; got {tstr_boot!r}")
     if isinstance(tstr_choice, (str, Path)):  # read before the sampling: a bad file fails fast
         tstr_choice = _read_choice(tstr_choice)
+    if tstr_choice is not None:
+        _check_picks(tstr_choice)
     spans = spec_spans(load_spec(spec_path), data_dir)
     test = spans["test"]
     duration = default_duration(test) if duration is None else float(duration)
@@ -189,13 +193,13 @@ def tstr_scores(
         ``prior`` and ``chance_ratio``), ``selected_on`` (how the task was chosen), ``left_out`` (per "TASK
         wWINDOW", per source left out of it: why, fewer than :data:`~scenarios.generate.tstr.MIN_ORIGINS` usable
         training origins), ``tasks`` (per "TASK wWINDOW" with a source scored: ``tstr_compare``'s result, its
-        ``role``, ``selected_metric`` and ``verdicts``: per source the :func:`~scenarios.generate.tstr.verdict` of
-        its ratio on that metric, with the ``ratio``, ``chance_ratio`` (the prior's) and
-        ``ratio_to_real_validation`` it read), and ``cpu_s``; or ``{"failed": why}`` when the real spans cannot
-        carry the task.
+        ``role`` and ``selected_metric`` of the first role naming it, and ``verdicts``: per role naming it, per
+        source the :func:`~scenarios.generate.tstr.verdict` of its ratio on that role's metric, with the ``ratio``,
+        ``chance_ratio`` (the prior's) and ``ratio_to_real_validation`` it read; or ``{"failed": why}`` when the
+        real spans cannot carry that task), and ``cpu_s``; or ``{"failed": why}`` when no task can be chosen.
     """
     # imported here, not at the top: tstr_study imports this module
-    from scenarios.generate.tstr_study import ROLES, WINDOWS, score_choice, select_task, task_from_name
+    from scenarios.generate.tstr_study import WINDOWS, score_choice, select_task, task_from_name
 
     start = time.process_time()
     try:
@@ -209,22 +213,11 @@ def tstr_scores(
                                 f"{rows} rows; need more than the smallest OFI window + {MIN_ORIGINS}")  # fmt: skip
             choice = select_task(real["train"], real["validation"], windows=windows, **options)
             selected_on = "chosen on the training and validation spans"
-        picks = {role: {k: choice[role][k] for k in ("task", "window", "metric", "score", "prior", "chance_ratio")
-                        if k in choice[role]} for role in ROLES if role in choice}  # fmt: skip
-        for role, pick in picks.items():
-            if (
-                pick.get("metric") not in ("accuracy", "balanced_accuracy")
-                or "task" not in pick
-                or "window" not in pick
-            ):
-                raise ParameterError(f"TSTR choice role {role!r} must give a task, a window and a metric (accuracy or "
-                                     f"balanced_accuracy); found {pick}")  # fmt: skip
-        if not picks:
-            raise ParameterError(f"TSTR choice must name at least one of the roles {ROLES}; found {sorted(choice)}")
+        picks = _check_picks(choice)
         tasks, left_out = {}, {}
         for role, pick in picks.items():
             key = f"{pick['task']} w{pick['window']}"
-            if key in left_out:  # another role names the same task and window
+            if key in left_out:  # another role names the same task and window: scored once, read per role below
                 continue
             task, window = task_from_name(pick["task"]), int(pick["window"])
             generated, left_out[key] = {}, {}
@@ -234,23 +227,51 @@ def tstr_scores(
                 if usable >= MIN_ORIGINS:
                     generated[name] = kept
                 else:
-                    left_out[key][name] = (
-                        f"{usable} usable training origins over {len(paths)} paths; need >= {MIN_ORIGINS}"
-                    )
+                    left_out[key][name] = (f"{usable} usable training origins over {len(paths)} paths "
+                                           f"({len(paths) - len(kept)} empty); need >= {MIN_ORIGINS}")  # fmt: skip
             if generated:
-                tasks.update(score_choice(real, generated, {role: pick}, n_boot=n_boot, seed=seed))
-    except DataError as error:  # real spans too short for the task: recorded
+                try:
+                    tasks.update(score_choice(real, generated, {role: pick}, n_boot=n_boot, seed=seed))
+                except DataError as error:  # real spans too short for this task: recorded, the others kept
+                    tasks[key] = {"failed": str(error)}
+    except DataError as error:  # real spans too short to choose a task: recorded
         return {"failed": str(error), "cpu_s": time.process_time() - start}
-    for result in tasks.values():
-        arms = result["arms"][result["selected_metric"]]
-        result["verdicts"] = {
-            name: {**verdict(arms[name]["ratio"], arms["prior"]["ratio"]), "metric": result["selected_metric"],
+    for role, pick in picks.items():  # every role's verdicts, on its own metric (roles may share a task)
+        result = tasks.get(f"{pick['task']} w{pick['window']}")
+        if result is None or "failed" in result:  # every source left out of this task, or the task failed
+            continue
+        arms = result["arms"][pick["metric"]]
+        result.setdefault("verdicts", {})[role] = {
+            name: {**verdict(arms[name]["ratio"], arms["prior"]["ratio"]), "metric": pick["metric"],
                    "ratio": arms[name]["ratio"], "chance_ratio": arms["prior"]["ratio"],
                    "ratio_to_real_validation": arms[name]["ratio_to_real_validation"]}
             for name in result["paths"]
         }  # fmt: skip
     return {"choice": picks, "selected_on": selected_on, "left_out": left_out, "tasks": tasks,
             "cpu_s": time.process_time() - start}  # fmt: skip
+
+
+def _check_picks(choice: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    # the roles of a task choice, each with a known task, a window (an int >= 1) and a metric; else our sentence
+    from scenarios.generate.tstr_study import ROLES, task_from_name
+
+    picks = {role: {k: choice[role][k] for k in ("task", "window", "metric", "score", "prior", "chance_ratio")
+                    if k in choice[role]} for role in ROLES if isinstance(choice.get(role), dict)}  # fmt: skip
+    if not picks:
+        raise ParameterError(f"TSTR choice must name at least one of the roles {ROLES}; found {sorted(choice)}")
+    for role, pick in picks.items():
+        window = pick.get("window")
+        if (
+            pick.get("metric") not in ("accuracy", "balanced_accuracy")
+            or "task" not in pick
+            or isinstance(window, bool)
+            or not isinstance(window, int)
+            or window < 1
+        ):
+            raise ParameterError(f"TSTR choice role {role!r} must give a task, a window (an int >= 1) and a metric "
+                                 f"(accuracy or balanced_accuracy); found {pick}")  # fmt: skip
+        task_from_name(pick["task"])  # an unknown task: its own sentence, before any sampling
+    return picks
 
 
 def _read_choice(path: str | Path) -> dict[str, Any]:
@@ -404,22 +425,20 @@ def tstr_lines(tstr: dict[str, Any]) -> list[str]:
         return [f"TSTR failed: {tstr['failed']}"]
     lines = [f"TSTR (trained on generated flow, tested on the real held-out span; task {tstr['selected_on']}; "
              f"verdict on the goal ratio >= {GOAL:g}; {tstr['cpu_s']:.0f} CPU s):"]  # fmt: skip
-    seen = set()
-    for role, pick in tstr["choice"].items():
+    for role, pick in tstr["choice"].items():  # one block per role, on its own metric (roles may share a task)
         key, metric = f"{pick['task']} w{pick['window']}", pick["metric"]
-        if key in seen:  # a second role naming a task already printed (scored once, under the first role)
-            continue
-        seen.add(key)
         result = tstr["tasks"].get(key)
         if result is None:
             lines.append(f"  {role}: {key}, {metric}: no source scored")
+        elif "failed" in result:
+            lines.append(f"  {role}: {key}, {metric}: failed: {result['failed']}")
         else:
             arms = result["arms"][metric]
             lines.append(f"  {role}: {key}, {metric}, {result['origins']['test']} held-out origins, block "
                          f"{result['block']} ({result['confidence']:.0%} intervals): TRTR "
                          f"{fmt(arms['trtr']['accuracy'])}, chance ratio {fmt(arms['prior']['ratio'])}, real "
                          f"validation ratio {fmt(arms['real_validation']['ratio'])}")  # fmt: skip
-            for name, row in result["verdicts"].items():
+            for name, row in result["verdicts"][role].items():
                 lines.append(f"    {name} ({result['paths'][name]} paths, {result['origins'][name]} origins): "
                              f"{fmt(arms[name]['accuracy'])}, ratio {fmt(row['ratio'])}, to real validation "
                              f"{fmt(row['ratio_to_real_validation'])}: {row['verdict']}")  # fmt: skip

@@ -39,8 +39,9 @@ def test_an_override_changes_that_number_only():
 def test_bad_overrides_are_refused_with_a_sentence():
     config = load_abm_preset(V10_SLOW)[0]
     cases = {
-        "noise.split_exponentt": ("1.5", "no such `table.key`"),
-        "noise_agents.split_exponent": ("1.5", "no such `table.key`"),
+        "noise.split_exponentt": ("1.5", "expected a key of the noise table, one of .*split_exponent.*; found "),
+        "noise_agents.split_exponent": ("1.5", "expected a table .*'noise'.*; found 'noise_agents'"),
+        "noise.excitation": ("nan", "must be a number; got 'nan'"),
         "value.variance_update": ("1", "only numbers"),
         "noise.split_max_children": ("1.5", "must be a whole number"),
         "noise.split_exponent": ("fast", "must be a number"),
@@ -67,6 +68,8 @@ def test_the_cli_hands_the_overrides_to_score_seeds(tmp_path, monkeypatch):
     out = tmp_path / "rows.json"
     argv = ["--set", "noise.split_exponent=1.5", "--set", "noise.split_max_children=99", "--seeds", "7,8", "--out",
             str(out), "DATA", "PRESET.toml"]  # fmt: skip
+    with pytest.raises(ParameterError, match="--set noise.split_exponent given twice"):
+        _main(["--set", "noise.split_exponent=1.5", "--set", "noise.split_exponent=1.4", "--seeds", "7"])
     _main(argv)
     assert seen == {"preset": "PRESET.toml", "data_dir": "DATA", "seeds": [7, 8],
                     "overrides": {"noise.split_exponent": "1.5", "noise.split_max_children": "99"}}  # fmt: skip

@@ -75,11 +75,11 @@ def test_heldout_scores_the_amzn_model_next_to_a_preset_with_one_command(amzn, c
     tstr = json.loads(out_path.read_text())["tstr"]  # pooled TSTR, the task chosen on training + validation
     assert tstr["selected_on"] == "chosen on the training and validation spans" and "chosen" in tstr["choice"]
     chosen = tstr["tasks"][f"{tstr['choice']['chosen']['task']} w{tstr['choice']['chosen']['window']}"]
-    assert chosen["role"] == "chosen" and set(chosen["verdicts"]) == {str(amzn["model"]), "zi-amzn"}
+    assert chosen["role"] == "chosen" and set(chosen["verdicts"]["chosen"]) == {str(amzn["model"]), "zi-amzn"}
     for result in tstr["tasks"].values():
         arms = result["arms"][result["selected_metric"]]
         assert result["origins"]["test"] >= 50 and arms["trtr"]["ratio"] == {"value": 1.0, "low": 1.0, "high": 1.0}
-        for name, row in result["verdicts"].items():
+        for name, row in result["verdicts"][result["role"]].items():
             assert row["verdict"] in VERDICTS and 0 < row["ratio"]["low"] <= row["ratio"]["high"] < 2
             assert result["origins"][name] >= 50 and row["chance_ratio"] == arms["prior"]["ratio"]
     preset = out["presets"]["zi-amzn"]

@@ -26,8 +26,14 @@ def _book(signal, seed, n=3000):
     return planted_book(n, levels=2, signal=signal, rng=np.random.default_rng(seed))[0]
 
 
-def test_heldout_tstr_chooses_the_task_on_real_spans_and_reads_each_source_against_the_goal(tmp_path):
+def test_heldout_tstr_chooses_the_task_on_real_spans_and_reads_each_source_against_the_goal(tmp_path, monkeypatch):
+    import scenarios.generate.tstr_study as tstr_study
     from scenarios.generate.heldout import score_models, tstr_lines, tstr_scores
+
+    seen = []  # the spans the task choice reads: the training and validation spans, never the held-out one
+    select = tstr_study.select_task
+    monkeypatch.setattr(tstr_study, "select_task", lambda train, validation, **kw: seen.append((train, validation))
+                        or select(train, validation, **kw))  # fmt: skip
 
     real = {"train": _book(0.8, 1, n=1500), "validation": _book(0.8, 6, n=1500), "test": _book(0.8, 2, n=1500)}
     sources = {
@@ -37,6 +43,7 @@ def test_heldout_tstr_chooses_the_task_on_real_spans_and_reads_each_source_again
     }
     out = tstr_scores(real, sources, n_boot=200, seed=5, select_options={"windows": (1,), "n_boot": 50})
     assert out["selected_on"] == "chosen on the training and validation spans"
+    assert len(seen) == 1 and seen[0][0] is real["train"] and seen[0][1] is real["validation"]
     assert out["choice"]["chosen"]["task"].startswith("direction_h1_")  # the planted horizon
     assert set(out["left_out"]) == set(out["tasks"]) and all(list(why) == ["short"] for why in out["left_out"].values())
     assert all("usable training origins" in why["short"] for why in out["left_out"].values())
@@ -44,7 +51,7 @@ def test_heldout_tstr_chooses_the_task_on_real_spans_and_reads_each_source_again
         result["paths"] == {"train itself": 1, "no signal": 2} for result in out["tasks"].values()
     )
     for result in out["tasks"].values():
-        arms, rows = result["arms"][result["selected_metric"]], result["verdicts"]
+        arms, rows = result["arms"][result["selected_metric"]], result["verdicts"][result["role"]]
         itself, noise = rows["train itself"], rows["no signal"]
         assert itself["verdict"] == "shown" and itself["ratio"]["low"] <= 1.0 <= itself["ratio"]["high"]
         assert noise["verdict"] == "refuted" and noise["ratio"]["high"] < 0.9
@@ -53,13 +60,31 @@ def test_heldout_tstr_chooses_the_task_on_real_spans_and_reads_each_source_again
         if result["selected_metric"] == "accuracy":  # the same fit on the same origins: exactly TRTR, paired
             assert itself["ratio"] == {"value": 1.0, "low": 1.0, "high": 1.0}
     text = "\n".join(tstr_lines(out))
-    assert "train itself (1 paths" in text and text.count(": shown") == text.count(": refuted") == len(out["tasks"])
+    assert "train itself (1 paths" in text and text.count(": shown") == text.count(": refuted") == len(out["choice"])
     assert "short: left out: " in text and "chance ratio" in text and "goal ratio >= 0.9" in text
     given = tstr_scores(real, {"train itself": [real["train"]]}, n_boot=50, seed=5,
                         choice={"chosen": {"task": "next_move", "window": 1, "metric": "accuracy"}})  # fmt: skip
     assert given["selected_on"] == "given by the caller" and list(given["tasks"]) == ["next_move w1"]
-    with pytest.raises(ParameterError, match="role 'chosen' must give a task, a window and a metric"):
+    # two roles on one task, each read on its own metric: scored once, a verdict per role
+    both = {"chosen": {"task": "next_move", "window": 1, "metric": "balanced_accuracy"},
+            "chosen_accuracy": {"task": "next_move", "window": 1, "metric": "accuracy"}}  # fmt: skip
+    pair = tstr_scores(real, {"no signal": sources["no signal"]}, n_boot=50, seed=5, choice=both)
+    (result,) = pair["tasks"].values()
+    assert set(result["verdicts"]) == {"chosen", "chosen_accuracy"}
+    for role, pick in both.items():
+        row = result["verdicts"][role]["no signal"]
+        assert row["metric"] == pick["metric"] and row["ratio"] == result["arms"][pick["metric"]]["no signal"]["ratio"]
+    assert result["arms"]["accuracy"]["no signal"]["ratio"] != result["arms"]["balanced_accuracy"]["no signal"]["ratio"]
+    assert sum(line.startswith("  chosen") for line in tstr_lines(pair)) == 2
+    with pytest.raises(ParameterError, match=r"role 'chosen' must give a task, a window \(an int >= 1\) and a metric"):
         tstr_scores(real, sources, choice={"chosen": {"task": "next_move", "window": 1, "metric": "auc"}})
+    for window in ("x", 0, 1.0):
+        with pytest.raises(ParameterError, match=r"a window \(an int >= 1\)"):
+            tstr_scores(real, sources, choice={"chosen": {"task": "next_move", "window": window, "metric": "accuracy"}})
+    with pytest.raises(ParameterError, match="unknown TSTR task 'nope'"):  # refused before any sampling
+        score_models("unused.toml", [], tstr_choice={"chosen": {"task": "nope", "window": 1, "metric": "accuracy"}})
+    with pytest.raises(ParameterError, match="`--tstr-boot` .* must be an int >= 1; got 0"):
+        score_models("unused.toml", [], tstr_boot=0)
     (tmp_path / "choice.json").write_text("{}")  # refused before any sampling
     with pytest.raises(DataError, match="choice.json': expected a key 'chosen'"):
         score_models("unused.toml", [], tstr_choice=tmp_path / "choice.json")
