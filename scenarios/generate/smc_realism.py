@@ -11,14 +11,16 @@ samples, for every root seed, the arms (default :data:`DEFAULT_ARMS`):
 - ``smc:NAME=Q``: the condition at guidance 1 with ``particles`` particles per path and the limit end pick
   (``final_sharpness = inf``, :mod:`generators.smc`),
 
-all with ``stop_when_stuck`` from the model's context, and scores every path with the realism scorecard
+all with ``stop_when_stuck`` from the model's context, and ``real:validation``: consecutive segments of the same
+duration cut from the validation span, those quoted on both sides throughout (real flow the references do not hold:
+a real-data control, scored with the first seed only). It scores every path with the realism scorecard
 (:func:`generators.evaluation.realism`) against two references:
 
 - ``heldout``: the whole held-out span of the spec (what :mod:`scenarios.generate.heldout` scores against);
-- ``quintile``: for an arm with a condition (``plain``: every asked one), the real windows of the asked quintiles
-  (:func:`regime_reference`): the 256-row windows of a real span whose regime, measured as the model measures it,
-  is in every asked quintile. The held-out span's when it holds at least ``min_rows`` such rows, else the training
-  span's (the record says which: the AAPL hour's held-out span holds no top-volatility window).
+- ``quintile``: for an arm with a condition (``plain``, ``real``: every asked one), the real windows of the asked
+  quintiles (:func:`regime_reference`): the 256-row windows of a real span whose regime, measured as the model
+  measures it, is in every asked quintile. The held-out span's when it holds at least ``min_rows`` such rows, else
+  the training span's (the record says which: the AAPL hour's held-out span holds no top-volatility window).
 
 Each arm gets the mean over its paths of each path's mean L1 (over the path's applicable L1 scores), with a 99 %
 bootstrap interval over paths, and the real-vs-real floor averaged the same way (its interval: percentiles of the
@@ -49,8 +51,9 @@ from simlab.errors import DataError, ParameterError
 from simlab.provenance import provenance
 
 DEFAULT_SPEC = "scenarios/library/generate_aapl_tiny.toml"
-DEFAULT_ARMS = ("plain", "cfg:volatility=5", "cfg:depth=1", "smc:volatility=5", "smc:depth=1")
-KINDS = ("plain", "cfg", "smc")
+DEFAULT_ARMS = ("plain", "cfg:volatility=5", "cfg:depth=1", "smc:volatility=5", "smc:depth=1", "real:validation")
+KINDS = ("plain", "cfg", "smc", "real")
+REAL_SPANS = ("train", "validation")
 GUIDANCE = 1.0
 CONFIDENCE = 0.99
 PATH_BOOT = 2000  # bootstrap replicates over paths
@@ -58,11 +61,14 @@ MIN_ROWS = 2000  # fewest real rows of the quintile a reference span must hold
 
 
 def parse_arm(arm: str) -> tuple[str, dict[str, int] | None]:
-    """Return ``(kind, regime)`` of an arm name: ``plain``, ``cfg:NAME=Q[,NAME=Q]`` or ``smc:NAME=Q[,NAME=Q]``."""
+    """Return ``(kind, regime)`` of an arm name: ``plain``, ``cfg:NAME=Q[,NAME=Q]``, ``smc:NAME=Q[,NAME=Q]`` or
+    ``real:SPAN`` (SPAN in :data:`REAL_SPANS`; its regime is None)."""
     kind, _, rest = arm.partition(":")
-    if kind not in KINDS or (kind == "plain") != (rest == ""):
-        raise ParameterError(f"arm must be 'plain', 'cfg:NAME=Q' or 'smc:NAME=Q'; got {arm!r}")
-    if kind == "plain":
+    if kind not in KINDS or (kind == "plain") != (rest == "") or (kind == "real" and rest not in REAL_SPANS):
+        raise ParameterError(
+            f"arm must be 'plain', 'cfg:NAME=Q', 'smc:NAME=Q' or 'real:SPAN' (SPAN in {list(REAL_SPANS)}); got {arm!r}"
+        )
+    if kind in ("plain", "real"):
         return kind, None
     regime = {}
     for item in rest.split(","):
@@ -87,6 +93,30 @@ def sample_arm(
     begin = time.process_time()
     paths = generator.sample(n_paths, duration, **kwargs)
     return paths, time.process_time() - begin
+
+
+def real_segments(span: dict[str, xr.Dataset], duration: float, n_paths: int) -> list[dict[str, xr.Dataset]]:
+    """Cut a real span into consecutive segments of ``duration`` seconds from its first event and return the first
+    ``n_paths`` of those quoted on both sides at every row (a segment holds the events of ``[t0 + k duration,
+    t0 + (k + 1) duration)`` and their books; the AAPL validation span's replayed book has no bid for long
+    stretches, which no model path is compared with)."""
+    ts = span["events"]["ts_ns"].values
+    step = int(round(duration * 1e9))
+    n = int((int(ts[-1]) - int(ts[0])) // step)
+    bounds = np.searchsorted(ts, int(ts[0]) + step * np.arange(n + 1), side="left")
+    e_dim, b_dim = span["events"]["ts_ns"].dims[0], span["books"][BOOK_FIELDS[0]].dims[0]
+    quoted = (span["books"]["bid_qty"].values[:, 0] > 0) & (span["books"]["ask_qty"].values[:, 0] > 0)
+    out = [
+        {"events": span["events"].isel({e_dim: slice(a, b)}), "books": span["books"].isel({b_dim: slice(a, b)})}
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        if b > a and quoted[a:b].all()
+    ][:n_paths]
+    if not out:
+        raise DataError(
+            f"real_segments: a span of {(int(ts[-1]) - int(ts[0])) / 1e9:.1f} s holds no {duration:g} s segment "
+            "quoted on both sides throughout"
+        )
+    return out
 
 
 def cached_arm(cache: Path | None, generator: Any, arm: str, **kwargs: Any) -> tuple[list, float]:
@@ -288,14 +318,17 @@ def smc_realism(
             references[name], out["references"][name] = regime_reference(spans, generator.encoding_, regime,
                                                                          min_rows=min_rows)  # fmt: skip
     out.update(arms={}, sampling={}, differences={})
-    for arm, (_kind, regime) in parsed.items():
+    for arm, (kind, regime) in parsed.items():
         targets = list(references) if regime is None else ["heldout", _reference_name(regime)]
         rows: dict[str, list] = {ref: [] for ref in targets}
         cards: dict[str, list] = {ref: [] for ref in targets}
         out["sampling"][arm] = {}
-        for seed in seeds:
-            paths, cpu = cached_arm(None if cache is None else Path(cache), generator, arm, n_paths=n_paths,
-                                    duration=duration, seed=seed, particles=particles)  # fmt: skip
+        for seed in seeds[:1] if kind == "real" else seeds:
+            if kind == "real":  # real segments of another span: one set, scored with the first seed
+                paths, cpu = real_segments(spans[arm.partition(":")[2]], duration, n_paths), 0.0
+            else:
+                paths, cpu = cached_arm(None if cache is None else Path(cache), generator, arm, n_paths=n_paths,
+                                        duration=duration, seed=seed, particles=particles)  # fmt: skip
             out["sampling"][arm][str(seed)] = {
                 "cpu_s": cpu,
                 "events": int(sum(p["events"].sizes["event"] for p in paths)),

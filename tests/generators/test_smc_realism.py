@@ -89,6 +89,20 @@ def test_the_reference_takes_the_first_span_with_enough_rows_and_joins_its_stret
         sr.regime_reference(spans, Encoding(), {"volatility": 5}, min_rows=13, window=3)
 
 
+def test_real_segments_are_consecutive_windows_of_the_asked_seconds_quoted_throughout():
+    span = book_span(20, jumps=())  # one event a second, 0 .. 19 s
+    segments = sr.real_segments(span, 5.0, 32)
+    assert [(s["events"]["ts_ns"].values // 1_000_000_000).tolist() for s in segments] == [
+        list(range(k, k + 5)) for k in (0, 5, 10)
+    ]  # 19 s hold three whole segments of 5 s
+    assert [s["books"].sizes["time"] for s in segments] == [5, 5, 5]
+    assert len(sr.real_segments(span, 5.0, 2)) == 2
+    span["books"]["bid_qty"][7, 0] = 0  # no bid at 7 s: the second segment is left out
+    assert [int(s["events"]["ts_ns"][0]) // 1_000_000_000 for s in sr.real_segments(span, 5.0, 32)] == [0, 10]
+    with pytest.raises(DataError, match="real_segments"):
+        sr.real_segments(span, 30.0, 2)
+
+
 def test_each_arm_samples_with_its_own_options():
     calls = []
     model = SimpleNamespace(sample=lambda n, d, **kwargs: calls.append((n, d, kwargs)) or [])
@@ -99,7 +113,8 @@ def test_each_arm_samples_with_its_own_options():
     smc = calls[2][2]
     assert smc["regime"] == {"depth": 1, "volatility": 5} and smc["particles"] == 4 and smc["guidance"] == 1.0
     assert smc["smc"] == {"final_sharpness": math.inf}
-    for bad in ("cfg", "plain:depth=1", "smc:depth=6", "smc:speed=1", "grid:depth=1"):
+    assert sr.parse_arm("real:validation") == ("real", None)
+    for bad in ("cfg", "plain:depth=1", "smc:depth=6", "smc:speed=1", "grid:depth=1", "real:test", "real"):
         with pytest.raises(ParameterError, match="arm"):
             sr.parse_arm(bad)
 
