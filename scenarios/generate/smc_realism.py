@@ -26,8 +26,8 @@ Each arm gets the mean over its paths of each path's mean L1 (over the path's ap
 bootstrap interval over paths, and the real-vs-real floor averaged the same way (its interval: percentiles of the
 mean over paths of each path's floor replicates, what as many paths of a perfect generator would average);
 the number of paths whose own interval reaches their own floor; and the mean ROC-AUC of the real-vs-synthetic
-classifier with its interval over paths. Sampled paths can be cached (one pickle per seed and arm) so that the
-scoring can be rerun without sampling again.
+classifier with its interval over paths. Sampled paths and their scorecards can be cached (``--cache``: one
+pickle per seed and arm, and per reference) so that a rerun with another seed added samples and scores only that.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import argparse
 import math
 import pickle
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -119,23 +120,32 @@ def real_segments(span: dict[str, xr.Dataset], duration: float, n_paths: int) ->
     return out
 
 
-def cached_arm(cache: Path | None, generator: Any, arm: str, **kwargs: Any) -> tuple[list, float]:
-    """Return :func:`sample_arm`'s result, read from ``cache`` when a run with the same arguments wrote it there."""
+def arm_key(arm: str, **kwargs: Any) -> str:
+    """Return the file name stem of an arm's paths (or cards) sampled with ``kwargs`` in a cache folder."""
+    return "_".join([arm.replace(":", "-").replace("=", "").replace(",", "+")]
+                    + [f"{k}{v:g}" for k, v in sorted(kwargs.items())])  # fmt: skip
+
+
+def cached(cache: Path | None, key: str, compute: Any) -> Any:
+    """Return ``compute()``, read from ``cache / key.pkl`` when a run wrote it there (written atomically)."""
     if cache is None:
-        return sample_arm(generator, arm, **kwargs)
-    key = "_".join([arm.replace(":", "-").replace("=", "").replace(",", "+")]
-                   + [f"{k}{v:g}" for k, v in sorted(kwargs.items())])  # fmt: skip
+        return compute()
     file = Path(cache) / f"{key}.pkl"
     if file.exists():
         with file.open("rb") as handle:
             return pickle.load(handle)
-    result = sample_arm(generator, arm, **kwargs)
+    result = compute()
     file.parent.mkdir(parents=True, exist_ok=True)
     tmp = file.with_name(file.name + ".tmp")
     with tmp.open("wb") as handle:
         pickle.dump(result, handle)
     tmp.replace(file)
     return result
+
+
+def cached_arm(cache: Path | None, generator: Any, arm: str, **kwargs: Any) -> tuple[list, float]:
+    """Return :func:`sample_arm`'s result, read from ``cache`` when a run with the same arguments wrote it there."""
+    return cached(cache, arm_key(arm, **kwargs), lambda: sample_arm(generator, arm, **kwargs))
 
 
 def covered_rows(hits: np.ndarray, window: int, n_rows: int) -> np.ndarray:
@@ -334,11 +344,13 @@ def smc_realism(
                 "events": int(sum(p["events"].sizes["event"] for p in paths)),
             }
             for ref in targets:
-                begin = time.process_time()
-                seed_cards = realism(paths, references[ref], seed=seed, n_boot=n_boot)
+                key = arm_key(arm, n_paths=n_paths, duration=duration, seed=seed, particles=particles)
+                seed_cards, scoring_cpu = cached(cache, f"{key}_vs-{ref.replace(' ', '-')}_boot{n_boot}.cards",
+                                         partial(_timed, realism, paths, references[ref], seed=seed,
+                                                 n_boot=n_boot))  # fmt: skip
                 seed_rows = [path_card(c, p, generator.encoding_) for c, p in zip(seed_cards, paths, strict=True)]
                 summary = summarise_arm(seed_cards, seed_rows, seed=seed)
-                summary["scoring_cpu_s"] = time.process_time() - begin
+                summary["scoring_cpu_s"] = scoring_cpu
                 out["arms"].setdefault(arm, {}).setdefault(ref, {"seeds": {}})["seeds"][str(seed)] = summary
                 rows[ref] += seed_rows
                 cards[ref] += seed_cards
@@ -361,6 +373,11 @@ def smc_realism(
     for name, d in out["differences"].items():
         print(f"{name}: {d['value']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]")
     return out
+
+
+def _timed(function: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    begin = time.process_time()
+    return function(*args, **kwargs), time.process_time() - begin
 
 
 def _reference_name(regime: dict[str, int] | None) -> str:
