@@ -23,8 +23,8 @@ a real-data control, scored with the first seed only). It scores every path with
   the training span's (the record says which: the AAPL hour's held-out span holds no top-volatility window).
 
 Each arm gets the mean over its paths of each path's mean L1 (over the path's applicable L1 scores), with a 99 %
-bootstrap interval over paths, and the real-vs-real floor averaged the same way (its interval: percentiles of the
-mean over paths of each path's floor replicates, what as many paths of a perfect generator would average);
+bootstrap interval over paths, and the real-vs-real floor of as many paths: the median and percentile interval of
+the mean over paths of each path's floor replicates (what as many paths of a perfect generator would average);
 the number of paths whose own interval reaches their own floor; and the mean ROC-AUC of the real-vs-synthetic
 classifier with its interval over paths. Sampled paths and their scorecards can be cached (``--cache``: one
 pickle per seed and arm, and per reference) so that a rerun with another seed added samples and scores only that.
@@ -271,7 +271,7 @@ def summarise_arm(cards: list[Any], rows: list[dict[str, Any]], *, seed: int) ->
     score = over_paths([r["mean_l1"]["value"] for r in rows], seed=seed)
     floor_reps = np.mean([floor_replicates(c) for c in cards], axis=0)
     low, high = np.percentile(floor_reps, [50 * (1 - CONFIDENCE), 50 * (1 + CONFIDENCE)])
-    floor = {"value": float(np.mean([r["floor"]["value"] for r in rows])), "low": float(low), "high": float(high)}
+    floor = {"value": float(np.median(floor_reps)), "low": float(low), "high": float(high)}
     auc = over_paths([np.nan if r["auc"] is None else r["auc"] for r in rows], seed=seed + 1)
     return {
         "mean_l1": score,
