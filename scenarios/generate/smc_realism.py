@@ -22,7 +22,8 @@ a real-data control, scored with the first seed only). It scores every path with
   measures it, is in every asked quintile. The held-out span's when it holds at least ``min_rows`` such rows, else
   the training span's (the record says which: the AAPL hour's held-out span holds no top-volatility window).
 
-Each arm gets the mean over its paths of each path's mean L1 (over the path's applicable L1 scores), with a 99 %
+Each arm gets the mean over its paths of each path's mean L1 (over the L1 scores that every path of every arm
+computed against that reference, ``shared``; ``all`` and ``seeds``: over each path's own applicable ones), with a 99 %
 bootstrap interval over paths, and the real-vs-real floor of as many paths: the median and percentile interval of
 the mean over paths of each path's floor replicates (what as many paths of a perfect generator would average);
 the number of paths whose own interval reaches their own floor; and the mean ROC-AUC of the real-vs-synthetic
@@ -266,10 +267,49 @@ def over_paths(values: np.ndarray, *, seed: int, n_boot: int = PATH_BOOT, confid
     return {"value": float(values.mean()), "low": float(low), "high": float(high), "n": int(values.size)}
 
 
-def summarise_arm(cards: list[Any], rows: list[dict[str, Any]], *, seed: int) -> dict[str, Any]:
-    """Return an arm's summary over its paths' cards (see the module docstring) for one reference."""
-    score = over_paths([r["mean_l1"]["value"] for r in rows], seed=seed)
-    floor_reps = np.mean([floor_replicates(c) for c in cards], axis=0)
+def l1_scores(card: Any) -> dict[str, tuple[float, np.ndarray, np.ndarray]]:
+    """Return a card's finite L1 scores by name (``quantity (family)``): value, replicates and floor replicates."""
+    return {
+        f"{r.quantity} ({r.family})": (float(r.distance.value), r.distance.replicates, r.distance.floor_replicates)
+        for r in card.rows
+        if r.metric == "l1" and r.distance is not None and np.isfinite(r.distance.value)
+    }
+
+
+def shared_mean(scores: dict[str, tuple], names: list[str]) -> dict[str, Any]:
+    """Return the mean over ``names`` of a path's L1 scores (:func:`l1_scores`) with its interval, the mean's floor
+    replicates, the floor's median and interval, and whether the path's interval reaches its floor's."""
+    size = min(min(scores[n][1].shape[0], scores[n][2].shape[0]) for n in names)
+    replicates = np.mean([scores[n][1][:size] for n in names], axis=0)
+    floor = np.mean([scores[n][2][:size] for n in names], axis=0)
+    tails = [50 * (1 - CONFIDENCE), 50 * (1 + CONFIDENCE)]
+    (low, high), (f_low, f_high) = np.percentile(replicates, tails), np.percentile(floor, tails)
+    value = float(np.mean([scores[n][0] for n in names]))
+    return {
+        "value": value, "low": float(low), "high": float(high), "floor_replicates": floor,
+        "floor": {"value": float(np.median(floor)), "low": float(f_low), "high": float(f_high)},
+        "indistinguishable": bool(low <= f_high),
+    }  # fmt: skip
+
+
+def summarise_arm(
+    cards: list[Any], rows: list[dict[str, Any]], *, seed: int, names: list[str] | None = None
+) -> dict[str, Any]:
+    """Return an arm's summary over its paths' cards (see the module docstring) for one reference.
+
+    With ``names`` the per-path score is the mean over those L1 scores only (:func:`shared_mean`; every card must
+    hold them), so that arms compared on one reference average the same scores; without, over each card's own.
+    """
+    if names is None:
+        values = [r["mean_l1"]["value"] for r in rows]
+        floor_reps = np.mean([floor_replicates(c) for c in cards], axis=0)
+        reached = [r["indistinguishable"] for r in rows]
+    else:
+        means = [shared_mean(c if isinstance(c, dict) else l1_scores(c), names) for c in cards]
+        values = [m["value"] for m in means]
+        floor_reps = np.mean([m["floor_replicates"] for m in means], axis=0)
+        reached = [m["indistinguishable"] for m in means]
+    score = over_paths(values, seed=seed)
     low, high = np.percentile(floor_reps, [50 * (1 - CONFIDENCE), 50 * (1 + CONFIDENCE)])
     floor = {"value": float(np.median(floor_reps)), "low": float(low), "high": float(high)}
     auc = over_paths([np.nan if r["auc"] is None else r["auc"] for r in rows], seed=seed + 1)
@@ -277,11 +317,14 @@ def summarise_arm(cards: list[Any], rows: list[dict[str, Any]], *, seed: int) ->
         "mean_l1": score,
         "floor": floor,
         "indistinguishable": bool(score["low"] is not None and score["low"] <= floor["high"]),
-        "paths_indistinguishable": int(sum(r["indistinguishable"] for r in rows)),
+        "paths_indistinguishable": int(sum(reached)),
         "paths": len(rows),
-        "l1_scores": [min(r["l1_scores"] for r in rows), max(r["l1_scores"] for r in rows)],
+        "l1_scores": [len(names)] * 2
+        if names
+        else [min(r["l1_scores"] for r in rows), max(r["l1_scores"] for r in rows)],
         "auc": auc,
         "events": int(sum(r["events"] for r in rows)),
+        "path_values": [float(v) for v in values],
     }
 
 
@@ -312,8 +355,9 @@ def smc_realism(
 
     Path ``p`` of seed ``s`` is scored with scoring seed ``s + p`` (as :mod:`scenarios.generate.heldout` does).
     Returns the references' records, every path's row (:func:`path_card`), each arm's summary per reference and
-    seed and over all seeds (:func:`summarise_arm`), and the differences of the SMC arms from the CFG and plain
-    arms on each reference they share.
+    seed and over all seeds on each card's own L1 scores (``seeds``, ``all``), the summary over all seeds on the L1
+    scores every path of every arm computed against that reference (``shared``, the scores in ``shared_scores``),
+    and on those the differences of the SMC arms from the other arms of the same or no condition.
     """
     parsed = {arm: parse_arm(arm) for arm in arms}
     generator = load_generator(model)
@@ -327,7 +371,8 @@ def smc_realism(
         if regime is not None and name not in references:
             references[name], out["references"][name] = regime_reference(spans, generator.encoding_, regime,
                                                                          min_rows=min_rows)  # fmt: skip
-    out.update(arms={}, sampling={}, differences={})
+    out.update(arms={}, sampling={}, differences={}, shared_scores={})
+    compact: dict[tuple[str, str], list] = {}  # (arm, reference): every path's L1 scores (:func:`l1_scores`)
     for arm, (kind, regime) in parsed.items():
         targets = list(references) if regime is None else ["heldout", _reference_name(regime)]
         rows: dict[str, list] = {ref: [] for ref in targets}
@@ -354,22 +399,31 @@ def smc_realism(
                 out["arms"].setdefault(arm, {}).setdefault(ref, {"seeds": {}})["seeds"][str(seed)] = summary
                 rows[ref] += seed_rows
                 cards[ref] += seed_cards
+                compact.setdefault((arm, ref), []).extend(l1_scores(c) for c in seed_cards)
                 print(f"{arm} seed {seed} vs {ref}: {_line(summary)}", flush=True)
         for ref in targets:
             entry = out["arms"][arm][ref]
             entry["all"] = summarise_arm(cards[ref], rows[ref], seed=seeds[0])
             entry["path_rows"] = rows[ref]
             print(f"{arm} all seeds vs {ref}: {_line(entry['all'])}", flush=True)
+    for ref in references:  # every arm on one reference averages the L1 scores all its paths computed
+        held = [set(scores) for (_, r), paths in compact.items() if r == ref for scores in paths]
+        names = out["shared_scores"][ref] = sorted(set.intersection(*held)) if held else []
+        for (arm, r), paths in compact.items():
+            if r == ref and names:
+                entry = out["arms"][arm][ref]
+                entry["shared"] = summarise_arm(paths, entry["path_rows"], seed=seeds[0], names=names)
+                print(f"{arm} all seeds vs {ref}, shared scores: {_line(entry['shared'])}", flush=True)
     for arm, (kind, regime) in parsed.items():
         if kind != "smc":
             continue
         for other, (other_kind, other_regime) in parsed.items():
             if other_kind == "smc" or other_regime not in (None, regime):
                 continue
-            for ref in set(out["arms"][arm]) & set(out["arms"][other]):
-                a = [r["mean_l1"]["value"] for r in out["arms"][arm][ref]["path_rows"]]
-                b = [r["mean_l1"]["value"] for r in out["arms"][other][ref]["path_rows"]]
-                out["differences"][f"{arm} - {other} vs {ref}"] = difference(a, b, seed=seeds[0])
+            for ref in sorted(set(out["arms"][arm]) & set(out["arms"][other])):
+                a, b = (out["arms"][name][ref].get("shared", {}).get("path_values") for name in (arm, other))
+                if a and b:
+                    out["differences"][f"{arm} - {other} vs {ref}"] = difference(a, b, seed=seeds[0])
     for name, d in out["differences"].items():
         print(f"{name}: {d['value']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]")
     return out

@@ -119,12 +119,18 @@ def test_each_arm_samples_with_its_own_options():
             sr.parse_arm(bad)
 
 
-def card(value: float, low: float, floor: float) -> SimpleNamespace:
-    """A scorecard with two L1 scores of equal values and constant floor replicates."""
+def card(value: float, low: float, floor: float, extra: float | None = None) -> SimpleNamespace:
+    """A scorecard with two L1 scores of equal values and constant floor replicates (and a third, ``extra``)."""
     distance = SimpleNamespace(value=value, low=low, high=value + 0.1, floor=floor, floor_low=floor - 0.01,
                                floor_high=floor + 0.01, floor_replicates=np.full(20, floor),
                                replicates=np.full(20, value), to_dict=dict)  # fmt: skip
     rows = [SimpleNamespace(metric="l1", distance=distance, quantity=q, family="f") for q in ("a", "b")]
+    if extra is not None:
+        same = dict.fromkeys(("value", "low", "high", "floor", "floor_low", "floor_high"), extra)
+        other = SimpleNamespace(
+            **same, replicates=np.full(20, extra), floor_replicates=np.full(20, extra), to_dict=dict
+        )
+        rows.append(SimpleNamespace(metric="l1", distance=other, quantity="c", family="f"))
     summary = {"l1": {"mean": {"value": value, "low": low, "high": value + 0.1}, "scores": 2}}
     return SimpleNamespace(rows=rows, summary=summary, discriminative=SimpleNamespace(auc=0.5 + value))
 
@@ -145,3 +151,16 @@ def test_an_arm_is_indistinguishable_only_when_its_interval_reaches_the_floor():
     assert sr.summarise_arm(near, near_rows, seed=1)["paths_indistinguishable"] == 2
     d = sr.difference([0.3, 0.3], [0.1, 0.1], seed=1)
     assert d == {"value": pytest.approx(0.2), "low": pytest.approx(0.2), "high": pytest.approx(0.2)}
+
+
+def test_the_shared_scores_leave_out_a_score_only_some_paths_computed():
+    path = {"events": xr.Dataset(coords={"event": np.arange(5)}), "books": book_span(5, ())["books"]}
+    cards = [card(0.30, 0.25, 0.20, extra=0.90), card(0.40, 0.35, 0.20)]
+    rows = [sr.path_card(c, path, Encoding()) for c in cards]
+    assert rows[0]["mean_l1"]["value"] == pytest.approx(0.30)  # the fake summary; "c (f)" would raise it to 0.5
+    assert sorted(sr.l1_scores(cards[0])) == ["a (f)", "b (f)", "c (f)"]
+    one = sr.shared_mean(sr.l1_scores(cards[0]), ["a (f)", "b (f)", "c (f)"])
+    assert one["value"] == pytest.approx(0.5) and one["floor"]["value"] == pytest.approx(0.2 * 2 / 3 + 0.9 / 3)
+    shared = sr.summarise_arm([sr.l1_scores(c) for c in cards], rows, seed=1, names=["a (f)", "b (f)"])
+    assert shared["path_values"] == pytest.approx([0.30, 0.40]) and shared["l1_scores"] == [2, 2]
+    assert shared["floor"]["value"] == pytest.approx(0.20) and not shared["indistinguishable"]
