@@ -302,11 +302,13 @@ def summarise_arm(
     """
     if names is None:
         values = [r["mean_l1"]["value"] for r in rows]
+        floors = [r["floor"]["value"] for r in rows]
         floor_reps = np.mean([floor_replicates(c) for c in cards], axis=0)
         reached = [r["indistinguishable"] for r in rows]
     else:
         means = [shared_mean(c if isinstance(c, dict) else l1_scores(c), names) for c in cards]
         values = [m["value"] for m in means]
+        floors = [m["floor"]["value"] for m in means]
         floor_reps = np.mean([m["floor_replicates"] for m in means], axis=0)
         reached = [m["indistinguishable"] for m in means]
     score = over_paths(values, seed=seed)
@@ -324,7 +326,9 @@ def summarise_arm(
         else [min(r["l1_scores"] for r in rows), max(r["l1_scores"] for r in rows)],
         "auc": auc,
         "events": int(sum(r["events"] for r in rows)),
+        "excess_over_floor": over_paths(np.subtract(values, floors), seed=seed + 2),
         "path_values": [float(v) for v in values],
+        "path_excess": [float(v - f) for v, f in zip(values, floors, strict=True)],
     }
 
 
@@ -357,7 +361,9 @@ def smc_realism(
     Returns the references' records, every path's row (:func:`path_card`), each arm's summary per reference and
     seed and over all seeds on each card's own L1 scores (``seeds``, ``all``), the summary over all seeds on the L1
     scores every path of every arm computed against that reference (``shared``, the scores in ``shared_scores``),
-    and on those the differences of the SMC arms from the other arms of the same or no condition.
+    and on those the differences of the SMC arms from the other arms of the same or no condition, in mean L1
+    (``differences``) and in each path's excess over its own floor (``excess_differences``: the floor falls with the
+    path's size, and the SMC paths are busier).
     """
     parsed = {arm: parse_arm(arm) for arm in arms}
     generator = load_generator(model)
@@ -371,7 +377,7 @@ def smc_realism(
         if regime is not None and name not in references:
             references[name], out["references"][name] = regime_reference(spans, generator.encoding_, regime,
                                                                          min_rows=min_rows)  # fmt: skip
-    out.update(arms={}, sampling={}, differences={}, shared_scores={})
+    out.update(arms={}, sampling={}, differences={}, excess_differences={}, shared_scores={})
     compact: dict[tuple[str, str], list] = {}  # (arm, reference): every path's L1 scores (:func:`l1_scores`)
     for arm, (kind, regime) in parsed.items():
         targets = list(references) if regime is None else ["heldout", _reference_name(regime)]
@@ -421,11 +427,18 @@ def smc_realism(
             if other_kind == "smc" or other_regime not in (None, regime):
                 continue
             for ref in sorted(set(out["arms"][arm]) & set(out["arms"][other])):
-                a, b = (out["arms"][name][ref].get("shared", {}).get("path_values") for name in (arm, other))
-                if a and b:
-                    out["differences"][f"{arm} - {other} vs {ref}"] = difference(a, b, seed=seeds[0])
+                pair = [out["arms"][name][ref].get("shared", {}) for name in (arm, other)]
+                if all(pair):
+                    label = f"{arm} - {other} vs {ref}"
+                    values, excess = ([p[key] for p in pair] for key in ("path_values", "path_excess"))
+                    out["differences"][label] = difference(*values, seed=seeds[0])
+                    out["excess_differences"][label] = difference(*excess, seed=seeds[0])
     for name, d in out["differences"].items():
-        print(f"{name}: {d['value']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]")
+        e = out["excess_differences"][name]
+        print(
+            f"{name}: mean L1 {d['value']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}], excess over the floor "
+            f"{e['value']:+.3f} [{e['low']:+.3f}, {e['high']:+.3f}]"
+        )
     return out
 
 
@@ -439,12 +452,13 @@ def _reference_name(regime: dict[str, int] | None) -> str:
 
 
 def _line(s: dict[str, Any]) -> str:
-    m, f, a = s["mean_l1"], s["floor"], s["auc"]
+    m, f, a, x = s["mean_l1"], s["floor"], s["auc"], s["excess_over_floor"]
     verdict = "indistinguishable from the floor" if s["indistinguishable"] else "above the floor"
     auc = f"{a['value']:.3f} [{a['low']:.3f}, {a['high']:.3f}]" if a["low"] is not None else str(a["value"])
     return (f"mean L1 {m['value']:.3f} [{m['low']:.3f}, {m['high']:.3f}], floor {f['value']:.3f} [{f['low']:.3f}, "
             f"{f['high']:.3f}] ({verdict}); {s['paths_indistinguishable']}/{s['paths']} paths reach their floor; "
-            f"AUC {auc}; {s['l1_scores'][0]}-{s['l1_scores'][1]} L1 scores")  # fmt: skip
+            f"AUC {auc}; {s['l1_scores'][0]}-{s['l1_scores'][1]} L1 scores; excess over the floor "
+            f"{x['value']:.3f} [{x['low']:.3f}, {x['high']:.3f}]")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

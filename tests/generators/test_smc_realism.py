@@ -164,3 +164,6 @@ def test_the_shared_scores_leave_out_a_score_only_some_paths_computed():
     shared = sr.summarise_arm([sr.l1_scores(c) for c in cards], rows, seed=1, names=["a (f)", "b (f)"])
     assert shared["path_values"] == pytest.approx([0.30, 0.40]) and shared["l1_scores"] == [2, 2]
     assert shared["floor"]["value"] == pytest.approx(0.20) and not shared["indistinguishable"]
+    assert shared["path_excess"] == pytest.approx([0.10, 0.20]) and shared["excess_over_floor"][
+        "value"
+    ] == pytest.approx(0.15)
