@@ -342,6 +342,31 @@ def difference(a: list[float], b: list[float], *, seed: int) -> dict[str, Any]:
     return {"value": float(a.mean() - b.mean()), "low": float(low), "high": float(high)}
 
 
+def size_adjusted_difference(
+    a: list[float], b: list[float], size_a: list[float], size_b: list[float], *, seed: int
+) -> dict[str, Any]:
+    """Return the difference of ``a`` from ``b`` at equal path size, with a bootstrap interval over paths.
+
+    The coefficient of the arm in the least-squares fit ``value = c + d [path in a] + s size`` over both arms' paths
+    (one common slope ``s``: an L1 distance between histograms falls with the sample's size, and the SMC paths are
+    busier); the interval resamples each arm's paths independently, as :func:`difference` does. ``slope`` is ``s``.
+    """
+    a, b, size_a, size_b = (np.asarray(x, np.float64) for x in (a, b, size_a, size_b))
+
+    def fit(ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
+        y = np.concatenate([a[ia], b[ib]])
+        x = np.column_stack(
+            [np.ones(y.size), np.r_[np.ones(ia.size), np.zeros(ib.size)], np.r_[size_a[ia], size_b[ib]]]
+        )
+        return np.linalg.lstsq(x, y, rcond=None)[0]
+
+    _, value, slope = fit(np.arange(a.size), np.arange(b.size))
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    reps = [fit(rng.integers(0, a.size, a.size), rng.integers(0, b.size, b.size))[1] for _ in range(PATH_BOOT)]
+    low, high = np.percentile(reps, [50 * (1 - CONFIDENCE), 50 * (1 + CONFIDENCE)])
+    return {"value": float(value), "low": float(low), "high": float(high), "slope": float(slope)}
+
+
 def smc_realism(
     model: str | Path,
     *,
@@ -362,8 +387,9 @@ def smc_realism(
     seed and over all seeds on each card's own L1 scores (``seeds``, ``all``), the summary over all seeds on the L1
     scores every path of every arm computed against that reference (``shared``, the scores in ``shared_scores``),
     and on those the differences of the SMC arms from the other arms of the same or no condition, in mean L1
-    (``differences``) and in each path's excess over its own floor (``excess_differences``: the floor falls with the
-    path's size, and the SMC paths are busier).
+    (``differences``), in each path's excess over its own floor (``excess_differences``: the floor falls with the
+    path's size, and the SMC paths are busier) and in mean L1 at equal size (``size_adjusted``,
+    :func:`size_adjusted_difference`).
     """
     parsed = {arm: parse_arm(arm) for arm in arms}
     generator = load_generator(model)
@@ -377,7 +403,7 @@ def smc_realism(
         if regime is not None and name not in references:
             references[name], out["references"][name] = regime_reference(spans, generator.encoding_, regime,
                                                                          min_rows=min_rows)  # fmt: skip
-    out.update(arms={}, sampling={}, differences={}, excess_differences={}, shared_scores={})
+    out.update(arms={}, sampling={}, differences={}, excess_differences={}, size_adjusted={}, shared_scores={})
     compact: dict[tuple[str, str], list] = {}  # (arm, reference): every path's L1 scores (:func:`l1_scores`)
     for arm, (kind, regime) in parsed.items():
         targets = list(references) if regime is None else ["heldout", _reference_name(regime)]
@@ -433,12 +459,13 @@ def smc_realism(
                     values, excess = ([p[key] for p in pair] for key in ("path_values", "path_excess"))
                     out["differences"][label] = difference(*values, seed=seeds[0])
                     out["excess_differences"][label] = difference(*excess, seed=seeds[0])
+                    sizes = [[r["events"] for r in out["arms"][name][ref]["path_rows"]] for name in (arm, other)]
+                    out["size_adjusted"][label] = size_adjusted_difference(*values, *sizes, seed=seeds[0])
     for name, d in out["differences"].items():
-        e = out["excess_differences"][name]
-        print(
-            f"{name}: mean L1 {d['value']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}], excess over the floor "
-            f"{e['value']:+.3f} [{e['low']:+.3f}, {e['high']:+.3f}]"
-        )
+        e, z = out["excess_differences"][name], out["size_adjusted"][name]
+        print(f"{name}: mean L1 {d['value']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}], excess over the floor "
+              f"{e['value']:+.3f} [{e['low']:+.3f}, {e['high']:+.3f}], at equal size {z['value']:+.3f} "
+              f"[{z['low']:+.3f}, {z['high']:+.3f}]")  # fmt: skip
     return out
 
 

@@ -167,3 +167,13 @@ def test_the_shared_scores_leave_out_a_score_only_some_paths_computed():
     assert shared["path_excess"] == pytest.approx([0.10, 0.20]) and shared["excess_over_floor"][
         "value"
     ] == pytest.approx(0.15)
+
+
+def test_the_size_adjusted_difference_removes_a_common_size_slope():
+    # value = 0.5 - 0.0001 size + 0.02 [arm a], exactly: the busier arm a looks better raw, worse at equal size
+    size_a, size_b = np.array([900.0, 1000.0, 1100.0, 1200.0]), np.array([500.0, 600.0, 700.0, 800.0])
+    a, b = 0.52 - 1e-4 * size_a, 0.5 - 1e-4 * size_b
+    assert sr.difference(a, b, seed=3)["value"] == pytest.approx(-0.02)
+    d = sr.size_adjusted_difference(a, b, size_a, size_b, seed=3)
+    assert d["value"] == pytest.approx(0.02) and d["slope"] == pytest.approx(-1e-4)
+    assert d["low"] == pytest.approx(0.02, abs=1e-9) and d["high"] == pytest.approx(0.02, abs=1e-9)
