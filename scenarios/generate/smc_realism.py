@@ -49,6 +49,7 @@ from generators.evaluation import path_regime, realism
 from generators.spec import load_generator, load_spec, spec_spans
 from generators.starts import BOOK_FIELDS
 from scenarios.generate.heldout import floor_summary, write_json
+from scenarios.generate.scores import windows_of
 from simlab.errors import DataError, ParameterError
 from simlab.provenance import provenance
 
@@ -98,24 +99,21 @@ def sample_arm(
 
 
 def real_segments(span: dict[str, xr.Dataset], duration: float, n_paths: int) -> list[dict[str, xr.Dataset]]:
-    """Cut a real span into consecutive segments of ``duration`` seconds from its first event and return the first
-    ``n_paths`` of those quoted on both sides at every row (a segment holds the events of ``[t0 + k duration,
-    t0 + (k + 1) duration)`` and their books; the AAPL validation span's replayed book has no bid for long
-    stretches, which no model path is compared with)."""
-    ts = span["events"]["ts_ns"].values
-    step = int(round(duration * 1e9))
-    n = int((int(ts[-1]) - int(ts[0])) // step)
-    bounds = np.searchsorted(ts, int(ts[0]) + step * np.arange(n + 1), side="left")
+    """Cut a real span into its whole windows of ``duration`` seconds from its first event
+    (:func:`scenarios.generate.scores.windows_of`) and return the first ``n_paths`` of those quoted on both sides at
+    every row (a window with an empty side at some row is left out: the AAPL validation span's replayed book has
+    no bid for long stretches)."""
     e_dim, b_dim = span["events"]["ts_ns"].dims[0], span["books"][BOOK_FIELDS[0]].dims[0]
     quoted = (span["books"]["bid_qty"].values[:, 0] > 0) & (span["books"]["ask_qty"].values[:, 0] > 0)
     out = [
         {"events": span["events"].isel({e_dim: slice(a, b)}), "books": span["books"].isel({b_dim: slice(a, b)})}
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        for _, a, b in windows_of(span, duration)
         if b > a and quoted[a:b].all()
     ][:n_paths]
     if not out:
+        ts = span["events"]["ts_ns"].values
         raise DataError(
-            f"real_segments: a span of {(int(ts[-1]) - int(ts[0])) / 1e9:.1f} s holds no {duration:g} s segment "
+            f"real_segments: a span of {(int(ts[-1]) - int(ts[0])) / 1e9:.1f} s holds no {duration:g} s window "
             "quoted on both sides throughout"
         )
     return out
