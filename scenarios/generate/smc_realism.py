@@ -34,6 +34,7 @@ pickle per seed and arm, and per reference) so that a rerun with another seed ad
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import pickle
 import time
@@ -140,6 +141,19 @@ def cached(cache: Path | None, key: str, compute: Any) -> Any:
         pickle.dump(result, handle)
     tmp.replace(file)
     return result
+
+
+def cache_folder(cache: str | Path, model: str | Path, spec: str | Path) -> Path:
+    """Return the subfolder of ``cache`` that belongs to this model and spec: named by a digest of the model's
+    files and the spec's bytes, so that a cache folder reused with another model or spec is never read back."""
+    digest = hashlib.sha256()
+    model = Path(model)
+    for file in sorted(model.rglob("*")) if model.is_dir() else [model]:
+        if file.is_file():
+            digest.update(str(file.relative_to(model) if model.is_dir() else file.name).encode())
+            digest.update(file.read_bytes())
+    digest.update(Path(spec).read_bytes())
+    return Path(cache) / digest.hexdigest()[:16]
 
 
 def cached_arm(cache: Path | None, generator: Any, arm: str, **kwargs: Any) -> tuple[list, float]:
@@ -391,6 +405,7 @@ def smc_realism(
     """
     parsed = {arm: parse_arm(arm) for arm in arms}
     generator = load_generator(model)
+    cache = None if cache is None else cache_folder(cache, model, spec)  # one subfolder per model and spec
     spans = spec_spans(load_spec(spec))
     references: dict[str, dict] = {"heldout": spans["test"]}
     out: dict[str, Any] = {
@@ -412,7 +427,7 @@ def smc_realism(
             if kind == "real":  # real segments of another span: one set, scored with the first seed
                 paths, cpu = real_segments(spans[arm.partition(":")[2]], duration, n_paths), 0.0
             else:
-                paths, cpu = cached_arm(None if cache is None else Path(cache), generator, arm, n_paths=n_paths,
+                paths, cpu = cached_arm(cache, generator, arm, n_paths=n_paths,
                                         duration=duration, seed=seed, particles=particles)  # fmt: skip
             out["sampling"][arm][str(seed)] = {
                 "cpu_s": cpu,

@@ -177,3 +177,18 @@ def test_the_size_adjusted_difference_removes_a_common_size_slope():
     d = sr.size_adjusted_difference(a, b, size_a, size_b, seed=3)
     assert d["value"] == pytest.approx(0.02) and d["slope"] == pytest.approx(-1e-4)
     assert d["low"] == pytest.approx(0.02, abs=1e-9) and d["high"] == pytest.approx(0.02, abs=1e-9)
+
+
+def test_the_cache_folder_belongs_to_one_model_and_spec(tmp_path):
+    from scenarios.generate.smc_realism import cache_folder
+
+    model, spec = tmp_path / "a.model", tmp_path / "spec.toml"
+    model.mkdir()
+    (model / "weights.pt").write_bytes(b"one")
+    spec.write_text("x = 1\n")
+    first = cache_folder(tmp_path / "cache", model, spec)
+    assert first.parent == tmp_path / "cache" and first == cache_folder(tmp_path / "cache", model, spec)
+    (model / "weights.pt").write_bytes(b"two")  # another model's weights: another folder, never read back
+    second = cache_folder(tmp_path / "cache", model, spec)
+    spec.write_text("x = 2\n")  # another spec: another folder
+    assert len({first, second, cache_folder(tmp_path / "cache", model, spec)}) == 3
