@@ -52,6 +52,7 @@ from generators.starts import BOOK_FIELDS
 from scenarios.generate.heldout import floor_summary, write_json
 from scenarios.generate.scores import windows_of
 from simlab.errors import DataError, ParameterError
+from simlab.metrics.distances import check_bootstrap
 from simlab.provenance import provenance
 
 DEFAULT_SPEC = "scenarios/library/generate_aapl_tiny.toml"
@@ -61,6 +62,7 @@ REAL_SPANS = ("train", "validation")
 GUIDANCE = 1.0
 CONFIDENCE = 0.99
 PATH_BOOT = 2000  # bootstrap replicates over paths
+TAILS = check_bootstrap(PATH_BOOT, CONFIDENCE)[1]  # the percentile tails of every interval here
 MIN_ROWS = 2000  # fewest real rows of the quintile a reference span must hold
 
 
@@ -275,7 +277,7 @@ def over_paths(values: np.ndarray, *, seed: int, n_boot: int = PATH_BOOT, confid
         return {"value": float(np.mean(values)) if values.size else None, "low": None, "high": None, "n": values.size}
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     means = values[rng.integers(0, values.size, (n_boot, values.size))].mean(axis=1)
-    low, high = np.percentile(means, [50 * (1 - confidence), 50 * (1 + confidence)])
+    low, high = np.percentile(means, check_bootstrap(n_boot, confidence)[1])
     return {"value": float(values.mean()), "low": float(low), "high": float(high), "n": int(values.size)}
 
 
@@ -294,8 +296,7 @@ def shared_mean(scores: dict[str, tuple], names: list[str]) -> dict[str, Any]:
     size = min(min(scores[n][1].shape[0], scores[n][2].shape[0]) for n in names)
     replicates = np.mean([scores[n][1][:size] for n in names], axis=0)
     floor = np.mean([scores[n][2][:size] for n in names], axis=0)
-    tails = [50 * (1 - CONFIDENCE), 50 * (1 + CONFIDENCE)]
-    (low, high), (f_low, f_high) = np.percentile(replicates, tails), np.percentile(floor, tails)
+    (low, high), (f_low, f_high) = np.percentile(replicates, TAILS), np.percentile(floor, TAILS)
     value = float(np.mean([scores[n][0] for n in names]))
     return {
         "value": value, "low": float(low), "high": float(high), "floor_replicates": floor,
@@ -324,7 +325,7 @@ def summarise_arm(
         floor_reps = np.mean([m["floor_replicates"] for m in means], axis=0)
         reached = [m["indistinguishable"] for m in means]
     score = over_paths(values, seed=seed)
-    low, high = np.percentile(floor_reps, [50 * (1 - CONFIDENCE), 50 * (1 + CONFIDENCE)])
+    low, high = np.percentile(floor_reps, TAILS)
     floor = {"value": float(np.median(floor_reps)), "low": float(low), "high": float(high)}
     auc = over_paths([np.nan if r["auc"] is None else r["auc"] for r in rows], seed=seed + 1)
     return {
@@ -350,7 +351,7 @@ def difference(a: list[float], b: list[float], *, seed: int) -> dict[str, Any]:
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     reps = (a[rng.integers(0, a.size, (PATH_BOOT, a.size))].mean(axis=1)
             - b[rng.integers(0, b.size, (PATH_BOOT, b.size))].mean(axis=1))  # fmt: skip
-    low, high = np.percentile(reps, [50 * (1 - CONFIDENCE), 50 * (1 + CONFIDENCE)])
+    low, high = np.percentile(reps, TAILS)
     return {"value": float(a.mean() - b.mean()), "low": float(low), "high": float(high)}
 
 
@@ -375,7 +376,7 @@ def size_adjusted_difference(
     _, value, slope = fit(np.arange(a.size), np.arange(b.size))
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     reps = [fit(rng.integers(0, a.size, a.size), rng.integers(0, b.size, b.size))[1] for _ in range(PATH_BOOT)]
-    low, high = np.percentile(reps, [50 * (1 - CONFIDENCE), 50 * (1 + CONFIDENCE)])
+    low, high = np.percentile(reps, TAILS)
     return {"value": float(value), "low": float(low), "high": float(high), "slope": float(slope)}
 
 
