@@ -311,8 +311,9 @@ def replay_rows(
     -------
     dict
         ``starts``: per start, ``paths`` (per path :func:`compare_cards` against the floor, with
-        ``indistinguishable``), ``rollout`` (the counts: applied, rejected by reason) and ``volume``
-        (:func:`resting_volume`); ``per_score``: :func:`per_score` of the model, the floor and every replay.
+        ``indistinguishable``), ``rollout`` (the counts: applied, rejected by reason), ``volume``
+        (:func:`resting_volume`) and ``flow_by_level`` (:func:`flow_by_level`); ``per_score``: :func:`per_score`
+        of the model, the floor and every replay.
     """
     out: dict[str, Any] = {"starts": {}}
     replay_cards = {}
@@ -329,6 +330,7 @@ def replay_rows(
             "paths": [_against_floor(c, floor) for c, floor in zip(replay_cards[name], cards["floor"], strict=True)],
             "rollout": [_counts(path, spec.duration_s) for path in paths],
             "volume": resting_volume(paths, spec.duration_s),
+            "flow_by_level": flow_by_level(paths, spec.duration_s),
         }
     table = {"model": cards["model"], "floor": cards["floor"]}
     out["per_score"] = per_score(table | {f"replay_{name}": group for name, group in replay_cards.items()})
@@ -358,6 +360,63 @@ def resting_volume(paths: list[dict[str, xr.Dataset]], duration_s: float, bins: 
     return out
 
 
+def flow_by_level(paths: list[dict[str, xr.Dataset]], duration_s: float) -> dict[str, Any]:
+    """Return the lots added and removed per second at each book level, and the removals per resting lot.
+
+    ``paths`` hold their initial orders (``initial_orders`` events, left out of the counts): a sampled path, a
+    replay or a fresh path of :func:`simulate_flow`.
+
+    A message's level is the number of quoted levels of its resting side priced better than it in the book before
+    it, plus one (1-10; 11 beyond level 10): an ADD at a quoted price joins that level, one inside it opens a new
+    best (level 1). TRADEs take from level 1 of the side they execute against. The resting lots per level are read
+    every second (as :func:`resting_volume`). Every number is per side, summed over ``paths`` and divided by their
+    total time; ``delete_per_lot`` (DELETE and CANCEL lots per second over the mean resting lots) is the rate at
+    which a resting lot at that level is removed by a cancellation, ``trade_per_lot`` by a trade (level 1).
+    """
+    levels = enc.DEPTH_LEVELS
+    sums = {name: np.zeros((2, levels + 1)) for name in ("add", "delete", "trade")}
+    resting = np.zeros((2, levels))
+    seconds = np.arange(int(duration_s)) + 0.5
+    for path in paths:
+        events, books = path["events"], path["books"]
+        # the book before event k is row k - 1: from the last initial order on (a flow without them: from its
+        # second event on, its first event's book before being unknown)
+        first = max(int(events.attrs.get("initial_orders", 0)), 1)
+        kind, side, price, qty = (
+            events[name].values.astype(np.int64)[first:] for name in ("kind", "side", "price_ticks", "qty_lots")
+        )
+        rows = slice(first - 1, first - 1 + kind.shape[0])
+        for j, (sign, name) in enumerate(((1, "bid"), (-1, "ask"))):
+            prices, lots = (books[f"{name}_{field}"].values[rows, :levels] for field in ("price", "qty"))
+            better = ((lots > 0) & (sign * (prices - price[:, None]) > 0)).sum(axis=1)
+            level = np.minimum(better, levels)  # 0-based; 10 = beyond level 10
+            resting_side = np.where(kind == EventKind.TRADE, -side, side) == sign
+            for label, kinds in (("add", (EventKind.ADD,)), ("delete", (EventKind.DELETE, EventKind.CANCEL))):
+                mask = resting_side & np.isin(kind, kinds)
+                np.add.at(sums[label][j], level[mask], qty[mask])
+            trade = resting_side & (kind == EventKind.TRADE)
+            sums["trade"][j, 0] += qty[trade].sum()
+        ts = books["ts_ns"].values.astype(np.int64)
+        row = np.clip(np.searchsorted(ts, ts[0] + (seconds * 1e9).astype(np.int64), side="right") - 1, 0, None)
+        for j, name in enumerate(("bid", "ask")):
+            shown = books[f"{name}_qty"].values[row, :levels]
+            resting[j, : shown.shape[1]] += shown.mean(axis=0)  # a book of fewer levels: the rest hold none
+    total_s = duration_s * len(paths)
+    out: dict[str, Any] = {}
+    for j, name in enumerate(("bid", "ask")):
+        mean = resting[j] / len(paths)
+        rates = {label: values[j] / total_s for label, values in sums.items()}
+        out[name] = {
+            "resting_lots": mean.tolist(),
+            "add_lots_per_s": rates["add"].tolist(),
+            "delete_lots_per_s": rates["delete"].tolist(),
+            "trade_lots_per_s": float(rates["trade"][0]),
+            "delete_per_lot": (rates["delete"][:levels] / np.maximum(mean, 1e-9)).tolist(),
+            "trade_per_lot": float(rates["trade"][0] / max(mean[0], 1e-9)),
+        }
+    return out
+
+
 def ground_truth(
     spec: TruthSpec,
     *,
@@ -379,7 +438,10 @@ def ground_truth(
         floor, each with ``indistinguishable`` (the intervals overlap); ``per_score``: :func:`per_score` of the
         four; ``separation``: :func:`separation`; ``training``: the validation curve; ``rollout``: the message counts;
         ``rate_probe``: :func:`scenarios.generate.rate.rate_probe` on the validation span (the one-step inter-arrival
-        law on true histories and how the rollout feeds it back).
+        law on true histories and how the rollout feeds it back); ``start_book``: the levels, lots and orders of the
+        context's start book and of the process's whole book there (:func:`process_context`); ``resting_volume``
+        and ``flow_by_level``: :func:`resting_volume` and :func:`flow_by_level` of the model's, the reference and the
+        peer fresh paths (and of the replays); ``replay``: :func:`replay_rows` when the spec asks (else None).
     """
     preset = load_book_preset(spec.process)
     if spec.contrast is None:
@@ -420,10 +482,10 @@ def ground_truth(
         for label in cards:
             cards[label].append(card[label])
     table = per_score(cards)
-    volume = {
-        name: resting_volume(group, spec.duration_s)
-        for name, group in (("model", samples), ("reference", fresh["reference"]), ("peer", fresh["peer"]))
-    }
+    groups = (("model", samples), ("reference", fresh["reference"]), ("peer", fresh["peer"]))
+    volume = {name: resting_volume(group, spec.duration_s) for name, group in groups}
+    # the fresh paths with their initial orders: the events of a flow cut by drop_initial keep the attribute
+    by_level = {name: flow_by_level(whole_fresh.get(name, group), spec.duration_s) for name, group in groups}
     replays = None
     if spec.replay:
         replays = replay_rows(
@@ -432,6 +494,7 @@ def ground_truth(
             book_levels=model.encoding_.book_levels,
         )  # fmt: skip
         volume.update({f"replay_{name}": rows.pop("volume") for name, rows in replays["starts"].items()})
+        by_level.update({f"replay_{name}": rows.pop("flow_by_level") for name, rows in replays["starts"].items()})
     return {
         "spec": dataclasses.asdict(spec),
         "process": preset.name,
@@ -454,6 +517,7 @@ def ground_truth(
             for b in [np.asarray(c["books"], np.int64)[-1]]
         },  # fmt: skip
         "resting_volume": volume,
+        "flow_by_level": by_level,
         "replay": replays,
     }
 
@@ -587,6 +651,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for name, volume in out["resting_volume"].items():
         bins = " ".join(f"{b:.0f}/{a:.0f}" for b, a in zip(volume["bid"], volume["ask"], strict=True))
         print(f"lots on 10 levels bid/ask per {volume['bins_s'][0][1]:g} s, {name:18s}: {bins}")
+    for name, flows in out["flow_by_level"].items():
+        for side, row in flows.items():
+            rates = " ".join(f"{r:.4f}" for r in row["delete_per_lot"])
+            added, removed = (
+                sum(row["add_lots_per_s"][:10]),
+                sum(row["delete_lots_per_s"][:10]) + row["trade_lots_per_s"],
+            )
+            print(
+                f"{name:18s} {side}: deletions per resting lot per s, levels 1-10: {rates}; trades per L1 lot "
+                f"{row['trade_per_lot']:.4f}; lots added / removed per s on 10 levels "
+                f"{added:.1f} / {removed:.1f}"
+            )
     if out["replay"] is not None:
         for name, start in out["replay"]["starts"].items():
             for p, (row, counts) in enumerate(zip(start["paths"], start["rollout"], strict=True)):

@@ -107,3 +107,42 @@ def test_the_start_book_and_replay_keys_are_checked():
     with pytest.raises(ParameterError, match="`replay` of the ground-truth spec must be true or false; got 1"):
         TruthSpec(seed=1, replay=1)
     assert enc.DEPTH_LEVELS == 10
+
+
+def test_flow_by_level_counts_lots_at_the_level_of_the_book_before_and_per_resting_lot():
+    from scenarios.generate.ground_truth import flow_by_level
+    from simlab.schema import NO_PRICE, make_books, make_events
+
+    second = 10**9
+    # three initial orders (bid 100 x 10, bid 99 x 20, ask 101 x 5), then: at 1 s the bid at 99 is deleted (level 2),
+    # at 1.5 s 20 lots rest again at 99 (level 2), at 2 s a sell takes 4 lots of the bid at 100 (level 1), at 3 s an
+    # ADD at 97 behind both bids (level 3)
+    rows = [  # ts, kind, side, price, lots, order
+        (0, EventKind.ADD, 1, 100, 10, 1), (0, EventKind.ADD, 1, 99, 20, 2), (0, EventKind.ADD, -1, 101, 5, 3),
+        (1 * second, EventKind.DELETE, 1, 99, 20, 2), (second * 3 // 2, EventKind.ADD, 1, 99, 20, 4),
+        (2 * second, EventKind.TRADE, -1, 100, 4, 1), (3 * second, EventKind.ADD, 1, 97, 7, 5),
+    ]  # fmt: skip
+    ts, kind, side, price, lots, order = (np.array(c) for c in zip(*rows, strict=True))
+    bids = [[(100, 10)], [(100, 10), (99, 20)], [(100, 10), (99, 20)], [(100, 10)], [(100, 10), (99, 20)],
+            [(100, 6), (99, 20)], [(100, 6), (99, 20), (97, 7)]]  # fmt: skip
+    bid_price = np.full((7, 3), NO_PRICE)
+    bid_qty = np.zeros((7, 3), np.int64)
+    for r, levels in enumerate(bids):
+        for j, (p, q) in enumerate(levels):
+            bid_price[r, j], bid_qty[r, j] = p, q
+    ask_price = np.full((7, 3), NO_PRICE)
+    ask_qty = np.zeros((7, 3), np.int64)
+    ask_price[2:, 0], ask_qty[2:, 0] = 101, 5
+    ask_price[:2, 0] = NO_PRICE
+    keys = {"tick_size": 0.01, "lot_size": 1.0, "instrument": "X", "venue": "T"}
+    events = make_events(ts_ns=ts, kind=kind, side=side, price_ticks=price, qty_lots=lots, order_id=order,
+                         attrs={"initial_orders": 3}, source="t", **keys)  # fmt: skip
+    books = make_books(ts_ns=ts, bid_price=bid_price, bid_qty=bid_qty, ask_price=ask_price, ask_qty=ask_qty)
+    out = flow_by_level([{"events": events, "books": books}], 4.0)
+    bid = out["bid"]
+    assert bid["delete_lots_per_s"][:3] == [0.0, 5.0, 0.0] and bid["trade_lots_per_s"] == 1.0
+    assert bid["add_lots_per_s"][:3] == [0.0, 5.0, 1.75] and sum(out["ask"]["add_lots_per_s"]) == 0.0
+    # read at 0.5, 1.5, 2.5 and 3.5 s: level 1 holds 10, 10, 6, 6 lots; level 2 20, 20, 20, 20 (the book after the
+    # ADD at 1.5 s); level 3 0, 0, 0, 7
+    np.testing.assert_allclose(bid["resting_lots"][:3], [8.0, 20.0, 1.75])
+    assert bid["delete_per_lot"][1] == pytest.approx(5.0 / 20.0) and bid["trade_per_lot"] == pytest.approx(1.0 / 8.0)
