@@ -36,7 +36,7 @@ from generators.base import _context_end
 from generators.config import preset as diffusion_preset
 from generators.diffusion import DiffusionGenerator
 from generators.evaluation import compare_cards
-from generators.rollout import BookPath, start_orders
+from generators.rollout import REASONS, BookPath, start_orders
 from scenarios.generate.rate import rate_probe
 from simlab.errors import DataError, ParameterError
 from simlab.metrics.scorecard import ScoreCard, score
@@ -594,6 +594,7 @@ def _counts(path: dict[str, xr.Dataset], duration_s: float) -> dict[str, Any]:
     return {key: int(attrs[key]) for key in ("applied", "rejected", "discarded", "stuck")} | {
         "messages_per_s": int(attrs["applied"]) / duration_s,
         "rejected_trade_beyond_best": int(attrs["rejected_trade_beyond_best"]),
+        "rejected_by_reason": {reason: int(attrs[f"rejected_{reason}"]) for reason in REASONS},
         "kind_shares": kind_shares(path["events"]),
         "fill_kind_shares": kind_shares(path["events"], fills=True),
     }
