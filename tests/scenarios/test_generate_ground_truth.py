@@ -121,7 +121,7 @@ def test_training_brings_the_model_closer_to_the_process_than_one_step(trained):
     sep = out["separation"]
     # training is what brings the model closest to A: one step (the encoding's knots and A's context book) does less
     spec = load_truth_spec(folder / "truth.toml")
-    untrained = ground_truth(dataclasses.replace(spec, overrides={**spec.overrides, "max_steps": 1}))
+    untrained = ground_truth(dataclasses.replace(spec, overrides={**spec.overrides, "max_steps": 1}, replay=False))
     # on the telling scores both models' samples computed (a one-step model's flow may leave one inapplicable)
     common = [name for name in sep["scores"] if name in untrained["per_score"]]
     assert len(common) >= 5
@@ -139,6 +139,7 @@ def test_a_saved_model_is_scored_again_without_training_to_the_same_numbers(trai
     again = main([str(folder / "truth.toml"), "-o", str(folder / "again.json"), "--model", str(folder / "m")])
     assert again["paths"] == out["paths"] and again["rollout"] == out["rollout"]  # same weights, seeds and paths
     assert again["rate_probe"] == out["rate_probe"] and again["training"] == out["training"]
+    assert again["replay"] == out["replay"] and again["start_book"] == out["start_book"]  # the replays are seeded
     probe = out["rate_probe"]
     assert probe["one_step"]["ratio"] > 0 and probe["closed_loop_scale"] == closed_loop_scale(
         probe["one_step"]["ratio"], probe["gain"]
