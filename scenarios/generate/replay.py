@@ -103,18 +103,48 @@ def replay_path(
     path = BookPath(context, depth, np.random.default_rng(seed), end_ns, False, book_levels)
     last = int(np.searchsorted(ts, end_ns, side="right")) - 1  # the last book row within the duration
     rows = np.arange(end, last)  # message i leads to book row i + 1
-    outcome = np.full(rows.shape[0], -1, np.int64)  # -1 applied, else the index of the reason in REASONS
-    applied_lots = np.zeros(rows.shape[0], np.int64)
-    replay_volume = np.zeros((rows.shape[0], 2), np.int64)
-    for k, i in enumerate(rows):
-        row = table[i].copy()
-        row[enc.DT] = int(ts[i + 1]) - path.ts  # the real clock, whatever was rejected before
+    outcome, applied_lots, replay_volume = replay_messages(path, table[rows], ts[rows + 1])
+    rows = rows[: outcome.shape[0]]
+    real_books = np.stack([books[name].values[rows + 1, : enc.DEPTH_LEVELS] for name in BOOK_FIELDS], 1)
+    real_lots = _true_lots(events, rows)
+    real_volume = np.stack([real_books[:, 1].sum(axis=1), real_books[:, 3].sum(axis=1)], 1)
+    accounting = lots_accounting(table[rows], real_lots, applied_lots, outcome, replay_volume, real_volume)
+    accounting.update(start=start, seed=int(seed), duration_s=float(duration_s), messages=int(rows.shape[0]))
+    return path, accounting
+
+
+def replay_messages(
+    path: BookPath, messages: np.ndarray, times: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Apply true messages one at a time to a rollout path, each at its true time, until the path is done.
+
+    Parameters
+    ----------
+    path
+        A :class:`generators.rollout.BookPath` (its ``end_ns`` ends the replay).
+    messages
+        int64 ``(n, 6)``: the messages (:func:`generators.encoding.message_table`); their time field is replaced.
+    times
+        int64 ``(n,)``: the time of each message (ns); a message's time field is set to its time minus the path's
+        last applied time, whatever was rejected before (the replay keeps the true clock).
+
+    Returns
+    -------
+    tuple
+        Per message replayed (fewer than ``n`` when the path ended first): ``outcome`` (-1 applied, else the index
+        of its rejection reason in :data:`generators.rollout.REASONS`, also counted in the path's counts), the lots
+        the rollout moved for it, and the lots on the first 10 bid and ask levels after it (``(k, 2)``).
+    """
+    outcome = np.full(messages.shape[0], -1, np.int64)
+    applied_lots = np.zeros(messages.shape[0], np.int64)
+    replay_volume = np.zeros((messages.shape[0], 2), np.int64)
+    for k in range(messages.shape[0]):
+        row = np.asarray(messages[k], np.int64).copy()
+        row[enc.DT] = int(times[k]) - path.ts
         records = len(path.events)
         reason = path.apply(row)
         if path.done:
-            outcome, rows = outcome[:k], rows[:k]
-            applied_lots, replay_volume = applied_lots[:k], replay_volume[:k]
-            break
+            return outcome[:k], applied_lots[:k], replay_volume[:k]
         if reason is not None:
             path.counts.rejected[reason] += 1
             outcome[k] = REASONS.index(reason)
@@ -122,12 +152,7 @@ def replay_path(
             applied_lots[k] = sum(int(e[4]) for e in path.events[records:])
         last_book = path.books[-1]
         replay_volume[k] = last_book[1, : enc.DEPTH_LEVELS].sum(), last_book[3, : enc.DEPTH_LEVELS].sum()
-    real_books = np.stack([books[name].values[rows + 1, : enc.DEPTH_LEVELS] for name in BOOK_FIELDS], 1)
-    real_lots = _true_lots(events, rows)
-    real_volume = np.stack([real_books[:, 1].sum(axis=1), real_books[:, 3].sum(axis=1)], 1)
-    accounting = lots_accounting(table[rows], real_lots, applied_lots, outcome, replay_volume, real_volume)
-    accounting.update(start=start, seed=int(seed), duration_s=float(duration_s), messages=int(rows.shape[0]))
-    return path, accounting
+    return outcome, applied_lots, replay_volume
 
 
 def lots_accounting(

@@ -36,6 +36,7 @@ paths = 2
 duration_s = 60.0
 n_boot = 20
 contrast = "zi-aapl"
+replay = true
 [model]
 preset = "tiny"
 seed = 7
@@ -74,12 +75,53 @@ def test_a_model_trained_on_a_hawkes_book_scores_closer_to_it_than_to_another_bo
     assert all(f["TRADE"] >= r["kind_shares"]["TRADE"] for f, r in zip(fills, out["rollout"], strict=True))
 
 
+def test_the_replays_of_fresh_paths_and_the_model_from_the_process_s_whole_book(trained):
+    from calibration.book_presets import load_book_preset as load
+    from generators.diffusion import DiffusionGenerator
+    from scenarios.generate.ground_truth import drop_initial, process_context, simulate_flow
+
+    out, folder = trained
+    # the process's whole book at the context: the context's 10 levels, and many more orders and levels behind them
+    start = out["start_book"]
+    assert start["context"]["levels"] == [10, 10] and start["context"]["orders"] == 20
+    assert min(start["full_book"]["levels"]) > 10 and start["full_book"]["orders"] > 3 * 20
+    assert all(f > c for f, c in zip(start["full_book"]["lots"], start["context"]["lots"], strict=True))
+    replay = out["replay"]["starts"]
+    assert set(replay) == {"own", "context", "full_book"}
+    for rows in replay.values():
+        assert len(rows["paths"]) == 2 and all(r["applied"] > 100 for r in rows["rollout"])
+        assert rows["paths"][0]["theirs"] == out["paths"][0]["model"]["theirs"]  # the model's floor
+    # the same messages from the path's own whole book: the rollout rejects only the fills of a sweep beyond the
+    # 10 recorded levels (their queue unknown to the encoding), never more than from a one-order-per-level book
+    for own, thin in zip(replay["own"]["rollout"], replay["context"]["rollout"], strict=True):
+        assert own["rejected"] == own["rejected_trade_beyond_best"] <= thin["rejected"]
+    assert set(out["replay"]["per_score"][next(iter(out["replay"]["per_score"]))]) >= {"replay_own", "model", "floor"}
+    for name in ("model", "reference", "replay_own"):
+        assert len(out["resting_volume"][name]["bid"]) == 5 and out["flow_by_level"][name]["ask"]["trade_per_lot"] > 0
+    # the model sampled from the whole book: its engine starts with every order, the model sees the same 10 levels
+    spec = load_truth_spec(folder / "truth.toml")
+    preset = load(spec.process)
+    whole = simulate_flow(preset, spec.train_s + spec.validation_s, np.random.SeedSequence(spec.seed).spawn(7)[0], 10)
+    model = DiffusionGenerator.load(folder / "m", device="cpu")
+    context = process_context(model, whole, split_at(drop_initial(whole), spec.train_s))
+    assert context["orders"].shape[0] == start["full_book"]["orders"]
+    (path,) = model.sample(1, 2.0, generator=1, starts=[context])
+    (plain,) = model.sample(1, 2.0, generator=1)
+    skip = int(path["events"].attrs["initial_orders"])
+    assert skip == start["full_book"]["orders"] and plain["events"].attrs["initial_orders"] == 20
+    first = np.stack([path["books"][n].values[skip - 1] for n in ("bid_price", "bid_qty", "ask_price", "ask_qty")])
+    np.testing.assert_array_equal(first, model.context_["books"][-1])  # the first 10 levels are the context's
+    with pytest.raises(DataError, match="is not at row"):
+        process_context(model, simulate_flow(preset, 400.0, np.random.SeedSequence(0), 10), split_at(
+            drop_initial(whole), spec.train_s))  # fmt: skip
+
+
 def test_training_brings_the_model_closer_to_the_process_than_one_step(trained):
     out, folder = trained
     sep = out["separation"]
     # training is what brings the model closest to A: one step (the encoding's knots and A's context book) does less
     spec = load_truth_spec(folder / "truth.toml")
-    untrained = ground_truth(dataclasses.replace(spec, overrides={**spec.overrides, "max_steps": 1}))
+    untrained = ground_truth(dataclasses.replace(spec, overrides={**spec.overrides, "max_steps": 1}, replay=False))
     # on the telling scores both models' samples computed (a one-step model's flow may leave one inapplicable)
     common = [name for name in sep["scores"] if name in untrained["per_score"]]
     assert len(common) >= 5
@@ -97,6 +139,7 @@ def test_a_saved_model_is_scored_again_without_training_to_the_same_numbers(trai
     again = main([str(folder / "truth.toml"), "-o", str(folder / "again.json"), "--model", str(folder / "m")])
     assert again["paths"] == out["paths"] and again["rollout"] == out["rollout"]  # same weights, seeds and paths
     assert again["rate_probe"] == out["rate_probe"] and again["training"] == out["training"]
+    assert again["replay"] == out["replay"] and again["start_book"] == out["start_book"]  # the replays are seeded
     probe = out["rate_probe"]
     assert probe["one_step"]["ratio"] > 0 and probe["closed_loop_scale"] == closed_loop_scale(
         probe["one_step"]["ratio"], probe["gain"]
