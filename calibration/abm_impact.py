@@ -7,7 +7,9 @@ strategy, the mean peak impact per ``Q / V`` with its standard error over seeds,
 peak) on log(Q/V) with its 95 % bootstrap interval over seeds, the weighted power-law fit over every size with the
 square-root law's chi-square (:func:`power_law_fit`), the decay after the end (:func:`decay_profile`: the transient
 part decays, the level it reaches is the permanent part) and the impact ``after_s`` after the end.
-``python -m calibration.abm_impact PRESET N_SEEDS absorb`` prints who takes the other side (:func:`absorption`);
+``python -m calibration.abm_impact PRESET N_SEEDS absorb [from FIRST] [out FILE.json]`` prints who takes the other
+side (:func:`absorption`) on seeds ``FIRST ..`` (0 by default) and, with ``out``, writes the summary with every
+seed's row to ``FILE.json`` after each seed;
 ``python -m calibration.abm_impact PRESET N_SEEDS from FIRST`` measures on seeds ``FIRST ..`` (held out);
 ``... from FIRST twap`` (or ``pov``) measures that strategy alone and writes ``.impact-twap.json``
 (``.impact-pov.json``), so that one strategy can be measured on more seeds than the pair's budget allows.
@@ -106,6 +108,101 @@ def power_law_fit(fractions: np.ndarray, peak: np.ndarray, draws: int = 1000) ->
     }
 
 
+ABSORB_FRACTIONS = np.array([1e-3, 1e-2, 10**-1.5, 1e-1])
+ABSORB_CLASSES = ("noise", "value", "market_maker", "momentum")
+
+
+def _absorb_seed(config: Any, fractions: np.ndarray, seed: int, window: tuple[float, float, float]) -> dict:
+    """One seed of :func:`absorption`: the baseline (no metaorder) and one TWAP buy per fraction, common random
+    numbers; per fraction the classes' inventory changes and their passive / aggressive net sales over the window
+    from the metaorder's start to its end (run minus baseline, shares of ``Q``), the makers' deepest short
+    position in the window (share of ``Q``), and the mean quoted spread and ask depth (10 levels) in the window."""
+    from simlab.agents.config import CLASS_ORDER
+
+    start_s, duration_s, interval_s = window
+    horizon, sample_ns, book_ns = start_s + duration_s, 10**10, 10**9
+    idle = replace(config, execution=ExecutionAgents(count=0))
+    events = simulate_abm(idle, seed=seed)["events"]
+    volume = int(events["qty_lots"].values[events["kind"].values == 5].sum())
+    lo, hi = (config.open_ns + int(round(s * 1e9)) for s in (start_s, horizon))
+    classes = (*ABSORB_CLASSES, "execution")
+    n_classes = len(classes)
+
+    def flows(run: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+        """Net lots bought per class in the window (passive, aggressive), the makers' inventory path in it, and the
+        window's mean quoted spread (ticks) and ask depth (lots)."""
+        ev = run["events"]
+        ts, kind, side, qty = (ev[name].values for name in ("ts_ns", "kind", "side", "qty_lots"))
+        agent, passive = ev["agent_id"].values, ev["passive_agent_id"].values
+        owners = np.repeat(np.arange(len(CLASS_ORDER)), ev.attrs["agent_counts"])  # ids follow CLASS_ORDER
+        trade = (kind == 5) & (ts >= lo) & (ts < hi)
+        bought = np.zeros((2, n_classes))
+        for row, (who, sign) in enumerate(((passive, -1), (agent, 1))):  # the passive side is the aggressor's other
+            known = trade & (who >= 0)
+            cls = owners[who[known]]
+            keep = cls < n_classes
+            np.add.at(bought[row], cls[keep], (sign * side[known] * qty[known])[keep])
+        paths = run["paths"]
+        ts_path = paths["ts_ns"].values
+        inside = (ts_path >= lo) & (ts_path <= hi)
+        maker = paths["inventory_lots"].values[inside, CLASS_ORDER.index("market_maker")]
+        books = run["books"]
+        bt = books["ts_ns"].values
+        b_in = (bt >= lo) & (bt < hi)
+        bid, ask = books["bid_price"].values[b_in, 0], books["ask_price"].values[b_in, 0]
+        quoted = (bid > 0) & (ask > 0) & (ask > bid) & (ask < 2**40)
+        spread = float(np.mean(ask[quoted] - bid[quoted])) if quoted.any() else np.nan
+        depth = float(books["ask_qty"].values[b_in].sum(axis=1).mean()) if b_in.any() else np.nan
+        return bought[0], bought[1], maker, spread, depth
+
+    common = dict(seed=seed, duration_s=horizon, path_sample_ns=sample_ns, sample_ns=book_ns)
+    base = simulate_abm(idle, **common)
+    b_passive, b_aggressive, b_maker, b_spread, b_depth = flows(base)
+    b_inventory = base["paths"]["inventory_lots"].values[-1]
+    row: dict[str, Any] = {"seed": int(seed), "volume_lots": volume, "quantity_lots": [], "inventory_share": [],
+                           "executed_share": [], "passive_sold_share": [], "aggressive_sold_share": [],
+                           "maker_short_share": [], "spread_ticks": [], "ask_depth_lots": [],
+                           "baseline_spread_ticks": b_spread, "baseline_ask_depth_lots": b_depth}  # fmt: skip
+    for fraction in fractions:
+        q = max(1, round(float(fraction) * volume))
+        buyer = ExecutionAgents(count=1, strategy="twap", side=1, quantity_lots=q, start_s=start_s,
+                                duration_s=duration_s, interval_s=interval_s)  # fmt: skip
+        run = simulate_abm(replace(config, execution=buyer), **common)
+        delta = run["paths"]["inventory_lots"].values[-1] - b_inventory
+        passive, aggressive, maker, spread, depth = flows(run)
+        steps = min(maker.size, b_maker.size)
+        row["quantity_lots"].append(q)
+        row["inventory_share"].append((delta[: len(ABSORB_CLASSES)] / q).tolist())
+        row["executed_share"].append(float(delta[len(ABSORB_CLASSES)] / q))  # execution follows the background
+        row["passive_sold_share"].append((-(passive - b_passive) / q).tolist())
+        row["aggressive_sold_share"].append((-(aggressive - b_aggressive) / q).tolist())
+        row["maker_short_share"].append(float(-(maker[:steps] - b_maker[:steps]).min() / q))
+        row["spread_ticks"].append(spread)
+        row["ask_depth_lots"].append(depth)
+    row["flow_classes"] = list(classes)
+    return row
+
+
+def absorption_summary(rows: list[dict], fractions: np.ndarray) -> dict[str, Any]:
+    """Means and standard errors over seeds of :func:`_absorb_seed`'s rows (NaN standard errors with one seed)."""
+    n = len(rows)
+
+    def stats(name: str) -> tuple[list, list]:
+        values = np.array([r[name] for r in rows], dtype=float)
+        se = values.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.full(values.shape[1:], np.nan)
+        return values.mean(axis=0).tolist(), se.tolist()
+
+    out: dict[str, Any] = {"fractions": list(map(float, fractions)), "classes": list(ABSORB_CLASSES),
+                           "flow_classes": rows[0]["flow_classes"], "seeds": [r["seed"] for r in rows]}  # fmt: skip
+    out["executed_share"] = stats("executed_share")[0]
+    out["share_mean"], out["share_se"] = stats("inventory_share")
+    for name in ("passive_sold_share", "aggressive_sold_share", "maker_short_share", "spread_ticks",
+                 "ask_depth_lots", "baseline_spread_ticks", "baseline_ask_depth_lots"):  # fmt: skip
+        out[name], out[name + "_se"] = stats(name)
+    out["per_seed"] = rows
+    return out
+
+
 def absorption(
     config: Any,
     fractions: np.ndarray,
@@ -114,38 +211,24 @@ def absorption(
     start_s: float = 3600.0,
     duration_s: float = 3600.0,
     interval_s: float = 30.0,
+    on_seed: Any = None,
 ) -> dict[str, Any]:
     """Who takes the other side of a TWAP buy metaorder: per background class, the change of its inventory at the
     metaorder's end (metaorder run minus the run without it, common random numbers) as a share of ``Q``, per
     fraction ``Q / V`` of the baseline's whole-day volume; mean and standard error over seeds. The shares of all
-    classes sum to minus the share executed (shares are conserved)."""
-    classes = ("noise", "value", "market_maker", "momentum")
-    horizon, sample_ns = start_s + duration_s, 10**10
-    idle = replace(config, execution=ExecutionAgents(count=0))
-    shares = np.zeros((len(seeds), len(fractions), len(classes)))
-    executed = np.zeros((len(seeds), len(fractions)))
-    for i, seed in enumerate(seeds):
-        events = simulate_abm(idle, seed=seed)["events"]
-        volume = int(events["qty_lots"].values[events["kind"].values == 5].sum())
-        base = simulate_abm(idle, seed=seed, duration_s=horizon, path_sample_ns=sample_ns)["paths"]
-        for j, fraction in enumerate(fractions):
-            q = max(1, round(fraction * volume))
-            buyer = ExecutionAgents(count=1, strategy="twap", side=1, quantity_lots=q, start_s=start_s,
-                                    duration_s=duration_s, interval_s=interval_s)  # fmt: skip
-            run = simulate_abm(
-                replace(config, execution=buyer), seed=seed, duration_s=horizon, path_sample_ns=sample_ns
-            )
-            delta = run["paths"]["inventory_lots"].values[-1] - base["inventory_lots"].values[-1]
-            shares[i, j] = delta[: len(classes)] / q
-            executed[i, j] = delta[len(classes)] / q  # the execution class follows the background classes
-    n = len(seeds)
-    return {
-        "fractions": list(map(float, fractions)),
-        "classes": list(classes),
-        "executed_share": executed.mean(axis=0).tolist(),
-        "share_mean": shares.mean(axis=0).tolist(),
-        "share_se": (shares.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.full(shares.shape[1:], np.nan)).tolist(),
-    }
+    classes sum to minus the share executed (shares are conserved).
+
+    Also per class (the execution agent last) its net sales during the metaorder split into passive (its resting
+    orders hit) and aggressive (its orders that crossed), the market makers' deepest short position during the
+    metaorder beyond the baseline's (share of ``Q``), and the window's mean quoted spread and 10-level ask depth
+    (1-s book samples) beside the baseline's. ``on_seed(summary)``, when given, is called after each seed with the
+    summary so far (to save a long run as it goes)."""
+    rows = []
+    for seed in seeds:
+        rows.append(_absorb_seed(config, np.asarray(fractions, dtype=float), seed, (start_s, duration_s, interval_s)))
+        if on_seed is not None:
+            on_seed(absorption_summary(rows, fractions))
+    return absorption_summary(rows, fractions)
 
 
 def _law_line(name: str, law: dict[str, Any]) -> str:
@@ -205,9 +288,20 @@ def measure(
 
 def _main(argv: list[str]) -> None:
     path, n_seeds, mode = Path(argv[0]), int(argv[1]) if len(argv) > 1 else 32, argv[2:3]
-    if mode == ["absorb"]:
+    if mode == ["absorb"]:  # PRESET N_SEEDS absorb [from FIRST] [out FILE.json]
+        if len(argv[3:]) % 2 or set(argv[3::2]) - {"from", "out"}:
+            raise DataError(f"absorb takes `from FIRST` and `out FILE.json` after it; got {argv[3:]}")
+        options = dict(zip(argv[3::2], argv[4::2], strict=True))
         config, _ = load_abm_preset(path)
-        print(json.dumps(absorption(config, np.array([1e-3, 1e-2, 10**-1.5, 1e-1]), list(range(n_seeds))), indent=1))
+        first = int(options.get("from", 0))
+        out = Path(options["out"]) if "out" in options else None
+
+        def save(summary: dict) -> None:
+            if out is not None:
+                out.write_text(json.dumps(summary, indent=1) + "\n")
+
+        summary = absorption(config, ABSORB_FRACTIONS, list(range(first, first + n_seeds)), on_seed=save)
+        print(json.dumps({k: v for k, v in summary.items() if k != "per_seed"}, indent=1))
         return
     first = int(argv[3]) if mode == ["from"] else 0  # PRESET N_SEEDS from FIRST: held-out seeds FIRST, FIRST + 1, ..
     alone = argv[4:5] if mode == ["from"] else []  # ... from FIRST twap: that strategy alone

@@ -64,6 +64,38 @@ def test_absorption_shares_are_conserved():
     np.testing.assert_allclose(share.sum(axis=1), -np.array(got["executed_share"]))  # shares are conserved
     assert 0 < min(got["executed_share"]) <= max(got["executed_share"]) <= 1
     assert np.isfinite(np.array(got["share_se"])).all()
+    # the trades in the window, passive plus aggressive, are each class's inventory change (the runs are equal
+    # before the metaorder), and the execution agent's are the lots it bought
+    assert got["flow_classes"] == ["noise", "value", "market_maker", "momentum", "execution"]
+    sold = np.array(got["passive_sold_share"]) + np.array(got["aggressive_sold_share"])
+    np.testing.assert_allclose(sold[:, :4], -share, atol=1e-12)
+    np.testing.assert_allclose(sold[:, 4], -np.array(got["executed_share"]), atol=1e-12)
+    assert (np.array(got["maker_short_share"]) >= 0).all() and [r["seed"] for r in got["per_seed"]] == [1, 2]
+    assert np.isfinite(got["spread_ticks"]).all() and np.isfinite(got["baseline_ask_depth_lots"])
+
+
+def test_absorb_cli_takes_its_seeds_and_saves_each_seed(tmp_path, monkeypatch):
+    import json
+
+    import calibration.abm_impact as abm_impact
+
+    seen = []
+
+    def fake_absorption(config, fractions, seeds, *, on_seed):
+        seen.append(seeds)
+        for k in range(len(seeds)):
+            on_seed({"per_seed": seeds[: k + 1]})
+        return {"per_seed": seeds, "fractions": list(fractions)}
+
+    monkeypatch.setattr(abm_impact, "absorption", fake_absorption)
+    monkeypatch.setattr(abm_impact, "load_abm_preset", lambda path: (None, None))
+    out = tmp_path / "absorb.json"
+    abm_impact._main(["m.toml", "3", "absorb", "from", "100", "out", str(out)])
+    assert seen[-1] == [100, 101, 102] and json.loads(out.read_text()) == {"per_seed": [100, 101, 102]}
+    abm_impact._main(["m.toml", "2", "absorb"])
+    assert seen[-1] == [0, 1]
+    with pytest.raises(DataError, match="absorb takes `from FIRST` and `out FILE.json` after it"):
+        abm_impact._main(["m.toml", "2", "absorb", "since", "100"])
 
 
 def test_one_strategy_alone_is_measured_and_written_to_its_own_file(tmp_path, monkeypatch):
