@@ -85,7 +85,7 @@ IP_MM_LAYER = 39  # maker k (0-based) quotes each side k times this many ticks f
 IP_ACT_STEP = 40  # the market's activity (ours): the grid step of its log-OU (ns; 0 when off)
 IP_SIZE = 41
 PRICE_SPAN = 1 << 20
-# IP_EXEC_MODE: slices left, participation since the start, a target schedule, participation in a trailing window
+# IP_EXEC_MODE: an even TWAP schedule, participation since the start, a target schedule, participation in a window
 EXEC_TWAP, EXEC_POV, EXEC_SCHEDULE, EXEC_POV_TRAILING = range(4)
 # float parameters: r_bar (ticks), the mean wait between wake-ups (ns) of value agents, makers, momentum agents,
 # the execution agents' participation and the circuit breaker's move (a fraction; 0 = off)

@@ -377,9 +377,10 @@ def _window_trades(ev, ctr, t, window, agent):
 
 @numba.njit(cache=True)
 def _execution(ev, heap, ctr, agents, ip, fp, xstate, xsched, t, agent, bid, ask):
-    """One child order of a metaorder at the other side's touch (nothing when that side is empty): TWAP (the rest
-    over the slices left), POV (a share of the others' volume since the start, or in a trailing window) or a
-    schedule (VWAP, Almgren-Chriss: the target lots done by the end of this slice, ``xsched``)."""
+    """One child order of a metaorder at the other side's touch (nothing when that side is empty): TWAP (the lots
+    due by the end of this slice on an even schedule over the whole duration, less those done, so a metaorder of
+    fewer lots than slices still ends at its end), POV (a share of the others' volume since the start, or in a
+    trailing window) or a schedule (VWAP, Almgren-Chriss: the target lots done by the end of this slice, ``xsched``)."""
     side, quantity = ip[K.IP_EXEC_SIDE], ip[K.IP_EXEC_QTY]
     if xstate[K.X_START_VOLUME] < 0:
         xstate[K.X_START_VOLUME], xstate[K.X_ARRIVAL_BID], xstate[K.X_ARRIVAL_ASK] = ctr[K.C_VOLUME], bid, ask
@@ -396,9 +397,12 @@ def _execution(ev, heap, ctr, agents, ip, fp, xstate, xsched, t, agent, bid, ask
         total, own = _window_trades(ev, ctr, t, ip[K.IP_EXEC_WINDOW], agent)
         p = fp[K.FP_PARTICIPATION]
         child = min(remaining, np.int64(math.floor(p / (1.0 - p) * (total - own))) - own)
-    else:  # the remaining lots over the slices left (this one included)
-        slices = max(np.int64(1), (ip[K.IP_EXEC_END] - t + ip[K.IP_EXEC_INTERVAL] - 1) // ip[K.IP_EXEC_INTERVAL])
-        child = -(-remaining // slices)
+    else:  # an even schedule: ceil(Q (j + 1) / N) lots due by the end of slice j of N, less those done
+        interval = ip[K.IP_EXEC_INTERVAL]
+        n = max(np.int64(1), (ip[K.IP_EXEC_END] - ip[K.IP_EXEC_START] + interval - 1) // interval)
+        left = max(np.int64(1), (ip[K.IP_EXEC_END] - t + interval - 1) // interval)  # this slice included
+        j = min(max(n - left, np.int64(0)), n - 1)
+        child = min(remaining, -(-quantity * (j + 1) // n) - done)
     touch = ask if side == 1 else bid
     if child > 0 and touch != eng.NO_PRICE:
         ctr[K.C_ORDERS + K.EXECUTION] += 1

@@ -409,7 +409,8 @@ class ExecutionAgents(_Checked):
     """Execution agents: each works a metaorder of ``quantity_lots`` on ``side`` from ``start_s`` after the open.
 
     Every ``interval_s`` an agent cancels its resting child and sends a new one at the other side's touch:
-    ``"twap"``: the remaining lots over the slices left before ``start_s + duration_s``; ``"pov"``: up to
+    ``"twap"``: up to ``ceil(Q (j + 1) / n)`` lots done by the end of slice ``j`` of the ``n`` in the duration (an even
+    schedule: a metaorder of fewer lots than slices still ends at ``start_s + duration_s``); ``"pov"``: up to
     ``participation / (1 - participation)`` of the other traders' volume since its start, less what it has done;
     ``"vwap"``: up to the target of an intraday ``profile`` (weights of equal parts of the duration; empty: flat);
     ``"almgren_chriss"``: up to the Almgren-Chriss target ``1 - sinh(k (T - t)) / sinh(k T)`` of the quantity, with

@@ -32,6 +32,23 @@ def test_twap_executes_the_metaorder_in_equal_slices():
     np.testing.assert_allclose(float(report["slippage_bps"][0]), slip)
 
 
+def test_a_twap_of_fewer_lots_than_slices_spreads_them_over_its_whole_duration():
+    """5 lots over 15 slices of 40 s: one lot due at slices 0, 3, 6, 9 and 12 (ceil(5 (j + 1) / 15) rises there), so
+    the last is bought 480 s after the start. The rule before session 16 (the rest over the slices left) sent one lot
+    a slice and was done after 5 slices (160 s), leaving the rest of the window without the metaorder."""
+    x = ExecutionAgents(count=1, side=1, quantity_lots=5, start_s=100, duration_s=600, interval_s=40)
+    config = small_config(execution=x)
+    out = simulate_abm(config, seed=23, path_sample_ns=10**10)
+    report, events = out["execution"], out["events"]
+    assert int(report["executed_lots"][0]) == 5
+    agent = int(report["agent_id"][0])
+    kind, t = events["kind"].values, events["ts_ns"].values
+    mine = (kind == 5) & ((events["agent_id"].values == agent) | (events["passive_agent_id"].values == agent))
+    slices = (t[mine] - config.open_ns - 100 * 10**9) // (40 * 10**9)
+    assert sorted(set(slices.tolist())) == [0, 3, 6, 9, 12]
+    assert events["qty_lots"].values[mine].sum() == 5
+
+
 def test_pov_trades_its_share_of_the_others_volume():
     p = 0.15
     x = ExecutionAgents(count=1, strategy="pov", quantity_lots=10**7, start_s=60, duration_s=1000, participation=p)

@@ -657,8 +657,10 @@ class TwinMarket:
         elif x.strategy == "pov":
             others = self.volume - self.exec_start[k] - done
             child = min(remaining, math.floor(x.participation / (1.0 - x.participation) * others) - done)
-        else:
-            child = math.ceil(remaining / max(1, math.ceil((self.exec_end - t) / self.exec_interval)))
+        else:  # slice j of n: ceil(Q (j + 1) / n) lots due by its end
+            n = max(1, math.ceil((self.exec_end - self.exec_start_ns) / self.exec_interval))
+            j = min(max(n - max(1, math.ceil((self.exec_end - t) / self.exec_interval)), 0), n - 1)
+            child = min(remaining, -(-x.quantity_lots * (j + 1) // n) - done)
         touch = ask if x.side == 1 else bid
         if child > 0 and touch is not None:
             self.send(t + 2 * self.lat[agent], K.LIMIT, agent, x.side, touch, child)
