@@ -337,6 +337,12 @@ def replay_rows(
     return out
 
 
+def _each_second(books: xr.Dataset, seconds: np.ndarray) -> np.ndarray:
+    """The book row in force at each of ``seconds`` after the path's first book row (the last row at or before it)."""
+    ts = books["ts_ns"].values.astype(np.int64)
+    return np.clip(np.searchsorted(ts, ts[0] + (seconds * 1e9).astype(np.int64), side="right") - 1, 0, None)
+
+
 def resting_volume(paths: list[dict[str, xr.Dataset]], duration_s: float, bins: int = 5) -> dict[str, Any]:
     """Return the lots resting on the first 10 levels per side, averaged over the paths, in ``bins`` time bins.
 
@@ -349,8 +355,7 @@ def resting_volume(paths: list[dict[str, xr.Dataset]], duration_s: float, bins: 
     series = {"bid": [], "ask": []}
     for path in paths:
         books = path["books"]
-        ts = books["ts_ns"].values.astype(np.int64)
-        row = np.clip(np.searchsorted(ts, ts[0] + (seconds * 1e9).astype(np.int64), side="right") - 1, 0, None)
+        row = _each_second(books, seconds)
         for side in series:
             series[side].append(books[f"{side}_qty"].values[row, : enc.DEPTH_LEVELS].sum(axis=1))
     for side, values in series.items():
@@ -396,8 +401,7 @@ def flow_by_level(paths: list[dict[str, xr.Dataset]], duration_s: float) -> dict
                 np.add.at(sums[label][j], level[mask], qty[mask])
             trade = resting_side & (kind == EventKind.TRADE)
             sums["trade"][j, 0] += qty[trade].sum()
-        ts = books["ts_ns"].values.astype(np.int64)
-        row = np.clip(np.searchsorted(ts, ts[0] + (seconds * 1e9).astype(np.int64), side="right") - 1, 0, None)
+        row = _each_second(books, seconds)
         for j, name in enumerate(("bid", "ask")):
             shown = books[f"{name}_qty"].values[row, :levels]
             resting[j, : shown.shape[1]] += shown.mean(axis=0)  # a book of fewer levels: the rest hold none
