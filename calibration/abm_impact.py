@@ -286,6 +286,14 @@ def measure(
     return out
 
 
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    """Write ``document`` as JSON atomically (a temporary file beside ``path``, renamed), so a killed run leaves the
+    previous file whole."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(document, indent=1) + "\n")
+    tmp.replace(path)
+
+
 def _main(argv: list[str]) -> None:
     path, n_seeds, mode = Path(argv[0]), int(argv[1]) if len(argv) > 1 else 32, argv[2:3]
     if mode == ["absorb"]:  # PRESET N_SEEDS absorb [from FIRST] [out FILE.json]
@@ -298,7 +306,7 @@ def _main(argv: list[str]) -> None:
 
         def save(summary: dict) -> None:
             if out is not None:
-                out.write_text(json.dumps(summary, indent=1) + "\n")
+                _write_json(out, summary)
 
         summary = absorption(config, ABSORB_FRACTIONS, list(range(first, first + n_seeds)), on_seed=save)
         print(json.dumps({k: v for k, v in summary.items() if k != "per_seed"}, indent=1))
@@ -309,7 +317,7 @@ def _main(argv: list[str]) -> None:
     document = measure(path, n_seeds, frozen=mode == ["frozen"], first_seed=first, strategies=strategies)
     suffix = ".impact-frozen.json" if mode == ["frozen"] else f".impact-{alone[0]}.json" if alone else ".impact.json"
     target = path.with_name(path.stem + suffix)
-    target.write_text(json.dumps(document, indent=1) + "\n")
+    _write_json(target, document)
     for name in ("twap", "pov"):
         if name in document:
             print(_law_line(name, document[name]["power_law"]))
