@@ -95,7 +95,7 @@ class StoreWriter:
         dim = self._dims.get(group) or next(iter(piece.dims), None)
         if dim is None or dim not in piece.dims:
             raise StoreError(f"piece {self._pieces} of store {self.path} (group {group!r}) lacks dimension {dim!r}")
-        piece = piece.copy()
+        piece = _portable_text(piece.copy())
         if group not in self._dims:
             root_attrs = {**self.attrs, _COMPLETE_ATTR: False} if not self._dims else {}
             if group is None:
@@ -125,6 +125,19 @@ class StoreWriter:
         group = zarr.open_group(self._tmp, mode="r+", zarr_format=3)
         group.attrs[_COMPLETE_ATTR] = True
         _publish(self._tmp, self.path, self.overwrite)
+
+
+def _portable_text(piece: xr.Dataset) -> xr.Dataset:
+    """Return ``piece`` with its fixed-width unicode variables as variable-length strings.
+
+    Zarr v3 has no specification for numpy's fixed-width ``<U`` type (zarr warns that other libraries may not read
+    it); variable-length UTF-8 strings are in the specification. The text is unchanged; it reads back as ``object``.
+    """
+    text = [name for name, variable in piece.variables.items() if variable.dtype.kind == "U"]
+    if not text:
+        return piece
+    piece = piece.assign_coords({name: piece[name].astype(object) for name in text if name in piece.coords})
+    return piece.assign({name: piece[name].astype(object) for name in text if name in piece.data_vars})
 
 
 def _publish(tmp: Path, final: Path, overwrite: bool) -> None:
