@@ -81,11 +81,11 @@ def _check_inputs(balances, external, times, run, x_coin, y_coin, into):
     if times.ndim != 1 or times.shape[0] < 2 or not (np.diff(times) > 0).all():
         raise ParameterError(f"`times` of simulate_stableswap must be at least two increasing block times (s); got "
                              f"shape {times.shape}")  # fmt: skip
-    ext = np.asarray(external, dtype=np.float64)
+    ext = np.ascontiguousarray(external, dtype=np.float64)
     if ext.ndim != 3 or ext.shape[1:] != (times.shape[0], n) or not (np.isfinite(ext) & (ext > 0)).all():
         raise ParameterError(f"`external` of simulate_stableswap must be finite prices > 0 over (path, time, coin) = "
                              f"(*, {times.shape[0]}, {n}); got shape {ext.shape}")  # fmt: skip
-    flows = np.zeros(ext.shape) if run is None else np.asarray(run, dtype=np.float64)
+    flows = np.zeros(ext.shape) if run is None else np.ascontiguousarray(run, dtype=np.float64)  # one kernel layout
     if flows.shape != ext.shape or not (np.isfinite(flows) & (flows >= 0)).all() or flows[..., into].any():
         raise ParameterError(f"`run` of simulate_stableswap must be amounts >= 0 shaped like `external` {ext.shape}, "
                              f"0 for the coin bought ({into}); got shape {flows.shape}")  # fmt: skip
