@@ -44,6 +44,7 @@ from scipy.stats import qmc
 from simlab.agents import MarketConfig, simulate_abm
 from simlab.errors import DataError, ParameterError
 from simlab.schema import EventKind
+from simlab.store import write_text_atomic
 
 MOMENTS = (
     "spread_mean_ticks",
@@ -555,11 +556,7 @@ def write_preset(document: dict[str, Any], path: str | Path) -> Path:
     """Write a preset document as TOML (atomically: a temporary file renamed); return the path."""
     from calibration.presets import dumps_toml
 
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(dumps_toml(document))
-    tmp.replace(path)
-    return path
+    return write_text_atomic(path, dumps_toml(document))
 
 
 def load_abm_preset(path: str | Path) -> tuple[MarketConfig, dict[str, Any]]:
@@ -632,5 +629,5 @@ if __name__ == "__main__":  # python -m calibration.abm PRESET DATA_DIR: write P
 
     preset, folder = Path(sys.argv[1]), Path(sys.argv[2])
     out = preset.with_name(preset.stem + ".scores.json")
-    out.write_text(json.dumps(score_abm_preset(preset, folder), indent=1, default=float) + "\n")
+    write_text_atomic(out, json.dumps(score_abm_preset(preset, folder), indent=1, default=float) + "\n")
     print(out)

@@ -29,6 +29,7 @@ import xarray as xr
 from calibration.abm import MomentSet, _acf1, _last_valid
 from simlab.errors import DataError
 from simlab.schema import EventKind
+from simlab.store import write_text_atomic
 
 GRID_S = 0.1
 RETURN_S = 5.0
@@ -254,7 +255,7 @@ def main(argv: list[str]) -> None:
     elif argv[:1] == ["score"]:
         preset = Path(argv[1])
         out = preset.with_name(preset.stem + ".scores.json")
-        out.write_text(json.dumps(score_crypto_preset(preset, argv[2]), indent=1, default=float) + "\n")
+        write_text_atomic(out, json.dumps(score_crypto_preset(preset, argv[2]), indent=1, default=float) + "\n")
         print(out)
     elif argv[:1] == ["variant"]:
         from calibration.presets import dumps_toml
@@ -262,7 +263,7 @@ def main(argv: list[str]) -> None:
         config = calibrated_variant(
             "calibration/presets/abm-btcusdt-perp.toml", "scenarios/library/abm_crypto_perp.toml"
         )
-        Path(VARIANT).write_text(VARIANT_HEADER + dumps_toml(config.to_dict()))
+        write_text_atomic(VARIANT, VARIANT_HEADER + dumps_toml(config.to_dict()))
         print(VARIANT)
     else:
         raise SystemExit(

@@ -27,6 +27,7 @@ from calibration.abm import AMZN_DAY, cut_window, load_abm_preset, scored_window
 from simlab.agents import simulate_abm
 from simlab.metrics._market import Market
 from simlab.metrics.discriminative import block_split_auc, window_features
+from simlab.store import write_text_atomic
 
 N_SPLITS = 50
 
@@ -85,7 +86,7 @@ if __name__ == "__main__":  # python -m calibration.abm_features PRESET [DATA_DI
     folder = Path(sys.argv[2]) if len(sys.argv) > 2 else Path("../shared/data")
     document = rank_preset(preset, folder, seed=int(sys.argv[3]) if len(sys.argv) > 3 else 20260501)
     out = preset.with_name(preset.stem + ".features.json")
-    out.write_text(json.dumps(document, indent=1) + "\n")
+    write_text_atomic(out, json.dumps(document, indent=1) + "\n")
     for label in ("day", "window"):
         part = document[label]
         print(f"{label}: AUC {part['auc_all']:.3f} ({part['window_events']}-event windows)")

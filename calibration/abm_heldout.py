@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from calibration.abm import score_abm_preset
+from simlab.store import write_text_atomic
 
 FACTS = ("hill_tail_index_60s", "abs_return_acf_exponent", "sign_acf_exponent")
 
@@ -50,7 +51,7 @@ def heldout_summary(path: str | Path, data_dir: str | Path, seeds: list[int]) ->
 if __name__ == "__main__":  # python -m calibration.abm_heldout PRESET DATA_DIR SEED [SEED ...]
     preset = Path(sys.argv[1])
     summary = heldout_summary(preset, sys.argv[2], [int(s) for s in sys.argv[3:]])
-    preset.with_name(preset.stem + ".heldout.json").write_text(json.dumps(summary, indent=1) + "\n")
+    write_text_atomic(preset.with_name(preset.stem + ".heldout.json"), json.dumps(summary, indent=1) + "\n")
     for seed, rows in summary["seeds"].items():
         for label, row in rows.items():
             l1, auc = row["mean_l1"], row["auc"]

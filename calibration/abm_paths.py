@@ -32,6 +32,7 @@ import numpy as np
 from calibration.abm import AMZN_DAY, PathRun, _raise_missing, load_abm_preset, select_window, simulate_path_moments
 from calibration.abm_visible import VISIBLE_MIX_MOMENT_NAMES, VISIBLE_MIX_MOMENTS
 from simlab.errors import ParameterError
+from simlab.store import write_text_atomic
 
 PATH_LEVELS = ("return_sd_1m_bps", "abs_acf_lag1", "abs_acf_lag10", "abs_acf_lag100", "mid_move_1200")
 SHOWN = ("log10_event_rate", "add_share", "cancel_share", "trade_share", "log10_gap_mean", "return_sd_block_bps")
@@ -257,7 +258,7 @@ def _main(argv: list[str]) -> None:
     if argv[0] == "--seeds":
         seeds, out = [int(s) for s in argv[1].split(",")], Path(argv[3])
         rows = score_seeds(argv[5], argv[4], seeds, overrides)
-        out.write_text(json.dumps(rows, indent=1))
+        write_text_atomic(out, json.dumps(rows, indent=1))
         return
     index = [VISIBLE_MIX_MOMENT_NAMES.index(name) for name in SHOWN]
     for preset in argv[1:]:

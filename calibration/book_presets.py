@@ -38,6 +38,7 @@ from simlab.book.hawkes_book import EmpiricalLaw, HawkesBookParams, simulate_haw
 from simlab.book.stats import DISTRIBUTIONS, book_statistics, compare_statistics
 from simlab.errors import ParameterError
 from simlab.io import DEFAULT_DATA_DIR
+from simlab.store import write_text_atomic
 
 MODELS = ("zi", "qr", "hawkes")
 FILE_MODEL = {"zi": "zi", "qr": "qr", "hawkes": "hawkes-book"}  # ``[preset] model`` in the file
@@ -192,8 +193,7 @@ def save_book_preset(preset: BookPreset, path: str | Path) -> Path:
     """Write ``preset`` as TOML to ``path`` (read back exactly by :func:`load_book_preset`) and return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(dumps_toml(preset.to_dict()))
-    return path
+    return write_text_atomic(path, dumps_toml(preset.to_dict()))
 
 
 def list_book_presets() -> list[str]:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from simlab.errors import DataError
+from simlab.store import write_text_atomic
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 DOCUMENT = Path(__file__).resolve().parent.parent / "docs" / "claims.md"
@@ -656,9 +656,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     target = Path(argv[0]) if argv else DOCUMENT
     text = render(*load_presets(PRESET_DIR))
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, target)
+    write_text_atomic(target, text)
     print(f"wrote {target} ({len(text.splitlines())} lines)")
     return 0
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from simlab.errors import DataError, ParameterError
 from simlab.hawkes.params import HawkesParams
+from simlab.store import write_text_atomic
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 SCHEMA: dict[str, set[str]] = {
@@ -304,8 +305,7 @@ def save_preset(preset: Preset, path: str | Path) -> Path:
     """Write ``preset`` as TOML to ``path`` (read back exactly by :func:`load_preset`) and return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(dumps_toml(preset.to_dict()))
-    return path
+    return write_text_atomic(path, dumps_toml(preset.to_dict()))
 
 
 def list_presets(model: str | tuple[str, ...] = "hawkes") -> list[str]:

@@ -35,6 +35,7 @@ from simlab.errors import ParameterError
 from simlab.io import DEFAULT_DATA_DIR
 from simlab.metrics.scorecard import aggregate_trades, score
 from simlab.schema import EventKind
+from simlab.store import write_text_atomic
 
 SEED = 20260501
 N_BOOT = 100
@@ -64,8 +65,7 @@ def score_preset(name: str, data_dir: str | Path = DEFAULT_DATA, *, seed: int = 
 def write_scores(name: str, data_dir: str | Path = DEFAULT_DATA, *, seed: int = SEED) -> Path:
     """Score preset ``name`` and write ``calibration/presets/<name>.scores.json``; return the path."""
     path = PRESET_DIR / f"{name}.scores.json"
-    path.write_text(json.dumps(score_preset(name, data_dir, seed=seed), indent=1, sort_keys=False) + "\n")
-    return path
+    return write_text_atomic(path, json.dumps(score_preset(name, data_dir, seed=seed), indent=1) + "\n")
 
 
 def score_preset_lobbench(name: str, data_dir: str | Path = DEFAULT_DATA, *, seed: int = SEED) -> dict:
@@ -88,8 +88,8 @@ def score_preset_lobbench(name: str, data_dir: str | Path = DEFAULT_DATA, *, see
 def write_lobbench(name: str, data_dir: str | Path = DEFAULT_DATA, *, seed: int = SEED) -> Path:
     """Write ``calibration/presets/<name>.lobbench.json`` (:func:`score_preset_lobbench`); return the path."""
     path = PRESET_DIR / f"{name}.lobbench.json"
-    path.write_text(json.dumps(score_preset_lobbench(name, data_dir, seed=seed), indent=1, default=float) + "\n")
-    return path
+    document = score_preset_lobbench(name, data_dir, seed=seed)
+    return write_text_atomic(path, json.dumps(document, indent=1, default=float) + "\n")
 
 
 def _hawkes_windows(name: str, data_dir: Path) -> dict[str, Any]:

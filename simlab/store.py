@@ -140,6 +140,22 @@ def _portable_text(piece: xr.Dataset) -> xr.Dataset:
     return piece.assign({name: piece[name].astype(object) for name in text if name in piece.data_vars})
 
 
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` to the file ``path`` atomically and return the path.
+
+    The text goes to a hidden temporary file beside ``path``, which is then renamed over it: a reader, or a run
+    killed half-way, sees the old file whole or the new one, never a part. The folder must exist.
+    """
+    path = Path(path)
+    tmp = path.parent / f".{path.name}.partial-{uuid.uuid4().hex[:12]}"
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
 def _publish(tmp: Path, final: Path, overwrite: bool) -> None:
     old = None
     if final.exists():

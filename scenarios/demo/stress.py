@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from scenarios.report_html import format_interval
+from simlab.store import write_text_atomic
 
 EPISODE = "crash_2010_05_06_emini"
 PATHS = 4
@@ -49,8 +50,8 @@ def stress_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
     folder = demo.output / "stress_report"
     folder.mkdir(exist_ok=True)
     replay = V3_SWAPS if data_dir is not None and (Path(data_dir) / V3_SWAPS).is_file() else ""
-    (folder / "amm.toml").write_text(AMM_SPEC.format(replay=replay))
-    (folder / "forecast.toml").write_text(FORECAST_SPEC)
+    write_text_atomic(folder / "amm.toml", AMM_SPEC.format(replay=replay))
+    write_text_atomic(folder / "forecast.toml", FORECAST_SPEC)
     result = evaluate_store(store, demo.output / "stress_eval.zarr", forecasters=folder / "forecast.toml",
                             amm=folder / "amm.toml", data_dir=data_dir, overwrite=True)  # fmt: skip
     depeg, depeg_metrics = depeg_step(demo, folder)
@@ -101,7 +102,7 @@ def depeg_step(demo: Any, folder: Path) -> tuple[Path, dict[str, str]]:
     episode = load_episode(DEPEG)
     store, _ = run_stress(episode, demo.output / "stress_depeg.zarr", n_paths=DEPEG_PATHS, seed=demo.seed,
                           world="amm", values=shock_values(episode, None), overwrite=True)  # fmt: skip
-    (folder / "amm_depeg.toml").write_text(DEPEG_AMM_SPEC)
+    write_text_atomic(folder / "amm_depeg.toml", DEPEG_AMM_SPEC)
     result = evaluate_store(store, demo.output / "stress_depeg_eval.zarr", forecasters=None,
                             amm=folder / "amm_depeg.toml", overwrite=True)  # fmt: skip
     change = load_store(result, "amm_change")["value"].sel(statistic="lp_pnl")

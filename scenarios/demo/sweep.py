@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from simlab.store import write_text_atomic
+
 SPEC = """# The demo's sweep: static fee x volatility, 100 paths of 2 h of 12 s blocks, fee-sensitive noise traders.
 [sweep]
 name = "demo-fee-volatility"
@@ -35,7 +37,7 @@ def sweep_step(demo: Any) -> dict[str, Any]:
     from scenarios.sweep.runner import plan_from_spec, run_plan
 
     spec = demo.output / "sweep_amm.toml"
-    spec.write_text(SPEC.format(seed=demo.seed))
+    write_text_atomic(spec, SPEC.format(seed=demo.seed))
     plan = plan_from_spec(spec)
     result = run_plan(plan, demo.output / "sweep_amm.zarr", workers=2, overwrite=True)
     ds = xr.open_zarr(demo.output / "sweep_amm.zarr", consolidated=False).load()

@@ -15,6 +15,7 @@ import numpy as np
 from scenarios.forecast.paper import sensitivity_table, table4
 from scenarios.forecast.protocol import ProtocolResult
 from scenarios.report_html import PLOT_STYLE, markdown_table, markdown_to_html, page
+from simlab.store import write_text_atomic
 
 COLUMNS = ("mse", "mae", "r2", "directional_accuracy", "accuracy", "macro_f1", "mcc", "dm_vs_var", "dm_p_vs_var")
 
@@ -85,8 +86,8 @@ def write_report(results: dict[str, ProtocolResult], summary: dict[str, Any], fo
         parts += ["## Train on synthetic, test on real", "", ABOUT["tstr"], "", tstr_table(summary["tstr"]), ""]
     text = "\n".join(parts)
     path = folder / "report.md"
-    path.write_text(text)
-    (folder / "report.html").write_text(page(f"Forecast benchmark: {title}", markdown_to_html(text)))
+    write_text_atomic(path, text)
+    write_text_atomic(folder / "report.html", page(f"Forecast benchmark: {title}", markdown_to_html(text)))
     return path
 
 

@@ -20,7 +20,7 @@ from scenarios.forecast.safe_size_task import FEATURES, score_task, task_rows
 from scenarios.forecast.spec import ForecastSpec, SafeSizeSpec
 from scenarios.report_html import markdown_table, markdown_to_html, page
 from simlab.provenance import provenance
-from simlab.store import write_store
+from simlab.store import write_store, write_text_atomic
 
 FORECASTERS = ("persistence", "least_squares", "prior", "walk_at_arrival")
 
@@ -121,6 +121,6 @@ def write_safe_size_report(scores: dict[str, Any], task: SafeSizeSpec, market: s
     ]
     markdown = "\n".join(parts)
     path = folder / "report.md"
-    path.write_text(markdown)
-    (folder / "report.html").write_text(page(title, markdown_to_html(markdown)))
+    write_text_atomic(path, markdown)
+    write_text_atomic(folder / "report.html", page(title, markdown_to_html(markdown)))
     return path

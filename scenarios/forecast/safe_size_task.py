@@ -21,7 +21,6 @@ lead. ``python -m scenarios.forecast.safe_size_task OUT.json`` measures the impa
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from scenarios.forecast.metrics import diebold_mariano, hac_variance
 from scenarios.forecast.safe_size import GRID, ImpactSetup, order_impact, safe_index, walk_impact
 from simlab.errors import ParameterError
 from simlab.schema import NO_PRICE
+from simlab.store import write_text_atomic
 
 FEATURES = ("walk_safe", "spread_ticks", "log_ask_l1", "log_ask_10", "log_ask_50", "imbalance", "abs_move_60s",
             "time_of_day")  # fmt: skip
@@ -146,9 +146,7 @@ def score_task(rows: xr.Dataset, train_markets: int) -> dict[str, Any]:
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(json.dumps(payload, indent=1, default=float))
-    os.replace(temporary, path)
+    write_text_atomic(path, json.dumps(payload, indent=1, default=float))
 
 
 def main(argv: list[str] | None = None) -> int:

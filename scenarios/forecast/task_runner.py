@@ -40,7 +40,7 @@ from scenarios.report_html import markdown_table, markdown_to_html, page
 from simlab.io import DEFAULT_DATA_DIR
 from simlab.provenance import provenance
 from simlab.random import spawn
-from simlab.store import write_store
+from simlab.store import write_store, write_text_atomic
 
 SCORE_COLUMNS = {
     True: ("accuracy", "accuracy_se", "macro_f1", "mcc", "brier", "brier_se"),
@@ -291,8 +291,8 @@ def write_task_report(outs: dict[str, dict[str, Any]], folder: Path, title: str)
         parts += _task_parts(out, "##" if single else "###")
     markdown = "\n".join(parts)
     path = folder / "report.md"
-    path.write_text(markdown)
-    (folder / "report.html").write_text(page(title, markdown_to_html(markdown)))
+    write_text_atomic(path, markdown)
+    write_text_atomic(folder / "report.html", page(title, markdown_to_html(markdown)))
     return path
 
 

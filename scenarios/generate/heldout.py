@@ -49,6 +49,7 @@ from scenarios.generate.tstr import GOAL, MIN_ORIGINS, series_of, verdict
 from simlab.errors import DataError, ParameterError, SimlabError
 from simlab.io import DEFAULT_DATA_DIR
 from simlab.provenance import provenance
+from simlab.store import write_text_atomic
 
 HELDOUT_SHARE = 6  # a path's default length is the held-out span's over this
 
@@ -448,10 +449,7 @@ def tstr_lines(tstr: dict[str, Any]) -> list[str]:
 
 def write_json(path: str | Path, document: dict[str, Any]) -> None:
     """Write ``document`` as JSON atomically (a temporary file beside ``path``, renamed)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(document, indent=1, default=str) + "\n")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(document, indent=1, default=str) + "\n")
 
 
 def _print_paths(label: str, source: str, result: dict[str, Any]) -> None:

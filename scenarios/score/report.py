@@ -20,6 +20,7 @@ from scenarios.report_html import PLOT_STYLE, format_interval, page
 from simlab.metrics.lobbench import TOUCH_TYPES
 from simlab.metrics.scorecard import ScoreCard
 from simlab.metrics.stylized import Fact
+from simlab.store import write_text_atomic
 
 HISTOGRAMS = (
     "spread_ticks", "imbalance_l1", "log10_interarrival_s", "log10_time_to_cancel_s", "bid_volume_l1",
@@ -87,9 +88,7 @@ def write_report(card: ScoreCard, path: str | Path, *, title: str) -> Path:
         if figure is not None:
             image = f"<img src='data:image/png;base64,{figure}' alt='{html.escape(heading)}'>"
             parts.append(f"<h2>{heading}</h2>{_about(key, level)}{image}")
-    path = Path(path)
-    path.write_text(page(f"Realism scorecard: {title}", "\n".join(parts)))
-    return path
+    return write_text_atomic(path, page(f"Realism scorecard: {title}", "\n".join(parts)))
 
 
 def _about(key: str, level: str) -> str:

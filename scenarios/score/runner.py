@@ -17,7 +17,7 @@ from simlab.errors import DataError
 from simlab.io.dataset import load_dataset
 from simlab.metrics.scorecard import ScoreCard, score
 from simlab.provenance import provenance
-from simlab.store import write_store
+from simlab.store import write_store, write_text_atomic
 
 OUTPUTS = ("scores.json", "scores.zarr", "report.html")
 
@@ -103,7 +103,7 @@ def write_outputs(card: ScoreCard, output: Path, *, seed: int, config: dict[str,
     document = {"convention": card.meta.get("convention", "simlab"), **card.to_dict()}
     document["provenance"] = provenance(seed=seed, config=config)
     output.mkdir(parents=True, exist_ok=True)
-    (output / "scores.json").write_text(json.dumps(document, indent=1, default=float) + "\n")
+    write_text_atomic(output / "scores.json", json.dumps(document, indent=1, default=float) + "\n")
     write_store(card.to_dataset(), output / "scores.zarr", attrs=provenance(seed=seed, config=config), overwrite=True)
     write_report(card, output / "report.html", title=title)
 

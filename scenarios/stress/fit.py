@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -37,6 +36,7 @@ from scenarios.sweep.runner import Plan, run_plan
 from scenarios.sweep.spec import parse_sweep_spec
 from simlab.errors import ParameterError
 from simlab.provenance import provenance
+from simlab.store import write_text_atomic
 
 JOB = "scenarios.stress.fit:shape_job"
 PRIMARY = ("drawdown", "time_to_trough_s")
@@ -202,7 +202,4 @@ def write_fit(episode: Episode, result: FitResult, path: str | Path | None = Non
     document = asdict(result)
     document["method"] = __doc__.split("\n\n")[0].replace("\n", " ")
     document["provenance"] = provenance(seed=result.seed, config=episode.text)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(document, indent=1, sort_keys=True, default=float) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, json.dumps(document, indent=1, sort_keys=True, default=float) + "\n")

@@ -29,6 +29,7 @@ import xarray as xr
 from scenarios.report_html import PLOT_STYLE, format_interval, markdown_table, markdown_to_html, page
 from simlab.errors import DataError
 from simlab.metrics.crash import STATISTICS, UNITS
+from simlab.store import write_text_atomic
 
 ABOUT = {
     "summary": "Which forecasters and fee designs hold up in which crash, read from 95 % intervals only: a fee "
@@ -473,6 +474,6 @@ def write_report(stores: list[str | Path], output: str | Path, forecast_runs: li
     if windows is not None:
         parts += windows_section(windows)
     text = "\n".join(parts)
-    output.with_suffix(".md").write_text(text)
-    output.write_text(page("Stress lab report", markdown_to_html(text)))
+    write_text_atomic(output.with_suffix(".md"), text)
+    write_text_atomic(output, page("Stress lab report", markdown_to_html(text)))
     return output

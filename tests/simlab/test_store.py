@@ -136,3 +136,22 @@ def test_text_is_stored_as_portable_strings(tmp_path):
     assert back["design"].values.tolist() == ["fixed", "dynamic"] * 2
     assert back["value"].values.tolist() == [1.0, 2.0, 1.0, 2.0]
     assert zarr.open_array(tmp_path / "t.zarr" / "label", mode="r").dtype == np.dtypes.StringDType()
+
+
+def test_text_files_are_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
+    import os
+
+    from simlab.store import write_text_atomic
+
+    path = write_text_atomic(tmp_path / "scores.json", "old\n")
+    assert path.read_text() == "old\n"
+    assert write_text_atomic(str(path), "new\n") == path and path.read_text() == "new\n"
+
+    def interrupted(src, dst):  # a run killed between writing the temporary file and renaming it
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_text_atomic(path, "half")
+    assert path.read_text() == "new\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.json"]  # no temporary file left behind
