@@ -9,6 +9,7 @@ adds its steps here.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +32,7 @@ from simlab.errors import DataError, ParameterError
 from simlab.features import compute_features, ofi_signal, order_flow_imbalance
 from simlab.io import DEFAULT_DATA_DIR
 from simlab.provenance import provenance
-from simlab.store import write_store
+from simlab.store import write_store, write_text_atomic
 from simlab.synthetic import toy_market
 
 DEFAULT_DATA = DEFAULT_DATA_DIR
@@ -59,13 +60,30 @@ class Demo:
 
     def step(self, title: str, function: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """Run one step, print its progress and keep its metrics and its opening sentence."""
-        if self.console is not None:
-            self.console.print(f"[cyan]•[/] {title} ...")
+        self._announce(title)
         started = time.perf_counter()
         metrics = function()
+        return self._keep(title, metrics, time.perf_counter() - started)
+
+    def step_beside(self, title: str, pending: Any) -> dict[str, Any]:
+        """Keep a step that ran in the second process (:func:`_start_beside`): its metrics and its own run time.
+
+        ``pending`` is the worker's ``AsyncResult``; an error of the step is raised here, in the step's place.
+        """
+        self._announce(title + " (ran beside the steps above, in a second process)")
+        started = time.perf_counter()
+        metrics, seconds = pending.get()
+        metrics["waited for the second process (s)"] = round(time.perf_counter() - started, 3)
+        return self._keep(title, metrics, seconds)
+
+    def _announce(self, title: str) -> None:
+        if self.console is not None:
+            self.console.print(f"[cyan]•[/] {title} ...")
+
+    def _keep(self, title: str, metrics: dict[str, Any], seconds: float) -> dict[str, Any]:
         if "about" in metrics:
             self.about[title] = metrics.pop("about")
-        metrics["seconds"] = round(time.perf_counter() - started, 3)
+        metrics["seconds"] = round(seconds, 3)
         self.sections.append((title, metrics))
         return metrics
 
@@ -92,6 +110,27 @@ def run_demo(
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     demo = Demo(output, seed, console)
+    with multiprocessing.get_context("spawn").Pool(1) as beside:  # the generator step runs on a second core
+        generated = beside.apply_async(_timed_step, (generate_step, output, seed, real))
+        bars, instrument, tick_size = _main_steps(demo, real, generated)
+    figure = _plot(output, bars, instrument, tick_size)
+    source = f"real data from {real}" if real is not None else "built-in synthetic sample"
+    if real is None and not synthetic:
+        source += f" (no real-data folder at {DEFAULT_DATA})"
+    return _write_report(demo, figure, source)
+
+
+def _timed_step(step: Callable[..., dict[str, Any]], output: Path, seed: int, real: Path | None) -> tuple[dict, float]:
+    """Run ``step(demo, real)`` in the second process with a demo of its own (same folder and seed, no console);
+    return its metrics and its run time (s). The step depends on nothing the main steps make."""
+    started = time.perf_counter()
+    metrics = step(Demo(output, seed), real)
+    return metrics, time.perf_counter() - started
+
+
+def _main_steps(demo: Demo, real: Path | None, generated: Any) -> tuple[xr.Dataset, str, float]:
+    """Run the demo's steps in order, keeping the generator's (``generated``, running beside them) in its place;
+    return the feature bars, the instrument and its tick size for the report's figure."""
     demo.step("OFI(T,h) signal on Table 1 of the hybrid VAR-FNN paper", _paper_table)
     if real is not None:
         from scenarios.demo.real import real_data_steps
@@ -118,16 +157,12 @@ def run_demo(
     demo.step(f"AMM lab: fee designs under GBM arbitrage{swaps}", lambda: amm_step(demo, real))
     demo.step("Sweeps on Dask: static fee x volatility on 2 workers", lambda: sweep_step(demo))
     span = "AAPL hour, held-out score" if real is not None else "a seeded ZI book stands in (no real data)"
-    demo.step(f"Diffusion generator: tiny model, {span}", lambda: generate_step(demo, real))
+    demo.step_beside(f"Diffusion generator: tiny model, {span}", generated)
     demo.step(
         "Stress lab: the 2010 E-mini flash crash, fee designs and forecasters; the USDC depeg on its StableSwap pool",
         lambda: stress_step(demo, real),
     )
-    figure = _plot(output, bars.pop("_bars"), events.attrs.get("instrument", "?"), events.attrs["tick_size"])
-    source = f"real data from {real}" if real is not None else "built-in synthetic sample"
-    if real is None and not synthetic:
-        source += f" (no real-data folder at {DEFAULT_DATA})"
-    return _write_report(demo, figure, source)
+    return bars.pop("_bars"), events.attrs.get("instrument", "?"), events.attrs["tick_size"]
 
 
 def _real_data_folder(data_dir: Path | str | None, synthetic: bool) -> Path | None:
@@ -239,8 +274,8 @@ def _write_report(demo: Demo, figure: Path, source: str) -> Path:
     lines += ["## Order flow", "", FIGURE_ABOUT, "", f"![order flow]({figure.name})", ""]
     report = demo.output / "report.md"
     text = "\n".join(lines)
-    report.write_text(text)
-    (demo.output / "report.html").write_text(page("simlab demo", markdown_to_html(text)))
+    write_text_atomic(report, text)
+    write_text_atomic(demo.output / "report.html", page("simlab demo", markdown_to_html(text)))
     metrics = {title: metrics for title, metrics in demo.sections}
-    (demo.output / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+    write_text_atomic(demo.output / "metrics.json", json.dumps(metrics, indent=2, default=str))
     return report
