@@ -39,11 +39,12 @@ def test_demo_on_the_synthetic_sample_writes_report_and_stores(demo_run):
     (generated,) = [value for key, value in metrics.items() if key.startswith("Diffusion generator")]
     for label in ("condition alone", "SMC, 4 particles per path"):  # the thin-book regime asked both ways
         assert re.match(r"[0-3] of 3", generated[f"thin book asked, {label}: paths ending in it"])
+    assert generated["seconds"] > 0 and "waited for the second process (s)" in generated  # it ran beside the rest
 
 
 def test_demo_is_reproducible(demo_run, tmp_path):
     assert runner.invoke(app, ["demo", "--synthetic", "-o", str(tmp_path), "--seed", "3"]).exit_code == 0
-    for store in ("toy_market.zarr", "features.zarr"):
+    for store in ("toy_market.zarr", "features.zarr", "generate/score/scores.zarr"):  # the generator's: 2nd process
         for group in list_groups(demo_run / store):
             assert load_store(demo_run / store, group).identical(load_store(tmp_path / store, group)), (store, group)
 
