@@ -354,9 +354,10 @@ def touch_queues(trade, side, price, qty, dt, books: tuple[np.ndarray, ...]) -> 
         when a simulator records the book after the whole order with each of its fills, as the book simulators and
         the rollout do; (a) is then what the order left);
     (c) the run's fills at that price from this one on plus the lots there in the book after the run (encoding
-        version 4): exact when the price is one the recorded levels do not show before the run, which a sweep
-        through more levels than the books hold reaches. Version 3 counted such a fill's queue 0, so its share was
-        its lots over one lot and a replay rejected it (``trade_beyond_best``), leaving those lots in the book.
+        version 4): exact in both recordings (nothing joins a price during a run of fills), and the only bound
+        left when no book before the run's fills shows the price: a sweep through more levels than the books
+        hold, or a side the books show empty. Version 3 counted such a fill's queue 0, so its share was its lots
+        over one lot and a replay rejected it (``trade_beyond_best``), leaving those lots in the book.
 
     An L1 book may not show the second level a sweep reaches, nor a 10-level book the eleventh, so the largest is
     the queue. A side the books show empty before and after counts the run's own fills.
