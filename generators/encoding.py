@@ -15,12 +15,13 @@ The first event is the **anchor**: its time and the book after it start the enco
 * ``size_lots``: the lots of an ADD, CANCEL, DELETE or hidden trade; for a TRADE, the **share of the touch queue**
   it takes (version 3 of the layout, in units of ``1 / SHARE_ONE``, :mod:`generators.shares`): the lots ``s`` of a
   trade against a queue of ``q`` lots (the lots at its price on the side it executes against when it met them,
-  :func:`touch_queues`; 1 when that side is empty) are stored as exactly 1 when ``s = q`` (an atom: the whole
-  queue, whatever its size), else as the middle of the bin ``((s - 1) / q, s / q]``,
-  ``floor((2 s - 1) SHARE_ONE / (2 q))``, and decoded by ``ceil(share q / SHARE_ONE)``. A share in ``(0, 1]``
-  decodes to ``1..q`` lots whatever the queue, so a generated trade never exceeds the queue it meets; above 1 it
-  lies beyond the queue (the training data hold such shares only for trades against a side their book shows
-  empty);
+  :func:`touch_queues`) are stored as exactly 1 when ``s = q`` (an atom: the whole queue, whatever its size), else
+  as the middle of the bin ``((s - 1) / q, s / q]``, ``floor((2 s - 1) SHARE_ONE / (2 q))``, and decoded by
+  ``ceil(share q / SHARE_ONE)``. A share in ``(0, 1]`` decodes to ``1..q`` lots whatever the queue, so a generated
+  trade never exceeds the queue it meets; above 1 it lies beyond the queue. Since version 4 the queue of a fill at
+  a price its books do not show (a sweep beyond the recorded levels, a side shown empty) is read from its run of
+  fills and the book after it, so the data's shares are all at most 1 (version 3 counted such a queue as one
+  lot);
 * ``level``: for CANCEL and DELETE, the price level (1 = the best) among the non-empty levels of the resting side
   before the message, at most :data:`DEPTH_LEVELS` + 1, which means "beyond level 10" (the books a model sees are
   10 levels deep; such a removal is placed by its price, see :mod:`generators.rollout`); 0 otherwise.
@@ -69,7 +70,7 @@ from generators.shares import check_trades, trade_lots, trade_share
 from simlab.errors import DataError, ParameterError
 from simlab.schema import BOOK_FIELDS, EVENT_FIELDS, NO_PRICE, EventKind
 
-ENCODING_VERSION = 3
+ENCODING_VERSION = 4
 KINDS = (EventKind.ADD, EventKind.CANCEL, EventKind.DELETE, EventKind.TRADE, EventKind.TRADE_HIDDEN)
 N_TYPES = len(KINDS)
 TYPE_ADD, TYPE_CANCEL, TYPE_DELETE, TYPE_TRADE, TYPE_HIDDEN = range(N_TYPES)
@@ -120,8 +121,8 @@ class MessageTable:
     reference
         int64 ``(n, 2)``: best bid and best ask (ticks) the prices are relative to, before each message.
     queue
-        int64 ``(n,)``: lots of the queue a TRADE met (:func:`touch_queues`; 0 when the books do not show it, and
-        for the other messages): with the share it gives the trade's lots back (:func:`generators.shares.trade_lots`).
+        int64 ``(n,)``: lots of the queue a TRADE met (:func:`touch_queues`; 0 for the other messages): with the
+        share it gives the trade's lots back (:func:`generators.shares.trade_lots`).
     anchor_ns
         Time of the anchor event (ns since the epoch).
     attrs
@@ -345,28 +346,48 @@ def touch_queues(trade, side, price, qty, dt, books: tuple[np.ndarray, ...]) -> 
     """Return the lots (int64 ``(n,)``) of the queue each TRADE message executes against (0 for other messages).
 
     A run of TRADEs of one side at one time (``dt`` 0 after the first) is one marketable order's fills. The queue a
-    fill met is the larger of (a) the lots at its price, on the side it executes against, in the book before it
-    and (b) the lots there in the book before the run's first fill less the run's earlier fills at that price.
-    (a) is exact when the books follow every fill (LOBSTER), (b) when a simulator records the book after the whole
-    order with each of its fills (the book simulators and the rollout; (a) is then what the order left); each is
-    at most the queue the fill met (an L1 book may not show the second level a sweep reaches), so the larger is it.
-    A price the books do not show counts 0 (an empty side).
+    fill met is the largest of three lower bounds, each exact in some recording and each at most that queue:
+
+    (a) the lots at its price, on the side it executes against, in the book before it (exact when the books follow
+        every fill, as LOBSTER's do);
+    (b) the lots there in the book before the run's first fill less the run's earlier fills at that price (exact
+        when a simulator records the book after the whole order with each of its fills, as the book simulators and
+        the rollout do; (a) is then what the order left);
+    (c) the run's fills at that price from this one on plus the lots there in the book after the run (encoding
+        version 4): exact in both recordings (nothing joins a price during a run of fills), and the only bound
+        left when no book before the run's fills shows the price: a sweep through more levels than the books
+        hold, or a side the books show empty. Version 3 counted such a fill's queue 0, so its share was its lots
+        over one lot and a replay rejected it (``trade_beyond_best``), leaving those lots in the book.
+
+    An L1 book may not show the second level a sweep reaches, nor a 10-level book the eleventh, so the largest is
+    the queue. A side the books show empty before and after counts the run's own fills.
 
     Parameters
     ----------
     trade, side, price, qty, dt
         Per message: TRADE mask, aggressor side, price (ticks), lots and time since the previous event (ns).
     books
-        ``(bid_price, bid_qty, ask_price, ask_qty)`` with one row per event (message *i*'s book before is row *i*).
+        ``(bid_price, bid_qty, ask_price, ask_qty)`` with one row per event (message *i*'s book before is row *i*,
+        its book after row *i* + 1; without a row *i* + 1, (c) counts the run's fills alone).
     """
     queue = np.zeros(trade.shape[0], dtype=np.int64)
-    start = -1
-    for i in np.flatnonzero(trade):
-        if start < 0 or not (trade[i - 1] and side[i - 1] == side[i] and dt[i] == 0):
-            start = i  # the first fill of a marketable order
-        earlier = int(qty[start:i][price[start:i] == price[i]].sum())
-        run = _lots_at(books, start, side[i], price[i]) - earlier
-        queue[i] = max(_lots_at(books, i, side[i], price[i]), run)
+    last_row = books[0].shape[0] - 1
+    fills = np.flatnonzero(trade)
+    runs: list[list[int]] = []  # [first, last] message of each marketable order's fills
+    for i in fills:
+        if runs and runs[-1][1] == i - 1 and side[i - 1] == side[i] and dt[i] == 0:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    for start, end in runs:
+        after = end + 1  # the book after the run (none after the last message of books one row short)
+        for i in range(start, end + 1):
+            here = price[start : end + 1] == price[i]
+            earlier = int(qty[start:i][here[: i - start]].sum())
+            later = int(qty[i : end + 1][here[i - start :]].sum())
+            run = _lots_at(books, start, side[i], price[i]) - earlier
+            shown_after = later + (_lots_at(books, after, side[i], price[i]) if after <= last_row else 0)
+            queue[i] = max(_lots_at(books, i, side[i], price[i]), run, shown_after)
     return queue
 
 

@@ -42,7 +42,8 @@ def generate_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
         "counts as outside). Selection, not the network, does the work of the second count (docs/generators_smc.md)."
     )
     metrics: dict[str, Any] = {"about": about, "data": label}
-    if (model_path / "config.json").exists():
+    stale = _stale(model_path)
+    if (model_path / "config.json").exists() and stale is None:
         generator = DiffusionGenerator.load(model_path)
         metrics["model"] = f"loaded {model_path} ({generator.training_.step} training steps)"
     else:
@@ -52,6 +53,8 @@ def generate_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
         generator.save(model_path)
         state = generator.training_
         metrics["model"] = f"trained {state.step} steps (validation loss {state.best_loss:.4f}) -> {model_path}"
+        if stale is not None:
+            metrics["model"] += f" (retrained: the model an earlier run stored there {stale})"
     (path,) = generator.sample(1, SAMPLE_S, generator=demo.seed)
     real = _first_seconds(spans["test"], SAMPLE_S)
     card = score(path, real, seed=demo.seed, n_boot=N_BOOT, known_depth=True)  # a replayed span: unknown depth
@@ -62,6 +65,39 @@ def generate_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
     metrics.update(summary(card))
     metrics.update(_stress_counts(generator, demo.seed))
     return metrics
+
+
+def _stale(model_path: Path) -> str | None:
+    """Say why a model an earlier run stored at ``model_path`` is of another layout than this simlab's, else None.
+
+    A model of another encoding version (or simlab, checkpoint or network version) cannot be loaded (the checkpoint
+    refuses it), so the demo retrains instead of failing on a second run in an old folder. A folder without a
+    model, or whose ``config.json`` is not JSON, gives None: the load then says what is wrong.
+    """
+    import json
+
+    from generators.checkpoint import CHECKPOINT_VERSION
+    from generators.diffusion import DiffusionGenerator
+    from generators.encoding import ENCODING_VERSION
+    from simlab import __version__
+
+    try:
+        meta = json.loads((model_path / "config.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(meta, dict):
+        return None
+    expected = {
+        "encoding_version": ENCODING_VERSION,
+        "simlab_version": __version__,
+        "checkpoint_version": CHECKPOINT_VERSION,
+        "network_version": DiffusionGenerator.NETWORK.VERSION,
+    }
+    found = {"network_version": 1, **meta}  # a checkpoint written before the network version holds version 1
+    for key, value in expected.items():
+        if found.get(key) != value:
+            return f"has {key} {found.get(key)!r}, this simlab {value!r}"
+    return None
 
 
 def _stress_counts(generator: Any, seed: int) -> dict[str, str]:

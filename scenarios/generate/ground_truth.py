@@ -153,9 +153,18 @@ def simulate_flow(preset: BookPreset, duration_s: float, seed: np.random.SeedSeq
 
 
 def drop_initial(flow: dict[str, xr.Dataset]) -> dict[str, xr.Dataset]:
-    """Return ``flow`` without its initial orders (``initial_orders`` events and book rows)."""
+    """Return ``flow`` without its initial orders (``initial_orders`` events and book rows).
+
+    The cut flow's ``initial_orders`` attributes are 0 (``flow``'s own is kept): the scorecard and the flow statistics
+    leave out that many leading events, which are now real flow. Before session 17 the attribute was kept, so a
+    fresh path's first 143-219 real events (its first 5-21 s) were left out of its scores.
+    """
     skip = int(flow["events"].attrs.get("initial_orders", 0))
-    return {"events": flow["events"].isel(event=slice(skip, None)), "books": flow["books"].isel(time=slice(skip, None))}
+    cut = {"events": flow["events"].isel(event=slice(skip, None)), "books": flow["books"].isel(time=slice(skip, None))}
+    for data in cut.values():
+        if "initial_orders" in data.attrs:  # a new dict: the whole flow keeps its count
+            data.attrs = {**data.attrs, "initial_orders": 0}
+    return cut
 
 
 def resting_orders(events: xr.Dataset, end: int) -> np.ndarray:
@@ -488,7 +497,7 @@ def ground_truth(
     table = per_score(cards)
     groups = (("model", samples), ("reference", fresh["reference"]), ("peer", fresh["peer"]))
     volume = {name: resting_volume(group, spec.duration_s) for name, group in groups}
-    # the fresh paths with their initial orders: the events of a flow cut by drop_initial keep the attribute
+    # the fresh paths with their initial orders: the book before their first real event is the warmed-up book
     by_level = {name: flow_by_level(whole_fresh.get(name, group), spec.duration_s) for name, group in groups}
     replays = None
     if spec.replay:

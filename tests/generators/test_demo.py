@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from generators.diffusion import DiffusionGenerator
 from scenarios.demo import generate
 from scenarios.demo.generate import generate_step
 from scenarios.demo.runner import Demo
+from simlab.errors import DataError
 
 
 def test_generate_step_trains_samples_scores_then_reloads(tmp_path, monkeypatch):
@@ -22,3 +26,15 @@ def test_generate_step_trains_samples_scores_then_reloads(tmp_path, monkeypatch)
     assert document["summary"]["l1"]["scores"] > 0 and "mean l1 [99% interval]" in metrics
     again = generate_step(demo, None)
     assert again["model"].startswith("loaded") and again["mean l1 [99% interval]"] == metrics["mean l1 [99% interval]"]
+    # a model an earlier simlab stored there (encoding version 3: a sweep fill's queue not yet read from its run)
+    # cannot be loaded; the demo retrains it and says so, instead of failing on a second run in an old folder
+    config = tmp_path / "generate" / "diffusion-tiny.model" / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "encoding_version": 3}))
+    with pytest.raises(DataError, match="encoding_version must be 4 .* got 3; retrain the model"):
+        DiffusionGenerator.load(config.parent)
+    monkeypatch.setattr(generate, "_stress_counts", lambda generator, seed: {})  # shown above; not needed again
+    fresh = generate_step(demo, None)
+    assert fresh["model"].startswith("trained 6 steps") and "retrained" in fresh["model"]
+    assert "encoding_version 3, this simlab 4" in fresh["model"]
+    assert fresh["mean l1 [99% interval]"] == metrics["mean l1 [99% interval]"]  # the same seed, the same model
+    assert json.loads(config.read_text())["encoding_version"] == 4 and DiffusionGenerator.load(config.parent)

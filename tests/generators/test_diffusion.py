@@ -101,10 +101,11 @@ def test_checkpoints_round_trip_and_are_refused_whole(fitted, tmp_path):
     (path / "config.json").write_text(json.dumps({k: v for k, v in older.items() if k != "network_version"}))
     assert _equal(_weights(fitted), _weights(DiffusionGenerator.load(path)))
     refused = (("simlab_version", "0.0.0-other"), ("encoding_version", 99), ("family", "gan"))
-    # 1: the log-scale layout before the quantile transform; 2: a trade's size in lots, not its share of the queue
-    for key, value in refused + (("encoding_version", 1), ("encoding_version", 2)):
+    # 1: the log-scale layout before the quantile transform; 2: a trade's size in lots, not its share of the queue;
+    # 3: a sweep fill at a price its books do not show counted a queue of 0 lots
+    for key, value in refused + (("encoding_version", 1), ("encoding_version", 2), ("encoding_version", 3)):
         (path / "config.json").write_text(json.dumps({**config, key: value}))
-        with pytest.raises(DataError, match=f"{key} must be"):
+        with pytest.raises(DataError, match=f"{key} must be .* got {value!r}; retrain the model"):
             DiffusionGenerator.load(path)
     (path / "config.json").write_text(json.dumps({**config, "network_version": 2}))
     with pytest.raises(DataError, match="network_version must be 1 .* got 2; retrain the model"):

@@ -25,12 +25,12 @@ def test_decode_of_encode_gives_the_real_events_back_exactly(flow, request):
     np.testing.assert_array_equal(enc.features_to_table(enc.message_features(messages.table, knots), knots),
                                   messages.table)  # fmt: skip
     assert set(np.unique(messages.table[:, enc.TYPE])) <= set(range(enc.N_TYPES))
-    # a trade's size is its share of the queue it met: the data's trades take at most that queue, except those
-    # against a side the book shows empty (the AAPL hour's replayed books: counted as a queue of one lot)
+    # a trade's size is its share of the queue it met: the data's trades take at most that queue, those against a
+    # side the book shows empty too (the AAPL hour's replayed books: 271 of 4,067 trades, whose queue version 3
+    # counted as one lot, so that their shares lay above 1; version 4 reads it from the run and the book after it)
     trade = messages.table[:, enc.TYPE] == enc.TYPE_TRADE
     lots, queue, share = events["qty_lots"].values[1:][trade], messages.queue[trade], messages.table[trade, enc.SIZE]
-    assert trade.sum() > 4000 and ((lots <= queue) | (queue == 0)).all()
-    assert (share[queue > 0] <= SHARE_ONE).all()
+    assert trade.sum() > 4000 and (lots <= queue).all() and (share <= SHARE_ONE).all()
     # the trades' lots come back through float32 vectors too (the networks' precision)
     vectors = enc.message_features(messages.table, knots).astype(np.float32).astype(np.float64)
     np.testing.assert_array_equal(trade_lots(enc.features_to_table(vectors, knots)[trade, enc.SIZE], queue), lots)
@@ -98,8 +98,10 @@ def test_bad_input_is_refused_with_our_sentence(amzn_day):
     with pytest.raises(ParameterError, match="must be an int in 1-5; got 6"):
         enc.regime_condition({"volatility": 6})
     np.testing.assert_array_equal(enc.regime_condition({"volatility": 5, "depth": 1}), [4, 5, 0, 5])
-    with pytest.raises(DataError, match="encoding version must be 3"):
+    with pytest.raises(DataError, match="encoding version must be 4"):
         enc.Encoding.from_dict({**encoding.to_dict(), "version": 99})
+    with pytest.raises(DataError, match="encoding version must be 4 .* got 3"):  # a sweep fill's queue of 0 lots
+        enc.Encoding.from_dict({**encoding.to_dict(), "version": 3})
 
 
 def test_the_quantile_transform_gives_each_value_a_normal_probability_equal_to_its_own():
@@ -178,6 +180,21 @@ def test_the_queue_of_a_fill_is_the_one_it_met_whether_the_books_follow_each_fil
     after_fill = (*bid, np.array([[102], [103]]), np.array([[5], [4]]))  # LOBSTER level 1: after each fill
     for books in (after_order, after_fill):
         np.testing.assert_array_equal(enc.touch_queues(trade, side, price, qty, dt, books), [5, 4])
+    # a market buy of 13 lots sweeps asks of 5 at 102, 4 at 103, 3 at 104 and 6 at 105 in books of 2 levels, which
+    # a simulator records after the whole order with each fill: 104 is in no book of the run (version 3 counted its
+    # queue 0, its share 3 / 1 lay beyond the queue and a replay rejected it); its queue is the run's fills there
+    # and what the book after the run shows there (nothing: the whole level), 105's the same (1 + 5 lots)
+    trade, side, dt = np.ones(4, bool), np.ones(4, np.int64), np.zeros(4, np.int64)
+    price, qty = np.array([102, 103, 104, 105]), np.array([5, 4, 3, 1])
+    bid = (np.full((5, 2), 90), np.ones((5, 2), np.int64))
+    asks = np.array([[102, 103]] + [[105, 106]] * 4), np.array([[5, 4]] + [[5, 2]] * 4)
+    sweep = enc.touch_queues(trade, side, price, qty, dt, (*bid, *asks))
+    np.testing.assert_array_equal(sweep, [5, 4, 3, 6])
+    np.testing.assert_array_equal(trade_share(qty, sweep), [SHARE_ONE, SHARE_ONE, SHARE_ONE, SHARE_ONE // 12])
+    np.testing.assert_array_equal(trade_lots(trade_share(qty, sweep), sweep), qty)
+    # without a book after the run (books one row short), the run's own fills there: 104 met at least 3 lots
+    short = (bid[0][:4], bid[1][:4], asks[0][:4], asks[1][:4])
+    np.testing.assert_array_equal(enc.touch_queues(trade, side, price, qty, dt, short), [5, 4, 3, 5])
     # the book simulators record the book after the whole order with each fill: every fill's share is at most 1
     events, books = zi_spans["train"]["events"], zi_spans["train"]["books"]
     messages = enc.message_table(events, books)

@@ -156,7 +156,8 @@ def test_checkpoints_round_trip_and_another_kind_or_version_is_refused(fitted, t
     assert config["config"] == SMALL.to_dict() and config["family"] == "gan"
     with pytest.raises(DataError, match="family must be 'diffusion'"):
         DiffusionGenerator.load(path)
-    for key, value in (("simlab_version", "0.0.0-other"), ("encoding_version", 99), ("family", "diffusion")):
+    refused = (("simlab_version", "0.0.0-other"), ("encoding_version", 99), ("encoding_version", 3))
+    for key, value in refused + (("family", "diffusion"),):
         (path / "config.json").write_text(json.dumps({**config, key: value}))
         with pytest.raises(DataError, match=f"{key} must be"):
             GANGenerator.load(path)

@@ -13,12 +13,14 @@ from scenarios.generate.ground_truth import (
     TruthSpec,
     drop_initial,
     full_book_context,
+    kind_shares,
     replay_fresh,
     resting_orders,
     resting_volume,
     simulate_flow,
 )
 from simlab.errors import DataError, ParameterError
+from simlab.metrics._market import Market
 from simlab.schema import EventKind
 
 FIELDS = ("bid_price", "bid_qty", "ask_price", "ask_qty")
@@ -146,3 +148,18 @@ def test_flow_by_level_counts_lots_at_the_level_of_the_book_before_and_per_resti
     # ADD at 1.5 s); level 3 0, 0, 0, 7
     np.testing.assert_allclose(bid["resting_lots"][:3], [8.0, 20.0, 1.75])
     assert bid["delete_per_lot"][1] == pytest.approx(5.0 / 20.0) and bid["trade_per_lot"] == pytest.approx(1.0 / 8.0)
+
+
+def test_a_flow_cut_of_its_initial_orders_holds_none_so_its_first_real_events_are_scored(whole):
+    # before session 17 the cut flow kept the attribute, so the scorecard (Market) and the flow statistics left out
+    # as many of its first real events as the warmed-up book had orders (212 here, the first 0.7 s of 30 s)
+    skip = int(whole["events"].attrs["initial_orders"])
+    flow = drop_initial(whole)
+    assert skip > 100 and flow["events"].sizes["event"] == whole["events"].sizes["event"] - skip
+    assert flow["events"].attrs["initial_orders"] == 0 and flow["books"].attrs["initial_orders"] == 0
+    assert whole["events"].attrs["initial_orders"] == skip == whole["books"].attrs["initial_orders"]  # kept
+    market = Market(flow["events"], flow["books"], levels=10, source="t")
+    np.testing.assert_array_equal(market.ts, flow["events"]["ts_ns"].values)  # every real event, the first too
+    assert Market(whole["events"], whole["books"], levels=10, source="t").ts.shape == market.ts.shape
+    kind = flow["events"]["kind"].values
+    assert kind_shares(flow["events"])["ADD"] == pytest.approx(np.mean(kind == EventKind.ADD))
