@@ -11,6 +11,8 @@ import math
 import numba
 import numpy as np
 
+from simlab.book import _engine as eng
+
 # ABIDES order-size mixture (abides_markets/models/order_size_model.py): a log-normal (mu 2.9, sigma 1.2) and
 # normals at 100, 200, ..., 1000 lots with sd 0.15; rounded to the nearest lot (ties to even, Python's round).
 SIZE_WEIGHTS = np.array([0.2, 0.7, 0.06, 0.004, 0.0329, 0.001, 0.0006, 0.0004, 0.0005, 0.0003, 0.0003])
@@ -329,6 +331,26 @@ def inventory_shift(inventory, mp):
     if cap > 0:
         shift = min(max(shift, -cap), cap)
     return shift
+
+
+@numba.njit(cache=True)
+def post_only(low_bid, high_bid, low_ask, bid, ask):
+    """A ladder kept off the other side's touch seen at the decision (ours, with the inventory skew on): the bid side
+    moved down so that its best bid is at most ``ask - 1``, the ask side up so that its best ask is at least ``bid +
+    1`` (``eng.NO_PRICE``: that side is empty, no clip). Returns (lowest bid, highest bid, lowest ask).
+
+    A skewed maker quotes against its inventory; unclipped, a long maker's asks would cross the book and a short
+    maker's bids would meet them, and makers sized by the traded volume (``pov``) would then trade with each other at
+    ever larger sizes. Real makers post such quotes as post-only orders, which never take liquidity (e.g. Nasdaq's
+    Post-Only order attribute; Cboe's Post Only), the inside quote of Avellaneda and Stoikov's maker staying on its
+    own side of the market.
+    """
+    if ask != eng.NO_PRICE and high_bid > ask - 1:
+        down = high_bid - (ask - 1)
+        low_bid, high_bid = low_bid - down, high_bid - down
+    if bid != eng.NO_PRICE and low_ask < bid + 1:
+        low_ask = bid + 1
+    return low_bid, high_bid, low_ask
 
 
 @numba.njit(cache=True)

@@ -329,7 +329,11 @@ class MarketMakers(_Checked):
     inventory term of a maker's reservation price, linear in the inventory (Avellaneda and Stoikov 2008: ``r = s - q
     gamma sigma^2 (T - t)``; Gueant, Lehalle and Fernandez-Tapia 2013, "Dealing with the inventory risk: a solution
     to the market making problem", Math. Financ. Econ. 7: the stationary quotes' skew, nearly linear in ``q``), with
-    the coefficient given in ticks per lot rather than derived from a risk aversion.
+    the coefficient given in ticks per lot rather than derived from a risk aversion. With the skew on, the ladder is
+    posted only: its best bid at most one tick below the best ask the maker saw at its decision, its best ask at least
+    one above the best bid (the bid ladder moved down, the ask ladder up, whole), so a skewed maker never crosses the
+    book: unclipped, a long maker's asks met a short maker's bids and makers sized by the volume (``pov``) traded with
+    each other at ever larger sizes (docs/agents_impact_v15.md).
     """
 
     count: int = 2

@@ -77,6 +77,33 @@ def test_the_kernels_maker_quotes_lower_when_long(inventory, skew, cap, ticks):
     np.testing.assert_array_equal(on[:, 1], off[:, 1] - ticks)
 
 
+def test_post_only_keeps_a_ladder_off_the_touch_it_saw():
+    no = np.iinfo(np.int64).min  # an empty side
+    assert R.post_only(985, 989, 992, 995, 997) == (985, 989, 996)  # the asks moved up to 1 above the bid
+    assert R.post_only(1005, 1009, 1012, 995, 1000) == (995, 999, 1012)  # the bids moved down, the step kept
+    assert R.post_only(985, 989, 992, no, no) == (985, 989, 992)
+    assert R.post_only(990, 994, 1001, 993, 1000) == (990, 994, 1001)  # nothing crosses: unchanged
+
+
+def test_a_very_long_maker_offers_just_above_the_bid_and_takes_nothing():
+    """5000 lots at 0.02 ticks a lot: its centre 100 ticks down, so its asks would cross the book; posted only, its
+    best ask is 1 tick above the best bid (nothing moved the bid between its decision and its orders' arrival at
+    this seed) and its first ladder trades nothing."""
+    config = _config(0.02)
+    market = _Market(config, _root(2), config.session_s, 5, 0, 0)
+    market.agents[4, K.A_INV] = 5000
+    market.run()
+    ev = market.ev[: int(market.ctr[_sim.C_EVENTS])]
+    adds = np.flatnonzero((ev[:, _sim.EV_KIND] == _sim.ADD) & (ev[:, K.EV_AGENT] == 4))
+    at = ev[adds[0], _sim.EV_TS]
+    first = ev[ev[:, _sim.EV_TS] == at]
+    assert not ((first[:, _sim.EV_KIND] == _sim.TRADE) & (first[:, K.EV_AGENT] == 4)).any()
+    asks = first[(first[:, _sim.EV_KIND] == _sim.ADD) & (first[:, _sim.EV_SIDE] == -1), _sim.EV_PRICE]
+    bids = first[(first[:, _sim.EV_KIND] == _sim.ADD) & (first[:, _sim.EV_SIDE] == 1), _sim.EV_PRICE]
+    best_bid = market.books[0][adds[0] - 1, 0]  # the book just before the ladder
+    assert asks.size == bids.size == 3 and asks.min() == best_bid + 1 and bids.max() < best_bid - 50
+
+
 @pytest.mark.parametrize(
     ("key", "value", "says"),
     [("inventory_skew_ticks_per_lot", -0.01, ">= 0.0"), ("inventory_skew_ticks_per_lot", math.nan, "finite"),

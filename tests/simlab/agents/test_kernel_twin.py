@@ -3,6 +3,8 @@ and fundamental looks on small markets; and the conservation of cash and shares 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -316,11 +318,11 @@ def _same(name, seed):
     np.testing.assert_array_equal(market.liq_f[:n_log], np.array([r[5:] for r in twin.liq_log]).reshape(-1, 2))
     if market.lstate.shape[0]:
         assert {1, 2, 3} <= set(market.liq_i[:n_log, 2].tolist())  # liquidations in the book, ADL, fund take-over
-    _shocks_happened(CONFIGS[name], market, twin)
+    _shocks_happened(CONFIGS[name], market, twin, seed)
     return market
 
 
-def _shocks_happened(config, market, twin):
+def _shocks_happened(config, market, twin, seed):
     """Each shock of the config did something in the run the twin matched (the comparison is not vacuous)."""
     shocks, open_ns, ev = config.shocks, config.open_ns, market.ev[: int(market.ctr[_sim.C_EVENTS])]
     if shocks.news is not None:
@@ -338,10 +340,11 @@ def _shocks_happened(config, market, twin):
         assert ((steps >= start) & (steps <= end)).any()
     if config.execution.volume_window_s > 0:
         assert market.agents[sum(config.counts[:4]), K.A_INV] != 0
-    skew = config.market_maker.inventory_skew_ticks_per_lot
-    if skew > 0:  # a maker ends holding enough lots for the skew to move its ladder
-        makers = market.agents[market.agents[:, K.A_CLASS] == K.MAKER, K.A_INV]
-        assert np.abs(makers).max() * skew >= 2
+    if config.market_maker.inventory_skew_ticks_per_lot > 0:  # the skew moved ladders: the market without it differs
+        plain = replace(config, market_maker=replace(config.market_maker, inventory_skew_ticks_per_lot=0.0))
+        other = _Market(plain, _root(seed), plain.session_s, 5, 0, 0)
+        other.run()
+        assert not np.array_equal(other.ev[: int(other.ctr[_sim.C_EVENTS])], ev)
 
 
 @pytest.mark.parametrize("seed", [5])
