@@ -308,8 +308,8 @@ def _maker(state, ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, clock, t
     """ABIDES AdaptiveMarketMakerAgent: smoothed spread, size from the last window's volume, the skewed ladder."""
     own = mstate[agents[agent, K.A_INDEX]]
     previous, sized = own[R.M_MID], mparams[R.MP_TOUCH_SIZED] > 0
-    mid = R.maker_observe(own, bid, ask, two_sided, mparams)
-    if mid >= 0:
+    has_mid, mid = R.maker_observe(own, bid, ask, two_sided, mparams)
+    if has_mid:  # (a flag, not a sign: a mid below 0 is quoted around as any other, as the twin does)
         buys, sells = _window_volume(ev, ctr, t, ip[K.IP_MM_WINDOW])
         size, window = R.maker_size(buys, sells, mparams), own[R.M_SPREAD]
         if ip[K.IP_WD_START] <= t < ip[K.IP_WD_END]:  # a withdrawal shock: forced, instead of the threshold rule
@@ -321,13 +321,16 @@ def _maker(state, ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, clock, t
             ctr[K.C_WITHDRAWALS] += 1
             size = max(np.int64(1), np.int64(math.floor(size * mparams[R.MP_WITHDRAW_SIZE])))
             window = window * mparams[R.MP_WITHDRAW_SPREAD]
-        low_bid, high_bid, low_ask, step = R.maker_ladder(window, mid, buys, sells, mparams)
+        centre = mid - R.inventory_shift(agents[agent, K.A_INV], mparams)  # ours: 0 with the inventory skew off
+        low_bid, high_bid, low_ask, step = R.maker_ladder(window, centre, buys, sells, mparams)
         if ip[K.IP_MM_OFFSET] > 0:
             away_bid, away_ask = _quote_offsets(gens[3], ip[K.IP_MM_OFFSET])
             low_bid, high_bid, low_ask = low_bid - away_bid, high_bid - away_bid, low_ask + away_ask
         if ip[K.IP_MM_LAYER] > 0:  # ours: maker k's quotes k layers further out (a floor per maker, no draw)
             layer = agents[agent, K.A_INDEX] * ip[K.IP_MM_LAYER]
             low_bid, high_bid, low_ask = low_bid - layer, high_bid - layer, low_ask + layer
+        if mparams[R.MP_INV_SKEW] > 0:  # ours: a skewed ladder is posted only (kept off the touch it saw)
+            low_bid, high_bid, low_ask = R.post_only(low_bid, high_bid, low_ask, bid, ask)
         jitter = fp[K.FP_MM_JITTER]
         best_bid, best_ask = K.LIMIT, K.LIMIT  # the message kinds of the two best orders
         if ip[K.IP_MM_KEEP] >= 0:  # ours: keep a resting best order near the new best price (two draws, always)

@@ -11,6 +11,8 @@ import math
 import numba
 import numpy as np
 
+from simlab.book import _engine as eng
+
 # ABIDES order-size mixture (abides_markets/models/order_size_model.py): a log-normal (mu 2.9, sigma 1.2) and
 # normals at 100, 200, ..., 1000 lots with sd 0.15; rounded to the nearest lot (ties to even, Python's round).
 SIZE_WEIGHTS = np.array([0.2, 0.7, 0.06, 0.004, 0.0329, 0.001, 0.0006, 0.0004, 0.0005, 0.0003, 0.0003])
@@ -262,17 +264,19 @@ def momentum_signal(history, seen, short, long):
 
 # ---------------------------------------------------------------- adaptive market makers (ABIDES AdaptiveMarketMaker)
 
-# market maker state: M_SPREAD (smoothed spread, ticks), M_MID (last mid, ticks; -1 none); ours, keeping the touch:
-# M_KEEP_BID, M_KEEP_ASK (the ids of its kept best orders; -1 none)
-M_SPREAD, M_MID, M_KEEP_BID, M_KEEP_ASK = 0, 1, 2, 3
-M_FIELDS = 4
+# market maker state: M_SPREAD (smoothed spread, ticks), M_MID (last mid, ticks; any value, even < 0, once M_HAS_MID
+# is 1; 0: no mid seen yet); ours, keeping the touch: M_KEEP_BID, M_KEEP_ASK (the ids of its kept best orders; -1 none)
+M_SPREAD, M_MID, M_KEEP_BID, M_KEEP_ASK, M_HAS_MID = 0, 1, 2, 3, 4
+M_FIELDS = 5
 # market maker parameters
 MP_POV, MP_MIN_SIZE, MP_LEVELS, MP_SPACING, MP_ALPHA, MP_SKEW = range(6)
 MP_WITHDRAW_INV, MP_WITHDRAW_MOVE, MP_WITHDRAW_SIZE, MP_WITHDRAW_SPREAD = range(6, 10)  # 0: that trigger is off
 MP_MIN_HALF = 10  # the quotes' minimum half-spread (ticks; 0: off)
+# the inventory skew (ours; 0: off): ticks the ladder's centre moves against each lot held, and its cap (0: none)
+MP_INV_SKEW, MP_INV_SKEW_MAX = 11, 12
 # the touch orders' size law (ours; MP_TOUCH_SIZED 0: off): the log-normal's mean and sd, then the 11 components'
 # cumulative law from MP_TOUCH_CDF
-MP_TOUCH_SIZED, MP_TOUCH_LOG_MEAN, MP_TOUCH_LOG_SD, MP_TOUCH_CDF = 11, 12, 13, 14
+MP_TOUCH_SIZED, MP_TOUCH_LOG_MEAN, MP_TOUCH_LOG_SD, MP_TOUCH_CDF = 13, 14, 15, 16
 
 
 @numba.njit(cache=True)
@@ -311,12 +315,53 @@ def maker_ladder(window, mid, buy_volume, sell_volume, mp):
 
 
 @numba.njit(cache=True)
+def inventory_shift(inventory, mp):
+    """Ticks a maker's ladder centre moves down for its ``inventory`` (lots; long > 0, short < 0): ``int(skew *
+    inventory)`` (toward zero), at most ``MP_INV_SKEW_MAX`` ticks either way when that cap is > 0; 0 with the skew off.
+
+    Ours, after the inventory term of the reservation price of Avellaneda and Stoikov (2008, "High-frequency trading
+    in a limit order book", Quant. Finance 8: ``r = s - q gamma sigma^2 (T - t)``) and its stationary form in
+    Gueant, Lehalle and Fernandez-Tapia (2013, "Dealing with the inventory risk: a solution to the market making
+    problem", Math. Financ. Econ. 7): both quotes move against the inventory, linearly in it, so a long maker lowers
+    its bid (buys less) and its ask (sells more). The coefficient is a number of ticks per lot, not derived from a
+    risk aversion; the cap is ours (GLFT stop quoting one side at an inventory bound instead).
+    """
+    shift = np.int64(mp[MP_INV_SKEW] * inventory)
+    cap = np.int64(mp[MP_INV_SKEW_MAX])
+    if cap > 0:
+        shift = min(max(shift, -cap), cap)
+    return shift
+
+
+@numba.njit(cache=True)
+def post_only(low_bid, high_bid, low_ask, bid, ask):
+    """A ladder kept off the other side's touch seen at the decision (ours, with the inventory skew on): the bid side
+    moved down so that its best bid is at most ``ask - 1``, the ask side up so that its best ask is at least ``bid +
+    1`` (``eng.NO_PRICE``: that side is empty, no clip). Returns (lowest bid, highest bid, lowest ask).
+
+    A skewed maker quotes against its inventory; unclipped, a long maker's asks would cross the book and a short
+    maker's bids would meet them, and makers sized by the traded volume (``pov``) would then trade with each other at
+    ever larger sizes. Real makers post such quotes as post-only orders, which never take liquidity (e.g. Nasdaq's
+    Post-Only order attribute; Cboe's Post Only), the inside quote of Avellaneda and Stoikov's maker staying on its
+    own side of the market.
+    """
+    if ask != eng.NO_PRICE and high_bid > ask - 1:
+        down = high_bid - (ask - 1)
+        low_bid, high_bid = low_bid - down, high_bid - down
+    if bid != eng.NO_PRICE and low_ask < bid + 1:
+        low_ask = bid + 1
+    return low_bid, high_bid, low_ask
+
+
+@numba.njit(cache=True)
 def maker_observe(state, bid, ask, two_sided, mp):
-    """Update the smoothed spread ``w <- alpha s + (1 - alpha) w`` and the last mid; returns the mid or -1 if none."""
+    """Update the smoothed spread ``w <- alpha s + (1 - alpha) w`` and the last mid (``M_HAS_MID`` set once one was
+    seen: the mid itself may be any integer, even below 0); returns whether a mid was ever seen, and that mid."""
     if two_sided:
         state[M_MID] = (ask + bid) // 2
+        state[M_HAS_MID] = 1.0
         state[M_SPREAD] = mp[MP_ALPHA] * (ask - bid) + (1.0 - mp[MP_ALPHA]) * state[M_SPREAD]
-    return np.int64(state[M_MID])
+    return state[M_HAS_MID] > 0, np.int64(state[M_MID])
 
 
 @numba.njit(cache=True)

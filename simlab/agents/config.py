@@ -322,6 +322,18 @@ class MarketMakers(_Checked):
     limit order book and the order flow in the Paris Bourse", J. Finance 50: orders are placed at and behind the
     touch, not only at it; Avellaneda and Stoikov 2008: a maker's spread grows with its risk aversion, which differs
     from maker to maker).
+    ``inventory_skew_ticks_per_lot`` (0: off): at each ladder the maker's centre (the mid, before ABIDES' imbalance
+    skew) moves ``int(inventory_skew_ticks_per_lot * inventory)`` ticks against its own inventory (down when long, up
+    when short; toward zero to whole ticks), at most ``inventory_skew_max_ticks`` ticks either way (0: no cap); both
+    sides of the ladder move with it, so a long maker bids lower (buys less) and offers lower (sells more). The
+    inventory term of a maker's reservation price, linear in the inventory (Avellaneda and Stoikov 2008: ``r = s - q
+    gamma sigma^2 (T - t)``; Gueant, Lehalle and Fernandez-Tapia 2013, "Dealing with the inventory risk: a solution
+    to the market making problem", Math. Financ. Econ. 7: the stationary quotes' skew, nearly linear in ``q``), with
+    the coefficient given in ticks per lot rather than derived from a risk aversion. With the skew on, the ladder is
+    posted only: its best bid at most one tick below the best ask the maker saw at its decision, its best ask at least
+    one above the best bid (the bid ladder moved down, the ask ladder up, whole), so a skewed maker never crosses the
+    book: unclipped, a long maker's asks met a short maker's bids and makers sized by the volume (``pov``) traded with
+    each other at ever larger sizes (docs/agents_impact_v15.md).
     """
 
     count: int = 2
@@ -349,6 +361,8 @@ class MarketMakers(_Checked):
     latency_us: float = 0.0
     keep_touch_ticks: int = -1
     layer_ticks: int = 0
+    inventory_skew_ticks_per_lot: float = 0.0
+    inventory_skew_max_ticks: int = 0
     _positive = ("wake_interval_s", "level_spacing", "initial_spread_ticks", "volume_window_s", "withdraw_size_factor",
                  "touch_size_log_sd")  # fmt: skip
     _int_floor = {"min_order_size": 1, "levels": 1, "keep_touch_ticks": -1}

@@ -233,7 +233,8 @@ class _Market(BookSimulation):
         self.mparams = np.array([
             m.pov, m.min_order_size, m.levels, m.level_spacing, m.spread_alpha, m.price_skew_ticks,
             m.withdraw_inventory_lots, m.withdraw_move_bps, m.withdraw_size_factor, m.withdraw_spread_factor,
-            m.min_half_spread_ticks, *size_law(m.touch_size_weights, m.touch_size_log_mean, m.touch_size_log_sd),
+            m.min_half_spread_ticks, m.inventory_skew_ticks_per_lot, m.inventory_skew_max_ticks,
+            *size_law(m.touch_size_weights, m.touch_size_log_mean, m.touch_size_log_sd),
         ])  # fmt: skip
         self.ip = np.zeros(K.IP_SIZE, np.int64)
         self.ip[[K.IP_OPEN, K.IP_CLOSE, K.IP_END]] = c.open_ns, self.end_ns, self.end_ns
@@ -290,6 +291,7 @@ class _Market(BookSimulation):
         self.vprev = np.full(v.count, c.open_ns, np.int64)
         self.mstate = np.full((m.count, R.M_FIELDS), -1.0)
         self.mstate[:, R.M_SPREAD] = m.initial_spread_ticks
+        self.mstate[:, R.M_HAS_MID] = 0.0
         self.mhist = np.zeros((mo.count, max(mo.long_window, mo.short_window)))
         self.mseen = np.zeros(mo.count, np.int64)
         self.fvals = np.array([f.mean_ticks, 0.0, np.nan, np.nan])

@@ -3,6 +3,8 @@ and fundamental looks on small markets; and the conservation of cash and shares 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -26,6 +28,7 @@ from simlab.agents import (
 from simlab.agents import _kernel as K
 from simlab.agents.market import _Market, _root
 from simlab.book import _sim
+from simlab.errors import ParameterError
 from tests.simlab.agents.conftest import small_config
 from tests.simlab.agents.twin import TwinMarket, twin_books
 
@@ -242,6 +245,17 @@ CONFIGS = {
             keep_touch_ticks=0,
         ),
     ),  # fmt: skip
+    "inventory skew: the makers' ladders moved against their inventory (capped), a TWAP buyer": small_config(
+        execution=ExecutionAgents(count=1, quantity_lots=900, start_s=100, duration_s=600, interval_s=20),
+        market_maker=MarketMakers(
+            count=2,
+            wake_interval_s=20.0,
+            levels=4,
+            volume_window_s=20.0,
+            inventory_skew_ticks_per_lot=0.05,
+            inventory_skew_max_ticks=8,
+        ),
+    ),
     "abides variance, fixed latency, opening book": small_config(
         value=ValueAgents(count=6, arrival_rate_per_s=0.05, variance_update="abides"),
         latency=Latency(model="fixed", fixed_ns=2_000_000),
@@ -304,11 +318,11 @@ def _same(name, seed):
     np.testing.assert_array_equal(market.liq_f[:n_log], np.array([r[5:] for r in twin.liq_log]).reshape(-1, 2))
     if market.lstate.shape[0]:
         assert {1, 2, 3} <= set(market.liq_i[:n_log, 2].tolist())  # liquidations in the book, ADL, fund take-over
-    _shocks_happened(CONFIGS[name], market, twin)
+    _shocks_happened(CONFIGS[name], market, twin, seed)
     return market
 
 
-def _shocks_happened(config, market, twin):
+def _shocks_happened(config, market, twin, seed):
     """Each shock of the config did something in the run the twin matched (the comparison is not vacuous)."""
     shocks, open_ns, ev = config.shocks, config.open_ns, market.ev[: int(market.ctr[_sim.C_EVENTS])]
     if shocks.news is not None:
@@ -326,6 +340,11 @@ def _shocks_happened(config, market, twin):
         assert ((steps >= start) & (steps <= end)).any()
     if config.execution.volume_window_s > 0:
         assert market.agents[sum(config.counts[:4]), K.A_INV] != 0
+    if config.market_maker.inventory_skew_ticks_per_lot > 0:  # the skew moved ladders: the market without it differs
+        plain = replace(config, market_maker=replace(config.market_maker, inventory_skew_ticks_per_lot=0.0))
+        other = _Market(plain, _root(seed), plain.session_s, 5, 0, 0)
+        other.run()
+        assert not np.array_equal(other.ev[: int(other.ctr[_sim.C_EVENTS])], ev)
 
 
 @pytest.mark.parametrize("seed", [5])
@@ -341,3 +360,26 @@ def test_cash_and_shares_conserved_at_every_step(seed):
     assert np.abs(rows[:, K.N_CLASSES :]).max() > 0  # shares did change hands
     agents = market.agents
     assert agents[:, K.A_CASH].sum() == start_cash and agents[:, K.A_INV].sum() == 0
+
+
+def test_a_mid_below_zero_is_quoted_around_and_both_refuse_the_runaway():
+    """Ladders 5 spreads apart (ABIDES' level_spacing) make this small market run away at seed 7: the mid goes below
+    0 at 918 s. The makers keep quoting around it (a flag marks "no mid yet", not the mid's sign) in the kernel as in
+    the twin, until a maker's order leaves the price range; both then stop with a ParameterError, after the same
+    events. (With the old sentinel, -1 as "no mid", the kernel stopped quoting and the events differed.)"""
+    config = small_config(
+        value=ValueAgents(count=60, arrival_rate_per_s=0.03, latent_depth_ticks=40.0, latent_refresh_per_s=0.01),
+        execution=ExecutionAgents(count=1, quantity_lots=700, start_s=200, duration_s=600, interval_s=20),
+    )
+    market = _Market(config, _root(7), config.session_s, 5, 0, 0)
+    twin = TwinMarket(_Market(config, _root(7), config.session_s, 5, 0, 0))
+    with pytest.raises(ParameterError, match="ran away at 922.058 s: a market_maker agent's limit order"):
+        market.run()
+    with pytest.raises(ParameterError, match="twin: agent 101's limit order"):
+        twin.run()
+    got = market.ev[: int(market.ctr[_sim.C_EVENTS])]
+    np.testing.assert_array_equal(got, np.array(twin.events, np.int64).reshape(-1, K.EV_FIELDS))
+    mids = market.path_mid[: int(market.ctr[K.C_PATHS])]
+    ids = np.flatnonzero(market.agents[:, K.A_CLASS] == K.MAKER)
+    makers = np.isin(got[:, K.EV_AGENT], ids) & (got[:, _sim.EV_KIND] == _sim.ADD)
+    assert np.nanmin(mids) < 0 and (got[makers, _sim.EV_PRICE] < 0).any()  # a maker quoted around a mid below 0

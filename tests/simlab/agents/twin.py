@@ -14,6 +14,7 @@ import numpy as np
 
 from simlab.agents import _kernel as K
 from simlab.agents.market import _Market
+from simlab.errors import ParameterError
 from simlab.schema import NO_PRICE
 from tests.simlab.book.test_engine_twin import ListBook
 
@@ -99,6 +100,8 @@ class TwinMarket:
         self.exec_end = c.open_ns + int(round((c.execution.start_s + c.execution.duration_s) * 1e9))
         self.exec_interval = int(round(c.execution.interval_s * 1e9))
         self.exec_start_ns, self.schedule = c.open_ns + int(round(c.execution.start_s * 1e9)), market.xsched.tolist()
+        mean = c.fundamental.mean_ticks  # the prices a limit order may have: the mean -+ max(2^20, the mean)
+        self.price_low, self.price_high = round(mean) - max(2**20, int(mean)), round(mean) + max(2**20, int(mean))
         self.paused_until, self.resumed, self.trades = 0, 0, []  # circuit breaker; trades: (ts, price)
         self.stops: list[int | None] = [None] * c.stop_loss.count  # armed stop prices (None: not armed or fired)
         self.first_stop = self.n - c.stop_loss.count - c.leveraged.count
@@ -157,6 +160,8 @@ class TwinMarket:
                 if self.volume > volume:
                     self.after_trades(t)
             elif kind in (K.LIMIT, K.MARKET, K.IOC, K.TOUCH):
+                if kind != K.MARKET and not self.price_low <= price <= self.price_high:
+                    raise ParameterError(f"twin: agent {agent}'s limit order at {t} ns is priced {price}: off range")
                 volume = self.volume
                 oid = self.next_id
                 self.limit(t, agent, side, price, qty, market=kind == K.MARKET, ioc=kind == K.IOC)
@@ -590,7 +595,7 @@ class TwinMarket:
             size = max(m.min_order_size, int(np.rint(m.pov * (buys + sells))))
             w = self.spread[k]
             inventory_trigger = m.withdraw_inventory_lots > 0 and abs(self.inv[agent]) >= m.withdraw_inventory_lots
-            move = previous_mid is not None and abs(mid - previous_mid) / previous_mid * 1e4
+            move = previous_mid is not None and previous_mid > 0 and abs(mid - previous_mid) / previous_mid * 1e4
             if self.window("withdrawal", t):
                 shock = self.config.shocks.withdrawal
                 size = math.floor(size * shock.size_factor)
@@ -600,13 +605,21 @@ class TwinMarket:
                 size = max(1, math.floor(size * m.withdraw_size_factor))
                 w = w * m.withdraw_spread_factor
             step = max(1, int(np.rint(m.level_spacing * w)))
-            point = mid if buys + sells == 0 else int(mid + (2.0 * buys / (buys + sells) - 1.0) * m.price_skew_ticks)
+            shift = int(m.inventory_skew_ticks_per_lot * self.inv[agent])  # the inventory skew: toward zero, capped
+            if m.inventory_skew_max_ticks > 0:
+                shift = min(max(shift, -m.inventory_skew_max_ticks), m.inventory_skew_max_ticks)
+            centre = mid - shift
+            imbalance = 0.0 if buys + sells == 0 else 2.0 * buys / (buys + sells) - 1.0
+            point = centre if buys + sells == 0 else int(centre + imbalance * m.price_skew_ticks)
             half = m.min_half_spread_ticks
             high_bid, low_ask = point - max(math.floor(w / 2), half), point + max(math.ceil(w / 2), half)
             if m.quote_offset_ticks > 0:  # each side moved away from the mid by 0 .. quote_offset_ticks ticks
                 high_bid -= min(int(self.gens[3].random() * (m.quote_offset_ticks + 1)), m.quote_offset_ticks)
                 low_ask += min(int(self.gens[3].random() * (m.quote_offset_ticks + 1)), m.quote_offset_ticks)
             high_bid, low_ask = high_bid - k * m.layer_ticks, low_ask + k * m.layer_ticks  # maker k's layer
+            if m.inventory_skew_ticks_per_lot > 0:  # post only: the best bid below the ask seen, the best ask above
+                high_bid = high_bid if ask is None else min(high_bid, ask - 1)
+                low_ask = low_ask if bid is None else max(low_ask, bid + 1)
             best = {1: K.LIMIT, -1: K.LIMIT}  # the best orders' message kinds (None: not sent, the kept one stays)
             if m.keep_touch_ticks >= 0:
                 delays = {1: self.jitter(), -1: self.jitter()}
