@@ -83,20 +83,27 @@ def load_checkpoint(path: str | Path, family: str) -> tuple[dict[str, Any], dict
     return meta, tensors
 
 
-def _check_meta(path: Path, meta: Any, family: str) -> None:
+def layout_versions(family: str) -> dict[str, Any]:
+    """Return what a checkpoint of ``family`` must record in its ``config.json`` to load in this simlab.
+
+    The network's own version is checked by its class (``network_version``, :meth:`BookGenerator.load`).
+    """
     from generators.encoding import ENCODING_VERSION
     from simlab import __version__
 
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-        raise DataError(f"checkpoint {path}: {CONFIG_FILE} must have format {FORMAT!r}; got {found!r}")
-    expected = {
+    return {
         "checkpoint_version": CHECKPOINT_VERSION,
         "simlab_version": __version__,
         "encoding_version": ENCODING_VERSION,
         "family": family,
     }
-    for key, value in expected.items():
+
+
+def _check_meta(path: Path, meta: Any, family: str) -> None:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise DataError(f"checkpoint {path}: {CONFIG_FILE} must have format {FORMAT!r}; got {found!r}")
+    for key, value in layout_versions(family).items():
         if meta.get(key) != value:
             raise DataError(
                 f"checkpoint {path}: {key} must be {value!r} (this simlab); got {meta.get(key)!r}; retrain the model"

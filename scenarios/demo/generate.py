@@ -76,10 +76,8 @@ def _stale(model_path: Path) -> str | None:
     """
     import json
 
-    from generators.checkpoint import CHECKPOINT_VERSION
+    from generators.checkpoint import layout_versions
     from generators.diffusion import DiffusionGenerator
-    from generators.encoding import ENCODING_VERSION
-    from simlab import __version__
 
     try:
         meta = json.loads((model_path / "config.json").read_text())
@@ -87,12 +85,7 @@ def _stale(model_path: Path) -> str | None:
         return None
     if not isinstance(meta, dict):
         return None
-    expected = {
-        "encoding_version": ENCODING_VERSION,
-        "simlab_version": __version__,
-        "checkpoint_version": CHECKPOINT_VERSION,
-        "network_version": DiffusionGenerator.NETWORK.VERSION,
-    }
+    expected = {**layout_versions(DiffusionGenerator.FAMILY), "network_version": DiffusionGenerator.NETWORK.VERSION}
     found = {"network_version": 1, **meta}  # a checkpoint written before the network version holds version 1
     for key, value in expected.items():
         if found.get(key) != value:
