@@ -30,6 +30,7 @@ from calibration.abm import load_abm_preset
 from simlab.agents import ExecutionAgents, simulate_abm
 from simlab.agents.impact import metaorder_impact
 from simlab.errors import DataError
+from simlab.store import write_text_atomic
 
 FRACTIONS = np.geomspace(1e-4, 1e-1, 7)
 
@@ -287,11 +288,8 @@ def measure(
 
 
 def _write_json(path: Path, document: dict[str, Any]) -> None:
-    """Write ``document`` as JSON atomically (a temporary file beside ``path``, renamed), so a killed run leaves the
-    previous file whole."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(document, indent=1) + "\n")
-    tmp.replace(path)
+    """Write ``document`` as JSON atomically, so a killed run leaves the previous file whole."""
+    write_text_atomic(path, json.dumps(document, indent=1) + "\n")
 
 
 def _main(argv: list[str]) -> None:
