@@ -162,7 +162,7 @@ class BookGenerator:
     def _meta(self, state: TrainState | None) -> dict[str, Any]:
         return {
             "family": self.FAMILY,
-            "encoding_version": enc.ENCODING_VERSION,
+            "encoding_version": self.encoding_.layout,
             "network_version": self.NETWORK.VERSION,
             "config": self.config.to_dict(),
             "encoding": self.encoding_.to_dict(),

@@ -86,7 +86,9 @@ def load_checkpoint(path: str | Path, family: str) -> tuple[dict[str, Any], dict
 def layout_versions(family: str) -> dict[str, Any]:
     """Return what a checkpoint of ``family`` must record in its ``config.json`` to load in this simlab.
 
-    The network's own version is checked by its class (``network_version``, :meth:`BookGenerator.load`).
+    The network's own version is checked by its class (``network_version``, :meth:`BookGenerator.load`). A
+    checkpoint whose encoding has ``cancel_position = "volume"`` must record
+    :func:`generators.encoding.layout_version` of it instead (a string, which a simlab without the option refuses).
     """
     from generators.encoding import ENCODING_VERSION
     from simlab import __version__
@@ -103,7 +105,13 @@ def _check_meta(path: Path, meta: Any, family: str) -> None:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
         raise DataError(f"checkpoint {path}: {CONFIG_FILE} must have format {FORMAT!r}; got {found!r}")
-    for key, value in layout_versions(family).items():
+    expected = layout_versions(family)
+    encoding = meta.get("encoding")
+    if isinstance(encoding, dict) and encoding.get("cancel_position") == "volume":
+        from generators.encoding import layout_version
+
+        expected["encoding_version"] = layout_version("volume")  # the volume positions' layout
+    for key, value in expected.items():
         if meta.get(key) != value:
             raise DataError(
                 f"checkpoint {path}: {key} must be {value!r} (this simlab); got {meta.get(key)!r}; retrain the model"

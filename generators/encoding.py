@@ -24,7 +24,12 @@ The first event is the **anchor**: its time and the book after it start the enco
   lot);
 * ``level``: for CANCEL and DELETE, the price level (1 = the best) among the non-empty levels of the resting side
   before the message, at most :data:`DEPTH_LEVELS` + 1, which means "beyond level 10" (the books a model sees are
-  10 levels deep; such a removal is placed by its price, see :mod:`generators.rollout`); 0 otherwise.
+  10 levels deep; such a removal is placed by its price, see :mod:`generators.rollout`); 0 otherwise. An encoding
+  with ``cancel_position = "volume"`` writes instead the removal's **volume position**: the middle of its level's
+  share of the cumulative resting lots of the side's levels 1-10 before it, on a grid of :data:`VOLUME_GRID`
+  (:func:`volume_position`; :data:`VOLUME_BEYOND` beyond the levels shown), which the rollout maps back to the
+  level whose share holds it in the book it meets (:func:`position_level`): a model that removes every lot alike
+  then removes where the lots are, in any book.
 
 :func:`decode` turns a table back into the events' ``ts_ns``, ``kind``, ``side``, ``price_ticks`` and ``qty_lots``,
 exactly. The networks see float vectors (:data:`MESSAGE_WIDTH` per message: the inter-arrival time, the type one-hot
@@ -84,6 +89,13 @@ KNOWN_DEPTH_ONLY = "known_depth_only"
 # the training books' attribute that asks for the level positions in the book state (generators.spec, from a spec's
 # ``level_prices`` key)
 LEVEL_PRICES = "level_prices"
+# the training books' attribute (and the encoding's field) that says how a removal's ``level`` column is written:
+# "level" (the level number, the default) or "volume" (its position in the cumulative resting volume, see
+# volume_position); a checkpoint of the "volume" layout records VOLUME_LAYOUT as its encoding_version
+CANCEL_POSITION = "cancel_position"
+CANCEL_POSITIONS = ("level", "volume")
+VOLUME_GRID = 10**9  # a removal's volume position inside levels 1-10 lies in [0, VOLUME_GRID)
+VOLUME_BEYOND = 2 * VOLUME_GRID  # the volume position of a removal beyond the counted levels
 FLOW_WINDOW = 64
 SHORT_WINDOW = 8
 REGIME_WINDOW = 256
@@ -169,6 +181,11 @@ class Encoding:
         The book state holds the positions of levels 2-10 (:func:`book_features`; asked for by the training books'
         :data:`LEVEL_PRICES` attribute): its width is :attr:`book_width`, and the networks' too. Saved only when
         True, so the default encoding's dictionary is unchanged.
+    cancel_position
+        How the ``level`` column of a CANCEL / DELETE is written: ``"level"`` (the level number) or ``"volume"``
+        (its position in the cumulative resting volume of levels 1-10, :func:`volume_position`; asked for by the
+        training books' :data:`CANCEL_POSITION` attribute). Saved only when ``"volume"``, so the default encoding's
+        dictionary is unchanged.
     """
 
     message_mean: tuple[float, ...]
@@ -184,6 +201,7 @@ class Encoding:
     version: int = ENCODING_VERSION
     known_depth_only: bool = False
     level_prices: bool = False
+    cancel_position: str = "level"
 
     @property
     def book_width(self) -> int:
@@ -192,11 +210,13 @@ class Encoding:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the statistics as a JSON-serialisable mapping (``known_depth_only``, ``level_prices`` only when
-        True)."""
+        True, ``cancel_position`` only when ``"volume"``)."""
         values = asdict(self)
         for name in ("known_depth_only", "level_prices"):
             if not values[name]:
                 del values[name]
+        if values["cancel_position"] == "level":
+            del values["cancel_position"]
         return values
 
     @classmethod
@@ -230,6 +250,10 @@ class Encoding:
         known_only = values.get("known_depth_only", False)
         if not isinstance(known_only, bool):
             raise DataError(f"{source}: encoding 'known_depth_only' must be true or false; got {known_only!r}")
+        position = values.get("cancel_position", "level")
+        if position not in CANCEL_POSITIONS:
+            expected = list(CANCEL_POSITIONS)
+            raise DataError(f"{source}: encoding 'cancel_position' must be one of {expected}; got {position!r}")
         return cls(
             tuple(map(float, values["message_mean"])),
             tuple(map(float, values["message_std"])),
@@ -243,7 +267,14 @@ class Encoding:
             book_levels=levels,
             known_depth_only=known_only,
             level_prices=level_prices,
+            cancel_position=position,
         )
+
+    @property
+    def layout(self) -> int | str:
+        """The ``encoding_version`` a checkpoint of this encoding records: :data:`ENCODING_VERSION`, or
+        :func:`layout_version` of ``"volume"`` (which a simlab without the option refuses)."""
+        return layout_version(self.cancel_position)
 
     def messages(self, table: np.ndarray) -> np.ndarray:
         """Return the normalised message vectors (float32 ``(n, MESSAGE_WIDTH)``) of an integer table."""
@@ -303,7 +334,9 @@ class EncodedFlow:
         return int(self.messages.table.shape[0])
 
 
-def message_table(events: xr.Dataset, books: xr.Dataset, *, source: str = "dataset") -> MessageTable:
+def message_table(
+    events: xr.Dataset, books: xr.Dataset, *, source: str = "dataset", cancel_position: str = "level"
+) -> MessageTable:
     """Encode events (and the book after each) as integer messages (see the module docstring).
 
     Parameters
@@ -314,7 +347,11 @@ def message_table(events: xr.Dataset, books: xr.Dataset, *, source: str = "datas
         L2 books with one row per event (the book after it).
     source
         Names the data in error messages.
+    cancel_position
+        ``"level"`` (the ``level`` column of a removal holds its level number) or ``"volume"`` (its volume position,
+        :func:`volume_position`, read from the same book before it).
     """
+    check_cancel_position(cancel_position, source=source)
     check_flow(events, books, source=source)
     names = ("ts_ns", "kind", "side", "price_ticks", "qty_lots")
     ts, kind, side, price, qty = (events[name].values.astype(np.int64) for name in names)
@@ -333,6 +370,19 @@ def message_table(events: xr.Dataset, books: xr.Dataset, *, source: str = "datas
         before_q = book_qty[on_side, :DEPTH_LEVELS]
         better = (before_q > 0) & (sign * (before_p - price[on_side, None]) > 0)
         level[on_side] = better.sum(axis=1) + 1
+        if cancel_position == "volume":
+            lots = shown_lots(before_q)
+            position = volume_position(level[on_side], lots)
+            back = position_level(position, lots)
+            shown = (lots > 0).sum(axis=1)
+            wrong = back != np.minimum(level[on_side], shown + 1)
+            if wrong.any():
+                bad = int(on_side[np.flatnonzero(wrong)[0]])
+                raise DataError(
+                    f"{source}: events row {bad + 1}: the volume position of the removal does not give its level back "
+                    f"(more than {VOLUME_GRID // 2} lots on the side's levels?)"
+                )
+            level[on_side] = position
     trade = types == TYPE_TRADE
     queue = touch_queues(trade, side, price, qty, np.diff(ts), (bid_price, bid_qty, ask_price, ask_qty))
     check_trades(qty, queue, trade, source)
@@ -340,6 +390,69 @@ def message_table(events: xr.Dataset, books: xr.Dataset, *, source: str = "datas
     table = np.stack([np.diff(ts), types, side, rel, size, level], axis=1).astype(np.int64)
     attrs = {name: events.attrs[name] for name in ("tick_size", "lot_size", "instrument", "venue")}
     return MessageTable(table, reference, int(ts[0]), queue, attrs)
+
+
+def check_cancel_position(value: Any, *, source: str = "encoding") -> str:
+    """Return ``value`` when it is one of :data:`CANCEL_POSITIONS`; refuse it otherwise."""
+    if not isinstance(value, str) or value not in CANCEL_POSITIONS:
+        raise ParameterError(f"{source}: cancel_position must be one of {list(CANCEL_POSITIONS)}; got {value!r}")
+    return value
+
+
+def layout_version(cancel_position: str = "level") -> int | str:
+    """Return the ``encoding_version`` a checkpoint records: :data:`ENCODING_VERSION` for the default layout, the
+    string ``"<version>+cancel_position=volume"`` for the volume positions (a simlab without the option refuses it
+    with its own sentence: its ``encoding_version`` must be the int)."""
+    check_cancel_position(cancel_position)
+    return ENCODING_VERSION if cancel_position == "level" else f"{ENCODING_VERSION}+cancel_position=volume"
+
+
+def shown_lots(qty: np.ndarray) -> np.ndarray:
+    """Return int64 ``(n, k)``: the lots of each row's non-empty levels in book order (best first), then zeros."""
+    qty = np.asarray(qty, np.int64)
+    order = np.argsort(qty <= 0, axis=1, kind="stable")
+    packed = np.take_along_axis(qty, order, axis=1)
+    return np.where(packed > 0, packed, 0).astype(np.int64)
+
+
+def volume_position(level: np.ndarray, lots: np.ndarray) -> np.ndarray:
+    """Return the volume position (int64) of removals at ``level`` (1 = the best) in books of ``lots``.
+
+    ``lots`` int64 ``(n, k)`` are the lots of the side's non-empty levels, best first, zeros after
+    (:func:`shown_lots`; the first ``book_levels`` of them, at most :data:`DEPTH_LEVELS`). With ``C_j`` the lots of
+    levels 1..j and ``m`` the non-empty levels, a removal at level ``L <= m`` is at the middle of its level's share
+    of the cumulative depth, ``floor((2 C_(L-1) + q_L) VOLUME_GRID / (2 C_m))`` in ``[0, VOLUME_GRID)``; one at a
+    level the lots do not show (``L > m``: beyond them) is :data:`VOLUME_BEYOND`. Under a law that cancels every
+    resting lot alike (Smith-Farmer, zero intelligence) the position is about uniform on ``[0, VOLUME_GRID)``
+    whatever the book, and :func:`position_level` maps it back to the level whose interval holds it in any book.
+    """
+    level = np.asarray(level, np.int64)
+    lots = np.asarray(lots, np.int64).reshape(level.shape[0], -1)
+    cum = np.concatenate([np.zeros((lots.shape[0], 1), np.int64), np.cumsum(lots, axis=1)], axis=1)
+    shown = (lots > 0).sum(axis=1)
+    inside = (level >= 1) & (level <= shown)
+    j = np.clip(level, 1, max(lots.shape[1], 1))
+    rows = np.arange(level.shape[0])
+    total = np.maximum(cum[rows, shown], 1)
+    before = cum[rows, np.minimum(j - 1, lots.shape[1])]
+    here = lots[rows, np.minimum(j - 1, lots.shape[1] - 1)] if lots.shape[1] else np.zeros_like(level)
+    middle = (2 * before + here) * VOLUME_GRID // (2 * total)
+    return np.where(inside, middle, VOLUME_BEYOND).astype(np.int64)
+
+
+def position_level(position: np.ndarray, lots: np.ndarray) -> np.ndarray:
+    """Return the level (1 = the best) a volume position takes in books of ``lots`` (the inverse of
+    :func:`volume_position`): the first level ``j`` with ``position C_m < C_j VOLUME_GRID``; ``m + 1`` (beyond the
+    shown levels) for a position at or above :data:`VOLUME_GRID`; else 0 (no level) for a negative one or a side
+    without lots."""
+    position = np.asarray(position, np.int64)
+    lots = np.asarray(lots, np.int64).reshape(position.shape[0], -1)
+    cum = np.cumsum(lots, axis=1)
+    shown = (lots > 0).sum(axis=1)
+    total = np.where(shown > 0, cum[:, -1] if lots.shape[1] else 0, 0)
+    below = (position[:, None] * total[:, None] >= cum * VOLUME_GRID) & (lots > 0)
+    level = np.where((position < 0) | (shown == 0), 0, below.sum(axis=1) + 1)
+    return np.where(position >= VOLUME_GRID, shown + 1, level).astype(np.int64)
 
 
 def touch_queues(trade, side, price, qty, dt, books: tuple[np.ndarray, ...]) -> np.ndarray:
@@ -605,10 +718,11 @@ def raw_features(
     *,
     source: str = "dataset",
     level_prices: bool = False,
+    cancel_position: str = "level",
 ) -> dict[str, Any]:
     """Return the integer messages and the unnormalised vectors of a flow (message *i*'s book is row *i*; the book
-    state with the level positions when ``level_prices``)."""
-    messages = message_table(events, books, source=source)
+    state with the level positions when ``level_prices``; a removal's ``level`` column as ``cancel_position``)."""
+    messages = message_table(events, books, source=source, cancel_position=cancel_position)
     arrays = tuple(books[name].values for name in BOOK_FIELDS)
     signs = np.concatenate([[0], flow_signs(messages.table[:, TYPE], messages.table[:, SIDE])])
     return {
@@ -632,14 +746,16 @@ def fit_encoding(events: xr.Dataset, books: xr.Dataset, *, history: int, source:
         Names the data in error messages.
 
     The books' :data:`KNOWN_DEPTH_ONLY` and :data:`LEVEL_PRICES` attributes (set by :mod:`generators.spec`) turn
-    on the encoding's ``known_depth_only`` and ``level_prices``.
+    on the encoding's ``known_depth_only`` and ``level_prices``; their :data:`CANCEL_POSITION` attribute
+    (``"level"`` or ``"volume"``) sets its ``cancel_position``.
     """
     if isinstance(history, bool) or not isinstance(history, (int, np.integer)) or history < 1:
         raise ParameterError(f"`history` of fit_encoding must be an int >= 1; got {history!r}")
-    messages = message_table(events, books, source=source)
+    position = check_cancel_position(getattr(books, "attrs", {}).get(CANCEL_POSITION, "level"), source=source)
+    messages = message_table(events, books, source=source, cancel_position=position)
     knots = fit_knots(messages.table)
     level_prices = bool(books.attrs.get(LEVEL_PRICES, False))
-    raw = raw_features(events, books, knots, source=source, level_prices=level_prices)
+    raw = raw_features(events, books, knots, source=source, level_prices=level_prices, cancel_position=position)
     vectors = raw["vectors"]
     mean, std = np.zeros(MESSAGE_WIDTH), np.ones(MESSAGE_WIDTH)
     for column in NORMALISED_MESSAGE_COLUMNS:
@@ -660,12 +776,16 @@ def fit_encoding(events: xr.Dataset, books: xr.Dataset, *, history: int, source:
         book_levels=min(DEPTH_LEVELS, int(books.sizes["level"])),
         known_depth_only=wants_known_depth(books, source=source),
         level_prices=level_prices,
+        cancel_position=position,
     )
 
 
 def encode(events: xr.Dataset, books: xr.Dataset, encoding: Encoding, *, source: str = "dataset") -> EncodedFlow:
     """Encode a flow with fitted statistics; refuse one with too few messages for the history."""
-    raw = raw_features(events, books, encoding.knots, source=source, level_prices=encoding.level_prices)
+    raw = raw_features(
+        events, books, encoding.knots, source=source, level_prices=encoding.level_prices,
+        cancel_position=encoding.cancel_position,
+    )  # fmt: skip
     n = raw["vectors"].shape[0]
     if n <= encoding.history:
         raise DataError(

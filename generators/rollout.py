@@ -11,7 +11,12 @@ LOBSTER execution message does, and a hidden trade
 prints at its price without touching the book. The level of a CANCEL or DELETE counts the non-empty levels from the
 best; a level above the encoding's ``book_levels`` means "beyond the levels the model sees", and the removal takes
 the non-empty level beyond them whose price is nearest the message's (ticks behind the same-side best; the inner
-one on a tie). A message that cannot apply (:data:`REASONS`: a negative time or a
+one on a tie). With an encoding of ``cancel_position = "volume"`` the level field of a removal is its volume
+position (:func:`generators.encoding.volume_position`): it takes the level whose share of the cumulative lots of
+the side's first ``book_levels`` non-empty levels holds it in the engine's book before it
+(:func:`generators.encoding.position_level`; at or above :data:`generators.encoding.VOLUME_GRID`: beyond them,
+placed by its price as above), and the history keeps the position of that level as the encoding writes it (the
+middle of its share). A message that cannot apply (:data:`REASONS`: a negative time or a
 size below 1, an ADD at or through the opposite best, a removal at a level the side does not have or where no order
 is large enough, a trade against an empty side or whose share is above 1) is **rejected**: it
 is counted by reason, the rest of its block is counted as **discarded** (it was generated after a message that did
@@ -84,6 +89,9 @@ class BookPath:
     book_levels
         The encoding's :attr:`~generators.encoding.Encoding.book_levels`: removals at a higher level are placed by
         their price.
+    cancel_position
+        The encoding's :attr:`~generators.encoding.Encoding.cancel_position`: ``"level"`` (a removal's level field is
+        its level) or ``"volume"`` (its volume position, see the module docstring).
     """
 
     def __init__(
@@ -94,8 +102,10 @@ class BookPath:
         end_ns: int,
         stop_when_stuck: bool = False,
         book_levels: int = enc.DEPTH_LEVELS,
+        cancel_position: str = "level",
     ) -> None:
         self.depth, self.rng, self.end_ns, self.book_levels = depth, rng, int(end_ns), int(book_levels)
+        self.volume = enc.check_cancel_position(cancel_position, source="BookPath") == "volume"
         self.stop_when_stuck = bool(stop_when_stuck)
         self.ts = int(context["ts_ns"])
         self.counts = RolloutCounts()
@@ -178,6 +188,7 @@ class BookPath:
             result = self._add(side, int(enc.absolute_price(kind, side, rel, reference)[0]), size, ts)
         elif kind in (enc.TYPE_CANCEL, enc.TYPE_DELETE):
             target = int(enc.absolute_price(kind, side, rel, reference)[0])
+            level, position = self._level(side, level)
             result = self._remove(kind, side, size, level, target, ts)
         elif kind == enc.TYPE_TRADE:
             result = self._trade(side, size, ts)
@@ -189,7 +200,7 @@ class BookPath:
         if isinstance(result, str):
             return result
         price, applied_size = result
-        applied_level = min(level, self.book_levels + 1) if kind in (enc.TYPE_CANCEL, enc.TYPE_DELETE) else 0
+        applied_level = position if kind in (enc.TYPE_CANCEL, enc.TYPE_DELETE) else 0
         applied_rel = int(enc.relative_price(kind, side, price, reference)[0])
         self.table.append(np.array([dt, kind, side, applied_rel, applied_size, applied_level]))
         self.ts = ts
@@ -205,6 +216,16 @@ class BookPath:
         self._limit(side, price, size, ts)
         self._record(EventKind.ADD, side, price, size, self.next_id - 1, ts)
         return price, size
+
+    def _level(self, side: int, field: int) -> tuple[int, int]:
+        """Return the level a removal's level field names in the book now, and the field the history keeps."""
+        if not self.volume:
+            return field, min(field, self.book_levels + 1)
+        lots = np.array([[E.queue_qty_at(self.state, side, k) for k in range(1, self.book_levels + 1)]], np.int64)
+        level = int(enc.position_level(np.array([field], np.int64), lots)[0])
+        if level == 0:
+            return 0, 0
+        return level, int(enc.volume_position(np.array([level], np.int64), lots)[0])
 
     def _remove(self, kind: int, side: int, size: int, level: int, target: int, ts: int) -> tuple[int, int] | str:
         row = E.BID_ROW if side == 1 else E.ASK_ROW
@@ -419,8 +440,8 @@ def rollout(
     start = int(contexts[0]["ts_ns"])
     ends = [start + int(offset) for offset, _ in switches] + [start + int(duration_ns)]
     makers = [generate] + [maker for _, maker in switches]
-    levels = encoding.book_levels
-    paths = [BookPath(c, depth, rngs[p], ends[0], stop_when_stuck, levels) for p, c in enumerate(contexts)]
+    levels, position = encoding.book_levels, encoding.cancel_position
+    paths = [BookPath(c, depth, rngs[p], ends[0], stop_when_stuck, levels, position) for p, c in enumerate(contexts)]
     for piece, (end_ns, maker) in enumerate(zip(ends, makers, strict=True)):
         for path in paths:
             path.resume(end_ns, final=piece == len(ends) - 1)

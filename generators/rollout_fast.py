@@ -118,7 +118,8 @@ class PathBatch:
         before = self.paths[4][active]
         result = K.apply_blocks(blocks, active.astype(np.int64), self.engines, self.rngs, self.out, self.paths,
                                 self.windows, self.end_ns, self.final, self.stop_when_stuck, MAX_IDLE_CHAINS,
-                                self.ev, self.bk, self.encoding.book_levels)  # fmt: skip
+                                self.ev, self.bk, self.encoding.book_levels,
+                                self.encoding.cancel_position == "volume")  # fmt: skip
         self.out, self.ev, self.bk, rows, outcome, path, status = result
         self.records.append((self.ev[:rows].copy(), self.bk[:rows].copy()))
         push_vectors(self.vectors, self.windows[0], before, self.paths[4][active], active, self.encoding)

@@ -38,6 +38,8 @@ K_ADD, K_CANCEL, K_DELETE, K_TRADE, K_HIDDEN = 1, 2, 3, 5, 6
 STATUS_OK, STATUS_STUCK, STATUS_ENGINE = 0, 1, 2
 GRID_TICKS = 4096
 SHARE_ONE = 1 << 30  # a TRADE's size is its share of the best opposite queue in these units (generators.shares)
+VOLUME_GRID = 10**9  # generators.encoding.VOLUME_GRID: a removal's volume position inside the counted levels
+VOLUME_BEYOND = 2 * VOLUME_GRID  # generators.encoding.VOLUME_BEYOND: the position of a removal beyond them
 _REFERENCE_SIGN = np.array([-1, 1, 1, -1, -1], dtype=np.int64)
 _DIRECTION_SIGN = np.array([1, 1, 1, -1, -1], dtype=np.int64)
 _FLOW_SIGN = np.array([1, -1, -1, 1, 1], dtype=np.int64)  # the order sign of a message = side * this, per type
@@ -129,6 +131,31 @@ def _level_grid(state, side, level, target, book_levels):
 
 
 @numba.njit(cache=True, inline="always")
+def _volume_level(state, side, position, book_levels):
+    """Return (level, the position the history keeps) of a removal's volume position in the book now (an encoding
+    with ``cancel_position = "volume"``: ``encoding.position_level`` on the lots of the side's first ``book_levels``
+    non-empty levels, then ``encoding.volume_position`` of that level; level 0 when none)."""
+    shown, total = np.int64(0), np.int64(0)
+    for k in range(1, book_levels + 1):
+        lots = E.queue_qty_at(state, side, k)
+        if lots <= 0:
+            break
+        shown += 1
+        total += lots
+    if position >= VOLUME_GRID:
+        return shown + 1, VOLUME_BEYOND
+    if position < 0 or shown == 0:
+        return np.int64(0), np.int64(0)
+    cum = np.int64(0)
+    for k in range(1, shown + 1):
+        lots = E.queue_qty_at(state, side, k)
+        if position * total < (cum + lots) * VOLUME_GRID:
+            return k, (2 * cum + lots) * VOLUME_GRID // (2 * total)
+        cum += lots
+    return shown, (2 * (cum - lots) + lots) * VOLUME_GRID // (2 * total)  # not reached: position < VOLUME_GRID
+
+
+@numba.njit(cache=True, inline="always")
 def _remove(state, rng, kind, side, size, level, target, book_levels):
     """Pick the order a CANCEL / DELETE removes; return (reason or 0, order id, price, qty).
 
@@ -187,9 +214,10 @@ def _market(state, out, side, share, ts):
 
 
 @numba.njit(cache=True, inline="always")
-def _execute(p, row, state, rng, out, t, ref, next_id, counts, ev, bk, n, book_levels):
+def _execute(p, row, state, rng, out, t, ref, next_id, counts, ev, bk, n, book_levels, volume, position):
     """Execute one checked message of path ``p`` at time ``t``; return (reason or 0, engine status, price, applied
-    size (a TRADE: its share of the queue), state, out, ev, bk, rows written)."""
+    size (a TRADE: its share of the queue), state, out, ev, bk, rows written); a removal writes the level field the
+    history keeps into ``position[0]``."""
     kind, side, rel, size, level = row[1], row[2], row[3], row[4], row[5]
     message = counts[p, C_APPLIED]
     price = ref - side * _DIRECTION_SIGN[kind] * rel
@@ -205,6 +233,11 @@ def _execute(p, row, state, rng, out, t, ref, next_id, counts, ev, bk, n, book_l
         next_id[p] += 1
         return 0, E.OK, price, size, state, out, ev, bk, n + 1
     if kind == T_CANCEL or kind == T_DELETE:
+        if volume:
+            level, kept = _volume_level(state, side, level, book_levels)
+            position[0] = kept
+        else:
+            position[0] = min(level, book_levels + 1)
         reason, order_id, price, qty = _remove(state, rng, kind, side, size, level, price, book_levels)
         if reason != 0:
             return reason, E.OK, 0, 0, state, out, ev, bk, n
@@ -233,7 +266,7 @@ def _execute(p, row, state, rng, out, t, ref, next_id, counts, ev, bk, n, book_l
 
 
 @numba.njit(cache=True, inline="always")
-def _push(p, row, price, size, ref, state, paths, table_win, book_win, bk_row, book_levels):
+def _push(p, row, price, size, ref, state, paths, table_win, book_win, bk_row, position):
     """Record an applied message: the table and book windows, the time, the count and the last quoted bests."""
     ts, last, counts, seen = paths[0], paths[1], paths[3], paths[4]
     kind, side = row[1], row[2]
@@ -241,7 +274,7 @@ def _push(p, row, price, size, ref, state, paths, table_win, book_win, bk_row, b
     table_win[p, slot, 0], table_win[p, slot, 1], table_win[p, slot, 2] = row[0], kind, side
     table_win[p, slot, 3] = (ref - price) * side * _DIRECTION_SIGN[kind]
     table_win[p, slot, 4] = size
-    table_win[p, slot, 5] = min(row[5], book_levels + 1) if kind == T_CANCEL or kind == T_DELETE else 0
+    table_win[p, slot, 5] = position if kind == T_CANCEL or kind == T_DELETE else 0
     row_slot = seen[p] % book_win.shape[1]
     for j in range(4):
         for k in range(book_win.shape[3]):
@@ -257,7 +290,7 @@ def _push(p, row, price, size, ref, state, paths, table_win, book_win, bk_row, b
 
 
 @numba.njit(cache=True, inline="always")
-def _apply(p, row, state, rng, out, paths, windows, end_ns, ev, bk, n, book_levels):
+def _apply(p, row, state, rng, out, paths, windows, end_ns, ev, bk, n, book_levels, volume, position):
     """Apply one generated message of path ``p``; return (outcome, engine status, state, out, ev, bk, n): outcome 0
     applied, a rejection column of ``counts``, or -1 when it lies past ``end_ns`` (the path is then done)."""
     ts, last, next_id, counts, done = paths[0], paths[1], paths[2], paths[3], paths[5]
@@ -271,16 +304,30 @@ def _apply(p, row, state, rng, out, paths, windows, end_ns, ev, bk, n, book_leve
         return R_EMPTY_SIDE, E.OK, state, out, ev, bk, n
     ref = last[p, 0] if side * _REFERENCE_SIGN[kind] == 1 else last[p, 1]
     reason, status, price, size, state, out, ev, bk, m = _execute(
-        p, row, state, rng, out, ts[p] + dt, ref, next_id, counts, ev, bk, n, book_levels
+        p, row, state, rng, out, ts[p] + dt, ref, next_id, counts, ev, bk, n, book_levels, volume, position
     )
     if reason == 0 and status == E.OK:
-        _push(p, row, price, size, ref, state, paths, windows[0], windows[1], bk[m - 1], book_levels)
+        _push(p, row, price, size, ref, state, paths, windows[0], windows[1], bk[m - 1], position[0])
     return reason, status, state, out, ev, bk, m
 
 
 @numba.njit(cache=True)
 def apply_blocks(
-    blocks, active, engines, rngs, out, paths, windows, end_ns, final, stop_when_stuck, max_idle, ev, bk, book_levels
+    blocks,
+    active,
+    engines,
+    rngs,
+    out,
+    paths,
+    windows,
+    end_ns,
+    final,
+    stop_when_stuck,
+    max_idle,
+    ev,
+    bk,
+    book_levels,
+    volume,
 ):
     """Apply one generated block (int64 ``(len(active), block, 6)``) to each active path, in path order.
 
@@ -304,6 +351,9 @@ def apply_blocks(
         Record buffers (returned, grown when short): events ``(rows, EV_WIDTH)`` and the book after each.
     book_levels
         The encoding's ``book_levels``: a removal at a higher level takes the level beyond them nearest its price.
+    volume
+        The encoding's ``cancel_position`` is ``"volume"``: a removal's level field is its volume position, mapped to
+        the level whose share of the first ``book_levels`` levels' lots holds it in the book it meets.
 
     Returns
     -------
@@ -314,6 +364,7 @@ def apply_blocks(
     """
     counts, done, idle = paths[3], paths[5], paths[6]
     n, width = np.int64(0), blocks.shape[1]
+    position = np.zeros(1, np.int64)
     for a in range(active.shape[0]):
         p = active[a]
         state, rng = engines[p], rngs[p]
@@ -321,7 +372,8 @@ def apply_blocks(
         before = counts[p, C_APPLIED]
         for index in range(width):
             outcome, status, state, out, ev, bk, n = _apply(p, blocks[a, index], state, rng, out, paths, windows,
-                                                            end_ns, ev, bk, n, book_levels)  # fmt: skip
+                                                            end_ns, ev, bk, n, book_levels, volume,
+                                                            position)  # fmt: skip
             if status != E.OK:
                 engines[p] = state
                 return out, ev, bk, n, STATUS_ENGINE, p, status

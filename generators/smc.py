@@ -231,7 +231,8 @@ class _Twin:
         ts = int(contexts[0]["ts_ns"])
         self.encoding = encoding
         self.paths = [
-            BookPath(c, depth, rngs[p], ts, stop_when_stuck, encoding.book_levels) for p, c in enumerate(contexts)
+            BookPath(c, depth, rngs[p], ts, stop_when_stuck, encoding.book_levels, encoding.cancel_position)
+            for p, c in enumerate(contexts)
         ]
 
     def run(self, end_ns: int, final: bool, generate: Callable) -> None:

@@ -9,6 +9,7 @@ A spec (see ``scenarios/library/generate_*.toml``) has two tables, and unknown k
     span_s = [0.0, 600.0]  # optional: only [first event + start, + duration) s of the file (a slice of a long day)
     known_depth_only = true  # optional (default false): train and validate only on blocks whose books are known
     level_prices = true  # optional (default false): the book state holds the positions of levels 2-10 (ticks)
+    cancel_position = "volume"  # optional (default "level"): a removal's position in the depth, not its level
 
     [model]
     family = "diffusion"  # or "gan"
@@ -22,7 +23,10 @@ second form (a replay, whose books carry the ``bid_determined`` / ``ask_determin
 validation blocks that read a book with an unknown cell in the encoded levels are then dropped
 (:class:`generators.training.BlockData`), and the model's encoding records ``known_depth_only``.
 ``level_prices`` gives the model the positions of levels 2-10 in its book state (:func:`generators.encoding.
-book_features`), recorded in its encoding (whose width its networks take).
+book_features`), recorded in its encoding (whose width its networks take). ``cancel_position = "volume"`` writes
+a CANCEL / DELETE's position in the cumulative resting lots of levels 1-10 instead of its level number
+(:func:`generators.encoding.volume_position`; the rollout maps it back to a level in the book it meets), recorded
+in its encoding and in the checkpoint's ``encoding_version``.
 """
 
 from __future__ import annotations
@@ -41,14 +45,14 @@ from generators.checkpoint import CONFIG_FILE
 from generators.config import gan_preset, preset
 from generators.data import read_flow, split_by_time
 from generators.diffusion import DiffusionGenerator
-from generators.encoding import KNOWN_DEPTH_ONLY, LEVEL_PRICES, MASK_FIELDS
+from generators.encoding import CANCEL_POSITION, CANCEL_POSITIONS, KNOWN_DEPTH_ONLY, LEVEL_PRICES, MASK_FIELDS
 from generators.gan import GANGenerator
 from simlab.errors import DataError, ParameterError
 from simlab.io import DEFAULT_DATA_DIR
 
 FAMILIES = ("diffusion", "gan")
 _KEYS = {
-    "data": {"message", "books", "split", "span_s", "known_depth_only", "level_prices"},
+    "data": {"message", "books", "split", "span_s", "known_depth_only", "level_prices", "cancel_position"},
     "model": {"family", "preset", "seed", "overrides"},
 }
 
@@ -68,6 +72,7 @@ class TrainSpec:
     span_s: tuple[float, float] | None = None
     known_depth_only: bool = False
     level_prices: bool = False
+    cancel_position: str = "level"
 
 
 def load_spec(path: str | Path) -> TrainSpec:
@@ -104,6 +109,11 @@ def load_spec(path: str | Path) -> TrainSpec:
     level_prices = data.get("level_prices", False)
     if not isinstance(level_prices, bool):
         raise ParameterError(f"spec {path}: level_prices in table 'data' must be true or false; got {level_prices!r}")
+    position = data.get("cancel_position", "level")
+    if position not in CANCEL_POSITIONS:
+        raise ParameterError(
+            f"spec {path}: cancel_position in table 'data' must be one of {list(CANCEL_POSITIONS)}; got {position!r}"
+        )
     family = model.get("family", "diffusion")
     if family not in FAMILIES:
         raise ParameterError(f"spec {path}: family in table 'model' must be one of {list(FAMILIES)}; got {family!r}")
@@ -119,6 +129,7 @@ def load_spec(path: str | Path) -> TrainSpec:
         span_s=None if span is None else (float(span[0]), float(span[1])),
         known_depth_only=known_only,
         level_prices=level_prices,
+        cancel_position=position,
     )
 
 
@@ -189,6 +200,9 @@ def train_from_spec(
     if spec.level_prices:
         span = train["train"]
         train["train"] = {**span, "books": span["books"].assign_attrs({LEVEL_PRICES: True})}
+    if spec.cancel_position != "level":
+        span = train["train"]
+        train["train"] = {**span, "books": span["books"].assign_attrs({CANCEL_POSITION: spec.cancel_position})}
     generator.fit(train, seed=spec.seed, checkpoint=output, resume=resume, progress=progress)
     generator.save(output)
     return generator

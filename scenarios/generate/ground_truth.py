@@ -46,7 +46,7 @@ from simlab.schema import NO_PRICE, EventKind
 _KEYS = {
     "process": {"preset", "train_s", "validation_s", "depth"},
     "test": {"paths", "duration_s", "n_boot", "contrast", "contrast_baseline_factor", "start", "replay"},
-    "model": {"preset", "seed", "fit_seed", "overrides"},
+    "model": {"preset", "seed", "fit_seed", "overrides", "cancel_position"},
 }
 
 
@@ -72,6 +72,7 @@ class TruthSpec:
     fit_seed: int | None = None  # the model's training seed, when not ``seed`` (the process paths keep ``seed``)
     start: str = "context"  # the model's start book: "context" (one order per level, 10 levels) or "full_book"
     replay: bool = False  # also replay fresh paths' true messages through the rollout (see replay_rows)
+    cancel_position: str = "level"  # the model's encoding of a removal's place: "level" or "volume" (its depth share)
 
     def __post_init__(self) -> None:
         for name in ("train_s", "validation_s", "duration_s", "contrast_baseline_factor"):
@@ -91,6 +92,11 @@ class TruthSpec:
             raise ParameterError(f"`start` of the ground-truth spec must be one of {expected}; got {self.start!r}")
         if not isinstance(self.replay, bool):
             raise ParameterError(f"`replay` of the ground-truth spec must be true or false; got {self.replay!r}")
+        if self.cancel_position not in enc.CANCEL_POSITIONS:
+            expected = list(enc.CANCEL_POSITIONS)
+            raise ParameterError(
+                f"`cancel_position` of the ground-truth spec must be one of {expected}; got {self.cancel_position!r}"
+            )
         if self.contrast_baseline_factor == 1.0:
             raise ParameterError("`contrast_baseline_factor` of the ground-truth spec must differ from 1; got 1.0")
 
@@ -106,7 +112,9 @@ def load_truth_spec(path: str | Path) -> TruthSpec:
     the process at the context's time, at every level: :func:`process_context`) and ``replay`` (true: also
     :func:`replay_rows`);
     ``[model]`` the diffusion ``preset``, ``seed``, ``overrides`` and optionally ``fit_seed`` (the training seed
-    alone, to see how a result depends on it with the same process paths).
+    alone, to see how a result depends on it with the same process paths) and ``cancel_position`` (``"volume"``:
+    the model's encoding writes a removal's position in the resting depth, not its level; see
+    :func:`generators.encoding.volume_position`).
     """
     path = Path(path)
     try:
@@ -465,6 +473,10 @@ def ground_truth(
     whole = simulate_flow(preset, spec.train_s + spec.validation_s, seeds[0], spec.depth)
     flow = drop_initial(whole)
     spans = split_at(flow, spec.train_s)
+    if spec.cancel_position != "level":
+        train = spans["train"]
+        books = train["books"].assign_attrs({enc.CANCEL_POSITION: spec.cancel_position})
+        spans = {**spans, "train": {**train, "books": books}}
     if model is None:
         model = DiffusionGenerator(diffusion_preset(spec.model_preset, **spec.overrides), device="cpu")
         model.fit(spans, seed=spec.seed if spec.fit_seed is None else spec.fit_seed, progress=progress)
