@@ -54,8 +54,8 @@ class RandomBlocks:
     missing levels, trades of any share of the queue and beyond it, and far prices that grow the engine; it keeps
     the inputs it was given."""
 
-    def __init__(self, seed: int, block: int = 6) -> None:
-        self.rng, self.block, self.inputs = np.random.default_rng(seed), block, []
+    def __init__(self, seed: int, block: int = 6, volume: bool = False) -> None:
+        self.rng, self.block, self.inputs, self.volume = np.random.default_rng(seed), block, [], volume
 
     def __call__(self, history: np.ndarray, book: np.ndarray) -> np.ndarray:
         self.inputs.append((history.copy(), book.copy()))
@@ -71,13 +71,17 @@ class RandomBlocks:
         share = np.where(self.rng.random(size) < 0.3, SHARE_ONE, self.rng.integers(-1, SHARE_ONE * 9 // 8, size))
         rows[..., enc.SIZE] = np.where(rows[..., enc.TYPE] == enc.TYPE_TRADE, share, rows[..., enc.SIZE])
         rows[..., enc.LEVEL] = self.rng.integers(0, 16, size)  # above 10 (the book levels): placed by price
+        if self.volume:  # volume positions: inside levels 1-10, beyond them, negative (no level), above the grid
+            inside = self.rng.integers(-enc.VOLUME_GRID // 20, enc.VOLUME_GRID, size)
+            beyond = self.rng.choice([enc.VOLUME_GRID, enc.VOLUME_BEYOND, 3 * enc.VOLUME_GRID], size)
+            rows[..., enc.LEVEL] = np.where(self.rng.random(size) < 0.2, beyond, inside)
         return rows
 
 
 def _run(function, context, encoding, seed, block=6, **kwargs):
     from simlab.random import spawn
 
-    blocks = RandomBlocks(seed, block)
+    blocks = RandomBlocks(seed, block, encoding.cancel_position == "volume")
     paths = function(blocks, encoding, context, n_paths=5, duration_ns=4 * 10**9, depth=12, rngs=spawn(seed, 5),
                      **kwargs)  # fmt: skip
     return paths, blocks.inputs
@@ -90,15 +94,27 @@ def _with_level_prices(encoding: enc.Encoding) -> enc.Encoding:
                    book_std=encoding.book_std + (1.0,) * extra)  # fmt: skip
 
 
-# 12: longer than the history (8); level_prices: the book state with the positions of levels 2-10
-@pytest.mark.parametrize(("seed", "block", "level_prices"), [(1, 6, False), (2, 12, True), (3, 6, True)])
-def test_the_kernels_follow_every_rule_of_the_twin_on_random_blocks(models, seed, block, level_prices):
+# 12: longer than the history (8); level_prices: the book state with the positions of levels 2-10; volume: a
+# removal's level field is its volume position (cancel_position = "volume")
+@pytest.mark.parametrize(
+    ("seed", "block", "level_prices", "position"),
+    [(1, 6, False, "level"), (2, 12, True, "level"), (3, 6, True, "level"), (4, 6, False, "volume")],
+)
+def test_the_kernels_follow_every_rule_of_the_twin_on_random_blocks(models, seed, block, level_prices, position):
     model = models["gan"]
     encoding = _with_level_prices(model.encoding_) if level_prices else model.encoding_
+    encoding = replace(encoding, cancel_position=position)
+    volume = position == "volume"
     attrs = {**model.context_["attrs"], "generator": "random"}
-    switches = [(2 * 10**9, RandomBlocks(seed + 100))]
+    switches = [(2 * 10**9, RandomBlocks(seed + 100, volume=volume))]
     twin, twin_inputs = _run(rollout, model.context_, encoding, seed, block, switches=switches)
-    switches = [(2 * 10**9, RandomBlocks(seed + 100))]
+    if volume:  # the history keeps the middle of the level a removal took (inside the grid), or beyond
+        kept = np.array([row for p in twin for row in p.table[64:]])
+        removal = np.isin(kept[:, enc.TYPE], [enc.TYPE_CANCEL, enc.TYPE_DELETE])
+        levels = kept[removal, enc.LEVEL]
+        assert removal.sum() > 20 and ((levels >= 0) & (levels < enc.VOLUME_GRID) | (levels == enc.VOLUME_BEYOND)).all()
+        assert (levels == enc.VOLUME_BEYOND).any() and (levels < enc.VOLUME_GRID).any()
+    switches = [(2 * 10**9, RandomBlocks(seed + 100, volume=volume))]
     fast, fast_inputs = _run(rollout_fast, model.context_, encoding, seed, block, switches=switches)
     assert len(twin_inputs) == len(fast_inputs) > 10
     for (h1, b1), (h2, b2) in zip(twin_inputs, fast_inputs, strict=True):
