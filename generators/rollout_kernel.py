@@ -4,7 +4,9 @@ One call of :func:`apply_blocks` does, for every active path, what :meth:`genera
 (its slow Python twin, which shares no code with this module) does for one: decode each message against the path's
 last quoted bests, execute it on the path's :mod:`simlab.book._engine` state, pick the resting order a cancel or a
 delete removes (a delete: the order of its level whose size is nearest the message's; a level beyond the
-encoding's ``book_levels``: the non-empty level there nearest the message's price), turn a trade's share of the best
+encoding's ``book_levels``: the non-empty level there nearest the message's price; an encoding with
+``cancel_position = "volume"``: the level whose share of the first ``book_levels`` levels' lots holds the message's
+volume position, :func:`_volume_level`), turn a trade's share of the best
 opposite queue into lots against the queue it meets with the path's own
 ``numpy.random.Generator`` (the same draw, ``integers(0, candidates)``, in the same order, so the same seed gives
 the same bytes), count rejections and discards, write the events and the book after each, and push the applied
