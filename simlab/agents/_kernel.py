@@ -83,7 +83,10 @@ IP_PRICE_LOW, IP_PRICE_HIGH = 36, 37
 IP_MM_KEEP = 38  # a maker keeps its resting best order within this many ticks of its new best price (-1: off; ours)
 IP_MM_LAYER = 39  # maker k (0-based) quotes each side k times this many ticks further from the mid (0: off; ours)
 IP_ACT_STEP = 40  # the market's activity (ours): the grid step of its log-OU (ns; 0 when off)
-IP_SIZE = 41
+IP_MM_SIZE_VOLUME = 41  # the trades a maker's size counts (MM_VOLUME_*; ours)
+IP_SIZE = 42
+# IP_MM_SIZE_VOLUME: every trade of the window (ABIDES), those without a maker party, those not between two makers
+MM_VOLUME_ALL, MM_VOLUME_OTHERS, MM_VOLUME_NOT_BETWEEN = range(3)
 PRICE_SPAN = 1 << 20
 # IP_EXEC_MODE: an even TWAP schedule, participation since the start, a target schedule, participation in a window
 EXEC_TWAP, EXEC_POV, EXEC_SCHEDULE, EXEC_POV_TRAILING = range(4)

@@ -70,6 +70,27 @@ def _window_volume(ev, ctr, t, window):
 
 
 @numba.njit(cache=True)
+def _window_size_volume(ev, ctr, agents, t, window, rule):
+    """Lots traded in ``(t - window, t]`` that a maker's size counts under ``rule`` (ours, ``IP_MM_SIZE_VOLUME``):
+    ``K.MM_VOLUME_OTHERS``, the trades in which no market maker was a party (aggressor or resting side);
+    ``K.MM_VOLUME_NOT_BETWEEN``, every trade but those between two market makers. (``K.MM_VOLUME_ALL``, ABIDES'
+    every trade, is :func:`_window_volume`'s sum.)"""
+    total = 0
+    row = ctr[_sim.C_EVENTS] - 1
+    while row >= 0 and ev[row, _sim.EV_TS] > t - window:
+        if ev[row, _sim.EV_KIND] == _sim.TRADE:
+            a, p = ev[row, K.EV_AGENT], ev[row, K.EV_PASSIVE_AGENT]
+            maker_a = a >= 0 and agents[a, K.A_CLASS] == K.MAKER
+            maker_p = p >= 0 and agents[p, K.A_CLASS] == K.MAKER
+            if (rule == K.MM_VOLUME_OTHERS and not (maker_a or maker_p)) or (
+                rule == K.MM_VOLUME_NOT_BETWEEN and not (maker_a and maker_p)
+            ):
+                total += ev[row, _sim.EV_QTY]
+        row -= 1
+    return total
+
+
+@numba.njit(cache=True)
 def _send(heap, ctr, agents, t, agent, side, price, qty):
     """Send one limit order, arriving two latencies later (the book's answer back, then the order)."""
     cls = agents[agent, K.A_CLASS]
@@ -312,6 +333,9 @@ def _maker(state, ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, clock, t
     if has_mid:  # (a flag, not a sign: a mid below 0 is quoted around as any other, as the twin does)
         buys, sells = _window_volume(ev, ctr, t, ip[K.IP_MM_WINDOW])
         size, window = R.maker_size(buys, sells, mparams), own[R.M_SPREAD]
+        if ip[K.IP_MM_SIZE_VOLUME] != K.MM_VOLUME_ALL:  # ours: the size from a part of the window's trades only
+            counted = _window_size_volume(ev, ctr, agents, t, ip[K.IP_MM_WINDOW], ip[K.IP_MM_SIZE_VOLUME])
+            size = R.maker_size(counted, 0, mparams)
         if ip[K.IP_WD_START] <= t < ip[K.IP_WD_END]:  # a withdrawal shock: forced, instead of the threshold rule
             ctr[K.C_FORCED] += 1
             cut = np.int64(math.floor(size * fp[K.FP_WD_SIZE]))

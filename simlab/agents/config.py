@@ -25,6 +25,8 @@ from simlab.errors import DataError, ParameterError
 VARIANCE_UPDATES = ("kalman", "abides")
 LATENCY_MODELS = ("line", "fixed")
 LATENT_ANCHORS = ("fundamental", "price")
+# the trades of the last window a market maker's size counts (``MarketMakers.size_volume``)
+SIZE_VOLUMES = ("all", "others", "not_between_makers")
 TOUCH_SIZE_COMPONENTS = 11  # the ABIDES size mixture: a log-normal, then 100, 200, ..., 1000 lots
 ACTIVITY_SD_MAX = 3.0  # the market's log-activity sd (larger: a multiplier beyond e^9 within 3 sd)
 ACTIVITY_STEP_MIN_S = 1e-3  # the activity's grid step (smaller: over 2e7 cells in a 6.5-hour day)
@@ -334,6 +336,14 @@ class MarketMakers(_Checked):
     one above the best bid (the bid ladder moved down, the ask ladder up, whole), so a skewed maker never crosses the
     book: unclipped, a long maker's asks met a short maker's bids and makers sized by the volume (``pov``) traded with
     each other at ever larger sizes (docs/agents_impact_v15.md).
+    ``size_volume``: the trades of the last ``volume_window_s`` whose lots set a maker's size (``pov`` x their sum):
+    ``"all"`` (the default, ABIDES ``update_order_size``: every trade), ``"others"`` (the trades in which no market
+    maker was a party, as aggressor or as resting side) or ``"not_between_makers"`` (every trade but those between
+    two market makers). Ours: under ABIDES' rule a maker's size grows with the makers' own trades, so makers that
+    trade with each other raise each other's sizes at every ladder, an exponential (docs/agents_impact_v15.md,
+    section 3); ``"not_between_makers"`` cuts exactly that loop, ``"others"`` sizes the makers by the rest of the
+    market's trading alone, a volume no maker's quotes can raise (the makers' imbalance skew, ``price_skew_ticks``,
+    still reads every trade).
     """
 
     count: int = 2
@@ -363,6 +373,7 @@ class MarketMakers(_Checked):
     layer_ticks: int = 0
     inventory_skew_ticks_per_lot: float = 0.0
     inventory_skew_max_ticks: int = 0
+    size_volume: str = "all"
     _positive = ("wake_interval_s", "level_spacing", "initial_spread_ticks", "volume_window_s", "withdraw_size_factor",
                  "touch_size_log_sd")  # fmt: skip
     _int_floor = {"min_order_size": 1, "levels": 1, "keep_touch_ticks": -1}
@@ -380,6 +391,10 @@ class MarketMakers(_Checked):
             raise ParameterError(
                 "`withdraw_size_factor` of MarketMakers must be in (0, 1] and `withdraw_spread_factor` >= 1; got "
                 f"{self.withdraw_size_factor!r} and {self.withdraw_spread_factor!r}"
+            )
+        if not isinstance(self.size_volume, str) or self.size_volume not in SIZE_VOLUMES:
+            raise ParameterError(
+                f"`size_volume` of MarketMakers must be one of {SIZE_VOLUMES}; got {self.size_volume!r}"
             )
         weights = size_weights(self.touch_size_weights, "touch_size_weights", "MarketMakers")
         object.__setattr__(self, "touch_size_weights", weights)

@@ -24,7 +24,7 @@ import xarray as xr
 from simlab.agents import _kernel as K
 from simlab.agents import _loop
 from simlab.agents import _rules as R
-from simlab.agents.config import CLASS_ORDER, MarketConfig
+from simlab.agents.config import CLASS_ORDER, SIZE_VOLUMES, MarketConfig
 from simlab.agents.execution import execution_report, execution_schedule, liquidation_report
 from simlab.book import _engine, _sim
 from simlab.book._sim_output import BookSimulation, check_recording, whole
@@ -328,6 +328,7 @@ class _Market(BookSimulation):
         self.ip[K.IP_MM_TOUCH] = m.touch_orders
         self.ip[K.IP_MM_OFFSET], self.ip[K.IP_MM_KEEP] = m.quote_offset_ticks, m.keep_touch_ticks
         self.ip[K.IP_MM_LAYER] = m.layer_ticks
+        self.ip[K.IP_MM_SIZE_VOLUME] = SIZE_VOLUMES.index(m.size_volume)
         mean, span = (
             int(round(self.config.fundamental.mean_ticks)),
             max(K.PRICE_SPAN, int(self.config.fundamental.mean_ticks)),

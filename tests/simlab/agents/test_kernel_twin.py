@@ -256,6 +256,30 @@ CONFIGS = {
             inventory_skew_max_ticks=8,
         ),
     ),
+    "makers sized by the others' trades (no maker party), inventory skew, a TWAP buyer": small_config(
+        execution=ExecutionAgents(count=1, quantity_lots=900, start_s=100, duration_s=600, interval_s=20),
+        market_maker=MarketMakers(
+            count=3,
+            wake_interval_s=10.0,
+            levels=4,
+            volume_window_s=20.0,
+            pov=0.2,
+            inventory_skew_ticks_per_lot=0.05,
+            size_volume="others",
+        ),
+    ),
+    "makers sized by every trade but those between makers (whose skewed ladders cross), quote offsets": small_config(
+        market_maker=MarketMakers(
+            count=3,
+            wake_interval_s=10.0,
+            levels=4,
+            volume_window_s=20.0,
+            pov=0.2,
+            price_skew_ticks=8.0,
+            quote_offset_ticks=3,
+            size_volume="not_between_makers",
+        ),
+    ),
     "abides variance, fixed latency, opening book": small_config(
         value=ValueAgents(count=6, arrival_rate_per_s=0.05, variance_update="abides"),
         latency=Latency(model="fixed", fixed_ns=2_000_000),
@@ -342,6 +366,16 @@ def _shocks_happened(config, market, twin, seed):
         assert market.agents[sum(config.counts[:4]), K.A_INV] != 0
     if config.market_maker.inventory_skew_ticks_per_lot > 0:  # the skew moved ladders: the market without it differs
         plain = replace(config, market_maker=replace(config.market_maker, inventory_skew_ticks_per_lot=0.0))
+        other = _Market(plain, _root(seed), plain.session_s, 5, 0, 0)
+        other.run()
+        assert not np.array_equal(other.ev[: int(other.ctr[_sim.C_EVENTS])], ev)
+    if config.market_maker.size_volume != "all":  # trades the rule drops were made, and the sizes differ
+        makers = np.flatnonzero(market.agents[:, K.A_CLASS] == K.MAKER)
+        trades = ev[ev[:, _sim.EV_KIND] == _sim.TRADE]
+        party = np.isin(trades[:, K.EV_AGENT], makers), np.isin(trades[:, K.EV_PASSIVE_AGENT], makers)
+        dropped = (party[0] | party[1]) if config.market_maker.size_volume == "others" else (party[0] & party[1])
+        assert dropped.sum() > 5 and (~dropped).sum() > 5
+        plain = replace(config, market_maker=replace(config.market_maker, size_volume="all"))
         other = _Market(plain, _root(seed), plain.session_s, 5, 0, 0)
         other.run()
         assert not np.array_equal(other.ev[: int(other.ctr[_sim.C_EVENTS])], ev)

@@ -593,6 +593,11 @@ class TwinMarket:
             buys = sum(e[4] for e in trades if e[2] == 1)
             sells = sum(e[4] for e in trades if e[2] == -1)
             size = max(m.min_order_size, int(np.rint(m.pov * (buys + sells))))
+            if m.size_volume != "all":  # the size from a part of the window's trades: e[6] aggressor, e[7] resting
+                makers = [[e[j] >= 0 and self.cls[e[j]] == K.MAKER for j in (6, 7)] for e in trades]
+                keep = (not any(x) if m.size_volume == "others" else not all(x) for x in makers)
+                counted = sum(e[4] for e, kept in zip(trades, keep, strict=True) if kept)
+                size = max(m.min_order_size, int(np.rint(m.pov * counted)))
             w = self.spread[k]
             inventory_trigger = m.withdraw_inventory_lots > 0 and abs(self.inv[agent]) >= m.withdraw_inventory_lots
             move = previous_mid is not None and previous_mid > 0 and abs(mid - previous_mid) / previous_mid * 1e4
