@@ -84,7 +84,8 @@ IP_MM_KEEP = 38  # a maker keeps its resting best order within this many ticks o
 IP_MM_LAYER = 39  # maker k (0-based) quotes each side k times this many ticks further from the mid (0: off; ours)
 IP_ACT_STEP = 40  # the market's activity (ours): the grid step of its log-OU (ns; 0 when off)
 IP_MM_SIZE_VOLUME = 41  # the trades a maker's size counts (MM_VOLUME_*; ours)
-IP_SIZE = 42
+IP_MM_CENTRE_HL = 42  # the half-life of a maker's ladder centre, an EMA of its mids (ns; 0: the mid itself; ours)
+IP_SIZE = 43
 # IP_MM_SIZE_VOLUME: every trade of the window (ABIDES), those without a maker party, those not between two makers
 MM_VOLUME_ALL, MM_VOLUME_OTHERS, MM_VOLUME_NOT_BETWEEN = range(3)
 PRICE_SPAN = 1 << 20

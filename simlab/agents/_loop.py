@@ -345,7 +345,8 @@ def _maker(state, ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, clock, t
             ctr[K.C_WITHDRAWALS] += 1
             size = max(np.int64(1), np.int64(math.floor(size * mparams[R.MP_WITHDRAW_SIZE])))
             window = window * mparams[R.MP_WITHDRAW_SPREAD]
-        centre = mid - R.inventory_shift(agents[agent, K.A_INV], mparams)  # ours: 0 with the inventory skew off
+        centre = R.maker_centre(own, mid, t, ip[K.IP_MM_CENTRE_HL])  # ours: the mid itself with the half-life 0
+        centre = centre - R.inventory_shift(agents[agent, K.A_INV], mparams)  # ours: 0 with the inventory skew off
         low_bid, high_bid, low_ask, step = R.maker_ladder(window, centre, buys, sells, mparams)
         if ip[K.IP_MM_OFFSET] > 0:
             away_bid, away_ask = _quote_offsets(gens[3], ip[K.IP_MM_OFFSET])
@@ -353,7 +354,8 @@ def _maker(state, ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, clock, t
         if ip[K.IP_MM_LAYER] > 0:  # ours: maker k's quotes k layers further out (a floor per maker, no draw)
             layer = agents[agent, K.A_INDEX] * ip[K.IP_MM_LAYER]
             low_bid, high_bid, low_ask = low_bid - layer, high_bid - layer, low_ask + layer
-        if mparams[R.MP_INV_SKEW] > 0:  # ours: a skewed ladder is posted only (kept off the touch it saw)
+        if mparams[R.MP_INV_SKEW] > 0 or ip[K.IP_MM_CENTRE_HL] > 0:  # ours: a skewed or slow-centred ladder is
+            # posted only (kept off the touch it saw)
             low_bid, high_bid, low_ask = R.post_only(low_bid, high_bid, low_ask, bid, ask)
         jitter = fp[K.FP_MM_JITTER]
         best_bid, best_ask = K.LIMIT, K.LIMIT  # the message kinds of the two best orders

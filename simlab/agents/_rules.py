@@ -267,7 +267,9 @@ def momentum_signal(history, seen, short, long):
 # market maker state: M_SPREAD (smoothed spread, ticks), M_MID (last mid, ticks; any value, even < 0, once M_HAS_MID
 # is 1; 0: no mid seen yet); ours, keeping the touch: M_KEEP_BID, M_KEEP_ASK (the ids of its kept best orders; -1 none)
 M_SPREAD, M_MID, M_KEEP_BID, M_KEEP_ASK, M_HAS_MID = 0, 1, 2, 3, 4
-M_FIELDS = 5
+M_CENTRE, M_CENTRE_T = 5, 6  # ours: the slow ladder centre (an EMA of the mids) and its time (ns; < 0: none yet)
+M_FIELDS = 7
+LN2 = 0.6931471805599453  # math.log(2)
 # market maker parameters
 MP_POV, MP_MIN_SIZE, MP_LEVELS, MP_SPACING, MP_ALPHA, MP_SKEW = range(6)
 MP_WITHDRAW_INV, MP_WITHDRAW_MOVE, MP_WITHDRAW_SIZE, MP_WITHDRAW_SPREAD = range(6, 10)  # 0: that trigger is off
@@ -362,6 +364,22 @@ def maker_observe(state, bid, ask, two_sided, mp):
         state[M_HAS_MID] = 1.0
         state[M_SPREAD] = mp[MP_ALPHA] * (ask - bid) + (1.0 - mp[MP_ALPHA]) * state[M_SPREAD]
     return state[M_HAS_MID] > 0, np.int64(state[M_MID])
+
+
+@numba.njit(cache=True)
+def maker_centre(state, mid, t, halflife_ns):
+    """The maker's ladder centre (ours): ``mid`` itself with ``halflife_ns`` 0 (ABIDES); otherwise an exponential
+    moving average of the mids it saw at its decisions, in calendar time, ``c <- w c + (1 - w) mid`` with ``w =
+    exp(-ln 2 (t - t_prev) / halflife)`` (the first decision starts it at ``mid``), rounded to a whole tick."""
+    if halflife_ns <= 0:
+        return mid
+    if state[M_CENTRE_T] < 0:
+        state[M_CENTRE] = mid
+    else:
+        w = math.exp(-LN2 * (t - state[M_CENTRE_T]) / halflife_ns)
+        state[M_CENTRE] = w * state[M_CENTRE] + (1.0 - w) * mid
+    state[M_CENTRE_T] = t
+    return np.int64(np.rint(state[M_CENTRE]))
 
 
 @numba.njit(cache=True)

@@ -344,6 +344,17 @@ class MarketMakers(_Checked):
     section 3); ``"not_between_makers"`` cuts exactly that loop, ``"others"`` sizes the makers by the rest of the
     market's trading alone, a volume no maker's quotes can raise (the makers' imbalance skew, ``price_skew_ticks``,
     still reads every trade).
+    ``center_halflife_s`` (0: off, ABIDES): the maker's ladder is centred not on the mid it saw but on an exponential
+    moving average of the mids seen at its decisions, in calendar time with this half-life: ``c <- w c + (1 - w)
+    mid``, ``w = 2^(-dt / center_halflife_s)``, ``dt`` the time since its previous decision (the first decision
+    starts ``c`` at the mid), rounded to a whole tick; the inventory skew and ABIDES' imbalance skew then move it as
+    they move the mid. Ours: a maker re-centring on the mid at each wake-up moves its liquidity with the price, so a
+    displacement meets no resistance that grows with it (docs/agents_impact_v14.md, v16); a slow centre keeps the
+    maker's quotes near where the price was, a mean-reverting reference price (Avellaneda and Stoikov 2008's mid is
+    the maker's own estimate of the price, and a maker anchored on a slow reference trades against transient moves).
+    With the half-life on, the ladder is posted only, as with the inventory skew (its best bid at most one tick below
+    the best ask seen at the decision, its best ask at least one above the best bid), so a centre left behind by the
+    price never crosses the book.
     """
 
     count: int = 2
@@ -374,6 +385,7 @@ class MarketMakers(_Checked):
     inventory_skew_ticks_per_lot: float = 0.0
     inventory_skew_max_ticks: int = 0
     size_volume: str = "all"
+    center_halflife_s: float = 0.0
     _positive = ("wake_interval_s", "level_spacing", "initial_spread_ticks", "volume_window_s", "withdraw_size_factor",
                  "touch_size_log_sd")  # fmt: skip
     _int_floor = {"min_order_size": 1, "levels": 1, "keep_touch_ticks": -1}

@@ -280,6 +280,12 @@ CONFIGS = {
             size_volume="not_between_makers",
         ),
     ),
+    "makers with a slow ladder centre (half-life 30 s), layers, a TWAP buyer": small_config(
+        execution=ExecutionAgents(count=1, quantity_lots=900, start_s=100, duration_s=600, interval_s=20),
+        market_maker=MarketMakers(
+            count=3, wake_interval_s=10.0, levels=4, volume_window_s=20.0, layer_ticks=1, center_halflife_s=30.0
+        ),
+    ),
     "abides variance, fixed latency, opening book": small_config(
         value=ValueAgents(count=6, arrival_rate_per_s=0.05, variance_update="abides"),
         latency=Latency(model="fixed", fixed_ns=2_000_000),
@@ -366,6 +372,11 @@ def _shocks_happened(config, market, twin, seed):
         assert market.agents[sum(config.counts[:4]), K.A_INV] != 0
     if config.market_maker.inventory_skew_ticks_per_lot > 0:  # the skew moved ladders: the market without it differs
         plain = replace(config, market_maker=replace(config.market_maker, inventory_skew_ticks_per_lot=0.0))
+        other = _Market(plain, _root(seed), plain.session_s, 5, 0, 0)
+        other.run()
+        assert not np.array_equal(other.ev[: int(other.ctr[_sim.C_EVENTS])], ev)
+    if config.market_maker.center_halflife_s > 0:  # the slow centre moved ladders: the market without it differs
+        plain = replace(config, market_maker=replace(config.market_maker, center_halflife_s=0.0))
         other = _Market(plain, _root(seed), plain.session_s, 5, 0, 0)
         other.run()
         assert not np.array_equal(other.ev[: int(other.ctr[_sim.C_EVENTS])], ev)

@@ -93,6 +93,7 @@ class TwinMarket:
         self.latent: list[dict | None] = [None] * c.value.count  # the latent rule's order: side, offset, lots, inv0
         self.spread = [c.market_maker.initial_spread_ticks] * c.market_maker.count
         self.last_mid = [None] * c.market_maker.count
+        self.centre = [None] * c.market_maker.count  # the slow ladder centre: (EMA of the mids, its time ns) or None
         self.kept = [{1: None, -1: None} for _ in range(c.market_maker.count)]  # kept best order ids by side
         self.mids: list[list[float]] = [[] for _ in range(c.momentum.count)]
         self.depth = market.books.shape[2]
@@ -613,7 +614,17 @@ class TwinMarket:
             shift = int(m.inventory_skew_ticks_per_lot * self.inv[agent])  # the inventory skew: toward zero, capped
             if m.inventory_skew_max_ticks > 0:
                 shift = min(max(shift, -m.inventory_skew_max_ticks), m.inventory_skew_max_ticks)
-            centre = mid - shift
+            centre = mid
+            if m.center_halflife_s > 0:  # the slow centre: an EMA of the mids at the decisions, half-life in ns
+                hl = int(round(m.center_halflife_s * 1e9))
+                if self.centre[k] is None:
+                    self.centre[k] = (float(mid), float(t))
+                else:
+                    c, ct = self.centre[k]
+                    decay = math.exp(-0.6931471805599453 * (t - ct) / hl)  # (w is the spread here)
+                    self.centre[k] = (decay * c + (1.0 - decay) * mid, float(t))
+                centre = int(np.rint(self.centre[k][0]))
+            centre = centre - shift
             imbalance = 0.0 if buys + sells == 0 else 2.0 * buys / (buys + sells) - 1.0
             point = centre if buys + sells == 0 else int(centre + imbalance * m.price_skew_ticks)
             half = m.min_half_spread_ticks
@@ -622,7 +633,8 @@ class TwinMarket:
                 high_bid -= min(int(self.gens[3].random() * (m.quote_offset_ticks + 1)), m.quote_offset_ticks)
                 low_ask += min(int(self.gens[3].random() * (m.quote_offset_ticks + 1)), m.quote_offset_ticks)
             high_bid, low_ask = high_bid - k * m.layer_ticks, low_ask + k * m.layer_ticks  # maker k's layer
-            if m.inventory_skew_ticks_per_lot > 0:  # post only: the best bid below the ask seen, the best ask above
+            if m.inventory_skew_ticks_per_lot > 0 or m.center_halflife_s > 0:  # post only: the best bid below the
+                # ask seen, the best ask above
                 high_bid = high_bid if ask is None else min(high_bid, ask - 1)
                 low_ask = low_ask if bid is None else max(low_ask, bid + 1)
             best = {1: K.LIMIT, -1: K.LIMIT}  # the best orders' message kinds (None: not sent, the kept one stays)

@@ -1,0 +1,76 @@
+"""The makers' slow ladder centre (`market_maker.center_halflife_s`): an exponential moving average of the mids a
+maker saw at its decisions, in calendar time. Its arithmetic against the closed form on a hand-made mid path, the
+default (0) left bit for bit, bad values refused, the TOML key. The kernel against the twin with the key on is in
+test_kernel_twin.py."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from simlab.agents import MarketConfig, MarketMakers
+from simlab.agents import _kernel as K
+from simlab.agents import _rules as R
+from simlab.book import _sim
+from simlab.errors import ParameterError
+from tests.simlab.agents.conftest import run_market, small_config
+
+
+def _state():
+    state = np.full(R.M_FIELDS, -1.0)
+    state[R.M_HAS_MID] = 0.0
+    return state
+
+
+def test_the_centre_is_the_closed_form_ema_of_a_hand_made_mid_path():
+    hl = 30 * 10**9  # 30 s
+    path = [(10**12, 1000), (10**12 + 30 * 10**9, 1100), (10**12 + 90 * 10**9, 901), (10**12 + 91 * 10**9, 901)]
+    state, got = _state(), []
+    for t, mid in path:
+        got.append(R.maker_centre(state, np.int64(mid), np.int64(t), np.int64(hl)))
+    # by hand: starts at 1000; one half-life later halfway to 1100; two half-lives later 3/4 of the way to 900
+    c1 = 1000.0
+    c2 = 0.5 * c1 + 0.5 * 1100  # 1050
+    c3 = 0.25 * c2 + 0.75 * 901  # 938.25
+    c4 = 2 ** (-1 / 30) * c3 + (1 - 2 ** (-1 / 30)) * 901
+    assert state[R.M_CENTRE] == pytest.approx(c4, rel=1e-12) and state[R.M_CENTRE_T] == path[-1][0]
+    assert got == [1000, 1050, int(np.rint(c3)), int(np.rint(c4))]
+    assert got[2:] == [938, 937]  # 938.25, then 937.40...
+
+
+def test_a_half_life_of_zero_is_the_mid_and_leaves_the_state_alone():
+    state = _state()
+    before = state.copy()
+    assert R.maker_centre(state, np.int64(1234), np.int64(10**12), np.int64(0)) == 1234
+    np.testing.assert_array_equal(state, before)
+
+
+@pytest.mark.parametrize("seed", [3])
+def test_the_default_is_bit_for_bit_and_a_slow_centre_changes_the_market(seed):
+    config = small_config(market_maker=MarketMakers(count=2, wake_interval_s=20.0, levels=4, volume_window_s=20.0))
+    market, ev = run_market(config, seed)
+    zero = replace(config, market_maker=replace(config.market_maker, center_halflife_s=0.0))
+    np.testing.assert_array_equal(run_market(zero, seed)[1], ev)
+    slow = replace(config, market_maker=replace(config.market_maker, center_halflife_s=120.0))
+    other, ev_slow = run_market(slow, seed)
+    assert not np.array_equal(ev_slow, ev)
+    makers = np.flatnonzero(other.agents[:, K.A_CLASS] == K.MAKER)
+    assert (other.mstate[:, R.M_CENTRE_T] > 0).all()  # every maker's centre was started and kept
+    adds = (ev_slow[:, _sim.EV_KIND] == _sim.ADD) & np.isin(ev_slow[:, K.EV_AGENT], makers)
+    assert adds.sum() > 20  # the makers quoted
+
+
+@pytest.mark.parametrize("value", [-1.0, float("nan"), float("inf"), "30", None])
+def test_bad_center_halflife_values_are_refused(value):
+    with pytest.raises(ParameterError, match="center_halflife_s"):
+        MarketMakers(center_halflife_s=value)
+
+
+def test_the_key_is_read_from_the_toml_layout():
+    data = {"agents": {"market_maker": {"center_halflife_s": 300.0}}}
+    assert MarketConfig.from_dict(data).market_maker.center_halflife_s == 300.0
+    assert MarketMakers().center_halflife_s == 0.0
+    with pytest.raises(ParameterError, match="center_halflife_s"):
+        MarketConfig.from_dict({"agents": {"market_maker": {"center_halflife_s": -5}}})
