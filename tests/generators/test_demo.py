@@ -17,8 +17,13 @@ def test_generate_step_trains_samples_scores_then_reloads(tmp_path, monkeypatch)
     monkeypatch.setattr(generate, "TRAIN_STEPS", 6)
     monkeypatch.setattr(generate, "SAMPLE_S", 10.0)
     monkeypatch.setattr(generate, "N_BOOT", 20)
+    monkeypatch.setattr(generate, "STRESS_PATHS", 1)  # the stress counts' machinery on 1 short path
+    monkeypatch.setattr(generate, "PARTICLES", 2)
+    monkeypatch.setattr(generate, "STRESS_S", 5.0)
     demo = Demo(tmp_path, seed=9)
     metrics = generate_step(demo, None)
+    stress = {key: value for key, value in metrics.items() if key.startswith("thin book asked")}
+    assert len(stress) == 2 and all(" of 1" in value for value in stress.values()), stress
     assert metrics["data"].startswith("no real data") and metrics["model"].startswith("trained 6 steps")
     applied = int(metrics["messages applied / rejected and resampled"].split(" / ")[0])
     assert applied > 0
