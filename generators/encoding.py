@@ -93,10 +93,11 @@ LEVEL_PRICES = "level_prices"
 # "level" (the level number, the default) or "volume" (its position in the cumulative resting volume, see
 # volume_position); a checkpoint of the "volume" layout records VOLUME_LAYOUT as its encoding_version
 CANCEL_POSITION = "cancel_position"
-CANCEL_POSITIONS = ("level", "volume", "depth")
+CANCEL_POSITIONS = ("level", "volume", "depth", "spread")
 # "depth" (session 19): the volume position with a fitted pseudo-depth of ``beyond_lots`` (per side) behind the counted
 # levels, so that a removal beyond them is a position too (the last share of the depth) and the share of removals
-# inside the levels grows with their lots (see volume_position and fit_beyond_lots)
+# inside the levels grows with their lots (see volume_position and fit_beyond_lots); "spread" (session 19) also spreads
+# the removals beyond the levels over that share by their distance behind the last counted level (spread_position)
 VOLUME_GRID = 10**9  # a removal's volume position inside levels 1-10 lies in [0, VOLUME_GRID)
 VOLUME_BEYOND = 2 * VOLUME_GRID  # the volume position of a removal beyond the counted levels
 FLOW_WINDOW = 64
@@ -192,7 +193,10 @@ class Encoding:
         ``beyond_lots`` behind the counted levels.
     beyond_lots
         With ``cancel_position = "depth"``: the pseudo-depth (lots, bid then ask) behind the counted levels
-        (:func:`fit_beyond_lots`); empty otherwise, and then not saved.
+        (:func:`fit_beyond_lots`); empty otherwise, and then not saved. Also with ``"spread"``.
+    beyond_ticks
+        With ``cancel_position = "spread"``: the scale (ticks, bid then ask) of a beyond removal's distance behind
+        the last counted level (:func:`fit_beyond_ticks`, :func:`spread_position`); empty otherwise, not saved.
     """
 
     message_mean: tuple[float, ...]
@@ -210,6 +214,7 @@ class Encoding:
     level_prices: bool = False
     cancel_position: str = "level"
     beyond_lots: tuple[int, ...] = ()
+    beyond_ticks: tuple[int, ...] = ()
 
     @property
     def book_width(self) -> int:
@@ -225,10 +230,11 @@ class Encoding:
                 del values[name]
         if values["cancel_position"] == "level":
             del values["cancel_position"]
-        if not values["beyond_lots"]:
-            del values["beyond_lots"]
-        else:
-            values["beyond_lots"] = list(values["beyond_lots"])
+        for name in ("beyond_lots", "beyond_ticks"):
+            if not values[name]:
+                del values[name]
+            else:
+                values[name] = list(values[name])
         return values
 
     @classmethod
@@ -266,17 +272,20 @@ class Encoding:
         if position not in CANCEL_POSITIONS:
             expected = list(CANCEL_POSITIONS)
             raise DataError(f"{source}: encoding 'cancel_position' must be one of {expected}; got {position!r}")
-        beyond = values.get("beyond_lots", [])
-        wanted = 2 if position == "depth" else 0
-        if (
-            not isinstance(beyond, (list, tuple))
-            or len(beyond) != wanted
-            or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in beyond)
-        ):
-            raise DataError(
-                f"{source}: encoding 'beyond_lots' must be {'2 ints >= 1 (bid, ask)' if wanted else 'absent'} with "
-                f"cancel_position {position!r}; got {beyond!r}"
-            )
+        pairs = {}
+        for name, wanted in (("beyond_lots", ("depth", "spread")), ("beyond_ticks", ("spread",))):
+            beyond = values.get(name, [])
+            size = 2 if position in wanted else 0
+            if (
+                not isinstance(beyond, (list, tuple))
+                or len(beyond) != size
+                or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in beyond)
+            ):
+                raise DataError(
+                    f"{source}: encoding {name!r} must be {'2 ints >= 1 (bid, ask)' if size else 'absent'} with "
+                    f"cancel_position {position!r}; got {beyond!r}"
+                )
+            pairs[name] = tuple(beyond)
         return cls(
             tuple(map(float, values["message_mean"])),
             tuple(map(float, values["message_std"])),
@@ -291,7 +300,8 @@ class Encoding:
             known_depth_only=known_only,
             level_prices=level_prices,
             cancel_position=position,
-            beyond_lots=tuple(beyond),
+            beyond_lots=pairs["beyond_lots"],
+            beyond_ticks=pairs["beyond_ticks"],
         )
 
     @property
@@ -365,6 +375,7 @@ def message_table(
     source: str = "dataset",
     cancel_position: str = "level",
     beyond_lots: tuple[int, ...] = (),
+    beyond_ticks: tuple[int, ...] = (),
 ) -> MessageTable:
     """Encode events (and the book after each) as integer messages (see the module docstring).
 
@@ -379,10 +390,11 @@ def message_table(
     cancel_position
         ``"level"`` (the ``level`` column of a removal holds its level number) or ``"volume"`` (its volume position,
         :func:`volume_position`, read from the same book before it) or ``"depth"`` (the same with the pseudo-depth
-        ``beyond_lots``, bid then ask, behind the counted levels).
+        ``beyond_lots``, bid then ask, behind the counted levels) or ``"spread"`` (the same, a removal beyond the
+        levels spread over the pseudo-depth's share by its distance behind the last one, scale ``beyond_ticks``).
     """
     check_cancel_position(cancel_position, source=source)
-    beyond = _beyond(cancel_position, beyond_lots, source)
+    beyond = _beyond(cancel_position, beyond_lots, source, beyond_ticks)
     check_flow(events, books, source=source)
     names = ("ts_ns", "kind", "side", "price_ticks", "qty_lots")
     ts, kind, side, price, qty = (events[name].values.astype(np.int64) for name in names)
@@ -395,7 +407,10 @@ def message_table(
     level = np.zeros(types.shape[0], dtype=np.int64)
     removal = (types == TYPE_CANCEL) | (types == TYPE_DELETE)
     rows = np.flatnonzero(removal)
-    for book_price, book_qty, sign, pseudo in ((bid_price, bid_qty, 1, beyond[0]), (ask_price, ask_qty, -1, beyond[1])):
+    for book_price, book_qty, sign, pseudo, scale in (
+        (bid_price, bid_qty, 1, beyond[0], beyond[2]),
+        (ask_price, ask_qty, -1, beyond[1], beyond[3]),
+    ):
         on_side = rows[resting[rows] == sign]
         before_p = book_price[on_side, :DEPTH_LEVELS]  # book row i is before message i (row i + 1)
         before_q = book_qty[on_side, :DEPTH_LEVELS]
@@ -413,6 +428,10 @@ def message_table(
                     f"{source}: events row {bad + 1}: the volume position of the removal does not give its level back "
                     f"(more than {VOLUME_GRID // 2} lots on the side's levels?)"
                 )
+            if scale > 0:  # "spread": a removal beyond the levels takes its place in the pseudo-depth's share
+                out = level[on_side] > shown
+                ticks = np.where(out, behind_last(before_p, before_q, price[on_side], sign, scale), 0)
+                position = np.where(out, spread_position(lots.sum(axis=1), pseudo, ticks, scale), position)
             level[on_side] = position
     trade = types == TYPE_TRADE
     queue = touch_queues(trade, side, price, qty, np.diff(ts), (bid_price, bid_qty, ask_price, ask_qty))
@@ -423,14 +442,61 @@ def message_table(
     return MessageTable(table, reference, int(ts[0]), queue, attrs)
 
 
-def _beyond(cancel_position: str, beyond_lots: tuple[int, ...], source: str) -> tuple[int, int]:
-    # the pseudo-depth per side (0, 0 but for "depth", which needs two ints >= 1)
-    if cancel_position != "depth":
-        return (0, 0)
-    values = tuple(beyond_lots)
-    if len(values) != 2 or any(isinstance(v, bool) or int(v) != v or v < 1 for v in values):
-        raise ParameterError(f"{source}: cancel_position 'depth' needs beyond_lots of 2 ints >= 1; got {values!r}")
-    return int(values[0]), int(values[1])
+def _beyond(
+    cancel_position: str, beyond_lots: tuple[int, ...], source: str, beyond_ticks: tuple[int, ...] = ()
+) -> tuple[int, int, int, int]:
+    # the pseudo-depth per side, then the spread's scale per side (0 where the layout has none)
+    if cancel_position not in ("depth", "spread"):
+        return (0, 0, 0, 0)
+    pairs = [beyond_lots] + ([beyond_ticks] if cancel_position == "spread" else [])
+    for name, values in zip(("beyond_lots", "beyond_ticks"), pairs, strict=False):
+        values = tuple(values)
+        if len(values) != 2 or any(isinstance(v, bool) or int(v) != v or v < 1 for v in values):
+            raise ParameterError(
+                f"{source}: cancel_position {cancel_position!r} needs {name} of 2 ints >= 1; got {values!r}"
+            )
+    ticks = tuple(beyond_ticks) if cancel_position == "spread" else (0, 0)
+    return int(beyond_lots[0]), int(beyond_lots[1]), int(ticks[0]), int(ticks[1])
+
+
+def behind_last(prices: np.ndarray, lots: np.ndarray, price: np.ndarray, sign: int, scale: int) -> np.ndarray:
+    """Return the ticks (>= 1) a removal at ``price`` lies behind the last non-empty level of ``prices`` /
+    ``lots`` (``(n, k)``, one side, ``sign`` +1 bid / -1 ask); ``scale`` where the side shows no level."""
+    lots = np.asarray(lots)
+    shown = lots > 0
+    last = np.where(shown, sign * np.asarray(prices, np.int64), np.iinfo(np.int64).max).min(axis=1) * sign
+    ticks = sign * (last - np.asarray(price, np.int64))
+    return np.where(shown.any(axis=1), np.maximum(ticks, 1), scale).astype(np.int64)
+
+
+def spread_position(depth: np.ndarray, beyond: int, ticks: np.ndarray, scale: int) -> np.ndarray:
+    """Return the position (int64) of removals beyond the counted levels under ``cancel_position = "spread"``: with
+    ``C`` = ``depth`` lots on the levels, ``K`` = ``beyond`` and ``f = d / (d + scale)`` of their ``ticks`` ``d``
+    behind the last level, ``floor(VOLUME_GRID (C + K f) / (C + K))``, kept inside the pseudo-depth's share
+    ``[C / (C + K), 1)`` (the same float operations as the kernels)."""
+    depth = np.asarray(depth, np.int64)
+    total = depth + beyond
+    fraction = np.asarray(ticks, np.float64) / (np.asarray(ticks, np.float64) + float(scale))
+    raw = np.floor(VOLUME_GRID * ((depth + beyond * fraction) / total)).astype(np.int64)
+    low = (depth * VOLUME_GRID + total - 1) // total
+    return np.minimum(np.maximum(raw, low), VOLUME_GRID - 1).astype(np.int64)
+
+
+def fit_beyond_ticks(events: xr.Dataset, books: xr.Dataset, *, source: str = "dataset") -> tuple[int, int]:
+    """Return the median ticks (>= 1, bid then ask) of the removals beyond the counted levels behind the last of
+    them (the scale of :func:`spread_position`; 1 for a side without such removals)."""
+    table = message_table(events, books, source=source).table
+    removal = np.isin(table[:, TYPE], [TYPE_CANCEL, TYPE_DELETE])
+    price = events["price_ticks"].values.astype(np.int64)[1:]  # message i is event i + 1, its book before row i
+    out = []
+    for sign, name in ((1, "bid"), (-1, "ask")):
+        rows = np.flatnonzero(removal & (table[:, SIDE] == sign))
+        prices, lots = (books[f"{name}_{f}"].values[rows, :DEPTH_LEVELS] for f in ("price", "qty"))
+        shown = (lots > 0).sum(axis=1)
+        out_rows = (table[rows, LEVEL] > shown) & (shown > 0)
+        ticks = behind_last(prices[out_rows], lots[out_rows], price[rows][out_rows], sign, 1)
+        out.append(max(1, int(np.median(ticks))) if ticks.size else 1)
+    return out[0], out[1]
 
 
 def fit_beyond_lots(events: xr.Dataset, books: xr.Dataset, *, source: str = "dataset") -> tuple[int, int]:
@@ -451,22 +517,26 @@ def fit_beyond_lots(events: xr.Dataset, books: xr.Dataset, *, source: str = "dat
         shown = (lots > 0).sum(axis=1)
         keep = shown > 0
         inside = (table[rows, LEVEL] <= shown)[keep]
-        depth = lots.sum(axis=1).astype(np.float64)[keep]
-        if not (~inside).any():
-            out.append(1)
-            continue
-        if not inside.any():
+        if inside.size and not inside.any():
             raise DataError(f"{source}: no {name} removal lies inside the counted levels; cannot fit beyond_lots")
-
-        def loglik(k: np.ndarray, inside: np.ndarray = inside, depth: np.ndarray = depth) -> np.ndarray:
-            outside = (~inside).sum() * np.log(k)
-            return outside - np.log(depth[:, None] + k[None, :]).sum(axis=0) + np.log(depth[inside]).sum()
-
-        grid = np.unique(np.rint(np.geomspace(1.0, 100.0 * depth.max(), 400)))
-        best = grid[int(np.argmax(loglik(grid)))]
-        fine = np.arange(max(1.0, np.floor(best * 0.97) - 1), np.ceil(best * 1.03) + 2)
-        out.append(int(fine[int(np.argmax(loglik(fine)))]))
+        out.append(pseudo_depth(lots.sum(axis=1)[keep], inside))
     return out[0], out[1]
+
+
+def pseudo_depth(depth: np.ndarray, inside: np.ndarray) -> int:
+    """Return the maximum-likelihood ``K`` (an int >= 1) of ``P(inside) = depth / (depth + K)`` for removals that
+    met ``depth`` lots (> 0) on the counted levels and lay ``inside`` them or not; 1 when none lay beyond."""
+    depth, inside = np.asarray(depth, np.float64), np.asarray(inside, bool)
+    if not (~inside).any():
+        return 1
+
+    def loglik(k: np.ndarray) -> np.ndarray:
+        return (~inside).sum() * np.log(k) - np.log(depth[:, None] + k[None, :]).sum(axis=0)
+
+    grid = np.unique(np.rint(np.geomspace(1.0, 100.0 * depth.max(), 400)))
+    best = grid[int(np.argmax(loglik(grid)))]
+    fine = np.arange(max(1.0, np.floor(best * 0.97) - 1), np.ceil(best * 1.03) + 2)
+    return int(fine[int(np.argmax(loglik(fine)))])
 
 
 def check_cancel_position(value: Any, *, source: str = "encoding") -> str:
@@ -807,10 +877,14 @@ def raw_features(
     level_prices: bool = False,
     cancel_position: str = "level",
     beyond_lots: tuple[int, ...] = (),
+    beyond_ticks: tuple[int, ...] = (),
 ) -> dict[str, Any]:
     """Return the integer messages and the unnormalised vectors of a flow (message *i*'s book is row *i*; the book
     state with the level positions when ``level_prices``; a removal's ``level`` column as ``cancel_position``)."""
-    messages = message_table(events, books, source=source, cancel_position=cancel_position, beyond_lots=beyond_lots)
+    messages = message_table(
+        events, books, source=source, cancel_position=cancel_position, beyond_lots=beyond_lots,
+        beyond_ticks=beyond_ticks,
+    )  # fmt: skip
     arrays = tuple(books[name].values for name in BOOK_FIELDS)
     signs = np.concatenate([[0], flow_signs(messages.table[:, TYPE], messages.table[:, SIDE])])
     return {
@@ -840,13 +914,17 @@ def fit_encoding(events: xr.Dataset, books: xr.Dataset, *, history: int, source:
     if isinstance(history, bool) or not isinstance(history, (int, np.integer)) or history < 1:
         raise ParameterError(f"`history` of fit_encoding must be an int >= 1; got {history!r}")
     position = check_cancel_position(getattr(books, "attrs", {}).get(CANCEL_POSITION, "level"), source=source)
-    beyond = fit_beyond_lots(events, books, source=source) if position == "depth" else ()
-    messages = message_table(events, books, source=source, cancel_position=position, beyond_lots=beyond)
+    beyond = fit_beyond_lots(events, books, source=source) if position in ("depth", "spread") else ()
+    ticks = fit_beyond_ticks(events, books, source=source) if position == "spread" else ()
+    messages = message_table(
+        events, books, source=source, cancel_position=position, beyond_lots=beyond, beyond_ticks=ticks
+    )
     knots = fit_knots(messages.table)
     level_prices = bool(books.attrs.get(LEVEL_PRICES, False))
     raw = raw_features(
-        events, books, knots, source=source, level_prices=level_prices, cancel_position=position, beyond_lots=beyond
-    )
+        events, books, knots, source=source, level_prices=level_prices, cancel_position=position, beyond_lots=beyond,
+        beyond_ticks=ticks,
+    )  # fmt: skip
     vectors = raw["vectors"]
     mean, std = np.zeros(MESSAGE_WIDTH), np.ones(MESSAGE_WIDTH)
     for column in NORMALISED_MESSAGE_COLUMNS:
@@ -869,6 +947,7 @@ def fit_encoding(events: xr.Dataset, books: xr.Dataset, *, history: int, source:
         level_prices=level_prices,
         cancel_position=position,
         beyond_lots=tuple(beyond),
+        beyond_ticks=tuple(ticks),
     )
 
 
@@ -877,6 +956,7 @@ def encode(events: xr.Dataset, books: xr.Dataset, encoding: Encoding, *, source:
     raw = raw_features(
         events, books, encoding.knots, source=source, level_prices=encoding.level_prices,
         cancel_position=encoding.cancel_position, beyond_lots=encoding.beyond_lots,
+        beyond_ticks=encoding.beyond_ticks,
     )  # fmt: skip
     n = raw["vectors"].shape[0]
     if n <= encoding.history:

@@ -84,7 +84,9 @@ class PathBatch:
             np.stack([b[-window - 1 :, :, : enc.DEPTH_LEVELS] for b in books]),
         )
         self.encoding = encoding
-        self.beyond = np.array(enc._beyond(encoding.cancel_position, encoding.beyond_lots, "rollout"), np.int64)
+        self.beyond = np.array(
+            enc._beyond(encoding.cancel_position, encoding.beyond_lots, "rollout", encoding.beyond_ticks), np.int64
+        )
         vectors = {key: encoding.messages(table[-encoding.history :]) for key, (table, _) in unique.items()}
         self.vectors = np.stack([vectors[id(c)] for c in contexts])
         self.ev, self.bk = np.zeros((1024, K.EV_WIDTH), np.int64), np.zeros((1024, 4, depth), np.int64)

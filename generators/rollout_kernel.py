@@ -163,6 +163,29 @@ def _volume_level(state, side, position, book_levels, beyond):
 
 
 @numba.njit(cache=True, inline="always")
+def _spread_kept(state, side, level, price, book_levels, beyond, scale, kept):
+    """The position the history keeps for a removal at ``price`` (an encoding with ``cancel_position = "spread"``):
+    ``encoding.spread_position`` of its ticks behind the last of the side's first ``book_levels`` non-empty levels
+    when it lay beyond them (``level`` past them; those levels are the same before and after it), else ``kept``."""
+    shown, depth, last = np.int64(0), np.int64(0), np.int64(0)
+    for k in range(1, book_levels + 1):
+        i = E._level_index(state, side, k)
+        if i < 0:
+            break
+        shown += 1
+        depth += state[2][E.BID_ROW if side == 1 else E.ASK_ROW, i, E.L_QTY]
+        last = state[0][E.ORIGIN] + i
+    if level <= shown:
+        return kept
+    ticks = max(side * (last - price), np.int64(1)) if shown > 0 else scale
+    total = depth + beyond
+    fraction = np.float64(ticks) / (np.float64(ticks) + np.float64(scale))
+    raw = np.int64(np.floor(VOLUME_GRID * ((depth + beyond * fraction) / total)))
+    low = (depth * VOLUME_GRID + total - 1) // total
+    return min(max(raw, low), VOLUME_GRID - 1)
+
+
+@numba.njit(cache=True, inline="always")
 def _remove(state, rng, kind, side, size, level, target, book_levels):
     """Pick the order a CANCEL / DELETE removes; return (reason or 0, order id, price, qty).
 
@@ -248,6 +271,10 @@ def _execute(p, row, state, rng, out, t, ref, next_id, counts, ev, bk, n, book_l
         reason, order_id, price, qty = _remove(state, rng, kind, side, size, level, price, book_levels)
         if reason != 0:
             return reason, E.OK, 0, 0, state, out, ev, bk, n
+        scale = beyond[2] if side == 1 else beyond[3]
+        if volume and scale > 0:  # "spread": a removal beyond the levels keeps its place in the pseudo-depth's share
+            position[0] = _spread_kept(state, side, level, price, book_levels, beyond[0] if side == 1 else beyond[1],
+                                       scale, position[0])  # fmt: skip
         if kind == T_DELETE:
             E.delete(state, order_id, out)
             _write(state, ev, bk, n, p, t, K_DELETE, side, price, qty, order_id, message)

@@ -232,9 +232,16 @@ class _Twin:
         self.encoding = encoding
         self.paths = [
             BookPath(
-                c, depth, rngs[p], ts, stop_when_stuck, encoding.book_levels, encoding.cancel_position,
+                c,
+                depth,
+                rngs[p],
+                ts,
+                stop_when_stuck,
+                encoding.book_levels,
+                encoding.cancel_position,
                 encoding.beyond_lots,
-            )  # fmt: skip
+                encoding.beyond_ticks,
+            )
             for p, c in enumerate(contexts)
         ]
 

@@ -99,13 +99,15 @@ def _with_level_prices(encoding: enc.Encoding) -> enc.Encoding:
 @pytest.mark.parametrize(
     ("seed", "block", "level_prices", "position"),
     [(1, 6, False, "level"), (2, 12, True, "level"), (3, 6, True, "level"), (4, 6, False, "volume"),
-     (5, 6, False, "depth")],
+     (5, 6, False, "depth"), (6, 6, False, "spread")],
 )  # fmt: skip
 def test_the_kernels_follow_every_rule_of_the_twin_on_random_blocks(models, seed, block, level_prices, position):
     model = models["gan"]
     encoding = _with_level_prices(model.encoding_) if level_prices else model.encoding_
     # "depth": a pseudo-depth behind the 10 levels, 40 lots on the bid and 90 on the ask
-    encoding = replace(encoding, cancel_position=position, beyond_lots=(40, 90) if position == "depth" else ())
+    pseudo = position in ("depth", "spread")  # spread: beyond removals by their ticks behind level 10 (scale 3 / 5)
+    encoding = replace(encoding, cancel_position=position, beyond_lots=(40, 90) if pseudo else (),
+                       beyond_ticks=(3, 5) if position == "spread" else ())  # fmt: skip
     volume = position != "level"
     attrs = {**model.context_["attrs"], "generator": "random"}
     switches = [(2 * 10**9, RandomBlocks(seed + 100, volume=volume))]
@@ -118,6 +120,8 @@ def test_the_kernels_follow_every_rule_of_the_twin_on_random_blocks(models, seed
         assert (levels < enc.VOLUME_GRID).any()
         # "depth": a removal beyond the levels keeps the middle of the pseudo-depth's share, inside the grid
         assert (levels == enc.VOLUME_BEYOND).any() == (position == "volume")
+        if position == "spread":  # the beyond removals are spread over the pseudo-depth's share, not one point
+            assert len(np.unique(levels)) > len(np.unique(levels[levels < enc.VOLUME_GRID // 2])) + 5
     switches = [(2 * 10**9, RandomBlocks(seed + 100, volume=volume))]
     fast, fast_inputs = _run(rollout_fast, model.context_, encoding, seed, block, switches=switches)
     assert len(twin_inputs) == len(fast_inputs) > 10
@@ -366,7 +370,7 @@ class Mirrored(RandomBlocks):
         return rows
 
 
-@pytest.mark.parametrize("position", ["level", "volume"])
+@pytest.mark.parametrize("position", ["level", "volume", "depth", "spread"])
 def test_a_book_flipped_side_for_side_rolls_out_flipped_on_both_rollouts(models, position):
     # the rules have no side of their own: the same random messages with their sides negated, from the context
     # flipped side for side, give the flipped events and books, the same rejections and the flipped network inputs
@@ -374,15 +378,27 @@ def test_a_book_flipped_side_for_side_rolls_out_flipped_on_both_rollouts(models,
 
     model = models["gan"]
     encoding = replace(_with_level_prices(model.encoding_), cancel_position=position)
+    if position in ("depth", "spread"):  # the pseudo-depths (and the spread's scales) swap sides with the book
+        ticks = (3, 5) if position == "spread" else ()
+        encoding, flipped_encoding = (
+            replace(encoding, beyond_lots=(40, 90), beyond_ticks=ticks),
+            replace(encoding, beyond_lots=(90, 40), beyond_ticks=ticks[::-1]),
+        )
+    else:
+        flipped_encoding = encoding
     books = np.asarray(model.context_["books"], np.int64)
     centre = int(books[:, [0, 2]][books[:, [1, 3]] > 0].min() + books[:, [0, 2]][books[:, [1, 3]] > 0].max())
     mirror = _mirror_context(model.context_, centre)
-    volume = position == "volume"
+    volume = position != "level"
     attrs = {**model.context_["attrs"], "generator": "random"}
     for function in (rollout, rollout_fast):
         runs = []
-        for blocks, context in ((RandomBlocks(9, volume=volume), model.context_), (Mirrored(9, volume=volume), mirror)):
-            paths = function(blocks, encoding, context, n_paths=3, duration_ns=4 * 10**9, depth=12, rngs=spawn(9, 3))
+        runs_ = (
+            (RandomBlocks(9, volume=volume), model.context_, encoding),
+            (Mirrored(9, volume=volume), mirror, flipped_encoding),
+        )
+        for blocks, context, coding in runs_:
+            paths = function(blocks, coding, context, n_paths=3, duration_ns=4 * 10**9, depth=12, rngs=spawn(9, 3))
             runs.append(([p.datasets(attrs, "t") for p in paths], [p.counts.to_dict() for p in paths], blocks.inputs))
         (plain, plain_counts, plain_inputs), (flipped, flipped_counts, flipped_inputs) = runs
         assert plain_counts == flipped_counts and sum(c["applied"] for c in plain_counts) > 100
