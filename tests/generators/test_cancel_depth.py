@@ -155,3 +155,71 @@ def test_a_checkpoint_with_the_depth_option_is_saved_and_loaded(depth_model, tmp
     (tmp_path / "m" / CONFIG_FILE).write_text(json.dumps({**config, "encoding_version": "4+cancel_position=volume"}))
     with pytest.raises(DataError, match=r"encoding_version must be '4\+cancel_position=depth' \(this simlab\)"):
         DiffusionGenerator.load(tmp_path / "m")
+
+
+def test_a_spread_position_lies_in_the_pseudo_depth_share_by_its_ticks_behind_the_last_level():
+    # 100 lots on the levels, K = 100, scale 10: the share is [0.5, 1); 10 ticks behind is its middle
+    ticks = np.array([1, 10, 90, 10**6])
+    position = enc.spread_position(np.full(4, 100), 100, ticks, 10)
+    np.testing.assert_array_equal(position, [545_454_545, 3 * GRID // 4, 95 * GRID // 100, 999_995_000])
+    assert (np.diff(position) > 0).all() and (position >= GRID // 2).all() and (position < GRID).all()
+    np.testing.assert_array_equal(enc.position_level(position, np.repeat([[100, 0]], 4, axis=0), 100), [2] * 4)
+    prices = np.array([[1000, 999, 998, -(2**63)]])
+    lots = np.array([[5, 5, 5, 0]])
+    assert enc.behind_last(prices, lots, np.array([990]), 1, 7)[0] == 8  # the bid's last level at 998
+    assert enc.behind_last(np.array([[1001, 1003, 0]]), np.array([[5, 5, 0]]), np.array([1010]), -1, 7)[0] == 7
+    assert enc.behind_last(prices, np.zeros_like(lots), np.array([990]), 1, 7)[0] == 7  # no level: the scale
+
+
+def test_spread_positions_round_trip_exactly_on_the_aapl_hour(aapl_hour):
+    events, books = aapl_hour["events"], aapl_hour["books"]
+    lots, ticks = enc.fit_beyond_lots(events, books), enc.fit_beyond_ticks(events, books)
+    assert all(t >= 1 for t in ticks)
+    levels = enc.message_table(events, books).table
+    messages = enc.message_table(events, books, cancel_position="spread", beyond_lots=lots, beyond_ticks=ticks)
+    for name, values in enc.decode(messages).items():
+        np.testing.assert_array_equal(values, events[name].values[1:], err_msg=name)
+    table = messages.table
+    removal = np.isin(table[:, enc.TYPE], [enc.TYPE_CANCEL, enc.TYPE_DELETE])
+    rows = np.flatnonzero(removal)
+    for sign, name, k in ((1, "bid", lots[0]), (-1, "ask", lots[1])):
+        on_side = rows[table[rows, enc.SIDE] == sign]
+        shown_lots = enc.shown_lots(books[f"{name}_qty"].values[on_side, : enc.DEPTH_LEVELS])
+        shown = (shown_lots > 0).sum(axis=1)
+        back = enc.position_level(table[on_side, enc.LEVEL], shown_lots, k)
+        np.testing.assert_array_equal(back, np.minimum(levels[on_side, enc.LEVEL], shown + 1))
+        beyond = back > shown
+        assert len(np.unique(table[on_side[beyond], enc.LEVEL])) > 0.5 * beyond.sum()  # spread, not one point per book
+
+
+def test_the_rollouts_keep_a_spread_position_by_the_order_they_took(depth_model):
+    # 2 counted levels (10 / 30 lots), K = 60 and a scale of 2 ticks: a removal at 998, 1 tick behind 999, keeps
+    # 0.4 + 0.6 / 3 of the depth; one inside keeps its level's middle as under "depth"
+    encoding = replace(depth_model.encoding_, cancel_position="spread", book_levels=2, beyond_lots=(60, 5),
+                       beyond_ticks=(2, 9))  # fmt: skip
+    attrs = {"tick_size": 0.01, "lot_size": 1.0, "instrument": "X", "venue": "Y"}
+    expected = int(enc.spread_position(np.array([40]), 60, np.array([1]), 2)[0])
+    assert abs(expected - 6 * GRID // 10) <= 1
+    for position, price, size, kept in ((GRID // 4, 999, 30, GRID // 4), (7 * GRID // 10, 998, 60, expected)):
+        removed, histories = [], []
+        for function in (rollout, rollout_fast):
+            paths = function(_Delete(position, size), encoding, _context([10, 30, 60]), n_paths=1, duration_ns=10**9,
+                             depth=10, rngs=[np.random.default_rng(0)])  # fmt: skip
+            events = paths[0].datasets(attrs, "test")["events"]
+            last = int(events.sizes["event"]) - 1
+            removed.append(tuple(int(events[n].values[last]) for n in ("kind", "price_ticks", "qty_lots")))
+            if function is rollout:
+                histories.append(int(paths[0].table[-1][enc.LEVEL]))
+        assert removed == [(3, price, size)] * 2 and histories == [kept]
+
+
+def test_a_spread_encoding_saves_its_scales_and_is_refused_without_them(depth_model):
+    encoding = replace(depth_model.encoding_, cancel_position="spread", beyond_ticks=(31, 15))
+    values = encoding.to_dict()
+    assert values["beyond_ticks"] == [31, 15] and enc.Encoding.from_dict(values) == encoding
+    assert enc.layout_version("spread") == "4+cancel_position=spread"
+    with pytest.raises(DataError, match=r"encoding 'beyond_ticks' must be 2 ints >= 1 \(bid, ask\) with cancel_posi"):
+        enc.Encoding.from_dict({k: v for k, v in values.items() if k != "beyond_ticks"})
+    with pytest.raises(DataError, match=r"encoding 'beyond_ticks' must be absent with cancel_position 'depth'"):
+        enc.Encoding.from_dict({**values, "cancel_position": "depth"})
+    assert "beyond_ticks" not in depth_model.encoding_.to_dict()  # "depth" saves none

@@ -131,7 +131,7 @@ def test_bad_values_of_the_option_are_refused_with_our_sentence(tmp_path, zi_spa
     assert load_spec(library / "generate_aapl_tiny.toml").cancel_position == "level"
     bad = tmp_path / "bad.toml"
     bad.write_text(text.replace('cancel_position = "volume"', 'cancel_position = "price"'))
-    choices = r"must be one of \['level', 'volume', 'depth'\]"
+    choices = r"must be one of \['level', 'volume', 'depth', 'spread'\]"
     with pytest.raises(ParameterError, match=r"cancel_position in table 'data' " + choices):
         load_spec(bad)
     truth = (library / "generate_hawkes_truth_tiny_volume.toml").read_text()
