@@ -213,8 +213,14 @@ def test_the_rollouts_keep_a_spread_position_by_the_order_they_took(depth_model)
         assert removed == [(3, price, size)] * 2 and histories == [kept]
 
 
-def test_a_spread_encoding_saves_its_scales_and_is_refused_without_them(depth_model):
+def test_a_spread_encoding_saves_its_scales_and_is_refused_without_them(depth_model, tmp_path):
     encoding = replace(depth_model.encoding_, cancel_position="spread", beyond_ticks=(31, 15))
+    model = DiffusionGenerator(SMALL, device="cpu")
+    model.model_, model.encoding_, model.context_ = depth_model.model_, encoding, depth_model.context_
+    model.training_ = depth_model.training_
+    model.save(tmp_path / "s")  # a "spread" checkpoint records its layout and loads back
+    assert json.loads((tmp_path / "s" / CONFIG_FILE).read_text())["encoding_version"] == "4+cancel_position=spread"
+    assert DiffusionGenerator.load(tmp_path / "s").encoding_ == encoding
     values = encoding.to_dict()
     assert values["beyond_ticks"] == [31, 15] and enc.Encoding.from_dict(values) == encoding
     assert enc.layout_version("spread") == "4+cancel_position=spread"
