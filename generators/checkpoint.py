@@ -87,7 +87,7 @@ def layout_versions(family: str) -> dict[str, Any]:
     """Return what a checkpoint of ``family`` must record in its ``config.json`` to load in this simlab.
 
     The network's own version is checked by its class (``network_version``, :meth:`BookGenerator.load`). A
-    checkpoint whose encoding has ``cancel_position = "volume"`` must record
+    checkpoint whose encoding has ``cancel_position = "volume"`` (or ``"depth"``, ``"spread"``) must record
     :func:`generators.encoding.layout_version` of it instead (a string, which a simlab without the option refuses).
     """
     from generators.encoding import ENCODING_VERSION
@@ -107,10 +107,10 @@ def _check_meta(path: Path, meta: Any, family: str) -> None:
         raise DataError(f"checkpoint {path}: {CONFIG_FILE} must have format {FORMAT!r}; got {found!r}")
     expected = layout_versions(family)
     encoding = meta.get("encoding")
-    if isinstance(encoding, dict) and encoding.get("cancel_position") == "volume":
-        from generators.encoding import layout_version
+    from generators.encoding import CANCEL_POSITIONS, layout_version
 
-        expected["encoding_version"] = layout_version("volume")  # the volume positions' layout
+    if isinstance(encoding, dict) and encoding.get("cancel_position") in CANCEL_POSITIONS[1:]:
+        expected["encoding_version"] = layout_version(encoding["cancel_position"])  # the volume positions' layout
     for key, value in expected.items():
         if meta.get(key) != value:
             raise DataError(

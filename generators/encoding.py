@@ -93,7 +93,11 @@ LEVEL_PRICES = "level_prices"
 # "level" (the level number, the default) or "volume" (its position in the cumulative resting volume, see
 # volume_position); a checkpoint of the "volume" layout records VOLUME_LAYOUT as its encoding_version
 CANCEL_POSITION = "cancel_position"
-CANCEL_POSITIONS = ("level", "volume")
+CANCEL_POSITIONS = ("level", "volume", "depth", "spread")
+# "depth" (session 19): the volume position with a fitted pseudo-depth of ``beyond_lots`` (per side) behind the counted
+# levels, so that a removal beyond them is a position too (the last share of the depth) and the share of removals
+# inside the levels grows with their lots (see volume_position and fit_beyond_lots); "spread" (session 19) also spreads
+# the removals beyond the levels over that share by their distance behind the last counted level (spread_position)
 VOLUME_GRID = 10**9  # a removal's volume position inside levels 1-10 lies in [0, VOLUME_GRID)
 VOLUME_BEYOND = 2 * VOLUME_GRID  # the volume position of a removal beyond the counted levels
 FLOW_WINDOW = 64
@@ -185,7 +189,14 @@ class Encoding:
         How the ``level`` column of a CANCEL / DELETE is written: ``"level"`` (the level number) or ``"volume"``
         (its position in the cumulative resting volume of levels 1-10, :func:`volume_position`; asked for by the
         training books' :data:`CANCEL_POSITION` attribute). Saved only when ``"volume"``, so the default encoding's
-        dictionary is unchanged.
+        dictionary is unchanged. ``"depth"`` (session 19) is the volume position with a pseudo-depth of
+        ``beyond_lots`` behind the counted levels.
+    beyond_lots
+        With ``cancel_position = "depth"``: the pseudo-depth (lots, bid then ask) behind the counted levels
+        (:func:`fit_beyond_lots`); empty otherwise, and then not saved. Also with ``"spread"``.
+    beyond_ticks
+        With ``cancel_position = "spread"``: the scale (ticks, bid then ask) of a beyond removal's distance behind
+        the last counted level (:func:`fit_beyond_ticks`, :func:`spread_position`); empty otherwise, not saved.
     """
 
     message_mean: tuple[float, ...]
@@ -202,6 +213,8 @@ class Encoding:
     known_depth_only: bool = False
     level_prices: bool = False
     cancel_position: str = "level"
+    beyond_lots: tuple[int, ...] = ()
+    beyond_ticks: tuple[int, ...] = ()
 
     @property
     def book_width(self) -> int:
@@ -217,6 +230,11 @@ class Encoding:
                 del values[name]
         if values["cancel_position"] == "level":
             del values["cancel_position"]
+        for name in ("beyond_lots", "beyond_ticks"):
+            if not values[name]:
+                del values[name]
+            else:
+                values[name] = list(values[name])
         return values
 
     @classmethod
@@ -254,6 +272,20 @@ class Encoding:
         if position not in CANCEL_POSITIONS:
             expected = list(CANCEL_POSITIONS)
             raise DataError(f"{source}: encoding 'cancel_position' must be one of {expected}; got {position!r}")
+        pairs = {}
+        for name, wanted in (("beyond_lots", ("depth", "spread")), ("beyond_ticks", ("spread",))):
+            beyond = values.get(name, [])
+            size = 2 if position in wanted else 0
+            if (
+                not isinstance(beyond, (list, tuple))
+                or len(beyond) != size
+                or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in beyond)
+            ):
+                raise DataError(
+                    f"{source}: encoding {name!r} must be {'2 ints >= 1 (bid, ask)' if size else 'absent'} with "
+                    f"cancel_position {position!r}; got {beyond!r}"
+                )
+            pairs[name] = tuple(beyond)
         return cls(
             tuple(map(float, values["message_mean"])),
             tuple(map(float, values["message_std"])),
@@ -268,6 +300,8 @@ class Encoding:
             known_depth_only=known_only,
             level_prices=level_prices,
             cancel_position=position,
+            beyond_lots=pairs["beyond_lots"],
+            beyond_ticks=pairs["beyond_ticks"],
         )
 
     @property
@@ -335,7 +369,13 @@ class EncodedFlow:
 
 
 def message_table(
-    events: xr.Dataset, books: xr.Dataset, *, source: str = "dataset", cancel_position: str = "level"
+    events: xr.Dataset,
+    books: xr.Dataset,
+    *,
+    source: str = "dataset",
+    cancel_position: str = "level",
+    beyond_lots: tuple[int, ...] = (),
+    beyond_ticks: tuple[int, ...] = (),
 ) -> MessageTable:
     """Encode events (and the book after each) as integer messages (see the module docstring).
 
@@ -349,9 +389,12 @@ def message_table(
         Names the data in error messages.
     cancel_position
         ``"level"`` (the ``level`` column of a removal holds its level number) or ``"volume"`` (its volume position,
-        :func:`volume_position`, read from the same book before it).
+        :func:`volume_position`, read from the same book before it) or ``"depth"`` (the same with the pseudo-depth
+        ``beyond_lots``, bid then ask, behind the counted levels) or ``"spread"`` (the same, a removal beyond the
+        levels spread over the pseudo-depth's share by its distance behind the last one, scale ``beyond_ticks``).
     """
     check_cancel_position(cancel_position, source=source)
+    beyond = _beyond(cancel_position, beyond_lots, source, beyond_ticks)
     check_flow(events, books, source=source)
     names = ("ts_ns", "kind", "side", "price_ticks", "qty_lots")
     ts, kind, side, price, qty = (events[name].values.astype(np.int64) for name in names)
@@ -364,16 +407,19 @@ def message_table(
     level = np.zeros(types.shape[0], dtype=np.int64)
     removal = (types == TYPE_CANCEL) | (types == TYPE_DELETE)
     rows = np.flatnonzero(removal)
-    for book_price, book_qty, sign in ((bid_price, bid_qty, 1), (ask_price, ask_qty, -1)):
+    for book_price, book_qty, sign, pseudo, scale in (
+        (bid_price, bid_qty, 1, beyond[0], beyond[2]),
+        (ask_price, ask_qty, -1, beyond[1], beyond[3]),
+    ):
         on_side = rows[resting[rows] == sign]
         before_p = book_price[on_side, :DEPTH_LEVELS]  # book row i is before message i (row i + 1)
         before_q = book_qty[on_side, :DEPTH_LEVELS]
         better = (before_q > 0) & (sign * (before_p - price[on_side, None]) > 0)
         level[on_side] = better.sum(axis=1) + 1
-        if cancel_position == "volume":
+        if cancel_position != "level":
             lots = shown_lots(before_q)
-            position = volume_position(level[on_side], lots)
-            back = position_level(position, lots)
+            position = volume_position(level[on_side], lots, pseudo)
+            back = position_level(position, lots, pseudo)
             shown = (lots > 0).sum(axis=1)
             wrong = back != np.minimum(level[on_side], shown + 1)
             if wrong.any():
@@ -382,6 +428,10 @@ def message_table(
                     f"{source}: events row {bad + 1}: the volume position of the removal does not give its level back "
                     f"(more than {VOLUME_GRID // 2} lots on the side's levels?)"
                 )
+            if scale > 0:  # "spread": a removal beyond the levels takes its place in the pseudo-depth's share
+                out = level[on_side] > shown
+                ticks = np.where(out, behind_last(before_p, before_q, price[on_side], sign, scale), 0)
+                position = np.where(out, spread_position(lots.sum(axis=1), pseudo, ticks, scale), position)
             level[on_side] = position
     trade = types == TYPE_TRADE
     queue = touch_queues(trade, side, price, qty, np.diff(ts), (bid_price, bid_qty, ask_price, ask_qty))
@@ -390,6 +440,103 @@ def message_table(
     table = np.stack([np.diff(ts), types, side, rel, size, level], axis=1).astype(np.int64)
     attrs = {name: events.attrs[name] for name in ("tick_size", "lot_size", "instrument", "venue")}
     return MessageTable(table, reference, int(ts[0]), queue, attrs)
+
+
+def _beyond(
+    cancel_position: str, beyond_lots: tuple[int, ...], source: str, beyond_ticks: tuple[int, ...] = ()
+) -> tuple[int, int, int, int]:
+    # the pseudo-depth per side, then the spread's scale per side (0 where the layout has none)
+    if cancel_position not in ("depth", "spread"):
+        return (0, 0, 0, 0)
+    pairs = [beyond_lots] + ([beyond_ticks] if cancel_position == "spread" else [])
+    for name, values in zip(("beyond_lots", "beyond_ticks"), pairs, strict=False):
+        values = tuple(values)
+        if len(values) != 2 or any(isinstance(v, bool) or int(v) != v or v < 1 for v in values):
+            raise ParameterError(
+                f"{source}: cancel_position {cancel_position!r} needs {name} of 2 ints >= 1; got {values!r}"
+            )
+    ticks = tuple(beyond_ticks) if cancel_position == "spread" else (0, 0)
+    return int(beyond_lots[0]), int(beyond_lots[1]), int(ticks[0]), int(ticks[1])
+
+
+def behind_last(prices: np.ndarray, lots: np.ndarray, price: np.ndarray, sign: int, scale: int) -> np.ndarray:
+    """Return the ticks (>= 1) a removal at ``price`` lies behind the last non-empty level of ``prices`` /
+    ``lots`` (``(n, k)``, one side, ``sign`` +1 bid / -1 ask); ``scale`` where the side shows no level."""
+    lots = np.asarray(lots)
+    shown = lots > 0
+    last = np.where(shown, sign * np.asarray(prices, np.int64), np.iinfo(np.int64).max).min(axis=1) * sign
+    ticks = sign * (last - np.asarray(price, np.int64))
+    return np.where(shown.any(axis=1), np.maximum(ticks, 1), scale).astype(np.int64)
+
+
+def spread_position(depth: np.ndarray, beyond: int, ticks: np.ndarray, scale: int) -> np.ndarray:
+    """Return the position (int64) of removals beyond the counted levels under ``cancel_position = "spread"``: with
+    ``C`` = ``depth`` lots on the levels, ``K`` = ``beyond`` and ``f = d / (d + scale)`` of their ``ticks`` ``d``
+    behind the last level, ``floor(VOLUME_GRID (C + K f) / (C + K))``, kept inside the pseudo-depth's share
+    ``[C / (C + K), 1)`` (the same float operations as the kernels)."""
+    depth = np.asarray(depth, np.int64)
+    total = depth + beyond
+    fraction = np.asarray(ticks, np.float64) / (np.asarray(ticks, np.float64) + float(scale))
+    raw = np.floor(VOLUME_GRID * ((depth + beyond * fraction) / total)).astype(np.int64)
+    low = (depth * VOLUME_GRID + total - 1) // total
+    return np.minimum(np.maximum(raw, low), VOLUME_GRID - 1).astype(np.int64)
+
+
+def fit_beyond_ticks(events: xr.Dataset, books: xr.Dataset, *, source: str = "dataset") -> tuple[int, int]:
+    """Return the median ticks (>= 1, bid then ask) of the removals beyond the counted levels behind the last of
+    them (the scale of :func:`spread_position`; 1 for a side without such removals)."""
+    table = message_table(events, books, source=source).table
+    removal = np.isin(table[:, TYPE], [TYPE_CANCEL, TYPE_DELETE])
+    price = events["price_ticks"].values.astype(np.int64)[1:]  # message i is event i + 1, its book before row i
+    out = []
+    for sign, name in ((1, "bid"), (-1, "ask")):
+        rows = np.flatnonzero(removal & (table[:, SIDE] == sign))
+        prices, lots = (books[f"{name}_{f}"].values[rows, :DEPTH_LEVELS] for f in ("price", "qty"))
+        shown = (lots > 0).sum(axis=1)
+        out_rows = (table[rows, LEVEL] > shown) & (shown > 0)
+        ticks = behind_last(prices[out_rows], lots[out_rows], price[rows][out_rows], sign, 1)
+        out.append(max(1, int(np.median(ticks))) if ticks.size else 1)
+    return out[0], out[1]
+
+
+def fit_beyond_lots(events: xr.Dataset, books: xr.Dataset, *, source: str = "dataset") -> tuple[int, int]:
+    """Return the pseudo-depth (lots, bid then ask) behind the counted levels that best explains, per side, which
+    removals lie inside them: the maximum-likelihood ``K`` of ``P(inside) = C / (C + K)``, ``C`` the lots of the
+    side's counted levels before the removal (a book that removes every lot alike, with ``K`` lots beyond them).
+
+    On the Hawkes ground truth's training span (session 19) the inside share of the bid's removals grows from 0.18
+    to 0.53 as its 10 levels go from 400 to 2,000 lots, as ``C / (C + K)`` does with ``K`` about 1,650 (ask: about
+    950). A side without a removal beyond the levels gets 1.
+    """
+    table = message_table(events, books, source=source).table
+    removal = np.isin(table[:, TYPE], [TYPE_CANCEL, TYPE_DELETE])
+    out = []
+    for sign, name in ((1, "bid"), (-1, "ask")):
+        rows = np.flatnonzero(removal & (table[:, SIDE] == sign))
+        lots = shown_lots(books[f"{name}_qty"].values[rows, :DEPTH_LEVELS])
+        shown = (lots > 0).sum(axis=1)
+        keep = shown > 0
+        inside = (table[rows, LEVEL] <= shown)[keep]
+        if inside.size and not inside.any():
+            raise DataError(f"{source}: no {name} removal lies inside the counted levels; cannot fit beyond_lots")
+        out.append(pseudo_depth(lots.sum(axis=1)[keep], inside))
+    return out[0], out[1]
+
+
+def pseudo_depth(depth: np.ndarray, inside: np.ndarray) -> int:
+    """Return the maximum-likelihood ``K`` (an int >= 1) of ``P(inside) = depth / (depth + K)`` for removals that
+    met ``depth`` lots (> 0) on the counted levels and lay ``inside`` them or not; 1 when none lay beyond."""
+    depth, inside = np.asarray(depth, np.float64), np.asarray(inside, bool)
+    if not (~inside).any():
+        return 1
+
+    def loglik(k: np.ndarray) -> np.ndarray:
+        return (~inside).sum() * np.log(k) - np.log(depth[:, None] + k[None, :]).sum(axis=0)
+
+    grid = np.unique(np.rint(np.geomspace(1.0, 100.0 * depth.max(), 400)))
+    best = grid[int(np.argmax(loglik(grid)))]
+    fine = np.arange(max(1.0, np.floor(best * 0.97) - 1), np.ceil(best * 1.03) + 2)
+    return int(fine[int(np.argmax(loglik(fine)))])
 
 
 def check_cancel_position(value: Any, *, source: str = "encoding") -> str:
@@ -404,7 +551,7 @@ def layout_version(cancel_position: str = "level") -> int | str:
     string ``"<version>+cancel_position=volume"`` for the volume positions (a simlab without the option refuses it
     with its own sentence: its ``encoding_version`` must be the int)."""
     check_cancel_position(cancel_position)
-    return ENCODING_VERSION if cancel_position == "level" else f"{ENCODING_VERSION}+cancel_position=volume"
+    return ENCODING_VERSION if cancel_position == "level" else f"{ENCODING_VERSION}+cancel_position={cancel_position}"
 
 
 def shown_lots(qty: np.ndarray) -> np.ndarray:
@@ -415,7 +562,7 @@ def shown_lots(qty: np.ndarray) -> np.ndarray:
     return np.where(packed > 0, packed, 0).astype(np.int64)
 
 
-def volume_position(level: np.ndarray, lots: np.ndarray) -> np.ndarray:
+def volume_position(level: np.ndarray, lots: np.ndarray, beyond: int = 0) -> np.ndarray:
     """Return the volume position (int64) of removals at ``level`` (1 = the best) in books of ``lots``.
 
     ``lots`` int64 ``(n, k)`` are the lots of the side's non-empty levels, best first, zeros after
@@ -425,6 +572,11 @@ def volume_position(level: np.ndarray, lots: np.ndarray) -> np.ndarray:
     level the lots do not show (``L > m``: beyond them) is :data:`VOLUME_BEYOND`. Under a law that cancels every
     resting lot alike (Smith-Farmer, zero intelligence) the position is about uniform on ``[0, VOLUME_GRID)``
     whatever the book, and :func:`position_level` maps it back to the level whose interval holds it in any book.
+
+    With a pseudo-depth ``beyond`` = ``K`` >= 1 (``cancel_position = "depth"``) the shares are of ``C_m + K``, and a
+    removal beyond the shown levels is the middle of the last share, ``floor((2 C_m + K) VOLUME_GRID / (2 (C_m +
+    K)))``: a law that removes every lot alike, with ``K`` lots beyond the levels, then puts ``C_m / (C_m + K)`` of
+    its removals inside them, more as they fill.
     """
     level = np.asarray(level, np.int64)
     lots = np.asarray(lots, np.int64).reshape(level.shape[0], -1)
@@ -433,25 +585,30 @@ def volume_position(level: np.ndarray, lots: np.ndarray) -> np.ndarray:
     inside = (level >= 1) & (level <= shown)
     j = np.clip(level, 1, max(lots.shape[1], 1))
     rows = np.arange(level.shape[0])
-    total = np.maximum(cum[rows, shown], 1)
+    beyond = int(beyond)
+    total = np.maximum(cum[rows, shown] + beyond, 1)
     before = cum[rows, np.minimum(j - 1, lots.shape[1])]
     here = lots[rows, np.minimum(j - 1, lots.shape[1] - 1)] if lots.shape[1] else np.zeros_like(level)
     middle = (2 * before + here) * VOLUME_GRID // (2 * total)
-    return np.where(inside, middle, VOLUME_BEYOND).astype(np.int64)
+    outside = (2 * cum[rows, shown] + beyond) * VOLUME_GRID // (2 * total) if beyond > 0 else VOLUME_BEYOND
+    return np.where(inside, middle, outside).astype(np.int64)
 
 
-def position_level(position: np.ndarray, lots: np.ndarray) -> np.ndarray:
+def position_level(position: np.ndarray, lots: np.ndarray, beyond: int = 0) -> np.ndarray:
     """Return the level (1 = the best) a volume position takes in books of ``lots`` (the inverse of
     :func:`volume_position`): the first level ``j`` with ``position C_m < C_j VOLUME_GRID``; ``m + 1`` (beyond the
     shown levels) for a position at or above :data:`VOLUME_GRID`; else 0 (no level) for a negative one or a side
-    without lots."""
+    without lots. With a pseudo-depth ``beyond`` >= 1 the shares are of ``C_m + beyond``: a position in the last
+    share (or at or above :data:`VOLUME_GRID`) lies beyond the shown levels, also on a side without lots."""
     position = np.asarray(position, np.int64)
     lots = np.asarray(lots, np.int64).reshape(position.shape[0], -1)
     cum = np.cumsum(lots, axis=1)
     shown = (lots > 0).sum(axis=1)
-    total = np.where(shown > 0, cum[:, -1] if lots.shape[1] else 0, 0)
+    beyond = int(beyond)
+    total = np.where(shown > 0, cum[:, -1] if lots.shape[1] else 0, 0) + beyond
     below = (position[:, None] * total[:, None] >= cum * VOLUME_GRID) & (lots > 0)
-    level = np.where((position < 0) | (shown == 0), 0, below.sum(axis=1) + 1)
+    empty = (shown == 0) & (beyond == 0)
+    level = np.where((position < 0) | empty, 0, below.sum(axis=1) + 1)
     return np.where(position >= VOLUME_GRID, shown + 1, level).astype(np.int64)
 
 
@@ -719,10 +876,15 @@ def raw_features(
     source: str = "dataset",
     level_prices: bool = False,
     cancel_position: str = "level",
+    beyond_lots: tuple[int, ...] = (),
+    beyond_ticks: tuple[int, ...] = (),
 ) -> dict[str, Any]:
     """Return the integer messages and the unnormalised vectors of a flow (message *i*'s book is row *i*; the book
     state with the level positions when ``level_prices``; a removal's ``level`` column as ``cancel_position``)."""
-    messages = message_table(events, books, source=source, cancel_position=cancel_position)
+    messages = message_table(
+        events, books, source=source, cancel_position=cancel_position, beyond_lots=beyond_lots,
+        beyond_ticks=beyond_ticks,
+    )  # fmt: skip
     arrays = tuple(books[name].values for name in BOOK_FIELDS)
     signs = np.concatenate([[0], flow_signs(messages.table[:, TYPE], messages.table[:, SIDE])])
     return {
@@ -752,10 +914,17 @@ def fit_encoding(events: xr.Dataset, books: xr.Dataset, *, history: int, source:
     if isinstance(history, bool) or not isinstance(history, (int, np.integer)) or history < 1:
         raise ParameterError(f"`history` of fit_encoding must be an int >= 1; got {history!r}")
     position = check_cancel_position(getattr(books, "attrs", {}).get(CANCEL_POSITION, "level"), source=source)
-    messages = message_table(events, books, source=source, cancel_position=position)
+    beyond = fit_beyond_lots(events, books, source=source) if position in ("depth", "spread") else ()
+    ticks = fit_beyond_ticks(events, books, source=source) if position == "spread" else ()
+    messages = message_table(
+        events, books, source=source, cancel_position=position, beyond_lots=beyond, beyond_ticks=ticks
+    )
     knots = fit_knots(messages.table)
     level_prices = bool(books.attrs.get(LEVEL_PRICES, False))
-    raw = raw_features(events, books, knots, source=source, level_prices=level_prices, cancel_position=position)
+    raw = raw_features(
+        events, books, knots, source=source, level_prices=level_prices, cancel_position=position, beyond_lots=beyond,
+        beyond_ticks=ticks,
+    )  # fmt: skip
     vectors = raw["vectors"]
     mean, std = np.zeros(MESSAGE_WIDTH), np.ones(MESSAGE_WIDTH)
     for column in NORMALISED_MESSAGE_COLUMNS:
@@ -777,6 +946,8 @@ def fit_encoding(events: xr.Dataset, books: xr.Dataset, *, history: int, source:
         known_depth_only=wants_known_depth(books, source=source),
         level_prices=level_prices,
         cancel_position=position,
+        beyond_lots=tuple(beyond),
+        beyond_ticks=tuple(ticks),
     )
 
 
@@ -784,7 +955,8 @@ def encode(events: xr.Dataset, books: xr.Dataset, encoding: Encoding, *, source:
     """Encode a flow with fitted statistics; refuse one with too few messages for the history."""
     raw = raw_features(
         events, books, encoding.knots, source=source, level_prices=encoding.level_prices,
-        cancel_position=encoding.cancel_position,
+        cancel_position=encoding.cancel_position, beyond_lots=encoding.beyond_lots,
+        beyond_ticks=encoding.beyond_ticks,
     )  # fmt: skip
     n = raw["vectors"].shape[0]
     if n <= encoding.history:

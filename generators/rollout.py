@@ -91,7 +91,14 @@ class BookPath:
         their price.
     cancel_position
         The encoding's :attr:`~generators.encoding.Encoding.cancel_position`: ``"level"`` (a removal's level field is
-        its level) or ``"volume"`` (its volume position, see the module docstring).
+        its level) or ``"volume"`` (its volume position, see the module docstring) or ``"depth"`` (the same with
+        the pseudo-depth ``beyond_lots``, bid then ask, behind the counted levels: a position in its share is a
+        removal beyond them, placed by its price).
+    beyond_lots
+        The encoding's :attr:`~generators.encoding.Encoding.beyond_lots` (``"depth"`` and ``"spread"``).
+    beyond_ticks
+        The encoding's :attr:`~generators.encoding.Encoding.beyond_ticks` (``"spread"`` only): a removal beyond the
+        levels is kept as its :func:`generators.encoding.spread_position` by the price it took.
     """
 
     def __init__(
@@ -103,9 +110,12 @@ class BookPath:
         stop_when_stuck: bool = False,
         book_levels: int = enc.DEPTH_LEVELS,
         cancel_position: str = "level",
+        beyond_lots: tuple[int, ...] = (),
+        beyond_ticks: tuple[int, ...] = (),
     ) -> None:
         self.depth, self.rng, self.end_ns, self.book_levels = depth, rng, int(end_ns), int(book_levels)
-        self.volume = enc.check_cancel_position(cancel_position, source="BookPath") == "volume"
+        self.volume = enc.check_cancel_position(cancel_position, source="BookPath") != "level"
+        self.beyond = enc._beyond(cancel_position, beyond_lots, "BookPath", beyond_ticks)  # pseudo-depth, scale
         self.stop_when_stuck = bool(stop_when_stuck)
         self.ts = int(context["ts_ns"])
         self.counts = RolloutCounts()
@@ -190,6 +200,12 @@ class BookPath:
             target = int(enc.absolute_price(kind, side, rel, reference)[0])
             level, position = self._level(side, level)
             result = self._remove(kind, side, size, level, target, ts)
+            scale = self.beyond[2 if side == 1 else 3]
+            if scale > 0 and not isinstance(result, str) and level > self._shown[0]:  # "spread": its place in the share
+                shown, depth, prices, lots = self._shown
+                ticks = enc.behind_last(prices[None, :], lots[None, :], np.array([result[0]]), side, scale)
+                beyond = self.beyond[0 if side == 1 else 1]
+                position = int(enc.spread_position(np.array([depth]), beyond, ticks, scale)[0])
         elif kind == enc.TYPE_TRADE:
             result = self._trade(side, size, ts)
         else:
@@ -222,10 +238,15 @@ class BookPath:
         if not self.volume:
             return field, min(field, self.book_levels + 1)
         lots = np.array([[E.queue_qty_at(self.state, side, k) for k in range(1, self.book_levels + 1)]], np.int64)
-        level = int(enc.position_level(np.array([field], np.int64), lots)[0])
+        rows = np.zeros((4, 1, self.book_levels), np.int64)
+        E.top_k(self.state, self.book_levels, rows[0], rows[1], rows[2], rows[3], 0)
+        prices, shown_qty = (rows[0, 0], rows[1, 0]) if side == 1 else (rows[2, 0], rows[3, 0])
+        self._shown = (int((lots > 0).sum()), int(lots.sum()), prices, shown_qty)
+        beyond = self.beyond[0 if side == 1 else 1]
+        level = int(enc.position_level(np.array([field], np.int64), lots, beyond)[0])
         if level == 0:
             return 0, 0
-        return level, int(enc.volume_position(np.array([level], np.int64), lots)[0])
+        return level, int(enc.volume_position(np.array([level], np.int64), lots, beyond)[0])
 
     def _remove(self, kind: int, side: int, size: int, level: int, target: int, ts: int) -> tuple[int, int] | str:
         row = E.BID_ROW if side == 1 else E.ASK_ROW
@@ -440,8 +461,11 @@ def rollout(
     start = int(contexts[0]["ts_ns"])
     ends = [start + int(offset) for offset, _ in switches] + [start + int(duration_ns)]
     makers = [generate] + [maker for _, maker in switches]
-    levels, position = encoding.book_levels, encoding.cancel_position
-    paths = [BookPath(c, depth, rngs[p], ends[0], stop_when_stuck, levels, position) for p, c in enumerate(contexts)]
+    levels, position, beyond = encoding.book_levels, encoding.cancel_position, encoding.beyond_lots
+    paths = [
+        BookPath(c, depth, rngs[p], ends[0], stop_when_stuck, levels, position, beyond, encoding.beyond_ticks)
+        for p, c in enumerate(contexts)
+    ]
     for piece, (end_ns, maker) in enumerate(zip(ends, makers, strict=True)):
         for path in paths:
             path.resume(end_ns, final=piece == len(ends) - 1)

@@ -84,6 +84,9 @@ class PathBatch:
             np.stack([b[-window - 1 :, :, : enc.DEPTH_LEVELS] for b in books]),
         )
         self.encoding = encoding
+        self.beyond = np.array(
+            enc._beyond(encoding.cancel_position, encoding.beyond_lots, "rollout", encoding.beyond_ticks), np.int64
+        )
         vectors = {key: encoding.messages(table[-encoding.history :]) for key, (table, _) in unique.items()}
         self.vectors = np.stack([vectors[id(c)] for c in contexts])
         self.ev, self.bk = np.zeros((1024, K.EV_WIDTH), np.int64), np.zeros((1024, 4, depth), np.int64)
@@ -119,7 +122,7 @@ class PathBatch:
         result = K.apply_blocks(blocks, active.astype(np.int64), self.engines, self.rngs, self.out, self.paths,
                                 self.windows, self.end_ns, self.final, self.stop_when_stuck, MAX_IDLE_CHAINS,
                                 self.ev, self.bk, self.encoding.book_levels,
-                                self.encoding.cancel_position == "volume")  # fmt: skip
+                                self.encoding.cancel_position != "level", self.beyond)  # fmt: skip
         self.out, self.ev, self.bk, rows, outcome, path, status = result
         self.records.append((self.ev[:rows].copy(), self.bk[:rows].copy()))
         push_vectors(self.vectors, self.windows[0], before, self.paths[4][active], active, self.encoding)

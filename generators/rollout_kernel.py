@@ -133,10 +133,12 @@ def _level_grid(state, side, level, target, book_levels):
 
 
 @numba.njit(cache=True, inline="always")
-def _volume_level(state, side, position, book_levels):
+def _volume_level(state, side, position, book_levels, beyond):
     """Return (level, the position the history keeps) of a removal's volume position in the book now (an encoding
     with ``cancel_position = "volume"``: ``encoding.position_level`` on the lots of the side's first ``book_levels``
-    non-empty levels, then ``encoding.volume_position`` of that level; level 0 when none)."""
+    non-empty levels, then ``encoding.volume_position`` of that level; level 0 when none). ``beyond`` > 0 (an
+    encoding with ``cancel_position = "depth"``): the pseudo-depth of the side behind those levels, whose share of
+    the total is a removal beyond them (kept as that share's middle)."""
     shown, total = np.int64(0), np.int64(0)
     for k in range(1, book_levels + 1):
         lots = E.queue_qty_at(state, side, k)
@@ -144,9 +146,12 @@ def _volume_level(state, side, position, book_levels):
             break
         shown += 1
         total += lots
+    shown_lots = total
+    total += beyond
+    outside = VOLUME_BEYOND if beyond == 0 else (2 * shown_lots + beyond) * VOLUME_GRID // (2 * total)
     if position >= VOLUME_GRID:
-        return shown + 1, VOLUME_BEYOND
-    if position < 0 or shown == 0:
+        return shown + 1, outside
+    if position < 0 or (shown == 0 and beyond == 0):
         return np.int64(0), np.int64(0)
     cum = np.int64(0)
     for k in range(1, shown + 1):
@@ -154,7 +159,30 @@ def _volume_level(state, side, position, book_levels):
         if position * total < (cum + lots) * VOLUME_GRID:
             return k, (2 * cum + lots) * VOLUME_GRID // (2 * total)
         cum += lots
-    return shown, (2 * (cum - lots) + lots) * VOLUME_GRID // (2 * total)  # not reached: position < VOLUME_GRID
+    return shown + 1, outside  # in the pseudo-depth's share (without one, not reached: position < VOLUME_GRID)
+
+
+@numba.njit(cache=True, inline="always")
+def _spread_kept(state, side, level, price, book_levels, beyond, scale, kept):
+    """The position the history keeps for a removal at ``price`` (an encoding with ``cancel_position = "spread"``):
+    ``encoding.spread_position`` of its ticks behind the last of the side's first ``book_levels`` non-empty levels
+    when it lay beyond them (``level`` past them; those levels are the same before and after it), else ``kept``."""
+    shown, depth, last = np.int64(0), np.int64(0), np.int64(0)
+    for k in range(1, book_levels + 1):
+        i = E._level_index(state, side, k)
+        if i < 0:
+            break
+        shown += 1
+        depth += state[2][E.BID_ROW if side == 1 else E.ASK_ROW, i, E.L_QTY]
+        last = state[0][E.ORIGIN] + i
+    if level <= shown:
+        return kept
+    ticks = max(side * (last - price), np.int64(1)) if shown > 0 else scale
+    total = depth + beyond
+    fraction = np.float64(ticks) / (np.float64(ticks) + np.float64(scale))
+    raw = np.int64(np.floor(VOLUME_GRID * ((depth + beyond * fraction) / total)))
+    low = (depth * VOLUME_GRID + total - 1) // total
+    return min(max(raw, low), VOLUME_GRID - 1)
 
 
 @numba.njit(cache=True, inline="always")
@@ -216,7 +244,7 @@ def _market(state, out, side, share, ts):
 
 
 @numba.njit(cache=True, inline="always")
-def _execute(p, row, state, rng, out, t, ref, next_id, counts, ev, bk, n, book_levels, volume, position):
+def _execute(p, row, state, rng, out, t, ref, next_id, counts, ev, bk, n, book_levels, volume, beyond, position):
     """Execute one checked message of path ``p`` at time ``t``; return (reason or 0, engine status, price, applied
     size (a TRADE: its share of the queue), state, out, ev, bk, rows written); a removal writes the level field the
     history keeps into ``position[0]``."""
@@ -236,13 +264,17 @@ def _execute(p, row, state, rng, out, t, ref, next_id, counts, ev, bk, n, book_l
         return 0, E.OK, price, size, state, out, ev, bk, n + 1
     if kind == T_CANCEL or kind == T_DELETE:
         if volume:
-            level, kept = _volume_level(state, side, level, book_levels)
+            level, kept = _volume_level(state, side, level, book_levels, beyond[0] if side == 1 else beyond[1])
             position[0] = kept
         else:
             position[0] = min(level, book_levels + 1)
         reason, order_id, price, qty = _remove(state, rng, kind, side, size, level, price, book_levels)
         if reason != 0:
             return reason, E.OK, 0, 0, state, out, ev, bk, n
+        scale = beyond[2] if side == 1 else beyond[3]
+        if volume and scale > 0:  # "spread": a removal beyond the levels keeps its place in the pseudo-depth's share
+            position[0] = _spread_kept(state, side, level, price, book_levels, beyond[0] if side == 1 else beyond[1],
+                                       scale, position[0])  # fmt: skip
         if kind == T_DELETE:
             E.delete(state, order_id, out)
             _write(state, ev, bk, n, p, t, K_DELETE, side, price, qty, order_id, message)
@@ -292,7 +324,7 @@ def _push(p, row, price, size, ref, state, paths, table_win, book_win, bk_row, p
 
 
 @numba.njit(cache=True, inline="always")
-def _apply(p, row, state, rng, out, paths, windows, end_ns, ev, bk, n, book_levels, volume, position):
+def _apply(p, row, state, rng, out, paths, windows, end_ns, ev, bk, n, book_levels, volume, beyond, position):
     """Apply one generated message of path ``p``; return (outcome, engine status, state, out, ev, bk, n): outcome 0
     applied, a rejection column of ``counts``, or -1 when it lies past ``end_ns`` (the path is then done)."""
     ts, last, next_id, counts, done = paths[0], paths[1], paths[2], paths[3], paths[5]
@@ -306,7 +338,7 @@ def _apply(p, row, state, rng, out, paths, windows, end_ns, ev, bk, n, book_leve
         return R_EMPTY_SIDE, E.OK, state, out, ev, bk, n
     ref = last[p, 0] if side * _REFERENCE_SIGN[kind] == 1 else last[p, 1]
     reason, status, price, size, state, out, ev, bk, m = _execute(
-        p, row, state, rng, out, ts[p] + dt, ref, next_id, counts, ev, bk, n, book_levels, volume, position
+        p, row, state, rng, out, ts[p] + dt, ref, next_id, counts, ev, bk, n, book_levels, volume, beyond, position
     )
     if reason == 0 and status == E.OK:
         _push(p, row, price, size, ref, state, paths, windows[0], windows[1], bk[m - 1], position[0])
@@ -330,6 +362,7 @@ def apply_blocks(
     bk,
     book_levels,
     volume,
+    beyond,
 ):
     """Apply one generated block (int64 ``(len(active), block, 6)``) to each active path, in path order.
 
@@ -355,7 +388,11 @@ def apply_blocks(
         The encoding's ``book_levels``: a removal at a higher level takes the level beyond them nearest its price.
     volume
         The encoding's ``cancel_position`` is ``"volume"``: a removal's level field is its volume position, mapped to
-        the level whose share of the first ``book_levels`` levels' lots holds it in the book it meets.
+        the level whose share of the first ``book_levels`` levels' lots holds it in the book it meets (also with
+        ``"depth"``).
+    beyond
+        int64 ``(2,)``: the pseudo-depth (lots, bid then ask) behind those levels of an encoding with
+        ``cancel_position = "depth"`` (its ``beyond_lots``); 0, 0 otherwise.
 
     Returns
     -------
@@ -374,7 +411,7 @@ def apply_blocks(
         before = counts[p, C_APPLIED]
         for index in range(width):
             outcome, status, state, out, ev, bk, n = _apply(p, blocks[a, index], state, rng, out, paths, windows,
-                                                            end_ns, ev, bk, n, book_levels, volume,
+                                                            end_ns, ev, bk, n, book_levels, volume, beyond,
                                                             position)  # fmt: skip
             if status != E.OK:
                 engines[p] = state

@@ -231,7 +231,17 @@ class _Twin:
         ts = int(contexts[0]["ts_ns"])
         self.encoding = encoding
         self.paths = [
-            BookPath(c, depth, rngs[p], ts, stop_when_stuck, encoding.book_levels, encoding.cancel_position)
+            BookPath(
+                c,
+                depth,
+                rngs[p],
+                ts,
+                stop_when_stuck,
+                encoding.book_levels,
+                encoding.cancel_position,
+                encoding.beyond_lots,
+                encoding.beyond_ticks,
+            )
             for p, c in enumerate(contexts)
         ]
 

@@ -26,7 +26,9 @@ validation blocks that read a book with an unknown cell in the encoded levels ar
 book_features`), recorded in its encoding (whose width its networks take). ``cancel_position = "volume"`` writes
 a CANCEL / DELETE's position in the cumulative resting lots of levels 1-10 instead of its level number
 (:func:`generators.encoding.volume_position`; the rollout maps it back to a level in the book it meets), recorded
-in its encoding and in the checkpoint's ``encoding_version``.
+in its encoding and in the checkpoint's ``encoding_version``. ``cancel_position = "depth"`` does the same with a
+pseudo-depth behind the levels, fitted per side on the training span (:func:`generators.encoding.fit_beyond_lots`):
+a removal beyond them is the last share of the depth, so their share of the removals can grow with their lots.
 """
 
 from __future__ import annotations

@@ -77,7 +77,14 @@ def start_windows(
     source
         Names the span in error messages.
     """
-    table = enc.message_table(events, books, source=source, cancel_position=encoding.cancel_position).table
+    table = enc.message_table(
+        events,
+        books,
+        source=source,
+        cancel_position=encoding.cancel_position,
+        beyond_lots=encoding.beyond_lots,
+        beyond_ticks=encoding.beyond_ticks,
+    ).table
     rows = max(encoding.history, enc.FLOW_WINDOW)
     arrays = tuple(books[name].values[:, : encoding.book_levels] for name in BOOK_FIELDS)
     forward = enc.regime_values(arrays)  # row i: over rows i .. i + REGIME_WINDOW

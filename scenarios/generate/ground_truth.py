@@ -72,7 +72,7 @@ class TruthSpec:
     fit_seed: int | None = None  # the model's training seed, when not ``seed`` (the process paths keep ``seed``)
     start: str = "context"  # the model's start book: "context" (one order per level, 10 levels) or "full_book"
     replay: bool = False  # also replay fresh paths' true messages through the rollout (see replay_rows)
-    cancel_position: str = "level"  # the model's encoding of a removal's place: "level" or "volume" (its depth share)
+    cancel_position: str = "level"  # a removal's place: "level", "volume" (its depth share), "depth"
 
     def __post_init__(self) -> None:
         for name in ("train_s", "validation_s", "duration_s", "contrast_baseline_factor"):
@@ -114,7 +114,8 @@ def load_truth_spec(path: str | Path) -> TruthSpec:
     ``[model]`` the diffusion ``preset``, ``seed``, ``overrides`` and optionally ``fit_seed`` (the training seed
     alone, to see how a result depends on it with the same process paths) and ``cancel_position`` (``"volume"``:
     the model's encoding writes a removal's position in the resting depth, not its level; see
-    :func:`generators.encoding.volume_position`).
+    :func:`generators.encoding.volume_position`; ``"depth"``: the same with a fitted pseudo-depth behind the levels,
+    :func:`generators.encoding.fit_beyond_lots`).
     """
     path = Path(path)
     try:

@@ -131,7 +131,8 @@ def test_bad_values_of_the_option_are_refused_with_our_sentence(tmp_path, zi_spa
     assert load_spec(library / "generate_aapl_tiny.toml").cancel_position == "level"
     bad = tmp_path / "bad.toml"
     bad.write_text(text.replace('cancel_position = "volume"', 'cancel_position = "price"'))
-    with pytest.raises(ParameterError, match=r"cancel_position in table 'data' must be one of \['level', 'volume'\]"):
+    choices = r"must be one of \['level', 'volume', 'depth', 'spread'\]"
+    with pytest.raises(ParameterError, match=r"cancel_position in table 'data' " + choices):
         load_spec(bad)
     truth = (library / "generate_hawkes_truth_tiny_volume.toml").read_text()
     assert load_truth_spec(library / "generate_hawkes_truth_tiny_volume.toml").cancel_position == "volume"
@@ -144,7 +145,7 @@ def test_bad_values_of_the_option_are_refused_with_our_sentence(tmp_path, zi_spa
                          source="train span")  # fmt: skip
     encoding = enc.fit_encoding(train["events"], train["books"], history=8).to_dict()
     assert "cancel_position" not in encoding  # the default encoding's dictionary is unchanged
-    with pytest.raises(DataError, match=r"encoding 'cancel_position' must be one of \['level', 'volume'\]; got 'x'"):
+    with pytest.raises(DataError, match=r"encoding 'cancel_position' " + choices + "; got 'x'"):
         enc.Encoding.from_dict({**encoding, "cancel_position": "x"})
 
 

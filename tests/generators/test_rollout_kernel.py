@@ -98,13 +98,17 @@ def _with_level_prices(encoding: enc.Encoding) -> enc.Encoding:
 # removal's level field is its volume position (cancel_position = "volume")
 @pytest.mark.parametrize(
     ("seed", "block", "level_prices", "position"),
-    [(1, 6, False, "level"), (2, 12, True, "level"), (3, 6, True, "level"), (4, 6, False, "volume")],
-)
+    [(1, 6, False, "level"), (2, 12, True, "level"), (3, 6, True, "level"), (4, 6, False, "volume"),
+     (5, 6, False, "depth"), (6, 6, False, "spread")],
+)  # fmt: skip
 def test_the_kernels_follow_every_rule_of_the_twin_on_random_blocks(models, seed, block, level_prices, position):
     model = models["gan"]
     encoding = _with_level_prices(model.encoding_) if level_prices else model.encoding_
-    encoding = replace(encoding, cancel_position=position)
-    volume = position == "volume"
+    # "depth": a pseudo-depth behind the 10 levels, 40 lots on the bid and 90 on the ask
+    pseudo = position in ("depth", "spread")  # spread: beyond removals by their ticks behind level 10 (scale 3 / 5)
+    encoding = replace(encoding, cancel_position=position, beyond_lots=(40, 90) if pseudo else (),
+                       beyond_ticks=(3, 5) if position == "spread" else ())  # fmt: skip
+    volume = position != "level"
     attrs = {**model.context_["attrs"], "generator": "random"}
     switches = [(2 * 10**9, RandomBlocks(seed + 100, volume=volume))]
     twin, twin_inputs = _run(rollout, model.context_, encoding, seed, block, switches=switches)
@@ -113,7 +117,11 @@ def test_the_kernels_follow_every_rule_of_the_twin_on_random_blocks(models, seed
         removal = np.isin(kept[:, enc.TYPE], [enc.TYPE_CANCEL, enc.TYPE_DELETE])
         levels = kept[removal, enc.LEVEL]
         assert removal.sum() > 20 and ((levels >= 0) & (levels < enc.VOLUME_GRID) | (levels == enc.VOLUME_BEYOND)).all()
-        assert (levels == enc.VOLUME_BEYOND).any() and (levels < enc.VOLUME_GRID).any()
+        assert (levels < enc.VOLUME_GRID).any()
+        # "depth": a removal beyond the levels keeps the middle of the pseudo-depth's share, inside the grid
+        assert (levels == enc.VOLUME_BEYOND).any() == (position == "volume")
+        if position == "spread":  # the beyond removals are spread over the pseudo-depth's share, not one point
+            assert len(np.unique(levels)) > len(np.unique(levels[levels < enc.VOLUME_GRID // 2])) + 5
     switches = [(2 * 10**9, RandomBlocks(seed + 100, volume=volume))]
     fast, fast_inputs = _run(rollout_fast, model.context_, encoding, seed, block, switches=switches)
     assert len(twin_inputs) == len(fast_inputs) > 10
@@ -340,3 +348,81 @@ def test_start_orders_that_do_not_make_the_context_book_are_refused(models):
     assert moved[0, 1] != moved[1, 1] and moved[0, 0] == moved[1, 0] == 1
     with pytest.raises(DataError, match="start orders at price"):
         start_orders({**context, "orders": moved})
+
+
+def _mirror_context(context: dict, centre: int) -> dict:
+    # the context flipped side for side: the bids become asks at centre - price and the asks bids, the history's
+    # sides negated (its prices are from the side's own best, its positions from the side's own depth: unchanged)
+    books = np.asarray(context["books"], np.int64)
+    flip = lambda prices: np.where(prices == NO_PRICE, NO_PRICE, centre - prices)  # noqa: E731
+    mirrored = np.stack([flip(books[:, 2]), books[:, 3], flip(books[:, 0]), books[:, 1]], axis=1)
+    table = np.asarray(context["table"], np.int64).copy()
+    table[:, enc.SIDE] *= -1
+    return {**context, "books": mirrored, "table": table}
+
+
+class Mirrored(RandomBlocks):
+    """:class:`RandomBlocks` with every generated side negated: the same messages for the mirrored book."""
+
+    def __call__(self, history: np.ndarray, book: np.ndarray) -> np.ndarray:
+        rows = super().__call__(history, book)
+        rows[..., enc.SIDE] = np.where(rows[..., enc.SIDE] == 0, 0, -rows[..., enc.SIDE])  # 0 stays a bad value
+        return rows
+
+
+@pytest.mark.parametrize("position", ["level", "volume", "depth", "spread"])
+def test_a_book_flipped_side_for_side_rolls_out_flipped_on_both_rollouts(models, position):
+    # the rules have no side of their own: the same random messages with their sides negated, from the context
+    # flipped side for side, give the flipped events and books, the same rejections and the flipped network inputs
+    from simlab.random import spawn
+
+    model = models["gan"]
+    encoding = replace(_with_level_prices(model.encoding_), cancel_position=position)
+    if position in ("depth", "spread"):  # the pseudo-depths (and the spread's scales) swap sides with the book
+        ticks = (3, 5) if position == "spread" else ()
+        encoding, flipped_encoding = (
+            replace(encoding, beyond_lots=(40, 90), beyond_ticks=ticks),
+            replace(encoding, beyond_lots=(90, 40), beyond_ticks=ticks[::-1]),
+        )
+    else:
+        flipped_encoding = encoding
+    books = np.asarray(model.context_["books"], np.int64)
+    centre = int(books[:, [0, 2]][books[:, [1, 3]] > 0].min() + books[:, [0, 2]][books[:, [1, 3]] > 0].max())
+    mirror = _mirror_context(model.context_, centre)
+    volume = position != "level"
+    attrs = {**model.context_["attrs"], "generator": "random"}
+    for function in (rollout, rollout_fast):
+        runs = []
+        runs_ = (
+            (RandomBlocks(9, volume=volume), model.context_, encoding),
+            (Mirrored(9, volume=volume), mirror, flipped_encoding),
+        )
+        for blocks, context, coding in runs_:
+            paths = function(blocks, coding, context, n_paths=3, duration_ns=4 * 10**9, depth=12, rngs=spawn(9, 3))
+            runs.append(([p.datasets(attrs, "t") for p in paths], [p.counts.to_dict() for p in paths], blocks.inputs))
+        (plain, plain_counts, plain_inputs), (flipped, flipped_counts, flipped_inputs) = runs
+        assert plain_counts == flipped_counts and sum(c["applied"] for c in plain_counts) > 100
+        assert sum(c["rejected_no_level"] + c["rejected_crossing_add"] for c in plain_counts) > 0
+        for a, b in zip(plain, flipped, strict=True):
+            skip = int(a["events"].attrs["initial_orders"])
+            ea, eb = (x["events"].isel(event=slice(skip, None)) for x in (a, b))
+            for name in ("ts_ns", "kind", "qty_lots"):
+                np.testing.assert_array_equal(ea[name].values, eb[name].values, err_msg=name)
+            np.testing.assert_array_equal(ea["side"].values, -eb["side"].values)
+            np.testing.assert_array_equal(ea["price_ticks"].values, centre - eb["price_ticks"].values)
+            ba, bb = (x["books"].isel(time=slice(skip, None)) for x in (a, b))
+            for mine, other in (("bid", "ask"), ("ask", "bid")):
+                np.testing.assert_array_equal(ba[f"{mine}_qty"].values, bb[f"{other}_qty"].values)
+                pa, pb = ba[f"{mine}_price"].values, bb[f"{other}_price"].values
+                np.testing.assert_array_equal(pa, np.where(pb == NO_PRICE, NO_PRICE, centre - pb))
+        mean, std = np.asarray(encoding.book_mean), np.asarray(encoding.book_std)
+        d, w = enc.DEPTH_LEVELS, enc.BOOK_WIDTH
+        for (ha, fa), (hb, fb) in zip(plain_inputs, flipped_inputs, strict=True):
+            hb = hb.copy()
+            hb[..., enc.M_SIDE] *= -1
+            assert ha.tobytes() == hb.tobytes()  # the histories: only the side differs
+            ra, rb = fa * std + mean, fb * std + mean  # the raw book states: bid and ask swapped, signs negated
+            swapped = np.concatenate(
+                [rb[:, d : 2 * d], rb[:, :d], rb[:, 2 * d : 2 * d + 2], -rb[:, 2 * d + 2 : w], rb[:, w + d - 1 :],
+                 rb[:, w : w + d - 1]], axis=1)  # fmt: skip
+            np.testing.assert_allclose(ra, swapped, atol=1e-5)
