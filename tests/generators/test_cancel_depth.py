@@ -18,7 +18,7 @@ from generators.diffusion import DiffusionGenerator
 from generators.rollout import rollout
 from generators.rollout_fast import rollout_fast
 from simlab.errors import DataError, ParameterError
-from tests.generators.test_cancel_position import _context
+from tests.generators.test_cancel_position import _context, _OneRemoval
 from tests.generators.test_diffusion import SMALL
 
 GRID, BEYOND = enc.VOLUME_GRID, enc.VOLUME_BEYOND
@@ -66,31 +66,28 @@ def test_depth_positions_round_trip_exactly_on_the_aapl_hour(aapl_hour):
     others = [enc.DT, enc.TYPE, enc.SIDE, enc.PRICE, enc.SIZE]
     np.testing.assert_array_equal(table[:, others], levels[:, others])  # only the removals' level field differs
     assert ((table[removal, enc.LEVEL] >= 0) & (table[removal, enc.LEVEL] < GRID)).all()  # no "beyond" atom
-    rows = np.flatnonzero(removal)
-    for sign, name, k in ((1, "bid", beyond[0]), (-1, "ask", beyond[1])):
-        on_side = rows[table[rows, enc.SIDE] == sign]
-        lots = enc.shown_lots(books[f"{name}_qty"].values[on_side, : enc.DEPTH_LEVELS])
-        shown = (lots > 0).sum(axis=1)
-        back = enc.position_level(table[on_side, enc.LEVEL], lots, k)
-        np.testing.assert_array_equal(back, np.minimum(levels[on_side, enc.LEVEL], shown + 1))
+    _each_removal_decodes_to_its_level(table, levels, books, beyond)
     knots = enc.fit_knots(table)
     np.testing.assert_array_equal(enc.features_to_table(enc.message_features(table, knots), knots), table)
 
 
-class _Delete:
-    """A stand-in model: a DELETE of the bid at one position, 2 ticks behind the best, then nothing."""
+def _behind(position: int, size: int) -> _OneRemoval:
+    return _OneRemoval(position, size, price=2)  # 2 ticks behind the best
 
-    def __init__(self, position: int, size: int) -> None:
-        self.position, self.size, self.calls = position, size, 0
 
-    def __call__(self, history: np.ndarray, book: np.ndarray) -> np.ndarray:
-        rows = np.zeros((history.shape[0], 1, 6), np.int64)
-        rows[..., enc.DT], rows[..., enc.SIDE], rows[..., enc.SIZE] = 10**12, 1, 1  # past the horizon: the end
-        if self.calls == 0:
-            rows[..., enc.DT], rows[..., enc.TYPE], rows[..., enc.PRICE] = 1000, enc.TYPE_DELETE, 2
-            rows[..., enc.SIZE], rows[..., enc.LEVEL] = self.size, self.position
-        self.calls += 1
-        return rows
+def _each_removal_decodes_to_its_level(table, levels, books, beyond_lots) -> list:
+    """Each side's removals decode, in the book they met, to the level the level encoding gave them (a level past
+    the shown ones: the first beyond); return per side the rows and which of them lie beyond."""
+    removal = np.flatnonzero(np.isin(table[:, enc.TYPE], [enc.TYPE_CANCEL, enc.TYPE_DELETE]))
+    out = []
+    for sign, name, k in ((1, "bid", beyond_lots[0]), (-1, "ask", beyond_lots[1])):
+        rows = removal[table[removal, enc.SIDE] == sign]
+        lots = enc.shown_lots(books[f"{name}_qty"].values[rows, : enc.DEPTH_LEVELS])
+        shown = (lots > 0).sum(axis=1)
+        back = enc.position_level(table[rows, enc.LEVEL], lots, k)
+        np.testing.assert_array_equal(back, np.minimum(levels[rows, enc.LEVEL], shown + 1))
+        out.append((rows, back > shown))
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +111,7 @@ def test_the_rollouts_take_a_position_inside_or_beyond_the_levels_by_the_book_th
     for lots, position, price, size, kept in cases:
         removed = []
         for function in (rollout, rollout_fast):
-            paths = function(_Delete(position, size), encoding, _context(lots), n_paths=1, duration_ns=10**9,
+            paths = function(_behind(position, size), encoding, _context(lots), n_paths=1, duration_ns=10**9,
                              depth=10, rngs=[np.random.default_rng(0)])  # fmt: skip
             events = paths[0].datasets(attrs, "test")["events"]
             assert events.attrs["applied"] == 1
@@ -180,16 +177,8 @@ def test_spread_positions_round_trip_exactly_on_the_aapl_hour(aapl_hour):
     for name, values in enc.decode(messages).items():
         np.testing.assert_array_equal(values, events[name].values[1:], err_msg=name)
     table = messages.table
-    removal = np.isin(table[:, enc.TYPE], [enc.TYPE_CANCEL, enc.TYPE_DELETE])
-    rows = np.flatnonzero(removal)
-    for sign, name, k in ((1, "bid", lots[0]), (-1, "ask", lots[1])):
-        on_side = rows[table[rows, enc.SIDE] == sign]
-        shown_lots = enc.shown_lots(books[f"{name}_qty"].values[on_side, : enc.DEPTH_LEVELS])
-        shown = (shown_lots > 0).sum(axis=1)
-        back = enc.position_level(table[on_side, enc.LEVEL], shown_lots, k)
-        np.testing.assert_array_equal(back, np.minimum(levels[on_side, enc.LEVEL], shown + 1))
-        beyond = back > shown
-        assert len(np.unique(table[on_side[beyond], enc.LEVEL])) > 0.5 * beyond.sum()  # spread, not one point per book
+    for rows, beyond in _each_removal_decodes_to_its_level(table, levels, books, lots):
+        assert len(np.unique(table[rows[beyond], enc.LEVEL])) > 0.5 * beyond.sum()  # spread, not one point per book
 
 
 def test_the_rollouts_keep_a_spread_position_by_the_order_they_took(depth_model):
@@ -203,7 +192,7 @@ def test_the_rollouts_keep_a_spread_position_by_the_order_they_took(depth_model)
     for position, price, size, kept in ((GRID // 4, 999, 30, GRID // 4), (7 * GRID // 10, 998, 60, expected)):
         removed, histories = [], []
         for function in (rollout, rollout_fast):
-            paths = function(_Delete(position, size), encoding, _context([10, 30, 60]), n_paths=1, duration_ns=10**9,
+            paths = function(_behind(position, size), encoding, _context([10, 30, 60]), n_paths=1, duration_ns=10**9,
                              depth=10, rngs=[np.random.default_rng(0)])  # fmt: skip
             events = paths[0].datasets(attrs, "test")["events"]
             last = int(events.sizes["event"]) - 1

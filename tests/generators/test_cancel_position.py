@@ -70,16 +70,17 @@ def test_a_position_takes_the_level_whose_share_of_the_depth_holds_it():
 
 
 class _OneRemoval:
-    """A stand-in model: a DELETE of the bid at one volume position, then nothing before the horizon."""
+    """A stand-in model: a DELETE of the bid at one position (``price`` ticks behind the best), then nothing before
+    the horizon."""
 
-    def __init__(self, position: int, size: int) -> None:
-        self.position, self.size, self.calls = position, size, 0
+    def __init__(self, position: int, size: int, price: int = 0) -> None:
+        self.position, self.size, self.price, self.calls = position, size, price, 0
 
     def __call__(self, history: np.ndarray, book: np.ndarray) -> np.ndarray:
         rows = np.zeros((history.shape[0], 1, 6), np.int64)
         rows[..., enc.DT], rows[..., enc.SIDE], rows[..., enc.SIZE] = 10**12, 1, 1  # past the horizon: the end
         if self.calls == 0:
-            rows[..., enc.DT], rows[..., enc.TYPE] = 1000, enc.TYPE_DELETE
+            rows[..., enc.DT], rows[..., enc.TYPE], rows[..., enc.PRICE] = 1000, enc.TYPE_DELETE, self.price
             rows[..., enc.SIZE], rows[..., enc.LEVEL] = self.size, self.position
         self.calls += 1
         return rows
