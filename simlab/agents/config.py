@@ -28,6 +28,7 @@ LATENT_ANCHORS = ("fundamental", "price")
 # the trades of the last window a market maker's size counts (``MarketMakers.size_volume``)
 SIZE_VOLUMES = ("all", "others", "not_between_makers")
 TOUCH_SIZE_COMPONENTS = 11  # the ABIDES size mixture: a log-normal, then 100, 200, ..., 1000 lots
+ABIDES_SIZE_LOG = (2.9, 1.2)  # the mixture's log-normal (mean, sd of log lots) in ABIDES, and our defaults
 ACTIVITY_SD_MAX = 3.0  # the market's log-activity sd (larger: a multiplier beyond e^9 within 3 sd)
 ACTIVITY_STEP_MIN_S = 1e-3  # the activity's grid step (smaller: over 2e7 cells in a 6.5-hour day)
 ACTIVITY_COMPONENTS_MAX = 8  # log-OU components of a multi-timescale activity (a list of `activity_time_s`)
@@ -45,6 +46,17 @@ def _count(owner: str, name: str, value: Any, low: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ParameterError(f"`{name}` of {owner} must be an int >= {low}; got {value!r}")
     return int(value)
+
+
+def check_size_law_read(owner: str, prefix: str, weights: tuple, log_mean: float, log_sd: float, off: str) -> None:
+    """Refuse a log-normal that would be ignored: without ``{prefix}size_weights`` the mixture's log-normal is not
+    read, so ``{prefix}size_log_mean`` and ``{prefix}size_log_sd`` must keep their defaults (ABIDES' 2.9 and 1.2)."""
+    if not weights and (log_mean, log_sd) != ABIDES_SIZE_LOG:
+        raise ParameterError(
+            f"`{prefix}size_log_mean` and `{prefix}size_log_sd` of {owner} are read only with `{prefix}size_weights` "
+            f"(empty: {off}), so they must stay {ABIDES_SIZE_LOG[0]} and {ABIDES_SIZE_LOG[1]}; got {log_mean!r} and "
+            f"{log_sd!r} with no weights"
+        )
 
 
 def size_weights(value: Any, name: str, owner: str) -> tuple[float, ...]:
@@ -192,8 +204,8 @@ class NoiseAgents(_Checked):
     split_exponent: float = 0.0
     split_max_children: int = 10_000
     size_weights: tuple[float, ...] = ()
-    size_log_mean: float = 2.9
-    size_log_sd: float = 1.2
+    size_log_mean: float = ABIDES_SIZE_LOG[0]
+    size_log_sd: float = ABIDES_SIZE_LOG[1]
     walk_ticks: float = 0.0
     _signed = ("wake_start_s",)
     _positive = ("decay_per_s", "size_log_sd")
@@ -202,6 +214,8 @@ class NoiseAgents(_Checked):
     def __post_init__(self) -> None:
         super().__post_init__()
         object.__setattr__(self, "size_weights", size_weights(self.size_weights, "size_weights", "NoiseAgents"))
+        check_size_law_read("NoiseAgents", "", self.size_weights, self.size_log_mean, self.size_log_sd,
+                            "ABIDES' mixture with its own log-normal")  # fmt: skip
         if self.excitation >= 1:
             raise ParameterError(
                 f"`excitation` of NoiseAgents (the clock's branching ratio) must be in [0, 1); got {self.excitation!r}"
@@ -377,8 +391,8 @@ class MarketMakers(_Checked):
     touch_orders: int = 0
     quote_offset_ticks: int = 0
     touch_size_weights: tuple[float, ...] = ()
-    touch_size_log_mean: float = 2.9
-    touch_size_log_sd: float = 1.2
+    touch_size_log_mean: float = ABIDES_SIZE_LOG[0]
+    touch_size_log_sd: float = ABIDES_SIZE_LOG[1]
     latency_us: float = 0.0
     keep_touch_ticks: int = -1
     layer_ticks: int = 0
@@ -410,6 +424,8 @@ class MarketMakers(_Checked):
             )
         weights = size_weights(self.touch_size_weights, "touch_size_weights", "MarketMakers")
         object.__setattr__(self, "touch_size_weights", weights)
+        check_size_law_read("MarketMakers", "touch_", weights, self.touch_size_log_mean, self.touch_size_log_sd,
+                            "the touch orders keep a share of the pov size")  # fmt: skip
 
 
 @dataclass(frozen=True)

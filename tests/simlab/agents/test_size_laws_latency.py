@@ -19,6 +19,8 @@ from simlab.agents import (
     ValueAgents,
 )
 from simlab.agents import _kernel as K
+from simlab.agents._rules import SIZE_LOG_MEAN, SIZE_LOG_SD
+from simlab.agents.config import ABIDES_SIZE_LOG
 from simlab.agents.market import latencies_ns
 from simlab.book import _sim
 from simlab.errors import ParameterError
@@ -37,7 +39,8 @@ def _ladders(touch, weights):
         value=ValueAgents(count=0),
         market_maker=MarketMakers(count=1, wake_interval_s=5.0, levels=3, min_order_size=7, pov=0.0,
                                   initial_spread_ticks=2.0, min_half_spread_ticks=3, touch_orders=touch,
-                                  touch_size_weights=weights, touch_size_log_mean=3.0, touch_size_log_sd=0.5),
+                                  touch_size_weights=weights, touch_size_log_mean=3.0 if weights else 2.9,
+                                  touch_size_log_sd=0.5 if weights else 1.2),
         momentum=MomentumAgents(count=0),
         initial_book=InitialBook(levels=3, qty_lots=10, spread_ticks=2),
     )  # fmt: skip
@@ -71,6 +74,20 @@ def test_bad_touch_size_weights_are_refused_with_a_sentence(weights):
         MarketMakers(touch_size_weights=weights)
     with pytest.raises(ParameterError, match="touch_size_log_sd"):
         MarketMakers(touch_size_log_sd=0.0)
+
+
+def test_a_size_log_normal_that_would_be_ignored_is_refused():
+    # without weights the kernel draws ABIDES' mixture with its own log-normal (noise) or no mixture at all (makers),
+    # so a changed log-normal would be dropped silently (session 19: a noise size_log_mean of 3.9 gave a day equal
+    # to 2.9's); with weights it is read
+    assert (SIZE_LOG_MEAN, SIZE_LOG_SD) == ABIDES_SIZE_LOG == (NoiseAgents().size_log_mean, NoiseAgents().size_log_sd)
+    for bad in ({"size_log_mean": 3.9}, {"size_log_sd": 1.0}):
+        with pytest.raises(ParameterError, match=r"`size_log_mean` and `size_log_sd` of NoiseAgents are read only"):
+            NoiseAgents(**bad)
+        assert NoiseAgents(size_weights=WEIGHTS, **bad).size_weights == WEIGHTS
+    with pytest.raises(ParameterError, match=r"`touch_size_log_mean` and `touch_size_log_sd` of MarketMakers .* 3.0"):
+        MarketMakers(touch_size_log_mean=3.0)
+    assert MarketMakers(touch_size_weights=WEIGHTS, touch_size_log_mean=3.0).touch_size_log_mean == 3.0
 
 
 @pytest.mark.parametrize("latency", [Latency(), Latency(model="fixed", fixed_ns=3_000_000)])
