@@ -44,6 +44,27 @@ def optional_module(name: str, extra: str = "test"):
         pytest.skip(message, allow_module_level=True)
 
 
+# The slowest files first. With `--dist loadfile --no-loadscope-reorder` (the README's test command) pytest-xdist
+# hands the files to its workers in collection order, so these start at once and the many short files fill in around
+# them (longest first). By default it would order the files by their number of tests, which put the one-test demo on
+# the real data (about 6 minutes on a loaded core) among the last files to start. The demo on the synthetic sample
+# (tests/scenarios/test_cli.py) keeps its place in the middle: started beside the real-data demo it would compile
+# the same numba kernels at the same time, twice.
+SLOWEST_FIRST = (
+    "tests/scenarios/test_demo_real.py",  # the demo on the real data
+    "tests/scenarios/test_generate_ground_truth.py",
+    "tests/generators/test_demo.py",
+    "tests/scenarios/test_generate_amzn.py",
+    "tests/simlab/book/test_engine_properties.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Put the tests of the files in :data:`SLOWEST_FIRST` first, in that order; the rest keep theirs."""
+    rank = {path: position for position, path in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """The ../shared/data folder (skip when absent; fail in CI)."""

@@ -26,3 +26,11 @@ def test_every_book_preset_in_the_tour_is_shipped():
     assert presets, "the tour simulates a book preset"
     for name in presets:
         assert (ROOT / "calibration" / "presets" / f"{name}.toml").is_file(), name
+
+
+def test_the_files_run_first_exist_and_the_test_command_keeps_their_order():
+    """A renamed slow file would silently lose its place at the head of the run (tests/conftest.py)."""
+    from tests.conftest import SLOWEST_FIRST
+
+    assert [path for path in SLOWEST_FIRST if not (ROOT / path).is_file()] == []
+    assert "--dist loadfile --no-loadscope-reorder" in (ROOT / "README.md").read_text()

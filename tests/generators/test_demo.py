@@ -11,6 +11,7 @@ from scenarios.demo import generate
 from scenarios.demo.generate import generate_step
 from scenarios.demo.runner import Demo
 from simlab.errors import DataError
+from simlab.store import list_groups, load_store
 
 
 def test_generate_step_trains_samples_scores_then_reloads(tmp_path, monkeypatch):
@@ -29,6 +30,8 @@ def test_generate_step_trains_samples_scores_then_reloads(tmp_path, monkeypatch)
     assert applied > 0
     document = json.loads((tmp_path / "generate" / "score" / "scores.json").read_text())
     assert document["summary"]["l1"]["scores"] > 0 and "mean l1 [99% interval]" in metrics
+    scores = tmp_path / "generate" / "score" / "scores.zarr"
+    first = {group: load_store(scores, group).load() for group in list_groups(scores)}
     again = generate_step(demo, None)
     assert again["model"].startswith("loaded") and again["mean l1 [99% interval]"] == metrics["mean l1 [99% interval]"]
     # a model an earlier simlab stored there (encoding version 3: a sweep fill's queue not yet read from its run)
@@ -42,4 +45,6 @@ def test_generate_step_trains_samples_scores_then_reloads(tmp_path, monkeypatch)
     assert fresh["model"].startswith("trained 6 steps") and "retrained" in fresh["model"]
     assert "encoding_version 3, this simlab 4" in fresh["model"]
     assert fresh["mean l1 [99% interval]"] == metrics["mean l1 [99% interval]"]  # the same seed, the same model
+    for group, stored in first.items():  # and the same bytes in the score store (the demo's reproducibility)
+        assert load_store(scores, group).identical(stored), group
     assert json.loads(config.read_text())["encoding_version"] == 4 and DiffusionGenerator.load(config.parent)

@@ -47,16 +47,6 @@ def test_bad_config_exits_2_with_the_sentence(tmp_path):
     assert "unknown agent class 'whale'; valid ones are" in result.output
 
 
-def test_demo_step_scores_the_agent_market(tmp_path):
-    from scenarios.demo.abm import abm_step
-    from scenarios.demo.runner import Demo
-
-    metrics = abm_step(Demo(tmp_path, 5, None), None)
-    assert metrics["real data"].startswith("no real data") and metrics["book events"] > 1000
-    assert "abm ROC-AUC real vs synthetic" in metrics
-    assert (tmp_path / "abm" / "score" / "report.html").is_file() and (tmp_path / "abm" / "market.zarr").is_dir()
-
-
 def test_the_rmsc03_sized_config():
     config, _ = read_market_config("scenarios/library/abm_rmsc03.toml")
     assert config.counts == (5000, 100, 2, 25, 1, 0, 0)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from scenarios.demo import run_demo
-from simlab.store import list_groups
+from simlab.store import list_groups, load_store
 from tests.conftest import shared_path
 
 
@@ -28,4 +28,19 @@ def test_demo_on_real_data(tmp_path):
     assert metrics["Uniswap v3 USDC/WETH swaps: swap events and pool price path"]["swaps"] == 13_413
     assert metrics["Order-flow feature bars (1 s)"]["bars"] > 300
     assert list_groups(tmp_path / "btcusdt_usdm.zarr") == ["bbo", "books", "events"]
+    # the scorecard, agent-market and forecasting steps on the real data (their own tests read this run)
+    card = metrics["Realism scorecard: 30 min of the ZI and QR AMZN books vs the real AMZN day at 12:00-12:30"]
+    assert card["real data"].startswith("AMZN")
+    value = float(card["zi-amzn mean l1 [99% interval]"].split()[0])
+    assert 0.3 < value < 0.8  # far from real: the zero-intelligence book is a caricature of AMZN
+    assert json.loads((tmp_path / "score" / "zi-amzn" / "scores.json").read_text())["meta"]["window_levels"] == 1
+    (agents,) = [value for key, value in metrics.items() if key.startswith("Agent-based market (abm-amzn-v4")]
+    assert agents["real data"].startswith("AMZN") and agents["book events"] > 1000
+    forecast = metrics["Forecasting benchmark: OFI forecasters vs the Hawkes oracle, leakage audit"]
+    assert forecast["BTCUSDT: windows of 1 s"] == 343
+    honest, nowcast = (float(v) for v in forecast["BTCUSDT: hybrid honest / nowcast R^2"].split(" / "))
+    # one 6-minute capture and light networks: the nowcast still explains most of the OFI, the honest one little
+    assert nowcast > 0.7 > 0.3 > honest
+    sources = json.loads(load_store(tmp_path / "forecast.zarr").attrs["sources"])
+    assert [s["name"] for s in sources] == ["btcusdt_20240808.trades.csv.gz"] and sources[0]["bytes"] > 0
     assert "![order flow](order_flow.png)" in report.read_text()

@@ -90,30 +90,6 @@ def test_real_files_are_read_directly():
     assert data["events"].sizes["event"] == 57_515 and data["books"].sizes["time"] == 57_515
 
 
-def test_demo_score_step_without_real_data(tmp_path):
-    from scenarios.demo import Demo
-    from scenarios.demo.score import score_step
-
-    demo = Demo(tmp_path, 20240809)
-    metrics = demo.step("score", lambda: score_step(demo, None))
-    assert metrics["real data"].startswith("no real data")
-    assert metrics["zi-amzn scores"] == "52 of 52 applicable"
-    assert (tmp_path / "score" / "qr-amzn" / "report.html").exists()
-
-
-@pytest.mark.slow
-def test_demo_score_step_on_real_data(tmp_path, shared_data):
-    from scenarios.demo import Demo
-    from scenarios.demo.score import score_step
-
-    demo = Demo(tmp_path, 20240809)
-    metrics = demo.step("score", lambda: score_step(demo, shared_data))
-    assert metrics["real data"].startswith("AMZN")
-    value = float(metrics["zi-amzn mean l1 [99% interval]"].split()[0])
-    assert 0.3 < value < 0.8  # far from real: the zero-intelligence book is a caricature of AMZN
-    assert json.loads((tmp_path / "score" / "zi-amzn" / "scores.json").read_text())["meta"]["window_levels"] == 1
-
-
 def test_aggregate_trades_scores_a_hawkes_preset_against_raw_binance_prints(tmp_path):
     """The ETHUSDT file holds 6106 prints of 1929 taker orders; the preset was fitted to the orders.
 

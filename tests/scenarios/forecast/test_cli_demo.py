@@ -15,7 +15,6 @@ from scenarios.demo.forecast import forecast_step
 from scenarios.forecast.state import closed_form_counts
 from simlab.hawkes import HawkesParams
 from simlab.store import load_store
-from tests.conftest import shared_path
 from tests.scenarios.forecast.conftest import TINY_FORECAST_SPEC
 
 SPEC = (
@@ -84,15 +83,3 @@ def test_demo_step_runs_the_smoke_benchmark(tmp_path: Path):
     nowcast = float(metrics["synthetic-btcusdt: hybrid honest / nowcast R^2"].split(" / ")[1])
     assert nowcast > 0.9 and (tmp_path / metrics["report"]).is_file()
     assert not any(key.startswith("BTCUSDT") for key in metrics)  # no data folder: synthetic only
-
-
-@pytest.mark.slow
-def test_demo_step_adds_real_btcusdt_when_the_data_is_there(tmp_path: Path):
-    data = shared_path("")
-    metrics = forecast_step(SimpleNamespace(output=tmp_path, seed=5), data)
-    assert metrics["BTCUSDT: windows of 1 s"] == 343
-    honest, nowcast = (float(v) for v in metrics["BTCUSDT: hybrid honest / nowcast R^2"].split(" / "))
-    # one 6-minute capture and light networks: the nowcast still explains most of the OFI, the honest one little
-    assert nowcast > 0.7 > 0.3 > honest
-    sources = json.loads(load_store(tmp_path / "forecast.zarr").attrs["sources"])
-    assert [s["name"] for s in sources] == ["btcusdt_20240808.trades.csv.gz"] and sources[0]["bytes"] > 0

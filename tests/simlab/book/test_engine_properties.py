@@ -16,13 +16,22 @@ from hypothesis import strategies as st
 from simlab.book import _engine as E
 
 LOW, N_TICKS = 1000, 24
-operation = st.tuples(
-    st.sampled_from(["limit", "limit", "limit", "market", "cancel", "delete", "modify"]),
-    st.sampled_from([1, -1]),
-    st.integers(LOW, LOW + N_TICKS - 1),
-    st.integers(1, 40),
-    st.integers(0, 60),
-)
+KINDS = ("limit", "limit", "limit", "market", "cancel", "delete", "modify")
+FIELDS = (len(KINDS), 2, N_TICKS, 40, 61)  # kind, side, price, qty - 1, order id
+
+
+def _decode(code: int) -> tuple[str, int, int, int, int]:
+    """One operation from one integer (mixed radix over FIELDS): a single draw per operation keeps generating 10^5
+    operations cheap, and shrinking the integer towards 0 still shrinks towards a buy limit of 1 lot at LOW, id 0."""
+    digits = []
+    for radix in FIELDS:
+        code, digit = divmod(code, radix)
+        digits.append(digit)
+    kind, side, price, qty, oid = digits
+    return KINDS[kind], 1 - 2 * side, LOW + price, qty + 1, oid
+
+
+operation = st.integers(0, int(np.prod(FIELDS)) - 1).map(_decode)
 
 
 def _resting_and_fifo(state) -> int:
