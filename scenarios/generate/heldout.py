@@ -2,7 +2,7 @@
 
 ``python -m scenarios.generate.heldout SPEC MODEL [MODEL ...] [--paths 2] [--duration SECONDS] [--seed S]
 [--stop-when-stuck] [--presets NAME ...] [--levels N] [--tstr-choice CHOICE.json] [--tstr-boot 2000] [--data DIR]
-[-o OUT.json]``
+[--real-windows N] [-o OUT.json]``
 samples every model (diffusion or GAN, read from its folder) from the sampling context with the same seed, scores
 each path against the whole held-out test span with :func:`simlab.metrics.scorecard.score` (the realism scorecard),
 and compares the first model with each other one on the L1 scores both computed
@@ -26,6 +26,11 @@ generated events such a file would record, as the scorecard does. ``--presets`` 
 abm-amzn-v2``) simulates shipped parametric presets over the held-out span, path p with the seed
 :func:`preset_seed` splits from ``seed`` (:mod:`scenarios.generate.baselines`), scores them the same way and
 compares each with the first model.
+
+What real flow gives where a path is read (:func:`real_reference`, always in the JSON and printed): the real spans'
+message rates and the held-out span's events in each path-length window from its start, since a path covers the
+span's first seconds and is scored against all of it. ``--real-windows N`` also scores the last N path-length windows
+of the real validation span as paths (real flow of another time, scored the same way).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from generators.evaluation import compare_cards, realism
-from generators.spec import load_generator, load_spec, spec_spans
+from generators.spec import load_generator, load_spec, slice_flow, spec_spans
 from scenarios.forecast.book_tstr import joined
 from scenarios.forecast.books import BookSeries
 from scenarios.forecast.task_protocol import origins
@@ -68,6 +73,7 @@ def score_models(
     levels: int | None = None,
     tstr_choice: dict[str, Any] | str | Path | None = None,
     tstr_boot: int = 2000,
+    real_windows: int = 0,
 ) -> dict[str, Any]:
     """Sample and score every model (and preset) against the spec's held-out span; compare the first model with the
     others, per path; score every model's and preset's pooled paths as TSTR training flow (:func:`tstr_scores`).
@@ -101,11 +107,16 @@ def score_models(
         :func:`scenarios.generate.tstr_study.select_task` on the training and validation spans.
     tstr_boot
         Bootstrap replicates of the TSTR intervals (its root seed is ``seed``).
+    real_windows
+        Also score the last ``real_windows`` whole windows of ``duration`` of the real validation span (real flow of
+        another time, just before the held-out span) as paths, the same way (:func:`real_reference`); 0: none.
 
     Returns
     -------
     dict
-        ``duration_s``, ``window_levels`` (the real file's levels, or None); ``models`` (per model folder: ``family``,
+        ``duration_s``, ``window_levels`` (the real file's levels, or None); ``real`` (:func:`real_reference`: the
+        real spans' message rates, the held-out span's events per path-length window, and the scored real
+        windows); ``models`` (per model folder: ``family``,
         ``sampling_s``, ``paths``: per path the scorecard's summary; or ``failed``); ``presets`` (per preset:
         ``kind``, ``fitted_on``, ``simulating_s``, ``paths``); ``comparisons`` (per "other vs first model", per
         path, :func:`generators.evaluation.compare_cards`); ``tstr`` (:func:`tstr_scores`; sources are named by the
@@ -115,6 +126,8 @@ def score_models(
         raise ParameterError(f"`levels` of score_models must be an int >= 1 or None; got {levels!r}")
     if isinstance(tstr_boot, bool) or not isinstance(tstr_boot, int) or tstr_boot < 1:
         raise ParameterError(f"`--tstr-boot` (tstr_boot) must be an int >= 1; got {tstr_boot!r}")
+    if isinstance(real_windows, bool) or not isinstance(real_windows, int) or real_windows < 0:
+        raise ParameterError(f"`--real-windows` (real_windows) must be an int >= 0; got {real_windows!r}")
     if isinstance(tstr_choice, (str, Path)):  # read before the sampling: a bad file fails fast
         tstr_choice = _read_choice(tstr_choice)
     if tstr_choice is not None:
@@ -125,6 +138,7 @@ def score_models(
     window = lobster_window(test)
     sources: dict[str, list[BookSeries]] = {}  # the TSTR training flow: each model's and preset's paths
     cards, out = {}, {"duration_s": duration, "window_levels": window, "models": {}, "presets": {}, "comparisons": {}}
+    out["real"] = real_reference(spans, duration, windows=real_windows, seed=seed, n_boot=n_boot, levels=levels)
     for model in models:
         generator = load_generator(model)
         start = time.perf_counter()
@@ -155,6 +169,63 @@ def score_models(
     real = {name: series_of(f"real {name}", spans[name]) for name in ("train", "validation", "test")}
     out["tstr"] = tstr_scores(real, sources, choice=tstr_choice, n_boot=tstr_boot, seed=seed)
     return out
+
+
+def real_reference(
+    spans: dict[str, dict[str, Any]],
+    duration: float,
+    *,
+    windows: int = 0,
+    seed: int = 20261203,
+    n_boot: int = 100,
+    levels: int | None = None,
+) -> dict[str, Any]:
+    """Return what real flow gives where a generated path is read: rates, and real windows scored as paths.
+
+    A path starts where the held-out span starts and lasts ``duration`` s, and it is scored against the whole
+    held-out span. When the span's flow is not stationary, the path's rate is compared with a rate the span only
+    reaches later (on the AAPL hour: 26.3 messages per s in its first 120 s, 20.0 over its 720 s;
+    ``docs/generators_truth_context.md``, session 20).
+
+    Returns
+    -------
+    dict
+        ``rate_per_s``: events per second of each real span (``train``, ``validation``, ``test``, the first event
+        to the last); ``test_windows``: the held-out span's events in each whole window of ``duration`` from its
+        start (the first is the paths' own seconds); ``windows``: the last ``windows`` whole windows of
+        ``duration`` of the validation span, oldest first, each scored against the held-out span as a path is
+        (:func:`generators.evaluation.realism`, seed ``seed + index``), with its ``start_s`` (from the validation
+        span's first event) and the summary a path gets.
+    """
+    if windows and not duration > 0:
+        raise ParameterError(f"`duration` of real_reference must be > 0 s; got {duration!r}")
+    seconds = {name: _span_seconds(span["events"]) for name, span in spans.items()}
+    rate = {name: spans[name]["events"].sizes["event"] / seconds[name] if seconds[name] > 0 else None for name in spans}
+    out: dict[str, Any] = {"rate_per_s": rate, "test_windows": _window_counts(spans["test"]["events"], duration)}
+    whole = int(seconds["validation"] // duration) if duration > 0 else 0
+    if windows > whole:
+        raise DataError(f"`--real-windows` {windows}: the validation span holds {whole} whole windows of "
+                        f"{duration:g} s; ask for at most {whole}")  # fmt: skip
+    starts = [seconds["validation"] - (k + 1) * duration for k in reversed(range(windows))]
+    paths = [slice_flow(spans["validation"], start, duration) for start in starts]
+    cards = realism(paths, spans["test"], seed=seed, n_boot=n_boot, levels=levels) if paths else []
+    scored = zip(starts, paths, cards, strict=True)
+    out["windows"] = [{"start_s": start, **_path_summary(path, card)} for start, path, card in scored]
+    return out
+
+
+def _span_seconds(events: Any) -> float:
+    ts = events["ts_ns"].values
+    return (int(ts[-1]) - int(ts[0])) / 1e9
+
+
+def _window_counts(events: Any, duration: float) -> list[int]:
+    # events in each whole window of ``duration`` s from the span's first event
+    ts = events["ts_ns"].values.astype(np.int64)
+    width = int(round(duration * 1e9))
+    whole = int((int(ts[-1]) - int(ts[0])) // width) if width > 0 else 0
+    index = (ts - ts[0]) // width if width > 0 else np.zeros(0, np.int64)
+    return np.bincount(index[index < whole], minlength=whole).astype(int).tolist() if whole else []
 
 
 def tstr_scores(
@@ -389,17 +460,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--levels", type=int, default=None, help="book levels scored (default: the fewer of both)")
     parser.add_argument("--tstr-choice", default=None, help="a tstr_study select file (default: select here)")
     parser.add_argument("--tstr-boot", type=int, default=2000, help="bootstrap replicates of the TSTR intervals")
+    windows = "also score the last N path-length windows of the real validation span as paths"
+    parser.add_argument("--real-windows", type=int, default=0, help=windows)
     parser.add_argument("-o", "--output", default="heldout.json")
     args = parser.parse_args(argv)
     out = score_models(
         args.spec, args.models, n_paths=args.paths, duration=args.duration, seed=args.seed, n_boot=args.n_boot,
         data_dir=args.data, stop_when_stuck=args.stop_when_stuck, presets=args.presets, levels=args.levels,
-        tstr_choice=args.tstr_choice, tstr_boot=args.tstr_boot,
+        tstr_choice=args.tstr_choice, tstr_boot=args.tstr_boot, real_windows=args.real_windows,
     )  # fmt: skip
     config = {k: v for k, v in vars(args).items() if k != "output"}
     out["provenance"] = provenance(seed=args.seed, config=config)
     write_json(args.output, out)
     print(f"{out['duration_s']:g} s per path; real data window levels: {out['window_levels']}")
+    real = out["real"]
+    rates = ", ".join(f"{name} {rate:.1f}" for name, rate in real["rate_per_s"].items() if rate is not None)
+    print(f"real events per s: {rates}; held-out events per {out['duration_s']:g} s from its start (the paths' own "
+          f"seconds first): {real['test_windows']}")  # fmt: skip
+    for window in real["windows"]:
+        _print_paths("real     ", f"validation span from {window['start_s']:.1f} s", {"paths": [window]})
     for model, result in out["models"].items():
         if "failed" in result:
             print(f"{model}: sampling failed: {result['failed']}")

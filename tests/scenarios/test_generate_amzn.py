@@ -106,3 +106,32 @@ def test_a_level1_model_samples_books_that_never_lose_a_side_and_tstr_reads_only
     assert np.any(books["bid_qty"].values[after, 1] > 0)  # the engine holds the hidden levels behind the best
     every, visible = series_of("all", path), series_of("visible", path, window_levels=1)
     assert visible.size < every.size  # the hidden depth's deeper events are left out, as a level-1 file would
+
+
+def test_real_windows_are_scored_as_paths_and_the_rates_count_every_event(amzn):
+    from generators.evaluation import realism
+    from generators.spec import slice_flow
+
+    spans = spec_spans(load_spec(amzn["spec"]), amzn["data"])
+    out = heldout.real_reference(spans, 50.0, windows=2, seed=3, n_boot=10)
+    ts = {name: span["events"]["ts_ns"].values for name, span in spans.items()}
+    for name, times in ts.items():  # events over first-to-last seconds
+        assert out["rate_per_s"][name] == pytest.approx(times.size / ((times[-1] - times[0]) / 1e9))
+    width = int(50e9)  # the held-out span's whole 50-s windows, counted by hand
+    whole = int((ts["test"][-1] - ts["test"][0]) // width)
+    hand = [int(np.sum((ts["test"] >= ts["test"][0] + k * width) & (ts["test"] < ts["test"][0] + (k + 1) * width)))
+            for k in range(whole)]  # fmt: skip
+    assert out["test_windows"] == hand and whole >= 3 and sum(hand) < ts["test"].size
+    seconds = (ts["validation"][-1] - ts["validation"][0]) / 1e9
+    starts = [w["start_s"] for w in out["windows"]]
+    assert starts == pytest.approx([seconds - 100.0, seconds - 50.0])  # the last two whole windows, oldest first
+    paths = [slice_flow(spans["validation"], start, 50.0) for start in starts]
+    cards = realism(paths, spans["test"], seed=3, n_boot=10)  # scored exactly as a path is
+    for window, path, card in zip(out["windows"], paths, cards, strict=True):
+        assert window["mean_l1"] == card.summary["l1"]["mean"] and window["events"] == path["events"].sizes["event"]
+        assert "applied" not in window and window["l1_scores"] >= 10
+    assert heldout.real_reference(spans, 50.0)["windows"] == []  # none asked: none scored
+    with pytest.raises(DataError, match=r"`--real-windows` 9: the validation span holds 3 whole windows of 50 s"):
+        heldout.real_reference(spans, 50.0, windows=9)
+    with pytest.raises(ParameterError, match=r"`--real-windows` \(real_windows\) must be an int >= 0; got -1"):
+        heldout.score_models(amzn["spec"], [amzn["model"]], real_windows=-1, data_dir=amzn["data"])
