@@ -2,7 +2,7 @@
 
 ``python -m scenarios.generate.heldout SPEC MODEL [MODEL ...] [--paths 2] [--duration SECONDS] [--seed S]
 [--stop-when-stuck] [--presets NAME ...] [--levels N] [--tstr-choice CHOICE.json] [--tstr-boot 2000] [--data DIR]
-[--real-windows N] [-o OUT.json]``
+[--real-windows N] [--against span|same] [-o OUT.json]``
 samples every model (diffusion or GAN, read from its folder) from the sampling context with the same seed, scores
 each path against the whole held-out test span with :func:`simlab.metrics.scorecard.score` (the realism scorecard),
 and compares the first model with each other one on the L1 scores both computed
@@ -31,6 +31,11 @@ What real flow gives where a path is read (:func:`real_reference`, always in the
 message rates and the held-out span's events in each path-length window from its start, since a path covers the
 span's first seconds and is scored against all of it. ``--real-windows N`` also scores the last N path-length windows
 of the real validation span as paths (real flow of another time, scored the same way).
+
+``--against same`` scores every path (model, preset or real window) against the held-out span's first ``duration``
+seconds instead of all of it: the real continuation of the context the paths start from, the seconds the paths
+cover (LOB-Bench scores a generated continuation against the real one of the same context). The default ``span``
+keeps the whole span. The TSTR task reads the whole span either way.
 """
 
 from __future__ import annotations
@@ -59,6 +64,9 @@ from simlab.store import write_text_atomic
 HELDOUT_SHARE = 6  # a path's default length is the held-out span's over this
 
 
+AGAINST = ("span", "same")  # what a path is scored against: the whole held-out span, or its first seconds
+
+
 def score_models(
     spec_path: str | Path,
     models: list[str | Path],
@@ -74,6 +82,7 @@ def score_models(
     tstr_choice: dict[str, Any] | str | Path | None = None,
     tstr_boot: int = 2000,
     real_windows: int = 0,
+    against: str = "span",
 ) -> dict[str, Any]:
     """Sample and score every model (and preset) against the spec's held-out span; compare the first model with the
     others, per path; score every model's and preset's pooled paths as TSTR training flow (:func:`tstr_scores`).
@@ -110,6 +119,9 @@ def score_models(
     real_windows
         Also score the last ``real_windows`` whole windows of ``duration`` of the real validation span (real flow of
         another time, just before the held-out span) as paths, the same way (:func:`real_reference`); 0: none.
+    against
+        What every path is scored against: ``"span"`` the whole held-out span, ``"same"`` its first ``duration``
+        seconds (the paths' own seconds, right after the context).
 
     Returns
     -------
@@ -128,17 +140,22 @@ def score_models(
         raise ParameterError(f"`--tstr-boot` (tstr_boot) must be an int >= 1; got {tstr_boot!r}")
     if isinstance(real_windows, bool) or not isinstance(real_windows, int) or real_windows < 0:
         raise ParameterError(f"`--real-windows` (real_windows) must be an int >= 0; got {real_windows!r}")
+    if against not in AGAINST:
+        raise ParameterError(f"`--against` (against) must be one of {list(AGAINST)}; got {against!r}")
     if isinstance(tstr_choice, (str, Path)):  # read before the sampling: a bad file fails fast
         tstr_choice = _read_choice(tstr_choice)
     if tstr_choice is not None:
         _check_picks(tstr_choice)
     spans = spec_spans(load_spec(spec_path), data_dir)
-    test = spans["test"]
-    duration = default_duration(test) if duration is None else float(duration)
-    window = lobster_window(test)
+    duration = default_duration(spans["test"]) if duration is None else float(duration)
+    window = lobster_window(spans["test"])
+    test = spans["test"] if against == "span" else slice_flow(spans["test"], 0.0, duration)  # what paths meet
     sources: dict[str, list[BookSeries]] = {}  # the TSTR training flow: each model's and preset's paths
     cards, out = {}, {"duration_s": duration, "window_levels": window, "models": {}, "presets": {}, "comparisons": {}}
-    out["real"] = real_reference(spans, duration, windows=real_windows, seed=seed, n_boot=n_boot, levels=levels)
+    out["against"] = {"name": against, "events": test["events"].sizes["event"]}
+    out["real"] = real_reference(
+        spans, duration, windows=real_windows, seed=seed, n_boot=n_boot, levels=levels, reference=test
+    )
     for model in models:
         generator = load_generator(model)
         start = time.perf_counter()
@@ -158,7 +175,9 @@ def score_models(
             series_of(f"{model} path {p}", path, window_levels=window) for p, path in enumerate(paths)
         ]
     for name in presets:
-        cards[name], out["presets"][name], paths = _score_preset(name, spans, n_paths, duration, seed, n_boot, levels)
+        cards[name], out["presets"][name], paths = _score_preset(
+            name, spans, n_paths, duration, seed, n_boot, levels, reference=test
+        )
         sources[name] = [series_of(f"{name} path {p}", path, window_levels=window) for p, path in enumerate(paths)]
     reference = str(models[0])
     for other in [str(m) for m in models[1:]] + list(presets):
@@ -179,6 +198,7 @@ def real_reference(
     seed: int = 20261203,
     n_boot: int = 100,
     levels: int | None = None,
+    reference: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Return what real flow gives where a generated path is read: rates, and real windows scored as paths.
 
@@ -195,7 +215,8 @@ def real_reference(
         start (the first is the paths' own seconds); ``windows``: the last ``windows`` whole windows of
         ``duration`` of the validation span, oldest first, each scored against the held-out span as a path is
         (:func:`generators.evaluation.realism`, seed ``seed + index``), with its ``start_s`` (from the validation
-        span's first event) and the summary a path gets.
+        span's first event) and the summary a path gets. ``reference``: what the windows are scored against (the
+        paths' reference, ``--against``; default the whole held-out span).
     """
     if windows and not duration > 0:
         raise ParameterError(f"`duration` of real_reference must be > 0 s; got {duration!r}")
@@ -208,7 +229,8 @@ def real_reference(
                         f"{duration:g} s; ask for at most {whole}")  # fmt: skip
     starts = [seconds["validation"] - (k + 1) * duration for k in reversed(range(windows))]
     paths = [slice_flow(spans["validation"], start, duration) for start in starts]
-    cards = realism(paths, spans["test"], seed=seed, n_boot=n_boot, levels=levels) if paths else []
+    reference = spans["test"] if reference is None else reference
+    cards = realism(paths, reference, seed=seed, n_boot=n_boot, levels=levels) if paths else []
     scored = zip(starts, paths, cards, strict=True)
     out["windows"] = [{"start_s": start, **_path_summary(path, card)} for start, path, card in scored]
     return out
@@ -360,9 +382,17 @@ def _read_choice(path: str | Path) -> dict[str, Any]:
 
 
 def _score_preset(
-    name: str, spans: dict, n_paths: int, duration: float, seed: int, n_boot: int, levels: int | None = None
+    name: str,
+    spans: dict,
+    n_paths: int,
+    duration: float,
+    seed: int,
+    n_boot: int,
+    levels: int | None = None,
+    reference: dict | None = None,
 ) -> tuple[list, dict, list]:
-    # simulate the preset's paths over the held-out span and score them as the models' paths
+    # simulate the preset's paths over the held-out span and score them as the models' paths (against `reference`,
+    # default the whole held-out span)
     open_ns, start_ns = span_start(spans["train"]), span_start(spans["test"])
     start = time.perf_counter()
     paths = [
@@ -370,7 +400,7 @@ def _score_preset(
         for p in range(n_paths)
     ]
     seconds = time.perf_counter() - start
-    cards = realism(paths, spans["test"], seed=seed, n_boot=n_boot, levels=levels)
+    cards = realism(paths, spans["test"] if reference is None else reference, seed=seed, n_boot=n_boot, levels=levels)
     return cards, {
         "kind": baseline_kind(name), "fitted_on": fitted_on(name), "simulating_s": seconds,
         "paths": [_path_summary(path, card) for path, card in zip(paths, cards, strict=True)],
@@ -462,17 +492,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--tstr-boot", type=int, default=2000, help="bootstrap replicates of the TSTR intervals")
     windows = "also score the last N path-length windows of the real validation span as paths"
     parser.add_argument("--real-windows", type=int, default=0, help=windows)
+    against = "score every path against the whole held-out span (span) or its first --duration seconds (same)"
+    parser.add_argument("--against", choices=AGAINST, default="span", help=against)
     parser.add_argument("-o", "--output", default="heldout.json")
     args = parser.parse_args(argv)
     out = score_models(
         args.spec, args.models, n_paths=args.paths, duration=args.duration, seed=args.seed, n_boot=args.n_boot,
         data_dir=args.data, stop_when_stuck=args.stop_when_stuck, presets=args.presets, levels=args.levels,
-        tstr_choice=args.tstr_choice, tstr_boot=args.tstr_boot, real_windows=args.real_windows,
+        tstr_choice=args.tstr_choice, tstr_boot=args.tstr_boot, real_windows=args.real_windows, against=args.against,
     )  # fmt: skip
     config = {k: v for k, v in vars(args).items() if k != "output"}
     out["provenance"] = provenance(seed=args.seed, config=config)
     write_json(args.output, out)
-    print(f"{out['duration_s']:g} s per path; real data window levels: {out['window_levels']}")
+    print(f"{out['duration_s']:g} s per path; real data window levels: {out['window_levels']}; scored against "
+          f"{out['against']['name']} ({out['against']['events']} real events)")  # fmt: skip
     real = out["real"]
     rates = ", ".join(f"{name} {rate:.1f}" for name, rate in real["rate_per_s"].items() if rate is not None)
     print(f"real events per s: {rates}; held-out events per {out['duration_s']:g} s from its start (the paths' own "

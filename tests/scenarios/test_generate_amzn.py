@@ -135,3 +135,10 @@ def test_real_windows_are_scored_as_paths_and_the_rates_count_every_event(amzn):
         heldout.real_reference(spans, 50.0, windows=9)
     with pytest.raises(ParameterError, match=r"`--real-windows` \(real_windows\) must be an int >= 0; got -1"):
         heldout.score_models(amzn["spec"], [amzn["model"]], real_windows=-1, data_dir=amzn["data"])
+    # --against same: a window is scored against the held-out span's first 50 s (the paths' own seconds)
+    first = slice_flow(spans["test"], 0.0, 50.0)
+    same = heldout.real_reference(spans, 50.0, windows=1, seed=3, n_boot=10, reference=first)
+    (card,) = realism(paths[-1:], first, seed=3, n_boot=10)
+    assert same["windows"][0]["mean_l1"] == card.summary["l1"]["mean"] != out["windows"][-1]["mean_l1"]
+    with pytest.raises(ParameterError, match=r"`--against` \(against\) must be one of \['span', 'same'\]; got 'x'"):
+        heldout.score_models(amzn["spec"], [amzn["model"]], against="x", data_dir=amzn["data"])
