@@ -356,7 +356,7 @@ def _maker(state, ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, clock, t
             low_bid, high_bid, low_ask = low_bid - layer, high_bid - layer, low_ask + layer
         if mparams[R.MP_INV_SKEW] > 0 or ip[K.IP_MM_CENTRE_HL] > 0:  # ours: a skewed or slow-centred ladder is
             # posted only (kept off the touch it saw)
-            low_bid, high_bid, low_ask = R.post_only(low_bid, high_bid, low_ask, bid, ask)
+            low_bid, high_bid, low_ask = R.post_only(low_bid, high_bid, low_ask, bid, ask, ip[K.IP_MM_GAP])
         jitter = fp[K.FP_MM_JITTER]
         best_bid, best_ask = K.LIMIT, K.LIMIT  # the message kinds of the two best orders
         if ip[K.IP_MM_KEEP] >= 0:  # ours: keep a resting best order near the new best price (two draws, always)

@@ -336,22 +336,26 @@ def inventory_shift(inventory, mp):
 
 
 @numba.njit(cache=True)
-def post_only(low_bid, high_bid, low_ask, bid, ask):
-    """A ladder kept off the other side's touch seen at the decision (ours, with the inventory skew on): the bid side
-    moved down so that its best bid is at most ``ask - 1``, the ask side up so that its best ask is at least ``bid +
-    1`` (``eng.NO_PRICE``: that side is empty, no clip). Returns (lowest bid, highest bid, lowest ask).
+def post_only(low_bid, high_bid, low_ask, bid, ask, gap):
+    """A ladder kept off the other side's touch seen at the decision (ours, with the inventory skew or the slow centre
+    on): the bid side moved down so that its best bid is at most ``ask - g``, the ask side up so that its best ask is
+    at least ``bid + g``, ``g = max(1, gap)`` (``eng.NO_PRICE``: that side is empty, no clip). Returns (lowest bid,
+    highest bid, lowest ask).
 
     A skewed maker quotes against its inventory; unclipped, a long maker's asks would cross the book and a short
     maker's bids would meet them, and makers sized by the traded volume (``pov``) would then trade with each other at
     ever larger sizes. Real makers post such quotes as post-only orders, which never take liquidity (e.g. Nasdaq's
     Post-Only order attribute; Cboe's Post Only), the inside quote of Avellaneda and Stoikov's maker staying on its
-    own side of the market.
+    own side of the market. ``gap`` (``post_only_gap_ticks``, ours; 0 or 1: one tick): a clipped side keeps that
+    many ticks from the other side's touch, so a maker whose centre lags the price still quotes a spread of at least
+    ``g`` ticks against the touch it saw instead of closing it to one tick (docs/agents_impact_v17.md, section 6).
     """
-    if ask != eng.NO_PRICE and high_bid > ask - 1:
-        down = high_bid - (ask - 1)
+    g = max(np.int64(1), np.int64(gap))
+    if ask != eng.NO_PRICE and high_bid > ask - g:
+        down = high_bid - (ask - g)
         low_bid, high_bid = low_bid - down, high_bid - down
-    if bid != eng.NO_PRICE and low_ask < bid + 1:
-        low_ask = bid + 1
+    if bid != eng.NO_PRICE and low_ask < bid + g:
+        low_ask = bid + g
     return low_bid, high_bid, low_ask
 
 

@@ -369,6 +369,14 @@ class MarketMakers(_Checked):
     With the half-life on, the ladder is posted only, as with the inventory skew (its best bid at most one tick below
     the best ask seen at the decision, its best ask at least one above the best bid), so a centre left behind by the
     price never crosses the book.
+    ``post_only_gap_ticks`` (0: off, the clip of one tick): a post-only clipped side (with the inventory skew or the
+    slow centre on) is put at least this many ticks off the other side's touch seen at the decision instead of one
+    (the best bid at most ``ask - g``, the best ask at least ``bid + g``, ``g = max(1, post_only_gap_ticks)``; 1 is
+    the clip of one tick, as 0). Ours: a maker whose slow centre lags the price has its lagging side clipped against
+    the touch, and with one tick the book spends much of the day with a 1-3 tick spread that AMZN rarely shows
+    (docs/agents_impact_v17.md, section 4); with a gap the lagging quotes still resist a metaorder but keep a spread
+    (a maker's minimum quoted spread, the spread term of Avellaneda and Stoikov 2008). Needs the inventory skew or
+    the slow centre on (without either there is no clip, and the key would be ignored).
     """
 
     count: int = 2
@@ -400,6 +408,7 @@ class MarketMakers(_Checked):
     inventory_skew_max_ticks: int = 0
     size_volume: str = "all"
     center_halflife_s: float = 0.0
+    post_only_gap_ticks: int = 0
     _positive = ("wake_interval_s", "level_spacing", "initial_spread_ticks", "volume_window_s", "withdraw_size_factor",
                  "touch_size_log_sd")  # fmt: skip
     _int_floor = {"min_order_size": 1, "levels": 1, "keep_touch_ticks": -1}
@@ -410,6 +419,12 @@ class MarketMakers(_Checked):
             raise ParameterError(
                 "`keep_touch_ticks` of MarketMakers keeps one best order a side, so it needs `touch_orders` <= 1; got "
                 f"keep_touch_ticks {self.keep_touch_ticks!r} with touch_orders {self.touch_orders!r}"
+            )
+        if self.post_only_gap_ticks > 0 and self.inventory_skew_ticks_per_lot <= 0 and self.center_halflife_s <= 0:
+            raise ParameterError(
+                "`post_only_gap_ticks` of MarketMakers sets the post-only clip, which is on only with "
+                "`inventory_skew_ticks_per_lot` > 0 or `center_halflife_s` > 0, so it must stay 0 without them; got "
+                f"{self.post_only_gap_ticks!r} with both off"
             )
         if self.spread_alpha > 1:
             raise ParameterError(f"`spread_alpha` of MarketMakers must be in [0, 1]; got {self.spread_alpha!r}")

@@ -79,10 +79,10 @@ def test_the_kernels_maker_quotes_lower_when_long(inventory, skew, cap, ticks):
 
 def test_post_only_keeps_a_ladder_off_the_touch_it_saw():
     no = np.iinfo(np.int64).min  # an empty side
-    assert R.post_only(985, 989, 992, 995, 997) == (985, 989, 996)  # the asks moved up to 1 above the bid
-    assert R.post_only(1005, 1009, 1012, 995, 1000) == (995, 999, 1012)  # the bids moved down, the step kept
-    assert R.post_only(985, 989, 992, no, no) == (985, 989, 992)
-    assert R.post_only(990, 994, 1001, 993, 1000) == (990, 994, 1001)  # nothing crosses: unchanged
+    assert R.post_only(985, 989, 992, 995, 997, 0) == (985, 989, 996)  # the asks moved up to 1 above the bid
+    assert R.post_only(1005, 1009, 1012, 995, 1000, 0) == (995, 999, 1012)  # the bids moved down, the step kept
+    assert R.post_only(985, 989, 992, no, no, 0) == (985, 989, 992)
+    assert R.post_only(990, 994, 1001, 993, 1000, 0) == (990, 994, 1001)  # nothing crosses: unchanged
 
 
 def test_a_very_long_maker_offers_just_above_the_bid_and_takes_nothing():

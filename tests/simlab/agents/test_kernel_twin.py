@@ -286,6 +286,12 @@ CONFIGS = {
             count=3, wake_interval_s=10.0, levels=4, volume_window_s=20.0, layer_ticks=1, center_halflife_s=30.0
         ),
     ),
+    "makers with a slow ladder centre (half-life 30 s) clipped 4 ticks off the touch, a TWAP buyer": small_config(
+        execution=ExecutionAgents(count=1, quantity_lots=900, start_s=100, duration_s=600, interval_s=20),
+        market_maker=MarketMakers(
+            count=3, wake_interval_s=10.0, levels=4, volume_window_s=20.0, center_halflife_s=30.0, post_only_gap_ticks=4
+        ),
+    ),
     "abides variance, fixed latency, opening book": small_config(
         value=ValueAgents(count=6, arrival_rate_per_s=0.05, variance_update="abides"),
         latency=Latency(model="fixed", fixed_ns=2_000_000),
@@ -376,7 +382,12 @@ def _shocks_happened(config, market, twin, seed):
         other.run()
         assert not np.array_equal(other.ev[: int(other.ctr[_sim.C_EVENTS])], ev)
     if config.market_maker.center_halflife_s > 0:  # the slow centre moved ladders: the market without it differs
-        plain = replace(config, market_maker=replace(config.market_maker, center_halflife_s=0.0))
+        plain = replace(config, market_maker=replace(config.market_maker, center_halflife_s=0.0, post_only_gap_ticks=0))
+        other = _Market(plain, _root(seed), plain.session_s, 5, 0, 0)
+        other.run()
+        assert not np.array_equal(other.ev[: int(other.ctr[_sim.C_EVENTS])], ev)
+    if config.market_maker.post_only_gap_ticks > 1:  # the gap moved clipped ladders: the one-tick clip differs
+        plain = replace(config, market_maker=replace(config.market_maker, post_only_gap_ticks=0))
         other = _Market(plain, _root(seed), plain.session_s, 5, 0, 0)
         other.run()
         assert not np.array_equal(other.ev[: int(other.ctr[_sim.C_EVENTS])], ev)

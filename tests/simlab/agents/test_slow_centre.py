@@ -1,7 +1,8 @@
 """The makers' slow ladder centre (`market_maker.center_halflife_s`): an exponential moving average of the mids a
 maker saw at its decisions, in calendar time. Its arithmetic against the closed form on a hand-made mid path, the
-default (0) left bit for bit, bad values refused, the TOML key. The kernel against the twin with the key on is in
-test_kernel_twin.py."""
+default (0) left bit for bit, bad values refused, the TOML key. The post-only clip's gap (`post_only_gap_ticks`):
+the clip distance on hand-built ladders, 0 and 1 the one-tick clip bit for bit, bad values refused. The kernel
+against the twin with the keys on is in test_kernel_twin.py."""
 
 from __future__ import annotations
 
@@ -74,3 +75,43 @@ def test_the_key_is_read_from_the_toml_layout():
     assert MarketMakers().center_halflife_s == 0.0
     with pytest.raises(ParameterError, match="center_halflife_s"):
         MarketConfig.from_dict({"agents": {"market_maker": {"center_halflife_s": -5}}})
+
+
+def test_the_clipped_side_keeps_the_gap_off_the_touch_it_saw():
+    no = np.iinfo(np.int64).min  # an empty side
+    # a ladder left below the price (bid 995, ask 997 seen): its asks from 992 go to bid + 6 = 1001, not 996
+    assert R.post_only(985, 989, 992, 995, 997, 6) == (985, 989, 1001)
+    # left above (bid 995, ask 1000 seen): the bids move down whole, the best to ask - 6 = 994, the step kept
+    assert R.post_only(1005, 1009, 1012, 995, 1000, 6) == (990, 994, 1012)
+    # within the gap but not crossing: still moved to the gap (best bid 994 <= 1000 - 6)
+    assert R.post_only(990, 997, 1003, 993, 1000, 6) == (987, 994, 1003)
+    assert R.post_only(985, 989, 992, no, no, 6) == (985, 989, 992)  # an empty side: no clip
+    for args in [(985, 989, 992, 995, 997), (1005, 1009, 1012, 995, 1000), (990, 997, 1003, 993, 1000)]:
+        assert R.post_only(*args, 0) == R.post_only(*args, 1)  # 0 is the one-tick clip
+    assert R.post_only(985, 989, 992, 995, 997, 0) == (985, 989, 996)
+
+
+@pytest.mark.parametrize("seed", [3])
+def test_a_gap_of_0_or_1_is_the_one_tick_clip_bit_for_bit_and_a_wider_gap_changes_the_market(seed):
+    maker = MarketMakers(count=2, wake_interval_s=20.0, levels=4, volume_window_s=20.0, center_halflife_s=120.0)
+    config = small_config(market_maker=maker)
+    _, ev = run_market(config, seed)
+    one = replace(config, market_maker=replace(maker, post_only_gap_ticks=1))
+    np.testing.assert_array_equal(run_market(one, seed)[1], ev)
+    wide = replace(config, market_maker=replace(maker, post_only_gap_ticks=8))
+    assert not np.array_equal(run_market(wide, seed)[1], ev)
+
+
+@pytest.mark.parametrize("value", [-1, 2.5, 4.0, "4", None, True])
+def test_bad_post_only_gap_values_are_refused(value):
+    with pytest.raises(ParameterError, match="post_only_gap_ticks"):
+        MarketMakers(center_halflife_s=30.0, post_only_gap_ticks=value)
+
+
+def test_a_gap_without_a_clip_is_refused_and_the_key_is_read_from_toml():
+    with pytest.raises(ParameterError, match="post_only_gap_ticks.*center_halflife_s"):
+        MarketMakers(post_only_gap_ticks=4)
+    MarketMakers(inventory_skew_ticks_per_lot=0.05, post_only_gap_ticks=4)  # the inventory skew's clip: fine
+    assert MarketMakers().post_only_gap_ticks == 0
+    data = {"agents": {"market_maker": {"center_halflife_s": 10.0, "post_only_gap_ticks": 6}}}
+    assert MarketConfig.from_dict(data).market_maker.post_only_gap_ticks == 6

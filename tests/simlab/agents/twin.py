@@ -634,9 +634,10 @@ class TwinMarket:
                 low_ask += min(int(self.gens[3].random() * (m.quote_offset_ticks + 1)), m.quote_offset_ticks)
             high_bid, low_ask = high_bid - k * m.layer_ticks, low_ask + k * m.layer_ticks  # maker k's layer
             if m.inventory_skew_ticks_per_lot > 0 or m.center_halflife_s > 0:  # post only: the best bid below the
-                # ask seen, the best ask above
-                high_bid = high_bid if ask is None else min(high_bid, ask - 1)
-                low_ask = low_ask if bid is None else max(low_ask, bid + 1)
+                # ask seen, the best ask above, by at least the gap (0 or 1: one tick)
+                gap = max(1, m.post_only_gap_ticks)
+                high_bid = high_bid if ask is None else min(high_bid, ask - gap)
+                low_ask = low_ask if bid is None else max(low_ask, bid + gap)
             best = {1: K.LIMIT, -1: K.LIMIT}  # the best orders' message kinds (None: not sent, the kept one stays)
             if m.keep_touch_ticks >= 0:
                 delays = {1: self.jitter(), -1: self.jitter()}
