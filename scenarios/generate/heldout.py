@@ -62,8 +62,6 @@ from simlab.provenance import provenance
 from simlab.store import write_text_atomic
 
 HELDOUT_SHARE = 6  # a path's default length is the held-out span's over this
-
-
 AGAINST = ("span", "same")  # what a path is scored against: the whole held-out span, or its first seconds
 
 
