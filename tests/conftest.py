@@ -44,18 +44,20 @@ def optional_module(name: str, extra: str = "test"):
         pytest.skip(message, allow_module_level=True)
 
 
-# The slowest files first. With `--dist loadfile --no-loadscope-reorder` (the README's test command) pytest-xdist
-# hands the files to its workers in collection order, so these start at once and the many short files fill in around
-# them (longest first). By default it would order the files by their number of tests, which put the one-test demo on
-# the real data (about 6 minutes on a loaded core) among the last files to start. The demo on the synthetic sample
-# (tests/scenarios/test_cli.py) keeps its place in the middle: started beside the real-data demo it would compile
-# the same numba kernels at the same time, twice.
+# The slowest files first. With `--dist loadfile --no-loadscope-reorder` (the README's test command, pytest-xdist
+# >= 3.8) pytest-xdist hands the files to its workers in collection order, so the slowest start first and the many
+# short files fill in around them (longest first). By default it would order the files by their number of tests,
+# which put the one-test demo on the real data (about 6 minutes on a loaded core) among the last files to start.
+# xdist gives a worker with fewer than two tests pending a second file at once: on 2 workers the third file here
+# waits behind the real-data demo, so it is a short one. The demo on the synthetic sample (tests/scenarios/test_cli.py)
+# keeps its place in the middle: started beside the real-data demo it would compile the same numba kernels at the
+# same time, twice.
 SLOWEST_FIRST = (
     "tests/scenarios/test_demo_real.py",  # the demo on the real data
     "tests/scenarios/test_generate_ground_truth.py",
+    "tests/simlab/book/test_engine_properties.py",  # about 40 s: on 2 workers it waits behind the demo
     "tests/generators/test_demo.py",
     "tests/scenarios/test_generate_amzn.py",
-    "tests/simlab/book/test_engine_properties.py",
 )
 
 

@@ -4,7 +4,8 @@
 [--stop-when-stuck] [--presets NAME ...] [--levels N] [--tstr-choice CHOICE.json] [--tstr-boot 2000] [--data DIR]
 [--real-windows N] [--against span|same] [-o OUT.json]``
 samples every model (diffusion or GAN, read from its folder) from the sampling context with the same seed, scores
-each path against the whole held-out test span with :func:`simlab.metrics.scorecard.score` (the realism scorecard),
+each path against the whole held-out test span (``--against same``: its first seconds, below) with
+:func:`simlab.metrics.scorecard.score` (the realism scorecard),
 and compares the first model with each other one on the L1 scores both computed
 (:func:`generators.evaluation.compare_cards`: means with 99 % intervals and the interval of the difference). It
 prints one table and writes every number, with provenance, to the JSON file. A model whose rollout gets stuck
@@ -124,7 +125,8 @@ def score_models(
     Returns
     -------
     dict
-        ``duration_s``, ``window_levels`` (the real file's levels, or None); ``real`` (:func:`real_reference`: the
+        ``duration_s``, ``window_levels`` (the real file's levels, or None); ``against`` (its ``name`` and the
+        reference's ``events``); ``real`` (:func:`real_reference`: the
         real spans' message rates, the held-out span's events per path-length window, and the scored real
         windows); ``models`` (per model folder: ``family``,
         ``sampling_s``, ``paths``: per path the scorecard's summary; or ``failed``); ``presets`` (per preset:
@@ -140,6 +142,8 @@ def score_models(
         raise ParameterError(f"`--real-windows` (real_windows) must be an int >= 0; got {real_windows!r}")
     if against not in AGAINST:
         raise ParameterError(f"`--against` (against) must be one of {list(AGAINST)}; got {against!r}")
+    if duration is not None and not (isinstance(duration, (int, float)) and duration > 0):
+        raise ParameterError(f"`--duration` (duration) must be a number of seconds > 0; got {duration!r}")
     if isinstance(tstr_choice, (str, Path)):  # read before the sampling: a bad file fails fast
         tstr_choice = _read_choice(tstr_choice)
     if tstr_choice is not None:
@@ -200,9 +204,11 @@ def real_reference(
 ) -> dict[str, Any]:
     """Return what real flow gives where a generated path is read: rates, and real windows scored as paths.
 
-    A path starts where the held-out span starts and lasts ``duration`` s, and it is scored against the whole
-    held-out span. When the span's flow is not stationary, the path's rate is compared with a rate the span only
-    reaches later (on the AAPL hour: 26.3 messages per s in its first 120 s, 20.0 over its 720 s;
+    ``windows`` windows of ``duration`` s are scored with ``seed`` and ``n_boot`` at ``levels`` against
+    ``reference`` (the paths' reference, ``--against``; default the whole held-out span). A path starts where the
+    held-out span starts and lasts ``duration`` s; under ``--against span`` it is scored against the whole span.
+    When the span's flow is not stationary, the path's rate is then compared with a rate the span only reaches
+    later (on the AAPL hour: 26.3 messages per s in its first 120 s, 20.0 over its 720 s;
     ``docs/generators_truth_context.md``, session 20).
 
     Returns
@@ -213,8 +219,7 @@ def real_reference(
         start (the first is the paths' own seconds); ``windows``: the last ``windows`` whole windows of
         ``duration`` of the validation span, oldest first, each scored against the held-out span as a path is
         (:func:`generators.evaluation.realism`, seed ``seed + index``), with its ``start_s`` (from the validation
-        span's first event) and the summary a path gets. ``reference``: what the windows are scored against (the
-        paths' reference, ``--against``; default the whole held-out span).
+        span's first event) and the summary a path gets.
     """
     if windows and not duration > 0:
         raise ParameterError(f"`duration` of real_reference must be > 0 s; got {duration!r}")
