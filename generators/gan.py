@@ -21,7 +21,7 @@ import torch
 from generators import encoding as enc
 from generators.base import BookGenerator
 from generators.config import GANConfig, gan_preset
-from generators.gan_networks import Critic, Generator, init_gan_weights
+from generators.gan_networks import Critic, Generator, init_gan_weights, type_draws
 from generators.gan_training import train_gan
 from generators.training import TrainState, deterministic, torch_generator
 
@@ -94,9 +94,10 @@ class GANGenerator(BookGenerator):
         book = torch.as_tensor(book, device=self.device)
         regime = condition.expand(b, -1)
         noise = torch.randn((b, self.config.noise), generator=generator, device=self.device)
+        draws = type_draws((b, self.config.block), generator, self.device)
         with torch.no_grad(), deterministic(self.device):
-            blocks = self.model_(noise, history, book, regime)
+            blocks = self.model_(noise, history, book, regime, draws)
             if weight != 1.0 and bool((condition != enc.NULL_REGIME).any()):
-                unconditional = self.model_(noise, history, book, torch.full_like(regime, enc.NULL_REGIME))
+                unconditional = self.model_(noise, history, book, torch.full_like(regime, enc.NULL_REGIME), draws)
                 blocks = unconditional + weight * (blocks - unconditional)
         return blocks.cpu().numpy()

@@ -5,9 +5,14 @@ message vectors (the recurrent history encoder), an MLP of the book-state vector
 variable with an extra *null* index (a dropped condition). The :class:`Generator` maps the condition and Gaussian
 noise to a block of messages through a convolutional head (a linear layer to ``width`` channels per message, then
 1-D convolutions along the block); every field is generated, the inter-arrival time included. Its outputs are
-bounded the way the data are: the type columns are ``2 softmax - 1`` (a relaxed +-1 one-hot), the side is a
-``tanh``, and each other column is squashed into the training data's range (:attr:`Encoding.message_low` /
-``message_high``, kept as buffers so they travel with the weights). The :class:`Critic` embeds a block with 1-D
+bounded the way the data are: the type columns are a **hard** +-1 one-hot, the type drawn from the softmax of its
+logits (Gumbel-max on uniforms the caller draws, :func:`type_draws`) with the gradient of that softmax
+(straight-through), and every other column is offset by the drawn type (``by_type``) before it is squashed: the
+side by a ``tanh``, each other column into the training data's range (:attr:`Encoding.message_low` /
+``message_high``, kept as buffers so they travel with the weights). Until session 20b the type columns were
+``2 softmax - 1``, a relaxed one-hot that no data block holds: the critic judged soft vectors, the decoder took
+their argmax, and the tiny AAPL model's argmax never fell on a rare type (no trade, no partial cancel; see
+docs/generators.md, "Session 20b"). The :class:`Critic` embeds a block with 1-D
 convolutions, joins it to its condition and returns one unbounded score per block (no normalisation layer, as the
 gradient penalty needs). Weights are initialised from an explicit ``torch.Generator`` (:func:`init_gan_weights`).
 """
@@ -54,7 +59,9 @@ class Generator(nn.Module):
         Columns of the book-state vector (the encoding's :attr:`~generators.encoding.Encoding.book_width`).
     """
 
-    VERSION = 1  # the layout of the generator's weights (checkpoints record it as ``network_version``)
+    # the layout of the generator's weights (checkpoints record it as ``network_version``); 2 (session 20b): the
+    # type is a straight-through Gumbel draw, a hard one-hot, and ``by_type`` offsets the other fields by it
+    VERSION = 2
 
     def __init__(self, config: GANConfig, book_width: int = BOOK_WIDTH) -> None:
         super().__init__()
@@ -64,6 +71,7 @@ class Generator(nn.Module):
         self.head = nn.Sequential(
             nn.Conv1d(width, width, 3, padding=1), nn.LeakyReLU(0.2), nn.Conv1d(width, MESSAGE_WIDTH, 3, padding=1)
         )
+        self.by_type = nn.Linear(N_TYPES, MESSAGE_WIDTH, bias=False)  # the drawn type's offset of every field
         self.register_buffer("low", torch.full((MESSAGE_WIDTH,), -1.0))
         self.register_buffer("high", torch.full((MESSAGE_WIDTH,), 1.0))
 
@@ -77,21 +85,32 @@ class Generator(nn.Module):
         low_t, high_t = (torch.as_tensor(v, dtype=torch.float32) for v in (low, high))
         share = torch.clamp(-low_t / torch.clamp(high_t - low_t, min=1e-6), 1e-3, 1 - 1e-3)
         with torch.no_grad():
+            self.by_type.weight.zero_()  # and the drawn type offsets no field yet
             self.low.copy_(low_t)
             self.high.copy_(high_t)
             for column in (0, *range(M_SIDE + 1, MESSAGE_WIDTH)):
                 self.head[-1].bias[column] = torch.log(share[column] / (1 - share[column]))
 
     def forward(
-        self, noise: torch.Tensor, history: torch.Tensor, book: torch.Tensor, regime: torch.Tensor
+        self,
+        noise: torch.Tensor,
+        history: torch.Tensor,
+        book: torch.Tensor,
+        regime: torch.Tensor,
+        draws: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Return generated blocks ``(batch, block, MESSAGE_WIDTH)`` for noise ``(batch, noise)`` and the condition."""
+        """Return generated blocks ``(batch, block, MESSAGE_WIDTH)`` for noise ``(batch, noise)`` and the condition.
+
+        ``draws`` are the uniforms ``(batch, block, N_TYPES)`` of the type draws (:func:`type_draws`); without them
+        each message takes its most likely type (a deterministic pass, for tests).
+        """
         hidden = self.expand(torch.cat([self.condition(history, book, regime), noise], dim=1))
         raw = self.head(hidden.view(noise.shape[0], -1, self.block)).transpose(1, 2)
-        types = 2.0 * torch.softmax(raw[..., M_TYPE : M_TYPE + N_TYPES], dim=-1) - 1.0
+        one_hot = draw_types(raw[..., M_TYPE : M_TYPE + N_TYPES], draws)
+        raw = raw + self.by_type(one_hot)  # every other field given the type drawn
         side = torch.tanh(raw[..., M_SIDE : M_SIDE + 1])
         squashed = self.low + (self.high - self.low) * torch.sigmoid(raw)
-        return torch.cat([squashed[..., :M_TYPE], types, side, squashed[..., M_SIDE + 1 :]], dim=-1)
+        return torch.cat([squashed[..., :M_TYPE], 2.0 * one_hot - 1.0, side, squashed[..., M_SIDE + 1 :]], dim=-1)
 
 
 class Critic(nn.Module):
@@ -123,6 +142,26 @@ class Critic(nn.Module):
         """Return the score ``(batch,)`` of blocks ``(batch, block, MESSAGE_WIDTH)`` under their condition."""
         embedded = self.embed(block.transpose(1, 2)).flatten(1)
         return self.score(torch.cat([embedded, self.condition(history, book, regime)], dim=1))[:, 0]
+
+
+def type_draws(shape: tuple[int, int], generator: torch.Generator, device: torch.device | None = None) -> torch.Tensor:
+    """Return the uniforms of the type draws of ``shape`` = (batch, block) messages, from ``generator``."""
+    return torch.rand((*shape, N_TYPES), generator=generator, device=device)
+
+
+def draw_types(logits: torch.Tensor, draws: torch.Tensor | None) -> torch.Tensor:
+    """Return one hard one-hot type per message, drawn from ``softmax(logits)`` (Gumbel-max on the uniforms
+    ``draws``; their argmax without), with the gradient of that softmax (straight-through, temperature 1).
+
+    The forward values are exact 0 / 1, as the data's, so the critic judges which types are generated, not how
+    soft they are, and the decoder's argmax returns the type drawn.
+    """
+    if draws is not None:
+        tiny = torch.finfo(logits.dtype).tiny
+        logits = logits - torch.log(-torch.log(draws.clamp(tiny, 1.0 - 1e-7)))
+    soft = torch.softmax(logits, dim=-1)
+    hard = torch.zeros_like(soft).scatter_(-1, soft.argmax(dim=-1, keepdim=True), 1.0)
+    return hard + soft - soft.detach()
 
 
 def init_gan_weights(module: nn.Module, generator: torch.Generator) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from generators.config import GANConfig
-from generators.gan_networks import Critic, Generator
+from generators.gan_networks import Critic, Generator, type_draws
 from generators.training import BlockData, Progress, TrainState, drop_conditions
 
 
@@ -47,12 +47,14 @@ def gradient_penalty(
 
 
 def critic_loss(
-    critic: Critic, generator: Generator, batch: tuple, noise: torch.Tensor, mix: torch.Tensor, weight: float
+    critic: Critic, generator: Generator, batch: tuple, noise: tuple, mix: torch.Tensor, weight: float
 ) -> tuple[torch.Tensor, float]:
-    """Return the critic's loss ``D(fake) - D(real) + weight GP`` and its Wasserstein estimate ``D(real) - D(fake)``."""
+    """Return the critic's loss ``D(fake) - D(real) + weight GP`` and its Wasserstein estimate ``D(real) - D(fake)``.
+
+    ``noise`` is the generator's (Gaussian input, uniforms of the type draws)."""
     target, *condition = batch
     with torch.no_grad():
-        fake = generator(noise, *condition)
+        fake = generator(noise[0], *condition, draws=noise[1])
     distance = critic(target, *condition).mean() - critic(fake, *condition).mean()
     penalty = gradient_penalty(critic, target, fake, tuple(condition), mix)
     return -distance + weight * penalty, float(distance.detach())
@@ -84,7 +86,7 @@ def train_gan(
         generator.train(), critic.train()
         for _ in range(config.critic_steps):
             batch, noise = _draw(train, config, generators[0])
-            mix = torch.rand((noise.shape[0],), generator=generators[0], device=noise.device)
+            mix = torch.rand((noise[0].shape[0],), generator=generators[0], device=noise[0].device)
             loss, distance = critic_loss(critic, generator, batch, noise, mix, config.gradient_penalty)
             optimizers[1].zero_grad(set_to_none=True)
             loss.backward()
@@ -92,7 +94,7 @@ def train_gan(
         running.append(distance)
         batch, noise = _draw(train, config, generators[0])
         critic.requires_grad_(False)
-        loss = -critic(generator(noise, *batch[1:]), *batch[1:]).mean()
+        loss = -critic(generator(noise[0], *batch[1:], draws=noise[1]), *batch[1:]).mean()
         optimizers[0].zero_grad(set_to_none=True)
         loss.backward()
         optimizers[0].step()
@@ -110,11 +112,12 @@ def train_gan(
     return state
 
 
-def _draw(data: BlockData, config: GANConfig, generator: torch.Generator) -> tuple[tuple, torch.Tensor]:
+def _draw(data: BlockData, config: GANConfig, generator: torch.Generator) -> tuple[tuple, tuple]:
+    # a batch of blocks with its conditions dropped, and the generator's noise: (Gaussian input, type-draw uniforms)
     batch = list(data.batch(data.draw(config.batch_size, generator)))
     batch[3] = drop_conditions(batch[3], config.condition_dropout, generator)
     noise = torch.randn((config.batch_size, config.noise), generator=generator, device=batch[0].device)
-    return tuple(batch), noise
+    return tuple(batch), (noise, type_draws((config.batch_size, config.block), generator, batch[0].device))
 
 
 def _validation_set(validation: BlockData, config: GANConfig, generator: torch.Generator):
@@ -122,16 +125,16 @@ def _validation_set(validation: BlockData, config: GANConfig, generator: torch.G
     device = validation.starts.device
     starts = validation.starts[torch.randperm(validation.starts.shape[0], generator=generator, device=device)[:size]]
     noise = torch.randn((size, config.noise), generator=generator, device=device)
-    return validation.batch(starts), noise
+    return validation.batch(starts), (noise, type_draws((size, config.block), generator, device))
 
 
 def validation_distance(generator: Generator, fixed) -> float:
     """Return the mean over message-vector columns of the 1-D Wasserstein distance, generated vs real blocks."""
     generator.eval()
-    (target, *condition), noise = fixed
+    (target, *condition), (noise, draws) = fixed
     with torch.no_grad():
         fake = torch.cat([
-            generator(noise[i : i + 512], *(c[i : i + 512] for c in condition))
+            generator(noise[i : i + 512], *(c[i : i + 512] for c in condition), draws=draws[i : i + 512])
             for i in range(0, noise.shape[0], 512)
         ])  # fmt: skip
     real = torch.sort(target.flatten(0, 1), dim=0).values

@@ -14,7 +14,7 @@ from generators.checkpoint import WEIGHTS_FILE
 from generators.config import GANConfig, gan_preset
 from generators.diffusion import DiffusionGenerator
 from generators.gan import GANGenerator
-from generators.gan_networks import Critic, Generator, init_gan_weights
+from generators.gan_networks import Critic, Generator, init_gan_weights, type_draws
 from generators.gan_training import gradient_penalty
 from generators.spec import load_generator
 from simlab.errors import DataError, ParameterError
@@ -60,6 +60,41 @@ def test_the_networks_give_bounded_blocks_and_one_score_per_block():
     zero = generator.low + (generator.high - generator.low) * torch.sigmoid(generator.head[-1].bias)
     torch.testing.assert_close(zero[[enc.M_DT, enc.M_PRICE, enc.M_SIZE, enc.M_LEVEL]], torch.zeros(4))
     assert critic(blocks, *condition).shape == (7,)
+
+
+def test_the_type_is_a_hard_one_hot_drawn_from_the_softmax_and_the_other_fields_follow_it():
+    # Session 20b: the type columns were 2 softmax - 1 and the decoder took their argmax, so a type whose
+    # probability is never the largest (a trade at 4 %) was never generated. Now every message carries a hard
+    # one-hot, drawn from the softmax (Gumbel-max on the caller's uniforms), with the softmax's gradient.
+    config = GANConfig(history=3, block=4, width=8, noise=2)
+    generator = Generator(config)
+    init_gan_weights(generator, torch.Generator().manual_seed(0))
+    generator.set_support(tuple([-3.0] * enc.MESSAGE_WIDTH), tuple([3.0] * enc.MESSAGE_WIDTH))
+    law = torch.tensor([0.50, 0.03, 0.39, 0.06, 0.02])  # ADD, CANCEL, DELETE, TRADE, hidden trade
+    columns = slice(enc.M_TYPE, enc.M_TYPE + enc.N_TYPES)
+    with torch.no_grad():  # the type logits are log(law) for every message, whatever the condition and noise
+        generator.head[-1].weight.zero_()
+        generator.head[-1].bias[columns] = torch.log(law)
+        generator.by_type.weight[enc.M_PRICE, enc.TYPE_TRADE] = 4.0  # a trade's price column sits higher
+    n, rng = 1500, torch.Generator().manual_seed(1)
+    condition = _condition(config, n, 2)
+    draws = type_draws((n, config.block), rng)
+    blocks = generator(torch.randn((n, 2), generator=rng), *condition, draws=draws)
+    types = blocks[..., columns]
+    torch.testing.assert_close(types.detach().abs(), torch.ones_like(types), atol=1e-6, rtol=0)  # +-1 only
+    assert bool(((types > 0).sum(-1) == 1).all())
+    drawn = types.argmax(-1)  # what the decoder reads (encoding.features_to_table)
+    gumbel_max = (torch.log(law) - torch.log(-torch.log(draws))).argmax(-1)
+    assert torch.equal(drawn, gumbel_max)
+    shares = torch.bincount(drawn.flatten(), minlength=enc.N_TYPES) / drawn.numel()
+    se = torch.sqrt(law * (1 - law) / drawn.numel())
+    assert bool(((shares - law).abs() < 5 * se).all()), shares  # the rare types come out at their probability
+    price = blocks[..., enc.M_PRICE].detach()
+    assert float(price[drawn == enc.TYPE_TRADE].min()) > float(price[drawn != enc.TYPE_TRADE].max())
+    blocks[..., enc.M_TYPE + enc.TYPE_TRADE].sum().backward()  # straight-through: the logits get a gradient
+    assert float(generator.head[-1].bias.grad[columns].abs().min()) > 0
+    with torch.no_grad():  # without draws: the most likely type, every time
+        assert bool((generator(torch.randn((4, 2)), *_condition(config, 4, 3))[..., columns].argmax(-1) == 0).all())
 
 
 def test_gradient_penalty_matches_a_slow_twin():
