@@ -420,6 +420,11 @@ class MarketMakers(_Checked):
                 "`keep_touch_ticks` of MarketMakers keeps one best order a side, so it needs `touch_orders` <= 1; got "
                 f"keep_touch_ticks {self.keep_touch_ticks!r} with touch_orders {self.touch_orders!r}"
             )
+        if 0 < self.center_halflife_s < 0.5e-9:  # the kernel reads it in whole ns: off there, on in the twin
+            raise ParameterError(
+                "`center_halflife_s` of MarketMakers must be 0 (off) or at least 0.5e-9 s, since the engine keeps it "
+                f"in whole ns and a smaller one rounds to 0 (off); got {self.center_halflife_s!r}"
+            )
         if self.post_only_gap_ticks > 0 and self.inventory_skew_ticks_per_lot <= 0 and self.center_halflife_s <= 0:
             raise ParameterError(
                 "`post_only_gap_ticks` of MarketMakers sets the post-only clip, which is on only with "

@@ -63,7 +63,7 @@ def test_the_default_is_bit_for_bit_and_a_slow_centre_changes_the_market(seed):
     assert adds.sum() > 20  # the makers quoted
 
 
-@pytest.mark.parametrize("value", [-1.0, float("nan"), float("inf"), "30", None])
+@pytest.mark.parametrize("value", [-1.0, float("nan"), float("inf"), "30", None, 1e-10])  # 1e-10 s: 0 ns
 def test_bad_center_halflife_values_are_refused(value):
     with pytest.raises(ParameterError, match="center_halflife_s"):
         MarketMakers(center_halflife_s=value)
