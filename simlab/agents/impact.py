@@ -49,8 +49,8 @@ def metaorder_impact(
         The execution agent's slice (TWAP: it works each metaorder evenly over ``duration_s``).
     strategy
         ``"twap"`` or ``"pov"``: a POV agent's participation is ``Q / (Q + v)`` with ``v`` the baseline's volume
-        over ``[start_s, start_s + duration_s)``, so that it would finish at the end of the window if the others'
-        volume did not react (what it did is ``executed_lots``).
+        over ``[start_s, start_s + duration_s)`` (the baseline run to the metaorder runs' end), so that it would
+        finish at the end of the window if the others' volume did not react (what it did is ``executed_lots``).
     start_s, duration_s, after_s
         Start of the metaorder after the open, its TWAP length, and the time watched after its end (s).
     sample_s
@@ -99,13 +99,16 @@ def _one_seed(config, fractions, seed, window, sample_ns):
     start_s, duration_s, horizon, interval_s, strategy, side = window
     idle = replace(config, execution=ExecutionAgents(count=0))
     day = simulate_abm(idle, seed=seed, path_sample_ns=sample_ns)
-    ts, kind, qty = (day["events"][name].values for name in ("ts_ns", "kind", "qty_lots"))
+    kind, qty = (day["events"][name].values for name in ("kind", "qty_lots"))
     volume = int(qty[kind == 5].sum())
-    lo, hi = (config.open_ns + int(round(s * 1e9)) for s in (start_s, start_s + duration_s))
-    during = int(qty[(kind == 5) & (ts >= lo) & (ts < hi)].sum())
     # the baseline of the mids runs to the same end as the metaorder's runs: the value agents forecast to the run's
     # end (its close), so a whole-day baseline would differ from them from the first looks on
     paired = simulate_abm(idle, seed=seed, duration_s=horizon, path_sample_ns=sample_ns)
+    # POV's participation is sized on the others' volume in the window of that same baseline (in abm-amzn-v17 the
+    # whole day's window volume was 0.77x and 1.98x it at seeds 300 and 301, and the POV agent executed 48-100 % of Q)
+    ts, kind, qty = (paired["events"][name].values for name in ("ts_ns", "kind", "qty_lots"))
+    lo, hi = (config.open_ns + int(round(s * 1e9)) for s in (start_s, start_s + duration_s))
+    during = int(qty[(kind == 5) & (ts >= lo) & (ts < hi)].sum())
     base = forward_fill(paired["paths"]["mid_ticks"].values)  # the last mid where a side is empty
     first, end, later = (int(round(s * 1e9 / sample_ns)) for s in (start_s, start_s + duration_s, horizon))
     impacts, peaks, afters, executed = [], [], [], []

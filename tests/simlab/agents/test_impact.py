@@ -57,3 +57,38 @@ def test_the_baseline_runs_to_the_metaorders_end():
                               after_s=100.0, interval_s=20.0)  # fmt: skip
     np.testing.assert_array_equal(result["impact_bps"].values[:, :, 0], 0.0)  # the same market until the start
     assert (result["executed_lots"].values > 0).all()
+
+
+def test_pov_participation_is_sized_on_the_paired_baseline(monkeypatch):
+    # the POV agent's participation is Q / (Q + v) with v the window's volume in the baseline run to the metaorder
+    # runs' end; with value agents that forecast to the run's end the whole day's window volume differs from it
+    from dataclasses import replace
+
+    import simlab.agents.impact as impact
+    from simlab.agents import ExecutionAgents, simulate_abm
+
+    config = small_config(session_s=1800.0, value=ValueAgents(count=12, arrival_rate_per_s=0.05,
+                                                              mean_reversion_per_s=2e-3))  # fmt: skip
+    seen = []
+
+    def spy(**kwargs):
+        seen.append(kwargs)
+        return ExecutionAgents(**kwargs)
+
+    monkeypatch.setattr(impact, "ExecutionAgents", spy)
+    impact.metaorder_impact(config, np.array([1e-3, 1e-2]), seeds=[1], strategy="pov", start_s=400.0,
+                            duration_s=200.0, after_s=100.0, interval_s=20.0)  # fmt: skip
+    idle = replace(config, execution=ExecutionAgents(count=0))
+    lo, hi = config.open_ns + 400 * 10**9, config.open_ns + 600 * 10**9
+
+    def window_volume(duration_s):
+        ev = simulate_abm(idle, seed=1, duration_s=duration_s)["events"]
+        ts, kind, qty = (ev[name].values for name in ("ts_ns", "kind", "qty_lots"))
+        return int(qty[(kind == 5) & (ts >= lo) & (ts < hi)].sum())
+
+    paired, whole = window_volume(700.0), window_volume(None)
+    assert paired != whole  # the test would not tell the two apart otherwise
+    runs = [k for k in seen if k.get("count") == 1]
+    assert len(runs) == 2
+    for k in runs:
+        assert k["participation"] == pytest.approx(k["quantity_lots"] / (k["quantity_lots"] + paired))
