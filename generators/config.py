@@ -3,6 +3,7 @@ GPU)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Self
@@ -127,6 +128,13 @@ class DiffusionConfig(_Config):
         steps move the inter-arrival law's centre by up to 0.3 standard deviations from one validation to the next,
         and the rollout feeds the rate back: kept raw, the training seed decided the flow rate
         (``docs/generators_rate.md``).
+    book_noise
+        Standard deviation of Gaussian noise added to the normalised book state of every training block, in the
+        standardised units of :meth:`generators.encoding.Encoding.book` (columns constant on the training span
+        are left at 0); drawn from the training generator, so one seed still gives the same weights, and never
+        added to the validation blocks, so the validation loss stays comparable. The model then meets books near,
+        not only on, the training span's (the DART idea of Laskey et al. 2017): a rollout's own books drift off it
+        (``docs/generators_truth_context.md``, session 21). 0 (the default): no noise drawn, the weights of before.
     """
 
     history: int = 32
@@ -151,6 +159,7 @@ class DiffusionConfig(_Config):
     condition_window: int = 256
     history_dropout: float = 0.0
     ema_decay: float = 0.995
+    book_noise: float = 0.0
 
     def __post_init__(self) -> None:
         for name, kind, value in list(self._checked_fields()):
@@ -167,6 +176,11 @@ class DiffusionConfig(_Config):
             raise ParameterError(f"`balance` of DiffusionConfig must be in [0, 1]; got {self.balance}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ParameterError(f"`ema_decay` of DiffusionConfig must be in [0, 1); got {self.ema_decay}")
+        if not (math.isfinite(self.book_noise) and self.book_noise >= 0):
+            raise ParameterError(
+                f"`book_noise` of DiffusionConfig must be a finite number >= 0 (standard deviations of the normalised "
+                f"book state); got {self.book_noise!r}"
+            )
         if self.width % self.heads:
             raise ParameterError(f"`width` {self.width} of DiffusionConfig must be a multiple of `heads` {self.heads}")
         if self.sampling_steps > self.diffusion_steps:

@@ -96,6 +96,7 @@ class BlockData:
         self.history_offsets = torch.arange(-config.history, 0, device=device)
         self.block_offsets = torch.arange(config.block, device=device)
         self._balance: torch.Tensor | None = None  # the regime-balanced sampling law, built on first use
+        self._varies: torch.Tensor | None = None  # the book columns not constant on the span, built on first use
         # rows ahead the label measures (the past label is this far back; the GAN has no such option)
         self.window = getattr(config, "condition_window", REGIME_WINDOW)
 
@@ -104,6 +105,13 @@ class BlockData:
         target = self.vectors[starts[:, None] + self.block_offsets]
         history = self.vectors[starts[:, None] + self.history_offsets]
         return target, history, self.book[starts], self.regime[starts]
+
+    @property
+    def book_varies(self) -> torch.Tensor:
+        """The book-state columns that are not constant on the span (float 0/1, ``(book_width,)``)."""
+        if self._varies is None:
+            self._varies = (self.book != self.book[:1]).any(dim=0).to(self.book.dtype)
+        return self._varies
 
     def draw(self, size: int, generator: torch.Generator) -> torch.Tensor:
         """Return ``size`` block starts drawn uniformly with replacement."""
@@ -277,9 +285,18 @@ def _draw(data: BlockData, config: DiffusionConfig, generator: torch.Generator) 
     if balanced:
         extra = data.batch(data.draw_balanced(balanced, generator))
         batch = [torch.cat([a, b]) for a, b in zip(batch, extra, strict=True)]
+    if config.book_noise > 0:
+        batch[2] = perturb_book(batch[2], config.book_noise, data.book_varies, generator)
     if config.history_dropout > 0:
         batch[1], batch[2] = hide_history(batch[1], batch[2], config.history_dropout, generator)
     return batch
+
+
+def perturb_book(book: torch.Tensor, scale: float, varies: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Return the normalised book states plus Gaussian noise of standard deviation ``scale`` on the columns that
+    ``varies`` marks (1; the columns constant on the training span stay as they are), drawn from ``generator``."""
+    noise = torch.randn(book.shape, generator=generator, device=book.device, dtype=book.dtype)
+    return book + scale * noise * varies
 
 
 def hide_history(

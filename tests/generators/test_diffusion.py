@@ -18,7 +18,9 @@ from tests.generators.conftest import check_replayed, check_resampled, check_see
 from tests.generators.conftest import equal_weights as _equal
 from tests.generators.conftest import weights as _weights
 
-NEW_OPTIONS = ("adaptive_norm", "balance", "time_weight", "condition_window", "history_dropout", "ema_decay")
+NEW_OPTIONS = (
+    "adaptive_norm", "balance", "time_weight", "condition_window", "history_dropout", "ema_decay", "book_noise",
+)  # fmt: skip
 SMALL = DiffusionConfig(
     history=8, block=4, width=16, layers=1, heads=2, diffusion_steps=20, sampling_steps=4, batch_size=32,
     max_steps=20, eval_every=10, validation_blocks=64,
