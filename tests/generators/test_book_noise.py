@@ -3,9 +3,9 @@ session 21).
 
 A batch drawn with ``book_noise`` = s is the batch drawn without it (the same draws, in the same order) whose
 normalised book state then gets ``s`` times the next standard normals of the training generator, on the columns
-that vary on the span only; with 0 nothing more is drawn, so the weights are those of before (the default: the
-existing seeded-fit and checkpoint tests of test_diffusion.py pin them). The validation loss is measured on clean
-blocks, a seed gives the same weights every time, and a bad value gets our sentence.
+that vary on the span only; with 0 nothing more is drawn (the first test checks the generator's state after the
+draw against a written-out copy of the old draw), so the weights are those of before. The validation loss is
+measured on clean blocks, a seed gives the same weights every time, and a bad value gets our sentence.
 """
 
 from __future__ import annotations
