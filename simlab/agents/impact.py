@@ -64,7 +64,9 @@ def metaorder_impact(
     xarray.Dataset
         ``impact_bps`` ``(seed, fraction, time)`` (``side (mid - baseline mid) / baseline mid``, bps, from the
         metaorder's start), ``peak_bps`` and ``after_bps`` ``(seed, fraction)`` (at the end of the metaorder and
-        ``after_s`` later), ``executed_lots``, ``volume_lots`` ``(seed,)`` and the fit's ``exponent`` with its 95 %
+        ``after_s`` later), ``executed_lots``, ``participation`` ``(seed, fraction)`` (the POV agent's share; TWAP
+        does not read it), ``volume_lots`` and ``window_volume_lots`` ``(seed,)`` (the baseline's whole day and the
+        paired baseline's metaorder window, the ``v`` of POV's share) and the fit's ``exponent`` with its 95 %
         bootstrap interval over seeds (attributes).
     """
     fractions = np.asarray(fractions, dtype=float)
@@ -78,7 +80,7 @@ def metaorder_impact(
     horizon = start_s + duration_s + after_s
     window = (start_s, duration_s, horizon, interval_s, strategy, side)
     rows = [_one_seed(config, fractions, seed, window, sample_ns) for seed in seeds]
-    impact, peak, after, executed, volume = (np.array([r[i] for r in rows]) for i in range(5))
+    impact, peak, after, executed, volume, during, participation = (np.array([r[i] for r in rows]) for i in range(7))
     time_s = np.arange(impact.shape[2]) * sample_s
     exponent, low, high, used = _fit(fractions, peak)
     return xr.Dataset(
@@ -87,7 +89,9 @@ def metaorder_impact(
             "peak_bps": (("seed", "fraction"), peak),
             "after_bps": (("seed", "fraction"), after),
             "executed_lots": (("seed", "fraction"), executed),
+            "participation": (("seed", "fraction"), participation),
             "volume_lots": ("seed", volume),
+            "window_volume_lots": ("seed", during),
         },
         coords={"seed": seeds, "fraction": fractions, "time_s": ("time", time_s)},
         attrs=dict(exponent=exponent, exponent_low=low, exponent_high=high, fractions_fitted=used,
@@ -111,7 +115,7 @@ def _one_seed(config, fractions, seed, window, sample_ns):
     during = int(qty[(kind == 5) & (ts >= lo) & (ts < hi)].sum())
     base = forward_fill(paired["paths"]["mid_ticks"].values)  # the last mid where a side is empty
     first, end, later = (int(round(s * 1e9 / sample_ns)) for s in (start_s, start_s + duration_s, horizon))
-    impacts, peaks, afters, executed = [], [], [], []
+    impacts, peaks, afters, executed, shares = [], [], [], [], []
     for fraction in fractions:
         quantity = max(1, round(fraction * volume))
         participation = min(0.99, quantity / (quantity + max(during, 1)))
@@ -124,7 +128,8 @@ def _one_seed(config, fractions, seed, window, sample_ns):
         peaks.append(path[end - first])
         afters.append(path[-1])
         executed.append(int(run["execution"]["executed_lots"].values[0]))
-    return np.array(impacts), np.array(peaks), np.array(afters), np.array(executed), volume
+        shares.append(participation)
+    return np.array(impacts), np.array(peaks), np.array(afters), np.array(executed), volume, during, np.array(shares)
 
 
 def predict_impact(

@@ -76,8 +76,8 @@ def test_pov_participation_is_sized_on_the_paired_baseline(monkeypatch):
         return ExecutionAgents(**kwargs)
 
     monkeypatch.setattr(impact, "ExecutionAgents", spy)
-    impact.metaorder_impact(config, np.array([1e-3, 1e-2]), seeds=[1], strategy="pov", start_s=400.0,
-                            duration_s=200.0, after_s=100.0, interval_s=20.0)  # fmt: skip
+    result = impact.metaorder_impact(config, np.array([1e-3, 1e-2]), seeds=[1], strategy="pov", start_s=400.0,
+                                     duration_s=200.0, after_s=100.0, interval_s=20.0)  # fmt: skip
     idle = replace(config, execution=ExecutionAgents(count=0))
     lo, hi = config.open_ns + 400 * 10**9, config.open_ns + 600 * 10**9
 
@@ -92,3 +92,6 @@ def test_pov_participation_is_sized_on_the_paired_baseline(monkeypatch):
     assert len(runs) == 2
     for k in runs:
         assert k["participation"] == pytest.approx(k["quantity_lots"] / (k["quantity_lots"] + paired))
+    # the result records what the agent was given, so a sizing fault shows in the output
+    assert int(result["window_volume_lots"].values[0]) == paired
+    np.testing.assert_allclose(result["participation"].values[0], [k["participation"] for k in runs])
