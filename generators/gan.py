@@ -36,6 +36,10 @@ NAMES = ("generator", "critic")
 PRICE_FLOORS = {enc.TYPE_ADD: 1, enc.TYPE_CANCEL: 0, enc.TYPE_DELETE: 0, enc.TYPE_TRADE: 0}
 LEVEL_FLOORS = {enc.TYPE_CANCEL: 1, enc.TYPE_DELETE: 1}
 LEVEL_ZERO = (enc.TYPE_ADD, enc.TYPE_TRADE, enc.TYPE_HIDDEN)
+# a floor lies this far below the smallest allowed integer (in the column's own units, before the quantile
+# transform): between it and the largest forbidden one, so that the allowed atom lies inside the squashed range,
+# not at its end, where the sigmoid saturates (every value above decodes to an allowed integer: rint of >= 0.75)
+FLOOR_MARGIN = 0.25
 
 
 def type_support(encoding: enc.Encoding) -> tuple[np.ndarray, np.ndarray]:
@@ -43,8 +47,9 @@ def type_support(encoding: enc.Encoding) -> tuple[np.ndarray, np.ndarray]:
 
     It is the encoding's range (:attr:`~generators.encoding.Encoding.message_low` / ``message_high``) narrowed by
     the rules of :data:`PRICE_FLOORS`, :data:`LEVEL_FLOORS` and :data:`LEVEL_ZERO`: a floor is the normalised value
-    of the smallest allowed integer (the middle of its quantile run, so every value above it decodes to an allowed
-    one), and a level that must be 0 is pinned at 0's value. A generated ADD then never lies at or through the
+    of the smallest allowed integer less :data:`FLOOR_MARGIN` (so every value above it decodes to an allowed one,
+    and the allowed atom's whole quantile run lies inside the range), and a level that must be 0 is pinned at 0's
+    value. A generated ADD then never lies at or through the
     opposite best and a removal never at level 0, whatever the generator learned (session 22). The data may break a
     rule (2.4 % of the AAPL hour's training ADDs lie at or through the opposite best as the books record it): the
     generator does not make such messages, which the rollout would reject whenever the opposite side is quoted.
@@ -52,18 +57,19 @@ def type_support(encoding: enc.Encoding) -> tuple[np.ndarray, np.ndarray]:
     low = np.tile(np.asarray(encoding.message_low, np.float64), (enc.N_TYPES, 1))
     high = np.tile(np.asarray(encoding.message_high, np.float64), (enc.N_TYPES, 1))
 
-    def narrowed(kind: int, column: int, field: int, integer: int) -> float:
-        # the normalised value of ``integer`` in ``field`` for a message of ``kind``, kept inside the column's range
-        row = np.zeros((1, len(enc.FIELDS)), np.int64)
-        row[0, enc.TYPE], row[0, enc.SIDE], row[0, enc.SIZE], row[0, field] = kind, 1, 1, integer
-        return float(np.clip(encoding.messages(row)[0, column], low[kind, column], high[kind, column]))
+    def narrowed(kind: int, column: int, knots: int, value: float) -> float:
+        # the normalised value of ``value`` in the column (its knots row), kept inside the column's range
+        normalised = (enc.to_quantile(np.array([value]), encoding.knots[knots])[0] - mean[column]) / std[column]
+        return float(np.clip(normalised, low[kind, column], high[kind, column]))
 
+    mean, std = np.asarray(encoding.message_mean), np.asarray(encoding.message_std)
+    price, level = enc.QUANTILE_FIELDS.index(enc.PRICE), enc.QUANTILE_FIELDS.index(enc.LEVEL)  # their knots rows
     for kind, floor in PRICE_FLOORS.items():
-        low[kind, enc.M_PRICE] = narrowed(kind, enc.M_PRICE, enc.PRICE, floor)
+        low[kind, enc.M_PRICE] = narrowed(kind, enc.M_PRICE, price, floor - FLOOR_MARGIN)
     for kind, floor in LEVEL_FLOORS.items():
-        low[kind, enc.M_LEVEL] = narrowed(kind, enc.M_LEVEL, enc.LEVEL, floor)
+        low[kind, enc.M_LEVEL] = narrowed(kind, enc.M_LEVEL, level, floor - FLOOR_MARGIN)
     for kind in LEVEL_ZERO:
-        low[kind, enc.M_LEVEL] = high[kind, enc.M_LEVEL] = narrowed(kind, enc.M_LEVEL, enc.LEVEL, 0)
+        low[kind, enc.M_LEVEL] = high[kind, enc.M_LEVEL] = narrowed(kind, enc.M_LEVEL, level, 0.0)
     return low, high
 
 
