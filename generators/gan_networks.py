@@ -8,8 +8,10 @@ noise to a block of messages through a convolutional head (a linear layer to ``w
 bounded the way the data are: the type columns are a **hard** +-1 one-hot, the type drawn from the softmax of its
 logits (Gumbel-max on uniforms the caller draws, :func:`type_draws`) with the gradient of that softmax
 (straight-through), and every other column is offset by the drawn type (``by_type``) before it is squashed: the
-side by a ``tanh``, each other column into the training data's range (:attr:`Encoding.message_low` /
-``message_high``, kept as buffers so they travel with the weights). Until session 20b the type columns were
+side by a ``tanh``, each other column into the drawn type's range: the training data's range
+(:attr:`Encoding.message_low` / ``message_high``) narrowed by the encoding's rules for that type (session 22,
+:func:`generators.gan.type_support`: an ADD inside the opposite best, a removal at a level >= 1), kept as buffers so
+they travel with the weights. Until session 20b the type columns were
 ``2 softmax - 1``, a relaxed one-hot that no data block holds: the critic judged soft vectors, the decoder took
 their argmax, and the tiny AAPL model's argmax never fell on a rare type (no trade, no partial cancel; see
 docs/generators.md, "Session 20b"). The :class:`Critic` embeds a block with 1-D
@@ -104,9 +106,9 @@ class Generator(nn.Module):
         """Set the range ``(N_TYPES, MESSAGE_WIDTH)`` each column is squashed into when the message is of that type
         (a row per type, inside the range of :meth:`set_support`; low == high pins a column at that value).
 
-        Session 22: with one range for all types, the tiny AAPL GAN put 65 % of its ADDs at prices at or through
-        the opposite best (the range its removals and trades hold) and 55 % of its removals at level 0 (its ADDs'
-        and trades'), and the rollout rejected them; :func:`generators.gan.type_support` gives the ranges the
+        Session 22: with one range for all types, the tiny AAPL GAN put 66 % of the ADDs it tried at or through the
+        opposite best (the range its removals and trades hold) and 55 % of its removals at level 0 (its ADDs' and
+        trades'), and the rollout rejected them; :func:`generators.gan.type_support` gives the ranges the
         encoding's rules allow.
         """
         low_t, high_t = (torch.as_tensor(np.asarray(v, np.float64), dtype=torch.float32) for v in (low, high))

@@ -131,6 +131,13 @@ def test_each_drawn_type_is_squashed_into_the_range_the_encodings_rules_allow(zi
         else:  # at the top: the encoding's range is kept
             assert level[removal].max() == enc.DEPTH_LEVELS + 1
     assert torch.equal(generator.type_low[:, enc.M_DT], generator.low[enc.M_DT].expand(enc.N_TYPES))
+    # the allowed atom lies inside its type's range, not at its saturated end (the floor sits below it, FLOOR_MARGIN)
+    atoms = np.zeros((2, len(enc.FIELDS)), np.int64)
+    atoms[:, enc.TYPE], atoms[:, enc.SIDE], atoms[:, enc.SIZE] = (enc.TYPE_ADD, enc.TYPE_DELETE), 1, 1
+    atoms[0, enc.PRICE], atoms[1, enc.LEVEL] = 1, 1  # an ADD one tick inside the opposite best; a DELETE at level 1
+    vectors = encoding.messages(atoms)
+    assert vectors[0, enc.M_PRICE] > low[enc.TYPE_ADD, enc.M_PRICE] + 1e-3
+    assert vectors[1, enc.M_LEVEL] > low[enc.TYPE_DELETE, enc.M_LEVEL] + 1e-3
     with pytest.raises(ParameterError, match="set_type_support: every type's range must lie inside"):
         generator.set_type_support(low - 10.0, high)
 
