@@ -30,6 +30,49 @@ BETAS = (0.5, 0.9)
 NAMES = ("generator", "critic")
 
 
+# the encoding's rules on the fields of each type (generators.encoding): an ADD rests at least one tick inside the
+# opposite best (price_rel_ticks >= 1), a CANCEL / DELETE is at or behind its side's best (>= 0) at a level >= 1, a
+# TRADE executes at or behind the best it meets (>= 0); the level of every other type is 0
+PRICE_FLOORS = {enc.TYPE_ADD: 1, enc.TYPE_CANCEL: 0, enc.TYPE_DELETE: 0, enc.TYPE_TRADE: 0}
+LEVEL_FLOORS = {enc.TYPE_CANCEL: 1, enc.TYPE_DELETE: 1}
+LEVEL_ZERO = (enc.TYPE_ADD, enc.TYPE_TRADE, enc.TYPE_HIDDEN)
+# a floor lies this far below the smallest allowed integer (in the column's own units, before the quantile
+# transform): between it and the largest forbidden one, so that the allowed atom lies inside the squashed range,
+# not at its end, where the sigmoid saturates (every value above decodes to an allowed integer: rint of >= 0.75)
+FLOOR_MARGIN = 0.25
+
+
+def type_support(encoding: enc.Encoding) -> tuple[np.ndarray, np.ndarray]:
+    """Return the range ``(low, high)``, each ``(N_TYPES, MESSAGE_WIDTH)``, of the normalised columns of each type.
+
+    It is the encoding's range (:attr:`~generators.encoding.Encoding.message_low` / ``message_high``) narrowed by
+    the rules of :data:`PRICE_FLOORS`, :data:`LEVEL_FLOORS` and :data:`LEVEL_ZERO`: a floor is the normalised value
+    of the smallest allowed integer less :data:`FLOOR_MARGIN` (so every value above it decodes to an allowed one,
+    and the allowed atom's whole quantile run lies inside the range), and a level that must be 0 is pinned at 0's
+    value. A generated ADD then never lies at or through the
+    opposite best and a removal never at level 0, whatever the generator learned (session 22). The data may break a
+    rule (2.4 % of the AAPL hour's training ADDs lie at or through the opposite best as the books record it): the
+    generator does not make such messages, which the rollout would reject whenever the opposite side is quoted.
+    """
+    low = np.tile(np.asarray(encoding.message_low, np.float64), (enc.N_TYPES, 1))
+    high = np.tile(np.asarray(encoding.message_high, np.float64), (enc.N_TYPES, 1))
+
+    def narrowed(kind: int, column: int, knots: int, value: float) -> float:
+        # the normalised value of ``value`` in the column (its knots row), kept inside the column's range
+        normalised = (enc.to_quantile(np.array([value]), encoding.knots[knots])[0] - mean[column]) / std[column]
+        return float(np.clip(normalised, low[kind, column], high[kind, column]))
+
+    mean, std = np.asarray(encoding.message_mean), np.asarray(encoding.message_std)
+    price, level = enc.QUANTILE_FIELDS.index(enc.PRICE), enc.QUANTILE_FIELDS.index(enc.LEVEL)  # their knots rows
+    for kind, floor in PRICE_FLOORS.items():
+        low[kind, enc.M_PRICE] = narrowed(kind, enc.M_PRICE, price, floor - FLOOR_MARGIN)
+    for kind, floor in LEVEL_FLOORS.items():
+        low[kind, enc.M_LEVEL] = narrowed(kind, enc.M_LEVEL, level, floor - FLOOR_MARGIN)
+    for kind in LEVEL_ZERO:
+        low[kind, enc.M_LEVEL] = high[kind, enc.M_LEVEL] = narrowed(kind, enc.M_LEVEL, level, 0.0)
+    return low, high
+
+
 class GANGenerator(BookGenerator):
     """A conditional WGAN-GP model of order flow, rolled out on the matching engine.
 
@@ -60,6 +103,7 @@ class GANGenerator(BookGenerator):
         for network, child in zip((generator, critic), seed.spawn(2), strict=True):
             init_gan_weights(network, torch_generator(child, cpu))
         generator.set_support(self.encoding_.message_low, self.encoding_.message_high)
+        generator.set_type_support(*type_support(self.encoding_))
         networks = generator.to(self.device), critic.to(self.device)
         rate = self.config.learning_rate
         return networks, tuple(torch.optim.Adam(n.parameters(), lr=rate, betas=BETAS) for n in networks)

@@ -8,8 +8,10 @@ noise to a block of messages through a convolutional head (a linear layer to ``w
 bounded the way the data are: the type columns are a **hard** +-1 one-hot, the type drawn from the softmax of its
 logits (Gumbel-max on uniforms the caller draws, :func:`type_draws`) with the gradient of that softmax
 (straight-through), and every other column is offset by the drawn type (``by_type``) before it is squashed: the
-side by a ``tanh``, each other column into the training data's range (:attr:`Encoding.message_low` /
-``message_high``, kept as buffers so they travel with the weights). Until session 20b the type columns were
+side by a ``tanh``, each other column into the drawn type's range: the training data's range
+(:attr:`Encoding.message_low` / ``message_high``) narrowed by the encoding's rules for that type (session 22,
+:func:`generators.gan.type_support`: an ADD inside the opposite best, a removal at a level >= 1), kept as buffers so
+they travel with the weights. Until session 20b the type columns were
 ``2 softmax - 1``, a relaxed one-hot that no data block holds: the critic judged soft vectors, the decoder took
 their argmax, and the tiny AAPL model's argmax never fell on a rare type (no trade, no partial cancel; see
 docs/generators.md, "Session 20b"). The :class:`Critic` embeds a block with 1-D
@@ -21,11 +23,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
 from generators.config import GANConfig
 from generators.encoding import BOOK_WIDTH, M_SIDE, M_TYPE, MESSAGE_WIDTH, N_QUINTILES, N_TYPES, REGIMES
+from simlab.errors import ParameterError
 
 
 class Conditioner(nn.Module):
@@ -60,8 +64,10 @@ class Generator(nn.Module):
     """
 
     # the layout of the generator's weights (checkpoints record it as ``network_version``); 2 (session 20b): the
-    # type is a straight-through Gumbel draw, a hard one-hot, and ``by_type`` offsets the other fields by it
-    VERSION = 2
+    # type is a straight-through Gumbel draw, a hard one-hot, and ``by_type`` offsets the other fields by it; 3
+    # (session 22): each column is squashed into the range of the drawn type (the buffers ``type_low`` /
+    # ``type_high``, :meth:`set_type_support`)
+    VERSION = 3
 
     def __init__(self, config: GANConfig, book_width: int = BOOK_WIDTH) -> None:
         super().__init__()
@@ -74,13 +80,16 @@ class Generator(nn.Module):
         self.by_type = nn.Linear(N_TYPES, MESSAGE_WIDTH, bias=False)  # the drawn type's offset of every field
         self.register_buffer("low", torch.full((MESSAGE_WIDTH,), -1.0))
         self.register_buffer("high", torch.full((MESSAGE_WIDTH,), 1.0))
+        self.register_buffer("type_low", torch.full((N_TYPES, MESSAGE_WIDTH), -1.0))  # the range of each drawn type
+        self.register_buffer("type_high", torch.full((N_TYPES, MESSAGE_WIDTH), 1.0))
 
     def set_support(self, low: tuple[float, ...], high: tuple[float, ...]) -> None:
         """Set the range each continuous column is squashed into (the encoding's normalised training range).
 
         The output bias of those columns is set so that a zero pre-activation gives the training mean (0 after
         normalisation): an untrained generator starts at typical inter-arrival times, sizes and prices rather than
-        at the middle of their log range.
+        at the middle of their log range. Every type's range is set to it too (:meth:`set_type_support` narrows
+        them).
         """
         low_t, high_t = (torch.as_tensor(v, dtype=torch.float32) for v in (low, high))
         share = torch.clamp(-low_t / torch.clamp(high_t - low_t, min=1e-6), 1e-3, 1 - 1e-3)
@@ -88,8 +97,34 @@ class Generator(nn.Module):
             self.by_type.weight.zero_()  # and the drawn type offsets no field yet
             self.low.copy_(low_t)
             self.high.copy_(high_t)
+            self.type_low.copy_(low_t.expand(N_TYPES, -1))
+            self.type_high.copy_(high_t.expand(N_TYPES, -1))
             for column in (0, *range(M_SIDE + 1, MESSAGE_WIDTH)):
                 self.head[-1].bias[column] = torch.log(share[column] / (1 - share[column]))
+
+    def set_type_support(self, low: np.ndarray, high: np.ndarray) -> None:
+        """Set the range ``(N_TYPES, MESSAGE_WIDTH)`` each column is squashed into when the message is of that type
+        (a row per type, inside the range of :meth:`set_support`; low == high pins a column at that value).
+
+        Session 22: with one range for all types, the tiny AAPL GAN put 66 % of the ADDs it tried at or through the
+        opposite best (the range its removals and trades hold) and 55 % of its removals at level 0 (its ADDs' and
+        trades'), and the rollout rejected them; :func:`generators.gan.type_support` gives the ranges the
+        encoding's rules allow.
+        """
+        low_t, high_t = (torch.as_tensor(np.asarray(v, np.float64), dtype=torch.float32) for v in (low, high))
+        shape = (N_TYPES, MESSAGE_WIDTH)
+        if low_t.shape != shape or high_t.shape != shape:
+            found = f"{tuple(low_t.shape)} and {tuple(high_t.shape)}"
+            raise ParameterError(f"set_type_support: low and high must be {shape} arrays; got {found}")
+        inside = (low_t <= high_t) & (low_t >= self.low - 1e-6) & (high_t <= self.high + 1e-6)
+        if not bool(inside.all()):
+            raise ParameterError(
+                "set_type_support: every type's range must lie inside the generator's support (set_support) with "
+                f"low <= high; got {int((~inside).sum())} cells outside"
+            )
+        with torch.no_grad():
+            self.type_low.copy_(low_t)
+            self.type_high.copy_(high_t)
 
     def forward(
         self,
@@ -109,7 +144,8 @@ class Generator(nn.Module):
         one_hot = draw_types(raw[..., M_TYPE : M_TYPE + N_TYPES], draws)
         raw = raw + self.by_type(one_hot)  # every other field given the type drawn
         side = torch.tanh(raw[..., M_SIDE : M_SIDE + 1])
-        squashed = self.low + (self.high - self.low) * torch.sigmoid(raw)
+        low, high = one_hot @ self.type_low, one_hot @ self.type_high  # the drawn type's range (forward: exact)
+        squashed = low + (high - low) * torch.sigmoid(raw)
         return torch.cat([squashed[..., :M_TYPE], 2.0 * one_hot - 1.0, side, squashed[..., M_SIDE + 1 :]], dim=-1)
 
 

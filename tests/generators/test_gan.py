@@ -13,7 +13,7 @@ from generators import encoding as enc
 from generators.checkpoint import WEIGHTS_FILE
 from generators.config import GANConfig, gan_preset
 from generators.diffusion import DiffusionGenerator
-from generators.gan import GANGenerator
+from generators.gan import GANGenerator, type_support
 from generators.gan_networks import Critic, Generator, init_gan_weights, type_draws
 from generators.gan_training import gradient_penalty
 from generators.spec import load_generator
@@ -95,6 +95,51 @@ def test_the_type_is_a_hard_one_hot_drawn_from_the_softmax_and_the_other_fields_
     assert float(generator.head[-1].bias.grad[columns].abs().min()) > 0
     with torch.no_grad():  # without draws: the most likely type, every time
         assert bool((generator(torch.randn((4, 2)), *_condition(config, 4, 3))[..., columns].argmax(-1) == 0).all())
+
+
+def test_each_drawn_type_is_squashed_into_the_range_the_encodings_rules_allow(zi_spans):
+    # Session 22: one range for every type let the tiny AAPL GAN place ADDs at or through the opposite best and
+    # removals at level 0 (62 % of its tries rejected). Now each column is squashed into the drawn type's range.
+    encoding = enc.fit_encoding(zi_spans["train"]["events"], zi_spans["train"]["books"], history=3)
+    low, high = type_support(encoding)
+    config = GANConfig(history=3, block=4, width=8, noise=2)
+    generator = Generator(config)
+    init_gan_weights(generator, torch.Generator().manual_seed(0))
+    generator.set_support(encoding.message_low, encoding.message_high)
+    generator.set_type_support(low, high)
+    n, rng = 400, torch.Generator().manual_seed(1)
+    condition = _condition(config, n, 2)
+    columns = slice(enc.M_TYPE, enc.M_TYPE + enc.N_TYPES)
+    with torch.no_grad():  # every type equally likely; price and level pushed to the bottom or the top of the range
+        generator.head[-1].weight[columns] = 0.0
+        generator.head[-1].bias[columns] = 0.0
+        generator.head[-1].weight[[enc.M_PRICE, enc.M_LEVEL]] *= 40.0
+    for push in (-30.0, 30.0):
+        with torch.no_grad():
+            generator.head[-1].bias[[enc.M_PRICE, enc.M_LEVEL]] = push
+            blocks = generator(torch.randn((n, 2), generator=rng), *condition, draws=type_draws((n, 4), rng))
+        table = encoding.table(blocks.reshape(-1, enc.MESSAGE_WIDTH).numpy())
+        kind, rel, level = table[:, enc.TYPE], table[:, enc.PRICE], table[:, enc.LEVEL]
+        assert np.bincount(kind, minlength=enc.N_TYPES).min() > 250
+        assert (rel[kind == enc.TYPE_ADD] >= 1).all()  # never at or through the opposite best
+        removal = (kind == enc.TYPE_CANCEL) | (kind == enc.TYPE_DELETE)
+        assert (rel[removal | (kind == enc.TYPE_TRADE)] >= 0).all() and (level[removal] >= 1).all()
+        assert (level[~removal] == 0).all()
+        if push < 0:  # at the bottom: the floors themselves, which the hidden trades (no floor) lie below
+            assert (rel[kind == enc.TYPE_ADD] == 1).mean() > 0.5 and (level[removal] == 1).mean() > 0.5
+            assert rel[kind == enc.TYPE_HIDDEN].min() < 0
+        else:  # at the top: the encoding's range is kept
+            assert level[removal].max() == enc.DEPTH_LEVELS + 1
+    assert torch.equal(generator.type_low[:, enc.M_DT], generator.low[enc.M_DT].expand(enc.N_TYPES))
+    # the allowed atom lies inside its type's range, not at its saturated end (the floor sits below it, FLOOR_MARGIN)
+    atoms = np.zeros((2, len(enc.FIELDS)), np.int64)
+    atoms[:, enc.TYPE], atoms[:, enc.SIDE], atoms[:, enc.SIZE] = (enc.TYPE_ADD, enc.TYPE_DELETE), 1, 1
+    atoms[0, enc.PRICE], atoms[1, enc.LEVEL] = 1, 1  # an ADD one tick inside the opposite best; a DELETE at level 1
+    vectors = encoding.messages(atoms)
+    assert vectors[0, enc.M_PRICE] > low[enc.TYPE_ADD, enc.M_PRICE] + 1e-3
+    assert vectors[1, enc.M_LEVEL] > low[enc.TYPE_DELETE, enc.M_LEVEL] + 1e-3
+    with pytest.raises(ParameterError, match="set_type_support: every type's range must lie inside"):
+        generator.set_type_support(low - 10.0, high)
 
 
 def test_gradient_penalty_matches_a_slow_twin():
@@ -192,6 +237,7 @@ def test_checkpoints_round_trip_and_another_kind_or_version_is_refused(fitted, t
     with pytest.raises(DataError, match="family must be 'diffusion'"):
         DiffusionGenerator.load(path)
     refused = (("simlab_version", "0.0.0-other"), ("encoding_version", 99), ("encoding_version", 3))
+    refused += (("network_version", 2),)  # session 20b's generator: one range for every type
     for key, value in refused + (("family", "diffusion"),):
         (path / "config.json").write_text(json.dumps({**config, key: value}))
         with pytest.raises(DataError, match=f"{key} must be"):
