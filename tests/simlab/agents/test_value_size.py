@@ -17,9 +17,9 @@ from simlab.errors import ParameterError
 from tests.simlab.agents.conftest import run_market, small_config
 
 
-def _vp(scale, cap=0.0):
-    vp = np.zeros(12)
-    vp[R.VP_SIZE_SCALE], vp[R.VP_SIZE_CAP] = scale, cap
+def _vp(scale, cap=0.0, power=1.0):
+    vp = np.zeros(13)
+    vp[R.VP_SIZE_SCALE], vp[R.VP_SIZE_CAP], vp[R.VP_SIZE_POWER] = scale, cap, power
     return vp
 
 
@@ -34,6 +34,14 @@ def test_the_size_grows_linearly_with_the_mispricing_up_to_the_cap():
     assert R.mispricing_size(7, 1003, 996, 1005, True, _vp(2.0)) == 18  # mid (996 + 1005) // 2 = 1000
     sizes = [R.mispricing_size(100, 1000 + d, bid, ask, True, _vp(25.0)) for d in range(0, 300, 7)]
     assert np.all(np.diff(sizes) > 0)  # strictly growing with |forecast - mid|
+
+
+def test_a_power_of_2_grows_the_size_with_the_square_of_the_mispricing():
+    bid, ask = 995, 1005  # mid 1000
+    for d in (0, 5, 10, 30):
+        assert R.mispricing_size(100, 1000 - d, bid, ask, True, _vp(10.0, 0.0, 2.0)) == round(100 * (1 + (d / 10) ** 2))
+    assert R.mispricing_size(100, 1030, bid, ask, True, _vp(10.0, 4.0, 2.0)) == 400  # 10 x capped at 4 x
+    assert R.mispricing_size(100, 1030, bid, ask, True, _vp(10.0, 0.0, 1.0)) == 400  # power 1: the line
 
 
 def test_off_one_sided_or_empty_the_drawn_size_is_kept():
@@ -76,9 +84,15 @@ def test_bad_caps_are_refused(value):
 def test_a_cap_without_a_scale_or_a_scale_with_the_latent_rule_is_refused_and_the_keys_are_read_from_toml():
     with pytest.raises(ParameterError, match="size_mispricing_max_factor.*size_mispricing_scale_ticks"):
         ValueAgents(size_mispricing_max_factor=3.0)
+    with pytest.raises(ParameterError, match="size_mispricing_power.*size_mispricing_scale_ticks"):
+        ValueAgents(size_mispricing_power=2.0)
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ParameterError, match="size_mispricing_power"):
+            ValueAgents(size_mispricing_scale_ticks=10.0, size_mispricing_power=bad)
     with pytest.raises(ParameterError, match="size_mispricing_scale_ticks.*latent_depth_ticks"):
         ValueAgents(size_mispricing_scale_ticks=10.0, latent_depth_ticks=40.0)
     assert ValueAgents().size_mispricing_scale_ticks == 0.0 and ValueAgents().size_mispricing_max_factor == 0.0
-    data = {"agents": {"value": {"size_mispricing_scale_ticks": 60.0, "size_mispricing_max_factor": 8}}}
+    data = {"agents": {"value": {"size_mispricing_scale_ticks": 60.0, "size_mispricing_max_factor": 8,
+                                 "size_mispricing_power": 2}}}  # fmt: skip
     v = MarketConfig.from_dict(data).value
-    assert (v.size_mispricing_scale_ticks, v.size_mispricing_max_factor) == (60.0, 8.0)
+    assert (v.size_mispricing_scale_ticks, v.size_mispricing_max_factor, v.size_mispricing_power) == (60.0, 8.0, 2.0)

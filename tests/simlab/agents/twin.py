@@ -564,7 +564,8 @@ class TwinMarket:
         size = twin_size(gen)
         if v.size_mispricing_scale_ticks > 0 and bid is not None and ask is not None and size > 0:  # ours: the size
             # grown with |forecast - mid|, at most the cap
-            factor = 1.0 + abs(forecast - (ask + bid) // 2) / v.size_mispricing_scale_ticks
+            x = abs(forecast - (ask + bid) // 2) / v.size_mispricing_scale_ticks
+            factor = 1.0 + (x if v.size_mispricing_power == 1.0 else x**v.size_mispricing_power)
             if v.size_mispricing_max_factor > 0:
                 factor = min(factor, v.size_mispricing_max_factor)
             size = int(np.rint(size * factor))
