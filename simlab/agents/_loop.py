@@ -271,7 +271,9 @@ def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
                 _send(heap, ctr, agents, t, agent, side, price, left)
         else:
             side, price = R.value_order(gens[2], forecast, bid, ask, has_bid and has_ask, vparams)
-            _send(heap, ctr, agents, t, agent, side, price, R.order_size(gens[2], cumulative))
+            size = R.order_size(gens[2], cumulative)  # ours: grown with the mispricing (off: the size drawn)
+            _send(heap, ctr, agents, t, agent, side, price,
+                  R.mispricing_size(size, forecast, bid, ask, has_bid and has_ask, vparams))  # fmt: skip
     elif cls == K.EXECUTION:
         _execution(ev, heap, ctr, agents, ip, fp, xstate[k], xsched, t, agent, bid, ask)
     elif cls == K.LEVERAGED:  # open the position with a market order

@@ -138,6 +138,10 @@ V_FIELDS = 7
 VP_KAPPA, VP_SHOCK_VAR, VP_OBS_VAR, VP_AGGRESSIVE, VP_DEPTH, VP_ABIDES_VAR = range(6)
 VP_LATENT_DEPTH, VP_LATENT_RATE, VP_LATENT_SIZE = range(6, 9)
 VP_LATENT_ANCHOR = 9  # 0: the latent V is centred on the forecast (docs/agents_llob.md); 1: on the price at the draw
+# ours, the ABIDES rule's size grown with the mispricing (mispricing_size): the ticks of |forecast - mid| that add one
+# drawn size (0: off, ABIDES' size), the largest factor on the drawn size (0: none), the power of the mispricing (1:
+# linear)
+VP_SIZE_SCALE, VP_SIZE_CAP, VP_SIZE_POWER = 10, 11, 12
 
 
 @numba.njit(cache=True)
@@ -191,6 +195,32 @@ def value_order(gen, forecast, bid, ask, two_sided, vp):
     if forecast < mid:
         return -1, bid + adjust
     return 1, ask - adjust
+
+
+@numba.njit(cache=True)
+def mispricing_size(size, forecast, bid, ask, two_sided, vp):
+    """A value agent's drawn size grown with its mispricing (ours; ``size_mispricing_scale_ticks`` > 0): ``rint(size
+    min(cap, 1 + (|forecast - mid| / scale)^power))`` lots, ``mid = (ask + bid) // 2`` as :func:`value_order` reads
+    it (no cap when ``cap`` is 0; ``power`` 1, the default: linear); ``size`` itself when the key is off, a side is
+    empty (no mid) or ``size`` <= 0. No draws.
+
+    A linear demand in the mispricing: the CARA investor's demand ``(E[v] - p) / (a Var v)`` (Grossman and Stiglitz
+    1980, "On the impossibility of informationally efficient markets", Am. Econ. Rev. 70; Kyle 1985's linear
+    orders), and the latent order book of Toth et al. (2011, "Anomalous price impact and the critical nature of
+    liquidity in financial markets", Phys. Rev. X 1) and Donier, Bonart, Mastromatteo and Bouchaud (2015), whose
+    latent volume grows with the distance from the price. ABIDES' value agent draws its size regardless of the
+    mispricing, so its flow against a displaced price is bounded by its looks (docs/agents_impact_v14.md, section 1).
+    A power of 2 makes the flow grow as the latent volume within the displacement, ``L d^2 / 2`` for the LLOB's
+    density ``L |x|`` (docs/agents_value_size_v19.md, section 4).
+    """
+    scale = vp[VP_SIZE_SCALE]
+    if scale <= 0 or not two_sided or size <= 0:
+        return size
+    x = abs(float(forecast - (ask + bid) // 2)) / scale
+    factor = 1.0 + (x if vp[VP_SIZE_POWER] == 1.0 else x ** vp[VP_SIZE_POWER])
+    if vp[VP_SIZE_CAP] > 0:
+        factor = min(factor, vp[VP_SIZE_CAP])
+    return np.int64(np.rint(size * factor))
 
 
 @numba.njit(cache=True)

@@ -248,6 +248,17 @@ class ValueAgents(_Checked):
     mixture); 0 (the default) keeps the ABIDES rule. ``latent_anchor``: ``"fundamental"`` (the default) centres
     every latent order on the agent's forecast; ``"price"`` (ours, docs/agents_sqrt.md) centres a new draw on the mid
     it sees (the forecast plus the mid's premium over it at the draw), then moves it with the forecast.
+
+    ``size_mispricing_scale_ticks`` (ours; 0, the default: off, ABIDES' size): with the ABIDES rule, the size drawn
+    from the order-size mixture is multiplied by ``1 + |forecast - mid| / size_mispricing_scale_ticks`` (at most
+    ``size_mispricing_max_factor`` when that is > 0; 0: no cap) and rounded to lots, the mid being the one the
+    agent's side is read from; with a side of the book empty the drawn size is sent. ``size_mispricing_power`` (1:
+    linear) raises ``|forecast - mid| / scale`` to that power (> 0; 2: the flow grows as the LLOB's latent volume
+    within the displacement, ``L d^2 / 2``). A linear demand in the
+    mispricing (the CARA demand ``(E[v] - p) / (a Var v)`` of Grossman and Stiglitz 1980; the latent volume growing
+    with the distance from the price of Toth et al. 2011 and Donier et al. 2015), so the value agents' flow against
+    a displaced price grows with the displacement instead of being bounded by their looks
+    (docs/agents_value_size_v19.md).
     """
 
     count: int = 102
@@ -262,7 +273,10 @@ class ValueAgents(_Checked):
     latent_refresh_per_s: float = 0.0
     latent_size_lots: int = 0
     latent_anchor: str = "fundamental"
-    _positive = ("arrival_rate_per_s", "mean_reversion_per_s")
+    size_mispricing_scale_ticks: float = 0.0
+    size_mispricing_max_factor: float = 0.0
+    size_mispricing_power: float = 1.0
+    _positive = ("arrival_rate_per_s", "mean_reversion_per_s", "size_mispricing_power")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -285,6 +299,29 @@ class ValueAgents(_Checked):
             raise ParameterError(
                 f"`latent_anchor` of ValueAgents needs the latent rule on (`latent_depth_ticks` >= 1); got "
                 f"latent_anchor = {self.latent_anchor!r} with latent_depth_ticks = 0"
+            )
+        if 0 < self.size_mispricing_max_factor < 1:
+            raise ParameterError(
+                "`size_mispricing_max_factor` of ValueAgents must be 0 (no cap) or >= 1 (a factor on the drawn size); "
+                f"got {self.size_mispricing_max_factor!r}"
+            )
+        if self.size_mispricing_max_factor > 0 and self.size_mispricing_scale_ticks == 0:
+            raise ParameterError(
+                "`size_mispricing_max_factor` of ValueAgents caps the size grown with the mispricing, so it needs "
+                "`size_mispricing_scale_ticks` > 0; got size_mispricing_max_factor = "
+                f"{self.size_mispricing_max_factor!r} with size_mispricing_scale_ticks = 0"
+            )
+        if self.size_mispricing_power != 1.0 and self.size_mispricing_scale_ticks == 0:
+            raise ParameterError(
+                "`size_mispricing_power` of ValueAgents shapes the size grown with the mispricing, so it must stay 1 "
+                f"without `size_mispricing_scale_ticks` > 0; got size_mispricing_power = {self.size_mispricing_power!r}"
+                " with size_mispricing_scale_ticks = 0"
+            )
+        if self.size_mispricing_scale_ticks > 0 and self.latent_depth_ticks > 0:
+            raise ParameterError(
+                "`size_mispricing_scale_ticks` of ValueAgents grows the ABIDES rule's size, so it needs the latent "
+                "rule off (`latent_depth_ticks` = 0); got size_mispricing_scale_ticks = "
+                f"{self.size_mispricing_scale_ticks!r} with latent_depth_ticks = {self.latent_depth_ticks!r}"
             )
         if self.aggressive_share > 1:
             raise ParameterError(f"`aggressive_share` of ValueAgents must be in [0, 1]; got {self.aggressive_share!r}")

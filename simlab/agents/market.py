@@ -228,7 +228,8 @@ class _Market(BookSimulation):
             v.mean_reversion_per_s * 1e-9, v.shock_variance_ticks2_per_s * 1e-9, v.observation_variance_ticks2,
             v.aggressive_share, v.depth_spread, 1.0 if v.variance_update == "abides" else 0.0,
             v.latent_depth_ticks, v.latent_refresh_per_s * 1e-9, v.latent_size_lots,
-            1.0 if v.latent_anchor == "price" else 0.0,
+            1.0 if v.latent_anchor == "price" else 0.0, v.size_mispricing_scale_ticks, v.size_mispricing_max_factor,
+            v.size_mispricing_power,
         ])  # fmt: skip
         self.mparams = np.array([
             m.pov, m.min_order_size, m.levels, m.level_spacing, m.spread_alpha, m.price_skew_ticks,

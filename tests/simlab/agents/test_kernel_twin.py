@@ -292,6 +292,18 @@ CONFIGS = {
             count=3, wake_interval_s=10.0, levels=4, volume_window_s=20.0, center_halflife_s=30.0, post_only_gap_ticks=4
         ),
     ),
+    "value agents' size grown with the square of the mispricing (scale 8 ticks), a TWAP buyer": small_config(
+        execution=ExecutionAgents(count=1, quantity_lots=900, start_s=100, duration_s=600, interval_s=20),
+        value=ValueAgents(
+            count=12, arrival_rate_per_s=0.05, size_mispricing_scale_ticks=8.0, size_mispricing_power=2.0
+        ),
+    ),
+    "value agents' size grown with the mispricing (scale 8 ticks, cap 6), a TWAP buyer": small_config(
+        execution=ExecutionAgents(count=1, quantity_lots=900, start_s=100, duration_s=600, interval_s=20),
+        value=ValueAgents(
+            count=12, arrival_rate_per_s=0.05, size_mispricing_scale_ticks=8.0, size_mispricing_max_factor=6.0
+        ),
+    ),
     "abides variance, fixed latency, opening book": small_config(
         value=ValueAgents(count=6, arrival_rate_per_s=0.05, variance_update="abides"),
         latency=Latency(model="fixed", fixed_ns=2_000_000),
@@ -391,6 +403,16 @@ def _shocks_happened(config, market, twin, seed):
         other = _Market(plain, _root(seed), plain.session_s, 5, 0, 0)
         other.run()
         assert not np.array_equal(other.ev[: int(other.ctr[_sim.C_EVENTS])], ev)
+    if config.value.size_mispricing_scale_ticks > 0:  # the grown sizes changed the market: the key off differs
+        off = dict(size_mispricing_scale_ticks=0.0, size_mispricing_max_factor=0.0, size_mispricing_power=1.0)
+        for plain in [replace(config, value=replace(config.value, **off))] + (
+            [replace(config, value=replace(config.value, size_mispricing_power=1.0))]
+            if config.value.size_mispricing_power != 1.0
+            else []
+        ):  # the key off, and the linear rule where a power is set, differ
+            other = _Market(plain, _root(seed), plain.session_s, 5, 0, 0)
+            other.run()
+            assert not np.array_equal(other.ev[: int(other.ctr[_sim.C_EVENTS])], ev)
     if config.market_maker.size_volume != "all":  # trades the rule drops were made, and the sizes differ
         makers = np.flatnonzero(market.agents[:, K.A_CLASS] == K.MAKER)
         trades = ev[ev[:, _sim.EV_KIND] == _sim.TRADE]

@@ -561,7 +561,15 @@ class TwinMarket:
             if coin >= v.aggressive_share:
                 adjust = int(move * max(1, int(v.depth_spread * spread)))
             side, price = (-1, bid + adjust) if forecast < mid else (1, ask - adjust)
-        self.order(t, agent, side, price, twin_size(gen))
+        size = twin_size(gen)
+        if v.size_mispricing_scale_ticks > 0 and bid is not None and ask is not None and size > 0:  # ours: the size
+            # grown with |forecast - mid|, at most the cap
+            x = abs(forecast - (ask + bid) // 2) / v.size_mispricing_scale_ticks
+            factor = 1.0 + (x if v.size_mispricing_power == 1.0 else x**v.size_mispricing_power)
+            if v.size_mispricing_max_factor > 0:
+                factor = min(factor, v.size_mispricing_max_factor)
+            size = int(np.rint(size * factor))
+        self.order(t, agent, side, price, size)
 
     def latent_look(self, t, agent, forecast, since_ns, premium):
         """The latent-liquidity rule: redraw the order at the first look or at a Poisson refresh (keeping the mid's
