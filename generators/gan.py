@@ -24,6 +24,7 @@ from generators.config import GANConfig, gan_preset
 from generators.gan_networks import Critic, Generator, init_gan_weights, type_draws
 from generators.gan_training import train_gan
 from generators.training import TrainState, deterministic, torch_generator
+from simlab.errors import ParameterError
 
 FAMILY = "gan"
 BETAS = (0.5, 0.9)
@@ -58,9 +59,16 @@ def type_support(encoding: enc.Encoding) -> tuple[np.ndarray, np.ndarray]:
     high = np.tile(np.asarray(encoding.message_high, np.float64), (enc.N_TYPES, 1))
 
     def narrowed(kind: int, column: int, knots: int, value: float) -> float:
-        # the normalised value of ``value`` in the column (its knots row), kept inside the column's range
+        # the normalised value of ``value`` in the column (its knots row): a floor under the column's range leaves the
+        # range as it is; one above its top would leave the type no value, which is refused
         normalised = (enc.to_quantile(np.array([value]), encoding.knots[knots])[0] - mean[column]) / std[column]
-        return float(np.clip(normalised, low[kind, column], high[kind, column]))
+        if normalised > high[kind, column] + 1e-9:
+            raise ParameterError(
+                f"type_support: the floor {value} of column {column} for message type {kind} lies above the "
+                f"encoding's range of that column (normalised {normalised:.4g} > {high[kind, column]:.4g}); the "
+                "training data hold no allowed value there"
+            )
+        return float(max(normalised, low[kind, column]))
 
     mean, std = np.asarray(encoding.message_mean), np.asarray(encoding.message_std)
     price, level = enc.QUANTILE_FIELDS.index(enc.PRICE), enc.QUANTILE_FIELDS.index(enc.LEVEL)  # their knots rows

@@ -144,7 +144,8 @@ class Generator(nn.Module):
         one_hot = draw_types(raw[..., M_TYPE : M_TYPE + N_TYPES], draws)
         raw = raw + self.by_type(one_hot)  # every other field given the type drawn
         side = torch.tanh(raw[..., M_SIDE : M_SIDE + 1])
-        low, high = one_hot @ self.type_low, one_hot @ self.type_high  # the drawn type's range (forward: exact)
+        # the drawn type's range (forward: the one-hot's, within float32 rounding of the straight-through sum)
+        low, high = one_hot @ self.type_low, one_hot @ self.type_high
         squashed = low + (high - low) * torch.sigmoid(raw)
         return torch.cat([squashed[..., :M_TYPE], 2.0 * one_hot - 1.0, side, squashed[..., M_SIDE + 1 :]], dim=-1)
 

@@ -300,10 +300,21 @@ class ValueAgents(_Checked):
                 f"`latent_anchor` of ValueAgents needs the latent rule on (`latent_depth_ticks` >= 1); got "
                 f"latent_anchor = {self.latent_anchor!r} with latent_depth_ticks = 0"
             )
-        if 0 < self.size_mispricing_max_factor < 1:
+        if 0 < self.size_mispricing_scale_ticks < 1:
             raise ParameterError(
-                "`size_mispricing_max_factor` of ValueAgents must be 0 (no cap) or >= 1 (a factor on the drawn size); "
-                f"got {self.size_mispricing_max_factor!r}"
+                "`size_mispricing_scale_ticks` of ValueAgents must be 0 (off) or >= 1 tick (below a tick the grown "
+                f"size can leave the int64 lots the kernel counts in); got {self.size_mispricing_scale_ticks!r}"
+            )
+        if 0 < self.size_mispricing_max_factor <= 1:
+            raise ParameterError(
+                "`size_mispricing_max_factor` of ValueAgents must be 0 (no cap) or > 1 (a factor on the drawn size; 1 "
+                f"would switch the key off); got {self.size_mispricing_max_factor!r}"
+            )
+        if self.size_mispricing_power > 2:
+            raise ParameterError(
+                "`size_mispricing_power` of ValueAgents must be in (0, 2] (above 2 the grown size of a market whose "
+                "prices span 2^20 ticks can leave the int64 lots the kernel counts in); got "
+                f"{self.size_mispricing_power!r}"
             )
         if self.size_mispricing_max_factor > 0 and self.size_mispricing_scale_ticks == 0:
             raise ParameterError(
