@@ -118,6 +118,13 @@ KNOT_ROWS = ("dt_ns", "price_rel_ticks", "size_lots", "level", "trade_share")
 SHARE_ROW = 4
 BOOK_WIDTH = 2 * DEPTH_LEVELS + 5  # the default book state (without the level positions)
 LEVEL_PRICE_WIDTH = 2 * (DEPTH_LEVELS - 1)  # log1p ticks from the side's best of levels 2-10, bid then ask
+# book-state columns: the log1p depths of levels 1-10, bid (B_DEPTH_BID) then ask (B_DEPTH_ASK), then the log1p spread
+B_DEPTH_BID, B_DEPTH_ASK = slice(0, DEPTH_LEVELS), slice(DEPTH_LEVELS, 2 * DEPTH_LEVELS)
+B_SPREAD = 2 * DEPTH_LEVELS
+# the book features the GAN's field head reads (generators.gan_networks.book_head_features): the normalised log spread,
+# then the bid's and the ask's number of non-empty levels among 1-10 over DEPTH_LEVELS
+HEAD_BOOK_WIDTH = 3
+EMPTY_LEVEL_CUT = float(np.log1p(0.5))  # a level's log1p depth above it holds at least one lot (half a lot: between)
 _TYPE_OF_KIND = np.full(256, -1, dtype=np.int64)
 _TYPE_OF_KIND[np.array([int(k) for k in KINDS])] = np.arange(N_TYPES)
 _KIND_OF_TYPE = np.array([int(k) for k in KINDS], dtype=np.int8)
@@ -327,6 +334,16 @@ class Encoding:
         """
         std = np.asarray(self.book_std)
         return np.where(std > STD_FLOOR, (features - self.book_mean) / std, 0.0).astype(np.float32)
+
+    def empty_level_cuts(self) -> np.ndarray:
+        """Return the normalised depth (``(2 DEPTH_LEVELS,)``, bid levels 1-10 then ask) above which a level of the
+        normalised book state (:meth:`book`) holds at least one lot: the normalised :data:`EMPTY_LEVEL_CUT`, half a
+        lot. A column constant in the training data is 0 in :meth:`book`; its cut is -1 (always counted) when the
+        constant depth is non-empty, +1 (never) when it is empty."""
+        mean = np.asarray(self.book_mean[: 2 * DEPTH_LEVELS], np.float64)
+        std = np.asarray(self.book_std[: 2 * DEPTH_LEVELS], np.float64)
+        constant = np.where(mean > EMPTY_LEVEL_CUT, -1.0, 1.0)
+        return np.where(std > STD_FLOOR, (EMPTY_LEVEL_CUT - mean) / np.maximum(std, STD_FLOOR), constant)
 
     def quintiles(self, values: np.ndarray) -> np.ndarray:
         """Return the quintile index 0-4 of regime values ``(n, 4)`` (columns in :data:`REGIMES` order)."""
@@ -817,7 +834,7 @@ def book_features(books: tuple[np.ndarray, ...], signs: np.ndarray, level_prices
     out[:, DEPTH_LEVELS : DEPTH_LEVELS + depth] = np.log1p(ask_qty[:, :depth])
     quoted = (bid_qty[:, 0] > 0) & (ask_qty[:, 0] > 0)
     spread = np.where(quoted, ask_price[:, 0] - np.where(quoted, bid_price[:, 0], 0), 0)
-    out[:, 2 * DEPTH_LEVELS] = np.log1p(np.maximum(spread, 0).astype(np.float64))
+    out[:, B_SPREAD] = np.log1p(np.maximum(spread, 0).astype(np.float64))
     out[:, 2 * DEPTH_LEVELS + 1] = quoted
     out[:, 2 * DEPTH_LEVELS + 2] = _trailing_mean(np.asarray(signs, np.float64), FLOW_WINDOW)
     mid = mid_ticks(books)

@@ -112,6 +112,7 @@ class GANGenerator(BookGenerator):
             init_gan_weights(network, torch_generator(child, cpu))
         generator.set_support(self.encoding_.message_low, self.encoding_.message_high)
         generator.set_type_support(*type_support(self.encoding_))
+        generator.set_level_cuts(self.encoding_.empty_level_cuts())
         networks = generator.to(self.device), critic.to(self.device)
         rate = self.config.learning_rate
         return networks, tuple(torch.optim.Adam(n.parameters(), lr=rate, betas=BETAS) for n in networks)

@@ -11,7 +11,11 @@ logits (Gumbel-max on uniforms the caller draws, :func:`type_draws`) with the gr
 side by a ``tanh``, each other column into the drawn type's range: the training data's range
 (:attr:`Encoding.message_low` / ``message_high``) narrowed by the encoding's rules for that type (session 22,
 :func:`generators.gan.type_support`: an ADD inside the opposite best, a removal at a level >= 1), kept as buffers so
-they travel with the weights. Until session 20b the type columns were
+they travel with the weights. The price and level columns also get the output of a **field head** (session 23,
+network version 4): a per-message MLP of the message's hidden vector, its drawn type, its side and three features of
+the current book (:func:`book_head_features`: the log spread and each side's number of non-empty levels), so that
+the fields that place a message in the book read the book directly, not only through the condition vector. Until
+session 20b the type columns were
 ``2 softmax - 1``, a relaxed one-hot that no data block holds: the critic judged soft vectors, the decoder took
 their argmax, and the tiny AAPL model's argmax never fell on a rare type (no trade, no partial cancel; see
 docs/generators.md, "Session 20b"). The :class:`Critic` embeds a block with 1-D
@@ -28,7 +32,22 @@ import torch
 from torch import nn
 
 from generators.config import GANConfig
-from generators.encoding import BOOK_WIDTH, M_SIDE, M_TYPE, MESSAGE_WIDTH, N_QUINTILES, N_TYPES, REGIMES
+from generators.encoding import (
+    B_DEPTH_ASK,
+    B_DEPTH_BID,
+    B_SPREAD,
+    BOOK_WIDTH,
+    DEPTH_LEVELS,
+    HEAD_BOOK_WIDTH,
+    M_LEVEL,
+    M_PRICE,
+    M_SIDE,
+    M_TYPE,
+    MESSAGE_WIDTH,
+    N_QUINTILES,
+    N_TYPES,
+    REGIMES,
+)
 from simlab.errors import ParameterError
 
 
@@ -66,8 +85,9 @@ class Generator(nn.Module):
     # the layout of the generator's weights (checkpoints record it as ``network_version``); 2 (session 20b): the
     # type is a straight-through Gumbel draw, a hard one-hot, and ``by_type`` offsets the other fields by it; 3
     # (session 22): each column is squashed into the range of the drawn type (the buffers ``type_low`` /
-    # ``type_high``, :meth:`set_type_support`)
-    VERSION = 3
+    # ``type_high``, :meth:`set_type_support`); 4 (session 23): the field head ``fields`` of the price and level
+    # columns, reading the book features of :func:`book_head_features` (cuts in the buffer ``level_cuts``)
+    VERSION = 4
 
     def __init__(self, config: GANConfig, book_width: int = BOOK_WIDTH) -> None:
         super().__init__()
@@ -82,6 +102,16 @@ class Generator(nn.Module):
         self.register_buffer("high", torch.full((MESSAGE_WIDTH,), 1.0))
         self.register_buffer("type_low", torch.full((N_TYPES, MESSAGE_WIDTH), -1.0))  # the range of each drawn type
         self.register_buffer("type_high", torch.full((N_TYPES, MESSAGE_WIDTH), 1.0))
+        # the normalised depth above which a level holds a lot (Encoding.empty_level_cuts, set_level_cuts)
+        self.register_buffer("level_cuts", torch.zeros(2 * DEPTH_LEVELS))
+        # the field head: the price and level pre-activations given the message's hidden vector, drawn type, side and
+        # the book's features (registered last, so the other weights are initialised as version 3's)
+        self.fields = nn.Sequential(
+            nn.Linear(width + N_TYPES + 1 + HEAD_BOOK_WIDTH, width), nn.LeakyReLU(0.2), nn.Linear(width, 2)
+        )
+        placement = torch.zeros((2, MESSAGE_WIDTH))
+        placement[0, M_PRICE] = placement[1, M_LEVEL] = 1.0
+        self.register_buffer("field_columns", placement, persistent=False)  # the field head's two columns
 
     def set_support(self, low: tuple[float, ...], high: tuple[float, ...]) -> None:
         """Set the range each continuous column is squashed into (the encoding's normalised training range).
@@ -95,6 +125,7 @@ class Generator(nn.Module):
         share = torch.clamp(-low_t / torch.clamp(high_t - low_t, min=1e-6), 1e-3, 1 - 1e-3)
         with torch.no_grad():
             self.by_type.weight.zero_()  # and the drawn type offsets no field yet
+            self.fields[-1].weight.zero_()  # nor does the field head
             self.low.copy_(low_t)
             self.high.copy_(high_t)
             self.type_low.copy_(low_t.expand(N_TYPES, -1))
@@ -126,6 +157,17 @@ class Generator(nn.Module):
             self.type_low.copy_(low_t)
             self.type_high.copy_(high_t)
 
+    def set_level_cuts(self, cuts: np.ndarray) -> None:
+        """Set the normalised depth ``(2 DEPTH_LEVELS,)`` above which a level of the book state holds a lot
+        (:meth:`generators.encoding.Encoding.empty_level_cuts`)."""
+        cuts_t = torch.as_tensor(np.asarray(cuts, np.float64), dtype=torch.float32)
+        if cuts_t.shape != self.level_cuts.shape or not bool(torch.isfinite(cuts_t).all()):
+            raise ParameterError(
+                f"set_level_cuts: cuts must be {tuple(self.level_cuts.shape)} finite numbers; got {tuple(cuts_t.shape)}"
+            )
+        with torch.no_grad():
+            self.level_cuts.copy_(cuts_t)
+
     def forward(
         self,
         noise: torch.Tensor,
@@ -140,10 +182,14 @@ class Generator(nn.Module):
         each message takes its most likely type (a deterministic pass, for tests).
         """
         hidden = self.expand(torch.cat([self.condition(history, book, regime), noise], dim=1))
-        raw = self.head(hidden.view(noise.shape[0], -1, self.block)).transpose(1, 2)
+        inner = self.head[:-1](hidden.view(noise.shape[0], -1, self.block))  # (batch, width, block)
+        raw = self.head[-1](inner).transpose(1, 2)
         one_hot = draw_types(raw[..., M_TYPE : M_TYPE + N_TYPES], draws)
         raw = raw + self.by_type(one_hot)  # every other field given the type drawn
         side = torch.tanh(raw[..., M_SIDE : M_SIDE + 1])
+        features = book_head_features(book, self.level_cuts)[:, None, :].expand(-1, self.block, -1)
+        fields = self.fields(torch.cat([inner.transpose(1, 2), one_hot, side, features], dim=-1))
+        raw = raw + fields @ self.field_columns  # the price and level given the book met
         # the drawn type's range (forward: the one-hot's, within float32 rounding of the straight-through sum)
         low, high = one_hot @ self.type_low, one_hot @ self.type_high
         squashed = low + (high - low) * torch.sigmoid(raw)
@@ -179,6 +225,15 @@ class Critic(nn.Module):
         """Return the score ``(batch,)`` of blocks ``(batch, block, MESSAGE_WIDTH)`` under their condition."""
         embedded = self.embed(block.transpose(1, 2)).flatten(1)
         return self.score(torch.cat([embedded, self.condition(history, book, regime)], dim=1))[:, 0]
+
+
+def book_head_features(book: torch.Tensor, cuts: torch.Tensor) -> torch.Tensor:
+    """Return the field head's book features ``(batch, HEAD_BOOK_WIDTH)`` of normalised book states ``(batch, width)``:
+    the normalised log spread, then the bid's and the ask's number of non-empty levels among 1-10 (depth above
+    ``cuts``, :meth:`generators.encoding.Encoding.empty_level_cuts`) over ``DEPTH_LEVELS``."""
+    bid = (book[:, B_DEPTH_BID] > cuts[B_DEPTH_BID]).sum(dim=1, dtype=book.dtype) / DEPTH_LEVELS
+    ask = (book[:, B_DEPTH_ASK] > cuts[B_DEPTH_ASK]).sum(dim=1, dtype=book.dtype) / DEPTH_LEVELS
+    return torch.stack([book[:, B_SPREAD], bid, ask], dim=1)
 
 
 def type_draws(shape: tuple[int, int], generator: torch.Generator, device: torch.device | None = None) -> torch.Tensor:

@@ -14,10 +14,11 @@ from generators.checkpoint import WEIGHTS_FILE
 from generators.config import GANConfig, gan_preset
 from generators.diffusion import DiffusionGenerator
 from generators.gan import GANGenerator, type_support
-from generators.gan_networks import Critic, Generator, init_gan_weights, type_draws
+from generators.gan_networks import Critic, Generator, book_head_features, init_gan_weights, type_draws
 from generators.gan_training import gradient_penalty
 from generators.spec import load_generator
 from simlab.errors import DataError, ParameterError
+from simlab.schema import BOOK_FIELDS
 from tests.generators.conftest import check_replayed, check_resampled, check_seeded_fit
 from tests.generators.conftest import equal_weights as _equal
 from tests.generators.conftest import weights as _weights
@@ -142,6 +143,48 @@ def test_each_drawn_type_is_squashed_into_the_range_the_encodings_rules_allow(zi
         generator.set_type_support(low - 10.0, high)
 
 
+def test_the_field_head_reads_the_spread_and_the_sides_levels_from_the_book(zi_spans):
+    # Session 23: the price and level columns read three features of the book directly (the log spread, each
+    # side's number of non-empty levels), not only through the condition vector. With the condition's book branch
+    # cut, a book that differs in those features changes the price and level columns and nothing else; one that
+    # differs only in depths that cross no cut changes nothing.
+    encoding = enc.fit_encoding(zi_spans["train"]["events"], zi_spans["train"]["books"], history=3)
+    arrays = [zi_spans["train"]["books"][name].values.copy() for name in BOOK_FIELDS]
+    rng = np.random.default_rng(0)
+    for qty in arrays[1], arrays[3]:  # the flow's books are full: empty each side's levels from a random one on
+        qty[np.arange(qty.shape[1]) >= rng.integers(0, enc.DEPTH_LEVELS + 1, (qty.shape[0], 1))] = 0
+    raw = enc.book_features(tuple(arrays), np.zeros(arrays[0].shape[0]))
+    normalised = torch.as_tensor(encoding.book(raw))
+    cuts = torch.as_tensor(encoding.empty_level_cuts(), dtype=torch.float32)
+    features = book_head_features(normalised, cuts).numpy()
+    for column, qty in ((1, arrays[1]), (2, arrays[3])):  # the counts are the books' own non-empty levels
+        held = (qty[:, : enc.DEPTH_LEVELS] > 0).sum(axis=1) / enc.DEPTH_LEVELS
+        np.testing.assert_allclose(features[:, column], held, atol=1e-6)
+        assert np.unique(held).size == enc.DEPTH_LEVELS + 1
+    np.testing.assert_allclose(features[:, 0], normalised[:, enc.B_SPREAD].numpy())
+    config = GANConfig(history=3, block=4, width=8, noise=2)
+    generator = Generator(config)
+    init_gan_weights(generator, torch.Generator().manual_seed(0))
+    generator.set_level_cuts(encoding.empty_level_cuts())
+    with torch.no_grad():
+        generator.condition.book[0].weight.zero_()  # the book reaches the blocks only through the field head
+    history, book, regime = _condition(config, 6, 2)
+    book = normalised[[int(np.argmax(features[:, 2]))] * 6].clone()  # a full ask side
+    noise = torch.randn((6, 2), generator=torch.Generator().manual_seed(3))
+    other = book.clone()
+    other[:, enc.B_SPREAD] += 1.0  # a wider spread
+    other[:, enc.DEPTH_LEVELS + 2 : 2 * enc.DEPTH_LEVELS] = cuts[enc.DEPTH_LEVELS + 2 :] - 1.0  # the ask: 2 levels
+    deeper = book + (book[:, : 2 * enc.DEPTH_LEVELS] > cuts).float() @ torch.eye(2 * enc.DEPTH_LEVELS, book.shape[1])
+    with torch.no_grad():
+        base, moved, same = (generator(noise, history, b, regime) for b in (book, other, deeper))
+    fields = [enc.M_PRICE, enc.M_LEVEL]
+    rest = [c for c in range(enc.MESSAGE_WIDTH) if c not in fields]
+    assert float((base[..., fields] - moved[..., fields]).abs().min()) > 1e-6
+    assert torch.equal(base[..., rest], moved[..., rest]) and torch.equal(base, same)
+    with pytest.raises(ParameterError, match="set_level_cuts: cuts must be"):
+        generator.set_level_cuts(np.zeros(3))
+
+
 def test_gradient_penalty_matches_a_slow_twin():
     config = GANConfig(history=3, block=2, width=4, noise=2)
     critic = Critic(config).double()
@@ -238,6 +281,7 @@ def test_checkpoints_round_trip_and_another_kind_or_version_is_refused(fitted, t
         DiffusionGenerator.load(path)
     refused = (("simlab_version", "0.0.0-other"), ("encoding_version", 99), ("encoding_version", 3))
     refused += (("network_version", 2),)  # session 20b's generator: one range for every type
+    refused += (("network_version", 3),)  # session 22's: no field head reading the book
     for key, value in refused + (("family", "diffusion"),):
         (path / "config.json").write_text(json.dumps({**config, key: value}))
         with pytest.raises(DataError, match=f"{key} must be"):
