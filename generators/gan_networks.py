@@ -161,10 +161,13 @@ class Generator(nn.Module):
         """Set the normalised depth ``(2 DEPTH_LEVELS,)`` above which a level of the book state holds a lot
         (:meth:`generators.encoding.Encoding.empty_level_cuts`)."""
         cuts_t = torch.as_tensor(np.asarray(cuts, np.float64), dtype=torch.float32)
-        if cuts_t.shape != self.level_cuts.shape or not bool(torch.isfinite(cuts_t).all()):
+        if cuts_t.shape != self.level_cuts.shape:
             raise ParameterError(
                 f"set_level_cuts: cuts must be {tuple(self.level_cuts.shape)} finite numbers; got {tuple(cuts_t.shape)}"
             )
+        if not bool(torch.isfinite(cuts_t).all()):
+            bad = torch.nonzero(~torch.isfinite(cuts_t)).flatten().tolist()
+            raise ParameterError(f"set_level_cuts: cuts must be finite numbers; got non-finite at index {bad[0]}")
         with torch.no_grad():
             self.level_cuts.copy_(cuts_t)
 

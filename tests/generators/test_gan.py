@@ -171,18 +171,22 @@ def test_the_field_head_reads_the_spread_and_the_sides_levels_from_the_book(zi_s
     history, book, regime = _condition(config, 6, 2)
     book = normalised[[int(np.argmax(features[:, 2]))] * 6].clone()  # a full ask side
     noise = torch.randn((6, 2), generator=torch.Generator().manual_seed(3))
-    other = book.clone()
-    other[:, enc.B_SPREAD] += 1.0  # a wider spread
-    other[:, enc.DEPTH_LEVELS + 2 : 2 * enc.DEPTH_LEVELS] = cuts[enc.DEPTH_LEVELS + 2 :] - 1.0  # the ask: 2 levels
+    wider, thinner = book.clone(), book.clone()
+    wider[:, enc.B_SPREAD] += 1.0  # a wider spread alone
+    thinner[:, enc.DEPTH_LEVELS + 2 : 2 * enc.DEPTH_LEVELS] = cuts[enc.DEPTH_LEVELS + 2 :] - 1.0  # the ask: 2 levels
     deeper = book + (book[:, : 2 * enc.DEPTH_LEVELS] > cuts).float() @ torch.eye(2 * enc.DEPTH_LEVELS, book.shape[1])
     with torch.no_grad():
-        base, moved, same = (generator(noise, history, b, regime) for b in (book, other, deeper))
+        base, *moved, same = (generator(noise, history, b, regime) for b in (book, wider, thinner, deeper))
     fields = [enc.M_PRICE, enc.M_LEVEL]
     rest = [c for c in range(enc.MESSAGE_WIDTH) if c not in fields]
-    assert float((base[..., fields] - moved[..., fields]).abs().min()) > 1e-6
-    assert torch.equal(base[..., rest], moved[..., rest]) and torch.equal(base, same)
+    for changed in moved:  # the spread and the side's levels each reach the fields on their own
+        assert float((base[..., fields] - changed[..., fields]).abs().min()) > 1e-6
+        assert torch.equal(base[..., rest], changed[..., rest])
+    assert torch.equal(base, same)
     with pytest.raises(ParameterError, match="set_level_cuts: cuts must be"):
         generator.set_level_cuts(np.zeros(3))
+    with pytest.raises(ParameterError, match="non-finite at index 4"):
+        generator.set_level_cuts(np.where(np.arange(2 * enc.DEPTH_LEVELS) == 4, np.nan, 0.0))
 
 
 def test_gradient_penalty_matches_a_slow_twin():
