@@ -401,10 +401,11 @@ def maker_observe(state, bid, ask, two_sided, mp):
 
 
 @numba.njit(cache=True)
-def maker_centre(state, mid, t, halflife_ns):
+def maker_centre(state, mid, t, halflife_ns, snap_ticks):
     """The maker's ladder centre (ours): ``mid`` itself with ``halflife_ns`` 0 (ABIDES); otherwise an exponential
     moving average of the mids it saw at its decisions, in calendar time, ``c <- w c + (1 - w) mid`` with ``w =
-    exp(-ln 2 (t - t_prev) / halflife)`` (the first decision starts it at ``mid``), rounded to a whole tick."""
+    exp(-ln 2 (t - t_prev) / halflife)`` (the first decision starts it at ``mid``), rounded to a whole tick. With
+    ``snap_ticks`` > 0 an updated ``c`` more than that many ticks from ``mid`` is set to ``mid`` (the snap)."""
     if halflife_ns <= 0:
         return mid
     if state[M_CENTRE_T] < 0:
@@ -412,6 +413,8 @@ def maker_centre(state, mid, t, halflife_ns):
     else:
         w = math.exp(-LN2 * (t - state[M_CENTRE_T]) / halflife_ns)
         state[M_CENTRE] = w * state[M_CENTRE] + (1.0 - w) * mid
+        if snap_ticks > 0 and abs(mid - state[M_CENTRE]) > snap_ticks:
+            state[M_CENTRE] = mid
     state[M_CENTRE_T] = t
     return np.int64(np.rint(state[M_CENTRE]))
 

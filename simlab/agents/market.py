@@ -332,6 +332,7 @@ class _Market(BookSimulation):
         self.ip[K.IP_MM_SIZE_VOLUME] = SIZE_VOLUMES.index(m.size_volume)
         self.ip[K.IP_MM_CENTRE_HL] = int(round(m.center_halflife_s * 1e9))
         self.ip[K.IP_MM_GAP] = m.post_only_gap_ticks
+        self.ip[K.IP_MM_SNAP] = m.center_snap_ticks
         mean, span = (
             int(round(self.config.fundamental.mean_ticks)),
             max(K.PRICE_SPAN, int(self.config.fundamental.mean_ticks)),
