@@ -293,6 +293,7 @@ class _Market(BookSimulation):
         self.mstate = np.full((m.count, R.M_FIELDS), -1.0)
         self.mstate[:, R.M_SPREAD] = m.initial_spread_ticks
         self.mstate[:, R.M_HAS_MID] = 0.0
+        self.mstate[:, R.M_SNAPS] = 0.0
         self.mhist = np.zeros((mo.count, max(mo.long_window, mo.short_window)))
         self.mseen = np.zeros(mo.count, np.int64)
         self.fvals = np.array([f.mean_ticks, 0.0, np.nan, np.nan])

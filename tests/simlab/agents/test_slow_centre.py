@@ -23,6 +23,7 @@ from tests.simlab.agents.conftest import run_market, small_config
 def _state():
     state = np.full(R.M_FIELDS, -1.0)
     state[R.M_HAS_MID] = 0.0
+    state[R.M_SNAPS] = 0.0
     return state
 
 
@@ -127,9 +128,11 @@ def test_the_snap_sets_the_centre_to_the_mid_beyond_its_threshold_only():
     # by hand: 1000; halfway to 1020 (10 ticks off: kept); halfway to 1100 from 1010 is 1055, 45 > 40 ticks off:
     # snapped to 1100; then halfway to 1090, 5 ticks off: kept
     assert got == [1000, 1010, 1100, 1095] and state[R.M_CENTRE] == 1095.0 and state[R.M_CENTRE_T] == path[-1][0]
+    assert state[R.M_SNAPS] == 1
     at_40 = _state()  # a gap of exactly the threshold is kept (strictly beyond it snaps)
     R.maker_centre(at_40, np.int64(1000), np.int64(t0), np.int64(hl), np.int64(40))
     assert R.maker_centre(at_40, np.int64(1080), np.int64(t0 + hl), np.int64(hl), np.int64(40)) == 1040
+    assert at_40[R.M_SNAPS] == 0
 
 
 @pytest.mark.parametrize("seed", [3])
