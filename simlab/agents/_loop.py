@@ -347,7 +347,7 @@ def _maker(state, ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, clock, t
             ctr[K.C_WITHDRAWALS] += 1
             size = max(np.int64(1), np.int64(math.floor(size * mparams[R.MP_WITHDRAW_SIZE])))
             window = window * mparams[R.MP_WITHDRAW_SPREAD]
-        centre = R.maker_centre(own, mid, t, ip[K.IP_MM_CENTRE_HL])  # ours: the mid itself with the half-life 0
+        centre = R.maker_centre(own, mid, t, ip[K.IP_MM_CENTRE_HL], ip[K.IP_MM_SNAP])  # ours: the mid with hl 0
         centre = centre - R.inventory_shift(agents[agent, K.A_INV], mparams)  # ours: 0 with the inventory skew off
         low_bid, high_bid, low_ask, step = R.maker_ladder(window, centre, buys, sells, mparams)
         if ip[K.IP_MM_OFFSET] > 0:

@@ -298,7 +298,8 @@ def momentum_signal(history, seen, short, long):
 # is 1; 0: no mid seen yet); ours, keeping the touch: M_KEEP_BID, M_KEEP_ASK (the ids of its kept best orders; -1 none)
 M_SPREAD, M_MID, M_KEEP_BID, M_KEEP_ASK, M_HAS_MID = 0, 1, 2, 3, 4
 M_CENTRE, M_CENTRE_T = 5, 6  # ours: the slow ladder centre (an EMA of the mids) and its time (ns; < 0: none yet)
-M_FIELDS = 7
+M_SNAPS = 7  # ours: the times the slow centre snapped to the mid (center_snap_ticks; a count, from 0)
+M_FIELDS = 8
 LN2 = 0.6931471805599453  # math.log(2)
 # market maker parameters
 MP_POV, MP_MIN_SIZE, MP_LEVELS, MP_SPACING, MP_ALPHA, MP_SKEW = range(6)
@@ -401,10 +402,12 @@ def maker_observe(state, bid, ask, two_sided, mp):
 
 
 @numba.njit(cache=True)
-def maker_centre(state, mid, t, halflife_ns):
+def maker_centre(state, mid, t, halflife_ns, snap_ticks):
     """The maker's ladder centre (ours): ``mid`` itself with ``halflife_ns`` 0 (ABIDES); otherwise an exponential
     moving average of the mids it saw at its decisions, in calendar time, ``c <- w c + (1 - w) mid`` with ``w =
-    exp(-ln 2 (t - t_prev) / halflife)`` (the first decision starts it at ``mid``), rounded to a whole tick."""
+    exp(-ln 2 (t - t_prev) / halflife)`` (the first decision starts it at ``mid``), rounded to a whole tick. With
+    ``snap_ticks`` > 0 an updated ``c`` more than that many ticks from ``mid`` is set to ``mid`` (the snap, counted
+    in ``state[M_SNAPS]``)."""
     if halflife_ns <= 0:
         return mid
     if state[M_CENTRE_T] < 0:
@@ -412,6 +415,9 @@ def maker_centre(state, mid, t, halflife_ns):
     else:
         w = math.exp(-LN2 * (t - state[M_CENTRE_T]) / halflife_ns)
         state[M_CENTRE] = w * state[M_CENTRE] + (1.0 - w) * mid
+        if snap_ticks > 0 and abs(mid - state[M_CENTRE]) > snap_ticks:
+            state[M_CENTRE] = mid
+            state[M_SNAPS] += 1.0
     state[M_CENTRE_T] = t
     return np.int64(np.rint(state[M_CENTRE]))
 

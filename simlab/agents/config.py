@@ -417,6 +417,16 @@ class MarketMakers(_Checked):
     With the half-life on, the ladder is posted only, as with the inventory skew (its best bid at most one tick below
     the best ask seen at the decision, its best ask at least one above the best bid), so a centre left behind by the
     price never crosses the book.
+    ``center_snap_ticks`` (0: off, the slow centre alone): with the slow centre on, a centre that the EMA update
+    leaves more than this many ticks from the mid seen at the decision (``|mid - c| > center_snap_ticks``, ``c`` the
+    unrounded EMA just updated) is set to the mid itself (``c <- mid``, kept in the maker's state, so later decisions
+    average from there); the skews then move it as they move any centre. Ours: the slow centre resists every move
+    alike, so the large fast moves that make a day's 1-min returns fat-tailed are smoothed as much as the small ones
+    (docs/agents_tails_v18.md: the thinning of the tails is the slow centre's); with the snap, small and gradual
+    moves stay resisted (the concave impact the slow centre gives) while a move beyond the threshold passes through
+    at once, a maker that treats a large gap between its reference price and the market as news rather than noise
+    (docs/agents_snap_v21.md). Needs ``center_halflife_s`` > 0 (without it the centre is the mid and the key would
+    be ignored).
     ``post_only_gap_ticks`` (0: off, the clip of one tick): a post-only clipped side (with the inventory skew or the
     slow centre on) is put at least this many ticks off the other side's touch seen at the decision instead of one
     (the best bid at most ``ask - g``, the best ask at least ``bid + g``, ``g = max(1, post_only_gap_ticks)``; 1 is
@@ -456,6 +466,7 @@ class MarketMakers(_Checked):
     inventory_skew_max_ticks: int = 0
     size_volume: str = "all"
     center_halflife_s: float = 0.0
+    center_snap_ticks: int = 0
     post_only_gap_ticks: int = 0
     _positive = ("wake_interval_s", "level_spacing", "initial_spread_ticks", "volume_window_s", "withdraw_size_factor",
                  "touch_size_log_sd")  # fmt: skip
@@ -472,6 +483,11 @@ class MarketMakers(_Checked):
             raise ParameterError(
                 "`center_halflife_s` of MarketMakers must be 0 (off) or at least 0.5e-9 s, since the engine keeps it "
                 f"in whole ns and a smaller one rounds to 0 (off); got {self.center_halflife_s!r}"
+            )
+        if self.center_snap_ticks > 0 and self.center_halflife_s <= 0:
+            raise ParameterError(
+                "`center_snap_ticks` of MarketMakers snaps the slow ladder centre to the mid, which is on only with "
+                f"`center_halflife_s` > 0, so it must stay 0 without it; got {self.center_snap_ticks!r} with it off"
             )
         if self.post_only_gap_ticks > 0 and self.inventory_skew_ticks_per_lot <= 0 and self.center_halflife_s <= 0:
             raise ParameterError(

@@ -293,6 +293,7 @@ class _Market(BookSimulation):
         self.mstate = np.full((m.count, R.M_FIELDS), -1.0)
         self.mstate[:, R.M_SPREAD] = m.initial_spread_ticks
         self.mstate[:, R.M_HAS_MID] = 0.0
+        self.mstate[:, R.M_SNAPS] = 0.0
         self.mhist = np.zeros((mo.count, max(mo.long_window, mo.short_window)))
         self.mseen = np.zeros(mo.count, np.int64)
         self.fvals = np.array([f.mean_ticks, 0.0, np.nan, np.nan])
@@ -332,6 +333,7 @@ class _Market(BookSimulation):
         self.ip[K.IP_MM_SIZE_VOLUME] = SIZE_VOLUMES.index(m.size_volume)
         self.ip[K.IP_MM_CENTRE_HL] = int(round(m.center_halflife_s * 1e9))
         self.ip[K.IP_MM_GAP] = m.post_only_gap_ticks
+        self.ip[K.IP_MM_SNAP] = m.center_snap_ticks
         mean, span = (
             int(round(self.config.fundamental.mean_ticks)),
             max(K.PRICE_SPAN, int(self.config.fundamental.mean_ticks)),

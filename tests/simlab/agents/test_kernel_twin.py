@@ -26,6 +26,7 @@ from simlab.agents import (
     WithdrawalShock,
 )
 from simlab.agents import _kernel as K
+from simlab.agents import _rules as R
 from simlab.agents.market import _Market, _root
 from simlab.book import _sim
 from simlab.errors import ParameterError
@@ -292,6 +293,12 @@ CONFIGS = {
             count=3, wake_interval_s=10.0, levels=4, volume_window_s=20.0, center_halflife_s=30.0, post_only_gap_ticks=4
         ),
     ),
+    "makers with a slow ladder centre (half-life 30 s) snapped to the mid beyond 3 ticks, a TWAP buyer": small_config(
+        execution=ExecutionAgents(count=1, quantity_lots=900, start_s=100, duration_s=600, interval_s=20),
+        market_maker=MarketMakers(
+            count=3, wake_interval_s=10.0, levels=4, volume_window_s=20.0, center_halflife_s=30.0, center_snap_ticks=3
+        ),
+    ),
     "value agents' size grown with the square of the mispricing (scale 8 ticks), a TWAP buyer": small_config(
         execution=ExecutionAgents(count=1, quantity_lots=900, start_s=100, duration_s=600, interval_s=20),
         value=ValueAgents(
@@ -394,7 +401,14 @@ def _shocks_happened(config, market, twin, seed):
         other.run()
         assert not np.array_equal(other.ev[: int(other.ctr[_sim.C_EVENTS])], ev)
     if config.market_maker.center_halflife_s > 0:  # the slow centre moved ladders: the market without it differs
-        plain = replace(config, market_maker=replace(config.market_maker, center_halflife_s=0.0, post_only_gap_ticks=0))
+        off = dict(center_halflife_s=0.0, post_only_gap_ticks=0, center_snap_ticks=0)
+        plain = replace(config, market_maker=replace(config.market_maker, **off))
+        other = _Market(plain, _root(seed), plain.session_s, 5, 0, 0)
+        other.run()
+        assert not np.array_equal(other.ev[: int(other.ctr[_sim.C_EVENTS])], ev)
+    if config.market_maker.center_snap_ticks > 0:  # the centre snapped (the twin counts it): the slow centre differs
+        assert market.mstate[:, R.M_SNAPS].sum() == twin.snaps > 0  # the kernel's count is the twin's
+        plain = replace(config, market_maker=replace(config.market_maker, center_snap_ticks=0))
         other = _Market(plain, _root(seed), plain.session_s, 5, 0, 0)
         other.run()
         assert not np.array_equal(other.ev[: int(other.ctr[_sim.C_EVENTS])], ev)

@@ -1,8 +1,9 @@
 """The makers' slow ladder centre (`market_maker.center_halflife_s`): an exponential moving average of the mids a
 maker saw at its decisions, in calendar time. Its arithmetic against the closed form on a hand-made mid path, the
 default (0) left bit for bit, bad values refused, the TOML key. The post-only clip's gap (`post_only_gap_ticks`):
-the clip distance on hand-built ladders, 0 and 1 the one-tick clip bit for bit, bad values refused. The kernel
-against the twin with the keys on is in test_kernel_twin.py."""
+the clip distance on hand-built ladders, 0 and 1 the one-tick clip bit for bit, bad values refused. The centre's
+snap (`center_snap_ticks`): the rule on a hand-made mid path, 0 (and a threshold never reached) the slow centre bit
+for bit, bad values refused. The kernel against the twin with the keys on is in test_kernel_twin.py."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from tests.simlab.agents.conftest import run_market, small_config
 def _state():
     state = np.full(R.M_FIELDS, -1.0)
     state[R.M_HAS_MID] = 0.0
+    state[R.M_SNAPS] = 0.0
     return state
 
 
@@ -30,7 +32,7 @@ def test_the_centre_is_the_closed_form_ema_of_a_hand_made_mid_path():
     path = [(10**12, 1000), (10**12 + 30 * 10**9, 1100), (10**12 + 90 * 10**9, 901), (10**12 + 91 * 10**9, 901)]
     state, got = _state(), []
     for t, mid in path:
-        got.append(R.maker_centre(state, np.int64(mid), np.int64(t), np.int64(hl)))
+        got.append(R.maker_centre(state, np.int64(mid), np.int64(t), np.int64(hl), np.int64(0)))
     # by hand: starts at 1000; one half-life later halfway to 1100; two half-lives later 3/4 of the way to 900
     c1 = 1000.0
     c2 = 0.5 * c1 + 0.5 * 1100  # 1050
@@ -44,7 +46,7 @@ def test_the_centre_is_the_closed_form_ema_of_a_hand_made_mid_path():
 def test_a_half_life_of_zero_is_the_mid_and_leaves_the_state_alone():
     state = _state()
     before = state.copy()
-    assert R.maker_centre(state, np.int64(1234), np.int64(10**12), np.int64(0)) == 1234
+    assert R.maker_centre(state, np.int64(1234), np.int64(10**12), np.int64(0), np.int64(5)) == 1234
     np.testing.assert_array_equal(state, before)
 
 
@@ -115,3 +117,48 @@ def test_a_gap_without_a_clip_is_refused_and_the_key_is_read_from_toml():
     assert MarketMakers().post_only_gap_ticks == 0
     data = {"agents": {"market_maker": {"center_halflife_s": 10.0, "post_only_gap_ticks": 6}}}
     assert MarketConfig.from_dict(data).market_maker.post_only_gap_ticks == 6
+
+
+def test_the_snap_sets_the_centre_to_the_mid_beyond_its_threshold_only():
+    hl, t0 = 30 * 10**9, 10**12
+    path = [(t0, 1000), (t0 + 30 * 10**9, 1020), (t0 + 60 * 10**9, 1100), (t0 + 90 * 10**9, 1090)]
+    state, got = _state(), []
+    for t, mid in path:
+        got.append(R.maker_centre(state, np.int64(mid), np.int64(t), np.int64(hl), np.int64(40)))
+    # by hand: 1000; halfway to 1020 (10 ticks off: kept); halfway to 1100 from 1010 is 1055, 45 > 40 ticks off:
+    # snapped to 1100; then halfway to 1090, 5 ticks off: kept
+    assert got == [1000, 1010, 1100, 1095] and state[R.M_CENTRE] == 1095.0 and state[R.M_CENTRE_T] == path[-1][0]
+    assert state[R.M_SNAPS] == 1
+    at_40 = _state()  # a gap of exactly the threshold is kept (strictly beyond it snaps)
+    R.maker_centre(at_40, np.int64(1000), np.int64(t0), np.int64(hl), np.int64(40))
+    assert R.maker_centre(at_40, np.int64(1080), np.int64(t0 + hl), np.int64(hl), np.int64(40)) == 1040
+    assert at_40[R.M_SNAPS] == 0
+
+
+@pytest.mark.parametrize("seed", [3])
+def test_a_snap_of_zero_or_never_reached_is_the_slow_centre_bit_for_bit(seed):
+    maker = MarketMakers(count=2, wake_interval_s=20.0, levels=4, volume_window_s=20.0, center_halflife_s=120.0)
+    config = small_config(market_maker=maker)
+    ev = run_market(config, seed)[1]
+    for snap in (0, 10**9):
+        np.testing.assert_array_equal(
+            run_market(replace(config, market_maker=replace(maker, center_snap_ticks=snap)), seed)[1], ev
+        )
+    assert not np.array_equal(
+        run_market(replace(config, market_maker=replace(maker, center_snap_ticks=2)), seed)[1], ev
+    )
+
+
+@pytest.mark.parametrize("value", [-1, 2.5, "4", None, True])
+def test_bad_snap_values_are_refused(value):
+    with pytest.raises(ParameterError, match="center_snap_ticks"):
+        MarketMakers(center_halflife_s=30.0, center_snap_ticks=value)
+
+
+def test_a_snap_without_the_slow_centre_is_refused_and_the_key_is_read_from_toml():
+    with pytest.raises(ParameterError, match="center_snap_ticks.*center_halflife_s"):
+        MarketMakers(center_snap_ticks=30)
+    MarketMakers(inventory_skew_ticks_per_lot=0.05, center_snap_ticks=0)  # off: fine without the centre
+    assert MarketMakers().center_snap_ticks == 0
+    data = {"agents": {"market_maker": {"center_halflife_s": 30.0, "center_snap_ticks": 60}}}
+    assert MarketConfig.from_dict(data).market_maker.center_snap_ticks == 60
