@@ -45,6 +45,10 @@ def _number(owner: str, name: str, value: Any, *, low: float | None = None, stri
 def _count(owner: str, name: str, value: Any, low: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ParameterError(f"`{name}` of {owner} must be an int >= {low}; got {value!r}")
+    if value >= 2**62:  # the engine keeps every count in int64 arrays, some of them summed or doubled
+        raise ParameterError(
+            f"`{name}` of {owner} must be an int below 2**62, as the engine keeps it in int64; got {value!r}"
+        )
     return int(value)
 
 

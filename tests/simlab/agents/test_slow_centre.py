@@ -133,6 +133,10 @@ def test_the_snap_sets_the_centre_to_the_mid_beyond_its_threshold_only():
     R.maker_centre(at_40, np.int64(1000), np.int64(t0), np.int64(hl), np.int64(40))
     assert R.maker_centre(at_40, np.int64(1080), np.int64(t0 + hl), np.int64(hl), np.int64(40)) == 1040
     assert at_40[R.M_SNAPS] == 0
+    unrounded = _state()  # the gap is read on the unrounded centre: 1039.72 is 40.28 ticks off 1080 and snaps,
+    R.maker_centre(unrounded, np.int64(1000), np.int64(t0), np.int64(hl), np.int64(40))  # where 1040 would not
+    assert R.maker_centre(unrounded, np.int64(1080), np.int64(t0 + 29_700_000_000), np.int64(hl), np.int64(40)) == 1080
+    assert unrounded[R.M_SNAPS] == 1
 
 
 @pytest.mark.parametrize("seed", [3])
@@ -141,15 +145,15 @@ def test_a_snap_of_zero_or_never_reached_is_the_slow_centre_bit_for_bit(seed):
     config = small_config(market_maker=maker)
     ev = run_market(config, seed)[1]
     for snap in (0, 10**9):
-        np.testing.assert_array_equal(
-            run_market(replace(config, market_maker=replace(maker, center_snap_ticks=snap)), seed)[1], ev
-        )
+        market, got = run_market(replace(config, market_maker=replace(maker, center_snap_ticks=snap)), seed)
+        np.testing.assert_array_equal(got, ev)
+        assert not market.mstate[:, R.M_SNAPS].any()  # and no maker counted a snap
     assert not np.array_equal(
         run_market(replace(config, market_maker=replace(maker, center_snap_ticks=2)), seed)[1], ev
     )
 
 
-@pytest.mark.parametrize("value", [-1, 2.5, "4", None, True])
+@pytest.mark.parametrize("value", [-1, 2.5, "4", None, True, 2**62])  # 2**62: no int64 room left, refused
 def test_bad_snap_values_are_refused(value):
     with pytest.raises(ParameterError, match="center_snap_ticks"):
         MarketMakers(center_halflife_s=30.0, center_snap_ticks=value)

@@ -93,7 +93,7 @@ class TwinMarket:
         self.latent: list[dict | None] = [None] * c.value.count  # the latent rule's order: side, offset, lots, inv0
         self.spread = [c.market_maker.initial_spread_ticks] * c.market_maker.count
         self.last_mid = [None] * c.market_maker.count
-        self.snaps = 0  # decisions at which a maker's slow centre snapped to the mid (center_snap_ticks)
+        self.snaps = [0] * c.market_maker.count  # per maker, decisions at which its slow centre snapped to the mid
         self.centre = [None] * c.market_maker.count  # the slow ladder centre: (EMA of the mids, its time ns) or None
         self.kept = [{1: None, -1: None} for _ in range(c.market_maker.count)]  # kept best order ids by side
         self.mids: list[list[float]] = [[] for _ in range(c.momentum.count)]
@@ -634,7 +634,7 @@ class TwinMarket:
                     self.centre[k] = (decay * c + (1.0 - decay) * mid, float(t))
                     if m.center_snap_ticks > 0 and abs(mid - self.centre[k][0]) > m.center_snap_ticks:  # the snap
                         self.centre[k] = (float(mid), float(t))
-                        self.snaps += 1
+                        self.snaps[k] += 1
                 centre = int(np.rint(self.centre[k][0]))
             centre = centre - shift
             imbalance = 0.0 if buys + sells == 0 else 2.0 * buys / (buys + sells) - 1.0
