@@ -14,7 +14,10 @@ The first event is the **anchor**: its time and the book after it start the enco
   against. The best of a side that is empty is its last quoted value (the **reference**, kept with the table).
   An encoding with ``add_price = "own"`` (session 24) writes an ADD's instead as the ticks **inside its own side's
   best** (0 at the touch, k > 0 k ticks inside the spread, < 0 behind the best; the rollout refuses one at or
-  through the opposite best as before): the touch is then one value whatever the spread;
+  through the opposite best as before): the touch is then one value whatever the spread. With ``add_price =
+  "touch"`` an ADD at or behind its own best is written so (0 at the touch, -k k ticks behind) and one inside the
+  spread as by default (>= 1 ticks inside the opposite best): the touch is one value and the inside ADDs keep the
+  opposite best's scale (a flow with an ADD at or through the opposite best is refused: it has no such value);
 * ``size_lots``: the lots of an ADD, CANCEL, DELETE or hidden trade; for a TRADE, the **share of the touch queue**
   it takes (version 3 of the layout, in units of ``1 / SHARE_ONE``, :mod:`generators.shares`): the lots ``s`` of a
   trade against a queue of ``q`` lots (the lots at its price on the side it executes against when it met them,
@@ -100,9 +103,10 @@ CANCEL_POSITIONS = ("level", "volume", "depth", "spread")
 # the training books' attribute (and the encoding's field, session 24) that says what an ADD's ``price_rel_ticks`` is
 # measured from: "opposite" (ticks inside the opposite best, the default) or "own" (ticks inside its own side's
 # best: 0 at the touch, < 0 behind it), so that the touch is one value whatever the spread; a checkpoint of "own"
-# records layout_version(..., "own") as its encoding_version
+# records layout_version(..., "own") as its encoding_version; "touch": an ADD at or behind its own best as "own"
+# (<= 0), one inside the spread as "opposite" (>= 1)
 ADD_PRICE = "add_price"
-ADD_PRICES = ("opposite", "own")
+ADD_PRICES = ("opposite", "own", "touch")
 # "depth" (session 19): the volume position with a fitted pseudo-depth of ``beyond_lots`` (per side) behind the counted
 # levels, so that a removal beyond them is a position too (the last share of the depth) and the share of removals
 # inside the levels grows with their lots (see volume_position and fit_beyond_lots); "spread" (session 19) also spreads
@@ -445,6 +449,15 @@ def message_table(
     reference = _reference(bid_price[:, 0], bid_qty[:, 0], ask_price[:, 0], ask_qty[:, 0], source)[:-1]
     types, side, price, qty = types[1:], side[1:], price[1:], qty[1:]
     rel = relative_price(types, side, price, reference, add_price)
+    if add_price == "touch":
+        opposite = relative_price(types, side, price, reference)
+        spread = reference[:, 1] - reference[:, 0]
+        bad = np.flatnonzero((types == TYPE_ADD) & (opposite <= 0) & (opposite < spread))
+        if bad.size:
+            raise DataError(
+                f"{source}: events row {int(bad[0]) + 1}: an ADD at or through the opposite best has no price under "
+                f"add_price 'touch' (expected every ADD strictly inside the opposite best); use 'opposite' or 'own'"
+            )
     resting = side * np.where(types >= TYPE_TRADE, -1, 1)
     level = np.zeros(types.shape[0], dtype=np.int64)
     removal = (types == TYPE_CANCEL) | (types == TYPE_DELETE)
@@ -736,12 +749,16 @@ def decode(messages: MessageTable) -> dict[str, np.ndarray]:
 
 
 def price_signs(add_price: str = "opposite") -> np.ndarray:
-    """Return int64 ``(2, N_TYPES)``: per message type, the sign whose product with the side names the best its price
-    is measured from, and the direction sign (``price = best - side * direction * rel``), under ``add_price``."""
+    """Return int64 ``(3, N_TYPES)``: per message type, the sign whose product with the side names the best its price
+    is measured from, the direction sign (``price = best - side * direction * rel``), under ``add_price``, and 1
+    where a value <= 0 is measured from the own best instead (``price = own best + side * rel``: an ADD under
+    ``"touch"``), else 0."""
     check_add_price(add_price)
+    split = np.zeros(N_TYPES, np.int64)
     if add_price == "own":
-        return np.stack([_OWN_REFERENCE_SIGN, _OWN_DIRECTION_SIGN])
-    return np.stack([_REFERENCE_SIGN, _DIRECTION_SIGN])
+        return np.stack([_OWN_REFERENCE_SIGN, _OWN_DIRECTION_SIGN, split])
+    split[TYPE_ADD] = int(add_price == "touch")
+    return np.stack([_REFERENCE_SIGN, _DIRECTION_SIGN, split])
 
 
 def reference_side(types: np.ndarray, sides: np.ndarray, add_price: str = "opposite") -> np.ndarray:
@@ -755,7 +772,11 @@ def absolute_price(types, sides, rel, reference: np.ndarray, add_price: str = "o
     types, sides, rel = (np.asarray(a, np.int64) for a in (types, sides, rel))
     reference = np.asarray(reference, np.int64).reshape(-1, 2)
     best = np.where(reference_side(types, sides, add_price) == 1, reference[:, 0], reference[:, 1])
-    return best - sides * price_signs(add_price)[1][types] * rel
+    price = best - sides * price_signs(add_price)[1][types] * rel
+    if add_price == "touch":  # an ADD's value <= 0: ticks inside its own best (0 the touch, < 0 behind it)
+        own = np.where(sides == 1, reference[:, 0], reference[:, 1])
+        price = np.where((types == TYPE_ADD) & (rel <= 0), own + sides * rel, price)
+    return price
 
 
 def relative_price(types, sides, prices, reference: np.ndarray, add_price: str = "opposite") -> np.ndarray:
@@ -763,7 +784,11 @@ def relative_price(types, sides, prices, reference: np.ndarray, add_price: str =
     types, sides, prices = (np.asarray(a, np.int64) for a in (types, sides, prices))
     reference = np.asarray(reference, np.int64).reshape(-1, 2)
     best = np.where(reference_side(types, sides, add_price) == 1, reference[:, 0], reference[:, 1])
-    return (best - prices) * sides * price_signs(add_price)[1][types]
+    rel = (best - prices) * sides * price_signs(add_price)[1][types]
+    if add_price == "touch":  # an ADD at or behind its own best: minus its ticks behind it
+        spread = reference[:, 1] - reference[:, 0]
+        rel = np.where((types == TYPE_ADD) & (rel >= spread), spread - rel, rel)
+    return rel
 
 
 def message_features(table: np.ndarray, knots: tuple[tuple[float, ...], ...]) -> np.ndarray:

@@ -248,7 +248,8 @@ def _execute(p, row, state, rng, out, t, ref, next_id, counts, ev, bk, n, book_l
     history keeps into ``position[0]``."""
     kind, side, rel, size, level = row[1], row[2], row[3], row[4], row[5]
     message = counts[p, C_APPLIED]
-    price = ref - side * signs[1, kind] * rel
+    direction = -1 if signs[2, kind] == 1 and rel <= 0 else signs[1, kind]  # "touch": <= 0 from the own best
+    price = ref - side * direction * rel
     ev, bk = _grow(ev, bk, n + 1)
     if kind == T_ADD:
         opposite = E.best_ask(state) if side == 1 else E.best_bid(state)
@@ -304,7 +305,12 @@ def _push(p, row, price, size, ref, state, paths, table_win, book_win, bk_row, p
     kind, side = row[1], row[2]
     slot = seen[p] % table_win.shape[1]
     table_win[p, slot, 0], table_win[p, slot, 1], table_win[p, slot, 2] = row[0], kind, side
-    table_win[p, slot, 3] = (ref - price) * side * signs[1, kind]
+    rel = (ref - price) * side * signs[1, kind]
+    if signs[2, kind] == 1:  # "touch": the value is the ticks inside the opposite best, or minus those behind its own
+        rel = last[p, 1] - price if side == 1 else price - last[p, 0]
+        spread = last[p, 1] - last[p, 0]
+        rel = spread - rel if rel >= spread else rel
+    table_win[p, slot, 3] = rel
     table_win[p, slot, 4] = size
     table_win[p, slot, 5] = position if kind == T_CANCEL or kind == T_DELETE else 0
     row_slot = seen[p] % book_win.shape[1]
@@ -335,6 +341,8 @@ def _apply(p, row, state, rng, out, paths, windows, end_ns, ev, bk, n, book_leve
     if last[p, 0] == NO_PRICE or last[p, 1] == NO_PRICE:
         return R_EMPTY_SIDE, E.OK, state, out, ev, bk, n
     ref = last[p, 0] if side * signs[0, kind] == 1 else last[p, 1]
+    if signs[2, kind] == 1 and row[3] <= 0:  # "touch": a value <= 0 is measured from the own best
+        ref = last[p, 0] if side == 1 else last[p, 1]
     reason, status, price, size, state, out, ev, bk, m = _execute(
         p,
         row,
@@ -409,8 +417,9 @@ def apply_blocks(
         int64 ``(2,)``: the pseudo-depth (lots, bid then ask) behind those levels of an encoding with
         ``cancel_position = "depth"`` (its ``beyond_lots``); 0, 0 otherwise.
     signs
-        int64 ``(2, 5)``: :func:`generators.encoding.price_signs` of the encoding's ``add_price`` (per message type,
-        the sign naming the best its price is from, and the direction sign).
+        int64 ``(3, 5)``: :func:`generators.encoding.price_signs` of the encoding's ``add_price`` (per message type,
+        the sign naming the best its price is from, the direction sign, and 1 where a value <= 0 is from the own
+        best).
 
     Returns
     -------

@@ -10,7 +10,8 @@ A spec (see ``scenarios/library/generate_*.toml``) has two tables, and unknown k
     known_depth_only = true  # optional (default false): train and validate only on blocks whose books are known
     level_prices = true  # optional (default false): the book state holds the positions of levels 2-10 (ticks)
     cancel_position = "volume"  # optional (default "level"): a removal's position in the depth, not its level
-    add_price = "own"  # optional (default "opposite"): an ADD's price as ticks inside its own best (0 the touch)
+    add_price = "own"  # optional (default "opposite"): an ADD's price as ticks inside its own best (0 the touch);
+    # "touch": an ADD at or behind its own best so, one inside the spread from the opposite best
 
     [model]
     family = "diffusion"  # or "gan"
@@ -31,7 +32,8 @@ in its encoding and in the checkpoint's ``encoding_version``. ``cancel_position 
 pseudo-depth behind the levels, fitted per side on the training span (:func:`generators.encoding.fit_beyond_lots`):
 a removal beyond them is the last share of the depth, so their share of the removals can grow with their lots.
 ``add_price = "own"`` (session 24) writes an ADD's price as the ticks inside its own side's best instead of the
-ticks inside the opposite best (:mod:`generators.encoding`), recorded in its encoding and ``encoding_version``.
+ticks inside the opposite best (:mod:`generators.encoding`), recorded in its encoding and ``encoding_version``;
+``add_price = "touch"`` writes so only the ADDs at or behind their own best (the others as by default).
 """
 
 from __future__ import annotations
