@@ -166,6 +166,8 @@ class MessageTable:
         Time of the anchor event (ns since the epoch).
     attrs
         The events' tick size, lot size, instrument and venue.
+    add_price
+        What an ADD's ``price_rel_ticks`` are measured from (:data:`ADD_PRICES`; see the module docstring).
     """
 
     table: np.ndarray
@@ -221,6 +223,9 @@ class Encoding:
     beyond_ticks
         With ``cancel_position = "spread"``: the scale (ticks, bid then ask) of a beyond removal's distance behind
         the last counted level (:func:`fit_beyond_ticks`, :func:`spread_position`); empty otherwise, not saved.
+    add_price
+        What an ADD's ``price_rel_ticks`` are measured from: ``"opposite"`` (the default), ``"own"`` or ``"touch"``
+        (:data:`ADD_PRICES`, the module docstring; saved only when not the default).
     """
 
     message_mean: tuple[float, ...]
