@@ -11,7 +11,13 @@ The first event is the **anchor**: its time and the book after it start the enco
   at the best of a one-tick spread; an ADD is never placed at or through the opposite best), as the Hawkes book
   places orders, so that a generated book cannot lose its spread by drifting away from it; for CANCEL / DELETE,
   ticks behind the same-side best (0 at the best); for a trade, ticks behind the best of the side it executes
-  against. The best of a side that is empty is its last quoted value (the **reference**, kept with the table);
+  against. The best of a side that is empty is its last quoted value (the **reference**, kept with the table).
+  An encoding with ``add_price = "own"`` (session 24) writes an ADD's instead as the ticks **inside its own side's
+  best** (0 at the touch, k > 0 k ticks inside the spread, < 0 behind the best; the rollout refuses one at or
+  through the opposite best as before): the touch is then one value whatever the spread. With ``add_price =
+  "touch"`` an ADD at or behind its own best is written so (0 at the touch, -k k ticks behind) and one inside the
+  spread as by default (>= 1 ticks inside the opposite best): the touch is one value and the inside ADDs keep the
+  opposite best's scale (a flow with an ADD at or through the opposite best is refused: it has no such value);
 * ``size_lots``: the lots of an ADD, CANCEL, DELETE or hidden trade; for a TRADE, the **share of the touch queue**
   it takes (version 3 of the layout, in units of ``1 / SHARE_ONE``, :mod:`generators.shares`): the lots ``s`` of a
   trade against a queue of ``q`` lots (the lots at its price on the side it executes against when it met them,
@@ -94,6 +100,13 @@ LEVEL_PRICES = "level_prices"
 # volume_position); a checkpoint of the "volume" layout records VOLUME_LAYOUT as its encoding_version
 CANCEL_POSITION = "cancel_position"
 CANCEL_POSITIONS = ("level", "volume", "depth", "spread")
+# the training books' attribute (and the encoding's field, session 24) that says what an ADD's ``price_rel_ticks`` is
+# measured from: "opposite" (ticks inside the opposite best, the default) or "own" (ticks inside its own side's
+# best: 0 at the touch, < 0 behind it), so that the touch is one value whatever the spread; a checkpoint of "own"
+# records layout_version(..., "own") as its encoding_version; "touch": an ADD at or behind its own best as "own"
+# (<= 0), one inside the spread as "opposite" (>= 1)
+ADD_PRICE = "add_price"
+ADD_PRICES = ("opposite", "own", "touch")
 # "depth" (session 19): the volume position with a fitted pseudo-depth of ``beyond_lots`` (per side) behind the counted
 # levels, so that a removal beyond them is a position too (the last share of the depth) and the share of removals
 # inside the levels grows with their lots (see volume_position and fit_beyond_lots); "spread" (session 19) also spreads
@@ -130,6 +143,9 @@ _TYPE_OF_KIND[np.array([int(k) for k in KINDS])] = np.arange(N_TYPES)
 _KIND_OF_TYPE = np.array([int(k) for k in KINDS], dtype=np.int8)
 _REFERENCE_SIGN = np.array([-1, 1, 1, -1, -1], dtype=np.int64)  # the side whose best prices are from: side * this
 _DIRECTION_SIGN = np.array([1, 1, 1, -1, -1], dtype=np.int64)  # price = reference best - side * this * rel
+# add_price = "own": an ADD is measured from its own side's best, ticks inside the spread (price = best + side * rel)
+_OWN_REFERENCE_SIGN = np.array([1, 1, 1, -1, -1], dtype=np.int64)
+_OWN_DIRECTION_SIGN = np.array([-1, 1, 1, -1, -1], dtype=np.int64)
 _FLOW_SIGN = np.array([1, -1, -1, 1, 1], dtype=np.int64)  # order-sign of a message = side * this, per type
 
 
@@ -150,6 +166,8 @@ class MessageTable:
         Time of the anchor event (ns since the epoch).
     attrs
         The events' tick size, lot size, instrument and venue.
+    add_price
+        What an ADD's ``price_rel_ticks`` are measured from (:data:`ADD_PRICES`; see the module docstring).
     """
 
     table: np.ndarray
@@ -157,6 +175,7 @@ class MessageTable:
     anchor_ns: int
     queue: np.ndarray
     attrs: dict[str, Any] = field(default_factory=dict)
+    add_price: str = "opposite"
 
 
 @dataclass(frozen=True)
@@ -204,6 +223,9 @@ class Encoding:
     beyond_ticks
         With ``cancel_position = "spread"``: the scale (ticks, bid then ask) of a beyond removal's distance behind
         the last counted level (:func:`fit_beyond_ticks`, :func:`spread_position`); empty otherwise, not saved.
+    add_price
+        What an ADD's ``price_rel_ticks`` are measured from: ``"opposite"`` (the default), ``"own"`` or ``"touch"``
+        (:data:`ADD_PRICES`, the module docstring; saved only when not the default).
     """
 
     message_mean: tuple[float, ...]
@@ -222,6 +244,7 @@ class Encoding:
     cancel_position: str = "level"
     beyond_lots: tuple[int, ...] = ()
     beyond_ticks: tuple[int, ...] = ()
+    add_price: str = "opposite"
 
     @property
     def book_width(self) -> int:
@@ -237,6 +260,8 @@ class Encoding:
                 del values[name]
         if values["cancel_position"] == "level":
             del values["cancel_position"]
+        if values["add_price"] == "opposite":
+            del values["add_price"]
         for name in ("beyond_lots", "beyond_ticks"):
             if not values[name]:
                 del values[name]
@@ -293,6 +318,9 @@ class Encoding:
                     f"cancel_position {position!r}; got {beyond!r}"
                 )
             pairs[name] = tuple(beyond)
+        add_price = values.get("add_price", "opposite")
+        if add_price not in ADD_PRICES:
+            raise DataError(f"{source}: encoding 'add_price' must be one of {list(ADD_PRICES)}; got {add_price!r}")
         return cls(
             tuple(map(float, values["message_mean"])),
             tuple(map(float, values["message_std"])),
@@ -309,13 +337,14 @@ class Encoding:
             cancel_position=position,
             beyond_lots=pairs["beyond_lots"],
             beyond_ticks=pairs["beyond_ticks"],
+            add_price=add_price,
         )
 
     @property
     def layout(self) -> int | str:
         """The ``encoding_version`` a checkpoint of this encoding records: :data:`ENCODING_VERSION`, or
-        :func:`layout_version` of ``"volume"`` (which a simlab without the option refuses)."""
-        return layout_version(self.cancel_position)
+        :func:`layout_version` of its options (which a simlab without them refuses)."""
+        return layout_version(self.cancel_position, self.add_price)
 
     def messages(self, table: np.ndarray) -> np.ndarray:
         """Return the normalised message vectors (float32 ``(n, MESSAGE_WIDTH)``) of an integer table."""
@@ -393,6 +422,7 @@ def message_table(
     cancel_position: str = "level",
     beyond_lots: tuple[int, ...] = (),
     beyond_ticks: tuple[int, ...] = (),
+    add_price: str = "opposite",
 ) -> MessageTable:
     """Encode events (and the book after each) as integer messages (see the module docstring).
 
@@ -409,8 +439,12 @@ def message_table(
         :func:`volume_position`, read from the same book before it) or ``"depth"`` (the same with the pseudo-depth
         ``beyond_lots``, bid then ask, behind the counted levels) or ``"spread"`` (the same, a removal beyond the
         levels spread over the pseudo-depth's share by its distance behind the last one, scale ``beyond_ticks``).
+    add_price
+        ``"opposite"`` (an ADD's ``price_rel_ticks`` are the ticks inside the opposite best) or ``"own"`` (the ticks
+        inside its own side's best: 0 at the touch, < 0 behind it).
     """
     check_cancel_position(cancel_position, source=source)
+    check_add_price(add_price, source=source)
     beyond = _beyond(cancel_position, beyond_lots, source, beyond_ticks)
     check_flow(events, books, source=source)
     names = ("ts_ns", "kind", "side", "price_ticks", "qty_lots")
@@ -419,7 +453,16 @@ def message_table(
     bid_price, bid_qty, ask_price, ask_qty = (books[name].values for name in BOOK_FIELDS)
     reference = _reference(bid_price[:, 0], bid_qty[:, 0], ask_price[:, 0], ask_qty[:, 0], source)[:-1]
     types, side, price, qty = types[1:], side[1:], price[1:], qty[1:]
-    rel = relative_price(types, side, price, reference)
+    rel = relative_price(types, side, price, reference, add_price)
+    if add_price == "touch":
+        opposite = relative_price(types, side, price, reference)
+        spread = reference[:, 1] - reference[:, 0]
+        bad = np.flatnonzero((types == TYPE_ADD) & (opposite <= 0) & (opposite < spread))
+        if bad.size:
+            raise DataError(
+                f"{source}: events row {int(bad[0]) + 1}: an ADD at or through the opposite best has no price under "
+                f"add_price 'touch' (expected every ADD strictly inside the opposite best); use 'opposite' or 'own'"
+            )
     resting = side * np.where(types >= TYPE_TRADE, -1, 1)
     level = np.zeros(types.shape[0], dtype=np.int64)
     removal = (types == TYPE_CANCEL) | (types == TYPE_DELETE)
@@ -456,7 +499,7 @@ def message_table(
     size = np.where(trade, trade_share(qty, queue), qty)
     table = np.stack([np.diff(ts), types, side, rel, size, level], axis=1).astype(np.int64)
     attrs = {name: events.attrs[name] for name in ("tick_size", "lot_size", "instrument", "venue")}
-    return MessageTable(table, reference, int(ts[0]), queue, attrs)
+    return MessageTable(table, reference, int(ts[0]), queue, attrs, add_price)
 
 
 def _beyond(
@@ -563,12 +606,23 @@ def check_cancel_position(value: Any, *, source: str = "encoding") -> str:
     return value
 
 
-def layout_version(cancel_position: str = "level") -> int | str:
+def check_add_price(value: Any, *, source: str = "encoding") -> str:
+    """Return ``value`` when it is one of :data:`ADD_PRICES`; refuse it otherwise."""
+    if not isinstance(value, str) or value not in ADD_PRICES:
+        raise ParameterError(f"{source}: add_price must be one of {list(ADD_PRICES)}; got {value!r}")
+    return value
+
+
+def layout_version(cancel_position: str = "level", add_price: str = "opposite") -> int | str:
     """Return the ``encoding_version`` a checkpoint records: :data:`ENCODING_VERSION` for the default layout, the
-    string ``"<version>+cancel_position=volume"`` for the volume positions (a simlab without the option refuses it
-    with its own sentence: its ``encoding_version`` must be the int)."""
+    string ``"<version>+cancel_position=volume"`` for the volume positions, with ``"+add_price=own"`` appended for
+    ADD prices from their own best (a simlab without the option refuses it with its own sentence: its
+    ``encoding_version`` must be the int, or the string without it)."""
     check_cancel_position(cancel_position)
-    return ENCODING_VERSION if cancel_position == "level" else f"{ENCODING_VERSION}+cancel_position={cancel_position}"
+    check_add_price(add_price)
+    options = "" if cancel_position == "level" else f"+cancel_position={cancel_position}"
+    options += "" if add_price == "opposite" else f"+add_price={add_price}"
+    return f"{ENCODING_VERSION}{options}" if options else ENCODING_VERSION
 
 
 def shown_lots(qty: np.ndarray) -> np.ndarray:
@@ -694,30 +748,52 @@ def decode(messages: MessageTable) -> dict[str, np.ndarray]:
         "ts_ns": messages.anchor_ns + np.cumsum(table[:, DT]),
         "kind": _KIND_OF_TYPE[table[:, TYPE]],
         "side": table[:, SIDE].astype(np.int8),
-        "price_ticks": absolute_price(table[:, TYPE], table[:, SIDE], table[:, PRICE], reference),
+        "price_ticks": absolute_price(table[:, TYPE], table[:, SIDE], table[:, PRICE], reference, messages.add_price),
         "qty_lots": np.where(table[:, TYPE] == TYPE_TRADE, trade_lots(table[:, SIZE], messages.queue), table[:, SIZE]),
     }
 
 
-def reference_side(types: np.ndarray, sides: np.ndarray) -> np.ndarray:
+def price_signs(add_price: str = "opposite") -> np.ndarray:
+    """Return int64 ``(3, N_TYPES)``: per message type, the sign whose product with the side names the best its price
+    is measured from, the direction sign (``price = best - side * direction * rel``), under ``add_price``, and 1
+    where a value <= 0 is measured from the own best instead (``price = own best + side * rel``: an ADD under
+    ``"touch"``), else 0."""
+    check_add_price(add_price)
+    split = np.zeros(N_TYPES, np.int64)
+    if add_price == "own":
+        return np.stack([_OWN_REFERENCE_SIGN, _OWN_DIRECTION_SIGN, split])
+    split[TYPE_ADD] = int(add_price == "touch")
+    return np.stack([_REFERENCE_SIGN, _DIRECTION_SIGN, split])
+
+
+def reference_side(types: np.ndarray, sides: np.ndarray, add_price: str = "opposite") -> np.ndarray:
     """Return the side (+1 bid, -1 ask) whose best a message's price is measured from (see the module docstring)."""
-    return np.asarray(sides, np.int64) * _REFERENCE_SIGN[np.asarray(types, np.int64)]
+    return np.asarray(sides, np.int64) * price_signs(add_price)[0][np.asarray(types, np.int64)]
 
 
-def absolute_price(types, sides, rel, reference: np.ndarray) -> np.ndarray:
-    """Return prices (ticks) from relative prices and the reference bests ``(n, 2)`` (bid, ask) before each message."""
+def absolute_price(types, sides, rel, reference: np.ndarray, add_price: str = "opposite") -> np.ndarray:
+    """Return prices (ticks) from relative prices and the reference bests ``(n, 2)`` (bid, ask) before each message
+    (an ADD's from the opposite best, or from its own with ``add_price = "own"``)."""
     types, sides, rel = (np.asarray(a, np.int64) for a in (types, sides, rel))
     reference = np.asarray(reference, np.int64).reshape(-1, 2)
-    best = np.where(reference_side(types, sides) == 1, reference[:, 0], reference[:, 1])
-    return best - sides * _DIRECTION_SIGN[types] * rel
+    best = np.where(reference_side(types, sides, add_price) == 1, reference[:, 0], reference[:, 1])
+    price = best - sides * price_signs(add_price)[1][types] * rel
+    if add_price == "touch":  # an ADD's value <= 0: ticks inside its own best (0 the touch, < 0 behind it)
+        own = np.where(sides == 1, reference[:, 0], reference[:, 1])
+        price = np.where((types == TYPE_ADD) & (rel <= 0), own + sides * rel, price)
+    return price
 
 
-def relative_price(types, sides, prices, reference: np.ndarray) -> np.ndarray:
+def relative_price(types, sides, prices, reference: np.ndarray, add_price: str = "opposite") -> np.ndarray:
     """Return relative prices (ticks; the inverse of :func:`absolute_price`)."""
     types, sides, prices = (np.asarray(a, np.int64) for a in (types, sides, prices))
     reference = np.asarray(reference, np.int64).reshape(-1, 2)
-    best = np.where(reference_side(types, sides) == 1, reference[:, 0], reference[:, 1])
-    return (best - prices) * sides * _DIRECTION_SIGN[types]
+    best = np.where(reference_side(types, sides, add_price) == 1, reference[:, 0], reference[:, 1])
+    rel = (best - prices) * sides * price_signs(add_price)[1][types]
+    if add_price == "touch":  # an ADD at or behind its own best: minus its ticks behind it
+        spread = reference[:, 1] - reference[:, 0]
+        rel = np.where((types == TYPE_ADD) & (rel >= spread), spread - rel, rel)
+    return rel
 
 
 def message_features(table: np.ndarray, knots: tuple[tuple[float, ...], ...]) -> np.ndarray:
@@ -895,12 +971,14 @@ def raw_features(
     cancel_position: str = "level",
     beyond_lots: tuple[int, ...] = (),
     beyond_ticks: tuple[int, ...] = (),
+    add_price: str = "opposite",
 ) -> dict[str, Any]:
     """Return the integer messages and the unnormalised vectors of a flow (message *i*'s book is row *i*; the book
-    state with the level positions when ``level_prices``; a removal's ``level`` column as ``cancel_position``)."""
+    state with the level positions when ``level_prices``; a removal's ``level`` column as ``cancel_position``; an
+    ADD's price as ``add_price``)."""
     messages = message_table(
         events, books, source=source, cancel_position=cancel_position, beyond_lots=beyond_lots,
-        beyond_ticks=beyond_ticks,
+        beyond_ticks=beyond_ticks, add_price=add_price,
     )  # fmt: skip
     arrays = tuple(books[name].values for name in BOOK_FIELDS)
     signs = np.concatenate([[0], flow_signs(messages.table[:, TYPE], messages.table[:, SIDE])])
@@ -926,21 +1004,29 @@ def fit_encoding(events: xr.Dataset, books: xr.Dataset, *, history: int, source:
 
     The books' :data:`KNOWN_DEPTH_ONLY` and :data:`LEVEL_PRICES` attributes (set by :mod:`generators.spec`) turn
     on the encoding's ``known_depth_only`` and ``level_prices``; their :data:`CANCEL_POSITION` attribute
-    (``"level"`` or ``"volume"``) sets its ``cancel_position``.
+    (``"level"`` or ``"volume"``) sets its ``cancel_position``, their :data:`ADD_PRICE` attribute (``"opposite"``
+    or ``"own"``) its ``add_price``.
     """
     if isinstance(history, bool) or not isinstance(history, (int, np.integer)) or history < 1:
         raise ParameterError(f"`history` of fit_encoding must be an int >= 1; got {history!r}")
     position = check_cancel_position(getattr(books, "attrs", {}).get(CANCEL_POSITION, "level"), source=source)
     beyond = fit_beyond_lots(events, books, source=source) if position in ("depth", "spread") else ()
     ticks = fit_beyond_ticks(events, books, source=source) if position == "spread" else ()
+    add_price = check_add_price(getattr(books, "attrs", {}).get(ADD_PRICE, "opposite"), source=source)
     messages = message_table(
-        events, books, source=source, cancel_position=position, beyond_lots=beyond, beyond_ticks=ticks
+        events,
+        books,
+        source=source,
+        cancel_position=position,
+        beyond_lots=beyond,
+        beyond_ticks=ticks,
+        add_price=add_price,
     )
     knots = fit_knots(messages.table)
     level_prices = bool(books.attrs.get(LEVEL_PRICES, False))
     raw = raw_features(
         events, books, knots, source=source, level_prices=level_prices, cancel_position=position, beyond_lots=beyond,
-        beyond_ticks=ticks,
+        beyond_ticks=ticks, add_price=add_price,
     )  # fmt: skip
     vectors = raw["vectors"]
     mean, std = np.zeros(MESSAGE_WIDTH), np.ones(MESSAGE_WIDTH)
@@ -965,6 +1051,7 @@ def fit_encoding(events: xr.Dataset, books: xr.Dataset, *, history: int, source:
         cancel_position=position,
         beyond_lots=tuple(beyond),
         beyond_ticks=tuple(ticks),
+        add_price=add_price,
     )
 
 
@@ -973,7 +1060,7 @@ def encode(events: xr.Dataset, books: xr.Dataset, encoding: Encoding, *, source:
     raw = raw_features(
         events, books, encoding.knots, source=source, level_prices=encoding.level_prices,
         cancel_position=encoding.cancel_position, beyond_lots=encoding.beyond_lots,
-        beyond_ticks=encoding.beyond_ticks,
+        beyond_ticks=encoding.beyond_ticks, add_price=encoding.add_price,
     )  # fmt: skip
     n = raw["vectors"].shape[0]
     if n <= encoding.history:

@@ -73,6 +73,8 @@ def type_support(encoding: enc.Encoding) -> tuple[np.ndarray, np.ndarray]:
     mean, std = np.asarray(encoding.message_mean), np.asarray(encoding.message_std)
     price, level = enc.QUANTILE_FIELDS.index(enc.PRICE), enc.QUANTILE_FIELDS.index(enc.LEVEL)  # their knots rows
     for kind, floor in PRICE_FLOORS.items():
+        if kind == enc.TYPE_ADD and encoding.add_price != "opposite":
+            continue  # an ADD from its own best: 0 is the touch; the rollout refuses one at the opposite best
         low[kind, enc.M_PRICE] = narrowed(kind, enc.M_PRICE, price, floor - FLOOR_MARGIN)
     for kind, floor in LEVEL_FLOORS.items():
         low[kind, enc.M_LEVEL] = narrowed(kind, enc.M_LEVEL, level, floor - FLOOR_MARGIN)

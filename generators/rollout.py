@@ -99,6 +99,9 @@ class BookPath:
     beyond_ticks
         The encoding's :attr:`~generators.encoding.Encoding.beyond_ticks` (``"spread"`` only): a removal beyond the
         levels is kept as its :func:`generators.encoding.spread_position` by the price it took.
+    add_price
+        The encoding's :attr:`~generators.encoding.Encoding.add_price`: what an ADD's relative price is measured
+        from (``"opposite"``: the opposite best; ``"own"``: its own side's best).
     """
 
     def __init__(
@@ -112,7 +115,9 @@ class BookPath:
         cancel_position: str = "level",
         beyond_lots: tuple[int, ...] = (),
         beyond_ticks: tuple[int, ...] = (),
+        add_price: str = "opposite",
     ) -> None:
+        self.add_price = enc.check_add_price(add_price, source="BookPath")
         self.depth, self.rng, self.end_ns, self.book_levels = depth, rng, int(end_ns), int(book_levels)
         self.volume = enc.check_cancel_position(cancel_position, source="BookPath") != "level"
         self.beyond = enc._beyond(cancel_position, beyond_lots, "BookPath", beyond_ticks)  # pseudo-depth, scale
@@ -195,7 +200,7 @@ class BookPath:
         reference = np.array(self.last, np.int64)
         ts = self.ts + dt
         if kind == enc.TYPE_ADD:
-            result = self._add(side, int(enc.absolute_price(kind, side, rel, reference)[0]), size, ts)
+            result = self._add(side, int(enc.absolute_price(kind, side, rel, reference, self.add_price)[0]), size, ts)
         elif kind in (enc.TYPE_CANCEL, enc.TYPE_DELETE):
             target = int(enc.absolute_price(kind, side, rel, reference)[0])
             level, position = self._level(side, level)
@@ -217,7 +222,7 @@ class BookPath:
             return result
         price, applied_size = result
         applied_level = position if kind in (enc.TYPE_CANCEL, enc.TYPE_DELETE) else 0
-        applied_rel = int(enc.relative_price(kind, side, price, reference)[0])
+        applied_rel = int(enc.relative_price(kind, side, price, reference, self.add_price)[0])
         self.table.append(np.array([dt, kind, side, applied_rel, applied_size, applied_level]))
         self.ts = ts
         self.counts.applied += 1
@@ -463,7 +468,18 @@ def rollout(
     makers = [generate] + [maker for _, maker in switches]
     levels, position, beyond = encoding.book_levels, encoding.cancel_position, encoding.beyond_lots
     paths = [
-        BookPath(c, depth, rngs[p], ends[0], stop_when_stuck, levels, position, beyond, encoding.beyond_ticks)
+        BookPath(
+            c,
+            depth,
+            rngs[p],
+            ends[0],
+            stop_when_stuck,
+            levels,
+            position,
+            beyond,
+            encoding.beyond_ticks,
+            encoding.add_price,
+        )
         for p, c in enumerate(contexts)
     ]
     for piece, (end_ns, maker) in enumerate(zip(ends, makers, strict=True)):

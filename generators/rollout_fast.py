@@ -122,7 +122,8 @@ class PathBatch:
         result = K.apply_blocks(blocks, active.astype(np.int64), self.engines, self.rngs, self.out, self.paths,
                                 self.windows, self.end_ns, self.final, self.stop_when_stuck, MAX_IDLE_CHAINS,
                                 self.ev, self.bk, self.encoding.book_levels,
-                                self.encoding.cancel_position != "level", self.beyond)  # fmt: skip
+                                self.encoding.cancel_position != "level", self.beyond,
+                                enc.price_signs(self.encoding.add_price))  # fmt: skip
         self.out, self.ev, self.bk, rows, outcome, path, status = result
         self.records.append((self.ev[:rows].copy(), self.bk[:rows].copy()))
         push_vectors(self.vectors, self.windows[0], before, self.paths[4][active], active, self.encoding)

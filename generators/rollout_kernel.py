@@ -42,8 +42,6 @@ GRID_TICKS = 4096
 SHARE_ONE = 1 << 30  # a TRADE's size is its share of the best opposite queue in these units (generators.shares)
 VOLUME_GRID = 10**9  # generators.encoding.VOLUME_GRID: a removal's volume position inside the counted levels
 VOLUME_BEYOND = 2 * VOLUME_GRID  # generators.encoding.VOLUME_BEYOND: the position of a removal beyond them
-_REFERENCE_SIGN = np.array([-1, 1, 1, -1, -1], dtype=np.int64)
-_DIRECTION_SIGN = np.array([1, 1, 1, -1, -1], dtype=np.int64)
 _FLOW_SIGN = np.array([1, -1, -1, 1, 1], dtype=np.int64)  # the order sign of a message = side * this, per type
 
 
@@ -244,13 +242,14 @@ def _market(state, out, side, share, ts):
 
 
 @numba.njit(cache=True, inline="always")
-def _execute(p, row, state, rng, out, t, ref, next_id, counts, ev, bk, n, book_levels, volume, beyond, position):
+def _execute(p, row, state, rng, out, t, ref, next_id, counts, ev, bk, n, book_levels, volume, beyond, position, signs):
     """Execute one checked message of path ``p`` at time ``t``; return (reason or 0, engine status, price, applied
     size (a TRADE: its share of the queue), state, out, ev, bk, rows written); a removal writes the level field the
     history keeps into ``position[0]``."""
     kind, side, rel, size, level = row[1], row[2], row[3], row[4], row[5]
     message = counts[p, C_APPLIED]
-    price = ref - side * _DIRECTION_SIGN[kind] * rel
+    direction = -1 if signs[2, kind] == 1 and rel <= 0 else signs[1, kind]  # "touch": <= 0 from the own best
+    price = ref - side * direction * rel
     ev, bk = _grow(ev, bk, n + 1)
     if kind == T_ADD:
         opposite = E.best_ask(state) if side == 1 else E.best_bid(state)
@@ -300,13 +299,18 @@ def _execute(p, row, state, rng, out, t, ref, next_id, counts, ev, bk, n, book_l
 
 
 @numba.njit(cache=True, inline="always")
-def _push(p, row, price, size, ref, state, paths, table_win, book_win, bk_row, position):
+def _push(p, row, price, size, ref, state, paths, table_win, book_win, bk_row, position, signs):
     """Record an applied message: the table and book windows, the time, the count and the last quoted bests."""
     ts, last, counts, seen = paths[0], paths[1], paths[3], paths[4]
     kind, side = row[1], row[2]
     slot = seen[p] % table_win.shape[1]
     table_win[p, slot, 0], table_win[p, slot, 1], table_win[p, slot, 2] = row[0], kind, side
-    table_win[p, slot, 3] = (ref - price) * side * _DIRECTION_SIGN[kind]
+    rel = (ref - price) * side * signs[1, kind]
+    if signs[2, kind] == 1:  # "touch": the value is the ticks inside the opposite best, or minus those behind its own
+        rel = last[p, 1] - price if side == 1 else price - last[p, 0]
+        spread = last[p, 1] - last[p, 0]
+        rel = spread - rel if rel >= spread else rel
+    table_win[p, slot, 3] = rel
     table_win[p, slot, 4] = size
     table_win[p, slot, 5] = position if kind == T_CANCEL or kind == T_DELETE else 0
     row_slot = seen[p] % book_win.shape[1]
@@ -324,7 +328,7 @@ def _push(p, row, price, size, ref, state, paths, table_win, book_win, bk_row, p
 
 
 @numba.njit(cache=True, inline="always")
-def _apply(p, row, state, rng, out, paths, windows, end_ns, ev, bk, n, book_levels, volume, beyond, position):
+def _apply(p, row, state, rng, out, paths, windows, end_ns, ev, bk, n, book_levels, volume, beyond, position, signs):
     """Apply one generated message of path ``p``; return (outcome, engine status, state, out, ev, bk, n): outcome 0
     applied, a rejection column of ``counts``, or -1 when it lies past ``end_ns`` (the path is then done)."""
     ts, last, next_id, counts, done = paths[0], paths[1], paths[2], paths[3], paths[5]
@@ -336,12 +340,30 @@ def _apply(p, row, state, rng, out, paths, windows, end_ns, ev, bk, n, book_leve
         return -1, E.OK, state, out, ev, bk, n
     if last[p, 0] == NO_PRICE or last[p, 1] == NO_PRICE:
         return R_EMPTY_SIDE, E.OK, state, out, ev, bk, n
-    ref = last[p, 0] if side * _REFERENCE_SIGN[kind] == 1 else last[p, 1]
+    ref = last[p, 0] if side * signs[0, kind] == 1 else last[p, 1]
+    if signs[2, kind] == 1 and row[3] <= 0:  # "touch": a value <= 0 is measured from the own best
+        ref = last[p, 0] if side == 1 else last[p, 1]
     reason, status, price, size, state, out, ev, bk, m = _execute(
-        p, row, state, rng, out, ts[p] + dt, ref, next_id, counts, ev, bk, n, book_levels, volume, beyond, position
+        p,
+        row,
+        state,
+        rng,
+        out,
+        ts[p] + dt,
+        ref,
+        next_id,
+        counts,
+        ev,
+        bk,
+        n,
+        book_levels,
+        volume,
+        beyond,
+        position,
+        signs,
     )
     if reason == 0 and status == E.OK:
-        _push(p, row, price, size, ref, state, paths, windows[0], windows[1], bk[m - 1], position[0])
+        _push(p, row, price, size, ref, state, paths, windows[0], windows[1], bk[m - 1], position[0], signs)
     return reason, status, state, out, ev, bk, m
 
 
@@ -363,6 +385,7 @@ def apply_blocks(
     book_levels,
     volume,
     beyond,
+    signs,
 ):
     """Apply one generated block (int64 ``(len(active), block, 6)``) to each active path, in path order.
 
@@ -393,6 +416,10 @@ def apply_blocks(
     beyond
         int64 ``(2,)``: the pseudo-depth (lots, bid then ask) behind those levels of an encoding with
         ``cancel_position = "depth"`` (its ``beyond_lots``); 0, 0 otherwise.
+    signs
+        int64 ``(3, 5)``: :func:`generators.encoding.price_signs` of the encoding's ``add_price`` (per message type,
+        the sign naming the best its price is from, the direction sign, and 1 where a value <= 0 is from the own
+        best).
 
     Returns
     -------
@@ -412,7 +439,7 @@ def apply_blocks(
         for index in range(width):
             outcome, status, state, out, ev, bk, n = _apply(p, blocks[a, index], state, rng, out, paths, windows,
                                                             end_ns, ev, bk, n, book_levels, volume, beyond,
-                                                            position)  # fmt: skip
+                                                            position, signs)  # fmt: skip
             if status != E.OK:
                 engines[p] = state
                 return out, ev, bk, n, STATUS_ENGINE, p, status

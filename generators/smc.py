@@ -241,6 +241,7 @@ class _Twin:
                 encoding.cancel_position,
                 encoding.beyond_lots,
                 encoding.beyond_ticks,
+                encoding.add_price,
             )
             for p, c in enumerate(contexts)
         ]

@@ -10,6 +10,8 @@ A spec (see ``scenarios/library/generate_*.toml``) has two tables, and unknown k
     known_depth_only = true  # optional (default false): train and validate only on blocks whose books are known
     level_prices = true  # optional (default false): the book state holds the positions of levels 2-10 (ticks)
     cancel_position = "volume"  # optional (default "level"): a removal's position in the depth, not its level
+    add_price = "own"  # optional (default "opposite"): an ADD's price as ticks inside its own best (0 the touch);
+    # "touch": an ADD at or behind its own best so, one inside the spread from the opposite best
 
     [model]
     family = "diffusion"  # or "gan"
@@ -29,6 +31,9 @@ a CANCEL / DELETE's position in the cumulative resting lots of levels 1-10 inste
 in its encoding and in the checkpoint's ``encoding_version``. ``cancel_position = "depth"`` does the same with a
 pseudo-depth behind the levels, fitted per side on the training span (:func:`generators.encoding.fit_beyond_lots`):
 a removal beyond them is the last share of the depth, so their share of the removals can grow with their lots.
+``add_price = "own"`` (session 24) writes an ADD's price as the ticks inside its own side's best instead of the
+ticks inside the opposite best (:mod:`generators.encoding`), recorded in its encoding and ``encoding_version``;
+``add_price = "touch"`` writes so only the ADDs at or behind their own best (the others as by default).
 """
 
 from __future__ import annotations
@@ -47,14 +52,22 @@ from generators.checkpoint import CONFIG_FILE
 from generators.config import gan_preset, preset
 from generators.data import read_flow, split_by_time
 from generators.diffusion import DiffusionGenerator
-from generators.encoding import CANCEL_POSITION, CANCEL_POSITIONS, KNOWN_DEPTH_ONLY, LEVEL_PRICES, MASK_FIELDS
+from generators.encoding import (
+    ADD_PRICE,
+    ADD_PRICES,
+    CANCEL_POSITION,
+    CANCEL_POSITIONS,
+    KNOWN_DEPTH_ONLY,
+    LEVEL_PRICES,
+    MASK_FIELDS,
+)
 from generators.gan import GANGenerator
 from simlab.errors import DataError, ParameterError
 from simlab.io import DEFAULT_DATA_DIR
 
 FAMILIES = ("diffusion", "gan")
 _KEYS = {
-    "data": {"message", "books", "split", "span_s", "known_depth_only", "level_prices", "cancel_position"},
+    "data": {"message", "books", "split", "span_s", "known_depth_only", "level_prices", "cancel_position", "add_price"},
     "model": {"family", "preset", "seed", "overrides"},
 }
 
@@ -75,6 +88,7 @@ class TrainSpec:
     known_depth_only: bool = False
     level_prices: bool = False
     cancel_position: str = "level"
+    add_price: str = "opposite"
 
 
 def load_spec(path: str | Path) -> TrainSpec:
@@ -116,6 +130,11 @@ def load_spec(path: str | Path) -> TrainSpec:
         raise ParameterError(
             f"spec {path}: cancel_position in table 'data' must be one of {list(CANCEL_POSITIONS)}; got {position!r}"
         )
+    add_price = data.get("add_price", "opposite")
+    if add_price not in ADD_PRICES:
+        raise ParameterError(
+            f"spec {path}: add_price in table 'data' must be one of {list(ADD_PRICES)}; got {add_price!r}"
+        )
     family = model.get("family", "diffusion")
     if family not in FAMILIES:
         raise ParameterError(f"spec {path}: family in table 'model' must be one of {list(FAMILIES)}; got {family!r}")
@@ -132,6 +151,7 @@ def load_spec(path: str | Path) -> TrainSpec:
         known_depth_only=known_only,
         level_prices=level_prices,
         cancel_position=position,
+        add_price=add_price,
     )
 
 
@@ -205,6 +225,9 @@ def train_from_spec(
     if spec.cancel_position != "level":
         span = train["train"]
         train["train"] = {**span, "books": span["books"].assign_attrs({CANCEL_POSITION: spec.cancel_position})}
+    if spec.add_price != "opposite":
+        span = train["train"]
+        train["train"] = {**span, "books": span["books"].assign_attrs({ADD_PRICE: spec.add_price})}
     generator.fit(train, seed=spec.seed, checkpoint=output, resume=resume, progress=progress)
     generator.save(output)
     return generator

@@ -84,6 +84,7 @@ def start_windows(
         cancel_position=encoding.cancel_position,
         beyond_lots=encoding.beyond_lots,
         beyond_ticks=encoding.beyond_ticks,
+        add_price=encoding.add_price,
     ).table
     rows = max(encoding.history, enc.FLOW_WINDOW)
     arrays = tuple(books[name].values[:, : encoding.book_levels] for name in BOOK_FIELDS)

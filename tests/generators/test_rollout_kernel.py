@@ -426,3 +426,46 @@ def test_a_book_flipped_side_for_side_rolls_out_flipped_on_both_rollouts(models,
                 [rb[:, d : 2 * d], rb[:, :d], rb[:, 2 * d : 2 * d + 2], -rb[:, 2 * d + 2 : w], rb[:, w + d - 1 :],
                  rb[:, w : w + d - 1]], axis=1)  # fmt: skip
             np.testing.assert_allclose(ra, swapped, atol=1e-5)
+
+
+def test_an_add_from_its_own_best_rests_at_the_touch_inside_or_behind_it_on_both_rollouts(models):
+    # add_price = "own" (session 24): an ADD's price_rel_ticks are the ticks inside its own side's best ("touch":
+    # those <= 0; the others from the opposite best). The bid
+    # rests at 100, the ask at 102 (5 lots each, 5 levels); the default reads the same fields from the opposite best
+    from dataclasses import replace
+
+    from simlab.random import spawn
+
+    model = models["gan"]
+    book = np.zeros((4, 10), np.int64)
+    book[[0, 2]] = NO_PRICE
+    book[0, :5], book[1, :5], book[2, :5], book[3, :5] = [100, 99, 97, 94, 90], 5, np.arange(102, 107), 5
+    context = {**model.context_, "books": np.repeat(book[None], model.context_["books"].shape[0], axis=0)}
+    a = enc.TYPE_ADD
+    script = [(1, a, 1, 0, 3, 0), (1, a, -1, 0, 4, 0), (1, a, 1, 1, 2, 0), (1, a, 1, -2, 6, 0), (1, a, -1, 2, 1, 0)]
+    prices = {}
+    for add_price in ("own", "opposite", "touch"):
+        encoding = replace(model.encoding_, add_price=add_price)
+        runs, twins = [], []
+        for function in (rollout, rollout_fast):
+            paths = function(Script(list(script)), encoding, context, n_paths=1, duration_ns=10**9, depth=10,
+                             rngs=spawn(0, 1))  # fmt: skip
+            runs.append(paths[0].datasets({**context["attrs"], "generator": "script"}, "t"))
+            twins.append(paths[0])
+        _same(runs[:1], runs[1:])
+        events = runs[1]["events"].isel(event=slice(int(runs[1]["events"].attrs["initial_orders"]), None))
+        prices[add_price] = events["price_ticks"].values.tolist()
+        applied = np.array(twins[0].table[-len(prices[add_price]) :])
+        if add_price != "opposite":  # the history keeps the fields of the prices taken ("touch": its own code)
+            kept = {"own": [0, 0, 1, -2], "touch": [0, 0, 1, -2, -1]}[add_price]
+            np.testing.assert_array_equal(applied[:, enc.PRICE], kept)
+        crossing = runs[1]["events"].attrs["rejected_crossing_add"]
+        assert crossing == {"own": 1, "opposite": 3, "touch": 0}[add_price], add_price
+    # own: the touch (100, 102), one tick inside the bid (101), two behind that new best (99); the last, 2 inside the
+    # ask at 102 (at 100: below the bid's best, crossing) is refused. Opposite: rel 0 lies at the opposite best and
+    # -2 through it (refused); rel 1 is one tick inside the ask (101), the ask's rel 2 two ticks above that bid (103)
+    assert prices["own"] == [100, 102, 101, 99]
+    assert prices["opposite"] == [101, 103]
+    # touch: <= 0 from the own best as "own", >= 1 from the opposite best; the ask's 2 lies two ticks above the bid at
+    # 101 (103, behind the ask's best 102: kept as -1, the code of that price)
+    assert prices["touch"] == [100, 102, 101, 99, 103]
