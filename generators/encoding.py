@@ -441,7 +441,8 @@ def message_table(
         levels spread over the pseudo-depth's share by its distance behind the last one, scale ``beyond_ticks``).
     add_price
         ``"opposite"`` (an ADD's ``price_rel_ticks`` are the ticks inside the opposite best) or ``"own"`` (the ticks
-        inside its own side's best: 0 at the touch, < 0 behind it).
+        inside its own side's best: 0 at the touch, < 0 behind it) or ``"touch"`` (``"own"``'s value at or behind the
+        own best, the default's inside the spread; an ADD at or through the opposite best is refused).
     """
     check_cancel_position(cancel_position, source=source)
     check_add_price(add_price, source=source)
@@ -615,8 +616,8 @@ def check_add_price(value: Any, *, source: str = "encoding") -> str:
 
 def layout_version(cancel_position: str = "level", add_price: str = "opposite") -> int | str:
     """Return the ``encoding_version`` a checkpoint records: :data:`ENCODING_VERSION` for the default layout, the
-    string ``"<version>+cancel_position=volume"`` for the volume positions, with ``"+add_price=own"`` appended for
-    ADD prices from their own best (a simlab without the option refuses it with its own sentence: its
+    string ``"<version>+cancel_position=volume"`` for the volume positions, with ``"+add_price=own"`` (or ``"touch"``)
+    appended for ADD prices from their own best (a simlab without the option refuses it with its own sentence: its
     ``encoding_version`` must be the int, or the string without it)."""
     check_cancel_position(cancel_position)
     check_add_price(add_price)
@@ -773,7 +774,8 @@ def reference_side(types: np.ndarray, sides: np.ndarray, add_price: str = "oppos
 
 def absolute_price(types, sides, rel, reference: np.ndarray, add_price: str = "opposite") -> np.ndarray:
     """Return prices (ticks) from relative prices and the reference bests ``(n, 2)`` (bid, ask) before each message
-    (an ADD's from the opposite best, or from its own with ``add_price = "own"``)."""
+    (an ADD's from the opposite best, or from its own with ``add_price = "own"``; ``"touch"``: from its own at or
+    behind it, from the opposite inside the spread)."""
     types, sides, rel = (np.asarray(a, np.int64) for a in (types, sides, rel))
     reference = np.asarray(reference, np.int64).reshape(-1, 2)
     best = np.where(reference_side(types, sides, add_price) == 1, reference[:, 0], reference[:, 1])

@@ -101,7 +101,8 @@ class BookPath:
         levels is kept as its :func:`generators.encoding.spread_position` by the price it took.
     add_price
         The encoding's :attr:`~generators.encoding.Encoding.add_price`: what an ADD's relative price is measured
-        from (``"opposite"``: the opposite best; ``"own"``: its own side's best).
+        from (``"opposite"``: the opposite best; ``"own"``: its own side's best; ``"touch"``: its own best for a
+        price at or behind it, the opposite best for one inside the spread).
     """
 
     def __init__(

@@ -446,13 +446,16 @@ def test_an_add_from_its_own_best_rests_at_the_touch_inside_or_behind_it_on_both
     prices = {}
     for add_price in ("own", "opposite", "touch"):
         encoding = replace(model.encoding_, add_price=add_price)
-        runs, twins = [], []
+        runs, twins, histories = [], [], []
         for function in (rollout, rollout_fast):
-            paths = function(Script(list(script)), encoding, context, n_paths=1, duration_ns=10**9, depth=10,
+            scripted = Script(list(script))
+            paths = function(scripted, encoding, context, n_paths=1, duration_ns=10**9, depth=10,
                              rngs=spawn(0, 1))  # fmt: skip
             runs.append(paths[0].datasets({**context["attrs"], "generator": "script"}, "t"))
             twins.append(paths[0])
+            histories.append(np.concatenate(scripted.histories))
         _same(runs[:1], runs[1:])
+        assert histories[0].tobytes() == histories[1].tobytes()  # the kernel keeps the twin's codes, bit for bit
         events = runs[1]["events"].isel(event=slice(int(runs[1]["events"].attrs["initial_orders"]), None))
         prices[add_price] = events["price_ticks"].values.tolist()
         applied = np.array(twins[0].table[-len(prices[add_price]) :])
@@ -469,3 +472,31 @@ def test_an_add_from_its_own_best_rests_at_the_touch_inside_or_behind_it_on_both
     # touch: <= 0 from the own best as "own", >= 1 from the opposite best; the ask's 2 lies two ticks above the bid at
     # 101 (103, behind the ask's best 102: kept as -1, the code of that price)
     assert prices["touch"] == [100, 102, 101, 99, 103]
+
+
+def test_a_checkpoint_with_adds_from_their_own_best_is_saved_loaded_and_refused_without_the_option(models, tmp_path):
+    # the weights are the fixture's (trained with the default prices): the checkpoint's layout is what is tested
+    import copy
+    import json
+
+    from generators.checkpoint import CONFIG_FILE
+    from simlab.errors import DataError
+
+    model = copy.copy(models["diffusion"])
+    model.encoding_ = replace(model.encoding_, add_price="own")
+    model.save(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / CONFIG_FILE).read_text())
+    assert config["encoding"]["add_price"] == "own"
+    assert config["encoding_version"] == "4+add_price=own" == enc.layout_version(add_price="own")
+    loaded = DiffusionGenerator.load(tmp_path / "m")
+    assert loaded.encoding_ == model.encoding_ and loaded.encoding_.add_price == "own"
+    twin = loaded.sample(2, 3.0, generator=5, stop_when_stuck=True, twin=True)
+    _same(twin, loaded.sample(2, 3.0, generator=5, stop_when_stuck=True))
+    # a simlab without the option reads no add_price and expects encoding_version 4: refused, our sentence
+    old = {**config, "encoding": {k: v for k, v in config["encoding"].items() if k != "add_price"}}
+    (tmp_path / "m" / CONFIG_FILE).write_text(json.dumps(old))
+    with pytest.raises(DataError, match=r"encoding_version must be 4 \(this simlab\); got '4\+add_price=own'"):
+        DiffusionGenerator.load(tmp_path / "m")
+    (tmp_path / "m" / CONFIG_FILE).write_text(json.dumps({**config, "encoding_version": 4}))  # an edited file
+    with pytest.raises(DataError, match=r"encoding_version must be '4\+add_price=own' \(this simlab\); got 4"):
+        DiffusionGenerator.load(tmp_path / "m")
