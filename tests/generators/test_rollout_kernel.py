@@ -196,6 +196,15 @@ class Script:
         return np.tile(row, (history.shape[0], 1, 1))
 
 
+def _scripted_book(model, bids: list[int]) -> dict:
+    """The model's context with every start book replaced by one of five bid levels at ``bids`` and five ask levels
+    at 102-106, 5 lots each."""
+    book = np.zeros((4, 10), np.int64)
+    book[[0, 2]] = NO_PRICE
+    book[0, :5], book[1, :5], book[2, :5], book[3, :5] = bids, 5, np.arange(102, 107), 5
+    return {**model.context_, "books": np.repeat(book[None], model.context_["books"].shape[0], axis=0)}
+
+
 def test_a_delete_takes_the_nearest_size_and_a_deep_removal_the_nearest_price(models):
     # the bid side rests at 100, 99, 97, 94, 90 (one order of 5 lots each), the ask at 102-106; book_levels 3
     # puts 94 and 90 beyond the levels the model sees
@@ -204,10 +213,7 @@ def test_a_delete_takes_the_nearest_size_and_a_deep_removal_the_nearest_price(mo
     from simlab.random import spawn
 
     model = models["gan"]
-    book = np.zeros((4, 10), np.int64)
-    book[[0, 2]] = NO_PRICE
-    book[0, :5], book[1, :5], book[2, :5], book[3, :5] = [100, 99, 97, 94, 90], 5, np.arange(102, 107), 5
-    context = {**model.context_, "books": np.repeat(book[None], model.context_["books"].shape[0], axis=0)}
+    context = _scripted_book(model, [100, 99, 97, 94, 90])
     encoding = replace(model.encoding_, book_levels=3)
     d, a = enc.TYPE_DELETE, enc.TYPE_ADD
     script = [
@@ -239,10 +245,7 @@ def test_a_trade_takes_its_share_of_the_queue_it_meets_on_both_rollouts(models):
 
     assert rollout_kernel.SHARE_ONE == SHARE_ONE  # the kernels' own constant, not imported from the twin's module
     model = models["gan"]
-    book = np.zeros((4, 10), np.int64)
-    book[[0, 2]] = NO_PRICE
-    book[0, :5], book[1, :5], book[2, :5], book[3, :5] = np.arange(100, 95, -1), 5, np.arange(102, 107), 5
-    context = {**model.context_, "books": np.repeat(book[None], model.context_["books"].shape[0], axis=0)}
+    context = _scripted_book(model, [100, 99, 98, 97, 96])
     t = enc.TYPE_TRADE
     script = [
         (1, enc.TYPE_ADD, -1, 2, 3, 0),  # 2 ticks from the bid at 100: 102
@@ -437,10 +440,7 @@ def test_an_add_from_its_own_best_rests_at_the_touch_inside_or_behind_it_on_both
     from simlab.random import spawn
 
     model = models["gan"]
-    book = np.zeros((4, 10), np.int64)
-    book[[0, 2]] = NO_PRICE
-    book[0, :5], book[1, :5], book[2, :5], book[3, :5] = [100, 99, 97, 94, 90], 5, np.arange(102, 107), 5
-    context = {**model.context_, "books": np.repeat(book[None], model.context_["books"].shape[0], axis=0)}
+    context = _scripted_book(model, [100, 99, 97, 94, 90])
     a = enc.TYPE_ADD
     script = [(1, a, 1, 0, 3, 0), (1, a, -1, 0, 4, 0), (1, a, 1, 1, 2, 0), (1, a, 1, -2, 6, 0), (1, a, -1, 2, 1, 0)]
     prices = {}
