@@ -17,7 +17,7 @@ import numpy as np
 import xarray as xr
 
 from simlab.agents.config import ExecutionAgents, MarketConfig
-from simlab.agents.market import forward_fill, simulate_abm
+from simlab.agents.market import CLASS_NAMES, forward_fill, simulate_abm
 from simlab.errors import ParameterError
 
 
@@ -33,6 +33,7 @@ def metaorder_impact(
     sample_s: float = 10.0,
     strategy: str = "twap",
     side: int = 1,
+    participation: float | None = None,
 ) -> xr.Dataset:
     """Measure the impact of TWAP or POV metaorders (buys, or sells with ``side=-1``) of ``fractions`` of the daily
     volume, for each seed.
@@ -51,8 +52,14 @@ def metaorder_impact(
         ``"twap"`` or ``"pov"``: a POV agent's participation is ``Q / (Q + v)`` with ``v`` the baseline's volume
         over ``[start_s, start_s + duration_s)`` (the baseline run to the metaorder runs' end), so that it would
         finish at the end of the window if the others' volume did not react (what it did is ``executed_lots``).
+    participation
+        POV only: run every metaorder at this one participation rate (in (0, 1)) instead, the textbook POV, so a
+        larger metaorder takes longer; ``duration_s`` is then its cap. The peak is read at the first path sample at
+        which the metaorder is done (at the cap if it is not: see ``executed_lots``), ``after_bps`` ``after_s`` later,
+        and ``completion_s`` records when.
     start_s, duration_s, after_s
-        Start of the metaorder after the open, its TWAP length, and the time watched after its end (s).
+        Start of the metaorder after the open, its TWAP length (the cap under a fixed ``participation``), and the
+        time watched after its end (s).
     sample_s
         Spacing of the mid paths compared (s).
     side
@@ -64,7 +71,8 @@ def metaorder_impact(
     xarray.Dataset
         ``impact_bps`` ``(seed, fraction, time)`` (``side (mid - baseline mid) / baseline mid``, bps, from the
         metaorder's start), ``peak_bps`` and ``after_bps`` ``(seed, fraction)`` (at the end of the metaorder and
-        ``after_s`` later), ``executed_lots``, ``participation`` ``(seed, fraction)`` (the POV agent's share; TWAP
+        ``after_s`` later), ``completion_s`` (when the peak is read, from the start: ``duration_s`` but under a fixed
+        ``participation``), ``executed_lots``, ``participation`` ``(seed, fraction)`` (the POV agent's share; TWAP
         does not read it), ``volume_lots`` and ``window_volume_lots`` ``(seed,)`` (the baseline's whole day and the
         paired baseline's metaorder window, the ``v`` of POV's share) and the fit's ``exponent`` with its 95 %
         bootstrap interval over seeds (attributes).
@@ -76,11 +84,22 @@ def metaorder_impact(
         raise ParameterError(f"`strategy` of metaorder_impact must be 'twap' or 'pov'; got {strategy!r}")
     if side not in (1, -1):
         raise ParameterError(f"`side` of metaorder_impact must be +1 (buy) or -1 (sell); got {side!r}")
+    if participation is not None:
+        if strategy != "pov":
+            raise ParameterError(
+                f"`participation` of metaorder_impact applies to strategy 'pov' only; got it with {strategy!r}"
+            )
+        if isinstance(participation, bool) or not isinstance(participation, (int, float)) or not 0 < participation < 1:
+            raise ParameterError(
+                f"`participation` of metaorder_impact must be a number in (0, 1); got {participation!r}"
+            )
     sample_ns = int(sample_s * 1e9)
     horizon = start_s + duration_s + after_s
-    window = (start_s, duration_s, horizon, interval_s, strategy, side)
+    window = (start_s, duration_s, horizon, interval_s, strategy, side, participation, after_s)
     rows = [_one_seed(config, fractions, seed, window, sample_ns) for seed in seeds]
-    impact, peak, after, executed, volume, during, participation = (np.array([r[i] for r in rows]) for i in range(7))
+    impact, peak, after, executed, volume, during, shares, completion = (
+        np.array([r[i] for r in rows]) for i in range(8)
+    )
     time_s = np.arange(impact.shape[2]) * sample_s
     exponent, low, high, used = _fit(fractions, peak)
     return xr.Dataset(
@@ -89,18 +108,20 @@ def metaorder_impact(
             "peak_bps": (("seed", "fraction"), peak),
             "after_bps": (("seed", "fraction"), after),
             "executed_lots": (("seed", "fraction"), executed),
-            "participation": (("seed", "fraction"), participation),
+            "participation": (("seed", "fraction"), shares),
+            "completion_s": (("seed", "fraction"), completion),
             "volume_lots": ("seed", volume),
             "window_volume_lots": ("seed", during),
         },
         coords={"seed": seeds, "fraction": fractions, "time_s": ("time", time_s)},
         attrs=dict(exponent=exponent, exponent_low=low, exponent_high=high, fractions_fitted=used,
-                   strategy=strategy, side=side, start_s=start_s, duration_s=duration_s, after_s=after_s),
+                   strategy=strategy, side=side, start_s=start_s, duration_s=duration_s, after_s=after_s,
+                   fixed_participation=-1.0 if participation is None else float(participation)),
     )  # fmt: skip
 
 
 def _one_seed(config, fractions, seed, window, sample_ns):
-    start_s, duration_s, horizon, interval_s, strategy, side = window
+    start_s, duration_s, horizon, interval_s, strategy, side, fixed, after_s = window
     idle = replace(config, execution=ExecutionAgents(count=0))
     day = simulate_abm(idle, seed=seed, path_sample_ns=sample_ns)
     kind, qty = (day["events"][name].values for name in ("kind", "qty_lots"))
@@ -115,21 +136,30 @@ def _one_seed(config, fractions, seed, window, sample_ns):
     during = int(qty[(kind == 5) & (ts >= lo) & (ts < hi)].sum())
     base = forward_fill(paired["paths"]["mid_ticks"].values)  # the last mid where a side is empty
     first, end, later = (int(round(s * 1e9 / sample_ns)) for s in (start_s, start_s + duration_s, horizon))
-    impacts, peaks, afters, executed, shares = [], [], [], [], []
+    later_n = int(round(after_s * 1e9 / sample_ns))  # samples from the peak to the after reading
+    execution = CLASS_NAMES.index("execution")
+    impacts, peaks, afters, executed, shares, completion = [], [], [], [], [], []
     for fraction in fractions:
         quantity = max(1, round(fraction * volume))
-        participation = min(0.99, quantity / (quantity + max(during, 1)))
+        participation = min(0.99, quantity / (quantity + max(during, 1))) if fixed is None else fixed
         agent = ExecutionAgents(count=1, strategy=strategy, side=side, quantity_lots=quantity, start_s=start_s,
                                 duration_s=duration_s, interval_s=interval_s, participation=participation)  # fmt: skip
         run = simulate_abm(replace(config, execution=agent), seed=seed, duration_s=horizon, path_sample_ns=sample_ns)
         mid = forward_fill(run["paths"]["mid_ticks"].values)
         path = side * (mid[first : later + 1] - base[first : later + 1]) / base[first : later + 1] * 1e4
+        done = int(run["execution"]["executed_lots"].values[0])
+        stop = end  # the metaorder's end: its schedule's, or under a fixed participation the first sample it is done
+        if fixed is not None:
+            finished = side * run["paths"]["inventory_lots"].values[first : end + 1, execution] >= quantity
+            stop = first + int(np.argmax(finished)) if finished.any() else end
         impacts.append(path)
-        peaks.append(path[end - first])
-        afters.append(path[-1])
-        executed.append(int(run["execution"]["executed_lots"].values[0]))
+        peaks.append(path[stop - first])
+        afters.append(path[-1] if fixed is None else path[min(stop - first + later_n, path.size - 1)])
+        executed.append(done)
         shares.append(participation)
-    return np.array(impacts), np.array(peaks), np.array(afters), np.array(executed), volume, during, np.array(shares)
+        completion.append((stop - first) * sample_ns / 1e9)
+    return (np.array(impacts), np.array(peaks), np.array(afters), np.array(executed), volume, during,
+            np.array(shares), np.array(completion))  # fmt: skip
 
 
 def predict_impact(

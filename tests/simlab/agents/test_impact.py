@@ -95,3 +95,60 @@ def test_pov_participation_is_sized_on_the_paired_baseline(monkeypatch):
     # the result records what the agent was given, so a sizing fault shows in the output
     assert int(result["window_volume_lots"].values[0]) == paired
     np.testing.assert_allclose(result["participation"].values[0], [k["participation"] for k in runs])
+
+
+def test_pov_at_a_fixed_participation_reads_the_peak_when_the_metaorder_is_done(monkeypatch):
+    # the textbook POV: every metaorder at one participation, so a larger one takes longer; its peak is read at the
+    # first path sample at which it is done, found here from the trades themselves, not from the inventory path
+    from dataclasses import replace
+
+    import simlab.agents.impact as impact
+    from simlab.agents import ExecutionAgents, simulate_abm
+
+    config = small_config(session_s=1800.0)
+    seen = []
+
+    def spy(**kwargs):
+        seen.append(kwargs)
+        return ExecutionAgents(**kwargs)
+
+    monkeypatch.setattr(impact, "ExecutionAgents", spy)
+    args = dict(seeds=[3], start_s=300.0, duration_s=900.0, after_s=200.0, interval_s=20.0, strategy="pov")
+    result = impact.metaorder_impact(config, np.array([0.01, 0.06]), participation=0.25, **args)
+    runs = [k for k in seen if k.get("count") == 1]
+    assert [k["participation"] for k in runs] == [0.25, 0.25] and {k["duration_s"] for k in runs} == {900.0}
+    volume = int(result["volume_lots"].values[0])
+    target = np.rint(result["fraction"].values * volume)
+    np.testing.assert_array_equal(result["executed_lots"].values[0], target)  # both done before the cap
+    completion = result["completion_s"].values[0]
+    assert 0 < completion[0] < completion[1] < 900.0  # six times the lots take longer at the same rate
+    for j, k in enumerate(runs):
+        run = simulate_abm(replace(config, execution=ExecutionAgents(**k)), seed=3, duration_s=1400.0,
+                           path_sample_ns=10**10)  # fmt: skip
+        me = int(run["execution"]["agent_id"].values[0])
+        ev = run["events"]
+        mine = (ev["kind"].values == 5) & ((ev["agent_id"].values == me) | (ev["passive_agent_id"].values == me))
+        filled = np.cumsum(ev["qty_lots"].values[mine])
+        done_ns = ev["ts_ns"].values[mine][np.searchsorted(filled, k["quantity_lots"])]
+        sample = int(np.searchsorted(run["paths"]["ts_ns"].values, done_ns))  # the first sample at or after it
+        assert completion[j] == (sample - 30) * 10.0  # samples every 10 s from the open; the start is sample 30
+        path = result["impact_bps"].values[0, j]
+        assert result["peak_bps"].values[0, j] == path[sample - 30]
+        assert result["after_bps"].values[0, j] == path[sample - 30 + 20]  # after_s = 200 s later
+    assert result.attrs["fixed_participation"] == 0.25
+    twap = impact.metaorder_impact(config, np.array([0.01, 0.06]), **{**args, "strategy": "twap"})
+    np.testing.assert_array_equal(twap["completion_s"].values, 900.0)  # a schedule ends at its end
+    assert twap.attrs["fixed_participation"] == -1.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(strategy="twap", participation=0.2), r"`participation` of metaorder_impact applies to strategy 'pov'"),
+        (dict(strategy="pov", participation=1.0), r"`participation` of metaorder_impact must be a number in \(0, 1\)"),
+        (dict(strategy="pov", participation=True), r"must be a number in \(0, 1\); got True"),
+    ],
+)
+def test_bad_fixed_participation(kwargs, message):
+    with pytest.raises(ParameterError, match=message):
+        metaorder_impact(small_config(), np.array([0.01, 0.1]), seeds=[1], **kwargs)
