@@ -12,7 +12,9 @@ side (:func:`absorption`) on seeds ``FIRST ..`` (0 by default) and, with ``out``
 seed's row to ``FILE.json`` after each seed;
 ``python -m calibration.abm_impact PRESET N_SEEDS from FIRST`` measures on seeds ``FIRST ..`` (held out);
 ``... from FIRST twap`` (or ``pov``) measures that strategy alone and writes ``.impact-twap.json``
-(``.impact-pov.json``), so that one strategy can be measured on more seeds than the pair's budget allows.
+(``.impact-pov.json``), so that one strategy can be measured on more seeds than the pair's budget allows;
+``... from FIRST pov ETA`` runs every metaorder at the one participation ``ETA`` (the textbook POV: a larger
+metaorder takes longer, capped at :data:`FIXED_CAP_S`; docs/agents_pov_fixed.md) and writes ``.impact-pov-ETA.json``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from simlab.errors import DataError
 from simlab.store import write_text_atomic
 
 FRACTIONS = np.geomspace(1e-4, 1e-1, 7)
+FIXED_CAP_S = 14400.0  # the cap of a fixed-participation POV metaorder: 4 h from 10:30 (docs/agents_pov_fixed.md)
 
 
 def impact_summary(result: xr.Dataset) -> dict[str, Any]:
@@ -55,6 +58,7 @@ def impact_summary(result: xr.Dataset) -> dict[str, Any]:
         "exponent_interval_95": [result.attrs["exponent_low"], result.attrs["exponent_high"]],
         "fractions_fitted": result.attrs["fractions_fitted"],
         "window": {k: result.attrs[k] for k in ("start_s", "duration_s", "after_s")},
+        "completion_s": result["completion_s"].values.mean(axis=0).tolist(),
         "power_law": power_law_fit(result["fraction"].values, peak),
         "decay": decay_profile(result),
         "peak_bps_per_seed": peak.tolist(),
@@ -241,13 +245,15 @@ def _law_line(name: str, law: dict[str, Any]) -> str:
 
 
 def decay_profile(result: xr.Dataset, lags_s: tuple[float, ...] = (0.0, 300.0, 600.0, 1200.0, 1800.0)) -> dict:
-    """Mean impact (bps) and its standard error over seeds ``lags_s`` after the metaorder's end, per size: the
-    transient part is what decays, the level it decays to the permanent part."""
+    """Mean impact (bps) and its standard error over seeds ``lags_s`` after the metaorder's end (a fixed-rate POV's:
+    when each was done, ``completion_s``), per size: the transient part is what decays, the level it decays to the
+    permanent part."""
     time_s, impact = result["time_s"].values, result["impact_bps"].values
-    end = result.attrs["duration_s"]
+    end = np.broadcast_to(result["completion_s"].values if "completion_s" in result else result.attrs["duration_s"],
+                          impact.shape[:2])  # fmt: skip  # each metaorder's end: a fixed-rate POV's when it was done
     lags = [lag for lag in lags_s if lag <= result.attrs["after_s"]]
-    cols = [int(np.argmin(np.abs(time_s - (end + lag)))) for lag in lags]
-    at = impact[:, :, cols]
+    cols = np.stack([np.abs(time_s - (end[..., None] + lag)).argmin(axis=-1) for lag in lags], axis=-1)
+    at = np.take_along_axis(impact, cols, axis=2)
     n = impact.shape[0]
     return {
         "lags_s": lags,
@@ -266,14 +272,21 @@ def measure(
     frozen: bool = False,
     first_seed: int = 0,
     strategies: tuple[str, ...] = STRATEGIES,
+    participation: float | None = None,
 ) -> dict[str, Any]:
     """Run ``strategies``' metaorders (TWAP and POV) of :data:`FRACTIONS` in the preset's market (seeds
     ``first_seed`` .. ``first_seed + n_seeds - 1``: a ``first_seed`` past the seeds a setting was chosen on holds them
     out); with ``frozen``, TWAP only in the market whose fundamental is held still (volatility 1e-3 ticks / sqrt s,
-    no megashocks), so that a changed look schedule leaves the value agents' target unchanged."""
+    no megashocks), so that a changed look schedule leaves the value agents' target unchanged; with
+    ``participation``, POV alone at that one rate, capped at :data:`FIXED_CAP_S`."""
     unknown = sorted(set(strategies) - set(STRATEGIES))
     if unknown or not strategies:
         raise DataError(f"`strategies` of measure must be a non-empty subset of {list(STRATEGIES)}; got {strategies}")
+    if participation is not None and (frozen or tuple(strategies) != ("pov",)):
+        raise DataError(
+            f"`participation` of measure applies to strategies ('pov',) alone, not frozen; got {tuple(strategies)}"
+            f"{' frozen' if frozen else ''}"
+        )
     config, _ = load_abm_preset(preset)
     if frozen:
         still = replace(config.fundamental, volatility_ticks_per_sqrt_s=1e-3, megashock_rate_per_s=1e-12)
@@ -282,8 +295,11 @@ def measure(
     out = {"preset": Path(preset).stem, "fundamental": "frozen" if frozen else "as fitted"}
     if first_seed:
         out["first_seed"] = int(first_seed)
+    fixed = {} if participation is None else {"participation": participation, "duration_s": FIXED_CAP_S}
     for strategy in ("twap",) if frozen else strategies:
-        out[strategy] = impact_summary(metaorder_impact(config, FRACTIONS, seeds=seeds, strategy=strategy))
+        out[strategy] = impact_summary(metaorder_impact(config, FRACTIONS, seeds=seeds, strategy=strategy, **fixed))
+    if participation is not None:
+        out["pov"]["participation"] = float(participation)
     return out
 
 
@@ -309,17 +325,38 @@ def _main(argv: list[str]) -> None:
         summary = absorption(config, ABSORB_FRACTIONS, list(range(first, first + n_seeds)), on_seed=save)
         print(json.dumps({k: v for k, v in summary.items() if k != "per_seed"}, indent=1))
         return
+    if mode not in ([], ["frozen"], ["from"]) or (mode == ["from"] and len(argv) < 4):
+        raise DataError(
+            f"abm_impact takes `frozen`, `absorb ...` or `from FIRST ...` after PRESET N_SEEDS; got {argv[2:]}"
+        )
     first = int(argv[3]) if mode == ["from"] else 0  # PRESET N_SEEDS from FIRST: held-out seeds FIRST, FIRST + 1, ..
     alone = argv[4:5] if mode == ["from"] else []  # ... from FIRST twap: that strategy alone
     strategies = tuple(alone) or STRATEGIES
-    document = measure(path, n_seeds, frozen=mode == ["frozen"], first_seed=first, strategies=strategies)
-    suffix = ".impact-frozen.json" if mode == ["frozen"] else f".impact-{alone[0]}.json" if alone else ".impact.json"
+    eta = argv[5:6] if alone == ["pov"] else []  # ... from FIRST pov ETA: one participation for every size
+    if argv[5 if alone else 4 if mode == ["from"] else 3 :] != eta:
+        raise DataError(f"abm_impact takes `from FIRST [twap | pov [ETA]]` after PRESET N_SEEDS; got {argv[2:]}")
+    participation = _rate(eta[0]) if eta else None
+    kwargs = {"participation": participation} if eta else {}
+    document = measure(path, n_seeds, frozen=mode == ["frozen"], first_seed=first, strategies=strategies, **kwargs)
+    name = f"{alone[0]}-{eta[0]}" if eta else alone[0] if alone else ""
+    suffix = ".impact-frozen.json" if mode == ["frozen"] else f".impact-{name}.json" if alone else ".impact.json"
     target = path.with_name(path.stem + suffix)
     _write_json(target, document)
     for name in ("twap", "pov"):
         if name in document:
             print(_law_line(name, document[name]["power_law"]))
     print(target)
+
+
+def _rate(text: str) -> float:
+    """The ETA of ``... pov ETA``: a number in (0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1:
+        raise DataError(f"abm_impact's POV participation ETA must be a number in (0, 1); got {text!r}")
+    return value
 
 
 if __name__ == "__main__":

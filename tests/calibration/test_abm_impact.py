@@ -127,3 +127,51 @@ def test_an_unknown_strategy_is_refused_with_a_sentence():
 
     with pytest.raises(DataError, match="`strategies` of measure must be a non-empty subset of \\['twap', 'pov'\\]"):
         measure("unused.toml", 2, strategies=("vwap",))
+
+
+def test_pov_at_one_participation_from_the_command_line(tmp_path, monkeypatch):
+    import calibration.abm_impact as abm_impact
+
+    calls = []
+
+    def fake_measure(path, n_seeds, *, frozen, first_seed, strategies, **kwargs):
+        calls.append((n_seeds, first_seed, strategies, kwargs))
+        law = {"delta": 0.5, "delta_interval_95": [0.4, 0.6], "Y_bps": 1.0, "chi2": 1.0, "chi2_sqrt_law": 1.0,
+               "p_sqrt_law": 0.5, "chi2_band": 1.0, "p_band": 0.6, "dof": 6}  # fmt: skip
+        return {name: {"power_law": law} for name in strategies}
+
+    monkeypatch.setattr(abm_impact, "measure", fake_measure)
+    preset = tmp_path / "m.toml"
+    abm_impact._main([str(preset), "48", "from", "1000", "pov", "0.25"])
+    assert calls[-1] == (48, 1000, ("pov",), {"participation": 0.25})
+    assert (tmp_path / "m.impact-pov-0.25.json").exists() and not (tmp_path / "m.impact-pov.json").exists()
+    for argv, message in (
+        (["48", "from", "1000", "pov", "1.5"], r"participation ETA must be a number in \(0, 1\); got '1.5'"),
+        (["48", "from", "1000", "pov", "a"], r"participation ETA must be a number in \(0, 1\); got 'a'"),
+        (["48", "from", "1000", "twap", "0.25"], r"takes `from FIRST \[twap \| pov \[ETA\]\]`"),
+        (["48", "since", "1000"], r"takes `frozen`, `absorb ...` or `from FIRST ...`"),
+        (["48", "from"], r"takes `frozen`, `absorb ...` or `from FIRST ...`"),
+    ):
+        with pytest.raises(DataError, match=message):
+            abm_impact._main([str(preset), *argv])
+    assert len(calls) == 1
+
+
+def test_measure_refuses_a_participation_beside_twap():
+    from calibration.abm_impact import measure
+
+    with pytest.raises(DataError, match=r"`participation` of measure applies to strategies \('pov',\) alone"):
+        measure("unused.toml", 2, strategies=("twap", "pov"), participation=0.25)
+
+
+def test_impact_summary_records_when_each_fixed_rate_metaorder_was_done():
+    result = metaorder_impact(small_config(session_s=1800.0), np.array([0.01, 0.06]), seeds=[3, 4], start_s=300.0,
+                              duration_s=900.0, after_s=200.0, interval_s=20.0, strategy="pov",
+                              participation=0.25)  # fmt: skip
+    summary = impact_summary(result)
+    np.testing.assert_allclose(summary["completion_s"], result["completion_s"].values.mean(axis=0))
+    assert summary["completion_s"][0] < summary["completion_s"][1] <= 900.0
+    # the decay is read from each metaorder's own end: lag 0 is its peak, lag 200 s its after value
+    decay = decay_profile(result, lags_s=(0.0, 200.0))
+    np.testing.assert_allclose(np.array(decay["mean_bps"])[:, 0], result["peak_bps"].values.mean(axis=0))
+    np.testing.assert_allclose(np.array(decay["mean_bps"])[:, 1], result["after_bps"].values.mean(axis=0))
