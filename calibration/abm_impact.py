@@ -53,6 +53,7 @@ def impact_summary(result: xr.Dataset) -> dict[str, Any]:
         "after_bps": after.mean(axis=0).tolist(),
         "after_se_bps": (after.std(axis=0, ddof=1) / np.sqrt(n)).tolist(),
         "executed_share": (result["executed_lots"].values / target).mean(axis=0).tolist(),
+        "executed_at_end_share": (result["executed_at_end_lots"].values / target).mean(axis=0).tolist(),
         "volume_lots_mean": float(result["volume_lots"].values.mean()),
         "exponent": result.attrs["exponent"],
         "exponent_interval_95": [result.attrs["exponent_low"], result.attrs["exponent_high"]],
@@ -249,8 +250,8 @@ def decay_profile(result: xr.Dataset, lags_s: tuple[float, ...] = (0.0, 300.0, 6
     when each was done, ``completion_s``), per size: the transient part is what decays, the level it decays to the
     permanent part."""
     time_s, impact = result["time_s"].values, result["impact_bps"].values
-    end = np.broadcast_to(result["completion_s"].values if "completion_s" in result else result.attrs["duration_s"],
-                          impact.shape[:2])  # fmt: skip  # each metaorder's end: a fixed-rate POV's when it was done
+    fixed = result.attrs["fixed_participation"] > 0  # each metaorder's end: a fixed-rate POV's when it was done
+    end = np.broadcast_to(result["completion_s"].values if fixed else result.attrs["duration_s"], impact.shape[:2])
     lags = [lag for lag in lags_s if lag <= result.attrs["after_s"]]
     cols = np.stack([np.abs(time_s - (end[..., None] + lag)).argmin(axis=-1) for lag in lags], axis=-1)
     at = np.take_along_axis(impact, cols, axis=2)
@@ -284,8 +285,8 @@ def measure(
         raise DataError(f"`strategies` of measure must be a non-empty subset of {list(STRATEGIES)}; got {strategies}")
     if participation is not None and (frozen or tuple(strategies) != ("pov",)):
         raise DataError(
-            f"`participation` of measure applies to strategies ('pov',) alone, not frozen; got {tuple(strategies)}"
-            f"{' frozen' if frozen else ''}"
+            f"`participation` of measure needs strategies=('pov',) and frozen=False; got strategies="
+            f"{tuple(strategies)}, frozen={frozen}"
         )
     config, _ = load_abm_preset(preset)
     if frozen:
@@ -309,6 +310,8 @@ def _write_json(path: Path, document: dict[str, Any]) -> None:
 
 
 def _main(argv: list[str]) -> None:
+    if len(argv) > 1 and not (argv[1].isdigit() and int(argv[1]) >= 1):
+        raise DataError(f"abm_impact's N_SEEDS (after PRESET) must be a count, an integer >= 1; got {argv[1]!r}")
     path, n_seeds, mode = Path(argv[0]), int(argv[1]) if len(argv) > 1 else 32, argv[2:3]
     if mode == ["absorb"]:  # PRESET N_SEEDS absorb [from FIRST] [out FILE.json]
         if len(argv[3:]) % 2 or set(argv[3::2]) - {"from", "out"}:
@@ -325,20 +328,20 @@ def _main(argv: list[str]) -> None:
         summary = absorption(config, ABSORB_FRACTIONS, list(range(first, first + n_seeds)), on_seed=save)
         print(json.dumps({k: v for k, v in summary.items() if k != "per_seed"}, indent=1))
         return
-    if mode not in ([], ["frozen"], ["from"]) or (mode == ["from"] and len(argv) < 4):
-        raise DataError(
-            f"abm_impact takes `frozen`, `absorb ...` or `from FIRST ...` after PRESET N_SEEDS; got {argv[2:]}"
-        )
-    first = int(argv[3]) if mode == ["from"] else 0  # PRESET N_SEEDS from FIRST: held-out seeds FIRST, FIRST + 1, ..
     alone = argv[4:5] if mode == ["from"] else []  # ... from FIRST twap: that strategy alone
-    strategies = tuple(alone) or STRATEGIES
     eta = argv[5:6] if alone == ["pov"] else []  # ... from FIRST pov ETA: one participation for every size
-    if argv[5 if alone else 4 if mode == ["from"] else 3 :] != eta:
-        raise DataError(f"abm_impact takes `from FIRST [twap | pov [ETA]]` after PRESET N_SEEDS; got {argv[2:]}")
+    used = 2 + len(mode) + (mode == ["from"]) + len(alone) + len(eta)
+    if mode not in ([], ["frozen"], ["from"]) or len(argv) > 1 and len(argv) != used:
+        raise DataError(f"abm_impact takes PRESET [N_SEEDS [frozen | absorb ... | from FIRST [twap | pov [ETA]]]]; "
+                        f"got {argv[1:]}")  # fmt: skip
+    if mode == ["from"] and not argv[3].isdigit():
+        raise DataError(f"abm_impact's FIRST (after `from`) must be a seed, an integer >= 0; got {argv[3]!r}")
+    first = int(argv[3]) if mode == ["from"] else 0  # PRESET N_SEEDS from FIRST: held-out seeds FIRST, FIRST + 1, ..
+    strategies = tuple(alone) or STRATEGIES
     participation = _rate(eta[0]) if eta else None
     kwargs = {"participation": participation} if eta else {}
     document = measure(path, n_seeds, frozen=mode == ["frozen"], first_seed=first, strategies=strategies, **kwargs)
-    name = f"{alone[0]}-{eta[0]}" if eta else alone[0] if alone else ""
+    name = f"{alone[0]}-{participation:g}" if eta else alone[0] if alone else ""
     suffix = ".impact-frozen.json" if mode == ["frozen"] else f".impact-{name}.json" if alone else ".impact.json"
     target = path.with_name(path.stem + suffix)
     _write_json(target, document)

@@ -11,6 +11,7 @@ relaxes toward a permanent level.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import replace
 
 import numpy as np
@@ -55,8 +56,8 @@ def metaorder_impact(
     participation
         POV only: run every metaorder at this one participation rate (in (0, 1)) instead, the textbook POV, so a
         larger metaorder takes longer; ``duration_s`` is then its cap. The peak is read at the first path sample at
-        which the metaorder is done (at the cap if it is not: see ``executed_lots``), ``after_bps`` ``after_s`` later,
-        and ``completion_s`` records when.
+        which the metaorder is done (at the cap if it is not: see ``executed_at_end_lots``), ``after_bps``
+        ``after_s`` later, and ``completion_s`` records when; the window must lie on the path samples.
     start_s, duration_s, after_s
         Start of the metaorder after the open, its TWAP length (the cap under a fixed ``participation``), and the
         time watched after its end (s).
@@ -72,10 +73,11 @@ def metaorder_impact(
         ``impact_bps`` ``(seed, fraction, time)`` (``side (mid - baseline mid) / baseline mid``, bps, from the
         metaorder's start), ``peak_bps`` and ``after_bps`` ``(seed, fraction)`` (at the end of the metaorder and
         ``after_s`` later), ``completion_s`` (when the peak is read, from the start: ``duration_s`` but under a fixed
-        ``participation``), ``executed_lots``, ``participation`` ``(seed, fraction)`` (the POV agent's share; TWAP
-        does not read it), ``volume_lots`` and ``window_volume_lots`` ``(seed,)`` (the baseline's whole day and the
-        paired baseline's metaorder window, the ``v`` of POV's share) and the fit's ``exponent`` with its 95 %
-        bootstrap interval over seeds (attributes).
+        ``participation``), ``executed_lots`` (every fill to the horizon: a child resting at the end can fill
+        later), ``executed_at_end_lots`` (the metaorder's lots at its end's sample), ``participation``
+        ``(seed, fraction)`` (the POV agent's share; TWAP does not read it), ``volume_lots`` and
+        ``window_volume_lots`` ``(seed,)`` (the baseline's whole day and the paired baseline's metaorder window, the
+        ``v`` of POV's share) and the fit's ``exponent`` with its 95 % bootstrap interval over seeds (attributes).
     """
     fractions = np.asarray(fractions, dtype=float)
     if fractions.ndim != 1 or fractions.size < 2 or not ((fractions > 0) & (fractions < 1)).all():
@@ -89,16 +91,23 @@ def metaorder_impact(
             raise ParameterError(
                 f"`participation` of metaorder_impact applies to strategy 'pov' only; got it with {strategy!r}"
             )
-        if isinstance(participation, bool) or not isinstance(participation, (int, float)) or not 0 < participation < 1:
+        if isinstance(participation, bool) or not isinstance(participation, numbers.Real) or not 0 < participation < 1:
             raise ParameterError(
                 f"`participation` of metaorder_impact must be a number in (0, 1); got {participation!r}"
+            )
+        times = {"start_s": start_s, "duration_s": duration_s, "after_s": after_s}
+        off = [name for name, v in times.items() if abs(v / sample_s - round(v / sample_s)) > 1e-9]
+        if off:
+            raise ParameterError(
+                f"`{off[0]}` of metaorder_impact must be a multiple of sample_s ({sample_s}) under a fixed "
+                f"participation, so that the peak and the after reading fall on path samples; got {times[off[0]]!r}"
             )
     sample_ns = int(sample_s * 1e9)
     horizon = start_s + duration_s + after_s
     window = (start_s, duration_s, horizon, interval_s, strategy, side, participation, after_s)
     rows = [_one_seed(config, fractions, seed, window, sample_ns) for seed in seeds]
-    impact, peak, after, executed, volume, during, shares, completion = (
-        np.array([r[i] for r in rows]) for i in range(8)
+    impact, peak, after, executed, volume, during, shares, completion, at_end = (
+        np.array([r[i] for r in rows]) for i in range(9)
     )
     time_s = np.arange(impact.shape[2]) * sample_s
     exponent, low, high, used = _fit(fractions, peak)
@@ -110,6 +119,7 @@ def metaorder_impact(
             "executed_lots": (("seed", "fraction"), executed),
             "participation": (("seed", "fraction"), shares),
             "completion_s": (("seed", "fraction"), completion),
+            "executed_at_end_lots": (("seed", "fraction"), at_end),
             "volume_lots": ("seed", volume),
             "window_volume_lots": ("seed", during),
         },
@@ -138,7 +148,7 @@ def _one_seed(config, fractions, seed, window, sample_ns):
     first, end, later = (int(round(s * 1e9 / sample_ns)) for s in (start_s, start_s + duration_s, horizon))
     later_n = int(round(after_s * 1e9 / sample_ns))  # samples from the peak to the after reading
     execution = CLASS_NAMES.index("execution")
-    impacts, peaks, afters, executed, shares, completion = [], [], [], [], [], []
+    impacts, peaks, afters, executed, shares, completion, at_end = [], [], [], [], [], [], []
     for fraction in fractions:
         quantity = max(1, round(fraction * volume))
         participation = min(0.99, quantity / (quantity + max(during, 1))) if fixed is None else fixed
@@ -149,17 +159,19 @@ def _one_seed(config, fractions, seed, window, sample_ns):
         path = side * (mid[first : later + 1] - base[first : later + 1]) / base[first : later + 1] * 1e4
         done = int(run["execution"]["executed_lots"].values[0])
         stop = end  # the metaorder's end: its schedule's, or under a fixed participation the first sample it is done
+        held = side * run["paths"]["inventory_lots"].values[first : end + 1, execution]
         if fixed is not None:
-            finished = side * run["paths"]["inventory_lots"].values[first : end + 1, execution] >= quantity
+            finished = held >= quantity
             stop = first + int(np.argmax(finished)) if finished.any() else end
         impacts.append(path)
         peaks.append(path[stop - first])
         afters.append(path[-1] if fixed is None else path[min(stop - first + later_n, path.size - 1)])
         executed.append(done)
         shares.append(participation)
-        completion.append((stop - first) * sample_ns / 1e9)
+        completion.append(duration_s if fixed is None else (stop - first) * sample_ns / 1e9)
+        at_end.append(int(held[stop - first]))  # a child resting at the end can fill later: executed_lots counts it
     return (np.array(impacts), np.array(peaks), np.array(afters), np.array(executed), volume, during,
-            np.array(shares), np.array(completion))  # fmt: skip
+            np.array(shares), np.array(completion), np.array(at_end))  # fmt: skip
 
 
 def predict_impact(

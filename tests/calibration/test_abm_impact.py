@@ -142,15 +142,19 @@ def test_pov_at_one_participation_from_the_command_line(tmp_path, monkeypatch):
 
     monkeypatch.setattr(abm_impact, "measure", fake_measure)
     preset = tmp_path / "m.toml"
-    abm_impact._main([str(preset), "48", "from", "1000", "pov", "0.25"])
+    abm_impact._main([str(preset), "48", "from", "1000", "pov", ".25"])
     assert calls[-1] == (48, 1000, ("pov",), {"participation": 0.25})
     assert (tmp_path / "m.impact-pov-0.25.json").exists() and not (tmp_path / "m.impact-pov.json").exists()
+    grammar = r"takes PRESET \[N_SEEDS \[frozen \| absorb ... \| from FIRST \[twap \| pov \[ETA\]\]\]\]; got "
     for argv, message in (
         (["48", "from", "1000", "pov", "1.5"], r"participation ETA must be a number in \(0, 1\); got '1.5'"),
         (["48", "from", "1000", "pov", "a"], r"participation ETA must be a number in \(0, 1\); got 'a'"),
-        (["48", "from", "1000", "twap", "0.25"], r"takes `from FIRST \[twap \| pov \[ETA\]\]`"),
-        (["48", "since", "1000"], r"takes `frozen`, `absorb ...` or `from FIRST ...`"),
-        (["48", "from"], r"takes `frozen`, `absorb ...` or `from FIRST ...`"),
+        (["48", "from", "1000", "twap", "0.25"], grammar),
+        (["48", "since", "1000"], grammar),
+        (["48", "from"], grammar),
+        (["48", "frozen", "x"], grammar),
+        (["48", "from", "x"], r"FIRST \(after `from`\) must be a seed, an integer >= 0; got 'x'"),
+        (["4.5"], r"N_SEEDS \(after PRESET\) must be a count, an integer >= 1; got '4.5'"),
     ):
         with pytest.raises(DataError, match=message):
             abm_impact._main([str(preset), *argv])
@@ -160,8 +164,35 @@ def test_pov_at_one_participation_from_the_command_line(tmp_path, monkeypatch):
 def test_measure_refuses_a_participation_beside_twap():
     from calibration.abm_impact import measure
 
-    with pytest.raises(DataError, match=r"`participation` of measure applies to strategies \('pov',\) alone"):
+    with pytest.raises(DataError, match=r"`participation` of measure needs strategies=\('pov',\) and frozen=False"):
         measure("unused.toml", 2, strategies=("twap", "pov"), participation=0.25)
+    with pytest.raises(DataError, match=r"got strategies=\('pov',\), frozen=True"):
+        measure("unused.toml", 2, strategies=("pov",), frozen=True, participation=0.25)
+
+
+def test_measure_runs_pov_at_one_participation_with_the_pages_window(monkeypatch):
+    import calibration.abm_impact as abm_impact
+
+    seen = []
+    result = metaorder_impact(small_config(session_s=1800.0), np.array([0.01, 0.06]), seeds=[3, 4], start_s=300.0,
+                              duration_s=900.0, after_s=200.0, interval_s=20.0, strategy="pov",
+                              participation=0.25)  # fmt: skip
+
+    def fake(config, fractions, **kwargs):
+        seen.append(kwargs)
+        return result
+
+    monkeypatch.setattr(abm_impact, "load_abm_preset", lambda preset: (small_config(), None))
+    monkeypatch.setattr(abm_impact, "metaorder_impact", fake)
+    document = abm_impact.measure("m.toml", 2, first_seed=1000, strategies=("pov",), participation=0.25)
+    # docs/agents_pov_fixed.md: 25 %, capped at 4 h, the defaults' 10:30 start, 30 min after, 30-s slices
+    assert seen == [dict(seeds=[1000, 1001], strategy="pov", participation=0.25, duration_s=14400.0)]
+    assert abm_impact.FIXED_CAP_S == 14400.0
+    import inspect
+
+    defaults = {k: v.default for k, v in inspect.signature(metaorder_impact).parameters.items()}
+    assert [defaults[k] for k in ("start_s", "after_s", "interval_s", "sample_s")] == [3600.0, 1800.0, 30.0, 10.0]
+    assert document["pov"]["participation"] == 0.25 and set(document) == {"preset", "fundamental", "first_seed", "pov"}
 
 
 def test_impact_summary_records_when_each_fixed_rate_metaorder_was_done():

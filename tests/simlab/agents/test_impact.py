@@ -22,6 +22,9 @@ def test_metaorder_impact_mechanics():
     np.testing.assert_array_equal(impact[:, :, 0], 0.0)  # the same market until the first child order
     target = np.rint(result["fraction"].values[None, :] * result["volume_lots"].values[:, None])
     np.testing.assert_array_equal(result["executed_lots"].values, target)
+    np.testing.assert_array_equal(result["peak_bps"].values, impact[:, :, 60])  # the end, 600 s after the start
+    np.testing.assert_array_equal(result["after_bps"].values, impact[:, :, -1])  # 300 s later
+    np.testing.assert_array_equal(result["completion_s"].values, 600.0)
     assert (result["peak_bps"].values[:, 1] > 0).all()  # buying 30 % of the day's volume lifts the mid
     low, high = result.attrs["exponent_low"], result.attrs["exponent_high"]
     assert low <= result.attrs["exponent"] <= high or result.attrs["fractions_fitted"] < 2
@@ -97,7 +100,8 @@ def test_pov_participation_is_sized_on_the_paired_baseline(monkeypatch):
     np.testing.assert_allclose(result["participation"].values[0], [k["participation"] for k in runs])
 
 
-def test_pov_at_a_fixed_participation_reads_the_peak_when_the_metaorder_is_done(monkeypatch):
+@pytest.mark.parametrize("side", [1, -1])
+def test_pov_at_a_fixed_participation_reads_the_peak_when_the_metaorder_is_done(monkeypatch, side):
     # the textbook POV: every metaorder at one participation, so a larger one takes longer; its peak is read at the
     # first path sample at which it is done, found here from the trades themselves, not from the inventory path
     from dataclasses import replace
@@ -113,13 +117,14 @@ def test_pov_at_a_fixed_participation_reads_the_peak_when_the_metaorder_is_done(
         return ExecutionAgents(**kwargs)
 
     monkeypatch.setattr(impact, "ExecutionAgents", spy)
-    args = dict(seeds=[3], start_s=300.0, duration_s=900.0, after_s=200.0, interval_s=20.0, strategy="pov")
+    args = dict(seeds=[3], start_s=300.0, duration_s=900.0, after_s=200.0, interval_s=20.0, strategy="pov", side=side)
     result = impact.metaorder_impact(config, np.array([0.01, 0.06]), participation=0.25, **args)
     runs = [k for k in seen if k.get("count") == 1]
     assert [k["participation"] for k in runs] == [0.25, 0.25] and {k["duration_s"] for k in runs} == {900.0}
     volume = int(result["volume_lots"].values[0])
     target = np.rint(result["fraction"].values * volume)
     np.testing.assert_array_equal(result["executed_lots"].values[0], target)  # both done before the cap
+    np.testing.assert_array_equal(result["executed_at_end_lots"].values[0], target)
     completion = result["completion_s"].values[0]
     assert 0 < completion[0] < completion[1] < 900.0  # six times the lots take longer at the same rate
     for j, k in enumerate(runs):
@@ -141,12 +146,29 @@ def test_pov_at_a_fixed_participation_reads_the_peak_when_the_metaorder_is_done(
     assert twap.attrs["fixed_participation"] == -1.0
 
 
+def test_a_fixed_rate_metaorder_not_done_by_the_cap_is_read_at_the_cap():
+    # 30 % of the day's volume at 5 % cannot finish in 300 s: read at the cap, and the child resting there may still
+    # fill later, which executed_lots counts and executed_at_end_lots does not
+    config = small_config(session_s=1800.0)
+    result = metaorder_impact(config, np.array([1e-3, 0.3]), seeds=[2], start_s=300.0, duration_s=300.0,
+                              after_s=200.0, interval_s=20.0, strategy="pov", participation=0.05)  # fmt: skip
+    target = np.rint(result["fraction"].values * result["volume_lots"].values[0])
+    assert result["completion_s"].values[0, 1] == 300.0
+    path = result["impact_bps"].values[0, 1]
+    assert result["peak_bps"].values[0, 1] == path[30] and result["after_bps"].values[0, 1] == path[50]
+    at_end, executed = result["executed_at_end_lots"].values[0, 1], result["executed_lots"].values[0, 1]
+    assert at_end <= executed < target[1]
+    assert result["completion_s"].values[0, 0] < 300.0  # the small one is done before
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         (dict(strategy="twap", participation=0.2), r"`participation` of metaorder_impact applies to strategy 'pov'"),
         (dict(strategy="pov", participation=1.0), r"`participation` of metaorder_impact must be a number in \(0, 1\)"),
         (dict(strategy="pov", participation=True), r"must be a number in \(0, 1\); got True"),
+        (dict(strategy="pov", participation=0.2, start_s=305.0), r"`start_s` of metaorder_impact must be a multiple"),
+        (dict(strategy="pov", participation=0.2, after_s=215.0), r"`after_s` .* sample_s \(10.0\) .*; got 215.0"),
     ],
 )
 def test_bad_fixed_participation(kwargs, message):
