@@ -133,12 +133,14 @@ def metaorder_impact(
 def _one_seed(config, fractions, seed, window, sample_ns):
     start_s, duration_s, horizon, interval_s, strategy, side, fixed, after_s = window
     idle = replace(config, execution=ExecutionAgents(count=0))
-    day = simulate_abm(idle, seed=seed, path_sample_ns=sample_ns)
+    # no run's books are read here: one level on the paths' grid keeps a day's memory small (the market is the same)
+    lean = dict(path_sample_ns=sample_ns, depth=1, sample_ns=sample_ns)
+    day = simulate_abm(idle, seed=seed, **lean)
     kind, qty = (day["events"][name].values for name in ("kind", "qty_lots"))
     volume = int(qty[kind == 5].sum())
     # the baseline of the mids runs to the same end as the metaorder's runs: the value agents forecast to the run's
     # end (its close), so a whole-day baseline would differ from them from the first looks on
-    paired = simulate_abm(idle, seed=seed, duration_s=horizon, path_sample_ns=sample_ns)
+    paired = simulate_abm(idle, seed=seed, duration_s=horizon, **lean)
     # POV's participation is sized on the others' volume in the window of that same baseline (in abm-amzn-v17 the
     # whole day's window volume was 0.77x and 1.98x it at seeds 300 and 301, and the POV agent executed 48-100 % of Q)
     ts, kind, qty = (paired["events"][name].values for name in ("ts_ns", "kind", "qty_lots"))
@@ -154,7 +156,7 @@ def _one_seed(config, fractions, seed, window, sample_ns):
         participation = min(0.99, quantity / (quantity + max(during, 1))) if fixed is None else fixed
         agent = ExecutionAgents(count=1, strategy=strategy, side=side, quantity_lots=quantity, start_s=start_s,
                                 duration_s=duration_s, interval_s=interval_s, participation=participation)  # fmt: skip
-        run = simulate_abm(replace(config, execution=agent), seed=seed, duration_s=horizon, path_sample_ns=sample_ns)
+        run = simulate_abm(replace(config, execution=agent), seed=seed, duration_s=horizon, **lean)
         mid = forward_fill(run["paths"]["mid_ticks"].values)
         path = side * (mid[first : later + 1] - base[first : later + 1]) / base[first : later + 1] * 1e4
         done = int(run["execution"]["executed_lots"].values[0])
