@@ -308,6 +308,43 @@ def test_the_kernels_give_the_twins_bytes_from_real_queues(models, seed):
     assert start.tobytes() == plain[0].books[plain[0].initial_orders - 1].tobytes()
 
 
+class ShareBlocks(RandomBlocks):
+    """:class:`RandomBlocks` whose ADD prices are ``"share"`` codes: behind the best, shares of the spread, and
+    through the opposite quote."""
+
+    def __call__(self, history: np.ndarray, book: np.ndarray) -> np.ndarray:
+        rows = super().__call__(history, book)
+        one = enc.ADD_SHARE_ONE
+        codes = self.rng.choice([-3, -1, 0, one // 3, one // 2, one - 1, one, one + 2], rows.shape[:2])
+        codes = np.where(self.rng.random(rows.shape[:2]) < 0.5, self.rng.integers(-2, one * 9 // 8, codes.shape), codes)
+        rows[..., enc.PRICE] = np.where(rows[..., enc.TYPE] == enc.TYPE_ADD, codes, rows[..., enc.PRICE])
+        return rows
+
+
+def test_the_kernels_read_shares_of_the_spread_as_the_twin_does_on_random_blocks(models):
+    # add_price = "share" (session 25): random flows, whose books empty a side and leave stale quotes and spreads of
+    # one tick, give the twin's bytes, histories and rejections
+    from simlab.random import spawn
+
+    model = models["gan"]
+    encoding = replace(model.encoding_, add_price="share")
+    attrs = {**model.context_["attrs"], "generator": "random"}
+    runs = []
+    for function in (rollout, rollout_fast):
+        blocks = ShareBlocks(8)
+        paths = function(blocks, encoding, model.context_, n_paths=4, duration_ns=4 * 10**9, depth=12,
+                         rngs=spawn(8, 4))  # fmt: skip
+        runs.append((paths, blocks.inputs))
+    (twin, twin_inputs), (fast, fast_inputs) = runs
+    for (h1, b1), (h2, b2) in zip(twin_inputs, fast_inputs, strict=True):
+        assert h1.tobytes() == h2.tobytes() and b1.tobytes() == b2.tobytes()
+    _same([p.datasets(attrs, "t") for p in twin], [p.datasets(attrs, "t") for p in fast])
+    kept = np.array([row for p in twin for row in p.table[64:]])
+    codes = kept[kept[:, enc.TYPE] == enc.TYPE_ADD, enc.PRICE]
+    assert (codes < 0).any() and (codes == 0).any() and ((codes > 0) & (codes < enc.ADD_SHARE_ONE)).sum() > 10
+    assert sum(p.counts.to_dict()["rejected_crossing_add"] for p in fast) > 0
+
+
 def test_a_delete_in_a_real_queue_takes_its_own_order_and_a_trade_the_oldest(models):
     # bid 100 holds orders of 2, 5 and 3 lots (in time priority), the rest one order per level
     from simlab.random import spawn
