@@ -21,13 +21,13 @@ The first event is the **anchor**: its time and the book after it start the enco
   With ``add_price = "share"`` (session 25) an ADD at or inside the spread is written as its **share of the spread**:
   an ADD ``k`` ticks inside its own best, ``0 <= k < spread``, has the code ``round(k * ADD_SHARE_ONE / spread)``
   in ``[0, ADD_SHARE_ONE)`` (0 the touch), and one behind its own best keeps minus its ticks behind it (< 0), so the
-  sign tells the two regions apart. The rollout decodes a code ``c >= 0`` against the spread of the book it meets
-  (the last quoted bests): ``k = round(c * spread / ADD_SHARE_ONE)``, clipped to ``0 .. spread - 1`` (the nearest
-  tick strictly inside the opposite best); a spread of 1 tick (or less, from a side's stale last quote) leaves only
-  the touch. An ADD at or through the opposite side's last quote (only where that side is empty: the AAPL hour's
-  replayed books hold such spans) is written ``ADD_SHARE_ONE + (ticks past the last tick inside)``, a third region
-  (:func:`share_code`). The round trip is exact for spreads below ``ADD_SHARE_ONE`` ticks (a flow with a wider one
-  before an ADD is refused);
+  sign tells the two regions apart. The rollout decodes a code ``0 <= c < ADD_SHARE_ONE`` against the spread of the
+  book it meets (the last quoted bests): ``k = round(c * spread / ADD_SHARE_ONE)``, clipped to ``0 .. spread - 1``
+  (the nearest tick strictly inside the opposite best); a spread of 1 tick (or less, from a side's stale last quote)
+  leaves only the touch. An ADD at or through the opposite side's last quote (only where that side is empty: the
+  AAPL hour's replayed books hold such spans) is written ``ADD_SHARE_ONE + (k - spread)``, a third region
+  (:func:`share_code`, with the spread taken as at least 1). The round trip is exact for spreads below
+  ``ADD_SHARE_ONE`` ticks (a flow with a wider one before an ADD is refused);
 * ``size_lots``: the lots of an ADD, CANCEL, DELETE or hidden trade; for a TRADE, the **share of the touch queue**
   it takes (version 3 of the layout, in units of ``1 / SHARE_ONE``, :mod:`generators.shares`): the lots ``s`` of a
   trade against a queue of ``q`` lots (the lots at its price on the side it executes against when it met them,
