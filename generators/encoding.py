@@ -17,7 +17,17 @@ The first event is the **anchor**: its time and the book after it start the enco
   through the opposite best as before): the touch is then one value whatever the spread. With ``add_price =
   "touch"`` an ADD at or behind its own best is written so (0 at the touch, -k k ticks behind) and one inside the
   spread as by default (>= 1 ticks inside the opposite best): the touch is one value and the inside ADDs keep the
-  opposite best's scale (a flow with an ADD at or through the opposite best is refused: it has no such value);
+  opposite best's scale (a flow with an ADD at or through the opposite best is refused: it has no such value).
+  With ``add_price = "share"`` (session 25) an ADD at or inside the spread is written as its **share of the spread**:
+  an ADD ``k`` ticks inside its own best, ``0 <= k < spread``, has the code ``round(k * ADD_SHARE_ONE / spread)``
+  in ``[0, ADD_SHARE_ONE)`` (0 the touch), and one behind its own best keeps minus its ticks behind it (< 0), so the
+  sign tells the two regions apart. The rollout decodes a code ``0 <= c < ADD_SHARE_ONE`` against the spread of the
+  book it meets (the last quoted bests): ``k = round(c * spread / ADD_SHARE_ONE)``, clipped to ``0 .. spread - 1``
+  (the nearest tick strictly inside the opposite best); a spread of 1 tick (or less, from a side's stale last quote)
+  leaves only the touch. An ADD at or through the opposite side's last quote (only where that side is empty: the
+  AAPL hour's replayed books hold such spans) is written ``ADD_SHARE_ONE + (k - spread)``, a third region
+  (:func:`share_code`, with the spread taken as at least 1). The round trip is exact for spreads below
+  ``ADD_SHARE_ONE`` ticks (a flow with a wider one before an ADD is refused);
 * ``size_lots``: the lots of an ADD, CANCEL, DELETE or hidden trade; for a TRADE, the **share of the touch queue**
   it takes (version 3 of the layout, in units of ``1 / SHARE_ONE``, :mod:`generators.shares`): the lots ``s`` of a
   trade against a queue of ``q`` lots (the lots at its price on the side it executes against when it met them,
@@ -104,9 +114,11 @@ CANCEL_POSITIONS = ("level", "volume", "depth", "spread")
 # measured from: "opposite" (ticks inside the opposite best, the default) or "own" (ticks inside its own side's
 # best: 0 at the touch, < 0 behind it), so that the touch is one value whatever the spread; a checkpoint of "own"
 # records layout_version(..., "own") as its encoding_version; "touch": an ADD at or behind its own best as "own"
-# (<= 0), one inside the spread as "opposite" (>= 1)
+# (<= 0), one inside the spread as "opposite" (>= 1); "share" (session 25): an ADD at or inside the spread as its
+# share of the spread, k / spread in units of 1 / ADD_SHARE_ONE ([0, ADD_SHARE_ONE)), one behind its best as "own" (< 0)
 ADD_PRICE = "add_price"
-ADD_PRICES = ("opposite", "own", "touch")
+ADD_PRICES = ("opposite", "own", "touch", "share")
+ADD_SHARE_ONE = 1_000_000  # an inside ADD's share of the spread is an integer in units of 1 / ADD_SHARE_ONE
 # "depth" (session 19): the volume position with a fitted pseudo-depth of ``beyond_lots`` (per side) behind the counted
 # levels, so that a removal beyond them is a position too (the last share of the depth) and the share of removals
 # inside the levels grows with their lots (see volume_position and fit_beyond_lots); "spread" (session 19) also spreads
@@ -224,8 +236,8 @@ class Encoding:
         With ``cancel_position = "spread"``: the scale (ticks, bid then ask) of a beyond removal's distance behind
         the last counted level (:func:`fit_beyond_ticks`, :func:`spread_position`); empty otherwise, not saved.
     add_price
-        What an ADD's ``price_rel_ticks`` are measured from: ``"opposite"`` (the default), ``"own"`` or ``"touch"``
-        (:data:`ADD_PRICES`, the module docstring; saved only when not the default).
+        What an ADD's ``price_rel_ticks`` are measured from: ``"opposite"`` (the default), ``"own"``, ``"touch"`` or
+        ``"share"`` (:data:`ADD_PRICES`, the module docstring; saved only when not the default).
     """
 
     message_mean: tuple[float, ...]
@@ -442,7 +454,10 @@ def message_table(
     add_price
         ``"opposite"`` (an ADD's ``price_rel_ticks`` are the ticks inside the opposite best) or ``"own"`` (the ticks
         inside its own side's best: 0 at the touch, < 0 behind it) or ``"touch"`` (``"own"``'s value at or behind the
-        own best, the default's inside the spread; an ADD at or through the opposite best is refused).
+        own best, the default's inside the spread; an ADD at or through the opposite best is refused) or ``"share"``
+        (at or inside the spread its share of the spread in units of 1 / :data:`ADD_SHARE_ONE`, behind its own best
+        minus the ticks behind it, at or through the opposite side's last quote above ``ADD_SHARE_ONE``:
+        :func:`share_code`).
     """
     check_cancel_position(cancel_position, source=source)
     check_add_price(add_price, source=source)
@@ -463,6 +478,14 @@ def message_table(
             raise DataError(
                 f"{source}: events row {int(bad[0]) + 1}: an ADD at or through the opposite best has no price under "
                 f"add_price 'touch' (expected every ADD strictly inside the opposite best); use 'opposite' or 'own'"
+            )
+    if add_price == "share":
+        spread = reference[:, 1] - reference[:, 0]
+        wide = np.flatnonzero((types == TYPE_ADD) & (spread >= ADD_SHARE_ONE))
+        if wide.size:
+            raise DataError(
+                f"{source}: events row {int(wide[0]) + 1}: add_price 'share' expects spreads below {ADD_SHARE_ONE} "
+                f"ticks before an ADD (its share of the spread would not round-trip); got {int(spread[wide[0]])}"
             )
     resting = side * np.where(types >= TYPE_TRADE, -1, 1)
     level = np.zeros(types.shape[0], dtype=np.int64)
@@ -616,7 +639,8 @@ def check_add_price(value: Any, *, source: str = "encoding") -> str:
 
 def layout_version(cancel_position: str = "level", add_price: str = "opposite") -> int | str:
     """Return the ``encoding_version`` a checkpoint records: :data:`ENCODING_VERSION` for the default layout, the
-    string ``"<version>+cancel_position=volume"`` for the volume positions, with ``"+add_price=own"`` (or ``"touch"``)
+    string ``"<version>+cancel_position=volume"`` for the volume positions, with ``"+add_price=own"`` (or ``"touch"``,
+    ``"share"``)
     appended for ADD prices from their own best (a simlab without the option refuses it with its own sentence: its
     ``encoding_version`` must be the int, or the string without it)."""
     check_cancel_position(cancel_position)
@@ -758,10 +782,12 @@ def price_signs(add_price: str = "opposite") -> np.ndarray:
     """Return int64 ``(3, N_TYPES)``: per message type, the sign whose product with the side names the best its price
     is measured from, the direction sign (``price = best - side * direction * rel``), under ``add_price``, and 1
     where a value <= 0 is measured from the own best instead (``price = own best + side * rel``: an ADD under
-    ``"touch"``), else 0."""
+    ``"touch"``), 2 where a value >= 0 is a share of the spread from the own best (an ADD under ``"share"``, measured
+    from its own best as under ``"own"``), else 0."""
     check_add_price(add_price)
     split = np.zeros(N_TYPES, np.int64)
-    if add_price == "own":
+    if add_price in ("own", "share"):
+        split[TYPE_ADD] = 2 if add_price == "share" else 0
         return np.stack([_OWN_REFERENCE_SIGN, _OWN_DIRECTION_SIGN, split])
     split[TYPE_ADD] = int(add_price == "touch")
     return np.stack([_REFERENCE_SIGN, _DIRECTION_SIGN, split])
@@ -779,6 +805,8 @@ def absolute_price(types, sides, rel, reference: np.ndarray, add_price: str = "o
     types, sides, rel = (np.asarray(a, np.int64) for a in (types, sides, rel))
     reference = np.asarray(reference, np.int64).reshape(-1, 2)
     best = np.where(reference_side(types, sides, add_price) == 1, reference[:, 0], reference[:, 1])
+    if add_price == "share":  # an ADD's code >= 0: its share of the spread, decoded to ticks inside its own best
+        rel = np.where(types == TYPE_ADD, share_ticks(rel, reference[:, 1] - reference[:, 0]), rel)
     price = best - sides * price_signs(add_price)[1][types] * rel
     if add_price == "touch":  # an ADD's value <= 0: ticks inside its own best (0 the touch, < 0 behind it)
         own = np.where(sides == 1, reference[:, 0], reference[:, 1])
@@ -792,10 +820,38 @@ def relative_price(types, sides, prices, reference: np.ndarray, add_price: str =
     reference = np.asarray(reference, np.int64).reshape(-1, 2)
     best = np.where(reference_side(types, sides, add_price) == 1, reference[:, 0], reference[:, 1])
     rel = (best - prices) * sides * price_signs(add_price)[1][types]
+    if add_price == "share":  # an ADD at or inside the spread: its share of it (ticks inside its own best / spread)
+        rel = np.where(types == TYPE_ADD, share_code(rel, reference[:, 1] - reference[:, 0]), rel)
     if add_price == "touch":  # an ADD at or behind its own best: minus its ticks behind it
         spread = reference[:, 1] - reference[:, 0]
         rel = np.where((types == TYPE_ADD) & (rel >= spread), spread - rel, rel)
     return rel
+
+
+def share_code(ticks, spread) -> np.ndarray:
+    """Return the ``"share"`` codes (int64) of ADDs ``ticks`` inside their own best before a ``spread`` (ticks; the
+    last quoted bests, so at most 0 where a side's stale quote lies through the other's), with ``S = max(spread, 1)``:
+    the ticks themselves at or behind the best (``ticks <= 0``), ``round(ticks * ADD_SHARE_ONE / S)`` (half up, in
+    ``(0, ADD_SHARE_ONE)``) inside the spread (``0 < ticks < S``), and ``ADD_SHARE_ONE + ticks - S`` at or through the
+    opposite side's last quote (an ADD only the data can hold, where that side is empty). The inverse of
+    :func:`share_ticks` for spreads below ``ADD_SHARE_ONE``."""
+    ticks = np.asarray(ticks, np.int64)
+    spread = np.maximum(np.asarray(spread, np.int64), 1)
+    inside = (2 * ticks * ADD_SHARE_ONE + spread) // (2 * spread)
+    return np.where(ticks <= 0, ticks, np.where(ticks < spread, inside, ADD_SHARE_ONE + ticks - spread))
+
+
+def share_ticks(code, spread) -> np.ndarray:
+    """Return the ticks inside their own best (int64) of ADDs of ``"share"`` codes ``code`` before a ``spread``
+    (ticks), with ``S = max(spread, 1)``: a code < 0 is the ticks themselves (behind the best); a code in
+    ``[0, ADD_SHARE_ONE)`` is a share of the spread, ``round(code * S / ADD_SHARE_ONE)`` (half up) clipped to
+    ``0 .. S - 1`` (the nearest tick strictly inside the opposite best: only the touch, 0, when the spread is 1 tick
+    or less); a code >= ``ADD_SHARE_ONE`` lies ``code - ADD_SHARE_ONE`` ticks through the opposite side's last quote
+    (the rollout refuses it unless that side is empty). The inverse of :func:`share_code`."""
+    code = np.asarray(code, np.int64)
+    spread = np.maximum(np.asarray(spread, np.int64), 1)
+    inside = np.minimum((2 * np.maximum(code, 0) * spread + ADD_SHARE_ONE) // (2 * ADD_SHARE_ONE), spread - 1)
+    return np.where(code < 0, code, np.where(code < ADD_SHARE_ONE, inside, spread + code - ADD_SHARE_ONE))
 
 
 def message_features(table: np.ndarray, knots: tuple[tuple[float, ...], ...]) -> np.ndarray:

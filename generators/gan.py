@@ -50,9 +50,9 @@ def type_support(encoding: enc.Encoding) -> tuple[np.ndarray, np.ndarray]:
     the rules of :data:`PRICE_FLOORS`, :data:`LEVEL_FLOORS` and :data:`LEVEL_ZERO`: a floor is the normalised value
     of the smallest allowed integer less :data:`FLOOR_MARGIN` (so every value above it decodes to an allowed one,
     and the allowed atom's whole quantile run lies inside the range), and a level that must be 0 is pinned at 0's
-    value. A generated ADD then never lies at or through the
-    opposite best (under the default ``add_price = "opposite"``; with ``"own"`` or ``"touch"`` the price field has
-    no such floor) and a removal never at level 0, whatever the generator learned (session 22). The data may break a
+    value. A generated ADD then never lies at or through the opposite best (under the default ``add_price =
+    "opposite"``; with ``"own"``, ``"touch"`` or ``"share"`` the price field has no such floor) and a removal never
+    at level 0, whatever the generator learned (session 22). The data may break a
     rule (2.4 % of the AAPL hour's training ADDs lie at or through the opposite best as the books record it): the
     generator does not make such messages, which the rollout would reject whenever the opposite side is quoted.
     """

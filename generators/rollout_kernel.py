@@ -42,6 +42,7 @@ GRID_TICKS = 4096
 SHARE_ONE = 1 << 30  # a TRADE's size is its share of the best opposite queue in these units (generators.shares)
 VOLUME_GRID = 10**9  # generators.encoding.VOLUME_GRID: a removal's volume position inside the counted levels
 VOLUME_BEYOND = 2 * VOLUME_GRID  # generators.encoding.VOLUME_BEYOND: the position of a removal beyond them
+ADD_SHARE_ONE = 1_000_000  # generators.encoding.ADD_SHARE_ONE: an inside ADD's share of the spread ("share")
 _FLOW_SIGN = np.array([1, -1, -1, 1, 1], dtype=np.int64)  # the order sign of a message = side * this, per type
 
 
@@ -242,11 +243,35 @@ def _market(state, out, side, share, ts):
 
 
 @numba.njit(cache=True, inline="always")
-def _execute(p, row, state, rng, out, t, ref, next_id, counts, ev, bk, n, book_levels, volume, beyond, position, signs):
-    """Execute one checked message of path ``p`` at time ``t``; return (reason or 0, engine status, price, applied
-    size (a TRADE: its share of the queue), state, out, ev, bk, rows written); a removal writes the level field the
-    history keeps into ``position[0]``."""
-    kind, side, rel, size, level = row[1], row[2], row[3], row[4], row[5]
+def _share_ticks(code, spread):
+    """generators.encoding.share_ticks of one ADD's code (add_price "share") before a spread (ticks)."""
+    spread = max(spread, 1)
+    if code < 0:
+        return code
+    if code >= ADD_SHARE_ONE:
+        return spread + code - ADD_SHARE_ONE
+    return min((2 * code * spread + ADD_SHARE_ONE) // (2 * ADD_SHARE_ONE), spread - 1)
+
+
+@numba.njit(cache=True, inline="always")
+def _share_code(ticks, spread):
+    """generators.encoding.share_code of one ADD ``ticks`` inside its own best before a spread (ticks)."""
+    spread = max(spread, 1)
+    if ticks <= 0:
+        return ticks
+    if ticks >= spread:
+        return ADD_SHARE_ONE + ticks - spread
+    return (2 * ticks * ADD_SHARE_ONE + spread) // (2 * spread)
+
+
+@numba.njit(cache=True, inline="always")
+def _execute(p, row, rel, state, rng, out, t, ref, next_id, counts, ev, bk, n, book_levels, volume, beyond, position,
+             signs):  # fmt: skip
+    """Execute one checked message of path ``p`` at time ``t`` (``rel``: its price field, an ADD's share of the
+    spread already read as ticks); return (reason or 0, engine status, price, applied size (a TRADE: its share of
+    the queue), state, out, ev, bk, rows written); a removal writes the level field the history keeps into
+    ``position[0]``."""
+    kind, side, size, level = row[1], row[2], row[4], row[5]
     message = counts[p, C_APPLIED]
     direction = -1 if signs[2, kind] == 1 and rel <= 0 else signs[1, kind]  # "touch": <= 0 from the own best
     price = ref - side * direction * rel
@@ -310,6 +335,8 @@ def _push(p, row, price, size, ref, state, paths, table_win, book_win, bk_row, p
         rel = last[p, 1] - price if side == 1 else price - last[p, 0]
         spread = last[p, 1] - last[p, 0]
         rel = spread - rel if rel >= spread else rel
+    elif signs[2, kind] == 2:  # "share": the ticks inside the own best as a share of the spread before the message
+        rel = _share_code(rel, last[p, 1] - last[p, 0])
     table_win[p, slot, 3] = rel
     table_win[p, slot, 4] = size
     table_win[p, slot, 5] = position if kind == T_CANCEL or kind == T_DELETE else 0
@@ -343,9 +370,13 @@ def _apply(p, row, state, rng, out, paths, windows, end_ns, ev, bk, n, book_leve
     ref = last[p, 0] if side * signs[0, kind] == 1 else last[p, 1]
     if signs[2, kind] == 1 and row[3] <= 0:  # "touch": a value <= 0 is measured from the own best
         ref = last[p, 0] if side == 1 else last[p, 1]
+    rel = row[3]
+    if signs[2, kind] == 2:  # "share": the code read against the spread of the book it meets (the last quotes)
+        rel = _share_ticks(rel, last[p, 1] - last[p, 0])
     reason, status, price, size, state, out, ev, bk, m = _execute(
         p,
         row,
+        rel,
         state,
         rng,
         out,
@@ -419,7 +450,7 @@ def apply_blocks(
     signs
         int64 ``(3, 5)``: :func:`generators.encoding.price_signs` of the encoding's ``add_price`` (per message type,
         the sign naming the best its price is from, the direction sign, and 1 where a value <= 0 is from the own
-        best).
+        best, 2 where a value >= 0 is a share of the spread, :func:`generators.encoding.share_ticks`).
 
     Returns
     -------

@@ -11,7 +11,8 @@ A spec (see ``scenarios/library/generate_*.toml``) has two tables, and unknown k
     level_prices = true  # optional (default false): the book state holds the positions of levels 2-10 (ticks)
     cancel_position = "volume"  # optional (default "level"): a removal's position in the depth, not its level
     add_price = "own"  # optional (default "opposite"): an ADD's price as ticks inside its own best (0 the touch);
-    # "touch": an ADD at or behind its own best so, one inside the spread from the opposite best
+    # "touch": an ADD at or behind its own best so, one inside the spread from the opposite best; "share": one at or
+    # inside the spread as its share of the spread (read against the spread the rollout meets), behind as "own"
 
     [model]
     family = "diffusion"  # or "gan"
@@ -34,6 +35,8 @@ a removal beyond them is the last share of the depth, so their share of the remo
 ``add_price = "own"`` (session 24) writes an ADD's price as the ticks inside its own side's best instead of the
 ticks inside the opposite best (:mod:`generators.encoding`), recorded in its encoding and ``encoding_version``;
 ``add_price = "touch"`` writes so only the ADDs at or behind their own best (the others as by default).
+``add_price = "share"`` (session 25) writes an ADD at or inside the spread as its share of the spread (the rollout
+reads it against the spread of the book it meets), one behind its own best as ``"own"`` does.
 """
 
 from __future__ import annotations

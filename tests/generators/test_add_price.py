@@ -1,5 +1,6 @@
-"""add_price = "own" and "touch" (session 24): an ADD's price as the ticks inside its own side's best (all of them,
-or those at or behind it), written, decoded, saved and refused as the encoding's other options are."""
+"""add_price = "own" and "touch" (session 24) and "share" (session 25): an ADD's price as the ticks inside its own
+side's best (all of them, or those at or behind it; "share": those inside the spread as their share of it), written,
+decoded, saved and refused as the encoding's other options are."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def test_adds_from_their_own_best_round_trip_exactly_and_put_the_touch_at_zero(a
 def test_bad_values_of_add_price_are_refused_with_our_sentence(tmp_path, amzn_day):
     spec = tmp_path / "spec.toml"
     spec.write_text('[data]\nmessage = "m.csv"\nbooks = ["b.csv"]\nadd_price = "same"\n[model]\nseed = 1\n')
-    expected = r"add_price in table 'data' must be one of \['opposite', 'own', 'touch'\]"
+    expected = r"add_price in table 'data' must be one of \['opposite', 'own', 'touch', 'share'\]"
     with pytest.raises(ParameterError, match=expected):
         load_spec(spec)
     with pytest.raises(ParameterError, match="add_price must be one of"):
@@ -66,3 +67,44 @@ def test_touch_refuses_a_flow_with_an_add_at_the_opposite_best(amzn_day):
     broken["price_ticks"].values[add] = opposite
     with pytest.raises(DataError, match=rf"events row {add}: an ADD at or through the opposite best has no price"):
         enc.message_table(broken, books, add_price="touch")
+
+
+def test_an_add_as_its_share_of_the_spread_round_trips_exactly_on_both_real_files(amzn_day, aapl_hour):
+    # add_price = "share" (session 25): at or inside the spread an ADD is its share of the spread (k / spread in units
+    # of 1 / ADD_SHARE_ONE, 0 the touch), behind its own best minus its ticks behind it, at or through the opposite
+    # side's last quote (the AAPL hour's replayed books show the bid empty for a while) above ADD_SHARE_ONE
+    one = enc.ADD_SHARE_ONE
+    for flow, behind in ((amzn_day, False), (aapl_hour, True)):
+        events, books = flow["events"], flow["books"]
+        share = enc.message_table(events, books, add_price="share")
+        own = enc.message_table(events, books, add_price="own")
+        add = share.table[:, enc.TYPE] == enc.TYPE_ADD
+        spread = own.reference[:, 1] - own.reference[:, 0]
+        k, code = own.table[add, enc.PRICE], share.table[add, enc.PRICE]
+        np.testing.assert_array_equal(code < 0, k < 0)  # the sign tells behind from the rest, as "own" measures it
+        np.testing.assert_array_equal(code[k <= 0], k[k <= 0])
+        inside = (k > 0) & (k < spread[add])
+        assert inside.sum() > 1000 and ((code[inside] > 0) & (code[inside] < one)).all()
+        np.testing.assert_allclose(code[inside] / one, k[inside] / spread[add][inside], atol=0.5 / one)
+        np.testing.assert_array_equal(enc.share_ticks(code, spread[add]), k)
+        assert (code < 0).any() == behind and ((code >= one).sum() > 0) == behind
+        others = (np.delete(m.table, enc.PRICE, axis=1) for m in (share, own))
+        np.testing.assert_array_equal(*others)
+        for name, values in enc.decode(share).items():
+            np.testing.assert_array_equal(values, events[name].values[1:], err_msg=name)
+    # the decoding against another spread: the nearest tick strictly inside it, the touch alone at a spread of 1 or
+    # less (a stale quote through the other side), the ticks through the opposite quote above ADD_SHARE_ONE
+    codes = np.array([0, 1, one // 4, one // 2, one - 1, -3, one, one + 2])
+    assert enc.share_ticks(codes, np.full(8, 7)).tolist() == [0, 0, 2, 4, 6, -3, 7, 9]
+    assert enc.share_ticks(codes, np.full(8, 1)).tolist() == [0, 0, 0, 0, 0, -3, 1, 3]
+    assert enc.share_ticks(codes, np.full(8, -2)).tolist() == [0, 0, 0, 0, 0, -3, 1, 3]
+    assert enc.share_code(np.array([0, 1, 2, 3, -3, 7, 9]), np.full(7, 7)).tolist() == [
+        0, 142857, 285714, 428571, -3, one, one + 2]  # fmt: skip
+    # fitting writes the layout; the spec key, the encoding's field and a too wide spread are checked
+    fitted = enc.fit_encoding(amzn_day["events"], amzn_day["books"].assign_attrs({enc.ADD_PRICE: "share"}), history=8)
+    assert fitted.add_price == "share" and fitted.layout == f"{enc.ENCODING_VERSION}+add_price=share"
+    assert enc.Encoding.from_dict(fitted.to_dict()).add_price == "share"
+    wide = amzn_day["books"].copy(deep=True)
+    wide["ask_price"].values[:, 0] += one
+    with pytest.raises(DataError, match=r"events row 1: add_price 'share' expects spreads below 1000000 ticks"):
+        enc.message_table(amzn_day["events"], wide, add_price="share")

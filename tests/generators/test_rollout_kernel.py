@@ -308,6 +308,43 @@ def test_the_kernels_give_the_twins_bytes_from_real_queues(models, seed):
     assert start.tobytes() == plain[0].books[plain[0].initial_orders - 1].tobytes()
 
 
+class ShareBlocks(RandomBlocks):
+    """:class:`RandomBlocks` whose ADD prices are ``"share"`` codes: behind the best, shares of the spread, and
+    through the opposite quote."""
+
+    def __call__(self, history: np.ndarray, book: np.ndarray) -> np.ndarray:
+        rows = super().__call__(history, book)
+        one = enc.ADD_SHARE_ONE
+        codes = self.rng.choice([-3, -1, 0, one // 3, one // 2, one - 1, one, one + 2], rows.shape[:2])
+        codes = np.where(self.rng.random(rows.shape[:2]) < 0.5, self.rng.integers(-2, one * 9 // 8, codes.shape), codes)
+        rows[..., enc.PRICE] = np.where(rows[..., enc.TYPE] == enc.TYPE_ADD, codes, rows[..., enc.PRICE])
+        return rows
+
+
+def test_the_kernels_read_shares_of_the_spread_as_the_twin_does_on_random_blocks(models):
+    # add_price = "share" (session 25): random flows, whose books empty a side and leave stale quotes and spreads of
+    # one tick, give the twin's bytes, histories and rejections
+    from simlab.random import spawn
+
+    model = models["gan"]
+    encoding = replace(model.encoding_, add_price="share")
+    attrs = {**model.context_["attrs"], "generator": "random"}
+    runs = []
+    for function in (rollout, rollout_fast):
+        blocks = ShareBlocks(8)
+        paths = function(blocks, encoding, model.context_, n_paths=4, duration_ns=4 * 10**9, depth=12,
+                         rngs=spawn(8, 4))  # fmt: skip
+        runs.append((paths, blocks.inputs))
+    (twin, twin_inputs), (fast, fast_inputs) = runs
+    for (h1, b1), (h2, b2) in zip(twin_inputs, fast_inputs, strict=True):
+        assert h1.tobytes() == h2.tobytes() and b1.tobytes() == b2.tobytes()
+    _same([p.datasets(attrs, "t") for p in twin], [p.datasets(attrs, "t") for p in fast])
+    kept = np.array([row for p in twin for row in p.table[64:]])
+    codes = kept[kept[:, enc.TYPE] == enc.TYPE_ADD, enc.PRICE]
+    assert (codes < 0).any() and (codes == 0).any() and ((codes > 0) & (codes < enc.ADD_SHARE_ONE)).sum() > 10
+    assert sum(p.counts.to_dict()["rejected_crossing_add"] for p in fast) > 0
+
+
 def test_a_delete_in_a_real_queue_takes_its_own_order_and_a_trade_the_oldest(models):
     # bid 100 holds orders of 2, 5 and 3 lots (in time priority), the rest one order per level
     from simlab.random import spawn
@@ -474,6 +511,40 @@ def test_an_add_from_its_own_best_rests_at_the_touch_inside_or_behind_it_on_both
     assert prices["touch"] == [100, 102, 101, 99, 103]
 
 
+def test_an_add_as_a_share_of_the_spread_is_read_against_the_spread_it_meets_on_both_rollouts(models):
+    # add_price = "share" (session 25): a code in [0, ADD_SHARE_ONE) is a share of the spread the ADD meets, rounded
+    # to the nearest tick strictly inside it; < 0 ticks behind the own best; >= ADD_SHARE_ONE through the opposite
+    # quote (refused). The bid rests at 95-91, the ask at 102-106 (a spread of 7)
+    from generators import rollout_kernel
+    from simlab.random import spawn
+
+    one = enc.ADD_SHARE_ONE
+    assert rollout_kernel.ADD_SHARE_ONE == one  # the kernel's own constant
+    model = models["gan"]
+    context = _scripted_book(model, [95, 94, 93, 92, 91])
+    encoding = replace(model.encoding_, add_price="share")
+    a = enc.TYPE_ADD
+    script = [(1, a, 1, 3 * one // 10, 3, 0), (1, a, -1, 3 * one // 10, 4, 0), (1, a, 1, one - 1, 2, 0),
+              (1, a, -1, 7 * one // 10, 6, 0), (1, a, 1, -2, 1, 0), (1, a, -1, one + 1, 1, 0)]  # fmt: skip
+    runs, twins, histories = [], [], []
+    for function in (rollout, rollout_fast):
+        scripted = Script(list(script))
+        paths = function(scripted, encoding, context, n_paths=1, duration_ns=10**9, depth=10, rngs=spawn(0, 1))
+        runs.append(paths[0].datasets({**context["attrs"], "generator": "script"}, "t"))
+        twins.append(paths[0])
+        histories.append(np.concatenate(scripted.histories))
+    _same(runs[:1], runs[1:])
+    assert histories[0].tobytes() == histories[1].tobytes()
+    events = runs[1]["events"].isel(event=slice(int(runs[1]["events"].attrs["initial_orders"]), None))
+    # 0.3 of 7 ticks: 2 inside the bid (97); 0.3 of 5: 1.5, half up, 2 inside the ask (100); 0.999999 of 3: 3, the
+    # nearest inside is 2 (99); a spread of 1: the touch (100); -2: two behind the bid (97); one + 1: two ticks
+    # inside the ask's best 100 (98, through the bid at 99: refused)
+    assert events["price_ticks"].values.tolist() == [97, 100, 99, 100, 97]
+    assert runs[1]["events"].attrs["rejected_crossing_add"] == 1
+    applied = np.array(twins[0].table[-5:])  # the history keeps the share of the ticks taken, of the spread met
+    np.testing.assert_array_equal(applied[:, enc.PRICE], [285714, 400000, 666667, 0, -2])
+
+
 def test_a_checkpoint_with_adds_from_their_own_best_is_saved_loaded_and_refused_without_the_option(models, tmp_path):
     # the weights are the fixture's (trained with the default prices): the checkpoint's layout is what is tested
     import copy
@@ -500,3 +571,12 @@ def test_a_checkpoint_with_adds_from_their_own_best_is_saved_loaded_and_refused_
     (tmp_path / "m" / CONFIG_FILE).write_text(json.dumps({**config, "encoding_version": 4}))  # an edited file
     with pytest.raises(DataError, match=r"encoding_version must be '4\+add_price=own' \(this simlab\); got 4"):
         DiffusionGenerator.load(tmp_path / "m")
+    # "share" (session 25): its own layout string; a checkpoint of it is refused under another layout's string
+    model.encoding_ = replace(model.encoding_, add_price="share")
+    model.save(tmp_path / "s")
+    config = json.loads((tmp_path / "s" / CONFIG_FILE).read_text())
+    assert config["encoding_version"] == "4+add_price=share" == enc.layout_version(add_price="share")
+    assert DiffusionGenerator.load(tmp_path / "s").encoding_.add_price == "share"
+    (tmp_path / "s" / CONFIG_FILE).write_text(json.dumps({**config, "encoding_version": "4+add_price=own"}))
+    with pytest.raises(DataError, match=r"encoding_version must be '4\+add_price=share' \(this simlab\); got '4\+ad"):
+        DiffusionGenerator.load(tmp_path / "s")
