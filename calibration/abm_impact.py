@@ -54,6 +54,8 @@ def impact_summary(result: xr.Dataset) -> dict[str, Any]:
         "after_se_bps": (after.std(axis=0, ddof=1) / np.sqrt(n)).tolist(),
         "executed_share": (result["executed_lots"].values / target).mean(axis=0).tolist(),
         "executed_at_end_share": (result["executed_at_end_lots"].values / target).mean(axis=0).tolist(),
+        # the share of metaorders done by their end's sample (a fixed-rate POV read at its cap counts 0)
+        "done_share": (result["executed_at_end_lots"].values >= target).mean(axis=0).tolist(),
         "volume_lots_mean": float(result["volume_lots"].values.mean()),
         "exponent": result.attrs["exponent"],
         "exponent_interval_95": [result.attrs["exponent_low"], result.attrs["exponent_high"]],
@@ -310,13 +312,19 @@ def _write_json(path: Path, document: dict[str, Any]) -> None:
 
 
 def _main(argv: list[str]) -> None:
-    if len(argv) > 1 and not (argv[1].isdigit() and int(argv[1]) >= 1):
+    if not argv:
+        raise DataError("abm_impact takes PRESET [N_SEEDS ...]; got no argument")
+    if len(argv) > 1 and not (argv[1].isdecimal() and int(argv[1]) >= 1):
         raise DataError(f"abm_impact's N_SEEDS (after PRESET) must be a count, an integer >= 1; got {argv[1]!r}")
     path, n_seeds, mode = Path(argv[0]), int(argv[1]) if len(argv) > 1 else 32, argv[2:3]
     if mode == ["absorb"]:  # PRESET N_SEEDS absorb [from FIRST] [out FILE.json]
         if len(argv[3:]) % 2 or set(argv[3::2]) - {"from", "out"}:
             raise DataError(f"absorb takes `from FIRST` and `out FILE.json` after it; got {argv[3:]}")
         options = dict(zip(argv[3::2], argv[4::2], strict=True))
+        if not options.get("from", "0").isdecimal():
+            raise DataError(
+                f"abm_impact's FIRST (after `from`) must be a seed, an integer >= 0; got {options['from']!r}"
+            )
         config, _ = load_abm_preset(path)
         first = int(options.get("from", 0))
         out = Path(options["out"]) if "out" in options else None
@@ -334,14 +342,14 @@ def _main(argv: list[str]) -> None:
     if mode not in ([], ["frozen"], ["from"]) or len(argv) > 1 and len(argv) != used:
         raise DataError(f"abm_impact takes PRESET [N_SEEDS [frozen | absorb ... | from FIRST [twap | pov [ETA]]]]; "
                         f"got {argv[1:]}")  # fmt: skip
-    if mode == ["from"] and not argv[3].isdigit():
+    if mode == ["from"] and not argv[3].isdecimal():
         raise DataError(f"abm_impact's FIRST (after `from`) must be a seed, an integer >= 0; got {argv[3]!r}")
     first = int(argv[3]) if mode == ["from"] else 0  # PRESET N_SEEDS from FIRST: held-out seeds FIRST, FIRST + 1, ..
     strategies = tuple(alone) or STRATEGIES
     participation = _rate(eta[0]) if eta else None
     kwargs = {"participation": participation} if eta else {}
     document = measure(path, n_seeds, frozen=mode == ["frozen"], first_seed=first, strategies=strategies, **kwargs)
-    name = f"{alone[0]}-{participation:g}" if eta else alone[0] if alone else ""
+    name = f"{alone[0]}-{participation!r}" if eta else alone[0] if alone else ""
     suffix = ".impact-frozen.json" if mode == ["frozen"] else f".impact-{name}.json" if alone else ".impact.json"
     target = path.with_name(path.stem + suffix)
     _write_json(target, document)

@@ -86,6 +86,8 @@ def metaorder_impact(
         raise ParameterError(f"`strategy` of metaorder_impact must be 'twap' or 'pov'; got {strategy!r}")
     if side not in (1, -1):
         raise ParameterError(f"`side` of metaorder_impact must be +1 (buy) or -1 (sell); got {side!r}")
+    if not sample_s > 0:
+        raise ParameterError(f"`sample_s` of metaorder_impact must be > 0 seconds; got {sample_s!r}")
     if participation is not None:
         if strategy != "pov":
             raise ParameterError(

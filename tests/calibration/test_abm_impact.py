@@ -155,10 +155,14 @@ def test_pov_at_one_participation_from_the_command_line(tmp_path, monkeypatch):
         (["48", "frozen", "x"], grammar),
         (["48", "from", "x"], r"FIRST \(after `from`\) must be a seed, an integer >= 0; got 'x'"),
         (["4.5"], r"N_SEEDS \(after PRESET\) must be a count, an integer >= 1; got '4.5'"),
+        (["\u00b2"], r"N_SEEDS \(after PRESET\) must be a count"),
+        (["2", "absorb", "from", "x"], r"FIRST \(after `from`\) must be a seed, an integer >= 0; got 'x'"),
     ):
         with pytest.raises(DataError, match=message):
             abm_impact._main([str(preset), *argv])
     assert len(calls) == 1
+    with pytest.raises(DataError, match=r"abm_impact takes PRESET \[N_SEEDS \.\.\.\]; got no argument"):
+        abm_impact._main([])
 
 
 def test_measure_refuses_a_participation_beside_twap():
@@ -201,6 +205,7 @@ def test_impact_summary_records_when_each_fixed_rate_metaorder_was_done():
                               participation=0.25)  # fmt: skip
     summary = impact_summary(result)
     np.testing.assert_allclose(summary["completion_s"], result["completion_s"].values.mean(axis=0))
+    assert summary["executed_at_end_share"] == [1.0, 1.0] and summary["done_share"] == [1.0, 1.0]
     assert summary["completion_s"][0] < summary["completion_s"][1] <= 900.0
     # the decay is read from each metaorder's own end: lag 0 is its peak, lag 200 s its after value
     decay = decay_profile(result, lags_s=(0.0, 200.0))

@@ -174,3 +174,36 @@ def test_a_fixed_rate_metaorder_not_done_by_the_cap_is_read_at_the_cap():
 def test_bad_fixed_participation(kwargs, message):
     with pytest.raises(ParameterError, match=message):
         metaorder_impact(small_config(), np.array([0.01, 0.1]), seeds=[1], **kwargs)
+
+
+def test_the_lean_recording_gives_the_full_recordings_impact(monkeypatch):
+    # metaorder_impact records one book level on the paths' grid; with every run recording the whole book after
+    # every event instead, every output is the same
+    import xarray as xr
+
+    import simlab.agents.impact as impact
+    from simlab.agents import simulate_abm
+
+    args = dict(seeds=[3], start_s=300.0, duration_s=600.0, after_s=200.0, interval_s=20.0)
+    lean = impact.metaorder_impact(small_config(session_s=1800.0), np.array([0.01, 0.1]), **args)
+    lean_pov = impact.metaorder_impact(small_config(session_s=1800.0), np.array([0.01, 0.1]), strategy="pov",
+                                       participation=0.25, **args)  # fmt: skip
+    seen = []
+
+    def full(config, **kwargs):
+        seen.append(dict(kwargs))
+        kwargs.pop("depth"), kwargs.pop("sample_ns")
+        return simulate_abm(config, **kwargs)
+
+    monkeypatch.setattr(impact, "simulate_abm", full)
+    config, fractions = small_config(session_s=1800.0), np.array([0.01, 0.1])
+    xr.testing.assert_identical(impact.metaorder_impact(config, fractions, **args), lean)
+    pov = impact.metaorder_impact(config, fractions, strategy="pov", participation=0.25, **args)
+    xr.testing.assert_identical(pov, lean_pov)
+    assert seen and all(k["depth"] == 1 and k["sample_ns"] == 10**10 for k in seen)
+
+
+def test_a_sample_spacing_of_zero_is_refused():
+    with pytest.raises(ParameterError, match=r"`sample_s` of metaorder_impact must be > 0 seconds; got 0.0"):
+        metaorder_impact(small_config(), np.array([0.01, 0.1]), seeds=[1], strategy="pov", participation=0.2,
+                         sample_s=0.0)  # fmt: skip

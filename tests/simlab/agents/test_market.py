@@ -70,6 +70,22 @@ def test_growing_buffers_changes_nothing():
     assert _bytes(small.datasets()) == _bytes(big.datasets())
 
 
+def test_what_is_recorded_of_the_books_does_not_change_the_market():
+    # metaorder_impact records one level on a grid to save memory; no agent may read the recorded books
+    import xarray as xr
+
+    from simlab.agents import ExecutionAgents
+
+    config = small_config(execution=ExecutionAgents(count=1, strategy="pov", quantity_lots=300, start_s=200.0,
+                                                    duration_s=600.0, participation=0.2))  # fmt: skip
+    full = simulate_abm(config, seed=9, duration_s=1200.0, path_sample_ns=10**10)
+    lean = simulate_abm(config, seed=9, duration_s=1200.0, path_sample_ns=10**10, depth=1, sample_ns=10**10)
+    assert lean["books"].sizes != full["books"].sizes  # the recording did change
+    for name in ("events", "paths", "execution", "agents"):
+        if name in full:
+            xr.testing.assert_equal(lean[name], full[name])
+
+
 def test_events_replay_through_the_engine_to_the_same_books():
     out = simulate_abm(CONFIG, seed=12, depth=5, sample_ns=None)
     events, books = out["events"], out["books"]
