@@ -639,10 +639,9 @@ def check_add_price(value: Any, *, source: str = "encoding") -> str:
 
 def layout_version(cancel_position: str = "level", add_price: str = "opposite") -> int | str:
     """Return the ``encoding_version`` a checkpoint records: :data:`ENCODING_VERSION` for the default layout, the
-    string ``"<version>+cancel_position=volume"`` for the volume positions, with ``"+add_price=own"`` (or ``"touch"``,
-    ``"share"``)
-    appended for ADD prices from their own best (a simlab without the option refuses it with its own sentence: its
-    ``encoding_version`` must be the int, or the string without it)."""
+    string ``"<version>+cancel_position=volume"`` for the volume positions, with ``"+add_price=own"`` (or
+    ``"touch"``, ``"share"``) appended for ADD prices from their own best (a simlab without the option refuses it
+    with its own sentence: its ``encoding_version`` must be the int, or the string without it)."""
     check_cancel_position(cancel_position)
     check_add_price(add_price)
     options = "" if cancel_position == "level" else f"+cancel_position={cancel_position}"

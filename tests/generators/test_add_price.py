@@ -104,7 +104,42 @@ def test_an_add_as_its_share_of_the_spread_round_trips_exactly_on_both_real_file
     fitted = enc.fit_encoding(amzn_day["events"], amzn_day["books"].assign_attrs({enc.ADD_PRICE: "share"}), history=8)
     assert fitted.add_price == "share" and fitted.layout == f"{enc.ENCODING_VERSION}+add_price=share"
     assert enc.Encoding.from_dict(fitted.to_dict()).add_price == "share"
+    # training encodes through the fitted encoding: the same codes as the message table
+    events, books = amzn_day["events"], amzn_day["books"]
+    trained = enc.encode(events, books, fitted).messages.table
+    np.testing.assert_array_equal(trained, enc.message_table(events, books, add_price="share").table)
     wide = amzn_day["books"].copy(deep=True)
     wide["ask_price"].values[:, 0] += one
     with pytest.raises(DataError, match=r"events row 1: add_price 'share' expects spreads below 1000000 ticks"):
         enc.message_table(amzn_day["events"], wide, add_price="share")
+
+
+def test_the_rollout_kernels_share_rules_are_the_encodings():
+    # the numba kernel's scalar twins of share_code / share_ticks, on every region and a crossed or stale spread
+    from generators import rollout_kernel as rk
+
+    one = enc.ADD_SHARE_ONE
+    spreads = np.array([-3, -1, 0, 1, 2, 7, 128, one - 1])
+    codes = np.array([-5, -1, 0, 1, one // 2 - 1, one // 2, one - 1, one, one + 2])
+    ticks = np.array([-5, -1, 0, 1, 2, 6, 7, 9, 127, 128, 200])
+    for spread in spreads:
+        want = enc.share_ticks(codes, np.full(codes.size, spread))
+        assert [rk._share_ticks(int(c), int(spread)) for c in codes] == want.tolist()
+        want = enc.share_code(ticks, np.full(ticks.size, spread))
+        assert [rk._share_code(int(t), int(spread)) for t in ticks] == want.tolist()
+    assert rk.ADD_SHARE_ONE == one
+
+
+def test_the_share_spec_loads_and_the_gan_sets_no_add_floor_under_it(amzn_day):
+    from dataclasses import replace
+    from pathlib import Path
+
+    from generators.gan import type_support
+
+    library = Path(__file__).resolve().parents[2] / "scenarios" / "library"
+    assert load_spec(library / "generate_amzn_tiny_addshare.toml").add_price == "share"
+    fitted = enc.fit_encoding(amzn_day["events"], amzn_day["books"].assign_attrs({enc.ADD_PRICE: "share"}), history=8)
+    low, _ = type_support(fitted)
+    assert low[enc.TYPE_ADD, enc.M_PRICE] == fitted.message_low[enc.M_PRICE]  # the touch (0) and behind stay reachable
+    floored, _ = type_support(replace(fitted, add_price="opposite"))
+    assert floored[enc.TYPE_ADD, enc.M_PRICE] > low[enc.TYPE_ADD, enc.M_PRICE]  # the default's floor, for contrast

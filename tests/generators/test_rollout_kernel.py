@@ -322,8 +322,9 @@ class ShareBlocks(RandomBlocks):
 
 
 def test_the_kernels_read_shares_of_the_spread_as_the_twin_does_on_random_blocks(models):
-    # add_price = "share" (session 25): random flows, whose books empty a side and leave stale quotes and spreads of
-    # one tick, give the twin's bytes, histories and rejections
+    # add_price = "share" (session 25): random flows, whose books empty a side now and then and leave spreads of one
+    # tick, give the twin's bytes, histories and rejections (the crossed and through-the-quote branches are checked
+    # directly in test_add_price.py::test_the_rollout_kernels_share_rules_are_the_encodings)
     from simlab.random import spawn
 
     model = models["gan"]
