@@ -98,20 +98,25 @@ def test_absorb_cli_takes_its_seeds_and_saves_each_seed(tmp_path, monkeypatch):
         abm_impact._main(["m.toml", "2", "absorb", "since", "100"])
 
 
+def _fake_measure(calls: list):
+    """A stand-in for ``measure`` that records its arguments and returns a power law per strategy."""
+    law = {"delta": 0.6, "delta_interval_95": [0.5, 0.7], "Y_bps": 1.0, "chi2": 1.0, "chi2_sqrt_law": 2.0,
+           "p_sqrt_law": 0.5, "chi2_band": 1.0, "p_band": 0.6, "dof": 6}  # fmt: skip
+
+    def fake_measure(path, n_seeds, *, frozen, first_seed, strategies, **kwargs):
+        calls.append((n_seeds, frozen, first_seed, strategies, *([kwargs] if kwargs else [])))
+        return {name: {"power_law": law} for name in strategies}
+
+    return fake_measure
+
+
 def test_one_strategy_alone_is_measured_and_written_to_its_own_file(tmp_path, monkeypatch):
     import json
 
     import calibration.abm_impact as abm_impact
 
     calls = []
-
-    def fake_measure(path, n_seeds, *, frozen, first_seed, strategies):
-        calls.append((n_seeds, frozen, first_seed, strategies))
-        law = {"delta": 0.6, "delta_interval_95": [0.5, 0.7], "Y_bps": 1.0, "chi2": 1.0, "chi2_sqrt_law": 2.0,
-               "p_sqrt_law": 0.5, "chi2_band": 1.0, "p_band": 0.6, "dof": 6}  # fmt: skip
-        return {name: {"power_law": law} for name in strategies}
-
-    monkeypatch.setattr(abm_impact, "measure", fake_measure)
+    monkeypatch.setattr(abm_impact, "measure", _fake_measure(calls))
     preset = tmp_path / "m.toml"
     abm_impact._main([str(preset), "48", "from", "100", "twap"])
     assert calls[-1] == (48, False, 100, ("twap",))
@@ -133,17 +138,10 @@ def test_pov_at_one_participation_from_the_command_line(tmp_path, monkeypatch):
     import calibration.abm_impact as abm_impact
 
     calls = []
-
-    def fake_measure(path, n_seeds, *, frozen, first_seed, strategies, **kwargs):
-        calls.append((n_seeds, first_seed, strategies, kwargs))
-        law = {"delta": 0.5, "delta_interval_95": [0.4, 0.6], "Y_bps": 1.0, "chi2": 1.0, "chi2_sqrt_law": 1.0,
-               "p_sqrt_law": 0.5, "chi2_band": 1.0, "p_band": 0.6, "dof": 6}  # fmt: skip
-        return {name: {"power_law": law} for name in strategies}
-
-    monkeypatch.setattr(abm_impact, "measure", fake_measure)
+    monkeypatch.setattr(abm_impact, "measure", _fake_measure(calls))
     preset = tmp_path / "m.toml"
     abm_impact._main([str(preset), "48", "from", "1000", "pov", ".25"])
-    assert calls[-1] == (48, 1000, ("pov",), {"participation": 0.25})
+    assert calls[-1] == (48, False, 1000, ("pov",), {"participation": 0.25})
     assert (tmp_path / "m.impact-pov-0.25.json").exists() and not (tmp_path / "m.impact-pov.json").exists()
     grammar = r"takes PRESET \[N_SEEDS \[frozen \| absorb ... \| from FIRST \[twap \| pov \[ETA\]\]\]\]; got "
     for argv, message in (
