@@ -135,6 +135,13 @@ class DiffusionConfig(_Config):
         added to the validation blocks, so the validation loss stays comparable. The model then meets books near,
         not only on, the training span's (the DART idea of Laskey et al. 2017): a rollout's own books drift off it
         (``docs/generators_truth_context.md``, session 21). 0 (the default): no noise drawn, the weights of before.
+    wide_spread_ticks, wide_spread_weight
+        A training block whose conditioning book (the one before its first target message) has a spread of at least
+        ``wide_spread_ticks`` ticks weighs ``wide_spread_weight`` in the noise-prediction loss, every other block 1
+        (:func:`generators.training.block_weights`; ``docs/generators_amzn.md``, session 25b). The weight depends on
+        the state the model conditions on only, so the law the loss is minimised by is unchanged; the rare wide
+        spreads get more of the model's capacity. The validation loss stays unweighted. 0 ticks or a weight of 1
+        (the defaults): no weights, the weights of before.
     """
 
     history: int = 32
@@ -160,10 +167,12 @@ class DiffusionConfig(_Config):
     history_dropout: float = 0.0
     ema_decay: float = 0.995
     book_noise: float = 0.0
+    wide_spread_ticks: int = 0
+    wide_spread_weight: float = 1.0
 
     def __post_init__(self) -> None:
         for name, kind, value in list(self._checked_fields()):
-            if name != "adaptive_norm":  # a switch, checked below
+            if name not in ("adaptive_norm", "wide_spread_ticks"):  # a switch and a threshold, checked below
                 self._check_count(name, kind, value)
         self._check_shared(("learning_rate", "time_weight"))
         if not 0.0 <= self.history_dropout < 1.0:
@@ -180,6 +189,16 @@ class DiffusionConfig(_Config):
             raise ParameterError(
                 f"`book_noise` of DiffusionConfig must be a finite number >= 0 (standard deviations of the normalised "
                 f"book state); got {self.book_noise!r}"
+            )
+        if self.wide_spread_ticks < 0:
+            raise ParameterError(
+                f"`wide_spread_ticks` of DiffusionConfig must be an integer >= 0 (ticks; 0: no weights); "
+                f"got {self.wide_spread_ticks!r}"
+            )
+        if not (math.isfinite(self.wide_spread_weight) and self.wide_spread_weight > 0):
+            raise ParameterError(
+                f"`wide_spread_weight` of DiffusionConfig must be a finite number > 0 (1: no weights); "
+                f"got {self.wide_spread_weight!r}"
             )
         if self.width % self.heads:
             raise ParameterError(f"`width` {self.width} of DiffusionConfig must be a multiple of `heads` {self.heads}")

@@ -87,6 +87,9 @@ class BlockData:
         self.vectors = torch.as_tensor(flow.vectors, device=device)
         self.book = torch.as_tensor(flow.book, device=device)
         self.regime = torch.as_tensor(flow.regime, device=device)
+        # the spread (ticks, from the last quoted bests) of the book before each message
+        reference = flow.messages.reference
+        self.spread = torch.as_tensor(reference[:, 1] - reference[:, 0], device=device)
         starts = np.arange(config.history, n - config.block + 1)
         self.dropped = 0
         if flow.known is not None:
@@ -205,13 +208,37 @@ def column_weights(config: DiffusionConfig, device: torch.device) -> torch.Tenso
     return weights / weights.mean()
 
 
+def block_weights(data: BlockData, starts: torch.Tensor, config: DiffusionConfig) -> torch.Tensor | None:
+    """Return the loss weight of the blocks starting at ``starts``: ``wide_spread_weight`` where the book before the
+    first target message has a spread of at least ``wide_spread_ticks`` ticks, 1 elsewhere; None when the option is
+    off (0 ticks or a weight of 1), so the loss is computed as before."""
+    ticks, weight = getattr(config, "wide_spread_ticks", 0), getattr(config, "wide_spread_weight", 1.0)
+    if ticks <= 0 or weight == 1.0:
+        return None
+    wide = data.spread[starts] >= ticks
+    return torch.where(
+        wide, torch.full(wide.shape, float(weight), device=wide.device), torch.ones_like(wide, dtype=torch.float32)
+    )
+
+
 def loss_of(
-    model, schedule: NoiseSchedule, batch, timesteps: torch.Tensor, noise: torch.Tensor, weights: torch.Tensor
+    model,
+    schedule: NoiseSchedule,
+    batch,
+    timesteps: torch.Tensor,
+    noise: torch.Tensor,
+    weights: torch.Tensor,
+    blocks: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Return the DDPM noise-prediction loss (mean squared error, columns weighted) of a batch at given steps, noise."""
+    """Return the DDPM noise-prediction loss (mean squared error, columns weighted) of a batch at given steps, noise;
+    with ``blocks`` (one weight per block, :func:`block_weights`) each block's squared errors are also multiplied by
+    its weight (the mean is still over every element)."""
     target, history, book, regime = batch
     noisy = schedule.add_noise(target, noise, timesteps)
-    return torch.mean((model(noisy, timesteps, history, book, regime) - noise) ** 2 * weights)
+    if blocks is None:
+        return torch.mean((model(noisy, timesteps, history, book, regime) - noise) ** 2 * weights)
+    squared = (model(noisy, timesteps, history, book, regime) - noise) ** 2 * weights
+    return torch.mean(squared * blocks[:, None, None])
 
 
 def train_loop(
@@ -242,11 +269,11 @@ def train_loop(
     running = []
     while state.step < config.max_steps and state.bad < config.patience:
         model.train()
-        batch = _draw(train, config, generators[0])
+        batch, blocks = _draw(train, config, generators[0], weighted=True)
         device = batch[0].device
         timesteps = torch.randint(0, schedule.steps, (batch[0].shape[0],), generator=generators[0], device=device)
         noise = torch.randn(batch[0].shape, generator=generators[0], device=device)
-        loss = loss_of(model, schedule, batch, timesteps, noise, weights)
+        loss = loss_of(model, schedule, batch, timesteps, noise, weights, blocks)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -276,20 +303,24 @@ def update_average(average: torch.nn.Module, model: torch.nn.Module, decay: floa
             mean.mul_(d).add_(current.detach(), alpha=1.0 - d)
 
 
-def _draw(data: BlockData, config: DiffusionConfig, generator: torch.Generator) -> list[torch.Tensor]:
+def _draw(data: BlockData, config: DiffusionConfig, generator: torch.Generator, weighted: bool = False):
     # (target, history, book, regime) of a batch: `balance` of it regime-balanced with the condition kept, the rest
-    # drawn uniformly with the condition dropout (so the null condition still learns the data's own law)
+    # drawn uniformly with the condition dropout (so the null condition still learns the data's own law); with
+    # `weighted`, (that batch, its block weights or None) (block_weights; they draw nothing)
     balanced = int(round(config.balance * config.batch_size))
-    batch = list(data.batch(data.draw(config.batch_size - balanced, generator)))
+    starts = data.draw(config.batch_size - balanced, generator)
+    batch = list(data.batch(starts))
     batch[3] = drop_conditions(batch[3], config.condition_dropout, generator)
     if balanced:
-        extra = data.batch(data.draw_balanced(balanced, generator))
+        more = data.draw_balanced(balanced, generator)
+        extra = data.batch(more)
         batch = [torch.cat([a, b]) for a, b in zip(batch, extra, strict=True)]
+        starts = torch.cat([starts, more])
     if config.book_noise > 0:
         batch[2] = perturb_book(batch[2], config.book_noise, data.book_varies, generator)
     if config.history_dropout > 0:
         batch[1], batch[2] = hide_history(batch[1], batch[2], config.history_dropout, generator)
-    return batch
+    return (batch, block_weights(data, starts, config)) if weighted else batch
 
 
 def perturb_book(book: torch.Tensor, scale: float, varies: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -20,6 +20,7 @@ from tests.generators.conftest import weights as _weights
 
 NEW_OPTIONS = (
     "adaptive_norm", "balance", "time_weight", "condition_window", "history_dropout", "ema_decay", "book_noise",
+    "wide_spread_ticks", "wide_spread_weight",
 )  # fmt: skip
 SMALL = DiffusionConfig(
     history=8, block=4, width=16, layers=1, heads=2, diffusion_steps=20, sampling_steps=4, batch_size=32,
