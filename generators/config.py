@@ -21,7 +21,8 @@ class _Config:
             kind = float if item.type in ("float", float) else int
             ok = isinstance(value, (int, float)) if kind is float else isinstance(value, int)
             if isinstance(value, bool) or not ok:
-                raise ParameterError(f"`{item.name}` of {type(self).__name__} must be a number; got {value!r}")
+                what = "a number" if kind is float else "an integer"
+                raise ParameterError(f"`{item.name}` of {type(self).__name__} must be {what}; got {value!r}")
             yield item.name, kind, value
 
     def _check_count(self, name: str, kind: type, value: Any) -> None:
@@ -139,9 +140,15 @@ class DiffusionConfig(_Config):
         A training block whose conditioning book (the one before its first target message) has a spread of at least
         ``wide_spread_ticks`` ticks weighs ``wide_spread_weight`` in the noise-prediction loss, every other block 1
         (:func:`generators.training.block_weights`; ``docs/generators_amzn.md``, session 25b). The weight depends on
-        the state the model conditions on only, so the law the loss is minimised by is unchanged; the rare wide
-        spreads get more of the model's capacity. The validation loss stays unweighted. 0 ticks or a weight of 1
-        (the defaults): no weights, the weights of before.
+        the true state before the block only (so, with a book seen whole and without noise, the law the loss is
+        minimised by is unchanged; the rare wide spreads get more of the model's capacity); it is refused beside
+        ``history_dropout`` or ``book_noise``, under which the model sees another book than the one weighed. The spread
+        is read from the last quoted bests, so on a one-sided book it is the stale quote's (the AMZN level-1 day has
+        no one-sided row). The loss is the weighted sum over elements divided by their count, not by the weights:
+        its scale grows with the share of wide blocks drawn (a mean weight of about 1.37 on the AMZN day at 30 ticks
+        and 10x), so the training loss is not on the unweighted runs' scale, and the other blocks get a smaller share
+        of the gradient. The validation loss stays unweighted (and early stopping cannot see the wide states where
+        the validation span has none). 0 ticks or a weight of 1 (the defaults): no weights, the weights of before.
     """
 
     history: int = 32
@@ -200,6 +207,13 @@ class DiffusionConfig(_Config):
                 f"`wide_spread_weight` of DiffusionConfig must be a finite number > 0 (1: no weights); "
                 f"got {self.wide_spread_weight!r}"
             )
+        if self.wide_spread_ticks > 0 and self.wide_spread_weight != 1.0:
+            for name in ("history_dropout", "book_noise"):
+                if getattr(self, name) > 0:
+                    raise ParameterError(
+                        f"`wide_spread_ticks` of DiffusionConfig weighs a block by the true book, so it needs "
+                        f"`{name}` 0 (the model would see another book); got {name} = {getattr(self, name)!r}"
+                    )
         if self.width % self.heads:
             raise ParameterError(f"`width` {self.width} of DiffusionConfig must be a multiple of `heads` {self.heads}")
         if self.sampling_steps > self.diffusion_steps:

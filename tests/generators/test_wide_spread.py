@@ -86,7 +86,7 @@ def test_a_threshold_no_block_reaches_gives_the_default_weights_and_one_some_rea
     ("key", "value", "expected"),
     [
         ("wide_spread_ticks", -1, "an integer >= 0"),
-        ("wide_spread_ticks", 2.5, "a number"),
+        ("wide_spread_ticks", 2.5, "an integer"),
         ("wide_spread_weight", 0.0, "a finite number > 0"),
         ("wide_spread_weight", float("nan"), "a finite number > 0"),
         ("wide_spread_weight", float("inf"), "a finite number > 0"),
@@ -96,3 +96,21 @@ def test_bad_wide_spread_values_are_refused_with_our_sentence(key, value, expect
     with pytest.raises(ParameterError, match=rf"`{key}` of DiffusionConfig must be {expected}.*got"):
         DiffusionConfig(**{key: value})
     assert (DiffusionConfig().wide_spread_ticks, DiffusionConfig().wide_spread_weight) == (0, 1.0)
+
+
+def test_the_weights_are_refused_beside_a_hidden_or_noisy_book_and_the_spec_sets_them():
+    from pathlib import Path
+
+    from generators.config import preset
+    from generators.spec import load_spec
+
+    for name in ("history_dropout", "book_noise"):
+        with pytest.raises(ParameterError, match=rf"`wide_spread_ticks` .* needs `{name}` 0 .*; got {name} = 0.5"):
+            DiffusionConfig(wide_spread_ticks=30, wide_spread_weight=10.0, **{name: 0.5})
+    DiffusionConfig(wide_spread_ticks=30, wide_spread_weight=1.0, book_noise=0.5)  # off: nothing to refuse
+    spec = load_spec(
+        Path(__file__).resolve().parents[2] / "scenarios" / "library" / "generate_amzn_tiny_addshare_wide.toml"
+    )
+    config = preset(spec.preset, **spec.overrides)
+    assert (config.wide_spread_ticks, config.wide_spread_weight, spec.add_price) == (30, 10.0, "share")
+    assert DiffusionConfig.from_dict(config.to_dict()) == config  # the checkpoint's config round trip
