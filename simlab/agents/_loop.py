@@ -269,8 +269,7 @@ def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
                                                   vparams, premium)  # fmt: skip
             if left > 0:
                 _send(heap, ctr, agents, t, agent, side, price, left)
-        else:  # ours: the forecast blended with the mid (price_weight; 0: unchanged; refused with the latent rule)
-            forecast = R.price_forecast(forecast, bid, ask, has_bid and has_ask, vparams)
+        else:
             side, price = R.value_order(gens[2], forecast, bid, ask, has_bid and has_ask, vparams)
             size = R.order_size(gens[2], cumulative)  # ours: grown with the mispricing (off: the size drawn)
             _send(heap, ctr, agents, t, agent, side, price,

@@ -142,7 +142,6 @@ VP_LATENT_ANCHOR = 9  # 0: the latent V is centred on the forecast (docs/agents_
 # drawn size (0: off, ABIDES' size), the largest factor on the drawn size (0: none), the power of the mispricing (1:
 # linear)
 VP_SIZE_SCALE, VP_SIZE_CAP, VP_SIZE_POWER = 10, 11, 12
-VP_PRICE_WEIGHT = 13  # ours, the forecast's weight on the mid (price_forecast; 0: off, the forecast unchanged)
 
 
 @numba.njit(cache=True)
@@ -172,19 +171,6 @@ def value_forecast(estimate, now_ns, close_ns, r_bar, kappa):
     """The estimate carried to the close: ``round(r_bar + (r_t - r_bar) e^{-kappa (T - t)})`` (ticks)."""
     a = math.exp(-kappa * float(max(0, close_ns - now_ns)))
     return np.int64(np.rint(r_bar + (estimate - r_bar) * a))
-
-
-@numba.njit(cache=True)
-def price_forecast(forecast, bid, ask, two_sided, vp):
-    """The forecast blended with the mid (ours; ``price_weight`` ``w`` > 0): ``rint((1 - w) forecast + w mid)``,
-    ``mid = (ask + bid) // 2`` as :func:`value_order` reads it; ``forecast`` itself when the key is off or a side is
-    empty (no mid). No draws. Learning from prices (Grossman and Stiglitz 1980; Hellwig 1980: a trader's forecast
-    puts weight on the price, which carries the others' information); see ``ValueAgents``.
-    """
-    w = vp[VP_PRICE_WEIGHT]
-    if w <= 0 or not two_sided:
-        return forecast
-    return np.int64(np.rint((1.0 - w) * forecast + w * ((ask + bid) // 2)))
 
 
 @numba.njit(cache=True)

@@ -263,19 +263,6 @@ class ValueAgents(_Checked):
     with the distance from the price of Toth et al. 2011 and Donier et al. 2015), so the value agents' flow against
     a displaced price grows with the displacement instead of being bounded by their looks
     (docs/agents_value_size_v19.md).
-
-    ``price_weight`` ``w`` (ours; 0, the default: off, the market bit for bit; in [0, 1)): with the ABIDES rule, the
-    agent's forecast of the close becomes ``round((1 - w) forecast + w mid)``, ``mid = (ask + bid) // 2``, before
-    it picks its side, price and size (the mispricing-size rule reads the blended forecast); with a side of the book
-    empty (no mid) the forecast is kept. Learning from prices: the price aggregates the other traders' information,
-    so a rational trader with a private signal puts weight on it (Grossman and Stiglitz 1980, "On the impossibility
-    of informationally efficient markets", Am. Econ. Rev. 70; Hellwig 1980, "On the aggregation of information in
-    competitive markets", J. Econ. Theory 22: the forecast is a weighted mean of the private signal and the price).
-    The weight is fixed, not solved from an equilibrium, and the blend is not kept in the agent's estimate (its next
-    look starts again from the fundamental). With the ABIDES side rule ``(1 - w)(forecast - mid)`` keeps the sign
-    of ``forecast - mid`` (up to the rounding), so the key acts through the size grown with the mispricing and the
-    one-sided price (docs/agents_price_weight.md). Refused with the latent rule on (``latent_depth_ticks`` > 0),
-    whose reservation prices have their own anchor on the price (``latent_anchor``).
     """
 
     count: int = 102
@@ -293,7 +280,6 @@ class ValueAgents(_Checked):
     size_mispricing_scale_ticks: float = 0.0
     size_mispricing_max_factor: float = 0.0
     size_mispricing_power: float = 1.0
-    price_weight: float = 0.0
     _positive = ("arrival_rate_per_s", "mean_reversion_per_s", "size_mispricing_power")
 
     def __post_init__(self) -> None:
@@ -351,17 +337,6 @@ class ValueAgents(_Checked):
                 "`size_mispricing_scale_ticks` of ValueAgents grows the ABIDES rule's size, so it needs the latent "
                 "rule off (`latent_depth_ticks` = 0); got size_mispricing_scale_ticks = "
                 f"{self.size_mispricing_scale_ticks!r} with latent_depth_ticks = {self.latent_depth_ticks!r}"
-            )
-        if self.price_weight >= 1:
-            raise ParameterError(
-                "`price_weight` of ValueAgents (the forecast's weight on the mid) must be in [0, 1) (1 would drop the "
-                f"agent's own forecast); got {self.price_weight!r}"
-            )
-        if self.price_weight > 0 and self.latent_depth_ticks > 0:
-            raise ParameterError(
-                "`price_weight` of ValueAgents blends the ABIDES rule's forecast with the mid, so it needs the latent "
-                f"rule off (`latent_depth_ticks` = 0); got price_weight = {self.price_weight!r} with "
-                f"latent_depth_ticks = {self.latent_depth_ticks!r}"
             )
         if self.aggressive_share > 1:
             raise ParameterError(f"`aggressive_share` of ValueAgents must be in [0, 1]; got {self.aggressive_share!r}")

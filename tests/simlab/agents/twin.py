@@ -554,8 +554,6 @@ class TwinMarket:
             premium = (bid + ask) // 2 - forecast if v.latent_anchor == "price" and two_sided else 0
             self.latent_look(t, agent, forecast, d, premium)
             return
-        if v.price_weight > 0 and bid is not None and ask is not None:  # ours: the forecast blended with the mid
-            forecast = round((1.0 - v.price_weight) * forecast + v.price_weight * ((ask + bid) // 2))
         coin, move = gen.random(), gen.random()  # both drawn at every look (common random numbers)
         if bid is None or ask is None:
             side, price = (1 if coin < 0.5 else -1), forecast
