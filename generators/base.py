@@ -138,7 +138,10 @@ class BookGenerator:
         meta, tensors = _load(path, self)
         # a resumed run may train longer (max_steps); everything else must be the checkpoint's
         config = {k: v for k, v in self.config.to_dict().items() if k != "max_steps"}
-        theirs = {"config": {k: v for k, v in (meta.get("config") or {}).items() if k != "max_steps"}}
+        stored = meta.get("config")
+        if isinstance(stored, dict):  # an older checkpoint lacks the options added since: they take their defaults
+            stored = type(self.config).from_dict(stored, source=f"checkpoint {path}").to_dict()
+        theirs = {"config": {k: v for k, v in (stored or {}).items() if k != "max_steps"}}
         theirs.update(seed=meta.get("seed"), encoding=meta.get("encoding"))
         ours = {"config": config, "seed": self.seed_, "encoding": self.encoding_.to_dict()}
         for key in ours:

@@ -48,6 +48,12 @@ def test_training_resumes_from_a_checkpoint_to_the_same_weights(zi_spans, fitted
     )
     assert _equal(_weights(fitted), _weights(resumed))
     assert seen[-1][0] == 20 and resumed.training_.losses == fitted.training_.losses
+    # a training checkpoint written before the options added since (their defaults: the old training) resumes too
+    meta = json.loads((tmp_path / "run" / "config.json").read_text())
+    meta["config"] = {k: v for k, v in meta["config"].items() if k not in NEW_OPTIONS}
+    (tmp_path / "run" / "config.json").write_text(json.dumps(meta))
+    older = DiffusionGenerator(SMALL, device="cpu").fit(zi_spans, seed=3, checkpoint=tmp_path / "run", resume=True)
+    assert _equal(_weights(fitted), _weights(older))
     with pytest.raises(ParameterError, match="cannot resume: it was trained with another seed"):
         DiffusionGenerator(SMALL, device="cpu").fit(zi_spans, seed=5, checkpoint=tmp_path / "run", resume=True)
 
