@@ -212,13 +212,9 @@ def block_weights(data: BlockData, starts: torch.Tensor, config: DiffusionConfig
     """Return the loss weight of the blocks starting at ``starts``: ``wide_spread_weight`` where the book before the
     first target message has a spread of at least ``wide_spread_ticks`` ticks, 1 elsewhere; None when the option is
     off (0 ticks or a weight of 1), so the loss is computed as before."""
-    ticks, weight = getattr(config, "wide_spread_ticks", 0), getattr(config, "wide_spread_weight", 1.0)
-    if ticks <= 0 or weight == 1.0:
+    if config.wide_spread_ticks <= 0 or config.wide_spread_weight == 1.0:
         return None
-    wide = data.spread[starts] >= ticks
-    return torch.where(
-        wide, torch.full(wide.shape, float(weight), device=wide.device), torch.ones_like(wide, dtype=torch.float32)
-    )
+    return torch.where(data.spread[starts] >= config.wide_spread_ticks, float(config.wide_spread_weight), 1.0)
 
 
 def loss_of(
@@ -235,10 +231,8 @@ def loss_of(
     its weight (the mean is still over every element)."""
     target, history, book, regime = batch
     noisy = schedule.add_noise(target, noise, timesteps)
-    if blocks is None:
-        return torch.mean((model(noisy, timesteps, history, book, regime) - noise) ** 2 * weights)
     squared = (model(noisy, timesteps, history, book, regime) - noise) ** 2 * weights
-    return torch.mean(squared * blocks[:, None, None])
+    return torch.mean(squared if blocks is None else squared * blocks[:, None, None])
 
 
 def train_loop(
