@@ -142,6 +142,7 @@ VP_LATENT_ANCHOR = 9  # 0: the latent V is centred on the forecast (docs/agents_
 # drawn size (0: off, ABIDES' size), the largest factor on the drawn size (0: none), the power of the mispricing (1:
 # linear)
 VP_SIZE_SCALE, VP_SIZE_CAP, VP_SIZE_POWER = 10, 11, 12
+VP_FLOW = 13  # ticks of the looked-at value per lot of the day's net aggressor flow (ours; 0: off)
 
 
 @numba.njit(cache=True)

@@ -263,6 +263,16 @@ class ValueAgents(_Checked):
     with the distance from the price of Toth et al. 2011 and Donier et al. 2015), so the value agents' flow against
     a displaced price grows with the displacement instead of being bounded by their looks
     (docs/agents_value_size_v19.md).
+
+    ``flow_learning_ticks_per_lot`` (ours; 0, the default: off, ABIDES' looks): every look sees the fundamental plus
+    this many ticks per lot of the day's net aggressor flow (buyer-initiated minus seller-initiated lots traded since
+    the open, every agent's, the execution agent's included), the observation noise drawn on top. The flow becomes
+    public information about the value, as the market maker's linear update in Kyle (1985, "Continuous auctions and
+    insider trading", Econometrica 53); linear, because a permanent impact that is not linear in the traded quantity
+    admits price manipulation (Huberman and Stanzl 2004, "Price manipulation and quasi-arbitrage", Econometrica 72;
+    Gatheral 2010, "No-dynamic-arbitrage and market impact", Quantitative Finance 10). The fundamental's own path is
+    unchanged and is what is recorded. The value agents' pull then reverts a displaced price to the shifted value, so
+    a metaorder leaves a permanent part of its impact (docs/agents_flow_learning.md).
     """
 
     count: int = 102
@@ -280,6 +290,7 @@ class ValueAgents(_Checked):
     size_mispricing_scale_ticks: float = 0.0
     size_mispricing_max_factor: float = 0.0
     size_mispricing_power: float = 1.0
+    flow_learning_ticks_per_lot: float = 0.0
     _positive = ("arrival_rate_per_s", "mean_reversion_per_s", "size_mispricing_power")
 
     def __post_init__(self) -> None:

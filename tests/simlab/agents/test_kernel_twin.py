@@ -311,6 +311,10 @@ CONFIGS = {
             count=12, arrival_rate_per_s=0.05, size_mispricing_scale_ticks=8.0, size_mispricing_max_factor=6.0
         ),
     ),
+    "value agents that read the net flow as news (0.05 ticks a lot), a TWAP buyer": small_config(
+        execution=ExecutionAgents(count=1, quantity_lots=900, start_s=100, duration_s=600, interval_s=20),
+        value=ValueAgents(count=12, arrival_rate_per_s=0.05, flow_learning_ticks_per_lot=0.05),
+    ),
     "abides variance, fixed latency, opening book": small_config(
         value=ValueAgents(count=6, arrival_rate_per_s=0.05, variance_update="abides"),
         latency=Latency(model="fixed", fixed_ns=2_000_000),
@@ -427,6 +431,12 @@ def _shocks_happened(config, market, twin, seed):
             other = _Market(plain, _root(seed), plain.session_s, 5, 0, 0)
             other.run()
             assert not np.array_equal(other.ev[: int(other.ctr[_sim.C_EVENTS])], ev)
+    if config.value.flow_learning_ticks_per_lot > 0:  # the flow moved the looks: the key off differs
+        assert market.ctr[K.C_FLOW] == twin.flow != 0
+        plain = replace(config, value=replace(config.value, flow_learning_ticks_per_lot=0.0))
+        other = _Market(plain, _root(seed), plain.session_s, 5, 0, 0)
+        other.run()
+        assert not np.array_equal(other.ev[: int(other.ctr[_sim.C_EVENTS])], ev)
     if config.market_maker.size_volume != "all":  # trades the rule drops were made, and the sizes differ
         makers = np.flatnonzero(market.agents[:, K.A_CLASS] == K.MAKER)
         trades = ev[ev[:, _sim.EV_KIND] == _sim.TRADE]

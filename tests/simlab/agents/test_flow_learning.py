@@ -1,0 +1,77 @@
+"""Value agents that read the day's net aggressor flow as news of the value (`value.flow_learning_ticks_per_lot`,
+ours): each look against its closed form recomputed from the trade records, the default (0) left bit for bit, bad
+values refused, the TOML key. The kernel against the twin with the key on is in test_kernel_twin.py."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simlab.agents import ExecutionAgents, MarketConfig, ValueAgents
+from simlab.agents import _kernel as K
+from simlab.agents import _rules as R
+from simlab.book import _sim
+from simlab.errors import ParameterError
+from tests.simlab.agents.conftest import run_market, small_config
+
+LAMBDA = 0.05  # ticks per lot
+
+
+def _config(flow: float):
+    """Value agents that see the fundamental exactly (observation variance 0: the estimate is the look itself), a
+    TWAP buyer that moves the net flow."""
+    return small_config(
+        execution=ExecutionAgents(count=1, quantity_lots=900, start_s=100, duration_s=600, interval_s=20),
+        value=ValueAgents(count=12, arrival_rate_per_s=0.05, observation_variance_ticks2=0.0,
+                          flow_learning_ticks_per_lot=flow),
+    )  # fmt: skip
+
+
+def _net_flow_before(ev, t_ns):
+    """Buyer- minus seller-initiated lots in the trade records strictly before ``t_ns``, and up to ``t_ns``."""
+    trades = ev[ev[:, _sim.EV_KIND] == _sim.TRADE]
+    signed = trades[:, _sim.EV_SIDE] * trades[:, _sim.EV_QTY]
+    before = trades[:, _sim.EV_TS] < t_ns
+    return int(signed[before].sum()), int(signed[trades[:, _sim.EV_TS] <= t_ns].sum())
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_each_look_is_the_fundamental_plus_lambda_times_the_net_flow_of_the_trades_recorded(seed):
+    market, ev = run_market(_config(LAMBDA), seed)
+    flow = int(market.ctr[K.C_FLOW])
+    trades = ev[ev[:, _sim.EV_KIND] == _sim.TRADE]
+    assert flow == int((trades[:, _sim.EV_SIDE] * trades[:, _sim.EV_QTY]).sum()) and abs(flow) > 100
+    fund_ts = market.fund_ts[: int(market.ctr[K.C_FUND])]
+    fund_val = market.fund_val[: int(market.ctr[K.C_FUND])]
+    checked = 0
+    for k in range(market.vstate.shape[0]):
+        t = int(market.vprev[k])  # the agent's last look: with no observation noise its estimate is that look
+        if t == market.config.open_ns:
+            continue
+        fundamental = fund_val[np.flatnonzero(fund_ts <= t)[-1]]
+        looks = {float(np.rint(fundamental + LAMBDA * f)) for f in _net_flow_before(ev, t)}
+        estimate = market.vstate[k, R.V_ESTIMATE]
+        assert min(abs(estimate - x) for x in looks) < 1e-6, (k, estimate, looks)
+        checked += 1
+    assert checked >= 8
+    shift = [market.vstate[k, R.V_ESTIMATE] - fund_val[np.flatnonzero(fund_ts <= market.vprev[k])[-1]]
+             for k in range(market.vstate.shape[0])]  # fmt: skip
+    assert max(abs(s) for s in shift) >= 1.0  # the flow moved the looks by ticks: the check is not vacuous
+
+
+def test_the_key_off_is_the_default_and_on_it_changes_the_market():
+    assert ValueAgents().flow_learning_ticks_per_lot == 0.0  # off: the market of before, bit for bit, is what
+    _, ev_off = run_market(_config(0.0), 3)  # test_market's digest of a default day with value agents pins
+    _, ev_on = run_market(_config(LAMBDA), 3)
+    assert not np.array_equal(ev_on, ev_off)
+
+
+@pytest.mark.parametrize("value", [-0.01, float("nan"), float("inf"), "0.1", None, True])
+def test_bad_values_are_refused_with_the_key_named(value):
+    with pytest.raises(ParameterError, match="flow_learning_ticks_per_lot"):
+        ValueAgents(flow_learning_ticks_per_lot=value)
+
+
+def test_the_key_is_read_from_toml():
+    data = {"agents": {"value": {"flow_learning_ticks_per_lot": 0.02}}}
+    assert MarketConfig.from_dict(data).value.flow_learning_ticks_per_lot == 0.02
