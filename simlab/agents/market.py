@@ -498,6 +498,7 @@ class _Market(BookSimulation):
             halts=int(ctr[K.C_HALTS]),
             maker_withdrawals=int(ctr[K.C_WITHDRAWALS]),
             forced_withdrawals=int(ctr[K.C_FORCED]),
+            net_flow_lots=int(ctr[K.C_FLOW]),
             engine_grows=int(ctr[_sim.C_GROWS]),
         )
         return out

@@ -36,9 +36,10 @@ def _net_flow_before(ev, t_ns):
 
 
 @pytest.mark.parametrize("seed", [3, 11])
-def test_each_look_is_the_fundamental_plus_lambda_times_the_net_flow_of_the_trades_recorded(seed):
+def test_each_agents_last_look_is_the_fundamental_plus_lambda_times_the_net_flow_of_the_trades_recorded(seed):
     market, ev = run_market(_config(LAMBDA), seed)
     flow = int(market.ctr[K.C_FLOW])
+    assert market.counts()["net_flow_lots"] == flow
     trades = ev[ev[:, _sim.EV_KIND] == _sim.TRADE]
     assert flow == int((trades[:, _sim.EV_SIDE] * trades[:, _sim.EV_QTY]).sum()) and abs(flow) > 100
     fund_ts = market.fund_ts[: int(market.ctr[K.C_FUND])]
