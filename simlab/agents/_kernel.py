@@ -65,7 +65,8 @@ C_PAUSE_UNTIL, C_RESUMED, C_HALTS, C_WITHDRAWALS = range(C_VOLUME + 1, C_VOLUME 
 C_FUND_TICKS, C_LIQ_ROWS = C_VOLUME + 5, C_VOLUME + 6  # insurance fund (ticks x lots), liquidation log rows
 C_FORCED = C_VOLUME + 7  # ladders posted under a withdrawal shock
 C_FLOW = C_VOLUME + 8  # net aggressor flow so far: buyer-initiated minus seller-initiated lots
-CTR_SIZE = C_VOLUME + 9
+C_FLOW_OTHERS = C_VOLUME + 9  # the same, less the fills whose aggressor is a value agent
+CTR_SIZE = C_VOLUME + 10
 # integer parameters
 IP_OPEN, IP_CLOSE, IP_END, IP_BOOK_SAMPLE, IP_PATH_SAMPLE, IP_MM_DELAY, IP_MM_WINDOW, IP_SHORT, IP_LONG = range(9)
 IP_EXEC_MODE, IP_EXEC_SIDE, IP_EXEC_QTY, IP_EXEC_END, IP_EXEC_INTERVAL = range(9, 14)  # execution agents
@@ -225,6 +226,8 @@ def _fills(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side
         passive = orders[passive_id, O_OWNER]
         ctr[C_VOLUME] += fill_qty
         ctr[C_FLOW] += side * fill_qty
+        if agents[agent, A_CLASS] != VALUE:
+            ctr[C_FLOW_OTHERS] += side * fill_qty
         if side == 1:
             _settle(agents, totals, agent, passive, fill_price, fill_qty)
         else:

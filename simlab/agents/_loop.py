@@ -256,7 +256,8 @@ def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
             _send(heap, ctr, agents, t, agent, -1, bid - walk, size)
     elif cls == K.VALUE:  # ABIDES ValueAgent.placeOrder
         r_t = _look_fundamental(gens, fvals, ftimes, fparams, ctr, fund_ts, fund_val, fund_shocks, t, clock, ip)
-        r_t += vparams[R.VP_FLOW] * ctr[K.C_FLOW]  # ours: the flow read as news of the value (0: off)
+        flow = ctr[K.C_FLOW_OTHERS] if vparams[R.VP_FLOW_OTHERS] > 0 else ctr[K.C_FLOW]
+        r_t += vparams[R.VP_FLOW] * flow  # ours: the flow read as news of the value (0: off)
         obs = np.rint(r_t + math.sqrt(vparams[R.VP_OBS_VAR]) * gens[2].standard_normal())
         R.value_update(vstate[k], vprev[k], t, obs, fp[K.FP_R_BAR], vparams)
         dt = t - vprev[k]

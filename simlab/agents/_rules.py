@@ -143,6 +143,7 @@ VP_LATENT_ANCHOR = 9  # 0: the latent V is centred on the forecast (docs/agents_
 # linear)
 VP_SIZE_SCALE, VP_SIZE_CAP, VP_SIZE_POWER = 10, 11, 12
 VP_FLOW = 13  # ticks of the looked-at value per lot of the day's net aggressor flow (ours; 0: off)
+VP_FLOW_OTHERS = 14  # 1: that flow leaves out the value agents' aggressive fills (ours)
 
 
 @numba.njit(cache=True)

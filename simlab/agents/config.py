@@ -25,6 +25,7 @@ from simlab.errors import DataError, ParameterError
 VARIANCE_UPDATES = ("kalman", "abides")
 LATENCY_MODELS = ("line", "fixed")
 LATENT_ANCHORS = ("fundamental", "price")
+FLOW_SOURCES = ("all", "others")  # whose aggressive orders a flow-learning value agent reads
 # the trades of the last window a market maker's size counts (``MarketMakers.size_volume``)
 SIZE_VOLUMES = ("all", "others", "not_between_makers")
 TOUCH_SIZE_COMPONENTS = 11  # the ABIDES size mixture: a log-normal, then 100, 200, ..., 1000 lots
@@ -272,7 +273,10 @@ class ValueAgents(_Checked):
     admits price manipulation (Huberman and Stanzl 2004, "Price manipulation and quasi-arbitrage", Econometrica 72;
     Gatheral 2010, "No-dynamic-arbitrage and market impact", Quantitative Finance 10). The fundamental's own path is
     unchanged and is what is recorded. The value agents' pull then reverts a displaced price to the shifted value, so
-    a metaorder leaves a permanent part of its impact (docs/agents_flow_learning.md).
+    a metaorder leaves a permanent part of its impact (docs/agents_flow_learning.md). ``flow_learning_source``:
+    ``"all"`` (the default) counts every agent's fills; ``"others"`` leaves out the fills whose aggressor is a value
+    agent, whose information is in the estimates already (read back as news, their own contrarian orders move
+    their value against a metaorder: docs/agents_flow_learning.md section 4).
     """
 
     count: int = 102
@@ -291,6 +295,7 @@ class ValueAgents(_Checked):
     size_mispricing_max_factor: float = 0.0
     size_mispricing_power: float = 1.0
     flow_learning_ticks_per_lot: float = 0.0
+    flow_learning_source: str = "all"
     _positive = ("arrival_rate_per_s", "mean_reversion_per_s", "size_mispricing_power")
 
     def __post_init__(self) -> None:
@@ -309,6 +314,16 @@ class ValueAgents(_Checked):
         if self.latent_anchor not in LATENT_ANCHORS:
             raise ParameterError(
                 f"`latent_anchor` of ValueAgents must be one of {LATENT_ANCHORS}; got {self.latent_anchor!r}"
+            )
+        if self.flow_learning_source not in FLOW_SOURCES:
+            raise ParameterError(
+                f"`flow_learning_source` of ValueAgents must be one of {FLOW_SOURCES}; got "
+                f"{self.flow_learning_source!r}"
+            )
+        if self.flow_learning_source != "all" and self.flow_learning_ticks_per_lot == 0:
+            raise ParameterError(
+                "`flow_learning_source` of ValueAgents needs the flow rule on (`flow_learning_ticks_per_lot` > 0); "
+                f"got flow_learning_source = {self.flow_learning_source!r} with flow_learning_ticks_per_lot = 0"
             )
         if self.latent_anchor != "fundamental" and self.latent_depth_ticks == 0:
             raise ParameterError(

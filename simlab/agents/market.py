@@ -229,7 +229,7 @@ class _Market(BookSimulation):
             v.aggressive_share, v.depth_spread, 1.0 if v.variance_update == "abides" else 0.0,
             v.latent_depth_ticks, v.latent_refresh_per_s * 1e-9, v.latent_size_lots,
             1.0 if v.latent_anchor == "price" else 0.0, v.size_mispricing_scale_ticks, v.size_mispricing_max_factor,
-            v.size_mispricing_power, v.flow_learning_ticks_per_lot,
+            v.size_mispricing_power, v.flow_learning_ticks_per_lot, 1.0 if v.flow_learning_source == "others" else 0.0,
         ])  # fmt: skip
         self.mparams = np.array([
             m.pov, m.min_order_size, m.levels, m.level_spacing, m.spread_alpha, m.price_skew_ticks,
@@ -499,6 +499,7 @@ class _Market(BookSimulation):
             maker_withdrawals=int(ctr[K.C_WITHDRAWALS]),
             forced_withdrawals=int(ctr[K.C_FORCED]),
             net_flow_lots=int(ctr[K.C_FLOW]),
+            net_flow_others_lots=int(ctr[K.C_FLOW_OTHERS]),
             engine_grows=int(ctr[_sim.C_GROWS]),
         )
         return out

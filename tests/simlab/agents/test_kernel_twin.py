@@ -315,6 +315,12 @@ CONFIGS = {
         execution=ExecutionAgents(count=1, quantity_lots=900, start_s=100, duration_s=600, interval_s=20),
         value=ValueAgents(count=12, arrival_rate_per_s=0.05, flow_learning_ticks_per_lot=0.05),
     ),
+    "value agents that read the others' net flow as news (0.05 ticks a lot), a TWAP buyer": small_config(
+        execution=ExecutionAgents(count=1, quantity_lots=900, start_s=100, duration_s=600, interval_s=20),
+        value=ValueAgents(
+            count=12, arrival_rate_per_s=0.05, flow_learning_ticks_per_lot=0.05, flow_learning_source="others"
+        ),
+    ),
     "latent value agents that read the net flow as news (0.05 ticks a lot), a TWAP buyer": small_config(
         execution=ExecutionAgents(count=1, quantity_lots=900, start_s=100, duration_s=600, interval_s=20),
         value=ValueAgents(
@@ -371,7 +377,10 @@ def _same(name, seed):
     first_bad = np.flatnonzero((got != want).any(axis=1))
     assert first_bad.size == 0, (first_bad[:1], got[first_bad[:1]], want[first_bad[:1]])
     trades = got[got[:, _sim.EV_KIND] == _sim.TRADE]  # the net aggressor flow: kernel, twin and the trade records
-    assert market.ctr[K.C_FLOW] == twin.flow == (trades[:, _sim.EV_SIDE] * trades[:, _sim.EV_QTY]).sum()
+    signed = trades[:, _sim.EV_SIDE] * trades[:, _sim.EV_QTY]
+    assert market.ctr[K.C_FLOW] == twin.flow == signed.sum()
+    others = market.agents[trades[:, K.EV_AGENT], K.A_CLASS] != K.VALUE  # the aggressor is not a value agent
+    assert market.ctr[K.C_FLOW_OTHERS] == twin.flow_others == signed[others].sum()
     m = int(market.ctr[_sim.C_BOOKS])
     for mine, theirs in zip(market.books[:, :m], twin_books(twin), strict=True):
         np.testing.assert_array_equal(mine, theirs)
@@ -446,7 +455,14 @@ def _shocks_happened(config, market, twin, seed):
             assert not np.array_equal(other.ev[: int(other.ctr[_sim.C_EVENTS])], ev)
     if config.value.flow_learning_ticks_per_lot > 0:  # the flow moved the looks: the key off differs
         assert market.ctr[K.C_FLOW] != 0
-        plain = replace(config, value=replace(config.value, flow_learning_ticks_per_lot=0.0))
+        if config.value.flow_learning_source == "others":  # the value agents' own fills left out: "all" differs
+            assert market.ctr[K.C_FLOW_OTHERS] != market.ctr[K.C_FLOW]
+            plain = replace(config, value=replace(config.value, flow_learning_source="all"))
+            other = _Market(plain, _root(seed), plain.session_s, 5, 0, 0)
+            other.run()
+            assert not np.array_equal(other.ev[: int(other.ctr[_sim.C_EVENTS])], ev)
+        off = dict(flow_learning_ticks_per_lot=0.0, flow_learning_source="all")
+        plain = replace(config, value=replace(config.value, **off))
         other = _Market(plain, _root(seed), plain.session_s, 5, 0, 0)
         other.run()
         assert not np.array_equal(other.ev[: int(other.ctr[_sim.C_EVENTS])], ev)

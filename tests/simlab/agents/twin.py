@@ -100,6 +100,7 @@ class TwinMarket:
         self.depth = market.books.shape[2]
         self.volume, self.exec_start = 0, [None] * c.execution.count
         self.flow = 0  # net aggressor flow: buyer- minus seller-initiated lots
+        self.flow_others = 0  # the same, less the fills whose aggressor is a value agent
         self.exec_end = c.open_ns + int(round((c.execution.start_s + c.execution.duration_s) * 1e9))
         self.exec_interval = int(round(c.execution.interval_s * 1e9))
         self.exec_start_ns, self.schedule = c.open_ns + int(round(c.execution.start_s * 1e9)), market.xsched.tolist()
@@ -219,6 +220,8 @@ class TwinMarket:
             passive = self.owner[passive_id]
             self.volume += fill_qty
             self.flow += side * fill_qty
+            if self.cls[agent] != K.VALUE:
+                self.flow_others += side * fill_qty
             buyer, seller = (agent, passive) if side == 1 else (passive, agent)
             self.cash[buyer] -= fill_price * fill_qty
             self.cash[seller] += fill_price * fill_qty
@@ -537,7 +540,8 @@ class TwinMarket:
     def value(self, t, agent, bid, ask):
         v, k, gen = self.config.value, self.idx[agent], self.gens[2]
         r_bar, kappa = self.config.fundamental.mean_ticks, v.mean_reversion_per_s * 1e-9
-        looked = self.fundamental_at(t) + v.flow_learning_ticks_per_lot * self.flow
+        flow = self.flow_others if v.flow_learning_source == "others" else self.flow
+        looked = self.fundamental_at(t) + v.flow_learning_ticks_per_lot * flow
         obs = float(np.rint(looked + math.sqrt(v.observation_variance_ticks2) * gen.standard_normal()))
         d = float(t - self.prev[k])
         a = math.exp(-kappa * d)
