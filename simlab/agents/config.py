@@ -274,9 +274,11 @@ class ValueAgents(_Checked):
     Gatheral 2010, "No-dynamic-arbitrage and market impact", Quantitative Finance 10). The fundamental's own path is
     unchanged and is what is recorded. The value agents' pull then reverts a displaced price to the shifted value, so
     a metaorder leaves a permanent part of its impact (docs/agents_flow_learning.md). ``flow_learning_source``:
-    ``"all"`` (the default) counts every agent's fills; ``"others"`` leaves out the fills whose aggressor is a value
-    agent, whose information is in the estimates already (read back as news, their own contrarian orders move
-    their value against a metaorder: docs/agents_flow_learning.md section 4).
+    ``"all"`` (the default) counts every agent's fills; ``"others"`` leaves out the fills whose aggressor (the
+    incoming order) is a value agent: a device that cuts a feedback, not an informational argument. With ``"all"``
+    the value agents' contrarian orders, read back as news, move their value against a metaorder
+    (docs/agents_flow_learning.md section 4); ``"others"`` assumes they can tell their class's aggressive orders
+    from the rest, which an anonymous market does not show, and leaves them to learn from the other classes' flow.
     """
 
     count: int = 102

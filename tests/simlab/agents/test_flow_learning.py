@@ -44,11 +44,13 @@ def test_each_agents_last_look_is_the_fundamental_plus_lambda_times_the_net_flow
     market, ev = run_market(_config(LAMBDA, source), seed)
     flow = int(market.ctr[K.C_FLOW if source == "all" else K.C_FLOW_OTHERS])
     assert market.counts()["net_flow_lots" if source == "all" else "net_flow_others_lots"] == flow
-    assert flow == sum(_net_flow_before(market, ev, 1 << 62, source)) // 2 and abs(flow) > 100
+    before, upto = _net_flow_before(market, ev, 1 << 62, source)  # past every record: both are the total
+    assert flow == before == upto and abs(flow) > 100
     assert market.ctr[K.C_FLOW_OTHERS] != market.ctr[K.C_FLOW]  # the value agents traded aggressively
     fund_ts = market.fund_ts[: int(market.ctr[K.C_FUND])]
     fund_val = market.fund_val[: int(market.ctr[K.C_FUND])]
-    checked = 0
+    checked = told_apart = 0
+    other = "others" if source == "all" else "all"
     for k in range(market.vstate.shape[0]):
         t = int(market.vprev[k])  # the agent's last look: with no observation noise its estimate is that look
         if t == market.config.open_ns:
@@ -57,8 +59,10 @@ def test_each_agents_last_look_is_the_fundamental_plus_lambda_times_the_net_flow
         looks = {float(np.rint(fundamental + LAMBDA * f)) for f in _net_flow_before(market, ev, t, source)}
         estimate = market.vstate[k, R.V_ESTIMATE]
         assert min(abs(estimate - x) for x in looks) < 1e-6, (k, estimate, looks)
+        wrong = {float(np.rint(fundamental + LAMBDA * f)) for f in _net_flow_before(market, ev, t, other)}
+        told_apart += min(abs(estimate - x) for x in wrong) > 0.5  # the other source's looks would not match
         checked += 1
-    assert checked >= 8
+    assert checked >= 8 and told_apart >= 1
     shift = [market.vstate[k, R.V_ESTIMATE] - fund_val[np.flatnonzero(fund_ts <= market.vprev[k])[-1]]
              for k in range(market.vstate.shape[0])]  # fmt: skip
     assert max(abs(s) for s in shift) >= 1.0  # the flow moved the looks by ticks: the check is not vacuous

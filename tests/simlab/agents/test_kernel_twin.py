@@ -332,6 +332,18 @@ CONFIGS = {
         ),
         market_maker=MarketMakers(count=2, wake_interval_s=20.0, levels=4, volume_window_s=20.0, level_spacing=1.0),
     ),
+    "latent value agents that read the others' net flow as news (0.05 ticks a lot), a TWAP buyer": small_config(
+        execution=ExecutionAgents(count=1, quantity_lots=900, start_s=100, duration_s=600, interval_s=20),
+        value=ValueAgents(
+            count=60,
+            arrival_rate_per_s=0.03,
+            latent_depth_ticks=40.0,
+            latent_refresh_per_s=0.01,
+            flow_learning_ticks_per_lot=0.05,
+            flow_learning_source="others",
+        ),
+        market_maker=MarketMakers(count=2, wake_interval_s=20.0, levels=4, volume_window_s=20.0, level_spacing=1.0),
+    ),
     "abides variance, fixed latency, opening book": small_config(
         value=ValueAgents(count=6, arrival_rate_per_s=0.05, variance_update="abides"),
         latency=Latency(model="fixed", fixed_ns=2_000_000),
