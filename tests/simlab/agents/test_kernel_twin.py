@@ -56,6 +56,17 @@ STRESSED = dict(
         withdraw_move_bps=2.0,
     ),
 )
+_LATENT_FLOW = small_config(  # latent value agents that read the net flow, a TWAP buyer
+    execution=ExecutionAgents(count=1, quantity_lots=900, start_s=100, duration_s=600, interval_s=20),
+    value=ValueAgents(
+        count=60,
+        arrival_rate_per_s=0.03,
+        latent_depth_ticks=40.0,
+        latent_refresh_per_s=0.01,
+        flow_learning_ticks_per_lot=0.05,
+    ),  # fmt: skip
+    market_maker=MarketMakers(count=2, wake_interval_s=20.0, levels=4, volume_window_s=20.0, level_spacing=1.0),
+)
 CONFIGS = {
     "shocks: news, withdrawal, pause; trailing POV seller": small_config(
         execution=ExecutionAgents(
@@ -321,28 +332,9 @@ CONFIGS = {
             count=12, arrival_rate_per_s=0.05, flow_learning_ticks_per_lot=0.05, flow_learning_source="others"
         ),
     ),
-    "latent value agents that read the net flow as news (0.05 ticks a lot), a TWAP buyer": small_config(
-        execution=ExecutionAgents(count=1, quantity_lots=900, start_s=100, duration_s=600, interval_s=20),
-        value=ValueAgents(
-            count=60,
-            arrival_rate_per_s=0.03,
-            latent_depth_ticks=40.0,
-            latent_refresh_per_s=0.01,
-            flow_learning_ticks_per_lot=0.05,
-        ),
-        market_maker=MarketMakers(count=2, wake_interval_s=20.0, levels=4, volume_window_s=20.0, level_spacing=1.0),
-    ),
-    "latent value agents that read the others' net flow as news (0.05 ticks a lot), a TWAP buyer": small_config(
-        execution=ExecutionAgents(count=1, quantity_lots=900, start_s=100, duration_s=600, interval_s=20),
-        value=ValueAgents(
-            count=60,
-            arrival_rate_per_s=0.03,
-            latent_depth_ticks=40.0,
-            latent_refresh_per_s=0.01,
-            flow_learning_ticks_per_lot=0.05,
-            flow_learning_source="others",
-        ),
-        market_maker=MarketMakers(count=2, wake_interval_s=20.0, levels=4, volume_window_s=20.0, level_spacing=1.0),
+    "latent value agents that read the net flow as news (0.05 ticks a lot), a TWAP buyer": _LATENT_FLOW,
+    "latent value agents that read the others' net flow as news (0.05 ticks a lot), a TWAP buyer": replace(
+        _LATENT_FLOW, value=replace(_LATENT_FLOW.value, flow_learning_source="others")
     ),
     "abides variance, fixed latency, opening book": small_config(
         value=ValueAgents(count=6, arrival_rate_per_s=0.05, variance_update="abides"),
