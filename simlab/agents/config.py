@@ -267,13 +267,14 @@ class ValueAgents(_Checked):
 
     ``flow_learning_ticks_per_lot`` (ours; 0, the default: off, ABIDES' looks): every look sees the fundamental plus
     this many ticks per lot of the day's net aggressor flow (buyer-initiated minus seller-initiated lots traded since
-    the open, every agent's, the execution agent's included), the observation noise drawn on top. The flow becomes
-    public information about the value, as the market maker's linear update in Kyle (1985, "Continuous auctions and
-    insider trading", Econometrica 53); linear, because a permanent impact that is not linear in the traded quantity
-    admits price manipulation (Huberman and Stanzl 2004, "Price manipulation and quasi-arbitrage", Econometrica 72;
-    Gatheral 2010, "No-dynamic-arbitrage and market impact", Quantitative Finance 10). The fundamental's own path is
-    unchanged and is what is recorded. The value agents' pull then reverts a displaced price to the shifted value, so
-    a metaorder leaves a permanent part of its impact (docs/agents_flow_learning.md). ``flow_learning_source``:
+    the open, every agent's, the execution agent's included), the observation noise drawn on top: a Kyle-style
+    linear update with an exogenous lambda (in Kyle 1985, "Continuous auctions and insider trading", Econometrica 53,
+    the market maker's price is linear in the net flow, lambda set in equilibrium); linear, because a permanent
+    impact that is not linear in the traded quantity admits price manipulation (Huberman and Stanzl 2004, "Price
+    manipulation and quasi-arbitrage", Econometrica 72; Gatheral 2010, "No-dynamic-arbitrage and market impact",
+    Quantitative Finance 10). The fundamental's own path is unchanged and is what is recorded. The value agents'
+    pull then reverts a displaced price to the shifted value, so a metaorder leaves a permanent part of its impact
+    (docs/agents_flow_learning.md). ``flow_learning_source``:
     ``"all"`` (the default) counts every agent's fills; ``"others"`` leaves out the fills whose aggressor (the
     incoming order) is a value agent: a device that cuts a feedback, not an informational argument. With ``"all"``
     the value agents' contrarian orders, read back as news, move their value against a metaorder
