@@ -1,0 +1,205 @@
+"""Held-out square-root tests of an agent-market preset: one metaorder protocol run seed by seed into a resumable
+file, and the judge that applies the pre-registered criteria of every impact test since session 25.
+
+Until session 26 the per-seed drivers and judges of the held-out tests lived in the git-ignored ``outputs/`` and
+were lost with the machine; this module is them, in the repository (docs/agents_refit_v24.md).
+
+``python -m calibration.abm_metaorders run PRESET PROTOCOL SIDE FIRST LAST OUT.json`` runs seeds FIRST..LAST
+(inclusive) of one protocol (:data:`PROTOCOLS`: ``pov25``, the textbook POV at one participation rate of 25 %
+capped at 4 h; ``twap``, the one-hour TWAP; ``pov-hour``, the POV whose rate ``Q / (Q + v)`` would finish in the
+hour) with buys or sells (SIDE ``buy`` / ``sell``) of the sizes :data:`calibration.abm_impact.FRACTIONS`, each from
+10:30 with 30 min watched after its end. After each seed the file is rewritten atomically; a rerun with the same
+header skips the seeds already in it (a stopped run resumes), and a file with another header is refused. A seed
+that stops with our runaway ``ParameterError`` or a ``DataError`` is recorded with its sentence (criterion 1).
+
+``python -m calibration.abm_metaorders judge FILE.json [FILE.json ...]`` merges files of one preset, protocol and
+side and prints the verdict (:func:`judge`) as JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from calibration.abm_impact import FIXED_CAP_S, FRACTIONS, power_law_fit
+from simlab.errors import DataError, ParameterError
+from simlab.store import write_text_atomic
+
+# protocol -> metaorder_impact's keywords (start 10:30 = 3,600 s after the open, 30 min after, children every 30 s,
+# paths every 10 s: the defaults of simlab.agents.impact.metaorder_impact)
+PROTOCOLS: dict[str, dict[str, Any]] = {
+    "pov25": {"strategy": "pov", "participation": 0.25, "duration_s": FIXED_CAP_S},
+    "twap": {"strategy": "twap", "duration_s": 3600.0},
+    "pov-hour": {"strategy": "pov", "duration_s": 3600.0},
+}
+SIDES = {"buy": 1, "sell": -1}
+BAND = (0.4, 0.65)  # the issue's exponent band
+VALID_SHARE = 0.95  # a fixed-rate POV is valid if >= this share of Q is done before the cap at every size
+DECAY_MAX = 0.9  # decay: the mean impact after_s after the end at most this share of the mean peak, ...
+DECAY_SE = 2.0  # ... and more than this many standard errors above 0 (a lasting part)
+
+
+def header(preset: str | Path, protocol: str, side: str, fractions: np.ndarray = FRACTIONS) -> dict[str, Any]:
+    """What a file's rows were measured under: the preset (name and SHA-256 of its text), protocol, side, sizes."""
+    if protocol not in PROTOCOLS:
+        raise ParameterError(f"abm_metaorders: PROTOCOL must be one of {sorted(PROTOCOLS)}; got {protocol!r}")
+    if side not in SIDES:
+        raise ParameterError(f"abm_metaorders: SIDE must be one of {sorted(SIDES)}; got {side!r}")
+    text = Path(preset).read_bytes()
+    return {"preset": Path(preset).stem, "preset_sha256": hashlib.sha256(text).hexdigest(), "protocol": protocol,
+            "side": side, "fractions": [float(f) for f in fractions]}  # fmt: skip
+
+
+def seed_row(config: Any, protocol: str, side: str, seed: int, fractions: np.ndarray = FRACTIONS,
+             **window: float) -> dict[str, Any]:  # fmt: skip
+    """One seed's metaorders: peak and after impact (bps), completion time, executed lots and the baseline's volume
+    per size, and the CPU seconds; a runaway (``ParameterError``) or a ``DataError`` gives ``{"seed", "error"}``.
+    ``window`` overrides metaorder_impact's times (tests use a short market)."""
+    from simlab.agents.impact import metaorder_impact
+
+    started = time.process_time()
+    keywords = {**PROTOCOLS[protocol], **window}
+    try:
+        with warnings.catch_warnings():  # one seed's own exponent interval (unused here) is all-NaN
+            warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+            result = metaorder_impact(config, fractions, seeds=[int(seed)], side=SIDES[side], **keywords)
+    except (ParameterError, DataError) as error:
+        return {"seed": int(seed), "error": str(error)}
+    first = {name: result[name].values[0].tolist() for name in
+             ("peak_bps", "after_bps", "completion_s", "executed_lots", "executed_at_end_lots")}  # fmt: skip
+    return {"seed": int(seed), **first, "volume_lots": float(result["volume_lots"].values[0]),
+            "cpu_s": round(time.process_time() - started, 1)}  # fmt: skip
+
+
+def run(preset: str | Path, protocol: str, side: str, seeds: list[int], out: str | Path,
+        fractions: np.ndarray = FRACTIONS, config: Any = None, **window: float) -> dict[str, Any]:  # fmt: skip
+    """Run ``seeds`` into ``out`` (resuming a file with the same header; another header is refused); return the
+    document. ``config`` (tests) replaces the preset's market, which still names the header."""
+    from calibration.abm import load_abm_preset
+
+    head = header(preset, protocol, side, fractions)
+    out = Path(out)
+    document = {**head, "rows": []}
+    if out.exists():
+        old = json.loads(out.read_text())
+        if {k: old.get(k) for k in head} != head:
+            raise DataError(f"abm_metaorders: {out} holds rows of another run ({ {k: old.get(k) for k in head} }); "
+                            f"this one is {head}: give another OUT")  # fmt: skip
+        document = old
+    done = {row["seed"] for row in document["rows"]}
+    market = config if config is not None else load_abm_preset(preset)[0]
+    for seed in seeds:
+        if seed in done:
+            continue
+        document["rows"].append(seed_row(market, protocol, side, seed, fractions, **window))
+        write_text_atomic(out, json.dumps(document, indent=1) + "\n")
+    return document
+
+
+def merge(documents: list[dict[str, Any]], names: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The one header of ``documents`` (files ``names``) and their rows sorted by seed; files of other runs or a
+    seed in two files are refused."""
+    keys = ("preset", "preset_sha256", "protocol", "side", "fractions")
+    first = {k: documents[0].get(k) for k in keys}
+    for doc, name in zip(documents, names, strict=True):
+        if {k: doc.get(k) for k in keys} != first:
+            raise DataError(f"abm_metaorders judge: {name} is another run ({ {k: doc.get(k) for k in keys} }) than "
+                            f"{names[0]} ({first})")  # fmt: skip
+    rows = sorted((row for doc in documents for row in doc["rows"]), key=lambda r: r["seed"])
+    seeds = [row["seed"] for row in rows]
+    if len(set(seeds)) != len(seeds):
+        repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+        raise DataError(f"abm_metaorders judge: a seed is in two files ({repeated})")
+    return first, rows
+
+
+def judge(head: dict[str, Any], rows: list[dict[str, Any]], after_s: float = 1800.0) -> dict[str, Any]:
+    """The pre-registered criteria (docs/agents_pov_fixed.md section 2, docs/agents_flow_learning.md section 3):
+    1. no runaway (no seed recorded with an error); 2. band: the weighted power law's point exponent and its 95 %
+    interval inside [0.4, 0.65]; 3. decay: at the largest size the mean impact ``after_s`` after the end at most 0.9 x
+    the mean peak and more than 2 SE above 0; for ``pov25``, validity: on average at least 0.95 of Q done before the
+    cap at every size (a metaorder read at the cap counts 0). ``passes`` is their conjunction. Reported beside them:
+    per-size means and SEs, completion times, the log-log exponent of the positive means, ``p_sqrt_law``, the two
+    halves' exponents, CPU seconds."""
+    fractions = np.asarray(head["fractions"])
+    errors = [row for row in rows if "error" in row]
+    good = [row for row in rows if "error" not in row]
+    out: dict[str, Any] = {k: head[k] for k in ("preset", "protocol", "side")}
+    out.update(seeds=len(rows), first_seed=rows[0]["seed"] if rows else None,
+               last_seed=rows[-1]["seed"] if rows else None,
+               runaways=[(r["seed"], r["error"]) for r in errors])  # fmt: skip
+    if len(good) < 2:
+        raise DataError(f"abm_metaorders judge: needs >= 2 seeds that ran; got {len(good)} of {len(rows)}")
+    peak, after = (np.array([row[k] for row in good]) for k in ("peak_bps", "after_bps"))
+    n = peak.shape[0]
+    se = lambda a: a.std(axis=0, ddof=1) / np.sqrt(a.shape[0])  # noqa: E731
+    law = power_law_fit(fractions, peak)
+    halves = [power_law_fit(fractions, part) for part in (peak[: n // 2], peak[n // 2 :])] if n >= 4 else []
+    positive = peak.mean(axis=0) > 0
+    loglog = float(np.polyfit(np.log(fractions[positive]), np.log(peak.mean(axis=0)[positive]), 1)[0])
+    low, high = law["delta_interval_95"]
+    band = BAND[0] <= law["delta"] <= BAND[1] and BAND[0] <= low and high <= BAND[1]
+    top_peak, top_after, top_se = peak[:, -1].mean(), after[:, -1].mean(), se(after)[-1]
+    decay = bool(top_after <= DECAY_MAX * top_peak and top_after > DECAY_SE * top_se)
+    volume = np.array([row["volume_lots"] for row in good])
+    target = np.maximum(1.0, np.rint(fractions[None, :] * volume[:, None]))
+    completion = np.array([row["completion_s"] for row in good])
+    at_end = np.array([row["executed_at_end_lots"] for row in good])
+    criteria = {"no_runaway": not errors, "band": bool(band), "decay": decay}
+    if head["protocol"] == "pov25":
+        cap = PROTOCOLS["pov25"]["duration_s"]
+        done = np.where(completion < cap, np.minimum(at_end / target, 1.0), 0.0).mean(axis=0)
+        out["done_before_cap_share"] = done.tolist()
+        criteria["valid"] = bool((done >= VALID_SHARE).all())
+    out.update(
+        criteria=criteria, passes=all(criteria.values()),
+        exponent=law["delta"], exponent_interval_95=law["delta_interval_95"], p_sqrt_law=law["p_sqrt_law"],
+        loglog_exponent=loglog, halves=[[h["delta"], *h["delta_interval_95"]] for h in halves],
+        peak_bps=peak.mean(axis=0).tolist(), peak_se_bps=se(peak).tolist(),
+        after_bps=after.mean(axis=0).tolist(), after_se_bps=se(after).tolist(),
+        top_after_share_of_peak=float(top_after / top_peak), top_after_se_units=float(top_after / top_se),
+        completion_s=completion.mean(axis=0).tolist(), cpu_s=float(sum(row.get("cpu_s", 0.0) for row in good)),
+        after_s=after_s,
+    )  # fmt: skip
+    return out
+
+
+def _seeds(first: str, last: str) -> list[int]:
+    if not (first.isdecimal() and last.isdecimal() and int(first) <= int(last)):
+        raise DataError(f"abm_metaorders run: FIRST and LAST must be seeds, integers with FIRST <= LAST; got "
+                        f"{first!r}, {last!r}")  # fmt: skip
+    return list(range(int(first), int(last) + 1))
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """The command line (module docstring)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"] and len(argv) == 7:
+        preset, protocol, side, first, last, out = argv[1:]
+        header(preset, protocol, side)  # refuse a bad protocol or side before anything runs
+        document = run(preset, protocol, side, _seeds(first, last), out)
+        print(f"{out}: {len(document['rows'])} seeds")
+        return document
+    if argv[:1] == ["judge"] and len(argv) >= 2:
+        documents = []
+        for name in argv[1:]:
+            try:
+                documents.append(json.loads(Path(name).read_text()))
+            except (OSError, ValueError) as error:
+                raise DataError(f"abm_metaorders judge: {name} is not a readable run file ({error})") from error
+        verdict = judge(*merge(documents, argv[1:]))
+        print(json.dumps(verdict, indent=1))
+        return verdict
+    raise DataError("abm_metaorders takes `run PRESET PROTOCOL SIDE FIRST LAST OUT.json` or `judge FILE.json ...`; "
+                    f"got {argv}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
