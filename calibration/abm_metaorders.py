@@ -30,6 +30,7 @@ import numpy as np
 
 from calibration.abm_impact import FIXED_CAP_S, FRACTIONS, power_law_fit
 from simlab.errors import DataError, ParameterError
+from simlab.provenance import git_commit
 from simlab.store import write_text_atomic
 
 # protocol -> metaorder_impact's keywords (start 10:30 = 3,600 s after the open, 30 min after, children every 30 s,
@@ -44,61 +45,71 @@ BAND = (0.4, 0.65)  # the issue's exponent band
 VALID_SHARE = 0.95  # a fixed-rate POV is valid if >= this share of Q is done before the cap at every size
 DECAY_MAX = 0.9  # decay: the mean impact after_s after the end at most this share of the mean peak, ...
 DECAY_SE = 2.0  # ... and more than this many standard errors above 0 (a lasting part)
+FULL, LEAST = 48, 24  # seeds a test is planned on; fewer: provisional; below LEAST: not judged
+WINDOW = {"start_s": 3600.0, "after_s": 1800.0, "interval_s": 30.0, "sample_s": 10.0}  # 10:30, 30 min after
 
 
-def header(preset: str | Path, protocol: str, side: str, fractions: np.ndarray = FRACTIONS) -> dict[str, Any]:
-    """What a file's rows were measured under: the preset (name and SHA-256 of its text), protocol, side, sizes."""
+def header(preset: str | Path, protocol: str, side: str, fractions: np.ndarray = FRACTIONS,
+           **window: float) -> dict[str, Any]:  # fmt: skip
+    """What a file's rows were measured under: the preset (name and SHA-256 of its text), protocol, side, sizes and
+    every keyword of ``metaorder_impact`` (:data:`WINDOW`, the protocol's, then ``window``'s overrides)."""
     if protocol not in PROTOCOLS:
         raise ParameterError(f"abm_metaorders: PROTOCOL must be one of {sorted(PROTOCOLS)}; got {protocol!r}")
     if side not in SIDES:
         raise ParameterError(f"abm_metaorders: SIDE must be one of {sorted(SIDES)}; got {side!r}")
     text = Path(preset).read_bytes()
     return {"preset": Path(preset).stem, "preset_sha256": hashlib.sha256(text).hexdigest(), "protocol": protocol,
-            "side": side, "fractions": [float(f) for f in fractions]}  # fmt: skip
+            "side": side, "fractions": [float(f) for f in fractions],
+            "window": {**WINDOW, **PROTOCOLS[protocol], **window}}  # fmt: skip
 
 
-def seed_row(config: Any, protocol: str, side: str, seed: int, fractions: np.ndarray = FRACTIONS,
-             **window: float) -> dict[str, Any]:  # fmt: skip
-    """One seed's metaorders: peak and after impact (bps), completion time, executed lots and the baseline's volume
-    per size, and the CPU seconds; a runaway (``ParameterError``) or a ``DataError`` gives ``{"seed", "error"}``.
-    ``window`` overrides metaorder_impact's times (tests use a short market)."""
+def seed_row(config: Any, head: dict[str, Any], seed: int) -> dict[str, Any]:
+    """One seed's metaorders under ``head`` (:func:`header`): peak and after impact (bps), completion time, executed
+    lots and the baseline's volume per size, the CPU seconds and the code's commit; a runaway (``ParameterError``)
+    or a ``DataError`` gives ``{"seed", "error", "git_commit"}``."""
     from simlab.agents.impact import metaorder_impact
 
     started = time.process_time()
-    keywords = {**PROTOCOLS[protocol], **window}
+    keywords, fractions, side = head["window"], np.asarray(head["fractions"]), head["side"]
+    commit = git_commit()
     try:
         with warnings.catch_warnings():  # one seed's own exponent interval (unused here) is all-NaN
             warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
             result = metaorder_impact(config, fractions, seeds=[int(seed)], side=SIDES[side], **keywords)
     except (ParameterError, DataError) as error:
-        return {"seed": int(seed), "error": str(error)}
+        return {"seed": int(seed), "error": str(error), "git_commit": commit}
     first = {name: result[name].values[0].tolist() for name in
              ("peak_bps", "after_bps", "completion_s", "executed_lots", "executed_at_end_lots")}  # fmt: skip
     return {"seed": int(seed), **first, "volume_lots": float(result["volume_lots"].values[0]),
-            "cpu_s": round(time.process_time() - started, 1)}  # fmt: skip
+            "cpu_s": round(time.process_time() - started, 1), "git_commit": commit}  # fmt: skip
 
 
 def run(preset: str | Path, protocol: str, side: str, seeds: list[int], out: str | Path,
         fractions: np.ndarray = FRACTIONS, config: Any = None, **window: float) -> dict[str, Any]:  # fmt: skip
-    """Run ``seeds`` into ``out`` (resuming a file with the same header; another header is refused); return the
-    document. ``config`` (tests) replaces the preset's market, which still names the header."""
+    """Run ``seeds`` into ``out`` (resuming a file with the same header and no seed outside ``seeds``; another is
+    refused); return the document. ``config`` (tests) replaces the preset's market, which still names the header;
+    ``window`` overrides metaorder_impact's times (tests use a short market)."""
     from calibration.abm import load_abm_preset
 
-    head = header(preset, protocol, side, fractions)
+    head = header(preset, protocol, side, fractions, **window)
     out = Path(out)
     document = {**head, "rows": []}
     if out.exists():
-        old = json.loads(out.read_text())
+        old = _read(out, "abm_metaorders run")
         if {k: old.get(k) for k in head} != head:
-            raise DataError(f"abm_metaorders: {out} holds rows of another run ({ {k: old.get(k) for k in head} }); "
+            raise DataError(f"abm_metaorders run: {out} holds rows of another run ({ {k: old.get(k) for k in head} }); "
                             f"this one is {head}: give another OUT")  # fmt: skip
+        outside = sorted({row["seed"] for row in old["rows"]} - set(seeds))
+        if outside:
+            raise DataError(f"abm_metaorders run: {out} holds seeds {outside} outside the seeds asked for "
+                            f"({seeds[0]}..{seeds[-1]}): give their range or another OUT")  # fmt: skip
         document = old
     done = {row["seed"] for row in document["rows"]}
     market = config if config is not None else load_abm_preset(preset)[0]
     for seed in seeds:
         if seed in done:
             continue
-        document["rows"].append(seed_row(market, protocol, side, seed, fractions, **window))
+        document["rows"].append(seed_row(market, head, seed))
         write_text_atomic(out, json.dumps(document, indent=1) + "\n")
     return document
 
@@ -106,7 +117,7 @@ def run(preset: str | Path, protocol: str, side: str, seeds: list[int], out: str
 def merge(documents: list[dict[str, Any]], names: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The one header of ``documents`` (files ``names``) and their rows sorted by seed; files of other runs or a
     seed in two files are refused."""
-    keys = ("preset", "preset_sha256", "protocol", "side", "fractions")
+    keys = ("preset", "preset_sha256", "protocol", "side", "fractions", "window")
     first = {k: documents[0].get(k) for k in keys}
     for doc, name in zip(documents, names, strict=True):
         if {k: doc.get(k) for k in keys} != first:
@@ -120,14 +131,16 @@ def merge(documents: list[dict[str, Any]], names: list[str]) -> tuple[dict[str, 
     return first, rows
 
 
-def judge(head: dict[str, Any], rows: list[dict[str, Any]], after_s: float = 1800.0) -> dict[str, Any]:
+def judge(head: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The pre-registered criteria (docs/agents_pov_fixed.md section 2, docs/agents_flow_learning.md section 3):
     1. no runaway (no seed recorded with an error); 2. band: the weighted power law's point exponent and its 95 %
     interval inside [0.4, 0.65]; 3. decay: at the largest size the mean impact ``after_s`` after the end at most 0.9 x
     the mean peak and more than 2 SE above 0; for ``pov25``, validity: on average at least 0.95 of Q done before the
-    cap at every size (a metaorder read at the cap counts 0). ``passes`` is their conjunction. Reported beside them:
-    per-size means and SEs, completion times, the log-log exponent of the positive means, ``p_sqrt_law``, the two
-    halves' exponents, CPU seconds."""
+    cap at every size (a metaorder read at the cap counts 0). ``passes`` is their conjunction, ``None`` (not judged)
+    below :data:`LEAST` seeds; ``provisional`` below :data:`FULL`; ``missing_seeds`` are the gaps in the seeds'
+    range. Reported beside them: per-size means and SEs, the executed share at the end, the ratios of consecutive
+    peaks, completion times, the log-log exponent of the positive means, ``p_sqrt_law``, the two halves' exponents
+    (by position among the seeds that ran), CPU seconds."""
     fractions = np.asarray(head["fractions"])
     errors = [row for row in rows if "error" in row]
     good = [row for row in rows if "error" not in row]
@@ -153,22 +166,39 @@ def judge(head: dict[str, Any], rows: list[dict[str, Any]], after_s: float = 180
     completion = np.array([row["completion_s"] for row in good])
     at_end = np.array([row["executed_at_end_lots"] for row in good])
     criteria = {"no_runaway": not errors, "band": bool(band), "decay": decay}
+    window = head.get("window") or {**WINDOW, **PROTOCOLS[head["protocol"]]}  # files of 4a80ddf had no window
     if head["protocol"] == "pov25":
-        cap = PROTOCOLS["pov25"]["duration_s"]
+        cap = window["duration_s"]
         done = np.where(completion < cap, np.minimum(at_end / target, 1.0), 0.0).mean(axis=0)
         out["done_before_cap_share"] = done.tolist()
         criteria["valid"] = bool((done >= VALID_SHARE).all())
+    seeds = [row["seed"] for row in rows]
     out.update(
-        criteria=criteria, passes=all(criteria.values()),
+        criteria=criteria, passes=all(criteria.values()) if len(rows) >= LEAST else None,
+        provisional=len(rows) < FULL, missing_seeds=sorted(set(range(seeds[0], seeds[-1] + 1)) - set(seeds)),
+        executed_at_end_share=(at_end / target).mean(axis=0).tolist(),
+        peak_ratios=(peak.mean(axis=0)[1:] / peak.mean(axis=0)[:-1]).tolist(),
         exponent=law["delta"], exponent_interval_95=law["delta_interval_95"], p_sqrt_law=law["p_sqrt_law"],
         loglog_exponent=loglog, halves=[[h["delta"], *h["delta_interval_95"]] for h in halves],
         peak_bps=peak.mean(axis=0).tolist(), peak_se_bps=se(peak).tolist(),
         after_bps=after.mean(axis=0).tolist(), after_se_bps=se(after).tolist(),
         top_after_share_of_peak=float(top_after / top_peak), top_after_se_units=float(top_after / top_se),
         completion_s=completion.mean(axis=0).tolist(), cpu_s=float(sum(row.get("cpu_s", 0.0) for row in good)),
-        after_s=after_s,
+        after_s=window["after_s"],
     )  # fmt: skip
     return out
+
+
+def _read(path: Path, who: str) -> dict[str, Any]:
+    """A run file's document; one that cannot be read or holds no rows is refused naming the file."""
+    try:
+        document = json.loads(path.read_text())
+        rows = document["rows"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise DataError(f"{who}: {path} is not a readable run file (a JSON object with `rows`): {error}") from error
+    if not isinstance(rows, list):
+        raise DataError(f"{who}: {path} is not a readable run file: `rows` is {type(rows).__name__}, not a list")
+    return document
 
 
 def _seeds(first: str, last: str) -> list[int]:
@@ -188,12 +218,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"{out}: {len(document['rows'])} seeds")
         return document
     if argv[:1] == ["judge"] and len(argv) >= 2:
-        documents = []
-        for name in argv[1:]:
-            try:
-                documents.append(json.loads(Path(name).read_text()))
-            except (OSError, ValueError) as error:
-                raise DataError(f"abm_metaorders judge: {name} is not a readable run file ({error})") from error
+        documents = [_read(Path(name), "abm_metaorders judge") for name in argv[1:]]
         verdict = judge(*merge(documents, argv[1:]))
         print(json.dumps(verdict, indent=1))
         return verdict

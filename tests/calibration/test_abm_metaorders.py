@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from calibration.abm_metaorders import FRACTIONS, header, judge, main, merge, run
+from calibration.abm_metaorders import FRACTIONS, PROTOCOLS, header, judge, main, merge, run
 from simlab.agents.impact import metaorder_impact
 from simlab.errors import DataError, ParameterError
 from tests.simlab.agents.conftest import small_config
@@ -25,8 +25,11 @@ def _run(tmp_path, name, seeds, side="buy"):
 
 def test_rows_equal_a_batch_run_and_a_stopped_run_resumes(tmp_path):
     batch = metaorder_impact(small_config(session_s=1800.0), SMALL, seeds=[1, 2, 3], strategy="twap", **WINDOW)
-    _run(tmp_path, "part.json", [1, 2])
+    part = _run(tmp_path, "part.json", [1, 2])
+    part["rows"][0]["marker"] = "kept"  # a row read back, not rerun, keeps what the file holds
+    (tmp_path / "part.json").write_text(json.dumps(part))
     resumed = _run(tmp_path, "part.json", [1, 2, 3])  # seeds 1 and 2 are read back, 3 is run
+    assert resumed["rows"][0]["marker"] == "kept" and "marker" not in resumed["rows"][2]
     assert [row["seed"] for row in resumed["rows"]] == [1, 2, 3]
     for i, row in enumerate(resumed["rows"]):
         for name in ("peak_bps", "after_bps", "completion_s", "executed_lots", "executed_at_end_lots"):
@@ -34,6 +37,34 @@ def test_rows_equal_a_batch_run_and_a_stopped_run_resumes(tmp_path):
         assert row["volume_lots"] == batch["volume_lots"].values[i]
     on_disk = json.loads((tmp_path / "part.json").read_text())
     assert on_disk == resumed and on_disk["protocol"] == "twap" and on_disk["fractions"] == SMALL.tolist()
+    assert on_disk["window"] == {**WINDOW, "strategy": "twap", "sample_s": 10.0}
+    with pytest.raises(DataError, match=r"holds seeds \[3\] outside the seeds asked for \(1..2\)"):
+        _run(tmp_path, "part.json", [1, 2])
+
+
+def test_the_protocols_are_the_documented_ones():
+    """docs/agents_pov_fixed.md and docs/agents_refit_v24.md: from 10:30, 30 min after, children every 30 s, paths
+    every 10 s; POV at 25 % capped at 4 h, TWAP and the old POV in one hour."""
+    common = {"start_s": 3600.0, "after_s": 1800.0, "interval_s": 30.0, "sample_s": 10.0}
+    assert header(PRESET, "pov25", "buy")["window"] == {**common, "strategy": "pov", "participation": 0.25,
+                                                         "duration_s": 14400.0}  # fmt: skip
+    assert header(PRESET, "twap", "sell")["window"] == {**common, "strategy": "twap", "duration_s": 3600.0}
+    assert header(PRESET, "pov-hour", "buy")["window"] == {**common, "strategy": "pov", "duration_s": 3600.0}
+    assert sorted(PROTOCOLS) == ["pov-hour", "pov25", "twap"]
+
+
+def test_a_runaway_is_recorded_and_not_rerun(tmp_path, monkeypatch):
+    import simlab.agents.impact as impact
+
+    def runaway(*args, **kwargs):
+        raise ParameterError("the mid ran away")
+
+    monkeypatch.setattr(impact, "metaorder_impact", runaway)
+    first = _run(tmp_path, "r.json", [4])
+    assert first["rows"][0]["seed"] == 4 and first["rows"][0]["error"] == "the mid ran away"
+    monkeypatch.undo()
+    again = _run(tmp_path, "r.json", [4, 5])
+    assert again["rows"][0] == first["rows"][0] and "error" not in again["rows"][1]
 
 
 @pytest.mark.filterwarnings("ignore:All-NaN slice")  # two seeds' own exponent interval, unused
@@ -70,7 +101,8 @@ def _rows(delta, *, n=48, after_share=0.6, seed=0, cap_at=None, error_seed=None)
 
 
 def _head(protocol="pov25"):
-    return {"preset": "p", "preset_sha256": "0", "protocol": protocol, "side": "buy", "fractions": FRACTIONS.tolist()}
+    head = header(PRESET, protocol, "buy")
+    return {**head, "preset": "p", "preset_sha256": "0"}
 
 
 def test_the_square_root_with_a_lasting_part_passes():
@@ -80,6 +112,46 @@ def test_the_square_root_with_a_lasting_part_passes():
     low, high = verdict["exponent_interval_95"]
     assert 0.4 <= low <= 0.5 <= high <= 0.65 and verdict["loglog_exponent"] == pytest.approx(0.5, abs=0.05)
     assert verdict["top_after_share_of_peak"] == pytest.approx(0.6, abs=0.05) and len(verdict["halves"]) == 2
+    assert not verdict["provisional"] and verdict["missing_seeds"] == [] and verdict["after_s"] == 1800.0
+    peaks = np.array(verdict["peak_bps"])
+    np.testing.assert_allclose(verdict["peak_ratios"], peaks[1:] / peaks[:-1])
+    np.testing.assert_allclose(verdict["peak_ratios"][-4:], 10**0.25, rtol=0.1)  # the square root's half-decades
+    np.testing.assert_allclose(verdict["executed_at_end_share"], 1.0)
+
+
+def test_few_seeds_are_provisional_or_not_judged():
+    rows = _rows(0.5)
+    verdict = judge(_head(), rows[:30] + rows[31:40])
+    assert verdict["passes"] and verdict["provisional"] and verdict["missing_seeds"] == [30]
+    assert judge(_head(), rows[:23])["passes"] is None
+
+
+def test_a_point_in_the_band_with_a_wide_interval_fails():
+    rng = np.random.default_rng(1)
+    rows = _rows(0.6)
+    for row in rows:  # noisy peaks: the point stays near 0.6, the interval leaves the band
+        row["peak_bps"] = (np.array(row["peak_bps"]) + rng.normal(0.0, 60.0, FRACTIONS.size)).tolist()
+    verdict = judge(_head("twap"), rows)
+    low, high = verdict["exponent_interval_95"]
+    assert 0.4 <= verdict["exponent"] <= 0.65 and (low < 0.4 or high > 0.65)
+    assert verdict["criteria"]["band"] is False
+
+
+@pytest.mark.parametrize(("capped", "valid"), [(2, True), (3, False)])  # 46/48 = 0.958 done, 45/48 = 0.9375
+def test_validity_at_its_boundary(capped, valid):
+    rows = _rows(0.5)
+    for row in rows[:capped]:
+        row["completion_s"][2] = 14400.0  # read at the cap: counts 0 however much was done
+    assert judge(_head(), rows)["criteria"]["valid"] is valid
+
+
+def test_the_judge_reads_files(tmp_path, capsys):
+    head = _head("twap")
+    rows = _rows(0.5)
+    for name, part in (("a.json", rows[:24]), ("b.json", rows[24:])):
+        (tmp_path / name).write_text(json.dumps({**head, "rows": part}))
+    verdict = main(["judge", str(tmp_path / "a.json"), str(tmp_path / "b.json")])
+    assert verdict == judge(head, rows) and json.loads(capsys.readouterr().out)["passes"] is True
 
 
 @pytest.mark.parametrize(
@@ -119,5 +191,8 @@ def test_bad_command_lines_are_refused(tmp_path):
         main(["run", PRESET, "twap", "buy", "5", "2", str(tmp_path / "x.json")])
     with pytest.raises(DataError, match="takes `run PRESET"):
         main(["judge"])
-    with pytest.raises(DataError, match="is not a readable run file"):
+    with pytest.raises(DataError, match="missing.json is not a readable run file"):
         main(["judge", str(tmp_path / "missing.json")])
+    (tmp_path / "bad.json").write_text('{"rows": 3}')
+    with pytest.raises(DataError, match="bad.json is not a readable run file: `rows` is int"):
+        main(["judge", str(tmp_path / "bad.json")])
