@@ -1,0 +1,36 @@
+"""The abm-amzn-v24 preset (docs/agents_refit_v24.md): abm-amzn-v23 with its nine continuous parameters refitted by
+simulated moments, the flow rule and every integer rule fixed."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from calibration.abm import get_parameter, load_abm_preset, with_parameters
+from calibration.abm_refit import REFIT_V9_PARAMETERS
+
+PRESETS = Path(__file__).parents[2] / "calibration" / "presets"
+
+
+def test_v24_is_v23_with_the_nine_refitted_values():
+    v23, _ = load_abm_preset(PRESETS / "abm-amzn-v23.toml")
+    v24, calibration = load_abm_preset(PRESETS / "abm-amzn-v24.toml")
+    estimates = calibration["estimates"]
+    assert sorted(estimates) == sorted(REFIT_V9_PARAMETERS)
+    for name in REFIT_V9_PARAMETERS:  # the market runs the recorded estimates, each moved from v23's start
+        assert get_parameter(v24, name) == pytest.approx(estimates[name], rel=1e-12)
+        assert calibration["start"]["values"][name] == get_parameter(v23, name)
+    assert replace(with_parameters(v23, estimates), name="abm-amzn-v24") == v24  # nothing else changed
+    assert (v24.value.flow_learning_ticks_per_lot, v24.value.flow_learning_source) == (0.005, "others")
+    assert calibration["objective"] < calibration["start"]["objective"]
+    assert calibration["source"]["moments"] == "clock-mix-path" and calibration["settings"]["n_paths"] == 2
+
+
+def test_v24_records_its_uncertainty_and_moments():
+    document = tomllib.loads((PRESETS / "abm-amzn-v24.toml").read_text())["calibration"]
+    assert all(document["std_errors"][name] > 0 for name in REFIT_V9_PARAMETERS)
+    assert len(document["moments"]) == 17
+    assert all({"real", "simulated"} <= set(row) for row in document["moments"].values())
