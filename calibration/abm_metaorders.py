@@ -137,17 +137,22 @@ def judge(head: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
     interval inside [0.4, 0.65]; 3. decay: at the largest size the mean impact ``after_s`` after the end at most 0.9 x
     the mean peak and more than 2 SE above 0; for ``pov25``, validity: on average at least 0.95 of Q done before the
     cap at every size (a metaorder read at the cap counts 0). ``passes`` is their conjunction, ``None`` (not judged)
-    below :data:`LEAST` seeds; ``provisional`` below :data:`FULL`; ``missing_seeds`` are the gaps in the seeds'
-    range. Reported beside them: per-size means and SEs, the executed share at the end, the ratios of consecutive
+    below :data:`LEAST` seeds measured; ``provisional`` below :data:`FULL`; ``missing_seeds`` are the gaps in the
+    seeds' range. A seed with a reading that is not a number (the market had no mid there: no two-sided book yet)
+    is listed in ``undefined_seeds`` and left out of the fit and the criteria, so the verdict is provisional.
+    Reported beside them: per-size means and SEs, the executed share at the end, the ratios of consecutive
     peaks, completion times, the log-log exponent of the positive means, ``p_sqrt_law``, the two halves' exponents
     (by position among the seeds that ran), CPU seconds."""
     fractions = np.asarray(head["fractions"])
     errors = [row for row in rows if "error" in row]
-    good = [row for row in rows if "error" not in row]
+    # a reading where the market had no mid (no two-sided book since the open: forward-filled mids stay undefined)
+    undefined = [row["seed"] for row in rows if "error" not in row
+                 and not np.isfinite(np.r_[row["peak_bps"], row["after_bps"]]).all()]  # fmt: skip
+    good = [row for row in rows if "error" not in row and row["seed"] not in undefined]
     out: dict[str, Any] = {k: head[k] for k in ("preset", "protocol", "side")}
     out.update(seeds=len(rows), first_seed=rows[0]["seed"] if rows else None,
                last_seed=rows[-1]["seed"] if rows else None,
-               runaways=[(r["seed"], r["error"]) for r in errors])  # fmt: skip
+               runaways=[(r["seed"], r["error"]) for r in errors], undefined_seeds=undefined)  # fmt: skip
     if len(good) < 2:
         raise DataError(f"abm_metaorders judge: needs >= 2 seeds that ran; got {len(good)} of {len(rows)}")
     peak, after = (np.array([row[k] for row in good]) for k in ("peak_bps", "after_bps"))
@@ -174,8 +179,8 @@ def judge(head: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
         criteria["valid"] = bool((done >= VALID_SHARE).all())
     seeds = [row["seed"] for row in rows]
     out.update(
-        criteria=criteria, passes=all(criteria.values()) if len(rows) >= LEAST else None,
-        provisional=len(rows) < FULL, missing_seeds=sorted(set(range(seeds[0], seeds[-1] + 1)) - set(seeds)),
+        criteria=criteria, passes=all(criteria.values()) if len(good) >= LEAST else None,
+        provisional=len(good) < FULL, missing_seeds=sorted(set(range(seeds[0], seeds[-1] + 1)) - set(seeds)),
         executed_at_end_share=(at_end / target).mean(axis=0).tolist(),
         peak_ratios=(peak.mean(axis=0)[1:] / peak.mean(axis=0)[:-1]).tolist(),
         exponent=law["delta"], exponent_interval_95=law["delta_interval_95"], p_sqrt_law=law["p_sqrt_law"],

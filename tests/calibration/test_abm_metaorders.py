@@ -170,6 +170,15 @@ def test_each_criterion_fails_alone(rows, failed):
     assert [name for name, ok in verdict["criteria"].items() if not ok] == [failed]
 
 
+def test_a_seed_without_a_mid_is_listed_and_left_out():
+    rows = _rows(0.5)
+    rows[5]["peak_bps"][0] = float("nan")  # no two-sided book at the smallest metaorder's end
+    verdict = judge(_head(), rows)
+    rest = judge(_head(), rows[:5] + rows[6:])
+    assert verdict["undefined_seeds"] == [5] and verdict["provisional"] and verdict["passes"]
+    assert verdict["exponent_interval_95"] == rest["exponent_interval_95"] and verdict["peak_bps"] == rest["peak_bps"]
+
+
 def test_validity_is_the_fixed_rate_povs_only():
     assert "valid" not in judge(_head("twap"), _rows(0.5, cap_at=3))["criteria"]
 
