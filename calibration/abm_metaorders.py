@@ -147,7 +147,7 @@ def judge(head: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
     errors = [row for row in rows if "error" in row]
     # a reading where the market had no mid (no two-sided book since the open: forward-filled mids stay undefined)
     undefined = [row["seed"] for row in rows if "error" not in row
-                 and not np.isfinite(np.r_[row["peak_bps"], row["after_bps"]]).all()]  # fmt: skip
+                 and not np.isfinite(np.array(row["peak_bps"] + row["after_bps"], dtype=float)).all()]  # fmt: skip
     good = [row for row in rows if "error" not in row and row["seed"] not in undefined]
     out: dict[str, Any] = {k: head[k] for k in ("preset", "protocol", "side")}
     out.update(seeds=len(rows), first_seed=rows[0]["seed"] if rows else None,
@@ -178,9 +178,10 @@ def judge(head: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
         out["done_before_cap_share"] = done.tolist()
         criteria["valid"] = bool((done >= VALID_SHARE).all())
     seeds = [row["seed"] for row in rows]
+    measured = len(rows) - len(undefined)  # a runaway is a measured failure; an undefined reading is no measurement
     out.update(
-        criteria=criteria, passes=all(criteria.values()) if len(good) >= LEAST else None,
-        provisional=len(good) < FULL, missing_seeds=sorted(set(range(seeds[0], seeds[-1] + 1)) - set(seeds)),
+        criteria=criteria, passes=all(criteria.values()) if measured >= LEAST else None,
+        provisional=measured < FULL, missing_seeds=sorted(set(range(seeds[0], seeds[-1] + 1)) - set(seeds)),
         executed_at_end_share=(at_end / target).mean(axis=0).tolist(),
         peak_ratios=(peak.mean(axis=0)[1:] / peak.mean(axis=0)[:-1]).tolist(),
         exponent=law["delta"], exponent_interval_95=law["delta_interval_95"], p_sqrt_law=law["p_sqrt_law"],

@@ -177,6 +177,13 @@ def test_a_seed_without_a_mid_is_listed_and_left_out():
     rest = judge(_head(), rows[:5] + rows[6:])
     assert verdict["undefined_seeds"] == [5] and verdict["provisional"] and verdict["passes"]
     assert verdict["exponent_interval_95"] == rest["exponent_interval_95"] and verdict["peak_bps"] == rest["peak_bps"]
+    rows[9]["after_bps"][6] = None  # JSON's null: undefined too
+    assert judge(_head(), rows)["undefined_seeds"] == [5, 9]
+
+
+def test_a_runaway_fails_a_full_run_outright():
+    verdict = judge(_head(), _rows(0.5, error_seed=7))
+    assert verdict["passes"] is False and not verdict["provisional"] and verdict["runaways"] == [(7, "runaway")]
 
 
 def test_validity_is_the_fixed_rate_povs_only():
