@@ -11,7 +11,8 @@ from the first event, no warm-up, as :func:`calibration.abm.score_abm_preset` si
 ``python -m calibration.abm_paths --seeds SEED[,SEED...] --out FILE.json DATA_DIR PRESET`` scores the preset's day
 at each seed as :mod:`calibration.abm_probe` does (mean L1, ROC-AUC, the tail index, the |r| ACF and order-sign
 exponents) and adds the price path's level (:func:`path_levels`: the 1-min return sd, the 1-s |r| ACF at lags 1, 10
-and 100 s, the 12:00-12:30 window's median mid move per classifier window); ``--paired A.json B.json`` prints the
+and 100 s, the 12:00-12:30 window's median mid move per classifier window) and the aggregate price response
+(:func:`response_levels`, docs/agents_skew_prior.md); ``--paired A.json B.json`` prints the
 11-seed table of A against B with 99 % bootstrap-over-seeds intervals of the mean paired difference
 (docs/agents_refit_v9.md); ``--summary A.json`` prints one preset's means over its seeds with 99 %
 bootstrap-over-seeds intervals and the count of seeds meeting each of the issue's goals (:data:`GOALS`; every goal
@@ -30,7 +31,13 @@ from pathlib import Path
 import numpy as np
 
 from calibration.abm import AMZN_DAY, PathRun, _raise_missing, load_abm_preset, select_window, simulate_path_moments
-from calibration.abm_visible import VISIBLE_MIX_MOMENT_NAMES, VISIBLE_MIX_MOMENTS
+from calibration.abm_visible import (
+    RESPONSE_MOMENT_NAMES,
+    VISIBLE_MIX_MOMENT_NAMES,
+    VISIBLE_MIX_MOMENTS,
+    response_moments,
+    visible_response_blocks,
+)
 from simlab.errors import ParameterError
 from simlab.store import write_text_atomic
 
@@ -162,6 +169,7 @@ def score_seeds(
                **{name: _interval(facts[name].get("synthetic") if isinstance(facts.get(name), dict)
                                   else facts.get(name)) for name in FACTS}}  # fmt: skip
         row.update(path_levels(day, real_day, first))
+        row.update(response_levels(day))
         if overrides:  # the values as the simulated config holds them
             row["set"] = {name: getattr(getattr(config, name.split(".")[0]), name.split(".")[1]) for name in overrides}
         rows.append(row)
@@ -169,7 +177,19 @@ def score_seeds(
     return rows
 
 
-PAIRED = ("auc", "mean_l1", "hill_tail_index_60s", "abs_return_acf_exponent", "sign_acf_exponent", *PATH_LEVELS)
+PAIRED = ("auc", "mean_l1", "hill_tail_index_60s", "abs_return_acf_exponent", "sign_acf_exponent", *PATH_LEVELS,
+          *RESPONSE_MOMENT_NAMES)  # fmt: skip
+
+
+def response_levels(day: dict) -> dict[str, float]:
+    """The day's aggregate price response (:func:`calibration.abm_visible.response_moments`: the mean signed move of
+    the visible mid in ticks over 10-s intervals, per bin of their net traded volume) over its whole 60-s blocks."""
+    return dict(zip(RESPONSE_MOMENT_NAMES, response_moments(visible_response_blocks(day, 60.0)).tolist(), strict=True))
+
+
+def _present(name: str, rows: list[dict]) -> bool:
+    """Whether every row holds ``name`` (files written before a quantity was added lack it: it is left out)."""
+    return all(name in r for r in rows)
 
 
 def paired_table(a: list[dict], b: list[dict], *, n_boot: int = 10_000, seed: int = 0) -> list[str]:
@@ -181,7 +201,7 @@ def paired_table(a: list[dict], b: list[dict], *, n_boot: int = 10_000, seed: in
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(pairs), size=(n_boot, len(pairs)))
     lines = [f"{len(pairs)} seeds: quantity, mean A / mean B, A - B [99 %], A lower at"]
-    for name in PAIRED:
+    for name in (n for n in PAIRED if _present(n, [r for pair in pairs for r in pair])):
         x = np.array([_point(r[name]) for r, _ in pairs])
         y = np.array([_point(r[name]) for _, r in pairs])
         d = x - y
@@ -214,7 +234,7 @@ def summary_table(rows: list[dict], *, n_boot: int = 10_000, seed: int = 0, leve
     picks = rng.integers(0, len(rows), size=(n_boot, len(rows)))
     tail = 100 * (1 - level) / 2
     lines = [f"{len(rows)} seeds: quantity, mean [{100 * level:g} % bootstrap over seeds], min - max, goal held at"]
-    for name in PAIRED:
+    for name in (n for n in PAIRED if _present(n, rows)):
         x = np.array([_point(r[name]) for r in rows])
         resampled = x[picks]
         defined = np.isfinite(resampled).any(axis=1)

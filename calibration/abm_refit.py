@@ -20,9 +20,16 @@ same moments in 300-s blocks plus the 1-s |r| ACF averaged over lags 50-100 s
 
 ``python -m calibration.abm_refit START_PRESET DATA_DIR OUTPUT [--paths N] [--maxfev N] [--n-lhs N]
 [--lhs-span X] [--sigma-paths N] [--start S] [--duration S] [--warmup S] [--parameter table.key ...]
-[--moments visible-mix|clock-mix|clock-mix-path|clock-mix-far] [--doc PAGE] [--search-budget-s S]`` writes the
+[--moments visible-mix|clock-mix|clock-mix-path|clock-mix-far|clock-mix-path-response] [--doc PAGE]
+[--search-budget-s S] [--start-value table.key=VALUE ...]`` writes the
 refitted preset (the market, and a ``[calibration]`` table with the estimates, the sandwich standard errors, the
 moments real and fitted, the start's values and objective, the hand-set rules kept).
+
+``abm-amzn-v25`` refits ``abm-amzn-v24`` with the makers' imbalance skew given a prior volume
+(``market_maker.skew_prior_lots``, started at 300 lots by ``--start-value``) freed beside the nine
+(:data:`REFIT_V25_PARAMETERS`), with ``clock-mix-path-response``: the 17 moments plus the aggregate price response
+of 10-s intervals in four bins of net volume (:data:`calibration.abm_visible.RESPONSE_MOMENT_NAMES`;
+docs/agents_skew_prior.md).
 
 The preset's ``[calibration.source]`` records the fitted span (``start_s``, ``duration_s``) and the scorecard's
 window (``window_start_s``, ``window_duration_s``: the 12:00-12:30 span every earlier preset reports), which
@@ -34,7 +41,9 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -48,16 +57,19 @@ from calibration.abm import (
     load_abm_preset,
     preset_document,
     select_window,
+    with_parameters,
     write_preset,
 )
 from calibration.abm_visible import (
     FAR_BLOCK_S,
     PATH_FAR_MOMENT_NAMES,
     PATH_MOMENT_NAMES,
+    RESPONSE_MOMENT_NAMES,
     VISIBLE_MIX_MOMENT_NAMES,
     VISIBLE_MIX_MOMENTS,
     VISIBLE_PATH_FAR_MOMENTS,
     VISIBLE_PATH_MOMENTS,
+    VISIBLE_PATH_RESPONSE_MOMENTS,
 )
 from simlab.errors import ParameterError
 
@@ -105,13 +117,20 @@ def moment_subset(moment_set: MomentSet, names: tuple[str, ...]) -> MomentSet:
 CLOCK_MIX_PATH_NAMES = (*CLOCK_MIX_NAMES, *PATH_MOMENT_NAMES)  # + 1-min sd (log10), kurtosis, 1-s |r| ACF level, decay
 # + the 1-s |r| ACF over lags 50-100 s, all in 300-s blocks (docs/agents_refit_v11.md)
 CLOCK_MIX_FAR_NAMES = (*CLOCK_MIX_NAMES, *PATH_FAR_MOMENT_NAMES)
+# + the aggregate price response of 10-s intervals in four bins of net volume (docs/agents_skew_prior.md)
+CLOCK_MIX_PATH_RESPONSE_NAMES = (*CLOCK_MIX_PATH_NAMES, *RESPONSE_MOMENT_NAMES)
 MOMENT_SETS = {"visible-mix": VISIBLE_MIX_MOMENT_NAMES, "clock-mix": CLOCK_MIX_NAMES,
-               "clock-mix-path": CLOCK_MIX_PATH_NAMES, "clock-mix-far": CLOCK_MIX_FAR_NAMES}  # fmt: skip
+               "clock-mix-path": CLOCK_MIX_PATH_NAMES, "clock-mix-far": CLOCK_MIX_FAR_NAMES,
+               "clock-mix-path-response": CLOCK_MIX_PATH_RESPONSE_NAMES}  # fmt: skip
 # the moment set each subset is taken from (the first two keep the 18 moments' blocks, so their fits are unchanged)
 MOMENT_SOURCES = {"visible-mix": VISIBLE_MIX_MOMENTS, "clock-mix": VISIBLE_MIX_MOMENTS,
-                  "clock-mix-path": VISIBLE_PATH_MOMENTS, "clock-mix-far": VISIBLE_PATH_FAR_MOMENTS}  # fmt: skip
+                  "clock-mix-path": VISIBLE_PATH_MOMENTS, "clock-mix-far": VISIBLE_PATH_FAR_MOMENTS,
+                  "clock-mix-path-response": VISIBLE_PATH_RESPONSE_MOMENTS}  # fmt: skip
 # the block (seconds) each set is cut into: the bootstrap's resampling unit and the longest lag pairs can span
-MOMENT_BLOCK_S = {"visible-mix": 60.0, "clock-mix": 60.0, "clock-mix-path": 60.0, "clock-mix-far": FAR_BLOCK_S}
+MOMENT_BLOCK_S = {"visible-mix": 60.0, "clock-mix": 60.0, "clock-mix-path": 60.0, "clock-mix-far": FAR_BLOCK_S,
+                  "clock-mix-path-response": 60.0}  # fmt: skip
+# v25's refit (docs/agents_skew_prior.md): v24's nine and the makers' skew prior, with the response moments
+REFIT_V25_PARAMETERS = (*REFIT_V9_PARAMETERS, "market_maker.skew_prior_lots")
 
 
 def check_refit(config: Any, parameters: tuple[str, ...], moments: str, counts: dict[str, int],
@@ -141,6 +160,16 @@ def check_refit(config: Any, parameters: tuple[str, ...], moments: str, counts: 
             raise ParameterError(f"abm_refit: --{flag} must be a whole number >= {least[flag]}; got {value!r}")
     if not lhs_span > 0:
         raise ParameterError(f"abm_refit: --lhs-span must be > 0 (the search box's half-width); got {lhs_span!r}")
+
+
+@dataclass(frozen=True)
+class _PoolMap:
+    """A mapper (``mapper(function, items) -> list``, in the items' order) over a process pool."""
+
+    pool: Any
+
+    def __call__(self, function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        return self.pool.map(function, items, chunksize=1)
 
 
 REFUSED = 1e12  # a candidate refused after the search's budget (the estimator's value for a window without moments)
@@ -186,16 +215,23 @@ def refit(
     name: str = "abm-amzn-v7-refit",
     doc: str = "docs/agents_refit_v7.md",
     search_budget_s: float | None = None,
+    start_values: dict[str, float] | None = None,
+    mapper: Callable | None = None,
 ) -> dict[str, Any]:
     """Refit ``parameters`` of the preset ``start`` to ``[start_s, start_s + duration_s)`` of the AMZN day and
     return the new preset document (:func:`calibration.abm.preset_document` plus the start's record).
 
     ``search_budget_s`` (None: no budget): the wall seconds from the start after which Nelder-Mead's candidates are
     refused (:class:`BudgetedObjective`); the Latin-hypercube points, the Jacobian and the sandwich's paths always
-    run. Progress lines (one per search candidate) are printed."""
+    run. Progress lines (one per search candidate) are printed. ``start_values`` (dotted name -> value) replace the
+    preset's values before the search starts (a rule switched on at a first value, e.g. the makers' skew prior: the
+    search works on logs, so a freed parameter must start > 0) and are recorded in the preset's start. ``mapper``
+    (None: this process) runs the paths, e.g. a pool's ``map``: the paths and their order are the same, so the fit
+    is too (the search budget is wall time, so a faster mapper lets Nelder-Mead try more candidates)."""
     from simlab.io.dataset import load_dataset
 
     config, calibration = load_abm_preset(start)
+    config = with_parameters(config, start_values or {})
     counts = {"paths": n_paths, "n-lhs": n_lhs, "maxfev": maxfev, "sigma-paths": n_sigma_paths}
     check_refit(config, parameters, moments, counts, lhs_span)
     if search_budget_s is not None and not search_budget_s > 0:
@@ -209,7 +245,7 @@ def refit(
     est = AgentMarketEstimator(config, parameters=parameters, warmup_s=warmup_s, window_s=duration_s,
                                block_s=MOMENT_BLOCK_S[moments],
                                n_paths=n_paths, seed=seed, n_lhs=n_lhs, lhs_span=lhs_span, maxfev=maxfev,
-                               n_sigma_paths=n_sigma_paths, moments=moment_set)  # fmt: skip
+                               n_sigma_paths=n_sigma_paths, moments=moment_set, mapper=mapper)  # fmt: skip
     deadline = started + (np.inf if search_budget_s is None else search_budget_s)
     log = lambda line: print(f"{time.perf_counter() - started:6.0f} s {line}", flush=True)  # noqa: E731
     budget = BudgetedObjective(est._objective, deadline, log)
@@ -224,7 +260,8 @@ def refit(
         note=f"{Path(start).stem}'s continuous parameters refitted by calibration.abm_refit on the whole AMZN day, "
         f"its hand-set rules fixed ({doc})",
         hand_set=hand_set,
-        start={"values": {n: get_parameter(config, n) for n in parameters}, "objective": search["lhs_objective"][0]},
+        start={"values": {n: get_parameter(config, n) for n in parameters}, "objective": search["lhs_objective"][0],
+               "overrides": dict(start_values or {})},
         search={"lhs_best_objective": float(np.min(search["lhs_objective"])),
                 "nelder_mead_success": search["nelder_mead_success"],
                 "nelder_mead_message": search["nelder_mead_message"],
@@ -253,12 +290,35 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--moments", default="visible-mix", choices=sorted(MOMENT_SETS))
     parser.add_argument("--doc", default="docs/agents_refit_v7.md", help="the doc page the preset's note names")
     parser.add_argument("--search-budget-s", type=float, default=None, help="wall seconds for the search (refit)")
+    parser.add_argument(
+        "--start-value",
+        action="append",
+        default=[],
+        metavar="TABLE.KEY=VALUE",
+        help="replace a start value before the search (repeatable)",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="processes that simulate the paths (1: this one)")
     args = parser.parse_args(argv)
-    document = refit(args.start, args.data_dir, parameters=tuple(args.parameter or REFIT_PARAMETERS),
-                     start_s=args.start_s, duration_s=args.duration, warmup_s=args.warmup, n_paths=args.paths,
-                     n_lhs=args.n_lhs, lhs_span=args.lhs_span, maxfev=args.maxfev, n_sigma_paths=args.sigma_paths,
-                     moments=args.moments, name=args.output.stem, doc=args.doc,
-                     search_budget_s=args.search_budget_s)  # fmt: skip
+    start_values = {}
+    for item in args.start_value:
+        name, sep, value = item.partition("=")
+        try:
+            start_values[name] = float(value) if sep else float("nan")
+        except ValueError:
+            start_values[name] = float("nan")
+        if not np.isfinite(start_values[name]):
+            raise ParameterError(f"abm_refit: --start-value must be TABLE.KEY=NUMBER (a finite number, e.g. "
+                                 f"market_maker.skew_prior_lots=300); got {item!r}")  # fmt: skip
+    if args.workers < 1:
+        raise ParameterError(f"abm_refit: --workers must be a whole number >= 1; got {args.workers!r}")
+    with ExitStack() as stack:
+        pool = stack.enter_context(get_context("spawn").Pool(args.workers)) if args.workers > 1 else None
+        document = refit(args.start, args.data_dir, parameters=tuple(args.parameter or REFIT_PARAMETERS),
+                         start_s=args.start_s, duration_s=args.duration, warmup_s=args.warmup, n_paths=args.paths,
+                         n_lhs=args.n_lhs, lhs_span=args.lhs_span, maxfev=args.maxfev,
+                         n_sigma_paths=args.sigma_paths, moments=args.moments, name=args.output.stem, doc=args.doc,
+                         search_budget_s=args.search_budget_s, start_values=start_values,
+                         mapper=None if pool is None else _PoolMap(pool))  # fmt: skip
     out = write_preset(document, args.output)
     cal = document["calibration"]
     print(f"{out}: objective {cal['objective']:.2f} (start {cal['start']['objective']:.2f}), "

@@ -312,6 +312,9 @@ MP_INV_SKEW, MP_INV_SKEW_MAX = 11, 12
 # the touch orders' size law (ours; MP_TOUCH_SIZED 0: off): the log-normal's mean and sd, then the 11 components'
 # cumulative law from MP_TOUCH_CDF
 MP_TOUCH_SIZED, MP_TOUCH_LOG_MEAN, MP_TOUCH_LOG_SD, MP_TOUCH_CDF = 13, 14, 15, 16
+MP_TOUCH_COMPONENTS = 11  # the size law's components (MP_TOUCH_CDF .. MP_TOUCH_CDF + 10)
+# the imbalance skew's prior volume (lots; 0: ABIDES' ratio; ours, docs/agents_skew_prior.md)
+MP_SKEW_PRIOR = MP_TOUCH_CDF + MP_TOUCH_COMPONENTS
 
 
 @numba.njit(cache=True)
@@ -323,7 +326,8 @@ def maker_size(buy_volume, sell_volume, mp):
 @numba.njit(cache=True)
 def touch_size(gen, mp):
     """One size of a maker's touch order under the size law of ``mp`` (:func:`mixture_size`; two draws)."""
-    return mixture_size(gen, mp[MP_TOUCH_CDF:], mp[MP_TOUCH_LOG_MEAN], mp[MP_TOUCH_LOG_SD])
+    return mixture_size(gen, mp[MP_TOUCH_CDF : MP_TOUCH_CDF + MP_TOUCH_COMPONENTS], mp[MP_TOUCH_LOG_MEAN],
+                        mp[MP_TOUCH_LOG_SD])  # fmt: skip
 
 
 @numba.njit(cache=True)
@@ -333,14 +337,22 @@ def maker_ladder(window, mid, buy_volume, sell_volume, mp):
     Source: ABIDES ``compute_orders_to_place`` (anchor middle, adaptive window): ``window`` = smoothed spread ``w``,
     step = ``max(1, round(level_spacing * w))``, mid skewed by ``price_skew * (2 buy / (buy + sell) - 1)``, best
     bid ``mid - floor(w / 2)``, best ask ``mid + ceil(w / 2)``, ``levels`` prices per side ``step`` apart.
-    Ours: each half-spread is at least ``MP_MIN_HALF`` ticks (the spread floor; 0 leaves ABIDES' ladder as it is),
-    as the inventory-free spread term of Avellaneda and Stoikov (2008, "High-frequency trading in a limit order
-    book", Quant. Finance 8), which a maker quotes whatever the spread it observes.
+    Ours: with a prior volume ``v0 = MP_SKEW_PRIOR`` > 0 the imbalance is ``(buy - sell) / (buy + sell + v0)``, the
+    buy share shrunk toward one half by ``v0 / 2`` lots a side (a Beta prior), so a window's skew grows linearly with
+    its net volume while that is small against ``v0`` and saturates beyond, the aggregate impact of Patzelt and
+    Bouchaud (2018, "Universal scaling and nonlinearity of aggregate price impact in financial markets", Phys. Rev.
+    E 97); ABIDES' ratio (``v0`` 0) moves the ladder by the whole skew for a lone lot in a quiet window
+    (docs/agents_skew_prior.md). Each half-spread is at least ``MP_MIN_HALF`` ticks (the spread floor; 0 leaves
+    ABIDES' ladder as it is), as the inventory-free spread term of Avellaneda and Stoikov (2008, "High-frequency
+    trading in a limit order book", Quant. Finance 8), which a maker quotes whatever the spread it observes.
     """
     step = max(np.int64(1), np.int64(np.rint(mp[MP_SPACING] * window)))
     point = mid
     if buy_volume + sell_volume > 0:
-        imbalance = 2.0 * buy_volume / (buy_volume + sell_volume) - 1.0
+        if mp[MP_SKEW_PRIOR] > 0:  # ours: the ratio with a prior volume
+            imbalance = (buy_volume - sell_volume) / (buy_volume + sell_volume + mp[MP_SKEW_PRIOR])
+        else:
+            imbalance = 2.0 * buy_volume / (buy_volume + sell_volume) - 1.0
         point = np.int64(mid + imbalance * mp[MP_SKEW])  # int(): toward zero, as ABIDES
     floor = np.int64(mp[MP_MIN_HALF])
     high_bid = point - max(np.int64(math.floor(0.5 * window)), floor)

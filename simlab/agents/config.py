@@ -468,6 +468,16 @@ class MarketMakers(_Checked):
     (docs/agents_impact_v17.md, section 4); with a gap the lagging quotes still resist a metaorder but keep a spread
     (a maker's minimum quoted spread, the spread term of Avellaneda and Stoikov 2008). Needs the inventory skew or
     the slow centre on (without either there is no clip, and the key would be ignored).
+    ``skew_prior_lots`` (0: off, ABIDES' ratio): the imbalance that skews the ladder (``price_skew_ticks`` times it) is
+    ``(buy - sell) / (buy + sell + skew_prior_lots)`` over the last ``volume_window_s``, the buy share shrunk toward
+    one half by a prior of ``skew_prior_lots / 2`` lots a side, instead of ABIDES' ``2 buy / (buy + sell) - 1``.
+    Ours: under ABIDES' ratio a lone lot in a quiet window moves every maker's ladder by the whole skew, so the
+    smallest metaorders move the price about as much as ten times larger ones (docs/agents_skew_prior.md); with the
+    prior the skew grows linearly with a window's net volume while it is small against the prior and saturates
+    beyond it, the shape of aggregate impact in Patzelt and Bouchaud (2018, "Universal scaling and nonlinearity of
+    aggregate price impact in financial markets", Phys. Rev. E 97) and, at small imbalances, the linear response to
+    order-flow imbalance of Cont, Kukanov and Stoikov (2014, "The price impact of order book events", J. Financ.
+    Econom. 12).
     """
 
     count: int = 2
@@ -501,6 +511,7 @@ class MarketMakers(_Checked):
     center_halflife_s: float = 0.0
     center_snap_ticks: int = 0
     post_only_gap_ticks: int = 0
+    skew_prior_lots: float = 0.0
     _positive = ("wake_interval_s", "level_spacing", "initial_spread_ticks", "volume_window_s", "withdraw_size_factor",
                  "touch_size_log_sd")  # fmt: skip
     _int_floor = {"min_order_size": 1, "levels": 1, "keep_touch_ticks": -1}

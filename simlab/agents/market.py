@@ -235,7 +235,7 @@ class _Market(BookSimulation):
             m.pov, m.min_order_size, m.levels, m.level_spacing, m.spread_alpha, m.price_skew_ticks,
             m.withdraw_inventory_lots, m.withdraw_move_bps, m.withdraw_size_factor, m.withdraw_spread_factor,
             m.min_half_spread_ticks, m.inventory_skew_ticks_per_lot, m.inventory_skew_max_ticks,
-            *size_law(m.touch_size_weights, m.touch_size_log_mean, m.touch_size_log_sd),
+            *size_law(m.touch_size_weights, m.touch_size_log_mean, m.touch_size_log_sd), m.skew_prior_lots,
         ])  # fmt: skip
         self.ip = np.zeros(K.IP_SIZE, np.int64)
         self.ip[[K.IP_OPEN, K.IP_CLOSE, K.IP_END]] = c.open_ns, self.end_ns, self.end_ns

@@ -292,6 +292,18 @@ CONFIGS = {
             size_volume="not_between_makers",
         ),
     ),
+    "makers' imbalance skew with a prior volume of 40 lots (12 ticks), a slow centre, a TWAP buyer": small_config(
+        execution=ExecutionAgents(count=1, quantity_lots=900, start_s=100, duration_s=600, interval_s=20),
+        market_maker=MarketMakers(
+            count=3,
+            wake_interval_s=10.0,
+            levels=4,
+            volume_window_s=20.0,
+            price_skew_ticks=12.0,
+            skew_prior_lots=40.0,
+            center_halflife_s=30.0,
+        ),  # fmt: skip
+    ),
     "makers with a slow ladder centre (half-life 30 s), layers, a TWAP buyer": small_config(
         execution=ExecutionAgents(count=1, quantity_lots=900, start_s=100, duration_s=600, interval_s=20),
         market_maker=MarketMakers(
