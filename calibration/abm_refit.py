@@ -137,7 +137,8 @@ def check_refit(config: Any, parameters: tuple[str, ...], moments: str, counts: 
                 lhs_span: float) -> None:  # fmt: skip
     """Refuse a refit's bad settings before any data is read, each with one sentence naming the setting: an unknown
     moment set, a hand-set rule or a list-valued setting among the freed ``parameters``, the activity's sd freed from
-    a start whose activity is off (freeing it would switch the rule on, not refit it), a count in ``counts`` below
+    a start whose activity is off (freeing it would switch the rule on, not refit it), any other freed parameter
+    starting at 0 or below (the search works on logs: ``--start-value`` gives a start), a count in ``counts`` below
     its least (``paths``, ``n-lhs`` >= 1; ``maxfev`` >= 0; ``sigma-paths`` >= 2), a ``lhs_span`` <= 0."""
     if moments not in MOMENT_SETS:
         raise ParameterError(f"abm_refit: --moments must be one of {sorted(MOMENT_SETS)}; got {moments!r}")
@@ -149,6 +150,11 @@ def check_refit(config: Any, parameters: tuple[str, ...], moments: str, counts: 
     if lists:
         raise ParameterError(f"abm_refit: {lists} are lists (the activity's time scales) and stay fixed; drop them "
                              f"from --parameter (found {list(parameters)})")  # fmt: skip
+    off = [name for name in parameters if name != "fundamental.activity_sd" and not get_parameter(config, name) > 0]
+    if off:  # the search works on logs (logits for shares): a freed rule at 0 is off, not a start
+        raise ParameterError(f"abm_refit: the freed parameters {off} start at {[get_parameter(config, n) for n in off]}"
+                             f"; the search needs a start > 0: give one with --start-value (e.g. "
+                             f"--start-value {off[0]}=300 for market_maker.skew_prior_lots)")  # fmt: skip
     if "fundamental.activity_sd" in parameters and not config.fundamental.activity_sd > 0:
         raise ParameterError(
             "abm_refit: --parameter fundamental.activity_sd needs a start with the activity on "
@@ -311,6 +317,15 @@ def main(argv: list[str] | None = None) -> Path:
                                  f"market_maker.skew_prior_lots=300); got {item!r}")  # fmt: skip
     if args.workers < 1:
         raise ParameterError(f"abm_refit: --workers must be a whole number >= 1; got {args.workers!r}")
+    config = load_abm_preset(args.start)[0]
+    for name in start_values:  # checked here, before a pool starts, naming the flag
+        table, _, key = name.partition(".")
+        if not hasattr(getattr(config, table, None), key) or not key:
+            raise ParameterError(f"abm_refit: --start-value {name}: expected a `table.key` of the market config "
+                                 f"(e.g. market_maker.skew_prior_lots); got {name!r}")  # fmt: skip
+    counts = {"paths": args.paths, "n-lhs": args.n_lhs, "maxfev": args.maxfev, "sigma-paths": args.sigma_paths}
+    check_refit(with_parameters(config, start_values), tuple(args.parameter or REFIT_PARAMETERS), args.moments,
+                counts, args.lhs_span)  # fmt: skip
     with ExitStack() as stack:
         pool = stack.enter_context(get_context("spawn").Pool(args.workers)) if args.workers > 1 else None
         document = refit(args.start, args.data_dir, parameters=tuple(args.parameter or REFIT_PARAMETERS),

@@ -238,10 +238,14 @@ VISIBLE_PATH_FAR_MOMENTS = MomentSet(VISIBLE_PATH_FAR_MOMENT_NAMES, visible_path
 # ---------------------------------------------------- the aggregate price response (docs/agents_skew_prior.md)
 # The mean signed move of the visible mid over 10-s intervals by the interval's net traded volume: the aggregate
 # impact curve of Patzelt and Bouchaud (2018, "Universal scaling and nonlinearity of aggregate price impact in
-# financial markets", Phys. Rev. E 97). The AMZN day's rises 1.4 -> 16.8 ticks from the smallest bin to the largest
+# financial markets", Phys. Rev. E 97). The AMZN day's rises 1.4 -> 11.5 ticks from the smallest bin to the largest
 # (about the square root of the net volume); abm-amzn-v24's is flat at 9-12 ticks, its makers' imbalance skew moving
 # the price as much for one lot as for a thousand. The bins are fixed lots (the AMZN day's terciles of |net| over the
-# intervals with a trade are about 100 and 330 lots), so a simulation and the real day are binned alike.
+# intervals with a trade are about 100 and 330 lots), so a simulation and the real day are binned alike. The net
+# volume counts every execution, hidden ones too (``_TRADES``, as the other moments): the flow the price answers,
+# whether or not the liquidity it met was visible (AMZN without its hidden executions: 2.27, 4.11, 6.80, 12.01).
+# A bin without an interval is NaN, and the estimator refuses a candidate with a NaN moment: a window must be long
+# enough to hold intervals of 1,000 lots and more (the whole day holds 111 on AMZN).
 RESPONSE_S = 10  # the interval (seconds; 6 to a 60-s block)
 RESPONSE_EDGES = (1, 100, 300, 1000)  # lower edges of the |net volume| bins (lots); the last is open
 RESPONSE_MOMENT_NAMES = ("response_ticks_1_100", "response_ticks_100_300", "response_ticks_300_1000",
@@ -250,10 +254,11 @@ VISIBLE_PATH_RESPONSE_MOMENT_NAMES = (*VISIBLE_PATH_MOMENT_NAMES, *RESPONSE_MOME
 
 
 def visible_response_blocks(data: dict[str, xr.Dataset], block_s: float) -> list[dict[str, np.ndarray]]:
-    """:func:`visible_path_blocks`, each block also holding ``net`` and ``move`` per :data:`RESPONSE_S` interval from
-    the block's start: the visible trades' net volume (lots, + aggressive buys) and the visible mid's change in ticks
-    over ``[t, t + 10 s)``: from the last quoted mid before ``t`` to the last before ``t + 10 s`` (NaN where there is
-    none yet, as for the day's first interval).
+    """:func:`visible_path_blocks`, each block also holding ``net`` and ``move`` per :data:`RESPONSE_S` interval
+    from the block's start: the net volume of the executions a level-1 file records (lots, + aggressive buys; those
+    against hidden orders included) and the visible mid's change in ticks over ``[t, t + 10 s)``: from the last
+    quoted mid before ``t`` to the last before ``t + 10 s`` (NaN where there is none yet, as for the day's first
+    interval).
 
     ``block_s`` must be a whole number of :data:`RESPONSE_S` intervals (a ParameterError sentence otherwise)."""
     intervals = int(round(block_s / RESPONSE_S))

@@ -338,22 +338,26 @@ def maker_ladder(window, mid, buy_volume, sell_volume, mp):
     step = ``max(1, round(level_spacing * w))``, mid skewed by ``price_skew * (2 buy / (buy + sell) - 1)``, best
     bid ``mid - floor(w / 2)``, best ask ``mid + ceil(w / 2)``, ``levels`` prices per side ``step`` apart.
     Ours: with a prior volume ``v0 = MP_SKEW_PRIOR`` > 0 the imbalance is ``(buy - sell) / (buy + sell + v0)``, the
-    buy share shrunk toward one half by ``v0 / 2`` lots a side (a Beta prior), so a window's skew grows linearly with
-    its net volume while that is small against ``v0`` and saturates beyond, the aggregate impact of Patzelt and
-    Bouchaud (2018, "Universal scaling and nonlinearity of aggregate price impact in financial markets", Phys. Rev.
-    E 97); ABIDES' ratio (``v0`` 0) moves the ladder by the whole skew for a lone lot in a quiet window
-    (docs/agents_skew_prior.md). Each half-spread is at least ``MP_MIN_HALF`` ticks (the spread floor; 0 leaves
-    ABIDES' ladder as it is), as the inventory-free spread term of Avellaneda and Stoikov (2008, "High-frequency
-    trading in a limit order book", Quant. Finance 8), which a maker quotes whatever the spread it observes.
+    buy share shrunk toward one half by ``v0 / 2`` lots a side (a Beta prior), and the ladder moves by ``skew x
+    imbalance`` whole ticks toward zero (ABIDES truncates the skewed price instead, which takes a move of a fraction
+    of a tick one tick down for sells and none for buys; under the prior most moves are such fractions), so a
+    window's skew grows linearly with its net volume while that is small against ``v0`` and saturates beyond, the
+    aggregate impact of Patzelt and Bouchaud (2018, "Universal scaling and nonlinearity of aggregate price impact in
+    financial markets", Phys. Rev. E 97); ABIDES' ratio (``v0`` 0) moves the ladder by the whole skew for a lone lot
+    in a quiet window (docs/agents_skew_prior.md). Each half-spread is at least ``MP_MIN_HALF`` ticks (the spread
+    floor; 0 leaves ABIDES' ladder as it is), as the inventory-free spread term of Avellaneda and Stoikov (2008,
+    "High-frequency trading in a limit order book", Quant. Finance 8), which a maker quotes whatever the spread it
+    observes.
     """
     step = max(np.int64(1), np.int64(np.rint(mp[MP_SPACING] * window)))
     point = mid
     if buy_volume + sell_volume > 0:
-        if mp[MP_SKEW_PRIOR] > 0:  # ours: the ratio with a prior volume
+        if mp[MP_SKEW_PRIOR] > 0:  # ours: the ratio with a prior volume, the move in whole ticks toward zero
             imbalance = (buy_volume - sell_volume) / (buy_volume + sell_volume + mp[MP_SKEW_PRIOR])
+            point = mid + np.int64(imbalance * mp[MP_SKEW])
         else:
             imbalance = 2.0 * buy_volume / (buy_volume + sell_volume) - 1.0
-        point = np.int64(mid + imbalance * mp[MP_SKEW])  # int(): toward zero, as ABIDES
+            point = np.int64(mid + imbalance * mp[MP_SKEW])  # int(): the price toward zero, as ABIDES
     floor = np.int64(mp[MP_MIN_HALF])
     high_bid = point - max(np.int64(math.floor(0.5 * window)), floor)
     low_ask = point + max(np.int64(math.ceil(0.5 * window)), floor)

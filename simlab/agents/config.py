@@ -470,7 +470,9 @@ class MarketMakers(_Checked):
     the slow centre on (without either there is no clip, and the key would be ignored).
     ``skew_prior_lots`` (0: off, ABIDES' ratio): the imbalance that skews the ladder (``price_skew_ticks`` times it) is
     ``(buy - sell) / (buy + sell + skew_prior_lots)`` over the last ``volume_window_s``, the buy share shrunk toward
-    one half by a prior of ``skew_prior_lots / 2`` lots a side, instead of ABIDES' ``2 buy / (buy + sell) - 1``.
+    one half by a prior of ``skew_prior_lots / 2`` lots a side, instead of ABIDES' ``2 buy / (buy + sell) - 1``, and
+    the ladder moves by that skew in whole ticks toward zero (ABIDES truncates the skewed price, which moves a sell's
+    fraction of a tick one tick down and a buy's not at all).
     Ours: under ABIDES' ratio a lone lot in a quiet window moves every maker's ladder by the whole skew, so the
     smallest metaorders move the price about as much as ten times larger ones (docs/agents_skew_prior.md); with the
     prior the skew grows linearly with a window's net volume while it is small against the prior and saturates

@@ -237,6 +237,9 @@ class _Market(BookSimulation):
             m.min_half_spread_ticks, m.inventory_skew_ticks_per_lot, m.inventory_skew_max_ticks,
             *size_law(m.touch_size_weights, m.touch_size_log_mean, m.touch_size_log_sd), m.skew_prior_lots,
         ])  # fmt: skip
+        if self.mparams.size != R.MP_SKEW_PRIOR + 1:  # the kernel reads the layout of _rules.MP_* unchecked
+            raise RuntimeError(f"_Market: the makers' parameter vector has {self.mparams.size} entries; the "
+                               f"kernel's layout (_rules.MP_*) needs {R.MP_SKEW_PRIOR + 1}")  # fmt: skip
         self.ip = np.zeros(K.IP_SIZE, np.int64)
         self.ip[[K.IP_OPEN, K.IP_CLOSE, K.IP_END]] = c.open_ns, self.end_ns, self.end_ns
         self.ip[[K.IP_BOOK_SAMPLE, K.IP_PATH_SAMPLE]] = self.sample_ns, self.path_ns

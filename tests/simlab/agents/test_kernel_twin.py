@@ -442,6 +442,11 @@ def _shocks_happened(config, market, twin, seed):
         other = _Market(plain, _root(seed), plain.session_s, 5, 0, 0)
         other.run()
         assert not np.array_equal(other.ev[: int(other.ctr[_sim.C_EVENTS])], ev)
+    if config.market_maker.skew_prior_lots > 0:  # the prior changed the skew's moves: ABIDES' ratio differs
+        plain = replace(config, market_maker=replace(config.market_maker, skew_prior_lots=0.0))
+        other = _Market(plain, _root(seed), plain.session_s, 5, 0, 0)
+        other.run()
+        assert not np.array_equal(other.ev[: int(other.ctr[_sim.C_EVENTS])], ev)
     if config.market_maker.center_halflife_s > 0:  # the slow centre moved ladders: the market without it differs
         off = dict(center_halflife_s=0.0, post_only_gap_ticks=0, center_snap_ticks=0)
         plain = replace(config, market_maker=replace(config.market_maker, **off))

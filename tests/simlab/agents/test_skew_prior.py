@@ -42,11 +42,19 @@ def test_abides_ratio_moves_the_ladder_by_the_whole_skew_for_one_lot():
      (99, 0, 12),  # 24 * 99 / 198 = 12.0
      (1000, 0, 21),  # 24 * 1000 / 1099 = 21.8: saturating toward the skew
      (300, 200, 4),  # 24 * 100 / 599 = 4.0: the net volume against the whole window's
-     (0, 50, -9),  # 10000 - 8.05 = 9991.95: int() is toward zero of the price, so one tick more down
+     (0, 50, -8),  # the move toward zero, as for buys
+     (0, 1, 0),  # a lone sell moves nothing either
+     (0, 1000, -21),
      (0, 0, 0)],
 )  # fmt: skip
 def test_the_prior_makes_the_skew_linear_in_small_net_volume_and_saturating(buys, sells, ticks):
     assert _shift(buys, sells, prior=99.0) == ticks
+
+
+def test_abides_truncates_the_price_so_a_fraction_moves_sells_a_tick_and_the_prior_does_not():
+    assert _shift(2, 1, skew=1.0) == 0 and _shift(1, 2, skew=1.0) == -1  # +-1/3 tick: ABIDES' quirk, kept at 0
+    for net in (1, 10, 60):  # under the prior a sell moves the ladder as far down as the buy moves it up
+        assert _shift(0, net, prior=99.0) == -_shift(net, 0, prior=99.0)
 
 
 def test_the_move_grows_with_the_net_volume_under_the_prior_but_not_under_abides():

@@ -644,11 +644,11 @@ class TwinMarket:
                         self.snaps[k] += 1
                 centre = int(np.rint(self.centre[k][0]))
             centre = centre - shift
-            if m.skew_prior_lots > 0:  # the imbalance shrunk toward 0 by a prior volume of skew_prior_lots
-                imbalance = (buys - sells) / (buys + sells + m.skew_prior_lots)
+            if m.skew_prior_lots > 0:  # the imbalance shrunk toward 0 by a prior volume; whole ticks toward zero
+                point = centre + int((buys - sells) / (buys + sells + m.skew_prior_lots) * m.price_skew_ticks)
             else:
                 imbalance = 0.0 if buys + sells == 0 else 2.0 * buys / (buys + sells) - 1.0
-            point = centre if buys + sells == 0 else int(centre + imbalance * m.price_skew_ticks)
+                point = centre if buys + sells == 0 else int(centre + imbalance * m.price_skew_ticks)
             half = m.min_half_spread_ticks
             high_bid, low_ask = point - max(math.floor(w / 2), half), point + max(math.ceil(w / 2), half)
             if m.quote_offset_ticks > 0:  # each side moved away from the mid by 0 .. quote_offset_ticks ticks
