@@ -7,6 +7,7 @@ import json
 import pytest
 
 from scenarios.demo import run_demo
+from scenarios.demo.abm import RESPONSE_KEY
 from simlab.store import list_groups, load_store
 from tests.conftest import shared_path
 
@@ -36,6 +37,8 @@ def test_demo_on_real_data(tmp_path):
     assert json.loads((tmp_path / "score" / "zi-amzn" / "scores.json").read_text())["meta"]["window_levels"] == 1
     (agents,) = [value for key, value in metrics.items() if key.startswith("Agent-based market (abm-amzn-v4")]
     assert agents["real data"].startswith("AMZN") and agents["book events"] > 1000
+    real = [float(p.split("(")[1].rstrip(")")) for p in agents[RESPONSE_KEY].split(" / ")]  # AMZN 12:00-12:30
+    assert all(v == v for v in real[:3]) and real[2] > real[0]  # defined in the three small bins, and rising
     forecast = metrics["Forecasting benchmark: OFI forecasters vs the Hawkes oracle, leakage audit"]
     assert forecast["BTCUSDT: windows of 1 s"] == 343
     honest, nowcast = (float(v) for v in forecast["BTCUSDT: hybrid honest / nowcast R^2"].split(" / "))
