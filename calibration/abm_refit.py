@@ -153,8 +153,8 @@ def check_refit(config: Any, parameters: tuple[str, ...], moments: str, counts: 
     off = [name for name in parameters if name != "fundamental.activity_sd" and not get_parameter(config, name) > 0]
     if off:  # the search works on logs (logits for shares): a freed rule at 0 is off, not a start
         raise ParameterError(f"abm_refit: the freed parameters {off} start at {[get_parameter(config, n) for n in off]}"
-                             f"; the search needs a start > 0: give one with --start-value (e.g. "
-                             f"--start-value {off[0]}=300 for market_maker.skew_prior_lots)")  # fmt: skip
+                             f"; the search needs a start > 0: give one with --start-value {off[0]}=VALUE (e.g. "
+                             f"market_maker.skew_prior_lots=300)")  # fmt: skip
     if "fundamental.activity_sd" in parameters and not config.fundamental.activity_sd > 0:
         raise ParameterError(
             "abm_refit: --parameter fundamental.activity_sd needs a start with the activity on "
@@ -317,6 +317,8 @@ def main(argv: list[str] | None = None) -> Path:
                                  f"market_maker.skew_prior_lots=300); got {item!r}")  # fmt: skip
     if args.workers < 1:
         raise ParameterError(f"abm_refit: --workers must be a whole number >= 1; got {args.workers!r}")
+    if args.search_budget_s is not None and not args.search_budget_s > 0:
+        raise ParameterError(f"abm_refit: --search-budget-s must be > 0 (wall seconds); got {args.search_budget_s!r}")
     config = load_abm_preset(args.start)[0]
     for name in start_values:  # checked here, before a pool starts, naming the flag
         table, _, key = name.partition(".")

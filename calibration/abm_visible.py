@@ -241,11 +241,11 @@ VISIBLE_PATH_FAR_MOMENTS = MomentSet(VISIBLE_PATH_FAR_MOMENT_NAMES, visible_path
 # financial markets", Phys. Rev. E 97). The AMZN day's rises 1.4 -> 11.5 ticks from the smallest bin to the largest
 # (about the square root of the net volume); abm-amzn-v24's is flat at 9-12 ticks, its makers' imbalance skew moving
 # the price as much for one lot as for a thousand. The bins are fixed lots (the AMZN day's terciles of |net| over the
-# intervals with a trade are about 100 and 330 lots), so a simulation and the real day are binned alike. The net
+# intervals with a trade are 100 and 322 lots), so a simulation and the real day are binned alike. The net
 # volume counts every execution, hidden ones too (``_TRADES``, as the other moments): the flow the price answers,
-# whether or not the liquidity it met was visible (AMZN without its hidden executions: 2.27, 4.11, 6.80, 12.01).
-# A bin without an interval is NaN, and the estimator refuses a candidate with a NaN moment: a window must be long
-# enough to hold intervals of 1,000 lots and more (the whole day holds 111 on AMZN).
+# whether or not the liquidity it met was visible (AMZN with its hidden executions left out of the net: 2.27, 4.12,
+# 6.81, 12.69). A bin without an interval is NaN, and the estimator refuses a candidate with a NaN moment: a window
+# must be long enough to hold intervals of 1,000 lots and more (the whole day holds 111 on AMZN).
 RESPONSE_S = 10  # the interval (seconds; 6 to a 60-s block)
 RESPONSE_EDGES = (1, 100, 300, 1000)  # lower edges of the |net volume| bins (lots); the last is open
 RESPONSE_MOMENT_NAMES = ("response_ticks_1_100", "response_ticks_100_300", "response_ticks_300_1000",

@@ -153,7 +153,8 @@ def test_a_pool_of_workers_gives_the_serial_fit(tmp_path, shared_data):
     for cal in (serial, pooled):
         assert cal["start"]["overrides"] == {"market_maker.skew_prior_lots": 300.0}
         assert cal["start"]["values"]["market_maker.skew_prior_lots"] == 300.0
-        assert cal["objective"] < 1e12 and cal["estimates"] != cal["start"]["values"]  # a real search, not refusals
+        moved = [abs(cal["estimates"][n] / cal["start"]["values"][n] - 1) > 1e-6 for n in cal["estimates"]]
+        assert cal["objective"] < 1e12 and any(moved)  # a real search, not refusals
     for key in ("estimates", "std_errors", "moments", "objective"):
         assert serial[key] == pooled[key], key
 
@@ -161,7 +162,7 @@ def test_a_pool_of_workers_gives_the_serial_fit(tmp_path, shared_data):
 def test_a_rule_freed_at_zero_or_an_unknown_start_key_is_refused_before_any_data(tmp_path):
     args = ["calibration/presets/abm-amzn-v24.toml", str(tmp_path / "no-data"), str(tmp_path / "x.toml"),
             "--parameter", "market_maker.skew_prior_lots"]  # fmt: skip
-    with pytest.raises(ParameterError, match="start at \\[0.0\\].*--start-value market_maker.skew_prior_lots=300"):
+    with pytest.raises(ParameterError, match="start at \\[0.0\\].*--start-value market_maker.skew_prior_lots=VALUE"):
         main(args)
     with pytest.raises(ParameterError, match="--start-value market_maker.no_such_key: expected a `table.key`"):
         main([*args, "--start-value", "market_maker.no_such_key=3"])

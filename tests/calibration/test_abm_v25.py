@@ -43,3 +43,6 @@ def test_v25_records_its_uncertainty_and_the_response_it_fits():
     response = [document["moments"][f"response_ticks_{b}"] for b in ("1_100", "100_300", "300_1000", "1000_up")]
     assert [round(r["real"], 2) for r in response] == [1.42, 3.62, 6.01, 11.52]
     assert [round(r["simulated"], 2) for r in response] == [3.03, 6.24, 10.79, 13.87]  # twice AMZN's at the bottom
+    search = document["search"]  # the page's record of the search: the budget stopped it
+    assert (search["nelder_mead_success"], search["nelder_mead_simulated"]) == (False, 54)
+    assert search["lhs_best_objective"] == pytest.approx(1844.39, abs=0.01)
