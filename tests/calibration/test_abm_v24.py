@@ -4,13 +4,13 @@ simulated moments, the flow rule and every integer rule fixed."""
 from __future__ import annotations
 
 import tomllib
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from calibration.abm import get_parameter, load_abm_preset, with_parameters
+from calibration.abm import get_parameter, load_abm_preset
 from calibration.abm_refit import REFIT_V9_PARAMETERS
+from tests.calibration.refitted import assert_refitted
 
 PRESETS = Path(__file__).parents[2] / "calibration" / "presets"
 
@@ -18,13 +18,7 @@ PRESETS = Path(__file__).parents[2] / "calibration" / "presets"
 def test_v24_is_v23_with_the_nine_refitted_values():
     v23, _ = load_abm_preset(PRESETS / "abm-amzn-v23.toml")
     v24, calibration = load_abm_preset(PRESETS / "abm-amzn-v24.toml")
-    estimates = calibration["estimates"]
-    assert sorted(estimates) == sorted(REFIT_V9_PARAMETERS)
-    for name in REFIT_V9_PARAMETERS:  # the market runs the recorded estimates, each moved from v23's start
-        assert get_parameter(v24, name) == pytest.approx(estimates[name], rel=1e-12)
-        assert calibration["start"]["values"][name] == get_parameter(v23, name)
-    assert replace(with_parameters(v23, estimates), name="abm-amzn-v24") == v24  # nothing else changed
-    assert (v24.value.flow_learning_ticks_per_lot, v24.value.flow_learning_source) == (0.005, "others")
+    assert_refitted(v23, v24, calibration, REFIT_V9_PARAMETERS)
     assert calibration["objective"] == pytest.approx(671.65, abs=0.01)  # the page's numbers (section 5)
     assert calibration["start"]["objective"] == pytest.approx(863.91, abs=0.01)
     assert get_parameter(v24, "noise.arrival_rate_per_s") == pytest.approx(0.0514099, rel=1e-5)

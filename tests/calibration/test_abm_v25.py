@@ -5,13 +5,13 @@ them, every integer rule fixed."""
 from __future__ import annotations
 
 import tomllib
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from calibration.abm import get_parameter, load_abm_preset, with_parameters
 from calibration.abm_refit import CLOCK_MIX_PATH_RESPONSE_NAMES, REFIT_V25_PARAMETERS
+from tests.calibration.refitted import assert_refitted
 
 PRESETS = Path(__file__).parents[2] / "calibration" / "presets"
 
@@ -19,15 +19,9 @@ PRESETS = Path(__file__).parents[2] / "calibration" / "presets"
 def test_v25_is_v24_with_the_prior_on_and_the_ten_refitted_values():
     v24, _ = load_abm_preset(PRESETS / "abm-amzn-v24.toml")
     v25, calibration = load_abm_preset(PRESETS / "abm-amzn-v25.toml")
-    estimates = calibration["estimates"]
-    assert sorted(estimates) == sorted(REFIT_V25_PARAMETERS)
     start = with_parameters(v24, {"market_maker.skew_prior_lots": 300.0})
     assert calibration["start"]["overrides"] == {"market_maker.skew_prior_lots": 300.0}
-    for name in REFIT_V25_PARAMETERS:  # the market runs the recorded estimates, each moved from its start
-        assert get_parameter(v25, name) == pytest.approx(estimates[name], rel=1e-12)
-        assert calibration["start"]["values"][name] == get_parameter(start, name)
-    assert replace(with_parameters(start, estimates), name="abm-amzn-v25") == v25  # nothing else changed
-    assert (v25.value.flow_learning_ticks_per_lot, v25.value.flow_learning_source) == (0.005, "others")
+    assert_refitted(start, v25, calibration, REFIT_V25_PARAMETERS)
     assert calibration["objective"] == pytest.approx(1613.04, abs=0.01)  # the page's numbers (section 4)
     assert calibration["start"]["objective"] == pytest.approx(2153.21, abs=0.01)
     assert get_parameter(v25, "market_maker.skew_prior_lots") == pytest.approx(250.942, rel=1e-5)
