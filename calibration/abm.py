@@ -195,11 +195,17 @@ def get_parameter(config: MarketConfig, name: str) -> float:
     return float(getattr(getattr(config, table), key))
 
 
-def with_parameters(config: MarketConfig, values: dict[str, float]) -> MarketConfig:
-    """Return ``config`` with the dotted parameters of ``values`` replaced."""
+def with_parameters(config: MarketConfig, values: dict[str, float | str]) -> MarketConfig:
+    """Return ``config`` with the dotted parameters of ``values`` replaced: a number, or a name for a named rule (a
+    setting whose value is a string, e.g. ``market_maker.skew_rounding``). The keys of one table are replaced
+    together, so that table's checks see them all at once (a rule and the setting it needs, in any order)."""
+    tables: dict[str, dict[str, float | str]] = {}
     for name, value in values.items():
         table, key = _split(config, name)
-        config = replace(config, **{table: replace(getattr(config, table), **{key: float(value)})})
+        named = isinstance(getattr(getattr(config, table), key), str)
+        tables.setdefault(table, {})[key] = value if named else float(value)
+    for table, keys in tables.items():
+        config = replace(config, **{table: replace(getattr(config, table), **keys)})
     return config
 
 

@@ -21,7 +21,7 @@ same moments in 300-s blocks plus the 1-s |r| ACF averaged over lags 50-100 s
 ``python -m calibration.abm_refit START_PRESET DATA_DIR OUTPUT [--paths N] [--maxfev N] [--n-lhs N]
 [--lhs-span X] [--sigma-paths N] [--start S] [--duration S] [--warmup S] [--parameter table.key ...]
 [--moments visible-mix|clock-mix|clock-mix-path|clock-mix-far|clock-mix-path-response] [--doc PAGE]
-[--search-budget-s S] [--start-value table.key=VALUE ...]`` writes the
+[--search-budget-s S] [--start-value table.key=VALUE ...] [--workers N]`` writes the
 refitted preset (the market, and a ``[calibration]`` table with the estimates, the sandwich standard errors, the
 moments real and fitted, the start's values and objective, the hand-set rules kept).
 
@@ -29,7 +29,8 @@ moments real and fitted, the start's values and objective, the hand-set rules ke
 (``market_maker.skew_prior_lots``, started at 300 lots by ``--start-value``) freed beside the nine
 (:data:`REFIT_V25_PARAMETERS`), with ``clock-mix-path-response``: the 17 moments plus the aggregate price response
 of 10-s intervals in four bins of net volume (:data:`calibration.abm_visible.RESPONSE_MOMENT_NAMES`;
-docs/agents_skew_prior.md).
+docs/agents_skew_prior.md). A ``--start-value`` of a named rule (a string setting) chooses it for the whole
+fit (e.g. ``market_maker.skew_rounding=random``, docs/agents_skew_rounding.md); a named rule is never freed.
 
 The preset's ``[calibration.source]`` records the fitted span (``start_s``, ``duration_s``) and the scorecard's
 window (``window_start_s``, ``window_duration_s``: the 12:00-12:30 span every earlier preset reports), which
@@ -133,15 +134,27 @@ MOMENT_BLOCK_S = {"visible-mix": 60.0, "clock-mix": 60.0, "clock-mix-path": 60.0
 REFIT_V25_PARAMETERS = (*REFIT_V9_PARAMETERS, "market_maker.skew_prior_lots")
 
 
+def _named_rule(config: Any, name: str) -> bool:
+    """Whether the dotted ``name`` is a named rule of ``config`` (a string setting, e.g. market_maker.skew_rounding)."""
+    table, _, key = name.partition(".")
+    part = getattr(config, table, None)
+    return key in getattr(part, "__dataclass_fields__", {}) and isinstance(getattr(part, key), str)
+
+
 def check_refit(config: Any, parameters: tuple[str, ...], moments: str, counts: dict[str, int],
                 lhs_span: float) -> None:  # fmt: skip
     """Refuse a refit's bad settings before any data is read, each with one sentence naming the setting: an unknown
     moment set, a hand-set rule or a list-valued setting among the freed ``parameters``, the activity's sd freed from
-    a start whose activity is off (freeing it would switch the rule on, not refit it), any other freed parameter
+    a start whose activity is off (freeing it would switch the rule on, not refit it), a named rule (a string
+    setting, chosen with ``--start-value TABLE.KEY=NAME``) among them, any other freed parameter
     starting at 0 or below (the search works on logs: ``--start-value`` gives a start), a count in ``counts`` below
     its least (``paths``, ``n-lhs`` >= 1; ``maxfev`` >= 0; ``sigma-paths`` >= 2), a ``lhs_span`` <= 0."""
     if moments not in MOMENT_SETS:
         raise ParameterError(f"abm_refit: --moments must be one of {sorted(MOMENT_SETS)}; got {moments!r}")
+    named = [name for name in parameters if _named_rule(config, name)]
+    if named:
+        raise ParameterError(f"abm_refit: {named} are named rules and stay fixed (choose one with --start-value "
+                             f"{named[0]}=NAME); drop them from --parameter (found {list(parameters)})")  # fmt: skip
     fixed = sorted(set(RULES) & set(parameters))
     if fixed:
         raise ParameterError(f"abm_refit: {fixed} are hand-set rules (integer settings) and stay fixed; drop them "
@@ -221,7 +234,7 @@ def refit(
     name: str = "abm-amzn-v7-refit",
     doc: str = "docs/agents_refit_v7.md",
     search_budget_s: float | None = None,
-    start_values: dict[str, float] | None = None,
+    start_values: dict[str, float | str] | None = None,
     mapper: Callable | None = None,
 ) -> dict[str, Any]:
     """Refit ``parameters`` of the preset ``start`` to ``[start_s, start_s + duration_s)`` of the AMZN day and
@@ -231,7 +244,8 @@ def refit(
     refused (:class:`BudgetedObjective`); the Latin-hypercube points, the Jacobian and the sandwich's paths always
     run. Progress lines (one per search candidate) are printed. ``start_values`` (dotted name -> value) replace the
     preset's values before the search starts (a rule switched on at a first value, e.g. the makers' skew prior: the
-    search works on logs, so a freed parameter must start > 0) and are recorded in the preset's start. ``mapper``
+    search works on logs, so a freed parameter must start > 0; or a named rule chosen, e.g. the skew's rounding,
+    which stays fixed) and are recorded in the preset's start. ``mapper``
     (None: this process) runs the paths, e.g. a pool's ``map``: the paths and their order are the same, so the fit
     is too (the search budget is wall time, so a faster mapper lets Nelder-Mead try more candidates)."""
     from simlab.io.dataset import load_dataset
@@ -305,29 +319,37 @@ def main(argv: list[str] | None = None) -> Path:
     )
     parser.add_argument("--workers", type=int, default=1, help="processes that simulate the paths (1: this one)")
     args = parser.parse_args(argv)
-    start_values = {}
+    config = load_abm_preset(args.start)[0]
+    start_values: dict[str, float | str] = {}
     for item in args.start_value:
         name, sep, value = item.partition("=")
+        if sep and _named_rule(config, name):
+            start_values[name] = value  # a rule's name (e.g. market_maker.skew_rounding=random), checked by the config
+            continue
         try:
             start_values[name] = float(value) if sep else float("nan")
         except ValueError:
             start_values[name] = float("nan")
         if not np.isfinite(start_values[name]):
             raise ParameterError(f"abm_refit: --start-value must be TABLE.KEY=NUMBER (a finite number, e.g. "
-                                 f"market_maker.skew_prior_lots=300); got {item!r}")  # fmt: skip
+                                 f"market_maker.skew_prior_lots=300, or a name for a named rule, e.g. "
+                                 f"market_maker.skew_rounding=random); got {item!r}")  # fmt: skip
     if args.workers < 1:
         raise ParameterError(f"abm_refit: --workers must be a whole number >= 1; got {args.workers!r}")
     if args.search_budget_s is not None and not args.search_budget_s > 0:
         raise ParameterError(f"abm_refit: --search-budget-s must be > 0 (wall seconds); got {args.search_budget_s!r}")
-    config = load_abm_preset(args.start)[0]
     for name in start_values:  # checked here, before a pool starts, naming the flag
         table, _, key = name.partition(".")
         if not hasattr(getattr(config, table, None), key) or not key:
             raise ParameterError(f"abm_refit: --start-value {name}: expected a `table.key` of the market config "
                                  f"(e.g. market_maker.skew_prior_lots); got {name!r}")  # fmt: skip
     counts = {"paths": args.paths, "n-lhs": args.n_lhs, "maxfev": args.maxfev, "sigma-paths": args.sigma_paths}
-    check_refit(with_parameters(config, start_values), tuple(args.parameter or REFIT_PARAMETERS), args.moments,
-                counts, args.lhs_span)  # fmt: skip
+    try:
+        started = with_parameters(config, start_values)
+    except ParameterError as error:  # a value the market's own checks refuse, e.g. an unknown rule's name
+        raise ParameterError(f"abm_refit: --start-value {', '.join(f'{k}={v}' for k, v in start_values.items())}: "
+                             f"the market refuses it ({error})") from None  # fmt: skip
+    check_refit(started, tuple(args.parameter or REFIT_PARAMETERS), args.moments, counts, args.lhs_span)
     with ExitStack() as stack:
         pool = stack.enter_context(get_context("spawn").Pool(args.workers)) if args.workers > 1 else None
         document = refit(args.start, args.data_dir, parameters=tuple(args.parameter or REFIT_PARAMETERS),

@@ -351,7 +351,8 @@ def _maker(state, ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, clock, t
             window = window * mparams[R.MP_WITHDRAW_SPREAD]
         centre = R.maker_centre(own, mid, t, ip[K.IP_MM_CENTRE_HL], ip[K.IP_MM_SNAP])  # ours: the mid with hl 0
         centre = centre - R.inventory_shift(agents[agent, K.A_INV], mparams)  # ours: 0 with the inventory skew off
-        low_bid, high_bid, low_ask, step = R.maker_ladder(window, centre, buys, sells, mparams)
+        u = gens[3].random() if mparams[R.MP_SKEW_RANDOM] > 0 else 0.0  # ours: the skew's random rounding
+        low_bid, high_bid, low_ask, step = R.maker_ladder(window, centre, buys, sells, mparams, u)
         if ip[K.IP_MM_OFFSET] > 0:
             away_bid, away_ask = _quote_offsets(gens[3], ip[K.IP_MM_OFFSET])
             low_bid, high_bid, low_ask = low_bid - away_bid, high_bid - away_bid, low_ask + away_ask
@@ -381,7 +382,10 @@ def _maker(state, ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, clock, t
                 kind = best_ask if level == 0 else K.LIMIT
                 _send_after(heap, ctr, agents, t, agent, -1, low_ask + level * step, size, _jitter(gens[3], jitter),
                             kind)  # fmt: skip
-    elif ip[K.IP_MM_OFFSET] > 0 or fp[K.FP_MM_JITTER] > 0 or sized:  # no ladder (no mid yet): the same draws (CRN)
+    elif ip[K.IP_MM_OFFSET] > 0 or fp[K.FP_MM_JITTER] > 0 or sized or mparams[R.MP_SKEW_RANDOM] > 0:  # no ladder
+        # (no mid yet): the same draws (CRN)
+        if mparams[R.MP_SKEW_RANDOM] > 0:
+            gens[3].random()
         if ip[K.IP_MM_OFFSET] > 0:
             _quote_offsets(gens[3], ip[K.IP_MM_OFFSET])
         for _ in range(2 if ip[K.IP_MM_KEEP] >= 0 else 0):

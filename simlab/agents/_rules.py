@@ -315,6 +315,8 @@ MP_TOUCH_SIZED, MP_TOUCH_LOG_MEAN, MP_TOUCH_LOG_SD, MP_TOUCH_CDF = 13, 14, 15, 1
 MP_TOUCH_COMPONENTS = 11  # the size law's components (MP_TOUCH_CDF .. MP_TOUCH_CDF + 10)
 # the imbalance skew's prior volume (lots; 0: ABIDES' ratio; ours, docs/agents_skew_prior.md)
 MP_SKEW_PRIOR = MP_TOUCH_CDF + MP_TOUCH_COMPONENTS
+MP_SKEW_RANDOM = MP_SKEW_PRIOR + 1  # the skew's move rounded at random (1) or toward zero (0); ours, with the prior
+MP_FIELDS = MP_SKEW_RANDOM + 1
 
 
 @numba.njit(cache=True)
@@ -331,7 +333,7 @@ def touch_size(gen, mp):
 
 
 @numba.njit(cache=True)
-def maker_ladder(window, mid, buy_volume, sell_volume, mp):
+def maker_ladder(window, mid, buy_volume, sell_volume, mp, u):
     """The ladder (lowest bid, highest bid, lowest ask, step) around the imbalance-skewed mid (Chakraborty-Kearns).
 
     Source: ABIDES ``compute_orders_to_place`` (anchor middle, adaptive window): ``window`` = smoothed spread ``w``,
@@ -344,7 +346,13 @@ def maker_ladder(window, mid, buy_volume, sell_volume, mp):
     window's skew grows linearly with its net volume while that is small against ``v0`` and saturates beyond, the
     aggregate impact of Patzelt and Bouchaud (2018, "Universal scaling and nonlinearity of aggregate price impact in
     financial markets", Phys. Rev. E 97); ABIDES' ratio (``v0`` 0) moves the ladder by the whole skew for a lone lot
-    in a quiet window (docs/agents_skew_prior.md). Each half-spread is at least ``MP_MIN_HALF`` ticks (the spread
+    in a quiet window (docs/agents_skew_prior.md). With ``MP_SKEW_RANDOM`` (ours, with the prior) the move ``x =
+    skew x imbalance`` is rounded at random instead: its size ``|x|`` to ``floor(|x|) + 1`` when the uniform draw
+    ``u < |x| - floor(|x|)`` and to ``floor(|x|)`` otherwise, its sign kept, so its expected value is ``x`` and a
+    sell moves the ladder down exactly as far as a buy of the same size moves it up under the same draw: a window's
+    net flow of a few lots, which rounds to no move toward zero, moves the ladder a tick with a probability
+    proportional to it (stochastic rounding, docs/agents_skew_rounding.md). ``u`` is read only then. Each
+    half-spread is at least ``MP_MIN_HALF`` ticks (the spread
     floor; 0 leaves ABIDES' ladder as it is), as the inventory-free spread term of Avellaneda and Stoikov (2008,
     "High-frequency trading in a limit order book", Quant. Finance 8), which a maker quotes whatever the spread it
     observes.
@@ -352,9 +360,17 @@ def maker_ladder(window, mid, buy_volume, sell_volume, mp):
     step = max(np.int64(1), np.int64(np.rint(mp[MP_SPACING] * window)))
     point = mid
     if buy_volume + sell_volume > 0:
-        if mp[MP_SKEW_PRIOR] > 0:  # ours: the ratio with a prior volume, the move in whole ticks toward zero
+        if mp[MP_SKEW_PRIOR] > 0:  # ours: the ratio with a prior volume, the move in whole ticks toward zero or
+            # rounded at random
             imbalance = (buy_volume - sell_volume) / (buy_volume + sell_volume + mp[MP_SKEW_PRIOR])
-            point = mid + np.int64(imbalance * mp[MP_SKEW])
+            move = imbalance * mp[MP_SKEW]
+            if mp[MP_SKEW_RANDOM] > 0:  # the size up with the probability of its fraction, the sign kept
+                size = abs(move)
+                whole = math.floor(size)
+                ticks = np.int64(whole) + (np.int64(1) if u < size - whole else np.int64(0))
+                point = mid + ticks if move >= 0 else mid - ticks
+            else:
+                point = mid + np.int64(move)
         else:
             imbalance = 2.0 * buy_volume / (buy_volume + sell_volume) - 1.0
             point = np.int64(mid + imbalance * mp[MP_SKEW])  # int(): the price toward zero, as ABIDES

@@ -28,6 +28,7 @@ LATENT_ANCHORS = ("fundamental", "price")
 FLOW_SOURCES = ("all", "others")  # whose aggressive orders a flow-learning value agent reads
 # the trades of the last window a market maker's size counts (``MarketMakers.size_volume``)
 SIZE_VOLUMES = ("all", "others", "not_between_makers")
+SKEW_ROUNDINGS = ("toward_zero", "random")  # how the makers' imbalance skew with a prior is rounded to ticks
 TOUCH_SIZE_COMPONENTS = 11  # the ABIDES size mixture: a log-normal, then 100, 200, ..., 1000 lots
 ABIDES_SIZE_LOG = (2.9, 1.2)  # the mixture's log-normal (mean, sd of log lots) in ABIDES, and our defaults
 ACTIVITY_SD_MAX = 3.0  # the market's log-activity sd (larger: a multiplier beyond e^9 within 3 sd)
@@ -481,6 +482,15 @@ class MarketMakers(_Checked):
     aggregate price impact in financial markets", Phys. Rev. E 97) and, at small imbalances, the linear response to
     order-flow imbalance of Cont, Kukanov and Stoikov (2014, "The price impact of order book events", J. Financ.
     Econom. 12).
+    ``skew_rounding`` (``"toward_zero"``: the move in whole ticks toward zero, as above; ``"random"``): with the
+    prior on, the skew's move ``x`` (ticks, a fraction in general) is rounded at random, up to ``floor(x) + 1`` with
+    probability ``x - floor(x)`` and down to ``floor(x)`` otherwise, one uniform draw of the makers' stream at every
+    maker wake-up (a mid seen or not, for common random numbers). Ours: rounded toward zero, a window's net flow
+    below ``skew_prior_lots / price_skew_ticks`` lots moves no ladder at all, so the smallest metaorders' children
+    move nothing (abm-amzn-v25: 0.2 bps at 1e-4 of the day's volume); at random, the expected move is ``x``, linear
+    in a small flow as the response of Cont, Kukanov and Stoikov (2014) (stochastic rounding, as in low-precision
+    arithmetic; docs/agents_skew_rounding.md). Needs ``skew_prior_lots`` > 0 (ABIDES' ratio truncates the skewed
+    price, and the key would be ignored).
     """
 
     count: int = 2
@@ -515,6 +525,7 @@ class MarketMakers(_Checked):
     center_snap_ticks: int = 0
     post_only_gap_ticks: int = 0
     skew_prior_lots: float = 0.0
+    skew_rounding: str = "toward_zero"
     _positive = ("wake_interval_s", "level_spacing", "initial_spread_ticks", "volume_window_s", "withdraw_size_factor",
                  "touch_size_log_sd")  # fmt: skip
     _int_floor = {"min_order_size": 1, "levels": 1, "keep_touch_ticks": -1}
@@ -552,6 +563,16 @@ class MarketMakers(_Checked):
         if not isinstance(self.size_volume, str) or self.size_volume not in SIZE_VOLUMES:
             raise ParameterError(
                 f"`size_volume` of MarketMakers must be one of {SIZE_VOLUMES}; got {self.size_volume!r}"
+            )
+        if not isinstance(self.skew_rounding, str) or self.skew_rounding not in SKEW_ROUNDINGS:
+            raise ParameterError(
+                f"`skew_rounding` of MarketMakers must be one of {SKEW_ROUNDINGS}; got {self.skew_rounding!r}"
+            )
+        if self.skew_rounding == "random" and self.skew_prior_lots <= 0:
+            raise ParameterError(
+                "`skew_rounding` of MarketMakers rounds the skew with a prior volume, which is on only with "
+                f"`skew_prior_lots` > 0, so it must stay 'toward_zero' without it; got {self.skew_rounding!r} with "
+                "skew_prior_lots 0"
             )
         weights = size_weights(self.touch_size_weights, "touch_size_weights", "MarketMakers")
         object.__setattr__(self, "touch_size_weights", weights)

@@ -236,10 +236,11 @@ class _Market(BookSimulation):
             m.withdraw_inventory_lots, m.withdraw_move_bps, m.withdraw_size_factor, m.withdraw_spread_factor,
             m.min_half_spread_ticks, m.inventory_skew_ticks_per_lot, m.inventory_skew_max_ticks,
             *size_law(m.touch_size_weights, m.touch_size_log_mean, m.touch_size_log_sd), m.skew_prior_lots,
+            1.0 if m.skew_rounding == "random" else 0.0,
         ])  # fmt: skip
-        if self.mparams.size != R.MP_SKEW_PRIOR + 1:  # the kernel reads the layout of _rules.MP_* unchecked
+        if self.mparams.size != R.MP_FIELDS:  # the kernel reads the layout of _rules.MP_* unchecked
             raise RuntimeError(f"_Market: the makers' parameter vector has {self.mparams.size} entries; the "
-                               f"kernel's layout (_rules.MP_*) needs {R.MP_SKEW_PRIOR + 1}")  # fmt: skip
+                               f"kernel's layout (_rules.MP_*) needs {R.MP_FIELDS}")  # fmt: skip
         self.ip = np.zeros(K.IP_SIZE, np.int64)
         self.ip[[K.IP_OPEN, K.IP_CLOSE, K.IP_END]] = c.open_ns, self.end_ns, self.end_ns
         self.ip[[K.IP_BOOK_SAMPLE, K.IP_PATH_SAMPLE]] = self.sample_ns, self.path_ns

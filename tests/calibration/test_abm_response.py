@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from calibration.abm import load_abm_preset, with_parameters
 from calibration.abm_paths import PAIRED, paired_table, response_levels, summary_table
 from calibration.abm_refit import (
     CLOCK_MIX_PATH_NAMES,
@@ -123,6 +124,14 @@ def test_a_bad_start_value_is_refused_naming_the_flag(bad, tmp_path):
         main(["calibration/presets/abm-amzn-v24.toml", str(DATA), str(tmp_path / "x.toml"), "--start-value", bad])
 
 
+def test_a_named_rule_and_the_setting_it_needs_are_set_together_in_any_order():
+    v24 = load_abm_preset("calibration/presets/abm-amzn-v24.toml")[0]
+    pair = [("market_maker.skew_rounding", "random"), ("market_maker.skew_prior_lots", 300)]
+    for values in (dict(pair), dict(reversed(pair))):
+        market = with_parameters(v24, values).market_maker
+        assert (market.skew_rounding, market.skew_prior_lots) == ("random", 300.0)
+
+
 def test_workers_below_one_are_refused(tmp_path):
     with pytest.raises(ParameterError, match="--workers must be a whole number >= 1"):
         main(["calibration/presets/abm-amzn-v24.toml", str(DATA), str(tmp_path / "x.toml"), "--workers", "0"])
@@ -146,12 +155,15 @@ def test_a_pool_of_workers_gives_the_serial_fit(tmp_path, shared_data):
     common = ["calibration/presets/abm-amzn-v24.toml", str(shared_data), "--paths", "1", "--n-lhs", "2",
               "--maxfev", "4", "--sigma-paths", "2", "--duration", "1200", "--warmup", "1800", "--start", "3600",
               "--moments", "clock-mix-path", "--parameter", "market_maker.price_skew_ticks", "--parameter",
-              "market_maker.skew_prior_lots", "--start-value", "market_maker.skew_prior_lots=300"]  # fmt: skip
+              "market_maker.skew_prior_lots", "--start-value", "market_maker.skew_prior_lots=300",
+              "--start-value", "market_maker.skew_rounding=random"]  # fmt: skip
     serial = tomllib.loads(main([*common[:2], str(tmp_path / "a.toml"), *common[2:]]).read_text())["calibration"]
     pooled = tomllib.loads(main([*common[:2], str(tmp_path / "b.toml"), *common[2:], "--workers", "2"]).read_text())
     pooled = pooled["calibration"]
+    assert load_abm_preset(tmp_path / "a.toml")[0].market_maker.skew_rounding == "random"  # the named rule kept
     for cal in (serial, pooled):
-        assert cal["start"]["overrides"] == {"market_maker.skew_prior_lots": 300.0}
+        assert cal["start"]["overrides"] == {"market_maker.skew_prior_lots": 300.0,
+                                             "market_maker.skew_rounding": "random"}  # fmt: skip
         assert cal["start"]["values"]["market_maker.skew_prior_lots"] == 300.0
         moved = [abs(cal["estimates"][n] / cal["start"]["values"][n] - 1) > 1e-6 for n in cal["estimates"]]
         assert cal["objective"] < 1e12 and any(moved)  # a real search, not refusals
@@ -166,3 +178,10 @@ def test_a_rule_freed_at_zero_or_an_unknown_start_key_is_refused_before_any_data
         main(args)
     with pytest.raises(ParameterError, match="--start-value market_maker.no_such_key: expected a `table.key`"):
         main([*args, "--start-value", "market_maker.no_such_key=3"])
+    prior = ["--start-value", "market_maker.skew_prior_lots=300"]
+    with pytest.raises(ParameterError, match="--start-value .*skew_rounding=up: the market refuses it .*must be one"):
+        main([*args, *prior, "--start-value", "market_maker.skew_rounding=up"])
+    with pytest.raises(ParameterError, match="--start-value market_maker.skew_rounding=random: the market refuses"):
+        main([*args[:3], "--start-value", "market_maker.skew_rounding=random"])  # v24 has no prior
+    with pytest.raises(ParameterError, match="\\['market_maker.skew_rounding'\\] are named rules and stay fixed"):
+        main([*args, *prior, "--parameter", "market_maker.skew_rounding"])

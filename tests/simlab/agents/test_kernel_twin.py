@@ -304,6 +304,18 @@ CONFIGS = {
             center_halflife_s=30.0,
         ),  # fmt: skip
     ),
+    "makers' skew with a prior of 40 lots rounded at random (12 ticks), a TWAP buyer": small_config(
+        execution=ExecutionAgents(count=1, quantity_lots=900, start_s=100, duration_s=600, interval_s=20),
+        market_maker=MarketMakers(
+            count=3,
+            wake_interval_s=10.0,
+            levels=4,
+            volume_window_s=20.0,
+            price_skew_ticks=12.0,
+            skew_prior_lots=40.0,
+            skew_rounding="random",
+        ),  # fmt: skip
+    ),
     "makers with a slow ladder centre (half-life 30 s), layers, a TWAP buyer": small_config(
         execution=ExecutionAgents(count=1, quantity_lots=900, start_s=100, duration_s=600, interval_s=20),
         market_maker=MarketMakers(
@@ -443,7 +455,16 @@ def _shocks_happened(config, market, twin, seed):
         other.run()
         assert not np.array_equal(other.ev[: int(other.ctr[_sim.C_EVENTS])], ev)
     if config.market_maker.skew_prior_lots > 0:  # the prior changed the skew's moves: ABIDES' ratio differs
-        plain = replace(config, market_maker=replace(config.market_maker, skew_prior_lots=0.0))
+        plain = replace(
+            config, market_maker=replace(config.market_maker, skew_prior_lots=0.0, skew_rounding="toward_zero")
+        )
+        other = _Market(plain, _root(seed), plain.session_s, 5, 0, 0)
+        other.run()
+        assert not np.array_equal(other.ev[: int(other.ctr[_sim.C_EVENTS])], ev)
+    if config.market_maker.skew_rounding == "random":  # the random rounding moved ladders (a tick off toward
+        # zero at some decisions) and drew before a mid was seen; the market rounded toward zero differs
+        assert sum(twin.rounded_away) > 0 and sum(twin.no_mid_draws) > 0
+        plain = replace(config, market_maker=replace(config.market_maker, skew_rounding="toward_zero"))
         other = _Market(plain, _root(seed), plain.session_s, 5, 0, 0)
         other.run()
         assert not np.array_equal(other.ev[: int(other.ctr[_sim.C_EVENTS])], ev)

@@ -16,14 +16,14 @@ MID, WINDOW = 10_000, 6.0  # a centre and a smoothed spread (the ladder's best b
 
 
 def _mp(skew, prior):
-    mp = np.zeros(R.MP_SKEW_PRIOR + 1)
+    mp = np.zeros(R.MP_FIELDS)
     mp[[R.MP_LEVELS, R.MP_SPACING, R.MP_SKEW, R.MP_SKEW_PRIOR]] = 2, 0.5, skew, prior
     return mp
 
 
 def _shift(buys, sells, skew=24.0, prior=0.0):
     """Ticks the ladder's best bid moved from the unskewed one (its best ask moves with it)."""
-    low_bid, high_bid, low_ask, step = R.maker_ladder(WINDOW, MID, buys, sells, _mp(skew, prior))
+    low_bid, high_bid, low_ask, step = R.maker_ladder(WINDOW, MID, buys, sells, _mp(skew, prior), 0.0)
     assert low_ask - high_bid == 6 and step == 3  # the skew moves the ladder, never its shape
     return high_bid - (MID - 3)
 
@@ -68,3 +68,42 @@ def test_the_move_grows_with_the_net_volume_under_the_prior_but_not_under_abides
 def test_a_bad_prior_is_refused_naming_the_key(bad):
     with pytest.raises(ParameterError, match="skew_prior_lots"):
         MarketMakers(skew_prior_lots=bad)
+
+
+def _random_shift(buys, sells, u, skew=24.0, prior=99.0):
+    mp = _mp(skew, prior)
+    mp[R.MP_SKEW_RANDOM] = 1.0
+    low_bid, high_bid, low_ask, step = R.maker_ladder(WINDOW, MID, buys, sells, mp, u)
+    assert low_ask - high_bid == 6 and step == 3
+    return high_bid - (MID - 3)
+
+
+@pytest.mark.parametrize(("buys", "sells"), [(1, 0), (10, 0), (0, 1), (0, 50), (300, 200), (1000, 0), (0, 0)])
+def test_random_rounding_moves_the_ladder_by_the_skew_in_expectation(buys, sells):
+    x = 24.0 * (buys - sells) / (buys + sells + 99.0)
+    grid = (np.arange(10_000) + 0.5) / 10_000  # uniform draws, evenly spread: the mean move is x to 1e-4
+    moves = [_random_shift(buys, sells, u) for u in grid]
+    assert set(moves) <= {np.floor(x), np.floor(x) + 1}  # one of the two ticks around x, never further
+    assert np.mean(moves) == pytest.approx(x, abs=1e-4)
+
+
+def test_random_rounding_moves_a_tick_below_the_fraction_and_none_above_it():
+    x = 24.0 / 100.0  # one buy lot: 0.24 tick, which toward zero never moves the ladder
+    assert _shift(1, 0, prior=99.0) == 0
+    assert _random_shift(1, 0, 0.239) == 1 and _random_shift(1, 0, x + 1e-9) == 0
+    assert _random_shift(0, 1, 0.239) == -1 and _random_shift(0, 1, x + 1e-9) == 0  # a sell: the same draw, down
+    assert _random_shift(10, 0, 0.19) == 3 and _random_shift(10, 0, 0.21) == 2  # 24 * 10 / 109 = 2.20
+
+
+def test_random_rounding_moves_a_sell_down_as_far_as_the_buy_moves_up_under_the_same_draw():
+    for u in (np.arange(200) + 0.5) / 200:
+        for net in (1, 3, 10, 60, 1000):
+            assert _random_shift(0, net, u) == -_random_shift(net, 0, u)
+
+
+def test_random_rounding_is_a_name_and_needs_the_prior():
+    assert MarketMakers(skew_prior_lots=50.0, skew_rounding="random").skew_rounding == "random"
+    with pytest.raises(ParameterError, match="`skew_rounding` of MarketMakers must be one of .*'random'.*got 'up'"):
+        MarketMakers(skew_prior_lots=50.0, skew_rounding="up")
+    with pytest.raises(ParameterError, match="skew_rounding.*skew_prior_lots"):
+        MarketMakers(skew_rounding="random")

@@ -94,6 +94,8 @@ class TwinMarket:
         self.spread = [c.market_maker.initial_spread_ticks] * c.market_maker.count
         self.last_mid = [None] * c.market_maker.count
         self.snaps = [0] * c.market_maker.count  # per maker, decisions at which its slow centre snapped to the mid
+        self.rounded_away = [0] * c.market_maker.count  # per maker, random roundings that left the move toward zero
+        self.no_mid_draws = [0] * c.market_maker.count  # per maker, rounding draws made before it saw a mid
         self.centre = [None] * c.market_maker.count  # the slow ladder centre: (EMA of the mids, its time ns) or None
         self.kept = [{1: None, -1: None} for _ in range(c.market_maker.count)]  # kept best order ids by side
         self.mids: list[list[float]] = [[] for _ in range(c.momentum.count)]
@@ -644,8 +646,15 @@ class TwinMarket:
                         self.snaps[k] += 1
                 centre = int(np.rint(self.centre[k][0]))
             centre = centre - shift
-            if m.skew_prior_lots > 0:  # the imbalance shrunk toward 0 by a prior volume; whole ticks toward zero
-                point = centre + int((buys - sells) / (buys + sells + m.skew_prior_lots) * m.price_skew_ticks)
+            u = self.gens[3].random() if m.skew_rounding == "random" else None  # drawn at every decision
+            if m.skew_prior_lots > 0:  # the imbalance shrunk toward 0 by a prior volume; whole ticks toward zero,
+                # or at random: the size one tick above its floor with its fraction's probability, the sign kept
+                x = (buys - sells) / (buys + sells + m.skew_prior_lots) * m.price_skew_ticks
+                ticks = int(x)
+                if u is not None:
+                    ticks = (1 if x >= 0 else -1) * (math.floor(abs(x)) + (1 if u < abs(x) - math.floor(abs(x)) else 0))
+                    self.rounded_away[k] += ticks != int(x)
+                point = centre + ticks
             else:
                 imbalance = 0.0 if buys + sells == 0 else 2.0 * buys / (buys + sells) - 1.0
                 point = centre if buys + sells == 0 else int(centre + imbalance * m.price_skew_ticks)
@@ -682,6 +691,9 @@ class TwinMarket:
                             t, agent, -1, low_ask + level * step, qty, delay, best[-1] if level == 0 else K.LIMIT
                         )
         else:
+            for _ in range(1 if m.skew_rounding == "random" else 0):
+                self.gens[3].random()
+                self.no_mid_draws[k] += 1
             for _ in range(2 if m.quote_offset_ticks > 0 else 0):
                 self.gens[3].random()
             for _ in range(2 if m.keep_touch_ticks >= 0 else 0):
