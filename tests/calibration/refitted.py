@@ -1,4 +1,4 @@
-"""A check shared by the tests of refitted agent presets (test_abm_v24.py, test_abm_v25.py)."""
+"""A check shared by the tests of refitted agent presets (test_abm_v24.py, test_abm_v25.py, test_abm_v26.py)."""
 
 from __future__ import annotations
 

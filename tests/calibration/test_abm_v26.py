@@ -1,0 +1,41 @@
+"""The abm-amzn-v26 preset (docs/agents_skew_rounding.md): abm-amzn-v24 with the makers' imbalance skew given a
+prior of 10 lots rounded at random (hand-set, fixed) and its nine continuous parameters refitted by simulated
+moments to v24's 17, every integer rule fixed."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from calibration.abm import get_parameter, load_abm_preset, with_parameters
+from calibration.abm_refit import REFIT_V9_PARAMETERS
+from tests.calibration.refitted import assert_refitted
+
+PRESETS = Path(__file__).parents[2] / "calibration" / "presets"
+RULE = {"market_maker.skew_prior_lots": 10.0, "market_maker.skew_rounding": "random"}
+
+
+def test_v26_is_v24_with_the_rounded_prior_and_the_nine_refitted_values():
+    v24, _ = load_abm_preset(PRESETS / "abm-amzn-v24.toml")
+    v26, calibration = load_abm_preset(PRESETS / "abm-amzn-v26.toml")
+    assert calibration["start"]["overrides"] == RULE
+    assert_refitted(with_parameters(v24, RULE), v26, calibration, REFIT_V9_PARAMETERS)
+    assert (v26.market_maker.skew_prior_lots, v26.market_maker.skew_rounding) == (10.0, "random")
+    assert calibration["objective"] == pytest.approx(516.49, abs=0.01)  # the page's numbers (section 4)
+    assert calibration["start"]["objective"] == pytest.approx(700.96, abs=0.01)
+    assert get_parameter(v26, "value.arrival_rate_per_s") == pytest.approx(0.000146258, rel=1e-4)
+    assert get_parameter(v26, "market_maker.price_skew_ticks") == pytest.approx(26.502, rel=1e-4)
+    assert calibration["source"]["moments"] == "clock-mix-path" and calibration["settings"]["n_paths"] == 2
+
+
+def test_v26_records_its_uncertainty_and_moments():
+    document = tomllib.loads((PRESETS / "abm-amzn-v26.toml").read_text())["calibration"]
+    assert all(document["std_errors"][name] > 0 for name in REFIT_V9_PARAMETERS)
+    assert document["std_errors"]["market_maker.price_skew_ticks"] == pytest.approx(8.91, rel=0.01)  # (v24: 0.89)
+    spread = document["moments"]["spread_mean_ticks"]  # the misfit v24 had, kept: 9.5 ticks against 13.7
+    assert (round(spread["real"], 2), round(spread["simulated"], 2)) == (13.72, 9.46)
+    assert len(document["moments"]) == 17
+    search = document["search"]  # the budget stopped the search
+    assert (search["nelder_mead_success"], search["nelder_mead_simulated"]) == (False, 32)
