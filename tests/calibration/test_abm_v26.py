@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from calibration.abm import get_parameter, load_abm_preset, with_parameters
-from calibration.abm_refit import REFIT_V9_PARAMETERS
+from calibration.abm_refit import CLOCK_MIX_PATH_NAMES, REFIT_V9_PARAMETERS
 from tests.calibration.refitted import assert_refitted
 
 PRESETS = Path(__file__).parents[2] / "calibration" / "presets"
@@ -25,17 +25,31 @@ def test_v26_is_v24_with_the_rounded_prior_and_the_nine_refitted_values():
     assert (v26.market_maker.skew_prior_lots, v26.market_maker.skew_rounding) == (10.0, "random")
     assert calibration["objective"] == pytest.approx(516.49, abs=0.01)  # the page's numbers (section 4)
     assert calibration["start"]["objective"] == pytest.approx(700.96, abs=0.01)
-    assert get_parameter(v26, "value.arrival_rate_per_s") == pytest.approx(0.000146258, rel=1e-4)
+    assert get_parameter(v26, "value.arrival_rate_per_s") == pytest.approx(0.000146264, rel=1e-5)
+    assert get_parameter(v26, "noise.arrival_rate_per_s") == pytest.approx(0.044281, rel=1e-4)
+    assert get_parameter(v26, "noise.decay_per_s") == pytest.approx(2.9741, rel=1e-4)
+    assert get_parameter(v26, "fundamental.activity_sd") == pytest.approx(0.54746, rel=1e-4)
     assert get_parameter(v26, "market_maker.price_skew_ticks") == pytest.approx(26.502, rel=1e-4)
     assert calibration["source"]["moments"] == "clock-mix-path" and calibration["settings"]["n_paths"] == 2
+    settings = calibration["settings"]  # the command of section 3
+    assert (settings["n_lhs"], settings["lhs_span"], settings["maxfev"], settings["n_sigma_paths"]) == (12, 0.3, 120, 8)
 
 
 def test_v26_records_its_uncertainty_and_moments():
     document = tomllib.loads((PRESETS / "abm-amzn-v26.toml").read_text())["calibration"]
     assert all(document["std_errors"][name] > 0 for name in REFIT_V9_PARAMETERS)
     assert document["std_errors"]["market_maker.price_skew_ticks"] == pytest.approx(8.91, rel=0.01)  # (v24: 0.89)
+    assert document["std_errors"]["noise.arrival_rate_per_s"] == pytest.approx(0.0109, rel=0.01)
+    assert document["bootstrap_std_errors"]["market_maker.price_skew_ticks"] == pytest.approx(0.746, rel=0.01)
     spread = document["moments"]["spread_mean_ticks"]  # the misfit v24 had, kept: 9.5 ticks against 13.7
     assert (round(spread["real"], 2), round(spread["simulated"], 2)) == (13.72, 9.46)
-    assert len(document["moments"]) == 17
+    assert list(document["moments"]) == list(CLOCK_MIX_PATH_NAMES)
+    kurtosis = document["moments"]["return_kurtosis_1m"]  # the sandwich paths' extreme 1-min returns (section 4)
+    assert round(kurtosis["simulated_window_sd"], 1) == 25.3
     search = document["search"]  # the budget stopped the search
     assert (search["nelder_mead_success"], search["nelder_mead_simulated"]) == (False, 32)
+    assert (search["search_budget_s"], round(search["lhs_best_objective"], 2), search["wall_s"]) == (
+        900.0,
+        587.21,
+        1295.4,
+    )
