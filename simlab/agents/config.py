@@ -486,7 +486,8 @@ class MarketMakers(_Checked):
     prior on, the skew's move ``x`` (ticks, a fraction in general) has its size rounded at random, up to
     ``floor(|x|) + 1`` with probability ``|x| - floor(|x|)`` and down to ``floor(|x|)`` otherwise, its sign kept (a
     net sell moves the ladder as far down as the same net buy moves it up under the same draw), one uniform draw of
-    the makers' stream at every maker decision (a mid seen or not, for common random numbers). Ours: rounded toward zero, a window's net flow
+    the makers' stream at every maker decision (a mid seen or not, for common random numbers). Ours: rounded toward
+    zero, a window's net flow
     below ``skew_prior_lots / price_skew_ticks`` lots moves no ladder at all, so the smallest metaorders' children
     move nothing (abm-amzn-v25: 0.2 bps at 1e-4 of the day's volume); at random, the expected move is ``x``, linear
     in a small flow as the response of Cont, Kukanov and Stoikov (2014) (stochastic rounding, as in low-precision
