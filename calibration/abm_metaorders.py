@@ -4,13 +4,14 @@ file, and the judge that applies the pre-registered criteria of every impact tes
 Until session 26 the per-seed drivers and judges of the held-out tests lived in the git-ignored ``outputs/`` and
 were lost with the machine; this module is them, in the repository (docs/agents_refit_v24.md).
 
-``python -m calibration.abm_metaorders run PRESET PROTOCOL SIDE FIRST LAST OUT.json`` runs seeds FIRST..LAST
-(inclusive) of one protocol (:data:`PROTOCOLS`: ``pov25``, the textbook POV at one participation rate of 25 %
-capped at 4 h; ``twap``, the one-hour TWAP; ``pov-hour``, the POV whose rate ``Q / (Q + v)`` would finish in the
-hour) with buys or sells (SIDE ``buy`` / ``sell``) of the sizes :data:`calibration.abm_impact.FRACTIONS`, each from
-10:30 with 30 min watched after its end. After each seed the file is rewritten atomically; a rerun with the same
-header skips the seeds already in it (a stopped run resumes), and a file with another header is refused. A seed
-that stops with our runaway ``ParameterError`` or a ``DataError`` is recorded with its sentence (criterion 1).
+``python -m calibration.abm_metaorders run PRESET PROTOCOL SIDE FIRST LAST OUT.json [--after-s S]`` runs seeds
+FIRST..LAST (inclusive) of one protocol (:data:`PROTOCOLS`: ``pov25``, the textbook POV at one participation rate
+of 25 % capped at 4 h; ``twap``, the one-hour TWAP; ``pov-hour``, the POV whose rate ``Q / (Q + v)`` would finish in
+the hour) with buys or sells (SIDE ``buy`` / ``sell``) of the sizes :data:`calibration.abm_impact.FRACTIONS`, each
+from 10:30 with 30 min (or S seconds, a multiple of a minute) watched after its end; each row keeps the impact path
+after the end, minute by minute. After each seed the file is rewritten atomically; a rerun with the same header
+skips the seeds already in it (a stopped run resumes), and a file with another header is refused. A seed that stops
+with our runaway ``ParameterError`` or a ``DataError`` is recorded with its sentence (criterion 1).
 
 ``python -m calibration.abm_metaorders judge FILE.json [FILE.json ...]`` merges files of one preset, protocol and
 side and prints the verdict (:func:`judge`) as JSON.
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from calibration.abm_impact import FIXED_CAP_S, FRACTIONS, power_law_fit
+from simlab.agents.impact import loglog_fit
 from simlab.errors import DataError, ParameterError
 from simlab.provenance import git_commit
 from simlab.store import write_text_atomic
@@ -47,6 +49,8 @@ DECAY_MAX = 0.9  # decay: the mean impact after_s after the end at most this sha
 DECAY_SE = 2.0  # ... and more than this many standard errors above 0 (a lasting part)
 FULL, LEAST = 48, 24  # seeds a test is planned on; fewer: provisional; below LEAST: not judged
 WINDOW = {"start_s": 3600.0, "after_s": 1800.0, "interval_s": 30.0, "sample_s": 10.0}  # 10:30, 30 min after
+PATH_STEP_S = 60.0  # a row's impact path after the end: every minute from the peak's reading to after_s
+LEVEL_SHARE = 1.0 / 3.0  # levelling: the last third of the watch takes less than this share of the fall (a line: 1/3)
 
 
 def header(preset: str | Path, protocol: str, side: str, fractions: np.ndarray = FRACTIONS,
@@ -60,13 +64,15 @@ def header(preset: str | Path, protocol: str, side: str, fractions: np.ndarray =
     text = Path(preset).read_bytes()
     return {"preset": Path(preset).stem, "preset_sha256": hashlib.sha256(text).hexdigest(), "protocol": protocol,
             "side": side, "fractions": [float(f) for f in fractions],
-            "window": {**WINDOW, **PROTOCOLS[protocol], **window}}  # fmt: skip
+            "window": {**WINDOW, **PROTOCOLS[protocol], **window}, "path_step_s": PATH_STEP_S}  # fmt: skip
 
 
 def seed_row(config: Any, head: dict[str, Any], seed: int) -> dict[str, Any]:
-    """One seed's metaorders under ``head`` (:func:`header`): peak and after impact (bps), completion time, executed
-    lots and the baseline's volume per size, the CPU seconds and the code's commit; a runaway (``ParameterError``)
-    or a ``DataError`` gives ``{"seed", "error", "git_commit"}``."""
+    """One seed's metaorders under ``head`` (:func:`header`): peak and after impact (bps), the impact path after the
+    end (``after_path_bps``, per size the impact every ``path_step_s`` from the peak's reading to ``after_s`` after
+    it: its first value is the peak, its last the after reading when ``after_s`` is a multiple of the step),
+    completion time, executed lots and the baseline's volume per size, the CPU seconds and the code's commit; a
+    runaway (``ParameterError``) or a ``DataError`` gives ``{"seed", "error", "git_commit"}``."""
     from simlab.agents.impact import metaorder_impact
 
     started = time.process_time()
@@ -80,6 +86,11 @@ def seed_row(config: Any, head: dict[str, Any], seed: int) -> dict[str, Any]:
         return {"seed": int(seed), "error": str(error), "git_commit": commit}
     first = {name: result[name].values[0].tolist() for name in
              ("peak_bps", "after_bps", "completion_s", "executed_lots", "executed_at_end_lots")}  # fmt: skip
+    sample, step = keywords["sample_s"], head.get("path_step_s", PATH_STEP_S)
+    lags = np.arange(0.0, keywords["after_s"] + 1e-9, step)  # from the peak's reading, the metaorder's end
+    impact = result["impact_bps"].values[0]  # (fraction, time) from the metaorder's start
+    first["after_path_bps"] = [impact[i, np.rint((done + lags) / sample).astype(int)].tolist()
+                               for i, done in enumerate(first["completion_s"])]  # fmt: skip
     return {"seed": int(seed), **first, "volume_lots": float(result["volume_lots"].values[0]),
             "cpu_s": round(time.process_time() - started, 1), "git_commit": commit}  # fmt: skip
 
@@ -117,7 +128,7 @@ def run(preset: str | Path, protocol: str, side: str, seeds: list[int], out: str
 def merge(documents: list[dict[str, Any]], names: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The one header of ``documents`` (files ``names``) and their rows sorted by seed; files of other runs or a
     seed in two files are refused."""
-    keys = ("preset", "preset_sha256", "protocol", "side", "fractions", "window")
+    keys = ("preset", "preset_sha256", "protocol", "side", "fractions", "window", "path_step_s")
     first = {k: documents[0].get(k) for k in keys}
     for doc, name in zip(documents, names, strict=True):
         if {k: doc.get(k) for k in keys} != first:
@@ -141,8 +152,10 @@ def judge(head: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
     seeds' range. A seed with a reading that is not a number (the market had no mid there: no two-sided book yet)
     is listed in ``undefined_seeds`` and left out of the fit and the criteria, so the verdict is provisional.
     Reported beside them: per-size means and SEs, the executed share at the end, the ratios of consecutive
-    peaks, completion times, the log-log exponent of the positive means, ``p_sqrt_law``, the two halves' exponents
-    (by position among the seeds that ran), CPU seconds."""
+    peaks, completion times, the issue's log-log regression (the slope of log mean peak on log(Q/V), sizes with a
+    positive mean) with its 95 % bootstrap interval over seeds (:func:`simlab.agents.impact.loglog_fit`),
+    ``p_sqrt_law``, the two halves' exponents (by position among the seeds that ran), CPU seconds, and where every
+    row has its path after the end, ``plateau`` (:func:`plateau`)."""
     fractions = np.asarray(head["fractions"])
     errors = [row for row in rows if "error" in row]
     # a reading where the market had no mid (no two-sided book since the open: forward-filled mids stay undefined)
@@ -162,6 +175,7 @@ def judge(head: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
     halves = [power_law_fit(fractions, part) for part in (peak[: n // 2], peak[n // 2 :])] if n >= 4 else []
     positive = peak.mean(axis=0) > 0
     loglog = float(np.polyfit(np.log(fractions[positive]), np.log(peak.mean(axis=0)[positive]), 1)[0])
+    loglog_low, loglog_high = loglog_fit(fractions, peak)[1:3]
     low, high = law["delta_interval_95"]
     band = BAND[0] <= law["delta"] <= BAND[1] and BAND[0] <= low and high <= BAND[1]
     top_peak, top_after, top_se = peak[:, -1].mean(), after[:, -1].mean(), se(after)[-1]
@@ -185,14 +199,56 @@ def judge(head: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
         executed_at_end_share=(at_end / target).mean(axis=0).tolist(),
         peak_ratios=(peak.mean(axis=0)[1:] / peak.mean(axis=0)[:-1]).tolist(),
         exponent=law["delta"], exponent_interval_95=law["delta_interval_95"], p_sqrt_law=law["p_sqrt_law"],
-        loglog_exponent=loglog, halves=[[h["delta"], *h["delta_interval_95"]] for h in halves],
+        loglog_exponent=loglog, loglog_exponent_interval_95=[loglog_low, loglog_high],
+        halves=[[h["delta"], *h["delta_interval_95"]] for h in halves],
         peak_bps=peak.mean(axis=0).tolist(), peak_se_bps=se(peak).tolist(),
         after_bps=after.mean(axis=0).tolist(), after_se_bps=se(after).tolist(),
         top_after_share_of_peak=float(top_after / top_peak), top_after_se_units=float(top_after / top_se),
         completion_s=completion.mean(axis=0).tolist(), cpu_s=float(sum(row.get("cpu_s", 0.0) for row in good)),
         after_s=window["after_s"],
     )  # fmt: skip
+    if all("after_path_bps" in row for row in good):
+        out["plateau"] = plateau(np.array([row["after_path_bps"] for row in good]), head.get("path_step_s"))
     return out
+
+
+def plateau(paths: np.ndarray, step_s: float, draws: int = 2000) -> dict[str, Any]:
+    """Whether the impact after the metaorder levels off toward a permanent level (docs/agents_decay_plateau.md):
+    ``paths`` ``(seed, size, lag)`` are the impacts (bps) every ``step_s`` from the end (lag 0: the peak) to the end
+    of the watch ``W``. At the largest size, with ``m`` the mean over seeds, the fall is ``m(0) - m(W)`` and the
+    last third's share of it ``(m(2W/3) - m(W)) / (m(0) - m(W))``: 0 for a level reached early, 1/3 for a straight
+    decline, above 1/3 for a decline that speeds up. ``levels_off`` when the fall is > 0 and the share's 95 %
+    bootstrap interval over seeds (``draws`` resamples, seed 0; a resample whose fall is <= 0 counts as an infinite
+    share) lies under :data:`LEVEL_SHARE`. Reported beside it, per size: the mean path and its SE, the share's point,
+    and the falls over the first and the last third (the mean of the seeds' paired differences) with their SEs."""
+    n, _, width = paths.shape
+    if n < 2 or width < 4:
+        raise DataError(f"abm_metaorders plateau: needs >= 2 seeds and >= 4 readings after the end; got {n} and "
+                        f"{width}")  # fmt: skip
+    last, third = width - 1, int(round(2 * (width - 1) / 3))
+    early = int(round((width - 1) / 3))
+    mean, se = paths.mean(axis=0), paths.std(axis=0, ddof=1) / np.sqrt(n)
+
+    def share(m: np.ndarray) -> np.ndarray:  # m: (..., lag) means at the largest size
+        fall = m[..., 0] - m[..., last]
+        return np.where(fall > 0, (m[..., third] - m[..., last]) / np.where(fall > 0, fall, 1.0), np.inf)
+
+    picks = np.random.default_rng(0).integers(0, n, size=(draws, n))
+    boot = share(paths[picks, -1, :].mean(axis=1))
+    low, high = np.quantile(boot, 0.025, method="lower"), np.quantile(boot, 0.975, method="higher")
+    top = mean[-1]
+    paired = lambda a, b: (float((a - b).mean()), float((a - b).std(ddof=1) / np.sqrt(n)))  # noqa: E731
+    return {
+        "step_s": step_s, "lags_s": (np.arange(width) * step_s).tolist(), "watch_s": last * step_s,
+        "top_path_bps": top.tolist(), "top_path_se_bps": se[-1].tolist(),
+        "fall_bps": float(top[0] - top[last]), "last_third_share": float(share(top)),
+        "last_third_share_interval_95": [float(low), float(high)], "share_limit": LEVEL_SHARE,
+        "levels_off": bool(top[0] - top[last] > 0 and high < LEVEL_SHARE),
+        "first_third_fall_bps": [paired(paths[:, i, 0], paths[:, i, early]) for i in range(paths.shape[1])],
+        "last_third_fall_bps": [paired(paths[:, i, third], paths[:, i, last]) for i in range(paths.shape[1])],
+        "share_by_size": [float(share(mean[i])) for i in range(paths.shape[1])],
+        "path_bps": mean.tolist(), "path_se_bps": se.tolist(),
+    }  # fmt: skip
 
 
 def _read(path: Path, who: str) -> dict[str, Any]:
@@ -217,10 +273,11 @@ def _seeds(first: str, last: str) -> list[int]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """The command line (module docstring)."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["run"] and len(argv) == 7:
-        preset, protocol, side, first, last, out = argv[1:]
+    if argv[:1] == ["run"] and len(argv) in (7, 9) and (len(argv) == 7 or argv[7] == "--after-s"):
+        preset, protocol, side, first, last, out = argv[1:7]
+        window = {"after_s": _watch(argv[8])} if len(argv) == 9 else {}
         header(preset, protocol, side)  # refuse a bad protocol or side before anything runs
-        document = run(preset, protocol, side, _seeds(first, last), out)
+        document = run(preset, protocol, side, _seeds(first, last), out, **window)
         print(f"{out}: {len(document['rows'])} seeds")
         return document
     if argv[:1] == ["judge"] and len(argv) >= 2:
@@ -228,8 +285,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         verdict = judge(*merge(documents, argv[1:]))
         print(json.dumps(verdict, indent=1))
         return verdict
-    raise DataError("abm_metaorders takes `run PRESET PROTOCOL SIDE FIRST LAST OUT.json` or `judge FILE.json ...`; "
-                    f"got {argv}")  # fmt: skip
+    raise DataError("abm_metaorders takes `run PRESET PROTOCOL SIDE FIRST LAST OUT.json [--after-s SECONDS]` or "
+                    f"`judge FILE.json ...`; got {argv}")  # fmt: skip
+
+
+def _watch(text: str) -> float:
+    """``--after-s``: the time watched after the metaorder's end, a positive multiple of the path's step."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0 and np.isfinite(value) and abs(value / PATH_STEP_S - round(value / PATH_STEP_S)) < 1e-9):
+        raise DataError(f"abm_metaorders run: --after-s must be a positive multiple of {PATH_STEP_S:g} seconds; "
+                        f"got {text!r}")  # fmt: skip
+    return value
 
 
 if __name__ == "__main__":

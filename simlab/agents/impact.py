@@ -112,7 +112,7 @@ def metaorder_impact(
         np.array([r[i] for r in rows]) for i in range(9)
     )
     time_s = np.arange(impact.shape[2]) * sample_s
-    exponent, low, high, used = _fit(fractions, peak)
+    exponent, low, high, used = loglog_fit(fractions, peak)
     return xr.Dataset(
         {
             "impact_bps": (("seed", "fraction", "time"), impact),
@@ -210,8 +210,10 @@ def _law(fractions: np.ndarray, peak: np.ndarray) -> tuple[float, float]:
     return float(slope), float(intercept)
 
 
-def _fit(fractions: np.ndarray, peak: np.ndarray, draws: int = 2000) -> tuple[float, float, float, int]:
-    """The exponent of :func:`_law`, its bootstrap interval over seeds and the number of fractions fitted."""
+def loglog_fit(fractions: np.ndarray, peak: np.ndarray, draws: int = 2000) -> tuple[float, float, float, int]:
+    """The issue's regression of log impact on log(Q/V): the slope of log(mean peak over seeds) on log(Q/V) of
+    :func:`_law` (sizes whose mean is <= 0 left out), its 95 % bootstrap interval over seeds (``draws`` resamples of
+    the seeds, the same resamples for every caller) and the number of sizes fitted. ``peak`` is ``(seed, size)``."""
     boot = np.array([_law(fractions, peak[p])[0] for p in _picks(peak.shape[0], draws)])
     low, high = np.nanpercentile(boot, [2.5, 97.5])
     return _law(fractions, peak)[0], float(low), float(high), int((peak.mean(axis=0) > 0).sum())

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from calibration.abm_metaorders import FRACTIONS, PROTOCOLS, header, judge, main, merge, run
-from simlab.agents.impact import metaorder_impact
+from calibration.abm_metaorders import FRACTIONS, LEVEL_SHARE, PROTOCOLS, header, judge, main, merge, plateau, run
+from simlab.agents.impact import loglog_fit, metaorder_impact
 from simlab.errors import DataError, ParameterError
 from tests.simlab.agents.conftest import small_config
 
@@ -37,7 +37,7 @@ def test_rows_equal_a_batch_run_and_a_stopped_run_resumes(tmp_path):
         assert row["volume_lots"] == batch["volume_lots"].values[i]
     on_disk = json.loads((tmp_path / "part.json").read_text())
     assert on_disk == resumed and on_disk["protocol"] == "twap" and on_disk["fractions"] == SMALL.tolist()
-    assert on_disk["window"] == {**WINDOW, "strategy": "twap", "sample_s": 10.0}
+    assert on_disk["window"] == {**WINDOW, "strategy": "twap", "sample_s": 10.0} and on_disk["path_step_s"] == 60.0
     with pytest.raises(DataError, match=r"holds seeds \[3\] outside the seeds asked for \(1..2\)"):
         _run(tmp_path, "part.json", [1, 2])
 
@@ -79,6 +79,30 @@ def test_a_file_of_another_run_is_refused(tmp_path):
     _run(tmp_path, "f.json", [1])
     with pytest.raises(DataError, match="holds rows of another run"):
         _run(tmp_path, "f.json", [1], side="sell")
+    old = json.loads((tmp_path / "f.json").read_text())
+    del old["path_step_s"]  # a file written before the rows kept their paths
+    (tmp_path / "f.json").write_text(json.dumps(old))
+    with pytest.raises(DataError, match="holds rows of another run"):
+        _run(tmp_path, "f.json", [1, 2])
+
+
+@pytest.mark.filterwarnings("ignore:All-NaN slice")  # one seed's own exponent interval, unused
+@pytest.mark.parametrize("protocol", ["twap", "pov25"])
+def test_the_path_after_the_end_is_the_runs_minute_by_minute(tmp_path, protocol):
+    """Each size's path starts at the peak's reading (for the fixed-rate POV the sample at which it is done, which
+    differs by size) and ends at the after reading, every 60 s of the batch run's impact path between."""
+    config = small_config(session_s=1800.0)
+    keywords = {**WINDOW, **({"strategy": "pov", "participation": 0.25} if protocol == "pov25" else {})}
+    row = run(PRESET, protocol, "buy", [3], tmp_path / "p.json", SMALL, config=config, **WINDOW)["rows"][0]
+    batch = metaorder_impact(config, SMALL, seeds=[3], **keywords)
+    impact = batch["impact_bps"].values[0]
+    for i in range(SMALL.size):
+        start = int(round(row["completion_s"][i] / 10.0))
+        path = row["after_path_bps"][i]
+        np.testing.assert_array_equal(path, impact[i, start : start + 31 : 6])
+        assert len(path) == 6 and path[0] == row["peak_bps"][i] and path[-1] == row["after_bps"][i]
+    if protocol == "pov25":  # the small metaorder is done before the cap, the large one is not
+        assert row["completion_s"][0] < row["completion_s"][1]
 
 
 def _rows(delta, *, n=48, after_share=0.6, seed=0, cap_at=None, error_seed=None):
@@ -117,6 +141,57 @@ def test_the_square_root_with_a_lasting_part_passes():
     np.testing.assert_allclose(verdict["peak_ratios"], peaks[1:] / peaks[:-1])
     np.testing.assert_allclose(verdict["peak_ratios"][-4:], 10**0.25, rtol=0.1)  # the square root's half-decades
     np.testing.assert_allclose(verdict["executed_at_end_share"], 1.0)
+
+
+def _paths(shape, *, n=48, sizes=2, width=31, noise=3.0, seed=0):
+    """Paths after the end (seed, size, lag), lag every minute: ``shape`` of the minutes since the end."""
+    minutes = np.arange(width, dtype=float)
+    rng = np.random.default_rng(seed)
+    return shape(minutes)[None, None, :] + rng.normal(0.0, noise, (n, sizes, width))
+
+
+@pytest.mark.parametrize(
+    ("shape", "levels"),
+    [
+        (lambda t: 40.0 + 60.0 * np.exp(-t / 5.0), True),  # a transient part over minutes, a permanent level
+        (lambda t: 40.0 + 60.0 / np.sqrt(1.0 + t), True),  # a slow power-law decay: still levelling
+        (lambda t: 100.0 - 2.0 * t, False),  # a straight decline: the last third takes a third
+        (lambda t: 100.0 - 0.5 * t**2 / 15.0, False),  # a decline that speeds up
+        (lambda t: 100.0 + 0.0 * t, False),  # no decay
+    ],
+)
+def test_the_plateau_reading_tells_a_level_from_a_decline(shape, levels):
+    reading = plateau(_paths(shape), 60.0)
+    assert reading["levels_off"] is levels and reading["watch_s"] == 1800.0 and reading["share_limit"] == 1 / 3
+    low, high = reading["last_third_share_interval_95"]
+    assert low <= reading["last_third_share"] <= high or not np.isfinite(high)
+    assert (high < LEVEL_SHARE) is levels
+
+
+def test_the_plateau_reading_by_hand():
+    paths = np.array([[[11.0, 7.0, 5.0, 3.0]], [[9.0, 5.0, 5.0, 5.0]]])  # means 10, 6, 5, 4 at lags 0-3 min
+    reading = plateau(paths, 60.0, draws=50)
+    assert reading["fall_bps"] == 6.0 and reading["last_third_share"] == pytest.approx(1 / 6)  # (5 - 4) / 6
+    assert reading["first_third_fall_bps"][0] == (4.0, 0.0) and reading["last_third_fall_bps"][0][0] == 1.0
+    assert reading["lags_s"] == [0.0, 60.0, 120.0, 180.0] and reading["path_bps"] == [[10.0, 6.0, 5.0, 4.0]]
+    assert reading["last_third_fall_bps"][0][1] == pytest.approx(np.std([2.0, 0.0], ddof=1) / np.sqrt(2))
+    with pytest.raises(DataError, match="needs >= 2 seeds and >= 4 readings after the end; got 2 and 3"):
+        plateau(paths[:, :, :3], 60.0)
+
+
+def test_the_judge_reads_the_plateau_and_the_issues_regression_with_its_interval():
+    rows = _rows(0.5)
+    shapes = _paths(lambda t: 40.0 + 60.0 * np.exp(-t / 5.0), sizes=FRACTIONS.size)
+    for row, path in zip(rows, shapes, strict=True):
+        row["after_path_bps"] = path.tolist()
+    verdict = judge(_head("twap"), rows)
+    assert verdict["plateau"] == plateau(shapes, 60.0) and verdict["plateau"]["levels_off"] is True
+    peak = np.array([row["peak_bps"] for row in rows])
+    assert verdict["loglog_exponent_interval_95"] == list(loglog_fit(FRACTIONS, peak)[1:3])
+    low, high = verdict["loglog_exponent_interval_95"]
+    assert low < verdict["loglog_exponent"] < high
+    del rows[3]["after_path_bps"]  # rows without their paths (files before session 30): no reading
+    assert "plateau" not in judge(_head("twap"), rows)
 
 
 def test_few_seeds_are_provisional_or_not_judged():
@@ -207,6 +282,11 @@ def test_bad_command_lines_are_refused(tmp_path):
         main(["run", PRESET, "twap", "buy", "5", "2", str(tmp_path / "x.json")])
     with pytest.raises(DataError, match="takes `run PRESET"):
         main(["judge"])
+    for bad in ("90", "-60", "nan", "an hour"):
+        with pytest.raises(DataError, match=f"--after-s must be a positive multiple of 60 seconds; got '{bad}'"):
+            main(["run", PRESET, "twap", "buy", "1", "2", str(tmp_path / "x.json"), "--after-s", bad])
+    with pytest.raises(DataError, match="takes `run PRESET"):
+        main(["run", PRESET, "twap", "buy", "1", "2", str(tmp_path / "x.json"), "--after", "3600"])
     with pytest.raises(DataError, match="missing.json is not a readable run file"):
         main(["judge", str(tmp_path / "missing.json")])
     (tmp_path / "bad.json").write_text('{"rows": 3}')
