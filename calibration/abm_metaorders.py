@@ -8,7 +8,7 @@ were lost with the machine; this module is them, in the repository (docs/agents_
 FIRST..LAST (inclusive) of one protocol (:data:`PROTOCOLS`: ``pov25``, the textbook POV at one participation rate
 of 25 % capped at 4 h; ``twap``, the one-hour TWAP; ``pov-hour``, the POV whose rate ``Q / (Q + v)`` would finish in
 the hour) with buys or sells (SIDE ``buy`` / ``sell``) of the sizes :data:`calibration.abm_impact.FRACTIONS`, each
-from 10:30 with 30 min (or S seconds, a multiple of a minute) watched after its end; each row keeps the impact path
+from 10:30 with 30 min (or S seconds, a multiple of 3 min) watched after its end; each row keeps the impact path
 after the end, minute by minute. After each seed the file is rewritten atomically; a rerun with the same header
 skips the seeds already in it (a stopped run resumes), and a file with another header is refused. A seed that stops
 with our runaway ``ParameterError`` or a ``DataError`` is recorded with its sentence (criterion 1).
@@ -91,6 +91,14 @@ def seed_row(config: Any, head: dict[str, Any], seed: int) -> dict[str, Any]:
     impact = result["impact_bps"].values[0]  # (fraction, time) from the metaorder's start
     first["after_path_bps"] = [impact[i, np.rint((done + lags) / sample).astype(int)].tolist()
                                for i, done in enumerate(first["completion_s"])]  # fmt: skip
+    ends = np.array([(path[0], path[-1]) for path in first["after_path_bps"]])
+    readings = np.array([first["peak_bps"], first["after_bps"]]).T  # NaN where the market had no mid: equal here
+    if lags[-1] == keywords["after_s"] and not np.array_equal(ends, readings, equal_nan=True):
+        raise ParameterError(
+            f"abm_metaorders: the window {keywords} must put the metaorder's end and the after "
+            f"reading on the path samples (start_s and duration_s multiples of sample_s); seed "
+            f"{seed}'s path after the end does not start at its peak and end at its after reading"
+        )
     return {"seed": int(seed), **first, "volume_lots": float(result["volume_lots"].values[0]),
             "cpu_s": round(time.process_time() - started, 1), "git_commit": commit}  # fmt: skip
 
@@ -155,7 +163,8 @@ def judge(head: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
     peaks, completion times, the issue's log-log regression (the slope of log mean peak on log(Q/V), sizes with a
     positive mean) with its 95 % bootstrap interval over seeds (:func:`simlab.agents.impact.loglog_fit`),
     ``p_sqrt_law``, the two halves' exponents (by position among the seeds that ran), CPU seconds, and where every
-    row has its path after the end, ``plateau`` (:func:`plateau`)."""
+    row has its path after the end, ``plateau`` (:func:`plateau`; None, with ``plateau_missing`` saying which seeds
+    lack it, otherwise)."""
     fractions = np.asarray(head["fractions"])
     errors = [row for row in rows if "error" in row]
     # a reading where the market had no mid (no two-sided book since the open: forward-filled mids stay undefined)
@@ -207,46 +216,63 @@ def judge(head: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
         completion_s=completion.mean(axis=0).tolist(), cpu_s=float(sum(row.get("cpu_s", 0.0) for row in good)),
         after_s=window["after_s"],
     )  # fmt: skip
-    if all("after_path_bps" in row for row in good):
-        out["plateau"] = plateau(np.array([row["after_path_bps"] for row in good]), head.get("path_step_s"))
+    pathless = [row["seed"] for row in good if "after_path_bps" not in row]
+    out["plateau"] = None if pathless else plateau(np.array([row["after_path_bps"] for row in good]),
+                                                   head.get("path_step_s"))  # fmt: skip
+    if pathless:  # files written before session 30 keep no path after the end
+        out["plateau_missing"] = (
+            f"no plateau reading: seeds {pathless[:5]}{'...' if len(pathless) > 5 else ''} "
+            f"({len(pathless)} of {len(good)}) have no path after the end"
+        )
     return out
 
 
 def plateau(paths: np.ndarray, step_s: float, draws: int = 2000) -> dict[str, Any]:
-    """Whether the impact after the metaorder levels off toward a permanent level (docs/agents_decay_plateau.md):
-    ``paths`` ``(seed, size, lag)`` are the impacts (bps) every ``step_s`` from the end (lag 0: the peak) to the end
-    of the watch ``W``. At the largest size, with ``m`` the mean over seeds, the fall is ``m(0) - m(W)`` and the
-    last third's share of it ``(m(2W/3) - m(W)) / (m(0) - m(W))``: 0 for a level reached early, 1/3 for a straight
-    decline, above 1/3 for a decline that speeds up. ``levels_off`` when the fall is > 0 and the share's 95 %
-    bootstrap interval over seeds (``draws`` resamples, seed 0; a resample whose fall is <= 0 counts as an infinite
-    share) lies under :data:`LEVEL_SHARE`. Reported beside it, per size: the mean path and its SE, the share's point,
-    and the falls over the first and the last third (the mean of the seeds' paired differences) with their SEs."""
-    n, _, width = paths.shape
-    if n < 2 or width < 4:
-        raise DataError(f"abm_metaorders plateau: needs >= 2 seeds and >= 4 readings after the end; got {n} and "
-                        f"{width}")  # fmt: skip
-    last, third = width - 1, int(round(2 * (width - 1) / 3))
-    early = int(round((width - 1) / 3))
+    """Whether the impact after the metaorder levels off within the watch (docs/agents_decay_plateau.md): ``paths``
+    ``(seed, size, lag)`` are the impacts (bps) every ``step_s`` from the end (lag 0: the peak) to the end of the
+    watch ``W``, a whole number of thirds. At the largest size, with ``m`` the mean over seeds, the fall is
+    ``m(0) - m(W)`` and the last third's share of it ``(m(2W/3) - m(W)) / (m(0) - m(W))``: 0 for a level reached
+    early, 1/3 for a straight decline, above 1/3 for a decline that speeds up (negative: a rebound). ``levels_off``
+    when the fall is > 0 and the share's 95 % bootstrap interval over seeds (``draws`` resamples, seed 0; a resample
+    whose fall is <= 0 counts as an infinite share, printed as None at an interval's end) lies under
+    :data:`LEVEL_SHARE`. Reported beside it: the same share from the first step (``m(step)`` for ``m(0)``: the last
+    child's own short-lived impact left out) with its interval; per size the mean path and its SE, the share's
+    point, and the falls over the first and the last third (the mean of the seeds' paired differences) with their
+    SEs."""
+    paths = np.asarray(paths, dtype=float)
+    width = paths.shape[-1] if paths.ndim == 3 else 0
+    if paths.ndim != 3 or paths.shape[0] < 2 or width < 4 or (width - 1) % 3:
+        raise DataError(f"`paths` of abm_metaorders.plateau must be (seed, size, lag) with >= 2 seeds and 3k + 1 >= 4 "
+                        f"lags (a watch of whole thirds); got shape {paths.shape}")  # fmt: skip
+    n, sizes = paths.shape[:2]
+    last, third, early = width - 1, 2 * (width - 1) // 3, (width - 1) // 3
     mean, se = paths.mean(axis=0), paths.std(axis=0, ddof=1) / np.sqrt(n)
 
-    def share(m: np.ndarray) -> np.ndarray:  # m: (..., lag) means at the largest size
-        fall = m[..., 0] - m[..., last]
+    def share(m: np.ndarray, origin: int = 0) -> np.ndarray:  # m: (..., lag) means
+        fall = m[..., origin] - m[..., last]
         return np.where(fall > 0, (m[..., third] - m[..., last]) / np.where(fall > 0, fall, 1.0), np.inf)
 
     picks = np.random.default_rng(0).integers(0, n, size=(draws, n))
-    boot = share(paths[picks, -1, :].mean(axis=1))
-    low, high = np.quantile(boot, 0.025, method="lower"), np.quantile(boot, 0.975, method="higher")
+    resampled = paths[picks, -1, :].mean(axis=1)
+
+    def interval(boot: np.ndarray) -> list[float | None]:
+        ends = np.quantile(boot, 0.025, method="lower"), np.quantile(boot, 0.975, method="higher")
+        return [float(v) if np.isfinite(v) else None for v in ends]
+
     top = mean[-1]
+    high = np.quantile(share(resampled), 0.975, method="higher")
     paired = lambda a, b: (float((a - b).mean()), float((a - b).std(ddof=1) / np.sqrt(n)))  # noqa: E731
     return {
         "step_s": step_s, "lags_s": (np.arange(width) * step_s).tolist(), "watch_s": last * step_s,
         "top_path_bps": top.tolist(), "top_path_se_bps": se[-1].tolist(),
         "fall_bps": float(top[0] - top[last]), "last_third_share": float(share(top)),
-        "last_third_share_interval_95": [float(low), float(high)], "share_limit": LEVEL_SHARE,
+        "last_third_share_interval_95": interval(share(resampled)), "share_limit": LEVEL_SHARE,
         "levels_off": bool(top[0] - top[last] > 0 and high < LEVEL_SHARE),
-        "first_third_fall_bps": [paired(paths[:, i, 0], paths[:, i, early]) for i in range(paths.shape[1])],
-        "last_third_fall_bps": [paired(paths[:, i, third], paths[:, i, last]) for i in range(paths.shape[1])],
-        "share_by_size": [float(share(mean[i])) for i in range(paths.shape[1])],
+        "share_from_first_step": float(share(top, 1)),
+        "share_from_first_step_interval_95": interval(share(resampled, 1)),
+        "first_third_fall_bps": [paired(paths[:, i, 0], paths[:, i, early]) for i in range(sizes)],
+        "last_third_fall_bps": [paired(paths[:, i, third], paths[:, i, last]) for i in range(sizes)],
+        "share_by_size": [float(share(mean[i])) for i in range(sizes)],
         "path_bps": mean.tolist(), "path_se_bps": se.tolist(),
     }  # fmt: skip
 
@@ -290,13 +316,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def _watch(text: str) -> float:
-    """``--after-s``: the time watched after the metaorder's end, a positive multiple of the path's step."""
+    """``--after-s``: the time watched after the metaorder's end, a positive multiple of three path steps (the
+    plateau reading compares thirds of the watch)."""
     try:
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not (value > 0 and np.isfinite(value) and abs(value / PATH_STEP_S - round(value / PATH_STEP_S)) < 1e-9):
-        raise DataError(f"abm_metaorders run: --after-s must be a positive multiple of {PATH_STEP_S:g} seconds; "
+    thirds = 3 * PATH_STEP_S
+    if not (value > 0 and np.isfinite(value) and abs(value / thirds - round(value / thirds)) < 1e-9):
+        raise DataError(f"abm_metaorders run: --after-s must be a positive multiple of {thirds:g} seconds; "
                         f"got {text!r}")  # fmt: skip
     return value
 

@@ -4,11 +4,12 @@ stopped run resumes, and the judge's criteria pass and fail where they should on
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
 
-from calibration.abm_metaorders import FRACTIONS, LEVEL_SHARE, PROTOCOLS, header, judge, main, merge, plateau, run
+from calibration.abm_metaorders import FRACTIONS, PROTOCOLS, header, judge, main, merge, plateau, run
 from simlab.agents.impact import loglog_fit, metaorder_impact
 from simlab.errors import DataError, ParameterError
 from tests.simlab.agents.conftest import small_config
@@ -105,6 +106,14 @@ def test_the_path_after_the_end_is_the_runs_minute_by_minute(tmp_path, protocol)
         assert row["completion_s"][0] < row["completion_s"][1]
 
 
+def test_a_window_off_the_path_samples_is_refused(tmp_path):
+    """A TWAP whose end falls between path samples: its peak is read at one sample and the path would start at
+    another; refused, not recorded."""
+    off = {**WINDOW, "start_s": 304.0, "duration_s": 605.0}
+    with pytest.raises(ParameterError, match="must put the metaorder's end and the after reading on the path samples"):
+        run(PRESET, "twap", "buy", [3], tmp_path / "o.json", SMALL, config=small_config(session_s=1800.0), **off)
+
+
 def _rows(delta, *, n=48, after_share=0.6, seed=0, cap_at=None, error_seed=None):
     rng = np.random.default_rng(seed)
     rows = []
@@ -161,22 +170,31 @@ def _paths(shape, *, n=48, sizes=2, width=31, noise=3.0, seed=0):
     ],
 )
 def test_the_plateau_reading_tells_a_level_from_a_decline(shape, levels):
-    reading = plateau(_paths(shape), 60.0)
+    paths = _paths(shape)
+    paths[:, 0, :] = _paths(lambda t: 100.0 - 2.0 * t if levels else 40.0 + 60.0 * np.exp(-t / 5.0))[:, 0, :]
+    reading = plateau(paths, 60.0)  # the smaller size has the other shape: only the largest is judged
     assert reading["levels_off"] is levels and reading["watch_s"] == 1800.0 and reading["share_limit"] == 1 / 3
     low, high = reading["last_third_share_interval_95"]
-    assert low <= reading["last_third_share"] <= high or not np.isfinite(high)
-    assert (high < LEVEL_SHARE) is levels
+    if high is not None:  # None: some resamples did not fall at all
+        assert low <= reading["last_third_share"] <= high
+    assert (reading["share_by_size"][0] < 0.2) is not levels and (reading["share_by_size"][1] < 0.2) is levels
 
 
 def test_the_plateau_reading_by_hand():
     paths = np.array([[[11.0, 7.0, 5.0, 3.0]], [[9.0, 5.0, 5.0, 5.0]]])  # means 10, 6, 5, 4 at lags 0-3 min
     reading = plateau(paths, 60.0, draws=50)
     assert reading["fall_bps"] == 6.0 and reading["last_third_share"] == pytest.approx(1 / 6)  # (5 - 4) / 6
+    assert reading["share_from_first_step"] == pytest.approx(0.5)  # (5 - 4) / (6 - 4)
     assert reading["first_third_fall_bps"][0] == (4.0, 0.0) and reading["last_third_fall_bps"][0][0] == 1.0
     assert reading["lags_s"] == [0.0, 60.0, 120.0, 180.0] and reading["path_bps"] == [[10.0, 6.0, 5.0, 4.0]]
     assert reading["last_third_fall_bps"][0][1] == pytest.approx(np.std([2.0, 0.0], ddof=1) / np.sqrt(2))
-    with pytest.raises(DataError, match="needs >= 2 seeds and >= 4 readings after the end; got 2 and 3"):
-        plateau(paths[:, :, :3], 60.0)
+    for bad in (paths[:, :, :3], np.concatenate([paths, paths[:, :, :1]], axis=2), paths[:1], paths[0]):
+        with pytest.raises(
+            DataError, match=re.escape(f"3k + 1 >= 4 lags (a watch of whole thirds); got shape {bad.shape}")
+        ):
+            plateau(bad, 60.0)
+    flat = plateau(np.array([[[5.0, 5.0, 5.0, 5.0]], [[5.0, 5.0, 5.0, 5.0]]]), 60.0, draws=20)
+    assert flat["levels_off"] is False and flat["last_third_share_interval_95"] == [None, None]  # no fall
 
 
 def test_the_judge_reads_the_plateau_and_the_issues_regression_with_its_interval():
@@ -190,8 +208,23 @@ def test_the_judge_reads_the_plateau_and_the_issues_regression_with_its_interval
     assert verdict["loglog_exponent_interval_95"] == list(loglog_fit(FRACTIONS, peak)[1:3])
     low, high = verdict["loglog_exponent_interval_95"]
     assert low < verdict["loglog_exponent"] < high
-    del rows[3]["after_path_bps"]  # rows without their paths (files before session 30): no reading
-    assert "plateau" not in judge(_head("twap"), rows)
+    del rows[3]["after_path_bps"]  # rows without their paths (files before session 30): no reading, said
+    verdict = judge(_head("twap"), rows)
+    assert verdict["plateau"] is None and "seeds [3] (1 of 48) have no path after the end" in verdict["plateau_missing"]
+
+
+def test_the_watch_goes_from_the_command_line_to_the_run(tmp_path, monkeypatch):
+    import calibration.abm_metaorders as metaorders
+
+    seen = {}
+    monkeypatch.setattr(
+        metaorders, "run", lambda *args, **kwargs: seen.update(args=args, kwargs=kwargs) or {"rows": []}
+    )
+    main(["run", PRESET, "twap", "buy", "1", "2", str(tmp_path / "x.json"), "--after-s", "3600"])
+    assert seen["kwargs"] == {"after_s": 3600.0} and seen["args"][3] == [1, 2]
+    assert header(PRESET, "twap", "buy", **seen["kwargs"])["window"]["after_s"] == 3600.0
+    main(["run", PRESET, "twap", "buy", "1", "2", str(tmp_path / "x.json")])
+    assert seen["kwargs"] == {}
 
 
 def test_few_seeds_are_provisional_or_not_judged():
@@ -282,8 +315,8 @@ def test_bad_command_lines_are_refused(tmp_path):
         main(["run", PRESET, "twap", "buy", "5", "2", str(tmp_path / "x.json")])
     with pytest.raises(DataError, match="takes `run PRESET"):
         main(["judge"])
-    for bad in ("90", "-60", "nan", "an hour"):
-        with pytest.raises(DataError, match=f"--after-s must be a positive multiple of 60 seconds; got '{bad}'"):
+    for bad in ("90", "120", "-180", "nan", "an hour"):
+        with pytest.raises(DataError, match=f"--after-s must be a positive multiple of 180 seconds; got '{bad}'"):
             main(["run", PRESET, "twap", "buy", "1", "2", str(tmp_path / "x.json"), "--after-s", bad])
     with pytest.raises(DataError, match="takes `run PRESET"):
         main(["run", PRESET, "twap", "buy", "1", "2", str(tmp_path / "x.json"), "--after", "3600"])
