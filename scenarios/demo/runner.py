@@ -24,6 +24,8 @@ from scenarios.demo.book import book_step
 from scenarios.demo.forecast import forecast_step
 from scenarios.demo.generate import generate_step
 from scenarios.demo.hawkes import hawkes_step
+from scenarios.demo.impact import TITLE as IMPACT_TITLE
+from scenarios.demo.impact import impact_step
 from scenarios.demo.score import score_step
 from scenarios.demo.stress import stress_step
 from scenarios.demo.sweep import sweep_step
@@ -48,7 +50,8 @@ class Demo:
 
     A step function returns its metrics (names to values) and, under ``"about"``, the one sentence that opens its
     report section: what the step did and how to read its numbers. The sentence is kept in :attr:`about`, apart
-    from the metrics.
+    from the metrics. A step that draws a figure appends ``(title, sentence, path)`` to :attr:`figures`; the report
+    shows each in its own section after the order-flow figure.
     """
 
     def __init__(self, output: Path, seed: int, console: Any = None) -> None:
@@ -57,6 +60,7 @@ class Demo:
         self.console = console
         self.sections: list[tuple[str, dict[str, Any]]] = []
         self.about: dict[str, str] = {}
+        self.figures: list[tuple[str, str, Path]] = []
 
     def step(self, title: str, function: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """Run one step, print its progress and keep its metrics and its opening sentence."""
@@ -150,6 +154,7 @@ def _main_steps(demo: Demo, real: Path | None, generated: Any) -> tuple[xr.Datas
     demo.step(
         f"Agent-based market (abm-amzn-v4, calibrated by simulated moments) vs {against}", lambda: abm_step(demo, real)
     )
+    demo.step(IMPACT_TITLE + " (abm-amzn-v26), with its held-out record", lambda: impact_step(demo))
     demo.step(
         "Forecasting benchmark: OFI forecasters vs the Hawkes oracle, leakage audit", lambda: forecast_step(demo, real)
     )
@@ -272,6 +277,8 @@ def _write_report(demo: Demo, figure: Path, source: str) -> Path:
         lines += [f"## {title}", "", demo.about[title], ""]
         lines += [markdown_table(["metric", "value"], [[key, str(value)] for key, value in metrics.items()]), ""]
     lines += ["## Order flow", "", FIGURE_ABOUT, "", f"![order flow]({figure.name})", ""]
+    for title, about, path in demo.figures:
+        lines += [f"## {title}", "", about, "", f"![{title}]({path.relative_to(demo.output).as_posix()})", ""]
     report = demo.output / "report.md"
     text = "\n".join(lines)
     write_text_atomic(report, text)

@@ -39,6 +39,14 @@ def test_demo_on_real_data(tmp_path):
     assert agents["real data"].startswith("AMZN") and agents["book events"] > 1000
     real = [float(p.split("(")[1].rstrip(")")) for p in agents[RESPONSE_KEY].split(" / ")]  # AMZN 12:00-12:30
     assert all(v == v for v in real[:3]) and real[2] > real[0]  # defined in the three small bins, and rising
+    impact = metrics["Metaorder impact in the calibrated agent market: one-hour TWAP buys (abm-amzn-v26), with its "
+                     "held-out record"]  # fmt: skip
+    peaks = [float(impact[f"Q/V {f}: peak / 30 min after (bps, mean of 2 seeds)"].split(" / ")[0]) for f in
+             ("0.001", "0.01", "0.1")]  # fmt: skip
+    assert 0 < peaks[2] and peaks[0] < peaks[2]  # a larger metaorder moves the price more, against itself
+    label = "held out, 30 min watched (seeds 2400-2447)"
+    assert impact[f"{label}: weighted exponent (95 % interval)"] == "0.580 [0.555, 0.615]"
+    assert "![Metaorder impact" in report.read_text() and (tmp_path / "abm_impact.png").is_file()
     forecast = metrics["Forecasting benchmark: OFI forecasters vs the Hawkes oracle, leakage audit"]
     assert forecast["BTCUSDT: windows of 1 s"] == 343
     honest, nowcast = (float(v) for v in forecast["BTCUSDT: hybrid honest / nowcast R^2"].split(" / "))

@@ -96,10 +96,12 @@ def problems(result: dict) -> list[str]:
 def demo_folder(tmp_path_factory) -> Path:
     """A demo folder holding the HTML reports the demo writes, made by its report code on small synthetic runs."""
     from scenarios.demo import runner
+    from scenarios.demo.impact import impact_step
     from scenarios.forecast.runner import run_spec
     from scenarios.forecast.spec import load_spec
     from scenarios.score.runner import write_outputs
     from simlab.metrics.scorecard import score
+    from tests.simlab.agents.conftest import small_config
 
     folder = tmp_path_factory.mktemp("demo")
     demo = runner.Demo(folder, seed=3)
@@ -107,6 +109,8 @@ def demo_folder(tmp_path_factory) -> Path:
     events, books = runner._synthetic_step(demo)
     bars = demo.step("Order-flow feature bars (1 s)", lambda: runner._features(demo, events, books))
     figure = runner._plot(folder, bars.pop("_bars"), events.attrs["instrument"], events.attrs["tick_size"])
+    short = {"start_s": 300.0, "duration_s": 600.0, "after_s": 300.0, "interval_s": 20.0}  # a short market's TWAP
+    demo.step("Metaorder impact", lambda: impact_step(demo, small_config(session_s=1800.0), [0.01, 0.3], **short))
     runner._write_report(demo, figure, "built-in synthetic sample")
     (folder / "spec.toml").write_text(TINY_FORECAST_SPEC)
     run_spec(load_spec(folder / "spec.toml"), folder / "forecast.zarr", data_dir=folder, overwrite=True)
@@ -124,8 +128,9 @@ def test_the_demo_writes_three_html_reports(demo_folder):
 def test_a_report_renders_in_chromium(demo_folder, page, tmp_path):
     result = render(demo_folder / page, tmp_path / "profile")
     assert problems(result) == []
-    if page == "report.html":  # values with a | in their row name keep their value
+    if page == "report.html":  # values with a | in their row name keep their value; both figures load
         assert re.search(r"mean \|OFI\|\t0\.\d+", result["text"])
+        assert [src for src, _ in result["images"]] == ["order_flow.png", "abm_impact.png"]
     if page.startswith("forecast"):
         assert "LEAK" in result["text"] and result["tables"] >= 3  # scores, audit, Table 4
 
