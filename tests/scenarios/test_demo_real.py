@@ -44,8 +44,8 @@ def test_demo_on_real_data(tmp_path):
     peaks = [float(impact[f"Q/V {f}: peak / 30 min after (bps, mean of 2 seeds)"].split(" / ")[0]) for f in
              ("0.001", "0.01", "0.1")]  # fmt: skip
     assert 0 < peaks[2] and peaks[0] < peaks[2]  # a larger metaorder moves the price more, against itself
-    label = "held out, 30 min watched (seeds 2400-2447)"
-    assert impact[f"{label}: weighted exponent (95 % interval)"] == "0.580 [0.555, 0.615]"
+    label = "held out, seeds 2400-2447 (48), 30 min watched"
+    assert impact[f"{label}: exponent, weighted fit (95 % interval)"] == "0.580 [0.555, 0.615]"
     assert "![Metaorder impact" in report.read_text() and (tmp_path / "abm_impact.png").is_file()
     forecast = metrics["Forecasting benchmark: OFI forecasters vs the Hawkes oracle, leakage audit"]
     assert forecast["BTCUSDT: windows of 1 s"] == 343
