@@ -74,6 +74,12 @@ def test_the_held_out_record_is_the_stored_runs_judged():
     loglog = rows[f"{label}: log-log exponent, the issue's regression (95 % interval)"]
     assert loglog == "0.638 [0.580, 0.751], not inside [0.4, 0.65]"
     assert rows[f"{label}: verdict (the committed criteria)"] == "passes"
+    label = "held out, seeds 2800-2847 (48), 60 min watched"  # docs/agents_decay_plateau.md section 2
+    assert rows[f"{label}: verdict (decays and levels off at Q/V 0.1)"] == "shown"
+    assert rows[f"{label}: band reading, weighted fit (95 % interval)"] == "0.570 [0.540, 0.600]"
+    share = f"{label}: share of the fall in the watch's last third (95 % interval; a straight decline gives 1/3)"
+    assert rows[share] == "0.230 [0.173, 0.290]"
+    assert rows[f"{label}: impact at the watch's end, share of the peak at Q/V 0.1"] == "0.42 (14.1 SE above 0)"
 
 
 def _record(folder, paths):
