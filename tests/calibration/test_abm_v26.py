@@ -61,7 +61,12 @@ def test_v26_records_its_uncertainty_and_moments():
 
 @pytest.mark.parametrize(
     ("protocol", "exponent", "interval"),
-    [("twap-buy", 0.580, (0.555, 0.615)), ("pov25-buy", 0.565, (0.535, 0.600)), ("twap-sell", 0.555, (0.520, 0.600))],
+    [
+        ("twap-buy", 0.580, (0.555, 0.615)),
+        ("pov25-buy", 0.565, (0.535, 0.600)),
+        ("twap-sell", 0.555, (0.520, 0.600)),
+        ("pov25-sell", 0.540, (0.505, 0.575)),  # session 30, docs/agents_decay_plateau.md section 3
+    ],
 )
 def test_the_held_out_runs_pass_the_square_root_criteria(protocol, exponent, interval):
     """The stored held-out runs (docs/agents_skew_rounding.md section 5; 48 seeds each, the rule committed first)
@@ -75,6 +80,20 @@ def test_the_held_out_runs_pass_the_square_root_criteria(protocol, exponent, int
     assert verdict["exponent"] == pytest.approx(exponent, abs=1e-9)
     assert verdict["exponent_interval_95"] == pytest.approx(interval, abs=1e-9)
     assert 0.6 < verdict["top_after_share_of_peak"] < 0.7  # the lasting part at 1e-1, 30 min after
+
+
+def test_the_pov_sells_by_the_issues_regression_and_their_decline_slows():
+    """docs/agents_decay_plateau.md section 3 (seeds 2900-2947): the log-log interval inside the band too, every
+    size done before the cap, and the 30-min path's last third taking under a third of the fall."""
+    path = PRESETS / "abm-amzn-v26.pov25-sell.json"
+    verdict = judge(*merge([json.loads(path.read_text())], [str(path)]))
+    assert (verdict["first_seed"], verdict["last_seed"], verdict["side"]) == (2900, 2947, "sell")
+    loglog = [verdict["loglog_exponent"], *verdict["loglog_exponent_interval_95"]]
+    assert [round(v, 3) for v in loglog] == [0.508, 0.477, 0.540]
+    assert verdict["done_before_cap_share"] == [1.0] * 7 and verdict["criteria"]["valid"] is True
+    level = verdict["plateau"]
+    assert level["levels_off"] is True
+    assert [round(v, 3) for v in level["last_third_share_interval_95"]] == [0.153, 0.286]
 
 
 def test_the_twap_watched_an_hour_decays_and_its_decline_slows():
