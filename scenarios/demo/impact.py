@@ -23,8 +23,8 @@ PRESET = "abm-amzn-v26"
 FRACTIONS = np.array([1e-3, 1e-2, 1e-1])  # Q/V: metaorder sizes as fractions of the day's volume
 SEED_OFFSETS = (200, 201)  # the step's seeds: the demo's root seed plus these
 WINDOW = {"start_s": 3600.0, "duration_s": 3600.0, "after_s": 1800.0, "interval_s": 30.0, "sample_s": 10.0}
-# the stored held-out runs of the same protocol, calibration/presets/PRESET.NAME.json (30 and 60 min watched)
-HELD_OUT = ("twap-buy", "twap-buy-watch60")
+# the stored held-out runs of the same protocol, calibration/presets/PRESET.NAME.json (30, 60 and 180 min watched)
+HELD_OUT = ("twap-buy", "twap-buy-watch60", "twap-buy-watch180")
 TITLE = "Metaorder impact in the calibrated agent market: one-hour TWAP buys"
 
 

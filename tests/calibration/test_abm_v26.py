@@ -118,6 +118,25 @@ def test_the_twap_watched_an_hour_decays_and_its_decline_slows():
     assert [round(v, 3) for v in verdict["loglog_exponent_interval_95"]] == [0.577, 0.716]  # leaves the band above
 
 
+def test_the_twap_watched_three_hours_keeps_a_part_and_its_decline_slows():
+    """docs/agents_decay_plateau.md section 4 (seeds 3000-3047, the rule committed first): at 1e-1, 17 % of the peak
+    left after 3 hours (6.7 SE above 0), the last hour taking 0.090 [0.045, 0.139] of the fall."""
+    path = PRESETS / "abm-amzn-v26.twap-buy-watch180.json"
+    document = json.loads(path.read_text())
+    assert document["preset_sha256"] == hashlib.sha256((PRESETS / "abm-amzn-v26.toml").read_bytes()).hexdigest()
+    assert document["window"]["after_s"] == 10800.0 and len(document["rows"][0]["after_path_bps"][-1]) == 181
+    verdict = judge(*merge([document], [str(path)]))
+    assert (verdict["first_seed"], verdict["last_seed"], verdict["seeds"]) == (3000, 3047, 48)
+    assert verdict["criteria"]["decay"] is True and not verdict["provisional"]
+    assert round(verdict["top_after_share_of_peak"], 2) == 0.17 and round(verdict["top_after_se_units"], 1) == 6.7
+    level = verdict["plateau"]
+    assert level["levels_off"] is True
+    assert [round(v, 3) for v in level["last_third_share_interval_95"]] == [0.045, 0.139]
+    paths = np.array([row["after_path_bps"][-1] for row in document["rows"]])
+    fall = paths[:, 60] - paths[:, 180]  # what the hour-long watch took for a level kept falling for two more hours
+    assert round(fall.mean(), 1) == 69.9 and round(fall.std(ddof=1) / np.sqrt(48), 1) == 8.5
+
+
 def test_the_held_out_days_as_the_page_reads_them():
     """Days 20270301-11 (docs/agents_skew_rounding.md section 5): v26 against v24 on the same days."""
     v26 = json.loads((PRESETS / "abm-amzn-v26.days.json").read_text())

@@ -80,6 +80,8 @@ def test_the_held_out_record_is_the_stored_runs_judged():
     share = f"{label}: share of the fall in the watch's last third (95 % interval; a straight decline gives 1/3)"
     assert rows[share] == "0.230 [0.173, 0.290]"
     assert rows[f"{label}: impact at the watch's end, share of the peak at Q/V 0.1"] == "0.42 (14.1 SE above 0)"
+    label = "held out, seeds 3000-3047 (48), 180 min watched"  # section 4
+    assert rows[f"{label}: impact at the watch's end, share of the peak at Q/V 0.1"] == "0.17 (6.7 SE above 0)"
 
 
 def _record(folder, paths):
