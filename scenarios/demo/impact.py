@@ -124,8 +124,10 @@ def held_out_rows(preset: str, folder: Path | None = None, names: tuple[str, ...
             ) + (" (provisional: fewer seeds than planned)" if verdict["provisional"] else "")
             continue
         shown = verdict["criteria"]["decay"] and level["levels_off"] and not verdict["provisional"]
-        rows[f"{label}: verdict (decays and levels off at Q/V {document['fractions'][-1]:g})"] = (
-            "shown" if shown else "not shown"
+        rows[f"{label}: verdict by its rule at Q/V {document['fractions'][-1]:g}"] = (
+            "shown: a decay whose decline slows, a part more than 2 SE above 0 left (not a level reached)"
+            if shown
+            else "not shown"
         )
         for key, words in (("last_third_share", "the watch's last third"),
                            ("share_from_first_step", "the last third, from the first minute")):  # fmt: skip

@@ -75,7 +75,7 @@ def test_the_held_out_record_is_the_stored_runs_judged():
     assert loglog == "0.638 [0.580, 0.751], not inside [0.4, 0.65]"
     assert rows[f"{label}: verdict (the committed criteria)"] == "passes"
     label = "held out, seeds 2800-2847 (48), 60 min watched"  # docs/agents_decay_plateau.md section 2
-    assert rows[f"{label}: verdict (decays and levels off at Q/V 0.1)"] == "shown"
+    assert rows[f"{label}: verdict by its rule at Q/V 0.1"].startswith("shown: a decay whose decline slows")
     assert rows[f"{label}: band reading, weighted fit (95 % interval)"] == "0.570 [0.540, 0.600]"
     share = f"{label}: share of the fall in the watch's last third (95 % interval; a straight decline gives 1/3)"
     assert rows[share] == "0.230 [0.173, 0.290]"
@@ -107,7 +107,7 @@ def test_a_record_with_paths_is_read_by_its_plateau_rule(tmp_path):
     _record(tmp_path, np.repeat(level[None], 48, axis=0))
     rows = held_out_rows("p", tmp_path, ("twap-buy-watch60",))
     label = "held out, seeds 100-147 (48), 60 min watched"
-    assert rows[f"{label}: verdict (decays and levels off at Q/V 0.1)"] == "shown"
+    assert rows[f"{label}: verdict by its rule at Q/V 0.1"].startswith("shown: a decay whose decline slows")
     assert rows[f"{label}: band reading, weighted fit (95 % interval)"].startswith("0.50")
     share = rows[f"{label}: share of the fall in the watch's last third (95 % interval; a straight decline gives 1/3)"]
     assert float(share.split()[0]) < 0.01
@@ -115,7 +115,7 @@ def test_a_record_with_paths_is_read_by_its_plateau_rule(tmp_path):
     straight = peaks[:, None] * (1.0 - 0.5 * minutes[None, :] / 60.0)  # half left, but still falling
     _record(tmp_path, np.repeat(straight[None], 48, axis=0))
     rows = held_out_rows("p", tmp_path, ("twap-buy-watch60",))
-    assert rows[f"{label}: verdict (decays and levels off at Q/V 0.1)"] == "not shown"
+    assert rows[f"{label}: verdict by its rule at Q/V 0.1"] == "not shown"
 
 
 def test_a_missing_or_stale_record_is_refused(tmp_path):
