@@ -182,9 +182,7 @@ def judge(head: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
     se = lambda a: a.std(axis=0, ddof=1) / np.sqrt(a.shape[0])  # noqa: E731
     law = power_law_fit(fractions, peak)
     halves = [power_law_fit(fractions, part) for part in (peak[: n // 2], peak[n // 2 :])] if n >= 4 else []
-    positive = peak.mean(axis=0) > 0
-    loglog = float(np.polyfit(np.log(fractions[positive]), np.log(peak.mean(axis=0)[positive]), 1)[0])
-    loglog_low, loglog_high = loglog_fit(fractions, peak)[1:3]
+    loglog, loglog_low, loglog_high, _ = loglog_fit(fractions, peak)
     low, high = law["delta_interval_95"]
     band = BAND[0] <= law["delta"] <= BAND[1] and BAND[0] <= low and high <= BAND[1]
     top_peak, top_after, top_se = peak[:, -1].mean(), after[:, -1].mean(), se(after)[-1]
