@@ -10,7 +10,7 @@ from the first event, no warm-up, as :func:`calibration.abm.score_abm_preset` si
 
 ``python -m calibration.abm_paths --seeds SEED[,SEED...] --out FILE.json DATA_DIR PRESET`` scores the preset's day
 at each seed as :mod:`calibration.abm_probe` does (mean L1, ROC-AUC, the tail index, the |r| ACF and order-sign
-exponents) and adds the price path's level (:func:`path_levels`: the 1-min return sd, the 1-s |r| ACF at lags 1, 10
+exponents) and adds the price path's level (:func:`path_levels`: the 1-min return sd, the 1-s |r| ACF at lags 1, 5, 10
 and 100 s, the 12:00-12:30 window's median mid move per classifier window) and the aggregate price response
 (:func:`response_levels`, docs/agents_skew_prior.md); ``--paired A.json B.json`` prints the
 11-seed table of A against B with 99 % bootstrap-over-seeds intervals of the mean paired difference
@@ -41,7 +41,7 @@ from calibration.abm_visible import (
 from simlab.errors import ParameterError
 from simlab.store import write_text_atomic
 
-PATH_LEVELS = ("return_sd_1m_bps", "abs_acf_lag1", "abs_acf_lag10", "abs_acf_lag100", "mid_move_1200")
+PATH_LEVELS = ("return_sd_1m_bps", "abs_acf_lag1", "abs_acf_lag5", "abs_acf_lag10", "abs_acf_lag100", "mid_move_1200")
 SHOWN = ("log10_event_rate", "add_share", "cancel_share", "trade_share", "log10_gap_mean", "return_sd_block_bps")
 
 
@@ -75,7 +75,7 @@ def day_moments(
 def path_levels(day: dict, real: dict, first_ns: int) -> dict[str, float]:
     """The level of a day's price path (both ``day`` and ``real`` cut to the session from ``first_ns``): the sd of
     the 1-min log returns of the mid (bps; the scorecard's grid of :func:`simlab.metrics.stylized.price_returns`),
-    the autocorrelation of the 1-s |mid change| at lags 1, 10 and 100 s (the curve whose exponent the scorecard
+    the autocorrelation of the 1-s |mid change| at lags 1, 5, 10 and 100 s (the curve whose exponent the scorecard
     reads), and the median |mid change| (ticks) over the classifier's windows of 12:00-12:30 (the window size of
     :mod:`calibration.abm_features`: a 40th of the fewer visible events, 20-200)."""
     from calibration.abm import cut_window
@@ -95,7 +95,7 @@ def path_levels(day: dict, real: dict, first_ns: int) -> dict[str, float]:
     size = int(np.clip(min(ws.ts.size, wr.ts.size) // 40, 20, 200))
     moves = window_features(ws, size).get("abs_mid_change", np.array([np.nan]))
     return {"return_sd_1m_bps": float(1e4 * np.diff(np.log(mid60)).std()), "abs_acf_lag1": float(acf[0]),
-            "abs_acf_lag10": float(acf[9]), "abs_acf_lag100": float(acf[99]),
+            "abs_acf_lag5": float(acf[4]), "abs_acf_lag10": float(acf[9]), "abs_acf_lag100": float(acf[99]),
             "mid_move_1200": float(np.median(moves))}  # fmt: skip
 
 

@@ -89,7 +89,8 @@ IP_MM_SIZE_VOLUME = 41  # the trades a maker's size counts (MM_VOLUME_*; ours)
 IP_MM_CENTRE_HL = 42  # the half-life of a maker's ladder centre, an EMA of its mids (ns; 0: the mid itself; ours)
 IP_MM_GAP = 43  # ticks a post-only clipped ladder keeps off the other side's touch (<= 1: one tick; ours)
 IP_MM_SNAP = 44  # ticks beyond which a maker's slow centre is set to the mid (0: never; ours)
-IP_SIZE = 45
+IP_MM_KERNEL = 45  # how the makers weigh the trades of their volume: 0 the box of IP_MM_WINDOW, 1 exponential (ours)
+IP_SIZE = 46
 # IP_MM_SIZE_VOLUME: every trade of the window (ABIDES), those without a maker party, those not between two makers
 MM_VOLUME_ALL, MM_VOLUME_OTHERS, MM_VOLUME_NOT_BETWEEN = range(3)
 PRICE_SPAN = 1 << 20

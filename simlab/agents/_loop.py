@@ -78,16 +78,49 @@ def _window_size_volume(ev, ctr, agents, t, window, rule):
     total = 0
     row = ctr[_sim.C_EVENTS] - 1
     while row >= 0 and ev[row, _sim.EV_TS] > t - window:
-        if ev[row, _sim.EV_KIND] == _sim.TRADE:
-            a, p = ev[row, K.EV_AGENT], ev[row, K.EV_PASSIVE_AGENT]
-            maker_a = a >= 0 and agents[a, K.A_CLASS] == K.MAKER
-            maker_p = p >= 0 and agents[p, K.A_CLASS] == K.MAKER
-            if (rule == K.MM_VOLUME_OTHERS and not (maker_a or maker_p)) or (
-                rule == K.MM_VOLUME_NOT_BETWEEN and not (maker_a and maker_p)
-            ):
-                total += ev[row, _sim.EV_QTY]
+        trade = ev[row, _sim.EV_KIND] == _sim.TRADE
+        if trade and _counts(agents, ev[row, K.EV_AGENT], ev[row, K.EV_PASSIVE_AGENT], rule):
+            total += ev[row, _sim.EV_QTY]
         row -= 1
     return total
+
+
+@numba.njit(cache=True)
+def _counts(agents, a, p, rule):
+    """True when a trade between aggressor ``a`` and resting ``p`` (agent rows; < 0: none) counts toward a maker's
+    size under ``rule`` (``IP_MM_SIZE_VOLUME``; see :func:`_window_size_volume`)."""
+    maker_a = a >= 0 and agents[a, K.A_CLASS] == K.MAKER
+    maker_p = p >= 0 and agents[p, K.A_CLASS] == K.MAKER
+    if rule == K.MM_VOLUME_OTHERS:
+        return not (maker_a or maker_p)
+    if rule == K.MM_VOLUME_NOT_BETWEEN:
+        return not (maker_a and maker_p)
+    return True
+
+
+@numba.njit(cache=True)
+def _decayed_volume(ev, ctr, agents, own, t, open_ns, tau_ns, rule):
+    """Ours (``volume_kernel = "exponential"``): the lots traded by buyers, by sellers and those a maker's size counts
+    under ``rule``, each trade so far weighed by ``exp(-(t - its time) / tau_ns)``. The sums live in the maker's state
+    ``own`` (``M_VOL_*``, as of ``M_VOL_T``, ns after ``open_ns``): they are decayed over the time since and the
+    event rows recorded since ``M_VOL_ROW`` are added, so each look costs the rows since the last one, whatever the
+    kernel's memory."""
+    now = np.float64(t - open_ns)
+    decay = math.exp(-(now - own[R.M_VOL_T]) / tau_ns)
+    buys, sells, counted = own[R.M_VOL_BUY] * decay, own[R.M_VOL_SELL] * decay, own[R.M_VOL_COUNTED] * decay
+    end = ctr[_sim.C_EVENTS]
+    for row in range(np.int64(own[R.M_VOL_ROW]), end):
+        if ev[row, _sim.EV_KIND] == _sim.TRADE:
+            lots = ev[row, _sim.EV_QTY] * math.exp(-(t - ev[row, _sim.EV_TS]) / tau_ns)
+            if ev[row, _sim.EV_SIDE] == 1:
+                buys += lots
+            else:
+                sells += lots
+            if _counts(agents, ev[row, K.EV_AGENT], ev[row, K.EV_PASSIVE_AGENT], rule):
+                counted += lots
+    own[R.M_VOL_BUY], own[R.M_VOL_SELL], own[R.M_VOL_COUNTED] = buys, sells, counted
+    own[R.M_VOL_T], own[R.M_VOL_ROW] = now, np.float64(end)
+    return buys, sells, counted
 
 
 @numba.njit(cache=True)
@@ -335,11 +368,17 @@ def _maker(state, ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, clock, t
     previous, sized = own[R.M_MID], mparams[R.MP_TOUCH_SIZED] > 0
     has_mid, mid = R.maker_observe(own, bid, ask, two_sided, mparams)
     if has_mid:  # (a flag, not a sign: a mid below 0 is quoted around as any other, as the twin does)
-        buys, sells = _window_volume(ev, ctr, t, ip[K.IP_MM_WINDOW])
+        rule = ip[K.IP_MM_SIZE_VOLUME]
+        if ip[K.IP_MM_KERNEL] == 1:  # ours: every trade so far, weighed by its age
+            buys, sells, counted = _decayed_volume(ev, ctr, agents, own, t, ip[K.IP_OPEN], ip[K.IP_MM_WINDOW], rule)
+        else:  # ABIDES: the trades of the window, whole
+            whole_buys, whole_sells = _window_volume(ev, ctr, t, ip[K.IP_MM_WINDOW])
+            buys, sells, counted = np.float64(whole_buys), np.float64(whole_sells), 0.0
+            if rule != K.MM_VOLUME_ALL:
+                counted = np.float64(_window_size_volume(ev, ctr, agents, t, ip[K.IP_MM_WINDOW], rule))
         size, window = R.maker_size(buys, sells, mparams), own[R.M_SPREAD]
-        if ip[K.IP_MM_SIZE_VOLUME] != K.MM_VOLUME_ALL:  # ours: the size from a part of the window's trades only
-            counted = _window_size_volume(ev, ctr, agents, t, ip[K.IP_MM_WINDOW], ip[K.IP_MM_SIZE_VOLUME])
-            size = R.maker_size(counted, 0, mparams)
+        if rule != K.MM_VOLUME_ALL:  # ours: the size from a part of the window's trades only
+            size = R.maker_size(counted, 0.0, mparams)
         if ip[K.IP_WD_START] <= t < ip[K.IP_WD_END]:  # a withdrawal shock: forced, instead of the threshold rule
             ctr[K.C_FORCED] += 1
             cut = np.int64(math.floor(size * fp[K.FP_WD_SIZE]))

@@ -24,7 +24,7 @@ import xarray as xr
 from simlab.agents import _kernel as K
 from simlab.agents import _loop
 from simlab.agents import _rules as R
-from simlab.agents.config import CLASS_ORDER, SIZE_VOLUMES, MarketConfig
+from simlab.agents.config import CLASS_ORDER, SIZE_VOLUMES, VOLUME_KERNELS, MarketConfig
 from simlab.agents.execution import execution_report, execution_schedule, liquidation_report
 from simlab.book import _engine, _sim
 from simlab.book._sim_output import BookSimulation, check_recording, whole
@@ -298,6 +298,7 @@ class _Market(BookSimulation):
         self.mstate[:, R.M_SPREAD] = m.initial_spread_ticks
         self.mstate[:, R.M_HAS_MID] = 0.0
         self.mstate[:, R.M_SNAPS] = 0.0
+        self.mstate[:, [R.M_VOL_BUY, R.M_VOL_SELL, R.M_VOL_COUNTED, R.M_VOL_ROW]] = 0.0
         self.mhist = np.zeros((mo.count, max(mo.long_window, mo.short_window)))
         self.mseen = np.zeros(mo.count, np.int64)
         self.fvals = np.array([f.mean_ticks, 0.0, np.nan, np.nan])
@@ -335,6 +336,7 @@ class _Market(BookSimulation):
         self.ip[K.IP_MM_OFFSET], self.ip[K.IP_MM_KEEP] = m.quote_offset_ticks, m.keep_touch_ticks
         self.ip[K.IP_MM_LAYER] = m.layer_ticks
         self.ip[K.IP_MM_SIZE_VOLUME] = SIZE_VOLUMES.index(m.size_volume)
+        self.ip[K.IP_MM_KERNEL] = VOLUME_KERNELS.index(m.volume_kernel)
         self.ip[K.IP_MM_CENTRE_HL] = int(round(m.center_halflife_s * 1e9))
         self.ip[K.IP_MM_GAP] = m.post_only_gap_ticks
         self.ip[K.IP_MM_SNAP] = m.center_snap_ticks

@@ -316,6 +316,32 @@ CONFIGS = {
             skew_rounding="random",
         ),  # fmt: skip
     ),
+    "makers' volume weighed by an exponential kernel (20 s), skew prior rounded at random, a TWAP buyer": small_config(
+        execution=ExecutionAgents(count=1, quantity_lots=900, start_s=100, duration_s=600, interval_s=20),
+        market_maker=MarketMakers(
+            count=3,
+            wake_interval_s=5.0,
+            levels=4,
+            volume_window_s=20.0,
+            pov=0.1,
+            price_skew_ticks=12.0,
+            skew_prior_lots=40.0,
+            skew_rounding="random",
+            volume_kernel="exponential",
+        ),  # fmt: skip
+    ),
+    "makers sized by the others' trades under an exponential kernel (8 s), ABIDES' skew": small_config(
+        market_maker=MarketMakers(
+            count=3,
+            wake_interval_s=4.0,
+            levels=4,
+            volume_window_s=8.0,
+            pov=0.2,
+            price_skew_ticks=8.0,
+            size_volume="others",
+            volume_kernel="exponential",
+        ),
+    ),
     "makers with a slow ladder centre (half-life 30 s), layers, a TWAP buyer": small_config(
         execution=ExecutionAgents(count=1, quantity_lots=900, start_s=100, duration_s=600, interval_s=20),
         market_maker=MarketMakers(
@@ -505,6 +531,12 @@ def _shocks_happened(config, market, twin, seed):
             assert not np.array_equal(other.ev[: int(other.ctr[_sim.C_EVENTS])], ev)
         off = dict(flow_learning_ticks_per_lot=0.0, flow_learning_source="all")
         plain = replace(config, value=replace(config.value, **off))
+        other = _Market(plain, _root(seed), plain.session_s, 5, 0, 0)
+        other.run()
+        assert not np.array_equal(other.ev[: int(other.ctr[_sim.C_EVENTS])], ev)
+    if config.market_maker.volume_kernel == "exponential":  # the decayed sums were read, and the box differs
+        assert (market.mstate[:, R.M_VOL_ROW] > 0).all() and (market.mstate[:, R.M_VOL_BUY] > 0).any()
+        plain = replace(config, market_maker=replace(config.market_maker, volume_kernel="box"))
         other = _Market(plain, _root(seed), plain.session_s, 5, 0, 0)
         other.run()
         assert not np.array_equal(other.ev[: int(other.ctr[_sim.C_EVENTS])], ev)

@@ -608,14 +608,19 @@ class TwinMarket:
         mid = self.last_mid[k]
         if mid is not None:
             window_ns = int(round(m.volume_window_s * 1e9))
-            trades = [e for e in self.events if e[1] == TRADE and e[0] > t - window_ns]
-            buys = sum(e[4] for e in trades if e[2] == 1)
-            sells = sum(e[4] for e in trades if e[2] == -1)
+            if m.volume_kernel == "exponential":  # every trade so far, weighed by exp(-age / window)
+                trades = [e for e in self.events if e[1] == TRADE]
+                weight = [math.exp(-(t - e[0]) / window_ns) for e in trades]
+            else:  # the box: the trades of the window, whole
+                trades = [e for e in self.events if e[1] == TRADE and e[0] > t - window_ns]
+                weight = [1] * len(trades)
+            buys = sum(e[4] * w for e, w in zip(trades, weight, strict=True) if e[2] == 1)
+            sells = sum(e[4] * w for e, w in zip(trades, weight, strict=True) if e[2] == -1)
             size = max(m.min_order_size, int(np.rint(m.pov * (buys + sells))))
             if m.size_volume != "all":  # the size from a part of the window's trades: e[6] aggressor, e[7] resting
                 makers = [[e[j] >= 0 and self.cls[e[j]] == K.MAKER for j in (6, 7)] for e in trades]
                 keep = (not any(x) if m.size_volume == "others" else not all(x) for x in makers)
-                counted = sum(e[4] for e, kept in zip(trades, keep, strict=True) if kept)
+                counted = sum(e[4] * w for e, w, kept in zip(trades, weight, keep, strict=True) if kept)
                 size = max(m.min_order_size, int(np.rint(m.pov * counted)))
             w = self.spread[k]
             inventory_trigger = m.withdraw_inventory_lots > 0 and abs(self.inv[agent]) >= m.withdraw_inventory_lots
