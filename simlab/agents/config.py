@@ -500,8 +500,8 @@ class MarketMakers(_Checked):
     (ns), over every trade so far; a box and an exponential of the same ``volume_window_s`` count the same volume
     on average in a steady flow. Ours: in a box a trade moves the skew twice, when it enters the window and again,
     the other way, when it leaves it ``volume_window_s`` later, so every trade has an echo: the 1-s |r| ACF of
-    abm-amzn-v26 (window 10 s, makers waking every second) peaks at lag 10-11 s (0.11 at 10 s against 0.008 at 5
-    s; AMZN 0.043 and 0.050) and moves to 8 s with a 7-s window (docs/agents_volume_kernel.md). An exponential
+    abm-amzn-v26 (window 10 s, makers waking every second) peaks at the window (0.118 at 10 s against 0.011 at 5 s
+    on 11 held-out days; AMZN 0.043 and 0.050; docs/agents_volume_kernel.md). An exponential
     forgets a trade gradually, the smoothed order-flow imbalance of an exponentially weighted moving average, with
     no echo.
     """
