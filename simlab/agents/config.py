@@ -494,7 +494,8 @@ class MarketMakers(_Checked):
     in a small flow as the response of Cont, Kukanov and Stoikov (2014) (stochastic rounding, as in low-precision
     arithmetic; docs/agents_skew_rounding.md). Needs ``skew_prior_lots`` > 0 (ABIDES' ratio truncates the skewed
     price, and the key would be ignored).
-    ``volume_kernel`` (``"box"``: ABIDES' window, every trade of the last ``volume_window_s`` counted whole;
+    ``volume_kernel`` (``"box"``: ABIDES' window, every trade of the last ``volume_window_s`` counted whole, which
+    ABIDES sets to the wake-up interval;
     ``"exponential"``): the buy and sell volumes behind a maker's size and its imbalance skew (and the counted
     volume of ``size_volume``) weigh each trade by ``exp(-age / volume_window_s)``, ``age`` the time since it
     (ns), over every trade so far; a box and an exponential of the same ``volume_window_s`` count the same volume
