@@ -110,3 +110,18 @@ def test_the_held_out_twap_buys_fail_the_band_above():
     ]
     assert round(verdict["top_after_share_of_peak"], 2) == 0.65 and round(verdict["top_after_se_units"], 1) == 11.2
     assert [round(v, 1) for v in verdict["peak_bps"]] == [-1.2, 4.6, 14.9, 47.8, 105.7, 186.9, 313.4]
+
+
+def test_the_held_out_pov_buys_fail_the_band_at_its_edge_provisionally():
+    """Section 5 (seeds 3200-3247): one seed undefined at the small sizes, so the verdict is provisional; the
+    interval's upper end passes 0.65 by a hair; every size valid (done before the cap)."""
+    path = PRESETS / "abm-amzn-v27.pov25-buy.json"
+    document = json.loads(path.read_text())
+    assert document["preset_sha256"] == hashlib.sha256((PRESETS / "abm-amzn-v27.toml").read_bytes()).hexdigest()
+    verdict = judge(*merge([document], [str(path)]))
+    assert (verdict["seeds"], verdict["undefined_seeds"], verdict["provisional"]) == (48, [3233], True)
+    assert verdict["criteria"] == {"no_runaway": True, "band": False, "decay": True, "valid": True}
+    assert verdict["exponent"] == pytest.approx(0.61) and verdict["exponent_interval_95"][0] == pytest.approx(0.57)
+    assert 0.65 < verdict["exponent_interval_95"][1] < 0.6502
+    assert round(verdict["done_before_cap_share"][-1], 3) == 0.957 and verdict["plateau"]["levels_off"] is True
+    assert [round(v, 1) for v in verdict["peak_bps"]] == [2.1, 4.3, 12.1, 26.5, 59.9, 115.2, 183.6]
