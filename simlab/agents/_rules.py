@@ -301,8 +301,9 @@ def momentum_signal(history, seen, short, long):
 M_SPREAD, M_MID, M_KEEP_BID, M_KEEP_ASK, M_HAS_MID = 0, 1, 2, 3, 4
 M_CENTRE, M_CENTRE_T = 5, 6  # ours: the slow ladder centre (an EMA of the mids) and its time (ns; < 0: none yet)
 M_SNAPS = 7  # ours: the times the slow centre snapped to the mid (center_snap_ticks; a count, from 0)
-# ours, the exponential volume kernel: the decayed buy, sell and size-counted lots as of M_VOL_T (ns; < 0: none yet),
-# and the event rows already folded into them (rows before M_VOL_ROW)
+# ours, the exponential volume kernel: the decayed buy, sell and size-counted lots as of M_VOL_T (ns after the open;
+# the sums start at 0, so its starting value only ever decays zeros), and the event rows already folded into them
+# (rows before M_VOL_ROW)
 M_VOL_BUY, M_VOL_SELL, M_VOL_COUNTED, M_VOL_T, M_VOL_ROW = 8, 9, 10, 11, 12
 M_FIELDS = 13
 LN2 = 0.6931471805599453  # math.log(2)
