@@ -141,3 +141,26 @@ def test_the_held_out_twap_buys_fail_the_band_at_its_edge():
     assert [round(v, 1) for v in verdict["peak_bps"]] == [2.0, 4.8, 13.7, 30.7, 64.2, 126.5, 237.3]
     assert [[round(v, 3) for v in half] for half in verdict["halves"]] == [[0.625, 0.6, 0.665], [0.65, 0.605, 0.695]]
     assert verdict["p_sqrt_law"] < 1e-16 and round(verdict["executed_at_end_share"][-1], 3) == 0.979
+
+
+def test_the_held_out_pov_buys_pass_the_band():
+    """Section 10 (seeds 3400-3447): every criterion holds at 48 seeds (every size done before the cap), the
+    issue's log-log interval leaves the band above, and the square root is rejected."""
+    path = PRESETS / "abm-amzn-v28.pov25-buy.json"
+    document = json.loads(path.read_text())
+    assert document["preset_sha256"] == hashlib.sha256((PRESETS / "abm-amzn-v28.toml").read_bytes()).hexdigest()
+    verdict = judge(*merge([document], [str(path)]))
+    assert (verdict["first_seed"], verdict["last_seed"], verdict["seeds"]) == (3400, 3447, 48)
+    assert verdict["passes"] is True and verdict["provisional"] is False and verdict["undefined_seeds"] == []
+    assert verdict["criteria"] == {"no_runaway": True, "band": True, "decay": True, "valid": True}
+    assert verdict["exponent"] == pytest.approx(0.615) and verdict["exponent_interval_95"] == pytest.approx(
+        [0.58, 0.645125]
+    )
+    assert [round(v, 3) for v in [verdict["loglog_exponent"], *verdict["loglog_exponent_interval_95"]]] == [
+        0.631,
+        0.591,
+        0.688,
+    ]
+    assert verdict["p_sqrt_law"] < 1e-19 and verdict["done_before_cap_share"] == [1.0] * 7
+    assert round(verdict["top_after_share_of_peak"], 2) == 0.59 and round(verdict["top_after_se_units"], 1) == 13.3
+    assert [round(v, 1) for v in verdict["peak_bps"]] == [2.5, 5.3, 9.7, 22.4, 49.8, 105.2, 177.7]
