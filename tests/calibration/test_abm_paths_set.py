@@ -80,3 +80,13 @@ def test_the_cli_hands_the_overrides_to_score_seeds(tmp_path, monkeypatch):
         _main(["--set", "noise.split_exponent=1.5", "--summary", str(out)])
     with pytest.raises(ParameterError, match="needs a `table.key=value`"):
         _main(["--set"])
+    # a --set after the preset was once read as nothing at all (the day scored unchanged): each mode's arguments are
+    # counted, and a line of another shape is refused, naming the shape
+    with pytest.raises(ParameterError, match="each --set before --seeds"):
+        _main(["--seeds", "9", "--out", str(out), "DATA", "PRESET.toml", "--set", "noise.split_exponent=1.5"])
+    with pytest.raises(ParameterError, match="--seeds SEED"):
+        _main(["--seeds", "9", "DATA", "PRESET.toml", "--out", str(out)])
+    with pytest.raises(ParameterError, match="--summary A.json"):
+        _main(["--summary", str(out), str(out)])
+    with pytest.raises(ParameterError, match="--paired A.json B.json"):
+        _main(["--paired", str(out)])
