@@ -272,8 +272,8 @@ def _main(argv: list[str]) -> None:
               "--seeds": "--seeds SEED[,SEED...] --out FILE.json DATA_DIR PRESET"}  # fmt: skip
     if argv and argv[0] in shapes and (len(argv) != len(shapes[argv[0]].split())
                                        or (argv[0] == "--seeds" and argv[2] != "--out")):  # fmt: skip
-        raise ParameterError(f"abm_paths: expected `{shapes[argv[0]]}` (each --set before {argv[0]}); got "
-                             f"{' '.join(argv)!r}")  # fmt: skip
+        where = " (each --set before --seeds)" if argv[0] == "--seeds" else ""
+        raise ParameterError(f"abm_paths: expected `{shapes[argv[0]]}`{where}; got {' '.join(argv)!r}")
     if argv[0] == "--paired":
         a, b = (json.loads(Path(p).read_text()) for p in argv[1:3])
         print("\n".join(paired_table(a, b)))
