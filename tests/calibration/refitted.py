@@ -1,10 +1,11 @@
-"""A check shared by the tests of refitted agent presets (test_abm_v24.py, test_abm_v25.py, test_abm_v26.py)."""
+"""Checks shared by the tests of refitted agent presets (test_abm_v24.py to test_abm_v28.py)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pytest
 
 from calibration.abm import get_parameter, with_parameters
@@ -21,3 +22,9 @@ def assert_refitted(start: Any, preset: Any, calibration: dict, parameters: tupl
         assert calibration["start"]["values"][name] == get_parameter(start, name)
     assert replace(with_parameters(start, estimates), name=preset.name) == preset  # nothing else changed
     assert (preset.value.flow_learning_ticks_per_lot, preset.value.flow_learning_source) == (0.005, "others")
+
+
+def day_points(rows: list[dict], key: str) -> np.ndarray:
+    """Each stored day row's point of ``key`` (``[value, low, high]`` or a number; a fact not computed, as NaN)."""
+    value = lambda v: float(v[0]) if isinstance(v, list) else float(v) if isinstance(v, (int, float)) else np.nan  # noqa: E731
+    return np.array([value(row[key]) for row in rows])

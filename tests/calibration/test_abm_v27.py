@@ -9,14 +9,13 @@ import json
 import tomllib
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from calibration.abm import get_parameter, load_abm_preset, with_parameters
 from calibration.abm_metaorders import judge, merge
 from calibration.abm_paths import meets
 from calibration.abm_refit import CLOCK_MIX_PATH_NAMES, REFIT_V9_PARAMETERS
-from tests.calibration.refitted import assert_refitted
+from tests.calibration.refitted import assert_refitted, day_points
 
 PRESETS = Path(__file__).parents[2] / "calibration" / "presets"
 RULE = {"market_maker.volume_kernel": "exponential", "fundamental.activity_sd": 1.0}
@@ -60,33 +59,27 @@ def test_with_the_exponential_kernel_the_fit_misses_the_visible_flow():
     assert (search["nelder_mead_success"], search["nelder_mead_simulated"], search["wall_s"]) == (False, 41, 1256.1)
 
 
-def _point(rows, key):
-    """Each day's point (a sentence, a fact not computed, as NaN)."""
-    value = lambda v: float(v[0]) if isinstance(v, list) else float(v) if isinstance(v, (int, float)) else np.nan  # noqa: E731
-    return np.array([value(row[key]) for row in rows])
-
-
 def test_the_held_out_days_as_the_page_reads_them():
     """Days 20270401-11 (section 5), v27 against v26 on the same days: the echo gone (the 1-s |r| ACF at 10 s no
     longer above that at 5 s), and the day further from AMZN (the classifier tells it apart at 10 of 11)."""
     v27 = json.loads((PRESETS / "abm-amzn-v27.days.json").read_text())
     v26 = json.loads((PRESETS / "abm-amzn-v26.days-20270401.json").read_text())
     assert [row["seed"] for row in v27] == [row["seed"] for row in v26] == list(range(20270401, 20270412))
-    echo27 = _point(v27, "abs_acf_lag10") - _point(v27, "abs_acf_lag5")
-    echo26 = _point(v26, "abs_acf_lag10") - _point(v26, "abs_acf_lag5")
+    echo27 = day_points(v27, "abs_acf_lag10") - day_points(v27, "abs_acf_lag5")
+    echo26 = day_points(v26, "abs_acf_lag10") - day_points(v26, "abs_acf_lag5")
     assert round(echo27.mean(), 4) == -0.0129 and round(echo26.mean(), 4) == 0.1067
     assert (echo26 > 0.07).all() and (echo27 - echo26 < -0.09).all()  # lower at every day
-    auc27, auc26 = _point(v27, "auc"), _point(v26, "auc")
+    auc27, auc26 = day_points(v27, "auc"), day_points(v26, "auc")
     assert round(auc27.mean(), 3) == 0.919 and round(auc26.mean(), 3) == 0.780 and (auc27 > auc26).all()
     assert sum(meets("auc", a) for a in auc27) == 1 and sum(meets("auc", a) for a in auc26) == 11
-    exponent27, exponent26 = _point(v27, "abs_return_acf_exponent"), _point(v26, "abs_return_acf_exponent")
+    exponent27, exponent26 = day_points(v27, "abs_return_acf_exponent"), day_points(v26, "abs_return_acf_exponent")
     assert sum(meets("abs_return_acf_exponent", e) for e in exponent27) == 0
     assert sum(meets("abs_return_acf_exponent", e) for e in exponent26) == 2
-    every = [sum(all(meets(g, _point([r], g)[0]) for g in ("auc", "mean_l1", "hill_tail_index_60s",
+    every = [sum(all(meets(g, day_points([r], g)[0]) for g in ("auc", "mean_l1", "hill_tail_index_60s",
                                                           "abs_return_acf_exponent", "sign_acf_exponent"))
                  for r in rows) for rows in (v27, v26)]  # fmt: skip
     assert every == [0, 1]
-    small = _point(v27, "response_ticks_1_100").mean(), _point(v26, "response_ticks_1_100").mean()
+    small = day_points(v27, "response_ticks_1_100").mean(), day_points(v26, "response_ticks_1_100").mean()
     assert (round(small[0], 2), round(small[1], 2)) == (5.96, 8.26)  # AMZN 1.42: nearer, still flat
 
 

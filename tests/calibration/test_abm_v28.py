@@ -16,7 +16,7 @@ from calibration.abm import get_parameter, load_abm_preset, with_parameters
 from calibration.abm_metaorders import judge, merge
 from calibration.abm_paths import GOALS, meets, paired_table, summary_table
 from calibration.abm_refit import CLOCK_MIX_PATH_NAMES, REFIT_V9_PARAMETERS
-from tests.calibration.refitted import assert_refitted
+from tests.calibration.refitted import assert_refitted, day_points
 
 PRESETS = Path(__file__).parents[2] / "calibration" / "presets"
 START = {"market_maker.volume_window_s": 3.0, "market_maker.pov": 0.9}
@@ -64,14 +64,8 @@ def test_the_freed_kernel_time_wins_back_the_visible_event_rate():
     assert all(fits["v28"]["std_errors"][name] > 0 for name in PARAMETERS)
 
 
-def _point(rows, key):
-    """Each day's point (a fact not computed, as NaN)."""
-    value = lambda v: float(v[0]) if isinstance(v, list) else float(v) if isinstance(v, (int, float)) else np.nan  # noqa: E731
-    return np.array([value(row[key]) for row in rows])
-
-
 def _every(rows):
-    return sum(all(meets(goal, _point([row], goal)[0]) for goal in GOALS) for row in rows)
+    return sum(all(meets(goal, day_points([row], goal)[0]) for goal in GOALS) for row in rows)
 
 
 def test_the_held_out_days_as_the_page_reads_them():
@@ -81,21 +75,21 @@ def test_the_held_out_days_as_the_page_reads_them():
         ("v28", "abm-amzn-v28.days.json"), ("v26", "abm-amzn-v26.days-20270501.json"),
         ("v27", "abm-amzn-v27.days-20270501.json"))}  # fmt: skip
     assert all([row["seed"] for row in r] == list(range(20270501, 20270512)) for r in rows.values())
-    exponent = {v: _point(r, "abs_return_acf_exponent") for v, r in rows.items()}
+    exponent = {v: day_points(r, "abs_return_acf_exponent") for v, r in rows.items()}
     assert round(exponent["v28"].mean(), 3) == 0.365 and 0.26 < exponent["v28"].mean() < 0.63
     counts = {v: sum(meets("abs_return_acf_exponent", e) for e in x) for v, x in exponent.items()}
     assert counts == {"v28": 9, "v26": 8, "v27": 2}
-    echo = {v: _point(r, "abs_acf_lag10") - _point(r, "abs_acf_lag5") for v, r in rows.items()}
+    echo = {v: day_points(r, "abs_acf_lag10") - day_points(r, "abs_acf_lag5") for v, r in rows.items()}
     assert round(echo["v28"].mean(), 4) == -0.0047 and round(echo["v26"].mean(), 3) == 0.099
-    auc = {v: _point(r, "auc") for v, r in rows.items()}
+    auc = {v: day_points(r, "auc") for v, r in rows.items()}
     assert (auc["v28"] < 0.9).all() and round(auc["v28"].mean(), 3) == 0.814 and round(auc["v26"].mean(), 3) == 0.770
     assert (auc["v28"] < auc["v27"]).all() and int((auc["v28"] > auc["v26"]).sum()) == 10
-    l1 = {v: _point(r, "mean_l1") for v, r in rows.items()}
+    l1 = {v: day_points(r, "mean_l1") for v, r in rows.items()}
     assert (l1["v28"] < l1["v26"]).all() and round(l1["v28"].mean(), 3) == 0.238
-    tails = _point(rows["v28"], "hill_tail_index_60s")
+    tails = day_points(rows["v28"], "hill_tail_index_60s")
     assert sum(meets("hill_tail_index_60s", t) for t in tails) == 6 and (tails < 2).sum() == 2  # misses both ways
     assert {v: _every(r) for v, r in rows.items()} == {"v28": 3, "v26": 3, "v27": 0}
-    counts = {goal: {v: sum(meets(goal, x) for x in _point(r, goal)) for v, r in rows.items()} for goal in GOALS}
+    counts = {goal: {v: sum(meets(goal, x) for x in day_points(r, goal)) for v, r in rows.items()} for goal in GOALS}
     assert counts["hill_tail_index_60s"] == {"v28": 6, "v26": 8, "v27": 8}
     assert counts["sign_acf_exponent"] == {"v28": 9, "v26": 7, "v27": 8}
     assert counts["auc"] == {"v28": 11, "v26": 11, "v27": 1}
