@@ -122,8 +122,13 @@ def test_recovers_fundamental_volatility():
 def test_free_scale_round_trip_and_errors():
     for name, value in (("market_maker.pov", 0.3), ("value.arrival_rate_per_s", 0.02)):
         assert from_free(name, to_free(name, value)) == pytest.approx(value)
+    with pytest.raises(ParameterError, match="value.aggressive_share"):
+        to_free("value.aggressive_share", 1.5)
+    # the makers' pov is a multiplier of their kernel's volume, not a share: above 1 it is searched on the log scale
+    assert to_free("market_maker.pov", 1.5) == pytest.approx(np.log(1.5))
+    assert from_free("market_maker.pov", np.log(2.5)) == pytest.approx(2.5)
     with pytest.raises(ParameterError, match="market_maker.pov"):
-        to_free("market_maker.pov", 1.5)
+        to_free("market_maker.pov", 0.0)
     with pytest.raises(ParameterError, match="value.nope"):
         get_parameter(small_config(), "value.nope")
     with pytest.raises(ParameterError, match="window_s"):
