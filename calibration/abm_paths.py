@@ -16,13 +16,15 @@ and 100 s, the 12:00-12:30 window's median mid move per classifier window) and t
 11-seed table of A against B with 99 % bootstrap-over-seeds intervals of the mean paired difference
 (docs/agents_refit_v9.md); ``--summary A.json`` prints one preset's means over its seeds with 99 %
 bootstrap-over-seeds intervals and the count of seeds meeting each of the issue's goals (:data:`GOALS`; every goal
-at once on the last line; docs/agents_refit_v11.md). ``--set table.key=value`` (repeatable, before ``--seeds``)
-scores the preset with that number changed (:func:`parse_set`, :func:`with_overrides`; e.g.
+at once; docs/agents_refit_v11.md), then the classifier's inputs one by one (:func:`window_feature_aucs`, which each
+row holds from session 33 on with the preset's name and SHA-256). ``--set table.key=value`` (repeatable, before
+``--seeds``) scores the preset with that number changed (:func:`parse_set`, :func:`with_overrides`; e.g.
 ``--set noise.split_exponent=1.5``, docs/agents_split_v12.md), and each row records the overrides under ``"set"``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from dataclasses import replace
@@ -99,6 +101,26 @@ def path_levels(day: dict, real: dict, first_ns: int) -> dict[str, float]:
             "mid_move_1200": float(np.median(moves))}  # fmt: skip
 
 
+def window_feature_aucs(day: dict, real: dict) -> dict[str, float]:
+    """Each input of the scorecard's classifier alone (:func:`simlab.metrics.discriminative.window_features`, on
+    the same windows as the scorecard's: a 40th of the fewer events, 20-200, and its book depth): the univariate
+    ROC-AUC of the feature for telling the simulated ``day``'s windows from the ``real`` day's, as P(a simulated
+    window's value > a real one's), ties half. 0.5: the feature alone does not tell them apart; above: it runs
+    higher in the simulation. The classifier's AUC reads all of them together; this says which of them carry it
+    (docs/agents_volume_kernel.md, section 7: v27 was told apart by its windows' length)."""
+    from simlab.metrics._market import Market
+    from simlab.metrics.discriminative import roc_auc, window_features
+
+    depth = min(d["books"].sizes["level"] for d in (day, real))
+    window = real["events"].attrs.get("levels") if real["events"].attrs.get("format") == "lobster" else None
+    ms = Market(day["events"], day["books"], levels=depth, source="synthetic", window_levels=window)
+    mr = Market(real["events"], real["books"], levels=depth, source="real")
+    size = int(np.clip(min(mr.ts.size, ms.ts.size) // 40, 20, 200))
+    a, b = window_features(mr, size), window_features(ms, size)
+    return {name: float(roc_auc(np.r_[np.zeros(a[name].size), np.ones(b[name].size)], np.r_[a[name], b[name]]))
+            for name in a if name in b}  # fmt: skip
+
+
 def parse_set(text: str) -> tuple[str, str]:
     """Split a ``--set`` argument ``table.key=value`` into the dotted name and the value's text; anything else is
     refused with one sentence."""
@@ -155,6 +177,7 @@ def score_seeds(
     from simlab.metrics.scorecard import score
 
     config = with_overrides(load_abm_preset(preset)[0], overrides or {})
+    digest = hashlib.sha256(Path(preset).read_bytes()).hexdigest()
     real = load_dataset(Path(data_dir) / AMZN_DAY)
     first = int(real["events"]["ts_ns"].values[0])
     lo, hi = first, first + int(config.session_s * 1e9)
@@ -164,12 +187,14 @@ def score_seeds(
         day = cut_window(simulate_abm(replace(config, open_ns=first), seed=seed, duration_s=config.session_s), lo, hi)
         card = _numbers(score(day, real_day, seed=seed, n_boot=N_BOOT))
         l1, d, facts = card["summary"]["l1"], card["discriminative"], card["stylized_facts"]
-        row = {"seed": seed, "mean_l1": [l1["mean"]["value"], l1["mean"]["low"], l1["mean"]["high"]],
+        row = {"seed": seed, "preset": Path(preset).stem, "preset_sha256": digest,
+               "mean_l1": [l1["mean"]["value"], l1["mean"]["low"], l1["mean"]["high"]],
                "auc": [d["auc"], d["low"], d["high"]],
                **{name: _interval(facts[name].get("synthetic") if isinstance(facts.get(name), dict)
                                   else facts.get(name)) for name in FACTS}}  # fmt: skip
         row.update(path_levels(day, real_day, first))
         row.update(response_levels(day))
+        row["window_feature_auc"] = window_feature_aucs(day, real_day)
         if overrides:  # the values as the simulated config holds them
             row["set"] = {name: getattr(getattr(config, name.split(".")[0]), name.split(".")[1]) for name in overrides}
         rows.append(row)
@@ -246,6 +271,22 @@ def summary_table(rows: list[dict], *, n_boot: int = 10_000, seed: int = 0, leve
         lines.append(line)
     every = sum(all(meets(name, _point(r[name])) for name in GOALS) for r in rows)
     lines.append(f"every goal at once: {every} of {len(rows)} seeds")
+    return lines + feature_lines(rows)
+
+
+def feature_lines(rows: list[dict]) -> list[str]:
+    """Lines of the classifier's inputs one by one (:func:`window_feature_aucs`), over the seeds whose rows hold
+    them (files written before session 33 do not): per feature the mean univariate AUC, its least and largest value,
+    the most telling first (farthest from 0.5)."""
+    held = [r["window_feature_auc"] for r in rows if "window_feature_auc" in r]
+    if not held:
+        return []
+    names = [n for n in held[0] if all(n in h for h in held)]
+    means = {n: float(np.mean([h[n] for h in held])) for n in names}
+    lines = [f"window features alone ({len(held)} seeds): univariate AUC, P(simulated > real), mean (min - max)"]
+    for name in sorted(names, key=lambda n: -abs(means[n] - 0.5)):
+        values = [h[name] for h in held]
+        lines.append(f"  {name}: {means[name]:.3f} ({min(values):.3f} - {max(values):.3f})")
     return lines
 
 
