@@ -552,6 +552,7 @@ def preset_document(est: AgentMarketEstimator, *, source: dict[str, Any]) -> dic
         "std_errors": est.std_errors_,
         "bootstrap_std_errors": est.bootstrap_std_errors_,
         "free_scale_std_errors": dict(zip(est.parameters, free_se.tolist(), strict=True)),
+        "free_scales": {name: "logit" if name in SHARES else "log" for name in est.parameters},
         "objective": est.objective_,
         "evaluations": est.n_evaluations_,
         "bootstrap_resamples_used": est.n_boot_used_,

@@ -107,7 +107,8 @@ def window_feature_aucs(day: dict, real: dict) -> dict[str, float]:
     ROC-AUC of the feature for telling the simulated ``day``'s windows from the ``real`` day's, as P(a simulated
     window's value > a real one's), ties half. 0.5: the feature alone does not tell them apart; above: it runs
     higher in the simulation. The classifier's AUC reads all of them together; this says which of them carry it
-    (docs/agents_volume_kernel.md, section 7: v27 was told apart by its windows' length)."""
+    (docs/agents_volume_kernel.md, section 7: v27 was told apart by its windows' length; that section's values are
+    folded to max(AUC, 1 - AUC), so fold these to compare)."""
     from simlab.metrics._market import Market
     from simlab.metrics.discriminative import roc_auc, window_features
 

@@ -190,6 +190,9 @@ def test_cli_calibrates_and_the_preset_simulates(tmp_path):
     fitted, calibration = load_abm_preset(preset)
     assert fitted.market_maker.pov == calibration["estimates"]["market_maker.pov"] > 0
     assert set(calibration["moments"]) == set(MOMENTS) and calibration["std_errors"]["market_maker.pov"] > 0
+    assert calibration["free_scales"] == {"market_maker.pov": "log"}  # d pov / d log pov = pov
+    se, free_se = (calibration[k]["market_maker.pov"] for k in ("std_errors", "free_scale_std_errors"))
+    assert se == pytest.approx(fitted.market_maker.pov * free_se, rel=1e-9)
     again = CliRunner().invoke(app, args)
     assert again.exit_code != 0 and "--overwrite" in again.output
     out = tmp_path / "sim.zarr"

@@ -36,6 +36,27 @@ def test_a_thinned_day_is_told_apart_by_the_features_thinning_moves(amzn_half_ho
     assert all(abs(aucs[name] - 0.5) < 0.1 for name in ("share_limit", "share_cancel", "share_trade")), aucs
 
 
+def test_the_features_are_the_ones_the_scorecards_classifier_reads(amzn_half_hour, monkeypatch):
+    """The scorecard's own Markets and window (caught at its call of ``discriminate``) give the same features, so
+    the per-feature AUCs are of the classifier's inputs, also if the scorecard's set-up changes."""
+    import simlab.metrics.scorecard as scorecard
+    from simlab.metrics.discriminative import roc_auc, window_features
+
+    day = {"events": amzn_half_hour["events"].isel(event=slice(None, None, 3)),
+           "books": amzn_half_hour["books"].isel(time=slice(None, None, 3))}  # fmt: skip
+    caught, original = {}, scorecard.discriminate
+
+    def catch(real, synthetic, **kwargs):
+        caught.update(real=real, synthetic=synthetic, window=kwargs["window"])
+        return original(real, synthetic, **kwargs)
+
+    monkeypatch.setattr(scorecard, "discriminate", catch)
+    scorecard.score(day, amzn_half_hour, seed=1, n_boot=20)
+    a, b = (window_features(caught[side], caught["window"]) for side in ("real", "synthetic"))
+    theirs = {n: roc_auc(np.r_[np.zeros(a[n].size), np.ones(b[n].size)], np.r_[a[n], b[n]]) for n in a if n in b}
+    assert window_feature_aucs(day, amzn_half_hour) == theirs and len(theirs) == 12
+
+
 def test_the_summary_lists_the_features_most_telling_first():
     features = ({"share_trade": 0.55 + d, "log_size": 0.2 + d, "log_duration_s": 0.5} for d in (0.0, 0.02))
     rows = [{"seed": s, **{name: [0.5, 0.4, 0.6] for name in GOALS}, "window_feature_auc": f}
