@@ -26,7 +26,7 @@ import xarray as xr
 from calibration.abm import AMZN_DAY, cut_window, load_abm_preset, scored_window
 from simlab.agents import simulate_abm
 from simlab.metrics._market import Market
-from simlab.metrics.discriminative import block_split_auc, window_features
+from simlab.metrics.discriminative import block_split_auc, classifier_inputs
 from simlab.store import write_text_atomic
 
 N_SPLITS = 50
@@ -45,8 +45,10 @@ def feature_ranking(
     m_syn = Market(synthetic["events"], synthetic["books"], levels=depth, source="synthetic", window_levels=levels)
     m_real = Market(real["events"], real["books"], levels=depth, source="real")
     size = int(np.clip(min(m_real.ts.size, m_syn.ts.size) // 40, 20, 200))  # the scorecard's window
-    a, b = window_features(m_real, size), window_features(m_syn, size)
-    names = [name for name in a if name in b]
+    all_names, x_a, x_b, _ = classifier_inputs(m_real, m_syn, size)  # the scorecard's inputs
+    names = list(all_names)
+    a = {name: x_a[:, i] for i, name in enumerate(names)}
+    b = {name: x_b[:, i] for i, name in enumerate(names)}
 
     def auc(keep: list[str]) -> float:
         x_real, x_syn = (np.column_stack([f[name] for name in keep]) for f in (a, b))
@@ -58,7 +60,7 @@ def feature_ranking(
         for name in names
     ]  # fmt: skip
     rows.sort(key=lambda row: -row["auc_alone"])
-    windows = {"real": int(a[names[0]].size), "synthetic": int(b[names[0]].size)}
+    windows = {"real": int(x_a.shape[0]), "synthetic": int(x_b.shape[0])}
     return {"window_events": size, "windows": windows, "auc_all": auc(names), "features": rows}
 
 

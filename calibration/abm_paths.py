@@ -17,9 +17,10 @@ and 100 s, the 12:00-12:30 window's median mid move per classifier window) and t
 (docs/agents_refit_v9.md); ``--summary A.json`` prints one preset's means over its seeds with 99 %
 bootstrap-over-seeds intervals and the count of seeds meeting each of the issue's goals (:data:`GOALS`; every goal
 at once; docs/agents_refit_v11.md), then the classifier's inputs one by one (:func:`window_feature_aucs`, which each
-row holds from session 33 on with the preset's name and SHA-256). ``--set table.key=value`` (repeatable, before
-``--seeds``) scores the preset with that number changed (:func:`parse_set`, :func:`with_overrides`; e.g.
-``--set noise.split_exponent=1.5``, docs/agents_split_v12.md), and each row records the overrides under ``"set"``.
+row holds from session 33 on with the preset's name and SHA-256 and the code's commit). ``--set table.key=value``
+(repeatable, before ``--seeds``) scores the preset with that number changed (:func:`parse_set`,
+:func:`with_overrides`; e.g. ``--set noise.split_exponent=1.5``, docs/agents_split_v12.md), and each row records the
+overrides under ``"set"``.
 """
 
 from __future__ import annotations
@@ -110,16 +111,16 @@ def window_feature_aucs(day: dict, real: dict) -> dict[str, float]:
     (docs/agents_volume_kernel.md, section 7: v27 was told apart by its windows' length; that section's values are
     folded to max(AUC, 1 - AUC), so fold these to compare)."""
     from simlab.metrics._market import Market
-    from simlab.metrics.discriminative import roc_auc, window_features
+    from simlab.metrics.discriminative import classifier_inputs, roc_auc
 
     depth = min(d["books"].sizes["level"] for d in (day, real))
     window = real["events"].attrs.get("levels") if real["events"].attrs.get("format") == "lobster" else None
     ms = Market(day["events"], day["books"], levels=depth, source="synthetic", window_levels=window)
     mr = Market(real["events"], real["books"], levels=depth, source="real")
     size = int(np.clip(min(mr.ts.size, ms.ts.size) // 40, 20, 200))
-    a, b = window_features(mr, size), window_features(ms, size)
-    return {name: float(roc_auc(np.r_[np.zeros(a[name].size), np.ones(b[name].size)], np.r_[a[name], b[name]]))
-            for name in a if name in b}  # fmt: skip
+    names, a, b, _ = classifier_inputs(mr, ms, size)
+    labels = np.r_[np.zeros(a.shape[0]), np.ones(b.shape[0])]
+    return {name: float(roc_auc(labels, np.r_[a[:, i], b[:, i]])) for i, name in enumerate(names)}
 
 
 def parse_set(text: str) -> tuple[str, str]:
@@ -176,9 +177,11 @@ def score_seeds(
     from simlab.agents import simulate_abm
     from simlab.io.dataset import load_dataset
     from simlab.metrics.scorecard import score
+    from simlab.provenance import git_commit
 
     config = with_overrides(load_abm_preset(preset)[0], overrides or {})
     digest = hashlib.sha256(Path(preset).read_bytes()).hexdigest()
+    commit = git_commit()
     real = load_dataset(Path(data_dir) / AMZN_DAY)
     first = int(real["events"]["ts_ns"].values[0])
     lo, hi = first, first + int(config.session_s * 1e9)
@@ -188,7 +191,7 @@ def score_seeds(
         day = cut_window(simulate_abm(replace(config, open_ns=first), seed=seed, duration_s=config.session_s), lo, hi)
         card = _numbers(score(day, real_day, seed=seed, n_boot=N_BOOT))
         l1, d, facts = card["summary"]["l1"], card["discriminative"], card["stylized_facts"]
-        row = {"seed": seed, "preset": Path(preset).stem, "preset_sha256": digest,
+        row = {"seed": seed, "preset": Path(preset).stem, "preset_sha256": digest, "git_commit": commit,
                "mean_l1": [l1["mean"]["value"], l1["mean"]["low"], l1["mean"]["high"]],
                "auc": [d["auc"], d["low"], d["high"]],
                **{name: _interval(facts[name].get("synthetic") if isinstance(facts.get(name), dict)

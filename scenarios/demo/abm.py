@@ -20,6 +20,7 @@ import numpy as np
 from scenarios.demo.score import DURATION_S, N_BOOT, START_S, _real_hour
 
 RESPONSE_KEY = "abm mid move in 10 s, ticks, by net volume 1-100 / 100-300 / 300-1000 / 1000+ lots (real)"
+FEATURES_KEY = "abm most telling window features alone (univariate AUC, P(simulated > real); 0.5 tells nothing)"
 PRESET = "abm-amzn-v4"  # calibration/presets/abm-amzn-v4.toml: round-lot touch orders, fitted to AMZN
 
 
@@ -27,7 +28,7 @@ def abm_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
     """Simulate the agent market from 09:30 to 12:30, score its 12:00-12:30 against the real AMZN window; write the
     store and the scorecard's reports under ``abm/``. Returns the step's metrics."""
     from calibration.abm import load_abm_preset
-    from calibration.abm_paths import response_levels
+    from calibration.abm_paths import response_levels, window_feature_aucs
     from calibration.presets import PRESET_DIR
     from scenarios.score.runner import summary, write_outputs
     from simlab.agents import simulate_abm
@@ -70,6 +71,10 @@ def abm_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
     # the aggregate price response (docs/agents_skew_prior.md): how far the mid moves in 10 s per net lots traded
     sim, ref = (list(response_levels(window).values()) for window in (market, real))
     metrics[RESPONSE_KEY] = " / ".join(f"{a:.1f} ({b:.1f})" for a, b in zip(sim, ref, strict=True))
+    # the classifier's inputs one by one: which of them tell the market apart (docs/agents_volume_kernel.md, s. 7)
+    aucs = window_feature_aucs(market, real)
+    telling = sorted(aucs, key=lambda name: -abs(aucs[name] - 0.5))[:3]
+    metrics[FEATURES_KEY] = ", ".join(f"{name} {aucs[name]:.2f}" for name in telling)
     return metrics
 
 

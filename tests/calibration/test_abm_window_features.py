@@ -40,7 +40,7 @@ def test_the_features_are_the_ones_the_scorecards_classifier_reads(amzn_half_hou
     """The scorecard's own Markets and window (caught at its call of ``discriminate``) give the same features, so
     the per-feature AUCs are of the classifier's inputs, also if the scorecard's set-up changes."""
     import simlab.metrics.scorecard as scorecard
-    from simlab.metrics.discriminative import roc_auc, window_features
+    from simlab.metrics.discriminative import classifier_inputs, roc_auc
 
     day = {"events": amzn_half_hour["events"].isel(event=slice(None, None, 3)),
            "books": amzn_half_hour["books"].isel(time=slice(None, None, 3))}  # fmt: skip
@@ -52,8 +52,9 @@ def test_the_features_are_the_ones_the_scorecards_classifier_reads(amzn_half_hou
 
     monkeypatch.setattr(scorecard, "discriminate", catch)
     scorecard.score(day, amzn_half_hour, seed=1, n_boot=20)
-    a, b = (window_features(caught[side], caught["window"]) for side in ("real", "synthetic"))
-    theirs = {n: roc_auc(np.r_[np.zeros(a[n].size), np.ones(b[n].size)], np.r_[a[n], b[n]]) for n in a if n in b}
+    names, a, b, _ = classifier_inputs(caught["real"], caught["synthetic"], caught["window"])
+    labels = np.r_[np.zeros(a.shape[0]), np.ones(b.shape[0])]
+    theirs = {n: roc_auc(labels, np.r_[a[:, i], b[:, i]]) for i, n in enumerate(names)}
     assert window_feature_aucs(day, amzn_half_hour) == theirs and len(theirs) == 12
 
 

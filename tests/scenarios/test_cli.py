@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from scenarios.cli import app
-from scenarios.demo.abm import RESPONSE_KEY
+from scenarios.demo.abm import FEATURES_KEY, RESPONSE_KEY
 from scenarios.demo.runner import Demo, _features, _synthetic_step
 from simlab.store import list_groups, load_store
 
@@ -57,6 +57,10 @@ def test_the_demo_s_scorecard_and_agent_market_steps_without_real_data(demo_run)
     pairs = agents[RESPONSE_KEY].split(" / ")  # the aggregate response, simulated (the stand-in run) per bin
     assert len(pairs) == 4 and all(re.fullmatch(r"(-?\d+\.\d|nan) \((-?\d+\.\d|nan)\)", p) for p in pairs)
     assert (demo_run / "abm" / "score" / "report.html").is_file() and (demo_run / "abm" / "market.zarr").is_dir()
+    telling = re.fullmatch(r"(\w+) (\d\.\d\d), (\w+) (\d\.\d\d), (\w+) (\d\.\d\d)", agents[FEATURES_KEY])
+    assert telling and len({telling[1], telling[3], telling[5]}) == 3  # three named features with their AUCs
+    far = [abs(float(telling[i]) - 0.5) for i in (2, 4, 6)]
+    assert far == sorted(far, reverse=True)  # the most telling first
 
 
 def test_demo_is_reproducible(demo_run, tmp_path):

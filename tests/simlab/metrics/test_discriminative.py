@@ -88,3 +88,61 @@ def test_block_split_separates_what_differs_and_covers_the_training_split():
         block_split_auc(x_real, x_synthetic[:, :2], rng=rng)
     with pytest.raises(ParameterError, match="train_fraction"):
         block_split_auc(x_real, x_synthetic, rng=rng, train_fraction=0.95)
+
+
+def _with_empty_bids(data, rows):
+    """The market of a book run whose best bid is gone after the events ``rows`` (the touch missing there)."""
+    market = Market(data["events"], data["books"], levels=None, source="synthetic")
+    bid_qty = market.book[1].copy()
+    bid_qty[rows, 0] = 0
+    market.book = (market.book[0], bid_qty, *market.book[2:])
+    return market
+
+
+def _slow_book_features(market, window):
+    """The book features over each window's quoted rows, one row at a time (NaN without a quoted row)."""
+    out = []
+    for w in range(market.ts.size // window):
+        rows = [i for i in range(w * window, (w + 1) * window) if market.quoted[i]]
+        if not rows:
+            out.append([np.nan] * 5 + [1.0])
+            continue
+        bid, ask = market.book[1][:, 0].astype(float), market.book[3][:, 0].astype(float)
+        mids = [market.mid_after[i] for i in rows]
+        out.append([
+            sum(market.spread_after[i] for i in rows) / len(rows),
+            sum((bid[i] - ask[i]) / (bid[i] + ask[i]) for i in rows) / len(rows),
+            sum(np.log10(bid[i] + ask[i]) for i in rows) / len(rows),
+            sum(a != b for a, b in zip(mids[:-1], mids[1:], strict=True)) / (len(mids) - 1) if len(mids) > 1 else 0.0,
+            abs(mids[-1] - mids[0]),
+            1 - len(rows) / window,
+        ])  # fmt: skip
+    return np.array(out)
+
+
+def test_a_touch_missing_on_a_few_rows_keeps_the_book_features(zi_pair):
+    """Before session 33 one unquoted row dropped the spread, imbalance, touch and mid features of every window (an
+    agent market's day with 41 unquoted rows was told apart on its flow alone). Now they are read over the quoted
+    rows, the unquoted share is a feature, and a window without a quoted row is left out and counted."""
+    from simlab.metrics.discriminative import classifier_inputs, window_features
+
+    real = Market(zi_pair[0]["events"], zi_pair[0]["books"], levels=None, source="real")
+    window = 100
+    rows = np.r_[[5, 6, 7, 250, 251], np.arange(1000, 1100)]  # a few rows, and the whole of window 10
+    partly = _with_empty_bids(zi_pair[1], rows)
+    assert (~partly.quoted).sum() == rows.size and not partly.quoted[rows].any()
+    features = window_features(partly, window)
+    names = ("mean_spread", "mean_imbalance", "log_touch_volume", "share_mid_moves", "abs_mid_change", "share_unquoted")
+    got = np.column_stack([features[name] for name in names])
+    np.testing.assert_allclose(got, _slow_book_features(partly, window), rtol=1e-12, equal_nan=True)
+    assert np.isnan(got[10, :5]).all() and not np.isnan(np.delete(got, 10, axis=0)).any()
+    whole = window_features(Market(zi_pair[1]["events"], zi_pair[1]["books"], levels=None, source="s"), window)
+    for name in names[:-1]:  # a window with every row quoted reads as before
+        assert features[name][20] == pytest.approx(whole[name][20], rel=1e-12)
+    used, x_real, x_syn, left_out = classifier_inputs(real, partly, window)
+    assert set(names) <= set(used) and left_out == (0, 1)
+    assert x_syn.shape[0] == got.shape[0] - 1 and (x_real[:, used.index("share_unquoted")] == 0).all()
+    result = discriminate(real, partly, rng=np.random.default_rng(0), window=window, n_boot=20)
+    assert "mean_spread" in result.features and result.to_dict()["unquoted_windows"] == [0, 1]
+    quoted = discriminate(real, real, rng=np.random.default_rng(0), window=window, n_boot=20)
+    assert "share_unquoted" not in quoted.features and "unquoted_windows" not in quoted.to_dict()
