@@ -108,3 +108,27 @@ def test_the_held_out_days_intervals_as_the_page_quotes_them():
     assert "mean_l1: 0.230 / 0.254, -0.024 [-0.029, -0.020], lower at 11 of 11" in against26
     assert "return_sd_1m_bps: 7.095 / 7.979, -0.884 [-1.216, -0.606], lower at 11 of 11" in against26
     assert "auc: 0.850 / 0.826, +0.024 [+0.015, +0.033], lower at 0 of 11" in against28
+
+
+def test_read_with_the_book_no_market_is_under_the_auc_goal():
+    """docs/scorecard_book_features.md: the same days simulated again and scored with the book features the
+    classifier had dropped (one unquoted row dropped them for the whole day): every market above 0.9 at every day,
+    the spread the most telling feature; the readings without the classifier unchanged."""
+    for v, flow_every in (("v26", 6), ("v28", 1), ("v29", 2)):
+        flow = json.loads((PRESETS / DAYS[v]).read_text())
+        book = json.loads((PRESETS / f"abm-amzn-{v}.days-20270601-book.json").read_text())
+        assert [r["seed"] for r in book] == [r["seed"] for r in flow]
+        assert all(len(r["window_feature_auc"]) == 7 for r in flow)  # the flow alone
+        assert all({"mean_spread", "share_unquoted"} <= set(r["window_feature_auc"]) for r in book)
+        assert (day_points(book, "auc") > 0.9).all() and (day_points(book, "auc") > day_points(flow, "auc")).all()
+        for key in ("mean_l1", "hill_tail_index_60s", "abs_return_acf_exponent", "sign_acf_exponent", "abs_acf_lag1"):
+            assert [r[key] for r in book] == [r[key] for r in flow], key
+        every = lambda rows: sum(all(meets(g, day_points([r], g)[0]) for g in GOALS) for r in rows)  # noqa: E731
+        assert (every(flow), every(book)) == (flow_every, 0)
+        spread = [r["window_feature_auc"]["mean_spread"] for r in book]
+        assert max(spread) < 0.25  # the simulated spread narrower than AMZN's in most windows
+    summary = summary_table(json.loads((PRESETS / "abm-amzn-v26.days-20270601-book.json").read_text()))
+    assert "auc: 0.938 [0.929, 0.948], 0.921 - 0.962, goal at 0 of 11" in summary
+    assert summary[summary.index(next(x for x in summary if x.startswith("window features"))) + 1].startswith(
+        "  mean_spread: 0.168"
+    )
