@@ -80,7 +80,8 @@ def path_levels(day: dict, real: dict, first_ns: int) -> dict[str, float]:
     the 1-min log returns of the mid (bps; the scorecard's grid of :func:`simlab.metrics.stylized.price_returns`),
     the autocorrelation of the 1-s |mid change| at lags 1, 5, 10 and 100 s (the curve whose exponent the scorecard
     reads), and the median |mid change| (ticks) over the classifier's windows of 12:00-12:30 (the window size of
-    :mod:`calibration.abm_features`: a 40th of the fewer visible events, 20-200)."""
+    :mod:`calibration.abm_features`: a 40th of the fewer visible events, 20-200; over the windows with a quoted row,
+    NaN when none has one)."""
     from calibration.abm import cut_window
     from simlab.metrics._market import Market
     from simlab.metrics.discriminative import window_features
@@ -96,10 +97,10 @@ def path_levels(day: dict, real: dict, first_ns: int) -> dict[str, float]:
     lo, hi = first_ns + 9000 * 10**9, first_ns + 10800 * 10**9
     ws, wr = market(cut_window(day, lo, hi), "synthetic"), market(cut_window(real, lo, hi), "real")
     size = int(np.clip(min(ws.ts.size, wr.ts.size) // 40, 20, 200))
-    moves = window_features(ws, size).get("abs_mid_change", np.array([np.nan]))
+    moves = window_features(ws, size).get("abs_mid_change", np.array([np.nan]))  # NaN: a window never quoted
     return {"return_sd_1m_bps": float(1e4 * np.diff(np.log(mid60)).std()), "abs_acf_lag1": float(acf[0]),
             "abs_acf_lag5": float(acf[4]), "abs_acf_lag10": float(acf[9]), "abs_acf_lag100": float(acf[99]),
-            "mid_move_1200": float(np.median(moves))}  # fmt: skip
+            "mid_move_1200": float(np.nanmedian(moves)) if np.isfinite(moves).any() else float("nan")}  # fmt: skip
 
 
 def window_feature_aucs(day: dict, real: dict) -> dict[str, float]:

@@ -4,10 +4,10 @@ Both datasets are cut into windows of ``window`` consecutive events; each window
 (:func:`window_features`: log duration, event mix, inter-arrival moments, order sizes and, with books, spread,
 imbalance, touch volumes and mid moves, read over the quoted rows where a touch is sometimes missing or unknown,
 with the window's share of unquoted rows beside them; a window without any quoted row is left out and counted in
-``unquoted_windows``). Features one of the datasets cannot provide (books) are left out. A logistic
-regression on the standardised features and their squares (L2-penalised, fitted by Newton's method in numpy, a
-few milliseconds) is trained on some contiguous time blocks of both datasets and the ROC-AUC measured on the other
-blocks (:func:`block_split_auc`).
+``unquoted_windows``, or, where that would leave too few windows, the book features are). Features one of the
+datasets cannot provide (books) are left out. A logistic regression on the standardised features and their squares
+(L2-penalised, fitted by Newton's method in numpy, a few milliseconds) is trained on some contiguous time blocks of both
+datasets and the ROC-AUC measured on the other blocks (:func:`block_split_auc`).
 
 The split is by time, not at random: neighbouring windows share slowly drifting conditions (volatility, activity),
 so a random split puts a near copy of each test window in the training set and the classifier recognises the
@@ -31,6 +31,8 @@ from simlab.metrics.distances import check_bootstrap
 from simlab.schema import EventKind
 
 MIN_WINDOWS = 20
+BOOK_FEATURES = ("mean_spread", "mean_imbalance", "log_touch_volume", "share_mid_moves", "abs_mid_change",
+                 "share_unquoted")  # fmt: skip
 MIN_BLOCK = 4  # windows per block at least
 MAX_BLOCKS = 10
 
@@ -54,7 +56,7 @@ class Discrimination:
 
     def to_dict(self) -> dict[str, object]:
         """Return the result as a JSON-ready mapping (``unquoted_windows``, real and synthetic, only when some
-        window had no quoted row and was left out)."""
+        window had no quoted row: left out, or, with too few windows left, the book features left out instead)."""
         out: dict[str, object] = {k: float(f"{getattr(self, k):.6g}") for k in ("auc", "low", "high")}
         extra = {"unquoted_windows": list(self.unquoted_windows)} if any(self.unquoted_windows) else {}
         return {
@@ -135,7 +137,9 @@ def classifier_inputs(
 ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, tuple[int, int]]:
     """The classifier's inputs: the feature names both datasets provide, the real and the synthetic window-feature
     matrices (one row per window, in time order; windows without any quoted row left out) and how many windows of
-    each were left out. A fully quoted book beside a partly quoted one gets its unquoted share, 0."""
+    each had no quoted row. A fully quoted book beside a partly quoted one gets its unquoted share, 0. Where leaving
+    those windows out would leave fewer than :data:`MIN_WINDOWS` in a dataset, the book features are left out
+    instead and every window kept (the names returned say which)."""
     a, b = window_features(real, window), window_features(synthetic, window)
     for one, other in ((a, b), (b, a)):
         if "share_unquoted" in one and "mean_spread" in other and "share_unquoted" not in other:
@@ -143,8 +147,12 @@ def classifier_inputs(
     names = tuple(name for name in a if name in b)
     x_real, x_synthetic = (np.column_stack([f[name] for name in names]) if f else np.empty((0, 0)) for f in (a, b))
     unquoted = tuple(int(np.isnan(x).any(axis=1).sum()) if x.size else 0 for x in (x_real, x_synthetic))
-    x_real, x_synthetic = (x[~np.isnan(x).any(axis=1)] if x.size else x for x in (x_real, x_synthetic))
-    return names, x_real, x_synthetic, (unquoted[0], unquoted[1])
+    kept = [x[~np.isnan(x).any(axis=1)] if x.size else x for x in (x_real, x_synthetic)]
+    if any(unquoted) and min(x.shape[0] for x in kept) < MIN_WINDOWS:  # a book too seldom quoted to be read:
+        flow = tuple(n for n in names if n not in BOOK_FEATURES)  # the flow alone, every window, and it says so
+        return flow, x_real[:, [names.index(n) for n in flow]], x_synthetic[:, [names.index(n) for n in flow]], (
+            unquoted[0], unquoted[1])  # fmt: skip
+    return names, kept[0], kept[1], (unquoted[0], unquoted[1])
 
 
 def discriminate(

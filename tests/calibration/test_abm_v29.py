@@ -8,9 +8,11 @@ import json
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from calibration.abm import get_parameter, load_abm_preset, with_parameters
+from calibration.abm_metaorders import judge, merge
 from calibration.abm_paths import GOALS, meets, paired_table, summary_table
 from calibration.abm_refit import CLOCK_MIX_PATH_NAMES, REFIT_V9_PARAMETERS
 from tests.calibration.refitted import assert_refitted, day_points
@@ -121,14 +123,61 @@ def test_read_with_the_book_no_market_is_under_the_auc_goal():
         assert all(len(r["window_feature_auc"]) == 7 for r in flow)  # the flow alone
         assert all({"mean_spread", "share_unquoted"} <= set(r["window_feature_auc"]) for r in book)
         assert (day_points(book, "auc") > 0.9).all() and (day_points(book, "auc") > day_points(flow, "auc")).all()
-        for key in ("mean_l1", "hill_tail_index_60s", "abs_return_acf_exponent", "sign_acf_exponent", "abs_acf_lag1"):
+        digest = hashlib.sha256((PRESETS / f"abm-amzn-{v}.toml").read_bytes()).hexdigest()
+        commits = {"9a705bc", "dad88de"}  # the fix, and the next commit (records and docs only: the same code)
+        assert all(r["preset_sha256"] == digest and r["git_commit"][:7] in commits for r in book)
+        for key in set(flow[0]) - {"auc", "window_feature_auc", "mid_move_1200"}:  # no classifier: the same days
             assert [r[key] for r in book] == [r[key] for r in flow], key
+        moved = {r["seed"]: (f["mid_move_1200"], r["mid_move_1200"]) for r, f in zip(book, flow, strict=True)
+                 if not f["mid_move_1200"] == r["mid_move_1200"]}  # fmt: skip
+        nan = pytest.approx(float("nan"), nan_ok=True)
+        assert moved == ({} if v != "v29" else {20270603: (nan, 12.25), 20270605: (nan, 6.5)})
         every = lambda rows: sum(all(meets(g, day_points([r], g)[0]) for g in GOALS) for r in rows)  # noqa: E731
         assert (every(flow), every(book)) == (flow_every, 0)
         spread = [r["window_feature_auc"]["mean_spread"] for r in book]
         assert max(spread) < 0.25  # the simulated spread narrower than AMZN's in most windows
-    summary = summary_table(json.loads((PRESETS / "abm-amzn-v26.days-20270601-book.json").read_text()))
+        lines = summary_table(book)
+        assert lines[lines.index(next(x for x in lines if x.startswith("window features"))) + 1].startswith(
+            "  mean_spread: "
+        )  # the most telling feature for each market
+    book = {v: json.loads((PRESETS / f"abm-amzn-{v}.days-20270601-book.json").read_text()) for v in DAYS}
+    summary = summary_table(book["v26"])
     assert "auc: 0.938 [0.929, 0.948], 0.921 - 0.962, goal at 0 of 11" in summary
+    assert "auc: 0.953 [0.945, 0.960], 0.936 - 0.965, goal at 0 of 11" in summary_table(book["v28"])
+    assert "auc: 0.954 [0.943, 0.964], 0.928 - 0.977, goal at 0 of 11" in summary_table(book["v29"])
+    assert "auc: 0.954 / 0.938, +0.016 [+0.002, +0.030], lower at 1 of 11" in paired_table(book["v29"], book["v26"])
+    assert "auc: 0.953 / 0.938, +0.015 [+0.007, +0.024], lower at 1 of 11" in paired_table(book["v28"], book["v26"])
     assert summary[summary.index(next(x for x in summary if x.startswith("window features"))) + 1].startswith(
         "  mean_spread: 0.168"
     )
+
+
+def _judged(record: str, seeds: tuple[int, int]) -> dict:
+    """A stored held-out record of this preset judged afresh: its preset's hash, its 48 seeds the rule's."""
+    path = PRESETS / record
+    document = json.loads(path.read_text())
+    assert document["preset_sha256"] == hashlib.sha256((PRESETS / "abm-amzn-v29.toml").read_bytes()).hexdigest()
+    verdict = judge(*merge([document], [str(path)]))
+    assert (verdict["first_seed"], verdict["last_seed"], verdict["seeds"]) == (*seeds, 48)
+    assert verdict["provisional"] is False and verdict["undefined_seeds"] == [] == verdict["missing_seeds"]
+    return verdict
+
+
+def _rounded(verdict: dict) -> tuple[float, ...]:
+    names = ("exponent", "exponent_interval_95", "loglog_exponent", "loglog_exponent_interval_95")
+    return tuple(round(v, 3) for name in names for v in np.atleast_1d(verdict[name]))
+
+
+def test_the_held_out_twap_and_pov_buys_fail_the_band_at_its_edge():
+    """Section 13 (TWAP seeds 3500-3547, POV at 25 % 3600-3647): both weighted intervals leave the band above (0.66
+    and 0.655 against 0.65); the decay holds and levels off; the square root is rejected."""
+    twap = _judged("abm-amzn-v29.twap-buy.json", (3500, 3547))
+    assert twap["criteria"] == {"no_runaway": True, "band": False, "decay": True} and twap["passes"] is False
+    assert _rounded(twap) == (0.625, 0.595, 0.66, 0.688, 0.627, 0.808)
+    assert twap["plateau"]["levels_off"] is True and round(twap["top_after_share_of_peak"], 2) == 0.66
+    assert twap["p_sqrt_law"] < 1e-18
+    pov = _judged("abm-amzn-v29.pov25-buy.json", (3600, 3647))
+    assert pov["criteria"] == {"no_runaway": True, "band": False, "decay": True, "valid": True}
+    assert _rounded(pov) == (0.63, 0.605, 0.655, 0.638, 0.604, 0.678) and pov["done_before_cap_share"] == [1.0] * 7
+    assert pov["plateau"]["levels_off"] is True and round(pov["top_after_share_of_peak"], 2) == 0.63
+    assert pov["p_sqrt_law"] < 1e-25

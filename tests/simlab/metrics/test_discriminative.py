@@ -128,7 +128,7 @@ def test_a_touch_missing_on_a_few_rows_keeps_the_book_features(zi_pair):
 
     real = Market(zi_pair[0]["events"], zi_pair[0]["books"], levels=None, source="real")
     window = 100
-    rows = np.r_[[5, 6, 7, 250, 251], np.arange(1000, 1100)]  # a few rows, and the whole of window 10
+    rows = np.r_[[5, 6, 7, 250, 251], np.arange(1000, 1100), np.arange(1500, 1599)]  # window 10 whole, 15 but one
     partly = _with_empty_bids(zi_pair[1], rows)
     assert (~partly.quoted).sum() == rows.size and not partly.quoted[rows].any()
     features = window_features(partly, window)
@@ -136,11 +136,20 @@ def test_a_touch_missing_on_a_few_rows_keeps_the_book_features(zi_pair):
     got = np.column_stack([features[name] for name in names])
     np.testing.assert_allclose(got, _slow_book_features(partly, window), rtol=1e-12, equal_nan=True)
     assert np.isnan(got[10, :5]).all() and not np.isnan(np.delete(got, 10, axis=0)).any()
-    whole = window_features(Market(zi_pair[1]["events"], zi_pair[1]["books"], levels=None, source="s"), window)
-    for name in names[:-1]:  # a window with every row quoted reads as before
-        assert features[name][20] == pytest.approx(whole[name][20], rel=1e-12)
+    assert got[15, 3] == 0.0 and got[15, 5] == pytest.approx(0.99)  # one quoted row: no move, read all the same
+    fully = Market(zi_pair[1]["events"], zi_pair[1]["books"], levels=None, source="s")
+    whole = window_features(fully, window)  # every row quoted: the first branch, against the same slow twin
+    np.testing.assert_allclose(np.column_stack([whole[name] for name in names[:-1]]),
+                               _slow_book_features(fully, window)[:, :5], rtol=1e-12)  # fmt: skip
+    clean = ~np.isin(np.arange(got.shape[0]), [0, 2, 10, 15])  # windows without an emptied row read as before
+    for name in names[:-1]:
+        np.testing.assert_allclose(features[name][clean], whole[name][clean], rtol=1e-12)
     used, x_real, x_syn, left_out = classifier_inputs(real, partly, window)
     assert set(names) <= set(used) and left_out == (0, 1)
+    seldom = _with_empty_bids(zi_pair[1], np.arange(partly.ts.size - 3))  # quoted on 3 rows after the last window
+    flow_only, _, x_seldom, counted = classifier_inputs(real, seldom, window)
+    assert "mean_spread" not in flow_only and "share_unquoted" not in flow_only and "log_duration_s" in flow_only
+    assert x_seldom.shape[0] == got.shape[0] == counted[1]  # every window kept, and each counted as unquoted
     assert x_syn.shape[0] == got.shape[0] - 1 and (x_real[:, used.index("share_unquoted")] == 0).all()
     result = discriminate(real, partly, rng=np.random.default_rng(0), window=window, n_boot=20)
     assert "mean_spread" in result.features and result.to_dict()["unquoted_windows"] == [0, 1]
