@@ -1,14 +1,20 @@
-"""Checks shared by the tests of refitted agent presets (test_abm_v24.py to test_abm_v28.py)."""
+"""Checks shared by the tests of refitted agent presets (test_abm_v24.py to test_abm_v29.py)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from calibration.abm import get_parameter, with_parameters
+from calibration.abm_metaorders import judge, merge
+
+PRESETS = Path(__file__).parents[2] / "calibration" / "presets"
 
 
 def assert_refitted(start: Any, preset: Any, calibration: dict, parameters: tuple[str, ...]) -> None:
@@ -28,3 +34,36 @@ def day_points(rows: list[dict], key: str) -> np.ndarray:
     """Each stored day row's point of ``key`` (``[value, low, high]`` or a number; a fact not computed, as NaN)."""
     value = lambda v: float(v[0]) if isinstance(v, list) else float(v) if isinstance(v, (int, float)) else np.nan  # noqa: E731
     return np.array([value(row[key]) for row in rows])
+
+
+def judged(preset: str, record: str, seeds: tuple[int, int]) -> dict:
+    """The verdict of a stored held-out record of ``preset`` (its file's stem), recomputed by the judge: the preset's
+    hash checked, its 48 seeds the rule's, none missing or undefined."""
+    path = PRESETS / record
+    document = json.loads(path.read_text())
+    assert document["preset_sha256"] == hashlib.sha256((PRESETS / f"{preset}.toml").read_bytes()).hexdigest()
+    verdict = judge(*merge([document], [str(path)]))
+    assert (verdict["first_seed"], verdict["last_seed"], verdict["seeds"]) == (*seeds, 48)
+    assert verdict["provisional"] is False and verdict["undefined_seeds"] == [] == verdict["missing_seeds"]
+    return verdict
+
+
+def rounded(verdict: dict) -> tuple[float, ...]:
+    """The weighted and the log-log exponents with their 95 % intervals, to 3 decimals."""
+    names = ("exponent", "exponent_interval_95", "loglog_exponent", "loglog_exponent_interval_95")
+    return tuple(round(v, 3) for name in names for v in np.atleast_1d(verdict[name]))
+
+
+def assert_refit_run(calibration: dict, *, objectives: tuple[float, float], commit: str, simulated: int) -> None:
+    """The refit ran as the v27-v29 rules' command says (12 Latin-hypercube points of span 0.3, at most 120
+    evaluations, 8 sigma paths, 2 paths, the 17 clock-mix-path moments, a 1,200-s budget, not converged) at the
+    rule's ``commit``, from the start objective to the end one (``objectives``), with ``simulated`` Nelder-Mead
+    candidates."""
+    assert calibration["start"]["objective"] == pytest.approx(objectives[0], abs=0.01)
+    assert calibration["objective"] == pytest.approx(objectives[1], abs=0.01)
+    settings, search = calibration["settings"], calibration["search"]
+    assert (settings["n_lhs"], settings["lhs_span"], settings["maxfev"], settings["n_sigma_paths"]) == (12, 0.3, 120, 8)
+    assert calibration["source"]["moments"] == "clock-mix-path" and settings["n_paths"] == 2
+    assert calibration["provenance"]["git_commit"].startswith(commit)  # the rule's commit, before the refit
+    assert (search["search_budget_s"], search["nelder_mead_success"]) == (1200.0, False)
+    assert search["nelder_mead_simulated"] == simulated

@@ -4,19 +4,16 @@ held-out days against v26's and v27's on the same days."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tomllib
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from calibration.abm import get_parameter, load_abm_preset, with_parameters
-from calibration.abm_metaorders import judge, merge
 from calibration.abm_paths import GOALS, meets, paired_table, summary_table
 from calibration.abm_refit import CLOCK_MIX_PATH_NAMES, REFIT_V9_PARAMETERS
-from tests.calibration.refitted import assert_refitted, day_points
+from tests.calibration.refitted import assert_refit_run, assert_refitted, day_points, judged, rounded
 
 PRESETS = Path(__file__).parents[2] / "calibration" / "presets"
 START = {"market_maker.volume_window_s": 3.0, "market_maker.pov": 0.9}
@@ -32,18 +29,7 @@ def test_v28_is_v27_with_the_kernel_time_freed_and_the_ten_refitted_values():
     assert get_parameter(v28, "market_maker.volume_window_s") == pytest.approx(3.99259, rel=1e-4)  # section 9
     assert get_parameter(v28, "market_maker.pov") == pytest.approx(0.918383, rel=1e-4)
     assert get_parameter(v28, "market_maker.wake_interval_s") == pytest.approx(0.83753, rel=1e-4)
-    assert calibration["objective"] == pytest.approx(708.40, abs=0.01)
-    assert calibration["start"]["objective"] == pytest.approx(1068.75, abs=0.01)
-    settings = calibration["settings"]  # the command of section 8
-    assert (settings["n_lhs"], settings["lhs_span"], settings["maxfev"], settings["n_sigma_paths"]) == (12, 0.3, 120, 8)
-    assert calibration["source"]["moments"] == "clock-mix-path" and settings["n_paths"] == 2
-    assert calibration["provenance"]["git_commit"].startswith("f9bc999")  # the rule's commit, before the refit
-    search = calibration["search"]
-    assert (search["search_budget_s"], search["nelder_mead_success"], search["nelder_mead_simulated"]) == (
-        1200.0,
-        False,
-        43,
-    )
+    assert_refit_run(calibration, objectives=(1068.75, 708.40), commit="f9bc999", simulated=43)
 
 
 def test_the_freed_kernel_time_wins_back_the_visible_event_rate():
@@ -113,30 +99,12 @@ def test_the_held_out_days_intervals_as_the_page_quotes_them():
     assert "abs_return_acf_exponent: 0.365 / 1.076, -0.711 [-1.203, -0.218], lower at 8 of 11" in against27
 
 
-def _judged(record: str, seeds: tuple[int, int]) -> dict:
-    """The verdict of a stored held-out record of this preset, recomputed by the judge: its preset's hash checked,
-    its 48 seeds the rule's, none missing or undefined."""
-    path = PRESETS / record
-    document = json.loads(path.read_text())
-    assert document["preset_sha256"] == hashlib.sha256((PRESETS / "abm-amzn-v28.toml").read_bytes()).hexdigest()
-    verdict = judge(*merge([document], [str(path)]))
-    assert (verdict["first_seed"], verdict["last_seed"], verdict["seeds"]) == (*seeds, 48)
-    assert verdict["provisional"] is False and verdict["undefined_seeds"] == [] == verdict["missing_seeds"]
-    return verdict
-
-
-def _rounded(verdict: dict) -> tuple[float, ...]:
-    """The weighted and the log-log exponents with their 95 % intervals, to 3 decimals."""
-    names = ("exponent", "exponent_interval_95", "loglog_exponent", "loglog_exponent_interval_95")
-    return tuple(round(v, 3) for name in names for v in np.atleast_1d(verdict[name]))
-
-
 def test_the_held_out_twap_buys_fail_the_band_at_its_edge():
     """Section 10 (seeds 3300-3347, the rule committed before the refit): the weighted exponent's interval leaves
     the band above by 0.005; the decay holds; the record is of this preset."""
-    verdict = _judged("abm-amzn-v28.twap-buy.json", (3300, 3347))
+    verdict = judged("abm-amzn-v28", "abm-amzn-v28.twap-buy.json", (3300, 3347))
     assert verdict["passes"] is False and verdict["criteria"] == {"no_runaway": True, "band": False, "decay": True}
-    assert _rounded(verdict) == (0.625, 0.595, 0.655, 0.694, 0.594, 0.92)
+    assert rounded(verdict) == (0.625, 0.595, 0.655, 0.694, 0.594, 0.92)
     assert verdict["plateau"]["levels_off"] is False  # the last third of the 30 min still takes 0.295 of the fall
     assert round(verdict["top_after_share_of_peak"], 2) == 0.59 and round(verdict["top_after_se_units"], 1) == 14.3
     assert [round(v, 1) for v in verdict["peak_bps"]] == [2.0, 4.8, 13.7, 30.7, 64.2, 126.5, 237.3]
@@ -147,10 +115,10 @@ def test_the_held_out_twap_buys_fail_the_band_at_its_edge():
 def test_the_held_out_pov_buys_pass_the_band():
     """Section 10 (seeds 3400-3447): every criterion holds at 48 seeds (every size done before the cap), the
     issue's log-log interval leaves the band above, and the square root is rejected."""
-    verdict = _judged("abm-amzn-v28.pov25-buy.json", (3400, 3447))
+    verdict = judged("abm-amzn-v28", "abm-amzn-v28.pov25-buy.json", (3400, 3447))
     assert verdict["passes"] is True
     assert verdict["criteria"] == {"no_runaway": True, "band": True, "decay": True, "valid": True}
-    assert _rounded(verdict) == (0.615, 0.58, 0.645, 0.631, 0.591, 0.688) and verdict["exponent_interval_95"][1] < 0.65
+    assert rounded(verdict) == (0.615, 0.58, 0.645, 0.631, 0.591, 0.688) and verdict["exponent_interval_95"][1] < 0.65
     assert verdict["plateau"]["levels_off"] is True
     assert verdict["p_sqrt_law"] < 1e-19 and verdict["done_before_cap_share"] == [1.0] * 7
     assert round(verdict["top_after_share_of_peak"], 2) == 0.59 and round(verdict["top_after_se_units"], 1) == 13.3

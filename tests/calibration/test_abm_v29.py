@@ -8,14 +8,12 @@ import json
 import tomllib
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from calibration.abm import get_parameter, load_abm_preset, with_parameters
-from calibration.abm_metaorders import judge, merge
 from calibration.abm_paths import GOALS, meets, paired_table, summary_table
 from calibration.abm_refit import CLOCK_MIX_PATH_NAMES, REFIT_V9_PARAMETERS
-from tests.calibration.refitted import assert_refitted, day_points
+from tests.calibration.refitted import assert_refit_run, assert_refitted, day_points, judged, rounded
 
 PRESETS = Path(__file__).parents[2] / "calibration" / "presets"
 START = {"market_maker.pov": 1.3}
@@ -31,18 +29,7 @@ def test_v29_is_v28_with_the_ten_refitted_values_and_pov_above_one():
     assert_refitted(with_parameters(v28, START), v29, calibration, PARAMETERS)
     assert get_parameter(v29, "market_maker.pov") == pytest.approx(1.63894, rel=1e-4)  # section 12: above 1
     assert get_parameter(v29, "market_maker.volume_window_s") == pytest.approx(3.19570, rel=1e-4)
-    assert calibration["objective"] == pytest.approx(572.84, abs=0.01)
-    assert calibration["start"]["objective"] == pytest.approx(716.50, abs=0.01)
-    settings = calibration["settings"]  # the command of section 11
-    assert (settings["n_lhs"], settings["lhs_span"], settings["maxfev"], settings["n_sigma_paths"]) == (12, 0.3, 120, 8)
-    assert calibration["source"]["moments"] == "clock-mix-path" and settings["n_paths"] == 2
-    assert calibration["provenance"]["git_commit"].startswith("9507b3f")  # the rule's commit, before the refit
-    search = calibration["search"]
-    assert (search["search_budget_s"], search["nelder_mead_success"], search["nelder_mead_simulated"]) == (
-        1200.0,
-        False,
-        54,
-    )
+    assert_refit_run(calibration, objectives=(716.50, 572.84), commit="9507b3f", simulated=54)
     # pov searched on the log scale: its value's standard error is pov times the free scale's
     se, free_se = (calibration[k]["market_maker.pov"] for k in ("std_errors", "free_scale_std_errors"))
     assert se == pytest.approx(1.63894 * free_se, rel=1e-4) and round(se, 2) == 0.62
@@ -152,32 +139,16 @@ def test_read_with_the_book_no_market_is_under_the_auc_goal():
     )
 
 
-def _judged(record: str, seeds: tuple[int, int]) -> dict:
-    """A stored held-out record of this preset judged afresh: its preset's hash, its 48 seeds the rule's."""
-    path = PRESETS / record
-    document = json.loads(path.read_text())
-    assert document["preset_sha256"] == hashlib.sha256((PRESETS / "abm-amzn-v29.toml").read_bytes()).hexdigest()
-    verdict = judge(*merge([document], [str(path)]))
-    assert (verdict["first_seed"], verdict["last_seed"], verdict["seeds"]) == (*seeds, 48)
-    assert verdict["provisional"] is False and verdict["undefined_seeds"] == [] == verdict["missing_seeds"]
-    return verdict
-
-
-def _rounded(verdict: dict) -> tuple[float, ...]:
-    names = ("exponent", "exponent_interval_95", "loglog_exponent", "loglog_exponent_interval_95")
-    return tuple(round(v, 3) for name in names for v in np.atleast_1d(verdict[name]))
-
-
 def test_the_held_out_twap_and_pov_buys_fail_the_band_at_its_edge():
     """Section 13 (TWAP seeds 3500-3547, POV at 25 % 3600-3647): both weighted intervals leave the band above (0.66
     and 0.655 against 0.65); the decay holds and levels off; the square root is rejected."""
-    twap = _judged("abm-amzn-v29.twap-buy.json", (3500, 3547))
+    twap = judged("abm-amzn-v29", "abm-amzn-v29.twap-buy.json", (3500, 3547))
     assert twap["criteria"] == {"no_runaway": True, "band": False, "decay": True} and twap["passes"] is False
-    assert _rounded(twap) == (0.625, 0.595, 0.66, 0.688, 0.627, 0.808)
+    assert rounded(twap) == (0.625, 0.595, 0.66, 0.688, 0.627, 0.808)
     assert twap["plateau"]["levels_off"] is True and round(twap["top_after_share_of_peak"], 2) == 0.66
     assert twap["p_sqrt_law"] < 1e-18
-    pov = _judged("abm-amzn-v29.pov25-buy.json", (3600, 3647))
+    pov = judged("abm-amzn-v29", "abm-amzn-v29.pov25-buy.json", (3600, 3647))
     assert pov["criteria"] == {"no_runaway": True, "band": False, "decay": True, "valid": True}
-    assert _rounded(pov) == (0.63, 0.605, 0.655, 0.638, 0.604, 0.678) and pov["done_before_cap_share"] == [1.0] * 7
+    assert rounded(pov) == (0.63, 0.605, 0.655, 0.638, 0.604, 0.678) and pov["done_before_cap_share"] == [1.0] * 7
     assert pov["plateau"]["levels_off"] is True and round(pov["top_after_share_of_peak"], 2) == 0.63
     assert pov["p_sqrt_law"] < 1e-25
