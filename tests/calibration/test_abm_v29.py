@@ -152,3 +152,15 @@ def test_the_held_out_twap_and_pov_buys_fail_the_band_at_its_edge():
     assert rounded(pov) == (0.63, 0.605, 0.655, 0.638, 0.604, 0.678) and pov["done_before_cap_share"] == [1.0] * 7
     assert pov["plateau"]["levels_off"] is True and round(pov["top_after_share_of_peak"], 2) == 0.63
     assert pov["p_sqrt_law"] < 1e-25
+
+
+def test_two_earlier_markets_read_with_the_book_are_told_apart_too():
+    """docs/scorecard_book_features.md: v10-slow (the most realistic on the flow alone) and v4 (the demo's) on the
+    same days, with the book: above 0.9 at every day."""
+    for v, line in (("v10-slow", "auc: 0.954 [0.949, 0.959], 0.941 - 0.964, goal at 0 of 11"),
+                    ("v4", "auc: 0.981 [0.977, 0.985], 0.969 - 0.989, goal at 0 of 11")):  # fmt: skip
+        rows = json.loads((PRESETS / f"abm-amzn-{v}.days-20270601-book.json").read_text())
+        digest = hashlib.sha256((PRESETS / f"abm-amzn-{v}.toml").read_bytes()).hexdigest()
+        assert [r["seed"] for r in rows] == list(range(20270601, 20270612))
+        assert all(r["preset_sha256"] == digest and "mean_spread" in r["window_feature_auc"] for r in rows)
+        assert line in summary_table(rows) and "every goal at once: 0 of 11 seeds" in summary_table(rows)
