@@ -32,6 +32,17 @@ from simlab.store import write_text_atomic
 N_SPLITS = 50
 
 
+def scorecard_markets(synthetic: dict[str, xr.Dataset], real: dict[str, xr.Dataset]) -> tuple[Market, Market, int]:
+    """The real and the synthetic :class:`Market` and the window (events) as the scorecard builds them for its
+    classifier: the fewer book levels of the two, a LOBSTER file's visible levels on the synthetic side, a 40th of
+    the fewer events, 20-200."""
+    depth = min(synthetic["books"].sizes["level"], real["books"].sizes["level"])
+    levels = real["events"].attrs.get("levels") if real["events"].attrs.get("format") == "lobster" else None
+    m_syn = Market(synthetic["events"], synthetic["books"], levels=depth, source="synthetic", window_levels=levels)
+    m_real = Market(real["events"], real["books"], levels=depth, source="real")
+    return m_real, m_syn, int(np.clip(min(m_real.ts.size, m_syn.ts.size) // 40, 20, 200))
+
+
 def feature_ranking(
     synthetic: dict[str, xr.Dataset], real: dict[str, xr.Dataset], *, seed: int, n_splits: int = N_SPLITS
 ) -> dict[str, Any]:
@@ -40,11 +51,7 @@ def feature_ranking(
     Returns the window size (events), the windows of each dataset, the AUC with every feature, and per feature
     (highest single-feature AUC first) its single-feature AUC, the AUC without it, and its median in each dataset.
     """
-    depth = min(synthetic["books"].sizes["level"], real["books"].sizes["level"])
-    levels = real["events"].attrs.get("levels") if real["events"].attrs.get("format") == "lobster" else None
-    m_syn = Market(synthetic["events"], synthetic["books"], levels=depth, source="synthetic", window_levels=levels)
-    m_real = Market(real["events"], real["books"], levels=depth, source="real")
-    size = int(np.clip(min(m_real.ts.size, m_syn.ts.size) // 40, 20, 200))  # the scorecard's window
+    m_real, m_syn, size = scorecard_markets(synthetic, real)
     all_names, x_a, x_b, _ = classifier_inputs(m_real, m_syn, size)  # the scorecard's inputs
     names = list(all_names)
     a = {name: x_a[:, i] for i, name in enumerate(names)}

@@ -111,15 +111,10 @@ def window_feature_aucs(day: dict, real: dict) -> dict[str, float]:
     higher in the simulation. The classifier's AUC reads all of them together; this says which of them carry it
     (docs/agents_volume_kernel.md, section 7: v27 was told apart by its windows' length; that section's values are
     folded to max(AUC, 1 - AUC), so fold these to compare)."""
-    from simlab.metrics._market import Market
+    from calibration.abm_features import scorecard_markets
     from simlab.metrics.discriminative import classifier_inputs, roc_auc
 
-    depth = min(d["books"].sizes["level"] for d in (day, real))
-    window = real["events"].attrs.get("levels") if real["events"].attrs.get("format") == "lobster" else None
-    ms = Market(day["events"], day["books"], levels=depth, source="synthetic", window_levels=window)
-    mr = Market(real["events"], real["books"], levels=depth, source="real")
-    size = int(np.clip(min(mr.ts.size, ms.ts.size) // 40, 20, 200))
-    names, a, b, _ = classifier_inputs(mr, ms, size)
+    names, a, b, _ = classifier_inputs(*scorecard_markets(day, real))
     labels = np.r_[np.zeros(a.shape[0]), np.ones(b.shape[0])]
     return {name: float(roc_auc(labels, np.r_[a[:, i], b[:, i]])) for i, name in enumerate(names)}
 

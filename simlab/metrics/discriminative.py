@@ -177,9 +177,7 @@ def discriminate(
     names, x_real, x_synthetic, unquoted = classifier_inputs(real, synthetic, window)
     sizes = [x.shape[0] for x in (x_real, x_synthetic)]
     if min(sizes) < MIN_WINDOWS:
-        raise NotApplicable([f"at least {MIN_WINDOWS} windows of {window} events in each dataset (got {sizes}"
-                             + (f", after leaving out {unquoted} windows without a quoted row" if any(unquoted) else "")
-                             + ")"])  # fmt: skip
+        raise NotApplicable([f"at least {MIN_WINDOWS} windows of {window} events in each dataset (got {sizes})"])
     result = block_split_auc(
         x_real,
         x_synthetic,
