@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tomllib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 
 from calibration.abm import get_parameter, with_parameters
 from calibration.abm_metaorders import judge, merge
+from calibration.abm_refit import CLOCK_MIX_PATH_NAMES
 
 PRESETS = Path(__file__).parents[2] / "calibration" / "presets"
 
@@ -67,3 +69,15 @@ def assert_refit_run(calibration: dict, *, objectives: tuple[float, float], comm
     assert calibration["provenance"]["git_commit"].startswith(commit)  # the rule's commit, before the refit
     assert (search["search_budget_s"], search["nelder_mead_success"]) == (1200.0, False)
     assert search["nelder_mead_simulated"] == simulated
+
+
+def fit_z_scores(versions: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """Per clock-mix-path moment, each refitted preset's in-sample z-score (fitted minus real, in the real moment's
+    standard errors), read from the presets' ``[calibration]`` tables; the moments checked to be those 17."""
+    fits = {v: tomllib.loads((PRESETS / f"abm-amzn-{v}.toml").read_text())["calibration"] for v in versions}
+    assert all(list(fit["moments"]) == list(CLOCK_MIX_PATH_NAMES) for fit in fits.values())
+    return {
+        name: {v: (d["moments"][name]["simulated"] - d["moments"][name]["real"]) / d["moments"][name]["real_se"]
+               for v, d in fits.items()}
+        for name in CLOCK_MIX_PATH_NAMES
+    }  # fmt: skip

@@ -5,15 +5,14 @@ held-out days against v26's and v27's on the same days."""
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 
 import pytest
 
 from calibration.abm import get_parameter, load_abm_preset, with_parameters
 from calibration.abm_paths import GOALS, meets, paired_table, summary_table
-from calibration.abm_refit import CLOCK_MIX_PATH_NAMES, REFIT_V9_PARAMETERS
-from tests.calibration.refitted import assert_refit_run, assert_refitted, day_points, judged, rounded
+from calibration.abm_refit import REFIT_V9_PARAMETERS
+from tests.calibration.refitted import assert_refit_run, assert_refitted, day_points, fit_z_scores, judged, rounded
 
 PRESETS = Path(__file__).parents[2] / "calibration" / "presets"
 START = {"market_maker.volume_window_s": 3.0, "market_maker.pov": 0.9}
@@ -35,19 +34,12 @@ def test_v28_is_v27_with_the_kernel_time_freed_and_the_ten_refitted_values():
 def test_the_freed_kernel_time_wins_back_the_visible_event_rate():
     """Section 9 (fits on the same paths): the visible event rate and the far |r| ACF come back near AMZN's from
     v27's misses; the order sizes move away."""
-    fits = {
-        v: tomllib.loads((PRESETS / f"abm-amzn-{v}.toml").read_text())["calibration"] for v in ("v26", "v27", "v28")
-    }
-    assert list(fits["v28"]["moments"]) == list(CLOCK_MIX_PATH_NAMES)
-    z = {
-        name: {v: (d["moments"][name]["simulated"] - d["moments"][name]["real"]) / d["moments"][name]["real_se"]
-               for v, d in fits.items()}
-        for name in CLOCK_MIX_PATH_NAMES
-    }  # fmt: skip
+    z = fit_z_scores(("v26", "v27", "v28"))
     assert [round(z["log10_event_rate"][v], 1) for v in ("v26", "v27", "v28")] == [2.2, -15.1, -1.5]
     assert [round(z["acf_abs_return_1s_lag10_30"][v], 1) for v in ("v27", "v28")] == [-3.7, -0.9]
     assert [round(z["log10_size_mean"][v], 1) for v in ("v27", "v28")] == [4.5, -8.8]
-    assert all(fits["v28"]["std_errors"][name] > 0 for name in PARAMETERS)
+    std_errors = load_abm_preset(PRESETS / "abm-amzn-v28.toml")[1]["std_errors"]
+    assert all(std_errors[name] > 0 for name in PARAMETERS)
 
 
 def _every(rows):

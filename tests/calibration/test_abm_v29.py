@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from pathlib import Path
 
 import pytest
 
 from calibration.abm import get_parameter, load_abm_preset, with_parameters
 from calibration.abm_paths import GOALS, meets, paired_table, summary_table
-from calibration.abm_refit import CLOCK_MIX_PATH_NAMES, REFIT_V9_PARAMETERS
-from tests.calibration.refitted import assert_refit_run, assert_refitted, day_points, judged, rounded
+from calibration.abm_refit import REFIT_V9_PARAMETERS
+from tests.calibration.refitted import assert_refit_run, assert_refitted, day_points, fit_z_scores, judged, rounded
 
 PRESETS = Path(__file__).parents[2] / "calibration" / "presets"
 START = {"market_maker.pov": 1.3}
@@ -38,15 +37,7 @@ def test_v29_is_v28_with_the_ten_refitted_values_and_pov_above_one():
 def test_the_freed_pov_brings_the_sizes_back_in_the_fit():
     """Section 12 (in-sample z-scores): against v28 the order sizes, the gaps' spread and the 1-min sd come nearer
     AMZN's; the median spread and the far |r| ACF move away."""
-    fits = {
-        v: tomllib.loads((PRESETS / f"abm-amzn-{v}.toml").read_text())["calibration"] for v in ("v26", "v28", "v29")
-    }
-    assert list(fits["v29"]["moments"]) == list(CLOCK_MIX_PATH_NAMES)
-    z = {
-        name: {v: (d["moments"][name]["simulated"] - d["moments"][name]["real"]) / d["moments"][name]["real_se"]
-               for v, d in fits.items()}
-        for name in CLOCK_MIX_PATH_NAMES
-    }  # fmt: skip
+    z = fit_z_scores(("v26", "v28", "v29"))
     rounded = lambda name: [round(z[name][v], 1) for v in ("v26", "v28", "v29")]  # noqa: E731
     assert rounded("log10_size_mean") == [-4.6, -8.8, -5.0]
     assert rounded("log10_gap_std") == [-5.0, -7.5, -1.7]
