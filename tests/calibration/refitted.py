@@ -38,15 +38,17 @@ def day_points(rows: list[dict], key: str) -> np.ndarray:
     return np.array([value(row[key]) for row in rows])
 
 
-def judged(preset: str, record: str, seeds: tuple[int, int]) -> dict:
+def judged(preset: str, record: str, seeds: tuple[int, int], undefined: tuple[int, ...] = ()) -> dict:
     """The verdict of a stored held-out record of ``preset`` (its file's stem), recomputed by the judge: the preset's
-    hash checked, its 48 seeds the rule's, none missing or undefined."""
+    hash checked, its 48 seeds the rule's, none missing, and exactly the ``undefined`` seeds without a reading (the
+    verdict then provisional)."""
     path = PRESETS / record
     document = json.loads(path.read_text())
     assert document["preset_sha256"] == hashlib.sha256((PRESETS / f"{preset}.toml").read_bytes()).hexdigest()
     verdict = judge(*merge([document], [str(path)]))
     assert (verdict["first_seed"], verdict["last_seed"], verdict["seeds"]) == (*seeds, 48)
-    assert verdict["provisional"] is False and verdict["undefined_seeds"] == [] == verdict["missing_seeds"]
+    assert verdict["undefined_seeds"] == list(undefined) and verdict["missing_seeds"] == []
+    assert verdict["provisional"] is bool(undefined)
     return verdict
 
 
