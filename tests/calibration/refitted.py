@@ -32,6 +32,19 @@ def assert_refitted(start: Any, preset: Any, calibration: dict, parameters: tupl
     assert (preset.value.flow_learning_ticks_per_lot, preset.value.flow_learning_source) == (0.005, "others")
 
 
+def held_out_days(records: dict[str, str], first_seed: int) -> dict[str, list[dict]]:
+    """The stored day rows of each market (``version -> record file`` under calibration/presets/), each row checked
+    to be of its preset as it is now (name and SHA-256) and the 11 days to be ``first_seed`` on."""
+    out = {}
+    for v, name in records.items():
+        rows = json.loads((PRESETS / name).read_text())
+        digest = hashlib.sha256((PRESETS / f"abm-amzn-{v}.toml").read_bytes()).hexdigest()
+        assert [row["seed"] for row in rows] == list(range(first_seed, first_seed + 11)), name
+        assert all(row["preset"] == f"abm-amzn-{v}" and row["preset_sha256"] == digest for row in rows), name
+        out[v] = rows
+    return out
+
+
 def day_points(rows: list[dict], key: str) -> np.ndarray:
     """Each stored day row's point of ``key`` (``[value, low, high]`` or a number; a fact not computed, as NaN)."""
     value = lambda v: float(v[0]) if isinstance(v, list) else float(v) if isinstance(v, (int, float)) else np.nan  # noqa: E731
