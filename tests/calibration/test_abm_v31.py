@@ -11,7 +11,15 @@ import pytest
 from calibration.abm import get_parameter, load_abm_preset
 from calibration.abm_paths import GOALS, meets, paired_table, summary_table
 from calibration.abm_refit import REFIT_V9_PARAMETERS
-from tests.calibration.refitted import assert_refit_run, assert_refitted, day_points, fit_z_scores, held_out_days
+from tests.calibration.refitted import (
+    assert_refit_run,
+    assert_refitted,
+    day_points,
+    fit_z_scores,
+    held_out_days,
+    judged,
+    rounded,
+)
 
 PRESETS = Path(__file__).parents[2] / "calibration" / "presets"
 
@@ -58,3 +66,13 @@ def test_the_held_out_days_do_not_improve_on_v30():
     assert "return_sd_1m_bps: 8.795 / 8.126, +0.669 [+0.171, +1.081], lower at 1 of 11" in paired
     both = json.loads((PRESETS / "abm-amzn-v30.days.json").read_text()) + rows["v30"]
     assert "auc: 0.896 [0.884, 0.909], 0.863 - 0.945, goal at 14 of 22" in summary_table(both)
+
+
+def test_the_held_out_twap_buys_pass_the_band():
+    """Section 7 (seeds 3900-3947, 48 seeds): the weighted exponent 0.575 [0.550, 0.605] inside [0.4, 0.65], the decay
+    holds (61 % of the 1e-1 peak left after 30 min, still falling), the square root rejected."""
+    twap = judged("abm-amzn-v31", "abm-amzn-v31.twap-buy.json", (3900, 3947))
+    assert twap["criteria"] == {"no_runaway": True, "band": True, "decay": True} and twap["passes"] is True
+    assert rounded(twap) == (0.575, 0.55, 0.605, 0.633, 0.584, 0.718)
+    assert round(twap["top_after_share_of_peak"], 2) == 0.61 and twap["plateau"]["levels_off"] is False
+    assert twap["p_sqrt_law"] < 1e-10
