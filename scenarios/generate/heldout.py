@@ -458,6 +458,14 @@ def floor_summary(card: Any, *, confidence: float = 0.99) -> dict[str, Any]:
     }
 
 
+def classifier_record(card: Any) -> dict[str, Any] | str:
+    """The scorecard's classifier as a record keeps it: its AUC with the interval, the features it read (the book's
+    five only where both datasets are quoted enough: docs/scorecard_book_features.md) and any windows left out
+    unquoted; the reason in words where it did not apply."""
+    disc = card.discriminative
+    return disc.to_dict() if hasattr(disc, "to_dict") else f"not applicable: {disc}"
+
+
 def _path_summary(path: dict, card: Any) -> dict[str, Any]:
     attrs = path["events"].attrs
     disc = card.discriminative
@@ -466,6 +474,7 @@ def _path_summary(path: dict, card: Any) -> dict[str, Any]:
         "l1_scores": card.summary["l1"]["scores"],
         **floor_summary(card),
         "roc_auc": disc.auc if hasattr(disc, "auc") else f"not applicable: {disc}",
+        "classifier": classifier_record(card),
         "events": int(path["events"].sizes["event"]),
         "seconds": (int(path["events"]["ts_ns"].values[-1]) - int(path["events"]["ts_ns"].values[0])) / 1e9,
         "kind_shares": kind_shares(path["events"]),

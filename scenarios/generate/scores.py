@@ -33,7 +33,7 @@ import xarray as xr
 from generators.evaluation import compare_cards, realism
 from generators.spec import load_generator, load_spec, spec_spans
 from scenarios.generate.depth import path_flow
-from scenarios.generate.heldout import default_duration, floor_summary, write_json
+from scenarios.generate.heldout import classifier_record, default_duration, floor_summary, write_json
 from simlab.errors import DataError, ParameterError
 from simlab.io import DEFAULT_DATA_DIR
 from simlab.provenance import provenance
@@ -126,7 +126,8 @@ def real_windows(
             out.append({
                 "span": name, "index": index, "rows": [lo, hi], "events": hi - lo, "card": card,
                 "mean_l1": card.summary["l1"]["mean"], "floor_mean_l1": floor_summary(card)["floor_mean_l1"],
-                "roc_auc": getattr(card.discriminative, "auc", None), "rows_l1": score_rows(card),
+                "roc_auc": getattr(card.discriminative, "auc", None), "classifier": classifier_record(card),
+                "rows_l1": score_rows(card),
             })  # fmt: skip
     if not out:
         raise DataError(f"real windows: the spans {list(names)} hold no whole window of {duration:g} s")
@@ -192,7 +193,8 @@ def breakdown(
         start = max(int(attrs.get("initial_orders", 0)) - 1, 0)
         out["paths"].append({
             "mean_l1": card.summary["l1"]["mean"], "floor_mean_l1": floor_summary(card)["floor_mean_l1"],
-            "roc_auc": getattr(card.discriminative, "auc", None), "rows_l1": score_rows(card),
+            "roc_auc": getattr(card.discriminative, "auc", None), "classifier": classifier_record(card),
+            "rows_l1": score_rows(card),
             "deep_flow": path_flow(path), "level_span": level_span(path["books"].isel(time=slice(start, None))),
             "counts": {k: int(v) for k, v in attrs.items() if k.startswith("rejected") or k in COUNTS},
         })  # fmt: skip

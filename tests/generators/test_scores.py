@@ -8,7 +8,7 @@ import pytest
 import xarray as xr
 
 from generators.evaluation import realism
-from scenarios.generate.heldout import floor_summary
+from scenarios.generate.heldout import classifier_record, floor_summary
 from scenarios.generate.scores import level_span, real_windows, score_rows, window_summary, windows_of
 from simlab.errors import DataError, ParameterError
 
@@ -61,6 +61,8 @@ def test_real_windows_score_each_window_of_the_earlier_spans_against_the_test_sp
     }
     card = realism([direct], zi_spans["test"], seed=5, n_boot=10)[0]
     assert windows[1]["mean_l1"] == card.summary["l1"]["mean"]
+    # the classifier's record: here the reason it did not apply (a 20-s window holds too few classifier windows)
+    assert isinstance(card.discriminative, str) and windows[1]["classifier"] == f"not applicable: {card.discriminative}"
     rows = score_rows(card)
     assert rows == windows[1]["rows_l1"]
     # each row is its score's value less its floor, worst first; indistinguishable as floor_summary says
@@ -95,3 +97,16 @@ def test_the_long_spec_is_the_default_spec_trained_twice_as_long():
     default, long = (load_spec(library / f"generate_aapl_tiny{tail}.toml") for tail in ("", "_long"))
     assert long.overrides == {"max_steps": 3000}
     assert replace(long, overrides={}, text="") == replace(default, text="")
+
+
+def test_a_record_keeps_the_classifier_whole(zi_spans):
+    """The held-out records store the classifier's result, not its AUC alone: its interval, the features it read (the
+    book's five where both datasets are quoted) and any windows it left out; where it did not apply, the reason."""
+    card = realism([zi_spans["train"]], zi_spans["test"], seed=5, n_boot=10)[0]
+    record = classifier_record(card)
+    assert record == card.discriminative.to_dict() and record["low"] <= record["auc"] <= record["high"]
+    assert {"mean_spread", "mean_imbalance", "log_touch_volume"} <= set(record["features"])  # a quoted ZI book
+    short = {"events": zi_spans["validation"]["events"].isel(event=slice(0, 300)),
+             "books": zi_spans["validation"]["books"].isel(time=slice(0, 300))}  # fmt: skip
+    few = realism([short], zi_spans["test"], seed=5, n_boot=10)[0]  # 300 events: too few windows
+    assert classifier_record(few) == f"not applicable: {few.discriminative}"

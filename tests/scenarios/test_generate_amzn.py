@@ -72,6 +72,7 @@ def test_heldout_scores_the_amzn_model_next_to_a_preset_with_one_command(amzn, c
     assert len(rows) == path["l1_scores"] and floor["low"] <= floor["value"] <= floor["high"]
     assert floor["value"] == pytest.approx(np.mean([row["floor"] for row in rows.values()]), abs=1e-5)
     assert path["indistinguishable"] == [name for name, row in rows.items() if row["low"] <= row["floor_high"]]
+    assert path["classifier"] == path["roc_auc"]  # 180 s hold too few classifier windows: the reason, in both
     tstr = json.loads(out_path.read_text())["tstr"]  # pooled TSTR, the task chosen on training + validation
     assert tstr["selected_on"] == "chosen on the training and validation spans" and "chosen" in tstr["choice"]
     chosen = tstr["tasks"][f"{tstr['choice']['chosen']['task']} w{tstr['choice']['chosen']['window']}"]
@@ -130,6 +131,7 @@ def test_real_windows_are_scored_as_paths_and_the_rates_count_every_event(amzn):
     for window, path, card in zip(out["windows"], paths, cards, strict=True):
         assert window["mean_l1"] == card.summary["l1"]["mean"] and window["events"] == path["events"].sizes["event"]
         assert "applied" not in window and window["l1_scores"] >= 10
+        assert window["classifier"] == f"not applicable: {card.discriminative}"  # 50 s: too few windows
     assert heldout.real_reference(spans, 50.0)["windows"] == []  # none asked: none scored
     with pytest.raises(DataError, match=r"`--real-windows` 9: the validation span holds 3 whole windows of 50 s"):
         heldout.real_reference(spans, 50.0, windows=9)
