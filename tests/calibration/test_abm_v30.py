@@ -53,7 +53,7 @@ def _days():
 def test_the_held_out_days_as_the_page_reads_them():
     """Section 4 (days 20270701-11, the two markets on the same days, each row tied to its preset by hash): the day
     AUC read with the book falls from 0.939 to 0.887 and is under 0.9 at 8 of 11 days (v26: 0), but its interval
-    reaches 0.902, so the goal is met on average and not shown; every goal at once at 2 of 11 days against 0."""
+    reaches 0.902, so it is under the goal on average, not shown; every goal at once at 2 of 11 days against 0."""
     rows = _days()
     for r in rows.values():  # the rule's commit; the classifier read the book
         assert all(row["git_commit"][:7] == "88574fc" and "mean_spread" in row["window_feature_auc"] for row in r)
