@@ -76,3 +76,17 @@ def test_the_held_out_twap_buys_pass_the_band():
     assert rounded(twap) == (0.575, 0.55, 0.605, 0.633, 0.584, 0.718)
     assert round(twap["top_after_share_of_peak"], 2) == 0.61 and twap["plateau"]["levels_off"] is False
     assert twap["p_sqrt_law"] < 1e-10
+
+
+def test_beside_v26_on_the_same_days_it_is_not_progress():
+    """Section 8 (days 20270901-11, rule committed first): every goal at once at 0 of 11 for both markets, so v26
+    stays; v31's day AUC is lower than v26's at every day, its interval still reaching above 0.9."""
+    rows = held_out_days({"v31": "abm-amzn-v31.days-20270901.json", "v26": "abm-amzn-v26.days-20270901.json"},
+                         20270901)  # fmt: skip
+    every = {v: sum(all(meets(g, day_points([row], g)[0]) for g in GOALS) for row in r) for v, r in rows.items()}
+    assert every == {"v31": 0, "v26": 0}
+    assert "auc: 0.902 [0.887, 0.914], 0.864 - 0.926, goal at 5 of 11" in summary_table(rows["v31"])
+    assert "auc: 0.950 [0.941, 0.957], 0.933 - 0.961, goal at 0 of 11" in summary_table(rows["v26"])
+    paired = paired_table(rows["v31"], rows["v26"])
+    assert "auc: 0.902 / 0.950, -0.048 [-0.061, -0.036], lower at 11 of 11" in paired
+    assert "mean_l1: 0.218 / 0.255, -0.036 [-0.039, -0.034], lower at 11 of 11" in paired
