@@ -14,6 +14,7 @@ import pytest
 
 from calibration.abm import get_parameter, with_parameters
 from calibration.abm_metaorders import judge, merge
+from calibration.abm_paths import GOALS, meets
 from calibration.abm_refit import CLOCK_MIX_PATH_NAMES
 
 PRESETS = Path(__file__).parents[2] / "calibration" / "presets"
@@ -43,6 +44,12 @@ def held_out_days(records: dict[str, str], first_seed: int) -> dict[str, list[di
         assert all(row["preset"] == f"abm-amzn-{v}" and row["preset_sha256"] == digest for row in rows), name
         out[v] = rows
     return out
+
+
+def every_goal_days(rows: list[dict]) -> list[int]:
+    """The seeds of the stored day rows that meet every one of the issue's goals at once
+    (:data:`calibration.abm_paths.GOALS`, each read at its point)."""
+    return [row["seed"] for row in rows if all(meets(goal, day_points([row], goal)[0]) for goal in GOALS)]
 
 
 def day_points(rows: list[dict], key: str) -> np.ndarray:

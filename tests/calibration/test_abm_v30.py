@@ -12,7 +12,7 @@ from calibration.abm import load_abm_preset
 from calibration.abm_paths import GOALS, meets, paired_table, summary_table
 from simlab.agents import simulate_abm
 from simlab.metrics._market import Market
-from tests.calibration.refitted import day_points, held_out_days, judged, rounded
+from tests.calibration.refitted import day_points, every_goal_days, held_out_days, judged, rounded
 
 PRESETS = Path(__file__).parents[2] / "calibration" / "presets"
 DAYS = {"v30": "abm-amzn-v30.days.json", "v26": "abm-amzn-v26.days-20270701.json"}
@@ -57,9 +57,7 @@ def test_the_held_out_days_as_the_page_reads_them():
     rows = _days()
     for r in rows.values():  # the rule's commit; the classifier read the book
         assert all(row["git_commit"][:7] == "88574fc" and "mean_spread" in row["window_feature_auc"] for row in r)
-    every = {v: [row["seed"] for row in r if all(meets(g, day_points([row], g)[0]) for g in GOALS)]
-             for v, r in rows.items()}  # fmt: skip
-    assert every == {"v30": [20270703, 20270711], "v26": []}
+    assert {v: every_goal_days(r) for v, r in rows.items()} == {"v30": [20270703, 20270711], "v26": []}
     counts = {goal: {v: sum(meets(goal, x) for x in day_points(r, goal)) for v, r in rows.items()} for goal in GOALS}
     assert counts["auc"] == {"v30": 8, "v26": 0} and counts["mean_l1"] == {"v30": 11, "v26": 11}
     assert counts["hill_tail_index_60s"] == {"v30": 8, "v26": 10}
