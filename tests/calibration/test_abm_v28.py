@@ -12,7 +12,15 @@ import pytest
 from calibration.abm import get_parameter, load_abm_preset, with_parameters
 from calibration.abm_paths import GOALS, meets, paired_table, summary_table
 from calibration.abm_refit import REFIT_V9_PARAMETERS
-from tests.calibration.refitted import assert_refit_run, assert_refitted, day_points, fit_z_scores, judged, rounded
+from tests.calibration.refitted import (
+    assert_refit_run,
+    assert_refitted,
+    day_points,
+    every_goal_days,
+    fit_z_scores,
+    judged,
+    rounded,
+)
 
 PRESETS = Path(__file__).parents[2] / "calibration" / "presets"
 START = {"market_maker.volume_window_s": 3.0, "market_maker.pov": 0.9}
@@ -42,10 +50,6 @@ def test_the_freed_kernel_time_wins_back_the_visible_event_rate():
     assert all(std_errors[name] > 0 for name in PARAMETERS)
 
 
-def _every(rows):
-    return sum(all(meets(goal, day_points([row], goal)[0]) for goal in GOALS) for row in rows)
-
-
 def test_the_held_out_days_as_the_page_reads_them():
     """Days 20270501-11 (section 10), the three markets on the same days: v28's |r| exponent inside the goal's
     range on average, no echo, the classifier under 0.9 at every day; every goal at once at 3 of 11, as v26."""
@@ -66,7 +70,7 @@ def test_the_held_out_days_as_the_page_reads_them():
     assert (l1["v28"] < l1["v26"]).all() and round(l1["v28"].mean(), 3) == 0.238
     tails = day_points(rows["v28"], "hill_tail_index_60s")
     assert sum(meets("hill_tail_index_60s", t) for t in tails) == 6 and (tails < 2).sum() == 2  # misses both ways
-    assert {v: _every(r) for v, r in rows.items()} == {"v28": 3, "v26": 3, "v27": 0}
+    assert {v: len(every_goal_days(r)) for v, r in rows.items()} == {"v28": 3, "v26": 3, "v27": 0}
     counts = {goal: {v: sum(meets(goal, x) for x in day_points(r, goal)) for v, r in rows.items()} for goal in GOALS}
     assert counts["hill_tail_index_60s"] == {"v28": 6, "v26": 8, "v27": 8}
     assert counts["sign_acf_exponent"] == {"v28": 9, "v26": 7, "v27": 8}

@@ -1,4 +1,4 @@
-"""The abm-amzn-v31 preset (docs/agents_spread_gap.md sections 5-7): abm-amzn-v30 (v26 with the makers' post-only
+"""The abm-amzn-v31 preset (docs/agents_spread_gap.md sections 5-8): abm-amzn-v30 (v26 with the makers' post-only
 clip 8 ticks off the touch) refitted with v26's nine parameters now that the clip no longer closes the spread."""
 
 from __future__ import annotations
