@@ -25,8 +25,9 @@ import xarray as xr
 
 from calibration.abm import AMZN_DAY, cut_window, load_abm_preset, scored_window
 from simlab.agents import simulate_abm
+from simlab.errors import ParameterError
 from simlab.metrics._market import Market
-from simlab.metrics.discriminative import block_split_auc, classifier_inputs
+from simlab.metrics.discriminative import block_split_auc, classifier_inputs, window_features
 from simlab.store import write_text_atomic
 
 N_SPLITS = 50
@@ -69,6 +70,36 @@ def feature_ranking(
     rows.sort(key=lambda row: -row["auc_alone"])
     windows = {"real": int(x_a.shape[0]), "synthetic": int(x_b.shape[0])}
     return {"window_events": size, "windows": windows, "auc_all": auc(names), "features": rows}
+
+
+SPLITS = ("halves", "half_hours", "hours")  # the real-against-real splits of :func:`real_split_auc`
+
+
+def real_split_auc(real: dict[str, xr.Dataset], split: str, *, seed: int, window: int = 200, n_boot: int = 200):
+    """The scorecard's classifier between two parts of one real day: how far apart the day is from itself.
+
+    The day's windows of ``window`` events (the scorecard's features, :func:`window_features`) are parted by the
+    start time of each window: ``"halves"`` the first half of the session against the second, ``"half_hours"``
+    the even half hours (0, 2, ...) against the odd, ``"hours"`` the even hours against the odd. Each part is one
+    side of :func:`simlab.metrics.discriminative.block_split_auc` (one ``seed``, ``n_boot`` block splits), so the
+    AUC is the one a simulated day would be read with, on the day's own windows: a reference for how much of a
+    simulated day's AUC a day of the same market at another time would show. Ours; the real-vs-real floor of the
+    scorecard's scores (:mod:`simlab.metrics.scorecard`) read for its classifier.
+    """
+    if split not in SPLITS:
+        raise ParameterError(f"real_split_auc: `split` must be one of {SPLITS}; got {split!r}")
+    market = Market(real["events"], real["books"], levels=1, source="real")
+    features = window_features(market, window)
+    names = tuple(features)
+    x = np.column_stack([features[name] for name in names])
+    starts = market.ts[: x.shape[0] * window].reshape(x.shape[0], window)[:, 0] - market.ts[0]
+    kept = ~np.isnan(x).any(axis=1)  # windows without a quoted row are left out, as the scorecard leaves them
+    x, starts = x[kept], starts[kept]
+    if split == "halves":
+        first = starts < (market.ts[-1] - market.ts[0]) / 2
+    else:
+        first = (starts // ((1800 if split == "half_hours" else 3600) * 10**9)) % 2 == 0
+    return block_split_auc(x[first], x[~first], rng=np.random.default_rng(seed), n_boot=n_boot, features=names)
 
 
 def rank_preset(path: str | Path, data_dir: str | Path, *, seed: int = 20260501) -> dict[str, Any]:

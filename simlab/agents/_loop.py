@@ -171,7 +171,7 @@ def _touch_orders(heap, ctr, agents, gens, jitter, t, agent, side, price, size, 
     for j in range(parts):
         qty = size // parts + (1 if j < size % parts else 0)
         if mparams[R.MP_TOUCH_SIZED] > 0:
-            qty = R.touch_size(gens[3], mparams)
+            qty = R.touch_size(gens[3], mparams, side)
         _send_after(heap, ctr, agents, t, agent, side, price, qty, _jitter(gens[3], jitter), kind)
 
 
@@ -432,7 +432,7 @@ def _maker(state, ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, clock, t
         for _ in range(2 * _ladder_orders(ip)):
             _jitter(gens[3], fp[K.FP_MM_JITTER])
         for _ in range(2 * max(ip[K.IP_MM_TOUCH], 1) if sized else 0):
-            R.touch_size(gens[3], mparams)
+            R.touch_size(gens[3], mparams, 1)  # two draws, the same for either side's law
     lat = agents[agent, K.A_LATENCY]
     K.push(heap, ctr, _later(clock, ip, t + lat, _wait(gens[3], fp[K.FP_MAKER_WAIT])), K.WAKE, agent, 0, 0, 0)
 

@@ -320,7 +320,11 @@ MP_TOUCH_COMPONENTS = 11  # the size law's components (MP_TOUCH_CDF .. MP_TOUCH_
 # the imbalance skew's prior volume (lots; 0: ABIDES' ratio; ours, docs/agents_skew_prior.md)
 MP_SKEW_PRIOR = MP_TOUCH_CDF + MP_TOUCH_COMPONENTS
 MP_SKEW_RANDOM = MP_SKEW_PRIOR + 1  # the skew's move rounded at random (1) or toward zero (0); ours, with the prior
-MP_FIELDS = MP_SKEW_RANDOM + 1
+# the ask's touch size law (ours): its log-normal's mean and sd, then its 11 components' cumulative law; the bid's
+# law copied here when the ask has none of its own
+MP_TOUCH_ASK_LOG_MEAN = MP_SKEW_RANDOM + 1
+MP_TOUCH_ASK_LOG_SD, MP_TOUCH_ASK_CDF = MP_TOUCH_ASK_LOG_MEAN + 1, MP_TOUCH_ASK_LOG_MEAN + 2
+MP_FIELDS = MP_TOUCH_ASK_CDF + MP_TOUCH_COMPONENTS
 
 
 @numba.njit(cache=True)
@@ -330,8 +334,12 @@ def maker_size(buy_volume, sell_volume, mp):
 
 
 @numba.njit(cache=True)
-def touch_size(gen, mp):
-    """One size of a maker's touch order under the size law of ``mp`` (:func:`mixture_size`; two draws)."""
+def touch_size(gen, mp, side):
+    """One size of a maker's touch order of ``side`` (+1 bid, -1 ask) under that side's size law of ``mp``
+    (:func:`mixture_size`; two draws whichever the side)."""
+    if side < 0:
+        return mixture_size(gen, mp[MP_TOUCH_ASK_CDF : MP_TOUCH_ASK_CDF + MP_TOUCH_COMPONENTS],
+                            mp[MP_TOUCH_ASK_LOG_MEAN], mp[MP_TOUCH_ASK_LOG_SD])  # fmt: skip
     return mixture_size(gen, mp[MP_TOUCH_CDF : MP_TOUCH_CDF + MP_TOUCH_COMPONENTS], mp[MP_TOUCH_LOG_MEAN],
                         mp[MP_TOUCH_LOG_SD])  # fmt: skip
 

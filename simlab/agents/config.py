@@ -401,6 +401,12 @@ class MarketMakers(_Checked):
     instead of a share of the ``pov`` size, which deeper levels keep (a withdrawal's size factor then acts on them
     only): a real touch is mostly round-lot orders of one hundred shares (AMZN's adds: half are 100 shares), not
     a share of the traded volume; the weights are fitted to a day's add sizes by :mod:`calibration.abm_sizes`.
+    ``touch_ask_size_weights`` (empty: off, the ask's touch orders drawn from the ``touch_size_*`` law as the bid's),
+    with ``touch_ask_size_log_mean`` and ``touch_ask_size_log_sd``: the ask's touch orders drawn from their own law
+    of the same form, the ``touch_size_*`` keys then the bid's (ours): a day's touch need not be symmetric (AMZN's
+    adds on 2012-06-21: the bid's mean 107.6 shares, the ask's 85.7; its mean L1 imbalance +0.10; the two laws are
+    fitted to each side's adds by :mod:`calibration.abm_sizes`). Needs ``touch_size_weights``; each draw takes the
+    same two numbers of the maker stream whatever its law, so the draws line up with and without it.
     ``latency_us`` (0: off, the latency model's): every maker's one-way latency is this many microseconds instead
     of the latency model's: makers are co-located high-frequency traders, whose
     cancel and replace reach the book within a millisecond (Hasbrouck and Saar 2013, "Low-latency trading",
@@ -529,6 +535,9 @@ class MarketMakers(_Checked):
     touch_size_weights: tuple[float, ...] = ()
     touch_size_log_mean: float = ABIDES_SIZE_LOG[0]
     touch_size_log_sd: float = ABIDES_SIZE_LOG[1]
+    touch_ask_size_weights: tuple[float, ...] = ()
+    touch_ask_size_log_mean: float = ABIDES_SIZE_LOG[0]
+    touch_ask_size_log_sd: float = ABIDES_SIZE_LOG[1]
     latency_us: float = 0.0
     keep_touch_ticks: int = -1
     layer_ticks: int = 0
@@ -542,7 +551,7 @@ class MarketMakers(_Checked):
     skew_rounding: str = "toward_zero"
     volume_kernel: str = "box"
     _positive = ("wake_interval_s", "level_spacing", "initial_spread_ticks", "volume_window_s", "withdraw_size_factor",
-                 "touch_size_log_sd")  # fmt: skip
+                 "touch_size_log_sd", "touch_ask_size_log_sd")  # fmt: skip
     _int_floor = {"min_order_size": 1, "levels": 1, "keep_touch_ticks": -1}
 
     def __post_init__(self) -> None:
@@ -597,6 +606,15 @@ class MarketMakers(_Checked):
         object.__setattr__(self, "touch_size_weights", weights)
         check_size_law_read("MarketMakers", "touch_", weights, self.touch_size_log_mean, self.touch_size_log_sd,
                             "the touch orders keep a share of the pov size")  # fmt: skip
+        ask = size_weights(self.touch_ask_size_weights, "touch_ask_size_weights", "MarketMakers")
+        object.__setattr__(self, "touch_ask_size_weights", ask)
+        check_size_law_read("MarketMakers", "touch_ask_", ask, self.touch_ask_size_log_mean,
+                            self.touch_ask_size_log_sd, "the ask's touch orders follow touch_size_*")  # fmt: skip
+        if ask and not weights:
+            raise ParameterError(
+                "`touch_ask_size_weights` of MarketMakers gives the ask's touch orders their own size law, which "
+                "needs `touch_size_weights` (the bid's law) set too; got ask weights with `touch_size_weights` empty"
+            )
 
 
 @dataclass(frozen=True)

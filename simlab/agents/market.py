@@ -237,6 +237,9 @@ class _Market(BookSimulation):
             m.min_half_spread_ticks, m.inventory_skew_ticks_per_lot, m.inventory_skew_max_ticks,
             *size_law(m.touch_size_weights, m.touch_size_log_mean, m.touch_size_log_sd), m.skew_prior_lots,
             1.0 if m.skew_rounding == "random" else 0.0,
+            *(size_law(m.touch_ask_size_weights, m.touch_ask_size_log_mean, m.touch_ask_size_log_sd)
+              if m.touch_ask_size_weights else size_law(m.touch_size_weights, m.touch_size_log_mean,
+                                                       m.touch_size_log_sd))[1:],  # the ask's law, or the bid's
         ])  # fmt: skip
         if self.mparams.size != R.MP_FIELDS:  # the kernel reads the layout of _rules.MP_* unchecked
             raise RuntimeError(f"_Market: the makers' parameter vector has {self.mparams.size} entries; the "

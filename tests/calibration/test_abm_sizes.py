@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from calibration.abm_sizes import day_add_sizes, fit_size_mixture
-from simlab.errors import DataError
+from simlab.errors import DataError, ParameterError
 from simlab.schema import EventKind
 
 TRUE = np.array([0.4, 0.45, 0.06, 0.03, 0.02, 0.01, 0.01, 0.005, 0.005, 0.005, 0.005])
@@ -43,6 +43,17 @@ def test_the_amzn_day_adds_are_half_round_lots_of_100(shared_data):
     weights, mean, _ = fit_size_mixture(adds)
     assert adds.size > 20_000 and abs(weights[1] - np.mean(adds == 100)) < 0.01 and 0.45 < weights[1] < 0.55
     assert 2.0 < mean < 3.0  # odd lots around exp(2.55) = 13 shares
+
+
+def test_the_amzn_day_adds_split_by_side_and_the_bid_adds_are_larger(shared_data):
+    bid, ask = day_add_sizes(shared_data, 1), day_add_sizes(shared_data, -1)
+    assert bid.size + ask.size == day_add_sizes(shared_data).size and min(bid.size, ask.size) > 10_000
+    (bid_w, bid_mean, _), (ask_w, ask_mean, _) = fit_size_mixture(bid), fit_size_mixture(ask)
+    # AMZN 2012-06-21: the bid's adds average 107.6 shares, the ask's 85.7; the bid's odd lots are larger
+    # (exp(2.78) = 16 against exp(2.38) = 11 shares) and it holds more of 300-400 shares (5.3 % against 2.6 %)
+    assert bid.mean() > 1.2 * ask.mean() and bid_mean > ask_mean + 0.3 and bid_w[3:5].sum() > 1.5 * ask_w[3:5].sum()
+    with pytest.raises(ParameterError, match="side must be"):
+        day_add_sizes(shared_data, 2)
 
 
 def test_the_v4_preset_posts_round_lots_at_the_touch():

@@ -70,3 +70,46 @@ def test_the_summary_lists_the_features_most_telling_first():
     older = [{k: v for k, v in r.items() if k != "window_feature_auc"} for r in rows]  # written before session 33
     assert feature_lines(older) == [] and summary_table(older)[-1].startswith("every goal at once")
     assert np.isclose(float(lines[2].split(":")[1].split()[0]), 0.56)
+
+
+@pytest.fixture(scope="module")
+def amzn_day():
+    from calibration.abm import AMZN_DAY
+    from simlab.io.dataset import load_dataset
+
+    return load_dataset(shared_path(AMZN_DAY))
+
+
+def test_the_amzn_day_against_itself_is_told_apart_far_less_than_any_agent_market(amzn_day):
+    """The real-against-real reference (docs/agents_touch_sides.md, section 3): its own half hours are nearly
+    indistinguishable (measured 0.571), its morning from its afternoon more (0.669, mostly by the spread), both far
+    under every agent market's day AUC (0.85-0.95)."""
+    from calibration.abm_features import real_split_auc
+
+    half_hours = real_split_auc(amzn_day, "half_hours", seed=1)
+    halves = real_split_auc(amzn_day, "halves", seed=1)
+    assert 0.5 < half_hours.auc < 0.65 and half_hours.low < 0.5 < half_hours.high, half_hours
+    assert 0.6 < halves.auc < 0.75 and halves.high < 0.95, halves
+    assert "mean_spread" in halves.features and half_hours.n_test > 50
+
+
+def test_a_day_whose_second_half_is_thinned_is_told_apart_from_its_first(amzn_day):
+    """Every other row of the afternoon dropped: the same flow at half the rate, which the halves split finds (the
+    windows last longer) and the alternating half hours, each mixing both, find less."""
+    from calibration.abm_features import real_split_auc
+
+    ts = amzn_day["events"]["ts_ns"].values
+    cut = np.searchsorted(ts, ts[0] + (ts[-1] - ts[0]) // 2)
+    keep = np.r_[np.arange(cut), np.arange(cut, ts.size, 2)]
+    thinned = {"events": amzn_day["events"].isel(event=keep), "books": amzn_day["books"].isel(time=keep)}
+    halves = real_split_auc(thinned, "halves", seed=1)
+    assert halves.auc > 0.9 and halves.low > 0.7, halves
+    assert real_split_auc(thinned, "half_hours", seed=1).auc < halves.auc - 0.2
+
+
+def test_an_unknown_split_is_refused_with_a_sentence():
+    from calibration.abm_features import real_split_auc
+    from simlab.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="`split` must be one of"):
+        real_split_auc({}, "quarters", seed=1)

@@ -219,6 +219,26 @@ CONFIGS = {
             latency_us=20.0,
         ),
     ),  # fmt: skip
+    "touch size law a side: the ask's own law, 2 drawn best orders, jittered, offset ladders": small_config(
+        noise=NoiseAgents(count=6, arrival_rate_per_s=0.4, excitation=0.5, decay_per_s=1.0),
+        market_maker=MarketMakers(
+            count=2,
+            wake_interval_s=10.0,
+            levels=3,
+            volume_window_s=20.0,
+            level_spacing=0.5,
+            min_half_spread_ticks=2,
+            level_jitter_s=0.3,
+            touch_orders=2,
+            quote_offset_ticks=3,
+            touch_size_weights=TOUCH_WEIGHTS,
+            touch_size_log_mean=2.5,
+            touch_size_log_sd=1.0,
+            touch_ask_size_weights=(0.8, 0.1, 0.1) + (0.0,) * 8,
+            touch_ask_size_log_mean=1.5,
+            touch_ask_size_log_sd=0.7,
+        ),
+    ),  # fmt: skip
     "size laws: one drawn order at the best level, cancel-all; noise sizes drawn, walking 3 ticks": small_config(
         noise=NoiseAgents(count=5, arrival_rate_per_s=0.3, size_weights=TOUCH_WEIGHTS, size_log_mean=2.0, walk_ticks=3),
         market_maker=MarketMakers(

@@ -29,8 +29,11 @@ from tests.simlab.agents.conftest import run_market
 WEIGHTS = (0.3, 0.5, 0.2, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # log-normal 30 %, 100 lots 50 %, 200 lots 20 %
 
 
-def _ladders(touch, weights):
-    """One maker alone over a fixed opening book: its ladders' best-level and deeper adds (lots), per side."""
+def _ladders(touch, weights, ask=None, by_side=False):
+    """One maker alone over a fixed opening book: its ladders' best-level and deeper adds (lots); with ``ask``
+    (weights, log mean, log sd) the ask's own touch law; ``by_side``: the best level's adds as (bid, ask)."""
+    ask_law = {} if ask is None else dict(zip(("touch_ask_size_weights", "touch_ask_size_log_mean",
+                                               "touch_ask_size_log_sd"), ask, strict=True))  # fmt: skip
     config = MarketConfig(
         name="sizes",
         session_s=3000.0,
@@ -40,13 +43,16 @@ def _ladders(touch, weights):
         market_maker=MarketMakers(count=1, wake_interval_s=5.0, levels=3, min_order_size=7, pov=0.0,
                                   initial_spread_ticks=2.0, min_half_spread_ticks=3, touch_orders=touch,
                                   touch_size_weights=weights, touch_size_log_mean=3.0 if weights else 2.9,
-                                  touch_size_log_sd=0.5 if weights else 1.2),
+                                  touch_size_log_sd=0.5 if weights else 1.2, **ask_law),
         momentum=MomentumAgents(count=0),
         initial_book=InitialBook(levels=3, qty_lots=10, spread_ticks=2),
     )  # fmt: skip
     market, ev = run_market(config, 3, 3000.0)
     adds = ev[(ev[:, _sim.EV_KIND] == _sim.ADD) & (ev[:, K.EV_AGENT] == 0)]
     best = np.isin(adds[:, _sim.EV_PRICE], [99997, 100003])  # mid 100000 -+ the floor of 3 ticks
+    if by_side:
+        side = adds[best, _sim.EV_SIDE]
+        return adds[best, _sim.EV_QTY][side == 1], adds[best, _sim.EV_QTY][side == -1]
     return adds[best, _sim.EV_QTY], adds[~best, _sim.EV_QTY], np.unique(adds[:, _sim.EV_TS]).size
 
 
@@ -66,6 +72,38 @@ def test_one_touch_order_is_drawn_too():
     touch, deeper, ladders = _ladders(0, WEIGHTS)
     assert touch.size == 2 * ladders and set(deeper.tolist()) == {7}
     assert abs(np.mean(touch == 100) - 0.5) < 0.05
+
+
+ASK = ((0.1, 0.2, 0.0, 0.7) + (0.0,) * 7, 1.0, 0.3)  # the ask's law: 300 lots 70 %, 100 lots 20 %, ~3 lots 10 %
+
+
+def test_the_ask_touch_orders_draw_from_their_own_law_and_the_bid_keeps_the_touch_law():
+    bid, ask = _ladders(2, WEIGHTS, ask=ASK, by_side=True)
+    assert bid.size == ask.size > 1000
+    assert np.allclose([np.mean(bid == 100), np.mean(bid == 200), np.mean(bid < 100)], [0.5, 0.2, 0.3], atol=0.04)
+    assert np.allclose([np.mean(ask == 300), np.mean(ask == 100), np.mean(ask < 100)], [0.7, 0.2, 0.1], atol=0.04)
+    assert not np.any(ask == 200) and abs(np.median(np.log(ask[ask < 100])) - 1.0) < 0.15
+    # each draw takes the same two numbers whatever its law: the bid's sizes are those of the market without the
+    # ask's law, draw for draw
+    same_bid, plain_ask = _ladders(2, WEIGHTS, by_side=True)
+    assert np.array_equal(bid, same_bid) and not np.array_equal(ask, plain_ask)
+
+
+def test_an_ask_law_equal_to_the_touch_law_gives_the_same_market():
+    plain = _ladders(2, WEIGHTS, by_side=True)
+    copied = _ladders(2, WEIGHTS, ask=(WEIGHTS, 3.0, 0.5), by_side=True)
+    assert all(np.array_equal(a, b) for a, b in zip(plain, copied, strict=True))
+
+
+def test_an_ask_law_without_the_touch_law_or_a_bad_one_is_refused_with_a_sentence():
+    with pytest.raises(ParameterError, match="needs `touch_size_weights`"):
+        MarketMakers(touch_ask_size_weights=WEIGHTS)
+    with pytest.raises(ParameterError, match="touch_ask_size_weights"):
+        MarketMakers(touch_size_weights=WEIGHTS, touch_ask_size_weights=(1.0,) * 10)
+    with pytest.raises(ParameterError, match="touch_ask_size_log_sd"):
+        MarketMakers(touch_size_weights=WEIGHTS, touch_ask_size_weights=WEIGHTS, touch_ask_size_log_sd=0.0)
+    with pytest.raises(ParameterError, match="touch_ask_size_log_mean"):  # a log-normal that would be ignored
+        MarketMakers(touch_size_weights=WEIGHTS, touch_ask_size_log_mean=2.0)
 
 
 @pytest.mark.parametrize("weights", [(1.0,) * 10, (0.5, -0.1) + (0.0,) * 9, (0.0,) * 11, (True,) + (0.0,) * 10])

@@ -466,9 +466,13 @@ class TwinMarket:
         kept[side] = None
         return K.TOUCH
 
-    def touch_size(self):
-        """A maker's touch order size under its size law (two draws from the maker stream)."""
+    def touch_size(self, side=1):
+        """A maker's touch order size under its side's size law (two draws from the maker stream)."""
         m = self.config.market_maker
+        if side == -1 and m.touch_ask_size_weights:
+            return twin_touch_size(
+                self.gens[3], m.touch_ask_size_weights, m.touch_ask_size_log_mean, m.touch_ask_size_log_sd
+            )
         return twin_touch_size(self.gens[3], m.touch_size_weights, m.touch_size_log_mean, m.touch_size_log_sd)
 
     def jitter(self):
@@ -689,7 +693,7 @@ class TwinMarket:
                         self.order(t, agent, 1, high_bid - level * step, qty, delay, best[1] if level == 0 else K.LIMIT)
             for level in range(m.levels):
                 for qty in touch if level == 0 else [size]:
-                    qty = self.touch_size() if level == 0 and m.touch_size_weights else qty
+                    qty = self.touch_size(-1) if level == 0 and m.touch_size_weights else qty
                     delay = self.jitter()
                     if level > 0 or best[-1] is not None:
                         self.order(
