@@ -21,6 +21,7 @@ from scenarios.demo.score import DURATION_S, N_BOOT, START_S, _real_hour
 
 RESPONSE_KEY = "abm mid move in 10 s, ticks, by net volume 1-100 / 100-300 / 300-1000 / 1000+ lots (real)"
 FEATURES_KEY = "abm most telling window features alone (univariate AUC, P(simulated > real); 0.5 tells nothing)"
+REFERENCE_KEY = "real against real: AMZN 12:30-13:00 scored as if simulated against 12:00-12:30, mean l1 / ROC-AUC"
 PRESET = "abm-amzn-v4"  # calibration/presets/abm-amzn-v4.toml: round-lot touch orders, fitted to AMZN
 
 
@@ -75,6 +76,14 @@ def abm_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
     aucs = window_feature_aucs(market, real)
     telling = sorted(aucs, key=lambda name: -abs(aucs[name] - 0.5))[:3]
     metrics[FEATURES_KEY] = ", ".join(f"{name} {aucs[name]:.2f}" for name in telling)
+    # the reference (docs/agents_touch_sides.md, section 3): the next real half hour on the same scorecard, so the
+    # market's numbers can be read against how far the day is from itself
+    neighbour = _real_hour(data_dir, offset_s=DURATION_S)
+    if neighbour is None:
+        metrics[REFERENCE_KEY] = "no real data"
+    else:
+        ref = summary(score(neighbour, real, seed=demo.seed, n_boot=N_BOOT))
+        metrics[REFERENCE_KEY] = f"{ref['mean l1 [99% interval]']} / {ref['ROC-AUC real vs synthetic']}"
     return metrics
 
 

@@ -61,7 +61,9 @@ def score_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
     return metrics
 
 
-def _real_hour(data_dir: Path | None) -> dict[str, Any] | None:
+def _real_hour(data_dir: Path | None, offset_s: float = 0.0) -> dict[str, Any] | None:
+    """The real AMZN day's window of ``DURATION_S`` from ``START_S + offset_s`` after its first event (None without
+    the data)."""
     folder = Path(data_dir) / AMZN if data_dir is not None else None
     if folder is None or not folder.is_dir():
         return None
@@ -69,6 +71,7 @@ def _real_hour(data_dir: Path | None) -> dict[str, Any] | None:
 
     data = read(sorted(folder.glob("*.csv")), "lobster")
     ts = data["events"]["ts_ns"].values
-    first, last = np.searchsorted(ts, ts[0] + np.array([START_S, START_S + DURATION_S]) * 1e9).astype(int)
+    span = START_S + offset_s + np.array([0.0, DURATION_S])
+    first, last = np.searchsorted(ts, ts[0] + span * 1e9).astype(int)
     window = slice(int(first), int(last))
     return {"events": data["events"].isel(event=window), "books": data["books"].isel(time=window)}

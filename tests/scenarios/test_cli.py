@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from scenarios.cli import app
-from scenarios.demo.abm import FEATURES_KEY, RESPONSE_KEY
+from scenarios.demo.abm import FEATURES_KEY, REFERENCE_KEY, RESPONSE_KEY
 from scenarios.demo.runner import Demo, _features, _synthetic_step
 from simlab.store import list_groups, load_store
 
@@ -53,7 +53,7 @@ def test_the_demo_s_scorecard_and_agent_market_steps_without_real_data(demo_run)
     assert (demo_run / "score" / "qr-amzn" / "report.html").exists()
     (agents,) = [value for key, value in metrics.items() if key.startswith("Agent-based market (abm-amzn-v4")]
     assert agents["real data"].startswith("no real data") and agents["book events"] > 1000
-    assert "abm ROC-AUC real vs synthetic" in agents
+    assert "abm ROC-AUC real vs synthetic" in agents and agents[REFERENCE_KEY] == "no real data"
     pairs = agents[RESPONSE_KEY].split(" / ")  # the aggregate response, simulated (the stand-in run) per bin
     assert len(pairs) == 4 and all(re.fullmatch(r"(-?\d+\.\d|nan) \((-?\d+\.\d|nan)\)", p) for p in pairs)
     assert (demo_run / "abm" / "score" / "report.html").is_file() and (demo_run / "abm" / "market.zarr").is_dir()
