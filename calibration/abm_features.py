@@ -95,11 +95,19 @@ def real_split_auc(real: dict[str, xr.Dataset], split: str, *, seed: int, window
     starts = market.ts[: x.shape[0] * window].reshape(x.shape[0], window)[:, 0] - market.ts[0]
     kept = ~np.isnan(x).any(axis=1)  # windows without a quoted row are left out, as the scorecard leaves them
     x, starts = x[kept], starts[kept]
-    if split == "halves":
-        first = starts < (market.ts[-1] - market.ts[0]) / 2
-    else:
-        first = (starts // ((1800 if split == "half_hours" else 3600) * 10**9)) % 2 == 0
+    first = first_part(starts, int(market.ts[-1] - market.ts[0]), split)
     return block_split_auc(x[first], x[~first], rng=np.random.default_rng(seed), n_boot=n_boot, features=names)
+
+
+def first_part(starts_ns: np.ndarray, span_ns: int, split: str) -> np.ndarray:
+    """Which windows of :func:`real_split_auc` fall in its first part, from their start times (ns after the day's
+    first event) and the day's span (ns): before half the span (``"halves"``), or in an even half hour or hour
+    (0, 2, 4, ...) counted from the first event."""
+    if split == "halves":
+        return starts_ns < span_ns / 2
+    if split not in SPLITS:
+        raise ParameterError(f"real_split_auc: `split` must be one of {SPLITS}; got {split!r}")
+    return (starts_ns // ((1800 if split == "half_hours" else 3600) * 10**9)) % 2 == 0
 
 
 def rank_preset(path: str | Path, data_dir: str | Path, *, seed: int = 20260501) -> dict[str, Any]:

@@ -64,7 +64,7 @@ def test_the_held_out_days_do_not_improve_on_v30():
     paired = paired_table(rows["v32"], rows["v30"])
     assert "auc: 0.898 / 0.886, +0.012 [-0.010, +0.029], lower at 3 of 11" in paired
     assert "mean_l1: 0.214 / 0.220, -0.007 [-0.010, -0.002], lower at 9 of 11" in paired
-    # each feature that told v30 apart first tells v32 apart less: the imbalance, the order size, the durations
+    # the two features that told v30 apart first tell v32 apart less: the imbalance and the order size
     mean = {v: {k: np.mean([row["window_feature_auc"][k] for row in r]) for k in ("mean_imbalance", "log_size",
                                                                                   "share_limit")}
             for v, r in rows.items()}  # fmt: skip

@@ -81,16 +81,28 @@ def amzn_day():
 
 
 def test_the_amzn_day_against_itself_is_told_apart_far_less_than_any_agent_market(amzn_day):
-    """The real-against-real reference (docs/agents_touch_sides.md, section 3): its own half hours are nearly
-    indistinguishable (measured 0.571), its morning from its afternoon more (0.669, mostly by the spread), both far
-    under every agent market's day AUC (0.85-0.95)."""
+    """The real-against-real reference (docs/agents_touch_sides.md, section 3): its own half hours are not told
+    apart at this power (measured 0.571, the interval across 0.5), its morning from its afternoon more (0.669,
+    mostly by the spread); both points under every agent market's day AUC (0.85 on the flow alone to 1.00)."""
     from calibration.abm_features import real_split_auc
 
     half_hours = real_split_auc(amzn_day, "half_hours", seed=1)
     halves = real_split_auc(amzn_day, "halves", seed=1)
     assert 0.5 < half_hours.auc < 0.65 and half_hours.low < 0.5 < half_hours.high, half_hours
     assert 0.6 < halves.auc < 0.75 and halves.high < 0.95, halves
-    assert "mean_spread" in halves.features and half_hours.n_test > 50
+    assert len(halves.features) == 12 and half_hours.n_test > 50  # the seven flow and five book features
+
+
+def test_the_parts_are_the_halves_the_even_half_hours_and_the_even_hours():
+    from calibration.abm_features import first_part
+
+    minute = 60 * 10**9
+    starts = np.array([0, 29, 30, 59, 60, 89, 90, 119, 120, 359]) * minute
+    span = 390 * minute
+    assert first_part(starts, span, "halves").tolist() == [True] * 9 + [False]
+    assert first_part(starts, span, "half_hours").tolist() == [True, True, False, False, True, True, False, False,
+                                                                True, False]  # fmt: skip
+    assert first_part(starts, span, "hours").tolist() == [True] * 4 + [False] * 4 + [True, False]
 
 
 def test_a_day_whose_second_half_is_thinned_is_told_apart_from_its_first(amzn_day):
