@@ -176,26 +176,39 @@ def validate_books(books: xr.Dataset, *, source: str = "books", allow_crossed: b
         if name not in books or books[name].dims != ("time", "level"):
             raise DataError(f"{source}: books need {name!r} over ('time', 'level'); got {list(books.data_vars)}")
     ts = books["ts_ns"].values
-    _first_bad(np.diff(ts) < 0, source, "ts_ns must not decrease", ts, offset=1)
-    for side in ("bid", "ask"):
-        price, qty = books[f"{side}_price"].values, books[f"{side}_qty"].values
-        _first_bad((qty < 0).any(axis=1), source, f"{side}_qty must be >= 0", qty)
-        empty_ok = (qty > 0) | (price == NO_PRICE)
-        _first_bad(~empty_ok.all(axis=1), source, f"an empty {side} level must carry NO_PRICE", price)
+    arrays = [books[name].values for name in BOOK_FIELDS]
+    if all(a.dtype == np.int64 for a in arrays) and ts.dtype == np.int64:  # one pass (numba), the first bad row of
+        # each rule; any other dtype (a reader's book before its cast) by the same rules in numpy
+        bad = _scan_books(ts, *arrays, not allow_crossed)
+    else:
+        bad = _scan_books_numpy(ts, *arrays, not allow_crossed)
+    rules = [("ts_ns must not decrease", ts)]
+    for side, (price, qty) in (("bid", arrays[:2]), ("ask", arrays[2:])):
+        rules += [(f"{side}_qty must be >= 0", qty), (f"an empty {side} level must carry NO_PRICE", price),
+                  (f"{side} levels must be strictly ordered from the touch", price)]  # fmt: skip
+    rules.append(("the book must not be crossed (best bid < best ask)", arrays[0]))
+    for row, (rule, values) in zip(bad, rules, strict=True):
+        if row >= 0:
+            _raise_at(int(row), source, rule, values)
+    return books
+
+
+def _scan_books_numpy(ts, bid_price, bid_qty, ask_price, ask_qty, check_crossed) -> np.ndarray:
+    """:func:`_scan_books` in numpy, for books of other dtypes."""
+
+    def first(bad: np.ndarray, offset: int = 0) -> int:
+        return int(np.flatnonzero(bad)[0]) + offset if bad.any() else -1
+
+    out = [first(np.diff(ts) < 0, 1)]
+    for side, price, qty in (("bid", bid_price, bid_qty), ("ask", ask_price, ask_qty)):
         step = np.diff(price, axis=1) if price.shape[1] > 1 else np.zeros((price.shape[0], 0), np.int64)
         both = (qty[:, 1:] > 0) & (qty[:, :-1] > 0)
         wrong = (step >= 0) if side == "bid" else (step <= 0)
-        _first_bad(
-            (wrong & both).any(axis=1),
-            source,
-            f"{side} levels must be strictly ordered from the touch",
-            price,
-        )
-    if not allow_crossed:
-        touch = (books["bid_qty"].values[:, 0] > 0) & (books["ask_qty"].values[:, 0] > 0)
-        crossed = touch & (books["bid_price"].values[:, 0] >= books["ask_price"].values[:, 0])
-        _first_bad(crossed, source, "the book must not be crossed (best bid < best ask)", books["bid_price"].values)
-    return books
+        out += [first((qty < 0).any(axis=1)), first(~((qty > 0) | (price == NO_PRICE)).all(axis=1)),
+                first((wrong & both).any(axis=1))]  # fmt: skip
+    touch = (bid_qty[:, 0] > 0) & (ask_qty[:, 0] > 0) if bid_qty.shape[1] else np.zeros(ts.shape[0], bool)
+    out.append(first(touch & (bid_price[:, 0] >= ask_price[:, 0])) if check_crossed and bid_qty.shape[1] else -1)
+    return np.array(out, dtype=np.int64)
 
 
 def make_bars(ts_ns: np.ndarray, variables: dict[str, np.ndarray], attrs: dict[str, Any] | None = None) -> xr.Dataset:
@@ -228,14 +241,36 @@ def _cast(values: np.ndarray, dtype: np.dtype, name: str, n: int | None, source:
     return cast
 
 
-def _first_bad(bad: np.ndarray, source: str, rule: str, values: np.ndarray, offset: int = 0) -> None:
-    if bad.any():
-        _raise_at(int(np.flatnonzero(bad)[0]) + offset, source, rule, values)
-
-
 def _raise_at(row: int, source: str, rule: str, values: np.ndarray) -> None:
     found = values[row].tolist() if hasattr(values[row], "tolist") else values[row]
     raise DataError(f"{source}: row {row}: {rule}; found {found!r}")
+
+
+@numba.njit(cache=True)
+def _scan_books(ts, bid_price, bid_qty, ask_price, ask_qty, check_crossed):
+    # the first row breaking each rule of validate_books (-1 none), in its order: ts decreases; per side (bid, then
+    # ask) a size < 0, an empty level without NO_PRICE, two filled neighbouring levels out of order; a crossed touch
+    bad = np.full(8, -1, dtype=np.int64)
+    n, levels = bid_price.shape
+    for i in range(n):
+        if i > 0 and ts[i] < ts[i - 1] and bad[0] < 0:
+            bad[0] = i
+        for k in range(2):
+            price, qty, base = (bid_price, bid_qty, 1) if k == 0 else (ask_price, ask_qty, 4)
+            for j in range(levels):
+                q = qty[i, j]
+                if q < 0 and bad[base] < 0:
+                    bad[base] = i
+                if q <= 0 and price[i, j] != NO_PRICE and bad[base + 1] < 0:
+                    bad[base + 1] = i
+                if j > 0 and q > 0 and qty[i, j - 1] > 0 and bad[base + 2] < 0:
+                    step = price[i, j] - price[i, j - 1]
+                    if (k == 0 and step >= 0) or (k == 1 and step <= 0):
+                        bad[base + 2] = i
+        if check_crossed and levels > 0 and bad[7] < 0 and bid_qty[i, 0] > 0 and ask_qty[i, 0] > 0:
+            if bid_price[i, 0] >= ask_price[i, 0]:
+                bad[7] = i
+    return bad
 
 
 @numba.njit(cache=True)

@@ -88,3 +88,34 @@ def test_event_scan_matches_twin():
             ]
             twin = [int(np.argmax(rule)) if rule.any() else -1 for rule in rules]
             assert _scan_events(ts, kind, side, qty, _KNOWN_KIND).tolist() == twin
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_book_scan_finds_the_first_bad_row_of_each_rule_as_the_numpy_rules_do(seed):
+    """The one-pass numba scan of validate_books against the same rules written in numpy (the path books of other
+    dtypes take), on books with violations planted at random rows: the same first row per rule, -1 where none."""
+    from simlab.schema import _scan_books, _scan_books_numpy
+
+    rng = np.random.default_rng(seed)
+    n, levels = 400, 5
+    ts = np.sort(rng.integers(0, 10**9, n))
+    bid_price = 1000 - np.cumsum(rng.integers(1, 3, (n, levels)), axis=1)
+    ask_price = 1000 + np.cumsum(rng.integers(1, 3, (n, levels)), axis=1)
+    bid_qty, ask_qty = rng.integers(1, 50, (n, levels)), rng.integers(1, 50, (n, levels))
+    empty = rng.random((n, levels)) < 0.1  # empty levels, properly marked
+    bid_qty[empty], bid_price[empty] = 0, NO_PRICE
+    clean = [a.copy() for a in (ts, bid_price, bid_qty, ask_price, ask_qty)]
+    assert _scan_books(*clean, True).tolist() == [-1] * 8 == _scan_books_numpy(*clean, True).tolist()
+    ts[rng.integers(1, n)] = -1  # a decreasing time
+    bid_qty[rng.integers(n), rng.integers(levels)] = -3  # a negative size
+    row = rng.integers(n)
+    ask_qty[row, 2], ask_price[row, 2] = 0, 1005  # an empty level with a price
+    row = rng.integers(n)
+    bid_qty[row, :2], bid_price[row, 1] = 5, bid_price[row, 0] + 1  # out of order
+    row = rng.integers(n)
+    bid_qty[row, 0], ask_qty[row, 0], bid_price[row, 0] = 5, 5, ask_price[row, 0]  # crossed
+    for crossed in (True, False):
+        fast, slow = _scan_books(ts, bid_price, bid_qty, ask_price, ask_qty, crossed), _scan_books_numpy(
+            ts, bid_price, bid_qty, ask_price, ask_qty, crossed)  # fmt: skip
+        assert fast.tolist() == slow.tolist() and (fast[[0, 1, 5]] >= 0).all(), (fast, slow)
+        assert bool(fast[7] >= 0) is crossed
