@@ -67,6 +67,14 @@ _LATENT_FLOW = small_config(  # latent value agents that read the net flow, a TW
     ),  # fmt: skip
     market_maker=MarketMakers(count=2, wake_interval_s=20.0, levels=4, volume_window_s=20.0, level_spacing=1.0),
 )
+
+# jittered, offset ladders whose best level is 2 orders drawn from the touch size law (the two touch-law configs)
+SIZED_MAKERS = MarketMakers(
+    count=2, wake_interval_s=10.0, levels=3, volume_window_s=20.0, level_spacing=0.5, min_half_spread_ticks=2,
+    level_jitter_s=0.3, touch_orders=2, quote_offset_ticks=3, touch_size_weights=TOUCH_WEIGHTS,
+    touch_size_log_mean=2.5, touch_size_log_sd=1.0,
+)  # fmt: skip
+
 CONFIGS = {
     "shocks: news, withdrawal, pause; trailing POV seller": small_config(
         execution=ExecutionAgents(
@@ -203,37 +211,12 @@ CONFIGS = {
     ),  # fmt: skip
     "touch size law: jittered, offset ladders with the best level as 2 drawn orders; co-located makers": small_config(
         noise=NoiseAgents(count=6, arrival_rate_per_s=0.4, excitation=0.5, decay_per_s=1.0),
-        market_maker=MarketMakers(
-            count=2,
-            wake_interval_s=10.0,
-            levels=3,
-            volume_window_s=20.0,
-            level_spacing=0.5,
-            min_half_spread_ticks=2,
-            level_jitter_s=0.3,
-            touch_orders=2,
-            quote_offset_ticks=3,
-            touch_size_weights=TOUCH_WEIGHTS,
-            touch_size_log_mean=2.5,
-            touch_size_log_sd=1.0,
-            latency_us=20.0,
-        ),
+        market_maker=replace(SIZED_MAKERS, latency_us=20.0),
     ),  # fmt: skip
     "touch size law a side: the ask's own law, 2 drawn best orders, jittered, offset ladders": small_config(
         noise=NoiseAgents(count=6, arrival_rate_per_s=0.4, excitation=0.5, decay_per_s=1.0),
-        market_maker=MarketMakers(
-            count=2,
-            wake_interval_s=10.0,
-            levels=3,
-            volume_window_s=20.0,
-            level_spacing=0.5,
-            min_half_spread_ticks=2,
-            level_jitter_s=0.3,
-            touch_orders=2,
-            quote_offset_ticks=3,
-            touch_size_weights=TOUCH_WEIGHTS,
-            touch_size_log_mean=2.5,
-            touch_size_log_sd=1.0,
+        market_maker=replace(
+            SIZED_MAKERS,
             touch_ask_size_weights=(0.8, 0.1, 0.1) + (0.0,) * 8,
             touch_ask_size_log_mean=1.5,
             touch_ask_size_log_sd=0.7,
