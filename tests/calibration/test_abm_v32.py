@@ -4,6 +4,7 @@ v30's on the same days (section 5), and v30 over its 33 held-out days."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -92,3 +93,5 @@ def test_the_held_out_twap_buys_pass_the_band():
     assert rounded(twap) == (0.585, 0.555, 0.62, 0.639, 0.589, 0.735)
     assert round(twap["peak_bps"][0], 1) == 3.4 and round(twap["top_after_share_of_peak"], 2) == 0.68
     assert twap["p_sqrt_law"] < 1e-10
+    rows = json.loads((PRESETS / "abm-amzn-v32.twap-buy.json").read_text())["rows"]
+    assert {row["git_commit"][:7] for row in rows} == {"c3d4ca5"}  # every seed ran at the rule's commit
