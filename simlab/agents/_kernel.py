@@ -125,46 +125,49 @@ MAX_PUSH = 64  # messages one event may send, beyond a market maker's ladder
 # ---------------------------------------------------------------- the message heap
 
 
-@numba.njit(cache=True, inline="always")
-def _before(heap, i, j):
-    return heap[i, H_TIME] < heap[j, H_TIME] or (heap[i, H_TIME] == heap[j, H_TIME] and heap[i, H_SEQ] < heap[j, H_SEQ])
-
-
-@numba.njit(cache=True)
-def _swap(heap, i, j):
-    for f in range(H_FIELDS):
-        heap[i, f], heap[j, f] = heap[j, f], heap[i, f]
-
-
 @numba.njit(cache=True)
 def push(heap, ctr, t, kind, agent, side, price, qty):
-    """Send a message arriving at ``t`` (the heap has room: see ``_room``)."""
-    i = ctr[C_HEAP]
-    heap[i, H_TIME], heap[i, H_SEQ], heap[i, H_TYPE], heap[i, H_AGENT] = t, ctr[C_SEQ], kind, agent
-    heap[i, H_SIDE], heap[i, H_PRICE], heap[i, H_QTY] = side, price, qty
-    ctr[C_SEQ] += 1
+    """Send a message arriving at ``t`` (the heap has room: see ``_room``). The sift-up moves parents down and writes
+    the new row once; the comparisons are written out, with no call per step (a call taking the heap costs its
+    reference counting, which in this loop was most of the kernel's time)."""
+    i, seq = ctr[C_HEAP], ctr[C_SEQ]
+    ctr[C_SEQ] = seq + 1
     ctr[C_HEAP] = i + 1
-    while i > 0 and _before(heap, i, (i - 1) // 2):
-        _swap(heap, i, (i - 1) // 2)
-        i = (i - 1) // 2
+    while i > 0:
+        up = (i - 1) // 2
+        if not (t < heap[up, H_TIME] or (t == heap[up, H_TIME] and seq < heap[up, H_SEQ])):
+            break
+        for f in range(H_FIELDS):
+            heap[i, f] = heap[up, f]
+        i = up
+    heap[i, H_TIME], heap[i, H_SEQ], heap[i, H_TYPE], heap[i, H_AGENT] = t, seq, kind, agent
+    heap[i, H_SIDE], heap[i, H_PRICE], heap[i, H_QTY] = side, price, qty
 
 
 @numba.njit(cache=True)
 def pop(heap, ctr):
     """Remove the first message into the last row of the heap's used part; return that row's index."""
     n = ctr[C_HEAP] - 1
-    _swap(heap, 0, n)
+    for f in range(H_FIELDS):
+        heap[0, f], heap[n, f] = heap[n, f], heap[0, f]
     ctr[C_HEAP] = n
     i = 0
     while True:
         first, left, right = i, 2 * i + 1, 2 * i + 2
-        if left < n and _before(heap, left, first):
+        if left < n and (
+            heap[left, H_TIME] < heap[first, H_TIME]
+            or (heap[left, H_TIME] == heap[first, H_TIME] and heap[left, H_SEQ] < heap[first, H_SEQ])
+        ):
             first = left
-        if right < n and _before(heap, right, first):
+        if right < n and (
+            heap[right, H_TIME] < heap[first, H_TIME]
+            or (heap[right, H_TIME] == heap[first, H_TIME] and heap[right, H_SEQ] < heap[first, H_SEQ])
+        ):
             first = right
         if first == i:
             return n
-        _swap(heap, i, first)
+        for f in range(H_FIELDS):
+            heap[i, f], heap[first, f] = heap[first, f], heap[i, f]
         i = first
 
 
@@ -239,9 +242,9 @@ def _fills(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side
 
 
 @numba.njit(cache=True)
-def _match_limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty):
-    """Match a limit order against the book (the grid and the order pool grown first when needed), one TRADE record
-    per fill; returns the (possibly grown) state and the order's id, whose rest the caller keeps or expires."""
+def room_for(state, ctr, price):
+    """The state with ``price`` on its grid and a free order slot (the grid, then the pool, grown when needed; the
+    caller checks first, so this rare call is the only one that replaces the state)."""
     low, n_ticks = state[0][eng.ORIGIN], state[2].shape[1]
     if price < low or price >= low + n_ticks:
         state = _sim.fit_grid(state, price, 64)
@@ -249,23 +252,26 @@ def _match_limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent
     if state[0][eng.FREE] < 0:
         state = eng.grow_engine(state, state[0][eng.ORIGIN], state[2].shape[1], 2 * state[1].shape[0])
         ctr[_sim.C_GROWS] += 1
+    return state
+
+
+@numba.njit(cache=True)
+def _limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty, ioc):
+    """A limit order reaches the engine (``price`` on the grid and a free slot: :func:`room_for`): it trades (one
+    TRADE record per fill), then its rest rests (an ADD) or, ``ioc``, expires at once (deleted unrecorded, as it never
+    rested: a marketable limit order with its protection price, which cannot walk the book through a hole)."""
     order_id = ctr[_sim.C_NEXT_ID]
     ctr[_sim.C_NEXT_ID] = order_id + 1
     out[1][0] = 0
     eng.limit(state, side, price, qty, order_id, t, out)  # OK: on the grid, a free slot, room for every fill
     _fills(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, order_id)
-    return state, order_id
-
-
-@numba.njit(cache=True)
-def _limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty):
-    """A limit order reaches the engine: trades (one record per fill), then the rest rests (an ADD)."""
-    state, order_id = _match_limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty)
     rested = state[0][eng.LAST_RESTED]
     if rested > 0:
-        _link(agents, orders, agent, order_id)
-        _record(ev, ctr, n_agents, t, _sim.ADD, side, price, rested, order_id, agent, -1, -1)
-    return state
+        if ioc:
+            eng.delete(state, order_id, out)
+        else:
+            _link(agents, orders, agent, order_id)
+            _record(ev, ctr, n_agents, t, _sim.ADD, side, price, rested, order_id, agent, -1, -1)
 
 
 @numba.njit(cache=True)
@@ -327,14 +333,3 @@ def _cancel_id(state, out, ev, ctr, agents, orders, n_agents, t, agent, order_id
     """Delete the order ``order_id`` of ``agent`` if it still rests (one DELETE record)."""
     if eng.order_slot(state, order_id) >= 0:
         _delete(state, out, ev, ctr, agents, orders, n_agents, t, agent, order_id)
-
-
-@numba.njit(cache=True)
-def _ioc(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty):
-    """An immediate-or-cancel limit order reaches the engine: it trades at ``price`` or better (one TRADE record per
-    fill) and what is left expires at once (deleted unrecorded, as it never rested: a marketable limit order with
-    its protection price, which cannot walk the book through a hole)."""
-    state, order_id = _match_limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty)
-    if state[0][eng.LAST_RESTED] > 0:
-        eng.delete(state, order_id, out)
-    return state

@@ -261,78 +261,95 @@ def _news(gens, params, ctr, ip, fp, t):
 
 
 @numba.njit(cache=True)
-def _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent):
-    """Run the agent's rule on the book as it is at the exchange now; send its orders and its next wake-up."""
-    (vstate, vprev, vparams, mstate, mparams, mhist, mseen, fvals, ftimes, fparams, cumulative, fund_ts, fund_val,
-     fund_shocks, xstate, sstate, lstate, liq_i, liq_f, xsched, nstate, clock) = params  # fmt: skip
-    cls, k, lat = agents[agent, K.A_CLASS], agents[agent, K.A_INDEX], agents[agent, K.A_LATENCY]
-    bid, ask = eng.best_bid(state), eng.best_ask(state)
+def _noise(heap, ctr, agents, gens, ip, fp, nstate, cumulative, t, agent, bid, ask):
+    """A noise agent's look (ABIDES NoiseAgent.placeOrder): a coin, a size, a limit order at the other side's touch."""
+    k, lat = agents[agent, K.A_INDEX], agents[agent, K.A_LATENCY]
     has_bid, has_ask = bid != eng.NO_PRICE, ask != eng.NO_PRICE
-    if cls == K.NOISE:  # ABIDES NoiseAgent.placeOrder: a coin, a size, a limit order at the other side's touch
-        buy = gens[1].random() < 0.5
-        if fp[K.FP_SPLIT_ALPHA] > 0:  # ours: a child order of the agent's metaorder (Lillo, Mike and Farmer 2005)
-            buy = _metaorder_side(gens[1], nstate[k], buy, fp, ip)
-        if fp[K.FP_NOISE_SIZED] > 0:  # ours: the class's own size law (two draws, as order_size)
-            size = R.mixture_size(gens[1], fp[K.FP_NOISE_CDF :], fp[K.FP_NOISE_LOG_MEAN], fp[K.FP_NOISE_LOG_SD])
-        else:
-            size = R.order_size(gens[1], cumulative)
-        walk = np.int64(np.rint(fp[K.FP_NOISE_WALK]))  # ours: the limit lies `walk` ticks through the touch (0: ABIDES)
-        if nstate.shape[0] > 0:  # ours, with the noise clock: immediate or cancel at (or through) the touch seen
-            if size > 0 and (has_ask if buy else has_bid):
-                ctr[K.C_ORDERS + K.NOISE] += 1
-                K.push(heap, ctr, t + 2 * lat, K.IOC, agent, 1 if buy else -1, ask + walk if buy else bid - walk, size)
-            elif size <= 0:
-                ctr[K.C_SIZE_ZERO + K.NOISE] += 1
-        elif buy and has_ask:
-            _send(heap, ctr, agents, t, agent, 1, ask + walk, size)
-        elif not buy and has_bid:
-            _send(heap, ctr, agents, t, agent, -1, bid - walk, size)
-    elif cls == K.VALUE:  # ABIDES ValueAgent.placeOrder
-        r_t = _look_fundamental(gens, fvals, ftimes, fparams, ctr, fund_ts, fund_val, fund_shocks, t, clock, ip)
-        flow = ctr[K.C_FLOW_OTHERS] if vparams[R.VP_FLOW_OTHERS] > 0 else ctr[K.C_FLOW]
-        r_t += vparams[R.VP_FLOW] * flow  # ours: the flow read as news of the value (0: off)
-        obs = np.rint(r_t + math.sqrt(vparams[R.VP_OBS_VAR]) * gens[2].standard_normal())
-        R.value_update(vstate[k], vprev[k], t, obs, fp[K.FP_R_BAR], vparams)
-        dt = t - vprev[k]
-        vprev[k] = t
-        forecast = R.value_forecast(vstate[k, R.V_ESTIMATE], t, ip[K.IP_CLOSE], fp[K.FP_R_BAR], vparams[R.VP_KAPPA])
-        if vparams[R.VP_LATENT_DEPTH] > 0:  # the latent-liquidity rule (LLOB): its order left, if any
-            premium = 0  # ours, latent_anchor = "price": a new draw is centred on the mid, not on the forecast
-            if vparams[R.VP_LATENT_ANCHOR] > 0 and has_bid and has_ask:
-                premium = (bid + ask) // 2 - forecast
-            side, price, left = R.latent_order_at(gens[2], vstate[k], forecast, agents[agent, K.A_INV], dt, cumulative,
-                                                  vparams, premium)  # fmt: skip
-            if left > 0:
-                _send(heap, ctr, agents, t, agent, side, price, left)
-        else:
-            side, price = R.value_order(gens[2], forecast, bid, ask, has_bid and has_ask, vparams)
-            size = R.order_size(gens[2], cumulative)  # ours: grown with the mispricing (off: the size drawn)
-            _send(heap, ctr, agents, t, agent, side, price,
-                  R.mispricing_size(size, forecast, bid, ask, has_bid and has_ask, vparams))  # fmt: skip
-    elif cls == K.EXECUTION:
+    buy = gens[1].random() < 0.5
+    if fp[K.FP_SPLIT_ALPHA] > 0:  # ours: a child order of the agent's metaorder (Lillo, Mike and Farmer 2005)
+        buy = _metaorder_side(gens[1], nstate[k], buy, fp, ip)
+    if fp[K.FP_NOISE_SIZED] > 0:  # ours: the class's own size law (two draws, as order_size)
+        size = R.mixture_size(gens[1], fp[K.FP_NOISE_CDF :], fp[K.FP_NOISE_LOG_MEAN], fp[K.FP_NOISE_LOG_SD])
+    else:
+        size = R.order_size(gens[1], cumulative)
+    walk = np.int64(np.rint(fp[K.FP_NOISE_WALK]))  # ours: the limit lies `walk` ticks through the touch (0: ABIDES)
+    if nstate.shape[0] > 0:  # ours, with the noise clock: immediate or cancel at (or through) the touch seen
+        if size > 0 and (has_ask if buy else has_bid):
+            ctr[K.C_ORDERS + K.NOISE] += 1
+            K.push(heap, ctr, t + 2 * lat, K.IOC, agent, 1 if buy else -1, ask + walk if buy else bid - walk, size)
+        elif size <= 0:
+            ctr[K.C_SIZE_ZERO + K.NOISE] += 1
+    elif buy and has_ask:
+        _send(heap, ctr, agents, t, agent, 1, ask + walk, size)
+    elif not buy and has_bid:
+        _send(heap, ctr, agents, t, agent, -1, bid - walk, size)
+
+
+@numba.njit(cache=True)
+def _value(heap, ctr, agents, gens, ip, fp, value, fund, cumulative, t, agent, bid, ask):
+    """A value agent's look (ABIDES ValueAgent.placeOrder). ``value`` = (vstate, vprev, vparams), ``fund`` = (fvals,
+    ftimes, fparams, fund_ts, fund_val, fund_shocks, clock)."""
+    vstate, vprev, vparams = value
+    fvals, ftimes, fparams, fund_ts, fund_val, fund_shocks, clock = fund
+    k = agents[agent, K.A_INDEX]
+    has_bid, has_ask = bid != eng.NO_PRICE, ask != eng.NO_PRICE
+    r_t = _look_fundamental(gens, fvals, ftimes, fparams, ctr, fund_ts, fund_val, fund_shocks, t, clock, ip)
+    flow = ctr[K.C_FLOW_OTHERS] if vparams[R.VP_FLOW_OTHERS] > 0 else ctr[K.C_FLOW]
+    r_t += vparams[R.VP_FLOW] * flow  # ours: the flow read as news of the value (0: off)
+    obs = np.rint(r_t + math.sqrt(vparams[R.VP_OBS_VAR]) * gens[2].standard_normal())
+    R.value_update(vstate[k], vprev[k], t, obs, fp[K.FP_R_BAR], vparams)
+    dt = t - vprev[k]
+    vprev[k] = t
+    forecast = R.value_forecast(vstate[k, R.V_ESTIMATE], t, ip[K.IP_CLOSE], fp[K.FP_R_BAR], vparams[R.VP_KAPPA])
+    if vparams[R.VP_LATENT_DEPTH] > 0:  # the latent-liquidity rule (LLOB): its order left, if any
+        premium = 0  # ours, latent_anchor = "price": a new draw is centred on the mid, not on the forecast
+        if vparams[R.VP_LATENT_ANCHOR] > 0 and has_bid and has_ask:
+            premium = (bid + ask) // 2 - forecast
+        side, price, left = R.latent_order_at(gens[2], vstate[k], forecast, agents[agent, K.A_INV], dt, cumulative,
+                                              vparams, premium)  # fmt: skip
+        if left > 0:
+            _send(heap, ctr, agents, t, agent, side, price, left)
+    else:
+        side, price = R.value_order(gens[2], forecast, bid, ask, has_bid and has_ask, vparams)
+        size = R.order_size(gens[2], cumulative)  # ours: grown with the mispricing (off: the size drawn)
+        _send(heap, ctr, agents, t, agent, side, price,
+              R.mispricing_size(size, forecast, bid, ask, has_bid and has_ask, vparams))  # fmt: skip
+
+
+@numba.njit(cache=True)
+def _momentum(heap, ctr, agents, gens, ip, fp, mhist, mseen, cumulative, clock, t, agent, bid, ask):
+    """A momentum agent's look (ABIDES MomentumAgent.place_orders); the size is drawn at every look, even unused, so
+    the draws (and the next wake-up) do not depend on the book (CRN)."""
+    k, lat = agents[agent, K.A_INDEX], agents[agent, K.A_LATENCY]
+    size = R.order_size(gens[4], cumulative)
+    if bid != eng.NO_PRICE and ask != eng.NO_PRICE:
+        mhist[k, mseen[k] % mhist.shape[1]] = 0.5 * (bid + ask)
+        mseen[k] += 1
+        signal = R.momentum_signal(mhist[k], mseen[k], ip[K.IP_SHORT], ip[K.IP_LONG])
+        if signal != 0:
+            _send(heap, ctr, agents, t, agent, signal, ask if signal == 1 else bid, size)
+    K.push(heap, ctr, _later(clock, ip, t + lat, _wait(gens[4], fp[K.FP_MOMENTUM_WAIT])), K.WAKE, agent, 0, 0, 0)
+
+
+@numba.njit(cache=True)
+def _decide(ev, heap, ctr, agents, ip, fp, params, t, agent, bid, ask):
+    """The look of an execution agent, a leveraged trader or a stop-loss agent (the rare classes; the loop calls the
+    others' rules itself, each with the arrays it needs: a call costs the reference counting of every array it
+    takes, and ``params`` has 22)."""
+    xstate, sstate, xsched = params[14], params[15], params[19]
+    cls, k, lat = agents[agent, K.A_CLASS], agents[agent, K.A_INDEX], agents[agent, K.A_LATENCY]
+    if cls == K.EXECUTION:
         _execution(ev, heap, ctr, agents, ip, fp, xstate[k], xsched, t, agent, bid, ask)
     elif cls == K.LEVERAGED:  # open the position with a market order
         side = ip[K.IP_LEV_SIDE] if ip[K.IP_LEV_SIDE] != 0 else (1 if k % 2 == 0 else -1)
         ctr[K.C_ORDERS + K.LEVERAGED] += 1
         K.push(heap, ctr, t + 2 * lat, K.MARKET, agent, side, 0, ip[K.IP_LEV_QTY])
     elif cls == K.STOP:  # arm the stop away from the mid (not armed while a side is empty)
-        if has_bid and has_ask:
+        if bid != eng.NO_PRICE and ask != eng.NO_PRICE:
             sstate[k, K.S_STOP] = (bid + ask) // 2 + ip[K.IP_STOP_SIDE] * (
                 ip[K.IP_STOP_FIRST] + k * ip[K.IP_STOP_SPACING]
             )
             sstate[k, K.S_ARMED] = 1
-    elif cls == K.MAKER:
-        _maker(state, ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, clock, t, agent, bid, ask,
-               has_bid and has_ask)  # fmt: skip
-    elif cls == K.MOMENTUM:  # ABIDES MomentumAgent.place_orders; the size is drawn at every look, even unused, so
-        size = R.order_size(gens[4], cumulative)  # the draws (and the next wake-up) do not depend on the book (CRN)
-        if has_bid and has_ask:
-            mhist[k, mseen[k] % mhist.shape[1]] = 0.5 * (bid + ask)
-            mseen[k] += 1
-            signal = R.momentum_signal(mhist[k], mseen[k], ip[K.IP_SHORT], ip[K.IP_LONG])
-            if signal != 0:
-                _send(heap, ctr, agents, t, agent, signal, ask if signal == 1 else bid, size)
-        K.push(heap, ctr, _later(clock, ip, t + lat, _wait(gens[4], fp[K.FP_MOMENTUM_WAIT])), K.WAKE, agent, 0, 0, 0)
 
 
 @numba.njit(cache=True)
@@ -486,33 +503,36 @@ def _execution(ev, heap, ctr, agents, ip, fp, xstate, xsched, t, agent, bid, ask
 
 
 @numba.njit(cache=True)
-def _exchange(state, out, ev, heap, ctr, agents, orders, totals, ip, fp, params, t, kind, agent, side, price, qty):
-    """A limit or market order reaches the engine, or a mark window opens or closes (``K.MARK``: the liquidation
-    engine checks the new mark at once); after trades come liquidations, stops and the circuit breaker."""
-    sstate, lstate, liq_i, liq_f = params[15], params[16], params[17], params[18]
+def _exchange(state, out, ev, heap, ctr, agents, orders, totals, ip, fp, stress, t, kind, agent, side, qty):
+    """A market order reaches the engine, or a mark window opens or closes (``K.MARK``: the liquidation engine checks
+    the new mark at once); then, after trades, :func:`_after_trades`. (Limit orders the loop sends to
+    :func:`simlab.agents._kernel._limit` itself.) ``stress``: the makers', stop-loss and leveraged traders' states and
+    the liquidation log (``params[3]``, ``[15]`` .. ``[18]``), not all of ``params``: a call costs the reference
+    counting of every array it takes."""
+    lstate, liq_i, liq_f = stress[2], stress[3], stress[4]
     n_agents, volume = agents.shape[0] - 1, ctr[K.C_VOLUME]
-    if kind == K.LIMIT or kind == K.TOUCH:
-        state = K._limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty)
-        if kind == K.TOUCH:  # a maker's best order, kept while it rests (ours)
-            rested = state[0][eng.LAST_RESTED] > 0
-            column = R.M_KEEP_BID if side == 1 else R.M_KEEP_ASK
-            params[3][agents[agent, K.A_INDEX], column] = ctr[_sim.C_NEXT_ID] - 1 if rested else -1
-    elif kind == K.IOC:
-        state = K._ioc(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty)
-    elif kind == K.MARKET:
+    if kind == K.MARKET:
         K._market(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, qty)
         if agents[agent, K.A_CLASS] == K.LEVERAGED:
             S.entered(agents, lstate, ip, fp, ip[K.IP_CASH0], agent)
     elif lstate.shape[0] > 0 and S.last_trade(ev, ctr) >= 0:
         S.liquidations(state, out, ev, ctr, agents, orders, totals, n_agents, t, lstate, liq_i, liq_f, ip, fp)
-    if ctr[K.C_VOLUME] > volume and lstate.shape[0] > 0 and kind != K.MARK:
-        S.liquidations(state, out, ev, ctr, agents, orders, totals, n_agents, t, lstate, liq_i, liq_f, ip, fp)
     if ctr[K.C_VOLUME] > volume:
-        if sstate.shape[0] > 0:
-            S.stops(heap, ev, ctr, agents, ip, sstate, ip[K.IP_FIRST_STOP], t)
-        if fp[K.FP_CB_MOVE] > 0:
-            S.breaker(heap, ev, ctr, ip, fp, n_agents, t)
-    return state
+        _after_trades(state, out, ev, heap, ctr, agents, orders, totals, ip, fp, stress, t, kind)
+
+
+@numba.njit(cache=True)
+def _after_trades(state, out, ev, heap, ctr, agents, orders, totals, ip, fp, stress, t, kind):
+    """After a message that traded: liquidations (not after a mark window's edge, which ran them already), then the
+    stop-loss triggers and the circuit breaker."""
+    _, sstate, lstate, liq_i, liq_f = stress
+    n_agents = agents.shape[0] - 1
+    if lstate.shape[0] > 0 and kind != K.MARK:
+        S.liquidations(state, out, ev, ctr, agents, orders, totals, n_agents, t, lstate, liq_i, liq_f, ip, fp)
+    if sstate.shape[0] > 0:
+        S.stops(heap, ev, ctr, agents, ip, sstate, ip[K.IP_FIRST_STOP], t)
+    if fp[K.FP_CB_MOVE] > 0:
+        S.breaker(heap, ev, ctr, ip, fp, n_agents, t)
 
 
 # ---------------------------------------------------------------- paths and room
@@ -549,8 +569,8 @@ def needs(state, ctr, levels):
 
 
 @numba.njit(cache=True)
-def _short(state, ctr, levels, ev_rows, path_rows, order_rows, heap_rows, fill_rows, fund_rows):
-    resting = state[0][eng.N_ORDERS]
+def _short(resting, ctr, levels, ev_rows, path_rows, order_rows, heap_rows, fill_rows, fund_rows):
+    """True when a buffer has less room than :func:`needs` asks (``resting``: the orders resting now)."""
     return (
         ctr[_sim.C_EVENTS] + resting + 2 + levels > ev_rows or ctr[K.C_PATHS] + 2 > path_rows
         or ctr[_sim.C_NEXT_ID] + 2 > order_rows or ctr[K.C_HEAP] + 2 * levels + K.MAX_PUSH > heap_rows
@@ -562,31 +582,52 @@ def _short(state, ctr, levels, ev_rows, path_rows, order_rows, heap_rows, fill_r
 def run(state, out, gens, heap, ctr, agents, orders, totals, ip, fp, params, rec):
     """Process messages up to ``ip[K.IP_END]``; return (``K.NEED_ROOM``, ``K.RUNAWAY`` or ``K.DONE``, the state).
 
-    ``rec`` = (ev, books, book_ts, path_ts, path_vals, path_mid); ``params`` as unpacked in ``_decide``.
+    ``rec`` = (ev, books, book_ts, path_ts, path_vals, path_mid); ``params`` = (vstate, vprev, vparams, mstate,
+    mparams, mhist, mseen, fvals, ftimes, fparams, cumulative, fund_ts, fund_val, fund_shocks, xstate, sstate, lstate,
+    liq_i, liq_f, xsched, nstate, clock), unpacked here once: the rules are called with the arrays each needs.
     """
     ev, books, book_ts, path_ts, path_vals, path_mid = rec
     fund_ts, sstate, lstate = params[11], params[15], params[16]
+    mstate, nstate, clock = params[3], params[20], params[21]
+    stress = (mstate, sstate, lstate, params[17], params[18])
+    stressed = lstate.shape[0] > 0 or sstate.shape[0] > 0 or fp[K.FP_CB_MOVE] > 0  # rules that follow trades
+    value, mparams, mhist, mseen, cumulative = params[:3], params[4], params[5], params[6], params[10]
+    fund = (params[7], params[8], params[9], fund_ts, params[12], params[13], clock)
     n_agents = agents.shape[0] - 1
     levels = _ladder_orders(ip) + sstate.shape[0] + 2 * lstate.shape[0]  # room for one message
     books_each, paths_each = ip[K.IP_BOOK_SAMPLE] <= 0, ip[K.IP_PATH_SAMPLE] <= 0
     while ctr[K.C_HEAP] > 0 and heap[0, K.H_TIME] <= ip[K.IP_END]:
         ev_rows = min(ev.shape[0], books.shape[1]) if books_each else ev.shape[0]
         path_rows = path_ts.shape[0] if paths_each else 1 << 62
-        if _short(state, ctr, levels, ev_rows, path_rows, orders.shape[0], heap.shape[0], out[0].shape[0],
+        resting = state[0][eng.N_ORDERS]
+        if _short(resting, ctr, levels, ev_rows, path_rows, orders.shape[0], heap.shape[0], out[0].shape[0],
                   fund_ts.shape[0]):  # fmt: skip
             return K.NEED_ROOM, state
         t = heap[0, K.H_TIME]
-        if not books_each:
+        # the sampling calls only when a sample is due (a call that takes arrays costs their reference counting)
+        if not books_each and ip[K.IP_OPEN] + ctr[_sim.C_SAMPLE] * ip[K.IP_BOOK_SAMPLE] <= t - 1:
             _sim.samples(state, books, book_ts, ctr, ip[K.IP_OPEN], ip[K.IP_BOOK_SAMPLE], t - 1)
-        if not paths_each:
+        if not paths_each and ip[K.IP_OPEN] + ctr[K.C_PATH_SAMPLE] * ip[K.IP_PATH_SAMPLE] <= t - 1:
             _path_samples(state, ctr, path_ts, path_vals, path_mid, totals, ip[K.IP_OPEN], ip[K.IP_PATH_SAMPLE], t - 1)
         row = K.pop(heap, ctr)
         kind, agent = heap[row, K.H_TYPE], heap[row, K.H_AGENT]
         written = ctr[_sim.C_EVENTS]
         if kind == K.WAKE:
-            _wake(heap, ctr, agents, gens, ip, fp, params[21], t, agent)
-        elif kind == K.DECIDE:
-            _decide(state, ev, heap, ctr, agents, gens, ip, fp, params, t, agent)
+            _wake(heap, ctr, agents, gens, ip, fp, clock, t, agent)
+        elif kind == K.DECIDE:  # the agent's rule reads the book as it is at the exchange now and sends its orders
+            cls, bid, ask = agents[agent, K.A_CLASS], eng.best_bid(state), eng.best_ask(state)
+            if cls == K.NOISE:
+                _noise(heap, ctr, agents, gens, ip, fp, nstate, cumulative, t, agent, bid, ask)
+            elif cls == K.VALUE:
+                _value(heap, ctr, agents, gens, ip, fp, value, fund, cumulative, t, agent, bid, ask)
+            elif cls == K.MAKER:
+                two_sided = bid != eng.NO_PRICE and ask != eng.NO_PRICE
+                _maker(state, ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, clock, t, agent, bid, ask,
+                       two_sided)  # fmt: skip
+            elif cls == K.MOMENTUM:
+                _momentum(heap, ctr, agents, gens, ip, fp, mhist, mseen, cumulative, clock, t, agent, bid, ask)
+            else:
+                _decide(ev, heap, ctr, agents, ip, fp, params, t, agent, bid, ask)
         elif kind == K.NEWS:
             _news(gens, params, ctr, ip, fp, t)
         elif kind == K.PAUSE:
@@ -596,14 +637,14 @@ def run(state, out, gens, heap, ctr, agents, orders, totals, ip, fp, params, rec
                 ctr[K.C_RESUMED] = t
                 K._record(ev, ctr, n_agents, t, K.HALT, 0, 0, 0, -1, -1, -1, -1)
         elif kind == K.CANCEL_ALL:
-            keep_a, keep_b = _kept(agents, ip, params[3], agent)
+            keep_a, keep_b = _kept(agents, ip, mstate, agent)
             K._cancel_all(state, out, ev, ctr, agents, orders, n_agents, t, agent, keep_a, keep_b)
         elif kind == K.CANCEL_ID:
             K._cancel_id(state, out, ev, ctr, agents, orders, n_agents, t, agent, heap[row, K.H_PRICE])
         elif kind == K.NOISE_CLOCK:
-            _noise_clock(heap, ctr, agents, gens, ip, fp, params[20], params[21], t)
+            _noise_clock(heap, ctr, agents, gens, ip, fp, nstate, clock, t)
         elif kind == K.CANCEL_OLD:
-            keep_a, keep_b = _kept(agents, ip, params[3], agent)
+            keep_a, keep_b = _kept(agents, ip, mstate, agent)
             K._cancel_old(state, out, ev, ctr, agents, orders, n_agents, t, agent, heap[row, K.H_PRICE],
                           heap[row, K.H_QTY] == 1, keep_a, keep_b)  # fmt: skip
         elif t < ctr[K.C_PAUSE_UNTIL]:  # an order or a mark check while halted: wait for the resume, in order
@@ -615,12 +656,23 @@ def run(state, out, gens, heap, ctr, agents, orders, totals, ip, fp, params, rec
                 K.IP_PRICE_HIGH
             ]:
                 return K.RUNAWAY, state  # the order stays in the heap's row ctr[C_HEAP] for the caller's sentence
-            state = _exchange(state, out, ev, heap, ctr, agents, orders, totals, ip, fp, params, t, kind, agent, side,
-                              price, qty)  # fmt: skip
+            if kind == K.LIMIT or kind == K.IOC or kind == K.TOUCH:  # a limit order reaches the engine
+                if not 0 <= price - state[0][eng.ORIGIN] < state[2].shape[1] or state[0][eng.FREE] < 0:
+                    state = K.room_for(state, ctr, price)
+                volume = ctr[K.C_VOLUME]
+                K._limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty,
+                         kind == K.IOC)  # fmt: skip
+                if kind == K.TOUCH:  # a maker's best order, kept while it rests (ours)
+                    rested = state[0][eng.LAST_RESTED] > 0
+                    column = R.M_KEEP_BID if side == 1 else R.M_KEEP_ASK
+                    mstate[agents[agent, K.A_INDEX], column] = ctr[_sim.C_NEXT_ID] - 1 if rested else -1
+                if stressed and ctr[K.C_VOLUME] > volume:
+                    _after_trades(state, out, ev, heap, ctr, agents, orders, totals, ip, fp, stress, t, kind)
+            else:  # a market order, a mark window's edge
+                _exchange(state, out, ev, heap, ctr, agents, orders, totals, ip, fp, stress, t, kind, agent, side, qty)
         written = ctr[_sim.C_EVENTS] - written
-        if books_each:
-            for _ in range(written):
-                _sim.snapshot(state, books, book_ts, ctr, t)
+        if books_each and written > 0:  # the book after the message, for each of its records
+            _sim.snapshots(state, books, book_ts, ctr, t, written)
         if paths_each and written > 0:
             _path_row(state, ctr, path_ts, path_vals, path_mid, totals, t)
     if not books_each:

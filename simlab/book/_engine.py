@@ -49,9 +49,9 @@ A call that could need more rows than are free returns ``FILL_CAPACITY`` before 
   ``level_qty(state, side, price_ticks)`` (0 off the grid), ``queue_qty_at(state, side, level_index)`` (lots at the
   ``level_index``-th non-empty level from the touch, level 1 = touch; 0 when missing), ``top_k(state, k, bid_price,
   bid_qty, ask_price, ask_qty, row)`` (the best ``k`` levels into row ``row`` of four ``(n_rows, k)`` arrays;
-  missing levels ``NO_PRICE`` / 0), ``order_slot(state, order_id)`` (-1 when not resting; then
-  ``state[1][slot, O_QTY]`` etc.), ``queue_ahead(state, order_id)`` (lots ahead of the order in its queue; -1 when
-  unknown).
+  missing levels ``NO_PRICE`` / 0; ``top_k_book(state, books, row)`` the same into a ``(4, rows, k)`` array),
+  ``order_slot(state, order_id)`` (-1 when not resting; then ``state[1][slot, O_QTY]`` etc.),
+  ``queue_ahead(state, order_id)`` (lots ahead of the order in its queue; -1 when unknown).
 * ``grow_engine(state, price_low_ticks, n_ticks, capacity_orders)``: a copy covering at least the old grid and the
   new one with at least the old capacity (use it after ``OFF_GRID`` or ``CAPACITY``, then call again).
 
@@ -555,6 +555,29 @@ def top_k(state, k, bid_price, bid_qty, ask_price, ask_qty, row):
     meta, levels = state[0], state[2]
     _top_side(meta, levels, BID_ROW, k, bid_price, bid_qty, row)
     _top_side(meta, levels, ASK_ROW, k, ask_price, ask_qty, row)
+
+
+@numba.njit(cache=True)
+def top_k_book(state, books, row):
+    """``top_k`` into row ``row`` of ``books`` ``(4, rows, k)`` (bid price, bid qty, ask price, ask qty), in one
+    call: no views of ``books`` and no inner calls, whose reference counting costs more than the walk itself."""
+    meta, levels = state[0], state[2]
+    k = books.shape[2]
+    for side in range(2):
+        if side == BID_ROW:
+            step, want, i = -1, min(k, meta[N_BID]), meta[BEST_BID]
+        else:
+            step, want, i = 1, min(k, meta[N_ASK]), meta[BEST_ASK]
+        found = 0
+        while found < want:
+            if levels[side, i, L_COUNT] > 0:
+                books[2 * side, row, found] = meta[ORIGIN] + i
+                books[2 * side + 1, row, found] = levels[side, i, L_QTY]
+                found += 1
+            i += step
+        for m in range(found, k):
+            books[2 * side, row, m] = NO_PRICE
+            books[2 * side + 1, row, m] = 0
 
 
 # ---------------------------------------------------------------- growth

@@ -58,9 +58,24 @@ def grow_books(books, need):
 def snapshot(state, books, book_ts, ctr, ts_ns):
     """Write the engine's top levels as the next book row, at ``ts_ns``."""
     row = ctr[C_BOOKS]
-    eng.top_k(state, books.shape[2], books[0], books[1], books[2], books[3], row)
+    eng.top_k_book(state, books, row)
     book_ts[row] = ts_ns
     ctr[C_BOOKS] = row + 1
+
+
+@numba.njit(cache=True)
+def snapshots(state, books, book_ts, ctr, ts_ns, n):
+    """Write the engine's top levels as the next ``n`` book rows (the same book), at ``ts_ns``: one call for the
+    records of one message, read after all of them."""
+    row = ctr[C_BOOKS]
+    eng.top_k_book(state, books, row)
+    for r in range(row, row + n):
+        book_ts[r] = ts_ns
+        if r > row:
+            for f in range(4):
+                for m in range(books.shape[2]):
+                    books[f, r, m] = books[f, row, m]
+    ctr[C_BOOKS] = row + n
 
 
 @numba.njit(cache=True)

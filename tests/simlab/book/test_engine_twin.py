@@ -235,6 +235,10 @@ def _compare_books(engine, twin: ListBook, depth: int) -> None:
     assert arrays[0][0].tolist() == [p for p, _ in bids] and arrays[1][0].tolist() == [q for _, q in bids]
     assert arrays[2][0].tolist() == [p for p, _ in asks] and arrays[3][0].tolist() == [q for _, q in asks]
     assert E.best_bid(engine) == bids[0][0] and E.best_ask(engine) == asks[0][0]
+    books = np.full((4, 3, depth), 7, np.int64)  # top_k_book: the same levels, into row 1 of a (4, rows, k) array
+    E.top_k_book(engine, books, 1)
+    assert books[:, 1].tolist() == [a[0].tolist() for a in arrays]
+    assert (books[:, [0, 2]] == 7).all()
 
 
 def _run_stream(seed: int, n_ops: int, capacity: int, fill_rows: int, depth: int = 6) -> dict:
