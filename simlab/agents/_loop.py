@@ -506,10 +506,10 @@ def _execution(ev, heap, ctr, agents, ip, fp, xstate, xsched, t, agent, bid, ask
 def _exchange(state, out, ev, heap, ctr, agents, orders, totals, ip, fp, stress, t, kind, agent, side, qty):
     """A market order reaches the engine, or a mark window opens or closes (``K.MARK``: the liquidation engine checks
     the new mark at once); then, after trades, :func:`_after_trades`. (Limit orders the loop sends to
-    :func:`simlab.agents._kernel._limit` itself.) ``stress``: the makers', stop-loss and leveraged traders' states and
-    the liquidation log (``params[3]``, ``[15]`` .. ``[18]``), not all of ``params``: a call costs the reference
-    counting of every array it takes."""
-    lstate, liq_i, liq_f = stress[2], stress[3], stress[4]
+    :func:`simlab.agents._kernel._limit` itself.) ``stress``: the stop-loss and leveraged traders' states and the
+    liquidation log (``params[15]`` .. ``[18]``), not all of ``params``: a call costs the reference counting of every
+    array it takes."""
+    lstate, liq_i, liq_f = stress[1], stress[2], stress[3]
     n_agents, volume = agents.shape[0] - 1, ctr[K.C_VOLUME]
     if kind == K.MARKET:
         K._market(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, qty)
@@ -525,7 +525,7 @@ def _exchange(state, out, ev, heap, ctr, agents, orders, totals, ip, fp, stress,
 def _after_trades(state, out, ev, heap, ctr, agents, orders, totals, ip, fp, stress, t, kind):
     """After a message that traded: liquidations (not after a mark window's edge, which ran them already), then the
     stop-loss triggers and the circuit breaker."""
-    _, sstate, lstate, liq_i, liq_f = stress
+    sstate, lstate, liq_i, liq_f = stress
     n_agents = agents.shape[0] - 1
     if lstate.shape[0] > 0 and kind != K.MARK:
         S.liquidations(state, out, ev, ctr, agents, orders, totals, n_agents, t, lstate, liq_i, liq_f, ip, fp)
@@ -589,7 +589,7 @@ def run(state, out, gens, heap, ctr, agents, orders, totals, ip, fp, params, rec
     ev, books, book_ts, path_ts, path_vals, path_mid = rec
     fund_ts, sstate, lstate = params[11], params[15], params[16]
     mstate, nstate, clock = params[3], params[20], params[21]
-    stress = (mstate, sstate, lstate, params[17], params[18])
+    stress = (sstate, lstate, params[17], params[18])
     stressed = lstate.shape[0] > 0 or sstate.shape[0] > 0 or fp[K.FP_CB_MOVE] > 0  # rules that follow trades
     value, mparams, mhist, mseen, cumulative = params[:3], params[4], params[5], params[6], params[10]
     fund = (params[7], params[8], params[9], fund_ts, params[12], params[13], clock)
