@@ -143,7 +143,7 @@ def order_slot(state, order_id):
     return -1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _hash_insert(table, shift, order_id, slot):
     mask = table.shape[0] - 1
     i = _home(shift, order_id)
@@ -152,7 +152,7 @@ def _hash_insert(table, shift, order_id, slot):
     table[i, 0], table[i, 1] = order_id, slot
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _hash_remove(table, shift, order_id):
     mask = table.shape[0] - 1
     i = _home(shift, order_id)
@@ -174,7 +174,7 @@ def _hash_remove(table, shift, order_id):
 # ---------------------------------------------------------------- levels: FIFO queues and the touch
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _on_filled(meta, row, i):
     if row == BID_ROW:
         meta[N_BID] += 1
@@ -186,7 +186,7 @@ def _on_filled(meta, row, i):
             meta[BEST_ASK] = i
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _on_emptied(meta, levels, row, i):
     if row == BID_ROW:
         meta[N_BID] -= 1
@@ -204,7 +204,7 @@ def _on_emptied(meta, levels, row, i):
             meta[BEST_ASK] = j if meta[N_ASK] > 0 else levels.shape[1]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _rest(state, side, price_ticks, qty, order_id, ts_ns):
     meta, orders, levels, table = state
     slot = meta[FREE]
@@ -226,7 +226,7 @@ def _rest(state, side, price_ticks, qty, order_id, ts_ns):
     _hash_insert(table, meta[HASH_SHIFT], order_id, slot)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _unlink(state, slot):
     """Take a resting order out of its queue, the hash map and the pool (its remaining lots leave the level)."""
     meta, orders, levels, table = state
@@ -277,7 +277,7 @@ def _crossable(state, side, limit_index, qty, need_rows):
     return qty - left, rows
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _room(state, side, limit_index, qty, out):
     """True when ``out`` surely has room for the fills of this order."""
     free = out[0].shape[0] - out[1][0]
@@ -286,7 +286,7 @@ def _room(state, side, limit_index, qty, out):
     return _crossable(state, side, limit_index, qty, True)[1] <= free
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _fill(out, ts_ns, side, price, qty, passive_id, aggressor_id):
     rows, count = out
     n = count[0]
@@ -326,12 +326,12 @@ def _match(state, side, limit_index, qty, order_id, ts_ns, out):
     return left
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _start(meta):
     meta[LAST_FILLED], meta[LAST_RESTED], meta[LAST_REMOVED], meta[LAST_UNFILLED] = 0, 0, 0, 0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _check_limit(state, side, price_ticks, qty_lots, order_id, out):
     meta = state[0]
     if side != 1 and side != -1:
@@ -535,26 +535,26 @@ def queue_ahead(state, order_id):
 
 
 @numba.njit(cache=True)
-def _top_side(meta, levels, row, k, price, qty, out_row):
-    step, n_levels = (-1, meta[N_BID]) if row == BID_ROW else (1, meta[N_ASK])
-    i = meta[BEST_BID] if row == BID_ROW else meta[BEST_ASK]
-    found, want = 0, min(k, n_levels)
-    while found < want:
-        if levels[row, i, L_COUNT] > 0:
-            price[out_row, found] = meta[ORIGIN] + i
-            qty[out_row, found] = levels[row, i, L_QTY]
-            found += 1
-        i += step
-    for m in range(found, k):
-        price[out_row, m] = NO_PRICE
-        qty[out_row, m] = 0
-
-
-@numba.njit(cache=True)
 def top_k(state, k, bid_price, bid_qty, ask_price, ask_qty, row):
+    """The best ``k`` levels of each side into row ``row`` of the four arrays (missing levels ``NO_PRICE`` / 0). One
+    flat loop, no inner call: a call taking arrays costs their reference counting, more than this walk."""
     meta, levels = state[0], state[2]
-    _top_side(meta, levels, BID_ROW, k, bid_price, bid_qty, row)
-    _top_side(meta, levels, ASK_ROW, k, ask_price, ask_qty, row)
+    for side in range(2):
+        if side == BID_ROW:
+            step, want, i = -1, min(k, meta[N_BID]), meta[BEST_BID]
+        else:
+            step, want, i = 1, min(k, meta[N_ASK]), meta[BEST_ASK]
+        price, qty = (bid_price, bid_qty) if side == BID_ROW else (ask_price, ask_qty)
+        found = 0
+        while found < want:
+            if levels[side, i, L_COUNT] > 0:
+                price[row, found] = meta[ORIGIN] + i
+                qty[row, found] = levels[side, i, L_QTY]
+                found += 1
+            i += step
+        for m in range(found, k):
+            price[row, m] = NO_PRICE
+            qty[row, m] = 0
 
 
 @numba.njit(cache=True)

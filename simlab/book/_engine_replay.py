@@ -67,7 +67,7 @@ def _out_of_priority(state, order_id):
     return orders[slot, E.O_PREV] >= 0 or orders[slot, E.O_PRICE] != best
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _apply(state, out, k, s, p, q, oid, t, resting_trades, counts, first, e):
     if k == ADD:
         return E.limit(state, s, p, q, oid, t, out)
@@ -87,7 +87,7 @@ def _apply(state, out, k, s, p, q, oid, t, resting_trades, counts, first, e):
     return E.OK
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _after(state, k, q, counts, first, e):
     meta = state[0]
     if k == CANCEL and meta[E.LAST_REMOVED] < q:
@@ -117,7 +117,8 @@ def replay(state, out, fill_event, columns, start, resting_trades, lenient, grid
             _after(state, k, qty[e], counts, first, e)
         if status != E.OK:
             return status, e, g
-        fill_event[before : out[1][0]] = e
+        for f in range(before, out[1][0]):
+            fill_event[f] = e
         if n_grid == 0:
             E.top_k(state, depth, bid_price, bid_qty, ask_price, ask_qty, e)
             g = e + 1

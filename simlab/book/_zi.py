@@ -36,19 +36,38 @@ def _live_remove(live, pos, ctr, order_id):
 
 
 @numba.njit(cache=True, inline="always")
-def _limit(state, out, ctr, live, pos, side, price, qty, ts_ns, band):
-    state = _sim.rest_limit(state, out, ctr, side, price, qty, ts_ns, band)  # a ZI limit order never crosses
+def _limit(state, out, ctr, live, pos, side, price, qty, ts_ns):
+    """Rest a limit order, id ``C_NEXT_ID`` (a ZI limit order never crosses; the loop made room: :func:`_room_for`)."""
+    order_id = ctr[C_NEXT_ID]
+    eng.limit(state, side, price, qty, order_id, ts_ns, out)
+    ctr[C_NEXT_ID] = order_id + 1
     n = ctr[C_LIVE]
-    live[n] = ctr[C_NEXT_ID] - 1
-    pos[ctr[C_NEXT_ID] - 1] = n
+    live[n] = order_id
+    pos[order_id] = n
     ctr[C_LIVE] = n + 1
+
+
+@numba.njit(cache=True)
+def _room_for(state, ctr, price, band):
+    """The state with ``price`` on its grid (with ``band`` ticks of margin) and a free slot: the growth
+    ``_sim.rest_limit`` does on ``OFF_GRID`` then ``CAPACITY``, in that order, done before the order is sent."""
+    if not 0 <= price - state[0][eng.ORIGIN] < state[2].shape[1]:
+        state = _sim.fit_grid(state, price, band)
+        ctr[C_GROWS] += 1
+    if state[0][eng.FREE] < 0:
+        state = eng.grow_engine(state, state[0][eng.ORIGIN], state[2].shape[1], 2 * state[1].shape[0])
+        ctr[C_GROWS] += 1
     return state
 
 
 @numba.njit(cache=True, inline="always")
 def _market(state, out, ctr, live, pos, side, qty, ts_ns, ev, record):
-    """Run a market order; drop the resting orders it fills from ``live``; record one trade per fill."""
-    out, n_fills = _sim.match_market(state, out, ctr, side, qty, ts_ns)
+    """Run a market order (the fill buffer holds every resting order: the loop grew it); drop the resting orders it
+    fills from ``live``; record one trade per fill; return the fills."""
+    out[1][0] = 0
+    eng.market(state, side, qty, -1, ts_ns, out)
+    ctr[_sim.C_UNFILLED] += state[0][eng.LAST_UNFILLED]
+    n_fills = out[1][0]
     rows = out[0]
     for j in range(n_fills):
         passive = rows[j, eng.F_PASSIVE]
@@ -56,7 +75,7 @@ def _market(state, out, ctr, live, pos, side, qty, ts_ns, ev, record):
             _live_remove(live, pos, ctr, passive)
         if record:
             _sim.record(ev, ctr, ts_ns, TRADE, side, rows[j, eng.F_PRICE], rows[j, eng.F_QTY], passive)
-    return out, n_fills
+    return n_fills
 
 
 @numba.njit(cache=True, inline="always")
@@ -98,33 +117,6 @@ def _short(ev, books, live, pos, ctr, per_event):
     return full or ctr[C_LIVE] + 2 > live.shape[0] or ctr[C_NEXT_ID] + 2 > pos.shape[0]
 
 
-@numba.njit(cache=True, inline="always")
-def _step(state, out, gen, rates, band, geometric, u, ts_ns, ev, live, pos, ctr, record):
-    """Apply the event chosen by ``u`` uniform on [0, total rate); return (state, out, rows written)."""
-    alpha, mu, delta, sigma = rates[0], rates[1], rates[2], rates[3]
-    band_rate = band * alpha
-    if u < 2.0 * band_rate:  # limit order: side, then k uniform on 1..band (Smith et al. 2003, sec. I.C)
-        side = 1 if u < band_rate else -1
-        k = 1 + min(np.int64((u - (0.0 if side == 1 else band_rate)) / alpha), band - 1)
-        price = (ctr[C_LAST_ASK] if side == 1 else ctr[C_LAST_BID]) - side * k
-        qty = _size(gen, sigma, geometric)
-        state = _limit(state, out, ctr, live, pos, side, price, qty, ts_ns, band)
-        ctr[C_LIMITS] += 1
-        if record:
-            _sim.record(ev, ctr, ts_ns, ADD, side, price, qty, ctr[C_NEXT_ID] - 1)
-        return state, out, 1
-    u -= 2.0 * band_rate
-    if u < 2.0 * mu:  # market order
-        side = 1 if u < mu else -1
-        out, n_fills = _market(state, out, ctr, live, pos, side, _size(gen, sigma, geometric), ts_ns, ev, record)
-        ctr[C_MARKETS] += 1
-        return state, out, n_fills
-    at = min(np.int64((u - 2.0 * mu) / delta), ctr[C_LIVE] - 1)  # cancel a uniformly chosen resting order
-    _cancel(state, out, ctr, live, pos, at, ts_ns, ev, record)
-    ctr[C_CANCELS] += 1
-    return state, out, 1
-
-
 @numba.njit(cache=True)
 def run(
     state,
@@ -150,10 +142,13 @@ def run(
     ``sample_ns <= 0`` writes the book after every event record (a sweep's trades all get the book after the whole
     market order); otherwise the book at every multiple of ``sample_ns`` from ``start_ns``.
     """
-    alpha, mu, delta = rates[0], rates[1], rates[2]
+    alpha, mu, delta, sigma = rates[0], rates[1], rates[2], rates[3]
     per_event = sample_ns <= 0
-    arrivals = 2.0 * (band * alpha + mu)
+    band_rate = band * alpha
+    arrivals = 2.0 * (band_rate + mu)
     t = t_start
+    # The state and the fill buffer are replaced only when they grow, checked before each order: a call or an
+    # assignment that takes them costs the reference counting of their arrays, which was most of this loop's time.
     while True:
         t += gen.standard_exponential() / (arrivals + delta * ctr[C_LIVE])
         if t > t_end:
@@ -161,14 +156,35 @@ def run(
         ts_ns = start_ns + np.int64(np.round(t * 1e9))
         if _short(ev, books, live, pos, ctr, per_event):
             ev, books, book_ts, live, pos = _room(ev, books, book_ts, live, pos, ctr, per_event)
-        if record and not per_event:
+        if record and not per_event and start_ns + ctr[_sim.C_SAMPLE] * sample_ns <= ts_ns - 1:
             _sim.samples(state, books, book_ts, ctr, start_ns, sample_ns, ts_ns - 1)
         _sim.update_quotes(state, ctr)
-        u = gen.random() * (arrivals + delta * ctr[C_LIVE])
-        state, out, rows = _step(state, out, gen, rates, band, geometric, u, ts_ns, ev, live, pos, ctr, record)
-        if record and per_event:
-            for _ in range(rows):
-                _sim.snapshot(state, books, book_ts, ctr, ts_ns)
+        u = gen.random() * (arrivals + delta * ctr[C_LIVE])  # the event: u uniform on [0, total rate)
+        if u < 2.0 * band_rate:  # limit order: side, then k uniform on 1..band (Smith et al. 2003, sec. I.C)
+            side = 1 if u < band_rate else -1
+            k = 1 + min(np.int64((u - (0.0 if side == 1 else band_rate)) / alpha), band - 1)
+            price = (ctr[C_LAST_ASK] if side == 1 else ctr[C_LAST_BID]) - side * k
+            qty = _size(gen, sigma, geometric)
+            if not 0 <= price - state[0][eng.ORIGIN] < state[2].shape[1] or state[0][eng.FREE] < 0:
+                state = _room_for(state, ctr, price, band)
+            _limit(state, out, ctr, live, pos, side, price, qty, ts_ns)
+            ctr[C_LIMITS] += 1
+            if record:
+                _sim.record(ev, ctr, ts_ns, ADD, side, price, qty, ctr[C_NEXT_ID] - 1)
+            rows = 1
+        elif u - 2.0 * band_rate < 2.0 * mu:  # market order
+            side = 1 if u - 2.0 * band_rate < mu else -1
+            if out[0].shape[0] < state[0][eng.N_ORDERS]:  # room for a fill of every resting order
+                out = eng.grow_fills(out, 2 * state[0][eng.N_ORDERS])
+            rows = _market(state, out, ctr, live, pos, side, _size(gen, sigma, geometric), ts_ns, ev, record)
+            ctr[C_MARKETS] += 1
+        else:  # cancel a uniformly chosen resting order
+            at = min(np.int64((u - 2.0 * band_rate - 2.0 * mu) / delta), ctr[C_LIVE] - 1)
+            _cancel(state, out, ctr, live, pos, at, ts_ns, ev, record)
+            ctr[C_CANCELS] += 1
+            rows = 1
+        if record and per_event and rows > 0:
+            _sim.snapshots(state, books, book_ts, ctr, ts_ns, rows)
     if record and not per_event:
         _sim.samples(state, books, book_ts, ctr, start_ns, sample_ns, start_ns + np.int64(np.round(t_end * 1e9)))
     return state, out, ev, books, book_ts, live, pos
