@@ -37,7 +37,9 @@ def _live_remove(live, pos, ctr, order_id):
 
 @numba.njit(cache=True, inline="always")
 def _limit(state, out, ctr, live, pos, side, price, qty, ts_ns):
-    """Rest a limit order, id ``C_NEXT_ID`` (a ZI limit order never crosses; the loop made room: :func:`_room_for`)."""
+    """Rest a limit order, id ``C_NEXT_ID``. The status is ``OK`` by construction, so it is not read: the price is on
+    the grid with a free slot (the loop called :func:`_room_for`), the size >= 1 (``ZIParams`` checks it), the id new,
+    and a ZI limit order never crosses (it is priced from the other side's last touch)."""
     order_id = ctr[C_NEXT_ID]
     eng.limit(state, side, price, qty, order_id, ts_ns, out)
     ctr[C_NEXT_ID] = order_id + 1
@@ -174,7 +176,8 @@ def run(
             rows = 1
         elif u - 2.0 * band_rate < 2.0 * mu:  # market order
             side = 1 if u - 2.0 * band_rate < mu else -1
-            if out[0].shape[0] < state[0][eng.N_ORDERS]:  # room for a fill of every resting order
+            if out[0].shape[0] < state[0][eng.N_ORDERS]:  # room for a fill of every resting order (the buffer may
+                # grow larger than the old grow-when-short loop made it: memory of the order pool's order, same fills)
                 out = eng.grow_fills(out, 2 * state[0][eng.N_ORDERS])
             rows = _market(state, out, ctr, live, pos, side, _size(gen, sigma, geometric), ts_ns, ev, record)
             ctr[C_MARKETS] += 1

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -20,9 +19,11 @@ def _rows(name: str) -> list[dict]:
 
 def test_the_66_days_are_the_rules_batch_of_the_preset_as_it_is():
     rows = _rows("abm-amzn-v30.days-20271201.json")
-    digest = hashlib.sha256((PRESETS / "abm-amzn-v30.toml").read_bytes()).hexdigest()
+    fixed = "92cfae60baf6e3cb6bd4778fb71d8b2a29e3e8419d2650049da37764c60fd88a"  # the rule's hash (the page, section 1)
     assert [row["seed"] for row in rows] == list(range(20271201, 20271267))
-    assert all(row["preset"] == "abm-amzn-v30" and row["preset_sha256"] == digest for row in rows)
+    assert all(row["preset"] == "abm-amzn-v30" and row["preset_sha256"] == fixed for row in rows)
+    page = (Path(__file__).parents[2] / "docs" / "agents_v30_more_days.md").read_text()
+    assert fixed in page and "20271201 to 20271266 (66 days)" in page
     assert {row["git_commit"][:7] for row in rows} == {"8fc9a7c"}  # the commit that fixed the rule
     earlier = {row["seed"] for name in EARLIER for row in _rows(name)}
     assert len(earlier) == 33 and not earlier & {row["seed"] for row in rows}  # fresh days
@@ -36,7 +37,12 @@ def test_the_goal_is_not_shown_on_the_new_days_nor_on_all_99():
     summary_new, summary_all = summary_table(new), summary_table(every)
     assert "auc: 0.899 [0.894, 0.905], 0.854 - 0.936, goal at 34 of 66" in summary_new
     assert "mean_l1: 0.221 [0.219, 0.223], 0.212 - 0.238, goal at 66 of 66" in summary_new
+    assert "hill_tail_index_60s: 4.826 [4.453, 5.242], 2.733 - 9.168, goal at 44 of 66" in summary_new
+    assert "abs_return_acf_exponent: 0.634 [0.456, 0.844], 0.050 - 2.555, goal at 42 of 66" in summary_new
+    assert "sign_acf_exponent: 0.643 [0.587, 0.700], 0.265 - 1.112, goal at 53 of 66" in summary_new
     assert "auc: 0.897 [0.892, 0.902], 0.852 - 0.945, goal at 56 of 99" in summary_all
+    goals_all = [line.rsplit("goal at ", 1)[1] for line in summary_all if ", goal at " in line][1:]
+    assert goals_all == ["99 of 99", "67 of 99", "61 of 99", "81 of 99"]  # L1, tail index, |r| and sign exponents
     upper = float(next(line for line in summary_new if line.startswith("auc:")).split("[")[1].split(",")[1][:-1])
     assert upper > 0.9  # not shown, by the rule
     assert len(every_goal_days(new)) == 11 and len(every_goal_days(every)) == 17
