@@ -242,22 +242,8 @@ def _fills(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side
 
 
 @numba.njit(cache=True)
-def room_for(state, ctr, price):
-    """The state with ``price`` on its grid and a free order slot (the grid, then the pool, grown when needed; the
-    caller checks first, so this rare call is the only one that replaces the state)."""
-    low, n_ticks = state[0][eng.ORIGIN], state[2].shape[1]
-    if price < low or price >= low + n_ticks:
-        state = _sim.fit_grid(state, price, 64)
-        ctr[_sim.C_GROWS] += 1
-    if state[0][eng.FREE] < 0:
-        state = eng.grow_engine(state, state[0][eng.ORIGIN], state[2].shape[1], 2 * state[1].shape[0])
-        ctr[_sim.C_GROWS] += 1
-    return state
-
-
-@numba.njit(cache=True)
 def _limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty, ioc):
-    """A limit order reaches the engine (``price`` on the grid and a free slot: :func:`room_for`): it trades (one
+    """A limit order reaches the engine (``price`` on the grid and a free slot: ``_sim.room_for``): it trades (one
     TRADE record per fill), then its rest rests (an ADD) or, ``ioc``, expires at once (deleted unrecorded, as it never
     rested: a marketable limit order with its protection price, which cannot walk the book through a hole)."""
     order_id = ctr[_sim.C_NEXT_ID]

@@ -658,7 +658,7 @@ def run(state, out, gens, heap, ctr, agents, orders, totals, ip, fp, params, rec
                 return K.RUNAWAY, state  # the order stays in the heap's row ctr[C_HEAP] for the caller's sentence
             if kind == K.LIMIT or kind == K.IOC or kind == K.TOUCH:  # a limit order reaches the engine
                 if not 0 <= price - state[0][eng.ORIGIN] < state[2].shape[1] or state[0][eng.FREE] < 0:
-                    state = K.room_for(state, ctr, price)
+                    state = _sim.room_for(state, ctr, price, 64)
                 volume = ctr[K.C_VOLUME]
                 K._limit(state, out, ev, ctr, agents, orders, totals, n_agents, t, agent, side, price, qty,
                          kind == K.IOC)  # fmt: skip

@@ -114,6 +114,20 @@ def fit_grid(state, price, band):
     return eng.grow_engine(state, low, n, state[1].shape[0])
 
 
+@numba.njit(cache=True)
+def room_for(state, ctr, price, band):
+    """The state with ``price`` on its grid (``band`` ticks of margin) and a free order slot: the grid, then the pool,
+    grown when needed, one ``C_GROWS`` each (the order :func:`rest_limit`'s retries grow them in). A caller that checks
+    first (two comparisons) replaces its state only in this rare call."""
+    if not 0 <= price - state[0][eng.ORIGIN] < state[2].shape[1]:
+        state = fit_grid(state, price, band)
+        ctr[C_GROWS] += 1
+    if state[0][eng.FREE] < 0:
+        state = eng.grow_engine(state, state[0][eng.ORIGIN], state[2].shape[1], 2 * state[1].shape[0])
+        ctr[C_GROWS] += 1
+    return state
+
+
 @numba.njit(cache=True, inline="always")
 def rest_limit(state, out, ctr, side, price, qty, ts_ns, band):
     """Rest a limit order that does not cross, id ``C_NEXT_ID``; grow the grid or pool as needed; return the state."""

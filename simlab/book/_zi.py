@@ -38,7 +38,7 @@ def _live_remove(live, pos, ctr, order_id):
 @numba.njit(cache=True, inline="always")
 def _limit(state, out, ctr, live, pos, side, price, qty, ts_ns):
     """Rest a limit order, id ``C_NEXT_ID``. The status is ``OK`` by construction, so it is not read: the price is on
-    the grid with a free slot (the loop called :func:`_room_for`), the size >= 1 (``ZIParams`` checks it), the id new,
+    the grid with a free slot (the loop called ``_sim.room_for``), the size >= 1 (``ZIParams`` checks it), the id new,
     and a ZI limit order never crosses (it is priced from the other side's last touch)."""
     order_id = ctr[C_NEXT_ID]
     eng.limit(state, side, price, qty, order_id, ts_ns, out)
@@ -47,19 +47,6 @@ def _limit(state, out, ctr, live, pos, side, price, qty, ts_ns):
     live[n] = order_id
     pos[order_id] = n
     ctr[C_LIVE] = n + 1
-
-
-@numba.njit(cache=True)
-def _room_for(state, ctr, price, band):
-    """The state with ``price`` on its grid (with ``band`` ticks of margin) and a free slot: the growth
-    ``_sim.rest_limit`` does on ``OFF_GRID`` then ``CAPACITY``, in that order, done before the order is sent."""
-    if not 0 <= price - state[0][eng.ORIGIN] < state[2].shape[1]:
-        state = _sim.fit_grid(state, price, band)
-        ctr[C_GROWS] += 1
-    if state[0][eng.FREE] < 0:
-        state = eng.grow_engine(state, state[0][eng.ORIGIN], state[2].shape[1], 2 * state[1].shape[0])
-        ctr[C_GROWS] += 1
-    return state
 
 
 @numba.njit(cache=True, inline="always")
@@ -168,7 +155,7 @@ def run(
             price = (ctr[C_LAST_ASK] if side == 1 else ctr[C_LAST_BID]) - side * k
             qty = _size(gen, sigma, geometric)
             if not 0 <= price - state[0][eng.ORIGIN] < state[2].shape[1] or state[0][eng.FREE] < 0:
-                state = _room_for(state, ctr, price, band)
+                state = _sim.room_for(state, ctr, price, band)
             _limit(state, out, ctr, live, pos, side, price, qty, ts_ns)
             ctr[C_LIMITS] += 1
             if record:
