@@ -408,7 +408,9 @@ def _maker(state, ev, heap, ctr, agents, gens, ip, fp, mstate, mparams, clock, t
         centre = R.maker_centre(own, mid, t, ip[K.IP_MM_CENTRE_HL], ip[K.IP_MM_SNAP])  # ours: the mid with hl 0
         centre = centre - R.inventory_shift(agents[agent, K.A_INV], mparams)  # ours: 0 with the inventory skew off
         u = gens[3].random() if mparams[R.MP_SKEW_RANDOM] > 0 else 0.0  # ours: the skew's random rounding
-        low_bid, high_bid, low_ask, step = R.maker_ladder(window, centre, buys, sells, mparams, u)
+        low_bid, high_bid, low_ask, step = R.maker_ladder(
+            window, centre, buys, sells, mparams, u, R.maker_floor(mparams, t, ip[K.IP_OPEN])
+        )
         if ip[K.IP_MM_OFFSET] > 0:
             away_bid, away_ask = _quote_offsets(gens[3], ip[K.IP_MM_OFFSET])
             low_bid, high_bid, low_ask = low_bid - away_bid, high_bid - away_bid, low_ask + away_ask

@@ -325,6 +325,9 @@ MP_SKEW_RANDOM = MP_SKEW_PRIOR + 1  # the skew's move rounded at random (1) or t
 MP_TOUCH_ASK_LOG_MEAN = MP_SKEW_RANDOM + 1
 MP_TOUCH_ASK_LOG_SD, MP_TOUCH_ASK_CDF = MP_TOUCH_ASK_LOG_MEAN + 1, MP_TOUCH_ASK_LOG_MEAN + 2
 MP_FIELDS = MP_TOUCH_ASK_CDF + MP_TOUCH_COMPONENTS
+# the half-spread floor's intraday profile (ours; after the fixed fields): its number of parts (0: off, the floor is
+# MP_MIN_HALF all day), the length of a part (ns), then the floor of each part (ticks)
+MP_PROFILE_PARTS, MP_PROFILE_PART_NS, MP_PROFILE_FLOORS = MP_FIELDS, MP_FIELDS + 1, MP_FIELDS + 2
 
 
 @numba.njit(cache=True)
@@ -345,7 +348,19 @@ def touch_size(gen, mp, side):
 
 
 @numba.njit(cache=True)
-def maker_ladder(window, mid, buy_volume, sell_volume, mp, u):
+def maker_floor(mp, t, open_ns):
+    """The quotes' minimum half-spread (ticks) at calendar ``t``: ``MP_MIN_HALF``, or with the intraday profile on
+    the floor of the part of the session ``t`` falls in (before the open: the first part; past the last part: the
+    last)."""
+    parts = np.int64(mp[MP_PROFILE_PARTS])
+    if parts == 0:
+        return np.int64(mp[MP_MIN_HALF])
+    part = min(max((t - open_ns) // np.int64(mp[MP_PROFILE_PART_NS]), np.int64(0)), parts - 1)
+    return np.int64(mp[MP_PROFILE_FLOORS + part])
+
+
+@numba.njit(cache=True)
+def maker_ladder(window, mid, buy_volume, sell_volume, mp, u, floor):
     """The ladder (lowest bid, highest bid, lowest ask, step) around the imbalance-skewed mid (Chakraborty-Kearns).
 
     Source: ABIDES ``compute_orders_to_place`` (anchor middle, adaptive window): ``window`` = smoothed spread ``w``,
@@ -364,7 +379,7 @@ def maker_ladder(window, mid, buy_volume, sell_volume, mp, u):
     sell moves the ladder down exactly as far as a buy of the same size moves it up under the same draw: a window's
     net flow of a few lots, which rounds to no move toward zero, moves the ladder a tick with a probability
     proportional to it (stochastic rounding, docs/agents_skew_rounding.md). ``u`` is read only then. Each
-    half-spread is at least ``MP_MIN_HALF`` ticks (the spread
+    half-spread is at least ``floor`` ticks (``MP_MIN_HALF``, or its intraday profile: :func:`maker_floor`; the spread
     floor; 0 leaves ABIDES' ladder as it is), as the inventory-free spread term of Avellaneda and Stoikov (2008,
     "High-frequency trading in a limit order book", Quant. Finance 8), which a maker quotes whatever the spread it
     observes.
@@ -386,7 +401,6 @@ def maker_ladder(window, mid, buy_volume, sell_volume, mp, u):
         else:
             imbalance = 2.0 * buy_volume / (buy_volume + sell_volume) - 1.0
             point = np.int64(mid + imbalance * mp[MP_SKEW])  # int(): the price toward zero, as ABIDES
-    floor = np.int64(mp[MP_MIN_HALF])
     high_bid = point - max(np.int64(math.floor(0.5 * window)), floor)
     low_ask = point + max(np.int64(math.ceil(0.5 * window)), floor)
     levels = np.int64(mp[MP_LEVELS])

@@ -35,6 +35,7 @@ ABIDES_SIZE_LOG = (2.9, 1.2)  # the mixture's log-normal (mean, sd of log lots) 
 ACTIVITY_SD_MAX = 3.0  # the market's log-activity sd (larger: a multiplier beyond e^9 within 3 sd)
 ACTIVITY_STEP_MIN_S = 1e-3  # the activity's grid step (smaller: over 2e7 cells in a 6.5-hour day)
 ACTIVITY_COMPONENTS_MAX = 8  # log-OU components of a multi-timescale activity (a list of `activity_time_s`)
+PROFILE_PARTS_MAX = 1440  # parts of an intraday profile (a minute each over a 24-hour session)
 
 
 def _number(owner: str, name: str, value: Any, *, low: float | None = None, strict: bool = False) -> float:
@@ -79,6 +80,24 @@ def size_weights(value: Any, name: str, owner: str) -> tuple[float, ...]:
             f"{weights!r}"
         )
     return tuple(float(w) for w in weights)
+
+
+def intraday_profile(owner: str, key: str, value: Any) -> tuple[float, ...]:
+    """An intraday profile (``activity_profile`` of Fundamental, ``half_spread_profile`` of MarketMakers): a list of
+    1 to ``PROFILE_PARTS_MAX`` finite numbers >= 0, one per equal part of the session from the open, with a positive
+    sum; empty: off. Returned as a tuple of floats."""
+    parts = tuple(value) if isinstance(value, (list, tuple)) else None
+    if (
+        parts is None
+        or len(parts) > PROFILE_PARTS_MAX
+        or any(isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0 for w in parts)
+        or (parts and sum(parts) <= 0)
+    ):
+        raise ParameterError(
+            f"`{key}` of {owner} (one number per equal part of the session) must be a list of at most "
+            f"{PROFILE_PARTS_MAX} finite numbers >= 0 with a positive sum, or empty (off); got {value!r}"
+        )
+    return tuple(float(w) for w in parts)
 
 
 def _activity_times(value: Any) -> float | tuple[float, ...]:
@@ -150,6 +169,15 @@ class Fundamental(_Checked):
     the log-normal, finite-K relative of Calvet and Fisher's multifractal cascade of volatility components with
     geometric time scales (2001, "Forecasting multifractal volatility", J. Econometrics 105; 2004, "How to forecast
     long-run volatility", J. Financial Econometrics 2).
+
+    An intraday profile (ours; empty: off, docs/agents_intraday.md): ``activity_profile``, one weight per equal part
+    of the session from the open, multiplies the rate of business time in each cell of the grid by the weight of the
+    part the cell starts in over the weights' mean (with ``activity_sd`` 0, the rate is that ratio alone), so trading
+    and news follow a deterministic intraday pattern, the U-shape of activity of Jain and Joh (1988, "The dependence
+    between hourly prices and trading volume", J. Financial Quant. Analysis 23) and Admati and Pfleiderer (1988, "A
+    theory of intraday patterns", Rev. Financial Studies 1); ``calibration.abm_intraday`` reads a day's shape. The
+    weights are normalised to mean 1, so a day keeps its expected business time only where the parts are equal and
+    the run covers the session.
     """
 
     mean_ticks: float = 100_000.0
@@ -161,11 +189,14 @@ class Fundamental(_Checked):
     activity_sd: float = 0.0
     activity_time_s: float | tuple[float, ...] = 600.0
     activity_step_s: float = 1.0
+    activity_profile: tuple[float, ...] = ()
     _positive = ("mean_ticks", "mean_reversion_per_s", "activity_step_s")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         object.__setattr__(self, "activity_time_s", _activity_times(self.activity_time_s))
+        object.__setattr__(self, "activity_profile", intraday_profile("Fundamental", "activity_profile",
+                                                                      self.activity_profile))  # fmt: skip
         if self.activity_sd > ACTIVITY_SD_MAX:
             raise ParameterError(
                 f"`activity_sd` of Fundamental (the sd of the log-activity) must be in [0, {ACTIVITY_SD_MAX}] (a rate "
@@ -407,6 +438,13 @@ class MarketMakers(_Checked):
     adds on 2012-06-21: the bid's mean 107.6 shares, the ask's 85.7; its mean L1 imbalance +0.10; the two laws are
     fitted to each side's adds by :mod:`calibration.abm_sizes`). Needs ``touch_size_weights``; each draw takes the
     same two numbers of the maker stream whatever its law, so the draws line up with and without it.
+    ``half_spread_profile`` (empty: off; needs ``min_half_spread_ticks`` > 0): one weight per equal part of the
+    session from the open; a maker deciding in part ``i`` quotes with the floor ``rint(min_half_spread_ticks x
+    weight_i)`` instead of ``min_half_spread_ticks`` (before the open: the first part's; after the session: the last
+    part's), so the spread follows the day's reverse-J, wide at the open and narrow into the close (McInish and Wood
+    1992, "An analysis of intraday patterns in bid/ask spreads for NYSE stocks", J. Finance 47; Chung, Van Ness and
+    Van Ness 1999, "Limit orders and the bid-ask spread", J. Financial Economics 53); ``calibration.abm_intraday``
+    fits it to a day (docs/agents_intraday.md).
     ``latency_us`` (0: off, the latency model's): every maker's one-way latency is this many microseconds instead
     of the latency model's: makers are co-located high-frequency traders, whose
     cancel and replace reach the book within a millisecond (Hasbrouck and Saar 2013, "Low-latency trading",
@@ -550,6 +588,7 @@ class MarketMakers(_Checked):
     skew_prior_lots: float = 0.0
     skew_rounding: str = "toward_zero"
     volume_kernel: str = "box"
+    half_spread_profile: tuple[float, ...] = ()
     _positive = ("wake_interval_s", "level_spacing", "initial_spread_ticks", "volume_window_s", "withdraw_size_factor",
                  "touch_size_log_sd", "touch_ask_size_log_sd")  # fmt: skip
     _int_floor = {"min_order_size": 1, "levels": 1, "keep_touch_ticks": -1}
@@ -610,6 +649,14 @@ class MarketMakers(_Checked):
         object.__setattr__(self, "touch_ask_size_weights", ask)
         check_size_law_read("MarketMakers", "touch_ask_", ask, self.touch_ask_size_log_mean,
                             self.touch_ask_size_log_sd, "the ask's touch orders follow touch_size_*")  # fmt: skip
+        profile = intraday_profile("MarketMakers", "half_spread_profile", self.half_spread_profile)
+        object.__setattr__(self, "half_spread_profile", profile)
+        if profile and self.min_half_spread_ticks <= 0:
+            raise ParameterError(
+                "`half_spread_profile` of MarketMakers scales `min_half_spread_ticks` through the session, so it needs "
+                f"`min_half_spread_ticks` > 0; got a profile of {len(profile)} parts with min_half_spread_ticks "
+                f"{self.min_half_spread_ticks!r}"
+            )
         if ask and not weights:
             raise ParameterError(
                 "`touch_ask_size_weights` of MarketMakers gives the ask's touch orders their own size law, which "

@@ -178,6 +178,17 @@ def size_law(weights: tuple[float, ...], log_mean: float, log_sd: float) -> list
     return [1.0 if weights else 0.0, log_mean, log_sd, *cumulative.tolist()]
 
 
+def half_spread_floors(makers, session_s: float) -> np.ndarray:
+    """The tail of the makers' parameter vector for the half-spread floor's intraday profile (``_rules``'
+    ``MP_PROFILE_*``): ``[0, 0]`` when it is off, else the number of parts, a part's length (ns) and each part's floor
+    ``rint(min_half_spread_ticks x weight)`` (ticks)."""
+    profile = makers.half_spread_profile
+    if not profile:
+        return np.zeros(2)
+    floors = np.rint(makers.min_half_spread_ticks * np.asarray(profile))
+    return np.concatenate([[len(profile), math.floor(session_s * 1e9 / len(profile))], floors])
+
+
 class _Market(BookSimulation):
     """The engine, the agents' arrays, the message heap and the recording of one market."""
 
@@ -244,6 +255,7 @@ class _Market(BookSimulation):
         if self.mparams.size != R.MP_FIELDS:  # the kernel reads the layout of _rules.MP_* unchecked
             raise RuntimeError(f"_Market: the makers' parameter vector has {self.mparams.size} entries; the "
                                f"kernel's layout (_rules.MP_*) needs {R.MP_FIELDS}")  # fmt: skip
+        self.mparams = np.concatenate([self.mparams, half_spread_floors(m, c.session_s)])
         self.ip = np.zeros(K.IP_SIZE, np.int64)
         self.ip[[K.IP_OPEN, K.IP_CLOSE, K.IP_END]] = c.open_ns, self.end_ns, self.end_ns
         self.ip[[K.IP_BOOK_SAMPLE, K.IP_PATH_SAMPLE]] = self.sample_ns, self.path_ns
@@ -357,13 +369,20 @@ class _Market(BookSimulation):
         """The market's activity (:func:`simlab.agents._rules.activity_clock`, from the activity stream) on the cells
         of ``activity_step_s`` that cover the run, its step in ``ip`` (ns); no cells when it is off (no draw)."""
         f = self.config.fundamental
-        if f.activity_sd <= 0:
+        if f.activity_sd <= 0 and not f.activity_profile:
             return np.zeros((3, 0))
         step = self.ip[K.IP_ACT_STEP] = int(round(f.activity_step_s * 1e9))
         n_cells = (self.end_ns - self.config.open_ns) // step + 1
         times = f.activity_time_s if isinstance(f.activity_time_s, tuple) else (f.activity_time_s,)
         decays = np.array([math.exp(-f.activity_step_s / time) for time in times])
-        return R.activity_clock(self.streams[7], n_cells, decays, f.activity_sd, step)
+        clock = R.activity_clock(self.streams[7], n_cells, decays, f.activity_sd, step)
+        if f.activity_profile:  # the intraday profile: each cell's rate times its part's weight over their mean
+            weights = np.asarray(f.activity_profile) / np.mean(f.activity_profile)
+            starts = np.arange(n_cells) * step  # ns after the open
+            part = np.minimum(starts * len(weights) // int(round(self.config.session_s * 1e9)), len(weights) - 1)
+            clock[R.AC_RATE] *= weights[part]
+            clock[R.AC_START] = np.concatenate([[0.0], np.cumsum(clock[R.AC_RATE, :-1] * float(step))])
+        return clock
 
     def _start_clock(self) -> None:
         """Queue the noise clock's first event (its wait drawn from the noise stream, from no excess), if it is on

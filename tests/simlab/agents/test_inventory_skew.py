@@ -34,9 +34,9 @@ def test_the_shift_is_the_skew_times_the_inventory_toward_zero_and_capped(invent
 
 def test_a_long_makers_ladder_moves_down_by_the_shift():
     mp = _mp(0.02, 0)
-    flat = R.maker_ladder(3.0, 1000, 0, 0, mp, 0.0)
+    flat = R.maker_ladder(3.0, 1000, 0, 0, mp, 0.0, int(mp[R.MP_MIN_HALF]))
     assert flat == (995, 999, 1002, 2)
-    long = R.maker_ladder(3.0, 1000 - R.inventory_shift(500, mp), 0, 0, mp, 0.0)
+    long = R.maker_ladder(3.0, 1000 - R.inventory_shift(500, mp), 0, 0, mp, 0.0, int(mp[R.MP_MIN_HALF]))
     assert long == (985, 989, 992, 2)  # both sides 10 ticks lower, the step unchanged
 
 

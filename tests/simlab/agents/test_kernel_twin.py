@@ -389,6 +389,43 @@ CONFIGS = {
     "latent value agents that read the others' net flow as news (0.05 ticks a lot), a TWAP buyer": replace(
         _LATENT_FLOW, value=replace(_LATENT_FLOW.value, flow_learning_source="others")
     ),
+    "intraday profiles: the makers' half-spread floor by part of the session, the activity's rate": small_config(
+        fundamental=Fundamental(
+            megashock_rate_per_s=1 / 120,
+            megashock_mean_ticks=20.0,
+            megashock_variance_ticks2=25.0,
+            activity_sd=0.8,
+            activity_time_s=60.0,
+            activity_step_s=7.0,  # cells that straddle the parts' edges
+            activity_profile=(2.0, 0.5, 1.0, 3.0, 0.25),
+        ),
+        market_maker=MarketMakers(
+            count=2,
+            wake_interval_s=10.0,
+            levels=4,
+            volume_window_s=20.0,
+            level_spacing=0.5,
+            spread_alpha=0.2,
+            min_half_spread_ticks=3,
+            half_spread_profile=(2.5, 1.0, 0.4, 1.7, 0.0, 1.2, 3.0),  # floors 8, 3, 1, 5, 0, 4, 9
+        ),
+    ),  # fmt: skip
+    "an activity profile on a calm market (no random activity) and a maker floor profile": small_config(
+        fundamental=Fundamental(
+            megashock_rate_per_s=1 / 120,
+            megashock_mean_ticks=20.0,
+            megashock_variance_ticks2=25.0,
+            activity_profile=(1.0, 4.0, 0.5),
+        ),
+        market_maker=MarketMakers(
+            count=2,
+            wake_interval_s=15.0,
+            levels=4,
+            volume_window_s=20.0,
+            min_half_spread_ticks=2,
+            half_spread_profile=(3.0, 1.0),
+        ),
+    ),  # fmt: skip
     "abides variance, fixed latency, opening book": small_config(
         value=ValueAgents(count=6, arrival_rate_per_s=0.05, variance_update="abides"),
         latency=Latency(model="fixed", fixed_ns=2_000_000),

@@ -30,9 +30,9 @@ def _mp(floor):
 
 
 def test_the_spread_floor_keeps_quotes_away_from_the_mid():
-    assert R.maker_ladder(3.0, 1000, 0, 0, _mp(0), 0.0) == (995, 999, 1002, 2)  # ABIDES: floor(w / 2), ceil(w / 2)
-    assert R.maker_ladder(3.0, 1000, 0, 0, _mp(7), 0.0) == (989, 993, 1007, 2)  # the floor binds
-    assert R.maker_ladder(30.0, 1000, 0, 0, _mp(7), 0.0) == (955, 985, 1015, 15)  # a wider window than the floor
+    assert R.maker_ladder(3.0, 1000, 0, 0, _mp(0), 0.0, 0) == (995, 999, 1002, 2)  # ABIDES: floor(w / 2), ceil(w / 2)
+    assert R.maker_ladder(3.0, 1000, 0, 0, _mp(7), 0.0, 7) == (989, 993, 1007, 2)  # the floor binds
+    assert R.maker_ladder(30.0, 1000, 0, 0, _mp(7), 0.0, 7) == (955, 985, 1015, 15)  # a wider window than the floor
 
 
 def _market(config, seed=3):

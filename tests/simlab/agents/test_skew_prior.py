@@ -23,7 +23,7 @@ def _mp(skew, prior):
 
 def _shift(buys, sells, skew=24.0, prior=0.0):
     """Ticks the ladder's best bid moved from the unskewed one (its best ask moves with it)."""
-    low_bid, high_bid, low_ask, step = R.maker_ladder(WINDOW, MID, buys, sells, _mp(skew, prior), 0.0)
+    low_bid, high_bid, low_ask, step = R.maker_ladder(WINDOW, MID, buys, sells, _mp(skew, prior), 0.0, 0)
     assert low_ask - high_bid == 6 and step == 3  # the skew moves the ladder, never its shape
     return high_bid - (MID - 3)
 
@@ -73,7 +73,7 @@ def test_a_bad_prior_is_refused_naming_the_key(bad):
 def _random_shift(buys, sells, u, skew=24.0, prior=99.0):
     mp = _mp(skew, prior)
     mp[R.MP_SKEW_RANDOM] = 1.0
-    low_bid, high_bid, low_ask, step = R.maker_ladder(WINDOW, MID, buys, sells, mp, u)
+    low_bid, high_bid, low_ask, step = R.maker_ladder(WINDOW, MID, buys, sells, mp, u, 0)
     assert low_ask - high_bid == 6 and step == 3
     return high_bid - (MID - 3)
 

@@ -94,7 +94,9 @@ def _skew_points(kernel_exponential):
             buys, sells, _ = L._decayed_volume(ev, ctr, agents, own, t, OPEN, TAU, K.MM_VOLUME_ALL)
         else:
             buys, sells = L._window_volume(ev, ctr, t, TAU)
-        low_bid, high_bid, low_ask, _ = R.maker_ladder(2.0, np.int64(1000), buys, sells, mp, 0.0)
+        low_bid, high_bid, low_ask, _ = R.maker_ladder(
+            2.0, np.int64(1000), buys, sells, mp, 0.0, int(mp[R.MP_MIN_HALF])
+        )
         points.append(int(high_bid + low_ask) // 2)
     return np.array(points)
 

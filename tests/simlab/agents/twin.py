@@ -124,8 +124,14 @@ class TwinMarket:
         # its rates and the business time at each cell's start, all the twin's own (twin_activity)
         f = c.fundamental
         self.act_step = int(round(f.activity_step_s * 1e9))
-        self.act_log = twin_activity(market) if f.activity_sd > 0 else []
+        self.act_log = twin_activity(market) if f.activity_sd > 0 or f.activity_profile else []
         self.act_rate = [math.exp(x - 0.5 * f.activity_sd**2) for x in self.act_log]
+        if f.activity_profile:  # the intraday profile: cell j's rate times the weight of the part its start is in,
+            # over the weights' mean
+            weights, session = f.activity_profile, round(c.session_s * 1e9)
+            mean = sum(weights) / len(weights)
+            for j in range(len(self.act_rate)):
+                self.act_rate[j] *= weights[min(j * self.act_step * len(weights) // session, len(weights) - 1)] / mean
         self.act_start, total = [], 0.0
         for rate in self.act_rate:
             self.act_start.append(total)
@@ -668,6 +674,11 @@ class TwinMarket:
                 imbalance = 0.0 if buys + sells == 0 else 2.0 * buys / (buys + sells) - 1.0
                 point = centre if buys + sells == 0 else int(centre + imbalance * m.price_skew_ticks)
             half = m.min_half_spread_ticks
+            if m.half_spread_profile:  # the floor of the part of the session t is in (first before the open, last
+                # after the last part)
+                part_ns = math.floor(self.config.session_s * 1e9 / len(m.half_spread_profile))
+                part = min(max((t - self.config.open_ns) // part_ns, 0), len(m.half_spread_profile) - 1)
+                half = int(np.rint(m.min_half_spread_ticks * m.half_spread_profile[part]))
             high_bid, low_ask = point - max(math.floor(w / 2), half), point + max(math.ceil(w / 2), half)
             if m.quote_offset_ticks > 0:  # each side moved away from the mid by 0 .. quote_offset_ticks ticks
                 high_bid -= min(int(self.gens[3].random() * (m.quote_offset_ticks + 1)), m.quote_offset_ticks)
