@@ -80,3 +80,16 @@ def test_the_held_out_twap_buys_pass_the_band():
     assert [round(p, 1) for p in twap["peak_bps"]] == [3.1, 6.0, 20.2, 43.2, 74.0, 145.9, 276.4]
     rows = json.loads((PRESETS / "abm-amzn-v33.twap-buy.json").read_text())["rows"]
     assert {row["git_commit"][:7] for row in rows} == {"a07d630"}
+
+
+def test_the_held_out_pov_buys_pass_the_band():
+    """Section 8 (seeds 4200-4247, POV at 25 %): the weighted exponent 0.575 [0.540, 0.605] and the log-log 0.575
+    [0.537, 0.624] inside [0.4, 0.65], every size done before the cap, 60 % of the largest peak left 30 min after
+    (14 SE above 0); every seed at the POV rule's commit."""
+    pov = judged("abm-amzn-v33", "abm-amzn-v33.pov25-buy.json", (4200, 4247))
+    assert pov["criteria"] == {"no_runaway": True, "band": True, "decay": True, "valid": True}
+    assert pov["passes"] is True and pov["done_before_cap_share"] == [1.0] * 7
+    assert rounded(pov) == (0.575, 0.54, 0.605, 0.575, 0.537, 0.624)
+    assert round(pov["top_after_share_of_peak"], 2) == 0.6 and pov["top_after_se_units"] > 14
+    rows = json.loads((PRESETS / "abm-amzn-v33.pov25-buy.json").read_text())["rows"]
+    assert {row["git_commit"][:7] for row in rows} == {"16981c8"}
