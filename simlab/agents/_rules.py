@@ -515,7 +515,9 @@ def activity_clock(gen, n_cells, decays, sd, step_ns):
     :func:`activity_step` decay ``decays[k]``: drawn from its stationary law in the first cell, then stepped per
     cell; the components are drawn one after the other), ``AC_RATE`` (``exp(x - sd^2 / 2)``, mean 1: ``x`` is
     ``N(0, sd^2)``) and ``AC_START`` (business ns from the open to each cell's start, the running sum of rate x
-    step). Draws: ``K n_cells`` ``standard_normal()``; with ``K = 1`` the draws and values of the one-time clock."""
+    step). Draws: ``K n_cells`` ``standard_normal()``; with ``K = 1`` the draws and values of the one-time clock.
+    (With an intraday ``activity_profile`` the market then multiplies each cell's ``AC_RATE`` by its part's weight
+    over the weights' mean and rebuilds ``AC_START``; ``AC_LOG`` stays the log-OU: ``simlab.agents.market``.)"""
     out = np.zeros((3, n_cells))
     part = sd / math.sqrt(float(decays.shape[0]))
     for k in range(decays.shape[0]):

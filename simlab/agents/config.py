@@ -82,20 +82,23 @@ def size_weights(value: Any, name: str, owner: str) -> tuple[float, ...]:
     return tuple(float(w) for w in weights)
 
 
-def intraday_profile(owner: str, key: str, value: Any) -> tuple[float, ...]:
+def intraday_profile(owner: str, key: str, value: Any, *, positive: bool = False) -> tuple[float, ...]:
     """An intraday profile (``activity_profile`` of Fundamental, ``half_spread_profile`` of MarketMakers): a list of
-    1 to ``PROFILE_PARTS_MAX`` finite numbers >= 0, one per equal part of the session from the open, with a positive
-    sum; empty: off. Returned as a tuple of floats."""
+    1 to ``PROFILE_PARTS_MAX`` finite numbers >= 0 (> 0 with ``positive``: an activity rate of 0 would stop business
+    time, and a wait could never end), one per equal part of the session from the open, with a positive sum; empty:
+    off. Returned as a tuple of floats."""
     parts = tuple(value) if isinstance(value, (list, tuple)) else None
+    low, words = (0.0, "> 0") if positive else (-1.0, ">= 0 with a positive sum")
     if (
         parts is None
         or len(parts) > PROFILE_PARTS_MAX
         or any(isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0 for w in parts)
+        or any(w <= low for w in parts)
         or (parts and sum(parts) <= 0)
     ):
         raise ParameterError(
             f"`{key}` of {owner} (one number per equal part of the session) must be a list of at most "
-            f"{PROFILE_PARTS_MAX} finite numbers >= 0 with a positive sum, or empty (off); got {value!r}"
+            f"{PROFILE_PARTS_MAX} finite numbers {words}, or empty (off); got {value!r}"
         )
     return tuple(float(w) for w in parts)
 
@@ -195,8 +198,8 @@ class Fundamental(_Checked):
     def __post_init__(self) -> None:
         super().__post_init__()
         object.__setattr__(self, "activity_time_s", _activity_times(self.activity_time_s))
-        object.__setattr__(self, "activity_profile", intraday_profile("Fundamental", "activity_profile",
-                                                                      self.activity_profile))  # fmt: skip
+        profile = intraday_profile("Fundamental", "activity_profile", self.activity_profile, positive=True)
+        object.__setattr__(self, "activity_profile", profile)
         if self.activity_sd > ACTIVITY_SD_MAX:
             raise ParameterError(
                 f"`activity_sd` of Fundamental (the sd of the log-activity) must be in [0, {ACTIVITY_SD_MAX}] (a rate "

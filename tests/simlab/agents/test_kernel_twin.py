@@ -407,7 +407,7 @@ CONFIGS = {
             level_spacing=0.5,
             spread_alpha=0.2,
             min_half_spread_ticks=3,
-            half_spread_profile=(2.5, 1.0, 0.4, 1.7, 0.0, 1.2, 3.0),  # floors 8, 3, 1, 5, 0, 4, 9
+            half_spread_profile=(2.5, 1.0, 0.4, 1.5, 0.0, 1.2, 3.0),  # floors 8, 3, 1, 4 (4.5 to even), 0, 4, 9
         ),
     ),  # fmt: skip
     "an activity profile on a calm market (no random activity) and a maker floor profile": small_config(
