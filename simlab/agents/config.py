@@ -88,12 +88,12 @@ def intraday_profile(owner: str, key: str, value: Any, *, positive: bool = False
     time, and a wait could never end), one per equal part of the session from the open, with a positive sum; empty:
     off. Returned as a tuple of floats."""
     parts = tuple(value) if isinstance(value, (list, tuple)) else None
-    low, words = (0.0, "> 0") if positive else (-1.0, ">= 0 with a positive sum")
+    words = "> 0" if positive else ">= 0 with a positive sum"
     if (
         parts is None
         or len(parts) > PROFILE_PARTS_MAX
         or any(isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0 for w in parts)
-        or any(w <= low for w in parts)
+        or (positive and 0 in parts)
         or (parts and sum(parts) <= 0)
     ):
         raise ParameterError(
