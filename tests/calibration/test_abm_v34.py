@@ -1,6 +1,7 @@
 """The abm-amzn-v34 preset (docs/agents_intraday.md sections 9-10): abm-amzn-v33 with the market's activity at sd
-0.65; its 66 held-out days (the rule's fixed batch) and its one-hour TWAP buys, and the rule's verdict: v33 stays the
-headline market."""
+0.65; its first 66 held-out days (the rule's fixed batch) and its one-hour TWAP buys, and that rule's verdict: v33
+stayed the headline market. Its second try (132 more days and its POV buys, docs/agents_echo.md), after which it is
+the headline market, is tested in test_abm_v35.py."""
 
 from __future__ import annotations
 
