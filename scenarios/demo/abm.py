@@ -1,13 +1,15 @@
 """The demo's agent-based step: 30 minutes of the RMSC04-equivalent agent market (12:00-12:30 of a day started at
 09:30) scored against the real AMZN day at 12:00-12:30, like the book presets of the scorecard step.
 
-The market is issue 14's headline preset, abm-amzn-v33 (docs/agents_intraday.md): ABIDES' rmsc04 population with
+The market is issue 14's headline preset, abm-amzn-v34 (docs/agents_echo.md): ABIDES' rmsc04 population with
 the realism rules of docs/agents.md (the makers' spread floor, touch queues of round-lot orders, a Hawkes noise clock
 with order splitting, business time, a slow ladder centre with a post-only gap), its continuous parameters fitted to
 the AMZN day by simulated moments (abm-amzn-v26's refit), and the day's intraday spread profile for the makers' floor
-with a touch size law a side. Its day ROC-AUC over 66 held-out days is 0.833 [0.822, 0.845] and its one-hour TWAP
-buys pass the square-root band; here one half hour of it is scored. The clock and the fundamental's level are the
-real window's, so the score shows how far the calibrated market sits from real data on the same scorecard.
+with a touch size law a side (abm-amzn-v33, docs/agents_intraday.md), and the market's activity at sd 0.65. Over
+132 held-out days its day ROC-AUC is 0.838 [0.831, 0.846] and its tail index and both ACF exponents lie in their
+ranges; its one-hour TWAP and POV buys pass the square-root band; here one half hour of it is scored. The clock and
+the fundamental's level are the real window's, so the score shows how far the calibrated market sits from real data
+on the same scorecard.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from scenarios.demo.score import DURATION_S, N_BOOT, START_S, _real_hour
 RESPONSE_KEY = "abm mid move in 10 s, ticks, by net volume 1-100 / 100-300 / 300-1000 / 1000+ lots (real)"
 FEATURES_KEY = "abm most telling window features alone (univariate AUC, P(simulated > real); 0.5 tells nothing)"
 REFERENCE_KEY = "real against real: AMZN 12:30-13:00 scored as if simulated against 12:00-12:30, mean l1 / ROC-AUC"
-PRESET = "abm-amzn-v33"  # calibration/presets/abm-amzn-v33.toml: issue 14's headline market (docs/agents_intraday.md)
+PRESET = "abm-amzn-v34"  # calibration/presets/abm-amzn-v34.toml: issue 14's headline market (docs/agents_echo.md)
 
 
 def abm_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
@@ -58,8 +60,8 @@ def abm_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
     about = (
         "An ABIDES RMSC04-class agent market (noise, value, momentum agents and adaptive market makers on the "
         "matching engine, with the makers' spread floor and its intraday profile, a bursty noise clock, order "
-        "splitting, business time and round-lot touch queues; the abm-amzn-v33 preset, fitted to the AMZN day by "
-        "simulated moments; day ROC-AUC 0.833 [0.822, 0.845] over 66 held-out days) simulated from 09:30 and its "
+        "splitting, business time and round-lot touch queues; the abm-amzn-v34 preset, fitted to the AMZN day by "
+        "simulated moments; day ROC-AUC 0.838 [0.831, 0.846] over 132 held-out days) simulated from 09:30 and its "
         "12:00-12:30 scored on the realism scorecard; read each L1 distance against its floor (real against "
         "resampled real): above the floor, the market is told apart on that quantity."
     )

@@ -152,7 +152,7 @@ def _main_steps(demo: Demo, real: Path | None, generated: Any) -> tuple[xr.Datas
     demo.step(f"Realism scorecard: 30 min of the ZI and QR AMZN books vs {against}", lambda: score_step(demo, real))
     against = "the real AMZN day at 12:00-12:30" if real is not None else "a second run (no real data: machinery only)"
     demo.step(
-        f"Agent-based market (abm-amzn-v33, calibrated to the AMZN day) vs {against}", lambda: abm_step(demo, real)
+        f"Agent-based market (abm-amzn-v34, calibrated to the AMZN day) vs {against}", lambda: abm_step(demo, real)
     )
     demo.step(IMPACT_TITLE + " (abm-amzn-v26), with its held-out record", lambda: impact_step(demo))
     demo.step(

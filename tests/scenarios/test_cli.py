@@ -51,7 +51,7 @@ def test_the_demo_s_scorecard_and_agent_market_steps_without_real_data(demo_run)
     (card,) = [value for key, value in metrics.items() if key.startswith("Realism scorecard: 30 min of the ZI")]
     assert card["real data"].startswith("no real data") and card["zi-amzn scores"] == "52 of 52 applicable"
     assert (demo_run / "score" / "qr-amzn" / "report.html").exists()
-    (agents,) = [value for key, value in metrics.items() if key.startswith("Agent-based market (abm-amzn-v33")]
+    (agents,) = [value for key, value in metrics.items() if key.startswith("Agent-based market (abm-amzn-v34")]
     assert agents["real data"].startswith("no real data") and agents["book events"] > 1000
     assert "abm ROC-AUC real vs synthetic" in agents and agents[REFERENCE_KEY] == "no real data"
     pairs = agents[RESPONSE_KEY].split(" / ")  # the aggregate response, simulated (the stand-in run) per bin

@@ -35,7 +35,7 @@ def test_demo_on_real_data(tmp_path):
     value = float(card["zi-amzn mean l1 [99% interval]"].split()[0])
     assert 0.3 < value < 0.8  # far from real: the zero-intelligence book is a caricature of AMZN
     assert json.loads((tmp_path / "score" / "zi-amzn" / "scores.json").read_text())["meta"]["window_levels"] == 1
-    (agents,) = [value for key, value in metrics.items() if key.startswith("Agent-based market (abm-amzn-v33")]
+    (agents,) = [value for key, value in metrics.items() if key.startswith("Agent-based market (abm-amzn-v34")]
     assert agents["real data"].startswith("AMZN") and agents["book events"] > 1000
     real = [float(p.split("(")[1].rstrip(")")) for p in agents[RESPONSE_KEY].split(" / ")]  # AMZN 12:00-12:30
     assert all(v == v for v in real[:3]) and real[2] > real[0]  # defined in the three small bins, and rising

@@ -10,7 +10,7 @@ from simlab.metrics.scorecard import score
 
 def test_the_next_real_half_hour_is_the_scored_one_s_neighbour_and_scores_near_it(shared_data):
     """12:30-13:00 follows 12:00-12:30 without a gap or an overlap, and scored as if simulated it is close to it:
-    mean L1 0.194 [0.180, 0.208] at seed 0 (the agent market abm-amzn-v33 in the demo: 0.289 [0.269, 0.306]); the
+    mean L1 0.194 [0.180, 0.208] at seed 0 (the agent market abm-amzn-v34 in the demo: 0.309 [0.298, 0.328]); the
     AUC is uninformative on one half hour (0.61, an interval from 0.18 to 0.99)."""
     scored, neighbour = _real_hour(shared_data), _real_hour(shared_data, offset_s=DURATION_S)
     end, start = scored["events"]["ts_ns"].values[-1], neighbour["events"]["ts_ns"].values[0]
