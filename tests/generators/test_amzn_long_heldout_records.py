@@ -1,0 +1,91 @@
+"""Session 39's held-out records of the longer-trained AMZN diffusion model (scenarios/library/
+generate_amzn_tiny_long.heldout-20261210*.json; docs/generators_amzn.md, "Session 39"): the long spec against the
+default at two training seeds, one sampling seed. The verdicts of the rule committed before the runs are
+recomputed here from the records, so the page cannot say more than they hold."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from generators.spec import load_spec
+
+LIBRARY = Path(__file__).parents[2] / "scenarios" / "library"
+RECORDS = {  # training seed -> (file, long model, default model)
+    20261203: ("generate_amzn_tiny_long.heldout-20261210.json", "long.model", "base.model"),
+    5: ("generate_amzn_tiny_long.heldout-20261210-seed5.json", "long5.model", "base5.model"),
+}
+# per training seed, the long model's paths: mean L1 [99 %] and ROC-AUC, as the page prints them
+PAGE = {
+    20261203: [(0.222, 0.206, 0.240, 0.850), (0.194, 0.173, 0.209, 0.897), (0.229, 0.213, 0.244, 0.886),
+               (0.204, 0.189, 0.222, 0.863)],
+    5: [(0.204, 0.189, 0.222, 0.846), (0.180, 0.166, 0.197, 0.902), (0.189, 0.177, 0.207, 0.882),
+        (0.176, 0.159, 0.195, 0.881)],
+}  # fmt: skip
+GOAL_L1, GOAL_AUC = 0.2, 0.8
+
+
+def _record(seed: int) -> tuple[dict, dict, dict]:
+    name, long, default = RECORDS[seed]
+    record = json.loads((LIBRARY / name).read_text())
+    models = {Path(key).name: value for key, value in record["models"].items()}
+    return record, models[long], models[default]
+
+
+def test_the_long_spec_is_the_default_with_a_longer_budget():
+    default = load_spec(LIBRARY / "generate_amzn_tiny.toml")
+    long = load_spec(LIBRARY / "generate_amzn_tiny_long.toml")
+    for field in ("message", "books", "split", "seed", "family", "preset", "span_s", "add_price"):
+        assert getattr(long, field) == getattr(default, field), field
+    assert default.overrides == {} and long.overrides == {"max_steps": 20000, "eval_every": 200, "patience": 8}
+
+
+@pytest.mark.parametrize("seed", sorted(RECORDS))
+def test_each_record_is_one_clean_run_of_the_rule_s_command(seed):
+    record, long, default = _record(seed)
+    config = json.loads(record["provenance"]["config"])
+    assert record["provenance"]["seed"] == config["seed"] == 20261210
+    assert not record["provenance"]["git_commit"].endswith("-dirty")
+    assert config["spec"] == "scenarios/library/generate_amzn_tiny.toml" and config["stop_when_stuck"] is True
+    assert config["paths"] == 4 and config["against"] == "span" and config["real_windows"] == (4 if seed > 5 else 0)
+    assert [Path(m).name for m in config["models"]] == list(RECORDS[seed][1:])
+    for path, (value, low, high, auc) in zip(long["paths"], PAGE[seed], strict=True):
+        assert tuple(round(path["mean_l1"][k], 3) for k in ("value", "low", "high")) == (value, low, high)
+        assert round(path["classifier"]["auc"], 3) == auc
+    assert len(default["paths"]) == 4 and all(p["stuck"] == 0 for p in long["paths"] + default["paths"])
+
+
+def test_the_rule_s_verdicts_are_the_records():
+    above = below = l1_shown = auc_shown = positive = 0
+    for seed in RECORDS:
+        record, long, _ = _record(seed)
+        ((key, rows),) = record["comparisons"].items()
+        assert Path(key.split(" vs ")[0]).name == RECORDS[seed][2]  # the default minus the long model
+        for row in rows:
+            above += row["difference"]["low"] > 0
+            below += row["difference"]["high"] < 0
+            positive += row["difference"]["value"] > 0
+        l1_shown += sum(p["mean_l1"]["high"] <= GOAL_L1 for p in long["paths"])
+        auc_shown += sum(p["classifier"]["high"] <= GOAL_AUC for p in long["paths"])
+    # reading 1: shown at >= 6 of 8 paths above 0; 5 are, so "not shown" (6 of 8 point differences are positive)
+    assert (above, below, positive) == (5, 0, 6)
+    # reading 2: the goal is shown on 2 of 8 paths for the mean L1 and on none for the ROC-AUC: not met
+    assert (l1_shown, auc_shown) == (2, 0)
+
+
+def test_real_flow_from_another_time_of_the_day_reads_the_same_card():
+    record, long, _ = _record(20261203)
+    windows = record["real"]["windows"]
+    assert len(windows) == 4
+    real_l1 = [w["mean_l1"]["value"] for w in windows]
+    real_auc = [w["classifier"]["auc"] for w in windows]
+    assert (round(min(real_l1), 3), round(max(real_l1), 3)) == (0.176, 0.228)
+    assert (round(min(real_auc), 3), round(max(real_auc), 3)) == (0.553, 0.790)
+    # the long model's mean L1 spans the real windows' range (0.176-0.229 against 0.176-0.228); every one of its
+    # AUCs lies above every real window's
+    longs = [p for seed in RECORDS for p in _record(seed)[1]["paths"]]
+    long_l1 = [p["mean_l1"]["value"] for p in longs]
+    assert (round(min(long_l1), 3), round(max(long_l1), 3)) == (0.176, 0.229)
+    assert min(p["classifier"]["auc"] for p in longs) > max(real_auc)
