@@ -24,6 +24,15 @@ PAGE = {
     5: [(0.204, 0.189, 0.222, 0.846), (0.180, 0.166, 0.197, 0.902), (0.189, 0.177, 0.207, 0.882),
         (0.176, 0.159, 0.195, 0.881)],
 }  # fmt: skip
+# per training seed: the default's paths (mean L1, ROC-AUC), default - long per path, and the TSTR ratio of the
+# chosen task (long, default), as the page prints them; the commit each run was made at (the rule's is 2edc2d6)
+DEFAULT = {
+    20261203: [(0.277, 0.933), (0.237, 0.946), (0.219, 0.937), (0.223, 0.872)],
+    5: [(0.229, 0.964), (0.176, 0.880), (0.222, 0.925), (0.201, 0.924)],
+}
+DIFFERENCE = {20261203: (0.055, 0.044, -0.010, 0.018), 5: (0.025, -0.004, 0.032, 0.025)}
+TSTR = {20261203: (0.932, 0.973), 5: (0.989, 0.957)}
+COMMIT = {20261203: "2edc2d60d66b032eb99da3d8f345ad8e5b6861de", 5: "090aeacc4efc902eb041b43ff40c0724feadc88b"}
 GOAL_L1, GOAL_AUC = 0.2, 0.8
 
 
@@ -47,14 +56,24 @@ def test_each_record_is_one_clean_run_of_the_rule_s_command(seed):
     record, long, default = _record(seed)
     config = json.loads(record["provenance"]["config"])
     assert record["provenance"]["seed"] == config["seed"] == 20261210
-    assert not record["provenance"]["git_commit"].endswith("-dirty")
+    assert record["provenance"]["git_commit"] == COMMIT[seed]  # clean, at or after the rule's commit
     assert config["spec"] == "scenarios/library/generate_amzn_tiny.toml" and config["stop_when_stuck"] is True
     assert config["paths"] == 4 and config["against"] == "span" and config["real_windows"] == (4 if seed > 5 else 0)
     assert [Path(m).name for m in config["models"]] == list(RECORDS[seed][1:])
     for path, (value, low, high, auc) in zip(long["paths"], PAGE[seed], strict=True):
         assert tuple(round(path["mean_l1"][k], 3) for k in ("value", "low", "high")) == (value, low, high)
         assert round(path["classifier"]["auc"], 3) == auc
-    assert len(default["paths"]) == 4 and all(p["stuck"] == 0 for p in long["paths"] + default["paths"])
+    for path, (value, auc) in zip(default["paths"], DEFAULT[seed], strict=True):
+        assert (round(path["mean_l1"]["value"], 3), round(path["classifier"]["auc"], 3)) == (value, auc)
+    assert all(p["stuck"] == 0 for p in long["paths"] + default["paths"])
+    floors = [p["floor_mean_l1"]["value"] for p in long["paths"] + default["paths"]]
+    assert 0.122 <= round(min(floors), 3) and round(max(floors), 3) <= 0.151
+    ((rows),) = record["comparisons"].values()
+    assert tuple(round(row["difference"]["value"], 3) for row in rows) == DIFFERENCE[seed]
+    task = record["tstr"]["choice"]["chosen"]
+    verdicts = record["tstr"]["tasks"][f"{task['task']} w{task['window']}"]["verdicts"]["chosen"]
+    assert tuple(round(verdicts[m]["ratio"]["value"], 3) for m in config["models"]) == TSTR[seed]
+    assert all(verdicts[m]["verdict"] == "shown" for m in config["models"])
 
 
 def test_the_rule_s_verdicts_are_the_records():
@@ -69,10 +88,12 @@ def test_the_rule_s_verdicts_are_the_records():
             positive += row["difference"]["value"] > 0
         l1_shown += sum(p["mean_l1"]["high"] <= GOAL_L1 for p in long["paths"])
         auc_shown += sum(p["classifier"]["high"] <= GOAL_AUC for p in long["paths"])
+        highs = [p["classifier"]["high"] for p in long["paths"]]
     # reading 1: shown at >= 6 of 8 paths above 0; 5 are, so "not shown" (6 of 8 point differences are positive)
     assert (above, below, positive) == (5, 0, 6)
     # reading 2: the goal is shown on 2 of 8 paths for the mean L1 and on none for the ROC-AUC: not met
     assert (l1_shown, auc_shown) == (2, 0)
+    assert round(min(highs), 3) >= 0.972  # the lowest upper end of a long path's AUC interval (seed 5's last)
 
 
 def test_real_flow_from_another_time_of_the_day_reads_the_same_card():
@@ -81,6 +102,7 @@ def test_real_flow_from_another_time_of_the_day_reads_the_same_card():
     assert len(windows) == 4
     real_l1 = [w["mean_l1"]["value"] for w in windows]
     real_auc = [w["classifier"]["auc"] for w in windows]
+    assert [round(v, 3) for v in real_l1] == [0.208, 0.228, 0.176, 0.217]
     assert (round(min(real_l1), 3), round(max(real_l1), 3)) == (0.176, 0.228)
     assert (round(min(real_auc), 3), round(max(real_auc), 3)) == (0.553, 0.790)
     # the long model's mean L1 spans the real windows' range (0.176-0.229 against 0.176-0.228); every one of its
