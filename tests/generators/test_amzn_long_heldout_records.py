@@ -111,3 +111,55 @@ def test_real_flow_from_another_time_of_the_day_reads_the_same_card():
     long_l1 = [p["mean_l1"]["value"] for p in longs]
     assert (round(min(long_l1), 3), round(max(long_l1), 3)) == (0.176, 0.229)
     assert min(p["classifier"]["auc"] for p in longs) > max(real_auc)
+
+
+# the "own" encoding at the same budget (generate_amzn_tiny_long_own.toml; its rule committed at 8f1065b)
+OWN = {  # training seed -> (file, "own" model, long model)
+    20261203: ("generate_amzn_tiny_long_own.heldout-20261210.json", "own_long.model", "long.model"),
+    5: ("generate_amzn_tiny_long_own.heldout-20261210-seed5.json", "own_long5.model", "long5.model"),
+}
+OWN_PAGE = {  # the "own" long model's paths: mean L1 [99 %], ROC-AUC; then long - "own" per path
+    20261203: ([(0.200, 0.186, 0.217, 0.834), (0.238, 0.219, 0.259, 0.796), (0.182, 0.166, 0.205, 0.742),
+                (0.193, 0.183, 0.209, 0.746)], (0.023, -0.044, 0.046, 0.012)),
+    5: ([(0.216, 0.202, 0.235, 0.743), (0.190, 0.177, 0.206, 0.742), (0.185, 0.171, 0.207, 0.796),
+         (0.170, 0.156, 0.185, 0.694)], (-0.013, -0.010, 0.004, 0.006)),
+}  # fmt: skip
+OWN_COMMIT = "8f1065b30ffb7245b8b8194960fec8a41e4b15b8"
+
+
+def test_the_own_spec_is_the_long_spec_with_the_own_encoding():
+    long = load_spec(LIBRARY / "generate_amzn_tiny_long.toml")
+    own = load_spec(LIBRARY / "generate_amzn_tiny_long_own.toml")
+    for field in ("message", "books", "split", "seed", "family", "preset", "span_s", "overrides"):
+        assert getattr(own, field) == getattr(long, field), field
+    assert (long.add_price, own.add_price) == ("opposite", "own")
+
+
+def test_the_own_records_give_the_page_s_readings_and_verdicts():
+    auc_points = l1_points = both = l1_shown = auc_shown = below = above = 0
+    for seed, (name, own, long) in OWN.items():
+        record = json.loads((LIBRARY / name).read_text())
+        config = json.loads(record["provenance"]["config"])
+        assert record["provenance"]["git_commit"] == OWN_COMMIT and config["seed"] == 20261210
+        assert [Path(m).name for m in config["models"]] == [own, long] and config["paths"] == 4
+        models = {Path(key).name: value for key, value in record["models"].items()}
+        # the long model samples the same paths as in its own rule's run
+        first = _record(seed)[1]["paths"]
+        assert [p["mean_l1"] for p in models[long]["paths"]] == [p["mean_l1"] for p in first]
+        paths, differences = OWN_PAGE[seed]
+        for path, (value, low, high, auc) in zip(models[own]["paths"], paths, strict=True):
+            assert tuple(round(path["mean_l1"][k], 3) for k in ("value", "low", "high")) == (value, low, high)
+            assert round(path["classifier"]["auc"], 3) == auc and path["stuck"] == 0
+            auc_points += path["classifier"]["auc"] < GOAL_AUC
+            l1_points += path["mean_l1"]["value"] <= GOAL_L1
+            both += path["classifier"]["auc"] < GOAL_AUC and path["mean_l1"]["value"] <= GOAL_L1
+            l1_shown += path["mean_l1"]["high"] <= GOAL_L1
+            auc_shown += path["classifier"]["high"] <= GOAL_AUC
+        ((key, rows),) = record["comparisons"].items()
+        assert Path(key.split(" vs ")[0]).name == long  # the long model minus the "own" one
+        assert tuple(round(row["difference"]["value"], 3) for row in rows) == differences
+        below += sum(row["difference"]["high"] < 0 for row in rows)
+        above += sum(row["difference"]["low"] > 0 for row in rows)
+    assert auc_points == 7  # reading 1: shown by points (>= 6 of 8)
+    assert (below, above) == (1, 2)  # reading 2: not shown (neither way at 6 of 8)
+    assert (l1_points, both, l1_shown, auc_shown) == (6, 5, 1, 0)  # the goal by points, and with intervals
