@@ -137,11 +137,19 @@ def test_the_own_spec_is_the_long_spec_with_the_own_encoding():
 
 def test_the_own_records_give_the_page_s_readings_and_verdicts():
     auc_points = l1_points = both = l1_shown = auc_shown = below = above = 0
+    highs, values, aucs, tstr = [], [], [], []
     for seed, (name, own, long) in OWN.items():
         record = json.loads((LIBRARY / name).read_text())
         config = json.loads(record["provenance"]["config"])
         assert record["provenance"]["git_commit"] == OWN_COMMIT and config["seed"] == 20261210
         assert [Path(m).name for m in config["models"]] == [own, long] and config["paths"] == 4
+        assert config["spec"] == "scenarios/library/generate_amzn_tiny.toml" and config["stop_when_stuck"] is True
+        task = record["tstr"]["choice"]["chosen"]
+        verdict = record["tstr"]["tasks"][f"{task['task']} w{task['window']}"]["verdicts"]["chosen"][
+            config["models"][0]
+        ]
+        assert verdict["verdict"] == "shown"
+        tstr.append(round(verdict["ratio"]["value"], 3))
         models = {Path(key).name: value for key, value in record["models"].items()}
         # the long model samples the same paths as in its own rule's run
         first = _record(seed)[1]["paths"]
@@ -155,11 +163,22 @@ def test_the_own_records_give_the_page_s_readings_and_verdicts():
             both += path["classifier"]["auc"] < GOAL_AUC and path["mean_l1"]["value"] <= GOAL_L1
             l1_shown += path["mean_l1"]["high"] <= GOAL_L1
             auc_shown += path["classifier"]["high"] <= GOAL_AUC
+            highs.append(path["classifier"]["high"])
+            values.append(path["mean_l1"]["value"])
+            aucs.append(path["classifier"]["auc"])
         ((key, rows),) = record["comparisons"].items()
         assert Path(key.split(" vs ")[0]).name == long  # the long model minus the "own" one
         assert tuple(round(row["difference"]["value"], 3) for row in rows) == differences
         below += sum(row["difference"]["high"] < 0 for row in rows)
         above += sum(row["difference"]["low"] > 0 for row in rows)
     assert auc_points == 7  # reading 1: shown by points (>= 6 of 8)
+    assert (round(min(highs), 3), round(max(highs), 3)) == (0.919, 0.999)  # no AUC interval ends at or below 0.8
+    # beside the first run's real windows: 6 of 8 mean L1s inside their range (0.238 above, 0.170 below), 5 of 8 AUCs
+    windows = _record(20261203)[0]["real"]["windows"]
+    real_l1 = [w["mean_l1"]["value"] for w in windows]
+    real_auc = [w["classifier"]["auc"] for w in windows]
+    assert sum(min(real_l1) <= v <= max(real_l1) for v in values) == 6
+    assert sum(min(real_auc) <= a <= max(real_auc) for a in aucs) == 5
+    assert tstr == [0.969, 0.970]  # TSTR of the "own" models, chosen task: shown
     assert (below, above) == (1, 2)  # reading 2: not shown (neither way at 6 of 8)
     assert (l1_points, both, l1_shown, auc_shown) == (6, 5, 1, 0)  # the goal by points, and with intervals
