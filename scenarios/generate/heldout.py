@@ -82,6 +82,7 @@ def score_models(
     tstr_boot: int = 2000,
     real_windows: int = 0,
     against: str = "span",
+    pooled: bool = False,
 ) -> dict[str, Any]:
     """Sample and score every model (and preset) against the spec's held-out span; compare the first model with the
     others, per path; score every model's and preset's pooled paths as TSTR training flow (:func:`tstr_scores`).
@@ -121,6 +122,10 @@ def score_models(
     against
         What every path is scored against: ``"span"`` the whole held-out span, ``"same"`` its first ``duration``
         seconds (the paths' own seconds, right after the context).
+    pooled
+        Also read one classifier over all of a model's (and preset's) paths, ``pooled_classifier``
+        (:func:`pooled_classifier`): a path alone gives the classifier few windows, so its AUC interval is wide and
+        its point low (``docs/generators_amzn.md``, session 39).
 
     Returns
     -------
@@ -173,6 +178,9 @@ def score_models(
             "sampling_s": seconds,
             "paths": [_path_summary(path, card) for path, card in zip(paths, cards[str(model)], strict=True)],
         }
+        if pooled:
+            out["models"][str(model)]["pooled_classifier"] = pooled_classifier(paths, test, seed=seed, n_boot=n_boot,
+                                                                               levels=levels)  # fmt: skip
         sources[str(model)] = [
             series_of(f"{model} path {p}", path, window_levels=window) for p, path in enumerate(paths)
         ]
@@ -180,6 +188,9 @@ def score_models(
         cards[name], out["presets"][name], paths = _score_preset(
             name, spans, n_paths, duration, seed, n_boot, levels, reference=test
         )
+        if pooled:
+            out["presets"][name]["pooled_classifier"] = pooled_classifier(paths, test, seed=seed, n_boot=n_boot,
+                                                                          levels=levels)  # fmt: skip
         sources[name] = [series_of(f"{name} path {p}", path, window_levels=window) for p, path in enumerate(paths)]
     reference = str(models[0])
     for other in [str(m) for m in models[1:]] + list(presets):
@@ -190,6 +201,35 @@ def score_models(
     real = {name: series_of(f"real {name}", spans[name]) for name in ("train", "validation", "test")}
     out["tstr"] = tstr_scores(real, sources, choice=tstr_choice, n_boot=tstr_boot, seed=seed)
     return out
+
+
+def pooled_classifier(
+    paths: list[dict[str, Any]], real: dict[str, Any], *, seed: int, n_boot: int = 100, levels: int | None = None
+) -> dict[str, Any] | str:
+    """One real-vs-synthetic classifier over all ``paths`` against ``real``
+    (:func:`simlab.metrics.discriminative.discriminate_pooled`), read as the scorecard reads one path: the books
+    cut to ``levels`` (default: the fewest of all), each path's events as a level-N file of the real data's would
+    record them, known depth only, 99 % intervals, ``n_boot`` splits, the generator ``default_rng(seed)``. The
+    window is the scorecard's for the smallest path (its events and the real ones, the fewer over 40, within
+    20-200), so a pooled and a per-path reading cut the same windows. Returns the classifier's record, or the
+    reason in words where it does not apply."""
+    from simlab.metrics._market import Market, NotApplicable
+    from simlab.metrics.discriminative import discriminate_pooled
+
+    if not paths:
+        raise ParameterError("`paths` of pooled_classifier must hold at least one path; got none")
+    depth = levels or min(b.sizes["level"] for b in [real["books"], *(p["books"] for p in paths)])
+    attrs = real["events"].attrs
+    window_levels = attrs.get("levels") if attrs.get("format") == "lobster" else None
+    m_real = Market(real["events"], real["books"], levels=depth, source="real", known_depth=True)
+    synthetic = [Market(p["events"], p["books"], levels=depth, source="synthetic", window_levels=window_levels,
+                        known_depth=True) for p in paths]  # fmt: skip
+    window = int(np.clip(min(m_real.ts.size, min(m.ts.size for m in synthetic)) // 40, 20, 200))
+    try:
+        result = discriminate_pooled(m_real, synthetic, rng=np.random.default_rng(seed), window=window, n_boot=n_boot)
+    except NotApplicable as reason:
+        return f"not applicable: {reason}"
+    return {**result.to_dict(), "window": window, "paths": len(paths)}
 
 
 def real_reference(
@@ -506,12 +546,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--real-windows", type=int, default=0, help=windows)
     against = "score every path against the whole held-out span (span) or its first --duration seconds (same)"
     parser.add_argument("--against", choices=AGAINST, default="span", help=against)
+    pooled = "also read one classifier over all of a model's paths (a path alone gives it few windows)"
+    parser.add_argument("--pooled-classifier", action="store_true", help=pooled)
     parser.add_argument("-o", "--output", default="heldout.json")
     args = parser.parse_args(argv)
     out = score_models(
         args.spec, args.models, n_paths=args.paths, duration=args.duration, seed=args.seed, n_boot=args.n_boot,
         data_dir=args.data, stop_when_stuck=args.stop_when_stuck, presets=args.presets, levels=args.levels,
         tstr_choice=args.tstr_choice, tstr_boot=args.tstr_boot, real_windows=args.real_windows, against=args.against,
+        pooled=args.pooled_classifier,
     )  # fmt: skip
     config = {k: v for k, v in vars(args).items() if k != "output"}
     out["provenance"] = provenance(seed=args.seed, config=config)
@@ -528,8 +571,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if "failed" in result:
             print(f"{model}: sampling failed: {result['failed']}")
         _print_paths(f"{result.get('family', '?'):9s}", model, result)
+        _print_pooled(model, result)
     for name, result in out["presets"].items():
         _print_paths(f"{name:9s}", result["kind"], result)
+        _print_pooled(name, result)
     for name, rows in out["comparisons"].items():
         for p, row in enumerate(rows):
             o, t, d = row["ours"], row["theirs"], row["difference"]
@@ -574,6 +619,16 @@ def tstr_lines(tstr: dict[str, Any]) -> list[str]:
 def write_json(path: str | Path, document: dict[str, Any]) -> None:
     """Write ``document`` as JSON atomically (a temporary file beside ``path``, renamed)."""
     write_text_atomic(path, json.dumps(document, indent=1, default=str) + "\n")
+
+
+def _print_pooled(source: str, result: dict[str, Any]) -> None:
+    pooled = result.get("pooled_classifier")
+    if isinstance(pooled, dict):
+        print(f"{source}: one classifier over its {pooled['paths']} paths: AUC {pooled['auc']:.3f} "
+              f"[{pooled['low']:.3f}, {pooled['high']:.3f}] ({pooled['n_test']} held-out windows of {pooled['window']} "
+              "events)")  # fmt: skip
+    elif pooled is not None:
+        print(f"{source}: one classifier over its paths: {pooled}")
 
 
 def _print_paths(label: str, source: str, result: dict[str, Any]) -> None:

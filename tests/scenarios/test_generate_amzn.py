@@ -146,3 +146,28 @@ def test_real_windows_are_scored_as_paths_and_the_rates_count_every_event(amzn):
         heldout.score_models(amzn["spec"], [amzn["model"]], against="x", data_dir=amzn["data"])
     with pytest.raises(ParameterError, match=r"`--duration` \(duration\) must be a number of seconds > 0; got -5"):
         heldout.score_models(amzn["spec"], [amzn["model"]], duration=-5, against="same", data_dir=amzn["data"])
+
+
+def test_the_pooled_classifier_reads_all_of_a_model_s_paths_at_the_per_path_window(amzn):
+    """`--pooled-classifier`: one classifier over every path of a model, its windows the scorecard's for the
+    smallest path. On this slice's 180-s held-out span the real side has too few windows, and the record says so;
+    against the 540-s training span the pooled classifier reads the 3 paths where no path alone can."""
+    from generators.spec import load_generator
+
+    spans = spec_spans(load_spec(amzn["spec"]), amzn["data"])
+    argv = [str(amzn["spec"]), str(amzn["model"]), "--paths", "3", "--duration", "120", "--n-boot", "10",
+            "--tstr-boot", "200", "--pooled-classifier", "--data", str(amzn["data"]),
+            "-o", str(amzn["folder"] / "pooled.json")]  # fmt: skip
+    (model,) = heldout.main(argv)["models"].values()
+    assert model["pooled_classifier"].startswith("not applicable: missing at least 20 windows of 20 events")
+    paths = load_generator(amzn["model"]).sample(3, 120.0, generator=7, stop_when_stuck=True)
+    pooled = heldout.pooled_classifier(paths, spans["train"], seed=7, n_boot=10)
+    assert isinstance(pooled, dict), pooled
+    assert pooled["paths"] == 3 and 0.0 <= pooled["low"] <= pooled["auc"] <= pooled["high"] <= 1.0
+    smallest = min(path["events"].sizes["event"] for path in paths)
+    real = spans["train"]["events"].sizes["event"]
+    assert pooled["window"] == int(np.clip(min(real, smallest) // 40, 20, 200))
+    alone = [heldout.pooled_classifier([path], spans["train"], seed=7, n_boot=10) for path in paths]
+    assert all(isinstance(a, str) or a["n_test"] < pooled["n_test"] for a in alone)
+    with pytest.raises(ParameterError, match="at least one path"):
+        heldout.pooled_classifier([], spans["test"], seed=1)

@@ -155,3 +155,59 @@ def test_a_touch_missing_on_a_few_rows_keeps_the_book_features(zi_pair):
     assert "mean_spread" in result.features and result.to_dict()["unquoted_windows"] == [0, 1]
     quoted = discriminate(real, real, rng=np.random.default_rng(0), window=window, n_boot=20)
     assert "share_unquoted" not in quoted.features and "unquoted_windows" not in quoted.to_dict()
+
+
+def _market(data, source="synthetic"):
+    return Market(data["events"], data["books"], levels=None, source=source)
+
+
+def test_the_pooled_classifier_is_discriminate_on_one_path_and_the_stacked_windows_on_many(zi_pair):
+    """Pooled over one synthetic dataset it is `discriminate` bit for bit; over several it is `block_split_auc` on
+    each path's `classifier_inputs` rows stacked path after path (a twin that pools the matrices, not the features)."""
+    from simlab.metrics.discriminative import classifier_inputs, discriminate_pooled
+    from tests.simlab.metrics.conftest import zi_book
+
+    real = _market(zi_pair[0], "real")
+    one = discriminate_pooled(real, [_market(zi_pair[1])], rng=np.random.default_rng(3), window=50, n_boot=30)
+    assert one == discriminate(real, _market(zi_pair[1]), rng=np.random.default_rng(3), window=50, n_boot=30)
+    paths = [_market(zi_book(seed, duration_s=150.0)) for seed in (11, 12, 13)]
+    pooled = discriminate_pooled(real, paths, rng=np.random.default_rng(4), window=50, n_boot=30)
+    inputs = [classifier_inputs(real, path, 50) for path in paths]
+    assert all(i[0] == inputs[0][0] for i in inputs)
+    twin = block_split_auc(inputs[0][1], np.vstack([i[2] for i in inputs]), rng=np.random.default_rng(4), n_boot=30,
+                           features=inputs[0][0])  # fmt: skip
+    assert pooled == twin
+    assert pooled.n_test > min(discriminate(real, p, rng=np.random.default_rng(4), window=50, n_boot=30).n_test
+                               for p in paths)  # fmt: skip
+
+
+def test_pooling_short_paths_narrows_the_interval_and_still_tells_a_different_law_apart(zi_pair):
+    """Short paths of the real law: one at a time the interval is wide; pooled it is narrower and still holds 0.5.
+    Short paths of a law a little off (orders 20 % larger): one path alone is not told apart, pooled they are."""
+    from simlab.metrics.discriminative import discriminate_pooled
+    from tests.simlab.metrics.conftest import zi_book
+
+    real = _market(zi_pair[0], "real")
+    same = [_market(zi_book(seed, duration_s=120.0)) for seed in range(20, 28)]
+    alone = [discriminate(real, p, rng=np.random.default_rng(5), window=25, n_boot=60) for p in same]
+    pooled = discriminate_pooled(real, same, rng=np.random.default_rng(5), window=25, n_boot=60)
+    assert pooled.low < 0.5 < pooled.high
+    assert pooled.high - pooled.low < np.mean([a.high - a.low for a in alone])
+    other = [_market(zi_book(seed, duration_s=120.0, order_size=3.6)) for seed in range(20, 28)]
+    lows = [discriminate(real, p, rng=np.random.default_rng(5), window=25, n_boot=60).low for p in other]
+    apart = discriminate_pooled(real, other, rng=np.random.default_rng(5), window=25, n_boot=60)
+    assert min(lows) < 0.5 < 0.6 < apart.low and "log_size" in apart.features
+
+
+def test_the_pooled_classifier_refuses_what_it_cannot_read(zi_pair):
+    from simlab.metrics.discriminative import discriminate_pooled
+
+    real = _market(zi_pair[0], "real")
+    with pytest.raises(ParameterError, match="non-empty sequence of Market"):
+        discriminate_pooled(real, [], rng=np.random.default_rng(0))
+    with pytest.raises(ParameterError, match="non-empty sequence of Market"):
+        discriminate_pooled(real, [zi_pair[1]], rng=np.random.default_rng(0))
+    with pytest.raises(ParameterError, match="window"):
+        discriminate_pooled(real, [real], rng=np.random.default_rng(0), window=3)
+    with pytest.raises(NotApplicable, match="every synthetic dataset"):
+        discriminate_pooled(real, [real], rng=np.random.default_rng(0), window=10**7)
