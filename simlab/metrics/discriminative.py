@@ -179,25 +179,7 @@ def discriminate(
 
     Raises :class:`simlab.metrics._market.NotApplicable` when a dataset has fewer than :data:`MIN_WINDOWS` windows.
     """
-    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 10:
-        raise ParameterError(f"`window` of discriminate must be an int >= 10; got {window!r}")
-    if not 0.1 <= train_fraction <= 0.9:
-        raise ParameterError(f"`train_fraction` of discriminate must be in [0.1, 0.9]; got {train_fraction!r}")
-    check_bootstrap(n_boot, confidence)
-    names, x_real, x_synthetic, unquoted = classifier_inputs(real, synthetic, window)
-    sizes = [x.shape[0] for x in (x_real, x_synthetic)]
-    if min(sizes) < MIN_WINDOWS:
-        raise NotApplicable([f"at least {MIN_WINDOWS} windows of {window} events in each dataset (got {sizes})"])
-    result = block_split_auc(
-        x_real,
-        x_synthetic,
-        rng=rng,
-        train_fraction=train_fraction,
-        n_boot=n_boot,
-        confidence=confidence,
-        features=names,
-    )
-    return replace(result, unquoted_windows=unquoted) if any(unquoted) else result
+    return _discriminate(real, [synthetic], "discriminate", rng, window, train_fraction, n_boot, confidence)
 
 
 def discriminate_pooled(
@@ -226,10 +208,15 @@ def discriminate_pooled(
         raise ParameterError(
             f"`synthetics` of discriminate_pooled must be a non-empty sequence of Market; got {len(synthetics)} items"
         )
+    return _discriminate(real, synthetics, "discriminate_pooled", rng, window, train_fraction, n_boot, confidence)
+
+
+def _discriminate(real, synthetics, caller, rng, window, train_fraction, n_boot, confidence) -> Discrimination:
+    # the classifier of discriminate over one or several synthetic datasets, their windows stacked in order
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 10:
-        raise ParameterError(f"`window` of discriminate_pooled must be an int >= 10; got {window!r}")
+        raise ParameterError(f"`window` of {caller} must be an int >= 10; got {window!r}")
     if not 0.1 <= train_fraction <= 0.9:
-        raise ParameterError(f"`train_fraction` of discriminate_pooled must be in [0.1, 0.9]; got {train_fraction!r}")
+        raise ParameterError(f"`train_fraction` of {caller} must be in [0.1, 0.9]; got {train_fraction!r}")
     check_bootstrap(n_boot, confidence)
     parts = [window_features(m, window) for m in synthetics]
     if any(not part for part in parts):

@@ -170,6 +170,8 @@ def test_the_pooled_classifier_is_discriminate_on_one_path_and_the_stacked_windo
     real = _market(zi_pair[0], "real")
     one = discriminate_pooled(real, [_market(zi_pair[1])], rng=np.random.default_rng(3), window=50, n_boot=30)
     assert one == discriminate(real, _market(zi_pair[1]), rng=np.random.default_rng(3), window=50, n_boot=30)
+    names, x_real, x_synthetic, _ = classifier_inputs(real, _market(zi_pair[1]), 50)  # the matrices, not the pooling
+    assert one == block_split_auc(x_real, x_synthetic, rng=np.random.default_rng(3), n_boot=30, features=names)
     paths = [_market(zi_book(seed, duration_s=150.0)) for seed in (11, 12, 13)]
     pooled = discriminate_pooled(real, paths, rng=np.random.default_rng(4), window=50, n_boot=30)
     inputs = [classifier_inputs(real, path, 50) for path in paths]
