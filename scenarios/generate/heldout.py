@@ -209,20 +209,28 @@ def pooled_classifier(
     """One real-vs-synthetic classifier over all ``paths`` against ``real``
     (:func:`simlab.metrics.discriminative.discriminate_pooled`), read as the scorecard reads one path: the books
     cut to ``levels`` (default: the fewest of all), each path's events as a level-N file of the real data's would
-    record them, known depth only, 99 % intervals, ``n_boot`` splits, the generator ``default_rng(seed)``. The
-    window is the scorecard's for the smallest path (its events and the real ones, the fewer over 40, within
-    20-200), so a pooled and a per-path reading cut the same windows. Returns the classifier's record, or the
-    reason in words where it does not apply."""
+    record them, known depth only, 99 % intervals, ``n_boot`` splits, the generator ``default_rng(seed)`` (so one
+    path pooled does not repeat its card's AUC, whose generator is the card's). The window is the one the
+    scorecard gives the smallest path (its events and the real ones, the fewer over 40, within 20-200): one short
+    or stuck path shortens every path's windows, and a path without one whole window makes the reading not
+    applicable. Returns the classifier's record, or the reason in words where it does not apply."""
     from simlab.metrics._market import Market, NotApplicable
     from simlab.metrics.discriminative import discriminate_pooled
 
     if not paths:
         raise ParameterError("`paths` of pooled_classifier must hold at least one path; got none")
-    depth = levels or min(b.sizes["level"] for b in [real["books"], *(p["books"] for p in paths)])
+    for p, path in enumerate(paths):
+        for key in ("tick_size", "instrument"):
+            ours, theirs = path["events"].attrs.get(key), real["events"].attrs.get(key)
+            if ours is None or theirs is None or str(ours) != str(theirs):
+                raise DataError(f"pooled_classifier: path {p}'s {key} is {ours!r}, the real data's {theirs!r}; "
+                                "expected the same")  # fmt: skip
+    books = [b for b in (real.get("books"), *(p.get("books") for p in paths)) if b is not None]
+    depth = levels or min((b.sizes["level"] for b in books), default=None)
     attrs = real["events"].attrs
     window_levels = attrs.get("levels") if attrs.get("format") == "lobster" else None
-    m_real = Market(real["events"], real["books"], levels=depth, source="real", known_depth=True)
-    synthetic = [Market(p["events"], p["books"], levels=depth, source="synthetic", window_levels=window_levels,
+    m_real = Market(real["events"], real.get("books"), levels=depth, source="real", known_depth=True)
+    synthetic = [Market(p["events"], p.get("books"), levels=depth, source="synthetic", window_levels=window_levels,
                         known_depth=True) for p in paths]  # fmt: skip
     window = int(np.clip(min(m_real.ts.size, min(m.ts.size for m in synthetic)) // 40, 20, 200))
     try:

@@ -199,15 +199,23 @@ def discriminate_pooled(
     follow the paths. A path is short, so a classifier trained on one path's few windows is weak and its AUC
     interval wide (0.2-0.7 on 778-s AMZN paths); pooled, the classifier trains on every path's windows and the
     interval narrows, and the AUC reads what a stronger classifier tells apart (docs/generators_amzn.md, session
-    39). With one dataset it is :func:`discriminate`, bit for bit. A book feature only some datasets provide (a
-    path whose touch is never quoted) is left out for all; a dataset whose book is partly quoted gets the others
-    their unquoted share, 0, as the real one does.
+    39). With one dataset it is :func:`discriminate`, bit for bit. A path whose book is never quoted has every
+    window unquoted (its book features missing, its unquoted share 1), and a fully quoted path beside a partly
+    quoted one an unquoted share of 0, as the real one gets; the unquoted windows are then left out (counted in
+    ``unquoted_windows``, summed over the paths), or, where too few would be left, the book features for all, as
+    :func:`classifier_inputs` does for one path. A path without one whole window makes the reading not applicable
+    (nothing is dropped silently).
     """
-    synthetics = list(synthetics)
-    if not synthetics or not all(isinstance(m, Market) for m in synthetics):
+    if not isinstance(synthetics, (list, tuple)) or not synthetics:
         raise ParameterError(
-            f"`synthetics` of discriminate_pooled must be a non-empty sequence of Market; got {len(synthetics)} items"
+            f"`synthetics` of discriminate_pooled must be a non-empty list or tuple of Market; got "
+            f"{type(synthetics).__name__}{' (empty)' if isinstance(synthetics, (list, tuple)) else ''}"
         )
+    for i, m in enumerate(synthetics):
+        if not isinstance(m, Market):
+            raise ParameterError(
+                f"`synthetics` of discriminate_pooled must hold Market objects; item {i} is {type(m).__name__}"
+            )
     return _discriminate(real, synthetics, "discriminate_pooled", rng, window, train_fraction, n_boot, confidence)
 
 
@@ -221,14 +229,22 @@ def _discriminate(real, synthetics, caller, rng, window, train_fraction, n_boot,
     parts = [window_features(m, window) for m in synthetics]
     if any(not part for part in parts):
         sizes = [next(iter(part.values())).size if part else 0 for part in parts]
-        raise NotApplicable([f"at least one window of {window} events in every synthetic dataset (got {sizes})"])
+        raise NotApplicable([f"at least one window of {window} events with a flow event in every synthetic dataset "
+                             f"(got {sizes})"])  # fmt: skip
+    for m, part in zip(synthetics, parts, strict=True):  # a book never quoted: every window unquoted, as its rows
+        if len(synthetics) > 1 and m.book is not None and "mean_spread" not in part:
+            n = next(iter(part.values())).size
+            part.update({name: np.full(n, np.nan) for name in BOOK_FEATURES[:-1]}, share_unquoted=np.ones(n))
     if any("share_unquoted" in part for part in parts):  # a fully quoted path beside a partly quoted one: 0 unquoted
         for part in parts:
             if "mean_spread" in part and "share_unquoted" not in part:
                 part["share_unquoted"] = np.zeros(next(iter(part.values())).size)
     shared = [name for name in parts[0] if all(name in part for part in parts)]
     pooled = {name: np.concatenate([part[name] for part in parts]) for name in shared}
-    names, x_real, x_synthetic, unquoted = _inputs(window_features(real, window), pooled)
+    a = window_features(real, window)
+    if not a:
+        raise NotApplicable([f"at least one window of {window} events with a flow event in the real dataset"])
+    names, x_real, x_synthetic, unquoted = _inputs(a, pooled)
     sizes = [x.shape[0] for x in (x_real, x_synthetic)]
     if min(sizes) < MIN_WINDOWS:
         raise NotApplicable([f"at least {MIN_WINDOWS} windows of {window} events in each dataset (got {sizes})"])

@@ -164,10 +164,15 @@ def test_the_pooled_classifier_reads_all_of_a_model_s_paths_at_the_per_path_wind
     pooled = heldout.pooled_classifier(paths, spans["train"], seed=7, n_boot=10)
     assert isinstance(pooled, dict), pooled
     assert pooled["paths"] == 3 and 0.0 <= pooled["low"] <= pooled["auc"] <= pooled["high"] <= 1.0
-    smallest = min(path["events"].sizes["event"] for path in paths)
-    real = spans["train"]["events"].sizes["event"]
+    from simlab.metrics._market import Market
+
+    smallest = min(Market(p["events"], p["books"], levels=1, source="s", window_levels=1).ts.size for p in paths)
+    real = Market(spans["train"]["events"], spans["train"]["books"], levels=1, source="r").ts.size
     assert pooled["window"] == int(np.clip(min(real, smallest) // 40, 20, 200))
     alone = [heldout.pooled_classifier([path], spans["train"], seed=7, n_boot=10) for path in paths]
     assert all(isinstance(a, str) or a["n_test"] < pooled["n_test"] for a in alone)
     with pytest.raises(ParameterError, match="at least one path"):
         heldout.pooled_classifier([], spans["test"], seed=1)
+    other = {**paths[0], "events": paths[0]["events"].assign_attrs(tick_size=0.05)}
+    with pytest.raises(DataError, match="path 0's tick_size is 0.05, the real data's 0.01; expected the same"):
+        heldout.pooled_classifier([other], spans["train"], seed=1)

@@ -7,7 +7,16 @@ import pytest
 
 from simlab.errors import ParameterError
 from simlab.metrics._market import Market, NotApplicable
-from simlab.metrics.discriminative import block_split_auc, discriminate, fit_logistic, roc_auc
+from simlab.metrics.discriminative import (
+    block_split_auc,
+    classifier_inputs,
+    discriminate,
+    discriminate_pooled,
+    fit_logistic,
+    roc_auc,
+    window_features,
+)
+from tests.simlab.metrics.conftest import zi_book
 
 
 def slow_auc(labels, scores):
@@ -124,7 +133,6 @@ def test_a_touch_missing_on_a_few_rows_keeps_the_book_features(zi_pair):
     """Before session 33 one unquoted row dropped the spread, imbalance, touch and mid features of every window (an
     agent market's day with 41 unquoted rows was told apart on its flow alone). Now they are read over the quoted
     rows, the unquoted share is a feature, and a window without a quoted row is left out and counted."""
-    from simlab.metrics.discriminative import classifier_inputs, window_features
 
     real = Market(zi_pair[0]["events"], zi_pair[0]["books"], levels=None, source="real")
     window = 100
@@ -164,8 +172,6 @@ def _market(data, source="synthetic"):
 def test_the_pooled_classifier_is_discriminate_on_one_path_and_the_stacked_windows_on_many(zi_pair):
     """Pooled over one synthetic dataset it is `discriminate` bit for bit; over several it is `block_split_auc` on
     each path's `classifier_inputs` rows stacked path after path (a twin that pools the matrices, not the features)."""
-    from simlab.metrics.discriminative import classifier_inputs, discriminate_pooled
-    from tests.simlab.metrics.conftest import zi_book
 
     real = _market(zi_pair[0], "real")
     one = discriminate_pooled(real, [_market(zi_pair[1])], rng=np.random.default_rng(3), window=50, n_boot=30)
@@ -186,8 +192,6 @@ def test_the_pooled_classifier_is_discriminate_on_one_path_and_the_stacked_windo
 def test_pooling_short_paths_narrows_the_interval_and_still_tells_a_different_law_apart(zi_pair):
     """Short paths of the real law: one at a time the interval is wide; pooled it is narrower and still holds 0.5.
     Short paths of a law a little off (orders 20 % larger): one path alone is not told apart, pooled they are."""
-    from simlab.metrics.discriminative import discriminate_pooled
-    from tests.simlab.metrics.conftest import zi_book
 
     real = _market(zi_pair[0], "real")
     same = [_market(zi_book(seed, duration_s=120.0)) for seed in range(20, 28)]
@@ -202,14 +206,38 @@ def test_pooling_short_paths_narrows_the_interval_and_still_tells_a_different_la
 
 
 def test_the_pooled_classifier_refuses_what_it_cannot_read(zi_pair):
-    from simlab.metrics.discriminative import discriminate_pooled
 
     real = _market(zi_pair[0], "real")
-    with pytest.raises(ParameterError, match="non-empty sequence of Market"):
+    with pytest.raises(ParameterError, match=r"non-empty list or tuple of Market; got list \(empty\)"):
         discriminate_pooled(real, [], rng=np.random.default_rng(0))
-    with pytest.raises(ParameterError, match="non-empty sequence of Market"):
-        discriminate_pooled(real, [zi_pair[1]], rng=np.random.default_rng(0))
+    with pytest.raises(ParameterError, match="non-empty list or tuple of Market; got Market"):
+        discriminate_pooled(real, real, rng=np.random.default_rng(0))
+    with pytest.raises(ParameterError, match="must hold Market objects; item 1 is dict"):
+        discriminate_pooled(real, [real, zi_pair[1]], rng=np.random.default_rng(0))
+    with pytest.raises(NotApplicable, match="in the real dataset"):
+        discriminate_pooled(_market(zi_book(41, duration_s=5.0), "real"), [real], rng=np.random.default_rng(0),
+                            window=1000)  # fmt: skip
     with pytest.raises(ParameterError, match="window"):
         discriminate_pooled(real, [real], rng=np.random.default_rng(0), window=3)
     with pytest.raises(NotApplicable, match="every synthetic dataset"):
         discriminate_pooled(real, [real], rng=np.random.default_rng(0), window=10**7)
+
+
+def test_the_pooled_classifier_reads_partly_and_never_quoted_paths_as_unquoted_windows(zi_pair):
+    """A partly quoted path beside fully quoted ones: its wholly unquoted windows are left out and counted, the book
+    features kept. A path whose touch is never quoted: every one of its windows is unquoted (left out and counted),
+    not the book features of every path."""
+    real = _market(zi_pair[0], "real")
+    full = [_market(zi_book(seed, duration_s=150.0)) for seed in (31, 32)]
+    partly = _with_empty_bids(zi_book(33, duration_s=150.0), np.arange(1000, 1100))  # windows 20 and 21 of 50 events
+    pooled = discriminate_pooled(real, [*full, partly], rng=np.random.default_rng(0), window=50, n_boot=20)
+    assert "mean_spread" in pooled.features and "share_unquoted" in pooled.features
+    assert pooled.unquoted_windows == (0, 2)
+    never_data = zi_book(34, duration_s=150.0)
+    never = _with_empty_bids(never_data, np.arange(_market(never_data).ts.size))
+    assert not never.quoted.any()
+    with_never = discriminate_pooled(real, [*full, never], rng=np.random.default_rng(0), window=50, n_boot=20)
+    assert "mean_spread" in with_never.features
+    assert with_never.unquoted_windows == (0, never.ts.size // 50)
+    alone = discriminate(real, never, rng=np.random.default_rng(0), window=50, n_boot=20)
+    assert "mean_spread" not in alone.features  # one path never quoted: read on its flow alone, as before
