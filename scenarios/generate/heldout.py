@@ -2,7 +2,7 @@
 
 ``python -m scenarios.generate.heldout SPEC MODEL [MODEL ...] [--paths 2] [--duration SECONDS] [--seed S]
 [--stop-when-stuck] [--presets NAME ...] [--levels N] [--tstr-choice CHOICE.json] [--tstr-boot 2000] [--data DIR]
-[--real-windows N] [--against span|same] [-o OUT.json]``
+[--real-windows N] [--against span|same] [--pooled-classifier] [-o OUT.json]``
 samples every model (diffusion or GAN, read from its folder) from the sampling context with the same seed, scores
 each path against the whole held-out test span (``--against same``: its first seconds, below) with
 :func:`simlab.metrics.scorecard.score` (the realism scorecard),
@@ -32,6 +32,10 @@ What real flow gives where a path is read (:func:`real_reference`, always in the
 message rates and the held-out span's events in each path-length window from its start, since a path covers the
 span's first seconds and is scored against all of it. ``--real-windows N`` also scores the last N path-length windows
 of the real validation span as paths (real flow of another time, scored the same way).
+
+``--pooled-classifier`` also reads one real-vs-synthetic classifier over all of a source's paths (a model's, a
+preset's, and the real windows', whose reading is then the real-vs-real floor of this one), every source at one
+book depth and one window of events (:func:`pooled_readings`), so that the readings compare.
 
 ``--against same`` scores every path (model, preset or real window) against the held-out span's first ``duration``
 seconds instead of all of it: the real continuation of the context the paths start from, the seconds the paths
@@ -64,6 +68,7 @@ from simlab.store import write_text_atomic
 
 HELDOUT_SHARE = 6  # a path's default length is the held-out span's over this
 AGAINST = ("span", "same")  # what a path is scored against: the whole held-out span, or its first seconds
+REAL_WINDOWS = "real windows"  # the source name of --real-windows among the pooled readings
 
 
 def score_models(
@@ -125,7 +130,8 @@ def score_models(
     pooled
         Also read one classifier over all of a model's (and preset's) paths, ``pooled_classifier``
         (:func:`pooled_classifier`): a path alone gives the classifier few windows, so its AUC interval is wide and
-        its point low (``docs/generators_amzn.md``, session 39).
+        its point low (``docs/generators_amzn.md``, session 39); with ``real_windows``, the real windows too, every
+        source at one window (:func:`pooled_readings`).
 
     Returns
     -------
@@ -163,6 +169,11 @@ def score_models(
     out["real"] = real_reference(
         spans, duration, windows=real_windows, seed=seed, n_boot=n_boot, levels=levels, reference=test
     )
+    pooled_sources: dict[str, list[dict[str, Any]]] = {}  # --pooled-classifier: every source's paths, read at the end
+    if pooled and real_windows:
+        pooled_sources[REAL_WINDOWS] = [
+            slice_flow(spans["validation"], w["start_s"], duration) for w in out["real"]["windows"]
+        ]
     for model in models:
         generator = load_generator(model)
         start = time.perf_counter()
@@ -179,8 +190,7 @@ def score_models(
             "paths": [_path_summary(path, card) for path, card in zip(paths, cards[str(model)], strict=True)],
         }
         if pooled:
-            out["models"][str(model)]["pooled_classifier"] = pooled_classifier(paths, test, seed=seed, n_boot=n_boot,
-                                                                               levels=levels)  # fmt: skip
+            pooled_sources[str(model)] = paths
         sources[str(model)] = [
             series_of(f"{model} path {p}", path, window_levels=window) for p, path in enumerate(paths)
         ]
@@ -189,9 +199,12 @@ def score_models(
             name, spans, n_paths, duration, seed, n_boot, levels, reference=test
         )
         if pooled:
-            out["presets"][name]["pooled_classifier"] = pooled_classifier(paths, test, seed=seed, n_boot=n_boot,
-                                                                          levels=levels)  # fmt: skip
+            pooled_sources[name] = paths
         sources[name] = [series_of(f"{name} path {p}", path, window_levels=window) for p, path in enumerate(paths)]
+    readings = pooled_readings(pooled_sources, test, seed=seed, n_boot=n_boot, levels=levels) if pooled_sources else {}
+    for name, reading in readings.items():
+        where = out["real"] if name == REAL_WINDOWS else out["models"].get(name, out["presets"].get(name))
+        where["pooled_classifier"] = reading
     reference = str(models[0])
     for other in [str(m) for m in models[1:]] + list(presets):
         if other in cards and reference in cards:
@@ -204,18 +217,58 @@ def score_models(
 
 
 def pooled_classifier(
-    paths: list[dict[str, Any]], real: dict[str, Any], *, seed: int, n_boot: int = 100, levels: int | None = None
+    paths: list[dict[str, Any]],
+    real: dict[str, Any],
+    *,
+    seed: int,
+    n_boot: int = 100,
+    levels: int | None = None,
+    window: int | None = None,
 ) -> dict[str, Any] | str:
     """One real-vs-synthetic classifier over all ``paths`` against ``real``
     (:func:`simlab.metrics.discriminative.discriminate_pooled`), read as the scorecard reads one path: the books
     cut to ``levels`` (default: the fewest of all), each path's events as a level-N file of the real data's would
     record them, known depth only, 99 % intervals, ``n_boot`` splits, the generator ``default_rng(seed)`` (so one
-    path pooled does not repeat its card's AUC, whose generator is the card's). The window is the one the
-    scorecard gives the smallest path (its events and the real ones, the fewer over 40, within 20-200): one short
-    or stuck path shortens every path's windows, and a path without one whole window makes the reading not
-    applicable. Returns the classifier's record, or the reason in words where it does not apply."""
-    from simlab.metrics._market import Market, NotApplicable
-    from simlab.metrics.discriminative import discriminate_pooled
+    path pooled does not repeat its card's AUC, whose generator is the card's). The window (events) is ``window``,
+    by default the one the scorecard gives the smallest path (its events and the real ones, the fewer over 40,
+    within 20-200): one short or stuck path shortens every path's windows, and a path without one whole window
+    makes the reading not applicable. Returns the classifier's record, or the reason in words where it does not
+    apply."""
+    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 2):
+        raise ParameterError(f"`window` of pooled_classifier must be an int >= 2 events or None; got {window!r}")
+    m_real, synthetic = _pooled_markets(paths, real, levels)
+    return _pooled_reading(
+        m_real, synthetic, seed, n_boot, _pooled_window(m_real, synthetic) if window is None else window
+    )
+
+
+def pooled_readings(
+    sources: dict[str, list[dict[str, Any]]],
+    real: dict[str, Any],
+    *,
+    seed: int,
+    n_boot: int = 100,
+    levels: int | None = None,
+) -> dict[str, dict[str, Any] | str]:
+    """Read :func:`pooled_classifier` for every source (a model's, a preset's or real windows' paths) at one book
+    depth and one window for all, so that the readings compare: the depth is ``levels`` (default: the fewest of
+    every source's books and the real ones), the window the scorecard's rule applied to the smallest path of any
+    source. A classifier's AUC grows with its window's events, so sources read at their own windows would not
+    compare (on the AMZN validation span a real 778-s window holds 1,267 level-1 events, a model's path 2,000)."""
+    if not sources or any(not paths for paths in sources.values()):
+        raise ParameterError(f"`sources` of pooled_readings must each hold at least one path; got {sorted(sources)}")
+    books = [p.get("books") for paths in sources.values() for p in paths] + [real.get("books")]
+    depth = levels or min((b.sizes["level"] for b in books if b is not None), default=None)
+    markets = {name: _pooled_markets(paths, real, depth) for name, paths in sources.items()}
+    window = min(_pooled_window(m_real, synthetic) for m_real, synthetic in markets.values())
+    return {
+        name: _pooled_reading(m_real, synthetic, seed, n_boot, window) for name, (m_real, synthetic) in markets.items()
+    }
+
+
+def _pooled_markets(paths: list[dict[str, Any]], real: dict[str, Any], levels: int | None) -> tuple[Any, list[Any]]:
+    # the real span and the paths as the scorecard reads them (see pooled_classifier)
+    from simlab.metrics._market import Market
 
     if not paths:
         raise ParameterError("`paths` of pooled_classifier must hold at least one path; got none")
@@ -232,12 +285,23 @@ def pooled_classifier(
     m_real = Market(real["events"], real.get("books"), levels=depth, source="real", known_depth=True)
     synthetic = [Market(p["events"], p.get("books"), levels=depth, source="synthetic", window_levels=window_levels,
                         known_depth=True) for p in paths]  # fmt: skip
-    window = int(np.clip(min(m_real.ts.size, min(m.ts.size for m in synthetic)) // 40, 20, 200))
+    return m_real, synthetic
+
+
+def _pooled_window(m_real: Any, synthetic: list[Any]) -> int:
+    # the scorecard's window for the smallest path: the fewer events over 40, within 20-200
+    return int(np.clip(min(m_real.ts.size, min(m.ts.size for m in synthetic)) // 40, 20, 200))
+
+
+def _pooled_reading(m_real: Any, synthetic: list[Any], seed: int, n_boot: int, window: int) -> dict[str, Any] | str:
+    from simlab.metrics._market import NotApplicable
+    from simlab.metrics.discriminative import discriminate_pooled
+
     try:
         result = discriminate_pooled(m_real, synthetic, rng=np.random.default_rng(seed), window=window, n_boot=n_boot)
     except NotApplicable as reason:
         return f"not applicable: {reason}"
-    return {**result.to_dict(), "window": window, "paths": len(paths)}
+    return {**result.to_dict(), "window": window, "paths": len(synthetic)}
 
 
 def real_reference(
@@ -575,6 +639,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f"seconds first): {real['test_windows']}")  # fmt: skip
     for window in real["windows"]:
         _print_paths("real     ", f"validation span from {window['start_s']:.1f} s", {"paths": [window]})
+    _print_pooled(REAL_WINDOWS, real)
     for model, result in out["models"].items():
         if "failed" in result:
             print(f"{model}: sampling failed: {result['failed']}")

@@ -156,10 +156,12 @@ def test_the_pooled_classifier_reads_all_of_a_model_s_paths_at_the_per_path_wind
 
     spans = spec_spans(load_spec(amzn["spec"]), amzn["data"])
     argv = [str(amzn["spec"]), str(amzn["model"]), "--paths", "3", "--duration", "120", "--n-boot", "10",
-            "--tstr-boot", "200", "--pooled-classifier", "--data", str(amzn["data"]),
+            "--tstr-boot", "200", "--pooled-classifier", "--real-windows", "1", "--data", str(amzn["data"]),
             "-o", str(amzn["folder"] / "pooled.json")]  # fmt: skip
-    (model,) = heldout.main(argv)["models"].values()
+    out = heldout.main(argv)
+    (model,) = out["models"].values()
     assert model["pooled_classifier"].startswith("not applicable: missing at least 20 windows of 20 events")
+    assert out["real"]["pooled_classifier"].startswith("not applicable: missing at least 20 windows of 20 events")
     paths = load_generator(amzn["model"]).sample(3, 120.0, generator=7, stop_when_stuck=True)
     pooled = heldout.pooled_classifier(paths, spans["train"], seed=7, n_boot=10)
     assert isinstance(pooled, dict), pooled
@@ -171,6 +173,18 @@ def test_the_pooled_classifier_reads_all_of_a_model_s_paths_at_the_per_path_wind
     assert pooled["window"] == int(np.clip(min(real, smallest) // 40, 20, 200))
     alone = [heldout.pooled_classifier([path], spans["train"], seed=7, n_boot=10) for path in paths]
     assert all(isinstance(a, str) or a["n_test"] < pooled["n_test"] for a in alone)
+    # several sources at one window, the smallest path's of any: the training span itself (its own window 39 events)
+    # beside the 120-s paths (20 events)
+    itself = heldout.pooled_classifier([spans["train"]], spans["train"], seed=7, n_boot=10)
+    assert isinstance(itself, dict) and itself["window"] > pooled["window"], itself
+    readings = heldout.pooled_readings({"model": paths, "itself": [spans["train"]]}, spans["train"], seed=7, n_boot=10)
+    assert readings["model"] == pooled and readings["itself"]["window"] == pooled["window"]
+    at = heldout.pooled_classifier([spans["train"]], spans["train"], seed=7, n_boot=10, window=pooled["window"])
+    assert readings["itself"] == at and at["n_test"] > itself["n_test"]  # smaller windows: more of them
+    with pytest.raises(ParameterError, match="`window` of pooled_classifier must be an int >= 2 events or None; got 1"):
+        heldout.pooled_classifier(paths, spans["train"], seed=7, window=1)
+    with pytest.raises(ParameterError, match=r"`sources` of pooled_readings must each hold at least one path"):
+        heldout.pooled_readings({"model": []}, spans["train"], seed=7)
     with pytest.raises(ParameterError, match="at least one path"):
         heldout.pooled_classifier([], spans["test"], seed=1)
     other = {**paths[0], "events": paths[0]["events"].assign_attrs(tick_size=0.05)}
