@@ -34,8 +34,9 @@ span's first seconds and is scored against all of it. ``--real-windows N`` also 
 of the real validation span as paths (real flow of another time, scored the same way).
 
 ``--pooled-classifier`` also reads one real-vs-synthetic classifier over all of a source's paths (a model's, a
-preset's, and the real windows', whose reading is then the real-vs-real floor of this one), every source at one
-book depth and one window of events (:func:`pooled_readings`), so that the readings compare.
+preset's, and with ``--real-windows N`` the real windows', whose reading is then the real-vs-real floor of this
+one), every source at one book depth and one window of events (:func:`pooled_readings`), so that the readings of
+one run compare.
 
 ``--against same`` scores every path (model, preset or real window) against the held-out span's first ``duration``
 seconds instead of all of it: the real continuation of the context the paths start from, the seconds the paths
@@ -143,7 +144,9 @@ def score_models(
         ``sampling_s``, ``paths``: per path the scorecard's summary; or ``failed``); ``presets`` (per preset:
         ``kind``, ``fitted_on``, ``simulating_s``, ``paths``); ``comparisons`` (per "other vs first model", per
         path, :func:`generators.evaluation.compare_cards`); ``tstr`` (:func:`tstr_scores`; sources are named by the
-        model folder or the preset).
+        model folder or the preset). With ``pooled``: ``pooled_classifier`` in every model's and preset's entry and,
+        with ``real_windows``, in ``real`` (:func:`pooled_readings`), and ``pooled_window``, the events of the one
+        window they were all read at.
     """
     if levels is not None and (isinstance(levels, bool) or not isinstance(levels, int) or levels < 1):
         raise ParameterError(f"`levels` of score_models must be an int >= 1 or None; got {levels!r}")
@@ -153,6 +156,10 @@ def score_models(
         raise ParameterError(f"`--real-windows` (real_windows) must be an int >= 0; got {real_windows!r}")
     if against not in AGAINST:
         raise ParameterError(f"`--against` (against) must be one of {list(AGAINST)}; got {against!r}")
+    names = [str(m) for m in models] + list(presets) + ([REAL_WINDOWS] if pooled and real_windows else [])
+    if len(set(names)) < len(names):
+        raise ParameterError(f"the models and `--presets` must each be named once (and none {REAL_WINDOWS!r}); got "
+                             f"{sorted(n for n in set(names) if names.count(n) > 1)} more than once")  # fmt: skip
     if duration is not None and not (isinstance(duration, (int, float)) and duration > 0):
         raise ParameterError(f"`--duration` (duration) must be a number of seconds > 0; got {duration!r}")
     if isinstance(tstr_choice, (str, Path)):  # read before the sampling: a bad file fails fast
@@ -201,10 +208,11 @@ def score_models(
         if pooled:
             pooled_sources[name] = paths
         sources[name] = [series_of(f"{name} path {p}", path, window_levels=window) for p, path in enumerate(paths)]
-    readings = pooled_readings(pooled_sources, test, seed=seed, n_boot=n_boot, levels=levels) if pooled_sources else {}
-    for name, reading in readings.items():
-        where = out["real"] if name == REAL_WINDOWS else out["models"].get(name, out["presets"].get(name))
-        where["pooled_classifier"] = reading
+    if pooled_sources:
+        out["pooled_window"], readings = pooled_readings(pooled_sources, test, seed=seed, n_boot=n_boot, levels=levels)
+        for name, reading in readings.items():  # names are unique (checked above)
+            where = out["real"] if name == REAL_WINDOWS else out["models"].get(name, out["presets"].get(name))
+            where["pooled_classifier"] = reading
     reference = str(models[0])
     for other in [str(m) for m in models[1:]] + list(presets):
         if other in cards and reference in cards:
@@ -234,8 +242,8 @@ def pooled_classifier(
     within 20-200): one short or stuck path shortens every path's windows, and a path without one whole window
     makes the reading not applicable. Returns the classifier's record, or the reason in words where it does not
     apply."""
-    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 2):
-        raise ParameterError(f"`window` of pooled_classifier must be an int >= 2 events or None; got {window!r}")
+    if window is not None and (isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 10):
+        raise ParameterError(f"`window` of pooled_classifier must be an int >= 10 events or None; got {window!r}")
     m_real, synthetic = _pooled_markets(paths, real, levels)
     return _pooled_reading(
         m_real, synthetic, seed, n_boot, _pooled_window(m_real, synthetic) if window is None else window
@@ -249,24 +257,33 @@ def pooled_readings(
     seed: int,
     n_boot: int = 100,
     levels: int | None = None,
-) -> dict[str, dict[str, Any] | str]:
+) -> tuple[int, dict[str, dict[str, Any] | str]]:
     """Read :func:`pooled_classifier` for every source (a model's, a preset's or real windows' paths) at one book
-    depth and one window for all, so that the readings compare: the depth is ``levels`` (default: the fewest of
-    every source's books and the real ones), the window the scorecard's rule applied to the smallest path of any
-    source. A classifier's AUC grows with its window's events, so sources read at their own windows would not
-    compare (on the AMZN validation span a real 778-s window holds 1,267 level-1 events, a model's path 2,000)."""
-    if not sources or any(not paths for paths in sources.values()):
-        raise ParameterError(f"`sources` of pooled_readings must each hold at least one path; got {sorted(sources)}")
+    depth and one window for all, so that the readings compare, and return ``(window, {source: reading})``. The
+    depth is ``levels`` (default: the fewest of every source's books and the real ones), the window the
+    scorecard's rule applied to the smallest path of any source. A classifier's AUC grows with its window's
+    events, so sources read at their own windows would not compare (on the AMZN validation span a real 778-s
+    window holds 1,267-1,615 level-1 events, a model's path 1,659-3,089). So one short path (a stuck one, under
+    ``--stop-when-stuck``) shortens every source's window, the real windows' included, and a source's reading
+    depends on the sources read beside it: compare readings of one call only."""
+    if not sources:
+        raise ParameterError("`sources` of pooled_readings must name at least one source; got none")
+    empty = sorted(name for name, paths in sources.items() if not paths)
+    if empty:
+        raise ParameterError(f"`sources` of pooled_readings must each hold at least one path; got none for {empty}")
     books = [p.get("books") for paths in sources.values() for p in paths] + [real.get("books")]
     depth = levels or min((b.sizes["level"] for b in books if b is not None), default=None)
-    markets = {name: _pooled_markets(paths, real, depth) for name, paths in sources.items()}
+    markets = {name: _pooled_markets(paths, real, depth, name) for name, paths in sources.items()}
     window = min(_pooled_window(m_real, synthetic) for m_real, synthetic in markets.values())
-    return {
+    readings = {
         name: _pooled_reading(m_real, synthetic, seed, n_boot, window) for name, (m_real, synthetic) in markets.items()
     }
+    return window, readings
 
 
-def _pooled_markets(paths: list[dict[str, Any]], real: dict[str, Any], levels: int | None) -> tuple[Any, list[Any]]:
+def _pooled_markets(
+    paths: list[dict[str, Any]], real: dict[str, Any], levels: int | None, source: str = "pooled_classifier"
+) -> tuple[Any, list[Any]]:
     # the real span and the paths as the scorecard reads them (see pooled_classifier)
     from simlab.metrics._market import Market
 
@@ -276,7 +293,7 @@ def _pooled_markets(paths: list[dict[str, Any]], real: dict[str, Any], levels: i
         for key in ("tick_size", "instrument"):
             ours, theirs = path["events"].attrs.get(key), real["events"].attrs.get(key)
             if ours is None or theirs is None or str(ours) != str(theirs):
-                raise DataError(f"pooled_classifier: path {p}'s {key} is {ours!r}, the real data's {theirs!r}; "
+                raise DataError(f"{source}: path {p}'s {key} is {ours!r}, the real data's {theirs!r}; "
                                 "expected the same")  # fmt: skip
     books = [b for b in (real.get("books"), *(p.get("books") for p in paths)) if b is not None]
     depth = levels or min((b.sizes["level"] for b in books), default=None)
@@ -618,7 +635,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--real-windows", type=int, default=0, help=windows)
     against = "score every path against the whole held-out span (span) or its first --duration seconds (same)"
     parser.add_argument("--against", choices=AGAINST, default="span", help=against)
-    pooled = "also read one classifier over all of a model's paths (a path alone gives it few windows)"
+    pooled = (
+        "also read one classifier over all of each model's, preset's and (with --real-windows) the real "
+        "windows' paths, every source at one window of events (a path alone gives it few windows)"
+    )
     parser.add_argument("--pooled-classifier", action="store_true", help=pooled)
     parser.add_argument("-o", "--output", default="heldout.json")
     args = parser.parse_args(argv)

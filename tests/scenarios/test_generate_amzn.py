@@ -148,7 +148,7 @@ def test_real_windows_are_scored_as_paths_and_the_rates_count_every_event(amzn):
         heldout.score_models(amzn["spec"], [amzn["model"]], duration=-5, against="same", data_dir=amzn["data"])
 
 
-def test_the_pooled_classifier_reads_all_of_a_model_s_paths_at_the_per_path_window(amzn):
+def test_the_pooled_classifier_reads_all_of_a_model_s_paths_at_the_per_path_window(amzn, monkeypatch):
     """`--pooled-classifier`: one classifier over every path of a model, its windows the scorecard's for the
     smallest path. On this slice's 180-s held-out span the real side has too few windows, and the record says so;
     against the 540-s training span the pooled classifier reads the 3 paths where no path alone can."""
@@ -158,10 +158,18 @@ def test_the_pooled_classifier_reads_all_of_a_model_s_paths_at_the_per_path_wind
     argv = [str(amzn["spec"]), str(amzn["model"]), "--paths", "3", "--duration", "120", "--n-boot", "10",
             "--tstr-boot", "200", "--pooled-classifier", "--real-windows", "1", "--data", str(amzn["data"]),
             "-o", str(amzn["folder"] / "pooled.json")]  # fmt: skip
+    calls = []  # every source goes to one pooled_readings call
+    read = heldout.pooled_readings
+    monkeypatch.setattr(
+        heldout, "pooled_readings", lambda sources, *a, **k: calls.append(sorted(sources)) or read(sources, *a, **k)
+    )
     out = heldout.main(argv)
+    assert calls == [sorted([heldout.REAL_WINDOWS, str(amzn["model"])])] and out["pooled_window"] == 20
     (model,) = out["models"].values()
     assert model["pooled_classifier"].startswith("not applicable: missing at least 20 windows of 20 events")
     assert out["real"]["pooled_classifier"].startswith("not applicable: missing at least 20 windows of 20 events")
+    with pytest.raises(ParameterError, match=r"must each be named once \(and none 'real windows'\); got \['zi-amzn'\]"):
+        heldout.score_models(amzn["spec"], ["zi-amzn"], presets=["zi-amzn"], data_dir=amzn["data"])
     paths = load_generator(amzn["model"]).sample(3, 120.0, generator=7, stop_when_stuck=True)
     pooled = heldout.pooled_classifier(paths, spans["train"], seed=7, n_boot=10)
     assert isinstance(pooled, dict), pooled
@@ -177,14 +185,25 @@ def test_the_pooled_classifier_reads_all_of_a_model_s_paths_at_the_per_path_wind
     # beside the 120-s paths (20 events)
     itself = heldout.pooled_classifier([spans["train"]], spans["train"], seed=7, n_boot=10)
     assert isinstance(itself, dict) and itself["window"] > pooled["window"], itself
-    readings = heldout.pooled_readings({"model": paths, "itself": [spans["train"]]}, spans["train"], seed=7, n_boot=10)
-    assert readings["model"] == pooled and readings["itself"]["window"] == pooled["window"]
+    window, readings = heldout.pooled_readings(
+        {"model": paths, "itself": [spans["train"]]}, spans["train"], seed=7, n_boot=10
+    )
+    assert window == pooled["window"] and readings["model"] == pooled and readings["itself"]["window"] == window
     at = heldout.pooled_classifier([spans["train"]], spans["train"], seed=7, n_boot=10, window=pooled["window"])
     assert readings["itself"] == at and at["n_test"] > itself["n_test"]  # smaller windows: more of them
-    with pytest.raises(ParameterError, match="`window` of pooled_classifier must be an int >= 2 events or None; got 1"):
-        heldout.pooled_classifier(paths, spans["train"], seed=7, window=1)
-    with pytest.raises(ParameterError, match=r"`sources` of pooled_readings must each hold at least one path"):
-        heldout.pooled_readings({"model": []}, spans["train"], seed=7)
+    assert heldout.pooled_classifier(paths, spans["train"], seed=7, n_boot=10, window=np.int64(20)) == pooled
+    with pytest.raises(
+        ParameterError, match="`window` of pooled_classifier must be an int >= 10 events or None; got 9"
+    ):
+        heldout.pooled_classifier(paths, spans["train"], seed=7, window=9)
+    with pytest.raises(ParameterError, match=r"`sources` of pooled_readings must each hold at least one path; got "
+                                             r"none for \['model'\]"):  # fmt: skip
+        heldout.pooled_readings({"model": [], "other": paths}, spans["train"], seed=7)
+    with pytest.raises(ParameterError, match="`sources` of pooled_readings must name at least one source; got none"):
+        heldout.pooled_readings({}, spans["train"], seed=7)
+    with pytest.raises(DataError, match="^model B: path 0's tick_size is 0.05"):
+        bad = {**paths[0], "events": paths[0]["events"].assign_attrs(tick_size=0.05)}
+        heldout.pooled_readings({"model A": paths, "model B": [bad]}, spans["train"], seed=7)
     with pytest.raises(ParameterError, match="at least one path"):
         heldout.pooled_classifier([], spans["test"], seed=1)
     other = {**paths[0], "events": paths[0]["events"].assign_attrs(tick_size=0.05)}
