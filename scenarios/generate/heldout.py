@@ -273,18 +273,29 @@ def pooled_readings(
         raise ParameterError(f"`sources` of pooled_readings must each hold at least one path; got none for {empty}")
     books = [p.get("books") for paths in sources.values() for p in paths] + [real.get("books")]
     depth = levels or min((b.sizes["level"] for b in books if b is not None), default=None)
-    markets = {name: _pooled_markets(paths, real, depth, name) for name, paths in sources.items()}
-    window = min(_pooled_window(m_real, synthetic) for m_real, synthetic in markets.values())
-    readings = {
-        name: _pooled_reading(m_real, synthetic, seed, n_boot, window) for name, (m_real, synthetic) in markets.items()
+    m_real = _real_market(real, depth)  # once for every source
+    markets = {name: _pooled_markets(paths, real, depth, name, m_real)[1] for name, paths in sources.items()}
+    window = min(_pooled_window(m_real, synthetic) for synthetic in markets.values())
+    return window, {
+        name: _pooled_reading(m_real, synthetic, seed, n_boot, window) for name, synthetic in markets.items()
     }
-    return window, readings
+
+
+def _real_market(real: dict[str, Any], depth: int | None) -> Any:
+    from simlab.metrics._market import Market
+
+    return Market(real["events"], real.get("books"), levels=depth, source="real", known_depth=True)
 
 
 def _pooled_markets(
-    paths: list[dict[str, Any]], real: dict[str, Any], levels: int | None, source: str = "pooled_classifier"
+    paths: list[dict[str, Any]],
+    real: dict[str, Any],
+    levels: int | None,
+    source: str = "pooled_classifier",
+    m_real: Any = None,
 ) -> tuple[Any, list[Any]]:
-    # the real span and the paths as the scorecard reads them (see pooled_classifier)
+    # the real span (``m_real`` when it is already read at the depth) and the paths as the scorecard reads them
+    # (see pooled_classifier)
     from simlab.metrics._market import Market
 
     if not paths:
@@ -299,7 +310,7 @@ def _pooled_markets(
     depth = levels or min((b.sizes["level"] for b in books), default=None)
     attrs = real["events"].attrs
     window_levels = attrs.get("levels") if attrs.get("format") == "lobster" else None
-    m_real = Market(real["events"], real.get("books"), levels=depth, source="real", known_depth=True)
+    m_real = _real_market(real, depth) if m_real is None else m_real
     synthetic = [Market(p["events"], p.get("books"), levels=depth, source="synthetic", window_levels=window_levels,
                         known_depth=True) for p in paths]  # fmt: skip
     return m_real, synthetic
