@@ -75,6 +75,7 @@ def test_the_rule_s_verdicts_are_the_record_s():
     real = record["real"]["windows"]
     hull = (min(w["mean_l1"]["low"] for w in real), max(w["mean_l1"]["high"] for w in real))
     assert (round(hull[0], 3), round(hull[1], 3)) == (0.162, 0.250)
+    assert sum(w["mean_l1"]["high"] <= GOAL_L1 for w in real) == 1  # real flow of another time: 1 of 4 windows
 
     def counts(names):
         paths = [p["mean_l1"] for m in names for p in models[m]["paths"]]
