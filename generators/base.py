@@ -22,7 +22,7 @@ from generators import encoding as enc
 from generators.checkpoint import load_checkpoint, save_checkpoint
 from generators.condition import relabel
 from generators.hidden_depth import HIDDEN_LEVELS, reveal_law, with_hidden_depth
-from generators.rollout import rollout
+from generators.rollout import RateGuard, rollout
 from generators.rollout_fast import rollout_fast
 from generators.smc import SMCOptions, smc_options, smc_rollout
 from generators.training import BlockData, TrainState, deterministic, torch_generator
@@ -219,6 +219,7 @@ class BookGenerator:
         starts: Sequence[dict[str, Any]] | None = None,
         particles: int = 1,
         smc: Mapping[str, Any] | None = None,
+        runaway: RateGuard | None = None,
     ) -> list[dict[str, xr.Dataset]]:
         """Generate ``n_paths`` independent books for ``duration`` seconds from the context.
 
@@ -263,6 +264,10 @@ class BookGenerator:
             Options of the selection (:class:`generators.smc.SMCOptions`: ``every_s``, ``window``, ``sharpness``,
             ``final_sharpness``, ``ess_threshold``);
             they need a ``regime``.
+        runaway
+            A :class:`generators.rollout.RateGuard`: end a path on which more than its ``messages`` messages apply
+            within one ``seconds``-long interval of the path's clock (``runaway`` = 1 in its attributes; a model
+            that feeds on its own output can speed its flow up far beyond the data's). None: no bound.
 
         Returns
         -------
@@ -275,6 +280,8 @@ class BookGenerator:
             raise ParameterError(f"`n_paths` of sample must be an int >= 1; got {n_paths!r}")
         if not isinstance(duration, (int, float)) or not np.isfinite(duration) or duration <= 0:
             raise ParameterError(f"`duration` of sample must be a number of seconds > 0; got {duration!r}")
+        if runaway is not None and not isinstance(runaway, RateGuard):
+            raise ParameterError(f"`runaway` of sample must be a RateGuard or None; got {runaway!r}")
         condition = self._condition(regime)
         options = _smc_request(particles, smc, regime, switches)
         weight = self.config.guidance if guidance is None else float(guidance)
@@ -296,7 +303,7 @@ class BookGenerator:
             paths = (rollout if twin else rollout_fast)(
                 generator_of(condition), self.encoding_, context, n_paths=int(n_paths),
                 duration_ns=int(round(duration * 1e9)), depth=depth, rngs=spawn(pick_seed, int(n_paths)),
-                progress=progress, stop_when_stuck=stop_when_stuck, switches=later,
+                progress=progress, stop_when_stuck=stop_when_stuck, switches=later, guard=runaway,
             )  # fmt: skip
         else:
             paths, records = smc_rollout(
@@ -304,11 +311,14 @@ class BookGenerator:
                 duration_ns=int(round(duration * 1e9)), depth=depth, seed=pick_seed,
                 regime=enc.regime_condition(regime, source="regime of sample"), options=options,
                 levels=None if law is None else int(law["window_levels"]), twin=twin, stop_when_stuck=stop_when_stuck,
+                guard=runaway,
                 progress=None if progress is None else lambda done, total: progress(done * int(n_paths) // total,
                                                                                    int(n_paths)),
             )  # fmt: skip
         attrs = {**self.context_["attrs"], "generator": self.FAMILY, "regime": str(dict(regime or {}))}
         attrs.update(guidance=weight, duration_s=float(duration))
+        if runaway is not None:
+            attrs.update(runaway_messages=int(runaway.messages), runaway_seconds=float(runaway.seconds))
         if law is not None:
             attrs.update(window_levels=int(law["window_levels"]), hidden_levels=HIDDEN_LEVELS)
         if switches:

@@ -22,7 +22,11 @@ is large enough, a trade against an empty side or whose share is above 1) is **r
 is counted by reason, the rest of its block is counted as **discarded** (it was generated after a message that did
 not happen) and a new block is generated from the path's state. Nothing is dropped uncounted. A path on which
 :data:`MAX_IDLE_CHAINS` blocks in a row give no message that applies is **stuck**: the rollout raises, or, when
-asked, ends that path there and records it.
+asked, ends that path there and records it. A path whose messages keep applying at a rate far above any the data
+show is a **runaway** (a model that feeds on its own output can speed its flow up without bound): with a
+:class:`RateGuard` of ``messages`` per ``seconds``, a path on which more than ``messages`` messages apply within one
+``seconds``-long interval of its clock (the intervals counted from its start) is ended after that message and
+recorded (``runaway`` = 1; the rest of its block counts as discarded).
 
 This is the slow Python twin of the numba rollout (:mod:`generators.rollout_fast`, :mod:`generators.rollout_kernel`)
 that :meth:`generators.base.BookGenerator.sample` runs unless asked for the twin: both give the same bytes.
@@ -41,12 +45,46 @@ import xarray as xr
 from generators import encoding as enc
 from generators.shares import SHARE_ONE, trade_lots, trade_share
 from simlab.book import _engine as E
-from simlab.errors import DataError, SimlabError
+from simlab.errors import DataError, ParameterError, SimlabError
 from simlab.schema import NO_PRICE, EventKind, make_books, make_events
 
 REASONS = ("bad_value", "crossing_add", "no_level", "no_order", "empty_side", "trade_beyond_best")
 MAX_IDLE_CHAINS = 200
 _GRID_TICKS = 4096
+
+
+@dataclass(frozen=True)
+class RateGuard:
+    """The runaway bound of a rollout: a path is ended once more than ``messages`` messages apply within one
+    ``seconds``-long interval of its clock (intervals from the path's start; see the module docstring)."""
+
+    messages: int
+    seconds: float
+
+    def __post_init__(self) -> None:
+        if isinstance(self.messages, bool) or not isinstance(self.messages, (int, np.integer)) or self.messages < 1:
+            raise ParameterError(f"`messages` of the rollout's rate guard must be an int >= 1; got {self.messages!r}")
+        seconds = self.seconds
+        number = not isinstance(seconds, bool) and isinstance(seconds, (int, float)) and np.isfinite(seconds)
+        if not number or round(seconds * 1e9) < 1:
+            raise ParameterError(f"`seconds` of the rollout's rate guard must be a number > 0; got {seconds!r}")
+
+    @property
+    def window_ns(self) -> int:
+        """The interval in nanoseconds."""
+        return int(round(self.seconds * 1e9))
+
+    @classmethod
+    def parse(cls, text: str, flag: str = "--runaway") -> RateGuard:
+        """Read ``MESSAGES/SECONDS`` (e.g. ``1328/60``) as a command line gives it."""
+        messages, slash, seconds = str(text).partition("/")
+        try:
+            return cls(int(messages), float(seconds) if slash else float("nan"))
+        except (ValueError, ParameterError):
+            raise ParameterError(
+                f"`{flag}` must be MESSAGES/SECONDS, an int >= 1 and a number of seconds > 0 (e.g. 1328/60); "
+                f"got {text!r}"
+            ) from None
 
 
 @dataclass
@@ -59,10 +97,12 @@ class RolloutCounts:
     chains: int = 0
     unfilled_lots: int = 0
     stuck: int = 0  # 1 when the path was ended early because no generated message applied any more
+    runaway: int = 0  # 1 when the path was ended early by the rate guard (RateGuard)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the counts as a flat JSON-serialisable mapping."""
         out = {"applied": self.applied, "discarded": self.discarded, "chains": self.chains, "stuck": self.stuck}
+        out["runaway"] = self.runaway
         out.update(unfilled_lots=self.unfilled_lots, rejected=sum(self.rejected.values()))
         out.update({f"rejected_{name}": value for name, value in self.rejected.items()})
         return out
@@ -103,6 +143,8 @@ class BookPath:
         The encoding's :attr:`~generators.encoding.Encoding.add_price`: what an ADD's relative price is measured
         from (``"opposite"``: the opposite best; ``"own"``: its own side's best; ``"touch"``: its own best for a
         price at or behind it, the opposite best for one inside the spread).
+    guard
+        The :class:`RateGuard` that ends a runaway path (None: no bound on its rate).
     """
 
     def __init__(
@@ -117,6 +159,7 @@ class BookPath:
         beyond_lots: tuple[int, ...] = (),
         beyond_ticks: tuple[int, ...] = (),
         add_price: str = "opposite",
+        guard: RateGuard | None = None,
     ) -> None:
         self.add_price = enc.check_add_price(add_price, source="BookPath")
         self.depth, self.rng, self.end_ns, self.book_levels = depth, rng, int(end_ns), int(book_levels)
@@ -128,6 +171,8 @@ class BookPath:
         self.done = False
         self.final = True  # False while ``end_ns`` is a regime switch, not the path's end
         self.idle = 0
+        self.guard = guard
+        self.interval = [self.ts, 0]  # the rate guard's interval: its start (ns) and the messages applied in it
         self.table = [row for row in np.asarray(context["table"], np.int64)]
         self.feature_books = [row[:, : enc.DEPTH_LEVELS] for row in np.asarray(context["books"], np.int64)]
         self.feature_books = self.feature_books[-len(self.table) - 1 :]
@@ -151,10 +196,10 @@ class BookPath:
     def resume(self, end_ns: int, final: bool) -> None:
         """Go on to ``end_ns`` (the next switch, or the path's end when ``final``) from where the path stopped.
 
-        A stuck path stays ended.
+        A stuck or runaway path stays ended.
         """
         self.end_ns, self.final = int(end_ns), bool(final)
-        self.done = bool(self.counts.stuck)
+        self.done = bool(self.counts.stuck or self.counts.runaway)
 
     def features(self, encoding: enc.Encoding) -> tuple[np.ndarray, np.ndarray]:
         """Return the normalised history ``(history, MESSAGE_WIDTH)`` and book state ``(encoding.book_width,)``."""
@@ -179,6 +224,10 @@ class BookPath:
                 self.counts.rejected[reason] += 1
                 self.counts.discarded += len(rows) - index - 1
                 break
+            if self.guard is not None and self._over_rate():
+                self.done, self.counts.runaway = True, 1
+                self.counts.discarded += len(rows) - index - 1
+                break
         self.idle = 0 if self.counts.applied > applied_before else self.idle + 1
         if self.idle >= MAX_IDLE_CHAINS and self.stop_when_stuck:
             self.done, self.counts.stuck = True, 1
@@ -187,6 +236,14 @@ class BookPath:
                 f"generator rollout: {MAX_IDLE_CHAINS} generated blocks in a row (denoising chains or GAN passes) "
                 f"gave no message that applies to the book; rejections so far {self.counts.rejected}"
             )
+
+    def _over_rate(self) -> bool:
+        # count the message just applied in the guard's interval (a new one once the clock passed its end)
+        start, width = self.interval[0], self.guard.window_ns
+        if self.ts - start >= width:
+            self.interval = [start + (self.ts - start) // width * width, 0]
+        self.interval[1] += 1
+        return self.interval[1] > self.guard.messages
 
     def apply(self, row: np.ndarray) -> str | None:
         """Apply one message ``(dt_ns, type, side, price_rel_ticks, size_lots, level)``; return why not, or None."""
@@ -436,6 +493,7 @@ def rollout(
     progress: Callable[[int, int], None] | None = None,
     stop_when_stuck: bool = False,
     switches: list[tuple[int, Callable[[np.ndarray, np.ndarray], np.ndarray]]] = (),
+    guard: RateGuard | None = None,
 ) -> list[BookPath]:
     """Run ``n_paths`` independent books for ``duration_ns`` from the context, one generated block at a time.
 
@@ -462,6 +520,8 @@ def rollout(
         start, ``generate`` makes the blocks (a regime switch). Every path runs to the switch first; a message
         generated before it that would land after it is not applied, and it and the rest of its block are counted
         as discarded. The paths then go on from their state (history, book, time) under the new ``generate``.
+    guard
+        End a runaway path (counted as ``runaway``) by this :class:`RateGuard`; None: no bound.
     """
     contexts = path_contexts(context, n_paths)
     start = int(contexts[0]["ts_ns"])
@@ -480,6 +540,7 @@ def rollout(
             beyond,
             encoding.beyond_ticks,
             encoding.add_price,
+            guard,
         )
         for p, c in enumerate(contexts)
     ]

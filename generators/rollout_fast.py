@@ -20,7 +20,15 @@ from numba.typed import List
 
 from generators import encoding as enc
 from generators import rollout_kernel as K
-from generators.rollout import MAX_IDLE_CHAINS, REASONS, RolloutCounts, path_contexts, path_datasets, start_orders
+from generators.rollout import (
+    MAX_IDLE_CHAINS,
+    REASONS,
+    RateGuard,
+    RolloutCounts,
+    path_contexts,
+    path_datasets,
+    start_orders,
+)
 from simlab.book import _engine as E
 from simlab.errors import DataError, SimlabError
 
@@ -48,7 +56,7 @@ class PathBatch:
     context
         As for :class:`generators.rollout.BookPath`: one context for every path, or a list of one per path (the
         start states of :mod:`generators.starts`; they must share ``ts_ns``, the paths' common clock).
-    depth, rngs, stop_when_stuck
+    depth, rngs, stop_when_stuck, guard
         As for :class:`generators.rollout.BookPath` (one generator per path).
     encoding
         The model's encoding (its history length sizes the windows).
@@ -61,6 +69,7 @@ class PathBatch:
         depth: int,
         rngs: list[np.random.Generator],
         stop_when_stuck: bool = False,
+        guard: RateGuard | None = None,
     ) -> None:
         n, window = len(rngs), max(encoding.history, enc.FLOW_WINDOW)
         contexts = path_contexts(context, n)
@@ -75,10 +84,12 @@ class PathBatch:
         self.rngs = List(rngs)
         self.out = E.new_fills(256)
         last = np.array([[E.best_bid(state), E.best_ask(state)] for state, _, _, _ in starts], np.int64)
-        # ts, last, next_id, counts, seen, done, idle (the order apply_blocks reads them in)
+        # ts, last, next_id, counts, seen, done, idle, the rate guard's interval start and count (the order
+        # apply_blocks reads them in)
         self.paths = (np.full(n, ts, np.int64), last, np.array([s[3] for s in starts], np.int64),
                       np.zeros((n, K.N_COUNTS), np.int64), np.zeros(n, np.int64), np.zeros(n, np.bool_),
-                      np.zeros(n, np.int64))  # fmt: skip
+                      np.zeros(n, np.int64), np.full(n, ts, np.int64), np.zeros(n, np.int64))  # fmt: skip
+        self.guard = (0, 1) if guard is None else (int(guard.messages), guard.window_ns)
         self.windows = (
             np.stack([t[-window:] for t in tables]),
             np.stack([b[-window - 1 :, :, : enc.DEPTH_LEVELS] for b in books]),
@@ -98,13 +109,18 @@ class PathBatch:
 
     @property
     def done(self) -> np.ndarray:
-        """bool ``(n_paths,)``: the paths that reached the horizon of the piece (or got stuck)."""
+        """bool ``(n_paths,)``: the paths that reached the horizon of the piece (or got stuck, or ran away)."""
         return self.paths[5]
 
     def resume(self, end_ns: int, final: bool) -> None:
-        """Go on to ``end_ns`` (the next switch, or the paths' end when ``final``); stuck paths stay ended."""
+        """Go on to ``end_ns`` (the next switch, or the paths' end when ``final``); stuck and runaway paths stay
+        ended."""
         self.end_ns, self.final = int(end_ns), bool(final)
-        self.paths[5][:] = self.paths[3][:, K.C_STUCK] > 0
+        self.paths[5][:] = self.ended()
+
+    def ended(self) -> np.ndarray:
+        """bool ``(n_paths,)``: the paths ended early (stuck or runaway)."""
+        return (self.paths[3][:, K.C_STUCK] > 0) | (self.paths[3][:, K.C_RUNAWAY] > 0)
 
     def features(self, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return the normalised histories ``(len(active), history, MESSAGE_WIDTH)`` and book states."""
@@ -121,7 +137,7 @@ class PathBatch:
         before = self.paths[4][active]
         result = K.apply_blocks(blocks, active.astype(np.int64), self.engines, self.rngs, self.out, self.paths,
                                 self.windows, self.end_ns, self.final, self.stop_when_stuck, MAX_IDLE_CHAINS,
-                                self.ev, self.bk, self.encoding.book_levels,
+                                *self.guard, self.ev, self.bk, self.encoding.book_levels,
                                 self.encoding.cancel_position != "level", self.beyond,
                                 enc.price_signs(self.encoding.add_price))  # fmt: skip
         self.out, self.ev, self.bk, rows, outcome, path, status = result
@@ -140,16 +156,16 @@ class PathBatch:
         row = [int(v) for v in self.paths[3][path]]
         rejected = dict(zip(REASONS, row[K.R_BAD_VALUE : K.R_TRADE_BEYOND_BEST + 1], strict=True))
         return RolloutCounts(row[K.C_APPLIED], rejected, row[K.C_DISCARDED], row[K.C_CHAINS], row[K.C_UNFILLED],
-                             row[K.C_STUCK])  # fmt: skip
+                             row[K.C_STUCK], row[K.C_RUNAWAY])  # fmt: skip
 
     def select(self, index: np.ndarray, fresh: list[np.random.Generator | None]) -> None:
         """Replace every path by a copy of the path ``index[j]`` (sequential Monte Carlo resampling).
 
         Every per-path state follows its ancestor: the engine (copied, so copies diverge), the arrays (time, last
-        quotes, next order id, counts, messages seen, done, idle), the ring buffers and vectors, the initial orders
-        and the records so far (the ancestor's lineage, shared). ``fresh[j]`` is the new path's generator of order
-        picks; None keeps the ancestor's own (allowed for one copy of each ancestor only: two paths must not share a
-        stream).
+        quotes, next order id, counts, messages seen, done, idle, the rate guard's interval), the ring buffers and
+        vectors, the initial orders and the records so far (the ancestor's lineage, shared). ``fresh[j]`` is the new
+        path's generator of order picks; None keeps the ancestor's own (allowed for one copy of each ancestor only:
+        two paths must not share a stream).
         """
         index = np.asarray(index, np.int64)
         n = self.paths[0].shape[0]
@@ -319,6 +335,7 @@ def rollout_fast(
     progress: Callable[[int, int], None] | None = None,
     stop_when_stuck: bool = False,
     switches: list[tuple[int, Callable[[np.ndarray, np.ndarray], np.ndarray]]] = (),
+    guard: RateGuard | None = None,
 ) -> list[RolledPath]:
     """Run ``n_paths`` independent books on the kernels; the arguments and rules of :func:`generators.rollout.rollout`.
 
@@ -330,7 +347,7 @@ def rollout_fast(
     start = int(path_contexts(context, n_paths)[0]["ts_ns"])
     ends = [start + int(offset) for offset, _ in switches] + [start + int(duration_ns)]
     makers = [generate] + [maker for _, maker in switches]
-    batch = PathBatch(context, encoding, depth, rngs[:n_paths], stop_when_stuck)
+    batch = PathBatch(context, encoding, depth, rngs[:n_paths], stop_when_stuck, guard)
     for piece, (end_ns, maker) in enumerate(zip(ends, makers, strict=True)):
         batch.resume(end_ns, final=piece == len(ends) - 1)
         while not batch.done.all():

@@ -14,7 +14,8 @@ message and the book into the path's feature windows (ring buffers the next bloc
 :func:`generators.rollout_fast.window_features`).
 
 Per-path state lives in arrays indexed by path (``ts``, ``last``, ``next_id``, ``done``, ``idle``, ``counts``,
-``seen``, the windows) and in typed lists (the engine states, which grow, and the generators).
+``seen``, the rate guard's interval, the windows) and in typed lists (the engine states, which grow, and the
+generators).
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ import numpy as np
 from simlab.book import _engine as E
 
 NO_PRICE = E.NO_PRICE
-# counts columns: applied, the rejection reasons in generators.rollout.REASONS order, discarded, chains, unfilled, stuck
+# counts columns: applied, the rejection reasons in generators.rollout.REASONS order, discarded, chains, unfilled,
+# stuck, runaway
 C_APPLIED = 0
 R_BAD_VALUE, R_CROSSING_ADD, R_NO_LEVEL, R_NO_ORDER, R_EMPTY_SIDE, R_TRADE_BEYOND_BEST = 1, 2, 3, 4, 5, 6
-C_DISCARDED, C_CHAINS, C_UNFILLED, C_STUCK = 7, 8, 9, 10
-N_COUNTS = 11
+C_DISCARDED, C_CHAINS, C_UNFILLED, C_STUCK, C_RUNAWAY = 7, 8, 9, 10, 11
+N_COUNTS = 12
 # event record columns
 EV_PATH, EV_TS, EV_KIND, EV_SIDE, EV_PRICE, EV_QTY, EV_ID, EV_MESSAGE = range(8)
 EV_WIDTH = 8
@@ -411,6 +413,8 @@ def apply_blocks(
     final,
     stop_when_stuck,
     max_idle,
+    guard_messages,
+    guard_ns,
     ev,
     bk,
     book_levels,
@@ -431,11 +435,17 @@ def apply_blocks(
     out
         The engine's fills buffer (shared; returned, grown when a market order needs more rows).
     paths
-        ``(ts, last, next_id, counts, seen, done, idle)`` arrays indexed by path (see :mod:`generators.rollout_fast`).
+        ``(ts, last, next_id, counts, seen, done, idle, interval_start, interval_count)`` arrays indexed by path
+        (see :mod:`generators.rollout_fast`; the last two: the rate guard's interval, its start (ns) and the messages
+        applied in it).
     windows
         ``(table_win (paths, W, 6), book_win (paths, W + 1, 4, 10))`` ring buffers, slot ``seen % size`` next.
     end_ns, final, stop_when_stuck, max_idle
         The horizon of this piece, whether it is the path's end, what to do after ``max_idle`` idle blocks.
+    guard_messages, guard_ns
+        The rate guard (:class:`generators.rollout.RateGuard`): a path on which more than ``guard_messages``
+        messages apply within one ``guard_ns``-long interval of its clock is ended (``runaway``; the rest of its
+        block discarded); ``guard_messages`` 0: no guard.
     ev, bk
         Record buffers (returned, grown when short): events ``(rows, EV_WIDTH)`` and the book after each.
     book_levels
@@ -459,7 +469,7 @@ def apply_blocks(
         path idled ``max_idle`` blocks and ``stop_when_stuck`` is False) or ``STATUS_ENGINE`` (the engine refused an
         ADD with that status); the paths after the failing one are left as they were.
     """
-    counts, done, idle = paths[3], paths[5], paths[6]
+    ts, counts, done, idle, interval_start, interval_count = paths[0], paths[3], paths[5], paths[6], paths[7], paths[8]
     n, width = np.int64(0), blocks.shape[1]
     position = np.zeros(1, np.int64)
     for a in range(active.shape[0]):
@@ -482,6 +492,15 @@ def apply_blocks(
                 counts[p, outcome] += 1
                 counts[p, C_DISCARDED] += width - index - 1
                 break
+            if guard_messages > 0:  # the message applied: count it in the guard's interval
+                if ts[p] - interval_start[p] >= guard_ns:
+                    interval_start[p] += (ts[p] - interval_start[p]) // guard_ns * guard_ns
+                    interval_count[p] = 0
+                interval_count[p] += 1
+                if interval_count[p] > guard_messages:
+                    done[p], counts[p, C_RUNAWAY] = True, 1
+                    counts[p, C_DISCARDED] += width - index - 1
+                    break
         engines[p] = state
         idle[p] = 0 if counts[p, C_APPLIED] > before else idle[p] + 1
         if idle[p] >= max_idle and stop_when_stuck:

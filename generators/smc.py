@@ -41,9 +41,8 @@ from typing import Any
 import numpy as np
 
 from generators import encoding as enc
-from generators.rollout import BookPath, path_contexts, run_piece, select_paths
+from generators.rollout import BookPath, RateGuard, path_contexts, run_piece, select_paths
 from generators.rollout_fast import PathBatch
-from generators.rollout_kernel import C_STUCK
 from simlab.errors import ParameterError
 from simlab.random import spawn
 
@@ -202,8 +201,8 @@ def measure(books: list[np.ndarray], window: int, levels: int | None = None) -> 
 class _Kernel:
     """The numba rollout (:class:`PathBatch`) behind the driver's interface."""
 
-    def __init__(self, contexts, encoding, depth, rngs, stop_when_stuck) -> None:
-        self.batch = PathBatch(contexts, encoding, depth, rngs, stop_when_stuck)
+    def __init__(self, contexts, encoding, depth, rngs, stop_when_stuck, guard) -> None:
+        self.batch = PathBatch(contexts, encoding, depth, rngs, stop_when_stuck, guard)
 
     def run(self, end_ns: int, final: bool, generate: Callable) -> None:
         self.batch.resume(end_ns, final)
@@ -214,8 +213,8 @@ class _Kernel:
     def last_books(self, rows: int) -> list[np.ndarray]:
         return self.batch.last_books(rows)
 
-    def stuck(self) -> np.ndarray:
-        return self.batch.paths[3][:, C_STUCK] > 0
+    def ended(self) -> np.ndarray:
+        return self.batch.ended()
 
     def select(self, index: np.ndarray, fresh: list) -> None:
         self.batch.select(index, fresh)
@@ -227,7 +226,7 @@ class _Kernel:
 class _Twin:
     """The slow twin (:class:`generators.rollout.BookPath` per particle) behind the driver's interface."""
 
-    def __init__(self, contexts, encoding, depth, rngs, stop_when_stuck) -> None:
+    def __init__(self, contexts, encoding, depth, rngs, stop_when_stuck, guard) -> None:
         ts = int(contexts[0]["ts_ns"])
         self.encoding = encoding
         self.paths = [
@@ -242,6 +241,7 @@ class _Twin:
                 encoding.beyond_lots,
                 encoding.beyond_ticks,
                 encoding.add_price,
+                guard,
             )
             for p, c in enumerate(contexts)
         ]
@@ -254,8 +254,8 @@ class _Twin:
     def last_books(self, rows: int) -> list[np.ndarray]:
         return [np.stack(p.books[max(p.initial_orders - 1, len(p.books) - rows) :]) for p in self.paths]
 
-    def stuck(self) -> np.ndarray:
-        return np.array([p.counts.stuck > 0 for p in self.paths])
+    def ended(self) -> np.ndarray:
+        return np.array([p.counts.stuck > 0 or p.counts.runaway > 0 for p in self.paths])
 
     def select(self, index: np.ndarray, fresh: list) -> None:
         self.paths = select_paths(self.paths, index, fresh)
@@ -295,13 +295,15 @@ def smc_rollout(
     twin: bool = False,
     progress: Callable[[int, int], None] | None = None,
     stop_when_stuck: bool = False,
+    guard: RateGuard | None = None,
 ) -> tuple[list[Any], list[dict[str, Any]]]:
     """Roll out ``particles`` per output path with resampling toward ``regime``; return the paths and their records.
 
     Parameters
     ----------
-    generate, encoding, depth, stop_when_stuck
-        As for :func:`generators.rollout.rollout` (``generate`` sees all ``n_paths * particles`` running particles).
+    generate, encoding, depth, stop_when_stuck, guard
+        As for :func:`generators.rollout.rollout` (``generate`` sees all ``n_paths * particles`` running particles;
+        a stuck or runaway particle weighs 0 at the checkpoints, :func:`_weights`).
     context
         One context, or one per output path (its particles all start from it).
     n_paths, particles, duration_ns
@@ -332,7 +334,7 @@ def smc_rollout(
     start = int(contexts[0]["ts_ns"])
     every_ns = int(round(options.every_s * 1e9))
     ends = list(range(start + every_ns, start + int(duration_ns), every_ns)) + [start + int(duration_ns)]
-    driver = (_Twin if twin else _Kernel)(contexts, encoding, depth, spawn(seed, n), stop_when_stuck)
+    driver = (_Twin if twin else _Kernel)(contexts, encoding, depth, spawn(seed, n), stop_when_stuck, guard)
     uniforms = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(n,)))
     origin = np.arange(n) % k  # each particle's first ancestor within its group
     carried = np.zeros((int(n_paths), k))  # each group's log-weights carried since its last resampling
@@ -343,7 +345,7 @@ def smc_rollout(
         values = measure(driver.last_books(options.window + 1), options.window, levels)
         distance = quintile_distance(values, regime, encoding.regime_edges)
         sharpness = options.end_sharpness if final else options.sharpness
-        weights = _weights(distance, sharpness, driver.stuck(), k, carried)
+        weights = _weights(distance, sharpness, driver.ended(), k, carried)
         ess.append(1.0 / (weights**2).sum(axis=1))
         inside.append((distance == 0).reshape(-1, k).mean(axis=1))
         u = uniforms.random(int(n_paths))
@@ -372,8 +374,8 @@ def _weights(
 ) -> np.ndarray:
     """Return each group's normalised weights ``(groups, k)``: the carried weights (log, None: equal) times the
     potential ``exp(-sharpness * distance)``; ``sharpness = inf`` takes the limit (the carried weights of the
-    particles at the group's smallest distance, 0 elsewhere). A stuck particle weighs 0 unless its whole group is
-    stuck."""
+    particles at the group's smallest distance, 0 elsewhere). A particle ended early (``stuck``: stuck or runaway)
+    weighs 0 unless its whole group is."""
     d = np.asarray(distance, np.float64).reshape(-1, k)
     stuck = np.asarray(stuck).reshape(-1, k)
     excluded = stuck & ~stuck.all(axis=1, keepdims=True)

@@ -93,6 +93,15 @@ def sample(
             ),
         ),
     ] = None,
+    runaway: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "MESSAGES/SECONDS, e.g. 1328/60: end a path once more than MESSAGES messages apply within one "
+                "SECONDS-long interval of its clock (recorded as runaway) and go on."
+            )
+        ),
+    ] = None,
 ) -> None:
     """Sample paths from a trained generator, rolled out on the matching engine, into a store.
 
@@ -100,8 +109,10 @@ def sample(
     and ``books_{p:04d}``. With ``--start-in-regime`` each path starts from its own window of the training span
     whose measured past regime is the asked one (drawn with ``--seed``; the windows are in the store's provenance).
     With ``--particles K`` (> 1) every path is one of K particles resampled toward the asked regime at checkpoints
-    (sequential Monte Carlo, :mod:`generators.smc`; the record is in each path's ``smc_*`` attributes).
+    (sequential Monte Carlo, :mod:`generators.smc`; the record is in each path's ``smc_*`` attributes). With
+    ``--runaway`` a path whose flow speeds up past the bound is ended there (:class:`generators.rollout.RateGuard`).
     """
+    from generators.rollout import RateGuard
     from generators.spec import load_generator
     from scenarios.generate.counterfactual import parse_smc
     from simlab.provenance import provenance
@@ -111,6 +122,7 @@ def sample(
     try:
         condition = parse_regime(regime or [])
         options = parse_smc(smc or [], "--smc")
+        guard = None if runaway is None else RateGuard.parse(runaway, "--runaway")
         generator = load_generator(model)
         seconds = parse_duration_ns(duration) / 1e9
         starts, drawn = regime_starts(generator, condition, paths, seed, start_in_regime, spec, data_dir)
@@ -119,7 +131,7 @@ def sample(
             samples = generator.sample(
                 paths, seconds, generator=seed, regime=condition, guidance=guidance,
                 progress=lambda done, total: bar.update(task, completed=done), stop_when_stuck=stop_when_stuck,
-                starts=starts, particles=particles, smc=options,
+                starts=starts, particles=particles, smc=options, runaway=guard,
             )  # fmt: skip
         groups: dict[str, Any] = {}
         for index, path in enumerate(samples):
@@ -127,7 +139,7 @@ def sample(
             groups.update({f"events{suffix}": path["events"], f"books{suffix}": path["books"]})
         config = {"model": str(model), "paths": paths, "duration": duration, "regime": condition, "guidance": guidance}
         config.update(stop_when_stuck=stop_when_stuck, start_in_regime=start_in_regime, spec=spec and str(spec))
-        config.update(start_windows=drawn, particles=particles, smc=options)
+        config.update(start_windows=drawn, particles=particles, smc=options, runaway=runaway)
         write_store(groups, output, attrs=provenance(seed=seed, config=config), overwrite=overwrite)
     except SimlabError as exc:
         fail(exc)
@@ -136,6 +148,8 @@ def sample(
     summary["rejected and resampled (path 0)"] = first["rejected"]
     summary["discarded after a rejection (path 0)"] = first["discarded"]
     summary["paths ended stuck"] = sum(int(path["events"].attrs["stuck"]) for path in samples)
+    if guard is not None:
+        summary["paths ended runaway"] = sum(int(path["events"].attrs["runaway"]) for path in samples)
     print_summary(f"sampled {paths} path(s) of {duration} from {model}", summary)
 
 

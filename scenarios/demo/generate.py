@@ -13,6 +13,7 @@ SAMPLE_S = 30.0
 N_BOOT = 50
 STRESS = {"depth": 1}  # the thin-book regime: the training span's bottom depth quintile
 STRESS_PATHS, STRESS_S, PARTICLES = 3, 20.0, 4  # 20 s: long enough for 256 book rows on plain paths
+RUNAWAY_FACTOR = 2.0  # the sampled path is ended if its flow runs faster than twice the training span's peak
 
 
 def generate_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
@@ -25,6 +26,7 @@ def generate_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
     """
     from generators.config import preset
     from generators.diffusion import DiffusionGenerator
+    from scenarios.generate.heldout import runaway_guard
     from scenarios.score.runner import summary, write_outputs
     from simlab.metrics.scorecard import score
 
@@ -34,10 +36,11 @@ def generate_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
     about = (
         "A small conditional diffusion model (a transformer denoiser over the last messages and the book) trained for "
         "a few steps on the training span, or reloaded from an earlier run, then sampled message by message through "
-        "the matching engine and scored against the held-out span on the realism scorecard; with so little training "
-        "this shows the pipeline, and its distances are expected far above the real-vs-real floor. Then a thin book "
-        "(the bottom depth quintile of the training span) is asked for, by the model's condition alone and by "
-        "sequential Monte Carlo (each path kept as several particles, resampled every 2 s toward the regime): the "
+        "the matching engine (under a runaway guard: a path whose flow outruns twice the training span's busiest "
+        "minute is ended and said so) and scored against the held-out span on the realism scorecard; with so little "
+        "training this shows the pipeline, and its distances are expected far above the real-vs-real floor. Then a "
+        "thin book (the bottom depth quintile of the training span) is asked for, by the model's condition alone and "
+        "by sequential Monte Carlo (each path kept as several particles, resampled every 2 s toward the regime): the "
         "counts say how many paths end in that quintile over their last 256 book rows (a path too short to measure "
         "counts as outside). Selection, not the network, does the work of the second count (docs/generators_smc.md)."
     )
@@ -55,13 +58,18 @@ def generate_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
         metrics["model"] = f"trained {state.step} steps (validation loss {state.best_loss:.4f}) -> {model_path}"
         if stale is not None:
             metrics["model"] += f" (retrained: the model an earlier run stored there {stale})"
-    (path,) = generator.sample(1, SAMPLE_S, generator=demo.seed)
+    guard, bound = runaway_guard(spans["train"]["events"], RUNAWAY_FACTOR)
+    (path,) = generator.sample(1, SAMPLE_S, generator=demo.seed, runaway=guard)
     real = _first_seconds(spans["test"], SAMPLE_S)
     card = score(path, real, seed=demo.seed, n_boot=N_BOOT, known_depth=True)  # a replayed span: unknown depth
-    config = {"model": str(model_path), "sample_s": SAMPLE_S, "data": label, "n_boot": N_BOOT}
+    config = {"model": str(model_path), "sample_s": SAMPLE_S, "data": label, "n_boot": N_BOOT, "runaway_guard": bound}
     write_outputs(card, folder / "score", seed=demo.seed, config=config, title=f"diffusion generator against {label}")
     attrs = path["events"].attrs
     metrics["messages applied / rejected and resampled"] = f"{attrs['applied']} / {attrs['rejected']}"
+    metrics["runaway guard"] = (
+        f"more than {bound['messages']} messages in {bound['seconds']:g} s ends a path ({bound['factor']:g} x the "
+        f"training span's {bound['train_peak_events']}); this path: {'ended by it' if attrs['runaway'] else 'under it'}"
+    )
     metrics.update(summary(card))
     metrics.update(_stress_counts(generator, demo.seed))
     return metrics

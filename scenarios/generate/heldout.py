@@ -2,7 +2,7 @@
 
 ``python -m scenarios.generate.heldout SPEC MODEL [MODEL ...] [--paths 2] [--duration SECONDS] [--seed S]
 [--stop-when-stuck] [--presets NAME ...] [--levels N] [--tstr-choice CHOICE.json] [--tstr-boot 2000] [--data DIR]
-[--real-windows N] [--against span|same] [--pooled-classifier] [-o OUT.json]``
+[--real-windows N] [--against span|same] [--pooled-classifier] [--runaway-factor F] [-o OUT.json]``
 samples every model (diffusion or GAN, read from its folder) from the sampling context with the same seed, scores
 each path against the whole held-out test span (``--against same``: its first seconds, below) with
 :func:`simlab.metrics.scorecard.score` (the realism scorecard),
@@ -11,7 +11,9 @@ and compares the first model with each other one on the L1 scores both computed
 prints one table and writes every number, with provenance, to the JSON file. A model whose rollout gets stuck
 (:data:`generators.rollout.MAX_IDLE_CHAINS` generated blocks in a row that cannot apply) is recorded as failed,
 with the rollout's sentence, and left out of the comparisons; with ``--stop-when-stuck`` the stuck path ends
-where it got stuck instead, is marked ``stuck`` and is scored as far as it went.
+where it got stuck instead, is marked ``stuck`` and is scored as far as it went. With ``--runaway-factor F`` a
+path whose flow speeds up past F times the training span's peak rate (:func:`runaway_guard`) is ended there, marked
+``runaway`` and scored as far as it went.
 
 Usefulness (TSTR, :func:`tstr_scores`): each model's paths, pooled, and each preset's are the training flow of the
 direction forecaster of :mod:`scenarios.generate.tstr`, tested on the real held-out span beside the same forecaster
@@ -55,6 +57,7 @@ from typing import Any
 import numpy as np
 
 from generators.evaluation import compare_cards, realism
+from generators.rollout import RateGuard
 from generators.spec import load_generator, load_spec, slice_flow, spec_spans
 from scenarios.forecast.book_tstr import joined
 from scenarios.forecast.books import BookSeries
@@ -70,6 +73,7 @@ from simlab.store import write_text_atomic
 HELDOUT_SHARE = 6  # a path's default length is the held-out span's over this
 AGAINST = ("span", "same")  # what a path is scored against: the whole held-out span, or its first seconds
 REAL_WINDOWS = "real windows"  # the source name of --real-windows among the pooled readings
+RUNAWAY_WINDOW_S = 60.0  # the rate guard's interval (--runaway-factor)
 
 
 def score_models(
@@ -89,6 +93,7 @@ def score_models(
     real_windows: int = 0,
     against: str = "span",
     pooled: bool = False,
+    runaway_factor: float | None = None,
 ) -> dict[str, Any]:
     """Sample and score every model (and preset) against the spec's held-out span; compare the first model with the
     others, per path; score every model's and preset's pooled paths as TSTR training flow (:func:`tstr_scores`).
@@ -133,6 +138,10 @@ def score_models(
         (:func:`pooled_classifier`): a path alone gives the classifier few windows, so its AUC interval is wide and
         its point low (``docs/generators_amzn.md``, session 39); with ``real_windows``, the real windows too, every
         source at one window (:func:`pooled_readings`).
+    runaway_factor
+        Sample under a rate guard (:func:`runaway_guard`): a path is ended, marked ``runaway`` and scored as far as
+        it went once more than ``runaway_factor`` times the training span's most events in any
+        :data:`RUNAWAY_WINDOW_S` seconds apply within one such interval of its clock. None: no guard.
 
     Returns
     -------
@@ -146,7 +155,7 @@ def score_models(
         path, :func:`generators.evaluation.compare_cards`); ``tstr`` (:func:`tstr_scores`; sources are named by the
         model folder or the preset). With ``pooled``: ``pooled_classifier`` in every model's and preset's entry and,
         with ``real_windows``, in ``real`` (:func:`pooled_readings`), and ``pooled_window``, the events of the one
-        window they were all read at.
+        window they were all read at. With ``runaway_factor``: ``runaway_guard`` (:func:`runaway_guard`'s record).
     """
     if levels is not None and (isinstance(levels, bool) or not isinstance(levels, int) or levels < 1):
         raise ParameterError(f"`levels` of score_models must be an int >= 1 or None; got {levels!r}")
@@ -162,6 +171,10 @@ def score_models(
                              f"{sorted(n for n in set(names) if names.count(n) > 1)} more than once")  # fmt: skip
     if duration is not None and not (isinstance(duration, (int, float)) and duration > 0):
         raise ParameterError(f"`--duration` (duration) must be a number of seconds > 0; got {duration!r}")
+    if runaway_factor is not None and not (
+        not isinstance(runaway_factor, bool) and isinstance(runaway_factor, (int, float)) and runaway_factor >= 1
+    ):
+        raise ParameterError(f"`--runaway-factor` (runaway_factor) must be a number >= 1; got {runaway_factor!r}")
     if isinstance(tstr_choice, (str, Path)):  # read before the sampling: a bad file fails fast
         tstr_choice = _read_choice(tstr_choice)
     if tstr_choice is not None:
@@ -173,6 +186,9 @@ def score_models(
     sources: dict[str, list[BookSeries]] = {}  # the TSTR training flow: each model's and preset's paths
     cards, out = {}, {"duration_s": duration, "window_levels": window, "models": {}, "presets": {}, "comparisons": {}}
     out["against"] = {"name": against, "events": test["events"].sizes["event"]}
+    guard = None
+    if runaway_factor is not None:
+        guard, out["runaway_guard"] = runaway_guard(spans["train"]["events"], runaway_factor)
     out["real"] = real_reference(
         spans, duration, windows=real_windows, seed=seed, n_boot=n_boot, levels=levels, reference=test
     )
@@ -185,7 +201,7 @@ def score_models(
         generator = load_generator(model)
         start = time.perf_counter()
         try:
-            paths = generator.sample(n_paths, duration, generator=seed, stop_when_stuck=stop_when_stuck)
+            paths = generator.sample(n_paths, duration, generator=seed, stop_when_stuck=stop_when_stuck, runaway=guard)
         except SimlabError as error:  # a rollout that got stuck is a result: recorded, and the model left out
             out["models"][str(model)] = {"failed": str(error)}
             continue
@@ -330,6 +346,27 @@ def _pooled_reading(m_real: Any, synthetic: list[Any], seed: int, n_boot: int, w
     except NotApplicable as reason:
         return f"not applicable: {reason}"
     return {**result.to_dict(), "window": window, "paths": len(synthetic)}
+
+
+def runaway_guard(events: Any, factor: float, seconds: float = RUNAWAY_WINDOW_S) -> tuple[RateGuard, dict[str, Any]]:
+    """Return the rate guard ``factor`` times the most ``events`` (the training span's) in any ``seconds`` window,
+    and its record.
+
+    The peak is over every window that starts at an event (a sliding window, so no interval of the rollout's,
+    which start at the path's start, can hold more of the span's flow). Events count each fill of a market
+    order, messages count the order once, so the bound in messages is looser than the factor says, never tighter.
+    On the AMZN day's training span the peak is 664 events in 60 s, 2.4 events per second on average
+    (``docs/generators_amzn.md``, session 41).
+    """
+    ts = np.asarray(events["ts_ns"].values, np.int64)
+    width = int(round(seconds * 1e9))
+    if ts.size == 0 or width < 1:
+        raise DataError(f"runaway guard: needs a training span with events and a window > 0 s; got {ts.size} "
+                        f"events and {seconds!r} s")  # fmt: skip
+    peak = int((np.searchsorted(ts, ts + width, side="left") - np.arange(ts.size)).max())
+    guard = RateGuard(int(np.ceil(factor * peak)), float(seconds))
+    record = {"factor": float(factor), "seconds": float(seconds), "train_peak_events": peak, "messages": guard.messages}
+    return guard, record
 
 
 def real_reference(
@@ -609,6 +646,12 @@ def classifier_record(card: Any) -> dict[str, Any] | str:
 def _path_summary(path: dict, card: Any) -> dict[str, Any]:
     attrs = path["events"].attrs
     disc = card.discriminative
+    if "l1" not in card.summary:  # a path ended after a few messages (stuck, or a guard far below its flow)
+        ended = " (ended stuck)" if attrs.get("stuck") else " (ended runaway)" if attrs.get("runaway") else ""
+        raise DataError(
+            f"held-out scoring: a path of {path['events'].sizes['event']} events{ended} gives the realism scorecard "
+            f"no L1 score; expected a path long enough to score (its classifier: {disc})"
+        )
     out = {
         "mean_l1": card.summary["l1"]["mean"],
         "l1_scores": card.summary["l1"]["scores"],
@@ -621,7 +664,7 @@ def _path_summary(path: dict, card: Any) -> dict[str, Any]:
         "fill_kind_shares": kind_shares(path["events"], fills=True),
     }
     if "applied" in attrs:  # a generator's rollout counts
-        out.update({key: int(attrs[key]) for key in ("applied", "rejected", "discarded", "stuck")})
+        out.update({key: int(attrs[key]) for key in ("applied", "rejected", "discarded", "stuck", "runaway")})
         reasons = {k[len("rejected_") :]: int(v) for k, v in attrs.items() if k.startswith("rejected_")}
         out["rejected_by_reason"] = reasons
     return out
@@ -651,13 +694,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "windows' paths, every source at one window of events (a path alone gives it few windows)"
     )
     parser.add_argument("--pooled-classifier", action="store_true", help=pooled)
+    runaway = (
+        f"end a path (marked runaway, scored as far as it went) once more than F times the training span's most "
+        f"events in any {RUNAWAY_WINDOW_S:g} s apply within one such interval of its clock"
+    )
+    parser.add_argument("--runaway-factor", type=float, default=None, metavar="F", help=runaway)
     parser.add_argument("-o", "--output", default="heldout.json")
     args = parser.parse_args(argv)
     out = score_models(
         args.spec, args.models, n_paths=args.paths, duration=args.duration, seed=args.seed, n_boot=args.n_boot,
         data_dir=args.data, stop_when_stuck=args.stop_when_stuck, presets=args.presets, levels=args.levels,
         tstr_choice=args.tstr_choice, tstr_boot=args.tstr_boot, real_windows=args.real_windows, against=args.against,
-        pooled=args.pooled_classifier,
+        pooled=args.pooled_classifier, runaway_factor=args.runaway_factor,
     )  # fmt: skip
     config = {k: v for k, v in vars(args).items() if k != "output"}
     out["provenance"] = provenance(seed=args.seed, config=config)
@@ -665,6 +713,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"{out['duration_s']:g} s per path; real data window levels: {out['window_levels']}; scored against "
           f"{out['against']['name']} ({out['against']['events']} real events)")  # fmt: skip
     real = out["real"]
+    if "runaway_guard" in out:
+        g = out["runaway_guard"]
+        print(f"runaway guard: a path ends once more than {g['messages']} messages apply within {g['seconds']:g} s "
+              f"({g['factor']:g} x the training span's {g['train_peak_events']} events at most in any {g['seconds']:g} "
+              f"s)")  # fmt: skip
     rates = ", ".join(f"{name} {rate:.1f}" for name, rate in real["rate_per_s"].items() if rate is not None)
     print(f"real events per s: {rates}; held-out events per {out['duration_s']:g} s from its start (the paths' own "
           f"seconds first): {real['test_windows']}")  # fmt: skip
@@ -739,7 +792,8 @@ def _print_paths(label: str, source: str, result: dict[str, Any]) -> None:
     for p, path in enumerate(result.get("paths", [])):
         m = path["mean_l1"]
         counts = (f", applied/rejected/discarded {path['applied']}/{path['rejected']}/{path['discarded']}"
-                  f"{' (stuck)' if path['stuck'] else ''}") if "applied" in path else ""  # fmt: skip
+                  f"{' (stuck)' if path['stuck'] else ''}{' (runaway)' if path.get('runaway') else ''}"
+                  ) if "applied" in path else ""  # fmt: skip
         f = path["floor_mean_l1"] or {"value": np.nan, "low": np.nan, "high": np.nan}
         print(f"{label} path {p}: mean L1 {m['value']:.3f} [{m['low']:.3f}, {m['high']:.3f}] over "
               f"{path['l1_scores']} scores (floor {f['value']:.3f} [{f['low']:.3f}, {f['high']:.3f}]; "

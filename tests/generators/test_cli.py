@@ -52,7 +52,22 @@ def test_train_then_sample_under_a_regime(tmp_path):
     assert bad.exit_code == 2 and "unknown regime 'heat'" in bad.output
     bad = runner.invoke(app, ["generate", "sample", str(tmp_path / "none"), "-o", str(tmp_path / "x.zarr")])
     assert bad.exit_code == 2 and "expected a folder with config.json" in bad.output
+    check_runaway(tmp_path, args)
     check_start_in_regime(tmp_path, spec, args, data)
+
+
+def check_runaway(tmp_path: Path, args: list[str]) -> None:
+    # --runaway: a bound below the AAPL flow's (tens of messages per second) ends both paths, recorded
+    store = tmp_path / "runaway.zarr"
+    result = runner.invoke(app, [*args, "--runaway", "3/0.5", "-o", str(store)])
+    assert result.exit_code == 0, result.output
+    assert "paths ended runaway" in result.output
+    for group in ("events", "events_0001"):
+        attrs = load_store(store, group).attrs
+        assert attrs["runaway"] == 1 and (attrs["runaway_messages"], attrs["runaway_seconds"]) == (3, 0.5)
+        assert attrs["applied"] >= 4 and json.loads(attrs["config"])["runaway"] == "3/0.5"
+    bad = runner.invoke(app, [*args, "--runaway", "3", "-o", str(tmp_path / "x.zarr")])
+    assert bad.exit_code == 2 and "`--runaway` must be MESSAGES/SECONDS" in bad.output and "got '3'" in bad.output
 
 
 def check_start_in_regime(tmp_path: Path, spec: Path, args: list[str], data: Path) -> None:

@@ -28,6 +28,8 @@ def test_generate_step_trains_samples_scores_then_reloads(tmp_path, monkeypatch)
     assert metrics["data"].startswith("no real data") and metrics["model"].startswith("trained 6 steps")
     applied = int(metrics["messages applied / rejected and resampled"].split(" / ")[0])
     assert applied > 0
+    guard = metrics["runaway guard"]  # read from the training span (its busiest 60 s, twice): this path stays under it
+    assert guard.startswith("more than ") and guard.endswith("this path: under it") and "2 x the training span" in guard
     document = json.loads((tmp_path / "generate" / "score" / "scores.json").read_text())
     assert document["summary"]["l1"]["scores"] > 0 and "mean l1 [99% interval]" in metrics
     scores = tmp_path / "generate" / "score" / "scores.zarr"

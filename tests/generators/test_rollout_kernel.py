@@ -12,10 +12,10 @@ import pytest
 from generators import encoding as enc
 from generators.diffusion import DiffusionGenerator
 from generators.gan import GANGenerator
-from generators.rollout import MAX_IDLE_CHAINS, rollout
+from generators.rollout import MAX_IDLE_CHAINS, RateGuard, rollout
 from generators.rollout_fast import rollout_fast
 from generators.shares import SHARE_ONE, trade_share
-from simlab.errors import SimlabError
+from simlab.errors import ParameterError, SimlabError
 from simlab.schema import NO_PRICE, EventKind
 from tests.generators.conftest import check_replayed
 from tests.generators.conftest import same_paths as _same
@@ -581,3 +581,56 @@ def test_a_checkpoint_with_adds_from_their_own_best_is_saved_loaded_and_refused_
     (tmp_path / "s" / CONFIG_FILE).write_text(json.dumps({**config, "encoding_version": "4+add_price=own"}))
     with pytest.raises(DataError, match=r"encoding_version must be '4\+add_price=share' \(this simlab\); got '4\+ad"):
         DiffusionGenerator.load(tmp_path / "s")
+
+
+def _interval_counts(path, start_ns: int, width_ns: int) -> np.ndarray:
+    # the applied messages of a path per interval of its clock from its start, read from its records (the
+    # message index of every event after the initial orders; a market order's fills share one)
+    events = path.events[path.initial_orders :]
+    _, first = np.unique(events[:, 6], return_index=True)
+    return np.bincount((events[first, 0] - start_ns) // width_ns)
+
+
+@pytest.mark.parametrize("seed", [1, 4])
+def test_the_rate_guard_ends_a_runaway_path_alike_on_both_rollouts(models, seed):
+    model = models["gan"]
+    encoding, guard = model.encoding_, RateGuard(30, 0.25)
+    attrs = {**model.context_["attrs"], "generator": "random"}
+    runs = []
+    for function in (rollout, rollout_fast):
+        switches = [(2 * 10**9, RandomBlocks(seed + 100))]  # the guard's intervals go on across a regime switch
+        runs.append(_run(function, model.context_, encoding, seed, switches=switches, guard=guard)[0])
+    twin, fast = runs
+    _same([p.datasets(attrs, "t") for p in twin], [p.datasets(attrs, "t") for p in fast])
+    start, ended = int(model.context_["ts_ns"]), [p.counts.runaway for p in fast]
+    assert 0 < sum(ended) < len(fast)  # the bound splits these paths
+    for path in fast:
+        counts = _interval_counts(path, start, guard.window_ns)
+        if path.counts.runaway:  # ended at the message that made one interval hold one more than the bound
+            assert counts[-1] == guard.messages + 1 and (counts[:-1] <= guard.messages).all()
+            assert path.events[-1, 0] < start + 4 * 10**9  # before the path's end
+        else:
+            assert counts.max() <= guard.messages
+    # a bound no path reaches changes nothing: the same records and counts as without a guard
+    loose, plain = (_run(rollout_fast, model.context_, encoding, seed, guard=g)[0] for g in (RateGuard(10**6, 1), None))
+    for a, b in zip(loose, plain, strict=True):
+        assert a.events.tobytes() == b.events.tobytes() and a.counts == b.counts and a.counts.runaway == 0
+
+
+def test_a_sampled_path_records_its_rate_guard_and_a_bad_guard_is_refused(models):
+    model = models["diffusion"]
+    guard = RateGuard(7, 0.5)  # unguarded, these paths apply at most 6-9 messages in a half second
+    fast = model.sample(3, 6.0, generator=5, stop_when_stuck=True, runaway=guard)
+    _same(model.sample(3, 6.0, generator=5, stop_when_stuck=True, runaway=guard, twin=True), fast)
+    attrs = fast[0]["events"].attrs
+    assert (attrs["runaway_messages"], attrs["runaway_seconds"]) == (7, 0.5)
+    assert sum(p["events"].attrs["runaway"] for p in fast) >= 1
+    assert RateGuard.parse("1328/60") == RateGuard(1328, 60.0)
+    for bad in ("1328", "0/60", "12/0", "x/60", "12/nan", "12/-1"):
+        with pytest.raises(ParameterError, match="`--runaway` must be MESSAGES/SECONDS"):
+            RateGuard.parse(bad)
+    for messages, seconds in ((0, 1.0), (True, 1.0), (5, 0.0), (5, float("inf")), (5, "60")):
+        with pytest.raises(ParameterError, match="rate guard must be"):
+            RateGuard(messages, seconds)
+    with pytest.raises(ParameterError, match="`runaway` of sample must be a RateGuard or None; got \\(10, 60\\)"):
+        model.sample(1, 1.0, generator=5, runaway=(10, 60))

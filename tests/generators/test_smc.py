@@ -16,6 +16,7 @@ from generators import encoding as enc
 from generators import smc as smc_module
 from generators.diffusion import DiffusionGenerator
 from generators.evaluation import counterfactual_sweep, regime_shares, smc_summary
+from generators.rollout import RateGuard
 from generators.rollout_fast import PathBatch
 from generators.smc import (
     _weights,
@@ -238,3 +239,22 @@ def test_a_stuck_particle_weighs_nothing_unless_its_whole_group_is_stuck():
     weights = _weights(distance, 2.0, stuck, 3)
     np.testing.assert_allclose(weights[0], np.array([0.0, np.exp(-1.0), np.exp(-2.0)]) / (np.exp(-1.0) + np.exp(-2.0)))
     np.testing.assert_allclose(weights[1], np.array([np.exp(0.0), np.exp(-4.0), np.exp(-4.0)]) / (1 + 2 * np.exp(-4.0)))
+
+
+def test_a_runaway_particle_ends_alike_on_both_rollouts_and_weighs_nothing(fitted, monkeypatch):
+    kwargs = dict(generator=5, regime=REGIME, particles=4, smc=SMC, stop_when_stuck=True, runaway=RateGuard(5, 0.5))
+    ended, weights = [], []
+
+    def spy(distance, sharpness, stuck, k, carried=None):  # what the driver reports ended at every checkpoint
+        ended.append(np.asarray(stuck).reshape(-1, k))
+        weights.append(_weights(distance, sharpness, stuck, k, carried))
+        return weights[-1]
+
+    monkeypatch.setattr(smc_module, "_weights", spy)
+    fast = fitted.sample(3, 5.0, **kwargs)
+    monkeypatch.undo()
+    _same(fitted.sample(3, 5.0, twin=True, **kwargs), fast)
+    assert any(e.any() for e in ended)  # some particle ran away (the guard is tighter than these paths' flow)
+    for e, w in zip(ended, weights, strict=True):  # and weighed nothing where its group had another
+        live = ~e.all(axis=1)
+        assert (w[live][e[live]] == 0).all()

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from generators.rollout import RateGuard
 from generators.spec import load_spec, spec_spans, train_from_spec
 from scenarios.generate import heldout
 from scenarios.generate.tstr import VERDICTS, series_of
@@ -209,3 +210,36 @@ def test_the_pooled_classifier_reads_all_of_a_model_s_paths_at_the_per_path_wind
     other = {**paths[0], "events": paths[0]["events"].assign_attrs(tick_size=0.05)}
     with pytest.raises(DataError, match="path 0's tick_size is 0.05, the real data's 0.01; expected the same"):
         heldout.pooled_classifier([other], spans["train"], seed=1)
+
+
+def test_the_runaway_guard_is_read_from_the_training_span_and_ends_and_marks_a_path(amzn, monkeypatch, capsys):
+    spans = spec_spans(load_spec(amzn["spec"]), amzn["data"])
+    ts = spans["train"]["events"]["ts_ns"].values
+    guard, record = heldout.runaway_guard(spans["train"]["events"], 1.5, seconds=10.0)
+    hand = max(int(((ts >= t) & (ts < t + 10**10)).sum()) for t in ts)  # the most events in any 10 s, by hand
+    assert record == {"factor": 1.5, "seconds": 10.0, "train_peak_events": hand, "messages": guard.messages}
+    assert guard == RateGuard(int(np.ceil(1.5 * hand)), 10.0) and hand > 10
+    with pytest.raises(ParameterError, match=r"`--runaway-factor` \(runaway_factor\) must be a number >= 1; got 0.5"):
+        heldout.score_models(amzn["spec"], [amzn["model"]], runaway_factor=0.5, data_dir=amzn["data"])
+    # the held-out run samples under the guard it reads and records it; a guard of 60 messages in 10 s ends the
+    # first path (61 in its first 10 s unguarded) and not the second (13 at most)
+    tight = (RateGuard(60, 10.0), {"factor": 1.0, "seconds": 10.0, "train_peak_events": 60, "messages": 60})
+    seen = []
+    monkeypatch.setattr(heldout, "runaway_guard", lambda events, factor: seen.append(factor) or tight)
+    argv = [str(amzn["spec"]), str(amzn["model"]), "--paths", "2", "--duration", "60", "--n-boot", "10"]
+    out = heldout.main([*argv, "--tstr-boot", "200", "--runaway-factor", "2", "--data", str(amzn["data"]),
+                        "-o", str(amzn["folder"] / "runaway.json")])  # fmt: skip
+    assert seen == [2.0] and out["runaway_guard"] == tight[1]
+    (model,) = out["models"].values()
+    assert [path["runaway"] for path in model["paths"]] == [1, 0]
+    assert model["paths"][0]["seconds"] < 10.0 < model["paths"][1]["seconds"]  # the first ended in its first 10 s
+    assert model["paths"][0]["applied"] == 61
+    printed = capsys.readouterr().out
+    assert "runaway guard: a path ends once more than 60 messages apply within 10 s" in printed
+    assert printed.count("(runaway)") == 1
+    # a guard far below the flow ends a path too early to score: our sentence, not a bare KeyError
+    tight = (RateGuard(3, 1.0), {"factor": 1.0, "seconds": 1.0, "train_peak_events": 3, "messages": 3})
+    with pytest.raises(DataError, match=r"held-out scoring: a path of \d+ events \(ended runaway\) gives the realism "
+                                        r"scorecard no L1 score"):  # fmt: skip
+        heldout.score_models(amzn["spec"], [amzn["model"]], n_paths=1, duration=60.0, n_boot=10, runaway_factor=2,
+                             data_dir=amzn["data"])  # fmt: skip
