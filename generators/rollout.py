@@ -51,6 +51,7 @@ from simlab.schema import NO_PRICE, EventKind, make_books, make_events
 REASONS = ("bad_value", "crossing_add", "no_level", "no_order", "empty_side", "trade_beyond_best")
 MAX_IDLE_CHAINS = 200
 _GRID_TICKS = 4096
+_GUARD_LIMIT = 2**62  # a rate guard's messages and nanoseconds stay below this (int64 in the numba kernel)
 
 
 @dataclass(frozen=True)
@@ -62,24 +63,33 @@ class RateGuard:
     seconds: float
 
     def __post_init__(self) -> None:
-        if isinstance(self.messages, bool) or not isinstance(self.messages, (int, np.integer)) or self.messages < 1:
-            raise ParameterError(f"`messages` of the rollout's rate guard must be an int >= 1; got {self.messages!r}")
-        seconds = self.seconds
-        number = not isinstance(seconds, bool) and isinstance(seconds, (int, float)) and np.isfinite(seconds)
-        if not number or round(seconds * 1e9) < 1:
-            raise ParameterError(f"`seconds` of the rollout's rate guard must be a number > 0; got {seconds!r}")
+        messages, seconds = self.messages, self.seconds
+        whole = not isinstance(messages, (bool, np.bool_)) and isinstance(messages, (int, np.integer))
+        if not whole or not 1 <= messages < _GUARD_LIMIT:
+            raise ParameterError(
+                f"`messages` of the rollout's rate guard must be an int in 1-{_GUARD_LIMIT - 1}; got {messages!r}"
+            )
+        real = (int, float, np.integer, np.floating)
+        number = not isinstance(seconds, (bool, np.bool_)) and isinstance(seconds, real)
+        if not number or not np.isfinite(seconds) or not 1 <= round(float(seconds) * 1e9) < _GUARD_LIMIT:
+            raise ParameterError(
+                f"`seconds` of the rollout's rate guard must be a number > 0 s and below {_GUARD_LIMIT / 1e9:.3g} s; "
+                f"got {seconds!r}"
+            )
 
     @property
     def window_ns(self) -> int:
         """The interval in nanoseconds."""
-        return int(round(self.seconds * 1e9))
+        return int(round(float(self.seconds) * 1e9))
 
     @classmethod
     def parse(cls, text: str, flag: str = "--runaway") -> RateGuard:
         """Read ``MESSAGES/SECONDS`` (e.g. ``1328/60``) as a command line gives it."""
         messages, slash, seconds = str(text).partition("/")
         try:
-            return cls(int(messages), float(seconds) if slash else float("nan"))
+            if not (slash and messages.isascii() and messages.isdigit()):
+                raise ValueError(text)
+            return cls(int(messages), float(seconds))
         except (ValueError, ParameterError):
             raise ParameterError(
                 f"`{flag}` must be MESSAGES/SECONDS, an int >= 1 and a number of seconds > 0 (e.g. 1328/60); "

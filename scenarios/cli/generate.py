@@ -139,7 +139,8 @@ def sample(
             groups.update({f"events{suffix}": path["events"], f"books{suffix}": path["books"]})
         config = {"model": str(model), "paths": paths, "duration": duration, "regime": condition, "guidance": guidance}
         config.update(stop_when_stuck=stop_when_stuck, start_in_regime=start_in_regime, spec=spec and str(spec))
-        config.update(start_windows=drawn, particles=particles, smc=options, runaway=runaway)
+        runaway_guard = None if guard is None else {"messages": guard.messages, "seconds": guard.seconds}
+        config.update(start_windows=drawn, particles=particles, smc=options, runaway=runaway_guard)
         write_store(groups, output, attrs=provenance(seed=seed, config=config), overwrite=overwrite)
     except SimlabError as exc:
         fail(exc)

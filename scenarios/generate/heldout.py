@@ -13,7 +13,8 @@ prints one table and writes every number, with provenance, to the JSON file. A m
 with the rollout's sentence, and left out of the comparisons; with ``--stop-when-stuck`` the stuck path ends
 where it got stuck instead, is marked ``stuck`` and is scored as far as it went. With ``--runaway-factor F`` a
 path whose flow speeds up past F times the training span's peak rate (:func:`runaway_guard`) is ended there, marked
-``runaway`` and scored as far as it went.
+``runaway`` and scored as far as it went. A model with a path too short to score (ended after a few messages) is
+recorded as failed, with our sentence, as a stuck rollout is.
 
 Usefulness (TSTR, :func:`tstr_scores`): each model's paths, pooled, and each preset's are the training flow of the
 direction forecaster of :mod:`scenarios.generate.tstr`, tested on the real held-out span beside the same forecaster
@@ -171,10 +172,8 @@ def score_models(
                              f"{sorted(n for n in set(names) if names.count(n) > 1)} more than once")  # fmt: skip
     if duration is not None and not (isinstance(duration, (int, float)) and duration > 0):
         raise ParameterError(f"`--duration` (duration) must be a number of seconds > 0; got {duration!r}")
-    if runaway_factor is not None and not (
-        not isinstance(runaway_factor, bool) and isinstance(runaway_factor, (int, float)) and runaway_factor >= 1
-    ):
-        raise ParameterError(f"`--runaway-factor` (runaway_factor) must be a number >= 1; got {runaway_factor!r}")
+    if runaway_factor is not None:
+        _check_factor(runaway_factor)
     if isinstance(tstr_choice, (str, Path)):  # read before the sampling: a bad file fails fast
         tstr_choice = _read_choice(tstr_choice)
     if tstr_choice is not None:
@@ -202,15 +201,17 @@ def score_models(
         start = time.perf_counter()
         try:
             paths = generator.sample(n_paths, duration, generator=seed, stop_when_stuck=stop_when_stuck, runaway=guard)
-        except SimlabError as error:  # a rollout that got stuck is a result: recorded, and the model left out
-            out["models"][str(model)] = {"failed": str(error)}
+            seconds = time.perf_counter() - start
+            card = realism(paths, test, seed=seed, n_boot=n_boot, levels=levels)
+            summaries = [_path_summary(path, c) for path, c in zip(paths, card, strict=True)]
+        except SimlabError as error:  # a rollout that got stuck, or a path too short to score, is a result:
+            out["models"][str(model)] = {"failed": str(error)}  # recorded, and the model left out
             continue
-        seconds = time.perf_counter() - start
-        cards[str(model)] = realism(paths, test, seed=seed, n_boot=n_boot, levels=levels)
+        cards[str(model)] = card
         out["models"][str(model)] = {
             "family": paths[0]["events"].attrs["generator"],
             "sampling_s": seconds,
-            "paths": [_path_summary(path, card) for path, card in zip(paths, cards[str(model)], strict=True)],
+            "paths": summaries,
         }
         if pooled:
             pooled_sources[str(model)] = paths
@@ -355,9 +356,11 @@ def runaway_guard(events: Any, factor: float, seconds: float = RUNAWAY_WINDOW_S)
     The peak is over every window that starts at an event (a sliding window, so no interval of the rollout's,
     which start at the path's start, can hold more of the span's flow). Events count each fill of a market
     order, messages count the order once, so the bound in messages is looser than the factor says, never tighter.
-    On the AMZN day's training span the peak is 664 events in 60 s, 2.4 events per second on average
-    (``docs/generators_amzn.md``, session 41).
+    The rollout's intervals are fixed (from the path's start), not sliding, so up to twice the bound can apply in
+    a ``seconds`` that straddles two of them. On the AMZN day's training span the peak is 664 events in 60 s (the
+    span averages 2.4 events per second; ``docs/generators_amzn.md``, session 41).
     """
+    _check_factor(factor)
     ts = np.asarray(events["ts_ns"].values, np.int64)
     width = int(round(seconds * 1e9))
     if ts.size == 0 or width < 1:
@@ -367,6 +370,12 @@ def runaway_guard(events: Any, factor: float, seconds: float = RUNAWAY_WINDOW_S)
     guard = RateGuard(int(np.ceil(factor * peak)), float(seconds))
     record = {"factor": float(factor), "seconds": float(seconds), "train_peak_events": peak, "messages": guard.messages}
     return guard, record
+
+
+def _check_factor(factor: Any) -> None:
+    number = not isinstance(factor, (bool, np.bool_)) and isinstance(factor, (int, float, np.integer, np.floating))
+    if not number or not np.isfinite(factor) or factor < 1:
+        raise ParameterError(f"`--runaway-factor` (runaway_factor) must be a finite number >= 1; got {factor!r}")
 
 
 def real_reference(
@@ -726,7 +735,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     _print_pooled(REAL_WINDOWS, real)
     for model, result in out["models"].items():
         if "failed" in result:
-            print(f"{model}: sampling failed: {result['failed']}")
+            print(f"{model}: failed: {result['failed']}")
         _print_paths(f"{result.get('family', '?'):9s}", model, result)
         _print_pooled(model, result)
     for name, result in out["presets"].items():

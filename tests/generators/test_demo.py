@@ -7,6 +7,7 @@ import json
 import pytest
 
 from generators.diffusion import DiffusionGenerator
+from generators.rollout import RateGuard
 from scenarios.demo import generate
 from scenarios.demo.generate import generate_step
 from scenarios.demo.runner import Demo
@@ -22,7 +23,15 @@ def test_generate_step_trains_samples_scores_then_reloads(tmp_path, monkeypatch)
     monkeypatch.setattr(generate, "PARTICLES", 2)
     monkeypatch.setattr(generate, "STRESS_S", 5.0)
     demo = Demo(tmp_path, seed=9)
+    guards, sample = [], DiffusionGenerator.sample
+
+    def spy(self, *args, **kwargs):  # the guard each sampling of the step asks for
+        guards.append(kwargs.get("runaway"))
+        return sample(self, *args, **kwargs)
+
+    monkeypatch.setattr(DiffusionGenerator, "sample", spy)
     metrics = generate_step(demo, None)
+    monkeypatch.setattr(DiffusionGenerator, "sample", sample)
     stress = {key: value for key, value in metrics.items() if key.startswith("thin book asked")}
     assert len(stress) == 2 and all(" of 1" in value for value in stress.values()), stress
     assert metrics["data"].startswith("no real data") and metrics["model"].startswith("trained 6 steps")
@@ -31,6 +40,9 @@ def test_generate_step_trains_samples_scores_then_reloads(tmp_path, monkeypatch)
     guard = metrics["runaway guard"]  # read from the training span (its busiest 60 s, twice): this path stays under it
     assert guard.startswith("more than ") and guard.endswith("this path: under it") and "2 x the training span" in guard
     document = json.loads((tmp_path / "generate" / "score" / "scores.json").read_text())
+    bound = json.loads(document["provenance"]["config"])["runaway_guard"]  # the guard the path was sampled under
+    assert guard.startswith(f"more than {bound['messages']} messages in 60 s") and bound["factor"] == 2.0
+    assert guards[0] == RateGuard(bound["messages"], 60.0)  # the scored path (the stress paths: unguarded)
     assert document["summary"]["l1"]["scores"] > 0 and "mean l1 [99% interval]" in metrics
     scores = tmp_path / "generate" / "score" / "scores.zarr"
     first = {group: load_store(scores, group).load() for group in list_groups(scores)}

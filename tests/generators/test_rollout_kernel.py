@@ -598,7 +598,8 @@ def test_the_rate_guard_ends_a_runaway_path_alike_on_both_rollouts(models, seed)
     attrs = {**model.context_["attrs"], "generator": "random"}
     runs = []
     for function in (rollout, rollout_fast):
-        switches = [(2 * 10**9, RandomBlocks(seed + 100))]  # the guard's intervals go on across a regime switch
+        # the guard's intervals go on across a regime switch (at 2.1 s, inside the interval [2, 2.25) s)
+        switches = [(2_100_000_000, RandomBlocks(seed + 100))]
         runs.append(_run(function, model.context_, encoding, seed, switches=switches, guard=guard)[0])
     twin, fast = runs
     _same([p.datasets(attrs, "t") for p in twin], [p.datasets(attrs, "t") for p in fast])
@@ -626,11 +627,13 @@ def test_a_sampled_path_records_its_rate_guard_and_a_bad_guard_is_refused(models
     assert (attrs["runaway_messages"], attrs["runaway_seconds"]) == (7, 0.5)
     assert sum(p["events"].attrs["runaway"] for p in fast) >= 1
     assert RateGuard.parse("1328/60") == RateGuard(1328, 60.0)
-    for bad in ("1328", "0/60", "12/0", "x/60", "12/nan", "12/-1"):
+    for bad in ("1328", "0/60", "12/0", "x/60", "12/nan", "12/-1", "1_000/60", "\u0661\u0662/60", "5/1e12", "-3/60"):
         with pytest.raises(ParameterError, match="`--runaway` must be MESSAGES/SECONDS"):
             RateGuard.parse(bad)
-    for messages, seconds in ((0, 1.0), (True, 1.0), (5, 0.0), (5, float("inf")), (5, "60")):
+    bad_guards = ((0, 1.0), (True, 1.0), (5, 0.0), (5, float("inf")), (5, "60"), (5, 1e12), (2**62, 1.0), (5, 1e-12))
+    for messages, seconds in bad_guards:  # 1e12 s and 2**62 messages: beyond the kernel's int64
         with pytest.raises(ParameterError, match="rate guard must be"):
             RateGuard(messages, seconds)
+    assert RateGuard(np.int64(5), np.float32(0.5)).window_ns == 500_000_000
     with pytest.raises(ParameterError, match="`runaway` of sample must be a RateGuard or None; got \\(10, 60\\)"):
         model.sample(1, 1.0, generator=5, runaway=(10, 60))

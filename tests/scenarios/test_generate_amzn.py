@@ -4,6 +4,7 @@ span next to a parametric preset, TSTR; the spec's slice and the level-1 window'
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -219,8 +220,11 @@ def test_the_runaway_guard_is_read_from_the_training_span_and_ends_and_marks_a_p
     hand = max(int(((ts >= t) & (ts < t + 10**10)).sum()) for t in ts)  # the most events in any 10 s, by hand
     assert record == {"factor": 1.5, "seconds": 10.0, "train_peak_events": hand, "messages": guard.messages}
     assert guard == RateGuard(int(np.ceil(1.5 * hand)), 10.0) and hand > 10
-    with pytest.raises(ParameterError, match=r"`--runaway-factor` \(runaway_factor\) must be a number >= 1; got 0.5"):
-        heldout.score_models(amzn["spec"], [amzn["model"]], runaway_factor=0.5, data_dir=amzn["data"])
+    for bad in (0.5, float("inf"), float("nan"), True):
+        with pytest.raises(ParameterError, match=r"`--runaway-factor` \(runaway_factor\) must be a finite number >= 1"):
+            heldout.score_models(amzn["spec"], [amzn["model"]], runaway_factor=bad, data_dir=amzn["data"])
+    with pytest.raises(ParameterError, match=r"must be a finite number >= 1; got 0.5"):
+        heldout.runaway_guard(spans["train"]["events"], 0.5)
     # the held-out run samples under the guard it reads and records it; a guard of 60 messages in 10 s ends the
     # first path (61 in its first 10 s unguarded) and not the second (13 at most)
     tight = (RateGuard(60, 10.0), {"factor": 1.0, "seconds": 10.0, "train_peak_events": 60, "messages": 60})
@@ -237,9 +241,15 @@ def test_the_runaway_guard_is_read_from_the_training_span_and_ends_and_marks_a_p
     printed = capsys.readouterr().out
     assert "runaway guard: a path ends once more than 60 messages apply within 10 s" in printed
     assert printed.count("(runaway)") == 1
-    # a guard far below the flow ends a path too early to score: our sentence, not a bare KeyError
+    # a guard far below the flow ends a path too early to score: the model is recorded as failed, with our
+    # sentence (not a bare KeyError), and the run goes on with the preset
     tight = (RateGuard(3, 1.0), {"factor": 1.0, "seconds": 1.0, "train_peak_events": 3, "messages": 3})
-    with pytest.raises(DataError, match=r"held-out scoring: a path of \d+ events \(ended runaway\) gives the realism "
-                                        r"scorecard no L1 score"):  # fmt: skip
-        heldout.score_models(amzn["spec"], [amzn["model"]], n_paths=1, duration=60.0, n_boot=10, runaway_factor=2,
-                             data_dir=amzn["data"])  # fmt: skip
+    out = heldout.score_models(amzn["spec"], [amzn["model"]], n_paths=1, duration=60.0, n_boot=10, runaway_factor=2,
+                               presets=["zi-amzn"], tstr_boot=200, data_dir=amzn["data"])  # fmt: skip
+    failed = out["models"][str(amzn["model"])]["failed"]
+    assert re.fullmatch(
+        r"held-out scoring: a path of \d+ events \(ended runaway\) gives the realism scorecard no L1 "
+        r"score; expected a path long enough to score \(its classifier: .*\)",
+        failed,
+    ), failed
+    assert out["presets"]["zi-amzn"]["paths"][0]["l1_scores"] >= 10 and out["comparisons"] == {}
