@@ -22,7 +22,7 @@ from generators import encoding as enc
 from generators.checkpoint import load_checkpoint, save_checkpoint
 from generators.condition import relabel
 from generators.hidden_depth import HIDDEN_LEVELS, reveal_law, with_hidden_depth
-from generators.rollout import RateGuard, rollout
+from generators.rollout import RateGuard, check_trade_fill, rollout
 from generators.rollout_fast import rollout_fast
 from generators.smc import SMCOptions, smc_options, smc_rollout
 from generators.training import BlockData, TrainState, deterministic, torch_generator
@@ -220,6 +220,7 @@ class BookGenerator:
         particles: int = 1,
         smc: Mapping[str, Any] | None = None,
         runaway: RateGuard | None = None,
+        trade_fill: str = "queue",
     ) -> list[dict[str, xr.Dataset]]:
         """Generate ``n_paths`` independent books for ``duration`` seconds from the context.
 
@@ -268,6 +269,11 @@ class BookGenerator:
             A :class:`generators.rollout.RateGuard`: end a path on which more than its ``messages`` messages apply
             within one ``seconds``-long interval of the path's clock (``runaway`` = 1 in its attributes; a model
             that feeds on its own output can speed its flow up far beyond the data's). None: no bound.
+        trade_fill
+            What a generated TRADE fills (:data:`generators.rollout.TRADE_FILLS`): ``"queue"``, its share of the best
+            opposite level's lots, as many resting orders as that takes; ``"front"``, at most that level's front
+            order, one fill, as one execution row of the data executes one order (the trades held below their
+            share are counted, ``front_held``). The training does not depend on it.
 
         Returns
         -------
@@ -282,6 +288,7 @@ class BookGenerator:
             raise ParameterError(f"`duration` of sample must be a number of seconds > 0; got {duration!r}")
         if runaway is not None and not isinstance(runaway, RateGuard):
             raise ParameterError(f"`runaway` of sample must be a RateGuard or None; got {runaway!r}")
+        check_trade_fill(trade_fill, "sample")
         condition = self._condition(regime)
         options = _smc_request(particles, smc, regime, switches)
         weight = self.config.guidance if guidance is None else float(guidance)
@@ -304,6 +311,7 @@ class BookGenerator:
                 generator_of(condition), self.encoding_, context, n_paths=int(n_paths),
                 duration_ns=int(round(duration * 1e9)), depth=depth, rngs=spawn(pick_seed, int(n_paths)),
                 progress=progress, stop_when_stuck=stop_when_stuck, switches=later, guard=runaway,
+                trade_fill=trade_fill,
             )  # fmt: skip
         else:
             paths, records = smc_rollout(
@@ -311,12 +319,12 @@ class BookGenerator:
                 duration_ns=int(round(duration * 1e9)), depth=depth, seed=pick_seed,
                 regime=enc.regime_condition(regime, source="regime of sample"), options=options,
                 levels=None if law is None else int(law["window_levels"]), twin=twin, stop_when_stuck=stop_when_stuck,
-                guard=runaway,
+                guard=runaway, trade_fill=trade_fill,
                 progress=None if progress is None else lambda done, total: progress(done * int(n_paths) // total,
                                                                                    int(n_paths)),
             )  # fmt: skip
         attrs = {**self.context_["attrs"], "generator": self.FAMILY, "regime": str(dict(regime or {}))}
-        attrs.update(guidance=weight, duration_s=float(duration))
+        attrs.update(guidance=weight, duration_s=float(duration), trade_fill=trade_fill)
         if runaway is not None:
             attrs.update(runaway_messages=int(runaway.messages), runaway_seconds=float(runaway.seconds))
         if law is not None:

@@ -7,7 +7,9 @@ level whose size is nearest the message's (uniformly among ties: the removed ord
 record), a TRADE is a market order of the aggressor side (one TRADE event per fill, as the book
 simulators record them) for its share of the best opposite level's lots (encoding version 3,
 :mod:`generators.shares`: a share in ``(0, 1]`` takes 1 to all of them), so it stays within that level, as a
-LOBSTER execution message does, and a hidden trade
+LOBSTER execution message does (with ``trade_fill = "front"``, :data:`TRADE_FILLS`, it executes against the
+level's front order only, at most that order's lots, as one LOBSTER execution row executes one order; the
+trades so held below their share are counted, ``front_held``), and a hidden trade
 prints at its price without touching the book. The level of a CANCEL or DELETE counts the non-empty levels from the
 best; a level above the encoding's ``book_levels`` means "beyond the levels the model sees", and the removal takes
 the non-empty level beyond them whose price is nearest the message's (ticks behind the same-side best; the inner
@@ -49,6 +51,9 @@ from simlab.errors import DataError, ParameterError, SimlabError
 from simlab.schema import NO_PRICE, EventKind, make_books, make_events
 
 REASONS = ("bad_value", "crossing_add", "no_level", "no_order", "empty_side", "trade_beyond_best")
+# what a generated TRADE fills: its share of the best opposite queue, as many resting orders as that takes
+# ("queue"), or at most the queue's front order ("front": one fill, as one execution row of the data)
+TRADE_FILLS = ("queue", "front")
 MAX_IDLE_CHAINS = 200
 _GRID_TICKS = 4096
 _GUARD_LIMIT = 2**62  # a rate guard's messages and nanoseconds stay below this (int64 in the numba kernel)
@@ -108,11 +113,12 @@ class RolloutCounts:
     unfilled_lots: int = 0
     stuck: int = 0  # 1 when the path was ended early because no generated message applied any more
     runaway: int = 0  # 1 when the path was ended early by the rate guard (RateGuard)
+    front_held: int = 0  # TRADEs held to the front order's lots, below their share (trade_fill "front")
 
     def to_dict(self) -> dict[str, Any]:
         """Return the counts as a flat JSON-serialisable mapping."""
         out = {"applied": self.applied, "discarded": self.discarded, "chains": self.chains, "stuck": self.stuck}
-        out["runaway"] = self.runaway
+        out.update(runaway=self.runaway, front_held=self.front_held)
         out.update(unfilled_lots=self.unfilled_lots, rejected=sum(self.rejected.values()))
         out.update({f"rejected_{name}": value for name, value in self.rejected.items()})
         return out
@@ -155,6 +161,9 @@ class BookPath:
         price at or behind it, the opposite best for one inside the spread).
     guard
         The :class:`RateGuard` that ends a runaway path (None: no bound on its rate).
+    trade_fill
+        What a TRADE fills (:data:`TRADE_FILLS`): ``"queue"``, its share of the best opposite level's lots, or
+        ``"front"``, at most that level's front order (one fill).
     """
 
     def __init__(
@@ -170,8 +179,10 @@ class BookPath:
         beyond_ticks: tuple[int, ...] = (),
         add_price: str = "opposite",
         guard: RateGuard | None = None,
+        trade_fill: str = "queue",
     ) -> None:
         self.add_price = enc.check_add_price(add_price, source="BookPath")
+        self.front = check_trade_fill(trade_fill, "BookPath") == "front"
         self.depth, self.rng, self.end_ns, self.book_levels = depth, rng, int(end_ns), int(book_levels)
         self.volume = enc.check_cancel_position(cancel_position, source="BookPath") != "level"
         self.beyond = enc._beyond(cancel_position, beyond_lots, "BookPath", beyond_ticks)  # pseudo-depth, scale
@@ -363,6 +374,12 @@ class BookPath:
             return "trade_beyond_best"
         queue = int(E.level_qty(self.state, -side, best))
         size = int(trade_lots(share, queue))
+        if self.front:  # at most the front order of the level (the head of its time-priority queue)
+            row = E.ASK_ROW if side == 1 else E.BID_ROW
+            head = self.state[2][row, best - int(self.state[0][E.ORIGIN]), E.L_HEAD]
+            front = int(self.state[1][head, E.O_QTY])
+            if size > front:
+                size, self.counts.front_held = front, self.counts.front_held + 1
         self.out[1][0] = 0
         status = E.market(self.state, side, size, -1, ts, self.out)
         while status == E.FILL_CAPACITY:
@@ -408,6 +425,13 @@ class BookPath:
         ev = np.asarray(self.events, dtype=np.int64).reshape(-1, 7)
         books = np.asarray(self.books, dtype=np.int64).reshape(-1, 4, self.depth)
         return path_datasets(ev, books, self.initial_orders, self.counts, attrs, source)
+
+
+def check_trade_fill(value: Any, source: str = "trade_fill") -> str:
+    """Return ``value`` if it is one of :data:`TRADE_FILLS`, else raise our error naming ``source``."""
+    if value not in TRADE_FILLS:
+        raise ParameterError(f"{source}: `trade_fill` must be one of {list(TRADE_FILLS)}; got {value!r}")
+    return value
 
 
 def path_datasets(
@@ -504,6 +528,7 @@ def rollout(
     stop_when_stuck: bool = False,
     switches: list[tuple[int, Callable[[np.ndarray, np.ndarray], np.ndarray]]] = (),
     guard: RateGuard | None = None,
+    trade_fill: str = "queue",
 ) -> list[BookPath]:
     """Run ``n_paths`` independent books for ``duration_ns`` from the context, one generated block at a time.
 
@@ -532,6 +557,8 @@ def rollout(
         as discarded. The paths then go on from their state (history, book, time) under the new ``generate``.
     guard
         End a runaway path (counted as ``runaway``) by this :class:`RateGuard`; None: no bound.
+    trade_fill
+        What a generated TRADE fills (:data:`TRADE_FILLS`; see :class:`BookPath`).
     """
     contexts = path_contexts(context, n_paths)
     start = int(contexts[0]["ts_ns"])
@@ -551,6 +578,7 @@ def rollout(
             encoding.beyond_ticks,
             encoding.add_price,
             guard,
+            trade_fill,
         )
         for p, c in enumerate(contexts)
     ]

@@ -25,6 +25,7 @@ from generators.rollout import (
     REASONS,
     RateGuard,
     RolloutCounts,
+    check_trade_fill,
     path_contexts,
     path_datasets,
     start_orders,
@@ -56,7 +57,7 @@ class PathBatch:
     context
         As for :class:`generators.rollout.BookPath`: one context for every path, or a list of one per path (the
         start states of :mod:`generators.starts`; they must share ``ts_ns``, the paths' common clock).
-    depth, rngs, stop_when_stuck, guard
+    depth, rngs, stop_when_stuck, guard, trade_fill
         As for :class:`generators.rollout.BookPath` (one generator per path).
     encoding
         The model's encoding (its history length sizes the windows).
@@ -70,7 +71,9 @@ class PathBatch:
         rngs: list[np.random.Generator],
         stop_when_stuck: bool = False,
         guard: RateGuard | None = None,
+        trade_fill: str = "queue",
     ) -> None:
+        self.front = check_trade_fill(trade_fill, "rollout") == "front"
         n, window = len(rngs), max(encoding.history, enc.FLOW_WINDOW)
         contexts = path_contexts(context, n)
         ts = int(contexts[0]["ts_ns"])
@@ -139,7 +142,7 @@ class PathBatch:
                                 self.windows, self.end_ns, self.final, self.stop_when_stuck, MAX_IDLE_CHAINS,
                                 *self.guard, self.ev, self.bk, self.encoding.book_levels,
                                 self.encoding.cancel_position != "level", self.beyond,
-                                enc.price_signs(self.encoding.add_price))  # fmt: skip
+                                enc.price_signs(self.encoding.add_price), self.front)  # fmt: skip
         self.out, self.ev, self.bk, rows, outcome, path, status = result
         self.records.append((self.ev[:rows].copy(), self.bk[:rows].copy()))
         push_vectors(self.vectors, self.windows[0], before, self.paths[4][active], active, self.encoding)
@@ -156,7 +159,7 @@ class PathBatch:
         row = [int(v) for v in self.paths[3][path]]
         rejected = dict(zip(REASONS, row[K.R_BAD_VALUE : K.R_TRADE_BEYOND_BEST + 1], strict=True))
         return RolloutCounts(row[K.C_APPLIED], rejected, row[K.C_DISCARDED], row[K.C_CHAINS], row[K.C_UNFILLED],
-                             row[K.C_STUCK], row[K.C_RUNAWAY])  # fmt: skip
+                             row[K.C_STUCK], row[K.C_RUNAWAY], row[K.C_FRONT_HELD])  # fmt: skip
 
     def select(self, index: np.ndarray, fresh: list[np.random.Generator | None]) -> None:
         """Replace every path by a copy of the path ``index[j]`` (sequential Monte Carlo resampling).
@@ -336,6 +339,7 @@ def rollout_fast(
     stop_when_stuck: bool = False,
     switches: list[tuple[int, Callable[[np.ndarray, np.ndarray], np.ndarray]]] = (),
     guard: RateGuard | None = None,
+    trade_fill: str = "queue",
 ) -> list[RolledPath]:
     """Run ``n_paths`` independent books on the kernels; the arguments and rules of :func:`generators.rollout.rollout`.
 
@@ -347,7 +351,7 @@ def rollout_fast(
     start = int(path_contexts(context, n_paths)[0]["ts_ns"])
     ends = [start + int(offset) for offset, _ in switches] + [start + int(duration_ns)]
     makers = [generate] + [maker for _, maker in switches]
-    batch = PathBatch(context, encoding, depth, rngs[:n_paths], stop_when_stuck, guard)
+    batch = PathBatch(context, encoding, depth, rngs[:n_paths], stop_when_stuck, guard, trade_fill)
     for piece, (end_ns, maker) in enumerate(zip(ends, makers, strict=True)):
         batch.resume(end_ns, final=piece == len(ends) - 1)
         while not batch.done.all():

@@ -27,11 +27,11 @@ from simlab.book import _engine as E
 
 NO_PRICE = E.NO_PRICE
 # counts columns: applied, the rejection reasons in generators.rollout.REASONS order, discarded, chains, unfilled,
-# stuck, runaway
+# stuck, runaway, trades held to the front order (trade_fill "front")
 C_APPLIED = 0
 R_BAD_VALUE, R_CROSSING_ADD, R_NO_LEVEL, R_NO_ORDER, R_EMPTY_SIDE, R_TRADE_BEYOND_BEST = 1, 2, 3, 4, 5, 6
-C_DISCARDED, C_CHAINS, C_UNFILLED, C_STUCK, C_RUNAWAY = 7, 8, 9, 10, 11
-N_COUNTS = 12
+C_DISCARDED, C_CHAINS, C_UNFILLED, C_STUCK, C_RUNAWAY, C_FRONT_HELD = 7, 8, 9, 10, 11, 12
+N_COUNTS = 13
 # event record columns
 EV_PATH, EV_TS, EV_KIND, EV_SIDE, EV_PRICE, EV_QTY, EV_ID, EV_MESSAGE = range(8)
 EV_WIDTH = 8
@@ -225,23 +225,30 @@ def _candidate(qty, kind, size, nearest):
 
 
 @numba.njit(cache=True, inline="always")
-def _market(state, out, side, share, ts):
-    """Execute a market order for ``share`` (units of 1 / SHARE_ONE) of the best opposite level's lots; return
-    (reason or 0, fills buffer, the share of the lots it took as the encoding stores it: 1 for the whole queue,
-    else the middle of their bin)."""
+def _market(state, out, side, share, ts, front):
+    """Execute a market order for ``share`` (units of 1 / SHARE_ONE) of the best opposite level's lots (with
+    ``front``: at most the lots of that level's front order, so one fill); return (reason or 0, fills buffer, the
+    share of the lots it took as the encoding stores it: 1 for the whole queue, else the middle of their bin, and 1
+    when ``front`` held it to the front order, else 0)."""
     best = E.best_ask(state) if side == 1 else E.best_bid(state)
     if best == NO_PRICE:
-        return R_EMPTY_SIDE, out, 0
+        return R_EMPTY_SIDE, out, 0, 0
     if share > SHARE_ONE:
-        return R_TRADE_BEYOND_BEST, out, 0
+        return R_TRADE_BEYOND_BEST, out, 0, 0
     queue = E.level_qty(state, -side, best)
     size = (share * queue + SHARE_ONE - 1) // SHARE_ONE  # ceil: 1 to `queue` lots for a share in (0, 1]
+    held = 0
+    if front:
+        row = E.ASK_ROW if side == 1 else E.BID_ROW
+        head = state[2][row, best - state[0][E.ORIGIN], E.L_HEAD]
+        if size > state[1][head, E.O_QTY]:
+            size, held = state[1][head, E.O_QTY], 1
     out[1][0] = 0
     status = E.market(state, side, size, -1, ts, out)
     while status == E.FILL_CAPACITY:
         out = E.grow_fills(out, 2 * out[0].shape[0])
         status = E.market(state, side, size, -1, ts, out)
-    return 0, out, SHARE_ONE if size == queue else (2 * size - 1) * SHARE_ONE // (2 * queue)
+    return 0, out, SHARE_ONE if size == queue else (2 * size - 1) * SHARE_ONE // (2 * queue), held
 
 
 @numba.njit(cache=True, inline="always")
@@ -268,7 +275,7 @@ def _share_code(ticks, spread):
 
 @numba.njit(cache=True, inline="always")
 def _execute(p, row, rel, state, rng, out, t, ref, next_id, counts, ev, bk, n, book_levels, volume, beyond, position,
-             signs):  # fmt: skip
+             signs, front):  # fmt: skip
     """Execute one checked message of path ``p`` at time ``t`` (``rel``: its price field, an ADD's share of the
     spread already read as ticks); return (reason or 0, engine status, price, applied size (a TRADE: its share of
     the queue), state, out, ev, bk, rows written); a removal writes the level field the history keeps into
@@ -309,9 +316,10 @@ def _execute(p, row, rel, state, rng, out, t, ref, next_id, counts, ev, bk, n, b
         _write(state, ev, bk, n, p, t, K_CANCEL, side, price, size, order_id, message)
         return 0, E.OK, price, size, state, out, ev, bk, n + 1
     if kind == T_TRADE:
-        reason, out, share = _market(state, out, side, size, t)
+        reason, out, share, held = _market(state, out, side, size, t, front)
         if reason != 0:
             return reason, E.OK, 0, 0, state, out, ev, bk, n
+        counts[p, C_FRONT_HELD] += held
         fills, n_fills = out[0], out[1][0]
         ev, bk = _grow(ev, bk, n + n_fills)
         for f in range(n_fills):
@@ -357,7 +365,8 @@ def _push(p, row, price, size, ref, state, paths, table_win, book_win, bk_row, p
 
 
 @numba.njit(cache=True, inline="always")
-def _apply(p, row, state, rng, out, paths, windows, end_ns, ev, bk, n, book_levels, volume, beyond, position, signs):
+def _apply(p, row, state, rng, out, paths, windows, end_ns, ev, bk, n, book_levels, volume, beyond, position, signs,
+           front):  # fmt: skip
     """Apply one generated message of path ``p``; return (outcome, engine status, state, out, ev, bk, n): outcome 0
     applied, a rejection column of ``counts``, or -1 when it lies past ``end_ns`` (the path is then done)."""
     ts, last, next_id, counts, done = paths[0], paths[1], paths[2], paths[3], paths[5]
@@ -394,6 +403,7 @@ def _apply(p, row, state, rng, out, paths, windows, end_ns, ev, bk, n, book_leve
         beyond,
         position,
         signs,
+        front,
     )
     if reason == 0 and status == E.OK:
         _push(p, row, price, size, ref, state, paths, windows[0], windows[1], bk[m - 1], position[0], signs)
@@ -421,6 +431,7 @@ def apply_blocks(
     volume,
     beyond,
     signs,
+    front,
 ):
     """Apply one generated block (int64 ``(len(active), block, 6)``) to each active path, in path order.
 
@@ -461,6 +472,9 @@ def apply_blocks(
         int64 ``(3, 5)``: :func:`generators.encoding.price_signs` of the encoding's ``add_price`` (per message type,
         the sign naming the best its price is from, the direction sign, and 1 where a value <= 0 is from the own
         best, 2 where a value >= 0 is a share of the spread, :func:`generators.encoding.share_ticks`).
+    front
+        ``trade_fill`` is ``"front"``: a TRADE executes against the front order of the best opposite level only (its
+        lots at most that order's; one fill), counted in ``C_FRONT_HELD`` when that held it below its share.
 
     Returns
     -------
@@ -480,7 +494,7 @@ def apply_blocks(
         for index in range(width):
             outcome, status, state, out, ev, bk, n = _apply(p, blocks[a, index], state, rng, out, paths, windows,
                                                             end_ns, ev, bk, n, book_levels, volume, beyond,
-                                                            position, signs)  # fmt: skip
+                                                            position, signs, front)  # fmt: skip
             if status != E.OK:
                 engines[p] = state
                 return out, ev, bk, n, STATUS_ENGINE, p, status

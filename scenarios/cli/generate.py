@@ -93,6 +93,15 @@ def sample(
             ),
         ),
     ] = None,
+    trade_fill: Annotated[
+        str,
+        typer.Option(
+            help=(
+                "What a generated TRADE fills: queue (its share of the best opposite level, as many resting orders as "
+                "that takes) or front (at most that level's front order, one fill, as one execution row of the data)."
+            )
+        ),
+    ] = "queue",
     runaway: Annotated[
         str | None,
         typer.Option(
@@ -112,7 +121,7 @@ def sample(
     (sequential Monte Carlo, :mod:`generators.smc`; the record is in each path's ``smc_*`` attributes). With
     ``--runaway`` a path whose flow speeds up past the bound is ended there (:class:`generators.rollout.RateGuard`).
     """
-    from generators.rollout import RateGuard
+    from generators.rollout import RateGuard, check_trade_fill
     from generators.spec import load_generator
     from scenarios.generate.counterfactual import parse_smc
     from simlab.provenance import provenance
@@ -123,6 +132,7 @@ def sample(
         condition = parse_regime(regime or [])
         options = parse_smc(smc or [], "--smc")
         guard = None if runaway is None else RateGuard.parse(runaway, "--runaway")
+        check_trade_fill(trade_fill, "--trade-fill")
         generator = load_generator(model)
         seconds = parse_duration_ns(duration) / 1e9
         starts, drawn = regime_starts(generator, condition, paths, seed, start_in_regime, spec, data_dir)
@@ -131,7 +141,7 @@ def sample(
             samples = generator.sample(
                 paths, seconds, generator=seed, regime=condition, guidance=guidance,
                 progress=lambda done, total: bar.update(task, completed=done), stop_when_stuck=stop_when_stuck,
-                starts=starts, particles=particles, smc=options, runaway=guard,
+                starts=starts, particles=particles, smc=options, runaway=guard, trade_fill=trade_fill,
             )  # fmt: skip
         groups: dict[str, Any] = {}
         for index, path in enumerate(samples):
@@ -140,7 +150,9 @@ def sample(
         config = {"model": str(model), "paths": paths, "duration": duration, "regime": condition, "guidance": guidance}
         config.update(stop_when_stuck=stop_when_stuck, start_in_regime=start_in_regime, spec=spec and str(spec))
         runaway_guard = None if guard is None else {"messages": guard.messages, "seconds": guard.seconds}
-        config.update(start_windows=drawn, particles=particles, smc=options, runaway=runaway_guard)
+        config.update(
+            start_windows=drawn, particles=particles, smc=options, runaway=runaway_guard, trade_fill=trade_fill
+        )
         write_store(groups, output, attrs=provenance(seed=seed, config=config), overwrite=overwrite)
     except SimlabError as exc:
         fail(exc)

@@ -2,7 +2,8 @@
 
 ``python -m scenarios.generate.heldout SPEC MODEL [MODEL ...] [--paths 2] [--duration SECONDS] [--seed S]
 [--stop-when-stuck] [--presets NAME ...] [--levels N] [--tstr-choice CHOICE.json] [--tstr-boot 2000] [--data DIR]
-[--real-windows N] [--against span|same] [--pooled-classifier] [--runaway-factor F] [-o OUT.json]``
+[--real-windows N] [--against span|same] [--pooled-classifier] [--runaway-factor F] [--trade-fill queue|front]
+[-o OUT.json]``
 samples every model (diffusion or GAN, read from its folder) from the sampling context with the same seed, scores
 each path against the whole held-out test span (``--against same``: its first seconds, below) with
 :func:`simlab.metrics.scorecard.score` (the realism scorecard),
@@ -58,7 +59,7 @@ from typing import Any
 import numpy as np
 
 from generators.evaluation import compare_cards, realism
-from generators.rollout import RateGuard
+from generators.rollout import TRADE_FILLS, RateGuard, check_trade_fill
 from generators.spec import load_generator, load_spec, slice_flow, spec_spans
 from scenarios.forecast.book_tstr import joined
 from scenarios.forecast.books import BookSeries
@@ -95,6 +96,7 @@ def score_models(
     against: str = "span",
     pooled: bool = False,
     runaway_factor: float | None = None,
+    trade_fill: str = "queue",
 ) -> dict[str, Any]:
     """Sample and score every model (and preset) against the spec's held-out span; compare the first model with the
     others, per path; score every model's and preset's pooled paths as TSTR training flow (:func:`tstr_scores`).
@@ -143,6 +145,9 @@ def score_models(
         Sample under a rate guard (:func:`runaway_guard`): a path is ended, marked ``runaway`` and scored as far as
         it went once more than ``runaway_factor`` times the training span's most events in any
         :data:`RUNAWAY_WINDOW_S` seconds apply within one such interval of its clock. None: no guard.
+    trade_fill
+        What every model's generated TRADEs fill (:data:`generators.rollout.TRADE_FILLS`; ``"front"``: at most the
+        front order of the best opposite level, one fill, as one execution row of the data).
 
     Returns
     -------
@@ -174,6 +179,7 @@ def score_models(
         raise ParameterError(f"`--duration` (duration) must be a number of seconds > 0; got {duration!r}")
     if runaway_factor is not None:
         _check_factor(runaway_factor)
+    check_trade_fill(trade_fill, "score_models (--trade-fill)")
     if isinstance(tstr_choice, (str, Path)):  # read before the sampling: a bad file fails fast
         tstr_choice = _read_choice(tstr_choice)
     if tstr_choice is not None:
@@ -200,7 +206,9 @@ def score_models(
         generator = load_generator(model)
         start = time.perf_counter()
         try:
-            paths = generator.sample(n_paths, duration, generator=seed, stop_when_stuck=stop_when_stuck, runaway=guard)
+            paths = generator.sample(
+                n_paths, duration, generator=seed, stop_when_stuck=stop_when_stuck, runaway=guard, trade_fill=trade_fill
+            )
             seconds = time.perf_counter() - start
             card = realism(paths, test, seed=seed, n_boot=n_boot, levels=levels)
             summaries = [_path_summary(path, c) for path, c in zip(paths, card, strict=True)]
@@ -708,6 +716,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"events in any {RUNAWAY_WINDOW_S:g} s apply within one such interval of its clock"
     )
     parser.add_argument("--runaway-factor", type=float, default=None, metavar="F", help=runaway)
+    fill = "what a generated TRADE fills: its share of the best queue (queue) or at most its front order (front)"
+    parser.add_argument("--trade-fill", choices=TRADE_FILLS, default="queue", help=fill)
     parser.add_argument("-o", "--output", default="heldout.json")
     args = parser.parse_args(argv)
     out = score_models(
@@ -715,6 +725,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         data_dir=args.data, stop_when_stuck=args.stop_when_stuck, presets=args.presets, levels=args.levels,
         tstr_choice=args.tstr_choice, tstr_boot=args.tstr_boot, real_windows=args.real_windows, against=args.against,
         pooled=args.pooled_classifier, runaway_factor=args.runaway_factor,
+        trade_fill=args.trade_fill,
     )  # fmt: skip
     config = {k: v for k, v in vars(args).items() if k != "output"}
     out["provenance"] = provenance(seed=args.seed, config=config)

@@ -68,6 +68,16 @@ def check_runaway(tmp_path: Path, args: list[str]) -> None:
         assert attrs["applied"] >= 4 and json.loads(attrs["config"])["runaway"] == {"messages": 3, "seconds": 0.5}
     bad = runner.invoke(app, [*args, "--runaway", "3", "-o", str(tmp_path / "x.zarr")])
     assert bad.exit_code == 2 and "`--runaway` must be MESSAGES/SECONDS" in bad.output and "got '3'" in bad.output
+    # --trade-fill front: each generated trade fills the front order at most (recorded with its count)
+    store = tmp_path / "front.zarr"
+    result = runner.invoke(app, [*args, "--trade-fill", "front", "-o", str(store)])
+    assert result.exit_code == 0, result.output
+    attrs = load_store(store, "events").attrs
+    assert attrs["trade_fill"] == "front" and attrs["front_held"] >= 0 and attrs["applied"] > 0
+    assert json.loads(attrs["config"])["trade_fill"] == "front"
+    bad = runner.invoke(app, [*args, "--trade-fill", "all", "-o", str(tmp_path / "x.zarr")])
+    assert bad.exit_code == 2
+    assert "--trade-fill must be one of ['queue', 'front']; got 'all'" in bad.output
 
 
 def check_start_in_regime(tmp_path: Path, spec: Path, args: list[str], data: Path) -> None:

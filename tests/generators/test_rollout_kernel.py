@@ -277,6 +277,55 @@ def test_a_trade_takes_its_share_of_the_queue_it_meets_on_both_rollouts(models):
     assert table[table[:, enc.TYPE] == t, enc.SIZE].tolist() == expected
 
 
+def test_a_trade_held_to_the_front_order_fills_once_on_both_rollouts(models):
+    # trade_fill "front": the script above, each trade at most the front order of the queue it meets (one fill,
+    # as one execution row of the data executes one order)
+    from simlab.random import spawn
+
+    model = models["gan"]
+    context = _scripted_book(model, [100, 99, 98, 97, 96])
+    t = enc.TYPE_TRADE
+    script = [
+        (1, enc.TYPE_ADD, -1, 2, 3, 0),  # 102 holds 5 + 3 lots (two orders)
+        (1, t, 1, 0, SHARE_ONE // 2, 0),  # half of 8 lots: 4, inside the front order (5): not held
+        (1, t, 1, 0, SHARE_ONE, 0),  # the whole queue (1 + 3): held to the front order's 1 lot
+        (1, t, 1, 0, SHARE_ONE, 0),  # the whole queue (3, one order): 3
+        (1, t, 1, 0, SHARE_ONE // 2, 0),  # half of 103's 5 lots: 3, one order: not held
+    ]
+    runs, paths = [], []
+    for function in (rollout, rollout_fast):
+        paths += function(Script(list(script)), model.encoding_, context, n_paths=1, duration_ns=10**9, depth=10,
+                          rngs=spawn(0, 1), trade_fill="front")  # fmt: skip
+        runs.append(paths[-1].datasets({**context["attrs"], "generator": "script"}, "t"))
+    _same(runs[:1], runs[1:])
+    events = runs[1]["events"]
+    trades = events.where(events["kind"] == int(EventKind.TRADE), drop=True)
+    assert trades["price_ticks"].values.tolist() == [102, 102, 102, 103]
+    assert trades["qty_lots"].values.tolist() == [4, 1, 3, 3]
+    assert len(set(trades["message"].values.tolist())) == 4  # one fill per message
+    assert paths[0].counts.front_held == paths[1].counts.front_held == events.attrs["front_held"] == 1
+    table = np.stack(paths[0].table)[-4:]  # the history keeps the share of the lots taken of the queue met
+    expected = [int(trade_share(4, 8)), int(trade_share(1, 4)), SHARE_ONE, int(trade_share(3, 5))]
+    assert table[:, enc.SIZE].tolist() == expected
+    with pytest.raises(ParameterError, match=r"rollout: `trade_fill` must be one of \['queue', 'front'\]; got 'all'"):
+        rollout_fast(Script([]), model.encoding_, context, n_paths=1, duration_ns=10**9, depth=10, rngs=spawn(0, 1),
+                     trade_fill="all")  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_front_fills_follow_the_twin_on_random_blocks(models, seed):
+    model = models["gan"]
+    attrs = {**model.context_["attrs"], "generator": "random"}
+    twin, _ = _run(rollout, model.context_, model.encoding_, seed, trade_fill="front")
+    fast, _ = _run(rollout_fast, model.context_, model.encoding_, seed, trade_fill="front")
+    _same([p.datasets(attrs, "t") for p in twin], [p.datasets(attrs, "t") for p in fast])
+    assert sum(p.counts.front_held for p in fast) > 0
+    for path in fast:  # every trade message one fill
+        events = path.events[path.initial_orders :]
+        trade = events[:, 1] == int(EventKind.TRADE)
+        assert np.unique(events[trade, 6]).size == trade.sum() > 0
+
+
 def _queues(context: dict) -> dict:
     # the context's last book split into queues: each level's lots as up to three orders (the oldest first)
     book = np.asarray(context["books"])[-1]
@@ -637,3 +686,8 @@ def test_a_sampled_path_records_its_rate_guard_and_a_bad_guard_is_refused(models
     assert RateGuard(np.int64(5), np.float32(0.5)).window_ns == 500_000_000
     with pytest.raises(ParameterError, match="`runaway` of sample must be a RateGuard or None; got \\(10, 60\\)"):
         model.sample(1, 1.0, generator=5, runaway=(10, 60))
+    front = model.sample(3, 6.0, generator=5, stop_when_stuck=True, trade_fill="front")
+    _same(model.sample(3, 6.0, generator=5, stop_when_stuck=True, trade_fill="front", twin=True), front)
+    assert front[0]["events"].attrs["trade_fill"] == "front" and fast[0]["events"].attrs["trade_fill"] == "queue"
+    with pytest.raises(ParameterError, match="sample: `trade_fill` must be one of"):
+        model.sample(1, 1.0, generator=5, trade_fill="front order")
