@@ -53,6 +53,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,7 @@ def score_models(
     against: str = "span",
     pooled: bool = False,
     runaway_factor: float | None = None,
-    trade_fill: str = "queue",
+    trade_fill: str | Sequence[str] = "queue",
 ) -> dict[str, Any]:
     """Sample and score every model (and preset) against the spec's held-out span; compare the first model with the
     others, per path; score every model's and preset's pooled paths as TSTR training flow (:func:`tstr_scores`).
@@ -146,8 +147,9 @@ def score_models(
         it went once more than ``runaway_factor`` times the training span's most events in any
         :data:`RUNAWAY_WINDOW_S` seconds apply within one such interval of its clock. None: no guard.
     trade_fill
-        What every model's generated TRADEs fill (:data:`generators.rollout.TRADE_FILLS`; ``"front"``: at most the
-        front order of the best opposite level, one fill, as one execution row of the data).
+        What the models' generated TRADEs fill (:data:`generators.rollout.TRADE_FILLS`; ``"front"``: at most the
+        front order of the best opposite level, one fill, as one execution row of the data): one value for every
+        model, or one per model (a model folder copied under another name then runs under both rules).
 
     Returns
     -------
@@ -179,7 +181,12 @@ def score_models(
         raise ParameterError(f"`--duration` (duration) must be a number of seconds > 0; got {duration!r}")
     if runaway_factor is not None:
         _check_factor(runaway_factor)
-    check_trade_fill(trade_fill, "score_models (--trade-fill)")
+    fills = [trade_fill] * len(models) if isinstance(trade_fill, str) else list(trade_fill)
+    if len(fills) != len(models):
+        raise ParameterError(f"`--trade-fill` (trade_fill) must be one value or one per model ({len(models)}); got "
+                             f"{len(fills)}")  # fmt: skip
+    for fill in fills:
+        check_trade_fill(fill, "score_models (--trade-fill)")
     if isinstance(tstr_choice, (str, Path)):  # read before the sampling: a bad file fails fast
         tstr_choice = _read_choice(tstr_choice)
     if tstr_choice is not None:
@@ -202,12 +209,12 @@ def score_models(
         pooled_sources[REAL_WINDOWS] = [
             slice_flow(spans["validation"], w["start_s"], duration) for w in out["real"]["windows"]
         ]
-    for model in models:
+    for model, fill in zip(models, fills, strict=True):
         generator = load_generator(model)
         start = time.perf_counter()
         try:
             paths = generator.sample(
-                n_paths, duration, generator=seed, stop_when_stuck=stop_when_stuck, runaway=guard, trade_fill=trade_fill
+                n_paths, duration, generator=seed, stop_when_stuck=stop_when_stuck, runaway=guard, trade_fill=fill
             )
             seconds = time.perf_counter() - start
             card = realism(paths, test, seed=seed, n_boot=n_boot, levels=levels)
@@ -218,6 +225,7 @@ def score_models(
         cards[str(model)] = card
         out["models"][str(model)] = {
             "family": paths[0]["events"].attrs["generator"],
+            "trade_fill": fill,
             "sampling_s": seconds,
             "paths": summaries,
         }
@@ -682,6 +690,7 @@ def _path_summary(path: dict, card: Any) -> dict[str, Any]:
     }
     if "applied" in attrs:  # a generator's rollout counts
         out.update({key: int(attrs[key]) for key in ("applied", "rejected", "discarded", "stuck", "runaway")})
+        out["front_held"] = int(attrs.get("front_held", 0))
         reasons = {k[len("rejected_") :]: int(v) for k, v in attrs.items() if k.startswith("rejected_")}
         out["rejected_by_reason"] = reasons
     return out
@@ -716,8 +725,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"events in any {RUNAWAY_WINDOW_S:g} s apply within one such interval of its clock"
     )
     parser.add_argument("--runaway-factor", type=float, default=None, metavar="F", help=runaway)
-    fill = "what a generated TRADE fills: its share of the best queue (queue) or at most its front order (front)"
-    parser.add_argument("--trade-fill", choices=TRADE_FILLS, default="queue", help=fill)
+    fill = (
+        "what a generated TRADE fills: its share of the best queue (queue) or at most its front order (front); one "
+        "value, or one per model"
+    )
+    parser.add_argument("--trade-fill", nargs="+", choices=TRADE_FILLS, default=["queue"], help=fill)
     parser.add_argument("-o", "--output", default="heldout.json")
     args = parser.parse_args(argv)
     out = score_models(
@@ -725,7 +737,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         data_dir=args.data, stop_when_stuck=args.stop_when_stuck, presets=args.presets, levels=args.levels,
         tstr_choice=args.tstr_choice, tstr_boot=args.tstr_boot, real_windows=args.real_windows, against=args.against,
         pooled=args.pooled_classifier, runaway_factor=args.runaway_factor,
-        trade_fill=args.trade_fill,
+        trade_fill=args.trade_fill[0] if len(args.trade_fill) == 1 else args.trade_fill,
     )  # fmt: skip
     config = {k: v for k, v in vars(args).items() if k != "output"}
     out["provenance"] = provenance(seed=args.seed, config=config)

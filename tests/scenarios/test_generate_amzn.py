@@ -253,3 +253,21 @@ def test_the_runaway_guard_is_read_from_the_training_span_and_ends_and_marks_a_p
         failed,
     ), failed
     assert out["presets"]["zi-amzn"]["paths"][0]["l1_scores"] >= 10 and out["comparisons"] == {}
+
+
+def test_one_model_runs_under_both_trade_fills_when_copied_under_another_name(amzn):
+    import shutil
+
+    copy = amzn["folder"] / "amzn-front.model"
+    shutil.copytree(amzn["model"], copy, dirs_exist_ok=True)
+    models = [amzn["model"], copy]
+    out = heldout.score_models(amzn["spec"], models, n_paths=1, duration=120.0, n_boot=10, tstr_boot=200,
+                               trade_fill=["queue", "front"], data_dir=amzn["data"])  # fmt: skip
+    queue, front = (out["models"][str(m)] for m in models)
+    assert (queue["trade_fill"], front["trade_fill"]) == ("queue", "front")
+    assert queue["paths"][0]["front_held"] == 0 and front["paths"][0]["front_held"] > 0
+    assert len(out["comparisons"][f"{copy} vs {amzn['model']}"]) == 1  # the front copy against the queue model
+    with pytest.raises(ParameterError, match=r"`--trade-fill` \(trade_fill\) must be one value or one per model \(2\)"):
+        heldout.score_models(amzn["spec"], models, trade_fill=["front"], data_dir=amzn["data"])
+    with pytest.raises(ParameterError, match=r"score_models \(--trade-fill\): `trade_fill` must be one of"):
+        heldout.score_models(amzn["spec"], models, trade_fill=["queue", "all"], data_dir=amzn["data"])
