@@ -36,7 +36,7 @@ from generators.base import _context_end
 from generators.config import preset as diffusion_preset
 from generators.diffusion import DiffusionGenerator
 from generators.evaluation import compare_cards
-from generators.rollout import REASONS, BookPath, start_orders
+from generators.rollout import REASONS, BookPath, check_trade_fill, start_orders
 from scenarios.generate.rate import rate_probe
 from simlab.errors import DataError, ParameterError
 from simlab.metrics.scorecard import ScoreCard, score
@@ -45,7 +45,7 @@ from simlab.schema import NO_PRICE, EventKind
 
 _KEYS = {
     "process": {"preset", "train_s", "validation_s", "depth"},
-    "test": {"paths", "duration_s", "n_boot", "contrast", "contrast_baseline_factor", "start", "replay"},
+    "test": {"paths", "duration_s", "n_boot", "contrast", "contrast_baseline_factor", "start", "replay", "trade_fill"},
     "model": {"preset", "seed", "fit_seed", "overrides", "cancel_position"},
 }
 
@@ -73,6 +73,7 @@ class TruthSpec:
     start: str = "context"  # the model's start book: "context" (one order per level, 10 levels) or "full_book"
     replay: bool = False  # also replay fresh paths' true messages through the rollout (see replay_rows)
     cancel_position: str = "level"  # a removal's place: "level", "volume" (its depth share), "depth"
+    trade_fill: str = "queue"  # what a generated TRADE fills (generators.rollout.TRADE_FILLS)
 
     def __post_init__(self) -> None:
         for name in ("train_s", "validation_s", "duration_s", "contrast_baseline_factor"):
@@ -97,6 +98,7 @@ class TruthSpec:
             raise ParameterError(
                 f"`cancel_position` of the ground-truth spec must be one of {expected}; got {self.cancel_position!r}"
             )
+        check_trade_fill(self.trade_fill, "`trade_fill` of the ground-truth spec")
         if self.contrast_baseline_factor == 1.0:
             raise ParameterError("`contrast_baseline_factor` of the ground-truth spec must differ from 1; got 1.0")
 
@@ -110,7 +112,8 @@ def load_truth_spec(path: str | Path) -> TruthSpec:
     times ``contrast_baseline_factor``; optionally ``start`` (the model's start book: ``"context"``, the default,
     one order per level of the 10-level context book as on real data, or ``"full_book"``, every order resting in
     the process at the context's time, at every level: :func:`process_context`) and ``replay`` (true: also
-    :func:`replay_rows`);
+    :func:`replay_rows`) and ``trade_fill`` (what the model's generated TRADEs fill,
+    :data:`generators.rollout.TRADE_FILLS`: ``"front"``, at most the best queue's front order);
     ``[model]`` the diffusion ``preset``, ``seed``, ``overrides`` and optionally ``fit_seed`` (the training seed
     alone, to see how a result depends on it with the same process paths) and ``cancel_position`` (``"volume"``:
     the model's encoding writes a removal's position in the resting depth, not its level; see
@@ -487,7 +490,9 @@ def ground_truth(
     sample_seed = int(seeds[1].generate_state(1)[0])
     full_book = process_context(model, whole, spans)
     starts = None if spec.start == "context" else [full_book] * spec.paths
-    samples = model.sample(spec.paths, spec.duration_s, generator=sample_seed, starts=starts)
+    samples = model.sample(
+        spec.paths, spec.duration_s, generator=sample_seed, starts=starts, trade_fill=spec.trade_fill
+    )
     whole_fresh = {
         name: [simulate_flow(law, spec.duration_s, s, spec.depth) for s in seeds[k].spawn(spec.paths)]
         for name, law, k in (("reference", preset, 2), ("peer", preset, 3), ("b", contrast, 4))

@@ -207,6 +207,11 @@ def test_the_library_spec_loads_and_bad_specs_are_refused(tmp_path):
     assert load_truth_spec(bad).fit_seed == 5
     with pytest.raises(ParameterError, match="`fit_seed` of the ground-truth spec must be an int >= 0; got -1"):
         TruthSpec(seed=1, fit_seed=-1)
+    assert spec.trade_fill == "queue"  # a generated trade fills its share of the queue unless the spec says "front"
+    bad.write_text('[test]\ntrade_fill = "front"\n[model]\nseed = 1\n')
+    assert load_truth_spec(bad).trade_fill == "front"
+    with pytest.raises(ParameterError, match="`trade_fill` of the ground-truth spec: `trade_fill` must be one of"):
+        TruthSpec(seed=1, trade_fill="all")
 
 
 class _Stub:
