@@ -99,6 +99,11 @@ class TruthSpec:
                 f"`cancel_position` of the ground-truth spec must be one of {expected}; got {self.cancel_position!r}"
             )
         check_trade_fill(self.trade_fill, "`trade_fill` of the ground-truth spec")
+        if self.replay and self.trade_fill != "queue":
+            raise ParameterError(
+                f"`replay` of the ground-truth spec replays true messages under trade_fill 'queue'; got replay = true "
+                f"with trade_fill {self.trade_fill!r} (set replay = false)"
+            )
         if self.contrast_baseline_factor == 1.0:
             raise ParameterError("`contrast_baseline_factor` of the ground-truth spec must differ from 1; got 1.0")
 
@@ -622,7 +627,7 @@ def separation(table: dict[str, dict[str, float]]) -> dict[str, Any]:
 
 def _counts(path: dict[str, xr.Dataset], duration_s: float) -> dict[str, Any]:
     attrs = path["events"].attrs
-    return {key: int(attrs[key]) for key in ("applied", "rejected", "discarded", "stuck")} | {
+    return {key: int(attrs[key]) for key in ("applied", "rejected", "discarded", "stuck", "front_held")} | {
         "messages_per_s": int(attrs["applied"]) / duration_s,
         "rejected_trade_beyond_best": int(attrs["rejected_trade_beyond_best"]),
         "rejected_by_reason": {reason: int(attrs[f"rejected_{reason}"]) for reason in REASONS},

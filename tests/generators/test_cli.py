@@ -70,10 +70,12 @@ def check_runaway(tmp_path: Path, args: list[str]) -> None:
     assert bad.exit_code == 2 and "`--runaway` must be MESSAGES/SECONDS" in bad.output and "got '3'" in bad.output
     # --trade-fill front: each generated trade fills the front order at most (recorded with its count)
     store = tmp_path / "front.zarr"
-    result = runner.invoke(app, [*args, "--trade-fill", "front", "-o", str(store)])
+    longer = [*args[:-4], "--duration", "30s", *args[-2:]]  # 30 s: long enough for trades that meet two orders
+    result = runner.invoke(app, [*longer, "--trade-fill", "front", "-o", str(store)])
     assert result.exit_code == 0, result.output
     attrs = load_store(store, "events").attrs
-    assert attrs["trade_fill"] == "front" and attrs["front_held"] >= 0 and attrs["applied"] > 0
+    held = sum(load_store(store, group).attrs["front_held"] for group in ("events", "events_0001"))
+    assert attrs["trade_fill"] == "front" and held > 0 and attrs["applied"] > 0  # the rule was applied
     assert json.loads(attrs["config"])["trade_fill"] == "front"
     bad = runner.invoke(app, [*args, "--trade-fill", "all", "-o", str(tmp_path / "x.zarr")])
     assert bad.exit_code == 2

@@ -291,6 +291,9 @@ def test_a_trade_held_to_the_front_order_fills_once_on_both_rollouts(models):
         (1, t, 1, 0, SHARE_ONE, 0),  # the whole queue (1 + 3): held to the front order's 1 lot
         (1, t, 1, 0, SHARE_ONE, 0),  # the whole queue (3, one order): 3
         (1, t, 1, 0, SHARE_ONE // 2, 0),  # half of 103's 5 lots: 3, one order: not held
+        (1, enc.TYPE_ADD, 1, 1, 4, 0),  # a bid of 4 lots at 102 (1 tick inside the ask, now at 103)
+        (1, enc.TYPE_ADD, 1, 1, 2, 0),  # and 2 behind it at 102: a bid queue of two orders
+        (1, t, -1, 0, SHARE_ONE, 0),  # a sell of the whole bid queue (6 lots): held to its front order's 4
     ]
     runs, paths = [], []
     for function in (rollout, rollout_fast):
@@ -300,13 +303,15 @@ def test_a_trade_held_to_the_front_order_fills_once_on_both_rollouts(models):
     _same(runs[:1], runs[1:])
     events = runs[1]["events"]
     trades = events.where(events["kind"] == int(EventKind.TRADE), drop=True)
-    assert trades["price_ticks"].values.tolist() == [102, 102, 102, 103]
-    assert trades["qty_lots"].values.tolist() == [4, 1, 3, 3]
-    assert len(set(trades["message"].values.tolist())) == 4  # one fill per message
-    assert paths[0].counts.front_held == paths[1].counts.front_held == events.attrs["front_held"] == 1
-    table = np.stack(paths[0].table)[-4:]  # the history keeps the share of the lots taken of the queue met
-    expected = [int(trade_share(4, 8)), int(trade_share(1, 4)), SHARE_ONE, int(trade_share(3, 5))]
-    assert table[:, enc.SIZE].tolist() == expected
+    assert trades["price_ticks"].values.tolist() == [102, 102, 102, 103, 102]
+    assert trades["qty_lots"].values.tolist() == [4, 1, 3, 3, 4]
+    assert trades["side"].values.tolist() == [1, 1, 1, 1, -1]
+    assert len(set(trades["message"].values.tolist())) == 5  # one fill per message
+    assert paths[0].counts.front_held == paths[1].counts.front_held == events.attrs["front_held"] == 2
+    table = np.stack(paths[0].table)[-7:]  # the history keeps the share of the lots taken of the queue met
+    expected = [int(trade_share(4, 8)), int(trade_share(1, 4)), SHARE_ONE, int(trade_share(3, 5)),
+                int(trade_share(4, 6))]  # fmt: skip
+    assert table[table[:, enc.TYPE] == t, enc.SIZE].tolist() == expected
     with pytest.raises(ParameterError, match=r"rollout: `trade_fill` must be one of \['queue', 'front'\]; got 'all'"):
         rollout_fast(Script([]), model.encoding_, context, n_paths=1, duration_ns=10**9, depth=10, rngs=spawn(0, 1),
                      trade_fill="all")  # fmt: skip

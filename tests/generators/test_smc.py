@@ -258,3 +258,11 @@ def test_a_runaway_particle_ends_alike_on_both_rollouts_and_weighs_nothing(fitte
     for e, w in zip(ended, weights, strict=True):  # and weighed nothing where its group had another
         live = ~e.all(axis=1)
         assert (w[live][e[live]] == 0).all()
+
+
+def test_with_the_front_rule_the_kernels_give_the_twins_bytes_under_resampling(fitted):
+    kwargs = dict(generator=5, regime=REGIME, particles=3, smc=SMC, stop_when_stuck=True, trade_fill="front")
+    fast = fitted.sample(2, 5.0, **kwargs)
+    _same(fitted.sample(2, 5.0, twin=True, **kwargs), fast)
+    assert all(path["events"].attrs["trade_fill"] == "front" for path in fast)
+    assert sum(path["events"].attrs["front_held"] for path in fast) > 0  # the rule held some trades

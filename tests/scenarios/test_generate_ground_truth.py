@@ -212,6 +212,8 @@ def test_the_library_spec_loads_and_bad_specs_are_refused(tmp_path):
     assert load_truth_spec(bad).trade_fill == "front"
     with pytest.raises(ParameterError, match="`trade_fill` of the ground-truth spec: `trade_fill` must be one of"):
         TruthSpec(seed=1, trade_fill="all")
+    with pytest.raises(ParameterError, match="replays true messages under trade_fill 'queue'; got replay = true with"):
+        TruthSpec(seed=1, trade_fill="front", replay=True)
 
 
 class _Stub:
