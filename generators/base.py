@@ -109,6 +109,7 @@ class BookGenerator:
         spans = {name: _span(dataset, name) for name in ("train", "validation")}
         seeds = np.random.SeedSequence(_seed(seed)).spawn(3)
         encoding = enc.fit_encoding(*spans["train"], history=self.config.history, source="train span")
+        spans = {name: encoding.span(*span) for name, span in spans.items()}  # as the encoding reads them
         flows = {name: enc.encode(*span, encoding, source=f"{name} span") for name, span in spans.items()}
         if getattr(self.config, "condition_window", enc.REGIME_WINDOW) != enc.REGIME_WINDOW:
             flows = relabel(flows, spans, self.config.condition_window)  # the label of another window ahead

@@ -107,12 +107,13 @@ def _check_meta(path: Path, meta: Any, family: str) -> None:
         raise DataError(f"checkpoint {path}: {CONFIG_FILE} must have format {FORMAT!r}; got {found!r}")
     expected = layout_versions(family)
     encoding = meta.get("encoding")
-    from generators.encoding import ADD_PRICES, CANCEL_POSITIONS, layout_version
+    from generators.encoding import ADD_PRICES, CANCEL_POSITIONS, TRADE_MESSAGES, layout_version
 
     if isinstance(encoding, dict):
         position, add_price = encoding.get("cancel_position", "level"), encoding.get("add_price", "opposite")
-        if position in CANCEL_POSITIONS and add_price in ADD_PRICES:
-            expected["encoding_version"] = layout_version(position, add_price)  # the options' layout
+        trade_message = encoding.get("trade_message", "fill")
+        if position in CANCEL_POSITIONS and add_price in ADD_PRICES and trade_message in TRADE_MESSAGES:
+            expected["encoding_version"] = layout_version(position, add_price, trade_message)  # the options' layout
     for key, value in expected.items():
         if meta.get(key) != value:
             raise DataError(

@@ -119,6 +119,11 @@ CANCEL_POSITIONS = ("level", "volume", "depth", "spread")
 ADD_PRICE = "add_price"
 ADD_PRICES = ("opposite", "own", "touch", "share")
 ADD_SHARE_ONE = 1_000_000  # an inside ADD's share of the spread is an integer in units of 1 / ADD_SHARE_ONE
+# the training books' attribute (and the encoding's field, session 42) that says what one TRADE message is: "fill"
+# (one execution row of the data, the default) or "order" (a marketable order's fills at one price, one message:
+# merge_fills), which the rollout's "queue" fill splits back into one fill per resting order it meets
+TRADE_MESSAGE = "trade_message"
+TRADE_MESSAGES = ("fill", "order")
 # "depth" (session 19): the volume position with a fitted pseudo-depth of ``beyond_lots`` (per side) behind the counted
 # levels, so that a removal beyond them is a position too (the last share of the depth) and the share of removals
 # inside the levels grows with their lots (see volume_position and fit_beyond_lots); "spread" (session 19) also spreads
@@ -238,6 +243,10 @@ class Encoding:
     add_price
         What an ADD's ``price_rel_ticks`` are measured from: ``"opposite"`` (the default), ``"own"``, ``"touch"`` or
         ``"share"`` (:data:`ADD_PRICES`, the module docstring; saved only when not the default).
+    trade_message
+        What one TRADE message is: ``"fill"`` (one execution row, the default) or ``"order"`` (a marketable order's
+        fills at one price, :func:`merge_fills`; saved only when not the default). Every real span the model
+        reads (training, validation, start windows) is merged so before it is encoded.
     """
 
     message_mean: tuple[float, ...]
@@ -257,6 +266,7 @@ class Encoding:
     beyond_lots: tuple[int, ...] = ()
     beyond_ticks: tuple[int, ...] = ()
     add_price: str = "opposite"
+    trade_message: str = "fill"
 
     @property
     def book_width(self) -> int:
@@ -274,6 +284,8 @@ class Encoding:
             del values["cancel_position"]
         if values["add_price"] == "opposite":
             del values["add_price"]
+        if values["trade_message"] == "fill":
+            del values["trade_message"]
         for name in ("beyond_lots", "beyond_ticks"):
             if not values[name]:
                 del values[name]
@@ -333,6 +345,10 @@ class Encoding:
         add_price = values.get("add_price", "opposite")
         if add_price not in ADD_PRICES:
             raise DataError(f"{source}: encoding 'add_price' must be one of {list(ADD_PRICES)}; got {add_price!r}")
+        trade_message = values.get("trade_message", "fill")
+        if trade_message not in TRADE_MESSAGES:
+            expected = list(TRADE_MESSAGES)
+            raise DataError(f"{source}: encoding 'trade_message' must be one of {expected}; got {trade_message!r}")
         return cls(
             tuple(map(float, values["message_mean"])),
             tuple(map(float, values["message_std"])),
@@ -350,13 +366,19 @@ class Encoding:
             beyond_lots=pairs["beyond_lots"],
             beyond_ticks=pairs["beyond_ticks"],
             add_price=add_price,
+            trade_message=trade_message,
         )
 
     @property
     def layout(self) -> int | str:
         """The ``encoding_version`` a checkpoint of this encoding records: :data:`ENCODING_VERSION`, or
         :func:`layout_version` of its options (which a simlab without them refuses)."""
-        return layout_version(self.cancel_position, self.add_price)
+        return layout_version(self.cancel_position, self.add_price, self.trade_message)
+
+    def span(self, events: xr.Dataset, books: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
+        """Return a real span as this encoding reads it: its fills merged into orders with ``trade_message =
+        "order"`` (:func:`merge_fills`), else as it is."""
+        return merge_fills(events, books) if self.trade_message == "order" else (events, books)
 
     def messages(self, table: np.ndarray) -> np.ndarray:
         """Return the normalised message vectors (float32 ``(n, MESSAGE_WIDTH)``) of an integer table."""
@@ -637,15 +659,27 @@ def check_add_price(value: Any, *, source: str = "encoding") -> str:
     return value
 
 
-def layout_version(cancel_position: str = "level", add_price: str = "opposite") -> int | str:
+def check_trade_message(value: Any, *, source: str = "encoding") -> str:
+    """Return ``value`` when it is one of :data:`TRADE_MESSAGES`; refuse it otherwise."""
+    if not isinstance(value, str) or value not in TRADE_MESSAGES:
+        raise ParameterError(f"{source}: trade_message must be one of {list(TRADE_MESSAGES)}; got {value!r}")
+    return value
+
+
+def layout_version(
+    cancel_position: str = "level", add_price: str = "opposite", trade_message: str = "fill"
+) -> int | str:
     """Return the ``encoding_version`` a checkpoint records: :data:`ENCODING_VERSION` for the default layout, the
     string ``"<version>+cancel_position=volume"`` for the volume positions, with ``"+add_price=own"`` (or
-    ``"touch"``, ``"share"``) appended for ADD prices from their own best (a simlab without the option refuses it
-    with its own sentence: its ``encoding_version`` must be the int, or the string without it)."""
+    ``"touch"``, ``"share"``) appended for ADD prices from their own best and ``"+trade_message=order"`` for
+    merged fills (a simlab without the option refuses it with its own sentence: its ``encoding_version`` must be
+    the int, or the string without it)."""
     check_cancel_position(cancel_position)
     check_add_price(add_price)
+    check_trade_message(trade_message)
     options = "" if cancel_position == "level" else f"+cancel_position={cancel_position}"
     options += "" if add_price == "opposite" else f"+add_price={add_price}"
+    options += "" if trade_message == "fill" else f"+trade_message={trade_message}"
     return f"{ENCODING_VERSION}{options}" if options else ENCODING_VERSION
 
 
@@ -760,6 +794,47 @@ def _lots_at(books: tuple[np.ndarray, ...], row: int, side: int, price: int) -> 
     # lots at `price` on the side a trade of aggressor `side` executes against, in book row `row` (0 if not shown)
     prices, lots = (books[2][row], books[3][row]) if side == 1 else (books[0][row], books[1][row])
     return int(lots[(prices == price) & (lots > 0)].sum())
+
+
+def fill_runs(events: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """Return the first and the last event (int64 ``(m,)`` each) of every event of the merged span
+    (:func:`merge_fills`): a run of one marketable order's fills at one price, or any other event alone."""
+    kind = events["kind"].values.astype(np.int64) & 0xFF
+    ts, side, price = (events[name].values for name in ("ts_ns", "side", "price_ticks"))
+    trade = _TYPE_OF_KIND[kind] == TYPE_TRADE
+    fill = np.zeros(trade.shape[0], dtype=bool)  # a fill that goes on the run of the event before it
+    fill[1:] = trade[1:] & trade[:-1] & (np.diff(ts) == 0) & (side[1:] == side[:-1]) & (price[1:] == price[:-1])
+    first = np.flatnonzero(~fill)
+    return first, np.append(first[1:] - 1, fill.shape[0] - 1).astype(np.int64)
+
+
+def merge_fills(events: xr.Dataset, books: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
+    """Return a span with each marketable order's fills at one price as one TRADE event (``trade_message =
+    "order"``).
+
+    A run of TRADE events (visible executions) of one aggressor side at one price and one time, one after the
+    other, is one marketable order's fills against that level's time-priority queue: LOBSTER writes one execution
+    row per resting order it meets, and so do the book simulators and the rollout. The run becomes its first event
+    with the run's lots (every other field the first's), and the book after it is the book after the run's last
+    fill. A sweep through several prices stays one event per price; a hidden execution, or any other event, between
+    two fills ends the run. The encoding of the merged span round-trips exactly (:func:`decode`); what the merge
+    leaves out is how the run's lots were split among the resting orders, which the rollout's ``"queue"`` fill
+    (:data:`generators.rollout.TRADE_FILLS`) takes from its own queue, front order first. Merging a merged span
+    changes nothing.
+
+    Parameters
+    ----------
+    events, books
+        A span (the books one row per event, the book after it), as :func:`message_table` reads them.
+    """
+    first, last = fill_runs(events)
+    if first.shape[0] == events["ts_ns"].shape[0]:
+        return events, books
+    qty = events["qty_lots"]
+    merged = events.isel({events["ts_ns"].dims[0]: first})
+    merged["qty_lots"] = (qty.dims, np.add.reduceat(qty.values.astype(np.int64), first).astype(qty.dtype), qty.attrs)
+    dim = books[BOOK_FIELDS[0]].dims[0]
+    return merged.assign_attrs({TRADE_MESSAGE: "order"}), books.isel({dim: last})
 
 
 def decode(messages: MessageTable) -> dict[str, np.ndarray]:
@@ -1062,10 +1137,14 @@ def fit_encoding(events: xr.Dataset, books: xr.Dataset, *, history: int, source:
     The books' :data:`KNOWN_DEPTH_ONLY` and :data:`LEVEL_PRICES` attributes (set by :mod:`generators.spec`) turn
     on the encoding's ``known_depth_only`` and ``level_prices``; their :data:`CANCEL_POSITION` attribute
     (``"level"`` or ``"volume"``) sets its ``cancel_position``, their :data:`ADD_PRICE` attribute (``"opposite"``
-    or ``"own"``) its ``add_price``.
+    or ``"own"``) its ``add_price``, their :data:`TRADE_MESSAGE` attribute (``"order"``: the span's fills merged
+    first, :func:`merge_fills`) its ``trade_message``.
     """
     if isinstance(history, bool) or not isinstance(history, (int, np.integer)) or history < 1:
         raise ParameterError(f"`history` of fit_encoding must be an int >= 1; got {history!r}")
+    trade_message = check_trade_message(getattr(books, "attrs", {}).get(TRADE_MESSAGE, "fill"), source=source)
+    if trade_message == "order":
+        events, books = merge_fills(events, books)
     position = check_cancel_position(getattr(books, "attrs", {}).get(CANCEL_POSITION, "level"), source=source)
     beyond = fit_beyond_lots(events, books, source=source) if position in ("depth", "spread") else ()
     ticks = fit_beyond_ticks(events, books, source=source) if position == "spread" else ()
@@ -1109,11 +1188,14 @@ def fit_encoding(events: xr.Dataset, books: xr.Dataset, *, history: int, source:
         beyond_lots=tuple(beyond),
         beyond_ticks=tuple(ticks),
         add_price=add_price,
+        trade_message=trade_message,
     )
 
 
 def encode(events: xr.Dataset, books: xr.Dataset, encoding: Encoding, *, source: str = "dataset") -> EncodedFlow:
-    """Encode a flow with fitted statistics; refuse one with too few messages for the history."""
+    """Encode a flow with fitted statistics (its fills merged first with ``trade_message = "order"``,
+    :meth:`Encoding.span`); refuse one with too few messages for the history."""
+    events, books = encoding.span(events, books)
     raw = raw_features(
         events, books, encoding.knots, source=source, level_prices=encoding.level_prices,
         cancel_position=encoding.cancel_position, beyond_lots=encoding.beyond_lots,

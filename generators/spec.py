@@ -13,6 +13,7 @@ A spec (see ``scenarios/library/generate_*.toml``) has two tables, and unknown k
     add_price = "own"  # optional (default "opposite"): an ADD's price as ticks inside its own best (0 the touch);
     # "touch": an ADD at or behind its own best so, one inside the spread from the opposite best; "share": one at or
     # inside the spread as its share of the spread (read against the spread the rollout meets), behind as "own"
+    trade_message = "order"  # optional (default "fill"): a marketable order's fills at one price as one TRADE
 
     [model]
     family = "diffusion"  # or "gan"
@@ -37,6 +38,10 @@ ticks inside the opposite best (:mod:`generators.encoding`), recorded in its enc
 ``add_price = "touch"`` writes so only the ADDs at or behind their own best (the others as by default).
 ``add_price = "share"`` (session 25) writes an ADD at or inside the spread as its share of the spread (the rollout
 reads it against the spread of the book it meets), one behind its own best as ``"own"`` does.
+``trade_message = "order"`` (session 42) merges each marketable order's fills at one price (a run of executions of
+one side, one price and one time) into one TRADE message before encoding (:func:`generators.encoding.merge_fills`),
+recorded in its encoding and ``encoding_version``: the rollout's ``"queue"`` fill splits such a message back into one
+fill per resting order it meets, as the data record them.
 """
 
 from __future__ import annotations
@@ -63,6 +68,8 @@ from generators.encoding import (
     KNOWN_DEPTH_ONLY,
     LEVEL_PRICES,
     MASK_FIELDS,
+    TRADE_MESSAGE,
+    TRADE_MESSAGES,
 )
 from generators.gan import GANGenerator
 from simlab.errors import DataError, ParameterError
@@ -70,7 +77,17 @@ from simlab.io import DEFAULT_DATA_DIR
 
 FAMILIES = ("diffusion", "gan")
 _KEYS = {
-    "data": {"message", "books", "split", "span_s", "known_depth_only", "level_prices", "cancel_position", "add_price"},
+    "data": {
+        "message",
+        "books",
+        "split",
+        "span_s",
+        "known_depth_only",
+        "level_prices",
+        "cancel_position",
+        "add_price",
+        "trade_message",
+    },
     "model": {"family", "preset", "seed", "overrides"},
 }
 
@@ -92,6 +109,7 @@ class TrainSpec:
     level_prices: bool = False
     cancel_position: str = "level"
     add_price: str = "opposite"
+    trade_message: str = "fill"
 
 
 def load_spec(path: str | Path) -> TrainSpec:
@@ -138,6 +156,11 @@ def load_spec(path: str | Path) -> TrainSpec:
         raise ParameterError(
             f"spec {path}: add_price in table 'data' must be one of {list(ADD_PRICES)}; got {add_price!r}"
         )
+    trade_message = data.get("trade_message", "fill")
+    if trade_message not in TRADE_MESSAGES:
+        raise ParameterError(
+            f"spec {path}: trade_message in table 'data' must be one of {list(TRADE_MESSAGES)}; got {trade_message!r}"
+        )
     family = model.get("family", "diffusion")
     if family not in FAMILIES:
         raise ParameterError(f"spec {path}: family in table 'model' must be one of {list(FAMILIES)}; got {family!r}")
@@ -155,6 +178,7 @@ def load_spec(path: str | Path) -> TrainSpec:
         level_prices=level_prices,
         cancel_position=position,
         add_price=add_price,
+        trade_message=trade_message,
     )
 
 
@@ -231,6 +255,9 @@ def train_from_spec(
     if spec.add_price != "opposite":
         span = train["train"]
         train["train"] = {**span, "books": span["books"].assign_attrs({ADD_PRICE: spec.add_price})}
+    if spec.trade_message != "fill":
+        span = train["train"]
+        train["train"] = {**span, "books": span["books"].assign_attrs({TRADE_MESSAGE: spec.trade_message})}
     generator.fit(train, seed=spec.seed, checkpoint=output, resume=resume, progress=progress)
     generator.save(output)
     return generator

@@ -77,6 +77,7 @@ def start_windows(
     source
         Names the span in error messages.
     """
+    events, books = encoding.span(events, books)  # fills merged into orders with trade_message "order"
     table = enc.message_table(
         events,
         books,

@@ -46,7 +46,7 @@ from simlab.schema import NO_PRICE, EventKind
 _KEYS = {
     "process": {"preset", "train_s", "validation_s", "depth"},
     "test": {"paths", "duration_s", "n_boot", "contrast", "contrast_baseline_factor", "start", "replay", "trade_fill"},
-    "model": {"preset", "seed", "fit_seed", "overrides", "cancel_position"},
+    "model": {"preset", "seed", "fit_seed", "overrides", "cancel_position", "trade_message"},
 }
 
 
@@ -74,6 +74,7 @@ class TruthSpec:
     replay: bool = False  # also replay fresh paths' true messages through the rollout (see replay_rows)
     cancel_position: str = "level"  # a removal's place: "level", "volume" (its depth share), "depth"
     trade_fill: str = "queue"  # what a generated TRADE fills (generators.rollout.TRADE_FILLS)
+    trade_message: str = "fill"  # what one TRADE message is (generators.encoding.TRADE_MESSAGES)
 
     def __post_init__(self) -> None:
         for name in ("train_s", "validation_s", "duration_s", "contrast_baseline_factor"):
@@ -99,6 +100,7 @@ class TruthSpec:
                 f"`cancel_position` of the ground-truth spec must be one of {expected}; got {self.cancel_position!r}"
             )
         check_trade_fill(self.trade_fill, "`trade_fill` of the ground-truth spec")
+        enc.check_trade_message(self.trade_message, source="`trade_message` of the ground-truth spec")
         if self.replay and self.trade_fill != "queue":
             raise ParameterError(
                 f"`replay` of the ground-truth spec replays true messages under trade_fill 'queue'; got replay = true "
@@ -123,7 +125,8 @@ def load_truth_spec(path: str | Path) -> TruthSpec:
     alone, to see how a result depends on it with the same process paths) and ``cancel_position`` (``"volume"``:
     the model's encoding writes a removal's position in the resting depth, not its level; see
     :func:`generators.encoding.volume_position`; ``"depth"``: the same with a fitted pseudo-depth behind the levels,
-    :func:`generators.encoding.fit_beyond_lots`).
+    :func:`generators.encoding.fit_beyond_lots`) and ``trade_message`` (``"order"``: a marketable order's fills at
+    one price are one message, :func:`generators.encoding.merge_fills`).
     """
     path = Path(path)
     try:
@@ -271,7 +274,11 @@ def process_context(model: DiffusionGenerator, whole: dict[str, xr.Dataset], spa
     """
     rows = max(model.encoding_.history, enc.FLOW_WINDOW)
     skip = int(whole["events"].attrs.get("initial_orders", 0))
-    end = skip + int(spans["train"]["events"].sizes["event"]) + _context_end(spans["validation"]["books"], rows)
+    validation = spans["validation"]
+    row = _context_end(model.encoding_.span(validation["events"], validation["books"])[1], rows)
+    if model.encoding_.trade_message == "order":  # the context's row of the merged span: its run's last fill
+        row = int(enc.fill_runs(validation["events"])[1][row])
+    end = skip + int(spans["train"]["events"].sizes["event"]) + row
     if int(whole["events"]["ts_ns"].values[end]) != int(model.context_["ts_ns"]):
         raise DataError(
             f"ground truth: the model's context (ts_ns {model.context_['ts_ns']}) is not at row {end} of the process "
@@ -282,7 +289,7 @@ def process_context(model: DiffusionGenerator, whole: dict[str, xr.Dataset], spa
 
 def replay_fresh(
     context: dict[str, Any], whole: dict[str, xr.Dataset], duration_s: float, *, seed: np.random.SeedSequence,
-    depth: int, book_levels: int,
+    depth: int, book_levels: int, trade_message: str = "fill",
 ) -> dict[str, xr.Dataset]:  # fmt: skip
     """Replay a fresh path's true messages through the rollout's rules from ``context``, on the context's clock.
 
@@ -291,7 +298,9 @@ def replay_fresh(
     book, applied one at a time as a model's would be (:func:`scenarios.generate.replay.replay_messages`: a message
     the rollout rejects is counted and skipped) for ``duration_s`` from the context's time. ``context=None``
     starts from the path's own warmed-up book (every order, at every level: :func:`resting_orders` after its last
-    initial order): what remains then is the rollout's rules alone.
+    initial order): what remains then is the rollout's rules alone. ``trade_message = "order"`` replays each
+    marketable order's fills at one price as one message (:func:`generators.encoding.merge_fills`), which the
+    rollout splits among the orders it meets.
     """
     from scenarios.generate.replay import replay_messages  # here: replay imports heldout, which imports this module
 
@@ -299,6 +308,8 @@ def replay_fresh(
     if skip < 1:
         raise DataError("replay_fresh: the fresh path has no initial orders (its warmed-up book is unknown)")
     events, books = whole["events"].isel(event=slice(skip - 1, None)), whole["books"].isel(time=slice(skip - 1, None))
+    if enc.check_trade_message(trade_message, source="replay_fresh") == "order":
+        events, books = enc.merge_fills(events, books)
     ts = events["ts_ns"].values.astype(np.int64)
     if context is None:
         first = np.stack([books[name].values[:1] for name in ("bid_price", "bid_qty", "ask_price", "ask_qty")], 1)
@@ -482,10 +493,11 @@ def ground_truth(
     whole = simulate_flow(preset, spec.train_s + spec.validation_s, seeds[0], spec.depth)
     flow = drop_initial(whole)
     spans = split_at(flow, spec.train_s)
-    if spec.cancel_position != "level":
+    options = {enc.CANCEL_POSITION: spec.cancel_position, enc.TRADE_MESSAGE: spec.trade_message}
+    options = {k: v for k, v in options.items() if v not in ("level", "fill")}
+    if options:
         train = spans["train"]
-        books = train["books"].assign_attrs({enc.CANCEL_POSITION: spec.cancel_position})
-        spans = {**spans, "train": {**train, "books": books}}
+        spans = {**spans, "train": {**train, "books": train["books"].assign_attrs(options)}}
     if model is None:
         model = DiffusionGenerator(diffusion_preset(spec.model_preset, **spec.overrides), device="cpu")
         model.fit(spans, seed=spec.seed if spec.fit_seed is None else spec.fit_seed, progress=progress)
