@@ -11,6 +11,8 @@ regime condition, and sampling throughput.
 * :func:`compare_cards` gives two models' mean distance over the scores both computed against the same real span,
   with bootstrap intervals, and the interval of their difference.
 * :func:`throughput` times the sampling of many paths at once (messages applied per second of wall time).
+* :func:`order_fills` counts the fills of each marketable order (a run of executions of one side, one price and one
+  time, :func:`generators.encoding.fill_runs`), the same way on a real span and on a sampled path.
 """
 
 from __future__ import annotations
@@ -326,6 +328,28 @@ def smc_summary(paths: list[dict[str, xr.Dataset]]) -> dict[str, Any]:
         "smc min ess": float(ess.min()),
         "smc in regime": [round(float(v), 4) for v in inside.mean(axis=0)],
         "smc checkpoints_s": json.loads(attrs[0]["smc_checkpoints_s"]),
+    }
+
+
+def order_fills(events: xr.Dataset, *, skip: int = 0) -> dict[str, Any]:
+    """Count the visible fills and the marketable orders they belong to in ``events`` (from row ``skip`` on).
+
+    An order is a run of TRADE events of one side, one price and one time (:func:`generators.encoding.fill_runs`):
+    LOBSTER writes one row per resting order it meets, and so does the rollout. Returns ``fills``, ``orders``,
+    ``fills_per_order`` (None without a fill) and ``multi_fill`` (the share of orders of more than one fill).
+    """
+    if isinstance(skip, bool) or not isinstance(skip, (int, np.integer)) or not 0 <= skip <= events.sizes["event"]:
+        raise ParameterError(f"`skip` of order_fills must be an int in 0-{events.sizes['event']}; got {skip!r}")
+    events = events.isel(event=slice(int(skip), None))
+    first, last = enc.fill_runs(events)
+    kind = events["kind"].values.astype(np.int64) & 0xFF
+    runs = (last - first + 1)[kind[first] == int(enc.KINDS[enc.TYPE_TRADE])]
+    fills, orders = int(runs.sum()), int(runs.shape[0])
+    return {
+        "fills": fills,
+        "orders": orders,
+        "fills_per_order": fills / orders if orders else None,
+        "multi_fill": float(np.mean(runs > 1)) if orders else None,
     }
 
 

@@ -70,9 +70,25 @@ def generate_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
         f"more than {bound['messages']} messages in {bound['seconds']:g} s ends a path ({bound['factor']:g} x the "
         f"training span's {bound['train_peak_events']}); this path: {'ended by it' if attrs['runaway'] else 'under it'}"
     )
+    metrics["trade fills"] = _fills_line(path, spans["test"])
     metrics.update(summary(card))
     metrics.update(_stress_counts(generator, demo.seed))
     return metrics
+
+
+def _fills_line(path: dict[str, Any], test: dict[str, Any]) -> str:
+    # fills per marketable order (a run of executions of one side, price and time) on the path and the held-out span
+    from generators.evaluation import order_fills
+
+    ours = order_fills(path["events"], skip=int(path["events"].attrs["initial_orders"]))
+    real = order_fills(test["events"])
+
+    def said(counts: dict[str, Any]) -> str:
+        if not counts["orders"]:
+            return "no fill"
+        return f"{counts['fills_per_order']:.2f} fills per order ({counts['fills']} fills, {counts['orders']} orders)"
+
+    return f"this path {said(ours)}; the held-out span {said(real)}"
 
 
 def _stale(model_path: Path) -> str | None:

@@ -44,6 +44,8 @@ def test_generate_step_trains_samples_scores_then_reloads(tmp_path, monkeypatch)
     assert guard.startswith(f"more than {bound['messages']} messages in 60 s") and bound["factor"] == 2.0
     assert guards[0] == RateGuard(bound["messages"], 60.0)  # the scored path (the stress paths: unguarded)
     assert document["summary"]["l1"]["scores"] > 0 and "mean l1 [99% interval]" in metrics
+    fills = metrics["trade fills"]  # fills per marketable order, the path's and the held-out span's, counted alike
+    assert fills.startswith("this path ") and "; the held-out span " in fills and "fills per order" in fills
     scores = tmp_path / "generate" / "score" / "scores.zarr"
     first = {group: load_store(scores, group).load() for group in list_groups(scores)}
     again = generate_step(demo, None)

@@ -212,3 +212,31 @@ def test_the_library_spec_is_the_own_long_spec_with_orders():
     assert order.trade_message == "order" and own.trade_message == "fill"
     same = ("message", "books", "split", "family", "preset", "seed", "overrides", "add_price", "cancel_position")
     assert all(getattr(order, name) == getattr(own, name) for name in same)
+
+
+def test_order_fills_counts_each_marketable_orders_fills_alike_on_real_and_rolled_out_flows():
+    from generators.evaluation import order_fills
+
+    events, _ = _flow(
+        [
+            (0, ADD, 1, 99, 3),
+            (10, TRADE, 1, 101, 2),
+            (10, TRADE, 1, 101, 4),
+            (10, TRADE, 1, 102, 6),
+            (20, HIDDEN, -1, 99, 5),
+            (30, TRADE, -1, 99, 2),
+        ]
+    )
+    assert order_fills(events) == {"fills": 4, "orders": 3, "fills_per_order": 4 / 3, "multi_fill": 1 / 3}
+    assert order_fills(events, skip=2) == {"fills": 3, "orders": 3, "fills_per_order": 1.0, "multi_fill": 0.0}
+    assert order_fills(events, skip=6)["fills_per_order"] is None
+    with pytest.raises(ParameterError, match="`skip` of order_fills must be an int in 0-6; got 7"):
+        order_fills(events, skip=7)
+    # the process's own fills and those the rollout splits from its merged orders are counted the same
+    whole = simulate_flow(load_book_preset("hawkes-aapl"), 60.0, np.random.SeedSequence(2), 10)
+    path = replay_fresh(
+        None, whole, 60.0, seed=np.random.SeedSequence(1), depth=10, book_levels=10, trade_message="order"
+    )
+    true = order_fills(drop_initial(whole)["events"])
+    assert true["orders"] > 100 and true["fills_per_order"] > 1
+    assert order_fills(path["events"], skip=int(path["events"].attrs["initial_orders"])) == true
