@@ -59,7 +59,7 @@ from typing import Any
 
 import numpy as np
 
-from generators.evaluation import compare_cards, realism
+from generators.evaluation import compare_cards, order_fills, realism
 from generators.rollout import TRADE_FILLS, RateGuard, check_trade_fill
 from generators.spec import load_generator, load_spec, slice_flow, spec_spans
 from scenarios.forecast.book_tstr import joined
@@ -418,7 +418,8 @@ def real_reference(
     dict
         ``rate_per_s``: events per second of each real span (``train``, ``validation``, ``test``, the first event
         to the last); ``test_windows``: the held-out span's events in each whole window of ``duration`` from its
-        start (the first is the paths' own seconds); ``windows``: the last ``windows`` whole windows of
+        start (the first is the paths' own seconds); ``test_order_fills``: the held-out span's fills per marketable
+        order (:func:`generators.evaluation.order_fills`, as every path's ``order_fills``); ``windows``: the last ``windows`` whole windows of
         ``duration`` of the validation span, oldest first, each scored against the held-out span as a path is
         (:func:`generators.evaluation.realism`, seed ``seed + index``), with its ``start_s`` (from the validation
         span's first event) and the summary a path gets.
@@ -428,6 +429,7 @@ def real_reference(
     seconds = {name: _span_seconds(span["events"]) for name, span in spans.items()}
     rate = {name: spans[name]["events"].sizes["event"] / seconds[name] if seconds[name] > 0 else None for name in spans}
     out: dict[str, Any] = {"rate_per_s": rate, "test_windows": _window_counts(spans["test"]["events"], duration)}
+    out["test_order_fills"] = order_fills(spans["test"]["events"])  # fills per marketable order of the held-out span
     whole = int(seconds["validation"] // duration) if duration > 0 else 0
     if windows > whole:
         raise DataError(f"`--real-windows` {windows}: the validation span holds {whole} whole windows of "
@@ -687,6 +689,7 @@ def _path_summary(path: dict, card: Any) -> dict[str, Any]:
         "seconds": (int(path["events"]["ts_ns"].values[-1]) - int(path["events"]["ts_ns"].values[0])) / 1e9,
         "kind_shares": kind_shares(path["events"]),
         "fill_kind_shares": kind_shares(path["events"], fills=True),
+        "order_fills": order_fills(path["events"], skip=int(attrs.get("initial_orders", 0))),
     }
     if "applied" in attrs:  # a generator's rollout counts
         out.update({key: int(attrs[key]) for key in ("applied", "rejected", "discarded", "stuck", "runaway")})

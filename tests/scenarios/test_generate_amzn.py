@@ -70,6 +70,8 @@ def test_heldout_scores_the_amzn_model_next_to_a_preset_with_one_command(amzn, c
     (path,) = model["paths"]
     assert path["applied"] > 50 and np.isfinite(path["mean_l1"]["value"]) and path["l1_scores"] >= 10
     assert sum(path["kind_shares"].values()) == pytest.approx(1.0) and path["kind_shares"]["ADD"] > 0
+    fills = path["order_fills"]  # fills per marketable order, counted after the initial orders
+    assert fills["orders"] > 0 and fills["fills_per_order"] == pytest.approx(fills["fills"] / fills["orders"])
     floor, rows = path["floor_mean_l1"], path["l1_rows"]
     assert len(rows) == path["l1_scores"] and floor["low"] <= floor["value"] <= floor["high"]
     assert floor["value"] == pytest.approx(np.mean([row["floor"] for row in rows.values()]), abs=1e-5)
@@ -112,7 +114,7 @@ def test_a_level1_model_samples_books_that_never_lose_a_side_and_tstr_reads_only
 
 
 def test_real_windows_are_scored_as_paths_and_the_rates_count_every_event(amzn):
-    from generators.evaluation import realism
+    from generators.evaluation import order_fills, realism
     from generators.spec import slice_flow
 
     spans = spec_spans(load_spec(amzn["spec"]), amzn["data"])
@@ -125,6 +127,7 @@ def test_real_windows_are_scored_as_paths_and_the_rates_count_every_event(amzn):
     hand = [int(np.sum((ts["test"] >= ts["test"][0] + k * width) & (ts["test"] < ts["test"][0] + (k + 1) * width)))
             for k in range(whole)]  # fmt: skip
     assert out["test_windows"] == hand and whole >= 3 and sum(hand) < ts["test"].size
+    assert out["test_order_fills"] == order_fills(spans["test"]["events"]) and out["test_order_fills"]["orders"] > 10
     seconds = (ts["validation"][-1] - ts["validation"][0]) / 1e9
     starts = [w["start_s"] for w in out["windows"]]
     assert starts == pytest.approx([seconds - 100.0, seconds - 50.0])  # the last two whole windows, oldest first
