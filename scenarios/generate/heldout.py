@@ -419,10 +419,10 @@ def real_reference(
         ``rate_per_s``: events per second of each real span (``train``, ``validation``, ``test``, the first event
         to the last); ``test_windows``: the held-out span's events in each whole window of ``duration`` from its
         start (the first is the paths' own seconds); ``test_order_fills``: the held-out span's fills per marketable
-        order (:func:`generators.evaluation.order_fills`, as every path's ``order_fills``); ``windows``: the last ``windows`` whole windows of
-        ``duration`` of the validation span, oldest first, each scored against the held-out span as a path is
-        (:func:`generators.evaluation.realism`, seed ``seed + index``), with its ``start_s`` (from the validation
-        span's first event) and the summary a path gets.
+        order (:func:`generators.evaluation.order_fills`, as every path's ``order_fills``); ``windows``: the last
+        ``windows`` whole windows of ``duration`` of the validation span, oldest first, each scored against the
+        held-out span as a path is (:func:`generators.evaluation.realism`, seed ``seed + index``), with its
+        ``start_s`` (from the validation span's first event) and the summary a path gets.
     """
     if windows and not duration > 0:
         raise ParameterError(f"`duration` of real_reference must be > 0 s; got {duration!r}")
