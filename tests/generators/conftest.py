@@ -118,3 +118,30 @@ def same_paths(a: list[dict], b: list[dict]) -> None:
         for name in ("events", "books"):
             assert x[name].equals(y[name]), name
             assert x[name].attrs == y[name].attrs, name
+
+
+def check_option_checkpoint(model, folder, option: str, value: str, duration: float) -> dict:
+    """Save a model trained with an encoding option, check that it loads whole and samples the same bytes on both
+    rollouts, and that a simlab without the option (no ``option`` in the encoding, so ``encoding_version`` 4
+    expected) refuses it with our sentence; return its saved ``config.json``."""
+    import json
+
+    from generators.checkpoint import CONFIG_FILE
+    from generators.diffusion import DiffusionGenerator
+    from simlab.errors import DataError
+
+    model.save(folder)
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    assert config["encoding"][option] == value and config["encoding_version"] == f"4+{option}={value}"
+    loaded = DiffusionGenerator.load(folder)
+    assert loaded.encoding_ == model.encoding_
+    twin = loaded.sample(2, duration, generator=5, stop_when_stuck=True, twin=True)
+    fast = loaded.sample(2, duration, generator=5, stop_when_stuck=True)
+    for x, y in zip(twin, fast, strict=True):
+        assert x["events"].equals(y["events"]) and x["books"].equals(y["books"])
+    assert sum(path["events"].attrs["applied"] for path in fast) > 0
+    old = {**config, "encoding": {k: v for k, v in config["encoding"].items() if k != option}}
+    (folder / CONFIG_FILE).write_text(json.dumps(old))
+    with pytest.raises(DataError, match=rf"encoding_version must be 4 \(this simlab\); got '4\+{option}={value}'"):
+        DiffusionGenerator.load(folder)
+    return config

@@ -19,6 +19,7 @@ from generators.rollout_fast import rollout_fast
 from generators.spec import load_spec
 from scenarios.generate.ground_truth import load_truth_spec
 from simlab.errors import DataError, ParameterError
+from tests.generators.conftest import check_option_checkpoint
 from tests.generators.test_diffusion import SMALL
 
 GRID, BEYOND = enc.VOLUME_GRID, enc.VOLUME_BEYOND
@@ -151,22 +152,9 @@ def test_bad_values_of_the_option_are_refused_with_our_sentence(tmp_path, zi_spa
 
 
 def test_a_checkpoint_with_the_option_is_saved_loaded_and_refused_by_a_simlab_without_it(volume_model, tmp_path):
-    volume_model.save(tmp_path / "m")
-    config = json.loads((tmp_path / "m" / CONFIG_FILE).read_text())
-    assert config["encoding"]["cancel_position"] == "volume"
-    assert config["encoding_version"] == "4+cancel_position=volume" == enc.layout_version("volume")
-    loaded = DiffusionGenerator.load(tmp_path / "m")
-    assert loaded.encoding_ == volume_model.encoding_
-    twin = loaded.sample(2, 3.0, generator=5, stop_when_stuck=True, twin=True)
-    fast = loaded.sample(2, 3.0, generator=5, stop_when_stuck=True)
-    for x, y in zip(twin, fast, strict=True):
-        assert x["events"].equals(y["events"]) and x["books"].equals(y["books"])
-    assert sum(path["events"].attrs["applied"] for path in fast) > 0
-    # a simlab without the option reads no cancel_position and expects encoding_version 4: refused, our sentence
-    old = {**config, "encoding": {k: v for k, v in config["encoding"].items() if k != "cancel_position"}}
-    (tmp_path / "m" / CONFIG_FILE).write_text(json.dumps(old))
-    with pytest.raises(DataError, match=r"encoding_version must be 4 \(this simlab\); got '4\+cancel_position=volume'"):
-        DiffusionGenerator.load(tmp_path / "m")
+    # saved, loaded, sampled alike on both rollouts; a simlab without the option refuses it with our sentence
+    config = check_option_checkpoint(volume_model, tmp_path / "m", "cancel_position", "volume", 3.0)
+    assert config["encoding_version"] == enc.layout_version("volume")
     # the option without its layout (an edited file) is refused too
     (tmp_path / "m" / CONFIG_FILE).write_text(json.dumps({**config, "encoding_version": 4}))
     with pytest.raises(DataError, match=r"encoding_version must be '4\+cancel_position=volume' \(this simlab\); got 4"):

@@ -4,15 +4,12 @@ and split back into the data's fills by the rollout's "queue" fill."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import xarray as xr
 
 from calibration.book_presets import load_book_preset
 from generators import encoding as enc
-from generators.checkpoint import CONFIG_FILE
 from generators.diffusion import DiffusionGenerator
 from generators.shares import SHARE_ONE
 from generators.spec import load_spec
@@ -20,6 +17,7 @@ from generators.starts import start_windows
 from scenarios.generate.ground_truth import TruthSpec, drop_initial, replay_fresh, simulate_flow
 from simlab.errors import DataError, ParameterError
 from simlab.schema import EventKind
+from tests.generators.conftest import check_option_checkpoint
 from tests.generators.test_diffusion import SMALL
 
 ADD, TRADE, HIDDEN = int(EventKind.ADD), int(EventKind.TRADE), int(EventKind.TRADE_HIDDEN)
@@ -187,21 +185,8 @@ def test_a_model_of_orders_trains_on_merged_spans_samples_fills_and_is_refused_b
     assert enc.fill_runs(validation["events"])[0].shape[0] < validation["events"].sizes["event"]  # it had some
     windows = start_windows(validation["events"], validation["books"], encoding)  # the start windows: merged too
     np.testing.assert_array_equal(windows.table, table)
-    order_model.save(tmp_path / "m")
-    config = json.loads((tmp_path / "m" / CONFIG_FILE).read_text())
-    assert config["encoding"]["trade_message"] == "order" and config["encoding_version"] == "4+trade_message=order"
-    loaded = DiffusionGenerator.load(tmp_path / "m")
-    assert loaded.encoding_ == encoding
-    twin = loaded.sample(2, 20.0, generator=5, stop_when_stuck=True, twin=True)
-    fast = loaded.sample(2, 20.0, generator=5, stop_when_stuck=True)
-    for x, y in zip(twin, fast, strict=True):
-        assert x["events"].equals(y["events"]) and x["books"].equals(y["books"])
-    assert sum(path["events"].attrs["applied"] for path in fast) > 0
-    # a simlab without the option reads no trade_message and expects encoding_version 4: refused, our sentence
-    old = {**config, "encoding": {k: v for k, v in config["encoding"].items() if k != "trade_message"}}
-    (tmp_path / "m" / CONFIG_FILE).write_text(json.dumps(old))
-    with pytest.raises(DataError, match=r"encoding_version must be 4 \(this simlab\); got '4\+trade_message=order'"):
-        DiffusionGenerator.load(tmp_path / "m")
+    # saved, loaded, sampled alike on both rollouts; a simlab without the option refuses it with our sentence
+    check_option_checkpoint(order_model, tmp_path / "m", "trade_message", "order", 20.0)
 
 
 def test_the_library_spec_is_the_own_long_spec_with_orders():
