@@ -290,6 +290,11 @@ class BookGenerator:
         if runaway is not None and not isinstance(runaway, RateGuard):
             raise ParameterError(f"`runaway` of sample must be a RateGuard or None; got {runaway!r}")
         check_trade_fill(trade_fill, "sample")
+        if trade_fill == "front" and self.encoding_.trade_message == "order":
+            raise ParameterError(
+                "`trade_fill` of sample: a model of whole marketable orders (trade_message 'order') is sampled under "
+                "trade_fill 'queue', which splits each order among the resting orders it meets; got 'front'"
+            )
         condition = self._condition(regime)
         options = _smc_request(particles, smc, regime, switches)
         weight = self.config.guidance if guidance is None else float(guidance)

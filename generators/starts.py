@@ -212,6 +212,7 @@ def check_trained_on(
     """Refuse spans that are not the model's: the training span must give the model's regime quintile edges, and
     the validation span must end at the model's sampling context."""
     rows = max(generator.encoding_.history, enc.FLOW_WINDOW)
+    train, validation = generator.encoding_.span(*train), generator.encoding_.span(*validation)  # as it read them
     events, books = validation
     ts = int(events["ts_ns"].values[_context_end(books, rows)])
     train_books = train[1]

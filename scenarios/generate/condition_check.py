@@ -101,6 +101,7 @@ def _history(flow: enc.EncodedFlow, arrays: tuple[np.ndarray, ...]) -> np.ndarra
 def model_gains(model: str, spans: dict[str, tuple], blocks: int) -> dict[str, Any]:
     """Return the condition gain of one model on the training and validation spans (two seeds of blocks)."""
     generator = load_generator(model)
+    spans = {name: generator.encoding_.span(*span) for name, span in spans.items()}  # as the model read them
     flows = {name: enc.encode(*span, generator.encoding_) for name, span in spans.items()}
     if generator.config.condition_window != enc.REGIME_WINDOW:
         flows = relabel(flows, spans, generator.config.condition_window)

@@ -101,6 +101,11 @@ class TruthSpec:
             )
         check_trade_fill(self.trade_fill, "`trade_fill` of the ground-truth spec")
         enc.check_trade_message(self.trade_message, source="`trade_message` of the ground-truth spec")
+        if self.trade_message == "order" and self.trade_fill == "front":
+            raise ParameterError(
+                "`trade_fill` of the ground-truth spec: a model of whole marketable orders (trade_message 'order') is "
+                "sampled under trade_fill 'queue'; got 'front'"
+            )
         if self.replay and self.trade_fill != "queue":
             raise ParameterError(
                 f"`replay` of the ground-truth spec replays true messages under trade_fill 'queue'; got replay = true "
@@ -356,7 +361,15 @@ def replay_rows(
     replay_cards = {}
     for name, context in {"own": None, **contexts}.items():
         paths = [
-            replay_fresh(context, peer, spec.duration_s, seed=seeds[i], depth=spec.depth, book_levels=book_levels)
+            replay_fresh(
+                context,
+                peer,
+                spec.duration_s,
+                seed=seeds[i],
+                depth=spec.depth,
+                book_levels=book_levels,
+                trade_message=spec.trade_message,
+            )  # fmt: skip
             for i, peer in enumerate(peers)
         ]
         replay_cards[name] = [

@@ -119,3 +119,20 @@ def test_tstr_is_shown_for_every_arm():
         rows = tstr["tasks"][f"{chosen['task']} w{chosen['window']}"]["verdicts"]["chosen"]
         for model in _arms(seed).values():
             assert rows[model]["verdict"] == "shown" and rows[model]["ratio"]["low"] >= 0.9
+
+
+def test_the_ground_truth_with_orders_is_its_records():
+    # the Hawkes spread spec trained on orders (run at 08388e2): 2 of 4 paths inside the floor, excess +0.019 to
+    # +0.044; paired against the model trained on fills (same references and scoring seeds) not told apart on any
+    # path; fills per order: the order model 1.24-1.30, the fill model 1.29-1.36, the process 1.33-1.46
+    truth = json.loads((LIBRARY / "generate_hawkes_truth_tiny_spread_order.truth.json").read_text())
+    assert truth["provenance"]["git_commit"] == "08388e2a546231216067211e51ac0d1bbf24fd53"
+    model = [path["model"] for path in truth["paths"]]
+    assert [round(m["difference"]["value"], 3) for m in model] == [0.036, 0.044, 0.019, 0.031]
+    assert [m["indistinguishable"] for m in model] == [False, False, True, True]
+    paired = json.loads((LIBRARY / "generate_hawkes_truth_tiny_spread_order.paired-fill.json").read_text())
+    assert [round(row["ours"]["value"], 3) for row in paired["paths"]] == [round(m["ours"]["value"], 3) for m in model]
+    assert all(row["difference"]["low"] < 0 < row["difference"]["high"] for row in paired["paths"])
+    per_order = {k: [round(r["fills_per_order"], 2) for r in v] for k, v in paired["fills"].items()}
+    assert per_order == {"fill": [1.29, 1.3, 1.36, 1.32], "order": [1.28, 1.3, 1.24, 1.3],
+                         "process": [1.34, 1.37, 1.33, 1.46]}  # fmt: skip

@@ -4,17 +4,20 @@ and split back into the data's fills by the rollout's "queue" fill."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import xarray as xr
 
 from calibration.book_presets import load_book_preset
 from generators import encoding as enc
+from generators.base import _context_end, context_window
 from generators.diffusion import DiffusionGenerator
 from generators.shares import SHARE_ONE
 from generators.spec import load_spec
-from generators.starts import start_windows
-from scenarios.generate.ground_truth import TruthSpec, drop_initial, replay_fresh, simulate_flow
+from generators.starts import check_trained_on, start_windows
+from scenarios.generate.ground_truth import TruthSpec, drop_initial, load_truth_spec, replay_fresh, simulate_flow
 from simlab.errors import DataError, ParameterError
 from simlab.schema import EventKind
 from tests.generators.conftest import check_option_checkpoint
@@ -140,6 +143,11 @@ def test_bad_values_of_trade_message_are_refused_with_our_sentence(tmp_path, amz
         enc.Encoding.from_dict({**fitted.to_dict(), "trade_message": "order "})
     with pytest.raises(ParameterError, match="`trade_message` of the ground-truth spec: trade_message must be one of"):
         TruthSpec(seed=1, trade_message="orders")
+    with pytest.raises(ParameterError, match="ground-truth spec: a model of whole marketable orders .* got 'front'"):
+        TruthSpec(seed=1, trade_message="order", trade_fill="front")
+    library = Path(__file__).resolve().parents[2] / "scenarios" / "library"
+    truth = load_truth_spec(library / "generate_hawkes_truth_tiny_spread_order.toml")
+    assert truth.trade_message == "order" and truth.cancel_position == "spread" and truth.trade_fill == "queue"
 
 
 def test_the_rollout_splits_a_merged_order_into_the_process_fills():
@@ -175,23 +183,29 @@ def test_a_model_of_orders_trains_on_merged_spans_samples_fills_and_is_refused_b
 ):
     encoding = order_model.encoding_
     assert encoding.trade_message == "order"
-    # the sampling context is the merged validation span's: its history holds no second fill of an order
+    # the sampling context is the merged validation span's, field by field (its messages, books and time)
     validation = zi_spans["validation"]
     merged, after = enc.merge_fills(validation["events"], validation["books"])
+    assert merged.sizes["event"] < validation["events"].sizes["event"]  # the span had orders of several fills
     table = enc.message_table(merged, after).table
-    context = order_model.context_["table"]
-    rows = np.flatnonzero((table[:, None, :] == context[None, 0, :]).all(axis=2).ravel())
-    assert any(np.array_equal(table[r : r + context.shape[0]], context) for r in rows)
-    assert enc.fill_runs(validation["events"])[0].shape[0] < validation["events"].sizes["event"]  # it had some
+    rows = max(encoding.history, enc.FLOW_WINDOW)
+    expected = context_window(table, (merged, after), _context_end(after, rows), rows)
+    for name in ("table", "books", "ts_ns"):
+        np.testing.assert_array_equal(order_model.context_[name], expected[name], err_msg=name)
     windows = start_windows(validation["events"], validation["books"], encoding)  # the start windows: merged too
     np.testing.assert_array_equal(windows.table, table)
+    # the model's own spans are recognised as its training data (unmerged, as a spec reads them)
+    train = zi_spans["train"]
+    check_trained_on(order_model, (train["events"], train["books"]), (validation["events"], validation["books"]),
+                     source="spec x")  # fmt: skip
+    # a model of orders is not sampled under "front" (which would cap each order at one fill)
+    with pytest.raises(ParameterError, match="a model of whole marketable orders .* got 'front'"):
+        order_model.sample(1, 1.0, generator=1, trade_fill="front")
     # saved, loaded, sampled alike on both rollouts; a simlab without the option refuses it with our sentence
     check_option_checkpoint(order_model, tmp_path / "m", "trade_message", "order", 20.0)
 
 
 def test_the_library_spec_is_the_own_long_spec_with_orders():
-    from pathlib import Path
-
     library = Path(__file__).resolve().parents[2] / "scenarios" / "library"
     order, own = (load_spec(library / f"generate_amzn_tiny_long_own{s}.toml") for s in ("_order", ""))
     assert order.trade_message == "order" and own.trade_message == "fill"
