@@ -246,18 +246,16 @@ def train_from_spec(
     train = {"train": spans["train"], "validation": spans["validation"]}
     if spec.known_depth_only:
         train["train"] = known_depth_only(spans["train"], spec_path)
-    if spec.level_prices:
+    options = {  # the encoding's options, as attributes of the training books (generators.encoding.fit_encoding)
+        LEVEL_PRICES: (spec.level_prices, False),
+        CANCEL_POSITION: (spec.cancel_position, "level"),
+        ADD_PRICE: (spec.add_price, "opposite"),
+        TRADE_MESSAGE: (spec.trade_message, "fill"),
+    }
+    attrs = {name: value for name, (value, default) in options.items() if value != default}
+    if attrs:
         span = train["train"]
-        train["train"] = {**span, "books": span["books"].assign_attrs({LEVEL_PRICES: True})}
-    if spec.cancel_position != "level":
-        span = train["train"]
-        train["train"] = {**span, "books": span["books"].assign_attrs({CANCEL_POSITION: spec.cancel_position})}
-    if spec.add_price != "opposite":
-        span = train["train"]
-        train["train"] = {**span, "books": span["books"].assign_attrs({ADD_PRICE: spec.add_price})}
-    if spec.trade_message != "fill":
-        span = train["train"]
-        train["train"] = {**span, "books": span["books"].assign_attrs({TRADE_MESSAGE: spec.trade_message})}
+        train["train"] = {**span, "books": span["books"].assign_attrs(attrs)}
     generator.fit(train, seed=spec.seed, checkpoint=output, resume=resume, progress=progress)
     generator.save(output)
     return generator

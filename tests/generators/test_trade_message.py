@@ -239,3 +239,31 @@ def test_order_fills_counts_each_marketable_orders_fills_alike_on_real_and_rolle
     true = order_fills(drop_initial(whole)["events"])
     assert true["orders"] > 100 and true["fills_per_order"] > 1
     assert order_fills(path["events"], skip=int(path["events"].attrs["initial_orders"])) == true
+
+
+def test_a_spec_s_options_reach_the_training_books_as_the_encoding_s_attributes(tmp_path, monkeypatch):
+    from generators import spec as spec_module
+    from tests.conftest import shared_path
+
+    seen = {}
+    monkeypatch.setattr(DiffusionGenerator, "fit", lambda self, data, **kw: seen.update(data=data) or self)
+    monkeypatch.setattr(DiffusionGenerator, "save", lambda self, path: None)
+    library = Path(__file__).resolve().parents[2] / "scenarios" / "library"
+    data = shared_path("lobster_samples").parent
+    text = (library / "generate_amzn_tiny_long_own_order.toml").read_text()
+    path = tmp_path / "spec.toml"
+    for extra, expected in (
+        ("", {enc.ADD_PRICE: "own", enc.TRADE_MESSAGE: "order"}),
+        ('level_prices = true\ncancel_position = "volume"\n', {enc.ADD_PRICE: "own", enc.TRADE_MESSAGE: "order",
+                                                               enc.LEVEL_PRICES: True, enc.CANCEL_POSITION: "volume"}),
+    ):  # fmt: skip
+        path.write_text(text.replace("[model]", extra + "[model]"))
+        spec_module.train_from_spec(path, tmp_path / "m", data_dir=data)
+        books = seen["data"]["train"]["books"]
+        assert {k: books.attrs[k] for k in expected} == expected
+        assert enc.KNOWN_DEPTH_ONLY not in books.attrs and not seen["data"]["validation"]["books"].attrs.get(
+            enc.TRADE_MESSAGE
+        )  # the validation span is read as it is; the encoding fitted on the training span merges it
+    path.write_text(text.replace('trade_message = "order"\n', ""))
+    spec_module.train_from_spec(path, tmp_path / "m", data_dir=data)
+    assert enc.TRADE_MESSAGE not in seen["data"]["train"]["books"].attrs  # the default sets no attribute
