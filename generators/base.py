@@ -22,7 +22,7 @@ from generators import encoding as enc
 from generators.checkpoint import load_checkpoint, save_checkpoint
 from generators.condition import relabel
 from generators.hidden_depth import HIDDEN_LEVELS, reveal_law, with_hidden_depth
-from generators.rollout import RateGuard, check_trade_fill, rollout
+from generators.rollout import RateGuard, check_thin_rate, check_trade_fill, rollout
 from generators.rollout_fast import rollout_fast
 from generators.smc import SMCOptions, smc_options, smc_rollout
 from generators.training import BlockData, TrainState, deterministic, torch_generator
@@ -222,6 +222,7 @@ class BookGenerator:
         smc: Mapping[str, Any] | None = None,
         runaway: RateGuard | None = None,
         trade_fill: str = "queue",
+        thin_rate: float = 0.0,
     ) -> list[dict[str, xr.Dataset]]:
         """Generate ``n_paths`` independent books for ``duration`` seconds from the context.
 
@@ -275,6 +276,11 @@ class BookGenerator:
             opposite level's lots, as many resting orders as that takes; ``"front"``, at most that level's front
             order, one fill, as one execution row of the data executes one order (the trades held below their
             share are counted, ``front_held``). The training does not depend on it.
+        thin_rate
+            Removals per order per second of the orders the flow left behind the best, which a level-N file does
+            not record (:class:`generators.rollout.BookPath`; estimate it on the training span with
+            :func:`generators.thinning.behind_hazard`). 0 (the default): no thinning. Recorded as the paths'
+            ``thin_rate_per_s``; the removals are counted, ``thinned``.
 
         Returns
         -------
@@ -290,6 +296,7 @@ class BookGenerator:
         if runaway is not None and not isinstance(runaway, RateGuard):
             raise ParameterError(f"`runaway` of sample must be a RateGuard or None; got {runaway!r}")
         check_trade_fill(trade_fill, "sample")
+        thin_rate = check_thin_rate(thin_rate, "sample")
         if trade_fill == "front" and self.encoding_.trade_message == "order":
             raise ParameterError(
                 "`trade_fill` of sample: a model of whole marketable orders (trade_message 'order') is sampled under "
@@ -317,7 +324,7 @@ class BookGenerator:
                 generator_of(condition), self.encoding_, context, n_paths=int(n_paths),
                 duration_ns=int(round(duration * 1e9)), depth=depth, rngs=spawn(pick_seed, int(n_paths)),
                 progress=progress, stop_when_stuck=stop_when_stuck, switches=later, guard=runaway,
-                trade_fill=trade_fill,
+                trade_fill=trade_fill, thin_rate=thin_rate,
             )  # fmt: skip
         else:
             paths, records = smc_rollout(
@@ -325,12 +332,12 @@ class BookGenerator:
                 duration_ns=int(round(duration * 1e9)), depth=depth, seed=pick_seed,
                 regime=enc.regime_condition(regime, source="regime of sample"), options=options,
                 levels=None if law is None else int(law["window_levels"]), twin=twin, stop_when_stuck=stop_when_stuck,
-                guard=runaway, trade_fill=trade_fill,
+                guard=runaway, trade_fill=trade_fill, thin_rate=thin_rate,
                 progress=None if progress is None else lambda done, total: progress(done * int(n_paths) // total,
                                                                                    int(n_paths)),
             )  # fmt: skip
         attrs = {**self.context_["attrs"], "generator": self.FAMILY, "regime": str(dict(regime or {}))}
-        attrs.update(guidance=weight, duration_s=float(duration), trade_fill=trade_fill)
+        attrs.update(guidance=weight, duration_s=float(duration), trade_fill=trade_fill, thin_rate_per_s=thin_rate)
         if runaway is not None:
             attrs.update(runaway_messages=int(runaway.messages), runaway_seconds=float(runaway.seconds))
         if law is not None:

@@ -28,7 +28,11 @@ asked, ends that path there and records it. A path whose messages keep applying 
 show is a **runaway** (a model that feeds on its own output can speed its flow up without bound): with a
 :class:`RateGuard` of ``messages`` per ``seconds``, a path on which more than ``messages`` messages apply within one
 ``seconds``-long interval of its clock (the intervals counted from its start) is ended after that message and
-recorded (``runaway`` = 1; the rest of its block counts as discarded).
+recorded (``runaway`` = 1; the rest of its block counts as discarded). A level-N file records no removal behind
+its N levels, so a model trained on one generates none, and the orders its flow left behind the best come back
+with their level when the best empties; with a ``thin_rate`` (:class:`BookPath`; estimated from the data by
+:func:`generators.thinning.behind_hazard`), those orders are thinned while they wait behind the best, as the data's
+unrecorded removals thin them.
 
 This is the slow Python twin of the numba rollout (:mod:`generators.rollout_fast`, :mod:`generators.rollout_kernel`)
 that :meth:`generators.base.BookGenerator.sample` runs unless asked for the twin: both give the same bytes.
@@ -36,6 +40,7 @@ that :meth:`generators.base.BookGenerator.sample` runs unless asked for the twin
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -55,6 +60,7 @@ REASONS = ("bad_value", "crossing_add", "no_level", "no_order", "empty_side", "t
 # ("queue"), or at most the queue's front order ("front": one fill, as one execution row of the data)
 TRADE_FILLS = ("queue", "front")
 MAX_IDLE_CHAINS = 200
+MESSAGE_THINNED = -2  # the ``message`` of a DELETE that thinning behind the best made (BookPath's ``thin_rate``)
 _GRID_TICKS = 4096
 _GUARD_LIMIT = 2**62  # a rate guard's messages and nanoseconds stay below this (int64 in the numba kernel)
 
@@ -114,11 +120,12 @@ class RolloutCounts:
     stuck: int = 0  # 1 when the path was ended early because no generated message applied any more
     runaway: int = 0  # 1 when the path was ended early by the rate guard (RateGuard)
     front_held: int = 0  # TRADEs held to the front order's lots, below their share (trade_fill "front")
+    thinned: int = 0  # orders of the flow deleted behind the best by thinning (thin_rate)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the counts as a flat JSON-serialisable mapping."""
         out = {"applied": self.applied, "discarded": self.discarded, "chains": self.chains, "stuck": self.stuck}
-        out.update(runaway=self.runaway, front_held=self.front_held)
+        out.update(runaway=self.runaway, front_held=self.front_held, thinned=self.thinned)
         out.update(unfilled_lots=self.unfilled_lots, rejected=sum(self.rejected.values()))
         out.update({f"rejected_{name}": value for name, value in self.rejected.items()})
         return out
@@ -164,6 +171,15 @@ class BookPath:
     trade_fill
         What a TRADE fills (:data:`TRADE_FILLS`): ``"queue"``, its share of the best opposite level's lots, or
         ``"front"``, at most that level's front order (one fill).
+    thin_rate
+        Per order per second (>= 0; 0: none): the removals a level-N file does not record. Before a message with a
+        gap of ``dt`` applies (once it passed the horizon and empty-side checks), every order the flow placed (not
+        the initial ones: the start book and the hidden levels, whose sizes are already the data's revealed depth)
+        that rests behind its side's best is deleted with probability 1 - exp(-thin_rate dt), bids then asks, each
+        level from the best outwards, each queue from its head, one ``rng.random()`` per order, recorded as a
+        DELETE at the path's time with message :data:`MESSAGE_THINNED` (counted, ``thinned``). A message then
+        rejected leaves its gap's thinning in place (its gap is drawn again), so the thinning runs slightly ahead
+        of the clock by the rejected gaps.
     """
 
     def __init__(
@@ -180,8 +196,10 @@ class BookPath:
         add_price: str = "opposite",
         guard: RateGuard | None = None,
         trade_fill: str = "queue",
+        thin_rate: float = 0.0,
     ) -> None:
         self.add_price = enc.check_add_price(add_price, source="BookPath")
+        self.thin_rate = check_thin_rate(thin_rate, "BookPath")
         self.front = check_trade_fill(trade_fill, "BookPath") == "front"
         self.depth, self.rng, self.end_ns, self.book_levels = depth, rng, int(end_ns), int(book_levels)
         self.volume = enc.check_cancel_position(cancel_position, source="BookPath") != "level"
@@ -201,6 +219,7 @@ class BookPath:
         self.books: list[np.ndarray] = []
         self.next_id = 1
         self._start_engine(np.asarray(context["books"], np.int64)[-1], start_orders(context))
+        self.first_flow_id = self.next_id  # the orders the flow places from here on are the ones thinning removes
 
     def _start_engine(self, book: np.ndarray, orders: np.ndarray) -> None:
         priced = book[[0, 2]][book[[1, 3]] > 0]
@@ -276,6 +295,7 @@ class BookPath:
             return None
         if NO_PRICE in self.last:
             return "empty_side"  # a side never quoted yet: no reference for prices
+        self._thin(dt)
         reference = np.array(self.last, np.int64)
         ts = self.ts + dt
         if kind == enc.TYPE_ADD:
@@ -308,6 +328,29 @@ class BookPath:
         self._quotes()
         self.feature_books.append(self.books[-1][:, : enc.DEPTH_LEVELS])
         return None
+
+    def _thin(self, dt: int) -> None:
+        """Delete each flow order behind its side's best with probability 1 - exp(-thin_rate dt) (see the class)."""
+        if self.thin_rate <= 0.0 or dt <= 0:
+            return
+        prob = 1.0 - math.exp(-self.thin_rate * (dt * 1e-9))
+        for side in (1, -1):
+            best = E.best_bid(self.state) if side == 1 else E.best_ask(self.state)
+            if best == NO_PRICE:
+                continue
+            row = E.BID_ROW if side == 1 else E.ASK_ROW
+            orders, levels, origin = self.state[1], self.state[2], int(self.state[0][E.ORIGIN])
+            prices = origin + np.flatnonzero(levels[row, :, E.L_COUNT] > 0)
+            for price in sorted((int(q) for q in prices if side * (q - best) < 0), key=lambda q: -side * q):
+                queue, slot = [], levels[row, price - origin, E.L_HEAD]
+                while slot >= 0:
+                    queue.append((int(orders[slot, E.O_ID]), int(orders[slot, E.O_QTY])))
+                    slot = orders[slot, E.O_NEXT]
+                for order_id, qty in queue:
+                    if order_id >= self.first_flow_id and self.rng.random() < prob:
+                        E.delete(self.state, order_id, self.out)
+                        self._record(EventKind.DELETE, side, price, qty, order_id, self.ts, MESSAGE_THINNED)
+                        self.counts.thinned += 1
 
     def _add(self, side: int, price: int, size: int, ts: int) -> tuple[int, int] | str:
         opposite = E.best_ask(self.state) if side == 1 else E.best_bid(self.state)
@@ -405,8 +448,18 @@ class BookPath:
                 raise SimlabError(f"generator rollout: the engine refused an ADD: {E.STATUS_TEXT[status]}")
         self.next_id += 1
 
-    def _record(self, kind: int, side: int, price: int, qty: int, order_id: int, ts: int | None = None) -> None:
-        message = self.counts.applied if ts is not None else -1  # the index of the message being applied
+    def _record(
+        self,
+        kind: int,
+        side: int,
+        price: int,
+        qty: int,
+        order_id: int,
+        ts: int | None = None,
+        message: int | None = None,
+    ) -> None:
+        if message is None:  # the index of the message being applied, or -1 for an initial order
+            message = self.counts.applied if ts is not None else -1
         self.events.append((self.ts if ts is None else ts, int(kind), side, price, qty, order_id, message))
         rows = np.zeros((4, 1, self.depth), np.int64)
         E.top_k(self.state, self.depth, rows[0], rows[1], rows[2], rows[3], 0)
@@ -425,6 +478,18 @@ class BookPath:
         ev = np.asarray(self.events, dtype=np.int64).reshape(-1, 7)
         books = np.asarray(self.books, dtype=np.int64).reshape(-1, 4, self.depth)
         return path_datasets(ev, books, self.initial_orders, self.counts, attrs, source)
+
+
+def check_thin_rate(value: Any, source: str = "thin_rate") -> float:
+    """Return ``value`` as a thinning rate (per order per second, finite, >= 0) or raise our sentence."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not (np.isfinite(value) and value >= 0)
+    ):
+        raise ParameterError(f"{source}: `thin_rate` must be a finite number of removals per order per second >= 0; "
+                             f"got {value!r}")  # fmt: skip
+    return float(value)
 
 
 def check_trade_fill(value: Any, source: str = "trade_fill") -> str:
@@ -529,6 +594,7 @@ def rollout(
     switches: list[tuple[int, Callable[[np.ndarray, np.ndarray], np.ndarray]]] = (),
     guard: RateGuard | None = None,
     trade_fill: str = "queue",
+    thin_rate: float = 0.0,
 ) -> list[BookPath]:
     """Run ``n_paths`` independent books for ``duration_ns`` from the context, one generated block at a time.
 
@@ -559,6 +625,8 @@ def rollout(
         End a runaway path (counted as ``runaway``) by this :class:`RateGuard`; None: no bound.
     trade_fill
         What a generated TRADE fills (:data:`TRADE_FILLS`; see :class:`BookPath`).
+    thin_rate
+        Removals per order per second of the flow's orders behind the best (see :class:`BookPath`; 0: none).
     """
     contexts = path_contexts(context, n_paths)
     start = int(contexts[0]["ts_ns"])
@@ -579,6 +647,7 @@ def rollout(
             encoding.add_price,
             guard,
             trade_fill,
+            thin_rate,
         )
         for p, c in enumerate(contexts)
     ]

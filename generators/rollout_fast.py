@@ -25,6 +25,7 @@ from generators.rollout import (
     REASONS,
     RateGuard,
     RolloutCounts,
+    check_thin_rate,
     check_trade_fill,
     path_contexts,
     path_datasets,
@@ -57,7 +58,7 @@ class PathBatch:
     context
         As for :class:`generators.rollout.BookPath`: one context for every path, or a list of one per path (the
         start states of :mod:`generators.starts`; they must share ``ts_ns``, the paths' common clock).
-    depth, rngs, stop_when_stuck, guard, trade_fill
+    depth, rngs, stop_when_stuck, guard, trade_fill, thin_rate
         As for :class:`generators.rollout.BookPath` (one generator per path).
     encoding
         The model's encoding (its history length sizes the windows).
@@ -72,8 +73,10 @@ class PathBatch:
         stop_when_stuck: bool = False,
         guard: RateGuard | None = None,
         trade_fill: str = "queue",
+        thin_rate: float = 0.0,
     ) -> None:
         self.front = check_trade_fill(trade_fill, "rollout") == "front"
+        self.thin_rate = check_thin_rate(thin_rate, "rollout")
         n, window = len(rngs), max(encoding.history, enc.FLOW_WINDOW)
         contexts = path_contexts(context, n)
         ts = int(contexts[0]["ts_ns"])
@@ -87,11 +90,12 @@ class PathBatch:
         self.rngs = List(rngs)
         self.out = E.new_fills(256)
         last = np.array([[E.best_bid(state), E.best_ask(state)] for state, _, _, _ in starts], np.int64)
-        # ts, last, next_id, counts, seen, done, idle, the rate guard's interval start and count (the order
-        # apply_blocks reads them in)
+        # ts, last, next_id, counts, seen, done, idle, the rate guard's interval start and count, the first id
+        # the flow places (the order apply_blocks reads them in)
         self.paths = (np.full(n, ts, np.int64), last, np.array([s[3] for s in starts], np.int64),
                       np.zeros((n, K.N_COUNTS), np.int64), np.zeros(n, np.int64), np.zeros(n, np.bool_),
-                      np.zeros(n, np.int64), np.full(n, ts, np.int64), np.zeros(n, np.int64))  # fmt: skip
+                      np.zeros(n, np.int64), np.full(n, ts, np.int64), np.zeros(n, np.int64),
+                      np.array([s[3] for s in starts], np.int64))  # fmt: skip
         self.guard = (0, 1) if guard is None else (int(guard.messages), guard.window_ns)
         self.windows = (
             np.stack([t[-window:] for t in tables]),
@@ -142,7 +146,7 @@ class PathBatch:
                                 self.windows, self.end_ns, self.final, self.stop_when_stuck, MAX_IDLE_CHAINS,
                                 *self.guard, self.ev, self.bk, self.encoding.book_levels,
                                 self.encoding.cancel_position != "level", self.beyond,
-                                enc.price_signs(self.encoding.add_price), self.front)  # fmt: skip
+                                enc.price_signs(self.encoding.add_price), self.front, self.thin_rate)  # fmt: skip
         self.out, self.ev, self.bk, rows, outcome, path, status = result
         self.records.append((self.ev[:rows].copy(), self.bk[:rows].copy()))
         push_vectors(self.vectors, self.windows[0], before, self.paths[4][active], active, self.encoding)
@@ -159,13 +163,14 @@ class PathBatch:
         row = [int(v) for v in self.paths[3][path]]
         rejected = dict(zip(REASONS, row[K.R_BAD_VALUE : K.R_TRADE_BEYOND_BEST + 1], strict=True))
         return RolloutCounts(row[K.C_APPLIED], rejected, row[K.C_DISCARDED], row[K.C_CHAINS], row[K.C_UNFILLED],
-                             row[K.C_STUCK], row[K.C_RUNAWAY], row[K.C_FRONT_HELD])  # fmt: skip
+                             row[K.C_STUCK], row[K.C_RUNAWAY], row[K.C_FRONT_HELD], row[K.C_THINNED])  # fmt: skip
 
     def select(self, index: np.ndarray, fresh: list[np.random.Generator | None]) -> None:
         """Replace every path by a copy of the path ``index[j]`` (sequential Monte Carlo resampling).
 
         Every per-path state follows its ancestor: the engine (copied, so copies diverge), the arrays (time, last
-        quotes, next order id, counts, messages seen, done, idle, the rate guard's interval), the ring buffers and
+        quotes, next order id, counts, messages seen, done, idle, the rate guard's interval, the first flow id), the
+        ring buffers and
         vectors, the initial orders and the records so far (the ancestor's lineage, shared). ``fresh[j]`` is the new
         path's generator of order picks; None keeps the ancestor's own (allowed for one copy of each ancestor only:
         two paths must not share a stream).
@@ -340,6 +345,7 @@ def rollout_fast(
     switches: list[tuple[int, Callable[[np.ndarray, np.ndarray], np.ndarray]]] = (),
     guard: RateGuard | None = None,
     trade_fill: str = "queue",
+    thin_rate: float = 0.0,
 ) -> list[RolledPath]:
     """Run ``n_paths`` independent books on the kernels; the arguments and rules of :func:`generators.rollout.rollout`.
 
@@ -351,7 +357,7 @@ def rollout_fast(
     start = int(path_contexts(context, n_paths)[0]["ts_ns"])
     ends = [start + int(offset) for offset, _ in switches] + [start + int(duration_ns)]
     makers = [generate] + [maker for _, maker in switches]
-    batch = PathBatch(context, encoding, depth, rngs[:n_paths], stop_when_stuck, guard, trade_fill)
+    batch = PathBatch(context, encoding, depth, rngs[:n_paths], stop_when_stuck, guard, trade_fill, thin_rate)
     for piece, (end_ns, maker) in enumerate(zip(ends, makers, strict=True)):
         batch.resume(end_ns, final=piece == len(ends) - 1)
         while not batch.done.all():

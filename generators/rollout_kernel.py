@@ -27,11 +27,12 @@ from simlab.book import _engine as E
 
 NO_PRICE = E.NO_PRICE
 # counts columns: applied, the rejection reasons in generators.rollout.REASONS order, discarded, chains, unfilled,
-# stuck, runaway, trades held to the front order (trade_fill "front")
+# stuck, runaway, trades held to the front order (trade_fill "front"), orders thinned behind the best
 C_APPLIED = 0
 R_BAD_VALUE, R_CROSSING_ADD, R_NO_LEVEL, R_NO_ORDER, R_EMPTY_SIDE, R_TRADE_BEYOND_BEST = 1, 2, 3, 4, 5, 6
-C_DISCARDED, C_CHAINS, C_UNFILLED, C_STUCK, C_RUNAWAY, C_FRONT_HELD = 7, 8, 9, 10, 11, 12
-N_COUNTS = 13
+C_DISCARDED, C_CHAINS, C_UNFILLED, C_STUCK, C_RUNAWAY, C_FRONT_HELD, C_THINNED = 7, 8, 9, 10, 11, 12, 13
+N_COUNTS = 14
+MESSAGE_THINNED = -2  # the message field of a removal behind the best that thinning made (generators.rollout)
 # event record columns
 EV_PATH, EV_TS, EV_KIND, EV_SIDE, EV_PRICE, EV_QTY, EV_ID, EV_MESSAGE = range(8)
 EV_WIDTH = 8
@@ -334,6 +335,42 @@ def _execute(p, row, rel, state, rng, out, t, ref, next_id, counts, ev, bk, n, b
 
 
 @numba.njit(cache=True, inline="always")
+def _thin(p, state, rng, out, t, dt, rate, first_id, counts, ev, bk, n):
+    """Thin the orders resting behind their side's best over a gap of ``dt`` ns (``rate`` per order per second):
+    every order of the flow (id >= ``first_id``) at a level behind the best, bids then asks, each level from the
+    best outwards, each queue from its head, is deleted when ``rng.random()`` < 1 - exp(-rate dt), recorded as a
+    DELETE at ``t`` with message :data:`MESSAGE_THINNED`; return (ev, bk, rows written)."""
+    if rate <= 0.0 or dt <= 0:
+        return ev, bk, n
+    prob = 1.0 - np.exp(-rate * (dt * 1e-9))
+    meta, orders, levels = state[0], state[1], state[2]
+    for side in (1, -1):
+        best = E.best_bid(state) if side == 1 else E.best_ask(state)
+        if best == NO_PRICE:
+            continue
+        row, step = (E.BID_ROW, -1) if side == 1 else (E.ASK_ROW, 1)
+        remaining = (meta[E.N_BID] if side == 1 else meta[E.N_ASK]) - 1  # non-empty levels behind the best
+        i = best - meta[E.ORIGIN] + step
+        while remaining > 0:
+            if levels[row, i, E.L_COUNT] > 0:
+                remaining -= 1
+                slot = levels[row, i, E.L_HEAD]
+                while slot >= 0:
+                    following = orders[slot, E.O_NEXT]
+                    order_id = orders[slot, E.O_ID]
+                    if order_id >= first_id and rng.random() < prob:
+                        price, qty = orders[slot, E.O_PRICE], orders[slot, E.O_QTY]
+                        E.delete(state, order_id, out)
+                        ev, bk = _grow(ev, bk, n + 1)
+                        _write(state, ev, bk, n, p, t, K_DELETE, side, price, qty, order_id, MESSAGE_THINNED)
+                        n += 1
+                        counts[p, C_THINNED] += 1
+                    slot = following
+            i += step
+    return ev, bk, n
+
+
+@numba.njit(cache=True, inline="always")
 def _push(p, row, price, size, ref, state, paths, table_win, book_win, bk_row, position, signs):
     """Record an applied message: the table and book windows, the time, the count and the last quoted bests."""
     ts, last, counts, seen = paths[0], paths[1], paths[3], paths[4]
@@ -366,7 +403,7 @@ def _push(p, row, price, size, ref, state, paths, table_win, book_win, bk_row, p
 
 @numba.njit(cache=True, inline="always")
 def _apply(p, row, state, rng, out, paths, windows, end_ns, ev, bk, n, book_levels, volume, beyond, position, signs,
-           front):  # fmt: skip
+           front, thin_rate):  # fmt: skip
     """Apply one generated message of path ``p``; return (outcome, engine status, state, out, ev, bk, n): outcome 0
     applied, a rejection column of ``counts``, or -1 when it lies past ``end_ns`` (the path is then done)."""
     ts, last, next_id, counts, done = paths[0], paths[1], paths[2], paths[3], paths[5]
@@ -378,6 +415,7 @@ def _apply(p, row, state, rng, out, paths, windows, end_ns, ev, bk, n, book_leve
         return -1, E.OK, state, out, ev, bk, n
     if last[p, 0] == NO_PRICE or last[p, 1] == NO_PRICE:
         return R_EMPTY_SIDE, E.OK, state, out, ev, bk, n
+    ev, bk, n = _thin(p, state, rng, out, ts[p], dt, thin_rate, paths[9][p], counts, ev, bk, n)
     ref = last[p, 0] if side * signs[0, kind] == 1 else last[p, 1]
     if signs[2, kind] == 1 and row[3] <= 0:  # "touch": a value <= 0 is measured from the own best
         ref = last[p, 0] if side == 1 else last[p, 1]
@@ -432,6 +470,7 @@ def apply_blocks(
     beyond,
     signs,
     front,
+    thin_rate,
 ):
     """Apply one generated block (int64 ``(len(active), block, 6)``) to each active path, in path order.
 
@@ -446,9 +485,9 @@ def apply_blocks(
     out
         The engine's fills buffer (shared; returned, grown when a market order needs more rows).
     paths
-        ``(ts, last, next_id, counts, seen, done, idle, interval_start, interval_count)`` arrays indexed by path
-        (see :mod:`generators.rollout_fast`; the last two: the rate guard's interval, its start (ns) and the messages
-        applied in it).
+        ``(ts, last, next_id, counts, seen, done, idle, interval_start, interval_count, first_id)`` arrays indexed by
+        path (see :mod:`generators.rollout_fast`; then the rate guard's interval, its start (ns) and the messages
+        applied in it, and the id of the path's first order placed by the flow, after its initial orders).
     windows
         ``(table_win (paths, W, 6), book_win (paths, W + 1, 4, 10))`` ring buffers, slot ``seen % size`` next.
     end_ns, final, stop_when_stuck, max_idle
@@ -475,6 +514,10 @@ def apply_blocks(
     front
         ``trade_fill`` is ``"front"``: a TRADE executes against the front order of the best opposite level only (its
         lots at most that order's; one fill), counted in ``C_FRONT_HELD`` when that held it below its share.
+    thin_rate
+        Per order per second: before a message with a gap of ``dt`` applies (past the horizon and empty-side
+        checks), each order of the flow resting behind its side's best is deleted with probability
+        1 - exp(-thin_rate dt) (:func:`_thin`; counted in ``C_THINNED``); 0: no thinning.
 
     Returns
     -------
@@ -494,7 +537,7 @@ def apply_blocks(
         for index in range(width):
             outcome, status, state, out, ev, bk, n = _apply(p, blocks[a, index], state, rng, out, paths, windows,
                                                             end_ns, ev, bk, n, book_levels, volume, beyond,
-                                                            position, signs, front)  # fmt: skip
+                                                            position, signs, front, thin_rate)  # fmt: skip
             if status != E.OK:
                 engines[p] = state
                 return out, ev, bk, n, STATUS_ENGINE, p, status

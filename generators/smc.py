@@ -201,8 +201,8 @@ def measure(books: list[np.ndarray], window: int, levels: int | None = None) -> 
 class _Kernel:
     """The numba rollout (:class:`PathBatch`) behind the driver's interface."""
 
-    def __init__(self, contexts, encoding, depth, rngs, stop_when_stuck, guard, trade_fill) -> None:
-        self.batch = PathBatch(contexts, encoding, depth, rngs, stop_when_stuck, guard, trade_fill)
+    def __init__(self, contexts, encoding, depth, rngs, stop_when_stuck, guard, trade_fill, thin_rate) -> None:
+        self.batch = PathBatch(contexts, encoding, depth, rngs, stop_when_stuck, guard, trade_fill, thin_rate)
 
     def run(self, end_ns: int, final: bool, generate: Callable) -> None:
         self.batch.resume(end_ns, final)
@@ -226,7 +226,7 @@ class _Kernel:
 class _Twin:
     """The slow twin (:class:`generators.rollout.BookPath` per particle) behind the driver's interface."""
 
-    def __init__(self, contexts, encoding, depth, rngs, stop_when_stuck, guard, trade_fill) -> None:
+    def __init__(self, contexts, encoding, depth, rngs, stop_when_stuck, guard, trade_fill, thin_rate) -> None:
         ts = int(contexts[0]["ts_ns"])
         self.encoding = encoding
         self.paths = [
@@ -243,6 +243,7 @@ class _Twin:
                 encoding.add_price,
                 guard,
                 trade_fill,
+                thin_rate,
             )
             for p, c in enumerate(contexts)
         ]
@@ -298,12 +299,13 @@ def smc_rollout(
     stop_when_stuck: bool = False,
     guard: RateGuard | None = None,
     trade_fill: str = "queue",
+    thin_rate: float = 0.0,
 ) -> tuple[list[Any], list[dict[str, Any]]]:
     """Roll out ``particles`` per output path with resampling toward ``regime``; return the paths and their records.
 
     Parameters
     ----------
-    generate, encoding, depth, stop_when_stuck, guard, trade_fill
+    generate, encoding, depth, stop_when_stuck, guard, trade_fill, thin_rate
         As for :func:`generators.rollout.rollout` (``generate`` sees all ``n_paths * particles`` running particles;
         a stuck or runaway particle weighs 0 at the checkpoints, :func:`_weights`).
     context
@@ -336,7 +338,8 @@ def smc_rollout(
     start = int(contexts[0]["ts_ns"])
     every_ns = int(round(options.every_s * 1e9))
     ends = list(range(start + every_ns, start + int(duration_ns), every_ns)) + [start + int(duration_ns)]
-    driver = (_Twin if twin else _Kernel)(contexts, encoding, depth, spawn(seed, n), stop_when_stuck, guard, trade_fill)
+    driver = (_Twin if twin else _Kernel)(contexts, encoding, depth, spawn(seed, n), stop_when_stuck, guard, trade_fill,
+                                                 thin_rate)  # fmt: skip
     uniforms = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(n,)))
     origin = np.arange(n) % k  # each particle's first ancestor within its group
     carried = np.zeros((int(n_paths), k))  # each group's log-weights carried since its last resampling

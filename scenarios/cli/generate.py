@@ -102,6 +102,15 @@ def sample(
             )
         ),
     ] = "queue",
+    thin_rate: Annotated[
+        float,
+        typer.Option(
+            help=(
+                "Removals per order per second of the orders the flow leaves behind the best (those a level-N file "
+                "does not record; estimate it with generators.thinning.behind_hazard); 0: none."
+            )
+        ),
+    ] = 0.0,
     runaway: Annotated[
         str | None,
         typer.Option(
@@ -120,8 +129,9 @@ def sample(
     With ``--particles K`` (> 1) every path is one of K particles resampled toward the asked regime at checkpoints
     (sequential Monte Carlo, :mod:`generators.smc`; the record is in each path's ``smc_*`` attributes). With
     ``--runaway`` a path whose flow speeds up past the bound is ended there (:class:`generators.rollout.RateGuard`).
+    With ``--thin-rate`` the orders the flow leaves behind the best are thinned at that rate (counted, ``thinned``).
     """
-    from generators.rollout import RateGuard, check_trade_fill
+    from generators.rollout import RateGuard, check_thin_rate, check_trade_fill
     from generators.spec import load_generator
     from scenarios.generate.counterfactual import parse_smc
     from simlab.provenance import provenance
@@ -133,6 +143,7 @@ def sample(
         options = parse_smc(smc or [], "--smc")
         guard = None if runaway is None else RateGuard.parse(runaway, "--runaway")
         check_trade_fill(trade_fill, "--trade-fill")
+        check_thin_rate(thin_rate, "--thin-rate")
         generator = load_generator(model)
         seconds = parse_duration_ns(duration) / 1e9
         starts, drawn = regime_starts(generator, condition, paths, seed, start_in_regime, spec, data_dir)
@@ -142,6 +153,7 @@ def sample(
                 paths, seconds, generator=seed, regime=condition, guidance=guidance,
                 progress=lambda done, total: bar.update(task, completed=done), stop_when_stuck=stop_when_stuck,
                 starts=starts, particles=particles, smc=options, runaway=guard, trade_fill=trade_fill,
+                thin_rate=thin_rate,
             )  # fmt: skip
         groups: dict[str, Any] = {}
         for index, path in enumerate(samples):
@@ -151,7 +163,12 @@ def sample(
         config.update(stop_when_stuck=stop_when_stuck, start_in_regime=start_in_regime, spec=spec and str(spec))
         runaway_guard = None if guard is None else {"messages": guard.messages, "seconds": guard.seconds}
         config.update(
-            start_windows=drawn, particles=particles, smc=options, runaway=runaway_guard, trade_fill=trade_fill
+            start_windows=drawn,
+            particles=particles,
+            smc=options,
+            runaway=runaway_guard,
+            trade_fill=trade_fill,
+            thin_rate=thin_rate,
         )
         write_store(groups, output, attrs=provenance(seed=seed, config=config), overwrite=overwrite)
     except SimlabError as exc:

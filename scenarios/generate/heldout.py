@@ -3,7 +3,7 @@
 ``python -m scenarios.generate.heldout SPEC MODEL [MODEL ...] [--paths 2] [--duration SECONDS] [--seed S]
 [--stop-when-stuck] [--presets NAME ...] [--levels N] [--tstr-choice CHOICE.json] [--tstr-boot 2000] [--data DIR]
 [--real-windows N] [--against span|same] [--pooled-classifier] [--runaway-factor F] [--trade-fill queue|front]
-[-o OUT.json]``
+[--thin-behind off|fit] [-o OUT.json]``
 samples every model (diffusion or GAN, read from its folder) from the sampling context with the same seed, scores
 each path against the whole held-out test span (``--against same``: its first seconds, below) with
 :func:`simlab.metrics.scorecard.score` (the realism scorecard),
@@ -62,6 +62,7 @@ import numpy as np
 from generators.evaluation import compare_cards, order_fills, realism
 from generators.rollout import TRADE_FILLS, RateGuard, check_trade_fill
 from generators.spec import load_generator, load_spec, slice_flow, spec_spans
+from generators.thinning import behind_hazard
 from scenarios.forecast.book_tstr import joined
 from scenarios.forecast.books import BookSeries
 from scenarios.forecast.task_protocol import origins
@@ -75,6 +76,7 @@ from simlab.store import write_text_atomic
 
 HELDOUT_SHARE = 6  # a path's default length is the held-out span's over this
 AGAINST = ("span", "same")  # what a path is scored against: the whole held-out span, or its first seconds
+THIN_BEHIND = ("off", "fit")  # --thin-behind: no thinning behind the best, or at the training span's rate
 REAL_WINDOWS = "real windows"  # the source name of --real-windows among the pooled readings
 RUNAWAY_WINDOW_S = 60.0  # the rate guard's interval (--runaway-factor)
 
@@ -98,6 +100,7 @@ def score_models(
     pooled: bool = False,
     runaway_factor: float | None = None,
     trade_fill: str | Sequence[str] = "queue",
+    thin_behind: str | Sequence[str] = "off",
 ) -> dict[str, Any]:
     """Sample and score every model (and preset) against the spec's held-out span; compare the first model with the
     others, per path; score every model's and preset's pooled paths as TSTR training flow (:func:`tstr_scores`).
@@ -150,6 +153,11 @@ def score_models(
         What the models' generated TRADEs fill (:data:`generators.rollout.TRADE_FILLS`; ``"front"``: at most the
         front order of the best opposite level, one fill, as one execution row of the data): one value for every
         model, or one per model (a model folder copied under another name then runs under both rules).
+    thin_behind
+        :data:`THIN_BEHIND`, one value for every model or one per model: ``"fit"`` samples the model with the
+        orders its flow leaves behind the best thinned at the rate :func:`generators.thinning.behind_hazard`
+        estimates on the spec's training span (the removals a level-N file does not record; recorded as
+        ``thinning``); ``"off"``: none.
 
     Returns
     -------
@@ -164,6 +172,8 @@ def score_models(
         model folder or the preset). With ``pooled``: ``pooled_classifier`` in every model's and preset's entry and,
         with ``real_windows``, in ``real`` (:func:`pooled_readings`), and ``pooled_window``, the events of the one
         window they were all read at. With ``runaway_factor``: ``runaway_guard`` (:func:`runaway_guard`'s record).
+        With ``thin_behind`` "fit" for a model: ``thinning`` (:func:`generators.thinning.behind_hazard` of the
+        training span) and the model's ``thin_rate_per_s``.
     """
     if levels is not None and (isinstance(levels, bool) or not isinstance(levels, int) or levels < 1):
         raise ParameterError(f"`levels` of score_models must be an int >= 1 or None; got {levels!r}")
@@ -187,6 +197,10 @@ def score_models(
                              f"{len(fills)}")  # fmt: skip
     for fill in fills:
         check_trade_fill(fill, "score_models (--trade-fill)")
+    thins = [thin_behind] * len(models) if isinstance(thin_behind, str) else list(thin_behind)
+    if len(thins) != len(models) or any(t not in THIN_BEHIND for t in thins):
+        raise ParameterError(f"`--thin-behind` (thin_behind) must be one of {list(THIN_BEHIND)}, one value or one per "
+                             f"model ({len(models)}); got {thin_behind!r}")  # fmt: skip
     if isinstance(tstr_choice, (str, Path)):  # read before the sampling: a bad file fails fast
         tstr_choice = _read_choice(tstr_choice)
     if tstr_choice is not None:
@@ -204,17 +218,27 @@ def score_models(
     out["real"] = real_reference(
         spans, duration, windows=real_windows, seed=seed, n_boot=n_boot, levels=levels, reference=test
     )
+    thin_rate = 0.0
+    if "fit" in thins:
+        out["thinning"] = behind_hazard(spans["train"]["events"], spans["train"]["books"])
+        thin_rate = float(out["thinning"]["hazard_per_s"])
     pooled_sources: dict[str, list[dict[str, Any]]] = {}  # --pooled-classifier: every source's paths, read at the end
     if pooled and real_windows:
         pooled_sources[REAL_WINDOWS] = [
             slice_flow(spans["validation"], w["start_s"], duration) for w in out["real"]["windows"]
         ]
-    for model, fill in zip(models, fills, strict=True):
+    for model, fill, thin in zip(models, fills, thins, strict=True):
         generator = load_generator(model)
         start = time.perf_counter()
         try:
             paths = generator.sample(
-                n_paths, duration, generator=seed, stop_when_stuck=stop_when_stuck, runaway=guard, trade_fill=fill
+                n_paths,
+                duration,
+                generator=seed,
+                stop_when_stuck=stop_when_stuck,
+                runaway=guard,
+                trade_fill=fill,
+                thin_rate=thin_rate if thin == "fit" else 0.0,
             )
             seconds = time.perf_counter() - start
             card = realism(paths, test, seed=seed, n_boot=n_boot, levels=levels)
@@ -226,6 +250,7 @@ def score_models(
         out["models"][str(model)] = {
             "family": paths[0]["events"].attrs["generator"],
             "trade_fill": fill,
+            "thin_rate_per_s": thin_rate if thin == "fit" else 0.0,
             "sampling_s": seconds,
             "paths": summaries,
         }
@@ -694,6 +719,7 @@ def _path_summary(path: dict, card: Any) -> dict[str, Any]:
     if "applied" in attrs:  # a generator's rollout counts
         out.update({key: int(attrs[key]) for key in ("applied", "rejected", "discarded", "stuck", "runaway")})
         out["front_held"] = int(attrs.get("front_held", 0))
+        out["thinned"] = int(attrs.get("thinned", 0))
         reasons = {k[len("rejected_") :]: int(v) for k, v in attrs.items() if k.startswith("rejected_")}
         out["rejected_by_reason"] = reasons
     return out
@@ -733,6 +759,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "value, or one per model"
     )
     parser.add_argument("--trade-fill", nargs="+", choices=TRADE_FILLS, default=["queue"], help=fill)
+    thin = (
+        "thin the orders a model's flow leaves behind the best at the rate estimated on the training span (fit) or "
+        "not (off); one value, or one per model"
+    )
+    parser.add_argument("--thin-behind", nargs="+", choices=THIN_BEHIND, default=["off"], help=thin)
     parser.add_argument("-o", "--output", default="heldout.json")
     args = parser.parse_args(argv)
     out = score_models(
@@ -741,6 +772,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         tstr_choice=args.tstr_choice, tstr_boot=args.tstr_boot, real_windows=args.real_windows, against=args.against,
         pooled=args.pooled_classifier, runaway_factor=args.runaway_factor,
         trade_fill=args.trade_fill[0] if len(args.trade_fill) == 1 else args.trade_fill,
+        thin_behind=args.thin_behind[0] if len(args.thin_behind) == 1 else args.thin_behind,
     )  # fmt: skip
     config = {k: v for k, v in vars(args).items() if k != "output"}
     out["provenance"] = provenance(seed=args.seed, config=config)

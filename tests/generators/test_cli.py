@@ -80,6 +80,16 @@ def check_runaway(tmp_path: Path, args: list[str]) -> None:
     bad = runner.invoke(app, [*args, "--trade-fill", "all", "-o", str(tmp_path / "x.zarr")])
     assert bad.exit_code == 2
     assert "--trade-fill must be one of ['queue', 'front']; got 'all'" in bad.output
+    # --thin-rate: the orders the flow left behind the best are thinned (recorded with its count)
+    store = tmp_path / "thin.zarr"
+    result = runner.invoke(app, [*longer, "--thin-rate", "5", "-o", str(store)])
+    assert result.exit_code == 0, result.output
+    attrs = [load_store(store, group).attrs for group in ("events", "events_0001")]
+    assert attrs[0]["thin_rate_per_s"] == 5.0 and json.loads(attrs[0]["config"])["thin_rate"] == 5.0
+    assert sum(a["thinned"] for a in attrs) > 0
+    bad = runner.invoke(app, [*args, "--thin-rate", "-1", "-o", str(tmp_path / "x.zarr")])
+    assert bad.exit_code == 2
+    assert "--thin-rate must be a finite number of removals per order per second >= 0; got -1.0" in bad.output
 
 
 def check_start_in_regime(tmp_path: Path, spec: Path, args: list[str], data: Path) -> None:

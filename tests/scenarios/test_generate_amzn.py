@@ -274,3 +274,27 @@ def test_one_model_runs_under_both_trade_fills_when_copied_under_another_name(am
         heldout.score_models(amzn["spec"], models, trade_fill=["front"], data_dir=amzn["data"])
     with pytest.raises(ParameterError, match=r"score_models \(--trade-fill\): `trade_fill` must be one of"):
         heldout.score_models(amzn["spec"], models, trade_fill=["queue", "all"], data_dir=amzn["data"])
+
+
+def test_one_model_runs_thinned_at_the_training_spans_rate_beside_itself_unthinned(amzn):
+    import shutil
+
+    from generators.thinning import behind_hazard
+
+    copy = amzn["folder"] / "amzn-thin.model"
+    shutil.copytree(amzn["model"], copy, dirs_exist_ok=True)
+    models = [amzn["model"], copy]
+    out = heldout.score_models(amzn["spec"], models, n_paths=1, duration=120.0, n_boot=10, tstr_boot=200,
+                               thin_behind=["off", "fit"], data_dir=amzn["data"])  # fmt: skip
+    plain, thin = (out["models"][str(m)] for m in models)
+    train = spec_spans(load_spec(amzn["spec"]), amzn["data"])["train"]
+    fitted = behind_hazard(train["events"], train["books"])  # the rate is the training span's
+    assert out["thinning"]["hazard_per_s"] == fitted["hazard_per_s"] > 0
+    assert (plain["thin_rate_per_s"], thin["thin_rate_per_s"]) == (0.0, fitted["hazard_per_s"])
+    assert plain["paths"][0]["thinned"] == 0 and thin["paths"][0]["thinned"] > 0
+    assert len(out["comparisons"][f"{copy} vs {amzn['model']}"]) == 1
+    assert "thinning" not in heldout.score_models(amzn["spec"], models[:1], n_paths=1, duration=30.0, n_boot=10,
+                                                  tstr_boot=200, data_dir=amzn["data"])  # fmt: skip
+    for bad in (["fit"] * 3, ["on", "off"], "fitted"):
+        with pytest.raises(ParameterError, match=r"`--thin-behind` \(thin_behind\) must be one of \['off', 'fit'\]"):
+            heldout.score_models(amzn["spec"], models, thin_behind=bad, data_dir=amzn["data"])
