@@ -175,11 +175,12 @@ class BookPath:
         Per order per second (>= 0; 0: none): the removals a level-N file does not record. Before a message with a
         gap of ``dt`` applies (once it passed the horizon and empty-side checks), every order the flow placed (not
         the initial ones: the start book and the hidden levels, whose sizes are already the data's revealed depth)
-        that rests behind its side's best is deleted with probability 1 - exp(-thin_rate dt), bids then asks, each
+        that rests behind its side's best is deleted with probability 1 - exp(-thin_rate g), bids then asks, each
         level from the best outwards, each queue from its head, one ``rng.random()`` per order, recorded as a
-        DELETE at the path's time with message :data:`MESSAGE_THINNED` (counted, ``thinned``). A message then
-        rejected leaves its gap's thinning in place (its gap is drawn again), so the thinning runs slightly ahead
-        of the clock by the rejected gaps.
+        DELETE at the path's time with message :data:`MESSAGE_THINNED` (counted, ``thinned``). ``g`` is the time
+        from the latest message time thinning reached to this message's: a message then rejected leaves its
+        thinning in place, and the next one thins only past it (its gap is never thinned twice). The estimate is
+        for a level-1 file: thinning acts behind the best, where such a file records nothing.
     """
 
     def __init__(
@@ -220,6 +221,7 @@ class BookPath:
         self.next_id = 1
         self._start_engine(np.asarray(context["books"], np.int64)[-1], start_orders(context))
         self.first_flow_id = self.next_id  # the orders the flow places from here on are the ones thinning removes
+        self.thin_clock = self.ts  # the time up to which the book has been thinned
 
     def _start_engine(self, book: np.ndarray, orders: np.ndarray) -> None:
         priced = book[[0, 2]][book[[1, 3]] > 0]
@@ -295,7 +297,9 @@ class BookPath:
             return None
         if NO_PRICE in self.last:
             return "empty_side"  # a side never quoted yet: no reference for prices
-        self._thin(dt)
+        if self.thin_rate > 0.0 and self.ts + dt > self.thin_clock:  # a rejected message's gap is not thinned twice
+            self._thin(self.ts + dt - self.thin_clock)
+            self.thin_clock = self.ts + dt
         reference = np.array(self.last, np.int64)
         ts = self.ts + dt
         if kind == enc.TYPE_ADD:
@@ -331,8 +335,6 @@ class BookPath:
 
     def _thin(self, dt: int) -> None:
         """Delete each flow order behind its side's best with probability 1 - exp(-thin_rate dt) (see the class)."""
-        if self.thin_rate <= 0.0 or dt <= 0:
-            return
         prob = 1.0 - math.exp(-self.thin_rate * (dt * 1e-9))
         for side in (1, -1):
             best = E.best_bid(self.state) if side == 1 else E.best_ask(self.state)
@@ -473,7 +475,8 @@ class BookPath:
         """Return the path's ``events`` and ``books`` (the initial orders first, as ADDs at the start time).
 
         The events' extra ``message`` is the index of the generated message each record comes from (-1 for the
-        initial orders): a market order's fills share one, and all carry the book after the whole order.
+        initial orders, :data:`MESSAGE_THINNED` for a removal thinning made): a market order's fills share one,
+        and all carry the book after the whole order.
         """
         ev = np.asarray(self.events, dtype=np.int64).reshape(-1, 7)
         books = np.asarray(self.books, dtype=np.int64).reshape(-1, 4, self.depth)

@@ -91,11 +91,11 @@ class PathBatch:
         self.out = E.new_fills(256)
         last = np.array([[E.best_bid(state), E.best_ask(state)] for state, _, _, _ in starts], np.int64)
         # ts, last, next_id, counts, seen, done, idle, the rate guard's interval start and count, the first id
-        # the flow places (the order apply_blocks reads them in)
+        # the flow places, the time thinning has covered (the order apply_blocks reads them in)
         self.paths = (np.full(n, ts, np.int64), last, np.array([s[3] for s in starts], np.int64),
                       np.zeros((n, K.N_COUNTS), np.int64), np.zeros(n, np.int64), np.zeros(n, np.bool_),
                       np.zeros(n, np.int64), np.full(n, ts, np.int64), np.zeros(n, np.int64),
-                      np.array([s[3] for s in starts], np.int64))  # fmt: skip
+                      np.array([s[3] for s in starts], np.int64), np.full(n, ts, np.int64))  # fmt: skip
         self.guard = (0, 1) if guard is None else (int(guard.messages), guard.window_ns)
         self.windows = (
             np.stack([t[-window:] for t in tables]),
@@ -169,8 +169,8 @@ class PathBatch:
         """Replace every path by a copy of the path ``index[j]`` (sequential Monte Carlo resampling).
 
         Every per-path state follows its ancestor: the engine (copied, so copies diverge), the arrays (time, last
-        quotes, next order id, counts, messages seen, done, idle, the rate guard's interval, the first flow id), the
-        ring buffers and
+        quotes, next order id, counts, messages seen, done, idle, the rate guard's interval, the first flow id, the
+        thinning clock), the ring buffers and
         vectors, the initial orders and the records so far (the ancestor's lineage, shared). ``fresh[j]`` is the new
         path's generator of order picks; None keeps the ancestor's own (allowed for one copy of each ancestor only:
         two paths must not share a stream).

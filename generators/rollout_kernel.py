@@ -336,10 +336,10 @@ def _execute(p, row, rel, state, rng, out, t, ref, next_id, counts, ev, bk, n, b
 
 @numba.njit(cache=True, inline="always")
 def _thin(p, state, rng, out, t, dt, rate, first_id, counts, ev, bk, n):
-    """Thin the orders resting behind their side's best over a gap of ``dt`` ns (``rate`` per order per second):
-    every order of the flow (id >= ``first_id``) at a level behind the best, bids then asks, each level from the
-    best outwards, each queue from its head, is deleted when ``rng.random()`` < 1 - exp(-rate dt), recorded as a
-    DELETE at ``t`` with message :data:`MESSAGE_THINNED`; return (ev, bk, rows written)."""
+    """Thin the orders resting behind their side's best over ``dt`` ns (``rate`` per order per second): every
+    order of the flow (id >= ``first_id``) at a level behind the best, bids then asks, each level from the best
+    outwards, each queue from its head, is deleted when ``rng.random()`` < 1 - exp(-rate dt), recorded as a DELETE
+    at ``t`` with message :data:`MESSAGE_THINNED`; return (ev, bk, the rows written so far)."""
     if rate <= 0.0 or dt <= 0:
         return ev, bk, n
     prob = 1.0 - np.exp(-rate * (dt * 1e-9))
@@ -415,7 +415,10 @@ def _apply(p, row, state, rng, out, paths, windows, end_ns, ev, bk, n, book_leve
         return -1, E.OK, state, out, ev, bk, n
     if last[p, 0] == NO_PRICE or last[p, 1] == NO_PRICE:
         return R_EMPTY_SIDE, E.OK, state, out, ev, bk, n
-    ev, bk, n = _thin(p, state, rng, out, ts[p], dt, thin_rate, paths[9][p], counts, ev, bk, n)
+    clock = paths[10]  # the time thinning has covered: a rejected message's gap is not thinned twice
+    if thin_rate > 0.0 and ts[p] + dt > clock[p]:
+        ev, bk, n = _thin(p, state, rng, out, ts[p], ts[p] + dt - clock[p], thin_rate, paths[9][p], counts, ev, bk, n)
+        clock[p] = ts[p] + dt
     ref = last[p, 0] if side * signs[0, kind] == 1 else last[p, 1]
     if signs[2, kind] == 1 and row[3] <= 0:  # "touch": a value <= 0 is measured from the own best
         ref = last[p, 0] if side == 1 else last[p, 1]
@@ -485,9 +488,10 @@ def apply_blocks(
     out
         The engine's fills buffer (shared; returned, grown when a market order needs more rows).
     paths
-        ``(ts, last, next_id, counts, seen, done, idle, interval_start, interval_count, first_id)`` arrays indexed by
-        path (see :mod:`generators.rollout_fast`; then the rate guard's interval, its start (ns) and the messages
-        applied in it, and the id of the path's first order placed by the flow, after its initial orders).
+        ``(ts, last, next_id, counts, seen, done, idle, interval_start, interval_count, first_id, thin_clock)``
+        arrays indexed by path (see :mod:`generators.rollout_fast`; then the rate guard's interval, its start (ns)
+        and the messages applied in it, the id of the path's first order placed by the flow, after its initial
+        orders, and the time (ns) up to which its book has been thinned).
     windows
         ``(table_win (paths, W, 6), book_win (paths, W + 1, 4, 10))`` ring buffers, slot ``seen % size`` next.
     end_ns, final, stop_when_stuck, max_idle
@@ -515,9 +519,10 @@ def apply_blocks(
         ``trade_fill`` is ``"front"``: a TRADE executes against the front order of the best opposite level only (its
         lots at most that order's; one fill), counted in ``C_FRONT_HELD`` when that held it below its share.
     thin_rate
-        Per order per second: before a message with a gap of ``dt`` applies (past the horizon and empty-side
-        checks), each order of the flow resting behind its side's best is deleted with probability
-        1 - exp(-thin_rate dt) (:func:`_thin`; counted in ``C_THINNED``); 0: no thinning.
+        Per order per second: before a message at time ``t`` applies (past the horizon and empty-side checks),
+        each order of the flow resting behind its side's best is deleted with probability 1 - exp(-thin_rate g),
+        ``g`` the time from ``thin_clock`` (the latest such ``t`` so far) to ``t``, which then becomes
+        ``thin_clock`` (:func:`_thin`; counted in ``C_THINNED``); 0: no thinning.
 
     Returns
     -------

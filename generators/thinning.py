@@ -84,7 +84,8 @@ def behind_hazard(events: xr.Dataset, books: xr.Dataset) -> dict[str, Any]:
     ----------
     events
         Events in the simlab schema (``ts_ns``, ``kind``, ``side``, ``price_ticks``, ``qty_lots``, ``order_id``),
-        typically read from a level-1 LOBSTER file.
+        read from a level-1 LOBSTER file, or a flow seen through a level-1 window (a ``levels`` attribute other
+        than 1 is refused: a level-N file's unrecorded removals are those behind its N-th level).
     books
         The book after each event (one ``time`` row per event); only level 0, the best, is read.
 
@@ -104,8 +105,8 @@ def behind_hazard(events: xr.Dataset, books: xr.Dataset) -> dict[str, Any]:
     Raises
     ------
     DataError
-        When ``events`` lacks a variable, ``books`` lacks a field or holds another number of rows, or no order
-        was behind the best for a positive time.
+        When ``events`` lacks a variable or comes from a file of more than one level, ``books`` lacks a field or
+        holds another number of rows, or no order was behind the best for a positive time.
     """
     ts, kind, side, price, qty, order_id, book = _inputs(events, books)
     dt = np.zeros(ts.shape[0], np.int64)
@@ -175,6 +176,12 @@ def _inputs(events: xr.Dataset, books: xr.Dataset) -> tuple[np.ndarray, ...]:
     missing = [name for name in EVENT_VARIABLES if name not in events.variables]
     if missing:
         raise DataError(f"behind_hazard events: expected the variables {list(EVENT_VARIABLES)}; missing {missing}")
+    levels = events.attrs.get("levels")
+    if levels is not None and int(levels) != 1:
+        raise DataError(
+            f"behind_hazard events: expected a level-1 file (its unrecorded removals are those behind the best); "
+            f"found the attribute levels = {levels}"
+        )
     absent = [name for name in BOOK_FIELDS if name not in books.variables]
     if absent:
         raise DataError(f"behind_hazard books: expected the fields {list(BOOK_FIELDS)}; missing {absent}")
@@ -354,14 +361,17 @@ def _episodes(key, dt, rows, ends, q):
 
 
 def _dead_episodes(keys, dt, side, price, last, proof) -> tuple[np.ndarray, ...]:
-    """Return the dead orders' behind episodes after their last reference (:func:`_episodes`, both sides), the
-    at-best time measured from each order's first episode, in seconds."""
+    """Return the dead orders' behind episodes of positive length after their last reference (:func:`_episodes`,
+    both sides), the at-best time measured from each order's first such episode, in seconds (an episode of no
+    length adds nothing to a death's probability, and measuring from one could weigh every later one by 0)."""
     parts = []
     for sign, key in keys.items():
         mine = np.flatnonzero(side == sign)
         owner, at_best, before, length = _episodes(key, dt, last[mine], proof[mine], sign * price[mine])
         parts.append((mine[owner], at_best, before, length))
     owner, at_best, before, length = (np.concatenate(c) for c in zip(*parts, strict=True))
+    positive = length > 0  # every dead order has one: its E_d > 0
+    owner, at_best, before, length = owner[positive], at_best[positive], before[positive], length[positive]
     order = np.argsort(owner, kind="stable")
     owner, at_best, before, length = owner[order], at_best[order], before[order], length[order]
     first = np.searchsorted(owner, owner)

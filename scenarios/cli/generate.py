@@ -142,8 +142,8 @@ def sample(
         condition = parse_regime(regime or [])
         options = parse_smc(smc or [], "--smc")
         guard = None if runaway is None else RateGuard.parse(runaway, "--runaway")
-        check_trade_fill(trade_fill, "--trade-fill")
-        check_thin_rate(thin_rate, "--thin-rate")
+        check_trade_fill(trade_fill, "generate sample")
+        check_thin_rate(thin_rate, "generate sample")
         generator = load_generator(model)
         seconds = parse_duration_ns(duration) / 1e9
         starts, drawn = regime_starts(generator, condition, paths, seed, start_in_regime, spec, data_dir)

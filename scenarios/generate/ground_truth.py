@@ -36,7 +36,7 @@ from generators.base import _context_end
 from generators.config import preset as diffusion_preset
 from generators.diffusion import DiffusionGenerator
 from generators.evaluation import compare_cards
-from generators.rollout import REASONS, BookPath, check_trade_fill, start_orders
+from generators.rollout import MESSAGE_THINNED, REASONS, BookPath, check_trade_fill, start_orders
 from scenarios.generate.rate import rate_probe
 from simlab.errors import DataError, ParameterError
 from simlab.metrics.scorecard import ScoreCard, score
@@ -590,13 +590,18 @@ def kind_shares(events: xr.Dataset, *, fills: bool = False) -> dict[str, float]:
     ``message`` field: one generated message, one count), so the shares are those of the applied messages. With
     ``fills``, every fill counts, as the book simulators and LOBSTER record trades (one event per resting order
     executed) and as the training messages are: the share to set beside theirs, since a generated trade that
-    takes its share of a queue of several orders is one message and several fills.
+    takes its share of a queue of several orders is one message and several fills. The removals a rollout's
+    thinning made behind the best (``thin_rate``; ``message`` :data:`generators.rollout.MESSAGE_THINNED`) are no
+    generated message and are left out of both (a path counts them, ``thinned``).
     """
     skip = int(events.attrs.get("initial_orders", 0))
     kind = events["kind"].values[skip:].astype(np.int64)
-    if "message" in events and not fills:
+    if "message" in events:
         message = events["message"].values[skip:]
-        kind = kind[np.concatenate([[True], message[1:] != message[:-1]])] if kind.size else kind
+        generated = message != MESSAGE_THINNED  # a removal thinning made is no generated message (counted apart)
+        kind, message = kind[generated], message[generated]
+        if not fills:
+            kind = kind[np.concatenate([[True], message[1:] != message[:-1]])] if kind.size else kind
     names = ("ADD", "CANCEL", "DELETE", "TRADE", "TRADE_HIDDEN")
     return {name: float(np.mean(kind == int(EventKind[name]))) if kind.size else 0.0 for name in names}
 

@@ -100,10 +100,35 @@ def test_a_death_in_the_second_episode_is_weighed_by_the_chance_of_no_reference_
     assert h > result["plain_hazard_per_s"]  # a late death is less likely: the deaths are earlier, h is larger
 
 
+def test_an_order_shown_with_fewer_lots_than_it_holds_died_unseen():
+    # id1 (bid 100, 5 lots) is behind 2 s (id2 at 101); when 101 goes, 100 is the best again with 3 lots: id1 cannot
+    # be there (no message named it), so it died in those 2 s. id4 then survives 3 s behind id5: h = log(1 + 2/3) / 2
+    ask = (110, 7)
+    rows = [
+        (0, A, -1, 110, 7, 6, (NO_PRICE, 0), ask),
+        (0, A, 1, 100, 5, 1, (100, 5), ask),
+        (1, A, 1, 101, 2, 2, (101, 2), ask),
+        (3, D, 1, 101, 2, 2, (100, 3), ask),
+        (4, A, 1, 100, 1, 4, (100, 4), ask),
+        (5, A, 1, 101, 1, 5, (101, 1), ask),
+        (8, D, 1, 101, 1, 5, (100, 4), ask),
+        (9, D, 1, 100, 1, 4, (100, 3), ask),
+    ]
+    result = behind_hazard(*_flow(rows))
+    assert (result["survived"], result["died"], result["censored"]) == (3, 1, 1)  # id2, id4, id5; id1; id6
+    assert result["survival_exposure_s"] == pytest.approx(3.0) and result["exposure_s"] == pytest.approx(5.0)
+    assert result["hazard_per_s"] == pytest.approx(math.log(1.0 + 2.0 / 3.0) / 2.0, rel=1e-10)
+
+
 def test_bad_inputs_are_refused_with_a_sentence_naming_the_parameter():
     events, books = _hand_flow()
     with pytest.raises(DataError, match=r"behind_hazard events: expected the variables .*; missing \['order_id'\]"):
         behind_hazard(events.drop_vars("order_id"), books)
+    events.attrs["levels"] = 10
+    with pytest.raises(DataError, match=r"expected a level-1 file .*; found the attribute levels = 10"):
+        behind_hazard(events, books)
+    events.attrs["levels"] = 1
+    behind_hazard(events, books)  # a level-1 file is read
     with pytest.raises(DataError, match=r"behind_hazard books: expected one row per event \(15 events.*found 14"):
         behind_hazard(events, books.isel(time=slice(1, None)))
     with pytest.raises(DataError, match=r"behind_hazard books: expected the fields .*; missing \['ask_qty'\]"):

@@ -13,6 +13,7 @@ from generators import encoding as enc
 from generators.gan import GANGenerator
 from generators.rollout import MESSAGE_THINNED, rollout
 from generators.rollout_fast import rollout_fast
+from scenarios.generate.ground_truth import kind_shares
 from simlab.errors import ParameterError
 from simlab.random import spawn
 from simlab.schema import EventKind
@@ -64,11 +65,12 @@ def test_the_kernels_thin_as_the_twin_does_and_only_the_flows_orders_behind_the_
 
 def test_orders_left_behind_the_best_survive_a_gap_with_probability_exp_minus_rate_times_gap(model):
     # 300 one-lot bids join the best at 100, an ADD at 101 leaves them behind it, then hidden trades (no change to
-    # the book) pass 8 gaps of 0.1 s at a rate of 1 per second: each survives with probability exp(-0.8)
+    # the book) pass 8 gaps of 0.1 s at a rate of 1 per second: each survives with probability exp(-0.8). Before
+    # each, an ADD through the ask is generated with the same gap and rejected: its gap is thinned once, not twice
     bids, rate, gap, steps, n = [100, 99, 98, 97, 96], 1.0, 10**8, 8, 300
     context = _scripted_book(model, bids)
     a, h = enc.TYPE_ADD, enc.TYPE_HIDDEN
-    script = [(0, a, 1, 2, 1, 0)] * n + [(0, a, 1, 1, 1, 0)] + [(gap, h, 1, 0, 1, 0)] * steps
+    script = [(0, a, 1, 2, 1, 0)] * n + [(0, a, 1, 1, 1, 0)] + [(gap, a, 1, -1, 1, 0), (gap, h, 1, 0, 1, 0)] * steps
     survivors, runs = [], []
     for function in (rollout, rollout_fast):
         for seed in range(3):
@@ -78,13 +80,13 @@ def test_orders_left_behind_the_best_survive_a_gap_with_probability_exp_minus_ra
             rows = _thinned_rows(path)
             thinned = np.asarray(path.events)[rows]
             assert (thinned[:, 3] == 100).all()  # the level behind; never 101 (the best) nor the initial 99-96
-            assert path.counts.applied == n + 1 + steps
+            assert path.counts.applied == n + 1 + steps and path.counts.rejected["crossing_add"] == steps
             survivors.append(n - rows.size)
             runs.append(path.datasets({**context["attrs"], "generator": "script"}, "t"))
     _same(runs[:3], runs[3:])
     p = math.exp(-rate * steps * gap * 1e-9)
     total, kept = 3 * n, sum(survivors[:3])
-    assert abs(kept / total - p) < 4 * math.sqrt(p * (1 - p) / total)  # 0.449, 4 sd = 0.036
+    assert abs(kept / total - p) < 4 * math.sqrt(p * (1 - p) / total)  # 0.449, 4 sd = 0.036 (thinned twice: 0.202)
 
 
 def test_a_sampled_path_records_its_thinning_and_a_bad_rate_is_refused(model):
@@ -93,6 +95,15 @@ def test_a_sampled_path_records_its_thinning_and_a_bad_rate_is_refused(model):
     plain = model.sample(3, 6.0, generator=5, stop_when_stuck=True)
     assert thinned[0]["events"].attrs["thin_rate_per_s"] == 30.0 and plain[0]["events"].attrs["thin_rate_per_s"] == 0
     assert sum(p["events"].attrs["thinned"] for p in thinned) > 0 and plain[0]["events"].attrs["thinned"] == 0
+    for path in thinned:  # the removals thinning made are no generated messages: the kind shares leave them out
+        events = path["events"]
+        generated = events.isel(event=np.flatnonzero(events["message"].values != MESSAGE_THINNED))
+        assert kind_shares(events) == kind_shares(generated)
+        assert kind_shares(events, fills=True) == kind_shares(generated, fills=True)
+        kinds = events["kind"].values[int(events.attrs["initial_orders"]) :]
+        messages = events["message"].values[int(events.attrs["initial_orders"]) :]
+        deletes = int(((kinds == int(EventKind.DELETE)) & (messages >= 0)).sum())
+        assert kind_shares(events)["DELETE"] * events.attrs["applied"] == pytest.approx(deletes)
     smc = dict(generator=5, regime={"volatility": 5}, particles=2, stop_when_stuck=True, thin_rate=30.0)
     _same(model.sample(2, 4.0, twin=True, **smc), model.sample(2, 4.0, **smc))
     for bad in (-1.0, float("nan"), float("inf"), True, "1"):
