@@ -258,18 +258,24 @@ def test_the_runaway_guard_is_read_from_the_training_span_and_ends_and_marks_a_p
     assert out["presets"]["zi-amzn"]["paths"][0]["l1_scores"] >= 10 and out["comparisons"] == {}
 
 
-def test_one_model_runs_under_both_trade_fills_when_copied_under_another_name(amzn):
+def _twin_arms(amzn, name: str, **arms) -> tuple[list, dict]:
+    """Score the AMZN model beside its copy ``name`` (one path of 120 s each) under ``arms`` (one value per model)."""
     import shutil
 
-    copy = amzn["folder"] / "amzn-front.model"
+    copy = amzn["folder"] / name
     shutil.copytree(amzn["model"], copy, dirs_exist_ok=True)
     models = [amzn["model"], copy]
     out = heldout.score_models(amzn["spec"], models, n_paths=1, duration=120.0, n_boot=10, tstr_boot=200,
-                               trade_fill=["queue", "front"], data_dir=amzn["data"])  # fmt: skip
+                               data_dir=amzn["data"], **arms)  # fmt: skip
+    assert len(out["comparisons"][f"{copy} vs {amzn['model']}"]) == 1  # the copy against the model
+    return models, out
+
+
+def test_one_model_runs_under_both_trade_fills_when_copied_under_another_name(amzn):
+    models, out = _twin_arms(amzn, "amzn-front.model", trade_fill=["queue", "front"])
     queue, front = (out["models"][str(m)] for m in models)
     assert (queue["trade_fill"], front["trade_fill"]) == ("queue", "front")
     assert queue["paths"][0]["front_held"] == 0 and front["paths"][0]["front_held"] > 0
-    assert len(out["comparisons"][f"{copy} vs {amzn['model']}"]) == 1  # the front copy against the queue model
     with pytest.raises(ParameterError, match=r"`--trade-fill` \(trade_fill\) must be one value or one per model \(2\)"):
         heldout.score_models(amzn["spec"], models, trade_fill=["front"], data_dir=amzn["data"])
     with pytest.raises(ParameterError, match=r"score_models \(--trade-fill\): `trade_fill` must be one of"):
@@ -277,22 +283,15 @@ def test_one_model_runs_under_both_trade_fills_when_copied_under_another_name(am
 
 
 def test_one_model_runs_thinned_at_the_training_spans_rate_beside_itself_unthinned(amzn):
-    import shutil
-
     from generators.thinning import behind_hazard
 
-    copy = amzn["folder"] / "amzn-thin.model"
-    shutil.copytree(amzn["model"], copy, dirs_exist_ok=True)
-    models = [amzn["model"], copy]
-    out = heldout.score_models(amzn["spec"], models, n_paths=1, duration=120.0, n_boot=10, tstr_boot=200,
-                               thin_behind=["off", "fit"], data_dir=amzn["data"])  # fmt: skip
+    models, out = _twin_arms(amzn, "amzn-thin.model", thin_behind=["off", "fit"])
     plain, thin = (out["models"][str(m)] for m in models)
     train = spec_spans(load_spec(amzn["spec"]), amzn["data"])["train"]
     fitted = behind_hazard(train["events"], train["books"])  # the rate is the training span's
     assert out["thinning"]["hazard_per_s"] == fitted["hazard_per_s"] > 0
     assert (plain["thin_rate_per_s"], thin["thin_rate_per_s"]) == (0.0, fitted["hazard_per_s"])
     assert plain["paths"][0]["thinned"] == 0 and thin["paths"][0]["thinned"] > 0
-    assert len(out["comparisons"][f"{copy} vs {amzn['model']}"]) == 1
     assert "thinning" not in heldout.score_models(amzn["spec"], models[:1], n_paths=1, duration=30.0, n_boot=10,
                                                   tstr_boot=200, data_dir=amzn["data"])  # fmt: skip
     for bad in (["fit"] * 3, ["on", "off"], "fitted"):
