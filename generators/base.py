@@ -277,7 +277,7 @@ class BookGenerator:
             order, one fill, as one execution row of the data executes one order (the trades held below their
             share are counted, ``front_held``). The training does not depend on it.
         thin_rate
-            Removals per order per second of the orders the flow left behind the best, which a level-N file does
+            Removals per order per second of the orders the flow left behind the best, which a level-1 file does
             not record (:class:`generators.rollout.BookPath`; estimate it on the training span with
             :func:`generators.thinning.behind_hazard`). 0 (the default): no thinning. Recorded as the paths'
             ``thin_rate_per_s``; the removals are counted, ``thinned``.

@@ -172,15 +172,14 @@ class BookPath:
         What a TRADE fills (:data:`TRADE_FILLS`): ``"queue"``, its share of the best opposite level's lots, or
         ``"front"``, at most that level's front order (one fill).
     thin_rate
-        Per order per second (>= 0; 0: none): the removals a level-N file does not record. Before a message with a
-        gap of ``dt`` applies (once it passed the horizon and empty-side checks), every order the flow placed (not
-        the initial ones: the start book and the hidden levels, whose sizes are already the data's revealed depth)
-        that rests behind its side's best is deleted with probability 1 - exp(-thin_rate g), bids then asks, each
-        level from the best outwards, each queue from its head, one ``rng.random()`` per order, recorded as a
+        Per order per second (>= 0; 0: none): the removals a level-1 file does not record (behind the best).
+        Before a message applies (once it passed the horizon and empty-side checks), every order the flow placed
+        (not the initial ones: the start book and the hidden levels, whose sizes are already the data's revealed
+        depth) that rests behind its side's best is deleted with probability 1 - exp(-thin_rate g), bids then asks,
+        each level from the best outwards, each queue from its head, one ``rng.random()`` per order, recorded as a
         DELETE at the path's time with message :data:`MESSAGE_THINNED` (counted, ``thinned``). ``g`` is the time
         from the latest message time thinning reached to this message's: a message then rejected leaves its
-        thinning in place, and the next one thins only past it (its gap is never thinned twice). The estimate is
-        for a level-1 file: thinning acts behind the best, where such a file records nothing.
+        thinning in place, and the next one thins only past it (its gap is never thinned twice).
     """
 
     def __init__(

@@ -170,10 +170,9 @@ class PathBatch:
 
         Every per-path state follows its ancestor: the engine (copied, so copies diverge), the arrays (time, last
         quotes, next order id, counts, messages seen, done, idle, the rate guard's interval, the first flow id, the
-        thinning clock), the ring buffers and
-        vectors, the initial orders and the records so far (the ancestor's lineage, shared). ``fresh[j]`` is the new
-        path's generator of order picks; None keeps the ancestor's own (allowed for one copy of each ancestor only:
-        two paths must not share a stream).
+        thinning clock), the ring buffers and vectors, the initial orders and the records so far (the ancestor's
+        lineage, shared). ``fresh[j]`` is the new path's generator of order picks; None keeps the ancestor's own
+        (allowed for one copy of each ancestor only: two paths must not share a stream).
         """
         index = np.asarray(index, np.int64)
         n = self.paths[0].shape[0]

@@ -340,9 +340,7 @@ def _thin(p, state, rng, out, t, dt, rate, first_id, counts, ev, bk, n):
     order of the flow (id >= ``first_id``) at a level behind the best, bids then asks, each level from the best
     outwards, each queue from its head, is deleted when ``rng.random()`` < 1 - exp(-rate dt), recorded as a DELETE
     at ``t`` with message :data:`MESSAGE_THINNED`; return (ev, bk, the rows written so far)."""
-    if rate <= 0.0 or dt <= 0:
-        return ev, bk, n
-    prob = 1.0 - np.exp(-rate * (dt * 1e-9))
+    prob = 1.0 - np.exp(-rate * (dt * 1e-9))  # the caller thins only a positive gap at a positive rate
     meta, orders, levels = state[0], state[1], state[2]
     for side in (1, -1):
         best = E.best_bid(state) if side == 1 else E.best_ask(state)

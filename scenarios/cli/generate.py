@@ -106,7 +106,7 @@ def sample(
         float,
         typer.Option(
             help=(
-                "Removals per order per second of the orders the flow leaves behind the best (those a level-N file "
+                "Removals per order per second of the orders the flow leaves behind the best (those a level-1 file "
                 "does not record; estimate it with generators.thinning.behind_hazard); 0: none."
             )
         ),

@@ -156,7 +156,7 @@ def score_models(
     thin_behind
         :data:`THIN_BEHIND`, one value for every model or one per model: ``"fit"`` samples the model with the
         orders its flow leaves behind the best thinned at the rate :func:`generators.thinning.behind_hazard`
-        estimates on the spec's training span (the removals a level-N file does not record; recorded as
+        estimates on the spec's training span (the removals a level-1 file does not record; recorded as
         ``thinning``); ``"off"``: none.
 
     Returns
