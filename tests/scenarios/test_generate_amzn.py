@@ -66,6 +66,7 @@ def test_heldout_scores_the_amzn_model_next_to_a_preset_with_one_command(amzn, c
             "500"]  # fmt: skip
     out = heldout.main([*argv, "--presets", "zi-amzn", "--data", str(amzn["data"]), "-o", str(out_path)])
     assert json.loads(out_path.read_text())["window_levels"] == 1 and out["duration_s"] == 180.0
+    assert "thinning" not in out  # no model asked for it: no rate is fitted
     (model,) = out["models"].values()
     (path,) = model["paths"]
     assert path["applied"] > 50 and np.isfinite(path["mean_l1"]["value"]) and path["l1_scores"] >= 10
@@ -258,14 +259,15 @@ def test_the_runaway_guard_is_read_from_the_training_span_and_ends_and_marks_a_p
     assert out["presets"]["zi-amzn"]["paths"][0]["l1_scores"] >= 10 and out["comparisons"] == {}
 
 
-def _twin_arms(amzn, name: str, **arms) -> tuple[list, dict]:
-    """Score the AMZN model beside its copy ``name`` (one path of 120 s each) under ``arms`` (one value per model)."""
+def _twin_arms(amzn, name: str, duration: float = 120.0, **arms) -> tuple[list, dict]:
+    """Score the AMZN model beside its copy ``name`` (one path of ``duration`` s each) under ``arms`` (one value per
+    model)."""
     import shutil
 
     copy = amzn["folder"] / name
     shutil.copytree(amzn["model"], copy, dirs_exist_ok=True)
     models = [amzn["model"], copy]
-    out = heldout.score_models(amzn["spec"], models, n_paths=1, duration=120.0, n_boot=10, tstr_boot=200,
+    out = heldout.score_models(amzn["spec"], models, n_paths=1, duration=duration, n_boot=10, tstr_boot=200,
                                data_dir=amzn["data"], **arms)  # fmt: skip
     assert len(out["comparisons"][f"{copy} vs {amzn['model']}"]) == 1  # the copy against the model
     return models, out
@@ -285,15 +287,13 @@ def test_one_model_runs_under_both_trade_fills_when_copied_under_another_name(am
 def test_one_model_runs_thinned_at_the_training_spans_rate_beside_itself_unthinned(amzn):
     from generators.thinning import behind_hazard
 
-    models, out = _twin_arms(amzn, "amzn-thin.model", thin_behind=["off", "fit"])
+    models, out = _twin_arms(amzn, "amzn-thin.model", 60.0, thin_behind=["off", "fit"])
     plain, thin = (out["models"][str(m)] for m in models)
     train = spec_spans(load_spec(amzn["spec"]), amzn["data"])["train"]
     fitted = behind_hazard(train["events"], train["books"])  # the rate is the training span's
     assert out["thinning"]["hazard_per_s"] == fitted["hazard_per_s"] > 0
     assert (plain["thin_rate_per_s"], thin["thin_rate_per_s"]) == (0.0, fitted["hazard_per_s"])
     assert plain["paths"][0]["thinned"] == 0 and thin["paths"][0]["thinned"] > 0
-    assert "thinning" not in heldout.score_models(amzn["spec"], models[:1], n_paths=1, duration=30.0, n_boot=10,
-                                                  tstr_boot=200, data_dir=amzn["data"])  # fmt: skip
     for bad in (["fit"] * 3, ["on", "off"], "fitted"):
         with pytest.raises(ParameterError, match=r"`--thin-behind` \(thin_behind\) must be one of \['off', 'fit'\]"):
             heldout.score_models(amzn["spec"], models, thin_behind=bad, data_dir=amzn["data"])
