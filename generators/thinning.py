@@ -416,8 +416,9 @@ def _fit(s: float, episodes: tuple[np.ndarray, ...], rate: float) -> tuple[float
     return float(h), float(se), [float(h / spread), float(h * spread)]
 
 
-def _by_exposure(d: np.ndarray, h: float) -> list[dict[str, float]]:
-    """Count the deaths per bin of ``E_d`` with the mean death probability the fit gives them."""
+def _by_exposure(d: np.ndarray, h: float) -> list[dict[str, float | None]]:
+    """Count the deaths per bin of ``E_d`` with the mean death probability the fit gives them (None for an empty
+    bin, so the held-out record stays strict JSON)."""
     edges = np.asarray(EXPOSURE_EDGES_S)
     which = np.searchsorted(edges, d, side="right") - 1
     prob = -np.expm1(-h * d)
@@ -427,6 +428,6 @@ def _by_exposure(d: np.ndarray, h: float) -> list[dict[str, float]]:
         count = int(inside.sum())
         out.append(
             {"lo_s": float(edges[b]), "hi_s": float(edges[b + 1]), "died": count,
-             "death_prob": float(prob[inside].mean()) if count else float("nan")}
+             "death_prob": float(prob[inside].mean()) if count else None}
         )  # fmt: skip
     return out
