@@ -24,7 +24,7 @@ split = [0.6, 0.2, 0.2]
 [model]
 preset = "tiny"
 seed = 5
-overrides = { max_steps = 40, eval_every = 20, batch_size = 64, validation_blocks = 256 }
+overrides = { max_steps = 40, eval_every = 20, batch_size = 64, validation_blocks = 256, sampling_steps = 10 }
 """
 
 
@@ -70,7 +70,7 @@ def check_runaway(tmp_path: Path, args: list[str]) -> None:
     assert bad.exit_code == 2 and "`--runaway` must be MESSAGES/SECONDS" in bad.output and "got '3'" in bad.output
     # --trade-fill front: each generated trade fills the front order at most (recorded with its count)
     store = tmp_path / "front.zarr"
-    longer = [*args[:-4], "--duration", "30s", *args[-2:]]  # 30 s: long enough for trades that meet two orders
+    longer = [*args[:-4], "--duration", "60s", *args[-2:]]  # 60 s: long enough for trades that meet two orders
     result = runner.invoke(app, [*longer, "--trade-fill", "front", "-o", str(store)])
     assert result.exit_code == 0, result.output
     attrs = load_store(store, "events").attrs

@@ -27,7 +27,7 @@ span_s = [3600.0, 900.0]
 family = "diffusion"
 preset = "tiny"
 seed = 11
-overrides = {{ max_steps = 20, eval_every = 10, batch_size = 32, validation_blocks = 128 }}
+overrides = {{ max_steps = 20, eval_every = 10, batch_size = 32, validation_blocks = 128, sampling_steps = 20 }}
 """
 
 
@@ -176,7 +176,7 @@ def test_the_pooled_classifier_reads_all_of_a_model_s_paths_at_the_per_path_wind
     assert out["real"]["pooled_classifier"].startswith("not applicable: missing at least 20 windows of 20 events")
     with pytest.raises(ParameterError, match=r"must each be named once \(and none 'real windows'\); got \['zi-amzn'\]"):
         heldout.score_models(amzn["spec"], ["zi-amzn"], presets=["zi-amzn"], data_dir=amzn["data"])
-    paths = load_generator(amzn["model"]).sample(3, 120.0, generator=7, stop_when_stuck=True)
+    paths = load_generator(amzn["model"]).sample(3, 180.0, generator=7, stop_when_stuck=True)
     pooled = heldout.pooled_classifier(paths, spans["train"], seed=7, n_boot=10)
     assert isinstance(pooled, dict), pooled
     assert pooled["paths"] == 3 and 0.0 <= pooled["low"] <= pooled["auc"] <= pooled["high"] <= 1.0
@@ -229,9 +229,9 @@ def test_the_runaway_guard_is_read_from_the_training_span_and_ends_and_marks_a_p
             heldout.score_models(amzn["spec"], [amzn["model"]], runaway_factor=bad, data_dir=amzn["data"])
     with pytest.raises(ParameterError, match=r"must be a finite number >= 1; got 0.5"):
         heldout.runaway_guard(spans["train"]["events"], 0.5)
-    # the held-out run samples under the guard it reads and records it; a guard of 60 messages in 10 s ends the
-    # first path (61 in its first 10 s unguarded) and not the second (13 at most)
-    tight = (RateGuard(60, 10.0), {"factor": 1.0, "seconds": 10.0, "train_peak_events": 60, "messages": 60})
+    # the held-out run samples under the guard it reads and records it; a guard of 21 messages in 10 s ends the
+    # second path (22 in its first 10 s) and not the first (22 at most in any 10 s unguarded, 21 guarded)
+    tight = (RateGuard(21, 10.0), {"factor": 1.0, "seconds": 10.0, "train_peak_events": 21, "messages": 21})
     seen = []
     monkeypatch.setattr(heldout, "runaway_guard", lambda events, factor: seen.append(factor) or tight)
     argv = [str(amzn["spec"]), str(amzn["model"]), "--paths", "2", "--duration", "60", "--n-boot", "10"]
@@ -239,11 +239,11 @@ def test_the_runaway_guard_is_read_from_the_training_span_and_ends_and_marks_a_p
                         "-o", str(amzn["folder"] / "runaway.json")])  # fmt: skip
     assert seen == [2.0] and out["runaway_guard"] == tight[1]
     (model,) = out["models"].values()
-    assert [path["runaway"] for path in model["paths"]] == [1, 0]
-    assert model["paths"][0]["seconds"] < 10.0 < model["paths"][1]["seconds"]  # the first ended in its first 10 s
-    assert model["paths"][0]["applied"] == 61
+    assert [path["runaway"] for path in model["paths"]] == [0, 1]
+    assert model["paths"][1]["seconds"] < 10.0 < model["paths"][0]["seconds"]  # the second ended in its first 10 s
+    assert model["paths"][1]["applied"] == 22
     printed = capsys.readouterr().out
-    assert "runaway guard: a path ends once more than 60 messages apply within 10 s" in printed
+    assert "runaway guard: a path ends once more than 21 messages apply within 10 s" in printed
     assert printed.count("(runaway)") == 1
     # a guard far below the flow ends a path too early to score: the model is recorded as failed, with our
     # sentence (not a bare KeyError), and the run goes on with the preset

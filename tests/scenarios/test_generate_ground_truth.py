@@ -40,7 +40,7 @@ replay = true
 [model]
 preset = "tiny"
 seed = 7
-overrides = { max_steps = 300, eval_every = 50, validation_blocks = 128, batch_size = 64 }
+overrides = { max_steps = 300, eval_every = 50, validation_blocks = 128, batch_size = 64, sampling_steps = 20 }
 """
 
 
