@@ -17,11 +17,21 @@ from simlab.store import list_groups, load_store
 runner = CliRunner()
 
 
+# the metaorder-impact step's market, shortened in this run: the step reads no data, so the demo on the real data
+# (tests/scenarios/test_demo_real.py) runs it in full, and tests/scenarios/test_demo_impact.py reads its outputs
+SHORT_IMPACT = {"start_s": 1800.0, "duration_s": 600.0, "after_s": 300.0, "interval_s": 30.0, "sample_s": 10.0}
+
+
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory) -> Path:
-    """One synthetic demo (seed 3), shared by the tests that read its outputs: the demo is the suite's slowest step."""
+    """One synthetic demo (seed 3), shared by the tests that read its outputs: the demo is the suite's slowest step.
+    Every step runs as the CLI runs it, but for the impact step's shorter market (:data:`SHORT_IMPACT`)."""
+    from scenarios.demo import impact
+
     folder = tmp_path_factory.mktemp("demo")
-    result = runner.invoke(app, ["demo", "--synthetic", "-o", str(folder), "--seed", "3"])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(impact, "WINDOW", SHORT_IMPACT)
+        result = runner.invoke(app, ["demo", "--synthetic", "-o", str(folder), "--seed", "3"])
     assert result.exit_code == 0, result.output
     return folder
 
@@ -42,6 +52,9 @@ def test_demo_on_the_synthetic_sample_writes_report_and_stores(demo_run):
     for label in ("condition alone", "SMC, 4 particles per path"):  # the thin-book regime asked both ways
         assert re.match(r"[0-3] of 3", generated[f"thin book asked, {label}: paths ending in it"])
     assert generated["seconds"] > 0 and "waited for the second process (s)" in generated  # it ran beside the rest
+    (impact,) = [value for key, value in metrics.items() if key.startswith("Metaorder impact")]
+    assert "Q/V 0.1: peak / 5 min after (bps, mean of 2 seeds)" in impact  # the shortened market (10 min, 5 after)
+    assert float(impact["Q/V 0.1: peak / 5 min after (bps, mean of 2 seeds)"].split(" / ")[0]) > 0
 
 
 def test_the_demo_s_scorecard_and_agent_market_steps_without_real_data(demo_run):
