@@ -69,7 +69,8 @@ def generate_step(demo: Any, data_dir: Path | None = None) -> dict[str, Any]:
             metrics["model"] += f" (retrained: the model an earlier run stored there {stale})"
     steps, block = generator.config.sampling_steps, generator.config.block
     metrics["sampling"] = (
-        f"{steps} denoising (DDIM) steps per block of {block} messages (the tiny preset's default: 50)"
+        f"{steps} denoising (DDIM) steps per block of {block} messages (the tiny preset's default: "
+        f"{preset('tiny').sampling_steps})"
     )
     guard, bound = runaway_guard(spans["train"]["events"], RUNAWAY_FACTOR)
     (path,) = generator.sample(1, SAMPLE_S, generator=demo.seed, runaway=guard)

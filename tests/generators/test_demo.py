@@ -35,6 +35,7 @@ def test_generate_step_trains_samples_scores_then_reloads(tmp_path, monkeypatch)
     stress = {key: value for key, value in metrics.items() if key.startswith("thin book asked")}
     assert len(stress) == 2 and all(" of 1" in value for value in stress.values()), stress
     assert metrics["data"].startswith("no real data") and metrics["model"].startswith("trained 6 steps")
+    assert metrics["sampling"] == "20 denoising (DDIM) steps per block of 4 messages (the tiny preset's default: 50)"
     applied = int(metrics["messages applied / rejected and resampled"].split(" / ")[0])
     assert applied > 0
     guard = metrics["runaway guard"]  # read from the training span (its busiest 60 s, twice): this path stays under it

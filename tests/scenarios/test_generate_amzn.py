@@ -188,7 +188,7 @@ def test_the_pooled_classifier_reads_all_of_a_model_s_paths_at_the_per_path_wind
     alone = [heldout.pooled_classifier([path], spans["train"], seed=7, n_boot=10) for path in paths]
     assert all(isinstance(a, str) or a["n_test"] < pooled["n_test"] for a in alone)
     # several sources at one window, the smallest path's of any: the training span itself (its own window 39 events)
-    # beside the 120-s paths (20 events)
+    # beside the 180-s paths (20 events)
     itself = heldout.pooled_classifier([spans["train"]], spans["train"], seed=7, n_boot=10)
     assert isinstance(itself, dict) and itself["window"] > pooled["window"], itself
     window, readings = heldout.pooled_readings(
